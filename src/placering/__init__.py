@@ -1,0 +1,3 @@
+"""placering: supplier register (utförarregister) and declarative placement matching."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,123 @@
+"""One engine, built from a URL: an SQLite file by default, PostgreSQL for shared use.
+
+`--db URL` or PLACERING_DATABASE_URL selects it. Schema is created and upgraded only by the
+migrations in storage/migrations (alembic), never by create_all on a live database.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session, create_engine
+
+from ..errors import PlaceringError
+
+DEFAULT_URL = "sqlite:///placering.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(PlaceringError):
+    """The database cannot be reached, or its schema is not the one this version needs."""
+
+    exit_code = 5
+
+
+def database_url(url: str | None = None) -> str:
+    url = url or os.environ.get("PLACERING_DATABASE_URL") or DEFAULT_URL
+    # psycopg 3 is the PostgreSQL driver we ship; accept the plain URL forms people write.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = database_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)") from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    elif parsed.get_backend_name() == "postgresql":
+        engine = create_engine(url, pool_pre_ping=True)
+    else:
+        raise DatabaseError(f"unsupported database '{parsed.get_backend_name()}': use SQLite or PostgreSQL")
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest migration. Never drops data."""
+    before = current_revision(engine)
+    try:
+        command.upgrade(_alembic_config(engine), "head")
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot upgrade the database: {exc.orig}") from None
+    return before, head_revision()
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database that `placering init` has not created or upgraded."""
+    rev = current_revision(engine)
+    if rev is None:
+        raise DatabaseError(
+            f"the database at {engine.url.render_as_string(hide_password=True)} has no placering "
+            "schema: run 'placering init' first"
+        )
+    if rev != head_revision():
+        raise DatabaseError(f"the database schema is at revision {rev}; run 'placering init' to upgrade it")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work is committed as one unit, or not at all if anything raises."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def open_session(engine: Engine) -> Session:
+    """A read session (callers that write use transaction())."""
+    return Session(engine, expire_on_commit=False)

@@ -1,0 +1,103 @@
+"""Recording and reading the append-only history (who, when, why, which rule)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..errors import ValidationError
+from ..text import nfc
+from .models import History
+
+
+def require_actor(actor: str | None) -> str:
+    """Every write names who made it (--by or PLACERING_ACTOR)."""
+    actor = nfc(actor or "")
+    if not actor:
+        raise ValidationError("every change must say who makes it: give --by ACTOR or set PLACERING_ACTOR")
+    return actor
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    entity_kind: str,
+    entity_id: str,
+    action: str,
+    effective_on: date,
+    changes: dict[str, Any] | None = None,
+    org_nr: str | None = None,
+    unit_id: str | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+    rule_id: str | None = None,
+    rules_version: str | None = None,
+) -> History:
+    """Append one history entry in the caller's transaction."""
+    entry = History(
+        actor=require_actor(actor),
+        entity_kind=entity_kind,
+        entity_id=entity_id,
+        action=action,
+        effective_on=effective_on,
+        changes=_jsonable(changes or {}),
+        org_nr=org_nr,
+        unit_id=unit_id,
+        reason=reason,
+        note=nfc(note) if note else None,
+        rule_id=rule_id,
+        rules_version=rules_version,
+    )
+    session.add(entry)
+    return entry
+
+
+def query(
+    session: Session,
+    *,
+    unit_id: str | None = None,
+    org_nr: str | None = None,
+    entity_kind: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int | None = None,
+) -> list[History]:
+    """History entries matching every filter given, oldest first."""
+    stmt = select(History)
+    if unit_id:
+        stmt = stmt.where(History.unit_id == unit_id)
+    if org_nr:
+        stmt = stmt.where(History.org_nr == org_nr)
+    if entity_kind:
+        stmt = stmt.where(History.entity_kind == entity_kind)
+    if entity_id:
+        stmt = stmt.where(History.entity_id == entity_id)
+    if actor:
+        stmt = stmt.where(History.actor == nfc(actor))
+    if action:
+        stmt = stmt.where(History.action == action)
+    if since:
+        stmt = stmt.where(History.effective_on >= since)
+    if until:
+        stmt = stmt.where(History.effective_on <= until)
+    stmt = stmt.order_by(History.effective_on, History.id)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))

@@ -1,0 +1,259 @@
+"""All tables, in one place (the SQLModel way): the register, its history, and the records
+that matching, review and audit keep.
+
+Codes are stored as their vocabulary strings (see vocabulary.py); validation happens on the
+way in (register/schema.py, matching/request.py), so the tables stay plain and portable
+between SQLite and PostgreSQL. Lists of codes are JSON columns.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False), **kw)
+
+
+class Supplier(SQLModel, table=True):
+    """Leverantör: a legal entity, identified by its organisation number."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    org_nr: str = Field(index=True, unique=True, max_length=11)  # canonical NNNNNN-NNNN
+    name: str
+    name_key: str = Field(index=True)  # fold(name): Swedish-aware comparison
+    legal_form: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Unit(SQLModel, table=True):
+    """Verksamhet: a home or service at a place, run by one supplier."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    unit_id: str = Field(index=True, unique=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    name: str
+    name_key: str = Field(index=True)
+    municipality: str
+    municipality_key: str = Field(index=True)
+    lat: Optional[float] = None
+    lon: Optional[float] = None
+    protected_address: bool = False
+    places: int
+    free_places: int
+    age_min: int
+    age_max: int
+    genders: list[str] = _json()
+    target_groups: list[str] = _json()
+    status: str = Field(index=True)
+    removal_reason: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Offer(SQLModel, table=True):
+    """An insats a unit offers, with the sub-categories it takes."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "insats"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    insats: str = Field(index=True)
+    subcategories: list[str] = _json()
+    position: int = 0  # order in the interchange document, kept for exact round-trips
+
+
+class UnitRoute(SQLModel, table=True):
+    """How the city reaches a unit for one insats: egen regi, ramavtal, IOP or direct procurement.
+
+    A framework agreement (ramavtal) may cover several units; its status, validity and buyers
+    are the same on each of its routes (import checks that), and `register agreement` changes
+    them together.
+    """
+
+    __tablename__ = "unit_route"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    route: str
+    insats: str = Field(index=True)
+    agreement_id: Optional[str] = Field(default=None, index=True)
+    daily_price: Optional[float] = None
+    valid_from: Optional[date] = None
+    valid_to: Optional[date] = None
+    buyers: list[str] = _json()
+    status: str = "active"
+    reserved_nonprofit: bool = False
+    position: int = 0
+
+
+class Permit(SQLModel, table=True):
+    """An IVO permit (tillstånd) or notification (anmälan) for one insats at one unit."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "dnr"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    dnr: str
+    insats: str
+    status: str
+    target_groups: list[str] = _json()
+    decided_on: date
+    position: int = 0
+
+
+class SupplierCheck(SQLModel, table=True):
+    """One check of a supplier (kontroll). Checks accumulate; the latest of a kind is current."""
+
+    __tablename__ = "supplier_check"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    kind: str
+    result: str
+    value: Optional[float] = None
+    performed_on: date
+    source: Optional[str] = None
+    position: int = 0
+
+
+class Complaint(SQLModel, table=True):
+    """A complaint (synpunkt) on a unit."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    received_on: date
+    category: str
+    outcome: str = "pending"
+    note: Optional[str] = None
+    recorded_by: str
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class History(SQLModel, table=True):
+    """Append-only log of every change to the register and of every decision taken on it.
+
+    Database triggers refuse UPDATE and DELETE on this table (migration 0001): history is
+    never rewritten. `effective_on` is the date the change takes effect in the domain (a
+    permit revoked on 2024-03-01 and recorded a week later), `at` when it was recorded.
+    """
+
+    __table_args__ = (
+        Index("ix_history_entity", "entity_kind", "entity_id"),
+        Index("ix_history_unit", "unit_id"),
+        Index("ix_history_org", "org_nr"),
+        Index("ix_history_effective", "effective_on"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    effective_on: date
+    actor: str = Field(index=True)
+    entity_kind: str  # supplier, unit, agreement, permit, check, complaint, proposal, request, ...
+    entity_id: str
+    action: str  # created, updated, status, agreement_status, permit, check, complaint, ...
+    org_nr: Optional[str] = None
+    unit_id: Optional[str] = None
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: Optional[str] = None  # a removal reason or other code
+    note: Optional[str] = None
+    rule_id: Optional[str] = None  # set when a rule, not a person, caused the change
+    rules_version: Optional[str] = None
+
+
+class Proposal(SQLModel, table=True):
+    """A maintainer's worklist item raised by a register-status rule (e.g. deepened control)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)  # deepened_control, republish, ...
+    org_nr: str = Field(index=True)
+    unit_id: Optional[str] = Field(default=None, index=True)
+    rule_id: str
+    rules_version: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", index=True)  # open, accepted, dismissed
+    created_at: datetime = Field(default_factory=utcnow)
+    created_on: date
+    decided_by: Optional[str] = None
+    decided_at: Optional[datetime] = None
+    decision_note: Optional[str] = None
+
+
+class PlacementRequest(SQLModel, table=True):
+    """Placeringsförfrågan, as validated (no identity numbers or names: the model forbids them)."""
+
+    __tablename__ = "placement_request"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, unique=True)
+    submitted_on: date = Field(index=True)
+    municipality: str
+    requester: str
+    insats: str = Field(index=True)
+    subcategory: Optional[str] = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Decision(SQLModel, table=True):
+    """One stored match decision; a re-match adds a new one, earlier ones are never changed."""
+
+    __table_args__ = (UniqueConstraint("request_id", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="placement_request.id", index=True)
+    seq: int
+    rules_version: str
+    evaluated_on: date
+    review_required: bool
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Decline(SQLModel, table=True):
+    """A unit said no to a request; a re-match leaves it out."""
+
+    __table_args__ = (UniqueConstraint("request_id", "unit_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="placement_request.id", index=True)
+    unit_id: str
+    reason: str
+    by: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Placement(SQLModel, table=True):
+    """The handler's choice: the person is placed at a unit through a route at a price."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="placement_request.id", index=True, unique=True)
+    unit_id: str = Field(index=True)
+    org_nr: str = Field(index=True)
+    insats: str
+    route: str
+    agreement_id: Optional[str] = None
+    daily_price: Optional[float] = None
+    start_on: date
+    end_on: Optional[date] = None
+    person_age: int
+    municipality: str
+    recommended: bool
+    reason: Optional[str] = None
+    by: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Review(SQLModel, table=True):
+    """A direct-procurement case waiting for, or given, review."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="placement_request.id", index=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    status: str = Field(default="pending", index=True)  # pending, approved, rejected
+    created_at: datetime = Field(default_factory=utcnow)
+    reviewer: Optional[str] = None
+    note: Optional[str] = None
+    decided_at: Optional[datetime] = None

@@ -1,0 +1,106 @@
+"""The insats taxonomy and municipalities, read from `registry/` (data, not code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import Problem, ValidationError
+from .paths import registry_dir
+from .text import fold, nfc
+from .vocabulary import Route, TargetGroup
+from .yamlio import line_of, load_yaml, plain
+
+
+@dataclass(frozen=True)
+class Insats:
+    code: str
+    label: str
+    area: str
+    age_min: int
+    age_max: int | None
+    routes: tuple[str, ...]
+    subcategories: dict[str, str]
+    requests: dict[int, int]
+
+
+@dataclass(frozen=True)
+class Municipality:
+    name: str
+    lat: float
+    lon: float
+    gr: bool
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    areas: dict[str, str]
+    insatser: dict[str, Insats]
+    target_groups: dict[str, str]
+    administrations: dict[str, tuple[str, ...]]
+    municipalities: dict[str, Municipality]  # keyed by fold(name)
+
+    def insats(self, code: str) -> Insats:
+        try:
+            return self.insatser[code]
+        except KeyError:
+            raise ValidationError(
+                f"unknown insats '{code}' (known: {', '.join(sorted(self.insatser))})"
+            ) from None
+
+    def municipality(self, name: str) -> Municipality | None:
+        return self.municipalities.get(fold(name))
+
+    def label(self, code: str) -> str:
+        if code in self.insatser:
+            return self.insatser[code].label
+        return self.target_groups.get(code, code)
+
+
+def _load(directory: Path) -> Taxonomy:
+    path = directory / "taxonomy.yaml"
+    doc = load_yaml(path)
+    problems: list[Problem] = []
+    areas = {k: v["label"] for k, v in plain(doc.get("areas", {})).items()}
+    insatser: dict[str, Insats] = {}
+    for code, spec in doc.get("insatser", {}).items():
+        line = line_of(doc["insatser"], code)
+        routes = tuple(spec.get("routes", []))
+        for r in routes:
+            if r not in Route.__members__.values():
+                problems.append(Problem(f"unknown route '{r}'", str(path), line, code, "routes"))
+        if spec.get("area") not in areas:
+            problems.append(Problem(f"unknown area '{spec.get('area')}'", str(path), line, code, "area"))
+        age = spec.get("age", [0, None])
+        insatser[code] = Insats(
+            code=code,
+            label=nfc(spec["label"]),
+            area=spec["area"],
+            age_min=int(age[0]),
+            age_max=None if age[1] is None else int(age[1]),
+            routes=routes,
+            subcategories={k: nfc(v) for k, v in plain(spec.get("subcategories") or {}).items()},
+            requests={int(k): int(v) for k, v in plain(spec.get("requests") or {}).items()},
+        )
+    target_groups = {k: nfc(v) for k, v in plain(doc.get("target_groups", {})).items()}
+    for code in TargetGroup:
+        if code.value not in target_groups:
+            problems.append(Problem(f"target group '{code.value}' has no label", str(path)))
+    administrations = {
+        nfc(k): tuple(nfc(a) for a in v) for k, v in plain(doc.get("administrations", {})).items()
+    }
+    mpath = directory / "municipalities.yaml"
+    mdoc = plain(load_yaml(mpath))
+    municipalities = {
+        fold(name): Municipality(nfc(name), float(v["lat"]), float(v["lon"]), bool(v.get("gr", False)))
+        for name, v in mdoc["municipalities"].items()
+    }
+    if problems:
+        raise ValidationError(problems)
+    return Taxonomy(areas, insatser, target_groups, administrations, municipalities)
+
+
+@lru_cache(maxsize=4)
+def load_taxonomy(directory: Path | None = None) -> Taxonomy:
+    return _load(directory or registry_dir())

@@ -1,0 +1,164 @@
+"""The codes of CONTRACT.md. Codes are data values; people see the Swedish labels."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Route(StrEnum):
+    """Regiform: how the municipality reaches a unit."""
+
+    EGEN_REGI = "egen_regi"
+    RAMAVTAL = "ramavtal"
+    IOP = "iop"
+    DIREKTUPPHANDLING = "direktupphandling"
+
+
+class UnitStatus(StrEnum):
+    PUBLISHED = "published"
+    WATCH = "watch"
+    UNPUBLISHED = "unpublished"
+    RECOMMENDATION_STOP = "recommendation_stop"
+    REMOVED = "removed"
+
+
+class AgreementStatus(StrEnum):
+    ACTIVE = "active"
+    ORDER_STOP = "order_stop"
+    TERMINATED = "terminated"
+
+
+class RemovalReason(StrEnum):
+    OSANNOLIK_ANVANDNING = "osannolik_anvandning"
+    AVVECKLAD = "avvecklad"
+    EKONOMISKA_BRISTER = "ekonomiska_brister"
+    IVO = "ivo"
+    REKOMMENDATIONSSTOPP = "rekommendationsstopp"
+    FORTIDA_UPPHORANDE = "fortida_upphorande"
+    AVRADAN_ANNAN_MYNDIGHET = "avradan_annan_myndighet"
+
+
+class PermitStatus(StrEnum):
+    ACTIVE = "active"
+    NOTIFIED = "notified"
+    REVOKED = "revoked"
+    BANNED = "banned"
+    EXPIRED = "expired"
+
+
+class CheckKind(StrEnum):
+    CREDIT_RATING = "credit_rating"
+    TAX_REGISTRATION = "tax_registration"
+    EMPLOYER_REGISTRATION = "employer_registration"
+    ENFORCEMENT_DEBT = "enforcement_debt"
+    COURT_RECORDS = "court_records"
+    ANNUAL_REPORT = "annual_report"
+    WARNING_LIST = "warning_list"
+    IVO_SUPERVISION = "ivo_supervision"
+    MEDIA = "media"
+
+
+class CheckResult(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNAVAILABLE = "unavailable"  # the source could not be reached: never counts as a pass
+
+
+class LegalForm(StrEnum):
+    AKTIEBOLAG = "aktiebolag"
+    EKONOMISK_FORENING = "ekonomisk_forening"
+    IDEELL_FORENING = "ideell_forening"
+    STIFTELSE = "stiftelse"
+    ENSKILD_FIRMA = "enskild_firma"
+    KOMMUN = "kommun"
+    REGION = "region"
+    STAT = "stat"
+
+
+class TargetGroup(StrEnum):
+    MISSBRUK = "missbruk"
+    KRIMINALITET = "kriminalitet"
+    PSYKISK_OHALSA = "psykisk_ohalsa"
+    NPF = "npf"
+    VALD = "vald"
+    HEDER = "heder"
+    HEMLOSHET = "hemloshet"
+    FYSISK_FUNKTIONSNEDSATTNING = "fysisk_funktionsnedsattning"
+    PSYKISK_FUNKTIONSNEDSATTNING = "psykisk_funktionsnedsattning"
+    ENSAMKOMMANDE = "ensamkommande"
+    FORALDER_MED_BARN = "foralder_med_barn"
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+class Urgency(StrEnum):
+    AKUT = "akut"
+    PLANERAD = "planerad"
+
+
+class LegalBasis(StrEnum):
+    SOL = "SoL"
+    LVU = "LVU"
+    LVM = "LVM"
+    LSS = "LSS"
+
+
+class ComplaintOutcome(StrEnum):
+    """Outcomes of a complaint (synpunkt) named in the sources."""
+
+    PENDING = "pending"
+    COMMUNICATED = "communicated"  # kommunicerats och dokumenterats
+    IMPROVEMENT = "improvement"  # förbättringsåtgärd
+    RECOMMENDATION_STOP = "recommendation_stop"
+    CONSULTATION = "consultation"  # samråd pågår
+
+
+class ComplaintCategory(StrEnum):
+    DOCUMENTATION = "documentation"
+    DELIVERY = "delivery"
+    COMMUNICATION = "communication"
+    PROFESSIONALISM = "professionalism"
+    AGREEMENT = "agreement"
+    TREATMENT = "treatment"  # bemötande
+    PRICE_INVOICING = "price_invoicing"
+    UNANNOUNCED_PLACEMENT = "unannounced_placement"
+    CONDITION_OF_HOME = "condition_of_home"
+    PRESSURE = "pressure"  # påtryckning om plats
+    OTHER = "other"
+
+
+# Statuses under which a unit may not be asked or recommended (DOMAIN.md, Statuses).
+PAUSED_UNIT_STATUSES = frozenset(
+    {UnitStatus.UNPUBLISHED, UnitStatus.RECOMMENDATION_STOP, UnitStatus.REMOVED}
+)
+PAUSED_AGREEMENT_STATUSES = frozenset({AgreementStatus.ORDER_STOP, AgreementStatus.TERMINATED})
+
+# Swedish labels for people. Insats and sub-category labels live in registry/taxonomy.yaml.
+LABELS_SV: dict[str, str] = {
+    "egen_regi": "Egen regi",
+    "ramavtal": "Ramavtal",
+    "iop": "IOP (idéburet offentligt partnerskap)",
+    "direktupphandling": "Direktupphandling",
+    "published": "Publicerad",
+    "watch": "Bevakning",
+    "unpublished": "Avpublicerad",
+    "recommendation_stop": "Rekommendationsstopp",
+    "removed": "Borttagen",
+    "active": "Aktiv",
+    "order_stop": "Beställningsstopp",
+    "terminated": "Förtida upphörande",
+    "osannolik_anvandning": "Osannolik användning",
+    "avvecklad": "Avvecklad",
+    "ekonomiska_brister": "Ekonomiska brister",
+    "ivo": "IVO",
+    "rekommendationsstopp": "Rekommendationsstopp",
+    "fortida_upphorande": "Förtida upphörande",
+    "avradan_annan_myndighet": "Avrådan från annan myndighet",
+}
+
+
+def label(code: str) -> str:
+    return LABELS_SV.get(code, code)
