@@ -55,6 +55,7 @@ class Unit(SQLModel, table=True):
     target_groups: list[str] = _json()
     status: str = Field(index=True)
     removal_reason: Optional[str] = None
+    status_note: Optional[str] = None  # why the unit has its current status (migration 0002)
     created_at: datetime = Field(default_factory=utcnow)
 
 

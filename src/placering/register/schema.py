@@ -1,0 +1,498 @@
+"""The register interchange document `placering-register/1` (CONTRACT.md): models and validation.
+
+`parse_document` checks a whole document and either returns it in canonical form (the exact
+shape `export_document` writes, so import and export compare like with like) or raises one
+`ValidationError` carrying every problem found, each naming the file, the record
+(`suppliers[3].units[1].routes[0]`) and the field.
+
+Additions to the contract's format (the contract allows new fields):
+- unit `removal_reason` (a removal reason code; required when `status` is `removed`, forbidden
+  otherwise) and `status_note` (why the unit has its status; required for `removed`: the
+  overall assessment, samlad bedömning);
+- route `reserved_nonprofit` (a framework agreement reserved for non-profits; default false).
+A key left out of a supplier (`checks`) or unit (`permits`) means "keep what the register
+has" (the flat CSV carries neither); an empty list replaces them with nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator
+
+from ..errors import Problem, ValidationError
+from ..taxonomy import load_taxonomy
+from ..text import canonical_org_nr, nfc
+from ..vocabulary import (
+    AgreementStatus,
+    CheckKind,
+    CheckResult,
+    Gender,
+    LegalForm,
+    PermitStatus,
+    RemovalReason,
+    Route,
+    TargetGroup,
+    UnitStatus,
+)
+
+FORMAT = "placering-register/1"
+# Routes that need no daily price in the document (CONTRACT.md).
+PRICELESS_ROUTES = frozenset({Route.EGEN_REGI.value, Route.IOP.value})
+
+
+def check_code(value: Any, enum: type[StrEnum], what: str) -> str:
+    """A code from the vocabulary, or a ValueError naming the known codes."""
+    known = [m.value for m in enum]
+    if not isinstance(value, str) or value not in known:
+        raise ValueError(f"unknown {what} '{value}' (known: {', '.join(known)})")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text")
+    value = nfc(value)
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    return value
+
+
+def _codes(values: list, enum: type[StrEnum], what: str) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        code = check_code(v, enum, what)
+        if code in out:
+            raise ValueError(f"{what} '{code}' is listed twice")
+        out.append(code)
+    return out
+
+
+def insats_code(value: Any) -> str:
+    insatser = load_taxonomy().insatser
+    if not isinstance(value, str) or value not in insatser:
+        raise ValueError(f"unknown insats '{value}' (known: {', '.join(insatser)})")
+    return value
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocationDoc(_Doc):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class CheckDoc(_Doc):
+    kind: str
+    result: str
+    value: float | None = None
+    performed_on: date
+    source: str | None = None
+
+    _kind = field_validator("kind")(lambda cls, v: check_code(v, CheckKind, "check kind"))
+    _result = field_validator("result")(lambda cls, v: check_code(v, CheckResult, "check result"))
+    _source = field_validator("source")(lambda cls, v: None if v is None else _text(v, "source"))
+
+
+class OfferDoc(_Doc):
+    insats: str
+    subcategories: list[str] = []
+
+    _insats = field_validator("insats")(lambda cls, v: insats_code(v))
+
+    @field_validator("subcategories")
+    @classmethod
+    def _subcategories(cls, v: list[str]) -> list[str]:
+        seen: list[str] = []
+        for s in v:
+            if s in seen:
+                raise ValueError(f"sub-category '{s}' is listed twice")
+            seen.append(s)
+        return seen
+
+
+class RouteDoc(_Doc):
+    route: str
+    insats: str
+    agreement_id: str | None = None
+    daily_price: float | None = Field(default=None, ge=0)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    buyers: list[str] = []
+    status: str = AgreementStatus.ACTIVE.value
+    reserved_nonprofit: bool = False
+
+    _route = field_validator("route")(lambda cls, v: check_code(v, Route, "route"))
+    _insats = field_validator("insats")(lambda cls, v: insats_code(v))
+    _agreement = field_validator("agreement_id")(lambda cls, v: None if v is None else _text(v, "agreement_id"))
+    _status = field_validator("status")(lambda cls, v: check_code(v, AgreementStatus, "agreement status"))
+
+    @field_validator("buyers")
+    @classmethod
+    def _buyers(cls, v: list) -> list[str]:
+        out: list[str] = []
+        for b in v:
+            b = _text(b, "buyer municipality")
+            if b in out:
+                raise ValueError(f"buyer '{b}' is listed twice")
+            out.append(b)
+        return out
+
+
+class PermitDoc(_Doc):
+    dnr: str
+    insats: str
+    status: str
+    target_groups: list[str] = []
+    decided_on: date
+
+    _dnr = field_validator("dnr")(lambda cls, v: _text(v, "dnr"))
+    _insats = field_validator("insats")(lambda cls, v: insats_code(v))
+    _status = field_validator("status")(lambda cls, v: check_code(v, PermitStatus, "permit status"))
+    _groups = field_validator("target_groups")(lambda cls, v: _codes(v, TargetGroup, "target group"))
+
+
+class UnitDoc(_Doc):
+    unit_id: str
+    name: str
+    municipality: str
+    location: LocationDoc | None = None
+    protected_address: bool = False
+    places: int = Field(ge=0)
+    free_places: int = Field(ge=0)
+    age_min: int = Field(ge=0, le=120)
+    age_max: int = Field(ge=0, le=120)
+    genders: list[str] = Field(min_length=1)
+    target_groups: list[str] = []
+    offers: list[OfferDoc] = []
+    routes: list[RouteDoc] = []
+    permits: list[PermitDoc] | None = None
+    status: str
+    removal_reason: str | None = None
+    status_note: str | None = None
+
+    _unit_id = field_validator("unit_id")(lambda cls, v: _text(v, "unit_id"))
+    _name = field_validator("name")(lambda cls, v: _text(v, "name"))
+    _municipality = field_validator("municipality")(lambda cls, v: _text(v, "municipality"))
+    _genders = field_validator("genders")(lambda cls, v: _codes(v, Gender, "gender"))
+    _groups = field_validator("target_groups")(lambda cls, v: _codes(v, TargetGroup, "target group"))
+    _status = field_validator("status")(lambda cls, v: check_code(v, UnitStatus, "unit status"))
+    _reason = field_validator("removal_reason")(
+        lambda cls, v: None if v is None else check_code(v, RemovalReason, "removal reason")
+    )
+    _note = field_validator("status_note")(lambda cls, v: None if v is None else _text(v, "status_note"))
+
+
+class SupplierHead(_Doc):
+    """A supplier without its units (units are validated one by one, to report every problem)."""
+
+    org_nr: str
+    name: str
+    legal_form: str
+    checks: list[CheckDoc] | None = None
+    units: list[Any] = []
+
+    @field_validator("org_nr", mode="before")
+    @classmethod
+    def _org_nr(cls, v: Any) -> str:
+        return canonical_org_nr(v)
+
+    _name = field_validator("name")(lambda cls, v: _text(v, "name"))
+    _legal_form = field_validator("legal_form")(lambda cls, v: check_code(v, LegalForm, "legal form"))
+
+
+# --- canonical dictionaries: the one shape both import (from a document) and export (from
+# --- the database) produce, so that comparing them decides "unchanged" and round-trips exactly.
+
+
+def num(value: float | int | None) -> float | int | None:
+    """4200.0 → 4200: prices and values stored as floats come back as the document wrote them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
+
+
+def _put(out: dict, key: str, value: Any) -> None:
+    if value is not None:
+        out[key] = value
+
+
+def check_dict(kind, result, value, performed_on, source) -> dict:
+    out: dict = {"kind": kind, "result": result}
+    _put(out, "value", num(value))
+    out["performed_on"] = _iso(performed_on)
+    _put(out, "source", source)
+    return out
+
+
+def offer_dict(insats, subcategories) -> dict:
+    return {"insats": insats, "subcategories": list(subcategories)}
+
+
+def route_dict(route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status,
+               reserved_nonprofit) -> dict:
+    out: dict = {"route": route, "insats": insats}
+    _put(out, "agreement_id", agreement_id)
+    _put(out, "daily_price", num(daily_price))
+    _put(out, "valid_from", _iso(valid_from))
+    _put(out, "valid_to", _iso(valid_to))
+    out["buyers"] = list(buyers)
+    out["status"] = status
+    if reserved_nonprofit:
+        out["reserved_nonprofit"] = True
+    return out
+
+
+def permit_dict(dnr, insats, status, target_groups, decided_on) -> dict:
+    return {"dnr": dnr, "insats": insats, "status": status, "target_groups": list(target_groups),
+            "decided_on": _iso(decided_on)}
+
+
+def unit_dict(*, unit_id, name, municipality, lat, lon, protected_address, places, free_places,
+              age_min, age_max, genders, target_groups, offers, routes, permits, status,
+              removal_reason, status_note) -> dict:
+    out: dict = {"unit_id": unit_id, "name": name, "municipality": municipality}
+    if lat is not None and lon is not None:
+        out["location"] = {"lat": num(lat), "lon": num(lon)}
+    out.update({
+        "protected_address": bool(protected_address), "places": places, "free_places": free_places,
+        "age_min": age_min, "age_max": age_max, "genders": list(genders),
+        "target_groups": list(target_groups), "offers": offers, "routes": routes,
+    })
+    if permits is not None:
+        out["permits"] = permits
+    out["status"] = status
+    _put(out, "removal_reason", removal_reason)
+    _put(out, "status_note", status_note)
+    return out
+
+
+def _unit_canonical(u: UnitDoc) -> dict:
+    return unit_dict(
+        unit_id=u.unit_id, name=u.name, municipality=u.municipality,
+        lat=u.location.lat if u.location else None, lon=u.location.lon if u.location else None,
+        protected_address=u.protected_address, places=u.places, free_places=u.free_places,
+        age_min=u.age_min, age_max=u.age_max, genders=u.genders, target_groups=u.target_groups,
+        offers=[offer_dict(o.insats, o.subcategories) for o in u.offers],
+        routes=[route_dict(r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from, r.valid_to,
+                           r.buyers, r.status, r.reserved_nonprofit) for r in u.routes],
+        permits=None if u.permits is None else [
+            permit_dict(p.dnr, p.insats, p.status, p.target_groups, p.decided_on) for p in u.permits
+        ],
+        status=u.status, removal_reason=u.removal_reason, status_note=u.status_note,
+    )
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _pydantic_problems(exc: PydanticError, file: str, base: str) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        field = None
+        # The last string of the location is the field; everything before it is the record path.
+        if loc and isinstance(loc[-1], str):
+            field = loc.pop()
+        elif len(loc) >= 2 and isinstance(loc[-1], int) and isinstance(loc[-2], str):
+            # an item of a list field: genders[2]
+            idx = loc.pop()
+            field = f"{loc.pop()}[{idx}]"
+        record = base + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field (not part of placering-register/1)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        problems.append(Problem(msg, file=file, record=record, field=field))
+    return problems
+
+
+def _unit_problems(u: UnitDoc, file: str, rec: str) -> list[Problem]:
+    """Checks that span fields of one unit."""
+    tax = load_taxonomy()
+    out: list[Problem] = []
+
+    def bad(msg: str, field: str | None, record: str = rec) -> None:
+        out.append(Problem(msg, file=file, record=record, field=field))
+
+    if u.age_min > u.age_max:
+        bad(f"age_min {u.age_min} is above age_max {u.age_max}", "age_min")
+    if u.free_places > u.places:
+        bad(f"free_places {u.free_places} is more than places {u.places}", "free_places")
+    offered: list[str] = []
+    for i, o in enumerate(u.offers):
+        orec = f"{rec}.offers[{i}]"
+        if o.insats in offered:
+            bad(f"insats '{o.insats}' is offered twice", "insats", orec)
+        offered.append(o.insats)
+        known = tax.insatser[o.insats].subcategories
+        for s in o.subcategories:
+            if s not in known:
+                hint = f"known: {', '.join(known)}" if known else "it has no sub-categories"
+                bad(f"unknown sub-category '{s}' of insats '{o.insats}' ({hint})", "subcategories", orec)
+    seen_routes: set[tuple] = set()
+    for i, r in enumerate(u.routes):
+        rrec = f"{rec}.routes[{i}]"
+        if r.insats not in offered:
+            bad(f"route for insats '{r.insats}', which the unit does not offer (offers: "
+                f"{', '.join(offered) or 'none'})", "insats", rrec)
+        allowed = tax.insatser[r.insats].routes
+        if r.route not in allowed:
+            bad(f"route '{r.route}' is not used for insats '{r.insats}' (the taxonomy allows: "
+                f"{', '.join(allowed)})", "route", rrec)
+        if r.daily_price is None and r.route not in PRICELESS_ROUTES:
+            bad(f"daily_price is required for a {r.route} route (only egen_regi and iop may omit it)",
+                "daily_price", rrec)
+        if r.route == Route.RAMAVTAL and r.agreement_id is None:
+            bad("agreement_id is required for a framework agreement (ramavtal)", "agreement_id", rrec)
+        if r.valid_from and r.valid_to and r.valid_from > r.valid_to:
+            bad(f"valid_from {r.valid_from} is after valid_to {r.valid_to}", "valid_from", rrec)
+        if r.status != AgreementStatus.ACTIVE and r.route != Route.RAMAVTAL:
+            bad(f"status '{r.status}' applies only to framework agreements (ramavtal), not to "
+                f"a {r.route} route", "status", rrec)
+        key = (r.route, r.insats, r.agreement_id)
+        if key in seen_routes:
+            bad(f"the same route ({r.route}, {r.insats}"
+                + (f", {r.agreement_id}" if r.agreement_id else "") + ") is listed twice", "route", rrec)
+        seen_routes.add(key)
+    dnrs: set[str] = set()
+    for i, p in enumerate(u.permits or []):
+        if p.dnr in dnrs:
+            bad(f"permit dnr '{p.dnr}' is listed twice", "dnr", f"{rec}.permits[{i}]")
+        dnrs.add(p.dnr)
+    if u.status == UnitStatus.REMOVED:
+        if u.removal_reason is None:
+            bad("a removed unit needs a removal_reason code (known: "
+                f"{', '.join(m.value for m in RemovalReason)})", "removal_reason")
+        if u.status_note is None:
+            bad("a removed unit needs a status_note: the overall assessment (samlad bedömning)",
+                "status_note")
+    elif u.removal_reason is not None:
+        bad(f"removal_reason is only given for a removed unit (status is '{u.status}')", "removal_reason")
+    if u.status == UnitStatus.RECOMMENDATION_STOP and not any(
+        r.route == Route.DIREKTUPPHANDLING for r in u.routes
+    ):
+        bad("recommendation_stop applies only to a unit used through direct procurement "
+            "(it has no direktupphandling route)", "status")
+    return out
+
+
+class ParsedDocument:
+    """A valid document in canonical form, with where each unit and route came from."""
+
+    def __init__(self, suppliers: list[dict], file: str):
+        self.suppliers = suppliers
+        self.file = file
+
+    def units(self):
+        """(supplier index, unit index, org_nr, unit dict) for every unit, in document order."""
+        for si, s in enumerate(self.suppliers):
+            for ui, u in enumerate(s["units"]):
+                yield si, ui, s["org_nr"], u
+
+
+AGREEMENT_FIELDS = ("insats", "route", "valid_from", "valid_to", "buyers", "status")
+
+
+def agreement_terms(route: dict) -> dict:
+    """What every route of one agreement_id must agree on."""
+    return {k: route.get(k) for k in AGREEMENT_FIELDS}
+
+
+def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedDocument:
+    """Validate a whole interchange document; raise ValidationError with every problem.
+
+    `locate(record) -> (file, line)` lets a caller that built the document from another file
+    (the CSV reader) name its own file and line instead of the record path.
+    """
+    problems: list[Problem] = []
+    if not isinstance(doc, dict):
+        raise ValidationError(Problem("the document must be a JSON object with 'format' and 'suppliers'",
+                                      file=source))
+    if doc.get("format") != FORMAT:
+        problems.append(Problem(f"format must be '{FORMAT}' (got {doc.get('format')!r})", file=source,
+                                field="format"))
+    extra = sorted(set(doc) - {"format", "suppliers"})
+    for key in extra:
+        problems.append(Problem("unknown field (not part of placering-register/1)", file=source, field=key))
+    suppliers_in = doc.get("suppliers")
+    if not isinstance(suppliers_in, list):
+        problems.append(Problem("required list of suppliers is missing", file=source, field="suppliers"))
+        raise ValidationError(problems)
+
+    suppliers: list[dict] = []
+    org_seen: dict[str, int] = {}
+    unit_seen: dict[str, str] = {}
+    agreements: dict[str, tuple[str, dict]] = {}
+    for si, s in enumerate(suppliers_in):
+        srec = f"suppliers[{si}]"
+        if not isinstance(s, dict):
+            problems.append(Problem("a supplier must be an object", file=source, record=srec))
+            continue
+        try:
+            head = SupplierHead.model_validate(s)
+        except PydanticError as exc:
+            problems.extend(_pydantic_problems(exc, source, srec))
+            head = None
+        if head is not None:
+            if head.org_nr in org_seen:
+                problems.append(Problem(f"organisation number {head.org_nr} already appears in "
+                                        f"suppliers[{org_seen[head.org_nr]}]", file=source, record=srec,
+                                        field="org_nr"))
+            org_seen.setdefault(head.org_nr, si)
+        units: list[dict] = []
+        raw_units = s.get("units", [])
+        if not isinstance(raw_units, list):
+            continue  # reported by SupplierHead
+        for ui, u in enumerate(raw_units):
+            urec = f"{srec}.units[{ui}]"
+            try:
+                unit = UnitDoc.model_validate(u)
+            except PydanticError as exc:
+                problems.extend(_pydantic_problems(exc, source, urec))
+                continue
+            problems.extend(_unit_problems(unit, source, urec))
+            if unit.unit_id in unit_seen:
+                problems.append(Problem(f"unit_id {unit.unit_id} already appears in {unit_seen[unit.unit_id]}",
+                                        file=source, record=urec, field="unit_id"))
+            unit_seen.setdefault(unit.unit_id, urec)
+            canon = _unit_canonical(unit)
+            for ri, r in enumerate(canon["routes"]):
+                aid = r.get("agreement_id")
+                if aid is None:
+                    continue
+                rrec = f"{urec}.routes[{ri}]"
+                if aid in agreements:
+                    first_rec, first = agreements[aid]
+                    diff = [k for k in AGREEMENT_FIELDS if first.get(k) != r.get(k)]
+                    if diff:
+                        problems.append(Problem(
+                            f"agreement {aid} differs from {first_rec} in {', '.join(diff)} "
+                            f"(routes of one agreement must agree on {', '.join(AGREEMENT_FIELDS)})",
+                            file=source, record=rrec, field=diff[0]))
+                else:
+                    agreements[aid] = (rrec, agreement_terms(r))
+            units.append(canon)
+        if head is not None:
+            out: dict = {"org_nr": head.org_nr, "name": head.name, "legal_form": head.legal_form}
+            out["checks"] = None if head.checks is None else [
+                check_dict(c.kind, c.result, c.value, c.performed_on, c.source) for c in head.checks
+            ]
+            out["units"] = units
+            suppliers.append(out)
+    if locate is not None:
+        problems = [locate(p) for p in problems]
+    if problems:
+        raise ValidationError(problems)
+    return ParsedDocument(suppliers, source)

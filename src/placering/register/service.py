@@ -1,0 +1,786 @@
+"""The supplier register's writes and lookups, with the authority invariants.
+
+Every function takes the caller's session (its transaction) and never commits: the CLI wraps
+each command in `storage.transaction(engine)`, so a rejected change leaves the database as it
+was. Every write records who made it and why in the append-only history
+(docs/ARCHITECTURE.md, "History vocabulary").
+
+Authority invariants (DOMAIN.md, "Statuses"), enforced here rather than in the CLI:
+- `recommendation_stop` only for a unit used through direct procurement;
+- `order_stop` and `terminated` only on framework agreements (ramavtal); `terminated` is final;
+- `removed` needs a removal reason code and a note (the overall assessment, samlad bedömning)
+  and is final, unless the unit is re-admitted (published or watch) after a new entry check:
+  passed credit rating, tax registration and enforcement-debt checks performed on or after
+  the removal took effect.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from ..errors import InvariantViolation, NotFound, Problem, ValidationError
+from ..storage.history import record, require_actor
+from ..storage.models import Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
+from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc
+from ..vocabulary import (
+    AgreementStatus,
+    CheckKind,
+    CheckResult,
+    ComplaintCategory,
+    ComplaintOutcome,
+    PermitStatus,
+    RemovalReason,
+    Route,
+    TargetGroup,
+    UnitStatus,
+)
+from . import schema
+from .schema import FORMAT, ParsedDocument, check_code, parse_document
+
+# The checks a removed unit's supplier must pass again before re-admission (entry check).
+ENTRY_CHECKS = (CheckKind.CREDIT_RATING.value, CheckKind.TAX_REGISTRATION.value,
+                CheckKind.ENFORCEMENT_DEBT.value)
+READMISSION_STATUSES = (UnitStatus.PUBLISHED.value, UnitStatus.WATCH.value)
+
+
+def _code(value: Any, enum, what: str) -> str:
+    try:
+        return check_code(value, enum, what)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _today(effective_on: date | None) -> date:
+    return effective_on or date.today()
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def get_supplier(session: Session, org_nr: str) -> Supplier:
+    try:
+        key = canonical_org_nr(org_nr)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    supplier = session.scalars(select(Supplier).where(Supplier.org_nr == key)).first()
+    if supplier is None:
+        raise NotFound(f"no supplier with organisation number {key} in the register "
+                       "(try 'placering register search')")
+    return supplier
+
+
+def get_unit(session: Session, unit_id: str) -> Unit:
+    unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(unit_id))).first()
+    if unit is None:
+        raise NotFound(f"no unit with unit_id '{nfc(unit_id)}' in the register "
+                       "(try 'placering register search')")
+    return unit
+
+
+def supplier_of(session: Session, unit: Unit) -> Supplier:
+    return session.get(Supplier, unit.supplier_id)
+
+
+def agreement_routes(session: Session, agreement_id: str) -> list[UnitRoute]:
+    routes = list(session.scalars(
+        select(UnitRoute).where(UnitRoute.agreement_id == nfc(agreement_id)).order_by(UnitRoute.id)
+    ))
+    if not routes:
+        raise NotFound(f"no agreement '{nfc(agreement_id)}' in the register")
+    return routes
+
+
+def status_since(session: Session, unit_id: str) -> History | None:
+    """The history entry that gave the unit its current status (a status change or creation)."""
+    entries = session.scalars(
+        select(History)
+        .where(History.entity_kind == "unit", History.entity_id == unit_id,
+               History.action.in_(("status", "created")))
+        .order_by(History.effective_on.desc(), History.id.desc())
+    )
+    for h in entries:
+        if "status" in (h.changes or {}):
+            return h
+    return None
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def _children(session: Session, unit_pks: Iterable[int] | None = None):
+    """Offers, routes and permits by unit primary key, in document order."""
+    def rows(model):
+        stmt = select(model)
+        if unit_pks is not None:
+            stmt = stmt.where(model.unit_id.in_(list(unit_pks)))
+        grouped: dict[int, list] = defaultdict(list)
+        for r in session.scalars(stmt.order_by(model.unit_id, model.position, model.id)):
+            grouped[r.unit_id].append(r)
+        return grouped
+    return rows(Offer), rows(UnitRoute), rows(Permit)
+
+
+def _unit_canonical(unit: Unit, offers, routes, permits) -> dict:
+    return schema.unit_dict(
+        unit_id=unit.unit_id, name=unit.name, municipality=unit.municipality, lat=unit.lat,
+        lon=unit.lon, protected_address=unit.protected_address, places=unit.places,
+        free_places=unit.free_places, age_min=unit.age_min, age_max=unit.age_max,
+        genders=unit.genders, target_groups=unit.target_groups,
+        offers=[schema.offer_dict(o.insats, o.subcategories) for o in offers],
+        routes=[schema.route_dict(r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from,
+                                  r.valid_to, r.buyers, r.status, r.reserved_nonprofit) for r in routes],
+        permits=[schema.permit_dict(p.dnr, p.insats, p.status, p.target_groups, p.decided_on)
+                 for p in permits],
+        status=unit.status, removal_reason=unit.removal_reason, status_note=unit.status_note,
+    )
+
+
+def _check_canonical(checks) -> list[dict]:
+    return [schema.check_dict(c.kind, c.result, c.value, c.performed_on, c.source) for c in checks]
+
+
+def _checks_by_supplier(session: Session) -> dict[int, list[SupplierCheck]]:
+    grouped: dict[int, list] = defaultdict(list)
+    for c in session.scalars(select(SupplierCheck).order_by(SupplierCheck.supplier_id,
+                                                            SupplierCheck.position, SupplierCheck.id)):
+        grouped[c.supplier_id].append(c)
+    return grouped
+
+
+def export_document(session: Session) -> dict:
+    """The whole register as a `placering-register/1` document (import of it changes nothing).
+
+    Suppliers are ordered by organisation number and units by the order they were created, so
+    a document exported, imported into an empty register and exported again is identical.
+    """
+    offers, routes, permits = _children(session)
+    checks = _checks_by_supplier(session)
+    units_by_supplier: dict[int, list[Unit]] = defaultdict(list)
+    for u in session.scalars(select(Unit).order_by(Unit.id)):
+        units_by_supplier[u.supplier_id].append(u)
+    suppliers = []
+    for s in session.scalars(select(Supplier).order_by(Supplier.id)):
+        suppliers.append({
+            "org_nr": s.org_nr, "name": s.name, "legal_form": s.legal_form,
+            "checks": _check_canonical(checks.get(s.id, [])),
+            "units": [_unit_canonical(u, offers.get(u.id, []), routes.get(u.id, []), permits.get(u.id, []))
+                      for u in units_by_supplier.get(s.id, [])],
+        })
+    return {"format": FORMAT, "suppliers": suppliers}
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    """What an import did (or, with dry_run, would do)."""
+
+    source: str
+    dry_run: bool
+    suppliers_created: int = 0
+    suppliers_updated: int = 0
+    suppliers_unchanged: int = 0
+    units_created: int = 0
+    units_updated: int = 0
+    units_unchanged: int = 0
+    agreements_changed: int = 0
+    history_entries: int = 0
+    changes: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "source": self.source, "dry_run": self.dry_run,
+            "suppliers": {"created": self.suppliers_created, "updated": self.suppliers_updated,
+                          "unchanged": self.suppliers_unchanged},
+            "units": {"created": self.units_created, "updated": self.units_updated,
+                      "unchanged": self.units_unchanged},
+            "agreements_changed": self.agreements_changed,
+            "history_entries": self.history_entries,
+            "changes": self.changes,
+        }
+
+
+_UNIT_SCALARS = ("name", "municipality", "protected_address", "places", "free_places", "age_min",
+                 "age_max", "genders", "target_groups")
+_STATUS_FIELDS = ("status", "removal_reason", "status_note")
+
+
+def _diff(old: dict, new: dict, keys: Iterable[str]) -> dict:
+    return {k: [old.get(k), new.get(k)] for k in keys if old.get(k) != new.get(k)}
+
+
+def _unit_row_values(u: dict) -> dict:
+    loc = u.get("location") or {}
+    return {
+        "unit_id": u["unit_id"], "name": u["name"], "name_key": fold(u["name"]),
+        "municipality": u["municipality"], "municipality_key": fold(u["municipality"]),
+        "lat": loc.get("lat"), "lon": loc.get("lon"), "protected_address": u["protected_address"],
+        "places": u["places"], "free_places": u["free_places"], "age_min": u["age_min"],
+        "age_max": u["age_max"], "genders": u["genders"], "target_groups": u["target_groups"],
+        "status": u["status"], "removal_reason": u.get("removal_reason"),
+        "status_note": u.get("status_note"),
+    }
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _offer_rows(unit_pk: int, offers: list[dict]) -> list[Offer]:
+    return [Offer(unit_id=unit_pk, insats=o["insats"], subcategories=o["subcategories"], position=i)
+            for i, o in enumerate(offers)]
+
+
+def _route_rows(unit_pk: int, routes: list[dict]) -> list[UnitRoute]:
+    return [UnitRoute(unit_id=unit_pk, route=r["route"], insats=r["insats"], agreement_id=r.get("agreement_id"),
+                      daily_price=r.get("daily_price"), valid_from=_d(r.get("valid_from")),
+                      valid_to=_d(r.get("valid_to")), buyers=r["buyers"], status=r["status"],
+                      reserved_nonprofit=r.get("reserved_nonprofit", False), position=i)
+            for i, r in enumerate(routes)]
+
+
+def _permit_rows(unit_pk: int, permits: list[dict]) -> list[Permit]:
+    return [Permit(unit_id=unit_pk, dnr=p["dnr"], insats=p["insats"], status=p["status"],
+                   target_groups=p["target_groups"], decided_on=_d(p["decided_on"]), position=i)
+            for i, p in enumerate(permits)]
+
+
+def _check_rows(supplier_pk: int, checks: list[dict]) -> list[SupplierCheck]:
+    return [SupplierCheck(supplier_id=supplier_pk, kind=c["kind"], result=c["result"], value=c.get("value"),
+                          performed_on=_d(c["performed_on"]), source=c.get("source"), position=i)
+            for i, c in enumerate(checks)]
+
+
+def _removal_dates(session: Session, unit_ids: list[str]) -> dict[str, date]:
+    """When each (currently removed) unit's removal took effect, from history."""
+    out: dict[str, date] = {}
+    for i in range(0, len(unit_ids), 500):
+        chunk = unit_ids[i:i + 500]
+        for h in session.scalars(
+            select(History).where(History.entity_kind == "unit", History.entity_id.in_(chunk),
+                                  History.action.in_(("status", "created")))
+            .order_by(History.effective_on, History.id)
+        ):
+            st = (h.changes or {}).get("status")
+            if st and st[1] == UnitStatus.REMOVED:
+                out[h.entity_id] = h.effective_on
+    return out
+
+
+def _missing_entry_checks(checks: Iterable[dict | SupplierCheck], removed_on: date) -> list[str]:
+    passed = set()
+    for c in checks:
+        kind, result, on = ((c["kind"], c["result"], _d(c["performed_on"])) if isinstance(c, dict)
+                            else (c.kind, c.result, c.performed_on))
+        if result == CheckResult.PASS and on >= removed_on:
+            passed.add(kind)
+    return [k for k in ENTRY_CHECKS if k not in passed]
+
+
+def _readmission_message(unit_id: str, org_nr: str, removed_on: date, missing: list[str]) -> str:
+    return (f"unit {unit_id} was removed on {removed_on.isoformat()}: removal is final unless the unit is "
+            f"re-admitted after a new entry check; supplier {org_nr} has no passed "
+            f"{', '.join(missing)} check performed on or after {removed_on.isoformat()}")
+
+
+def import_document(
+    session: Session,
+    doc: dict,
+    *,
+    actor: str,
+    source: str = "<input>",
+    dry_run: bool = False,
+    effective_on: date | None = None,
+    locate=None,
+) -> ImportSummary:
+    """Upsert a register document by org_nr / unit_id, all or nothing.
+
+    A unit in the document replaces that unit's offers, routes and permits (in document
+    order); a supplier's `checks` replace its checks. A key left out (`permits`, `checks`)
+    keeps what the register has. Every problem is collected before anything is written.
+    Re-importing the same document changes nothing and writes no history.
+    `locate` maps a Problem to one naming the caller's own file and line (CSV import).
+    """
+    actor = require_actor(actor)
+    on = _today(effective_on)
+    parsed: ParsedDocument = parse_document(doc, source=source, locate=locate)
+    summary = ImportSummary(source=source, dry_run=dry_run)
+
+    # Bulk-load the register once; everything below compares in memory.
+    suppliers = {s.org_nr: s for s in session.scalars(select(Supplier))}
+    supplier_by_pk = {s.id: s for s in suppliers.values()}
+    units = {u.unit_id: u for u in session.scalars(select(Unit))}
+    offers, routes, permits = _children(session)
+    checks = _checks_by_supplier(session)
+
+    problems: list[Problem] = []
+
+    def bad(msg: str, record: str, fld: str | None = None) -> None:
+        p = Problem(msg, file=source, record=record, field=fld)
+        problems.append(locate(p) if locate else p)
+
+    # Agreements: the routes of one agreement_id in the register but outside this document must
+    # agree with the document's; a terminated agreement stays terminated.
+    doc_unit_ids = {u["unit_id"] for _, _, _, u in parsed.units()}
+    existing_agreements: dict[str, dict] = {}
+    existing_agreement_owner: dict[str, str] = {}
+    outside_agreements: dict[str, tuple[str, dict]] = {}
+    unit_by_pk = {u.id: u for u in units.values()}
+    for unit_pk, rs in routes.items():
+        for r in rs:
+            if r.agreement_id is None:
+                continue
+            terms = schema.agreement_terms(schema.route_dict(
+                r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from, r.valid_to, r.buyers,
+                r.status, r.reserved_nonprofit))
+            existing_agreements.setdefault(r.agreement_id, terms)
+            owner = unit_by_pk[unit_pk]
+            existing_agreement_owner.setdefault(r.agreement_id, supplier_by_pk[owner.supplier_id].org_nr)
+            if owner.unit_id not in doc_unit_ids:
+                outside_agreements.setdefault(r.agreement_id, (owner.unit_id, terms))
+
+    new_agreements: dict[str, tuple[str, dict, str]] = {}
+    for si, ui, org_nr, u in parsed.units():
+        for ri, r in enumerate(u["routes"]):
+            aid = r.get("agreement_id")
+            if aid is None:
+                continue
+            rec = f"suppliers[{si}].units[{ui}].routes[{ri}]"
+            new_agreements.setdefault(aid, (rec, schema.agreement_terms(r), org_nr))
+            if aid in outside_agreements:
+                other_unit, terms = outside_agreements[aid]
+                diff = [k for k in schema.AGREEMENT_FIELDS if terms.get(k) != r.get(k)]
+                if diff:
+                    bad(f"agreement {aid} differs from its route at unit {other_unit} in the register in "
+                        f"{', '.join(diff)} (routes of one agreement must agree; change the agreement's "
+                        f"status with 'placering register agreement')", rec, diff[0])
+            old = existing_agreements.get(aid)
+            if old and old["status"] == AgreementStatus.TERMINATED and r["status"] != AgreementStatus.TERMINATED:
+                bad(f"agreement {aid} is terminated, which is final; it cannot become '{r['status']}'",
+                    rec, "status")
+
+    # Removed units may come back only after a new entry check of their supplier.
+    removed_returning = [
+        (si, ui, org_nr, u) for si, ui, org_nr, u in parsed.units()
+        if u["unit_id"] in units and units[u["unit_id"]].status == UnitStatus.REMOVED
+        and u["status"] != UnitStatus.REMOVED
+    ]
+    if removed_returning:
+        removal_dates = _removal_dates(session, [u["unit_id"] for *_, u in removed_returning])
+        doc_checks = {s["org_nr"]: s["checks"] for s in parsed.suppliers}
+        for si, ui, org_nr, u in removed_returning:
+            rec = f"suppliers[{si}].units[{ui}]"
+            if u["status"] not in READMISSION_STATUSES:
+                bad(f"unit {u['unit_id']} is removed; a removed unit can only be re-admitted as published "
+                    f"or watch, not '{u['status']}'", rec, "status")
+                continue
+            removed_on = removal_dates.get(u["unit_id"], date.min)
+            sup_checks = doc_checks.get(org_nr)
+            if sup_checks is None:
+                sup = suppliers.get(org_nr)
+                sup_checks = checks.get(sup.id, []) if sup else []
+            missing = _missing_entry_checks(sup_checks, removed_on)
+            if missing:
+                bad(_readmission_message(u["unit_id"], org_nr, removed_on, missing), rec, "status")
+    if problems:
+        raise ValidationError(problems)
+
+    # --- plan -------------------------------------------------------------------------------
+    new_suppliers: list[tuple[dict, Supplier]] = []
+    changed_suppliers: list[tuple[dict, Supplier]] = []
+    new_units: list[tuple[dict, str]] = []
+    changed_units: list[tuple[dict, Unit, str, dict]] = []  # doc unit, row, org_nr, old canonical
+    history: list[dict] = []
+
+    def log(**kw) -> None:
+        history.append(kw)
+        summary.changes.append({k: v for k, v in kw.items() if v is not None and k != "effective_on"})
+
+    for s in parsed.suppliers:
+        org_nr = s["org_nr"]
+        row = suppliers.get(org_nr)
+        new_fields = {"name": s["name"], "legal_form": s["legal_form"]}
+        if s["checks"] is not None:
+            new_fields["checks"] = s["checks"]
+        if row is None:
+            summary.suppliers_created += 1
+            new_suppliers.append((s, Supplier(org_nr=org_nr, name=s["name"], name_key=fold(s["name"]),
+                                              legal_form=s["legal_form"])))
+            log(entity_kind="supplier", entity_id=org_nr, action="created", org_nr=org_nr,
+                changes={k: [None, v] for k, v in new_fields.items()})
+        else:
+            old_fields = {"name": row.name, "legal_form": row.legal_form,
+                          "checks": _check_canonical(checks.get(row.id, []))}
+            changes = _diff(old_fields, new_fields, new_fields)
+            if changes:
+                summary.suppliers_updated += 1
+                changed_suppliers.append((s, row))
+                log(entity_kind="supplier", entity_id=org_nr, action="updated", org_nr=org_nr, changes=changes)
+            else:
+                summary.suppliers_unchanged += 1
+        if s["checks"] is not None:
+            old_checks = [] if row is None else _check_canonical(checks.get(row.id, []))
+            remaining = list(old_checks)
+            for c in s["checks"]:
+                if c in remaining:
+                    remaining.remove(c)
+                    continue
+                log(entity_kind="check", entity_id=f"{org_nr}:{c['kind']}", action="check", org_nr=org_nr,
+                    changes={"kind": c["kind"], "result": c["result"], "value": c.get("value"),
+                             "performed_on": c["performed_on"]},
+                    effective_on=_d(c["performed_on"]))
+
+        for u in s["units"]:
+            uid = u["unit_id"]
+            row_u = units.get(uid)
+            if row_u is None:
+                summary.units_created += 1
+                new_units.append((u, org_nr))
+                changes = {k: [None, v] for k, v in u.items() if k not in ("unit_id",) and v is not None}
+                log(entity_kind="unit", entity_id=uid, action="created", unit_id=uid, org_nr=org_nr,
+                    changes=changes, reason=u.get("removal_reason"), note=u.get("status_note"))
+                old_permits: dict[str, str] = {}
+            else:
+                old = _unit_canonical(row_u, offers.get(row_u.id, []), routes.get(row_u.id, []),
+                                      permits.get(row_u.id, []))
+                old_org = supplier_by_pk[row_u.supplier_id].org_nr
+                new = dict(u)
+                if new.get("permits") is None:
+                    new["permits"] = old["permits"]  # not given: keep
+                status_changed = old["status"] != new["status"]
+                # A status change is its own entry, carrying the removal reason and note.
+                skip = _STATUS_FIELDS if status_changed else ("status",)
+                keys = [k for k in dict.fromkeys([*new, *old]) if k not in skip and k != "unit_id"]
+                changes = _diff(old, new, keys)
+                if old_org != org_nr:
+                    changes["org_nr"] = [old_org, org_nr]
+                if not changes and not status_changed:
+                    summary.units_unchanged += 1
+                    continue
+                summary.units_updated += 1
+                changed_units.append((new, row_u, org_nr, old))
+                if changes:
+                    log(entity_kind="unit", entity_id=uid, action="updated", unit_id=uid, org_nr=org_nr,
+                        changes=changes)
+                if status_changed:
+                    log(entity_kind="unit", entity_id=uid, action="status", unit_id=uid, org_nr=org_nr,
+                        changes={"status": [old["status"], new["status"]]}, reason=new.get("removal_reason"),
+                        note=new.get("status_note"))
+                old_permits = {p["dnr"]: p["status"] for p in old["permits"]}
+            for p in u.get("permits") or []:
+                if old_permits.get(p["dnr"]) != p["status"]:
+                    log(entity_kind="permit", entity_id=p["dnr"], action="permit", unit_id=uid, org_nr=org_nr,
+                        changes={"status": [old_permits.get(p["dnr"]), p["status"]], "insats": p["insats"]},
+                        effective_on=_d(p["decided_on"]))
+
+    for aid, (rec, terms, org_nr) in new_agreements.items():
+        old = existing_agreements.get(aid)
+        old_status = old["status"] if old else None
+        if old_status != terms["status"]:
+            summary.agreements_changed += 1
+            log(entity_kind="agreement", entity_id=aid, action="agreement_status", org_nr=org_nr,
+                changes={"status": [old_status, terms["status"]]})
+
+    summary.history_entries = len(history)
+    if dry_run:
+        return summary
+
+    # --- apply ------------------------------------------------------------------------------
+    session.add_all([row for _, row in new_suppliers])
+    for s, row in changed_suppliers:
+        row.name, row.name_key, row.legal_form = s["name"], fold(s["name"]), s["legal_form"]
+    session.flush()
+    for s, row in new_suppliers + changed_suppliers:
+        suppliers[s["org_nr"]] = row
+
+    new_rows = [Unit(supplier_id=suppliers[org_nr].id, **_unit_row_values(u)) for u, org_nr in new_units]
+    session.add_all(new_rows)
+    for new, row_u, org_nr, _ in changed_units:
+        for k, v in _unit_row_values(new).items():
+            if getattr(row_u, k) != v:
+                setattr(row_u, k, v)
+        row_u.supplier_id = suppliers[org_nr].id
+    session.flush()
+
+    # Children of changed units and checks of changed suppliers are replaced wholesale.
+    def chunks(ids: list[int]):
+        for i in range(0, len(ids), 500):
+            yield ids[i:i + 500]
+
+    replace = []
+    for new, row_u, _, old in changed_units:
+        replace.append((row_u.id, new,
+                        old["offers"] != new["offers"], old["routes"] != new["routes"],
+                        old["permits"] != new["permits"]))
+    for model, idx in ((Offer, 2), (UnitRoute, 3), (Permit, 4)):
+        ids = [r[0] for r in replace if r[idx]]
+        for chunk in chunks(ids):
+            session.execute(delete(model).where(model.unit_id.in_(chunk)))
+    check_ids = [row.id for s, row in changed_suppliers if s["checks"] is not None]
+    for chunk in chunks(check_ids):
+        session.execute(delete(SupplierCheck).where(SupplierCheck.supplier_id.in_(chunk)))
+    session.flush()
+
+    children: list = []
+    for (u, _), row_u in zip(new_units, new_rows):
+        children += _offer_rows(row_u.id, u["offers"]) + _route_rows(row_u.id, u["routes"])
+        children += _permit_rows(row_u.id, u.get("permits") or [])
+    for pk, new, offers_changed, routes_changed, permits_changed in replace:
+        if offers_changed:
+            children += _offer_rows(pk, new["offers"])
+        if routes_changed:
+            children += _route_rows(pk, new["routes"])
+        if permits_changed:
+            children += _permit_rows(pk, new["permits"])
+    for s, row in new_suppliers + [(s, r) for s, r in changed_suppliers if s["checks"] is not None]:
+        children += _check_rows(row.id, s["checks"] or [])
+    session.add_all(children)
+
+    for h in history:
+        record(session, actor=actor, effective_on=h.pop("effective_on", None) or on, **h)
+    session.flush()
+    return summary
+
+
+# --- status changes -------------------------------------------------------------------------
+
+
+def change_unit_status(
+    session: Session,
+    unit_id: str,
+    status: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    note: str | None = None,
+    effective_on: date | None = None,
+    rule_id: str | None = None,
+    rules_version: str | None = None,
+) -> History:
+    """Change a unit's register status, within the authority invariants; returns the history entry."""
+    actor = require_actor(actor)
+    status = _code(status, UnitStatus, "unit status")
+    if reason is not None:
+        reason = _code(reason, RemovalReason, "removal reason")
+    note = nfc(note) if note else None
+    on = _today(effective_on)
+    unit = get_unit(session, unit_id)
+    supplier = supplier_of(session, unit)
+    if unit.status == status:
+        raise InvariantViolation(f"unit {unit.unit_id} is already {status}")
+    if reason is not None and status != UnitStatus.REMOVED:
+        raise InvariantViolation(f"a removal reason is given only when a unit is removed (not for '{status}')")
+    unit_routes = list(session.scalars(select(UnitRoute).where(UnitRoute.unit_id == unit.id)))
+    if status == UnitStatus.RECOMMENDATION_STOP and not any(
+        r.route == Route.DIREKTUPPHANDLING for r in unit_routes
+    ):
+        routes = ", ".join(sorted({r.route for r in unit_routes})) or "none"
+        raise InvariantViolation(
+            f"recommendation_stop applies only to units used through direct procurement: unit "
+            f"{unit.unit_id} has no direktupphandling route (its routes: {routes})")
+    if status == UnitStatus.REMOVED:
+        missing = [what for what, v in (("a removal reason code (--reason)", reason),
+                                        ("a note with the overall assessment (--note)", note)) if not v]
+        if missing:
+            raise InvariantViolation(f"removing unit {unit.unit_id} requires {' and '.join(missing)}; "
+                                     f"reason codes: {', '.join(m.value for m in RemovalReason)}")
+    if unit.status == UnitStatus.REMOVED:
+        if status not in READMISSION_STATUSES:
+            raise InvariantViolation(
+                f"unit {unit.unit_id} is removed; a removed unit can only be re-admitted as published or "
+                f"watch, after a new entry check")
+        removed_on = _removal_dates(session, [unit.unit_id]).get(unit.unit_id, date.min)
+        sup_checks = session.scalars(select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id))
+        missing = _missing_entry_checks(sup_checks, removed_on)
+        if missing:
+            raise InvariantViolation(_readmission_message(unit.unit_id, supplier.org_nr, removed_on, missing))
+    old = unit.status
+    unit.status = status
+    unit.removal_reason = reason if status == UnitStatus.REMOVED else None
+    unit.status_note = note
+    entry = record(session, actor=actor, entity_kind="unit", entity_id=unit.unit_id, action="status",
+                   effective_on=on, changes={"status": [old, status]}, org_nr=supplier.org_nr,
+                   unit_id=unit.unit_id, reason=reason, note=note, rule_id=rule_id, rules_version=rules_version)
+    session.flush()
+    return entry
+
+
+def change_agreement_status(
+    session: Session,
+    agreement_id: str,
+    status: str,
+    *,
+    actor: str,
+    note: str | None = None,
+    effective_on: date | None = None,
+    rule_id: str | None = None,
+    rules_version: str | None = None,
+) -> History:
+    """Change the status of every route of a framework agreement; one history entry."""
+    actor = require_actor(actor)
+    status = _code(status, AgreementStatus, "agreement status")
+    on = _today(effective_on)
+    routes = agreement_routes(session, agreement_id)
+    aid = routes[0].agreement_id
+    kinds = sorted({r.route for r in routes})
+    if kinds != [Route.RAMAVTAL.value]:
+        raise InvariantViolation(
+            f"agreement {aid} is not a framework agreement (its routes are {', '.join(kinds)}): "
+            "order_stop and terminated apply only to framework agreements (ramavtal)")
+    old = routes[0].status
+    if old == status:
+        raise InvariantViolation(f"agreement {aid} is already {status}")
+    if old == AgreementStatus.TERMINATED:
+        raise InvariantViolation(f"agreement {aid} is terminated, which is final; it cannot become '{status}'")
+    for r in routes:
+        r.status = status
+    org_nrs = sorted({supplier_of(session, session.get(Unit, r.unit_id)).org_nr for r in routes})
+    entry = record(session, actor=actor, entity_kind="agreement", entity_id=aid, action="agreement_status",
+                   effective_on=on, changes={"status": [old, status]}, org_nr=org_nrs[0],
+                   note=note, rule_id=rule_id, rules_version=rules_version)
+    session.flush()
+    return entry
+
+
+# --- checks, permits, complaints ------------------------------------------------------------
+
+
+def record_check(
+    session: Session,
+    org_nr: str,
+    kind: str,
+    result: str,
+    *,
+    performed_on: date,
+    actor: str,
+    value: float | None = None,
+    source: str | None = None,
+) -> SupplierCheck:
+    """Record one check of a supplier (kontroll); checks accumulate, the latest of a kind is current."""
+    actor = require_actor(actor)
+    kind = _code(kind, CheckKind, "check kind")
+    result = _code(result, CheckResult, "check result")
+    supplier = get_supplier(session, org_nr)
+    position = session.scalar(select(func.coalesce(func.max(SupplierCheck.position), -1))
+                              .where(SupplierCheck.supplier_id == supplier.id)) + 1
+    check = SupplierCheck(supplier_id=supplier.id, kind=kind, result=result, value=value,
+                          performed_on=performed_on, source=nfc(source) if source else None, position=position)
+    session.add(check)
+    record(session, actor=actor, entity_kind="check", entity_id=f"{supplier.org_nr}:{kind}", action="check",
+           effective_on=performed_on, org_nr=supplier.org_nr,
+           changes={"kind": kind, "result": result, "value": value, "performed_on": performed_on})
+    session.flush()
+    return check
+
+
+def record_permit(
+    session: Session,
+    unit_id: str,
+    *,
+    dnr: str,
+    status: str,
+    decided_on: date,
+    actor: str,
+    insats: str | None = None,
+    target_groups: list[str] | None = None,
+) -> Permit:
+    """Record an IVO permit decision: a new permit (needs insats) or a change of one, by (unit, dnr)."""
+    actor = require_actor(actor)
+    status = _code(status, PermitStatus, "permit status")
+    dnr = nfc(dnr or "")
+    if not dnr:
+        raise ValidationError("a permit decision needs its diary number (dnr)")
+    if insats is not None:
+        try:
+            insats = schema.insats_code(insats)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+    if target_groups is not None:
+        groups: list[str] = []
+        for g in target_groups:
+            g = _code(g, TargetGroup, "target group")
+            if g not in groups:
+                groups.append(g)
+        target_groups = groups
+    unit = get_unit(session, unit_id)
+    supplier = supplier_of(session, unit)
+    permit = session.scalars(select(Permit).where(Permit.unit_id == unit.id, Permit.dnr == dnr)).first()
+    if permit is None:
+        if insats is None:
+            raise ValidationError(f"unit {unit.unit_id} has no permit {dnr}: a new permit needs its insats "
+                                  "(--insats)")
+        position = session.scalar(select(func.coalesce(func.max(Permit.position), -1))
+                                  .where(Permit.unit_id == unit.id)) + 1
+        permit = Permit(unit_id=unit.id, dnr=dnr, insats=insats, status=status,
+                        target_groups=target_groups or [], decided_on=decided_on, position=position)
+        session.add(permit)
+        old_status = None
+    else:
+        old_status = permit.status
+        unchanged = (permit.status == status and permit.decided_on == decided_on
+                     and (insats is None or insats == permit.insats)
+                     and (target_groups is None or target_groups == permit.target_groups))
+        if unchanged:
+            raise InvariantViolation(f"permit {dnr} of unit {unit.unit_id} is already {status} "
+                                     f"(decided on {decided_on.isoformat()})")
+        permit.status, permit.decided_on = status, decided_on
+        if insats is not None:
+            permit.insats = insats
+        if target_groups is not None:
+            permit.target_groups = target_groups
+    changes: dict[str, Any] = {"status": [old_status, status], "insats": permit.insats,
+                               "decided_on": decided_on}
+    if target_groups is not None:
+        changes["target_groups"] = target_groups
+    record(session, actor=actor, entity_kind="permit", entity_id=dnr, action="permit", effective_on=decided_on,
+           org_nr=supplier.org_nr, unit_id=unit.unit_id, changes=changes)
+    session.flush()
+    return permit
+
+
+def record_complaint(
+    session: Session,
+    unit_id: str,
+    *,
+    received_on: date,
+    category: str,
+    actor: str,
+    outcome: str = "pending",
+    note: str | None = None,
+) -> Complaint:
+    """Record a complaint (synpunkt) on a unit."""
+    actor = require_actor(actor)
+    category = _code(category, ComplaintCategory, "complaint category")
+    outcome = _code(outcome, ComplaintOutcome, "complaint outcome")
+    unit = get_unit(session, unit_id)
+    supplier = supplier_of(session, unit)
+    complaint = Complaint(unit_id=unit.id, received_on=received_on, category=category, outcome=outcome,
+                          note=nfc(note) if note else None, recorded_by=actor)
+    session.add(complaint)
+    session.flush()
+    record(session, actor=actor, entity_kind="complaint", entity_id=str(complaint.id), action="complaint",
+           effective_on=received_on, org_nr=supplier.org_nr, unit_id=unit.unit_id, note=complaint.note,
+           changes={"category": category, "outcome": outcome, "received_on": received_on})
+    session.flush()
+    return complaint
+
+
+def resolve_id(session: Session, ident: str) -> tuple[str, Any]:
+    """What an ID on the command line names: ('supplier', Supplier), ('unit', Unit) or
+    ('agreement', agreement_id)."""
+    ident = nfc(ident)
+    if looks_like_org_nr(ident):
+        return "supplier", get_supplier(session, ident)
+    unit = session.scalars(select(Unit).where(Unit.unit_id == ident)).first()
+    if unit is not None:
+        return "unit", unit
+    if session.scalars(select(UnitRoute.id).where(UnitRoute.agreement_id == ident)).first() is not None:
+        return "agreement", ident
+    raise NotFound(f"'{ident}' is neither an organisation number, a unit_id nor an agreement_id in the register")
