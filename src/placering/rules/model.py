@@ -91,7 +91,6 @@ FIELDS: dict[str, FieldType] = {
     "permit.insats": _f(STR, True),
     "permit.target_groups": _f(LIST, True),
     "permit.decided_on": _f(DATE, True),
-    "permit.required": _f(BOOL, doc="the insats is permit-bound on the evaluation date (parameter)"),
     # supplier.*
     "supplier.org_nr": _f(STR),
     "supplier.legal_form": _f(STR),
@@ -101,6 +100,8 @@ FIELDS: dict[str, FieldType] = {
     # event.* (register_status stage: what was just recorded)
     "event.kind": _f(STR, doc="check | permit | complaint"),
     "event.on": _f(DATE),
+    "event.insats": _f(STR, True, "the permit's insats (permit events)"),
+    "event.permit_required": _f(BOOL, True, "the permit's insats is permit-bound on event.on (permit events)"),
     # check.* (register_status stage, event.kind == check)
     "check.kind": _f(STR, True),
     "check.result": _f(STR, True),
@@ -116,6 +117,12 @@ SCOPE_NAMESPACES = {
     "candidate": frozenset({"request", "unit", "route", "permit", "supplier"}),
     "request": frozenset({"request"}),
     "event": frozenset({"event", "check", "unit", "permit", "supplier"}),
+}
+# register_status rules name the event they react to; each event provides these namespaces.
+EVENT_NAMESPACES = {
+    "check": frozenset({"event", "check", "unit", "supplier"}),
+    "permit": frozenset({"event", "permit", "unit", "supplier"}),
+    "complaint": frozenset({"event", "unit", "supplier"}),
 }
 STAGES = ("eligibility", "review", "register_status", "ranking")
 STAGE_SCOPES = {
@@ -327,6 +334,7 @@ class Rule:
     file: str
     line: int | None
     params: tuple[str, ...] = ()  # parameters the conditions or message refer to
+    event: str | None = None  # register_status: check | permit | complaint
 
     def valid_on(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)

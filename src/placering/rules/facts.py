@@ -1,0 +1,303 @@
+"""Facts the rules read, built from the register: one **candidate** per (unit, route) for each
+insats the unit offers, and the **request** namespace derived from a placement request.
+
+Facts are plain dicts nested by namespace (`{"unit": {...}, "route": {...}, ...}`), text NFC,
+municipality keys folded (`text.fold`), so both evaluators see exactly the same values.
+Besides the fields of `model.FIELDS`, a unit carries its unit-sphere vector (`geo_x, geo_y,
+geo_z`) and the request its home vector (`home_x, home_y, home_z`) and `distance_cos`
+(cos(max_distance_km / R)), precomputed once for the distance decision (geo.py).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable
+
+from ..errors import ValidationError
+from ..taxonomy import Taxonomy
+from ..text import fold, nfc
+from . import geo
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def year_before(on: date) -> date:
+    try:
+        return on.replace(year=on.year - 1)
+    except ValueError:  # 29 February
+        return on.replace(year=on.year - 1, day=28)
+
+
+def _num(v: Any) -> Any:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+def _latest(items: Iterable[dict], key: str, on: date | None) -> dict | None:
+    best = None
+    for i, item in enumerate(items):
+        d = _date(item.get(key))
+        if on is not None and d is not None and d > on:
+            continue
+        if best is None or (d or date.min, i) >= (best[0], best[1]):
+            best = (d or date.min, i, item)
+    return best[2] if best else None
+
+
+def no_permit() -> dict:
+    return {"exists": False, "dnr": None, "status": None, "insats": None, "target_groups": None, "decided_on": None}
+
+
+def permit_fact(permit: dict | None) -> dict:
+    if not permit:
+        return no_permit()
+    return {
+        "exists": True,
+        "dnr": nfc(permit["dnr"]) if permit.get("dnr") else None,
+        "status": permit.get("status"),
+        "insats": permit.get("insats"),
+        "target_groups": list(permit.get("target_groups") or []),
+        "decided_on": _date(permit.get("decided_on")),
+    }
+
+
+def supplier_fact(supplier: dict, on: date | None) -> dict:
+    rating = _latest([c for c in supplier.get("checks") or [] if c.get("kind") == "credit_rating"], "performed_on", on)
+    return {
+        "org_nr": supplier["org_nr"],
+        "legal_form": supplier.get("legal_form"),
+        "credit_rating": _num(rating.get("value")) if rating else None,
+        "credit_rating_on": _date(rating.get("performed_on")) if rating else None,
+        "credit_rating_result": rating.get("result") if rating else None,
+    }
+
+
+def unit_fact(unit: dict, org_nr: str, on: date | None) -> dict:
+    loc = unit.get("location") or {}
+    lat, lon = loc.get("lat"), loc.get("lon")
+    vec = geo.unit_vector(float(lat), float(lon)) if lat is not None and lon is not None else (None, None, None)
+    since = year_before(on) if on else None
+    complaints = 0
+    for c in unit.get("complaints") or []:
+        d = _date(c.get("received_on"))
+        if on is None or (d is not None and since < d <= on):
+            complaints += 1
+    return {
+        "unit_id": unit["unit_id"],
+        "org_nr": org_nr,
+        "status": unit.get("status", "published"),
+        "municipality_key": fold(unit.get("municipality") or ""),
+        "protected_address": bool(unit.get("protected_address", False)),
+        "places": int(unit.get("places", 0)),
+        "free_places": int(unit.get("free_places", 0)),
+        "age_min": int(unit.get("age_min", 0)),
+        "age_max": int(unit.get("age_max", 0)),
+        "genders": list(unit.get("genders") or []),
+        "target_groups": list(unit.get("target_groups") or []),
+        "subcategories": [],
+        "lat": _num(lat),
+        "lon": _num(lon),
+        "complaints_12m": complaints,
+        "geo_x": vec[0],
+        "geo_y": vec[1],
+        "geo_z": vec[2],
+    }
+
+
+def route_fact(route: dict) -> dict:
+    return {
+        "route": route["route"],
+        "insats": route["insats"],
+        "agreement_id": route.get("agreement_id"),
+        "daily_price": _num(route.get("daily_price")),
+        "valid_from": _date(route.get("valid_from")),
+        "valid_to": _date(route.get("valid_to")),
+        "buyers": [fold(b) for b in route.get("buyers") or []],
+        "status": route.get("status") or "active",
+        "reserved_nonprofit": bool(route.get("reserved_nonprofit", False)),
+    }
+
+
+@dataclass
+class UnitRecord:
+    """One unit as the register-status rules see it: its facts, routes and permits by insats."""
+
+    unit: dict
+    supplier: dict
+    routes: list[dict]
+    permits: dict[str, dict]  # insats -> permit fact (the latest decision)
+    offers: dict[str, list[str]]  # insats -> sub-categories
+
+
+@dataclass
+class RegisterSnapshot:
+    """The register resident in memory as facts; candidates grouped by insats."""
+
+    on: date | None
+    units: dict[str, UnitRecord] = field(default_factory=dict)
+    by_insats: dict[str, list[dict]] = field(default_factory=dict)
+    _reference: dict[tuple[str, date], float | None] = field(default_factory=dict, repr=False)
+
+    # -- building -------------------------------------------------------------------------
+    @classmethod
+    def from_document(cls, doc: dict, *, on: date | None = None) -> "RegisterSnapshot":
+        """From a register in the interchange format (placering-register/1). Units may also
+        carry `complaints: [{received_on, ...}]` (used for complaints_12m)."""
+        snap = cls(on=on)
+        for supplier in doc.get("suppliers") or []:
+            sfact = supplier_fact(supplier, on)
+            for unit in supplier.get("units") or []:
+                snap._add_unit(unit, sfact)
+        for cands in snap.by_insats.values():
+            cands.sort(key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
+        return snap
+
+    def _add_unit(self, unit: dict, sfact: dict) -> None:
+        base = unit_fact(unit, sfact["org_nr"], self.on)
+        offers = {o["insats"]: list(o.get("subcategories") or []) for o in unit.get("offers") or []}
+        permits: dict[str, dict] = {}
+        for insats in {p.get("insats") for p in unit.get("permits") or []}:
+            permits[insats] = permit_fact(_latest([p for p in unit["permits"] if p.get("insats") == insats],
+                                                  "decided_on", None))
+        routes = [route_fact(r) for r in unit.get("routes") or []]
+        self.units[base["unit_id"]] = UnitRecord(base, sfact, routes, permits, offers)
+        per_insats: dict[str, dict] = {}
+        for r in routes:
+            if r["insats"] not in offers:
+                continue  # a route for an insats the unit does not offer is not a candidate
+            ufact = per_insats.get(r["insats"])
+            if ufact is None:
+                ufact = dict(base, subcategories=offers[r["insats"]])
+                per_insats[r["insats"]] = ufact
+            self.by_insats.setdefault(r["insats"], []).append({
+                "unit": ufact,
+                "route": r,
+                "permit": permits.get(r["insats"]) or no_permit(),
+                "supplier": sfact,
+            })
+
+    @classmethod
+    def from_session(cls, session: Any, *, on: date | None = None) -> "RegisterSnapshot":
+        """Read the whole register from the database (one query per table)."""
+        from sqlalchemy import select
+
+        from ..storage.models import Complaint, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
+
+        suppliers: dict[int, dict] = {}
+        for s in session.scalars(select(Supplier)):
+            suppliers[s.id] = {"org_nr": s.org_nr, "legal_form": s.legal_form, "checks": [], "units": []}
+        for c in session.scalars(select(SupplierCheck).order_by(SupplierCheck.performed_on, SupplierCheck.id)):
+            suppliers[c.supplier_id]["checks"].append(
+                {"kind": c.kind, "result": c.result, "value": c.value, "performed_on": c.performed_on})
+        units: dict[int, dict] = {}
+        for u in session.scalars(select(Unit).order_by(Unit.unit_id)):
+            loc = {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None
+            units[u.id] = {
+                "unit_id": u.unit_id, "municipality": u.municipality, "location": loc,
+                "protected_address": u.protected_address, "places": u.places, "free_places": u.free_places,
+                "age_min": u.age_min, "age_max": u.age_max, "genders": u.genders, "target_groups": u.target_groups,
+                "status": u.status, "offers": [], "routes": [], "permits": [], "complaints": [],
+            }
+            suppliers[u.supplier_id]["units"].append(units[u.id])
+        for o in session.scalars(select(Offer).order_by(Offer.position, Offer.id)):
+            units[o.unit_id]["offers"].append({"insats": o.insats, "subcategories": o.subcategories})
+        for r in session.scalars(select(UnitRoute).order_by(UnitRoute.position, UnitRoute.id)):
+            units[r.unit_id]["routes"].append({
+                "route": r.route, "insats": r.insats, "agreement_id": r.agreement_id, "daily_price": r.daily_price,
+                "valid_from": r.valid_from, "valid_to": r.valid_to, "buyers": r.buyers, "status": r.status,
+                "reserved_nonprofit": r.reserved_nonprofit})
+        for p in session.scalars(select(Permit).order_by(Permit.decided_on, Permit.id)):
+            units[p.unit_id]["permits"].append({
+                "dnr": p.dnr, "insats": p.insats, "status": p.status, "target_groups": p.target_groups,
+                "decided_on": p.decided_on})
+        for c in session.scalars(select(Complaint)):
+            units[c.unit_id]["complaints"].append({"received_on": c.received_on})
+        return cls.from_document({"suppliers": list(suppliers.values())}, on=on or date.today())
+
+    # -- reading --------------------------------------------------------------------------
+    def candidates(self, insats: str) -> list[dict]:
+        """The candidate facts (without the request) of an insats, ordered by unit and route."""
+        return self.by_insats.get(insats, [])
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.by_insats.values())
+
+    def reference_price(self, insats: str, on: date) -> float | None:
+        """The reference daily price of an insats on a date: the median daily price of the
+        framework (ramavtal) routes of the insats that are active and valid on that date
+        (one value per unit route). None when there is none: no reference exists."""
+        key = (insats, on)
+        if key not in self._reference:
+            prices = [
+                c["route"]["daily_price"] for c in self.candidates(insats)
+                if c["route"]["route"] == "ramavtal" and c["route"]["status"] == "active"
+                and c["route"]["daily_price"] is not None
+                and (c["route"]["valid_from"] is None or c["route"]["valid_from"] <= on)
+                and (c["route"]["valid_to"] is None or on <= c["route"]["valid_to"])
+            ]
+            self._reference[key] = float(statistics.median(prices)) if prices else None
+        return self._reference[key]
+
+
+def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, *,
+                 declined: Iterable[str] = ()) -> dict:
+    """The `request` namespace for a validated placement request (CONTRACT.md format).
+
+    The home position is `home_location`, or the seat of `home_municipality`
+    (registry/municipalities.yaml); without either, distance rules are unevaluable.
+    """
+    person = request.get("person") or {}
+    insats = taxonomy.insats(request["insats"])
+    start_on = _date(request.get("start_on")) or _date(request.get("submitted_on"))
+    submitted_on = _date(request.get("submitted_on")) or start_on
+    lat = lon = None
+    home = request.get("home_location")
+    if home and home.get("lat") is not None and home.get("lon") is not None:
+        lat, lon = float(home["lat"]), float(home["lon"])
+    elif request.get("home_municipality"):
+        m = taxonomy.municipality(request["home_municipality"])
+        if m is not None:
+            lat, lon = m.lat, m.lon
+    vec = geo.unit_vector(lat, lon) if lat is not None else (None, None, None)
+    max_km = _num(request.get("max_distance_km"))
+    declined_units = [nfc(u) for u in (request.get("declined_units") or [])]
+    declined_units += [nfc(u) for u in declined if nfc(u) not in declined_units]
+    return {
+        "request_id": nfc(str(request.get("request_id") or "")),
+        "insats": insats.code,
+        "subcategory": request.get("subcategory") or None,
+        "municipality_key": fold(request.get("municipality") or ""),
+        "requester": nfc(request["requester"]) if request.get("requester") else None,
+        "urgency": request.get("urgency"),
+        "legal_basis": request.get("legal_basis"),
+        "submitted_on": submitted_on,
+        "start_on": start_on,
+        "places": int(request.get("places") or 1),
+        "person": {
+            "age": int(person["age"]) if person.get("age") is not None else None,
+            "gender": person.get("gender"),
+            "needs": [nfc(n) for n in person.get("needs") or []],
+            "protected_identity": bool(person.get("protected_identity", False)),
+        },
+        "max_distance_km": max_km,
+        "avoid_municipality_keys": [fold(m) for m in request.get("avoid_municipalities") or []],
+        "max_daily_price": _num(request.get("max_daily_price")),
+        "declined_units": declined_units,
+        "insats_age_min": insats.age_min,
+        "insats_age_max": insats.age_max,
+        "reference_price": snapshot.reference_price(insats.code, start_on) if start_on else None,
+        "home_lat": lat,
+        "home_lon": lon,
+        "home_x": vec[0],
+        "home_y": vec[1],
+        "home_z": vec[2],
+        "distance_cos": geo.cos_threshold(max_km) if max_km is not None else None,
+    }

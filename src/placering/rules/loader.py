@@ -1,0 +1,646 @@
+"""Strict loading of rule files: every problem is collected and reported with file, rule id
+and line, so nothing unvalidated reaches an evaluator (durable-rules reports only numeric codes).
+
+Checked: duplicate and unknown keys, unknown operators, unknown field paths, fields outside the
+rule's scope, type mismatches (a date compared with a number, ordering on text), invalid or
+unsupported patterns, duplicate rule ids, overlapping validity of two versions of one rule,
+references to missing parameters, missing source or valid_from, unknown outcome codes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, ValidationError
+from ..vocabulary import AgreementStatus, RemovalReason, Route, UnitStatus
+from ..yamlio import line_of, load_yaml
+from .model import (
+    ARITH_OPS,
+    COMPARE_OPS,
+    CONDITION_KEYS,
+    DATE,
+    EVENT_NAMESPACES,
+    FIELDS,
+    LIST,
+    NAMESPACES,
+    NUMERIC,
+    PROPOSAL_KINDS,
+    RANKING_SORT_KEYS,
+    SCOPE_NAMESPACES,
+    STAGE_SCOPES,
+    STAGES,
+    STR,
+    All,
+    Any as AnyOf,
+    Arith,
+    Compare,
+    Condition,
+    Distance,
+    Exclude,
+    Exists,
+    Field,
+    Flag,
+    In,
+    Literal,
+    Matches,
+    Missing,
+    Not,
+    Operand,
+    Overlaps,
+    Param,
+    Parameter,
+    Propose,
+    RankingPolicy,
+    Rule,
+    SortKey,
+    Subset,
+    Transition,
+    condition_params,
+)
+from .parameters import TABLE, load_parameter_file, parse_date, parse_source, value_type
+
+FILE_KEYS = ("stage", "description", "rules")
+RULE_KEYS = ("id", "title", "description", "stage", "scope", "event", "source", "valid_from", "valid_to",
+             "applies_when", "when", "outcome")
+POLICY_KEYS = ("id", "title", "description", "source", "valid_from", "valid_to", "route_order",
+               "last_resort", "sort_keys", "recommendations")
+OUTCOME_KINDS = ("exclude", "flag", "transition", "proposal")
+OUTCOME_KEYS = (*OUTCOME_KINDS, "message")
+TRANSITION_KEYS = ("unit_status", "removal_reason", "agreement_status")
+STAGE_OUTCOMES = {
+    "eligibility": ("exclude",),
+    "review": ("flag",),
+    "register_status": ("transition", "proposal", "flag"),
+}
+RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+DISTANCE = "distance_km"
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+# The regular-expression subset both evaluators support (durable-rules has its own dialect):
+# literal characters, '.', classes like [a-zåäö0-9_-] (no negation), the quantifiers * + ?,
+# groups ( ) with alternation |, and backslash-escaped punctuation. Matching is always a full
+# match, so ^ and $ are not needed and not allowed; neither are {m,n}, \d, \w, lookarounds.
+_RE_LITERAL = re.compile(r"[\w .,:/@'-]", re.UNICODE)
+_RE_ESCAPABLE = set(".-+*?()[]|\\/")
+
+
+def check_pattern(pattern: str) -> str | None:
+    """None when the pattern is in the supported subset, else what is wrong."""
+    if not pattern:
+        return "empty pattern"
+    depth = 0
+    i = 0
+    prev_atom = False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1] not in _RE_ESCAPABLE:
+                nxt = pattern[i + 1] if i + 1 < len(pattern) else "end"
+                return f"unsupported escape '\\{nxt}' at position {i + 1} (only punctuation may be escaped)"
+            i += 2
+            prev_atom = True
+            continue
+        if ch == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                return f"unclosed '[' at position {i + 1}"
+            body = pattern[i + 1:end]
+            if not body:
+                return f"empty class at position {i + 1}"
+            if body.startswith("^"):
+                return f"negated class at position {i + 1} is not supported"
+            for c in body:
+                if c in "[\\":
+                    return f"'{c}' inside a class at position {i + 1} is not supported"
+            i = end + 1
+            prev_atom = True
+            continue
+        if ch == "(":
+            if pattern.startswith("(?", i):
+                return f"'(?' at position {i + 1} is not supported"
+            depth += 1
+            prev_atom = False
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return f"unbalanced ')' at position {i + 1}"
+            prev_atom = True
+        elif ch in "*+?":
+            if not prev_atom:
+                return f"'{ch}' at position {i + 1} has nothing to repeat"
+            prev_atom = False
+        elif ch == "|":
+            prev_atom = False
+        elif ch == ".":
+            prev_atom = True
+        elif ch in "^${}":
+            return f"'{ch}' at position {i + 1} is not supported (patterns always match the whole value)"
+        elif _RE_LITERAL.fullmatch(ch):
+            prev_atom = True
+        else:
+            return f"character '{ch}' at position {i + 1} must be escaped or is not supported"
+        i += 1
+    if depth:
+        return "unbalanced '(' (missing ')')"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"invalid pattern: {exc}"
+    return None
+
+
+class _Ctx:
+    """Where we are while parsing one rule, for error messages."""
+
+    def __init__(self, file: str, rule_id: str | None, scope: str, params: dict[str, Parameter],
+                 problems: list[Problem], line: int | None):
+        self.file, self.rule_id, self.scope, self.params = file, rule_id, scope, params
+        self.problems, self.line = problems, line
+        self.namespaces = SCOPE_NAMESPACES[scope]
+
+    def error(self, message: str, node: Any = None, key: Any = None, field: str | None = None) -> None:
+        line = None
+        if node is not None:
+            line = line_of(node, key) if key is not None else line_of(node)
+        self.problems.append(Problem(message, self.file, line or self.line, self.rule_id and f"rule {self.rule_id}", field))
+
+
+class _Bad(Exception):
+    """A sub-expression was rejected (its problem is already recorded)."""
+
+
+def _operand(node: Any, ctx: _Ctx, parent: Any) -> tuple[Operand, str]:
+    """Parse an operand and infer its type ('distance' for the computed distance)."""
+    if isinstance(node, str):
+        if node == DISTANCE:
+            return Distance(), "distance"
+        head = node.split(".", 1)[0]
+        if "." in node and head in NAMESPACES:
+            if node not in FIELDS:
+                close = [p for p in FIELDS if p.startswith(head + ".")]
+                ctx.error(f"unknown field path '{node}' (fields of {head}: {', '.join(close)})", parent)
+                raise _Bad
+            if head not in ctx.namespaces:
+                ctx.error(f"field '{node}' is not available to a {ctx.scope} rule "
+                          f"(namespaces: {', '.join(sorted(ctx.namespaces))})", parent)
+                raise _Bad
+            return Field(node), FIELDS[node].type
+        return Literal(node), STR
+    if isinstance(node, dict):
+        if len(node) != 1:
+            ctx.error(f"an operand mapping has one key (param, {', '.join(ARITH_OPS)}), got {list(node)}", node)
+            raise _Bad
+        (key, val), = node.items()
+        if key == "param":
+            if not isinstance(val, str) or val not in ctx.params:
+                ctx.error(f"reference to missing parameter '{val}'", node)
+                raise _Bad
+            ptype = ctx.params[val].type
+            if ptype == TABLE:
+                ctx.error(f"parameter '{val}' is a table and cannot be used in a condition", node)
+                raise _Bad
+            return Param(val), ptype
+        if key in ARITH_OPS:
+            if not isinstance(val, list) or len(val) != 2:
+                ctx.error(f"'{key}' takes a list of two operands", node)
+                raise _Bad
+            left, lt = _operand(val[0], ctx, node)
+            right, rt = _operand(val[1], ctx, node)
+            for t, side in ((lt, val[0]), (rt, val[1])):
+                if t not in NUMERIC:
+                    ctx.error(f"type mismatch: '{key}' needs numbers, got {t} ({side!r})", node)
+                    raise _Bad
+            if key == "div" and isinstance(right, Literal) and right.value == 0:
+                ctx.error("division by zero", node)
+                raise _Bad
+            return Arith(key, left, right), "number"
+        ctx.error(f"unknown operator '{key}' in an operand (allowed: param, {', '.join(ARITH_OPS)})", node)
+        raise _Bad
+    if node is None:
+        ctx.error("null is not a value: use 'missing: PATH' to test for an absent value", parent)
+        raise _Bad
+    if isinstance(node, list):
+        if not all(isinstance(v, str) for v in node):
+            ctx.error(f"a literal list must hold text codes only, got {list(node)!r}", parent)
+            raise _Bad
+        return Literal(tuple(node)), LIST
+    t = value_type(node)
+    if t is None or t in (TABLE, LIST):
+        ctx.error(f"unsupported literal {node!r}", parent)
+        raise _Bad
+    return Literal(node), t
+
+
+def _compatible(a: str, b: str) -> bool:
+    return a == b or (a in NUMERIC and b in NUMERIC)
+
+
+def _condition(node: Any, ctx: _Ctx, parent: Any = None) -> Condition:
+    if not isinstance(node, dict) or len(node) != 1:
+        ctx.error(f"a condition is a mapping with exactly one operator ({', '.join(CONDITION_KEYS)})",
+                  node if isinstance(node, dict) else parent)
+        raise _Bad
+    (op, arg), = node.items()
+    if op not in CONDITION_KEYS:
+        ctx.error(f"unknown operator '{op}' (known: {', '.join(CONDITION_KEYS)})", node)
+        raise _Bad
+    if op in ("all", "any"):
+        if not isinstance(arg, list) or not arg:
+            ctx.error(f"'{op}' takes a non-empty list of conditions", node)
+            raise _Bad
+        items, bad = [], False
+        for item in arg:
+            try:
+                items.append(_condition(item, ctx, arg))
+            except _Bad:
+                bad = True
+        if bad:
+            raise _Bad
+        return (All if op == "all" else AnyOf)(tuple(items))
+    if op == "not":
+        return Not(_condition(arg, ctx, node))
+    if op in ("exists", "missing"):
+        if not isinstance(arg, str) or arg not in FIELDS:
+            ctx.error(f"'{op}' takes a field path; unknown field path '{arg}'", node)
+            raise _Bad
+        if arg.split(".", 1)[0] not in ctx.namespaces:
+            ctx.error(f"field '{arg}' is not available to a {ctx.scope} rule", node)
+            raise _Bad
+        return (Exists if op == "exists" else Missing)(arg)
+    if not isinstance(arg, list) or len(arg) != 2:
+        ctx.error(f"'{op}' takes a list of two operands", node)
+        raise _Bad
+    if op == "matches":
+        operand, t = _operand(arg[0], ctx, node)
+        if t != STR:
+            ctx.error(f"type mismatch: 'matches' needs a text field, got {t}", node)
+            raise _Bad
+        if not isinstance(arg[1], str):
+            ctx.error("'matches' takes a pattern (text) as its second element", node)
+            raise _Bad
+        problem = check_pattern(arg[1])
+        if problem:
+            ctx.error(f"unsupported pattern '{arg[1]}': {problem}", node)
+            raise _Bad
+        return Matches(operand, arg[1])
+    left, lt = _operand(arg[0], ctx, node)
+    right, rt = _operand(arg[1], ctx, node)
+    if op in COMPARE_OPS:
+        if rt == "distance" and lt != "distance":
+            # Normalise `D < distance_km` into `distance_km > D`.
+            flip = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+            if op not in flip:
+                ctx.error(f"distance_km supports gt, ge, lt, le, not '{op}'", node)
+                raise _Bad
+            op, left, right, lt, rt = flip[op], right, left, rt, lt
+        if lt == "distance":
+            if op not in ("gt", "ge", "lt", "le"):
+                ctx.error(f"distance_km supports gt, ge, lt, le, not '{op}'", node)
+                raise _Bad
+            if rt not in NUMERIC:
+                ctx.error(f"type mismatch: distance_km compared with {rt}", node)
+                raise _Bad
+            if ctx.scope != "candidate":
+                ctx.error("distance_km is only available to candidate rules", node)
+                raise _Bad
+            return Compare(op, left, right)
+        if not _compatible(lt, rt):
+            ctx.error(f"type mismatch: '{op}' compares {lt} ({arg[0]!r}) with {rt} ({arg[1]!r})", node)
+            raise _Bad
+        if lt == LIST:
+            ctx.error(f"'{op}' cannot compare lists: use subset, overlaps or in", node)
+            raise _Bad
+        if op not in ("eq", "ne") and not (lt in NUMERIC or lt == DATE):
+            ctx.error(f"'{op}' orders numbers and dates only, not {lt} ({arg[0]!r})", node)
+            raise _Bad
+        return Compare(op, left, right)
+    if op == "in":
+        if rt != LIST:
+            ctx.error(f"type mismatch: 'in' needs a list as its second operand, got {rt} ({arg[1]!r})", node)
+            raise _Bad
+        if lt != STR:
+            ctx.error(f"type mismatch: 'in' looks for text in a list of text, got {lt} ({arg[0]!r})", node)
+            raise _Bad
+        return In(left, right)
+    # subset / overlaps
+    if lt != LIST or rt != LIST:
+        ctx.error(f"type mismatch: '{op}' compares two lists, got {lt} and {rt}", node)
+        raise _Bad
+    return (Subset if op == "subset" else Overlaps)(left, right)
+
+
+def _outcome(node: Any, stage: str, ctx: _Ctx, rule_node: Any) -> Any:
+    if not isinstance(node, dict):
+        ctx.error("missing outcome", rule_node, "outcome" if isinstance(rule_node, dict) and "outcome" in rule_node else None,
+                  "outcome")
+        raise _Bad
+    for key in node:
+        if key not in OUTCOME_KEYS:
+            ctx.error(f"unknown key '{key}' in outcome (allowed: {', '.join(OUTCOME_KEYS)})", node, key, "outcome")
+            raise _Bad
+    kinds = [k for k in OUTCOME_KINDS if k in node]
+    if len(kinds) != 1:
+        ctx.error(f"an outcome has exactly one of {', '.join(OUTCOME_KINDS)}", node, field="outcome")
+        raise _Bad
+    kind = kinds[0]
+    if kind not in STAGE_OUTCOMES[stage]:
+        ctx.error(f"a {stage} rule cannot have outcome '{kind}' (allowed: {', '.join(STAGE_OUTCOMES[stage])})",
+                  node, kind, "outcome")
+        raise _Bad
+    message = node.get("message")
+    if not isinstance(message, str) or not message.strip():
+        ctx.error("outcome needs a message", node, field="outcome.message")
+        raise _Bad
+    for ph in PLACEHOLDER.findall(message):
+        if ph == DISTANCE:
+            continue
+        if ph.startswith("param."):
+            if ph[6:] not in ctx.params:
+                ctx.error(f"message refers to missing parameter '{ph[6:]}'", node, "message", "outcome.message")
+                raise _Bad
+            continue
+        if ph not in FIELDS or ph.split(".", 1)[0] not in ctx.namespaces:
+            ctx.error(f"message refers to unknown field path '{ph}'", node, "message", "outcome.message")
+            raise _Bad
+    value = node[kind]
+    if kind in ("exclude", "flag"):
+        if not isinstance(value, str) or not CODE.match(value):
+            ctx.error(f"'{kind}' needs a reason code in capitals (e.g. AGE), got {value!r}", node, kind, "outcome")
+            raise _Bad
+        return (Exclude if kind == "exclude" else Flag)(value, message)
+    if kind == "proposal":
+        if value not in PROPOSAL_KINDS:
+            ctx.error(f"unknown proposal '{value}' (known: {', '.join(PROPOSAL_KINDS)})", node, kind, "outcome")
+            raise _Bad
+        return Propose(value, message)
+    if not isinstance(value, dict) or not value:
+        ctx.error(f"'transition' maps {', '.join(TRANSITION_KEYS)} to statuses", node, kind, "outcome")
+        raise _Bad
+    for key in value:
+        if key not in TRANSITION_KEYS:
+            ctx.error(f"unknown key '{key}' in transition (allowed: {', '.join(TRANSITION_KEYS)})", value, key, "outcome")
+            raise _Bad
+    checks = (("unit_status", UnitStatus), ("removal_reason", RemovalReason), ("agreement_status", AgreementStatus))
+    for key, enum in checks:
+        if key in value and value[key] not in enum.__members__.values():
+            ctx.error(f"unknown {key} '{value[key]}' (known: {', '.join(e.value for e in enum)})", value, key, "outcome")
+            raise _Bad
+    if value.get("unit_status") == "removed" and not value.get("removal_reason"):
+        ctx.error("a transition to 'removed' needs a removal_reason", value, field="outcome")
+        raise _Bad
+    return Transition(message, value.get("unit_status"), value.get("removal_reason"), value.get("agreement_status"))
+
+
+def _validity(node: dict, ctx: _Ctx) -> tuple[date | None, date | None, bool]:
+    ok = True
+    vf = parse_date(node.get("valid_from"))
+    if vf is None:
+        ctx.error("missing or invalid valid_from (YYYY-MM-DD)", node, "valid_from" if "valid_from" in node else None, "valid_from")
+        ok = False
+    vt = None
+    if node.get("valid_to") is not None:
+        vt = parse_date(node["valid_to"])
+        if vt is None:
+            ctx.error("invalid valid_to (YYYY-MM-DD or null)", node, "valid_to", "valid_to")
+            ok = False
+    if vf and vt and vt < vf:
+        ctx.error(f"valid_to {vt} is before valid_from {vf}", node, "valid_to", "valid_to")
+        ok = False
+    return vf, vt, ok
+
+
+def _text(node: dict, key: str, ctx: _Ctx) -> str | None:
+    value = node.get(key)
+    if not isinstance(value, str) or not value.strip():
+        ctx.error(f"missing {key}", node, key if key in node else None, key)
+        return None
+    return value.strip()
+
+
+def parse_rule(node: Any, stage: str, file: str, line: int | None, params: dict[str, Parameter],
+               problems: list[Problem]) -> Rule | None:
+    rule_id = node.get("id") if isinstance(node, dict) else None
+    ctx = _Ctx(file, rule_id if isinstance(rule_id, str) else None, "candidate", params, problems, line)
+    if not isinstance(node, dict):
+        ctx.error("a rule is a mapping (id, title, description, source, valid_from, when, outcome, …)")
+        return None
+    ok = True
+    for key in node:
+        if key not in RULE_KEYS:
+            ctx.error(f"unknown key '{key}' (allowed: {', '.join(RULE_KEYS)})", node, key, str(key))
+            ok = False
+    if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
+        ctx.error(f"missing or malformed id {rule_id!r} (capitals and hyphens, e.g. ELIG-AGE)", node, "id" if "id" in node else None, "id")
+        ok = False
+    if node.get("stage", stage) != stage:
+        ctx.error(f"rule stage '{node.get('stage')}' differs from the file's stage '{stage}'", node, "stage", "stage")
+        ok = False
+    default_scope = {"eligibility": "candidate", "review": "candidate", "register_status": "event"}[stage]
+    scope = node.get("scope", default_scope)
+    if scope not in STAGE_SCOPES[stage]:
+        ctx.error(f"scope '{scope}' is not allowed in stage {stage} (allowed: {', '.join(sorted(STAGE_SCOPES[stage]))})",
+                  node, "scope", "scope")
+        ok = False
+        scope = default_scope
+    ctx.scope = scope
+    ctx.namespaces = SCOPE_NAMESPACES[scope]
+    event = node.get("event")
+    if stage == "register_status":
+        if event not in EVENT_NAMESPACES:
+            ctx.error(f"a register_status rule names its event: one of {', '.join(EVENT_NAMESPACES)}, got {event!r}",
+                      node, "event" if "event" in node else None, "event")
+            ok = False
+        else:
+            ctx.namespaces = EVENT_NAMESPACES[event]
+    elif event is not None:
+        ctx.error("only register_status rules name an event", node, "event", "event")
+        ok = False
+    title = _text(node, "title", ctx)
+    description = _text(node, "description", ctx)
+    source = parse_source(node.get("source"), problems, file, line_of(node, "source") if "source" in node else line,
+                          ctx.rule_id and f"rule {ctx.rule_id}")
+    vf, vt, vok = _validity(node, ctx)
+    applies = when = outcome = None
+    try:
+        if node.get("applies_when") is not None:
+            applies = _condition(node["applies_when"], ctx, node)
+    except _Bad:
+        ok = False
+    if "when" not in node:
+        ctx.error("missing when (the condition)", node, field="when")
+        ok = False
+    else:
+        try:
+            when = _condition(node["when"], ctx, node)
+        except _Bad:
+            ok = False
+    try:
+        outcome = _outcome(node.get("outcome"), stage, ctx, node)
+    except _Bad:
+        ok = False
+    if scope == "request" and isinstance(outcome, Exclude):
+        ctx.error("a request rule can only flag", node, "outcome", "outcome")
+        ok = False
+    if not (ok and vok and title and description and source and when is not None and outcome is not None):
+        return None
+    used = condition_params(applies) + [p for p in condition_params(when) if p not in condition_params(applies)]
+    used += [ph[6:] for ph in PLACEHOLDER.findall(outcome.message) if ph.startswith("param.") and ph[6:] not in used]
+    return Rule(rule_id, title, description, stage, scope, source, vf, vt, applies, when, outcome, file, line,
+                tuple(used), event)
+
+
+def parse_policy(node: Any, file: str, line: int | None, problems: list[Problem]) -> RankingPolicy | None:
+    rule_id = node.get("id") if isinstance(node, dict) else None
+    ctx = _Ctx(file, rule_id if isinstance(rule_id, str) else None, "candidate", {}, problems, line)
+    if not isinstance(node, dict):
+        ctx.error("a ranking policy is a mapping")
+        return None
+    ok = True
+    for key in node:
+        if key not in POLICY_KEYS:
+            ctx.error(f"unknown key '{key}' (allowed: {', '.join(POLICY_KEYS)})", node, key, str(key))
+            ok = False
+    if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
+        ctx.error(f"missing or malformed id {rule_id!r}", node, field="id")
+        ok = False
+    title = _text(node, "title", ctx)
+    description = _text(node, "description", ctx)
+    source = parse_source(node.get("source"), problems, file, line_of(node, "source") if "source" in node else line,
+                          ctx.rule_id and f"rule {ctx.rule_id}")
+    vf, vt, vok = _validity(node, ctx)
+    routes = [r.value for r in Route]
+    route_order = node.get("route_order")
+    if not isinstance(route_order, list) or sorted(route_order) != sorted(set(route_order)) or \
+            any(r not in routes for r in route_order) or not route_order:
+        ctx.error(f"route_order must list distinct routes from {', '.join(routes)}", node,
+                  "route_order" if "route_order" in node else None, "route_order")
+        ok = False
+        route_order = []
+    last_resort = node.get("last_resort", [])
+    if not isinstance(last_resort, list) or any(r not in route_order for r in last_resort):
+        ctx.error("last_resort must list routes that are in route_order", node,
+                  "last_resort" if "last_resort" in node else None, "last_resort")
+        ok = False
+        last_resort = []
+    keys: list[SortKey] = []
+    sort_keys = node.get("sort_keys")
+    if not isinstance(sort_keys, list) or not sort_keys:
+        ctx.error("sort_keys must be a non-empty list of {key, order}", node, field="sort_keys")
+        ok = False
+    else:
+        for i, sk in enumerate(sort_keys):
+            if not isinstance(sk, dict) or set(sk) != {"key", "order"} or sk["key"] not in RANKING_SORT_KEYS \
+                    or sk["order"] not in ("asc", "desc"):
+                ctx.error(f"sort key must be {{key: one of {', '.join(RANKING_SORT_KEYS)}, order: asc|desc}}, got {sk!r}",
+                          sort_keys, i, "sort_keys")
+                ok = False
+            else:
+                keys.append(SortKey(sk["key"], sk["order"]))
+    rec = node.get("recommendations")
+    if not isinstance(rec, int) or isinstance(rec, bool) or rec < 1:
+        ctx.error(f"recommendations must be a positive whole number, got {rec!r}", node,
+                  "recommendations" if "recommendations" in node else None, "recommendations")
+        ok = False
+    if not (ok and vok and title and description and source):
+        return None
+    return RankingPolicy(rule_id, title, description, source, vf, vt, tuple(route_order), tuple(last_resort),
+                         tuple(keys), rec, file, line)
+
+
+def _overlap(a: Any, b: Any) -> bool:
+    a_end = a.valid_to or date.max
+    b_end = b.valid_to or date.max
+    return a.valid_from <= b_end and b.valid_from <= a_end
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """The rule files of a rules directory: its *.yaml files (not parameters/ or tests/)."""
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file())
+
+
+def parameter_files(directory: Path) -> list[Path]:
+    return sorted((directory / "parameters").glob("*.yaml"))
+
+
+def load_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy], dict[str, Parameter], dict[Path, Any]]:
+    """Load and validate everything; raise ValidationError with every problem found."""
+    problems: list[Problem] = []
+    docs: dict[Path, Any] = {}
+    if not directory.is_dir():
+        raise ValidationError(Problem("not a rules directory", str(directory)))
+    params: dict[str, Parameter] = {}
+    for path in parameter_files(directory):
+        try:
+            doc = load_yaml(path)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        docs[path] = doc
+        for p in load_parameter_file(path, doc, problems):
+            if p.name in params:
+                other = params[p.name]
+                problems.append(Problem(f"duplicate parameter '{p.name}' (also {other.file}:{other.line})",
+                                        p.file, p.line, f"parameter {p.name}"))
+            else:
+                params[p.name] = p
+    rules: list[Rule] = []
+    policies: list[RankingPolicy] = []
+    files = rule_files(directory)
+    if not files:
+        problems.append(Problem("no rule files (*.yaml) found", str(directory)))
+    for path in files:
+        try:
+            doc = load_yaml(path)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        docs[path] = doc
+        file = str(path)
+        if not isinstance(doc, dict):
+            problems.append(Problem("a rule file is a mapping with 'stage' and 'rules'", file, 1))
+            continue
+        for key in doc:
+            if key not in FILE_KEYS:
+                problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(FILE_KEYS)})", file, line_of(doc, key),
+                                        field=str(key)))
+        stage = doc.get("stage")
+        if stage not in STAGES:
+            problems.append(Problem(f"unknown or missing stage {stage!r} (known: {', '.join(STAGES)})", file,
+                                    line_of(doc, "stage") if "stage" in doc else 1, field="stage"))
+            continue
+        items = doc.get("rules")
+        if not isinstance(items, list):
+            problems.append(Problem("'rules' must be a list", file, line_of(doc, "rules") if "rules" in doc else 1, field="rules"))
+            continue
+        for i, node in enumerate(items):
+            line = line_of(items, i)
+            if stage == "ranking":
+                pol = parse_policy(node, file, line, problems)
+                if pol:
+                    policies.append(pol)
+            else:
+                rule = parse_rule(node, stage, file, line, params, problems)
+                if rule:
+                    rules.append(rule)
+    # Versions of one rule id: same file and stage, validity periods must not overlap.
+    by_id: dict[str, list[Any]] = {}
+    for r in [*rules, *policies]:
+        by_id.setdefault(r.id, []).append(r)
+    for rid, versions in by_id.items():
+        for i, a in enumerate(versions):
+            for b in versions[i + 1:]:
+                if a.file != b.file or a.stage != b.stage:
+                    problems.append(Problem(f"duplicate rule id {rid} (also {a.file}:{a.line}); versions of one rule "
+                                            "belong in one file", b.file, b.line, f"rule {rid}", "id"))
+                elif _overlap(a, b):
+                    problems.append(Problem(
+                        f"overlapping validity: {a.valid_from}–{a.valid_to or 'open'} (line {a.line}) and "
+                        f"{b.valid_from}–{b.valid_to or 'open'} (line {b.line}) of rule {rid}",
+                        b.file, b.line, f"rule {rid}", "valid_from"))
+    if problems:
+        raise ValidationError(problems)
+    return rules, policies, params, docs

@@ -1,0 +1,184 @@
+"""Dated parameters (`rules/parameters/*.yaml`): named values with their source.
+
+    parameters:
+      credit_rating_notification_level:
+        description: "…"
+        unit: rating
+        values:
+          - valid_from: 2020-01-01
+            valid_to: null
+            value: 40
+            source: {document: "…", section: "…"}
+
+A rule refers to a parameter with `{param: NAME}`; the value valid on the evaluation date is
+used. Validity periods of one parameter may not overlap; every value names its source.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem
+from ..yamlio import line_of
+from .model import BOOL, DATE, INT, LIST, NUMBER, STR, Parameter, ParameterValue, Source
+
+PARAMETER_KEYS = ("description", "unit", "values")
+VALUE_KEYS = ("valid_from", "valid_to", "value", "source")
+SOURCE_KEYS = ("document", "section", "law", "note")
+TABLE = "table"
+
+
+def parse_date(value: Any) -> date | None:
+    """A YAML date (unquoted 2024-04-01) or an ISO string; None when it is neither."""
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_source(node: Any, problems: list[Problem], file: str, line: int | None, record: str | None,
+                 field: str = "source") -> Source | None:
+    if node is None:
+        problems.append(Problem("missing source (document and section, or law)", file, line, record, field))
+        return None
+    if not isinstance(node, dict):
+        problems.append(Problem("source must be a mapping {document, section} or {law}", file, line, record, field))
+        return None
+    ok = True
+    for key in node:
+        if key not in SOURCE_KEYS:
+            problems.append(Problem(f"unknown key '{key}' in source (allowed: {', '.join(SOURCE_KEYS)})",
+                                    file, line_of(node, key) or line, record, field))
+            ok = False
+    for key in SOURCE_KEYS:
+        if key in node and node[key] is not None and not isinstance(node[key], str):
+            problems.append(Problem(f"source {key} must be text", file, line_of(node, key) or line, record, field))
+            ok = False
+    if not (node.get("document") or node.get("law")):
+        problems.append(Problem("source needs a document (with section) or a law", file, line, record, field))
+        ok = False
+    if not ok:
+        return None
+    return Source(document=node.get("document"), section=node.get("section"), law=node.get("law"), note=node.get("note"))
+
+
+def value_type(value: Any) -> str | None:
+    """The fact-schema type of a parameter value or literal; None when unsupported."""
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return NUMBER
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return DATE
+    if isinstance(value, str):
+        return STR
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return LIST
+    if isinstance(value, dict):
+        return TABLE
+    return None
+
+
+def _merge_types(types: list[str]) -> str | None:
+    kinds = set(types)
+    if kinds <= {INT, NUMBER}:
+        return NUMBER if NUMBER in kinds else INT
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain_value(v) for v in value)
+    return value
+
+
+def load_parameter_file(path: Path, doc: Any, problems: list[Problem]) -> list[Parameter]:
+    file = str(path)
+    if not isinstance(doc, dict) or set(doc) - {"parameters", "description"} or "parameters" not in doc:
+        problems.append(Problem("a parameter file is a mapping with 'parameters' (and optionally 'description')",
+                                file, line_of(doc) if doc is not None else None))
+        return []
+    out: list[Parameter] = []
+    params = doc["parameters"]
+    if not isinstance(params, dict):
+        problems.append(Problem("'parameters' must map names to parameters", file, line_of(doc, "parameters")))
+        return []
+    for name, spec in params.items():
+        line = line_of(params, name)
+        rec = f"parameter {name}"
+        if not isinstance(spec, dict):
+            problems.append(Problem("a parameter is a mapping with description and values", file, line, rec))
+            continue
+        for key in spec:
+            if key not in PARAMETER_KEYS:
+                problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(PARAMETER_KEYS)})",
+                                        file, line_of(spec, key), rec, str(key)))
+        if not spec.get("description"):
+            problems.append(Problem("missing description", file, line, rec, "description"))
+        values_node = spec.get("values")
+        if not isinstance(values_node, list) or not values_node:
+            problems.append(Problem("missing values (a list of dated values)", file, line, rec, "values"))
+            continue
+        values: list[ParameterValue] = []
+        types: list[str] = []
+        for i, v in enumerate(values_node):
+            vline = line_of(values_node, i)
+            if not isinstance(v, dict):
+                problems.append(Problem("a value is a mapping {valid_from, valid_to, value, source}", file, vline, rec))
+                continue
+            for key in v:
+                if key not in VALUE_KEYS:
+                    problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(VALUE_KEYS)})",
+                                            file, line_of(v, key), rec, str(key)))
+            vf = parse_date(v.get("valid_from"))
+            if vf is None:
+                problems.append(Problem("missing or invalid valid_from (YYYY-MM-DD)", file, vline, rec, "valid_from"))
+            vt = None
+            if v.get("valid_to") is not None:
+                vt = parse_date(v.get("valid_to"))
+                if vt is None:
+                    problems.append(Problem("invalid valid_to (YYYY-MM-DD or null)", file, line_of(v, "valid_to"), rec, "valid_to"))
+            if vf and vt and vt < vf:
+                problems.append(Problem(f"valid_to {vt} is before valid_from {vf}", file, vline, rec, "valid_to"))
+            if "value" not in v or v["value"] is None:
+                problems.append(Problem("missing value", file, vline, rec, "value"))
+                continue
+            t = value_type(v["value"])
+            if t is None:
+                problems.append(Problem(f"unsupported value {v['value']!r} (number, text, date, bool, list of text or a table)",
+                                        file, line_of(v, "value"), rec, "value"))
+                continue
+            types.append(t)
+            src = parse_source(v.get("source"), problems, file, vline, rec)
+            if vf is not None and src is not None:
+                values.append(ParameterValue(vf, vt, _plain_value(v["value"]), src, vline))
+        ptype = _merge_types(types) if types else None
+        if types and ptype is None:
+            problems.append(Problem(f"values have different types ({', '.join(sorted(set(types)))})", file, line, rec, "values"))
+        values.sort(key=lambda pv: pv.valid_from)
+        for a, b in zip(values, values[1:]):
+            if a.valid_to is None or a.valid_to >= b.valid_from:
+                problems.append(Problem(
+                    f"validity {_period(a)} overlaps {_period(b)} (line {b.line})", file, a.line, rec, "values"))
+        if ptype is not None:
+            out.append(Parameter(str(name), str(spec.get("description") or ""), ptype, tuple(values), file, line,
+                                 spec.get("unit")))
+    return out
+
+
+def _period(v: Any) -> str:
+    return f"{v.valid_from}–{v.valid_to or 'open'}"

@@ -1,0 +1,115 @@
+"""`RuleSet`: the loaded rule files, ranking policies and dated parameters, with a content
+hash (`version`) recorded with every decision and automatic status change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFound, ValidationError
+from ..paths import rules_dir
+from ..yamlio import plain
+from .loader import load_directory
+from .model import Parameter, ParameterValue, RankingPolicy, Rule
+
+VERSION_LENGTH = 16
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def content_version(directory: Path, docs: dict[Path, Any]) -> str:
+    """sha256 over the parsed content (not the bytes: comments and layout do not change it) of
+    every rule and parameter file, keyed by its path relative to the rules directory."""
+    h = hashlib.sha256()
+    for path in sorted(docs, key=lambda p: p.relative_to(directory).as_posix()):
+        rel = path.relative_to(directory).as_posix()
+        body = json.dumps(_canonical(plain(docs[path])), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        h.update(rel.encode() + b"\0" + body.encode() + b"\0")
+    return h.hexdigest()[:VERSION_LENGTH]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    directory: Path
+    rules: tuple[Rule, ...]
+    policies: tuple[RankingPolicy, ...]
+    parameters: dict[str, Parameter] = field(hash=False)
+    version: str
+
+    def rules_for(self, stage: str, on: date) -> list[Rule]:
+        """The rules of a stage valid on a date, in file order."""
+        return [r for r in self.rules if r.stage == stage and r.valid_on(on)]
+
+    def versions(self, rule_id: str) -> list[Rule | RankingPolicy]:
+        found = [r for r in (*self.rules, *self.policies) if r.id == rule_id]
+        if not found:
+            raise NotFound(f"no rule '{rule_id}' in {self.directory}")
+        return sorted(found, key=lambda r: r.valid_from)
+
+    def rule(self, rule_id: str, on: date) -> Rule | RankingPolicy | None:
+        for r in self.versions(rule_id):
+            if r.valid_on(on):
+                return r
+        return None
+
+    def param_value(self, name: str, on: date) -> ParameterValue:
+        """The dated value of a parameter on a date (with its source)."""
+        try:
+            p = self.parameters[name]
+        except KeyError:
+            raise NotFound(f"no parameter '{name}' in {self.directory / 'parameters'}") from None
+        v = p.value_on(on)
+        if v is None:
+            raise ValidationError(f"parameter '{name}' has no value valid on {on} ({p.file}:{p.line})")
+        return v
+
+    def param(self, name: str, on: date) -> Any:
+        """The value of a parameter valid on a date."""
+        return self.param_value(name, on).value
+
+    def policy(self, stage: str, on: date) -> RankingPolicy:
+        """The ranking policy valid on a date (`policy("ranking", on)`)."""
+        found = [p for p in self.policies if p.stage == stage and p.valid_on(on)]
+        if not found:
+            raise ValidationError(f"no {stage} policy in {self.directory} is valid on {on}")
+        if len(found) > 1:
+            raise ValidationError(f"more than one {stage} policy is valid on {on}: {', '.join(p.id for p in found)}")
+        return found[0]
+
+    def permit_required(self, insats: str, on: date) -> bool:
+        """Whether an insats needs an IVO permit on a date (parameter permit_required_insatser)."""
+        return insats in self.param("permit_required_insatser", on)
+
+
+_CACHE: dict[tuple[str, tuple], RuleSet] = {}
+
+
+def _stamp(directory: Path) -> tuple:
+    files = sorted(p for p in directory.rglob("*.yaml") if "tests" not in p.relative_to(directory).parts)
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
+def load_ruleset(directory: Path | str | None = None) -> RuleSet:
+    """Load and validate the rules directory (default: the project's rules/). Raises
+    ValidationError listing every problem. Cached until a file changes."""
+    directory = Path(directory) if directory is not None else rules_dir()
+    directory = directory.resolve()
+    key = (str(directory), _stamp(directory) if directory.is_dir() else ())
+    if key in _CACHE:
+        return _CACHE[key]
+    rules, policies, params, docs = load_directory(directory)
+    rs = RuleSet(directory, tuple(rules), tuple(policies), params, content_version(directory, docs))
+    _CACHE[key] = rs
+    return rs
