@@ -1,0 +1,130 @@
+"""`audit checks-due`: supplier checks past their validity, never made, or not passed; and
+framework agreements due for INK's systematic follow-up 12 and 30 months after their start.
+
+How long a check of each kind stays valid is the dated parameter CHECK_VALIDITY_PARAM (a table
+kind → days); its kinds are the checks every external supplier in the register needs. An
+`unavailable` result (the source could not be reached) is never a pass.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..storage.models import Supplier, SupplierCheck
+from ..vocabulary import CheckResult, UnitStatus
+from .common import load_agreements, load_units
+from .params import audit_param, param_table
+from .timeline import register_states
+
+CHECK_VALIDITY_PARAM = "check_validity_days"
+# Public bodies (egen regi) are not credit-checked or vetted as suppliers.
+PUBLIC_LEGAL_FORMS = frozenset({"kommun", "region", "stat"})
+
+
+def add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass
+class ChecksDueReport:
+    as_of: date
+    checks: list[dict[str, Any]]
+    followups: list[dict[str, Any]]
+    suppliers_checked: int
+    validity: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of, "checks": self.checks, "agreement_followups": self.followups,
+                "suppliers": self.suppliers_checked, "validity_days": self.validity}
+
+
+def checks_due(session: Session, as_of: date) -> ChecksDueReport:
+    validity = {str(k): int(v) for k, v in (param_table(CHECK_VALIDITY_PARAM, as_of) or {}).items()}
+    units, agreements = register_states(session, as_of)
+    in_register = [uid for uid, st in units.items() if st.status != UnitStatus.REMOVED.value]
+    info = load_units(session, in_register) if in_register else {}
+    suppliers: dict[str, str] = {}
+    for u in info.values():
+        if u.legal_form not in PUBLIC_LEGAL_FORMS:
+            suppliers[u.org_nr] = u.supplier_name
+
+    latest: dict[tuple[str, str], tuple] = {}
+    stmt = (
+        select(Supplier.org_nr, SupplierCheck.kind, SupplierCheck.result, SupplierCheck.value,
+               SupplierCheck.performed_on, SupplierCheck.id)
+        .join(Supplier, Supplier.id == SupplierCheck.supplier_id)
+        .where(SupplierCheck.performed_on <= as_of)
+        .order_by(SupplierCheck.performed_on, SupplierCheck.id)
+    )
+    for org_nr, kind, result, value, performed_on, _id in session.execute(stmt):
+        if org_nr in suppliers:
+            latest[(org_nr, kind)] = (result, value, performed_on)
+
+    rows: list[dict[str, Any]] = []
+    for org_nr in sorted(suppliers):
+        for kind, days in validity.items():
+            last = latest.get((org_nr, kind))
+            row = {"org_nr": org_nr, "supplier": suppliers[org_nr], "kind": kind, "validity_days": days,
+                   "last_performed_on": None, "last_result": None, "value": None, "valid_until": None}
+            if last is None:
+                row.update(state="never", why="never made")
+                rows.append(row)
+                continue
+            result, value, performed_on = last
+            until = performed_on + timedelta(days=days)
+            row.update(last_performed_on=performed_on, last_result=result, value=value, valid_until=until)
+            if result != CheckResult.PASS.value:
+                why = ("source unavailable: not a pass" if result == CheckResult.UNAVAILABLE.value
+                       else "latest check failed")
+                row.update(state="not_passed", why=why)
+            elif until < as_of:
+                row.update(state="expired", why=f"valid until {until.isoformat()} ({(as_of - until).days} days ago)")
+            else:
+                continue
+            rows.append(row)
+    order = {"not_passed": 0, "expired": 1, "never": 2}
+    rows.sort(key=lambda r: (order[r["state"]], r["org_nr"], r["kind"]))
+    return ChecksDueReport(as_of, rows, agreement_followups(session, as_of, agreements), len(suppliers), validity)
+
+
+def agreement_followups(session: Session, as_of: date, agreements: dict | None = None) -> list[dict[str, Any]]:
+    """Framework agreements whose 12- or 30-month follow-up falls in the window around the date.
+
+    The register does not record that a follow-up was carried out, so a passed due date stays
+    listed (as `due`) for the lookback period and then drops off.
+    """
+    first = int(audit_param("audit_agreement_followup_first_months", as_of).value)
+    second = int(audit_param("audit_agreement_followup_second_months", as_of).value)
+    back = int(audit_param("audit_agreement_followup_lookback_days", as_of).value)
+    ahead = int(audit_param("audit_agreement_followup_lookahead_days", as_of).value)
+    if agreements is None:
+        agreements = register_states(session, as_of)[1]
+    lo, hi = as_of - timedelta(days=back), as_of + timedelta(days=ahead)
+    rows = []
+    for aid, a in load_agreements(session).items():
+        if a.route != "ramavtal" or a.valid_from is None or a.valid_from > as_of:
+            continue
+        st = agreements.get(aid)
+        status = st.status if st else "active"
+        if status == "terminated":
+            continue
+        for months in (first, second):
+            due = add_months(a.valid_from, months)
+            if a.valid_to is not None and due > a.valid_to:
+                continue
+            if lo <= due <= hi:
+                rows.append({"agreement_id": aid, "org_nr": ", ".join(a.org_nrs),
+                             "supplier": ", ".join(a.supplier_names), "insatser": a.insatser,
+                             "valid_from": a.valid_from, "valid_to": a.valid_to, "followup": f"{months} months",
+                             "due_on": due, "state": "due" if due <= as_of else "upcoming",
+                             "agreement_status": status})
+    rows.sort(key=lambda r: (r["due_on"], r["agreement_id"]))
+    return rows

@@ -1,0 +1,181 @@
+"""What the audits share: input checks (dates, years, codes) and loading register attributes
+(names, offers, routes) for the units an audit reports on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Iterable, Iterator, Sequence, TypeVar
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..errors import ValidationError
+from ..storage.models import Offer, Supplier, Unit, UnitRoute
+from ..taxonomy import load_taxonomy
+from ..text import fold
+from ..vocabulary import AgreementStatus, Route, UnitStatus
+
+FIRST_YEAR = 2000  # the register's history does not reach further back
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T] | Iterable[T], size: int = 500) -> Iterator[list[T]]:
+    """IN-lists stay below the parameter limits of both back ends."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def check_year(year: int, option: str = "--year") -> int:
+    last = date.today().year
+    if not FIRST_YEAR <= year <= last:
+        raise ValidationError(f"{option}: {year} is out of range (audits cover {FIRST_YEAR}–{last})")
+    return year
+
+
+def check_insats(code: str | None, option: str = "--insats") -> str | None:
+    if code is None:
+        return None
+    tax = load_taxonomy()
+    if code not in tax.insatser:
+        raise ValidationError(f"{option}: unknown insats '{code}' (known: {', '.join(sorted(tax.insatser))})")
+    return code
+
+
+def check_route(code: str | None, option: str = "--route") -> str | None:
+    if code is None:
+        return None
+    known = [r.value for r in Route]
+    if code not in known:
+        raise ValidationError(f"{option}: unknown route '{code}' (known: {', '.join(known)})")
+    return code
+
+
+def check_status(code: str | None, option: str = "--status") -> str | None:
+    if code is None:
+        return None
+    known = [s.value for s in UnitStatus] + [s.value for s in AgreementStatus if s.value != "active"]
+    if code not in known:
+        raise ValidationError(f"{option}: unknown status '{code}' (known: {', '.join(known)})")
+    return code
+
+
+def check_municipality(session: Session, name: str | None, option: str = "--municipality") -> str | None:
+    """The folded key of a municipality the taxonomy or some unit knows; anything else is an error."""
+    if name is None:
+        return None
+    key = fold(name)
+    if load_taxonomy().municipality(name) is None:
+        found = session.execute(select(Unit.id).where(Unit.municipality_key == key).limit(1)).first()
+        if found is None:
+            raise ValidationError(f"{option}: unknown municipality '{name}'")
+    return key
+
+
+def insats_label(code: str) -> str:
+    tax = load_taxonomy()
+    return tax.insatser[code].label if code in tax.insatser else code
+
+
+@dataclass
+class UnitInfo:
+    """The register attributes an audit prints next to a unit (current values: these are the
+    unit's identity and offer, not its status, which always comes from history)."""
+
+    unit_id: str
+    name: str
+    municipality: str
+    municipality_key: str
+    org_nr: str
+    supplier_name: str
+    legal_form: str
+    insatser: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)  # "route:insats"
+    agreements: list[str] = field(default_factory=list)
+
+
+def load_units(session: Session, unit_ids: Iterable[str] | None = None) -> dict[str, UnitInfo]:
+    """Attributes of the given units (all units when None), in a few queries."""
+    out: dict[str, UnitInfo] = {}
+    pk: dict[int, UnitInfo] = {}
+    base = select(
+        Unit.id, Unit.unit_id, Unit.name, Unit.municipality, Unit.municipality_key,
+        Supplier.org_nr, Supplier.name, Supplier.legal_form,
+    ).join(Supplier, Supplier.id == Unit.supplier_id)
+    batches = [None] if unit_ids is None else list(chunks(sorted(set(unit_ids))))
+    for batch in batches:
+        stmt = base if batch is None else base.where(Unit.unit_id.in_(batch))
+        for row in session.execute(stmt):
+            info = UnitInfo(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+            out[info.unit_id] = info
+            pk[row[0]] = info
+    for batch in ([None] if unit_ids is None else list(chunks(sorted(pk)))):
+        o_stmt = select(Offer.unit_id, Offer.insats).order_by(Offer.unit_id, Offer.position)
+        r_stmt = select(UnitRoute.unit_id, UnitRoute.route, UnitRoute.insats, UnitRoute.agreement_id).order_by(
+            UnitRoute.unit_id, UnitRoute.position
+        )
+        if batch is not None:
+            o_stmt = o_stmt.where(Offer.unit_id.in_(batch))
+            r_stmt = r_stmt.where(UnitRoute.unit_id.in_(batch))
+        for unit_pk, insats in session.execute(o_stmt):
+            if unit_pk in pk:
+                pk[unit_pk].insatser.append(insats)
+        for unit_pk, route, insats, agreement_id in session.execute(r_stmt):
+            if unit_pk in pk:
+                info = pk[unit_pk]
+                info.routes.append(f"{route}:{insats}")
+                if agreement_id and agreement_id not in info.agreements:
+                    info.agreements.append(agreement_id)
+    return out
+
+
+@dataclass
+class AgreementInfo:
+    """A framework agreement (ramavtal) as its routes describe it."""
+
+    agreement_id: str
+    insatser: list[str] = field(default_factory=list)
+    unit_ids: list[str] = field(default_factory=list)
+    org_nrs: list[str] = field(default_factory=list)
+    supplier_names: list[str] = field(default_factory=list)
+    municipality_keys: list[str] = field(default_factory=list)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    route: str = "ramavtal"
+
+
+def load_agreements(session: Session, agreement_ids: Iterable[str] | None = None) -> dict[str, AgreementInfo]:
+    out: dict[str, AgreementInfo] = {}
+    stmt = (
+        select(
+            UnitRoute.agreement_id, UnitRoute.insats, UnitRoute.valid_from, UnitRoute.valid_to, UnitRoute.route,
+            Unit.unit_id, Unit.municipality_key, Supplier.org_nr, Supplier.name,
+        )
+        .join(Unit, Unit.id == UnitRoute.unit_id)
+        .join(Supplier, Supplier.id == Unit.supplier_id)
+        .where(UnitRoute.agreement_id.is_not(None))
+        .order_by(UnitRoute.agreement_id, Unit.unit_id)
+    )
+    batches = [None] if agreement_ids is None else list(chunks(sorted(set(agreement_ids))))
+    for batch in batches:
+        s = stmt if batch is None else stmt.where(UnitRoute.agreement_id.in_(batch))
+        for aid, insats, vfrom, vto, route, unit_id, mkey, org_nr, sname in session.execute(s):
+            info = out.get(aid)
+            if info is None:
+                info = out[aid] = AgreementInfo(aid, valid_from=vfrom, valid_to=vto, route=route)
+            for lst, val in ((info.insatser, insats), (info.unit_ids, unit_id), (info.org_nrs, org_nr),
+                             (info.supplier_names, sname), (info.municipality_keys, mkey)):
+                if val not in lst:
+                    lst.append(val)
+            if vfrom and (info.valid_from is None or vfrom < info.valid_from):
+                info.valid_from = vfrom
+            if vto and (info.valid_to is None or vto > info.valid_to):
+                info.valid_to = vto
+    return out

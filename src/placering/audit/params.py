@@ -1,0 +1,63 @@
+"""The dated parameters the audits read (rules/parameters/*.yaml), never constants in Python.
+
+The audits' own thresholds are in rules/parameters/audit.yaml; check validity and the
+direct-procurement threshold belong to the rules engineer's files. All are read through the
+rules package's parameter loader so the format and its checks are the same everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, ValidationError
+from ..paths import rules_dir
+from ..rules.model import Parameter, ParameterValue
+from ..rules.parameters import load_parameter_file
+from ..yamlio import load_yaml
+
+_cache: dict[tuple, dict[str, Parameter]] = {}
+
+
+def _parameters(directory: Path | None = None) -> dict[str, Parameter]:
+    directory = (directory or rules_dir()) / "parameters"
+    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
+    if key in _cache:
+        return _cache[key]
+    problems: list[Problem] = []
+    found: dict[str, Parameter] = {}
+    for f in files:
+        for p in load_parameter_file(f, load_yaml(f), problems):
+            if p.name in found:
+                problems.append(Problem(f"parameter '{p.name}' is also defined in {found[p.name].file}",
+                                        str(f), p.line, f"parameter {p.name}"))
+            found[p.name] = p
+    if problems:
+        raise ValidationError(problems)
+    _cache.clear()
+    _cache[key] = found
+    return found
+
+
+def audit_param(name: str, on: date, *, required: bool = True) -> ParameterValue | None:
+    """The value of parameter `name` valid on `on` (a ParameterValue, with its source)."""
+    params = _parameters()
+    p = params.get(name)
+    value = p.value_on(on) if p else None
+    if value is None and required:
+        where = rules_dir() / "parameters"
+        if p is None:
+            raise ValidationError(f"parameter '{name}' is not defined in {where}: the audit needs it")
+        raise ValidationError(f"parameter '{name}' ({p.file}) has no value valid on {on.isoformat()}")
+    return value
+
+
+def param_table(name: str, on: date, *, required: bool = True) -> dict[str, Any] | None:
+    v = audit_param(name, on, required=required)
+    if v is None:
+        return None
+    if not isinstance(v.value, dict):
+        raise ValidationError(f"parameter '{name}' must be a table (kind → value), not {v.value!r}")
+    return dict(v.value)

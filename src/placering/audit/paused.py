@@ -1,0 +1,142 @@
+"""`audit paused`: who could not be recommended or ordered from on a date, since when, why, by whom.
+
+Answered from history alone (timeline.py), so any past date gives the answer as it was then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+
+from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus, label
+from .common import (
+    check_insats,
+    check_municipality,
+    check_route,
+    check_status,
+    load_agreements,
+    load_units,
+)
+from .timeline import StatusState, register_states
+
+WATCH = UnitStatus.WATCH.value
+
+
+@dataclass
+class PausedRow:
+    kind: str  # unit | agreement
+    id: str
+    name: str
+    org_nr: str
+    supplier: str
+    status: str
+    status_label: str
+    since: date
+    reason: str | None
+    actor: str | None
+    rule_id: str | None
+    note: str | None
+    insatser: list[str]
+    municipality: str
+    units: list[str]
+    history_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PausedReport:
+    as_of: date
+    paused: list[PausedRow]
+    watch: list[PausedRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of,
+            "paused": [r.to_dict() for r in self.paused],
+            "watch": [r.to_dict() for r in self.watch],
+            "counts": {"paused": len(self.paused), "watch": len(self.watch)},
+        }
+
+
+def _sort_key(row: PausedRow) -> tuple:
+    return (row.since, row.kind, row.id)
+
+
+def paused(
+    session: Session,
+    as_of: date,
+    *,
+    insats: str | None = None,
+    route: str | None = None,
+    municipality: str | None = None,
+    status: str | None = None,
+) -> PausedReport:
+    """Units and agreements that may not be recommended or ordered from on `as_of`, and those on watch."""
+    check_insats(insats)
+    check_route(route)
+    check_status(status)
+    mkey = check_municipality(session, municipality)
+    units, agreements = register_states(session, as_of)
+
+    wanted_units = {
+        uid: st for uid, st in units.items()
+        if st.status in PAUSED_UNIT_STATUSES or st.status == WATCH
+    }
+    wanted_agreements = {aid: st for aid, st in agreements.items() if st.status in PAUSED_AGREEMENT_STATUSES}
+    if status:
+        wanted_units = {k: v for k, v in wanted_units.items() if v.status == status}
+        wanted_agreements = {k: v for k, v in wanted_agreements.items() if v.status == status}
+    if route and route != "ramavtal":
+        wanted_agreements = {}
+
+    unit_info = load_units(session, wanted_units) if wanted_units else {}
+    agreement_info = load_agreements(session, wanted_agreements) if wanted_agreements else {}
+
+    rows_paused: list[PausedRow] = []
+    rows_watch: list[PausedRow] = []
+    for uid, st in wanted_units.items():
+        info = unit_info.get(uid)
+        if info is None:
+            # The unit's history exists but the row does not (should not happen: nothing deletes
+            # units); still report it rather than hide a paused unit.
+            row = _row("unit", uid, "", st.org_nr or "", "", st, [], "", [uid])
+        else:
+            if insats and insats not in info.insatser:
+                continue
+            if route and not any(r.startswith(route + ":") for r in info.routes):
+                continue
+            if mkey and info.municipality_key != mkey:
+                continue
+            row = _row("unit", uid, info.name, info.org_nr, info.supplier_name, st, info.insatser,
+                       info.municipality, [uid])
+        (rows_watch if st.status == WATCH else rows_paused).append(row)
+    for aid, st in wanted_agreements.items():
+        a = agreement_info.get(aid)
+        if a is None:
+            row = _row("agreement", aid, "", st.org_nr or "", "", st, [], "", [])
+        else:
+            if insats and insats not in a.insatser:
+                continue
+            if mkey and mkey not in a.municipality_keys:
+                continue
+            row = _row("agreement", aid, aid, ", ".join(a.org_nrs), ", ".join(a.supplier_names), st,
+                       a.insatser, "", a.unit_ids)
+        rows_paused.append(row)
+    rows_paused.sort(key=_sort_key)
+    rows_watch.sort(key=_sort_key)
+    return PausedReport(as_of, rows_paused, rows_watch)
+
+
+def _row(kind: str, id_: str, name: str, org_nr: str, supplier: str, st: StatusState,
+         insatser: list[str], municipality: str, units: list[str]) -> PausedRow:
+    return PausedRow(
+        kind=kind, id=id_, name=name, org_nr=org_nr, supplier=supplier, status=st.status,
+        status_label=label(st.status), since=st.since, reason=st.reason, actor=st.actor,
+        rule_id=st.rule_id, note=st.note, insatser=list(insatser), municipality=municipality,
+        units=units, history_id=st.history_id,
+    )

@@ -1,0 +1,172 @@
+"""`audit visits`: units in the visit priority order of Spink (Nordost 2022, 5.3
+Verksamhetsbesök), each with why it is where it is.
+
+1. Högt prioriterat: new or unknown units (in the register for less than
+   `audit_visit_new_unit_months`) offering an insats in high demand (requests grew by at least
+   `audit_visit_high_demand_growth` over the previous period), or any unit with signals of
+   shortcomings: on watch, a complaint or a failed/unavailable check within
+   `audit_visit_signal_months`, or its framework agreement on order stop.
+2. Ganska högt prioriterat: heavily used units (at least `audit_visit_heavy_use_placements`
+   placements running during the last `audit_visit_usage_months`).
+3. Lägre prioritering: units used more rarely, and unused units in an insats in high demand.
+4. Ej prioriterat i år: unused units where supply is sufficient.
+
+The register keeps no record of visits, so "never visited" holds for every unit and "recently
+visited" cannot lower a unit's priority: that part of the source's order is left to the team.
+Skyddat boende gets more visits, so within a level it comes first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from ..storage.models import Complaint, Placement, PlacementRequest, Supplier, SupplierCheck, Unit
+from ..vocabulary import CheckResult, UnitStatus, label
+from .checks import add_months
+from .common import load_units
+from .params import audit_param
+from .timeline import register_states
+
+LEVELS = {
+    1: "Högt prioriterat",
+    2: "Ganska högt prioriterat",
+    3: "Lägre prioritering",
+    4: "Ej prioriterat i år",
+}
+MORE_VISITS = "skyddat_boende"
+
+
+@dataclass
+class VisitsReport:
+    as_of: date
+    units: list[dict[str, Any]]
+    high_demand: list[dict[str, Any]]
+    thresholds: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = Counter(u["level"] for u in self.units)
+        return {"as_of": self.as_of, "units": self.units, "high_demand_insatser": self.high_demand,
+                "thresholds": self.thresholds, "counts": {str(k): counts.get(k, 0) for k in LEVELS}}
+
+
+def _months(name: str, on: date) -> int:
+    return int(audit_param(name, on).value)
+
+
+def visits(session: Session, as_of: date) -> VisitsReport:
+    new_months = _months("audit_visit_new_unit_months", as_of)
+    usage_months = _months("audit_visit_usage_months", as_of)
+    heavy = _months("audit_visit_heavy_use_placements", as_of)
+    signal_months = _months("audit_visit_signal_months", as_of)
+    growth = float(audit_param("audit_visit_high_demand_growth", as_of).value)
+
+    units, agreements = register_states(session, as_of)
+    present = {uid: st for uid, st in units.items() if st.status != UnitStatus.REMOVED.value}
+    info = load_units(session, present) if present else {}
+
+    # Demand: requests in the last year against the year before.
+    period_start = add_months(as_of, -usage_months)
+    before_start = add_months(as_of, -2 * usage_months)
+    demand: dict[str, Counter] = defaultdict(Counter)
+    for submitted_on, insats in session.execute(
+        select(PlacementRequest.submitted_on, PlacementRequest.insats)
+        .where(PlacementRequest.submitted_on > before_start, PlacementRequest.submitted_on <= as_of)
+    ):
+        demand[insats]["current" if submitted_on > period_start else "previous"] += 1
+    high_demand: dict[str, str] = {}
+    for insats, c in demand.items():
+        if c["previous"] and (c["current"] - c["previous"]) / c["previous"] >= growth:
+            high_demand[insats] = f"requests {c['previous']} → {c['current']}"
+
+    used: Counter = Counter()
+    for (unit_id,) in session.execute(
+        select(Placement.unit_id)
+        .where(Placement.start_on <= as_of)
+        .where(or_(Placement.end_on.is_(None), Placement.end_on > period_start))
+    ):
+        used[unit_id] += 1
+
+    signal_start = add_months(as_of, -signal_months)
+    complaints: Counter = Counter()
+    for (unit_id,) in session.execute(
+        select(Unit.unit_id).join(Complaint, Complaint.unit_id == Unit.id)
+        .where(Complaint.received_on > signal_start, Complaint.received_on <= as_of)
+    ):
+        complaints[unit_id] += 1
+    failed: dict[str, set[str]] = defaultdict(set)
+    for org_nr, kind, result in session.execute(
+        select(Supplier.org_nr, SupplierCheck.kind, SupplierCheck.result)
+        .join(Supplier, Supplier.id == SupplierCheck.supplier_id)
+        .where(SupplierCheck.performed_on > signal_start, SupplierCheck.performed_on <= as_of)
+        .order_by(SupplierCheck.performed_on, SupplierCheck.id)
+    ):
+        # The latest check of a kind in the period decides: a later pass clears an earlier fail.
+        if result == CheckResult.PASS.value:
+            failed[org_nr].discard(kind)
+        else:
+            failed[org_nr].add(kind)
+    new_since = add_months(as_of, -new_months)
+
+    rows = []
+    for uid, st in present.items():
+        u = info.get(uid)
+        if u is None:
+            continue
+        signals = []
+        if st.status == UnitStatus.WATCH.value:
+            signals.append(f"on watch since {st.since.isoformat()}")
+        elif st.status != UnitStatus.PUBLISHED.value:
+            signals.append(f"{label(st.status).lower()} since {st.since.isoformat()}")
+        if complaints[uid]:
+            signals.append(f"{complaints[uid]} complaint(s) in {signal_months} months")
+        if failed.get(u.org_nr):
+            signals.append("check not passed: " + ", ".join(sorted(failed[u.org_nr])))
+        for aid in u.agreements:
+            ast = agreements.get(aid)
+            if ast is not None and ast.status == "order_stop":
+                signals.append(f"agreement {aid} on order stop")
+        new = st.created_on is not None and st.created_on > new_since
+        demanded = [i for i in u.insatser if i in high_demand]
+        n = used[uid]
+        why = []
+        if signals:
+            level = 1
+            why.append("signals: " + "; ".join(signals))
+        elif new and demanded:
+            level = 1
+            why.append(f"new (in the register since {st.created_on.isoformat()}), never visited, "
+                       f"high demand: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
+        elif n >= heavy:
+            level = 2
+            why.append(f"heavily used: {n} placements in {usage_months} months (≥ {heavy})")
+        elif n > 0:
+            level = 3
+            why.append(f"rarely used: {n} placement(s) in {usage_months} months (< {heavy})")
+        elif demanded:
+            level = 3
+            why.append("unused, but demand is rising: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
+        else:
+            level = 4
+            why.append(f"unused in {usage_months} months; supply sufficient")
+        if level > 1 and new:
+            why.append(f"new since {st.created_on.isoformat()}")
+        if MORE_VISITS in u.insatser:
+            why.append("skyddat boende: visited more often")
+        rows.append({
+            "level": level, "priority": LEVELS[level], "unit_id": uid, "name": u.name, "org_nr": u.org_nr,
+            "supplier": u.supplier_name, "municipality": u.municipality, "insatser": u.insatser,
+            "status": st.status, "placements": n, "in_register_since": st.created_on, "signals": len(signals),
+            "why": "; ".join(why),
+        })
+    rows.sort(key=lambda r: (r["level"], MORE_VISITS not in r["insatser"], -r["signals"], -r["placements"],
+                             r["unit_id"]))
+    hd = [{"insats": k, "why": v} for k, v in sorted(high_demand.items())]
+    thresholds = {"new_unit_months": new_months, "usage_months": usage_months, "heavy_use_placements": heavy,
+                  "signal_months": signal_months, "high_demand_growth": growth}
+    return VisitsReport(as_of, rows, hd, thresholds)

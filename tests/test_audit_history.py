@@ -1,0 +1,347 @@
+"""Audit tests on a history built for them: status changes on known dates, an agreement order
+stop, a permit revocation, placements and requests over two years. Each audit is asked as of
+dates before, on and after each change, through the CLI, on SQLite and PostgreSQL.
+
+`build_history` is shared by the other tests/test_audit_*.py files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+
+from placering.register import service
+from placering.storage import transaction
+from placering.storage.models import Placement, PlacementRequest
+
+from conftest import snapshot
+
+ORG_ANGEN = "556677-8899"  # Vårdbolaget Ängen AB: HVB on a framework agreement
+ORG_OST = "556036-0793"  # Omsorg Öst AB: direct procurement
+ORG_SYD = "556703-7485"  # Stödboende Syd AB: stödboende on a framework agreement
+ORG_KOMMUN = "212000-1355"  # Göteborgs kommun: egen regi
+
+LOADED_ON = date(2023, 1, 2)
+
+
+def _unit(unit_id, name, municipality, insats, routes, *, age=(0, 99), sub=None, permits=None,
+          status="published", **extra):
+    u = {
+        "unit_id": unit_id, "name": name, "municipality": municipality,
+        "location": {"lat": 57.7, "lon": 11.97}, "protected_address": False,
+        "places": 10, "free_places": 2, "age_min": age[0], "age_max": age[1],
+        "genders": ["female", "male"], "target_groups": ["missbruk", "psykisk_ohalsa"],
+        "offers": [{"insats": insats, "subcategories": sub or []}],
+        "routes": routes, "status": status, **extra,
+    }
+    if permits is not None:
+        u["permits"] = permits
+    return u
+
+
+def _ramavtal(insats, agreement_id, price, valid_from, valid_to):
+    return {"route": "ramavtal", "insats": insats, "agreement_id": agreement_id, "daily_price": price,
+            "valid_from": valid_from, "valid_to": valid_to, "buyers": ["Göteborg"], "status": "active"}
+
+
+def _direct(insats, price):
+    return {"route": "direktupphandling", "insats": insats, "daily_price": price, "buyers": ["Göteborg"],
+            "status": "active"}
+
+
+def register_document() -> dict:
+    return {
+        "format": "placering-register/1",
+        "suppliers": [
+            {"org_nr": ORG_ANGEN, "name": "Vårdbolaget Ängen AB", "legal_form": "aktiebolag",
+             "checks": [{"kind": "credit_rating", "result": "pass", "value": 62, "performed_on": "2022-12-01",
+                         "source": "kreditupplysning"}],
+             "units": [_unit("U-1", "HVB Ängen", "Göteborg", "hvb_barn_unga",
+                             [_ramavtal("hvb_barn_unga", "RA-HVB-1", 4200, "2022-05-01", "2026-04-30")],
+                             age=(13, 17), sub=["akut"],
+                             permits=[{"dnr": "8.1-100/2019", "insats": "hvb_barn_unga", "status": "active",
+                                       "target_groups": ["missbruk"], "decided_on": "2019-06-01"}])]},
+            {"org_nr": ORG_OST, "name": "Omsorg Öst AB", "legal_form": "aktiebolag",
+             "units": [
+                 _unit("U-2", "Boende Östra", "Mölndal", "socialt_boende",
+                       [_direct("socialt_boende", 1500)], age=(18, 99), sub=["akutboende"]),
+                 _unit("U-5", "HVB Österlen", "Göteborg", "hvb_barn_unga",
+                       [_direct("hvb_barn_unga", 5200)], age=(12, 17),
+                       permits=[{"dnr": "8.1-500/2020", "insats": "hvb_barn_unga", "status": "active",
+                                 "target_groups": ["missbruk"], "decided_on": "2020-02-01"}]),
+             ]},
+            {"org_nr": ORG_SYD, "name": "Stödboende Syd AB", "legal_form": "aktiebolag",
+             "units": [_unit("U-3", "Stödboende Söder", "Göteborg", "stodboende",
+                             [_ramavtal("stodboende", "RA-STOD-1", 1900, "2023-01-01", "2027-12-31")],
+                             age=(16, 20),
+                             permits=[{"dnr": "8.1-300/2021", "insats": "stodboende", "status": "active",
+                                       "target_groups": ["missbruk"], "decided_on": "2021-03-01"}])]},
+            {"org_nr": ORG_KOMMUN, "name": "Göteborgs kommun", "legal_form": "kommun",
+             "units": [_unit("U-4", "Korttidsboende Hisingen", "Göteborg", "korttidsboende",
+                             [{"route": "egen_regi", "insats": "korttidsboende", "buyers": ["Göteborg"],
+                               "status": "active"}], sub=["fysisk"])]},
+        ],
+    }
+
+
+# The changes, on known dates (the CLI takes --on; here they go through register.service).
+STATUS_CHANGES = [
+    # (unit, status, effective_on, actor, reason, note)
+    ("U-2", "watch", date(2023, 3, 1), "anna.kvalitet", None, "Kreditbetyg under bevakningsnivån"),
+    ("U-2", "unpublished", date(2023, 6, 1), "anna.kvalitet", None, "Kreditbetyg 22"),
+    ("U-5", "recommendation_stop", date(2023, 9, 15), "bertil.kontroll", None, "Flera synpunkter på bemötande"),
+    ("U-5", "removed", date(2024, 2, 1), "bertil.kontroll", "rekommendationsstopp", "Samlad bedömning: borttagen"),
+    ("U-3", "removed", date(2024, 4, 1), "bertil.kontroll", "ivo", "IVO återkallade tillståndet"),
+    ("U-2", "watch", date(2024, 5, 1), "anna.kvalitet", None, "Kreditbetyg återhämtat till 41"),
+]
+PERMIT_REVOKED = ("U-3", "8.1-300/2021", "revoked", date(2024, 3, 1), "ivo.bevakning")
+ORDER_STOP = ("RA-HVB-1", "order_stop", date(2024, 3, 10), "ink.upphandlare", "IVO-tillsyn: allvarliga brister")
+
+
+def add_placement(engine, request_id, *, submitted_on, insats, unit_id, org_nr, route, start_on, age,
+                  requester="Nordost", subcategory=None, agreement_id=None, daily_price=None, end_on=None,
+                  recommended=True, reason=None, municipality="Göteborg"):
+    """Fixture helper: a request and its placement written through the ORM, as matching's
+    `request choose` would leave them (used until the matching CLI exists)."""
+    with transaction(engine) as s:
+        req = PlacementRequest(request_id=request_id, submitted_on=submitted_on, municipality=municipality,
+                               requester=requester, insats=insats, subcategory=subcategory,
+                               payload={"request_id": request_id}, created_by="test")
+        s.add(req)
+        s.flush()
+        if unit_id is not None:
+            s.add(Placement(request_id=req.id, unit_id=unit_id, org_nr=org_nr, insats=insats, route=route,
+                            agreement_id=agreement_id, daily_price=daily_price, start_on=start_on,
+                            end_on=end_on, person_age=age, municipality=municipality, recommended=recommended,
+                            reason=reason, by="handläggare"))
+
+
+def add_request(engine, request_id, *, submitted_on, insats, requester="Nordost", subcategory=None,
+                municipality="Göteborg"):
+    add_placement(engine, request_id, submitted_on=submitted_on, insats=insats, unit_id=None, org_nr=None,
+                  route=None, start_on=None, age=None, requester=requester, subcategory=subcategory,
+                  municipality=municipality)
+
+
+PLACEMENTS = [
+    # request_id, unit, org, insats, route, agreement, price, start, end, age, recommended, reason
+    ("R-2023-0001", "U-1", ORG_ANGEN, "hvb_barn_unga", "ramavtal", "RA-HVB-1", 4200, date(2023, 10, 1), None, 15, True, None),
+    ("R-2023-0002", "U-3", ORG_SYD, "stodboende", "ramavtal", "RA-STOD-1", 1900, date(2023, 5, 1), None, 17, True, None),
+    ("R-2023-0003", "U-2", ORG_OST, "socialt_boende", "direktupphandling", None, 1500, date(2023, 2, 1), None, 34, False,
+     "Personen hade bott där tidigare"),
+    ("R-2023-0004", "U-4", ORG_KOMMUN, "korttidsboende", "egen_regi", None, None, date(2023, 4, 1), None, 12, True, None),
+    ("R-2023-0005", "U-5", ORG_OST, "hvb_barn_unga", "direktupphandling", None, 5200, date(2023, 8, 1), date(2023, 12, 31), 16,
+     True, None),
+    ("R-2024-0001", "U-2", ORG_OST, "socialt_boende", "direktupphandling", None, 1500, date(2024, 6, 1), None, 45, True, None),
+]
+
+
+def build_history(engine) -> None:
+    """The register loaded on 2023-01-02, then the changes and placements above."""
+    with transaction(engine) as s:
+        service.import_document(s, register_document(), actor="registrator", source="audit-test.json",
+                                effective_on=LOADED_ON)
+    for unit_id, status, on, actor, reason, note in STATUS_CHANGES:
+        with transaction(engine) as s:
+            service.change_unit_status(s, unit_id, status, actor=actor, reason=reason, note=note, effective_on=on)
+    unit_id, dnr, status, on, actor = PERMIT_REVOKED
+    with transaction(engine) as s:
+        service.record_permit(s, unit_id, dnr=dnr, status=status, decided_on=on, actor=actor)
+    aid, status, on, actor, note = ORDER_STOP
+    with transaction(engine) as s:
+        service.change_agreement_status(s, aid, status, actor=actor, note=note, effective_on=on)
+    for rid, unit, org, insats, route, aid, price, start, end, age, rec, why in PLACEMENTS:
+        add_placement(engine, rid, submitted_on=start, insats=insats, unit_id=unit, org_nr=org, route=route,
+                      agreement_id=aid, daily_price=price, start_on=start, end_on=end, age=age,
+                      recommended=rec, reason=why)
+
+
+@pytest.fixture
+def history(engine):
+    build_history(engine)
+    return engine
+
+
+def as_json(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def paused_ids(doc) -> dict[str, str]:
+    return {r["id"]: r["status"] for r in doc["paused"]}
+
+
+# --- audit paused ------------------------------------------------------------------------------
+
+
+def test_paused_answers_as_of_each_date_from_history(history, run):
+    # Before anything happened: nothing paused, nothing on watch.
+    doc = as_json(run("audit", "paused", "--as-of", "2023-02-28", "--json"))
+    assert doc["paused"] == [] and doc["watch"] == []
+
+    # On the day U-2 went on watch, it is on watch, not paused.
+    doc = as_json(run("audit", "paused", "--as-of", "2023-03-01", "--json"))
+    assert doc["paused"] == []
+    [w] = doc["watch"]
+    assert (w["id"], w["since"], w["actor"], w["note"]) == ("U-2", "2023-03-01", "anna.kvalitet",
+                                                            "Kreditbetyg under bevakningsnivån")
+
+    # The day before it was unpublished it is still on watch; from that day it is paused.
+    assert paused_ids(as_json(run("audit", "paused", "--as-of", "2023-05-31", "--json"))) == {}
+    doc = as_json(run("audit", "paused", "--as-of", "2023-06-01", "--json"))
+    assert paused_ids(doc) == {"U-2": "unpublished"} and doc["watch"] == []
+
+    # Mid-March 2024: U-2 unpublished, U-5 removed (after its recommendation stop), the
+    # framework agreement on order stop; U-3 lost its permit but is not removed until April.
+    doc = as_json(run("audit", "paused", "--as-of", "2024-03-15", "--json"))
+    assert paused_ids(doc) == {"U-2": "unpublished", "U-5": "removed", "RA-HVB-1": "order_stop"}
+    by_id = {r["id"]: r for r in doc["paused"]}
+    assert by_id["U-5"]["since"] == "2024-02-01"
+    assert by_id["U-5"]["reason"] == "rekommendationsstopp"
+    assert by_id["U-5"]["actor"] == "bertil.kontroll"
+    assert by_id["RA-HVB-1"]["kind"] == "agreement"
+    assert by_id["RA-HVB-1"]["units"] == ["U-1"] and by_id["RA-HVB-1"]["actor"] == "ink.upphandlare"
+    assert by_id["RA-HVB-1"]["since"] == "2024-03-10"
+
+    # After U-2 recovered to watch (2024-05-01): it leaves the paused list for the watch list.
+    doc = as_json(run("audit", "paused", "--as-of", "2024-05-01", "--json"))
+    assert paused_ids(doc) == {"U-5": "removed", "U-3": "removed", "RA-HVB-1": "order_stop"}
+    assert [(w["id"], w["since"]) for w in doc["watch"]] == [("U-2", "2024-05-01")]
+
+
+def test_paused_rebuilds_the_past_even_when_the_present_differs(history, run):
+    # Today U-2 is on watch; as of 2023-07-01 it was unpublished, with the note of that decision.
+    doc = as_json(run("audit", "paused", "--as-of", "2023-07-01", "--json"))
+    [row] = doc["paused"]
+    assert (row["id"], row["status"], row["since"], row["note"]) == ("U-2", "unpublished", "2023-06-01", "Kreditbetyg 22")
+    # Before the register was loaded, nothing existed.
+    assert as_json(run("audit", "paused", "--as-of", "2022-12-31", "--json"))["paused"] == []
+
+
+def test_paused_filters(history, run):
+    on = ("audit", "paused", "--as-of", "2024-06-01", "--json")
+    assert paused_ids(as_json(run(*on, "--insats", "hvb_barn_unga"))) == {"U-5": "removed", "RA-HVB-1": "order_stop"}
+    assert paused_ids(as_json(run(*on, "--route", "ramavtal"))) == {"U-3": "removed", "RA-HVB-1": "order_stop"}
+    assert paused_ids(as_json(run(*on, "--route", "direktupphandling"))) == {"U-5": "removed"}
+    assert paused_ids(as_json(run(*on, "--status", "order_stop"))) == {"RA-HVB-1": "order_stop"}
+    doc = as_json(run(*on, "--municipality", "mölndal"))
+    assert doc["paused"] == [] and [w["id"] for w in doc["watch"]] == ["U-2"]
+
+
+def test_paused_table_and_csv(history, run):
+    table = run("audit", "paused", "--as-of", "2024-03-15")
+    assert table.exit_code == 0
+    assert "U-5" in table.stdout and "Borttagen" in table.stdout and "RA-HVB-1" in table.stdout
+    result = run("audit", "paused", "--as-of", "2024-03-15", "--csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {(r["section"], r["id"], r["status"]) for r in rows} == {
+        ("paused", "U-2", "unpublished"), ("paused", "U-5", "removed"), ("paused", "RA-HVB-1", "order_stop")}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--as-of", "2024-13-01"), "--as-of: '2024-13-01' is not a date"),
+    (("--insats", "hvb"), "--insats: unknown insats 'hvb'"),
+    (("--route", "ram"), "--route: unknown route 'ram'"),
+    (("--status", "paused"), "--status: unknown status 'paused'"),
+    (("--municipality", "Atlantis"), "--municipality: unknown municipality 'Atlantis'"),
+])
+def test_paused_bad_input_is_a_clear_error(history, run, engine, args, message):
+    before = snapshot(engine)
+    result = run("audit", "paused", *args)
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert snapshot(engine) == before
+
+
+# --- audit affected-placements -----------------------------------------------------------------
+
+
+def affected(run, on):
+    doc = as_json(run("audit", "affected-placements", "--as-of", on, "--json"))
+    return [(p["request_id"], p["cause"]) for p in doc["placements"]]
+
+
+def test_affected_placements_over_time(history, run):
+    # Before any pause: nobody to move.
+    assert affected(run, "2023-05-31") == []
+    # U-2 unpublished: the adult placed there since February.
+    assert affected(run, "2023-06-01") == [("R-2023-0003", "unit avpublicerad (unpublished)")]
+    # U-5's recommendation stop: the 16-year-old comes first (a child), then the adult.
+    assert affected(run, "2023-10-01") == [
+        ("R-2023-0005", "unit rekommendationsstopp (recommendation_stop)"),
+        ("R-2023-0003", "unit avpublicerad (unpublished)"),
+    ]
+    # The U-5 placement ended on 2023-12-31: on that day it no longer runs.
+    assert [r for r, _ in affected(run, "2023-12-31")] == ["R-2023-0003"]
+    # U-3's permit revoked on 2024-03-01 (the day before: not yet), agreement order stop on 03-10.
+    assert [r for r, _ in affected(run, "2024-02-29")] == ["R-2023-0003"]
+    assert affected(run, "2024-03-01") == [
+        ("R-2023-0002", "permit 8.1-300/2021 revoked"),
+        ("R-2023-0003", "unit avpublicerad (unpublished)"),
+    ]
+    doc = as_json(run("audit", "affected-placements", "--as-of", "2024-04-15", "--json"))
+    rows = [(p["request_id"], p["child"], p["since"], p["cause"]) for p in doc["placements"]]
+    assert rows == [
+        ("R-2023-0002", True, "2024-03-01", "permit 8.1-300/2021 revoked; unit borttagen (removed)"),
+        ("R-2023-0001", True, "2024-03-10", "agreement RA-HVB-1 order_stop"),
+        ("R-2023-0003", False, "2023-06-01", "unit avpublicerad (unpublished)"),
+    ]
+    assert doc["counts"] == {"placements": 3, "children": 2}
+    # U-2 back on watch: watch does not stop a placement; the egen regi placement never appears.
+    assert [r for r, _ in affected(run, "2024-06-15")] == ["R-2023-0002", "R-2023-0001"]
+
+
+def test_affected_placements_table_and_csv(history, run):
+    table = run("audit", "affected-placements", "--as-of", "2024-04-15")
+    assert table.exit_code == 0 and "R-2023-0002" in table.stdout and "barn" in table.stdout
+    rows = list(csv.DictReader(io.StringIO(run("audit", "affected-placements", "--as-of", "2024-04-15",
+                                               "--csv").stdout)))
+    assert [r["request_id"] for r in rows] == ["R-2023-0002", "R-2023-0001", "R-2023-0003"]
+    bad = run("audit", "affected-placements", "--as-of", "yesterday")
+    assert bad.exit_code != 0 and "--as-of: 'yesterday' is not a date" in bad.stderr
+
+
+# --- audit log -----------------------------------------------------------------------------------
+
+
+def test_log_filters_and_reads(history, run):
+    doc = as_json(run("audit", "log", "--unit", "U-2", "--action", "status", "--json"))
+    assert [(e["effective_on"], e["what"], e["actor"]) for e in doc["entries"]] == [
+        ("2023-03-01", "status: published → watch", "anna.kvalitet"),
+        ("2023-06-01", "status: watch → unpublished", "anna.kvalitet"),
+        ("2024-05-01", "status: unpublished → watch", "anna.kvalitet"),
+    ]
+    doc = as_json(run("audit", "log", "--actor", "bertil.kontroll", "--since", "2024-01-01", "--json"))
+    assert [(e["entity_id"], e["reason"]) for e in doc["entries"]] == [("U-5", "rekommendationsstopp"), ("U-3", "ivo")]
+    doc = as_json(run("audit", "log", "--supplier", "5567037485", "--kind", "permit", "--json"))
+    assert [(e["entity_id"], e["what"]) for e in doc["entries"]][-1][1].startswith("status: active → revoked")
+    doc = as_json(run("audit", "log", "--kind", "agreement", "--until", "2024-12-31", "--json"))
+    assert any(e["what"] == "status: active → order_stop" and e["note"] == ORDER_STOP[4] for e in doc["entries"])
+    table = run("audit", "log", "--unit", "U-5")
+    assert table.exit_code == 0 and "recommendation_stop" in table.stdout
+
+
+def test_log_summary_counts_per_actor_kind_action(history, run):
+    doc = as_json(run("audit", "log", "--summary", "--action", "status", "--json"))
+    got = {(g["actor"], g["kind"], g["action"]): (g["changes"], g["entities"]) for g in doc["summary"]}
+    assert got == {("anna.kvalitet", "unit", "status"): (3, 1), ("bertil.kontroll", "unit", "status"): (3, 2)}
+    assert doc["total"] == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--supplier", "556677-8898"), "--supplier: organisation number '556677-8898' fails the check digit"),
+    (("--kind", "ufo"), "--kind: unknown 'ufo'"),
+    (("--since", "2024-05-01", "--until", "2024-01-01"), "--since 2024-05-01 is after --until 2024-01-01"),
+    (("--until", "31/12/2024"), "--until: '31/12/2024' is not a date"),
+])
+def test_log_bad_input(history, run, engine, args, message):
+    before = snapshot(engine)
+    result = run("audit", "log", *args)
+    assert result.exit_code != 0 and message in result.stderr
+    assert snapshot(engine) == before
