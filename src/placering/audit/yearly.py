@@ -146,7 +146,7 @@ def requests(session: Session, year: int) -> RequestsReport:
         by_requester[y][(municipality, requester)] += 1
     tax = load_taxonomy()
     rows: list[dict[str, Any]] = []
-    insats_codes = list(tax.insatser) + sorted(set(by_insats[year]) | set(by_insats[year - 1]) - set(tax.insatser))
+    insats_codes = list(tax.insatser) + sorted((set(by_insats[year]) | set(by_insats[year - 1])) - set(tax.insatser))
     for area, area_label in list(tax.areas.items()) + [("other", "Övrigt")]:
         codes = [c for c in insats_codes if (tax.insatser[c].area if c in tax.insatser else "other") == area]
         if not codes:

@@ -1,0 +1,130 @@
+"""`audit checks-due` and `audit visits` on a built history, through the CLI, on SQLite and
+PostgreSQL: checks past validity, never made or not passed (unavailable is not a pass),
+framework follow-ups after 12 and 30 months, and the four visit priority levels."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from placering.register import service
+from placering.storage import transaction
+
+from conftest import snapshot
+from test_audit_history import (
+    ORG_ANGEN,
+    ORG_KOMMUN,
+    ORG_OST,
+    ORG_SYD,
+    add_placement,
+    add_request,
+    as_json,
+    build_history,
+)
+
+
+@pytest.fixture
+def history(engine):
+    build_history(engine)
+    with transaction(engine) as s:
+        service.record_check(s, ORG_ANGEN, "credit_rating", "pass", value=58, performed_on=date(2024, 5, 15),
+                             actor="anna.kvalitet")
+        service.record_check(s, ORG_OST, "credit_rating", "unavailable", performed_on=date(2024, 5, 20),
+                             actor="anna.kvalitet")
+        service.record_check(s, ORG_OST, "court_records", "fail", performed_on=date(2024, 1, 10),
+                             actor="anna.kvalitet")
+    return engine
+
+
+def check_states(doc) -> dict[tuple[str, str], str]:
+    return {(r["org_nr"], r["kind"]): r["state"] for r in doc["checks"]}
+
+
+def test_checks_due_as_of_several_dates(history, run):
+    doc = as_json(run("audit", "checks-due", "--as-of", "2024-05-10", "--json"))
+    states = check_states(doc)
+    # The 2022 credit check (valid 31 days by the dated parameter) has long expired; the
+    # municipality's own units are not vetted as suppliers.
+    assert states[(ORG_ANGEN, "credit_rating")] == "expired"
+    assert states[(ORG_OST, "credit_rating")] == "never"
+    assert states[(ORG_OST, "court_records")] == "not_passed"
+    assert not any(org == ORG_KOMMUN for org, _ in states)
+    assert sum(1 for org, _ in states if org == ORG_SYD) == 0  # its only unit was removed on 2024-04-01
+    assert doc["validity_days"]["credit_rating"] == 31
+
+    states = check_states(as_json(run("audit", "checks-due", "--as-of", "2024-06-01", "--json")))
+    assert (ORG_ANGEN, "credit_rating") not in states  # passed on 15 May, valid to 15 June
+    row = [r for r in as_json(run("audit", "checks-due", "--as-of", "2024-06-01", "--json"))["checks"]
+           if (r["org_nr"], r["kind"]) == (ORG_OST, "credit_rating")][0]
+    assert (row["state"], row["last_result"], row["why"]) == ("not_passed", "unavailable",
+                                                              "source unavailable: not a pass")
+    states = check_states(as_json(run("audit", "checks-due", "--as-of", "2024-06-15", "--json")))
+    assert (ORG_ANGEN, "credit_rating") not in states
+    doc = as_json(run("audit", "checks-due", "--as-of", "2024-06-16", "--json"))
+    row = [r for r in doc["checks"] if (r["org_nr"], r["kind"]) == (ORG_ANGEN, "credit_rating")][0]
+    assert (row["state"], row["valid_until"]) == ("expired", "2024-06-15")
+    # Before its unit was removed, Stödboende Syd had every check to make.
+    states = check_states(as_json(run("audit", "checks-due", "--as-of", "2024-03-01", "--json")))
+    assert sum(1 for org, _ in states if org == ORG_SYD) == 9
+
+
+def followups(run, on):
+    doc = as_json(run("audit", "checks-due", "--as-of", on, "--json"))
+    return [(f["agreement_id"], f["followup"], f["due_on"], f["state"]) for f in doc["agreement_followups"]]
+
+
+def test_framework_followups_after_12_and_30_months(history, run):
+    # RA-HVB-1 started 2022-05-01: follow-ups due 2023-05-01 and 2024-11-01.
+    # RA-STOD-1 started 2023-01-01: due 2024-01-01 and 2025-07-01.
+    assert followups(run, "2023-04-15") == [("RA-HVB-1", "12 months", "2023-05-01", "upcoming")]
+    assert followups(run, "2023-05-01") == [("RA-HVB-1", "12 months", "2023-05-01", "due")]
+    assert followups(run, "2024-06-01") == [("RA-STOD-1", "12 months", "2024-01-01", "due")]
+    assert followups(run, "2024-08-15") == [("RA-HVB-1", "30 months", "2024-11-01", "upcoming")]
+    doc = as_json(run("audit", "checks-due", "--as-of", "2024-08-15", "--json"))
+    assert doc["agreement_followups"][0]["agreement_status"] == "order_stop"
+    table = run("audit", "checks-due", "--as-of", "2024-08-15")
+    assert table.exit_code == 0 and "RA-HVB-1" in table.stdout and "2024-11-01" in table.stdout
+
+
+def test_checks_due_bad_date(history, run, engine):
+    before = snapshot(engine)
+    result = run("audit", "checks-due", "--as-of", "2024-02-30")
+    assert result.exit_code != 0 and "--as-of: '2024-02-30' is not a date" in result.stderr
+    assert snapshot(engine) == before
+
+
+def levels(run, on) -> dict[str, int]:
+    doc = as_json(run("audit", "visits", "--as-of", on, "--json"))
+    return {u["unit_id"]: u["level"] for u in doc["units"]}
+
+
+def test_visit_priority_levels(history, run, engine):
+    # Korttidsboende requests grew 2 → 3 (50 % ≥ 10 %) in the year before 2023-03-15.
+    for i, on in enumerate([date(2021, 6, 1), date(2021, 9, 1), date(2022, 6, 1), date(2022, 8, 1),
+                            date(2022, 11, 1)]):
+        add_request(engine, f"R-K-{i}", submitted_on=on, insats="korttidsboende", requester="Funktionsstöd")
+    doc = as_json(run("audit", "visits", "--as-of", "2023-03-15", "--json"))
+    by_unit = {u["unit_id"]: u for u in doc["units"]}
+    assert [h["insats"] for h in doc["high_demand_insatser"]] == ["korttidsboende"]
+    # U-4 is new (loaded 2023-01-02) in a high-demand insats; U-2 went on watch on 2023-03-01.
+    assert by_unit["U-4"]["level"] == 1 and "high demand" in by_unit["U-4"]["why"]
+    assert by_unit["U-2"]["level"] == 1 and "on watch since 2023-03-01" in by_unit["U-2"]["why"]
+    # Nothing placed yet at U-1, U-3, U-5, and no demand signal: not a priority this year.
+    assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 4, "U-3": 4, "U-5": 4}
+
+    # By mid-2024: U-5 and U-3 are removed (not visited); U-1's agreement is on order stop.
+    assert levels(run, "2024-06-01") == {"U-2": 1, "U-1": 1, "U-4": 3}
+    # Four more placements at U-4 make five in a year: heavily used.
+    for i in range(4):
+        add_placement(engine, f"R-2024-1{i}", submitted_on=date(2024, 2, 1), insats="korttidsboende",
+                      unit_id="U-4", org_nr=ORG_KOMMUN, route="egen_regi", start_on=date(2024, 2, 1 + i), age=40)
+    doc = as_json(run("audit", "visits", "--as-of", "2024-06-01", "--json"))
+    u4 = [u for u in doc["units"] if u["unit_id"] == "U-4"][0]
+    assert (u4["level"], u4["placements"]) == (2, 5) and "heavily used" in u4["why"]
+    # A complaint is a signal: U-4 moves to the top level.
+    with transaction(engine) as s:
+        service.record_complaint(s, "U-4", received_on=date(2024, 5, 1), category="treatment", actor="spink")
+    assert levels(run, "2024-06-01")["U-4"] == 1
+    table = run("audit", "visits", "--as-of", "2024-06-01")
+    assert table.exit_code == 0 and "Högt prioriterat" in table.stdout
