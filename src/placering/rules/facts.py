@@ -187,40 +187,7 @@ class RegisterSnapshot:
     @classmethod
     def from_session(cls, session: Any, *, on: date | None = None) -> "RegisterSnapshot":
         """Read the whole register from the database (one query per table)."""
-        from sqlalchemy import select
-
-        from ..storage.models import Complaint, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
-
-        suppliers: dict[int, dict] = {}
-        for s in session.scalars(select(Supplier)):
-            suppliers[s.id] = {"org_nr": s.org_nr, "legal_form": s.legal_form, "checks": [], "units": []}
-        for c in session.scalars(select(SupplierCheck).order_by(SupplierCheck.performed_on, SupplierCheck.id)):
-            suppliers[c.supplier_id]["checks"].append(
-                {"kind": c.kind, "result": c.result, "value": c.value, "performed_on": c.performed_on})
-        units: dict[int, dict] = {}
-        for u in session.scalars(select(Unit).order_by(Unit.unit_id)):
-            loc = {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None
-            units[u.id] = {
-                "unit_id": u.unit_id, "municipality": u.municipality, "location": loc,
-                "protected_address": u.protected_address, "places": u.places, "free_places": u.free_places,
-                "age_min": u.age_min, "age_max": u.age_max, "genders": u.genders, "target_groups": u.target_groups,
-                "status": u.status, "offers": [], "routes": [], "permits": [], "complaints": [],
-            }
-            suppliers[u.supplier_id]["units"].append(units[u.id])
-        for o in session.scalars(select(Offer).order_by(Offer.position, Offer.id)):
-            units[o.unit_id]["offers"].append({"insats": o.insats, "subcategories": o.subcategories})
-        for r in session.scalars(select(UnitRoute).order_by(UnitRoute.position, UnitRoute.id)):
-            units[r.unit_id]["routes"].append({
-                "route": r.route, "insats": r.insats, "agreement_id": r.agreement_id, "daily_price": r.daily_price,
-                "valid_from": r.valid_from, "valid_to": r.valid_to, "buyers": r.buyers, "status": r.status,
-                "reserved_nonprofit": r.reserved_nonprofit})
-        for p in session.scalars(select(Permit).order_by(Permit.decided_on, Permit.id)):
-            units[p.unit_id]["permits"].append({
-                "dnr": p.dnr, "insats": p.insats, "status": p.status, "target_groups": p.target_groups,
-                "decided_on": p.decided_on})
-        for c in session.scalars(select(Complaint)):
-            units[c.unit_id]["complaints"].append({"received_on": c.received_on})
-        return cls.from_document({"suppliers": list(suppliers.values())}, on=on or date.today())
+        return cls.from_document(register_document(session), on=on or date.today())
 
     # -- reading --------------------------------------------------------------------------
     def candidates(self, insats: str) -> list[dict]:
@@ -301,3 +268,53 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
         "home_z": vec[2],
         "distance_cos": geo.cos_threshold(max_km) if max_km is not None else None,
     }
+
+
+def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None) -> dict:
+    """The register (or some suppliers of it) as interchange-shaped dicts, with each unit's
+    complaints, read with one query per table."""
+    from sqlalchemy import select
+
+    from ..storage.models import Complaint, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
+
+    only = set(supplier_ids) if supplier_ids is not None else None
+
+    def scoped(stmt: Any, column: Any) -> Any:
+        return stmt if only is None else stmt.where(column.in_(only))
+
+    suppliers: dict[int, dict] = {}
+    for s in session.scalars(scoped(select(Supplier), Supplier.id).order_by(Supplier.org_nr)):
+        suppliers[s.id] = {"org_nr": s.org_nr, "legal_form": s.legal_form, "checks": [], "units": []}
+    for c in session.scalars(scoped(select(SupplierCheck), SupplierCheck.supplier_id)
+                             .order_by(SupplierCheck.performed_on, SupplierCheck.id)):
+        suppliers[c.supplier_id]["checks"].append(
+            {"kind": c.kind, "result": c.result, "value": c.value, "performed_on": c.performed_on})
+    units: dict[int, dict] = {}
+    for u in session.scalars(scoped(select(Unit), Unit.supplier_id).order_by(Unit.unit_id)):
+        loc = {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None
+        units[u.id] = {
+            "unit_id": u.unit_id, "municipality": u.municipality, "location": loc,
+            "protected_address": u.protected_address, "places": u.places, "free_places": u.free_places,
+            "age_min": u.age_min, "age_max": u.age_max, "genders": u.genders, "target_groups": u.target_groups,
+            "status": u.status, "offers": [], "routes": [], "permits": [], "complaints": [],
+        }
+        suppliers[u.supplier_id]["units"].append(units[u.id])
+    unit_ids = None if only is None else set(units)
+
+    def by_unit(stmt: Any, column: Any) -> Any:
+        return stmt if unit_ids is None else stmt.where(column.in_(unit_ids))
+
+    for o in session.scalars(by_unit(select(Offer), Offer.unit_id).order_by(Offer.position, Offer.id)):
+        units[o.unit_id]["offers"].append({"insats": o.insats, "subcategories": o.subcategories})
+    for r in session.scalars(by_unit(select(UnitRoute), UnitRoute.unit_id).order_by(UnitRoute.position, UnitRoute.id)):
+        units[r.unit_id]["routes"].append({
+            "route": r.route, "insats": r.insats, "agreement_id": r.agreement_id, "daily_price": r.daily_price,
+            "valid_from": r.valid_from, "valid_to": r.valid_to, "buyers": r.buyers, "status": r.status,
+            "reserved_nonprofit": r.reserved_nonprofit})
+    for p in session.scalars(by_unit(select(Permit), Permit.unit_id).order_by(Permit.decided_on, Permit.id)):
+        units[p.unit_id]["permits"].append({
+            "dnr": p.dnr, "insats": p.insats, "status": p.status, "target_groups": p.target_groups,
+            "decided_on": p.decided_on})
+    for c in session.scalars(by_unit(select(Complaint), Complaint.unit_id)):
+        units[c.unit_id]["complaints"].append({"received_on": c.received_on})
+    return {"suppliers": list(suppliers.values())}

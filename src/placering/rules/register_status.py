@@ -1,0 +1,356 @@
+"""Register-status rules applied when a check, permit decision or complaint is recorded.
+
+`apply_register_event` builds event facts for the affected units (all units of the supplier
+for a check; the unit for a permit decision or complaint), runs the `register_status` rules
+with the reference evaluator's semantics, and applies what fired in the caller's transaction:
+status transitions through `register.service.change_unit_status / change_agreement_status`
+(recorded in history with the rule id and rules version) and proposals on the maintainers'
+worklist (`Proposal` rows, history `proposal_created`). Rules that could not be evaluated are
+returned too: nothing is silent.
+
+Event dicts (the event must already be recorded in the session):
+    {"kind": "check", "org_nr": "556677-8899", "check_id": 12,
+     "check": {"kind": "credit_rating", "result": "pass", "value": 35, "performed_on": date}}
+    {"kind": "permit", "unit_id": "U-1", "permit": {"dnr": "…", "status": "revoked", "insats": "…", …},
+     "on": date}
+    {"kind": "complaint", "unit_id": "U-1", "received_on": date}
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..errors import InvariantViolation, NotFound, ValidationError
+from ..storage.history import record, require_actor
+from ..storage.models import Proposal, Supplier, SupplierCheck, Unit
+from ..text import canonical_org_nr, nfc
+from .facts import RegisterSnapshot, _date, permit_fact, register_document, supplier_fact
+from .model import Flag, Propose, Transition
+from .reference import ReferenceEvaluator, run_rule
+from .ruleset import RuleSet, load_ruleset
+
+EVENT_KINDS = ("check", "permit", "complaint")
+
+
+@dataclass
+class Applied:
+    """One thing the register-status rules did (or could not do) for an event."""
+
+    action: str  # unit_status | agreement_status | proposal | proposal_exists | unchanged | flag | unevaluable
+    rule: str
+    message: str
+    org_nr: str | None = None
+    unit_id: str | None = None
+    agreement_id: str | None = None
+    status_from: str | None = None
+    status_to: str | None = None
+    proposal_id: int | None = None
+    values: dict = field(default_factory=dict)
+    source: str = ""
+    rules_version: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _event_date(event: dict) -> date:
+    kind = event.get("kind")
+    if event.get("on"):
+        return _date(event["on"])
+    if kind == "check":
+        return _date(event["check"]["performed_on"])
+    if kind == "permit":
+        return _date(event["permit"]["decided_on"])
+    return _date(event["received_on"])
+
+
+def _check_fact(session: Session, supplier: Supplier, check: dict, check_id: int | None) -> dict:
+    """The check just recorded, with the value and result of the check of the same kind before it
+    (by performed_on, then recording order). `check_id` names the recorded row when known."""
+    rows = list(session.scalars(
+        select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id, SupplierCheck.kind == check["kind"])
+        .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
+    performed_on = _date(check["performed_on"])
+    index = next((i for i, r in enumerate(rows) if r.id == check_id), None) if check_id is not None else None
+    if index is None:
+        # The latest row performed on or before this check's date is the one just recorded.
+        earlier = [i for i, r in enumerate(rows) if r.performed_on <= performed_on]
+        index = earlier[-1] if earlier else len(rows)
+    previous = rows[index - 1] if index > 0 else None
+    value = check.get("value")
+    return {
+        "kind": check["kind"],
+        "result": check["result"],
+        "value": float(value) if value is not None else None,
+        "performed_on": performed_on,
+        "previous_value": float(previous.value) if previous is not None and previous.value is not None else None,
+        "previous_result": previous.result if previous is not None else None,
+    }
+
+
+def _facts_from_snapshot(snap: RegisterSnapshot, supplier: dict, unit_ids: set[str] | None, kind: str,
+                         on: date, extra: dict, base_event: dict) -> list[dict]:
+    records = [r for uid, r in sorted(snap.units.items()) if unit_ids is None or uid in unit_ids]
+    facts = [{"event": dict(base_event), **extra, "unit": r.unit, "supplier": r.supplier, "_routes": r.routes}
+             for r in records]
+    if not records:
+        facts.append({"event": dict(base_event), **extra, "supplier": supplier_fact(supplier, on), "_routes": []})
+    return facts
+
+
+def _event_base(kind: str, event: dict, on: date, ruleset: RuleSet) -> tuple[dict, dict]:
+    base_event: dict[str, Any] = {"kind": kind, "on": on, "insats": None, "permit_required": None}
+    extra: dict[str, Any] = {}
+    if kind == "permit":
+        pf = permit_fact(event["permit"])
+        base_event["insats"] = pf["insats"]
+        base_event["permit_required"] = ruleset.permit_required(pf["insats"], on) if pf["insats"] else None
+        extra["permit"] = pf
+    return base_event, extra
+
+
+def _check_kind(event: dict) -> str:
+    kind = event.get("kind")
+    if kind not in EVENT_KINDS:
+        raise ValidationError(f"unknown register event '{kind}' (known: {', '.join(EVENT_KINDS)})")
+    return kind
+
+
+def event_facts(session: Session, event: dict, ruleset: RuleSet) -> tuple[list[dict], date]:
+    """The facts the register_status rules see for a recorded event: one per affected unit (a
+    check of a supplier without units gives one fact without a unit)."""
+    kind = _check_kind(event)
+    on = _event_date(event)
+    if kind == "check":
+        try:
+            org_nr = canonical_org_nr(event["org_nr"])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        supplier = session.scalars(select(Supplier).where(Supplier.org_nr == org_nr)).first()
+        if supplier is None:
+            raise NotFound(f"no supplier with organisation number {org_nr}")
+        unit_ids = None
+    else:
+        unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(event["unit_id"]))).first()
+        if unit is None:
+            raise NotFound(f"no unit '{event['unit_id']}'")
+        supplier = session.get(Supplier, unit.supplier_id)
+        unit_ids = {unit.unit_id}
+    session.flush()
+    doc = register_document(session, supplier_ids=[supplier.id])
+    snap = RegisterSnapshot.from_document(doc, on=on)
+    base_event, extra = _event_base(kind, event, on, ruleset)
+    if kind == "check":
+        extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"))
+    return _facts_from_snapshot(snap, doc["suppliers"][0], unit_ids, kind, on, extra, base_event), on
+
+
+def document_event_facts(doc: dict, event: dict, ruleset: RuleSet) -> tuple[list[dict], date]:
+    """Event facts from a register in the interchange format, without a database (rule tests).
+    The event is added to the document as if it had just been recorded."""
+    import copy
+
+    kind = _check_kind(event)
+    on = _event_date(event)
+    doc = copy.deepcopy(doc)
+    suppliers = doc.get("suppliers") or []
+    if kind == "check":
+        org_nr = canonical_org_nr(event["org_nr"])
+        supplier = next((s for s in suppliers if canonical_org_nr(s["org_nr"]) == org_nr), None)
+        if supplier is None:
+            raise NotFound(f"no supplier with organisation number {org_nr} in the register fragment")
+        previous = [c for c in supplier.get("checks") or [] if c.get("kind") == event["check"]["kind"]
+                    and _date(c.get("performed_on")) <= _date(event["check"]["performed_on"])]
+        previous.sort(key=lambda c: _date(c["performed_on"]))
+        supplier.setdefault("checks", []).append(dict(event["check"]))
+        unit_ids = None
+    else:
+        supplier = next((s for s in suppliers for u in s.get("units") or [] if u["unit_id"] == event["unit_id"]), None)
+        if supplier is None:
+            raise NotFound(f"no unit '{event['unit_id']}' in the register fragment")
+        unit = next(u for u in supplier["units"] if u["unit_id"] == event["unit_id"])
+        if kind == "permit":
+            permits = [p for p in unit.get("permits") or [] if p.get("dnr") != event["permit"]["dnr"]]
+            unit["permits"] = permits + [dict(event["permit"])]
+        else:
+            unit.setdefault("complaints", []).append({"received_on": event["received_on"]})
+        unit_ids = {unit["unit_id"]}
+    snap = RegisterSnapshot.from_document({"suppliers": [supplier]}, on=on)
+    base_event, extra = _event_base(kind, event, on, ruleset)
+    if kind == "check":
+        c = event["check"]
+        prev = previous[-1] if previous else None
+        extra["check"] = {
+            "kind": c["kind"], "result": c["result"],
+            "value": float(c["value"]) if c.get("value") is not None else None,
+            "performed_on": _date(c["performed_on"]),
+            "previous_value": float(prev["value"]) if prev and prev.get("value") is not None else None,
+            "previous_result": prev.get("result") if prev else None,
+        }
+    return _facts_from_snapshot(snap, supplier, unit_ids, kind, on, extra, base_event), on
+
+
+def plan_register_event(facts: list[dict], on: date, kind: str, ruleset: RuleSet,
+                        evaluator: ReferenceEvaluator | None = None) -> list[Applied]:
+    """What the register_status rules do for an event, decided from the facts alone: status
+    transitions (or 'unchanged' when the status already is the target), proposals (one per
+    supplier for a check, per unit otherwise) and unevaluable rules."""
+    evaluator = evaluator or ReferenceEvaluator(ruleset)
+    version = ruleset.version
+    planned: list[Applied] = []
+    done_proposals: set[tuple] = set()
+    done_agreements: set[str] = set()
+    for fact in facts:
+        unit = fact.get("unit") or {}
+        org_nr = fact["supplier"]["org_nr"]
+        unit_id = unit.get("unit_id")
+        for cr in evaluator.compiled("register_status", on):
+            rule = cr.rule
+            if rule.event != kind:
+                continue
+            state, reason = run_rule(cr, fact)
+            if state not in ("fired", "unevaluable"):
+                continue
+            common = dict(rule=rule.id, message=reason.message, org_nr=org_nr, values=_jsonable(reason.values),
+                          source=reason.source, rules_version=version)
+            if state == "unevaluable":
+                planned.append(Applied("unevaluable", unit_id=unit_id, **common))
+                continue
+            outcome = rule.outcome
+            if isinstance(outcome, Transition):
+                if outcome.unit_status and unit_id:
+                    current = unit["status"]
+                    action = "unchanged" if current == outcome.unit_status else "unit_status"
+                    planned.append(Applied(action, unit_id=unit_id, status_from=current,
+                                           status_to=outcome.unit_status, **common))
+                if outcome.agreement_status:
+                    insats = fact["event"].get("insats")
+                    for route in fact.get("_routes", []):
+                        aid = route["agreement_id"]
+                        if route["route"] != "ramavtal" or not aid or aid in done_agreements:
+                            continue
+                        if insats is not None and route["insats"] != insats:
+                            continue
+                        done_agreements.add(aid)
+                        final = route["status"] in (outcome.agreement_status, "terminated")
+                        planned.append(Applied("unchanged" if final else "agreement_status", unit_id=unit_id,
+                                               agreement_id=aid, status_from=route["status"],
+                                               status_to=outcome.agreement_status, **common))
+            elif isinstance(outcome, Propose):
+                # A check concerns the supplier: one proposal for it, not one per unit.
+                target_unit = None if kind == "check" else unit_id
+                key = (outcome.kind, org_nr, target_unit)
+                if key in done_proposals:
+                    continue
+                done_proposals.add(key)
+                planned.append(Applied("proposal", unit_id=target_unit, status_to=outcome.kind, **common))
+            elif isinstance(outcome, Flag):
+                planned.append(Applied("flag", unit_id=unit_id, **common))
+    return planned
+
+
+def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: RuleSet | None = None) -> list[Applied]:
+    """Evaluate the register_status rules for a recorded event and apply what fired, in the
+    caller's transaction. Returns what was done, including rules that could not be evaluated."""
+    from ..register.service import change_agreement_status, change_unit_status
+
+    actor = require_actor(actor)
+    ruleset = ruleset or load_ruleset()
+    facts, on = event_facts(session, event, ruleset)
+    planned = plan_register_event(facts, on, event["kind"], ruleset)
+    for item in planned:
+        if item.action == "unit_status":
+            change_unit_status(session, item.unit_id, item.status_to, actor=actor,
+                               reason=_removal_reason(ruleset, item.rule, on), note=item.message,
+                               effective_on=on, rule_id=item.rule, rules_version=item.rules_version)
+        elif item.action == "agreement_status":
+            change_agreement_status(session, item.agreement_id, item.status_to, actor=actor, note=item.message,
+                                    effective_on=on, rule_id=item.rule, rules_version=item.rules_version)
+        elif item.action == "proposal":
+            kind = item.status_to
+            existing = _open_proposal(session, kind, item.org_nr, item.unit_id)
+            if existing is not None:
+                item.action, item.proposal_id = "proposal_exists", existing.id
+                continue
+            proposal = Proposal(kind=kind, org_nr=item.org_nr, unit_id=item.unit_id, rule_id=item.rule,
+                                rules_version=item.rules_version, message=item.message,
+                                details={"values": item.values, "source": item.source, "event": event["kind"]},
+                                created_on=on)
+            session.add(proposal)
+            session.flush()
+            record(session, actor=actor, entity_kind="proposal", entity_id=str(proposal.id),
+                   action="proposal_created", effective_on=on, org_nr=item.org_nr, unit_id=item.unit_id,
+                   changes={"kind": kind, "status": [None, "open"], "message": item.message},
+                   rule_id=item.rule, rules_version=item.rules_version)
+            item.proposal_id = proposal.id
+    session.flush()
+    return planned
+
+
+def _open_proposal(session: Session, kind: str, org_nr: str, unit_id: str | None) -> Proposal | None:
+    stmt = select(Proposal).where(Proposal.kind == kind, Proposal.org_nr == org_nr, Proposal.status == "open")
+    stmt = stmt.where(Proposal.unit_id.is_(None)) if unit_id is None else stmt.where(Proposal.unit_id == unit_id)
+    return session.scalars(stmt).first()
+
+
+def _jsonable(values: dict) -> dict:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, date):
+            v = v.isoformat()
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[k] = v
+    return out
+
+
+def _removal_reason(ruleset: RuleSet, rule_id: str, on: date) -> str | None:
+    rule = ruleset.rule(rule_id, on)
+    return rule.outcome.removal_reason if rule is not None and isinstance(rule.outcome, Transition) else None
+
+
+# --- the proposals worklist -----------------------------------------------------------------
+
+PROPOSAL_STATUSES = ("open", "accepted", "dismissed")
+
+
+def list_proposals(session: Session, *, status: str | None = None) -> list[Proposal]:
+    if status is not None and status not in PROPOSAL_STATUSES:
+        raise ValidationError(f"unknown proposal status '{status}' (known: {', '.join(PROPOSAL_STATUSES)})")
+    stmt = select(Proposal).order_by(Proposal.id)
+    if status:
+        stmt = stmt.where(Proposal.status == status)
+    return list(session.scalars(stmt))
+
+
+def decide_proposal(session: Session, proposal_id: int, *, accept: bool, actor: str, note: str | None,
+                    effective_on: date | None = None) -> Proposal:
+    """Accept or dismiss an open proposal, with a note; recorded in history. Accepting records the
+    maintainer's decision; the change itself (e.g. re-publishing) is made with `register status`."""
+    actor = require_actor(actor)
+    note = nfc(note or "")
+    if not note:
+        raise ValidationError("a decision on a proposal needs a note (--note) saying why")
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound(f"no proposal {proposal_id}")
+    if proposal.status != "open":
+        raise InvariantViolation(f"proposal {proposal_id} is already {proposal.status} "
+                                 f"(by {proposal.decided_by}); decisions are not changed")
+    new = "accepted" if accept else "dismissed"
+    proposal.status = new
+    proposal.decided_by = actor
+    proposal.decided_at = datetime.now(timezone.utc)
+    proposal.decision_note = note
+    record(session, actor=actor, entity_kind="proposal", entity_id=str(proposal.id),
+           action="proposal_accepted" if accept else "proposal_dismissed",
+           effective_on=effective_on or date.today(), org_nr=proposal.org_nr, unit_id=proposal.unit_id,
+           changes={"status": ["open", new], "kind": proposal.kind}, note=note, rule_id=proposal.rule_id,
+           rules_version=proposal.rules_version)
+    session.flush()
+    return proposal

@@ -1,0 +1,275 @@
+"""Rule test cases (`rules/tests/*.yaml`): a register fragment, a request or a register event,
+the evaluation date and the expected outcome. Run by `placering rules test` and collected by
+pytest (tests/test_rule_cases.py). Written for people who know the domain, not Python:
+
+    description: "Tillstånd för skyddat boende"
+    unit_defaults: {places: 4, free_places: 1, age_min: 18, age_max: 99, ...}   # merged into each unit
+    request_defaults: {insats: skyddat_boende, municipality: Göteborg, ...}     # merged into each request
+    register:                       # interchange format (placering-register/1), shared by the cases
+      suppliers: [...]
+    cases:
+      - name: "Utan tillstånd före den nya lagen: behörig"
+        on: 2024-03-31              # default: the request's submitted_on, or the event's date
+        request: {submitted_on: 2024-03-31, start_on: 2024-03-31}
+        expect:
+          eligible: [U-1]           # no exclusion and nothing unevaluable
+          excluded: {U-2: [ELIG-PERMIT-MISSING]}   # exactly these rules exclude the unit
+          flagged: {U-1: []}        # exactly these review rules flag it
+          unevaluable: {U-3: [ELIG-DISTANCE]}
+          request_flags: [REVIEW-STODBOENDE-UNDER-18]
+      - name: "Återkallat tillstånd: enheten tas bort"
+        event: {kind: permit, unit_id: U-1, permit: {dnr: "…", status: revoked, insats: hvb_barn_unga, decided_on: 2024-05-01}}
+        expect:                     # for events every list is exact; a missing list means none
+          transitions: [{unit: U-1, status: removed, rule: STATUS-PERMIT-LOST},
+                        {agreement: RA-1, status: order_stop, rule: STATUS-PERMIT-LOST}]
+          proposals: [{kind: deepened_control, rule: STATUS-CHECK-FAILED}]
+          unevaluable: []
+
+A unit reference is a unit id (all its candidates) or `UNIT/route` (one route).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, ValidationError
+from ..paths import rules_dir
+from ..taxonomy import load_taxonomy
+from ..yamlio import line_of, load_yaml, plain
+from .facts import RegisterSnapshot, _date, request_fact
+from .reference import ReferenceEvaluator
+from .register_status import document_event_facts, plan_register_event
+from .ruleset import RuleSet, load_ruleset
+
+FILE_KEYS = ("description", "register", "unit_defaults", "request_defaults", "cases")
+CASE_KEYS = ("name", "description", "on", "request", "declined", "event", "register", "expect")
+REQUEST_EXPECT = ("eligible", "excluded", "flagged", "unevaluable", "request_flags", "request_unevaluable")
+EVENT_EXPECT = ("transitions", "proposals", "unevaluable")
+
+
+@dataclass
+class RuleCase:
+    file: str
+    line: int | None
+    name: str
+    on: date | None
+    register: dict
+    request: dict | None
+    declined: list[str]
+    event: dict | None
+    expect: dict
+
+    @property
+    def id(self) -> str:
+        return f"{Path(self.file).stem}: {self.name}"
+
+
+@dataclass
+class CaseResult:
+    case: RuleCase
+    failures: list[str]
+    positive: set[str] = field(default_factory=set)  # rule ids the case expects to fire
+    negative: set[str] = field(default_factory=set)  # rule ids the case expects not to fire
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict:
+        return {"file": self.case.file, "line": self.case.line, "name": self.case.name, "passed": self.passed,
+                "failures": self.failures}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _with_unit_defaults(register: dict, defaults: dict) -> dict:
+    register = copy.deepcopy(register)
+    for s in register.get("suppliers") or []:
+        s.setdefault("legal_form", "aktiebolag")
+        s["units"] = [_merge(defaults, u) for u in s.get("units") or []]
+    return register
+
+
+def load_cases(directory: Path) -> list[RuleCase]:
+    """Every case in directory/*.yaml, validated; a ValidationError lists every problem."""
+    problems: list[Problem] = []
+    cases: list[RuleCase] = []
+    for path in sorted(directory.glob("*.yaml")):
+        file = str(path)
+        try:
+            doc = load_yaml(path)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
+            problems.append(Problem("a rule test file is a mapping with a list of 'cases'", file, 1))
+            continue
+        for key in doc:
+            if key not in FILE_KEYS:
+                problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(FILE_KEYS)})", file,
+                                        line_of(doc, key), field=str(key)))
+        unit_defaults = plain(doc.get("unit_defaults") or {})
+        request_defaults = plain(doc.get("request_defaults") or {})
+        register = plain(doc.get("register") or {"suppliers": []})
+        for i, node in enumerate(doc["cases"]):
+            line = line_of(doc["cases"], i)
+            if not isinstance(node, dict):
+                problems.append(Problem("a case is a mapping", file, line))
+                continue
+            name = str(node.get("name") or f"case {i + 1}")
+            rec = f"case '{name}'"
+            for key in node:
+                if key not in CASE_KEYS:
+                    problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(CASE_KEYS)})", file,
+                                            line_of(node, key), rec, str(key)))
+            if ("request" in node) == ("event" in node):
+                problems.append(Problem("a case has either a request or an event", file, line, rec))
+                continue
+            expect = plain(node.get("expect") or {})
+            allowed = REQUEST_EXPECT if "request" in node else EVENT_EXPECT
+            if not isinstance(expect, dict) or not expect and "request" in node:
+                problems.append(Problem("missing expect", file, line, rec, "expect"))
+                continue
+            for key in expect:
+                if key not in allowed:
+                    problems.append(Problem(f"unknown expectation '{key}' (allowed: {', '.join(allowed)})", file,
+                                            line_of(node["expect"], key), rec, str(key)))
+            on = None
+            if node.get("on") is not None:
+                on = _date(node["on"]) if not isinstance(node["on"], date) else node["on"]
+            reg = plain(node["register"]) if "register" in node else register
+            request = _merge(request_defaults, plain(node["request"])) if "request" in node else None
+            cases.append(RuleCase(file, line, name, on, _with_unit_defaults(reg, unit_defaults), request,
+                                  list(plain(node.get("declined") or [])),
+                                  plain(node["event"]) if "event" in node else None, expect))
+    if problems:
+        raise ValidationError(problems)
+    return cases
+
+
+def _unit_ref(ref: str) -> tuple[str, str | None]:
+    unit, _, route = str(ref).partition("/")
+    return unit, route or None
+
+
+def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+    taxonomy = load_taxonomy()
+    on = case.on or _date(case.request.get("submitted_on"))
+    snap = RegisterSnapshot.from_document(case.register, on=on)
+    ev = ReferenceEvaluator(ruleset)
+    ev.load(snap)
+    result = ev.evaluate(request_fact(case.request, snap, taxonomy, declined=case.declined), on=on)
+    res = CaseResult(case, [])
+    exp = case.expect
+    elig_ids = {r.id for r in ruleset.rules_for("eligibility", on)}
+    flag_ids = {r.id for r in ruleset.rules_for("review", on) if r.scope == "candidate"}
+    req_flag_ids = {r.id for r in ruleset.rules_for("review", on) if r.scope == "request"}
+
+    def cands(ref: str):
+        unit, route = _unit_ref(ref)
+        found = [c for c in result.candidates if c.unit_id == unit and (route is None or c.route == route)]
+        if not found:
+            res.failures.append(f"{ref}: no candidate of {case.request.get('insats')} with this unit/route")
+        return found
+
+    def compare(label: str, ref: str, got: set[str], want: set[str]) -> None:
+        if got != want:
+            res.failures.append(f"{ref}: {label} by {sorted(got) or 'none'}, expected {sorted(want) or 'none'}")
+
+    for ref in exp.get("eligible") or []:
+        for c in cands(ref):
+            bad = [f"excluded by {r.rule}" for r in c.exclusions] + [f"unevaluable {r.rule}" for r in c.unevaluable]
+            if bad:
+                res.failures.append(f"{ref}/{c.route}: expected eligible, but {', '.join(bad)}")
+        res.negative |= elig_ids
+    for ref, rules in (exp.get("excluded") or {}).items():
+        found = cands(ref)
+        if found:
+            compare("excluded", ref, {r.rule for c in found for r in c.exclusions}, set(rules))
+        res.positive |= set(rules)
+        res.negative |= elig_ids - set(rules)
+    for ref, rules in (exp.get("flagged") or {}).items():
+        found = cands(ref)
+        if found:
+            compare("flagged", ref, {r.rule for c in found for r in c.flags}, set(rules or []))
+        res.positive |= set(rules or [])
+        res.negative |= flag_ids - set(rules or [])
+    for ref, rules in (exp.get("unevaluable") or {}).items():
+        found = cands(ref)
+        if found:
+            compare("unevaluable", ref, {r.rule for c in found for r in c.unevaluable}, set(rules or []))
+        res.positive |= set(rules or [])
+    if "request_flags" in exp:
+        want = set(exp["request_flags"] or [])
+        got = {r.rule for r in result.request_flags}
+        if got != want:
+            res.failures.append(f"request flagged by {sorted(got) or 'none'}, expected {sorted(want) or 'none'}")
+        res.positive |= want
+        res.negative |= req_flag_ids - want
+    if "request_unevaluable" in exp:
+        want = set(exp["request_unevaluable"] or [])
+        got = {r.rule for r in result.unevaluable}
+        if got != want:
+            res.failures.append(f"request unevaluable {sorted(got) or 'none'}, expected {sorted(want) or 'none'}")
+        res.positive |= want
+    return res
+
+
+def _run_event_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+    facts, event_on = document_event_facts(case.register, case.event, ruleset)
+    on = case.on or event_on
+    planned = plan_register_event(facts, on, case.event["kind"], ruleset)
+    res = CaseResult(case, [])
+    exp = case.expect
+
+    def norm_t(t: dict) -> tuple:
+        return ("unit", t["unit"]) if "unit" in t else ("agreement", t.get("agreement")), t.get("status"), t.get("rule")
+
+    got_t = sorted(
+        (("unit", p.unit_id) if p.action == "unit_status" else ("agreement", p.agreement_id), p.status_to, p.rule)
+        for p in planned if p.action in ("unit_status", "agreement_status"))
+    want_t = sorted(norm_t(t) for t in exp.get("transitions") or [])
+    if got_t != want_t:
+        res.failures.append(f"transitions {got_t or 'none'}, expected {want_t or 'none'}")
+    got_p = sorted((p.status_to, p.rule, p.unit_id) for p in planned if p.action == "proposal")
+    want_p = sorted((p["kind"], p["rule"], p.get("unit")) for p in exp.get("proposals") or [])
+    if got_p != want_p:
+        res.failures.append(f"proposals {got_p or 'none'}, expected {want_p or 'none'}")
+    got_u = sorted({p.rule for p in planned if p.action == "unevaluable"})
+    want_u = sorted(set(exp.get("unevaluable") or []))
+    if got_u != want_u:
+        res.failures.append(f"unevaluable {got_u or 'none'}, expected {want_u or 'none'}")
+    fired = {t[2] for t in want_t} | {p[1] for p in want_p} | set(want_u)
+    res.positive |= fired
+    res.negative |= {r.id for r in ruleset.rules_for("register_status", on) if r.event == case.event["kind"]} - fired
+    return res
+
+
+def run_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+    try:
+        if case.request is not None:
+            return _run_request_case(case, ruleset)
+        return _run_event_case(case, ruleset)
+    except (ValidationError, KeyError, ValueError, TypeError) as exc:
+        return CaseResult(case, [f"cannot run: {exc.__class__.__name__}: {exc}"])
+
+
+def run_rule_tests(directory: Path | str | None = None, *, ruleset: RuleSet | None = None,
+                   cases: list[RuleCase] | None = None) -> list[CaseResult]:
+    """Run every case of DIR/tests (DIR defaults to the project's rules/) against DIR's rules."""
+    directory = Path(directory) if directory is not None else rules_dir()
+    ruleset = ruleset or load_ruleset(directory)
+    cases = cases if cases is not None else load_cases(directory / "tests")
+    return [run_case(c, ruleset) for c in cases]
