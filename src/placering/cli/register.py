@@ -1,13 +1,530 @@
-"""`placering register …`: the maintainers' commands."""
+"""`placering register …`: the maintainers' commands (registervård) over placering.register."""
 
 from __future__ import annotations
 
-import click
+import json
+from datetime import date
+from pathlib import Path
 
+import click
+from sqlalchemy import or_, select
+
+from ..errors import Problem, ValidationError
+from ..register import csvio, service
+from ..register.search import search as search_register
+from ..storage import open_session, transaction
+from ..storage.history import require_actor
+from ..storage.models import Complaint, History, Permit, Supplier, SupplierCheck, Unit, UnitRoute
+from ..text import canonical_org_nr, nfc
+from ..vocabulary import (
+    AgreementStatus,
+    CheckKind,
+    CheckResult,
+    ComplaintCategory,
+    ComplaintOutcome,
+    PermitStatus,
+    RemovalReason,
+    Route,
+    UnitStatus,
+    label,
+)
 from . import cli
-from .common import PlaceringGroup
+from .common import (
+    CliError,
+    PlaceringGroup,
+    app,
+    by_option,
+    csv_option,
+    json_option,
+    parse_date,
+    print_json,
+    print_table,
+    wants_json,
+)
+
+
+def _codes(enum) -> str:
+    return ", ".join(m.value for m in enum)
 
 
 @cli.group(cls=PlaceringGroup)
 def register() -> None:
     """The supplier register (utförarregister): import, search, status, checks, history."""
+
+
+# --- import / export ------------------------------------------------------------------------
+
+
+def _read_input(path: str) -> tuple[dict, list[str], object]:
+    """(document, notes for stderr, locate) from a JSON or CSV file, by extension or content."""
+    try:
+        data = Path(path).read_bytes() if path != "-" else click.get_binary_stream("stdin").read()
+    except OSError as exc:
+        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=path)) from None
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    is_json = path.lower().endswith(".json") or (not path.lower().endswith(".csv") and head in (b"{", b"["))
+    if not is_json:
+        csv_doc, notes = csvio.read_csv(data, path)
+        return csv_doc.doc, notes, csv_doc
+    try:
+        text = csvio.decode(data, path)
+        if text.encoding == "latin-1":
+            raise ValidationError(Problem("JSON must be UTF-8 text; " + text.notes[0].split(": ", 1)[1]
+                                          .replace("read it as Latin-1 (ISO 8859-1)", "save it as UTF-8"),
+                                          file=path))
+        return json.loads(text.text), [], None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file=path,
+                                      line=exc.lineno)) from None
+
+
+@register.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dry-run", is_flag=True, help="Validate and show what would change; write nothing.")
+@by_option
+@json_option
+def import_(file: str, dry_run: bool, actor: str | None, json_output: bool) -> None:
+    """Import a register file: the interchange JSON (placering-register/1) or the unit CSV.
+
+    The format is chosen by the extension (.json, .csv), else by the content. Import is an
+    upsert by org_nr / unit_id and all or nothing: every problem is reported (file, record or
+    line, field) and nothing is written unless the whole file is valid. A unit in the file
+    replaces its offers, routes and permits; re-importing the same file changes nothing.
+
+    CSV columns (one row per unit and route; lists separated by ';'): org_nr, supplier_name,
+    legal_form, unit_id, unit_name, municipality, lat, lon, protected_address, places,
+    free_places, age_min, age_max, genders, target_groups, unit_status, removal_reason,
+    status_note, insats, subcategories, route, agreement_id, daily_price, valid_from,
+    valid_to, buyers, agreement_status, reserved_nonprofit. The CSV carries no permits or
+    checks (those in the register are kept). It must be UTF-8 (a byte-order mark is fine); a
+    Latin-1 file is read as such when unambiguous (said on stderr), otherwise rejected.
+    """
+    actor = require_actor(actor)
+    engine = app().engine()
+    doc, notes, csv_doc = _read_input(file)
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+    with transaction(engine) as session:
+        summary = service.import_document(
+            session, doc, actor=actor, source=file, dry_run=dry_run,
+            locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None)
+        if dry_run:
+            session.rollback()
+    result = summary.as_dict()
+    if wants_json(json_output):
+        print_json(result)
+        return
+    verb = "Would import" if dry_run else "Imported"
+    s, u = result["suppliers"], result["units"]
+    click.echo(f"{verb} {file}: suppliers {s['created']} created, {s['updated']} updated, {s['unchanged']} "
+               f"unchanged; units {u['created']} created, {u['updated']} updated, {u['unchanged']} unchanged; "
+               f"{result['agreements_changed']} agreement status change(s).")
+    if dry_run and summary.changes:
+        print_table(
+            [{"entity": f"{c['entity_kind']} {c['entity_id']}", "action": c["action"],
+              "change": _change_text(c.get("changes") or {}, c["action"])} for c in summary.changes],
+            [("entity", "Entity"), ("action", "Action"), ("change", "Change")],
+            title="Changes (nothing written: --dry-run)")
+
+
+@register.command()
+@json_option
+@csv_option
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of stdout.")
+def export(json_output: bool, csv_output: bool, out: str | None) -> None:
+    """Export the whole register: the interchange JSON (default) or, with --csv, the unit CSV.
+
+    This is the maintainers' interchange: it includes the coordinates of units with a
+    protected address. See 'register import --help' for the CSV columns.
+    """
+    if json_output and csv_output:
+        raise CliError("give --json or --csv, not both", 2)
+    engine = app().engine()
+    with open_session(engine) as session:
+        doc = service.export_document(session)
+    text = csvio.export_csv(doc) if csv_output else json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    if out:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror}", 1) from None
+        n = sum(len(s["units"]) for s in doc["suppliers"])
+        click.echo(f"Wrote {len(doc['suppliers'])} suppliers and {n} units to {out}.", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+# --- show / search ---------------------------------------------------------------------------
+
+
+def _unit_view(session, unit: Unit, show_protected: bool) -> dict:
+    offers, routes, permits = service._children(session, [unit.id])
+    data = service._unit_canonical(unit, offers.get(unit.id, []), routes.get(unit.id, []),
+                                   permits.get(unit.id, []))
+    supplier = service.supplier_of(session, unit)
+    if unit.protected_address and not show_protected:
+        data.pop("location", None)
+        data["location_hidden"] = True
+    since = service.status_since(session, unit.unit_id)
+    data["org_nr"] = supplier.org_nr
+    data["supplier_name"] = supplier.name
+    data["status_since"] = since.effective_on.isoformat() if since else None
+    data["status_changed_by"] = since.actor if since else None
+    data["status_rule"] = since.rule_id if since else None
+    data["checks"] = service._check_canonical(session.scalars(
+        select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id)
+        .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
+    data["complaints"] = [
+        {"id": c.id, "received_on": c.received_on.isoformat(), "category": c.category, "outcome": c.outcome,
+         "note": c.note, "recorded_by": c.recorded_by}
+        for c in session.scalars(select(Complaint).where(Complaint.unit_id == unit.id)
+                                 .order_by(Complaint.received_on, Complaint.id))
+    ]
+    return data
+
+
+def _print_unit(d: dict) -> None:
+    click.echo(f"Unit {d['unit_id']}: {d['name']}")
+    click.echo(f"  Supplier:      {d['supplier_name']} ({d['org_nr']})")
+    if d.get("location_hidden"):
+        where = f"{d['municipality']} (protected address: location hidden; --show-protected shows it)"
+    elif d.get("location"):
+        where = f"{d['municipality']} ({d['location']['lat']}, {d['location']['lon']})"
+        if d["protected_address"]:
+            where += " PROTECTED ADDRESS"
+    else:
+        where = d["municipality"]
+    click.echo(f"  Where:         {where}")
+    status = f"{d['status']} ({label(d['status'])})"
+    if d.get("status_since"):
+        status += f" since {d['status_since']} by {d['status_changed_by']}"
+        if d.get("status_rule"):
+            status += f" (rule {d['status_rule']})"
+    click.echo(f"  Status:        {status}")
+    if d.get("removal_reason"):
+        click.echo(f"  Removal:       {d['removal_reason']} ({label(d['removal_reason'])})")
+    if d.get("status_note"):
+        click.echo(f"  Status note:   {d['status_note']}")
+    click.echo(f"  Places:        {d['free_places']} free of {d['places']}")
+    click.echo(f"  Ages:          {d['age_min']}–{d['age_max']}; genders: {', '.join(d['genders'])}")
+    click.echo(f"  Target groups: {', '.join(d['target_groups']) or '(none)'}")
+    click.echo(f"  Offers:        " + ("; ".join(
+        o["insats"] + (f" ({', '.join(o['subcategories'])})" if o["subcategories"] else "") for o in d["offers"]
+    ) or "(none)"))
+    print_table(d["routes"], [("route", "Route"), ("insats", "Insats"), ("agreement_id", "Agreement"),
+                              ("daily_price", "Daily price"), ("valid_from", "From"), ("valid_to", "To"),
+                              ("buyers", "Buyers"), ("status", "Status")], title="Routes")
+    print_table(d["permits"], [("dnr", "Dnr"), ("insats", "Insats"), ("status", "Status"),
+                               ("target_groups", "Target groups"), ("decided_on", "Decided")],
+                title="IVO permits")
+    print_table(d["checks"], [("kind", "Check"), ("result", "Result"), ("value", "Value"),
+                              ("performed_on", "Performed"), ("source", "Source")],
+                title="Supplier checks")
+    print_table(d["complaints"], [("id", "Id"), ("received_on", "Received"), ("category", "Category"),
+                                  ("outcome", "Outcome"), ("note", "Note")], title="Complaints")
+
+
+@register.command()
+@click.argument("ident", metavar="ID")
+@click.option("--show-protected", is_flag=True,
+              help="Also show the location of a unit with a protected address (skyddad adress).")
+@json_option
+def show(ident: str, show_protected: bool, json_output: bool) -> None:
+    """Show a supplier (by organisation number) with its units, or a unit (by unit_id) with its
+    routes, permits, checks, complaints and current status since when.
+
+    The location of a unit with a protected address is hidden unless --show-protected.
+    """
+    engine = app().engine()
+    with open_session(engine) as session:
+        kind, obj = service.resolve_id(session, ident)
+        if kind == "agreement":
+            raise ValidationError(f"'{ident}' is an agreement: see 'placering register history {ident}'")
+        if kind == "unit":
+            data = _unit_view(session, obj, show_protected)
+            if wants_json(json_output):
+                print_json(data)
+            else:
+                _print_unit(data)
+            return
+        supplier: Supplier = obj
+        units = [_unit_view(session, u, show_protected)
+                 for u in session.scalars(select(Unit).where(Unit.supplier_id == supplier.id).order_by(Unit.id))]
+        checks = service._check_canonical(session.scalars(
+            select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id)
+            .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
+    data = {"org_nr": supplier.org_nr, "name": supplier.name, "legal_form": supplier.legal_form,
+            "checks": checks, "units": units}
+    if wants_json(json_output):
+        print_json(data)
+        return
+    click.echo(f"Supplier {supplier.org_nr}: {supplier.name} ({supplier.legal_form})")
+    print_table(checks, [("kind", "Check"), ("result", "Result"), ("value", "Value"),
+                         ("performed_on", "Performed"), ("source", "Source")], title="Checks")
+    print_table(
+        [{**u, "insatser": [o["insats"] for o in u["offers"]],
+          "routes_text": [r["route"] + (f" {r['agreement_id']}" if r.get("agreement_id") else "")
+                          + ("" if r["status"] == "active" else f" ({r['status']})") for r in u["routes"]],
+          "status_text": u["status"] + (f" since {u['status_since']}" if u.get("status_since") else "")}
+         for u in units],
+        [("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"), ("status_text", "Status"),
+         ("insatser", "Insatser"), ("routes_text", "Routes"), ("free_places", "Free")],
+        title="Units")
+
+
+@register.command()
+@click.argument("text")
+@click.option("--insats", help="Only units offering this insats.")
+@click.option("--route", help=f"Only units with this route ({_codes(Route)}).")
+@click.option("--status", help=f"Only units with this register status ({_codes(UnitStatus)}).")
+@click.option("--municipality", help="Only units in this municipality.")
+@click.option("--limit", type=int, default=20, show_default=True, help="At most this many results.")
+@json_option
+def search(text: str, insats, route, status, municipality, limit: int, json_output: bool) -> None:
+    """Find units by organisation number or unit_id (exact, first), else by name (fuzzy,
+    Swedish-aware: 'ängen' finds 'Ängen'; 'angen' is only similar)."""
+    engine = app().engine()
+    with open_session(engine) as session:
+        hits = search_register(session, text, insats=insats, route=route, status=status,
+                               municipality=municipality, limit=limit)
+    rows = [h.as_dict() for h in hits]
+    if wants_json(json_output):
+        print_json(rows)
+        return
+    print_table(rows, [("match", "Match"), ("score", "Score"), ("org_nr", "Org nr"), ("supplier_name", "Supplier"),
+                       ("unit_id", "Unit"), ("unit_name", "Unit name"), ("municipality", "Municipality"),
+                       ("status", "Status")], empty=f"No supplier or unit matches '{text}'.")
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def _entry_dict(h: History) -> dict:
+    return {"id": h.id, "effective_on": h.effective_on, "at": h.at, "actor": h.actor,
+            "entity_kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action, "org_nr": h.org_nr,
+            "unit_id": h.unit_id, "changes": h.changes, "reason": h.reason, "note": h.note,
+            "rule_id": h.rule_id, "rules_version": h.rules_version}
+
+
+def _done(entry: History | None, json_output: bool, message: str, extra: dict | None = None) -> None:
+    if wants_json(json_output):
+        data = _entry_dict(entry) if entry is not None else {}
+        print_json({**data, **(extra or {})})
+    else:
+        click.echo(message)
+
+
+@register.command()
+@click.argument("unit_id")
+@click.argument("status")
+@click.option("--reason", help=f"Removal reason code, required for 'removed' ({_codes(RemovalReason)}).")
+@click.option("--note", help="Why; for 'removed' the overall assessment (samlad bedömning), required.")
+@click.option("--on", "on", help="Date the change takes effect (YYYY-MM-DD; default today).")
+@by_option
+@json_option
+def status(unit_id: str, status: str, reason, note, on, actor, json_output: bool) -> None:
+    effective_on = parse_date(on, "--on")
+    engine = app().engine()
+    with transaction(engine) as session:
+        entry = service.change_unit_status(session, unit_id, status, actor=actor, reason=reason, note=note,
+                                           effective_on=effective_on)
+    old, new = entry.changes["status"]
+    _done(entry, json_output, f"Unit {entry.unit_id}: {old} → {new} from {entry.effective_on} (by {entry.actor}).")
+
+
+status.help = status.__doc__ = (
+    f"Change a unit's register status ({_codes(UnitStatus)}).\n\n"
+    "recommendation_stop only for a unit used through direct procurement; removed needs --reason and "
+    "--note and is final unless the unit is re-admitted (published or watch) after a new entry check "
+    "(passed credit_rating, tax_registration and enforcement_debt checks on or after the removal)."
+)
+
+
+@register.command()
+@click.argument("agreement_id")
+@click.argument("status")
+@click.option("--note", help="Why (e.g. the investigation behind an order stop).")
+@click.option("--on", "on", help="Date the change takes effect (YYYY-MM-DD; default today).")
+@by_option
+@json_option
+def agreement(agreement_id: str, status: str, note, on, actor, json_output: bool) -> None:
+    """Change a framework agreement's status (active, order_stop, terminated) on every unit it
+    covers. Only framework agreements (ramavtal); terminated is final."""
+    effective_on = parse_date(on, "--on")
+    engine = app().engine()
+    with transaction(engine) as session:
+        entry = service.change_agreement_status(session, agreement_id, status, actor=actor, note=note,
+                                                effective_on=effective_on)
+    old, new = entry.changes["status"]
+    _done(entry, json_output,
+          f"Agreement {entry.entity_id}: {old} → {new} from {entry.effective_on} (by {entry.actor}).")
+
+
+@register.command()
+@click.argument("org_nr")
+@click.argument("kind")
+@click.option("--result", required=True, help=f"Result of the check ({_codes(CheckResult)}); "
+              "'unavailable' (source unreachable) never counts as a pass.")
+@click.option("--value", type=float, help="A value, e.g. the credit rating (0–100).")
+@click.option("--on", "on", required=True, help="Date the check was performed (YYYY-MM-DD).")
+@click.option("--source", help="Where the result came from (e.g. kreditupplysning).")
+@by_option
+@json_option
+def check(org_nr: str, kind: str, result: str, value, on, source, actor, json_output: bool) -> None:
+    performed_on = parse_date(on, "--on")
+    engine = app().engine()
+    with transaction(engine) as session:
+        row = service.record_check(session, org_nr, kind, result, performed_on=performed_on, actor=actor,
+                                   value=value, source=source)
+        supplier = session.get(Supplier, row.supplier_id)
+        entry = _last_entry(session, "check", f"{supplier.org_nr}:{row.kind}")
+    _done(entry, json_output, f"Recorded {entry.changes['kind']} check of {entry.org_nr}: "
+                              f"{entry.changes['result']} on {entry.effective_on} (by {entry.actor}).")
+
+
+check.help = check.__doc__ = (
+    f"Record a check (kontroll) of a supplier. KIND: {_codes(CheckKind)}.\n\n"
+    "Checks accumulate; the latest of a kind is current."
+)
+
+
+def _last_entry(session, entity_kind: str, entity_id: str) -> History:
+    """The history entry the command just wrote (in its own transaction)."""
+    return session.scalars(select(History).where(History.entity_kind == entity_kind,
+                                                 History.entity_id == entity_id)
+                           .order_by(History.id.desc()).limit(1)).one()
+
+
+@register.command()
+@click.argument("unit_id")
+@click.option("--dnr", required=True, help="IVO's diary number of the decision.")
+@click.option("--status", "permit_status", required=True, help=f"Permit status ({_codes(PermitStatus)}).")
+@click.option("--on", "on", required=True, help="Date of IVO's decision (YYYY-MM-DD).")
+@click.option("--insats", help="The insats the permit covers (required for a new dnr).")
+@click.option("--target-group", "target_groups", multiple=True,
+              help="A target group the permit covers (repeat for several); replaces the permit's list.")
+@by_option
+@json_option
+def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups, actor, json_output: bool) -> None:
+    """Record an IVO permit decision for a unit: a new permit, or a change (e.g. revoked) of one."""
+    decided_on = parse_date(on, "--on")
+    engine = app().engine()
+    with transaction(engine) as session:
+        row = service.record_permit(session, unit_id, dnr=dnr, status=permit_status, decided_on=decided_on,
+                                    actor=actor, insats=insats, target_groups=list(target_groups) or None)
+        entry = _last_entry(session, "permit", row.dnr)
+    old, new = entry.changes["status"]
+    _done(entry, json_output, f"Permit {entry.entity_id} of unit {entry.unit_id}: {old or '(new)'} → {new} "
+                              f"decided {entry.effective_on} (by {entry.actor}).")
+
+
+@register.command()
+@click.argument("unit_id")
+@click.option("--category", required=True, help=f"What it is about ({_codes(ComplaintCategory)}).")
+@click.option("--on", "on", required=True, help="Date the complaint was received (YYYY-MM-DD).")
+@click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
+@click.option("--note", help="A short description (no names or personal identity numbers).")
+@by_option
+@json_option
+def complaint(unit_id: str, category: str, on, outcome: str, note, actor, json_output: bool) -> None:
+    """Record a complaint (synpunkt) on a unit."""
+    received_on = parse_date(on, "--on")
+    engine = app().engine()
+    with transaction(engine) as session:
+        row = service.record_complaint(session, unit_id, received_on=received_on, category=category,
+                                       actor=actor, outcome=outcome, note=note)
+        entry = _last_entry(session, "complaint", str(row.id))
+    _done(entry, json_output, f"Recorded complaint {entry.entity_id} on unit {entry.unit_id}: "
+                              f"{entry.changes['category']} ({entry.changes['outcome']}) (by {entry.actor}).")
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def _short(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"{len(value)} item(s)"
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value) or "[]"
+    if isinstance(value, dict):
+        return "{…}"
+    return str(value)
+
+
+def _change_text(changes: dict, action: str) -> str:
+    parts = []
+    for key, value in changes.items():
+        if isinstance(value, list) and len(value) == 2 and action not in ("check", "complaint"):
+            old, new = value
+            if action == "created" and old is None:
+                if key in ("status", "name"):
+                    parts.append(f"{key}: {_short(new)}")
+                continue
+            parts.append(f"{key}: {_short(old)} → {_short(new)}")
+        else:
+            parts.append(f"{key}={_short(value)}")
+    return "; ".join(parts)
+
+
+@register.command()
+@click.argument("ident", metavar="[ID]", required=False)
+@click.option("--unit", "unit_id", help="Only entries about this unit (its status, permits, complaints).")
+@click.option("--supplier", "org_nr", help="Only entries about this supplier (organisation number) and its units.")
+@click.option("--actor", help="Only changes made by this actor.")
+@click.option("--kind", help="Only this kind of entity or action (unit, supplier, agreement, permit, check, "
+              "complaint, proposal, request, review; or created, updated, status, agreement_status, …).")
+@click.option("--since", help="Only entries effective on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only entries effective on or before this date (YYYY-MM-DD).")
+@click.option("--limit", type=int, help="Only the latest N entries.")
+@json_option
+def history(ident, unit_id, org_nr, actor, kind, since, until, limit, json_output: bool) -> None:
+    """Every change to the register: who, when, why, which rule.
+
+    ID may be a unit_id, an organisation number or an agreement_id. Entries are listed oldest
+    first by effective date.
+    """
+    since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
+    if limit is not None and limit < 1:
+        raise CliError("--limit must be at least 1", 2)
+    engine = app().engine()
+    with open_session(engine) as session:
+        stmt = select(History)
+        if ident:
+            what, obj = service.resolve_id(session, ident)
+            if what == "supplier":
+                stmt = stmt.where(History.org_nr == obj.org_nr)
+            elif what == "unit":
+                stmt = stmt.where(or_(History.unit_id == obj.unit_id,
+                                      (History.entity_kind == "unit") & (History.entity_id == obj.unit_id)))
+            else:
+                stmt = stmt.where(History.entity_kind == "agreement", History.entity_id == obj)
+        if unit_id:
+            stmt = stmt.where(History.unit_id == service.get_unit(session, unit_id).unit_id)
+        if org_nr:
+            stmt = stmt.where(History.org_nr == service.get_supplier(session, org_nr).org_nr)
+        if actor:
+            stmt = stmt.where(History.actor == nfc(actor))
+        if kind:
+            stmt = stmt.where(or_(History.entity_kind == kind, History.action == kind))
+        if since_d:
+            stmt = stmt.where(History.effective_on >= since_d)
+        if until_d:
+            stmt = stmt.where(History.effective_on <= until_d)
+        stmt = stmt.order_by(History.effective_on.desc(), History.id.desc())
+        if limit:
+            stmt = stmt.limit(limit)
+        entries = list(session.scalars(stmt))[::-1]
+    if wants_json(json_output):
+        print_json([_entry_dict(h) for h in entries])
+        return
+    print_table(
+        [{"effective_on": h.effective_on, "at": h.at.strftime("%Y-%m-%d %H:%M") if h.at else None,
+          "actor": h.actor, "entity": f"{h.entity_kind} {h.entity_id}", "action": h.action,
+          "change": _change_text(h.changes or {}, h.action), "reason": h.reason, "rule": h.rule_id,
+          "note": h.note} for h in entries],
+        [("effective_on", "Effective"), ("at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
+         ("action", "Action"), ("change", "Change"), ("reason", "Reason"), ("rule", "Rule"), ("note", "Note")],
+        empty="No history entries match.")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator
@@ -43,11 +44,16 @@ FORMAT = "placering-register/1"
 PRICELESS_ROUTES = frozenset({Route.EGEN_REGI.value, Route.IOP.value})
 
 
+@lru_cache(maxsize=None)
+def _known(enum: type[StrEnum]) -> tuple[frozenset, str]:
+    return frozenset(m.value for m in enum), ", ".join(m.value for m in enum)
+
+
 def check_code(value: Any, enum: type[StrEnum], what: str) -> str:
     """A code from the vocabulary, or a ValueError naming the known codes."""
-    known = [m.value for m in enum]
+    known, listing = _known(enum)
     if not isinstance(value, str) or value not in known:
-        raise ValueError(f"unknown {what} '{value}' (known: {', '.join(known)})")
+        raise ValueError(f"unknown {what} '{value}' (known: {listing})")
     return value
 
 

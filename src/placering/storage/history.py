@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from ..errors import ValidationError
 from ..text import nfc
-from .models import History
+from .models import History, utcnow
 
 
 def require_actor(actor: str | None) -> str:
@@ -64,6 +64,29 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) -> int:
+    """Append many entries at once (bulk import), as record() would, in one executemany.
+
+    Each entry holds record()'s keyword arguments except actor. Returns how many were written.
+    """
+    actor = require_actor(actor)
+    at = utcnow()
+    rows = [
+        {
+            "at": at, "actor": actor, "entity_kind": e["entity_kind"], "entity_id": e["entity_id"],
+            "action": e["action"], "effective_on": e["effective_on"],
+            "changes": _jsonable(e.get("changes") or {}), "org_nr": e.get("org_nr"),
+            "unit_id": e.get("unit_id"), "reason": e.get("reason"),
+            "note": nfc(e["note"]) if e.get("note") else None,
+            "rule_id": e.get("rule_id"), "rules_version": e.get("rules_version"),
+        }
+        for e in entries
+    ]
+    if rows:
+        session.execute(insert(History), rows)
+    return len(rows)
 
 
 def query(
