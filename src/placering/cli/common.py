@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Sequence
@@ -120,7 +121,7 @@ def _csv_cell(value: Any) -> Any:
 def console() -> Console:
     # Created per call so CliRunner's captured stdout is the one written to.
     width = int(os.environ.get("COLUMNS", "0") or 0) or None
-    return Console(file=click.get_text_stream("stdout"), width=width or 160, soft_wrap=False)
+    return Console(file=sys.stdout, width=width or 160, soft_wrap=False)
 
 
 def print_table(
