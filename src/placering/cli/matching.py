@@ -1,8 +1,496 @@
-"""`placering match`, `placering request …` and `placering review …`: the handlers' commands."""
+"""`placering match`, `placering request …` and `placering review …`: the handlers' commands.
+
+Only parsing and formatting live here; the work is in `placering.matching`.
+"""
 
 from __future__ import annotations
 
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
 import click
 
+from ..storage import open_session, transaction
+from ..storage.history import require_actor
+from ..taxonomy import load_taxonomy
+from ..vocabulary import label
 from . import cli
-from .common import PlaceringGroup
+from .common import CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, print_table, wants_json
+
+ENGINE_OPTION = click.option(
+    "--engine",
+    type=click.Choice(["durable", "reference"]),
+    default="durable",
+    show_default=True,
+    help="Rules evaluator: durable-rules, or the plain-Python reference evaluator (same results).",
+)
+LIMIT_OPTION = click.option(
+    "--limit", type=click.IntRange(min=1), default=None,
+    help="How many recommendations (default: the ranking policy's number, 3).",
+)
+EXPLAIN_OPTION = click.option(
+    "--explain", "explain_unit", metavar="UNIT_ID",
+    help="Say where this unit stands: recommended (rank), eligible below the cut, held back, or "
+    "excluded/unevaluable and by which rules. With --json, prints that explanation.",
+)
+
+PROGRESS_FROM = 20  # requests; a progress bar on a terminal's stderr for longer batches
+
+
+def _fmt_num(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+def _source_text(source: Any) -> str:
+    if not source:
+        return ""
+    if isinstance(source, dict):
+        parts = []
+        if source.get("document"):
+            parts.append(source["document"] + (f", {source['section']}" if source.get("section") else ""))
+        if source.get("law"):
+            parts.append(source["law"])
+        text = "; ".join(parts)
+        return f"{text} ({source['note']})" if source.get("note") else text
+    return str(source)
+
+
+def _values_text(values: dict[str, Any] | None) -> str:
+    if not values:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in values.items() if not isinstance(v, dict))
+
+
+def _reason_line(r: dict[str, Any]) -> str:
+    route = f" [{r['route']}{' ' + r['agreement_id'] if r.get('agreement_id') else ''}]" if r.get("route") else ""
+    values = _values_text(r.get("values"))
+    src = _source_text(r.get("source"))
+    return (f"{r['code']}{route} {r['rule']}: {r['message']}"
+            + (f" ({values})" if values else "") + (f" — source: {src}" if src else ""))
+
+
+def _print_decision(doc: dict[str, Any]) -> None:
+    tax = load_taxonomy()
+    insats = tax.insatser[doc["insats"]]
+    sub = f" / {insats.subcategories.get(doc['subcategory'], doc['subcategory'])}" if doc.get("subcategory") else ""
+    click.echo(f"Request {doc['request_id']}: {insats.label}{sub} — decision {doc.get('seq', '–')} "
+               f"(rules {doc['rules_version']}, evaluated on {doc['evaluated_on']})")
+    sort_keys = [k["key"] for k in doc["ranking"]["sort_keys"]]
+    columns = [("rank", "Rank"), ("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"),
+               ("route_label", "Route")]
+    columns += [(f"key_{k}", k) for k in sort_keys if k != "unit_id"]
+    columns += [("flag_codes", "Flags")]
+    rows = []
+    for r in doc["recommendations"]:
+        row = dict(r, route_label=label(r["route"]), flag_codes=[f["code"] for f in r.get("flags", [])])
+        for k in sort_keys:
+            row[f"key_{k}"] = _fmt_num(r["keys"].get(k))
+        rows.append(row)
+    print_table(rows, columns, title="Recommendations (ranked by route order, then " + ", ".join(
+        f"{k['key']} {k['order']}" for k in doc["ranking"]["sort_keys"]) + ")", empty="(no unit can be recommended)")
+    if doc["flags"]:
+        click.echo("Flags:")
+        for f in doc["flags"]:
+            unit = f" {f['unit_id']}" if f.get("unit_id") else ""
+            reason = f" ({f['reason']})" if f.get("reason") else ""
+            src = _source_text(f.get("source"))
+            click.echo(f"  {f['code']}{unit}{reason}: {f['message']} [{f['rule']}{'; ' + src if src else ''}]")
+    review = f" (review {doc['review_id']})" if doc.get("review_id") else ""
+    click.echo(f"Review required: {'yes' + review if doc['review_required'] else 'no'}")
+    if doc.get("unevaluable"):
+        click.echo("Request rules that could not be evaluated:")
+        for r in doc["unevaluable"]:
+            click.echo("  " + _reason_line(r))
+    from ..matching.matcher import exclusion_summary
+
+    summary = exclusion_summary(doc)
+    if summary:
+        click.echo(f"Excluded: {len(doc['excluded'])} unit(s) — " + ", ".join(f"{code} {n}" for code, n in summary))
+    else:
+        click.echo("Excluded: none")
+    if doc["below_cut"]:
+        click.echo(f"Eligible below the cut: {len(doc['below_cut'])} (use --limit N or --explain UNIT_ID)")
+    if doc.get("declined_units"):
+        click.echo(f"Left out because they declined: {', '.join(doc['declined_units'])}")
+
+
+def _print_explain(ex: dict[str, Any]) -> None:
+    head = f"{ex['unit_id']} in request {ex['request_id']} (decision {ex.get('seq', '–')}): "
+    status = ex["status"]
+    if status in ("recommended", "below_cut"):
+        keys = ", ".join(f"{k}={_fmt_num(v)}" for k, v in ex["keys"].items() if k not in ("rank",))
+        if status == "recommended":
+            click.echo(head + f"recommended, rank {ex['rank']} via {label(ex['route'])}")
+        else:
+            click.echo(head + f"eligible via {label(ex['route'])}, ranked {ex['rank']}: below the cut of {ex['cut']}")
+        click.echo(f"  keys: {keys}")
+        for f in ex.get("flags", []):
+            click.echo("  flag " + _reason_line(f))
+        for o in ex.get("other_routes", []):
+            state = "also eligible" if o["eligible"] else "not eligible"
+            click.echo(f"  other route {o['route']}: {state}")
+            for r in o.get("reasons", []) + o.get("unevaluable", []):
+                click.echo("    " + _reason_line(r))
+    elif status == "held_back":
+        click.echo(head + f"eligible only via {label(ex['eligible']['route'])}, held back: direct procurement is the last resort")
+        for r in ex["reasons"]:
+            click.echo("  " + _reason_line(r))
+    elif status in ("excluded", "unevaluable"):
+        click.echo(head + ("excluded" if status == "excluded" else "not recommended: its rules could not be evaluated"))
+        for r in ex.get("reasons", []):
+            click.echo("  " + _reason_line(r))
+        for r in ex.get("unevaluable", []):
+            missing = r.get("values", {}).get("missing")
+            click.echo("  unevaluable " + _reason_line(r) + (f" missing: {missing}" if missing else ""))
+    else:
+        click.echo(head + "not a candidate: the unit does not offer this insats through any route, or is not in the register")
+
+
+def _progress(total: int):
+    """A progress bar on stderr for long runs on a terminal (never on stdout)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(file=sys.stderr)
+    enabled = total >= PROGRESS_FROM and console.is_terminal
+    return Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, disable=not enabled, transient=True)
+
+
+@cli.command()
+@click.argument("request_file", metavar="REQUEST.json|REQUESTS.jsonl", type=click.Path(dir_okay=False, path_type=Path))
+@LIMIT_OPTION
+@EXPLAIN_OPTION
+@ENGINE_OPTION
+@by_option
+@json_option
+def match(request_file: Path, limit: int | None, explain_unit: str | None, engine: str, actor: str | None,
+          json_output: bool) -> None:
+    """Decide placement requests: ranked recommendations, flags and every exclusion; stored.
+
+    REQUEST.json holds one request (CONTRACT.md); a JSON-lines file holds one per line. Every
+    request is validated first: one bad request stores nothing. A request_id already stored
+    with identical content is decided again (a new decision); with different content it is an
+    error. --json prints the decision (a list of decisions for JSON-lines input).
+    """
+    from ..matching.decisions import explain
+    from ..matching.matcher import MatchContext, match_request
+    from ..matching.request import read_requests
+
+    actor = require_actor(actor)
+    requests = read_requests(request_file)
+    single = len(requests) == 1 and requests[0][1] is None
+    if explain_unit and len(requests) != 1:
+        raise CliError("--explain takes a file with one request", 2)
+    documents: list[dict[str, Any]] = []
+    with transaction(app().engine()) as session:
+        ctx = MatchContext.load(session, engine=engine)
+        with _progress(len(requests)) as progress:
+            task = progress.add_task("match", total=len(requests))
+            for request, _line in requests:
+                documents.append(match_request(session, request, evaluator=ctx.evaluator, ruleset=ctx.ruleset,
+                                               actor=actor, limit=limit, snapshot=ctx.snapshot))
+                progress.advance(task)
+    if explain_unit:
+        ex = explain(documents[0], explain_unit.strip())
+        if wants_json(json_output):
+            print_json(ex)
+        else:
+            _print_explain(ex)
+        return
+    if wants_json(json_output):
+        print_json(documents[0] if single else documents)
+        return
+    if len(documents) == 1:
+        _print_decision(documents[0])
+        return
+    _print_batch(documents)
+
+
+def _print_batch(documents: list[dict[str, Any]]) -> None:
+    rows = [{
+        "request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"],
+        "units": [f"{r['unit_id']} ({r['route']})" for r in d["recommendations"]],
+        "flags": sorted({f["code"] for f in d["flags"]}), "review": "yes" if d["review_required"] else "",
+    } for d in documents]
+    print_table(rows, [("request_id", "Request"), ("insats", "Insats"), ("seq", "Decision"), ("units", "Recommended"),
+                       ("flags", "Flags"), ("review", "Review")], title=f"{len(documents)} decisions stored")
+    review = sum(1 for d in documents if d["review_required"])
+    none = sum(1 for d in documents if not d["recommendations"])
+    click.echo(f"Review required: {review}; no eligible unit: {none}.")
+
+
+@cli.group(cls=PlaceringGroup)
+def request() -> None:
+    """Stored placement requests: show, decline, choose, rematch, replay, schema."""
+
+
+@request.command("schema")
+def request_schema_cmd() -> None:
+    """Print the JSON Schema of a placement request (always JSON)."""
+    from ..matching.request import request_schema
+
+    print_json(request_schema())
+
+
+@request.command("show")
+@click.argument("request_id")
+@json_option
+def request_show(request_id: str, json_output: bool) -> None:
+    """A stored request with all its decisions, declines, reviews and the placement."""
+    from ..matching.decisions import request_overview
+
+    with open_session(app().engine()) as session:
+        data = request_overview(session, request_id)
+    if wants_json(json_output):
+        print_json(data)
+        return
+    req = data["request"]
+    tax = load_taxonomy()
+    person = req["person"]
+    click.echo(f"Request {req['request_id']} submitted {req['submitted_on']} by {req['requester']} ({req['municipality']}), "
+               f"stored by {data['submitted_by']}")
+    click.echo(f"  {tax.insatser[req['insats']].label}"
+               + (f" / {req['subcategory']}" if req.get("subcategory") else "")
+               + f", start {req['start_on']}, {req['urgency']}, {req['legal_basis']}; person: age {person['age']}, "
+               f"{person['gender']}, needs {', '.join(person['needs']) or '–'}"
+               + (", protected identity" if person.get("protected_identity") else ""))
+    rows = [{
+        "seq": d["seq"], "evaluated_on": d["evaluated_on"], "rules_version": d["rules_version"],
+        "units": [f"{r['unit_id']} ({r['route']})" for r in d["recommendations"]],
+        "flags": sorted({f["code"] for f in d["flags"]}),
+        "review": f"{d['review']['id']} {d['review']['status']}" if d.get("review") else "",
+        "by": d.get("decided_by"),
+    } for d in data["decisions"]]
+    print_table(rows, [("seq", "Decision"), ("evaluated_on", "Evaluated on"), ("rules_version", "Rules"),
+                       ("units", "Recommended"), ("flags", "Flags"), ("review", "Review"), ("by", "By")],
+                title="Decisions", empty="(no decision)")
+    print_table(data["declines"], [("unit_id", "Unit"), ("reason", "Reason"), ("by", "By"), ("at", "At")],
+                title="Declines", empty="(none)")
+    p = data["placement"]
+    if p:
+        click.echo(f"Placement: {p['unit_id']} via {label(p['route'])}"
+                   + (f" ({p['agreement_id']})" if p.get("agreement_id") else "")
+                   + f", daily price {_fmt_num(p['daily_price'])}, from {p['start_on']}; chosen by {p['by']}"
+                   + ("" if p["recommended"] else f"; not recommended: {p['reason']}"))
+    else:
+        click.echo("Placement: none yet")
+
+
+@request.command("decline")
+@click.argument("request_id")
+@click.argument("unit_id")
+@click.option("--reason", required=True, help="Why the unit said no.")
+@by_option
+@json_option
+def request_decline(request_id: str, unit_id: str, reason: str, actor: str | None, json_output: bool) -> None:
+    """Record that a unit said no; `request rematch` (or `match` again) leaves it out."""
+    from ..matching.decisions import decline
+
+    with transaction(app().engine()) as session:
+        d = decline(session, request_id, unit_id, reason=reason, actor=actor)
+        out = {"request_id": request_id, "unit_id": d.unit_id, "reason": d.reason, "by": d.by}
+    if wants_json(json_output):
+        print_json(out)
+    else:
+        click.echo(f"{out['unit_id']} declined request {request_id}: {out['reason']}. "
+                   f"Run 'placering request rematch {request_id}' for a new decision.")
+
+
+@request.command("rematch")
+@click.argument("request_id")
+@LIMIT_OPTION
+@EXPLAIN_OPTION
+@ENGINE_OPTION
+@by_option
+@json_option
+def request_rematch(request_id: str, limit: int | None, explain_unit: str | None, engine: str, actor: str | None,
+                    json_output: bool) -> None:
+    """Decide a stored request again (a new decision), leaving out the units that declined."""
+    from ..matching.decisions import explain, get_request, request_model
+    from ..matching.matcher import MatchContext, match_request
+
+    actor = require_actor(actor)
+    with transaction(app().engine()) as session:
+        row = get_request(session, request_id)
+        ctx = MatchContext.load(session, engine=engine)
+        doc = match_request(session, request_model(row), evaluator=ctx.evaluator, ruleset=ctx.ruleset, actor=actor,
+                            limit=limit, snapshot=ctx.snapshot)
+    if explain_unit:
+        ex = explain(doc, explain_unit.strip())
+        print_json(ex) if wants_json(json_output) else _print_explain(ex)
+    elif wants_json(json_output):
+        print_json(doc)
+    else:
+        _print_decision(doc)
+
+
+@request.command("choose")
+@click.argument("request_id")
+@click.argument("unit_id")
+@click.option("--reason", help="Why; required when the unit was not recommended in the latest decision.")
+@by_option
+@json_option
+def request_choose(request_id: str, unit_id: str, reason: str | None, actor: str | None, json_output: bool) -> None:
+    """The handler's choice: create the placement (unit, route, agreement, price, start).
+
+    A unit recommended in the latest decision needs no reason; one that was eligible but not
+    recommended (below the cut, or held back as direct procurement) needs --reason. A unit
+    that was excluded, unevaluable or declined cannot be chosen.
+    """
+    from ..matching.decisions import choose, placement_dict
+
+    with transaction(app().engine()) as session:
+        p = choose(session, request_id, unit_id, actor=actor, reason=reason)
+        out = dict(placement_dict(p), request_id=request_id)
+    if wants_json(json_output):
+        print_json(out)
+    else:
+        click.echo(f"Placement for {request_id}: {out['unit_id']} via {label(out['route'])}"
+                   + (f" ({out['agreement_id']})" if out.get("agreement_id") else "")
+                   + f", daily price {_fmt_num(out['daily_price'])}, from {out['start_on']}"
+                   + ("" if out["recommended"] else " (not recommended; reason recorded)") + ".")
+
+
+@request.command("replay")
+@click.option("--since", help="Only requests submitted on or after this date (YYYY-MM-DD).")
+@click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Rules directory to try (default: the current rules).")
+@ENGINE_OPTION
+@json_option
+def request_replay(since: str | None, rules_path: Path | None, engine: str, json_output: bool) -> None:
+    """Re-decide stored requests with the current (or given) rules and list every difference
+    from their latest decision (recommendations, flags, review). Stores nothing.
+
+    The register is today's; each request keeps the declines its latest decision left out.
+    """
+    from ..matching.replay import replay
+
+    since_d = parse_date(since, "--since")
+    with open_session(app().engine()) as session:
+        result = replay(session, since=since_d, rules_dir=rules_path, engine=engine)
+    if wants_json(json_output):
+        print_json(result)
+        return
+    click.echo(f"Replayed {result['requests']} request(s) with rules {result['rules_version']}"
+               + (f" from {result['rules_dir']}" if rules_path else "")
+               + f": {len(result['differences'])} changed, {result['unchanged']} unchanged.")
+    rows = []
+    for d in result["differences"]:
+        for change in d["changes"]:
+            rows.append({"request_id": d["request_id"], "seq": d["seq"], "what": change["what"],
+                         "old": change["old"], "new": change["new"]})
+    if rows:
+        print_table(rows, [("request_id", "Request"), ("seq", "Compared with"), ("what", "What"), ("old", "Stored"),
+                           ("new", "Replayed")], title="Differences")
+
+
+# --------------------------------------------------------------------------------------------
+# review
+# --------------------------------------------------------------------------------------------
+
+
+@cli.group(cls=PlaceringGroup)
+def review() -> None:
+    """The direct-procurement review queue: list, show, approve, reject."""
+
+
+@review.command("list")
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), help="Only reviews with this status.")
+@json_option
+def review_list(status: str | None, json_output: bool) -> None:
+    """Reviews of direct-procurement decisions, oldest first."""
+    from ..matching.review import list_reviews
+
+    with open_session(app().engine()) as session:
+        rows = list_reviews(session, status)
+    if wants_json(json_output):
+        print_json(rows)
+        return
+    print_table(rows, [("id", "Review"), ("status", "Status"), ("request_id", "Request"), ("insats", "Insats"),
+                       ("submitted_on", "Submitted"), ("seq", "Decision"), ("reason", "Why direct"),
+                       ("units", "Units"), ("reviewer", "Reviewer"), ("note", "Note")],
+                title="Direct-procurement reviews", empty="(no reviews)")
+
+
+@review.command("show")
+@click.argument("review_id")
+@json_option
+def review_show(review_id: str, json_output: bool) -> None:
+    """One review: the request, the direct-procurement units, why no preferred unit, price
+    against the reference, supplier checks and this year's direct purchases vs the threshold."""
+    from ..matching.review import review_detail
+    from ..rules import load_ruleset
+
+    with open_session(app().engine()) as session:
+        data = review_detail(session, review_id, load_ruleset())
+    if wants_json(json_output):
+        print_json(data)
+        return
+    req = data["request"]
+    click.echo(f"Review {data['id']} ({data['status']}" + (f" by {data['reviewer']}: {data['note']}" if data["reviewer"] else "")
+               + f") of request {req['request_id']}, decision {data['decision']['seq']}")
+    click.echo(f"  {req['insats']}" + (f" / {req['subcategory']}" if req.get("subcategory") else "")
+               + f", {req['municipality']} ({req['requester']}), start {req['start_on']}, {req['urgency']}, "
+               f"age {req['age']}, needs {', '.join(req['needs']) or '–'}")
+    dp = data["direct_procurement"]
+    click.echo(f"Why direct procurement: {dp.get('reason')} — {dp.get('message')} [{dp.get('rule')}; {_source_text(dp.get('source'))}]")
+    if data["why_no_preferred_unit"]:
+        for route, counts in data["why_no_preferred_unit"].items():
+            click.echo(f"  {label(route)}: " + ", ".join(f"{code} {n}" for code, n in sorted(counts.items())))
+    else:
+        click.echo("  no unit of egen regi, ramavtal or IOP offers this insats")
+    th = data["threshold"]
+    for r in data["recommendations"]:
+        click.echo("")
+        click.echo(f"#{r['rank']} {r['unit_id']} {r['unit_name'] or ''} ({r['municipality'] or '–'}), "
+                   f"supplier {r['supplier_name']} {r['org_nr']}")
+        ratio = f" = {r['price_ratio']:.2f} × reference" if r.get("price_ratio") else ""
+        click.echo(f"  daily price {_fmt_num(r['daily_price'])}, reference {_fmt_num(r['reference_price'])}{ratio}"
+                   + (f"; flags {', '.join(r['flags'])}" if r["flags"] else ""))
+        print_table([dict(c, passed="yes" if c["passed"] else "NO") for c in r["checks"]],
+                    [("kind", "Check"), ("result", "Result"), ("passed", "Passed"), ("value", "Value"),
+                     ("performed_on", "On"), ("note", "Note")], title="  Latest checks")
+        purchases = r["direct_purchases"]
+        click.echo(f"  Direct purchases from this supplier in {purchases['year']}: {len(purchases['placements'])} placement(s), "
+                   f"{_fmt_num(purchases['total'])} SEK; with this case {_fmt_num(r['total_with_this_case'])} SEK"
+                   + (f" against the threshold {_fmt_num(th['value'])} SEK ({'OVER' if r['over_threshold'] else 'under'})"
+                      if th.get("value") is not None else f" (threshold unknown: {th.get('note')})"))
+
+
+def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_output: bool) -> None:
+    from ..matching.review import decide_review
+
+    with transaction(app().engine()) as session:
+        r = decide_review(session, review_id, approve=approve, actor=actor, note=note)
+        out = {"id": r.id, "status": r.status, "reviewer": r.reviewer, "note": r.note}
+    if wants_json(json_output):
+        print_json(out)
+    else:
+        click.echo(f"Review {out['id']} {out['status']} by {out['reviewer']}: {out['note']}")
+
+
+@review.command("approve")
+@click.argument("review_id")
+@click.option("--note", required=True, help="The reviewer's note (required).")
+@by_option
+@json_option
+def review_approve(review_id: str, note: str, actor: str | None, json_output: bool) -> None:
+    """Approve a pending direct-procurement review."""
+    _decide(review_id, True, actor, note, json_output)
+
+
+@review.command("reject")
+@click.argument("review_id")
+@click.option("--note", required=True, help="The reviewer's note (required).")
+@by_option
+@json_option
+def review_reject(review_id: str, note: str, actor: str | None, json_output: bool) -> None:
+    """Reject a pending direct-procurement review."""
+    _decide(review_id, False, actor, note, json_output)

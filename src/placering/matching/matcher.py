@@ -1,0 +1,570 @@
+"""Ranking by the priority order: from the rules' evaluation of a request to a decision document.
+
+The rules (`rules/eligibility*.yaml`, `rules/review*.yaml`) decide, per candidate (one unit and
+one route of the requested insats), whether it is excluded, flagged, or could not be evaluated.
+This module only ranks what the rules left eligible, by the ranking policy
+(`rules/ranking.yaml`, `RANK-PRIORITY-ORDER`):
+
+1. **Route order** (`route_order`): egen regi, then ramavtal, then IOP. A unit appears once,
+   under its best eligible route; its other routes are shown as `other_routes`.
+2. **Last resort** (`last_resort`: direktupphandling): used only when no unit of the other
+   routes is eligible, or when every eligible one has declined. Otherwise a unit eligible only
+   through direct procurement is listed in `excluded` with reason `LAST_RESORT` and its
+   `eligible` route (it is held back, not silently dropped). A decision that recommends direct
+   procurement carries the `DIRECT_PROCUREMENT` flag with its reason, citing the policy:
+   `all_declined` (eligible units of the other routes exist but all declined),
+   `no_framework_for_insats` (the taxonomy has no ramavtal route for the insats, e.g.
+   nödbistånd), or `no_eligible_framework_unit`.
+3. **Within a route**, the policy's `sort_keys` (by default needs fit desc, daily price asc,
+   distance asc, unit id asc: unit id makes every tie deterministic). Missing values (a unit
+   without a price or a position) sort last, whatever the order.
+
+**needs_fit** (`NEEDS_FIT_DEFINITION`), computed from the candidate's facts:
+  the number of the person's needs named among the target groups of the unit's IVO permit for
+  the insats (when the unit holds one; otherwise among the unit's own target groups), plus 1
+  when the request names a sub-category and the unit offers it. Eligibility already demands
+  that the unit's target groups cover every need, so the permit part rewards a unit whose
+  permit explicitly covers the person, and the sub-category part one that offers exactly what
+  was asked for.
+
+Every recommendation shows the keys it was ranked on (`keys`); there is no opaque score.
+Distances are rounded to 0.1 km before ranking, so the order follows from the shown keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable, Sequence
+
+from ..errors import ValidationError
+from ..taxonomy import Taxonomy, load_taxonomy
+from ..vocabulary import Route
+from .request import PlacementRequestIn
+
+NEEDS_FIT_DEFINITION = (
+    "number of the person's needs among the target groups of the unit's IVO permit for the insats "
+    "(the unit's own target groups when it holds no permit), plus 1 when the requested sub-category is offered"
+)
+
+# Decision-level flag and reason codes this module raises (the rules raise the others).
+DIRECT_PROCUREMENT = "DIRECT_PROCUREMENT"
+NO_ELIGIBLE_UNIT = "NO_ELIGIBLE_UNIT"
+LAST_RESORT = "LAST_RESORT"
+DECLINED = "DECLINED"
+
+DP_ALL_DECLINED = "all_declined"
+DP_NO_FRAMEWORK = "no_framework_for_insats"
+DP_NO_ELIGIBLE_FRAMEWORK = "no_eligible_framework_unit"
+
+_DP_MESSAGES = {
+    DP_ALL_DECLINED: "Alla enheter i egen regi, ramavtal eller IOP som kunde ta emot har tackat nej: direktupphandling krävs och ska granskas",
+    DP_NO_FRAMEWORK: "Insatsen har inget ramavtal: extern placering sker genom direktupphandling och ska granskas",
+    DP_NO_ELIGIBLE_FRAMEWORK: "Ingen enhet i egen regi, ramavtal eller IOP kan ta emot: direktupphandling krävs och ska granskas",
+}
+
+SORTABLE_KEYS = ("needs_fit", "daily_price", "distance_km", "unit_id", "org_nr", "free_places", "agreement_id")
+
+
+def source_json(source: Any) -> Any:
+    """A rule's or policy's source as JSON: a mapping of the fields that are set."""
+    if source is None or isinstance(source, (str, dict)):
+        return source
+    fields = ("document", "section", "law", "note")
+    if any(hasattr(source, f) for f in fields):
+        return {f: getattr(source, f) for f in fields if getattr(source, f, None)}
+    return str(source)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and value.is_integer():
+        return int(value) if abs(value) < 2**53 else value
+    return value
+
+
+def _plain(v: Any) -> Any:
+    # Rule values are scalars, dates or lists of codes: only dates need converting.
+    return v.isoformat() if type(v) is date else v
+
+
+def reason_json(reason: Any, **extra: Any) -> dict[str, Any]:
+    """A rules `Reason` (code, rule, message, values, source) as a JSON object."""
+    values = reason.values
+    out = {
+        "code": reason.code,
+        "rule": reason.rule,
+        "message": reason.message,
+        "values": {k: _plain(v) for k, v in values.items()} if values else {},
+        "source": reason.source if type(reason.source) is str else source_json(reason.source),
+    }
+    if extra:
+        out.update(extra)
+    return out
+
+
+def _get(fact: Any, path: str) -> Any:
+    node = fact
+    for part in path.split("."):
+        if node is None:
+            return None
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+    return node
+
+
+def needs_fit(candidate: Any, request: PlacementRequestIn) -> int:
+    """See NEEDS_FIT_DEFINITION (module docstring)."""
+    fact = candidate.fact
+    needs = [n.value for n in request.person.needs]
+    if _get(fact, "permit.exists"):
+        groups = _get(fact, "permit.target_groups") or ()
+    else:
+        groups = _get(fact, "unit.target_groups") or ()
+    fit = sum(1 for n in needs if n in groups)
+    if request.subcategory is not None and request.subcategory in (_get(fact, "unit.subcategories") or ()):
+        fit += 1
+    return fit
+
+
+class _Desc:
+    """Reverses the order of a comparable value (for `order: desc` on text)."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any):
+        self.v = v
+
+    def __lt__(self, other: "_Desc") -> bool:
+        return other.v < self.v
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.v == other.v
+
+
+@dataclass
+class Ranked:
+    """One eligible unit under its best route, with the keys it is ranked on."""
+
+    candidate: Any
+    keys: dict[str, Any]
+    sort: tuple
+    others: list[Any] = field(default_factory=list)  # the unit's other candidates (routes)
+
+
+@dataclass
+class Policy:
+    """The ranking policy as this module uses it (from `ruleset.policy("ranking", on)`)."""
+
+    id: str
+    source: Any
+    route_order: tuple[str, ...]
+    last_resort: tuple[str, ...]
+    sort_keys: tuple[tuple[str, str], ...]
+    recommendations: int
+
+    @classmethod
+    def of(cls, policy: Any) -> "Policy":
+        keys = tuple((k.key, k.order) if hasattr(k, "key") else (k["key"], k["order"]) for k in policy.sort_keys)
+        unknown = [k for k, _ in keys if k not in SORTABLE_KEYS]
+        if unknown:
+            raise ValidationError(
+                f"ranking policy {policy.id}: unknown sort key(s) {', '.join(unknown)} "
+                f"(matching can rank on: {', '.join(SORTABLE_KEYS)})"
+            )
+        return cls(policy.id, policy.source, tuple(policy.route_order), tuple(policy.last_resort), keys,
+                   int(policy.recommendations))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "rule": self.id,
+            "route_order": list(self.route_order),
+            "last_resort": list(self.last_resort),
+            "sort_keys": [{"key": k, "order": o} for k, o in self.sort_keys],
+            "needs_fit": NEEDS_FIT_DEFINITION,
+            "source": source_json(self.source),
+        }
+
+
+def _key_values(candidate: Any, request: PlacementRequestIn, policy: Policy) -> dict[str, Any]:
+    distance = candidate.distance_km
+    keys: dict[str, Any] = {
+        "route": candidate.route,
+        "route_priority": policy.route_order.index(candidate.route) + 1 if candidate.route in policy.route_order
+        else len(policy.route_order) + 1,
+    }
+    for name, _order in policy.sort_keys:
+        if name == "needs_fit":
+            keys[name] = needs_fit(candidate, request)
+        elif name == "distance_km":
+            keys[name] = None if distance is None else round(float(distance), 1)
+        elif name == "daily_price":
+            keys[name] = _jsonable(candidate.daily_price)
+        elif name == "free_places":
+            keys[name] = _get(candidate.fact, "unit.free_places")
+        else:
+            keys[name] = getattr(candidate, name, None)
+    return keys
+
+
+def _sort_tuple(keys: dict[str, Any], policy: Policy) -> tuple:
+    out: list[Any] = [keys["route_priority"]]
+    for name, order in policy.sort_keys:
+        v = keys.get(name)
+        if v is None:
+            out.append((1, 0))  # missing values last, whatever the order
+        elif order == "desc":
+            out.append((0, -v if isinstance(v, (int, float)) else _Desc(v)))
+        else:
+            out.append((0, v))
+    return tuple(out)
+
+
+def _route_tag(reason: Any, candidate: Any) -> dict[str, Any]:
+    return reason_json(reason, route=candidate.route, agreement_id=candidate.agreement_id)
+
+
+def _candidate_summary(c: Any, keys: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {
+        "unit_id": c.unit_id,
+        "org_nr": c.org_nr,
+        "route": c.route,
+        "agreement_id": c.agreement_id,
+        "daily_price": _jsonable(c.daily_price),
+        "distance_km": None if c.distance_km is None else round(float(c.distance_km), 1),
+    }
+    if keys is not None:
+        out["keys"] = keys
+    return out
+
+
+def _eligible(c: Any) -> bool:
+    return not c.exclusions and not c.unevaluable
+
+
+def _declined_only(c: Any) -> bool:
+    return bool(c.exclusions) and not c.unevaluable and all(r.code == DECLINED for r in c.exclusions)
+
+
+def decide(
+    request: PlacementRequestIn,
+    evaluation: Any,
+    policy: Policy,
+    *,
+    rules_version: str,
+    on: date | None = None,
+    limit: int | None = None,
+    declined: Sequence[str] = (),
+    reference_price: float | None = None,
+    taxonomy: Taxonomy | None = None,
+    with_excluded: bool = True,
+) -> dict[str, Any]:
+    """The decision document (CONTRACT.md, "Match decision") for one evaluated request.
+
+    `with_excluded=False` leaves out the `excluded` list (its size grows with the register);
+    replay, which compares recommendations, flags and review only, does without it.
+    """
+    tax = taxonomy or load_taxonomy()
+    limit = policy.recommendations if limit is None else limit
+    if limit < 1:
+        raise ValidationError("--limit: at least one recommendation")
+    by_unit: dict[str, list[Any]] = {}
+    for c in evaluation.candidates:
+        by_unit.setdefault(c.unit_id, []).append(c)
+
+    primary: list[Ranked] = []
+    last_resort: list[Ranked] = []
+    declined_eligible = 0
+    excluded_units: dict[str, list[Any]] = {}
+    for unit_id, cands in by_unit.items():
+        eligible = [c for c in cands if _eligible(c)]
+        if not eligible:
+            excluded_units[unit_id] = cands
+            if any(_declined_only(c) and c.route not in policy.last_resort for c in cands):
+                declined_eligible += 1
+            continue
+        ranked = []
+        for c in eligible:
+            keys = _key_values(c, request, policy)
+            ranked.append(Ranked(c, keys, _sort_tuple(keys, policy)))
+        best = min(ranked, key=lambda r: r.sort)
+        best.others = [c for c in cands if c is not best.candidate]
+        (last_resort if best.candidate.route in policy.last_resort else primary).append(best)
+
+    flags: list[dict[str, Any]] = []
+    for r in evaluation.request_flags:
+        flags.append(reason_json(r))
+    held_back: list[Ranked] = []
+    dp_reason: str | None = None
+    if primary:
+        ranked_all = sorted(primary, key=lambda r: r.sort)
+        held_back = sorted(last_resort, key=lambda r: r.sort)
+    else:
+        ranked_all = sorted(last_resort, key=lambda r: r.sort)
+        if ranked_all:
+            if declined_eligible:
+                dp_reason = DP_ALL_DECLINED
+            elif Route.RAMAVTAL.value not in tax.insats(request.insats).routes:
+                dp_reason = DP_NO_FRAMEWORK
+            else:
+                dp_reason = DP_NO_ELIGIBLE_FRAMEWORK
+    for i, r in enumerate(ranked_all, start=1):
+        r.keys["rank"] = i
+
+    def rec(r: Ranked) -> dict[str, Any]:
+        out = _candidate_summary(r.candidate, r.keys)
+        out["rank"] = r.keys["rank"]
+        out["flags"] = [reason_json(f) for f in r.candidate.flags]
+        others = []
+        for o in r.others:
+            entry: dict[str, Any] = {"route": o.route, "agreement_id": o.agreement_id,
+                                     "eligible": _eligible(o)}
+            if o.exclusions:
+                entry["reasons"] = [reason_json(x) for x in o.exclusions]
+            if o.unevaluable:
+                entry["unevaluable"] = [reason_json(x) for x in o.unevaluable]
+            others.append(entry)
+        if others:
+            out["other_routes"] = others
+        return out
+
+    recommendations = [rec(r) for r in ranked_all[:limit]]
+    below_cut = [rec(r) for r in ranked_all[limit:]]
+    for r in recommendations:
+        for f in r["flags"]:
+            flags.append({**f, "unit_id": r["unit_id"]})
+    if dp_reason is not None:
+        counts = _exclusion_counts(excluded_units, policy)
+        flags.append({
+            "code": DIRECT_PROCUREMENT,
+            "rule": policy.id,
+            "message": _DP_MESSAGES[dp_reason],
+            "reason": dp_reason,
+            "values": {"reason": dp_reason, "insats_routes": list(tax.insats(request.insats).routes),
+                       "declined_eligible_units": declined_eligible, "excluded_by_route": counts},
+            "source": source_json(policy.source),
+        })
+    if not recommendations:
+        flags.append({
+            "code": NO_ELIGIBLE_UNIT,
+            "rule": policy.id,
+            "message": "Ingen enhet i registret kan ta emot personen enligt reglerna",
+            "values": {"units_of_insats": len(by_unit), "declined_units": len(declined)},
+            "source": source_json(policy.source),
+        })
+
+    excluded: list[dict[str, Any]] = []
+    others_count = len(primary)
+    for r in held_back if with_excluded else ():
+        c = r.candidate
+        excluded.append({
+            "unit_id": c.unit_id,
+            "org_nr": c.org_nr,
+            "eligible": _candidate_summary(c, r.keys),
+            "reasons": [{
+                "code": LAST_RESORT,
+                "rule": policy.id,
+                "message": f"Direktupphandling används bara när ingen enhet i {', '.join(x for x in policy.route_order if x not in policy.last_resort)} kan ta emot",
+                "values": {"route": c.route, "eligible_units_other_routes": others_count},
+                "source": source_json(policy.source),
+                "route": c.route,
+                "agreement_id": c.agreement_id,
+            }] + [_route_tag(x, o) for o in r.others for x in o.exclusions],
+            "unevaluable": [_route_tag(x, o) for o in r.others for x in o.unevaluable],
+        })
+    for unit_id, cands in excluded_units.items() if with_excluded else ():
+        excluded.append({
+            "unit_id": unit_id,
+            "org_nr": cands[0].org_nr,
+            "reasons": [_route_tag(x, c) for c in cands for x in c.exclusions],
+            "unevaluable": [_route_tag(x, c) for c in cands for x in c.unevaluable],
+        })
+    excluded.sort(key=lambda e: e["unit_id"])
+
+    return {
+        "request_id": request.request_id,
+        "insats": request.insats,
+        "subcategory": request.subcategory,
+        "rules_version": rules_version,
+        "evaluated_on": (on or request.submitted_on).isoformat(),
+        "review_required": dp_reason is not None,
+        "limit": limit,
+        "ranking": policy.describe(),
+        "reference_price": _jsonable(reference_price),
+        "recommendations": recommendations,
+        "flags": flags,
+        "below_cut": below_cut,
+        **({"excluded": excluded} if with_excluded else {}),
+        "unevaluable": [reason_json(r) for r in getattr(evaluation, "unevaluable", ()) or ()],
+        "declined_units": sorted(declined),
+        "counts": {
+            "units": len(by_unit),
+            "eligible": len(ranked_all) + len(held_back),
+            "recommended": len(recommendations),
+            "below_cut": len(below_cut),
+            "excluded": len(excluded_units) + len(held_back),
+        },
+    }
+
+
+def _exclusion_counts(excluded_units: dict[str, list[Any]], policy: Policy) -> dict[str, dict[str, int]]:
+    """For the units of the non-last-resort routes: how many were excluded by each reason code."""
+    out: dict[str, dict[str, int]] = {}
+    for cands in excluded_units.values():
+        for c in cands:
+            if c.route in policy.last_resort:
+                continue
+            codes = {x.code for x in c.exclusions} | ({"UNEVALUABLE"} if c.unevaluable else set())
+            per = out.setdefault(c.route, {})
+            for code in codes:
+                per[code] = per.get(code, 0) + 1
+    return out
+
+
+def exclusion_summary(document: dict[str, Any]) -> list[tuple[str, int]]:
+    """Number of excluded units per reason code (a unit counts once per code), most first."""
+    counts: dict[str, int] = {}
+    for e in document["excluded"]:
+        codes = {r["code"] for r in e.get("reasons", [])}
+        if e.get("unevaluable"):
+            codes.add("UNEVALUABLE")
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def flag_codes(document: dict[str, Any]) -> list[str]:
+    return sorted({f["code"] for f in document["flags"]})
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every difference that matters to a handler between two decisions of one request:
+    recommendations (unit, route, rank), flags (code, unit, reason), review_required."""
+    diffs: list[dict[str, Any]] = []
+
+    def recs(doc: dict[str, Any]) -> list[tuple]:
+        return [(r["rank"], r["unit_id"], r["route"]) for r in doc["recommendations"]]
+
+    if recs(old) != recs(new):
+        diffs.append({"what": "recommendations",
+                      "old": [f"{u} ({route})" for _, u, route in recs(old)],
+                      "new": [f"{u} ({route})" for _, u, route in recs(new)]})
+
+    def flags(doc: dict[str, Any]) -> list[str]:
+        return sorted({f"{f['code']}" + (f"[{f['unit_id']}]" if f.get("unit_id") else "")
+                       + (f":{f['reason']}" if f.get("reason") else "") for f in doc["flags"]})
+
+    if flags(old) != flags(new):
+        diffs.append({"what": "flags", "old": flags(old), "new": flags(new)})
+    if bool(old["review_required"]) != bool(new["review_required"]):
+        diffs.append({"what": "review_required", "old": old["review_required"], "new": new["review_required"]})
+    return diffs
+
+
+def iter_units(document: dict[str, Any]) -> Iterable[str]:
+    for part in ("recommendations", "below_cut", "excluded"):
+        for e in document.get(part, []):
+            yield e["unit_id"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating and deciding: the register resident in memory, one evaluator, many requests.
+# ---------------------------------------------------------------------------------------------
+
+ENGINES = ("durable", "reference")
+
+
+def load_evaluator(kind: str, ruleset: Any, snapshot: Any) -> Any:
+    """An evaluator of the rules with the register snapshot resident (`durable` or `reference`)."""
+    if kind not in ENGINES:
+        raise ValidationError(f"--engine: unknown engine '{kind}' (known: {', '.join(ENGINES)})")
+    from .. import rules
+
+    cls = rules.DurableEvaluator if kind == "durable" else rules.ReferenceEvaluator
+    evaluator = cls(ruleset)
+    evaluator.load(snapshot)
+    return evaluator
+
+
+@dataclass
+class MatchContext:
+    """What deciding needs, loaded once for any number of requests."""
+
+    ruleset: Any
+    evaluator: Any
+    snapshot: Any
+    taxonomy: Taxonomy
+    _policies: dict[date, Policy] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Any, *, engine: str = "durable", ruleset: Any = None, rules_dir: Any = None) -> "MatchContext":
+        from ..rules import RegisterSnapshot, load_ruleset
+
+        ruleset = ruleset or load_ruleset(rules_dir)
+        snapshot = RegisterSnapshot.from_session(session)
+        return cls(ruleset, load_evaluator(engine, ruleset, snapshot), snapshot, load_taxonomy())
+
+    def policy(self, on: date) -> Policy:
+        if on not in self._policies:
+            self._policies[on] = Policy.of(self.ruleset.policy("ranking", on))
+        return self._policies[on]
+
+    def decide(self, request: PlacementRequestIn, *, declined: Sequence[str] = (), limit: int | None = None,
+               on: date | None = None, with_excluded: bool = True) -> dict[str, Any]:
+        return evaluate_and_decide(request, evaluator=self.evaluator, ruleset=self.ruleset, snapshot=self.snapshot,
+                                   taxonomy=self.taxonomy, declined=declined, limit=limit, on=on,
+                                   policy=self.policy(on or request.submitted_on), with_excluded=with_excluded)
+
+
+def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset: Any, snapshot: Any,
+                        taxonomy: Taxonomy | None = None, declined: Sequence[str] = (), limit: int | None = None,
+                        on: date | None = None, policy: Policy | None = None,
+                        with_excluded: bool = True) -> dict[str, Any]:
+    """Evaluate the rules for one request and rank the outcome (nothing is stored)."""
+    from ..rules import request_fact
+
+    tax = taxonomy or load_taxonomy()
+    on = on or request.submitted_on
+    fact = request_fact(request.payload(), snapshot, tax, declined=declined)
+    evaluation = evaluator.evaluate(fact, on=on)
+    return decide(request, evaluation, policy or Policy.of(ruleset.policy("ranking", on)),
+                  rules_version=ruleset.version, on=on, limit=limit, declined=declined,
+                  reference_price=fact.get("reference_price"), taxonomy=tax, with_excluded=with_excluded)
+
+
+def match_request(session: Any, request: PlacementRequestIn, *, evaluator: Any, ruleset: Any, on: date | None = None,
+                  actor: str, limit: int | None = None, snapshot: Any = None) -> dict[str, Any]:
+    """Store the request (or find it, if identical), decide it leaving out the units that
+    declined it, and store the decision (and a review when it goes to direct procurement).
+    Returns the stored decision document."""
+    from .decisions import declined_units, record_decision, store_request
+
+    row, _created = store_request(session, request, actor=actor)
+    declined = declined_units(session, row)
+    snapshot = snapshot if snapshot is not None else getattr(evaluator, "snapshot")
+    document = evaluate_and_decide(request, evaluator=evaluator, ruleset=ruleset, snapshot=snapshot,
+                                   declined=declined, limit=limit, on=on)
+    _add_unit_labels(session, document)
+    decision = record_decision(session, row, document, actor=actor)
+    return decision.document
+
+
+def _add_unit_labels(session: Any, document: dict[str, Any]) -> None:
+    """Unit names and municipalities of the recommendations, for people. A protected unit shows
+    its municipality only: no position or address is ever put in a decision."""
+    from sqlalchemy import select
+
+    from ..storage.models import Unit
+
+    ids = [r["unit_id"] for r in document["recommendations"]]
+    if not ids:
+        return
+    names = {u.unit_id: (u.name, u.municipality) for u in session.scalars(select(Unit).where(Unit.unit_id.in_(ids)))}
+    for r in document["recommendations"]:
+        name, municipality = names.get(r["unit_id"], (None, None))
+        r["name"] = name
+        r["municipality"] = municipality

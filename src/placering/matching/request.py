@@ -1,0 +1,317 @@
+"""The placement request (placeringsförfrågan): its model, validation and reading from files.
+
+A request is validated against `PlacementRequestIn` before anything else happens:
+
+- unknown fields are refused at every level (`extra="forbid"`), so an identity number or a
+  name cannot ride along in a field the model does not know;
+- any text that looks like a personal identity number (personnummer) is refused as well,
+  wherever it appears;
+- codes (insats, its sub-category, gender, needs, urgency, legal basis) are checked against
+  the vocabulary and `registry/taxonomy.yaml`; municipalities against
+  `registry/municipalities.yaml` (and stored under their canonical name);
+- ages are whole years 0–120; dates are ISO dates (YYYY-MM-DD).
+
+Errors are `placering.errors.ValidationError`s whose problems name the file, line (for
+JSON-lines input), request id and field path (e.g. `person.age`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Iterable
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from ..errors import Problem, ValidationError
+from ..taxonomy import load_taxonomy
+from ..text import contains_personnummer, nfc
+from ..vocabulary import Gender, LegalBasis, TargetGroup, Urgency
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    """Dates are written YYYY-MM-DD; pydantic alone would also take numbers (epoch seconds)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a date in the calendar") from None
+
+
+def _text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    value = nfc(value)
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _number(value: Any) -> Any:
+    # JSON true/false are not numbers, even though Python thinks they are.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} is not a number")
+    return value
+
+
+def _canonical_municipality(name: str) -> str:
+    m = load_taxonomy().municipality(name)
+    if m is None:
+        raise ValueError(f"unknown municipality '{name}' (not in registry/municipalities.yaml)")
+    return m.name
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Text = Annotated[str, BeforeValidator(_text)]
+Number = Annotated[float, BeforeValidator(_number)]
+MunicipalityName = Annotated[str, BeforeValidator(_text), AfterValidator(_canonical_municipality)]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Location(BaseModel):
+    """A position (WGS 84). Only used to measure distance; never printed for a protected person."""
+
+    model_config = _STRICT
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
+
+
+class Person(BaseModel):
+    """What the match needs to know about the person; nothing that identifies them."""
+
+    model_config = _STRICT
+    age: StrictInt = Field(ge=0, le=120, description="Age in whole years on the start date.")
+    gender: Gender
+    needs: list[TargetGroup] = Field(
+        default_factory=list,
+        description="The person's needs as target-group codes; all must be among a unit's target groups.",
+    )
+    protected_identity: StrictBool = Field(
+        default=False, description="Skyddade personuppgifter: keep addresses hidden, honour avoid_municipalities."
+    )
+
+    @field_validator("needs")
+    @classmethod
+    def _no_repeats(cls, needs: list[TargetGroup]) -> list[TargetGroup]:
+        seen: set[str] = set()
+        for n in needs:
+            if n in seen:
+                raise ValueError(f"need '{n.value}' is given twice")
+            seen.add(n)
+        return needs
+
+
+class PlacementRequestIn(BaseModel):
+    """A placement request as CONTRACT.md fixes it (JSON). No identity number or name."""
+
+    model_config = _STRICT
+    request_id: Text = Field(max_length=64, description="The requester's stable id of this request.")
+    submitted_on: IsoDate = Field(description="The decision date: rules and parameters valid on it apply.")
+    municipality: MunicipalityName = Field(description="The buying municipality (an agreement's buyers must include it).")
+    requester: Text = Field(max_length=120, description="The administration within the municipality.")
+    insats: Text = Field(description="Insats code (registry/taxonomy.yaml).")
+    subcategory: Text | None = Field(default=None, description="Sub-category code of that insats.")
+    person: Person
+    legal_basis: LegalBasis
+    urgency: Urgency
+    start_on: IsoDate
+    places: StrictInt = Field(default=1, ge=1, le=20)
+    home_municipality: MunicipalityName | None = Field(
+        default=None, description="Where the person lives; distance is measured from its seat when no home_location."
+    )
+    home_location: Location | None = None
+    max_distance_km: Number | None = Field(default=None, gt=0, le=2000)
+    avoid_municipalities: list[MunicipalityName] = Field(
+        default_factory=list, description="Municipalities where the person must not be placed (e.g. protected identity)."
+    )
+    max_daily_price: Number | None = Field(default=None, gt=0)
+
+    @field_validator("insats")
+    @classmethod
+    def _known_insats(cls, code: str) -> str:
+        tax = load_taxonomy()
+        if code not in tax.insatser:
+            raise ValueError(f"unknown insats '{code}' (known: {', '.join(sorted(tax.insatser))})")
+        return code
+
+    @field_validator("avoid_municipalities")
+    @classmethod
+    def _distinct(cls, names: list[str]) -> list[str]:
+        return list(dict.fromkeys(names))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PlacementRequestIn":
+        tax = load_taxonomy()
+        insats = tax.insatser[self.insats]
+        if self.subcategory is not None and self.subcategory not in insats.subcategories:
+            known = ", ".join(sorted(insats.subcategories)) or "none: this insats has no sub-categories"
+            raise _FieldError("subcategory", f"'{self.subcategory}' is not a sub-category of {self.insats} (known: {known})")
+        if self.max_distance_km is not None and self.home_location is None and self.home_municipality is None:
+            raise _FieldError(
+                "max_distance_km", "a maximum distance needs home_location or home_municipality to measure from"
+            )
+        return self
+
+    # Convenience for the matcher and the facts builder.
+    def home_point(self) -> tuple[float, float] | None:
+        """Where distance is measured from: home_location, else the seat of home_municipality."""
+        if self.home_location is not None:
+            return (self.home_location.lat, self.home_location.lon)
+        if self.home_municipality is not None:
+            m = load_taxonomy().municipality(self.home_municipality)
+            if m is not None:
+                return (m.lat, m.lon)
+        return None
+
+    def payload(self) -> dict[str, Any]:
+        """The request as stored (JSON types, canonical names)."""
+        return self.model_dump(mode="json")
+
+
+class _FieldError(ValueError):
+    """A cross-field problem that belongs to one named field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _personnummer_paths(value: Any, path: str = "") -> Iterable[str]:
+    """Field paths of every string (or key) that looks like a personal identity number."""
+    if isinstance(value, str):
+        if contains_personnummer(value):
+            yield path or "(document)"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str) and contains_personnummer(k):
+                yield sub
+            yield from _personnummer_paths(v, sub)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _personnummer_paths(v, f"{path}.{i}" if path else str(i))
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def validate_request(data: Any, *, file: str | None = None, line: int | None = None) -> PlacementRequestIn:
+    """Validate one request document; every problem found is reported, with its field path."""
+    record = data.get("request_id") if isinstance(data, dict) and isinstance(data.get("request_id"), str) else None
+    if not isinstance(data, dict):
+        raise ValidationError(Problem("a request must be a JSON object", file=file, line=line))
+    problems: list[Problem] = []
+    for path in _personnummer_paths(data):
+        problems.append(
+            Problem("looks like a personal identity number (personnummer); requests must not contain one",
+                    file=file, line=line, record=record, field=path)
+        )
+    try:
+        request = PlacementRequestIn.model_validate(data)
+    except PydanticValidationError as exc:
+        for err in exc.errors():
+            field = _loc(err["loc"])
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _FieldError):
+                field = ctx_err.field
+                message = str(ctx_err)
+            elif err["type"] == "extra_forbidden":
+                message = "unknown field (requests carry no names or identity numbers; see 'placering request schema')"
+            elif err["type"] == "missing":
+                message = "required field is missing"
+            else:
+                message = err["msg"].removeprefix("Value error, ")
+            problems.append(Problem(message, file=file, line=line, record=record, field=field or None))
+        raise ValidationError(problems) from None
+    if problems:
+        raise ValidationError(problems)
+    return request
+
+
+def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
+    """Read one request (a JSON object) or many (JSON lines) from a file; all valid or an error.
+
+    Returns (request, line) pairs; line is None for a single-document file. Every bad line is
+    reported, and a request id given twice in one file is an error.
+    """
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(Problem(f"not UTF-8 text ({exc.reason})", file=name)) from None
+    except OSError as exc:
+        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=name)) from None
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise ValidationError(Problem("the file holds no request", file=name))
+    single: Any = None
+    try:
+        single = json.loads(text)
+    except json.JSONDecodeError:
+        single = None
+    if isinstance(single, dict):
+        return [(validate_request(single, file=name), None)]
+    if single is not None and not isinstance(single, (dict,)) and "\n" not in text.strip():
+        raise ValidationError(Problem("a request must be a JSON object", file=name, line=1))
+
+    problems: list[Problem] = []
+    out: list[tuple[PlacementRequestIn, int | None]] = []
+    seen: dict[str, int] = {}
+    for no, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(f"not JSON: {exc.msg} (column {exc.colno})", file=name, line=no))
+            continue
+        try:
+            req = validate_request(data, file=name, line=no)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        if req.request_id in seen:
+            problems.append(
+                Problem(f"request_id given twice in this file (first on line {seen[req.request_id]})",
+                        file=name, line=no, record=req.request_id, field="request_id")
+            )
+            continue
+        seen[req.request_id] = no
+        out.append((req, no))
+    if problems:
+        raise ValidationError(problems)
+    return out
+
+
+def request_schema() -> dict[str, Any]:
+    """The JSON Schema of a request, with the code lists filled in from the taxonomy."""
+    tax = load_taxonomy()
+    schema = PlacementRequestIn.model_json_schema()
+    schema["title"] = "Placement request (placeringsförfrågan)"
+    schema["$id"] = "placering-request/1"
+    props = schema["properties"]
+    props["insats"]["enum"] = sorted(tax.insatser)
+    subs = sorted({s for i in tax.insatser.values() for s in i.subcategories})
+    props["subcategory"] = {
+        "anyOf": [{"type": "string", "enum": subs}, {"type": "null"}],
+        "default": None,
+        "description": "Sub-category code; must belong to the insats (see registry/taxonomy.yaml).",
+    }
+    names = sorted(m.name for m in tax.municipalities.values())
+    props["municipality"]["enum"] = names
+    props["home_municipality"] = {"anyOf": [{"type": "string", "enum": names}, {"type": "null"}], "default": None,
+                                  "description": props["home_municipality"].get("description", "")}
+    props["avoid_municipalities"]["items"] = {"type": "string", "enum": names}
+    for key in ("submitted_on", "start_on"):
+        props[key]["format"] = "date"
+    return schema

@@ -1,0 +1,268 @@
+"""The direct-procurement review queue (granskning av direktupphandling).
+
+Every decision that recommends direct procurement (`DIRECT_PROCUREMENT`) enters the queue as a
+pending `Review`. A reviewer sees the request in brief, the direct-procurement recommendations,
+why no egen regi or framework unit could take the person, each price against the reference
+price, each supplier's latest check of every kind (an `unavailable` or missing check is shown
+as not passed), and this financial year's direct purchases from the supplier against the dated
+direct-procurement threshold (`direct_procurement_threshold_sek` in rules/parameters/procurement.yaml). The review
+is then approved or rejected, once, with a note; history records `review_approved` /
+`review_rejected`.
+
+Financial year = calendar year (kommunal redovisning). A placement's cost within the year is
+its daily price × days from its start (or 1 January) to its end_on (or 31 December), both
+days included.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..errors import InvariantViolation, NotFound, ValidationError
+from ..storage.history import record, require_actor
+from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit
+from ..text import nfc
+from ..vocabulary import CheckKind, CheckResult, Route
+
+REVIEW_STATUSES = ("pending", "approved", "rejected")
+THRESHOLD_PARAMETER = "direct_procurement_threshold_sek"
+
+
+def open_review(session: Session, row: PlacementRequest, decision: Decision) -> Review:
+    review = Review(request_id=row.id, decision_id=decision.id, status="pending")
+    session.add(review)
+    session.flush()
+    return review
+
+
+def get_review(session: Session, review_id: int | str) -> Review:
+    try:
+        rid = int(review_id)
+    except (TypeError, ValueError):
+        raise ValidationError(f"'{review_id}' is not a review id (a number, see 'placering review list')") from None
+    review = session.get(Review, rid)
+    if review is None:
+        raise NotFound(f"no review {rid}")
+    return review
+
+
+def _dp_flag(doc: dict[str, Any]) -> dict[str, Any] | None:
+    return next((f for f in doc["flags"] if f["code"] == "DIRECT_PROCUREMENT"), None)
+
+
+def list_reviews(session: Session, status: str | None = None) -> list[dict[str, Any]]:
+    if status is not None and status not in REVIEW_STATUSES:
+        raise ValidationError(f"--status: unknown status '{status}' (known: {', '.join(REVIEW_STATUSES)})")
+    stmt = (
+        select(Review, PlacementRequest, Decision)
+        .join(PlacementRequest, PlacementRequest.id == Review.request_id)
+        .join(Decision, Decision.id == Review.decision_id)
+        .order_by(Review.id)
+    )
+    if status:
+        stmt = stmt.where(Review.status == status)
+    out = []
+    for review, req, decision in session.execute(stmt):
+        doc = decision.document
+        flag = _dp_flag(doc) or {}
+        out.append({
+            "id": review.id,
+            "status": review.status,
+            "request_id": req.request_id,
+            "insats": req.insats,
+            "submitted_on": req.submitted_on.isoformat(),
+            "seq": decision.seq,
+            "reason": flag.get("reason"),
+            "units": [r["unit_id"] for r in doc["recommendations"]],
+            "flags": sorted({f["code"] for f in doc["flags"]}),
+            "reviewer": review.reviewer,
+            "note": review.note,
+        })
+    return out
+
+
+def latest_checks(session: Session, supplier_id: int) -> list[dict[str, Any]]:
+    """The latest check of every kind (missing kinds included, as not passed)."""
+    rows = session.scalars(
+        select(SupplierCheck).where(SupplierCheck.supplier_id == supplier_id)
+        .order_by(SupplierCheck.performed_on, SupplierCheck.id)
+    )
+    latest: dict[str, SupplierCheck] = {}
+    for c in rows:
+        latest[c.kind] = c  # later rows win
+    out = []
+    for kind in CheckKind:
+        c = latest.get(kind.value)
+        if c is None:
+            out.append({"kind": kind.value, "result": None, "passed": False, "value": None, "performed_on": None,
+                        "source": None, "note": "never checked"})
+        else:
+            note = "source could not be reached: not a pass" if c.result == CheckResult.UNAVAILABLE.value else None
+            out.append({"kind": kind.value, "result": c.result, "passed": c.result == CheckResult.PASS.value,
+                        "value": c.value, "performed_on": c.performed_on.isoformat(), "source": c.source, "note": note})
+    return out
+
+
+def year_cost(daily_price: float | None, start_on: date, end_on: date | None, year: int) -> float:
+    """Daily price × days of the placement that fall in `year` (both ends included)."""
+    if daily_price is None:
+        return 0.0
+    first = max(start_on, date(year, 1, 1))
+    last = min(end_on or date(year, 12, 31), date(year, 12, 31))
+    days = (last - first).days + 1
+    return float(daily_price) * days if days > 0 else 0.0
+
+
+def direct_purchases(session: Session, org_nr: str, year: int) -> dict[str, Any]:
+    """This financial year's direct-procurement placements at the supplier and their cost."""
+    rows = session.execute(
+        select(Placement, PlacementRequest.request_id)
+        .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
+        .where(Placement.org_nr == org_nr, Placement.route == Route.DIREKTUPPHANDLING.value)
+        .order_by(Placement.start_on, Placement.id)
+    )
+    items = []
+    total = 0.0
+    for p, request_id in rows:
+        cost = year_cost(p.daily_price, p.start_on, p.end_on, year)
+        if cost <= 0:
+            continue
+        total += cost
+        items.append({"request_id": request_id, "unit_id": p.unit_id, "insats": p.insats, "daily_price": p.daily_price,
+                      "start_on": p.start_on.isoformat(), "end_on": p.end_on.isoformat() if p.end_on else None,
+                      "cost_in_year": round(cost, 2)})
+    return {"year": year, "placements": items, "total": round(total, 2)}
+
+
+def _threshold(ruleset: Any, on: date) -> dict[str, Any]:
+    """The direct-procurement threshold valid on `on`, with its source; reported if missing."""
+    from .matcher import source_json
+
+    try:
+        value = ruleset.param_value(THRESHOLD_PARAMETER, on)
+    except (NotFound, ValidationError) as exc:
+        return {"parameter": THRESHOLD_PARAMETER, "value": None, "note": str(exc)}
+    return {"parameter": THRESHOLD_PARAMETER, "value": value.value, "valid_from": value.valid_from.isoformat(),
+            "valid_to": value.valid_to.isoformat() if value.valid_to else None, "source": source_json(value.source)}
+
+
+def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[str, Any]:
+    """Everything a reviewer needs to decide one case (`review show`)."""
+    review = get_review(session, review_id)
+    req = session.get(PlacementRequest, review.request_id)
+    decision = session.get(Decision, review.decision_id)
+    doc = decision.document
+    payload = req.payload
+    on = decision.evaluated_on
+    year = date.fromisoformat(payload["start_on"]).year
+    threshold = _threshold(ruleset, on)
+    flag = _dp_flag(doc) or {}
+    reference = doc.get("reference_price")
+
+    # Why no unit of the preferred routes could take the person: the decision's exclusions
+    # of those routes, counted per route and reason.
+    why: dict[str, dict[str, int]] = {}
+    last_resort = set(doc.get("ranking", {}).get("last_resort", [Route.DIREKTUPPHANDLING.value]))
+    for e in doc["excluded"]:
+        seen: set[tuple[str, str]] = set()
+        for r in e.get("reasons", []) + [dict(u, code="UNEVALUABLE") for u in e.get("unevaluable", [])]:
+            if r.get("route") in last_resort:
+                continue
+            seen.add((r["route"], r["code"]))
+        for route, code in seen:
+            why.setdefault(route, {})[code] = why.setdefault(route, {}).get(code, 0) + 1
+
+    recs = []
+    for r in doc["recommendations"]:
+        supplier = session.scalars(select(Supplier).where(Supplier.org_nr == r["org_nr"])).first()
+        unit = session.scalars(select(Unit).where(Unit.unit_id == r["unit_id"])).first()
+        purchases = direct_purchases(session, r["org_nr"], year)
+        this_case = year_cost(r.get("daily_price"), date.fromisoformat(payload["start_on"]), None, year)
+        total = purchases["total"] + this_case
+        limit = threshold.get("value")
+        price = r.get("daily_price")
+        recs.append({
+            "rank": r["rank"],
+            "unit_id": r["unit_id"],
+            "unit_name": unit.name if unit else None,
+            "municipality": unit.municipality if unit else None,
+            "org_nr": r["org_nr"],
+            "supplier_name": supplier.name if supplier else None,
+            "route": r["route"],
+            "daily_price": price,
+            "reference_price": reference,
+            "price_ratio": round(price / reference, 3) if price and reference else None,
+            "flags": [f["code"] for f in r.get("flags", [])],
+            "checks": latest_checks(session, supplier.id) if supplier else [],
+            "direct_purchases": purchases,
+            "this_case_in_year": round(this_case, 2),
+            "total_with_this_case": round(total, 2),
+            "threshold": limit,
+            "over_threshold": None if limit is None else total > float(limit),
+        })
+    return {
+        "id": review.id,
+        "status": review.status,
+        "reviewer": review.reviewer,
+        "note": review.note,
+        "decided_at": review.decided_at.isoformat() if review.decided_at else None,
+        "request": {
+            "request_id": req.request_id,
+            "submitted_on": payload["submitted_on"],
+            "municipality": payload["municipality"],
+            "requester": payload["requester"],
+            "insats": payload["insats"],
+            "subcategory": payload.get("subcategory"),
+            "age": payload["person"]["age"],
+            "needs": payload["person"]["needs"],
+            "urgency": payload["urgency"],
+            "start_on": payload["start_on"],
+        },
+        "decision": {"seq": decision.seq, "rules_version": decision.rules_version,
+                     "evaluated_on": decision.evaluated_on.isoformat()},
+        "direct_procurement": {k: flag.get(k) for k in ("reason", "message", "rule", "source")},
+        "why_no_preferred_unit": why,
+        "flags": doc["flags"],
+        "recommendations": recs,
+        "threshold": threshold,
+        "year": year,
+    }
+
+
+def decide_review(session: Session, review_id: int | str, *, approve: bool, actor: str, note: str) -> Review:
+    """Approve or reject a pending review; a decided review is not decided again."""
+    actor = require_actor(actor)
+    note = nfc(note or "")
+    if not note:
+        raise ValidationError("--note: say why (the note is kept with the review)")
+    review = get_review(session, review_id)
+    if review.status != "pending":
+        raise InvariantViolation(
+            f"review {review.id} was already {review.status} by {review.reviewer}; a decided review is not decided again"
+        )
+    new = "approved" if approve else "rejected"
+    req = session.get(PlacementRequest, review.request_id)
+    decision = session.get(Decision, review.decision_id)
+    review.status = new
+    review.reviewer = actor
+    review.note = note
+    review.decided_at = datetime.now(timezone.utc)
+    session.add(review)
+    record(
+        session,
+        actor=actor,
+        entity_kind="review",
+        entity_id=str(review.id),
+        action="review_approved" if approve else "review_rejected",
+        effective_on=date.today(),
+        changes={"status": ["pending", new], "request_id": req.request_id, "seq": decision.seq,
+                 "units": [r["unit_id"] for r in decision.document["recommendations"]]},
+        note=note,
+        rules_version=decision.rules_version,
+    )
+    session.flush()
+    return review

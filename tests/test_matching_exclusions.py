@@ -1,0 +1,154 @@
+"""Every exclusion reason appears with its values and source; unevaluable rules are reported,
+never silent; protected people: avoided municipalities and hidden addresses; --explain."""
+
+from __future__ import annotations
+
+import json
+
+from test_matching_support import (  # noqa: F401 (rules_engine is a fixture)
+    codes,
+    excluded,
+    load_register,
+    match_json,
+    ranked,
+    request,
+    rules_engine,
+    unit,
+    write_request,
+)
+
+# One unit per exclusion reason, each differing from the eligible U-OK in one respect.
+REASON_UNITS = {
+    "STATUS": unit("U-STATUS", status="unpublished"),
+    "AGREEMENT": unit("U-AGREEMENT", agreement_status="order_stop"),
+    "PERMIT": unit("U-PERMIT", permit="revoked"),
+    "AGE": unit("U-AGE", age=(16, 20)),
+    "GENDER": unit("U-GENDER", genders=("male",)),
+    "TARGET_GROUP": unit("U-TARGET", groups=("kriminalitet",), permit_groups=("missbruk", "kriminalitet")),
+    "CAPACITY": unit("U-CAPACITY", free=0),
+    "DISTANCE": unit("U-DISTANCE", municipality="Jönköping", loc=(57.78, 14.16)),
+    "PRICE": unit("U-PRICE", price=9000),
+    "MUNICIPALITY": unit("U-MUNI", municipality="Mölndal", loc=(57.655, 12.014)),
+    "SUBCATEGORY": unit("U-SUB", subs=["behandling"]),
+}
+
+EXPECTED_VALUES = {
+    "STATUS": ("unit.status", "unpublished"),
+    "AGREEMENT": ("route.status", "order_stop"),
+    "PERMIT": ("permit.status", "revoked"),
+    "AGE": ("unit.age_min", 16),
+    "GENDER": ("unit.genders", ["male"]),
+    "TARGET_GROUP": ("unit.target_groups", ["kriminalitet"]),
+    "CAPACITY": ("unit.free_places", 0),
+    "PRICE": ("route.daily_price", 9000),
+    "MUNICIPALITY": ("request.avoid_municipality_keys", ["mölndal"]),
+    "SUBCATEGORY": ("unit.subcategories", ["behandling"]),
+}
+
+
+def test_every_exclusion_reason_with_values_and_source(run, tmp_path, rules_engine):
+    load_register(run, tmp_path, unit("U-OK"), *REASON_UNITS.values())
+    req = request(max_daily_price=8000, avoid_municipalities=["Mölndal"], max_distance_km=100)
+    d = match_json(run, tmp_path, req, rules_engine)
+    assert ranked(d) == [("U-OK", "ramavtal")]
+    ex = excluded(d)
+    assert set(ex) == {u["unit_id"] for u in REASON_UNITS.values()}
+    for code, u in REASON_UNITS.items():
+        entry = ex[u["unit_id"]]
+        assert codes(entry) == {code}, (code, entry)
+        reason = entry["reasons"][0]
+        assert reason["rule"].startswith("ELIG-") and reason["source"] and reason["message"]
+        assert reason["route"] == "ramavtal"
+        if code in EXPECTED_VALUES:
+            field, value = EXPECTED_VALUES[code]
+            assert reason["values"][field] == value, (code, reason["values"])
+    dist = ex["U-DISTANCE"]["reasons"][0]["values"]
+    assert dist["distance_km"] > 100 and dist["request.max_distance_km"] == 100
+    # The human output counts exclusions by reason.
+    human = run("match", str(write_request(tmp_path, dict(req, request_id="R-2"))), "--engine", rules_engine, "--by", "h")
+    assert human.exit_code == 0, human.output
+    for code in REASON_UNITS:
+        assert f"{code} 1" in human.stdout
+
+
+def test_reasons_of_several_routes_are_merged_per_unit(run, tmp_path, rules_engine):
+    two = unit("U-TWO", "ramavtal", 4000, free=0, agreement_status="order_stop",
+               extra_routes=[{"route": "direktupphandling", "insats": "hvb_barn_unga", "daily_price": 3000}])
+    load_register(run, tmp_path, unit("U-OK"), two)
+    d = match_json(run, tmp_path, request(), rules_engine)
+    entry = excluded(d)["U-TWO"]
+    by_route = {(r["route"], r["code"]) for r in entry["reasons"]}
+    assert ("ramavtal", "AGREEMENT") in by_route
+    assert ("ramavtal", "CAPACITY") in by_route and ("direktupphandling", "CAPACITY") in by_route
+
+
+def test_unevaluable_unit_is_listed_and_not_recommended(run, tmp_path, rules_engine):
+    load_register(run, tmp_path, unit("U-OK"), unit("U-NOWHERE", price=1000, loc=None))
+    d = match_json(run, tmp_path, request(), rules_engine)
+    assert ranked(d) == [("U-OK", "ramavtal")]
+    entry = excluded(d)["U-NOWHERE"]
+    assert entry["reasons"] == []
+    assert [r["rule"] for r in entry["unevaluable"]] == ["ELIG-DISTANCE"]
+    assert "unit.lat" in entry["unevaluable"][0]["values"]["missing"]
+    r = run("match", str(write_request(tmp_path, request())), "--engine", rules_engine, "--by", "h",
+            "--explain", "U-NOWHERE")
+    assert r.exit_code == 0, r.output
+    assert "could not be evaluated" in r.stdout and "ELIG-DISTANCE" in r.stdout
+
+
+def test_protected_person_avoided_municipality_and_hidden_addresses(run, tmp_path, rules_engine):
+    kw = dict(insats="skyddat_boende", age=(18, 99), groups=("vald", "heder"), protected=True)
+    load_register(
+        run, tmp_path,
+        unit("U-SB-MOLNDAL", "ramavtal", 2500, municipality="Mölndal", loc=(57.6611, 12.0222), **kw),
+        unit("U-SB-KUNGALV", "ramavtal", 2900, municipality="Kungälv", loc=(57.8733, 11.9844), **kw),
+    )
+    req = request(insats="skyddat_boende", subcategory="vinr_heder", age=31, needs=("vald",),
+                  person={"age": 31, "gender": "female", "needs": ["vald"], "protected_identity": True},
+                  avoid_municipalities=["Mölndal"])
+    d = match_json(run, tmp_path, req, rules_engine)
+    assert ranked(d) == [("U-SB-KUNGALV", "ramavtal")]
+    assert codes(excluded(d)["U-SB-MOLNDAL"]) == {"MUNICIPALITY"}
+    assert d["recommendations"][0]["municipality"] == "Kungälv"
+    for output in (json.dumps(d), run("match", str(write_request(tmp_path, req)), "--engine", rules_engine,
+                                      "--by", "h").stdout,
+                   run("request", "show", "R-1", "--json").stdout):
+        for coordinate in ("57.6611", "12.0222", "57.8733", "11.9844"):
+            assert coordinate not in output
+    # Even when the cheaper unit elsewhere is the only one, an avoided one is never recommended.
+    req2 = dict(req, request_id="R-2", avoid_municipalities=["Mölndal", "Kungälv"])
+    d2 = match_json(run, tmp_path, req2, rules_engine)
+    assert d2["recommendations"] == []
+    assert {codes(e).pop() for e in d2["excluded"]} == {"MUNICIPALITY"}
+
+
+def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rules_engine):
+    load_register(
+        run, tmp_path,
+        unit("U-1", price=3000), unit("U-2", price=3100), unit("U-3", price=3200), unit("U-4", price=3300),
+        unit("U-AGE", age=(16, 20)),
+        unit("U-D", "direktupphandling", 2000),
+    )
+    path = write_request(tmp_path, request())
+
+    def explain(uid: str) -> tuple[dict, str]:
+        j = run("match", str(path), "--engine", rules_engine, "--by", "h", "--explain", uid, "--json")
+        h = run("match", str(path), "--engine", rules_engine, "--by", "h", "--explain", uid)
+        assert j.exit_code == 0 and h.exit_code == 0, j.output + h.output
+        return json.loads(j.stdout), h.stdout
+
+    ex, text = explain("U-2")
+    assert ex["status"] == "recommended" and ex["rank"] == 2 and ex["keys"]["daily_price"] == 3100
+    assert "recommended, rank 2" in text
+    ex, text = explain("U-4")
+    assert ex["status"] == "below_cut" and ex["rank"] == 4 and ex["cut"] == 3
+    assert "below the cut of 3" in text
+    ex, text = explain("U-AGE")
+    assert ex["status"] == "excluded"
+    assert ex["reasons"][0]["code"] == "AGE" and ex["reasons"][0]["values"]["unit.age_min"] == 16
+    assert "AGE" in text and "ELIG-AGE" in text and "source:" in text
+    ex, text = explain("U-D")
+    assert ex["status"] == "held_back" and ex["reasons"][0]["code"] == "LAST_RESORT"
+    assert "last resort" in text
+    ex, text = explain("U-NONE")
+    assert ex["status"] == "not_a_candidate"
