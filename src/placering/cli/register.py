@@ -81,9 +81,10 @@ def _read_input(path: str) -> tuple[dict, list[str], object]:
 @register.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; write nothing.")
+@click.option("--on", "on", help="Date the import's changes take effect in history (YYYY-MM-DD; default today).")
 @by_option
 @json_option
-def import_(file: str, dry_run: bool, actor: str | None, json_output: bool) -> None:
+def import_(file: str, dry_run: bool, on: str | None, actor: str | None, json_output: bool) -> None:
     """Import a register file: the interchange JSON (placering-register/1) or the unit CSV.
 
     The format is chosen by the extension (.json, .csv), else by the content. Import is an
@@ -100,13 +101,14 @@ def import_(file: str, dry_run: bool, actor: str | None, json_output: bool) -> N
     Latin-1 file is read as such when unambiguous (said on stderr), otherwise rejected.
     """
     actor = require_actor(actor)
+    effective_on = parse_date(on, "--on")
     engine = app().engine()
     doc, notes, csv_doc = _read_input(file)
     for note in notes:
         click.echo(f"Note: {note}", err=True)
     with transaction(engine) as session:
         summary = service.import_document(
-            session, doc, actor=actor, source=file, dry_run=dry_run,
+            session, doc, actor=actor, source=file, dry_run=dry_run, effective_on=effective_on,
             locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None)
         if dry_run:
             session.rollback()
@@ -379,8 +381,11 @@ def check(org_nr: str, kind: str, result: str, value, on, source, actor, json_ou
                                    value=value, source=source)
         supplier = session.get(Supplier, row.supplier_id)
         entry = _last_entry(session, "check", f"{supplier.org_nr}:{row.kind}")
+        applied = _apply_rules(session, {"kind": "check", "org_nr": supplier.org_nr, "check_id": row.id, "check": {
+            "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor)
     _done(entry, json_output, f"Recorded {entry.changes['kind']} check of {entry.org_nr}: "
-                              f"{entry.changes['result']} on {entry.effective_on} (by {entry.actor}).")
+                              f"{entry.changes['result']} on {entry.effective_on} (by {entry.actor})."
+          + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 
 check.help = check.__doc__ = (
@@ -414,9 +419,13 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
         row = service.record_permit(session, unit_id, dnr=dnr, status=permit_status, decided_on=decided_on,
                                     actor=actor, insats=insats, target_groups=list(target_groups) or None)
         entry = _last_entry(session, "permit", row.dnr)
+        applied = _apply_rules(session, {"kind": "permit", "unit_id": entry.unit_id, "permit": {
+            "dnr": row.dnr, "status": row.status, "insats": row.insats, "target_groups": row.target_groups,
+            "decided_on": row.decided_on}}, actor)
     old, new = entry.changes["status"]
     _done(entry, json_output, f"Permit {entry.entity_id} of unit {entry.unit_id}: {old or '(new)'} → {new} "
-                              f"decided {entry.effective_on} (by {entry.actor}).")
+                              f"decided {entry.effective_on} (by {entry.actor})."
+          + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 
 @register.command()
@@ -435,8 +444,11 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, actor, json_o
         row = service.record_complaint(session, unit_id, received_on=received_on, category=category,
                                        actor=actor, outcome=outcome, note=note)
         entry = _last_entry(session, "complaint", str(row.id))
+        applied = _apply_rules(session, {"kind": "complaint", "unit_id": entry.unit_id,
+                                         "received_on": row.received_on}, actor)
     _done(entry, json_output, f"Recorded complaint {entry.entity_id} on unit {entry.unit_id}: "
-                              f"{entry.changes['category']} ({entry.changes['outcome']}) (by {entry.actor}).")
+                              f"{entry.changes['category']} ({entry.changes['outcome']}) (by {entry.actor})."
+          + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -528,3 +540,100 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, json_outpu
         [("effective_on", "Effective"), ("at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
          ("action", "Action"), ("change", "Change"), ("reason", "Reason"), ("rule", "Rule"), ("note", "Note")],
         empty="No history entries match.")
+
+
+# --- register-status rules and the proposals worklist (owned by the rules engine) ----------------
+
+
+def _apply_rules(session, event: dict, actor) -> list:
+    """Run the register_status rules for the event just recorded, in the same transaction."""
+    from ..rules.register_status import apply_register_event
+
+    return apply_register_event(session, event, actor=actor)
+
+
+_APPLIED_TEXT = {
+    "unit_status": "unit {unit_id}: {status_from} → {status_to}",
+    "agreement_status": "agreement {agreement_id}: {status_from} → {status_to}",
+    "proposal": "proposal {proposal_id} ({status_to}) created",
+    "proposal_exists": "proposal {proposal_id} already open",
+    "unchanged": "{unit_id} {agreement_id} already {status_to}",
+    "unevaluable": "could not be evaluated",
+    "flag": "flagged",
+}
+
+
+def _applied_text(applied: list) -> str:
+    """What the rules did, one line each (empty when no rule fired)."""
+    lines = []
+    for a in applied:
+        what = _APPLIED_TEXT.get(a.action, a.action).format(**{k: (v if v is not None else "")
+                                                              for k, v in a.as_dict().items()})
+        lines.append(f"\n  rule {a.rule}: {' '.join(what.split())}. {a.message}")
+    return "".join(lines)
+
+
+def _proposal_dict(p) -> dict:
+    return {"id": p.id, "kind": p.kind, "status": p.status, "org_nr": p.org_nr, "unit_id": p.unit_id,
+            "rule_id": p.rule_id, "rules_version": p.rules_version, "message": p.message, "details": p.details,
+            "created_on": p.created_on, "decided_by": p.decided_by,
+            "decided_at": p.decided_at.isoformat() if p.decided_at else None, "decision_note": p.decision_note}
+
+
+@register.group(cls=PlaceringGroup, invoke_without_command=True)
+@click.option("--status", "proposal_status", type=click.Choice(["open", "accepted", "dismissed"]),
+              help="Only proposals with this status.")
+@json_option
+@click.pass_context
+def proposals(ctx: click.Context, proposal_status: str | None, json_output: bool) -> None:
+    """The maintainers' worklist raised by register-status rules (deepened control, re-publish, …).
+
+    Without a subcommand: list the proposals. `accept ID` / `dismiss ID` decide one, with a note."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..rules.register_status import list_proposals
+
+    engine = app().engine()
+    with open_session(engine) as session:
+        rows = [_proposal_dict(p) for p in list_proposals(session, status=proposal_status)]
+    if wants_json(json_output):
+        print_json(rows)
+        return
+    print_table(rows, [("id", "ID"), ("kind", "Kind"), ("status", "Status"), ("org_nr", "Org nr"),
+                       ("unit_id", "Unit"), ("created_on", "Created"), ("rule_id", "Rule"), ("message", "Why"),
+                       ("decided_by", "Decided by"), ("decision_note", "Note")],
+                empty="No proposals.")
+
+
+def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output: bool) -> None:
+    from ..rules.register_status import decide_proposal
+
+    engine = app().engine()
+    with transaction(engine) as session:
+        p = decide_proposal(session, proposal_id, accept=accept, actor=actor, note=note)
+        data = _proposal_dict(p)
+    if wants_json(json_output):
+        print_json(data)
+        return
+    click.echo(f"Proposal {data['id']} ({data['kind']} for {data['unit_id'] or data['org_nr']}): "
+               f"{data['status']} by {data['decided_by']}.")
+
+
+@proposals.command("accept")
+@click.argument("proposal_id", type=int)
+@click.option("--note", required=True, help="Why (recorded in history).")
+@by_option
+@json_option
+def accept_proposal(proposal_id: int, note: str, actor, json_output: bool) -> None:
+    """Accept a proposal. The change itself (e.g. re-publishing) is made with `register status`."""
+    _decide(proposal_id, True, note, actor, json_output)
+
+
+@proposals.command("dismiss")
+@click.argument("proposal_id", type=int)
+@click.option("--note", required=True, help="Why (recorded in history).")
+@by_option
+@json_option
+def dismiss_proposal(proposal_id: int, note: str, actor, json_output: bool) -> None:
+    """Dismiss a proposal, saying why."""
+    _decide(proposal_id, False, note, actor, json_output)

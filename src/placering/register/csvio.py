@@ -163,7 +163,7 @@ class CsvDocument:
         else:
             column = base
         return Problem(problem.message, file=self.file, line=line,
-                       field=f"column {column}" if column else None)
+                       field=column)
 
 
 def _split(value: str) -> list[str]:
@@ -201,7 +201,7 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
     units: dict[str, tuple[dict, int, dict, str]] = {}  # unit_id → (unit, first line, raw, org key)
 
     def bad(msg: str, line: int, column: str | None) -> None:
-        problems.append(Problem(msg, file=file, line=line, field=f"column {column}" if column else None))
+        problems.append(Problem(msg, file=file, line=line, field=column))
 
     try:
         for row_cells in reader:

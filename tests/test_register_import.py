@@ -1,0 +1,406 @@
+"""Register import and export through the CLI, on SQLite and PostgreSQL: round-trip exact,
+re-import changes nothing, dry-run writes nothing, every bad input is rejected with the exact
+error a user sees and the database left exactly as it was.
+
+`sample_document()` and the helpers here are shared by the other tests/test_register_*.py files.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from conftest import snapshot
+
+ORG_ANGEN = "556677-8899"  # Vårdbolaget Ängen AB
+ORG_KOMMUN = "212000-1355"  # Göteborgs Stad (egen regi)
+ORG_IDEELL = "802000-0009"  # Kvinnojouren Tösen (IOP)
+
+
+def sample_document() -> dict:
+    """A realistic small register: å/ä/ö, every route kind, permits, checks, a shared framework
+    agreement, a protected address, a removed unit and a recommendation stop."""
+    hvb_ramavtal = {"route": "ramavtal", "insats": "hvb_barn_unga", "agreement_id": "RA-HVB-22-07",
+                    "daily_price": 4200, "valid_from": "2022-05-01", "valid_to": "2026-04-30",
+                    "buyers": ["Göteborg", "Mölndal"], "status": "active"}
+    return {
+        "format": "placering-register/1",
+        "suppliers": [
+            {
+                "org_nr": ORG_ANGEN, "name": "Vårdbolaget Ängen AB", "legal_form": "aktiebolag",
+                "checks": [
+                    {"kind": "credit_rating", "result": "pass", "value": 62, "performed_on": "2024-11-02",
+                     "source": "kreditupplysning"},
+                    {"kind": "tax_registration", "result": "pass", "performed_on": "2024-11-02"},
+                ],
+                "units": [
+                    {
+                        "unit_id": "U-1001", "name": "HVB Ängen", "municipality": "Göteborg",
+                        "location": {"lat": 57.71, "lon": 11.97}, "protected_address": False,
+                        "places": 8, "free_places": 2, "age_min": 13, "age_max": 17,
+                        "genders": ["female", "male"], "target_groups": ["missbruk", "kriminalitet"],
+                        "offers": [{"insats": "hvb_barn_unga", "subcategories": ["akut", "behandling"]}],
+                        "routes": [hvb_ramavtal,
+                                   {"route": "direktupphandling", "insats": "hvb_barn_unga", "daily_price": 5150.5,
+                                    "buyers": ["Göteborg"], "status": "active"}],
+                        "permits": [{"dnr": "8.1-12345/2019", "insats": "hvb_barn_unga", "status": "active",
+                                     "target_groups": ["missbruk", "kriminalitet"], "decided_on": "2019-06-01"}],
+                        "status": "published",
+                    },
+                    {
+                        "unit_id": "U-1002", "name": "Stödboende Åkervägen", "municipality": "Mölndal",
+                        "location": {"lat": 57.6554, "lon": 12.0138}, "protected_address": False,
+                        "places": 12, "free_places": 0, "age_min": 16, "age_max": 20,
+                        "genders": ["male"], "target_groups": ["ensamkommande", "psykisk_ohalsa"],
+                        "offers": [{"insats": "hvb_barn_unga", "subcategories": ["utredning"]},
+                                   {"insats": "stodboende", "subcategories": []}],
+                        "routes": [dict(hvb_ramavtal, daily_price=3900),
+                                   {"route": "direktupphandling", "insats": "stodboende", "daily_price": 2100,
+                                    "buyers": ["Mölndal"], "status": "active"}],
+                        "permits": [{"dnr": "8.1-777/2020", "insats": "stodboende", "status": "revoked",
+                                     "target_groups": [], "decided_on": "2023-03-01"}],
+                        "status": "recommendation_stop", "status_note": "Synpunkter om bemötande",
+                    },
+                ],
+            },
+            {
+                "org_nr": ORG_KOMMUN, "name": "Göteborgs Stad", "legal_form": "kommun", "checks": [],
+                "units": [
+                    {
+                        "unit_id": "U-2001", "name": "Skyddat boende Öster", "municipality": "Göteborg",
+                        "location": {"lat": 57.7, "lon": 12.0}, "protected_address": True,
+                        "places": 6, "free_places": 1, "age_min": 0, "age_max": 99,
+                        "genders": ["female"], "target_groups": ["vald", "heder", "foralder_med_barn"],
+                        "offers": [{"insats": "skyddat_boende", "subcategories": ["vinr_heder", "annan_orsak"]}],
+                        "routes": [{"route": "egen_regi", "insats": "skyddat_boende", "buyers": ["Göteborg"],
+                                    "status": "active"}],
+                        "permits": [{"dnr": "8.1-900/2024", "insats": "skyddat_boende", "status": "notified",
+                                     "target_groups": ["vald"], "decided_on": "2024-04-01"}],
+                        "status": "published",
+                    },
+                    {
+                        "unit_id": "U-2002", "name": "Korttidsboende Lövgärdet", "municipality": "Göteborg",
+                        "protected_address": False, "places": 4, "free_places": 4, "age_min": 0, "age_max": 17,
+                        "genders": ["female", "male"], "target_groups": ["psykisk_funktionsnedsattning"],
+                        "offers": [{"insats": "korttidsboende", "subcategories": ["psykisk"]}],
+                        "routes": [{"route": "egen_regi", "insats": "korttidsboende", "daily_price": 2400,
+                                    "buyers": ["Göteborg"], "status": "active"}],
+                        "permits": [], "status": "removed", "removal_reason": "avvecklad",
+                        "status_note": "Verksamheten avvecklad 2024; samlad bedömning: tas bort",
+                    },
+                ],
+            },
+            {
+                "org_nr": ORG_IDEELL, "name": "Kvinnojouren Tösen", "legal_form": "ideell_forening",
+                "checks": [{"kind": "credit_rating", "result": "unavailable", "performed_on": "2024-10-01"}],
+                "units": [
+                    {
+                        "unit_id": "U-3001", "name": "Tösens skyddade boende", "municipality": "Kungälv",
+                        "location": {"lat": 57.871, "lon": 11.98}, "protected_address": True,
+                        "places": 5, "free_places": 2, "age_min": 18, "age_max": 99,
+                        "genders": ["female"], "target_groups": ["vald"],
+                        "offers": [{"insats": "skyddat_boende", "subcategories": ["vinr_heder"]}],
+                        "routes": [{"route": "iop", "insats": "skyddat_boende", "agreement_id": "IOP-2023-1",
+                                    "valid_from": "2023-01-01", "buyers": ["Göteborg", "Kungälv"],
+                                    "status": "active", "reserved_nonprofit": True}],
+                        "permits": [], "status": "watch",
+                    },
+                ],
+            },
+        ],
+    }
+
+
+def write_json(tmp_path, doc, name="register.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    return str(path)
+
+
+LOADED_ON = "2024-01-02"
+
+
+def load(run, tmp_path, doc=None, *args):
+    """Import the document (default: the sample) as registered on LOADED_ON, by 'anna'."""
+    path = write_json(tmp_path, doc if doc is not None else sample_document(), "loaded.json")
+    result = run("register", "import", path, "--by", "anna", "--on", LOADED_ON, *args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def history_count(run) -> int:
+    result = run("register", "history", "--json")
+    assert result.exit_code == 0, result.output
+    return len(json.loads(result.stdout))
+
+
+def test_export_after_import_round_trips_exactly(run, tmp_path):
+    load(run, tmp_path)
+    result = run("register", "export", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == sample_document()
+    # and the exported file imports into the same register as "unchanged"
+    out = tmp_path / "out.json"
+    assert run("register", "export", "--out", str(out)).exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8")) == sample_document()
+
+
+def test_import_summary_and_created_history(run, tmp_path):
+    result = load(run, tmp_path, None, "--json")
+    summary = json.loads(result.stdout)
+    assert summary["suppliers"] == {"created": 3, "updated": 0, "unchanged": 0}
+    assert summary["units"] == {"created": 5, "updated": 0, "unchanged": 0}
+    created = json.loads(run("register", "history", "U-2002", "--json").stdout)
+    assert created[0]["action"] == "created"
+    assert created[0]["actor"] == "anna"
+    assert created[0]["changes"]["status"] == [None, "removed"]
+    assert created[0]["reason"] == "avvecklad"
+
+
+def test_reimport_changes_nothing_and_writes_no_history(run, engine, tmp_path):
+    load(run, tmp_path)
+    before = snapshot(engine)
+    result = run("register", "import", write_json(tmp_path, sample_document()), "--by", "bo", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["units"] == {"created": 0, "updated": 0, "unchanged": 5}
+    assert summary["history_entries"] == 0
+    assert snapshot(engine) == before
+
+
+def test_dry_run_shows_changes_and_writes_nothing(run, engine, tmp_path):
+    load(run, tmp_path)
+    doc = sample_document()
+    doc["suppliers"][0]["units"][0]["places"] = 9
+    doc["suppliers"][0]["units"][0]["status"] = "watch"
+    before = snapshot(engine)
+    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Would import" in result.stdout
+    assert "places: 8 → 9" in result.stdout
+    assert "status: published → watch" in result.stdout
+    assert snapshot(engine) == before
+
+
+def test_changed_unit_writes_updated_and_status_history(run, tmp_path):
+    load(run, tmp_path)
+    doc = sample_document()
+    unit = doc["suppliers"][0]["units"][0]
+    unit["places"], unit["status"], unit["routes"][1]["daily_price"] = 9, "watch", 5300
+    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--json")
+    assert json.loads(result.stdout)["units"] == {"created": 0, "updated": 1, "unchanged": 4}
+    entries = json.loads(run("register", "history", "U-1001", "--actor", "bo", "--json").stdout)
+    by_action = {e["action"]: e for e in entries}
+    assert by_action["updated"]["changes"]["places"] == [8, 9]
+    assert "routes" in by_action["updated"]["changes"]
+    assert by_action["status"]["changes"] == {"status": ["published", "watch"]}
+    exported = json.loads(run("register", "export", "--json").stdout)
+    assert exported == doc
+
+
+def test_import_without_permits_or_checks_keeps_them(run, tmp_path):
+    load(run, tmp_path)
+    doc = sample_document()
+    del doc["suppliers"][0]["checks"]
+    del doc["suppliers"][0]["units"][0]["permits"]
+    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--json")
+    assert json.loads(result.stdout)["history_entries"] == 0
+    assert json.loads(run("register", "export", "--json").stdout) == sample_document()
+
+
+def _mutate(fn):
+    doc = sample_document()
+    fn(doc)
+    return doc
+
+
+def _unit(doc, s=0, u=0):
+    return doc["suppliers"][s]["units"][u]
+
+
+BAD_INPUTS = [
+    ("luhn", lambda d: d["suppliers"][0].update(org_nr="556677-8898"),
+     "suppliers[0], field 'org_nr': organisation number '556677-8898' fails the check digit (Luhn)"),
+    ("org_nr_form", lambda d: d["suppliers"][0].update(org_nr="55667-78899"),
+     "suppliers[0], field 'org_nr': '55667-78899' is not an organisation number (NNNNNN-NNNN or ten digits)"),
+    ("legal_form", lambda d: d["suppliers"][0].update(legal_form="ab"),
+     "suppliers[0], field 'legal_form': unknown legal form 'ab' (known: aktiebolag, ekonomisk_forening, "
+     "ideell_forening, stiftelse, enskild_firma, kommun, region, stat)"),
+    ("insats", lambda d: _unit(d)["offers"][0].update(insats="hvb"),
+     "suppliers[0].units[0].offers[0], field 'insats': unknown insats 'hvb' (known: socialt_boende, nodbistand, "
+     "behandling_vuxen, skyddat_boende, bostad_forst, hvb_barn_unga, stodboende, familjehem, "
+     "oppenvard_barn_unga, korttidsvistelse, korttidsboende)"),
+    ("subcategory", lambda d: _unit(d)["offers"][0].update(subcategories=["akut", "jourhem"]),
+     "suppliers[0].units[0].offers[0], field 'subcategories': unknown sub-category 'jourhem' of insats "
+     "'hvb_barn_unga' (known: akut, behandling, utredning)"),
+    ("route_code", lambda d: _unit(d)["routes"][1].update(route="direkt"),
+     "suppliers[0].units[0].routes[1], field 'route': unknown route 'direkt' (known: egen_regi, ramavtal, iop, "
+     "direktupphandling)"),
+    ("route_for_insats", lambda d: _unit(d)["routes"][1].update(route="iop"),
+     "suppliers[0].units[0].routes[1], field 'route': route 'iop' is not used for insats 'hvb_barn_unga' "
+     "(the taxonomy allows: egen_regi, ramavtal, direktupphandling)"),
+    ("route_not_offered", lambda d: _unit(d)["routes"][1].update(insats="stodboende"),
+     "suppliers[0].units[0].routes[1], field 'insats': route for insats 'stodboende', which the unit does not "
+     "offer (offers: hvb_barn_unga)"),
+    ("ages", lambda d: _unit(d).update(age_min=18),
+     "suppliers[0].units[0], field 'age_min': age_min 18 is above age_max 17"),
+    ("free_places", lambda d: _unit(d).update(free_places=9),
+     "suppliers[0].units[0], field 'free_places': free_places 9 is more than places 8"),
+    ("negative_places", lambda d: _unit(d).update(places=-1),
+     "suppliers[0].units[0], field 'places': Input should be greater than or equal to 0"),
+    ("date", lambda d: _unit(d)["routes"][0].update(valid_to="2026-02-30"),
+     "suppliers[0].units[0].routes[0], field 'valid_to': Input should be a valid date or datetime, day value is "
+     "outside expected range"),
+    ("validity", lambda d: _unit(d)["routes"][1].update(valid_from="2025-01-01", valid_to="2024-01-01"),
+     "suppliers[0].units[0].routes[1], field 'valid_from': valid_from 2025-01-01 is after valid_to 2024-01-01"),
+    ("daily_price", lambda d: _unit(d)["routes"][1].pop("daily_price"),
+     "suppliers[0].units[0].routes[1], field 'daily_price': daily_price is required for a direktupphandling "
+     "route (only egen_regi and iop may omit it)"),
+    ("agreement_id", lambda d: [_unit(d)["routes"][0].pop("agreement_id"), _unit(d, 0, 1)["routes"].pop(0)],
+     "suppliers[0].units[0].routes[0], field 'agreement_id': agreement_id is required for a framework "
+     "agreement (ramavtal)"),
+    ("duplicate_unit", lambda d: _unit(d, 1, 1).update(unit_id="U-1001"),
+     "suppliers[1].units[1], field 'unit_id': unit_id U-1001 already appears in suppliers[0].units[0]"),
+    ("agreement_terms", lambda d: _unit(d, 0, 1)["routes"][0].update(valid_to="2027-04-30"),
+     "suppliers[0].units[1].routes[0], field 'valid_to': agreement RA-HVB-22-07 differs from "
+     "suppliers[0].units[0].routes[0] in valid_to (routes of one agreement must agree on insats, route, "
+     "valid_from, valid_to, buyers, status)"),
+    ("removed_without_reason", lambda d: _unit(d, 1, 1).pop("removal_reason"),
+     "suppliers[1].units[1], field 'removal_reason': a removed unit needs a removal_reason code (known: "
+     "osannolik_anvandning, avvecklad, ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, "
+     "avradan_annan_myndighet)"),
+    ("removed_without_note", lambda d: _unit(d, 1, 1).pop("status_note"),
+     "suppliers[1].units[1], field 'status_note': a removed unit needs a status_note: the overall assessment "
+     "(samlad bedömning)"),
+    ("reason_not_removed", lambda d: _unit(d).update(removal_reason="ivo"),
+     "suppliers[0].units[0], field 'removal_reason': removal_reason is only given for a removed unit "
+     "(status is 'published')"),
+    ("recommendation_stop", lambda d: _unit(d, 1, 0).update(status="recommendation_stop"),
+     "suppliers[1].units[0], field 'status': recommendation_stop applies only to a unit used through direct "
+     "procurement (it has no direktupphandling route)"),
+    ("order_stop_not_framework", lambda d: _unit(d)["routes"][1].update(status="order_stop"),
+     "suppliers[0].units[0].routes[1], field 'status': status 'order_stop' applies only to framework "
+     "agreements (ramavtal), not to a direktupphandling route"),
+    ("unit_status", lambda d: _unit(d).update(status="paused"),
+     "suppliers[0].units[0], field 'status': unknown unit status 'paused' (known: published, watch, "
+     "unpublished, recommendation_stop, removed)"),
+    ("gender", lambda d: _unit(d).update(genders=["female", "x"]),
+     "suppliers[0].units[0], field 'genders': unknown gender 'x' (known: female, male)"),
+    ("target_group", lambda d: _unit(d)["permits"][0].update(target_groups=["drogs"]),
+     "suppliers[0].units[0].permits[0], field 'target_groups': unknown target group 'drogs' (known: missbruk, "
+     "kriminalitet, psykisk_ohalsa, npf, vald, heder, hemloshet, fysisk_funktionsnedsattning, "
+     "psykisk_funktionsnedsattning, ensamkommande, foralder_med_barn)"),
+    ("permit_status", lambda d: _unit(d)["permits"][0].update(status="withdrawn"),
+     "suppliers[0].units[0].permits[0], field 'status': unknown permit status 'withdrawn' (known: active, "
+     "notified, revoked, banned, expired)"),
+    ("check_result", lambda d: d["suppliers"][0]["checks"][0].update(result="ok"),
+     "suppliers[0].checks[0], field 'result': unknown check result 'ok' (known: pass, fail, unavailable)"),
+    ("unknown_field", lambda d: _unit(d).update(adress="Storgatan 1"),
+     "suppliers[0].units[0], field 'adress': unknown field (not part of placering-register/1)"),
+    ("missing_field", lambda d: _unit(d).pop("places"),
+     "suppliers[0].units[0], field 'places': required field is missing"),
+    ("format", lambda d: d.update(format="placering-register/2"),
+     "field 'format': format must be 'placering-register/1' (got 'placering-register/2')"),
+]
+
+
+@pytest.mark.parametrize("mutation, message", [(m, msg) for _, m, msg in BAD_INPUTS],
+                         ids=[name for name, _, _ in BAD_INPUTS])
+def test_bad_input_is_rejected_with_where_and_what(run, engine, tmp_path, mutation, message):
+    load(run, tmp_path)
+    before = snapshot(engine)
+    path = write_json(tmp_path, _mutate(mutation), "bad.json")
+    result = run("register", "import", path, "--by", "bo")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {path}, {message}\n"
+    assert "Traceback" not in result.output
+    assert snapshot(engine) == before
+
+
+def test_every_problem_is_reported_not_only_the_first(run, engine, tmp_path):
+    before = snapshot(engine)
+    doc = sample_document()
+    _unit(doc)["age_min"] = 18
+    _unit(doc, 2, 0)["genders"] = ["x"]
+    doc["suppliers"][1]["org_nr"] = "212000-1356"
+    path = write_json(tmp_path, doc, "bad.json")
+    result = run("register", "import", path, "--by", "bo")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Error: {path}, suppliers[0].units[0], field 'age_min': age_min 18 is above age_max 17"
+    assert f"{path}, suppliers[1], field 'org_nr': organisation number '212000-1356' fails the check digit (Luhn)" in lines
+    assert f"{path}, suppliers[2].units[0], field 'genders': unknown gender 'x' (known: female, male)" in lines
+    assert snapshot(engine) == before
+
+
+def test_not_json_names_the_line(run, engine, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"format": "placering-register/1",\n "suppliers": [,]}', encoding="utf-8")
+    before = snapshot(engine)
+    result = run("register", "import", str(path), "--by", "bo")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {path}:2: not valid JSON: Expecting value (column 16)\n"
+    assert snapshot(engine) == before
+
+
+def test_import_needs_an_actor(run, engine, tmp_path):
+    before = snapshot(engine)
+    result = run("register", "import", write_json(tmp_path, sample_document()), env={"PLACERING_ACTOR": ""})
+    assert result.exit_code == 2
+    assert result.stderr == "Error: every change must say who makes it: give --by ACTOR or set PLACERING_ACTOR\n"
+    assert snapshot(engine) == before
+
+
+def test_import_agreement_must_agree_with_register_units_outside_the_file(run, engine, tmp_path):
+    load(run, tmp_path)
+    doc = {"format": "placering-register/1", "suppliers": [copy.deepcopy(sample_document()["suppliers"][0])]}
+    doc["suppliers"][0]["units"] = [doc["suppliers"][0]["units"][0]]
+    doc["suppliers"][0]["units"][0]["routes"][0]["buyers"] = ["Göteborg"]
+    before = snapshot(engine)
+    path = write_json(tmp_path, doc, "part.json")
+    # U-1002 is also on RA-HVB-22-07 but is not in this file: buyers would then disagree
+    result = run("register", "import", path, "--by", "bo")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {path}, suppliers[0].units[0].routes[0], field 'buyers': agreement RA-HVB-22-07 differs from its "
+        "route at unit U-1002 in the register in buyers (routes of one agreement must agree; change the "
+        "agreement's status with 'placering register agreement')\n")
+    assert snapshot(engine) == before
+
+
+def test_import_cannot_revive_a_terminated_agreement(run, engine, tmp_path):
+    load(run, tmp_path)
+    assert run("register", "agreement", "RA-HVB-22-07", "terminated", "--by", "ink", "--note", "IVO").exit_code == 0
+    before = snapshot(engine)
+    path = write_json(tmp_path, sample_document(), "again.json")
+    result = run("register", "import", path, "--by", "bo")
+    assert result.exit_code == 2
+    assert (f"Error: {path}, suppliers[0].units[0].routes[0], field 'status': agreement RA-HVB-22-07 is "
+            "terminated, which is final; it cannot become 'active'") in result.stderr
+    assert snapshot(engine) == before
+
+
+def test_import_cannot_readmit_a_removed_unit_without_entry_check(run, engine, tmp_path):
+    load(run, tmp_path)
+    doc = sample_document()
+    unit = _unit(doc, 1, 1)
+    unit["status"] = "published"
+    del unit["removal_reason"], unit["status_note"]
+    before = snapshot(engine)
+    path = write_json(tmp_path, doc, "readmit.json")
+    result = run("register", "import", path, "--by", "bo")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {path}, suppliers[1].units[1], field 'status': unit U-2002 was removed on ")
+    assert ("removal is final unless the unit is re-admitted after a new entry check; supplier 212000-1355 has "
+            "no passed credit_rating, tax_registration, enforcement_debt check performed on or after") in result.stderr
+    assert snapshot(engine) == before
+    # with the entry checks in the same file, the unit comes back
+    doc["suppliers"][1]["checks"] = [
+        {"kind": k, "result": "pass", "performed_on": "2099-01-01"}
+        for k in ("credit_rating", "tax_registration", "enforcement_debt")]
+    result = run("register", "import", write_json(tmp_path, doc, "readmit2.json"), "--by", "bo")
+    assert result.exit_code == 0, result.output
+    assert json.loads(run("register", "show", "U-2002", "--json").stdout)["status"] == "published"

@@ -1,0 +1,249 @@
+"""The authority invariants through the CLI (unit status, agreement status), and recording
+checks, permit decisions and complaints; every rejected command leaves the database unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import snapshot
+from test_register_import import ORG_ANGEN, ORG_KOMMUN, load
+
+
+@pytest.fixture
+def loaded(run, tmp_path):
+    load(run, tmp_path)
+    return run
+
+
+def rejected(run, engine, *args, code: int, message: str) -> None:
+    """The command fails with exactly this message and changes nothing."""
+    before = snapshot(engine)
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert result.stderr == f"Error: {message}\n"
+    assert "Traceback" not in result.output
+    assert snapshot(engine) == before
+
+
+def unit_status(run, unit_id: str) -> str:
+    return json.loads(run("register", "show", unit_id, "--json").stdout)["status"]
+
+
+# --- unit status -----------------------------------------------------------------------------
+
+
+def test_status_change_is_recorded_with_who_when_why(loaded, engine):
+    result = loaded("register", "status", "U-1001", "watch", "--by", "kvalitet", "--note", "Kreditbetyg 35",
+                    "--on", "2025-01-15", "--json")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)
+    assert (entry["action"], entry["changes"], entry["actor"], entry["effective_on"], entry["note"]) == (
+        "status", {"status": ["published", "watch"]}, "kvalitet", "2025-01-15", "Kreditbetyg 35")
+    shown = json.loads(loaded("register", "show", "U-1001", "--json").stdout)
+    assert (shown["status"], shown["status_since"], shown["status_changed_by"]) == ("watch", "2025-01-15", "kvalitet")
+
+
+def test_recommendation_stop_only_for_direct_procurement(loaded, engine):
+    rejected(loaded, engine, "register", "status", "U-2001", "recommendation_stop", "--by", "kvalitet", code=4,
+             message="recommendation_stop applies only to units used through direct procurement: unit U-2001 "
+                     "has no direktupphandling route (its routes: egen_regi)")
+    result = loaded("register", "status", "U-1001", "recommendation_stop", "--by", "kvalitet", "--note", "Synpunkter")
+    assert result.exit_code == 0, result.output
+    assert unit_status(loaded, "U-1001") == "recommendation_stop"
+
+
+def test_same_status_is_refused(loaded, engine):
+    rejected(loaded, engine, "register", "status", "U-1001", "published", "--by", "kvalitet", code=4,
+             message="unit U-1001 is already published")
+
+
+@pytest.mark.parametrize("args, missing", [
+    ((), "a removal reason code (--reason) and a note with the overall assessment (--note)"),
+    (("--reason", "ivo"), "a note with the overall assessment (--note)"),
+    (("--note", "Samlad bedömning: brister"), "a removal reason code (--reason)"),
+])
+def test_removal_needs_reason_and_note(loaded, engine, args, missing):
+    rejected(loaded, engine, "register", "status", "U-1001", "removed", "--by", "kvalitet", *args, code=4,
+             message=f"removing unit U-1001 requires {missing}; reason codes: osannolik_anvandning, avvecklad, "
+                     "ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, avradan_annan_myndighet")
+
+
+def test_bad_codes_are_rejected(loaded, engine):
+    rejected(loaded, engine, "register", "status", "U-1001", "paused", "--by", "k", code=2,
+             message="unknown unit status 'paused' (known: published, watch, unpublished, recommendation_stop, "
+                     "removed)")
+    rejected(loaded, engine, "register", "status", "U-1001", "removed", "--reason", "konkurs", "--note", "x",
+             "--by", "k", code=2,
+             message="unknown removal reason 'konkurs' (known: osannolik_anvandning, avvecklad, ekonomiska_brister, "
+                     "ivo, rekommendationsstopp, fortida_upphorande, avradan_annan_myndighet)")
+    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--reason", "ivo", "--by", "k", code=4,
+             message="a removal reason is given only when a unit is removed (not for 'watch')")
+    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2025-13-01", "--by", "k", code=2,
+             message="--on: '2025-13-01' is not a date (YYYY-MM-DD)")
+    rejected(loaded, engine, "register", "status", "U-9999", "watch", "--by", "k", code=3,
+             message="no unit with unit_id 'U-9999' in the register (try 'placering register search')")
+
+
+def test_status_needs_an_actor(loaded, engine):
+    before = snapshot(engine)
+    result = loaded("register", "status", "U-1001", "watch", env={"PLACERING_ACTOR": ""})
+    assert result.exit_code == 2
+    assert result.stderr == "Error: every change must say who makes it: give --by ACTOR or set PLACERING_ACTOR\n"
+    assert snapshot(engine) == before
+    result = loaded("register", "status", "U-1001", "watch", env={"PLACERING_ACTOR": "miljö-actor"})
+    assert result.exit_code == 0
+    assert json.loads(loaded("register", "history", "U-1001", "--kind", "status", "--json").stdout)[-1]["actor"] == \
+        "miljö-actor"
+
+
+def test_change_cannot_take_effect_before_the_current_status(loaded, engine):
+    assert loaded("register", "status", "U-1001", "watch", "--on", "2030-01-01", "--by", "k").exit_code == 0
+    rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2029-12-31", "--by", "k",
+             code=4, message="the change would take effect on 2029-12-31, before unit U-1001 became watch "
+                             "(2030-01-01); history is kept in date order")
+
+
+def test_removed_is_final_until_a_new_entry_check(loaded, engine):
+    ok = loaded("register", "status", "U-1001", "removed", "--reason", "ekonomiska_brister", "--note",
+                "Samlad bedömning: kreditbetyg under 40 i sex månader", "--on", "2030-03-01", "--by", "kvalitet")
+    assert ok.exit_code == 0, ok.output
+    final = ("unit U-1001 was removed on 2030-03-01: removal is final unless the unit is re-admitted after a new "
+             "entry check; supplier 556677-8899 has no passed {} check performed on or after 2030-03-01")
+    rejected(loaded, engine, "register", "status", "U-1001", "published", "--on", "2030-06-01", "--by", "k", code=4,
+             message=final.format("credit_rating, tax_registration, enforcement_debt"))
+    rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2030-06-01", "--by", "k",
+             code=4, message="unit U-1001 is removed; a removed unit can only be re-admitted as published or watch, "
+                             "after a new entry check")
+    # A check before the removal, a failed one and an unavailable one do not count.
+    for kind, result, on in [("credit_rating", "pass", "2030-02-28"), ("tax_registration", "fail", "2030-04-01"),
+                             ("enforcement_debt", "unavailable", "2030-04-01"), ("credit_rating", "pass", "2030-04-01")]:
+        assert loaded("register", "check", ORG_ANGEN, kind, "--result", result, "--on", on, "--by", "k").exit_code == 0
+    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2030-06-01", "--by", "k", code=4,
+             message=final.format("tax_registration, enforcement_debt"))
+    for kind in ("tax_registration", "enforcement_debt"):
+        assert loaded("register", "check", ORG_ANGEN, kind, "--result", "pass", "--on", "2030-05-01",
+                      "--by", "k").exit_code == 0
+    result = loaded("register", "status", "U-1001", "watch", "--on", "2030-06-01", "--by", "kvalitet",
+                    "--note", "Återinträde efter ny inträdeskontroll")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(loaded("register", "show", "U-1001", "--json").stdout)
+    assert shown["status"] == "watch" and "removal_reason" not in shown
+
+
+# --- agreements -----------------------------------------------------------------------------
+
+
+def test_order_stop_applies_to_every_route_of_the_agreement_with_one_entry(loaded, engine):
+    result = loaded("register", "agreement", "RA-HVB-22-07", "order_stop", "--by", "ink", "--note",
+                    "IVO-beslut", "--on", "2025-02-01", "--json")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)
+    assert (entry["entity_kind"], entry["entity_id"], entry["changes"], entry["org_nr"], entry["unit_id"]) == (
+        "agreement", "RA-HVB-22-07", {"status": ["active", "order_stop"]}, ORG_ANGEN, None)
+    for unit_id in ("U-1001", "U-1002"):
+        routes = json.loads(loaded("register", "show", unit_id, "--json").stdout)["routes"]
+        assert [r["status"] for r in routes if r.get("agreement_id") == "RA-HVB-22-07"] == ["order_stop"]
+    entries = json.loads(loaded("register", "history", "RA-HVB-22-07", "--kind", "agreement_status",
+                                "--actor", "ink", "--json").stdout)
+    assert len(entries) == 1
+
+
+def test_order_stop_only_on_framework_agreements(loaded, engine):
+    rejected(loaded, engine, "register", "agreement", "IOP-2023-1", "order_stop", "--by", "ink", code=4,
+             message="agreement IOP-2023-1 is not a framework agreement (its routes are iop): order_stop and "
+                     "terminated apply only to framework agreements (ramavtal)")
+    rejected(loaded, engine, "register", "agreement", "IOP-2023-1", "terminated", "--by", "ink", code=4,
+             message="agreement IOP-2023-1 is not a framework agreement (its routes are iop): order_stop and "
+                     "terminated apply only to framework agreements (ramavtal)")
+    rejected(loaded, engine, "register", "agreement", "RA-NOPE", "order_stop", "--by", "ink", code=3,
+             message="no agreement 'RA-NOPE' in the register")
+    rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "paused", "--by", "ink", code=2,
+             message="unknown agreement status 'paused' (known: active, order_stop, terminated)")
+    rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--by", "ink", code=4,
+             message="agreement RA-HVB-22-07 is already active")
+
+
+def test_terminated_is_final(loaded, engine):
+    assert loaded("register", "agreement", "RA-HVB-22-07", "terminated", "--by", "ink").exit_code == 0
+    rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--by", "ink", code=4,
+             message="agreement RA-HVB-22-07 is terminated, which is final; it cannot become 'active'")
+
+
+# --- checks, permits, complaints ---------------------------------------------------------------
+
+
+def test_check_is_recorded(loaded, engine):
+    result = loaded("register", "check", "5566778899", "credit_rating", "--result", "pass", "--value", "35",
+                    "--on", "2025-03-01", "--source", "kreditupplysning", "--by", "kvalitet", "--json")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)
+    assert (entry["entity_id"], entry["changes"]) == (
+        "556677-8899:credit_rating",
+        {"kind": "credit_rating", "result": "pass", "value": 35.0, "performed_on": "2025-03-01"})
+    checks = json.loads(loaded("register", "show", ORG_ANGEN, "--json").stdout)["checks"]
+    assert checks[-1] == {"kind": "credit_rating", "result": "pass", "value": 35, "performed_on": "2025-03-01",
+                          "source": "kreditupplysning"}
+
+
+def test_bad_checks_are_rejected(loaded, engine):
+    rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit", "--result", "pass", "--on", "2025-01-01",
+             "--by", "k", code=2,
+             message="unknown check kind 'credit' (known: credit_rating, tax_registration, employer_registration, "
+                     "enforcement_debt, court_records, annual_report, warning_list, ivo_supervision, media)")
+    rejected(loaded, engine, "register", "check", ORG_ANGEN, "media", "--result", "ok", "--on", "2025-01-01",
+             "--by", "k", code=2, message="unknown check result 'ok' (known: pass, fail, unavailable)")
+    rejected(loaded, engine, "register", "check", "556677-8898", "media", "--result", "pass", "--on", "2025-01-01",
+             "--by", "k", code=2, message="organisation number '556677-8898' fails the check digit (Luhn)")
+    rejected(loaded, engine, "register", "check", "556036-0793", "media", "--result", "pass", "--on", "2025-01-01",
+             "--by", "k", code=3, message="no supplier with organisation number 556036-0793 in the register "
+                                          "(try 'placering register search')")
+
+
+def test_permit_decisions(loaded, engine):
+    rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-1/2025", "--status", "active",
+             "--on", "2025-01-01", "--by", "k", code=2,
+             message="unit U-1001 has no permit 8.1-1/2025: a new permit needs its insats (--insats)")
+    rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "gone",
+             "--on", "2025-01-01", "--by", "k", code=2,
+             message="unknown permit status 'gone' (known: active, notified, revoked, banned, expired)")
+    rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "active",
+             "--on", "2019-06-01", "--by", "k", code=4,
+             message="permit 8.1-12345/2019 of unit U-1001 is already active (decided on 2019-06-01)")
+    result = loaded("register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "revoked",
+                    "--on", "2025-02-01", "--by", "ivo-handläggare", "--json")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)
+    assert (entry["action"], entry["unit_id"], entry["org_nr"], entry["changes"]["status"]) == (
+        "permit", "U-1001", ORG_ANGEN, ["active", "revoked"])
+    result = loaded("register", "permit", "U-1001", "--dnr", "8.1-2/2025", "--status", "active", "--on",
+                    "2025-03-01", "--insats", "hvb_barn_unga", "--target-group", "npf", "--target-group", "missbruk",
+                    "--by", "k")
+    assert result.exit_code == 0, result.output
+    permits = json.loads(loaded("register", "show", "U-1001", "--json").stdout)["permits"]
+    assert [(p["dnr"], p["status"], p["target_groups"]) for p in permits] == [
+        ("8.1-12345/2019", "revoked", ["missbruk", "kriminalitet"]),
+        ("8.1-2/2025", "active", ["npf", "missbruk"])]
+
+
+def test_complaints(loaded, engine):
+    rejected(loaded, engine, "register", "complaint", "U-1001", "--category", "rude", "--on", "2025-01-01",
+             "--by", "k", code=2,
+             message="unknown complaint category 'rude' (known: documentation, delivery, communication, "
+                     "professionalism, agreement, treatment, price_invoicing, unannounced_placement, "
+                     "condition_of_home, pressure, other)")
+    result = loaded("register", "complaint", "U-1001", "--category", "treatment", "--on", "2025-01-10",
+                    "--note", "Bemötande vid inskrivning", "--by", "spink")
+    assert result.exit_code == 0, result.output
+    complaints = json.loads(loaded("register", "show", "U-1001", "--json").stdout)["complaints"]
+    assert [(c["category"], c["outcome"], c["received_on"], c["recorded_by"]) for c in complaints] == [
+        ("treatment", "pending", "2025-01-10", "spink")]
+    entries = json.loads(loaded("register", "history", "--unit", "U-1001", "--kind", "complaint", "--json").stdout)
+    assert entries[0]["changes"] == {"category": "treatment", "outcome": "pending", "received_on": "2025-01-10"}
+
+
+def test_org_nr_in_either_form_names_the_same_supplier(loaded):
+    a = json.loads(loaded("register", "show", "2120001355", "--json").stdout)
+    b = json.loads(loaded("register", "show", ORG_KOMMUN, "--json").stdout)
+    assert a == b and a["org_nr"] == ORG_KOMMUN
