@@ -1,13 +1,230 @@
-"""`placering rules …`: list, show, lint and test the rule files."""
+"""`placering rules …`: list, show, lint, test the rule files; their version and parameters."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from ..errors import ValidationError
 from . import cli
-from .common import PlaceringGroup
+from .common import CliError, PlaceringGroup, json_option, parse_date, print_json, print_table, wants_json
+
+_DIR_HELP = "Rules directory (default: the project's rules/, or PLACERING_RULES_DIR)."
+
+
+def _ruleset(directory: str | None):
+    from ..rules.ruleset import load_ruleset
+
+    return load_ruleset(Path(directory) if directory else None)
+
+
+def _outcome(rule) -> dict:
+    from ..rules.model import Exclude, Flag, Propose, Transition
+
+    o = rule.outcome
+    if isinstance(o, Exclude):
+        return {"exclude": o.code, "message": o.message}
+    if isinstance(o, Flag):
+        return {"flag": o.code, "message": o.message}
+    if isinstance(o, Propose):
+        return {"proposal": o.kind, "message": o.message}
+    assert isinstance(o, Transition)
+    t = {k: v for k, v in (("unit_status", o.unit_status), ("removal_reason", o.removal_reason),
+                           ("agreement_status", o.agreement_status)) if v}
+    return {"transition": t, "message": o.message}
+
+
+def _rule_dict(rule) -> dict:
+    from ..rules.model import RankingPolicy, render_condition
+
+    d = {"id": rule.id, "stage": rule.stage, "title": rule.title, "description": rule.description,
+         "source": str(rule.source), "valid_from": rule.valid_from, "valid_to": rule.valid_to,
+         "file": rule.file, "line": rule.line}
+    if isinstance(rule, RankingPolicy):
+        d.update(route_order=list(rule.route_order), last_resort=list(rule.last_resort),
+                 sort_keys=[{"key": k.key, "order": k.order} for k in rule.sort_keys],
+                 recommendations=rule.recommendations)
+        return d
+    d.update(scope=rule.scope, event=rule.event, applies_when=render_condition(rule.applies_when) or None,
+             when=render_condition(rule.when), outcome=_outcome(rule), parameters=list(rule.params))
+    return d
 
 
 @cli.group(cls=PlaceringGroup)
 def rules() -> None:
-    """The rule files in rules/: list, show, lint, test."""
+    """The rule files in rules/: list, show, lint, test, version, parameters."""
+
+
+@rules.command("list")
+@click.option("--stage", type=click.Choice(["eligibility", "review", "register_status", "ranking"]),
+              help="Only rules of this stage.")
+@click.option("--on", "on", help="Only rules valid on this date (YYYY-MM-DD).")
+@click.option("--dir", "directory", help=_DIR_HELP)
+@json_option
+def list_rules(stage: str | None, on: str | None, directory: str | None, json_output: bool) -> None:
+    """Every rule (and ranking policy) with its stage, validity, outcome and source."""
+    rs = _ruleset(directory)
+    day = parse_date(on, "--on")
+    items = [*rs.rules, *rs.policies]
+    if stage:
+        items = [r for r in items if r.stage == stage]
+    if day:
+        items = [r for r in items if r.valid_on(day)]
+    rows = [_rule_dict(r) for r in items]
+    if wants_json(json_output):
+        print_json({"rules_version": rs.version, "rules": rows})
+        return
+    for row in rows:
+        o = row.get("outcome") or {}
+        row["does"] = (o.get("exclude") or o.get("flag") or o.get("proposal")
+                       or ", ".join(f"{k}={v}" for k, v in (o.get("transition") or {}).items()) or "ranking")
+        row["valid"] = f"{row['valid_from']}–{row['valid_to'] or ''}"
+    print_table(rows, [("id", "Rule"), ("stage", "Stage"), ("title", "Title"), ("does", "Outcome"),
+                       ("valid", "Valid"), ("source", "Source")],
+                title=f"{len(rows)} rules (version {rs.version})")
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@click.option("--dir", "directory", help=_DIR_HELP)
+@json_option
+def show_rule(rule_id: str, directory: str | None, json_output: bool) -> None:
+    """One rule: every version, its condition, outcome, source and the parameters it uses."""
+    rs = _ruleset(directory)
+    versions = rs.versions(rule_id)
+    params = []
+    for name in dict.fromkeys(p for v in versions for p in getattr(v, "params", ())):
+        p = rs.parameters[name]
+        params.append({"name": name, "description": p.description, "unit": p.unit,
+                       "values": [{"valid_from": v.valid_from, "valid_to": v.valid_to, "value": v.value,
+                                   "source": str(v.source)} for v in p.values]})
+    doc = {"id": rule_id, "rules_version": rs.version, "versions": [_rule_dict(v) for v in versions],
+           "parameters": params}
+    if wants_json(json_output):
+        print_json(doc)
+        return
+    for v in doc["versions"]:
+        click.echo(f"{v['id']}  {v['title']}")
+        click.echo(f"  stage:       {v['stage']}" + (f" ({v['scope']})" if v.get("scope") else "")
+                   + (f", event {v['event']}" if v.get("event") else ""))
+        click.echo(f"  valid:       {v['valid_from']} – {v['valid_to'] or 'open'}")
+        click.echo(f"  description: {v['description']}")
+        click.echo(f"  source:      {v['source']}")
+        if v.get("applies_when"):
+            click.echo(f"  applies when: {v['applies_when']}")
+        if v.get("when"):
+            click.echo(f"  when:        {v['when']}")
+            o = v["outcome"]
+            kind = next(k for k in o if k != "message")
+            click.echo(f"  outcome:     {kind} {o[kind]}: {o['message']}")
+        if v.get("route_order"):
+            click.echo(f"  route order: {', '.join(v['route_order'])} (last resort: {', '.join(v['last_resort'])})")
+            click.echo("  sort keys:   " + ", ".join(f"{k['key']} {k['order']}" for k in v["sort_keys"]))
+            click.echo(f"  recommendations: {v['recommendations']}")
+        click.echo(f"  file:        {v['file']}:{v['line']}")
+    for p in params:
+        click.echo(f"parameter {p['name']}: {p['description']}")
+        for val in p["values"]:
+            click.echo(f"  {val['valid_from']} – {val['valid_to'] or 'open'}: {val['value']}  ({val['source']})")
+
+
+@rules.command("lint")
+@click.argument("directory", required=False)
+@json_option
+def lint(directory: str | None, json_output: bool) -> None:
+    """Validate the rule files, parameters and rule tests strictly; list every problem."""
+    from ..paths import rules_dir
+    from ..rules.ruleset import load_ruleset
+    from ..rules.testing import load_cases
+
+    base = Path(directory) if directory else rules_dir()
+    problems = []
+    rs = None
+    try:
+        rs = load_ruleset(base)
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    cases = []
+    if (base / "tests").is_dir():
+        try:
+            cases = load_cases(base / "tests")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        if wants_json(json_output):
+            print_json({"ok": False, "problems": [{"message": p.message, "file": p.file, "line": p.line,
+                                                   "record": p.record, "field": p.field} for p in problems]})
+            raise SystemExit(2)
+        raise CliError(f"{len(problems)} problem(s) in {base}:\n" + "\n".join(str(p) for p in problems), 2)
+    summary = {"ok": True, "directory": str(base), "rules": len(rs.rules), "policies": len(rs.policies),
+               "parameters": len(rs.parameters), "files": len({r.file for r in (*rs.rules, *rs.policies)}),
+               "test_cases": len(cases), "rules_version": rs.version}
+    if wants_json(json_output):
+        print_json(summary)
+        return
+    click.echo(f"OK: {summary['rules']} rules and {summary['policies']} ranking policy in {summary['files']} files, "
+               f"{summary['parameters']} parameters, {summary['test_cases']} test cases; "
+               f"rules version {summary['rules_version']}")
+
+
+@rules.command("test")
+@click.argument("directory", required=False)
+@json_option
+def test(directory: str | None, json_output: bool) -> None:
+    """Run the rule test cases in DIR/tests/*.yaml against DIR's rules; exit 1 if any fails."""
+    from ..paths import rules_dir
+    from ..rules.testing import run_rule_tests
+
+    base = Path(directory) if directory else rules_dir()
+    results = run_rule_tests(base)
+    failed = [r for r in results if not r.passed]
+    if wants_json(json_output):
+        print_json({"passed": len(results) - len(failed), "failed": len(failed),
+                    "cases": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            click.echo(f"{'ok  ' if r.passed else 'FAIL'} {r.case.id}")
+            for f in r.failures:
+                click.echo(f"       {Path(r.case.file).name}:{r.case.line}: {f}")
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+@rules.command("version")
+@click.option("--dir", "directory", help=_DIR_HELP)
+@json_option
+def version(directory: str | None, json_output: bool) -> None:
+    """The rules version: a content hash of the rule files and parameters."""
+    rs = _ruleset(directory)
+    if wants_json(json_output):
+        print_json({"rules_version": rs.version, "directory": str(rs.directory)})
+        return
+    click.echo(rs.version)
+
+
+@rules.command("params")
+@click.option("--on", "on", help="Show the value valid on this date (YYYY-MM-DD); default: every dated value.")
+@click.option("--dir", "directory", help=_DIR_HELP)
+@json_option
+def params(on: str | None, directory: str | None, json_output: bool) -> None:
+    """The dated parameters (rules/parameters/*.yaml) with their sources."""
+    rs = _ruleset(directory)
+    day = parse_date(on, "--on")
+    rows = []
+    for name, p in sorted(rs.parameters.items()):
+        for v in p.values:
+            if day and not v.valid_on(day):
+                continue
+            rows.append({"name": name, "value": v.value, "unit": p.unit, "valid_from": v.valid_from,
+                         "valid_to": v.valid_to, "source": str(v.source)})
+    if wants_json(json_output):
+        print_json({"rules_version": rs.version, "parameters": rows})
+        return
+    for row in rows:
+        if isinstance(row["value"], dict):
+            row["value"] = ", ".join(f"{k}={v}" for k, v in row["value"].items())
+        row["valid"] = f"{row['valid_from']}–{row['valid_to'] or ''}"
+    print_table(rows, [("name", "Parameter"), ("value", "Value"), ("unit", "Unit"), ("valid", "Valid"),
+                       ("source", "Source")])

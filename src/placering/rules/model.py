@@ -531,3 +531,53 @@ def get_path(fact: dict, path: str) -> t.Any:
         if node is None:
             return None
     return node
+
+
+def render_operand(op: Operand) -> str:
+    if isinstance(op, Field):
+        return op.path
+    if isinstance(op, Param):
+        return f"param:{op.name}"
+    if isinstance(op, Distance):
+        return "distance_km"
+    if isinstance(op, Arith):
+        sym = {"add": "+", "sub": "-", "mul": "×", "div": "/"}[op.op]
+        return f"({render_operand(op.left)} {sym} {render_operand(op.right)})"
+    v = op.value
+    if isinstance(v, tuple):
+        return "[" + ", ".join(v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return str(v)
+
+
+_SYMBOLS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
+
+
+def render_condition(cond: Condition | None) -> str:
+    """A condition as one line of text for people (`rules show`)."""
+    if cond is None:
+        return ""
+    if isinstance(cond, All):
+        return "(" + " and ".join(render_condition(c) for c in cond.items) + ")"
+    if isinstance(cond, Any):
+        return "(" + " or ".join(render_condition(c) for c in cond.items) + ")"
+    if isinstance(cond, Not):
+        return "not " + render_condition(cond.item)
+    if isinstance(cond, Compare):
+        return f"{render_operand(cond.left)} {_SYMBOLS[cond.op]} {render_operand(cond.right)}"
+    if isinstance(cond, In):
+        return f"{render_operand(cond.item)} in {render_operand(cond.collection)}"
+    if isinstance(cond, Subset):
+        return f"{render_operand(cond.left)} ⊆ {render_operand(cond.right)}"
+    if isinstance(cond, Overlaps):
+        return f"{render_operand(cond.left)} overlaps {render_operand(cond.right)}"
+    if isinstance(cond, Exists):
+        return f"{cond.path} exists"
+    if isinstance(cond, Missing):
+        return f"{cond.path} missing"
+    if isinstance(cond, Matches):
+        return f'{render_operand(cond.operand)} matches "{cond.pattern}"'
+    return repr(cond)

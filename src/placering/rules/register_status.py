@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
-from ..storage.models import Proposal, Supplier, SupplierCheck, Unit
+from ..storage.models import History, Proposal, Supplier, SupplierCheck, Unit
 from ..text import canonical_org_nr, nfc
 from .facts import RegisterSnapshot, _date, permit_fact, register_document, supplier_fact
 from .model import Flag, Propose, Transition
@@ -53,6 +53,7 @@ class Applied:
     values: dict = field(default_factory=dict)
     source: str = ""
     rules_version: str = ""
+    effective_on: date | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -257,20 +258,30 @@ def plan_register_event(facts: list[dict], on: date, kind: str, ruleset: RuleSet
 def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: RuleSet | None = None) -> list[Applied]:
     """Evaluate the register_status rules for a recorded event and apply what fired, in the
     caller's transaction. Returns what was done, including rules that could not be evaluated."""
-    from ..register.service import change_agreement_status, change_unit_status
+    from ..register.service import change_agreement_status, change_unit_status, status_since
 
     actor = require_actor(actor)
     ruleset = ruleset or load_ruleset()
     facts, on = event_facts(session, event, ruleset)
     planned = plan_register_event(facts, on, event["kind"], ruleset)
     for item in planned:
+        item.effective_on = on
         if item.action == "unit_status":
+            # History is kept in date order: an event dated before the unit's current status (e.g. a
+            # check performed before the unit was imported) takes effect when that status began.
+            since = status_since(session, item.unit_id)
+            item.effective_on = max(on, since.effective_on) if since is not None else on
             change_unit_status(session, item.unit_id, item.status_to, actor=actor,
                                reason=_removal_reason(ruleset, item.rule, on), note=item.message,
-                               effective_on=on, rule_id=item.rule, rules_version=item.rules_version)
+                               effective_on=item.effective_on, rule_id=item.rule, rules_version=item.rules_version)
         elif item.action == "agreement_status":
+            last = session.scalars(select(History).where(History.entity_kind == "agreement",
+                                                         History.entity_id == item.agreement_id)
+                                   .order_by(History.effective_on.desc(), History.id.desc()).limit(1)).first()
+            item.effective_on = max(on, last.effective_on) if last is not None else on
             change_agreement_status(session, item.agreement_id, item.status_to, actor=actor, note=item.message,
-                                    effective_on=on, rule_id=item.rule, rules_version=item.rules_version)
+                                    effective_on=item.effective_on, rule_id=item.rule,
+                                    rules_version=item.rules_version)
         elif item.action == "proposal":
             kind = item.status_to
             existing = _open_proposal(session, kind, item.org_nr, item.unit_id)
