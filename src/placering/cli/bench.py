@@ -11,3 +11,7 @@ from .common import PlaceringGroup
 @cli.group(cls=PlaceringGroup)
 def bench() -> None:
     """Benchmarks: print timing and memory figures for import, the rules engine, matching, audits."""
+
+
+from . import bench_register as _bench_register  # noqa: E402,F401
+from . import bench_audit as _bench_audit  # noqa: E402,F401
