@@ -51,7 +51,7 @@ def _filtered_units(session, *, insats, route, status, municipality) -> list[tup
         if insats:
             sub = sub.where(UnitRoute.insats == insats)
         stmt = stmt.where(Unit.id.in_(sub))
-    return list(session.execute(stmt.order_by(Unit.id)).tuples())
+    return [(u, s) for u, s in session.execute(stmt.order_by(Unit.id))]
 
 
 def search(

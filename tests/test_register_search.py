@@ -1,0 +1,175 @@
+"""Search (exact org. number and unit_id first, then Swedish-aware fuzzy names, with filters),
+`register show` (protected addresses hidden by default) and `register history` with its filters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_register_import import LOADED_ON, ORG_ANGEN, load, sample_document
+
+
+WIDE = {"COLUMNS": "250"}  # tables fold to the terminal's width; give them room
+
+
+@pytest.fixture
+def loaded(run, tmp_path):
+    doc = sample_document()
+    # A unit named exactly "Ängen", beside "HVB Ängen" and "Vårdbolaget Ängen AB".
+    angen = json.loads(json.dumps(doc["suppliers"][2]["units"][0]))
+    angen.update(unit_id="U-3002", name="Ängen", protected_address=False)
+    angen["routes"] = [dict(angen["routes"][0], agreement_id="IOP-2023-2")]
+    doc["suppliers"][2]["units"].append(angen)
+    load(run, tmp_path, doc)
+    return run
+
+
+def search(run, *args) -> list[dict]:
+    result = run("register", "search", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("org_nr", ["556677-8899", "5566778899"])
+def test_exact_org_nr_comes_first(loaded, org_nr):
+    hits = search(loaded, org_nr)
+    assert [(h["match"], h["unit_id"]) for h in hits[:2]] == [("org_nr", "U-1001"), ("org_nr", "U-1002")]
+    assert all(h["org_nr"] == ORG_ANGEN for h in hits[:2])
+
+
+def test_exact_unit_id_then_names(loaded):
+    hits = search(loaded, "u-2001")
+    assert (hits[0]["match"], hits[0]["unit_id"], hits[0]["score"]) == ("unit_id", "U-2001", 100.0)
+
+
+def test_swedish_aware_fuzzy_names(loaded):
+    hits = search(loaded, "ÄNGEN")
+    assert (hits[0]["unit_id"], hits[0]["match"], hits[0]["score"]) == ("U-3002", "name", 100.0)
+    assert {h["unit_id"] for h in hits} >= {"U-3002", "U-1001", "U-1002"}  # HVB Ängen; Vårdbolaget Ängen AB
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    # 'angen' is a different word from 'ängen': similar, never an exact match.
+    without_dots = search(loaded, "angen")
+    assert without_dots and all(h["score"] < 100 for h in without_dots)
+    assert search(loaded, "ängen")[0]["score"] == 100.0
+
+
+def test_search_filters_apply_to_units(loaded):
+    assert [h["unit_id"] for h in search(loaded, "Ängen", "--insats", "stodboende")] == ["U-1002"]
+    assert [h["unit_id"] for h in search(loaded, "Ängen", "--route", "direktupphandling", "--insats",
+                                         "hvb_barn_unga")] == ["U-1001"]
+    assert [h["unit_id"] for h in search(loaded, "Göteborgs Stad", "--status", "removed")] == ["U-2002"]
+    assert [h["unit_id"] for h in search(loaded, "Ängen", "--municipality", "MÖLNDAL")] == ["U-1002"]
+    assert search(loaded, "Ängen", "--municipality", "Kiruna") == []
+
+
+def test_search_table_and_bad_filters(loaded):
+    result = loaded("register", "search", "Zyxwvu")
+    assert result.exit_code == 0
+    assert result.stdout == "No supplier or unit matches 'Zyxwvu'.\n"
+    result = loaded("register", "search", "Ängen", "--route", "ram")
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: unknown route 'ram' (known: egen_regi, ramavtal, iop, direktupphandling)\n")
+
+
+def test_show_hides_a_protected_location_unless_asked(loaded):
+    result = loaded("register", "show", "U-2001")
+    assert result.exit_code == 0, result.output
+    assert "Göteborg (protected address: location hidden; --show-protected shows it)" in result.stdout
+    assert "57.7" not in result.stdout
+    data = json.loads(loaded("register", "show", "U-2001", "--json").stdout)
+    assert "location" not in data and data["location_hidden"] is True
+    shown = loaded("register", "show", "U-2001", "--show-protected")
+    assert "Göteborg (57.7, 12) PROTECTED ADDRESS" in shown.stdout
+    assert json.loads(loaded("register", "show", "U-2001", "--json", "--show-protected").stdout)["location"] == {
+        "lat": 57.7, "lon": 12}
+    # the supplier view hides it too
+    supplier = json.loads(loaded("register", "show", "212000-1355", "--json").stdout)
+    assert "location" not in supplier["units"][0]
+    assert "57.7" not in loaded("register", "show", "212000-1355").stdout
+
+
+def test_show_unit_lists_everything(loaded):
+    result = loaded("register", "show", "U-1001", env=WIDE)
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "Unit U-1001: HVB Ängen" in out
+    assert f"Status:        published (Publicerad) since {LOADED_ON} by anna" in out
+    for part in ("RA-HVB-22-07", "5150.5", "8.1-12345/2019", "credit_rating", "kreditupplysning"):
+        assert part in out
+    result = loaded("register", "show", "U-404")
+    assert result.exit_code == 3
+    assert result.stderr == ("Error: 'U-404' is neither an organisation number, a unit_id nor an agreement_id in "
+                             "the register\n")
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def changed(loaded):
+    for args in [
+        ("status", "U-1001", "watch", "--by", "bo", "--on", "2025-01-10", "--note", "Kreditbetyg 35"),
+        ("agreement", "RA-HVB-22-07", "order_stop", "--by", "ink", "--on", "2025-02-01", "--note", "IVO"),
+        ("check", ORG_ANGEN, "media", "--result", "fail", "--on", "2025-03-01", "--by", "kvalitet"),
+        ("status", "U-2001", "unpublished", "--by", "bo", "--on", "2025-04-01", "--note", "Brister"),
+    ]:
+        result = loaded("register", *args)
+        assert result.exit_code == 0, result.output
+    return loaded
+
+
+def history(run, *args) -> list[dict]:
+    result = run("register", "history", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_history_of_a_unit(changed):
+    entries = history(changed, "U-1001")
+    assert {e["unit_id"] for e in entries} == {"U-1001"}
+    assert [(e["action"], e["effective_on"], e["actor"]) for e in entries if e["entity_kind"] == "unit"] == [
+        ("created", LOADED_ON, "anna"), ("status", "2025-01-10", "bo")]
+    assert history(changed, "--unit", "U-1001") == entries
+
+
+def test_history_of_a_supplier_and_an_agreement(changed):
+    entries = history(changed, "--supplier", "5566778899")
+    assert {e["org_nr"] for e in entries} == {ORG_ANGEN}
+    kinds = {(e["entity_kind"], e["entity_id"]) for e in entries}
+    assert {("supplier", ORG_ANGEN), ("unit", "U-1001"), ("unit", "U-1002"), ("agreement", "RA-HVB-22-07"),
+            ("check", f"{ORG_ANGEN}:media")} <= kinds
+    assert ("unit", "U-2001") not in kinds
+    assert history(changed, ORG_ANGEN) == entries
+    agreement = history(changed, "RA-HVB-22-07")
+    assert [(e["changes"]["status"], e["actor"], e["note"]) for e in agreement] == [
+        ([None, "active"], "anna", None), (["active", "order_stop"], "ink", "IVO")]
+
+
+def test_history_filters_by_actor_kind_and_dates(changed):
+    assert {e["actor"] for e in history(changed, "--actor", "bo")} == {"bo"}
+    assert [e["entity_id"] for e in history(changed, "--actor", "bo")] == ["U-1001", "U-2001"]
+    assert [e["entity_id"] for e in history(changed, "--kind", "status")] == ["U-1001", "U-2001"]
+    agreements = history(changed, "--kind", "agreement")
+    assert sorted(e["entity_id"] for e in agreements) == ["IOP-2023-1", "IOP-2023-2", "RA-HVB-22-07", "RA-HVB-22-07"]
+    window = history(changed, "--since", "2025-01-01", "--until", "2025-02-28")
+    assert [(e["effective_on"], e["action"]) for e in window] == [("2025-01-10", "status"),
+                                                                  ("2025-02-01", "agreement_status")]
+    latest = history(changed, "--limit", "2")
+    assert [e["effective_on"] for e in latest] == ["2025-03-01", "2025-04-01"]
+
+
+def test_history_table_for_people(changed):
+    result = changed("register", "history", "U-1001", "--since", "2025-01-01", env=WIDE)
+    assert result.exit_code == 0, result.output
+    header = result.stdout.splitlines()[1]
+    for column in ("Effective", "Recorded", "Actor", "Entity", "Action", "Change", "Reason", "Rule", "Note"):
+        assert column in header
+    assert "status: published → watch" in result.stdout
+    assert "Kreditbetyg 35" in result.stdout
+    empty = changed("register", "history", "--actor", "nobody")
+    assert empty.stdout == "No history entries match.\n"
+    bad = changed("register", "history", "--since", "2025-02-30")
+    assert bad.exit_code == 2
+    assert bad.stderr == "Error: --since: '2025-02-30' is not a date (YYYY-MM-DD)\n"
