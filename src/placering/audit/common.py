@@ -16,7 +16,8 @@ from ..taxonomy import load_taxonomy
 from ..text import fold
 from ..vocabulary import AgreementStatus, Route, UnitStatus
 
-FIRST_YEAR = 2000  # the register's history does not reach further back
+FIRST_YEAR = 2000
+BULK_THRESHOLD = 2000  # above this many ids, read whole tables instead of IN-lists  # the register's history does not reach further back
 
 T = TypeVar("T")
 
@@ -101,22 +102,29 @@ class UnitInfo:
     agreements: list[str] = field(default_factory=list)
 
 
-def load_units(session: Session, unit_ids: Iterable[str] | None = None) -> dict[str, UnitInfo]:
-    """Attributes of the given units (all units when None), in a few queries."""
+def load_units(session: Session, unit_ids: Iterable[str] | None = None, *, routes: bool = True) -> dict[str, UnitInfo]:
+    """Attributes of the given units (all units when None), in a few queries; `routes=False`
+    skips routes and agreements when the caller does not need them."""
     out: dict[str, UnitInfo] = {}
     pk: dict[int, UnitInfo] = {}
+    wanted = None if unit_ids is None else set(unit_ids)
+    if wanted is not None and len(wanted) > BULK_THRESHOLD:
+        # Many units: one scan of the tables beats dozens of IN-lists.
+        everything = load_units(session, None, routes=routes)
+        return {uid: info for uid, info in everything.items() if uid in wanted}
     base = select(
         Unit.id, Unit.unit_id, Unit.name, Unit.municipality, Unit.municipality_key,
         Supplier.org_nr, Supplier.name, Supplier.legal_form,
     ).join(Supplier, Supplier.id == Unit.supplier_id)
-    batches = [None] if unit_ids is None else list(chunks(sorted(set(unit_ids))))
+    conn = session.connection()
+    batches = [None] if wanted is None else list(chunks(sorted(wanted)))
     for batch in batches:
         stmt = base if batch is None else base.where(Unit.unit_id.in_(batch))
-        for row in session.execute(stmt):
+        for row in conn.execute(stmt):
             info = UnitInfo(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
             out[info.unit_id] = info
             pk[row[0]] = info
-    for batch in ([None] if unit_ids is None else list(chunks(sorted(pk)))):
+    for batch in ([None] if wanted is None else list(chunks(sorted(pk)))):
         o_stmt = select(Offer.unit_id, Offer.insats).order_by(Offer.unit_id, Offer.position)
         r_stmt = select(UnitRoute.unit_id, UnitRoute.route, UnitRoute.insats, UnitRoute.agreement_id).order_by(
             UnitRoute.unit_id, UnitRoute.position
@@ -124,10 +132,10 @@ def load_units(session: Session, unit_ids: Iterable[str] | None = None) -> dict[
         if batch is not None:
             o_stmt = o_stmt.where(Offer.unit_id.in_(batch))
             r_stmt = r_stmt.where(UnitRoute.unit_id.in_(batch))
-        for unit_pk, insats in session.execute(o_stmt):
+        for unit_pk, insats in conn.execute(o_stmt):
             if unit_pk in pk:
                 pk[unit_pk].insatser.append(insats)
-        for unit_pk, route, insats, agreement_id in session.execute(r_stmt):
+        for unit_pk, route, insats, agreement_id in (conn.execute(r_stmt) if routes else ()):
             if unit_pk in pk:
                 info = pk[unit_pk]
                 info.routes.append(f"{route}:{insats}")

@@ -81,7 +81,9 @@ def paused(
     check_route(route)
     check_status(status)
     mkey = check_municipality(session, municipality)
-    units, agreements = register_states(session, as_of)
+    units, agreements = register_states(
+        session, as_of,
+        details_for=lambda kind, st: st in PAUSED_UNIT_STATUSES or st == WATCH or st in PAUSED_AGREEMENT_STATUSES)
 
     wanted_units = {
         uid: st for uid, st in units.items()
@@ -94,7 +96,7 @@ def paused(
     if route and route != "ramavtal":
         wanted_agreements = {}
 
-    unit_info = load_units(session, wanted_units) if wanted_units else {}
+    unit_info = load_units(session, wanted_units, routes=route is not None) if wanted_units else {}
     agreement_info = load_agreements(session, wanted_agreements) if wanted_agreements else {}
 
     rows_paused: list[PausedRow] = []
