@@ -1,0 +1,137 @@
+"""`placering rules list | show | lint | test | version | params` (no database needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from placering.cli import cli
+from placering.paths import rules_dir
+from placering.rules.ruleset import load_ruleset
+
+
+def rules(*args: str):
+    return CliRunner().invoke(cli, ["rules", *args], catch_exceptions=False, env={"COLUMNS": "250"})
+
+
+def test_every_rules_command_has_help():
+    for cmd in ("list", "show", "lint", "test", "version", "params"):
+        r = rules(cmd, "--help")
+        assert r.exit_code == 0 and "Usage:" in r.output
+
+
+def test_list_json_is_one_document_with_every_rule():
+    r = rules("list", "--json")
+    assert r.exit_code == 0
+    doc = json.loads(r.output)
+    ids = {x["id"] for x in doc["rules"]}
+    assert {"ELIG-PERMIT-MISSING", "REVIEW-PRICE-ABOVE-REFERENCE", "STATUS-PERMIT-LOST", "RANK-PRIORITY-ORDER"} <= ids
+    assert doc["rules_version"] == load_ruleset().version
+    assert all(x["source"] and x["valid_from"] for x in doc["rules"])
+
+
+def test_list_filters_by_stage_and_date():
+    doc = json.loads(rules("list", "--stage", "register_status", "--json").output)
+    assert {x["stage"] for x in doc["rules"]} == {"register_status"}
+    assert json.loads(rules("list", "--on", "2019-12-31", "--json").output)["rules"] == []
+    r = rules("list", "--on", "31/12/2019")
+    assert r.exit_code == 2 and "--on: '31/12/2019' is not a date" in r.output
+
+
+def test_list_table_for_people():
+    r = rules("list", "--stage", "eligibility")
+    assert r.exit_code == 0 and "ELIG-AGE" in r.output and "Åldern ryms" in r.output
+
+
+def test_show_gives_versions_source_and_dated_parameters():
+    doc = json.loads(rules("show", "ELIG-PERMIT-MISSING", "--json").output)
+    [v] = doc["versions"]
+    assert v["when"] == "permit.exists = false"
+    assert v["applies_when"] == "request.insats in param:permit_required_insatser"
+    assert v["outcome"]["exclude"] == "PERMIT" and "SoL" in v["source"]
+    [p] = doc["parameters"]
+    assert p["name"] == "permit_required_insatser"
+    assert [(x["valid_from"], x["value"]) for x in p["values"]] == [
+        ("2000-01-01", ["hvb_barn_unga", "stodboende"]),
+        ("2024-04-01", ["hvb_barn_unga", "stodboende", "skyddat_boende"])]
+    text = rules("show", "STATUS-PERMIT-LOST").output
+    assert "transition" in text and "removal_reason" in text and "event permit" in text
+
+
+def test_show_unknown_rule():
+    r = rules("show", "ELIG-NOPE")
+    assert r.exit_code == 3 and "no rule 'ELIG-NOPE'" in r.output
+
+
+def test_lint_ok_summary():
+    r = rules("lint")
+    assert r.exit_code == 0
+    assert r.output.startswith("OK: ") and load_ruleset().version in r.output
+    doc = json.loads(rules("lint", "--json").output)
+    assert doc["ok"] and doc["test_cases"] > 30
+
+
+def test_lint_lists_every_problem_and_fails(tmp_path):
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    p = d / "eligibility.yaml"
+    text = p.read_text(encoding="utf-8")
+    text = text.replace("lt: [unit.free_places, request.places]", "lt: [unit.free_places, request.start_on]")
+    text = text.replace("in: [unit.unit_id, request.declined_units]", "inside: [unit.unit_id, request.declined_units]")
+    p.write_text(text, encoding="utf-8")
+    r = rules("lint", str(d))
+    assert r.exit_code == 2
+    lines = r.output.splitlines()
+    assert lines[0] == f"Error: 2 problem(s) in {d}:"
+    assert any(line.startswith(f"{p}:") and "rule ELIG-CAPACITY: type mismatch: 'lt' compares int "
+               "('unit.free_places') with date ('request.start_on')" in line for line in lines)
+    assert any("rule ELIG-DECLINED: unknown operator 'inside'" in line for line in lines)
+    doc = json.loads(rules("lint", str(d), "--json").output)
+    assert not doc["ok"] and len(doc["problems"]) == 2 and all(x["line"] for x in doc["problems"])
+
+
+def test_lint_checks_the_test_cases_too(tmp_path):
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    (d / "tests" / "bad.yaml").write_text("cases:\n  - name: x\n    request: {}\n    expect: {eligble: [U-1]}\n",
+                                          encoding="utf-8")
+    r = rules("lint", str(d))
+    assert r.exit_code == 2 and "bad.yaml:4, case 'x', field 'eligble': unknown expectation 'eligble'" in r.output
+
+
+def test_test_runs_the_cases():
+    r = rules("test")
+    assert r.exit_code == 0
+    assert "skyddat_boende: 2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)" in r.output
+    assert r.output.strip().endswith("0 failed")
+    doc = json.loads(rules("test", "--json").output)
+    assert doc["failed"] == 0 and doc["passed"] == len(doc["cases"])
+
+
+def test_test_fails_when_a_rule_changes(tmp_path):
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    p = d / "parameters" / "permits.yaml"
+    p.write_text(p.read_text(encoding="utf-8").replace("valid_from: 2024-04-01", "valid_from: 2024-04-02")
+                 .replace("valid_to: 2024-03-31", "valid_to: 2024-04-01"), encoding="utf-8")
+    r = rules("test", str(d))
+    assert r.exit_code == 1
+    assert "FAIL skyddat_boende: 2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)" in r.output
+    assert "expected eligible" not in r.output or "U-SKB" in r.output
+
+
+@pytest.mark.parametrize("args", [("version",), ("version", "--json")])
+def test_version(args):
+    r = rules(*args)
+    assert r.exit_code == 0 and load_ruleset().version in r.output
+
+
+def test_params_on_a_date():
+    doc = json.loads(rules("params", "--on", "2024-04-01", "--json").output)
+    by_name = {p["name"]: p for p in doc["parameters"]}
+    assert by_name["permit_required_insatser"]["value"] == ["hvb_barn_unga", "stodboende", "skyddat_boende"]
+    assert by_name["credit_rating_notification_level"]["value"] == 40
+    assert "LOU" in by_name["direct_procurement_threshold_sek"]["source"]
