@@ -8,9 +8,6 @@ from datetime import date
 
 import pytest
 
-from placering.register import service
-from placering.storage import transaction
-
 from conftest import snapshot
 from test_audit_history import (
     ORG_ANGEN,
@@ -21,19 +18,19 @@ from test_audit_history import (
     add_request,
     as_json,
     build_history,
+    cli_ok,
 )
 
 
 @pytest.fixture
-def history(engine):
-    build_history(engine)
-    with transaction(engine) as s:
-        service.record_check(s, ORG_ANGEN, "credit_rating", "pass", value=58, performed_on=date(2024, 5, 15),
-                             actor="anna.kvalitet")
-        service.record_check(s, ORG_OST, "credit_rating", "unavailable", performed_on=date(2024, 5, 20),
-                             actor="anna.kvalitet")
-        service.record_check(s, ORG_OST, "court_records", "fail", performed_on=date(2024, 1, 10),
-                             actor="anna.kvalitet")
+def history(run, engine, tmp_path):
+    build_history(run, engine, tmp_path)
+    cli_ok(run, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", "58",
+           "--on", "2024-05-15", "--by", "anna.kvalitet")
+    cli_ok(run, "register", "check", ORG_OST, "credit_rating", "--result", "unavailable",
+           "--on", "2024-05-20", "--by", "anna.kvalitet")
+    cli_ok(run, "register", "check", ORG_OST, "court_records", "--result", "fail",
+           "--on", "2024-01-10", "--by", "anna.kvalitet")
     return engine
 
 
@@ -123,8 +120,7 @@ def test_visit_priority_levels(history, run, engine):
     u4 = [u for u in doc["units"] if u["unit_id"] == "U-4"][0]
     assert (u4["level"], u4["placements"]) == (2, 5) and "heavily used" in u4["why"]
     # A complaint is a signal: U-4 moves to the top level.
-    with transaction(engine) as s:
-        service.record_complaint(s, "U-4", received_on=date(2024, 5, 1), category="treatment", actor="spink")
+    cli_ok(run, "register", "complaint", "U-4", "--category", "treatment", "--on", "2024-05-01", "--by", "spink")
     assert levels(run, "2024-06-01")["U-4"] == 1
     table = run("audit", "visits", "--as-of", "2024-06-01")
     assert table.exit_code == 0 and "Högt prioriterat" in table.stdout

@@ -14,7 +14,6 @@ from datetime import date
 
 import pytest
 
-from placering.register import service
 from placering.storage import transaction
 from placering.storage.models import Placement, PlacementRequest
 
@@ -88,7 +87,7 @@ def register_document() -> dict:
     }
 
 
-# The changes, on known dates (the CLI takes --on; here they go through register.service).
+# The changes, on known dates (through `placering register … --on DATE`).
 STATUS_CHANGES = [
     # (unit, status, effective_on, actor, reason, note)
     ("U-2", "watch", date(2023, 3, 1), "anna.kvalitet", None, "Kreditbetyg under bevakningsnivån"),
@@ -140,20 +139,28 @@ PLACEMENTS = [
 ]
 
 
-def build_history(engine) -> None:
-    """The register loaded on 2023-01-02, then the changes and placements above."""
-    with transaction(engine) as s:
-        service.import_document(s, register_document(), actor="registrator", source="audit-test.json",
-                                effective_on=LOADED_ON)
+def cli_ok(run, *args: str) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, f"{' '.join(args)}: {result.output}"
+    return result.stdout
+
+
+def build_history(run, engine, tmp_path) -> None:
+    """The register loaded on 2023-01-02, then the changes above through the register CLI, and
+    the placements (through the ORM fixture helper until matching's CLI can date a choice)."""
+    doc = tmp_path / "register.json"
+    doc.write_text(json.dumps(register_document(), ensure_ascii=False), encoding="utf-8")
+    cli_ok(run, "register", "import", str(doc), "--on", LOADED_ON.isoformat(), "--by", "registrator")
     for unit_id, status, on, actor, reason, note in STATUS_CHANGES:
-        with transaction(engine) as s:
-            service.change_unit_status(s, unit_id, status, actor=actor, reason=reason, note=note, effective_on=on)
+        args = ["register", "status", unit_id, status, "--on", on.isoformat(), "--by", actor, "--note", note]
+        if reason:
+            args += ["--reason", reason]
+        cli_ok(run, *args)
     unit_id, dnr, status, on, actor = PERMIT_REVOKED
-    with transaction(engine) as s:
-        service.record_permit(s, unit_id, dnr=dnr, status=status, decided_on=on, actor=actor)
+    cli_ok(run, "register", "permit", unit_id, "--dnr", dnr, "--status", status, "--on", on.isoformat(),
+           "--by", actor)
     aid, status, on, actor, note = ORDER_STOP
-    with transaction(engine) as s:
-        service.change_agreement_status(s, aid, status, actor=actor, note=note, effective_on=on)
+    cli_ok(run, "register", "agreement", aid, status, "--on", on.isoformat(), "--by", actor, "--note", note)
     for rid, unit, org, insats, route, aid, price, start, end, age, rec, why in PLACEMENTS:
         add_placement(engine, rid, submitted_on=start, insats=insats, unit_id=unit, org_nr=org, route=route,
                       agreement_id=aid, daily_price=price, start_on=start, end_on=end, age=age,
@@ -161,8 +168,8 @@ def build_history(engine) -> None:
 
 
 @pytest.fixture
-def history(engine):
-    build_history(engine)
+def history(run, engine, tmp_path):
+    build_history(run, engine, tmp_path)
     return engine
 
 
@@ -195,11 +202,16 @@ def test_paused_answers_as_of_each_date_from_history(history, run):
     doc = as_json(run("audit", "paused", "--as-of", "2023-06-01", "--json"))
     assert paused_ids(doc) == {"U-2": "unpublished"} and doc["watch"] == []
 
-    # Mid-March 2024: U-2 unpublished, U-5 removed (after its recommendation stop), the
-    # framework agreement on order stop; U-3 lost its permit but is not removed until April.
+    # Mid-March 2024: U-2 unpublished, U-5 removed (after its recommendation stop), INK's order
+    # stop on RA-HVB-1; U-3 lost its permit on 1 March, which made the register-status rule put
+    # its framework agreement on order stop the same day (U-3 itself is removed in April).
     doc = as_json(run("audit", "paused", "--as-of", "2024-03-15", "--json"))
-    assert paused_ids(doc) == {"U-2": "unpublished", "U-5": "removed", "RA-HVB-1": "order_stop"}
+    assert paused_ids(doc) == {"U-2": "unpublished", "U-5": "removed", "RA-HVB-1": "order_stop",
+                               "RA-STOD-1": "order_stop"}
     by_id = {r["id"]: r for r in doc["paused"]}
+    assert (by_id["RA-STOD-1"]["since"], by_id["RA-STOD-1"]["rule_id"], by_id["RA-STOD-1"]["actor"]) == (
+        "2024-03-01", "STATUS-PERMIT-LOST", "ivo.bevakning")
+    assert by_id["RA-HVB-1"]["rule_id"] is None  # a person decided that one
     assert by_id["U-5"]["since"] == "2024-02-01"
     assert by_id["U-5"]["reason"] == "rekommendationsstopp"
     assert by_id["U-5"]["actor"] == "bertil.kontroll"
@@ -209,7 +221,8 @@ def test_paused_answers_as_of_each_date_from_history(history, run):
 
     # After U-2 recovered to watch (2024-05-01): it leaves the paused list for the watch list.
     doc = as_json(run("audit", "paused", "--as-of", "2024-05-01", "--json"))
-    assert paused_ids(doc) == {"U-5": "removed", "U-3": "removed", "RA-HVB-1": "order_stop"}
+    assert paused_ids(doc) == {"U-5": "removed", "U-3": "removed", "RA-HVB-1": "order_stop",
+                               "RA-STOD-1": "order_stop"}
     assert [(w["id"], w["since"]) for w in doc["watch"]] == [("U-2", "2024-05-01")]
 
 
@@ -225,9 +238,11 @@ def test_paused_rebuilds_the_past_even_when_the_present_differs(history, run):
 def test_paused_filters(history, run):
     on = ("audit", "paused", "--as-of", "2024-06-01", "--json")
     assert paused_ids(as_json(run(*on, "--insats", "hvb_barn_unga"))) == {"U-5": "removed", "RA-HVB-1": "order_stop"}
-    assert paused_ids(as_json(run(*on, "--route", "ramavtal"))) == {"U-3": "removed", "RA-HVB-1": "order_stop"}
+    assert paused_ids(as_json(run(*on, "--route", "ramavtal"))) == {
+        "U-3": "removed", "RA-HVB-1": "order_stop", "RA-STOD-1": "order_stop"}
     assert paused_ids(as_json(run(*on, "--route", "direktupphandling"))) == {"U-5": "removed"}
-    assert paused_ids(as_json(run(*on, "--status", "order_stop"))) == {"RA-HVB-1": "order_stop"}
+    assert paused_ids(as_json(run(*on, "--status", "order_stop"))) == {"RA-HVB-1": "order_stop",
+                                                                         "RA-STOD-1": "order_stop"}
     doc = as_json(run(*on, "--municipality", "mölndal"))
     assert doc["paused"] == [] and [w["id"] for w in doc["watch"]] == ["U-2"]
 
@@ -240,22 +255,26 @@ def test_paused_table_and_csv(history, run):
     assert result.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert {(r["section"], r["id"], r["status"]) for r in rows} == {
-        ("paused", "U-2", "unpublished"), ("paused", "U-5", "removed"), ("paused", "RA-HVB-1", "order_stop")}
+        ("paused", "U-2", "unpublished"), ("paused", "U-5", "removed"), ("paused", "RA-HVB-1", "order_stop"),
+        ("paused", "RA-STOD-1", "order_stop")}
 
 
-@pytest.mark.parametrize("args, message", [
+PAUSED_BAD_INPUT = [
     (("--as-of", "2024-13-01"), "--as-of: '2024-13-01' is not a date"),
     (("--insats", "hvb"), "--insats: unknown insats 'hvb'"),
     (("--route", "ram"), "--route: unknown route 'ram'"),
     (("--status", "paused"), "--status: unknown status 'paused'"),
     (("--municipality", "Atlantis"), "--municipality: unknown municipality 'Atlantis'"),
-])
-def test_paused_bad_input_is_a_clear_error(history, run, engine, args, message):
+]
+
+
+def test_paused_bad_input_is_a_clear_error(history, run, engine):
     before = snapshot(engine)
-    result = run("audit", "paused", *args)
-    assert result.exit_code != 0
-    assert message in result.stderr
-    assert "Traceback" not in result.output
+    for args, message in PAUSED_BAD_INPUT:
+        result = run("audit", "paused", *args)
+        assert result.exit_code != 0, args
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.output
     assert snapshot(engine) == before
 
 
@@ -279,16 +298,18 @@ def test_affected_placements_over_time(history, run):
     ]
     # The U-5 placement ended on 2023-12-31: on that day it no longer runs.
     assert [r for r, _ in affected(run, "2023-12-31")] == ["R-2023-0003"]
-    # U-3's permit revoked on 2024-03-01 (the day before: not yet), agreement order stop on 03-10.
+    # U-3's permit revoked on 2024-03-01 (the day before: not yet; the rule stopped its agreement
+    # the same day), RA-HVB-1's order stop on 03-10.
     assert [r for r, _ in affected(run, "2024-02-29")] == ["R-2023-0003"]
     assert affected(run, "2024-03-01") == [
-        ("R-2023-0002", "permit 8.1-300/2021 revoked"),
+        ("R-2023-0002", "agreement RA-STOD-1 order_stop; permit 8.1-300/2021 revoked"),
         ("R-2023-0003", "unit avpublicerad (unpublished)"),
     ]
     doc = as_json(run("audit", "affected-placements", "--as-of", "2024-04-15", "--json"))
     rows = [(p["request_id"], p["child"], p["since"], p["cause"]) for p in doc["placements"]]
     assert rows == [
-        ("R-2023-0002", True, "2024-03-01", "permit 8.1-300/2021 revoked; unit borttagen (removed)"),
+        ("R-2023-0002", True, "2024-03-01",
+         "agreement RA-STOD-1 order_stop; permit 8.1-300/2021 revoked; unit borttagen (removed)"),
         ("R-2023-0001", True, "2024-03-10", "agreement RA-HVB-1 order_stop"),
         ("R-2023-0003", False, "2023-06-01", "unit avpublicerad (unpublished)"),
     ]
@@ -334,14 +355,19 @@ def test_log_summary_counts_per_actor_kind_action(history, run):
     assert doc["total"] == 6
 
 
-@pytest.mark.parametrize("args, message", [
+LOG_BAD_INPUT = [
     (("--supplier", "556677-8898"), "--supplier: organisation number '556677-8898' fails the check digit"),
     (("--kind", "ufo"), "--kind: unknown 'ufo'"),
+    (("--action", "deleted"), "--action: unknown 'deleted'"),
     (("--since", "2024-05-01", "--until", "2024-01-01"), "--since 2024-05-01 is after --until 2024-01-01"),
     (("--until", "31/12/2024"), "--until: '31/12/2024' is not a date"),
-])
-def test_log_bad_input(history, run, engine, args, message):
+    (("--limit", "0"), "--limit: 0 must be at least 1"),
+]
+
+
+def test_log_bad_input(history, run, engine):
     before = snapshot(engine)
-    result = run("audit", "log", *args)
-    assert result.exit_code != 0 and message in result.stderr
+    for args, message in LOG_BAD_INPUT:
+        result = run("audit", "log", *args)
+        assert result.exit_code != 0 and message in result.stderr, (args, result.stderr)
     assert snapshot(engine) == before
