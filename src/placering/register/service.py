@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
@@ -215,7 +215,28 @@ _STATUS_FIELDS = ("status", "removal_reason", "status_note")
 
 
 def _diff(old: dict, new: dict, keys: Iterable[str]) -> dict:
-    return {k: [old.get(k), new.get(k)] for k in keys if old.get(k) != new.get(k)}
+    return {k: [_summary(k, old.get(k)), _summary(k, new.get(k))] for k in keys if old.get(k) != new.get(k)}
+
+
+def _summary(key: str, value: Any) -> Any:
+    """History keeps offers, routes, permits and checks as one line each, not whole records."""
+    if not isinstance(value, list) or not value or not isinstance(value[0], dict):
+        return value
+    if key == "offers":
+        return [o["insats"] + (f": {','.join(o['subcategories'])}" if o["subcategories"] else "") for o in value]
+    if key == "routes":
+        return [" ".join(str(x) for x in (
+            r["route"], r["insats"], r.get("agreement_id"), r.get("daily_price"),
+            f"{r.get('valid_from') or ''}..{r.get('valid_to') or ''}" if r.get("valid_from") or r.get("valid_to")
+            else None, ",".join(r["buyers"]) or None, r["status"], "reserved_nonprofit" if r.get("reserved_nonprofit")
+            else None) if x is not None) for r in value]
+    if key == "permits":
+        return [f"{p['dnr']} {p['insats']} {p['status']} {p['decided_on']}"
+                + (f" {','.join(p['target_groups'])}" if p["target_groups"] else "") for p in value]
+    if key == "checks":
+        return [" ".join(str(x) for x in (c["kind"], c["result"], c.get("value"), c["performed_on"], c.get("source"))
+                         if x is not None) for c in value]
+    return value
 
 
 def _unit_row_values(u: dict) -> dict:
@@ -229,6 +250,16 @@ def _unit_row_values(u: dict) -> dict:
         "status": u["status"], "removal_reason": u.get("removal_reason"),
         "status_note": u.get("status_note"),
     }
+
+
+def _keys(session: Session, column, values: list[str]) -> dict[str, int]:
+    """Primary keys of just-inserted rows by their natural key (org_nr, unit_id)."""
+    out: dict[str, int] = {}
+    for i in range(0, len(values), 500):
+        chunk = values[i:i + 500]
+        out.update({key: pk for pk, key in session.execute(
+            select(column.table.c.id, column).where(column.in_(chunk)))})
+    return out
 
 
 def _same_items(a: list[dict], b: list[dict]) -> bool:
@@ -423,7 +454,7 @@ def import_document(
             summary.suppliers_created += 1
             new_suppliers.append((s, None))
             log(entity_kind="supplier", entity_id=org_nr, action="created", org_nr=org_nr,
-                changes={k: [None, v] for k, v in new_fields.items()})
+                changes={k: [None, _summary(k, v)] for k, v in new_fields.items()})
         else:
             old_fields = {"name": row.name, "legal_form": row.legal_form,
                           "checks": _check_canonical(checks.get(row.id, []))}
@@ -452,7 +483,7 @@ def import_document(
             if row_u is None:
                 summary.units_created += 1
                 new_units.append((u, org_nr))
-                changes = {k: [None, v] for k, v in u.items() if k not in ("unit_id",) and v is not None}
+                changes = {k: [None, _summary(k, v)] for k, v in u.items() if k != "unit_id" and v is not None}
                 log(entity_kind="unit", entity_id=uid, action="created", unit_id=uid, org_nr=org_nr,
                     changes=changes, reason=u.get("removal_reason"), note=u.get("status_note"))
                 old_permits: dict[str, str] = {}
@@ -510,21 +541,18 @@ def import_document(
     now = utcnow()
     supplier_pk: dict[str, int] = {org: row.id for org, row in suppliers.items()}
     if new_suppliers:
-        result = session.execute(
-            insert(Supplier).returning(Supplier.id, Supplier.org_nr, sort_by_parameter_order=True),
-            [{"org_nr": s["org_nr"], "name": s["name"], "name_key": fold(s["name"]),
-              "legal_form": s["legal_form"], "created_at": now} for s, _ in new_suppliers])
-        supplier_pk.update({org: pk for pk, org in result})
+        session.execute(Supplier.__table__.insert(), [
+            {"org_nr": s["org_nr"], "name": s["name"], "name_key": fold(s["name"]), "legal_form": s["legal_form"],
+             "created_at": now} for s, _ in new_suppliers])
+        supplier_pk.update(_keys(session, Supplier.__table__.c.org_nr, [s["org_nr"] for s, _ in new_suppliers]))
     for s, row in changed_suppliers:
         row.name, row.name_key, row.legal_form = s["name"], fold(s["name"]), s["legal_form"]
 
     unit_pk: dict[str, int] = {}
     if new_units:
-        result = session.execute(
-            insert(Unit).returning(Unit.id, Unit.unit_id, sort_by_parameter_order=True),
-            [{"supplier_id": supplier_pk[org_nr], "created_at": now, **_unit_row_values(u)}
-             for u, org_nr in new_units])
-        unit_pk.update({uid: pk for pk, uid in result})
+        session.execute(Unit.__table__.insert(), [
+            {"supplier_id": supplier_pk[org_nr], "created_at": now, **_unit_row_values(u)} for u, org_nr in new_units])
+        unit_pk.update(_keys(session, Unit.__table__.c.unit_id, [u["unit_id"] for u, _ in new_units]))
     for new, row_u, org_nr, _ in changed_units:
         for k, v in _unit_row_values(new).items():
             if getattr(row_u, k) != v:
@@ -567,7 +595,7 @@ def import_document(
     for model, rows in ((Offer, offer_rows), (UnitRoute, route_rows), (Permit, permit_rows),
                         (SupplierCheck, check_rows)):
         if rows:
-            session.execute(insert(model), rows)
+            session.execute(model.__table__.insert(), rows)
 
     for h in history:
         h["effective_on"] = h.get("effective_on") or on

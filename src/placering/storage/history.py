@@ -85,7 +85,7 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) 
         for e in entries
     ]
     if rows:
-        session.execute(insert(History), rows)
+        session.execute(insert(History.__table__), rows)
     return len(rows)
 
 
