@@ -345,6 +345,25 @@ def test_not_json_names_the_line(run, engine, tmp_path):
     assert snapshot(engine) == before
 
 
+def test_json_with_bom_is_read_and_latin1_json_is_rejected(run, engine, tmp_path):
+    text = json.dumps(sample_document(), ensure_ascii=False, indent=2)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert run("register", "import", str(bom), "--by", "bo").exit_code == 0
+    assert json.loads(run("register", "export", "--json").stdout) == sample_document()
+    before = snapshot(engine)
+    latin1 = tmp_path / "latin1.json"
+    data = text.replace("U-3001", "U-3009").encode("latin-1")
+    latin1.write_bytes(data)
+    result = run("register", "import", str(latin1), "--by", "bo")
+    assert result.exit_code == 2
+    offset = data.index("å".encode("latin-1"))
+    line = data.count(b"\n", 0, offset) + 1
+    assert result.stderr == (f"Error: {latin1}:{line}: not UTF-8 text (byte 0xE5 at offset {offset}); JSON must be "
+                             "UTF-8\n")
+    assert snapshot(engine) == before
+
+
 def test_import_needs_an_actor(run, engine, tmp_path):
     before = snapshot(engine)
     result = run("register", "import", write_json(tmp_path, sample_document()), env={"PLACERING_ACTOR": ""})

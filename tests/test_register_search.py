@@ -128,10 +128,23 @@ def history(run, *args) -> list[dict]:
 
 def test_history_of_a_unit(changed):
     entries = history(changed, "U-1001")
-    assert {e["unit_id"] for e in entries} == {"U-1001"}
     assert [(e["action"], e["effective_on"], e["actor"]) for e in entries if e["entity_kind"] == "unit"] == [
         ("created", LOADED_ON, "anna"), ("status", "2025-01-10", "bo")]
+    assert {e["unit_id"] for e in entries if e["entity_kind"] != "agreement"} == {"U-1001"}
+    # the unit's framework agreement belongs to its story: the order stop shows up too
+    assert [(e["entity_id"], e["changes"]["status"]) for e in entries if e["entity_kind"] == "agreement"] == [
+        ("RA-HVB-22-07", [None, "active"]), ("RA-HVB-22-07", ["active", "order_stop"])]
     assert history(changed, "--unit", "U-1001") == entries
+    assert not any(e["entity_kind"] == "agreement" for e in history(changed, "U-2001"))
+
+
+def test_show_agreement(changed):
+    data = json.loads(changed("register", "show", "RA-HVB-22-07", "--json").stdout)
+    assert (data["status"], data["status_since"], data["status_changed_by"]) == ("order_stop", "2025-02-01", "ink")
+    assert [(u["unit_id"], u["daily_price"]) for u in data["units"]] == [("U-1001", 4200), ("U-1002", 3900)]
+    text = changed("register", "show", "RA-HVB-22-07", env=WIDE).stdout
+    assert "Agreement RA-HVB-22-07: ramavtal for hvb_barn_unga, 2022-05-01 – 2026-04-30" in text
+    assert "Status: order_stop (Beställningsstopp) since 2025-02-01 by ink" in text
 
 
 def test_history_of_a_supplier_and_an_agreement(changed):

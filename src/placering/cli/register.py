@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import click
@@ -11,13 +10,13 @@ from sqlalchemy import or_, select
 
 from ..errors import Problem, ValidationError
 from ..register import csvio, service
+from ..register.schema import num
 from ..register.search import search as search_register
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
-from ..storage.models import Complaint, History, Permit, Supplier, SupplierCheck, Unit, UnitRoute
-from ..text import canonical_org_nr, nfc
+from ..storage.models import Complaint, History, Supplier, SupplierCheck, Unit, UnitRoute
+from ..text import nfc
 from ..vocabulary import (
-    AgreementStatus,
     CheckKind,
     CheckResult,
     ComplaintCategory,
@@ -66,13 +65,14 @@ def _read_input(path: str) -> tuple[dict, list[str], object]:
     if not is_json:
         csv_doc, notes = csvio.read_csv(data, path)
         return csv_doc.doc, notes, csv_doc
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
-        text = csvio.decode(data, path)
-        if text.encoding == "latin-1":
-            raise ValidationError(Problem("JSON must be UTF-8 text; " + text.notes[0].split(": ", 1)[1]
-                                          .replace("read it as Latin-1 (ISO 8859-1)", "save it as UTF-8"),
-                                          file=path))
-        return json.loads(text.text), [], None
+        return json.loads(data.decode("utf-8")), [], None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(Problem(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02X} at offset {exc.start}); JSON must be UTF-8",
+            file=path, line=data.count(b"\n", 0, exc.start) + 1)) from None
     except json.JSONDecodeError as exc:
         raise ValidationError(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file=path,
                                       line=exc.lineno)) from None
@@ -186,6 +186,24 @@ def _unit_view(session, unit: Unit, show_protected: bool) -> dict:
     return data
 
 
+def _agreement_view(session, agreement_id: str) -> dict:
+    routes = service.agreement_routes(session, agreement_id)
+    first = routes[0]
+    last = session.scalars(select(History).where(History.entity_kind == "agreement",
+                                                 History.entity_id == first.agreement_id)
+                           .order_by(History.effective_on.desc(), History.id.desc()).limit(1)).first()
+    units = []
+    for r in routes:
+        unit = session.get(Unit, r.unit_id)
+        units.append({"unit_id": unit.unit_id, "name": unit.name,
+                      "org_nr": service.supplier_of(session, unit).org_nr,
+                      "daily_price": num(r.daily_price), "unit_status": unit.status})
+    return {"agreement_id": first.agreement_id, "route": first.route, "insats": first.insats,
+            "valid_from": first.valid_from, "valid_to": first.valid_to, "buyers": first.buyers,
+            "status": first.status, "status_since": last.effective_on if last else None,
+            "status_changed_by": last.actor if last else None, "units": units}
+
+
 def _print_unit(d: dict) -> None:
     click.echo(f"Unit {d['unit_id']}: {d['name']}")
     click.echo(f"  Supplier:      {d['supplier_name']} ({d['org_nr']})")
@@ -233,8 +251,9 @@ def _print_unit(d: dict) -> None:
               help="Also show the location of a unit with a protected address (skyddad adress).")
 @json_option
 def show(ident: str, show_protected: bool, json_output: bool) -> None:
-    """Show a supplier (by organisation number) with its units, or a unit (by unit_id) with its
-    routes, permits, checks, complaints and current status since when.
+    """Show a supplier (by organisation number) with its units, a unit (by unit_id) with its
+    routes, permits, checks, complaints and current status since when, or an agreement (by
+    agreement_id) with its status and units.
 
     The location of a unit with a protected address is hidden unless --show-protected.
     """
@@ -242,7 +261,20 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
     with open_session(engine) as session:
         kind, obj = service.resolve_id(session, ident)
         if kind == "agreement":
-            raise ValidationError(f"'{ident}' is an agreement: see 'placering register history {ident}'")
+            data = _agreement_view(session, obj)
+            if wants_json(json_output):
+                print_json(data)
+                return
+            click.echo(f"Agreement {data['agreement_id']}: {data['route']} for {data['insats']}, "
+                       f"{data['valid_from'] or '…'} – {data['valid_to'] or '…'}; buyers: {', '.join(data['buyers'])}")
+            status = f"{data['status']} ({label(data['status'])})"
+            if data["status_since"]:
+                status += f" since {data['status_since']} by {data['status_changed_by']}"
+            click.echo(f"  Status: {status}")
+            print_table(data["units"], [("unit_id", "Unit"), ("name", "Name"), ("org_nr", "Org nr"),
+                                        ("daily_price", "Daily price"), ("unit_status", "Unit status")],
+                        title="Units on the agreement")
+            return
         if kind == "unit":
             data = _unit_view(session, obj, show_protected)
             if wants_json(json_output):
@@ -481,6 +513,15 @@ def _change_text(changes: dict, action: str) -> str:
     return "; ".join(parts)
 
 
+def _about_unit(session, unit: Unit):
+    """Entries about a unit: its own, and those of the agreements its routes are on."""
+    agreements = list(session.scalars(select(UnitRoute.agreement_id).distinct().where(
+        UnitRoute.unit_id == unit.id, UnitRoute.agreement_id.is_not(None))))
+    return or_(History.unit_id == unit.unit_id,
+               (History.entity_kind == "unit") & (History.entity_id == unit.unit_id),
+               (History.entity_kind == "agreement") & History.entity_id.in_(agreements))
+
+
 @register.command()
 @click.argument("ident", metavar="[ID]", required=False)
 @click.option("--unit", "unit_id", help="Only entries about this unit (its status, permits, complaints).")
@@ -495,8 +536,9 @@ def _change_text(changes: dict, action: str) -> str:
 def history(ident, unit_id, org_nr, actor, kind, since, until, limit, json_output: bool) -> None:
     """Every change to the register: who, when, why, which rule.
 
-    ID may be a unit_id, an organisation number or an agreement_id. Entries are listed oldest
-    first by effective date.
+    ID may be a unit_id (the unit's entries and those of its agreements), an organisation
+    number (the supplier and its units) or an agreement_id. Entries are listed oldest first
+    by effective date; --limit keeps the latest N.
     """
     since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
     if limit is not None and limit < 1:
@@ -509,12 +551,11 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, json_outpu
             if what == "supplier":
                 stmt = stmt.where(History.org_nr == obj.org_nr)
             elif what == "unit":
-                stmt = stmt.where(or_(History.unit_id == obj.unit_id,
-                                      (History.entity_kind == "unit") & (History.entity_id == obj.unit_id)))
+                stmt = stmt.where(_about_unit(session, obj))
             else:
                 stmt = stmt.where(History.entity_kind == "agreement", History.entity_id == obj)
         if unit_id:
-            stmt = stmt.where(History.unit_id == service.get_unit(session, unit_id).unit_id)
+            stmt = stmt.where(_about_unit(session, service.get_unit(session, unit_id)))
         if org_nr:
             stmt = stmt.where(History.org_nr == service.get_supplier(session, org_nr).org_nr)
         if actor:

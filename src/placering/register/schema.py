@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator
 
