@@ -84,6 +84,10 @@ def test_show_hides_a_protected_location_unless_asked(loaded):
     assert "Göteborg (57.7, 12) PROTECTED ADDRESS" in shown.stdout
     assert json.loads(loaded("register", "show", "U-2001", "--json", "--show-protected").stdout)["location"] == {
         "lat": 57.7, "lon": 12}
+    # history keeps it out too
+    created = history(loaded, "U-2001")[0]
+    assert created["changes"]["location"] == [None, "hidden (protected address)"]
+    assert history(loaded, "U-2001", "--show-protected")[0]["changes"]["location"] == [None, {"lat": 57.7, "lon": 12}]
     # the supplier view hides it too
     supplier = json.loads(loaded("register", "show", "212000-1355", "--json").stdout)
     assert "location" not in supplier["units"][0]

@@ -513,6 +513,17 @@ def _change_text(changes: dict, action: str) -> str:
     return "; ".join(parts)
 
 
+def _hide_location(entry: dict, protected: set[str]) -> None:
+    """A protected unit's coordinates stay out of printed history (--show-protected shows them)."""
+    changes = entry.get("changes") or {}
+    if "location" not in changes:
+        return
+    flagged = changes.get("protected_address")
+    if entry.get("unit_id") in protected or (isinstance(flagged, list) and True in flagged):
+        entry["changes"] = {**changes, "location": [None if v is None else "hidden (protected address)"
+                                                    for v in changes["location"]]}
+
+
 def _about_unit(session, unit: Unit):
     """Entries about a unit: its own, and those of the agreements its routes are on."""
     agreements = list(session.scalars(select(UnitRoute.agreement_id).distinct().where(
@@ -532,8 +543,10 @@ def _about_unit(session, unit: Unit):
 @click.option("--since", help="Only entries effective on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only entries effective on or before this date (YYYY-MM-DD).")
 @click.option("--limit", type=int, help="Only the latest N entries.")
+@click.option("--show-protected", is_flag=True, help="Show the location of units with a protected address.")
 @json_option
-def history(ident, unit_id, org_nr, actor, kind, since, until, limit, json_output: bool) -> None:
+def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_protected: bool,
+            json_output: bool) -> None:
     """Every change to the register: who, when, why, which rule.
 
     ID may be a unit_id (the unit's entries and those of its agreements), an organisation
@@ -570,14 +583,20 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, json_outpu
         if limit:
             stmt = stmt.limit(limit)
         entries = list(session.scalars(stmt))[::-1]
+        protected = set() if show_protected else set(session.scalars(
+            select(Unit.unit_id).where(Unit.protected_address.is_(True))))
+    entries = [_entry_dict(h) for h in entries]
+    if not show_protected:
+        for e in entries:
+            _hide_location(e, protected)
     if wants_json(json_output):
-        print_json([_entry_dict(h) for h in entries])
+        print_json(entries)
         return
     print_table(
-        [{"effective_on": h.effective_on, "at": h.at.strftime("%Y-%m-%d %H:%M") if h.at else None,
-          "actor": h.actor, "entity": f"{h.entity_kind} {h.entity_id}", "action": h.action,
-          "change": _change_text(h.changes or {}, h.action), "reason": h.reason, "rule": h.rule_id,
-          "note": h.note} for h in entries],
+        [{"effective_on": e["effective_on"], "at": e["at"].strftime("%Y-%m-%d %H:%M") if e["at"] else None,
+          "actor": e["actor"], "entity": f"{e['entity_kind']} {e['entity_id']}", "action": e["action"],
+          "change": _change_text(e["changes"] or {}, e["action"]), "reason": e["reason"], "rule": e["rule_id"],
+          "note": e["note"]} for e in entries],
         [("effective_on", "Effective"), ("at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
          ("action", "Action"), ("change", "Change"), ("reason", "Reason"), ("rule", "Rule"), ("note", "Note")],
         empty="No history entries match.")
