@@ -318,7 +318,8 @@ class _Generator:
         if len(groups) < int(prof.get("min_groups", 1)):
             groups.add(max(prof["groups"], key=lambda g: prof["groups"][g]))
         places = rng.randint(*prof["places"])
-        free = 0 if rng.random() < 0.35 else rng.randint(0, min(places, max(1, places // 3)))
+        full = self.p["full_share"]
+        free = 0 if rng.random() < float(full.get(route, full["default"])) else rng.randint(1, max(1, places // 3))
         return _Unit(
             insats=insats, route=route, municipality=muni, offers=offers,
             age_min=int(ages[0]), age_max=int(ages[1]), genders=genders,
