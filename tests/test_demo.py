@@ -52,6 +52,25 @@ def test_same_seed_same_document_and_another_seed_differs(demo):
     assert document_json(generate_register(seed=2025)) != document_json(demo)
 
 
+def test_same_document_in_another_process():
+    """No dependence on Python's per-process string hashing (set order)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, json; from placering.register.demo import generate_register, generate_requests, "
+            "document_json; print(hashlib.sha256((document_json(generate_register(150)) + "
+            "json.dumps(generate_requests(100))).encode()).hexdigest())")
+    digests = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": h},
+                       capture_output=True, text=True, check=True).stdout.strip()
+        for h in ("1", "2")
+    }
+    here = hashlib.sha256((document_json(generate_register(150)) + json.dumps(generate_requests(100))).encode())
+    assert digests == {here.hexdigest()}
+
+
 def test_demo_register_is_valid_and_about_500_suppliers_900_units(demo):
     parsed = parse_document(demo, source="demo")
     units = list(parsed.units())
