@@ -48,6 +48,7 @@ from .reference import (
 from .ruleset import RuleSet
 
 STAGES = ("eligibility", "review")
+_DEFINITIONS: dict[tuple, tuple] = {}
 # A matched candidate in a batch message: facts come back as the text we asserted (id first).
 _CAND_ID = re.compile(r'"c":\{"id": "(c\d+)"')
 MAX_SIDS = 1024
@@ -90,7 +91,7 @@ class DurableEvaluator:
         self._lock = threading.RLock()
         self._host: _Host | None = None
         self._compiled: dict[tuple, _Compiled] = {}
-        self._by_key: dict[tuple, tuple] = {}  # (rule versions, params, capacities) -> compiled key
+        self._by_date: dict[date, tuple] = {}  # evaluation date -> compiled key
         self._residents: dict[str, list[tuple[str, dict]]] = {}  # insats -> [(id, candidate fact)]
         self._seq = 0
         self._capacities: dict[str, int] = {}
@@ -100,16 +101,33 @@ class DurableEvaluator:
 
     # -- loading ------------------------------------------------------------------------------
     def load(self, snapshot: RegisterSnapshot) -> None:
-        """Keep the register resident (a new snapshot replaces the old one entirely)."""
+        """Keep the register resident. A new snapshot replaces the old facts in the sessions
+        already open (retract all, assert all: sessions and compiled rulesets are reused); the
+        Host is only rebuilt when a list outgrows the positions the rulesets were compiled for."""
         with self._lock:
+            old = self._residents
             self.snapshot = snapshot
-            self._residents = {}
-            for insats in snapshot.by_insats:
-                self._residents[insats] = [(self._next_id(), c) for c in snapshot.candidates(insats)]
+            self._residents = {insats: [(self._next_id(), c) for c in snapshot.candidates(insats)]
+                               for insats in snapshot.by_insats}
             if len(self._residents) > MAX_SIDS:
                 raise EngineError(f"{len(self._residents)} insatser: durable-rules holds at most {MAX_SIDS} sessions")
-            self._capacities = self._list_capacities()
-            self._reset_host()
+            capacities = self._list_capacities()
+            if self._host is None or capacities != self._capacities:
+                self._capacities = capacities
+                self._reset_host()
+                return
+            for comp in self._compiled.values():
+                for insats in comp.loaded_sids:
+                    enc = comp.encoder
+                    gone = [self._wire(enc, cid, c, insats) for cid, c in old.get(insats, [])]
+                    new = [self._wire(enc, cid, c, insats) for cid, c in self._residents.get(insats, [])]
+                    for i in range(0, len(gone), 2000):
+                        if self._run(durable_rules_engine.retract_facts, comp.name, gone[i:i + 2000]):
+                            raise EngineError("retracting candidates fired rules")
+                    for i in range(0, len(new), 2000):
+                        if self._run(durable_rules_engine.assert_facts, comp.name, new[i:i + 2000]):
+                            raise EngineError("loading candidates fired rules without a request")
+                    self._check_count(comp, insats, expected=len(new))
 
     def update_unit(self, unit_id: str) -> None:
         """Re-read one unit's candidates from the (changed) snapshot: retract its old facts and
@@ -152,6 +170,8 @@ class DurableEvaluator:
         return f"c{self._seq}"
 
     def _list_capacities(self) -> dict[str, int]:
+        """Positions per list field: room for the longest list loaded (never fewer than before,
+        so the compiled rulesets stay valid)."""
         caps: dict[str, int] = {}
         for path, ft in FIELDS.items():
             if ft.type != LIST:
@@ -165,7 +185,7 @@ class DurableEvaluator:
                     v = _get(c, path)
                     if v is not None:
                         longest = max(longest, len(v))
-            caps[path] = max(1, longest)
+            caps[path] = max(1, longest, self._capacities.get(path, 0))
         return caps
 
     def _too_long(self, cand: dict) -> bool:
@@ -184,7 +204,7 @@ class DurableEvaluator:
                 durable_rules_engine.delete_ruleset(rs._handle)
         self._host = _Host()
         self._compiled = {}
-        self._by_key = {}
+        self._by_date = {}
         self._matches_since_recycle = 0
 
     def _wire(self, enc: Encoder, cid: str, cand: dict, insats: str) -> dict:
@@ -235,25 +255,37 @@ class DurableEvaluator:
                               "(facts dropped)")
 
     def _compiled_for(self, on: date) -> _Compiled:
+        key = self._by_date.get(on)
+        if key is not None and key in self._compiled:
+            return self._compiled[key]
         rules = [r for s in STAGES for r in self.ruleset.rules_for(s, on)
                  if r.scope in ("candidate", "request")]
         params = tuple(sorted((n, repr(self.ruleset.parameters[n].value_on(on)))
                               for r in rules for n in r.params))
-        key = (tuple((r.id, r.valid_from) for r in rules), params, tuple(sorted(self._capacities.items())))
+        key = (self.ruleset.version, tuple((r.id, r.valid_from) for r in rules), params,
+               tuple(sorted(self._capacities.items())), id(self._tamper) if self._tamper else None)
+        if len(self._by_date) > 4096:
+            self._by_date.clear()
+        self._by_date[on] = key
         if key in self._compiled:
             return self._compiled[key]
-        definition, targets = compile_rules(rules, on, self.ruleset, self._capacities, tamper=self._tamper)
-        name = content_name(definition)
+        # Compiled definitions are cached per set of valid rule versions (across Hosts).
+        if key not in _DEFINITIONS:
+            if len(_DEFINITIONS) > 64:
+                _DEFINITIONS.clear()
+            definition, targets = compile_rules(rules, on, self.ruleset, self._capacities, tamper=self._tamper)
+            _DEFINITIONS[key] = (definition, targets, content_name(definition), used_keys(definition))
+        definition, targets, name, keys = _DEFINITIONS[key]
         copy = {}
         for rname, body in definition.items():
-            body = _deepcopy(body)
+            body = _deepcopy(body)  # registering mutates the definition it is given
             body["run"] = self._action(rname)
             copy[rname] = body
         self._host.register_rulesets({name: copy})
         # Explanations: reference order = eligibility then review candidate rules, file order.
         order = {r.id: i for i, r in enumerate(rules)}
         comp = _Compiled(name, targets, order, {r.id: compile_rule(r, self.ruleset, on) for r in rules},
-                         Encoder(dict(self._capacities), used_keys(definition)))
+                         Encoder(dict(self._capacities), keys))
         self._compiled[key] = comp
         return comp
 
