@@ -184,6 +184,16 @@ def test_dry_run_shows_changes_and_writes_nothing(run, engine, tmp_path):
     assert snapshot(engine) == before
 
 
+def test_dry_run_table_is_cut_for_large_files(run, engine, tmp_path, monkeypatch):
+    monkeypatch.setattr("placering.cli.register.DRY_RUN_ROWS", 3)
+    result = run("register", "import", write_json(tmp_path, sample_document()), "--by", "bo", "--dry-run")
+    assert result.exit_code == 0, result.output
+    total = json.loads(run("register", "import", write_json(tmp_path, sample_document()), "--by", "bo",
+                           "--dry-run", "--json").stdout)["history_entries"]
+    assert result.stdout.endswith(f"… and {total - 3} more changes (--json lists them all).\n")
+    assert history_count(run) == 0
+
+
 def test_changed_unit_writes_updated_and_status_history(run, tmp_path):
     load(run, tmp_path)
     doc = sample_document()

@@ -78,6 +78,9 @@ def _read_input(path: str) -> tuple[dict, list[str], object]:
                                       line=exc.lineno)) from None
 
 
+DRY_RUN_ROWS = 500  # a table of every change of a national register helps nobody; --json has them all
+
+
 @register.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; write nothing.")
@@ -122,11 +125,14 @@ def import_(file: str, dry_run: bool, on: str | None, actor: str | None, json_ou
                f"unchanged; units {u['created']} created, {u['updated']} updated, {u['unchanged']} unchanged; "
                f"{result['agreements_changed']} agreement status change(s).")
     if dry_run and summary.changes:
+        shown = summary.changes[:DRY_RUN_ROWS]
         print_table(
             [{"entity": f"{c['entity_kind']} {c['entity_id']}", "action": c["action"],
-              "change": _change_text(c.get("changes") or {}, c["action"])} for c in summary.changes],
+              "change": _change_text(c.get("changes") or {}, c["action"])} for c in shown],
             [("entity", "Entity"), ("action", "Action"), ("change", "Change")],
             title="Changes (nothing written: --dry-run)")
+        if len(summary.changes) > len(shown):
+            click.echo(f"… and {len(summary.changes) - len(shown)} more changes (--json lists them all).")
 
 
 @register.command()
