@@ -433,3 +433,21 @@ def test_import_cannot_readmit_a_removed_unit_without_entry_check(run, engine, t
     result = run("register", "import", write_json(tmp_path, doc, "readmit2.json"), "--by", "bo")
     assert result.exit_code == 0, result.output
     assert json.loads(run("register", "show", "U-2002", "--json").stdout)["status"] == "published"
+
+
+def test_import_keeps_history_in_date_order(run, engine, tmp_path):
+    load(run, tmp_path)
+    assert run("register", "status", "U-1001", "watch", "--on", "2025-01-01", "--by", "k").exit_code == 0
+    assert run("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "2025-01-01", "--by", "k").exit_code == 0
+    before = snapshot(engine)
+    path = write_json(tmp_path, sample_document(), "back.json")
+    result = run("register", "import", path, "--on", "2024-06-01", "--by", "bo")
+    assert result.exit_code == 2
+    assert result.stderr.removeprefix("Error: ").splitlines() == [
+        f"{path}, suppliers[0].units[0], field 'status': the import would change unit U-1001's status on 2024-06-01, "
+        "before its current status took effect (2025-01-01); history is kept in date order",
+        f"{path}, suppliers[0].units[0].routes[0], field 'status': the import would change agreement RA-HVB-22-07's "
+        "status on 2024-06-01, before its current status took effect (2025-01-01); history is kept in date order",
+    ]
+    assert snapshot(engine) == before
+    assert run("register", "import", path, "--on", "2025-01-01", "--by", "bo").exit_code == 0

@@ -312,6 +312,20 @@ def _removal_dates(session: Session, unit_ids: list[str]) -> dict[str, date]:
     return out
 
 
+def _last_status_dates(session: Session, entity_kind: str, ids: list[str]) -> dict[str, date]:
+    """When the current status of each unit or agreement took effect (its latest status entry)."""
+    actions = ("status", "created") if entity_kind == "unit" else ("agreement_status",)
+    out: dict[str, date] = {}
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(History.entity_id, func.max(History.effective_on))
+            .where(History.entity_kind == entity_kind, History.entity_id.in_(ids[i:i + 500]),
+                   History.action.in_(actions))
+            .group_by(History.entity_id))
+        out.update({entity_id: on for entity_id, on in rows})
+    return out
+
+
 def _missing_entry_checks(checks: Iterable[dict | SupplierCheck], removed_on: date) -> list[str]:
     passed = set()
     for c in checks:
@@ -371,7 +385,6 @@ def import_document(
     # agree with the document's; a terminated agreement stays terminated.
     doc_unit_ids = {u["unit_id"] for _, _, _, u in parsed.units()}
     existing_agreements: dict[str, dict] = {}
-    existing_agreement_owner: dict[str, str] = {}
     outside_agreements: dict[str, tuple[str, dict]] = {}
     unit_by_pk = {u.id: u for u in units.values()}
     for unit_pk, rs in routes.items():
@@ -383,7 +396,6 @@ def import_document(
                 r.status, r.reserved_nonprofit))
             existing_agreements.setdefault(r.agreement_id, terms)
             owner = unit_by_pk[unit_pk]
-            existing_agreement_owner.setdefault(r.agreement_id, supplier_by_pk[owner.supplier_id].org_nr)
             if owner.unit_id not in doc_unit_ids:
                 outside_agreements.setdefault(r.agreement_id, (owner.unit_id, terms))
 
@@ -439,6 +451,8 @@ def import_document(
     new_units: list[tuple[dict, str]] = []
     changed_units: list[tuple[dict, Unit, str, dict]] = []  # doc unit, row, org_nr, old canonical
     history: list[dict] = []
+    status_records: dict[tuple[str, str], str] = {}
+    unit_records = {u["unit_id"]: f"suppliers[{si}].units[{ui}]" for si, ui, _, u in parsed.units()}
 
     def log(**kw) -> None:
         history.append(kw)
@@ -514,6 +528,7 @@ def import_document(
                     log(entity_kind="unit", entity_id=uid, action="updated", unit_id=uid, org_nr=org_nr,
                         changes=changes)
                 if status_changed:
+                    status_records[("unit", uid)] = unit_records[uid]
                     log(entity_kind="unit", entity_id=uid, action="status", unit_id=uid, org_nr=org_nr,
                         changes={"status": [old["status"], new["status"]]}, reason=new.get("removal_reason"),
                         note=new.get("status_note"))
@@ -528,9 +543,22 @@ def import_document(
         old = existing_agreements.get(aid)
         old_status = old["status"] if old else None
         if old_status != terms["status"]:
+            status_records[("agreement", aid)] = rec
             summary.agreements_changed += 1
             log(entity_kind="agreement", entity_id=aid, action="agreement_status", org_nr=org_nr,
                 changes={"status": [old_status, terms["status"]]})
+
+    # History stays in date order: a status cannot change before the current one took effect.
+    for kind, what in (("unit", "unit"), ("agreement", "agreement")):
+        changing = {h["entity_id"]: h for h in history if h["entity_kind"] == kind
+                    and h["action"] in ("status", "agreement_status") and h["changes"]["status"][0] is not None}
+        for entity_id, since in _last_status_dates(session, kind, list(changing)).items():
+            if since > on:
+                rec = status_records[(kind, entity_id)]
+                bad(f"the import would change {what} {entity_id}'s status on {on.isoformat()}, before its current "
+                    f"status took effect ({since.isoformat()}); history is kept in date order", rec, "status")
+    if problems:
+        raise ValidationError(problems)
 
     summary.history_entries = len(history)
     if dry_run:
