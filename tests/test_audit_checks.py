@@ -10,6 +10,7 @@ import pytest
 
 from conftest import snapshot
 from test_audit_history import (
+    WIDE,
     ORG_ANGEN,
     ORG_KOMMUN,
     ORG_OST,
@@ -80,7 +81,7 @@ def test_framework_followups_after_12_and_30_months(history, run):
     assert followups(run, "2024-08-15") == [("RA-HVB-1", "30 months", "2024-11-01", "upcoming")]
     doc = as_json(run("audit", "checks-due", "--as-of", "2024-08-15", "--json"))
     assert doc["agreement_followups"][0]["agreement_status"] == "order_stop"
-    table = run("audit", "checks-due", "--as-of", "2024-08-15")
+    table = run("audit", "checks-due", "--as-of", "2024-08-15", env=WIDE)
     assert table.exit_code == 0 and "RA-HVB-1" in table.stdout and "2024-11-01" in table.stdout
 
 
@@ -122,5 +123,5 @@ def test_visit_priority_levels(history, run, engine):
     # A complaint is a signal: U-4 moves to the top level.
     cli_ok(run, "register", "complaint", "U-4", "--category", "treatment", "--on", "2024-05-01", "--by", "spink")
     assert levels(run, "2024-06-01")["U-4"] == 1
-    table = run("audit", "visits", "--as-of", "2024-06-01")
+    table = run("audit", "visits", "--as-of", "2024-06-01", env=WIDE)
     assert table.exit_code == 0 and "Högt prioriterat" in table.stdout

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from placering.storage import transaction
 from placering.storage.models import Placement, PlacementRequest
@@ -25,6 +26,7 @@ ORG_SYD = "556703-7485"  # Stödboende Syd AB: stödboende on a framework agreem
 ORG_KOMMUN = "212000-1355"  # Göteborgs kommun: egen regi
 
 LOADED_ON = date(2023, 1, 2)
+WIDE = {"COLUMNS": "400"}  # tables for people: wide enough that no cell is folded in the assertions
 
 
 def _unit(unit_id, name, municipality, insats, routes, *, age=(0, 99), sub=None, permits=None,
@@ -69,7 +71,7 @@ def register_document() -> dict:
                  _unit("U-2", "Boende Östra", "Mölndal", "socialt_boende",
                        [_direct("socialt_boende", 1500)], age=(18, 99), sub=["akutboende"]),
                  _unit("U-5", "HVB Österlen", "Göteborg", "hvb_barn_unga",
-                       [_direct("hvb_barn_unga", 5200)], age=(12, 17),
+                       [_direct("hvb_barn_unga", 5200)], age=(12, 17), sub=["akut"],
                        permits=[{"dnr": "8.1-500/2020", "insats": "hvb_barn_unga", "status": "active",
                                  "target_groups": ["missbruk"], "decided_on": "2020-02-01"}]),
              ]},
@@ -104,8 +106,8 @@ ORDER_STOP = ("RA-HVB-1", "order_stop", date(2024, 3, 10), "ink.upphandlare", "I
 def add_placement(engine, request_id, *, submitted_on, insats, unit_id, org_nr, route, start_on, age,
                   requester="Nordost", subcategory=None, agreement_id=None, daily_price=None, end_on=None,
                   recommended=True, reason=None, municipality="Göteborg"):
-    """Fixture helper: a request and its placement written through the ORM, as matching's
-    `request choose` would leave them (used until the matching CLI exists)."""
+    """Fixture helper (ORM): a request, and a placement if a unit is given, written directly;
+    for the yearly request counts and extra placements, where matching's rules are not the point."""
     with transaction(engine) as s:
         req = PlacementRequest(request_id=request_id, submitted_on=submitted_on, municipality=municipality,
                                requester=requester, insats=insats, subcategory=subcategory,
@@ -126,17 +128,55 @@ def add_request(engine, request_id, *, submitted_on, insats, requester="Nordost"
                   municipality=municipality)
 
 
-PLACEMENTS = [
-    # request_id, unit, org, insats, route, agreement, price, start, end, age, recommended, reason
-    ("R-2023-0001", "U-1", ORG_ANGEN, "hvb_barn_unga", "ramavtal", "RA-HVB-1", 4200, date(2023, 10, 1), None, 15, True, None),
-    ("R-2023-0002", "U-3", ORG_SYD, "stodboende", "ramavtal", "RA-STOD-1", 1900, date(2023, 5, 1), None, 17, True, None),
-    ("R-2023-0003", "U-2", ORG_OST, "socialt_boende", "direktupphandling", None, 1500, date(2023, 2, 1), None, 34, False,
+# Placements go through `placering match` and `placering request choose`, as a handler makes
+# them: the 2023 ones right after the register is loaded (all units published then), the 2024 one
+# after U-2 is back on watch. (request_id, insats, subcategory, age, needs, start_on, unit, reason)
+PLACEMENTS_2023 = [
+    ("R-2023-0001", "hvb_barn_unga", "akut", 15, ["missbruk"], date(2023, 10, 1), "U-1", None),
+    ("R-2023-0002", "stodboende", None, 17, ["missbruk"], date(2023, 5, 1), "U-3", None),
+    ("R-2023-0003", "socialt_boende", "akutboende", 34, ["missbruk"], date(2023, 2, 1), "U-2", None),
+    ("R-2023-0004", "korttidsboende", "fysisk", 12, ["psykisk_ohalsa"], date(2023, 4, 1), "U-4", None),
+    # U-1 (framework) was recommended; U-5 (direct procurement, held back) was chosen with a reason.
+    ("R-2023-0005", "hvb_barn_unga", "akut", 16, ["missbruk"], date(2023, 8, 1), "U-5",
      "Personen hade bott där tidigare"),
-    ("R-2023-0004", "U-4", ORG_KOMMUN, "korttidsboende", "egen_regi", None, None, date(2023, 4, 1), None, 12, True, None),
-    ("R-2023-0005", "U-5", ORG_OST, "hvb_barn_unga", "direktupphandling", None, 5200, date(2023, 8, 1), date(2023, 12, 31), 16,
-     True, None),
-    ("R-2024-0001", "U-2", ORG_OST, "socialt_boende", "direktupphandling", None, 1500, date(2024, 6, 1), None, 45, True, None),
 ]
+PLACEMENTS_2024 = [
+    ("R-2024-0001", "socialt_boende", "akutboende", 45, ["missbruk"], date(2024, 6, 1), "U-2", None),
+]
+# The matching CLI has no command to end a placement; this one ended on 2023-12-31.
+PLACEMENT_ENDS = {"R-2023-0005": date(2023, 12, 31)}
+
+
+def request_document(request_id, insats, subcategory, age, needs, start_on, requester="Nordost") -> dict:
+    return {
+        "request_id": request_id, "submitted_on": (start_on - timedelta(days=1)).isoformat(),
+        "municipality": "Göteborg", "requester": requester, "insats": insats, "subcategory": subcategory,
+        "person": {"age": age, "gender": "female", "needs": needs, "protected_identity": False},
+        "legal_basis": "SoL", "urgency": "akut", "start_on": start_on.isoformat(), "places": 1,
+        "home_municipality": "Göteborg", "home_location": {"lat": 57.71, "lon": 11.97},
+        "max_distance_km": 150, "avoid_municipalities": [], "max_daily_price": None,
+    }
+
+
+def place(run, tmp_path, placements) -> None:
+    """Match each request and choose its unit through the matching CLI."""
+    for request_id, insats, sub, age, needs, start_on, unit_id, reason in placements:
+        path = tmp_path / f"{request_id}.json"
+        path.write_text(json.dumps(request_document(request_id, insats, sub, age, needs, start_on)),
+                        encoding="utf-8")
+        cli_ok(run, "match", str(path), "--by", "handläggare")
+        args = ["request", "choose", request_id, unit_id, "--by", "handläggare"]
+        if reason:
+            args += ["--reason", reason]
+        cli_ok(run, *args)
+
+
+def end_placement(engine, request_id: str, end_on: date) -> None:
+    """Fixture helper (ORM): end a placement, which no CLI command does yet."""
+    with transaction(engine) as s:
+        placement = s.scalars(select(Placement).join(PlacementRequest, PlacementRequest.id == Placement.request_id)
+                              .where(PlacementRequest.request_id == request_id)).one()
+        placement.end_on = end_on
 
 
 def cli_ok(run, *args: str) -> str:
@@ -146,11 +186,13 @@ def cli_ok(run, *args: str) -> str:
 
 
 def build_history(run, engine, tmp_path) -> None:
-    """The register loaded on 2023-01-02, then the changes above through the register CLI, and
-    the placements (through the ORM fixture helper until matching's CLI can date a choice)."""
+    """The register loaded on 2023-01-02, placements, and the changes above, through the CLI."""
     doc = tmp_path / "register.json"
     doc.write_text(json.dumps(register_document(), ensure_ascii=False), encoding="utf-8")
     cli_ok(run, "register", "import", str(doc), "--on", LOADED_ON.isoformat(), "--by", "registrator")
+    place(run, tmp_path, PLACEMENTS_2023)
+    for request_id, end_on in PLACEMENT_ENDS.items():
+        end_placement(engine, request_id, end_on)
     for unit_id, status, on, actor, reason, note in STATUS_CHANGES:
         args = ["register", "status", unit_id, status, "--on", on.isoformat(), "--by", actor, "--note", note]
         if reason:
@@ -161,10 +203,7 @@ def build_history(run, engine, tmp_path) -> None:
            "--by", actor)
     aid, status, on, actor, note = ORDER_STOP
     cli_ok(run, "register", "agreement", aid, status, "--on", on.isoformat(), "--by", actor, "--note", note)
-    for rid, unit, org, insats, route, aid, price, start, end, age, rec, why in PLACEMENTS:
-        add_placement(engine, rid, submitted_on=start, insats=insats, unit_id=unit, org_nr=org, route=route,
-                      agreement_id=aid, daily_price=price, start_on=start, end_on=end, age=age,
-                      recommended=rec, reason=why)
+    place(run, tmp_path, PLACEMENTS_2024)
 
 
 @pytest.fixture
@@ -248,7 +287,7 @@ def test_paused_filters(history, run):
 
 
 def test_paused_table_and_csv(history, run):
-    table = run("audit", "paused", "--as-of", "2024-03-15")
+    table = run("audit", "paused", "--as-of", "2024-03-15", env=WIDE)
     assert table.exit_code == 0
     assert "U-5" in table.stdout and "Borttagen" in table.stdout and "RA-HVB-1" in table.stdout
     result = run("audit", "paused", "--as-of", "2024-03-15", "--csv")
@@ -319,7 +358,7 @@ def test_affected_placements_over_time(history, run):
 
 
 def test_affected_placements_table_and_csv(history, run):
-    table = run("audit", "affected-placements", "--as-of", "2024-04-15")
+    table = run("audit", "affected-placements", "--as-of", "2024-04-15", env=WIDE)
     assert table.exit_code == 0 and "R-2023-0002" in table.stdout and "barn" in table.stdout
     rows = list(csv.DictReader(io.StringIO(run("audit", "affected-placements", "--as-of", "2024-04-15",
                                                "--csv").stdout)))
@@ -344,7 +383,7 @@ def test_log_filters_and_reads(history, run):
     assert [(e["entity_id"], e["what"]) for e in doc["entries"]][-1][1].startswith("status: active → revoked")
     doc = as_json(run("audit", "log", "--kind", "agreement", "--until", "2024-12-31", "--json"))
     assert any(e["what"] == "status: active → order_stop" and e["note"] == ORDER_STOP[4] for e in doc["entries"])
-    table = run("audit", "log", "--unit", "U-5")
+    table = run("audit", "log", "--unit", "U-5", env=WIDE)
     assert table.exit_code == 0 and "recommendation_stop" in table.stdout
 
 

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from conftest import snapshot
-from test_audit_history import ORG_OST, add_request, as_json, build_history, cli_ok
+from test_audit_history import WIDE, ORG_OST, add_request, as_json, build_history, cli_ok
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_removals_by_reason_and_insats(history, run):
     assert {r["reason"]: r["total"] for r in doc["table"]}["ekonomiska_brister"] == 1
     assert as_json(run("audit", "removals", "--year", "2023", "--json"))["total"] == 0
 
-    table = run("audit", "removals", "--year", "2024")
+    table = run("audit", "removals", "--year", "2024", env=WIDE)
     assert table.exit_code == 0 and "Totalsumma" in table.stdout and "Rekommendationsstopp" in table.stdout
     rows = list(csv.DictReader(io.StringIO(run("audit", "removals", "--year", "2024", "--csv").stdout)))
     assert rows[-1] == {"reason": "total", "hvb_barn_unga": "2", "stodboende": "1", "total": "3"}
@@ -112,7 +112,7 @@ def test_requests_per_category_and_administration(engine, run):
         ("Mölndal", "Socialtjänsten"): (0, 2, None),
         (None, "Totalsumma"): (10, 14, 40),
     }
-    table = run("audit", "requests", "--year", "2024")
+    table = run("audit", "requests", "--year", "2024", env=WIDE)
     assert table.exit_code == 0 and "Totalsumma" in table.stdout and "Korttidsboende" in table.stdout
     rows = list(csv.DictReader(io.StringIO(run("audit", "requests", "--year", "2024", "--csv").stdout)))
     total = [r for r in rows if r["section"] == "categories" and r["level"] == "total"]
@@ -132,8 +132,9 @@ def test_direct_procurement_share_signals_and_threshold(history, run):
     assert [s["insats"] for s in doc["procurement_signals"]] == ["socialt_boende", "hvb_barn_unga"]
     assert doc["threshold"] == 700000
     [supplier] = doc["suppliers"]
-    # 1,500 kr × 334 days (1 Feb – 31 Dec) + 5,200 kr × 152 days (1 Aug – 30 Dec; ended 31 Dec).
-    assert (supplier["org_nr"], supplier["days"], supplier["amount"]) == (ORG_OST, 486, 1_291_400)
+    # 1,500 kr × 334 days (1 Feb – 31 Dec) + 5,200 kr × 153 days (1 Aug – end_on 31 Dec, both
+    # days included, as the review queue counts them).
+    assert (supplier["org_nr"], supplier["days"], supplier["amount"]) == (ORG_OST, 487, 1_296_600)
     assert supplier["over_threshold"] is True
 
     doc = as_json(run("audit", "direct-procurement", "--year", "2024", "--json"))
@@ -141,7 +142,7 @@ def test_direct_procurement_share_signals_and_threshold(history, run):
     # The running placement the whole leap year (366 days) + a new one from 1 June (214 days).
     assert (supplier["days"], supplier["amount"], doc["threshold"]) == (580, 870_000, 758000)
     assert supplier["share_of_threshold"] == round(870000 / 758000, 4)
-    table = run("audit", "direct-procurement", "--year", "2024")
+    table = run("audit", "direct-procurement", "--year", "2024", env=WIDE)
     assert table.exit_code == 0 and "Omsorg Öst AB" in table.stdout and "ÖVER" in table.stdout
 
 
@@ -149,9 +150,9 @@ def test_adherence_share_and_reasons(history, run):
     doc = as_json(run("audit", "adherence", "--year", "2023", "--json"))
     assert (doc["placements"], doc["recommended"], doc["share"]) == (5, 4, 0.8)
     assert doc["reasons"] == [{"reason": "Personen hade bott där tidigare", "placements": 1}]
-    assert [o["request_id"] for o in doc["not_recommended"]] == ["R-2023-0003"]
+    assert [(o["request_id"], o["unit_id"]) for o in doc["not_recommended"]] == [("R-2023-0005", "U-5")]
     doc = as_json(run("audit", "adherence", "--year", "2024", "--json"))
     assert (doc["placements"], doc["share"], doc["reasons"]) == (1, 1.0, [])
     assert as_json(run("audit", "adherence", "--year", "2022", "--json"))["share"] is None
-    table = run("audit", "adherence", "--year", "2023")
+    table = run("audit", "adherence", "--year", "2023", env=WIDE)
     assert table.exit_code == 0 and "80%" in table.stdout

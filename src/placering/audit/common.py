@@ -120,7 +120,7 @@ def load_units(session: Session, unit_ids: Iterable[str] | None = None, *, route
     batches = [None] if wanted is None else list(chunks(sorted(wanted)))
     for batch in batches:
         stmt = base if batch is None else base.where(Unit.unit_id.in_(batch))
-        for row in conn.execute(stmt):
+        for row in conn.execute(stmt).all():
             info = UnitInfo(row[1], row[2], row[3], row[4], row[5], row[6], row[7])
             out[info.unit_id] = info
             pk[row[0]] = info
@@ -132,10 +132,10 @@ def load_units(session: Session, unit_ids: Iterable[str] | None = None, *, route
         if batch is not None:
             o_stmt = o_stmt.where(Offer.unit_id.in_(batch))
             r_stmt = r_stmt.where(UnitRoute.unit_id.in_(batch))
-        for unit_pk, insats in conn.execute(o_stmt):
+        for unit_pk, insats in conn.execute(o_stmt).all():
             if unit_pk in pk:
                 pk[unit_pk].insatser.append(insats)
-        for unit_pk, route, insats, agreement_id in (conn.execute(r_stmt) if routes else ()):
+        for unit_pk, route, insats, agreement_id in (conn.execute(r_stmt).all() if routes else ()):
             if unit_pk in pk:
                 info = pk[unit_pk]
                 info.routes.append(f"{route}:{insats}")

@@ -70,10 +70,11 @@ def _new_status():
 def _detail(session: Session, ids: list[int]) -> dict[int, Any]:
     """Who, why and which rule for the given history entries (second, narrow pass)."""
     out: dict[int, Any] = {}
-    for i in range(0, len(ids), 500):
+    # Large batches: a few statements rather than dozens (both back ends take 5,000 parameters).
+    for i in range(0, len(ids), 5000):
         stmt = select(History.id, History.reason, History.note, History.actor, History.rule_id,
-                      History.rules_version, History.org_nr, History.unit_id).where(History.id.in_(ids[i:i + 500]))
-        for row in session.connection().execute(stmt):
+                      History.rules_version, History.org_nr, History.unit_id).where(History.id.in_(ids[i:i + 5000]))
+        for row in session.connection().execute(stmt).all():
             out[row.id] = row
     return out
 
@@ -101,7 +102,7 @@ def register_states(
     # key -> [status, since, history id]; first seen -> created_on
     current: dict[tuple[str, str], list] = {}
     first: dict[tuple[str, str], date] = {}
-    for hid, effective_on, kind, entity_id, status in session.connection().execute(stmt):
+    for hid, effective_on, kind, entity_id, status in session.connection().execute(stmt).all():
         if not status:
             continue
         key = (kind, entity_id)
@@ -141,7 +142,7 @@ def permit_states(session: Session, as_of: date) -> dict[tuple[str, str], Permit
         .where(History.action.in_(_PERMIT_ACTIONS))
         .order_by(History.effective_on, History.id)
     )
-    for row in session.connection().execute(stmt):
+    for row in session.connection().execute(stmt).all():
         new = row.status
         if not new or not row.unit_id:
             continue

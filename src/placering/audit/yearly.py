@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
+from ..matching.review import year_cost
 from ..storage.models import History, Placement, PlacementRequest
 from ..taxonomy import load_taxonomy
 from ..vocabulary import RemovalReason, Route, label
@@ -191,10 +192,10 @@ THRESHOLD_PARAM = "direct_procurement_threshold_sek"
 
 
 def _days_in(start: date, end: date | None, first: date, last: date) -> int:
-    """Days of [start, end) that fall in [first, last]; an open placement runs to the year's end."""
-    lo = max(start, first)
-    hi_exclusive = min(end, date.fromordinal(last.toordinal() + 1)) if end else date.fromordinal(last.toordinal() + 1)
-    return max(0, (hi_exclusive - lo).days)
+    """Days of the placement within [first, last]: from its start (or 1 January) to its end_on
+    (or 31 December), both included, as the review queue counts them (matching/review.py)."""
+    lo, hi = max(start, first), min(end or last, last)
+    return max(0, (hi - lo).days + 1)
 
 
 @dataclass
@@ -261,7 +262,7 @@ def direct_procurement(session: Session, year: int) -> DirectProcurementReport:
                Placement.unit_id)
         .where(Placement.route == DIRECT)
         .where(Placement.start_on <= last)
-        .where(or_(Placement.end_on.is_(None), Placement.end_on > first))
+        .where(or_(Placement.end_on.is_(None), Placement.end_on >= first))
     ).all()
     suppliers: dict[str, dict[str, Any]] = {}
     units_of: dict[str, set[str]] = defaultdict(set)
@@ -274,7 +275,8 @@ def direct_procurement(session: Session, year: int) -> DirectProcurementReport:
         if price is None:
             s["unpriced_placements"] += 1  # shown, never silently counted as zero cost
         else:
-            s["amount"] += float(price) * days
+            # One way to cost a placement in a year: the review queue's (matching/review.py).
+            s["amount"] += year_cost(price, start, end, year)
         if insats not in s["insatser"]:
             s["insatser"].append(insats)
         units_of[org_nr].add(unit_id)

@@ -207,8 +207,8 @@ def direct_cmd(year, json_output, csv_output) -> None:
     procurement recurs (at least the dated parameter audit_direct_procurement_signal_count
     placements, or a share of at least audit_direct_procurement_signal_share: a signal to
     procure); and each supplier's direct purchases over the financial year (daily price × days
-    within the year; a placement without an end runs to the year's end) against the dated
-    direct-procurement threshold."""
+    within the year, start and end day included, as the review queue counts them; a placement
+    without an end runs to the year's end) against the dated direct-procurement threshold."""
     with _session() as s:
         report = lib.direct_procurement(s, year)
     pct = lambda v: "" if v is None else f"{v * 100:.0f}%"  # noqa: E731

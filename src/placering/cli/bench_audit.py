@@ -3,6 +3,7 @@ with years of history (figures printed, never asserted)."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import click
@@ -42,7 +43,7 @@ def bench_audit_cmd(units: int, years: int, until: str, repeat: int, reuse: bool
     timings = lib.time_paused(engine, dates, repeat=repeat)
     result = {"database": engine.url.render_as_string(hide_password=True).split("@")[-1],
               "backend": engine.url.get_backend_name(), "build": build, "size": lib.history_size(engine),
-              "paused_as_of": timings, "peak_rss_mb": _peak_rss_mb()}
+              "paused_as_of": timings, "peak_rss_mb": _peak_rss_mb(), "load_average": os.getloadavg()}
     if wants_json(json_output):
         print_json(result)
         return
@@ -53,7 +54,9 @@ def bench_audit_cmd(units: int, years: int, until: str, repeat: int, reuse: bool
                    f"{build['agreement_status']} agreement, {build['permit']} permit) written in "
                    f"{build['history_seconds']} s.")
     click.echo(f"{result['backend']}: {size['units']} units, {size['history_entries']} history entries "
-               f"({size['unit_and_agreement_entries']} for units and agreements); peak RSS {result['peak_rss_mb']} MB.")
+               f"({size['unit_and_agreement_entries']} for units and agreements); peak RSS {result['peak_rss_mb']} MB; "
+               f"load average {', '.join(f'{x:.1f}' for x in result['load_average'])}.")
     print_table(timings, [("as_of", "As of"), ("median_ms", "Median ms"), ("best_ms", "Best ms"),
+                          ("cpu_median_ms", "CPU ms (client)"),
                           ("paused", "Paused"), ("watch", "Watch"), ("peak_python_mb", "Peak Python MB")],
                 title=f"audit paused --as-of ({repeat} timed runs per date)")
