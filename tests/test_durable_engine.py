@@ -323,3 +323,29 @@ def test_register_event_updates_the_resident_unit(world):
     held = [f for f in dur.held_facts(ON, "hvb_barn_unga") if f.get("k") == "c"]
     assert len(held) == 2
     dur.close()
+
+
+def test_equal_compilations_share_one_ruleset(world, tmp_path):
+    """Two dated parameter values that are equal compile to the same durable definition:
+    registering its content-hash name twice would raise, so both dates share it."""
+    import shutil
+
+    rs, tax, _, _ = world
+    rules = tmp_path / "rules"
+    shutil.copytree(rs.directory, rules)
+    proc = rules / "parameters" / "procurement.yaml"
+    text = proc.read_text()
+    old = "      - valid_from: 2020-01-01\n        valid_to: null\n        value: 1.25\n"
+    assert old in text
+    proc.write_text(text.replace(old, "      - valid_from: 2020-01-01\n        valid_to: 2024-06-30\n        value: 1.25\n"
+                                      "        source: {document: x}\n"
+                                      "      - valid_from: 2024-07-01\n        valid_to: null\n        value: 1.25\n", 1))
+    split = load_ruleset(rules)
+    snap = _snapshot(_unit("U-1"))
+    dur = DurableEvaluator(split)
+    dur.load(snap)
+    for day in ("2024-06-01", "2024-08-01"):
+        rf = _request(tax, snap, submitted_on=day, start_on=day)
+        assert dur.evaluate(rf, on=date.fromisoformat(day)).candidate("U-1")[0].eligible
+    assert len(dur._compiled) == 2 and len(dur._host._ruleset_list) == 1
+    dur.close()

@@ -116,7 +116,7 @@ class DurableEvaluator:
                 self._capacities = capacities
                 self._reset_host()
                 return
-            for comp in self._compiled.values():
+            for comp in {c.name: c for c in self._compiled.values()}.values():
                 for insats in comp.loaded_sids:
                     enc = comp.encoder
                     gone = [self._wire(enc, cid, c, insats) for cid, c in old.get(insats, [])]
@@ -146,7 +146,7 @@ class DurableEvaluator:
                     self._capacities = self._list_capacities()
                     self._reset_host()
                     return self._rebuild_residents()
-                for comp in self._compiled.values():
+                for comp in {c.name: c for c in self._compiled.values()}.values():
                     if insats in comp.loaded_sids:
                         enc = comp.encoder
                         if old:
@@ -195,10 +195,12 @@ class DurableEvaluator:
     def _reset_host(self) -> None:
         """Delete state, then rulesets, then start a fresh Host (nothing loaded yet)."""
         if self._host is not None:
+            done: set[str] = set()
             for comp in self._compiled.values():
                 rs = self._host._ruleset_directory.get(comp.name)
-                if rs is None:
+                if rs is None or comp.name in done:
                     continue
+                done.add(comp.name)
                 for sid in comp.loaded_sids:  # each had its init action run
                     durable_rules_engine.delete_state(rs._handle, sid)
                 durable_rules_engine.delete_ruleset(rs._handle)
@@ -276,16 +278,23 @@ class DurableEvaluator:
             definition, targets = compile_rules(rules, on, self.ruleset, self._capacities, tamper=self._tamper)
             _DEFINITIONS[key] = (definition, targets, content_name(definition), used_keys(definition))
         definition, targets, name, keys = _DEFINITIONS[key]
-        copy = {}
-        for rname, body in definition.items():
-            body = _deepcopy(body)  # registering mutates the definition it is given
-            body["run"] = self._action(rname)
-            copy[rname] = body
-        self._host.register_rulesets({name: copy})
+        # Two keys can compile to the same definition (e.g. equal parameter values from two
+        # dated entries): registering a name twice raises, so they share the ruleset and its
+        # sessions, while explanations (message parameters) stay per key.
+        shared = next((c for c in self._compiled.values() if c.name == name), None)
+        if shared is None:
+            copy = {}
+            for rname, body in definition.items():
+                body = _deepcopy(body)  # registering mutates the definition it is given
+                body["run"] = self._action(rname)
+                copy[rname] = body
+            self._host.register_rulesets({name: copy})
         # Explanations: reference order = eligibility then review candidate rules, file order.
         order = {r.id: i for i, r in enumerate(rules)}
         comp = _Compiled(name, targets, order, {r.id: compile_rule(r, self.ruleset, on) for r in rules},
                          Encoder(dict(self._capacities), keys))
+        if shared is not None:
+            comp.loaded_sids = shared.loaded_sids
         self._compiled[key] = comp
         return comp
 
