@@ -21,6 +21,11 @@ def loaded(run, tmp_path):
     angen.update(unit_id="U-3002", name="Ängen", protected_address=False)
     angen["routes"] = [dict(angen["routes"][0], agreement_id="IOP-2023-2")]
     doc["suppliers"][2]["units"].append(angen)
+    # and "Aspängen", where 'ängen' is only part of a word
+    asp = json.loads(json.dumps(angen))
+    asp.update(unit_id="U-3003", name="Aspängen")
+    asp["routes"] = [dict(asp["routes"][0], agreement_id="IOP-2023-3")]
+    doc["suppliers"][2]["units"].append(asp)
     load(run, tmp_path, doc)
     return run
 
@@ -49,6 +54,8 @@ def test_swedish_aware_fuzzy_names(loaded):
     assert {h["unit_id"] for h in hits} >= {"U-3002", "U-1001", "U-1002"}  # HVB Ängen; Vårdbolaget Ängen AB
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True)
+    order = [h["unit_id"] for h in hits]
+    assert order.index("U-1001") < order.index("U-3003")  # 'HVB Ängen' (a word) before 'Aspängen'
     # 'angen' is a different word from 'ängen': similar, never an exact match.
     without_dots = search(loaded, "angen")
     assert without_dots and all(h["score"] < 100 for h in without_dots)
@@ -169,7 +176,8 @@ def test_history_filters_by_actor_kind_and_dates(changed):
     assert [e["entity_id"] for e in history(changed, "--actor", "bo")] == ["U-1001", "U-2001"]
     assert [e["entity_id"] for e in history(changed, "--kind", "status")] == ["U-1001", "U-2001"]
     agreements = history(changed, "--kind", "agreement")
-    assert sorted(e["entity_id"] for e in agreements) == ["IOP-2023-1", "IOP-2023-2", "RA-HVB-22-07", "RA-HVB-22-07"]
+    assert sorted(e["entity_id"] for e in agreements) == ["IOP-2023-1", "IOP-2023-2", "IOP-2023-3", "RA-HVB-22-07",
+                                                          "RA-HVB-22-07"]
     window = history(changed, "--since", "2025-01-01", "--until", "2025-02-28")
     assert [(e["effective_on"], e["action"]) for e in window] == [("2025-01-10", "status"),
                                                                   ("2025-02-01", "agreement_status")]

@@ -2,7 +2,7 @@
 
 Order of results: the supplier with that exact organisation number (either form), then the
 unit with that exact unit_id, then fuzzy name matches (rapidfuzz WRatio over `text.fold()`ed
-unit and supplier names) best first. Folding keeps å, ä and ö as letters of their own, so
+unit and supplier names) best first, whole-word matches before matches inside a word. Folding keeps å, ä and ö as letters of their own, so
 "Ängen" matches "ängen" exactly while "angen" is only similar to it.
 """
 
@@ -117,7 +117,13 @@ def search(
         for _, score, i in process.extract(key, choices, scorer=fuzz.WRatio, score_cutoff=SCORE_CUTOFF,
                                            limit=None):
             best[i] = max(best.get(i, 0.0), score)
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1], sv_sort_key(candidates[kv[0]][0].name),
+    # Equal WRatio scores are common (a partial match inside a longer word scores like a whole
+    # word): among them a whole-word match ('HVB Ängen' for 'ängen', not 'Aspängen') comes first.
+    def words(i: int) -> float:
+        unit, supplier = candidates[i]
+        return max(fuzz.token_set_ratio(key, unit.name_key), fuzz.token_set_ratio(key, supplier.name_key))
+
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], -words(kv[0]), sv_sort_key(candidates[kv[0]][0].name),
                                                   candidates[kv[0]][0].unit_id))
     for i, score in ranked:
         unit, supplier = candidates[i]
