@@ -90,7 +90,8 @@ def _print_decision(doc: dict[str, Any]) -> None:
     for r in doc["recommendations"]:
         row = dict(r, route_label=label(r["route"]), flag_codes=[f["code"] for f in r.get("flags", [])])
         for k in sort_keys:
-            row[f"key_{k}"] = _fmt_num(r["keys"].get(k))
+            v = r["keys"].get(k)
+            row[f"key_{k}"] = f"{v:.1f}" if k == "distance_km" and v is not None else _fmt_num(v)
         rows.append(row)
     print_table(rows, columns, title="Recommendations (ranked by route order, then " + ", ".join(
         f"{k['key']} {k['order']}" for k in doc["ranking"]["sort_keys"]) + ")", empty="(no unit can be recommended)")

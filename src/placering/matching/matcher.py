@@ -88,19 +88,25 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _plain(v: Any) -> Any:
-    # Rule values are scalars, dates or lists of codes: only dates need converting.
-    return v.isoformat() if type(v) is date else v
+def _plain_values(values: dict[str, Any] | None) -> dict[str, Any]:
+    """A reason's values as JSON. Values are scalars, dates or lists of codes, and only dates
+    need converting; the evaluators build a fresh dict per reason, so one without dates is
+    used as it is (this runs for every reason of every excluded unit: keep it cheap)."""
+    if not values:
+        return {}
+    for v in values.values():
+        if type(v) is date:
+            return {k: (v.isoformat() if type(v) is date else v) for k, v in values.items()}
+    return values
 
 
 def reason_json(reason: Any, **extra: Any) -> dict[str, Any]:
     """A rules `Reason` (code, rule, message, values, source) as a JSON object."""
-    values = reason.values
     out = {
         "code": reason.code,
         "rule": reason.rule,
         "message": reason.message,
-        "values": {k: _plain(v) for k, v in values.items()} if values else {},
+        "values": _plain_values(reason.values),
         "source": reason.source if type(reason.source) is str else source_json(reason.source),
     }
     if extra:
@@ -225,7 +231,17 @@ def _sort_tuple(keys: dict[str, Any], policy: Policy) -> tuple:
 
 
 def _route_tag(reason: Any, candidate: Any) -> dict[str, Any]:
-    return reason_json(reason, route=candidate.route, agreement_id=candidate.agreement_id)
+    """reason_json plus the route the reason concerns (inlined: it runs per excluded reason)."""
+    source = reason.source
+    return {
+        "code": reason.code,
+        "rule": reason.rule,
+        "message": reason.message,
+        "values": _plain_values(reason.values),
+        "source": source if type(source) is str else source_json(source),
+        "route": candidate.route,
+        "agreement_id": candidate.agreement_id,
+    }
 
 
 def _candidate_summary(c: Any, keys: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -269,6 +285,7 @@ def decide(
     replay, which compares recommendations, flags and review only, does without it.
     """
     tax = taxonomy or load_taxonomy()
+    limit_requested = limit
     limit = policy.recommendations if limit is None else limit
     if limit < 1:
         raise ValidationError("--limit: at least one recommendation")
@@ -393,6 +410,7 @@ def decide(
         "evaluated_on": (on or request.submitted_on).isoformat(),
         "review_required": dp_reason is not None,
         "limit": limit,
+        "limit_requested": limit_requested,  # None: the policy's number (replay follows a changed policy)
         "ranking": policy.describe(),
         "reference_price": _jsonable(reference_price),
         "recommendations": recommendations,

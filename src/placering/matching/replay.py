@@ -42,7 +42,7 @@ def replay(session: Session, *, since: date | None = None, rules_dir: Path | Non
     for row, decision in cases:
         old = decision.document
         request = PlacementRequestIn.model_validate(row.payload)
-        new = ctx.decide(request, declined=old.get("declined_units", []), limit=old.get("limit"),
+        new = ctx.decide(request, declined=old.get("declined_units", []), limit=old.get("limit_requested"),
                          with_excluded=False)
         changes = compare(old, new)
         if old.get("rules_version") != new["rules_version"]:

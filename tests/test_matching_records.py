@@ -1,0 +1,179 @@
+"""Decisions are records: re-submission, declines, the handler's choice, replay, history."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import snapshot
+from sqlalchemy import text
+
+from test_matching_support import (  # noqa: F401 (rules_engine is a fixture)
+    load_register,
+    match_json,
+    ranked,
+    request,
+    rules_copy,
+    rules_engine,
+    unit,
+    write_request,
+)
+
+
+def _history(engine, entity_id: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT action, actor, unit_id, note FROM history WHERE entity_kind = 'request' AND entity_id = :e "
+            "ORDER BY id"), {"e": entity_id})]
+
+
+def _four_units(run, tmp_path):
+    return load_register(
+        run, tmp_path,
+        unit("U-1", price=3000), unit("U-2", price=3100), unit("U-3", price=3200), unit("U-4", price=3300),
+        unit("U-AGE", age=(16, 20)), unit("U-D", "direktupphandling", 2000),
+    )
+
+
+def test_resubmitting_a_request(run, engine, tmp_path):
+    _four_units(run, tmp_path)
+    d1 = match_json(run, tmp_path, request(), "reference")
+    d2 = match_json(run, tmp_path, request(), "reference")
+    assert (d1["seq"], d2["seq"]) == (1, 2)
+    assert ranked(d1) == ranked(d2)
+    before = snapshot(engine)
+    changed = write_request(tmp_path, request(age=16), name="changed.json")
+    r = run("match", str(changed), "--engine", "reference", "--by", "h")
+    assert r.exit_code == 2
+    assert "already submitted with different content" in r.stderr and "person.age" in r.stderr
+    assert snapshot(engine) == before
+    assert [h[0] for h in _history(engine, "R-1")] == ["matched", "matched"]
+
+
+def test_decline_errors_leave_the_database_unchanged(run, engine, tmp_path):
+    _four_units(run, tmp_path)
+    match_json(run, tmp_path, request(), "reference")
+    ok = run("request", "decline", "R-1", "U-1", "--reason", "inget rum", "--by", "h")
+    assert ok.exit_code == 0, ok.output
+    before = snapshot(engine)
+    cases = [
+        (("request", "decline", "R-404", "U-1", "--reason", "x", "--by", "h"), 3, "no placement request 'R-404'"),
+        (("request", "decline", "R-1", "U-404", "--reason", "x", "--by", "h"), 3, "no unit 'U-404'"),
+        (("request", "decline", "R-1", "U-1", "--reason", "x", "--by", "h"), 4, "already declined"),
+        (("request", "decline", "R-1", "U-2", "--reason", "  ", "--by", "h"), 2, "--reason"),
+        (("request", "decline", "R-1", "U-2", "--reason", "x"), 2, "--by"),
+    ]
+    for args, code, message in cases:
+        r = run(*args)
+        assert r.exit_code == code, (args, r.output)
+        assert message in r.stderr and "Traceback" not in r.output
+    assert snapshot(engine) == before
+    history = _history(engine, "R-1")
+    assert history[-1] == ("declined", "h", "U-1", "inget rum")
+
+
+def test_choose_a_recommended_unit(run, engine, tmp_path, rules_engine):
+    doc = _four_units(run, tmp_path)
+    match_json(run, tmp_path, request(), rules_engine)
+    r = run("request", "choose", "R-1", "U-2", "--by", "anna", "--json")
+    assert r.exit_code == 0, r.output
+    p = json.loads(r.stdout)
+    assert p["unit_id"] == "U-2" and p["route"] == "ramavtal" and p["agreement_id"] == "RA-U-2"
+    assert p["daily_price"] == 3100 and p["start_on"] == "2024-09-02" and p["recommended"] is True
+    assert p["org_nr"] == next(s["org_nr"] for s in doc["suppliers"] if s["units"][0]["unit_id"] == "U-2")
+    show = json.loads(run("request", "show", "R-1", "--json").stdout)
+    assert show["placement"]["unit_id"] == "U-2"
+    human = run("request", "show", "R-1")
+    assert "Placement: U-2 via Ramavtal" in human.stdout
+    assert _history(engine, "R-1")[-1] == ("chosen", "anna", "U-2", None)
+    before = snapshot(engine)
+    again = run("request", "choose", "R-1", "U-1", "--by", "anna")
+    assert again.exit_code == 4 and "already has a placement" in again.stderr
+    assert snapshot(engine) == before
+
+
+def test_choose_a_unit_that_was_not_recommended(run, engine, tmp_path):
+    _four_units(run, tmp_path)
+    match_json(run, tmp_path, request(), "reference")
+    run("request", "decline", "R-1", "U-1", "--reason", "nej", "--by", "h")
+    before = snapshot(engine)
+    refused = [
+        (("U-4",), 2, "was not recommended"),  # below the cut: needs a reason
+        (("U-D",), 2, "was not recommended"),  # held back (direct procurement): needs a reason
+        (("U-AGE", "--reason", "x"), 4, "was excluded"),
+        (("U-1", "--reason", "x"), 4, "declined"),
+        (("U-404", "--reason", "x"), 4, "not a candidate"),
+    ]
+    for args, code, message in refused:
+        r = run("request", "choose", "R-1", *args, "--by", "anna")
+        assert r.exit_code == code, (args, r.output)
+        assert message in r.stderr
+    assert snapshot(engine) == before
+    r = run("request", "choose", "R-1", "U-4", "--by", "anna", "--reason", "syskon placerade där", "--json")
+    assert r.exit_code == 0, r.output
+    p = json.loads(r.stdout)
+    assert p["recommended"] is False and p["reason"] == "syskon placerade där" and p["daily_price"] == 3300
+    assert _history(engine, "R-1")[-1] == ("chosen", "anna", "U-4", "syskon placerade där")
+
+
+def test_choose_before_any_decision(run, tmp_path):
+    _four_units(run, tmp_path)
+    r = run("request", "choose", "R-9", "U-1", "--by", "anna")
+    assert r.exit_code == 3 and "no placement request 'R-9'" in r.stderr
+
+
+def test_replay_lists_differences_after_a_rule_change(run, engine, tmp_path, rules_engine):
+    load_register(
+        run, tmp_path,
+        unit("U-E", "egen_regi", None), unit("U-R1", price=3000), unit("U-R2", price=3500),
+        unit("U-OLD", price=2000, age=(15, 15)),
+    )
+    match_json(run, tmp_path, request("R-1"), rules_engine)
+    match_json(run, tmp_path, request("R-2", submitted_on="2024-10-01", start_on="2024-10-02", age=16), rules_engine)
+    before = snapshot(engine)
+    same = run("request", "replay", "--engine", rules_engine, "--json")
+    assert same.exit_code == 0, same.output
+    result = json.loads(same.stdout)
+    assert result["requests"] == 2 and result["differences"] == [] and result["unchanged"] == 2
+
+    # Proposed rules: framework agreements before egen regi, and the price order reversed.
+    rules = rules_copy(tmp_path, lambda rel, t: t.replace(
+        "route_order: [egen_regi, ramavtal, iop, direktupphandling]",
+        "route_order: [ramavtal, egen_regi, iop, direktupphandling]") if rel == "ranking.yaml" else t)
+    r = run("request", "replay", "--rules", str(rules), "--engine", rules_engine, "--json")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert result["rules_version"] != json.loads(same.stdout)["rules_version"]
+    diffs = {d["request_id"]: d for d in result["differences"]}
+    assert set(diffs) == {"R-1", "R-2"}
+    change = diffs["R-1"]["changes"][0]
+    assert change["what"] == "recommendations"
+    assert change["old"] == ["U-E (egen_regi)", "U-OLD (ramavtal)", "U-R1 (ramavtal)"]
+    assert change["new"] == ["U-OLD (ramavtal)", "U-R1 (ramavtal)", "U-R2 (ramavtal)"]
+    since = json.loads(run("request", "replay", "--rules", str(rules), "--since", "2024-09-15",
+                           "--engine", rules_engine, "--json").stdout)
+    assert since["requests"] == 1 and [d["request_id"] for d in since["differences"]] == ["R-2"]
+    human = run("request", "replay", "--rules", str(rules), "--engine", rules_engine)
+    assert "2 changed, 0 unchanged" in human.stdout and "recommendations" in human.stdout
+    assert snapshot(engine) == before  # replay stores nothing
+
+
+def test_replay_shows_a_new_flag(run, engine, tmp_path):
+    load_register(run, tmp_path, unit("U-R", price=4000, free=0), unit("U-D", "direktupphandling", 4600))
+    d = match_json(run, tmp_path, request(), "reference")
+    assert [f["code"] for f in d["flags"]] == ["DIRECT_PROCUREMENT"]
+    rules = rules_copy(tmp_path, lambda rel, t: t.replace("value: 1.25", "value: 1.1")
+                       if rel == "parameters/procurement.yaml" else t)
+    result = json.loads(run("request", "replay", "--rules", str(rules), "--engine", "reference", "--json").stdout)
+    [diff] = result["differences"]
+    assert diff["changes"] == [{"what": "flags", "old": ["DIRECT_PROCUREMENT:no_eligible_framework_unit"],
+                                "new": ["DIRECT_PROCUREMENT:no_eligible_framework_unit",
+                                        "PRICE_ABOVE_REFERENCE[U-D]"]}]
+
+
+def test_replay_of_bad_rules_directory_is_an_error(run, tmp_path):
+    _four_units(run, tmp_path)
+    match_json(run, tmp_path, request(), "reference")
+    rules = rules_copy(tmp_path, lambda rel, t: t.replace("recommendations: 3", "recommendations: [3]")
+                       if rel == "ranking.yaml" else t)
+    r = run("request", "replay", "--rules", str(rules), "--engine", "reference")
+    assert r.exit_code == 2 and "ranking.yaml" in r.stderr and "Traceback" not in r.output

@@ -1,0 +1,99 @@
+"""Placement requests: the schema, bad requests (field path, nothing stored), JSON-lines batches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import snapshot
+
+from test_matching_support import load_register, match_json, ranked, request, unit, write_request
+
+
+def test_request_schema_is_json_schema_with_codes():
+    from click.testing import CliRunner
+
+    from placering.cli import cli
+
+    r = CliRunner().invoke(cli, ["request", "schema"])
+    assert r.exit_code == 0
+    schema = json.loads(r.stdout)
+    props = schema["properties"]
+    assert schema["additionalProperties"] is False
+    assert "hvb_barn_unga" in props["insats"]["enum"] and "Göteborg" in props["municipality"]["enum"]
+    assert "personnummer" not in props and "name" not in props
+    assert schema["$defs"]["Person"]["additionalProperties"] is False
+    assert set(schema["required"]) >= {"request_id", "submitted_on", "insats", "person", "start_on"}
+
+
+BAD = [
+    (lambda r: r.update(personnummer="19800101-1234"), "personnummer", "unknown field"),
+    (lambda r: r["person"].update(name="Anna Andersson"), "person.name", "unknown field"),
+    (lambda r: r.update(requester="Nordost 800101-1234"), "requester", "personal identity number"),
+    (lambda r: r.update(insats="hvb"), "insats", "unknown insats 'hvb'"),
+    (lambda r: r.update(subcategory="jourhem"), "subcategory", "not a sub-category of hvb_barn_unga"),
+    (lambda r: r["person"].update(gender="x"), "person.gender", "'female' or 'male'"),
+    (lambda r: r["person"].update(needs=["missbruk", "ensam"]), "person.needs.1", "Input should be"),
+    (lambda r: r["person"].update(age=130), "person.age", "less than or equal to 120"),
+    (lambda r: r.update(urgency="snart"), "urgency", "'akut' or 'planerad'"),
+    (lambda r: r.update(legal_basis="LOU"), "legal_basis", "Input should be"),
+    (lambda r: r.update(start_on="2024-02-30"), "start_on", "not a date in the calendar"),
+    (lambda r: r.update(submitted_on="1 sep 2024"), "submitted_on", "not a date (YYYY-MM-DD)"),
+    (lambda r: r.update(municipality="Gotham"), "municipality", "unknown municipality 'Gotham'"),
+    (lambda r: r.update(avoid_municipalities=["Mölndal", "Atlantis"]), "avoid_municipalities.1", "unknown municipality"),
+    (lambda r: r.pop("person"), "person", "required field is missing"),
+]
+
+
+@pytest.mark.parametrize("mutate, field, message", BAD, ids=[b[1] + ":" + b[2][:20] for b in BAD])
+def test_bad_request_names_the_field_and_stores_nothing(run, engine, tmp_path, mutate, field, message):
+    load_register(run, tmp_path, unit("U-1"))
+    before = snapshot(engine)
+    req = request()
+    mutate(req)
+    path = write_request(tmp_path, req)
+    r = run("match", str(path), "--engine", "reference", "--by", "h")
+    assert r.exit_code == 2, r.output
+    assert f"field '{field}'" in r.stderr and message in r.stderr and str(path) in r.stderr
+    assert "Traceback" not in r.output
+    assert snapshot(engine) == before
+
+
+def test_jsonl_batch(run, engine, tmp_path):
+    load_register(run, tmp_path, unit("U-1", price=3000), unit("U-2", price=3500), unit("U-D", "direktupphandling", 3000))
+    reqs = [request("R-1"), request("R-2", age=16), request("R-3", age=19)]
+    decisions = match_json(run, tmp_path, reqs, "reference")
+    assert [d["request_id"] for d in decisions] == ["R-1", "R-2", "R-3"]
+    assert ranked(decisions[0]) == [("U-1", "ramavtal"), ("U-2", "ramavtal")]
+    assert decisions[2]["recommendations"] == [] and decisions[2]["flags"][0]["code"] == "NO_ELIGIBLE_UNIT"
+    human = run("match", str(write_request(tmp_path, reqs, "again.jsonl")), "--engine", "reference", "--by", "h")
+    assert human.exit_code == 0
+    assert "3 decisions stored" in human.stdout and "no eligible unit: 1" in human.stdout
+
+
+def test_jsonl_batch_with_bad_lines_stores_nothing(run, engine, tmp_path):
+    load_register(run, tmp_path, unit("U-1"))
+    before = snapshot(engine)
+    path = tmp_path / "batch.jsonl"
+    bad = request("R-2")
+    bad["person"]["age"] = -1
+    path.write_text("\n".join([json.dumps(request("R-1")), "{not json", json.dumps(bad), json.dumps(request("R-1"))])
+                    + "\n", encoding="utf-8")
+    r = run("match", str(path), "--engine", "reference", "--by", "h", "--json")
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert f"{path}:2" in r.stderr and "not JSON" in r.stderr
+    assert f"{path}:3, R-2, field 'person.age'" in r.stderr
+    assert f"{path}:4, R-1, field 'request_id': request_id given twice" in r.stderr
+    assert snapshot(engine) == before
+
+
+def test_unreadable_or_empty_request_file(run, engine, tmp_path):
+    load_register(run, tmp_path, unit("U-1"))
+    empty = tmp_path / "empty.json"
+    empty.write_text("", encoding="utf-8")
+    for path, message in ((tmp_path / "missing.json", "cannot read"), (empty, "holds no request")):
+        r = run("match", str(path), "--by", "h")
+        assert r.exit_code == 2 and message in r.stderr
+    r = run("match", str(write_request(tmp_path, request())), "--engine", "reference")
+    assert r.exit_code == 2 and "--by" in r.stderr
