@@ -257,7 +257,7 @@ def test_bench_import_prints_figures_and_reimport_changes_nothing(run):
     result = stdout_json(run("bench", "import", "--units", "60", "--json"))
     phases = {p["phase"]: p for p in result["phases"]}
     assert list(phases) == ["generate", "import", "re-import", "export"]
-    assert all(p["seconds"] >= 0 and p["peak_rss_mb"] > 0 for p in phases.values())
+    assert all(p["seconds"] >= 0 and p["cpu_seconds"] >= 0 and p["peak_rss_mb"] > 0 for p in phases.values())
     assert phases["import"]["rows"] > 60 and phases["import"]["rows_per_second"] > 0
     assert result["reimport_history_entries"] == 0 and result["round_trip_exact"] is True
     table = run("bench", "import", "--units", "60")

@@ -4,6 +4,7 @@ placement requests, and the register import benchmark (figures printed, never as
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -123,13 +124,18 @@ def import_cmd(units: int, seed: int, actor: str, json_output: bool) -> None:
             "units; 'bench import' needs an empty one (run 'placering --db URL init' on a new database)", 2)
 
     phases: list[dict] = []
+    cpu = [time.process_time()]
 
     def phase(name: str, seconds: float, rows: int | None, note: str) -> None:
+        # CPU time of this process as well as wall time: on a shared machine the wall time
+        # grows with the load, the CPU time much less (PostgreSQL's own work is not in it).
+        now = time.process_time()
         phases.append({
-            "phase": name, "seconds": round(seconds, 3), "rows": rows,
+            "phase": name, "seconds": round(seconds, 3), "cpu_seconds": round(now - cpu[0], 3), "rows": rows,
             "rows_per_second": round(rows / seconds) if rows and seconds > 0 else None,
             "peak_rss_mb": _peak_rss_mb(), "note": note,
         })
+        cpu[0] = now
 
     t = time.perf_counter()
     doc = generate_register(units, seed=seed)
@@ -168,16 +174,20 @@ def import_cmd(units: int, seed: int, actor: str, json_output: bool) -> None:
         "rows": counts, "phases": phases, "peak_rss_mb": _peak_rss_mb(),
         "round_trip_exact": exported == doc,
         "reimport_history_entries": again.history_entries,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
     }
     if wants_json(json_output):
         print_json(result)
         return
     print_table(
         phases,
-        [("phase", "Phase"), ("seconds", "Seconds"), ("rows", "Rows"), ("rows_per_second", "Rows/s"),
+        [("phase", "Phase"), ("seconds", "Seconds"), ("cpu_seconds", "CPU s"), ("rows", "Rows"),
+         ("rows_per_second", "Rows/s"),
          ("peak_rss_mb", "Peak RSS MB"), ("note", "Note")],
         title=f"Register import benchmark: {counts['units']} units, {counts['suppliers']} suppliers "
               f"on {engine.dialect.name} ({date.today().isoformat()})",
     )
     click.echo(f"Rows: {', '.join(f'{k} {v}' for k, v in counts.items())}; "
-               f"peak memory {result['peak_rss_mb']} MB (resident set).")
+               f"peak memory {result['peak_rss_mb']} MB (resident set); load average "
+               f"{', '.join(str(x) for x in result['load_average'])} on {result['cpus']} CPUs.")
