@@ -198,7 +198,8 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
     out = CsvDocument(file)
     suppliers: dict[str, dict] = {}
     supplier_line: dict[str, tuple[int, dict]] = {}
-    units: dict[str, tuple[dict, int, dict, str]] = {}  # unit_id → (unit, first line, raw, org key)
+    supplier_record: dict[str, str] = {}  # org key → "suppliers[i]"
+    units: dict[str, tuple[dict, int, dict, str, str]] = {}  # unit_id → (unit, first line, raw, org key, record)
 
     def bad(msg: str, line: int, column: str | None) -> None:
         problems.append(Problem(msg, file=file, line=line, field=column))
@@ -225,8 +226,8 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                             "units": []}
                 suppliers[org_key] = supplier
                 out.doc["suppliers"].append(supplier)
-                si = len(out.doc["suppliers"]) - 1
-                out.lines[f"suppliers[{si}]"] = line
+                supplier_record[org_key] = f"suppliers[{len(out.doc['suppliers']) - 1}]"
+                out.lines[supplier_record[org_key]] = line
                 supplier_line[org_key] = (line, raw)
             else:
                 first_line, first = supplier_line[org_key]
@@ -251,12 +252,11 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                     if raw[col]:
                         unit[key] = raw[col]
                 supplier["units"].append(unit)
-                si = out.doc["suppliers"].index(supplier)
-                ui = len(supplier["units"]) - 1
-                out.lines[f"suppliers[{si}].units[{ui}]"] = line
-                units[uid] = (unit, line, raw, org_key)
+                urec = f"{supplier_record[org_key]}.units[{len(supplier['units']) - 1}]"
+                out.lines[urec] = line
+                units[uid] = (unit, line, raw, org_key, urec)
             else:
-                unit, first_line, first, first_org = units[uid]
+                unit, first_line, first, first_org, urec = units[uid]
                 if first_org != org_key:
                     bad(f"unit {uid} is listed under supplier {first['org_nr']} on line {first_line}",
                         line, "org_nr")
@@ -265,9 +265,6 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                     if raw[col] != first[col]:
                         bad(f"'{raw[col]}' differs from '{first[col]}' on line {first_line} for the same unit "
                             f"{uid}", line, col)
-            si = out.doc["suppliers"].index(supplier)
-            ui = supplier["units"].index(unit)
-            urec = f"suppliers[{si}].units[{ui}]"
             if raw["insats"]:
                 subcats = _split(raw["subcategories"])
                 offer = next((o for o in unit["offers"] if o["insats"] == raw["insats"]), None)
