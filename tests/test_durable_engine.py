@@ -349,3 +349,22 @@ def test_equal_compilations_share_one_ruleset(world, tmp_path):
         assert dur.evaluate(rf, on=date.fromisoformat(day)).candidate("U-1")[0].eligible
     assert len(dur._compiled) == 2 and len(dur._host._ruleset_list) == 1
     dur.close()
+
+
+def test_a_unit_update_with_a_longer_list_recompiles(world):
+    rs, tax, _, _ = world
+    snap = _snapshot(_unit("U-1", target_groups=["missbruk"]), _unit("U-2"))
+    dur = DurableEvaluator(rs)
+    dur.load(snap)
+    rf = _request(tax, snap, person={"age": 15, "gender": "female", "needs": ["missbruk", "npf", "vald"]})
+    assert "ELIG-TARGET-GROUP" in codes(dur.evaluate(rf, on=ON).candidate("U-1")[0])
+    for cand in snap.candidates("hvb_barn_unga"):
+        if cand["unit"]["unit_id"] == "U-1":
+            cand["unit"]["target_groups"] = ["missbruk", "kriminalitet", "npf", "vald", "heder"]
+    dur.update_unit("U-1")
+    ref = ReferenceEvaluator(rs)
+    ref.load(snap)
+    b = dur.evaluate(rf, on=ON)
+    assert outcome_key(b) == outcome_key(ref.evaluate(rf, on=ON))
+    assert "ELIG-TARGET-GROUP" not in codes(b.candidate("U-1")[0])
+    dur.close()

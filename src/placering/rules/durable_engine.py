@@ -143,9 +143,11 @@ class DurableEvaluator:
                 kept = {id(c): cid for cid, c in self._residents.get(insats, []) if c["unit"]["unit_id"] != unit_id}
                 new = [(self._next_id(), c) for c in new_cands]
                 if any(self._too_long(c) for _, c in new):
+                    # A list outgrew the compiled positions: recompile with room for it.
+                    self._rebuild_residents()
                     self._capacities = self._list_capacities()
                     self._reset_host()
-                    return self._rebuild_residents()
+                    return
                 for comp in {c.name: c for c in self._compiled.values()}.values():
                     if insats in comp.loaded_sids:
                         enc = comp.encoder
