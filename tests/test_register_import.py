@@ -274,9 +274,9 @@ BAD_INPUTS = [
     ("duplicate_unit", lambda d: _unit(d, 1, 1).update(unit_id="U-1001"),
      "suppliers[1].units[1], field 'unit_id': unit_id U-1001 already appears in suppliers[0].units[0]"),
     ("agreement_terms", lambda d: _unit(d, 0, 1)["routes"][0].update(valid_to="2027-04-30"),
-     "suppliers[0].units[1].routes[0], field 'valid_to': agreement RA-HVB-22-07 differs from "
-     "suppliers[0].units[0].routes[0] in valid_to (routes of one agreement must agree on insats, route, "
-     "valid_from, valid_to, buyers, status)"),
+     "suppliers[0].units[1].routes[0], field 'valid_to': agreement RA-HVB-22-07 at unit U-1002 differs from its "
+     "route at unit U-1001 (suppliers[0].units[0].routes[0]) in valid_to (routes of one agreement must agree on "
+     "insats, route, valid_from, valid_to, buyers, status)"),
     ("removed_without_reason", lambda d: _unit(d, 1, 1).pop("removal_reason"),
      "suppliers[1].units[1], field 'removal_reason': a removed unit needs a removal_reason code (known: "
      "osannolik_anvandning, avvecklad, ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, "
@@ -393,8 +393,8 @@ def test_import_agreement_must_agree_with_register_units_outside_the_file(run, e
     result = run("register", "import", path, "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {path}, suppliers[0].units[0].routes[0], field 'buyers': agreement RA-HVB-22-07 differs from its "
-        "route at unit U-1002 in the register in buyers (routes of one agreement must agree; change the "
+        f"Error: {path}, suppliers[0].units[0].routes[0], field 'buyers': agreement RA-HVB-22-07 at unit U-1001 "
+        "differs from its route at unit U-1002 in the register in buyers (routes of one agreement must agree; change the "
         "agreement's status with 'placering register agreement')\n")
     assert snapshot(engine) == before
 

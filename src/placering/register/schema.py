@@ -440,7 +440,7 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
     suppliers: list[dict] = []
     org_seen: dict[str, int] = {}
     unit_seen: dict[str, str] = {}
-    agreements: dict[str, tuple[str, dict]] = {}
+    agreements: dict[str, tuple[str, str, dict]] = {}  # agreement_id → (record, unit_id, terms)
     for si, s in enumerate(suppliers_in):
         srec = f"suppliers[{si}]"
         if not isinstance(s, dict):
@@ -480,15 +480,16 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
                     continue
                 rrec = f"{urec}.routes[{ri}]"
                 if aid in agreements:
-                    first_rec, first = agreements[aid]
+                    first_rec, first_unit, first = agreements[aid]
                     diff = [k for k in AGREEMENT_FIELDS if first.get(k) != r.get(k)]
                     if diff:
                         problems.append(Problem(
-                            f"agreement {aid} differs from {first_rec} in {', '.join(diff)} "
-                            f"(routes of one agreement must agree on {', '.join(AGREEMENT_FIELDS)})",
+                            f"agreement {aid} at unit {unit.unit_id} differs from its route at unit {first_unit} "
+                            f"({first_rec}) in {', '.join(diff)} (routes of one agreement must agree on "
+                            f"{', '.join(AGREEMENT_FIELDS)})",
                             file=source, record=rrec, field=diff[0]))
                 else:
-                    agreements[aid] = (rrec, agreement_terms(r))
+                    agreements[aid] = (rrec, unit.unit_id, agreement_terms(r))
             units.append(canon)
         if head is not None:
             out: dict = {"org_nr": head.org_nr, "name": head.name, "legal_form": head.legal_form}

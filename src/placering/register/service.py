@@ -411,7 +411,8 @@ def import_document(
                 other_unit, terms = outside_agreements[aid]
                 diff = [k for k in schema.AGREEMENT_FIELDS if terms.get(k) != r.get(k)]
                 if diff:
-                    bad(f"agreement {aid} differs from its route at unit {other_unit} in the register in "
+                    bad(f"agreement {aid} at unit {u['unit_id']} differs from its route at unit {other_unit} "
+                        f"in the register in "
                         f"{', '.join(diff)} (routes of one agreement must agree; change the agreement's "
                         f"status with 'placering register agreement')", rec, diff[0])
             old = existing_agreements.get(aid)
