@@ -4,6 +4,7 @@ framework follow-ups after 12 and 30 months, and the four visit priority levels.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -20,6 +21,7 @@ from test_audit_history import (
     as_json,
     build_history,
     cli_ok,
+    request_document,
 )
 
 
@@ -97,7 +99,7 @@ def levels(run, on) -> dict[str, int]:
     return {u["unit_id"]: u["level"] for u in doc["units"]}
 
 
-def test_visit_priority_levels(history, run, engine):
+def test_visit_priority_levels(history, run, engine, tmp_path):
     # Korttidsboende requests grew 2 → 3 (50 % ≥ 10 %) in the year before 2023-03-15.
     for i, on in enumerate([date(2021, 6, 1), date(2021, 9, 1), date(2022, 6, 1), date(2022, 8, 1),
                             date(2022, 11, 1)]):
@@ -110,6 +112,19 @@ def test_visit_priority_levels(history, run, engine):
     assert by_unit["U-2"]["level"] == 1 and "on watch since 2023-03-01" in by_unit["U-2"]["why"]
     # Nothing placed yet at U-1, U-3, U-5, and no demand signal: not a priority this year.
     assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 4, "U-3": 4, "U-5": 4}
+
+    # A 19-year-old asked for HVB on 2023-03-01 and no unit could take them: a shortage, so the
+    # new HVB units move up to the first level.
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps(request_document("R-SHORT", "hvb_barn_unga", "akut", 19, ["missbruk"],
+                                                date(2023, 3, 2))), encoding="utf-8")
+    decision = as_json(run("match", str(path), "--by", "handläggare", "--json"))
+    assert "NO_ELIGIBLE_UNIT" in {f["code"] for f in decision["flags"]}
+    doc = as_json(run("audit", "visits", "--as-of", "2023-03-15", "--json"))
+    by_unit = {u["unit_id"]: u for u in doc["units"]}
+    assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 1, "U-3": 4, "U-5": 1}
+    assert "shortage" in by_unit["U-1"]["why"]
+    assert levels(run, "2022-12-31") == {}  # nothing was in the register yet
 
     # By mid-2024: U-5 and U-3 are removed (not visited); U-1's agreement is on order stop.
     assert levels(run, "2024-06-01") == {"U-2": 1, "U-1": 1, "U-4": 3}

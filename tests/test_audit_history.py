@@ -410,3 +410,52 @@ def test_log_bad_input(history, run, engine):
         result = run("audit", "log", *args)
         assert result.exit_code != 0 and message in result.stderr, (args, result.stderr)
     assert snapshot(engine) == before
+
+
+def test_log_hides_a_protected_location_and_follows_a_units_agreements(history, run, tmp_path):
+    doc = {"format": "placering-register/1", "suppliers": [
+        {"org_nr": ORG_ANGEN, "name": "Vårdbolaget Ängen AB", "legal_form": "aktiebolag",
+         "units": [_unit("U-9", "Skyddat boende Fristaden", "Göteborg", "skyddat_boende",
+                         [_direct("skyddat_boende", 2100)], age=(18, 99), sub=["vinr_heder"],
+                         protected_address=True)]}]}
+    path = tmp_path / "protected.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    cli_ok(run, "register", "import", str(path), "--on", "2024-01-15", "--by", "registrator")
+
+    [entry] = as_json(run("audit", "log", "--unit", "U-9", "--json"))["entries"]
+    assert entry["changes"]["location"] == [None, "hidden (protected address)"]
+    assert "57.7" not in json.dumps(entry) and "11.97" not in json.dumps(entry)
+    table = run("audit", "log", "--unit", "U-9", env=WIDE)
+    assert table.exit_code == 0 and "57.7" not in table.stdout
+    shown = as_json(run("audit", "log", "--unit", "U-9", "--show-protected", "--json"))["entries"][0]
+    assert shown["changes"]["location"] == [None, {"lat": 57.7, "lon": 11.97}]
+    # An unprotected unit's location is printed as it is.
+    created = as_json(run("audit", "log", "--unit", "U-1", "--action", "created", "--json"))["entries"][0]
+    assert created["changes"]["location"] == [None, {"lat": 57.7, "lon": 11.97}]
+    # --unit takes in the unit's framework agreement: its order stop is about the unit too.
+    about_u1 = as_json(run("audit", "log", "--unit", "U-1", "--kind", "agreement", "--json"))["entries"]
+    assert [(e["entity_id"], e["what"]) for e in about_u1][-1] == ("RA-HVB-1", "status: active → order_stop")
+
+
+def test_a_permit_that_becomes_required_is_reported_missing(run, engine, tmp_path):
+    """Skyddat boende became permit-bound on 2024-04-01 (rules/parameters/permits.yaml): a
+    private unit without a permit leaves its placed person to be moved from that day."""
+    doc = {"format": "placering-register/1", "suppliers": [
+        {"org_nr": ORG_OST, "name": "Omsorg Öst AB", "legal_form": "aktiebolag",
+         "units": [_unit("U-7", "Skyddat boende Lyktan", "Mölndal", "skyddat_boende",
+                         [_direct("skyddat_boende", 2100)], age=(18, 99), sub=["vinr_heder"],
+                         target_groups=["vald", "heder"], protected_address=True)]}]}
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    cli_ok(run, "register", "import", str(path), "--on", "2023-01-02", "--by", "registrator")
+    place(run, tmp_path, [("R-2023-0100", "skyddat_boende", "vinr_heder", 29, ["vald"], date(2023, 7, 1), "U-7",
+                           None)])
+    assert affected(run, "2024-03-31") == []
+    doc = as_json(run("audit", "affected-placements", "--as-of", "2024-04-01", "--json"))
+    [p] = doc["placements"]
+    assert (p["request_id"], p["since"], p["cause"]) == (
+        "R-2023-0100", "2024-04-01", "no IVO permit for skyddat_boende (required)")
+    # IVO grants the permit: nobody to move any more.
+    cli_ok(run, "register", "permit", "U-7", "--dnr", "8.1-700/2024", "--status", "active", "--on", "2024-05-02",
+           "--insats", "skyddat_boende", "--by", "ivo.bevakning")
+    assert affected(run, "2024-05-01") != [] and affected(run, "2024-05-02") == []

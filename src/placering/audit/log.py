@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
 from ..errors import ValidationError
-from ..storage.models import History
+from ..storage.models import History, Unit, UnitRoute
 from ..text import canonical_org_nr, nfc
 
 # The entity kinds and actions of docs/ARCHITECTURE.md; anything else already in the log
@@ -26,6 +26,27 @@ KNOWN_ACTIONS = ("created", "updated", "status", "agreement_status", "permit", "
                  "proposal_created", "proposal_accepted", "proposal_dismissed", "matched", "declined", "chosen",
                  "review_approved", "review_rejected")
 WHAT_WIDTH = 140
+HIDDEN = "hidden (protected address)"
+TABLE_LIMIT = 200  # lines shown to a person by default; --limit or filters for more
+
+
+def _protected_units(session: Session) -> set[str]:
+    return {u for (u,) in session.execute(select(Unit.unit_id).where(Unit.protected_address.is_(True)))}
+
+
+def hide_location(changes: dict[str, Any] | None, unit_id: str | None, protected: set[str]) -> dict[str, Any]:
+    """A protected unit's coordinates stay out of the printed log (as in `register history`):
+    the unit is protected now, or the entry itself marks it protected."""
+    changes = changes or {}
+    if "location" not in changes:
+        return changes
+    flagged = changes.get("protected_address")
+    marked = flagged is True or (isinstance(flagged, list) and True in flagged)
+    if unit_id in protected or marked:
+        loc = changes["location"]
+        hidden = [None if v is None else HIDDEN for v in loc] if isinstance(loc, list) else HIDDEN
+        return {**changes, "location": hidden}
+    return changes
 
 
 def _short(value: Any) -> str:
@@ -98,7 +119,13 @@ def audit_log(
     until: date | None = None,
     summary: bool = False,
     limit: int | None = None,
+    show_protected: bool = False,
 ) -> LogReport:
+    """History entries matching every filter, oldest first (by effective date, then as recorded).
+
+    `unit` takes the unit's own entries and those of the framework agreements its routes are
+    on; `supplier` every entry naming the organisation number. The location of a unit with a
+    protected address is hidden unless `show_protected`."""
     if since and until and since > until:
         raise ValidationError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     if limit is not None and limit < 1:
@@ -117,7 +144,12 @@ def audit_log(
     if actor:
         conds.append(History.actor == nfc(actor))
     if unit:
-        conds.append(or_(History.unit_id == unit, and_(History.entity_kind == "unit", History.entity_id == unit)))
+        agreements = [a for (a,) in session.execute(
+            select(UnitRoute.agreement_id).join(Unit, Unit.id == UnitRoute.unit_id)
+            .where(Unit.unit_id == unit, UnitRoute.agreement_id.is_not(None)).distinct())]
+        conds.append(or_(History.unit_id == unit,
+                         and_(History.entity_kind == "unit", History.entity_id == unit),
+                         and_(History.entity_kind == "agreement", History.entity_id.in_(agreements or [""]))))
     if org_nr:
         conds.append(History.org_nr == org_nr)
     if kind:
@@ -153,16 +185,18 @@ def audit_log(
             rows.append(g)
         return LogReport([], rows, filters, total)
 
+    protected = set() if show_protected else _protected_units(session)
     entries = []
     total = 0
     for r in session.execute(stmt):
         total += 1
         if limit is not None and len(entries) >= limit:
             continue
+        changes = r.changes if show_protected else hide_location(r.changes, r.unit_id, protected)
         entries.append({
             "id": r.id, "effective_on": r.effective_on, "recorded_at": r.at, "actor": r.actor,
             "kind": r.entity_kind, "entity_id": r.entity_id, "action": r.action,
-            "what": what_changed(r.action, r.changes), "reason": r.reason, "rule_id": r.rule_id,
-            "note": r.note, "unit_id": r.unit_id, "org_nr": r.org_nr, "changes": r.changes,
+            "what": what_changed(r.action, changes), "reason": r.reason, "rule_id": r.rule_id,
+            "note": r.note, "unit_id": r.unit_id, "org_nr": r.org_nr, "changes": changes,
         })
     return LogReport(entries, None, filters, total)

@@ -61,3 +61,23 @@ def param_table(name: str, on: date, *, required: bool = True) -> dict[str, Any]
     if not isinstance(v.value, dict):
         raise ValidationError(f"parameter '{name}' must be a table (kind → value), not {v.value!r}")
     return dict(v.value)
+
+
+def listed_since(name: str, on: date, member: str) -> date | None:
+    """Since when `member` has been in the list parameter `name` without a break, as of `on`
+    (e.g. since when an insats has required an IVO permit); None if it is not listed on `on`."""
+    p = _parameters().get(name)
+    if p is None:
+        return None
+    values = sorted(p.values, key=lambda v: v.valid_from)
+    current = p.value_on(on)
+    if current is None or member not in (current.value or ()):
+        return None
+    since = current.valid_from
+    for earlier in reversed([v for v in values if v.valid_from < current.valid_from]):
+        contiguous = earlier.valid_to is not None and (since - earlier.valid_to).days <= 1
+        if contiguous and member in (earlier.value or ()):
+            since = earlier.valid_from
+        else:
+            break
+    return since

@@ -21,7 +21,7 @@ from ..storage.models import Placement, PlacementRequest
 from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, label
 from .checks import PUBLIC_LEGAL_FORMS
 from .common import load_units
-from .params import audit_param
+from .params import audit_param, listed_since
 from .timeline import ACTIVE_PERMIT_STATUSES, permit_states, register_states
 
 PERMIT_REQUIRED_PARAM = "permit_required_insatser"
@@ -130,7 +130,8 @@ def affected_placements(session: Session, as_of: date) -> AffectedReport:
                 causes.append(Cause("permit", f"permit {last.dnr} {last.status}", last.since, last.reason,
                                     last.actor, None, last.note))
             elif placement.insats in required and not public:
-                since = max(placement.start_on, required_param.valid_from)
+                required_since = listed_since(PERMIT_REQUIRED_PARAM, as_of, placement.insats) or as_of
+                since = max(placement.start_on, required_since)
                 causes.append(Cause("permit", f"no IVO permit for {placement.insats} (required)", since,
                                     rule_id=None, note=str(required_param.source)))
         if not causes:

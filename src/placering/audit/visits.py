@@ -3,7 +3,8 @@ Verksamhetsbesök), each with why it is where it is.
 
 1. Högt prioriterat: new or unknown units (in the register for less than
    `audit_visit_new_unit_months`) offering an insats in high demand (requests grew by at least
-   `audit_visit_high_demand_growth` over the previous period), or any unit with signals of
+   `audit_visit_high_demand_growth` over the previous period) or in shortage (a match decision
+   in the period found no eligible unit: NO_ELIGIBLE_UNIT), or any unit with signals of
    shortcomings: on watch, a complaint or a failed/unavailable check within
    `audit_visit_signal_months`, or its framework agreement on order stop.
 2. Ganska högt prioriterat: heavily used units (at least `audit_visit_heavy_use_placements`
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from ..storage.models import Complaint, Placement, PlacementRequest, Supplier, SupplierCheck, Unit
+from ..storage.models import Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit
 from ..vocabulary import CheckResult, UnitStatus, label
 from .checks import add_months
 from .common import load_units
@@ -83,6 +84,20 @@ def visits(session: Session, as_of: date) -> VisitsReport:
     for insats, c in demand.items():
         if c["previous"] and (c["current"] - c["previous"]) / c["previous"] >= growth:
             high_demand[insats] = f"requests {c['previous']} → {c['current']}"
+
+    # Shortage: decisions in the period that found no eligible unit for the insats. Only the
+    # flags are read from each stored decision (the documents list every excluded unit).
+    shortage: Counter = Counter()
+    for insats, flags in session.execute(
+        select(PlacementRequest.insats, Decision.document["flags"])
+        .join(PlacementRequest, PlacementRequest.id == Decision.request_id)
+        .where(Decision.evaluated_on > period_start, Decision.evaluated_on <= as_of)
+    ):
+        if any(isinstance(f, dict) and f.get("code") == "NO_ELIGIBLE_UNIT" for f in flags or []):
+            shortage[insats] += 1
+    for insats, n in shortage.items():
+        why = f"{n} decision(s) without an eligible unit (shortage)"
+        high_demand[insats] = f"{high_demand[insats]}; {why}" if insats in high_demand else why
 
     used: Counter = Counter()
     for (unit_id,) in session.execute(
@@ -141,7 +156,7 @@ def visits(session: Session, as_of: date) -> VisitsReport:
         elif new and demanded:
             level = 1
             why.append(f"new (in the register since {st.created_on.isoformat()}), never visited, "
-                       f"high demand: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
+                       f"high demand or shortage: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
         elif n >= heavy:
             level = 2
             why.append(f"heavily used: {n} placements in {usage_months} months (≥ {heavy})")
@@ -150,7 +165,7 @@ def visits(session: Session, as_of: date) -> VisitsReport:
             why.append(f"rarely used: {n} placement(s) in {usage_months} months (< {heavy})")
         elif demanded:
             level = 3
-            why.append("unused, but demand is rising: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
+            why.append("unused, but in demand: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
         else:
             level = 4
             why.append(f"unused in {usage_months} months; supply sufficient")

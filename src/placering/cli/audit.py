@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import click
 
 from .. import audit as lib
+from ..audit import log as lib_log
 from ..storage import open_session
 from . import cli
 from .common import PlaceringGroup, app, csv_option, json_option, parse_date, print_csv, print_json, print_table, wants_json
@@ -268,8 +269,9 @@ def adherence_cmd(year, json_output, csv_output) -> None:
 @json_option
 @csv_option
 def visits_cmd(as_of, json_output, csv_output) -> None:
-    """Units in the visit priority order of Spink (1 high: new or unknown units in high-demand
-    insatser, or with signals such as watch status, complaints or failed checks; 2 heavily
+    """Units in the visit priority order of Spink (1 high: new or unknown units in insatser in
+    high demand (requests rising) or shortage (decisions without an eligible unit), or units
+    with signals such as watch status, complaints or failed checks; 2 heavily
     used; 3 rarely used; 4 unused where supply is sufficient), each with why it is there.
 
     Thresholds are dated parameters (rules/parameters/audit.yaml). Simplification: the register
@@ -296,17 +298,26 @@ def visits_cmd(as_of, json_output, csv_output) -> None:
 @click.option("--since", metavar="DATE", help="Changes effective on or after this date.")
 @click.option("--until", metavar="DATE", help="Changes effective on or before this date.")
 @click.option("--summary", is_flag=True, help="Count changes per actor, kind and action instead of listing them.")
-@click.option("--limit", type=int, help="Show at most this many changes (the total is still reported).")
+@click.option("--limit", type=int, help=f"Show at most this many changes (the total is still reported); "
+              f"the table shows {lib_log.TABLE_LIMIT} unless given.")
+@click.option("--show-protected", is_flag=True, help="Show the location of units with a protected address.")
 @json_option
 @csv_option
-def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, json_output, csv_output) -> None:
+def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, show_protected, json_output,
+            csv_output) -> None:
     """The change history, filtered to what you are reviewing: one line per change with what
-    changed, who, why and which rule; or --summary for counts per actor, kind and action."""
+    changed, who, why and which rule; or --summary for counts per actor, kind and action.
+
+    --unit includes the entries of the framework agreements the unit's routes are on. The
+    location of a unit with a protected address is hidden unless --show-protected."""
     since_d = parse_date(since, "--since")
     until_d = parse_date(until, "--until")
+    if limit is None and not summary and not (wants_json(json_output) or csv_output):
+        limit = lib_log.TABLE_LIMIT  # a table is for a person: narrow it with filters or --summary
     with _session() as s:
         report = lib.audit_log(s, actor=actor, unit=unit, supplier=supplier, kind=kind, action=action,
-                               since=since_d, until=until_d, summary=summary, limit=limit)
+                               since=since_d, until=until_d, summary=summary, limit=limit,
+                               show_protected=show_protected)
     if summary:
         cols = [("actor", "Av"), ("kind", "Typ"), ("action", "Händelse"), ("changes", "Ändringar"),
                 ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]
@@ -320,7 +331,9 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, j
         cols = [(k, "") for k in ("id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action",
                                    "what", "reason", "rule_id", "note", "unit_id", "org_nr")]
     shown = len(report.entries)
-    title = f"Ändringar: {report.total}" + (f" (visar {shown})" if shown < report.total else "")
+    title = f"Ändringar: {report.total}" + (
+        f" (visar de första {shown}: smalna av med --actor/--unit/--supplier/--kind/--since/--until, "
+        f"--summary, eller ange --limit)" if shown < report.total else "")
     _emit(report.to_dict(), json_output, csv_output, [("entries", title, report.entries, cols)])
 
 
