@@ -195,6 +195,10 @@ def test_history_table_for_people(changed):
     assert "Kreditbetyg 35" in result.stdout
     empty = changed("register", "history", "--actor", "nobody")
     assert empty.stdout == "No history entries match.\n"
+    bad = changed("register", "history", "--kind", "statsu")
+    assert bad.exit_code == 2
+    assert bad.stderr == ("Error: --kind: no history entry is of kind 'statsu' (present: agreement, agreement_status, "
+                          "check, created, permit, status, supplier, unit)\n")
     bad = changed("register", "history", "--since", "2025-02-30")
     assert bad.exit_code == 2
     assert bad.stderr == "Error: --since: '2025-02-30' is not a date (YYYY-MM-DD)\n"

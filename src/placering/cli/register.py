@@ -580,6 +580,11 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
         if actor:
             stmt = stmt.where(History.actor == nfc(actor))
         if kind:
+            known = set(session.scalars(select(History.entity_kind).distinct())) | set(
+                session.scalars(select(History.action).distinct()))
+            if kind not in known:
+                raise CliError(f"--kind: no history entry is of kind '{kind}' (present: "
+                               f"{', '.join(sorted(known)) or 'none'})", 2)
             stmt = stmt.where(or_(History.entity_kind == kind, History.action == kind))
         if since_d:
             stmt = stmt.where(History.effective_on >= since_d)
