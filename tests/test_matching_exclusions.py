@@ -102,6 +102,7 @@ def test_protected_person_avoided_municipality_and_hidden_addresses(run, tmp_pat
         run, tmp_path,
         unit("U-SB-MOLNDAL", "ramavtal", 2500, municipality="Mölndal", loc=(57.6611, 12.0222), **kw),
         unit("U-SB-KUNGALV", "ramavtal", 2900, municipality="Kungälv", loc=(57.8733, 11.9844), **kw),
+        unit("U-SB-UMEA", "ramavtal", 2000, municipality="Umeå", loc=(63.8258, 20.2630), **kw),
     )
     req = request(insats="skyddat_boende", subcategory="vinr_heder", age=31, needs=("vald",),
                   person={"age": 31, "gender": "female", "needs": ["vald"], "protected_identity": True},
@@ -109,17 +110,26 @@ def test_protected_person_avoided_municipality_and_hidden_addresses(run, tmp_pat
     d = match_json(run, tmp_path, req, rules_engine)
     assert ranked(d) == [("U-SB-KUNGALV", "ramavtal")]
     assert codes(excluded(d)["U-SB-MOLNDAL"]) == {"MUNICIPALITY"}
+    far = excluded(d)["U-SB-UMEA"]["reasons"][0]
+    assert far["code"] == "DISTANCE" and far["values"]["distance_km"] > 150
     assert d["recommendations"][0]["municipality"] == "Kungälv"
-    for output in (json.dumps(d), run("match", str(write_request(tmp_path, req)), "--engine", rules_engine,
-                                      "--by", "h").stdout,
-                   run("request", "show", "R-1", "--json").stdout):
-        for coordinate in ("57.6611", "12.0222", "57.8733", "11.9844"):
+    path = write_request(tmp_path, req)
+    outputs = [json.dumps(d), run("match", str(path), "--engine", rules_engine, "--by", "h").stdout,
+               run("match", str(path), "--engine", rules_engine, "--by", "h", "--explain", "U-SB-UMEA").stdout,
+               run("request", "show", "R-1", "--json").stdout, run("request", "show", "R-1").stdout]
+    for output in outputs:
+        # Neither the protected units' positions nor the protected person's home.
+        for coordinate in ("57.6611", "12.0222", "57.8733", "11.9844", "63.8258", "20.263", "57.7089", "11.9746"):
             assert coordinate not in output
+    assert "DISTANCE" in outputs[2]
+    shown = json.loads(run("request", "show", "R-1", "--json", "--show-protected").stdout)
+    assert shown["request"]["home_location"] == {"lat": 57.7089, "lon": 11.9746}
     # Even when the cheaper unit elsewhere is the only one, an avoided one is never recommended.
     req2 = dict(req, request_id="R-2", avoid_municipalities=["Mölndal", "Kungälv"])
     d2 = match_json(run, tmp_path, req2, rules_engine)
     assert d2["recommendations"] == []
-    assert {codes(e).pop() for e in d2["excluded"]} == {"MUNICIPALITY"}
+    ex2 = excluded(d2)
+    assert codes(ex2["U-SB-MOLNDAL"]) == codes(ex2["U-SB-KUNGALV"]) == {"MUNICIPALITY"}
 
 
 def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rules_engine):

@@ -286,7 +286,14 @@ def placement_dict(p: Placement) -> dict[str, Any]:
     }
 
 
-def request_overview(session: Session, request_id: str) -> dict[str, Any]:
+def shown_payload(payload: dict[str, Any], *, show_protected: bool = False) -> dict[str, Any]:
+    """The stored request for output: a protected person's home position is hidden unless asked."""
+    if show_protected or not payload.get("person", {}).get("protected_identity") or not payload.get("home_location"):
+        return payload
+    return dict(payload, home_location=None, home_location_hidden=True)
+
+
+def request_overview(session: Session, request_id: str, *, show_protected: bool = False) -> dict[str, Any]:
     """The request with every decision, decline, review and the placement (`request show`)."""
     row = get_request(session, request_id)
     decisions = decisions_of(session, row)
@@ -302,7 +309,7 @@ def request_overview(session: Session, request_id: str) -> dict[str, Any]:
         doc["created_at"] = d.created_at.isoformat()
         out_decisions.append(doc)
     return {
-        "request": row.payload,
+        "request": shown_payload(row.payload, show_protected=show_protected),
         "submitted_by": row.created_by,
         "decisions": out_decisions,
         "declines": [

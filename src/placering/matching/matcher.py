@@ -22,10 +22,12 @@ This module only ranks what the rules left eligible, by the ranking policy
 **needs_fit** (`NEEDS_FIT_DEFINITION`), computed from the candidate's facts:
   the number of the person's needs named among the target groups of the unit's IVO permit for
   the insats (when the unit holds one; otherwise among the unit's own target groups), plus 1
-  when the request names a sub-category and the unit offers it. Eligibility already demands
-  that the unit's target groups cover every need, so the permit part rewards a unit whose
-  permit explicitly covers the person, and the sub-category part one that offers exactly what
-  was asked for.
+  when the request names a sub-category and the unit offers it. Under today's eligibility rules
+  (ELIG-TARGET-GROUP, ELIG-PERMIT-TARGET-GROUP, ELIG-SUBCATEGORY) every eligible unit covers all
+  needs and offers the sub-category, so needs_fit is then equal for all of them and price and
+  distance decide; it separates units as soon as a rule is relaxed into a preference (e.g. a
+  rules copy without ELIG-SUBCATEGORY: tests/test_matching_priority.py). It is shown in every
+  recommendation's `keys` either way.
 
 Every recommendation shows the keys it was ranked on (`keys`); there is no opaque score.
 Distances are rounded to 0.1 km before ranking, so the order follows from the shown keys.
@@ -88,15 +90,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Positions never leave the matcher: a protected unit's location and a protected person's home
+# must not be printed, and no reason needs them (distance_km says what the rule compared).
+HIDDEN_VALUES = frozenset({"unit.lat", "unit.lon", "request.home_lat", "request.home_lon",
+                           "unit.geo_x", "unit.geo_y", "unit.geo_z", "request.home_x", "request.home_y",
+                           "request.home_z", "request.distance_cos"})
+
+
 def _plain_values(values: dict[str, Any] | None) -> dict[str, Any]:
-    """A reason's values as JSON. Values are scalars, dates or lists of codes, and only dates
-    need converting; the evaluators build a fresh dict per reason, so one without dates is
-    used as it is (this runs for every reason of every excluded unit: keep it cheap)."""
+    """A reason's values as JSON, without positions (HIDDEN_VALUES). Values are scalars, dates
+    or lists of codes, and only dates need converting; the evaluators build a fresh dict per
+    reason, so one with neither is used as it is (this runs for every reason of every excluded
+    unit: keep it cheap)."""
     if not values:
         return {}
-    for v in values.values():
-        if type(v) is date:
-            return {k: (v.isoformat() if type(v) is date else v) for k, v in values.items()}
+    for k, v in values.items():
+        if type(v) is date or k in HIDDEN_VALUES:
+            return {k: (v.isoformat() if type(v) is date else v) for k, v in values.items() if k not in HIDDEN_VALUES}
     return values
 
 

@@ -35,8 +35,10 @@ def stored_cases(session: Session, since: date | None = None) -> list[tuple[Plac
 
 
 def replay(session: Session, *, since: date | None = None, rules_dir: Path | None = None,
-           engine: str = "durable") -> dict[str, Any]:
-    ctx = MatchContext.load(session, engine=engine, rules_dir=rules_dir)
+           engine: str = "durable", context: MatchContext | None = None) -> dict[str, Any]:
+    """Re-decide the stored requests (see the module docstring); `context` may be given
+    already loaded (then `rules_dir` and `engine` are not used)."""
+    ctx = context or MatchContext.load(session, engine=engine, rules_dir=rules_dir)
     cases = stored_cases(session, since)
     differences = []
     for row, decision in cases:
