@@ -204,17 +204,24 @@ def test_constructs_durable_cannot_do_faithfully_are_refused_at_compile_time(wor
 # -- guards ------------------------------------------------------------------------------------------
 
 def test_dropped_fact_is_detected(world, monkeypatch):
+    """durable-rules was seen to drop a fact silently; simulate that and expect an error."""
+    import json
+
+    import durable_rules_engine
+
     rs, _, snap, reqs = world
+    real = durable_rules_engine.assert_facts
+
+    def drop_last(handle, payload):
+        facts = json.loads(payload)
+        return real(handle, json.dumps(facts[:-1] if len(facts) > 1 else facts, ensure_ascii=False))
+
+    monkeypatch.setattr(durable_rules_engine, "assert_facts", drop_last)
     dur = DurableEvaluator(rs)
     dur.load(snap)
-    real = dur._host.get_facts
-
-    def drop_one(name, sid=None):
-        return real(name, sid)[1:]
-
-    monkeypatch.setattr(dur._host, "get_facts", drop_one)
     with pytest.raises(EngineError, match="facts dropped"):
         dur.evaluate(reqs[0], on=ON)
+    monkeypatch.undo()
     dur.close()
 
 

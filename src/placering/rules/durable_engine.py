@@ -93,6 +93,7 @@ class DurableEvaluator:
         self._compiled: dict[tuple, _Compiled] = {}
         self._by_date: dict[date, tuple] = {}  # evaluation date -> compiled key
         self._residents: dict[str, list[tuple[str, dict]]] = {}  # insats -> [(id, candidate fact)]
+        self._unit_insatser: dict[str, set[str]] = {}  # unit id -> insatser it has candidates in
         self._seq = 0
         self._capacities: dict[str, int] = {}
         self._matches_since_recycle = 0
@@ -109,6 +110,7 @@ class DurableEvaluator:
             self.snapshot = snapshot
             self._residents = {insats: [(self._next_id(), c) for c in snapshot.candidates(insats)]
                                for insats in snapshot.by_insats}
+            self._index_units()
             if len(self._residents) > MAX_SIDS:
                 raise EngineError(f"{len(self._residents)} insatser: durable-rules holds at most {MAX_SIDS} sessions")
             capacities = self._list_capacities()
@@ -135,7 +137,11 @@ class DurableEvaluator:
         with self._lock:
             if self.snapshot is None:
                 raise RuntimeError("load(snapshot) first")
-            for insats in set(self._residents) | set(self.snapshot.by_insats):
+            record = self.snapshot.units.get(unit_id)
+            insatser = set(self._unit_insatser.get(unit_id, ()))
+            insatser |= {r["insats"] for r in record.routes} if record is not None else set()
+            present: set[str] = set()
+            for insats in sorted(insatser):
                 old = [(cid, c) for cid, c in self._residents.get(insats, []) if c["unit"]["unit_id"] == unit_id]
                 new_cands = [c for c in self.snapshot.candidates(insats) if c["unit"]["unit_id"] == unit_id]
                 if not old and not new_cands:
@@ -161,11 +167,22 @@ class DurableEvaluator:
                 by_obj = {id(c): cid for cid, c in new}
                 by_obj.update(kept)
                 self._residents[insats] = [(by_obj[id(c)], c) for c in self.snapshot.candidates(insats)]
+                if new:
+                    present.add(insats)
+            self._unit_insatser[unit_id] = present
 
     def _rebuild_residents(self) -> None:
         assert self.snapshot is not None
         self._residents = {i: [(self._next_id(), c) for c in self.snapshot.candidates(i)]
                            for i in self.snapshot.by_insats}
+        self._index_units()
+
+    def _index_units(self) -> None:
+        index: dict[str, set[str]] = {}
+        for insats, cands in self._residents.items():
+            for _, c in cands:
+                index.setdefault(c["unit"]["unit_id"], set()).add(insats)
+        self._unit_insatser = index
 
     def _next_id(self) -> str:
         self._seq += 1
@@ -252,10 +269,11 @@ class DurableEvaluator:
             raise EngineError(f"an action failed inside durable-rules: {exc!r}") from exc
 
     def _check_count(self, comp: _Compiled, sid: str, *, expected: int) -> None:
-        held = self._host.get_facts(comp.name, sid)
-        n = sum(1 for f in held if f.get("k") == "c")
-        if n != expected:
-            raise EngineError(f"durable-rules holds {n} candidate facts in session {sid}, {expected} were asserted "
+        # Counted on the raw text (facts come back as we wrote them, `"k": "c"` marks a
+        # candidate): parsing every fact would make each register event cost a full parse.
+        held = durable_rules_engine.get_facts(self._handle(comp.name), sid).count('"k": "c"')
+        if held != expected:
+            raise EngineError(f"durable-rules holds {held} candidate facts in session {sid}, {expected} were asserted "
                               "(facts dropped)")
 
     def _compiled_for(self, on: date) -> _Compiled:
