@@ -126,7 +126,12 @@ def show_rule(rule_id: str, directory: str | None, json_output: bool) -> None:
     for p in params:
         click.echo(f"parameter {p['name']}: {p['description']}")
         for val in p["values"]:
-            click.echo(f"  {val['valid_from']} – {val['valid_to'] or 'open'}: {val['value']}  ({val['source']})")
+            value = val["value"]
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(str(v) for v in value)
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k}={v}" for k, v in value.items())
+            click.echo(f"  {val['valid_from']} – {val['valid_to'] or 'open'}: {value}  ({val['source']})")
 
 
 @rules.command("lint")

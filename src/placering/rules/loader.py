@@ -566,6 +566,26 @@ def parameter_files(directory: Path) -> list[Path]:
     return sorted((directory / "parameters").glob("*.yaml"))
 
 
+_ID_LINE = re.compile(r"^\s*(?:-\s+)?id:\s*['\"]?([A-Za-z0-9-]+)")
+
+
+def _with_rule_ids(path: Path, problems: list[Problem]) -> list[Problem]:
+    """Name the rule of a YAML-level problem (e.g. a duplicate key): the nearest `id:` above it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return problems
+    for p in problems:
+        if p.line is None or p.record:
+            continue
+        for text in reversed(lines[:p.line]):
+            m = _ID_LINE.match(text)
+            if m:
+                p.record = f"rule {m.group(1)}"
+                break
+    return problems
+
+
 def load_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy], dict[str, Parameter], dict[Path, Any]]:
     """Load and validate everything; raise ValidationError with every problem found."""
     problems: list[Problem] = []
@@ -596,7 +616,7 @@ def load_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy], di
         try:
             doc = load_yaml(path)
         except ValidationError as exc:
-            problems.extend(exc.problems)
+            problems.extend(_with_rule_ids(path, exc.problems))
             continue
         docs[path] = doc
         file = str(path)
