@@ -14,7 +14,7 @@ from ..register.schema import num
 from ..register.search import search as search_register
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
-from ..storage.models import Complaint, History, Supplier, SupplierCheck, Unit, UnitRoute
+from ..storage.models import Complaint, History, Supplier, Unit, UnitRoute
 from ..text import nfc
 from ..vocabulary import (
     CheckKind,
@@ -167,9 +167,7 @@ def export(json_output: bool, csv_output: bool, out: str | None) -> None:
 
 
 def _unit_view(session, unit: Unit, show_protected: bool) -> dict:
-    offers, routes, permits = service._children(session, [unit.id])
-    data = service._unit_canonical(unit, offers.get(unit.id, []), routes.get(unit.id, []),
-                                   permits.get(unit.id, []))
+    data = service.unit_document(session, unit)
     supplier = service.supplier_of(session, unit)
     if unit.protected_address and not show_protected:
         data.pop("location", None)
@@ -180,9 +178,7 @@ def _unit_view(session, unit: Unit, show_protected: bool) -> dict:
     data["status_since"] = since.effective_on.isoformat() if since else None
     data["status_changed_by"] = since.actor if since else None
     data["status_rule"] = since.rule_id if since else None
-    data["checks"] = service._check_canonical(session.scalars(
-        select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id)
-        .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
+    data["checks"] = service.supplier_checks(session, supplier)
     data["complaints"] = [
         {"id": c.id, "received_on": c.received_on.isoformat(), "category": c.category, "outcome": c.outcome,
          "note": c.note, "recorded_by": c.recorded_by}
@@ -291,9 +287,7 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
         supplier: Supplier = obj
         units = [_unit_view(session, u, show_protected)
                  for u in session.scalars(select(Unit).where(Unit.supplier_id == supplier.id).order_by(Unit.id))]
-        checks = service._check_canonical(session.scalars(
-            select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id)
-            .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
+        checks = service.supplier_checks(session, supplier)
     data = {"org_nr": supplier.org_nr, "name": supplier.name, "legal_form": supplier.legal_form,
             "checks": checks, "units": units}
     if wants_json(json_output):

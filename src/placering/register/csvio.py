@@ -47,7 +47,6 @@ UNIT_COLUMNS = ("unit_name", "municipality", "lat", "lon", "protected_address", 
                 "status_note")
 ROUTE_COLUMNS = ("route", "agreement_id", "daily_price", "valid_from", "valid_to", "buyers",
                  "agreement_status", "reserved_nonprofit")
-LIST_COLUMNS = {"genders", "target_groups", "subcategories", "buyers"}
 
 # Document field → CSV column, for error messages.
 _UNIT_FIELD_COLUMN = {"name": "unit_name", "status": "unit_status", "location": "lat"}

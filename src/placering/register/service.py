@@ -155,6 +155,19 @@ def _checks_by_supplier(session: Session) -> dict[int, list[SupplierCheck]]:
     return grouped
 
 
+def unit_document(session: Session, unit: Unit) -> dict:
+    """One unit as in the interchange document (with its permits)."""
+    offers, routes, permits = _children(session, [unit.id])
+    return _unit_canonical(unit, offers.get(unit.id, []), routes.get(unit.id, []), permits.get(unit.id, []))
+
+
+def supplier_checks(session: Session, supplier: Supplier) -> list[dict]:
+    """A supplier's checks as in the interchange document, oldest first."""
+    return _check_canonical(session.scalars(
+        select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id)
+        .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
+
+
 def export_document(session: Session) -> dict:
     """The whole register as a `placering-register/1` document (import of it changes nothing).
 
@@ -209,8 +222,6 @@ class ImportSummary:
         }
 
 
-_UNIT_SCALARS = ("name", "municipality", "protected_address", "places", "free_places", "age_min",
-                 "age_max", "genders", "target_groups")
 _STATUS_FIELDS = ("status", "removal_reason", "status_note")
 
 
