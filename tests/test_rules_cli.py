@@ -135,3 +135,13 @@ def test_params_on_a_date():
     assert by_name["permit_required_insatser"]["value"] == ["hvb_barn_unga", "stodboende", "skyddat_boende"]
     assert by_name["credit_rating_notification_level"]["value"] == 40
     assert "LOU" in by_name["direct_procurement_threshold_sek"]["source"]
+
+
+def test_bench_rules_prints_its_figures():
+    r = CliRunner().invoke(cli, ["bench", "rules", "--units", "60", "--requests", "5", "--event-units", "30",
+                                 "--events", "8", "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["rule_tests"]["failed"] == 0
+    assert doc["reference_evaluate"]["n"] == 5 and doc["reference_evaluate"]["median_ms"] > 0
+    assert set(doc["register_event"]["per_kind"]) == {"check", "permit", "complaint"}
