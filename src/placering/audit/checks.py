@@ -48,7 +48,7 @@ class ChecksDueReport:
 
 def checks_due(session: Session, as_of: date) -> ChecksDueReport:
     validity = {str(k): int(v) for k, v in (param_table(CHECK_VALIDITY_PARAM, as_of) or {}).items()}
-    units, agreements = register_states(session, as_of, details_for=lambda kind, st: False)
+    units, agreements = register_states(session, as_of)
     in_register = [uid for uid, st in units.items() if st.status != UnitStatus.REMOVED.value]
     info = load_units(session, in_register) if in_register else {}
     suppliers: dict[str, str] = {}
@@ -106,7 +106,7 @@ def agreement_followups(session: Session, as_of: date, agreements: dict | None =
     back = int(audit_param("audit_agreement_followup_lookback_days", as_of).value)
     ahead = int(audit_param("audit_agreement_followup_lookahead_days", as_of).value)
     if agreements is None:
-        agreements = register_states(session, as_of, details_for=lambda kind, st: False)[1]
+        agreements = register_states(session, as_of)[1]
     lo, hi = as_of - timedelta(days=back), as_of + timedelta(days=ahead)
     rows = []
     for aid, a in load_agreements(session).items():

@@ -82,8 +82,7 @@ def paused(
     check_status(status)
     mkey = check_municipality(session, municipality)
     units, agreements = register_states(
-        session, as_of,
-        details_for=lambda kind, st: st in PAUSED_UNIT_STATUSES or st == WATCH or st in PAUSED_AGREEMENT_STATUSES)
+        session, as_of, statuses={s.value for s in (*PAUSED_UNIT_STATUSES, *PAUSED_AGREEMENT_STATUSES)} | {WATCH})
 
     wanted_units = {
         uid: st for uid, st in units.items()

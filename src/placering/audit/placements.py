@@ -96,7 +96,7 @@ def affected_placements(session: Session, as_of: date) -> AffectedReport:
     if not running:
         return AffectedReport(as_of, [])
     units, agreements = register_states(
-        session, as_of, details_for=lambda kind, st: st in PAUSED_UNIT_STATUSES or st in PAUSED_AGREEMENT_STATUSES)
+        session, as_of, statuses={s.value for s in (*PAUSED_UNIT_STATUSES, *PAUSED_AGREEMENT_STATUSES)})
     permits = permit_states(session, as_of)
     required_param = audit_param(PERMIT_REQUIRED_PARAM, as_of, required=False)
     required = set(required_param.value) if required_param is not None else set()

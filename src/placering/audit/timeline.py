@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from ..storage.models import History
@@ -67,64 +67,67 @@ def _new_status():
     return History.changes[("status", 1)].as_string()
 
 
-def _detail(session: Session, ids: list[int]) -> dict[int, Any]:
-    """Who, why and which rule for the given history entries (second, narrow pass)."""
-    out: dict[int, Any] = {}
-    # Large batches: a few statements rather than dozens (both back ends take 5,000 parameters).
-    for i in range(0, len(ids), 5000):
-        stmt = select(History.id, History.reason, History.note, History.actor, History.rule_id,
-                      History.rules_version, History.org_nr, History.unit_id).where(History.id.in_(ids[i:i + 5000]))
-        for row in session.connection().execute(stmt).all():
-            out[row.id] = row
-    return out
-
-
 def register_states(
     session: Session,
     as_of: date,
     *,
-    details_for: Callable[[str, str], bool] | None = None,
+    statuses: Iterable[str] | None = None,
 ) -> tuple[dict[str, StatusState], dict[str, StatusState]]:
-    """(unit states by unit_id, agreement states by agreement_id) as of the date.
+    """(unit states by unit_id, agreement states by agreement_id) as of the date; only those
+    whose status then is in `statuses` when given.
 
-    One ordered pass over the status-bearing entries keeps, per unit and agreement, the entry
-    that moved it into its latest status; a second pass by primary key fetches who, why and
-    which rule for those entries only (for the (kind, status) pairs `details_for` accepts;
-    all when None).
+    The database does the pass, in one statement over the status-bearing entries ordered by
+    (effective_on, id) per unit or agreement: LAG finds the entries that changed the status
+    (re-recording the same status does not move "since"), ROW_NUMBER keeps the latest of them,
+    which is the current status and the change that put it there; MIN gives the first entry
+    (a unit's creation). Who, why and which rule come from that entry.
     """
-    stmt = (
-        select(History.id, History.effective_on, History.entity_kind, History.entity_id, _new_status())
+    h = (
+        select(History.id, History.effective_on, History.entity_kind, History.entity_id,
+               _new_status().label("status"))
         .where(History.effective_on <= as_of)
         .where(History.entity_kind.in_(("unit", "agreement")))
         .where(History.action.in_(_UNIT_ACTIONS + _AGREEMENT_ACTIONS))
-        .order_by(History.effective_on, History.id)
+        .subquery("h")
     )
-    # key -> [status, since, history id]; first seen -> created_on
-    current: dict[tuple[str, str], list] = {}
-    first: dict[tuple[str, str], date] = {}
-    for hid, effective_on, kind, entity_id, status in session.connection().execute(stmt).all():
-        if not status:
-            continue
-        key = (kind, entity_id)
-        state = current.get(key)
-        if state is None:
-            current[key] = [status, effective_on, hid]
-            first[key] = effective_on
-        elif state[0] != status:
-            # Re-recording the same status does not move "since": it was already there.
-            state[0], state[1], state[2] = status, effective_on, hid
-    details = _detail(session, sorted(
-        v[2] for (kind, _), v in current.items() if details_for is None or details_for(kind, v[0])))
+    per_entity = (h.c.entity_kind, h.c.entity_id)
+    in_order = (h.c.effective_on, h.c.id)
+    w = (
+        select(h, func.lag(h.c.status).over(partition_by=per_entity, order_by=in_order).label("prev"),
+               func.min(h.c.effective_on).over(partition_by=per_entity).label("first_on"))
+        .where(h.c.status.is_not(None))
+        .subquery("w")
+    )
+    changes = (
+        select(w.c.id, w.c.effective_on, w.c.entity_kind, w.c.entity_id, w.c.status, w.c.first_on,
+               func.row_number().over(partition_by=(w.c.entity_kind, w.c.entity_id),
+                                      order_by=(w.c.effective_on.desc(), w.c.id.desc())).label("rn"))
+        .where(or_(w.c.prev.is_(None), w.c.prev != w.c.status))
+        .subquery("c")
+    )
+    stmt = (
+        select(changes.c.effective_on, changes.c.entity_kind, changes.c.entity_id, changes.c.status,
+               changes.c.first_on, History.id, History.reason, History.note, History.actor, History.rule_id,
+               History.rules_version, History.org_nr, History.unit_id)
+        .join(History, History.id == changes.c.id)
+        .where(changes.c.rn == 1)
+    )
+    if statuses is not None:
+        stmt = stmt.where(changes.c.status.in_(list(statuses)))
     units: dict[str, StatusState] = {}
     agreements: dict[str, StatusState] = {}
-    for (kind, entity_id), (status, since, hid) in current.items():
-        d = details.get(hid)
-        st = StatusState(status=status, since=since, history_id=hid, created_on=first[(kind, entity_id)])
-        if d is not None:
-            st.reason, st.note, st.actor, st.rule_id = d.reason, d.note, d.actor, d.rule_id
-            st.rules_version, st.org_nr, st.unit_id = d.rules_version, d.org_nr, d.unit_id
-        (units if kind == "unit" else agreements)[entity_id] = st
+    for since, kind, entity_id, status, first_on, hid, reason, note, actor, rule_id, rules_version, org_nr, \
+            unit_id in session.connection().execute(stmt).all():
+        (units if kind == "unit" else agreements)[entity_id] = StatusState(
+            status=status, since=_as_date(since), reason=reason, note=note, actor=actor, rule_id=rule_id,
+            rules_version=rules_version, history_id=hid, org_nr=org_nr, unit_id=unit_id,
+            created_on=_as_date(first_on))
     return units, agreements
+
+
+def _as_date(value: Any) -> date:
+    # A window over a subquery loses the column type on SQLite: dates come back as ISO text.
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def unit_states(session: Session, as_of: date) -> dict[str, StatusState]:

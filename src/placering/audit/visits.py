@@ -67,7 +67,7 @@ def visits(session: Session, as_of: date) -> VisitsReport:
     signal_months = _months("audit_visit_signal_months", as_of)
     growth = float(audit_param("audit_visit_high_demand_growth", as_of).value)
 
-    units, agreements = register_states(session, as_of, details_for=lambda kind, st: False)
+    units, agreements = register_states(session, as_of)
     present = {uid: st for uid, st in units.items() if st.status != UnitStatus.REMOVED.value}
     info = load_units(session, present) if present else {}
 
