@@ -92,7 +92,10 @@ def test_unreadable_or_empty_request_file(run, engine, tmp_path):
     load_register(run, tmp_path, unit("U-1"))
     empty = tmp_path / "empty.json"
     empty.write_text("", encoding="utf-8")
-    for path, message in ((tmp_path / "missing.json", "cannot read"), (empty, "holds no request")):
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([request()], indent=2), encoding="utf-8")
+    for path, message in ((tmp_path / "missing.json", "cannot read"), (empty, "holds no request"),
+                          (array, "holds a JSON array")):
         r = run("match", str(path), "--by", "h")
         assert r.exit_code == 2 and message in r.stderr
     r = run("match", str(write_request(tmp_path, request())), "--engine", "reference")

@@ -6,7 +6,6 @@ Only parsing and formatting live here; the work is in `placering.matching`.
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -271,8 +270,9 @@ def request_show(request_id: str, show_protected: bool, json_output: bool) -> No
     person = req["person"]
     click.echo(f"Request {req['request_id']} submitted {req['submitted_on']} by {req['requester']} ({req['municipality']}), "
                f"stored by {data['submitted_by']}")
-    click.echo(f"  {tax.insatser[req['insats']].label}"
-               + (f" / {req['subcategory']}" if req.get("subcategory") else "")
+    insats = tax.insatser[req["insats"]]
+    click.echo(f"  {insats.label}"
+               + (f" / {insats.subcategories.get(req['subcategory'], req['subcategory'])}" if req.get("subcategory") else "")
                + f", start {req['start_on']}, {req['urgency']}, {req['legal_basis']}; person: age {person['age']}, "
                f"{person['gender']}, needs {', '.join(person['needs']) or '–'}"
                + (", protected identity" if person.get("protected_identity") else ""))

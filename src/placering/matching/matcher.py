@@ -308,11 +308,12 @@ def decide(
     declined_eligible = 0
     excluded_units: dict[str, list[Any]] = {}
     for unit_id, cands in by_unit.items():
+        # A unit of a preferred route that would have been eligible but for its decline.
+        if any(c.exclusions and _declined_only(c) and c.route not in policy.last_resort for c in cands):
+            declined_eligible += 1
         eligible = [c for c in cands if _eligible(c)]
         if not eligible:
             excluded_units[unit_id] = cands
-            if any(_declined_only(c) and c.route not in policy.last_resort for c in cands):
-                declined_eligible += 1
             continue
         ranked = []
         for c in eligible:
@@ -365,7 +366,7 @@ def decide(
         for f in r["flags"]:
             flags.append({**f, "unit_id": r["unit_id"]})
     if dp_reason is not None:
-        counts = _exclusion_counts(excluded_units, policy)
+        counts = _exclusion_counts(by_unit, policy)
         flags.append({
             "code": DIRECT_PROCUREMENT,
             "rule": policy.id,
@@ -439,12 +440,13 @@ def decide(
     }
 
 
-def _exclusion_counts(excluded_units: dict[str, list[Any]], policy: Policy) -> dict[str, dict[str, int]]:
-    """For the units of the non-last-resort routes: how many were excluded by each reason code."""
+def _exclusion_counts(by_unit: dict[str, list[Any]], policy: Policy) -> dict[str, dict[str, int]]:
+    """For the candidates of the preferred (not last-resort) routes that are not eligible: how
+    many were excluded by each reason code, per route (why no such unit could take the person)."""
     out: dict[str, dict[str, int]] = {}
-    for cands in excluded_units.values():
+    for cands in by_unit.values():
         for c in cands:
-            if c.route in policy.last_resort:
+            if c.route in policy.last_resort or _eligible(c):
                 continue
             codes = {x.code for x in c.exclusions} | ({"UNEVALUABLE"} if c.unevaluable else set())
             per = out.setdefault(c.route, {})

@@ -261,7 +261,10 @@ def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
         single = None
     if isinstance(single, dict):
         return [(validate_request(single, file=name), None)]
-    if single is not None and not isinstance(single, (dict,)) and "\n" not in text.strip():
+    if isinstance(single, list):
+        raise ValidationError(Problem("a request file holds one JSON object, or one request per line "
+                                      "(JSON lines); this one holds a JSON array", file=name, line=1))
+    if single is not None and "\n" not in text.strip():
         raise ValidationError(Problem("a request must be a JSON object", file=name, line=1))
 
     problems: list[Problem] = []

@@ -163,18 +163,9 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
     flag = _dp_flag(doc) or {}
     reference = doc.get("reference_price")
 
-    # Why no unit of the preferred routes could take the person: the decision's exclusions
-    # of those routes, counted per route and reason.
-    why: dict[str, dict[str, int]] = {}
-    last_resort = set(doc.get("ranking", {}).get("last_resort", [Route.DIREKTUPPHANDLING.value]))
-    for e in doc["excluded"]:
-        seen: set[tuple[str, str]] = set()
-        for r in e.get("reasons", []) + [dict(u, code="UNEVALUABLE") for u in e.get("unevaluable", [])]:
-            if r.get("route") in last_resort:
-                continue
-            seen.add((r["route"], r["code"]))
-        for route, code in seen:
-            why.setdefault(route, {})[code] = why.setdefault(route, {}).get(code, 0) + 1
+    # Why no unit of the preferred routes could take the person: the decision counted the
+    # exclusions of those routes per route and reason when it raised DIRECT_PROCUREMENT.
+    why = (flag.get("values") or {}).get("excluded_by_route", {})
 
     recs = []
     for r in doc["recommendations"]:
