@@ -145,3 +145,10 @@ def test_bench_rules_prints_its_figures():
     assert doc["rule_tests"]["failed"] == 0
     assert doc["reference_evaluate"]["n"] == 5 and doc["reference_evaluate"]["median_ms"] > 0
     assert set(doc["register_event"]["per_kind"]) == {"check", "permit", "complaint"}
+
+
+def test_test_without_cases_is_an_error(tmp_path):
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d, ignore=shutil.ignore_patterns("tests"))
+    r = rules("test", str(d))
+    assert r.exit_code == 1 and f"no rule test cases in {d / 'tests'}" in r.output

@@ -183,6 +183,8 @@ def test(directory: str | None, json_output: bool) -> None:
 
     base = Path(directory) if directory else rules_dir()
     results = run_rule_tests(base)
+    if not results:
+        raise CliError(f"no rule test cases in {base / 'tests'} (*.yaml)", 1)
     failed = [r for r in results if not r.passed]
     if wants_json(json_output):
         print_json({"passed": len(results) - len(failed), "failed": len(failed),
