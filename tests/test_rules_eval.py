@@ -63,7 +63,7 @@ def evaluate(doc: dict, req: dict, on: date | None = None, declined=()):
 def test_skyddat_boende_permit_requirement_starts_2024_04_01():
     sb = unit("U-SB", age_min=18, age_max=99, target_groups=["vald"], permits=[],
               offers=[{"insats": "skyddat_boende", "subcategories": []}],
-              routes=[{"route": "iop", "insats": "skyddat_boende"}])
+              routes=[{"route": "iop", "insats": "skyddat_boende", "buyers": ["Göteborg"]}])
     base = dict(insats="skyddat_boende", subcategory=None,
                 person={"age": 30, "gender": "female", "needs": ["vald"], "protected_identity": True})
     before = evaluate(register(sb), request(submitted_on="2024-03-31", start_on="2024-03-31", **base))
