@@ -254,6 +254,8 @@ class DurableEvaluator:
             state = 0
         out: list[tuple[str, list[str], int]] = []
         result = durable_rules_engine.start_action_for_state(handle, state)
+        if result and '"exception"' in result[0]:  # an action error swallowed into the state
+            raise EngineError(f"durable-rules state records an action error: {result[0][:300]}")
         message = result[1] if result else None
         while message:
             rule_name = message[2:message.index('"', 2)]
