@@ -93,6 +93,8 @@ def test_distance_explained_with_display_distance():
     [reason] = result.candidates[0].exclusions
     assert reason.rule == "ELIG-DISTANCE"
     assert reason.values["distance_km"] == result.candidates[0].distance_km == 57.6
+    # Positions are never part of an explanation (protected units and people).
+    assert reason.values == {"request.max_distance_km": 50.0, "distance_km": 57.6}
     assert reason.message == "Avståndet 57.6 km är längre än högst 50 km"
 
 
@@ -103,6 +105,7 @@ def test_missing_location_is_unevaluable_never_a_pass_or_exclusion():
     [u] = c.unevaluable
     assert u.rule == "ELIG-DISTANCE"
     assert u.values["missing"] == ["unit.lat", "unit.lon"]
+    assert "unit.lat" not in u.values and "request.home_lat" not in u.values
     assert "kan inte bedömas" in u.message and "unit.lat, unit.lon" in u.message
     assert not c.eligible
     # Without a maximum distance the rule does not apply at all.

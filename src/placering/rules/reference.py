@@ -187,6 +187,9 @@ def display_distance(fact: dict) -> float | None:
     return round(geo.EARTH_RADIUS_KM * math.acos(max(-1.0, min(1.0, d))), 1)
 
 
+POSITION_FIELDS = frozenset(DISTANCE_FIELDS)
+
+
 class _CodeGen:
     """Generates one Python function that evaluates a list of rules on one fact.
 
@@ -367,7 +370,9 @@ def compile_rule(rule: Rule, ruleset: RuleSet, on: date) -> CompiledRule:
     wf = condition_fields(rule.when)
     shown: list[str] = []
     for p in af + condition_presence_fields(rule.applies_when) + wf + condition_presence_fields(rule.when):
-        if p not in shown:
+        # Positions are never part of an explanation (protected units and people): a distance
+        # rule shows distance_km instead.
+        if p not in shown and p not in POSITION_FIELDS:
             shown.append(p)
     cr = CompiledRule(
         rule=rule,
