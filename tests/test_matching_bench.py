@@ -21,6 +21,7 @@ def test_bench_match_reports_figures_for_each_size_and_evaluator():
         assert "error" not in row, row
         assert row["units"] == 40 and row["candidates"] > 0 and row["sample"] >= 10
         assert row["median_ms"] > 0 and row["p99_ms"] >= row["median_ms"]
+        assert row["ranked_median_ms"] > 0 and row["ranked_p99_ms"] >= row["ranked_median_ms"]
         assert row["replay_requests"] > 0 and row["replay_rate"] > 0 and row["peak_mb"] > 0
         assert row["replay_projected"] == (row["replay_requests"] < 7425)
 
