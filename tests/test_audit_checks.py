@@ -10,7 +10,9 @@ from datetime import date
 import pytest
 
 from conftest import snapshot
-from test_audit_history import (
+from test_audit_history import (  # noqa: F401 (fixtures)
+    audit_history,
+    built_history,
     WIDE,
     ORG_ANGEN,
     ORG_KOMMUN,
@@ -19,22 +21,20 @@ from test_audit_history import (
     add_placement,
     add_request,
     as_json,
-    build_history,
     cli_ok,
     request_document,
 )
 
 
 @pytest.fixture
-def history(run, engine, tmp_path):
-    build_history(run, engine, tmp_path)
+def history(audit_history, run):
     cli_ok(run, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", "58",
            "--on", "2024-05-15", "--by", "anna.kvalitet")
     cli_ok(run, "register", "check", ORG_OST, "credit_rating", "--result", "unavailable",
            "--on", "2024-05-20", "--by", "anna.kvalitet")
     cli_ok(run, "register", "check", ORG_OST, "court_records", "--result", "fail",
            "--on", "2024-01-10", "--by", "anna.kvalitet")
-    return engine
+    return audit_history
 
 
 def check_states(doc) -> dict[tuple[str, str], str]:

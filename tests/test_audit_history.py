@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import uuid
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -18,7 +21,14 @@ from sqlalchemy import select
 from placering.storage import transaction
 from placering.storage.models import Placement, PlacementRequest
 
-from conftest import snapshot
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from placering.cli import cli
+from placering.storage.database import make_engine
+
+from conftest import _pg_base, snapshot
 
 ORG_ANGEN = "556677-8899"  # Vårdbolaget Ängen AB: HVB on a framework agreement
 ORG_OST = "556036-0793"  # Omsorg Öst AB: direct procurement
@@ -206,10 +216,80 @@ def build_history(run, engine, tmp_path) -> None:
     place(run, tmp_path, PLACEMENTS_2024)
 
 
+@pytest.fixture(scope="session")
+def built_history(tmp_path_factory, sqlite_template):
+    """The history above, built once per back end (through the CLI) and copied into each
+    test's own database: building it takes many commands, reading it is what the tests do."""
+    built: dict[str, str] = {}
+    created_pg: list[str] = []
+
+    def get(backend: str, template: str | None = None) -> str:
+        if backend in built:
+            return built[backend]
+        work = tmp_path_factory.mktemp(f"audit_history_{backend}")
+        if backend == "sqlite":
+            path = work / "history.db"
+            shutil.copy(sqlite_template, path)
+            url = f"sqlite:///{path}"
+        else:
+            name = f"placering_audit_{uuid.uuid4().hex[:10]}"
+            with _pg_admin() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            created_pg.append(name)
+            url = make_url(_pg_base()).set(database=name).render_as_string(hide_password=False)
+        runner = CliRunner()
+
+        def run(*args, input=None, env=None):
+            return runner.invoke(cli, ["--db", url, *args], input=input, env=env, catch_exceptions=False)
+
+        eng = make_engine(url)
+        build_history(run, eng, work)
+        if backend == "sqlite":
+            with eng.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            eng.dispose()
+            built[backend] = str(path)
+        else:
+            eng.dispose()
+            built[backend] = name
+        return built[backend]
+
+    yield get
+    for name in created_pg:
+        with _pg_admin() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def _pg_admin():
+    admin = create_engine(_pg_base(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            yield conn
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture
-def history(run, engine, tmp_path):
-    build_history(run, engine, tmp_path)
+def audit_history(request, db_url, built_history, engine):
+    """This test's database, holding the history above (a copy of the one built per back end)."""
+    if db_url.startswith("sqlite"):
+        shutil.copy(built_history("sqlite"), make_url(db_url).database)
+        return engine
+    source = built_history("postgresql", request.getfixturevalue("pg_template"))
+    target = make_url(db_url).database
+    with _pg_admin() as conn:
+        # The CLI's engines may still hold idle connections to the built database.
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname IN (:a, :b) AND pid <> pg_backend_pid()"), {"a": source, "b": target})
+        conn.execute(text(f'DROP DATABASE "{target}"'))
+        conn.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{source}"'))
     return engine
+
+
+@pytest.fixture
+def history(audit_history):
+    return audit_history
 
 
 def as_json(result) -> dict:

@@ -10,18 +10,18 @@ from datetime import date
 import pytest
 
 from conftest import snapshot
-from test_audit_history import WIDE, ORG_OST, add_request, as_json, build_history, cli_ok
+from test_audit_history import audit_history, built_history  # noqa: F401 (fixtures)
+from test_audit_history import WIDE, ORG_OST, add_request, as_json, cli_ok
 
 
 @pytest.fixture
-def history(run, engine, tmp_path):
-    build_history(run, engine, tmp_path)
+def history(audit_history, run):
     # Two more removals, either side of the turn of the year 2024/25.
     cli_ok(run, "register", "status", "U-1", "removed", "--reason", "avvecklad", "--note", "Verksamheten avvecklad",
            "--on", "2024-12-31", "--by", "bertil.kontroll")
     cli_ok(run, "register", "status", "U-2", "removed", "--reason", "ekonomiska_brister",
            "--note", "Kreditbetyg föll igen", "--on", "2025-01-01", "--by", "anna.kvalitet")
-    return engine
+    return audit_history
 
 
 def test_removals_by_reason_and_insats(history, run):
