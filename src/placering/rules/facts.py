@@ -272,49 +272,54 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
 
 def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None) -> dict:
     """The register (or some suppliers of it) as interchange-shaped dicts, with each unit's
-    complaints, read with one query per table."""
+    complaints, read with one Core query per table (ORM objects would cost seconds at
+    national size)."""
     from sqlalchemy import select
 
     from ..storage.models import Complaint, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
 
     only = set(supplier_ids) if supplier_ids is not None else None
+    S, C, U = Supplier.__table__.c, SupplierCheck.__table__.c, Unit.__table__.c
+    O, R, P, K = Offer.__table__.c, UnitRoute.__table__.c, Permit.__table__.c, Complaint.__table__.c
 
-    def scoped(stmt: Any, column: Any) -> Any:
-        return stmt if only is None else stmt.where(column.in_(only))
+    def rows(stmt: Any, column: Any = None, keys: Any = None) -> Any:
+        if keys is not None:
+            stmt = stmt.where(column.in_(keys))
+        return session.execute(stmt)
 
     suppliers: dict[int, dict] = {}
-    for s in session.scalars(scoped(select(Supplier), Supplier.id).order_by(Supplier.org_nr)):
+    for s in rows(select(S.id, S.org_nr, S.legal_form).order_by(S.org_nr), S.id, only):
         suppliers[s.id] = {"org_nr": s.org_nr, "legal_form": s.legal_form, "checks": [], "units": []}
-    for c in session.scalars(scoped(select(SupplierCheck), SupplierCheck.supplier_id)
-                             .order_by(SupplierCheck.performed_on, SupplierCheck.id)):
+    for c in rows(select(C.supplier_id, C.kind, C.result, C.value, C.performed_on)
+                  .order_by(C.performed_on, C.id), C.supplier_id, only):
         suppliers[c.supplier_id]["checks"].append(
             {"kind": c.kind, "result": c.result, "value": c.value, "performed_on": c.performed_on})
     units: dict[int, dict] = {}
-    for u in session.scalars(scoped(select(Unit), Unit.supplier_id).order_by(Unit.unit_id)):
-        loc = {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None
+    for u in rows(select(U.id, U.supplier_id, U.unit_id, U.municipality, U.lat, U.lon, U.protected_address,
+                         U.places, U.free_places, U.age_min, U.age_max, U.genders, U.target_groups, U.status)
+                  .order_by(U.unit_id), U.supplier_id, only):
         units[u.id] = {
-            "unit_id": u.unit_id, "municipality": u.municipality, "location": loc,
+            "unit_id": u.unit_id, "municipality": u.municipality,
+            "location": {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None,
             "protected_address": u.protected_address, "places": u.places, "free_places": u.free_places,
             "age_min": u.age_min, "age_max": u.age_max, "genders": u.genders, "target_groups": u.target_groups,
             "status": u.status, "offers": [], "routes": [], "permits": [], "complaints": [],
         }
         suppliers[u.supplier_id]["units"].append(units[u.id])
-    unit_ids = None if only is None else set(units)
-
-    def by_unit(stmt: Any, column: Any) -> Any:
-        return stmt if unit_ids is None else stmt.where(column.in_(unit_ids))
-
-    for o in session.scalars(by_unit(select(Offer), Offer.unit_id).order_by(Offer.position, Offer.id)):
+    unit_keys = None if only is None else set(units)
+    for o in rows(select(O.unit_id, O.insats, O.subcategories).order_by(O.position, O.id), O.unit_id, unit_keys):
         units[o.unit_id]["offers"].append({"insats": o.insats, "subcategories": o.subcategories})
-    for r in session.scalars(by_unit(select(UnitRoute), UnitRoute.unit_id).order_by(UnitRoute.position, UnitRoute.id)):
+    for r in rows(select(R.unit_id, R.route, R.insats, R.agreement_id, R.daily_price, R.valid_from, R.valid_to,
+                         R.buyers, R.status, R.reserved_nonprofit).order_by(R.position, R.id), R.unit_id, unit_keys):
         units[r.unit_id]["routes"].append({
             "route": r.route, "insats": r.insats, "agreement_id": r.agreement_id, "daily_price": r.daily_price,
             "valid_from": r.valid_from, "valid_to": r.valid_to, "buyers": r.buyers, "status": r.status,
             "reserved_nonprofit": r.reserved_nonprofit})
-    for p in session.scalars(by_unit(select(Permit), Permit.unit_id).order_by(Permit.decided_on, Permit.id)):
+    for p in rows(select(P.unit_id, P.dnr, P.insats, P.status, P.target_groups, P.decided_on)
+                  .order_by(P.decided_on, P.id), P.unit_id, unit_keys):
         units[p.unit_id]["permits"].append({
             "dnr": p.dnr, "insats": p.insats, "status": p.status, "target_groups": p.target_groups,
             "decided_on": p.decided_on})
-    for c in session.scalars(by_unit(select(Complaint), Complaint.unit_id)):
+    for c in rows(select(K.unit_id, K.received_on), K.unit_id, unit_keys):
         units[c.unit_id]["complaints"].append({"received_on": c.received_on})
     return {"suppliers": list(suppliers.values())}
