@@ -152,3 +152,13 @@ def test_test_without_cases_is_an_error(tmp_path):
     shutil.copytree(rules_dir(), d, ignore=shutil.ignore_patterns("tests"))
     r = rules("test", str(d))
     assert r.exit_code == 1 and f"no rule test cases in {d / 'tests'}" in r.output
+
+
+def test_show_ranking_policy():
+    doc = json.loads(rules("show", "RANK-PRIORITY-ORDER", "--json").output)
+    [v] = doc["versions"]
+    assert v["route_order"] == ["egen_regi", "ramavtal", "iop", "direktupphandling"]
+    assert v["last_resort"] == ["direktupphandling"] and v["recommendations"] == 3
+    assert v["sort_keys"][0] == {"key": "needs_fit", "order": "desc"}
+    text = rules("show", "RANK-PRIORITY-ORDER").output
+    assert "route order: egen_regi, ramavtal, iop, direktupphandling (last resort: direktupphandling)" in text
