@@ -66,6 +66,8 @@ def test_jsonl_batch(run, engine, tmp_path):
     assert [d["request_id"] for d in decisions] == ["R-1", "R-2", "R-3"]
     assert ranked(decisions[0]) == [("U-1", "ramavtal"), ("U-2", "ramavtal")]
     assert decisions[2]["recommendations"] == [] and decisions[2]["flags"][0]["code"] == "NO_ELIGIBLE_UNIT"
+    one = match_json(run, tmp_path, [request("R-4")], "reference")  # a .jsonl file of one: still a list
+    assert isinstance(one, list) and one[0]["request_id"] == "R-4"
     human = run("match", str(write_request(tmp_path, reqs, "again.jsonl")), "--engine", "reference", "--by", "h")
     assert human.exit_code == 0
     assert "3 decisions stored" in human.stdout and "no eligible unit: 1" in human.stdout

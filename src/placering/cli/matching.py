@@ -5,7 +5,9 @@ Only parsing and formatting live here; the work is in `placering.matching`.
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ from ..storage.history import require_actor
 from ..taxonomy import load_taxonomy
 from ..vocabulary import label
 from . import cli
-from .common import CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, print_table, wants_json
+from .common import (CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, print_table,
+                     to_jsonable, wants_json)
 
 ENGINE_OPTION = click.option(
     "--engine",
@@ -198,31 +201,69 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     single = len(requests) == 1 and requests[0][1] is None
     if explain_unit and len(requests) != 1:
         raise CliError("--explain takes a file with one request", 2)
+    as_json = wants_json(json_output)
+    # A batch keeps only a summary per decision in memory; with --json the full documents go
+    # to a spool file and are printed once the transaction has committed (a decision on a
+    # large register is hundreds of kilobytes: thousands of them do not fit in memory).
     documents: list[dict[str, Any]] = []
-    with transaction(app().engine()) as session:
-        ctx = MatchContext.load(session, engine=engine)
-        if len(requests) >= PROGRESS_FROM:
-            _freeze_resident()
-        with _progress(len(requests)) as progress:
-            task = progress.add_task("match", total=len(requests))
-            for request, _line in requests:
-                documents.append(match_request(session, request, evaluator=ctx.evaluator, ruleset=ctx.ruleset,
-                                               actor=actor, limit=limit, snapshot=ctx.snapshot))
-                progress.advance(task)
-    if explain_unit:
-        ex = explain(documents[0], explain_unit.strip())
-        if wants_json(json_output):
-            print_json(ex)
-        else:
-            _print_explain(ex)
-        return
-    if wants_json(json_output):
-        print_json(documents[0] if single else documents)
-        return
-    if len(documents) == 1:
-        _print_decision(documents[0])
-        return
-    _print_batch(documents)
+    summaries: list[dict[str, Any]] = []
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        with transaction(app().engine()) as session:
+            ctx = MatchContext.load(session, engine=engine)
+            if len(requests) >= PROGRESS_FROM:
+                _freeze_resident()
+            with _progress(len(requests)) as progress:
+                task = progress.add_task("match", total=len(requests))
+                for request, _line in requests:
+                    doc = match_request(session, request, evaluator=ctx.evaluator, ruleset=ctx.ruleset,
+                                        actor=actor, limit=limit, snapshot=ctx.snapshot)
+                    if single or explain_unit:
+                        documents.append(doc)
+                    else:
+                        summaries.append(_summary(doc))
+                        if as_json:
+                            spool.write(json.dumps(to_jsonable(doc), ensure_ascii=False) + "\n")
+                        session.flush()
+                        session.expunge_all()  # written; let the documents go
+                    progress.advance(task)
+        if explain_unit:
+            ex = explain(documents[0], explain_unit.strip())
+            if as_json:
+                print_json(ex)
+            else:
+                _print_explain(ex)
+            return
+        if single:
+            if as_json:
+                print_json(documents[0])
+            else:
+                _print_decision(documents[0])
+            return
+        if as_json:
+            _print_spooled_list(spool)
+            return
+    _print_batch(summaries)
+
+
+def _summary(d: dict[str, Any]) -> dict[str, Any]:
+    return {"request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"],
+            "recommendations": [{"unit_id": r["unit_id"], "route": r["route"]} for r in d["recommendations"]],
+            "flags": [{"code": f["code"]} for f in d["flags"]], "review_required": d["review_required"]}
+
+
+def _print_spooled_list(spool) -> None:
+    """Print the spooled decisions (one JSON per line) as one JSON array, one at a time."""
+    spool.seek(0)
+    out = sys.stdout  # CliRunner and a real terminal both swap sys.stdout
+    out.write("[")
+    first = True
+    for line in spool:
+        doc = json.loads(line)
+        text = json.dumps(doc, ensure_ascii=False, indent=2)
+        out.write(("\n" if first else ",\n") + "\n".join("  " + x for x in text.splitlines()))
+        first = False
+    out.write("\n]\n" if not first else "]\n")
+    out.flush()
 
 
 def _print_batch(documents: list[dict[str, Any]]) -> None:

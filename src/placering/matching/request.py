@@ -238,10 +238,14 @@ def validate_request(data: Any, *, file: str | None = None, line: int | None = N
     return request
 
 
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+
 def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
     """Read one request (a JSON object) or many (JSON lines) from a file; all valid or an error.
 
-    Returns (request, line) pairs; line is None for a single-document file. Every bad line is
+    Returns (request, line) pairs; line is None for a single-document file. A `.jsonl` or
+    `.ndjson` file is always read as JSON lines (even with one line). Every bad line is
     reported, and a request id given twice in one file is an error.
     """
     name = str(path)
@@ -255,10 +259,11 @@ def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
     if not text.strip():
         raise ValidationError(Problem("the file holds no request", file=name))
     single: Any = None
-    try:
-        single = json.loads(text)
-    except json.JSONDecodeError:
-        single = None
+    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
+        try:
+            single = json.loads(text)
+        except json.JSONDecodeError:
+            single = None
     if isinstance(single, dict):
         return [(validate_request(single, file=name), None)]
     if isinstance(single, list):
