@@ -57,6 +57,7 @@ def test_review_list_and_show(run, tmp_path, rules_engine):
     purchases = rec["direct_purchases"]
     assert purchases["year"] == 2024 and purchases["total"] == 121 * 4600
     assert [p["request_id"] for p in purchases["placements"]] == ["R-0"]
+    assert purchases["by_insats"] == {"hvb_barn_unga": 121 * 4600}
     assert rec["this_case_in_year"] == 121 * 4600 and rec["total_with_this_case"] == 2 * 121 * 4600
     assert show["threshold"]["value"] == 758000 and show["threshold"]["parameter"] == "direct_procurement_threshold_sek"
     assert rec["over_threshold"] is True

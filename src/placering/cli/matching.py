@@ -517,8 +517,10 @@ def review_show(review_id: str, json_output: bool) -> None:
                     [("kind", "Check"), ("result", "Result"), ("passed", "Passed"), ("value", "Value"),
                      ("performed_on", "On"), ("note", "Note")], title="  Latest checks")
         purchases = r["direct_purchases"]
+        same = purchases["by_insats"].get(req["insats"], 0)
         click.echo(f"  Direct purchases from this supplier in {purchases['year']}: {len(purchases['placements'])} placement(s), "
-                   f"{_fmt_num(purchases['total'])} SEK; with this case {_fmt_num(r['total_with_this_case'])} SEK"
+                   f"{_fmt_num(purchases['total'])} SEK (of which {req['insats']}: {_fmt_num(same)} SEK); "
+                   f"with this case {_fmt_num(r['total_with_this_case'])} SEK"
                    + (f" against the threshold {_fmt_num(th['value'])} SEK ({'OVER' if r['over_threshold'] else 'under'})"
                       if th.get("value") is not None else f" (threshold unknown: {th.get('note')})"))
 

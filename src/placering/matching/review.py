@@ -135,7 +135,10 @@ def direct_purchases(session: Session, org_nr: str, year: int) -> dict[str, Any]
         items.append({"request_id": request_id, "unit_id": p.unit_id, "insats": p.insats, "daily_price": p.daily_price,
                       "start_on": p.start_on.isoformat(), "end_on": p.end_on.isoformat() if p.end_on else None,
                       "cost_in_year": round(cost, 2)})
-    return {"year": year, "placements": items, "total": round(total, 2)}
+    by_insats: dict[str, float] = {}
+    for item in items:
+        by_insats[item["insats"]] = round(by_insats.get(item["insats"], 0.0) + item["cost_in_year"], 2)
+    return {"year": year, "placements": items, "total": round(total, 2), "by_insats": by_insats}
 
 
 def _threshold(ruleset: Any, on: date) -> dict[str, Any]:
