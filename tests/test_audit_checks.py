@@ -87,10 +87,21 @@ def test_framework_followups_after_12_and_30_months(history, run):
     assert table.exit_code == 0 and "RA-HVB-1" in table.stdout and "2024-11-01" in table.stdout
 
 
-def test_checks_due_bad_date(history, run, engine):
+def test_checks_due_filters_and_bad_input(history, run, engine):
+    doc = as_json(run("audit", "checks-due", "--as-of", "2024-06-01", "--supplier", "5560360793",
+                      "--kind", "credit_rating", "--json"))
+    assert [(r["org_nr"], r["kind"], r["state"]) for r in doc["checks"]] == [
+        (ORG_OST, "credit_rating", "not_passed")]
     before = snapshot(engine)
-    result = run("audit", "checks-due", "--as-of", "2024-02-30")
-    assert result.exit_code != 0 and "--as-of: '2024-02-30' is not a date" in result.stderr
+    for args, message in [
+        (("--as-of", "2024-02-30"), "--as-of: '2024-02-30' is not a date"),
+        (("--kind", "horoscope"), "--kind: unknown check kind 'horoscope'"),
+        (("--supplier", "123"), "--supplier: '123' is not an organisation number"),
+    ]:
+        result = run("audit", "checks-due", *args)
+        assert result.exit_code != 0 and message in result.stderr, (args, result.stderr)
+    bad = run("audit", "visits", "--level", "5")
+    assert bad.exit_code != 0 and "--level: 5 is not a priority level" in bad.stderr
     assert snapshot(engine) == before
 
 
@@ -128,6 +139,8 @@ def test_visit_priority_levels(history, run, engine, tmp_path):
 
     # By mid-2024: U-5 and U-3 are removed (not visited); U-1's agreement is on order stop.
     assert levels(run, "2024-06-01") == {"U-2": 1, "U-1": 1, "U-4": 3}
+    only = as_json(run("audit", "visits", "--as-of", "2024-06-01", "--level", "1", "--json"))["units"]
+    assert [u["unit_id"] for u in only] == ["U-2", "U-1"]
     # Four more placements at U-4 make five in a year: heavily used.
     for i in range(4):
         add_placement(engine, f"R-2024-1{i}", submitted_on=date(2024, 2, 1), insats="korttidsboende",

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..errors import ValidationError
 from ..storage.models import Supplier, SupplierCheck
+from ..text import canonical_org_nr
 from ..vocabulary import CheckResult, UnitStatus
 from .common import load_agreements, load_units
 from .params import audit_param, param_table
@@ -46,14 +48,27 @@ class ChecksDueReport:
                 "suppliers": self.suppliers_checked, "validity_days": self.validity}
 
 
-def checks_due(session: Session, as_of: date) -> ChecksDueReport:
+def checks_due(session: Session, as_of: date, *, kind: str | None = None, supplier: str | None = None) -> ChecksDueReport:
+    """Per supplier in the register on the date (not public bodies) and per check kind of the
+    validity parameter: checks never made, expired, or whose latest result was not a pass;
+    and the framework follow-ups around the date. `kind`/`supplier` narrow the check list."""
     validity = {str(k): int(v) for k, v in (param_table(CHECK_VALIDITY_PARAM, as_of) or {}).items()}
+    if kind is not None and kind not in validity:
+        raise ValidationError(f"--kind: unknown check kind '{kind}' (known: {', '.join(validity)})")
+    org_filter = None
+    if supplier is not None:
+        try:
+            org_filter = canonical_org_nr(supplier)
+        except ValueError as exc:
+            raise ValidationError(f"--supplier: {exc}") from None
+    if kind is not None:
+        validity = {kind: validity[kind]}
     units, agreements = register_states(session, as_of)
     in_register = [uid for uid, st in units.items() if st.status != UnitStatus.REMOVED.value]
     info = load_units(session, in_register) if in_register else {}
     suppliers: dict[str, str] = {}
     for u in info.values():
-        if u.legal_form not in PUBLIC_LEGAL_FORMS:
+        if u.legal_form not in PUBLIC_LEGAL_FORMS and (org_filter is None or u.org_nr == org_filter):
             suppliers[u.org_nr] = u.supplier_name
 
     latest: dict[tuple[str, str], tuple] = {}

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
+from ..errors import ValidationError
 from ..storage.models import Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit
 from ..vocabulary import CheckResult, UnitStatus, label
 from .checks import add_months
@@ -60,7 +61,11 @@ def _months(name: str, on: date) -> int:
     return int(audit_param(name, on).value)
 
 
-def visits(session: Session, as_of: date) -> VisitsReport:
+def visits(session: Session, as_of: date, *, level: int | None = None) -> VisitsReport:
+    """Every unit in the register on the date (not removed) with its visit priority level and
+    why; only one level when `level` is given."""
+    if level is not None and level not in LEVELS:
+        raise ValidationError(f"--level: {level} is not a priority level (1–4)")
     new_months = _months("audit_visit_new_unit_months", as_of)
     usage_months = _months("audit_visit_usage_months", as_of)
     heavy = _months("audit_visit_heavy_use_placements", as_of)
@@ -151,34 +156,36 @@ def visits(session: Session, as_of: date) -> VisitsReport:
         n = used[uid]
         why = []
         if signals:
-            level = 1
+            lvl = 1
             why.append("signals: " + "; ".join(signals))
         elif new and demanded:
-            level = 1
+            lvl = 1
             why.append(f"new (in the register since {st.created_on.isoformat()}), never visited, "
                        f"high demand or shortage: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
         elif n >= heavy:
-            level = 2
+            lvl = 2
             why.append(f"heavily used: {n} placements in {usage_months} months (≥ {heavy})")
         elif n > 0:
-            level = 3
+            lvl = 3
             why.append(f"rarely used: {n} placement(s) in {usage_months} months (< {heavy})")
         elif demanded:
-            level = 3
+            lvl = 3
             why.append("unused, but in demand: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
         else:
-            level = 4
+            lvl = 4
             why.append(f"unused in {usage_months} months; supply sufficient")
-        if level > 1 and new:
+        if lvl > 1 and new:
             why.append(f"new since {st.created_on.isoformat()}")
         if MORE_VISITS in u.insatser:
             why.append("skyddat boende: visited more often")
         rows.append({
-            "level": level, "priority": LEVELS[level], "unit_id": uid, "name": u.name, "org_nr": u.org_nr,
+            "level": lvl, "priority": LEVELS[lvl], "unit_id": uid, "name": u.name, "org_nr": u.org_nr,
             "supplier": u.supplier_name, "municipality": u.municipality, "insatser": u.insatser,
             "status": st.status, "placements": n, "in_register_since": st.created_on, "signals": len(signals),
             "why": "; ".join(why),
         })
+    if level is not None:
+        rows = [r for r in rows if r["level"] == level]
     rows.sort(key=lambda r: (r["level"], MORE_VISITS not in r["insatser"], -r["signals"], -r["placements"],
                              r["unit_id"]))
     hd = [{"insats": k, "why": v} for k, v in sorted(high_demand.items())]

@@ -173,9 +173,11 @@ def requests_cmd(year, json_output, csv_output) -> None:
 
 @audit.command("checks-due")
 @AS_OF
+@click.option("--kind", help="Only this check kind (credit_rating, tax_registration, …).")
+@click.option("--supplier", help="Only this supplier (organisation number).")
 @json_option
 @csv_option
-def checks_due_cmd(as_of, json_output, csv_output) -> None:
+def checks_due_cmd(as_of, kind, supplier, json_output, csv_output) -> None:
     """Supplier checks that are past their validity, were never made, or whose latest result
     was not a pass (an unavailable source is not a pass), per supplier and check kind; and
     framework agreements due for INK's systematic follow-up 12 and 30 months after their start,
@@ -184,7 +186,7 @@ def checks_due_cmd(as_of, json_output, csv_output) -> None:
     date stays listed for the lookback period."""
     day = _as_of(as_of)
     with _session() as s:
-        report = lib.checks_due(s, day)
+        report = lib.checks_due(s, day, kind=kind, supplier=supplier)
     check_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("kind", "Kontroll"), ("state", "Läge"),
                   ("last_performed_on", "Senast"), ("last_result", "Resultat"), ("valid_until", "Giltig t.o.m."),
                   ("why", "Varför")]
@@ -266,9 +268,10 @@ def adherence_cmd(year, json_output, csv_output) -> None:
 
 @audit.command("visits")
 @AS_OF
+@click.option("--level", type=int, help="Only this priority level (1 high … 4 not this year).")
 @json_option
 @csv_option
-def visits_cmd(as_of, json_output, csv_output) -> None:
+def visits_cmd(as_of, level, json_output, csv_output) -> None:
     """Units in the visit priority order of Spink (1 high: new or unknown units in insatser in
     high demand (requests rising) or shortage (decisions without an eligible unit), or units
     with signals such as watch status, complaints or failed checks; 2 heavily
@@ -279,7 +282,7 @@ def visits_cmd(as_of, json_output, csv_output) -> None:
     cannot lower a priority."""
     day = _as_of(as_of)
     with _session() as s:
-        report = lib.visits(s, day)
+        report = lib.visits(s, day, level=level)
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),
             ("municipality", "Kommun"), ("insatser", "Insatser"), ("placements", "Placeringar"), ("why", "Varför")]
     if csv_output:
