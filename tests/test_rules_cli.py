@@ -162,3 +162,15 @@ def test_show_ranking_policy():
     assert v["sort_keys"][0] == {"key": "needs_fit", "order": "desc"}
     text = rules("show", "RANK-PRIORITY-ORDER").output
     assert "route order: egen_regi, ramavtal, iop, direktupphandling (last resort: direktupphandling)" in text
+
+
+def test_lint_finds_unknown_rule_ids_in_cases(tmp_path):
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    p = d / "tests" / "skyddat_boende.yaml"
+    p.write_text(p.read_text(encoding="utf-8").replace("U-SKB-UTAN: [ELIG-PERMIT-MISSING]}",
+                                                       "U-SKB-UTAN: [ELIG-PERMIT-MISING]}"), encoding="utf-8")
+    r = rules("lint", str(d))
+    assert r.exit_code == 2
+    assert (f"{p}:38, case '2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)', field 'expect': "
+            "unknown rule id ELIG-PERMIT-MISING in the expectations") in r.output

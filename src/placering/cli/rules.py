@@ -141,7 +141,7 @@ def lint(directory: str | None, json_output: bool) -> None:
     """Validate the rule files, parameters and rule tests strictly; list every problem."""
     from ..paths import rules_dir
     from ..rules.ruleset import load_ruleset
-    from ..rules.testing import load_cases
+    from ..rules.testing import load_cases, unknown_rule_ids
 
     base = Path(directory) if directory else rules_dir()
     problems = []
@@ -156,6 +156,8 @@ def lint(directory: str | None, json_output: bool) -> None:
             cases = load_cases(base / "tests")
         except ValidationError as exc:
             problems.extend(exc.problems)
+    if rs is not None and cases:
+        problems.extend(unknown_rule_ids(cases, rs))
     if problems:
         if wants_json(json_output):
             print_json({"ok": False, "problems": [{"message": p.message, "file": p.file, "line": p.line,

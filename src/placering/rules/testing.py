@@ -159,6 +159,30 @@ def load_cases(directory: Path) -> list[RuleCase]:
     return cases
 
 
+def expected_rule_ids(case: RuleCase) -> set[str]:
+    """Every rule id a case's expectations name."""
+    exp = case.expect
+    ids: set[str] = set()
+    for key in ("excluded", "flagged", "unevaluable"):
+        value = exp.get(key) or {}
+        if isinstance(value, dict):
+            for rules in value.values():
+                ids |= set(rules or [])
+        elif isinstance(value, list):  # event cases: a list of rule ids
+            ids |= set(value)
+    ids |= set(exp.get("request_flags") or []) | set(exp.get("request_unevaluable") or [])
+    ids |= {t.get("rule") for t in exp.get("transitions") or [] if isinstance(t, dict)}
+    ids |= {p.get("rule") for p in exp.get("proposals") or [] if isinstance(p, dict)}
+    return {i for i in ids if i}
+
+
+def unknown_rule_ids(cases: list[RuleCase], ruleset: RuleSet) -> list[Problem]:
+    """Cases naming a rule the rule set does not have (a typo would only show as a failure)."""
+    known = {r.id for r in ruleset.rules}
+    return [Problem(f"unknown rule id {rid} in the expectations", c.file, c.line, f"case '{c.name}'", "expect")
+            for c in cases for rid in sorted(expected_rule_ids(c) - known)]
+
+
 def _unit_ref(ref: str) -> tuple[str, str | None]:
     unit, _, route = str(ref).partition("/")
     return unit, route or None
