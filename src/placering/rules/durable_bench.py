@@ -116,7 +116,7 @@ def run(units: int = 20000, requests: int = 100, events: int = 200, evaluations:
         event_times.append(time.perf_counter() - t)
     out["register_event"] = _ms(event_times)
     durable.close()
-    del durable, reference
+    del durable, reference, snap, reqs
     gc.collect()
 
     # -- memory over many evaluations -----------------------------------------------------------------

@@ -82,7 +82,7 @@ class DurableEvaluator:
 
     name = "durable"
 
-    def __init__(self, ruleset: RuleSet, *, recycle_matches: int = 2_000_000,
+    def __init__(self, ruleset: RuleSet, *, recycle_matches: int = 1_000_000,
                  tamper: Callable | None = None):
         self.ruleset = ruleset
         self.snapshot: RegisterSnapshot | None = None
