@@ -7,7 +7,7 @@ evaluators (`reference.py`, `durable_engine.py`) interpret the same objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 import typing as t
 

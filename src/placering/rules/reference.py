@@ -33,7 +33,6 @@ from .model import (
     Exclude,
     Exists,
     Field,
-    Flag,
     In,
     Literal,
     Matches,

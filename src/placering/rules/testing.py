@@ -34,7 +34,6 @@ import copy
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from ..errors import Problem, ValidationError
 from ..paths import rules_dir
