@@ -7,7 +7,6 @@ here is to narrow by actor, unit, supplier, kind, action and period, and to summ
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any

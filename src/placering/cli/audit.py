@@ -102,10 +102,12 @@ def paused_cmd(as_of, insats, route, municipality, status, json_output, csv_outp
 @json_option
 @csv_option
 def affected_cmd(as_of, json_output, csv_output) -> None:
-    """Active placements (started on or before the date, not ended) at a unit or agreement that
-    is paused or removed on that date, or whose IVO permit for the insats is no longer active:
-    the people to consider for re-placement (omplacering). Children (under 18) first, then the
-    longest-standing cause."""
+    """Active placements (started on or before the date; no end_on, or one after it) at a unit
+    or agreement that is paused or removed on that date, or whose IVO permit for the insats is
+    no longer active (revoked, banned, expired), or missing where the dated parameter
+    permit_required_insatser requires one for a private unit: the people to consider for
+    re-placement (omplacering). Children (under 18) first, then the longest-standing cause.
+    Statuses and permits on the date come from history alone."""
     day = _as_of(as_of)
     with _session() as s:
         report = lib.affected_placements(s, day)
