@@ -9,7 +9,8 @@ Semantics per fact and rule (docs/ARCHITECTURE.md, "Rule files"):
    the date, or a division by zero occurs, the rule is **unevaluable** with the missing fields
    named: never a silent pass or exclusion;
 4. else, if `when` is true the outcome applies.
-Conditions are compiled once per evaluation date into closures (parameters are constants then).
+The rules in force on a date are turned into generated Python code once (parameters are
+constants then); dates with the same rules and parameter values share it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Callable
 from . import geo
 from .facts import RegisterSnapshot
 from .model import (
+    DISTANCE_FIELDS,
     All,
     Any as AnyOf,
     Arith,
@@ -46,7 +48,6 @@ from .model import (
     condition_fields,
     condition_presence_fields,
     uses_distance,
-    DISTANCE_FIELDS,
 )
 from .ruleset import RuleSet
 
@@ -163,11 +164,6 @@ def getter(path: str) -> Getter:
         return node
 
     return deep
-
-
-def _vectors(f: dict) -> tuple[geo.Vector, geo.Vector]:
-    u, r = f["unit"], f["request"]
-    return (u["geo_x"], u["geo_y"], u["geo_z"]), (r["home_x"], r["home_y"], r["home_z"])
 
 
 def display_distance(fact: dict) -> float | None:
