@@ -47,6 +47,19 @@ def test_resubmitting_a_request(run, engine, tmp_path):
     assert "already submitted with different content" in r.stderr and "person.age" in r.stderr
     assert snapshot(engine) == before
     assert [h[0] for h in _history(engine, "R-1")] == ["matched", "matched"]
+    # The excluded list is stored compressed, and comes back exactly as decided.
+    from sqlmodel import Session, select
+
+    from placering.matching.decisions import stored_document
+    from placering.storage.models import Decision
+
+    with Session(engine) as session:
+        first = session.scalars(select(Decision).order_by(Decision.id)).first()
+        assert first.document["excluded"]["encoding"] == "zlib+base64+json"
+        assert first.document["flags"] == d1["flags"]  # plain JSON, readable by SQL
+        assert stored_document(first) == d1
+    shown = json.loads(run("request", "show", "R-1", "--json").stdout)["decisions"][0]
+    assert shown["excluded"] == d1["excluded"] and len(d1["excluded"]) == 2
 
 
 def test_decline_errors_leave_the_database_unchanged(run, engine, tmp_path):

@@ -579,8 +579,8 @@ def match_request(session: Any, request: PlacementRequestIn, *, evaluator: Any, 
     document = evaluate_and_decide(request, evaluator=evaluator, ruleset=ruleset, snapshot=snapshot,
                                    declined=declined, limit=limit, on=on)
     _add_unit_labels(session, document)
-    decision = record_decision(session, row, document, actor=actor)
-    return decision.document
+    _decision, stored = record_decision(session, row, document, actor=actor)
+    return stored
 
 
 def _add_unit_labels(session: Any, document: dict[str, Any]) -> None:
