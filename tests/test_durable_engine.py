@@ -375,3 +375,28 @@ def test_a_unit_update_with_a_longer_list_recompiles(world):
     assert outcome_key(b) == outcome_key(ref.evaluate(rf, on=ON))
     assert "ELIG-TARGET-GROUP" not in codes(b.candidate("U-1")[0])
     dur.close()
+
+
+def test_a_parameter_without_a_value_makes_the_rule_unevaluable(world, tmp_path):
+    """As in the reference: a rule whose parameter has no value on the date is reported as
+    unevaluable wherever it applies, never silently passed."""
+    import shutil
+
+    rs, tax, _, _ = world
+    rules = tmp_path / "rules"
+    shutil.copytree(rs.directory, rules)
+    proc = rules / "parameters" / "procurement.yaml"
+    text = proc.read_text()
+    old = "      - valid_from: 2020-01-01\n        valid_to: null\n        value: 1.25\n"
+    proc.write_text(text.replace(old, "      - valid_from: 2020-01-01\n        valid_to: 2023-12-31\n        value: 1.25\n", 1))
+    gap = load_ruleset(rules)
+    direct = {"route": "direktupphandling", "insats": "hvb_barn_unga", "agreement_id": None, "daily_price": 9000,
+              "valid_from": None, "valid_to": None, "buyers": [], "status": "active"}
+    framework = _unit("U-2")
+    snap = _snapshot(_unit("U-1", routes=[direct]), framework)
+    rf = _request(tax, snap)
+    a, b = _both(gap, snap, rf)
+    assert outcome_key(a) == outcome_key(b)
+    (reason,) = b.candidate("U-1")[0].unevaluable
+    assert reason.rule == "REVIEW-PRICE-ABOVE-REFERENCE"
+    assert "param.direct_procurement_price_factor" in reason.values["missing"]

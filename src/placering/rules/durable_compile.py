@@ -35,6 +35,7 @@ from . import geo
 from .model import (
     BOOL, DATE, FIELDS, INT, LIST, NUMBER, STR, All, Any as AnyOf, Arith, Compare, Condition, Distance,
     Exists, Field, In, Literal, Matches, Missing, Not, Overlaps, Param, Rule, Subset, condition_fields,
+    condition_params,
 )
 
 # Namespaces held by the candidate fact; `request` is the request fact.
@@ -518,15 +519,17 @@ def compile_rules(rules: list[Rule], on: date, ruleset: Any, capacities: dict[st
     targets: dict[str, Target] = {}
     for ri, rule in enumerate(rules):
         missing_params = [n for n in rule.params if ruleset.parameters[n].value_on(on) is None]
-        if missing_params:
-            raise _fail(rule, f"parameter(s) {', '.join(missing_params)} have no value on {on}")
+        if set(missing_params) & set(condition_params(rule.applies_when)):
+            raise _fail(rule, f"applies_when uses parameter(s) {', '.join(missing_params)} with no value on {on}")
         _refuse_variable_division(rule)
         dn = _DNF(rule, on, ruleset, capacities)
         applies_fields = condition_fields(rule.applies_when)
         fields = condition_fields(rule.when)
         applies = dn.dnf(rule.applies_when) if rule.applies_when is not None else TRUE
         applies_ok = dn._and([[[Lit("ex", left=p) for p in applies_fields]], applies])
-        when = dn.dnf(rule.when)
+        # A parameter without a value on the date: wherever the rule applies it is unevaluable
+        # (as in the reference evaluator), so `when` is not compiled at all.
+        when = dn.dnf(rule.when) if not missing_params else FALSE
         if tamper is not None:
             when = tamper(rule, when)
         kind_r = {"k": "r"}
@@ -547,9 +550,12 @@ def compile_rules(rules: list[Rule], on: date, ruleset: Any, capacities: dict[st
         # holds and a field of when is null. One durable rule per field.
         for fi, path in enumerate(applies_fields):
             emit(f"a{ri}_{fi}", [[Lit("nex", left=path)]], Target(rule, "unevaluable", (path,)))
-        for fi, path in enumerate(fields):
-            emit(f"u{ri}_{fi}", dn._and([applies_ok, [[Lit("nex", left=path)]]]),
-                 Target(rule, "unevaluable", (path,)))
+        if missing_params:
+            emit(f"u{ri}_p", applies_ok, Target(rule, "unevaluable", ()))
+        else:
+            for fi, path in enumerate(fields):
+                emit(f"u{ri}_{fi}", dn._and([applies_ok, [[Lit("nex", left=path)]]]),
+                     Target(rule, "unevaluable", (path,)))
     # Anchors: a message matching no alpha node is not stored at all (MessageNotHandled), so
     # every candidate and every request matches one never-firing join; a session init fact
     # makes an action run in every session (delete_state on a session without one segfaults).
