@@ -57,6 +57,8 @@ def test_show_gives_versions_source_and_dated_parameters():
     assert [(x["valid_from"], x["value"]) for x in p["values"]] == [
         ("2000-01-01", ["hvb_barn_unga", "stodboende"]),
         ("2024-04-01", ["hvb_barn_unga", "stodboende", "skyddat_boende"])]
+    assert {"file": "skyddat_boende.yaml", "line": 38,
+            "name": "2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)"} in doc["tested_by"]
     text = rules("show", "STATUS-PERMIT-LOST").output
     assert "transition" in text and "removal_reason" in text and "event permit" in text
 

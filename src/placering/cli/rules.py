@@ -90,7 +90,8 @@ def list_rules(stage: str | None, on: str | None, directory: str | None, json_ou
 @click.option("--dir", "directory", help=_DIR_HELP)
 @json_option
 def show_rule(rule_id: str, directory: str | None, json_output: bool) -> None:
-    """One rule: every version, its condition, outcome, source and the parameters it uses."""
+    """One rule: every version, its condition, outcome, source, the parameters it uses and the
+    test cases that expect it to fire."""
     rs = _ruleset(directory)
     versions = rs.versions(rule_id)
     params = []
@@ -99,8 +100,14 @@ def show_rule(rule_id: str, directory: str | None, json_output: bool) -> None:
         params.append({"name": name, "description": p.description, "unit": p.unit,
                        "values": [{"valid_from": v.valid_from, "valid_to": v.valid_to, "value": v.value,
                                    "source": str(v.source)} for v in p.values]})
+    from ..rules.testing import expected_rule_ids, load_cases
+
+    tests_dir = rs.directory / "tests"
+    cases = load_cases(tests_dir) if tests_dir.is_dir() else []
+    tested_by = [{"file": Path(c.file).name, "line": c.line, "name": c.name}
+                 for c in cases if rule_id in expected_rule_ids(c)]
     doc = {"id": rule_id, "rules_version": rs.version, "versions": [_rule_dict(v) for v in versions],
-           "parameters": params}
+           "parameters": params, "tested_by": tested_by}
     if wants_json(json_output):
         print_json(doc)
         return
@@ -123,6 +130,8 @@ def show_rule(rule_id: str, directory: str | None, json_output: bool) -> None:
             click.echo("  sort keys:   " + ", ".join(f"{k['key']} {k['order']}" for k in v["sort_keys"]))
             click.echo(f"  recommendations: {v['recommendations']}")
         click.echo(f"  file:        {v['file']}:{v['line']}")
+    if tested_by:
+        click.echo("tested by: " + "; ".join(f"{t['file']}:{t['line']} {t['name']}" for t in tested_by))
     for p in params:
         click.echo(f"parameter {p['name']}: {p['description']}")
         for val in p["values"]:
