@@ -234,3 +234,31 @@ def test_snapshot_from_the_database(run, engine, tmp_path):
     [c1, c2] = from_db.candidates("hvb_barn_unga")
     assert c1["supplier"]["credit_rating"] == 62.0 and c1["permit"]["status"] == "active"
     assert c2["unit"]["geo_x"] is None and c2["unit"]["status"] == "watch"
+
+
+def test_a_resident_snapshot_follows_register_events(run, engine, tmp_path):
+    doc = register(unit("U-1"), unit("U-2"))
+    path = tmp_path / "reg.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    assert run("register", "import", str(path), "--on", "2024-01-01", "--by", "test").exit_code == 0
+    from placering.storage import open_session
+
+    with open_session(engine) as session:
+        snap = RegisterSnapshot.from_session(session, on=date(2024, 9, 1))
+    ev = ReferenceEvaluator(load_ruleset())
+    ev.load(snap)
+    on = date(2024, 9, 1)
+    assert all(c.eligible for c in ev.evaluate(request_fact(request(), snap, TAX), on=on).candidates)
+    r = run("register", "permit", "U-2", "--dnr", "8.1-1/2019", "--status", "revoked", "--on", "2024-08-01",
+            "--by", "test")
+    assert r.exit_code == 0 and "STATUS-PERMIT-LOST" in r.output
+    with open_session(engine) as session:
+        assert snap.refresh(session, org_nrs=["556677-8899"]) == 2
+    result = ev.evaluate(request_fact(request(), snap, TAX), on=on)
+    by_unit = {c.unit_id: sorted(x.rule for x in c.exclusions) for c in result.candidates}
+    # U-2 lost its permit: removed; the shared framework agreement RA-1 is on order stop for both.
+    assert by_unit == {"U-1": ["ELIG-AGREEMENT-STATUS"],
+                       "U-2": ["ELIG-AGREEMENT-STATUS", "ELIG-PERMIT-STATUS", "ELIG-STATUS"]}
+    with open_session(engine) as session:
+        fresh = RegisterSnapshot.from_session(session, on=on)
+    assert fresh.candidates("hvb_barn_unga") == snap.candidates("hvb_barn_unga")

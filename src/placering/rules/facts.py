@@ -189,6 +189,40 @@ class RegisterSnapshot:
         """Read the whole register from the database (one query per table)."""
         return cls.from_document(register_document(session), on=on or date.today())
 
+    def refresh(self, session: Any, *, org_nrs: Iterable[str]) -> int:
+        """Re-read some suppliers (e.g. after a register event) and replace their units'
+        candidates, so a resident register follows changes without a full reload. Returns the
+        number of units re-read."""
+        from sqlalchemy import select
+
+        from ..storage.models import Supplier
+
+        org_nrs = set(org_nrs)
+        ids = list(session.scalars(select(Supplier.id).where(Supplier.org_nr.in_(org_nrs))))
+        doc = register_document(session, supplier_ids=ids)
+        gone = {uid for uid, rec in self.units.items() if rec.supplier["org_nr"] in org_nrs}
+        gone |= {u["unit_id"] for s in doc["suppliers"] for u in s.get("units") or []}
+        for uid in gone:
+            self.units.pop(uid, None)
+        touched = set()
+        for insats, cands in self.by_insats.items():
+            kept = [c for c in cands if c["unit"]["unit_id"] not in gone]
+            if len(kept) != len(cands):
+                self.by_insats[insats] = kept
+                touched.add(insats)
+        count = 0
+        for supplier in doc["suppliers"]:
+            sfact = supplier_fact(supplier, self.on)
+            for unit in supplier.get("units") or []:
+                self._add_unit(unit, sfact)
+                touched |= {r["insats"] for r in unit.get("routes") or []}
+                count += 1
+        for insats in touched:
+            self.by_insats.get(insats, []).sort(
+                key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
+        self._reference.clear()
+        return count
+
     # -- reading --------------------------------------------------------------------------
     def candidates(self, insats: str) -> list[dict]:
         """The candidate facts (without the request) of an insats, ordered by unit and route."""
