@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ..storage.models import Decision, PlacementRequest
@@ -22,16 +22,21 @@ from .matcher import MatchContext, compare
 from .request import PlacementRequestIn
 
 
-def stored_cases(session: Session, since: date | None = None) -> list[tuple[PlacementRequest, Decision]]:
-    """Every stored request (submitted on or after `since`) with its latest decision."""
-    stmt = select(PlacementRequest).order_by(PlacementRequest.submitted_on, PlacementRequest.request_id)
+CHUNK = 200  # cases read at a time: a year's decisions do not need to be in memory at once
+
+
+def stored_cases(session: Session, since: date | None = None) -> list[tuple[int, int]]:
+    """(request pk, latest decision pk) of every stored request submitted on or after `since`
+    that has a decision, in submission order."""
+    latest = (select(Decision.request_id, func.max(Decision.seq).label("seq"))
+              .group_by(Decision.request_id).subquery())
+    stmt = (select(PlacementRequest.id, Decision.id)
+            .join(latest, latest.c.request_id == PlacementRequest.id)
+            .join(Decision, (Decision.request_id == PlacementRequest.id) & (Decision.seq == latest.c.seq))
+            .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id))
     if since is not None:
         stmt = stmt.where(PlacementRequest.submitted_on >= since)
-    requests = list(session.scalars(stmt))
-    latest: dict[int, Decision] = {}
-    for d in session.scalars(select(Decision).order_by(Decision.request_id, Decision.seq)):
-        latest[d.request_id] = d
-    return [(r, latest[r.id]) for r in requests if r.id in latest]
+    return [(r, d) for r, d in session.execute(stmt)]
 
 
 def replay(session: Session, *, since: date | None = None, rules_dir: Path | None = None,
@@ -41,19 +46,25 @@ def replay(session: Session, *, since: date | None = None, rules_dir: Path | Non
     ctx = context or MatchContext.load(session, engine=engine, rules_dir=rules_dir)
     cases = stored_cases(session, since)
     differences = []
-    for row, decision in cases:
-        old = decision.document
-        request = PlacementRequestIn.model_validate(row.payload)
-        new = ctx.decide(request, declined=old.get("declined_units", []), limit=old.get("limit_requested"),
-                         with_excluded=False)
-        changes = compare(old, new)
-        if old.get("rules_version") != new["rules_version"]:
-            version = {"old": old.get("rules_version"), "new": new["rules_version"]}
-        else:
-            version = None
-        if changes:
-            differences.append({"request_id": row.request_id, "seq": decision.seq, "rules_version": version,
-                                "changes": changes})
+    for i in range(0, len(cases), CHUNK):
+        chunk = cases[i:i + CHUNK]
+        rows = {r.id: r for r in session.scalars(select(PlacementRequest).where(
+            PlacementRequest.id.in_([r for r, _ in chunk])))}
+        decisions = {d.id: d for d in session.scalars(select(Decision).where(Decision.id.in_([d for _, d in chunk])))}
+        for request_pk, decision_pk in chunk:
+            row, decision = rows[request_pk], decisions[decision_pk]
+            old = decision.document  # recommendations, flags and review are plain JSON
+            request = PlacementRequestIn.model_validate(row.payload)
+            new = ctx.decide(request, declined=old.get("declined_units", []), limit=old.get("limit_requested"),
+                             with_excluded=False)
+            changes = compare(old, new)
+            if changes:
+                version = None
+                if old.get("rules_version") != new["rules_version"]:
+                    version = {"old": old.get("rules_version"), "new": new["rules_version"]}
+                differences.append({"request_id": row.request_id, "seq": decision.seq, "rules_version": version,
+                                    "changes": changes})
+        session.expunge_all()
     return {
         "rules_version": ctx.ruleset.version,
         "rules_dir": str(ctx.ruleset.directory),
