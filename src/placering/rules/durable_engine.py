@@ -52,6 +52,7 @@ _DEFINITIONS: dict[tuple, tuple] = {}
 # A matched candidate in a batch message: facts come back as the text we asserted (id first).
 _CAND_ID = re.compile(r'"c":\{"id": "(c\d+)"')
 MAX_SIDS = 1024
+SESSION_SIZE = 250  # candidates per session (asserting into a session slows as it grows)
 DEFAULT_REQUEST_LIST_CAPACITY = 4  # grows (recompiling) when a request has a longer list
 
 
@@ -68,13 +69,22 @@ class _Host(durable_engine.Host):
 
 
 @dataclass
+class _Sessions:
+    """What is loaded in one registered ruleset: insatser whose candidates are asserted, and
+    every session (sid) in which the init action has run (safe to delete_state)."""
+
+    insats: set[str] = field(default_factory=set)
+    sids: set[str] = field(default_factory=set)
+
+
+@dataclass
 class _Compiled:
     name: str
     targets: dict[str, Target]
     order: dict[str, int]  # rule id -> position in the reference's rule order
     compiled_rules: dict[str, CompiledRule]  # rule id -> reference explanation helpers
     encoder: Encoder
-    loaded_sids: set[str] = field(default_factory=set)
+    sessions: _Sessions = field(default_factory=_Sessions)
 
 
 class DurableEvaluator:
@@ -94,6 +104,11 @@ class DurableEvaluator:
         self._by_date: dict[date, tuple] = {}  # evaluation date -> compiled key
         self._residents: dict[str, list[tuple[str, dict]]] = {}  # insats -> [(id, candidate fact)]
         self._unit_insatser: dict[str, set[str]] = {}  # unit id -> insatser it has candidates in
+        # Candidates of an insats are spread over sessions of at most SESSION_SIZE facts:
+        # asserting into a session costs time proportional to the facts it holds.
+        self._chunks: dict[str, list[str]] = {}  # insats -> its session ids
+        self._sid_of: dict[str, str] = {}  # candidate id -> session id
+        self._sid_count: dict[str, int] = {}  # session id -> candidates held
         self._seq = 0
         self._capacities: dict[str, int] = {}
         self._matches_since_recycle = 0
@@ -106,30 +121,22 @@ class DurableEvaluator:
         already open (retract all, assert all: sessions and compiled rulesets are reused); the
         Host is only rebuilt when a list outgrows the positions the rulesets were compiled for."""
         with self._lock:
-            old = self._residents
+            old, old_sid_of = self._residents, self._sid_of
             self.snapshot = snapshot
-            self._residents = {insats: [(self._next_id(), c) for c in snapshot.candidates(insats)]
-                               for insats in snapshot.by_insats}
-            self._index_units()
-            if len(self._residents) > MAX_SIDS:
-                raise EngineError(f"{len(self._residents)} insatser: durable-rules holds at most {MAX_SIDS} sessions")
+            self._rebuild_residents()
             capacities = self._list_capacities()
             if self._host is None or capacities != self._capacities:
                 self._capacities = capacities
                 self._reset_host()
                 return
-            for comp in {c.name: c for c in self._compiled.values()}.values():
-                for insats in comp.loaded_sids:
-                    enc = comp.encoder
-                    gone = [self._wire(enc, cid, c, insats) for cid, c in old.get(insats, [])]
-                    new = [self._wire(enc, cid, c, insats) for cid, c in self._residents.get(insats, [])]
-                    for i in range(0, len(gone), 2000):
-                        if self._run(durable_rules_engine.retract_facts, comp.name, gone[i:i + 2000]):
-                            raise EngineError("retracting candidates fired rules")
-                    for i in range(0, len(new), 2000):
-                        if self._run(durable_rules_engine.assert_facts, comp.name, new[i:i + 2000]):
-                            raise EngineError("loading candidates fired rules without a request")
-                    self._check_count(comp, insats, expected=len(new))
+            for comp in self._unique_compiled():
+                for insats in sorted(comp.sessions.insats):
+                    gone = self._by_sid(comp, old.get(insats, []), old_sid_of)
+                    for sid, facts in gone.items():
+                        self._batched(durable_rules_engine.retract_facts, comp, facts)
+                comp.sessions.insats.clear()  # reloaded lazily, per insats, as requests come
+                for sid in comp.sessions.sids:
+                    self._check_count(comp, sid, expected=0)
 
     def update_unit(self, unit_id: str) -> None:
         """Re-read one unit's candidates from the (changed) snapshot: retract its old facts and
@@ -146,7 +153,6 @@ class DurableEvaluator:
                 new_cands = [c for c in self.snapshot.candidates(insats) if c["unit"]["unit_id"] == unit_id]
                 if not old and not new_cands:
                     continue
-                kept = {id(c): cid for cid, c in self._residents.get(insats, []) if c["unit"]["unit_id"] != unit_id}
                 new = [(self._next_id(), c) for c in new_cands]
                 if any(self._too_long(c) for _, c in new):
                     # A list outgrew the compiled positions: recompile with room for it.
@@ -154,16 +160,27 @@ class DurableEvaluator:
                     self._capacities = self._list_capacities()
                     self._reset_host()
                     return
-                for comp in {c.name: c for c in self._compiled.values()}.values():
-                    if insats in comp.loaded_sids:
-                        enc = comp.encoder
-                        if old:
-                            self._run(durable_rules_engine.retract_facts, comp.name,
-                                      [self._wire(enc, cid, c, insats) for cid, c in old])
-                        if new:
-                            self._run(durable_rules_engine.assert_facts, comp.name,
-                                      [self._wire(enc, cid, c, insats) for cid, c in new])
-                        self._check_count(comp, insats, expected=len(kept) + len(new))
+                # The new facts go to the session of the old ones (or the insats' last session).
+                target = self._sid_of[old[0][0]] if old else self._sessions_of(insats)[-1]
+                affected = {self._sid_of[cid] for cid, _ in old} | {target}
+                for cid, _ in new:
+                    self._sid_of[cid] = target
+                for comp in self._unique_compiled():
+                    if insats in comp.sessions.insats:
+                        for sid, facts in self._by_sid(comp, old, self._sid_of).items():
+                            self._batched(durable_rules_engine.retract_facts, comp, facts)
+                        if target not in comp.sessions.sids:
+                            self._init_session(comp, target)
+                        self._batched(durable_rules_engine.assert_facts, comp,
+                                      [self._wire(comp.encoder, cid, c, target) for cid, c in new])
+                for cid, _ in old:
+                    self._sid_count[self._sid_of.pop(cid)] -= 1
+                self._sid_count[target] += len(new)
+                for comp in self._unique_compiled():
+                    if insats in comp.sessions.insats:
+                        for sid in affected:
+                            self._check_count(comp, sid, expected=self._sid_count[sid])
+                kept = {id(c): cid for cid, c in self._residents.get(insats, []) if c["unit"]["unit_id"] != unit_id}
                 by_obj = {id(c): cid for cid, c in new}
                 by_obj.update(kept)
                 self._residents[insats] = [(by_obj[id(c)], c) for c in self.snapshot.candidates(insats)]
@@ -171,10 +188,37 @@ class DurableEvaluator:
                     present.add(insats)
             self._unit_insatser[unit_id] = present
 
+    def _unique_compiled(self) -> list[_Compiled]:
+        return list({c.name: c for c in self._compiled.values()}.values())
+
+    def _by_sid(self, comp: _Compiled, cands: list[tuple[str, dict]], sid_of: dict[str, str]) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for cid, c in cands:
+            sid = sid_of[cid]
+            out.setdefault(sid, []).append(self._wire(comp.encoder, cid, c, sid))
+        return out
+
+    def _batched(self, fn: Callable, comp: _Compiled, facts: list[dict]) -> None:
+        for i in range(0, len(facts), 2000):
+            if self._run(fn, comp.name, facts[i:i + 2000]):
+                raise EngineError("asserting or retracting candidates fired rules without a request")
+
     def _rebuild_residents(self) -> None:
         assert self.snapshot is not None
         self._residents = {i: [(self._next_id(), c) for c in self.snapshot.candidates(i)]
                            for i in self.snapshot.by_insats}
+        self._chunks, self._sid_of, self._sid_count = {}, {}, {}
+        for insats, cands in self._residents.items():
+            sids = self._chunks.setdefault(insats, [])
+            for k in range(0, max(1, len(cands)), SESSION_SIZE):
+                sid = f"{insats}#{k // SESSION_SIZE}"
+                sids.append(sid)
+                part = cands[k:k + SESSION_SIZE]
+                self._sid_count[sid] = len(part)
+                for cid, _ in part:
+                    self._sid_of[cid] = sid
+        if len(self._sid_count) > MAX_SIDS:
+            raise EngineError(f"{len(self._sid_count)} sessions needed: durable-rules holds at most {MAX_SIDS}")
         self._index_units()
 
     def _index_units(self) -> None:
@@ -220,7 +264,7 @@ class DurableEvaluator:
                 if rs is None or comp.name in done:
                     continue
                 done.add(comp.name)
-                for sid in comp.loaded_sids:  # each had its init action run
+                for sid in comp.sessions.sids:  # each had its init action run
                     durable_rules_engine.delete_state(rs._handle, sid)
                 durable_rules_engine.delete_ruleset(rs._handle)
         self._host = _Host()
@@ -316,24 +360,41 @@ class DurableEvaluator:
         comp = _Compiled(name, targets, order, {r.id: compile_rule(r, self.ruleset, on) for r in rules},
                          Encoder(dict(self._capacities), keys))
         if shared is not None:
-            comp.loaded_sids = shared.loaded_sids
+            comp.sessions = shared.sessions
         self._compiled[key] = comp
         return comp
 
-    def _ensure_session(self, comp: _Compiled, insats: str) -> None:
-        if insats in comp.loaded_sids:
-            return
-        enc = comp.encoder
-        facts = [self._wire(enc, cid, c, insats) for cid, c in self._residents.get(insats, [])]
-        # The init fact makes one action run in this session (safe delete_state later).
-        fired = self._run(durable_rules_engine.assert_fact, comp.name, {"id": "init", "sid": insats, "k": "init"})
+    def _init_session(self, comp: _Compiled, sid: str) -> None:
+        # The init fact makes one action run in this session (delete_state is safe later).
+        fired = self._run(durable_rules_engine.assert_fact, comp.name, {"id": "init", "sid": sid, "k": "init"})
         if [f[0] for f in fired] != ["init"]:
-            raise EngineError(f"the session init of {insats} fired {fired!r}")
-        comp.loaded_sids.add(insats)
-        for i in range(0, len(facts), 2000):
-            if self._run(durable_rules_engine.assert_facts, comp.name, facts[i:i + 2000]):
-                raise EngineError("loading candidates fired rules without a request")
-        self._check_count(comp, insats, expected=len(facts))
+            raise EngineError(f"the session init of {sid} fired {fired!r}")
+        comp.sessions.sids.add(sid)
+        if len(comp.sessions.sids) > MAX_SIDS:
+            raise EngineError(f"more than {MAX_SIDS} sessions in one ruleset")
+
+    def _sessions_of(self, insats: str) -> list[str]:
+        """The sessions of an insats (one, empty, for an insats without candidates: request
+        rules still need a session to fire in)."""
+        chunks = self._chunks.setdefault(insats, [])
+        if not chunks:
+            chunks.append(f"{insats}#0")
+            self._sid_count[chunks[0]] = 0
+        return chunks
+
+    def _ensure_session(self, comp: _Compiled, insats: str) -> None:
+        if insats in comp.sessions.insats:
+            return
+        sids = self._sessions_of(insats)
+        for sid, facts in self._by_sid(comp, self._residents.get(insats, []), self._sid_of).items():
+            if sid not in comp.sessions.sids:
+                self._init_session(comp, sid)
+            self._batched(durable_rules_engine.assert_facts, comp, facts)
+        for sid in sids:
+            if sid not in comp.sessions.sids:
+                self._init_session(comp, sid)
+            self._check_count(comp, sid, expected=self._sid_count[sid])
+        comp.sessions.insats.add(insats)
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self, request_fact: dict, *, on: date) -> RequestEvaluation:
@@ -362,10 +423,13 @@ class DurableEvaluator:
                 self._reset_host()
         comp = self._compiled_for(on)
         self._ensure_session(comp, insats)
-        wire_r = comp.encoder.encode(request_fact, "r", {"id": "request", "sid": insats, "k": "r"})
-        collected = self._run(durable_rules_engine.assert_fact, comp.name, wire_r)
-        if self._run(durable_rules_engine.retract_fact, comp.name, wire_r):
-            raise EngineError("retracting the request fired rules")
+        wire_r = comp.encoder.encode(request_fact, "r", {"id": "request", "sid": "", "k": "r"})
+        collected = []
+        for sid in self._sessions_of(insats):  # the request meets each session's candidates
+            wire_r["sid"] = sid
+            collected += self._run(durable_rules_engine.assert_fact, comp.name, wire_r)
+            if self._run(durable_rules_engine.retract_fact, comp.name, wire_r):
+                raise EngineError("retracting the request fired rules")
         return comp, self._fired(comp, collected)
 
     def _fired(self, comp: _Compiled, collected: list) -> dict[str | None, dict[str, str]]:
@@ -420,7 +484,7 @@ class DurableEvaluator:
         with self._lock:
             comp = self._compiled_for(on)
             self._ensure_session(comp, insats)
-            return self._host.get_facts(comp.name, insats)
+            return [f for sid in self._sessions_of(insats) for f in self._host.get_facts(comp.name, sid)]
 
     def close(self) -> None:
         with self._lock:
