@@ -11,7 +11,11 @@ Guards against the defects measured in durable-rules 2.0.28 (docs: durable-rules
   in batches (`cap`), and the request retracted again;
 - every fact has an explicit unique `id`, and after loading the engine must hold exactly as many
   facts as were asserted (facts were observed silently dropped);
-- one session (`sid`) per insats, reused (at most 1,024 live sids per ruleset);
+- sessions (`sid`) are reused, never one per request (at most 1,024 live sids per ruleset): the
+  candidates of an insats are spread over sessions of SESSION_SIZE facts, because asserting
+  into a session costs time proportional to what it holds (20,000 units: loading and deciding
+  several times faster than one session per insats); a request is asserted into each session
+  of its insats and its request-level flags are merged;
 - ruleset definitions are copied before registering (registering mutates them) and named by a
   content hash (registering a name twice raises);
 - an action runs in every session at creation (delete_state on a session without one segfaulted),
