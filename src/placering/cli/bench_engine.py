@@ -56,5 +56,5 @@ def bench_engine_cmd(units: int, requests: int, events: int, evaluations: int, m
     m = result["memory"]
     print_table(m["checkpoints"], [("evaluations", "Decisions"), ("rss_mb", "RSS MB"), ("recycles", "Host recycles")],
                 title=f"Memory: {m['units']} units ({m['candidates']} candidates), recycle after "
-                      f"{m['recycle_matches']} matches, {m['decision_median_ms']} ms per decision")
+                      f"{m['recycle_matches']} matches, {m['decision_mean_ms']} ms per decision (mean)")
     click.echo(f"Load average {', '.join(f'{x:.1f}' for x in result['load_average'])}.")

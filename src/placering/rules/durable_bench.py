@@ -53,6 +53,27 @@ def run(units: int = 20000, requests: int = 100, events: int = 200, evaluations:
     ruleset = load_ruleset()
     out: dict = {"units": units, "rules_version": ruleset.version}
 
+    # -- memory over many evaluations -----------------------------------------------------------------
+    progress(f"memory: {evaluations} decisions on a {memory_units}-unit register")
+    msnap, mreqs = _world(memory_units, 200, ruleset)
+    engine = DurableEvaluator(ruleset, recycle_matches=recycle_matches)
+    engine.load(msnap)
+    checkpoints = sorted({c for c in (1000, 10_000, 50_000, evaluations) if c <= evaluations})
+    memory = []
+    t = time.perf_counter()
+    for i in range(1, evaluations + 1):
+        rf, on = mreqs[i % len(mreqs)]
+        engine.decide(rf, on=on)
+        if i in checkpoints:
+            memory.append({"evaluations": i, "rss_mb": rss_mb(), "recycles": engine.recycles})
+            progress(f"{i} decisions: RSS {memory[-1]['rss_mb']} MB, {engine.recycles} recycles")
+    elapsed = time.perf_counter() - t
+    engine.close()
+    out["memory"] = {"units": memory_units, "candidates": len(msnap), "recycle_matches": recycle_matches,
+                     "checkpoints": memory, "decision_mean_ms": round(elapsed / evaluations * 1000, 3)}
+    del engine, msnap, mreqs
+    gc.collect()
+
     progress(f"building the demo register ({units} units) and {requests} requests")
     t = time.perf_counter()
     snap, reqs = _world(units, requests, ruleset)
@@ -116,25 +137,5 @@ def run(units: int = 20000, requests: int = 100, events: int = 200, evaluations:
         event_times.append(time.perf_counter() - t)
     out["register_event"] = _ms(event_times)
     durable.close()
-    del durable, reference, snap, reqs
-    gc.collect()
 
-    # -- memory over many evaluations -----------------------------------------------------------------
-    progress(f"memory: {evaluations} decisions on a {memory_units}-unit register")
-    msnap, mreqs = _world(memory_units, 200, ruleset)
-    engine = DurableEvaluator(ruleset, recycle_matches=recycle_matches)
-    engine.load(msnap)
-    checkpoints = sorted({c for c in (1000, 10_000, 50_000, evaluations) if c <= evaluations})
-    memory = []
-    t = time.perf_counter()
-    for i in range(1, evaluations + 1):
-        rf, on = mreqs[i % len(mreqs)]
-        engine.decide(rf, on=on)
-        if i in checkpoints:
-            memory.append({"evaluations": i, "rss_mb": rss_mb(), "recycles": engine.recycles})
-            progress(f"{i} decisions: RSS {memory[-1]['rss_mb']} MB, {engine.recycles} recycles")
-    elapsed = time.perf_counter() - t
-    engine.close()
-    out["memory"] = {"units": memory_units, "candidates": len(msnap), "recycle_matches": recycle_matches,
-                     "checkpoints": memory, "decision_median_ms": round(elapsed / evaluations * 1000, 3)}
     return out
