@@ -24,7 +24,7 @@ from .common import json_option, print_json, print_table, wants_json
               help="Engine decisions in the memory run (RSS printed after 1,000 and at the end).")
 @click.option("--memory-units", type=click.IntRange(min=11), default=1000, show_default=True,
               help="Units in the register of the memory run.")
-@click.option("--recycle-matches", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+@click.option("--recycle-matches", type=click.IntRange(min=1), default=4_000_000, show_default=True,
               help="Rebuild the durable-rules Host after this many matches (its C core leaks per match).")
 @json_option
 def bench_engine_cmd(units: int, requests: int, events: int, evaluations: int, memory_units: int,

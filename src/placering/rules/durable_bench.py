@@ -48,7 +48,7 @@ def _world(units: int, requests: int, ruleset: RuleSet):
 
 
 def run(units: int = 20000, requests: int = 100, events: int = 200, evaluations: int = 100_000,
-        memory_units: int = 1000, recycle_matches: int = 1_000_000,
+        memory_units: int = 1000, recycle_matches: int = 4_000_000,
         progress: Callable[[str], None] = lambda msg: None) -> dict:
     ruleset = load_ruleset()
     out: dict = {"units": units, "rules_version": ruleset.version}
