@@ -112,7 +112,15 @@ def unit_fact(unit: dict, org_nr: str, on: date | None) -> dict:
     }
 
 
-def route_fact(route: dict) -> dict:
+def route_fact(route: dict, unit_municipality: str | None = None) -> dict:
+    """The route namespace of a candidate.
+
+    An egen regi route that lists no buyers belongs to the municipality the unit is in: with ten
+    municipalities in one register (PRIIS), one municipality's own services are not another's.
+    """
+    buyers = list(route.get("buyers") or [])
+    if not buyers and route["route"] == "egen_regi" and unit_municipality:
+        buyers = [unit_municipality]
     return {
         "route": route["route"],
         "insats": route["insats"],
@@ -120,7 +128,7 @@ def route_fact(route: dict) -> dict:
         "daily_price": _num(route.get("daily_price")),
         "valid_from": _date(route.get("valid_from")),
         "valid_to": _date(route.get("valid_to")),
-        "buyers": [fold(b) for b in route.get("buyers") or []],
+        "buyers": [fold(b) for b in buyers],
         "status": route.get("status") or "active",
         "reserved_nonprofit": bool(route.get("reserved_nonprofit", False)),
     }
@@ -167,7 +175,7 @@ class RegisterSnapshot:
         for insats in {p.get("insats") for p in unit.get("permits") or []}:
             permits[insats] = permit_fact(_latest([p for p in unit["permits"] if p.get("insats") == insats],
                                                   "decided_on", None))
-        routes = [route_fact(r) for r in unit.get("routes") or []]
+        routes = [route_fact(r, unit.get("municipality")) for r in unit.get("routes") or []]
         self.units[base["unit_id"]] = UnitRecord(base, sfact, routes, permits, offers)
         per_insats: dict[str, dict] = {}
         for r in routes:
