@@ -268,17 +268,37 @@ def test_sessions_and_rulesets_are_reused(world, durable):
 
 
 def test_compiled_definition_is_not_mutated_and_named_by_content(world):
-    rs = world[0]
-    rules = [r for s in ("eligibility", "review") for r in rs.rules_for(s, ON)]
-    caps = {"unit.genders": 2, "unit.target_groups": 3, "unit.subcategories": 2, "route.buyers": 2,
-            "permit.target_groups": 3, "request.person.needs": 4, "request.avoid_municipality_keys": 4,
-            "request.declined_units": 4}
+    """Registering mutates the dict it is given (it removes 'run'): the adapter registers
+    copies, so the cached definition serves a second Host unchanged."""
+    import placering.rules.durable_engine as engine_module
     from placering.rules.durable_compile import content_name
 
-    d1, _ = compile_rules(rules, ON, rs, caps)
-    d2, _ = compile_rules(rules, ON, rs, caps)
-    assert content_name(d1) == content_name(d2)
-    assert all("run" not in body for body in d1.values())
+    rs, _, snap, reqs = world
+    first = DurableEvaluator(rs)
+    first.load(snap)
+    first.evaluate(reqs[0], on=ON)
+    ((key, (definition, _, name, _)),) = [(k, v) for k, v in engine_module._DEFINITIONS.items()
+                                          if k[0] == rs.version and k == first._by_date[ON]]
+    rules = [r for s in ("eligibility", "review") for r in rs.rules_for(s, ON)]
+    fresh, _ = compile_rules(rules, ON, rs, first._capacities)
+    assert definition == fresh and name == content_name(fresh)
+    assert all("run" not in body for body in definition.values())
+    second = DurableEvaluator(rs)
+    second.load(snap)
+    assert outcome_key(second.evaluate(reqs[0], on=ON)) == outcome_key(first.evaluate(reqs[0], on=ON))
+    first.close()
+    second.close()
+
+
+def test_session_limit_is_enforced(world, monkeypatch):
+    import placering.rules.durable_engine as engine_module
+
+    rs, _, snap, _ = world
+    monkeypatch.setattr(engine_module, "SESSION_SIZE", 2)
+    monkeypatch.setattr(engine_module, "MAX_SIDS", 50)
+    dur = DurableEvaluator(rs)
+    with pytest.raises(EngineError, match="at most 50"):
+        dur.load(snap)
 
 
 def test_an_exception_inside_an_action_is_raised_not_swallowed(world, durable):
