@@ -272,10 +272,6 @@ def _eligible(c: Any) -> bool:
     return not c.exclusions and not c.unevaluable
 
 
-def _declined_only(c: Any) -> bool:
-    return bool(c.exclusions) and not c.unevaluable and all(r.code == DECLINED for r in c.exclusions)
-
-
 def decide(
     request: PlacementRequestIn,
     evaluation: Any,
@@ -299,29 +295,43 @@ def decide(
     limit = policy.recommendations if limit is None else limit
     if limit < 1:
         raise ValidationError("--limit: at least one recommendation")
+    # One pass over every candidate of the insats (thousands on a large register): keep it lean.
     by_unit: dict[str, list[Any]] = {}
+    eligible_units: dict[str, list[Any]] = {}
+    declined_units_seen: set[str] = set()  # units of a preferred route eligible but for their decline
+    last_resort_routes = policy.last_resort
     for c in evaluation.candidates:
-        by_unit.setdefault(c.unit_id, []).append(c)
+        uid = c.unit_id
+        cands = by_unit.get(uid)
+        if cands is None:
+            by_unit[uid] = [c]
+        else:
+            cands.append(c)
+        exclusions = c.exclusions
+        if not exclusions and not c.unevaluable:
+            e = eligible_units.get(uid)
+            if e is None:
+                eligible_units[uid] = [c]
+            else:
+                e.append(c)
+        elif (exclusions and not c.unevaluable and exclusions[0].code == DECLINED and len(exclusions) == 1
+              and c.route not in last_resort_routes):
+            declined_units_seen.add(uid)
+    declined_eligible = len(declined_units_seen)
 
     primary: list[Ranked] = []
     last_resort: list[Ranked] = []
-    declined_eligible = 0
-    excluded_units: dict[str, list[Any]] = {}
-    for unit_id, cands in by_unit.items():
-        # A unit of a preferred route that would have been eligible but for its decline.
-        if any(c.exclusions and _declined_only(c) and c.route not in policy.last_resort for c in cands):
-            declined_eligible += 1
-        eligible = [c for c in cands if _eligible(c)]
-        if not eligible:
-            excluded_units[unit_id] = cands
-            continue
+    for unit_id, eligible in eligible_units.items():
         ranked = []
         for c in eligible:
             keys = _key_values(c, request, policy)
             ranked.append(Ranked(c, keys, _sort_tuple(keys, policy)))
-        best = min(ranked, key=lambda r: r.sort)
-        best.others = [c for c in cands if c is not best.candidate]
-        (last_resort if best.candidate.route in policy.last_resort else primary).append(best)
+        best = ranked[0] if len(ranked) == 1 else min(ranked, key=lambda r: r.sort)
+        cands = by_unit[unit_id]
+        if len(cands) > 1:
+            best.others = [c for c in cands if c is not best.candidate]
+        (last_resort if best.candidate.route in last_resort_routes else primary).append(best)
+    excluded_units = {uid: cands for uid, cands in by_unit.items() if uid not in eligible_units}
 
     flags: list[dict[str, Any]] = []
     for r in evaluation.request_flags:
