@@ -153,3 +153,40 @@ def test_visit_priority_levels(history, run, engine, tmp_path):
     assert levels(run, "2024-06-01")["U-4"] == 1
     table = run("audit", "visits", "--as-of", "2024-06-01", env=WIDE)
     assert table.exit_code == 0 and "Högt prioriterat" in table.stdout
+
+
+def test_a_recorded_visit_lowers_priority_unless_there_are_signals(history, run, engine):
+    # U-4 becomes heavily used (five placements in a year): second level.
+    add_placement(engine, "R-V-0", submitted_on=date(2024, 1, 20), insats="korttidsboende",
+                  unit_id="U-4", org_nr=ORG_KOMMUN, route="egen_regi", start_on=date(2024, 1, 20), age=40)
+    for i in range(4):
+        add_placement(engine, f"R-V-{i + 1}", submitted_on=date(2024, 2, 1), insats="korttidsboende",
+                      unit_id="U-4", org_nr=ORG_KOMMUN, route="egen_regi", start_on=date(2024, 2, 1 + i), age=40)
+    assert levels(run, "2024-06-01")["U-4"] == 2
+
+    before = snapshot(engine)
+    for args, message in [
+        (("U-4", "--on", "2024-13-01", "--by", "spink"), "--on: '2024-13-01' is not a date"),
+        (("U-404", "--on", "2024-05-15", "--by", "spink"), "U-404"),
+        (("U-4", "--on", "2024-05-15"), "--by"),
+        (("U-4", "--on", "2999-01-01", "--by", "spink"), "in the future"),
+    ]:
+        bad = run("register", "visit", *args)
+        assert bad.exit_code != 0 and message in bad.stderr, (args, bad.stderr)
+    assert snapshot(engine) == before
+
+    cli_ok(run, "register", "visit", "U-4", "--on", "2024-05-15", "--note", "Besök utan anmärkning", "--by", "spink")
+    doc = as_json(run("audit", "visits", "--as-of", "2024-06-01", "--json"))
+    u4 = [u for u in doc["units"] if u["unit_id"] == "U-4"][0]
+    assert (u4["level"], u4["last_visited"]) == (3, "2024-05-15")
+    assert "recently visited (2024-05-15" in u4["why"]
+    # Before the visit it was not yet known; a year and more later the visit is no longer recent.
+    assert levels(run, "2024-05-14")["U-4"] == 2
+    later = as_json(run("audit", "visits", "--as-of", "2025-06-01", "--json"))
+    u4_later = [u for u in later["units"] if u["unit_id"] == "U-4"][0]
+    assert u4_later["last_visited"] == "2024-05-15" and "recently visited" not in u4_later["why"]
+    # A complaint is a signal of shortcomings: back to the first level despite the visit.
+    cli_ok(run, "register", "complaint", "U-4", "--category", "treatment", "--on", "2024-05-20", "--by", "spink")
+    assert levels(run, "2024-06-01")["U-4"] == 1
+    log = as_json(run("register", "history", "U-4", "--json"))
+    assert any(e["action"] == "visit" and e["actor"] == "spink" for e in (log if isinstance(log, list) else log["entries"]))

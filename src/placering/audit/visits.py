@@ -12,9 +12,10 @@ Verksamhetsbesök), each with why it is where it is.
 3. Lägre prioritering: units used more rarely, and unused units in an insats in high demand.
 4. Ej prioriterat i år: unused units where supply is sufficient.
 
-The register keeps no record of visits, so "never visited" holds for every unit and "recently
-visited" cannot lower a unit's priority: that part of the source's order is left to the team.
-Skyddat boende gets more visits, so within a level it comes first.
+Visits are recorded with `placering register visit`. A unit visited within
+`audit_visit_recent_months` is "recently visited": the source puts it on the third level, unless
+it shows signals of shortcomings, which keep it on the first. Skyddat boende gets more visits,
+so within a level it comes first.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from ..errors import ValidationError
-from ..storage.models import Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit
+from ..storage.models import (
+    Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit, Visit,
+)
 from ..vocabulary import CheckResult, UnitStatus, label
 from .checks import add_months
 from .common import load_units
@@ -71,6 +74,7 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
     heavy = _months("audit_visit_heavy_use_placements", as_of)
     signal_months = _months("audit_visit_signal_months", as_of)
     growth = float(audit_param("audit_visit_high_demand_growth", as_of).value)
+    recent_months = _months("audit_visit_recent_months", as_of)
 
     units, agreements = register_states(session, as_of)
     present = {uid: st for uid, st in units.items() if st.status != UnitStatus.REMOVED.value}
@@ -132,6 +136,11 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
         else:
             failed[org_nr].add(kind)
     new_since = add_months(as_of, -new_months)
+    last_visit: dict[str, date] = dict(session.execute(
+        select(Unit.unit_id, func.max(Visit.visited_on)).join(Visit, Visit.unit_id == Unit.id)
+        .where(Visit.visited_on <= as_of).group_by(Unit.unit_id)
+    ).all())
+    recent_since = add_months(as_of, -recent_months)
 
     rows = []
     for uid, st in present.items():
@@ -158,10 +167,14 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
         if signals:
             lvl = 1
             why.append("signals: " + "; ".join(signals))
+        elif uid in last_visit and last_visit[uid] > recent_since:
+            lvl = 3
+            why.append(f"recently visited ({last_visit[uid].isoformat()}, within {recent_months} months)")
         elif new and demanded:
             lvl = 1
-            why.append(f"new (in the register since {st.created_on.isoformat()}), never visited, "
-                       f"high demand or shortage: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
+            why.append(f"new (in the register since {st.created_on.isoformat()}), "
+                       + ("never visited" if uid not in last_visit else f"last visited {last_visit[uid].isoformat()}")
+                       + ", high demand or shortage: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
         elif n >= heavy:
             lvl = 2
             why.append(f"heavily used: {n} placements in {usage_months} months (≥ {heavy})")
@@ -182,6 +195,7 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
             "level": lvl, "priority": LEVELS[lvl], "unit_id": uid, "name": u.name, "org_nr": u.org_nr,
             "supplier": u.supplier_name, "municipality": u.municipality, "insatser": u.insatser,
             "status": st.status, "placements": n, "in_register_since": st.created_on, "signals": len(signals),
+            "last_visited": last_visit.get(uid),
             "why": "; ".join(why),
         })
     if level is not None:
@@ -190,5 +204,6 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
                              r["unit_id"]))
     hd = [{"insats": k, "why": v} for k, v in sorted(high_demand.items())]
     thresholds = {"new_unit_months": new_months, "usage_months": usage_months, "heavy_use_placements": heavy,
+                  "recent_visit_months": recent_months,
                   "signal_months": signal_months, "high_demand_growth": growth}
     return VisitsReport(as_of, rows, hd, thresholds)

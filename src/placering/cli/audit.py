@@ -279,17 +279,17 @@ def visits_cmd(as_of, level, json_output, csv_output) -> None:
     with signals such as watch status, complaints or failed checks; 2 heavily
     used; 3 rarely used; 4 unused where supply is sufficient), each with why it is there.
 
-    Thresholds are dated parameters (rules/parameters/audit.yaml). Simplification: the register
-    records no site visits, so every unit counts as never visited and "recently visited"
-    cannot lower a priority."""
+    Thresholds are dated parameters (rules/parameters/audit.yaml). Visits are recorded with
+    `placering register visit`; a unit visited recently moves to level 3 unless it shows
+    signals of shortcomings."""
     day = _as_of(as_of)
     with _session() as s:
         report = lib.visits(s, day, level=level)
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),
-            ("municipality", "Kommun"), ("insatser", "Insatser"), ("placements", "Placeringar"), ("why", "Varför")]
+            ("municipality", "Kommun"), ("insatser", "Insatser"), ("placements", "Placeringar"), ("last_visited", "Senaste besök"), ("why", "Varför")]
     if csv_output:
         cols = [(k, "") for k in ("level", "priority", "unit_id", "name", "org_nr", "municipality", "insatser",
-                                   "status", "placements", "in_register_since", "why")]
+                                   "status", "placements", "in_register_since", "last_visited", "why")]
     _emit(report.to_dict(), json_output, csv_output,
           [("units", f"Besöksprioritering per {day.isoformat()}", report.units, cols)])
 

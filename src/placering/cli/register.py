@@ -483,6 +483,22 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, actor, json_o
           + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 
+@register.command()
+@click.argument("unit_id")
+@click.option("--on", "on", required=True, help="Date of the visit (YYYY-MM-DD).")
+@click.option("--note", help="What was seen (no names or personal identity numbers).")
+@by_option
+@json_option
+def visit(unit_id: str, on, note, actor, json_output: bool) -> None:
+    """Record a site visit (verksamhetsbesök) at a unit; `audit visits` reads it."""
+    visited_on = parse_date(on, "--on")
+    engine = app().engine()
+    with transaction(engine) as session:
+        row = service.record_visit(session, unit_id, visited_on=visited_on, actor=actor, note=note)
+        entry = _last_entry(session, "visit", str(row.id))
+    _done(entry, json_output, f"Recorded a visit at unit {entry.unit_id} on {visited_on.isoformat()} (by {entry.actor}).")
+
+
 # --- history ---------------------------------------------------------------------------------
 
 

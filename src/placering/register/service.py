@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
 from ..storage.history import record, record_many, require_actor
-from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
+from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc
 from ..vocabulary import (
     AgreementStatus,
@@ -877,6 +877,33 @@ def record_complaint(
            changes={"category": category, "outcome": outcome, "received_on": received_on})
     session.flush()
     return complaint
+
+
+def record_visit(
+    session: Session,
+    unit_id: str,
+    *,
+    visited_on: date,
+    actor: str,
+    note: str | None = None,
+) -> Visit:
+    """Record a site visit (verksamhetsbesök) at a unit."""
+    actor = require_actor(actor)
+    unit = get_unit(session, unit_id)
+    if unit.status == UnitStatus.REMOVED.value:
+        raise InvariantViolation(f"unit {unit.unit_id} is removed from the register: a visit there is not recorded")
+    if visited_on > date.today():
+        raise ValidationError(Problem(f"{visited_on.isoformat()} is in the future: record a visit once it is made",
+                                      field="--on"))
+    supplier = supplier_of(session, unit)
+    visit = Visit(unit_id=unit.id, visited_on=visited_on, note=nfc(note) if note else None, recorded_by=actor)
+    session.add(visit)
+    session.flush()
+    record(session, actor=actor, entity_kind="visit", entity_id=str(visit.id), action="visit",
+           effective_on=visited_on, org_nr=supplier.org_nr, unit_id=unit.unit_id, note=visit.note,
+           changes={"visited_on": visited_on})
+    session.flush()
+    return visit
 
 
 def resolve_id(session: Session, ident: str) -> tuple[str, Any]:

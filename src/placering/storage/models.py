@@ -258,3 +258,15 @@ class Review(SQLModel, table=True):
     reviewer: Optional[str] = None
     note: Optional[str] = None
     decided_at: Optional[datetime] = None
+
+
+class Visit(SQLModel, table=True):
+    """A site visit (verksamhetsbesök) at a unit; the visit priority order reads when each unit
+    was last visited."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    visited_on: date = Field(index=True)
+    note: Optional[str] = None
+    recorded_by: str
+    recorded_at: datetime = Field(default_factory=utcnow)
