@@ -162,3 +162,9 @@ def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rul
     assert "last resort" in text
     ex, text = explain("U-NONE")
     assert ex["status"] == "not_a_candidate"
+    # The stored decision can be explained without deciding again.
+    before = run("request", "show", "R-1", "--json").stdout
+    stored = run("request", "show", "R-1", "--explain", "U-4", "--json")
+    assert stored.exit_code == 0, stored.output
+    assert json.loads(stored.stdout)["status"] == "below_cut"
+    assert run("request", "show", "R-1", "--json").stdout == before

@@ -296,13 +296,21 @@ def request_schema_cmd() -> None:
 @click.argument("request_id")
 @click.option("--show-protected", is_flag=True,
               help="Also print a protected person's home position (hidden by default).")
+@click.option("--explain", "explain_unit", metavar="UNIT_ID",
+              help="Say where this unit stood in the latest decision (nothing is decided again).")
 @json_option
-def request_show(request_id: str, show_protected: bool, json_output: bool) -> None:
+def request_show(request_id: str, show_protected: bool, explain_unit: str | None, json_output: bool) -> None:
     """A stored request with all its decisions, declines, reviews and the placement."""
-    from ..matching.decisions import request_overview
+    from ..matching.decisions import explain, request_overview
 
     with open_session(app().engine()) as session:
         data = request_overview(session, request_id, show_protected=show_protected)
+    if explain_unit:
+        if not data["decisions"]:
+            raise CliError(f"request '{request_id}' has no decision yet: run 'placering match' first", 4)
+        ex = explain(data["decisions"][-1], explain_unit.strip())
+        print_json(ex) if wants_json(json_output) else _print_explain(ex)
+        return
     if wants_json(json_output):
         print_json(data)
         return
