@@ -43,7 +43,7 @@ import durable_rules_engine
 from durable import engine as durable_engine
 
 from ..errors import InvariantViolation
-from .durable_compile import CapacityExceeded, Encoder, Target, compile_rules, content_name, used_keys
+from .durable_compile import Encoder, Target, compile_rules, content_name, used_keys
 from .facts import RegisterSnapshot
 from .model import Exclude, LIST, FIELDS
 from .reference import (
