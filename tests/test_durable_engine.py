@@ -209,6 +209,7 @@ def _rule(when, rid="TEST-RULE") -> Rule:
     (Compare("lt", Field("unit.status"), Literal("published")), "ordering comparison on text"),
     (Not(Matches(Field("unit.status"), "pub[a-z]+")), "negated 'matches'"),
     (Matches(Field("unit.status"), "pub.+"), "byte by byte"),
+    (Matches(Field("unit.status"), "pub\\-x"), "backslash escape"),
     (Compare("gt", Field("unit.places"), Arith("div", Field("request.places"), Field("unit.free_places"))),
      "division by a field"),
 ])
@@ -440,3 +441,28 @@ def test_a_parameter_without_a_value_makes_the_rule_unevaluable(world, tmp_path)
     (reason,) = b.candidate("U-1")[0].unevaluable
     assert reason.rule == "REVIEW-PRICE-ABOVE-REFERENCE"
     assert "param.direct_procurement_price_factor" in reason.values["missing"]
+
+
+def test_a_supported_pattern_matches_as_in_the_reference(world, tmp_path):
+    import shutil
+
+    rs, tax, _, _ = world
+    rules = tmp_path / "rules"
+    shutil.copytree(rs.directory, rules)
+    (rules / "zz_pattern.yaml").write_text(
+        "stage: eligibility\n"
+        "rules:\n"
+        "  - id: TEST-PATTERN\n"
+        "    title: \"Mönster\"\n"
+        "    description: \"A unit id of digits only after U- is excluded (test rule).\"\n"
+        "    source: {document: test}\n"
+        "    valid_from: 2020-01-01\n"
+        "    valid_to: null\n"
+        "    when: {matches: [unit.unit_id, \"U-[0-9]+(a|b)?\"]}\n"
+        "    outcome: {exclude: PATTERN, message: \"{unit.unit_id}\"}\n")
+    with_pattern = load_ruleset(rules)
+    snap = _snapshot(_unit("U-1"), _unit("U-Å1"), _unit("U-12b"), _unit("U-1c"))
+    rf = _request(tax, snap)
+    a, b = _both(with_pattern, snap, rf)
+    assert outcome_key(a) == outcome_key(b)
+    assert {c.unit_id for c in b.candidates if "TEST-PATTERN" in codes(c)} == {"U-1", "U-12b"}

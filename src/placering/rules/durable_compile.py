@@ -49,7 +49,7 @@ FLIP = {"eq": "eq", "ne": "ne", "lt": "gt", "gt": "lt", "le": "ge", "ge": "le"}
 DURABLE_OP = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte", "ne": "$neq"}
 # Regex atoms that match exactly one ASCII byte in durable's dialect and one character in
 # Python's: with those only (no '.', no non-ASCII), byte and character matching agree.
-_SAFE_PATTERN = re.compile(r"^[A-Za-z0-9_ ,:/@'\-\[\]()|*+?\\]*$")
+_SAFE_PATTERN = re.compile(r"^[A-Za-z0-9_ ,:/@'\-\[\]()|*+?]*$")
 
 
 class CompileError(ValidationError):
@@ -266,7 +266,10 @@ class _DNF:
         if isinstance(c, Matches):
             if neg:
                 raise _fail(self.rule, "a negated 'matches' has no durable-rules equivalent")
-            if not _SAFE_PATTERN.match(c.pattern) or "." in c.pattern.replace("\\.", ""):
+            if "\\" in c.pattern:
+                raise _fail(self.rule, f"pattern {c.pattern!r} uses a backslash escape: durable-rules rejects some "
+                                       "(error 501) and matches '\\-' differently from Python")
+            if not _SAFE_PATTERN.match(c.pattern) or "." in c.pattern:
                 raise _fail(self.rule, f"pattern {c.pattern!r} uses '.' or non-ASCII characters, which durable-rules "
                                        "matches byte by byte (not character by character)")
             operand = self.value(c.operand)
