@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from placering.storage import transaction
 from placering.storage.models import Placement, PlacementRequest
@@ -181,14 +180,6 @@ def place(run, tmp_path, placements) -> None:
         cli_ok(run, *args)
 
 
-def end_placement(engine, request_id: str, end_on: date) -> None:
-    """Fixture helper (ORM): end a placement, which no CLI command does yet."""
-    with transaction(engine) as s:
-        placement = s.scalars(select(Placement).join(PlacementRequest, PlacementRequest.id == Placement.request_id)
-                              .where(PlacementRequest.request_id == request_id)).one()
-        placement.end_on = end_on
-
-
 def cli_ok(run, *args: str) -> str:
     result = run(*args)
     assert result.exit_code == 0, f"{' '.join(args)}: {result.output}"
@@ -202,7 +193,8 @@ def build_history(run, engine, tmp_path) -> None:
     cli_ok(run, "register", "import", str(doc), "--on", LOADED_ON.isoformat(), "--by", "registrator")
     place(run, tmp_path, PLACEMENTS_2023)
     for request_id, end_on in PLACEMENT_ENDS.items():
-        end_placement(engine, request_id, end_on)
+        cli_ok(run, "request", "end", request_id, "--on", end_on.isoformat(), "--reason", "utskrivning",
+               "--by", "handläggare")
     for unit_id, status, on, actor, reason, note in STATUS_CHANGES:
         args = ["register", "status", unit_id, status, "--on", on.isoformat(), "--by", actor, "--note", note]
         if reason:

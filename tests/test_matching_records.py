@@ -190,3 +190,28 @@ def test_replay_of_bad_rules_directory_is_an_error(run, tmp_path):
                        if rel == "ranking.yaml" else t)
     r = run("request", "replay", "--rules", str(rules), "--engine", "reference")
     assert r.exit_code == 2 and "ranking.yaml" in r.stderr and "Traceback" not in r.output
+
+
+def test_ending_a_placement(run, engine, tmp_path, rules_engine):
+    """`request end` closes a placement once, not before it started, and records who and why."""
+    _four_units(run, tmp_path)
+    match_json(run, tmp_path, request("R-END"), rules_engine)
+    assert run("request", "choose", "R-END", "U-1", "--by", "anna").exit_code == 0
+    before = snapshot(engine)
+    for args, message in [
+        (("R-END", "--on", "2024-02-30", "--by", "anna"), "--on: '2024-02-30' is not a date"),
+        (("R-END", "--on", "2020-01-01", "--by", "anna"), "before the placement started"),
+        (("R-NONE", "--on", "2024-12-01", "--by", "anna"), "R-NONE"),
+        (("R-END", "--on", "2024-12-01"), "--by"),
+    ]:
+        bad = run("request", "end", *args)
+        assert bad.exit_code != 0 and message in bad.stderr, (args, bad.stderr)
+    assert snapshot(engine) == before
+    ok = run("request", "end", "R-END", "--on", "2024-12-01", "--reason", "omplacering", "--by", "anna", "--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["end_on"] == "2024-12-01"
+    again = run("request", "end", "R-END", "--on", "2024-12-02", "--by", "anna")
+    assert again.exit_code != 0 and "already ended on 2024-12-01" in again.stderr
+    shown = json.loads(run("request", "show", "R-END", "--json").stdout)
+    assert shown["placement"]["end_on"] == "2024-12-01"
+    assert _history(engine, "R-END")[-1] == ("ended", "anna", "U-1", "omplacering")

@@ -422,6 +422,26 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, actor: str
                    + ("" if out["recommended"] else " (not recommended; reason recorded)") + ".")
 
 
+@request.command("end")
+@click.argument("request_id")
+@click.option("--on", "on", required=True, help="Last day of the placement (YYYY-MM-DD).")
+@click.option("--reason", help="Why it ended, e.g. omplacering or utskrivning (no names).")
+@by_option
+@json_option
+def request_end(request_id: str, on: str, reason: str | None, actor: str | None, json_output: bool) -> None:
+    """End a placement: after this day it is no longer active (audits read it)."""
+    from ..matching.decisions import end_placement, placement_dict
+
+    end_on = parse_date(on, "--on")
+    with transaction(app().engine()) as session:
+        p = end_placement(session, request_id, end_on=end_on, actor=actor, reason=reason)
+        out = dict(placement_dict(p), request_id=request_id)
+    if wants_json(json_output):
+        print_json(out)
+    else:
+        click.echo(f"Placement for {request_id} at {out['unit_id']} ended on {out['end_on']}.")
+
+
 @request.command("replay")
 @click.option("--since", help="Only requests submitted on or after this date (YYYY-MM-DD).")
 @click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),

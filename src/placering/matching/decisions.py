@@ -307,6 +307,40 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     return placement
 
 
+def end_placement(session: Session, request_id: str, *, end_on: date, actor: str, reason: str | None = None) -> Placement:
+    """The placement ends (utskrivning, omplacering): it no longer counts as active after
+    `end_on`, which audits of affected placements and direct purchases read."""
+    actor = require_actor(actor)
+    row = get_request(session, request_id)
+    placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
+    if placement is None:
+        raise InvariantViolation(f"request '{row.request_id}' has no placement to end: choose a unit first")
+    if placement.end_on is not None:
+        raise InvariantViolation(
+            f"the placement of '{row.request_id}' at {placement.unit_id} already ended on {placement.end_on.isoformat()}"
+        )
+    if end_on < placement.start_on:
+        raise ValidationError(
+            f"--on: {end_on.isoformat()} is before the placement started ({placement.start_on.isoformat()})"
+        )
+    placement.end_on = end_on
+    session.add(placement)
+    record(
+        session,
+        actor=actor,
+        entity_kind="request",
+        entity_id=row.request_id,
+        action="ended",
+        effective_on=end_on,
+        changes={"end_on": [None, end_on.isoformat()]},
+        unit_id=placement.unit_id,
+        org_nr=placement.org_nr,
+        note=nfc(reason) if reason else None,
+    )
+    session.flush()
+    return placement
+
+
 def placement_dict(p: Placement) -> dict[str, Any]:
     return {
         "unit_id": p.unit_id,
