@@ -1,0 +1,736 @@
+"""The columnar evaluator: the same rule files evaluated on every candidate of an insats at once
+with numpy, for matching at national scale (thousands of candidates per request).
+
+Semantics are the reference evaluator's (`reference.py`, docs/ARCHITECTURE.md): per rule, a
+null field read by `applies_when` makes it unevaluable; else a false `applies_when` means it
+does not apply; else a null field read by `when`, a parameter without a value on the date, or a
+division by zero (reached under the same short-circuit order as the generated Python) makes it
+unevaluable; else a true `when` fires. Request-scope rules and everything a person reads
+(reasons, messages, values, distances) are produced by the reference code itself, so they are
+identical by construction.
+
+At `load`, nothing is built; on the first request of an insats its candidates become a table
+of columns (numbers, dates and bools as float64, text as integer codes of a per-table
+dictionary, lists as bitsets over a per-table vocabulary, each with a null mask). The rules in
+force on a date are compiled once into closures over numpy operations. The distance decision is
+taken exactly as geo.py takes it: `(x*X + y*Y) + z*Z` in float64 against `geo.cos_threshold`.
+A construct that cannot be vectorised faithfully raises `VectorizeError` naming the rule: it is
+never evaluated differently.
+
+`evaluate` returns a `VectorEvaluation`: it behaves like `RequestEvaluation` (`candidates`
+materialises `CandidateOutcome`s on first access) and offers the matcher's fast path: the
+eligible candidates' indices, per-candidate fired/unevaluable rule bitmasks, and single
+candidates materialised on demand (`outcome(i)`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ValidationError
+from . import geo
+from .facts import RegisterSnapshot
+from .model import (
+    BOOL,
+    DATE,
+    FIELDS,
+    LIST,
+    STR,
+    All,
+    Any as AnyOf,
+    Arith,
+    Compare,
+    Condition,
+    Distance,
+    Exists,
+    Field,
+    In,
+    Literal,
+    Matches,
+    Missing,
+    Not,
+    Operand,
+    Overlaps,
+    Param,
+    Rule,
+    Subset,
+    condition_fields,
+    condition_presence_fields,
+)
+from .reference import (
+    CandidateOutcome,
+    CompiledRule,
+    Reason,
+    ReferenceEvaluator,
+    display_distance,
+    outcome_reason,
+    run_rule,
+)
+from .ruleset import RuleSet
+
+Tamper = Callable[[Rule, Condition], Condition]
+
+FIRED, UNEVALUABLE, DIV_ZERO = 1, 2, 3  # the reference's states
+
+
+class VectorizeError(ValidationError):
+    """A rule uses a construct the columnar evaluator cannot reproduce exactly."""
+
+
+def _ns(path: str) -> str:
+    return path.split(".", 1)[0]
+
+
+def _is_column(path: str) -> bool:
+    return _ns(path) != "request"
+
+
+def _kind(path: str) -> str:
+    t = FIELDS[path].type if path in FIELDS else None
+    if t == STR:
+        return "str"
+    if t == LIST:
+        return "list"
+    return "num"
+
+
+def _num(v: Any) -> Any:
+    """A scalar in the column representation of numbers (dates as day ordinals, bools 0/1)."""
+    if isinstance(v, date):
+        return float(v.toordinal())
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# The columnar table of one insats' candidates
+# ---------------------------------------------------------------------------------------------
+
+
+class Table:
+    """Columns of the candidates of one insats (built once per insats and register)."""
+
+    def __init__(self, candidates: list[dict], paths: list[str]):
+        self.cands = candidates
+        self.n = n = len(candidates)
+        self.key = _table_key(candidates)
+        self.unit_ids = [c["unit"]["unit_id"] for c in candidates]
+        self.routes = [c["route"]["route"] for c in candidates]
+        raw: dict[str, list] = {}
+        for path in paths:
+            a, b = path.split(".", 1)
+            raw[path] = [(c.get(a) or {}).get(b) for c in candidates]
+        # One text dictionary and one list vocabulary per table, so columns compare with each other.
+        self.str_code: dict[str, int] = {}
+        self.list_bit: dict[str, int] = {}
+        for path, vals in raw.items():
+            k = _kind(path)
+            if k == "str":
+                for v in vals:
+                    if v is not None and v not in self.str_code:
+                        self.str_code[v] = len(self.str_code)
+            elif k == "list":
+                for v in vals:
+                    for x in v or ():
+                        if x not in self.list_bit:
+                            self.list_bit[x] = len(self.list_bit)
+        self.str_vocab = list(self.str_code)
+        self.words = max(1, (len(self.list_bit) + 63) // 64)
+        # text code -> list bit (-1: the text is in no list), for `unit_field in route_list`.
+        self.str_to_bit = np.array([self.list_bit.get(s, -1) for s in self.str_vocab] + [-1], dtype=np.int64)
+        self.values: dict[str, np.ndarray] = {}
+        self.null: dict[str, np.ndarray] = {}
+        for path, vals in raw.items():
+            null = np.fromiter((v is None for v in vals), dtype=bool, count=n)
+            k = _kind(path)
+            if k == "str":
+                arr = np.fromiter((-1 if v is None else self.str_code[v] for v in vals), dtype=np.int64, count=n)
+            elif k == "list":
+                arr = np.zeros((n, self.words), dtype=np.uint64)
+                rows, bits = [], []
+                for i, v in enumerate(vals):
+                    for x in v or ():
+                        rows.append(i)
+                        bits.append(self.list_bit[x])
+                if rows:
+                    b = np.asarray(bits, dtype=np.int64)
+                    np.bitwise_or.at(arr, (np.asarray(rows), b // 64),
+                                     np.left_shift(np.uint64(1), (b % 64).astype(np.uint64)))
+            else:
+                arr = np.fromiter((0.0 if v is None else _num(v) for v in vals), dtype=np.float64, count=n)
+            self.values[path] = arr
+            self.null[path] = null
+        self.geo = [np.fromiter((0.0 if c["unit"].get(k) is None else c["unit"][k] for c in candidates),
+                                dtype=np.float64, count=n) for k in ("geo_x", "geo_y", "geo_z")]
+        self._regex: dict[str, np.ndarray] = {}
+
+    def code(self, value: Any) -> int:
+        return self.str_code.get(value, -2)  # -2: matches no column value (nulls are -1)
+
+    def mask(self, values: Any) -> tuple[np.ndarray, bool]:
+        """The bitset of a request/literal list, and whether it holds a value no column has."""
+        m = np.zeros(self.words, dtype=np.uint64)
+        unknown = False
+        for x in values:
+            b = self.list_bit.get(x)
+            if b is None:
+                unknown = True
+            else:
+                m[b // 64] |= np.uint64(1) << np.uint64(b % 64)
+        return m, unknown
+
+    def regex(self, pattern: str) -> np.ndarray:
+        """Full match of the pattern per text code (last element: null, False)."""
+        if pattern not in self._regex:
+            rx = re.compile(pattern)
+            self._regex[pattern] = np.array([rx.fullmatch(s) is not None for s in self.str_vocab] + [False])
+        return self._regex[pattern]
+
+
+def _table_key(candidates: list[dict]) -> tuple:
+    """Cheap identity of a candidate list: a refreshed register gives a different one."""
+    if not candidates:
+        return (id(candidates), 0)
+    return (id(candidates), len(candidates), id(candidates[0]), id(candidates[-1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiling conditions into closures over a table and a request
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    t: Table
+    req: dict
+    root: dict  # {"request": req}
+    err: Any = False  # rows where a division by zero was reached
+
+
+def _get(root: dict, path: str) -> Any:
+    node: Any = root
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+        if node is None:
+            return None
+    return node
+
+
+def _and(a: Any, b: Any) -> Any:
+    if a is True:
+        return b
+    if b is True:
+        return a
+    if a is False or b is False:
+        return False
+    return a & b
+
+
+def _or(a: Any, b: Any) -> Any:
+    if a is False:
+        return b
+    if b is False:
+        return a
+    if a is True or b is True:
+        return True
+    return a | b
+
+
+def _not(a: Any) -> Any:
+    if isinstance(a, (bool, np.bool_)):
+        return not a
+    return ~a
+
+
+def _any_bits(x: np.ndarray) -> np.ndarray:
+    return (x != 0).any(axis=1)
+
+
+class _Compiler:
+    """Compiles one rule's conditions; `operand` returns (fn(ctx, reach), kind, is_column)."""
+
+    def __init__(self, rule: Rule, params: dict[str, Any]):
+        self.rule, self.params = rule, params
+        self.has_div = False
+
+    def fail(self, what: str) -> VectorizeError:
+        return VectorizeError(f"rule {self.rule.id} ({self.rule.file}): cannot vectorise {what}")
+
+    # -- operands -------------------------------------------------------------------------
+    def operand(self, op: Operand) -> tuple[Callable, str, bool]:
+        if isinstance(op, Field):
+            path = op.path
+            if _is_column(path):
+                if path not in FIELDS:
+                    raise self.fail(f"unknown field {path}")
+                return (lambda ctx, reach: ctx.t.values[path]), _kind(path), True
+            return (lambda ctx, reach: _get(ctx.root, path)), _kind(path), False
+        if isinstance(op, Literal):
+            v = op.value
+            kind = "list" if isinstance(v, (list, tuple)) else "str" if isinstance(v, str) else "num"
+            return (lambda ctx, reach: v), kind, False
+        if isinstance(op, Param):
+            if op.name not in self.params:
+                raise self.fail(f"parameter {op.name} without a value")
+            v = self.params[op.name]
+            kind = "list" if isinstance(v, (list, tuple)) else "str" if isinstance(v, str) else "num"
+            return (lambda ctx, reach: v), kind, False
+        if isinstance(op, Arith):
+            lf, lk, lc = self.operand(op.left)
+            rf, rk, rc = self.operand(op.right)
+            if lk != "num" or rk != "num":
+                raise self.fail(f"arithmetic on {lk} and {rk}")
+            if _has_date(op):
+                raise self.fail("arithmetic on dates")
+            name = op.op
+            if name == "div":
+                self.has_div = True
+            if not lc and not rc:
+                def scalar(ctx, reach):
+                    a, b = lf(ctx, reach), rf(ctx, reach)
+                    if name == "add":
+                        return a + b
+                    if name == "sub":
+                        return a - b
+                    if name == "mul":
+                        return a * b
+                    if b == 0:
+                        ctx.err = _or(ctx.err, True if reach is None else reach)
+                        return 0.0
+                    return a / b
+                return scalar, "num", False
+            ufunc = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[name]
+
+            def column(ctx, reach):
+                a, b = lf(ctx, reach), rf(ctx, reach)
+                if name == "div":
+                    zero = b == 0
+                    ctx.err = _or(ctx.err, zero if reach is None else _and(zero, reach))
+                    with np.errstate(all="ignore"):
+                        return ufunc(a, b)
+                return ufunc(a, b)
+            return column, "num", True
+        if isinstance(op, Distance):
+            raise self.fail("distance_km outside a comparison")
+        raise self.fail(f"operand {op!r}")
+
+    # -- conditions -----------------------------------------------------------------------
+    def condition(self, c: Condition) -> Callable:
+        if isinstance(c, (All, AnyOf)):
+            items = [self.condition(i) for i in c.items]
+            is_all = isinstance(c, All)
+
+            def combine(ctx, reach):
+                res: Any = is_all
+                for f in items:
+                    if res is (not is_all):
+                        return res  # decided: later items are not evaluated (nor their divisions)
+                    r = reach
+                    if self.has_div and res is not is_all:
+                        guard = res if is_all else _not(res)
+                        r = guard if reach is None else _and(reach, guard)
+                    v = f(ctx, r)
+                    res = _and(res, v) if is_all else _or(res, v)
+                return res
+            return combine
+        if isinstance(c, Not):
+            f = self.condition(c.item)
+            return lambda ctx, reach: _not(f(ctx, reach))
+        if isinstance(c, (Exists, Missing)):
+            path, present = c.path, isinstance(c, Exists)
+            if _is_column(path):
+                return (lambda ctx, reach: ~ctx.t.null[path]) if present else (lambda ctx, reach: ctx.t.null[path])
+            return lambda ctx, reach: (_get(ctx.root, path) is not None) is present
+        if isinstance(c, Compare):
+            return self.compare(c)
+        if isinstance(c, In):
+            return self.contains(c)
+        if isinstance(c, (Subset, Overlaps)):
+            return self.sets(c)
+        if isinstance(c, Matches):
+            f, k, col = self.operand(c.operand)
+            if k != "str":
+                raise self.fail("matches on a non-text operand")
+            pattern = c.pattern
+            if col:
+                return lambda ctx, reach: ctx.t.regex(pattern)[f(ctx, reach)]
+            rx = re.compile(pattern)
+            return lambda ctx, reach: rx.fullmatch(f(ctx, reach)) is not None
+        raise self.fail(f"condition {c!r}")
+
+    def compare(self, c: Compare) -> Callable:
+        op = c.op
+        if isinstance(c.left, Distance):
+            df, dk, dcol = self.operand(c.right)
+            if dcol or dk != "num":
+                raise self.fail("distance_km compared with a candidate field")
+            ufunc = {"gt": np.less, "ge": np.less_equal, "lt": np.greater, "le": np.greater_equal}.get(op)
+            if ufunc is None:
+                raise self.fail(f"distance_km {op}")
+
+            def distance(ctx, reach):
+                gx, gy, gz = ctx.t.geo
+                r = ctx.req
+                hx, hy, hz = r.get("home_x"), r.get("home_y"), r.get("home_z")
+                if hx is None:
+                    return False  # the rule is unevaluable (request.home_* null) before this
+                dot = (gx * hx + gy * hy) + gz * hz  # geo.dot's summation order
+                return ufunc(dot, geo.cos_threshold(df(ctx, reach)))
+            return distance
+        if isinstance(c.right, Distance):
+            raise self.fail("distance_km on the right of a comparison")
+        lf, lk, lc = self.operand(c.left)
+        rf, rk, rc = self.operand(c.right)
+        if lk != rk or lk == "list":
+            raise self.fail(f"'{op}' between {lk} and {rk}")
+        if lk == "str" and op not in ("eq", "ne"):
+            raise self.fail(f"'{op}' on text")
+        py = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+              "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b}[op]
+        uf = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+              "ge": np.greater_equal}[op]
+        if not lc and not rc:
+            return lambda ctx, reach: bool(py(lf(ctx, reach), rf(ctx, reach)))
+        conv = (lambda ctx, v: ctx.t.code(v)) if lk == "str" else (lambda ctx, v: _num(v))
+
+        def cmp(ctx, reach):
+            a, b = lf(ctx, reach), rf(ctx, reach)
+            if not lc:
+                a = conv(ctx, a)
+            if not rc:
+                b = conv(ctx, b)
+            return uf(a, b)
+        return cmp
+
+    def contains(self, c: In) -> Callable:
+        itf, ik, icol = self.operand(c.item)
+        cf, ck, ccol = self.operand(c.collection)
+        if ik != "str" or ck != "list":
+            raise self.fail(f"'in' of {ik} in {ck}")
+        if not icol and not ccol:
+            return lambda ctx, reach: itf(ctx, reach) in cf(ctx, reach)
+        if not icol:
+            def item_scalar(ctx, reach):
+                b = ctx.t.list_bit.get(itf(ctx, reach))
+                if b is None:
+                    return False
+                col = cf(ctx, reach)
+                return ((col[:, b // 64] >> np.uint64(b % 64)) & np.uint64(1)).astype(bool)
+            return item_scalar
+        if not ccol:
+            def coll_scalar(ctx, reach):
+                t = ctx.t
+                codes = [t.str_code[x] for x in cf(ctx, reach) if x in t.str_code]
+                return np.isin(itf(ctx, reach), codes)
+            return coll_scalar
+
+        def both(ctx, reach):
+            t = ctx.t
+            bits = t.str_to_bit[itf(ctx, reach)]
+            ok = bits >= 0
+            safe = np.where(ok, bits, 0)
+            words = cf(ctx, reach)[np.arange(t.n), safe // 64]
+            return ok & ((words >> (safe % 64).astype(np.uint64)) & np.uint64(1)).astype(bool)
+        return both
+
+    def sets(self, c: Subset | Overlaps) -> Callable:
+        lf, lk, lcol = self.operand(c.left)
+        rf, rk, rcol = self.operand(c.right)
+        if lk != "list" or rk != "list":
+            raise self.fail(f"'{type(c).__name__.lower()}' of {lk} and {rk}")
+        subset = isinstance(c, Subset)
+        if not lcol and not rcol:
+            if subset:
+                return lambda ctx, reach: set(lf(ctx, reach)).issubset(rf(ctx, reach))
+            return lambda ctx, reach: not set(lf(ctx, reach)).isdisjoint(rf(ctx, reach))
+
+        def run(ctx, reach):
+            t = ctx.t
+            a, b = lf(ctx, reach), rf(ctx, reach)
+            if subset:
+                if not lcol:  # request list ⊆ column: a value no column has is in none
+                    m, unknown = t.mask(a)
+                    return False if unknown else ((b & m) == m).all(axis=1)
+                if not rcol:
+                    m, _ = t.mask(b)
+                    return ~_any_bits(a & ~m)
+                return ~_any_bits(a & ~b)
+            if not lcol:
+                a, _ = t.mask(a)
+            if not rcol:
+                b, _ = t.mask(b)
+            return _any_bits(a & b)
+        return run
+
+
+def _has_date(op: Operand) -> bool:
+    if isinstance(op, Field):
+        return op.path in FIELDS and FIELDS[op.path].type == DATE
+    if isinstance(op, Literal):
+        return isinstance(op.value, date)
+    if isinstance(op, Arith):
+        return _has_date(op.left) or _has_date(op.right)
+    return False
+
+
+@dataclass
+class VRule:
+    """One candidate rule compiled for a date: the reference's CompiledRule and its closures."""
+
+    cr: CompiledRule
+    applies: Callable | None
+    when: Callable | None  # None: a parameter has no value, the rule is unevaluable where it applies
+    applies_null: list[str]
+    when_null: list[str]
+    applies_div: bool
+    when_div: bool
+
+
+def compile_vrule(cr: CompiledRule, tamper: Tamper | None = None) -> VRule:
+    rule = cr.rule
+    comp = _Compiler(rule, cr.params)
+    applies = comp.condition(rule.applies_when) if rule.applies_when is not None else None
+    applies_div, comp.has_div = comp.has_div, False
+    when = None
+    if not cr.missing_params:
+        cond = tamper(rule, rule.when) if tamper else rule.when
+        when = comp.condition(cond)
+    for p in condition_fields(rule.applies_when) + condition_fields(rule.when) + \
+            condition_presence_fields(rule.applies_when) + condition_presence_fields(rule.when):
+        if p not in FIELDS:
+            raise comp.fail(f"unknown field {p}")
+    return VRule(cr, applies, when, condition_fields(rule.applies_when), condition_fields(rule.when),
+                 applies_div, comp.has_div)
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation result
+# ---------------------------------------------------------------------------------------------
+
+
+class VectorEvaluation:
+    """A request's evaluation, materialised lazily (see module docstring).
+
+    `states[i, r]` is 0 (no outcome), 1 (rule r fired on candidate i), 2 (unevaluable: null or
+    missing parameter) or 3 (division by zero), as the reference's generated code records them."""
+
+    def __init__(self, table: Table, request: dict, rules: list[VRule], states: np.ndarray,
+                 request_flags: list[Reason], unevaluable: list[Reason], rules_version: str, on: date):
+        self.table, self.request, self.rules, self.states = table, request, rules, states
+        self.request_flags, self.unevaluable = request_flags, unevaluable
+        self.rules_version, self.evaluated_on = rules_version, on
+        self._outcomes: list[CandidateOutcome | None] = [None] * table.n
+        self._all: list[CandidateOutcome] | None = None
+        excl = np.array([vr.cr.is_exclusion for vr in rules], dtype=bool)
+        fired = states == FIRED
+        unev = states > FIRED
+        self.exclusion_count = (fired & excl).sum(axis=1) if rules else np.zeros(table.n, dtype=np.int64)
+        self.unevaluable_count = unev.sum(axis=1) if rules else np.zeros(table.n, dtype=np.int64)
+        self.eligible = (self.exclusion_count == 0) & (self.unevaluable_count == 0)
+        # The first exclusion rule that fired per candidate (-1: none), in rule order.
+        fx = fired & excl
+        self.first_exclusion = np.where(fx.any(axis=1), fx.argmax(axis=1), -1) if rules else \
+            np.full(table.n, -1)
+        if len(rules) <= 64:
+            weights = np.left_shift(np.uint64(1), np.arange(len(rules), dtype=np.uint64))
+            self.fired_bits = (fired * weights).sum(axis=1, dtype=np.uint64)
+            self.unevaluable_bits = (unev * weights).sum(axis=1, dtype=np.uint64)
+        else:
+            self.fired_bits = self.unevaluable_bits = None
+
+    @property
+    def size(self) -> int:
+        return self.table.n
+
+    @property
+    def unit_ids(self) -> list[str]:
+        return self.table.unit_ids
+
+    @property
+    def routes(self) -> list[str]:
+        return self.table.routes
+
+    @property
+    def eligible_indices(self) -> np.ndarray:
+        return np.flatnonzero(self.eligible)
+
+    def rule_code(self, index: int) -> str:
+        return self.rules[index].cr.code
+
+    def outcome(self, i: int) -> CandidateOutcome:
+        """Candidate i as the reference builds it (reasons identical, formatted on access)."""
+        o = self._outcomes[i]
+        if o is not None:
+            return o
+        cand = self.table.cands[i]
+        fact = dict(cand)
+        fact["request"] = self.request
+        distance = fact["distance_km"] = display_distance(fact)
+        exclusions: list[Reason] = []
+        flags: list[Reason] = []
+        unevaluable: list[Reason] = []
+        row = self.states[i]
+        for r in np.flatnonzero(row):
+            cr = self.rules[r].cr
+            state = int(row[r])
+            if state != FIRED:
+                unevaluable.append(outcome_reason(cr, fact, state)[1])
+            elif cr.is_exclusion:
+                exclusions.append(Reason(cr.code, cr.rule.id, None, None, cr.source, lazy=(cr, fact)))
+            else:
+                flags.append(Reason(cr.code, cr.rule.id, None, None, cr.source, lazy=(cr, fact)))
+        u, rt = cand["unit"], cand["route"]
+        o = CandidateOutcome(
+            unit_id=u["unit_id"], org_nr=u["org_nr"], route=rt["route"], agreement_id=rt["agreement_id"],
+            daily_price=rt["daily_price"], distance_km=distance,
+            exclusions=exclusions, flags=flags, unevaluable=unevaluable, fact=fact)
+        self._outcomes[i] = o
+        return o
+
+    @property
+    def candidates(self) -> list[CandidateOutcome]:
+        if self._all is None:
+            self._all = [self.outcome(i) for i in range(self.table.n)]
+        return self._all
+
+    def candidate(self, unit_id: str) -> list[CandidateOutcome]:
+        return [self.outcome(i) for i, u in enumerate(self.table.unit_ids) if u == unit_id]
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluator
+# ---------------------------------------------------------------------------------------------
+
+
+class VectorizedEvaluator:
+    """Evaluate requests against a RuleSet column-wise with numpy (same interface as the
+    reference; register events are evaluated by the reference code)."""
+
+    name = "vectorized"
+
+    def __init__(self, ruleset: RuleSet, *, tamper: Tamper | None = None):
+        self.ruleset = ruleset
+        self._ref = ReferenceEvaluator(ruleset)
+        self.snapshot: RegisterSnapshot | None = None
+        self._tables: dict[str, Table] = {}
+        self._programs: dict[tuple, list[VRule]] = {}
+        self._tamper = tamper
+        paths: list[str] = []
+        for rule in ruleset.rules:
+            if rule.scope != "candidate":
+                continue
+            for p in condition_fields(rule.applies_when) + condition_fields(rule.when) + \
+                    condition_presence_fields(rule.applies_when) + condition_presence_fields(rule.when):
+                if _is_column(p) and p not in paths:
+                    paths.append(p)
+        self._paths = paths
+
+    def load(self, snapshot: RegisterSnapshot) -> None:
+        """Keep the register resident; tables are built per insats on first use."""
+        self.snapshot = snapshot
+        self._ref.snapshot = snapshot
+        self._tables.clear()
+
+    def table(self, insats: str) -> Table:
+        cands = self.snapshot.candidates(insats)
+        t = self._tables.get(insats)
+        if t is None or t.key != _table_key(cands):
+            t = self._tables[insats] = Table(cands, self._paths)
+        return t
+
+    def program(self, on: date) -> list[VRule]:
+        key = self._ref._epoch(on)
+        if key not in self._programs:
+            if len(self._programs) > 64:
+                self._programs.clear()
+            rules = self._ref.compiled("eligibility", on, "candidate") + self._ref.compiled("review", on, "candidate")
+            self._programs[key] = [compile_vrule(cr, self._tamper) for cr in rules]
+        return self._programs[key]
+
+    def evaluate(self, request_fact: dict, *, on: date) -> VectorEvaluation:
+        if self.snapshot is None:
+            raise RuntimeError("load(snapshot) first")
+        req = request_fact
+        request_flags: list[Reason] = []
+        request_unevaluable: list[Reason] = []
+        rfact = {"request": req}
+        for cr in self._ref.compiled("review", on, "request"):
+            state, r = run_rule(cr, rfact)
+            if state == "fired":
+                request_flags.append(r)
+            elif state == "unevaluable":
+                request_unevaluable.append(r)
+        rules = self.program(on)
+        t = self.table(req["insats"])
+        states = np.zeros((t.n, len(rules)), dtype=np.int8)
+        if t.n:
+            ctx = _Ctx(t, req, rfact)
+            for j, vr in enumerate(rules):
+                states[:, j] = self._states(vr, ctx)
+        return VectorEvaluation(t, req, rules, states, request_flags, request_unevaluable,
+                                self.ruleset.version, on)
+
+    @staticmethod
+    def _null(paths: list[str], ctx: _Ctx) -> Any:
+        out: Any = False
+        for p in paths:
+            if _is_column(p):
+                out = _or(out, ctx.t.null[p])
+            elif _get(ctx.root, p) is None:
+                return True
+        return out
+
+    def _states(self, vr: VRule, ctx: _Ctx) -> np.ndarray:
+        n = ctx.t.n
+        state = np.zeros(n, dtype=np.int8)
+        open_: Any = True  # rows still undecided
+        an = self._null(vr.applies_null, ctx)
+        if an is not False:
+            state[np.broadcast_to(an, (n,))] = UNEVALUABLE
+            open_ = _not(an)
+            if open_ is False or (open_ is not True and not open_.any()):
+                return state
+        if vr.applies is not None:
+            ctx.err = False
+            ap = vr.applies(ctx, None if open_ is True else open_)
+            err = _and(ctx.err, open_)
+            if err is not False:
+                state[np.broadcast_to(err, (n,))] = DIV_ZERO
+                open_ = _and(open_, _not(err))
+            open_ = _and(open_, ap)
+        if open_ is False or (open_ is not True and not np.any(open_)):
+            return state
+        if vr.when is None:  # a parameter has no value on the date
+            state[np.broadcast_to(open_, (n,))] = UNEVALUABLE
+            return state
+        wn = self._null(vr.when_null, ctx)
+        if wn is not False:
+            state[np.broadcast_to(_and(open_, wn), (n,))] = UNEVALUABLE
+            open_ = _and(open_, _not(wn))
+            if open_ is False or (open_ is not True and not open_.any()):
+                return state
+        ctx.err = False
+        w = vr.when(ctx, None if open_ is True else open_)
+        err = _and(ctx.err, open_)
+        if err is not False:
+            state[np.broadcast_to(err, (n,))] = DIV_ZERO
+            open_ = _and(open_, _not(err))
+        fired = _and(open_, w)
+        if fired is not False:
+            state[np.broadcast_to(fired, (n,))] = FIRED
+        return state
+
+    def evaluate_fact(self, stage: str, fact: dict, *, on: date):
+        """One fact at a time (register events): the reference's code."""
+        return self._ref.evaluate_fact(stage, fact, on=on)
+
+    def compiled(self, stage: str, on: date, scope: str | None = None) -> list[CompiledRule]:
+        return self._ref.compiled(stage, on, scope)
