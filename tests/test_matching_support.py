@@ -16,7 +16,7 @@ import pytest
 
 from placering.text import luhn_check_digit
 
-ENGINES = ["durable", "reference"]
+ENGINES = ["durable", "reference", "vectorized"]
 
 HOME = {"lat": 57.7089, "lon": 11.9746}  # Göteborg
 

@@ -103,3 +103,30 @@ def test_unvectorisable_construct_is_refused_naming_the_rule():
     ev = VectorizedEvaluator(RULESET, tamper=tamper)
     with pytest.raises(VectorizeError, match="ELIG-AGE"):
         ev.program(date(2024, 9, 1))
+
+
+def test_decisions_identical_to_the_reference_on_a_demo_register():
+    """Whole decision documents (recommendations, flags, review, the full `excluded` list with
+    every message and value) are the same with either evaluator, also when a unit declined."""
+    import json
+
+    from placering.matching.matcher import MatchContext, load_evaluator
+    from placering.matching.request import validate_request
+    from placering.register.demo import generate_register, generate_requests
+
+    snapshot = RegisterSnapshot.from_document(generate_register(300, seed=11))
+    contexts = [MatchContext(RULESET, load_evaluator(kind, RULESET, snapshot), snapshot, TAXONOMY)
+                for kind in ("reference", "vectorized")]
+    requests = [validate_request(r) for r in generate_requests(60, year=2024, seed=3)]
+    kinds = set()
+    for n, req in enumerate(requests):
+        declined: list[str] = []
+        if n % 3 == 0:  # decline the first recommendation: DECLINED exclusions, sometimes all_declined
+            first = contexts[0].decide(req, with_excluded=False)["recommendations"]
+            declined = [first[0]["unit_id"]] if first else []
+        ref, vec = (json.dumps(c.decide(req, declined=declined), sort_keys=True, default=str) for c in contexts)
+        assert vec == ref, req.request_id
+        doc = json.loads(ref)
+        kinds |= {f["code"] for f in doc["flags"]} | {"recommended" if doc["recommendations"] else "none"} | \
+            ({"excluded"} if doc["excluded"] else set())
+    assert {"recommended", "excluded", "DIRECT_PROCUREMENT", "NO_ELIGIBLE_UNIT"} <= kinds

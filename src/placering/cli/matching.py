@@ -23,10 +23,11 @@ from .common import (CliError, PlaceringGroup, app, by_option, json_option, pars
 
 ENGINE_OPTION = click.option(
     "--engine",
-    type=click.Choice(["durable", "reference"]),
+    type=click.Choice(["durable", "reference", "vectorized"]),
     default="durable",
     show_default=True,
-    help="Rules evaluator: durable-rules, or the plain-Python reference evaluator (same results).",
+    help="Rules evaluator: durable-rules, the plain-Python reference evaluator, or the columnar numpy "
+    "evaluator for large registers (same results).",
 )
 LIMIT_OPTION = click.option(
     "--limit", type=click.IntRange(min=1), default=None,

@@ -295,29 +295,11 @@ def decide(
     limit = policy.recommendations if limit is None else limit
     if limit < 1:
         raise ValidationError("--limit: at least one recommendation")
-    # One pass over every candidate of the insats (thousands on a large register): keep it lean.
-    by_unit: dict[str, list[Any]] = {}
-    eligible_units: dict[str, list[Any]] = {}
-    declined_units_seen: set[str] = set()  # units of a preferred route eligible but for their decline
     last_resort_routes = policy.last_resort
-    for c in evaluation.candidates:
-        uid = c.unit_id
-        cands = by_unit.get(uid)
-        if cands is None:
-            by_unit[uid] = [c]
-        else:
-            cands.append(c)
-        exclusions = c.exclusions
-        if not exclusions and not c.unevaluable:
-            e = eligible_units.get(uid)
-            if e is None:
-                eligible_units[uid] = [c]
-            else:
-                e.append(c)
-        elif (exclusions and not c.unevaluable and exclusions[0].code == DECLINED and len(exclusions) == 1
-              and c.route not in last_resort_routes):
-            declined_units_seen.add(uid)
-    declined_eligible = len(declined_units_seen)
+    units = _fast_units(evaluation, last_resort_routes) if _has_fast_path(evaluation) else \
+        _units(evaluation, last_resort_routes)
+    eligible_units = units.eligible
+    declined_eligible = units.declined_eligible
 
     primary: list[Ranked] = []
     last_resort: list[Ranked] = []
@@ -327,11 +309,10 @@ def decide(
             keys = _key_values(c, request, policy)
             ranked.append(Ranked(c, keys, _sort_tuple(keys, policy)))
         best = ranked[0] if len(ranked) == 1 else min(ranked, key=lambda r: r.sort)
-        cands = by_unit[unit_id]
+        cands = units.candidates(unit_id)
         if len(cands) > 1:
             best.others = [c for c in cands if c is not best.candidate]
         (last_resort if best.candidate.route in last_resort_routes else primary).append(best)
-    excluded_units = {uid: cands for uid, cands in by_unit.items() if uid not in eligible_units}
 
     flags: list[dict[str, Any]] = []
     for r in evaluation.request_flags:
@@ -376,7 +357,7 @@ def decide(
         for f in r["flags"]:
             flags.append({**f, "unit_id": r["unit_id"]})
     if dp_reason is not None:
-        counts = _exclusion_counts(by_unit, policy)
+        counts = units.exclusion_counts(policy)
         flags.append({
             "code": DIRECT_PROCUREMENT,
             "rule": policy.id,
@@ -391,7 +372,7 @@ def decide(
             "code": NO_ELIGIBLE_UNIT,
             "rule": policy.id,
             "message": "Ingen enhet i registret kan ta emot personen enligt reglerna",
-            "values": {"units_of_insats": len(by_unit), "declined_units": len(declined)},
+            "values": {"units_of_insats": units.count, "declined_units": len(declined)},
             "source": source_json(policy.source),
         })
 
@@ -414,7 +395,7 @@ def decide(
             }] + [_route_tag(x, o) for o in r.others for x in o.exclusions],
             "unevaluable": [_route_tag(x, o) for o in r.others for x in o.unevaluable],
         })
-    for unit_id, cands in excluded_units.items() if with_excluded else ():
+    for unit_id, cands in units.excluded() if with_excluded else ():
         excluded.append({
             "unit_id": unit_id,
             "org_nr": cands[0].org_nr,
@@ -441,13 +422,108 @@ def decide(
         "unevaluable": [reason_json(r) for r in getattr(evaluation, "unevaluable", ()) or ()],
         "declined_units": sorted(declined),
         "counts": {
-            "units": len(by_unit),
+            "units": units.count,
             "eligible": len(ranked_all) + len(held_back),
             "recommended": len(recommendations),
             "below_cut": len(below_cut),
-            "excluded": len(excluded_units) + len(held_back),
+            "excluded": units.count - len(eligible_units) + len(held_back),
         },
     }
+
+
+class _Units:
+    """The candidates of one evaluation grouped by unit, as `decide` reads them."""
+
+    def __init__(self, by_unit: dict[str, list[Any]], eligible: dict[str, list[Any]], declined_eligible: int):
+        self.by_unit, self.eligible, self.declined_eligible = by_unit, eligible, declined_eligible
+        self.count = len(by_unit)
+
+    def candidates(self, unit_id: str) -> list[Any]:
+        return self.by_unit[unit_id]
+
+    def excluded(self) -> Iterable[tuple[str, list[Any]]]:
+        return ((uid, cands) for uid, cands in self.by_unit.items() if uid not in self.eligible)
+
+    def exclusion_counts(self, policy: Policy) -> dict[str, dict[str, int]]:
+        return _exclusion_counts(self.by_unit, policy)
+
+
+def _units(evaluation: Any, last_resort_routes: Sequence[str]) -> _Units:
+    """One pass over every candidate (thousands on a large register): keep it lean."""
+    by_unit: dict[str, list[Any]] = {}
+    eligible_units: dict[str, list[Any]] = {}
+    declined_units_seen: set[str] = set()  # units of a preferred route eligible but for their decline
+    for c in evaluation.candidates:
+        uid = c.unit_id
+        cands = by_unit.get(uid)
+        if cands is None:
+            by_unit[uid] = [c]
+        else:
+            cands.append(c)
+        exclusions = c.exclusions
+        if not exclusions and not c.unevaluable:
+            e = eligible_units.get(uid)
+            if e is None:
+                eligible_units[uid] = [c]
+            else:
+                e.append(c)
+        elif (exclusions and not c.unevaluable and exclusions[0].code == DECLINED and len(exclusions) == 1
+              and c.route not in last_resort_routes):
+            declined_units_seen.add(uid)
+    return _Units(by_unit, eligible_units, len(declined_units_seen))
+
+
+def _has_fast_path(evaluation: Any) -> bool:
+    """The columnar evaluator's result (rules/vectorized.py): arrays instead of outcomes."""
+    return hasattr(evaluation, "eligible_indices") and hasattr(evaluation, "outcome")
+
+
+class _FastUnits(_Units):
+    """Like _Units, from the columnar evaluation: only the candidates a decision shows are
+    materialised (eligible units' routes; excluded units' when the `excluded` list is built)."""
+
+    def __init__(self, evaluation: Any, last_resort_routes: Sequence[str]):
+        import numpy as np
+
+        self.ev = evaluation
+        self.names, self.members = evaluation.unit_names, evaluation.unit_members
+        self.count = len(self.names)
+        codes = evaluation.unit_code
+        outcome = evaluation.outcome
+        self.eligible = {}
+        self._eligible_codes: set[int] = set()
+        self._code_of: dict[str, int] = {}
+        for i in evaluation.eligible_indices.tolist():
+            k = int(codes[i])
+            uid = self.names[k]
+            e = self.eligible.get(uid)
+            if e is None:
+                self.eligible[uid] = [outcome(i)]
+                self._eligible_codes.add(k)
+                self._code_of[uid] = k
+            else:
+                e.append(outcome(i))
+        declined = evaluation.only_exclusion(DECLINED) & ~evaluation.route_mask(tuple(last_resort_routes))
+        self.declined_eligible = int(np.unique(codes[declined]).size)
+
+    def candidates(self, unit_id: str) -> list[Any]:
+        """All candidates of an eligible unit (its other routes are shown with it)."""
+        return [self.ev.outcome(i) for i in self.members[self._code_of[unit_id]]]
+
+    def excluded(self) -> Iterable[tuple[str, list[Any]]]:
+        outcome = self.ev.outcome
+        for k, uid in enumerate(self.names):
+            if k not in self._eligible_codes:
+                yield uid, [outcome(i) for i in self.members[k]]
+
+    def exclusion_counts(self, policy: Policy) -> dict[str, dict[str, int]]:
+        ev = self.ev
+        mask = ~ev.eligible & ~ev.route_mask(tuple(policy.last_resort))
+        return ev.reason_counts(mask, "UNEVALUABLE")
+
+
+def _fast_units(evaluation: Any, last_resort_routes: Sequence[str]) -> _Units:
+    return _FastUnits(evaluation, last_resort_routes)
 
 
 def _exclusion_counts(by_unit: dict[str, list[Any]], policy: Policy) -> dict[str, dict[str, int]]:
@@ -515,16 +591,20 @@ def iter_units(document: dict[str, Any]) -> Iterable[str]:
 # Evaluating and deciding: the register resident in memory, one evaluator, many requests.
 # ---------------------------------------------------------------------------------------------
 
-ENGINES = ("durable", "reference")
+ENGINES = ("durable", "reference", "vectorized")
 
 
 def load_evaluator(kind: str, ruleset: Any, snapshot: Any) -> Any:
-    """An evaluator of the rules with the register snapshot resident (`durable` or `reference`)."""
+    """An evaluator of the rules with the register snapshot resident (`durable`, `reference` or
+    `vectorized`, the columnar numpy evaluator for large registers)."""
     if kind not in ENGINES:
         raise ValidationError(f"--engine: unknown engine '{kind}' (known: {', '.join(ENGINES)})")
     from .. import rules
 
-    cls = rules.DurableEvaluator if kind == "durable" else rules.ReferenceEvaluator
+    if kind == "vectorized":
+        from ..rules.vectorized import VectorizedEvaluator as cls
+    else:
+        cls = rules.DurableEvaluator if kind == "durable" else rules.ReferenceEvaluator
     evaluator = cls(ruleset)
     evaluator.load(snapshot)
     return evaluator

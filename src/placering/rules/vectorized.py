@@ -36,7 +36,6 @@ from ..errors import ValidationError
 from . import geo
 from .facts import RegisterSnapshot
 from .model import (
-    BOOL,
     DATE,
     FIELDS,
     LIST,
@@ -122,6 +121,18 @@ class Table:
         self.key = _table_key(candidates)
         self.unit_ids = [c["unit"]["unit_id"] for c in candidates]
         self.routes = [c["route"]["route"] for c in candidates]
+        # Units in first-appearance order: unit_code[i] is candidate i's unit, members its candidates.
+        codes: dict[str, int] = {}
+        self.unit_members: list[list[int]] = []
+        for i, u in enumerate(self.unit_ids):
+            k = codes.get(u)
+            if k is None:
+                k = codes[u] = len(codes)
+                self.unit_members.append([])
+            self.unit_members[k].append(i)
+        self.unit_names = list(codes)
+        self.unit_code = np.fromiter((codes[u] for u in self.unit_ids), dtype=np.int64, count=n)
+        self._route_masks: dict[tuple, np.ndarray] = {}
         raw: dict[str, list] = {}
         for path in paths:
             a, b = path.split(".", 1)
@@ -169,6 +180,13 @@ class Table:
         self.geo = [np.fromiter((0.0 if c["unit"].get(k) is None else c["unit"][k] for c in candidates),
                                 dtype=np.float64, count=n) for k in ("geo_x", "geo_y", "geo_z")]
         self._regex: dict[str, np.ndarray] = {}
+
+    def route_mask(self, routes: tuple[str, ...]) -> np.ndarray:
+        """Candidates whose route is one of `routes` (cached: policies rarely change)."""
+        m = self._route_masks.get(routes)
+        if m is None:
+            m = self._route_masks[routes] = np.array([r in routes for r in self.routes], dtype=bool)
+        return m
 
     def code(self, value: Any) -> int:
         return self.str_code.get(value, -2)  # -2: matches no column value (nulls are -1)
@@ -564,6 +582,47 @@ class VectorEvaluation:
 
     def rule_code(self, index: int) -> str:
         return self.rules[index].cr.code
+
+    # -- the matcher's fast path ------------------------------------------------------------
+    @property
+    def unit_code(self) -> np.ndarray:
+        """Per candidate, the index of its unit in `unit_names` (first-appearance order)."""
+        return self.table.unit_code
+
+    @property
+    def unit_names(self) -> list[str]:
+        return self.table.unit_names
+
+    @property
+    def unit_members(self) -> list[list[int]]:
+        """Per unit, the indices of its candidates (routes)."""
+        return self.table.unit_members
+
+    def route_mask(self, routes: tuple[str, ...]) -> np.ndarray:
+        return self.table.route_mask(tuple(routes))
+
+    def only_exclusion(self, code: str) -> np.ndarray:
+        """Candidates excluded by exactly one rule, of this code, and with nothing unevaluable."""
+        codes = np.array([vr.cr.code == code for vr in self.rules] + [False], dtype=bool)
+        return (self.exclusion_count == 1) & (self.unevaluable_count == 0) & codes[self.first_exclusion]
+
+    def reason_counts(self, mask: np.ndarray, unevaluable_code: str) -> dict[str, dict[str, int]]:
+        """For the candidates in `mask`: per route (first-appearance order), how many have each
+        exclusion code (once per candidate), or any unevaluable rule (`unevaluable_code`)."""
+        by_code: dict[str, np.ndarray] = {}
+        for r, vr in enumerate(self.rules):
+            if vr.cr.is_exclusion:
+                hit = self.states[:, r] == FIRED
+                by_code[vr.cr.code] = by_code[vr.cr.code] | hit if vr.cr.code in by_code else hit
+        by_code[unevaluable_code] = self.unevaluable_count > 0
+        out: dict[str, dict[str, int]] = {}
+        idx = np.flatnonzero(mask)
+        routes = self.table.routes
+        for route in dict.fromkeys(routes[i] for i in idx):
+            rm = mask & self.table.route_mask((route,))
+            per = {code: int(np.count_nonzero(rm & hit)) for code, hit in by_code.items()}
+            out[route] = {c: k for c, k in per.items() if k}
+        return out
 
     def outcome(self, i: int) -> CandidateOutcome:
         """Candidate i as the reference builds it (reasons identical, formatted on access)."""
