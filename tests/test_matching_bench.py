@@ -16,7 +16,7 @@ def test_bench_match_reports_figures_for_each_size_and_evaluator():
     out = json.loads(r.stdout)
     assert out["replay_requests"] == 7425
     rows = out["results"]
-    assert [row["engine"] for row in rows] == ["durable", "reference"]
+    assert [row["engine"] for row in rows] == ["durable", "reference", "vectorized"]
     for row in rows:
         assert "error" not in row, row
         assert row["units"] == 40 and row["candidates"] > 0 and row["sample"] >= 10

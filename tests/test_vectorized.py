@@ -130,3 +130,69 @@ def test_decisions_identical_to_the_reference_on_a_demo_register():
         kinds |= {f["code"] for f in doc["flags"]} | {"recommended" if doc["recommendations"] else "none"} | \
             ({"excluded"} if doc["excluded"] else set())
     assert {"recommended", "excluded", "DIRECT_PROCUREMENT", "NO_ELIGIBLE_UNIT"} <= kinds
+
+
+# Rules exercising what today's rule files do not: division by zero under short-circuit,
+# column-to-column lists and text, regular expressions, presence tests, nullable fields in
+# applies_when. Both evaluators must still agree on every candidate.
+EXTRA_RULES = """
+stage: review
+description: "Extra rules for the differential test of the vectorised evaluator."
+rules:
+""" + "".join(f"""
+  - id: X-{i}
+    title: "Extra {i}"
+    description: "differential test"
+    source: {{document: "tests/test_vectorized.py"}}
+    valid_from: 2020-01-01
+    valid_to: null
+{body}
+    outcome:
+      flag: X{i}
+      message: "extra {i} {{unit.unit_id}}"
+""" for i, body in enumerate([
+    # division reached only where free_places == 0 (all) or never (any): short-circuit order
+    "    when:\n      all:\n        - eq: [unit.free_places, 0]\n        - gt: [{div: [unit.places, unit.free_places]}, 1]",
+    "    when:\n      any:\n        - eq: [unit.free_places, 0]\n        - gt: [{div: [unit.places, unit.free_places]}, 1]",
+    "    applies_when: {gt: [{div: [unit.places, {sub: [unit.free_places, 2]}]}, 1]}\n    when: {exists: unit.unit_id}",
+    "    when:\n      not: {lt: [{add: [route.daily_price, {mul: [unit.age_min, 2.5]}]}, {param: direct_procurement_price_factor}]}",
+    "    when: {matches: [unit.unit_id, 'U-[0-9]+x?']}",
+    "    when: {overlaps: [permit.target_groups, unit.target_groups]}",
+    "    when: {subset: [request.person.needs, unit.target_groups]}",
+    "    when: {subset: [unit.genders, [female]]}",
+    "    when: {in: [unit.municipality_key, route.buyers]}",
+    "    when: {in: [unit.municipality_key, request.avoid_municipality_keys]}",
+    "    when: {in: [request.municipality_key, route.buyers]}",
+    "    applies_when: {missing: permit.dnr}\n    when: {ne: [route.insats, request.insats]}",
+    "    applies_when: {gt: [route.daily_price, 1250]}\n    when: {eq: [permit.insats, route.insats]}",
+    "    when:\n      any:\n        - le: [distance_km, 50]\n        - ge: [route.valid_to, request.start_on]",
+    "    when: {eq: [unit.protected_address, true]}",
+    "    when: {subset: [unit.target_groups, permit.target_groups]}",
+]))
+
+
+@pytest.fixture(scope="module")
+def extra_ruleset(tmp_path_factory):
+    import shutil
+
+    from placering.paths import rules_dir
+    from placering.rules import load_ruleset
+
+    d = tmp_path_factory.mktemp("rules") / "rules"
+    shutil.copytree(rules_dir(), d, ignore=shutil.ignore_patterns("tests"))
+    (d / "review_extra.yaml").write_text(EXTRA_RULES, encoding="utf-8")
+    return load_ruleset(d)
+
+
+@settings(SETTINGS, max_examples=150)
+@given(world=worlds())
+def test_extra_constructs_agree_with_the_reference(extra_ruleset, world):
+    doc, request, on = world
+    snap = RegisterSnapshot.from_document(doc, on=on)
+    rf = request_fact(request, snap, TAXONOMY)
+    ref, vec = ReferenceEvaluator(extra_ruleset), VectorizedEvaluator(extra_ruleset)
+    ref.load(snap)
+    vec.load(snap)
+    a, b = ref.evaluate(rf, on=on), vec.evaluate(rf, on=on)
+    assert outcome_key(b) == outcome_key(a)
+    assert _messages(b) == _messages(a)

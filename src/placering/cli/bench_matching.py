@@ -1,5 +1,6 @@
 """`placering bench match`: time per placement request and replay throughput at register sizes
-of 1,000, 5,000 and 20,000 units, on both rules evaluators, with peak memory (figures are
+of 1,000, 5,000 and 20,000 units, on the rules evaluators (durable-rules, reference, vectorized), with
+peak memory (figures are
 printed, never asserted).
 
 Each (size, evaluator) runs in a child process of its own, so its peak memory is its own:
@@ -132,8 +133,9 @@ def _measure(register_file: str, engine: str, sample: int, budget: float, out) -
 @bench.command("match")
 @click.option("--sizes", default=",".join(str(s) for s in SIZES), show_default=True,
               help="Register sizes (units), comma-separated.")
-@click.option("--engine", "engines", type=click.Choice(["durable", "reference", "both"]), default="both",
-              show_default=True, help="Which rules evaluator(s) to measure.")
+@click.option("--engine", "engines", type=click.Choice(["durable", "reference", "vectorized", "both", "all"]),
+              default="all", show_default=True,
+              help="Which rules evaluator(s) to measure (both: durable and reference; all: the three).")
 @click.option("--sample", type=click.IntRange(min=10), default=300, show_default=True,
               help="Requests decided one by one for the median and 99th percentile.")
 @click.option("--budget", type=click.FloatRange(min=1), default=60.0, show_default=True,
@@ -143,7 +145,7 @@ def _measure(register_file: str, engine: str, sample: int, budget: float, out) -
 @json_option
 def bench_match(sizes: str, engines: str, sample: int, budget: float, seed: int, json_output: bool) -> None:
     """Time per request (median, p99) and replay throughput of 7,425 requests (2024 mix) at
-    1,000, 5,000 and 20,000 units, on both evaluators, with peak memory."""
+    1,000, 5,000 and 20,000 units, on each evaluator, with peak memory."""
     from ..errors import ValidationError
     from ..register.demo import generate_register
 
@@ -153,7 +155,8 @@ def bench_match(sizes: str, engines: str, sample: int, budget: float, seed: int,
         raise ValidationError(f"--sizes: '{sizes}' is not a comma-separated list of unit counts") from None
     if not size_list or any(s < 11 for s in size_list):
         raise ValidationError("--sizes: give unit counts of at least 11")
-    engine_list = ["durable", "reference"] if engines == "both" else [engines]
+    engine_list = {"both": ["durable", "reference"], "all": ["durable", "reference", "vectorized"]}.get(
+        engines, [engines])
     rows: list[dict[str, Any]] = []
     ctx = mp.get_context("spawn")  # a clean interpreter per measurement: its own peak memory
     with tempfile.TemporaryDirectory(prefix="placering-bench-") as tmp:

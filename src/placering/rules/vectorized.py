@@ -514,9 +514,11 @@ class VRule:
 
 def compile_vrule(cr: CompiledRule, tamper: Tamper | None = None) -> VRule:
     rule = cr.rule
+    # One compiler per condition: each closure consults its own tree's `has_div` at run time.
     comp = _Compiler(rule, cr.params)
     applies = comp.condition(rule.applies_when) if rule.applies_when is not None else None
-    applies_div, comp.has_div = comp.has_div, False
+    applies_div = comp.has_div
+    comp = _Compiler(rule, cr.params)
     when = None
     if not cr.missing_params:
         cond = tamper(rule, rule.when) if tamper else rule.when
