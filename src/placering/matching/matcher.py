@@ -137,12 +137,18 @@ def needs_fit(candidate: Any, request: PlacementRequestIn) -> int:
     """See NEEDS_FIT_DEFINITION (module docstring)."""
     fact = candidate.fact
     needs = [n.value for n in request.person.needs]
-    if _get(fact, "permit.exists"):
-        groups = _get(fact, "permit.target_groups") or ()
+    if type(fact) is dict:  # the evaluators' facts: read the namespaces directly (runs per eligible unit)
+        permit, unit = fact.get("permit") or {}, fact.get("unit") or {}
+        groups = (permit.get("target_groups") if permit.get("exists") else unit.get("target_groups")) or ()
+        subcategories = unit.get("subcategories") or ()
     else:
-        groups = _get(fact, "unit.target_groups") or ()
+        if _get(fact, "permit.exists"):
+            groups = _get(fact, "permit.target_groups") or ()
+        else:
+            groups = _get(fact, "unit.target_groups") or ()
+        subcategories = _get(fact, "unit.subcategories") or ()
     fit = sum(1 for n in needs if n in groups)
-    if request.subcategory is not None and request.subcategory in (_get(fact, "unit.subcategories") or ()):
+    if request.subcategory is not None and request.subcategory in subcategories:
         fit += 1
     return fit
 

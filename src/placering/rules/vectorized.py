@@ -180,6 +180,7 @@ class Table:
         self.geo = [np.fromiter((0.0 if c["unit"].get(k) is None else c["unit"][k] for c in candidates),
                                 dtype=np.float64, count=n) for k in ("geo_x", "geo_y", "geo_z")]
         self._regex: dict[str, np.ndarray] = {}
+        self._lookups: dict[tuple, np.ndarray] = {}
 
     def route_mask(self, routes: tuple[str, ...]) -> np.ndarray:
         """Candidates whose route is one of `routes` (cached: policies rarely change)."""
@@ -202,6 +203,21 @@ class Table:
             else:
                 m[b // 64] |= np.uint64(1) << np.uint64(b % 64)
         return m, unknown
+
+    def lookup(self, values: Any) -> np.ndarray:
+        """Per text code, whether the text is one of `values` (last element: null, False)."""
+        key = tuple(values)
+        lut = self._lookups.get(key)
+        if lut is None:
+            lut = np.zeros(len(self.str_vocab) + 1, dtype=bool)
+            for v in key:
+                c = self.str_code.get(v)
+                if c is not None:
+                    lut[c] = True
+            if len(self._lookups) > 4096:
+                self._lookups.clear()
+            self._lookups[key] = lut
+        return lut
 
     def regex(self, pattern: str) -> np.ndarray:
         """Full match of the pattern per text code (last element: null, False)."""
@@ -266,6 +282,21 @@ def _not(a: Any) -> Any:
     if isinstance(a, (bool, np.bool_)):
         return not a
     return ~a
+
+
+def _none(mask: Any) -> bool:
+    """No row is selected (a scalar False or an all-false array)."""
+    if isinstance(mask, np.ndarray):
+        return not mask.any()
+    return not mask
+
+
+def _put(state: np.ndarray, mask: Any, value: int) -> None:
+    """state[mask] = value, for a mask disjoint from the rows already set."""
+    if isinstance(mask, np.ndarray):
+        state += mask.view(np.int8) * np.int8(value) if mask.dtype == bool else mask.astype(np.int8) * np.int8(value)
+    elif mask:
+        state += np.int8(value)
 
 
 def _any_bits(x: np.ndarray) -> np.ndarray:
@@ -445,9 +476,7 @@ class _Compiler:
             return item_scalar
         if not ccol:
             def coll_scalar(ctx, reach):
-                t = ctx.t
-                codes = [t.str_code[x] for x in cf(ctx, reach) if x in t.str_code]
-                return np.isin(itf(ctx, reach), codes)
+                return ctx.t.lookup(cf(ctx, reach))[itf(ctx, reach)]
             return coll_scalar
 
         def both(ctx, reach):
@@ -539,32 +568,64 @@ def compile_vrule(cr: CompiledRule, tamper: Tamper | None = None) -> VRule:
 class VectorEvaluation:
     """A request's evaluation, materialised lazily (see module docstring).
 
-    `states[i, r]` is 0 (no outcome), 1 (rule r fired on candidate i), 2 (unevaluable: null or
-    missing parameter) or 3 (division by zero), as the reference's generated code records them."""
+    `states[r, i]` is 0 (no outcome), 1 (rule r fired on candidate i), 2 (unevaluable: null or
+    missing parameter) or 3 (division by zero), as the reference's generated code records them.
+    `eligible` (no exclusion, nothing unevaluable) is computed with the states; the other
+    per-candidate figures on first use."""
 
-    def __init__(self, table: Table, request: dict, rules: list[VRule], states: np.ndarray,
+    def __init__(self, table: Table, request: dict, rules: list[VRule], states: np.ndarray, eligible: np.ndarray,
                  request_flags: list[Reason], unevaluable: list[Reason], rules_version: str, on: date):
         self.table, self.request, self.rules, self.states = table, request, rules, states
+        self.eligible = eligible
         self.request_flags, self.unevaluable = request_flags, unevaluable
         self.rules_version, self.evaluated_on = rules_version, on
         self._outcomes: list[CandidateOutcome | None] = [None] * table.n
         self._all: list[CandidateOutcome] | None = None
-        excl = np.array([vr.cr.is_exclusion for vr in rules], dtype=bool)
-        fired = states == FIRED
-        unev = states > FIRED
-        self.exclusion_count = (fired & excl).sum(axis=1) if rules else np.zeros(table.n, dtype=np.int64)
-        self.unevaluable_count = unev.sum(axis=1) if rules else np.zeros(table.n, dtype=np.int64)
-        self.eligible = (self.exclusion_count == 0) & (self.unevaluable_count == 0)
-        # The first exclusion rule that fired per candidate (-1: none), in rule order.
-        fx = fired & excl
-        self.first_exclusion = np.where(fx.any(axis=1), fx.argmax(axis=1), -1) if rules else \
-            np.full(table.n, -1)
-        if len(rules) <= 64:
-            weights = np.left_shift(np.uint64(1), np.arange(len(rules), dtype=np.uint64))
-            self.fired_bits = (fired * weights).sum(axis=1, dtype=np.uint64)
-            self.unevaluable_bits = (unev * weights).sum(axis=1, dtype=np.uint64)
-        else:
-            self.fired_bits = self.unevaluable_bits = None
+        self._excl = np.array([vr.cr.is_exclusion for vr in rules], dtype=bool)
+        self._counts: tuple | None = None
+
+    def _stats(self) -> tuple:
+        if self._counts is None:
+            fired_excl = (self.states[self._excl] == FIRED) if self.rules else np.zeros((0, self.table.n), bool)
+            unev = self.states > FIRED
+            excl_count = fired_excl.sum(axis=0)
+            first = np.full(self.table.n, -1, dtype=np.int64)
+            excl_idx = np.flatnonzero(self._excl)
+            for k in range(len(excl_idx) - 1, -1, -1):  # last to first: the first one wins
+                first[fired_excl[k]] = excl_idx[k]
+            self._counts = (excl_count, unev.sum(axis=0), first)
+        return self._counts
+
+    @property
+    def exclusion_count(self) -> np.ndarray:
+        """Per candidate, how many exclusion rules fired."""
+        return self._stats()[0]
+
+    @property
+    def unevaluable_count(self) -> np.ndarray:
+        return self._stats()[1]
+
+    @property
+    def first_exclusion(self) -> np.ndarray:
+        """Per candidate, the first exclusion rule (in rule order) that fired; -1 for none."""
+        return self._stats()[2]
+
+    def _bits(self, mask: np.ndarray) -> np.ndarray:
+        if len(self.rules) > 64:
+            raise ValueError("bitmasks hold at most 64 rules")
+        out = np.zeros(self.table.n, dtype=np.uint64)
+        for r in range(len(self.rules)):
+            out |= mask[r].astype(np.uint64) << np.uint64(r)
+        return out
+
+    @property
+    def fired_bits(self) -> np.ndarray:
+        """Per candidate, bit r set when rule r (of `rules`) fired."""
+        return self._bits(self.states == FIRED)
+
+    @property
+    def unevaluable_bits(self) -> np.ndarray:
+        return self._bits(self.states > FIRED)
 
     @property
     def size(self) -> int:
@@ -614,7 +675,7 @@ class VectorEvaluation:
         by_code: dict[str, np.ndarray] = {}
         for r, vr in enumerate(self.rules):
             if vr.cr.is_exclusion:
-                hit = self.states[:, r] == FIRED
+                hit = self.states[r] == FIRED
                 by_code[vr.cr.code] = by_code[vr.cr.code] | hit if vr.cr.code in by_code else hit
         by_code[unevaluable_code] = self.unevaluable_count > 0
         out: dict[str, dict[str, int]] = {}
@@ -638,10 +699,10 @@ class VectorEvaluation:
         exclusions: list[Reason] = []
         flags: list[Reason] = []
         unevaluable: list[Reason] = []
-        row = self.states[i]
-        for r in np.flatnonzero(row):
+        for r, state in enumerate(self.states[:, i].tolist()):
+            if not state:
+                continue
             cr = self.rules[r].cr
-            state = int(row[r])
             if state != FIRED:
                 unevaluable.append(outcome_reason(cr, fact, state)[1])
             elif cr.is_exclusion:
@@ -731,12 +792,14 @@ class VectorizedEvaluator:
                 request_unevaluable.append(r)
         rules = self.program(on)
         t = self.table(req["insats"])
-        states = np.zeros((t.n, len(rules)), dtype=np.int8)
+        states = np.zeros((len(rules), t.n), dtype=np.int8)
+        bad = np.zeros(t.n, dtype=bool)  # excluded or unevaluable
         if t.n:
             ctx = _Ctx(t, req, rfact)
             for j, vr in enumerate(rules):
-                states[:, j] = self._states(vr, ctx)
-        return VectorEvaluation(t, req, rules, states, request_flags, request_unevaluable,
+                st = states[j] = self._states(vr, ctx)
+                bad |= (st != 0) if vr.cr.is_exclusion else (st > FIRED)
+        return VectorEvaluation(t, req, rules, states, ~bad, request_flags, request_unevaluable,
                                 self.ruleset.version, on)
 
     @staticmethod
@@ -750,43 +813,41 @@ class VectorizedEvaluator:
         return out
 
     def _states(self, vr: VRule, ctx: _Ctx) -> np.ndarray:
+        """The reference's per-rule decision, for every candidate at once (masks are disjoint:
+        unevaluable before applies, division by zero, unevaluable in when, fired)."""
         n = ctx.t.n
         state = np.zeros(n, dtype=np.int8)
-        open_: Any = True  # rows still undecided
         an = self._null(vr.applies_null, ctx)
-        if an is not False:
-            state[np.broadcast_to(an, (n,))] = UNEVALUABLE
-            open_ = _not(an)
-            if open_ is False or (open_ is not True and not open_.any()):
-                return state
+        _put(state, an, UNEVALUABLE)
+        open_: Any = _not(an)  # rows still undecided
+        if _none(open_):
+            return state
         if vr.applies is not None:
             ctx.err = False
             ap = vr.applies(ctx, None if open_ is True else open_)
             err = _and(ctx.err, open_)
             if err is not False:
-                state[np.broadcast_to(err, (n,))] = DIV_ZERO
+                _put(state, err, DIV_ZERO)
                 open_ = _and(open_, _not(err))
             open_ = _and(open_, ap)
-        if open_ is False or (open_ is not True and not np.any(open_)):
-            return state
+            if _none(open_):
+                return state
         if vr.when is None:  # a parameter has no value on the date
-            state[np.broadcast_to(open_, (n,))] = UNEVALUABLE
+            _put(state, open_, UNEVALUABLE)
             return state
         wn = self._null(vr.when_null, ctx)
         if wn is not False:
-            state[np.broadcast_to(_and(open_, wn), (n,))] = UNEVALUABLE
+            _put(state, _and(open_, wn), UNEVALUABLE)
             open_ = _and(open_, _not(wn))
-            if open_ is False or (open_ is not True and not open_.any()):
+            if _none(open_):
                 return state
         ctx.err = False
         w = vr.when(ctx, None if open_ is True else open_)
         err = _and(ctx.err, open_)
         if err is not False:
-            state[np.broadcast_to(err, (n,))] = DIV_ZERO
+            _put(state, err, DIV_ZERO)
             open_ = _and(open_, _not(err))
-        fired = _and(open_, w)
-        if fired is not False:
-            state[np.broadcast_to(fired, (n,))] = FIRED
+        _put(state, _and(open_, w), FIRED)
         return state
 
     def evaluate_fact(self, stage: str, fact: dict, *, on: date):
