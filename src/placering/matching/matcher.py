@@ -518,6 +518,7 @@ class _FastUnits(_Units):
 
     def excluded(self) -> Iterable[tuple[str, list[Any]]]:
         outcome = self.ev.outcome
+        self.ev.materialise([i for k, m in enumerate(self.members) if k not in self._eligible_codes for i in m])
         for k, uid in enumerate(self.names):
             if k not in self._eligible_codes:
                 yield uid, [outcome(i) for i in self.members[k]]

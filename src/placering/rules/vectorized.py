@@ -690,8 +690,27 @@ class VectorEvaluation:
     def outcome(self, i: int) -> CandidateOutcome:
         """Candidate i as the reference builds it (reasons identical, formatted on access)."""
         o = self._outcomes[i]
-        if o is not None:
-            return o
+        if o is None:
+            col = self.states[:, i].tolist()
+            o = self._build(i, [(r, st) for r, st in enumerate(col) if st])
+        return o
+
+    def materialise(self, indices: Any) -> None:
+        """Build the outcomes of many candidates at once (one pass over their states)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        idx = idx[[self._outcomes[i] is None for i in idx.tolist()]] if len(idx) else idx
+        if not len(idx):
+            return
+        sub = self.states[:, idx].T  # candidates × rules
+        pos, rules = np.nonzero(sub)
+        vals = sub[pos, rules].tolist()
+        hits: list[list[tuple[int, int]]] = [[] for _ in range(len(idx))]
+        for p, r, v in zip(pos.tolist(), rules.tolist(), vals):
+            hits[p].append((r, v))
+        for i, h in zip(idx.tolist(), hits):
+            self._build(i, h)
+
+    def _build(self, i: int, hits: list[tuple[int, int]]) -> CandidateOutcome:
         cand = self.table.cands[i]
         fact = dict(cand)
         fact["request"] = self.request
@@ -699,10 +718,9 @@ class VectorEvaluation:
         exclusions: list[Reason] = []
         flags: list[Reason] = []
         unevaluable: list[Reason] = []
-        for r, state in enumerate(self.states[:, i].tolist()):
-            if not state:
-                continue
-            cr = self.rules[r].cr
+        rules = self.rules
+        for r, state in hits:
+            cr = rules[r].cr
             if state != FIRED:
                 unevaluable.append(outcome_reason(cr, fact, state)[1])
             elif cr.is_exclusion:
@@ -720,7 +738,8 @@ class VectorEvaluation:
     @property
     def candidates(self) -> list[CandidateOutcome]:
         if self._all is None:
-            self._all = [self.outcome(i) for i in range(self.table.n)]
+            self.materialise(np.arange(self.table.n))
+            self._all = list(self._outcomes)
         return self._all
 
     def candidate(self, unit_id: str) -> list[CandidateOutcome]:
