@@ -583,6 +583,9 @@ class VectorEvaluation:
         self._all: list[CandidateOutcome] | None = None
         self._excl = np.array([vr.cr.is_exclusion for vr in rules], dtype=bool)
         self._counts: tuple | None = None
+        # Per candidate: how many exclusion rules fired, and whether any rule was unevaluable.
+        self.exclusion_count = np.zeros(table.n, dtype=np.int16)
+        self.any_unevaluable = np.zeros(table.n, dtype=bool)
 
     def _stats(self) -> tuple:
         if self._counts is None:
@@ -595,11 +598,6 @@ class VectorEvaluation:
                 first[fired_excl[k]] = excl_idx[k]
             self._counts = (excl_count, unev.sum(axis=0), first)
         return self._counts
-
-    @property
-    def exclusion_count(self) -> np.ndarray:
-        """Per candidate, how many exclusion rules fired."""
-        return self._stats()[0]
 
     @property
     def unevaluable_count(self) -> np.ndarray:
@@ -666,8 +664,11 @@ class VectorEvaluation:
 
     def only_exclusion(self, code: str) -> np.ndarray:
         """Candidates excluded by exactly one rule, of this code, and with nothing unevaluable."""
-        codes = np.array([vr.cr.code == code for vr in self.rules] + [False], dtype=bool)
-        return (self.exclusion_count == 1) & (self.unevaluable_count == 0) & codes[self.first_exclusion]
+        hit: Any = False
+        for r, vr in enumerate(self.rules):
+            if vr.cr.is_exclusion and vr.cr.code == code:
+                hit = _or(hit, self.states[r] == FIRED)
+        return (self.exclusion_count == 1) & ~self.any_unevaluable & hit
 
     def reason_counts(self, mask: np.ndarray, unevaluable_code: str) -> dict[str, dict[str, int]]:
         """For the candidates in `mask`: per route (first-appearance order), how many have each
@@ -677,7 +678,7 @@ class VectorEvaluation:
             if vr.cr.is_exclusion:
                 hit = self.states[r] == FIRED
                 by_code[vr.cr.code] = by_code[vr.cr.code] | hit if vr.cr.code in by_code else hit
-        by_code[unevaluable_code] = self.unevaluable_count > 0
+        by_code[unevaluable_code] = self.any_unevaluable
         out: dict[str, dict[str, int]] = {}
         idx = np.flatnonzero(mask)
         routes = self.table.routes
@@ -812,14 +813,19 @@ class VectorizedEvaluator:
         rules = self.program(on)
         t = self.table(req["insats"])
         states = np.zeros((len(rules), t.n), dtype=np.int8)
-        bad = np.zeros(t.n, dtype=bool)  # excluded or unevaluable
+        excluded = np.zeros(t.n, dtype=np.int16)  # exclusion rules fired
+        unevaluable = np.zeros(t.n, dtype=bool)
         if t.n:
             ctx = _Ctx(t, req, rfact)
             for j, vr in enumerate(rules):
                 st = states[j] = self._states(vr, ctx)
-                bad |= (st != 0) if vr.cr.is_exclusion else (st > FIRED)
-        return VectorEvaluation(t, req, rules, states, ~bad, request_flags, request_unevaluable,
-                                self.ruleset.version, on)
+                unevaluable |= st > FIRED
+                if vr.cr.is_exclusion:
+                    excluded += st == FIRED
+        ev = VectorEvaluation(t, req, rules, states, (excluded == 0) & ~unevaluable, request_flags,
+                              request_unevaluable, self.ruleset.version, on)
+        ev.exclusion_count, ev.any_unevaluable = excluded, unevaluable
+        return ev
 
     @staticmethod
     def _null(paths: list[str], ctx: _Ctx) -> Any:
