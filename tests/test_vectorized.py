@@ -196,3 +196,25 @@ def test_extra_constructs_agree_with_the_reference(extra_ruleset, world):
     a, b = ref.evaluate(rf, on=on), vec.evaluate(rf, on=on)
     assert outcome_key(b) == outcome_key(a)
     assert _messages(b) == _messages(a)
+
+
+def test_a_refreshed_register_is_evaluated_afresh():
+    """A resident register whose candidates are replaced in place (as RegisterSnapshot.refresh
+    does) is not evaluated from the stale columns."""
+    from placering.register.demo import generate_register, generate_requests
+
+    snap = RegisterSnapshot.from_document(generate_register(40, seed=5))
+    req = next(r for r in generate_requests(20, year=2024, seed=1) if len(snap.candidates(r["insats"])) > 2)
+    rf = request_fact(req, snap, TAXONOMY)
+    on = rf["submitted_on"]
+    ref, vec = ReferenceEvaluator(RULESET), VectorizedEvaluator(RULESET)
+    ref.load(snap)
+    vec.load(snap)
+    assert outcome_key(vec.evaluate(rf, on=on)) == outcome_key(ref.evaluate(rf, on=on))
+    cands = snap.by_insats[rf["insats"]]
+    middle = len(cands) // 2
+    old = cands[middle]
+    cands[middle] = dict(old, unit=dict(old["unit"], status="removed"))  # same list, same length
+    a, b = ref.evaluate(rf, on=on), vec.evaluate(rf, on=on)
+    assert "STATUS" in [r.code for r in a.candidates[middle].exclusions]
+    assert outcome_key(b) == outcome_key(a)

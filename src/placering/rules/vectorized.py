@@ -25,6 +25,7 @@ candidates materialised on demand (`outcome(i)`).
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -116,9 +117,8 @@ class Table:
     """Columns of the candidates of one insats (built once per insats and register)."""
 
     def __init__(self, candidates: list[dict], paths: list[str]):
-        self.cands = candidates
+        self.cands = list(candidates)  # the candidate dicts this table was built from
         self.n = n = len(candidates)
-        self.key = _table_key(candidates)
         self.unit_ids = [c["unit"]["unit_id"] for c in candidates]
         self.routes = [c["route"]["route"] for c in candidates]
         # Units in first-appearance order: unit_code[i] is candidate i's unit, members its candidates.
@@ -227,11 +227,10 @@ class Table:
         return self._regex[pattern]
 
 
-def _table_key(candidates: list[dict]) -> tuple:
-    """Cheap identity of a candidate list: a refreshed register gives a different one."""
-    if not candidates:
-        return (id(candidates), 0)
-    return (id(candidates), len(candidates), id(candidates[0]), id(candidates[-1]))
+    def built_from(self, candidates: list[dict]) -> bool:
+        """Whether `candidates` are still the dicts this table was built from (a refreshed
+        register replaces a unit's candidate dicts, even in place in the same list)."""
+        return len(candidates) == self.n and all(map(operator.is_, candidates, self.cands))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -776,7 +775,8 @@ class VectorizedEvaluator:
         self._paths = paths
 
     def load(self, snapshot: RegisterSnapshot) -> None:
-        """Keep the register resident; tables are built per insats on first use."""
+        """Keep the register resident; tables are built per insats on first use and rebuilt
+        when the snapshot's candidates of the insats change (`RegisterSnapshot.refresh`)."""
         self.snapshot = snapshot
         self._ref.snapshot = snapshot
         self._tables.clear()
@@ -784,7 +784,7 @@ class VectorizedEvaluator:
     def table(self, insats: str) -> Table:
         cands = self.snapshot.candidates(insats)
         t = self._tables.get(insats)
-        if t is None or t.key != _table_key(cands):
+        if t is None or not t.built_from(cands):
             t = self._tables[insats] = Table(cands, self._paths)
         return t
 
