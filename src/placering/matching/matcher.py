@@ -499,7 +499,10 @@ class _FastUnits(_Units):
         self.eligible = {}
         self._eligible_codes: set[int] = set()
         self._code_of: dict[str, int] = {}
-        for i in evaluation.eligible_indices.tolist():
+        eligible_idx = evaluation.eligible_indices
+        # Every candidate of an eligible unit is shown (ranked, or as one of its other routes).
+        evaluation.materialise([i for k in np.unique(codes[eligible_idx]).tolist() for i in self.members[k]])
+        for i in eligible_idx.tolist():
             k = int(codes[i])
             uid = self.names[k]
             e = self.eligible.get(uid)
