@@ -153,6 +153,9 @@ class RegisterSnapshot:
     units: dict[str, UnitRecord] = field(default_factory=dict)
     by_insats: dict[str, list[dict]] = field(default_factory=dict)
     _reference: dict[tuple[str, date], float | None] = field(default_factory=dict, repr=False)
+    # Active framework routes with a price, per insats: (valid_from, valid_to, price). A replay
+    # asks for thousands of (insats, date) pairs; scanning only these beats scanning candidates.
+    _framework_prices: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -229,6 +232,7 @@ class RegisterSnapshot:
             self.by_insats.get(insats, []).sort(
                 key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
         self._reference.clear()
+        self._framework_prices.clear()
         return count
 
     # -- reading --------------------------------------------------------------------------
@@ -245,12 +249,15 @@ class RegisterSnapshot:
         (one value per unit route). None when there is none: no reference exists."""
         key = (insats, on)
         if key not in self._reference:
+            if insats not in self._framework_prices:
+                self._framework_prices[insats] = [
+                    (r["valid_from"], r["valid_to"], r["daily_price"])
+                    for r in (c["route"] for c in self.candidates(insats))
+                    if r["route"] == "ramavtal" and r["status"] == "active" and r["daily_price"] is not None
+                ]
             prices = [
-                c["route"]["daily_price"] for c in self.candidates(insats)
-                if c["route"]["route"] == "ramavtal" and c["route"]["status"] == "active"
-                and c["route"]["daily_price"] is not None
-                and (c["route"]["valid_from"] is None or c["route"]["valid_from"] <= on)
-                and (c["route"]["valid_to"] is None or on <= c["route"]["valid_to"])
+                price for valid_from, valid_to, price in self._framework_prices[insats]
+                if (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)
             ]
             self._reference[key] = float(statistics.median(prices)) if prices else None
         return self._reference[key]
