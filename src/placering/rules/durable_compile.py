@@ -35,7 +35,7 @@ from . import geo
 from .model import (
     BOOL, DATE, FIELDS, INT, LIST, NUMBER, STR, All, Any as AnyOf, Arith, Compare, Condition, Distance,
     Exists, Field, In, Literal, Matches, Missing, Not, Overlaps, Param, Rule, Subset, condition_fields,
-    condition_params,
+    condition_params, get_path,
 )
 
 # Namespaces held by the candidate fact; `request` is the request fact.
@@ -78,17 +78,6 @@ def side(path: str) -> str:
 
 def ftype(path: str) -> str:
     return FIELDS[path].type if path in FIELDS else NUMBER
-
-
-def get(fact: dict, path: str) -> Any:
-    node: Any = fact
-    for part in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-        if node is None:
-            return None
-    return node
 
 
 def encode_scalar(value: Any, t: str, where: str) -> Any:
@@ -144,7 +133,7 @@ class Encoder:
         for path, ft in FIELDS.items():
             if path.split(".", 1)[0] not in prefixes:
                 continue
-            value = get(fact, path)
+            value = get_path(fact, path)
             if value is None:
                 continue
             key = KEYS[path]
@@ -159,7 +148,7 @@ class Encoder:
             else:
                 out[key] = encode_scalar(value, ft.type, path)
         for path in geo_paths:
-            value = get(fact, path)
+            value = get_path(fact, path)
             if value is not None:
                 out[KEYS[path]] = float(value)
         if self.keep is not None:

@@ -45,7 +45,7 @@ from durable import engine as durable_engine
 from ..errors import InvariantViolation
 from .durable_compile import Encoder, Target, compile_rules, content_name, used_keys
 from .facts import RegisterSnapshot
-from .model import Exclude, LIST, FIELDS
+from .model import Exclude, LIST, FIELDS, get_path
 from .reference import (
     CandidateOutcome, CompiledRule, Reason, RequestEvaluation, compile_rule, display_distance, reason,
     unevaluable_reason,
@@ -250,14 +250,14 @@ class DurableEvaluator:
             longest = 0
             for cands in self._residents.values():
                 for _, c in cands:
-                    v = _get(c, path)
+                    v = get_path(c, path)
                     if v is not None:
                         longest = max(longest, len(v))
             caps[path] = max(1, longest, self._capacities.get(path, 0))
         return caps
 
     def _too_long(self, cand: dict) -> bool:
-        return any(len(_get(cand, p) or ()) > n for p, n in self._capacities.items() if not p.startswith("request."))
+        return any(len(get_path(cand, p) or ()) > n for p, n in self._capacities.items() if not p.startswith("request."))
 
     # -- the Host -----------------------------------------------------------------------------
     def _reset_host(self) -> None:
@@ -422,7 +422,7 @@ class DurableEvaluator:
             self._reset_host()
         insats = request_fact["insats"]
         for path, cap in list(self._capacities.items()):
-            n = len(_get({"request": request_fact}, path) or ()) if path.startswith("request.") else 0
+            n = len(get_path({"request": request_fact}, path) or ()) if path.startswith("request.") else 0
             if n > cap:  # a longer list than compiled for: recompile with room for it
                 self._capacities[path] = max(n, 2 * cap)
                 self._reset_host()
@@ -503,15 +503,6 @@ def _missing(cr: CompiledRule, fact: dict) -> list[str]:
     if missing:
         return missing
     return [p for p, g in cr.when_fields if g(fact) is None] + [f"param.{n}" for n in cr.missing_params]
-
-
-def _get(fact: dict, path: str) -> Any:
-    node: Any = fact
-    for part in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
 
 
 def _deepcopy(value: Any) -> Any:

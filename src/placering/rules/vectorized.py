@@ -39,6 +39,7 @@ from .facts import RegisterSnapshot
 from .model import (
     DATE,
     FIELDS,
+    get_path,
     LIST,
     STR,
     All,
@@ -246,17 +247,6 @@ class _Ctx:
     err: Any = False  # rows where a division by zero was reached
 
 
-def _get(root: dict, path: str) -> Any:
-    node: Any = root
-    for part in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-        if node is None:
-            return None
-    return node
-
-
 def _and(a: Any, b: Any) -> Any:
     if a is True:
         return b
@@ -320,7 +310,7 @@ class _Compiler:
                 if path not in FIELDS:
                     raise self.fail(f"unknown field {path}")
                 return (lambda ctx, reach: ctx.t.values[path]), _kind(path), True
-            return (lambda ctx, reach: _get(ctx.root, path)), _kind(path), False
+            return (lambda ctx, reach: get_path(ctx.root, path)), _kind(path), False
         if isinstance(op, Literal):
             v = op.value
             kind = "list" if isinstance(v, (list, tuple)) else "str" if isinstance(v, str) else "num"
@@ -396,7 +386,7 @@ class _Compiler:
             path, present = c.path, isinstance(c, Exists)
             if _is_column(path):
                 return (lambda ctx, reach: ~ctx.t.null[path]) if present else (lambda ctx, reach: ctx.t.null[path])
-            return lambda ctx, reach: (_get(ctx.root, path) is not None) is present
+            return lambda ctx, reach: (get_path(ctx.root, path) is not None) is present
         if isinstance(c, Compare):
             return self.compare(c)
         if isinstance(c, In):
@@ -833,7 +823,7 @@ class VectorizedEvaluator:
         for p in paths:
             if _is_column(p):
                 out = _or(out, ctx.t.null[p])
-            elif _get(ctx.root, p) is None:
+            elif get_path(ctx.root, p) is None:
                 return True
         return out
 
