@@ -40,6 +40,7 @@ from datetime import date
 from typing import Any, Iterable, Sequence
 
 from ..errors import ValidationError
+from ..rules.model import get_path
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..vocabulary import Route
 from .request import PlacementRequestIn
@@ -124,29 +125,13 @@ def reason_json(reason: Any, **extra: Any) -> dict[str, Any]:
     return out
 
 
-def _get(fact: Any, path: str) -> Any:
-    node = fact
-    for part in path.split("."):
-        if node is None:
-            return None
-        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
-    return node
-
-
 def needs_fit(candidate: Any, request: PlacementRequestIn) -> int:
     """See NEEDS_FIT_DEFINITION (module docstring)."""
-    fact = candidate.fact
+    fact = candidate.fact  # every evaluator's fact is a plain dict: read the namespaces directly (runs per eligible unit)
     needs = [n.value for n in request.person.needs]
-    if type(fact) is dict:  # the evaluators' facts: read the namespaces directly (runs per eligible unit)
-        permit, unit = fact.get("permit") or {}, fact.get("unit") or {}
-        groups = (permit.get("target_groups") if permit.get("exists") else unit.get("target_groups")) or ()
-        subcategories = unit.get("subcategories") or ()
-    else:
-        if _get(fact, "permit.exists"):
-            groups = _get(fact, "permit.target_groups") or ()
-        else:
-            groups = _get(fact, "unit.target_groups") or ()
-        subcategories = _get(fact, "unit.subcategories") or ()
+    permit, unit = fact.get("permit") or {}, fact.get("unit") or {}
+    groups = (permit.get("target_groups") if permit.get("exists") else unit.get("target_groups")) or ()
+    subcategories = unit.get("subcategories") or ()
     fit = sum(1 for n in needs if n in groups)
     if request.subcategory is not None and request.subcategory in subcategories:
         fit += 1
@@ -227,7 +212,7 @@ def _key_values(candidate: Any, request: PlacementRequestIn, policy: Policy) -> 
         elif name == "daily_price":
             keys[name] = _jsonable(candidate.daily_price)
         elif name == "free_places":
-            keys[name] = _get(candidate.fact, "unit.free_places")
+            keys[name] = get_path(candidate.fact, "unit.free_places")
         else:
             keys[name] = getattr(candidate, name, None)
     return keys
