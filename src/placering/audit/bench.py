@@ -21,9 +21,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from ..errors import ValidationError
-from ..register.demo import DEMO_SEED, generate_register
+from ..register.demo import DEMO_SEED, month_start_after, generate_register
 from ..register.service import import_document
 from ..storage import open_session, transaction
+from ..storage.database import chunks
 from ..storage.models import History, Permit, Unit, UnitRoute, utcnow
 from .paused import paused
 
@@ -48,11 +49,6 @@ AGREEMENT_MONTHLY = {"active": [("order_stop", 0.003), ("terminated", 0.0005)],
                      "order_stop": [("active", 0.08), ("terminated", 0.04)], "terminated": []}
 PERMIT_REVOKE_MONTHLY = 0.0015
 PERMIT_RENEW_MONTHLY = 0.008
-
-
-def _add_months(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    return date(d.year + y, m + 1, 1)
 
 
 def _history_row(**kw: Any) -> dict[str, Any]:
@@ -95,10 +91,10 @@ def synthetic_history(session, start: date, end: date, *, seed: int) -> dict[str
     counts = {"unit_status": 0, "agreement_status": 0, "permit": 0}
 
     def day_in(month_start: date) -> date:
-        last = _add_months(month_start, 1) - timedelta(days=1)
+        last = month_start_after(month_start, 1) - timedelta(days=1)
         return min(month_start + timedelta(days=rng.randrange((last - month_start).days + 1)), end)
 
-    month = _add_months(start, 1)
+    month = month_start_after(start, 1)
     while month <= end:
         for _, uid, _ in units:
             old = status[uid]
@@ -153,13 +149,13 @@ def synthetic_history(session, start: date, end: date, *, seed: int) -> dict[str
                 changes={"status": [old, new], "insats": insats, "decided_on": on.isoformat()}))
             p_status[pid] = new
             counts["permit"] += 1
-        month = _add_months(month, 1)
+        month = month_start_after(month, 1)
 
     now = utcnow()
     for r in rows:
         r["at"] = now
-    for i in range(0, len(rows), 5000):
-        session.execute(insert(History), rows[i:i + 5000])
+    for batch in chunks(rows, 5000):
+        session.execute(insert(History), batch)
     # The status columns end where the history ends, so the register stays coherent.
     last_change: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -167,14 +163,14 @@ def synthetic_history(session, start: date, end: date, *, seed: int) -> dict[str
             last_change[r["entity_id"]] = r
     changed = [{"id": pk_of[uid], "status": status[uid], "removal_reason": r["reason"], "status_note": r["note"]}
                for uid, r in last_change.items()]
-    for i in range(0, len(changed), 5000):
-        session.execute(update(Unit), changed[i:i + 5000])
+    for batch in chunks(changed, 5000):
+        session.execute(update(Unit), batch)
     for aid, st in a_status.items():
         if st != agreements[aid]:
             session.execute(update(UnitRoute).where(UnitRoute.agreement_id == aid).values(status=st))
     p_changed = [{"id": pid, "status": st} for pid, st in p_status.items()]
-    for i in range(0, len(p_changed), 5000):
-        session.execute(update(Permit), p_changed[i:i + 5000])
+    for batch in chunks(p_changed, 5000):
+        session.execute(update(Permit), batch)
     counts["history_entries"] = len(rows)
     return counts
 

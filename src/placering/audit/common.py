@@ -5,33 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable, Iterator, Sequence, TypeVar
+from typing import Iterable
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import ValidationError
+from ..storage.database import chunks
 from ..storage.models import Offer, Supplier, Unit, UnitRoute
 from ..taxonomy import load_taxonomy
 from ..text import fold
 from ..vocabulary import AgreementStatus, Route, UnitStatus
 
-FIRST_YEAR = 2000
-BULK_THRESHOLD = 2000  # above this many ids, read whole tables instead of IN-lists  # the register's history does not reach further back
-
-T = TypeVar("T")
-
-
-def chunks(items: Sequence[T] | Iterable[T], size: int = 500) -> Iterator[list[T]]:
-    """IN-lists stay below the parameter limits of both back ends."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+FIRST_YEAR = 2000  # the register's history does not reach further back
+BULK_THRESHOLD = 2000  # above this many ids, read whole tables instead of IN-lists
 
 
 def check_year(year: int, option: str = "--year") -> int:

@@ -231,7 +231,7 @@ def _print_unit(d: dict) -> None:
     click.echo(f"  Places:        {d['free_places']} free of {d['places']}")
     click.echo(f"  Ages:          {d['age_min']}–{d['age_max']}; genders: {', '.join(d['genders'])}")
     click.echo(f"  Target groups: {', '.join(d['target_groups']) or '(none)'}")
-    click.echo(f"  Offers:        " + ("; ".join(
+    click.echo("  Offers:        " + ("; ".join(
         o["insats"] + (f" ({', '.join(o['subcategories'])})" if o["subcategories"] else "") for o in d["offers"]
     ) or "(none)"))
     print_table(d["routes"], [("route", "Route"), ("insats", "Insats"), ("agreement_id", "Agreement"),

@@ -115,7 +115,8 @@ def _km(a: Municipality, b: Municipality) -> float:
     return math.hypot(dx, dy)
 
 
-def _add_months(d: date, months: int) -> date:
+def month_start_after(d: date, months: int) -> date:
+    """The first day of the month `months` months after (or before) d's month."""
     y, m = divmod(d.month - 1 + months, 12)
     return date(d.year + y, m + 1, 1)
 
@@ -495,12 +496,12 @@ class _Generator:
         out = {}
         first_of_month = self.as_of.replace(day=1)
         for code in self.tax.insatser:
-            start = _add_months(first_of_month, -self.rng.randint(6, 40))
-            nxt = _add_months(first_of_month, self.rng.randint(1, 4))
+            start = month_start_after(first_of_month, -self.rng.randint(6, 40))
+            nxt = month_start_after(first_of_month, self.rng.randint(1, 4))
             out[code] = {
-                "current": (start, _add_months(start, 12 * years) - timedelta(days=1)),
-                "expired": (_add_months(start, -12 * years), start - timedelta(days=1)),
-                "future": (nxt, _add_months(nxt, 12 * years) - timedelta(days=1)),
+                "current": (start, month_start_after(start, 12 * years) - timedelta(days=1)),
+                "expired": (month_start_after(start, -12 * years), start - timedelta(days=1)),
+                "future": (nxt, month_start_after(nxt, 12 * years) - timedelta(days=1)),
             }
         return out
 

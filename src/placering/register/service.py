@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
+from ..storage.database import chunks
 from ..storage.history import record, record_many, require_actor
 from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc
@@ -266,8 +267,7 @@ def _unit_row_values(u: dict) -> dict:
 def _keys(session: Session, column, values: list[str]) -> dict[str, int]:
     """Primary keys of just-inserted rows by their natural key (org_nr, unit_id)."""
     out: dict[str, int] = {}
-    for i in range(0, len(values), 500):
-        chunk = values[i:i + 500]
+    for chunk in chunks(values):
         out.update({key: pk for pk, key in session.execute(
             select(column.table.c.id, column).where(column.in_(chunk)))})
     return out
@@ -310,8 +310,7 @@ def _check_rows(supplier_pk: int, checks: list[dict]) -> list[dict]:
 def _removal_dates(session: Session, unit_ids: list[str]) -> dict[str, date]:
     """When each (currently removed) unit's removal took effect, from history."""
     out: dict[str, date] = {}
-    for i in range(0, len(unit_ids), 500):
-        chunk = unit_ids[i:i + 500]
+    for chunk in chunks(unit_ids):
         for h in session.scalars(
             select(History).where(History.entity_kind == "unit", History.entity_id.in_(chunk),
                                   History.action.in_(("status", "created")))
@@ -327,10 +326,10 @@ def _last_status_dates(session: Session, entity_kind: str, ids: list[str]) -> di
     """When the current status of each unit or agreement took effect (its latest status entry)."""
     actions = ("status", "created") if entity_kind == "unit" else ("agreement_status",)
     out: dict[str, date] = {}
-    for i in range(0, len(ids), 500):
+    for chunk in chunks(ids):
         rows = session.execute(
             select(History.entity_id, func.max(History.effective_on))
-            .where(History.entity_kind == entity_kind, History.entity_id.in_(ids[i:i + 500]),
+            .where(History.entity_kind == entity_kind, History.entity_id.in_(chunk),
                    History.action.in_(actions))
             .group_by(History.entity_id))
         out.update({entity_id: on for entity_id, on in rows})
@@ -602,10 +601,6 @@ def import_document(
     session.flush()
 
     # Children of changed units and checks of changed suppliers are replaced wholesale.
-    def chunks(ids: list[int]):
-        for i in range(0, len(ids), 500):
-            yield ids[i:i + 500]
-
     replace = [(row_u.id, new, old["offers"] != new["offers"], old["routes"] != new["routes"],
                 old["permits"] != new["permits"]) for new, row_u, _, old in changed_units]
     for model, idx in ((Offer, 2), (UnitRoute, 3), (Permit, 4)):

@@ -10,7 +10,7 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
@@ -21,6 +21,20 @@ from ..errors import PlaceringError
 
 DEFAULT_URL = "sqlite:///placering.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int = 500) -> Iterator[list[T]]:
+    """Batches for IN-lists, so they stay below the parameter limits of both back ends."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class DatabaseError(PlaceringError):
