@@ -216,8 +216,7 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
             with _progress(len(requests)) as progress:
                 task = progress.add_task("match", total=len(requests))
                 for request, _line in requests:
-                    doc = match_request(session, request, evaluator=ctx.evaluator, ruleset=ctx.ruleset,
-                                        actor=actor, limit=limit, snapshot=ctx.snapshot)
+                    doc = match_request(session, request, context=ctx, actor=actor, limit=limit)
                     if single or explain_unit:
                         documents.append(doc)
                     else:
@@ -385,8 +384,7 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
     with transaction(app().engine()) as session:
         row = get_request(session, request_id)
         ctx = MatchContext.load(session, engine=engine)
-        doc = match_request(session, request_model(row), evaluator=ctx.evaluator, ruleset=ctx.ruleset, actor=actor,
-                            limit=limit, snapshot=ctx.snapshot)
+        doc = match_request(session, request_model(row), context=ctx, actor=actor, limit=limit)
     if explain_unit:
         ex = explain(doc, explain_unit.strip())
         print_json(ex) if wants_json(json_output) else _print_explain(ex)

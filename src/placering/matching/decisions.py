@@ -28,14 +28,18 @@ from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
-from ..storage.models import Decision, Decline, Placement, PlacementRequest, Review, Unit
+from ..storage.models import Decision, Decline, Placement, PlacementRequest, Review, Supplier, Unit
 from ..text import nfc
 from ..vocabulary import Route
 from .request import PlacementRequestIn
 
 
+def _find_request(session: Session, request_id: str) -> PlacementRequest | None:
+    return session.scalars(select(PlacementRequest).where(PlacementRequest.request_id == nfc(request_id))).first()
+
+
 def get_request(session: Session, request_id: str) -> PlacementRequest:
-    row = session.scalars(select(PlacementRequest).where(PlacementRequest.request_id == nfc(request_id))).first()
+    row = _find_request(session, request_id)
     if row is None:
         raise NotFound(f"no placement request '{request_id}'")
     return row
@@ -61,7 +65,7 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
 def store_request(session: Session, request: PlacementRequestIn, *, actor: str) -> tuple[PlacementRequest, bool]:
     """Store a new request, or return the stored one if identical. Returns (row, created)."""
     payload = request.payload()
-    row = session.scalars(select(PlacementRequest).where(PlacementRequest.request_id == request.request_id)).first()
+    row = _find_request(session, request.request_id)
     if row is not None:
         changed = _diff(row.payload, payload)
         if changed:
@@ -193,8 +197,6 @@ def decline(session: Session, request_id: str, unit_id: str, *, reason: str, act
         raise InvariantViolation(f"unit {unit.unit_id} has already declined request '{row.request_id}'")
     entry = Decline(request_id=row.id, unit_id=unit.unit_id, reason=reason, by=actor)
     session.add(entry)
-    from ..storage.models import Supplier
-
     org_nr = session.scalar(select(Supplier.org_nr).where(Supplier.id == unit.supplier_id))
     record(
         session,

@@ -651,18 +651,15 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
                   reference_price=fact.get("reference_price"), taxonomy=tax, with_excluded=with_excluded)
 
 
-def match_request(session: Any, request: PlacementRequestIn, *, evaluator: Any, ruleset: Any, on: date | None = None,
-                  actor: str, limit: int | None = None, snapshot: Any = None) -> dict[str, Any]:
+def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext, actor: str,
+                  limit: int | None = None, on: date | None = None) -> dict[str, Any]:
     """Store the request (or find it, if identical), decide it leaving out the units that
     declined it, and store the decision (and a review when it goes to direct procurement).
     Returns the stored decision document."""
     from .decisions import declined_units, record_decision, store_request
 
     row, _created = store_request(session, request, actor=actor)
-    declined = declined_units(session, row)
-    snapshot = snapshot if snapshot is not None else getattr(evaluator, "snapshot")
-    document = evaluate_and_decide(request, evaluator=evaluator, ruleset=ruleset, snapshot=snapshot,
-                                   declined=declined, limit=limit, on=on)
+    document = context.decide(request, declined=declined_units(session, row), limit=limit, on=on)
     _add_unit_labels(session, document)
     _decision, stored = record_decision(session, row, document, actor=actor)
     return stored

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ..storage.models import Decision, PlacementRequest
+from .decisions import request_model
 from .matcher import MatchContext, compare
-from .request import PlacementRequestIn
 
 
 CHUNK = 200  # cases read at a time: a year's decisions do not need to be in memory at once
@@ -54,7 +54,7 @@ def replay(session: Session, *, since: date | None = None, rules_dir: Path | Non
         for request_pk, decision_pk in chunk:
             row, decision = rows[request_pk], decisions[decision_pk]
             old = decision.document  # recommendations, flags and review are plain JSON
-            request = PlacementRequestIn.model_validate(row.payload)
+            request = request_model(row)
             new = ctx.decide(request, declined=old.get("declined_units", []), limit=old.get("limit_requested"),
                              with_excluded=False)
             changes = compare(old, new)
