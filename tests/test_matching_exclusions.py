@@ -167,4 +167,6 @@ def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rul
     stored = run("request", "show", "R-1", "--explain", "U-4", "--json")
     assert stored.exit_code == 0, stored.output
     assert json.loads(stored.stdout)["status"] == "below_cut"
+    # A unit id as typed (surrounding blanks) is the same unit.
+    assert json.loads(run("request", "show", "R-1", "--explain", " U-4 ", "--json").stdout)["unit_id"] == "U-4"
     assert run("request", "show", "R-1", "--json").stdout == before

@@ -227,7 +227,7 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
                         session.expunge_all()  # written; let the documents go
                     progress.advance(task)
         if explain_unit:
-            ex = explain(documents[0], explain_unit.strip())
+            ex = explain(documents[0], explain_unit)
             if as_json:
                 print_json(ex)
             else:
@@ -308,7 +308,7 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     if explain_unit:
         if not data["decisions"]:
             raise CliError(f"request '{request_id}' has no decision yet: run 'placering match' first", 4)
-        ex = explain(data["decisions"][-1], explain_unit.strip())
+        ex = explain(data["decisions"][-1], explain_unit)
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
     if wants_json(json_output):
@@ -386,7 +386,7 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
         ctx = MatchContext.load(session, engine=engine)
         doc = match_request(session, request_model(row), context=ctx, actor=actor, limit=limit)
     if explain_unit:
-        ex = explain(doc, explain_unit.strip())
+        ex = explain(doc, explain_unit)
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
     elif wants_json(json_output):
         print_json(doc)

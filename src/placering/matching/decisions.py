@@ -395,6 +395,7 @@ def request_overview(session: Session, request_id: str, *, show_protected: bool 
 
 def explain(document: dict[str, Any], unit_id: str) -> dict[str, Any]:
     """Where a unit stands in a decision: recommended, below the cut, held back, excluded, or absent."""
+    unit_id = nfc(unit_id.strip())  # as typed on a command line, like `choose`
     where, entry = _find_in_decision(document, unit_id)
     out: dict[str, Any] = {"unit_id": unit_id, "request_id": document["request_id"], "seq": document.get("seq"),
                            "status": where}
