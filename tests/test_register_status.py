@@ -171,6 +171,14 @@ def test_terminated_is_final(loaded, engine):
              message="agreement RA-HVB-22-07 is terminated, which is final; it cannot become 'active'")
 
 
+def test_agreement_change_cannot_take_effect_before_the_current_status(loaded, engine):
+    assert loaded("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "2030-01-01",
+                  "--by", "ink").exit_code == 0
+    rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--on", "2029-12-31", "--by", "ink",
+             code=4, message="the change would take effect on 2029-12-31, before agreement RA-HVB-22-07 became "
+                             "order_stop (2030-01-01); history is kept in date order")
+
+
 # --- checks, permits, complaints ---------------------------------------------------------------
 
 

@@ -735,15 +735,17 @@ def change_agreement_status(
         raise InvariantViolation(f"agreement {aid} is already {status}")
     if old == AgreementStatus.TERMINATED:
         raise InvariantViolation(f"agreement {aid} is terminated, which is final; it cannot become '{status}'")
-    last = session.scalars(select(History).where(History.entity_kind == "agreement", History.entity_id == aid)
-                           .order_by(History.effective_on.desc(), History.id.desc()).limit(1)).first()
-    if last is not None and on < last.effective_on:
+    since = _last_status_dates(session, "agreement", [aid]).get(aid)
+    if since is not None and on < since:
         raise InvariantViolation(
             f"the change would take effect on {on.isoformat()}, before agreement {aid} became {old} "
-            f"({last.effective_on.isoformat()}); history is kept in date order")
+            f"({since.isoformat()}); history is kept in date order")
+    # One query for the suppliers on the agreement, not two lookups per route.
+    org_nrs = sorted(set(session.scalars(
+        select(Supplier.org_nr).join(Unit, Unit.supplier_id == Supplier.id)
+        .join(UnitRoute, UnitRoute.unit_id == Unit.id).where(UnitRoute.agreement_id == aid))))
     for r in routes:
         r.status = status
-    org_nrs = sorted({supplier_of(session, session.get(Unit, r.unit_id)).org_nr for r in routes})
     entry = record(session, actor=actor, entity_kind="agreement", entity_id=aid, action="agreement_status",
                    effective_on=on, changes={"status": [old, status]}, org_nr=org_nrs[0],
                    note=note, rule_id=rule_id, rules_version=rules_version)
