@@ -207,6 +207,9 @@ def test_bad_checks_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "check", "556036-0793", "media", "--result", "pass", "--on", "2025-01-01",
              "--by", "k", code=3, message="no supplier with organisation number 556036-0793 in the register "
                                           "(try 'placering register search')")
+    for bad in ("nan", "inf", "-inf"):
+        rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
+                 "--on", "2025-01-01", "--by", "k", code=2, message=f"check value '{float(bad)}' is not a number")
 
 
 def test_permit_decisions(loaded, engine):
