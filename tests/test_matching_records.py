@@ -74,6 +74,7 @@ def test_decline_errors_leave_the_database_unchanged(run, engine, tmp_path):
         (("request", "decline", "R-1", "U-1", "--reason", "x", "--by", "h"), 4, "already declined"),
         (("request", "decline", "R-1", "U-2", "--reason", "  ", "--by", "h"), 2, "--reason"),
         (("request", "decline", "R-1", "U-2", "--reason", "x"), 2, "--by"),
+        (("request", "show", "R-404", "--explain", "U-1"), 3, "no placement request 'R-404'"),
     ]
     for args, code, message in cases:
         r = run(*args)

@@ -301,16 +301,18 @@ def request_schema_cmd() -> None:
 @json_option
 def request_show(request_id: str, show_protected: bool, explain_unit: str | None, json_output: bool) -> None:
     """A stored request with all its decisions, declines, reviews and the placement."""
-    from ..matching.decisions import explain, request_overview
+    from ..matching.decisions import explain, get_request, latest_decision, request_overview, stored_document
 
-    with open_session(app().engine()) as session:
-        data = request_overview(session, request_id, show_protected=show_protected)
-    if explain_unit:
-        if not data["decisions"]:
-            raise CliError(f"request '{request_id}' has no decision yet: run 'placering match' first", 4)
-        ex = explain(data["decisions"][-1], explain_unit)
+    if explain_unit:  # the latest decision only: no need to unpack every decision's excluded list
+        with open_session(app().engine()) as session:
+            decision = latest_decision(session, get_request(session, request_id))
+            if decision is None:
+                raise CliError(f"request '{request_id}' has no decision yet: run 'placering match' first", 4)
+            ex = explain(stored_document(decision), explain_unit)
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
+    with open_session(app().engine()) as session:
+        data = request_overview(session, request_id, show_protected=show_protected)
     if wants_json(json_output):
         print_json(data)
         return
