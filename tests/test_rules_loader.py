@@ -244,7 +244,7 @@ def test_ranking_policy_is_validated(tmp_path):
         "ramavtal, iop, direktupphandling",
         "r.yaml:9, rule RANK-X, field 'last_resort': last_resort must list routes that are in route_order",
         "r.yaml:10, rule RANK-X, field 'sort_keys': sort key must be {key: one of needs_fit, daily_price, "
-        "distance_km, unit_id, free_places, route_rank, order: asc|desc}, got {'key': 'shoe_size', 'order': 'asc'}",
+        "distance_km, unit_id, org_nr, free_places, agreement_id, order: asc|desc}, got {'key': 'shoe_size', 'order': 'asc'}",
         "r.yaml:11, rule RANK-X, field 'recommendations': recommendations must be a positive whole number, got 0",
     ]
 

@@ -40,7 +40,7 @@ from datetime import date
 from typing import Any, Iterable, Sequence
 
 from ..errors import ValidationError
-from ..rules.model import get_path
+from ..rules.model import RANKING_SORT_KEYS, get_path
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..vocabulary import Route
 from .request import PlacementRequestIn
@@ -66,7 +66,7 @@ _DP_MESSAGES = {
     DP_NO_ELIGIBLE_FRAMEWORK: "Ingen enhet i egen regi, ramavtal eller IOP kan ta emot: direktupphandling krävs och ska granskas",
 }
 
-SORTABLE_KEYS = ("needs_fit", "daily_price", "distance_km", "unit_id", "org_nr", "free_places", "agreement_id")
+SORTABLE_KEYS = RANKING_SORT_KEYS  # one list: the loader accepts exactly what the matcher ranks on
 
 
 def source_json(source: Any) -> Any:

@@ -377,7 +377,9 @@ class RankingPolicy:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
 
-RANKING_SORT_KEYS = ("needs_fit", "daily_price", "distance_km", "unit_id", "free_places", "route_rank")
+# The keys the matcher can rank eligible units on within a route (the route order itself is the
+# policy's route_order, so it is not a sort key).
+RANKING_SORT_KEYS = ("needs_fit", "daily_price", "distance_km", "unit_id", "org_nr", "free_places", "agreement_id")
 
 
 @dataclass(frozen=True)
