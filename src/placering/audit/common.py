@@ -67,11 +67,6 @@ def check_municipality(session: Session, name: str | None, option: str = "--muni
     return key
 
 
-def insats_label(code: str) -> str:
-    tax = load_taxonomy()
-    return tax.insatser[code].label if code in tax.insatser else code
-
-
 @dataclass
 class UnitInfo:
     """The register attributes an audit prints next to a unit (current values: these are the

@@ -130,10 +130,6 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def unit_states(session: Session, as_of: date) -> dict[str, StatusState]:
-    return register_states(session, as_of)[0]
-
-
 def permit_states(session: Session, as_of: date) -> dict[tuple[str, str], PermitState]:
     """Every permit recorded up to the date, keyed by (unit_id, dnr), with its status then."""
     permits: dict[tuple[str, str], PermitState] = {}
