@@ -153,6 +153,8 @@ def test_show_agreement(changed):
     data = json.loads(changed("register", "show", "RA-HVB-22-07", "--json").stdout)
     assert (data["status"], data["status_since"], data["status_changed_by"]) == ("order_stop", "2025-02-01", "ink")
     assert [(u["unit_id"], u["daily_price"]) for u in data["units"]] == [("U-1001", 4200), ("U-1002", 3900)]
+    assert [(u["org_nr"], u["name"], u["unit_status"]) for u in data["units"]] == [
+        (ORG_ANGEN, "HVB Ängen", "watch"), (ORG_ANGEN, "Stödboende Åkervägen", "recommendation_stop")]
     text = changed("register", "show", "RA-HVB-22-07", env=WIDE).stdout
     assert "Agreement RA-HVB-22-07: ramavtal for hvb_barn_unga, 2022-05-01 – 2026-04-30" in text
     assert "Status: order_stop (Beställningsstopp) since 2025-02-01 by ink" in text
