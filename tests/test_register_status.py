@@ -193,6 +193,10 @@ def test_check_is_recorded(loaded, engine):
     checks = json.loads(loaded("register", "show", ORG_ANGEN, "--json").stdout)["checks"]
     assert checks[-1] == {"kind": "credit_rating", "result": "pass", "value": 35, "performed_on": "2025-03-01",
                           "source": "kreditupplysning"}
+    # each unit shown with the supplier carries the same checks
+    shown = json.loads(loaded("register", "show", ORG_ANGEN, "--json").stdout)
+    assert [u["checks"] for u in shown["units"]] == [checks] * 2
+    assert json.loads(loaded("register", "show", "U-1001", "--json").stdout)["checks"] == checks
 
 
 def test_bad_checks_are_rejected(loaded, engine):

@@ -166,7 +166,8 @@ def export(json_output: bool, csv_output: bool, out: str | None) -> None:
 # --- show / search ---------------------------------------------------------------------------
 
 
-def _unit_view(session, unit: Unit, show_protected: bool) -> dict:
+def _unit_view(session, unit: Unit, show_protected: bool, checks: list[dict] | None = None) -> dict:
+    """One unit for `register show`; `checks` are its supplier's when the caller already has them."""
     data = service.unit_document(session, unit)
     supplier = service.supplier_of(session, unit)
     if unit.protected_address and not show_protected:
@@ -178,7 +179,7 @@ def _unit_view(session, unit: Unit, show_protected: bool) -> dict:
     data["status_since"] = since.effective_on.isoformat() if since else None
     data["status_changed_by"] = since.actor if since else None
     data["status_rule"] = since.rule_id if since else None
-    data["checks"] = service.supplier_checks(session, supplier)
+    data["checks"] = service.supplier_checks(session, supplier) if checks is None else checks
     data["complaints"] = [
         {"id": c.id, "received_on": c.received_on.isoformat(), "category": c.category, "outcome": c.outcome,
          "note": c.note, "recorded_by": c.recorded_by}
@@ -288,9 +289,9 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
                 _print_unit(data)
             return
         supplier: Supplier = obj
-        units = [_unit_view(session, u, show_protected)
+        checks = service.supplier_checks(session, supplier)  # once, not again for every unit
+        units = [_unit_view(session, u, show_protected, checks)
                  for u in session.scalars(select(Unit).where(Unit.supplier_id == supplier.id).order_by(Unit.id))]
-        checks = service.supplier_checks(session, supplier)
     data = {"org_nr": supplier.org_nr, "name": supplier.name, "legal_form": supplier.legal_form,
             "checks": checks, "units": units}
     if wants_json(json_output):
