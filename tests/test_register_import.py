@@ -307,6 +307,8 @@ BAD_INPUTS = [
      "notified, revoked, banned, expired)"),
     ("check_result", lambda d: d["suppliers"][0]["checks"][0].update(result="ok"),
      "suppliers[0].checks[0], field 'result': unknown check result 'ok' (known: pass, fail, unavailable)"),
+    ("credit_rating_range", lambda d: d["suppliers"][0]["checks"][0].update(kind="credit_rating", value=140),
+     "suppliers[0].checks[0], field 'value': a credit rating is a score from 0 to 100, got 140"),
     ("unknown_field", lambda d: _unit(d).update(adress="Storgatan 1"),
      "suppliers[0].units[0], field 'adress': unknown field (not part of placering-register/1)"),
     ("missing_field", lambda d: _unit(d).pop("places"),

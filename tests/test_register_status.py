@@ -214,6 +214,10 @@ def test_bad_checks_are_rejected(loaded, engine):
     for bad in ("nan", "inf", "-inf"):
         rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
                  "--on", "2025-01-01", "--by", "k", code=2, message=f"check value '{float(bad)}' is not a number")
+    for bad in ("-1", "100.5"):
+        rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
+                 "--on", "2025-01-01", "--by", "k", code=2,
+                 message=f"a credit rating is a score from 0 to 100, got {float(bad):g}")
 
 
 def test_permit_decisions(loaded, engine):

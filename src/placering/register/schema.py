@@ -16,6 +16,8 @@ has" (the flat CSV carries neither); an empty list replaces them with nothing.
 
 from __future__ import annotations
 
+import math
+
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -92,6 +94,18 @@ class LocationDoc(_Doc):
     lon: float = Field(ge=-180, le=180)
 
 
+def check_value_error(kind: str, value: float | None) -> str | None:
+    """What is wrong with a check's value, or None. One rule for import and `register check`."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        # NaN and infinity are no measurement, and not valid JSON in the history.
+        return f"check value '{value}' is not a number"
+    if kind == CheckKind.CREDIT_RATING.value and not 0 <= value <= 100:
+        return f"a credit rating is a score from 0 to 100, got {value:g}"
+    return None
+
+
 class CheckDoc(_Doc):
     kind: str
     result: str
@@ -102,6 +116,14 @@ class CheckDoc(_Doc):
     _kind = field_validator("kind")(lambda cls, v: check_code(v, CheckKind, "check kind"))
     _result = field_validator("result")(lambda cls, v: check_code(v, CheckResult, "check result"))
     _source = field_validator("source")(lambda cls, v: None if v is None else _text(v, "source"))
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, v: float | None, info) -> float | None:
+        error = check_value_error(info.data.get("kind", ""), v)
+        if error:
+            raise ValueError(error)
+        return v
 
 
 class OfferDoc(_Doc):

@@ -17,7 +17,6 @@ Authority invariants (DOMAIN.md, "Statuses"), enforced here rather than in the C
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -772,9 +771,9 @@ def record_check(
     actor = require_actor(actor)
     kind = _code(kind, CheckKind, "check kind")
     result = _code(result, CheckResult, "check result")
-    if value is not None and not math.isfinite(value):
-        # NaN and infinity are no measurement, and not valid JSON in the history.
-        raise ValidationError(f"check value '{value}' is not a number")
+    error = schema.check_value_error(kind, value)
+    if error:
+        raise ValidationError(error)
     supplier = get_supplier(session, org_nr)
     position = session.scalar(select(func.coalesce(func.max(SupplierCheck.position), -1))
                               .where(SupplierCheck.supplier_id == supplier.id)) + 1
