@@ -456,6 +456,9 @@ def test_log_filters_and_reads(history, run):
         ("2023-06-01", "status: watch → unpublished", "anna.kvalitet"),
         ("2024-05-01", "status: unpublished → watch", "anna.kvalitet"),
     ]
+    # A unit id as typed (padded, or in another Unicode form) finds the same entries.
+    padded = as_json(run("audit", "log", "--unit", " U-2 ", "--action", "status", "--json"))
+    assert padded["entries"] == doc["entries"]
     doc = as_json(run("audit", "log", "--actor", "bertil.kontroll", "--since", "2024-01-01", "--json"))
     assert [(e["entity_id"], e["reason"]) for e in doc["entries"]] == [("U-5", "rekommendationsstopp"), ("U-3", "ivo")]
     doc = as_json(run("audit", "log", "--supplier", "5567037485", "--kind", "permit", "--json"))

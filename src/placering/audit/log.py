@@ -137,6 +137,7 @@ def audit_log(
             raise ValidationError(f"--supplier: {exc}") from None
     _check_code(session, kind, History.entity_kind, KNOWN_KINDS, "--kind")
     _check_code(session, action, History.action, KNOWN_ACTIONS, "--action")
+    unit = nfc(unit) if unit else unit  # unit ids are stored NFC: an NFD "U-Ö1" must find it
     filters = {"actor": actor, "unit": unit, "supplier": org_nr, "kind": kind, "action": action,
                "since": since, "until": until}
     conds = []
