@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 
 from placering.matching.request import read_requests, validate_request
-from placering.register.demo import document_json, generate_register, generate_requests
+from placering.demo import document_json, generate_register, generate_requests
 from placering.register.schema import parse_document
 from placering.taxonomy import load_taxonomy
 from placering.text import canonical_org_nr
@@ -59,7 +59,7 @@ def test_same_document_in_another_process():
     import subprocess
     import sys
 
-    code = ("import hashlib, json; from placering.register.demo import generate_register, generate_requests, "
+    code = ("import hashlib, json; from placering.demo import generate_register, generate_requests, "
             "document_json; print(hashlib.sha256((document_json(generate_register(150)) + "
             "json.dumps(generate_requests(100))).encode()).hexdigest())")
     digests = {

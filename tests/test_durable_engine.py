@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from placering.errors import ValidationError
-from placering.register.demo import generate_register, generate_requests
+from placering.demo import generate_register, generate_requests
 from placering.rules import load_ruleset
 from placering.rules.durable_compile import CompileError, compile_rules
 from placering.rules.durable_engine import DurableEvaluator, EngineError

@@ -154,7 +154,7 @@ def test_csv_luhn_failure_names_the_line(run, engine, tmp_path):
 def test_csv_round_trip_of_a_generated_register(run, engine, tmp_path):
     """Realistic names, notes with commas and semicolons, every route kind: CSV export → import
     changes nothing."""
-    from placering.register.demo import generate_register
+    from placering.demo import generate_register
 
     doc = generate_register(150)
     path = tmp_path / "demo.json"

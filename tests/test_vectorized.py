@@ -112,7 +112,7 @@ def test_decisions_identical_to_the_reference_on_a_demo_register():
 
     from placering.matching.matcher import MatchContext, load_evaluator
     from placering.matching.request import validate_request
-    from placering.register.demo import generate_register, generate_requests
+    from placering.demo import generate_register, generate_requests
 
     snapshot = RegisterSnapshot.from_document(generate_register(300, seed=11))
     contexts = [MatchContext(RULESET, load_evaluator(kind, RULESET, snapshot), snapshot, TAXONOMY)
@@ -201,7 +201,7 @@ def test_extra_constructs_agree_with_the_reference(extra_ruleset, world):
 def test_a_refreshed_register_is_evaluated_afresh():
     """A resident register whose candidates are replaced in place (as RegisterSnapshot.refresh
     does) is not evaluated from the stale columns."""
-    from placering.register.demo import generate_register, generate_requests
+    from placering.demo import generate_register, generate_requests
 
     snap = RegisterSnapshot.from_document(generate_register(40, seed=5))
     req = next(r for r in generate_requests(20, year=2024, seed=1) if len(snap.candidates(r["insats"])) > 2)

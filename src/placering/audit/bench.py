@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from ..errors import ValidationError
-from ..register.demo import DEMO_SEED, month_start_after, generate_register
+from ..demo import DEMO_SEED, month_start_after, generate_register
 from ..register.service import import_document
 from ..storage import open_session, transaction
 from ..storage.database import chunks

@@ -36,7 +36,7 @@ def init(demo: bool, actor: str | None, json_output: bool) -> None:
     before, after = upgrade(engine)
     result: dict = {"database": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
     if demo:
-        from ..register.demo import load_demo
+        from ..demo import load_demo
 
         result["demo"] = load_demo(engine, actor=require_actor(actor or "demo"))
     if wants_json(json_output):

@@ -69,7 +69,7 @@ def _measure(register_file: str, engine: str, sample: int, budget: float, out) -
     try:
         from ..matching.matcher import MatchContext, load_evaluator
         from ..matching.request import validate_request
-        from ..register.demo import generate_requests
+        from ..demo import generate_requests
         from ..rules import RegisterSnapshot, load_ruleset
         from ..taxonomy import load_taxonomy
 
@@ -147,7 +147,7 @@ def bench_match(sizes: str, engines: str, sample: int, budget: float, seed: int,
     """Time per request (median, p99) and replay throughput of 7,425 requests (2024 mix) at
     1,000, 5,000 and 20,000 units, on each evaluator, with peak memory."""
     from ..errors import ValidationError
-    from ..register.demo import generate_register
+    from ..demo import generate_register
 
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from ..register.demo import DEMO_AS_OF, DEMO_SEED, document_json, generate_register, generate_requests
+from ..demo import DEMO_AS_OF, DEMO_SEED, document_json, generate_register, generate_requests
 from ..storage import open_session, transaction
 from ..storage.models import Unit
 from .bench import bench

@@ -38,7 +38,7 @@ def bench_rules(units: int, n_requests: int, event_units: int, events: int, json
     """Time loading the rules, running the rule tests, evaluating requests with the reference
     evaluator, and applying register-status rules to recorded events."""
     from ..paths import rules_dir
-    from ..register.demo import generate_register, generate_requests
+    from ..demo import generate_register, generate_requests
     from ..rules.facts import RegisterSnapshot, request_fact
     from ..rules.loader import load_directory
     from ..rules.reference import ReferenceEvaluator
@@ -113,7 +113,7 @@ def _events(units: int, count: int, log) -> dict:
     from sqlalchemy import select
 
     from ..register import service
-    from ..register.demo import generate_register
+    from ..demo import generate_register
     from ..rules.register_status import apply_register_event
     from ..storage import make_engine, transaction, upgrade
     from ..storage.models import Permit, Supplier, Unit

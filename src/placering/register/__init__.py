@@ -1,5 +1,5 @@
 """The supplier register (utförarregister): the interchange schema, import/export (JSON and
-CSV), status changes with their authority invariants, search, and the demo generator.
+CSV), status changes with their authority invariants, and search.
 
 Other modules use the functions of `service` (each takes the caller's session and never commits).
 """

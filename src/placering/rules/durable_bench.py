@@ -14,7 +14,7 @@ import time
 from datetime import date
 from typing import Callable
 
-from ..register.demo import generate_register, generate_requests
+from ..demo import generate_register, generate_requests
 from ..taxonomy import load_taxonomy
 from .durable_engine import DurableEvaluator
 from .facts import RegisterSnapshot, request_fact

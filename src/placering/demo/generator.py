@@ -852,7 +852,7 @@ def generate_requests(count: int, *, year: int = 2024, seed: int = 7, municipali
 def load_demo(engine, *, actor: str) -> dict:
     """Import the 900-unit demo register in one transaction; loading it again changes nothing."""
     from ..storage import transaction
-    from .service import import_document
+    from ..register.service import import_document
 
     doc = generate_register()
     with transaction(engine) as session:

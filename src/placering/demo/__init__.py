@@ -1,0 +1,19 @@
+"""The demo register: a deterministic, Göteborg-shaped register for trying placering out.
+
+Not part of the register itself (`placering.register`): the demo builds an interchange
+document (`generator.generate_register`), demo placement requests (`generate_requests`), and
+loads them through the register's own library functions (`load_demo`, `placering init --demo`).
+Benchmarks use the same generator at any size.
+"""
+
+from .generator import (  # noqa: F401
+    DEMO_AS_OF,
+    DEMO_SEED,
+    DEMO_UNITS,
+    document_json,
+    generate_register,
+    generate_requests,
+    load_demo,
+    month_start_after,
+    request_mix,
+)
