@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from placering.audit.bench import history_start
+from placering.bench.audit_history import history_start
 
 
 def test_bench_audit_builds_history_and_times_paused(run):

@@ -1,16 +1,68 @@
-"""The `placering` command: a thin layer over the library (see the README for the commands)."""
+"""The `placering` command: a thin layer over the library (see the README for the commands).
+
+Start-up matters (`placering --help` and `--version` answer in well under 0.3 s): this module
+imports click and nothing heavy. Each command group lives in its own module, imported only when
+that command runs (LazyGroup); so `register show` never loads numpy, durable-rules, alembic or
+the benchmarks, and `--help` lists the commands from the short texts below.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import click
 
 from .. import __version__
-from ..storage.database import upgrade
-from ..storage.history import require_actor
 from .common import AppContext, PlaceringGroup, app, by_option, json_option, print_json, wants_json
 
+# command name -> (module that defines it, its short help as `--help` lists it). The short help
+# is the first sentence of the command's docstring; tests/test_startup.py keeps them equal.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("placering.cli.audit", "Audits: paused suppliers, affected placements, yearly figures, the change log."),
+    "bench": ("placering.bench", "Benchmarks: print timing and memory figures for import, the rules engine, matching, audits."),
+    "match": ("placering.cli.matching", "Decide placement requests: ranked recommendations, flags and every exclusion; stored."),
+    "register": ("placering.cli.register", "The supplier register (utförarregister): import, search, status, checks, history."),
+    "request": ("placering.cli.matching", "Stored placement requests: show, decline, choose, rematch, replay, schema."),
+    "review": ("placering.cli.matching", "The direct-procurement review queue: list, show, approve, reject."),
+    "rules": ("placering.cli.rules", "The rule files in rules/: list, show, lint, test, version, parameters."),
+}
 
-@click.group(cls=PlaceringGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(PlaceringGroup):
+    """A group whose commands are imported on first use (LAZY_COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in LAZY_COMMANDS:
+            module = importlib.import_module(LAZY_COMMANDS[name][0])
+            if name not in self.commands:  # a package (bench) defines its group without attaching it
+                self.add_command(getattr(module, name), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                if self.commands[name].hidden:
+                    continue
+                text = self.commands[name].get_short_help_str(limit)
+            else:
+                text = _shorten(LAZY_COMMANDS[name][1], limit)
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return click.Command(None, help=text).get_short_help_str(limit)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     "db_url",
@@ -32,9 +84,12 @@ def cli(ctx: click.Context, db_url: str | None, json_output: bool) -> None:
 @json_option
 def init(demo: bool, actor: str | None, json_output: bool) -> None:
     """Create the database, or upgrade it to this version's schema. Never drops data."""
+    from ..storage.database import upgrade
+    from ..storage.history import require_actor
+
     engine = app().engine(check_schema=False)
     before, after = upgrade(engine)
-    result: dict = {"database": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
+    result: dict[str, Any] = {"database": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
     if demo:
         from ..demo import load_demo
 
@@ -47,14 +102,6 @@ def init(demo: bool, actor: str | None, json_output: bool) -> None:
     if demo:
         d = result["demo"]
         click.echo(f"Demo register loaded: {d['suppliers']} suppliers, {d['units']} units.")
-
-
-# Command groups live in their own modules; importing them attaches them to `cli`.
-from . import register as _register  # noqa: E402,F401
-from . import rules as _rules  # noqa: E402,F401
-from . import matching as _matching  # noqa: E402,F401
-from . import audit as _audit  # noqa: E402,F401
-from . import bench as _bench  # noqa: E402,F401
 
 
 def main() -> None:

@@ -13,16 +13,17 @@ import os
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import click
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import PlaceringError
-from ..storage import make_engine, require_current
+
+# Start-up: `placering --help` must not load the database layer or rich; the commands that
+# use them import them when they run (see cli/__init__.py, LazyGroup).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy.engine import Engine
 
 
 class CliError(click.ClickException):
@@ -42,6 +43,8 @@ class AppContext:
 
     def engine(self, *, check_schema: bool = True) -> Engine:
         if self._engine is None:
+            from ..storage import make_engine, require_current
+
             self._engine = make_engine(self.db_url)
             if check_schema:
                 require_current(self._engine)
@@ -61,7 +64,11 @@ class PlaceringGroup(click.Group):
             return super().invoke(ctx)
         except PlaceringError as exc:
             raise CliError(str(exc), exc.exit_code) from None
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
             detail = getattr(exc, "orig", None) or exc
             raise CliError(f"database error: {str(detail).strip().splitlines()[0]}", 5) from None
 
@@ -118,7 +125,9 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def console() -> Console:
+def console() -> "Console":
+    from rich.console import Console
+
     # Created per call so CliRunner's captured stdout is the one written to.
     width = int(os.environ.get("COLUMNS", "0") or 0) or None
     return Console(file=sys.stdout, width=width or 160, soft_wrap=False)
@@ -132,6 +141,8 @@ def print_table(
     empty: str = "(none)",
 ) -> None:
     """A table for people: columns are (key, header) pairs."""
+    from rich.table import Table
+
     rows = list(rows)
     if not rows:
         if title:

@@ -35,8 +35,8 @@ from typing import Any
 
 import click
 
-from .bench import bench
-from .common import json_option, print_json, print_table, wants_json
+from .group import bench
+from ..cli.common import json_option, print_json, print_table, wants_json
 
 SIZES = (1000, 5000, 20000)
 REPLAY_COUNT = 7425

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from ..demo import DEMO_AS_OF, DEMO_SEED, document_json, generate_register, generate_requests
 from ..storage import open_session, transaction
 from ..storage.models import Unit
-from .bench import bench
-from .common import CliError, app, json_option, parse_date, print_json, print_table, wants_json
+from .group import bench
+from ..cli.common import CliError, app, json_option, parse_date, print_json, print_table, wants_json
 
 
 def _peak_rss_mb() -> float:

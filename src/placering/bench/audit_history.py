@@ -26,7 +26,7 @@ from ..register.service import import_document
 from ..storage import open_session, transaction
 from ..storage.database import chunks
 from ..storage.models import History, Permit, Unit, UnitRoute, utcnow
-from .paused import paused
+from ..audit.paused import paused
 
 ACTOR_QUALITY = ("anna.kvalitet", "bertil.kontroll", "cecilia.kontroll")
 ACTOR_INK = ("ink.upphandlare", "ink.avtalsansvarig")

@@ -8,9 +8,9 @@ import os
 
 import click
 
-from ..rules import durable_bench as lib
-from .bench import bench
-from .common import json_option, print_json, print_table, wants_json
+from . import durable as lib
+from .group import bench
+from ..cli.common import json_option, print_json, print_table, wants_json
 
 
 @bench.command("engine")

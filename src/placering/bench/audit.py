@@ -8,11 +8,11 @@ from datetime import date
 
 import click
 
-from ..audit import bench as lib
+from . import audit_history as lib
 from ..storage.database import upgrade
-from .bench import bench
-from .common import app, json_option, parse_date, print_json, print_table, wants_json
-from .bench_register import _peak_rss_mb
+from .group import bench
+from ..cli.common import app, json_option, parse_date, print_json, print_table, wants_json
+from .register import _peak_rss_mb
 
 
 @bench.command("audit")

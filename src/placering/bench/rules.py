@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from .bench import bench
-from .common import json_option, print_json, print_table, wants_json
+from .group import bench
+from ..cli.common import json_option, print_json, print_table, wants_json
 
 
 def _ms(values: list[float]) -> dict:

@@ -16,10 +16,10 @@ from typing import Callable
 
 from ..demo import generate_register, generate_requests
 from ..taxonomy import load_taxonomy
-from .durable_engine import DurableEvaluator
-from .facts import RegisterSnapshot, request_fact
-from .reference import ReferenceEvaluator
-from .ruleset import RuleSet, load_ruleset
+from ..rules.durable_engine import DurableEvaluator
+from ..rules.facts import RegisterSnapshot, request_fact
+from ..rules.reference import ReferenceEvaluator
+from ..rules.ruleset import RuleSet, load_ruleset
 
 AS_OF = date(2024, 12, 31)
 

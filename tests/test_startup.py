@@ -1,0 +1,81 @@
+"""Start-up: each command imports only what it uses.
+
+`placering --help` and `--version` load neither the database layer nor rich; no command but
+`bench` loads the benchmarks; numpy, durable-rules and alembic are loaded only by the commands
+that need them. Checked in a fresh interpreter (the test process has imported everything).
+How long start-up takes is a benchmark figure (`placering bench scale`), not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import click
+import pytest
+
+from placering.cli import LAZY_COMMANDS, cli
+
+HEAVY = ("sqlalchemy", "sqlmodel", "rich", "numpy", "durable", "alembic", "placering.bench", "placering.rules.durable_engine")
+
+SCRIPT = """
+import json, os, sys
+from placering.cli import main
+sys.argv = ["placering", *json.loads(os.environ["ARGS"])]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = json.loads(os.environ["HEAVY"])
+with open(os.environ["OUT"], "w") as f:
+    json.dump(sorted(h for h in heavy if any(m == h or m.startswith(h + ".") for m in sys.modules)), f)
+"""
+
+
+def loaded_by(tmp_path, *args: str, db_url: str | None = None) -> list[str]:
+    out = tmp_path / "modules.json"
+    env = dict(os.environ, ARGS=json.dumps(list(args)), HEAVY=json.dumps(HEAVY), OUT=str(out))
+    if db_url:
+        env["PLACERING_DATABASE_URL"] = db_url
+    subprocess.run([sys.executable, "-c", SCRIPT], env=env, check=True, capture_output=True, timeout=120)
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"]])
+def test_help_and_version_load_nothing_heavy(tmp_path, args):
+    assert loaded_by(tmp_path, *args) == []
+
+
+def test_help_lists_every_command():
+    from click.testing import CliRunner
+
+    out = CliRunner().invoke(cli, ["--help"]).output
+    for name in [*LAZY_COMMANDS, "init"]:
+        assert f"\n  {name} " in out
+
+
+def test_register_commands_do_not_load_the_engines_or_the_benchmarks(tmp_path, db_url):
+    loaded = loaded_by(tmp_path, "register", "search", "x", db_url=db_url)
+    assert "sqlalchemy" in loaded  # it did read the database
+    assert not {"numpy", "durable", "alembic", "placering.bench"} & set(loaded)
+
+
+def test_match_help_does_not_load_an_evaluator(tmp_path):
+    loaded = loaded_by(tmp_path, "match", "--help")
+    assert not {"numpy", "durable", "alembic", "placering.bench"} & set(loaded)
+
+
+def test_only_bench_loads_the_benchmarks(tmp_path):
+    assert "placering.bench" in loaded_by(tmp_path, "bench", "--help")
+
+
+def test_listed_short_help_is_the_commands_own():
+    """`--help` lists lazily loaded commands from LAZY_COMMANDS: it must say what the command says."""
+    ctx = click.Context(cli)
+    for name, (_module, short) in LAZY_COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None, name
+        first = (command.help or "").split("\n\n")[0].replace("\n", " ").strip()
+        assert first == short, name
