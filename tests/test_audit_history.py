@@ -174,10 +174,20 @@ def place(run, tmp_path, placements) -> None:
         path.write_text(json.dumps(request_document(request_id, insats, sub, age, needs, start_on)),
                         encoding="utf-8")
         cli_ok(run, "match", str(path), "--by", "handläggare")
-        args = ["request", "choose", request_id, unit_id, "--by", "handläggare"]
+        # Chosen on the day the request was decided: the unit is checked again on that day.
+        args = ["request", "choose", request_id, unit_id, "--by", "handläggare",
+                "--on", (start_on - timedelta(days=1)).isoformat()]
         if reason:
             args += ["--reason", reason]
-        cli_ok(run, *args)
+        if insats == "stodboende" and age < 18:
+            args += ["--special-reason", "Särskilda skäl: eget boende med stöd bedömt som bäst för personen"]
+        out = cli_ok(run, *args, "--json")
+        if json.loads(out)["status"] == "pending_review":
+            # A direct-procurement placement waits for its review; the reviewer approves it.
+            [review] = [r for r in json.loads(cli_ok(run, "review", "list", "--status", "pending", "--json"))
+                        if r["request_id"] == request_id]
+            cli_ok(run, "review", "approve", str(review["id"]), "--by", "granskare",
+                   "--note", "Ingen ramavtalsenhet kunde ta emot personen")
 
 
 def cli_ok(run, *args: str) -> str:
@@ -431,7 +441,7 @@ def test_affected_placements_over_time(history, run):
         ("R-2023-0001", True, "2024-03-10", "agreement RA-HVB-1 order_stop"),
         ("R-2023-0003", False, "2023-06-01", "unit avpublicerad (unpublished)"),
     ]
-    assert doc["counts"] == {"placements": 3, "children": 2}
+    assert doc["counts"] == {"placements": 3, "children": 2, "not_started": 0}
     # U-2 back on watch: watch does not stop a placement; the egen regi placement never appears.
     assert [r for r, _ in affected(run, "2024-06-15")] == ["R-2023-0002", "R-2023-0001"]
 

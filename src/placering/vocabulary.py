@@ -15,6 +15,7 @@ class Route(StrEnum):
 
 
 class UnitStatus(StrEnum):
+    PENDING_ENTRY = "pending_entry"  # new or re-admitted, entry checks not yet approved
     PUBLISHED = "published"
     WATCH = "watch"
     UNPUBLISHED = "unpublished"
@@ -132,7 +133,7 @@ class ComplaintCategory(StrEnum):
 
 # Statuses under which a unit may not be asked or recommended (DOMAIN.md, Statuses).
 PAUSED_UNIT_STATUSES = frozenset(
-    {UnitStatus.UNPUBLISHED, UnitStatus.RECOMMENDATION_STOP, UnitStatus.REMOVED}
+    {UnitStatus.PENDING_ENTRY, UnitStatus.UNPUBLISHED, UnitStatus.RECOMMENDATION_STOP, UnitStatus.REMOVED}
 )
 PAUSED_AGREEMENT_STATUSES = frozenset({AgreementStatus.ORDER_STOP, AgreementStatus.TERMINATED})
 
@@ -142,6 +143,7 @@ LABELS_SV: dict[str, str] = {
     "ramavtal": "Ramavtal",
     "iop": "IOP (idéburet offentligt partnerskap)",
     "direktupphandling": "Direktupphandling",
+    "pending_entry": "Inträdeskontroll pågår",
     "published": "Publicerad",
     "watch": "Bevakning",
     "unpublished": "Avpublicerad",

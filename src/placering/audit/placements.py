@@ -1,5 +1,7 @@
 """`audit affected-placements`: people placed at a unit or agreement that is paused or removed,
-or whose required IVO permit is no longer active, on a date: the omplacering worklist.
+or whose required IVO permit is no longer active, on a date: the omplacering worklist. Placements
+agreed but not yet started count too (`started` false): the child who has not yet moved in is
+the most urgent case.
 
 A permit is required when the placement's insats is in the dated parameter
 `permit_required_insatser` on the date (skyddat boende joined on 2024-04-01) and the unit is
@@ -49,6 +51,8 @@ class AffectedPlacement:
     route: str
     agreement_id: str | None
     start_on: date
+    started: bool
+    status: str
     person_age: int
     child: bool
     municipality: str
@@ -74,17 +78,22 @@ class AffectedReport:
             "counts": {
                 "placements": len(self.placements),
                 "children": sum(1 for p in self.placements if p.child),
+                "not_started": sum(1 for p in self.placements if not p.started),
             },
         }
 
 
-def active_placements(session: Session, as_of: date) -> list[tuple[Placement, str, str]]:
-    """Placements running on the date (start_on <= D and (end_on null or end_on > D)), with
-    their request id and requesting administration."""
+def agreed_placements(session: Session, as_of: date) -> list[tuple[Placement, str, str]]:
+    """Placements running on the date or agreed to start later (end_on null or end_on > D), with
+    their request id and requesting administration. A placement is agreed from the moment it is
+    chosen, so one recorded after the date is not one yet."""
+    from datetime import datetime, time, timedelta, timezone
+
+    recorded_by = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=timezone.utc)
     stmt = (
         select(Placement, PlacementRequest.request_id, PlacementRequest.requester)
         .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
-        .where(Placement.start_on <= as_of)
+        .where(or_(Placement.start_on <= as_of, Placement.at < recorded_by))
         .where(or_(Placement.end_on.is_(None), Placement.end_on > as_of))
         .order_by(Placement.id)
     )
@@ -92,7 +101,7 @@ def active_placements(session: Session, as_of: date) -> list[tuple[Placement, st
 
 
 def affected_placements(session: Session, as_of: date) -> AffectedReport:
-    running = active_placements(session, as_of)
+    running = agreed_placements(session, as_of)
     if not running:
         return AffectedReport(as_of, [])
     units, agreements = register_states(
@@ -141,6 +150,7 @@ def affected_placements(session: Session, as_of: date) -> AffectedReport:
             placement_id=placement.id, request_id=request_id, unit_id=placement.unit_id, unit_name="",
             org_nr=placement.org_nr, insats=placement.insats, route=placement.route,
             agreement_id=placement.agreement_id, start_on=placement.start_on,
+            started=placement.start_on <= as_of, status=placement.status,
             person_age=placement.person_age, child=placement.person_age < 18,
             municipality=placement.municipality, requester=requester,
             since=min(c.since for c in causes), causes=causes,

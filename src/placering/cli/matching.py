@@ -400,19 +400,33 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
 @click.argument("request_id")
 @click.argument("unit_id")
 @click.option("--reason", help="Why; required when the unit was not recommended in the latest decision.")
+@click.option("--special-reason", help="The special reasons (särskilda skäl): required for stödboende for a "
+              "16- or 17-year-old.")
+@click.option("--on", "on", help="The day of choosing (YYYY-MM-DD; default today): the unit is checked again "
+              "against the register and rules of that day.")
+@click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Rules directory (default: the current rules).")
 @by_option
 @json_option
-def request_choose(request_id: str, unit_id: str, reason: str | None, actor: str | None, json_output: bool) -> None:
+def request_choose(request_id: str, unit_id: str, reason: str | None, special_reason: str | None, on: str | None,
+                   rules_path: Path | None, actor: str | None, json_output: bool) -> None:
     """The handler's choice: create the placement (unit, route, agreement, price, start).
 
     A unit recommended in the latest decision needs no reason; one that was eligible but not
     recommended (below the cut, or held back as direct procurement) needs --reason. A unit
-    that was excluded, unevaluable or declined cannot be chosen.
+    that was excluded, unevaluable or declined cannot be chosen. The unit is checked again on
+    the day of choosing (status, agreement, permit, age, capacity …) and refused with the
+    reasons if it is no longer eligible; the placement takes its places at the unit. A
+    direct-procurement placement waits for an approved review (status pending_review).
     """
     from ..matching.decisions import choose, placement_dict
+    from ..rules import load_ruleset
 
+    on_d = parse_date(on, "--on")
+    ruleset = load_ruleset(rules_path)
     with transaction(app().engine()) as session:
-        p = choose(session, request_id, unit_id, actor=actor, reason=reason)
+        p = choose(session, request_id, unit_id, actor=actor, reason=reason, special_reason=special_reason,
+                   on=on_d, ruleset=ruleset)
         out = dict(placement_dict(p), request_id=request_id)
     if wants_json(json_output):
         print_json(out)
@@ -420,7 +434,9 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, actor: str
         click.echo(f"Placement for {request_id}: {out['unit_id']} via {label(out['route'])}"
                    + (f" ({out['agreement_id']})" if out.get("agreement_id") else "")
                    + f", daily price {_fmt_num(out['daily_price'])}, from {out['start_on']}"
-                   + ("" if out["recommended"] else " (not recommended; reason recorded)") + ".")
+                   + ("" if out["recommended"] else " (not recommended; reason recorded)") + "."
+                   + (" Waiting for the direct-procurement review ('placering review list'): status pending_review."
+                      if out["status"] == "pending_review" else ""))
 
 
 @request.command("end")

@@ -12,7 +12,13 @@
   * a unit the latest decision excluded, or whose rules could not be evaluated, or that
     declined: refused. The rules said it may not take the person (or could not say that it
     may); fix the register or the request and match again rather than override the rules;
-  * a direct-procurement choice whose review was rejected: refused.
+  * a direct-procurement choice whose review was rejected: refused;
+  * a direct-procurement choice needs an approved review: until then the placement is
+    `pending_review` (choosing opens the review when none is open; a unit held back as the last
+    resort gets a review of its own); a rejected review removes the placement and frees its place;
+  * every choice re-checks the unit on the day of choosing (`recheck`) and takes its places
+    atomically (`take_places`); ending a placement gives them back (`free_places`);
+  * stödboende for a 16- or 17-year-old (flag STODBOENDE_UNDER_18) needs the special reason.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import zlib
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, ValidationError
@@ -227,17 +234,109 @@ def _find_in_decision(document: dict[str, Any], unit_id: str) -> tuple[str, dict
     return "not_a_candidate", None
 
 
-def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reason: str | None = None) -> Placement:
-    """The handler's choice: create the placement (see the module docstring for what is allowed)."""
+def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, agreement_id: str | None, *,
+            on: date, ruleset: Any = None) -> list[dict[str, Any]]:
+    """Evaluate the chosen unit again against today's register and rules (status, agreement,
+    permit, age, capacity, …) for this request and route. Returns the reasons it is no longer
+    eligible (exclusions and rules that could not be evaluated); empty when it still is."""
+    from ..rules import ReferenceEvaluator, RegisterSnapshot, load_ruleset, request_fact
+    from ..rules.facts import register_document
+    from ..taxonomy import load_taxonomy
+
+    ruleset = ruleset or load_ruleset()
+    unit = session.scalars(select(Unit).where(Unit.unit_id == unit_id)).first()
+    if unit is None:
+        return [{"code": "NOT_IN_REGISTER", "rule": None, "message": f"unit {unit_id} is no longer in the register"}]
+    doc = register_document(session, supplier_ids=[unit.supplier_id])
+    for s in doc["suppliers"]:
+        s["units"] = [u for u in s.get("units") or [] if u["unit_id"] == unit_id]
+    snapshot = RegisterSnapshot.from_document(doc, on=on)
+    evaluator = ReferenceEvaluator(ruleset)
+    evaluator.snapshot = snapshot  # one unit: no need to keep it resident (load() freezes the heap)
+    fact = request_fact(row.payload, snapshot, load_taxonomy(), declined=declined_units(session, row))
+    evaluation = evaluator.evaluate(fact, on=on)
+    outcome = next((c for c in evaluation.candidates if c.unit_id == unit_id and c.route == route
+                    and c.agreement_id == agreement_id), None)
+    if outcome is None:
+        return [{"code": "ROUTE", "rule": None,
+                 "message": f"unit {unit_id} no longer offers {row.insats} through {route}"
+                            + (f" ({agreement_id})" if agreement_id else "")}]
+    out = [{"code": r.code, "rule": r.rule, "message": r.message} for r in outcome.exclusions]
+    out += [{"code": "UNEVALUABLE", "rule": r.rule, "message": r.message} for r in outcome.unevaluable]
+    return out
+
+
+def take_places(session: Session, unit_id: str, places: int) -> tuple[int, int]:
+    """Take places at a unit in one conditional UPDATE, so two handlers choosing the last place
+    at once cannot both get it (the database decides: the second update matches no row).
+    Returns (free before, free after); refuses when the unit has too few free places."""
+    table = Unit.__table__
+    result = session.execute(
+        update(table).where(table.c.unit_id == unit_id, table.c.free_places >= places)
+        .values(free_places=table.c.free_places - places))
+    if result.rowcount != 1:
+        free = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
+        raise InvariantViolation(
+            f"unit {unit_id} has {free if free is not None else 'no'} free place(s); the request needs {places}: "
+            "it cannot be chosen (match again, or decline it)")
+    after = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
+    return after + places, after
+
+
+def free_places(session: Session, unit_id: str, places: int) -> tuple[int, int] | None:
+    """Give places back (a placement ended or was rejected), never above the unit's places.
+    Returns (free before, free after), or None when the unit is no longer in the register."""
+    table = Unit.__table__
+    before = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
+    if before is None:
+        return None
+    session.execute(update(table).where(table.c.unit_id == unit_id).values(free_places=case(
+        (table.c.free_places + places > table.c.places, table.c.places), else_=table.c.free_places + places)))
+    after = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
+    return before, after
+
+
+SPECIAL_REASON_FLAG = "STODBOENDE_UNDER_18"
+PENDING_REVIEW = "pending_review"
+ACTIVE = "active"
+
+
+def _review_for(session: Session, decision: Decision, unit_id: str, where: str) -> Review | None:
+    """The review that decides this direct-procurement choice: the decision's own review when the
+    unit was recommended, else the review opened for this very unit."""
+    reviews = list(session.scalars(select(Review).where(Review.decision_id == decision.id).order_by(Review.id)))
+    if where == "recommended":
+        own = [r for r in reviews if r.unit_id is None]
+        if own:
+            return own[-1]
+    mine = [r for r in reviews if r.unit_id == unit_id]
+    return mine[-1] if mine else None
+
+
+def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reason: str | None = None,
+           special_reason: str | None = None, on: date | None = None, ruleset: Any = None) -> Placement:
+    """The handler's choice: create the placement (see the module docstring for what is allowed).
+
+    The unit is evaluated again on the day of choosing (`on`, default today) against the register
+    and the rules; a unit no longer eligible is refused with the reasons. The placement takes the
+    request's places at the unit at once (refused when there are not enough free places). A
+    direct-procurement choice needs an approved review: without one the placement is
+    `pending_review` (a review is opened if none is open for the choice)."""
     actor = require_actor(actor)
-    reason = nfc(reason) if reason else None
+    reason = nfc(reason).strip() if reason else None
+    special_reason = nfc(special_reason).strip() if special_reason else None
+    on = on or date.today()
     row = get_request(session, request_id)
     if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
-        raise InvariantViolation(f"request '{row.request_id}' already has a placement")
+        raise InvariantViolation(f"request '{row.request_id}' already has a placement "
+                                 "(see 'placering request show'; end it or reject its review before choosing again)")
     decision = latest_decision(session, row)
     if decision is None:
         raise InvariantViolation(f"request '{row.request_id}' has no decision yet: run 'placering match' first")
-    unit_id = nfc(unit_id)
+    if on < decision.evaluated_on:
+        raise ValidationError(f"--on: {on.isoformat()} is before decision {decision.seq} was made "
+                              f"({decision.evaluated_on.isoformat()})")
+    unit_id = nfc(unit_id).strip()
     if unit_id in declined_units(session, row):
         raise InvariantViolation(f"unit {unit_id} declined request '{row.request_id}'; it cannot be chosen")
     doc = stored_document(decision)
@@ -256,18 +355,38 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     if where != "recommended" and not reason:
         raise ValidationError(
             f"--reason: unit {unit_id} was not recommended in decision {decision.seq} "
-            f"({'eligible, ranked below the cut' if where == 'below_cut' else 'eligible only through direct procurement, held back as the last resort'}); "
+            f"({'eligible, ranked below the cut' if where == 'below_cut' else 'eligible only through direct procurement, held back as the last resort while an egen regi or framework unit was eligible; the choice goes to review'}); "
             "say why it is chosen"
         )
+    flags = {f["code"] for f in doc.get("flags", [])}
+    if SPECIAL_REASON_FLAG in flags and not special_reason:
+        raise ValidationError(
+            f"--special-reason: request '{row.request_id}' is stödboende for a {row.payload['person']['age']}-year-old; "
+            "stödboende for 16–17-year-olds needs the special reasons (särskilda skäl) recorded")
     choice = entry if where in ("recommended", "below_cut") else entry["eligible"]
+    problems = recheck(session, row, unit_id, choice["route"], choice.get("agreement_id"), on=on, ruleset=ruleset)
+    if problems:
+        raise InvariantViolation(
+            f"unit {unit_id} is no longer eligible for '{row.request_id}' on {on.isoformat()} (decision {decision.seq} "
+            f"was made on {decision.evaluated_on.isoformat()}): "
+            + "; ".join(f"{p['code']}: {p['message']}" for p in problems) + ". Match the request again")
+    status = ACTIVE
+    review = None
     if choice["route"] == Route.DIREKTUPPHANDLING.value:
-        review = session.scalars(select(Review).where(Review.decision_id == decision.id)).first()
+        review = _review_for(session, decision, unit_id, where)
         if review is not None and review.status == "rejected":
             raise InvariantViolation(
                 f"the direct-procurement review {review.id} of decision {decision.seq} was rejected "
                 f"({review.note}); this unit cannot be chosen through direct procurement"
             )
+        if review is None:
+            from .review import open_review
+
+            review = open_review(session, row, decision, unit_id=None if where == "recommended" else unit_id)
+        if review.status != "approved":
+            status = PENDING_REVIEW
     request = request_model(row)
+    free_before, free_after = take_places(session, unit_id, request.places)
     placement = Placement(
         request_id=row.id,
         unit_id=unit_id,
@@ -281,9 +400,18 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
         municipality=row.municipality,
         recommended=where == "recommended",
         reason=reason,
+        special_reason=special_reason,
         by=actor,
+        status=status,
+        places=request.places,
     )
     session.add(placement)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Someone else chose for the same request at the same moment: the unique request_id decides.
+        raise InvariantViolation(f"request '{row.request_id}' already has a placement "
+                                 "(chosen at the same moment by someone else)") from None
     record(
         session,
         actor=actor,
@@ -299,6 +427,12 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
             "daily_price": placement.daily_price,
             "recommended": placement.recommended,
             "rank": choice.get("rank"),
+            "status": status,
+            "review_id": review.id if review is not None else None,
+            "places": request.places,
+            "free_places": [free_before, free_after],
+            "checked_on": on,
+            **({"special_reason": special_reason} if special_reason else {}),
         },
         unit_id=unit_id,
         org_nr=placement.org_nr,
@@ -311,12 +445,17 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
 
 def end_placement(session: Session, request_id: str, *, end_on: date, actor: str, reason: str | None = None) -> Placement:
     """The placement ends (utskrivning, omplacering): it no longer counts as active after
-    `end_on`, which audits of affected placements and direct purchases read."""
+    `end_on`, which audits of affected placements and direct purchases read. Its places at the
+    unit are free again from now."""
     actor = require_actor(actor)
     row = get_request(session, request_id)
     placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
     if placement is None:
         raise InvariantViolation(f"request '{row.request_id}' has no placement to end: choose a unit first")
+    if placement.status == PENDING_REVIEW:
+        raise InvariantViolation(
+            f"the placement of '{row.request_id}' at {placement.unit_id} waits for its direct-procurement review; "
+            "it is not ended but rejected in the review ('placering review reject')")
     if placement.end_on is not None:
         raise InvariantViolation(
             f"the placement of '{row.request_id}' at {placement.unit_id} already ended on {placement.end_on.isoformat()}"
@@ -327,6 +466,7 @@ def end_placement(session: Session, request_id: str, *, end_on: date, actor: str
         )
     placement.end_on = end_on
     session.add(placement)
+    freed = free_places(session, placement.unit_id, placement.places)
     record(
         session,
         actor=actor,
@@ -334,7 +474,7 @@ def end_placement(session: Session, request_id: str, *, end_on: date, actor: str
         entity_id=row.request_id,
         action="ended",
         effective_on=end_on,
-        changes={"end_on": [None, end_on.isoformat()]},
+        changes={"end_on": [None, end_on.isoformat()], **({"free_places": list(freed)} if freed else {})},
         unit_id=placement.unit_id,
         org_nr=placement.org_nr,
         note=nfc(reason) if reason else None,
@@ -354,7 +494,10 @@ def placement_dict(p: Placement) -> dict[str, Any]:
         "start_on": p.start_on.isoformat(),
         "end_on": p.end_on.isoformat() if p.end_on else None,
         "recommended": p.recommended,
+        "status": p.status,
+        "places": p.places,
         "reason": p.reason,
+        "special_reason": p.special_reason,
         "by": p.by,
         "at": p.at.isoformat(),
     }

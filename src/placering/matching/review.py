@@ -32,8 +32,10 @@ REVIEW_STATUSES = ("pending", "approved", "rejected")
 THRESHOLD_PARAMETER = "direct_procurement_threshold_sek"
 
 
-def open_review(session: Session, row: PlacementRequest, decision: Decision) -> Review:
-    review = Review(request_id=row.id, decision_id=decision.id, status="pending")
+def open_review(session: Session, row: PlacementRequest, decision: Decision, *, unit_id: str | None = None) -> Review:
+    """A pending review of a decision's direct-procurement recommendations, or (unit_id) of one
+    unit chosen outside them (held back as the last resort, or ranked below the cut)."""
+    review = Review(request_id=row.id, decision_id=decision.id, status="pending", unit_id=unit_id)
     session.add(review)
     session.flush()
     return review
@@ -77,7 +79,7 @@ def list_reviews(session: Session, status: str | None = None) -> list[dict[str, 
             "submitted_on": req.submitted_on.isoformat(),
             "seq": decision.seq,
             "reason": flag.get("reason"),
-            "units": [r["unit_id"] for r in doc["recommendations"]],
+            "units": [review.unit_id] if review.unit_id else [r["unit_id"] for r in doc["recommendations"]],
             "flags": sorted({f["code"] for f in doc["flags"]}),
             "reviewer": review.reviewer,
             "note": review.note,
@@ -171,7 +173,15 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
     why = (flag.get("values") or {}).get("excluded_by_route", {})
 
     recs = []
-    for r in doc["recommendations"]:
+    reviewed = doc["recommendations"]
+    if review.unit_id:
+        # A unit chosen outside the recommendations: its own entry in the decision.
+        from .decisions import _find_in_decision, stored_document
+
+        where, entry = _find_in_decision(stored_document(decision), review.unit_id)
+        chosen = (entry.get("eligible") if where == "held_back" else entry) or {}
+        reviewed = [dict(chosen, unit_id=review.unit_id, rank=chosen.get("rank"), held_back=where == "held_back")]
+    for r in reviewed:
         supplier = session.scalars(select(Supplier).where(Supplier.org_nr == r["org_nr"])).first()
         unit = session.scalars(select(Unit).where(Unit.unit_id == r["unit_id"])).first()
         purchases = direct_purchases(session, r["org_nr"], year)
@@ -219,6 +229,8 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
         "decision": {"seq": decision.seq, "rules_version": decision.rules_version,
                      "evaluated_on": decision.evaluated_on.isoformat()},
         "direct_procurement": {k: flag.get(k) for k in ("reason", "message", "rule", "source")},
+        "chosen_unit": review.unit_id,
+        "placement": _placement_brief(session, review),
         "why_no_preferred_unit": why,
         "flags": doc["flags"],
         "recommendations": recs,
@@ -227,8 +239,28 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
     }
 
 
+def _placement_brief(session: Session, review: Review) -> dict[str, Any] | None:
+    p = _reviewed_placement(session, review)
+    return None if p is None else {"unit_id": p.unit_id, "status": p.status, "places": p.places,
+                                   "reason": p.reason, "by": p.by}
+
+
+def _reviewed_placement(session: Session, review: Review) -> Placement | None:
+    """The placement waiting for this review, if the handler has already chosen."""
+    p = session.scalars(select(Placement).where(Placement.request_id == review.request_id)).first()
+    if p is None or p.status != "pending_review":
+        return None
+    if review.unit_id is not None:
+        return p if p.unit_id == review.unit_id else None
+    decision = session.get(Decision, review.decision_id)
+    return p if p.unit_id in {r["unit_id"] for r in decision.document["recommendations"]} else None
+
+
 def decide_review(session: Session, review_id: int | str, *, approve: bool, actor: str, note: str) -> Review:
-    """Approve or reject a pending review; a decided review is not decided again."""
+    """Approve or reject a pending review; a decided review is not decided again. A placement
+    waiting for it becomes active (approved), or is removed and its places freed (rejected)."""
+    from .decisions import free_places
+
     actor = require_actor(actor)
     note = nfc(note or "")
     if not note:
@@ -241,11 +273,17 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
     new = "approved" if approve else "rejected"
     req = session.get(PlacementRequest, review.request_id)
     decision = session.get(Decision, review.decision_id)
+    placement = _reviewed_placement(session, review)
     review.status = new
     review.reviewer = actor
     review.note = note
     review.decided_at = datetime.now(timezone.utc)
     session.add(review)
+    changes: dict[str, Any] = {
+        "status": ["pending", new], "request_id": req.request_id, "seq": decision.seq,
+        "units": [review.unit_id] if review.unit_id else [r["unit_id"] for r in decision.document["recommendations"]]}
+    if placement is not None:
+        changes["placement"] = {"unit_id": placement.unit_id, "status": ["pending_review", "active" if approve else None]}
     record(
         session,
         actor=actor,
@@ -253,10 +291,22 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
         entity_id=str(review.id),
         action="review_approved" if approve else "review_rejected",
         effective_on=date.today(),
-        changes={"status": ["pending", new], "request_id": req.request_id, "seq": decision.seq,
-                 "units": [r["unit_id"] for r in decision.document["recommendations"]]},
+        changes=changes,
         note=note,
         rules_version=decision.rules_version,
     )
+    if placement is not None:
+        if approve:
+            placement.status = "active"
+            session.add(placement)
+            action, extra = "placement_approved", {}
+        else:
+            freed = free_places(session, placement.unit_id, placement.places)
+            session.delete(placement)
+            action, extra = "placement_rejected", ({"free_places": list(freed)} if freed else {})
+        record(session, actor=actor, entity_kind="request", entity_id=req.request_id, action=action,
+               effective_on=date.today(), unit_id=placement.unit_id, org_nr=placement.org_nr, note=note,
+               changes={"review_id": review.id, "status": ["pending_review", "active" if approve else None], **extra},
+               rules_version=decision.rules_version)
     session.flush()
     return review

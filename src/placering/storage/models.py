@@ -245,6 +245,10 @@ class Placement(SQLModel, table=True):
     reason: Optional[str] = None
     by: str
     at: datetime = Field(default_factory=utcnow)
+    # active, or pending_review until a direct-procurement review approves it (migration 0004)
+    status: str = Field(default="active", index=True)
+    places: int = 1  # the places it takes at the unit (freed when it ends or is rejected)
+    special_reason: Optional[str] = None  # särskilda skäl (stödboende for 16–17-year-olds)
 
 
 class Review(SQLModel, table=True):
@@ -254,6 +258,8 @@ class Review(SQLModel, table=True):
     request_id: int = Field(foreign_key="placement_request.id", index=True)
     decision_id: int = Field(foreign_key="decision.id", index=True)
     status: str = Field(default="pending", index=True)  # pending, approved, rejected
+    # the unit chosen outside the decision's recommendations (held back as direct procurement)
+    unit_id: Optional[str] = None
     created_at: datetime = Field(default_factory=utcnow)
     reviewer: Optional[str] = None
     note: Optional[str] = None
