@@ -84,14 +84,14 @@ def test_lint_lists_every_problem_and_fails(tmp_path):
     text = text.replace("lt: [unit.free_places, request.places]", "lt: [unit.free_places, request.start_on]")
     text = text.replace("in: [unit.unit_id, request.declined_units]", "inside: [unit.unit_id, request.declined_units]")
     p.write_text(text, encoding="utf-8")
-    r = rules("lint", str(d))
+    r = rules("lint", "--rules", str(d))
     assert r.exit_code == 2
     lines = r.output.splitlines()
     assert lines[0] == f"Error: 2 problem(s) in {d}:"
     assert any(line.startswith(f"{p}:") and "rule ELIG-CAPACITY: type mismatch: 'lt' compares int "
                "('unit.free_places') with date ('request.start_on')" in line for line in lines)
     assert any("rule ELIG-DECLINED: unknown operator 'inside'" in line for line in lines)
-    doc = json.loads(rules("lint", str(d), "--json").output)
+    doc = json.loads(rules("lint", "--rules", str(d), "--json").output)
     assert not doc["ok"] and len(doc["problems"]) == 2 and all(x["line"] for x in doc["problems"])
 
 
@@ -100,7 +100,7 @@ def test_lint_checks_the_test_cases_too(tmp_path):
     shutil.copytree(rules_dir(), d)
     (d / "tests" / "bad.yaml").write_text("cases:\n  - name: x\n    request: {}\n    expect: {eligble: [U-1]}\n",
                                           encoding="utf-8")
-    r = rules("lint", str(d))
+    r = rules("lint", "--rules", str(d))
     assert r.exit_code == 2 and "bad.yaml:4, case 'x', field 'eligble': unknown expectation 'eligble'" in r.output
 
 
@@ -119,7 +119,7 @@ def test_test_fails_when_a_rule_changes(tmp_path):
     p = d / "parameters" / "permits.yaml"
     p.write_text(p.read_text(encoding="utf-8").replace("valid_from: 2024-04-01", "valid_from: 2024-04-02")
                  .replace("valid_to: 2024-03-31", "valid_to: 2024-04-01"), encoding="utf-8")
-    r = rules("test", str(d))
+    r = rules("test", "--rules", str(d))
     assert r.exit_code == 1
     assert "FAIL skyddat_boende: 2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)" in r.output
     assert "expected eligible" not in r.output or "U-SKB" in r.output
@@ -152,7 +152,7 @@ def test_bench_rules_prints_its_figures():
 def test_test_without_cases_is_an_error(tmp_path):
     d = tmp_path / "rules"
     shutil.copytree(rules_dir(), d, ignore=shutil.ignore_patterns("tests"))
-    r = rules("test", str(d))
+    r = rules("test", "--rules", str(d))
     assert r.exit_code == 1 and f"no rule test cases in {d / 'tests'}" in r.output
 
 
@@ -172,7 +172,7 @@ def test_lint_finds_unknown_rule_ids_in_cases(tmp_path):
     p = d / "tests" / "skyddat_boende.yaml"
     p.write_text(p.read_text(encoding="utf-8").replace("U-SKB-UTAN: [ELIG-PERMIT-MISSING]}",
                                                        "U-SKB-UTAN: [ELIG-PERMIT-MISING]}"), encoding="utf-8")
-    r = rules("lint", str(d))
+    r = rules("lint", "--rules", str(d))
     assert r.exit_code == 2
     assert (f"{p}:38, case '2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)', field 'expect': "
             "unknown rule id ELIG-PERMIT-MISING in the expectations") in r.output

@@ -131,6 +131,42 @@ class ComplaintCategory(StrEnum):
     OTHER = "other"
 
 
+class ExclusionCode(StrEnum):
+    """Why a candidate is left out (CONTRACT.md, Match decision): an eligibility rule's `exclude`."""
+
+    STATUS = "STATUS"
+    AGREEMENT = "AGREEMENT"
+    PERMIT = "PERMIT"
+    AGE = "AGE"
+    GENDER = "GENDER"
+    TARGET_GROUP = "TARGET_GROUP"
+    SUBCATEGORY = "SUBCATEGORY"
+    CAPACITY = "CAPACITY"
+    DISTANCE = "DISTANCE"
+    MUNICIPALITY = "MUNICIPALITY"
+    PRICE = "PRICE"
+    DECLINED = "DECLINED"
+
+
+class FlagCode(StrEnum):
+    """What a handler or reviewer must look at (CONTRACT.md): a review rule's `flag`, or the matcher's."""
+
+    DIRECT_PROCUREMENT = "DIRECT_PROCUREMENT"
+    PRICE_ABOVE_REFERENCE = "PRICE_ABOVE_REFERENCE"
+    NO_ELIGIBLE_UNIT = "NO_ELIGIBLE_UNIT"
+    WATCH_LISTED = "WATCH_LISTED"
+    LAST_RESORT = "LAST_RESORT"
+    STODBOENDE_UNDER_18 = "STODBOENDE_UNDER_18"
+
+
+class EventKind(StrEnum):
+    """What a register_status rule reacts to."""
+
+    CHECK = "check"
+    PERMIT = "permit"
+    COMPLAINT = "complaint"
+
+
 # Statuses under which a unit may not be asked or recommended (DOMAIN.md, Statuses).
 PAUSED_UNIT_STATUSES = frozenset(
     {UnitStatus.PENDING_ENTRY, UnitStatus.UNPUBLISHED, UnitStatus.RECOMMENDATION_STOP, UnitStatus.REMOVED}

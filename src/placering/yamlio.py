@@ -1,7 +1,13 @@
 """Strict YAML reading shared by the taxonomy, rule files and rule tests.
 
 ruamel's round-trip loader keeps line numbers (so every error can name file and line) and
-rejects duplicate keys, which PyYAML would silently resolve to the last value.
+rejects duplicate keys, which PyYAML would silently resolve to the last value. On top of it:
+- anchors and aliases are refused: a few hundred bytes of nested aliases expand to billions of
+  nodes when the document is hashed or copied ("billion laughs"), and no file here needs them;
+- nesting is bounded (MAX_DEPTH), so a deep document is an error, not a RecursionError;
+- a date that is not a calendar date (2020-13-01, 2020-02-30) is an error naming the line,
+  not a ValueError from deep inside the YAML library;
+- files larger than MAX_BYTES are refused before they are parsed.
 """
 
 from __future__ import annotations
@@ -11,16 +17,55 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 
 from .errors import Problem, ValidationError
+
+MAX_DEPTH = 40  # the deepest rule condition in rules/ nests about 8 levels
+MAX_BYTES = 2 * 1024 * 1024  # the largest YAML file the project ships is ~16 kB
+
+
+class _StrictComposer(Composer):
+    """Refuses anchors and aliases, and nesting deeper than MAX_DEPTH."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise ComposerError(None, None, "YAML anchors (&name) and aliases (*name) are not allowed: "
+                                "write the value out", event.start_mark)
+        self._strict_depth = getattr(self, "_strict_depth", 0) + 1
+        try:
+            if self._strict_depth > MAX_DEPTH:
+                raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._strict_depth -= 1
+
+
+class _StrictConstructor(RoundTripConstructor):
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError as exc:
+            raise ConstructorError(None, None, f"invalid date {node.value}: {exc}", node.start_mark) from None
+
+
+_StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _StrictConstructor.construct_yaml_timestamp)
 
 
 def load_yaml(path: Path) -> Any:
     """Load one YAML file; duplicate keys and syntax errors are ValidationErrors naming the line."""
     yaml = YAML(typ="rt")
+    yaml.Composer = _StrictComposer
+    yaml.Constructor = _StrictConstructor
     yaml.allow_duplicate_keys = False
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ValidationError(Problem(f"larger than {MAX_BYTES // (1024 * 1024)} MiB: not a file to load",
+                                          file=str(path)))
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ValidationError(Problem(f"not UTF-8 text ({exc.reason})", file=str(path))) from None

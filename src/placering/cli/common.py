@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import click
@@ -87,6 +88,15 @@ def by_option(f: Callable) -> Callable:
         "actor",
         envvar="PLACERING_ACTOR",
         help="Who makes this change (recorded in history); or set PLACERING_ACTOR.",
+    )(f)
+
+
+def rules_option(f: Callable) -> Callable:
+    """`--rules DIR`: the one spelling of the rules directory on every command that reads rules."""
+    return click.option(
+        "--rules", "rules_dir", metavar="DIR", envvar="PLACERING_RULES_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Rules directory (default: the project's rules/; or set PLACERING_RULES_DIR).",
     )(f)
 
 

@@ -19,7 +19,7 @@ from ..taxonomy import load_taxonomy
 from ..vocabulary import label
 from . import cli
 from .common import (CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, print_table,
-                     to_jsonable, wants_json)
+                     rules_option, to_jsonable, wants_json)
 
 ENGINE_OPTION = click.option(
     "--engine",
@@ -182,10 +182,11 @@ def _progress(total: int):
 @LIMIT_OPTION
 @EXPLAIN_OPTION
 @ENGINE_OPTION
+@rules_option
 @by_option
 @json_option
-def match(request_file: Path, limit: int | None, explain_unit: str | None, engine: str, actor: str | None,
-          json_output: bool) -> None:
+def match(request_file: Path, limit: int | None, explain_unit: str | None, engine: str, rules_dir: Path | None,
+          actor: str | None, json_output: bool) -> None:
     """Decide placement requests: ranked recommendations, flags and every exclusion; stored.
 
     REQUEST.json holds one request (CONTRACT.md); a JSON-lines file holds one per line. Every
@@ -210,7 +211,7 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     summaries: list[dict[str, Any]] = []
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         with transaction(app().engine()) as session:
-            ctx = MatchContext.load(session, engine=engine)
+            ctx = MatchContext.load(session, engine=engine, rules_dir=rules_dir)
             if len(requests) >= PROGRESS_FROM:
                 _freeze_resident()
             with _progress(len(requests)) as progress:
@@ -374,10 +375,11 @@ def request_decline(request_id: str, unit_id: str, reason: str, actor: str | Non
 @LIMIT_OPTION
 @EXPLAIN_OPTION
 @ENGINE_OPTION
+@rules_option
 @by_option
 @json_option
-def request_rematch(request_id: str, limit: int | None, explain_unit: str | None, engine: str, actor: str | None,
-                    json_output: bool) -> None:
+def request_rematch(request_id: str, limit: int | None, explain_unit: str | None, engine: str,
+                    rules_dir: Path | None, actor: str | None, json_output: bool) -> None:
     """Decide a stored request again (a new decision), leaving out the units that declined."""
     from ..matching.decisions import explain, get_request, request_model
     from ..matching.matcher import MatchContext, match_request
@@ -385,7 +387,7 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
     actor = require_actor(actor)
     with transaction(app().engine()) as session:
         row = get_request(session, request_id)
-        ctx = MatchContext.load(session, engine=engine)
+        ctx = MatchContext.load(session, engine=engine, rules_dir=rules_dir)
         doc = match_request(session, request_model(row), context=ctx, actor=actor, limit=limit)
     if explain_unit:
         ex = explain(doc, explain_unit)

@@ -8,15 +8,14 @@ import click
 
 from ..errors import ValidationError
 from . import cli
-from .common import CliError, PlaceringGroup, json_option, parse_date, print_json, print_table, wants_json
+from .common import (CliError, PlaceringGroup, json_option, parse_date, print_json, print_table, rules_option,
+                     wants_json)
 
-_DIR_HELP = "Rules directory (default: the project's rules/, or PLACERING_RULES_DIR)."
 
-
-def _ruleset(directory: str | None):
+def _ruleset(directory: Path | None):
     from ..rules.ruleset import load_ruleset
 
-    return load_ruleset(Path(directory) if directory else None)
+    return load_ruleset(directory)
 
 
 def _outcome(rule) -> dict:
@@ -60,11 +59,11 @@ def rules() -> None:
 @click.option("--stage", type=click.Choice(["eligibility", "review", "register_status", "ranking"]),
               help="Only rules of this stage.")
 @click.option("--on", "on", help="Only rules valid on this date (YYYY-MM-DD).")
-@click.option("--dir", "directory", help=_DIR_HELP)
+@rules_option
 @json_option
-def list_rules(stage: str | None, on: str | None, directory: str | None, json_output: bool) -> None:
+def list_rules(stage: str | None, on: str | None, rules_dir: Path | None, json_output: bool) -> None:
     """Every rule (and ranking policy) with its stage, validity, outcome and source."""
-    rs = _ruleset(directory)
+    rs = _ruleset(rules_dir)
     day = parse_date(on, "--on")
     items = [*rs.rules, *rs.policies]
     if stage:
@@ -87,12 +86,12 @@ def list_rules(stage: str | None, on: str | None, directory: str | None, json_ou
 
 @rules.command("show")
 @click.argument("rule_id")
-@click.option("--dir", "directory", help=_DIR_HELP)
+@rules_option
 @json_option
-def show_rule(rule_id: str, directory: str | None, json_output: bool) -> None:
+def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
     """One rule: every version, its condition, outcome, source, the parameters it uses and the
     test cases that expect it to fire."""
-    rs = _ruleset(directory)
+    rs = _ruleset(rules_dir)
     versions = rs.versions(rule_id)
     params = []
     for name in dict.fromkeys(p for v in versions for p in getattr(v, "params", ())):
@@ -144,15 +143,15 @@ def show_rule(rule_id: str, directory: str | None, json_output: bool) -> None:
 
 
 @rules.command("lint")
-@click.argument("directory", required=False)
+@rules_option
 @json_option
-def lint(directory: str | None, json_output: bool) -> None:
+def lint(rules_dir: Path | None, json_output: bool) -> None:
     """Validate the rule files, parameters and rule tests strictly; list every problem."""
-    from ..paths import rules_dir
+    from ..paths import rules_dir as default_rules_dir
     from ..rules.ruleset import load_ruleset
     from ..rules.testing import load_cases, unknown_rule_ids
 
-    base = Path(directory) if directory else rules_dir()
+    base = rules_dir or default_rules_dir()
     problems = []
     rs = None
     try:
@@ -185,14 +184,14 @@ def lint(directory: str | None, json_output: bool) -> None:
 
 
 @rules.command("test")
-@click.argument("directory", required=False)
+@rules_option
 @json_option
-def test(directory: str | None, json_output: bool) -> None:
+def test(rules_dir: Path | None, json_output: bool) -> None:
     """Run the rule test cases in DIR/tests/*.yaml against DIR's rules; exit 1 if any fails."""
-    from ..paths import rules_dir
+    from ..paths import rules_dir as default_rules_dir
     from ..rules.testing import run_rule_tests
 
-    base = Path(directory) if directory else rules_dir()
+    base = rules_dir or default_rules_dir()
     results = run_rule_tests(base)
     if not results:
         raise CliError(f"no rule test cases in {base / 'tests'} (*.yaml)", 1)
@@ -211,11 +210,11 @@ def test(directory: str | None, json_output: bool) -> None:
 
 
 @rules.command("version")
-@click.option("--dir", "directory", help=_DIR_HELP)
+@rules_option
 @json_option
-def version(directory: str | None, json_output: bool) -> None:
+def version(rules_dir: Path | None, json_output: bool) -> None:
     """The rules version: a content hash of the rule files and parameters."""
-    rs = _ruleset(directory)
+    rs = _ruleset(rules_dir)
     if wants_json(json_output):
         print_json({"rules_version": rs.version, "directory": str(rs.directory)})
         return
@@ -224,11 +223,11 @@ def version(directory: str | None, json_output: bool) -> None:
 
 @rules.command("params")
 @click.option("--on", "on", help="Show the value valid on this date (YYYY-MM-DD); default: every dated value.")
-@click.option("--dir", "directory", help=_DIR_HELP)
+@rules_option
 @json_option
-def params(on: str | None, directory: str | None, json_output: bool) -> None:
+def params(on: str | None, rules_dir: Path | None, json_output: bool) -> None:
     """The dated parameters (rules/parameters/*.yaml) with their sources."""
-    rs = _ruleset(directory)
+    rs = _ruleset(rules_dir)
     day = parse_date(on, "--on")
     rows = []
     for name, p in sorted(rs.parameters.items()):

@@ -42,7 +42,7 @@ from typing import Any, Iterable, Sequence
 from ..errors import ValidationError
 from ..rules.model import RANKING_SORT_KEYS, get_path
 from ..taxonomy import Taxonomy, load_taxonomy
-from ..vocabulary import Route
+from ..vocabulary import ExclusionCode, FlagCode, Route
 from .request import PlacementRequestIn
 
 NEEDS_FIT_DEFINITION = (
@@ -51,10 +51,10 @@ NEEDS_FIT_DEFINITION = (
 )
 
 # Decision-level flag and reason codes this module raises (the rules raise the others).
-DIRECT_PROCUREMENT = "DIRECT_PROCUREMENT"
-NO_ELIGIBLE_UNIT = "NO_ELIGIBLE_UNIT"
-LAST_RESORT = "LAST_RESORT"
-DECLINED = "DECLINED"
+DIRECT_PROCUREMENT = FlagCode.DIRECT_PROCUREMENT.value
+NO_ELIGIBLE_UNIT = FlagCode.NO_ELIGIBLE_UNIT.value
+LAST_RESORT = FlagCode.LAST_RESORT.value
+DECLINED = ExclusionCode.DECLINED.value
 
 DP_ALL_DECLINED = "all_declined"
 DP_NO_FRAMEWORK = "no_framework_for_insats"

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, ValidationError
-from ..vocabulary import AgreementStatus, RemovalReason, Route, UnitStatus
+from .. import vocabulary as vocab
+from ..vocabulary import AgreementStatus, ExclusionCode, FlagCode, RemovalReason, Route, UnitStatus
 from ..yamlio import line_of, load_yaml
 from .model import (
     ARITH_OPS,
@@ -23,6 +24,7 @@ from .model import (
     CONDITION_KEYS,
     DATE,
     EVENT_NAMESPACES,
+    FIELD_CODES,
     FIELDS,
     LIST,
     NAMESPACES,
@@ -60,6 +62,7 @@ from .model import (
     Transition,
     condition_params,
 )
+from .regex import pattern_error
 from .parameters import TABLE, load_parameter_file, parse_date, parse_source, value_type
 
 FILE_KEYS = ("stage", "description", "rules")
@@ -86,6 +89,7 @@ PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # match, so ^ and $ are not needed and not allowed; neither are {m,n}, \d, \w, lookarounds.
 _RE_LITERAL = re.compile(r"[\w .,:/@'-]", re.UNICODE)
 _RE_ESCAPABLE = set(".-+*?()[]|\\/")
+MAX_PATTERN = 200
 
 
 def check_pattern(pattern: str) -> str | None:
@@ -146,11 +150,44 @@ def check_pattern(pattern: str) -> str | None:
         i += 1
     if depth:
         return "unbalanced '(' (missing ')')"
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"invalid pattern: {exc}"
-    return None
+    if len(pattern) > MAX_PATTERN:
+        return f"longer than {MAX_PATTERN} characters"
+    return pattern_error(pattern)  # what RE2, which the evaluators run, accepts
+
+
+_ENUMS = {
+    "urgency": vocab.Urgency, "legal_basis": vocab.LegalBasis, "gender": vocab.Gender,
+    "target_group": vocab.TargetGroup, "unit_status": vocab.UnitStatus, "agreement_status": vocab.AgreementStatus,
+    "route": vocab.Route, "permit_status": vocab.PermitStatus, "legal_form": vocab.LegalForm,
+    "check_result": vocab.CheckResult, "check_kind": vocab.CheckKind, "event_kind": vocab.EventKind,
+}
+OUTCOME_CODES = {"exclude": ExclusionCode, "flag": FlagCode}
+
+
+def vocabulary(name: str) -> list[str]:
+    """The codes a field of FIELD_CODES may hold (insatser and sub-categories: registry/taxonomy.yaml)."""
+    if name in _ENUMS:
+        return [e.value for e in _ENUMS[name]]
+    from ..taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    if name == "insats":
+        return list(tax.insatser)
+    return list(dict.fromkeys(s for ins in tax.insatser.values() for s in ins.subcategories))
+
+
+def _literal_codes(ctx: "_Ctx", node: Any, *operands: Operand) -> None:
+    """A literal compared with a code field must be one of that field's codes."""
+    fields = [o.path for o in operands if isinstance(o, Field) and o.path in FIELD_CODES]
+    literals = [o.value for o in operands if isinstance(o, Literal)]
+    for path in fields:
+        known = vocabulary(FIELD_CODES[path])
+        for value in literals:
+            for code in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(code, str) and code not in known:
+                    ctx.error(f"unknown {FIELD_CODES[path].replace('_', ' ')} '{code}' compared with {path} "
+                              f"(known: {', '.join(known)})", node)
+                    raise _Bad
 
 
 class _Ctx:
@@ -317,6 +354,7 @@ def _condition(node: Any, ctx: _Ctx, parent: Any = None) -> Condition:
         if op not in ("eq", "ne") and not (lt in NUMERIC or lt == DATE):
             ctx.error(f"'{op}' orders numbers and dates only, not {lt} ({arg[0]!r})", node)
             raise _Bad
+        _literal_codes(ctx, node, left, right)
         return Compare(op, left, right)
     if op == "in":
         if rt != LIST:
@@ -325,11 +363,13 @@ def _condition(node: Any, ctx: _Ctx, parent: Any = None) -> Condition:
         if lt != STR:
             ctx.error(f"type mismatch: 'in' looks for text in a list of text, got {lt} ({arg[0]!r})", node)
             raise _Bad
+        _literal_codes(ctx, node, left, right)
         return In(left, right)
     # subset / overlaps
     if lt != LIST or rt != LIST:
         ctx.error(f"type mismatch: '{op}' compares two lists, got {lt} and {rt}", node)
         raise _Bad
+    _literal_codes(ctx, node, left, right)
     return (Subset if op == "subset" else Overlaps)(left, right)
 
 
@@ -370,6 +410,12 @@ def _outcome(node: Any, stage: str, ctx: _Ctx, rule_node: Any) -> Any:
     if kind in ("exclude", "flag"):
         if not isinstance(value, str) or not CODE.match(value):
             ctx.error(f"'{kind}' needs a reason code in capitals (e.g. AGE), got {value!r}", node, kind, "outcome")
+            raise _Bad
+        codes = OUTCOME_CODES[kind]
+        if value not in codes.__members__.values():
+            what = "exclusion reason" if kind == "exclude" else "flag"
+            ctx.error(f"unknown {what} code '{value}' (known: {', '.join(c.value for c in codes)}; a new code "
+                      f"is added to placering/vocabulary.py, {codes.__name__}, with its label)", node, kind, "outcome")
             raise _Bad
         return (Exclude if kind == "exclude" else Flag)(value, message)
     if kind == "proposal":

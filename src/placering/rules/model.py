@@ -111,6 +111,22 @@ FIELDS: dict[str, FieldType] = {
     "check.previous_result": _f(STR, True),
 }
 
+# Text fields that hold codes, and the vocabulary (vocabulary.py, or the taxonomy) a literal
+# compared with them must come from: `eq: [unit.status, publised]` is a load error, not a rule
+# that silently never fires.
+FIELD_CODES: dict[str, str] = {
+    "request.insats": "insats", "route.insats": "insats", "permit.insats": "insats", "event.insats": "insats",
+    "request.subcategory": "subcategory", "unit.subcategories": "subcategory",
+    "request.urgency": "urgency", "request.legal_basis": "legal_basis",
+    "request.person.gender": "gender", "unit.genders": "gender",
+    "request.person.needs": "target_group", "unit.target_groups": "target_group",
+    "permit.target_groups": "target_group",
+    "unit.status": "unit_status", "route.status": "agreement_status", "route.route": "route",
+    "permit.status": "permit_status", "supplier.legal_form": "legal_form",
+    "supplier.credit_rating_result": "check_result", "check.result": "check_result",
+    "check.previous_result": "check_result", "check.kind": "check_kind", "event.kind": "event_kind",
+}
+
 NAMESPACES = frozenset(p.split(".", 1)[0] for p in FIELDS)
 # Namespaces a rule of each scope may read.
 SCOPE_NAMESPACES = {

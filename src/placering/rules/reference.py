@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from . import geo
 from .facts import RegisterSnapshot
+from .regex import compile_pattern
 from .model import (
     DISTANCE_FIELDS,
     All,
@@ -251,7 +252,7 @@ class _CodeGen:
         if isinstance(c, Overlaps):
             return f"(not set({self.operand(c.left, params)}).isdisjoint({self.operand(c.right, params)}))"
         if isinstance(c, Matches):
-            return f"({self.const(re.compile(c.pattern))}.fullmatch({self.operand(c.operand, params)}) is not None)"
+            return f"({self.const(compile_pattern(c.pattern))}.fullmatch({self.operand(c.operand, params)}) is not None)"
         raise TypeError(f"unknown condition {c!r}")
 
 

@@ -26,7 +26,6 @@ candidates materialised on demand (`outcome(i)`).
 from __future__ import annotations
 
 import operator
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
@@ -36,6 +35,7 @@ import numpy as np
 from ..errors import ValidationError
 from . import geo
 from .facts import RegisterSnapshot
+from .regex import compile_pattern
 from .model import (
     DATE,
     FIELDS,
@@ -223,7 +223,7 @@ class Table:
     def regex(self, pattern: str) -> np.ndarray:
         """Full match of the pattern per text code (last element: null, False)."""
         if pattern not in self._regex:
-            rx = re.compile(pattern)
+            rx = compile_pattern(pattern)
             self._regex[pattern] = np.array([rx.fullmatch(s) is not None for s in self.str_vocab] + [False])
         return self._regex[pattern]
 
@@ -400,7 +400,7 @@ class _Compiler:
             pattern = c.pattern
             if col:
                 return lambda ctx, reach: ctx.t.regex(pattern)[f(ctx, reach)]
-            rx = re.compile(pattern)
+            rx = compile_pattern(pattern)
             return lambda ctx, reach: rx.fullmatch(f(ctx, reach)) is not None
         raise self.fail(f"condition {c!r}")
 
