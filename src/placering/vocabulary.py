@@ -173,30 +173,8 @@ PAUSED_UNIT_STATUSES = frozenset(
 )
 PAUSED_AGREEMENT_STATUSES = frozenset({AgreementStatus.ORDER_STOP, AgreementStatus.TERMINATED})
 
-# Swedish labels for people. Insats and sub-category labels live in registry/taxonomy.yaml.
-LABELS_SV: dict[str, str] = {
-    "egen_regi": "Egen regi",
-    "ramavtal": "Ramavtal",
-    "iop": "IOP (idéburet offentligt partnerskap)",
-    "direktupphandling": "Direktupphandling",
-    "pending_entry": "Inträdeskontroll pågår",
-    "published": "Publicerad",
-    "watch": "Bevakning",
-    "unpublished": "Avpublicerad",
-    "recommendation_stop": "Rekommendationsstopp",
-    "removed": "Borttagen",
-    "active": "Aktiv",
-    "order_stop": "Beställningsstopp",
-    "terminated": "Förtida upphörande",
-    "osannolik_anvandning": "Osannolik användning",
-    "avvecklad": "Avvecklad",
-    "ekonomiska_brister": "Ekonomiska brister",
-    "ivo": "IVO",
-    "rekommendationsstopp": "Rekommendationsstopp",
-    "fortida_upphorande": "Förtida upphörande",
-    "avradan_annan_myndighet": "Avrådan från annan myndighet",
-}
+def label(code: str, kind: str | None = None) -> str:
+    """The Swedish label of a code, from registry/labels.yaml (see placering.labels)."""
+    from .labels import label as _label
 
-
-def label(code: str) -> str:
-    return LABELS_SV.get(code, code)
+    return _label(code, kind)

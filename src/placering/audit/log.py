@@ -7,6 +7,8 @@ here is to narrow by actor, unit, supplier, kind, action and period, and to summ
 
 from __future__ import annotations
 
+from collections import deque
+
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -186,12 +188,11 @@ def audit_log(
         return LogReport([], rows, filters, total)
 
     protected = set() if show_protected else _protected_units(session)
-    entries = []
+    # --limit keeps the latest N (as `register history --limit` does), still listed oldest first.
+    entries: deque[dict[str, Any]] | list[dict[str, Any]] = deque(maxlen=limit) if limit else []
     total = 0
     for r in session.execute(stmt):
         total += 1
-        if limit is not None and len(entries) >= limit:
-            continue
         changes = r.changes if show_protected else hide_location(r.changes, r.unit_id, protected)
         entries.append({
             "id": r.id, "effective_on": r.effective_on, "recorded_at": r.at, "actor": r.actor,
@@ -199,4 +200,4 @@ def audit_log(
             "what": what_changed(r.action, changes), "reason": r.reason, "rule_id": r.rule_id,
             "note": r.note, "unit_id": r.unit_id, "org_nr": r.org_nr, "changes": changes,
         })
-    return LogReport(entries, None, filters, total)
+    return LogReport(list(entries), None, filters, total)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Sequence
 
 import click
 
@@ -11,7 +10,8 @@ from .. import audit as lib
 from ..audit import log as lib_log
 from ..storage import open_session
 from . import cli
-from .common import PlaceringGroup, app, csv_option, json_option, parse_date, print_csv, print_json, print_table, wants_json
+from ..display import fmt_money, fmt_percent, today
+from .common import Output, PlaceringGroup, Section, app, output_options, parse_date
 
 
 @cli.group(cls=PlaceringGroup)
@@ -24,41 +24,23 @@ def _session():
 
 
 def _as_of(value: str | None) -> date:
-    return parse_date(value, "--as-of") or date.today()
+    return parse_date(value, "--as-of") or today()
 
 
-def _emit(
-    data: dict[str, Any],
-    json_output: bool,
-    csv_output: bool,
-    sections: Sequence[tuple[str, str, list[dict[str, Any]], Sequence[tuple[str, str]]]],
-) -> None:
-    """JSON (the whole report), CSV (every section's rows, with a `section` column when there
-    are several), or tables for people. sections: (key, title, rows, columns)."""
-    if json_output and csv_output:
-        raise click.UsageError("give --json or --csv, not both")
-    if wants_json(json_output):
-        print_json(data)
-        return
-    if csv_output:
-        many = len(sections) > 1
-        columns: list[str] = ["section"] if many else []
-        rows: list[dict[str, Any]] = []
-        for key, _title, section_rows, cols in sections:
-            for k, _ in cols:
-                if k not in columns:
-                    columns.append(k)
-            rows += [{**r, "section": key} for r in section_rows]
-        print_csv(rows, columns)
-        return
-    for i, (_key, title, section_rows, cols) in enumerate(sections):
-        if i:
-            click.echo("")
-        print_table(section_rows, cols, title=title)
+AS_OF = click.option("--as-of", "as_of", metavar="DATE",
+                     help="The date to answer for (YYYY-MM-DD); default today (Europe/Stockholm).")
+YEAR = click.option("--year", "year", type=int, default=None, metavar="YYYY",
+                    help="The calendar (financial) year, e.g. 2024; default the current year.")
+SINCE = click.option("--since", metavar="DATE", help="Changes effective on or after this date (YYYY-MM-DD).")
+UNTIL = click.option("--until", metavar="DATE", help="Changes effective on or before this date (YYYY-MM-DD).")
 
 
-AS_OF = click.option("--as-of", "as_of", metavar="DATE", help="The date to answer for (YYYY-MM-DD); default today.")
-YEAR = click.option("--year", "year", type=int, required=True, help="The calendar (financial) year, e.g. 2024.")
+def _year(year: int | None) -> int:
+    return year if year is not None else today().year
+
+
+def _as_codes(*keys: str) -> list[str]:
+    return list(keys)
 
 
 @audit.command("paused")
@@ -67,9 +49,8 @@ YEAR = click.option("--year", "year", type=int, required=True, help="The calenda
 @click.option("--route", help="Only units with this route (egen_regi, ramavtal, iop, direktupphandling).")
 @click.option("--municipality", help="Only units in this municipality.")
 @click.option("--status", help="Only this status (unpublished, recommendation_stop, removed, watch, order_stop, terminated).")
-@json_option
-@csv_option
-def paused_cmd(as_of, insats, route, municipality, status, json_output, csv_output) -> None:
+@output_options
+def paused_cmd(as_of, insats, route, municipality, status, out: Output) -> None:
     """Every unit and agreement that may not be recommended or ordered from on a date
     (unpublished, recommendation stop, removed; agreements on order stop or terminated), and
     separately the units on watch: since when, why, who decided and which rule.
@@ -79,29 +60,26 @@ def paused_cmd(as_of, insats, route, municipality, status, json_output, csv_outp
     day = _as_of(as_of)
     with _session() as s:
         report = lib.paused(s, day, insats=insats, route=route, municipality=municipality, status=status)
-    cols = [("kind", "Typ"), ("id", "Id"), ("name", "Namn"), ("org_nr", "Org.nr"), ("status_label", "Status"),
-            ("since", "Sedan"), ("reason", "Orsak"), ("actor", "Beslutad av"), ("rule_id", "Regel"),
-            ("note", "Anteckning"), ("insatser", "Insatser"), ("municipality", "Kommun")]
-    csv_cols = [("kind", ""), ("id", ""), ("name", ""), ("org_nr", ""), ("supplier", ""), ("status", ""),
-                ("since", ""), ("reason", ""), ("actor", ""), ("rule_id", ""), ("note", ""), ("insatser", ""),
-                ("municipality", ""), ("units", "")]
+    # Most telling first: a narrow terminal leaves out the columns at the end (and says which).
+    cols = [("id", "Id"), ("name", "Namn"), ("status_label", "Status"), ("since", "Sedan"),
+            ("reason", "Orsak", "removal_reason"), ("actor", "Beslutad av"), ("org_nr", "Org.nr"),
+            ("insatser", "Insatser", "insats"), ("rule_id", "Regel"), ("note", "Anteckning"),
+            ("municipality", "Kommun"), ("kind", "Typ", "entity_kind")]
+    csv_cols = _as_codes("kind", "id", "name", "org_nr", "supplier", "status", "since", "reason", "actor",
+                         "rule_id", "note", "insatser", "municipality", "units")
     paused_rows = [r.to_dict() for r in report.paused]
     watch_rows = [r.to_dict() for r in report.watch]
-    if csv_output and not wants_json(json_output):
-        _emit({}, False, True, [("paused", "", paused_rows, csv_cols), ("watch", "", watch_rows, csv_cols)])
-        return
-    _emit(report.to_dict(), json_output, csv_output, [
-        ("paused", f"Får inte rekommenderas eller beställas från per {day.isoformat()} ({len(paused_rows)})",
-         paused_rows, cols),
-        ("watch", f"Bevakning per {day.isoformat()} ({len(watch_rows)})", watch_rows, cols),
+    out.emit(report.to_dict(), [
+        Section("paused", f"Får inte rekommenderas eller beställas från per {day.isoformat()} ({len(paused_rows)})",
+                paused_rows, cols, csv_cols),
+        Section("watch", f"Bevakning per {day.isoformat()} ({len(watch_rows)})", watch_rows, cols, csv_cols),
     ])
 
 
 @audit.command("affected-placements")
 @AS_OF
-@json_option
-@csv_option
-def affected_cmd(as_of, json_output, csv_output) -> None:
+@output_options
+def affected_cmd(as_of, out: Output) -> None:
     """Active placements (started on or before the date; no end_on, or one after it) at a unit
     or agreement that is paused or removed on that date, or whose IVO permit for the insats is
     no longer active (revoked, banned, expired), or missing where the dated parameter
@@ -116,60 +94,57 @@ def affected_cmd(as_of, json_output, csv_output) -> None:
         r["child_label"] = "barn" if r["child"] else ""
     cols = [("placement_id", "Placering"), ("request_id", "Förfrågan"), ("child_label", "Barn"),
             ("person_age", "Ålder"), ("unit_id", "Enhet"), ("unit_name", "Namn"), ("org_nr", "Org.nr"),
-            ("insats", "Insats"), ("route", "Regiform"), ("start_on", "Start"), ("since", "Sedan"),
-            ("cause", "Orsak"), ("requester", "Förvaltning")]
-    csv_cols = [(k, "") for k in ("placement_id", "request_id", "child", "person_age", "unit_id", "unit_name",
-                                   "org_nr", "insats", "route", "agreement_id", "start_on", "since", "cause",
-                                   "municipality", "requester")]
-    _emit(report.to_dict(), json_output, csv_output, [
-        ("placements", f"Placeringar att ompröva per {day.isoformat()} ({len(rows)}, varav "
-                       f"{sum(1 for r in rows if r['child'])} barn)", rows, csv_cols if csv_output else cols)])
+            ("insats", "Insats", "insats"), ("route", "Regiform", "route"), ("start_on", "Start"),
+            ("since", "Sedan"), ("cause", "Orsak"), ("requester", "Förvaltning")]
+    csv_cols = _as_codes("placement_id", "request_id", "child", "person_age", "unit_id", "unit_name", "org_nr",
+                         "insats", "route", "agreement_id", "start_on", "since", "cause", "municipality",
+                         "requester")
+    out.emit(report.to_dict(), [
+        Section("placements", f"Placeringar att ompröva per {day.isoformat()} ({len(rows)}, varav "
+                              f"{sum(1 for r in rows if r['child'])} barn)", rows, cols, csv_cols)])
 
 
 @audit.command("removals")
 @YEAR
-@json_option
-@csv_option
-def removals_cmd(year, json_output, csv_output) -> None:
+@output_options
+def removals_cmd(year, out: Output) -> None:
     """Removals from the register in a year (status changed to removed, effective that year),
     by removal reason (rows) and insats (columns), with totals: the model is the 2022 table of
     Nordost's annual report (105 removals). A unit offering several insatser counts in each
     of their columns but once in the total."""
+    year = _year(year)
     with _session() as s:
         report = lib.removals(s, year)
     cols = [("reason_label", "Orsak")] + [(c, c) for c in report.insatser] + [("total", "Antal")]
-    if csv_output:
-        cols = [("reason", "")] + [(c, "") for c in report.insatser] + [("total", "")]
-    _emit(report.to_dict(), json_output, csv_output,
-          [("removals", f"Borttagna ur registret {year} ({report.total})", report.rows, cols)])
+    csv_cols = ["reason", *report.insatser, "total"]
+    out.emit(report.to_dict(),
+             [Section("removals", f"Borttagna ur registret {year} ({report.total})", report.rows, cols, csv_cols)])
 
 
 @audit.command("requests")
 @YEAR
-@json_option
-@csv_option
-def requests_cmd(year, json_output, csv_output) -> None:
+@output_options
+def requests_cmd(year, out: Output) -> None:
     """Placement requests in a year against the year before, per area, insats and
     sub-category, with difference and percentage (the model is the 2024 table of Spink's
     annual report), and per requesting administration."""
+    year = _year(year)
     with _session() as s:
         report = lib.requests(s, year)
-    pct = lambda r: "" if r["percent"] is None else f"{r['percent']}%"  # noqa: E731
+    pct = lambda r: "" if r["percent"] is None else fmt_percent(r["percent"] / 100, 1 if r["percent"] % 1 else 0)  # noqa: E731
     cats = [{**r, "pct": pct(r), "area_label": r["area_label"] if r["level"] == "insats" else ""}
             for r in report.categories]
     reqs = [{**r, "pct": pct(r)} for r in report.requesters]
-    if csv_output:
-        cat_cols = [(k, "") for k in ("level", "area", "insats", "subcategory", "previous", "current",
-                                       "difference", "percent")]
-        req_cols = [(k, "") for k in ("municipality", "requester", "previous", "current", "difference", "percent")]
-    else:
-        cat_cols = [("area_label", "Kategoriområde"), ("label", "Delkategori"), ("previous", str(year - 1)),
-                    ("current", str(year)), ("difference", "Diff"), ("pct", "Diff %")]
-        req_cols = [("municipality", "Kommun"), ("requester", "Förvaltning"), ("previous", str(year - 1)),
-                    ("current", str(year)), ("difference", "Diff"), ("pct", "Diff %")]
-    _emit(report.to_dict(), json_output, csv_output, [
-        ("categories", f"Placeringsförfrågningar per kategori {year} jmf {year - 1}", cats, cat_cols),
-        ("requesters", f"Placeringsförfrågningar per förvaltning {year} jmf {year - 1}", reqs, req_cols),
+    cat_csv = _as_codes("level", "area", "insats", "subcategory", "previous", "current", "difference", "percent")
+    req_csv = _as_codes("municipality", "requester", "previous", "current", "difference", "percent")
+    cat_cols = [("area_label", "Kategoriområde"), ("label", "Delkategori"), ("previous", str(year - 1)),
+                ("current", str(year)), ("difference", "Diff"), ("pct", "Diff %")]
+    req_cols = [("municipality", "Kommun"), ("requester", "Förvaltning"), ("previous", str(year - 1)),
+                ("current", str(year)), ("difference", "Diff"), ("pct", "Diff %")]
+    out.emit(report.to_dict(), [
+        Section("categories", f"Placeringsförfrågningar per kategori {year} jmf {year - 1}", cats, cat_cols, cat_csv),
+        Section("requesters", f"Placeringsförfrågningar per förvaltning {year} jmf {year - 1}", reqs, req_cols,
+                req_csv),
     ])
 
 
@@ -177,9 +152,8 @@ def requests_cmd(year, json_output, csv_output) -> None:
 @AS_OF
 @click.option("--kind", help="Only this check kind (credit_rating, tax_registration, …).")
 @click.option("--supplier", help="Only this supplier (organisation number).")
-@json_option
-@csv_option
-def checks_due_cmd(as_of, kind, supplier, json_output, csv_output) -> None:
+@output_options
+def checks_due_cmd(as_of, kind, supplier, out: Output) -> None:
     """Supplier checks that are past their validity, were never made, or whose latest result
     was not a pass (an unavailable source is not a pass), per supplier and check kind; and
     framework agreements due for INK's systematic follow-up 12 and 30 months after their start,
@@ -189,24 +163,24 @@ def checks_due_cmd(as_of, kind, supplier, json_output, csv_output) -> None:
     day = _as_of(as_of)
     with _session() as s:
         report = lib.checks_due(s, day, kind=kind, supplier=supplier)
-    check_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("kind", "Kontroll"), ("state", "Läge"),
-                  ("last_performed_on", "Senast"), ("last_result", "Resultat"), ("valid_until", "Giltig t.o.m."),
-                  ("why", "Varför")]
-    fu_cols = [("agreement_id", "Ramavtal"), ("supplier", "Leverantör"), ("insatser", "Insatser"),
-               ("valid_from", "Start"), ("followup", "Uppföljning"), ("due_on", "Förfaller"), ("state", "Läge"),
-               ("agreement_status", "Avtalsstatus")]
-    _emit(report.to_dict(), json_output, csv_output, [
-        ("checks", f"Kontroller att göra per {day.isoformat()} ({len(report.checks)})", report.checks, check_cols),
-        ("agreement_followups", f"Avtalsuppföljningar (12 och 30 månader) kring {day.isoformat()}",
-         report.followups, fu_cols),
+    check_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("kind", "Kontroll", "check_kind"),
+                  ("state", "Läge", "check_state"), ("last_performed_on", "Senast"),
+                  ("last_result", "Resultat", "check_result"), ("valid_until", "Giltig t.o.m."), ("why", "Varför")]
+    fu_cols = [("agreement_id", "Ramavtal"), ("supplier", "Leverantör"), ("insatser", "Insatser", "insats"),
+               ("valid_from", "Start"), ("followup", "Uppföljning"), ("due_on", "Förfaller"),
+               ("state", "Läge", "check_state"), ("agreement_status", "Avtalsstatus", "agreement_status")]
+    out.emit(report.to_dict(), [
+        Section("checks", f"Kontroller att göra per {day.isoformat()} ({len(report.checks)})", report.checks,
+                check_cols),
+        Section("agreement_followups", f"Avtalsuppföljningar (12 och 30 månader) kring {day.isoformat()} "
+                                       f"({len(report.followups)})", report.followups, fu_cols),
     ])
 
 
 @audit.command("direct-procurement")
 @YEAR
-@json_option
-@csv_option
-def direct_cmd(year, json_output, csv_output) -> None:
+@output_options
+def direct_cmd(year, out: Output) -> None:
     """Direct procurement in a year: placements started in the year per insats and route with
     the share outside framework agreements (direktupphandling); insatser where direct
     procurement recurs (at least the dated parameter audit_direct_procurement_signal_count
@@ -214,66 +188,61 @@ def direct_cmd(year, json_output, csv_output) -> None:
     procure); and each supplier's direct purchases over the financial year (daily price × days
     within the year, start and end day included, as the review queue counts them; a placement
     without an end runs to the year's end) against the dated direct-procurement threshold."""
+    year = _year(year)
     with _session() as s:
         report = lib.direct_procurement(s, year)
-    pct = lambda v: "" if v is None else f"{v * 100:.0f}%"  # noqa: E731
-    per = [{**r, "share": pct(r["direct_share"])} for r in report.per_insats]
-    sup = [{**r, "of_threshold": pct(r["share_of_threshold"]), "over": "ÖVER" if r["over_threshold"] else ""}
-           for r in report.suppliers]
+    per = [{**r, "share": fmt_percent(r["direct_share"])} for r in report.per_insats]
+    sup = [{**r, "of_threshold": fmt_percent(r["share_of_threshold"]), "over": "ÖVER" if r["over_threshold"] else "",
+            "amount_kr": fmt_money(r["amount"])} for r in report.suppliers]
     per_cols = [("label", "Insats"), ("total", "Placeringar"), ("egen_regi", "Egen regi"), ("ramavtal", "Ramavtal"),
                 ("iop", "IOP"), ("direktupphandling", "Direkt"), ("share", "Andel direkt")]
     sig_cols = [("label", "Insats"), ("direct", "Direkt"), ("why", "Varför")]
-    threshold = "no threshold parameter" if report.threshold is None else f"gräns {report.threshold:,.0f} kr"
-    sup_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("insatser", "Insatser"),
-                ("placements", "Placeringar"), ("days", "Dygn"), ("amount", "Belopp kr"),
+    threshold = "ingen gräns angiven" if report.threshold is None else f"gräns {fmt_money(report.threshold)}"
+    sup_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("insatser", "Insatser", "insats"),
+                ("placements", "Placeringar"), ("days", "Dygn"), ("amount_kr", "Belopp"),
                 ("of_threshold", "Av gränsen"), ("over", ""), ("unpriced_placements", "Utan pris")]
-    if csv_output:
-        per_cols = [(k, "") for k in ("insats", "total", "egen_regi", "ramavtal", "iop", "direktupphandling",
-                                       "direct_share")]
-        sig_cols = [(k, "") for k in ("insats", "direct", "direct_share", "why")]
-        sup_cols = [(k, "") for k in ("org_nr", "supplier", "insatser", "placements", "days", "amount",
-                                       "threshold", "share_of_threshold", "over_threshold", "unpriced_placements")]
-    _emit(report.to_dict(), json_output, csv_output, [
-        ("per_insats", f"Placeringar {year} per insats och regiform", per, per_cols),
-        ("procurement_signals", f"Återkommande direktupphandling {year} (signal att upphandla)", report.signals, sig_cols),
-        ("suppliers", f"Direktköp per leverantör {year} ({threshold})", sup, sup_cols),
+    out.emit(report.to_dict(), [
+        Section("per_insats", f"Placeringar {year} per insats och regiform", per, per_cols,
+                _as_codes("insats", "total", "egen_regi", "ramavtal", "iop", "direktupphandling", "direct_share")),
+        Section("procurement_signals", f"Återkommande direktupphandling {year} (signal att upphandla)",
+                report.signals, sig_cols, _as_codes("insats", "direct", "direct_share", "why")),
+        Section("suppliers", f"Direktköp per leverantör {year} ({threshold})", sup, sup_cols,
+                _as_codes("org_nr", "supplier", "insatser", "placements", "days", "amount", "threshold",
+                          "share_of_threshold", "over_threshold", "unpriced_placements")),
     ])
 
 
 @audit.command("adherence")
 @YEAR
-@json_option
-@csv_option
-def adherence_cmd(year, json_output, csv_output) -> None:
+@output_options
+def adherence_cmd(year, out: Output) -> None:
     """Share of placements started in a year that went to a recommended unit (Nordost 2022:
     91 %), per insats, and the recorded reasons for the others."""
+    year = _year(year)
     with _session() as s:
         report = lib.adherence(s, year)
-    pct = lambda v: "" if v is None else f"{v * 100:.0f}%"  # noqa: E731
     head = [{"insats": "total", "label": "Totalt", "placements": report.placements,
              "recommended": report.recommended, "share": report.share}]
-    per = [{**r, "pct": pct(r["share"])} for r in report.per_insats + head]
+    per = [{**r, "pct": fmt_percent(r["share"])} for r in report.per_insats + head]
     per_cols = [("label", "Insats"), ("placements", "Placeringar"), ("recommended", "Rekommenderad"),
                 ("pct", "Andel")]
     reason_cols = [("reason", "Skäl"), ("placements", "Placeringar")]
     other_cols = [("placement_id", "Placering"), ("request_id", "Förfrågan"), ("unit_id", "Enhet"),
-                  ("insats", "Insats"), ("route", "Regiform"), ("start_on", "Start"), ("reason", "Skäl"),
-                  ("by", "Av")]
-    if csv_output:
-        per_cols = [(k, "") for k in ("insats", "placements", "recommended", "share")]
-    _emit(report.to_dict(), json_output, csv_output, [
-        ("per_insats", f"Placeringar hos rekommenderad utförare {year}: {pct(report.share) or '–'}", per, per_cols),
-        ("reasons", "Skäl när annan utförare valdes", report.reasons, reason_cols),
-        ("not_recommended", "Placeringar utanför rekommendationerna", report.others, other_cols),
+                  ("insats", "Insats", "insats"), ("route", "Regiform", "route"), ("start_on", "Start"),
+                  ("reason", "Skäl"), ("by", "Av")]
+    out.emit(report.to_dict(), [
+        Section("per_insats", f"Placeringar hos rekommenderad utförare {year}: {fmt_percent(report.share) or '–'}",
+                per, per_cols, _as_codes("insats", "placements", "recommended", "share")),
+        Section("reasons", "Skäl när annan utförare valdes", report.reasons, reason_cols),
+        Section("not_recommended", "Placeringar utanför rekommendationerna", report.others, other_cols),
     ])
 
 
 @audit.command("visits")
 @AS_OF
 @click.option("--level", type=int, help="Only this priority level (1 high … 4 not this year).")
-@json_option
-@csv_option
-def visits_cmd(as_of, level, json_output, csv_output) -> None:
+@output_options
+def visits_cmd(as_of, level, out: Output) -> None:
     """Units in the visit priority order of Spink (1 high: new or unknown units in insatser in
     high demand (requests rising) or shortage (decisions without an eligible unit), or units
     with signals such as watch status, complaints or failed checks; 2 heavily
@@ -286,12 +255,13 @@ def visits_cmd(as_of, level, json_output, csv_output) -> None:
     with _session() as s:
         report = lib.visits(s, day, level=level)
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),
-            ("municipality", "Kommun"), ("insatser", "Insatser"), ("placements", "Placeringar"), ("last_visited", "Senaste besök"), ("why", "Varför")]
-    if csv_output:
-        cols = [(k, "") for k in ("level", "priority", "unit_id", "name", "org_nr", "municipality", "insatser",
-                                   "status", "placements", "in_register_since", "last_visited", "why")]
-    _emit(report.to_dict(), json_output, csv_output,
-          [("units", f"Besöksprioritering per {day.isoformat()}", report.units, cols)])
+            ("municipality", "Kommun"), ("insatser", "Insatser", "insats"), ("placements", "Placeringar"),
+            ("last_visited", "Senaste besök"), ("why", "Varför")]
+    csv_cols = _as_codes("level", "priority", "unit_id", "name", "org_nr", "municipality", "insatser", "status",
+                         "placements", "in_register_since", "last_visited", "why")
+    out.emit(report.to_dict(),
+             [Section("units", f"Besöksprioritering per {day.isoformat()} ({len(report.units)})", report.units, cols,
+                      csv_cols)])
 
 
 @audit.command("log")
@@ -300,45 +270,40 @@ def visits_cmd(as_of, level, json_output, csv_output) -> None:
 @click.option("--supplier", help="Only changes concerning this supplier (organisation number).")
 @click.option("--kind", help="Only this kind of entity (unit, supplier, agreement, permit, check, complaint, …).")
 @click.option("--action", help="Only this action (status, agreement_status, permit, created, …).")
-@click.option("--since", metavar="DATE", help="Changes effective on or after this date.")
-@click.option("--until", metavar="DATE", help="Changes effective on or before this date.")
+@SINCE
+@UNTIL
 @click.option("--summary", is_flag=True, help="Count changes per actor, kind and action instead of listing them.")
-@click.option("--limit", type=int, help=f"Show at most this many changes (the total is still reported); "
-              f"the table shows {lib_log.TABLE_LIMIT} unless given.")
+@click.option("--limit", type=int, help="Only the latest N changes (the total is still reported).")
 @click.option("--show-protected", is_flag=True, help="Show the location of units with a protected address.")
-@json_option
-@csv_option
-def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, show_protected, json_output,
-            csv_output) -> None:
+@output_options
+def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, show_protected, out: Output) -> None:
     """The change history, filtered to what you are reviewing: one line per change with what
     changed, who, why and which rule; or --summary for counts per actor, kind and action.
 
-    --unit includes the entries of the framework agreements the unit's routes are on. The
-    location of a unit with a protected address is hidden unless --show-protected."""
+    Changes are listed oldest first; --limit N keeps the latest N. A table shows the latest
+    changes and says how many there are (--all, --csv, --json give them all). --unit includes
+    the entries of the framework agreements the unit's routes are on. The location of a unit
+    with a protected address is hidden unless --show-protected."""
     since_d = parse_date(since, "--since")
     until_d = parse_date(until, "--until")
-    if limit is None and not summary and not (wants_json(json_output) or csv_output):
-        limit = lib_log.TABLE_LIMIT  # a table is for a person: narrow it with filters or --summary
+    if limit is None and not summary and not out.machine and not out.all:
+        limit = lib_log.TABLE_LIMIT  # a table is for a person: the latest changes, and the count
     with _session() as s:
         report = lib.audit_log(s, actor=actor, unit=unit, supplier=supplier, kind=kind, action=action,
                                since=since_d, until=until_d, summary=summary, limit=limit,
                                show_protected=show_protected)
     if summary:
-        cols = [("actor", "Av"), ("kind", "Typ"), ("action", "Händelse"), ("changes", "Ändringar"),
-                ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]
-        _emit(report.to_dict(), json_output, csv_output,
-              [("summary", f"Ändringar: {report.total}", report.summary or [], cols)])
+        cols = [("actor", "Av"), ("kind", "Typ", "entity_kind"), ("action", "Händelse", "history_action"),
+                ("changes", "Ändringar"), ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]
+        out.emit(report.to_dict(), [Section("summary", f"Ändringar: {report.total}", report.summary or [], cols)])
         return
-    cols = [("effective_on", "Datum"), ("actor", "Av"), ("kind", "Typ"), ("entity_id", "Id"),
-            ("action", "Händelse"), ("what", "Vad ändrades"), ("reason", "Orsak"), ("rule_id", "Regel"),
-            ("note", "Anteckning")]
-    if csv_output:
-        cols = [(k, "") for k in ("id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action",
-                                   "what", "reason", "rule_id", "note", "unit_id", "org_nr")]
+    cols = [("effective_on", "Datum"), ("actor", "Av"), ("kind", "Typ", "entity_kind"), ("entity_id", "Id"),
+            ("action", "Händelse", "history_action"), ("what", "Vad ändrades"), ("reason", "Orsak"),
+            ("rule_id", "Regel"), ("note", "Anteckning")]
+    csv_cols = _as_codes("id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "what",
+                         "reason", "rule_id", "note", "unit_id", "org_nr")
     shown = len(report.entries)
     title = f"Ändringar: {report.total}" + (
-        f" (visar de första {shown}: smalna av med --actor/--unit/--supplier/--kind/--since/--until, "
-        f"--summary, eller ange --limit)" if shown < report.total else "")
-    _emit(report.to_dict(), json_output, csv_output, [("entries", title, report.entries, cols)])
-
-
+        f" (visar de senaste {shown}: smalna av med --actor/--unit/--supplier/--kind/--since/--until, "
+        f"--summary, eller --limit N / --all)" if shown < report.total else "")
+    out.emit(report.to_dict(), [Section("entries", title, report.entries, cols, csv_cols)])

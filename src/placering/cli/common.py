@@ -7,9 +7,9 @@ and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import click
 
+from ..display import fmt_datetime, fmt_number, parse_decimal, safe, safe_json
 from ..errors import PlaceringError
 
 # Start-up: `placering --help` must not load the database layer or rich; the commands that
@@ -33,7 +34,7 @@ class CliError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
+        click.echo(f"Error: {safe(self.format_message())}", err=True)
 
 
 @dataclass
@@ -87,7 +88,8 @@ def by_option(f: Callable) -> Callable:
         "--by",
         "actor",
         envvar="PLACERING_ACTOR",
-        help="Who makes this change (recorded in history); or set PLACERING_ACTOR.",
+        help="Who makes this change (recorded in history); or set PLACERING_ACTOR, or 'actor' in the "
+        "config file.",
     )(f)
 
 
@@ -114,70 +116,318 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
+    """click.echo for text that carries data: control characters are shown, never obeyed."""
+    click.echo(safe(message), err=err, nl=nl)
+
+
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
+    click.echo(safe_json(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2)))
 
 
-def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
-    click.echo(buf.getvalue(), nl=False)
+def print_json_line(data: Any) -> None:
+    click.echo(safe_json(json.dumps(to_jsonable(data), ensure_ascii=False)))
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value)
+# --- CSV: plain, and the dialect Swedish Excel opens and saves ------------------------------
+
+# OWASP "CSV Injection": a cell a spreadsheet could take for a formula gets a leading quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_cell(value: Any, dialect: str = "plain") -> str:
+    """One value as a CSV cell: codes as they are, numbers with the dialect's decimal mark,
+    lists joined by ';', text safe from spreadsheet formulas and terminal control characters."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = str(int(value)) if value.is_integer() else repr(value)
+        return text.replace(".", ",") if dialect == "excel" else text
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    return value
+    if isinstance(value, (list, tuple)):
+        value = ";".join(str(v) for v in value)
+    return neutralise_formula(safe(value))
+
+
+def csv_text(rows: Iterable[dict[str, Any]], columns: Sequence[str], dialect: str = "plain") -> str:
+    """CSV text: plain (comma, UTF-8, decimal point) or excel (semicolon, UTF-8 with a
+    byte-order mark, decimal comma), the form Swedish Excel reads and writes."""
+    buf = io.StringIO()
+    if dialect == "excel":
+        buf.write("\ufeff")
+    writer = csv.writer(buf, delimiter=";" if dialect == "excel" else ",", lineterminator="\r\n"
+                        if dialect == "excel" else "\n")
+    writer.writerow(list(columns))
+    for row in rows:
+        writer.writerow([csv_cell(row.get(k), dialect) for k in columns])
+    return buf.getvalue()
+
+
+def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str], dialect: str = "plain") -> None:
+    click.echo(csv_text(rows, columns, dialect), nl=False)
+
+
+# --- tables for people ----------------------------------------------------------------------
+
+TABLE_ROWS = 40  # rows a table shows before it summarises; --all shows every row
+
+_NUMERIC = (int, float)
 
 
 def console() -> "Console":
     from rich.console import Console
 
-    # Created per call so CliRunner's captured stdout is the one written to.
-    width = int(os.environ.get("COLUMNS", "0") or 0) or None
-    return Console(file=sys.stdout, width=width or 160, soft_wrap=False)
+    # Created per call so CliRunner's captured stdout is the one written to. Rich finds the
+    # width itself: the terminal's, else $COLUMNS, else 80.
+    return Console(file=sys.stdout, soft_wrap=False, markup=False, emoji=False, highlight=False)
+
+
+def _cell(value: Any, kind: str | None = None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(_cell(v, kind) for v in value)
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, _NUMERIC):
+        return fmt_number(value)
+    if isinstance(value, datetime):
+        return fmt_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if kind:
+        from ..labels import label
+
+        return label(value, kind)
+    return str(value)
+
+
+def _is_token(text: str) -> bool:
+    # An id, a code, a date, an org number, an amount: one word (a no-break space does not
+    # count), never worth splitting.
+    return " " not in text and "\n" not in text and len(text) <= 24
+
+
+def _min_width(cells: list[str], head: str, no_wrap: bool) -> int:
+    words = [len(w) for w in head.split()] or [0]
+    if no_wrap:
+        return max([len(head) if " " not in head else max(words)] + [len(c) for c in cells])
+    longest = max([len(w) for c in cells for w in c.split()] or [0])
+    return max(max(words), min(longest, 18), 4)
 
 
 def print_table(
     rows: Iterable[dict[str, Any]],
-    columns: Sequence[tuple[str, str]],
+    columns: Sequence[tuple],
     *,
     title: str | None = None,
-    empty: str = "(none)",
+    empty: str = "(inga)",
+    limit: int | None = None,
+    hint: str = "--all visar alla, --csv eller --json ger alla rader",
 ) -> None:
-    """A table for people: columns are (key, header) pairs."""
+    """A table for people that fits the terminal it is printed in.
+
+    columns: (key, header) or (key, header, label_kind) — a label kind shows each code's
+    Swedish label. Numbers are right-aligned; ids, dates, org numbers and amounts are never
+    split; columns that do not fit are left out and named below the table. With `limit`, a
+    longer list shows its first rows and says how many there are and how to get them all.
+    """
+    from rich import box
+    from rich.measure import Measurement
     from rich.table import Table
+    from rich.text import Text
+
+    from ..labels import header
 
     rows = list(rows)
+    out = console()
     if not rows:
         if title:
-            click.echo(title)
-        click.echo(empty)
+            out.print(Text(safe(title)))
+        out.print(Text(safe(empty)))
         return
-    table = Table(title=title, show_lines=False, title_justify="left")
-    for _, header in columns:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*[_cell(row.get(key)) for key, _ in columns])
-    console().print(table)
+    total = len(rows)
+    if limit is not None and total > limit:
+        rows = rows[:limit]
+    specs = []
+    for col in columns:
+        key, head = col[0], header(col[1])
+        kind = col[2] if len(col) > 2 else None
+        values = [r.get(key) for r in rows]
+        cells = [safe(_cell(v, kind)) for v in values]
+        present = [v for v in values if v not in (None, "", [], ())]
+        numeric = bool(present) and all(isinstance(v, _NUMERIC) and not isinstance(v, bool) for v in present)
+        no_wrap = numeric or all(_is_token(c) for c in cells) or all(isinstance(v, (date, datetime))
+                                                                     for v in present) and bool(present)
+        specs.append({"head": head, "cells": cells, "numeric": numeric, "no_wrap": no_wrap,
+                      "empty": not present, "min": _min_width(cells, head, no_wrap)})
+    width = out.width
+    hidden: list[str] = []
+
+    def build(specs: list[dict]) -> Table:
+        table = Table(title=Text(safe(title)) if title else None, title_justify="left", show_lines=False,
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        for s in specs:
+            table.add_column(Text(safe(s["head"])), justify="right" if s["numeric"] else "left",
+                             no_wrap=s["no_wrap"], min_width=s["min"],
+                             overflow="ellipsis" if s["no_wrap"] else "fold")
+        for i in range(len(rows)):
+            table.add_row(*[Text(s["cells"][i]) for s in specs])
+        return table
+
+    def measure(specs: list[dict]):  # rich's own arithmetic of borders, padding and words
+        return Measurement.get(out, out.options.update_width(10**6), build(specs))
+
+    def fits(specs: list[dict]) -> bool:
+        return measure(specs).minimum <= width
+
+    if measure(specs).maximum > width:  # first the columns that say nothing, then from the right
+        specs = [s for s in specs if not s["empty"]] or specs
+        while len(specs) > 2 and not fits(specs):
+            hidden.append(specs.pop()["head"])
+    table = build(specs)
+    out.print(table)
+    if hidden:
+        out.print(Text(f"Kolumner som inte får plats i {width} tecken: {', '.join(hidden[::-1])} "
+                       "(--csv eller --json visar dem, liksom en bredare terminal)."))
+    if total > len(rows):
+        out.print(Text(f"Visar {len(rows)} av {fmt_number(total)} rader: {hint}."))
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return str(value)
+# --- the same output options on every command that lists data ------------------------------
 
+
+@dataclass
+class Section:
+    """One list in a report: key (the CSV section and JSON-lines tag), title, rows, columns for
+    the table, and the CSV's columns (codes; default: the table's keys)."""
+
+    key: str
+    title: str | None
+    rows: list[dict[str, Any]]
+    columns: Sequence[tuple]
+    csv_columns: Sequence[str] | None = None
+    empty: str = "(inga)"
+
+
+@dataclass
+class Output:
+    """What the user asked for: a table (default), --json, --jsonl, --csv or --excel; --all."""
+
+    json: bool = False
+    jsonl: bool = False
+    csv: bool = False
+    excel: bool = False
+    all: bool = False
+
+    @property
+    def machine(self) -> bool:
+        return self.json or self.jsonl or self.csv or self.excel
+
+    @property
+    def dialect(self) -> str:
+        return "excel" if self.excel else "plain"
+
+    @property
+    def table_limit(self) -> int | None:
+        return None if self.all else TABLE_ROWS
+
+    def emit(self, data: Any, sections: Sequence[Section], *, before: Callable[[], None] | None = None) -> None:
+        """JSON (the whole `data`), JSON lines (one row per line, tagged with its section when
+        there are several), CSV (every section's rows, with a `section` column when there are
+        several), or tables for people (`before` prints what comes above them)."""
+        many = len(sections) > 1
+        if self.json:
+            print_json(data)
+            return
+        if self.jsonl:
+            for sec in sections:
+                for row in sec.rows:
+                    print_json_line({"section": sec.key, **row} if many else row)
+            return
+        if self.csv or self.excel:
+            columns: list[str] = ["section"] if many else []
+            rows: list[dict[str, Any]] = []
+            for sec in sections:
+                for k in sec.csv_columns or [c[0] for c in sec.columns]:
+                    if k not in columns:
+                        columns.append(k)
+                rows += [{**r, "section": sec.key} for r in sec.rows] if many else sec.rows
+            print_csv(rows, columns, self.dialect)
+            return
+        if before:
+            before()
+        for i, sec in enumerate(sections):
+            if i:
+                click.echo("")
+            print_table(sec.rows, sec.columns, title=sec.title, empty=sec.empty, limit=self.table_limit)
+
+    def listing(self, rows: list[dict[str, Any]], columns: Sequence[tuple], *, title: str | None = None,
+                csv_columns: Sequence[str] | None = None, empty: str = "(inga)", data: Any = None) -> None:
+        """One list: `data` for --json defaults to the rows."""
+        self.emit(rows if data is None else data,
+                  [Section("rows", title, rows, columns, csv_columns, empty)])
+
+
+OUTPUT_OPTION_NAMES = ("--json", "--jsonl", "--csv", "--excel", "--all")
+
+
+def output_options(f: Callable) -> Callable:
+    """--json, --jsonl, --csv, --excel and --all on a command that lists data, the same on every
+    one; the command receives them as `out: Output`."""
+
+    @functools.wraps(f)
+    def wrapper(*args, json_output: bool, jsonl_output: bool, csv_output: bool, excel_output: bool,
+                show_all: bool, **kwargs):
+        json_output = json_output or app().json_output
+        if sum([json_output, jsonl_output, csv_output, excel_output]) > 1:
+            raise CliError("give one of --json, --jsonl, --csv and --excel", 2)
+        out = Output(json=json_output, jsonl=jsonl_output, csv=csv_output, excel=excel_output, all=show_all)
+        return f(*args, out=out, **kwargs)
+
+    for decorate in reversed([
+        click.option("--json", "json_output", is_flag=True, help="Print one JSON document (codes, not labels)."),
+        click.option("--jsonl", "jsonl_output", is_flag=True,
+                     help="Print JSON lines: one object per row, for large results and streaming."),
+        click.option("--csv", "csv_output", is_flag=True,
+                     help="Print CSV (comma, UTF-8, decimal point; codes, not labels)."),
+        click.option("--excel", "excel_output", is_flag=True,
+                     help="Print CSV for Swedish Excel (semicolon, UTF-8 with BOM, decimal comma)."),
+        click.option("--all", "show_all", is_flag=True,
+                     help=f"Show every row in the table (it shows {TABLE_ROWS} and a count otherwise)."),
+    ]):
+        wrapper = decorate(wrapper)
+    wrapper.__placering_output__ = True
+    return wrapper
+
+
+class DecimalType(click.ParamType):
+    """A number as a Swede types it: 12,5 or 12.5."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            number = parse_decimal(value)
+        except ValueError:
+            self.fail(f"'{value}' is not a number (e.g. 12,5 or 12.5)", param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"'{value}' is not a finite number", param, ctx)
+        return number
+
+
+DECIMAL = DecimalType()
 
 def parse_date(value: str | None, option: str) -> date | None:
     if value is None:

@@ -210,6 +210,10 @@ def _agreement_view(session, agreement_id: str) -> dict:
             "status_changed_by": last.actor if last else None, "units": units}
 
 
+_CHECK_COLUMNS = [("kind", "Check", "check_kind"), ("result", "Result", "check_result"), ("value", "Value"),
+                  ("performed_on", "Performed"), ("source", "Source")]
+
+
 def _print_unit(d: dict) -> None:
     click.echo(f"Unit {d['unit_id']}: {d['name']}")
     click.echo(f"  Supplier:      {d['supplier_name']} ({d['org_nr']})")
@@ -238,17 +242,17 @@ def _print_unit(d: dict) -> None:
     click.echo("  Offers:        " + ("; ".join(
         o["insats"] + (f" ({', '.join(o['subcategories'])})" if o["subcategories"] else "") for o in d["offers"]
     ) or "(none)"))
-    print_table(d["routes"], [("route", "Route"), ("insats", "Insats"), ("agreement_id", "Agreement"),
-                              ("daily_price", "Daily price"), ("valid_from", "From"), ("valid_to", "To"),
-                              ("buyers", "Buyers"), ("status", "Status")], title="Routes")
-    print_table(d["permits"], [("dnr", "Dnr"), ("insats", "Insats"), ("status", "Status"),
-                               ("target_groups", "Target groups"), ("decided_on", "Decided")],
-                title="IVO permits")
-    print_table(d["checks"], [("kind", "Check"), ("result", "Result"), ("value", "Value"),
-                              ("performed_on", "Performed"), ("source", "Source")],
-                title="Supplier checks")
-    print_table(d["complaints"], [("id", "Id"), ("received_on", "Received"), ("category", "Category"),
-                                  ("outcome", "Outcome"), ("note", "Note")], title="Complaints")
+    print_table(d["routes"], [("route", "Route", "route"), ("insats", "Insats", "insats"),
+                              ("agreement_id", "Agreement"), ("daily_price", "Daily price"), ("valid_from", "From"),
+                              ("valid_to", "To"), ("buyers", "Buyers"), ("status", "Status", "agreement_status")],
+                title="Regiformer")
+    print_table(d["permits"], [("dnr", "Dnr"), ("insats", "Insats", "insats"), ("status", "Status", "permit_status"),
+                               ("target_groups", "Target groups", "target_group"), ("decided_on", "Decided")],
+                title="IVO-tillstånd")
+    print_table(d["checks"], _CHECK_COLUMNS, title="Leverantörskontroller")
+    print_table(d["complaints"], [("id", "Id"), ("received_on", "Received"),
+                                  ("category", "Category", "complaint_category"),
+                                  ("outcome", "Outcome", "complaint_outcome"), ("note", "Note")], title="Synpunkter")
 
 
 @register.command()
@@ -298,8 +302,7 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
         print_json(data)
         return
     click.echo(f"Supplier {supplier.org_nr}: {supplier.name} ({supplier.legal_form})")
-    print_table(checks, [("kind", "Check"), ("result", "Result"), ("value", "Value"),
-                         ("performed_on", "Performed"), ("source", "Source")], title="Checks")
+    print_table(checks, _CHECK_COLUMNS, title="Kontroller")
     print_table(
         [{**u, "insatser": [o["insats"] for o in u["offers"]],
           "routes_text": [r["route"] + (f" {r['agreement_id']}" if r.get("agreement_id") else "")

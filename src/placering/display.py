@@ -1,0 +1,107 @@
+"""What people see: Swedish numbers and times, Stockholm's "today", and text safe for a terminal.
+
+Stored times stay UTC and --json/--csv keep codes and plain numbers; only what is printed for a
+person goes through here. Numbers follow CLDR's Swedish conventions (Babel): a no-break space
+groups thousands and a comma marks decimals (`758 000 kr`, `12,5`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+LOCALE = "sv_SE"
+
+
+def today() -> date:
+    """Today in Sweden. A server on UTC would otherwise date an early-morning change the day before."""
+    return datetime.now(STOCKHOLM).date()
+
+
+def local_time(value: datetime) -> datetime:
+    """A stored time (UTC; naive means UTC, as SQLite returns it) in Europe/Stockholm."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(STOCKHOLM)
+
+
+def fmt_datetime(value: datetime) -> str:
+    """`2026-12-01 07:20` in Swedish time: minutes are what a person compares; no microseconds."""
+    return local_time(value).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_date(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        return fmt_datetime(value)
+    return value.isoformat()  # ISO 8601 is the Swedish standard date form (SS-ISO 8601)
+
+
+@lru_cache(maxsize=None)
+def _numbers():
+    from babel import numbers  # imported when a number is first shown: start-up stays quick
+
+    return numbers
+
+
+def fmt_number(value: int | float, decimals: int | None = None) -> str:
+    """`758 000`, `11,1`, `0,25`: Swedish grouping and decimal comma (an integral float has none)."""
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, float) and decimals is None and value.is_integer():
+        value = int(value)
+    if decimals is not None:
+        fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
+        return _numbers().format_decimal(value, format=fmt, locale=LOCALE)
+    return _numbers().format_decimal(value, locale=LOCALE)
+
+
+def fmt_money(value: int | float | None, unit: str = "kr") -> str:
+    """`758 000 kr` (whole kronor)."""
+    if value is None:
+        return "–"
+    return f"{fmt_number(round(value), 0)}\u00a0{unit}"
+
+
+def fmt_percent(share: float | None, decimals: int = 0) -> str:
+    """A share (0.91) as `91 %` (Swedish puts a space before the sign)."""
+    if share is None:
+        return ""
+    return f"{fmt_number(share * 100, decimals)}\u00a0%"
+
+
+def parse_decimal(text: str) -> float:
+    """A number as a Swede types it: `12,5`, `12.5`, `1 250,5`. Raises ValueError."""
+    cleaned = re.sub(r"[\s\u00a0\u202f]", "", str(text))
+    if cleaned.count(",") == 1 and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")
+    return float(cleaned)
+
+
+# Control characters (C0 but newline and tab, DEL, C1) and the invisible direction overrides
+# that can make a terminal clear itself, retitle its window, hide text or reorder a line.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _visible(m: re.Match) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: object) -> str:
+    """Text from data, fit for a terminal: every control character shown as `\\x1b`, not obeyed."""
+    s = str(text)
+    return _UNSAFE.sub(_visible, s) if _UNSAFE.search(s) else s
+
+
+def safe_line(text: object) -> str:
+    """Like safe() but keeps newlines and tabs the program itself wrote."""
+    return safe(text)
+
+
+def safe_json(text: str) -> str:
+    """JSON text with C1 controls and direction overrides escaped (json.dumps with
+    ensure_ascii=False leaves them raw; \\uXXXX is still the same JSON string)."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -1,0 +1,64 @@
+"""Swedish labels for codes, read from `registry/labels.yaml` (and the taxonomy's insatser,
+sub-categories and target groups): one lookup for everything a person is shown.
+
+`label(code, kind)` names the kind when a code means different things (`active` is an
+agreement's "Aktivt" but a permit's "Gällande"); without a kind the first section that has the
+code answers. Unknown codes come back unchanged: showing a code is better than hiding it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .paths import registry_dir
+from .yamlio import load_yaml, plain
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    doc = plain(load_yaml(registry_dir() / "labels.yaml"))
+    cat = {kind: {str(k): str(v) for k, v in (section or {}).items()} for kind, section in doc.items()}
+    from .taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    cat["insats"] = {code: i.label for code, i in tax.insatser.items()}
+    cat["subcategory"] = {sub: text for i in tax.insatser.values() for sub, text in i.subcategories.items()}
+    cat["target_group"] = dict(tax.target_groups)
+    cat["area"] = dict(tax.areas)
+    return cat
+
+
+_NOT_CODES = ("headers", "message_fields")
+
+
+def label(code: Any, kind: str | None = None) -> str:
+    """The Swedish label of a code (of this kind, if given); the code itself when unknown."""
+    if code is None:
+        return ""
+    text = str(code)
+    cat = catalogue()
+    if kind is not None:
+        return cat.get(kind, {}).get(text, text)
+    for section, labels in cat.items():
+        if section not in _NOT_CODES and text in labels:
+            return labels[text]
+    return text
+
+
+def labels(codes, kind: str | None = None) -> list[str]:
+    return [label(c, kind) for c in codes or []]
+
+
+def header(text: str) -> str:
+    """A column header in Swedish (headers already in Swedish pass through)."""
+    return catalogue()["headers"].get(text, text)
+
+
+def message_field_kind(path: str) -> str | None:
+    """Which kind of code a rule message's {field} holds (None: not a code)."""
+    return catalogue()["message_fields"].get(path)
+
+
+def has_label(code: str, kind: str) -> bool:
+    return code in catalogue().get(kind, {})
