@@ -40,6 +40,15 @@ cleanup() {
 }
 trap cleanup EXIT
 "${as_pg[@]}" "$PGBIN/initdb" -D "$PGTMP/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+# The test superuser is trusted; every other login (the role tests' people) authenticates with
+# a SCRAM-SHA-256 password, as on a shared server.
+cat > "$PGTMP/data/pg_hba.conf" <<'HBA'
+local all postgres             trust
+host  all postgres 127.0.0.1/32 trust
+local all all                  scram-sha-256
+host  all all      127.0.0.1/32 scram-sha-256
+HBA
+[ -z "${as_pg[*]}" ] || chown postgres "$PGTMP/data/pg_hba.conf"
 "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w \
   -o "-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
   start >/dev/null

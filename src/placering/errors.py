@@ -68,3 +68,9 @@ class Located:
     file: str | None = None
     line: int | None = None
     extra: dict = field(default_factory=dict)
+
+
+class NotPermitted(PlaceringError):
+    """The login's roles do not allow this (on the shared PostgreSQL server)."""
+
+    exit_code = 6

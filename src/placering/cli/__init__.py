@@ -19,6 +19,7 @@ from .common import AppContext, PlaceringGroup, app, by_option, json_option, pri
 # command name -> (module that defines it, its short help as `--help` lists it). The short help
 # is the first sentence of the command's docstring; tests/test_startup.py keeps them equal.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "admin": ("placering.cli.admin", "Users and roles on the shared PostgreSQL server (run by an admin)."),
     "audit": ("placering.cli.audit", "Audits: paused suppliers, affected placements, yearly figures, the change log."),
     "bench": ("placering.bench", "Benchmarks: print timing and memory figures for import, the rules engine, matching, audits."),
     "match": ("placering.cli.matching", "Decide placement requests: ranked recommendations, flags and every exclusion; stored."),

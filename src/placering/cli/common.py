@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import click
 
 from ..display import fmt_datetime, fmt_number, parse_decimal, safe, safe_json
-from ..errors import PlaceringError
+from ..errors import NotPermitted, PlaceringError
 
 # Start-up: `placering --help` must not load the database layer or rich; the commands that
 # use them import them when they run (see cli/__init__.py, LazyGroup).
@@ -43,13 +43,16 @@ class AppContext:
     json_output: bool = False
     _engine: Engine | None = field(default=None, repr=False)
 
+    _checked: bool = field(default=False, repr=False)
+
     def engine(self, *, check_schema: bool = True) -> Engine:
         if self._engine is None:
             from ..storage import make_engine, require_current
 
             self._engine = make_engine(self.db_url)
-            if check_schema:
-                require_current(self._engine)
+        if check_schema and not self._checked:
+            require_current(self._engine)
+            self._checked = True
         return self._engine
 
 
@@ -71,8 +74,30 @@ class PlaceringGroup(click.Group):
 
             if not isinstance(exc, SQLAlchemyError):
                 raise
+            from ..storage.database import busy_error, is_busy
+
+            if is_busy(exc):
+                raise CliError(str(busy_error()), 5) from None
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
+                raise CliError(_refusal(ctx, exc), NotPermitted.exit_code) from None
             detail = getattr(exc, "orig", None) or exc
             raise CliError(f"database error: {str(detail).strip().splitlines()[0]}", 5) from None
+
+
+def _refusal(ctx: click.Context, exc: Exception) -> str:
+    """PostgreSQL refused the statement for this login: say who, with which roles, and what."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..access.roles import login_info
+
+    detail = str(exc.orig).strip().splitlines()[0]
+    try:
+        with app(ctx).engine(check_schema=False).connect() as conn:
+            login, _superuser, roles = login_info(conn)
+        who = f"login '{login}' ({'roles: ' + ', '.join(roles) if roles else 'no placering role'})"
+    except SQLAlchemyError:
+        who = "your login"
+    return f"not permitted for {who}: the database refused it ({detail}); nothing was written"
 
 
 def json_option(f: Callable) -> Callable:
@@ -83,13 +108,20 @@ def csv_option(f: Callable) -> Callable:
     return click.option("--csv", "csv_output", is_flag=True, help="Print CSV on stdout.")(f)
 
 
+def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
+    from ..access.users import resolve_actor
+
+    return resolve_actor(app(ctx).engine(check_schema=False), value)
+
+
 def by_option(f: Callable) -> Callable:
     return click.option(
         "--by",
         "actor",
         envvar="PLACERING_ACTOR",
+        callback=_actor,
         help="Who makes this change (recorded in history); or set PLACERING_ACTOR, or 'actor' in the "
-        "config file.",
+        "config file. On the shared PostgreSQL server the change is recorded under your database login.",
     )(f)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..storage.database import lock_row
 from ..storage.history import record, require_actor
 from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit
 from ..text import nfc
@@ -41,12 +42,15 @@ def open_review(session: Session, row: PlacementRequest, decision: Decision, *, 
     return review
 
 
-def get_review(session: Session, review_id: int | str) -> Review:
+def get_review(session: Session, review_id: int | str, *, lock: bool = False) -> Review:
     try:
         rid = int(review_id)
     except (TypeError, ValueError):
         raise ValidationError(f"'{review_id}' is not a review id (a number, see 'placering review list')") from None
-    review = session.get(Review, rid)
+    if lock:  # approve and reject of one review queue up: the second sees the first's decision
+        review = lock_row(session, select(Review).where(Review.id == rid))
+    else:
+        review = session.get(Review, rid)
     if review is None:
         raise NotFound(f"no review {rid}")
     return review
@@ -266,12 +270,22 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
     if not note:
         raise ValidationError("--note: say why (the note is kept with the review)")
     review = get_review(session, review_id)
+    req = session.get(PlacementRequest, review.request_id)
+    # Four eyes: whoever matched or chose the case does not review it (PostgreSQL's row policy
+    # not_own_case refuses it too, when the CLI is bypassed). Checked before the row lock,
+    # which that policy would hide the row from.
+    matched_by = set(session.scalars(select(Decision.created_by).where(Decision.request_id == req.id)))
+    chosen_by = set(session.scalars(select(Placement.by).where(Placement.request_id == req.id)))
+    if actor in matched_by | chosen_by:
+        raise InvariantViolation(
+            f"{actor} {'chose a unit for' if actor in chosen_by else 'matched'} request '{req.request_id}'; "
+            f"review {review.id} is decided by another reviewer")
+    review = get_review(session, review.id, lock=True)
     if review.status != "pending":
         raise InvariantViolation(
             f"review {review.id} was already {review.status} by {review.reviewer}; a decided review is not decided again"
         )
     new = "approved" if approve else "rejected"
-    req = session.get(PlacementRequest, review.request_id)
     decision = session.get(Decision, review.decision_id)
     placement = _reviewed_placement(session, review)
     review.status = new

@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
-from ..storage.database import chunks
+from ..storage.database import chunks, lock_row
 from ..storage.history import record, record_many, require_actor
 from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc
@@ -77,8 +77,11 @@ def get_supplier(session: Session, org_nr: str) -> Supplier:
     return supplier
 
 
-def get_unit(session: Session, unit_id: str) -> Unit:
-    unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(unit_id))).first()
+def get_unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
+    """The unit; with `lock`, its row locked until the transaction ends (a change is decided
+    on the current value, and a concurrent change of the same unit waits for this one)."""
+    stmt = select(Unit).where(Unit.unit_id == nfc(unit_id))
+    unit = lock_row(session, stmt) if lock else session.scalars(stmt).first()
     if unit is None:
         raise NotFound(f"no unit with unit_id '{nfc(unit_id)}' in the register "
                        "(try 'placering register search')")
@@ -89,10 +92,11 @@ def supplier_of(session: Session, unit: Unit) -> Supplier:
     return session.get(Supplier, unit.supplier_id)
 
 
-def agreement_routes(session: Session, agreement_id: str) -> list[UnitRoute]:
-    routes = list(session.scalars(
-        select(UnitRoute).where(UnitRoute.agreement_id == nfc(agreement_id)).order_by(UnitRoute.id)
-    ))
+def agreement_routes(session: Session, agreement_id: str, *, lock: bool = False) -> list[UnitRoute]:
+    stmt = select(UnitRoute).where(UnitRoute.agreement_id == nfc(agreement_id)).order_by(UnitRoute.id)
+    if lock:  # a status change of the agreement waits for a concurrent one (see get_unit)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    routes = list(session.scalars(stmt))
     if not routes:
         raise NotFound(f"no agreement '{nfc(agreement_id)}' in the register")
     return routes
@@ -662,7 +666,7 @@ def change_unit_status(
         reason = _code(reason, RemovalReason, "removal reason")
     note = nfc(note) if note else None
     on = _today(effective_on)
-    unit = get_unit(session, unit_id)
+    unit = get_unit(session, unit_id, lock=True)
     supplier = supplier_of(session, unit)
     if unit.status == status:
         raise InvariantViolation(f"unit {unit.unit_id} is already {status}")
@@ -723,7 +727,7 @@ def change_agreement_status(
     actor = require_actor(actor)
     status = _code(status, AgreementStatus, "agreement status")
     on = _today(effective_on)
-    routes = agreement_routes(session, agreement_id)
+    routes = agreement_routes(session, agreement_id, lock=True)
     aid = routes[0].agreement_id
     kinds = sorted({r.route for r in routes})
     if kinds != [Route.RAMAVTAL.value]:

@@ -10,11 +10,12 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+import time
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlmodel import Session, create_engine
 
 from ..errors import PlaceringError
@@ -43,6 +44,47 @@ class DatabaseError(PlaceringError):
     exit_code = 5
 
 
+class DatabaseBusy(DatabaseError):
+    """Another writer held the database for longer than the busy timeout (SQLite)."""
+
+
+class Conflict(PlaceringError):
+    """A concurrent change won: nothing was written; look again and decide again."""
+
+    exit_code = 4
+
+
+# How long a writer waits for another writer to finish on SQLite before giving up (seconds).
+BUSY_TIMEOUT_ENV = "PLACERING_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+
+def busy_timeout() -> float:
+    raw = os.environ.get(BUSY_TIMEOUT_ENV)
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DatabaseError(f"{BUSY_TIMEOUT_ENV}: '{raw}' is not a number of seconds") from None
+    if not (0 <= value <= 3600):
+        raise DatabaseError(f"{BUSY_TIMEOUT_ENV}: {raw} is outside 0–3600 seconds")
+    return value
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's 'database is locked/busy': a writer waited out its timeout."""
+    orig = getattr(exc, "orig", exc)
+    return type(orig).__name__ == "OperationalError" and any(
+        s in str(orig) for s in ("database is locked", "database is busy"))
+
+
+def busy_error() -> DatabaseBusy:
+    return DatabaseBusy(
+        f"the database is busy: another writer held it for more than {busy_timeout():g} s; nothing was "
+        f"written, try again (the wait is set by {BUSY_TIMEOUT_ENV})")
+
+
 def database_url(url: str | None = None) -> str:
     url = url or os.environ.get("PLACERING_DATABASE_URL") or DEFAULT_URL
     # psycopg 3 is the PostgreSQL driver we ship; accept the plain URL forms people write.
@@ -58,6 +100,17 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    # We issue BEGIN ourselves (below): pysqlite's implicit BEGIN comes only before the first
+    # INSERT/UPDATE, so a command's reads ran outside its transaction and two writers could
+    # both read the old value and both write (a lost update).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:
+    # A write transaction takes SQLite's write lock at its start (BEGIN IMMEDIATE), waiting up
+    # to the busy timeout for another writer: what it reads cannot change before it commits.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -67,8 +120,9 @@ def make_engine(url: str | None = None) -> Engine:
     except ArgumentError:
         raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)") from None
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout()})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     elif parsed.get_backend_name() == "postgresql":
         engine = create_engine(url, pool_pre_ping=True)
     else:
@@ -119,6 +173,12 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     before = current_revision(engine)
     try:
         command.upgrade(_alembic_config(engine), "head")
+        if engine.dialect.name == "postgresql":
+            from ..access.roles import apply_security
+
+            # Grants for tables that migrations after the roles migration added (idempotent).
+            with engine.begin() as conn:
+                apply_security(conn)
     except OperationalError as exc:
         raise DatabaseError(f"cannot upgrade the database: {exc.orig}") from None
     return before, head_revision()
@@ -138,14 +198,62 @@ def require_current(engine: Engine) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed as one unit, or not at all if anything raises."""
+    """A session whose work is committed as one unit, or not at all if anything raises.
+
+    On SQLite it holds the write lock from its first statement (BEGIN IMMEDIATE); a writer that
+    finds the database busy for longer than the busy timeout gets `DatabaseBusy`. On PostgreSQL
+    writers lock the rows they change (`lock_row`), so concurrent changes queue up.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
+            if engine.dialect.name == "sqlite":
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
             session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            if is_busy(exc):
+                raise busy_error() from None
+            raise
         except BaseException:
             session.rollback()
             raise
+
+
+# SQLSTATEs after which re-running the whole transaction is correct: it read nothing that
+# stays valid, and wrote nothing (serialization_failure, deadlock_detected).
+RETRYABLE_SQLSTATES = ("40001", "40P01")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def run_transaction(engine: Engine, work: Callable[[Session], T], *, attempts: int = 5,
+                    on_retry: Callable[[BaseException], None] | None = None) -> T:
+    """`work(session)` in one transaction, re-run from the start after a serialization failure
+    or deadlock (PostgreSQL), at most `attempts` times; any other error is raised as it is."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(engine) as session:
+                return work(session)
+        except DBAPIError as exc:
+            if not is_retryable(exc) or attempt == attempts:
+                if is_retryable(exc):
+                    raise Conflict(f"the change collided with concurrent changes {attempts} times; nothing "
+                                   "was written, try again") from None
+                raise
+            if on_retry is not None:
+                on_retry(exc)
+            time.sleep(0.005 * attempt * attempt)
+    raise AssertionError("unreachable")
+
+
+def lock_row(session: Session, stmt):
+    """The rows of `stmt` locked for this transaction (SELECT … FOR UPDATE on PostgreSQL; on
+    SQLite the transaction already holds the write lock), loaded fresh from the database even
+    if the session had them: a change is decided on the value it will replace."""
+    return session.scalars(stmt.with_for_update().execution_options(populate_existing=True)).first()
 
 
 def open_session(engine: Engine) -> Session:

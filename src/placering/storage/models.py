@@ -276,3 +276,16 @@ class Visit(SQLModel, table=True):
     note: Optional[str] = None
     recorded_by: str
     recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class UserAccount(SQLModel, table=True):
+    """A person's database login on the shared PostgreSQL server, added by `placering admin user
+    add` (roles are PostgreSQL group roles; see access/roles.py). A social worker's municipality
+    limits, through row-level security, the requests, decisions and placements they see."""
+
+    __tablename__ = "user_account"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    login: str = Field(unique=True, index=True)
+    municipality: Optional[str] = None
+    added_by: str
+    added_at: datetime = Field(default_factory=utcnow)

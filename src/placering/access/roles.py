@@ -1,0 +1,195 @@
+"""Roles on the shared PostgreSQL server: what each may do, enforced by PostgreSQL itself.
+
+Each person connects as their own database login. A role is a PostgreSQL group role
+(`placering_<role>`, NOLOGIN) holding GRANTs on the tables; a person's login is a member of one
+or more of them. Row-level security limits a social worker to the requests, decisions,
+placements, declines and reviews of the municipality recorded for their login in
+`user_account`. A trigger refuses a history entry whose actor is not the login that writes it.
+
+`apply_security(connection)` sets all of this up. It is idempotent and never drops data: the
+migration that introduced roles runs it, and `upgrade()` runs it again after every upgrade so
+tables added by later migrations get their grants. Group roles are cluster-wide (several
+databases on one server share them); creating one tolerates another session creating it at the
+same moment.
+
+The embedded SQLite register is single-user: none of this applies there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+
+class Role(StrEnum):
+    HANDLER = "handler"  # Spink: match, decline, choose, end, for every municipality
+    SOCIAL_WORKER = "social_worker"  # one municipality: its own requests, decisions, placements
+    MAINTAINER = "maintainer"  # Spink quality and control: unit status, checks, permits, ...
+    PROCUREMENT = "procurement"  # INK: framework agreements, order stop, entry checks
+    REVIEWER = "reviewer"  # direct-procurement review, never of a case they decided or chose
+    AUDITOR = "auditor"  # reads everything, history included; writes nothing
+    ADMIN = "admin"  # users, roles, init, rules deployment
+
+
+ROLE_DESCRIPTIONS = {
+    Role.HANDLER: "match, decline, choose and end placements for every municipality",
+    Role.SOCIAL_WORKER: "match, read, choose and decline the requests of one municipality",
+    Role.MAINTAINER: "unit status, recommendation stop, checks, permits, complaints, visits, proposals, import",
+    Role.PROCUREMENT: "framework agreements (order stop, termination), framework entry checks",
+    Role.REVIEWER: "approve or reject direct-procurement reviews (never of a case they decided or chose)",
+    Role.AUDITOR: "read everything, history included; write nothing",
+    Role.ADMIN: "users and roles, init (schema upgrades), rules deployment; everything",
+}
+
+PREFIX = "placering_"
+
+
+def pg_role(role: Role | str) -> str:
+    return PREFIX + Role(role).value
+
+
+ALL = tuple(Role)
+STAFF = tuple(r for r in Role if r is not Role.SOCIAL_WORKER)  # see every municipality
+WRITERS = (Role.HANDLER, Role.SOCIAL_WORKER, Role.MAINTAINER, Role.PROCUREMENT, Role.REVIEWER, Role.ADMIN)
+
+# Privileges per table and role (admin has every privilege on every table). A table added
+# later and not listed here is readable by staff and writable by admin only, until it is listed.
+S, I, U, D = "SELECT", "INSERT", "UPDATE", "DELETE"
+REGISTER = {
+    "supplier": {Role.MAINTAINER: (I, U)},
+    "unit": {Role.MAINTAINER: (I, U), Role.HANDLER: ("UPDATE (free_places)",),
+             Role.SOCIAL_WORKER: ("UPDATE (free_places)",)},  # choose and end take and free a place
+    "offer": {Role.MAINTAINER: (I, U, D)},
+    "unit_route": {Role.MAINTAINER: (I, U, D), Role.PROCUREMENT: ("UPDATE (status)",)},
+    "permit": {Role.MAINTAINER: (I, U, D)},
+    "supplier_check": {Role.MAINTAINER: (I,), Role.PROCUREMENT: (I,)},
+    "complaint": {Role.MAINTAINER: (I, U)},
+    "visit": {Role.MAINTAINER: (I,)},
+    "proposal": {Role.MAINTAINER: (I, U), Role.PROCUREMENT: (I,)},
+}
+CASES = {  # row-level security: a social worker's municipality only
+    "placement_request": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
+    "decision": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
+    "decline": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
+    "placement": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
+    "review": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,), Role.REVIEWER: ("UPDATE (status, reviewer, note, decided_at)",)},
+}
+OTHER = {
+    "history": {r: (I,) for r in WRITERS},  # append-only: triggers refuse UPDATE and DELETE
+    "user_account": {},
+    "alembic_version": {},
+}
+PRIVILEGES: dict[str, dict[Role, tuple[str, ...]]] = {**REGISTER, **CASES, **OTHER}
+# What a social worker may read: the register (to match), its own cases, history of them.
+SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"history", "user_account", "alembic_version"}
+
+# The social worker's municipality (session_user is the authenticated login, whatever role
+# the session has switched to).
+MY_MUNICIPALITY = "(SELECT a.municipality FROM user_account a WHERE a.login = session_user)"
+CASE_SCOPE = {
+    "placement_request": f"municipality = {MY_MUNICIPALITY}",
+    "placement": f"municipality = {MY_MUNICIPALITY}",
+    "decision": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = decision.request_id)",
+    "decline": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = decline.request_id)",
+    "review": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = review.request_id)",
+    # history of requests and reviews only for the municipality's own; register history is open
+    "history": ("CASE entity_kind WHEN 'request' THEN EXISTS (SELECT 1 FROM placement_request r "
+                "WHERE r.request_id = history.entity_id) WHEN 'review' THEN EXISTS (SELECT 1 FROM review v "
+                "WHERE v.id::text = history.entity_id) ELSE true END"),
+}
+
+_CREATE_ROLE = """
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN
+    CREATE ROLE {name} NOLOGIN;
+  END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+  NULL;  -- another session created it at the same moment (roles are cluster-wide)
+END $$;
+"""
+
+_ACTOR_TRIGGER = """
+CREATE OR REPLACE FUNCTION placering_history_actor() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- A person's change is recorded under the login that made it. The installation account
+  -- (a superuser, which could write anything anyway) may name the person, as scripts do.
+  IF NEW.actor IS DISTINCT FROM session_user::text
+     AND NOT COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+    RAISE EXCEPTION 'history actor %% is not the login %% that writes it', NEW.actor, session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+"""
+
+
+def _grant(conn: Connection, privilege: str, table: str, role: Role) -> None:
+    conn.exec_driver_sql(f'GRANT {privilege} ON "{table}" TO {pg_role(role)}')
+
+
+def apply_security(conn: Connection) -> None:
+    """Create the group roles, grants, row-level security policies and the actor trigger."""
+    if conn.dialect.name != "postgresql":
+        return
+    for role in Role:
+        conn.exec_driver_sql(_CREATE_ROLE.format(name=pg_role(role)))
+    tables = set(inspect(conn).get_table_names())
+    names = ", ".join(pg_role(r) for r in Role)
+    for table in sorted(tables):
+        # Exactly the grants below, however often this runs (GRANT alone only ever adds).
+        conn.exec_driver_sql(f'REVOKE ALL ON "{table}" FROM PUBLIC, {names}')
+        conn.exec_driver_sql(f'GRANT ALL ON "{table}" TO {pg_role(Role.ADMIN)}')
+        for role in ALL:
+            if role is Role.SOCIAL_WORKER and table not in SOCIAL_WORKER_READS:
+                continue
+            _grant(conn, S, table, role)
+        for role, privileges in PRIVILEGES.get(table, {}).items():
+            for privilege in privileges:
+                _grant(conn, privilege, table, role)
+    writers = ", ".join(pg_role(r) for r in WRITERS)
+    conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {writers}")
+
+    staff = ", ".join(pg_role(r) for r in STAFF)
+    for table, scope in CASE_SCOPE.items():
+        if table not in tables:
+            continue
+        conn.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
+        for name, sql in (
+            ("staff_all_rows", f'CREATE POLICY staff_all_rows ON "{table}" FOR ALL TO {staff} USING (true) WITH CHECK (true)'),
+            ("own_municipality", f'CREATE POLICY own_municipality ON "{table}" FOR ALL TO {pg_role(Role.SOCIAL_WORKER)} '
+                                 f"USING ({scope}) WITH CHECK ({scope})"),
+        ):
+            conn.exec_driver_sql(f'DROP POLICY IF EXISTS {name} ON "{table}"')
+            conn.exec_driver_sql(sql)
+    if "review" in tables:
+        # A reviewer never decides a case they matched or chose themselves (whatever else they are).
+        conn.exec_driver_sql('DROP POLICY IF EXISTS not_own_case ON review')
+        conn.exec_driver_sql(
+            "CREATE POLICY not_own_case ON review AS RESTRICTIVE FOR UPDATE TO PUBLIC USING ("
+            "NOT EXISTS (SELECT 1 FROM decision d WHERE d.request_id = review.request_id AND d.created_by = session_user) "
+            "AND NOT EXISTS (SELECT 1 FROM placement p WHERE p.request_id = review.request_id AND p.by = session_user))")
+    if "history" in tables:
+        conn.exec_driver_sql(_ACTOR_TRIGGER)
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS history_actor_is_login ON history")
+        conn.exec_driver_sql("CREATE TRIGGER history_actor_is_login BEFORE INSERT ON history "
+                             "FOR EACH ROW EXECUTE FUNCTION placering_history_actor()")
+
+
+def login_info(conn: Connection) -> tuple[str, bool, list[str]]:
+    """(login, is superuser, placering roles) of the session's authenticated login."""
+    login, superuser = conn.execute(text(
+        "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
+    )).one()
+    return login, bool(superuser), roles_of(conn, login)
+
+
+def roles_of(conn: Connection, login: str) -> list[str]:
+    """The placering roles the login holds (directly or through another role)."""
+    rows = conn.execute(text(
+        "SELECT g.rolname FROM pg_roles g WHERE g.rolname LIKE :prefix "
+        "AND pg_has_role(:login, g.oid, 'MEMBER') ORDER BY g.rolname"
+    ), {"prefix": PREFIX.replace("_", r"\_") + "%", "login": login}).scalars()
+    return [r[len(PREFIX):] for r in rows if r[len(PREFIX):] in Role._value2member_map_]

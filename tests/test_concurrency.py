@@ -1,0 +1,161 @@
+"""Concurrent writers on SQLite and PostgreSQL: a change of a unit, an agreement or a review waits
+for a concurrent change of the same thing and is then decided on the value that change left (no
+lost update, history in the order the changes took effect); a writer that finds SQLite busy past
+its timeout gets a clear message and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+
+from conftest import snapshot
+from sqlalchemy.engine import make_url
+
+from placering.errors import InvariantViolation, PlaceringError
+from placering.matching.review import decide_review
+from placering.register.service import change_unit_status
+from placering.storage import make_engine, transaction
+from test_register_import import load
+from test_review import _setup
+
+
+class Second(threading.Thread):
+    """`work(session)` in its own transaction on its own engine, started while the first holds
+    its transaction open; remembers what it returned or raised."""
+
+    def __init__(self, db_url: str, work):
+        super().__init__(daemon=True)
+        self.db_url, self.work = db_url, work
+        self.result = self.error = None
+
+    def run(self) -> None:
+        engine = make_engine(self.db_url)
+        try:
+            with transaction(engine) as session:
+                self.result = self.work(session)
+        except PlaceringError as exc:
+            self.error = exc
+        finally:
+            engine.dispose()
+
+
+def while_held(engine, db_url, first, second) -> Second:
+    """Run `first` in an open transaction, start `second` meanwhile, check it waits, commit."""
+    with transaction(engine) as session:
+        first(session)
+        other = Second(db_url, second)
+        other.start()
+        time.sleep(0.4)
+        assert other.is_alive(), "the second writer did not wait for the first"
+    other.join(30)
+    assert not other.is_alive()
+    return other
+
+
+def status_history(run, unit_id):
+    result = run("register", "history", unit_id, "--json")
+    assert result.exit_code == 0, result.output
+    return [(h["changes"]["status"], h["actor"]) for h in json.loads(result.stdout) if h["action"] == "status"]
+
+
+def test_two_maintainers_changing_one_unit_lose_no_update(run, tmp_path, engine, db_url):
+    load(run, tmp_path)
+    second = while_held(
+        engine, db_url,
+        lambda s: change_unit_status(s, "U-1001", "watch", actor="anna", note="kreditbetyg"),
+        lambda s: change_unit_status(s, "U-1001", "recommendation_stop", actor="bertil", note="synpunkter"),
+    )
+    assert second.error is None
+    # the second change was decided on the first's result, and history has both, in order
+    assert status_history(run, "U-1001") == [(["published", "watch"], "anna"),
+                                              (["watch", "recommendation_stop"], "bertil")]
+    assert json.loads(run("register", "show", "U-1001", "--json").stdout)["status"] == "recommendation_stop"
+
+
+def test_removed_racing_watch_leaves_no_removal_reason_on_a_live_unit(run, tmp_path, engine, db_url):
+    load(run, tmp_path)
+    second = while_held(
+        engine, db_url,
+        lambda s: change_unit_status(s, "U-1001", "removed", actor="anna", reason="ekonomiska_brister",
+                                     note="samlad bedömning"),
+        lambda s: change_unit_status(s, "U-1001", "watch", actor="bertil", note="bevakas"),
+    )
+    # the watch change saw the removal: a removed unit is re-admitted only after a new entry check
+    assert isinstance(second.error, InvariantViolation)
+    assert "was removed on" in str(second.error)
+    shown = json.loads(run("register", "show", "U-1001", "--json").stdout)
+    assert (shown["status"], shown.get("removal_reason")) == ("removed", "ekonomiska_brister")
+    assert status_history(run, "U-1001") == [(["published", "removed"], "anna")]
+
+
+def test_approve_and_reject_of_one_review_exactly_one_wins(run, tmp_path, engine, db_url):
+    _doc, _d0, d1 = _setup(run, tmp_path, "reference")
+    rid = d1["review_id"]
+    second = while_held(
+        engine, db_url,
+        lambda s: decide_review(s, rid, approve=True, actor="granskare1", note="ok"),
+        lambda s: decide_review(s, rid, approve=False, actor="granskare2", note="nej"),
+    )
+    assert isinstance(second.error, InvariantViolation)
+    assert str(second.error) == f"review {rid} was already approved by granskare1; a decided review is not decided again"
+    shown = json.loads(run("review", "show", str(rid), "--json").stdout)
+    assert (shown["status"], shown["reviewer"]) == ("approved", "granskare1")
+    log = json.loads(run("audit", "log", "--kind", "review", "--json").stdout)
+    assert [(e["action"], e["actor"]) for e in log["entries"]] == [("review_approved", "granskare1")]
+
+
+def test_racing_approve_and_reject_ten_times(run, tmp_path, db_url):
+    """Free-running races (no ordering imposed): every round exactly one decision stands."""
+    _doc, d0, d1 = _setup(run, tmp_path, "reference")
+    ids = [d0["review_id"], d1["review_id"]]
+    from test_matching_support import match_json, request
+
+    for i in range(8):
+        ids.append(match_json(run, tmp_path, request(f"R-X{i}"), "reference")["review_id"])
+    for rid in ids:
+        barrier = threading.Barrier(2)
+        outcomes = []
+
+        def decide(approve, who):
+            engine = make_engine(db_url)
+            try:
+                barrier.wait()
+                with transaction(engine) as s:
+                    decide_review(s, rid, approve=approve, actor=who, note="n")
+                outcomes.append(("ok", who))
+            except InvariantViolation:
+                outcomes.append(("refused", who))
+            finally:
+                engine.dispose()
+
+        threads = [threading.Thread(target=decide, args=(True, "g1")), threading.Thread(target=decide, args=(False, "g2"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(o for o, _ in outcomes) == ["ok", "refused"], (rid, outcomes)
+        winner = next(w for o, w in outcomes if o == "ok")
+        shown = json.loads(run("review", "show", str(rid), "--json").stdout)
+        assert (shown["status"], shown["reviewer"]) == ({"g1": "approved", "g2": "rejected"}[winner], winner)
+
+
+def test_busy_sqlite_gives_a_clear_message_and_writes_nothing(run, tmp_path, engine, db_url, monkeypatch):
+    if not db_url.startswith("sqlite"):
+        return  # PostgreSQL writers wait on row locks, not on a database-wide lock
+    load(run, tmp_path)
+    before = snapshot(engine)
+    holder = sqlite3.connect(make_url(db_url).database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        monkeypatch.setenv("PLACERING_BUSY_TIMEOUT", "0.3")
+        result = run("register", "status", "U-1001", "watch", "--by", "kvalitet", "--note", "x")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 5, result.output
+    assert result.stderr == ("Error: the database is busy: another writer held it for more than 0.3 s; nothing "
+                             "was written, try again (the wait is set by PLACERING_BUSY_TIMEOUT)\n")
+    assert "Traceback" not in result.output
+    assert snapshot(engine) == before
