@@ -158,7 +158,7 @@ def list_users(session: Session) -> list[dict[str, Any]]:
 def resolve_actor(engine: Engine, typed: str | None) -> str | None:
     """Who a change is recorded under. SQLite: the typed --by. PostgreSQL: the authenticated
     login; a typed --by that is another name is refused. The installation account (a superuser,
-    which can write anything anyway) may name the person, as scripts and the tests do."""
+    which can write anything anyway) names the person with --by, as scripts and the tests do."""
     if engine.dialect.name != "postgresql":
         return typed
     with engine.connect() as conn:
@@ -166,7 +166,7 @@ def resolve_actor(engine: Engine, typed: str | None) -> str | None:
             "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
         )).one()
     if superuser:
-        return typed or login
+        return typed  # the installation account names the person it acts for, as on SQLite
     if typed and nfc(typed.strip()) != login:
         raise ValidationError(f"--by {typed}: on the shared server a change is recorded under your database login "
                               f"'{login}'; leave out --by (and PLACERING_ACTOR)")

@@ -46,9 +46,9 @@ class AppContext:
     _checked: bool = field(default=False, repr=False)
 
     def engine(self, *, check_schema: bool = True) -> Engine:
-        if self._engine is None:
-            from ..storage import make_engine, require_current
+        from ..storage import make_engine, require_current
 
+        if self._engine is None:
             self._engine = make_engine(self.db_url)
         if check_schema and not self._checked:
             require_current(self._engine)
