@@ -9,6 +9,7 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import date
 
 from conftest import snapshot
 from sqlalchemy.engine import make_url
@@ -159,3 +160,53 @@ def test_busy_sqlite_gives_a_clear_message_and_writes_nothing(run, tmp_path, eng
                              "was written, try again (the wait is set by PLACERING_BUSY_TIMEOUT)\n")
     assert "Traceback" not in result.output
     assert snapshot(engine) == before
+
+
+def test_two_handlers_choosing_the_last_place_twenty_times(run, tmp_path, db_url):
+    """Each round two handlers choose the unit's last free place for two requests at the same
+    moment: exactly one placement, the other a clear conflict, nothing written for it, never
+    fewer than zero free places. The winner's placement then ends, freeing the place again."""
+    from placering.matching.decisions import choose, end_placement
+    from placering.rules.ruleset import load_ruleset
+    from test_matching_support import load_register, request, unit, write_request
+
+    rounds = 20
+    load_register(run, tmp_path, unit("U-L", places=1, free=1))
+    reqs = [request(f"R-{i}-{side}") for i in range(rounds) for side in "ab"]
+    result = run("match", str(write_request(tmp_path, reqs)), "--engine", "reference", "--by", "handläggare")
+    assert result.exit_code == 0, result.output
+    ruleset = load_ruleset(None)
+    engines = [make_engine(db_url), make_engine(db_url)]
+    try:
+        for i in range(rounds):
+            barrier = threading.Barrier(2)
+            outcomes: dict[str, object] = {}
+
+            def pick(side: str, engine) -> None:
+                barrier.wait()
+                try:
+                    with transaction(engine) as s:
+                        choose(s, f"R-{i}-{side}", "U-L", actor=f"handläggare-{side}", ruleset=ruleset)
+                    outcomes[side] = "placed"
+                except InvariantViolation as exc:
+                    outcomes[side] = exc
+
+            threads = [threading.Thread(target=pick, args=(side, eng)) for side, eng in zip("ab", engines)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            placed = [side for side, o in outcomes.items() if o == "placed"]
+            assert len(placed) == 1, (i, outcomes)
+            [loser] = [o for o in outcomes.values() if o != "placed"]
+            assert "U-L" in str(loser) and ("free place" in str(loser) or "CAPACITY" in str(loser)), str(loser)
+            shown = json.loads(run("register", "show", "U-L", "--json").stdout)
+            assert shown["free_places"] == 0
+            with transaction(engines[0]) as s:
+                end_placement(s, f"R-{i}-{placed[0]}", end_on=date(2030, 1, 1), actor="handläggare")
+    finally:
+        for eng in engines:
+            eng.dispose()
+    log = json.loads(run("audit", "log", "--kind", "request", "--action", "chosen", "--json").stdout)
+    assert len(log["entries"]) == rounds  # the losers wrote nothing
+    assert json.loads(run("register", "show", "U-L", "--json").stdout)["free_places"] == 1

@@ -59,8 +59,9 @@ WRITERS = (Role.HANDLER, Role.SOCIAL_WORKER, Role.MAINTAINER, Role.PROCUREMENT, 
 S, I, U, D = "SELECT", "INSERT", "UPDATE", "DELETE"
 REGISTER = {
     "supplier": {Role.MAINTAINER: (I, U)},
+    # choose and end take and free places; a rejected review frees its placement's places
     "unit": {Role.MAINTAINER: (I, U), Role.HANDLER: ("UPDATE (free_places)",),
-             Role.SOCIAL_WORKER: ("UPDATE (free_places)",)},  # choose and end take and free a place
+             Role.SOCIAL_WORKER: ("UPDATE (free_places)",), Role.REVIEWER: ("UPDATE (free_places)",)},
     "offer": {Role.MAINTAINER: (I, U, D)},
     "unit_route": {Role.MAINTAINER: (I, U, D), Role.PROCUREMENT: ("UPDATE (status)",)},
     "permit": {Role.MAINTAINER: (I, U, D)},
@@ -73,7 +74,7 @@ CASES = {  # row-level security: a social worker's municipality only
     "placement_request": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
     "decision": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
     "decline": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
-    "placement": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
+    "placement": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U), Role.REVIEWER: ("UPDATE (status)", D)},
     "review": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,), Role.REVIEWER: ("UPDATE (status, reviewer, note, decided_at)",)},
 }
 OTHER = {

@@ -1,8 +1,8 @@
 """users and roles on the shared server: user_account; on PostgreSQL the group roles, grants,
 row-level security policies and the history actor trigger (access/roles.py)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ import sqlmodel
 from placering.access.roles import apply_security
 
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
