@@ -210,3 +210,16 @@ def test_two_handlers_choosing_the_last_place_twenty_times(run, tmp_path, db_url
     log = json.loads(run("audit", "log", "--kind", "request", "--action", "chosen", "--json").stdout)
     assert len(log["entries"]) == rounds  # the losers wrote nothing
     assert json.loads(run("register", "show", "U-L", "--json").stdout)["free_places"] == 1
+
+
+def test_bench_load_runs_mixed_writers_and_finds_the_register_consistent(run, db_url):
+    """`bench load` itself: a small run on both back ends (the figures are printed, not asserted;
+    what is asserted is that every operation was accounted for and the consistency checks ran)."""
+    result = run("bench", "load", "--processes", "2", "--ops", "6", "--units", "30", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["processes"] == 2 and out["ops_per_process"] == 6
+    assert sum(r["done"] + r["skipped"] for r in out["operations"]) == 12
+    assert sum(r["errors"] for r in out["operations"]) == 0
+    assert [c["ok"] for c in out["consistency"]] == [True] * 5
+    assert json.loads(run("register", "history", "--json").stdout)  # the register was loaded and written

@@ -11,3 +11,4 @@ from . import audit as _audit  # noqa: E402,F401
 from . import engine as _engine  # noqa: E402,F401
 from . import matching as _matching  # noqa: E402,F401
 from . import rules as _rules  # noqa: E402,F401
+from . import load as _load  # noqa: E402,F401
