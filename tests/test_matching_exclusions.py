@@ -162,6 +162,8 @@ def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rul
     assert "last resort" in text
     ex, text = explain("U-NONE")
     assert ex["status"] == "not_a_candidate"
+    assert run("request", "show", "R-1").exit_code == 3  # --explain stored nothing
+    run("match", str(path), "--engine", rules_engine, "--by", "h")
     # The stored decision can be explained without deciding again.
     before = run("request", "show", "R-1", "--json").stdout
     stored = run("request", "show", "R-1", "--explain", "U-4", "--json")

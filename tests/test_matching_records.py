@@ -37,9 +37,13 @@ def _four_units(run, tmp_path):
 def test_resubmitting_a_request(run, engine, tmp_path):
     _four_units(run, tmp_path)
     d1 = match_json(run, tmp_path, request(), "reference")
+    # The same request again: its stored decision, nothing new (rematch decides it again).
     d2 = match_json(run, tmp_path, request(), "reference")
-    assert (d1["seq"], d2["seq"]) == (1, 2)
-    assert ranked(d1) == ranked(d2)
+    assert d2 == d1 and d1["seq"] == 1
+    r = run("request", "rematch", "R-1", "--engine", "reference", "--by", "h", "--json")
+    assert r.exit_code == 0, r.output
+    d3 = json.loads(r.stdout)
+    assert d3["seq"] == 2 and ranked(d3) == ranked(d1)
     before = snapshot(engine)
     changed = write_request(tmp_path, request(age=16), name="changed.json")
     r = run("match", str(changed), "--engine", "reference", "--by", "h")
@@ -47,17 +51,17 @@ def test_resubmitting_a_request(run, engine, tmp_path):
     assert "already submitted with different content" in r.stderr and "person.age" in r.stderr
     assert snapshot(engine) == before
     assert [h[0] for h in _history(engine, "R-1")] == ["matched", "matched"]
-    # The excluded list is stored compressed, and comes back exactly as decided.
+    # The excluded list is stored compact, and comes back exactly as decided.
     from sqlmodel import Session, select
 
-    from placering.matching.decisions import stored_document
+    from placering.matching.decisions import full_document, get_request, stored_document
     from placering.storage.models import Decision
 
     with Session(engine) as session:
         first = session.scalars(select(Decision).order_by(Decision.id)).first()
-        assert first.document["excluded"]["encoding"] == "zlib+base64+json"
+        assert first.document["excluded"]["encoding"] == "placering-compact/1"
         assert first.document["flags"] == d1["flags"]  # plain JSON, readable by SQL
-        assert stored_document(first) == d1
+        assert full_document(session, get_request(session, "R-1"), stored_document(first)) == d1
     shown = json.loads(run("request", "show", "R-1", "--json").stdout)["decisions"][0]
     assert shown["excluded"] == d1["excluded"] and len(d1["excluded"]) == 2
 

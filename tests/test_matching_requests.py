@@ -70,7 +70,8 @@ def test_jsonl_batch(run, engine, tmp_path):
     assert isinstance(one, list) and one[0]["request_id"] == "R-4"
     human = run("match", str(write_request(tmp_path, reqs, "again.jsonl")), "--engine", "reference", "--by", "h")
     assert human.exit_code == 0
-    assert "3 decisions stored" in human.stdout and "no eligible unit: 1" in human.stdout
+    assert "3 requests: 0 decided and stored now, 3 already decided" in human.stdout
+    assert "no eligible unit: 1" in human.stdout
 
 
 def test_jsonl_batch_with_bad_lines_stores_nothing(run, engine, tmp_path):

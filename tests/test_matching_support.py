@@ -151,9 +151,11 @@ def write_request(tmp_path: Path, req: dict[str, Any] | list[dict[str, Any]], na
 
 
 def match_json(run, tmp_path: Path, req: dict[str, Any] | list, engine: str, *args: str) -> Any:
-    """`placering match FILE --json`; returns the parsed decision (or list of decisions)."""
+    """`placering match FILE --json` (with --full for a list: whole documents, not summaries);
+    returns the parsed decision (or list of decisions)."""
     path = write_request(tmp_path, req)
-    result = run("match", str(path), "--engine", engine, "--by", "handläggare", "--json", *args)
+    full = ("--full",) if isinstance(req, list) else ()
+    result = run("match", str(path), "--engine", engine, "--by", "handläggare", "--json", *full, *args)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +110,12 @@ def _print_decision(doc: dict[str, Any]) -> None:
         click.echo("Request rules that could not be evaluated:")
         for r in doc["unevaluable"]:
             click.echo("  " + _reason_line(r))
-    from ..matching.matcher import exclusion_summary
+    from ..matching.compact import excluded_count, summary as exclusion_summary
 
     summary = exclusion_summary(doc)
     if summary:
-        click.echo(f"Excluded: {len(doc['excluded'])} unit(s) — " + ", ".join(f"{code} {n}" for code, n in summary))
+        click.echo(f"Excluded: {excluded_count(doc)} unit(s) — " + ", ".join(f"{code} {n}" for code, n in summary)
+                   + " (--explain UNIT_ID says why)")
     else:
         click.echo("Excluded: none")
     if doc["below_cut"]:
@@ -177,90 +177,145 @@ def _progress(total: int):
                     console=console, disable=not enabled, transient=True)
 
 
+COMMIT_EVERY = 200  # requests per committed chunk of a batch
+
+
 @cli.command()
 @click.argument("request_file", metavar="REQUEST.json|REQUESTS.jsonl", type=click.Path(dir_okay=False, path_type=Path))
 @LIMIT_OPTION
 @EXPLAIN_OPTION
 @ENGINE_OPTION
 @rules_option
+@click.option("--full", is_flag=True,
+              help="Print whole decision documents, with --json every excluded unit with its reasons "
+              "(always for one request; a batch prints one summary per request).")
+@click.option("--commit-every", type=click.IntRange(min=1), default=COMMIT_EVERY, show_default=True,
+              help="A batch is committed in chunks of this many requests; run the file again to finish "
+              "a batch that was stopped.")
 @by_option
 @json_option
 def match(request_file: Path, limit: int | None, explain_unit: str | None, engine: str, rules_dir: Path | None,
-          actor: str | None, json_output: bool) -> None:
+          full: bool, commit_every: int, actor: str | None, json_output: bool) -> None:
     """Decide placement requests: ranked recommendations, flags and every exclusion; stored.
 
     REQUEST.json holds one request (CONTRACT.md); a JSON-lines file holds one per line. Every
-    request is validated first: one bad request stores nothing. A request_id already stored
-    with identical content is decided again (a new decision); with different content it is an
-    error. --json prints the decision (a list of decisions for JSON-lines input).
+    request is validated first: one bad request stores nothing. A request already decided is
+    not decided again: its stored decision is shown (use 'request rematch' for a new one), so
+    running a batch file twice adds nothing, and running it again after it was stopped
+    finishes it (it commits every --commit-every requests). A request_id stored with different
+    content is an error. --explain UNIT_ID says where a unit stands and stores nothing.
     """
-    from ..matching.decisions import explain
-    from ..matching.matcher import MatchContext, match_request
+    from ..matching.decisions import check_new_content
     from ..matching.request import read_requests
 
-    actor = require_actor(actor)
     requests = read_requests(request_file)
     single = len(requests) == 1 and requests[0][1] is None
     if explain_unit and len(requests) != 1:
         raise CliError("--explain takes a file with one request", 2)
     as_json = wants_json(json_output)
-    # A batch keeps only a summary per decision in memory; with --json the full documents go
-    # to a spool file and are printed once the transaction has committed (a decision on a
-    # large register is hundreds of kilobytes: thousands of them do not fit in memory).
-    documents: list[dict[str, Any]] = []
+    db = app().engine()
+    with open_session(db) as session:
+        check_new_content(session, [r for r, _ in requests])
+    if explain_unit:
+        _explain_request(db, requests[0][0], explain_unit, engine=engine, rules_path=rules_dir, limit=limit,
+                         as_json=as_json)
+        return
+    results = _decide_all(db, [r for r, _ in requests], engine=engine, rules_path=rules_dir, limit=limit,
+                          actor=actor, commit_every=commit_every)
+    if single or full:
+        _print_full(db, [s["request_id"] for s in results], as_json=as_json, single=single,
+                    stored_earlier=[not s["decided_now"] for s in results])
+        return
+    if as_json:
+        print_json(results)
+        return
+    _print_batch(results)
+
+
+def _explain_request(db: Any, request: Any, unit_id: str, *, engine: str, rules_path: Path | None,
+                     limit: int | None, as_json: bool) -> None:
+    """Read-only: from the stored decision when the request is decided, else from a decision
+    made now and not stored."""
+    from ..matching.decisions import explain, find_request, latest_decision, stored_document
+    from ..matching.matcher import MatchContext
+
+    with open_session(db) as session:
+        row = find_request(session, request.request_id)
+        decision = latest_decision(session, row) if row is not None else None
+        if decision is not None:
+            ex = explain(stored_document(decision), unit_id, session=session, row=row)
+        else:
+            ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser=[request.insats], store=False)
+            ex = explain(ctx.decide(request, limit=limit), unit_id)
+    print_json(ex) if as_json else _print_explain(ex)
+
+
+def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path | None, limit: int | None,
+                actor: str | None, commit_every: int, again: bool = False) -> list[dict[str, Any]]:
+    """Decide and store every request, committing every `commit_every`; a summary of each."""
+    from ..matching.matcher import MatchContext, match_request
+    from ..storage.database import chunks
+
+    ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser={r.insats for r in requests})
+    if len(requests) >= PROGRESS_FROM:
+        _freeze_resident()
     summaries: list[dict[str, Any]] = []
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        with transaction(app().engine()) as session:
-            ctx = MatchContext.load(session, engine=engine, rules_dir=rules_dir)
-            if len(requests) >= PROGRESS_FROM:
-                _freeze_resident()
-            with _progress(len(requests)) as progress:
-                task = progress.add_task("match", total=len(requests))
-                for request, _line in requests:
-                    doc = match_request(session, request, context=ctx, actor=actor, limit=limit)
-                    if single or explain_unit:
-                        documents.append(doc)
-                    else:
-                        summaries.append(_summary(doc))
-                        if as_json:
-                            spool.write(json.dumps(to_jsonable(doc), ensure_ascii=False) + "\n")
-                        session.flush()
-                        session.expunge_all()  # written; let the documents go
+    with _progress(len(requests)) as progress:
+        task = progress.add_task("match", total=len(requests))
+        for chunk in chunks(requests, commit_every):
+            with transaction(db) as session:
+                for request in chunk:
+                    doc, new = match_request(session, request, context=ctx, actor=actor, limit=limit, again=again)
+                    summaries.append(_summary(doc, new))
                     progress.advance(task)
-        if explain_unit:
-            ex = explain(documents[0], explain_unit)
-            if as_json:
-                print_json(ex)
-            else:
-                _print_explain(ex)
-            return
-        if single:
-            if as_json:
-                print_json(documents[0])
-            else:
-                _print_decision(documents[0])
-            return
-        if as_json:
-            _print_spooled_list(spool)
-            return
-    _print_batch(summaries)
+                session.flush()
+            session.expunge_all()  # committed; let the documents go
+    return summaries
 
 
-def _summary(d: dict[str, Any]) -> dict[str, Any]:
-    return {"request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"],
+def _print_full(db: Any, request_ids: list[str], *, as_json: bool, single: bool,
+                stored_earlier: list[bool] | None = None) -> None:
+    """Whole decision documents (CONTRACT.md), read back from storage one at a time."""
+    from ..matching.decisions import full_document, get_request, latest_decision, stored_document
+
+    with open_session(db) as session:
+        def docs():
+            for rid in request_ids:
+                row = get_request(session, rid)
+                doc = stored_document(latest_decision(session, row))
+                yield full_document(session, row, doc) if as_json else doc
+                session.expunge_all()
+
+        if single and as_json:
+            print_json(next(docs()))
+        elif as_json:
+            _print_json_list(docs())
+        else:
+            for i, doc in enumerate(docs()):
+                if i:
+                    click.echo("")
+                _print_decision(doc)
+                if stored_earlier and stored_earlier[i]:
+                    click.echo(f"(decided earlier and stored as decision {doc['seq']}; "
+                               f"'placering request rematch {doc['request_id']}' decides it again)")
+
+
+def _summary(d: dict[str, Any], decided_now: bool) -> dict[str, Any]:
+    from ..matching.compact import excluded_count
+
+    return {"request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"], "decided_now": decided_now,
             "recommendations": [{"unit_id": r["unit_id"], "route": r["route"]} for r in d["recommendations"]],
-            "flags": [{"code": f["code"]} for f in d["flags"]], "review_required": d["review_required"]}
+            "flags": [{"code": f["code"]} for f in d["flags"]], "review_required": d["review_required"],
+            "excluded": excluded_count(d)}
 
 
-def _print_spooled_list(spool) -> None:
-    """Print the spooled decisions (one JSON per line) as one JSON array, one at a time."""
-    spool.seek(0)
+def _print_json_list(documents) -> None:
+    """Print documents as one JSON array, one at a time (they need not all fit in memory)."""
     out = sys.stdout  # CliRunner and a real terminal both swap sys.stdout
     out.write("[")
     first = True
-    for line in spool:
-        doc = json.loads(line)
-        text = json.dumps(doc, ensure_ascii=False, indent=2)
+    for doc in documents:
+        text = json.dumps(to_jsonable(doc), ensure_ascii=False, indent=2)
         out.write(("\n" if first else ",\n") + "\n".join("  " + x for x in text.splitlines()))
         first = False
     out.write("\n]\n" if not first else "]\n")
@@ -272,9 +327,12 @@ def _print_batch(documents: list[dict[str, Any]]) -> None:
         "request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"],
         "units": [f"{r['unit_id']} ({r['route']})" for r in d["recommendations"]],
         "flags": sorted({f["code"] for f in d["flags"]}), "review": "yes" if d["review_required"] else "",
+        "now": "" if d["decided_now"] else "stored earlier",
     } for d in documents]
+    new = sum(1 for d in documents if d["decided_now"])
     print_table(rows, [("request_id", "Request"), ("insats", "Insats"), ("seq", "Decision"), ("units", "Recommended"),
-                       ("flags", "Flags"), ("review", "Review")], title=f"{len(documents)} decisions stored")
+                       ("flags", "Flags"), ("review", "Review"), ("now", "")],
+                title=f"{len(documents)} requests: {new} decided and stored now, {len(documents) - new} already decided")
     review = sum(1 for d in documents if d["review_required"])
     none = sum(1 for d in documents if not d["recommendations"])
     click.echo(f"Review required: {review}; no eligible unit: {none}.")
@@ -304,16 +362,17 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     """A stored request with all its decisions, declines, reviews and the placement."""
     from ..matching.decisions import explain, get_request, latest_decision, request_overview, stored_document
 
-    if explain_unit:  # the latest decision only: no need to unpack every decision's excluded list
+    if explain_unit:  # the latest decision only: no need to rebuild every decision's excluded list
         with open_session(app().engine()) as session:
-            decision = latest_decision(session, get_request(session, request_id))
+            row = get_request(session, request_id)
+            decision = latest_decision(session, row)
             if decision is None:
                 raise CliError(f"request '{request_id}' has no decision yet: run 'placering match' first", 4)
-            ex = explain(stored_document(decision), explain_unit)
+            ex = explain(stored_document(decision), explain_unit, session=session, row=row)
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
     with open_session(app().engine()) as session:
-        data = request_overview(session, request_id, show_protected=show_protected)
+        data = request_overview(session, request_id, show_protected=show_protected, full=wants_json(json_output))
     if wants_json(json_output):
         print_json(data)
         return
@@ -381,21 +440,21 @@ def request_decline(request_id: str, unit_id: str, reason: str, actor: str | Non
 def request_rematch(request_id: str, limit: int | None, explain_unit: str | None, engine: str,
                     rules_dir: Path | None, actor: str | None, json_output: bool) -> None:
     """Decide a stored request again (a new decision), leaving out the units that declined."""
-    from ..matching.decisions import explain, get_request, request_model
-    from ..matching.matcher import MatchContext, match_request
+    from ..matching.decisions import explain, find_request, get_request, latest_decision, request_model, stored_document
 
     actor = require_actor(actor)
-    with transaction(app().engine()) as session:
-        row = get_request(session, request_id)
-        ctx = MatchContext.load(session, engine=engine, rules_dir=rules_dir)
-        doc = match_request(session, request_model(row), context=ctx, actor=actor, limit=limit)
+    db = app().engine()
+    with open_session(db) as session:
+        request = request_model(get_request(session, request_id))
+    _decide_all(db, [request], engine=engine, rules_path=rules_dir, limit=limit, actor=actor, commit_every=1,
+                again=True)
     if explain_unit:
-        ex = explain(doc, explain_unit)
+        with open_session(db) as session:
+            row = find_request(session, request.request_id)
+            ex = explain(stored_document(latest_decision(session, row)), explain_unit, session=session, row=row)
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
-    elif wants_json(json_output):
-        print_json(doc)
     else:
-        _print_decision(doc)
+        _print_full(db, [request.request_id], as_json=wants_json(json_output), single=True)
 
 
 @request.command("choose")
@@ -477,8 +536,9 @@ def request_replay(since: str | None, rules_path: Path | None, engine: str, json
     from ..matching.replay import replay
 
     since_d = parse_date(since, "--since")
-    with open_session(app().engine()) as session:
-        ctx = MatchContext.load(session, engine=engine, rules_dir=rules_path)
+    db = app().engine()
+    ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, store=False)  # replay stores nothing
+    with open_session(db) as session:
         _freeze_resident()
         result = replay(session, since=since_d, context=ctx)
     if wants_json(json_output):

@@ -41,12 +41,12 @@ from ..vocabulary import Route
 from .request import PlacementRequestIn
 
 
-def _find_request(session: Session, request_id: str) -> PlacementRequest | None:
+def find_request(session: Session, request_id: str) -> PlacementRequest | None:
     return session.scalars(select(PlacementRequest).where(PlacementRequest.request_id == nfc(request_id))).first()
 
 
 def get_request(session: Session, request_id: str) -> PlacementRequest:
-    row = _find_request(session, request_id)
+    row = find_request(session, request_id)
     if row is None:
         raise NotFound(f"no placement request '{request_id}'")
     return row
@@ -69,10 +69,31 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     return out
 
 
+def check_new_content(session: Session, requests: list[PlacementRequestIn]) -> None:
+    """Before a batch writes anything (it commits in chunks): a request_id stored, or given
+    earlier in the batch, with different content is an error (a request is not edited)."""
+    from ..storage.database import chunks
+
+    seen: dict[str, dict[str, Any]] = {}
+    T = PlacementRequest.__table__.c
+    for batch in chunks(sorted({nfc(r.request_id) for r in requests})):
+        for rid, payload in session.execute(select(T.request_id, T.payload).where(T.request_id.in_(batch))):
+            seen[rid] = payload
+    for r in requests:
+        payload = r.payload()
+        old = seen.setdefault(r.request_id, payload)
+        changed = _diff(old, payload)
+        if changed:
+            raise ValidationError(
+                f"request '{r.request_id}' was already submitted with different content "
+                f"(differs in: {', '.join(changed)}); a request is not edited: submit a new request_id"
+            )
+
+
 def store_request(session: Session, request: PlacementRequestIn, *, actor: str) -> tuple[PlacementRequest, bool]:
     """Store a new request, or return the stored one if identical. Returns (row, created)."""
     payload = request.payload()
-    row = _find_request(session, request.request_id)
+    row = find_request(session, request.request_id)
     if row is not None:
         changed = _diff(row.payload, payload)
         if changed:
@@ -110,17 +131,21 @@ def latest_decision(session: Session, row: PlacementRequest) -> Decision | None:
     ).first()
 
 
-# The `excluded` list of a decision names every other unit of the insats with all its reasons:
-# hundreds of kilobytes per decision on a register of 900 units (a year's 7,425 requests would
-# take over 1.5 GB). It is stored zlib-compressed (base64 text inside the JSON document, about a
-# tenth of the size); everything else stays plain JSON that SQL can read (audits read `flags`).
-# The content is stored unchanged: `stored_document` gives back exactly what was decided.
-PACKED = "zlib+base64+json"
+# The `excluded` list of a decision names every other unit of the insats with all its reasons.
+# It is stored compact (matching/compact.py: per rule the candidates it excluded, explained
+# again from the stored register snapshot). Decisions stored before that kept the whole list
+# zlib-compressed (LEGACY_PACKED); they are read as they were stored.
+LEGACY_PACKED = "zlib+base64+json"
 
 
-def _pack(excluded: list[dict[str, Any]]) -> dict[str, Any]:
-    raw = json.dumps(excluded, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return {"encoding": PACKED, "count": len(excluded), "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
+# The lists of eligible units that are not recommended (`below_cut`, and the held-back units
+# of a compact `excluded`) grow with the register; they are stored zlib-compressed the same way.
+PACKED = LEGACY_PACKED
+
+
+def _pack(items: list[Any]) -> dict[str, Any]:
+    raw = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return {"encoding": PACKED, "count": len(items), "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
 
 
 def _unpack(value: Any) -> Any:
@@ -130,17 +155,29 @@ def _unpack(value: Any) -> Any:
 
 
 def _stored_form(document: dict[str, Any]) -> dict[str, Any]:
-    if "excluded" not in document:
-        return document
-    return dict(document, excluded=_pack(document["excluded"]))
+    out = dict(document, below_cut=_pack(document.get("below_cut") or []))
+    if isinstance(out.get("excluded"), dict):  # compact (matching/compact.py)
+        out["excluded"] = dict(out["excluded"], held_back=_pack(out["excluded"]["held_back"]))
+    return out
 
 
 def stored_document(decision: Decision) -> dict[str, Any]:
-    """A stored decision's document as it was decided (the excluded list unpacked)."""
-    doc = decision.document
-    if isinstance(doc.get("excluded"), dict):
-        doc = dict(doc, excluded=_unpack(doc["excluded"]))
+    """A stored decision's document as decided, except that `excluded` is in its compact
+    stored form (`full_document` rebuilds the list); a decision stored before compact
+    decisions has its full list."""
+    doc = dict(decision.document)
+    doc["below_cut"] = _unpack(doc.get("below_cut") or [])
+    ex = doc.get("excluded")
+    if isinstance(ex, dict):
+        doc["excluded"] = _unpack(ex) if ex.get("encoding") == PACKED else dict(ex, held_back=_unpack(ex["held_back"]))
     return doc
+
+
+def full_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
+    """The decision with its full `excluded` list (CONTRACT.md), rebuilt as it was decided."""
+    from .compact import full_document as expand_all
+
+    return expand_all(session, document, request_model(row))
 
 
 def record_decision(session: Session, row: PlacementRequest, document: dict[str, Any], *,
@@ -221,16 +258,24 @@ def decline(session: Session, request_id: str, unit_id: str, *, reason: str, act
     return entry
 
 
-def _find_in_decision(document: dict[str, Any], unit_id: str) -> tuple[str, dict[str, Any] | None]:
+def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Session | None = None,
+                      row: PlacementRequest | None = None) -> tuple[str, dict[str, Any] | None]:
     for rec in document.get("recommendations", []):
         if rec["unit_id"] == unit_id:
             return "recommended", rec
     for rec in document.get("below_cut", []):
         if rec["unit_id"] == unit_id:
             return "below_cut", rec
-    for ex in document.get("excluded", []):
-        if ex["unit_id"] == unit_id:
-            return ("held_back" if ex.get("eligible") else "excluded"), ex
+    from .compact import expand, is_compact
+
+    if is_compact(document):
+        if session is None or row is None:
+            raise RuntimeError("a compact decision is looked into with its session and request")
+        entries = expand(session, document, request_model(row), unit_ids=[unit_id])
+    else:
+        entries = [ex for ex in document.get("excluded", []) if ex["unit_id"] == unit_id]
+    for ex in entries:
+        return ("held_back" if ex.get("eligible") else "excluded"), ex
     return "not_a_candidate", None
 
 
@@ -340,7 +385,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     if unit_id in declined_units(session, row):
         raise InvariantViolation(f"unit {unit_id} declined request '{row.request_id}'; it cannot be chosen")
     doc = stored_document(decision)
-    where, entry = _find_in_decision(doc, unit_id)
+    where, entry = _find_in_decision(doc, unit_id, session=session, row=row)
     if where == "not_a_candidate":
         raise InvariantViolation(
             f"unit {unit_id} is not a candidate for {row.insats} in decision {decision.seq} of '{row.request_id}' "
@@ -510,8 +555,11 @@ def shown_payload(payload: dict[str, Any], *, show_protected: bool = False) -> d
     return dict(payload, home_location=None, home_location_hidden=True)
 
 
-def request_overview(session: Session, request_id: str, *, show_protected: bool = False) -> dict[str, Any]:
-    """The request with every decision, decline, review and the placement (`request show`)."""
+def request_overview(session: Session, request_id: str, *, show_protected: bool = False,
+                     full: bool = True) -> dict[str, Any]:
+    """The request with every decision, decline, review and the placement (`request show`).
+    `full=False` leaves each decision's `excluded` in its stored, compact form (counts per
+    code); `full=True` rebuilds every excluded unit's reasons."""
     row = get_request(session, request_id)
     decisions = decisions_of(session, row)
     reviews = {r.decision_id: r for r in session.scalars(select(Review).where(Review.request_id == row.id))}
@@ -520,6 +568,8 @@ def request_overview(session: Session, request_id: str, *, show_protected: bool 
     out_decisions = []
     for d in decisions:
         doc = dict(stored_document(d))
+        if full:
+            doc = full_document(session, row, doc)
         review = reviews.get(d.id)
         if review is not None:
             doc["review"] = {"id": review.id, "status": review.status, "reviewer": review.reviewer, "note": review.note}
@@ -536,10 +586,13 @@ def request_overview(session: Session, request_id: str, *, show_protected: bool 
     }
 
 
-def explain(document: dict[str, Any], unit_id: str) -> dict[str, Any]:
-    """Where a unit stands in a decision: recommended, below the cut, held back, excluded, or absent."""
+def explain(document: dict[str, Any], unit_id: str, *, session: Session | None = None,
+            row: PlacementRequest | None = None) -> dict[str, Any]:
+    """Where a unit stands in a decision: recommended, below the cut, held back, excluded, or
+    absent. A stored (compact) decision needs its session and request row: the excluded
+    unit's reasons are rebuilt from the register snapshot it was decided on."""
     unit_id = nfc(unit_id.strip())  # as typed on a command line, like `choose`
-    where, entry = _find_in_decision(document, unit_id)
+    where, entry = _find_in_decision(document, unit_id, session=session, row=row)
     out: dict[str, Any] = {"unit_id": unit_id, "request_id": document["request_id"], "seq": document.get("seq"),
                            "status": where}
     if where in ("recommended", "below_cut"):

@@ -275,11 +275,15 @@ def decide(
     reference_price: float | None = None,
     taxonomy: Taxonomy | None = None,
     with_excluded: bool = True,
+    compact: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The decision document (CONTRACT.md, "Match decision") for one evaluated request.
 
     `with_excluded=False` leaves out the `excluded` list (its size grows with the register);
     replay, which compares recommendations, flags and review only, does without it.
+    `compact={"candidates": …, "revision": …, "as_of": …}` (the snapshot's candidates of the
+    insats and where they are stored) gives `excluded` in its compact stored form
+    (matching/compact.py) without building the excluded units' reasons.
     """
     tax = taxonomy or load_taxonomy()
     limit_requested = limit
@@ -369,7 +373,7 @@ def decide(
 
     excluded: list[dict[str, Any]] = []
     others_count = len(primary)
-    for r in held_back if with_excluded else ():
+    for r in held_back if with_excluded or compact is not None else ():
         c = r.candidate
         excluded.append({
             "unit_id": c.unit_id,
@@ -386,16 +390,13 @@ def decide(
             }] + [_route_tag(x, o) for o in r.others for x in o.exclusions],
             "unevaluable": [_route_tag(x, o) for o in r.others for x in o.unevaluable],
         })
+    if compact is not None:
+        with_excluded = False
     for unit_id, cands in units.excluded() if with_excluded else ():
-        excluded.append({
-            "unit_id": unit_id,
-            "org_nr": cands[0].org_nr,
-            "reasons": [_route_tag(x, c) for c in cands for x in c.exclusions],
-            "unevaluable": [_route_tag(x, c) for c in cands for x in c.unevaluable],
-        })
+        excluded.append(excluded_entry(unit_id, cands))
     excluded.sort(key=lambda e: e["unit_id"])
 
-    return {
+    document = {
         "request_id": request.request_id,
         "insats": request.insats,
         "subcategory": request.subcategory,
@@ -419,6 +420,22 @@ def decide(
             "below_cut": len(below_cut),
             "excluded": units.count - len(eligible_units) + len(held_back),
         },
+    }
+    if compact is not None:
+        from .compact import compact_block
+
+        document["excluded"] = compact_block(document, evaluation, compact["candidates"], excluded,
+                                             revision=compact["revision"], as_of=compact["as_of"])
+    return document
+
+
+def excluded_entry(unit_id: str, cands: list[Any]) -> dict[str, Any]:
+    """An excluded unit with every reason of every one of its candidates (routes)."""
+    return {
+        "unit_id": unit_id,
+        "org_nr": cands[0].org_nr,
+        "reasons": [_route_tag(x, c) for c in cands for x in c.exclusions],
+        "unevaluable": [_route_tag(x, c) for c in cands for x in c.unevaluable],
     }
 
 
@@ -614,14 +631,25 @@ class MatchContext:
     snapshot: Any
     taxonomy: Taxonomy
     _policies: dict[date, Policy] = field(default_factory=dict)
+    revision: int | None = None  # the stored register snapshot (revision, as_of) decided on
+    as_of: date | None = None
 
     @classmethod
-    def load(cls, session: Any, *, engine: str = "durable", ruleset: Any = None, rules_dir: Any = None) -> "MatchContext":
-        from ..rules import RegisterSnapshot, load_ruleset
+    def load(cls, source: Any, *, engine: str = "durable", ruleset: Any = None, rules_dir: Any = None,
+             insatser: Iterable[str] | None = None, store: bool = True) -> "MatchContext":
+        """The rules and the register's facts (only of `insatser`, when given), read from the
+        stored register snapshot of the current revision (matching/snapshots.py), which is built
+        and stored first when there is none. `source` is an Engine; load it before the session
+        that stores decisions reads anything (on SQLite a read transaction that saw an older
+        commit cannot write afterwards)."""
+        from ..rules import load_ruleset
+        from .snapshots import load_snapshot
 
+        bind = source.get_bind() if hasattr(source, "get_bind") else source
         ruleset = ruleset or load_ruleset(rules_dir)
-        snapshot = RegisterSnapshot.from_session(session)
-        return cls(ruleset, load_evaluator(engine, ruleset, snapshot), snapshot, load_taxonomy())
+        snapshot, revision, as_of = load_snapshot(bind, insatser=insatser, store=store)
+        return cls(ruleset, load_evaluator(engine, ruleset, snapshot), snapshot, load_taxonomy(),
+                   revision=revision, as_of=as_of)
 
     def policy(self, on: date) -> Policy:
         if on not in self._policies:
@@ -629,16 +657,25 @@ class MatchContext:
         return self._policies[on]
 
     def decide(self, request: PlacementRequestIn, *, declined: Sequence[str] = (), limit: int | None = None,
-               on: date | None = None, with_excluded: bool = True) -> dict[str, Any]:
+               on: date | None = None, with_excluded: bool = True, compact: bool = False) -> dict[str, Any]:
+        """The decision document; `compact=True` gives `excluded` in its stored form (the
+        context must come from `load`, so the snapshot it was decided on is stored)."""
+        spec = None
+        if compact:
+            if self.revision is None:
+                raise RuntimeError("a compact decision needs the context's stored snapshot (MatchContext.load)")
+            spec = {"candidates": self.snapshot.candidates(request.insats), "revision": self.revision,
+                    "as_of": self.as_of}
         return evaluate_and_decide(request, evaluator=self.evaluator, ruleset=self.ruleset, snapshot=self.snapshot,
                                    taxonomy=self.taxonomy, declined=declined, limit=limit, on=on,
-                                   policy=self.policy(on or request.submitted_on), with_excluded=with_excluded)
+                                   policy=self.policy(on or request.submitted_on), with_excluded=with_excluded,
+                                   compact=spec)
 
 
 def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset: Any, snapshot: Any,
                         taxonomy: Taxonomy | None = None, declined: Sequence[str] = (), limit: int | None = None,
                         on: date | None = None, policy: Policy | None = None,
-                        with_excluded: bool = True) -> dict[str, Any]:
+                        with_excluded: bool = True, compact: dict[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate the rules for one request and rank the outcome (nothing is stored)."""
     from ..rules import request_fact
 
@@ -648,21 +685,32 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
     evaluation = evaluator.evaluate(fact, on=on)
     return decide(request, evaluation, policy or Policy.of(ruleset.policy("ranking", on)),
                   rules_version=ruleset.version, on=on, limit=limit, declined=declined,
-                  reference_price=fact.get("reference_price"), taxonomy=tax, with_excluded=with_excluded)
+                  reference_price=fact.get("reference_price"), taxonomy=tax, with_excluded=with_excluded,
+                  compact=compact)
 
 
 def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext, actor: str,
-                  limit: int | None = None, on: date | None = None) -> dict[str, Any]:
-    """Store the request (or find it, if identical), decide it leaving out the units that
-    declined it, and store the decision (and a review when it goes to direct procurement).
-    Returns the stored decision document."""
-    from .decisions import declined_units, record_decision, store_request
+                  limit: int | None = None, on: date | None = None, again: bool = False) -> tuple[dict[str, Any], bool]:
+    """Store the request (or find it, if identical) and its decision; returns (the stored
+    decision document, whether it was decided now).
 
-    row, _created = store_request(session, request, actor=actor)
-    document = context.decide(request, declined=declined_units(session, row), limit=limit, on=on)
+    A request already decided is not decided again: its latest decision is returned as stored
+    (running a batch file twice adds nothing), unless `again` (`request rematch`), which
+    decides it anew leaving out the units that declined it since. A decision that goes to
+    direct procurement opens a review. `excluded` is stored compact (matching/compact.py)."""
+    from .decisions import declined_units, latest_decision, record_decision, store_request, stored_document
+    from .snapshots import store_ruleset
+
+    row, created = store_request(session, request, actor=actor)
+    if not created and not again:
+        previous = latest_decision(session, row)
+        if previous is not None and (limit is None or previous.document.get("limit_requested") == limit):
+            return stored_document(previous), False
+    store_ruleset(session, context.ruleset)
+    document = context.decide(request, declined=declined_units(session, row), limit=limit, on=on, compact=True)
     _add_unit_labels(session, document)
     _decision, stored = record_decision(session, row, document, actor=actor)
-    return stored
+    return stored, True
 
 
 def _add_unit_labels(session: Any, document: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ def replay(session: Session, *, since: date | None = None, rules_dir: Path | Non
            engine: str = "durable", context: MatchContext | None = None) -> dict[str, Any]:
     """Re-decide the stored requests (see the module docstring); `context` may be given
     already loaded (then `rules_dir` and `engine` are not used)."""
-    ctx = context or MatchContext.load(session, engine=engine, rules_dir=rules_dir)
+    ctx = context or MatchContext.load(session, engine=engine, rules_dir=rules_dir, store=False)
     cases = stored_cases(session, since)
     differences = []
     for i in range(0, len(cases), CHUNK):

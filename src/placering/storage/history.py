@@ -124,3 +124,17 @@ def query(
     if limit:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
+
+
+def current_revision(session: Session) -> int:
+    """The register revision: the id of the newest history entry that may have changed the
+    register (every register change is history). Only a stored decision (`request` /
+    `matched`) is known to change nothing in it; anything else counts, also a choice or an end
+    of a placement, which take and free places. 0 for an empty history. A snapshot of the
+    register (matching/snapshots.py) is valid exactly as long as this stays the same."""
+    from sqlalchemy import and_, not_
+
+    # Newest first by primary key: stops at the first such entry (no scan of all history).
+    stmt = (select(History.id).where(not_(and_(History.entity_kind == "request", History.action == "matched")))
+            .order_by(History.id.desc()).limit(1))
+    return session.scalar(stmt) or 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -289,3 +289,30 @@ class UserAccount(SQLModel, table=True):
     municipality: Optional[str] = None
     added_by: str
     added_at: datetime = Field(default_factory=utcnow)
+
+
+class RegisterSnapshot(SQLModel, table=True):
+    """The register's candidate facts of one insats at one register revision (newest register
+    history id), as of one date (complaints in the last 12 months and credit ratings depend on
+    it). Written once, never changed: matching reads it instead of rebuilding the facts in
+    every process, and a stored decision's excluded units are explained from it exactly as they
+    were decided (matching/snapshots.py). `data` is zlib-compressed JSON."""
+
+    __tablename__ = "register_snapshot"
+    __table_args__ = (UniqueConstraint("revision", "as_of", "insats"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    revision: int = Field(index=True)
+    as_of: date
+    insats: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StoredRuleSet(SQLModel, table=True):
+    """The rule and parameter files of one rules version, as decided with (keyed by
+    `RuleSet.version`): a stored decision is explained with the rules it was decided by."""
+
+    __tablename__ = "rule_set"
+    version: str = Field(primary_key=True)
+    files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,208 @@
+"""Compact, exact decisions: the `excluded` list stored as sets, explained again on demand.
+
+A decision's `excluded` list names every unit the rules left out, each with every reason
+(rule, message, values compared, source). At 20,000 units that is about 18,000 reasons and
+over 100 KB per decision. What is stored instead (`ENCODING`):
+
+- `register_revision`, `as_of`: the stored register snapshot the decision was made on
+  (matching/snapshots.py), and `candidates`, how many candidates of the insats it holds;
+- `sets`: per rule, the candidates (positions in that snapshot's candidate list) it excluded
+  (`exclude:CODE:RULE`) or could not evaluate (`unevaluable:RULE`), delta-coded and compressed;
+- `held_back`: the few units eligible only through the last-resort route, in full (their
+  entries carry the ranking keys, which no rule produces);
+- `count` and `summary` (excluded units per reason code), which the decision's overview shows.
+
+`expand` rebuilds the full entries: it evaluates the chosen units' candidates again with the
+rule files of the decision's rules version (stored in `rule_set`) on the stored snapshot, with
+the request and declines as decided, and refuses to answer when the rules that fire differ
+from the stored sets. So the explanation from storage equals the one given at decision time,
+also after the register or the rule files have changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from datetime import date
+from typing import Any, Iterable
+
+ENCODING = "placering-compact/1"
+
+
+def is_compact(document: dict[str, Any]) -> bool:
+    ex = document.get("excluded")
+    return isinstance(ex, dict) and ex.get("encoding") == ENCODING
+
+
+def candidate_sets(evaluation: Any, cands: list[dict]) -> dict[str, list[int]]:
+    """Per rule, the positions (in `cands`, the snapshot's candidates of the insats) of the
+    candidates it excluded or could not evaluate."""
+    sets: dict[str, list[int]] = {}
+    if hasattr(evaluation, "states") and hasattr(evaluation, "rules"):  # the columnar evaluator
+        import numpy as np
+
+        states = evaluation.states
+        if states.shape[1] != len(cands):
+            raise RuntimeError("columnar evaluation and snapshot differ in their candidates")
+        for r, vr in enumerate(evaluation.rules):
+            cr = vr.cr
+            if cr.is_exclusion:
+                idx = np.flatnonzero(states[r] == 1)
+                if idx.size:
+                    sets.setdefault(f"exclude:{cr.code}:{cr.rule.id}", []).extend(idx.tolist())
+            idx = np.flatnonzero(states[r] > 1)
+            if idx.size:
+                sets.setdefault(f"unevaluable:{cr.rule.id}", []).extend(idx.tolist())
+        return {k: sorted(v) for k, v in sets.items()}
+    outcomes = evaluation.candidates
+    if len(outcomes) != len(cands):
+        raise RuntimeError("evaluation and snapshot differ in their candidates")
+    for i, c in enumerate(outcomes):
+        if c.unit_id != cands[i]["unit"]["unit_id"] or c.route != cands[i]["route"]["route"]:
+            raise RuntimeError("evaluation and snapshot list candidates in different orders")
+        for x in c.exclusions:
+            sets.setdefault(f"exclude:{x.code}:{x.rule}", []).append(i)
+        for x in c.unevaluable:
+            sets.setdefault(f"unevaluable:{x.rule}", []).append(i)
+    return sets
+
+
+def outcome_keys(c: Any) -> set[str]:
+    return {f"exclude:{x.code}:{x.rule}" for x in c.exclusions} | {f"unevaluable:{x.rule}" for x in c.unevaluable}
+
+
+def pack_sets(sets: dict[str, list[int]]) -> str:
+    deltas = {}
+    for key, idx in sorted(sets.items()):
+        prev, out = -1, []
+        for i in idx:
+            out.append(i - prev)
+            prev = i
+        deltas[key] = out
+    raw = json.dumps(deltas, separators=(",", ":")).encode("ascii")
+    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def unpack_sets(data: str) -> dict[str, list[int]]:
+    out = {}
+    for key, deltas in json.loads(zlib.decompress(base64.b64decode(data))).items():
+        prev, idx = -1, []
+        for d in deltas:
+            prev += d
+            idx.append(prev)
+        out[key] = idx
+    return out
+
+
+def shown_units(document: dict[str, Any], held_back: Iterable[dict]) -> set[str]:
+    """Units the document lists outside the excluded sets: ranked, below the cut, held back."""
+    return ({r["unit_id"] for r in document.get("recommendations", [])}
+            | {r["unit_id"] for r in document.get("below_cut", [])} | {e["unit_id"] for e in held_back})
+
+
+def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], held_back: list[dict], *,
+                  revision: int, as_of: date) -> dict[str, Any]:
+    sets = candidate_sets(evaluation, cands)
+    unit_of = [c["unit"]["unit_id"] for c in cands]
+    shown = shown_units(document, held_back)
+    excluded_units = set(unit_of) - shown
+    hit: dict[str, set[str]] = {}
+    for key, idx in sets.items():
+        kind, rest = key.split(":", 1)
+        code = rest.split(":", 1)[0] if kind == "exclude" else "UNEVALUABLE"
+        units = {unit_of[i] for i in idx} & excluded_units
+        if units:
+            hit.setdefault(code, set()).update(units)
+    for e in held_back:
+        codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
+        for code in codes:
+            hit.setdefault(code, set()).add(e["unit_id"])
+    summary = sorted(((code, len(u)) for code, u in hit.items()), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "encoding": ENCODING,
+        "register_revision": revision,
+        "as_of": as_of.isoformat(),
+        "candidates": len(cands),
+        "count": len(excluded_units) + len(held_back),
+        "summary": [[code, n] for code, n in summary],
+        "held_back": held_back,
+        "sets": pack_sets(sets),
+    }
+
+
+def summary(document: dict[str, Any]) -> list[tuple[str, int]]:
+    """Excluded units per reason code, most first (compact or full document)."""
+    if is_compact(document):
+        return [(code, n) for code, n in document["excluded"]["summary"]]
+    from .matcher import exclusion_summary
+
+    return exclusion_summary(document)
+
+
+def excluded_count(document: dict[str, Any]) -> int:
+    ex = document.get("excluded")
+    return ex["count"] if is_compact(document) else len(ex or [])
+
+
+def expand(session: Any, document: dict[str, Any], request: Any, *, unit_ids: Iterable[str] | None = None,
+           ruleset: Any = None) -> list[dict[str, Any]]:
+    """The full `excluded` entries of a compact document (of the given units only, when named),
+    rebuilt from the stored register snapshot and rule files (module docstring)."""
+    from ..rules.facts import RegisterSnapshot, request_fact
+    from ..rules.reference import ReferenceEvaluator
+    from ..taxonomy import load_taxonomy
+    from .matcher import excluded_entry
+    from .snapshots import SnapshotError, ruleset_of_version, stored_snapshot
+
+    block = document["excluded"]
+    insats = document["insats"]
+    only = None if unit_ids is None else set(unit_ids)
+    held_back = [e for e in block["held_back"] if only is None or e["unit_id"] in only]
+    snap = stored_snapshot(session, block["register_revision"], date.fromisoformat(block["as_of"]), insats)
+    cands = snap.candidates(insats)
+    if len(cands) != block["candidates"]:
+        raise SnapshotError(f"decision {document.get('seq')} of '{document['request_id']}': the stored snapshot "
+                            f"holds {len(cands)} candidates, the decision {block['candidates']}")
+    shown = shown_units(document, block["held_back"])
+    selected = [i for i, c in enumerate(cands)
+                if c["unit"]["unit_id"] not in shown and (only is None or c["unit"]["unit_id"] in only)]
+    entries = list(held_back)
+    if selected:
+        rs = ruleset_of_version(session, document["rules_version"], ruleset)
+        fact = request_fact(request.payload(), snap, load_taxonomy(), declined=document.get("declined_units") or ())
+        evaluator = ReferenceEvaluator(rs)
+        # Not load(): that freezes the heap for a resident register; this one is used once.
+        evaluator.snapshot = RegisterSnapshot(on=snap.on, by_insats={insats: [cands[i] for i in selected]})
+        evaluation = evaluator.evaluate(fact, on=date.fromisoformat(document["evaluated_on"]))
+        expected: dict[int, set[str]] = {i: set() for i in selected}
+        for key, idx in unpack_sets(block["sets"]).items():
+            for i in idx:
+                if i in expected:
+                    expected[i].add(key)
+        by_unit: dict[str, list[Any]] = {}
+        for i, c in zip(selected, evaluation.candidates):
+            if outcome_keys(c) != expected[i]:
+                raise SnapshotError(
+                    f"decision {document.get('seq')} of '{document['request_id']}': unit {c.unit_id} "
+                    "does not evaluate as stored; its explanation cannot be reproduced")
+            by_unit.setdefault(c.unit_id, []).append(c)
+        entries += [excluded_entry(uid, cs) for uid, cs in by_unit.items()]
+    entries.sort(key=lambda e: e["unit_id"])
+    return entries
+
+
+def full_document(session: Any, document: dict[str, Any], request: Any, **kw: Any) -> dict[str, Any]:
+    """The document with its full `excluded` list (CONTRACT.md), from a compact one."""
+    if not is_compact(document):
+        return document
+    return dict(document, excluded=expand(session, document, request, **kw))
+
+
+def is_candidate(session: Any, document: dict[str, Any], unit_id: str) -> bool:
+    """Whether the unit had a candidate of the insats in the snapshot the decision was made on."""
+    from .snapshots import stored_snapshot
+
+    block = document["excluded"]
+    snap = stored_snapshot(session, block["register_revision"], date.fromisoformat(block["as_of"]), document["insats"])
+    return any(c["unit"]["unit_id"] == unit_id for c in snap.candidates(document["insats"]))

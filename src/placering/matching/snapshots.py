@@ -1,0 +1,208 @@
+"""The register's facts and the rule files, stored once per version and read back exactly.
+
+- **Register snapshots** (table `register_snapshot`): the candidate facts of each insats at one
+  register revision (`storage.history.current_revision`: the newest register history id) as of
+  one date. Matching reads them instead of rebuilding the facts from every table in every
+  process (at 20,000 units that rebuild is most of a `placering match`), and a single match
+  reads only its insats. A stored decision names its revision and date, so its excluded units
+  are explained later from the register as it was, not as it is.
+- **Rule sets** (table `rule_set`): the rule and parameter files of each rules version a
+  decision was made with, so it is explained with its own rules after the files changed.
+
+Both are written once and never changed (insert, or nothing when another process was first).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zlib
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from ..errors import PlaceringError
+from ..rules.facts import RegisterSnapshot
+from ..storage.history import current_revision
+from ..storage.models import RegisterSnapshot as SnapshotRow
+from ..storage.models import StoredRuleSet
+
+FORMAT = "placering-facts/1"
+COMPLETE = ""  # the row under this insats lists every insats of the snapshot: it is complete
+
+# Fact fields holding dates (JSON holds them as ISO text). tests/test_compact_decisions.py
+# checks that a snapshot read back equals the one written, field by field.
+_DATE_FIELDS = {"route": ("valid_from", "valid_to"), "permit": ("decided_on",), "supplier": ("credit_rating_on",)}
+
+
+class SnapshotError(PlaceringError):
+    """A stored snapshot or rule set is missing or does not reproduce what was decided."""
+
+    exit_code = 5
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, date) else v
+
+
+def encode_candidates(cands: list[dict]) -> bytes:
+    """One insats' candidates, with the unit, supplier and permit facts they share stored once."""
+    tables: dict[str, list[dict]] = {"unit": [], "supplier": [], "permit": []}
+    index: dict[str, dict[int, int]] = {k: {} for k in tables}
+    rows = []
+    for c in cands:
+        row = []
+        for ns in ("unit", "supplier", "permit"):
+            obj = c[ns]
+            k = index[ns].get(id(obj))
+            if k is None:
+                k = index[ns][id(obj)] = len(tables[ns])
+                tables[ns].append({f: _iso(v) for f, v in obj.items()})
+            row.append(k)
+        row.append({f: _iso(v) for f, v in c["route"].items()})
+        rows.append(row)
+    doc = {"format": FORMAT, **tables, "candidates": rows}
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
+
+
+def _dates(obj: dict, fields: tuple[str, ...]) -> dict:
+    for f in fields:
+        v = obj.get(f)
+        if v is not None:
+            obj[f] = date.fromisoformat(v)
+    return obj
+
+
+def decode_candidates(data: bytes) -> list[dict]:
+    doc = json.loads(zlib.decompress(data))
+    if doc.get("format") != FORMAT:
+        raise SnapshotError(f"stored register snapshot has format {doc.get('format')!r}; expected {FORMAT}")
+    units = doc["unit"]
+    suppliers = [_dates(s, _DATE_FIELDS["supplier"]) for s in doc["supplier"]]
+    permits = [_dates(p, _DATE_FIELDS["permit"]) for p in doc["permit"]]
+    route_dates = _DATE_FIELDS["route"]
+    return [{"unit": units[u], "route": _dates(r, route_dates), "permit": permits[p], "supplier": suppliers[s]}
+            for u, s, p, r in doc["candidates"]]
+
+
+def _insert_ignore(session: Any, table: Any, rows: list[dict]) -> None:
+    """Insert rows; a row another process wrote first stays as it is (same content)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: date | None = None,
+                  store: bool = True) -> tuple[RegisterSnapshot, int, date]:
+    """The register's candidate facts as of `on` (default today) at the current revision:
+    only the given insatser (all when None). Read from the stored snapshot of this revision and
+    date; built from the register tables and stored (unless `store=False`: read-only commands)
+    when there is none yet. Returns (snapshot, revision, on)."""
+    from ..storage import open_session, transaction
+
+    on = on or date.today()
+    wanted = None if insatser is None else sorted(set(insatser))
+    with open_session(engine) as session:
+        revision = current_revision(session)
+        snap = _read(session, revision, on, wanted)
+        if snap is not None:
+            return snap, revision, on
+        full = RegisterSnapshot.from_session(session, on=on)
+        unchanged = current_revision(session) == revision
+    if unchanged and store:  # nothing committed while reading: the facts are those of `revision`
+        with transaction(engine) as session:
+            store_snapshot(session, full, revision)
+    if wanted is not None:
+        full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted})
+    return full, revision, on
+
+
+def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> RegisterSnapshot | None:
+    T = SnapshotRow.__table__.c
+    marker = session.execute(select(T.data).where(T.revision == revision, T.as_of == on, T.insats == COMPLETE)).first()
+    if marker is None:
+        return None
+    present = json.loads(zlib.decompress(marker.data))
+    names = [i for i in (present if wanted is None else wanted) if i in present]
+    by_insats: dict[str, list[dict]] = {i: [] for i in (wanted or [])}
+    if names:
+        for row in session.execute(select(T.insats, T.data).where(T.revision == revision, T.as_of == on,
+                                                                 T.insats.in_(names))):
+            by_insats[row.insats] = decode_candidates(row.data)
+    return RegisterSnapshot(on=on, by_insats=by_insats)
+
+
+def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> None:
+    rows = [{"revision": revision, "as_of": snapshot.on, "insats": insats, "data": encode_candidates(cands)}
+            for insats, cands in sorted(snapshot.by_insats.items())]
+    rows.append({"revision": revision, "as_of": snapshot.on, "insats": COMPLETE,
+                 "data": zlib.compress(json.dumps(sorted(snapshot.by_insats)).encode("utf-8"))})
+    from ..storage.models import utcnow
+
+    now = utcnow()
+    for r in rows:
+        r["created_at"] = now
+    _insert_ignore(session, SnapshotRow.__table__, rows)
+
+
+def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> RegisterSnapshot:
+    """The stored snapshot a decision was made on (one insats); an error when it is missing."""
+    snap = _read(session, revision, on, [insats])
+    if snap is None:
+        raise SnapshotError(f"the register snapshot of revision {revision} as of {on.isoformat()} is not stored")
+    return snap
+
+
+# -- rule sets ---------------------------------------------------------------------------------
+
+def ruleset_files(ruleset: Any) -> dict[str, str]:
+    """The rule and parameter files of a rule set (not its tests), by relative path."""
+    directory = Path(ruleset.directory)
+    files = sorted(p for p in directory.rglob("*.yaml") if "tests" not in p.relative_to(directory).parts)
+    return {p.relative_to(directory).as_posix(): p.read_text(encoding="utf-8") for p in files}
+
+
+def store_ruleset(session: Any, ruleset: Any) -> None:
+    if session.get(StoredRuleSet, ruleset.version) is None:
+        from ..storage.models import utcnow
+
+        _insert_ignore(session, StoredRuleSet.__table__,
+                       [{"version": ruleset.version, "files": ruleset_files(ruleset), "created_at": utcnow()}])
+
+
+_RULESETS: dict[str, Any] = {}
+
+
+def ruleset_of_version(session: Any, version: str, current: Any = None) -> Any:
+    """The rule set of a stored decision: the current one when its version matches, else the
+    stored files of that version, loaded and checked to give the same version."""
+    from ..rules import load_ruleset
+
+    if current is not None and current.version == version:
+        return current
+    if version in _RULESETS:
+        return _RULESETS[version]
+    default = load_ruleset()
+    if default.version == version:
+        return default
+    row = session.get(StoredRuleSet, version)
+    if row is None:
+        raise SnapshotError(f"the rule files of rules version {version} are not stored")
+    with tempfile.TemporaryDirectory(prefix="placering-rules-") as tmp:
+        for rel, text in row.files.items():
+            path = Path(tmp, rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        ruleset = load_ruleset(tmp)
+    if ruleset.version != version:
+        raise SnapshotError(f"the stored rule files of version {version} load as version {ruleset.version}")
+    _RULESETS[version] = ruleset
+    return ruleset
