@@ -81,10 +81,14 @@ OTHER = {
     "history": {r: (I,) for r in WRITERS},  # append-only: triggers refuse UPDATE and DELETE
     "user_account": {},
     "alembic_version": {},
+    # written once by whoever matches first at a register revision / rules version (matching/snapshots.py)
+    "register_snapshot": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
+    "rule_set": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
 }
 PRIVILEGES: dict[str, dict[Role, tuple[str, ...]]] = {**REGISTER, **CASES, **OTHER}
 # What a social worker may read: the register (to match), its own cases, history of them.
-SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"history", "user_account", "alembic_version"}
+SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"history", "user_account", "alembic_version", "register_snapshot",
+                                                     "rule_set"}
 
 # The social worker's municipality (session_user is the authenticated login, whatever role
 # the session has switched to).
