@@ -228,16 +228,67 @@ def test_permits_checks_names_and_places(demo):
 # --- loading through the CLI, on both back ends -------------------------------------------
 
 
-def test_init_demo_loads_the_register_and_loading_again_changes_nothing(run, engine, demo):
-    first = stdout_json(run("init", "--demo", "--json"))
-    assert first["demo"]["suppliers"] == len(demo["suppliers"]) and first["demo"]["units"] == 900
+DEMO_DAY = "2026-06-30"
+
+
+def test_init_demo_loads_the_register_with_its_history(run, engine):
+    """The demo's state on its date is the generated register's (statuses, removal reasons,
+    agreements); what led there is in the history, dated over the years before; loading it
+    again changes nothing."""
+    first = stdout_json(run("init", "--demo", "--as-of", DEMO_DAY, "--json"))
+    intended = generate_register(as_of=date.fromisoformat(DEMO_DAY))
+    assert first["demo"]["units_created"] == 900 and first["demo"]["as_of"] == DEMO_DAY
     exported = stdout_json(run("register", "export", "--json"))
-    assert len([u for s in exported["suppliers"] for u in s["units"]]) == 900
-    assert exported == demo  # the export round-trips the generated document exactly
+    now = {u["unit_id"]: (u["status"], u.get("removal_reason")) for _, u in units_of(exported)}
+    assert now == {u["unit_id"]: (u["status"], u.get("removal_reason")) for _, u in units_of(intended)}
+    agreements = lambda doc: {r["agreement_id"]: r["status"] for _, u in units_of(doc)  # noqa: E731
+                              for r in u["routes"] if r.get("agreement_id")}
+    assert agreements(exported) == agreements(intended)
+
+    # Statuses changed on their own dates, spread over the years before the demo's date.
+    entries = stdout_json(run("audit", "log", "--kind", "unit", "--action", "status", "--json"))["entries"]
+    years = Counter(str(e["effective_on"])[:4] for e in entries)
+    assert len(years) >= 5 and all(str(e["effective_on"]) <= DEMO_DAY for e in entries)
+
+    # An earlier date has its own paused units, among them some published again since.
+    then = stdout_json(run("audit", "paused", "--as-of", "2023-06-30", "--json"))
+    today = stdout_json(run("audit", "paused", "--as-of", DEMO_DAY, "--json"))
+    then_ids = {x["id"] for x in then["paused"]}
+    assert 10 <= len(then_ids) < len({x["id"] for x in today["paused"]})
+    assert all(x["since"] <= "2023-06-30" for x in then["paused"])
+    assert any(now[i][0] == "published" for i in then_ids if i in now)
+
+    # Checks are made at their cadence: a few are due, not every check of every supplier.
+    due = stdout_json(run("audit", "checks-due", "--as-of", DEMO_DAY, "--json"))
+    kinds = len(due["validity_days"])
+    assert 0 < len(due["checks"]) < 0.15 * due["suppliers"] * kinds
+    assert {c["state"] for c in due["checks"]} >= {"expired", "not_passed"}
+
     before = snapshot(engine)
-    again = stdout_json(run("init", "--demo", "--json"))
+    again = stdout_json(run("init", "--demo", "--as-of", DEMO_DAY, "--json"))
     assert again["demo"]["units_created"] == 0 and again["demo"]["history_entries"] == 0
     assert snapshot(engine) == before
+
+
+def test_the_history_plan_is_deterministic_and_in_date_order():
+    from placering.demo.history import plan_history
+
+    day = date.fromisoformat(DEMO_DAY)
+    doc = generate_register(120, seed=9, as_of=day)
+    validity = {"credit_rating": 31, "tax_registration": 92, "court_records": 365}
+    a = plan_history(doc, as_of=day, seed=9, validity=validity)
+    b = plan_history(generate_register(120, seed=9, as_of=day), as_of=day, seed=9, validity=validity)
+    assert (a.entries, a.events, a.checks) == (b.entries, b.events, b.checks)
+    assert [e.on for e in a.events] == sorted(e.on for e in a.events)
+    assert all(e.on <= day for e in a.events) and len({on.year for on, _ in a.entries}) >= 4
+    for checks in a.checks.values():
+        assert [c["performed_on"] for c in checks] == sorted(c["performed_on"] for c in checks)
+        assert all(c["performed_on"] <= DEMO_DAY for c in checks)
+
+
+def test_init_demo_refuses_a_future_date(run):
+    r = run("init", "--demo", "--as-of", "2999-01-01")
+    assert r.exit_code == 2 and "in the future" in r.output and "Traceback" not in r.output
 
 
 # --- benchmark commands ----------------------------------------------------------------------

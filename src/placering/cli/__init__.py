@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from .common import AppContext, PlaceringGroup, app, by_option, json_option, print_json, wants_json
+from .common import AppContext, CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, wants_json
 
 # command name -> (module that defines it, its short help as `--help` lists it). The short help
 # is the first sentence of the command's docstring; tests/test_startup.py keeps them equal.
@@ -80,10 +80,13 @@ def cli(ctx: click.Context, db_url: str | None, json_output: bool) -> None:
 
 
 @cli.command()
-@click.option("--demo", is_flag=True, help="Also load the demo register (about 500 suppliers, 900 units).")
+@click.option("--demo", is_flag=True, help="Also load the demo register (about 500 suppliers, 900 units) with "
+              "six years of history before its date.")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="With --demo: the demo register's date, its history running up to it (default: today).")
 @by_option
 @json_option
-def init(demo: bool, actor: str | None, json_output: bool) -> None:
+def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) -> None:
     """Create the database, or upgrade it to this version's schema. Never drops data."""
     from ..storage.database import upgrade
     from ..storage.history import require_actor
@@ -92,9 +95,12 @@ def init(demo: bool, actor: str | None, json_output: bool) -> None:
     before, after = upgrade(engine)
     result: dict[str, Any] = {"database": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
     if demo:
-        from ..demo import load_demo
+        from ..demo import load_demo, today_in_sweden
 
-        result["demo"] = load_demo(engine, actor=require_actor(actor or "demo"))
+        day = parse_date(as_of, "--as-of")
+        if day is not None and day > today_in_sweden():
+            raise CliError(f"--as-of: {day.isoformat()} is in the future: the demo's history records what happened", 2)
+        result["demo"] = load_demo(engine, actor=require_actor(actor or "demo"), as_of=day)
     if wants_json(json_output):
         print_json(result)
         return
@@ -102,7 +108,11 @@ def init(demo: bool, actor: str | None, json_output: bool) -> None:
     click.echo(f"Database {result['database']}: schema {after} ({state}).")
     if demo:
         d = result["demo"]
-        click.echo(f"Demo register loaded: {d['suppliers']} suppliers, {d['units']} units.")
+        if d["units_created"]:
+            click.echo(f"Demo register loaded: {d['suppliers']} suppliers, {d['units']} units, "
+                       f"{d['history_entries']} history entries up to {d['as_of']}.")
+        else:
+            click.echo("The demo register is already loaded: nothing changed.")
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 Not part of the register itself (`placering.register`): the demo builds an interchange
 document (`generator.generate_register`), demo placement requests (`generate_requests`), and
-loads them through the register's own library functions (`load_demo`, `placering init --demo`).
+writes the register with years of dated history through the register's own library functions
+(`history.py`, `load.load_demo`: `placering init --demo`).
 Benchmarks use the same generator at any size.
 """
 
@@ -13,7 +14,7 @@ from .generator import (  # noqa: F401
     document_json,
     generate_register,
     generate_requests,
-    load_demo,
     month_start_after,
     request_mix,
 )
+from .load import load_demo, today_in_sweden  # noqa: F401

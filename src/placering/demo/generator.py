@@ -6,7 +6,7 @@ units for benchmarks), with egen regi units run by municipalities, framework agr
 plausible daily prices and validity dates, IOP for skyddat boende, direct procurement,
 IVO permits, supplier checks and register statuses with the 2022 removal-reason mix.
 `generate_requests()` builds placement requests with the insats mix of a year's request
-volumes. `load_demo()` imports the demo register (`placering init --demo`).
+volumes. `demo.load.load_demo()` writes it with its history (`placering init --demo`).
 
 Everything is drawn from one `random.Random(seed)` in a fixed order, so the same arguments
 give a byte-identical document. The shapes (prices, shares, age options, target groups) are
@@ -844,23 +844,3 @@ def generate_requests(count: int, *, year: int = 2024, seed: int = 7, municipali
         request["max_daily_price"] = cap
         out.append(request)
     return out
-
-
-# --- loading -------------------------------------------------------------------------------
-
-
-def load_demo(engine, *, actor: str) -> dict:
-    """Import the 900-unit demo register in one transaction; loading it again changes nothing."""
-    from ..storage import transaction
-    from ..register.service import import_document
-
-    doc = generate_register()
-    with transaction(engine) as session:
-        result = import_document(session, doc, actor=actor, source="demo register")
-    return {
-        "suppliers": len(doc["suppliers"]),
-        "units": sum(len(s["units"]) for s in doc["suppliers"]),
-        "units_created": result.units_created,
-        "units_updated": result.units_updated,
-        "history_entries": result.history_entries,
-    }
