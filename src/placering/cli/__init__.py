@@ -95,10 +95,11 @@ def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) ->
     before, after = upgrade(engine)
     result: dict[str, Any] = {"database": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
     if demo:
-        from ..demo import load_demo, today_in_sweden
+        from ..demo import load_demo
+        from ..display import today
 
         day = parse_date(as_of, "--as-of")
-        if day is not None and day > today_in_sweden():
+        if day is not None and day > today():
             raise CliError(f"--as-of: {day.isoformat()} is in the future: the demo's history records what happened", 2)
         result["demo"] = load_demo(engine, actor=require_actor(actor or "demo"), as_of=day)
     if wants_json(json_output):

@@ -17,4 +17,4 @@ from .generator import (  # noqa: F401
     month_start_after,
     request_mix,
 )
-from .load import load_demo, today_in_sweden  # noqa: F401
+from .load import load_demo  # noqa: F401

@@ -3,19 +3,13 @@ library functions in one transaction."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import select
 
+from ..display import today
 from .generator import DEMO_SEED, DEMO_UNITS, generate_register
 from .history import load_history
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-
-
-def today_in_sweden() -> date:
-    return datetime.now(STOCKHOLM).date()
 
 
 def load_demo(engine, *, actor: str, as_of: date | None = None, seed: int = DEMO_SEED,
@@ -25,7 +19,7 @@ def load_demo(engine, *, actor: str, as_of: date | None = None, seed: int = DEMO
     from ..storage import transaction
     from ..storage.models import Supplier
 
-    as_of = as_of or today_in_sweden()
+    as_of = as_of or today()
     doc = generate_register(units, seed=seed, as_of=as_of)
     org_nrs = [s["org_nr"] for s in doc["suppliers"]]
     summary = {"as_of": as_of.isoformat(), "suppliers": len(doc["suppliers"]),
