@@ -7,6 +7,8 @@ import json
 from conftest import snapshot
 from sqlalchemy import text
 
+from placering.paths import rules_dir
+
 from test_matching_support import (  # noqa: F401 (rules_engine is a fixture)
     load_register,
     match_json,
@@ -148,7 +150,7 @@ def test_replay_lists_differences_after_a_rule_change(run, engine, tmp_path, rul
     match_json(run, tmp_path, request("R-1"), rules_engine)
     match_json(run, tmp_path, request("R-2", submitted_on="2024-10-01", start_on="2024-10-02", age=16), rules_engine)
     before = snapshot(engine)
-    same = run("request", "replay", "--engine", rules_engine, "--json")
+    same = run("request", "replay", "--rules", str(rules_dir()), "--engine", rules_engine, "--json")
     assert same.exit_code == 0, same.output
     result = json.loads(same.stdout)
     assert result["requests"] == 2 and result["differences"] == [] and result["unchanged"] == 2
@@ -160,18 +162,19 @@ def test_replay_lists_differences_after_a_rule_change(run, engine, tmp_path, rul
     r = run("request", "replay", "--rules", str(rules), "--engine", rules_engine, "--json")
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
-    assert result["rules_version"] != json.loads(same.stdout)["rules_version"]
-    diffs = {d["request_id"]: d for d in result["differences"]}
-    assert set(diffs) == {"R-1", "R-2"}
-    change = diffs["R-1"]["changes"][0]
-    assert change["what"] == "recommendations"
-    assert change["old"] == ["U-E (egen_regi)", "U-OLD (ramavtal)", "U-R1 (ramavtal)"]
-    assert change["new"] == ["U-OLD (ramavtal)", "U-R1 (ramavtal)", "U-R2 (ramavtal)"]
+    assert result["candidate"]["rules_version"] != result["current"]["rules_version"]
+    assert result["changed"] == 2
+    r1 = {d["unit_id"]: (d["change"], d["old_rank"], d["new_rank"], d["rules"])
+          for d in result["differences"] if d["request_id"] == "R-1"}
+    policy = ["RANK-PRIORITY-ORDER"]
+    assert r1 == {"U-E": ("left", 1, None, policy), "U-OLD": ("rank", 2, 1, policy),
+                  "U-R1": ("rank", 3, 2, policy), "U-R2": ("entered", None, 3, policy)}
+    assert [s["rule"] for s in result["summary"]] == policy
     since = json.loads(run("request", "replay", "--rules", str(rules), "--since", "2024-09-15",
                            "--engine", rules_engine, "--json").stdout)
-    assert since["requests"] == 1 and [d["request_id"] for d in since["differences"]] == ["R-2"]
+    assert since["requests"] == 1 and {d["request_id"] for d in since["differences"]} == {"R-2"}
     human = run("request", "replay", "--rules", str(rules), "--engine", rules_engine)
-    assert "2 changed, 0 unchanged" in human.stdout and "recommendations" in human.stdout
+    assert "2 ändras, 0 oförändrade" in human.stdout and "RANK-PRIORITY-ORDER" in human.stdout
     assert snapshot(engine) == before  # replay stores nothing
 
 
@@ -183,9 +186,9 @@ def test_replay_shows_a_new_flag(run, engine, tmp_path):
                        if rel == "parameters/procurement.yaml" else t)
     result = json.loads(run("request", "replay", "--rules", str(rules), "--engine", "reference", "--json").stdout)
     [diff] = result["differences"]
-    assert diff["changes"] == [{"what": "flags", "old": ["DIRECT_PROCUREMENT:no_eligible_framework_unit"],
-                                "new": ["DIRECT_PROCUREMENT:no_eligible_framework_unit",
-                                        "PRICE_ABOVE_REFERENCE[U-D]"]}]
+    assert (diff["unit_id"], diff["change"], diff["old_rank"], diff["new_rank"], diff["rules"]) == (
+        "U-D", "flag_added", 1, 1, ["REVIEW-PRICE-ABOVE-REFERENCE"])
+    assert diff["reasons"][0]["code"] == "PRICE_ABOVE_REFERENCE"
 
 
 def test_replay_of_bad_rules_directory_is_an_error(run, tmp_path):

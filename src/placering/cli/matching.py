@@ -17,8 +17,8 @@ from ..storage.history import require_actor
 from ..taxonomy import load_taxonomy
 from ..vocabulary import label
 from . import cli
-from .common import (CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, print_table,
-                     rules_option, to_jsonable, wants_json)
+from .common import (CliError, PlaceringGroup, Section, app, by_option, json_option, output_options, parse_date,
+                     print_json, print_table, rules_option, to_jsonable, wants_json)
 
 ENGINE_OPTION = click.option(
     "--engine",
@@ -520,41 +520,61 @@ def request_end(request_id: str, on: str, reason: str | None, actor: str | None,
         click.echo(f"Placement for {request_id} at {out['unit_id']} ended on {out['end_on']}.")
 
 
-@request.command("replay")
-@click.option("--since", help="Only requests submitted on or after this date (YYYY-MM-DD).")
-@click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Rules directory to try (default: the current rules).")
-@ENGINE_OPTION
-@json_option
-def request_replay(since: str | None, rules_path: Path | None, engine: str, json_output: bool) -> None:
-    """Re-decide stored requests with the current (or given) rules and list every difference
-    from their latest decision (recommendations, flags, review). Stores nothing.
+_CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre", "rank": "ny rangordning",
+              "flag_added": "ny flagga", "flag_removed": "flagga borta", "review": "granskning"}
 
-    The register is today's; each request keeps the declines its latest decision left out.
+
+@request.command("replay")
+@click.option("--rules", "rules_path", required=True, metavar="DIR",
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The candidate rules directory, compared with the current rules (PLACERING_RULES_DIR or "
+              "the project's rules/).")
+@click.option("--since", metavar="DATE", help="Only requests submitted on or after this date (YYYY-MM-DD).")
+@ENGINE_OPTION
+@output_options
+def request_replay(rules_path: Path, since: str | None, engine: str, out) -> None:
+    """What a rule change would do: decide every stored request with the current rules and with
+    the candidate rules (--rules DIR) on the same register state, and list each difference
+    (request, unit, rank before and after, the rules and reasons), with a summary per rule.
+    Stores nothing.
+
+    Each request is decided on its own date, leaving out the units that declined it, with the
+    number of recommendations it asked for; register changes since it was decided do not show.
     """
     from ..matching.matcher import MatchContext
-    from ..matching.replay import replay
+    from ..matching.replay import candidate_context, replay
+    from ..rules import load_ruleset
 
     since_d = parse_date(since, "--since")
     db = app().engine()
-    ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, store=False)  # replay stores nothing
+    candidate_rules = load_ruleset(rules_path)
+    current = MatchContext.load(db, engine=engine, store=False)  # replay stores nothing
+    candidate = candidate_context(current, candidate_rules, engine)
     with open_session(db) as session:
         _freeze_resident()
-        result = replay(session, since=since_d, context=ctx)
-    if wants_json(json_output):
-        print_json(result)
-        return
-    click.echo(f"Replayed {result['requests']} request(s) with rules {result['rules_version']}"
-               + (f" from {result['rules_dir']}" if rules_path else "")
-               + f": {len(result['differences'])} changed, {result['unchanged']} unchanged.")
-    rows = []
-    for d in result["differences"]:
-        for change in d["changes"]:
-            rows.append({"request_id": d["request_id"], "seq": d["seq"], "what": change["what"],
-                         "old": change["old"], "new": change["new"]})
-    if rows:
-        print_table(rows, [("request_id", "Request"), ("seq", "Compared with"), ("what", "What"), ("old", "Stored"),
-                           ("new", "Replayed")], title="Differences")
+        result = replay(session, current=current, candidate=candidate, since=since_d)
+    rows = [{**d, "change_label": _CHANGE_SV[d["change"]], "rules": ", ".join(d["rules"]),
+             "codes": ", ".join(r["code"] or "" for r in d["reasons"]),
+             "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]
+
+    def header() -> None:
+        click.echo(f"Omprövade {result['requests']} förfrågningar på registrets revision "
+                   f"{result['register_revision']}: nuvarande regler {result['current']['rules_version']}, "
+                   f"kandidat {result['candidate']['rules_version']} ({result['candidate']['rules_dir']}): "
+                   f"{result['changed']} ändras, {result['unchanged']} oförändrade.")
+
+    out.emit(result, [
+        Section("summary", "Per regel", result["summary"],
+                [("rule", "Regel"), ("requests", "Förfrågningar"), ("entered", "Rekommenderas nu"),
+                 ("left", "Inte längre"), ("rank", "Ny rang"), ("flag_added", "Ny flagga"),
+                 ("flag_removed", "Flagga borta"), ("review", "Granskning")], empty="Inga ändringar."),
+        Section("differences", "Skillnader", rows,
+                [("request_id", "Förfrågan"), ("unit_id", "Enhet"), ("change_label", "Ändring"),
+                 ("old_rank", "Rang nu"), ("new_rank", "Rang med kandidaten"), ("rules", "Regler"),
+                 ("reasons", "Skäl")],
+                csv_columns=["request_id", "unit_id", "change", "old_rank", "new_rank", "rules", "codes", "reasons"],
+                empty="Regeländringen ändrar inget beslut."),
+    ], before=header)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,17 +1,21 @@
-"""Replay: re-decide stored requests with the current (or a proposed) rules directory and list
-every difference from their latest stored decision, so a rule change can be tried on last
-year's cases before it is adopted. Nothing is stored.
+"""Replay: what a rule change would do to the stored requests, before it is adopted.
 
-Each request is re-decided on its own evaluation date (`submitted_on`) against today's register,
-leaving out the units its latest decision left out because they declined. Differences are
-what a handler acts on: the recommendations (unit, route, rank), the flags, and whether the
-case needs review (`matcher.compare`).
+Each stored request is decided twice on the same register state (one snapshot, one revision):
+with the current rules and with the candidate rules directory, on its own evaluation date
+(`submitted_on`), leaving out the units its latest decision left out because they declined,
+with the number of recommendations it asked for. Differences therefore come from the rules
+alone, never from register changes since the request was decided. Nothing is stored.
+
+A difference is a field record: request, unit, its rank under the current and the candidate
+rules (None when not recommended), the kind of change, the rules it is due to and their reasons
+(the exclusion or flag that appears or disappears). `summary` counts the changes per rule.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,10 +23,10 @@ from sqlmodel import Session
 
 from ..storage.models import Decision, PlacementRequest
 from .decisions import request_model
-from .matcher import MatchContext, compare
-
+from .matcher import MatchContext, compare, load_evaluator
 
 CHUNK = 200  # cases read at a time: a year's decisions do not need to be in memory at once
+RANKING = "(rangordning)"  # a unit moved only because others entered or left: no rule of its own
 
 
 def stored_cases(session: Session, since: date | None = None) -> list[tuple[int, int]]:
@@ -39,37 +43,117 @@ def stored_cases(session: Session, since: date | None = None) -> list[tuple[int,
     return [(r, d) for r, d in session.execute(stmt)]
 
 
-def replay(session: Session, *, since: date | None = None, rules_dir: Path | None = None,
-           engine: str = "durable", context: MatchContext | None = None) -> dict[str, Any]:
-    """Re-decide the stored requests (see the module docstring); `context` may be given
-    already loaded (then `rules_dir` and `engine` are not used)."""
-    ctx = context or MatchContext.load(session, engine=engine, rules_dir=rules_dir, store=False)
+def candidate_context(current: MatchContext, ruleset: Any, engine: str) -> MatchContext:
+    """The candidate rules on the very register snapshot `current` decides on."""
+    return replace(current, ruleset=ruleset, evaluator=load_evaluator(engine, ruleset, current.snapshot),
+                   _policies={})
+
+
+def _reasons(entry: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not entry:
+        return []
+    return [{"rule": r.get("rule"), "code": r.get("code"), "message": r.get("message")}
+            for r in [*entry.get("reasons", []), *entry.get("unevaluable", [])]]
+
+
+def _flag_key(f: dict[str, Any]) -> tuple:
+    return (f.get("code"), f.get("unit_id"), f.get("rule"), f.get("reason"))
+
+
+def differences(request_id: str, old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """The structured differences between the current (`old`) and candidate (`new`) decisions of
+    one request; both must be full documents (with `excluded`)."""
+    ranks = lambda doc: {r["unit_id"]: r["rank"] for r in doc["recommendations"]}  # noqa: E731
+    excluded = lambda doc: {e["unit_id"]: e for e in doc.get("excluded", [])}  # noqa: E731
+    old_rank, new_rank = ranks(old), ranks(new)
+    # A unit that moved with no rule of its own moved by the ranking: by the policy when the
+    # candidate's policy differs, else only because other units entered or left.
+    ranking = [new["ranking"]["rule"]] if old.get("ranking") != new.get("ranking") else [RANKING]
+    old_ex, new_ex = excluded(old), excluded(new)
+    out: list[dict[str, Any]] = []
+    for unit_id in sorted(set(old_rank) | set(new_rank)):
+        a, b = old_rank.get(unit_id), new_rank.get(unit_id)
+        if a == b:
+            continue
+        was, now = _reasons(old_ex.get(unit_id)), _reasons(new_ex.get(unit_id))
+        was_rules = {r["rule"] for r in was}
+        now_rules = {r["rule"] for r in now}
+        if b is None:  # no longer recommended: what now leaves it out
+            change, reasons = "left", [dict(r, side="candidate") for r in now if r["rule"] not in was_rules]
+        elif a is None:  # recommended now: what left it out before
+            change, reasons = "entered", [dict(r, side="current") for r in was if r["rule"] not in now_rules]
+        else:
+            change, reasons = "rank", []
+        rules = sorted({r["rule"] for r in reasons if r["rule"]}) or ranking
+        out.append({"request_id": request_id, "unit_id": unit_id, "change": change, "old_rank": a, "new_rank": b,
+                    "rules": rules, "reasons": reasons})
+    old_flags = {_flag_key(f): f for f in old["flags"]}
+    new_flags = {_flag_key(f): f for f in new["flags"]}
+    for key in sorted(set(old_flags) ^ set(new_flags), key=lambda k: tuple(str(x) for x in k)):
+        f = new_flags.get(key) or old_flags[key]
+        added = key in new_flags
+        unit = f.get("unit_id")
+        out.append({"request_id": request_id, "unit_id": unit, "change": "flag_added" if added else "flag_removed",
+                    "old_rank": old_rank.get(unit) if unit else None, "new_rank": new_rank.get(unit) if unit else None,
+                    "rules": [f.get("rule") or RANKING],
+                    "reasons": [{"rule": f.get("rule"), "code": f.get("code"), "message": f.get("message"),
+                                 "side": "candidate" if added else "current"}]})
+    if bool(old["review_required"]) != bool(new["review_required"]):
+        out.append({"request_id": request_id, "unit_id": None, "change": "review", "old_rank": None, "new_rank": None,
+                    "rules": sorted({r for d in out for r in d["rules"]}) or [RANKING],
+                    "reasons": [{"rule": None, "code": "review_required", "side": "candidate",
+                                 "message": f"granskning {'krävs' if new['review_required'] else 'krävs inte'}"}]})
+    return out
+
+
+def replay(session: Session, *, current: MatchContext, candidate: MatchContext,
+           since: date | None = None) -> dict[str, Any]:
+    """Decide every stored request with both rule sets (see the module docstring)."""
     cases = stored_cases(session, since)
-    differences = []
+    diffs: list[dict[str, Any]] = []
+    changed = 0
     for i in range(0, len(cases), CHUNK):
         chunk = cases[i:i + CHUNK]
         rows = {r.id: r for r in session.scalars(select(PlacementRequest).where(
             PlacementRequest.id.in_([r for r, _ in chunk])))}
         decisions = {d.id: d for d in session.scalars(select(Decision).where(Decision.id.in_([d for _, d in chunk])))}
         for request_pk, decision_pk in chunk:
-            row, decision = rows[request_pk], decisions[decision_pk]
-            old = decision.document  # recommendations, flags and review are plain JSON
+            row, stored = rows[request_pk], decisions[decision_pk]
             request = request_model(row)
-            new = ctx.decide(request, declined=old.get("declined_units", []), limit=old.get("limit_requested"),
-                             with_excluded=False)
-            changes = compare(old, new)
-            if changes:
-                version = None
-                if old.get("rules_version") != new["rules_version"]:
-                    version = {"old": old.get("rules_version"), "new": new["rules_version"]}
-                differences.append({"request_id": row.request_id, "seq": decision.seq, "rules_version": version,
-                                    "changes": changes})
+            how = {"declined": stored.document.get("declined_units", []),
+                   "limit": stored.document.get("limit_requested")}
+            old = current.decide(request, with_excluded=False, **how)
+            new = candidate.decide(request, with_excluded=False, **how)
+            if not compare(old, new):
+                continue
+            # Only a changed request pays for the reasons (the full lists of excluded units).
+            found = differences(row.request_id, current.decide(request, **how), candidate.decide(request, **how))
+            if found:
+                changed += 1
+                diffs += found
         session.expunge_all()
     return {
-        "rules_version": ctx.ruleset.version,
-        "rules_dir": str(ctx.ruleset.directory),
+        "register_revision": current.revision,
+        "current": {"rules_version": current.ruleset.version, "rules_dir": str(current.ruleset.directory)},
+        "candidate": {"rules_version": candidate.ruleset.version, "rules_dir": str(candidate.ruleset.directory)},
         "since": since.isoformat() if since else None,
         "requests": len(cases),
-        "unchanged": len(cases) - len(differences),
-        "differences": differences,
+        "changed": changed,
+        "unchanged": len(cases) - changed,
+        "summary": summarise(diffs),
+        "differences": diffs,
     }
+
+
+def summarise(diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per rule: how many requests and units it changes, and how."""
+    per: dict[str, dict[str, Any]] = defaultdict(lambda: {"requests": set(), "entered": 0, "left": 0, "rank": 0,
+                                                          "flag_added": 0, "flag_removed": 0, "review": 0})
+    for d in diffs:
+        for rule in d["rules"]:
+            p = per[rule]
+            p["requests"].add(d["request_id"])
+            p[d["change"]] += 1
+    out = [{"rule": rule, **{k: (len(v) if k == "requests" else v) for k, v in p.items()}} for rule, p in per.items()]
+    out.sort(key=lambda r: (-r["requests"], r["rule"]))
+    return out
