@@ -11,4 +11,5 @@ from . import audit as _audit  # noqa: E402,F401
 from . import engine as _engine  # noqa: E402,F401
 from . import matching as _matching  # noqa: E402,F401
 from . import rules as _rules  # noqa: E402,F401
+from . import scale as _scale  # noqa: E402,F401
 from . import load as _load  # noqa: E402,F401

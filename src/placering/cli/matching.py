@@ -23,10 +23,11 @@ from .common import (CliError, PlaceringGroup, Section, app, by_option, json_opt
 ENGINE_OPTION = click.option(
     "--engine",
     type=click.Choice(["durable", "reference", "vectorized"]),
-    default="durable",
+    default="vectorized",
     show_default=True,
-    help="Rules evaluator: durable-rules, the plain-Python reference evaluator, or the columnar numpy "
-    "evaluator for large registers (same results).",
+    help="Rules evaluator (same outcomes, reasons and flags): the columnar numpy evaluator (the default: "
+    "fastest as a whole process at every register size, see the README's figures), durable-rules, or the "
+    "plain-Python reference evaluator.",
 )
 LIMIT_OPTION = click.option(
     "--limit", type=click.IntRange(min=1), default=None,
@@ -256,8 +257,11 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
     from ..matching.matcher import MatchContext, match_request
     from ..storage.database import chunks
 
-    ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser={r.insats for r in requests})
-    if len(requests) >= PROGRESS_FROM:
+    pending = requests if again or limit is not None else _undecided(db, requests)
+    # Nothing to decide (a batch run again): no rules, register or evaluator to load.
+    ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser={r.insats for r in pending}) \
+        if pending else None
+    if len(pending) >= PROGRESS_FROM:
         _freeze_resident()
     summaries: list[dict[str, Any]] = []
     with _progress(len(requests)) as progress:
@@ -271,6 +275,22 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
                 session.flush()
             session.expunge_all()  # committed; let the documents go
     return summaries
+
+
+def _undecided(db: Any, requests: list[Any]) -> list[Any]:
+    """The requests that have no stored decision yet."""
+    from sqlalchemy import select
+
+    from ..storage.database import chunks
+    from ..storage.models import Decision, PlacementRequest
+
+    decided: set[str] = set()
+    with open_session(db) as session:
+        for batch in chunks(sorted({r.request_id for r in requests})):
+            decided.update(session.scalars(
+                select(PlacementRequest.request_id).join(Decision, Decision.request_id == PlacementRequest.id)
+                .where(PlacementRequest.request_id.in_(batch))))
+    return [r for r in requests if r.request_id not in decided]
 
 
 def _print_full(db: Any, request_ids: list[str], *, as_json: bool, single: bool,

@@ -21,6 +21,7 @@ also after the register or the rule files have changed.
 
 from __future__ import annotations
 
+from array import array
 import base64
 import json
 import zlib
@@ -72,26 +73,33 @@ def outcome_keys(c: Any) -> set[str]:
     return {f"exclude:{x.code}:{x.rule}" for x in c.exclusions} | {f"unevaluable:{x.rule}" for x in c.unevaluable}
 
 
-def pack_sets(sets: dict[str, list[int]]) -> str:
-    deltas = {}
-    for key, idx in sorted(sets.items()):
-        prev, out = -1, []
-        for i in idx:
-            out.append(i - prev)
-            prev = i
-        deltas[key] = out
-    raw = json.dumps(deltas, separators=(",", ":")).encode("ascii")
-    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+def pack_sets(sets: dict[str, list[int]], n: int) -> str:
+    """The sets as one code per candidate: the index of its combination of rules (few distinct
+    combinations, so one byte each, compressed: a few KB for thousands of candidates)."""
+    keys = sorted(sets)
+    per: list[list[int]] = [[] for _ in range(n)]
+    for k, key in enumerate(keys):
+        for i in sets[key]:
+            per[i].append(k)
+    combos: dict[tuple[int, ...], int] = {}
+    codes = [combos.setdefault(tuple(p), len(combos)) for p in per]
+    width = 1 if len(combos) <= 256 else 4
+    raw = bytes(codes) if width == 1 else array("I", codes).tobytes()
+    doc = {"keys": keys, "combinations": [list(c) for c in combos], "width": width,
+           "codes": base64.b64encode(raw).decode("ascii")}
+    return base64.b64encode(zlib.compress(json.dumps(doc, separators=(",", ":")).encode("ascii"), 9)).decode("ascii")
 
 
 def unpack_sets(data: str) -> dict[str, list[int]]:
-    out = {}
-    for key, deltas in json.loads(zlib.decompress(base64.b64decode(data))).items():
-        prev, idx = -1, []
-        for d in deltas:
-            prev += d
-            idx.append(prev)
-        out[key] = idx
+    doc = json.loads(zlib.decompress(base64.b64decode(data)))
+    raw = base64.b64decode(doc["codes"])
+    codes = list(raw) if doc["width"] == 1 else array("I", raw).tolist()
+    combos = doc["combinations"]
+    out: dict[str, list[int]] = {key: [] for key in doc["keys"]}
+    keys = doc["keys"]
+    for i, code in enumerate(codes):
+        for k in combos[code]:
+            out[keys[k]].append(i)
     return out
 
 
@@ -127,7 +135,7 @@ def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], 
         "count": len(excluded_units) + len(held_back),
         "summary": [[code, n] for code, n in summary],
         "held_back": held_back,
-        "sets": pack_sets(sets),
+        "sets": pack_sets(sets, len(cands)),
     }
 
 

@@ -689,7 +689,7 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
                   compact=compact)
 
 
-def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext, actor: str,
+def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext | None, actor: str | None,
                   limit: int | None = None, on: date | None = None, again: bool = False) -> tuple[dict[str, Any], bool]:
     """Store the request (or find it, if identical) and its decision; returns (the stored
     decision document, whether it was decided now).
@@ -706,6 +706,8 @@ def match_request(session: Any, request: PlacementRequestIn, *, context: MatchCo
         previous = latest_decision(session, row)
         if previous is not None and (limit is None or previous.document.get("limit_requested") == limit):
             return stored_document(previous), False
+    if context is None:
+        raise RuntimeError(f"request '{request.request_id}' needs deciding, and no match context was loaded")
     store_ruleset(session, context.ruleset)
     document = context.decide(request, declined=declined_units(session, row), limit=limit, on=on, compact=True)
     _add_unit_labels(session, document)

@@ -1,0 +1,184 @@
+"""`placering bench scale`: the whole CLI at register sizes, on SQLite and PostgreSQL (issue 10).
+
+Every figure is a whole `placering` process, as a user runs it (start-up, imports, reading
+the register, deciding, storing), measured in one run and printed, never asserted:
+
+- start-up: `placering --help` and `placering --version` (median of 5);
+- one `placering match` of one request: the first at a register revision (it builds the
+  register snapshot and stores it) and the next one (it reads the stored snapshot);
+- a batch of `--requests` requests (7,425: a year's requests) with every decision stored, and
+  the same batch again (it adds nothing: every request is already decided);
+- stored bytes per decision (the decision row's document) and of the register snapshot;
+- peak memory (resident set) of each of those processes.
+
+Each size gets a fresh database: an SQLite file in a temporary directory, and on PostgreSQL
+(`--pg URL`, a server where the login may create databases) a database created for the run
+and dropped afterwards. The register is the demo generator's at that size, imported with
+`placering register import`; the requests are `placering bench requests`' (the year's mix).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..cli.common import CliError, json_option, print_json, print_table, wants_json
+from .group import bench
+
+ENGINES = ("vectorized", "durable")
+
+
+def _run(args: list[str], *, db: str | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run `placering ARGS` as its own process: (seconds, peak resident MB, result); the
+    result's `cpu` is the process's CPU seconds (user + system: what it costs on a machine
+    shared with other work, where the wall time also counts the waiting)."""
+    cmd = [sys.executable, "-c", "from placering.cli import main; main()", *(["--db", db] if db else []), *args]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.stdout.read(), proc.stderr.read()  # noqa: the pipes are drained before waiting
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    result = subprocess.CompletedProcess(cmd, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    proc.returncode = code
+    result.cpu = round(usage.ru_utime + usage.ru_stime, 2)
+    if code != 0:
+        raise CliError(f"'placering {' '.join(args)}' failed ({code}): {result.stderr.strip()[:500]}", 1)
+    return seconds, round(usage.ru_maxrss / 1024, 1), result
+
+
+def _startup(arg: str) -> tuple[float, float]:
+    runs = [_run([arg]) for _ in range(5)]
+    return round(statistics.median(r[0] for r in runs), 3), round(statistics.median(r[2].cpu for r in runs), 3)
+
+
+def _stored(url: str) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    from ..storage import make_engine
+
+    engine = make_engine(url)
+    size = "length(document)" if engine.dialect.name == "sqlite" else "pg_column_size(document)"
+    data = "length(data)" if engine.dialect.name == "sqlite" else "octet_length(data)"
+    with engine.connect() as conn:
+        n, total, largest = conn.execute(text(f"SELECT COUNT(*), SUM({size}), MAX({size}) FROM decision")).one()
+        snap = conn.execute(text(f"SELECT COUNT(DISTINCT revision), SUM({data}) FROM register_snapshot")).one()
+    engine.dispose()
+    return {"decisions": n, "bytes_per_decision": round((total or 0) / n) if n else None, "largest_decision": largest,
+            "snapshots": snap[0], "snapshot_bytes": snap[1]}
+
+
+class _Database:
+    """A fresh database for one size on one back end (dropped afterwards on PostgreSQL)."""
+
+    def __init__(self, backend: str, tmp: Path, size: int, pg: str | None):
+        self.backend, self.pg, self.name = backend, pg, None
+        if backend == "sqlite":
+            self.url = f"sqlite:///{tmp / f'bench-{size}.db'}"
+        else:
+            from sqlalchemy import create_engine
+            from sqlalchemy.engine import make_url
+
+            from ..storage.database import database_url
+
+            self.name = f"placering_bench_{size}_{uuid.uuid4().hex[:8]}"
+            base = database_url(pg)
+            self.admin = create_engine(base, isolation_level="AUTOCOMMIT")
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+            self.url = make_url(base).set(database=self.name).render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        if self.name:
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self.admin.dispose()
+
+
+def measure(size: int, backend: str, *, requests: int, engine: str, tmp: Path, pg: str | None) -> dict[str, Any]:
+    from ..demo import document_json, generate_register, generate_requests
+
+    register = tmp / f"register-{size}.json"
+    if not register.exists():
+        register.write_text(document_json(generate_register(units=size)), encoding="utf-8")
+    batch = tmp / f"requests-{requests}.jsonl"
+    if not batch.exists():
+        reqs = generate_requests(requests + 2)
+        batch.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reqs[2:]), encoding="utf-8")
+        for i in (0, 1):
+            (tmp / f"single-{i}.json").write_text(json.dumps(reqs[i], ensure_ascii=False), encoding="utf-8")
+    db = _Database(backend, tmp, size, pg)
+    try:
+        _run(["init"], db=db.url)
+        _run(["register", "import", str(register), "--by", "bench"], db=db.url)
+        row: dict[str, Any] = {"units": size, "database": backend, "engine": engine}
+        t, mem, r = _run(["match", str(tmp / "single-0.json"), "--by", "bench", "--engine", engine], db=db.url)
+        row.update(match_first_s=round(t, 2), match_first_cpu=r.cpu, match_first_mb=mem)
+        t, mem, r = _run(["match", str(tmp / "single-1.json"), "--by", "bench", "--engine", engine], db=db.url)
+        row.update(match_s=round(t, 2), match_cpu=r.cpu, match_mb=mem)
+        t, mem, r = _run(["match", str(batch), "--by", "bench", "--engine", engine], db=db.url)
+        row.update(requests=requests, batch_s=round(t, 1), batch_cpu=r.cpu, batch_mb=mem)
+        stored = _stored(db.url)
+        t, mem, r = _run(["match", str(batch), "--by", "bench", "--engine", engine], db=db.url)
+        again = _stored(db.url)
+        row.update(batch_again_s=round(t, 1), batch_again_cpu=r.cpu,
+                   batch_again_added=again["decisions"] - stored["decisions"])
+        row.update(stored)
+        return row
+    finally:
+        db.drop()
+
+
+@bench.command("scale")
+@click.option("--sizes", default="900,20000", show_default=True, help="Register sizes (units), comma-separated.")
+@click.option("--requests", type=click.IntRange(min=1), default=7425, show_default=True,
+              help="Requests in the batch (7,425: a year's requests; fewer for a quick run).")
+@click.option("--engine", type=click.Choice(ENGINES), default="vectorized", show_default=True,
+              help="Evaluator the match processes use.")
+@click.option("--pg", "pg_url", envvar="PLACERING_BENCH_PG_URL",
+              help="PostgreSQL server URL (the login creates and drops a database per size); "
+              "or PLACERING_BENCH_PG_URL. Without it only SQLite is measured.")
+@json_option
+def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, json_output: bool) -> None:
+    """Whole `placering` processes at register sizes: start-up, one match, a stored batch, bytes, memory."""
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise CliError(f"--sizes: '{sizes}' is not a comma-separated list of numbers", 2) from None
+    if not size_list or min(size_list) < 11:
+        raise CliError("--sizes: at least one size, each at least 11 units", 2)
+    backends = ["sqlite"] + (["postgresql"] if pg_url else [])
+    (help_s, help_cpu), (version_s, version_cpu) = _startup("--help"), _startup("--version")
+    result: dict[str, Any] = {"startup": {"help_s": help_s, "help_cpu": help_cpu, "version_s": version_s,
+                                          "version_cpu": version_cpu},
+                              "rows": [], "note": "measured in one run; every figure is a whole process"}
+    with tempfile.TemporaryDirectory(prefix="placering-bench-") as tmp:
+        for size in size_list:
+            for backend in backends:
+                result["rows"].append(measure(size, backend, requests=requests, engine=engine, tmp=Path(tmp),
+                                              pg=pg_url))
+    if wants_json(json_output):
+        print_json(result)
+        return
+    s = result["startup"]
+    click.echo(f"Start-up (median of 5): placering --help {s['help_s']} s ({s['help_cpu']} s CPU), "
+               f"--version {s['version_s']} s ({s['version_cpu']} s CPU)")
+    print_table(result["rows"], [
+        ("units", "Units"), ("database", "DB"),
+        ("match_first_s", "1st match s"), ("match_s", "Match s"), ("match_cpu", "Match CPU s"), ("match_mb", "Match MB"),
+        ("requests", "Batch"), ("batch_s", "Batch s"), ("batch_cpu", "Batch CPU s"), ("batch_mb", "Batch MB"),
+        ("batch_again_added", "Again adds"), ("bytes_per_decision", "B/decision"),
+    ], title=f"Whole processes, engine {engine} (1st match builds the register snapshot; "
+             "Again = the same batch run again; --json has every figure)")
+    if not pg_url:
+        click.echo("PostgreSQL: not measured (give --pg URL or set PLACERING_BENCH_PG_URL).")
