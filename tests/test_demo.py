@@ -238,7 +238,7 @@ def test_init_demo_loads_the_register_with_its_history(run, engine):
     first = stdout_json(run("init", "--demo", "--as-of", DEMO_DAY, "--json"))
     intended = generate_register(as_of=date.fromisoformat(DEMO_DAY))
     assert first["demo"]["units_created"] == 900 and first["demo"]["as_of"] == DEMO_DAY
-    exported = stdout_json(run("register", "export", "--json"))
+    exported = stdout_json(run("register", "export", "--json", "--show-protected"))
     now = {u["unit_id"]: (u["status"], u.get("removal_reason")) for _, u in units_of(exported)}
     assert now == {u["unit_id"]: (u["status"], u.get("removal_reason")) for _, u in units_of(intended)}
     agreements = lambda doc: {r["agreement_id"]: r["status"] for _, u in units_of(doc)  # noqa: E731

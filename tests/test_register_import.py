@@ -138,12 +138,12 @@ def history_count(run) -> int:
 
 def test_export_after_import_round_trips_exactly(run, tmp_path):
     load(run, tmp_path)
-    result = run("register", "export", "--json")
+    result = run("register", "export", "--json", "--show-protected")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == sample_document()
     # and the exported file imports into the same register as "unchanged"
     out = tmp_path / "out.json"
-    assert run("register", "export", "--out", str(out)).exit_code == 0
+    assert run("register", "export", "--show-protected", "--out", str(out)).exit_code == 0
     assert json.loads(out.read_text(encoding="utf-8")) == sample_document()
 
 
@@ -206,7 +206,7 @@ def test_changed_unit_writes_updated_and_status_history(run, tmp_path):
     assert by_action["updated"]["changes"]["places"] == [8, 9]
     assert "routes" in by_action["updated"]["changes"]
     assert by_action["status"]["changes"] == {"status": ["published", "watch"]}
-    exported = json.loads(run("register", "export", "--json").stdout)
+    exported = json.loads(run("register", "export", "--json", "--show-protected").stdout)
     assert exported == doc
 
 
@@ -217,7 +217,7 @@ def test_import_without_permits_or_checks_keeps_them(run, tmp_path):
     del doc["suppliers"][0]["units"][0]["permits"]
     result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--json")
     assert json.loads(result.stdout)["history_entries"] == 0
-    assert json.loads(run("register", "export", "--json").stdout) == sample_document()
+    assert json.loads(run("register", "export", "--json", "--show-protected").stdout) == sample_document()
 
 
 def _mutate(fn):
@@ -362,7 +362,7 @@ def test_json_with_bom_is_read_and_latin1_json_is_rejected(run, engine, tmp_path
     bom = tmp_path / "bom.json"
     bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     assert run("register", "import", str(bom), "--by", "bo").exit_code == 0
-    assert json.loads(run("register", "export", "--json").stdout) == sample_document()
+    assert json.loads(run("register", "export", "--json", "--show-protected").stdout) == sample_document()
     before = snapshot(engine)
     latin1 = tmp_path / "latin1.json"
     data = text.replace("U-3001", "U-3009").encode("latin-1")

@@ -74,7 +74,7 @@ def test_search_filters_apply_to_units(loaded):
 def test_search_table_and_bad_filters(loaded):
     result = loaded("register", "search", "Zyxwvu")
     assert result.exit_code == 0
-    assert result.stdout == "No supplier or unit matches 'Zyxwvu'.\n"
+    assert result.stdout == "Ingen leverantör eller enhet matchar 'Zyxwvu'.\n"
     result = loaded("register", "search", "Ängen", "--route", "ram")
     assert result.exit_code == 2
     assert result.stderr == ("Error: unknown route 'ram' (known: egen_regi, ramavtal, iop, direktupphandling)\n")
@@ -83,12 +83,12 @@ def test_search_table_and_bad_filters(loaded):
 def test_show_hides_a_protected_location_unless_asked(loaded):
     result = loaded("register", "show", "U-2001")
     assert result.exit_code == 0, result.output
-    assert "Göteborg (protected address: location hidden; --show-protected shows it)" in result.stdout
+    assert "Göteborg (skyddad adress: läget visas inte; --show-protected visar det)" in result.stdout
     assert "57.7" not in result.stdout
     data = json.loads(loaded("register", "show", "U-2001", "--json").stdout)
     assert "location" not in data and data["location_hidden"] is True
     shown = loaded("register", "show", "U-2001", "--show-protected")
-    assert "Göteborg (57.7, 12) PROTECTED ADDRESS" in shown.stdout
+    assert "Göteborg (57,7, 12) SKYDDAD ADRESS" in shown.stdout
     assert json.loads(loaded("register", "show", "U-2001", "--json", "--show-protected").stdout)["location"] == {
         "lat": 57.7, "lon": 12}
     # history keeps it out too
@@ -105,8 +105,8 @@ def test_show_unit_lists_everything(loaded):
     result = loaded("register", "show", "U-1001", env=WIDE)
     assert result.exit_code == 0
     out = result.stdout
-    assert "Unit U-1001: HVB Ängen" in out
-    assert f"Status:        published (Publicerad) since {LOADED_ON} by anna" in out
+    assert "Enhet U-1001: HVB Ängen" in out
+    assert f"Status:        Publicerad sedan {LOADED_ON}, beslutat av anna" in out
     for part in ("RA-HVB-22-07", "5\u00a0150,5", "8.1-12345/2019", "Kreditupplysning", "kreditupplysning"):
         assert part in out
     result = loaded("register", "show", "U-404")
@@ -139,14 +139,14 @@ def history(run, *args) -> list[dict]:
 
 def test_history_of_a_unit(changed):
     entries = history(changed, "U-1001")
-    assert [(e["action"], e["effective_on"], e["actor"]) for e in entries if e["entity_kind"] == "unit"] == [
+    assert [(e["action"], e["effective_on"], e["actor"]) for e in entries if e["kind"] == "unit"] == [
         ("created", LOADED_ON, "anna"), ("status", "2025-01-10", "bo")]
-    assert {e["unit_id"] for e in entries if e["entity_kind"] != "agreement"} == {"U-1001"}
+    assert {e["unit_id"] for e in entries if e["kind"] != "agreement"} == {"U-1001"}
     # the unit's framework agreement belongs to its story: the order stop shows up too
-    assert [(e["entity_id"], e["changes"]["status"]) for e in entries if e["entity_kind"] == "agreement"] == [
+    assert [(e["entity_id"], e["changes"]["status"]) for e in entries if e["kind"] == "agreement"] == [
         ("RA-HVB-22-07", [None, "active"]), ("RA-HVB-22-07", ["active", "order_stop"])]
     assert history(changed, "--unit", "U-1001") == entries
-    assert not any(e["entity_kind"] == "agreement" for e in history(changed, "U-2001"))
+    assert not any(e["kind"] == "agreement" for e in history(changed, "U-2001"))
 
 
 def test_show_agreement(changed):
@@ -156,14 +156,14 @@ def test_show_agreement(changed):
     assert [(u["org_nr"], u["name"], u["unit_status"]) for u in data["units"]] == [
         (ORG_ANGEN, "HVB Ängen", "watch"), (ORG_ANGEN, "Stödboende Åkervägen", "recommendation_stop")]
     text = changed("register", "show", "RA-HVB-22-07", env=WIDE).stdout
-    assert "Agreement RA-HVB-22-07: ramavtal for hvb_barn_unga, 2022-05-01 – 2026-04-30" in text
-    assert "Status: order_stop (Beställningsstopp) since 2025-02-01 by ink" in text
+    assert "Avtal RA-HVB-22-07: Ramavtal för HVB barn och unga, 2022-05-01 – 2026-04-30" in text
+    assert "Status: Beställningsstopp sedan 2025-02-01, beslutat av ink" in text
 
 
 def test_history_of_a_supplier_and_an_agreement(changed):
     entries = history(changed, "--supplier", "5566778899")
     assert {e["org_nr"] for e in entries} == {ORG_ANGEN}
-    kinds = {(e["entity_kind"], e["entity_id"]) for e in entries}
+    kinds = {(e["kind"], e["entity_id"]) for e in entries}
     assert {("supplier", ORG_ANGEN), ("unit", "U-1001"), ("unit", "U-1002"), ("agreement", "RA-HVB-22-07"),
             ("check", f"{ORG_ANGEN}:media")} <= kinds
     assert ("unit", "U-2001") not in kinds
@@ -196,7 +196,7 @@ def test_history_table_for_people(changed):
     assert "status: published → watch" in result.stdout
     assert "Kreditbetyg 35" in result.stdout
     empty = changed("register", "history", "--actor", "nobody")
-    assert empty.stdout == "No history entries match.\n"
+    assert empty.stdout == "Inga ändringar matchar.\n"
     bad = changed("register", "history", "--kind", "statsu")
     assert bad.exit_code == 2
     assert bad.stderr == ("Error: --kind: no history entry is of kind 'statsu' (present: agreement, agreement_status, "

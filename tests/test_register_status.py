@@ -65,7 +65,8 @@ def test_same_status_is_refused(loaded, engine):
     (("--note", "Samlad bedömning: brister"), "a removal reason code (--reason)"),
 ])
 def test_removal_needs_reason_and_note(loaded, engine, args, missing):
-    rejected(loaded, engine, "register", "status", "U-1001", "removed", "--by", "kvalitet", *args, code=4,
+    # A missing option is invalid input: exit 2, as the README says (it was 4, "refused").
+    rejected(loaded, engine, "register", "status", "U-1001", "removed", "--by", "kvalitet", *args, code=2,
              message=f"removing unit U-1001 requires {missing}; reason codes: osannolik_anvandning, avvecklad, "
                      "ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, avradan_annan_myndighet")
 
@@ -78,8 +79,8 @@ def test_bad_codes_are_rejected(loaded, engine):
              "--by", "k", code=2,
              message="unknown removal reason 'konkurs' (known: osannolik_anvandning, avvecklad, ekonomiska_brister, "
                      "ivo, rekommendationsstopp, fortida_upphorande, avradan_annan_myndighet)")
-    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--reason", "ivo", "--by", "k", code=4,
-             message="a removal reason is given only when a unit is removed (not for 'watch')")
+    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--reason", "ivo", "--by", "k", code=2,
+             message="--reason: a removal reason is given only when a unit is removed (not for 'watch')")
     rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2025-13-01", "--by", "k", code=2,
              message="--on: '2025-13-01' is not a date (YYYY-MM-DD)")
     rejected(loaded, engine, "register", "status", "U-9999", "watch", "--by", "k", code=3,
@@ -140,7 +141,7 @@ def test_order_stop_applies_to_every_route_of_the_agreement_with_one_entry(loade
                     "IVO-beslut", "--on", "2025-02-01", "--json")
     assert result.exit_code == 0, result.output
     entry = json.loads(result.stdout)
-    assert (entry["entity_kind"], entry["entity_id"], entry["changes"], entry["org_nr"], entry["unit_id"]) == (
+    assert (entry["kind"], entry["entity_id"], entry["changes"], entry["org_nr"], entry["unit_id"]) == (
         "agreement", "RA-HVB-22-07", {"status": ["active", "order_stop"]}, ORG_ANGEN, None)
     for unit_id in ("U-1001", "U-1002"):
         routes = json.loads(loaded("register", "show", unit_id, "--json").stdout)["routes"]

@@ -55,7 +55,7 @@ def history(run, ident: str) -> list[dict]:
 
 def unit_status(run, unit_id: str) -> str:
     return [h for h in history(run, unit_id)
-            if h["entity_kind"] == "unit" and "status" in (h["changes"] or {})][-1]["changes"]["status"][-1]
+            if h["kind"] == "unit" and "status" in (h["changes"] or {})][-1]["changes"]["status"][-1]
 
 
 def test_revoked_permit_removes_unit_and_stops_its_agreement(reg):

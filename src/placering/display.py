@@ -55,7 +55,8 @@ def fmt_number(value: int | float, decimals: int | None = None) -> str:
     if decimals is not None:
         fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
         return _numbers().format_decimal(value, format=fmt, locale=LOCALE)
-    return _numbers().format_decimal(value, locale=LOCALE)
+    # Up to six decimals (coordinates have four; Babel's default pattern rounds to three).
+    return _numbers().format_decimal(value, format="#,##0.######", locale=LOCALE)
 
 
 def fmt_money(value: int | float | None, unit: str = "kr") -> str:
@@ -94,11 +95,6 @@ def safe(text: object) -> str:
     """Text from data, fit for a terminal: every control character shown as `\\x1b`, not obeyed."""
     s = str(text)
     return _UNSAFE.sub(_visible, s) if _UNSAFE.search(s) else s
-
-
-def safe_line(text: object) -> str:
-    """Like safe() but keeps newlines and tabs the program itself wrote."""
-    return safe(text)
 
 
 def safe_json(text: str) -> str:

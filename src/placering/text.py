@@ -26,6 +26,13 @@ def fold(text: str) -> str:
     return nfc(text).casefold()
 
 
+def plain_letters(text: str) -> str:
+    """fold() without diacritics ('Ängen' → 'angen'): what someone types on a keyboard without
+    å, ä, ö. Only for finding names, never for deciding that two names are the same."""
+    decomposed = unicodedata.normalize("NFD", fold(text))
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
 # Swedish collation order for sorting names in listings (å, ä, ö after z).
 _SV_ORDER = {ch: i for i, ch in enumerate("abcdefghijklmnopqrstuvwxyzåäö")}
 

@@ -78,51 +78,88 @@ def _reason_line(r: dict[str, Any]) -> str:
             + (f" ({values})" if values else "") + (f" — source: {src}" if src else ""))
 
 
-def _print_decision(doc: dict[str, Any]) -> None:
+def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     tax = load_taxonomy()
     insats = tax.insatser[doc["insats"]]
     sub = f" / {insats.subcategories.get(doc['subcategory'], doc['subcategory'])}" if doc.get("subcategory") else ""
-    click.echo(f"Request {doc['request_id']}: {insats.label}{sub} — decision {doc.get('seq', '–')} "
-               f"(rules {doc['rules_version']}, evaluated on {doc['evaluated_on']})")
+    echo(f"Förfrågan {doc['request_id']}: {insats.label}{sub} — beslut {doc.get('seq', '–')} "
+         f"(regler {doc['rules_version']}, bedömd per {doc['evaluated_on']})")
     sort_keys = [k["key"] for k in doc["ranking"]["sort_keys"]]
     columns = [("rank", "Rank"), ("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"),
-               ("route_label", "Route")]
+               ("route", "Route", "route")]
     columns += [(f"key_{k}", k) for k in sort_keys if k != "unit_id"]
-    columns += [("flag_codes", "Flags")]
+    columns += [("flag_codes", "Flags", "flag")]
     rows = []
     for r in doc["recommendations"]:
-        row = dict(r, route_label=label(r["route"]), flag_codes=[f["code"] for f in r.get("flags", [])])
+        row = dict(r, flag_codes=[f["code"] for f in r.get("flags", [])])
         for k in sort_keys:
             v = r["keys"].get(k)
-            row[f"key_{k}"] = f"{v:.1f}" if k == "distance_km" and v is not None else _fmt_num(v)
+            row[f"key_{k}"] = round(v, 1) if k == "distance_km" and isinstance(v, float) else v
         rows.append(row)
-    print_table(rows, columns, title="Recommendations (ranked by route order, then " + ", ".join(
-        f"{k['key']} {k['order']}" for k in doc["ranking"]["sort_keys"]) + ")", empty="(no unit can be recommended)")
+    order = ", ".join(f"{header(k['key']).lower()} {'fallande' if k['order'] == 'desc' else 'stigande'}"
+                      for k in doc["ranking"]["sort_keys"])
+    print_table(rows, columns, title=f"Rekommenderade enheter (i regiformernas ordning, sedan {order})",
+                empty="(ingen enhet kan rekommenderas)")
     if doc["flags"]:
-        click.echo("Flags:")
+        echo("Flaggor:")
         for f in doc["flags"]:
             unit = f" {f['unit_id']}" if f.get("unit_id") else ""
             reason = f" ({f['reason']})" if f.get("reason") else ""
             src = _source_text(f.get("source"))
-            click.echo(f"  {f['code']}{unit}{reason}: {f['message']} [{f['rule']}{'; ' + src if src else ''}]")
-    review = f" (review {doc['review_id']})" if doc.get("review_id") else ""
-    click.echo(f"Review required: {'yes' + review if doc['review_required'] else 'no'}")
+            echo(f"  {label(f['code'], 'flag')}{unit}{reason}: {f['message']} [{f['rule']}{'; ' + src if src else ''}]")
+    review = f" (granskning {doc['review_id']})" if doc.get("review_id") else ""
+    echo(f"Granskning krävs: {'ja' + review if doc['review_required'] else 'nej'}")
     if doc.get("unevaluable"):
-        click.echo("Request rules that could not be evaluated:")
+        echo("Regler för förfrågan som inte kunde bedömas:")
         for r in doc["unevaluable"]:
-            click.echo("  " + _reason_line(r))
+            echo("  " + _reason_line(r))
     from ..matching.compact import excluded_count, summary as exclusion_summary
 
     summary = exclusion_summary(doc)
     if summary:
-        click.echo(f"Excluded: {excluded_count(doc)} unit(s) — " + ", ".join(f"{code} {n}" for code, n in summary)
-                   + " (--explain UNIT_ID says why)")
+        echo(f"Uteslutna: {excluded_count(doc)} enheter — "
+             + ", ".join(f"{label(code, 'exclusion')} {n}" for code, n in summary) + " (--explain ENHET säger varför)")
     else:
-        click.echo("Excluded: none")
+        echo("Uteslutna: inga")
     if doc["below_cut"]:
-        click.echo(f"Eligible below the cut: {len(doc['below_cut'])} (use --limit N or --explain UNIT_ID)")
+        echo(f"Möjliga under gränsen: {len(doc['below_cut'])} (--limit N, eller --explain ENHET)")
     if doc.get("declined_units"):
-        click.echo(f"Left out because they declined: {', '.join(doc['declined_units'])}")
+        echo(f"Utelämnade eftersom de tackat nej: {', '.join(doc['declined_units'])}")
+    _next_steps_after_decision(doc, actor)
+
+
+def _cmd(*parts: Any) -> str:
+    """A command line as the user can paste it (quoted where the shell needs it)."""
+    return " ".join(["placering", *(shlex.quote(str(p)) for p in parts)])
+
+
+def _by(actor: str | None) -> list[str]:
+    return ["--by", actor] if actor else ["--by", "DITT-NAMN"]
+
+
+def next_steps(lines: list[str]) -> None:
+    """What the user can do now, as commands that run as printed."""
+    if lines:
+        echo("Nästa steg:")
+        for line in lines:
+            echo(f"  {line}")
+
+
+def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
+    rid = doc["request_id"]
+    recs = doc["recommendations"]
+    lines = []
+    if recs:
+        first = recs[0]["unit_id"]
+        lines.append(_cmd("request", "choose", rid, first, *_by(actor)) + "   # välj enheten")
+        lines.append(_cmd("request", "decline", rid, first, "--reason", "Ingen plats", *_by(actor))
+                     + "   # enheten tackade nej")
+        lines.append(_cmd("request", "show", rid, "--explain", first) + "   # varför den rekommenderas")
+    if doc.get("review_id"):
+        lines.append(_cmd("review", "show", doc["review_id"]) + "   # granskningen")
+    if not recs:
+        lines.append(_cmd("request", "show", rid, "--explain", "ENHET") + "   # varför en enhet inte är med")
+    next_steps(lines)
 
 
 def _print_explain(ex: dict[str, Any]) -> None:

@@ -14,8 +14,10 @@ from ..register.schema import num
 from ..register.search import search as search_register
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
-from ..storage.models import Complaint, History, Supplier, Unit, UnitRoute
+from ..storage.models import Complaint, History, Proposal, Supplier, Unit, UnitRoute, Visit
 from ..text import nfc
+from ..display import fmt_number
+from ..labels import labels
 from ..vocabulary import (
     CheckKind,
     CheckResult,
@@ -28,8 +30,15 @@ from ..vocabulary import (
     label,
 )
 from . import cli
+from ..display import safe_json
 from .common import (
+    DECIMAL,
+    TABLE_ROWS,
     CliError,
+    Output,
+    Section,
+    echo,
+    output_options,
     PlaceringGroup,
     app,
     by_option,
@@ -108,7 +117,7 @@ def import_(file: str, dry_run: bool, on: str | None, actor: str | None, json_ou
     engine = app().engine()
     doc, notes, csv_doc = _read_input(file)
     for note in notes:
-        click.echo(f"Note: {note}", err=True)
+        echo(f"Note: {note}", err=True)
     with transaction(engine) as session:
         summary = service.import_document(
             session, doc, actor=actor, source=file, dry_run=dry_run, effective_on=effective_on,
@@ -121,46 +130,63 @@ def import_(file: str, dry_run: bool, on: str | None, actor: str | None, json_ou
         return
     verb = "Would import" if dry_run else "Imported"
     s, u = result["suppliers"], result["units"]
-    click.echo(f"{verb} {file}: suppliers {s['created']} created, {s['updated']} updated, {s['unchanged']} "
+    echo(f"{verb} {file}: suppliers {s['created']} created, {s['updated']} updated, {s['unchanged']} "
                f"unchanged; units {u['created']} created, {u['updated']} updated, {u['unchanged']} unchanged; "
                f"{result['agreements_changed']} agreement status change(s).")
     if dry_run and summary.changes:
         shown = summary.changes[:DRY_RUN_ROWS]
         print_table(
-            [{"entity": f"{c['entity_kind']} {c['entity_id']}", "action": c["action"],
+            [{"entity": f"{label(c['entity_kind'], 'entity_kind')} {c['entity_id']}", "action": c["action"],
               "change": _change_text(c.get("changes") or {}, c["action"])} for c in shown],
             [("entity", "Entity"), ("action", "Action"), ("change", "Change")],
             title="Changes (nothing written: --dry-run)")
         if len(summary.changes) > len(shown):
-            click.echo(f"… and {len(summary.changes) - len(shown)} more changes (--json lists them all).")
+            echo(f"… and {len(summary.changes) - len(shown)} more changes (--json lists them all).")
 
 
 @register.command()
-@json_option
-@csv_option
+@click.option("--json", "json_output", is_flag=True, help="The interchange JSON (the default).")
+@click.option("--csv", "csv_output", is_flag=True, help="The unit CSV (comma, UTF-8, decimal point).")
+@click.option("--excel", "excel_output", is_flag=True,
+              help="The unit CSV for Swedish Excel (semicolon, UTF-8 with BOM, decimal comma).")
+@click.option("--show-protected", is_flag=True,
+              help="Include the coordinates of units with a protected address (left out otherwise).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file instead of stdout.")
-def export(json_output: bool, csv_output: bool, out: str | None) -> None:
-    """Export the whole register: the interchange JSON (default) or, with --csv, the unit CSV.
+def export(json_output: bool, csv_output: bool, excel_output: bool, show_protected: bool, out: str | None) -> None:
+    """Export the whole register: the interchange JSON (default) or, with --csv or --excel, the
+    unit CSV (see 'register import --help' for its columns).
 
-    This is the maintainers' interchange: it includes the coordinates of units with a
-    protected address. See 'register import --help' for the CSV columns.
-    """
-    if json_output and csv_output:
-        raise CliError("give --json or --csv, not both", 2)
+    The coordinates of a unit with a protected address are left out unless --show-protected;
+    importing such an export back keeps the coordinates the register has. CSV cells that a
+    spreadsheet would take for a formula (starting with = + - @) get a leading ' (OWASP)."""
+    if sum([json_output, csv_output, excel_output]) > 1:
+        raise CliError("give one of --json, --csv and --excel", 2)
     engine = app().engine()
     with open_session(engine) as session:
         doc = service.export_document(session)
-    text = csvio.export_csv(doc) if csv_output else json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    hidden = 0
+    if not show_protected:
+        for s in doc["suppliers"]:
+            for u in s["units"]:
+                if u.get("protected_address") and u.pop("location", None) is not None:
+                    hidden += 1
+    if csv_output or excel_output:
+        text = csvio.export_csv(doc, "excel" if excel_output else "plain")
+    else:
+        text = safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
     if out:
         try:
-            Path(out).write_text(text, encoding="utf-8")
+            Path(out).write_text(text, encoding="utf-8", newline="")
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror}", 1) from None
         n = sum(len(s["units"]) for s in doc["suppliers"])
-        click.echo(f"Wrote {len(doc['suppliers'])} suppliers and {n} units to {out}.", err=True)
+        echo(f"Wrote {len(doc['suppliers'])} suppliers and {n} units to {out}.", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False)  # already safe: JSON escaped, CSV cells escaped
+    if hidden:
+        echo(f"Note: the coordinates of {hidden} unit(s) with a protected address are left out "
+             "(--show-protected includes them).", err=True)
 
 
 # --- show / search ---------------------------------------------------------------------------
@@ -185,6 +211,18 @@ def _unit_view(session, unit: Unit, show_protected: bool, checks: list[dict] | N
          "note": c.note, "recorded_by": c.recorded_by}
         for c in session.scalars(select(Complaint).where(Complaint.unit_id == unit.id)
                                  .order_by(Complaint.received_on, Complaint.id))
+    ]
+    data["visits"] = [
+        {"id": v.id, "visited_on": v.visited_on.isoformat(), "note": v.note, "recorded_by": v.recorded_by}
+        for v in session.scalars(select(Visit).where(Visit.unit_id == unit.id)
+                                 .order_by(Visit.visited_on, Visit.id))
+    ]
+    data["proposals"] = [
+        {"id": p.id, "kind": p.kind, "status": p.status, "created_on": p.created_on, "rule_id": p.rule_id,
+         "message": p.message, "decided_by": p.decided_by, "decision_note": p.decision_note}
+        for p in session.scalars(select(Proposal).where(
+            or_(Proposal.unit_id == unit.unit_id,
+                (Proposal.unit_id.is_(None)) & (Proposal.org_nr == supplier.org_nr))).order_by(Proposal.id))
     ]
     return data
 
@@ -215,33 +253,34 @@ _CHECK_COLUMNS = [("kind", "Check", "check_kind"), ("result", "Result", "check_r
 
 
 def _print_unit(d: dict) -> None:
-    click.echo(f"Unit {d['unit_id']}: {d['name']}")
-    click.echo(f"  Supplier:      {d['supplier_name']} ({d['org_nr']})")
+    echo(f"Enhet {d['unit_id']}: {d['name']}")
+    echo(f"  Leverantör:    {d['supplier_name']} ({d['org_nr']})")
     if d.get("location_hidden"):
-        where = f"{d['municipality']} (protected address: location hidden; --show-protected shows it)"
+        where = f"{d['municipality']} (skyddad adress: läget visas inte; --show-protected visar det)"
     elif d.get("location"):
-        where = f"{d['municipality']} ({d['location']['lat']}, {d['location']['lon']})"
+        where = f"{d['municipality']} ({fmt_number(d['location']['lat'])}, {fmt_number(d['location']['lon'])})"
         if d["protected_address"]:
-            where += " PROTECTED ADDRESS"
+            where += " SKYDDAD ADRESS"
     else:
         where = d["municipality"]
-    click.echo(f"  Where:         {where}")
-    status = f"{d['status']} ({label(d['status'])})"
+    echo(f"  Var:           {where}")
+    status = label(d["status"], "unit_status")
     if d.get("status_since"):
-        status += f" since {d['status_since']} by {d['status_changed_by']}"
+        status += f" sedan {d['status_since']}, beslutat av {d['status_changed_by']}"
         if d.get("status_rule"):
-            status += f" (rule {d['status_rule']})"
-    click.echo(f"  Status:        {status}")
+            status += f" (regel {d['status_rule']})"
+    echo(f"  Status:        {status}")
     if d.get("removal_reason"):
-        click.echo(f"  Removal:       {d['removal_reason']} ({label(d['removal_reason'])})")
+        echo(f"  Borttagen för: {label(d['removal_reason'], 'removal_reason')}")
     if d.get("status_note"):
-        click.echo(f"  Status note:   {d['status_note']}")
-    click.echo(f"  Places:        {d['free_places']} free of {d['places']}")
-    click.echo(f"  Ages:          {d['age_min']}–{d['age_max']}; genders: {', '.join(d['genders'])}")
-    click.echo(f"  Target groups: {', '.join(d['target_groups']) or '(none)'}")
-    click.echo("  Offers:        " + ("; ".join(
-        o["insats"] + (f" ({', '.join(o['subcategories'])})" if o["subcategories"] else "") for o in d["offers"]
-    ) or "(none)"))
+        echo(f"  Anteckning:    {d['status_note']}")
+    echo(f"  Platser:       {fmt_number(d['free_places'])} lediga av {fmt_number(d['places'])}")
+    echo(f"  Åldrar:        {d['age_min']}–{d['age_max']} år; kön: {', '.join(labels(d['genders'], 'gender'))}")
+    echo(f"  Målgrupper:    {', '.join(labels(d['target_groups'], 'target_group')) or '(inga)'}")
+    echo("  Insatser:      " + ("; ".join(
+        label(o["insats"], "insats") + (f" ({', '.join(labels(o['subcategories'], 'subcategory'))})"
+                                        if o["subcategories"] else "") for o in d["offers"]
+    ) or "(inga)"))
     print_table(d["routes"], [("route", "Route", "route"), ("insats", "Insats", "insats"),
                               ("agreement_id", "Agreement"), ("daily_price", "Daily price"), ("valid_from", "From"),
                               ("valid_to", "To"), ("buyers", "Buyers"), ("status", "Status", "agreement_status")],
@@ -253,6 +292,10 @@ def _print_unit(d: dict) -> None:
     print_table(d["complaints"], [("id", "Id"), ("received_on", "Received"),
                                   ("category", "Category", "complaint_category"),
                                   ("outcome", "Outcome", "complaint_outcome"), ("note", "Note")], title="Synpunkter")
+    print_table(d["visits"], [("visited_on", "Visited"), ("recorded_by", "By"), ("note", "Note")], title="Besök")
+    print_table(d["proposals"], [("id", "Id"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
+                                 ("created_on", "Created"), ("message", "Why"), ("decided_by", "Decided by"),
+                                 ("decision_note", "Note")], title="Förslag från registerreglerna")
 
 
 @register.command()
@@ -262,8 +305,11 @@ def _print_unit(d: dict) -> None:
 @json_option
 def show(ident: str, show_protected: bool, json_output: bool) -> None:
     """Show a supplier (by organisation number) with its units, a unit (by unit_id) with its
-    routes, permits, checks, complaints and current status since when, or an agreement (by
-    agreement_id) with its status and units.
+    routes, permits, checks, complaints, visits, proposals and current status since when, or an
+    agreement (by agreement_id) with its status and units.
+
+    Ids are matched ignoring case (u-1083 is U-1083); a unit's exact name also finds it, and a
+    name that is not exact gets the closest units suggested.
 
     The location of a unit with a protected address is hidden unless --show-protected.
     """
@@ -275,15 +321,16 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
             if wants_json(json_output):
                 print_json(data)
                 return
-            click.echo(f"Agreement {data['agreement_id']}: {data['route']} for {data['insats']}, "
-                       f"{data['valid_from'] or '…'} – {data['valid_to'] or '…'}; buyers: {', '.join(data['buyers'])}")
-            status = f"{data['status']} ({label(data['status'])})"
+            echo(f"Avtal {data['agreement_id']}: {label(data['route'], 'route')} för "
+                 f"{label(data['insats'], 'insats')}, {data['valid_from'] or '…'} – {data['valid_to'] or '…'}; "
+                 f"köpare: {', '.join(data['buyers'])}")
+            status = label(data["status"], "agreement_status")
             if data["status_since"]:
-                status += f" since {data['status_since']} by {data['status_changed_by']}"
-            click.echo(f"  Status: {status}")
+                status += f" sedan {data['status_since']}, beslutat av {data['status_changed_by']}"
+            echo(f"  Status: {status}")
             print_table(data["units"], [("unit_id", "Unit"), ("name", "Name"), ("org_nr", "Org nr"),
-                                        ("daily_price", "Daily price"), ("unit_status", "Unit status")],
-                        title="Units on the agreement")
+                                        ("daily_price", "Daily price"), ("unit_status", "Unit status", "unit_status")],
+                        title="Enheter på avtalet")
             return
         if kind == "unit":
             data = _unit_view(session, obj, show_protected)
@@ -301,17 +348,19 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
     if wants_json(json_output):
         print_json(data)
         return
-    click.echo(f"Supplier {supplier.org_nr}: {supplier.name} ({supplier.legal_form})")
+    echo(f"Leverantör {supplier.org_nr}: {supplier.name} ({label(supplier.legal_form, 'legal_form')})")
     print_table(checks, _CHECK_COLUMNS, title="Kontroller")
     print_table(
         [{**u, "insatser": [o["insats"] for o in u["offers"]],
-          "routes_text": [r["route"] + (f" {r['agreement_id']}" if r.get("agreement_id") else "")
-                          + ("" if r["status"] == "active" else f" ({r['status']})") for r in u["routes"]],
-          "status_text": u["status"] + (f" since {u['status_since']}" if u.get("status_since") else "")}
+          "routes_text": [label(r["route"], "route") + (f" {r['agreement_id']}" if r.get("agreement_id") else "")
+                          + ("" if r["status"] == "active" else f" ({label(r['status'], 'agreement_status')})")
+                          for r in u["routes"]],
+          "status_text": label(u["status"], "unit_status")
+          + (f" sedan {u['status_since']}" if u.get("status_since") else "")}
          for u in units],
         [("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"), ("status_text", "Status"),
-         ("insatser", "Insatser"), ("routes_text", "Routes"), ("free_places", "Free")],
-        title="Units")
+         ("insatser", "Insatser", "insats"), ("routes_text", "Routes"), ("free_places", "Free")],
+        title="Enheter")
 
 
 @register.command()
@@ -320,30 +369,30 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
 @click.option("--route", help=f"Only units with this route ({_codes(Route)}).")
 @click.option("--status", help=f"Only units with this register status ({_codes(UnitStatus)}).")
 @click.option("--municipality", help="Only units in this municipality.")
-@click.option("--limit", type=int, default=20, show_default=True, help="At most this many results.")
-@json_option
-def search(text: str, insats, route, status, municipality, limit: int, json_output: bool) -> None:
+@click.option("--limit", type=int, default=20, show_default=True, help="Only the best N matches.")
+@output_options
+def search(text: str, insats, route, status, municipality, limit: int, out: Output) -> None:
     """Find units by organisation number or unit_id (exact, first), else by name (fuzzy,
-    Swedish-aware: 'ängen' finds 'Ängen'; 'angen' is only similar)."""
+    Swedish-aware: 'ängen' finds 'Ängen' first; 'angen', typed without å ä ö, also finds
+    'Ängen' ahead of names that only look alike)."""
     engine = app().engine()
     with open_session(engine) as session:
         hits = search_register(session, text, insats=insats, route=route, status=status,
                                municipality=municipality, limit=limit)
     rows = [h.as_dict() for h in hits]
-    if wants_json(json_output):
-        print_json(rows)
-        return
-    print_table(rows, [("match", "Match"), ("score", "Score"), ("org_nr", "Org nr"), ("supplier_name", "Supplier"),
-                       ("unit_id", "Unit"), ("unit_name", "Unit name"), ("municipality", "Municipality"),
-                       ("status", "Status")], empty=f"No supplier or unit matches '{text}'.")
+    out.listing(rows, [("unit_id", "Unit"), ("unit_name", "Unit name"), ("municipality", "Municipality"),
+                       ("status", "Status", "unit_status"), ("org_nr", "Org nr"), ("supplier_name", "Supplier"),
+                       ("score", "Score"), ("match", "Match", "search_match")],
+                empty=f"Ingen leverantör eller enhet matchar '{text}'.")
 
 
 # --- writes ----------------------------------------------------------------------------------
 
 
 def _entry_dict(h: History) -> dict:
-    return {"id": h.id, "effective_on": h.effective_on, "at": h.at, "actor": h.actor,
-            "entity_kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action, "org_nr": h.org_nr,
+    # The same field names as `audit log --json` (recorded_at, kind): one spelling per field.
+    return {"id": h.id, "effective_on": h.effective_on, "recorded_at": h.at, "actor": h.actor,
+            "kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action, "org_nr": h.org_nr,
             "unit_id": h.unit_id, "changes": h.changes, "reason": h.reason, "note": h.note,
             "rule_id": h.rule_id, "rules_version": h.rules_version}
 
@@ -353,7 +402,7 @@ def _done(entry: History | None, json_output: bool, message: str, extra: dict | 
         data = _entry_dict(entry) if entry is not None else {}
         print_json({**data, **(extra or {})})
     else:
-        click.echo(message)
+        echo(message)
 
 
 @register.command()
@@ -407,7 +456,7 @@ def agreement(agreement_id: str, status: str, note, on, actor, json_output: bool
 @click.argument("kind")
 @click.option("--result", required=True, help=f"Result of the check ({_codes(CheckResult)}); "
               "'unavailable' (source unreachable) never counts as a pass.")
-@click.option("--value", type=float, help="A value, e.g. the credit rating (0–100).")
+@click.option("--value", type=DECIMAL, help="A value, e.g. the credit rating (0–100); 12,5 or 12.5.")
 @click.option("--on", "on", required=True, help="Date the check was performed (YYYY-MM-DD).")
 @click.option("--source", help="Where the result came from (e.g. kreditupplysning).")
 @by_option
@@ -567,9 +616,8 @@ def _about_unit(session, unit: Unit):
 @click.option("--until", help="Only entries effective on or before this date (YYYY-MM-DD).")
 @click.option("--limit", type=int, help="Only the latest N entries.")
 @click.option("--show-protected", is_flag=True, help="Show the location of units with a protected address.")
-@json_option
-def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_protected: bool,
-            json_output: bool) -> None:
+@output_options
+def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_protected: bool, out: Output) -> None:
     """Every change to the register: who, when, why, which rule.
 
     ID may be a unit_id (the unit's entries and those of its agreements), an organisation
@@ -617,17 +665,21 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
     if not show_protected:
         for e in entries:
             _hide_location(e, protected)
-    if wants_json(json_output):
-        print_json(entries)
-        return
-    print_table(
-        [{"effective_on": e["effective_on"], "at": e["at"].strftime("%Y-%m-%d %H:%M") if e["at"] else None,
-          "actor": e["actor"], "entity": f"{e['entity_kind']} {e['entity_id']}", "action": e["action"],
-          "change": _change_text(e["changes"] or {}, e["action"]), "reason": e["reason"], "rule": e["rule_id"],
-          "note": e["note"]} for e in entries],
-        [("effective_on", "Effective"), ("at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
-         ("action", "Action"), ("change", "Change"), ("reason", "Reason"), ("rule", "Rule"), ("note", "Note")],
-        empty="No history entries match.")
+    for e in entries:
+        e["change"] = _change_text(e["changes"] or {}, e["action"])
+        e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
+    # A table shows the latest entries (and says how many there are); --all, --csv, --json all.
+    shown = entries if out.all or out.machine else entries[-TABLE_ROWS:]
+    out.emit(entries, [Section(
+        "history", None if len(shown) == len(entries) else
+        f"{fmt_number(len(entries))} ändringar; visar de senaste {len(shown)} (--all visar alla, --csv eller "
+        "--json ger alla, --limit N de senaste N)", shown,
+        [("effective_on", "Effective"), ("recorded_at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
+         ("action", "Action", "history_action"), ("change", "Change"), ("reason", "Reason"), ("rule_id", "Rule"),
+         ("note", "Note")],
+        ["id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "change", "reason",
+         "rule_id", "note", "unit_id", "org_nr"],
+        empty="Inga ändringar matchar.")])
 
 
 # --- register-status rules and the proposals worklist (owned by the rules engine) ----------------
@@ -671,9 +723,9 @@ def _proposal_dict(p) -> dict:
 @register.group(cls=PlaceringGroup, invoke_without_command=True)
 @click.option("--status", "proposal_status", type=click.Choice(["open", "accepted", "dismissed"]),
               help="Only proposals with this status.")
-@json_option
+@output_options
 @click.pass_context
-def proposals(ctx: click.Context, proposal_status: str | None, json_output: bool) -> None:
+def proposals(ctx: click.Context, proposal_status: str | None, out: Output) -> None:
     """The maintainers' worklist raised by register-status rules (deepened control, re-publish, …).
 
     Without a subcommand: list the proposals. `accept ID` / `dismiss ID` decide one, with a note."""
@@ -684,13 +736,12 @@ def proposals(ctx: click.Context, proposal_status: str | None, json_output: bool
     engine = app().engine()
     with open_session(engine) as session:
         rows = [_proposal_dict(p) for p in list_proposals(session, status=proposal_status)]
-    if wants_json(json_output):
-        print_json(rows)
-        return
-    print_table(rows, [("id", "ID"), ("kind", "Kind"), ("status", "Status"), ("org_nr", "Org nr"),
-                       ("unit_id", "Unit"), ("created_on", "Created"), ("rule_id", "Rule"), ("message", "Why"),
-                       ("decided_by", "Decided by"), ("decision_note", "Note")],
-                empty="No proposals.")
+    out.listing(rows, [("id", "ID"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
+                       ("unit_id", "Unit"), ("org_nr", "Org nr"), ("created_on", "Created"), ("message", "Why"),
+                       ("rule_id", "Rule"), ("decided_by", "Decided by"), ("decision_note", "Note")],
+                csv_columns=["id", "kind", "status", "org_nr", "unit_id", "created_on", "rule_id", "rules_version",
+                             "message", "decided_by", "decided_at", "decision_note"],
+                empty="Inga förslag.")
 
 
 def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output: bool) -> None:
@@ -703,7 +754,7 @@ def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output
     if wants_json(json_output):
         print_json(data)
         return
-    click.echo(f"Proposal {data['id']} ({data['kind']} for {data['unit_id'] or data['org_nr']}): "
+    echo(f"Proposal {data['id']} ({data['kind']} for {data['unit_id'] or data['org_nr']}): "
                f"{data['status']} by {data['decided_by']}.")
 
 

@@ -87,20 +87,29 @@ def decode(data: bytes, file: str) -> DecodedText:
          "read it as Latin-1 (ISO 8859-1)"])
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return str(value)
+NUMBER_COLUMNS = ("lat", "lon", "places", "free_places", "age_min", "age_max", "daily_price")
+BOOLEAN_COLUMNS = ("protected_address", "reserved_nonprofit")
+# What Swedish Excel writes for TRUE/FALSE, and what people type.
+_TRUE = {"true", "sant", "ja", "1", "x"}
+_FALSE = {"false", "falskt", "nej", "0", ""}
+
+DIALECTS = {"plain": ",", "excel": ";"}
 
 
-def export_csv(doc: dict) -> str:
-    """The document's units as CSV text (see the module docstring for the columns)."""
+def _cell(value, dialect: str = "plain") -> str:
+    from ..cli.common import csv_cell  # one rule for every CSV cell: decimals, formulas, controls
+
+    return csv_cell(value, dialect)
+
+
+def export_csv(doc: dict, dialect: str = "plain") -> str:
+    """The document's units as CSV text (see the module docstring for the columns): plain
+    (comma, UTF-8, decimal point) or excel (semicolon, UTF-8 with BOM, decimal comma)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    if dialect == "excel":
+        buf.write("\ufeff")
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, delimiter=DIALECTS[dialect],
+                            lineterminator="\r\n" if dialect == "excel" else "\n")
     writer.writeheader()
     for s in doc["suppliers"]:
         for u in s["units"]:
@@ -130,7 +139,7 @@ def export_csv(doc: dict) -> str:
             if not rows:
                 rows.append(base)
             for row in rows:
-                writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
+                writer.writerow({k: _cell(row.get(k), dialect) for k in COLUMNS})
     return buf.getvalue()
 
 
@@ -169,10 +178,51 @@ def _split(value: str) -> list[str]:
     return [p.strip() for p in value.split(";") if p.strip()]
 
 
+def sniff_delimiter(text: str, file: str) -> str:
+    """',' (plain CSV) or ';' (what Swedish Excel saves), from the header row: the one that
+    splits it into known column names. Anything else is a ValidationError saying what was seen."""
+    first = text.split("\n", 1)[0].rstrip("\r")
+    best = None
+    for delimiter in (",", ";"):
+        try:
+            cells = next(csv.reader([first], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        known = sum(1 for c in cells if nfc(c) in COLUMNS)
+        if best is None or known > best[0]:
+            best = (known, delimiter)
+    if best is None or best[0] == 0:
+        shown = first if len(first) <= 80 else first[:77] + "…"
+        raise ValidationError(Problem(
+            "cannot tell how the columns are separated: the header row is split into known column names "
+            f"neither by ',' (plain CSV) nor by ';' (Excel in Swedish); the header row reads '{shown}' "
+            f"(expected columns: {', '.join(COLUMNS[:4])}, …)", file=file, line=1))
+    return best[1]
+
+
+def _number(value: str) -> str:
+    """A number cell as Excel in Swedish writes it (`12,5`, `1 250`) in the document's form."""
+    cleaned = value.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    if cleaned.count(",") == 1 and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")
+    return cleaned
+
+
+def _unquote_formula(value: str) -> str:
+    """Undo the export's formula guard: `'=x` was written for `=x` (see cli.common)."""
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value
+
+
 def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
-    """Parse CSV bytes into a document; returns it and notes for the user (e.g. Latin-1 read)."""
+    """Parse CSV bytes into a document; returns it and notes for the user (e.g. Latin-1 read).
+
+    Both dialects are read: plain (comma, decimal point) and Swedish Excel's (semicolon,
+    decimal comma, SANT/FALSKT), told apart by the header row."""
     decoded = decode(data, file)
-    reader = csv.reader(io.StringIO(decoded.text, newline=""))
+    delimiter = sniff_delimiter(decoded.text, file)
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=delimiter)
     problems: list[Problem] = []
     try:
         header = next(reader)
@@ -211,7 +261,15 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
             if len(row_cells) != len(header):
                 bad(f"has {len(row_cells)} cells, the header has {len(header)}", line, None)
                 continue
-            raw = {h: nfc(c) for h, c in zip(header, row_cells)}
+            raw = {h: _unquote_formula(nfc(c)) for h, c in zip(header, row_cells)}
+            for col in NUMBER_COLUMNS:
+                raw[col] = _number(raw[col])
+            for col in BOOLEAN_COLUMNS:
+                folded = raw[col].casefold()
+                if folded in _TRUE:
+                    raw[col] = "true"
+                elif folded in _FALSE:
+                    raw[col] = ""
             org_raw = raw["org_nr"]
             try:
                 org_key = canonical_org_nr(org_raw)

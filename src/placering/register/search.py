@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..errors import ValidationError
 from ..storage.models import Offer, Supplier, Unit, UnitRoute
-from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc, sv_sort_key
+from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc, plain_letters, sv_sort_key
 from ..vocabulary import Route, UnitStatus
 from .schema import check_code, insats_code
 
@@ -117,6 +117,22 @@ def search(
         for _, score, i in process.extract(key, choices, scorer=fuzz.WRatio, score_cutoff=SCORE_CUTOFF,
                                            limit=None):
             best[i] = max(best.get(i, 0.0), score)
+    # Typed without å, ä, ö ('angen'): a name that matches once both lose their diacritics
+    # ('Boende Ängen') ranks just below an exact match, above names that only look alike
+    # ('Boende Tranhagen').
+    plain_key = plain_letters(text)
+    if plain_key != key:
+        plain = plain_key
+    else:
+        plain = key
+    for names in (unit_names, supplier_names):
+        plain_names = {i: plain_letters(n) for i, n in names.items()}
+        for _, score, i in process.extract(plain, plain_names, scorer=fuzz.WRatio, score_cutoff=SCORE_CUTOFF,
+                                           limit=None):
+            whole = fuzz.token_set_ratio(plain, plain_names[i]) == 100
+            adjusted = score - (0.5 if whole else 5.0)  # never above the same name with its letters right
+            best[i] = max(best.get(i, 0.0), adjusted)
+
     # Equal WRatio scores are common (a partial match inside a longer word scores like a whole
     # word): among them a whole-word match ('HVB Ängen' for 'ängen', not 'Aspängen') comes first.
     def words(i: int) -> float:

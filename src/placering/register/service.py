@@ -43,7 +43,7 @@ from ..vocabulary import (
     UnitStatus,
 )
 from . import schema
-from .schema import FORMAT, ParsedDocument, check_code, parse_document
+from .schema import FORMAT, ParsedDocument, check_code, num, parse_document
 
 # The checks a removed unit's supplier must pass again before re-admission (entry check).
 ENTRY_CHECKS = (CheckKind.CREDIT_RATING.value, CheckKind.TAX_REGISTRATION.value,
@@ -77,14 +77,42 @@ def get_supplier(session: Session, org_nr: str) -> Supplier:
     return supplier
 
 
+def unit_by_id(session: Session, unit_id: str) -> Unit | None:
+    """The unit with this unit_id, as typed: exact, else ignoring case (`u-1083` is U-1083)."""
+    ident = nfc(unit_id)
+    unit = session.scalars(select(Unit).where(Unit.unit_id == ident)).first()
+    if unit is None and ident:
+        unit = session.scalars(select(Unit).where(func.lower(Unit.unit_id) == ident.lower())
+                               .order_by(Unit.id)).first()
+    return unit
+
+
+def suggestions(session: Session, text: str, limit: int = 3) -> list[str]:
+    """Units whose name is like `text`, as 'U-1083 (HVB Rosstigen, Göteborg)', best first."""
+    from .search import search
+
+    try:
+        hits = search(session, text, limit=limit)
+    except ValidationError:
+        return []
+    return [f"{h.unit_id} ({h.unit_name}, {h.municipality})" for h in hits if h.unit_id]
+
+
+def _not_found_unit(session: Session, unit_id: str) -> NotFound:
+    found = suggestions(session, unit_id)
+    hint = f"; did you mean {' or '.join(found)}?" if found else " (try 'placering register search')"
+    return NotFound(f"no unit with unit_id '{nfc(unit_id)}' in the register{hint}")
+
+
 def get_unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
-    """The unit; with `lock`, its row locked until the transaction ends (a change is decided
-    on the current value, and a concurrent change of the same unit waits for this one)."""
-    stmt = select(Unit).where(Unit.unit_id == nfc(unit_id))
-    unit = lock_row(session, stmt) if lock else session.scalars(stmt).first()
+    """The unit (its id as typed, ignoring case); with `lock`, its row locked until the
+    transaction ends (a change is decided on the current value, and a concurrent change of the
+    same unit waits for this one)."""
+    unit = unit_by_id(session, unit_id)
+    if unit is not None and lock:
+        unit = lock_row(session, select(Unit).where(Unit.id == unit.id))
     if unit is None:
-        raise NotFound(f"no unit with unit_id '{nfc(unit_id)}' in the register "
-                       "(try 'placering register search')")
+        raise _not_found_unit(session, unit_id)
     return unit
 
 
@@ -388,6 +416,13 @@ def import_document(
     units = {u.unit_id: u for u in session.scalars(select(Unit))}
     offers, routes, permits = _children(session)
     checks = _checks_by_supplier(session)
+    # An export leaves out protected units' coordinates unless --show-protected: importing it
+    # back keeps the coordinates the register has rather than erasing them.
+    for _, _, _, u in parsed.units():
+        old = units.get(u["unit_id"])
+        if (u.get("protected_address") and "location" not in u and old is not None
+                and old.lat is not None and old.lon is not None):
+            u["location"] = {"lat": num(old.lat), "lon": num(old.lon)}
 
     problems: list[Problem] = []
 
@@ -671,7 +706,7 @@ def change_unit_status(
     if unit.status == status:
         raise InvariantViolation(f"unit {unit.unit_id} is already {status}")
     if reason is not None and status != UnitStatus.REMOVED:
-        raise InvariantViolation(f"a removal reason is given only when a unit is removed (not for '{status}')")
+        raise ValidationError(f"--reason: a removal reason is given only when a unit is removed (not for '{status}')")
     unit_routes = list(session.scalars(select(UnitRoute).where(UnitRoute.unit_id == unit.id)))
     if status == UnitStatus.RECOMMENDATION_STOP and not any(
         r.route == Route.DIREKTUPPHANDLING for r in unit_routes
@@ -684,8 +719,9 @@ def change_unit_status(
         missing = [what for what, v in (("a removal reason code (--reason)", reason),
                                         ("a note with the overall assessment (--note)", note)) if not v]
         if missing:
-            raise InvariantViolation(f"removing unit {unit.unit_id} requires {' and '.join(missing)}; "
-                                     f"reason codes: {', '.join(m.value for m in RemovalReason)}")
+            # A missing option is invalid input (exit 2, as the README says), not a refused change.
+            raise ValidationError(f"removing unit {unit.unit_id} requires {' and '.join(missing)}; "
+                                  f"reason codes: {', '.join(m.value for m in RemovalReason)}")
     if unit.status == UnitStatus.REMOVED:
         if status not in READMISSION_STATUSES:
             raise InvariantViolation(
@@ -910,15 +946,26 @@ def record_visit(
     return visit
 
 
-def resolve_id(session: Session, ident: str) -> tuple[str, Any]:
+def resolve_id(session: Session, ident: str, *, by_name: bool = True) -> tuple[str, Any]:
     """What an ID on the command line names: ('supplier', Supplier), ('unit', Unit) or
-    ('agreement', agreement_id)."""
+    ('agreement', agreement_id). Ids are matched ignoring case. With `by_name`, a unit's name
+    given instead of an id finds the unit when exactly one unit has that name; otherwise the
+    error suggests the closest names."""
     ident = nfc(ident)
     if looks_like_org_nr(ident):
         return "supplier", get_supplier(session, ident)
-    unit = session.scalars(select(Unit).where(Unit.unit_id == ident)).first()
+    unit = unit_by_id(session, ident)
     if unit is not None:
         return "unit", unit
-    if session.scalars(select(UnitRoute.id).where(UnitRoute.agreement_id == ident)).first() is not None:
-        return "agreement", ident
-    raise NotFound(f"'{ident}' is neither an organisation number, a unit_id nor an agreement_id in the register")
+    agreement = session.scalars(select(UnitRoute.agreement_id).where(UnitRoute.agreement_id == ident)).first() \
+        or session.scalars(select(UnitRoute.agreement_id).where(
+            func.lower(UnitRoute.agreement_id) == ident.lower())).first()
+    if agreement is not None:
+        return "agreement", agreement
+    if by_name and ident:
+        named = list(session.scalars(select(Unit).where(Unit.name_key == fold(ident)).limit(2)))
+        if len(named) == 1:
+            return "unit", named[0]
+    found = suggestions(session, ident) if by_name else []
+    hint = f"; did you mean {' or '.join(found)}?" if found else ""
+    raise NotFound(f"'{ident}' is neither an organisation number, a unit_id nor an agreement_id in the register{hint}")

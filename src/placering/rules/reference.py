@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable
 
+from ..labels import label, message_field_kind
 from . import geo
 from .facts import RegisterSnapshot
 from .regex import compile_pattern
@@ -345,8 +346,8 @@ def _message_parts(template: str) -> list[tuple[str, Any]]:
             parts.append(("distance", None))
         elif key.startswith("param."):
             parts.append(("param", key[6:]))
-        else:
-            parts.append(("field", getter(key)))
+        else:  # a code shows its Swedish label (`kvinna/flicka`, not `female`); values keep the code
+            parts.append(("field", (getter(key), message_field_kind(key))))
         i = m.end()
     if i < len(template):
         parts.append(("text", template[i:]))
@@ -414,7 +415,12 @@ def _message(fact: dict, cr: CompiledRule) -> str:
         if kind == "text":
             out.append(arg)
         elif kind == "field":
-            out.append(_fmt(arg(fact)))
+            get, code_kind = arg
+            value = get(fact)
+            if code_kind is not None and value is not None:
+                value = label(value, code_kind) if isinstance(value, str) else (
+                    [label(v, code_kind) for v in value] if isinstance(value, (list, tuple)) else value)
+            out.append(_fmt(value))
         elif kind == "param":
             out.append(_fmt(cr.params.get(arg)))
         else:
