@@ -67,8 +67,10 @@ def test_every_exclusion_reason_with_values_and_source(run, tmp_path, rules_engi
     # The human output counts exclusions by reason.
     human = run("match", str(write_request(tmp_path, dict(req, request_id="R-2"))), "--engine", rules_engine, "--by", "h")
     assert human.exit_code == 0, human.output
+    from placering.labels import label
+
     for code in REASON_UNITS:
-        assert f"{code} 1" in human.stdout
+        assert f"{label(code, 'exclusion')} 1" in human.stdout  # people read the Swedish label
 
 
 def test_reasons_of_several_routes_are_merged_per_unit(run, tmp_path, rules_engine):
@@ -156,12 +158,13 @@ def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rul
     ex, text = explain("U-AGE")
     assert ex["status"] == "excluded"
     assert ex["reasons"][0]["code"] == "AGE" and ex["reasons"][0]["values"]["unit.age_min"] == 16
-    assert "AGE" in text and "ELIG-AGE" in text and "source:" in text
+    assert "AGE" in text and "ELIG-AGE" in text and "källa:" in text
     ex, text = explain("U-D")
     assert ex["status"] == "held_back" and ex["reasons"][0]["code"] == "LAST_RESORT"
     assert "last resort" in text
-    ex, text = explain("U-NONE")
-    assert ex["status"] == "not_a_candidate"
+    # A unit that is not in the register is an error (exit 3, with suggestions), and stores nothing.
+    missing = run("match", str(path), "--engine", rules_engine, "--by", "h", "--explain", "U-NONE")
+    assert missing.exit_code == 3 and "no unit with unit_id 'U-NONE'" in missing.stderr
     assert run("request", "show", "R-1").exit_code == 3  # --explain stored nothing
     run("match", str(path), "--engine", rules_engine, "--by", "h")
     # The stored decision can be explained without deciding again.

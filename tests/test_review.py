@@ -97,7 +97,7 @@ def test_approve_and_reject(run, engine, tmp_path):
     r = run("request", "choose", "R-1", "U-D", "--by", "anna")
     assert r.exit_code == 4 and "rejected" in r.stderr
     human = run("review", "list", env={"COLUMNS": "250"})
-    assert "approved" in human.stdout and "rejected" in human.stdout
+    assert "Godkänd" in human.stdout and "Avslagen" in human.stdout
 
 
 def test_no_review_without_direct_procurement(run, tmp_path):
@@ -105,4 +105,4 @@ def test_no_review_without_direct_procurement(run, tmp_path):
     d = match_json(run, tmp_path, request(), "reference")
     assert d["review_required"] is False and "review_id" not in d
     assert json.loads(run("review", "list", "--json").stdout) == []
-    assert "(no reviews)" in run("review", "list").stdout
+    assert "(inga granskningar)" in run("review", "list").stdout

@@ -6,6 +6,8 @@ Only parsing and formatting live here; the work is in `placering.matching`.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,10 @@ from ..storage.history import require_actor
 from ..taxonomy import load_taxonomy
 from ..vocabulary import label
 from . import cli
-from .common import (CliError, PlaceringGroup, Section, app, by_option, json_option, output_options, parse_date,
+from ..display import fmt_money, fmt_number
+from ..labels import header
+from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, json_option, output_options,
+                     parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
 
 ENGINE_OPTION = click.option(
@@ -71,11 +76,19 @@ def _values_text(values: dict[str, Any] | None) -> str:
 
 
 def _reason_line(r: dict[str, Any]) -> str:
-    route = f" [{r['route']}{' ' + r['agreement_id'] if r.get('agreement_id') else ''}]" if r.get("route") else ""
+    route = (f" [{label(r['route'], 'route')}{' ' + r['agreement_id'] if r.get('agreement_id') else ''}]"
+             if r.get("route") else "")
     values = _values_text(r.get("values"))
     src = _source_text(r.get("source"))
-    return (f"{r['code']}{route} {r['rule']}: {r['message']}"
-            + (f" ({values})" if values else "") + (f" — source: {src}" if src else ""))
+    code = label(r["code"], "exclusion") if r["code"] in _EXCLUSION_LABELS() else label(r["code"], "flag")
+    return (f"{code}{route} {r['rule']}: {r['message']}"
+            + (f" ({values})" if values else "") + (f" — källa: {src}" if src else ""))
+
+
+def _EXCLUSION_LABELS() -> dict[str, str]:
+    from ..labels import catalogue
+
+    return catalogue()["exclusion"]
 
 
 def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
@@ -128,9 +141,16 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     _next_steps_after_decision(doc, actor)
 
 
+_SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+")  # \w takes å, ä, ö: 'handläggare' needs no quotes
+
+
+def _quote(word: str) -> str:
+    return word if _SHELL_SAFE.fullmatch(word) else shlex.quote(word)
+
+
 def _cmd(*parts: Any) -> str:
     """A command line as the user can paste it (quoted where the shell needs it)."""
-    return " ".join(["placering", *(shlex.quote(str(p)) for p in parts)])
+    return " ".join(["placering", *(_quote(str(p)) for p in parts)])
 
 
 def _by(actor: str | None) -> list[str]:
@@ -168,30 +188,41 @@ def _print_explain(ex: dict[str, Any]) -> None:
     if status in ("recommended", "below_cut"):
         keys = ", ".join(f"{k}={_fmt_num(v)}" for k, v in ex["keys"].items() if k not in ("rank",))
         if status == "recommended":
-            click.echo(head + f"recommended, rank {ex['rank']} via {label(ex['route'])}")
+            echo(head + f"recommended, rank {ex['rank']} via {label(ex['route'])}")
         else:
-            click.echo(head + f"eligible via {label(ex['route'])}, ranked {ex['rank']}: below the cut of {ex['cut']}")
-        click.echo(f"  keys: {keys}")
+            echo(head + f"eligible via {label(ex['route'])}, ranked {ex['rank']}: below the cut of {ex['cut']}")
+        echo(f"  keys: {keys}")
         for f in ex.get("flags", []):
-            click.echo("  flag " + _reason_line(f))
+            echo("  flag " + _reason_line(f))
         for o in ex.get("other_routes", []):
             state = "also eligible" if o["eligible"] else "not eligible"
-            click.echo(f"  other route {o['route']}: {state}")
+            echo(f"  other route {o['route']}: {state}")
             for r in o.get("reasons", []) + o.get("unevaluable", []):
-                click.echo("    " + _reason_line(r))
+                echo("    " + _reason_line(r))
     elif status == "held_back":
-        click.echo(head + f"eligible only via {label(ex['eligible']['route'])}, held back: direct procurement is the last resort")
+        echo(head + f"eligible only via {label(ex['eligible']['route'])}, held back: direct procurement is the last resort")
         for r in ex["reasons"]:
-            click.echo("  " + _reason_line(r))
+            echo("  " + _reason_line(r))
     elif status in ("excluded", "unevaluable"):
-        click.echo(head + ("excluded" if status == "excluded" else "not recommended: its rules could not be evaluated"))
+        echo(head + ("excluded" if status == "excluded" else "not recommended: its rules could not be evaluated"))
         for r in ex.get("reasons", []):
-            click.echo("  " + _reason_line(r))
+            echo("  " + _reason_line(r))
         for r in ex.get("unevaluable", []):
             missing = r.get("values", {}).get("missing")
-            click.echo("  unevaluable " + _reason_line(r) + (f" missing: {missing}" if missing else ""))
+            echo("  unevaluable " + _reason_line(r) + (f" missing: {missing}" if missing else ""))
     else:
-        click.echo(head + "not a candidate: the unit does not offer this insats through any route, or is not in the register")
+        echo(head + "not a candidate: the unit does not offer this insats through any route, or is not in the register")
+
+
+def _known_unit(unit_id: str | None) -> str | None:
+    """The unit to --explain, as the register spells it; an unknown unit is an error (exit 3,
+    with the closest names suggested) before anything is decided."""
+    if unit_id is None:
+        return None
+    from ..register.service import get_unit
+
+    with open_session(app().engine()) as session:
+        return get_unit(session, unit_id).unit_id
 
 
 def _freeze_resident() -> None:
@@ -246,6 +277,7 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     from ..matching.decisions import check_new_content
     from ..matching.request import read_requests
 
+    explain_unit = _known_unit(explain_unit)
     requests = read_requests(request_file)
     single = len(requests) == 1 and requests[0][1] is None
     if explain_unit and len(requests) != 1:
@@ -262,7 +294,7 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
                           actor=actor, commit_every=commit_every)
     if single or full:
         _print_full(db, [s["request_id"] for s in results], as_json=as_json, single=single,
-                    stored_earlier=[not s["decided_now"] for s in results])
+                    stored_earlier=[not s["decided_now"] for s in results], actor=actor)
         return
     if as_json:
         print_json(results)
@@ -331,7 +363,7 @@ def _undecided(db: Any, requests: list[Any]) -> list[Any]:
 
 
 def _print_full(db: Any, request_ids: list[str], *, as_json: bool, single: bool,
-                stored_earlier: list[bool] | None = None) -> None:
+                stored_earlier: list[bool] | None = None, actor: str | None = None) -> None:
     """Whole decision documents (CONTRACT.md), read back from storage one at a time."""
     from ..matching.decisions import full_document, get_request, latest_decision, stored_document
 
@@ -350,11 +382,11 @@ def _print_full(db: Any, request_ids: list[str], *, as_json: bool, single: bool,
         else:
             for i, doc in enumerate(docs()):
                 if i:
-                    click.echo("")
-                _print_decision(doc)
+                    echo("")
                 if stored_earlier and stored_earlier[i]:
-                    click.echo(f"(decided earlier and stored as decision {doc['seq']}; "
-                               f"'placering request rematch {doc['request_id']}' decides it again)")
+                    echo(f"(beslutad tidigare och sparad som beslut {doc['seq']}; "
+                         f"'{_cmd('request', 'rematch', doc['request_id'], *_by(actor))}' beslutar på nytt)")
+                _print_decision(doc, actor)
 
 
 def _summary(d: dict[str, Any], decided_now: bool) -> dict[str, Any]:
@@ -392,7 +424,7 @@ def _print_batch(documents: list[dict[str, Any]]) -> None:
                 title=f"{len(documents)} requests: {new} decided and stored now, {len(documents) - new} already decided")
     review = sum(1 for d in documents if d["review_required"])
     none = sum(1 for d in documents if not d["recommendations"])
-    click.echo(f"Review required: {review}; no eligible unit: {none}.")
+    echo(f"Review required: {review}; no eligible unit: {none}.")
 
 
 @cli.group(cls=PlaceringGroup)
@@ -420,6 +452,7 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     from ..matching.decisions import explain, get_request, latest_decision, request_overview, stored_document
 
     if explain_unit:  # the latest decision only: no need to rebuild every decision's excluded list
+        explain_unit = _known_unit(explain_unit)
         with open_session(app().engine()) as session:
             row = get_request(session, request_id)
             decision = latest_decision(session, row)
@@ -436,10 +469,10 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     req = data["request"]
     tax = load_taxonomy()
     person = req["person"]
-    click.echo(f"Request {req['request_id']} submitted {req['submitted_on']} by {req['requester']} ({req['municipality']}), "
+    echo(f"Request {req['request_id']} submitted {req['submitted_on']} by {req['requester']} ({req['municipality']}), "
                f"stored by {data['submitted_by']}")
     insats = tax.insatser[req["insats"]]
-    click.echo(f"  {insats.label}"
+    echo(f"  {insats.label}"
                + (f" / {insats.subcategories.get(req['subcategory'], req['subcategory'])}" if req.get("subcategory") else "")
                + f", start {req['start_on']}, {req['urgency']}, {req['legal_basis']}; person: age {person['age']}, "
                f"{person['gender']}, needs {', '.join(person['needs']) or '–'}"
@@ -458,12 +491,12 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
                 title="Declines", empty="(none)")
     p = data["placement"]
     if p:
-        click.echo(f"Placement: {p['unit_id']} via {label(p['route'])}"
+        echo(f"Placement: {p['unit_id']} via {label(p['route'])}"
                    + (f" ({p['agreement_id']})" if p.get("agreement_id") else "")
                    + f", daily price {_fmt_num(p['daily_price'])}, from {p['start_on']}; chosen by {p['by']}"
                    + ("" if p["recommended"] else f"; not recommended: {p['reason']}"))
     else:
-        click.echo("Placement: none yet")
+        echo("Placement: none yet")
 
 
 @request.command("decline")
@@ -482,8 +515,8 @@ def request_decline(request_id: str, unit_id: str, reason: str, actor: str | Non
     if wants_json(json_output):
         print_json(out)
     else:
-        click.echo(f"{out['unit_id']} declined request {request_id}: {out['reason']}. "
-                   f"Run 'placering request rematch {request_id}' for a new decision.")
+        echo(f"{out['unit_id']} tackade nej till förfrågan {request_id}: {out['reason']}.")
+        next_steps([_cmd("request", "rematch", request_id, *_by(out["by"])) + "   # nytt beslut utan enheten"])
 
 
 @request.command("rematch")
@@ -500,6 +533,7 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
     from ..matching.decisions import explain, find_request, get_request, latest_decision, request_model, stored_document
 
     actor = require_actor(actor)
+    explain_unit = _known_unit(explain_unit)
     db = app().engine()
     with open_session(db) as session:
         request = request_model(get_request(session, request_id))
@@ -511,7 +545,7 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
             ex = explain(stored_document(latest_decision(session, row)), explain_unit, session=session, row=row)
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
     else:
-        _print_full(db, [request.request_id], as_json=wants_json(json_output), single=True)
+        _print_full(db, [request.request_id], as_json=wants_json(json_output), single=True, actor=actor)
 
 
 @request.command("choose")
@@ -549,12 +583,18 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
     if wants_json(json_output):
         print_json(out)
     else:
-        click.echo(f"Placement for {request_id}: {out['unit_id']} via {label(out['route'])}"
-                   + (f" ({out['agreement_id']})" if out.get("agreement_id") else "")
-                   + f", daily price {_fmt_num(out['daily_price'])}, from {out['start_on']}"
-                   + ("" if out["recommended"] else " (not recommended; reason recorded)") + "."
-                   + (" Waiting for the direct-procurement review ('placering review list'): status pending_review."
-                      if out["status"] == "pending_review" else ""))
+        echo(f"Placering för {request_id}: {out['unit_id']} via {label(out['route'], 'route')}"
+             + (f" ({out['agreement_id']})" if out.get("agreement_id") else "")
+             + f", dygnspris {fmt_money(out['daily_price'])}, från {out['start_on']}"
+             + ("" if out["recommended"] else " (inte rekommenderad; skälet är sparat)") + "."
+             + (" Väntar på granskning av direktupphandlingen (status pending_review)."
+                if out["status"] == "pending_review" else ""))
+        steps = [_cmd("request", "show", request_id) + "   # förfrågan med beslut och placering"]
+        if out["status"] == "pending_review":
+            steps.insert(0, _cmd("review", "list", "--status", "pending") + "   # granskningen som väntar")
+        steps.append(_cmd("request", "end", request_id, "--on", "ÅÅÅÅ-MM-DD", *_by(actor or out.get("by")))
+                     + "   # när placeringen slutar")
+        next_steps(steps)
 
 
 @request.command("end")
@@ -574,7 +614,7 @@ def request_end(request_id: str, on: str, reason: str | None, actor: str | None,
     if wants_json(json_output):
         print_json(out)
     else:
-        click.echo(f"Placement for {request_id} at {out['unit_id']} ended on {out['end_on']}.")
+        echo(f"Placement for {request_id} at {out['unit_id']} ended on {out['end_on']}.")
 
 
 _CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre", "rank": "ny rangordning",
@@ -615,7 +655,7 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]
 
     def header() -> None:
-        click.echo(f"Omprövade {result['requests']} förfrågningar på registrets revision "
+        echo(f"Omprövade {result['requests']} förfrågningar på registrets revision "
                    f"{result['register_revision']}: nuvarande regler {result['current']['rules_version']}, "
                    f"kandidat {result['candidate']['rules_version']} ({result['candidate']['rules_dir']}): "
                    f"{result['changed']} ändras, {result['unchanged']} oförändrade.")
@@ -646,20 +686,17 @@ def review() -> None:
 
 @review.command("list")
 @click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), help="Only reviews with this status.")
-@json_option
-def review_list(status: str | None, json_output: bool) -> None:
+@output_options
+def review_list(status: str | None, out: Output) -> None:
     """Reviews of direct-procurement decisions, oldest first."""
     from ..matching.review import list_reviews
 
     with open_session(app().engine()) as session:
         rows = list_reviews(session, status)
-    if wants_json(json_output):
-        print_json(rows)
-        return
-    print_table(rows, [("id", "Review"), ("status", "Status"), ("request_id", "Request"), ("insats", "Insats"),
-                       ("submitted_on", "Submitted"), ("seq", "Decision"), ("reason", "Why direct"),
-                       ("units", "Units"), ("reviewer", "Reviewer"), ("note", "Note")],
-                title="Direct-procurement reviews", empty="(no reviews)")
+    out.listing(rows, [("id", "Review"), ("status", "Status", "review_status"), ("request_id", "Request"),
+                       ("insats", "Insats", "insats"), ("submitted_on", "Submitted"), ("seq", "Decision"),
+                       ("reason", "Why direct"), ("units", "Units"), ("reviewer", "Reviewer"), ("note", "Note")],
+                title="Granskningar av direktupphandling", empty="(inga granskningar)")
 
 
 @review.command("show")
@@ -677,32 +714,32 @@ def review_show(review_id: str, json_output: bool) -> None:
         print_json(data)
         return
     req = data["request"]
-    click.echo(f"Review {data['id']} ({data['status']}" + (f" by {data['reviewer']}: {data['note']}" if data["reviewer"] else "")
+    echo(f"Review {data['id']} ({data['status']}" + (f" by {data['reviewer']}: {data['note']}" if data["reviewer"] else "")
                + f") of request {req['request_id']}, decision {data['decision']['seq']}")
-    click.echo(f"  {req['insats']}" + (f" / {req['subcategory']}" if req.get("subcategory") else "")
+    echo(f"  {req['insats']}" + (f" / {req['subcategory']}" if req.get("subcategory") else "")
                + f", {req['municipality']} ({req['requester']}), start {req['start_on']}, {req['urgency']}, "
                f"age {req['age']}, needs {', '.join(req['needs']) or '–'}")
     dp = data["direct_procurement"]
-    click.echo(f"Why direct procurement: {dp.get('reason')} — {dp.get('message')} [{dp.get('rule')}; {_source_text(dp.get('source'))}]")
+    echo(f"Why direct procurement: {dp.get('reason')} — {dp.get('message')} [{dp.get('rule')}; {_source_text(dp.get('source'))}]")
     if data["why_no_preferred_unit"]:
         for route, counts in data["why_no_preferred_unit"].items():
-            click.echo(f"  {label(route)}: " + ", ".join(f"{code} {n}" for code, n in sorted(counts.items())))
+            echo(f"  {label(route)}: " + ", ".join(f"{code} {n}" for code, n in sorted(counts.items())))
     else:
-        click.echo("  no unit of egen regi, ramavtal or IOP offers this insats")
+        echo("  no unit of egen regi, ramavtal or IOP offers this insats")
     th = data["threshold"]
     for r in data["recommendations"]:
-        click.echo("")
-        click.echo(f"#{r['rank']} {r['unit_id']} {r['unit_name'] or ''} ({r['municipality'] or '–'}), "
+        echo("")
+        echo(f"#{r['rank']} {r['unit_id']} {r['unit_name'] or ''} ({r['municipality'] or '–'}), "
                    f"supplier {r['supplier_name']} {r['org_nr']}")
         ratio = f" = {r['price_ratio']:.2f} × reference" if r.get("price_ratio") else ""
-        click.echo(f"  daily price {_fmt_num(r['daily_price'])}, reference {_fmt_num(r['reference_price'])}{ratio}"
+        echo(f"  daily price {_fmt_num(r['daily_price'])}, reference {_fmt_num(r['reference_price'])}{ratio}"
                    + (f"; flags {', '.join(r['flags'])}" if r["flags"] else ""))
         print_table([dict(c, passed="yes" if c["passed"] else "NO") for c in r["checks"]],
                     [("kind", "Check"), ("result", "Result"), ("passed", "Passed"), ("value", "Value"),
                      ("performed_on", "On"), ("note", "Note")], title="  Latest checks")
         purchases = r["direct_purchases"]
         same = purchases["by_insats"].get(req["insats"], 0)
-        click.echo(f"  Direct purchases from this supplier in {purchases['year']}: {len(purchases['placements'])} placement(s), "
+        echo(f"  Direct purchases from this supplier in {purchases['year']}: {len(purchases['placements'])} placement(s), "
                    f"{_fmt_num(purchases['total'])} SEK (of which {req['insats']}: {_fmt_num(same)} SEK); "
                    f"with this case {_fmt_num(r['total_with_this_case'])} SEK"
                    + (f" against the threshold {_fmt_num(th['value'])} SEK ({'OVER' if r['over_threshold'] else 'under'})"
@@ -718,7 +755,9 @@ def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_ou
     if wants_json(json_output):
         print_json(out)
     else:
-        click.echo(f"Review {out['id']} {out['status']} by {out['reviewer']}: {out['note']}")
+        echo(f"Granskning {out['id']}: {label(out['status'], 'review_status')} av {out['reviewer']}: {out['note']}")
+        next_steps([_cmd("review", "show", out["id"]) + "   # granskningen",
+                    _cmd("review", "list", "--status", "pending") + "   # granskningar som väntar"])
 
 
 @review.command("approve")
