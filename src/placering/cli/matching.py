@@ -19,7 +19,7 @@ from ..storage.history import require_actor
 from ..taxonomy import load_taxonomy
 from ..vocabulary import label
 from . import cli
-from ..display import fmt_money, fmt_number
+from ..display import fmt_money
 from ..labels import header
 from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, json_option, output_options,
                      parse_date,

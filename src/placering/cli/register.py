@@ -42,7 +42,6 @@ from .common import (
     PlaceringGroup,
     app,
     by_option,
-    csv_option,
     json_option,
     parse_date,
     print_json,
