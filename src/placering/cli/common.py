@@ -46,14 +46,29 @@ class AppContext:
     _checked: bool = field(default=False, repr=False)
 
     def engine(self, *, check_schema: bool = True) -> Engine:
+        from ..config import setting
         from ..storage import make_engine, require_current
 
         if self._engine is None:
-            self._engine = make_engine(self.db_url)
+            self._engine = make_engine(self.db_url or setting("database"))
         if check_schema and not self._checked:
+            _refuse_missing_sqlite_file(self._engine.url)
             require_current(self._engine)
             self._checked = True
         return self._engine
+
+
+def _refuse_missing_sqlite_file(parsed) -> None:
+    """Only `placering init` creates a database: a command run in the wrong directory must not
+    leave an empty placering.db behind (SQLite creates the file on first connect)."""
+    from ..storage.database import DatabaseError
+
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    if not path.exists():
+        raise DatabaseError(f"no database at {path.resolve()}: run 'placering init' first (it creates one), or "
+                            "name yours with --db, PLACERING_DATABASE_URL or 'database' in the config file")
 
 
 def app(ctx: click.Context | None = None) -> AppContext:
@@ -114,12 +129,25 @@ def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
     return resolve_actor(app(ctx).engine(check_schema=False), value)
 
 
+def _from_config(key: str):
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value not in (None, ""):
+            return value
+        from ..config import setting
+
+        found = setting(key)
+        if found is not None and key == "rules":
+            return Path(found)
+        return found if found is not None else value
+    return callback
+
+
 def by_option(f: Callable) -> Callable:
     return click.option(
         "--by",
         "actor",
         envvar="PLACERING_ACTOR",
-        callback=_actor,
+        callback=lambda ctx, param, value: _actor(ctx, param, _from_config("actor")(ctx, param, value)),
         help="Who makes this change (recorded in history); or set PLACERING_ACTOR, or 'actor' in the "
         "config file. On the shared PostgreSQL server the change is recorded under your database login.",
     )(f)
@@ -129,8 +157,9 @@ def rules_option(f: Callable) -> Callable:
     """`--rules DIR`: the one spelling of the rules directory on every command that reads rules."""
     return click.option(
         "--rules", "rules_dir", metavar="DIR", envvar="PLACERING_RULES_DIR",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Rules directory (default: the project's rules/; or set PLACERING_RULES_DIR).",
+        type=click.Path(file_okay=False, path_type=Path), callback=_from_config("rules"),
+        help="Rules directory (default: the project's rules/; or set PLACERING_RULES_DIR, or 'rules' in the "
+        "config file).",
     )(f)
 
 
