@@ -121,8 +121,10 @@ def test_visit_priority_levels(history, run, engine, tmp_path):
     # U-4 is new (loaded 2023-01-02) in a high-demand insats; U-2 went on watch on 2023-03-01.
     assert by_unit["U-4"]["level"] == 1 and "high demand" in by_unit["U-4"]["why"]
     assert by_unit["U-2"]["level"] == 1 and "on watch since 2023-03-01" in by_unit["U-2"]["why"]
-    # Nothing placed yet at U-1, U-3, U-5, and no demand signal: not a priority this year.
-    assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 4, "U-3": 4, "U-5": 4}
+    # Nothing placed yet at U-1, U-3, U-5, and no demand signal; but they are new and never
+    # visited ("nytillkomna eller okända"), so not left at the lowest level.
+    assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 3, "U-3": 3, "U-5": 3}
+    assert "never visited" in by_unit["U-3"]["why"]
 
     # A 19-year-old asked for HVB on 2023-03-01 and no unit could take them: a shortage, so the
     # new HVB units move up to the first level.
@@ -133,7 +135,7 @@ def test_visit_priority_levels(history, run, engine, tmp_path):
     assert "NO_ELIGIBLE_UNIT" in {f["code"] for f in decision["flags"]}
     doc = as_json(run("audit", "visits", "--as-of", "2023-03-15", "--json"))
     by_unit = {u["unit_id"]: u for u in doc["units"]}
-    assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 1, "U-3": 4, "U-5": 1}
+    assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 1, "U-3": 3, "U-5": 1}
     assert "shortage" in by_unit["U-1"]["why"]
     assert levels(run, "2022-12-31") == {}  # nothing was in the register yet
 

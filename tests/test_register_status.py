@@ -252,7 +252,7 @@ def test_complaints(loaded, engine):
              "--by", "k", code=2,
              message="unknown complaint category 'rude' (known: documentation, delivery, communication, "
                      "professionalism, agreement, treatment, price_invoicing, unannounced_placement, "
-                     "condition_of_home, pressure, other)")
+                     "condition_of_home, pressure, reception, other)")
     result = loaded("register", "complaint", "U-1001", "--category", "treatment", "--on", "2025-01-10",
                     "--note", "Bemötande vid inskrivning", "--by", "spink")
     assert result.exit_code == 0, result.output
@@ -260,7 +260,10 @@ def test_complaints(loaded, engine):
     assert [(c["category"], c["outcome"], c["received_on"], c["recorded_by"]) for c in complaints] == [
         ("treatment", "pending", "2025-01-10", "spink")]
     entries = json.loads(loaded("register", "history", "--unit", "U-1001", "--kind", "complaint", "--json").stdout)
-    assert entries[0]["changes"] == {"category": "treatment", "outcome": "pending", "received_on": "2025-01-10"}
+    assert entries[0]["changes"] == {"category": "treatment", "outcome": "pending", "received_on": "2025-01-10",
+                                     "received_by": "Spink", "handler": entries[0]["changes"]["handler"],
+                                     "status": "received"}
+    assert entries[0]["changes"]["handler"] in ("ink", "spink")
 
 
 def test_org_nr_in_either_form_names_the_same_supplier(loaded):

@@ -48,7 +48,11 @@ def test_review_list_and_show(run, tmp_path, rules_engine):
     assert show["why_no_preferred_unit"] == {"ramavtal": {"CAPACITY": 1}, "egen_regi": {"AGE": 1}}
     [rec] = show["recommendations"]
     assert rec["unit_id"] == "U-D" and rec["org_nr"] == supplier_of(doc, "U-D")
+    # R-0 is pending review: its price is not yet a final price, so the reference is the framework's.
     assert rec["daily_price"] == 4600 and rec["reference_price"] == 4000 and rec["price_ratio"] == 1.15
+    dp = show["direct_purchases_insats"]
+    assert (dp["municipality"], dp["insats"], dp["total"], dp["with_this_case"]) == (
+        "Göteborg", "hvb_barn_unga", 121 * 4600, 2 * 121 * 4600)
     checks = {c["kind"]: c for c in rec["checks"]}
     assert checks["credit_rating"]["result"] == "pass" and checks["credit_rating"]["value"] == 62  # the latest
     assert checks["tax_registration"]["result"] == "unavailable" and checks["tax_registration"]["passed"] is False

@@ -155,14 +155,21 @@ def test_dismiss_with_note(reg):
     assert json.loads(reg("register", "proposals", "--status", "open", "--json").output) == []
 
 
-def test_complaints_within_twelve_months_raise_a_unit_proposal(reg):
-    for day in ("2023-05-01", "2024-02-01", "2024-06-01"):
+def test_similar_complaints_within_twelve_months_raise_a_supplier_proposal(reg):
+    for day in ("2023-05-01", "2024-02-01"):
         r = reg("register", "complaint", "U-HVB", "--category", "treatment", "--on", day, "--by", "spink")
         assert r.exit_code == 0 and "rule" not in r.output  # the 2023 one is older than 12 months
-    r = reg("register", "complaint", "U-HVB", "--category", "documentation", "--on", "2024-09-01", "--by", "spink")
+    # Three complaints on the unit within twelve months, but not three similar ones: no proposal.
+    r = reg("register", "complaint", "U-HVB", "--category", "documentation", "--on", "2024-06-01", "--by", "spink")
+    assert r.exit_code == 0 and "rule" not in r.output
+    r = reg("register", "complaint", "U-HVB", "--category", "treatment", "--on", "2024-09-01", "--by", "spink")
+    assert r.exit_code == 0 and "rule" not in r.output
+    r = reg("register", "complaint", "U-HVB", "--category", "treatment", "--on", "2024-10-01", "--by", "spink")
     assert "rule STATUS-COMPLAINTS-DEEPENED: proposal 1 (deepened_control) created" in r.output
     [p] = json.loads(reg("register", "proposals", "--json").output)
-    assert (p["unit_id"], p["details"]["values"]["unit.complaints_12m"]) == ("U-HVB", 3)
+    values = p["details"]["values"]
+    assert (p["unit_id"], values["complaint.similar_on_supplier"], values["complaint.category"]) == (
+        None, 3, "treatment")
 
 
 def test_rejected_event_leaves_the_database_unchanged(reg, engine):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +23,8 @@ class Insats:
     routes: tuple[str, ...]
     subcategories: dict[str, str]
     requests: dict[int, int]
+    # A sub-category's own age band [min, max] where the sources give one (max None: no upper).
+    subcategory_ages: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,21 @@ def _load(directory: Path) -> Taxonomy:
         if spec.get("area") not in areas:
             problems.append(Problem(f"unknown area '{spec.get('area')}'", str(path), line, code, "area"))
         age = spec.get("age", [0, None])
+        labels: dict[str, str] = {}
+        sub_ages: dict[str, tuple[int | None, int | None]] = {}
+        for sub, v in plain(spec.get("subcategories") or {}).items():
+            if isinstance(v, dict):
+                labels[sub] = nfc(v["label"])
+                band = v.get("age")
+                ok = (isinstance(band, list) and len(band) == 2 and isinstance(band[0], int)
+                      and (band[1] is None or (isinstance(band[1], int) and band[1] >= band[0])))
+                if not ok or not v.get("source"):
+                    problems.append(Problem("a sub-category with its own age band needs age: [min, max] "
+                                            "(max null or ≥ min) and its source", str(path), line, f"{code}.{sub}", "age"))
+                    continue
+                sub_ages[sub] = (band[0], band[1])
+            else:
+                labels[sub] = nfc(v)
         insatser[code] = Insats(
             code=code,
             label=nfc(spec["label"]),
@@ -80,8 +97,9 @@ def _load(directory: Path) -> Taxonomy:
             age_min=int(age[0]),
             age_max=None if age[1] is None else int(age[1]),
             routes=routes,
-            subcategories={k: nfc(v) for k, v in plain(spec.get("subcategories") or {}).items()},
+            subcategories=labels,
             requests={int(k): int(v) for k, v in plain(spec.get("requests") or {}).items()},
+            subcategory_ages=sub_ages,
         )
     target_groups = {k: nfc(v) for k, v in plain(doc.get("target_groups", {})).items()}
     for code in TargetGroup:

@@ -128,6 +128,7 @@ class ComplaintCategory(StrEnum):
     UNANNOUNCED_PLACEMENT = "unannounced_placement"
     CONDITION_OF_HOME = "condition_of_home"
     PRESSURE = "pressure"  # påtryckning om plats
+    RECEPTION = "reception"  # brister i mottagning utförare
     OTHER = "other"
 
 
@@ -145,6 +146,7 @@ class ExclusionCode(StrEnum):
     DISTANCE = "DISTANCE"
     MUNICIPALITY = "MUNICIPALITY"
     PRICE = "PRICE"
+    PRICE_NOT_RECOMMENDED = "PRICE_NOT_RECOMMENDED"  # direct-procurement price above the second level
     DECLINED = "DECLINED"
 
 
@@ -165,6 +167,52 @@ class EventKind(StrEnum):
     CHECK = "check"
     PERMIT = "permit"
     COMPLAINT = "complaint"
+
+
+class ComplaintStatus(StrEnum):
+    """Where a complaint case stands (casework/complaints.py)."""
+
+    RECEIVED = "received"
+    INVESTIGATING = "investigating"
+    CLOSED = "closed"
+
+
+class ComplaintHandler(StrEnum):
+    """Who handles a complaint: INK for framework suppliers, Spink for the rest (Nordost 2022)."""
+
+    INK = "ink"
+    SPINK = "spink"
+
+
+class ControlCheck(StrEnum):
+    """What a deepened control (fördjupad kontroll) looked at."""
+
+    IVO_REPORTS = "ivo_reports"
+    FINANCES = "finances"
+    COMPLAINTS = "complaints"
+    VISIT = "visit"
+    COURT_RECORDS = "court_records"
+
+
+class ControlOutcome(StrEnum):
+    """How a deepened control ended."""
+
+    NO_ACTION = "no_action"
+    WATCH = "watch"
+    PAUSE = "pause"  # avpublicering
+    REMOVAL = "removal"
+    RECOMMENDATION_STOP = "recommendation_stop"
+    ORDER_STOP_PROPOSAL = "order_stop_proposal"  # förslag till INK om beställningsstopp
+
+
+class CareQuality(StrEnum):
+    """The handler's view of the quality of care in the three-month HVB survey."""
+
+    MYCKET_BRA = "mycket_bra"
+    BRA = "bra"
+    VARKEN_ELLER = "varken_eller"
+    DALIG = "dalig"
+    MYCKET_DALIG = "mycket_dalig"
 
 
 # Statuses under which a unit may not be asked or recommended (DOMAIN.md, Statuses).

@@ -113,9 +113,12 @@ def checks_due(session: Session, as_of: date, *, kind: str | None = None, suppli
 def agreement_followups(session: Session, as_of: date, agreements: dict | None = None) -> list[dict[str, Any]]:
     """Framework agreements whose 12- or 30-month follow-up falls in the window around the date.
 
-    The register does not record that a follow-up was carried out, so a passed due date stays
-    listed (as `due`) for the lookback period and then drops off.
+    A follow-up recorded as done (`placering followup agreement`) is not listed; one not done
+    stays listed (as `due`) for the lookback period and then drops off.
     """
+    from ..storage.models import AgreementFollowup
+
+    done = {(a, m) for a, m in session.execute(select(AgreementFollowup.agreement_id, AgreementFollowup.months))}
     first = int(audit_param("audit_agreement_followup_first_months", as_of).value)
     second = int(audit_param("audit_agreement_followup_second_months", as_of).value)
     back = int(audit_param("audit_agreement_followup_lookback_days", as_of).value)
@@ -134,6 +137,8 @@ def agreement_followups(session: Session, as_of: date, agreements: dict | None =
         for months in (first, second):
             due = add_months(a.valid_from, months)
             if a.valid_to is not None and due > a.valid_to:
+                continue
+            if (aid, months) in done:
                 continue
             if lo <= due <= hi:
                 rows.append({"agreement_id": aid, "org_nr": ", ".join(a.org_nrs),

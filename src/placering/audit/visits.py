@@ -35,7 +35,7 @@ from ..storage.models import (
 from ..vocabulary import CheckResult, UnitStatus, label
 from .checks import add_months
 from .common import load_units
-from .params import audit_param
+from .params import audit_param, param_table
 from .timeline import register_states
 
 LEVELS = {
@@ -75,6 +75,7 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
     signal_months = _months("audit_visit_signal_months", as_of)
     growth = float(audit_param("audit_visit_high_demand_growth", as_of).value)
     recent_months = _months("audit_visit_recent_months", as_of)
+    raised = param_table("audit_visit_raised_level", as_of)
 
     units, agreements = register_states(session, as_of)
     present = {uid: st for uid, st in units.items() if st.status != UnitStatus.REMOVED.value}
@@ -189,7 +190,15 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
             why.append(f"unused in {usage_months} months; supply sufficient")
         if lvl > 1 and new:
             why.append(f"new since {st.created_on.isoformat()}")
+        # Not left at the lowest level: new or never-visited units ("nytillkomna eller okända")
+        # and skyddat boende ("behovet av besök högre") unless visited recently.
+        recently = uid in last_visit and last_visit[uid] > recent_since
+        if (new or uid not in last_visit) and lvl > raised["new_or_unknown"]:
+            lvl = int(raised["new_or_unknown"])
+            why.append("new or never visited (nytillkomna eller okända): not at the lowest level")
         if MORE_VISITS in u.insatser:
+            if not recently and lvl > raised["skyddat_boende"]:
+                lvl = int(raised["skyddat_boende"])
             why.append("skyddat boende: visited more often")
         rows.append({
             "level": lvl, "priority": LEVELS[lvl], "unit_id": uid, "name": u.name, "org_nr": u.org_nr,

@@ -21,6 +21,10 @@ from .common import AppContext, CliError, PlaceringGroup, app, by_option, json_o
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("placering.cli.admin", "Users and roles on the shared PostgreSQL server (run by an admin)."),
     "audit": ("placering.cli.audit", "Audits: paused suppliers, affected placements, yearly figures, the change log."),
+    "complaint": ("placering.cli.casework", "Complaints (synpunkter) as cases: routed to INK (framework suppliers) or Spink."),
+    "control": ("placering.cli.casework", "Deepened controls (fördjupade kontroller) of suppliers as cases."),
+    "followup": ("placering.cli.casework", "Follow-ups: framework follow-ups after 12 and 30 months, the three-month HVB survey."),
+    "placement": ("placering.cli.casework", "A placement's decision period, agreed price and placement agreement (placeringsavtal)."),
     "bench": ("placering.bench", "Benchmarks: print timing and memory figures for import, the rules engine, matching, audits."),
     "match": ("placering.cli.matching", "Decide placement requests: ranked recommendations, flags and every exclusion; stored."),
     "register": ("placering.cli.register", "The supplier register (utförarregister): import, search, status, checks, history."),

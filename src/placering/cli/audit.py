@@ -307,3 +307,8 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
         f" (visar de senaste {shown}: smalna av med --actor/--unit/--supplier/--kind/--since/--until, "
         f"--summary, eller --limit N / --all)" if shown < report.total else "")
     out.emit(report.to_dict(), [Section("entries", title, report.entries, cols, csv_cols)])
+
+
+# The case-work audits (placement-agreements, controls, surveys, not-executed, direct-purchases)
+# live with their commands in cli/casework.py and attach themselves to this group.
+from . import casework as _casework  # noqa: E402,F401

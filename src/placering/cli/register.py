@@ -44,6 +44,7 @@ from .common import (
     by_option,
     json_option,
     parse_date,
+    rules_option,
     print_json,
     print_table,
     wants_json,
@@ -521,20 +522,27 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
 @click.option("--on", "on", required=True, help="Date the complaint was received (YYYY-MM-DD).")
 @click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
 @click.option("--note", help="A short description (no names or personal identity numbers).")
+@click.option("--received-by", default="Spink", show_default=True,
+              help="The organisation that received it (INK keeps a queue per receiving organisation).")
+@rules_option
 @by_option
 @json_option
-def complaint(unit_id: str, category: str, on, outcome: str, note, actor, json_output: bool) -> None:
-    """Record a complaint (synpunkt) on a unit."""
+def complaint(unit_id: str, category: str, on, outcome: str, note, received_by, rules_dir, actor,
+              json_output: bool) -> None:
+    """Record a complaint (synpunkt) on a unit: a case routed to INK (framework suppliers) or
+    Spink; worked on with `placering complaint update`."""
     received_on = parse_date(on, "--on")
     engine = app().engine()
+    from ..casework.complaints import receive as record_complaint
+
     with transaction(engine) as session:
-        row = service.record_complaint(session, unit_id, received_on=received_on, category=category,
-                                       actor=actor, outcome=outcome, note=note)
+        row, applied = record_complaint(session, unit_id, received_on=received_on, category=category,
+                                        actor=actor, outcome=outcome, note=note, received_by=received_by,
+                                        rules_dir=rules_dir)
         entry = _last_entry(session, "complaint", str(row.id))
-        applied = _apply_rules(session, {"kind": "complaint", "unit_id": entry.unit_id,
-                                         "received_on": row.received_on}, actor)
     _done(entry, json_output, f"Recorded complaint {entry.entity_id} on unit {entry.unit_id}: "
-                              f"{entry.changes['category']} ({entry.changes['outcome']}) (by {entry.actor})."
+                              f"{entry.changes['category']} ({entry.changes['outcome']}), routed to "
+                              f"{entry.changes['handler']} (by {entry.actor})."
           + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 

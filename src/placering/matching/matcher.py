@@ -681,7 +681,8 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
 
     tax = taxonomy or load_taxonomy()
     on = on or request.submitted_on
-    fact = request_fact(request.payload(), snapshot, tax, declined=declined)
+    fact = request_fact(request.payload(), snapshot, tax, declined=declined,
+                        final_price_months=ruleset.param("direct_procurement_final_price_months", request.start_on))
     evaluation = evaluator.evaluate(fact, on=on)
     return decide(request, evaluation, policy or Policy.of(ruleset.policy("ranking", on)),
                   rules_version=ruleset.version, on=on, limit=limit, declined=declined,

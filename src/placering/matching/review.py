@@ -212,9 +212,19 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
             "threshold": limit,
             "over_threshold": None if limit is None else total > float(limit),
         })
+    # The municipality's direct purchases of this insats in the year, across suppliers, against
+    # the threshold (casework/economics.py), with this case's cost in the year added.
+    from ..casework.economics import purchases_for
+
+    insats_sum = purchases_for(session, year, payload["municipality"], payload["insats"], leave_out=req.request_id)
+    this_cases = [r["this_case_in_year"] for r in recs]
+    insats_sum["with_this_case"] = round(insats_sum["total"] + (max(this_cases) if this_cases else 0.0), 2)
+    limit = threshold.get("value")
+    insats_sum["over_threshold"] = None if limit is None else insats_sum["with_this_case"] > float(limit)
     return {
         "id": review.id,
         "status": review.status,
+        "direct_purchases_insats": insats_sum,
         "reviewer": review.reviewer,
         "note": review.note,
         "decided_at": review.decided_at.isoformat() if review.decided_at else None,

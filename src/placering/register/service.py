@@ -892,6 +892,21 @@ def record_permit(
     return permit
 
 
+def complaint_handler(session: Session, supplier: Supplier, on: date, ruleset: Any = None) -> str:
+    """Who handles a complaint about the supplier: INK when it has a framework agreement
+    (ramavtal) that is not terminated and valid on the date, otherwise Spink (Nordost 2022, 5.2;
+    parameter complaint_framework_handler)."""
+    from ..rules import load_ruleset
+
+    ruleset = ruleset or load_ruleset()
+    routes = session.scalars(select(UnitRoute).join(Unit, Unit.id == UnitRoute.unit_id).where(
+        Unit.supplier_id == supplier.id, UnitRoute.route == Route.RAMAVTAL.value,
+        UnitRoute.status != AgreementStatus.TERMINATED.value))
+    framework = any((r.valid_from is None or r.valid_from <= on) and (r.valid_to is None or on <= r.valid_to)
+                    for r in routes)
+    return str(ruleset.param("complaint_framework_handler", on)) if framework else "spink"
+
+
 def record_complaint(
     session: Session,
     unit_id: str,
@@ -901,20 +916,31 @@ def record_complaint(
     actor: str,
     outcome: str = "pending",
     note: str | None = None,
+    received_by: str | None = None,
+    ruleset: Any = None,
 ) -> Complaint:
-    """Record a complaint (synpunkt) on a unit."""
+    """Record a complaint (synpunkt) on a unit: a case, routed to INK (framework suppliers) or
+    Spink, in the queue of the organisation that received it (default Spink, whose case system
+    takes most complaints)."""
     actor = require_actor(actor)
     category = _code(category, ComplaintCategory, "complaint category")
     outcome = _code(outcome, ComplaintOutcome, "complaint outcome")
+    received_by = nfc(received_by or "Spink")
+    if received_on > date.today():
+        raise ValidationError(Problem(f"{received_on.isoformat()} is in the future: record a complaint once it "
+                                      "is received", field="--on"))
     unit = get_unit(session, unit_id)
     supplier = supplier_of(session, unit)
+    handler = complaint_handler(session, supplier, received_on, ruleset)
     complaint = Complaint(unit_id=unit.id, received_on=received_on, category=category, outcome=outcome,
-                          note=nfc(note) if note else None, recorded_by=actor)
+                          note=nfc(note) if note else None, recorded_by=actor, org_nr=supplier.org_nr,
+                          received_by=received_by, handler=handler, status="received")
     session.add(complaint)
     session.flush()
     record(session, actor=actor, entity_kind="complaint", entity_id=str(complaint.id), action="complaint",
            effective_on=received_on, org_nr=supplier.org_nr, unit_id=unit.unit_id, note=complaint.note,
-           changes={"category": category, "outcome": outcome, "received_on": received_on})
+           changes={"category": category, "outcome": outcome, "received_on": received_on,
+                    "received_by": received_by, "handler": handler, "status": "received"})
     session.flush()
     return complaint
 

@@ -156,6 +156,9 @@ class RegisterSnapshot:
     # Active framework routes with a price, per insats: (valid_from, valid_to, price). A replay
     # asks for thousands of (insats, date) pairs; scanning only these beats scanning candidates.
     _framework_prices: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
+    # Final prices of direct-procurement placements, per insats: [(start_on, daily price)]
+    # ("modell utgående från ramavtalspris och slutpris", Spink 2024, 4.4).
+    final_prices: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -169,6 +172,9 @@ class RegisterSnapshot:
                 snap._add_unit(unit, sfact)
         for cands in snap.by_insats.values():
             cands.sort(key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
+        for fp in doc.get("final_prices") or []:
+            if fp.get("daily_price") is not None:
+                snap.final_prices.setdefault(fp["insats"], []).append((_date(fp["start_on"]), float(fp["daily_price"])))
         return snap
 
     def _add_unit(self, unit: dict, sfact: dict) -> None:
@@ -198,7 +204,24 @@ class RegisterSnapshot:
     @classmethod
     def from_session(cls, session: Any, *, on: date | None = None) -> "RegisterSnapshot":
         """Read the whole register from the database (one query per table)."""
-        return cls.from_document(register_document(session), on=on or date.today())
+        snap = cls.from_document(register_document(session), on=on or date.today())
+        snap.load_final_prices(session)
+        return snap
+
+    def load_final_prices(self, session: Any) -> None:
+        """The final (agreed) prices of direct-procurement placements, for the reference price."""
+        from sqlalchemy import select
+
+        from ..storage.models import Placement
+
+        self.final_prices.clear()
+        self._reference.clear()
+        for insats, start_on, agreed, listed in session.execute(
+                select(Placement.insats, Placement.start_on, Placement.agreed_price, Placement.daily_price)
+                .where(Placement.route == "direktupphandling", Placement.status == "active")):
+            price = agreed if agreed is not None else listed
+            if price is not None:
+                self.final_prices.setdefault(insats, []).append((start_on, float(price)))
 
     def refresh(self, session: Any, *, org_nrs: Iterable[str]) -> int:
         """Re-read some suppliers (e.g. after a register event) and replace their units'
@@ -243,11 +266,13 @@ class RegisterSnapshot:
     def __len__(self) -> int:
         return sum(len(c) for c in self.by_insats.values())
 
-    def reference_price(self, insats: str, on: date) -> float | None:
+    def reference_price(self, insats: str, on: date, final_since: date | None = None) -> float | None:
         """The reference daily price of an insats on a date: the median daily price of the
         framework (ramavtal) routes of the insats that are active and valid on that date
-        (one value per unit route). None when there is none: no reference exists."""
-        key = (insats, on)
+        (one value per unit route), together with the final prices of direct-procurement
+        placements of the insats that started from `final_since` up to the date (none when
+        `final_since` is None). None when there is no price at all: no reference exists."""
+        key = (insats, on, final_since)
         if key not in self._reference:
             if insats not in self._framework_prices:
                 self._framework_prices[insats] = [
@@ -259,16 +284,21 @@ class RegisterSnapshot:
                 price for valid_from, valid_to, price in self._framework_prices[insats]
                 if (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)
             ]
+            if final_since is not None:
+                prices += [price for start_on, price in self.final_prices.get(insats, [])
+                           if final_since <= start_on <= on]
             self._reference[key] = float(statistics.median(prices)) if prices else None
         return self._reference[key]
 
 
 def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, *,
-                 declined: Iterable[str] = ()) -> dict:
+                 declined: Iterable[str] = (), final_price_months: int | None = None) -> dict:
     """The `request` namespace for a validated placement request (CONTRACT.md format).
 
     The home position is `home_location`, or the seat of `home_municipality`
     (registry/municipalities.yaml); without either, distance rules are unevaluable.
+    `final_price_months` (parameter direct_procurement_final_price_months): how far back final
+    prices of direct-procurement placements count in the reference price.
     """
     person = request.get("person") or {}
     insats = taxonomy.insats(request["insats"])
@@ -284,6 +314,7 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
             lat, lon = m.lat, m.lon
     vec = geo.unit_vector(lat, lon) if lat is not None else (None, None, None)
     max_km = _num(request.get("max_distance_km"))
+    sub_age = insats.subcategory_ages.get(request.get("subcategory") or "", (None, None))
     declined_units = [nfc(u) for u in (request.get("declined_units") or [])]
     declined_units += [nfc(u) for u in declined if nfc(u) not in declined_units]
     return {
@@ -309,7 +340,10 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
         "declined_units": declined_units,
         "insats_age_min": insats.age_min,
         "insats_age_max": insats.age_max,
-        "reference_price": snapshot.reference_price(insats.code, start_on) if start_on else None,
+        "subcategory_age_min": sub_age[0],
+        "subcategory_age_max": sub_age[1],
+        "reference_price": snapshot.reference_price(
+            insats.code, start_on, _months_back(start_on, final_price_months)) if start_on else None,
         "home_lat": lat,
         "home_lon": lon,
         "home_x": vec[0],
@@ -317,6 +351,14 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
         "home_z": vec[2],
         "distance_cos": geo.cos_threshold(max_km) if max_km is not None else None,
     }
+
+
+def _months_back(on: date, months: int | None) -> date | None:
+    if months is None:
+        return None
+    from ..audit.checks import add_months
+
+    return add_months(on, -int(months))
 
 
 def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None) -> dict:

@@ -55,7 +55,9 @@ FIELDS: dict[str, FieldType] = {
     "request.declined_units": _f(LIST),
     "request.insats_age_min": _f(INT),
     "request.insats_age_max": _f(INT, True, "null: the insats has no upper age"),
-    "request.reference_price": _f(NUMBER, True, "median active ramavtal daily price of the insats"),
+    "request.subcategory_age_min": _f(INT, True, "the sub-category's own age band, where the sources give one"),
+    "request.subcategory_age_max": _f(INT, True, "null: no upper age of its own"),
+    "request.reference_price": _f(NUMBER, True, "median of the active ramavtal daily prices and recent final direct-procurement prices of the insats"),
     "request.home_lat": _f(NUMBER, True),
     "request.home_lon": _f(NUMBER, True),
     # unit.*
@@ -109,6 +111,12 @@ FIELDS: dict[str, FieldType] = {
     "check.performed_on": _f(DATE, True),
     "check.previous_value": _f(NUMBER, True, "value of the previous check of the same kind"),
     "check.previous_result": _f(STR, True),
+    # complaint.* (register_status stage, event.kind == complaint): similar complaints on the
+    # same supplier (same category, any of its units) within the dated window up to event.on
+    "complaint.category": _f(STR, True),
+    "complaint.similar_on_supplier": _f(INT, True, "complaints of this category on the supplier's units in the window, this one included"),
+    "complaint.similar_units": _f(INT, True, "how many of the supplier's units those complaints concern"),
+    "complaint.window_months": _f(INT, True, "the window (parameter complaints_similar_window_months)"),
 }
 
 # Text fields that hold codes, and the vocabulary (vocabulary.py, or the taxonomy) a literal
@@ -132,13 +140,13 @@ NAMESPACES = frozenset(p.split(".", 1)[0] for p in FIELDS)
 SCOPE_NAMESPACES = {
     "candidate": frozenset({"request", "unit", "route", "permit", "supplier"}),
     "request": frozenset({"request"}),
-    "event": frozenset({"event", "check", "unit", "permit", "supplier"}),
+    "event": frozenset({"event", "check", "complaint", "unit", "permit", "supplier"}),
 }
 # register_status rules name the event they react to; each event provides these namespaces.
 EVENT_NAMESPACES = {
     "check": frozenset({"event", "check", "unit", "supplier"}),
     "permit": frozenset({"event", "permit", "unit", "supplier"}),
-    "complaint": frozenset({"event", "unit", "supplier"}),
+    "complaint": frozenset({"event", "complaint", "unit", "supplier"}),
 }
 STAGES = ("eligibility", "review", "register_status", "ranking")
 STAGE_SCOPES = {

@@ -13,7 +13,11 @@ Event dicts (the event must already be recorded in the session):
      "check": {"kind": "credit_rating", "result": "pass", "value": 35, "performed_on": date}}
     {"kind": "permit", "unit_id": "U-1", "permit": {"dnr": "…", "status": "revoked", "insats": "…", …},
      "on": date}
-    {"kind": "complaint", "unit_id": "U-1", "received_on": date}
+    {"kind": "complaint", "unit_id": "U-1", "received_on": date, "category": "documentation"}
+
+A complaint event sees the similar complaints on the same supplier (`complaint.*`: the same
+category, on any of its units, within the dated window `complaints_similar_window_months`),
+so "flera liknande synpunkter avseende samma utförare" is counted per supplier, not per unit.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sqlmodel import Session
 
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
-from ..storage.models import History, Proposal, Supplier, SupplierCheck, Unit
+from ..storage.models import Complaint, History, Proposal, Supplier, SupplierCheck, Unit
 from ..text import canonical_org_nr, nfc
 from .facts import RegisterSnapshot, _date, permit_fact, register_document, supplier_fact
 from .model import Flag, Propose, Transition
@@ -94,6 +98,25 @@ def _check_fact(session: Session, supplier: Supplier, check: dict, check_id: int
     }
 
 
+def _months_before(on: date, months: int) -> date:
+    from ..audit.checks import add_months
+
+    return add_months(on, -months)
+
+
+def similar_complaints(dated: list[tuple[str, date, str]], on: date, category: str | None,
+                       ruleset: RuleSet) -> dict[str, Any]:
+    """The `complaint` namespace: of the supplier's complaints [(unit_id, received_on,
+    category)], those of the same category received within the window up to `on`."""
+    months = int(ruleset.param("complaints_similar_window_months", on)) if category else None
+    if not category:
+        return {"category": None, "similar_on_supplier": None, "similar_units": None, "window_months": None}
+    since = _months_before(on, months)
+    hits = [(u, d) for u, d, c in dated if c == category and since < d <= on]
+    return {"category": category, "similar_on_supplier": len(hits), "similar_units": len({u for u, _ in hits}),
+            "window_months": months}
+
+
 def _facts_from_snapshot(snap: RegisterSnapshot, supplier: dict, unit_ids: set[str] | None, kind: str,
                          on: date, extra: dict, base_event: dict) -> list[dict]:
     records = [r for uid, r in sorted(snap.units.items()) if unit_ids is None or uid in unit_ids]
@@ -148,6 +171,11 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet) -> tuple[list[d
     base_event, extra = _event_base(kind, event, on, ruleset)
     if kind == "check":
         extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"))
+    elif kind == "complaint":
+        dated = [(uid, d, c) for uid, d, c in session.execute(
+            select(Unit.unit_id, Complaint.received_on, Complaint.category).join(Unit, Unit.id == Complaint.unit_id)
+            .where(Unit.supplier_id == supplier.id))]
+        extra["complaint"] = similar_complaints(dated, on, event.get("category"), ruleset)
     return _facts_from_snapshot(snap, doc["suppliers"][0], unit_ids, kind, on, extra, base_event), on
 
 
@@ -179,7 +207,8 @@ def document_event_facts(doc: dict, event: dict, ruleset: RuleSet) -> tuple[list
             permits = [p for p in unit.get("permits") or [] if p.get("dnr") != event["permit"]["dnr"]]
             unit["permits"] = permits + [dict(event["permit"])]
         else:
-            unit.setdefault("complaints", []).append({"received_on": event["received_on"]})
+            unit.setdefault("complaints", []).append({"received_on": event["received_on"],
+                                                      "category": event.get("category")})
         unit_ids = {unit["unit_id"]}
     snap = RegisterSnapshot.from_document({"suppliers": [supplier]}, on=on)
     base_event, extra = _event_base(kind, event, on, ruleset)
@@ -193,6 +222,10 @@ def document_event_facts(doc: dict, event: dict, ruleset: RuleSet) -> tuple[list
             "previous_value": float(prev["value"]) if prev and prev.get("value") is not None else None,
             "previous_result": prev.get("result") if prev else None,
         }
+    elif kind == "complaint":
+        dated = [(u["unit_id"], _date(c["received_on"]), c.get("category"))
+                 for u in supplier.get("units") or [] for c in u.get("complaints") or []]
+        extra["complaint"] = similar_complaints(dated, on, event.get("category"), ruleset)
     return _facts_from_snapshot(snap, supplier, unit_ids, kind, on, extra, base_event), on
 
 
@@ -243,8 +276,9 @@ def plan_register_event(facts: list[dict], on: date, kind: str, ruleset: RuleSet
                                                agreement_id=aid, status_from=route["status"],
                                                status_to=outcome.agreement_status, **common))
             elif isinstance(outcome, Propose):
-                # A check concerns the supplier: one proposal for it, not one per unit.
-                target_unit = None if kind == "check" else unit_id
+                # A check, and similar complaints across its units, concern the supplier: one
+                # proposal for it, not one per unit.
+                target_unit = None if kind in ("check", "complaint") else unit_id
                 key = (outcome.kind, org_nr, target_unit)
                 if key in done_proposals:
                     continue

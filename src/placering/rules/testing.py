@@ -193,7 +193,10 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
     snap = RegisterSnapshot.from_document(case.register, on=on)
     ev = ReferenceEvaluator(ruleset)
     ev.load(snap)
-    result = ev.evaluate(request_fact(case.request, snap, taxonomy, declined=case.declined), on=on)
+    start = _date(case.request.get("start_on")) or on
+    months = ruleset.param("direct_procurement_final_price_months", start)
+    result = ev.evaluate(request_fact(case.request, snap, taxonomy, declined=case.declined,
+                                      final_price_months=months), on=on)
     res = CaseResult(case, [])
     exp = case.expect
     elig_ids = {r.id for r in ruleset.rules_for("eligibility", on)}

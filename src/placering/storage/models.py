@@ -122,7 +122,12 @@ class SupplierCheck(SQLModel, table=True):
 
 
 class Complaint(SQLModel, table=True):
-    """A complaint (synpunkt) on a unit."""
+    """A complaint (synpunkt) on a unit, handled as a case (casework/complaints.py).
+
+    Complaints about framework suppliers are handled by INK, the rest by Spink (`handler`);
+    `received_by` is the organisation that received it (INK keeps one queue per receiving
+    organisation). Columns after `recorded_at` came with migration 0007.
+    """
 
     id: Optional[int] = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
@@ -132,6 +137,11 @@ class Complaint(SQLModel, table=True):
     note: Optional[str] = None
     recorded_by: str
     recorded_at: datetime = Field(default_factory=utcnow)
+    org_nr: Optional[str] = Field(default=None, index=True)  # the supplier when it was received
+    received_by: Optional[str] = None
+    handler: Optional[str] = Field(default=None, index=True)  # ink | spink
+    status: str = Field(default="received", index=True)  # received | investigating | closed
+    closed_on: Optional[date] = None
 
 
 class History(SQLModel, table=True):
@@ -249,6 +259,12 @@ class Placement(SQLModel, table=True):
     status: str = Field(default="active", index=True)
     places: int = 1  # the places it takes at the unit (freed when it ends or is rejected)
     special_reason: Optional[str] = None  # särskilda skäl (stödboende for 16–17-year-olds)
+    # The decision (biståndsbeslut) period and the agreed daily price (migration 0007); for
+    # direct procurement the negotiated price, which may differ from the listed one.
+    decision_from: Optional[date] = None
+    decision_to: Optional[date] = None
+    agreed_price: Optional[float] = None
+    agreed_by: Optional[str] = None
 
 
 class Review(SQLModel, table=True):
@@ -316,3 +332,65 @@ class StoredRuleSet(SQLModel, table=True):
     version: str = Field(primary_key=True)
     files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlacementAgreement(SQLModel, table=True):
+    """Placeringsavtal: the agreement with the supplier for one placement. It should match the
+    executed decision: the same period and the agreed price (audit placement-agreements)."""
+
+    __tablename__ = "placement_agreement"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    placement_id: int = Field(foreign_key="placement.id", index=True, unique=True)
+    period_from: date
+    period_to: Optional[date] = None
+    daily_price: float
+    signed_on: date
+    recorded_by: str
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class DeepenedControl(SQLModel, table=True):
+    """Fördjupad kontroll of a supplier (or one of its units), opened from a proposal or by hand."""
+
+    __tablename__ = "deepened_control"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    org_nr: str = Field(index=True)
+    unit_id: Optional[str] = Field(default=None, index=True)
+    proposal_id: Optional[int] = Field(default=None, index=True)
+    reason: str
+    opened_on: date = Field(index=True)
+    opened_by: str
+    checked: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # what → finding
+    status: str = Field(default="open", index=True)  # open | decided
+    outcome: Optional[str] = None
+    decided_on: Optional[date] = Field(default=None, index=True)
+    decided_by: Optional[str] = None
+    decision_note: Optional[str] = None
+
+
+class AgreementFollowup(SQLModel, table=True):
+    """A systematic framework follow-up (after 12 or 30 months) recorded as done, with findings."""
+
+    __tablename__ = "agreement_followup"
+    __table_args__ = (UniqueConstraint("agreement_id", "months"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    agreement_id: str = Field(index=True)
+    months: int
+    done_on: date
+    findings: str
+    recorded_by: str
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class PlacementSurvey(SQLModel, table=True):
+    """The survey three months into an HVB placement of a child (enkät efter tre månader)."""
+
+    __tablename__ = "placement_survey"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    placement_id: int = Field(foreign_key="placement.id", index=True, unique=True)
+    answered_on: date
+    positive_change: bool
+    care_quality: str
+    child_answered: bool
+    recorded_by: str
+    recorded_at: datetime = Field(default_factory=utcnow)

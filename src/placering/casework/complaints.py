@@ -1,0 +1,145 @@
+"""Complaints (synpunkter) as cases: status, outcome, routing to INK or Spink, the queues.
+
+A complaint is recorded by `register.service.record_complaint` (routed there: framework
+suppliers to INK, the rest to Spink). Here it is worked on: its status moves received →
+investigating → closed; closing needs an outcome; an outcome `recommendation_stop` stops the
+unit through the register's status path (only possible for a unit used through direct
+procurement, as the register's invariant says).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..errors import InvariantViolation, NotFound, ValidationError
+from ..register import service
+from ..storage.history import record, require_actor
+from ..storage.models import Complaint, Unit
+from ..text import fold, nfc
+from ..vocabulary import ComplaintCategory, ComplaintHandler, ComplaintOutcome, ComplaintStatus, UnitStatus
+
+_NEXT = {"received": {"investigating", "closed"}, "investigating": {"closed"}, "closed": set()}
+
+
+def get_complaint(session: Session, complaint_id: int) -> Complaint:
+    row = session.get(Complaint, complaint_id)
+    if row is None:
+        raise NotFound(f"no complaint {complaint_id} (see 'placering complaint list')")
+    return row
+
+
+def complaint_dict(row: Complaint, unit_id: str) -> dict[str, Any]:
+    return {"id": row.id, "unit_id": unit_id, "org_nr": row.org_nr, "category": row.category,
+            "received_on": row.received_on, "received_by": row.received_by, "handler": row.handler,
+            "status": row.status, "outcome": row.outcome, "closed_on": row.closed_on, "note": row.note,
+            "recorded_by": row.recorded_by}
+
+
+def complaint_row(session: Session, complaint_id: int) -> dict[str, Any]:
+    row = get_complaint(session, complaint_id)
+    return complaint_dict(row, session.get(Unit, row.unit_id).unit_id)
+
+
+def receive(session: Session, unit_id: str, *, received_on: date, category: str, actor: str,
+           outcome: str = "pending", note: str | None = None, received_by: str | None = None,
+           rules_dir: str | None = None) -> tuple[Complaint, list]:
+    """Record a complaint (routed by `register.service.record_complaint`) and run the
+    register-status rules for it in the same transaction: `register complaint` and
+    `complaint add` both come here. Returns the complaint and what the rules did."""
+    from ..rules import load_ruleset
+    from ..rules.register_status import apply_register_event
+
+    ruleset = load_ruleset(rules_dir)
+    row = service.record_complaint(session, unit_id, received_on=received_on, category=category, actor=actor,
+                                   outcome=outcome, note=note, received_by=received_by, ruleset=ruleset)
+    unit = session.get(Unit, row.unit_id)
+    applied = apply_register_event(session, {"kind": "complaint", "unit_id": unit.unit_id,
+                                             "received_on": row.received_on, "category": row.category},
+                                   actor=actor, ruleset=ruleset)
+    return row, applied
+
+
+def update_complaint(session: Session, complaint_id: int, *, actor: str, status: str | None = None,
+                     outcome: str | None = None, note: str | None = None, on: date | None = None) -> Complaint:
+    """Move a complaint case on: a new status and/or outcome, with a note; recorded in history."""
+    actor = require_actor(actor)
+    row = get_complaint(session, complaint_id)
+    if status is None and outcome is None:
+        raise ValidationError("give --status or --outcome (or both)")
+    on = on or date.today()
+    changes: dict[str, Any] = {}
+    if row.status == ComplaintStatus.CLOSED.value:
+        raise InvariantViolation(f"complaint {row.id} was closed on {row.closed_on.isoformat()}; a closed case "
+                                 "is not changed (record a new complaint)")
+    if outcome is not None:
+        outcome = service._code(outcome, ComplaintOutcome, "complaint outcome")
+        if outcome != row.outcome:
+            changes["outcome"] = [row.outcome, outcome]
+            row.outcome = outcome
+    if status is not None:
+        status = service._code(status, ComplaintStatus, "complaint status")
+        if status != row.status:
+            if status not in _NEXT[row.status]:
+                raise InvariantViolation(f"complaint {row.id} is {row.status}; it cannot go back to {status}")
+            changes["status"] = [row.status, status]
+            row.status = status
+    if not changes:
+        raise InvariantViolation(f"complaint {row.id} already has status {row.status} and outcome {row.outcome}")
+    if on < row.received_on:
+        raise ValidationError(f"--on: {on.isoformat()} is before the complaint was received "
+                              f"({row.received_on.isoformat()})")
+    if row.status == ComplaintStatus.CLOSED.value:
+        if row.outcome == ComplaintOutcome.PENDING.value:
+            raise InvariantViolation(f"complaint {row.id} cannot be closed without an outcome "
+                                     f"(--outcome: {', '.join(o.value for o in ComplaintOutcome if o != 'pending')})")
+        row.closed_on = on
+    unit = session.get(Unit, row.unit_id)
+    note = nfc(note) if note else None
+    record(session, actor=actor, entity_kind="complaint", entity_id=str(row.id), action="complaint_updated",
+           effective_on=on, org_nr=row.org_nr, unit_id=unit.unit_id, changes=changes, note=note)
+    if "outcome" in changes and outcome == ComplaintOutcome.RECOMMENDATION_STOP.value \
+            and unit.status != UnitStatus.RECOMMENDATION_STOP.value:
+        # The register's one path for status changes, with its invariants (direct procurement only).
+        service.change_unit_status(session, unit.unit_id, UnitStatus.RECOMMENDATION_STOP.value, actor=actor,
+                                   note=note or f"synpunkt {row.id}: rekommendationsstopp", effective_on=on)
+    session.flush()
+    return row
+
+
+def list_complaints(session: Session, *, handler: str | None = None, status: str | None = None,
+                    org_nr: str | None = None, unit_id: str | None = None, category: str | None = None,
+                    open_only: bool = False) -> list[dict[str, Any]]:
+    stmt = select(Complaint, Unit.unit_id).join(Unit, Unit.id == Complaint.unit_id)
+    if handler:
+        stmt = stmt.where(Complaint.handler == service._code(handler, ComplaintHandler, "complaint handler"))
+    if status:
+        stmt = stmt.where(Complaint.status == service._code(status, ComplaintStatus, "complaint status"))
+    if open_only:
+        stmt = stmt.where(Complaint.status != ComplaintStatus.CLOSED.value)
+    if category:
+        stmt = stmt.where(Complaint.category == service._code(category, ComplaintCategory, "complaint category"))
+    if org_nr:
+        stmt = stmt.where(Complaint.org_nr == service.get_supplier(session, org_nr).org_nr)
+    if unit_id:
+        stmt = stmt.where(Complaint.unit_id == service.get_unit(session, unit_id).id)
+    stmt = stmt.order_by(Complaint.received_on, Complaint.id)
+    return [complaint_dict(c, uid) for c, uid in session.execute(stmt)]
+
+
+def queues(session: Session, *, handler: str | None = None) -> list[dict[str, Any]]:
+    """Open complaint cases per handler (INK, Spink) and receiving organisation: the queues."""
+    rows = list_complaints(session, handler=handler, open_only=True)
+    queues_: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        # One queue per receiving organisation, however its name is typed (Nordost = NORDOST).
+        key = (r["handler"] or "spink", fold(r["received_by"] or ""))
+        q = queues_.setdefault(key, {"handler": key[0], "received_by": r["received_by"], "open": 0,
+                                     "oldest": r["received_on"], "ids": []})
+        q["open"] += 1
+        q["oldest"] = min(q["oldest"], r["received_on"])
+        q["ids"].append(r["id"])
+    return [queues_[k] for k in sorted(queues_)]

@@ -1,0 +1,89 @@
+"""Direct-procurement economics: direct purchases add up per financial year and per kind of
+service (insats), across suppliers, per buying municipality, against the dated threshold
+(direktupphandlingsgränsen, LOU 19 kap.; parameter direct_procurement_threshold_sek).
+
+The cost of a placement in a year is its agreed daily price (the negotiated final price; the
+listed price when none is recorded) times its days in that year.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..audit.common import check_insats, check_municipality
+from ..audit.params import audit_param
+from ..matching.review import year_cost
+from ..storage.models import Placement, PlacementRequest
+from ..text import fold
+from ..vocabulary import Route
+
+THRESHOLD = "direct_procurement_threshold_sek"
+
+
+def threshold_on(on: date) -> dict[str, Any]:
+    v = audit_param(THRESHOLD, on)
+    return {"parameter": THRESHOLD, "value": v.value, "valid_from": v.valid_from, "valid_to": v.valid_to}
+
+
+def _threshold_for_year(year: int) -> dict[str, Any]:
+    """The threshold of the financial year: the value valid at its end (or today, in the year)."""
+    end = min(date(year, 12, 31), max(date.today(), date(year, 1, 1)))
+    return threshold_on(end)
+
+
+def direct_purchase_sums(session: Session, year: int, *, municipality: str | None = None,
+                         insats: str | None = None, leave_out: str | None = None) -> dict[str, Any]:
+    """Per (buying municipality, insats): the year's direct-procurement placements (active, or
+    chosen and pending review: a rejected one is deleted), suppliers, the sum of their cost in
+    the year, and the threshold. `leave_out`: a request id not to count (the case under review)."""
+    insats = check_insats(insats)
+    muni_key = check_municipality(session, municipality) if municipality else None
+    limit = _threshold_for_year(year)
+    rows = session.execute(
+        select(Placement, PlacementRequest.request_id)
+        .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
+        .where(Placement.route == Route.DIREKTUPPHANDLING.value, Placement.start_on <= date(year, 12, 31))
+        .order_by(Placement.start_on, Placement.id))
+    groups: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"placements": [], "suppliers": set(), "total": 0.0})
+    for p, request_id in rows:
+        if insats and p.insats != insats:
+            continue
+        if muni_key and fold(p.municipality) != muni_key:
+            continue
+        if request_id == leave_out:
+            continue
+        price = p.agreed_price if p.agreed_price is not None else p.daily_price
+        cost = year_cost(price, p.start_on, p.end_on, year)
+        if cost <= 0:
+            continue
+        g = groups[(p.municipality, p.insats)]
+        g["placements"].append({"request_id": request_id, "unit_id": p.unit_id, "org_nr": p.org_nr,
+                                "daily_price": price, "start_on": p.start_on, "end_on": p.end_on,
+                                "cost_in_year": round(cost, 2)})
+        g["suppliers"].add(p.org_nr)
+        g["total"] += cost
+    sums = []
+    for (muni, ins), g in sorted(groups.items()):
+        total = round(g["total"], 2)
+        sums.append({"municipality": muni, "insats": ins, "placements": len(g["placements"]),
+                     "suppliers": len(g["suppliers"]), "total": total, "threshold": limit["value"],
+                     "share_of_threshold": round(total / float(limit["value"]), 3),
+                     "over_threshold": total > float(limit["value"]), "items": g["placements"]})
+    return {"year": year, "threshold": limit, "sums": sums}
+
+
+def purchases_for(session: Session, year: int, municipality: str, insats: str,
+                  leave_out: str | None = None) -> dict[str, Any]:
+    """The sum the review shows: this municipality's direct purchases of the insats in the year,
+    without the case under review (the review adds its cost itself)."""
+    data = direct_purchase_sums(session, year, municipality=municipality, insats=insats, leave_out=leave_out)
+    found = data["sums"][0] if data["sums"] else {"municipality": municipality, "insats": insats, "placements": 0,
+                                                  "suppliers": 0, "total": 0.0, "items": []}
+    return {"year": year, "municipality": municipality, "insats": insats, "placements": found["placements"],
+            "suppliers": found["suppliers"], "total": found["total"], "threshold": data["threshold"]}

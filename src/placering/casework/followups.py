@@ -1,0 +1,231 @@
+"""Follow-ups: framework follow-ups done, the three-month HVB survey, decisions not executed.
+
+- INK follows up every framework agreement after 12 and 30 months (Nordost 2022, 3.3); a
+  follow-up recorded as done, with its findings, leaves `audit checks-due`.
+- HVB placements of children get a survey three months in (Nordost 2022, 5.4): its due date,
+  the recorded answers and a per-unit summary.
+- Decisions not executed within three months (no placement) are listed for the quarterly
+  report to IVO (SoL 16 kap. 6 f §; Hisingen 2024, 3.3.1).
+The numbers are dated parameters (rules/parameters/audit.yaml, followups.yaml).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..audit.checks import add_months
+from ..audit.params import audit_param
+from ..errors import InvariantViolation, NotFound, ValidationError
+from ..register import service
+from ..storage.history import record, require_actor
+from ..storage.models import AgreementFollowup, Placement, PlacementRequest, PlacementSurvey
+from ..text import nfc
+from ..vocabulary import CareQuality, Route
+from .placements import ACTIVE, get_placement
+
+
+# --- framework follow-ups ---------------------------------------------------------------------
+
+
+def followup_months(on: date) -> tuple[int, int]:
+    return (int(audit_param("audit_agreement_followup_first_months", on).value),
+            int(audit_param("audit_agreement_followup_second_months", on).value))
+
+
+def record_followup(session: Session, agreement_id: str, months: int, *, done_on: date, findings: str,
+                    actor: str) -> AgreementFollowup:
+    """Record that the 12- or 30-month follow-up of a framework agreement was done."""
+    actor = require_actor(actor)
+    findings = nfc(findings or "")
+    if not findings:
+        raise ValidationError("--findings: say what the follow-up found")
+    routes = service.agreement_routes(session, agreement_id)
+    aid = routes[0].agreement_id
+    if routes[0].route != Route.RAMAVTAL.value:
+        raise InvariantViolation(f"agreement {aid} is not a framework agreement (ramavtal): it has no "
+                                 "systematic follow-ups")
+    allowed = followup_months(done_on)
+    if months not in allowed:
+        raise ValidationError(f"--at: a framework agreement is followed up after {allowed[0]} and {allowed[1]} "
+                              f"months, not {months}")
+    if done_on > date.today():
+        raise ValidationError(f"--on: {done_on.isoformat()} is in the future: record a follow-up once it is done")
+    start = routes[0].valid_from
+    if start is not None and done_on < start:
+        raise ValidationError(f"--on: {done_on.isoformat()} is before agreement {aid} started ({start.isoformat()})")
+    if session.scalars(select(AgreementFollowup).where(AgreementFollowup.agreement_id == aid,
+                                                       AgreementFollowup.months == months)).first():
+        raise InvariantViolation(f"the {months}-month follow-up of agreement {aid} is already recorded")
+    row = AgreementFollowup(agreement_id=aid, months=months, done_on=done_on, findings=findings, recorded_by=actor)
+    session.add(row)
+    session.flush()
+    from ..storage.models import Supplier, Unit
+
+    org_nr = session.scalar(select(Supplier.org_nr).join(Unit, Unit.supplier_id == Supplier.id)
+                            .where(Unit.id == routes[0].unit_id))
+    record(session, actor=actor, entity_kind="agreement", entity_id=aid, action="followup", effective_on=done_on,
+           org_nr=org_nr, changes={"months": months, "done_on": done_on}, note=findings)
+    session.flush()
+    return row
+
+
+def followups_done(session: Session) -> dict[tuple[str, int], AgreementFollowup]:
+    return {(f.agreement_id, f.months): f for f in session.scalars(select(AgreementFollowup))}
+
+
+def followup_dict(f: AgreementFollowup) -> dict[str, Any]:
+    return {"agreement_id": f.agreement_id, "months": f.months, "done_on": f.done_on, "findings": f.findings,
+            "recorded_by": f.recorded_by}
+
+
+def list_followups(session: Session, agreement_id: str | None = None) -> list[dict[str, Any]]:
+    stmt = select(AgreementFollowup).order_by(AgreementFollowup.done_on, AgreementFollowup.id)
+    if agreement_id:
+        stmt = stmt.where(AgreementFollowup.agreement_id == service.agreement_routes(session, agreement_id)[0].agreement_id)
+    return [followup_dict(f) for f in session.scalars(stmt)]
+
+
+# --- the three-month HVB survey ---------------------------------------------------------------
+
+
+def _survey_terms(on: date) -> tuple[int, list[str], int]:
+    return (int(audit_param("hvb_survey_months", on).value), list(audit_param("hvb_survey_insatser", on).value),
+            int(audit_param("hvb_survey_child_age_below", on).value))
+
+
+def survey_due_on(p: Placement) -> date | None:
+    """The survey date of a placement, or None when it gets no survey (not an HVB placement of a
+    child, or before the survey began)."""
+    terms = audit_param("hvb_survey_months", p.start_on, required=False)
+    if terms is None:
+        return None
+    months, insatser, below = _survey_terms(p.start_on)
+    if p.insats not in insatser or p.person_age >= below:
+        return None
+    return add_months(p.start_on, months)
+
+
+def record_survey(session: Session, request_id: str, *, answered_on: date, positive_change: bool,
+                  care_quality: str, child_answered: bool, actor: str) -> PlacementSurvey:
+    actor = require_actor(actor)
+    care_quality = service._code(care_quality, CareQuality, "care quality")
+    req, p = get_placement(session, request_id)
+    due = survey_due_on(p)
+    if p.status != ACTIVE:
+        raise InvariantViolation(f"placement '{req.request_id}' is {p.status}: not executed yet")
+    if due is None:
+        raise InvariantViolation(f"placement '{req.request_id}' ({p.insats}, age {p.person_age}) gets no "
+                                 "three-month survey: only HVB placements of children do")
+    if answered_on < p.start_on:
+        raise ValidationError(f"--on: {answered_on.isoformat()} is before the placement started "
+                              f"({p.start_on.isoformat()})")
+    if answered_on > date.today():
+        raise ValidationError(f"--on: {answered_on.isoformat()} is in the future")
+    if session.scalars(select(PlacementSurvey).where(PlacementSurvey.placement_id == p.id)).first():
+        raise InvariantViolation(f"the survey of placement '{req.request_id}' is already recorded")
+    row = PlacementSurvey(placement_id=p.id, answered_on=answered_on, positive_change=positive_change,
+                          care_quality=care_quality, child_answered=child_answered, recorded_by=actor)
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, entity_kind="placement", entity_id=req.request_id, action="survey",
+           effective_on=answered_on, org_nr=p.org_nr, unit_id=p.unit_id,
+           changes={"due_on": due, "positive_change": positive_change, "care_quality": care_quality,
+                    "child_answered": child_answered})
+    session.flush()
+    return row
+
+
+def survey_of(session: Session, request_id: str) -> dict[str, Any]:
+    """The survey row of one placement (as `surveys` lists it)."""
+    req, p = get_placement(session, request_id)
+    return surveys(session, max(p.start_on, date.today()), request_pk=req.id)[0]
+
+
+def surveys(session: Session, as_of: date, *, request_pk: int | None = None) -> list[dict[str, Any]]:
+    """Every placement that gets the survey and started by the date: due date, state, answers."""
+    stmt = (select(PlacementRequest.request_id, Placement, PlacementSurvey)
+            .join(Placement, Placement.request_id == PlacementRequest.id)
+            .outerjoin(PlacementSurvey, PlacementSurvey.placement_id == Placement.id)
+            .where(Placement.start_on <= as_of, Placement.status == ACTIVE)
+            .order_by(Placement.start_on, PlacementRequest.request_id))
+    if request_pk is not None:
+        stmt = stmt.where(PlacementRequest.id == request_pk)
+    rows = session.execute(stmt)
+    out = []
+    for rid, p, s in rows:
+        due = survey_due_on(p)
+        if due is None:
+            continue
+        if s is not None:
+            state = "answered"
+        elif p.end_on is not None and p.end_on < due:
+            state = "ended_before"
+        else:
+            state = "overdue" if due < as_of else "upcoming"
+        out.append({"request_id": rid, "unit_id": p.unit_id, "org_nr": p.org_nr, "start_on": p.start_on,
+                    "due_on": due, "state": state, "answered_on": s.answered_on if s else None,
+                    "positive_change": s.positive_change if s else None,
+                    "care_quality": s.care_quality if s else None,
+                    "child_answered": s.child_answered if s else None})
+    return out
+
+
+def survey_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per unit: surveys answered, share with a positive change, share rating the care good or
+    very good, share the child answered (as Nordost 2022 reports them)."""
+    per: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        per[r["unit_id"]].append(r)
+    out = []
+    for unit_id, rs in sorted(per.items()):
+        answered = [r for r in rs if r["state"] == "answered"]
+        n = len(answered)
+
+        def share(pred) -> float | None:
+            return round(sum(1 for r in answered if pred(r)) / n, 3) if n else None
+
+        out.append({"unit_id": unit_id, "org_nr": rs[0]["org_nr"], "placements": len(rs), "answered": n,
+                    "overdue": sum(1 for r in rs if r["state"] == "overdue"),
+                    "positive_change_share": share(lambda r: r["positive_change"]),
+                    "good_care_share": share(lambda r: r["care_quality"] in ("bra", "mycket_bra")),
+                    "child_answered_share": share(lambda r: r["child_answered"])})
+    return out
+
+
+# --- decisions not executed within three months -----------------------------------------------
+
+
+def not_executed(session: Session, as_of: date) -> list[dict[str, Any]]:
+    """Decisions (placement requests, dated by their decision date) with no placement started
+    within the parameter's months, as of the date: the list for the quarterly report to IVO.
+    A decision executed late in the current quarter is listed as `executed_late`;
+    `reported_before`: it was already overdue at the end of the previous quarter."""
+    months = int(audit_param("ivo_unexecuted_months", as_of).value)
+    prev_quarter_end = date(as_of.year, ((as_of.month - 1) // 3) * 3 + 1, 1) - timedelta(days=1)
+    rows = session.execute(
+        select(PlacementRequest, Placement.start_on)
+        .outerjoin(Placement, (Placement.request_id == PlacementRequest.id) & (Placement.status == ACTIVE))
+        .where(PlacementRequest.submitted_on <= add_months(as_of, -months))
+        .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id))
+    out = []
+    for req, started in rows:
+        deadline = add_months(req.submitted_on, months)
+        if started is not None and started <= deadline and started <= as_of:
+            continue
+        if started is not None and started <= as_of:
+            if started <= prev_quarter_end:
+                continue  # executed (late) in an earlier quarter: reported then
+            state = "executed_late"
+        else:
+            state = "not_executed"
+        out.append({"request_id": req.request_id, "decided_on": req.submitted_on, "municipality": req.municipality,
+                    "requester": req.requester, "insats": req.insats, "deadline": deadline,
+                    "days_over": (min(as_of, started) if started and started <= as_of else as_of).toordinal()
+                    - deadline.toordinal(), "state": state, "placement_start_on": started,
+                    "reported_before": deadline <= prev_quarter_end and (started is None or started > prev_quarter_end)})
+    return out

@@ -1,0 +1,465 @@
+"""The case work around the register (issue 12): `placement`, `complaint`, `control`,
+`followup`, and their audits (`audit placement-agreements / controls / surveys /
+not-executed / direct-purchases`).
+
+Every command prints a table for people (Swedish labels), or --json / --jsonl / --csv /
+--excel (codes) through the shared output options; every write takes --by and is recorded in
+history by the library (placering.casework).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..casework import complaints as lib_complaints
+from ..casework import controls as lib_controls
+from ..casework import economics as lib_economics
+from ..casework import followups as lib_followups
+from ..casework import placements as lib_placements
+from ..display import today
+from ..storage import open_session, transaction
+from ..vocabulary import CareQuality, ComplaintCategory, ComplaintOutcome, ComplaintStatus, ControlCheck, ControlOutcome, RemovalReason
+from . import cli
+from .audit import AS_OF, YEAR, _as_of, _year, audit
+from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, output_options, parse_date,
+                     rules_option)
+
+
+def _codes(enum) -> str:
+    return ", ".join(m.value for m in enum)
+
+
+def _one(row: dict, out: Output, message: str, columns: list[tuple]) -> None:
+    """A write's result: the record as JSON (or one CSV / JSON-lines row), or a sentence."""
+    if out.machine:
+        out.listing([row], columns, data=row)
+    else:
+        echo(message)
+
+
+def _on(value: str | None, option: str = "--on"):
+    return parse_date(value, option) or today()
+
+
+# --- placement: decision period, agreed price, placement agreement ----------------------------
+
+PLACEMENT_COLUMNS = [("request_id", "Förfrågan"), ("unit_id", "Enhet"), ("route", "Regiform", "route"),
+                     ("problems", "Avvikelser", "placement_problem"), ("decision_from", "Beslut från"),
+                     ("decision_to", "Beslut till"), ("agreed_price", "Överenskommet pris"),
+                     ("agreement_from", "Avtal från"), ("agreement_to", "Avtal till"),
+                     ("agreement_price", "Avtalat pris"), ("agreed_by", "Överenskommet av"),
+                     ("listed_price", "Listpris"), ("org_nr", "Org.nr"), ("signed_on", "Undertecknat")]
+
+
+@cli.group(cls=PlaceringGroup)
+def placement() -> None:
+    """A placement's decision period, agreed price and placement agreement (placeringsavtal)."""
+
+
+@placement.command("decision")
+@click.argument("request_id")
+@click.option("--from", "decision_from", help="First day of the decision (biståndsbeslut) period (YYYY-MM-DD).")
+@click.option("--to", "decision_to", help="Last day of the decision period (YYYY-MM-DD).")
+@click.option("--price", type=float, help="The agreed daily price (kr); for direct procurement the negotiated one.")
+@click.option("--agreed-by", help="Who agreed the negotiated direct-procurement price (a role, no personal names).")
+@click.option("--note", help="Why (recorded in history).")
+@by_option
+@output_options
+def placement_decision(request_id, decision_from, decision_to, price, agreed_by, note, actor, out: Output) -> None:
+    """Record or change the decision period and/or the agreed daily price of a placement."""
+    f, t = parse_date(decision_from, "--from"), parse_date(decision_to, "--to")
+    with transaction(app().engine()) as session:
+        lib_placements.set_decision(session, request_id, actor=actor, decision_from=f, decision_to=t,
+                                    agreed_price=price, agreed_by=agreed_by, note=note)
+        row = lib_placements.placement_view(session, request_id)
+    _one(row, out, f"Placering {row['request_id']}: beslut {row['decision_from'] or ''}–{row['decision_to'] or ''}, "
+         f"överenskommet pris {row['agreed_price']} kr (av {row['agreed_by'] or '–'}).", PLACEMENT_COLUMNS)
+
+
+@placement.command("agreement")
+@click.argument("request_id")
+@click.option("--from", "period_from", help="First day of the agreement's period (YYYY-MM-DD).")
+@click.option("--to", "period_to", help="Last day of the agreement's period (YYYY-MM-DD).")
+@click.option("--price", type=float, help="The daily price in the agreement (kr).")
+@click.option("--signed-on", help="Date the agreement was signed (YYYY-MM-DD).")
+@click.option("--note", help="Why (recorded in history).")
+@by_option
+@output_options
+def placement_agreement(request_id, period_from, period_to, price, signed_on, note, actor, out: Output) -> None:
+    """Record the placement agreement (placeringsavtal) of a placement, or change its period or price."""
+    with transaction(app().engine()) as session:
+        lib_placements.record_agreement(session, request_id, actor=actor, period_from=parse_date(period_from, "--from"),
+                                        period_to=parse_date(period_to, "--to"), daily_price=price,
+                                        signed_on=parse_date(signed_on, "--signed-on"), note=note)
+        row = lib_placements.placement_view(session, request_id)
+    from ..labels import labels
+
+    _one(row, out, f"Placering {row['request_id']}: avtal {row['agreement_from']}–{row['agreement_to'] or ''} "
+         f"till {row['agreement_price']} kr"
+         + (f"; stämmer inte med beslutet: {', '.join(labels(row['problems'], 'placement_problem'))}."
+            if row["problems"] else "; stämmer med beslutet."), PLACEMENT_COLUMNS)
+
+
+@placement.command("show")
+@click.argument("request_id")
+@output_options
+def placement_show(request_id, out: Output) -> None:
+    """A placement's decision, agreed price and agreement, and whether they match."""
+    with open_session(app().engine()) as session:
+        row = lib_placements.placement_view(session, request_id)
+    out.listing([row], PLACEMENT_COLUMNS, data=row)
+
+
+@audit.command("placement-agreements")
+@AS_OF
+@click.option("--every", "all_rows", is_flag=True, help="Every placement, not only those with a problem.")
+@output_options
+def audit_placement_agreements(as_of, all_rows, out: Output) -> None:
+    """Placements whose agreement does not match the decision (period or agreed price), or
+    that have no placement agreement ('ett placeringsavtal ska matcha ett verkställt beslut,
+    med samma placeringstid och överenskommet pris', Nordost 2022, 7.3)."""
+    on = _as_of(as_of)
+    with open_session(app().engine()) as session:
+        rows = lib_placements.agreement_audit(session, on, all_rows=all_rows)
+    out.listing(rows, PLACEMENT_COLUMNS, data={"as_of": on, "placements": rows},
+                title=f"Placeringsavtal som inte stämmer med beslutet per {on.isoformat()} ({len(rows)})")
+
+
+# --- complaints ---------------------------------------------------------------------------------
+
+COMPLAINT_COLUMNS = [("id", "Id"), ("received_on", "Mottagen"), ("unit_id", "Enhet"),
+                     ("category", "Kategori", "complaint_category"), ("handler", "Handläggs av", "complaint_handler"),
+                     ("received_by", "Mottagen av"), ("status", "Status", "complaint_status"),
+                     ("outcome", "Utfall", "complaint_outcome"), ("closed_on", "Avslutad"), ("org_nr", "Org.nr")]
+
+
+@cli.group(cls=PlaceringGroup)
+def complaint() -> None:
+    """Complaints (synpunkter) as cases: routed to INK (framework suppliers) or Spink."""
+
+
+@complaint.command("add")
+@click.argument("unit_id")
+@click.option("--category", required=True, help=f"What it is about ({_codes(ComplaintCategory)}).")
+@click.option("--on", "on", required=True, help="Date it was received (YYYY-MM-DD).")
+@click.option("--received-by", default="Spink", show_default=True,
+              help="The organisation that received it (e.g. Spink, Nordost, INK).")
+@click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
+@click.option("--note", help="A short description (no names or personal identity numbers).")
+@rules_option
+@by_option
+@output_options
+def complaint_add(unit_id, category, on, received_by, outcome, note, rules_dir, actor, out: Output) -> None:
+    """Record a complaint on a unit (the same path as `register complaint`): it is routed, and
+    the register-status rules see similar complaints on the supplier."""
+    from .register import _applied_text
+
+    received_on = parse_date(on, "--on")
+    with transaction(app().engine()) as session:
+        c, applied = lib_complaints.receive(session, unit_id, received_on=received_on, category=category,
+                                           actor=actor, outcome=outcome, note=note, received_by=received_by,
+                                           rules_dir=rules_dir)
+        row = lib_complaints.complaint_row(session, c.id)
+    row["rules"] = [a.as_dict() for a in applied]
+    _one(row, out, f"Synpunkt {row['id']} på {row['unit_id']} ({row['category']}) handläggs av "
+         f"{row['handler']} (mottagen av {row['received_by']})." + _applied_text(applied), COMPLAINT_COLUMNS)
+
+
+@complaint.command("update")
+@click.argument("complaint_id", type=int)
+@click.option("--status", help=f"New status ({_codes(ComplaintStatus)}); closing needs an outcome.")
+@click.option("--outcome", help=f"Outcome ({_codes(ComplaintOutcome)}); recommendation_stop stops the unit.")
+@click.option("--note", help="What was done (recorded in history).")
+@click.option("--on", "on", help="Date of the change (YYYY-MM-DD; default today).")
+@by_option
+@output_options
+def complaint_update(complaint_id, status, outcome, note, on, actor, out: Output) -> None:
+    """Move a complaint case on: status and/or outcome."""
+    with transaction(app().engine()) as session:
+        lib_complaints.update_complaint(session, complaint_id, actor=actor, status=status, outcome=outcome, note=note,
+                                        on=_on(on))
+        row = lib_complaints.complaint_row(session, complaint_id)
+    _one(row, out, f"Synpunkt {row['id']}: {row['status']}, utfall {row['outcome']}.", COMPLAINT_COLUMNS)
+
+
+@complaint.command("list")
+@click.option("--handler", help="Only complaints handled by ink or spink.")
+@click.option("--status", help=f"Only this status ({_codes(ComplaintStatus)}).")
+@click.option("--open", "open_only", is_flag=True, help="Only complaints not closed.")
+@click.option("--supplier", "org_nr", help="Only complaints about this supplier (organisation number).")
+@click.option("--unit", "unit_id", help="Only complaints about this unit.")
+@click.option("--category", help="Only this category.")
+@output_options
+def complaint_list(handler, status, open_only, org_nr, unit_id, category, out: Output) -> None:
+    """Complaint cases, oldest first."""
+    with open_session(app().engine()) as session:
+        rows = lib_complaints.list_complaints(session, handler=handler, status=status, org_nr=org_nr,
+                                              unit_id=unit_id, category=category, open_only=open_only)
+    out.listing(rows, COMPLAINT_COLUMNS, title=f"Synpunkter ({len(rows)})")
+
+
+@complaint.command("queue")
+@click.option("--handler", help="Only the queues of ink or spink.")
+@output_options
+def complaint_queue(handler, out: Output) -> None:
+    """Open complaints per handler and receiving organisation (the queues)."""
+    with open_session(app().engine()) as session:
+        rows = lib_complaints.queues(session, handler=handler)
+    out.listing(rows, [("handler", "Handläggs av", "complaint_handler"), ("received_by", "Mottagen av"),
+                       ("open", "Öppna"), ("oldest", "Äldsta"), ("ids", "Synpunkter")], title="Köer")
+
+
+# --- deepened controls --------------------------------------------------------------------------
+
+CONTROL_COLUMNS = [("id", "Id"), ("org_nr", "Org.nr"), ("unit_id", "Enhet"), ("status", "Status", "control_status"),
+                   ("outcome", "Utfall", "control_outcome"), ("opened_on", "Öppnad"), ("decided_on", "Beslutad"),
+                   ("decided_by", "Beslutad av"), ("checked", "Kontrollerat", "control_check"),
+                   ("proposal_id", "Förslag"), ("reason", "Anledning"), ("opened_by", "Öppnad av")]
+
+
+@cli.group(cls=PlaceringGroup)
+def control() -> None:
+    """Deepened controls (fördjupade kontroller) of suppliers as cases."""
+
+
+@control.command("open")
+@click.argument("org_nr", required=False)
+@click.option("--unit", "unit_id", help="Control one unit of the supplier.")
+@click.option("--proposal", "proposal_id", type=int, help="Open from this deepened-control proposal (accepts it).")
+@click.option("--reason", help="Why the control is opened (default: the proposal's message).")
+@click.option("--on", "on", help="Date it is opened (YYYY-MM-DD; default today).")
+@by_option
+@output_options
+def control_open(org_nr, unit_id, proposal_id, reason, on, actor, out: Output) -> None:
+    """Open a deepened control of a supplier (ORG_NR), a unit, or from a proposal."""
+    with transaction(app().engine()) as session:
+        c = lib_controls.open_control(session, actor=actor, on=_on(on), org_nr=org_nr, unit_id=unit_id,
+                                      proposal_id=proposal_id, reason=reason)
+        row = lib_controls.control_dict(c)
+    _one(row, out, f"Fördjupad kontroll {row['id']} av {row['unit_id'] or row['org_nr']} öppnad "
+         f"{row['opened_on']} (av {row['opened_by']}).", CONTROL_COLUMNS)
+
+
+@control.command("check")
+@click.argument("control_id", type=int)
+@click.argument("what")
+@click.option("--finding", required=True, help="What the check found (no names or personal identity numbers).")
+@click.option("--on", "on", help="Date of the check (YYYY-MM-DD; default today).")
+@by_option
+@output_options
+def control_check(control_id, what, finding, on, actor, out: Output) -> None:
+    with transaction(app().engine()) as session:
+        c = lib_controls.record_checked(session, control_id, what, finding=finding, actor=actor, on=_on(on))
+        row = lib_controls.control_dict(c)
+    _one(row, out, f"Fördjupad kontroll {row['id']}: {what} kontrollerat.", CONTROL_COLUMNS)
+
+
+control_check.help = f"Record what a deepened control checked and found. WHAT: {_codes(ControlCheck)}."
+
+
+@control.command("decide")
+@click.argument("control_id", type=int)
+@click.argument("outcome")
+@click.option("--note", required=True, help="The grounds of the decision (the overall assessment).")
+@click.option("--reason", "removal_reason", help=f"Removal reason code, for removal ({_codes(RemovalReason)}).")
+@click.option("--on", "on", help="Date of the decision (YYYY-MM-DD; default today).")
+@by_option
+@output_options
+def control_decide(control_id, outcome, note, removal_reason, on, actor, out: Output) -> None:
+    with transaction(app().engine()) as session:
+        c, changes = lib_controls.decide_control(session, control_id, outcome, note=note, actor=actor, on=_on(on),
+                                                 removal_reason=removal_reason)
+        row = {**lib_controls.control_dict(c), "status_changes": changes}
+    done = "; ".join(f"{x['unit_id']}: {x['status'][0]} → {x['status'][1]}" for x in changes)
+    _one(row, out, f"Fördjupad kontroll {row['id']} beslutad: {row['outcome']} av {row['decided_by']}."
+         + (f" {done}." if done else ""), CONTROL_COLUMNS)
+
+
+control_decide.help = ("Decide a deepened control. OUTCOME: " + _codes(ControlOutcome) + ".\n\nwatch, pause "
+                       "(unpublish), removal (--reason) and recommendation_stop change the units' status through the "
+                       "register's status path; order_stop_proposal is for INK ('register agreement').")
+
+
+@control.command("list")
+@click.option("--status", help="open or decided.")
+@click.option("--outcome", help="Only this outcome (e.g. order_stop_proposal: INK's list).")
+@click.option("--supplier", "org_nr", help="Only this supplier.")
+@output_options
+def control_list(status, outcome, org_nr, out: Output) -> None:
+    """Deepened controls, oldest first."""
+    with open_session(app().engine()) as session:
+        rows = lib_controls.list_controls(session, status=status, outcome=outcome, org_nr=org_nr)
+    out.listing(rows, CONTROL_COLUMNS, title=f"Fördjupade kontroller ({len(rows)})")
+
+
+@control.command("show")
+@click.argument("control_id", type=int)
+@output_options
+def control_show(control_id, out: Output) -> None:
+    """One deepened control with what was checked and found."""
+    with open_session(app().engine()) as session:
+        row = lib_controls.control_dict(lib_controls.get_control(session, control_id))
+    findings = [{"what": k, "finding": v["finding"], "on": v["on"], "by": v["by"]}
+                for k, v in sorted(row["findings"].items())]
+    out.emit(row, [Section("control", f"Fördjupad kontroll {row['id']}", [row], CONTROL_COLUMNS),
+                   Section("findings", "Kontrollerat", findings,
+                           [("what", "Kontroll", "control_check"), ("finding", "Iakttagelse"), ("on", "Datum"),
+                            ("by", "Av")])])
+
+
+@audit.command("controls")
+@YEAR
+@output_options
+def audit_controls(year, out: Output) -> None:
+    """The year's deepened controls the way the annual report gives them: carried out (decided
+    in the year), ended with pause or removal, per outcome, and what was checked (Spink 2024:
+    '24 genomförda kontroller … 15 … pausats eller tagits bort')."""
+    y = _year(year)
+    with open_session(app().engine()) as session:
+        data = lib_controls.controls_year(session, y)
+    names = {"opened": "Öppnade", "carried_out": "Genomförda", "paused_or_removed": "Pausade eller borttagna",
+             "from_proposal": "Från förslag", "with_visit": "Med verksamhetsbesök",
+             "open_at_year_end": "Öppna vid årets slut"}
+    rows = [{"figure": k, "label": v, "value": data[k]} for k, v in names.items()]
+    rows += [{"figure": f"outcome {k}", "label": f"Utfall: {k}", "value": v} for k, v in data["by_outcome"].items()]
+    rows += [{"figure": f"checked {k}", "label": f"Kontrollerat: {k}", "value": v} for k, v in data["checked"].items()]
+    out.listing(rows, [("label", "Uppgift"), ("value", str(y))], data=data, csv_columns=["figure", "value"],
+                title=f"Fördjupade kontroller {y}")
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+FOLLOWUP_COLUMNS = [("agreement_id", "Avtal"), ("months", "Månader"), ("done_on", "Genomförd"),
+                    ("findings", "Iakttagelser"), ("recorded_by", "Av")]
+
+
+@cli.group(cls=PlaceringGroup)
+def followup() -> None:
+    """Follow-ups: framework follow-ups after 12 and 30 months, the three-month HVB survey."""
+
+
+@followup.command("agreement")
+@click.argument("agreement_id")
+@click.option("--at", "months", type=int, required=True, help="Which follow-up: months after the start (12 or 30).")
+@click.option("--on", "on", required=True, help="Date it was done (YYYY-MM-DD).")
+@click.option("--findings", required=True, help="What the follow-up found.")
+@by_option
+@output_options
+def followup_agreement(agreement_id, months, on, findings, actor, out: Output) -> None:
+    """Record a framework follow-up as done; it then leaves `audit checks-due`."""
+    with transaction(app().engine()) as session:
+        f = lib_followups.record_followup(session, agreement_id, months, done_on=parse_date(on, "--on"),
+                                          findings=findings, actor=actor)
+        row = lib_followups.followup_dict(f)
+    _one(row, out, f"Avtal {row['agreement_id']}: uppföljningen efter {row['months']} månader genomförd "
+         f"{row['done_on']} (av {row['recorded_by']}).", FOLLOWUP_COLUMNS)
+
+
+@followup.command("list")
+@click.option("--agreement", "agreement_id", help="Only this framework agreement.")
+@output_options
+def followup_list(agreement_id, out: Output) -> None:
+    """Framework follow-ups recorded as done."""
+    with open_session(app().engine()) as session:
+        rows = lib_followups.list_followups(session, agreement_id)
+    out.listing(rows, FOLLOWUP_COLUMNS, title=f"Genomförda avtalsuppföljningar ({len(rows)})")
+
+
+def _yes_no(value: str, option: str) -> bool:
+    v = value.strip().casefold()
+    if v in ("yes", "ja", "true", "1"):
+        return True
+    if v in ("no", "nej", "false", "0"):
+        return False
+    raise CliError(f"{option}: '{value}' is not yes or no (ja/nej)", 2)
+
+
+SURVEY_COLUMNS = [("request_id", "Förfrågan"), ("unit_id", "Enhet"), ("state", "Läge", "survey_state"),
+                  ("due_on", "Senast"), ("start_on", "Placerad"), ("answered_on", "Besvarad"),
+                  ("positive_change", "Positiv förändring"), ("care_quality", "Vårdens kvalitet", "care_quality"),
+                  ("child_answered", "Barnet svarade")]
+SUMMARY_COLUMNS = [("unit_id", "Enhet"), ("placements", "Placeringar"), ("answered", "Besvarade"),
+                   ("overdue", "Försenade"), ("positive_change_share", "Andel positiv förändring"),
+                   ("good_care_share", "Andel bra vård"), ("child_answered_share", "Andel barnet svarade"),
+                   ("org_nr", "Org.nr")]
+
+
+@followup.command("survey")
+@click.argument("request_id")
+@click.option("--on", "on", required=True, help="Date the survey was answered (YYYY-MM-DD).")
+@click.option("--positive-change", required=True, help="Has there been a positive change (yes/no)?")
+@click.option("--care-quality", required=True, help=f"The quality of care ({_codes(CareQuality)}).")
+@click.option("--child-answered", required=True, help="Did the child answer too (yes/no)?")
+@by_option
+@output_options
+def followup_survey(request_id, on, positive_change, care_quality, child_answered, actor, out: Output) -> None:
+    """Record the answers of the three-month survey of an HVB placement of a child."""
+    pc, ca = _yes_no(positive_change, "--positive-change"), _yes_no(child_answered, "--child-answered")
+    with transaction(app().engine()) as session:
+        lib_followups.record_survey(session, request_id, answered_on=parse_date(on, "--on"), positive_change=pc,
+                                    care_quality=care_quality, child_answered=ca, actor=actor)
+        row = lib_followups.survey_of(session, request_id)
+    _one(row, out, f"Enkäten för placering {row['request_id']} registrerad (senast {row['due_on']}).",
+         SURVEY_COLUMNS)
+
+
+@audit.command("surveys")
+@AS_OF
+@click.option("--summary", is_flag=True, help="One row per unit: answered, positive change, good care.")
+@output_options
+def audit_surveys(as_of, summary, out: Output) -> None:
+    """Three-month surveys of HVB placements of children ('enkät efter tre månader', Nordost
+    2022, 5.4): due dates, answers, and a per-unit summary."""
+    on = _as_of(as_of)
+    with open_session(app().engine()) as session:
+        rows = lib_followups.surveys(session, on)
+    per_unit = lib_followups.survey_summary(rows)
+    data = {"as_of": on, "surveys": rows, "per_unit": per_unit}
+    if summary:
+        out.listing(per_unit, SUMMARY_COLUMNS, data=data, title=f"Enkäter per enhet per {on.isoformat()}")
+    else:
+        out.listing(rows, SURVEY_COLUMNS, data=data, title=f"Enkäter per {on.isoformat()} ({len(rows)})")
+
+
+@audit.command("not-executed")
+@AS_OF
+@output_options
+def audit_not_executed(as_of, out: Output) -> None:
+    """Decisions not executed within three months (no placement) as of the date: the quarterly
+    report to IVO ('rapportera till IVO alla beslut som inte verkställts inom tre månader',
+    Hisingen 2024; SoL 16 kap. 6 f §)."""
+    on = _as_of(as_of)
+    with open_session(app().engine()) as session:
+        rows = lib_followups.not_executed(session, on)
+    out.listing(rows, [("request_id", "Förfrågan"), ("decided_on", "Beslutad"), ("deadline", "Skulle verkställas"),
+                       ("days_over", "Dagar över"), ("state", "Läge", "execution_state"),
+                       ("reported_before", "Rapporterat tidigare"), ("insats", "Insats", "insats"),
+                       ("requester", "Förvaltning"), ("placement_start_on", "Placerad"),
+                       ("municipality", "Kommun")],
+                data={"as_of": on, "decisions": rows},
+                title=f"Beslut som inte verkställts inom tre månader, per {on.isoformat()} ({len(rows)})")
+
+
+# --- direct-procurement economics ---------------------------------------------------------------
+
+
+@audit.command("direct-purchases")
+@YEAR
+@click.option("--municipality", help="Only this buying municipality.")
+@click.option("--insats", help="Only this insats.")
+@output_options
+def audit_direct_purchases(year, municipality, insats, out: Output) -> None:
+    """Direct purchases per buying municipality and insats over the financial year, across
+    suppliers, against the dated direct-procurement threshold."""
+    y = _year(year)
+    with open_session(app().engine()) as session:
+        data = lib_economics.direct_purchase_sums(session, y, municipality=municipality, insats=insats)
+    out.listing(data["sums"], [("municipality", "Kommun"), ("insats", "Insats", "insats"),
+                               ("total", "Summa kr"), ("threshold", "Gräns kr"), ("over_threshold", "Över gränsen"),
+                               ("share_of_threshold", "Andel av gränsen"), ("placements", "Placeringar"),
+                               ("suppliers", "Leverantörer")],
+                data=data, csv_columns=["municipality", "insats", "placements", "suppliers", "total", "threshold",
+                                        "share_of_threshold", "over_threshold"],
+                title=f"Direktupphandlingar {y} per kommun och insats")
