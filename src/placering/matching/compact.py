@@ -179,6 +179,8 @@ def expand(session: Any, document: dict[str, Any], request: Any, *, unit_ids: It
     if selected:
         rs = ruleset_of_version(session, document["rules_version"], ruleset)
         fact = request_fact(request.payload(), snap, load_taxonomy(), declined=document.get("declined_units") or ())
+        # The price reference the decision used (framework and final prices then), not today's.
+        fact["reference_price"] = document.get("reference_price")
         evaluator = ReferenceEvaluator(rs)
         # Not load(): that freezes the heap for a resident register; this one is used once.
         evaluator.snapshot = RegisterSnapshot(on=snap.on, by_insats={insats: [cands[i] for i in selected]})

@@ -299,6 +299,11 @@ def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, a
     evaluator = ReferenceEvaluator(ruleset)
     evaluator.snapshot = snapshot  # one unit: no need to keep it resident (load() freezes the heap)
     fact = request_fact(row.payload, snapshot, load_taxonomy(), declined=declined_units(session, row))
+    # The snapshot holds one unit: the price reference (all framework and final prices of the
+    # insats) is the one the decision computed.
+    decided = latest_decision(session, row)
+    if decided is not None:
+        fact["reference_price"] = decided.document.get("reference_price")
     evaluation = evaluator.evaluate(fact, on=on)
     outcome = next((c for c in evaluation.candidates if c.unit_id == unit_id and c.route == route
                     and c.agreement_id == agreement_id), None)

@@ -121,7 +121,8 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
         with transaction(engine) as session:
             store_snapshot(session, full, revision)
     if wanted is not None:
-        full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted})
+        full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted},
+                                final_prices=full.final_prices)
     return full, revision, on
 
 
@@ -137,7 +138,12 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
         for row in session.execute(select(T.insats, T.data).where(T.revision == revision, T.as_of == on,
                                                                  T.insats.in_(names))):
             by_insats[row.insats] = decode_candidates(row.data)
-    return RegisterSnapshot(on=on, by_insats=by_insats)
+    snap = RegisterSnapshot(on=on, by_insats=by_insats)
+    # Final prices of direct-procurement placements (the reference price) are read from the
+    # placements: every change to them is register history, so at this revision they are as
+    # they were when the snapshot was stored.
+    snap.load_final_prices(session)
+    return snap
 
 
 def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> None:
