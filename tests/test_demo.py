@@ -264,6 +264,13 @@ def test_init_demo_loads_the_register_with_its_history(run, engine):
     assert 0 < len(due["checks"]) < 0.15 * due["suppliers"] * kinds
     assert {c["state"] for c in due["checks"]} >= {"expired", "not_passed"}
 
+    # Requests of the last two years were decided, chosen and ended on their own dates.
+    assert first["demo"]["placements"] >= 20 and first["demo"]["placements_ended"] >= 5
+    placed = stdout_json(run("audit", "direct-procurement", "--year", "2025", "--json"))
+    assert sum(row["total"] for row in placed["per_insats"]) >= 10
+    shown = stdout_json(run("request", "show", "R-2025-0001", "--json"))
+    assert shown["request"]["submitted_on"].startswith("2025-")
+
     before = snapshot(engine)
     again = stdout_json(run("init", "--demo", "--as-of", DEMO_DAY, "--json"))
     assert again["demo"]["units_created"] == 0 and again["demo"]["history_entries"] == 0

@@ -3,7 +3,8 @@
 Not part of the register itself (`placering.register`): the demo builds an interchange
 document (`generator.generate_register`), demo placement requests (`generate_requests`), and
 writes the register with years of dated history through the register's own library functions
-(`history.py`, `load.load_demo`: `placering init --demo`).
+(`history.py`), with placements of the last two years made through the matching library
+(`placements.py`); `load.load_demo` is `placering init --demo`.
 Benchmarks use the same generator at any size.
 """
 

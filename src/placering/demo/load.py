@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..display import today
 from .generator import DEMO_SEED, DEMO_UNITS, generate_register
 from .history import load_history
+from .placements import load_placements
 
 
 def load_demo(engine, *, actor: str, as_of: date | None = None, seed: int = DEMO_SEED,
@@ -29,4 +30,6 @@ def load_demo(engine, *, actor: str, as_of: date | None = None, seed: int = DEMO
         if present is not None:
             return summary  # already loaded: a second load writes nothing
         summary.update(load_history(session, doc, as_of=as_of, seed=seed, actor=actor))
+    # Placements are decided on the committed register (the matcher reads its stored snapshot).
+    summary.update(load_placements(engine, as_of=as_of, seed=seed, actor=actor))
     return summary

@@ -1,0 +1,66 @@
+"""The demo register's placements: requests of the last two years, decided, chosen and ended on
+their own dates, through the matching library (`match_request`, `choose`, `end_placement`) as a
+handler would, so the audits of placements, direct purchases and the review queue have cases.
+
+Decided against the register as it stands (the demo's date): the demo has no older decisions
+to keep. A request whose first recommendation cannot be chosen (no free place, a review still
+open) stays without a placement, as such requests do.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from ..errors import InvariantViolation, ValidationError
+from .generator import generate_requests
+
+REQUESTS_PER_YEAR = 40
+ENDED_SHARE = 0.6
+HANDLER = "demo-handläggare"
+
+
+def demo_requests(as_of: date, seed: int) -> list[dict]:
+    """Requests of the year before `as_of` and of its own year, submitted at least a week before it."""
+    out: list[dict] = []
+    for year in (as_of.year - 1, as_of.year):
+        out += [r for r in generate_requests(REQUESTS_PER_YEAR, year=year, seed=seed)
+                if date.fromisoformat(r["start_on"]) <= as_of - timedelta(days=7)]
+    return out
+
+
+def load_placements(engine, *, as_of: date, seed: int, actor: str) -> dict[str, int]:
+    """Decide, choose and end the demo requests (one transaction); counts of what was written."""
+    from ..matching.decisions import ACTIVE, choose, end_placement
+    from ..matching.matcher import MatchContext, match_request
+    from ..matching.request import validate_request
+    from ..storage import transaction
+
+    rng = random.Random(f"placements:{seed}:{as_of.isoformat()}")
+    requests = demo_requests(as_of, seed)
+    counts = {"requests": len(requests), "placements": 0, "placements_ended": 0, "pending_review": 0}
+    context = MatchContext.load(engine, engine="reference")  # before the writing session reads anything
+    with transaction(engine) as session:
+        for payload in requests:
+            request = validate_request(payload, file="demo requests")
+            doc, _ = match_request(session, request, context=context, actor=HANDLER)
+            if not doc["recommendations"]:
+                continue
+            first = doc["recommendations"][0]["unit_id"]
+            start = date.fromisoformat(payload["start_on"])
+            try:
+                placement = choose(session, request.request_id, first, actor=HANDLER,
+                                   special_reason="Särskilda skäl enligt utredningen",
+                                   on=date.fromisoformat(payload["submitted_on"]))
+            except (InvariantViolation, ValidationError):
+                continue
+            counts["placements"] += 1
+            if placement.status != ACTIVE:
+                counts["pending_review"] += 1
+                continue
+            end = start + timedelta(days=rng.randint(30, 400))
+            if rng.random() < ENDED_SHARE and end < as_of:
+                end_placement(session, request.request_id, end_on=end, actor=HANDLER,
+                              reason=rng.choice(["utskrivning", "omplacering", "insatsen avslutad"]))
+                counts["placements_ended"] += 1
+    return counts
