@@ -100,33 +100,33 @@ def test_status_needs_an_actor(loaded, engine):
 
 
 def test_change_cannot_take_effect_before_the_current_status(loaded, engine):
-    assert loaded("register", "status", "U-1001", "watch", "--on", "2030-01-01", "--by", "k").exit_code == 0
-    rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2029-12-31", "--by", "k",
-             code=4, message="the change would take effect on 2029-12-31, before unit U-1001 became watch "
-                             "(2030-01-01); history is kept in date order")
+    assert loaded("register", "status", "U-1001", "watch", "--on", "2025-01-01", "--by", "k").exit_code == 0
+    rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2024-12-31", "--by", "k",
+             code=4, message="the change would take effect on 2024-12-31, before unit U-1001 became watch "
+                             "(2025-01-01); history is kept in date order")
 
 
 def test_removed_is_final_until_a_new_entry_check(loaded, engine):
     ok = loaded("register", "status", "U-1001", "removed", "--reason", "ekonomiska_brister", "--note",
-                "Samlad bedömning: kreditbetyg under 40 i sex månader", "--on", "2030-03-01", "--by", "kvalitet")
+                "Samlad bedömning: kreditbetyg under 40 i sex månader", "--on", "2025-03-01", "--by", "kvalitet")
     assert ok.exit_code == 0, ok.output
-    final = ("unit U-1001 was removed on 2030-03-01: removal is final unless the unit is re-admitted after a new "
-             "entry check; supplier 556677-8899 has no passed {} check performed on or after 2030-03-01")
-    rejected(loaded, engine, "register", "status", "U-1001", "published", "--on", "2030-06-01", "--by", "k", code=4,
+    final = ("unit U-1001 was removed on 2025-03-01: removal is final unless the unit is re-admitted after a new "
+             "entry check; supplier 556677-8899 has no passed {} check performed on or after 2025-03-01")
+    rejected(loaded, engine, "register", "status", "U-1001", "published", "--on", "2025-06-01", "--by", "k", code=4,
              message=final.format("credit_rating, tax_registration, enforcement_debt"))
-    rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2030-06-01", "--by", "k",
+    rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2025-06-01", "--by", "k",
              code=4, message="unit U-1001 is removed; a removed unit can only be re-admitted as published or watch, "
                              "after a new entry check")
     # A check before the removal, a failed one and an unavailable one do not count.
-    for kind, result, on in [("credit_rating", "pass", "2030-02-28"), ("tax_registration", "fail", "2030-04-01"),
-                             ("enforcement_debt", "unavailable", "2030-04-01"), ("credit_rating", "pass", "2030-04-01")]:
+    for kind, result, on in [("credit_rating", "pass", "2025-02-28"), ("tax_registration", "fail", "2025-04-01"),
+                             ("enforcement_debt", "unavailable", "2025-04-01"), ("credit_rating", "pass", "2025-04-01")]:
         assert loaded("register", "check", ORG_ANGEN, kind, "--result", result, "--on", on, "--by", "k").exit_code == 0
-    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2030-06-01", "--by", "k", code=4,
+    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2025-06-01", "--by", "k", code=4,
              message=final.format("tax_registration, enforcement_debt"))
     for kind in ("tax_registration", "enforcement_debt"):
-        assert loaded("register", "check", ORG_ANGEN, kind, "--result", "pass", "--on", "2030-05-01",
+        assert loaded("register", "check", ORG_ANGEN, kind, "--result", "pass", "--on", "2025-05-01",
                       "--by", "k").exit_code == 0
-    result = loaded("register", "status", "U-1001", "watch", "--on", "2030-06-01", "--by", "kvalitet",
+    result = loaded("register", "status", "U-1001", "watch", "--on", "2025-06-01", "--by", "kvalitet",
                     "--note", "Återinträde efter ny inträdeskontroll")
     assert result.exit_code == 0, result.output
     shown = json.loads(loaded("register", "show", "U-1001", "--json").stdout)
@@ -173,11 +173,11 @@ def test_terminated_is_final(loaded, engine):
 
 
 def test_agreement_change_cannot_take_effect_before_the_current_status(loaded, engine):
-    assert loaded("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "2030-01-01",
+    assert loaded("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "2025-01-01",
                   "--by", "ink").exit_code == 0
-    rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--on", "2029-12-31", "--by", "ink",
-             code=4, message="the change would take effect on 2029-12-31, before agreement RA-HVB-22-07 became "
-                             "order_stop (2030-01-01); history is kept in date order")
+    rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--on", "2024-12-31", "--by", "ink",
+             code=4, message="the change would take effect on 2024-12-31, before agreement RA-HVB-22-07 became "
+                             "order_stop (2025-01-01); history is kept in date order")
 
 
 # --- checks, permits, complaints ---------------------------------------------------------------

@@ -80,10 +80,3 @@ def canonical_org_nr(value: str) -> str:
 def looks_like_org_nr(value: str) -> bool:
     return bool(_ORG_NR.match(value.strip()))
 
-
-# Personal identity numbers (personnummer/samordningsnummer) must never enter a request.
-_PERSONNUMMER = re.compile(r"\b(\d{2})?\d{6}[-+]?\d{4}\b")
-
-
-def contains_personnummer(text: str) -> bool:
-    return bool(_PERSONNUMMER.search(text))

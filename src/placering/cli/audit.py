@@ -7,6 +7,7 @@ from datetime import date
 import click
 
 from .. import audit as lib
+from .. import boundary
 from ..audit import log as lib_log
 from ..storage import open_session
 from . import cli
@@ -29,7 +30,7 @@ def _as_of(value: str | None) -> date:
 
 AS_OF = click.option("--as-of", "as_of", metavar="DATE",
                      help="The date to answer for (YYYY-MM-DD); default today (Europe/Stockholm).")
-YEAR = click.option("--year", "year", type=int, default=None, metavar="YYYY",
+YEAR = click.option("--year", "year", type=boundary.WholeParam(), default=None, metavar="YYYY",
                     help="The calendar (financial) year, e.g. 2024; default the current year.")
 SINCE = click.option("--since", metavar="DATE", help="Changes effective on or after this date (YYYY-MM-DD).")
 UNTIL = click.option("--until", metavar="DATE", help="Changes effective on or before this date (YYYY-MM-DD).")
@@ -240,7 +241,7 @@ def adherence_cmd(year, out: Output) -> None:
 
 @audit.command("visits")
 @AS_OF
-@click.option("--level", type=int, help="Only this priority level (1 high … 4 not this year).")
+@click.option("--level", type=boundary.WholeParam(), help="Only this priority level (1 high … 4 not this year).")
 @output_options
 def visits_cmd(as_of, level, out: Output) -> None:
     """Units in the visit priority order of Spink (1 high: new or unknown units in insatser in
@@ -273,7 +274,7 @@ def visits_cmd(as_of, level, out: Output) -> None:
 @SINCE
 @UNTIL
 @click.option("--summary", is_flag=True, help="Count changes per actor, kind and action instead of listing them.")
-@click.option("--limit", type=int, help="Only the latest N changes (the total is still reported).")
+@click.option("--limit", type=boundary.WholeParam(), help="Only the latest N changes (the total is still reported).")
 @click.option("--show-protected", is_flag=True, help="Show the location of units with a protected address.")
 @output_options
 def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, show_protected, out: Output) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import click
 
+from .. import boundary
 from ..display import fmt_datetime, fmt_number, parse_decimal, safe, safe_json
 from ..errors import NotPermitted, PlaceringError
 
@@ -78,6 +79,16 @@ def app(ctx: click.Context | None = None) -> AppContext:
 
 class PlaceringGroup(click.Group):
     """A group that turns library errors into clear messages with their own exit codes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Every argument is input: a control character, NUL or an undecodable byte (a lone
+        # surrogate after Python's surrogateescape) is refused before any command sees it.
+        if ctx.parent is None:
+            for i, arg in enumerate(args, start=1):
+                problem = boundary.bad_character(arg) if isinstance(arg, str) else None
+                if problem:
+                    raise CliError(f"argument {i}: {problem}", 2)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -147,6 +158,7 @@ def by_option(f: Callable) -> Callable:
         "--by",
         "actor",
         envvar="PLACERING_ACTOR",
+        type=boundary.ACTOR_OR_EMPTY,
         callback=lambda ctx, param, value: _actor(ctx, param, _from_config("actor")(ctx, param, value)),
         help="Who makes this change (recorded in history); or set PLACERING_ACTOR, or 'actor' in the "
         "config file. On the shared PostgreSQL server the change is recorded under your database login.",
@@ -486,10 +498,18 @@ class DecimalType(click.ParamType):
 
 DECIMAL = DecimalType()
 
-def parse_date(value: str | None, option: str) -> date | None:
+
+def parse_date(value: str | None, option: str, *, past: bool = False) -> date | None:
+    """An option's date; `past=True` when it dates something that happened (not after today)."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise CliError(f"{option}: '{value}' is not a date (YYYY-MM-DD)", 2) from None
+    if past:
+        try:
+            boundary.not_future(day)
+        except ValueError as exc:
+            raise CliError(f"{option}: {exc}", 2) from None
+    return day

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from .. import boundary
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
 from ..taxonomy import load_taxonomy
@@ -35,7 +36,7 @@ ENGINE_OPTION = click.option(
     "plain-Python reference evaluator.",
 )
 LIMIT_OPTION = click.option(
-    "--limit", type=click.IntRange(min=1), default=None,
+    "--limit", type=boundary.WholeParam(1), default=None,
     help="How many recommendations (default: the ranking policy's number, 3).",
 )
 EXPLAIN_OPTION = click.option(
@@ -502,7 +503,7 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
 @request.command("decline")
 @click.argument("request_id")
 @click.argument("unit_id")
-@click.option("--reason", required=True, help="Why the unit said no.")
+@click.option("--reason", required=True, type=boundary.NOTE, help="Why the unit said no.")
 @by_option
 @json_option
 def request_decline(request_id: str, unit_id: str, reason: str, actor: str | None, json_output: bool) -> None:
@@ -551,8 +552,8 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
 @request.command("choose")
 @click.argument("request_id")
 @click.argument("unit_id")
-@click.option("--reason", help="Why; required when the unit was not recommended in the latest decision.")
-@click.option("--special-reason", help="The special reasons (särskilda skäl): required for stödboende for a "
+@click.option("--reason", type=boundary.NOTE, help="Why; required when the unit was not recommended in the latest decision.")
+@click.option("--special-reason", type=boundary.NOTE, help="The special reasons (särskilda skäl): required for stödboende for a "
               "16- or 17-year-old.")
 @click.option("--on", "on", help="The day of choosing (YYYY-MM-DD; default today): the unit is checked again "
               "against the register and rules of that day.")
@@ -600,7 +601,7 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
 @request.command("end")
 @click.argument("request_id")
 @click.option("--on", "on", required=True, help="Last day of the placement (YYYY-MM-DD).")
-@click.option("--reason", help="Why it ended, e.g. omplacering or utskrivning (no names).")
+@click.option("--reason", type=boundary.NOTE, help="Why it ended, e.g. omplacering or utskrivning (no names).")
 @by_option
 @json_option
 def request_end(request_id: str, on: str, reason: str | None, actor: str | None, json_output: bool) -> None:
@@ -700,7 +701,7 @@ def review_list(status: str | None, out: Output) -> None:
 
 
 @review.command("show")
-@click.argument("review_id")
+@click.argument("review_id", type=boundary.WholeParam(1))
 @json_option
 def review_show(review_id: str, json_output: bool) -> None:
     """One review: the request, the direct-procurement units, why no preferred unit, price
@@ -761,8 +762,8 @@ def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_ou
 
 
 @review.command("approve")
-@click.argument("review_id")
-@click.option("--note", required=True, help="The reviewer's note (required).")
+@click.argument("review_id", type=boundary.WholeParam(1))
+@click.option("--note", required=True, type=boundary.NOTE, help="The reviewer's note (required).")
 @by_option
 @json_option
 def review_approve(review_id: str, note: str, actor: str | None, json_output: bool) -> None:
@@ -771,8 +772,8 @@ def review_approve(review_id: str, note: str, actor: str | None, json_output: bo
 
 
 @review.command("reject")
-@click.argument("review_id")
-@click.option("--note", required=True, help="The reviewer's note (required).")
+@click.argument("review_id", type=boundary.WholeParam(1))
+@click.option("--note", required=True, type=boundary.NOTE, help="The reviewer's note (required).")
 @by_option
 @json_option
 def review_reject(review_id: str, note: str, actor: str | None, json_output: bool) -> None:

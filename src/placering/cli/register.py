@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from sqlalchemy import or_, select
 
+from .. import boundary
+from ..boundary import load_json
 from ..errors import Problem, ValidationError
 from ..register import csvio, service
 from ..register.schema import num
@@ -76,15 +78,7 @@ def _read_input(path: str) -> tuple[dict, list[str], object]:
         return csv_doc.doc, notes, csv_doc
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        return json.loads(data.decode("utf-8")), [], None
-    except UnicodeDecodeError as exc:
-        raise ValidationError(Problem(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02X} at offset {exc.start}); JSON must be UTF-8",
-            file=path, line=data.count(b"\n", 0, exc.start) + 1)) from None
-    except json.JSONDecodeError as exc:
-        raise ValidationError(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file=path,
-                                      line=exc.lineno)) from None
+    return load_json(data, file=path), [], None
 
 
 DRY_RUN_ROWS = 500  # a table of every change of a national register helps nobody; --json has them all
@@ -94,9 +88,11 @@ DRY_RUN_ROWS = 500  # a table of every change of a national register helps nobod
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; write nothing.")
 @click.option("--on", "on", help="Date the import's changes take effect in history (YYYY-MM-DD; default today).")
+@click.option("--move-units", is_flag=True,
+              help="Let a unit listed under another supplier than the register's move to that supplier.")
 @by_option
 @json_option
-def import_(file: str, dry_run: bool, on: str | None, actor: str | None, json_output: bool) -> None:
+def import_(file: str, dry_run: bool, on: str | None, move_units: bool, actor: str | None, json_output: bool) -> None:
     """Import a register file: the interchange JSON (placering-register/1) or the unit CSV.
 
     The format is chosen by the extension (.json, .csv), else by the content. Import is an
@@ -113,7 +109,7 @@ def import_(file: str, dry_run: bool, on: str | None, actor: str | None, json_ou
     Latin-1 file is read as such when unambiguous (said on stderr), otherwise rejected.
     """
     actor = require_actor(actor)
-    effective_on = parse_date(on, "--on")
+    effective_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     doc, notes, csv_doc = _read_input(file)
     for note in notes:
@@ -121,7 +117,8 @@ def import_(file: str, dry_run: bool, on: str | None, actor: str | None, json_ou
     with transaction(engine) as session:
         summary = service.import_document(
             session, doc, actor=actor, source=file, dry_run=dry_run, effective_on=effective_on,
-            locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None)
+            locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
+            move_units=move_units)
         if dry_run:
             session.rollback()
     result = summary.as_dict()
@@ -369,7 +366,7 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
 @click.option("--route", help=f"Only units with this route ({_codes(Route)}).")
 @click.option("--status", help=f"Only units with this register status ({_codes(UnitStatus)}).")
 @click.option("--municipality", help="Only units in this municipality.")
-@click.option("--limit", type=int, default=20, show_default=True, help="Only the best N matches.")
+@click.option("--limit", type=boundary.WholeParam(), default=20, show_default=True, help="Only the best N matches.")
 @output_options
 def search(text: str, insats, route, status, municipality, limit: int, out: Output) -> None:
     """Find units by organisation number or unit_id (exact, first), else by name (fuzzy,
@@ -409,12 +406,12 @@ def _done(entry: History | None, json_output: bool, message: str, extra: dict | 
 @click.argument("unit_id")
 @click.argument("status")
 @click.option("--reason", help=f"Removal reason code, required for 'removed' ({_codes(RemovalReason)}).")
-@click.option("--note", help="Why; for 'removed' the overall assessment (samlad bedömning), required.")
+@click.option("--note", type=boundary.NOTE, help="Why; for 'removed' the overall assessment (samlad bedömning), required.")
 @click.option("--on", "on", help="Date the change takes effect (YYYY-MM-DD; default today).")
 @by_option
 @json_option
 def status(unit_id: str, status: str, reason, note, on, actor, json_output: bool) -> None:
-    effective_on = parse_date(on, "--on")
+    effective_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     with transaction(engine) as session:
         entry = service.change_unit_status(session, unit_id, status, actor=actor, reason=reason, note=note,
@@ -434,14 +431,14 @@ status.help = status.__doc__ = (
 @register.command()
 @click.argument("agreement_id")
 @click.argument("status")
-@click.option("--note", help="Why (e.g. the investigation behind an order stop).")
+@click.option("--note", type=boundary.NOTE, help="Why (e.g. the investigation behind an order stop).")
 @click.option("--on", "on", help="Date the change takes effect (YYYY-MM-DD; default today).")
 @by_option
 @json_option
 def agreement(agreement_id: str, status: str, note, on, actor, json_output: bool) -> None:
     """Change a framework agreement's status (active, order_stop, terminated) on every unit it
     covers. Only framework agreements (ramavtal); terminated is final."""
-    effective_on = parse_date(on, "--on")
+    effective_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     with transaction(engine) as session:
         entry = service.change_agreement_status(session, agreement_id, status, actor=actor, note=note,
@@ -458,11 +455,11 @@ def agreement(agreement_id: str, status: str, note, on, actor, json_output: bool
               "'unavailable' (source unreachable) never counts as a pass.")
 @click.option("--value", type=DECIMAL, help="A value, e.g. the credit rating (0–100); 12,5 or 12.5.")
 @click.option("--on", "on", required=True, help="Date the check was performed (YYYY-MM-DD).")
-@click.option("--source", help="Where the result came from (e.g. kreditupplysning).")
+@click.option("--source", type=boundary.NOTE, help="Where the result came from (e.g. kreditupplysning).")
 @by_option
 @json_option
 def check(org_nr: str, kind: str, result: str, value, on, source, actor, json_output: bool) -> None:
-    performed_on = parse_date(on, "--on")
+    performed_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     with transaction(engine) as session:
         row = service.record_check(session, org_nr, kind, result, performed_on=performed_on, actor=actor,
@@ -501,7 +498,7 @@ def _last_entry(session, entity_kind: str, entity_id: str) -> History:
 @json_option
 def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups, actor, json_output: bool) -> None:
     """Record an IVO permit decision for a unit: a new permit, or a change (e.g. revoked) of one."""
-    decided_on = parse_date(on, "--on")
+    decided_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     with transaction(engine) as session:
         row = service.record_permit(session, unit_id, dnr=dnr, status=permit_status, decided_on=decided_on,
@@ -521,7 +518,7 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
 @click.option("--category", required=True, help=f"What it is about ({_codes(ComplaintCategory)}).")
 @click.option("--on", "on", required=True, help="Date the complaint was received (YYYY-MM-DD).")
 @click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
-@click.option("--note", help="A short description (no names or personal identity numbers).")
+@click.option("--note", type=boundary.NOTE, help="A short description (no names or personal identity numbers).")
 @click.option("--received-by", default="Spink", show_default=True,
               help="The organisation that received it (INK keeps a queue per receiving organisation).")
 @rules_option
@@ -531,7 +528,7 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, received_by, 
               json_output: bool) -> None:
     """Record a complaint (synpunkt) on a unit: a case routed to INK (framework suppliers) or
     Spink; worked on with `placering complaint update`."""
-    received_on = parse_date(on, "--on")
+    received_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     from ..casework.complaints import receive as record_complaint
 
@@ -549,12 +546,12 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, received_by, 
 @register.command()
 @click.argument("unit_id")
 @click.option("--on", "on", required=True, help="Date of the visit (YYYY-MM-DD).")
-@click.option("--note", help="What was seen (no names or personal identity numbers).")
+@click.option("--note", type=boundary.NOTE, help="What was seen (no names or personal identity numbers).")
 @by_option
 @json_option
 def visit(unit_id: str, on, note, actor, json_output: bool) -> None:
     """Record a site visit (verksamhetsbesök) at a unit; `audit visits` reads it."""
-    visited_on = parse_date(on, "--on")
+    visited_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     with transaction(engine) as session:
         row = service.record_visit(session, unit_id, visited_on=visited_on, actor=actor, note=note)
@@ -621,7 +618,7 @@ def _about_unit(session, unit: Unit):
               "complaint, proposal, request, review; or created, updated, status, agreement_status, …).")
 @click.option("--since", help="Only entries effective on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only entries effective on or before this date (YYYY-MM-DD).")
-@click.option("--limit", type=int, help="Only the latest N entries.")
+@click.option("--limit", type=boundary.WholeParam(1), help="Only the latest N entries.")
 @click.option("--show-protected", is_flag=True, help="Show the location of units with a protected address.")
 @output_options
 def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_protected: bool, out: Output) -> None:
@@ -766,8 +763,8 @@ def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output
 
 
 @proposals.command("accept")
-@click.argument("proposal_id", type=int)
-@click.option("--note", required=True, help="Why (recorded in history).")
+@click.argument("proposal_id", type=boundary.WholeParam(1))
+@click.option("--note", required=True, type=boundary.NOTE, help="Why (recorded in history).")
 @by_option
 @json_option
 def accept_proposal(proposal_id: int, note: str, actor, json_output: bool) -> None:
@@ -776,8 +773,8 @@ def accept_proposal(proposal_id: int, note: str, actor, json_output: bool) -> No
 
 
 @proposals.command("dismiss")
-@click.argument("proposal_id", type=int)
-@click.option("--note", required=True, help="Why (recorded in history).")
+@click.argument("proposal_id", type=boundary.WholeParam(1))
+@click.option("--note", required=True, type=boundary.NOTE, help="Why (recorded in history).")
 @by_option
 @json_option
 def dismiss_proposal(proposal_id: int, note: str, actor, json_output: bool) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
 from ..storage.models import Decision, Decline, Placement, PlacementRequest, Review, Supplier, Unit
@@ -228,7 +229,7 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
 def decline(session: Session, request_id: str, unit_id: str, *, reason: str, actor: str) -> Decline:
     """The unit said no to this request; the next match leaves it out."""
     actor = require_actor(actor)
-    reason = nfc(reason or "")
+    reason = field_text(reason or "", "--reason", optional=True) or ""
     if not reason:
         raise ValidationError("--reason: say why the unit declined (e.g. 'no free place after all')")
     row = get_request(session, request_id)
@@ -373,8 +374,8 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     direct-procurement choice needs an approved review: without one the placement is
     `pending_review` (a review is opened if none is open for the choice)."""
     actor = require_actor(actor)
-    reason = nfc(reason).strip() if reason else None
-    special_reason = nfc(special_reason).strip() if special_reason else None
+    reason = field_text(reason, "--reason", optional=True)
+    special_reason = field_text(special_reason, "--special-reason", optional=True)
     on = on or date.today()
     row = get_request(session, request_id)
     if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
@@ -527,7 +528,7 @@ def end_placement(session: Session, request_id: str, *, end_on: date, actor: str
         changes={"end_on": [None, end_on.isoformat()], **({"free_places": list(freed)} if freed else {})},
         unit_id=placement.unit_id,
         org_nr=placement.org_nr,
-        note=nfc(reason) if reason else None,
+        note=field_text(reason, "--reason", optional=True),
     )
     session.flush()
     return placement

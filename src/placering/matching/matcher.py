@@ -39,10 +39,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable, Sequence
 
-from ..errors import ValidationError
+from ..errors import PlaceringError, ValidationError
 from ..rules.model import RANKING_SORT_KEYS, get_path
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..vocabulary import ExclusionCode, FlagCode, Route
+from .privacy import band_floor, protect_distances
 from .request import PlacementRequestIn
 
 NEEDS_FIT_DEFINITION = (
@@ -173,9 +174,11 @@ class Policy:
     last_resort: tuple[str, ...]
     sort_keys: tuple[tuple[str, str], ...]
     recommendations: int
+    # Width of the distance bands of protected pairs (privacy.py); None: no parameter on the date.
+    distance_band_km: float | None = None
 
     @classmethod
-    def of(cls, policy: Any) -> "Policy":
+    def of(cls, policy: Any, *, distance_band_km: float | None = None) -> "Policy":
         keys = tuple((k.key, k.order) if hasattr(k, "key") else (k["key"], k["order"]) for k in policy.sort_keys)
         unknown = [k for k, _ in keys if k not in SORTABLE_KEYS]
         if unknown:
@@ -184,7 +187,16 @@ class Policy:
                 f"(matching can rank on: {', '.join(SORTABLE_KEYS)})"
             )
         return cls(policy.id, policy.source, tuple(policy.route_order), tuple(policy.last_resort), keys,
-                   int(policy.recommendations))
+                   int(policy.recommendations), distance_band_km)
+
+    @classmethod
+    def on(cls, ruleset: Any, on: date) -> "Policy":
+        """The ranking policy and the protected distance band valid on a date."""
+        try:
+            band = float(ruleset.param("protected_distance_band_km", on))
+        except (PlaceringError, TypeError, ValueError):
+            band = None  # no band: protected distances are left out (privacy.protect_distances)
+        return cls.of(ruleset.policy("ranking", on), distance_band_km=band)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -209,6 +221,9 @@ def _key_values(candidate: Any, request: PlacementRequestIn, policy: Policy) -> 
             keys[name] = needs_fit(candidate, request)
         elif name == "distance_km":
             keys[name] = None if distance is None else round(float(distance), 1)
+            if keys[name] is not None and _protected_pair(candidate, request):
+                # Ranked by band, so that the order says no more than the printed bands.
+                keys[name] = band_floor(keys[name], policy.distance_band_km) if policy.distance_band_km else None
         elif name == "daily_price":
             keys[name] = _jsonable(candidate.daily_price)
         elif name == "free_places":
@@ -216,6 +231,10 @@ def _key_values(candidate: Any, request: PlacementRequestIn, policy: Policy) -> 
         else:
             keys[name] = getattr(candidate, name, None)
     return keys
+
+
+def _protected_pair(candidate: Any, request: PlacementRequestIn) -> bool:
+    return request.person.protected_identity or bool((candidate.fact.get("unit") or {}).get("protected_address"))
 
 
 def _sort_tuple(keys: dict[str, Any], policy: Policy) -> tuple:
@@ -653,7 +672,7 @@ class MatchContext:
 
     def policy(self, on: date) -> Policy:
         if on not in self._policies:
-            self._policies[on] = Policy.of(self.ruleset.policy("ranking", on))
+            self._policies[on] = Policy.on(self.ruleset, on)
         return self._policies[on]
 
     def decide(self, request: PlacementRequestIn, *, declined: Sequence[str] = (), limit: int | None = None,
@@ -684,10 +703,17 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
     fact = request_fact(request.payload(), snapshot, tax, declined=declined,
                         final_price_months=ruleset.param("direct_procurement_final_price_months", request.start_on))
     evaluation = evaluator.evaluate(fact, on=on)
-    return decide(request, evaluation, policy or Policy.of(ruleset.policy("ranking", on)),
-                  rules_version=ruleset.version, on=on, limit=limit, declined=declined,
-                  reference_price=fact.get("reference_price"), taxonomy=tax, with_excluded=with_excluded,
-                  compact=compact)
+    policy = policy or Policy.on(ruleset, on)
+    document = decide(request, evaluation, policy, rules_version=ruleset.version, on=on, limit=limit,
+                      declined=declined, reference_price=fact.get("reference_price"), taxonomy=tax,
+                      with_excluded=with_excluded, compact=compact)
+
+    def unit_protected(unit_id: str) -> bool:
+        record = snapshot.units.get(unit_id)
+        return bool(record and record.unit.get("protected_address"))
+
+    return protect_distances(document, person_protected=request.person.protected_identity,
+                             unit_protected=unit_protected, width=policy.distance_band_km)
 
 
 def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext | None, actor: str | None,

@@ -17,7 +17,6 @@ JSON-lines input), request id and field path (e.g. `person.age`).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import Problem, ValidationError
 from ..taxonomy import load_taxonomy
-from ..text import contains_personnummer, nfc
+from ..boundary import MAX_AMOUNT, clean_text, contains_personnummer, finite, load_json
 from ..vocabulary import Gender, LegalBasis, TargetGroup, Urgency
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -47,19 +46,13 @@ def _iso_date(value: Any) -> Any:
 
 
 def _text(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not text")
-    value = nfc(value)
-    if not value:
-        raise ValueError("must not be empty")
-    return value
+    # Codes and names; personal identity numbers are looked for in every string (below).
+    return clean_text(value, kind="name", free=False)
 
 
 def _number(value: Any) -> Any:
-    # JSON true/false are not numbers, even though Python thinks they are.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{value!r} is not a number")
-    return value
+    # Finite, and within what any amount or distance can be (boundary.MAX_AMOUNT).
+    return finite(value)
 
 
 def _canonical_municipality(name: str) -> str:
@@ -114,10 +107,10 @@ class PlacementRequestIn(BaseModel):
     """A placement request as CONTRACT.md fixes it (JSON). No identity number or name."""
 
     model_config = _STRICT
-    request_id: Text = Field(max_length=64, description="The requester's stable id of this request.")
+    request_id: Annotated[str, BeforeValidator(lambda v: clean_text(v, kind="id", free=False))] = Field(max_length=64, description="The requester's stable id of this request.")
     submitted_on: IsoDate = Field(description="The decision date: rules and parameters valid on it apply.")
     municipality: MunicipalityName = Field(description="The buying municipality (an agreement's buyers must include it).")
-    requester: Text = Field(max_length=120, description="The administration within the municipality.")
+    requester: Annotated[str, BeforeValidator(lambda v: clean_text(v, kind="actor", free=False))] = Field(max_length=120, description="The administration within the municipality.")
     insats: Text = Field(description="Insats code (registry/taxonomy.yaml).")
     subcategory: Text | None = Field(default=None, description="Sub-category code of that insats.")
     person: Person
@@ -133,7 +126,7 @@ class PlacementRequestIn(BaseModel):
     avoid_municipalities: list[MunicipalityName] = Field(
         default_factory=list, description="Municipalities where the person must not be placed (e.g. protected identity)."
     )
-    max_daily_price: Number | None = Field(default=None, gt=0)
+    max_daily_price: Number | None = Field(default=None, gt=0, le=MAX_AMOUNT)
 
     @field_validator("insats")
     @classmethod
@@ -261,8 +254,12 @@ def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
     single: Any = None
     if path.suffix.lower() not in JSON_LINES_SUFFIXES:
         try:
-            single = json.loads(text)
-        except json.JSONDecodeError:
+            single = load_json(text, file=name)
+        except ValidationError as exc:
+            # Refused for what it holds (duplicate keys, Infinity, depth): say so. Not JSON as
+            # a whole: perhaps JSON lines, read below.
+            if not exc.problems[0].message.startswith("not valid JSON"):
+                raise
             single = None
     if isinstance(single, dict):
         return [(validate_request(single, file=name), None)]
@@ -279,9 +276,9 @@ def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
         if not raw.strip():
             continue
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(f"not JSON: {exc.msg} (column {exc.colno})", file=name, line=no))
+            data = load_json(raw, file=name, line=no)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
             continue
         try:
             req = validate_request(data, file=name, line=no)

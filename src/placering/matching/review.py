@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.database import lock_row
 from ..storage.history import record, require_actor
@@ -276,7 +277,7 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
     from .decisions import free_places
 
     actor = require_actor(actor)
-    note = nfc(note or "")
+    note = field_text(note or "", "--note", optional=True) or ""
     if not note:
         raise ValidationError("--note: say why (the note is kept with the review)")
     review = get_review(session, review_id)

@@ -29,6 +29,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from ..boundary import bad_character
 from ..errors import Problem, ValidationError
 from ..text import canonical_org_nr, nfc
 from .schema import FORMAT
@@ -260,6 +261,11 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                 continue
             if len(row_cells) != len(header):
                 bad(f"has {len(row_cells)} cells, the header has {len(header)}", line, None)
+                continue
+            unreadable = [(h, bad_character(c)) for h, c in zip(header, row_cells) if bad_character(c)]
+            if unreadable:
+                for col, problem in unreadable:
+                    bad(problem, line, col)
                 continue
             raw = {h: _unquote_formula(nfc(c)) for h, c in zip(header, row_cells)}
             for col in NUMBER_COLUMNS:

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator
 
+from ..boundary import INT_MAX, MAX_AMOUNT, clean_text, not_future
 from ..errors import Problem, ValidationError
 from ..taxonomy import load_taxonomy
 from ..text import canonical_org_nr, nfc
@@ -59,13 +60,24 @@ def check_code(value: Any, enum: type[StrEnum], what: str) -> str:
     return value
 
 
+# Which fields are free text (checked for personal identity numbers) and how long each may be
+# (boundary.MAX_LENGTH); identifiers and codes are checked for characters and length only.
+_TEXT_KINDS = {
+    "unit_id": ("id", False), "agreement_id": ("id", False), "dnr": ("id", False),
+    "name": ("name", True), "municipality": ("name", False), "buyer municipality": ("name", False),
+    "source": ("note", True), "status_note": ("note", True),
+}
+
+
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} must be text")
-    value = nfc(value)
-    if not value:
-        raise ValueError(f"{what} must not be empty")
-    return value
+    kind, free = _TEXT_KINDS[what]
+    return clean_text(value, kind=kind, free=free)
+
+
+def _happened(value: date, what: str) -> date:
+    return not_future(value, what)
 
 
 def _codes(values: list, enum: type[StrEnum], what: str) -> list[str]:
@@ -90,8 +102,8 @@ class _Doc(BaseModel):
 
 
 class LocationDoc(_Doc):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 def check_value_error(kind: str, value: float | None) -> str | None:
@@ -116,6 +128,7 @@ class CheckDoc(_Doc):
     _kind = field_validator("kind")(lambda cls, v: check_code(v, CheckKind, "check kind"))
     _result = field_validator("result")(lambda cls, v: check_code(v, CheckResult, "check result"))
     _source = field_validator("source")(lambda cls, v: None if v is None else _text(v, "source"))
+    _performed = field_validator("performed_on")(lambda cls, v: _happened(v, "performed_on"))
 
     @field_validator("value")
     @classmethod
@@ -147,7 +160,7 @@ class RouteDoc(_Doc):
     route: str
     insats: str
     agreement_id: str | None = None
-    daily_price: float | None = Field(default=None, ge=0)
+    daily_price: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
     valid_from: date | None = None
     valid_to: date | None = None
     buyers: list[str] = []
@@ -182,6 +195,7 @@ class PermitDoc(_Doc):
     _insats = field_validator("insats")(lambda cls, v: insats_code(v))
     _status = field_validator("status")(lambda cls, v: check_code(v, PermitStatus, "permit status"))
     _groups = field_validator("target_groups")(lambda cls, v: _codes(v, TargetGroup, "target group"))
+    _decided = field_validator("decided_on")(lambda cls, v: _happened(v, "decided_on"))
 
 
 class UnitDoc(_Doc):
@@ -190,8 +204,8 @@ class UnitDoc(_Doc):
     municipality: str
     location: LocationDoc | None = None
     protected_address: bool = False
-    places: int = Field(ge=0)
-    free_places: int = Field(ge=0)
+    places: int = Field(ge=0, le=INT_MAX)
+    free_places: int = Field(ge=0, le=INT_MAX)
     age_min: int = Field(ge=0, le=120)
     age_max: int = Field(ge=0, le=120)
     genders: list[str] = Field(min_length=1)

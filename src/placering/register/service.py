@@ -25,6 +25,7 @@ from typing import Any, Iterable
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from ..boundary import field_text, not_future, today
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
 from ..storage.database import chunks, lock_row
 from ..storage.history import record, record_many, require_actor
@@ -59,7 +60,13 @@ def _code(value: Any, enum, what: str) -> str:
 
 
 def _today(effective_on: date | None) -> date:
-    return effective_on or date.today()
+    """The day a change takes effect: today unless given, and never after today (it happened)."""
+    if effective_on is None:
+        return today()
+    try:
+        return not_future(effective_on, "the change's date")
+    except ValueError as exc:
+        raise ValidationError(Problem(str(exc), field="--on")) from None
 
 
 # --- lookups --------------------------------------------------------------------------------
@@ -394,6 +401,7 @@ def import_document(
     effective_on: date | None = None,
     locate=None,
     keep_order: bool = False,
+    move_units: bool = False,
 ) -> ImportSummary:
     """Upsert a register document by org_nr / unit_id, all or nothing.
 
@@ -404,6 +412,8 @@ def import_document(
     `locate` maps a Problem to one naming the caller's own file and line (CSV import).
     `keep_order`: the input's order carries no meaning (CSV rows), so a unit whose offers or
     routes are only reordered keeps the register's order and is unchanged.
+    `move_units`: a unit listed under another supplier than the register's moves to it; without
+    it that is an error (a mistyped org_nr must not silently hand a unit to someone else).
     """
     actor = require_actor(actor)
     on = _today(effective_on)
@@ -468,6 +478,14 @@ def import_document(
             if old and old["status"] == AgreementStatus.TERMINATED and r["status"] != AgreementStatus.TERMINATED:
                 bad(f"agreement {aid} is terminated, which is final; it cannot become '{r['status']}'",
                     rec, "status")
+
+    if not move_units:
+        for si, ui, org_nr, u in parsed.units():
+            row_u = units.get(u["unit_id"])
+            if row_u is not None and supplier_by_pk[row_u.supplier_id].org_nr != org_nr:
+                bad(f"unit {u['unit_id']} belongs to supplier {supplier_by_pk[row_u.supplier_id].org_nr} in the "
+                    f"register, not {org_nr}; to move it to another supplier, import with --move-units",
+                    f"suppliers[{si}].units[{ui}]", "unit_id")
 
     # Removed units may come back only after a new entry check of their supplier.
     removed_returning = [
@@ -699,7 +717,7 @@ def change_unit_status(
     status = _code(status, UnitStatus, "unit status")
     if reason is not None:
         reason = _code(reason, RemovalReason, "removal reason")
-    note = nfc(note) if note else None
+    note = field_text(note, "--note", optional=True)
     on = _today(effective_on)
     unit = get_unit(session, unit_id, lock=True)
     supplier = supplier_of(session, unit)
@@ -809,6 +827,7 @@ def record_check(
 ) -> SupplierCheck:
     """Record one check of a supplier (kontroll); checks accumulate, the latest of a kind is current."""
     actor = require_actor(actor)
+    performed_on = _today(performed_on)
     kind = _code(kind, CheckKind, "check kind")
     result = _code(result, CheckResult, "check result")
     error = schema.check_value_error(kind, value)
@@ -818,7 +837,7 @@ def record_check(
     position = session.scalar(select(func.coalesce(func.max(SupplierCheck.position), -1))
                               .where(SupplierCheck.supplier_id == supplier.id)) + 1
     check = SupplierCheck(supplier_id=supplier.id, kind=kind, result=result, value=value,
-                          performed_on=performed_on, source=nfc(source) if source else None, position=position)
+                          performed_on=performed_on, source=field_text(source, "--source", optional=True), position=position)
     session.add(check)
     record(session, actor=actor, entity_kind="check", entity_id=f"{supplier.org_nr}:{kind}", action="check",
            effective_on=performed_on, org_nr=supplier.org_nr,
@@ -840,6 +859,7 @@ def record_permit(
 ) -> Permit:
     """Record an IVO permit decision: a new permit (needs insats) or a change of one, by (unit, dnr)."""
     actor = require_actor(actor)
+    decided_on = _today(decided_on)
     status = _code(status, PermitStatus, "permit status")
     dnr = nfc(dnr or "")
     if not dnr:
@@ -923,6 +943,7 @@ def record_complaint(
     Spink, in the queue of the organisation that received it (default Spink, whose case system
     takes most complaints)."""
     actor = require_actor(actor)
+    received_on = _today(received_on)
     category = _code(category, ComplaintCategory, "complaint category")
     outcome = _code(outcome, ComplaintOutcome, "complaint outcome")
     received_by = nfc(received_by or "Spink")
@@ -933,7 +954,7 @@ def record_complaint(
     supplier = supplier_of(session, unit)
     handler = complaint_handler(session, supplier, received_on, ruleset)
     complaint = Complaint(unit_id=unit.id, received_on=received_on, category=category, outcome=outcome,
-                          note=nfc(note) if note else None, recorded_by=actor, org_nr=supplier.org_nr,
+                          note=field_text(note, "--note", optional=True), recorded_by=actor, org_nr=supplier.org_nr,
                           received_by=received_by, handler=handler, status="received")
     session.add(complaint)
     session.flush()
@@ -962,7 +983,8 @@ def record_visit(
         raise ValidationError(Problem(f"{visited_on.isoformat()} is in the future: record a visit once it is made",
                                       field="--on"))
     supplier = supplier_of(session, unit)
-    visit = Visit(unit_id=unit.id, visited_on=visited_on, note=nfc(note) if note else None, recorded_by=actor)
+    visit = Visit(unit_id=unit.id, visited_on=visited_on, note=field_text(note, "--note", optional=True),
+                  recorded_by=actor)
     session.add(visit)
     session.flush()
     record(session, actor=actor, entity_kind="visit", entity_id=str(visit.id), action="visit",

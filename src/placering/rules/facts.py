@@ -83,6 +83,8 @@ def supplier_fact(supplier: dict, on: date | None) -> dict:
 def unit_fact(unit: dict, org_nr: str, on: date | None) -> dict:
     loc = unit.get("location") or {}
     lat, lon = loc.get("lat"), loc.get("lon")
+    if lat is not None and lon is not None and unit.get("protected_address"):
+        lat, lon = geo.coarse_point(float(lat), float(lon))  # never the address itself (geo.py)
     vec = geo.unit_vector(float(lat), float(lon)) if lat is not None and lon is not None else (None, None, None)
     since = year_before(on) if on else None
     complaints = 0
@@ -312,6 +314,8 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
         m = taxonomy.municipality(request["home_municipality"])
         if m is not None:
             lat, lon = m.lat, m.lon
+    if lat is not None and person.get("protected_identity"):
+        lat, lon = geo.coarse_point(lat, lon)  # never the home itself (geo.py)
     vec = geo.unit_vector(lat, lon) if lat is not None else (None, None, None)
     max_km = _num(request.get("max_distance_km"))
     sub_age = insats.subcategory_ages.get(request.get("subcategory") or "", (None, None))

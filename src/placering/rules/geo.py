@@ -73,3 +73,19 @@ def compare_distance(op: str, unit: Vector, home: Vector, distance_km: float) ->
 def beyond(unit: Vector, home: Vector, distance_km: float) -> bool:
     """`distance_km > D`: the unit lies farther than D km from home."""
     return compare_distance("gt", unit, home, distance_km)
+
+
+# A protected position (a unit's protected address, a protected person's home) enters every
+# computation only as the centre of its cell in this grid: 0.1° of latitude by 0.2° of
+# longitude, about 11 × 11–13 km in Sweden. Whatever is derived from it (the distances shown,
+# distance rules, ranking) can reveal the cell at most, never the address, however many
+# requests an attacker makes (issue 13; README "Data protection").
+PROTECTED_CELL_DEG = (0.1, 0.2)
+
+
+def coarse_point(lat: float, lon: float) -> tuple[float, float]:
+    """The centre of the grid cell a protected position lies in."""
+    dlat, dlon = PROTECTED_CELL_DEG
+    clat = (math.floor(lat / dlat) + 0.5) * dlat
+    clon = (math.floor(lon / dlon) + 0.5) * dlon
+    return (min(max(round(clat, 6), -90.0), 90.0), round((clon + 180.0) % 360.0 - 180.0, 6))

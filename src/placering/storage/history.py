@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from ..boundary import field_text
 from ..errors import ValidationError
 from ..text import nfc
 from .models import History, utcnow
@@ -18,7 +19,7 @@ def require_actor(actor: str | None) -> str:
     actor = nfc(actor or "")
     if not actor:
         raise ValidationError("every change must say who makes it: give --by ACTOR or set PLACERING_ACTOR")
-    return actor
+    return field_text(actor, "--by", kind="actor")
 
 
 def _jsonable(value: Any) -> Any:
@@ -58,7 +59,7 @@ def record(
         org_nr=org_nr,
         unit_id=unit_id,
         reason=reason,
-        note=nfc(note) if note else None,
+        note=field_text(note, "note", optional=True) if note else None,
         rule_id=rule_id,
         rules_version=rules_version,
     )

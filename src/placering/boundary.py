@@ -1,0 +1,447 @@
+"""The input boundary: every value from outside passes here, with explicit limits.
+
+Import files (JSON, CSV), placement requests, command-line options and the environment reach
+the library only through these checks (issue 13). One module holds every limit, so SQLite
+and PostgreSQL refuse the same inputs with the same message instead of one storing what the
+other rejects:
+
+- numbers are finite, and whole numbers fit PostgreSQL's INTEGER (int32), the narrowest
+  column either database has for them;
+- dates are calendar dates; a change that records what happened is not dated in the future;
+- text is NFC, has no control characters, NUL or lone surrogates, and has a maximum length
+  per kind of field; free text (names, notes, reasons, requester, actor) holds no personal
+  identity number in any written form (python-stdnum's Swedish personnummer check);
+- JSON has no duplicate keys, no NaN/Infinity and at most MAX_DEPTH levels of nesting.
+
+Every refusal is a ValueError with a message for people; callers add file, line/record and
+field (pydantic validators, `ValidationError` problems, click parameter errors).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import click
+from pydantic import BeforeValidator
+from stdnum.exceptions import InvalidChecksum, ValidationError as StdnumError
+from stdnum.se import personnummer
+
+from .errors import Problem, ValidationError
+from .text import nfc
+
+# --- limits -----------------------------------------------------------------------------------
+
+# PostgreSQL INTEGER; SQLite would take 64 bits, so the narrower one decides for both.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Largest finite amount (SEK) a price may have; far above any real daily price, far below where
+# float sums lose whole kronor.
+MAX_AMOUNT = 1e9
+# Nesting of a JSON document: the register format needs 5 levels, a request 3.
+MAX_DEPTH = 32
+# Longest text per kind of field (characters, after NFC).
+MAX_LENGTH = {
+    "id": 64,  # unit_id, agreement_id, request_id, dnr
+    "name": 200,  # supplier and unit names, municipalities
+    "actor": 120,  # --by, requester, reviewer
+    "code": 64,
+    "note": 2000,  # notes, reasons, status notes, sources
+}
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def today() -> date:
+    """Today in Sweden: the register's days are Swedish days."""
+    return datetime.now(STOCKHOLM).date()
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def bad_character(value: str) -> str | None:
+    for ch in value:
+        cat = unicodedata.category(ch)
+        if cat == "Cs":
+            return f"a lone surrogate (U+{ord(ch):04X}) is not text"
+        if cat == "Cc" and ch not in "\t\n\r":
+            return "contains NUL" if ch == "\0" else f"contains a control character (U+{ord(ch):04X})"
+    return None
+
+
+def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: bool = False) -> str:
+    """NFC text within the length of its kind; free text also holds no personal identity number.
+
+    Tabs and line breaks are white space (collapsed by nfc()); every other control character,
+    NUL and lone surrogates are refused rather than stripped: what is stored is what was sent.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    problem = bad_character(value)
+    if problem:
+        raise ValueError(problem)
+    value = nfc(value)
+    if not value and not empty_ok:
+        raise ValueError("must not be empty")
+    limit = MAX_LENGTH[kind]
+    if len(value) > limit:
+        raise ValueError(f"is {len(value)} characters long; at most {limit}")
+    if free and contains_personnummer(value):
+        raise ValueError("looks like a personal identity number (personnummer or samordningsnummer); "
+                         "write no identity numbers in the register or requests")
+    return value
+
+
+# --- personal identity numbers ----------------------------------------------------------------
+
+# Digit groups and what may stand between the digits of one number: white space, any dash
+# (hyphen, en/em dash, minus sign, …), dots, slashes, colons and the centenarian '+'.
+_GROUP = re.compile(r"\d+")
+_JOINER = re.compile(r"[\s.\-‐‑‒–—―−﹣－+/:]{0,2}")
+
+
+def _candidates(text: str):
+    """Digit strings of 10 or 12 digits that the text could spell, however separated or prefixed."""
+    groups = [(m.start(), m.end(), m.group()) for m in _GROUP.finditer(text)]
+    for i in range(len(groups)):
+        digits = ""
+        for j in range(i, len(groups)):
+            if j > i and not _JOINER.fullmatch(text[groups[j - 1][1]:groups[j][0]]):
+                break
+            digits += groups[j][2]
+            if len(digits) in (10, 12):
+                yield digits
+            if len(digits) > 12:
+                if j == i:  # one long run: any 10 or 12 digits inside it
+                    for n in (10, 12):
+                        for k in range(len(digits) - n + 1):
+                            yield digits[k:k + n]
+                break
+
+
+def is_identity_number(digits: str) -> bool:
+    """A personnummer or samordningsnummer (day of birth + 60) in 10 or 12 digits.
+
+    python-stdnum checks the structure, the date of birth and the Luhn check digit. A number
+    whose date is real but whose check digit is wrong is refused too: a mistyped identity
+    number still points at one person. stdnum does not know samordningsnummer, so their day
+    is moved back by 60 before asking it.
+    """
+    day_at = len(digits) - 6  # YYMMDD or YYYYMMDD, then four digits
+    day = int(digits[day_at:day_at + 2])
+    if 61 <= day <= 91:
+        digits = f"{digits[:day_at]}{day - 60:02d}{digits[day_at + 2:]}"
+    try:
+        personnummer.validate(digits)
+    except InvalidChecksum:
+        return True
+    except StdnumError:
+        return False
+    return True
+
+
+def contains_personnummer(text: str) -> bool:
+    return any(is_identity_number(d) for d in _candidates(text))
+
+
+# --- numbers and dates --------------------------------------------------------------------------
+
+
+def whole(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int:
+    """A whole number that every database stores (int32 by default)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{_show(value)} is not a whole number")
+    if not lo <= value <= hi:
+        raise ValueError(f"{_show(value)} is out of range ({lo} to {hi})")
+    return value
+
+
+def finite(value: Any, *, lo: float = -MAX_AMOUNT, hi: float = MAX_AMOUNT) -> float:
+    """A finite number within [lo, hi]; JSON true/false are not numbers."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{_show(value)} is not a number")
+    if isinstance(value, int) and not lo <= value <= hi:
+        raise ValueError(f"{_show(value)} is out of range ({lo:g} to {hi:g})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    if not lo <= value <= hi:
+        raise ValueError(f"{value:g} is out of range ({lo:g} to {hi:g})")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def not_future(day: date, what: str = "the date") -> date:
+    """A date that records what happened is today or earlier."""
+    now = today()
+    if day > now:
+        raise ValueError(f"{what} {day.isoformat()} is in the future (today is {now.isoformat()}); "
+                         "record what has happened")
+    return day
+
+
+def parse_iso_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError(f"{_show(value)} is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"'{value}' is not a date in the calendar") from None
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+class _JsonRefused(ValueError):
+    """`token` is the text that was refused, `nth` which occurrence of it (to find its line)."""
+
+    def __init__(self, message: str, token: str, nth: int = 1):
+        super().__init__(message)
+        self.token, self.nth = token, nth
+
+    def line_in(self, text: str) -> int | None:
+        at = -1
+        for _ in range(self.nth):
+            at = text.find(self.token, at + 1)
+            if at < 0:
+                return None
+        return text.count("\n", 0, at) + 1
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonRefused(f"key '{key[:40]}' appears twice in one object (which one is meant?)",
+                               json.dumps(key, ensure_ascii=False), nth=2)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _JsonRefused(f"{name} is not a number in JSON", name)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonRefused(f"{text[:40]} is too large a number", text)
+    return value
+
+
+def _int(text: str) -> int:
+    # Python refuses to convert more than 4300 digits; anything past 19 is out of range anyway.
+    if len(text.lstrip("-")) > 19:
+        raise _JsonRefused(f"{text[:20]}… is too large a number", text)
+    return int(text)
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest nesting of [ and { outside strings (linear; json.loads itself would recurse)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def load_json(text: str | bytes, *, file: str | None = None, line: int | None = None) -> Any:
+    """Parse JSON strictly: duplicate keys, NaN/Infinity, numbers too large and nesting deeper
+    than MAX_DEPTH are refused with a ValidationError naming file and line."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(Problem(
+                f"not UTF-8 text (byte 0x{text[exc.start]:02X} at offset {exc.start}); JSON must be UTF-8",
+                file=file, line=line if line is not None else text.count(b"\n", 0, exc.start) + 1)) from None
+    if nesting_depth(text) > MAX_DEPTH:
+        raise ValidationError(Problem(f"nested more than {MAX_DEPTH} levels deep", file=file, line=line))
+    try:
+        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                         parse_float=_float, parse_int=_int)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file=file,
+                                      line=line if line is not None else exc.lineno)) from None
+    except _JsonRefused as exc:
+        raise ValidationError(Problem(str(exc), file=file, line=line if line is not None else exc.line_in(text))) from None
+    found = bad_string(doc)
+    if found:
+        path, message = found
+        record, _, field = path.rpartition(".")
+        raise ValidationError(Problem(message, file=file, line=line, record=record or None, field=field or None))
+    return doc
+
+
+def bad_string(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(field path, problem) of the first key or string with a control character, NUL or a lone
+    surrogate (JSON escapes such as \\u0000 and \\ud800 reach Python as such characters)."""
+    stack = [(value, path)]
+    while stack:
+        v, p = stack.pop()
+        if isinstance(v, str):
+            problem = bad_character(v)
+            if problem:
+                return p, problem
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                sub = f"{p}.{k}" if p else str(k)
+                problem = bad_character(k)
+                if problem:
+                    return (p or "(document)"), f"a key {problem}"
+                stack.append((x, sub))
+        elif isinstance(v, list):
+            stack.extend((x, f"{p}[{i}]") for i, x in enumerate(v))
+    return None
+
+
+def json_depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """For documents built in Python (the CSV reader): nesting within the limit."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > limit:
+            return False
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return True
+
+
+# --- pydantic field types ---------------------------------------------------------------------
+
+
+def _text_type(kind: str, free: bool):
+    return Annotated[str, BeforeValidator(lambda v: clean_text(v, kind=kind, free=free))]
+
+
+FreeName = _text_type("name", True)
+FreeNote = _text_type("note", True)
+ActorText = _text_type("actor", True)
+IdText = _text_type("id", False)
+CodeText = _text_type("code", False)
+Int32 = Annotated[int, BeforeValidator(lambda v: whole(v))]
+Amount = Annotated[float, BeforeValidator(lambda v: finite(v))]
+
+
+# --- click parameter types ----------------------------------------------------------------------
+
+
+class TextParam(click.ParamType):
+    """A command-line or environment text: the same checks as the same field in a file."""
+
+    name = "text"
+
+    def __init__(self, kind: str = "note", free: bool = True, empty_ok: bool = False):
+        self.kind, self.free, self.empty_ok = kind, free, empty_ok
+
+    def convert(self, value: Any, param, ctx) -> str:
+        try:
+            return clean_text(value, kind=self.kind, free=self.free, empty_ok=self.empty_ok)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class WholeParam(click.ParamType):
+    """A whole number within the database's integer range (or a narrower one)."""
+
+    name = "integer"
+
+    def __init__(self, lo: int = INT_MIN, hi: int = INT_MAX):
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value: Any, param, ctx) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if not re.fullmatch(r"[+-]?\d{1,30}", text):
+                self.fail(f"'{_show(value)}' is not a whole number", param, ctx)
+            number = int(text)
+        try:
+            return whole(number, lo=self.lo, hi=self.hi)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class NumberParam(click.ParamType):
+    name = "number"
+
+    def __init__(self, lo: float = -MAX_AMOUNT, hi: float = MAX_AMOUNT):
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value: Any, param, ctx) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"'{_show(value)}' is not a number", param, ctx)
+        try:
+            return finite(number, lo=self.lo, hi=self.hi)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DateParam(click.ParamType):
+    """YYYY-MM-DD; `past=True` for a change that records what happened (not after today)."""
+
+    name = "date"
+
+    def __init__(self, past: bool = False):
+        self.past = past
+
+    def convert(self, value: Any, param, ctx) -> date:
+        try:
+            day = parse_iso_date(value)
+            return not_future(day) if self.past else day
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+ACTOR = TextParam("actor")
+ACTOR_OR_EMPTY = TextParam("actor", empty_ok=True)  # empty: require_actor says what is missing
+NOTE = TextParam("note")
+ID = TextParam("id", free=False)
+
+
+# --- library calls ------------------------------------------------------------------------------
+
+
+def field_text(value: Any, field: str, *, kind: str = "note", free: bool = True, optional: bool = False) -> str | None:
+    """clean_text for a library function's argument: a ValidationError naming the field."""
+    if optional and (value is None or (isinstance(value, str) and not nfc(value))):
+        return None
+    try:
+        return clean_text(value, kind=kind, free=free)
+    except ValueError as exc:
+        raise ValidationError(Problem(str(exc), field=field)) from None

@@ -1,0 +1,212 @@
+"""The input boundary (issue 13 item 1): each hostile input the reliability probe found is
+refused through the CLI with a message naming where and what, exit 2, and the database as it
+was; on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from conftest import snapshot
+
+from test_matching_support import load_register, request, unit, write_request
+from test_register_import import ORG_ANGEN, ORG_KOMMUN, load, sample_document, write_json
+
+
+def refused(run, engine, *args, message: str, code: int = 2):
+    """The command fails with `message` in its error, no traceback, and changes nothing."""
+    before = snapshot(engine)
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+    assert snapshot(engine) == before
+    return result
+
+
+def write_text(tmp_path, text: str, name: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def raw_price(text: str) -> str:
+    """The sample document with the first route's daily price written as `text` verbatim."""
+    doc = sample_document()
+    doc["suppliers"][0]["units"][0]["routes"][0]["daily_price"] = 424242
+    return json.dumps(doc, ensure_ascii=False).replace("424242", text, 1)
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("price, message", [
+    ("1e400", "1e400 is too large a number"),
+    ("Infinity", "Infinity is not a number in JSON"),
+    ("-Infinity", "-Infinity is not a number in JSON"),
+    ("NaN", "NaN is not a number in JSON"),
+])
+def test_infinite_price_in_json_is_refused(run, engine, tmp_path, price, message):
+    load(run, tmp_path)
+    path = write_text(tmp_path, raw_price(price), "inf.json")
+    refused(run, engine, "register", "import", path, "--by", "anna", message=f"{path}:1: {message}")
+    export = run("register", "export", "--json")
+    assert export.exit_code == 0
+    json.loads(export.stdout, parse_constant=lambda c: pytest.fail(f"export printed {c}"))
+
+
+def test_infinite_price_in_csv_is_refused(run, engine, tmp_path):
+    load(run, tmp_path)
+    rows = list(csv.DictReader(io.StringIO(run("register", "export", "--csv").stdout)))
+    priced = next(i for i, r in enumerate(rows) if r["daily_price"])
+    for text in ("inf", "-inf", "nan", "1e400"):
+        rows[priced]["daily_price"] = text
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path = write_text(tmp_path, buf.getvalue(), "inf.csv")
+        refused(run, engine, "register", "import", path, "--by", "anna",
+                message=f"{path}:{priced + 2}, field 'daily_price': Input should be a finite number")
+
+
+def test_infinite_or_huge_max_daily_price_in_a_request_is_refused(run, engine, tmp_path):
+    load_register(run, tmp_path, unit("U-1"))
+    for text, message in [("Infinity", "Infinity is not a number in JSON"), ("1e400", "1e400 is too large"),
+                          ("1e300", "field 'max_daily_price': 1e+300 is out of range")]:
+        body = json.dumps(request(max_daily_price=4242.5)).replace("4242.5", text)
+        path = write_text(tmp_path, body, "R-1.json")
+        refused(run, engine, "match", path, "--by", "h", message=message)
+
+
+@pytest.mark.parametrize("places", ["9223372036854775808", "2147483648", "99999999999999999999999999"])
+def test_places_beyond_the_integer_column_are_refused_on_both_databases(run, engine, tmp_path, places):
+    load(run, tmp_path)
+    doc = sample_document()
+    doc["suppliers"][0]["units"][0]["places"] = 4242
+    path = write_text(tmp_path, json.dumps(doc).replace("4242", places, 1), "places.json")
+    message = ("field 'places': Input should be less than or equal to 2147483647" if len(places) <= 19
+               else "is too large a number")
+    refused(run, engine, "register", "import", path, "--by", "anna", message=message)
+
+
+def test_places_at_the_integer_limit_are_stored(run, tmp_path):
+    doc = sample_document()
+    doc["suppliers"][0]["units"][0]["places"] = 2147483647
+    assert run("register", "import", write_json(tmp_path, doc), "--by", "anna").exit_code == 0
+    shown = json.loads(run("register", "show", doc["suppliers"][0]["units"][0]["unit_id"], "--json").stdout)
+    assert shown["places"] == 2147483647
+
+
+def test_huge_ids_on_the_command_line_are_refused(run, engine, tmp_path):
+    load(run, tmp_path)
+    refused(run, engine, "review", "approve", "99999999999999999999999", "--note", "ok", "--by", "g",
+            message="99999999999999999999999 is out of range (1 to 2147483647)")
+    refused(run, engine, "register", "proposals", "accept", "99999999999999999999999", "--note", "ok", "--by", "g",
+            message="out of range")
+    refused(run, engine, "register", "history", "--limit", "99999999999999999999", message="out of range")
+    refused(run, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", "inf",
+            "--by", "g", message="inf is not a finite number")
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def test_a_change_dated_in_the_future_is_refused(run, engine, tmp_path):
+    load(run, tmp_path)
+    for args in [("register", "status", "U-1001", "watch", "--on", "9999-12-31"),
+                 ("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "9999-12-31"),
+                 ("register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--on", "9999-12-31"),
+                 ("register", "complaint", "U-1001", "--category", "treatment",
+                  "--on", "9999-12-31"),
+                 ("register", "import", write_json(tmp_path, sample_document(), "again.json"), "--on", "9999-12-31")]:
+        refused(run, engine, *args, "--by", "k", message="--on: the date 9999-12-31 is in the future")
+    doc = sample_document()
+    doc["suppliers"][0]["checks"][0]["performed_on"] = "9999-01-01"
+    refused(run, engine, "register", "import", write_json(tmp_path, doc, "future.json"), "--by", "k",
+            message="field 'performed_on': performed_on 9999-01-01 is in the future")
+    # the live status and the audit agree: the unit is still published
+    assert json.loads(run("register", "show", "U-1001", "--json").stdout)["status"] == "published"
+
+
+# --- structure ----------------------------------------------------------------------------------
+
+
+def test_deep_nesting_is_refused_in_import_and_match(run, engine, tmp_path):
+    load(run, tmp_path)
+    deep = "[" * 100_000
+    refused(run, engine, "register", "import", write_text(tmp_path, deep, "deep.json"), "--by", "a",
+            message="nested more than 32 levels deep")
+    refused(run, engine, "match", write_text(tmp_path, '{"a": ' + deep, "deep-request.json"), "--by", "a",
+            message="nested more than 32 levels deep")
+    refused(run, engine, "match", write_text(tmp_path, deep + "\n" + deep + "\n", "deep.jsonl"), "--by", "a",
+            message="deep.jsonl:2: nested more than 32 levels deep")
+
+
+def test_duplicate_keys_are_refused(run, engine, tmp_path):
+    load(run, tmp_path)
+    body = json.dumps(sample_document()).replace('"places": ', '"places": 1, "places": ', 1)
+    refused(run, engine, "register", "import", write_text(tmp_path, body, "dup.json"), "--by", "a",
+            message="key 'places' appears twice in one object")
+    load_register(run, tmp_path, unit("U-1"))
+    body = json.dumps(request()).replace('"max_distance_km": 150', '"max_distance_km": 150, "max_distance_km": 5')
+    refused(run, engine, "match", write_text(tmp_path, body, "R-1.json"), "--by", "a",
+            message="key 'max_distance_km' appears twice")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("\\ud800", "a lone surrogate (U+D800) is not text"),
+    ("\\u0000", "contains NUL"),
+    ("\\u001b[2J", "contains a control character (U+001B)"),
+])
+def test_bad_characters_in_a_name_are_refused_alike_on_both_databases(run, engine, tmp_path, bad, message):
+    load(run, tmp_path)
+    doc = sample_document()
+    doc["suppliers"][0]["units"][0]["name"] = "Ängen XYZ"
+    body = json.dumps(doc, ensure_ascii=False).replace("XYZ", bad, 1)
+    path = write_text(tmp_path, body, "chars.json")
+    refused(run, engine, "register", "import", path, "--by", "a",
+            message=f"{path}, suppliers[0].units[0], field 'name': {message}")
+
+
+def test_bad_characters_in_csv_and_arguments_are_refused(run, engine, tmp_path):
+    load(run, tmp_path)
+    text = run("register", "export", "--csv").stdout
+    lines = text.splitlines()
+    lines[1] = lines[1].replace("Ängen", "Äng\x00en", 1)
+    path = write_text(tmp_path, "\n".join(lines) + "\n", "nul.csv")
+    refused(run, engine, "register", "import", path, "--by", "a", message=f"{path}:2")
+    refused(run, engine, "register", "status", "U-1001", "watch", "--by", "k\x00", message="contains NUL")
+    refused(run, engine, "register", "status", "U-1001\udcff", "watch", "--by", "k",
+            message="a lone surrogate (U+DCFF) is not text")
+
+
+def test_too_long_text_is_refused(run, engine, tmp_path):
+    load(run, tmp_path)
+    doc = sample_document()
+    doc["suppliers"][0]["units"][0]["name"] = "Å" * 201
+    refused(run, engine, "register", "import", write_json(tmp_path, doc, "long.json"), "--by", "a",
+            message="field 'name': is 201 characters long; at most 200")
+    refused(run, engine, "register", "status", "U-1001", "watch", "--note", "x" * 2001, "--by", "k",
+            message="is 2001 characters long; at most 2000")
+
+
+# --- a unit does not change supplier by accident --------------------------------------------------
+
+
+def test_a_unit_under_another_org_nr_is_refused_unless_moving_is_asked_for(run, engine, tmp_path):
+    load(run, tmp_path)
+    doc = sample_document()
+    moved = doc["suppliers"][0]["units"].pop(0)
+    kommun = next(s for s in doc["suppliers"] if s["org_nr"] == ORG_KOMMUN)
+    kommun["units"].append(moved)
+    path = write_json(tmp_path, doc, "moved.json")
+    refused(run, engine, "register", "import", path, "--by", "a",
+            message=f"unit {moved['unit_id']} belongs to supplier {ORG_ANGEN} in the register, not {ORG_KOMMUN}; "
+                    "to move it to another supplier, import with --move-units")
+    ok = run("register", "import", path, "--move-units", "--by", "a")
+    assert ok.exit_code == 0, ok.output
+    history = json.loads(run("register", "history", moved["unit_id"], "--json").stdout)
+    assert [ORG_ANGEN, ORG_KOMMUN] in [h["changes"].get("org_nr") for h in history]
