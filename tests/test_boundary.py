@@ -103,12 +103,13 @@ def test_places_at_the_integer_limit_are_stored(run, tmp_path):
 def test_huge_ids_on_the_command_line_are_refused(run, engine, tmp_path):
     load(run, tmp_path)
     refused(run, engine, "review", "approve", "99999999999999999999999", "--note", "ok", "--by", "g",
-            message="99999999999999999999999 is out of range (1 to 2147483647)")
+            message="'99999999999999999999999' is not a review id")
     refused(run, engine, "register", "proposals", "accept", "99999999999999999999999", "--note", "ok", "--by", "g",
             message="out of range")
     refused(run, engine, "register", "history", "--limit", "99999999999999999999", message="out of range")
     refused(run, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", "inf",
-            "--by", "g", message="inf is not a finite number")
+            "--on", "2024-05-01",
+            "--by", "g", message="check value 'inf' is not a number")
 
 
 # --- dates --------------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def test_jsonl_batch_with_bad_lines_stores_nothing(run, engine, tmp_path):
     r = run("match", str(path), "--engine", "reference", "--by", "h", "--json")
     assert r.exit_code == 2
     assert r.stdout == ""
-    assert f"{path}:2" in r.stderr and "not JSON" in r.stderr
+    assert f"{path}:2" in r.stderr and "not valid JSON" in r.stderr
     assert f"{path}:3, R-2, field 'person.age'" in r.stderr
     assert f"{path}:4, R-1, field 'request_id': request_id given twice" in r.stderr
     assert snapshot(engine) == before

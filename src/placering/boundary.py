@@ -387,7 +387,7 @@ class WholeParam(click.ParamType):
         else:
             text = str(value).strip()
             if not re.fullmatch(r"[+-]?\d{1,30}", text):
-                self.fail(f"'{_show(value)}' is not a whole number", param, ctx)
+                self.fail(f"{_show(value)} is not a valid integer", param, ctx)
             number = int(text)
         try:
             return whole(number, lo=self.lo, hi=self.hi)
@@ -430,7 +430,7 @@ class DateParam(click.ParamType):
 
 ACTOR = TextParam("actor")
 ACTOR_OR_EMPTY = TextParam("actor", empty_ok=True)  # empty: require_actor says what is missing
-NOTE = TextParam("note")
+NOTE = TextParam("note", empty_ok=True)  # empty: the library says whether a note is needed
 ID = TextParam("id", free=False)
 
 

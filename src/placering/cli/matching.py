@@ -450,7 +450,8 @@ def request_schema_cmd() -> None:
 @json_option
 def request_show(request_id: str, show_protected: bool, explain_unit: str | None, json_output: bool) -> None:
     """A stored request with all its decisions, declines, reviews and the placement."""
-    from ..matching.decisions import explain, get_request, latest_decision, request_overview, stored_document
+    from ..matching.decisions import (explain, get_request, latest_decision, request_overview, shown_document,
+                                      stored_document)
 
     if explain_unit:  # the latest decision only: no need to rebuild every decision's excluded list
         explain_unit = _known_unit(explain_unit)
@@ -459,7 +460,8 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
             decision = latest_decision(session, row)
             if decision is None:
                 raise CliError(f"request '{request_id}' has no decision yet: run 'placering match' first", 4)
-            ex = explain(stored_document(decision), explain_unit, session=session, row=row)
+            ex = explain(shown_document(session, row, stored_document(decision)), explain_unit, session=session,
+                         row=row)
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
     with open_session(app().engine()) as session:
@@ -701,7 +703,7 @@ def review_list(status: str | None, out: Output) -> None:
 
 
 @review.command("show")
-@click.argument("review_id", type=boundary.WholeParam(1))
+@click.argument("review_id")
 @json_option
 def review_show(review_id: str, json_output: bool) -> None:
     """One review: the request, the direct-procurement units, why no preferred unit, price
@@ -762,7 +764,7 @@ def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_ou
 
 
 @review.command("approve")
-@click.argument("review_id", type=boundary.WholeParam(1))
+@click.argument("review_id")
 @click.option("--note", required=True, type=boundary.NOTE, help="The reviewer's note (required).")
 @by_option
 @json_option
@@ -772,7 +774,7 @@ def review_approve(review_id: str, note: str, actor: str | None, json_output: bo
 
 
 @review.command("reject")
-@click.argument("review_id", type=boundary.WholeParam(1))
+@click.argument("review_id")
 @click.option("--note", required=True, type=boundary.NOTE, help="The reviewer's note (required).")
 @by_option
 @json_option

@@ -618,7 +618,7 @@ def _about_unit(session, unit: Unit):
               "complaint, proposal, request, review; or created, updated, status, agreement_status, …).")
 @click.option("--since", help="Only entries effective on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only entries effective on or before this date (YYYY-MM-DD).")
-@click.option("--limit", type=boundary.WholeParam(1), help="Only the latest N entries.")
+@click.option("--limit", type=boundary.WholeParam(), help="Only the latest N entries.")
 @click.option("--show-protected", is_flag=True, help="Show the location of units with a protected address.")
 @output_options
 def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_protected: bool, out: Output) -> None:

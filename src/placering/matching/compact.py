@@ -161,6 +161,7 @@ def expand(session: Any, document: dict[str, Any], request: Any, *, unit_ids: It
     from ..rules.reference import ReferenceEvaluator
     from ..taxonomy import load_taxonomy
     from .matcher import excluded_entry
+    from .privacy import band_width, protect_distances
     from .snapshots import SnapshotError, ruleset_of_version, stored_snapshot
 
     block = document["excluded"]
@@ -197,7 +198,13 @@ def expand(session: Any, document: dict[str, Any], request: Any, *, unit_ids: It
                     f"decision {document.get('seq')} of '{document['request_id']}': unit {c.unit_id} "
                     "does not evaluate as stored; its explanation cannot be reproduced")
             by_unit.setdefault(c.unit_id, []).append(c)
-        entries += [excluded_entry(uid, cs) for uid, cs in by_unit.items()]
+        rebuilt = [excluded_entry(uid, cs) for uid, cs in by_unit.items()]
+        # As at decision time: a protected pair's distances in bands (privacy.py).
+        protected = {c["unit"]["unit_id"] for c in cands if c["unit"].get("protected_address")}
+        protect_distances(rebuilt, person_protected=request.person.protected_identity,
+                          unit_protected=protected.__contains__,
+                          width=band_width(rs, date.fromisoformat(document["evaluated_on"])))
+        entries += rebuilt
     entries.sort(key=lambda e: e["unit_id"])
     return entries
 

@@ -162,6 +162,21 @@ def _stored_form(document: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def shown_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
+    """A stored decision for output. Decisions are stored with protected distances in bands
+    (privacy.py); one stored before that has its exact protected distances left out here."""
+    import copy
+
+    from .privacy import protect_distances
+
+    person_protected = bool((row.payload.get("person") or {}).get("protected_identity"))
+    protected_units = set(session.scalars(select(Unit.unit_id).where(Unit.protected_address.is_(True))))
+    if not person_protected and not protected_units:
+        return dict(document)
+    return protect_distances(copy.deepcopy(document), person_protected=person_protected,
+                             unit_protected=protected_units.__contains__, width=None)
+
+
 def stored_document(decision: Decision) -> dict[str, Any]:
     """A stored decision's document as decided, except that `excluded` is in its compact
     stored form (`full_document` rebuilds the list); a decision stored before compact
@@ -573,7 +588,7 @@ def request_overview(session: Session, request_id: str, *, show_protected: bool 
     placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
     out_decisions = []
     for d in decisions:
-        doc = dict(stored_document(d))
+        doc = shown_document(session, row, stored_document(d))
         if full:
             doc = full_document(session, row, doc)
         review = reviews.get(d.id)

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable, Sequence
 
-from ..errors import PlaceringError, ValidationError
+from ..errors import ValidationError
 from ..rules.model import RANKING_SORT_KEYS, get_path
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..vocabulary import ExclusionCode, FlagCode, Route
-from .privacy import band_floor, protect_distances
+from .privacy import band_floor, band_width, protect_distances
 from .request import PlacementRequestIn
 
 NEEDS_FIT_DEFINITION = (
@@ -192,11 +192,7 @@ class Policy:
     @classmethod
     def on(cls, ruleset: Any, on: date) -> "Policy":
         """The ranking policy and the protected distance band valid on a date."""
-        try:
-            band = float(ruleset.param("protected_distance_band_km", on))
-        except (PlaceringError, TypeError, ValueError):
-            band = None  # no band: protected distances are left out (privacy.protect_distances)
-        return cls.of(ruleset.policy("ranking", on), distance_band_km=band)
+        return cls.of(ruleset.policy("ranking", on), distance_band_km=band_width(ruleset, on))
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,18 @@ uses the band too, so the rank order reveals no more than the bands do.
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Any, Callable
+
+
+def band_width(ruleset: Any, on: date) -> float | None:
+    """`protected_distance_band_km` valid on a date; None when the rules have none."""
+    from ..errors import PlaceringError
+
+    try:
+        return float(ruleset.param("protected_distance_band_km", on))
+    except (PlaceringError, TypeError, ValueError):
+        return None  # no band: protected distances are left out (protect_distances)
 
 
 def band_floor(km: float, width: float) -> float:

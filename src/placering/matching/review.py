@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ..boundary import field_text
+from ..boundary import field_text, whole
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.database import lock_row
 from ..storage.history import record, require_actor
@@ -45,7 +45,7 @@ def open_review(session: Session, row: PlacementRequest, decision: Decision, *, 
 
 def get_review(session: Session, review_id: int | str, *, lock: bool = False) -> Review:
     try:
-        rid = int(review_id)
+        rid = whole(int(str(review_id).strip()), lo=1)  # within the id column on every database
     except (TypeError, ValueError):
         raise ValidationError(f"'{review_id}' is not a review id (a number, see 'placering review list')") from None
     if lock:  # approve and reject of one review queue up: the second sees the first's decision
