@@ -24,13 +24,10 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from pydantic import BeforeValidator
-from stdnum.exceptions import InvalidChecksum, ValidationError as StdnumError
-from stdnum.se import personnummer
 
 from .errors import Problem, ValidationError
 from .text import nfc
@@ -132,6 +129,9 @@ def is_identity_number(digits: str) -> bool:
     number still points at one person. stdnum does not know samordningsnummer, so their day
     is moved back by 60 before asking it.
     """
+    from stdnum.exceptions import InvalidChecksum, ValidationError as StdnumError
+    from stdnum.se import personnummer
+
     day_at = len(digits) - 6  # YYMMDD or YYYYMMDD, then four digits
     day = int(digits[day_at:day_at + 2])
     if 61 <= day <= 91:
@@ -337,22 +337,6 @@ def json_depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
         elif isinstance(v, list):
             stack.extend((x, d + 1) for x in v)
     return True
-
-
-# --- pydantic field types ---------------------------------------------------------------------
-
-
-def _text_type(kind: str, free: bool):
-    return Annotated[str, BeforeValidator(lambda v: clean_text(v, kind=kind, free=free))]
-
-
-FreeName = _text_type("name", True)
-FreeNote = _text_type("note", True)
-ActorText = _text_type("actor", True)
-IdText = _text_type("id", False)
-CodeText = _text_type("code", False)
-Int32 = Annotated[int, BeforeValidator(lambda v: whole(v))]
-Amount = Annotated[float, BeforeValidator(lambda v: finite(v))]
 
 
 # --- click parameter types ----------------------------------------------------------------------
