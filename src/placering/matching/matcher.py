@@ -704,12 +704,10 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
                       declined=declined, reference_price=fact.get("reference_price"), taxonomy=tax,
                       with_excluded=with_excluded, compact=compact)
 
-    def unit_protected(unit_id: str) -> bool:
-        record = snapshot.units.get(unit_id)
-        return bool(record and record.unit.get("protected_address"))
-
+    # The candidates' own facts say which units are protected (a stored snapshot holds only them).
+    protected = {c["unit"]["unit_id"] for c in snapshot.candidates(request.insats) if c["unit"]["protected_address"]}
     return protect_distances(document, person_protected=request.person.protected_identity,
-                             unit_protected=unit_protected, width=policy.distance_band_km)
+                             unit_protected=protected.__contains__, width=policy.distance_band_km)
 
 
 def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext | None, actor: str | None,
