@@ -41,12 +41,13 @@ def matched(run, tmp_path):
     return run
 
 
-@pytest.mark.parametrize("text", WRITTEN_FORMS)
-def test_decline_reason_with_an_identity_number_is_refused(matched, engine, text):
+def test_decline_reason_with_an_identity_number_is_refused(matched, engine):
     before = snapshot(engine)
-    result = matched("request", "decline", "R-1", "U-1", "--reason", text, "--by", "handläggare")
-    assert result.exit_code == 2, result.output
-    assert "--reason" in result.stderr and "personal identity number" in result.stderr
+    for text in WRITTEN_FORMS:
+        result = matched("request", "decline", "R-1", "U-1", "--reason", text, "--by", "handläggare")
+        assert result.exit_code == 2, (text, result.output)
+        assert "--reason" in result.stderr and "personal identity number" in result.stderr, text
+        assert "Traceback" not in result.output
     assert snapshot(engine) == before
     for shown in (matched("audit", "log", "--json"), matched("request", "show", "R-1", "--json"),
                   matched("register", "history", "--json")):
@@ -80,13 +81,13 @@ def test_every_free_text_option_is_checked(matched, engine):
     assert snapshot(engine) == before
 
 
-@pytest.mark.parametrize("text", WRITTEN_FORMS[:6] + WRITTEN_FORMS[8:])
-def test_requests_refuse_identity_numbers_in_any_form(run, engine, tmp_path, text):
+def test_requests_refuse_identity_numbers_in_any_form(run, engine, tmp_path):
     load_register(run, tmp_path, unit("U-1"))
     before = snapshot(engine)
-    result = run("match", str(write_request(tmp_path, request("R-9", requester=text))), "--by", "h")
-    assert result.exit_code == 2, result.output
-    assert "field 'requester'" in result.stderr and "personal identity number" in result.stderr
+    for text in WRITTEN_FORMS:
+        result = run("match", str(write_request(tmp_path, request("R-9", requester=text))), "--by", "h")
+        assert result.exit_code == 2, (text, result.output)
+        assert "field 'requester'" in result.stderr and "personal identity number" in result.stderr, text
     assert snapshot(engine) == before
 
 
