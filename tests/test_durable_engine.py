@@ -459,7 +459,7 @@ def test_a_supported_pattern_matches_as_in_the_reference(world, tmp_path):
         "    valid_from: 2020-01-01\n"
         "    valid_to: null\n"
         "    when: {matches: [unit.unit_id, \"U-[0-9]+(a|b)?\"]}\n"
-        "    outcome: {exclude: PATTERN, message: \"{unit.unit_id}\"}\n")
+        "    outcome: {exclude: SUBCATEGORY, message: \"{unit.unit_id}\"}\n")
     with_pattern = load_ruleset(rules)
     snap = _snapshot(_unit("U-1"), _unit("U-Å1"), _unit("U-12b"), _unit("U-1c"))
     rf = _request(tax, snap)
