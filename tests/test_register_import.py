@@ -245,7 +245,7 @@ BAD_INPUTS = [
      "oppenvard_barn_unga, korttidsvistelse, korttidsboende)"),
     ("subcategory", lambda d: _unit(d)["offers"][0].update(subcategories=["akut", "jourhem"]),
      "suppliers[0].units[0].offers[0], field 'subcategories': unknown sub-category 'jourhem' of insats "
-     "'hvb_barn_unga' (known: akut, behandling, utredning)"),
+     "'hvb_barn_unga' (known: akut, behandling, utredning, med_familj, ensamplacerad)"),
     ("route_code", lambda d: _unit(d)["routes"][1].update(route="direkt"),
      "suppliers[0].units[0].routes[1], field 'route': unknown route 'direkt' (known: egen_regi, ramavtal, iop, "
      "direktupphandling)"),
@@ -295,8 +295,8 @@ BAD_INPUTS = [
      "suppliers[0].units[0].routes[1], field 'status': status 'order_stop' applies only to framework "
      "agreements (ramavtal), not to a direktupphandling route"),
     ("unit_status", lambda d: _unit(d).update(status="paused"),
-     "suppliers[0].units[0], field 'status': unknown unit status 'paused' (known: published, watch, "
-     "unpublished, recommendation_stop, removed)"),
+     "suppliers[0].units[0], field 'status': unknown unit status 'paused' (known: pending_entry, "
+     "published, watch, unpublished, recommendation_stop, removed)"),
     ("gender", lambda d: _unit(d).update(genders=["female", "x"]),
      "suppliers[0].units[0], field 'genders': unknown gender 'x' (known: female, male)"),
     ("target_group", lambda d: _unit(d)["permits"][0].update(target_groups=["drogs"]),

@@ -73,8 +73,8 @@ def test_removal_needs_reason_and_note(loaded, engine, args, missing):
 
 def test_bad_codes_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "status", "U-1001", "paused", "--by", "k", code=2,
-             message="unknown unit status 'paused' (known: published, watch, unpublished, recommendation_stop, "
-                     "removed)")
+             message="unknown unit status 'paused' (known: pending_entry, published, watch, unpublished, "
+                     "recommendation_stop, removed)")
     rejected(loaded, engine, "register", "status", "U-1001", "removed", "--reason", "konkurs", "--note", "x",
              "--by", "k", code=2,
              message="unknown removal reason 'konkurs' (known: osannolik_anvandning, avvecklad, ekonomiska_brister, "
