@@ -76,23 +76,25 @@ def outcome_keys(c: Any) -> set[str]:
 def pack_sets(sets: dict[str, list[int]], n: int) -> str:
     """The sets as one code per candidate: the index of its combination of rules (few distinct
     combinations, so one byte each, compressed: a few KB for thousands of candidates)."""
+    import numpy as np
+
     keys = sorted(sets)
-    per: list[list[int]] = [[] for _ in range(n)]
+    if len(keys) > 64:
+        raise ValueError("at most 64 rules per decision can be stored compact")
+    mask = np.zeros(n, dtype=np.uint64)
     for k, key in enumerate(keys):
-        for i in sets[key]:
-            per[i].append(k)
-    combos: dict[tuple[int, ...], int] = {}
-    codes = [combos.setdefault(tuple(p), len(combos)) for p in per]
+        mask[np.asarray(sets[key], dtype=np.int64)] |= np.uint64(1 << k)
+    combos, codes = np.unique(mask, return_inverse=True)
     width = 1 if len(combos) <= 256 else 4
-    raw = bytes(codes) if width == 1 else array("I", codes).tobytes()
-    doc = {"keys": keys, "combinations": [list(c) for c in combos], "width": width,
-           "codes": base64.b64encode(raw).decode("ascii")}
-    return base64.b64encode(zlib.compress(json.dumps(doc, separators=(",", ":")).encode("ascii"), 9)).decode("ascii")
+    raw = codes.astype(np.uint8 if width == 1 else np.uint32).tobytes()
+    doc = {"keys": keys, "combinations": [[k for k in range(len(keys)) if int(c) >> k & 1] for c in combos.tolist()],
+           "width": width, "codes": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def unpack_sets(data: str) -> dict[str, list[int]]:
-    doc = json.loads(zlib.decompress(base64.b64decode(data)))
-    raw = base64.b64decode(doc["codes"])
+    doc = json.loads(data)
+    raw = zlib.decompress(base64.b64decode(doc["codes"]))
     codes = list(raw) if doc["width"] == 1 else array("I", raw).tolist()
     combos = doc["combinations"]
     out: dict[str, list[int]] = {key: [] for key in doc["keys"]}
@@ -111,32 +113,54 @@ def shown_units(document: dict[str, Any], held_back: Iterable[dict]) -> set[str]
 
 def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], held_back: list[dict], *,
                   revision: int, as_of: date) -> dict[str, Any]:
+    import numpy as np
+
     sets = candidate_sets(evaluation, cands)
-    unit_of = [c["unit"]["unit_id"] for c in cands]
+    names, unit_code = _units_of(cands)
     shown = shown_units(document, held_back)
-    excluded_units = set(unit_of) - shown
-    hit: dict[str, set[str]] = {}
+    excluded_unit = np.array([u not in shown for u in names], dtype=bool)
+    marked: dict[str, Any] = {}  # code -> which units it excluded (each unit counts once per code)
     for key, idx in sets.items():
         kind, rest = key.split(":", 1)
         code = rest.split(":", 1)[0] if kind == "exclude" else "UNEVALUABLE"
-        units = {unit_of[i] for i in idx} & excluded_units
-        if units:
-            hit.setdefault(code, set()).update(units)
-    for e in held_back:
+        mask = marked.get(code)
+        if mask is None:
+            mask = marked[code] = np.zeros(len(names), dtype=bool)
+        mask[unit_code[np.asarray(idx, dtype=np.int64)]] = True
+    counts = {code: int(np.count_nonzero(mask & excluded_unit)) for code, mask in marked.items()}
+    for e in held_back:  # shown units: not among the excluded ones above
         codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
         for code in codes:
-            hit.setdefault(code, set()).add(e["unit_id"])
-    summary = sorted(((code, len(u)) for code, u in hit.items()), key=lambda kv: (-kv[1], kv[0]))
+            counts[code] = counts.get(code, 0) + 1
+    excluded_units = int(excluded_unit.sum())
+    summary = sorted(((code, n) for code, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0]))
     return {
         "encoding": ENCODING,
         "register_revision": revision,
         "as_of": as_of.isoformat(),
         "candidates": len(cands),
-        "count": len(excluded_units) + len(held_back),
+        "count": excluded_units + len(held_back),
         "summary": [[code, n] for code, n in summary],
         "held_back": held_back,
         "sets": pack_sets(sets, len(cands)),
     }
+
+
+_UNITS: dict[int, tuple[list, list[str], Any]] = {}
+
+
+def _units_of(cands: list[dict]) -> tuple[list[str], Any]:
+    """The unit names of an insats' candidates and each candidate's index among them (cached
+    per candidate list: a batch decides many requests on the same snapshot)."""
+    import numpy as np
+
+    cached = _UNITS.get(id(cands))
+    if cached is None or cached[0] is not cands:
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(c["unit"]["unit_id"], len(index)) for c in cands), dtype=np.int64,
+                            count=len(cands))
+        cached = _UNITS[id(cands)] = (cands, list(index), codes)
+    return cached[1], cached[2]
 
 
 def summary(document: dict[str, Any]) -> list[tuple[str, int]]:

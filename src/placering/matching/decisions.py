@@ -146,7 +146,7 @@ PACKED = LEGACY_PACKED
 
 def _pack(items: list[Any]) -> dict[str, Any]:
     raw = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return {"encoding": PACKED, "count": len(items), "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
+    return {"encoding": PACKED, "count": len(items), "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
 
 
 def _unpack(value: Any) -> Any:
