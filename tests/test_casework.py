@@ -11,6 +11,7 @@ from datetime import date
 
 from conftest import snapshot
 
+from test_roles import people  # noqa: F401 (a fixture)
 from test_matching_support import excluded, load_register, match_json, register_doc, request, supplier_of, unit
 
 
@@ -327,3 +328,36 @@ def test_complaint_rules_directory_and_queue_per_organisation(run, tmp_path):
     assert [a["rule"] for a in second["rules"]] == ["STATUS-COMPLAINTS-DEEPENED"]
     [queue] = js(run, "complaint", "queue", "--handler", "ink")
     assert (queue["received_by"], queue["open"]) == ("Nordost", 2)
+
+
+# --- roles on the shared PostgreSQL server ------------------------------------------------------
+
+
+def test_case_work_roles_on_the_shared_server(people, db_url, engine):
+    from test_roles import as_
+
+    p = people
+    # INK records the framework follow-up; a handler may not.
+    before = snapshot(engine)
+    r = as_(db_url, p["hand"], "followup", "agreement", "RA-U-1", "--at", "12", "--on", "2023-01-10",
+            "--findings", "x")
+    assert r.exit_code == 6 and "not permitted" in r.stderr and snapshot(engine) == before
+    r = as_(db_url, p["ink"], "followup", "agreement", "RA-U-1", "--at", "12", "--on", "2023-01-10",
+            "--findings", "avtalet följs")
+    assert r.exit_code == 0, r.output
+    # A complaint about the framework supplier is INK's case: INK moves it on.
+    r = as_(db_url, p["maint"], "complaint", "add", "U-1", "--category", "documentation", "--on", "2024-02-01",
+            "--received-by", "Nordost", "--json")
+    assert r.exit_code == 0, r.output
+    cid = str(json.loads(r.stdout)["id"])
+    r = as_(db_url, p["ink"], "complaint", "update", cid, "--status", "investigating", "--on", "2024-02-02")
+    assert r.exit_code == 0, r.output
+    # The quality and control team opens a deepened control; a social worker may not.
+    org = json.loads(as_(db_url, p["revisor"], "register", "show", "U-D", "--json").stdout)["org_nr"]
+    before = snapshot(engine)
+    r = as_(db_url, p["swg"], "control", "open", org, "--reason", "x")
+    assert r.exit_code == 6 and snapshot(engine) == before
+    r = as_(db_url, p["maint"], "control", "open", org, "--reason", "mediabevakning")
+    assert r.exit_code == 0, r.output
+    actors = {e["actor"] for e in json.loads(as_(db_url, p["revisor"], "audit", "log", "--json").stdout)["entries"]}
+    assert {p["ink"], p["maint"]} <= actors

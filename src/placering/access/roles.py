@@ -66,7 +66,10 @@ REGISTER = {
     "unit_route": {Role.MAINTAINER: (I, U, D), Role.PROCUREMENT: ("UPDATE (status)",)},
     "permit": {Role.MAINTAINER: (I, U, D)},
     "supplier_check": {Role.MAINTAINER: (I,), Role.PROCUREMENT: (I,)},
-    "complaint": {Role.MAINTAINER: (I, U)},
+    # complaints about framework suppliers are INK's cases (casework/complaints.py)
+    "complaint": {Role.MAINTAINER: (I, U), Role.PROCUREMENT: (I, U)},
+    "deepened_control": {Role.MAINTAINER: (I, U)},  # decided by the quality and control team
+    "agreement_followup": {Role.PROCUREMENT: (I,)},  # INK follows up framework agreements
     "visit": {Role.MAINTAINER: (I,)},
     "proposal": {Role.MAINTAINER: (I, U), Role.PROCUREMENT: (I,)},
 }
@@ -76,6 +79,9 @@ CASES = {  # row-level security: a social worker's municipality only
     "decline": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
     "placement": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U), Role.REVIEWER: ("UPDATE (status)", D)},
     "review": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,), Role.REVIEWER: ("UPDATE (status, reviewer, note, decided_at)",)},
+    # the placement agreement and the three-month survey are the placing municipality's
+    "placement_agreement": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
+    "placement_survey": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
 }
 OTHER = {
     "history": {r: (I,) for r in WRITERS},  # append-only: triggers refuse UPDATE and DELETE
@@ -99,9 +105,12 @@ CASE_SCOPE = {
     "decision": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = decision.request_id)",
     "decline": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = decline.request_id)",
     "review": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = review.request_id)",
+    "placement_agreement": "EXISTS (SELECT 1 FROM placement p WHERE p.id = placement_agreement.placement_id)",
+    "placement_survey": "EXISTS (SELECT 1 FROM placement p WHERE p.id = placement_survey.placement_id)",
     # history of requests and reviews only for the municipality's own; register history is open
     "history": ("CASE entity_kind WHEN 'request' THEN EXISTS (SELECT 1 FROM placement_request r "
-                "WHERE r.request_id = history.entity_id) WHEN 'review' THEN EXISTS (SELECT 1 FROM review v "
+                "WHERE r.request_id = history.entity_id) WHEN 'placement' THEN EXISTS (SELECT 1 FROM "
+                "placement_request r WHERE r.request_id = history.entity_id) WHEN 'review' THEN EXISTS (SELECT 1 FROM review v "
                 "WHERE v.id::text = history.entity_id) ELSE true END"),
 }
 
