@@ -197,6 +197,8 @@ def test_deepened_control_from_proposal_to_pause(run, engine, tmp_path):
     assert lines["carried_out"] == "2" and lines["paused_or_removed"] == "1"
     assert [c["id"] for c in js(run, "control", "list", "--outcome", "pause")] == [control["id"]]
     assert "kritik i tillsyn 2024" in ok(run, "control", "show", cid).stdout
+    rejected(run, engine, "control", "check", cid, "finances", "--finding", "sent", "--by", "kvalitet",
+             code=4, message="already decided")
 
 
 # --- 4. follow-ups ----------------------------------------------------------------------------

@@ -105,6 +105,17 @@ def open_control(session: Session, *, actor: str, on: date, org_nr: str | None =
     return row
 
 
+def _still_open(session: Session, control_id: int, on: date) -> DeepenedControl:
+    """The control, which must not be decided yet, for a change dated `on` (not before it opened)."""
+    row = get_control(session, control_id)
+    if row.status != "open":
+        raise InvariantViolation(f"deepened control {row.id} was already decided ({row.outcome}, "
+                                 f"{row.decided_on.isoformat()}) by {row.decided_by}; it is not changed")
+    if on < row.opened_on:
+        raise ValidationError(f"--on: {on.isoformat()} is before the control was opened ({row.opened_on.isoformat()})")
+    return row
+
+
 def record_checked(session: Session, control_id: int, what: str, *, finding: str, actor: str,
                    on: date) -> DeepenedControl:
     """Record what the control looked at and what it found (one item at a time)."""
@@ -113,12 +124,7 @@ def record_checked(session: Session, control_id: int, what: str, *, finding: str
     finding = nfc(finding or "")
     if not finding:
         raise ValidationError("--finding: say what the check found")
-    row = get_control(session, control_id)
-    if row.status != "open":
-        raise InvariantViolation(f"deepened control {row.id} was decided on {row.decided_on.isoformat()}; "
-                                 "its checks are not changed")
-    if on < row.opened_on:
-        raise ValidationError(f"--on: {on.isoformat()} is before the control was opened ({row.opened_on.isoformat()})")
+    row = _still_open(session, control_id, on)
     old = (row.checked or {}).get(what)
     row.checked = {**(row.checked or {}), what: {"finding": finding, "on": on.isoformat(), "by": actor}}
     record(session, actor=actor, entity_kind="control", entity_id=str(row.id), action="control_checked",
@@ -144,14 +150,10 @@ def decide_control(session: Session, control_id: int, outcome: str, *, note: str
     note = nfc(note or "")
     if not note:
         raise ValidationError("--note: the decision needs its grounds (the overall assessment)")
-    row = get_control(session, control_id)
-    if row.status != "open":
-        raise InvariantViolation(f"deepened control {row.id} was already decided ({row.outcome}) by {row.decided_by}")
+    row = _still_open(session, control_id, on)
     if not row.checked:
         raise InvariantViolation(f"deepened control {row.id} has nothing checked yet: record what was checked "
                                  "with 'placering control check' first")
-    if on < row.opened_on:
-        raise ValidationError(f"--on: {on.isoformat()} is before the control was opened ({row.opened_on.isoformat()})")
     if removal_reason is not None and outcome != ControlOutcome.REMOVAL.value:
         raise ValidationError("--reason (a removal reason) is given only with the outcome removal")
     if outcome == ControlOutcome.REMOVAL.value:
