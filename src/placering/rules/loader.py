@@ -83,10 +83,12 @@ CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 DISTANCE = "distance_km"
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
-# The regular-expression subset both evaluators support (durable-rules has its own dialect):
-# literal characters, '.', classes like [a-zåäö0-9_-] (no negation), the quantifiers * + ?,
-# groups ( ) with alternation |, and backslash-escaped punctuation. Matching is always a full
-# match, so ^ and $ are not needed and not allowed; neither are {m,n}, \d, \w, lookarounds.
+# The regular-expression subset all three evaluators run alike (RE2 in the Python evaluators,
+# durable-rules' own dialect): ASCII literal characters, classes like [a-z0-9_-] (no negation),
+# the quantifiers * + ?, groups ( ) with alternation |. Matching is always a full match, so ^ and
+# $ are not needed and not allowed; neither are {m,n}, \d, \w, lookarounds, '.', backslash
+# escapes or non-ASCII characters, which durable-rules reads differently (byte by byte; its
+# escapes), so a rule would decide differently, or not at all, on the default engine.
 _RE_LITERAL = re.compile(r"[\w .,:/@'-]", re.UNICODE)
 _RE_ESCAPABLE = set(".-+*?()[]|\\/")
 MAX_PATTERN = 200
@@ -96,6 +98,16 @@ def check_pattern(pattern: str) -> str | None:
     """None when the pattern is in the supported subset, else what is wrong."""
     if not pattern:
         return "empty pattern"
+    for i, ch in enumerate(pattern):
+        if ch == "\\":
+            return (f"backslash escape at position {i + 1} is not supported (durable-rules reads escapes "
+                    "differently): put the character in a class, e.g. [-] or [+]")
+        if ch == ".":
+            return (f"'.' at position {i + 1} is not supported (durable-rules matches it byte by byte): "
+                    "name the characters in a class, e.g. [a-z0-9]")
+        if not ch.isascii():
+            return (f"'{ch}' at position {i + 1}: durable-rules matches non-ASCII characters byte by byte; "
+                    "compare such values with eq or in")
     depth = 0
     i = 0
     prev_atom = False
