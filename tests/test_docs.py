@@ -38,3 +38,46 @@ def test_every_command_has_help(path):
 def test_readme_names_every_command(path):
     # Top-level commands by name; sub-commands as they appear in the README's tables.
     assert path[-1] in README, f"README does not mention 'placering {' '.join(path)}'"
+
+
+# Every command that lists data takes the same output options, through one shared decorator
+# (cli.common.output_options): --json, --jsonl, --csv, --excel and --all.
+LISTING = [
+    ("register", "search"), ("register", "history"), ("register", "proposals"), ("review", "list"),
+    ("rules", "list"), ("request", "replay"),
+    ("audit", "paused"), ("audit", "affected-placements"), ("audit", "removals"), ("audit", "requests"),
+    ("audit", "checks-due"), ("audit", "direct-procurement"), ("audit", "adherence"), ("audit", "visits"),
+    ("audit", "log"),
+]
+
+
+def _resolve(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    ctx = click.Context(cli)
+    for name in path:
+        command = command.get_command(ctx, name)  # loads lazy command modules
+        assert command is not None, f"no command 'placering {' '.join(path)}'"
+    return command
+
+
+@pytest.mark.parametrize("path", LISTING, ids=lambda p: " ".join(p))
+def test_every_listing_command_takes_the_same_output_options(path):
+    from placering.cli.common import OUTPUT_OPTION_NAMES
+
+    command = _resolve(path)
+    options = {opt for p in command.params for opt in p.opts}
+    missing = [o for o in OUTPUT_OPTION_NAMES if o not in options]
+    assert not missing, f"placering {' '.join(path)} lacks {missing}"
+    assert getattr(command.callback, "__placering_output__", False), "not through cli.common.output_options"
+
+
+def test_commands_with_csv_are_listing_commands():
+    # `register export` writes the interchange file (its own --csv/--excel); every other command
+    # offering CSV is a listing command with the whole set of output options.
+    groups = ("register", "review", "rules", "request", "audit")
+    for group in groups:
+        cmd = _resolve((group,))
+        for name in cmd.list_commands(click.Context(cmd)):
+            sub = cmd.get_command(click.Context(cmd), name)
+            if any("--csv" in p.opts for p in sub.params) and (group, name) != ("register", "export"):
+                assert (group, name) in LISTING, f"placering {group} {name} has --csv but is not in LISTING"

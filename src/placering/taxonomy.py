@@ -30,9 +30,12 @@ class Insats:
 @dataclass(frozen=True)
 class Municipality:
     name: str
-    lat: float
+    lat: float  # the seat's (centralort's) position
     lon: float
     gr: bool
+    code: str = ""  # SCB municipality code
+    county: str = ""
+    demo: bool = False  # the demo register is generated in these (registry/municipalities.yaml)
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ def _load(directory: Path) -> Taxonomy:
     mpath = directory / "municipalities.yaml"
     mdoc = plain(load_yaml(mpath))
     municipalities = {
-        fold(name): Municipality(nfc(name), float(v["lat"]), float(v["lon"]), bool(v.get("gr", False)))
+        fold(name): Municipality(nfc(name), float(v["lat"]), float(v["lon"]), bool(v.get("gr", False)),
+                                 str(v.get("code", "")), nfc(str(v.get("county", ""))), bool(v.get("demo", False)))
         for name, v in mdoc["municipalities"].items()
     }
     if problems:

@@ -8,11 +8,10 @@ import click
 
 from .. import audit as lib
 from .. import boundary
-from ..audit import log as lib_log
 from ..storage import open_session
 from . import cli
 from ..display import fmt_money, fmt_percent, today
-from .common import Output, PlaceringGroup, Section, app, output_options, parse_date
+from .common import TABLE_ROWS, Output, PlaceringGroup, Section, app, output_options, parse_date
 
 
 @cli.group(cls=PlaceringGroup)
@@ -288,7 +287,7 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
     since_d = parse_date(since, "--since")
     until_d = parse_date(until, "--until")
     if limit is None and not summary and not out.machine and not out.all:
-        limit = lib_log.TABLE_LIMIT  # a table is for a person: the latest changes, and the count
+        limit = TABLE_ROWS  # a table is for a person: the latest changes, and the count
     with _session() as s:
         report = lib.audit_log(s, actor=actor, unit=unit, supplier=supplier, kind=kind, action=action,
                                since=since_d, until=until_d, summary=summary, limit=limit,

@@ -8,7 +8,7 @@ import click
 
 from ..errors import ValidationError
 from . import cli
-from .common import (CliError, PlaceringGroup, json_option, parse_date, print_json, print_table, rules_option,
+from .common import (CliError, Output, output_options, PlaceringGroup, json_option, parse_date, print_json, print_table, rules_option,
                      wants_json)
 
 
@@ -60,9 +60,10 @@ def rules() -> None:
               help="Only rules of this stage.")
 @click.option("--on", "on", help="Only rules valid on this date (YYYY-MM-DD).")
 @rules_option
-@json_option
-def list_rules(stage: str | None, on: str | None, rules_dir: Path | None, json_output: bool) -> None:
-    """Every rule (and ranking policy) with its stage, validity, outcome and source."""
+@output_options
+def list_rules(stage: str | None, on: str | None, rules_dir: Path | None, out: Output) -> None:
+    """Every rule (and ranking policy) with its stage, validity, outcome and source (the source
+    is left out of the table when it does not fit: --csv or --json have it)."""
     rs = _ruleset(rules_dir)
     day = parse_date(on, "--on")
     items = [*rs.rules, *rs.policies]
@@ -71,17 +72,17 @@ def list_rules(stage: str | None, on: str | None, rules_dir: Path | None, json_o
     if day:
         items = [r for r in items if r.valid_on(day)]
     rows = [_rule_dict(r) for r in items]
-    if wants_json(json_output):
-        print_json({"rules_version": rs.version, "rules": rows})
-        return
     for row in rows:
         o = row.get("outcome") or {}
         row["does"] = (o.get("exclude") or o.get("flag") or o.get("proposal")
                        or ", ".join(f"{k}={v}" for k, v in (o.get("transition") or {}).items()) or "ranking")
         row["valid"] = f"{row['valid_from']}–{row['valid_to'] or ''}"
-    print_table(rows, [("id", "Rule"), ("stage", "Stage"), ("title", "Title"), ("does", "Outcome"),
-                       ("valid", "Valid"), ("source", "Source")],
-                title=f"{len(rows)} rules (version {rs.version})")
+    out.listing(rows, [("id", "Rule"), ("stage", "Stage"), ("does", "Outcome"), ("valid", "Valid"),
+                       ("title", "Title"), ("source", "Source")],
+                title=f"{len(rows)} regler (version {rs.version})",
+                csv_columns=["id", "stage", "title", "does", "valid_from", "valid_to", "source"],
+                data={"rules_version": rs.version, "rules": [{k: v for k, v in r.items() if k not in ("does", "valid")}
+                                                             for r in rows]})
 
 
 @rules.command("show")

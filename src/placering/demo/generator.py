@@ -221,7 +221,8 @@ class _Generator:
         self.p = mat.profiles
         self.names = _Names(self.rng, mat.names)
         self.name_material = mat.names
-        self.munis: list[Municipality] = list(self.tax.municipalities.values())
+        # The demo's region: the municipalities marked demo (the register knows all 290).
+        self.munis: list[Municipality] = [m for m in self.tax.municipalities.values() if m.demo]
         self.by_name = {m.name: m for m in self.munis}
         self.goteborg = self.by_name["Göteborg"]
         self.gr = [m for m in self.munis if m.gr]
@@ -785,7 +786,7 @@ def generate_requests(count: int, *, year: int = 2024, seed: int = 7, municipali
     support = [a for a in admins if fold(a).startswith("funktionsst")]
     social = [a for a in admins if a not in support] or ["Socialförvaltningen"]
     support = support or ["Förvaltningen för funktionsstöd"]
-    munis = list(tax.municipalities.values())
+    munis = [m for m in tax.municipalities.values() if m.demo]  # the demo's region
     neighbours = [o for o in sorted(munis, key=lambda o: (_km(buyer, o), o.name)) if o is not buyer][:6]
 
     codes = [c for c, k in request_mix(count, year).items() for _ in range(k)]
