@@ -223,3 +223,18 @@ def test_bench_load_runs_mixed_writers_and_finds_the_register_consistent(run, db
     assert sum(r["errors"] for r in out["operations"]) == 0
     assert [c["ok"] for c in out["consistency"]] == [True] * 5
     assert json.loads(run("register", "history", "--json").stdout)  # the register was loaded and written
+
+
+def test_two_declines_of_one_unit_for_one_request_one_clear_refusal(run, tmp_path, engine, db_url):
+    from placering.matching.decisions import decline
+    from test_matching_support import load_register, match_json, request, unit
+
+    load_register(run, tmp_path, unit("U-1"), unit("U-2"))
+    match_json(run, tmp_path, request("R-1"), "reference")
+    second = while_held(
+        engine, db_url,
+        lambda s: decline(s, "R-1", "U-1", reason="fullt", actor="anna"),
+        lambda s: decline(s, "R-1", "U-1", reason="fullt", actor="bertil"),
+    )
+    assert isinstance(second.error, InvariantViolation)
+    assert str(second.error) == "unit U-1 has already declined request 'R-1'"

@@ -209,3 +209,14 @@ def test_admin_user_on_sqlite_is_refused_clearly(run, db_url):
     assert r.exit_code == 2
     assert r.stderr == ("Error: users and roles exist on the shared PostgreSQL server only; the embedded SQLite "
                         "register is single-user (each change names its actor with --by)\n")
+
+
+def test_an_admin_upgrades_with_init_and_a_handler_cannot(people, db_url, engine):
+    p = people
+    r = as_(db_url, p["adm"], "init", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["from"] == json.loads(r.stdout)["to"]  # already current; grants re-applied
+    before = snapshot(engine)
+    r = as_(db_url, p["hand"], "init")
+    assert r.exit_code in (5, 6) and "Traceback" not in r.output, r.output
+    assert snapshot(engine) == before

@@ -163,6 +163,9 @@ def apply_security(conn: Connection) -> None:
         for role, privileges in PRIVILEGES.get(table, {}).items():
             for privilege in privileges:
                 _grant(conn, privilege, table, role)
+    if conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar():
+        # Admins run later upgrades (`init`): migrations create tables and functions in public.
+        conn.exec_driver_sql(f"GRANT CREATE ON SCHEMA public TO {pg_role(Role.ADMIN)}")
     writers = ", ".join(pg_role(r) for r in WRITERS)
     conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {writers}")
 
@@ -190,6 +193,23 @@ def apply_security(conn: Connection) -> None:
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS history_actor_is_login ON history")
         conn.exec_driver_sql("CREATE TRIGGER history_actor_is_login BEFORE INSERT ON history "
                              "FOR EACH ROW EXECUTE FUNCTION placering_history_actor()")
+    # Owned by the admin role, so any admin (not only the superuser who ran the first init) can
+    # run `placering init` to upgrade; owners are admins, who see every row anyway.
+    admin = pg_role(Role.ADMIN)
+    for table in sorted(tables):
+        if _owner(conn, table, "table") != admin:
+            conn.exec_driver_sql(f'ALTER TABLE "{table}" OWNER TO {admin}')
+    for fn in ("placering_history_actor", "history_append_only"):
+        owner = _owner(conn, fn, "function")
+        if owner is not None and owner != admin:
+            conn.exec_driver_sql(f"ALTER FUNCTION {fn}() OWNER TO {admin}")
+
+
+def _owner(conn: Connection, name: str, kind: str) -> str | None:
+    sql = ("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = :n AND relkind = 'r' "
+           "AND relnamespace = 'public'::regnamespace" if kind == "table" else
+           "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = :n AND pronamespace = 'public'::regnamespace")
+    return conn.execute(text(sql), {"n": name}).scalar()
 
 
 def login_info(conn: Connection) -> tuple[str, bool, list[str]]:

@@ -35,6 +35,7 @@ from sqlmodel import Session
 
 from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..storage.database import lock_row
 from ..storage.history import record, require_actor
 from ..storage.models import Decision, Decline, Placement, PlacementRequest, Review, Supplier, Unit
 from ..text import nfc
@@ -46,8 +47,13 @@ def find_request(session: Session, request_id: str) -> PlacementRequest | None:
     return session.scalars(select(PlacementRequest).where(PlacementRequest.request_id == nfc(request_id))).first()
 
 
-def get_request(session: Session, request_id: str) -> PlacementRequest:
-    row = find_request(session, request_id)
+def get_request(session: Session, request_id: str, *, lock: bool = False) -> PlacementRequest:
+    """The stored request; with `lock`, its row locked until the transaction ends, so a
+    decline, choice or end of the same request by someone else waits and then sees this one."""
+    if lock:
+        row = lock_row(session, select(PlacementRequest).where(PlacementRequest.request_id == nfc(request_id)))
+    else:
+        row = find_request(session, request_id)
     if row is None:
         raise NotFound(f"no placement request '{request_id}'")
     return row
@@ -247,7 +253,7 @@ def decline(session: Session, request_id: str, unit_id: str, *, reason: str, act
     reason = field_text(reason or "", "--reason", optional=True) or ""
     if not reason:
         raise ValidationError("--reason: say why the unit declined (e.g. 'no free place after all')")
-    row = get_request(session, request_id)
+    row = get_request(session, request_id, lock=True)
     unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(unit_id))).first()
     if unit is None:
         raise NotFound(f"no unit '{unit_id}' in the register")
@@ -392,7 +398,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     reason = field_text(reason, "--reason", optional=True)
     special_reason = field_text(special_reason, "--special-reason", optional=True)
     on = on or date.today()
-    row = get_request(session, request_id)
+    row = get_request(session, request_id, lock=True)
     if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
         raise InvariantViolation(f"request '{row.request_id}' already has a placement "
                                  "(see 'placering request show'; end it or reject its review before choosing again)")
@@ -514,7 +520,7 @@ def end_placement(session: Session, request_id: str, *, end_on: date, actor: str
     `end_on`, which audits of affected placements and direct purchases read. Its places at the
     unit are free again from now."""
     actor = require_actor(actor)
-    row = get_request(session, request_id)
+    row = get_request(session, request_id, lock=True)
     placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
     if placement is None:
         raise InvariantViolation(f"request '{row.request_id}' has no placement to end: choose a unit first")

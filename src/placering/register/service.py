@@ -423,7 +423,10 @@ def import_document(
     # Bulk-load the register once; everything below compares in memory.
     suppliers = {s.org_nr: s for s in session.scalars(select(Supplier))}
     supplier_by_pk = {s.id: s for s in suppliers.values()}
-    units = {u.unit_id: u for u in session.scalars(select(Unit))}
+    # Locked (PostgreSQL) so a concurrent status change of a unit waits for the import, and the
+    # import is not decided on a status someone changes meanwhile (SQLite's writer lock does both).
+    units = {u.unit_id: u for u in session.scalars(
+        select(Unit).order_by(Unit.id).with_for_update().execution_options(populate_existing=True))}
     offers, routes, permits = _children(session)
     checks = _checks_by_supplier(session)
     # An export leaves out protected units' coordinates unless --show-protected: importing it
