@@ -238,3 +238,55 @@ def test_two_declines_of_one_unit_for_one_request_one_clear_refusal(run, tmp_pat
     )
     assert isinstance(second.error, InvariantViolation)
     assert str(second.error) == "unit U-1 has already declined request 'R-1'"
+
+
+def test_a_deadlock_is_run_again_never_lost(run, tmp_path, db_url):
+    """Two writers lock two units in opposite order: PostgreSQL breaks the deadlock by failing
+    one, which run_transaction runs again from the start; both changes are in the register."""
+    from sqlalchemy import select
+
+    from placering.register.service import get_unit
+    from placering.storage.database import run_transaction
+    from placering.storage.models import Unit
+    from test_matching_support import load_register, unit
+
+    load_register(run, tmp_path, unit("U-1"), unit("U-2"))
+    barrier = threading.Barrier(2, timeout=10)
+    retries, done = [], []
+
+    def writer(first, second, who):
+        engine = make_engine(db_url)
+        state = {"attempt": 0}
+
+        def work(s):
+            state["attempt"] += 1
+            get_unit(s, first, lock=True)
+            if state["attempt"] == 1:
+                try:
+                    barrier.wait()  # both hold their first unit: the second lock closes the cycle
+                except threading.BrokenBarrierError:
+                    pass
+            for uid in (first, second):
+                u = s.scalars(select(Unit).where(Unit.unit_id == uid)).one()
+                u.name = f"{u.name} {who}"
+            get_unit(s, second, lock=True)
+
+        try:
+            run_transaction(engine, work, on_retry=lambda exc: retries.append(who))
+            done.append(who)
+        finally:
+            engine.dispose()
+
+    if db_url.startswith("sqlite"):
+        barrier = threading.Barrier(1)  # SQLite's writer lock serialises them: no cycle to wait for
+    threads = [threading.Thread(target=writer, args=("U-1", "U-2", "a")),
+               threading.Thread(target=writer, args=("U-2", "U-1", "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(done) == ["a", "b"]
+    if db_url.startswith("postgresql"):
+        assert len(retries) == 1
+    names = {json.loads(run("register", "show", u, "--json").stdout)["name"] for u in ("U-1", "U-2")}
+    assert all(n.count(" a") == 1 and n.count(" b") == 1 for n in names), names

@@ -92,7 +92,7 @@ class PlaceringGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            return self._invoke_retrying(ctx)
         except PlaceringError as exc:
             raise CliError(str(exc), exc.exit_code) from None
         except Exception as exc:
@@ -108,6 +108,26 @@ class PlaceringGroup(click.Group):
                 raise CliError(_refusal(ctx, exc), NotPermitted.exit_code) from None
             detail = getattr(exc, "orig", None) or exc
             raise CliError(f"database error: {str(detail).strip().splitlines()[0]}", 5) from None
+
+
+    def _invoke_retrying(self, ctx: click.Context) -> Any:
+        """Run the command; after a serialization failure or deadlock (PostgreSQL) run it again
+        from the start: its transaction was rolled back whole and nothing was printed (commands
+        print after committing). Never more than RETRY_ATTEMPTS times; then a clear error."""
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return super().invoke(ctx)
+            except Exception as exc:
+                from ..storage.database import Conflict, is_retryable
+
+                if not is_retryable(exc):
+                    raise
+                if attempt == RETRY_ATTEMPTS:
+                    raise Conflict(f"the change collided with concurrent changes {attempt} times; nothing was "
+                                   "written, try again") from None
+
+
+RETRY_ATTEMPTS = 3
 
 
 def _refusal(ctx: click.Context, exc: Exception) -> str:
