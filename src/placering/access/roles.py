@@ -87,9 +87,10 @@ OTHER = {
     "history": {r: (I,) for r in WRITERS},  # append-only: triggers refuse UPDATE and DELETE
     "user_account": {},
     "alembic_version": {},
-    # written once by whoever matches first at a register revision / rules version (matching/snapshots.py)
-    "register_snapshot": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
-    "rule_set": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
+    # written once by whoever matches (or re-checks a choice) first at a register revision /
+    # rules version (matching/snapshots.py)
+    "register_snapshot": {r: (I,) for r in WRITERS},
+    "rule_set": {r: (I,) for r in WRITERS},
 }
 PRIVILEGES: dict[str, dict[Role, tuple[str, ...]]] = {**REGISTER, **CASES, **OTHER}
 # What a social worker may read: the register (to match), its own cases, history of them.
@@ -193,6 +194,7 @@ def apply_security(conn: Connection) -> None:
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS history_actor_is_login ON history")
         conn.exec_driver_sql("CREATE TRIGGER history_actor_is_login BEFORE INSERT ON history "
                              "FOR EACH ROW EXECUTE FUNCTION placering_history_actor()")
+    _shared_views(conn, tables)
     # Owned by the admin role, so any admin (not only the superuser who ran the first init) can
     # run `placering init` to upgrade; owners are admins, who see every row anyway.
     admin = pg_role(Role.ADMIN)
@@ -203,6 +205,32 @@ def apply_security(conn: Connection) -> None:
         owner = _owner(conn, fn, "function")
         if owner is not None and owner != admin:
             conn.exec_driver_sql(f"ALTER FUNCTION {fn}() OWNER TO {admin}")
+
+
+# What matching needs to see whole, whoever matches: a social worker's view of history and
+# placements is limited to its municipality, but the register revision (which keys the stored
+# register snapshots) and the final prices of direct-procurement placements (the reference
+# price) are the same for everyone. A view runs with its owner's rights (placering_admin, the
+# tables' owner), so row-level security does not narrow these two; they show nothing else.
+REVISION_VIEW = "placering_register_revision"
+FINAL_PRICES_VIEW = "placering_final_prices"
+
+
+def _shared_views(conn: Connection, tables: set[str]) -> None:
+    admin = pg_role(Role.ADMIN)
+    names = ", ".join(pg_role(r) for r in Role)
+    views = {}
+    if "history" in tables:  # keep in step with storage.history.current_revision
+        views[REVISION_VIEW] = ("SELECT COALESCE((SELECT id FROM history WHERE NOT (entity_kind = 'request' "
+                                "AND action = 'matched') ORDER BY id DESC LIMIT 1), 0) AS revision")
+    columns = {c["name"] for c in inspect(conn).get_columns("placement")} if "placement" in tables else set()
+    if {"agreed_price", "status", "route"} <= columns:  # keep in step with RegisterSnapshot.load_final_prices
+        views[FINAL_PRICES_VIEW] = ("SELECT insats, start_on, COALESCE(agreed_price, daily_price) AS price "
+                                    "FROM placement WHERE route = 'direktupphandling' AND status = 'active'")
+    for view, sql in views.items():
+        conn.exec_driver_sql(f"CREATE OR REPLACE VIEW {view} AS {sql}")
+        conn.exec_driver_sql(f"ALTER VIEW {view} OWNER TO {admin}")
+        conn.exec_driver_sql(f"GRANT SELECT ON {view} TO {names}")
 
 
 def _owner(conn: Connection, name: str, kind: str) -> str | None:

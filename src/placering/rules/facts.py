@@ -218,9 +218,19 @@ class RegisterSnapshot:
 
         self.final_prices.clear()
         self._reference.clear()
-        for insats, start_on, agreed, listed in session.execute(
+        if session.get_bind().dialect.name == "postgresql":
+            # Through a view that row-level security does not narrow (access/roles.py): a social
+            # worker sees its municipality's placements only, but the reference price is everyone's.
+            from sqlalchemy import text
+
+            from ..access.roles import FINAL_PRICES_VIEW
+
+            rows = session.execute(text(f"SELECT insats, start_on, price, NULL FROM {FINAL_PRICES_VIEW}"))
+        else:
+            rows = session.execute(
                 select(Placement.insats, Placement.start_on, Placement.agreed_price, Placement.daily_price)
-                .where(Placement.route == "direktupphandling", Placement.status == "active")):
+                .where(Placement.route == "direktupphandling", Placement.status == "active"))
+        for insats, start_on, agreed, listed in rows:
             price = agreed if agreed is not None else listed
             if price is not None:
                 self.final_prices.setdefault(insats, []).append((start_on, float(price)))
