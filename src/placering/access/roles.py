@@ -240,12 +240,18 @@ def _owner(conn: Connection, name: str, kind: str) -> str | None:
     return conn.execute(text(sql), {"n": name}).scalar()
 
 
-def login_info(conn: Connection) -> tuple[str, bool, list[str]]:
-    """(login, is superuser, placering roles) of the session's authenticated login."""
+def session_login(conn: Connection) -> tuple[str, bool]:
+    """(the session's authenticated login, whether it is a superuser)."""
     login, superuser = conn.execute(text(
         "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
     )).one()
-    return login, bool(superuser), roles_of(conn, login)
+    return login, bool(superuser)
+
+
+def login_info(conn: Connection) -> tuple[str, bool, list[str]]:
+    """(login, is superuser, placering roles) of the session's authenticated login."""
+    login, superuser = session_login(conn)
+    return login, superuser, roles_of(conn, login)
 
 
 def roles_of(conn: Connection, login: str) -> list[str]:

@@ -24,7 +24,7 @@ from ..errors import NotFound, NotPermitted, ValidationError
 from ..storage.history import record
 from ..storage.models import UserAccount
 from ..text import nfc
-from .roles import Role, login_info, pg_role, roles_of
+from .roles import Role, login_info, pg_role, roles_of, session_login
 
 # A login name: letters (å, ä, ö too), digits, '.', '_', '-'; quoted as an identifier anyway.
 _LOGIN = re.compile(r"^[^\W\d][\w.\-]{0,62}$")
@@ -162,9 +162,7 @@ def resolve_actor(engine: Engine, typed: str | None) -> str | None:
     if engine.dialect.name != "postgresql":
         return typed
     with engine.connect() as conn:
-        login, superuser = conn.execute(text(
-            "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
-        )).one()
+        login, superuser = session_login(conn)
     if superuser:
         return typed  # the installation account names the person it acts for, as on SQLite
     if typed and nfc(typed.strip()) != login:

@@ -118,13 +118,12 @@ class PlaceringGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except Exception as exc:
-                from ..storage.database import Conflict, is_retryable
+                from ..storage.database import collided, is_retryable
 
                 if not is_retryable(exc):
                     raise
                 if attempt == RETRY_ATTEMPTS:
-                    raise Conflict(f"the change collided with concurrent changes {attempt} times; nothing was "
-                                   "written, try again") from None
+                    raise collided(attempt) from None
 
 
 RETRY_ATTEMPTS = 3

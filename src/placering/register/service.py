@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from ..boundary import field_text, not_future, today
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
-from ..storage.database import chunks, lock_row
+from ..storage.database import chunks, lock_row, lock_rows
 from ..storage.history import record, record_many, require_actor
 from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc
@@ -129,9 +129,8 @@ def supplier_of(session: Session, unit: Unit) -> Supplier:
 
 def agreement_routes(session: Session, agreement_id: str, *, lock: bool = False) -> list[UnitRoute]:
     stmt = select(UnitRoute).where(UnitRoute.agreement_id == nfc(agreement_id)).order_by(UnitRoute.id)
-    if lock:  # a status change of the agreement waits for a concurrent one (see get_unit)
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    routes = list(session.scalars(stmt))
+    # with `lock`, a status change of the agreement waits for a concurrent one (see get_unit)
+    routes = lock_rows(session, stmt) if lock else list(session.scalars(stmt))
     if not routes:
         raise NotFound(f"no agreement '{nfc(agreement_id)}' in the register")
     return routes
@@ -425,8 +424,7 @@ def import_document(
     supplier_by_pk = {s.id: s for s in suppliers.values()}
     # Locked (PostgreSQL) so a concurrent status change of a unit waits for the import, and the
     # import is not decided on a status someone changes meanwhile (SQLite's writer lock does both).
-    units = {u.unit_id: u for u in session.scalars(
-        select(Unit).order_by(Unit.id).with_for_update().execution_options(populate_existing=True))}
+    units = {u.unit_id: u for u in lock_rows(session, select(Unit).order_by(Unit.id))}
     offers, routes, permits = _children(session)
     checks = _checks_by_supplier(session)
     # An export leaves out protected units' coordinates unless --show-protected: importing it

@@ -229,6 +229,10 @@ def is_retryable(exc: BaseException) -> bool:
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
+def collided(attempts: int) -> Conflict:
+    return Conflict(f"the change collided with concurrent changes {attempts} times; nothing was written, try again")
+
+
 def run_transaction(engine: Engine, work: Callable[[Session], T], *, attempts: int = 5,
                     on_retry: Callable[[BaseException], None] | None = None) -> T:
     """`work(session)` in one transaction, re-run from the start after a serialization failure
@@ -240,8 +244,7 @@ def run_transaction(engine: Engine, work: Callable[[Session], T], *, attempts: i
         except DBAPIError as exc:
             if not is_retryable(exc) or attempt == attempts:
                 if is_retryable(exc):
-                    raise Conflict(f"the change collided with concurrent changes {attempts} times; nothing "
-                                   "was written, try again") from None
+                    raise collided(attempts) from None
                 raise
             if on_retry is not None:
                 on_retry(exc)
@@ -249,11 +252,17 @@ def run_transaction(engine: Engine, work: Callable[[Session], T], *, attempts: i
     raise AssertionError("unreachable")
 
 
-def lock_row(session: Session, stmt):
+def lock_rows(session: Session, stmt) -> list:
     """The rows of `stmt` locked for this transaction (SELECT … FOR UPDATE on PostgreSQL; on
     SQLite the transaction already holds the write lock), loaded fresh from the database even
     if the session had them: a change is decided on the value it will replace."""
-    return session.scalars(stmt.with_for_update().execution_options(populate_existing=True)).first()
+    return list(session.scalars(stmt.with_for_update().execution_options(populate_existing=True)))
+
+
+def lock_row(session: Session, stmt):
+    """The first row of `stmt`, locked (see lock_rows), or None."""
+    rows = lock_rows(session, stmt.limit(1))
+    return rows[0] if rows else None
 
 
 def open_session(engine: Engine) -> Session:
