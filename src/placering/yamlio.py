@@ -22,9 +22,9 @@ from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 
+from .boundary import MAX_DEPTH  # one nesting limit for every input (JSON and YAML)
 from .errors import Problem, ValidationError
 
-MAX_DEPTH = 40  # the deepest rule condition in rules/ nests about 8 levels
 MAX_BYTES = 2 * 1024 * 1024  # the largest YAML file the project ships is ~16 kB
 
 
