@@ -13,13 +13,13 @@ import hashlib
 import hmac
 import os
 import re
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import NotFound, NotPermitted, ValidationError
 from ..storage.history import record
 from ..storage.models import UserAccount
@@ -117,7 +117,7 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
         account.municipality = municipality or account.municipality
     session.add(account)
     now_roles = roles_of(conn, name)
-    record(session, actor=actor, entity_kind="user", entity_id=name, action="user_added", effective_on=date.today(),
+    record(session, actor=actor, entity_kind="user", entity_id=name, action="user_added", effective_on=sweden_today(),
            changes={"roles": now_roles, "municipality": account.municipality, "login_existed": exists})
     session.flush()
     return {"user": name, "roles": now_roles, "municipality": account.municipality, "login_existed": exists}
@@ -138,7 +138,7 @@ def remove_user(session: Session, name: str) -> dict[str, Any]:
     for role in Role:
         conn.exec_driver_sql(f"REVOKE {pg_role(role)} FROM {_ident(name)}")
     session.delete(account)
-    record(session, actor=actor, entity_kind="user", entity_id=name, action="user_removed", effective_on=date.today(),
+    record(session, actor=actor, entity_kind="user", entity_id=name, action="user_removed", effective_on=sweden_today(),
            changes={"roles": [before, []], "municipality": account.municipality})
     session.flush()
     return {"user": name, "roles_removed": before}

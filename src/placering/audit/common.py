@@ -10,6 +10,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import ValidationError
 from ..storage.database import chunks
 from ..storage.models import Offer, Supplier, Unit, UnitRoute
@@ -22,7 +23,7 @@ BULK_THRESHOLD = 2000  # above this many ids, read whole tables instead of IN-li
 
 
 def check_year(year: int, option: str = "--year") -> int:
-    last = date.today().year
+    last = sweden_today().year
     if not FIRST_YEAR <= year <= last:
         raise ValidationError(f"{option}: {year} is out of range (audits cover {FIRST_YEAR}–{last})")
     return year

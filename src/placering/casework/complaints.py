@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..register import service
 from ..storage.history import record, require_actor
@@ -70,7 +71,7 @@ def update_complaint(session: Session, complaint_id: int, *, actor: str, status:
     row = get_complaint(session, complaint_id)
     if status is None and outcome is None:
         raise ValidationError("give --status or --outcome (or both)")
-    on = on or date.today()
+    on = on or sweden_today()
     changes: dict[str, Any] = {}
     if row.status == ComplaintStatus.CLOSED.value:
         raise InvariantViolation(f"complaint {row.id} was closed on {row.closed_on.isoformat()}; a closed case "

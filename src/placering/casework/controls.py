@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..register import service
 from ..storage.history import record, require_actor
@@ -82,7 +83,7 @@ def open_control(session: Session, *, actor: str, on: date, org_nr: str | None =
     reason = nfc(reason or "")
     if not reason:
         raise ValidationError("--reason: say why the control is opened")
-    if on > date.today():
+    if on > sweden_today():
         raise ValidationError(f"--on: {on.isoformat()} is in the future")
     # Lock the supplier row (PostgreSQL) so two people cannot open two controls at once.
     session.execute(select(Supplier.id).where(Supplier.id == supplier.id).with_for_update())

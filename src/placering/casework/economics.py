@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..audit.common import check_insats, check_municipality
 from ..audit.params import audit_param
 from ..matching.review import year_cost
@@ -32,7 +33,7 @@ def threshold_on(on: date) -> dict[str, Any]:
 
 def _threshold_for_year(year: int) -> dict[str, Any]:
     """The threshold of the financial year: the value valid at its end (or today, in the year)."""
-    end = min(date(year, 12, 31), max(date.today(), date(year, 1, 1)))
+    end = min(date(year, 12, 31), max(sweden_today(), date(year, 1, 1)))
     return threshold_on(end)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..audit.checks import add_months
 from ..audit.params import audit_param
 from ..errors import InvariantViolation, NotFound, ValidationError
@@ -53,7 +54,7 @@ def record_followup(session: Session, agreement_id: str, months: int, *, done_on
     if months not in allowed:
         raise ValidationError(f"--at: a framework agreement is followed up after {allowed[0]} and {allowed[1]} "
                               f"months, not {months}")
-    if done_on > date.today():
+    if done_on > sweden_today():
         raise ValidationError(f"--on: {done_on.isoformat()} is in the future: record a follow-up once it is done")
     start = routes[0].valid_from
     if start is not None and done_on < start:
@@ -124,7 +125,7 @@ def record_survey(session: Session, request_id: str, *, answered_on: date, posit
     if answered_on < p.start_on:
         raise ValidationError(f"--on: {answered_on.isoformat()} is before the placement started "
                               f"({p.start_on.isoformat()})")
-    if answered_on > date.today():
+    if answered_on > sweden_today():
         raise ValidationError(f"--on: {answered_on.isoformat()} is in the future")
     if session.scalars(select(PlacementSurvey).where(PlacementSurvey.placement_id == p.id)).first():
         raise InvariantViolation(f"the survey of placement '{req.request_id}' is already recorded")
@@ -143,7 +144,7 @@ def record_survey(session: Session, request_id: str, *, answered_on: date, posit
 def survey_of(session: Session, request_id: str) -> dict[str, Any]:
     """The survey row of one placement (as `surveys` lists it)."""
     req, p = get_placement(session, request_id)
-    return surveys(session, max(p.start_on, date.today()), request_pk=req.id)[0]
+    return surveys(session, max(p.start_on, sweden_today()), request_pk=req.id)[0]
 
 
 def surveys(session: Session, as_of: date, *, request_pk: int | None = None) -> list[dict[str, Any]]:

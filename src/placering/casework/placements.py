@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
 from ..storage.models import Placement, PlacementAgreement, PlacementRequest
@@ -90,7 +91,7 @@ def set_decision(session: Session, request_id: str, *, actor: str, decision_from
     if not changes:
         raise InvariantViolation(f"placement '{req.request_id}' already has this decision period and price")
     session.add(p)
-    _log(session, req, p, "placement_decision", on or date.today(), changes, actor, nfc(note) if note else None)
+    _log(session, req, p, "placement_decision", on or sweden_today(), changes, actor, nfc(note) if note else None)
     session.flush()
     return p
 
@@ -131,7 +132,7 @@ def record_agreement(session: Session, request_id: str, *, actor: str, period_fr
             raise InvariantViolation(f"the agreement of placement '{req.request_id}' already says this")
         action = "placement_agreement_changed"
     session.add(row)
-    _log(session, req, p, action, row.signed_on if action == "placement_agreement" else date.today(),
+    _log(session, req, p, action, row.signed_on if action == "placement_agreement" else sweden_today(),
          changes, actor, nfc(note) if note else None)
     session.flush()
     return row

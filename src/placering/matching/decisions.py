@@ -33,6 +33,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.database import lock_row
@@ -270,7 +271,7 @@ def decline(session: Session, request_id: str, unit_id: str, *, reason: str, act
         entity_kind="request",
         entity_id=row.request_id,
         action="declined",
-        effective_on=date.today(),
+        effective_on=sweden_today(),
         changes={"unit_id": unit.unit_id},
         unit_id=unit.unit_id,
         org_nr=org_nr,
@@ -397,7 +398,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     actor = require_actor(actor)
     reason = field_text(reason, "--reason", optional=True)
     special_reason = field_text(special_reason, "--special-reason", optional=True)
-    on = on or date.today()
+    on = on or sweden_today()
     row = get_request(session, request_id, lock=True)
     if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
         raise InvariantViolation(f"request '{row.request_id}' already has a placement "

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text, whole
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.database import lock_row
@@ -315,7 +316,7 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
         entity_kind="review",
         entity_id=str(review.id),
         action="review_approved" if approve else "review_rejected",
-        effective_on=date.today(),
+        effective_on=sweden_today(),
         changes=changes,
         note=note,
         rules_version=decision.rules_version,
@@ -330,7 +331,7 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
             session.delete(placement)
             action, extra = "placement_rejected", ({"free_places": list(freed)} if freed else {})
         record(session, actor=actor, entity_kind="request", entity_id=req.request_id, action=action,
-               effective_on=date.today(), unit_id=placement.unit_id, org_nr=placement.org_nr, note=note,
+               effective_on=sweden_today(), unit_id=placement.unit_id, org_nr=placement.org_nr, note=note,
                changes={"review_id": review.id, "status": ["pending_review", "active" if approve else None], **extra},
                rules_version=decision.rules_version)
     session.flush()

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import PlaceringError
 from ..rules.facts import RegisterSnapshot
 from ..storage.history import current_revision
@@ -108,7 +109,7 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
     when there is none yet. Returns (snapshot, revision, on)."""
     from ..storage import open_session, transaction
 
-    on = on or date.today()
+    on = on or sweden_today()
     wanted = None if insatser is None else sorted(set(insatser))
     with open_session(engine) as session:
         revision = current_revision(session)

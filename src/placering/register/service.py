@@ -25,6 +25,7 @@ from typing import Any, Iterable
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text, not_future, today
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
 from ..storage.database import chunks, lock_row, lock_rows
@@ -948,7 +949,7 @@ def record_complaint(
     category = _code(category, ComplaintCategory, "complaint category")
     outcome = _code(outcome, ComplaintOutcome, "complaint outcome")
     received_by = nfc(received_by or "Spink")
-    if received_on > date.today():
+    if received_on > sweden_today():
         raise ValidationError(Problem(f"{received_on.isoformat()} is in the future: record a complaint once it "
                                       "is received", field="--on"))
     unit = get_unit(session, unit_id)
@@ -980,7 +981,7 @@ def record_visit(
     unit = get_unit(session, unit_id)
     if unit.status == UnitStatus.REMOVED.value:
         raise InvariantViolation(f"unit {unit.unit_id} is removed from the register: a visit there is not recorded")
-    if visited_on > date.today():
+    if visited_on > sweden_today():
         raise ValidationError(Problem(f"{visited_on.isoformat()} is in the future: record a visit once it is made",
                                       field="--on"))
     supplier = supplier_of(session, unit)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import ValidationError
 from ..taxonomy import Taxonomy
 from ..text import fold, nfc
@@ -206,7 +207,7 @@ class RegisterSnapshot:
     @classmethod
     def from_session(cls, session: Any, *, on: date | None = None) -> "RegisterSnapshot":
         """Read the whole register from the database (one query per table)."""
-        snap = cls.from_document(register_document(session), on=on or date.today())
+        snap = cls.from_document(register_document(session), on=on or sweden_today())
         snap.load_final_prices(session)
         return snap
 

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
 from ..storage.models import Complaint, History, Proposal, Supplier, SupplierCheck, Unit
@@ -394,7 +395,7 @@ def decide_proposal(session: Session, proposal_id: int, *, accept: bool, actor: 
     proposal.decision_note = note
     record(session, actor=actor, entity_kind="proposal", entity_id=str(proposal.id),
            action="proposal_accepted" if accept else "proposal_dismissed",
-           effective_on=effective_on or date.today(), org_nr=proposal.org_nr, unit_id=proposal.unit_id,
+           effective_on=effective_on or sweden_today(), org_nr=proposal.org_nr, unit_id=proposal.unit_id,
            changes={"status": ["open", new], "kind": proposal.kind}, note=note, rule_id=proposal.rule_id,
            rules_version=proposal.rules_version)
     session.flush()
