@@ -213,6 +213,15 @@ def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
     click.echo(safe(message), err=err, nl=nl)
 
 
+def echo_wrapped(message: str, indent: str = "  ") -> None:
+    """Prose (a reason, a summary) wrapped at word boundaries to the terminal's width."""
+    import textwrap
+
+    width = console().width
+    click.echo("\n".join(textwrap.wrap(safe(message), width=width, subsequent_indent=indent,
+                                        break_long_words=False, break_on_hyphens=False)) or "")
+
+
 def print_json(data: Any) -> None:
     click.echo(safe_json(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2)))
 

@@ -22,7 +22,7 @@ from ..vocabulary import label
 from . import cli
 from ..display import fmt_money
 from ..labels import header
-from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, json_option, output_options,
+from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, echo_wrapped, json_option, output_options,
                      parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
 
@@ -96,8 +96,8 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     tax = load_taxonomy()
     insats = tax.insatser[doc["insats"]]
     sub = f" / {insats.subcategories.get(doc['subcategory'], doc['subcategory'])}" if doc.get("subcategory") else ""
-    echo(f"Förfrågan {doc['request_id']}: {insats.label}{sub} — beslut {doc.get('seq', '–')} "
-         f"(regler {doc['rules_version']}, bedömd per {doc['evaluated_on']})")
+    echo_wrapped(f"Förfrågan {doc['request_id']}: {insats.label}{sub} — beslut {doc.get('seq', '–')} "
+                 f"(regler {doc['rules_version']}, bedömd per {doc['evaluated_on']})")
     sort_keys = [k["key"] for k in doc["ranking"]["sort_keys"]]
     columns = [("rank", "Rank"), ("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"),
                ("route", "Route", "route")]
@@ -120,7 +120,8 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
             unit = f" {f['unit_id']}" if f.get("unit_id") else ""
             reason = f" ({f['reason']})" if f.get("reason") else ""
             src = _source_text(f.get("source"))
-            echo(f"  {label(f['code'], 'flag')}{unit}{reason}: {f['message']} [{f['rule']}{'; ' + src if src else ''}]")
+            echo_wrapped(f"  {label(f['code'], 'flag')}{unit}{reason}: {f['message']} "
+                         f"[{f['rule']}{'; ' + src if src else ''}]", indent="    ")
     review = f" (granskning {doc['review_id']})" if doc.get("review_id") else ""
     echo(f"Granskning krävs: {'ja' + review if doc['review_required'] else 'nej'}")
     if doc.get("unevaluable"):
@@ -131,8 +132,9 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
 
     summary = exclusion_summary(doc)
     if summary:
-        echo(f"Uteslutna: {excluded_count(doc)} enheter — "
-             + ", ".join(f"{label(code, 'exclusion')} {n}" for code, n in summary) + " (--explain ENHET säger varför)")
+        echo_wrapped(f"Uteslutna: {excluded_count(doc)} enheter — "
+                     + ", ".join(f"{label(code, 'exclusion')} {n}" for code, n in summary)
+                     + " (--explain ENHET säger varför)")
     else:
         echo("Uteslutna: inga")
     if doc["below_cut"]:
@@ -159,11 +161,18 @@ def _by(actor: str | None) -> list[str]:
 
 
 def next_steps(lines: list[str]) -> None:
-    """What the user can do now, as commands that run as printed."""
+    """What the user can do now, as commands that run as printed (one per line, never wrapped:
+    the comment after a command is left out when the line would not fit the terminal)."""
     if lines:
+        from .common import console
+
+        width = console().width
         echo("Nästa steg:")
         for line in lines:
-            echo(f"  {line}")
+            text = f"  {line}"
+            if len(text) > width and "   # " in text:
+                text = text.split("   # ")[0]
+            echo(text)
 
 
 def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
@@ -385,8 +394,8 @@ def _print_full(db: Any, request_ids: list[str], *, as_json: bool, single: bool,
                 if i:
                     echo("")
                 if stored_earlier and stored_earlier[i]:
-                    echo(f"(beslutad tidigare och sparad som beslut {doc['seq']}; "
-                         f"'{_cmd('request', 'rematch', doc['request_id'], *_by(actor))}' beslutar på nytt)")
+                    echo_wrapped(f"(beslutad tidigare och sparad som beslut {doc['seq']}; "
+                                 f"'{_cmd('request', 'rematch', doc['request_id'], *_by(actor))}' beslutar på nytt)")
                 _print_decision(doc, actor)
 
 
