@@ -152,17 +152,17 @@ def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rul
 
     ex, text = explain("U-2")
     assert ex["status"] == "recommended" and ex["rank"] == 2 and ex["keys"]["daily_price"] == 3100
-    assert "recommended, rank 2" in text
+    assert "rekommenderad, rang 2" in text
     ex, text = explain("U-4")
     assert ex["status"] == "below_cut" and ex["rank"] == 4 and ex["cut"] == 3
-    assert "below the cut of 3" in text
+    assert "under gränsen 3" in text
     ex, text = explain("U-AGE")
     assert ex["status"] == "excluded"
     assert ex["reasons"][0]["code"] == "AGE" and ex["reasons"][0]["values"]["unit.age_min"] == 16
     assert "AGE" in text and "ELIG-AGE" in text and "källa:" in text
     ex, text = explain("U-D")
     assert ex["status"] == "held_back" and ex["reasons"][0]["code"] == "LAST_RESORT"
-    assert "last resort" in text
+    assert "sista utvägen" in text
     # A unit that is not in the register is an error (exit 3, with suggestions), and stores nothing.
     missing = run("match", str(path), "--engine", rules_engine, "--by", "h", "--explain", "U-NONE")
     assert missing.exit_code == 3 and "no unit with unit_id 'U-NONE'" in missing.stderr

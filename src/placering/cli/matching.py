@@ -193,35 +193,38 @@ def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
 
 
 def _print_explain(ex: dict[str, Any]) -> None:
-    head = f"{ex['unit_id']} in request {ex['request_id']} (decision {ex.get('seq', '–')}): "
+    head = f"{ex['unit_id']} i förfrågan {ex['request_id']} (beslut {ex.get('seq', '–')}): "
     status = ex["status"]
     if status in ("recommended", "below_cut"):
-        keys = ", ".join(f"{k}={_fmt_num(v)}" for k, v in ex["keys"].items() if k not in ("rank",))
+        keys = ", ".join(f"{header(k).lower()} {_fmt_num(v)}" for k, v in ex["keys"].items() if k not in ("rank",))
+        route = label(ex["route"], "route")
         if status == "recommended":
-            echo(head + f"recommended, rank {ex['rank']} via {label(ex['route'])}")
+            echo(head + f"rekommenderad, rang {ex['rank']} via {route}")
         else:
-            echo(head + f"eligible via {label(ex['route'])}, ranked {ex['rank']}: below the cut of {ex['cut']}")
-        echo(f"  keys: {keys}")
+            echo(head + f"möjlig via {route}, rang {ex['rank']}: under gränsen {ex['cut']}")
+        echo_wrapped(f"  rangordnad efter: {keys}", indent="    ")
         for f in ex.get("flags", []):
-            echo("  flag " + _reason_line(f))
+            echo_wrapped("  flagga " + _reason_line(f), indent="    ")
         for o in ex.get("other_routes", []):
-            state = "also eligible" if o["eligible"] else "not eligible"
-            echo(f"  other route {o['route']}: {state}")
+            state = "också möjlig" if o["eligible"] else "inte möjlig"
+            echo(f"  annan regiform {label(o['route'], 'route')}: {state}")
             for r in o.get("reasons", []) + o.get("unevaluable", []):
-                echo("    " + _reason_line(r))
+                echo_wrapped("    " + _reason_line(r), indent="      ")
     elif status == "held_back":
-        echo(head + f"eligible only via {label(ex['eligible']['route'])}, held back: direct procurement is the last resort")
+        echo(head + f"möjlig bara via {label(ex['eligible']['route'], 'route')}, hålls tillbaka: "
+                    "direktupphandling är sista utvägen")
         for r in ex["reasons"]:
-            echo("  " + _reason_line(r))
+            echo_wrapped("  " + _reason_line(r), indent="    ")
     elif status in ("excluded", "unevaluable"):
-        echo(head + ("excluded" if status == "excluded" else "not recommended: its rules could not be evaluated"))
+        echo(head + ("utesluten" if status == "excluded" else "inte rekommenderad: dess regler kunde inte bedömas"))
         for r in ex.get("reasons", []):
-            echo("  " + _reason_line(r))
+            echo_wrapped("  " + _reason_line(r), indent="    ")
         for r in ex.get("unevaluable", []):
             missing = r.get("values", {}).get("missing")
-            echo("  unevaluable " + _reason_line(r) + (f" missing: {missing}" if missing else ""))
+            echo_wrapped("  kunde inte bedömas: " + _reason_line(r) + (f" saknas: {missing}" if missing else ""),
+                         indent="    ")
     else:
-        echo(head + "not a candidate: the unit does not offer this insats through any route, or is not in the register")
+        echo(head + "ingen kandidat: enheten erbjuder inte insatsen via någon regiform")
 
 
 def _known_unit(unit_id: str | None) -> str | None:
