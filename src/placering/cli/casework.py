@@ -323,8 +323,12 @@ def audit_controls(year, out: Output) -> None:
              "from_proposal": "Från förslag", "with_visit": "Med verksamhetsbesök",
              "open_at_year_end": "Öppna vid årets slut"}
     rows = [{"figure": k, "label": v, "value": data[k]} for k, v in names.items()]
-    rows += [{"figure": f"outcome {k}", "label": f"Utfall: {k}", "value": v} for k, v in data["by_outcome"].items()]
-    rows += [{"figure": f"checked {k}", "label": f"Kontrollerat: {k}", "value": v} for k, v in data["checked"].items()]
+    from ..labels import label
+
+    rows += [{"figure": f"outcome {k}", "label": f"Utfall: {label(k, 'control_outcome')}", "value": v}
+             for k, v in data["by_outcome"].items()]
+    rows += [{"figure": f"checked {k}", "label": f"Kontrollerat: {label(k, 'control_check')}", "value": v}
+             for k, v in data["checked"].items()]
     out.listing(rows, [("label", "Uppgift"), ("value", str(y))], data=data, csv_columns=["figure", "value"],
                 title=f"Fördjupade kontroller {y}")
 
