@@ -13,10 +13,12 @@ import random
 from datetime import date, timedelta
 
 from ..errors import InvariantViolation, ValidationError
+from ..vocabulary import UnitStatus
 from .generator import generate_requests
 
 REQUESTS_PER_YEAR = 40
 ENDED_SHARE = 0.6
+PAUSED_AFTER = 3  # units unpublished while people are placed there
 HANDLER = "demo-handläggare"
 
 
@@ -30,15 +32,19 @@ def demo_requests(as_of: date, seed: int) -> list[dict]:
 
 
 def load_placements(engine, *, as_of: date, seed: int, actor: str) -> dict[str, int]:
-    """Decide, choose and end the demo requests (one transaction); counts of what was written."""
+    """Decide, choose and end the demo requests (one transaction); counts of what was written and
+    the units unpublished since while people are placed there."""
     from ..matching.decisions import ACTIVE, choose, end_placement
     from ..matching.matcher import MatchContext, match_request
     from ..matching.request import validate_request
+    from ..register.service import change_unit_status
     from ..storage import transaction
 
     rng = random.Random(f"placements:{seed}:{as_of.isoformat()}")
     requests = demo_requests(as_of, seed)
-    counts = {"requests": len(requests), "placements": 0, "placements_ended": 0, "pending_review": 0}
+    counts: dict = {"requests": len(requests), "placements": 0, "placements_ended": 0, "pending_review": 0,
+                    "paused_with_placements": []}
+    active: list[tuple[str, date]] = []  # (unit, start) of placements still going on
     context = MatchContext.load(engine, engine="reference")  # before the writing session reads anything
     with transaction(engine) as session:
         for payload in requests:
@@ -63,4 +69,18 @@ def load_placements(engine, *, as_of: date, seed: int, actor: str) -> dict[str, 
                 end_placement(session, request.request_id, end_on=end, actor=HANDLER,
                               reason=rng.choice(["utskrivning", "omplacering", "insatsen avslutad"]))
                 counts["placements_ended"] += 1
+            else:
+                active.append((first, start))
+        # A few units with people placed there were unpublished since: the affected placements
+        # an auditor follows up (audit affected-placements).
+        for unit_id, start in sorted(set(active))[:: max(1, len(active) // PAUSED_AFTER)][:PAUSED_AFTER]:
+            on = max(start + timedelta(days=1), as_of - timedelta(days=rng.randint(1, 20)))
+            if on > as_of:
+                continue
+            try:
+                change_unit_status(session, unit_id, UnitStatus.UNPUBLISHED.value, actor=actor, effective_on=on,
+                                   note="Avpublicerad efter klagomål; pågående placeringar följs upp")
+            except (InvariantViolation, ValidationError):
+                continue  # not published, or its status changed after that date
+            counts["paused_with_placements"].append(unit_id)
     return counts
