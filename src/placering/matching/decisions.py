@@ -204,11 +204,12 @@ def full_document(session: Session, row: PlacementRequest, document: dict[str, A
 
 
 def record_decision(session: Session, row: PlacementRequest, document: dict[str, Any], *,
-                    actor: str) -> tuple[Decision, dict[str, Any]]:
-    """Store a decision document under the next seq; open a review when it needs one.
+                    actor: str, first: bool = False) -> tuple[Decision, dict[str, Any]]:
+    """Store a decision document under the next seq (1 when the request was stored just now:
+    `first`); open a review when it needs one.
     Returns the stored row and the document (with its seq, decided_by and review_id)."""
     actor = require_actor(actor)
-    last = session.scalar(select(func.max(Decision.seq)).where(Decision.request_id == row.id)) or 0
+    last = 0 if first else session.scalar(select(func.max(Decision.seq)).where(Decision.request_id == row.id)) or 0
     seq = last + 1
     document = dict(document)
     document["seq"] = seq

@@ -730,9 +730,11 @@ def match_request(session: Any, request: PlacementRequestIn, *, context: MatchCo
     if context is None:
         raise RuntimeError(f"request '{request.request_id}' needs deciding, and no match context was loaded")
     store_ruleset(session, context.ruleset)
-    document = context.decide(request, declined=declined_units(session, row), limit=limit, on=on, compact=True)
+    # A request stored just now has no declines and no decision yet: two queries fewer per request.
+    declined = [] if created else declined_units(session, row)
+    document = context.decide(request, declined=declined, limit=limit, on=on, compact=True)
     _add_unit_labels(session, document)
-    _decision, stored = record_decision(session, row, document, actor=actor)
+    _decision, stored = record_decision(session, row, document, actor=actor, first=created)
     return stored, True
 
 
