@@ -178,7 +178,10 @@ def test_no_eligible_unit(run, tmp_path, rules_engine):
     assert codes(excluded(d)["U-R1"]) == {"AGE"}
     human = run("match", str(write_request(tmp_path, request())), "--engine", rules_engine, "--by", "h")
     assert human.exit_code == 0
-    assert "NO_ELIGIBLE_UNIT" in human.stdout and "AGE 1" in human.stdout
+    # People read the labels (registry/labels.yaml); --json keeps the codes (above).
+    from placering.labels import label
+
+    assert label("NO_ELIGIBLE_UNIT") in human.stdout and f"{label('AGE')} 1" in human.stdout
 
 
 def test_watch_listed_unit_is_recommended_with_flag(run, tmp_path, rules_engine):
