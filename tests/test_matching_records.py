@@ -103,7 +103,7 @@ def test_choose_a_recommended_unit(run, engine, tmp_path, rules_engine):
     show = json.loads(run("request", "show", "R-1", "--json").stdout)
     assert show["placement"]["unit_id"] == "U-2"
     human = run("request", "show", "R-1")
-    assert "Placement: U-2 via Ramavtal" in human.stdout
+    assert "Placering: U-2 via Ramavtal" in human.stdout
     assert _history(engine, "R-1")[-1] == ("chosen", "anna", "U-2", None)
     before = snapshot(engine)
     again = run("request", "choose", "R-1", "U-1", "--by", "anna")

@@ -484,34 +484,35 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     req = data["request"]
     tax = load_taxonomy()
     person = req["person"]
-    echo(f"Request {req['request_id']} submitted {req['submitted_on']} by {req['requester']} ({req['municipality']}), "
-               f"stored by {data['submitted_by']}")
+    echo_wrapped(f"Förfrågan {req['request_id']} inkom {req['submitted_on']} från {req['requester']} "
+                 f"({req['municipality']}), registrerad av {data['submitted_by']}")
     insats = tax.insatser[req["insats"]]
-    echo(f"  {insats.label}"
-               + (f" / {insats.subcategories.get(req['subcategory'], req['subcategory'])}" if req.get("subcategory") else "")
-               + f", start {req['start_on']}, {req['urgency']}, {req['legal_basis']}; person: age {person['age']}, "
-               f"{person['gender']}, needs {', '.join(person['needs']) or '–'}"
-               + (", protected identity" if person.get("protected_identity") else ""))
+    echo_wrapped(f"  {insats.label}"
+                 + (f" / {insats.subcategories.get(req['subcategory'], req['subcategory'])}" if req.get("subcategory") else "")
+                 + f", start {req['start_on']}, {label(req['urgency'], 'urgency').lower()}, {req['legal_basis']}; "
+                 f"person: {person['age']} år, {label(person['gender'], 'gender')}, behov "
+                 f"{', '.join(label(n, 'target_group') for n in person['needs']) or '–'}"
+                 + (", skyddad identitet" if person.get("protected_identity") else ""), indent="    ")
     rows = [{
         "seq": d["seq"], "evaluated_on": d["evaluated_on"], "rules_version": d["rules_version"],
-        "units": [f"{r['unit_id']} ({r['route']})" for r in d["recommendations"]],
+        "units": [f"{r['unit_id']} ({label(r['route'], 'route')})" for r in d["recommendations"]],
         "flags": sorted({f["code"] for f in d["flags"]}),
-        "review": f"{d['review']['id']} {d['review']['status']}" if d.get("review") else "",
+        "review": f"{d['review']['id']} {label(d['review']['status'], 'review_status')}" if d.get("review") else "",
         "by": d.get("decided_by"),
     } for d in data["decisions"]]
     print_table(rows, [("seq", "Decision"), ("evaluated_on", "Evaluated on"), ("rules_version", "Rules"),
-                       ("units", "Recommended"), ("flags", "Flags"), ("review", "Review"), ("by", "By")],
-                title="Decisions", empty="(no decision)")
+                       ("units", "Recommended"), ("flags", "Flags", "flag"), ("review", "Review"), ("by", "By")],
+                title="Beslut", empty="(inget beslut)")
     print_table(data["declines"], [("unit_id", "Unit"), ("reason", "Reason"), ("by", "By"), ("at", "At")],
-                title="Declines", empty="(none)")
+                title="Tackat nej", empty="(inga)")
     p = data["placement"]
     if p:
-        echo(f"Placement: {p['unit_id']} via {label(p['route'])}"
-                   + (f" ({p['agreement_id']})" if p.get("agreement_id") else "")
-                   + f", daily price {_fmt_num(p['daily_price'])}, from {p['start_on']}; chosen by {p['by']}"
-                   + ("" if p["recommended"] else f"; not recommended: {p['reason']}"))
+        echo_wrapped(f"Placering: {p['unit_id']} via {label(p['route'], 'route')}"
+                     + (f" ({p['agreement_id']})" if p.get("agreement_id") else "")
+                     + f", dygnspris {fmt_money(p['daily_price'])}, från {p['start_on']}; vald av {p['by']}"
+                     + ("" if p["recommended"] else f"; inte rekommenderad: {p['reason']}"))
     else:
-        echo("Placement: none yet")
+        echo("Placering: ingen ännu")
 
 
 @request.command("decline")
