@@ -11,7 +11,7 @@ import json
 import pytest
 from conftest import snapshot
 
-from test_matching_support import load_register, request, unit, write_request
+from test_matching_support import load_register, request, unit
 from test_register_import import ORG_ANGEN, ORG_KOMMUN, load, sample_document, write_json
 
 

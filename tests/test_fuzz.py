@@ -19,7 +19,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from conftest import snapshot
 from hypothesis import HealthCheck, given, settings

@@ -10,11 +10,9 @@ fits what was printed spans kilometres.
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
-from conftest import snapshot
 
 from test_matching_support import load_register, request, unit, write_request
 

@@ -192,17 +192,6 @@ def not_future(day: date, what: str = "the date") -> date:
     return day
 
 
-def parse_iso_date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise ValueError(f"{_show(value)} is not a date (YYYY-MM-DD)")
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"'{value}' is not a date in the calendar") from None
-
-
 # --- JSON -----------------------------------------------------------------------------------------
 
 
@@ -325,20 +314,6 @@ def bad_string(value: Any, path: str = "") -> tuple[str, str] | None:
     return None
 
 
-def json_depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """For documents built in Python (the CSV reader): nesting within the limit."""
-    stack = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if d > limit:
-            return False
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values())
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v)
-    return True
-
-
 # --- click parameter types ----------------------------------------------------------------------
 
 
@@ -379,43 +354,8 @@ class WholeParam(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-class NumberParam(click.ParamType):
-    name = "number"
-
-    def __init__(self, lo: float = -MAX_AMOUNT, hi: float = MAX_AMOUNT):
-        self.lo, self.hi = lo, hi
-
-    def convert(self, value: Any, param, ctx) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"'{_show(value)}' is not a number", param, ctx)
-        try:
-            return finite(number, lo=self.lo, hi=self.hi)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class DateParam(click.ParamType):
-    """YYYY-MM-DD; `past=True` for a change that records what happened (not after today)."""
-
-    name = "date"
-
-    def __init__(self, past: bool = False):
-        self.past = past
-
-    def convert(self, value: Any, param, ctx) -> date:
-        try:
-            day = parse_iso_date(value)
-            return not_future(day) if self.past else day
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-ACTOR = TextParam("actor")
 ACTOR_OR_EMPTY = TextParam("actor", empty_ok=True)  # empty: require_actor says what is missing
 NOTE = TextParam("note", empty_ok=True)  # empty: the library says whether a note is needed
-ID = TextParam("id", free=False)
 
 
 # --- library calls ------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.database import lock_row
 from ..storage.history import record, require_actor
 from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit
-from ..text import nfc
 from ..vocabulary import CheckKind, CheckResult, Route
 
 REVIEW_STATUSES = ("pending", "approved", "rejected")

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticEr
 from ..boundary import INT_MAX, MAX_AMOUNT, clean_text, not_future
 from ..errors import Problem, ValidationError
 from ..taxonomy import load_taxonomy
-from ..text import canonical_org_nr, nfc
+from ..text import canonical_org_nr
 from ..vocabulary import (
     AgreementStatus,
     CheckKind,
