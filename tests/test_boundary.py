@@ -9,16 +9,19 @@ import io
 import json
 
 import pytest
+from click.testing import CliRunner
 from conftest import snapshot
+
+from placering.cli import cli
 
 from test_matching_support import load_register, request, unit
 from test_register_import import ORG_ANGEN, ORG_KOMMUN, load, sample_document, write_json
 
 
-def refused(run, engine, *args, message: str, code: int = 2):
+def refused(run, engine, *args, message: str, code: int = 2, env: dict | None = None):
     """The command fails with `message` in its error, no traceback, and changes nothing."""
     before = snapshot(engine)
-    result = run(*args)
+    result = run(*args, env=env)
     assert result.exit_code == code, result.output
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.output
@@ -204,3 +207,14 @@ def test_a_unit_under_another_org_nr_is_refused_unless_moving_is_asked_for(run, 
     assert ok.exit_code == 0, ok.output
     history = json.loads(run("register", "history", moved["unit_id"], "--json").stdout)
     assert [ORG_ANGEN, ORG_KOMMUN] in [h["changes"].get("org_nr") for h in history]
+
+
+def test_environment_values_are_input_too(run, engine, tmp_path):
+    load(run, tmp_path)
+    result = CliRunner().invoke(cli, ["register", "show", "U-1001"], catch_exceptions=False,
+                                env={"PLACERING_DATABASE_URL": "postgresql://u@[::1/x"})
+    assert result.exit_code == 5 and "is not a database URL" in result.stderr
+    refused(run, engine, "register", "status", "U-1001", "watch", env={"PLACERING_ACTOR": "k\x1b]0;x\x07"},
+            message="--by")
+    refused(run, engine, "register", "status", "U-1001", "watch", env={"PLACERING_ACTOR": "P198501011234"},
+            message="personal identity number")

@@ -117,7 +117,7 @@ def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a malformed host or port (the URL is input too)
         raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)") from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": busy_timeout()})
