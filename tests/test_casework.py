@@ -75,6 +75,18 @@ def test_placement_agreement_matches_decision(run, engine, tmp_path):
     assert [(p["request_id"], p["problems"]) for p in audit["placements"]] == [("R-0", ["price_differs"])]
     [line] = rows_csv(run, "audit", "placement-agreements", "--as-of", "2024-12-31")
     assert line["request_id"] == "R-0" and line["problems"] == "price_differs"
+    # The price tolerance is a dated parameter (0 kr); rules allowing 250 kr accept the 200 kr difference.
+    import shutil
+
+    from placering.paths import rules_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir(), rules)
+    params = rules / "parameters" / "followups.yaml"
+    params.write_text(params.read_text(encoding="utf-8").replace("value: 0\n", "value: 250\n"), encoding="utf-8")
+    lenient = run("audit", "placement-agreements", "--as-of", "2024-12-31", "--json",
+                  env={"PLACERING_RULES_DIR": str(rules)})
+    assert lenient.exit_code == 0 and json.loads(lenient.stdout)["placements"] == []
     # The agreement is corrected; then the period of the decision changes: the period differs.
     ok(run, "placement", "agreement", "R-0", "--price", "4400", "--by", "anna")
     assert js(run, "audit", "placement-agreements", "--as-of", "2024-12-31")["placements"] == []

@@ -141,10 +141,16 @@ def record_agreement(session: Session, request_id: str, *, actor: str, period_fr
 def placement_view(session: Session, request_id: str) -> dict[str, Any]:
     req, p = get_placement(session, request_id)
     a = session.scalars(select(PlacementAgreement).where(PlacementAgreement.placement_id == p.id)).first()
-    return _row(req.request_id, p, a)
+    return _row(req.request_id, p, a, _tolerance(sweden_today()))
 
 
-def _row(request_id: str, p: Placement, a: PlacementAgreement | None) -> dict[str, Any]:
+def _tolerance(on: date) -> float:
+    from ..audit.params import audit_param
+
+    return float(audit_param("placement_agreement_price_tolerance_sek", on).value)
+
+
+def _row(request_id: str, p: Placement, a: PlacementAgreement | None, tolerance: float) -> dict[str, Any]:
     price = p.agreed_price if p.agreed_price is not None else p.daily_price
     problems = []
     if a is None:
@@ -154,7 +160,7 @@ def _row(request_id: str, p: Placement, a: PlacementAgreement | None) -> dict[st
             problems.append("no_decision_period")
         elif (a.period_from, a.period_to) != (p.decision_from, p.decision_to):
             problems.append("period_differs")
-        if price is None or abs(a.daily_price - price) > 0.005:
+        if price is None or abs(a.daily_price - price) > tolerance + 0.005:
             problems.append("price_differs")
     return {"request_id": request_id, "unit_id": p.unit_id, "org_nr": p.org_nr, "insats": p.insats,
             "route": p.route, "municipality": p.municipality, "start_on": p.start_on, "end_on": p.end_on,
@@ -174,5 +180,6 @@ def agreement_audit(session: Session, as_of: date, *, all_rows: bool = False) ->
         .outerjoin(PlacementAgreement, PlacementAgreement.placement_id == Placement.id)
         .where(Placement.start_on <= as_of, Placement.status == ACTIVE)
         .order_by(Placement.start_on, PlacementRequest.request_id))
-    out = [_row(rid, p, a) for rid, p, a in rows]
+    tolerance = _tolerance(as_of)
+    out = [_row(rid, p, a, tolerance) for rid, p, a in rows]
     return out if all_rows else [r for r in out if r["problems"]]
