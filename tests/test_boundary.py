@@ -106,6 +106,9 @@ def test_huge_ids_on_the_command_line_are_refused(run, engine, tmp_path):
     refused(run, engine, "register", "proposals", "accept", "99999999999999999999999", "--note", "ok", "--by", "g",
             message="out of range")
     refused(run, engine, "register", "history", "--limit", "99999999999999999999", message="out of range")
+    refused(run, engine, "control", "show", "99999999999999999999", message="out of range")
+    refused(run, engine, "complaint", "update", "99999999999999999999", "--note", "x", "--by", "g",
+            message="out of range")
     refused(run, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", "inf",
             "--on", "2024-05-01",
             "--by", "g", message="check value 'inf' is not a number")

@@ -69,6 +69,9 @@ def test_every_free_text_option_is_checked(matched, engine):
         (("register", "visit", "U-1", "--on", "2024-05-01", "--note", text, "--by", "k"), "--note"),
         (("register", "complaint", "U-1", "--category", "treatment", "--on", "2024-05-01", "--note", text,
           "--by", "k"), "--note"),
+        (("complaint", "add", "U-1", "--category", "treatment", "--on", "2024-05-01", "--note", text,
+          "--by", "k"), "--note"),
+        (("control", "open", "--unit", "U-1", "--reason", text, "--by", "k"), "--reason"),
     ]:
         before = snapshot(engine)
         result = matched(*args)

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .. import boundary
 from ..casework import complaints as lib_complaints
 from ..casework import controls as lib_controls
 from ..casework import economics as lib_economics
@@ -64,7 +65,7 @@ def placement() -> None:
 @click.option("--to", "decision_to", help="Last day of the decision period (YYYY-MM-DD).")
 @click.option("--price", type=float, help="The agreed daily price (kr); for direct procurement the negotiated one.")
 @click.option("--agreed-by", help="Who agreed the negotiated direct-procurement price (a role, no personal names).")
-@click.option("--note", help="Why (recorded in history).")
+@click.option("--note", type=boundary.NOTE, help="Why (recorded in history).")
 @by_option
 @output_options
 def placement_decision(request_id, decision_from, decision_to, price, agreed_by, note, actor, out: Output) -> None:
@@ -84,7 +85,7 @@ def placement_decision(request_id, decision_from, decision_to, price, agreed_by,
 @click.option("--to", "period_to", help="Last day of the agreement's period (YYYY-MM-DD).")
 @click.option("--price", type=float, help="The daily price in the agreement (kr).")
 @click.option("--signed-on", help="Date the agreement was signed (YYYY-MM-DD).")
-@click.option("--note", help="Why (recorded in history).")
+@click.option("--note", type=boundary.NOTE, help="Why (recorded in history).")
 @by_option
 @output_options
 def placement_agreement(request_id, period_from, period_to, price, signed_on, note, actor, out: Output) -> None:
@@ -147,7 +148,7 @@ def complaint() -> None:
 @click.option("--received-by", default="Spink", show_default=True,
               help="The organisation that received it (e.g. Spink, Nordost, INK).")
 @click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
-@click.option("--note", help="A short description (no names or personal identity numbers).")
+@click.option("--note", type=boundary.NOTE, help="A short description (no names or personal identity numbers).")
 @rules_option
 @by_option
 @output_options
@@ -168,10 +169,10 @@ def complaint_add(unit_id, category, on, received_by, outcome, note, rules_dir, 
 
 
 @complaint.command("update")
-@click.argument("complaint_id", type=int)
+@click.argument("complaint_id", type=boundary.WholeParam(1))
 @click.option("--status", help=f"New status ({_codes(ComplaintStatus)}); closing needs an outcome.")
 @click.option("--outcome", help=f"Outcome ({_codes(ComplaintOutcome)}); recommendation_stop stops the unit.")
-@click.option("--note", help="What was done (recorded in history).")
+@click.option("--note", type=boundary.NOTE, help="What was done (recorded in history).")
 @click.option("--on", "on", help="Date of the change (YYYY-MM-DD; default today).")
 @by_option
 @output_options
@@ -227,8 +228,8 @@ def control() -> None:
 @control.command("open")
 @click.argument("org_nr", required=False)
 @click.option("--unit", "unit_id", help="Control one unit of the supplier.")
-@click.option("--proposal", "proposal_id", type=int, help="Open from this deepened-control proposal (accepts it).")
-@click.option("--reason", help="Why the control is opened (default: the proposal's message).")
+@click.option("--proposal", "proposal_id", type=boundary.WholeParam(1), help="Open from this deepened-control proposal (accepts it).")
+@click.option("--reason", type=boundary.NOTE, help="Why the control is opened (default: the proposal's message).")
 @click.option("--on", "on", help="Date it is opened (YYYY-MM-DD; default today).")
 @by_option
 @output_options
@@ -243,9 +244,9 @@ def control_open(org_nr, unit_id, proposal_id, reason, on, actor, out: Output) -
 
 
 @control.command("check")
-@click.argument("control_id", type=int)
+@click.argument("control_id", type=boundary.WholeParam(1))
 @click.argument("what")
-@click.option("--finding", required=True, help="What the check found (no names or personal identity numbers).")
+@click.option("--finding", required=True, type=boundary.NOTE, help="What the check found (no names or personal identity numbers).")
 @click.option("--on", "on", help="Date of the check (YYYY-MM-DD; default today).")
 @by_option
 @output_options
@@ -260,9 +261,9 @@ control_check.help = f"Record what a deepened control checked and found. WHAT: {
 
 
 @control.command("decide")
-@click.argument("control_id", type=int)
+@click.argument("control_id", type=boundary.WholeParam(1))
 @click.argument("outcome")
-@click.option("--note", required=True, help="The grounds of the decision (the overall assessment).")
+@click.option("--note", required=True, type=boundary.NOTE, help="The grounds of the decision (the overall assessment).")
 @click.option("--reason", "removal_reason", help=f"Removal reason code, for removal ({_codes(RemovalReason)}).")
 @click.option("--on", "on", help="Date of the decision (YYYY-MM-DD; default today).")
 @by_option
@@ -295,7 +296,7 @@ def control_list(status, outcome, org_nr, out: Output) -> None:
 
 
 @control.command("show")
-@click.argument("control_id", type=int)
+@click.argument("control_id", type=boundary.WholeParam(1))
 @output_options
 def control_show(control_id, out: Output) -> None:
     """One deepened control with what was checked and found."""
@@ -346,7 +347,7 @@ def followup() -> None:
 
 @followup.command("agreement")
 @click.argument("agreement_id")
-@click.option("--at", "months", type=int, required=True, help="Which follow-up: months after the start (12 or 30).")
+@click.option("--at", "months", type=boundary.WholeParam(), required=True, help="Which follow-up: months after the start (12 or 30).")
 @click.option("--on", "on", required=True, help="Date it was done (YYYY-MM-DD).")
 @click.option("--findings", required=True, help="What the follow-up found.")
 @by_option
