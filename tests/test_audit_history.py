@@ -110,6 +110,9 @@ STATUS_CHANGES = [
 ]
 PERMIT_REVOKED = ("U-3", "8.1-300/2021", "revoked", date(2024, 3, 1), "ivo.bevakning")
 ORDER_STOP = ("RA-HVB-1", "order_stop", date(2024, 3, 10), "ink.upphandlare", "IVO-tillsyn: allvarliga brister")
+# The permit loss raised a proposal to INK (rule STATUS-PERMIT-LOST-ORDER-STOP); INK stopped the
+# supplier's participation in RA-STOD-1 the same day.
+SUPPLIER_ORDER_STOP = ("RA-STOD-1", ORG_SYD, date(2024, 3, 1), "ink.upphandlare", "IVO återkallade tillståndet")
 
 
 def add_placement(engine, request_id, *, submitted_on, insats, unit_id, org_nr, route, start_on, age,
@@ -200,7 +203,7 @@ def build_history(run, engine, tmp_path) -> None:
     """The register loaded on 2023-01-02, placements, and the changes above, through the CLI."""
     doc = tmp_path / "register.json"
     doc.write_text(json.dumps(register_document(), ensure_ascii=False), encoding="utf-8")
-    cli_ok(run, "register", "import", str(doc), "--on", LOADED_ON.isoformat(), "--by", "registrator")
+    cli_ok(run, "register", "import", str(doc), "--on", LOADED_ON.isoformat(), "--apply-status", "--by", "registrator")
     place(run, tmp_path, PLACEMENTS_2023)
     for request_id, end_on in PLACEMENT_ENDS.items():
         cli_ok(run, "request", "end", request_id, "--on", end_on.isoformat(), "--reason", "utskrivning",
@@ -213,6 +216,9 @@ def build_history(run, engine, tmp_path) -> None:
     unit_id, dnr, status, on, actor = PERMIT_REVOKED
     cli_ok(run, "register", "permit", unit_id, "--dnr", dnr, "--status", status, "--on", on.isoformat(),
            "--by", actor)
+    aid, org, on, actor, note = SUPPLIER_ORDER_STOP
+    cli_ok(run, "register", "agreement", aid, "order_stop", "--supplier", org, "--on", on.isoformat(), "--by", actor,
+           "--note", note)
     aid, status, on, actor, note = ORDER_STOP
     cli_ok(run, "register", "agreement", aid, status, "--on", on.isoformat(), "--by", actor, "--note", note)
     place(run, tmp_path, PLACEMENTS_2024)
@@ -324,14 +330,14 @@ def test_paused_answers_as_of_each_date_from_history(history, run):
     assert paused_ids(doc) == {"U-2": "unpublished"} and doc["watch"] == []
 
     # Mid-March 2024: U-2 unpublished, U-5 removed (after its recommendation stop), INK's order
-    # stop on RA-HVB-1; U-3 lost its permit on 1 March, which made the register-status rule put
-    # its framework agreement on order stop the same day (U-3 itself is removed in April).
+    # stop on RA-HVB-1; U-3 lost its permit on 1 March, and INK (on the rule's proposal) put its
+    # supplier's part of RA-STOD-1 on order stop the same day (U-3 itself is removed in April).
     doc = as_json(run("audit", "paused", "--as-of", "2024-03-15", "--json"))
     assert paused_ids(doc) == {"U-2": "unpublished", "U-5": "removed", "RA-HVB-1": "order_stop",
                                "RA-STOD-1": "order_stop"}
     by_id = {r["id"]: r for r in doc["paused"]}
     assert (by_id["RA-STOD-1"]["since"], by_id["RA-STOD-1"]["rule_id"], by_id["RA-STOD-1"]["actor"]) == (
-        "2024-03-01", "STATUS-PERMIT-LOST", "ivo.bevakning")
+        "2024-03-01", None, "ink.upphandlare")
     assert by_id["RA-HVB-1"]["rule_id"] is None  # a person decided that one
     assert by_id["U-5"]["since"] == "2024-02-01"
     assert by_id["U-5"]["reason"] == "rekommendationsstopp"
@@ -426,8 +432,8 @@ def test_affected_placements_over_time(history, run):
     ]
     # The U-5 placement ended on 2023-12-31: on that day it no longer runs.
     assert [r for r, _ in affected(run, "2023-12-31")] == ["R-2023-0003"]
-    # U-3's permit revoked on 2024-03-01 (the day before: not yet; the rule stopped its agreement
-    # the same day), RA-HVB-1's order stop on 03-10.
+    # U-3's permit revoked on 2024-03-01 (the day before: not yet; INK stopped its supplier's part
+    # of the agreement the same day), RA-HVB-1's order stop on 03-10.
     assert [r for r, _ in affected(run, "2024-02-29")] == ["R-2023-0003"]
     assert affected(run, "2024-03-01") == [
         ("R-2023-0002", "agreement RA-STOD-1 order_stop; permit 8.1-300/2021 revoked"),
@@ -512,7 +518,7 @@ def test_log_hides_a_protected_location_and_follows_a_units_agreements(history, 
                          protected_address=True)]}]}
     path = tmp_path / "protected.json"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    cli_ok(run, "register", "import", str(path), "--on", "2024-01-15", "--by", "registrator")
+    cli_ok(run, "register", "import", str(path), "--on", "2024-01-15", "--apply-status", "--by", "registrator")
 
     [entry] = as_json(run("audit", "log", "--unit", "U-9", "--json"))["entries"]
     assert entry["changes"]["location"] == [None, "hidden (protected address)"]
@@ -539,7 +545,7 @@ def test_a_permit_that_becomes_required_is_reported_missing(run, engine, tmp_pat
                          target_groups=["vald", "heder"], protected_address=True)]}]}
     path = tmp_path / "register.json"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    cli_ok(run, "register", "import", str(path), "--on", "2023-01-02", "--by", "registrator")
+    cli_ok(run, "register", "import", str(path), "--on", "2023-01-02", "--apply-status", "--by", "registrator")
     place(run, tmp_path, [("R-2023-0100", "skyddat_boende", "vinr_heder", 29, ["vald"], date(2023, 7, 1), "U-7",
                            None)])
     assert affected(run, "2024-03-31") == []

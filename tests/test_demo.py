@@ -315,7 +315,7 @@ def test_bench_generate_writes_an_importable_document(run, tmp_path):
     assert result["units"] == 60
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc == generate_register(60, seed=4)
-    imported = run("register", "import", str(out), "--by", "anna")
+    imported = run("register", "import", str(out), "--apply-status", "--by", "anna")
     assert imported.exit_code == 0, imported.output
 
 

@@ -60,7 +60,8 @@ def sample_document() -> dict:
                         "routes": [dict(hvb_ramavtal, daily_price=3900),
                                    {"route": "direktupphandling", "insats": "stodboende", "daily_price": 2100,
                                     "buyers": ["Mölndal"], "status": "active"}],
-                        "permits": [{"dnr": "8.1-777/2020", "insats": "stodboende", "status": "revoked",
+                        # (a revoked permit here would remove the unit on import: STATUS-PERMIT-LOST)
+                        "permits": [{"dnr": "8.1-777/2020", "insats": "stodboende", "status": "active",
                                      "target_groups": [], "decided_on": "2023-03-01"}],
                         "status": "recommendation_stop", "status_note": "Synpunkter om bemötande",
                     },
@@ -124,9 +125,10 @@ LOADED_ON = "2024-01-02"
 
 
 def load(run, tmp_path, doc=None, *args):
-    """Import the document (default: the sample) as registered on LOADED_ON, by 'anna'."""
+    """Import the document (default: the sample) as registered on LOADED_ON, by 'anna', taking
+    its statuses (--apply-status): the register first loaded from an earlier system."""
     path = write_json(tmp_path, doc if doc is not None else sample_document(), "loaded.json")
-    result = run("register", "import", path, "--by", "anna", "--on", LOADED_ON, *args)
+    result = run("register", "import", path, "--by", "anna", "--on", LOADED_ON, "--apply-status", *args)
     assert result.exit_code == 0, result.output
     return result
 
@@ -137,15 +139,28 @@ def history_count(run) -> int:
     return len(json.loads(result.stdout))
 
 
-def test_export_after_import_round_trips_exactly(run, tmp_path):
-    load(run, tmp_path)
+def exported(run) -> dict:
+    """The register as exported, without its revision (the newest history id)."""
     result = run("register", "export", "--json", "--show-protected")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == sample_document()
+    doc = json.loads(result.stdout)
+    assert isinstance(doc.pop("revision"), int)
+    return doc
+
+
+def test_export_after_import_round_trips_exactly(run, tmp_path):
+    load(run, tmp_path)
+    assert exported(run) == sample_document()
+    # the export carries the register revision: the id of the newest history entry
+    newest = max(e["id"] for e in json.loads(run("register", "history", "--json").stdout))
+    assert json.loads(run("register", "export", "--json").stdout)["revision"] == newest
     # and the exported file imports into the same register as "unchanged"
     out = tmp_path / "out.json"
     assert run("register", "export", "--show-protected", "--out", str(out)).exit_code == 0
-    assert json.loads(out.read_text(encoding="utf-8")) == sample_document()
+    again = json.loads(out.read_text(encoding="utf-8"))
+    assert again.pop("revision") == newest and again == sample_document()
+    result = run("register", "import", str(out), "--by", "bo", "--json")
+    assert json.loads(result.stdout)["units"]["unchanged"] == 5
 
 
 def test_import_summary_and_created_history(run, tmp_path):
@@ -177,11 +192,16 @@ def test_dry_run_shows_changes_and_writes_nothing(run, engine, tmp_path):
     doc["suppliers"][0]["units"][0]["places"] = 9
     doc["suppliers"][0]["units"][0]["status"] = "watch"
     before = snapshot(engine)
-    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--dry-run")
+    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--dry-run", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Would import" in result.stdout
     assert "places: 8 → 9" in result.stdout
-    assert "status: published → watch" in result.stdout
+    # Without --apply-status the register's status is kept, and the dry run says so.
+    assert "status: published → watch" not in result.stdout and "Kept as decided in the register" in result.stdout
+    applied = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--dry-run", "--apply-status",
+                  env={"COLUMNS": "200"})
+    assert applied.exit_code == 0, applied.output
+    assert "status: published → watch" in applied.stdout and "Status changes" in applied.stdout
     assert snapshot(engine) == before
 
 
@@ -200,15 +220,15 @@ def test_changed_unit_writes_updated_and_status_history(run, tmp_path):
     doc = sample_document()
     unit = doc["suppliers"][0]["units"][0]
     unit["places"], unit["status"], unit["routes"][1]["daily_price"] = 9, "watch", 5300
-    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--json")
+    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--apply-status", "--json")
     assert json.loads(result.stdout)["units"] == {"created": 0, "updated": 1, "unchanged": 4}
     entries = json.loads(run("register", "history", "U-1001", "--actor", "bo", "--json").stdout)
     by_action = {e["action"]: e for e in entries}
     assert by_action["updated"]["changes"]["places"] == [8, 9]
     assert "routes" in by_action["updated"]["changes"]
     assert by_action["status"]["changes"] == {"status": ["published", "watch"]}
-    exported = json.loads(run("register", "export", "--json", "--show-protected").stdout)
-    assert exported == doc
+    assert "--apply-status" in by_action["status"]["note"] and "import " in by_action["updated"]["note"]
+    assert exported(run) == doc
 
 
 def test_import_without_permits_or_checks_keeps_them(run, tmp_path):
@@ -218,7 +238,7 @@ def test_import_without_permits_or_checks_keeps_them(run, tmp_path):
     del doc["suppliers"][0]["units"][0]["permits"]
     result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--json")
     assert json.loads(result.stdout)["history_entries"] == 0
-    assert json.loads(run("register", "export", "--json", "--show-protected").stdout) == sample_document()
+    assert exported(run) == sample_document()
 
 
 def _mutate(fn):
@@ -277,7 +297,11 @@ BAD_INPUTS = [
     ("agreement_terms", lambda d: _unit(d, 0, 1)["routes"][0].update(valid_to="2027-04-30"),
      "suppliers[0].units[1].routes[0], field 'valid_to': agreement RA-HVB-22-07 at unit U-1002 differs from its "
      "route at unit U-1001 (suppliers[0].units[0].routes[0]) in valid_to (routes of one agreement must agree on "
-     "insats, route, valid_from, valid_to, buyers, status)"),
+     "insats, route, valid_from, valid_to, buyers)"),
+    ("agreement_status_one_supplier", lambda d: _unit(d, 0, 1)["routes"][0].update(status="order_stop"),
+     "suppliers[0].units[1].routes[0], field 'status': agreement RA-HVB-22-07 at unit U-1002 has status order_stop, "
+     "but active at unit U-1001 (suppliers[0].units[0].routes[0]) of the same supplier (a supplier's participation "
+     "has one status)"),
     ("removed_without_reason", lambda d: _unit(d, 1, 1).pop("removal_reason"),
      "suppliers[1].units[1], field 'removal_reason': a removed unit needs a removal_reason code (known: "
      "osannolik_anvandning, avvecklad, ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, "
@@ -362,8 +386,8 @@ def test_json_with_bom_is_read_and_latin1_json_is_rejected(run, engine, tmp_path
     text = json.dumps(sample_document(), ensure_ascii=False, indent=2)
     bom = tmp_path / "bom.json"
     bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
-    assert run("register", "import", str(bom), "--by", "bo").exit_code == 0
-    assert json.loads(run("register", "export", "--json", "--show-protected").stdout) == sample_document()
+    assert run("register", "import", str(bom), "--by", "bo", "--apply-status").exit_code == 0
+    assert exported(run) == sample_document()
     before = snapshot(engine)
     latin1 = tmp_path / "latin1.json"
     data = text.replace("U-3001", "U-3009").encode("latin-1")
@@ -407,10 +431,19 @@ def test_import_cannot_revive_a_terminated_agreement(run, engine, tmp_path):
     assert run("register", "agreement", "RA-HVB-22-07", "terminated", "--by", "ink", "--note", "IVO").exit_code == 0
     before = snapshot(engine)
     path = write_json(tmp_path, sample_document(), "again.json")
-    result = run("register", "import", path, "--by", "bo")
+    # Without --apply-status INK's decision is kept, and the import says so.
+    result = run("register", "import", path, "--by", "bo", "--json")
+    assert result.exit_code == 0, result.output
+    kept = json.loads(result.stdout)["kept"]
+    assert {"kind": "agreement", "id": "RA-HVB-22-07", "org_nr": ORG_ANGEN, "field": "status",
+            "register": "terminated", "file": "active",
+            "why": "decided in the register (INK); --apply-status to take the file's"} in kept
+    assert snapshot(engine) == before
+    # With --apply-status the change goes through the same invariant as 'register agreement'.
+    result = run("register", "import", path, "--by", "bo", "--apply-status")
     assert result.exit_code == 2
-    assert (f"Error: {path}, suppliers[0].units[0].routes[0], field 'status': agreement RA-HVB-22-07 is "
-            "terminated, which is final; it cannot become 'active'") in result.stderr
+    assert (f"Error: {path}, suppliers[0].units[0], field 'status': supplier {ORG_ANGEN} on agreement "
+            "RA-HVB-22-07 is terminated, which is final; it cannot become 'active' (--apply-status)") in result.stderr
     assert snapshot(engine) == before
 
 
@@ -420,22 +453,25 @@ def test_import_cannot_readmit_a_removed_unit_without_entry_check(run, engine, t
     unit = _unit(doc, 1, 1)
     unit["status"] = "published"
     del unit["removal_reason"], unit["status_note"]
-    before = snapshot(engine)
-    path = write_json(tmp_path, doc, "readmit.json")
-    result = run("register", "import", path, "--by", "bo")
-    assert result.exit_code == 2
-    assert result.stderr.startswith(
-        f"Error: {path}, suppliers[1].units[1], field 'status': unit U-2002 was removed on ")
-    assert ("removal is final unless the unit is re-admitted after a new entry check; supplier 212000-1355 has "
-            "no passed credit_rating, tax_registration, enforcement_debt check performed on or after") in result.stderr
-    assert snapshot(engine) == before
-    # with the entry checks in the same file, the unit comes back
     doc["suppliers"][1]["checks"] = [
         {"kind": k, "result": "pass", "performed_on": date.today().isoformat()}
         for k in ("credit_rating", "tax_registration", "enforcement_debt")]
-    result = run("register", "import", write_json(tmp_path, doc, "readmit2.json"), "--by", "bo")
+    before = snapshot(engine)
+    path = write_json(tmp_path, doc, "readmit.json")
+    # Without --apply-status the removal is kept, whatever checks the file brings.
+    result = run("register", "import", path, "--by", "bo", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(run("register", "show", "U-2002", "--json").stdout)["status"] == "published"
+    assert {"kind": "unit", "id": "U-2002", "field": "status", "register": "removed", "file": "published",
+            "why": "decided in the register; --apply-status to take the file's"} in json.loads(result.stdout)["kept"]
+    assert json.loads(run("register", "show", "U-2002", "--json").stdout)["status"] == "removed"
+    # With --apply-status: the same invariant as 'register status': re-admission goes through the entry check.
+    before = snapshot(engine)
+    result = run("register", "import", path, "--by", "bo", "--apply-status")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {path}, suppliers[1].units[1], field 'status': unit U-2002 is removed; removal is final unless "
+        "the unit is re-admitted through a new entry check")
+    assert snapshot(engine) == before
 
 
 def test_import_keeps_history_in_date_order(run, engine, tmp_path):
@@ -444,13 +480,15 @@ def test_import_keeps_history_in_date_order(run, engine, tmp_path):
     assert run("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "2025-01-01", "--by", "k").exit_code == 0
     before = snapshot(engine)
     path = write_json(tmp_path, sample_document(), "back.json")
-    result = run("register", "import", path, "--on", "2024-06-01", "--by", "bo")
+    result = run("register", "import", path, "--on", "2024-06-01", "--by", "bo", "--apply-status")
     assert result.exit_code == 2
     assert result.stderr.removeprefix("Error: ").splitlines() == [
-        f"{path}, suppliers[0].units[0], field 'status': the import would change unit U-1001's status on 2024-06-01, "
-        "before its current status took effect (2025-01-01); history is kept in date order",
-        f"{path}, suppliers[0].units[0].routes[0], field 'status': the import would change agreement RA-HVB-22-07's "
-        "status on 2024-06-01, before its current status took effect (2025-01-01); history is kept in date order",
+        f"{path}, suppliers[0].units[0], field 'status': the change would take effect on 2024-06-01, before unit "
+        "U-1001 became watch (2025-01-01); history is kept in date order (--apply-status)",
+        f"{path}, suppliers[0].units[0], field 'status': the change would take effect on 2024-06-01, before supplier "
+        f"{ORG_ANGEN} on agreement RA-HVB-22-07 became order_stop (2025-01-01); history is kept in date order "
+        "(--apply-status)",
     ]
     assert snapshot(engine) == before
-    assert run("register", "import", path, "--on", "2025-01-01", "--by", "bo").exit_code == 0
+    assert run("register", "import", path, "--on", "2025-01-01", "--by", "bo", "--apply-status").exit_code == 0
+    assert json.loads(run("register", "show", "U-1001", "--json").stdout)["status"] == "published"

@@ -169,8 +169,11 @@ def test_history_of_a_supplier_and_an_agreement(changed):
     assert ("unit", "U-2001") not in kinds
     assert history(changed, ORG_ANGEN) == entries
     agreement = history(changed, "RA-HVB-22-07")
-    assert [(e["changes"]["status"], e["actor"], e["note"]) for e in agreement] == [
-        ([None, "active"], "anna", None), (["active", "order_stop"], "ink", "IVO")]
+    # the import's entry names the file it came from
+    assert agreement[0]["note"].startswith("import ") and agreement[0]["note"].endswith("loaded.json (--apply-status)")
+    assert [(e["changes"]["status"], e["actor"]) for e in agreement] == [
+        ([None, "active"], "anna"), (["active", "order_stop"], "ink")]
+    assert agreement[1]["note"] == "IVO"
 
 
 def test_history_filters_by_actor_kind_and_dates(changed):
@@ -200,7 +203,7 @@ def test_history_table_for_people(changed):
     bad = changed("register", "history", "--kind", "statsu")
     assert bad.exit_code == 2
     assert bad.stderr == ("Error: --kind: no history entry is of kind 'statsu' (present: agreement, agreement_status, "
-                          "check, created, permit, status, supplier, unit)\n")
+                          "check, created, permit, proposal, proposal_created, status, supplier, unit)\n")
     bad = changed("register", "history", "--since", "2025-02-30")
     assert bad.exit_code == 2
     assert bad.stderr == "Error: --since: '2025-02-30' is not a date (YYYY-MM-DD)\n"

@@ -110,27 +110,38 @@ def test_removed_is_final_until_a_new_entry_check(loaded, engine):
     ok = loaded("register", "status", "U-1001", "removed", "--reason", "ekonomiska_brister", "--note",
                 "Samlad bedömning: kreditbetyg under 40 i sex månader", "--on", "2025-03-01", "--by", "kvalitet")
     assert ok.exit_code == 0, ok.output
-    final = ("unit U-1001 was removed on 2025-03-01: removal is final unless the unit is re-admitted after a new "
-             "entry check; supplier 556677-8899 has no passed {} check performed on or after 2025-03-01")
+    final = ("unit U-1001 is removed; removal is final unless the unit is re-admitted through a new entry check: "
+             "set it to pending_entry, record the checks, then 'placering register entry approve'")
+    for status in ("published", "watch", "unpublished"):
+        rejected(loaded, engine, "register", "status", "U-1001", status, "--on", "2025-06-01", "--by", "k", code=4,
+                 message=final)
+    # Re-admission goes through the entry check, as for a new supplier.
+    assert loaded("register", "status", "U-1001", "pending_entry", "--on", "2025-06-01", "--by", "kvalitet",
+                  "--note", "Ansökan om återinträde").exit_code == 0
     rejected(loaded, engine, "register", "status", "U-1001", "published", "--on", "2025-06-01", "--by", "k", code=4,
-             message=final.format("credit_rating, tax_registration, enforcement_debt"))
-    rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2025-06-01", "--by", "k",
-             code=4, message="unit U-1001 is removed; a removed unit can only be re-admitted as published or watch, "
-                             "after a new entry check")
+             message="unit U-1001 waits for its entry check (pending_entry): it is published by 'placering "
+                     "register entry approve U-1001 --note …' once the required checks have passed")
     # A check before the removal, a failed one and an unavailable one do not count.
     for kind, result, on in [("credit_rating", "pass", "2025-02-28"), ("tax_registration", "fail", "2025-04-01"),
-                             ("enforcement_debt", "unavailable", "2025-04-01"), ("credit_rating", "pass", "2025-04-01")]:
+                             ("enforcement_debt", "unavailable", "2025-04-01")]:
         assert loaded("register", "check", ORG_ANGEN, kind, "--result", result, "--on", on, "--by", "k").exit_code == 0
-    rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2025-06-01", "--by", "k", code=4,
-             message=final.format("tax_registration, enforcement_debt"))
-    for kind in ("tax_registration", "enforcement_debt"):
+    before = snapshot(engine)
+    refused = loaded("register", "entry", "approve", "U-1001", "--note", "ok", "--on", "2025-06-01", "--by", "k")
+    assert refused.exit_code == 4 and snapshot(engine) == before
+    for expected in ("credit_rating (performed 2025-02-28, before the removal on 2025-03-01)",
+                     "tax_registration (latest result fail (2025-04-01))",
+                     "enforcement_debt (latest result unavailable (2025-04-01))", "employer_registration (never checked)"):
+        assert expected in refused.stderr, refused.stderr
+    # U-1001 has a direct-procurement and a framework route: both lists of entry checks apply.
+    for kind in ("credit_rating", "tax_registration", "enforcement_debt", "employer_registration", "court_records",
+                 "warning_list", "annual_report"):
         assert loaded("register", "check", ORG_ANGEN, kind, "--result", "pass", "--on", "2025-05-01",
                       "--by", "k").exit_code == 0
-    result = loaded("register", "status", "U-1001", "watch", "--on", "2025-06-01", "--by", "kvalitet",
+    result = loaded("register", "entry", "approve", "U-1001", "--on", "2025-06-01", "--by", "kvalitet",
                     "--note", "Återinträde efter ny inträdeskontroll")
     assert result.exit_code == 0, result.output
     shown = json.loads(loaded("register", "show", "U-1001", "--json").stdout)
-    assert shown["status"] == "watch" and "removal_reason" not in shown
+    assert shown["status"] == "published" and "removal_reason" not in shown
 
 
 # --- agreements -----------------------------------------------------------------------------
@@ -142,7 +153,8 @@ def test_order_stop_applies_to_every_route_of_the_agreement_with_one_entry(loade
     assert result.exit_code == 0, result.output
     entry = json.loads(result.stdout)
     assert (entry["kind"], entry["entity_id"], entry["changes"], entry["org_nr"], entry["unit_id"]) == (
-        "agreement", "RA-HVB-22-07", {"status": ["active", "order_stop"]}, ORG_ANGEN, None)
+        "agreement", "RA-HVB-22-07", {"status": ["active", "order_stop"], "supplier": ORG_ANGEN, "scope": "all"},
+        ORG_ANGEN, None)
     for unit_id in ("U-1001", "U-1002"):
         routes = json.loads(loaded("register", "show", unit_id, "--json").stdout)["routes"]
         assert [r["status"] for r in routes if r.get("agreement_id") == "RA-HVB-22-07"] == ["order_stop"]

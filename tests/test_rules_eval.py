@@ -224,7 +224,7 @@ def test_snapshot_from_the_database(run, engine, tmp_path):
                                       "performed_on": "2024-01-02", "source": "kreditupplysning"}]
     path = tmp_path / "reg.json"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    assert run("register", "import", str(path), "--by", "test").exit_code == 0
+    assert run("register", "import", str(path), "--apply-status", "--by", "test").exit_code == 0
     from placering.storage import open_session
 
     with open_session(engine) as session:
@@ -240,7 +240,7 @@ def test_a_resident_snapshot_follows_register_events(run, engine, tmp_path):
     doc = register(unit("U-1"), unit("U-2"))
     path = tmp_path / "reg.json"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    assert run("register", "import", str(path), "--on", "2024-01-01", "--by", "test").exit_code == 0
+    assert run("register", "import", str(path), "--on", "2024-01-01", "--apply-status", "--by", "test").exit_code == 0
     from placering.storage import open_session
 
     with open_session(engine) as session:
@@ -256,7 +256,16 @@ def test_a_resident_snapshot_follows_register_events(run, engine, tmp_path):
         assert snap.refresh(session, org_nrs=["556677-8899"]) == 2
     result = ev.evaluate(request_fact(request(), snap, TAX), on=on)
     by_unit = {c.unit_id: sorted(x.rule for x in c.exclusions) for c in result.candidates}
-    # U-2 lost its permit: removed; the shared framework agreement RA-1 is on order stop for both.
+    # U-2 lost its permit: removed. The shared framework agreement is not stopped by the rule
+    # (INK decides, on the rule's proposal), so U-1 stays eligible.
+    assert by_unit == {"U-1": [], "U-2": ["ELIG-PERMIT-STATUS", "ELIG-STATUS"]}
+    r = run("register", "agreement", "RA-1", "order_stop", "--supplier", "556677-8899", "--on", "2024-08-02",
+            "--by", "ink")
+    assert r.exit_code == 0, r.output
+    with open_session(engine) as session:
+        snap.refresh(session, org_nrs=["556677-8899"])
+    result = ev.evaluate(request_fact(request(), snap, TAX), on=on)
+    by_unit = {c.unit_id: sorted(x.rule for x in c.exclusions) for c in result.candidates}
     assert by_unit == {"U-1": ["ELIG-AGREEMENT-STATUS"],
                        "U-2": ["ELIG-AGREEMENT-STATUS", "ELIG-PERMIT-STATUS", "ELIG-STATUS"]}
     with open_session(engine) as session:

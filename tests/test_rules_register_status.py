@@ -42,7 +42,7 @@ REGISTER = {"format": "placering-register/1", "suppliers": [
 def reg(run, tmp_path):
     path = tmp_path / "register.json"
     path.write_text(json.dumps(REGISTER, ensure_ascii=False), encoding="utf-8")
-    r = run("register", "import", str(path), "--on", "2024-01-01", "--by", "import")
+    r = run("register", "import", str(path), "--on", "2024-01-01", "--apply-status", "--by", "import")
     assert r.exit_code == 0, r.output
     return run
 
@@ -58,18 +58,21 @@ def unit_status(run, unit_id: str) -> str:
             if h["kind"] == "unit" and "status" in (h["changes"] or {})][-1]["changes"]["status"][-1]
 
 
-def test_revoked_permit_removes_unit_and_stops_its_agreement(reg):
+def test_revoked_permit_removes_unit_and_proposes_order_stop_to_ink(reg):
     r = reg("register", "permit", "U-HVB", "--dnr", "dnr-U-HVB", "--status", "revoked", "--on", "2024-05-02",
             "--by", "spink")
     assert r.exit_code == 0, r.output
     assert "rule STATUS-PERMIT-LOST: unit U-HVB: published → removed" in r.output
-    assert "rule STATUS-PERMIT-LOST: agreement RA-HVB-1: active → order_stop" in r.output
+    assert "rule STATUS-PERMIT-LOST-ORDER-STOP: proposal" in r.output
     [status] = [h for h in history(reg, "U-HVB") if h["action"] == "status"]
     assert (status["reason"], status["rule_id"], status["rules_version"], status["actor"], status["effective_on"]) == (
         "ivo", "STATUS-PERMIT-LOST", VERSION, "spink", "2024-05-02")
     assert status["changes"] == {"status": ["published", "removed"]}
-    [agr] = [h for h in history(reg, "RA-HVB-1") if h["rule_id"]]
-    assert (agr["rule_id"], agr["changes"]) == ("STATUS-PERMIT-LOST", {"status": ["active", "order_stop"]})
+    # The agreement is not stopped by the rule: INK decides (a proposal on the worklist).
+    assert [h for h in history(reg, "RA-HVB-1") if h["rule_id"]] == []
+    [proposal] = json.loads(reg("register", "proposals", "--json").output)
+    assert (proposal["kind"], proposal["org_nr"], proposal["unit_id"]) == ("order_stop", "556677-8899", "U-HVB")
+    assert proposal["details"]["agreements"] == ["RA-HVB-1"]
     # The other unit of the supplier (another insats) is untouched.
     assert unit_status(reg, "U-SKB") == "published"
 
@@ -83,7 +86,7 @@ def test_skyddat_boende_permit_loss_counts_only_from_2024_04_01(reg):
             "--by", "spink", "--json")
     doc = json.loads(r.output)
     assert [(a["action"], a["rule"]) for a in doc["rules"]] == [
-        ("unit_status", "STATUS-PERMIT-LOST"), ("agreement_status", "STATUS-PERMIT-LOST")]
+        ("unit_status", "STATUS-PERMIT-LOST"), ("proposal", "STATUS-PERMIT-LOST-ORDER-STOP")]
     assert unit_status(reg, "U-SKB") == "removed"
 
 

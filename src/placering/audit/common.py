@@ -140,6 +140,11 @@ class AgreementInfo:
     valid_from: date | None = None
     valid_to: date | None = None
     route: str = "ramavtal"
+    names: dict[str, str] = field(default_factory=dict)  # org_nr → supplier name
+    units_by_org: dict[str, list[str]] = field(default_factory=dict)
+
+    def units_of(self, org_nr: str) -> list[str]:
+        return list(self.units_by_org.get(org_nr, []))
 
 
 def load_agreements(session: Session, agreement_ids: Iterable[str] | None = None) -> dict[str, AgreementInfo]:
@@ -161,6 +166,10 @@ def load_agreements(session: Session, agreement_ids: Iterable[str] | None = None
             info = out.get(aid)
             if info is None:
                 info = out[aid] = AgreementInfo(aid, valid_from=vfrom, valid_to=vto, route=route)
+            info.names[org_nr] = sname
+            mine = info.units_by_org.setdefault(org_nr, [])
+            if unit_id not in mine:
+                mine.append(unit_id)
             for lst, val in ((info.insatser, insats), (info.unit_ids, unit_id), (info.org_nrs, org_nr),
                              (info.supplier_names, sname), (info.municipality_keys, mkey)):
                 if val not in lst:

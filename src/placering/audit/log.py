@@ -65,8 +65,15 @@ def _short(value: Any) -> str:
 
 def what_changed(action: str, changes: dict[str, Any] | None) -> str:
     """A one-line account of `changes` ({field: [old, new]}, or plain fields for records)."""
-    changes = changes or {}
+    changes = dict(changes or {})
     parts = []
+    suffix = ""
+    if action == "agreement_status":
+        # One supplier's participation (INK's order stop per supplier) says whose; a change of the
+        # whole agreement is recorded per supplier too, and reads as the agreement's.
+        supplier, scope = changes.pop("supplier", None), changes.pop("scope", None)
+        if scope == "supplier" and supplier:
+            suffix = f" (supplier {supplier})"
     pairs = {k: v for k, v in changes.items() if isinstance(v, list) and len(v) == 2}
     if action == "created":
         # A creation's "old" side is empty: say what it was created with, status first.
@@ -80,7 +87,7 @@ def what_changed(action: str, changes: dict[str, Any] | None) -> str:
                 parts.append(f"{k}: {_short(v[0])} → {_short(v[1])}")
             elif k not in pairs:
                 parts.append(f"{k}={_short(v)}")
-        text = "; ".join(parts) or action
+        text = ("; ".join(parts) or action) + suffix
     return text if len(text) <= WHAT_WIDTH else text[: WHAT_WIDTH - 1] + "…"
 
 

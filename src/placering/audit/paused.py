@@ -88,15 +88,26 @@ def paused(
         uid: st for uid, st in units.items()
         if st.status in PAUSED_UNIT_STATUSES or st.status == WATCH
     }
-    wanted_agreements = {aid: st for aid, st in agreements.items() if st.status in PAUSED_AGREEMENT_STATUSES}
+    # An agreement paused as a whole is one row; otherwise each supplier whose participation INK
+    # paused is a row of its own (order stop per supplier).
+    wanted_agreements: dict[str, StatusState] = {}
+    wanted_parts: list[tuple[str, str, StatusState]] = []
+    for aid, st in agreements.items():
+        if st.status in PAUSED_AGREEMENT_STATUSES:
+            wanted_agreements[aid] = st
+        elif st.participants:
+            wanted_parts += [(aid, org, p) for org, p in st.participants.items()
+                             if org is not None and p.status in PAUSED_AGREEMENT_STATUSES]
     if status:
         wanted_units = {k: v for k, v in wanted_units.items() if v.status == status}
         wanted_agreements = {k: v for k, v in wanted_agreements.items() if v.status == status}
+        wanted_parts = [x for x in wanted_parts if x[2].status == status]
     if route and route != "ramavtal":
-        wanted_agreements = {}
+        wanted_agreements, wanted_parts = {}, []
 
     unit_info = load_units(session, wanted_units, routes=route is not None) if wanted_units else {}
-    agreement_info = load_agreements(session, wanted_agreements) if wanted_agreements else {}
+    agreement_info = (load_agreements(session, {*wanted_agreements, *(aid for aid, _, _ in wanted_parts)})
+                      if wanted_agreements or wanted_parts else {})
 
     rows_paused: list[PausedRow] = []
     rows_watch: list[PausedRow] = []
@@ -128,6 +139,14 @@ def paused(
             row = _row("agreement", aid, aid, ", ".join(a.org_nrs), ", ".join(a.supplier_names), st,
                        a.insatser, "", a.unit_ids)
         rows_paused.append(row)
+    for aid, org, st in wanted_parts:
+        a = agreement_info.get(aid)
+        if a is not None and ((insats and insats not in a.insatser) or (mkey and mkey not in a.municipality_keys)):
+            continue
+        names = a.names if a is not None else {}
+        units = a.units_of(org) if a is not None else []
+        rows_paused.append(_row("agreement", aid, f"{aid} ({names.get(org, org)})", org, names.get(org, ""), st,
+                                a.insatser if a is not None else [], "", units))
     rows_paused.sort(key=_sort_key)
     rows_watch.sort(key=_sort_key)
     return PausedReport(as_of, rows_paused, rows_watch)

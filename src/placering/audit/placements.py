@@ -85,15 +85,12 @@ class AffectedReport:
 
 def agreed_placements(session: Session, as_of: date) -> list[tuple[Placement, str, str]]:
     """Placements running on the date or agreed to start later (end_on null or end_on > D), with
-    their request id and requesting administration. A placement is agreed from the moment it is
-    chosen, so one recorded after the date is not one yet."""
-    from datetime import datetime, time, timedelta, timezone
-
-    recorded_by = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    their request id and requesting administration. A placement is agreed from the day it is
+    chosen (`chosen_on`), so one chosen after the date is not one yet."""
     stmt = (
         select(Placement, PlacementRequest.request_id, PlacementRequest.requester)
         .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
-        .where(or_(Placement.start_on <= as_of, Placement.at < recorded_by))
+        .where(or_(Placement.start_on <= as_of, Placement.chosen_on <= as_of))
         .where(or_(Placement.end_on.is_(None), Placement.end_on > as_of))
         .order_by(Placement.id)
     )
@@ -125,6 +122,7 @@ def affected_placements(session: Session, as_of: date) -> AffectedReport:
                                 st.reason, st.actor, st.rule_id, st.note))
         if placement.agreement_id:
             ast = agreements.get(placement.agreement_id)
+            ast = ast.of_supplier(placement.org_nr) if ast is not None else None
             if ast is not None and ast.status in PAUSED_AGREEMENT_STATUSES:
                 causes.append(Cause("agreement_status",
                                     f"agreement {placement.agreement_id} {ast.status}",

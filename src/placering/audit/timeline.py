@@ -47,6 +47,15 @@ class StatusState:
     org_nr: str | None = None
     unit_id: str | None = None
     created_on: date | None = None  # the date of its first status (a unit's creation)
+    # An agreement's participations by supplier org_nr, when INK changed one supplier's part only;
+    # the agreement's own status is then the one they share, or "mixed".
+    participants: dict[str, "StatusState"] | None = None
+
+    def of_supplier(self, org_nr: str | None) -> "StatusState":
+        """The status of one supplier's participation in an agreement."""
+        if self.participants:
+            return self.participants.get(org_nr) or self.participants.get(None) or self
+        return self
 
 
 @dataclass
@@ -86,8 +95,8 @@ def register_states(
         select(History.id, History.effective_on, History.entity_kind, History.entity_id,
                _new_status().label("status"))
         .where(History.effective_on <= as_of)
-        .where(History.entity_kind.in_(("unit", "agreement")))
-        .where(History.action.in_(_UNIT_ACTIONS + _AGREEMENT_ACTIONS))
+        .where(History.entity_kind == "unit")
+        .where(History.action.in_(_UNIT_ACTIONS))
         .subquery("h")
     )
     per_entity = (h.c.entity_kind, h.c.entity_id)
@@ -115,14 +124,73 @@ def register_states(
     if statuses is not None:
         stmt = stmt.where(changes.c.status.in_(list(statuses)))
     units: dict[str, StatusState] = {}
-    agreements: dict[str, StatusState] = {}
     for since, kind, entity_id, status, first_on, hid, reason, note, actor, rule_id, rules_version, org_nr, \
             unit_id in session.connection().execute(stmt).all():
-        (units if kind == "unit" else agreements)[entity_id] = StatusState(
+        units[entity_id] = StatusState(
             status=status, since=_as_date(since), reason=reason, note=note, actor=actor, rule_id=rule_id,
             rules_version=rules_version, history_id=hid, org_nr=org_nr, unit_id=unit_id,
             created_on=_as_date(first_on))
+    agreements = agreement_states(session, as_of)
+    if statuses is not None:
+        wanted = set(statuses)
+        agreements = {aid: st for aid, st in agreements.items()
+                      if st.status in wanted or any(p.status in wanted for p in (st.participants or {}).values())}
     return units, agreements
+
+
+def agreement_states(session: Session, as_of: date) -> dict[str, StatusState]:
+    """Every agreement's status as of the date, with its suppliers' participations.
+
+    An `agreement_status` entry with `changes.supplier` changes that supplier's participation
+    (INK's order stop of one supplier, or one entry per supplier when the whole agreement
+    changed); an entry without it (recorded before participations existed) changes the whole
+    agreement and every participation. Agreements have few entries, so they are folded here in
+    date order rather than in SQL."""
+    stmt = (
+        select(History.id, History.effective_on, History.entity_id, History.org_nr, History.actor, History.reason,
+               History.note, History.rule_id, History.rules_version, History.changes)
+        .where(History.effective_on <= as_of, History.entity_kind == "agreement",
+               History.action.in_(_AGREEMENT_ACTIONS))
+        .order_by(History.effective_on, History.id)
+    )
+    whole: dict[str, StatusState] = {}
+    parts: dict[str, dict[str, StatusState]] = {}
+    first: dict[str, date] = {}
+    for hid, on, aid, org_nr, actor, reason, note, rule_id, rules_version, changes in session.execute(stmt):
+        status = ((changes or {}).get("status") or [None, None])[1]
+        if not status:
+            continue
+        first.setdefault(aid, on)
+
+        def state(prev: StatusState | None, org: str | None) -> StatusState:
+            if prev is not None and prev.status == status:
+                return prev  # re-recording the same status does not move "since"
+            return StatusState(status=status, since=on, reason=reason, note=note, actor=actor, rule_id=rule_id,
+                               rules_version=rules_version, history_id=hid, org_nr=org, created_on=first[aid])
+
+        supplier = (changes or {}).get("supplier")
+        if supplier is None:
+            whole[aid] = state(whole.get(aid), org_nr)
+            for org, prev in list(parts.get(aid, {}).items()):
+                parts[aid][org] = state(prev, org)
+        else:
+            mine = parts.setdefault(aid, {})
+            mine[supplier] = state(mine.get(supplier) or whole.get(aid), supplier)
+    out: dict[str, StatusState] = {}
+    for aid in first:
+        mine = parts.get(aid) or {}
+        if not mine:
+            out[aid] = whole[aid]
+            continue
+        # Suppliers without an entry of their own follow the whole agreement's entries (key None).
+        members = list(mine.values()) + ([whole[aid]] if aid in whole else [])
+        latest = max(members, key=lambda p: (p.since, p.history_id or 0))
+        base = StatusState(**{**latest.__dict__, "org_nr": None, "participants": None})
+        if len({p.status for p in members}) > 1:
+            base.status = "mixed"
+        base.participants = {**({None: whole[aid]} if aid in whole else {}), **mine}
+        out[aid] = base
+    return out
 
 
 def _as_date(value: Any) -> date:

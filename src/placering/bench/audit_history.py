@@ -214,7 +214,8 @@ def build(engine: Engine, units: int, years: int, *, end: date, seed: int = DEMO
     progress("importing it")
     t0 = time.perf_counter()
     with transaction(engine) as s:
-        summary = import_document(s, doc, actor="benchmark", source="bench audit", effective_on=start)
+        summary = import_document(s, doc, actor="benchmark", source="bench audit", effective_on=start,
+                                  apply_status=True)  # a register loaded from an earlier system
     out["import_seconds"] = round(time.perf_counter() - t0, 2)
     out["units"] = summary.units_created
     progress(f"writing {years} years of history in bulk")

@@ -125,7 +125,7 @@ def _events(units: int, count: int, log) -> dict:
         log(f"importing {units} units into a throwaway database")
         with transaction(engine) as session:
             service.import_document(session, generate_register(units), actor="bench", source="bench",
-                                    effective_on=date(2024, 1, 1))
+                                    effective_on=date(2024, 1, 1), apply_status=True)
         with transaction(engine) as session:
             orgs = list(session.scalars(select(Supplier.org_nr)))
             permits = [(u, dnr, ins) for u, dnr, ins in session.execute(

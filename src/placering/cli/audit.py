@@ -80,7 +80,7 @@ def paused_cmd(as_of, insats, route, municipality, status, out: Output) -> None:
 @AS_OF
 @output_options
 def affected_cmd(as_of, out: Output) -> None:
-    """Active placements (started on or before the date; no end_on, or one after it) at a unit
+    """Agreed placements (started, or chosen and starting later; no end_on, or one after it) at a unit
     or agreement that is paused or removed on that date, or whose IVO permit for the insats is
     no longer active (revoked, banned, expired), or missing where the dated parameter
     permit_required_insatser requires one for a private unit: the people to consider for
@@ -92,16 +92,39 @@ def affected_cmd(as_of, out: Output) -> None:
     rows = [p.to_dict() for p in report.placements]
     for r in rows:
         r["child_label"] = "barn" if r["child"] else ""
+        r["started_label"] = "ja" if r["started"] else "nej, ej inflyttad"
     cols = [("placement_id", "Placering"), ("request_id", "Förfrågan"), ("child_label", "Barn"),
             ("person_age", "Ålder"), ("unit_id", "Enhet"), ("unit_name", "Namn"), ("org_nr", "Org.nr"),
             ("insats", "Insats", "insats"), ("route", "Regiform", "route"), ("start_on", "Start"),
-            ("since", "Sedan"), ("cause", "Orsak"), ("requester", "Förvaltning")]
+            ("started_label", "Påbörjad"), ("since", "Sedan"), ("cause", "Orsak"), ("requester", "Förvaltning")]
     csv_cols = _as_codes("placement_id", "request_id", "child", "person_age", "unit_id", "unit_name", "org_nr",
-                         "insats", "route", "agreement_id", "start_on", "since", "cause", "municipality",
-                         "requester")
+                         "insats", "route", "agreement_id", "start_on", "started", "status", "since", "cause",
+                         "municipality", "requester")
     out.emit(report.to_dict(), [
         Section("placements", f"Placeringar att ompröva per {day.isoformat()} ({len(rows)}, varav "
                               f"{sum(1 for r in rows if r['child'])} barn)", rows, cols, csv_cols)])
+
+
+@audit.command("entries")
+@click.option("--since", help="First day (YYYY-MM-DD).")
+@click.option("--until", help="Last day (YYYY-MM-DD).")
+@click.option("--period", default="half", show_default=True, help="month, quarter, half or year.")
+@output_options
+def entries_cmd(since, until, period, out: Output) -> None:
+    """Entry checks decided per period: units and distinct suppliers approved and rejected
+    ('11 av 20 utförare godkändes inte i kontrollerna', Spink's annual report 2024). From history
+    (register entry approve / reject)."""
+    from ..audit.entries import entries_report
+
+    with _session() as s:
+        report = entries_report(s, since=parse_date(since, "--since"), until=parse_date(until, "--until"),
+                                period=period)
+    cols = [("period", "Period"), ("suppliers_checked", "Leverantörer kontrollerade"),
+            ("suppliers_rejected", "Ej godkända"), ("suppliers_approved", "Godkända"),
+            ("units_rejected", "Enheter ej godkända"), ("units_approved", "Enheter godkända")]
+    csv_cols = _as_codes("period", "suppliers_checked", "suppliers_rejected", "suppliers_approved",
+                         "units_rejected", "units_approved", "rejected_share")
+    out.emit(report, [Section("periods", "Inträdeskontroller", report["periods"], cols, csv_cols)])
 
 
 @audit.command("removals")

@@ -86,19 +86,35 @@ DRY_RUN_ROWS = 500  # a table of every change of a national register helps nobod
 
 @register.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--dry-run", is_flag=True, help="Validate and show what would change; write nothing.")
+@click.option("--dry-run", is_flag=True, help="Validate and show what would change, every status change "
+              "included; write nothing.")
 @click.option("--on", "on", help="Date the import's changes take effect in history (YYYY-MM-DD; default today).")
 @click.option("--move-units", is_flag=True,
               help="Let a unit listed under another supplier than the register's move to that supplier.")
+@click.option("--apply-status", is_flag=True, help="A maintainer's decision to take the statuses in the file "
+              "(units, agreement participations), e.g. when the register is first loaded from an earlier system; "
+              "recorded in history with the file. Rules that must win (a lost IVO permit) still win.")
+@click.option("--skip-conflicts", is_flag=True, help="For a file exported before later changes in the register: "
+              "keep the register's value of every conflicting field and apply the rest.")
+@click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Rules directory (default: the current rules): register-status rules and parameters.")
 @by_option
 @json_option
-def import_(file: str, dry_run: bool, on: str | None, move_units: bool, actor: str | None, json_output: bool) -> None:
+def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_status: bool, skip_conflicts: bool,
+            rules_path: Path | None, actor: str | None, json_output: bool) -> None:
     """Import a register file: the interchange JSON (placering-register/1) or the unit CSV.
 
     The format is chosen by the extension (.json, .csv), else by the content. Import is an
     upsert by org_nr / unit_id and all or nothing: every problem is reported (file, record or
     line, field) and nothing is written unless the whole file is valid. A unit in the file
     replaces its offers, routes and permits; re-importing the same file changes nothing.
+
+    Decisions of the register are kept: a unit's status, a supplier's order stop or termination,
+    a revoked or banned permit. The file's statuses are taken only with --apply-status. New
+    units of suppliers other than the municipality enter as pending_entry until their entry
+    check is approved ('placering register entry'). Permit decisions and checks in the file
+    fire the register-status rules as 'register permit' / 'register check' do. A file exported
+    before later changes to the same records is refused with the conflicts (--skip-conflicts).
 
     CSV columns (one row per unit and route; lists separated by ';'): org_nr, supplier_name,
     legal_form, unit_id, unit_name, municipality, lat, lon, protected_address, places,
@@ -114,11 +130,14 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, actor: s
     doc, notes, csv_doc = _read_input(file)
     for note in notes:
         echo(f"Note: {note}", err=True)
+    from ..rules import load_ruleset
+
+    ruleset = load_ruleset(rules_path)
     with transaction(engine) as session:
         summary = service.import_document(
             session, doc, actor=actor, source=file, dry_run=dry_run, effective_on=effective_on,
             locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
-            move_units=move_units)
+            move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts, ruleset=ruleset)
         if dry_run:
             session.rollback()
     result = summary.as_dict()
@@ -130,6 +149,25 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, actor: s
     echo(f"{verb} {file}: suppliers {s['created']} created, {s['updated']} updated, {s['unchanged']} "
                f"unchanged; units {u['created']} created, {u['updated']} updated, {u['unchanged']} unchanged; "
                f"{result['agreements_changed']} agreement status change(s).")
+    changed = [c for c in result["status_changes"] if c["why"] != "created" or c["to"] == "pending_entry"]
+    if changed:
+        print_table([{"what": f"{c['kind']} {c['id']}" + (f" ({c['org_nr']})" if c["kind"] == "agreement" else ""),
+                      "change": f"{c['from'] or '(new)'} → {c['to']}", "why": c["why"]} for c in changed],
+                    [("what", "Unit / agreement"), ("change", "Status"), ("why", "Why")],
+                    title="Status changes" + (" (nothing written: --dry-run)" if dry_run else ""))
+    if result["kept"]:
+        print_table([{"what": f"{k['kind']} {k['id']}", "register": k["register"] or "(new)", "file": k["file"],
+                      "why": k["why"]} for k in result["kept"]],
+                    [("what", "Record"), ("register", "Kept"), ("file", "File says"), ("why", "Why")],
+                    title="Kept as decided in the register")
+    if result["conflicts"]:
+        echo(f"Kept the register's value of {len(result['conflicts'])} field(s) changed after revision "
+                   f"{result['revision']} of the file (--skip-conflicts).")
+    if result["published_without_entry_checks"]:
+        print_table([{"unit": p["unit_id"], "org_nr": p["org_nr"], "status": p["status"],
+                      "missing": ", ".join(p["missing"])} for p in result["published_without_entry_checks"]],
+                    [("unit", "Unit"), ("org_nr", "Org nr"), ("status", "Status"), ("missing", "Entry checks not passed")],
+                    title="Published by --apply-status without passed entry checks")
     if dry_run and summary.changes:
         shown = summary.changes[:DRY_RUN_ROWS]
         print_table(
@@ -432,20 +470,24 @@ status.help = status.__doc__ = (
 @click.argument("agreement_id")
 @click.argument("status")
 @click.option("--note", type=boundary.NOTE, help="Why (e.g. the investigation behind an order stop).")
+@click.option("--supplier", "supplier", help="Only this supplier's participation (ORG_NR); without it INK's "
+              "decision applies to every supplier on the agreement.")
 @click.option("--on", "on", help="Date the change takes effect (YYYY-MM-DD; default today).")
 @by_option
 @json_option
-def agreement(agreement_id: str, status: str, note, on, actor, json_output: bool) -> None:
-    """Change a framework agreement's status (active, order_stop, terminated) on every unit it
-    covers. Only framework agreements (ramavtal); terminated is final."""
+def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_output: bool) -> None:
+    """Change a framework agreement's status (active, order_stop, terminated): one supplier's
+    participation (--supplier ORG_NR) or, when INK decides so, every supplier's. Only framework
+    agreements (ramavtal); terminated is final."""
     effective_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     with transaction(engine) as session:
         entry = service.change_agreement_status(session, agreement_id, status, actor=actor, note=note,
-                                                effective_on=effective_on)
+                                                effective_on=effective_on, org_nr=supplier)
     old, new = entry.changes["status"]
+    whom = f" for supplier {entry.org_nr}" if supplier else ""
     _done(entry, json_output,
-          f"Agreement {entry.entity_id}: {old} → {new} from {entry.effective_on} (by {entry.actor}).")
+          f"Agreement {entry.entity_id}{whom}: {old} → {new} from {entry.effective_on} (by {entry.actor}).")
 
 
 @register.command()
@@ -780,3 +822,87 @@ def accept_proposal(proposal_id: int, note: str, actor, json_output: bool) -> No
 def dismiss_proposal(proposal_id: int, note: str, actor, json_output: bool) -> None:
     """Dismiss a proposal, saying why."""
     _decide(proposal_id, False, note, actor, json_output)
+
+
+# --- entry check (kontroll inför tillägg i utförarregistret) -----------------------------------
+
+
+@register.group(cls=PlaceringGroup)
+def entry() -> None:
+    """Entry check: units of new (or re-admitted) suppliers wait as pending_entry, never asked or
+    recommended, until the checks required for their routes have passed and a maintainer
+    approves (parameter entry_checks_required in rules/parameters/entry.yaml)."""
+
+
+@entry.command("list")
+@click.option("--on", "on", help="Judge the checks as of this date (YYYY-MM-DD; default today).")
+@click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Rules directory (default: the current rules).")
+@json_option
+def entry_list(on, rules_path, json_output: bool) -> None:
+    """Units waiting for their entry check, with each required check: passed, or why not."""
+    from ..register.entry import pending_entries
+    from ..rules import load_ruleset
+
+    on_d = parse_date(on, "--on")
+    engine = app().engine()
+    with open_session(engine) as session:
+        rows = pending_entries(session, on=on_d, ruleset=load_ruleset(rules_path))
+    if wants_json(json_output):
+        print_json(rows)
+        return
+    print_table([{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})", "routes": ", ".join(r["routes"]),
+                  "since": r["pending_since"], "ready": "yes" if not r["missing"] else "no",
+                  "missing": "; ".join(f"{c['kind']}: {c['why']}" for c in r["checks"] if not c["passed"]),
+                  "last": (f"{r['last_decision']['action']} {r['last_decision']['on']}: {r['last_decision']['note']}"
+                           if r["last_decision"] else "")} for r in rows],
+                [("unit", "Unit"), ("supplier", "Supplier"), ("routes", "Routes"), ("since", "Pending since"),
+                 ("ready", "Checks passed"), ("missing", "Not passed"), ("last", "Last decision")],
+                empty="No unit waits for its entry check.")
+
+
+def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, json_output: bool) -> None:
+    from ..register.entry import approve_entry, reject_entry
+    from ..rules import load_ruleset
+
+    on_d = parse_date(on, "--on")
+    ruleset = load_ruleset(rules_path)
+    engine = app().engine()
+    with transaction(engine) as session:
+        fn = approve_entry if approve else reject_entry
+        kw = {"note": text} if approve else {"reason": text}
+        entries = [_entry_dict(e) for e in fn(session, ident, actor=actor, on=on_d, ruleset=ruleset, **kw)]
+    if wants_json(json_output):
+        print_json(entries)
+        return
+    for e in entries:
+        echo(f"Unit {e['unit_id']}: entry {'approved, now published' if approve else 'rejected'} "
+                   f"on {e['effective_on']} (by {e['actor']}).")
+
+
+@entry.command("approve")
+@click.argument("ident", metavar="UNIT_ID|ORG_NR")
+@click.option("--note", required=True, help="What the entry check found (kept in history).")
+@click.option("--on", "on", help="Date of the decision (YYYY-MM-DD; default today).")
+@click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Rules directory (default: the current rules).")
+@by_option
+@json_option
+def entry_approve(ident: str, note: str, on, rules_path, actor, json_output: bool) -> None:
+    """Approve the entry of a pending unit (or of every pending unit of a supplier): refused unless
+    every required check has passed. The unit is published."""
+    _entry_decide(ident, True, note, on, rules_path, actor, json_output)
+
+
+@entry.command("reject")
+@click.argument("ident", metavar="UNIT_ID|ORG_NR")
+@click.option("--reason", required=True, help="Why the entry is rejected (kept in history).")
+@click.option("--on", "on", help="Date of the decision (YYYY-MM-DD; default today).")
+@click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Rules directory (default: the current rules).")
+@by_option
+@json_option
+def entry_reject(ident: str, reason: str, on, rules_path, actor, json_output: bool) -> None:
+    """Reject the entry of a pending unit (or of every pending unit of a supplier), with the
+    reason. The unit stays pending_entry: never asked or recommended."""
+    _entry_decide(ident, False, reason, on, rules_path, actor, json_output)

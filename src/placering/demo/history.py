@@ -252,11 +252,23 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
     plan = plan_history(doc, as_of=as_of, seed=seed, validity=validity)
     counts = {"history_entries": 0, "units_created": 0, "status_changes": 0, "permit_decisions": 0,
               "agreement_changes": 0, "checks": 0}
+    from ..register.entry import needs_entry_check
+    from ..storage.history import record_many
+
     for on, suppliers in plan.entries:
+        # Each entry is loaded as from an earlier system: its statuses are taken (--apply-status),
+        # and its units are entered as approved, which history says in so many words.
         result = service.import_document(session, {"format": doc["format"], "suppliers": suppliers}, actor=actor,
-                                         source=f"demo register: entries of {on.isoformat()}", effective_on=on)
+                                         source=f"demo register: entries of {on.isoformat()}", effective_on=on,
+                                         apply_status=True)
+        created = {c["id"] for c in result.status_changes if c["kind"] == "unit" and c["why"] == "created"}
+        entered = [{"entity_kind": "entry", "entity_id": u["unit_id"], "action": "entry_approved", "effective_on": on,
+                    "org_nr": s["org_nr"], "unit_id": u["unit_id"], "changes": {"demo": True},
+                    "note": "demo register: entered as approved (demo data)"}
+                   for s in suppliers if needs_entry_check(s["legal_form"]) for u in s["units"] if u["unit_id"] in created]
+        record_many(session, entered, actor=actor)
         counts["units_created"] += result.units_created
-        counts["history_entries"] += result.history_entries
+        counts["history_entries"] += result.history_entries + len(entered)
     for e in plan.events:
         if e.kind == "unit_status":
             a = e.args

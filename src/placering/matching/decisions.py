@@ -475,6 +475,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
         recommended=where == "recommended",
         reason=reason,
         special_reason=special_reason,
+        chosen_on=on,
         by=actor,
         status=status,
         places=request.places,

@@ -444,11 +444,13 @@ class ParsedDocument:
                 yield si, ui, s["org_nr"], u
 
 
-AGREEMENT_FIELDS = ("insats", "route", "valid_from", "valid_to", "buyers", "status")
+AGREEMENT_FIELDS = ("insats", "route", "valid_from", "valid_to", "buyers")
 
 
 def agreement_terms(route: dict) -> dict:
-    """What every route of one agreement_id must agree on."""
+    """What every route of one agreement_id must agree on. The status is not among them: an order
+    stop or termination applies to one supplier's participation (INK decides), so it need only
+    agree among the routes of one supplier."""
     return {k: route.get(k) for k in AGREEMENT_FIELDS}
 
 
@@ -465,7 +467,11 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
     if doc.get("format") != FORMAT:
         problems.append(Problem(f"format must be '{FORMAT}' (got {doc.get('format')!r})", file=source,
                                 field="format"))
-    extra = sorted(set(doc) - {"format", "suppliers"})
+    extra = sorted(set(doc) - {"format", "suppliers", "revision"})
+    revision = doc.get("revision")
+    if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool) or revision < 0):
+        problems.append(Problem(f"revision must be a whole number ≥ 0 (the register revision of an export), "
+                                f"not {revision!r}", file=source, field="revision"))
     for key in extra:
         problems.append(Problem("unknown field (not part of placering-register/1)", file=source, field=key))
     suppliers_in = doc.get("suppliers")
@@ -477,6 +483,7 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
     org_seen: dict[str, int] = {}
     unit_seen: dict[str, str] = {}
     agreements: dict[str, tuple[str, str, dict]] = {}  # agreement_id → (record, unit_id, terms)
+    participation: dict[tuple[str, int], tuple[str, str, str]] = {}  # (agreement_id, supplier) → (rec, unit, status)
     for si, s in enumerate(suppliers_in):
         srec = f"suppliers[{si}]"
         if not isinstance(s, dict):
@@ -526,6 +533,12 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
                             file=source, record=rrec, field=diff[0]))
                 else:
                     agreements[aid] = (rrec, unit.unit_id, agreement_terms(r))
+                seen = participation.setdefault((aid, si), (rrec, unit.unit_id, r["status"]))
+                if seen[2] != r["status"]:
+                    problems.append(Problem(
+                        f"agreement {aid} at unit {unit.unit_id} has status {r['status']}, but {seen[2]} at unit "
+                        f"{seen[1]} ({seen[0]}) of the same supplier (a supplier's participation has one status)",
+                        file=source, record=rrec, field="status"))
             units.append(canon)
         if head is not None:
             out: dict = {"org_nr": head.org_nr, "name": head.name, "legal_form": head.legal_form}

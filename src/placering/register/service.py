@@ -9,9 +9,10 @@ Authority invariants (DOMAIN.md, "Statuses"), enforced here rather than in the C
 - `recommendation_stop` only for a unit used through direct procurement;
 - `order_stop` and `terminated` only on framework agreements (ramavtal); `terminated` is final;
 - `removed` needs a removal reason code and a note (the overall assessment, samlad bedömning)
-  and is final, unless the unit is re-admitted (published or watch) after a new entry check:
-  passed credit rating, tax registration and enforcement-debt checks performed on or after
-  the removal took effect.
+  and is final, unless the unit is re-admitted: it goes back to `pending_entry` and through the
+  entry check (register/entry.py);
+- a `pending_entry` unit is published only by the entry check's approval (or a maintainer's
+  `--apply-status` import, recorded as such).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from sqlmodel import Session
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text, not_future, today
-from ..errors import InvariantViolation, NotFound, Problem, ValidationError
+from ..errors import InvariantViolation, NotFound, PlaceringError, Problem, ValidationError
 from ..storage.database import chunks, lock_row, lock_rows
-from ..storage.history import record, record_many, require_actor
+from ..storage.history import current_revision, entries_since, record, record_many, require_actor
 from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc
 from ..vocabulary import (
@@ -47,9 +48,6 @@ from ..vocabulary import (
 from . import schema
 from .schema import FORMAT, ParsedDocument, check_code, num, parse_document
 
-# The checks a removed unit's supplier must pass again before re-admission (entry check).
-ENTRY_CHECKS = (CheckKind.CREDIT_RATING.value, CheckKind.TAX_REGISTRATION.value,
-                CheckKind.ENFORCEMENT_DEBT.value)
 READMISSION_STATUSES = (UnitStatus.PUBLISHED.value, UnitStatus.WATCH.value)
 
 
@@ -211,6 +209,9 @@ def supplier_checks(session: Session, supplier: Supplier) -> list[dict]:
 def export_document(session: Session) -> dict:
     """The whole register as a `placering-register/1` document (import of it changes nothing).
 
+    `revision` is the register revision (the newest history id) the export was taken at: an
+    import of the file refuses changes to records changed in the register since then.
+
     Suppliers are ordered by organisation number and units by the order they were created, so
     a document exported, imported into an empty register and exported again is identical.
     """
@@ -227,7 +228,7 @@ def export_document(session: Session) -> dict:
             "units": [_unit_canonical(u, offers.get(u.id, []), routes.get(u.id, []), permits.get(u.id, []))
                       for u in units_by_supplier.get(s.id, [])],
         })
-    return {"format": FORMAT, "suppliers": suppliers}
+    return {"format": FORMAT, "revision": current_revision(session), "suppliers": suppliers}
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -239,6 +240,8 @@ class ImportSummary:
 
     source: str
     dry_run: bool
+    apply_status: bool = False
+    revision: int | None = None  # the register revision the file was exported at, if it says
     suppliers_created: int = 0
     suppliers_updated: int = 0
     suppliers_unchanged: int = 0
@@ -248,16 +251,27 @@ class ImportSummary:
     agreements_changed: int = 0
     history_entries: int = 0
     changes: list[dict] = field(default_factory=list)
+    status_changes: list[dict] = field(default_factory=list)  # every status the import set or a rule changed
+    kept: list[dict] = field(default_factory=list)  # decisions of the register the file would have undone
+    published_without_entry_checks: list[dict] = field(default_factory=list)  # --apply-status only
+    conflicts: list[dict] = field(default_factory=list)  # changed in the register after the file's revision
+    rules: list[dict] = field(default_factory=list)  # what the register-status rules did
 
     def as_dict(self) -> dict:
         return {
-            "source": self.source, "dry_run": self.dry_run,
+            "source": self.source, "dry_run": self.dry_run, "apply_status": self.apply_status,
+            "revision": self.revision,
             "suppliers": {"created": self.suppliers_created, "updated": self.suppliers_updated,
                           "unchanged": self.suppliers_unchanged},
             "units": {"created": self.units_created, "updated": self.units_updated,
                       "unchanged": self.units_unchanged},
             "agreements_changed": self.agreements_changed,
             "history_entries": self.history_entries,
+            "status_changes": self.status_changes,
+            "kept": self.kept,
+            "published_without_entry_checks": self.published_without_entry_checks,
+            "conflicts": self.conflicts,
+            "rules": self.rules,
             "changes": self.changes,
         }
 
@@ -346,21 +360,6 @@ def _check_rows(supplier_pk: int, checks: list[dict]) -> list[dict]:
             for i, c in enumerate(checks)]
 
 
-def _removal_dates(session: Session, unit_ids: list[str]) -> dict[str, date]:
-    """When each (currently removed) unit's removal took effect, from history."""
-    out: dict[str, date] = {}
-    for chunk in chunks(unit_ids):
-        for h in session.scalars(
-            select(History).where(History.entity_kind == "unit", History.entity_id.in_(chunk),
-                                  History.action.in_(("status", "created")))
-            .order_by(History.effective_on, History.id)
-        ):
-            st = (h.changes or {}).get("status")
-            if st and st[1] == UnitStatus.REMOVED:
-                out[h.entity_id] = h.effective_on
-    return out
-
-
 def _last_status_dates(session: Session, entity_kind: str, ids: list[str]) -> dict[str, date]:
     """When the current status of each unit or agreement took effect (its latest status entry)."""
     actions = ("status", "created") if entity_kind == "unit" else ("agreement_status",)
@@ -375,20 +374,53 @@ def _last_status_dates(session: Session, entity_kind: str, ids: list[str]) -> di
     return out
 
 
-def _missing_entry_checks(checks: Iterable[dict | SupplierCheck], removed_on: date) -> list[str]:
-    passed = set()
-    for c in checks:
-        kind, result, on = ((c["kind"], c["result"], _d(c["performed_on"])) if isinstance(c, dict)
-                            else (c.kind, c.result, c.performed_on))
-        if result == CheckResult.PASS and on >= removed_on:
-            passed.add(kind)
-    return [k for k in ENTRY_CHECKS if k not in passed]
+LOST_PERMIT_STATUSES = (PermitStatus.REVOKED.value, PermitStatus.BANNED.value)  # IVO's decision: final
 
 
-def _readmission_message(unit_id: str, org_nr: str, removed_on: date, missing: list[str]) -> str:
-    return (f"unit {unit_id} was removed on {removed_on.isoformat()}: removal is final unless the unit is "
-            f"re-admitted after a new entry check; supplier {org_nr} has no passed "
-            f"{', '.join(missing)} check performed on or after {removed_on.isoformat()}")
+def _unit_fields_changed(h: History) -> set[str]:
+    """Which fields of a unit a history entry changed (for the conflict check of an import)."""
+    changes = h.changes or {}
+    if h.entity_kind == "unit":
+        if h.action == "created":
+            return {"*"}
+        if h.action == "status":
+            return set(_STATUS_FIELDS)
+        return set(changes)
+    if h.entity_kind == "permit":
+        return {"permits"}
+    if h.entity_kind == "request" and "free_places" in changes:
+        return {"free_places"}
+    return set()
+
+
+def _changed_since(session: Session, revision: int) -> dict[tuple, dict[str, History]]:
+    """Records changed in the register after `revision`: (kind, id) → {field: latest entry}.
+    Kinds: ("supplier", org_nr), ("unit", unit_id), ("agreement", agreement_id, org_nr or None)."""
+    out: dict[tuple, dict[str, History]] = defaultdict(dict)
+    for h in entries_since(session, revision):
+        if h.entity_kind == "supplier":
+            for f in (h.changes or {}) if h.action != "created" else ("*",):
+                out[("supplier", h.entity_id)][f] = h
+        elif h.entity_kind == "check" and h.org_nr:
+            out[("supplier", h.org_nr)]["checks"] = h
+        elif h.entity_kind == "agreement":
+            out[("agreement", h.entity_id, (h.changes or {}).get("supplier"))]["status"] = h
+        elif h.unit_id and h.entity_kind in ("unit", "permit", "request"):
+            for f in _unit_fields_changed(h):
+                out[("unit", h.unit_id)][f] = h
+    return out
+
+
+def _conflict(kind: str, ident: str, fld: str, h: History, register: Any, file: Any) -> dict:
+    return {"kind": kind, "id": ident, "field": fld, "history_id": h.id, "changed_on": h.effective_on.isoformat(),
+            "by": h.actor, "register": _summary(fld, register), "file": _summary(fld, file)}
+
+
+def _latest_passed(checks: Iterable[dict]) -> set[str]:
+    latest: dict[str, dict] = {}
+    for c in sorted(checks, key=lambda c: c["performed_on"]):
+        latest[c["kind"]] = c
+    return {k for k, c in latest.items() if c["result"] == CheckResult.PASS}
 
 
 def import_document(
@@ -402,23 +434,50 @@ def import_document(
     locate=None,
     keep_order: bool = False,
     move_units: bool = False,
+    apply_status: bool = False,
+    skip_conflicts: bool = False,
+    ruleset: Any = None,
 ) -> ImportSummary:
-    """Upsert a register document by org_nr / unit_id, all or nothing.
+    """Upsert a register document by org_nr / unit_id, all or nothing, through the same rules and
+    authority as the single commands.
 
-    A unit in the document replaces that unit's offers, routes and permits (in document
-    order); a supplier's `checks` replace its checks. A key left out (`permits`, `checks`)
-    keeps what the register has. Every problem is collected before anything is written.
-    Re-importing the same document changes nothing and writes no history.
-    `locate` maps a Problem to one naming the caller's own file and line (CSV import).
-    `keep_order`: the input's order carries no meaning (CSV rows), so a unit whose offers or
-    routes are only reordered keeps the register's order and is unchanged.
+    Data (names, places, offers, routes, permits, checks) is written in bulk; a unit in the
+    document replaces its offers, routes and permits (in document order); a supplier's `checks`
+    replace its checks; a key left out (`permits`, `checks`) keeps what the register has.
+
+    Decisions of the register are kept: a unit's status (with its removal reason and note), a
+    supplier's order stop or termination on an agreement, and a revoked or banned permit are
+    not changed by the file unless `apply_status` (a maintainer's decision to take the file's
+    statuses; every change then goes through `change_unit_status` / `change_agreement_status`,
+    with their invariants, and is recorded naming the file). What was kept is reported. New
+    units of suppliers other than the municipality itself enter as `pending_entry` (entry
+    check, register/entry.py) unless `apply_status`; the report then lists every unit published
+    without passed entry checks. After the data, the register-status rules run for every
+    permit decision and every supplier's latest new check of a kind the file brings, exactly as
+    for `register permit` / `register check` (a lost IVO permit always removes).
+
+    A document carrying `revision` (an export) is refused when records it would change were
+    changed in the register after that revision, with the list of conflicts; `skip_conflicts`
+    keeps the register's value of each conflicting field and applies the rest.
+
+    Every problem is collected before anything is written; re-importing the same document
+    changes nothing and writes no history. `dry_run` does everything, reports it, and rolls the
+    session back. `locate` maps a Problem to one naming the caller's own file and line (CSV
+    import). `keep_order`: the input's order carries no meaning (CSV rows), so a unit whose
+    offers or routes are only reordered keeps the register's order and is unchanged.
     `move_units`: a unit listed under another supplier than the register's moves to it; without
     it that is an error (a mistyped org_nr must not silently hand a unit to someone else).
     """
+    from ..rules import load_ruleset
+    from ..rules.register_status import apply_register_event
+    from .entry import needs_entry_check, required_checks
+
     actor = require_actor(actor)
     on = _today(effective_on)
     parsed: ParsedDocument = parse_document(doc, source=source, locate=locate)
-    summary = ImportSummary(source=source, dry_run=dry_run)
+    revision = doc.get("revision")
+    summary = ImportSummary(source=source, dry_run=dry_run, apply_status=apply_status, revision=revision)
+    note = f"import {source}" + (" (--apply-status)" if apply_status else "")
 
     # Bulk-load the register once; everything below compares in memory.
     suppliers = {s.org_nr: s for s in session.scalars(select(Supplier))}
@@ -443,43 +502,35 @@ def import_document(
         problems.append(locate(p) if locate else p)
 
     # Agreements: the routes of one agreement_id in the register but outside this document must
-    # agree with the document's; a terminated agreement stays terminated.
+    # agree with the document's terms. Each supplier's participation has its own status.
     doc_unit_ids = {u["unit_id"] for _, _, _, u in parsed.units()}
-    existing_agreements: dict[str, dict] = {}
     outside_agreements: dict[str, tuple[str, dict]] = {}
+    participation: dict[tuple[str, str], str] = {}  # (agreement_id, org_nr) → status in the register
     unit_by_pk = {u.id: u for u in units.values()}
     for unit_pk, rs in routes.items():
+        owner = unit_by_pk[unit_pk]
+        owner_org = supplier_by_pk[owner.supplier_id].org_nr
         for r in rs:
             if r.agreement_id is None:
                 continue
-            terms = schema.agreement_terms(schema.route_dict(
-                r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from, r.valid_to, r.buyers,
-                r.status, r.reserved_nonprofit))
-            existing_agreements.setdefault(r.agreement_id, terms)
-            owner = unit_by_pk[unit_pk]
+            participation.setdefault((r.agreement_id, owner_org), r.status)
             if owner.unit_id not in doc_unit_ids:
+                terms = schema.agreement_terms(schema.route_dict(
+                    r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from, r.valid_to, r.buyers,
+                    r.status, r.reserved_nonprofit))
                 outside_agreements.setdefault(r.agreement_id, (owner.unit_id, terms))
-
-    new_agreements: dict[str, tuple[str, dict, str]] = {}
     for si, ui, org_nr, u in parsed.units():
         for ri, r in enumerate(u["routes"]):
             aid = r.get("agreement_id")
-            if aid is None:
+            if aid is None or aid not in outside_agreements:
                 continue
-            rec = f"suppliers[{si}].units[{ui}].routes[{ri}]"
-            new_agreements.setdefault(aid, (rec, schema.agreement_terms(r), org_nr))
-            if aid in outside_agreements:
-                other_unit, terms = outside_agreements[aid]
-                diff = [k for k in schema.AGREEMENT_FIELDS if terms.get(k) != r.get(k)]
-                if diff:
-                    bad(f"agreement {aid} at unit {u['unit_id']} differs from its route at unit {other_unit} "
-                        f"in the register in "
-                        f"{', '.join(diff)} (routes of one agreement must agree; change the agreement's "
-                        f"status with 'placering register agreement')", rec, diff[0])
-            old = existing_agreements.get(aid)
-            if old and old["status"] == AgreementStatus.TERMINATED and r["status"] != AgreementStatus.TERMINATED:
-                bad(f"agreement {aid} is terminated, which is final; it cannot become '{r['status']}'",
-                    rec, "status")
+            other_unit, terms = outside_agreements[aid]
+            diff = [k for k in schema.AGREEMENT_FIELDS if terms.get(k) != r.get(k)]
+            if diff:
+                bad(f"agreement {aid} at unit {u['unit_id']} differs from its route at unit {other_unit} in the "
+                    f"register in {', '.join(diff)} (routes of one agreement must agree; change the agreement's "
+                    f"status with 'placering register agreement')", f"suppliers[{si}].units[{ui}].routes[{ri}]",
+                    diff[0])
 
     if not move_units:
         for si, ui, org_nr, u in parsed.units():
@@ -488,32 +539,11 @@ def import_document(
                 bad(f"unit {u['unit_id']} belongs to supplier {supplier_by_pk[row_u.supplier_id].org_nr} in the "
                     f"register, not {org_nr}; to move it to another supplier, import with --move-units",
                     f"suppliers[{si}].units[{ui}]", "unit_id")
-
-    # Removed units may come back only after a new entry check of their supplier.
-    removed_returning = [
-        (si, ui, org_nr, u) for si, ui, org_nr, u in parsed.units()
-        if u["unit_id"] in units and units[u["unit_id"]].status == UnitStatus.REMOVED
-        and u["status"] != UnitStatus.REMOVED
-    ]
-    if removed_returning:
-        removal_dates = _removal_dates(session, [u["unit_id"] for *_, u in removed_returning])
-        doc_checks = {s["org_nr"]: s["checks"] for s in parsed.suppliers}
-        for si, ui, org_nr, u in removed_returning:
-            rec = f"suppliers[{si}].units[{ui}]"
-            if u["status"] not in READMISSION_STATUSES:
-                bad(f"unit {u['unit_id']} is removed; a removed unit can only be re-admitted as published "
-                    f"or watch, not '{u['status']}'", rec, "status")
-                continue
-            removed_on = removal_dates.get(u["unit_id"], date.min)
-            sup_checks = doc_checks.get(org_nr)
-            if sup_checks is None:
-                sup = suppliers.get(org_nr)
-                sup_checks = checks.get(sup.id, []) if sup else []
-            missing = _missing_entry_checks(sup_checks, removed_on)
-            if missing:
-                bad(_readmission_message(u["unit_id"], org_nr, removed_on, missing), rec, "status")
     if problems:
         raise ValidationError(problems)
+
+    # Records changed in the register after the file's revision: their differing fields conflict.
+    later = _changed_since(session, revision) if revision is not None else {}
 
     # --- plan -------------------------------------------------------------------------------
     new_suppliers: list[tuple[dict, None]] = []
@@ -521,14 +551,39 @@ def import_document(
     new_units: list[tuple[dict, str]] = []
     changed_units: list[tuple[dict, Unit, str, dict]] = []  # doc unit, row, org_nr, old canonical
     history: list[dict] = []
-    status_records: dict[tuple[str, str], str] = {}
+    unit_status_plan: list[tuple[str, dict, str]] = []  # (unit_id, doc unit, record)
+    agreement_plan: dict[tuple[str, str], tuple[str, str]] = {}  # (aid, org_nr) → (status, record)
+    permit_events: list[dict] = []
+    check_events: dict[tuple[str, str], dict] = {}  # (org_nr, kind) → the latest new check
     unit_records = {u["unit_id"]: f"suppliers[{si}].units[{ui}]" for si, ui, _, u in parsed.units()}
+    doc_checks = {s["org_nr"]: s["checks"] for s in parsed.suppliers}
+    ruleset = ruleset or load_ruleset()
 
     def log(**kw) -> None:
+        kw.setdefault("note", note)
         history.append(kw)
         summary.changes.append({k: v for k, v in kw.items() if v is not None and k != "effective_on"})
 
-    for s in parsed.suppliers:
+    def conflicts(kind: str, ident: str, key: tuple, old: dict, new: dict, rec: str) -> None:
+        """Fields of a record changed in the register after the file's revision, which the file
+        would set otherwise: refused, or (skip_conflicts) the register's value is kept."""
+        changed = later.get(key)
+        if not changed:
+            return
+        for fld in [f for f in new if f in old and old[f] != new[f]]:
+            h = changed.get(fld) or changed.get("*")
+            if h is None:
+                continue
+            summary.conflicts.append(_conflict(kind, ident, fld, h, old[fld], new[fld]))
+            if skip_conflicts:
+                new[fld] = old[fld]
+            else:
+                bad(f"{kind} {ident} {fld}: changed in the register after revision {revision} of this file "
+                    f"(history #{h.id}, {h.effective_on.isoformat()}, by {h.actor}): the register has "
+                    f"{_summary(fld, old[fld])!r}, the file {_summary(fld, new[fld])!r}. Export again, or import "
+                    f"with --skip-conflicts to keep the register's value", rec, fld)
+
+    for si, s in enumerate(parsed.suppliers):
         org_nr = s["org_nr"]
         row = suppliers.get(org_nr)
         new_fields = {"name": s["name"], "legal_form": s["legal_form"]}
@@ -542,6 +597,10 @@ def import_document(
         else:
             old_fields = {"name": row.name, "legal_form": row.legal_form,
                           "checks": _check_canonical(checks.get(row.id, []))}
+            conflicts("supplier", org_nr, ("supplier", org_nr), old_fields, new_fields, f"suppliers[{si}]")
+            if "checks" in new_fields:
+                s["checks"] = new_fields["checks"]
+            s["name"], s["legal_form"] = new_fields["name"], new_fields["legal_form"]
             changes = _diff(old_fields, new_fields, new_fields)
             if changes:
                 summary.suppliers_updated += 1
@@ -560,17 +619,49 @@ def import_document(
                     changes={"kind": c["kind"], "result": c["result"], "value": c.get("value"),
                              "performed_on": c["performed_on"]},
                     effective_on=_d(c["performed_on"]))
+                latest = check_events.get((org_nr, c["kind"]))
+                if latest is None or c["performed_on"] >= latest["performed_on"]:
+                    check_events[(org_nr, c["kind"])] = c
+        municipal = not needs_entry_check(s["legal_form"])
 
         for u in s["units"]:
             uid = u["unit_id"]
+            rec = unit_records[uid]
             row_u = units.get(uid)
             if row_u is None:
                 summary.units_created += 1
+                u = dict(u)
+                if not apply_status and not municipal and u["status"] != UnitStatus.PENDING_ENTRY:
+                    summary.kept.append({"kind": "unit", "id": uid, "field": "status", "register": None,
+                                         "file": u["status"], "why": "new unit of a supplier other than the "
+                                         "municipality: enters as pending_entry (entry check)"})
+                    u.update(status=UnitStatus.PENDING_ENTRY.value, removal_reason=None, status_note=None)
                 new_units.append((u, org_nr))
+                summary.status_changes.append({"kind": "unit", "id": uid, "org_nr": org_nr, "from": None,
+                                               "to": u["status"], "why": "created"})
+                if apply_status and not municipal and u["status"] in READMISSION_STATUSES:
+                    sup_checks = doc_checks.get(org_nr)
+                    if sup_checks is None:
+                        sup_checks = _check_canonical(checks.get(row.id, [])) if row is not None else []
+                    need = required_checks(ruleset, sorted({r["route"] for r in u["routes"]}), on)
+                    missing = [k for k in need if k not in _latest_passed(sup_checks)]
+                    if missing:
+                        summary.published_without_entry_checks.append(
+                            {"unit_id": uid, "org_nr": org_nr, "status": u["status"], "missing": missing})
                 changes = {k: [None, _summary(k, v)] for k, v in u.items() if k != "unit_id" and v is not None}
                 log(entity_kind="unit", entity_id=uid, action="created", unit_id=uid, org_nr=org_nr,
-                    changes=changes, reason=u.get("removal_reason"), note=u.get("status_note"))
+                    changes=changes, reason=u.get("removal_reason"),
+                    note=note + (f": {u['status_note']}" if u.get("status_note") else ""))
                 old_permits: dict[str, str] = {}
+                for r in u["routes"]:
+                    if r.get("agreement_id") and (r["agreement_id"], org_nr) not in participation:
+                        participation[(r["agreement_id"], org_nr)] = r["status"]
+                        summary.agreements_changed += 1
+                        summary.status_changes.append({"kind": "agreement", "id": r["agreement_id"], "org_nr": org_nr,
+                                                       "from": None, "to": r["status"], "why": "created"})
+                        log(entity_kind="agreement", entity_id=r["agreement_id"], action="agreement_status",
+                            org_nr=org_nr, changes={"status": [None, r["status"]], "supplier": org_nr,
+                                                    "scope": "supplier"})
             else:
                 old = _unit_canonical(row_u, offers.get(row_u.id, []), routes.get(row_u.id, []),
                                       permits.get(row_u.id, []))
@@ -582,57 +673,88 @@ def import_document(
                     for key in ("offers", "routes"):
                         if _same_items(old[key], new[key]):
                             new[key] = old[key]
-                status_changed = old["status"] != new["status"]
-                # A status change is its own entry, carrying the removal reason and note.
-                skip = _STATUS_FIELDS if status_changed else ("status",)
-                keys = [k for k in dict.fromkeys([*new, *old]) if k not in skip and k != "unit_id"]
+                conflicts("unit", uid, ("unit", uid), old, new, rec)
+                # Agreement participations: the register's order stop or termination is kept
+                # unless --apply-status (then it is changed below, with its invariants).
+                new["routes"] = [dict(r) for r in new["routes"]]
+                for r in new["routes"]:
+                    aid = r.get("agreement_id")
+                    if aid is None:
+                        continue
+                    key = (aid, org_nr)
+                    for akey in (("agreement", aid, org_nr), ("agreement", aid, None)):
+                        h = later.get(akey, {}).get("status")
+                        if h is not None and key in participation and participation[key] != r["status"]:
+                            summary.conflicts.append(_conflict("agreement", f"{aid} ({org_nr})", "status", h,
+                                                               participation[key], r["status"]))
+                            if not skip_conflicts:
+                                bad(f"agreement {aid} of supplier {org_nr} status: changed in the register after "
+                                    f"revision {revision} of this file (history #{h.id}, {h.effective_on.isoformat()}, "
+                                    f"by {h.actor}): the register has {participation[key]!r}, the file "
+                                    f"{r['status']!r}. Export again, or import with --skip-conflicts", rec, "routes")
+                            r["status"] = participation[key]
+                            break
+                    if key not in participation:
+                        participation[key] = r["status"]
+                        summary.agreements_changed += 1
+                        summary.status_changes.append({"kind": "agreement", "id": aid, "org_nr": org_nr,
+                                                       "from": None, "to": r["status"], "why": "created"})
+                        log(entity_kind="agreement", entity_id=aid, action="agreement_status", org_nr=org_nr,
+                            changes={"status": [None, r["status"]], "supplier": org_nr, "scope": "supplier"})
+                    elif participation[key] != r["status"]:
+                        if apply_status:
+                            agreement_plan.setdefault(key, (r["status"], rec))
+                        else:
+                            summary.kept.append({"kind": "agreement", "id": aid, "org_nr": org_nr, "field": "status",
+                                                 "register": participation[key], "file": r["status"],
+                                                 "why": "decided in the register (INK); --apply-status to take the file's"})
+                        r["status"] = participation[key]
+                # A revoked or banned permit is IVO's decision: the file does not undo it.
+                old_by_dnr = {p["dnr"]: p for p in old["permits"]}
+                kept_permits = []
+                for p in new["permits"]:
+                    was = old_by_dnr.get(p["dnr"])
+                    if was is not None and was["status"] in LOST_PERMIT_STATUSES and p["status"] != was["status"]:
+                        summary.kept.append({"kind": "permit", "id": p["dnr"], "unit_id": uid, "field": "status",
+                                             "register": was["status"], "file": p["status"],
+                                             "why": "IVO's decision; a new permit has a new diary number"})
+                        p = was
+                    kept_permits.append(p)
+                new["permits"] = kept_permits
+                if old["status"] != new["status"]:
+                    if apply_status:
+                        unit_status_plan.append((uid, {k: new.get(k) for k in _STATUS_FIELDS}, rec))
+                    else:
+                        summary.kept.append({"kind": "unit", "id": uid, "field": "status", "register": old["status"],
+                                             "file": new["status"], "why": "decided in the register; "
+                                             "--apply-status to take the file's"})
+                # The status fields are the register's here; a change goes through change_unit_status.
+                for k in _STATUS_FIELDS:
+                    new[k] = old.get(k)
+                keys = [k for k in dict.fromkeys([*new, *old]) if k not in _STATUS_FIELDS and k != "unit_id"]
                 changes = _diff(old, new, keys)
                 if old_org != org_nr:
                     changes["org_nr"] = [old_org, org_nr]
-                if not changes and not status_changed:
-                    summary.units_unchanged += 1
+                if not changes:
+                    if not any(x[0] == uid for x in unit_status_plan):
+                        summary.units_unchanged += 1
+                    else:
+                        summary.units_updated += 1
                     continue
                 summary.units_updated += 1
                 changed_units.append((new, row_u, org_nr, old))
-                if changes:
-                    log(entity_kind="unit", entity_id=uid, action="updated", unit_id=uid, org_nr=org_nr,
-                        changes=changes)
-                if status_changed:
-                    status_records[("unit", uid)] = unit_records[uid]
-                    log(entity_kind="unit", entity_id=uid, action="status", unit_id=uid, org_nr=org_nr,
-                        changes={"status": [old["status"], new["status"]]}, reason=new.get("removal_reason"),
-                        note=new.get("status_note"))
+                log(entity_kind="unit", entity_id=uid, action="updated", unit_id=uid, org_nr=org_nr, changes=changes)
                 old_permits = {p["dnr"]: p["status"] for p in old["permits"]}
+                u = new
             for p in u.get("permits") or []:
                 if old_permits.get(p["dnr"]) != p["status"]:
                     log(entity_kind="permit", entity_id=p["dnr"], action="permit", unit_id=uid, org_nr=org_nr,
-                        changes={"status": [old_permits.get(p["dnr"]), p["status"]], "insats": p["insats"]},
+                        changes={"status": [old_permits.get(p["dnr"]), p["status"]], "insats": p["insats"],
+                                 "decided_on": p["decided_on"]},
                         effective_on=_d(p["decided_on"]))
-
-    for aid, (rec, terms, org_nr) in new_agreements.items():
-        old = existing_agreements.get(aid)
-        old_status = old["status"] if old else None
-        if old_status != terms["status"]:
-            status_records[("agreement", aid)] = rec
-            summary.agreements_changed += 1
-            log(entity_kind="agreement", entity_id=aid, action="agreement_status", org_nr=org_nr,
-                changes={"status": [old_status, terms["status"]]})
-
-    # History stays in date order: a status cannot change before the current one took effect.
-    for kind, what in (("unit", "unit"), ("agreement", "agreement")):
-        changing = {h["entity_id"]: h for h in history if h["entity_kind"] == kind
-                    and h["action"] in ("status", "agreement_status") and h["changes"]["status"][0] is not None}
-        for entity_id, since in _last_status_dates(session, kind, list(changing)).items():
-            if since > on:
-                rec = status_records[(kind, entity_id)]
-                bad(f"the import would change {what} {entity_id}'s status on {on.isoformat()}, before its current "
-                    f"status took effect ({since.isoformat()}); history is kept in date order", rec, "status")
+                    permit_events.append({"kind": "permit", "unit_id": uid, "permit": dict(p)})
     if problems:
         raise ValidationError(problems)
-
-    summary.history_entries = len(history)
-    if dry_run:
-        return summary
 
     # --- apply ------------------------------------------------------------------------------
     # Bulk statements, not one ORM object per row: 20,000 units import in seconds.
@@ -696,10 +818,82 @@ def import_document(
     record_many(session, history, actor=actor)
     # The session may hold ORM objects of rows replaced above; later reads must see the new rows.
     session.expire_all()
+
+    # --- decisions: the file's statuses (--apply-status), then the register-status rules -------
+    def through(rec: str, fn, *args, **kw):
+        try:
+            return fn(*args, **kw)
+        except PlaceringError as exc:
+            bad(f"{exc} (--apply-status)", rec, "status")
+            return None
+
+    for uid, new, rec in unit_status_plan:
+        entry = through(rec, change_unit_status, session, uid, new["status"], actor=actor,
+                        reason=new.get("removal_reason") if new["status"] == UnitStatus.REMOVED else None,
+                        note=new.get("status_note"), source=note, effective_on=on, entry_approved=True)
+        if entry is not None:
+            old, to = entry.changes["status"]
+            summary.status_changes.append({"kind": "unit", "id": uid, "org_nr": entry.org_nr, "from": old, "to": to,
+                                           "why": note})
+            if to in READMISSION_STATUSES and old == UnitStatus.PENDING_ENTRY:
+                unit = get_unit(session, uid)
+                sup = supplier_of(session, unit)
+                need = required_checks(ruleset, sorted({r.route for r in session.scalars(
+                    select(UnitRoute).where(UnitRoute.unit_id == unit.id))}), on)
+                passed = _latest_passed(_check_canonical(session.scalars(
+                    select(SupplierCheck).where(SupplierCheck.supplier_id == sup.id))))
+                missing = [k for k in need if k not in passed]
+                if missing:
+                    summary.published_without_entry_checks.append(
+                        {"unit_id": uid, "org_nr": sup.org_nr, "status": to, "missing": missing})
+    for (aid, org_nr), (status, rec) in agreement_plan.items():
+        entry = through(rec, change_agreement_status, session, aid, status, actor=actor, note=note,
+                        effective_on=on, org_nr=org_nr)
+        if entry is not None:
+            summary.agreements_changed += 1
+            summary.status_changes.append({"kind": "agreement", "id": aid, "org_nr": org_nr,
+                                           "from": entry.changes["status"][0], "to": status, "why": note})
+    if problems:
+        raise ValidationError(problems)
+
+    events = permit_events + [{"kind": "check", "org_nr": org_nr, "check": c} for (org_nr, _), c in check_events.items()]
+    for event in events:
+        for item in apply_register_event(session, event, actor=actor, ruleset=ruleset):
+            d = item.as_dict()
+            summary.rules.append(d)
+            if item.action in ("unit_status", "agreement_status"):
+                summary.status_changes.append({
+                    "kind": "unit" if item.action == "unit_status" else "agreement",
+                    "id": item.unit_id if item.action == "unit_status" else item.agreement_id,
+                    "org_nr": item.org_nr, "from": item.status_from, "to": item.status_to,
+                    "why": f"rule {item.rule}"})
+
+    # Every history entry the import wrote, for --dry-run and --json: data, statuses, proposals.
+    for c in summary.status_changes:
+        if c["why"] != "created":
+            summary.changes.append({"entity_kind": c["kind"], "entity_id": c["id"], "action": "status",
+                                    "org_nr": c["org_nr"], "changes": {"status": [c["from"], c["to"]]},
+                                    "note": c["why"]})
+    for r in summary.rules:
+        if r["action"] == "proposal":
+            summary.changes.append({"entity_kind": "proposal", "entity_id": str(r["proposal_id"]),
+                                    "action": "proposal_created", "org_nr": r["org_nr"],
+                                    "changes": {"kind": r["status_to"]}, "rule_id": r["rule"]})
+    summary.history_entries = len(summary.changes)
+    if dry_run:
+        session.rollback()
     return summary
 
 
 # --- status changes -------------------------------------------------------------------------
+
+
+def _latest_permits(session: Session, unit_pk: int) -> list[Permit]:
+    """The latest permit decision per insats of a unit."""
+    latest: dict[str, Permit] = {}
+    for p in session.scalars(select(Permit).where(Permit.unit_id == unit_pk).order_by(Permit.decided_on, Permit.id)):
+        latest[p.insats] = p
+    return list(latest.values())
 
 
 def change_unit_status(
@@ -713,8 +907,16 @@ def change_unit_status(
     effective_on: date | None = None,
     rule_id: str | None = None,
     rules_version: str | None = None,
+    entry_approved: bool = False,
+    source: str | None = None,
 ) -> History:
-    """Change a unit's register status, within the authority invariants; returns the history entry."""
+    """Change a unit's register status, within the authority invariants; returns the history entry.
+
+    `source` names where the change came from (e.g. "import FILE (--apply-status)"): it is added
+    to the history note, not to the unit's status note.
+
+    `entry_approved`: the caller is the entry check (register.entry.approve_entry) or a
+    maintainer's --apply-status import, which alone publish a pending_entry unit."""
     actor = require_actor(actor)
     status = _code(status, UnitStatus, "unit status")
     if reason is not None:
@@ -742,16 +944,22 @@ def change_unit_status(
             # A missing option is invalid input (exit 2, as the README says), not a refused change.
             raise ValidationError(f"removing unit {unit.unit_id} requires {' and '.join(missing)}; "
                                   f"reason codes: {', '.join(m.value for m in RemovalReason)}")
-    if unit.status == UnitStatus.REMOVED:
-        if status not in READMISSION_STATUSES:
+    if unit.status == UnitStatus.REMOVED and status != UnitStatus.PENDING_ENTRY:
+        raise InvariantViolation(
+            f"unit {unit.unit_id} is removed; removal is final unless the unit is re-admitted through a new entry "
+            f"check: set it to pending_entry, record the checks, then 'placering register entry approve'")
+    if unit.status == UnitStatus.REMOVED and unit.removal_reason == RemovalReason.IVO:
+        # A lost IVO permit always removes: the unit comes back only with a permit IVO has granted.
+        lost = [p for p in _latest_permits(session, unit.id) if p.status not in ("active", "notified")]
+        if lost:
             raise InvariantViolation(
-                f"unit {unit.unit_id} is removed; a removed unit can only be re-admitted as published or "
-                f"watch, after a new entry check")
-        removed_on = _removal_dates(session, [unit.unit_id]).get(unit.unit_id, date.min)
-        sup_checks = session.scalars(select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id))
-        missing = _missing_entry_checks(sup_checks, removed_on)
-        if missing:
-            raise InvariantViolation(_readmission_message(unit.unit_id, supplier.org_nr, removed_on, missing))
+                f"unit {unit.unit_id} was removed because IVO revoked its permit; it cannot re-enter while its "
+                f"latest permit decision is {', '.join(f'{p.dnr} {p.status}' for p in lost)} "
+                "(record IVO's new permit with 'placering register permit' first)")
+    if (unit.status == UnitStatus.PENDING_ENTRY and status in READMISSION_STATUSES and not entry_approved):
+        raise InvariantViolation(
+            f"unit {unit.unit_id} waits for its entry check (pending_entry): it is published by "
+            f"'placering register entry approve {unit.unit_id} --note …' once the required checks have passed")
     since = status_since(session, unit.unit_id)
     if since is not None and on < since.effective_on:
         raise InvariantViolation(
@@ -763,7 +971,9 @@ def change_unit_status(
     unit.status_note = note
     entry = record(session, actor=actor, entity_kind="unit", entity_id=unit.unit_id, action="status",
                    effective_on=on, changes={"status": [old, status]}, org_nr=supplier.org_nr,
-                   unit_id=unit.unit_id, reason=reason, note=note, rule_id=rule_id, rules_version=rules_version)
+                   unit_id=unit.unit_id, reason=reason,
+                   note=(f"{note} ({source})" if note else source) if source else note,
+                   rule_id=rule_id, rules_version=rules_version)
     session.flush()
     return entry
 
@@ -778,8 +988,12 @@ def change_agreement_status(
     effective_on: date | None = None,
     rule_id: str | None = None,
     rules_version: str | None = None,
+    org_nr: str | None = None,
 ) -> History:
-    """Change the status of every route of a framework agreement; one history entry."""
+    """Change the status of a framework agreement: one supplier's participation (`org_nr`), or
+    every supplier's when INK decides so for the whole agreement (org_nr None). One history entry
+    per participation changed (changes `supplier`, `scope`: supplier | all); returns the first.
+    A terminated participation is final and is left as it is by a change of the whole agreement."""
     actor = require_actor(actor)
     status = _code(status, AgreementStatus, "agreement status")
     on = _today(effective_on)
@@ -790,27 +1004,47 @@ def change_agreement_status(
         raise InvariantViolation(
             f"agreement {aid} is not a framework agreement (its routes are {', '.join(kinds)}): "
             "order_stop and terminated apply only to framework agreements (ramavtal)")
-    old = routes[0].status
-    if old == status:
-        raise InvariantViolation(f"agreement {aid} is already {status}")
-    if old == AgreementStatus.TERMINATED:
-        raise InvariantViolation(f"agreement {aid} is terminated, which is final; it cannot become '{status}'")
+    by_org: dict[str, list[UnitRoute]] = defaultdict(list)
+    for r, org in session.execute(
+            select(UnitRoute, Supplier.org_nr).join(Unit, Unit.id == UnitRoute.unit_id)
+            .join(Supplier, Supplier.id == Unit.supplier_id).where(UnitRoute.agreement_id == aid)
+            .order_by(Supplier.org_nr, UnitRoute.id)):
+        by_org[org].append(r)
+    if org_nr is not None:
+        try:
+            key = canonical_org_nr(org_nr)
+        except ValueError as exc:
+            raise ValidationError(f"--supplier: {exc}") from None
+        if key not in by_org:
+            raise InvariantViolation(f"supplier {key} has no part in agreement {aid} "
+                                     f"(its suppliers: {', '.join(sorted(by_org))})")
+        targets = {key: by_org[key]}
+    else:
+        targets = dict(by_org)
+    who = f"supplier {next(iter(targets))} on agreement {aid}" if org_nr is not None else f"agreement {aid}"
+    olds = {org: rs[0].status for org, rs in targets.items()}
+    if all(o == AgreementStatus.TERMINATED for o in olds.values()):
+        raise InvariantViolation(f"{who} is terminated, which is final; it cannot become '{status}'")
+    changing = {org: rs for org, rs in targets.items()
+                if olds[org] != status and olds[org] != AgreementStatus.TERMINATED}
+    if not changing:
+        raise InvariantViolation(f"{who} is already {status}")
     since = _last_status_dates(session, "agreement", [aid]).get(aid)
     if since is not None and on < since:
+        current = sorted({olds[org] for org in changing})
         raise InvariantViolation(
-            f"the change would take effect on {on.isoformat()}, before agreement {aid} became {old} "
+            f"the change would take effect on {on.isoformat()}, before {who} became {'/'.join(current)} "
             f"({since.isoformat()}); history is kept in date order")
-    # One query for the suppliers on the agreement, not two lookups per route.
-    org_nrs = sorted(set(session.scalars(
-        select(Supplier.org_nr).join(Unit, Unit.supplier_id == Supplier.id)
-        .join(UnitRoute, UnitRoute.unit_id == Unit.id).where(UnitRoute.agreement_id == aid))))
-    for r in routes:
-        r.status = status
-    entry = record(session, actor=actor, entity_kind="agreement", entity_id=aid, action="agreement_status",
-                   effective_on=on, changes={"status": [old, status]}, org_nr=org_nrs[0],
-                   note=note, rule_id=rule_id, rules_version=rules_version)
+    entries = []
+    for org, rs in changing.items():
+        for r in rs:
+            r.status = status
+        entries.append(record(session, actor=actor, entity_kind="agreement", entity_id=aid, action="agreement_status",
+                              effective_on=on, org_nr=org, note=note, rule_id=rule_id, rules_version=rules_version,
+                              changes={"status": [olds[org], status], "supplier": org,
+                                       "scope": "supplier" if org_nr is not None else "all"}))
     session.flush()
-    return entry
+    return entries[0]
 
 
 # --- checks, permits, complaints ------------------------------------------------------------

@@ -104,6 +104,8 @@ FIELDS: dict[str, FieldType] = {
     "event.on": _f(DATE),
     "event.insats": _f(STR, True, "the permit's insats (permit events)"),
     "event.permit_required": _f(BOOL, True, "the permit's insats is permit-bound on event.on (permit events)"),
+    "event.framework_agreement": _f(BOOL, True, "the unit takes the permit's insats through an active framework "
+                                                "agreement (permit events)"),
     # check.* (register_status stage, event.kind == check)
     "check.kind": _f(STR, True),
     "check.result": _f(STR, True),
@@ -316,7 +318,7 @@ class Propose:
 
 
 Outcome = t.Union[Exclude, Flag, Transition, Propose]
-PROPOSAL_KINDS = ("deepened_control", "republish", "check_unavailable", "assess_removal")
+PROPOSAL_KINDS = ("deepened_control", "republish", "check_unavailable", "assess_removal", "order_stop")
 
 # ---------------------------------------------------------------------------------------------
 # Rules, policies, parameters

@@ -121,15 +121,26 @@ def similar_complaints(dated: list[tuple[str, date, str]], on: date, category: s
 def _facts_from_snapshot(snap: RegisterSnapshot, supplier: dict, unit_ids: set[str] | None, kind: str,
                          on: date, extra: dict, base_event: dict) -> list[dict]:
     records = [r for uid, r in sorted(snap.units.items()) if unit_ids is None or uid in unit_ids]
-    facts = [{"event": dict(base_event), **extra, "unit": r.unit, "supplier": r.supplier, "_routes": r.routes}
-             for r in records]
+    facts = [{"event": _unit_event(base_event, r), **extra, "unit": r.unit, "supplier": r.supplier,
+              "_routes": r.routes} for r in records]
     if not records:
         facts.append({"event": dict(base_event), **extra, "supplier": supplier_fact(supplier, on), "_routes": []})
     return facts
 
 
+def _unit_event(base_event: dict, record: Any) -> dict:
+    """The event as one unit sees it: for a permit decision, whether the unit takes the permit's
+    insats through an active framework agreement (INK decides that agreement's order stop)."""
+    event = dict(base_event)
+    if event["kind"] == "permit" and event["insats"] is not None:
+        event["framework_agreement"] = any(r["route"] == "ramavtal" and r["insats"] == event["insats"]
+                                           and r["status"] == "active" for r in record.routes)
+    return event
+
+
 def _event_base(kind: str, event: dict, on: date, ruleset: RuleSet) -> tuple[dict, dict]:
-    base_event: dict[str, Any] = {"kind": kind, "on": on, "insats": None, "permit_required": None}
+    base_event: dict[str, Any] = {"kind": kind, "on": on, "insats": None, "permit_required": None,
+                                  "framework_agreement": None}
     extra: dict[str, Any] = {}
     if kind == "permit":
         pf = permit_fact(event["permit"])
@@ -316,16 +327,20 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             item.effective_on = max(on, last.effective_on) if last is not None else on
             change_agreement_status(session, item.agreement_id, item.status_to, actor=actor, note=item.message,
                                     effective_on=item.effective_on, rule_id=item.rule,
-                                    rules_version=item.rules_version)
+                                    rules_version=item.rules_version, org_nr=item.org_nr)
         elif item.action == "proposal":
             kind = item.status_to
             existing = _open_proposal(session, kind, item.org_nr, item.unit_id)
             if existing is not None:
                 item.action, item.proposal_id = "proposal_exists", existing.id
                 continue
+            details = {"values": item.values, "source": item.source, "event": event["kind"]}
+            if kind == "order_stop":
+                # For INK: which agreements of this supplier the proposal concerns.
+                details["agreements"] = _framework_agreements(session, item.unit_id, event)
+                details["decide_with"] = "placering register agreement AGREEMENT_ID order_stop --supplier " + item.org_nr
             proposal = Proposal(kind=kind, org_nr=item.org_nr, unit_id=item.unit_id, rule_id=item.rule,
-                                rules_version=item.rules_version, message=item.message,
-                                details={"values": item.values, "source": item.source, "event": event["kind"]},
+                                rules_version=item.rules_version, message=item.message, details=details,
                                 created_on=on)
             session.add(proposal)
             session.flush()
@@ -336,6 +351,18 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             item.proposal_id = proposal.id
     session.flush()
     return planned
+
+
+def _framework_agreements(session: Session, unit_id: str | None, event: dict) -> list[str]:
+    from ..storage.models import UnitRoute
+
+    insats = (event.get("permit") or {}).get("insats")
+    unit = session.scalars(select(Unit).where(Unit.unit_id == unit_id)).first() if unit_id else None
+    if unit is None:
+        return []
+    return sorted({r.agreement_id for r in session.scalars(select(UnitRoute).where(
+        UnitRoute.unit_id == unit.id, UnitRoute.route == "ramavtal", UnitRoute.agreement_id.is_not(None)))
+        if insats is None or r.insats == insats})
 
 
 def _open_proposal(session: Session, kind: str, org_nr: str, unit_id: str | None) -> Proposal | None:

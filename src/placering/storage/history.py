@@ -145,3 +145,8 @@ def current_revision(session: Session) -> int:
     stmt = (select(History.id).where(not_(and_(History.entity_kind == "request", History.action == "matched")))
             .order_by(History.id.desc()).limit(1))
     return session.scalar(stmt) or 0
+
+
+def entries_since(session: Session, revision: int) -> list[History]:
+    """Every history entry recorded after the given revision, oldest first."""
+    return list(session.scalars(select(History).where(History.id > revision).order_by(History.id)))

@@ -265,6 +265,7 @@ class Placement(SQLModel, table=True):
     decision_to: Optional[date] = None
     agreed_price: Optional[float] = None
     agreed_by: Optional[str] = None
+    chosen_on: Optional[date] = None  # the day of choosing (the unit was checked again that day)
 
 
 class Review(SQLModel, table=True):

@@ -1,0 +1,192 @@
+"""Entry check (kontroll inför tillägg i utförarregistret): a new supplier's units, and a removed
+unit that is re-admitted, wait as `pending_entry` (never asked or recommended) until the checks
+that the dated parameter `entry_checks_required` names for the unit's routes have passed and a
+maintainer approves the entry with a note; a rejection records its reason. The municipality's
+own units (egen regi, legal form kommun) do not enter this way.
+
+Sources: Spink's annual report 2024 (sources/004: "11 av 20 utförare godkändes inte i
+kontrollerna"), Nordost 2022 (sources/000, 3 Kontrollmoment). History: `entry_approved` /
+`entry_rejected` (entity `entry`, id = unit_id), besides the unit's `status` entry on approval.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..errors import InvariantViolation, ValidationError
+from ..boundary import today
+from ..storage.history import record, require_actor
+from ..storage.models import History, Supplier, SupplierCheck, Unit, UnitRoute
+from ..text import looks_like_org_nr, nfc
+from ..vocabulary import CheckResult, UnitStatus
+
+ENTRY_PARAM = "entry_checks_required"
+VALIDITY_PARAM = "check_validity_days"
+MUNICIPAL_LEGAL_FORMS = frozenset({"kommun"})  # egen regi: the municipality's own units
+
+
+def _ruleset(ruleset: Any) -> Any:
+    if ruleset is not None:
+        return ruleset
+    from ..rules import load_ruleset  # the parameters live with the rules
+
+    return load_ruleset()
+
+
+def needs_entry_check(legal_form: str) -> bool:
+    return legal_form not in MUNICIPAL_LEGAL_FORMS
+
+
+def required_checks(ruleset: Any, routes: list[str], on: date) -> list[str]:
+    """The check kinds the entry of a unit with these routes requires on the date (union)."""
+    table = _ruleset(ruleset).param(ENTRY_PARAM, on)
+    kinds: list[str] = []
+    for route in routes:
+        for kind in table.get(route, []):
+            if kind not in kinds:
+                kinds.append(kind)
+    return kinds
+
+
+def _pending_since(session: Session, unit_id: str) -> tuple[date | None, date | None]:
+    """(when the unit became pending_entry, when it was last removed before that), from history."""
+    pending_on = removed_on = None
+    for h in session.scalars(select(History).where(
+            History.entity_kind == "unit", History.entity_id == unit_id,
+            History.action.in_(("created", "status"))).order_by(History.effective_on, History.id)):
+        st = (h.changes or {}).get("status")
+        if not st:
+            continue
+        if st[1] == UnitStatus.REMOVED:
+            removed_on = h.effective_on
+        if st[1] == UnitStatus.PENDING_ENTRY:
+            pending_on = h.effective_on
+    return pending_on, removed_on
+
+
+def entry_state(session: Session, unit: Unit, *, on: date, ruleset: Any = None) -> dict[str, Any]:
+    """Where a unit's entry check stands on the date: each required check, passed or why not."""
+    ruleset = _ruleset(ruleset)
+    supplier = session.get(Supplier, unit.supplier_id)
+    routes = sorted({r for r in session.scalars(select(UnitRoute.route).where(UnitRoute.unit_id == unit.id))})
+    required = required_checks(ruleset, routes, on)
+    validity = ruleset.param(VALIDITY_PARAM, on)
+    pending_on, removed_on = _pending_since(session, unit.unit_id)
+    latest: dict[str, SupplierCheck] = {}
+    for c in session.scalars(select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id,
+                                                         SupplierCheck.performed_on <= on)
+                             .order_by(SupplierCheck.performed_on, SupplierCheck.id)):
+        latest[c.kind] = c
+    checks = []
+    for kind in required:
+        c = latest.get(kind)
+        why = None
+        if c is None:
+            why = "never checked"
+        elif c.result != CheckResult.PASS.value:
+            why = f"latest result {c.result} ({c.performed_on.isoformat()})"
+        elif removed_on is not None and c.performed_on < removed_on:
+            why = f"performed {c.performed_on.isoformat()}, before the removal on {removed_on.isoformat()}"
+        elif kind in validity and c.performed_on + timedelta(days=int(validity[kind])) < on:
+            why = f"performed {c.performed_on.isoformat()}, older than {validity[kind]} days"
+        checks.append({"kind": kind, "result": c.result if c else None,
+                       "performed_on": c.performed_on.isoformat() if c else None, "passed": why is None,
+                       "why": why})
+    last = session.scalars(select(History).where(History.entity_kind == "entry", History.entity_id == unit.unit_id)
+                           .order_by(History.id.desc()).limit(1)).first()
+    return {
+        "unit_id": unit.unit_id, "name": unit.name, "org_nr": supplier.org_nr, "supplier": supplier.name,
+        "status": unit.status, "routes": routes, "pending_since": pending_on, "readmission": removed_on is not None,
+        "required": required, "checks": checks, "missing": [c["kind"] for c in checks if not c["passed"]],
+        "last_decision": None if last is None else {"action": last.action, "on": last.effective_on,
+                                                    "by": last.actor, "note": last.note},
+    }
+
+
+def pending_entries(session: Session, *, on: date | None = None, ruleset: Any = None) -> list[dict[str, Any]]:
+    """Every unit waiting for its entry check, with the state of its required checks."""
+    on = on or today()
+    ruleset = _ruleset(ruleset)
+    units = session.scalars(select(Unit).where(Unit.status == UnitStatus.PENDING_ENTRY.value).order_by(Unit.unit_id))
+    return [entry_state(session, u, on=on, ruleset=ruleset) for u in units]
+
+
+def _units(session: Session, ident: str) -> list[Unit]:
+    """The pending units an ID names: one unit, or every pending unit of a supplier (org nr)."""
+    from .service import get_supplier, get_unit
+
+    ident = nfc(ident).strip()
+    if looks_like_org_nr(ident):
+        supplier = get_supplier(session, ident)
+        units = list(session.scalars(select(Unit).where(Unit.supplier_id == supplier.id,
+                                                        Unit.status == UnitStatus.PENDING_ENTRY.value)
+                                     .order_by(Unit.unit_id)))
+        if not units:
+            raise InvariantViolation(f"supplier {supplier.org_nr} has no unit waiting for its entry check")
+        return units
+    unit = get_unit(session, ident)
+    if unit.status != UnitStatus.PENDING_ENTRY.value:
+        raise InvariantViolation(f"unit {unit.unit_id} is {unit.status}, not waiting for an entry check "
+                                 "(pending_entry)")
+    return [unit]
+
+
+def approve_entry(session: Session, ident: str, *, actor: str, note: str, on: date | None = None,
+                  ruleset: Any = None) -> list[History]:
+    """Approve the entry of a pending unit (or of every pending unit of a supplier): every
+    required check must have passed. The unit becomes published; history records
+    `entry_approved` with the checks, and the status change."""
+    from .service import change_unit_status
+
+    actor = require_actor(actor)
+    note = nfc(note or "").strip()
+    if not note:
+        raise ValidationError("--note: say what the entry check found (it is kept in history)")
+    on = on or today()
+    ruleset = _ruleset(ruleset)
+    entries = []
+    for unit in _units(session, ident):
+        state = entry_state(session, unit, on=on, ruleset=ruleset)
+        failed = [c for c in state["checks"] if not c["passed"]]
+        if failed:
+            raise InvariantViolation(
+                f"unit {unit.unit_id} cannot enter the register on {on.isoformat()}: the entry check for "
+                f"{', '.join(state['routes'])} requires passed "
+                + "; ".join(f"{c['kind']} ({c['why']})" for c in failed)
+                + f" (parameter {ENTRY_PARAM}); record the checks with 'placering register check'")
+        record(session, actor=actor, entity_kind="entry", entity_id=unit.unit_id, action="entry_approved",
+               effective_on=on, org_nr=state["org_nr"], unit_id=unit.unit_id, note=note,
+               changes={"routes": state["routes"], "readmission": state["readmission"],
+                        "checks": {c["kind"]: f"{c['result']} {c['performed_on']}" for c in state["checks"]}},
+               rules_version=ruleset.version)
+        entries.append(change_unit_status(session, unit.unit_id, UnitStatus.PUBLISHED.value, actor=actor,
+                                          note=f"entry approved: {note}", effective_on=on, entry_approved=True))
+    return entries
+
+
+def reject_entry(session: Session, ident: str, *, actor: str, reason: str, on: date | None = None,
+                 ruleset: Any = None) -> list[History]:
+    """Reject the entry of a pending unit (or of every pending unit of a supplier), with the
+    reason; the unit stays pending_entry (never asked or recommended)."""
+    actor = require_actor(actor)
+    reason = nfc(reason or "").strip()
+    if not reason:
+        raise ValidationError("--reason: say why the entry is rejected (it is kept in history)")
+    on = on or today()
+    ruleset = _ruleset(ruleset)
+    entries = []
+    for unit in _units(session, ident):
+        state = entry_state(session, unit, on=on, ruleset=ruleset)
+        entries.append(record(
+            session, actor=actor, entity_kind="entry", entity_id=unit.unit_id, action="entry_rejected",
+            effective_on=on, org_nr=state["org_nr"], unit_id=unit.unit_id, note=reason,
+            changes={"routes": state["routes"], "readmission": state["readmission"],
+                     "checks": {c["kind"]: (f"{c['result']} {c['performed_on']}" if c["result"] else None)
+                                for c in state["checks"]}},
+            rules_version=ruleset.version))
+    session.flush()
+    return entries
