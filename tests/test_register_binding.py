@@ -186,8 +186,8 @@ def test_new_supplier_waits_for_its_entry_check(run, engine, tmp_path):
     assert ok.exit_code == 0, ok.output
     assert status(run, "U-NEW") == "published"
     history = json.loads(run("register", "history", "U-NEW", "--json").stdout)
-    assert [h["action"] for h in history if h["entity_kind"] == "entry"] == ["entry_rejected", "entry_approved"]
-    assert [h["note"] for h in history if h["entity_kind"] == "entry"] == [
+    assert [h["action"] for h in history if h["kind"] == "entry"] == ["entry_rejected", "entry_approved"]
+    assert [h["note"] for h in history if h["kind"] == "entry"] == [
         "Skatteregistrering saknas", "Kontroller utan anmärkning"]
     report = json.loads(run("audit", "entries", "--period", "half", "--json").stdout)
     assert [(p["period"], p["suppliers_checked"], p["suppliers_rejected"], p["units_approved"])
@@ -203,7 +203,7 @@ def test_apply_status_is_recorded_and_lists_units_published_without_entry_checks
     assert [(p["unit_id"], p["missing"]) for p in listed] == [("U-1", [
         "tax_registration", "enforcement_debt", "employer_registration", "warning_list", "annual_report"])]
     [created] = [h for h in json.loads(run("register", "history", "U-1", "--json").stdout)
-                 if h["entity_kind"] == "unit" and h["action"] == "created"]
+                 if h["kind"] == "unit" and h["action"] == "created"]
     assert created["changes"]["status"] == [None, "published"] and created["note"].endswith("(--apply-status)")
     # The municipality's own unit never waits for an entry check.
     plain = register_doc(unit("U-1"), unit("U-E", "egen_regi", None), unit("U-E2", "egen_regi", None))

@@ -183,7 +183,7 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
         # A unit chosen outside the recommendations: its own entry in the decision.
         from .decisions import _find_in_decision, stored_document
 
-        where, entry = _find_in_decision(stored_document(decision), review.unit_id)
+        where, entry = _find_in_decision(stored_document(decision), review.unit_id, session=session, row=req)
         chosen = (entry.get("eligible") if where == "held_back" else entry) or {}
         reviewed = [dict(chosen, unit_id=review.unit_id, rank=chosen.get("rank"), held_back=where == "held_back")]
     for r in reviewed:

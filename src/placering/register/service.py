@@ -921,7 +921,10 @@ def change_unit_status(
     status = _code(status, UnitStatus, "unit status")
     if reason is not None:
         reason = _code(reason, RemovalReason, "removal reason")
-    note = field_text(note, "--note", optional=True)
+    # A rule's note is its message, built from register fields (a permit's diary number such as
+    # 8.1-10708/2024 reads to the identity-number check like a date of birth): only a person's
+    # note is free text to check.
+    note = field_text(note, "--note", optional=True) if rule_id is None else (nfc(note) if note else None)
     on = _today(effective_on)
     unit = get_unit(session, unit_id, lock=True)
     supplier = supplier_of(session, unit)

@@ -59,7 +59,10 @@ def record(
         org_nr=org_nr,
         unit_id=unit_id,
         reason=reason,
-        note=field_text(note, "note", optional=True) if note else None,
+        # A rule's note is its message, built from register fields (a permit's diary number such as
+        # 8.1-10708/2024 reads to the identity-number check like a date of birth): checked for
+        # length and characters, not as a person's free text.
+        note=field_text(note, "note", optional=True, free=rule_id is None) if note else None,
         rule_id=rule_id,
         rules_version=rules_version,
     )
