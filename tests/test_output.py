@@ -111,7 +111,7 @@ def test_people_read_labels_and_programs_read_codes(loaded, tmp_path):
     path = tmp_path / "request.json"
     path.write_text(json.dumps(REQUEST, ensure_ascii=False), encoding="utf-8")
     ok(loaded("match", str(path), "--by", "handläggare"))
-    explained = ok(loaded("request", "show", "R-OUT-1", "--explain", "U-1002")).stdout
+    explained = ok(loaded("request", "show", "R-OUT-1", "--explain", "U-1002", env={"COLUMNS": "300"})).stdout
     assert "Enheten tar emot man/pojke, inte kvinna/flicka" in explained  # was "male, inte female"
     data = json.loads(ok(loaded("request", "show", "R-OUT-1", "--explain", "U-1002", "--json")).stdout)
     gender = next(r for r in data["reasons"] if r["code"] == "GENDER")
