@@ -116,8 +116,13 @@ def test_people_read_labels_and_programs_read_codes(loaded, tmp_path):
     data = json.loads(ok(loaded("request", "show", "R-OUT-1", "--explain", "U-1002", "--json")).stdout)
     gender = next(r for r in data["reasons"] if r["code"] == "GENDER")
     assert gender["values"]["request.person.gender"] == "female"  # the code stays in --json
-    show = ok(loaded("register", "show", "U-1002", env={"COLUMNS": "120"})).stdout
-    assert "Status:        Rekommendationsstopp" in show and "Återkallat" in show  # not recommendation_stop/revoked
+    from placering.labels import label
+
+    show = ok(loaded("register", "show", "U-1002", env={"COLUMNS": "160"})).stdout
+    status = json.loads(ok(loaded("register", "show", "U-1002", "--json")).stdout)["status"]  # a code
+    assert f"Status:        {label(status, 'unit_status')}" in show and f"Status:        {status}" not in show
+    permit = json.loads(ok(loaded("register", "show", "U-1002", "--json")).stdout)["permits"][0]["status"]
+    assert label(permit, "permit_status") in show and f" {permit} " not in show  # the permit status, labelled
 
 
 # --- 3. CSV that Swedish Excel opens and saves ------------------------------------------------
