@@ -85,7 +85,7 @@ def test_removed_racing_watch_leaves_no_removal_reason_on_a_live_unit(run, tmp_p
     )
     # the watch change saw the removal: a removed unit is re-admitted only after a new entry check
     assert isinstance(second.error, InvariantViolation)
-    assert "was removed on" in str(second.error)
+    assert "removal is final" in str(second.error)
     shown = json.loads(run("register", "show", "U-1001", "--json").stdout)
     assert (shown["status"], shown.get("removal_reason")) == ("removed", "ekonomiska_brister")
     assert status_history(run, "U-1001") == [(["published", "removed"], "anna")]
