@@ -135,58 +135,48 @@ def _units(session: Session, ident: str) -> list[Unit]:
     return [unit]
 
 
-def approve_entry(session: Session, ident: str, *, actor: str, note: str, on: date | None = None,
-                  ruleset: Any = None) -> list[History]:
-    """Approve the entry of a pending unit (or of every pending unit of a supplier): every
-    required check must have passed. The unit becomes published; history records
-    `entry_approved` with the checks, and the status change."""
+def decide_entry(session: Session, ident: str, *, approve: bool, actor: str, text: str, on: date | None = None,
+                 ruleset: Any = None) -> list[History]:
+    """Approve (every required check must have passed; the unit becomes published) or reject
+    (with the reason; the unit stays pending_entry, never asked or recommended) the entry of a
+    pending unit, or of every pending unit of a supplier. History records `entry_approved` /
+    `entry_rejected` with the checks; approval also the status change. Returns those entries."""
     from .service import change_unit_status
 
     actor = require_actor(actor)
-    note = nfc(note or "").strip()
-    if not note:
-        raise ValidationError("--note: say what the entry check found (it is kept in history)")
+    text = nfc(text or "").strip()
+    if not text:
+        raise ValidationError("--note: say what the entry check found (it is kept in history)" if approve else
+                              "--reason: say why the entry is rejected (it is kept in history)")
     on = on or today()
     ruleset = _ruleset(ruleset)
     entries = []
     for unit in _units(session, ident):
         state = entry_state(session, unit, on=on, ruleset=ruleset)
         failed = [c for c in state["checks"] if not c["passed"]]
-        if failed:
+        if approve and failed:
             raise InvariantViolation(
                 f"unit {unit.unit_id} cannot enter the register on {on.isoformat()}: the entry check for "
                 f"{', '.join(state['routes'])} requires passed "
                 + "; ".join(f"{c['kind']} ({c['why']})" for c in failed)
                 + f" (parameter {ENTRY_PARAM}); record the checks with 'placering register check'")
-        record(session, actor=actor, entity_kind="entry", entity_id=unit.unit_id, action="entry_approved",
-               effective_on=on, org_nr=state["org_nr"], unit_id=unit.unit_id, note=note,
-               changes={"routes": state["routes"], "readmission": state["readmission"],
-                        "checks": {c["kind"]: f"{c['result']} {c['performed_on']}" for c in state["checks"]}},
-               rules_version=ruleset.version)
-        entries.append(change_unit_status(session, unit.unit_id, UnitStatus.PUBLISHED.value, actor=actor,
-                                          note=f"entry approved: {note}", effective_on=on, entry_approved=True))
-    return entries
-
-
-def reject_entry(session: Session, ident: str, *, actor: str, reason: str, on: date | None = None,
-                 ruleset: Any = None) -> list[History]:
-    """Reject the entry of a pending unit (or of every pending unit of a supplier), with the
-    reason; the unit stays pending_entry (never asked or recommended)."""
-    actor = require_actor(actor)
-    reason = nfc(reason or "").strip()
-    if not reason:
-        raise ValidationError("--reason: say why the entry is rejected (it is kept in history)")
-    on = on or today()
-    ruleset = _ruleset(ruleset)
-    entries = []
-    for unit in _units(session, ident):
-        state = entry_state(session, unit, on=on, ruleset=ruleset)
-        entries.append(record(
-            session, actor=actor, entity_kind="entry", entity_id=unit.unit_id, action="entry_rejected",
-            effective_on=on, org_nr=state["org_nr"], unit_id=unit.unit_id, note=reason,
+        decided = record(
+            session, actor=actor, entity_kind="entry", entity_id=unit.unit_id,
+            action="entry_approved" if approve else "entry_rejected", effective_on=on, org_nr=state["org_nr"],
+            unit_id=unit.unit_id, note=text, rules_version=ruleset.version,
             changes={"routes": state["routes"], "readmission": state["readmission"],
                      "checks": {c["kind"]: (f"{c['result']} {c['performed_on']}" if c["result"] else None)
-                                for c in state["checks"]}},
-            rules_version=ruleset.version))
+                                for c in state["checks"]}})
+        entries.append(change_unit_status(session, unit.unit_id, UnitStatus.PUBLISHED.value, actor=actor,
+                                          note=f"entry approved: {text}", effective_on=on, entry_approved=True)
+                       if approve else decided)
     session.flush()
     return entries
+
+
+def approve_entry(session: Session, ident: str, *, actor: str, note: str, **kw: Any) -> list[History]:
+    return decide_entry(session, ident, approve=True, actor=actor, text=note, **kw)
+
+
+def reject_entry(session: Session, ident: str, *, actor: str, reason: str, **kw: Any) -> list[History]:
+    return decide_entry(session, ident, approve=False, actor=actor, text=reason, **kw)
