@@ -856,9 +856,12 @@ def import_document(
     if problems:
         raise ValidationError(problems)
 
+    from ..rules.reference import ReferenceEvaluator
+
     events = permit_events + [{"kind": "check", "org_nr": org_nr, "check": c} for (org_nr, _), c in check_events.items()]
+    evaluator = ReferenceEvaluator(ruleset) if events else None
     for event in events:
-        for item in apply_register_event(session, event, actor=actor, ruleset=ruleset):
+        for item in apply_register_event(session, event, actor=actor, ruleset=ruleset, evaluator=evaluator):
             d = item.as_dict()
             summary.rules.append(d)
             if item.action in ("unit_status", "agreement_status"):

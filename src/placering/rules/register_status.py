@@ -301,7 +301,8 @@ def plan_register_event(facts: list[dict], on: date, kind: str, ruleset: RuleSet
     return planned
 
 
-def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: RuleSet | None = None) -> list[Applied]:
+def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: RuleSet | None = None,
+                         evaluator: ReferenceEvaluator | None = None) -> list[Applied]:
     """Evaluate the register_status rules for a recorded event and apply what fired, in the
     caller's transaction. Returns what was done, including rules that could not be evaluated."""
     from ..register.service import change_agreement_status, change_unit_status, status_since
@@ -309,7 +310,8 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
     actor = require_actor(actor)
     ruleset = ruleset or load_ruleset()
     facts, on = event_facts(session, event, ruleset)
-    planned = plan_register_event(facts, on, event["kind"], ruleset)
+    # An import fires many events: it passes one evaluator, whose compiled rules are reused.
+    planned = plan_register_event(facts, on, event["kind"], ruleset, evaluator)
     for item in planned:
         item.effective_on = on
         if item.action == "unit_status":
