@@ -114,7 +114,7 @@ def _two_unit_supplier(run, tmp_path):
     first["units"] += second["units"]
     path = tmp_path / "register.json"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    ok(run, "register", "import", str(path), "--by", "registervård")
+    ok(run, "register", "import", str(path), "--apply-status", "--by", "registervård")
     return doc
 
 
