@@ -99,5 +99,5 @@ def safe(text: object) -> str:
 
 def safe_json(text: str) -> str:
     """JSON text with C1 controls and direction overrides escaped (json.dumps with
-    ensure_ascii=False leaves them raw; \\uXXXX is still the same JSON string)."""
+    ensure_ascii=False leaves them raw; a \\u escape of a character is still the same JSON string)."""
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
