@@ -24,6 +24,9 @@ from placering.storage.database import database_url, make_engine, upgrade
 
 BACKENDS = ["sqlite", "postgresql"]
 
+# The parsed-rules cache (placering/diskcache.py) of the test run, not the user's.
+os.environ.setdefault("PLACERING_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"placering-test-cache-{os.getuid()}"))
+
 
 def _pg_base() -> str | None:
     url = os.environ.get("PLACERING_TEST_PG_URL")

@@ -155,3 +155,18 @@ def test_snapshot_read_back_equals_the_one_written():
     snap = RegisterSnapshot.from_document(generate_register(units=120), on=date(2024, 9, 1))
     for insats, cands in snap.by_insats.items():
         assert decode_candidates(encode_candidates(cands)) == cands, insats
+
+
+def test_a_long_batch_prints_its_first_rows_and_the_totals_and_all_prints_every_row(run, engine, tmp_path):
+    load_register(run, tmp_path, *UNITS)
+    n = 45
+    batch = write_request(tmp_path, [request(f"R-{i:02d}", age=13 + i % 6) for i in range(n)])
+    short = run("match", str(batch), "--by", "h")
+    assert short.exit_code == 0, short.output
+    shown = [i for i in range(n) if f"R-{i:02d} " in short.stdout]
+    assert shown == list(range(40))
+    assert "Visar 40 av 45 rader" in short.stdout and "--all" in short.stdout
+    every = run("match", str(batch), "--by", "h", "--all")
+    assert every.exit_code == 0 and all(f"R-{i:02d} " in every.stdout for i in range(n))
+    assert "Visar" not in every.stdout
+    assert len(_json(run("match", str(batch), "--by", "h", "--json"))) == n

@@ -17,6 +17,13 @@ from .yamlio import load_yaml, plain
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, str]]:
+    from .diskcache import cached
+
+    d = registry_dir()
+    return cached("labels", [d / "labels.yaml", d / "taxonomy.yaml", d / "municipalities.yaml"], _build)
+
+
+def _build() -> dict[str, dict[str, str]]:
     doc = plain(load_yaml(registry_dir() / "labels.yaml"))
     cat = {kind: {str(k): str(v) for k, v in (section or {}).items()} for kind, section in doc.items()}
     from .taxonomy import load_taxonomy

@@ -125,4 +125,8 @@ def _load(directory: Path) -> Taxonomy:
 
 @lru_cache(maxsize=4)
 def load_taxonomy(directory: Path | None = None) -> Taxonomy:
-    return _load(directory or registry_dir())
+    from .diskcache import cached
+
+    directory = directory or registry_dir()
+    return cached("taxonomy", [directory / "taxonomy.yaml", directory / "municipalities.yaml"],
+                  lambda: _load(directory), extra=str(directory))

@@ -22,7 +22,7 @@ from ..vocabulary import label
 from . import cli
 from ..display import fmt_money
 from ..labels import header
-from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, echo_wrapped, json_option, output_options,
+from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, echo, echo_wrapped, json_option, output_options,
                      parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
 
@@ -274,10 +274,12 @@ COMMIT_EVERY = 200  # requests per committed chunk of a batch
 @click.option("--commit-every", type=click.IntRange(min=1), default=COMMIT_EVERY, show_default=True,
               help="A batch is committed in chunks of this many requests; run the file again to finish "
               "a batch that was stopped.")
+@click.option("--all", "all_rows", is_flag=True,
+              help=f"A batch's table lists every request (by default the first {TABLE_ROWS} and the totals).")
 @by_option
 @json_option
 def match(request_file: Path, limit: int | None, explain_unit: str | None, engine: str, rules_dir: Path | None,
-          full: bool, commit_every: int, actor: str | None, json_output: bool) -> None:
+          full: bool, commit_every: int, all_rows: bool, actor: str | None, json_output: bool) -> None:
     """Decide placement requests: ranked recommendations, flags and every exclusion; stored.
 
     REQUEST.json holds one request (CONTRACT.md); a JSON-lines file holds one per line. Every
@@ -312,7 +314,7 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     if as_json:
         print_json(results)
         return
-    _print_batch(results)
+    _print_batch(results, all_rows=all_rows)
 
 
 def _explain_request(db: Any, request: Any, unit_id: str, *, engine: str, rules_path: Path | None,
@@ -424,7 +426,9 @@ def _print_json_list(documents) -> None:
     out.flush()
 
 
-def _print_batch(documents: list[dict[str, Any]]) -> None:
+def _print_batch(documents: list[dict[str, Any]], *, all_rows: bool = False) -> None:
+    # A year's batch is thousands of rows: the table shows the first ones and the totals below
+    # say what the whole batch did (--all lists every row, --json gives every summary).
     rows = [{
         "request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"],
         "units": [f"{r['unit_id']} ({r['route']})" for r in d["recommendations"]],
@@ -434,7 +438,8 @@ def _print_batch(documents: list[dict[str, Any]]) -> None:
     new = sum(1 for d in documents if d["decided_now"])
     print_table(rows, [("request_id", "Request"), ("insats", "Insats"), ("seq", "Decision"), ("units", "Recommended"),
                        ("flags", "Flags"), ("review", "Review"), ("now", "")],
-                title=f"{len(documents)} requests: {new} decided and stored now, {len(documents) - new} already decided")
+                title=f"{len(documents)} requests: {new} decided and stored now, {len(documents) - new} already decided",
+                limit=None if all_rows else TABLE_ROWS, hint="--all visar alla, --json ger alla sammanfattningar")
     review = sum(1 for d in documents if d["review_required"])
     none = sum(1 for d in documents if not d["recommendations"])
     echo(f"Review required: {review}; no eligible unit: {none}.")

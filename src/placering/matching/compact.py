@@ -156,6 +156,8 @@ def _units_of(cands: list[dict]) -> tuple[list[str], Any]:
 
     cached = _UNITS.get(id(cands))
     if cached is None or cached[0] is not cands:
+        if len(_UNITS) > 64:  # a long-lived process (tests, a server) sees many snapshots
+            _UNITS.clear()
         index: dict[str, int] = {}
         codes = np.fromiter((index.setdefault(c["unit"]["unit_id"], len(index)) for c in cands), dtype=np.int64,
                             count=len(cands))

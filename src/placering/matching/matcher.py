@@ -704,10 +704,25 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
                       declined=declined, reference_price=fact.get("reference_price"), taxonomy=tax,
                       with_excluded=with_excluded, compact=compact)
 
-    # The candidates' own facts say which units are protected (a stored snapshot holds only them).
-    protected = {c["unit"]["unit_id"] for c in snapshot.candidates(request.insats) if c["unit"]["protected_address"]}
+    protected = _protected_units(snapshot.candidates(request.insats))
     return protect_distances(document, person_protected=request.person.protected_identity,
                              unit_protected=protected.__contains__, width=policy.distance_band_km)
+
+
+_PROTECTED: dict[int, tuple[list, frozenset[str]]] = {}
+
+
+def _protected_units(cands: list[dict]) -> frozenset[str]:
+    """The protected units among an insats' candidates: the candidates' own facts say which (a
+    stored snapshot holds only them). Kept per candidate list: a batch decides many requests on
+    one snapshot, and at 20,000 units the scan costs more than the rest of the ranking."""
+    cached = _PROTECTED.get(id(cands))
+    if cached is None or cached[0] is not cands:
+        if len(_PROTECTED) > 64:  # a long-lived process (tests, a server) sees many snapshots
+            _PROTECTED.clear()
+        cached = _PROTECTED[id(cands)] = (
+            cands, frozenset(c["unit"]["unit_id"] for c in cands if c["unit"]["protected_address"]))
+    return cached[1]
 
 
 def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext | None, actor: str | None,

@@ -109,7 +109,17 @@ def load_ruleset(directory: Path | str | None = None) -> RuleSet:
     key = (str(directory), _stamp(directory) if directory.is_dir() else ())
     if key in _CACHE:
         return _CACHE[key]
-    rules, policies, params, docs = load_directory(directory)
-    rs = RuleSet(directory, tuple(rules), tuple(policies), params, content_version(directory, docs))
+
+    def build() -> RuleSet:
+        rules, policies, params, docs = load_directory(directory)
+        return RuleSet(directory, tuple(rules), tuple(policies), params, content_version(directory, docs))
+
+    if directory.is_dir():  # parsed and validated in an earlier process: read back (diskcache.py)
+        from ..diskcache import cached
+        from .loader import parameter_files, rule_files
+
+        rs = cached("ruleset", [*parameter_files(directory), *rule_files(directory)], build, extra=str(directory))
+    else:
+        rs = build()
     _CACHE[key] = rs
     return rs

@@ -1,0 +1,116 @@
+"""The per-user cache of the rule set, taxonomy and labels (placering/diskcache.py): a later
+process reads back what an earlier one built, and a changed file is never answered from it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from placering import diskcache
+from placering.errors import ValidationError
+from placering.paths import rules_dir
+from placering.rules import ruleset as ruleset_module
+from placering.rules.ruleset import load_ruleset
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("PLACERING_CACHE_DIR", str(d))
+    ruleset_module._CACHE.clear()  # the in-process cache would answer before the disk's
+    return d
+
+
+@pytest.fixture()
+def rules_copy(tmp_path) -> Path:
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    return d
+
+
+def _fresh(directory: Path):
+    ruleset_module._CACHE.clear()
+    return load_ruleset(directory)
+
+
+def test_a_second_process_reads_the_rule_set_back_unchanged(cache, rules_copy):
+    first = _fresh(rules_copy)
+    assert len(list(cache.glob("ruleset-*.pickle"))) == 1
+    again = _fresh(rules_copy)
+    assert again is not first  # read back from disk, not the in-process cache
+    assert again.version == first.version
+    assert [r.id for r in again.rules] == [r.id for r in first.rules]
+    on = first.rules[0].valid_from
+    assert again.param("protected_distance_band_km", on) == first.param("protected_distance_band_km", on)
+
+
+def test_an_edited_rule_file_is_parsed_again(cache, rules_copy):
+    before = _fresh(rules_copy)
+    path = rules_copy / "ranking.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("recommendations: 3", "recommendations: 5"),
+                    encoding="utf-8")
+    after = _fresh(rules_copy)
+    assert after.version != before.version
+    assert after.policies[0].recommendations == 5
+    assert len(list(cache.glob("ruleset-*.pickle"))) == 2
+
+
+def test_a_broken_rule_file_is_never_cached_and_names_file_and_line_every_time(cache, rules_copy):
+    path = rules_copy / "ranking.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\nstage: ranking\n", encoding="utf-8")  # duplicate key
+    for _ in range(2):
+        with pytest.raises(ValidationError) as exc:
+            _fresh(rules_copy)
+        assert any(p.file and p.file.endswith("ranking.yaml") and p.line for p in exc.value.problems)
+    assert not list(cache.glob("ruleset-*.pickle"))
+
+
+def test_a_damaged_entry_is_rebuilt(cache, rules_copy):
+    good = _fresh(rules_copy)
+    (entry,) = cache.glob("ruleset-*.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert _fresh(rules_copy).version == good.version
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="ownership checks are POSIX")
+def test_a_directory_others_can_write_is_not_read(cache, rules_copy):
+    cache.mkdir(mode=0o700)
+    os.chmod(cache, 0o777)  # someone else could plant a pickle here
+    assert diskcache.cache_dir() is None
+    _fresh(rules_copy)
+    assert not list(cache.glob("*.pickle"))
+
+
+def test_no_cache_when_the_variable_is_empty(monkeypatch, rules_copy, tmp_path):
+    monkeypatch.setenv("PLACERING_CACHE_DIR", "")
+    assert diskcache.cache_dir() is None
+    assert _fresh(rules_copy).rules
+
+
+def test_old_entries_are_pruned(cache):
+    cache.mkdir(mode=0o700)
+    for i in range(diskcache.KEEP + 5):
+        (cache / f"ruleset-{i:032x}.pickle").write_bytes(b"x")
+        os.utime(cache / f"ruleset-{i:032x}.pickle", ns=(i * 10**9, i * 10**9))
+    diskcache._prune(cache, "ruleset")
+    left = sorted(p.name for p in cache.glob("ruleset-*.pickle"))
+    assert len(left) == diskcache.KEEP
+    assert f"ruleset-{0:032x}.pickle" not in left
+
+
+def test_a_whole_process_uses_the_cache(cache, tmp_path):
+    """Two `placering rules list` processes: the first builds the entries, the second finds them."""
+    env = dict(os.environ, PLACERING_CACHE_DIR=str(cache))
+    cmd = [sys.executable, "-c", "from placering.cli import main; main()", "rules", "list", "--json"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    stamps = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.pickle")}
+    assert any(n.startswith("ruleset-") for n in stamps)
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert second.returncode == 0 and second.stdout == first.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.pickle")} == stamps
