@@ -23,9 +23,8 @@ import json
 import math
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -50,12 +49,7 @@ MAX_LENGTH = {
     "note": 2000,  # notes, reasons, status notes, sources
 }
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-
-
-def today() -> date:
-    """Today in Sweden: the register's days are Swedish days."""
-    return datetime.now(STOCKHOLM).date()
+from .clock import STOCKHOLM, today  # noqa: F401  (the register's days are Swedish days; one clock)
 
 
 # --- text ---------------------------------------------------------------------------------------

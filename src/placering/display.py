@@ -10,15 +10,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+from .clock import STOCKHOLM, today  # noqa: F401  (today: the one clock's Swedish day, re-exported)
+
 LOCALE = "sv_SE"
-
-
-def today() -> date:
-    """Today in Sweden. A server on UTC would otherwise date an early-morning change the day before."""
-    return datetime.now(STOCKHOLM).date()
 
 
 def local_time(value: datetime) -> datetime:

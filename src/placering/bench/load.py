@@ -22,6 +22,7 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
+from ..clock import today
 from ..cli.common import CliError, app, json_option, print_json, print_table, wants_json
 from ..storage import transaction
 from ..storage.database import DatabaseBusy, database_url, make_engine, run_transaction
@@ -118,7 +119,7 @@ def _worker(args: tuple) -> dict[str, Any]:
 
             def work(s, org=org):
                 record_check(s, org, "credit_rating", "pass", value=rng.randint(50, 90),
-                             performed_on=date.today(), actor=actor, source="bench load")
+                             performed_on=today(), actor=actor, source="bench load")
         try:
             result = run_transaction(engine, work, on_retry=retried)
             counts[kind]["ok"] += 1

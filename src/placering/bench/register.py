@@ -8,7 +8,7 @@ import os
 import resource
 import sys
 import time
-from datetime import date
+from ..clock import today
 from pathlib import Path
 
 import click
@@ -203,7 +203,7 @@ def import_cmd(units: int, seed: int, actor: str, json_output: bool) -> None:
          ("rows_per_second", "Rows/s"),
          ("peak_rss_mb", "Peak RSS MB"), ("note", "Note")],
         title=f"Register import benchmark: {counts['units']} units, {counts['suppliers']} suppliers "
-              f"on {engine.dialect.name} ({date.today().isoformat()})",
+              f"on {engine.dialect.name} ({today().isoformat()})",
     )
     click.echo(f"Rows: {', '.join(f'{k} {v}' for k, v in counts.items())}; "
                f"peak memory {result['peak_rss_mb']} MB (resident set); load average "

@@ -23,7 +23,7 @@ so "flera liknande synpunkter avseende samma utförare" is counted per supplier,
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -32,7 +32,7 @@ from sqlmodel import Session
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
-from ..storage.models import Complaint, History, Proposal, Supplier, SupplierCheck, Unit
+from ..storage.models import Complaint, History, Proposal, Supplier, SupplierCheck, Unit, utcnow
 from ..text import canonical_org_nr, nfc
 from .facts import RegisterSnapshot, _date, permit_fact, register_document, supplier_fact
 from .model import Flag, Propose, Transition
@@ -420,7 +420,7 @@ def decide_proposal(session: Session, proposal_id: int, *, accept: bool, actor: 
     new = "accepted" if accept else "dismissed"
     proposal.status = new
     proposal.decided_by = actor
-    proposal.decided_at = datetime.now(timezone.utc)
+    proposal.decided_at = utcnow()
     proposal.decision_note = note
     record(session, actor=actor, entity_kind="proposal", entity_id=str(proposal.id),
            action="proposal_accepted" if accept else "proposal_dismissed",

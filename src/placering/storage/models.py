@@ -8,7 +8,7 @@ between SQLite and PostgreSQL. Lists of codes are JSON columns.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
@@ -16,7 +16,9 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    from ..clock import now  # looked up on each call: the one clock (tests pin it)
+
+    return now()
 
 
 def _json(**kw: Any) -> Any:
