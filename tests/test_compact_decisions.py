@@ -1,6 +1,6 @@
 """Compact, exact, idempotent decisions (issue 10) and batches that keep what they finished.
 
-- A stored decision keeps its excluded units as per-rule sets over the stored register
+- A stored decision keeps a digest of its per-rule sets of excluded candidates over the stored register
   snapshot; the explanation rebuilt from storage equals the one given at decision time, also
   after the unit has changed.
 - `--explain` and `request show` store nothing; a request already decided is not decided
@@ -71,7 +71,7 @@ def test_stored_decision_is_small_and_names_its_snapshot(run, engine, tmp_path):
         snaps = conn.execute(text("SELECT COUNT(*) FROM register_snapshot WHERE revision = :r"), {"r": revision}).scalar_one()
     doc = json.loads(doc) if isinstance(doc, str) else doc
     ex = doc["excluded"]
-    assert ex["encoding"] == "placering-compact/1" and ex["register_revision"] == revision and snaps >= 2
+    assert ex["encoding"] == "placering-compact/2" and ex["register_revision"] == revision and snaps >= 2
     assert ex["count"] == 3 and dict(ex["summary"])["LAST_RESORT"] == 1
 
 
@@ -170,3 +170,61 @@ def test_a_long_batch_prints_its_first_rows_and_the_totals_and_all_prints_every_
     assert every.exit_code == 0 and all(f"R-{i:02d} " in every.stdout for i in range(n))
     assert "Visar" not in every.stdout
     assert len(_json(run("match", str(batch), "--by", "h", "--json"))) == n
+
+
+def _stored(engine):
+    from sqlalchemy.orm import Session
+
+    from placering.matching.decisions import get_request, latest_decision, stored_document
+
+    session = Session(engine)
+    row = get_request(session, "R-1")
+    return session, row, stored_document(latest_decision(session, row))
+
+
+def test_the_stored_block_holds_nothing_per_candidate_and_a_wrong_digest_is_refused(run, engine, tmp_path):
+    from placering.matching.compact import expand
+    from placering.matching.decisions import request_model
+    from placering.matching.snapshots import SnapshotError
+
+    load_register(run, tmp_path, *UNITS)
+    run("match", str(write_request(tmp_path, request())), "--by", "h")
+    session, row, doc = _stored(engine)
+    with session:
+        block = doc["excluded"]
+        assert set(block) == {"encoding", "register_revision", "as_of", "candidates", "count", "summary", "held_back",
+                              "rules", "digest"}
+        # U-D is held back (last resort): in full in `held_back`, not in the rules' sets.
+        assert block["rules"] == {"exclude:AGE:ELIG-AGE": 1, "exclude:CAPACITY:ELIG-CAPACITY": 1}
+        assert [e["unit_id"] for e in block["held_back"]] == ["U-D"]
+        req = request_model(row)
+        assert {e["unit_id"] for e in expand(session, doc, req)} == {"U-AGE", "U-FULL", "U-D"}
+        tampered = dict(doc, excluded=dict(block, digest="sha256:" + "0" * 64))
+        with pytest.raises(SnapshotError, match="cannot be reproduced"):
+            expand(session, tampered, req, unit_ids=["U-AGE"])
+
+
+def test_a_decision_stored_in_the_first_encoding_still_explains_itself(run, engine, tmp_path):
+    """Decisions stored before the digest encoding kept the sets themselves: read as before."""
+    from placering.matching.compact import _evaluated_sets, expand, pack_sets
+    from placering.matching.decisions import request_model
+    from placering.matching.snapshots import ruleset_of_version, stored_snapshot
+    from placering.rules.facts import RegisterSnapshot, request_fact
+    from placering.taxonomy import load_taxonomy
+
+    load_register(run, tmp_path, *UNITS)
+    run("match", str(write_request(tmp_path, request())), "--by", "h")
+    session, row, doc = _stored(engine)
+    with session:
+        block, req = doc["excluded"], request_model(row)
+        snap = stored_snapshot(session, block["register_revision"], date.fromisoformat(block["as_of"]), doc["insats"])
+        cands = snap.candidates(doc["insats"])
+        rs = ruleset_of_version(session, doc["rules_version"], None)
+        fact = request_fact(req.payload(), snap, load_taxonomy(), declined=())
+        fact["reference_price"] = doc.get("reference_price")
+        sets = _evaluated_sets(doc, rs, fact, RegisterSnapshot(on=snap.on, by_insats={doc["insats"]: cands}),
+                               date.fromisoformat(doc["evaluated_on"]))
+        old = {k: v for k, v in block.items() if k not in ("rules", "digest")}
+        old.update(encoding="placering-compact/1", sets=pack_sets(sets, len(cands)))
+        first = dict(doc, excluded=old)
+        assert expand(session, first, req) == expand(session, doc, req)

@@ -61,7 +61,7 @@ def test_resubmitting_a_request(run, engine, tmp_path):
 
     with Session(engine) as session:
         first = session.scalars(select(Decision).order_by(Decision.id)).first()
-        assert first.document["excluded"]["encoding"] == "placering-compact/1"
+        assert first.document["excluded"]["encoding"] == "placering-compact/2"
         assert first.document["flags"] == d1["flags"]  # plain JSON, readable by SQL
         assert full_document(session, get_request(session, "R-1"), stored_document(first)) == d1
     shown = json.loads(run("request", "show", "R-1", "--json").stdout)["decisions"][0]
