@@ -857,11 +857,15 @@ def import_document(
         raise ValidationError(problems)
 
     from ..rules.reference import ReferenceEvaluator
+    from ..rules.register_status import EventReader
 
     events = permit_events + [{"kind": "check", "org_nr": org_nr, "check": c} for (org_nr, _), c in check_events.items()]
     evaluator = ReferenceEvaluator(ruleset) if events else None
+    # The checks' suppliers are read once for all their events (thousands in a first load).
+    reader = EventReader(session, {e["org_nr"] for e in events if e["kind"] == "check"}) if events else None
     for event in events:
-        for item in apply_register_event(session, event, actor=actor, ruleset=ruleset, evaluator=evaluator):
+        for item in apply_register_event(session, event, actor=actor, ruleset=ruleset, evaluator=evaluator,
+                                         reader=reader):
             d = item.as_dict()
             summary.rules.append(d)
             if item.action in ("unit_status", "agreement_status"):

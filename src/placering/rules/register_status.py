@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -75,12 +75,16 @@ def _event_date(event: dict) -> date:
     return _date(event["received_on"])
 
 
-def _check_fact(session: Session, supplier: Supplier, check: dict, check_id: int | None) -> dict:
+def _check_fact(session: Session, supplier: Supplier, check: dict, check_id: int | None,
+                reader: "EventReader | None" = None) -> dict:
     """The check just recorded, with the value and result of the check of the same kind before it
     (by performed_on, then recording order). `check_id` names the recorded row when known."""
-    rows = list(session.scalars(
-        select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id, SupplierCheck.kind == check["kind"])
-        .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
+    if reader is not None:
+        rows = reader.checks(supplier.id, check["kind"])
+    else:
+        rows = list(session.scalars(
+            select(SupplierCheck).where(SupplierCheck.supplier_id == supplier.id, SupplierCheck.kind == check["kind"])
+            .order_by(SupplierCheck.performed_on, SupplierCheck.id)))
     performed_on = _date(check["performed_on"])
     index = next((i for i, r in enumerate(rows) if r.id == check_id), None) if check_id is not None else None
     if index is None:
@@ -97,6 +101,61 @@ def _check_fact(session: Session, supplier: Supplier, check: dict, check_id: int
         "previous_value": float(previous.value) if previous is not None and previous.value is not None else None,
         "previous_result": previous.result if previous is not None else None,
     }
+
+
+class EventReader:
+    """What the register-status rules read for many events in one transaction (an import fires
+    one per check and permit decision in the file: thousands for the demo register), read once
+    instead of once per event: the suppliers, their register documents and their checks.
+
+    The facts are the same as reading per event: a supplier's document is read again after an
+    event changed a status (`changed`), and checks are not written while the events are applied
+    (the import writes every row first)."""
+
+    def __init__(self, session: Session, org_nrs: Iterable[str]):
+        self.session = session
+        wanted = sorted({canonical_org_nr(o) for o in org_nrs})
+        self._suppliers: dict[str, Supplier] = {}
+        for chunk in _chunks(wanted):
+            for s in session.scalars(select(Supplier).where(Supplier.org_nr.in_(chunk))):
+                self._suppliers[s.org_nr] = s
+        self._docs: dict[str, dict] = {}
+        self._checks: dict[tuple[int, str], list[SupplierCheck]] = {}
+        self._read(list(self._suppliers.values()), checks=True)
+
+    def _read(self, suppliers: list[Supplier], *, checks: bool = False) -> None:
+        self.session.flush()
+        for chunk in _chunks(suppliers):
+            doc = register_document(self.session, supplier_ids=[s.id for s in chunk])
+            self._docs.update((d["org_nr"], d) for d in doc["suppliers"])
+            if checks:
+                for c in self.session.scalars(select(SupplierCheck).where(
+                        SupplierCheck.supplier_id.in_([s.id for s in chunk]))
+                        .order_by(SupplierCheck.performed_on, SupplierCheck.id)):
+                    self._checks.setdefault((c.supplier_id, c.kind), []).append(c)
+
+    def supplier(self, org_nr: str) -> Supplier | None:
+        if org_nr not in self._suppliers:
+            return None
+        return self._suppliers[org_nr]
+
+    def document(self, supplier: Supplier) -> dict:
+        if supplier.org_nr not in self._docs:
+            self._read([supplier])
+        return {"suppliers": [self._docs[supplier.org_nr]]}
+
+    def checks(self, supplier_id: int, kind: str) -> list[SupplierCheck]:
+        return self._checks.get((supplier_id, kind), [])
+
+    def changed(self, org_nrs: Iterable[str | None]) -> None:
+        """An event changed these suppliers' units or agreements: read them again when next asked."""
+        for org_nr in org_nrs:
+            self._docs.pop(org_nr, None)
+
+
+def _chunks(items: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _months_before(on: date, months: int) -> date:
@@ -157,9 +216,11 @@ def _check_kind(event: dict) -> str:
     return kind
 
 
-def event_facts(session: Session, event: dict, ruleset: RuleSet) -> tuple[list[dict], date]:
+def event_facts(session: Session, event: dict, ruleset: RuleSet,
+                reader: EventReader | None = None) -> tuple[list[dict], date]:
     """The facts the register_status rules see for a recorded event: one per affected unit (a
-    check of a supplier without units gives one fact without a unit)."""
+    check of a supplier without units gives one fact without a unit). `reader` reads them for
+    many events at once (an import)."""
     kind = _check_kind(event)
     on = _event_date(event)
     if kind == "check":
@@ -167,7 +228,10 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet) -> tuple[list[d
             org_nr = canonical_org_nr(event["org_nr"])
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-        supplier = session.scalars(select(Supplier).where(Supplier.org_nr == org_nr)).first()
+        if reader is not None:
+            supplier = reader.supplier(org_nr)
+        else:
+            supplier = session.scalars(select(Supplier).where(Supplier.org_nr == org_nr)).first()
         if supplier is None:
             raise NotFound(f"no supplier with organisation number {org_nr}")
         unit_ids = None
@@ -177,12 +241,15 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet) -> tuple[list[d
             raise NotFound(f"no unit '{event['unit_id']}'")
         supplier = session.get(Supplier, unit.supplier_id)
         unit_ids = {unit.unit_id}
-    session.flush()
-    doc = register_document(session, supplier_ids=[supplier.id])
+    if reader is not None:
+        doc = reader.document(supplier)
+    else:
+        session.flush()
+        doc = register_document(session, supplier_ids=[supplier.id])
     snap = RegisterSnapshot.from_document(doc, on=on)
     base_event, extra = _event_base(kind, event, on, ruleset)
     if kind == "check":
-        extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"))
+        extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"), reader)
     elif kind == "complaint":
         dated = [(uid, d, c) for uid, d, c in session.execute(
             select(Unit.unit_id, Complaint.received_on, Complaint.category).join(Unit, Unit.id == Complaint.unit_id)
@@ -302,14 +369,16 @@ def plan_register_event(facts: list[dict], on: date, kind: str, ruleset: RuleSet
 
 
 def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: RuleSet | None = None,
-                         evaluator: ReferenceEvaluator | None = None) -> list[Applied]:
+                         evaluator: ReferenceEvaluator | None = None,
+                         reader: EventReader | None = None) -> list[Applied]:
     """Evaluate the register_status rules for a recorded event and apply what fired, in the
-    caller's transaction. Returns what was done, including rules that could not be evaluated."""
+    caller's transaction. Returns what was done, including rules that could not be evaluated.
+    An import firing many events passes one `reader` (and one evaluator) for all of them."""
     from ..register.service import change_agreement_status, change_unit_status, status_since
 
     actor = require_actor(actor)
     ruleset = ruleset or load_ruleset()
-    facts, on = event_facts(session, event, ruleset)
+    facts, on = event_facts(session, event, ruleset, reader)
     # An import fires many events: it passes one evaluator, whose compiled rules are reused.
     planned = plan_register_event(facts, on, event["kind"], ruleset, evaluator)
     for item in planned:
@@ -351,6 +420,8 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
                    changes={"kind": kind, "status": [None, "open"], "message": item.message},
                    rule_id=item.rule, rules_version=item.rules_version)
             item.proposal_id = proposal.id
+    if reader is not None:
+        reader.changed(item.org_nr for item in planned if item.action in ("unit_status", "agreement_status"))
     session.flush()
     return planned
 
