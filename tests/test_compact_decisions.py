@@ -228,3 +228,4 @@ def test_a_decision_stored_in_the_first_encoding_still_explains_itself(run, engi
         old.update(encoding="placering-compact/1", sets=pack_sets(sets, len(cands)))
         first = dict(doc, excluded=old)
         assert expand(session, first, req) == expand(session, doc, req)
+

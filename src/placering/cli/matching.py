@@ -338,6 +338,7 @@ def _explain_request(db: Any, request: Any, unit_id: str, *, engine: str, rules_
 def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path | None, limit: int | None,
                 actor: str | None, commit_every: int, again: bool = False) -> list[dict[str, Any]]:
     """Decide and store every request, committing every `commit_every`; a summary of each."""
+    from ..matching.decisions import stored_requests
     from ..matching.matcher import MatchContext, match_request
     from ..storage.database import chunks
 
@@ -352,8 +353,10 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
         task = progress.add_task("match", total=len(requests))
         for chunk in chunks(requests, commit_every):
             with transaction(db) as session:
-                for request in chunk:
-                    doc, new = match_request(session, request, context=ctx, actor=actor, limit=limit, again=again)
+                rows = stored_requests(session, [r.request_id for r in chunk])  # one query, not one per request
+                for request in chunk:  # request ids are unique in a batch (read_requests refuses repeats)
+                    doc, new = match_request(session, request, context=ctx, actor=actor, limit=limit, again=again,
+                                             stored=rows.get(request.request_id), looked_up=True)
                     summaries.append(_summary(doc, new))
                     progress.advance(task)
                 session.flush()

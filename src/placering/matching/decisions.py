@@ -27,7 +27,7 @@ import base64
 import json
 import zlib
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -77,6 +77,17 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     return out
 
 
+def stored_requests(session: Session, request_ids: Iterable[str]) -> dict[str, PlacementRequest]:
+    """The stored rows of these request ids, in one query per thousand."""
+    from ..storage.database import chunks
+
+    found: dict[str, PlacementRequest] = {}
+    for batch in chunks(sorted({nfc(r) for r in request_ids})):
+        found.update((r.request_id, r) for r in session.scalars(
+            select(PlacementRequest).where(PlacementRequest.request_id.in_(batch))))
+    return found
+
+
 def check_new_content(session: Session, requests: list[PlacementRequestIn]) -> None:
     """Before a batch writes anything (it commits in chunks): a request_id stored, or given
     earlier in the batch, with different content is an error (a request is not edited)."""
@@ -98,10 +109,16 @@ def check_new_content(session: Session, requests: list[PlacementRequestIn]) -> N
             )
 
 
-def store_request(session: Session, request: PlacementRequestIn, *, actor: str) -> tuple[PlacementRequest, bool]:
-    """Store a new request, or return the stored one if identical. Returns (row, created)."""
+_NOT_LOOKED_UP: Any = object()
+
+
+def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
+                  stored: PlacementRequest | None = _NOT_LOOKED_UP) -> tuple[PlacementRequest, bool]:
+    """Store a new request, or return the stored one if identical. Returns (row, created).
+    `stored`: the stored row (or None), when the caller looked it up already (a batch reads its
+    chunk's rows in one query)."""
     payload = request.payload()
-    row = find_request(session, request.request_id)
+    row = find_request(session, request.request_id) if stored is _NOT_LOOKED_UP else stored
     if row is not None:
         changed = _diff(row.payload, payload)
         if changed:

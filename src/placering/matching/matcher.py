@@ -648,6 +648,7 @@ class MatchContext:
     _policies: dict[date, Policy] = field(default_factory=dict)
     revision: int | None = None  # the stored register snapshot (revision, as_of) decided on
     as_of: date | None = None
+    unit_labels: dict[str, tuple] = field(default_factory=dict)  # unit id -> (name, municipality)
 
     @classmethod
     def load(cls, source: Any, *, engine: str = "durable", ruleset: Any = None, rules_dir: Any = None,
@@ -726,18 +727,20 @@ def _protected_units(cands: list[dict]) -> frozenset[str]:
 
 
 def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext | None, actor: str | None,
-                  limit: int | None = None, on: date | None = None, again: bool = False) -> tuple[dict[str, Any], bool]:
+                  limit: int | None = None, on: date | None = None, again: bool = False,
+                  stored: Any = None, looked_up: bool = False) -> tuple[dict[str, Any], bool]:
     """Store the request (or find it, if identical) and its decision; returns (the stored
     decision document, whether it was decided now).
 
     A request already decided is not decided again: its latest decision is returned as stored
     (running a batch file twice adds nothing), unless `again` (`request rematch`), which
     decides it anew leaving out the units that declined it since. A decision that goes to
-    direct procurement opens a review. `excluded` is stored compact (matching/compact.py)."""
+    direct procurement opens a review. `excluded` is stored compact (matching/compact.py).
+    `looked_up`: the caller read the request's stored row (`stored`, or None) already."""
     from .decisions import declined_units, latest_decision, record_decision, store_request, stored_document
     from .snapshots import store_ruleset
 
-    row, created = store_request(session, request, actor=actor)
+    row, created = store_request(session, request, actor=actor, **({"stored": stored} if looked_up else {}))
     if not created and not again:
         previous = latest_decision(session, row)
         if previous is not None and (limit is None or previous.document.get("limit_requested") == limit):
@@ -748,22 +751,25 @@ def match_request(session: Any, request: PlacementRequestIn, *, context: MatchCo
     # A request stored just now has no declines and no decision yet: two queries fewer per request.
     declined = [] if created else declined_units(session, row)
     document = context.decide(request, declined=declined, limit=limit, on=on, compact=True)
-    _add_unit_labels(session, document)
+    _add_unit_labels(session, document, context.unit_labels)
     _decision, stored = record_decision(session, row, document, actor=actor, first=created)
     return stored, True
 
 
-def _add_unit_labels(session: Any, document: dict[str, Any]) -> None:
+def _add_unit_labels(session: Any, document: dict[str, Any], names: dict[str, tuple] | None = None) -> None:
     """Unit names and municipalities of the recommendations, for people. A protected unit shows
-    its municipality only: no position or address is ever put in a decision."""
+    its municipality only: no position or address is ever put in a decision. `names` keeps
+    what was read for the next requests of a batch (decided on one register snapshot)."""
     from sqlalchemy import select
 
     from ..storage.models import Unit
 
-    ids = [r["unit_id"] for r in document["recommendations"]]
-    if not ids:
-        return
-    names = {u.unit_id: (u.name, u.municipality) for u in session.scalars(select(Unit).where(Unit.unit_id.in_(ids)))}
+    names = {} if names is None else names
+    ids = [r["unit_id"] for r in document["recommendations"] if r["unit_id"] not in names]
+    if ids:
+        T = Unit.__table__.c
+        names.update((uid, (name, municipality)) for uid, name, municipality in session.execute(
+            select(T.unit_id, T.name, T.municipality).where(T.unit_id.in_(ids))))
     for r in document["recommendations"]:
         name, municipality = names.get(r["unit_id"], (None, None))
         r["name"] = name

@@ -178,6 +178,12 @@ def ruleset_files(ruleset: Any) -> dict[str, str]:
 
 
 def store_ruleset(session: Any, ruleset: Any) -> None:
+    """Store the rule files of this version once (a batch asks for every request: the session
+    remembers what it stored or found)."""
+    seen = session.info.setdefault("placering_rulesets", set())
+    if ruleset.version in seen:
+        return
+    seen.add(ruleset.version)
     if session.get(StoredRuleSet, ruleset.version) is None:
         from ..storage.models import utcnow
 
