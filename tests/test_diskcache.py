@@ -114,3 +114,68 @@ def test_a_whole_process_uses_the_cache(cache, tmp_path):
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert second.returncode == 0 and second.stdout == first.stdout
     assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.pickle")} == stamps
+
+
+def test_a_columnar_table_read_back_decides_as_one_built_now(cache):
+    """The vectorized evaluator's table of a stored snapshot, cached by the snapshot's digest:
+    a later evaluator reading it gives the same per-rule sets as one that builds it."""
+    from datetime import date
+
+    import numpy as np
+
+    from placering.demo import generate_register, generate_requests
+    from placering.matching.compact import candidate_sets
+    from placering.matching.request import validate_request
+    from placering.rules import RegisterSnapshot, request_fact
+    from placering.rules.vectorized import VectorizedEvaluator
+    from placering.taxonomy import load_taxonomy
+
+    ruleset, tax = load_ruleset(), load_taxonomy()
+    doc = generate_register(units=120)
+    plain_snap = RegisterSnapshot.from_document(doc, on=date(2024, 9, 1))
+    digests = {insats: f"digest-of-{insats}" for insats in plain_snap.by_insats}
+
+    def evaluator() -> VectorizedEvaluator:
+        snap = RegisterSnapshot.from_document(doc, on=date(2024, 9, 1))
+        snap.digests = dict(digests)
+        ev = VectorizedEvaluator(ruleset)
+        ev.load(snap)
+        return ev
+
+    builder, reader, plain = evaluator(), evaluator(), VectorizedEvaluator(ruleset)
+    plain.load(plain_snap)
+    compared = 0
+    for raw in generate_requests(30):
+        req = validate_request(raw)
+        if not plain_snap.candidates(req.insats):
+            continue
+        fact = request_fact(req.payload(), plain_snap, tax)
+        built = candidate_sets(builder.evaluate(fact, on=req.submitted_on), plain_snap.candidates(req.insats))
+        read = candidate_sets(reader.evaluate(fact, on=req.submitted_on), reader.snapshot.candidates(req.insats))
+        assert read == built == candidate_sets(plain.evaluate(fact, on=req.submitted_on),
+                                               plain_snap.candidates(req.insats))
+        compared += 1
+    assert compared > 10
+    assert list(cache.glob("table-*.pickle"))
+    some = next(iter(digests))
+    t = reader.table(some)
+    assert t.cands[0] is reader.snapshot.candidates(some)[0]  # joined to this process's candidates
+    assert all(np.array_equal(t.values[p], builder.table(some).values[p]) for p in t.values)
+
+
+def test_a_cached_table_that_does_not_fit_its_candidates_is_built_again(cache):
+    from datetime import date
+
+    from placering.demo import generate_register
+    from placering.rules import RegisterSnapshot
+    from placering.rules.vectorized import VectorizedEvaluator
+
+    ruleset = load_ruleset()
+    small = RegisterSnapshot.from_document(generate_register(units=40), on=date(2024, 9, 1))
+    large = RegisterSnapshot.from_document(generate_register(units=120), on=date(2024, 9, 1))
+    insats = next(i for i in small.by_insats if len(small.candidates(i)) != len(large.candidates(i)))
+    for snap in (small, large):  # the same (wrong) digest for different candidates
+        snap.digests = {insats: "same-digest"}
+        ev = VectorizedEvaluator(ruleset)
+        ev.load(snap)
+        assert ev.table(insats).n == len(snap.candidates(insats))

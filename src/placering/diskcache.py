@@ -77,6 +77,7 @@ def _key(kind: str, files: Iterable[Path], extra: str) -> str | None:
 
 
 KEEP = 16  # entries per kind: each edit of a rule file makes a new one
+KEEP_KIND = {"table": 64}  # columnar tables: one per insats and register revision
 
 
 def _prune(directory: Path, kind: str) -> None:
@@ -87,7 +88,7 @@ def _prune(directory: Path, kind: str) -> None:
             entries.append((path.stat().st_mtime_ns, path))
         except OSError:
             continue
-    for _mtime, old in sorted(entries, reverse=True)[KEEP:]:
+    for _mtime, old in sorted(entries, reverse=True)[KEEP_KIND.get(kind, KEEP):]:
         old.unlink(missing_ok=True)
 
 
@@ -95,7 +96,21 @@ def cached(kind: str, files: Iterable[Path], build: Callable[[], T], *, extra: s
     """`build()`, or its result from an earlier process when `files` (and the code) are unchanged."""
     directory = cache_dir()
     key = _key(kind, list(files), extra) if directory is not None else None
-    if key is None:
+    return _cached(directory, kind, key, build)
+
+
+def cached_by_content(kind: str, content_digest: str, build: Callable[[], T]) -> T:
+    """`build()`, or its result from an earlier process for the same input: `content_digest`
+    is a hash of everything the result is built from (and the code is the same)."""
+    directory = cache_dir()
+    key = None
+    if directory is not None:
+        key = hashlib.sha256(kind.encode() + b"\0" + content_digest.encode() + b"\0" + code_fingerprint()).hexdigest()[:32]
+    return _cached(directory, kind, key, build)
+
+
+def _cached(directory: Path | None, kind: str, key: str | None, build: Callable[[], T]) -> T:
+    if directory is None or key is None:
         return build()
     target = directory / f"{kind}-{key}.pickle"
     try:

@@ -238,25 +238,46 @@ def _known_unit(unit_id: str | None) -> str | None:
         return get_unit(session, unit_id).unit_id
 
 
-def _freeze_resident() -> None:
+def _freeze_resident(*, collect: bool) -> None:
     """The register snapshot lives until the command ends: move it out of the cyclic garbage
     collector's reach, which otherwise re-scans it again and again during a long run (about
-    half the time per request at 20,000 units, see `placering bench match`)."""
+    half the time per request at 20,000 units, see `placering bench match`). A long run
+    collects first (what is garbage now would stay); for a few requests that costs more than
+    the little it would free."""
     import gc
 
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
+
+
+class _NoProgress:
+    """What `_progress` gives when no bar is shown: importing rich's progress costs a single
+    match about 0.1 s."""
+
+    def __enter__(self) -> "_NoProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def advance(self, task: int) -> None:
+        return None
 
 
 def _progress(total: int):
     """A progress bar on stderr for long runs on a terminal (never on stdout)."""
+    if total < PROGRESS_FROM or not sys.stderr.isatty():
+        return _NoProgress()
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(file=sys.stderr)
-    enabled = total >= PROGRESS_FROM and console.is_terminal
     return Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console, disable=not enabled, transient=True)
+                    console=console, disable=not console.is_terminal, transient=True)
 
 
 COMMIT_EVERY = 200  # requests per committed chunk of a batch
@@ -346,8 +367,7 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
     # Nothing to decide (a batch run again): no rules, register or evaluator to load.
     ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser={r.insats for r in pending}) \
         if pending else None
-    if len(pending) >= PROGRESS_FROM:
-        _freeze_resident()
+    _freeze_resident(collect=len(pending) >= PROGRESS_FROM)
     summaries: list[dict[str, Any]] = []
     with _progress(len(requests)) as progress:
         task = progress.add_task("match", total=len(requests))
@@ -672,7 +692,7 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
     current = MatchContext.load(db, engine=engine, store=False)  # replay stores nothing
     candidate = candidate_context(current, candidate_rules, engine)
     with open_session(db) as session:
-        _freeze_resident()
+        _freeze_resident(collect=True)
         result = replay(session, current=current, candidate=candidate, since=since_d)
     rows = [{**d, "change_label": _CHANGE_SV[d["change"]], "rules": ", ".join(d["rules"]),
              "codes": ", ".join(r["code"] or "" for r in d["reasons"]),

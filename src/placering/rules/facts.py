@@ -162,6 +162,9 @@ class RegisterSnapshot:
     # Final prices of direct-procurement placements, per insats: [(start_on, daily price)]
     # ("modell utgående från ramavtalspris och slutpris", Spink 2024, 4.4).
     final_prices: dict[str, list[tuple]] = field(default_factory=dict, repr=False)
+    # Per insats, the sha256 of the stored snapshot its candidates were read from (snapshots.py):
+    # what was built from them (the columnar table) can be cached under it.
+    digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     # -- building -------------------------------------------------------------------------
     @classmethod

@@ -228,6 +228,18 @@ class Table:
         return self._regex[pattern]
 
 
+    def __getstate__(self) -> dict:
+        # Cached on disk without the candidate dicts (the snapshot has them) or the lazy caches.
+        state = dict(self.__dict__, cands=None, _regex={}, _lookups={}, _route_masks={})
+        return state
+
+    def attach(self, candidates: list[dict]) -> "Table":
+        """A table read from the cache, joined to the candidate dicts it was built from."""
+        if len(candidates) != self.n or [c["unit"]["unit_id"] for c in candidates] != self.unit_ids:
+            raise ValueError("cached table and candidates differ")
+        self.cands = list(candidates)
+        return self
+
     def built_from(self, candidates: list[dict]) -> bool:
         """Whether `candidates` are still the dicts this table was built from (a refreshed
         register replaces a unit's candidate dicts, even in place in the same list)."""
@@ -775,8 +787,22 @@ class VectorizedEvaluator:
         cands = self.snapshot.candidates(insats)
         t = self._tables.get(insats)
         if t is None or not t.built_from(cands):
-            t = self._tables[insats] = Table(cands, self._paths)
+            t = self._tables[insats] = self._build_table(insats, cands)
         return t
+
+    def _build_table(self, insats: str, cands: list[dict]) -> Table:
+        """Columns of an insats' candidates; read back from the disk cache when they come from a
+        stored register snapshot that an earlier process built them from (diskcache.py)."""
+        digest = (getattr(self.snapshot, "digests", None) or {}).get(insats)
+        if not digest:
+            return Table(cands, self._paths)
+        from ..diskcache import cached_by_content
+
+        table = cached_by_content("table", digest + "\0" + "\0".join(self._paths), lambda: Table(cands, self._paths))
+        try:
+            return table.attach(cands)
+        except ValueError:  # not what it claims to be: build it
+            return Table(cands, self._paths)
 
     def program(self, on: date) -> list[VRule]:
         key = self._ref._epoch(on)
