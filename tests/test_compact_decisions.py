@@ -229,3 +229,54 @@ def test_a_decision_stored_in_the_first_encoding_still_explains_itself(run, engi
         first = dict(doc, excluded=old)
         assert expand(session, first, req) == expand(session, doc, req)
 
+
+
+def test_snapshots_share_stored_candidate_lists_by_content(run, engine, tmp_path):
+    """Two days of the same register revision: each distinct candidate list is stored
+    once (snapshot_blob, by sha256); every snapshot reads back its own lists."""
+    import hashlib
+
+    from placering.matching.snapshots import load_snapshot
+
+    load_register(run, tmp_path, *UNITS, unit("U-SB", insats="skyddat_boende"))
+    first, revision, _ = load_snapshot(engine, on=date(2026, 3, 2))
+    second, _, _ = load_snapshot(engine, on=date(2026, 3, 3))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT revision, as_of, insats, digest, data FROM register_snapshot")).all()
+        blobs = conn.execute(text("SELECT digest, data FROM snapshot_blob")).all()
+    assert len(rows) == 2 * len({r.insats for r in rows}) and all(r.data is None for r in rows)
+    assert len(blobs) == len({r.digest for r in rows}) == len(rows) // 2  # the second day added no list
+    assert all(hashlib.sha256(bytes(b.data)).hexdigest() == b.digest for b in blobs)
+    assert second.by_insats == first.by_insats and second.digests == first.digests
+
+
+def test_the_migration_moves_stored_snapshots_into_blobs(tmp_path):
+    """A database whose snapshots were stored before 0009 (the list in the row) reads the same after it."""
+    import hashlib
+    import zlib
+
+    from alembic import command
+
+    from placering.matching.snapshots import COMPLETE, _read, encode_candidates
+    from placering.storage.database import _alembic_config, make_engine
+    from sqlalchemy.orm import Session
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(_alembic_config(engine), "0008")
+    cands = [{"unit": {"unit_id": "U-1", "protected_address": False}, "route": {"route": "ramavtal"},
+              "permit": {}, "supplier": {}}]
+    data = encode_candidates(cands)
+    marker = zlib.compress(json.dumps(["hvb_barn_unga"]).encode("utf-8"))
+    with engine.begin() as conn:
+        for insats, blob in (("hvb_barn_unga", data), (COMPLETE, marker)):
+            conn.execute(text("INSERT INTO register_snapshot (revision, as_of, insats, data, created_at) "
+                              "VALUES (7, '2026-03-02', :i, :d, '2026-03-02 10:00:00')"), {"i": insats, "d": blob})
+    command.upgrade(_alembic_config(engine), "head")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT insats, digest, data FROM register_snapshot ORDER BY insats")).all()
+        blobs = dict(conn.execute(text("SELECT digest, data FROM snapshot_blob")).all())
+    assert all(r.data is None and blobs[r.digest] for r in rows)
+    assert hashlib.sha256(data).hexdigest() in blobs
+    with Session(engine) as session:
+        snap = _read(session, 7, date(2026, 3, 2), ["hvb_barn_unga"])
+    assert snap.candidates("hvb_barn_unga") == cands

@@ -90,12 +90,13 @@ OTHER = {
     # written once by whoever matches (or re-checks a choice) first at a register revision /
     # rules version (matching/snapshots.py)
     "register_snapshot": {r: (I,) for r in WRITERS},
+    "snapshot_blob": {r: (I,) for r in WRITERS},
     "rule_set": {r: (I,) for r in WRITERS},
 }
 PRIVILEGES: dict[str, dict[Role, tuple[str, ...]]] = {**REGISTER, **CASES, **OTHER}
 # What a social worker may read: the register (to match), its own cases, history of them.
 SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"history", "user_account", "alembic_version", "register_snapshot",
-                                                     "rule_set"}
+                                                     "snapshot_blob", "rule_set"}
 
 # The social worker's municipality (session_user is the authenticated login, whatever role
 # the session has switched to).

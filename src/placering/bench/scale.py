@@ -109,7 +109,10 @@ def _stored(url: str) -> dict[str, Any]:
     data = "length(data)" if engine.dialect.name == "sqlite" else "octet_length(data)"
     with engine.connect() as conn:
         n, total, largest = conn.execute(text(f"SELECT COUNT(*), SUM({size}), MAX({size}) FROM decision")).one()
-        snap = conn.execute(text(f"SELECT COUNT(DISTINCT revision), SUM({data}) FROM register_snapshot")).one()
+        revisions = conn.execute(text("SELECT COUNT(DISTINCT revision) FROM register_snapshot")).scalar_one()
+        inline = conn.execute(text(f"SELECT COALESCE(SUM({data}), 0) FROM register_snapshot")).scalar_one()
+        blobs = conn.execute(text(f"SELECT COALESCE(SUM({data}), 0) FROM snapshot_blob")).scalar_one()
+        snap = (revisions, int(inline) + int(blobs))
     engine.dispose()
     return {"decisions": n, "bytes_per_decision": round((total or 0) / n) if n else None, "largest_decision": largest,
             "snapshots": snap[0], "snapshot_bytes": snap[1]}

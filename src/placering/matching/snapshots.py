@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
@@ -30,7 +30,7 @@ from ..errors import PlaceringError
 from ..rules.facts import RegisterSnapshot
 from ..storage.history import current_revision
 from ..storage.models import RegisterSnapshot as SnapshotRow
-from ..storage.models import StoredRuleSet
+from ..storage.models import SnapshotBlob, StoredRuleSet
 
 FORMAT = "placering-facts/1"
 COMPLETE = ""  # the row under this insats lists every insats of the snapshot: it is complete
@@ -143,19 +143,28 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
 
 
 def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> RegisterSnapshot | None:
-    T = SnapshotRow.__table__.c
-    marker = session.execute(select(T.data).where(T.revision == revision, T.as_of == on, T.insats == COMPLETE)).first()
+    T, B = SnapshotRow.__table__.c, SnapshotBlob.__table__.c
+
+    def rows(insatser: list[str]) -> Any:
+        # The list is the blob of the row's digest (rows stored before 0009 hold it in `data`).
+        return session.execute(
+            select(T.insats, T.digest, func.coalesce(B.data, T.data).label("data"))
+            .select_from(SnapshotRow.__table__.outerjoin(SnapshotBlob.__table__, B.digest == T.digest))
+            .where(T.revision == revision, T.as_of == on, T.insats.in_(insatser)))
+
+    marker = rows([COMPLETE]).first()
     if marker is None:
         return None
     present = json.loads(zlib.decompress(marker.data))
     names = [i for i in (present if wanted is None else wanted) if i in present]
     by_insats: dict[str, list[dict]] = {i: [] for i in (wanted or [])}
     digests: dict[str, str] = {}
-    if names:
-        for row in session.execute(select(T.insats, T.data).where(T.revision == revision, T.as_of == on,
-                                                                 T.insats.in_(names))):
-            by_insats[row.insats] = decode_candidates(row.data)
-            digests[row.insats] = hashlib.sha256(row.data).hexdigest()
+    for row in (rows(names) if names else ()):
+        if row.data is None:
+            raise SnapshotError(f"the stored register snapshot of revision {revision} ({row.insats}) has lost its "
+                                f"candidate list {row.digest}")
+        by_insats[row.insats] = decode_candidates(row.data)
+        digests[row.insats] = row.digest or hashlib.sha256(row.data).hexdigest()
     snap = RegisterSnapshot(on=on, by_insats=by_insats, digests=digests)
     # Final prices of direct-procurement placements (the reference price) are read from the
     # placements: every change to them is register history, so at this revision they are as
@@ -165,16 +174,21 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
 
 
 def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> None:
-    rows = [{"revision": revision, "as_of": snapshot.on, "insats": insats, "data": encode_candidates(cands)}
-            for insats, cands in sorted(snapshot.by_insats.items())]
-    rows.append({"revision": revision, "as_of": snapshot.on, "insats": COMPLETE,
-                 "data": zlib.compress(json.dumps(sorted(snapshot.by_insats)).encode("utf-8"))})
+    """Store the snapshot's rows, each naming its candidate list by sha256; a list stored
+    already (another day, another revision with the same candidates) is not stored again."""
     from ..storage.models import utcnow
 
     now = utcnow()
-    for r in rows:
-        r["created_at"] = now
-    _insert_ignore(session, SnapshotRow.__table__, rows)
+    lists = [(insats, encode_candidates(cands)) for insats, cands in sorted(snapshot.by_insats.items())]
+    lists.append((COMPLETE, zlib.compress(json.dumps(sorted(snapshot.by_insats)).encode("utf-8"))))
+    blobs = {hashlib.sha256(data).hexdigest(): data for _insats, data in lists}
+    B = SnapshotBlob.__table__.c
+    have = set(session.scalars(select(B.digest).where(B.digest.in_(list(blobs)))))
+    _insert_ignore(session, SnapshotBlob.__table__,
+                   [{"digest": d, "data": data, "created_at": now} for d, data in blobs.items() if d not in have])
+    _insert_ignore(session, SnapshotRow.__table__,
+                   [{"revision": revision, "as_of": snapshot.on, "insats": insats, "digest": hashlib.sha256(data).hexdigest(),
+                     "data": None, "created_at": now} for insats, data in lists])
 
 
 def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> RegisterSnapshot:

@@ -323,6 +323,19 @@ class RegisterSnapshot(SQLModel, table=True):
     revision: int = Field(index=True)
     as_of: date
     insats: str
+    # The candidate list is the snapshot_blob with this sha256; `data` only in rows stored
+    # before 0009, which moved it there.
+    digest: Optional[str] = None
+    data: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SnapshotBlob(SQLModel, table=True):
+    """One distinct stored candidate list (compressed), by its sha256: snapshots of different
+    days and revisions that hold the same candidates share it."""
+
+    __tablename__ = "snapshot_blob"
+    digest: str = Field(primary_key=True)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
