@@ -240,8 +240,7 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         document=_stored_form(document),
         created_by=actor,
     )
-    session.add(decision)
-    session.flush()
+    session.add(decision)  # flushed with the next write (a batch's next request), or for its review
     record(
         session,
         actor=actor,
@@ -259,6 +258,8 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
     )
     if decision.review_required:
         from .review import open_review
+
+        session.flush()  # the review names the decision by its id
 
         review = open_review(session, row, decision)
         document["review_id"] = review.id
