@@ -280,3 +280,13 @@ def test_the_migration_moves_stored_snapshots_into_blobs(tmp_path):
     with Session(engine) as session:
         snap = _read(session, 7, date(2026, 3, 2), ["hvb_barn_unga"])
     assert snap.candidates("hvb_barn_unga") == cands
+
+
+def test_the_digest_of_the_sets_is_the_same_whatever_their_order_and_differs_when_one_candidate_moves():
+    from placering.matching.compact import sets_digest
+
+    sets = {"exclude:AGE:ELIG-AGE": [1, 5, 9], "unevaluable:ELIG-DIST": [2]}
+    assert sets_digest(sets) == sets_digest({"unevaluable:ELIG-DIST": [2], "exclude:AGE:ELIG-AGE": [9, 1, 5, 5]})
+    assert sets_digest(sets) == sets_digest(dict(sets, **{"exclude:CAPACITY:ELIG-CAPACITY": []}))
+    assert sets_digest(sets) != sets_digest({"exclude:AGE:ELIG-AGE": [1, 5, 8], "unevaluable:ELIG-DIST": [2]})
+    assert sets_digest(sets) != sets_digest({"exclude:AGE:ELIG-AGE": [1, 5], "unevaluable:ELIG-DIST": [2, 9]})

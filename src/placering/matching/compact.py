@@ -55,7 +55,9 @@ def sets_digest(sets: dict[str, Any]) -> str:
 
     h = hashlib.sha256()
     for key in sorted(k for k, v in sets.items() if len(v)):
-        idx = np.unique(np.asarray(sets[key], dtype=np.int64)).astype("<u4")
+        idx = np.asarray(sets[key], dtype="<u4")
+        if idx.size > 1 and not (idx[1:] > idx[:-1]).all():  # candidate_sets gives them sorted
+            idx = np.unique(idx)
         h.update(key.encode() + b"\0" + len(idx).to_bytes(4, "little") + idx.tobytes())
     return "sha256:" + h.hexdigest()
 
