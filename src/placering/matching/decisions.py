@@ -137,8 +137,7 @@ def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
         payload=payload,
         created_by=require_actor(actor),
     )
-    session.add(row)
-    session.flush()
+    session.add(row)  # written with its decision (record_decision), in the chunk's flush
     return row, True
 
 
@@ -232,7 +231,7 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
     document["seq"] = seq
     document["decided_by"] = actor
     decision = Decision(
-        request_id=row.id,
+        request=row,
         seq=seq,
         rules_version=document["rules_version"],
         evaluated_on=date.fromisoformat(document["evaluated_on"]),

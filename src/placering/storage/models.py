@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import relationship
+from sqlmodel import Field, Relationship, SQLModel
 
 
 def utcnow() -> datetime:
@@ -224,6 +225,9 @@ class Decision(SQLModel, table=True):
     document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)
+    # Set instead of request_id when the request is stored in the same flush (a batch writes a
+    # chunk's requests, decisions and history in a few statements, not three per request).
+    request: Optional[PlacementRequest] = Relationship(sa_relationship=relationship("PlacementRequest"))
 
 
 class Decline(SQLModel, table=True):
