@@ -290,3 +290,78 @@ def test_the_digest_of_the_sets_is_the_same_whatever_their_order_and_differs_whe
     assert sets_digest(sets) == sets_digest(dict(sets, **{"exclude:CAPACITY:ELIG-CAPACITY": []}))
     assert sets_digest(sets) != sets_digest({"exclude:AGE:ELIG-AGE": [1, 5, 8], "unevaluable:ELIG-DIST": [2]})
     assert sets_digest(sets) != sets_digest({"exclude:AGE:ELIG-AGE": [1, 5], "unevaluable:ELIG-DIST": [2, 9]})
+
+
+def _full(engine, on):
+    """The snapshot read from the register tables, each insats' list as stored (sha256)."""
+    import hashlib
+
+    from sqlalchemy.orm import Session
+
+    from placering.matching.snapshots import encode_candidates
+    from placering.rules import RegisterSnapshot
+
+    with Session(engine) as session:
+        snap = RegisterSnapshot.from_session(session, on=on)
+    return {i: hashlib.sha256(encode_candidates(c)).hexdigest() for i, c in snap.by_insats.items()}
+
+
+def test_the_snapshot_after_register_changes_is_read_again_for_the_changed_suppliers_only_and_equals_a_full_read(
+        run, engine, tmp_path, monkeypatch):
+    """After each kind of register change, the next snapshot starts from the stored one and
+    re-reads the suppliers the change touched; its lists equal reading the whole register,
+    byte for byte. A change that cannot be tied to suppliers reads everything."""
+    from placering.matching import snapshots
+    from placering.matching.snapshots import load_snapshot
+    from test_matching_support import supplier_of
+
+    from placering.display import today
+
+    on = today()
+    doc = load_register(run, tmp_path, *UNITS, unit("U-SB", insats="skyddat_boende", route="egen_regi", price=None),
+                        unit("U-5", price=3400, agreement="RA-SHARED"), unit("U-6", price=3500, agreement="RA-SHARED"))
+    used: list[str] = []
+    real = snapshots._updated
+
+    def spy(session, revision, day):
+        result = real(session, revision, day)
+        used.append("updated" if result is not None else "whole register")
+        return result
+
+    monkeypatch.setattr(snapshots, "_updated", spy)
+
+    def check(*args, expect="updated"):
+        if args:
+            r = run(*args)
+            assert r.exit_code == 0, r.output
+        used.clear()
+        snap, _revision, _on = load_snapshot(engine, on=on)
+        assert used == [expect], args
+        assert snap.digests == _full(engine, on), args
+        again, _r, _o = load_snapshot(engine, on=on)  # and as stored
+        assert again.digests == snap.digests and again.by_insats == snap.by_insats
+
+    used.clear()
+    load_snapshot(engine, on=on)
+    assert used == ["whole register"]  # nothing stored to start from
+    by = ("--by", "kvalitet")
+    check("register", "status", "U-2", "watch", "--note", "uppföljning", *by)
+    check("register", "check", supplier_of(doc, "U-3"), "credit_rating", "--result", "pass", "--value", "12,5",
+          "--on", on.isoformat(), *by)
+    check("register", "permit", "U-4", "--dnr", "8.1-U-4/2020", "--status", "revoked",
+          "--on", on.isoformat(), "--by", "ivo")
+    check("register", "complaint", "U-1", "--category", "treatment", "--on", on.isoformat(), "--by", "spink")
+    check("register", "agreement", "RA-SHARED", "order_stop", "--supplier", supplier_of(doc, "U-5"),
+          "--on", on.isoformat(), "--note", "beställningsstopp", *by)
+    path = write_request(tmp_path, request("R-INC"))
+    assert run("match", str(path), "--by", "h").exit_code == 0
+    check("request", "decline", "R-INC", "U-1", "--reason", "inget rum", "--by", "h")
+    check("request", "choose", "R-INC", "U-6", "--by", "h")
+    check("register", "agreement", "RA-SHARED", "terminated", "--on", on.isoformat(), "--note", "avtalet sades upp", *by)
+    # A change recorded with neither supplier nor unit (as an agreement-wide entry might be):
+    # it cannot be tied to suppliers, so the whole register is read.
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO history (at, effective_on, actor, entity_kind, entity_id, action, changes) "
+                          "VALUES (CURRENT_TIMESTAMP, :on, 'postgres', 'agreement', 'RA-SHARED', 'updated', '{}')"),
+                     {"on": on})
+    check(expect="whole register")

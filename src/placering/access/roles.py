@@ -211,9 +211,12 @@ def apply_security(conn: Connection) -> None:
 # What matching needs to see whole, whoever matches: a social worker's view of history and
 # placements is limited to its municipality, but the register revision (which keys the stored
 # register snapshots) and the final prices of direct-procurement placements (the reference
-# price) are the same for everyone. A view runs with its owner's rights (placering_admin, the
-# tables' owner), so row-level security does not narrow these two; they show nothing else.
+# price) are the same for everyone, and so is which suppliers a register change touched (a
+# snapshot of the next revision re-reads only them). A view runs with its owner's rights
+# (placering_admin, the tables' owner), so row-level security does not narrow these; they show
+# nothing else.
 REVISION_VIEW = "placering_register_revision"
+CHANGES_VIEW = "placering_register_changes"
 FINAL_PRICES_VIEW = "placering_final_prices"
 
 
@@ -224,6 +227,10 @@ def _shared_views(conn: Connection, tables: set[str]) -> None:
     if "history" in tables:  # keep in step with storage.history.current_revision
         views[REVISION_VIEW] = ("SELECT COALESCE((SELECT id FROM history WHERE NOT (entity_kind = 'request' "
                                 "AND action = 'matched') ORDER BY id DESC LIMIT 1), 0) AS revision")
+        # Which suppliers a register change touched (matching/snapshots.changed_suppliers):
+        # kind, supplier and unit only, never what changed or who changed it.
+        views[CHANGES_VIEW] = ("SELECT id, entity_kind, org_nr, unit_id FROM history WHERE NOT "
+                               "(entity_kind = 'request' AND action = 'matched')")
     columns = {c["name"] for c in inspect(conn).get_columns("placement")} if "placement" in tables else set()
     if {"agreed_price", "status", "route"} <= columns:  # keep in step with RegisterSnapshot.load_final_prices
         views[FINAL_PRICES_VIEW] = ("SELECT insats, start_on, COALESCE(agreed_price, daily_price) AS price "

@@ -124,15 +124,86 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
         if snap is not None:
             return snap, revision, on
         with gc_paused():  # the whole register as small dicts (memory.py): about half the time at 20,000 units
-            full = RegisterSnapshot.from_session(session, on=on)
+            full = _updated(session, revision, on) or RegisterSnapshot.from_session(session, on=on)
         unchanged = current_revision(session) == revision
     if unchanged and store:  # nothing committed while reading: the facts are those of `revision`
         with transaction(engine) as session, gc_paused():
             store_snapshot(session, full, revision)
     if wanted is not None:
         full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted},
-                                final_prices=full.final_prices)
+                                final_prices=full.final_prices,
+                                digests={i: full.digests[i] for i in wanted if i in full.digests})
     return full, revision, on
+
+
+# Changes recorded with neither supplier nor unit that change no candidate's facts: users, and
+# review decisions (the places a rejection frees are recorded on the request, with the unit).
+_NO_FACTS = {"user", "review"}
+# Past this many changed suppliers, reading the whole register is about as quick.
+UPDATE_AT_MOST = 500
+
+
+def changed_suppliers(session: Any, since: int, revision: int) -> set[str] | None:
+    """The suppliers (org numbers) whose units' facts the register changes after revision
+    `since` up to `revision` may have changed; None when a change cannot be tied to suppliers
+    (an agreement-wide change, say), so the whole register must be read again."""
+    from sqlalchemy import text
+
+    from ..storage.models import History, Supplier, Unit
+
+    if session.get_bind().dialect.name == "postgresql":
+        # Through a view that row-level security does not narrow (access/roles.py): another
+        # municipality's choice changed a unit's free places for everyone.
+        from ..access.roles import CHANGES_VIEW
+
+        rows = session.execute(text(f"SELECT entity_kind, org_nr, unit_id FROM {CHANGES_VIEW} "
+                                    "WHERE id > :since AND id <= :revision"), {"since": since, "revision": revision})
+    else:
+        H = History.__table__.c
+        rows = session.execute(select(H.entity_kind, H.org_nr, H.unit_id).where(
+            H.id > since, H.id <= revision, ~((H.entity_kind == "request") & (H.action == "matched"))))
+    orgs: set[str] = set()
+    units: set[str] = set()
+    for kind, org_nr, unit_id in rows:
+        if org_nr:
+            orgs.add(org_nr)
+        elif unit_id:
+            units.add(unit_id)
+        elif kind not in _NO_FACTS:
+            return None
+    if units:
+        U, S = Unit.__table__.c, Supplier.__table__.c
+        found = dict(session.execute(select(U.unit_id, S.org_nr).join(Supplier.__table__, S.id == U.supplier_id)
+                                     .where(U.unit_id.in_(sorted(units)))).all())
+        if set(found) != units:
+            return None
+        orgs |= set(found.values())
+    return orgs
+
+
+def _updated(session: Any, revision: int, on: date) -> RegisterSnapshot | None:
+    """The snapshot of `revision` as the newest stored one of the same day with the changed
+    suppliers read again (RegisterSnapshot.refresh); None when there is none to start from or
+    the changes cannot be tied to suppliers. The lists of the insatser no changed unit is in
+    keep their stored digest (not encoded or stored again). The result equals reading the
+    whole register (tests/test_compact_decisions.py compares them)."""
+    T = SnapshotRow.__table__.c
+    base = session.scalar(select(func.max(T.revision)).where(T.revision < revision, T.as_of == on,
+                                                              T.insats == COMPLETE))
+    if base is None:
+        return None
+    orgs = changed_suppliers(session, base, revision)
+    if orgs is None or len(orgs) > UPDATE_AT_MOST:
+        return None
+    snap = _read(session, base, on, None)
+    if snap is None:
+        return None
+    stored = dict(snap.digests)
+    _count, touched = snap.refresh_insatser(session, org_nrs=orgs)
+    for insats in [i for i, cands in snap.by_insats.items() if not cands]:
+        del snap.by_insats[insats]  # as read from the tables: an insats without candidates is not listed
+    snap.digests = {i: d for i, d in stored.items() if i not in touched and i in snap.by_insats}
+    return snap
 
 
 def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> RegisterSnapshot | None:
@@ -172,16 +243,27 @@ def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> N
     from ..storage.models import utcnow
 
     now = utcnow()
-    lists = [(insats, encode_candidates(cands)) for insats, cands in sorted(snapshot.by_insats.items())]
-    lists.append((COMPLETE, zlib.compress(json.dumps(sorted(snapshot.by_insats)).encode("utf-8"))))
-    blobs = {hashlib.sha256(data).hexdigest(): data for _insats, data in lists}
+    # A list read from storage and unchanged (snapshot.digests) is stored already: name it.
+    digests = dict(snapshot.digests)
+    blobs: dict[str, bytes] = {}
+    for insats, cands in sorted(snapshot.by_insats.items()):
+        if insats not in digests:
+            data = encode_candidates(cands)
+            digests[insats] = hashlib.sha256(data).hexdigest()
+            blobs[digests[insats]] = data
+    marker = zlib.compress(json.dumps(sorted(snapshot.by_insats)).encode("utf-8"))
+    marker_digest = hashlib.sha256(marker).hexdigest()
+    blobs[marker_digest] = marker
     B = SnapshotBlob.__table__.c
     have = set(session.scalars(select(B.digest).where(B.digest.in_(list(blobs)))))
     _insert_ignore(session, SnapshotBlob.__table__,
                    [{"digest": d, "data": data, "created_at": now} for d, data in blobs.items() if d not in have])
     _insert_ignore(session, SnapshotRow.__table__,
-                   [{"revision": revision, "as_of": snapshot.on, "insats": insats, "digest": hashlib.sha256(data).hexdigest(),
-                     "data": None, "created_at": now} for insats, data in lists])
+                   [{"revision": revision, "as_of": snapshot.on, "insats": insats, "digest": digest, "data": None,
+                     "created_at": now}
+                    for insats, digest in [*((i, digests[i]) for i in sorted(snapshot.by_insats)),
+                                           (COMPLETE, marker_digest)]])
+    snapshot.digests = {i: digests[i] for i in snapshot.by_insats}
 
 
 def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> RegisterSnapshot:

@@ -243,6 +243,10 @@ class RegisterSnapshot:
         """Re-read some suppliers (e.g. after a register event) and replace their units'
         candidates, so a resident register follows changes without a full reload. Returns the
         number of units re-read."""
+        return self.refresh_insatser(session, org_nrs=org_nrs)[0]
+
+    def refresh_insatser(self, session: Any, *, org_nrs: Iterable[str]) -> tuple[int, set[str]]:
+        """`refresh`, returning also the insatser whose candidate lists it changed."""
         from sqlalchemy import select
 
         from ..storage.models import Supplier
@@ -252,6 +256,9 @@ class RegisterSnapshot:
         doc = register_document(session, supplier_ids=ids)
         gone = {uid for uid, rec in self.units.items() if rec.supplier["org_nr"] in org_nrs}
         gone |= {u["unit_id"] for s in doc["suppliers"] for u in s.get("units") or []}
+        # A snapshot read from storage has candidates, not unit records: their supplier says.
+        gone |= {c["unit"]["unit_id"] for cands in self.by_insats.values() for c in cands
+                 if c["supplier"]["org_nr"] in org_nrs}
         for uid in gone:
             self.units.pop(uid, None)
         touched = set()
@@ -272,7 +279,7 @@ class RegisterSnapshot:
                 key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
         self._reference.clear()
         self._framework_prices.clear()
-        return count
+        return count, touched
 
     # -- reading --------------------------------------------------------------------------
     def candidates(self, insats: str) -> list[dict]:
