@@ -129,3 +129,12 @@ def snapshot(engine) -> dict[str, list]:
             )
             for name in SQLModel.metadata.tables
         }
+
+
+def said(message: str) -> str:
+    """What stderr holds when a command refuses with the library's `message`: the Swedish a
+    person reads (registry/messages.yaml), after 'Fel: '. tests/test_messages.py pins the Swedish
+    of the messages people meet most."""
+    from placering.cli.messages import swedish
+
+    return f"Fel: {swedish(message)}\n"

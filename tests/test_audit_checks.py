@@ -94,14 +94,14 @@ def test_checks_due_filters_and_bad_input(history, run, engine):
         (ORG_OST, "credit_rating", "not_passed")]
     before = snapshot(engine)
     for args, message in [
-        (("--as-of", "2024-02-30"), "--as-of: '2024-02-30' is not a date"),
-        (("--kind", "horoscope"), "--kind: unknown check kind 'horoscope'"),
-        (("--supplier", "123"), "--supplier: '123' is not an organisation number"),
+        (("--as-of", "2024-02-30"), "--as-of: '2024-02-30' är inte ett datum"),
+        (("--kind", "horoscope"), "--kind: okänd kontrolltyp 'horoscope'"),
+        (("--supplier", "123"), "--supplier: '123' är inget organisationsnummer"),
     ]:
         result = run("audit", "checks-due", *args)
         assert result.exit_code != 0 and message in result.stderr, (args, result.stderr)
     bad = run("audit", "visits", "--level", "5")
-    assert bad.exit_code != 0 and "--level: 5 is not a priority level" in bad.stderr
+    assert bad.exit_code != 0 and "--level: 5 är ingen prioritetsnivå" in bad.stderr
     assert snapshot(engine) == before
 
 
@@ -168,10 +168,10 @@ def test_a_recorded_visit_lowers_priority_unless_there_are_signals(history, run,
 
     before = snapshot(engine)
     for args, message in [
-        (("U-4", "--on", "2024-13-01", "--by", "spink"), "--on: '2024-13-01' is not a date"),
+        (("U-4", "--on", "2024-13-01", "--by", "spink"), "--on: '2024-13-01' är inte ett datum"),
         (("U-404", "--on", "2024-05-15", "--by", "spink"), "U-404"),
         (("U-4", "--on", "2024-05-15"), "--by"),
-        (("U-4", "--on", "2999-01-01", "--by", "spink"), "in the future"),
+        (("U-4", "--on", "2999-01-01", "--by", "spink"), "ligger i framtiden"),
     ]:
         bad = run("register", "visit", *args)
         assert bad.exit_code != 0 and message in bad.stderr, (args, bad.stderr)

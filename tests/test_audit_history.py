@@ -394,11 +394,11 @@ def test_paused_table_and_csv(history, run):
 
 
 PAUSED_BAD_INPUT = [
-    (("--as-of", "2024-13-01"), "--as-of: '2024-13-01' is not a date"),
-    (("--insats", "hvb"), "--insats: unknown insats 'hvb'"),
-    (("--route", "ram"), "--route: unknown route 'ram'"),
-    (("--status", "paused"), "--status: unknown status 'paused'"),
-    (("--municipality", "Atlantis"), "--municipality: unknown municipality 'Atlantis'"),
+    (("--as-of", "2024-13-01"), "--as-of: '2024-13-01' är inte ett datum"),
+    (("--insats", "hvb"), "--insats: okänd insats 'hvb'"),
+    (("--route", "ram"), "--route: okänd regiform 'ram'"),
+    (("--status", "paused"), "--status: okänd status 'paused'"),
+    (("--municipality", "Atlantis"), "--municipality: okänd kommun 'Atlantis'"),
 ]
 
 
@@ -459,7 +459,7 @@ def test_affected_placements_table_and_csv(history, run):
                                                "--csv").stdout)))
     assert [r["request_id"] for r in rows] == ["R-2023-0002", "R-2023-0001", "R-2023-0003"]
     bad = run("audit", "affected-placements", "--as-of", "yesterday")
-    assert bad.exit_code != 0 and "--as-of: 'yesterday' is not a date" in bad.stderr
+    assert bad.exit_code != 0 and "--as-of: 'yesterday' är inte ett datum" in bad.stderr
 
 
 # --- audit log -----------------------------------------------------------------------------------
@@ -482,7 +482,7 @@ def test_log_filters_and_reads(history, run):
     doc = as_json(run("audit", "log", "--kind", "agreement", "--until", "2024-12-31", "--json"))
     assert any(e["what"] == "status: active → order_stop" and e["note"] == ORDER_STOP[4] for e in doc["entries"])
     table = run("audit", "log", "--unit", "U-5", env=WIDE)
-    assert table.exit_code == 0 and "recommendation_stop" in table.stdout
+    assert table.exit_code == 0 and "status: Publicerad → Rekommendationsstopp" in table.stdout  # labels, not codes
 
 
 def test_log_summary_counts_per_actor_kind_action(history, run):
@@ -493,12 +493,12 @@ def test_log_summary_counts_per_actor_kind_action(history, run):
 
 
 LOG_BAD_INPUT = [
-    (("--supplier", "556677-8898"), "--supplier: organisation number '556677-8898' fails the check digit"),
-    (("--kind", "ufo"), "--kind: unknown 'ufo'"),
-    (("--action", "deleted"), "--action: unknown 'deleted'"),
-    (("--since", "2024-05-01", "--until", "2024-01-01"), "--since 2024-05-01 is after --until 2024-01-01"),
-    (("--until", "31/12/2024"), "--until: '31/12/2024' is not a date"),
-    (("--limit", "0"), "--limit: 0 must be at least 1"),
+    (("--supplier", "556677-8898"), "--supplier: organisationsnumret '556677-8898' har fel kontrollsiffra"),
+    (("--kind", "ufo"), "--kind: okänt värde 'ufo'"),
+    (("--action", "deleted"), "--action: okänt värde 'deleted'"),
+    (("--since", "2024-05-01", "--until", "2024-01-01"), "--since 2024-05-01 är efter --until 2024-01-01"),
+    (("--until", "31/12/2024"), "--until: '31/12/2024' är inte ett datum"),
+    (("--limit", "0"), "--limit ska vara minst 1"),
 ]
 
 

@@ -160,7 +160,7 @@ def test_complaints_routed_and_similar_ones_raise_a_supplier_proposal(run, engin
         {"outcome": ["pending", "communicated"], "status": ["received", "closed"]},
         {"outcome": ["pending", "recommendation_stop"]}]
     rejected(run, engine, "complaint", "add", "U-A", "--category", "rude", "--on", "2024-01-01", "--by", "x",
-             code=2, message="unknown complaint category 'rude'")
+             code=2, message="okänd synpunktskategori 'rude'")
     lines = rows_csv(run, "complaint", "list", "--supplier", org)
     assert {line["unit_id"] for line in lines} == {"U-A", "U-B"} and len(lines) == 5
 
@@ -185,7 +185,7 @@ def test_deepened_control_from_proposal_to_pause(run, engine, tmp_path):
     ok(run, "control", "check", cid, "ivo_reports", "--finding", "kritik i tillsyn 2024", "--by", "kvalitet")
     ok(run, "control", "check", cid, "visit", "--finding", "händelsestyrt besök", "--by", "kvalitet")
     rejected(run, engine, "control", "check", cid, "horoscope", "--finding", "x", "--by", "kvalitet",
-             code=2, message="unknown control check 'horoscope'")
+             code=2, message="okänd kontrollpunkt 'horoscope'")
     rejected(run, engine, "control", "decide", cid, "removal", "--note", "brister", "--by", "kvalitet",
              code=2, message="--reason")
     decided = js(run, "control", "decide", cid, "pause", "--note", "brister i dokumentation och tillsyn",
@@ -355,7 +355,7 @@ def test_case_work_roles_on_the_shared_server(people, db_url, engine):
     before = snapshot(engine)
     r = as_(db_url, p["hand"], "followup", "agreement", "RA-U-1", "--at", "12", "--on", "2023-01-10",
             "--findings", "x")
-    assert r.exit_code == 6 and "not permitted" in r.stderr and snapshot(engine) == before
+    assert r.exit_code == 6 and "inte tillåtet" in r.stderr and snapshot(engine) == before
     r = as_(db_url, p["ink"], "followup", "agreement", "RA-U-1", "--at", "12", "--on", "2023-01-10",
             "--findings", "avtalet följs")
     assert r.exit_code == 0, r.output

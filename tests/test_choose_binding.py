@@ -32,11 +32,11 @@ def test_a_placement_takes_a_place_and_the_last_place_goes_once(run, engine, tmp
     # R-2 was decided when U-1 still had its place: choosing it now is refused, nothing written.
     before = snapshot(engine)
     late = choose(run, "R-2", "U-1")
-    assert late.exit_code == 4 and "no longer eligible" in late.stderr and "CAPACITY" in late.stderr
+    assert late.exit_code == 4 and "är inte längre möjlig" in late.stderr and "CAPACITY" in late.stderr
     assert snapshot(engine) == before
     # A second choice for the same request: a clear message, not a database error.
     again = choose(run, "R-1", "U-1")
-    assert again.exit_code == 4 and "already has a placement" in again.stderr and "UNIQUE" not in again.stderr
+    assert again.exit_code == 4 and "har redan en placering" in again.stderr and "UNIQUE" not in again.stderr
     assert snapshot(engine) == before
     # Ending the placement gives the place back; now R-2 can be placed there.
     assert run("request", "end", "R-1", "--on", "2024-10-01", "--by", "handläggare").exit_code == 0
@@ -53,7 +53,7 @@ def test_unit_removed_after_the_decision_cannot_be_chosen(run, engine, tmp_path)
     before = snapshot(engine)
     refused = choose(run, "R-1", "U-1")
     assert refused.exit_code == 4, refused.output
-    assert "no longer eligible" in refused.stderr and "STATUS" in refused.stderr and "PERMIT" in refused.stderr
+    assert "är inte längre möjlig" in refused.stderr and "STATUS" in refused.stderr and "PERMIT" in refused.stderr
     assert snapshot(engine) == before
     assert choose(run, "R-1", "U-2").exit_code == 0
 
@@ -96,7 +96,7 @@ def test_held_back_direct_procurement_needs_a_reason_and_goes_to_review(run, eng
     assert not d["review_required"] and [r["unit_id"] for r in d["recommendations"]] == ["U-R"]
     before = snapshot(engine)
     no_reason = choose(run, "R-1", "U-D")
-    assert no_reason.exit_code == 2 and "--reason" in no_reason.stderr and "goes to review" in no_reason.stderr
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.stderr and "valet går till granskning" in no_reason.stderr
     assert snapshot(engine) == before
     out = choose(run, "R-1", "U-D", "--reason", "Personen har bott där tidigare", "--json")
     assert out.exit_code == 0, out.output

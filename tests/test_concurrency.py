@@ -156,8 +156,8 @@ def test_busy_sqlite_gives_a_clear_message_and_writes_nothing(run, tmp_path, eng
         holder.execute("ROLLBACK")
         holder.close()
     assert result.exit_code == 5, result.output
-    assert result.stderr == ("Error: the database is busy: another writer held it for more than 0.3 s; nothing "
-                             "was written, try again (the wait is set by PLACERING_BUSY_TIMEOUT)\n")
+    assert result.stderr == ("Fel: databasen är upptagen: en annan skrivare höll den längre än 0.3 s; inget skrevs, "
+                             "försök igen (väntetiden sätts med PLACERING_BUSY_TIMEOUT)\n")
     assert "Traceback" not in result.output
     assert snapshot(engine) == before
 

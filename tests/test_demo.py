@@ -308,7 +308,7 @@ def test_the_history_plan_is_deterministic_and_in_date_order():
 
 def test_init_demo_refuses_a_future_date(run):
     r = run("init", "--demo", "--as-of", "2999-01-01")
-    assert r.exit_code == 2 and "in the future" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "ligger i framtiden" in r.output and "Traceback" not in r.output
 
 
 # --- benchmark commands ----------------------------------------------------------------------
@@ -343,7 +343,7 @@ def test_bench_import_needs_an_initialised_database(tmp_path):
 
     result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path / 'none.db'}", "bench", "import", "--units", "20"])
     assert result.exit_code != 0
-    assert "run 'placering init' first" in result.stderr
+    assert "kör 'placering init' först" in result.stderr
     assert "Traceback" not in result.output
 
 

@@ -20,7 +20,7 @@ def test_init_creates_and_is_idempotent(run, engine):
     assert current_revision(engine) == head_revision()
     again = run("init")
     assert again.exit_code == 0
-    assert "already current" in again.output
+    assert "redan aktuell" in again.output
 
 
 def test_history_is_append_only(engine):
@@ -42,7 +42,7 @@ def test_commands_refuse_a_database_without_schema(tmp_path):
 
     result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path/'empty.db'}", "register", "export", "--json"])
     assert result.exit_code != 0
-    assert "run 'placering init' first" in result.stderr
+    assert "kör 'placering init' först" in result.stderr
     assert "Traceback" not in result.output
 
 

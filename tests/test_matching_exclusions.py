@@ -167,7 +167,7 @@ def test_explain_recommended_below_cut_excluded_and_held_back(run, tmp_path, rul
     assert "sista utvägen" in text
     # A unit that is not in the register is an error (exit 3, with suggestions), and stores nothing.
     missing = run("match", str(path), "--engine", rules_engine, "--by", "h", "--explain", "U-NONE")
-    assert missing.exit_code == 3 and "no unit with unit_id 'U-NONE'" in missing.stderr
+    assert missing.exit_code == 3 and "ingen enhet med id 'U-NONE' i registret" in missing.stderr
     assert run("request", "show", "R-1").exit_code == 3  # --explain stored nothing
     run("match", str(path), "--engine", rules_engine, "--by", "h")
     # The stored decision can be explained without deciding again.

@@ -50,7 +50,7 @@ def test_resubmitting_a_request(run, engine, tmp_path):
     changed = write_request(tmp_path, request(age=16), name="changed.json")
     r = run("match", str(changed), "--engine", "reference", "--by", "h")
     assert r.exit_code == 2
-    assert "already submitted with different content" in r.stderr and "person.age" in r.stderr
+    assert "är redan inlämnad med annat innehåll" in r.stderr and "person.age" in r.stderr
     assert snapshot(engine) == before
     assert [h[0] for h in _history(engine, "R-1")] == ["matched", "matched"]
     # The excluded list is stored compact, and comes back exactly as decided.
@@ -75,12 +75,12 @@ def test_decline_errors_leave_the_database_unchanged(run, engine, tmp_path):
     assert ok.exit_code == 0, ok.output
     before = snapshot(engine)
     cases = [
-        (("request", "decline", "R-404", "U-1", "--reason", "x", "--by", "h"), 3, "no placement request 'R-404'"),
-        (("request", "decline", "R-1", "U-404", "--reason", "x", "--by", "h"), 3, "no unit 'U-404'"),
-        (("request", "decline", "R-1", "U-1", "--reason", "x", "--by", "h"), 4, "already declined"),
+        (("request", "decline", "R-404", "U-1", "--reason", "x", "--by", "h"), 3, "ingen placeringsförfrågan 'R-404'"),
+        (("request", "decline", "R-1", "U-404", "--reason", "x", "--by", "h"), 3, "ingen enhet 'U-404'"),
+        (("request", "decline", "R-1", "U-1", "--reason", "x", "--by", "h"), 4, "har redan tackat nej"),
         (("request", "decline", "R-1", "U-2", "--reason", "  ", "--by", "h"), 2, "--reason"),
         (("request", "decline", "R-1", "U-2", "--reason", "x"), 2, "--by"),
-        (("request", "show", "R-404", "--explain", "U-1"), 3, "no placement request 'R-404'"),
+        (("request", "show", "R-404", "--explain", "U-1"), 3, "ingen placeringsförfrågan 'R-404'"),
     ]
     for args, code, message in cases:
         r = run(*args)
@@ -107,7 +107,7 @@ def test_choose_a_recommended_unit(run, engine, tmp_path, rules_engine):
     assert _history(engine, "R-1")[-1] == ("chosen", "anna", "U-2", None)
     before = snapshot(engine)
     again = run("request", "choose", "R-1", "U-1", "--by", "anna")
-    assert again.exit_code == 4 and "already has a placement" in again.stderr
+    assert again.exit_code == 4 and "har redan en placering" in again.stderr
     assert snapshot(engine) == before
 
 
@@ -117,11 +117,11 @@ def test_choose_a_unit_that_was_not_recommended(run, engine, tmp_path):
     run("request", "decline", "R-1", "U-1", "--reason", "nej", "--by", "h")
     before = snapshot(engine)
     refused = [
-        (("U-4",), 2, "was not recommended"),  # below the cut: needs a reason
-        (("U-D",), 2, "was not recommended"),  # held back (direct procurement): needs a reason
-        (("U-AGE", "--reason", "x"), 4, "was excluded"),
-        (("U-1", "--reason", "x"), 4, "declined"),
-        (("U-404", "--reason", "x"), 4, "not a candidate"),
+        (("U-4",), 2, "rekommenderades inte"),  # below the cut: needs a reason
+        (("U-D",), 2, "rekommenderades inte"),  # held back (direct procurement): needs a reason
+        (("U-AGE", "--reason", "x"), 4, "uteslöts"),
+        (("U-1", "--reason", "x"), 4, "tackade nej"),
+        (("U-404", "--reason", "x"), 4, "är ingen kandidat"),
     ]
     for args, code, message in refused:
         r = run("request", "choose", "R-1", *args, "--by", "anna")
@@ -138,7 +138,7 @@ def test_choose_a_unit_that_was_not_recommended(run, engine, tmp_path):
 def test_choose_before_any_decision(run, tmp_path):
     _four_units(run, tmp_path)
     r = run("request", "choose", "R-9", "U-1", "--by", "anna")
-    assert r.exit_code == 3 and "no placement request 'R-9'" in r.stderr
+    assert r.exit_code == 3 and "ingen placeringsförfrågan 'R-9'" in r.stderr
 
 
 def test_replay_lists_differences_after_a_rule_change(run, engine, tmp_path, rules_engine):
@@ -207,8 +207,8 @@ def test_ending_a_placement(run, engine, tmp_path, rules_engine):
     assert run("request", "choose", "R-END", "U-1", "--by", "anna").exit_code == 0
     before = snapshot(engine)
     for args, message in [
-        (("R-END", "--on", "2024-02-30", "--by", "anna"), "--on: '2024-02-30' is not a date"),
-        (("R-END", "--on", "2020-01-01", "--by", "anna"), "before the placement started"),
+        (("R-END", "--on", "2024-02-30", "--by", "anna"), "--on: '2024-02-30' är inte ett datum"),
+        (("R-END", "--on", "2020-01-01", "--by", "anna"), "är före placeringens start"),
         (("R-NONE", "--on", "2024-12-01", "--by", "anna"), "R-NONE"),
         (("R-END", "--on", "2024-12-01"), "--by"),
     ]:
@@ -219,7 +219,7 @@ def test_ending_a_placement(run, engine, tmp_path, rules_engine):
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["end_on"] == "2024-12-01"
     again = run("request", "end", "R-END", "--on", "2024-12-02", "--by", "anna")
-    assert again.exit_code != 0 and "already ended on 2024-12-01" in again.stderr
+    assert again.exit_code != 0 and "avslutades redan 2024-12-01" in again.stderr
     shown = json.loads(run("request", "show", "R-END", "--json").stdout)
     assert shown["placement"]["end_on"] == "2024-12-01"
     assert _history(engine, "R-END")[-1] == ("ended", "anna", "U-1", "omplacering")

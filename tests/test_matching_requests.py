@@ -27,21 +27,21 @@ def test_request_schema_is_json_schema_with_codes():
 
 
 BAD = [
-    (lambda r: r.update(personnummer="19800101-1234"), "personnummer", "unknown field"),
-    (lambda r: r["person"].update(name="Anna Andersson"), "person.name", "unknown field"),
-    (lambda r: r.update(requester="Nordost 800101-1234"), "requester", "personal identity number"),
-    (lambda r: r.update(insats="hvb"), "insats", "unknown insats 'hvb'"),
-    (lambda r: r.update(subcategory="jourhem"), "subcategory", "not a sub-category of hvb_barn_unga"),
-    (lambda r: r["person"].update(gender="x"), "person.gender", "'female' or 'male'"),
-    (lambda r: r["person"].update(needs=["missbruk", "ensam"]), "person.needs.1", "Input should be"),
-    (lambda r: r["person"].update(age=130), "person.age", "less than or equal to 120"),
-    (lambda r: r.update(urgency="snart"), "urgency", "'akut' or 'planerad'"),
-    (lambda r: r.update(legal_basis="LOU"), "legal_basis", "Input should be"),
-    (lambda r: r.update(start_on="2024-02-30"), "start_on", "not a date in the calendar"),
-    (lambda r: r.update(submitted_on="1 sep 2024"), "submitted_on", "not a date (YYYY-MM-DD)"),
-    (lambda r: r.update(municipality="Gotham"), "municipality", "unknown municipality 'Gotham'"),
-    (lambda r: r.update(avoid_municipalities=["Mölndal", "Atlantis"]), "avoid_municipalities.1", "unknown municipality"),
-    (lambda r: r.pop("person"), "person", "required field is missing"),
+    (lambda r: r.update(personnummer="19800101-1234"), "personnummer", "okänt fält"),
+    (lambda r: r["person"].update(name="Anna Andersson"), "person.name", "okänt fält (en förfrågan har inga namn eller personnummer"),
+    (lambda r: r.update(requester="Nordost 800101-1234"), "requester", "ser ut som ett personnummer"),
+    (lambda r: r.update(insats="hvb"), "insats", "okänd insats 'hvb'"),
+    (lambda r: r.update(subcategory="jourhem"), "subcategory", "'jourhem' är ingen delkategori av HVB barn och unga"),
+    (lambda r: r["person"].update(gender="x"), "person.gender", "värdet ska vara 'female' eller 'male'"),
+    (lambda r: r["person"].update(needs=["missbruk", "ensam"]), "person.needs.1", "värdet ska vara"),
+    (lambda r: r["person"].update(age=130), "person.age", "värdet ska vara högst 120"),
+    (lambda r: r.update(urgency="snart"), "urgency", "värdet ska vara 'akut' eller 'planerad'"),
+    (lambda r: r.update(legal_basis="LOU"), "legal_basis", "värdet ska vara"),
+    (lambda r: r.update(start_on="2024-02-30"), "start_on", "'2024-02-30' är inget datum i kalendern"),
+    (lambda r: r.update(submitted_on="1 sep 2024"), "submitted_on", "är inte ett datum (ÅÅÅÅ-MM-DD)"),
+    (lambda r: r.update(municipality="Gotham"), "municipality", "okänd kommun 'Gotham'"),
+    (lambda r: r.update(avoid_municipalities=["Mölndal", "Atlantis"]), "avoid_municipalities.1", "okänd kommun"),
+    (lambda r: r.pop("person"), "person", "obligatoriskt fält saknas"),
 ]
 
 
@@ -54,7 +54,7 @@ def test_bad_request_names_the_field_and_stores_nothing(run, engine, tmp_path, m
     path = write_request(tmp_path, req)
     r = run("match", str(path), "--engine", "reference", "--by", "h")
     assert r.exit_code == 2, r.output
-    assert f"field '{field}'" in r.stderr and message in r.stderr and str(path) in r.stderr
+    assert f"fält '{field}'" in r.stderr and message in r.stderr and str(path) in r.stderr
     assert "Traceback" not in r.output
     assert snapshot(engine) == before
 
@@ -70,8 +70,8 @@ def test_jsonl_batch(run, engine, tmp_path):
     assert isinstance(one, list) and one[0]["request_id"] == "R-4"
     human = run("match", str(write_request(tmp_path, reqs, "again.jsonl")), "--engine", "reference", "--by", "h")
     assert human.exit_code == 0
-    assert "3 requests: 0 decided and stored now, 3 already decided" in human.stdout
-    assert "no eligible unit: 1" in human.stdout
+    assert "3 förfrågningar: 0 beslutade och sparade nu, 3 beslutade tidigare" in human.stdout
+    assert "ingen möjlig enhet: 1" in human.stdout
 
 
 def test_jsonl_batch_with_bad_lines_stores_nothing(run, engine, tmp_path):
@@ -85,9 +85,9 @@ def test_jsonl_batch_with_bad_lines_stores_nothing(run, engine, tmp_path):
     r = run("match", str(path), "--engine", "reference", "--by", "h", "--json")
     assert r.exit_code == 2
     assert r.stdout == ""
-    assert f"{path}:2" in r.stderr and "not valid JSON" in r.stderr
-    assert f"{path}:3, R-2, field 'person.age'" in r.stderr
-    assert f"{path}:4, R-1, field 'request_id': request_id given twice" in r.stderr
+    assert f"{path}:2" in r.stderr and "inte giltig JSON" in r.stderr
+    assert f"{path}:3, R-2, fält 'person.age'" in r.stderr
+    assert f"{path}:4, R-1, fält 'request_id': request_id finns två gånger i filen" in r.stderr
     assert snapshot(engine) == before
 
 
@@ -97,8 +97,8 @@ def test_unreadable_or_empty_request_file(run, engine, tmp_path):
     empty.write_text("", encoding="utf-8")
     array = tmp_path / "array.json"
     array.write_text(json.dumps([request()], indent=2), encoding="utf-8")
-    for path, message in ((tmp_path / "missing.json", "cannot read"), (empty, "holds no request"),
-                          (array, "holds a JSON array")):
+    for path, message in ((tmp_path / "missing.json", "kan inte läsa"), (empty, "innehåller ingen förfrågan"),
+                          (array, "den här innehåller en JSON-lista")):
         r = run("match", str(path), "--by", "h")
         assert r.exit_code == 2 and message in r.stderr
     r = run("match", str(write_request(tmp_path, request())), "--engine", "reference")

@@ -88,7 +88,7 @@ def test_a_long_list_shows_a_count_and_how_to_get_it_all(loaded):
     lines = ok(loaded("register", "search", "Korttidshem", "--limit", "60", "--jsonl")).stdout.splitlines()
     assert len(lines) == n and json.loads(lines[0])["unit_id"].startswith("U-5")
     both = loaded("register", "search", "x", "--json", "--csv")
-    assert both.exit_code == 2 and "give one of --json, --jsonl, --csv and --excel" in both.stderr
+    assert both.exit_code == 2 and "ange en av --json, --jsonl, --csv och --excel" in both.stderr
 
 
 # --- 2. Swedish for people, codes for programs ----------------------------------------------
@@ -123,6 +123,34 @@ def test_people_read_labels_and_programs_read_codes(loaded, tmp_path):
     assert f"Status:        {label(status, 'unit_status')}" in show and f"Status:        {status}" not in show
     permit = json.loads(ok(loaded("register", "show", "U-1002", "--json")).stdout)["permits"][0]["status"]
     assert label(permit, "permit_status") in show and f" {permit} " not in show  # the permit status, labelled
+
+
+def test_no_code_without_a_label_reaches_a_person(loaded):
+    """Every code a table or sentence shows goes through the label catalogue: an order stop for
+    one of an agreement's suppliers makes its status 'mixed', an IVO revocation proposes an order
+    stop to INK (proposal kind 'order_stop'); the screens that show them name no bare code."""
+    from placering.labels import forget_unlabelled, label, unlabelled
+
+    ok(loaded("register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "revoked", "--on", "2025-02-01",
+              "--by", "kvalitet"))  # removes the unit and proposes an order stop to INK
+    ok(loaded("register", "agreement", "RA-HVB-22-07", "order_stop", "--supplier", ORG_ANGEN, "--on", "2025-02-03",
+              "--note", "INK:s beslut", "--by", "ink"))
+    kinds = {p["kind"] for p in json.loads(ok(loaded("register", "proposals", "--json")).stdout)}
+    assert "order_stop" in kinds
+    forget_unlabelled()
+    screens = {}
+    for args in (("register", "proposals"), ("register", "show", "U-1001"), ("register", "show", "RA-HVB-22-07"),
+                 ("register", "show", ORG_ANGEN), ("register", "history", "U-1001"), ("audit", "paused", "--all"),
+                 ("audit", "paused", "--as-of", "2025-02-02", "--all"), ("audit", "log", "--limit", "20"),
+                 ("audit", "checks-due", "--all"), ("register", "entry", "list"), ("complaint", "list"),
+                 ("control", "list")):
+        screens[args] = ok(loaded(*args, env={"COLUMNS": "200"})).stdout
+    assert unlabelled() == set()
+    assert label("order_stop", "proposal_kind") in screens[("register", "proposals")]
+    assert label("order_stop", "agreement_status") in screens[("register", "show", "RA-HVB-22-07")]
+    assert "hvb_barn_unga" not in " ".join(screens.values())  # a rule message's insats is named, not coded
+    # An agreement whose suppliers' participations differ is 'mixed' (audit/timeline.py).
+    assert label("mixed", "agreement_status") != "mixed" and unlabelled() == set()
 
 
 # --- 3. CSV that Swedish Excel opens and saves ------------------------------------------------
@@ -164,7 +192,7 @@ def test_protected_coordinates_are_in_no_export_without_show_protected(loaded):
         out = ok(loaded("register", "export", *args))
         assert "57.871" not in out.stdout and "57,871" not in out.stdout, args  # Tösens skyddade boende
         assert "57.7," not in out.stdout and "57,7;" not in out.stdout
-        assert "protected address are left out" in out.stderr
+        assert "med skyddad adress är utelämnade" in out.stderr
     shown = ok(loaded("register", "export", "--csv", "--show-protected")).stdout
     assert "57.871" in shown
 
@@ -183,7 +211,7 @@ def test_ids_ignore_case_and_names_fall_back_with_suggestions(loaded):
     assert "Enhet U-1001: HVB Ängen" in ok(loaded("register", "show", "HVB Ängen")).stdout
     assert "Avtal RA-HVB-22-07" in ok(loaded("register", "show", "ra-hvb-22-07")).stdout
     near = loaded("register", "show", "HVB Änge")
-    assert near.exit_code == 3 and "did you mean U-1001 (HVB Ängen, Göteborg)" in near.stderr
+    assert near.exit_code == 3 and "menar du U-1001 (HVB Ängen, Göteborg)?" in near.stderr
     ok(loaded("register", "status", "u-1001", "watch", "--by", "k"))
     assert json.loads(ok(loaded("register", "show", "U-1001", "--json")).stdout)["status"] == "watch"
 
@@ -256,7 +284,7 @@ def test_a_read_command_creates_no_database(tmp_path, monkeypatch):
     (tmp_path / "none.toml").write_text("", encoding="utf-8")
     for args in (["register", "search", "x"], ["audit", "paused"], ["register", "history"]):
         result = CliRunner().invoke(cli, args, env=env)
-        assert result.exit_code == 5 and "run 'placering init' first" in result.stderr, result.output
+        assert result.exit_code == 5 and "kör 'placering init' först" in result.stderr, result.output
     assert not (tmp_path / "placering.db").exists()
 
 

@@ -46,7 +46,7 @@ def test_decline_reason_with_an_identity_number_is_refused(matched, engine):
     for text in WRITTEN_FORMS:
         result = matched("request", "decline", "R-1", "U-1", "--reason", text, "--by", "handläggare")
         assert result.exit_code == 2, (text, result.output)
-        assert "--reason" in result.stderr and "personal identity number" in result.stderr, text
+        assert "--reason" in result.stderr and "ser ut som ett personnummer" in result.stderr, text
         assert "Traceback" not in result.output
     assert snapshot(engine) == before
     for shown in (matched("audit", "log", "--json"), matched("request", "show", "R-1", "--json"),
@@ -76,11 +76,11 @@ def test_every_free_text_option_is_checked(matched, engine):
         before = snapshot(engine)
         result = matched(*args)
         assert result.exit_code == 2, (args, result.output)
-        assert field in result.stderr and "personal identity number" in result.stderr, (args, result.stderr)
+        assert field in result.stderr and "ser ut som ett personnummer" in result.stderr, (args, result.stderr)
         assert snapshot(engine) == before
     before = snapshot(engine)
     result = matched("register", "status", "U-1", "watch", env={"PLACERING_ACTOR": "P198501011234"})
-    assert result.exit_code == 2 and "--by" in result.stderr and "personal identity number" in result.stderr
+    assert result.exit_code == 2 and "--by" in result.stderr and "ser ut som ett personnummer" in result.stderr
     assert snapshot(engine) == before
 
 
@@ -90,7 +90,7 @@ def test_requests_refuse_identity_numbers_in_any_form(run, engine, tmp_path):
     for text in WRITTEN_FORMS:
         result = run("match", str(write_request(tmp_path, request("R-9", requester=text))), "--by", "h")
         assert result.exit_code == 2, (text, result.output)
-        assert "field 'requester'" in result.stderr and "personal identity number" in result.stderr, text
+        assert "fält 'requester'" in result.stderr and "ser ut som ett personnummer" in result.stderr, text
     assert snapshot(engine) == before
 
 
@@ -102,8 +102,8 @@ def test_import_refuses_identity_numbers_in_names_and_notes(run, engine, tmp_pat
     path = write_json(tmp_path, doc, "pnr.json")
     result = run("register", "import", path, "--by", "anna")
     assert result.exit_code == 2, result.output
-    assert (f"{path}, suppliers[0].units[0], field 'name': looks like a personal identity number"
+    assert (f"{path}, suppliers[0].units[0], fält 'name': ser ut som ett personnummer"
             in result.stderr)
-    assert f"{path}, suppliers[1].units[1], field 'status_note'" in result.stderr
+    assert f"{path}, suppliers[1].units[1], fält 'status_note'" in result.stderr
     assert snapshot(engine) == before
     assert json.loads(run("register", "export", "--json").stdout)["suppliers"] == []

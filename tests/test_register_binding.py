@@ -83,7 +83,7 @@ def test_an_older_file_does_not_undo_decisions(run, engine, tmp_path):
     before = snapshot(engine)
     applied = run("register", "import", again, "--by", "registervård", "--apply-status")
     assert applied.exit_code == 2
-    assert "unit U-3 is removed; removal is final unless the unit is re-admitted through a new entry check" \
+    assert "enheten U-3 är borttagen; det är slutgiltigt om inte enheten tas in igen genom en ny inträdeskontroll" \
         in applied.stderr
     assert snapshot(engine) == before
     assert s3  # (the supplier whose checks were fresh)
@@ -102,10 +102,10 @@ def test_a_stale_export_is_refused_with_its_conflicts(run, engine, tmp_path):
     result = run("register", "import", path, "--by", "registervård", "--apply-status")
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {path}, suppliers[1].units[0], field 'status': unit U-2 status: changed in the register after "
-        f"revision {export['revision']} of this file (history #{newest}, {ON}, by spink): the register has "
-        "'unpublished', the file 'published'. Export again, or import with --skip-conflicts to keep the "
-        "register's value\n")
+        f"Fel: {path}, suppliers[1].units[0], fält 'status': enhet U-2 status: ändrad i registret efter "
+        f"filens revision {export['revision']} (historik #{newest}, {ON}, av spink): registret har "
+        "'unpublished', filen 'published'. Exportera igen, eller importera med --skip-conflicts för att behålla "
+        "registrets värde\n")
     assert snapshot(engine) == before
     # Without --apply-status the same conflict is refused too: the file is older than the decision.
     assert run("register", "import", path, "--by", "registervård").exit_code == 2
@@ -169,7 +169,7 @@ def test_new_supplier_waits_for_its_entry_check(run, engine, tmp_path):
     # Approval is refused while the checks have not passed; a status change cannot publish it either.
     before = snapshot(engine)
     refused = run("register", "entry", "approve", "U-NEW", "--note", "ok", "--on", ON, "--by", "spink")
-    assert refused.exit_code == 4 and "tax_registration (latest result fail" in refused.stderr
+    assert refused.exit_code == 4 and "F-skatt (senaste resultat underkänd" in refused.stderr
     side = run("register", "status", "U-NEW", "published", "--by", "spink")
     assert side.exit_code == 4 and "register entry approve" in side.stderr
     assert snapshot(engine) == before
@@ -227,7 +227,7 @@ def test_ivo_revocation_removes_the_unit_and_proposes_an_order_stop_for_that_sup
     # INK decides: order stop for supplier A's participation only.
     before = snapshot(engine)
     bad = run("register", "agreement", "RA-SHARED", "order_stop", "--supplier", org_nr(7), "--by", "ink")
-    assert bad.exit_code == 4 and "has no part in agreement RA-SHARED" in bad.stderr
+    assert bad.exit_code == 4 and "är inte med i avtalet RA-SHARED" in bad.stderr
     assert snapshot(engine) == before
     ok = run("register", "agreement", "RA-SHARED", "order_stop", "--supplier", sup_a, "--on", ON, "--by", "ink",
              "--note", "IVO återkallade tillståndet", "--json")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import snapshot
+from placering.cli.messages import swedish
 from test_register_import import load, sample_document
 
 HEADER = ("org_nr,supplier_name,legal_form,unit_id,unit_name,municipality,lat,lon,protected_address,places,"
@@ -82,8 +83,8 @@ def test_latin1_csv_is_read_as_latin1_and_said_so(run, tmp_path):
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 0, result.output
     offset = path.read_bytes().index("Ö".encode("latin-1"))
-    assert result.stderr == (f"Note: {path}: not UTF-8 (byte 0xD6 at offset {offset}, line 2); "
-                             "read it as Latin-1 (ISO 8859-1)\n")
+    assert result.stderr == (f"Obs: {path}: inte UTF-8 (byte 0xD6 vid position {offset}, rad 2); "
+                             "läst som Latin-1 (ISO 8859-1)\n")
     unit = json.loads(run("register", "show", "U-5001", "--json").stdout)
     assert (unit["name"], unit["municipality"], unit["supplier_name"]) == ("Jourhem Åsa", "Härryda", "Omsorg Öst AB")
 
@@ -97,8 +98,8 @@ def test_ambiguous_bytes_are_rejected_with_offset_and_line(run, engine, tmp_path
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
     first, dash = data.index("Ö".encode("cp1252")), data.index(b"\x96")
-    assert result.stderr == (f"Error: {path}:2: not UTF-8 text (byte 0xD6 at offset {first}), and not unambiguous "
-                             f"Latin-1 either (byte 0x96 at offset {dash}); save the file as UTF-8\n")
+    assert result.stderr == (f"Fel: {path}:2: inte UTF-8-text (byte 0xD6 vid position {first}), och inte heller "
+                             f"entydig Latin-1 (byte 0x96 vid position {dash}); spara filen som UTF-8\n")
     assert snapshot(engine) == before
 
 
@@ -114,7 +115,7 @@ def test_csv_errors_name_file_line_and_column(run, engine, tmp_path):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {path}:3, field 'age_max': '18' differs from '17' on line 2 for the same unit U-1001\n"
+    assert result.stderr == f"Fel: {path}:3, fält 'age_max': '18' skiljer sig från '17' på rad 2 för samma enhet U-1001\n"
     assert snapshot(engine) == before
 
     # Document problems are reported at the unit's or route's line and column, all of them.
@@ -123,12 +124,12 @@ def test_csv_errors_name_file_line_and_column(run, engine, tmp_path):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr.removeprefix("Error: ").splitlines() == [
+    assert result.stderr.removeprefix("Fel: ").splitlines() == [swedish(line) for line in [
         f"{path}:2, field 'age_max': Input should be a valid integer, unable to parse string as an integer",
         f"{path}:6, field 'daily_price': daily_price is required for a ramavtal route (only egen_regi and iop may "
         "omit it)",
         f"{path}:6, field 'agreement_id': agreement_id is required for a framework agreement (ramavtal)",
-    ]
+    ]]
     assert snapshot(engine) == before
 
 
@@ -137,8 +138,8 @@ def test_csv_header_must_have_the_columns(run, engine, tmp_path):
     path.write_text("org_nr,name\n556036-0793,Omsorg Öst AB\n", encoding="utf-8")
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[0].startswith(f"Error: {path}:1: missing column(s): supplier_name, legal_form, ")
-    assert result.stderr.splitlines()[1].startswith(f"{path}:1: unknown column(s): name (columns: org_nr, ")
+    assert result.stderr.splitlines()[0].startswith(f"Fel: {path}:1: kolumner saknas: supplier_name, legal_form, ")
+    assert result.stderr.splitlines()[1].startswith(f"{path}:1: okända kolumner: name (kolumnerna är: org_nr, ")
 
 
 def test_csv_luhn_failure_names_the_line(run, engine, tmp_path):
@@ -148,8 +149,7 @@ def test_csv_luhn_failure_names_the_line(run, engine, tmp_path):
     before = snapshot(engine)
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: {path}:2, field 'org_nr': organisation number '556036-0794' fails the check "
-                             "digit (Luhn)\n")
+    assert result.stderr == f"Fel: {path}:2, fält 'org_nr': organisationsnumret '556036-0794' har fel kontrollsiffra (Luhn)\n"
     assert snapshot(engine) == before
 
 

@@ -13,7 +13,8 @@ from datetime import date
 
 import pytest
 
-from conftest import snapshot
+from conftest import said, snapshot
+from placering.cli.messages import swedish
 
 ORG_ANGEN = "556677-8899"  # Vårdbolaget Ängen AB
 ORG_KOMMUN = "212000-1355"  # Göteborgs Stad (egen regi)
@@ -194,14 +195,14 @@ def test_dry_run_shows_changes_and_writes_nothing(run, engine, tmp_path):
     before = snapshot(engine)
     result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--dry-run", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "Would import" in result.stdout
-    assert "places: 8 → 9" in result.stdout
+    assert "Skulle importera" in result.stdout
+    assert "platser: 8 → 9" in result.stdout
     # Without --apply-status the register's status is kept, and the dry run says so.
-    assert "status: published → watch" not in result.stdout and "Kept as decided in the register" in result.stdout
+    assert "status: Publicerad → Bevakning" not in result.stdout and "Behållet som registret beslutat" in result.stdout
     applied = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--dry-run", "--apply-status",
                   env={"COLUMNS": "200"})
     assert applied.exit_code == 0, applied.output
-    assert "status: published → watch" in applied.stdout and "Status changes" in applied.stdout
+    assert "status: Publicerad → Bevakning" in applied.stdout and "Statusändringar" in applied.stdout
     assert snapshot(engine) == before
 
 
@@ -211,7 +212,7 @@ def test_dry_run_table_is_cut_for_large_files(run, engine, tmp_path, monkeypatch
     assert result.exit_code == 0, result.output
     total = json.loads(run("register", "import", write_json(tmp_path, sample_document()), "--by", "bo",
                            "--dry-run", "--json").stdout)["history_entries"]
-    assert result.stdout.endswith(f"… and {total - 3} more changes (--json lists them all).\n")
+    assert result.stdout.endswith(f"… och {total - 3} ändringar till (--json listar alla).\n")
     assert history_count(run) == 0
 
 
@@ -351,7 +352,7 @@ def test_bad_input_is_rejected_with_where_and_what(run, engine, tmp_path, mutati
     path = write_json(tmp_path, _mutate(mutation), "bad.json")
     result = run("register", "import", path, "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {path}, {message}\n"
+    assert result.stderr == said(f"{path}, {message}")
     assert "Traceback" not in result.output
     assert snapshot(engine) == before
 
@@ -366,9 +367,10 @@ def test_every_problem_is_reported_not_only_the_first(run, engine, tmp_path):
     result = run("register", "import", path, "--by", "bo")
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert lines[0] == f"Error: {path}, suppliers[0].units[0], field 'age_min': age_min 18 is above age_max 17"
-    assert f"{path}, suppliers[1], field 'org_nr': organisation number '212000-1356' fails the check digit (Luhn)" in lines
-    assert f"{path}, suppliers[2].units[0], field 'genders': unknown gender 'x' (known: female, male)" in lines
+    assert lines[0] == f"Fel: {path}, suppliers[0].units[0], fält 'age_min': age_min 18 är högre än age_max 17"
+    assert swedish(f"{path}, suppliers[1], field 'org_nr': organisation number '212000-1356' fails the check digit "
+                   "(Luhn)") in lines
+    assert f"{path}, suppliers[2].units[0], fält 'genders': okänt kön 'x' (kända: female, male)" in lines
     assert snapshot(engine) == before
 
 
@@ -378,7 +380,7 @@ def test_not_json_names_the_line(run, engine, tmp_path):
     before = snapshot(engine)
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {path}:2: not valid JSON: Expecting value (column 16)\n"
+    assert result.stderr == said(f"{path}:2: not valid JSON: Expecting value (column 16)")
     assert snapshot(engine) == before
 
 
@@ -396,8 +398,7 @@ def test_json_with_bom_is_read_and_latin1_json_is_rejected(run, engine, tmp_path
     assert result.exit_code == 2
     offset = data.index("å".encode("latin-1"))
     line = data.count(b"\n", 0, offset) + 1
-    assert result.stderr == (f"Error: {latin1}:{line}: not UTF-8 text (byte 0xE5 at offset {offset}); JSON must be "
-                             "UTF-8\n")
+    assert result.stderr == said(f"{latin1}:{line}: not UTF-8 text (byte 0xE5 at offset {offset}); JSON must be UTF-8")
     assert snapshot(engine) == before
 
 
@@ -405,7 +406,7 @@ def test_import_needs_an_actor(run, engine, tmp_path):
     before = snapshot(engine)
     result = run("register", "import", write_json(tmp_path, sample_document()), env={"PLACERING_ACTOR": ""})
     assert result.exit_code == 2
-    assert result.stderr == "Error: every change must say who makes it: give --by ACTOR or set PLACERING_ACTOR\n"
+    assert result.stderr == "Fel: varje ändring ska säga vem som gör den: ange --by NAMN eller sätt PLACERING_ACTOR\n"
     assert snapshot(engine) == before
 
 
@@ -419,10 +420,10 @@ def test_import_agreement_must_agree_with_register_units_outside_the_file(run, e
     # U-1002 is also on RA-HVB-22-07 but is not in this file: buyers would then disagree
     result = run("register", "import", path, "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr == (
-        f"Error: {path}, suppliers[0].units[0].routes[0], field 'buyers': agreement RA-HVB-22-07 at unit U-1001 "
+    assert result.stderr == said(
+        f"{path}, suppliers[0].units[0].routes[0], field 'buyers': agreement RA-HVB-22-07 at unit U-1001 "
         "differs from its route at unit U-1002 in the register in buyers (routes of one agreement must agree; change the "
-        "agreement's status with 'placering register agreement')\n")
+        "agreement's status with 'placering register agreement')")
     assert snapshot(engine) == before
 
 
@@ -442,8 +443,8 @@ def test_import_cannot_revive_a_terminated_agreement(run, engine, tmp_path):
     # With --apply-status the change goes through the same invariant as 'register agreement'.
     result = run("register", "import", path, "--by", "bo", "--apply-status")
     assert result.exit_code == 2
-    assert (f"Error: {path}, suppliers[0].units[0], field 'status': supplier {ORG_ANGEN} on agreement "
-            "RA-HVB-22-07 is terminated, which is final; it cannot become 'active' (--apply-status)") in result.stderr
+    assert (f"Fel: {path}, suppliers[0].units[0], fält 'status': leverantören {ORG_ANGEN} på avtalet "
+            "RA-HVB-22-07 har upphört, vilket är slutgiltigt; det kan inte få status 'aktivt' (--apply-status)") in result.stderr
     assert snapshot(engine) == before
 
 
@@ -469,8 +470,8 @@ def test_import_cannot_readmit_a_removed_unit_without_entry_check(run, engine, t
     result = run("register", "import", path, "--by", "bo", "--apply-status")
     assert result.exit_code == 2
     assert result.stderr.startswith(
-        f"Error: {path}, suppliers[1].units[1], field 'status': unit U-2002 is removed; removal is final unless "
-        "the unit is re-admitted through a new entry check")
+        f"Fel: {path}, suppliers[1].units[1], fält 'status': enheten U-2002 är borttagen; det är slutgiltigt om inte "
+        "enheten tas in igen genom en ny inträdeskontroll")
     assert snapshot(engine) == before
 
 
@@ -482,11 +483,11 @@ def test_import_keeps_history_in_date_order(run, engine, tmp_path):
     path = write_json(tmp_path, sample_document(), "back.json")
     result = run("register", "import", path, "--on", "2024-06-01", "--by", "bo", "--apply-status")
     assert result.exit_code == 2
-    assert result.stderr.removeprefix("Error: ").splitlines() == [
-        f"{path}, suppliers[0].units[0], field 'status': the change would take effect on 2024-06-01, before unit "
-        "U-1001 became watch (2025-01-01); history is kept in date order (--apply-status)",
-        f"{path}, suppliers[0].units[0], field 'status': the change would take effect on 2024-06-01, before supplier "
-        f"{ORG_ANGEN} on agreement RA-HVB-22-07 became order_stop (2025-01-01); history is kept in date order "
+    assert result.stderr.removeprefix("Fel: ").splitlines() == [
+        f"{path}, suppliers[0].units[0], fält 'status': ändringen skulle gälla från 2024-06-01, innan enheten "
+        "U-1001 fick status bevakning (2025-01-01); historiken hålls i datumordning (--apply-status)",
+        f"{path}, suppliers[0].units[0], fält 'status': ändringen skulle gälla från 2024-06-01, innan leverantören "
+        f"{ORG_ANGEN} på avtalet RA-HVB-22-07 fick status beställningsstopp (2025-01-01); historiken hålls i datumordning "
         "(--apply-status)",
     ]
     assert snapshot(engine) == before

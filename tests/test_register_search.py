@@ -77,7 +77,7 @@ def test_search_table_and_bad_filters(loaded):
     assert result.stdout == "Ingen leverantör eller enhet matchar 'Zyxwvu'.\n"
     result = loaded("register", "search", "Ängen", "--route", "ram")
     assert result.exit_code == 2
-    assert result.stderr == ("Error: unknown route 'ram' (known: egen_regi, ramavtal, iop, direktupphandling)\n")
+    assert result.stderr == ("Fel: okänd regiform 'ram' (kända: egen_regi, ramavtal, iop, direktupphandling)\n")
 
 
 def test_show_hides_a_protected_location_unless_asked(loaded):
@@ -111,8 +111,8 @@ def test_show_unit_lists_everything(loaded):
         assert part in out
     result = loaded("register", "show", "U-404")
     assert result.exit_code == 3
-    assert result.stderr == ("Error: 'U-404' is neither an organisation number, a unit_id nor an agreement_id in "
-                             "the register\n")
+    assert result.stderr == ("Fel: 'U-404' är varken ett organisationsnummer, ett enhets-id eller ett avtals-id i "
+                             "registret\n")
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -196,14 +196,14 @@ def test_history_table_for_people(changed):
     header = result.stdout.splitlines()[0]
     for column in ("Gäller från", "Registrerad", "Av", "Post", "Händelse", "Ändring", "Orsak", "Regel", "Anteckning"):
         assert column in header
-    assert "status: published → watch" in result.stdout
+    assert "status: Publicerad → Bevakning" in result.stdout
     assert "Kreditbetyg 35" in result.stdout
     empty = changed("register", "history", "--actor", "nobody")
     assert empty.stdout == "Inga ändringar matchar.\n"
     bad = changed("register", "history", "--kind", "statsu")
     assert bad.exit_code == 2
-    assert bad.stderr == ("Error: --kind: no history entry is of kind 'statsu' (present: agreement, agreement_status, "
-                          "check, created, permit, proposal, proposal_created, status, supplier, unit)\n")
+    assert bad.stderr == ("Fel: --kind: ingen historikpost är av typen 'statsu' (typer som finns: agreement, "
+                          "agreement_status, check, created, permit, proposal, proposal_created, status, supplier, unit)\n")
     bad = changed("register", "history", "--since", "2025-02-30")
     assert bad.exit_code == 2
-    assert bad.stderr == "Error: --since: '2025-02-30' is not a date (YYYY-MM-DD)\n"
+    assert bad.stderr == "Fel: --since: '2025-02-30' är inte ett datum (ÅÅÅÅ-MM-DD)\n"

@@ -68,8 +68,8 @@ def test_review_list_and_show(run, tmp_path, rules_engine):
     human = run("review", "show", str(d1["review_id"]))
     assert human.exit_code == 0, human.output
     out = human.stdout
-    assert "no_eligible_framework_unit" in out and "Ramavtal: CAPACITY 1" in out
-    assert "unavailable" in out and "NO" in out and "OVER" in out and "758000" in out
+    assert "Ingen ramavtalsenhet kunde ta emot personen" in out and "Ramavtal: Lediga platser 1" in out
+    assert "Kunde inte göras" in out and "NEJ" in out and "ÖVER" in out and "758\u00a0000\u00a0kr" in out
 
 
 def test_approve_and_reject(run, engine, tmp_path):
@@ -82,7 +82,7 @@ def test_approve_and_reject(run, engine, tmp_path):
         (("review", "reject", str(d0["review_id"]), "--by", "g", "--note", "nej"), 4, "already approved"),
         (("review", "reject", str(d1["review_id"]), "--by", "g", "--note", " "), 2, "--note"),
         (("review", "reject", str(d1["review_id"]), "--by", "g"), 2, "--note"),
-        (("review", "reject", "999", "--by", "g", "--note", "x"), 3, "no review 999"),
+        (("review", "reject", "999", "--by", "g", "--note", "x"), 3, "ingen granskning 999"),
         (("review", "reject", "abc", "--by", "g", "--note", "x"), 2, "not a review id"),
     ]:
         r = run(*args)
@@ -99,7 +99,7 @@ def test_approve_and_reject(run, engine, tmp_path):
                                        ("review_rejected", "granskare", "pris för högt")]
     # A rejected direct procurement cannot be chosen.
     r = run("request", "choose", "R-1", "U-D", "--by", "anna")
-    assert r.exit_code == 4 and "rejected" in r.stderr
+    assert r.exit_code == 4 and "avslogs" in r.stderr
     human = run("review", "list", env={"COLUMNS": "250"})
     assert "Godkänd" in human.stdout and "Avslagen" in human.stdout
 

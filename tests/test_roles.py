@@ -106,10 +106,10 @@ def test_what_each_role_may_and_may_not_do_through_the_cli(people, db_url, engin
     assert r.exit_code == 0, r.output
     before = register(engine)
     r = as_(db_url, p["hand"], "match", str(write_request(tmp_path, request("R-G2"))), "--by", "någon-annan")
-    refused(r, engine, before, code=2, says=f"recorded under your database login '{p['hand']}'")
+    refused(r, engine, before, code=2, says=f"registreras en ändring under din databasinloggning '{p['hand']}'")
     # ... but may not change a unit's status
     refused(as_(db_url, p["hand"], "register", "status", "U-1", "watch", "--note", "x"), engine, before,
-            says=f"not permitted for login '{p['hand']}' (roles: handler)")
+            says=f"inte tillåtet för inloggningen '{p['hand']}' (roller: handler)")
 
     # maintainer: unit status yes (recorded under the login), matching no
     r = as_(db_url, p["maint"], "register", "status", "U-1", "watch", "--note", "kreditbetyg")
@@ -144,7 +144,7 @@ def test_what_each_role_may_and_may_not_do_through_the_cli(people, db_url, engin
 
     # admin user add/list/remove: an admin only
     refused(as_(db_url, p["hand"], "admin", "user", "add", "x_" + p["hand"], "--role", "auditor"), engine, before,
-            says="only an admin manages users")
+            says="bara en administratör hanterar användare")
     listed = {u["user"]: u for u in json.loads(as_(db_url, p["adm"], "admin", "user", "list", "--json").stdout)}
     assert listed[p["swm"]]["roles"] == ["social_worker"] and listed[p["swm"]]["municipality"] == "Mölndal"
     assert listed[p["hgr"]]["roles"] == ["handler", "reviewer"]
@@ -152,7 +152,7 @@ def test_what_each_role_may_and_may_not_do_through_the_cli(people, db_url, engin
     assert r.exit_code == 0, r.output
     before = register(engine)
     refused(as_(db_url, p["maint"], "register", "status", "U-1", "published", "--note", "x"), engine, before,
-            says="no placering role")
+            says="ingen placering-roll")
 
 
 def test_reviewer_never_reviews_a_case_they_matched(people, db_url, engine, tmp_path):
@@ -163,7 +163,7 @@ def test_reviewer_never_reviews_a_case_they_matched(people, db_url, engine, tmp_
     review_id = json.loads(r.stdout)["review_id"]
     before = register(engine)
     refused(as_(db_url, p["hgr"], "review", "approve", str(review_id), "--note", "ok"), engine, before, code=4,
-            says=f"{p['hgr']} matched request 'R-DP'; review {review_id} is decided by another reviewer")
+            says=f"{p['hgr']} har själv handlagt förfrågan 'R-DP'; granskning {review_id} avgörs av en annan granskare")
     # bypassing the CLI: the row policy hides the case from its own handler's update
     assert sql(db_url, p["hgr"], "UPDATE review SET status = 'approved' WHERE id = :id", id=review_id) == 0
     # a handler is no reviewer at all
@@ -216,8 +216,8 @@ def test_admin_user_on_sqlite_is_refused_clearly(run, db_url):
         return
     r = run("admin", "user", "add", "anna", "--role", "handler")
     assert r.exit_code == 2
-    assert r.stderr == ("Error: users and roles exist on the shared PostgreSQL server only; the embedded SQLite "
-                        "register is single-user (each change names its actor with --by)\n")
+    assert r.stderr == ("Fel: användare och roller finns bara på den delade PostgreSQL-servern; det inbyggda "
+                        "SQLite-registret har en användare (varje ändring anger vem som gör den med --by)\n")
 
 
 def test_an_admin_upgrades_with_init_and_a_handler_cannot(people, db_url, engine):

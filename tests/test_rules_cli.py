@@ -38,7 +38,7 @@ def test_list_filters_by_stage_and_date():
     assert {x["stage"] for x in doc["rules"]} == {"register_status"}
     assert json.loads(rules("list", "--on", "2019-12-31", "--json").output)["rules"] == []
     r = rules("list", "--on", "31/12/2019")
-    assert r.exit_code == 2 and "--on: '31/12/2019' is not a date" in r.output
+    assert r.exit_code == 2 and "--on: '31/12/2019' är inte ett datum" in r.output
 
 
 def test_list_table_for_people():
@@ -65,7 +65,7 @@ def test_show_gives_versions_source_and_dated_parameters():
 
 def test_show_unknown_rule():
     r = rules("show", "ELIG-NOPE")
-    assert r.exit_code == 3 and "no rule 'ELIG-NOPE'" in r.output
+    assert r.exit_code == 3 and "ingen regel 'ELIG-NOPE'" in r.output
 
 
 def test_lint_ok_summary():
@@ -87,10 +87,10 @@ def test_lint_lists_every_problem_and_fails(tmp_path):
     r = rules("lint", "--rules", str(d))
     assert r.exit_code == 2
     lines = r.output.splitlines()
-    assert lines[0] == f"Error: 2 problem(s) in {d}:"
-    assert any(line.startswith(f"{p}:") and "rule ELIG-CAPACITY: type mismatch: 'lt' compares int "
-               "('unit.free_places') with date ('request.start_on')" in line for line in lines)
-    assert any("rule ELIG-DECLINED: unknown operator 'inside'" in line for line in lines)
+    assert lines[0] == f"Fel: 2 fel i {d}:"
+    assert any(line.startswith(f"{p}:") and "regel ELIG-CAPACITY: typerna stämmer inte: 'lt' jämför int "
+               "('unit.free_places') med date ('request.start_on')" in line for line in lines)
+    assert any("regel ELIG-DECLINED: okänd operator 'inside'" in line for line in lines)
     doc = json.loads(rules("lint", "--rules", str(d), "--json").output)
     assert not doc["ok"] and len(doc["problems"]) == 2 and all(x["line"] for x in doc["problems"])
 
@@ -101,7 +101,7 @@ def test_lint_checks_the_test_cases_too(tmp_path):
     (d / "tests" / "bad.yaml").write_text("cases:\n  - name: x\n    request: {}\n    expect: {eligble: [U-1]}\n",
                                           encoding="utf-8")
     r = rules("lint", "--rules", str(d))
-    assert r.exit_code == 2 and "bad.yaml:4, case 'x', field 'eligble': unknown expectation 'eligble'" in r.output
+    assert r.exit_code == 2 and "bad.yaml:4, fall 'x', fält 'eligble': okänd förväntan 'eligble'" in r.output
 
 
 def test_test_runs_the_cases():
@@ -153,7 +153,7 @@ def test_test_without_cases_is_an_error(tmp_path):
     d = tmp_path / "rules"
     shutil.copytree(rules_dir(), d, ignore=shutil.ignore_patterns("tests"))
     r = rules("test", "--rules", str(d))
-    assert r.exit_code == 1 and f"no rule test cases in {d / 'tests'}" in r.output
+    assert r.exit_code == 1 and f"inga regeltestfall i {d / 'tests'}" in r.output
 
 
 def test_show_ranking_policy():
@@ -174,5 +174,5 @@ def test_lint_finds_unknown_rule_ids_in_cases(tmp_path):
                                                        "U-SKB-UTAN: [ELIG-PERMIT-MISING]}"), encoding="utf-8")
     r = rules("lint", "--rules", str(d))
     assert r.exit_code == 2
-    assert (f"{p}:38, case '2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)', field 'expect': "
-            "unknown rule id ELIG-PERMIT-MISING in the expectations") in r.output
+    assert (f"{p}:38, fall '2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)', fält 'expect': "
+            "okänt regel-id ELIG-PERMIT-MISING i förväntningarna") in r.output

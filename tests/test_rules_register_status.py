@@ -62,8 +62,8 @@ def test_revoked_permit_removes_unit_and_proposes_order_stop_to_ink(reg):
     r = reg("register", "permit", "U-HVB", "--dnr", "dnr-U-HVB", "--status", "revoked", "--on", "2024-05-02",
             "--by", "spink")
     assert r.exit_code == 0, r.output
-    assert "rule STATUS-PERMIT-LOST: unit U-HVB: published → removed" in r.output
-    assert "rule STATUS-PERMIT-LOST-ORDER-STOP: proposal" in r.output
+    assert "regel STATUS-PERMIT-LOST: enhet U-HVB: Publicerad → Borttagen" in r.output
+    assert "regel STATUS-PERMIT-LOST-ORDER-STOP: förslag" in r.output
     [status] = [h for h in history(reg, "U-HVB") if h["action"] == "status"]
     assert (status["reason"], status["rule_id"], status["rules_version"], status["actor"], status["effective_on"]) == (
         "ivo", "STATUS-PERMIT-LOST", VERSION, "spink", "2024-05-02")
@@ -115,7 +115,7 @@ def test_unavailable_check_is_never_a_pass(reg, engine):
     r = reg("register", "check", "556677-8899", "credit_rating", "--result", "unavailable", "--on", "2024-06-01",
             "--by", "spink")
     assert r.exit_code == 0
-    assert "STATUS-CHECK-UNAVAILABLE: proposal" in r.output and "räknas inte som godkänd" in r.output
+    assert "STATUS-CHECK-UNAVAILABLE: förslag" in r.output and "räknas inte som godkänd" in r.output
     assert unit_status(reg, "U-HVB") == "published"
     [p] = json.loads(reg("register", "proposals", "--status", "open", "--json").output)
     assert p["kind"] == "check_unavailable" and p["rules_version"] == VERSION
@@ -126,7 +126,7 @@ def test_failed_checks_raise_one_deepened_control_proposal_never_a_removal(reg, 
         r = reg("register", "check", "556677-8899", "tax_registration", "--result", "fail", "--on", day,
                 "--by", "spink")
         assert r.exit_code == 0
-    assert "proposal 1 already open" in r.output
+    assert "förslag 1 är redan öppet" in r.output
     props = json.loads(reg("register", "proposals", "--json").output)
     assert [(p["id"], p["kind"], p["rule_id"]) for p in props] == [(1, "deepened_control", "STATUS-CHECK-FAILED")]
     assert unit_status(reg, "U-HVB") == unit_status(reg, "U-SKB") == "published"
@@ -134,17 +134,17 @@ def test_failed_checks_raise_one_deepened_control_proposal_never_a_removal(reg, 
     assert (created["entity_id"], created["rule_id"], created["rules_version"]) == ("1", "STATUS-CHECK-FAILED", VERSION)
 
     r = reg("register", "proposals", "accept", "1", "--note", "Fördjupad kontroll inledd", "--by", "kvalitet")
-    assert r.exit_code == 0 and "accepted by kvalitet" in r.output
+    assert r.exit_code == 0 and "godtaget av kvalitet" in r.output
     [acc] = [h for h in history(reg, "556677-8899") if h["action"] == "proposal_accepted"]
     assert (acc["actor"], acc["note"], acc["changes"]["status"]) == ("kvalitet", "Fördjupad kontroll inledd",
                                                                       ["open", "accepted"])
     before = snapshot(engine)
     r = reg("register", "proposals", "dismiss", "1", "--note", "igen", "--by", "kvalitet")
-    assert r.exit_code == 4 and "already accepted" in r.output
+    assert r.exit_code == 4 and "är redan godtaget" in r.output
     r = reg("register", "proposals", "dismiss", "99", "--note", "x", "--by", "kvalitet")
-    assert r.exit_code == 3 and "no proposal 99" in r.output
+    assert r.exit_code == 3 and "inget förslag 99" in r.output
     r = reg("register", "proposals", "dismiss", "1", "--note", "  ", "--by", "kvalitet")
-    assert r.exit_code == 2 and "needs a note" in r.output
+    assert r.exit_code == 2 and "behöver en anteckning" in r.output
     assert snapshot(engine) == before
 
 
@@ -161,14 +161,14 @@ def test_dismiss_with_note(reg):
 def test_similar_complaints_within_twelve_months_raise_a_supplier_proposal(reg):
     for day in ("2023-05-01", "2024-02-01"):
         r = reg("register", "complaint", "U-HVB", "--category", "treatment", "--on", day, "--by", "spink")
-        assert r.exit_code == 0 and "rule" not in r.output  # the 2023 one is older than 12 months
+        assert r.exit_code == 0 and "regel" not in r.output  # the 2023 one is older than 12 months
     # Three complaints on the unit within twelve months, but not three similar ones: no proposal.
     r = reg("register", "complaint", "U-HVB", "--category", "documentation", "--on", "2024-06-01", "--by", "spink")
-    assert r.exit_code == 0 and "rule" not in r.output
+    assert r.exit_code == 0 and "regel" not in r.output
     r = reg("register", "complaint", "U-HVB", "--category", "treatment", "--on", "2024-09-01", "--by", "spink")
-    assert r.exit_code == 0 and "rule" not in r.output
+    assert r.exit_code == 0 and "regel" not in r.output
     r = reg("register", "complaint", "U-HVB", "--category", "treatment", "--on", "2024-10-01", "--by", "spink")
-    assert "rule STATUS-COMPLAINTS-DEEPENED: proposal 1 (deepened_control) created" in r.output
+    assert "regel STATUS-COMPLAINTS-DEEPENED: förslag 1 (Fördjupad kontroll) skapat" in r.output
     [p] = json.loads(reg("register", "proposals", "--json").output)
     values = p["details"]["values"]
     assert (p["unit_id"], values["complaint.similar_on_supplier"], values["complaint.category"]) == (

@@ -36,7 +36,20 @@ def _build() -> dict[str, dict[str, str]]:
     return cat
 
 
-_NOT_CODES = ("headers", "message_fields")
+_NOT_CODES = ("headers", "message_fields", "history_field")
+
+# Codes of a known kind that were shown without a label: (kind, code). A person should never
+# read a bare code; tests/test_output.py fails when one reaches a table or a sentence.
+_unlabelled: set[tuple[str, str]] = set()
+
+
+def unlabelled() -> set[tuple[str, str]]:
+    """The (kind, code) pairs asked for since the last `forget_unlabelled()` that had no label."""
+    return set(_unlabelled)
+
+
+def forget_unlabelled() -> None:
+    _unlabelled.clear()
 
 
 def label(code: Any, kind: str | None = None) -> str:
@@ -46,7 +59,11 @@ def label(code: Any, kind: str | None = None) -> str:
     text = str(code)
     cat = catalogue()
     if kind is not None:
-        return cat.get(kind, {}).get(text, text)
+        section = cat.get(kind)
+        if section is None or text not in section:
+            _unlabelled.add((kind, text))
+            return text
+        return section[text]
     for section, labels in cat.items():
         if section not in _NOT_CODES and text in labels:
             return labels[text]

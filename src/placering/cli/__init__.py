@@ -115,15 +115,17 @@ def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) ->
     if wants_json(json_output):
         print_json(result)
         return
-    state = "created" if before is None else ("already current" if before == after else f"upgraded from {before}")
-    click.echo(f"Database {result['database']}: schema {after} ({state}).")
+    from ..display import fmt_number
+
+    state = "skapad" if before is None else ("redan aktuell" if before == after else f"uppgraderad från {before}")
+    click.echo(f"Databas {result['database']}: schema {after} ({state}).")
     if demo:
         d = result["demo"]
         if d["units_created"]:
-            click.echo(f"Demo register loaded: {d['suppliers']} suppliers, {d['units']} units, "
-                       f"{d['history_entries']} history entries up to {d['as_of']}.")
+            click.echo(f"Demoregistret är inläst: {fmt_number(d['suppliers'])} leverantörer, {fmt_number(d['units'])} "
+                       f"enheter, {fmt_number(d['history_entries'])} historikposter till och med {d['as_of']}.")
         else:
-            click.echo("The demo register is already loaded: nothing changed.")
+            click.echo("Demoregistret är redan inläst: inget ändrades.")
 
 
 def main() -> None:

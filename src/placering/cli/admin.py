@@ -53,9 +53,11 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
     if wants_json(json_output):
         print_json(result)
         return
-    where = f", municipality {result['municipality']}" if result["municipality"] else ""
-    click.echo(f"User {result['user']}: roles {', '.join(result['roles'])}{where}"
-               f"{' (existing login)' if result['login_existed'] else ''}.")
+    from ..labels import labels
+
+    where = f", kommun {result['municipality']}" if result["municipality"] else ""
+    click.echo(f"Användare {result['user']}: roller {', '.join(labels(result['roles'], 'role'))}{where}"
+               f"{' (inloggningen fanns redan)' if result['login_existed'] else ''}.")
 
 
 @user.command("list")
@@ -67,7 +69,7 @@ def user_list(json_output: bool) -> None:
     if wants_json(json_output):
         print_json(rows)
         return
-    print_table(rows, [("user", "User"), ("roles", "Roles"), ("municipality", "Municipality"),
+    print_table(rows, [("user", "User"), ("roles", "Roles", "role"), ("municipality", "Municipality"),
                        ("can_log_in", "Can log in"), ("added_by", "Added by"), ("added_at", "Added at")])
 
 
@@ -81,4 +83,7 @@ def user_remove(name: str, json_output: bool) -> None:
     if wants_json(json_output):
         print_json(result)
         return
-    click.echo(f"User {result['user']} removed (roles taken: {', '.join(result['roles_removed']) or 'none'}).")
+    from ..labels import labels
+
+    taken = ", ".join(labels(result["roles_removed"], "role")) or "inga"
+    click.echo(f"Användare {result['user']} borttagen (roller som togs bort: {taken}).")

@@ -320,8 +320,14 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
                 ("changes", "Ändringar"), ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]
         out.emit(report.to_dict(), [Section("summary", f"Ändringar: {report.total}", report.summary or [], cols)])
         return
+    if not out.machine:
+        from .changes import change_text
+
+        # A person reads Swedish field names and labels; --json and --csv keep the codes.
+        report.entries = [{**e, "what": change_text(e["changes"] or {}, e["action"], e["kind"], people=True)}
+                          for e in report.entries]
     cols = [("effective_on", "Datum"), ("actor", "Av"), ("kind", "Typ", "entity_kind"), ("entity_id", "Id"),
-            ("action", "Händelse", "history_action"), ("what", "Vad ändrades"), ("reason", "Orsak"),
+            ("action", "Händelse", "history_action"), ("what", "Vad ändrades"), ("reason", "Orsak", "removal_reason"),
             ("rule_id", "Regel"), ("note", "Anteckning")]
     csv_cols = _as_codes("id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "what",
                          "reason", "rule_id", "note", "unit_id", "org_nr")

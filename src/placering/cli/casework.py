@@ -24,6 +24,7 @@ from ..storage import open_session, transaction
 from ..vocabulary import CareQuality, ComplaintCategory, ComplaintOutcome, ComplaintStatus, ControlCheck, ControlOutcome, RemovalReason
 from . import cli
 from .audit import AS_OF, YEAR, _as_of, _year, audit
+from ..labels import label
 from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, output_options, parse_date,
                      rules_option)
 
@@ -164,8 +165,8 @@ def complaint_add(unit_id, category, on, received_by, outcome, note, rules_dir, 
                                            rules_dir=rules_dir)
         row = lib_complaints.complaint_row(session, c.id)
     row["rules"] = [a.as_dict() for a in applied]
-    _one(row, out, f"Synpunkt {row['id']} på {row['unit_id']} ({row['category']}) handläggs av "
-         f"{row['handler']} (mottagen av {row['received_by']})." + _applied_text(applied), COMPLAINT_COLUMNS)
+    _one(row, out, f"Synpunkt {row['id']} på {row['unit_id']} ({label(row['category'], 'complaint_category')}) "
+         f"handläggs av {label(row['handler'], 'complaint_handler')} (mottagen av {row['received_by']})." + _applied_text(applied), COMPLAINT_COLUMNS)
 
 
 @complaint.command("update")
@@ -182,7 +183,8 @@ def complaint_update(complaint_id, status, outcome, note, on, actor, out: Output
         lib_complaints.update_complaint(session, complaint_id, actor=actor, status=status, outcome=outcome, note=note,
                                         on=_on(on))
         row = lib_complaints.complaint_row(session, complaint_id)
-    _one(row, out, f"Synpunkt {row['id']}: {row['status']}, utfall {row['outcome']}.", COMPLAINT_COLUMNS)
+    _one(row, out, f"Synpunkt {row['id']}: {label(row['status'], 'complaint_status')}, utfall "
+         f"{label(row['outcome'], 'complaint_outcome').lower()}.", COMPLAINT_COLUMNS)
 
 
 @complaint.command("list")
@@ -254,7 +256,7 @@ def control_check(control_id, what, finding, on, actor, out: Output) -> None:
     with transaction(app().engine()) as session:
         c = lib_controls.record_checked(session, control_id, what, finding=finding, actor=actor, on=_on(on))
         row = lib_controls.control_dict(c)
-    _one(row, out, f"Fördjupad kontroll {row['id']}: {what} kontrollerat.", CONTROL_COLUMNS)
+    _one(row, out, f"Fördjupad kontroll {row['id']}: {label(what, 'control_check')} kontrollerat.", CONTROL_COLUMNS)
 
 
 control_check.help = f"Record what a deepened control checked and found. WHAT: {_codes(ControlCheck)}."
@@ -273,8 +275,10 @@ def control_decide(control_id, outcome, note, removal_reason, on, actor, out: Ou
         c, changes = lib_controls.decide_control(session, control_id, outcome, note=note, actor=actor, on=_on(on),
                                                  removal_reason=removal_reason)
         row = {**lib_controls.control_dict(c), "status_changes": changes}
-    done = "; ".join(f"{x['unit_id']}: {x['status'][0]} → {x['status'][1]}" for x in changes)
-    _one(row, out, f"Fördjupad kontroll {row['id']} beslutad: {row['outcome']} av {row['decided_by']}."
+    done = "; ".join(f"{x['unit_id']}: {label(x['status'][0], 'unit_status')} → {label(x['status'][1], 'unit_status')}"
+                     for x in changes)
+    _one(row, out, f"Fördjupad kontroll {row['id']} beslutad: {label(row['outcome'], 'control_outcome')} "
+         f"av {row['decided_by']}."
          + (f" {done}." if done else ""), CONTROL_COLUMNS)
 
 

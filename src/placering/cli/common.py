@@ -35,7 +35,10 @@ class CliError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file=None) -> None:
-        click.echo(f"Error: {safe(self.format_message())}", err=True)
+        from .messages import swedish
+
+        # Swedish for people: the library's message through registry/messages.yaml.
+        click.echo(f"Fel: {safe(swedish(self.format_message()))}", err=True)
 
 
 @dataclass
@@ -72,6 +75,18 @@ def _refuse_missing_sqlite_file(parsed) -> None:
                             "name yours with --db, PLACERING_DATABASE_URL or 'database' in the config file")
 
 
+def _show_usage_error(exc: click.UsageError) -> None:
+    from .messages import swedish
+
+    ctx = exc.ctx
+    if ctx is not None:
+        hint = ""
+        if ctx.command.get_help_option(ctx) is not None:
+            hint = f"Prova '{ctx.command_path} {ctx.help_option_names[0]}' för hjälp.\n"
+        click.echo(f"{ctx.get_usage()}\n{hint}", err=True)
+    click.echo(f"Fel: {safe(swedish(exc.format_message()))}", err=True)
+
+
 def app(ctx: click.Context | None = None) -> AppContext:
     ctx = ctx or click.get_current_context()
     return ctx.find_object(AppContext)
@@ -79,6 +94,24 @@ def app(ctx: click.Context | None = None) -> AppContext:
 
 class PlaceringGroup(click.Group):
     """A group that turns library errors into clear messages with their own exit codes."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra) -> Any:
+        # click prints its own usage errors ("Error: Missing option …") in English; a person reads
+        # them in Swedish like every other refusal (the usage line and --help stay click's).
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            _show_usage_error(exc)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Avbrutet.", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # Every argument is input: a control character, NUL or an undecodable byte (a lone

@@ -20,7 +20,8 @@ from ..storage.history import require_actor
 from ..taxonomy import load_taxonomy
 from ..vocabulary import label
 from . import cli
-from ..display import fmt_money
+from ..display import fmt_money, fmt_number
+from .messages import swedish
 from ..labels import header
 from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, echo, echo_wrapped, json_option, output_options,
                      parse_date,
@@ -454,18 +455,19 @@ def _print_batch(documents: list[dict[str, Any]], *, all_rows: bool = False) -> 
     # say what the whole batch did (--all lists every row, --json gives every summary).
     rows = [{
         "request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"],
-        "units": [f"{r['unit_id']} ({r['route']})" for r in d["recommendations"]],
-        "flags": sorted({f["code"] for f in d["flags"]}), "review": "yes" if d["review_required"] else "",
-        "now": "" if d["decided_now"] else "stored earlier",
+        "units": [f"{r['unit_id']} ({label(r['route'], 'route')})" for r in d["recommendations"]],
+        "flags": sorted({f["code"] for f in d["flags"]}), "review": "ja" if d["review_required"] else "",
+        "now": "" if d["decided_now"] else "beslutad tidigare",
     } for d in documents]
     new = sum(1 for d in documents if d["decided_now"])
-    print_table(rows, [("request_id", "Request"), ("insats", "Insats"), ("seq", "Decision"), ("units", "Recommended"),
-                       ("flags", "Flags"), ("review", "Review"), ("now", "")],
-                title=f"{len(documents)} requests: {new} decided and stored now, {len(documents) - new} already decided",
+    print_table(rows, [("request_id", "Request"), ("insats", "Insats", "insats"), ("seq", "Decision"),
+                       ("units", "Recommended"), ("flags", "Flags", "flag"), ("review", "Review"), ("now", "")],
+                title=f"{len(documents)} förfrågningar: {new} beslutade och sparade nu, {len(documents) - new} "
+                      "beslutade tidigare",
                 limit=None if all_rows else TABLE_ROWS, hint="--all visar alla, --json ger alla sammanfattningar")
     review = sum(1 for d in documents if d["review_required"])
     none = sum(1 for d in documents if not d["recommendations"])
-    echo(f"Review required: {review}; no eligible unit: {none}.")
+    echo(f"Granskning krävs: {review}; ingen möjlig enhet: {none}.")
 
 
 @cli.group(cls=PlaceringGroup)
@@ -658,7 +660,7 @@ def request_end(request_id: str, on: str, reason: str | None, actor: str | None,
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"Placement for {request_id} at {out['unit_id']} ended on {out['end_on']}.")
+        echo(f"Placeringen för {request_id} hos {out['unit_id']} avslutad {out['end_on']}.")
 
 
 _CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre", "rank": "ny rangordning",
@@ -758,36 +760,42 @@ def review_show(review_id: str, json_output: bool) -> None:
         print_json(data)
         return
     req = data["request"]
-    echo(f"Review {data['id']} ({data['status']}" + (f" by {data['reviewer']}: {data['note']}" if data["reviewer"] else "")
-               + f") of request {req['request_id']}, decision {data['decision']['seq']}")
-    echo(f"  {req['insats']}" + (f" / {req['subcategory']}" if req.get("subcategory") else "")
-               + f", {req['municipality']} ({req['requester']}), start {req['start_on']}, {req['urgency']}, "
-               f"age {req['age']}, needs {', '.join(req['needs']) or '–'}")
+    by = f" av {data['reviewer']}: {data['note']}" if data["reviewer"] else ""
+    echo_wrapped(f"Granskning {data['id']} ({label(data['status'], 'review_status')}{by}) av förfrågan "
+                 f"{req['request_id']}, beslut {data['decision']['seq']}")
+    sub = f" / {label(req['subcategory'], 'subcategory')}" if req.get("subcategory") else ""
+    needs = ", ".join(label(n, "target_group") for n in req["needs"]) or "–"
+    echo_wrapped(f"  {label(req['insats'], 'insats')}{sub}, {req['municipality']} ({req['requester']}), "
+                 f"start {req['start_on']}, {label(req['urgency'], 'urgency').lower()}, ålder {req['age']}, "
+                 f"behov: {needs}", indent="    ")
     dp = data["direct_procurement"]
-    echo(f"Why direct procurement: {dp.get('reason')} — {dp.get('message')} [{dp.get('rule')}; {_source_text(dp.get('source'))}]")
+    echo_wrapped(f"Varför direktupphandling: {label(dp.get('reason'), 'direct_procurement_reason')} — {dp.get('message')} "
+                 f"[{dp.get('rule')}; {_source_text(dp.get('source'))}]")
     if data["why_no_preferred_unit"]:
         for route, counts in data["why_no_preferred_unit"].items():
-            echo(f"  {label(route)}: " + ", ".join(f"{code} {n}" for code, n in sorted(counts.items())))
+            echo_wrapped(f"  {label(route, 'route')}: " + ", ".join(
+                f"{label(code, 'exclusion')} {n}" for code, n in sorted(counts.items())), indent="    ")
     else:
-        echo("  no unit of egen regi, ramavtal or IOP offers this insats")
+        echo("  ingen enhet i egen regi, på ramavtal eller IOP erbjuder insatsen")
     th = data["threshold"]
     for r in data["recommendations"]:
         echo("")
-        echo(f"#{r['rank']} {r['unit_id']} {r['unit_name'] or ''} ({r['municipality'] or '–'}), "
-                   f"supplier {r['supplier_name']} {r['org_nr']}")
-        ratio = f" = {r['price_ratio']:.2f} × reference" if r.get("price_ratio") else ""
-        echo(f"  daily price {_fmt_num(r['daily_price'])}, reference {_fmt_num(r['reference_price'])}{ratio}"
-                   + (f"; flags {', '.join(r['flags'])}" if r["flags"] else ""))
-        print_table([dict(c, passed="yes" if c["passed"] else "NO") for c in r["checks"]],
-                    [("kind", "Check"), ("result", "Result"), ("passed", "Passed"), ("value", "Value"),
-                     ("performed_on", "On"), ("note", "Note")], title="  Latest checks")
+        echo_wrapped(f"#{r['rank']} {r['unit_id']} {r['unit_name'] or ''} ({r['municipality'] or '–'}), "
+                     f"leverantör {r['supplier_name']} {r['org_nr']}")
+        ratio = f" = {fmt_number(r['price_ratio'], 2)} × referenspriset" if r.get("price_ratio") else ""
+        flags = f"; flaggor: {', '.join(label(f, 'flag') for f in r['flags'])}" if r["flags"] else ""
+        echo_wrapped(f"  dygnspris {fmt_money(r['daily_price'])}, referenspris {fmt_money(r['reference_price'])}"
+                     f"{ratio}{flags}", indent="    ")
+        print_table([dict(c, passed="ja" if c["passed"] else "NEJ") for c in r["checks"]],
+                    [("kind", "Check", "check_kind"), ("result", "Result", "check_result"), ("passed", "Godkänd"),
+                     ("value", "Value"), ("performed_on", "Utförd"), ("note", "Note")], title="  Senaste kontroller")
         purchases = r["direct_purchases"]
         same = purchases["by_insats"].get(req["insats"], 0)
-        echo(f"  Direct purchases from this supplier in {purchases['year']}: {len(purchases['placements'])} placement(s), "
-                   f"{_fmt_num(purchases['total'])} SEK (of which {req['insats']}: {_fmt_num(same)} SEK); "
-                   f"with this case {_fmt_num(r['total_with_this_case'])} SEK"
-                   + (f" against the threshold {_fmt_num(th['value'])} SEK ({'OVER' if r['over_threshold'] else 'under'})"
-                      if th.get("value") is not None else f" (threshold unknown: {th.get('note')})"))
+        over = (f" mot gränsen {fmt_money(th['value'])} ({'ÖVER' if r['over_threshold'] else 'under'})"
+                if th.get("value") is not None else f" (gränsen okänd: {swedish(str(th.get('note')))})")
+        echo_wrapped(f"  Direktköp från leverantören {purchases['year']}: {len(purchases['placements'])} placeringar, "
+                     f"{fmt_money(purchases['total'])} (varav {label(req['insats'], 'insats')}: {fmt_money(same)}); "
+                     f"med detta ärende {fmt_money(r['total_with_this_case'])}{over}", indent="    ")
 
 
 def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_output: bool) -> None:

@@ -20,6 +20,8 @@ from ..storage.models import Complaint, History, Proposal, Supplier, Unit, UnitR
 from ..text import nfc
 from ..display import fmt_number
 from ..labels import labels
+from .changes import change_text as _change_text
+from .messages import swedish
 from ..vocabulary import (
     CheckKind,
     CheckResult,
@@ -129,7 +131,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     engine = app().engine()
     doc, notes, csv_doc = _read_input(file)
     for note in notes:
-        echo(f"Note: {note}", err=True)
+        echo(f"Obs: {swedish(note)}", err=True)
     from ..rules import load_ruleset
 
     ruleset = load_ruleset(rules_path)
@@ -144,39 +146,52 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     if wants_json(json_output):
         print_json(result)
         return
-    verb = "Would import" if dry_run else "Imported"
+    verb = "Skulle importera" if dry_run else "Importerade"
     s, u = result["suppliers"], result["units"]
-    echo(f"{verb} {file}: suppliers {s['created']} created, {s['updated']} updated, {s['unchanged']} "
-               f"unchanged; units {u['created']} created, {u['updated']} updated, {u['unchanged']} unchanged; "
-               f"{result['agreements_changed']} agreement status change(s).")
+    echo(f"{verb} {file}: leverantörer {s['created']} nya, {s['updated']} ändrade, {s['unchanged']} "
+         f"oförändrade; enheter {u['created']} nya, {u['updated']} ändrade, {u['unchanged']} oförändrade; "
+         f"{result['agreements_changed']} ändringar av avtalsstatus.")
+
+    def status_label(kind: str, code) -> str:
+        return label(code, "agreement_status" if kind == "agreement" else
+                     "permit_status" if kind == "permit" else "unit_status") if code else "(ny)"
+
     changed = [c for c in result["status_changes"] if c["why"] != "created" or c["to"] == "pending_entry"]
     if changed:
-        print_table([{"what": f"{c['kind']} {c['id']}" + (f" ({c['org_nr']})" if c["kind"] == "agreement" else ""),
-                      "change": f"{c['from'] or '(new)'} → {c['to']}", "why": c["why"]} for c in changed],
-                    [("what", "Unit / agreement"), ("change", "Status"), ("why", "Why")],
-                    title="Status changes" + (" (nothing written: --dry-run)" if dry_run else ""))
+        print_table([{"what": f"{label(c['kind'], 'entity_kind')} {c['id']}"
+                      + (f" ({c['org_nr']})" if c["kind"] == "agreement" else ""),
+                      "change": f"{status_label(c['kind'], c['from'])} → {status_label(c['kind'], c['to'])}",
+                      "why": swedish(c["why"])} for c in changed],
+                    [("what", "Enhet / avtal"), ("change", "Status"), ("why", "Varför")],
+                    title="Statusändringar" + (" (inget skrivet: --dry-run)" if dry_run else ""))
     if result["kept"]:
-        print_table([{"what": f"{k['kind']} {k['id']}", "register": k["register"] or "(new)", "file": k["file"],
-                      "why": k["why"]} for k in result["kept"]],
-                    [("what", "Record"), ("register", "Kept"), ("file", "File says"), ("why", "Why")],
-                    title="Kept as decided in the register")
+        print_table([{"what": f"{label(k['kind'], 'entity_kind')} {k['id']}",
+                      "register": status_label(k["kind"], k["register"]) if k.get("field") == "status"
+                      else (k["register"] or "(ny)"),
+                      "file": status_label(k["kind"], k["file"]) if k.get("field") == "status" else k["file"],
+                      "why": swedish(k["why"])} for k in result["kept"]],
+                    [("what", "Post"), ("register", "Behållet"), ("file", "Filen säger"), ("why", "Varför")],
+                    title="Behållet som registret beslutat")
     if result["conflicts"]:
-        echo(f"Kept the register's value of {len(result['conflicts'])} field(s) changed after revision "
-                   f"{result['revision']} of the file (--skip-conflicts).")
+        echo(f"Behöll registrets värde för {len(result['conflicts'])} fält som ändrats efter filens revision "
+             f"{result['revision']} (--skip-conflicts).")
     if result["published_without_entry_checks"]:
         print_table([{"unit": p["unit_id"], "org_nr": p["org_nr"], "status": p["status"],
-                      "missing": ", ".join(p["missing"])} for p in result["published_without_entry_checks"]],
-                    [("unit", "Unit"), ("org_nr", "Org nr"), ("status", "Status"), ("missing", "Entry checks not passed")],
-                    title="Published by --apply-status without passed entry checks")
+                      "missing": ", ".join(label(m, "check_kind") for m in p["missing"])}
+                     for p in result["published_without_entry_checks"]],
+                    [("unit", "Unit"), ("org_nr", "Org nr"), ("status", "Status", "unit_status"),
+                     ("missing", "Inträdeskontroller som inte är godkända")],
+                    title="Publicerade med --apply-status utan godkända inträdeskontroller")
     if dry_run and summary.changes:
         shown = summary.changes[:DRY_RUN_ROWS]
         print_table(
             [{"entity": f"{label(c['entity_kind'], 'entity_kind')} {c['entity_id']}", "action": c["action"],
-              "change": _change_text(c.get("changes") or {}, c["action"])} for c in shown],
-            [("entity", "Entity"), ("action", "Action"), ("change", "Change")],
-            title="Changes (nothing written: --dry-run)")
+              "change": _change_text(c.get("changes") or {}, c["action"], c["entity_kind"], people=True)}
+             for c in shown],
+            [("entity", "Entity"), ("action", "Action", "history_action"), ("change", "Change")],
+            title="Ändringar (inget skrivet: --dry-run)")
         if len(summary.changes) > len(shown):
-            echo(f"… and {len(summary.changes) - len(shown)} more changes (--json lists them all).")
+            echo(f"… och {len(summary.changes) - len(shown)} ändringar till (--json listar alla).")
 
 
 @register.command()
@@ -216,12 +231,12 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror}", 1) from None
         n = sum(len(s["units"]) for s in doc["suppliers"])
-        echo(f"Wrote {len(doc['suppliers'])} suppliers and {n} units to {out}.", err=True)
+        echo(f"Skrev {len(doc['suppliers'])} leverantörer och {n} enheter till {out}.", err=True)
     else:
         click.echo(text, nl=False)  # already safe: JSON escaped, CSV cells escaped
     if hidden:
-        echo(f"Note: the coordinates of {hidden} unit(s) with a protected address are left out "
-             "(--show-protected includes them).", err=True)
+        echo(f"Obs: koordinaterna för {hidden} enhet(er) med skyddad adress är utelämnade "
+             "(--show-protected tar med dem).", err=True)
 
 
 # --- show / search ---------------------------------------------------------------------------
@@ -455,7 +470,8 @@ def status(unit_id: str, status: str, reason, note, on, actor, json_output: bool
         entry = service.change_unit_status(session, unit_id, status, actor=actor, reason=reason, note=note,
                                            effective_on=effective_on)
     old, new = entry.changes["status"]
-    _done(entry, json_output, f"Unit {entry.unit_id}: {old} → {new} from {entry.effective_on} (by {entry.actor}).")
+    _done(entry, json_output, f"Enhet {entry.unit_id}: {label(old, 'unit_status')} → {label(new, 'unit_status')} "
+                              f"från {entry.effective_on} (av {entry.actor}).")
 
 
 status.help = status.__doc__ = (
@@ -485,9 +501,10 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
         entry = service.change_agreement_status(session, agreement_id, status, actor=actor, note=note,
                                                 effective_on=effective_on, org_nr=supplier)
     old, new = entry.changes["status"]
-    whom = f" for supplier {entry.org_nr}" if supplier else ""
+    whom = f" för leverantören {entry.org_nr}" if supplier else ""
     _done(entry, json_output,
-          f"Agreement {entry.entity_id}{whom}: {old} → {new} from {entry.effective_on} (by {entry.actor}).")
+          f"Avtal {entry.entity_id}{whom}: {label(old, 'agreement_status')} → {label(new, 'agreement_status')} "
+          f"från {entry.effective_on} (av {entry.actor}).")
 
 
 @register.command()
@@ -510,8 +527,9 @@ def check(org_nr: str, kind: str, result: str, value, on, source, actor, json_ou
         entry = _last_entry(session, "check", f"{supplier.org_nr}:{row.kind}")
         applied = _apply_rules(session, {"kind": "check", "org_nr": supplier.org_nr, "check_id": row.id, "check": {
             "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor)
-    _done(entry, json_output, f"Recorded {entry.changes['kind']} check of {entry.org_nr}: "
-                              f"{entry.changes['result']} on {entry.effective_on} (by {entry.actor})."
+    _done(entry, json_output, f"Kontroll registrerad för {entry.org_nr}: {label(entry.changes['kind'], 'check_kind')} "
+                              f"{label(entry.changes['result'], 'check_result').lower()} {entry.effective_on} "
+                              f"(av {entry.actor})."
           + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 
@@ -550,8 +568,9 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
             "dnr": row.dnr, "status": row.status, "insats": row.insats, "target_groups": row.target_groups,
             "decided_on": row.decided_on}}, actor)
     old, new = entry.changes["status"]
-    _done(entry, json_output, f"Permit {entry.entity_id} of unit {entry.unit_id}: {old or '(new)'} → {new} "
-                              f"decided {entry.effective_on} (by {entry.actor})."
+    _done(entry, json_output, f"IVO-tillstånd {entry.entity_id} för enhet {entry.unit_id}: "
+                              f"{label(old, 'permit_status') if old else '(nytt)'} → {label(new, 'permit_status')}, "
+                              f"beslutat {entry.effective_on} (av {entry.actor})."
           + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 
@@ -579,9 +598,10 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, received_by, 
                                         actor=actor, outcome=outcome, note=note, received_by=received_by,
                                         rules_dir=rules_dir)
         entry = _last_entry(session, "complaint", str(row.id))
-    _done(entry, json_output, f"Recorded complaint {entry.entity_id} on unit {entry.unit_id}: "
-                              f"{entry.changes['category']} ({entry.changes['outcome']}), routed to "
-                              f"{entry.changes['handler']} (by {entry.actor})."
+    _done(entry, json_output, f"Synpunkt {entry.entity_id} på enhet {entry.unit_id} registrerad: "
+                              f"{label(entry.changes['category'], 'complaint_category')} "
+                              f"({label(entry.changes['outcome'], 'complaint_outcome').lower()}), handläggs av "
+                              f"{label(entry.changes['handler'], 'complaint_handler')} (av {entry.actor})."
           + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
 
 
@@ -598,37 +618,10 @@ def visit(unit_id: str, on, note, actor, json_output: bool) -> None:
     with transaction(engine) as session:
         row = service.record_visit(session, unit_id, visited_on=visited_on, actor=actor, note=note)
         entry = _last_entry(session, "visit", str(row.id))
-    _done(entry, json_output, f"Recorded a visit at unit {entry.unit_id} on {visited_on.isoformat()} (by {entry.actor}).")
+    _done(entry, json_output, f"Besök hos enhet {entry.unit_id} {visited_on.isoformat()} registrerat (av {entry.actor}).")
 
 
 # --- history ---------------------------------------------------------------------------------
-
-
-def _short(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return f"{len(value)} item(s)"
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value) or "[]"
-    if isinstance(value, dict):
-        return "{…}"
-    return str(value)
-
-
-def _change_text(changes: dict, action: str) -> str:
-    parts = []
-    for key, value in changes.items():
-        if isinstance(value, list) and len(value) == 2 and action not in ("check", "complaint"):
-            old, new = value
-            if action == "created" and old is None:
-                if key in ("status", "name"):
-                    parts.append(f"{key}: {_short(new)}")
-                continue
-            parts.append(f"{key}: {_short(old)} → {_short(new)}")
-        else:
-            parts.append(f"{key}={_short(value)}")
-    return "; ".join(parts)
 
 
 def _hide_location(entry: dict, protected: set[str]) -> None:
@@ -712,7 +705,7 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
         for e in entries:
             _hide_location(e, protected)
     for e in entries:
-        e["change"] = _change_text(e["changes"] or {}, e["action"])
+        e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.machine)
         e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
     # A table shows the latest entries (and says how many there are); --all, --csv, --json all.
     shown = entries if out.all or out.machine else entries[-TABLE_ROWS:]
@@ -721,7 +714,8 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
         f"{fmt_number(len(entries))} ändringar; visar de senaste {len(shown)} (--all visar alla, --csv eller "
         "--json ger alla, --limit N de senaste N)", shown,
         [("effective_on", "Effective"), ("recorded_at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
-         ("action", "Action", "history_action"), ("change", "Change"), ("reason", "Reason"), ("rule_id", "Rule"),
+         ("action", "Action", "history_action"), ("change", "Change"), ("reason", "Reason", "removal_reason"),
+         ("rule_id", "Rule"),
          ("note", "Note")],
         ["id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "change", "reason",
          "rule_id", "note", "unit_id", "org_nr"],
@@ -739,23 +733,30 @@ def _apply_rules(session, event: dict, actor) -> list:
 
 
 _APPLIED_TEXT = {
-    "unit_status": "unit {unit_id}: {status_from} → {status_to}",
-    "agreement_status": "agreement {agreement_id}: {status_from} → {status_to}",
-    "proposal": "proposal {proposal_id} ({status_to}) created",
-    "proposal_exists": "proposal {proposal_id} already open",
-    "unchanged": "{unit_id} {agreement_id} already {status_to}",
-    "unevaluable": "could not be evaluated",
-    "flag": "flagged",
+    "unit_status": "enhet {unit_id}: {status_from} → {status_to}",
+    "agreement_status": "avtal {agreement_id}: {status_from} → {status_to}",
+    "proposal": "förslag {proposal_id} ({status_to}) skapat",
+    "proposal_exists": "förslag {proposal_id} är redan öppet",
+    "unchanged": "{unit_id} {agreement_id} är redan {status_to}",
+    "unevaluable": "kunde inte bedömas",
+    "flag": "flaggad",
 }
+# The label kind of an applied rule's statuses, by what it did.
+_APPLIED_KIND = {"unit_status": "unit_status", "agreement_status": "agreement_status", "proposal": "proposal_kind",
+                 "proposal_exists": "proposal_kind"}
 
 
 def _applied_text(applied: list) -> str:
-    """What the rules did, one line each (empty when no rule fired)."""
+    """What the rules did, one line each (empty when no rule fired), in Swedish."""
     lines = []
     for a in applied:
-        what = _APPLIED_TEXT.get(a.action, a.action).format(**{k: (v if v is not None else "")
-                                                              for k, v in a.as_dict().items()})
-        lines.append(f"\n  rule {a.rule}: {' '.join(what.split())}. {a.message}")
+        d = {k: (v if v is not None else "") for k, v in a.as_dict().items()}
+        kind = _APPLIED_KIND.get(a.action) or ("agreement_status" if a.agreement_id else "unit_status")
+        for key in ("status_from", "status_to"):
+            if d[key]:
+                d[key] = label(d[key], kind).lower() if a.action == "unchanged" else label(d[key], kind)
+        what = _APPLIED_TEXT.get(a.action, a.action).format(**d)
+        lines.append(f"\n  regel {a.rule}: {' '.join(what.split())}. {a.message}")
     return "".join(lines)
 
 
@@ -800,8 +801,8 @@ def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output
     if wants_json(json_output):
         print_json(data)
         return
-    echo(f"Proposal {data['id']} ({data['kind']} for {data['unit_id'] or data['org_nr']}): "
-               f"{data['status']} by {data['decided_by']}.")
+    echo(f"Förslag {data['id']} ({label(data['kind'], 'proposal_kind')} för {data['unit_id'] or data['org_nr']}): "
+         f"{label(data['status'], 'proposal_status').lower()} av {data['decided_by']}.")
 
 
 @proposals.command("accept")
@@ -851,14 +852,16 @@ def entry_list(on, rules_path, json_output: bool) -> None:
     if wants_json(json_output):
         print_json(rows)
         return
-    print_table([{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})", "routes": ", ".join(r["routes"]),
-                  "since": r["pending_since"], "ready": "yes" if not r["missing"] else "no",
-                  "missing": "; ".join(f"{c['kind']}: {c['why']}" for c in r["checks"] if not c["passed"]),
-                  "last": (f"{r['last_decision']['action']} {r['last_decision']['on']}: {r['last_decision']['note']}"
-                           if r["last_decision"] else "")} for r in rows],
+    print_table([{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})",
+                  "routes": ", ".join(label(x, "route") for x in r["routes"]),
+                  "since": r["pending_since"], "ready": "ja" if not r["missing"] else "nej",
+                  "missing": "; ".join(f"{label(c['kind'], 'check_kind')}: {swedish(c['why'])}" for c in r["checks"]
+                                       if not c["passed"]),
+                  "last": (f"{label(r['last_decision']['action'], 'history_action')} {r['last_decision']['on']}: "
+                           f"{r['last_decision']['note']}" if r["last_decision"] else "")} for r in rows],
                 [("unit", "Unit"), ("supplier", "Supplier"), ("routes", "Routes"), ("since", "Pending since"),
                  ("ready", "Checks passed"), ("missing", "Not passed"), ("last", "Last decision")],
-                empty="No unit waits for its entry check.")
+                empty="Ingen enhet väntar på inträdeskontroll.")
 
 
 def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, json_output: bool) -> None:
@@ -876,8 +879,8 @@ def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, j
         print_json(entries)
         return
     for e in entries:
-        echo(f"Unit {e['unit_id']}: entry {'approved, now published' if approve else 'rejected'} "
-                   f"on {e['effective_on']} (by {e['actor']}).")
+        echo(f"Enhet {e['unit_id']}: inträdet {'godkänt, enheten är publicerad' if approve else 'avslaget'} "
+             f"{e['effective_on']} (av {e['actor']}).")
 
 
 @entry.command("approve")
