@@ -135,6 +135,11 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     from ..rules import load_ruleset
 
     ruleset = load_ruleset(rules_path)
+    # The parsed file lives until the command ends (at national size millions of objects):
+    # keep the cyclic collector from scanning it again in every full collection.
+    import gc
+
+    gc.freeze()
     with transaction(engine) as session:
         summary = service.import_document(
             session, doc, actor=actor, source=file, dry_run=dry_run, effective_on=effective_on,
@@ -163,7 +168,10 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                       "change": f"{status_label(c['kind'], c['from'])} → {status_label(c['kind'], c['to'])}",
                       "why": swedish(c["why"])} for c in changed],
                     [("what", "Enhet / avtal"), ("change", "Status"), ("why", "Varför")],
-                    title="Statusändringar" + (" (inget skrivet: --dry-run)" if dry_run else ""))
+                    title="Statusändringar" + (" (inget skrivet: --dry-run)" if dry_run else ""),
+                    # A first load of the national register enters 20,000 units: the first rows
+                    # and the count (rendering them all took 15 s); --dry-run lists every one.
+                    limit=None if dry_run else TABLE_ROWS, hint="--dry-run visar alla, --json ger alla rader")
     if result["kept"]:
         print_table([{"what": f"{label(k['kind'], 'entity_kind')} {k['id']}",
                       "register": status_label(k["kind"], k["register"]) if k.get("field") == "status"
@@ -171,7 +179,8 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                       "file": status_label(k["kind"], k["file"]) if k.get("field") == "status" else k["file"],
                       "why": swedish(k["why"])} for k in result["kept"]],
                     [("what", "Post"), ("register", "Behållet"), ("file", "Filen säger"), ("why", "Varför")],
-                    title="Behållet som registret beslutat")
+                    title="Behållet som registret beslutat", limit=None if dry_run else TABLE_ROWS,
+                    hint="--dry-run visar alla, --json ger alla rader")
     if result["conflicts"]:
         echo(f"Behöll registrets värde för {len(result['conflicts'])} fält som ändrats efter filens revision "
              f"{result['revision']} (--skip-conflicts).")

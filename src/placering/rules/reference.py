@@ -488,6 +488,7 @@ class ReferenceEvaluator:
         self.snapshot: RegisterSnapshot | None = None
         self._compiled: dict[tuple, list[CompiledRule]] = {}
         self._generated: dict[tuple, tuple[list[CompiledRule], Callable]] = {}
+        self._epochs: dict[date, tuple] = {}
 
     def load(self, snapshot: RegisterSnapshot) -> None:
         """Keep the register resident; later requests are evaluated without reloading it."""
@@ -498,10 +499,17 @@ class ReferenceEvaluator:
         gc.freeze()
 
     def _epoch(self, on: date) -> tuple:
-        """Dates with the same rules and parameter values in force share compiled code."""
-        rules = tuple(r.id + str(r.valid_from) for r in self.ruleset.rules if r.valid_on(on))
-        params = tuple(id(v) for p in self.ruleset.parameters.values() for v in p.values if v.valid_on(on))
-        return rules, params
+        """Dates with the same rules and parameter values in force share compiled code (kept
+        per date: an import asks for every register event it fires)."""
+        epochs = self._epochs
+        epoch = epochs.get(on)
+        if epoch is None:
+            if len(epochs) > 4096:
+                epochs.clear()
+            rules = tuple(r.id + str(r.valid_from) for r in self.ruleset.rules if r.valid_on(on))
+            params = tuple(id(v) for p in self.ruleset.parameters.values() for v in p.values if v.valid_on(on))
+            epoch = epochs[on] = (rules, params)
+        return epoch
 
     def compiled(self, stage: str, on: date, scope: str | None = None) -> list[CompiledRule]:
         key = (stage, self._epoch(on))
