@@ -8,13 +8,15 @@ the register, deciding, storing), measured in one run and printed, never asserte
   register snapshot and stores it) and the next one (it reads the stored snapshot);
 - a batch of `--requests` requests (7,425: a year's requests) with every decision stored, and
   the same batch again (it adds nothing: every request is already decided);
+- one `placering match` after a handler chose a unit (a register change: the snapshot of the
+  new revision is the stored one with that supplier read again);
 - stored bytes per decision (the decision row's document) and of the register snapshot;
 - peak memory (resident set) of each of those processes.
 
 Each size gets a fresh database: an SQLite file in a temporary directory, and on PostgreSQL
 (`--pg URL`, a server where the login may create databases) a database created for the run
 and dropped afterwards. The register is the demo generator's at that size, imported with
-`placering register import`; the requests are `placering bench requests`' (the year's mix).
+`placering register import --apply-status` (a first load: the file's statuses stand); the requests are `placering bench requests`' (the year's mix).
 """
 
 from __future__ import annotations
@@ -118,6 +120,24 @@ def _stored(url: str) -> dict[str, Any]:
             "snapshots": snap[0], "snapshot_bytes": snap[1]}
 
 
+SINGLES = 3  # single requests: the first match, the next one, one after a choice
+
+
+def _after_a_choice(tmp: Path, url: str, engine: str, batch_size: int) -> dict[str, Any]:
+    """A handler chooses a unit (a register change: it takes a free place), and the next match
+    builds the snapshot of the new revision from the stored one, re-reading only that supplier."""
+    summaries = json.loads(_run(["--json", "match", str(tmp / f"requests-{batch_size}.jsonl"), "--by", "bench"],
+                                db=url)[2].stdout)
+    # The first request with a recommended unit that needs no review (direct procurement does).
+    choice = next(((s["request_id"], r["unit_id"]) for s in summaries if not s["review_required"]
+                   for r in s["recommendations"][:1]), None)
+    if choice is None:
+        return {}
+    _run(["request", "choose", *choice, "--by", "bench"], db=url)
+    t, mem, r = _run(["match", str(tmp / "single-2.json"), "--by", "bench", "--engine", engine], db=url)
+    return {"match_after_choice_s": round(t, 2), "match_after_choice_cpu": r.cpu, "match_after_choice_mb": mem}
+
+
 class _Database:
     """A fresh database for one size on one back end (dropped afterwards on PostgreSQL)."""
 
@@ -153,14 +173,16 @@ def measure(size: int, backend: str, *, requests: int, engine: str, tmp: Path, p
         register.write_text(document_json(generate_register(units=size)), encoding="utf-8")
     batch = tmp / f"requests-{requests}.jsonl"
     if not batch.exists():
-        reqs = generate_requests(requests + 2)
-        batch.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reqs[2:]), encoding="utf-8")
-        for i in (0, 1):
+        reqs = generate_requests(requests + SINGLES)
+        batch.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reqs[SINGLES:]), encoding="utf-8")
+        for i in range(SINGLES):
             (tmp / f"single-{i}.json").write_text(json.dumps(reqs[i], ensure_ascii=False), encoding="utf-8")
     db = _Database(backend, tmp, size, pg)
     try:
         _run(["init"], db=db.url)
-        _run(["register", "import", str(register), "--by", "bench"], db=db.url)
+        # A register loaded from an earlier system: its statuses are taken (--apply-status), as
+        # `bench import` does; otherwise every new unit would wait for its entry check.
+        _run(["register", "import", str(register), "--apply-status", "--by", "bench"], db=db.url)
         row: dict[str, Any] = {"units": size, "database": backend, "engine": engine}
         t, mem, r = _run(["match", str(tmp / "single-0.json"), "--by", "bench", "--engine", engine], db=db.url)
         row.update(match_first_s=round(t, 2), match_first_cpu=r.cpu, match_first_mb=mem)
@@ -174,6 +196,7 @@ def measure(size: int, backend: str, *, requests: int, engine: str, tmp: Path, p
         row.update(batch_again_s=round(t, 1), batch_again_cpu=r.cpu,
                    batch_again_added=again["decisions"] - stored["decisions"])
         row.update(stored)
+        row.update(_after_a_choice(tmp, db.url, engine, requests))
         return row
     finally:
         db.drop()
@@ -217,6 +240,7 @@ def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, json
     print_table(result["rows"], [
         ("units", "Units"), ("database", "DB"),
         ("match_first_s", "1st match s"), ("match_s", "Match s"), ("match_cpu", "Match CPU s"), ("match_mb", "Match MB"),
+        ("match_after_choice_s", "After choice s"),
         ("requests", "Batch"), ("batch_s", "Batch s"), ("batch_cpu", "Batch CPU s"), ("batch_mb", "Batch MB"),
         ("batch_again_added", "Again adds"), ("bytes_per_decision", "B/decision"),
     ], title=f"Whole processes, engine {engine} (1st match builds the register snapshot; "
