@@ -320,6 +320,9 @@ def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Sessio
     return "not_a_candidate", None
 
 
+_RECHECK: dict[str, Any] = {}  # rules version -> the evaluator that re-checks choices
+
+
 def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, agreement_id: str | None, *,
             on: date, ruleset: Any = None) -> list[dict[str, Any]]:
     """Evaluate the chosen unit again against today's register and rules (status, agreement,
@@ -337,7 +340,11 @@ def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, a
     for s in doc["suppliers"]:
         s["units"] = [u for u in s.get("units") or [] if u["unit_id"] == unit_id]
     snapshot = RegisterSnapshot.from_document(doc, on=on)
-    evaluator = ReferenceEvaluator(ruleset)
+    evaluator = _RECHECK.get(ruleset.version)
+    if evaluator is None or evaluator.ruleset is not ruleset:
+        # One per rule set: its rules are compiled once, not again for every choice (the demo's
+        # history makes 75).
+        evaluator = _RECHECK[ruleset.version] = ReferenceEvaluator(ruleset)
     evaluator.snapshot = snapshot  # one unit: no need to keep it resident (load() freezes the heap)
     fact = request_fact(row.payload, snapshot, load_taxonomy(), declined=declined_units(session, row))
     # The snapshot holds one unit: the price reference (all framework and final prices of the

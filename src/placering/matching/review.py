@@ -16,7 +16,7 @@ days included.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -27,7 +27,7 @@ from ..boundary import field_text, whole
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.database import lock_row
 from ..storage.history import record, require_actor
-from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit
+from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit, utcnow
 from ..vocabulary import CheckKind, CheckResult, Route
 
 REVIEW_STATUSES = ("pending", "approved", "rejected")
@@ -302,7 +302,7 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
     review.status = new
     review.reviewer = actor
     review.note = note
-    review.decided_at = datetime.now(timezone.utc)
+    review.decided_at = utcnow()
     session.add(review)
     changes: dict[str, Any] = {
         "status": ["pending", new], "request_id": req.request_id, "seq": decision.seq,
