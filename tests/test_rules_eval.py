@@ -95,7 +95,7 @@ def test_distance_explained_with_display_distance():
     assert reason.values["distance_km"] == result.candidates[0].distance_km == 57.6
     # Positions are never part of an explanation (protected units and people).
     assert reason.values == {"request.max_distance_km": 50.0, "distance_km": 57.6}
-    assert reason.message == "Avståndet 57.6 km är längre än högst 50 km"
+    assert reason.message == "Avståndet 57,6 km är längre än högst 50 km"
 
 
 def test_missing_location_is_unevaluable_never_a_pass_or_exclusion():
@@ -145,7 +145,7 @@ def test_reference_price_is_the_median_of_active_valid_framework_prices():
     [flag] = du.flags
     assert flag.code == "PRICE_ABOVE_REFERENCE"
     assert flag.values["request.reference_price"] == 4000 and flag.values["param.direct_procurement_price_factor"] == 1.25
-    assert flag.message == "Dygnspriset 7000 kr överstiger referenspriset 4000 kr × 1.25"
+    assert flag.message == "Dygnspriset 7\u00a0000 kr överstiger referenspriset 4\u00a0000 kr × 1,25"
 
 
 def test_only_candidates_of_the_requested_insats():

@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any, Callable
 
 from ..labels import label, message_field_kind
+from ..display import fmt_number
 from . import geo
 from .facts import RegisterSnapshot
 from .regex import compile_pattern
@@ -391,17 +392,19 @@ def compile_rule(rule: Rule, ruleset: RuleSet, on: date) -> CompiledRule:
 
 
 def _fmt(value: Any) -> str:
+    """A value in a rule's message, for people: Swedish numbers (`57,6`, `7 000`); the reason's
+    `values` keep the numbers themselves."""
     t = type(value)
     if t is str:
         return value
     if t is int:
-        return str(value)
+        return str(value) if -1000 < value < 1000 else fmt_number(value)
     if value is None:
         return "–"
     if isinstance(value, bool):
         return "ja" if value else "nej"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:g}"
+        return fmt_number(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(_fmt(v) for v in value) if value else "(inga)"
     if isinstance(value, date):
