@@ -271,3 +271,12 @@ def test_a_resident_snapshot_follows_register_events(run, engine, tmp_path):
     with open_session(engine) as session:
         fresh = RegisterSnapshot.from_session(session, on=on)
     assert fresh.candidates("hvb_barn_unga") == snap.candidates("hvb_barn_unga")
+
+
+def test_an_agreement_for_other_municipalities_names_them_as_people_write_them():
+    u = unit("U-1")
+    u["routes"][0]["buyers"] = ["Västervik", "Oskarshamn"]
+    [reason] = evaluate(register(u), request()).candidates[0].exclusions
+    assert reason.rule == "ELIG-AGREEMENT-BUYER"
+    assert reason.message == "Avtalet RA-1 är inte upphandlat för Göteborg (köpare: Västervik, Oskarshamn)"
+    assert reason.values["request.municipality_key"] == "göteborg"  # the values keep the comparison keys

@@ -33,6 +33,8 @@ def _build() -> dict[str, dict[str, str]]:
     cat["subcategory"] = {sub: text for i in tax.insatser.values() for sub, text in i.subcategories.items()}
     cat["target_group"] = dict(tax.target_groups)
     cat["area"] = dict(tax.areas)
+    # Municipalities by their comparison key (`göteborg`, as agreements' buyers are kept): the name.
+    cat["municipality"] = {key: m.name for key, m in tax.municipalities.items()}
     return cat
 
 
