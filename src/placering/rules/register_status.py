@@ -318,14 +318,13 @@ def plan_register_event(facts: list[dict], on: date, kind: str, ruleset: RuleSet
     planned: list[Applied] = []
     done_proposals: set[tuple] = set()
     done_agreements: set[str] = set()
+    rules = [cr for cr in evaluator.compiled("register_status", on) if cr.rule.event == kind]  # once per event
     for fact in facts:
         unit = fact.get("unit") or {}
         org_nr = fact["supplier"]["org_nr"]
         unit_id = unit.get("unit_id")
-        for cr in evaluator.compiled("register_status", on):
+        for cr in rules:
             rule = cr.rule
-            if rule.event != kind:
-                continue
             state, reason = run_rule(cr, fact)
             if state not in ("fired", "unevaluable"):
                 continue
