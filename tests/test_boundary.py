@@ -103,7 +103,7 @@ def test_places_at_the_integer_limit_are_stored(run, tmp_path):
 def test_huge_ids_on_the_command_line_are_refused(run, engine, tmp_path):
     load(run, tmp_path)
     refused(run, engine, "review", "approve", "99999999999999999999999", "--note", "ok", "--by", "g",
-            message="'99999999999999999999999' is not a review id")
+            message="'99999999999999999999999' är inget gransknings-id")
     refused(run, engine, "register", "proposals", "accept", "99999999999999999999999", "--note", "ok", "--by", "g",
             message="ligger utanför det tillåtna")
     refused(run, engine, "register", "history", "--limit", "99999999999999999999", message="ligger utanför det tillåtna")
@@ -217,7 +217,7 @@ def test_environment_values_are_input_too(run, engine, tmp_path):
     load(run, tmp_path)
     result = CliRunner().invoke(cli, ["register", "show", "U-1001"], catch_exceptions=False,
                                 env={"PLACERING_DATABASE_URL": "postgresql://u@[::1/x"})
-    assert result.exit_code == 5 and "is not a database URL" in result.stderr
+    assert result.exit_code == 5 and "är ingen databas-URL" in result.stderr
     refused(run, engine, "register", "status", "U-1001", "watch", env={"PLACERING_ACTOR": "k\x1b]0;x\x07"},
             message="--by")
     refused(run, engine, "register", "status", "U-1001", "watch", env={"PLACERING_ACTOR": "P198501011234"},

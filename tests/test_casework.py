@@ -58,13 +58,13 @@ def test_placement_agreement_matches_decision(run, engine, tmp_path):
     _, d0 = _direct_placement(run, tmp_path)
     # Pending review, the placement is not executed: no agreement yet (the price may be agreed).
     rejected(run, engine, "placement", "agreement", "R-0", "--from", "2024-09-02", "--price", "4600",
-             "--signed-on", "2024-09-01", "--by", "anna", code=4, message="pending_review")
+             "--signed-on", "2024-09-01", "--by", "anna", code=4, message="väntar på granskning")
     _approve(run, d0)
     assert js(run, "placement", "show", "R-0")["problems"] == ["no_agreement"]
     rejected(run, engine, "placement", "decision", "R-0", "--from", "2024-09-02", "--price", "4400", "--by", "anna",
              code=2, message="--agreed-by")
     rejected(run, engine, "placement", "decision", "R-0", "--from", "2024-09-02", "--to", "2024-08-01", "--by", "anna",
-             code=2, message="ends (2024-08-01) before it starts")
+             code=2, message="perioden slutar (2024-08-01) innan den börjar")
     ok(run, "placement", "decision", "R-0", "--from", "2024-09-02", "--to", "2025-03-01", "--price", "4400",
        "--agreed-by", "Spink placeringsstöd", "--by", "anna")
     row = js(run, "placement", "agreement", "R-0", "--from", "2024-09-02", "--to", "2025-03-01", "--price", "4600",
@@ -144,12 +144,12 @@ def test_complaints_routed_and_similar_ones_raise_a_supplier_proposal(run, engin
         ("ink", "Nordost", 1), ("ink", "Spink", 4), ("spink", "Spink", 1)]
     # Closing needs an outcome; a closed case is not changed again.
     rejected(run, engine, "complaint", "update", str(c1["id"]), "--status", "closed", "--by", "spink",
-             code=4, message="cannot be closed without an outcome")
+             code=4, message="kan inte avslutas utan utfall")
     done = js(run, "complaint", "update", str(c1["id"]), "--status", "closed", "--outcome", "communicated",
               "--on", "2024-03-01", "--note", "kommunicerat med utföraren", "--by", "ink")
     assert (done["status"], done["outcome"], done["closed_on"]) == ("closed", "communicated", "2024-03-01")
     rejected(run, engine, "complaint", "update", str(c1["id"]), "--status", "investigating", "--by", "ink",
-             code=4, message="closed")
+             code=4, message="ett avslutat ärende ändras inte")
     open_ink = js(run, "complaint", "list", "--handler", "ink", "--open")
     assert len(open_ink) == 4 and c1["id"] not in [r["id"] for r in open_ink]
     # Recommendation stop as an outcome stops the (direct-procurement) unit through the status path.
@@ -178,10 +178,10 @@ def test_deepened_control_from_proposal_to_pause(run, engine, tmp_path):
     assert (control["org_nr"], control["status"], control["proposal_id"]) == (org, "open", proposal["id"])
     assert js(run, "register", "proposals")[0]["status"] == "accepted"
     rejected(run, engine, "control", "open", org, "--reason", "igen", "--by", "kvalitet",
-             code=4, message="already open")
+             code=4, message="är redan öppen")
     cid = str(control["id"])
     rejected(run, engine, "control", "decide", cid, "pause", "--note", "brister", "--by", "kvalitet",
-             code=4, message="nothing checked yet")
+             code=4, message="har inget kontrollerat än")
     ok(run, "control", "check", cid, "ivo_reports", "--finding", "kritik i tillsyn 2024", "--by", "kvalitet")
     ok(run, "control", "check", cid, "visit", "--finding", "händelsestyrt besök", "--by", "kvalitet")
     rejected(run, engine, "control", "check", cid, "horoscope", "--finding", "x", "--by", "kvalitet",
@@ -210,7 +210,7 @@ def test_deepened_control_from_proposal_to_pause(run, engine, tmp_path):
     assert [c["id"] for c in js(run, "control", "list", "--outcome", "pause")] == [control["id"]]
     assert "kritik i tillsyn 2024" in ok(run, "control", "show", cid).stdout
     rejected(run, engine, "control", "check", cid, "finances", "--finding", "sent", "--by", "kvalitet",
-             code=4, message="already decided")
+             code=4, message="är redan beslutad")
 
 
 # --- 4. follow-ups ----------------------------------------------------------------------------
@@ -221,12 +221,12 @@ def test_framework_followup_done_leaves_checks_due(run, engine, tmp_path):
     due = js(run, "audit", "checks-due", "--as-of", "2024-08-01")["agreement_followups"]
     assert [(f["agreement_id"], f["followup"]) for f in due] == [("RA-X", "30 months")]
     rejected(run, engine, "followup", "agreement", "RA-X", "--at", "18", "--on", "2024-07-15", "--findings", "x",
-             "--by", "ink", code=2, message="after 12 and 30 months")
+             "--by", "ink", code=2, message="följs upp efter 12 och 30 månader")
     ok(run, "followup", "agreement", "RA-X", "--at", "30", "--on", "2024-07-15", "--findings",
        "avtalet följs; dokumentationen förbättras", "--by", "ink")
     assert js(run, "audit", "checks-due", "--as-of", "2024-08-01")["agreement_followups"] == []
     rejected(run, engine, "followup", "agreement", "RA-X", "--at", "30", "--on", "2024-07-16", "--findings", "x",
-             "--by", "ink", code=4, message="already recorded")
+             "--by", "ink", code=4, message="är redan registrerad")
     assert [(f["agreement_id"], f["months"]) for f in js(run, "followup", "list")] == [("RA-X", 30)]
     assert js(run, "register", "history", "--kind", "followup")[0]["note"].startswith("avtalet följs")
 
@@ -240,7 +240,7 @@ def test_hvb_survey_and_decisions_not_executed(run, engine, tmp_path):
     rows = js(run, "audit", "surveys", "--as-of", "2024-12-10")["surveys"]
     assert [(r["request_id"], r["due_on"], r["state"]) for r in rows] == [("R-1", "2024-12-02", "overdue")]
     rejected(run, engine, "followup", "survey", "R-2", "--on", "2024-12-05", "--positive-change", "yes",
-             "--care-quality", "bra", "--child-answered", "no", "--by", "anna", code=4, message="gets no three-month")
+             "--care-quality", "bra", "--child-answered", "no", "--by", "anna", code=4, message="får ingen enkät efter tre månader")
     rejected(run, engine, "followup", "survey", "R-1", "--on", "2024-12-05", "--positive-change", "kanske",
              "--care-quality", "bra", "--child-answered", "no", "--by", "anna", code=2, message="--positive-change")
     ok(run, "followup", "survey", "R-1", "--on", "2024-12-05", "--positive-change", "yes", "--care-quality", "bra",

@@ -183,7 +183,7 @@ def test_excel_dialect_round_trip_with_swedish_letters_and_decimal_commas(loaded
     bad = tmp_path / "tabs.csv"
     bad.write_text(header.replace(";", "\t") + "\n", encoding="utf-8")
     rejected = loaded("register", "import", str(bad), "--by", "bo")
-    assert rejected.exit_code == 2 and "cannot tell how the columns are separated" in rejected.stderr
+    assert rejected.exit_code == 2 and "kan inte avgöra hur kolumnerna är avgränsade" in rejected.stderr
     assert snapshot(engine) != before or True
 
 
@@ -275,7 +275,7 @@ def test_config_file_gives_database_actor_and_rules(db_url, tmp_path, monkeypatc
     assert entries and {e["actor"] for e in entries} == {"anna.konfig"}
     config.write_text('databas = "x"\n', encoding="utf-8")
     bad = run.invoke(cli, ["register", "search", "x"], env=env)
-    assert bad.exit_code == 2 and "unknown setting(s) databas" in bad.stderr
+    assert bad.exit_code == 2 and "okända inställningar databas" in bad.stderr
 
 
 def test_a_read_command_creates_no_database(tmp_path, monkeypatch):

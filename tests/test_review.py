@@ -78,12 +78,12 @@ def test_approve_and_reject(run, engine, tmp_path):
     assert ok.exit_code == 0, ok.output
     before = snapshot(engine)
     for args, code, message in [
-        (("review", "approve", str(d0["review_id"]), "--by", "g", "--note", "igen"), 4, "already approved"),
-        (("review", "reject", str(d0["review_id"]), "--by", "g", "--note", "nej"), 4, "already approved"),
+        (("review", "approve", str(d0["review_id"]), "--by", "g", "--note", "igen"), 4, "är redan godkänd"),
+        (("review", "reject", str(d0["review_id"]), "--by", "g", "--note", "nej"), 4, "är redan godkänd"),
         (("review", "reject", str(d1["review_id"]), "--by", "g", "--note", " "), 2, "--note"),
         (("review", "reject", str(d1["review_id"]), "--by", "g"), 2, "--note"),
         (("review", "reject", "999", "--by", "g", "--note", "x"), 3, "ingen granskning 999"),
-        (("review", "reject", "abc", "--by", "g", "--note", "x"), 2, "not a review id"),
+        (("review", "reject", "abc", "--by", "g", "--note", "x"), 2, "är inget gransknings-id"),
     ]:
         r = run(*args)
         assert r.exit_code == code, (args, r.output)
