@@ -113,8 +113,11 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
         rows.append(row)
     order = ", ".join(f"{header(k['key']).lower()} {'fallande' if k['order'] == 'desc' else 'stigande'}"
                       for k in doc["ranking"]["sort_keys"])
-    print_table(rows, columns, title=f"Rekommenderade enheter (i regiformernas ordning, sedan {order})",
-                empty="(ingen enhet kan rekommenderas)")
+    # The ranking said as a sentence above the table: as a table title it wrapped at the table's
+    # width (81 of 100 columns) and padded each line with spaces.
+    if rows:
+        echo_wrapped(f"Rekommenderade enheter, i regiformernas ordning, sedan {order}:")
+    print_table(rows, columns, empty="Rekommenderade enheter: ingen enhet kan rekommenderas.")
     if doc["flags"]:
         echo("Flaggor:")
         for f in doc["flags"]:
