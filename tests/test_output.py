@@ -107,6 +107,24 @@ def test_every_code_of_the_vocabulary_has_a_swedish_label():
     assert not missing, missing
 
 
+def test_every_history_action_and_entity_kind_written_has_a_label():
+    """What history records (action=…, entity_kind=… in the library) is shown by `register
+    history` and `audit log`: each needs its Swedish label."""
+    import re
+    from pathlib import Path
+
+    import placering
+    from placering.labels import has_label
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(placering.__file__).parent.rglob("*.py"))
+    actions = {a for m in re.finditer(r'action="(\w+)"(?: if [^,]* else "(\w+)")?', text) for a in m.groups() if a}
+    kinds = set(re.findall(r'entity_kind="(\w+)"', text))
+    assert len(actions) > 20 and len(kinds) > 10
+    missing = [f"history_action: {a}" for a in sorted(actions) if not has_label(a, "history_action")]
+    missing += [f"entity_kind: {k}" for k in sorted(kinds) if not has_label(k, "entity_kind")]
+    assert missing == []
+
+
 def test_people_read_labels_and_programs_read_codes(loaded, tmp_path):
     path = tmp_path / "request.json"
     path.write_text(json.dumps(REQUEST, ensure_ascii=False), encoding="utf-8")
