@@ -42,9 +42,9 @@ def _num(value: float) -> str:
 
 
 def _shown(value: Any) -> str:
-    # As the evaluators format a number in a message (rules/reference.py _fmt).
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else (
-        f"{value:g}" if isinstance(value, float) else str(value))
+    from ..rules.reference import message_value  # as the evaluators print it in a message
+
+    return message_value(value)
 
 
 def protect_distances(document: dict[str, Any], *, person_protected: bool, unit_protected: Callable[[str], bool],

@@ -391,9 +391,10 @@ def compile_rule(rule: Rule, ruleset: RuleSet, on: date) -> CompiledRule:
     return cr
 
 
-def _fmt(value: Any) -> str:
+def message_value(value: Any) -> str:
     """A value in a rule's message, for people: Swedish numbers (`57,6`, `7 000`); the reason's
-    `values` keep the numbers themselves."""
+    `values` keep the numbers themselves. matching/privacy.py finds a distance in a message by
+    this text, to put its band there."""
     t = type(value)
     if t is str:
         return value
@@ -406,7 +407,7 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return fmt_number(value)
     if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value) if value else "(inga)"
+        return ", ".join(message_value(v) for v in value) if value else "(inga)"
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -423,11 +424,11 @@ def _message(fact: dict, cr: CompiledRule) -> str:
             if code_kind is not None and value is not None:
                 value = label(value, code_kind) if isinstance(value, str) else (
                     [label(v, code_kind) for v in value] if isinstance(value, (list, tuple)) else value)
-            out.append(_fmt(value))
+            out.append(message_value(value))
         elif kind == "param":
-            out.append(_fmt(cr.params.get(arg)))
+            out.append(message_value(cr.params.get(arg)))
         else:
-            out.append(_fmt(display_distance(fact)))
+            out.append(message_value(display_distance(fact)))
     return "".join(out)
 
 
