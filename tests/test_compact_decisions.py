@@ -43,7 +43,7 @@ def test_explanation_from_storage_equals_the_one_at_decision_time_after_the_unit
     path = write_request(tmp_path, request())
     # At decision time: the explanation (computed, not stored) and the whole decision.
     live = {u: _json(run("match", str(path), "--explain", u, "--json", "--engine", "vectorized"))
-            for u in ("U-AGE", "U-FULL", "U-D")}
+            for u in ("U-AGE", "U-FULL", "U-D", "U-4")}
     assert _decisions(engine) == 0
     decided = _json(run("match", str(path), "--json", "--by", "h", "--engine", "vectorized"))
     assert {e["unit_id"] for e in decided["excluded"]} == {"U-AGE", "U-FULL", "U-D"}
@@ -194,41 +194,38 @@ def test_the_stored_block_holds_nothing_per_candidate_and_a_wrong_digest_is_refu
         block = doc["excluded"]
         assert set(block) == {"encoding", "register_revision", "as_of", "candidates", "count", "summary", "held_back",
                               "rules", "digest"}
-        # U-D is held back (last resort): in full in `held_back`, not in the rules' sets.
+        # U-D is held back (last resort), U-4 below the cut: eligible, so in no rule's set; both
+        # lists are stored as count and digest and decided again when asked for.
         assert block["rules"] == {"exclude:AGE:ELIG-AGE": 1, "exclude:CAPACITY:ELIG-CAPACITY": 1}
-        assert [e["unit_id"] for e in block["held_back"]] == ["U-D"]
+        assert set(block["held_back"]) == {"encoding", "count", "digest"} and block["held_back"]["count"] == 1
+        assert set(doc["below_cut"]) == {"encoding", "count", "digest"} and doc["below_cut"]["count"] == 1
         req = request_model(row)
         assert {e["unit_id"] for e in expand(session, doc, req)} == {"U-AGE", "U-FULL", "U-D"}
-        tampered = dict(doc, excluded=dict(block, digest="sha256:" + "0" * 64))
-        with pytest.raises(SnapshotError, match="cannot be reproduced"):
-            expand(session, tampered, req, unit_ids=["U-AGE"])
+        for tampered in (dict(doc, excluded=dict(block, digest="sha256:" + "0" * 64)),
+                         dict(doc, excluded=dict(block, held_back=dict(block["held_back"], digest="sha256:0"))),
+                         dict(doc, below_cut=dict(doc["below_cut"], digest="sha256:0"))):
+            with pytest.raises(SnapshotError, match="cannot be reproduced"):
+                expand(session, tampered, req, unit_ids=["U-AGE"])
 
 
 def test_a_decision_stored_in_the_first_encoding_still_explains_itself(run, engine, tmp_path):
-    """Decisions stored before the digest encoding kept the sets themselves: read as before."""
-    from placering.matching.compact import _evaluated_sets, expand, pack_sets
+    """Decisions stored before the digest encoding kept the sets and the lists themselves: read
+    as they were stored."""
+    from placering.matching.compact import expand, full_document, pack_sets, redecide
     from placering.matching.decisions import request_model
-    from placering.matching.snapshots import ruleset_of_version, stored_snapshot
-    from placering.rules.facts import RegisterSnapshot, request_fact
-    from placering.taxonomy import load_taxonomy
 
     load_register(run, tmp_path, *UNITS)
     run("match", str(write_request(tmp_path, request())), "--by", "h")
     session, row, doc = _stored(engine)
     with session:
         block, req = doc["excluded"], request_model(row)
-        snap = stored_snapshot(session, block["register_revision"], date.fromisoformat(block["as_of"]), doc["insats"])
-        cands = snap.candidates(doc["insats"])
-        rs = ruleset_of_version(session, doc["rules_version"], None)
-        fact = request_fact(req.payload(), snap, load_taxonomy(), declined=())
-        fact["reference_price"] = doc.get("reference_price")
-        sets = _evaluated_sets(doc, rs, fact, RegisterSnapshot(on=snap.on, by_insats={doc["insats"]: cands}),
-                               date.fromisoformat(doc["evaluated_on"]))
+        again = redecide(session, doc, req)
         old = {k: v for k, v in block.items() if k not in ("rules", "digest")}
-        old.update(encoding="placering-compact/1", sets=pack_sets(sets, len(cands)))
-        first = dict(doc, excluded=old)
+        old.update(encoding="placering-compact/1", sets=pack_sets(again.sets, len(again.inputs.cands)),
+                   held_back=again.held_back)
+        first = dict(doc, excluded=old, below_cut=again.below_cut)
         assert expand(session, first, req) == expand(session, doc, req)
-
+        assert full_document(session, first, req) == full_document(session, doc, req)
 
 
 def test_snapshots_share_stored_candidate_lists_by_content(run, engine, tmp_path):

@@ -141,8 +141,10 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
                      + " (--explain ENHET säger varför)")
     else:
         echo("Uteslutna: inga")
-    if doc["below_cut"]:
-        echo(f"Möjliga under gränsen: {len(doc['below_cut'])} (--limit N, eller --explain ENHET)")
+    from ..matching.compact import count_of
+
+    if count_of(doc["below_cut"]):
+        echo(f"Möjliga under gränsen: {count_of(doc['below_cut'])} (--limit N, eller --explain ENHET)")
     if doc.get("declined_units"):
         echo(f"Utelämnade eftersom de tackat nej: {', '.join(doc['declined_units'])}")
     _next_steps_after_decision(doc, actor)
