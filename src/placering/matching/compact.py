@@ -1,32 +1,30 @@
-"""Compact, exact decisions: the `excluded` list stored as a digest, explained again on demand.
+"""Compact, exact decisions: what can be decided again is stored as counts and digests.
 
 A decision's `excluded` list names every unit the rules left out, each with every reason
 (rule, message, values compared, source). At 20,000 units that is about 18,000 reasons and
-over 100 KB per decision. Everything in it is a function of what the decision was made on:
-the stored register snapshot (matching/snapshots.py, by register revision), the rule files
-of the decision's rules version (stored in `rule_set`), the request, its declines and the
-price reference. So what is stored (`ENCODING`) is only:
+over 100 KB per decision; the eligible units below the cut and those held back as a last
+resort add up to 29 KB more. All of it is a function of what the decision was made on: the
+stored register snapshot (matching/snapshots.py, by register revision), the rule files of
+the decision's rules version (stored in `rule_set`), the request, its declines and the price
+reference. So what is stored (`ENCODING`) is only:
 
 - `register_revision`, `as_of`: the stored snapshot, and `candidates`, how many candidates
   of the insats it holds;
 - `rules`: per rule, how many candidates it excluded (`exclude:CODE:RULE`) or could not
   evaluate (`unevaluable:RULE`);
 - `digest`: sha256 of those per-rule sets of candidates (positions in the snapshot's list);
-- `held_back`: the few units eligible only through the last-resort route, in full (their
-  entries carry the ranking keys, which no rule produces);
+- `held_back` (in the block) and the document's `below_cut`: count and sha256 (`DERIVED`);
 - `count` and `summary` (excluded units per reason code), which the decision's overview shows.
 
-`expand` rebuilds the full entries: it evaluates the insats' candidates again on the stored
-snapshot with the stored rules, as decided, checks that the per-rule sets have the stored
-digest, and explains the units asked for with the reference evaluator, which must agree unit
-by unit. When anything differs it refuses to answer rather than give another explanation. So
-the explanation from storage equals the one given at decision time, also after the register
-or the rule files have changed, and a decision is about 2 KB at 20,000 units (the sets
-themselves, compressed, were 10–16 KB: which of 20,000 units lie beyond a distance is much
-information, and all of it can be computed again).
+`redecide` decides the stored decision again on those inputs (the columnar evaluator, the
+ranking policy of its date, the privacy bands) and checks every digest; `expand` then explains
+the excluded units asked for with the reference evaluator, which must agree unit by unit.
+When anything differs it refuses to answer rather than give another explanation. So the
+explanation from storage equals the one given at decision time, also after the register or
+the rule files have changed, and a decision is 3–5 KB at 20,000 units.
 
-Decisions stored in the first encoding (`placering-compact/1`: the sets themselves,
-compressed) are read as before.
+Decisions stored before are read as they were stored: the first encoding
+(`placering-compact/1`) kept the sets themselves, compressed, and both lists in full.
 """
 
 from __future__ import annotations
@@ -156,7 +154,8 @@ def unpack_sets(data: str) -> dict[str, list[int]]:
 
 
 def shown_units(document: dict[str, Any], held_back: Iterable[dict]) -> set[str]:
-    """Units the document lists outside the excluded sets: ranked, below the cut, held back."""
+    """Units the document lists outside the excluded sets at decision time (its lists in full):
+    ranked, below the cut, held back."""
     return ({r["unit_id"] for r in document.get("recommendations", [])}
             | {r["unit_id"] for r in document.get("below_cut", [])} | {e["unit_id"] for e in held_back})
 
