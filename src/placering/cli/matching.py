@@ -373,6 +373,9 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
     # Nothing to decide (a batch run again): no rules, register or evaluator to load.
     ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser={r.insats for r in pending}) \
         if pending else None
+    if ctx is not None and len(pending) >= PROGRESS_FROM:
+        with open_session(db) as session:
+            ctx.preload_unit_labels(session)
     _freeze_resident(collect=len(pending) >= PROGRESS_FROM)
     summaries: list[dict[str, Any]] = []
     with _progress(len(requests)) as progress:

@@ -667,6 +667,17 @@ class MatchContext:
         return cls(ruleset, load_evaluator(engine, ruleset, snapshot), snapshot, load_taxonomy(),
                    revision=revision, as_of=as_of)
 
+    def preload_unit_labels(self, session: Any) -> None:
+        """Read every unit's name and municipality at once, for a batch: one query instead of
+        one per request (each of which would also flush the requests stored so far)."""
+        from sqlalchemy import select
+
+        from ..storage.models import Unit
+
+        T = Unit.__table__.c
+        self.unit_labels.update((uid, (name, municipality)) for uid, name, municipality in
+                                session.execute(select(T.unit_id, T.name, T.municipality)))
+
     def policy(self, on: date) -> Policy:
         if on not in self._policies:
             self._policies[on] = Policy.on(self.ruleset, on)
@@ -706,6 +717,8 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
                       with_excluded=with_excluded, compact=compact)
 
     protected = _protected_units(snapshot.candidates(request.insats))
+    if not protected and not request.person.protected_identity:
+        return document  # no protected pair among these candidates: nothing to band
     return protect_distances(document, person_protected=request.person.protected_identity,
                              unit_protected=protected.__contains__, width=policy.distance_band_km)
 
