@@ -181,3 +181,27 @@ def test_rejected_event_leaves_the_database_unchanged(reg, engine):
             "--by", "spink")
     assert r.exit_code != 0
     assert snapshot(engine) == before
+
+
+def test_a_check_is_judged_by_the_rules_directory_given_with_rules(reg, tmp_path):
+    """`register check --rules DIR` (and `register permit`) run that directory's register-status
+    rules: with the notification level raised to 70 a rating of 55 puts the units on watch; the
+    current rules (level 40) leave them published."""
+    import shutil
+
+    from placering.paths import rules_dir
+
+    candidate = tmp_path / "candidate-rules"
+    shutil.copytree(rules_dir(), candidate)
+    params = candidate / "parameters" / "credit_rating.yaml"
+    text = params.read_text(encoding="utf-8")
+    params.write_text(text.replace("        value: 40\n", "        value: 70\n", 1), encoding="utf-8")
+    check = ("register", "check", "556677-8899", "credit_rating", "--result", "pass", "--value", "55",
+             "--on", "2024-06-01", "--by", "spink", "--json")
+    assert json.loads(reg(*check).output)["rules"] == []
+    assert unit_status(reg, "U-HVB") == "published"
+    doc = json.loads(reg(*check[:-1], "--rules", str(candidate), "--json").output)
+    assert {(a["action"], a["unit_id"], a["status_to"]) for a in doc["rules"]} >= {("unit_status", "U-HVB", "watch")}
+    assert unit_status(reg, "U-HVB") == "watch"
+    [entry] = [h for h in history(reg, "U-HVB") if h["action"] == "status" and h["rule_id"]]
+    assert entry["rules_version"] != VERSION  # recorded with the rules that decided it

@@ -524,9 +524,10 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
 @click.option("--value", type=DECIMAL, help="A value, e.g. the credit rating (0–100); 12,5 or 12.5.")
 @click.option("--on", "on", required=True, help="Date the check was performed (YYYY-MM-DD).")
 @click.option("--source", type=boundary.NOTE, help="Where the result came from (e.g. kreditupplysning).")
+@rules_option
 @by_option
 @json_option
-def check(org_nr: str, kind: str, result: str, value, on, source, actor, json_output: bool) -> None:
+def check(org_nr: str, kind: str, result: str, value, on, source, rules_dir, actor, json_output: bool) -> None:
     performed_on = parse_date(on, "--on", past=True)
     engine = app().engine()
     with transaction(engine) as session:
@@ -535,7 +536,8 @@ def check(org_nr: str, kind: str, result: str, value, on, source, actor, json_ou
         supplier = session.get(Supplier, row.supplier_id)
         entry = _last_entry(session, "check", f"{supplier.org_nr}:{row.kind}")
         applied = _apply_rules(session, {"kind": "check", "org_nr": supplier.org_nr, "check_id": row.id, "check": {
-            "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor)
+            "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor,
+            rules_dir)
     _done(entry, json_output, f"Kontroll registrerad för {entry.org_nr}: {label(entry.changes['kind'], 'check_kind')} "
                               f"{label(entry.changes['result'], 'check_result').lower()} {entry.effective_on} "
                               f"(av {entry.actor})."
@@ -563,9 +565,11 @@ def _last_entry(session, entity_kind: str, entity_id: str) -> History:
 @click.option("--insats", help="The insats the permit covers (required for a new dnr).")
 @click.option("--target-group", "target_groups", multiple=True,
               help="A target group the permit covers (repeat for several); replaces the permit's list.")
+@rules_option
 @by_option
 @json_option
-def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups, actor, json_output: bool) -> None:
+def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups, rules_dir, actor,
+           json_output: bool) -> None:
     """Record an IVO permit decision for a unit: a new permit, or a change (e.g. revoked) of one."""
     decided_on = parse_date(on, "--on", past=True)
     engine = app().engine()
@@ -575,7 +579,7 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
         entry = _last_entry(session, "permit", row.dnr)
         applied = _apply_rules(session, {"kind": "permit", "unit_id": entry.unit_id, "permit": {
             "dnr": row.dnr, "status": row.status, "insats": row.insats, "target_groups": row.target_groups,
-            "decided_on": row.decided_on}}, actor)
+            "decided_on": row.decided_on}}, actor, rules_dir)
     old, new = entry.changes["status"]
     _done(entry, json_output, f"IVO-tillstånd {entry.entity_id} för enhet {entry.unit_id}: "
                               f"{label(old, 'permit_status') if old else '(nytt)'} → {label(new, 'permit_status')}, "
@@ -734,11 +738,13 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
 # --- register-status rules and the proposals worklist (owned by the rules engine) ----------------
 
 
-def _apply_rules(session, event: dict, actor) -> list:
-    """Run the register_status rules for the event just recorded, in the same transaction."""
+def _apply_rules(session, event: dict, actor, rules_dir: Path | None = None) -> list:
+    """Run the register_status rules (of `--rules DIR`, else the current rules) for the event
+    just recorded, in the same transaction."""
+    from ..rules import load_ruleset
     from ..rules.register_status import apply_register_event
 
-    return apply_register_event(session, event, actor=actor)
+    return apply_register_event(session, event, actor=actor, ruleset=load_ruleset(rules_dir) if rules_dir else None)
 
 
 _APPLIED_TEXT = {
