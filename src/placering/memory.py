@@ -1,4 +1,4 @@
-"""Keeping Python's cyclic garbage collector out of bulk work.
+"""Keeping Python's cyclic garbage collector out of bulk work and off long-lived data.
 
 Building or decoding a register snapshot allocates hundreds of thousands of small dicts and
 lists that hold no reference cycles. While they are made, the collector runs again and again
@@ -23,3 +23,14 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def freeze_long_lived(*, collect: bool = False) -> None:
+    """Move everything that exists now out of the collector's generations: what a command
+    imported, a resident register snapshot, a parsed import file live as long as the process,
+    and every full collection would scan them again (about half the time per request of a long
+    batch at 20,000 units). `collect` first frees what is garbage now (it would stay otherwise);
+    worth it before a long run, not for a few requests."""
+    if collect:
+        gc.collect()
+    gc.freeze()

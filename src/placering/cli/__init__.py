@@ -44,11 +44,10 @@ class LazyGroup(PlaceringGroup):
         if name not in self.commands and name in LAZY_COMMANDS:
             module = importlib.import_module(LAZY_COMMANDS[name][0])
             # What the import built (modules, classes, SQLAlchemy's mappers: a few hundred
-            # thousand objects) lives as long as the process: keep the cyclic collector from
-            # scanning it again in each full collection (up to 0.2 s in one `match`).
-            import gc
+            # thousand objects) lives as long as the process (up to 0.2 s in one `match`).
+            from ..memory import freeze_long_lived
 
-            gc.freeze()
+            freeze_long_lived()
             if name not in self.commands:  # a package (bench) defines its group without attaching it
                 self.add_command(getattr(module, name), name)
         return super().get_command(ctx, name)

@@ -245,16 +245,10 @@ def _known_unit(unit_id: str | None) -> str | None:
 
 
 def _freeze_resident(*, collect: bool) -> None:
-    """The register snapshot lives until the command ends: move it out of the cyclic garbage
-    collector's reach, which otherwise re-scans it again and again during a long run (about
-    half the time per request at 20,000 units, see `placering bench match`). A long run
-    collects first (what is garbage now would stay); for a few requests that costs more than
-    the little it would free."""
-    import gc
+    """The register snapshot lives until the command ends (memory.freeze_long_lived)."""
+    from ..memory import freeze_long_lived
 
-    if collect:
-        gc.collect()
-    gc.freeze()
+    freeze_long_lived(collect=collect)
 
 
 class _NoProgress:

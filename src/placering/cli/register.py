@@ -135,11 +135,10 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     from ..rules import load_ruleset
 
     ruleset = load_ruleset(rules_path)
-    # The parsed file lives until the command ends (at national size millions of objects):
-    # keep the cyclic collector from scanning it again in every full collection.
-    import gc
+    # The parsed file lives until the command ends (at national size millions of objects).
+    from ..memory import freeze_long_lived
 
-    gc.freeze()
+    freeze_long_lived()
     with transaction(engine) as session:
         summary = service.import_document(
             session, doc, actor=actor, source=file, dry_run=dry_run, effective_on=effective_on,

@@ -15,7 +15,6 @@ constants then); dates with the same rules and parameter values share it.
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, Callable
 
 from ..labels import label, message_field_kind
 from ..display import fmt_number
+from ..memory import freeze_long_lived
 from . import geo
 from .facts import RegisterSnapshot
 from .regex import compile_pattern
@@ -497,10 +497,8 @@ class ReferenceEvaluator:
     def load(self, snapshot: RegisterSnapshot) -> None:
         """Keep the register resident; later requests are evaluated without reloading it."""
         self.snapshot = snapshot
-        # The resident register lives as long as the evaluator: moving it out of the cyclic
-        # collector's generations stops every full collection from rescanning it (p99 latency).
-        gc.collect()
-        gc.freeze()
+        # The resident register lives as long as the evaluator (p99 latency).
+        freeze_long_lived(collect=True)
 
     def _epoch(self, on: date) -> tuple:
         """Dates with the same rules and parameter values in force share compiled code (kept
