@@ -208,10 +208,32 @@ def test_the_stored_block_holds_nothing_per_candidate_and_a_wrong_digest_is_refu
                 expand(session, tampered, req, unit_ids=["U-AGE"])
 
 
+def _first_encoding_sets(sets: dict[str, list[int]], n: int) -> str:
+    """How the first encoding (placering-compact/1) stored the sets: one code per candidate: the index of its combination of rules (few distinct
+    combinations, so one byte each, compressed: a few KB for thousands of candidates)."""
+    import base64
+    import zlib
+
+    import numpy as np
+
+    keys = sorted(sets)
+    if len(keys) > 64:
+        raise ValueError("at most 64 rules per decision can be stored compact")
+    mask = np.zeros(n, dtype=np.uint64)
+    for k, key in enumerate(keys):
+        mask[np.asarray(sets[key], dtype=np.int64)] |= np.uint64(1 << k)
+    combos, codes = np.unique(mask, return_inverse=True)
+    width = 1 if len(combos) <= 256 else 4
+    raw = codes.astype(np.uint8 if width == 1 else np.uint32).tobytes()
+    doc = {"keys": keys, "combinations": [[k for k in range(len(keys)) if int(c) >> k & 1] for c in combos.tolist()],
+           "width": width, "codes": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
+    return json.dumps(doc, separators=(",", ":"))
+
+
 def test_a_decision_stored_in_the_first_encoding_still_explains_itself(run, engine, tmp_path):
     """Decisions stored before the digest encoding kept the sets and the lists themselves: read
     as they were stored."""
-    from placering.matching.compact import expand, full_document, pack_sets, redecide
+    from placering.matching.compact import expand, full_document, redecide
     from placering.matching.decisions import request_model
 
     load_register(run, tmp_path, *UNITS)
@@ -221,7 +243,7 @@ def test_a_decision_stored_in_the_first_encoding_still_explains_itself(run, engi
         block, req = doc["excluded"], request_model(row)
         again = redecide(session, doc, req)
         old = {k: v for k, v in block.items() if k not in ("rules", "digest")}
-        old.update(encoding="placering-compact/1", sets=pack_sets(again.sets, len(again.inputs.cands)),
+        old.update(encoding="placering-compact/1", sets=_first_encoding_sets(again.sets, len(again.inputs.cands)),
                    held_back=again.held_back)
         first = dict(doc, excluded=old, below_cut=again.below_cut)
         assert expand(session, first, req) == expand(session, doc, req)

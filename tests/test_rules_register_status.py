@@ -198,6 +198,10 @@ def test_a_check_is_judged_by_the_rules_directory_given_with_rules(reg, tmp_path
     params.write_text(text.replace("        value: 40\n", "        value: 70\n", 1), encoding="utf-8")
     check = ("register", "check", "556677-8899", "credit_rating", "--result", "pass", "--value", "55",
              "--on", "2024-06-01", "--by", "spink", "--json")
+    before = history(reg, "556677-8899")
+    refused = reg(*check[:-1], "--rules", str(tmp_path / "no-such-rules"))
+    assert refused.exit_code == 2 and "no-such-rules" in refused.stderr and "Traceback" not in refused.output
+    assert history(reg, "556677-8899") == before  # refused before anything was written
     assert json.loads(reg(*check).output)["rules"] == []
     assert unit_status(reg, "U-HVB") == "published"
     doc = json.loads(reg(*check[:-1], "--rules", str(candidate), "--json").output)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -34,3 +36,20 @@ def freeze_long_lived(*, collect: bool = False) -> None:
     if collect:
         gc.collect()
     gc.freeze()
+
+
+_PER_LIST: dict[tuple[str, int], tuple[list, Any]] = {}
+
+
+def per_list(kind: str, items: list, build: Callable[[list], T]) -> T:
+    """`build(items)`, kept while `items` is the same list object: what a batch derives from
+    a snapshot's candidate list once (its protected units, its units) rather than per request.
+    Kept by identity (the list is held, so its id is not reused); a long-lived process (tests,
+    a server) sees many snapshots, so the memo is bounded."""
+    key = (kind, id(items))
+    found = _PER_LIST.get(key)
+    if found is None or found[0] is not items:
+        if len(_PER_LIST) > 128:
+            _PER_LIST.clear()
+        found = _PER_LIST[key] = (items, build(items))
+    return found[1]

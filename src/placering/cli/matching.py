@@ -244,13 +244,6 @@ def _known_unit(unit_id: str | None) -> str | None:
         return get_unit(session, unit_id).unit_id
 
 
-def _freeze_resident(*, collect: bool) -> None:
-    """The register snapshot lives until the command ends (memory.freeze_long_lived)."""
-    from ..memory import freeze_long_lived
-
-    freeze_long_lived(collect=collect)
-
-
 class _NoProgress:
     """What `_progress` gives when no bar is shown: importing rich's progress costs a single
     match about 0.1 s."""
@@ -361,6 +354,7 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
     """Decide and store every request, committing every `commit_every`; a summary of each."""
     from ..matching.decisions import stored_requests
     from ..matching.matcher import MatchContext, match_request
+    from ..memory import freeze_long_lived
     from ..storage.database import chunks
 
     pending = requests if again or limit is not None else _undecided(db, requests)
@@ -370,7 +364,8 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
     if ctx is not None and len(pending) >= PROGRESS_FROM:
         with open_session(db) as session:
             ctx.preload_unit_labels(session)
-    _freeze_resident(collect=len(pending) >= PROGRESS_FROM)
+    # The register snapshot lives until the command ends; a long run collects first.
+    freeze_long_lived(collect=len(pending) >= PROGRESS_FROM)
     summaries: list[dict[str, Any]] = []
     with _progress(len(requests)) as progress:
         task = progress.add_task("match", total=len(requests))
@@ -379,7 +374,7 @@ def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path |
                 rows = stored_requests(session, [r.request_id for r in chunk])  # one query, not one per request
                 for request in chunk:  # request ids are unique in a batch (read_requests refuses repeats)
                     doc, new = match_request(session, request, context=ctx, actor=actor, limit=limit, again=again,
-                                             stored=rows.get(request.request_id), looked_up=True)
+                                             known=rows)
                     summaries.append(_summary(doc, new))
                     progress.advance(task)
                 session.flush()
@@ -688,6 +683,7 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
     """
     from ..matching.matcher import MatchContext
     from ..matching.replay import candidate_context, replay
+    from ..memory import freeze_long_lived
     from ..rules import load_ruleset
 
     since_d = parse_date(since, "--since")
@@ -696,7 +692,7 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
     current = MatchContext.load(db, engine=engine, store=False)  # replay stores nothing
     candidate = candidate_context(current, candidate_rules, engine)
     with open_session(db) as session:
-        _freeze_resident(collect=True)
+        freeze_long_lived(collect=True)
         result = replay(session, current=current, candidate=candidate, since=since_d)
     rows = [{**d, "change_label": _CHANGE_SV[d["change"]], "rules": ", ".join(d["rules"]),
              "codes": ", ".join(r["code"] or "" for r in d["reasons"]),

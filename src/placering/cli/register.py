@@ -528,6 +528,7 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
 @json_option
 def check(org_nr: str, kind: str, result: str, value, on, source, rules_dir, actor, json_output: bool) -> None:
     performed_on = parse_date(on, "--on", past=True)
+    ruleset = _ruleset(rules_dir)  # a broken --rules directory is refused before anything is written
     engine = app().engine()
     with transaction(engine) as session:
         row = service.record_check(session, org_nr, kind, result, performed_on=performed_on, actor=actor,
@@ -536,7 +537,7 @@ def check(org_nr: str, kind: str, result: str, value, on, source, rules_dir, act
         entry = _last_entry(session, "check", f"{supplier.org_nr}:{row.kind}")
         applied = _apply_rules(session, {"kind": "check", "org_nr": supplier.org_nr, "check_id": row.id, "check": {
             "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor,
-            rules_dir)
+            ruleset)
     _done(entry, json_output, f"Kontroll registrerad för {entry.org_nr}: {label(entry.changes['kind'], 'check_kind')} "
                               f"{label(entry.changes['result'], 'check_result').lower()} {entry.effective_on} "
                               f"(av {entry.actor})."
@@ -571,6 +572,7 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
            json_output: bool) -> None:
     """Record an IVO permit decision for a unit: a new permit, or a change (e.g. revoked) of one."""
     decided_on = parse_date(on, "--on", past=True)
+    ruleset = _ruleset(rules_dir)  # a broken --rules directory is refused before anything is written
     engine = app().engine()
     with transaction(engine) as session:
         row = service.record_permit(session, unit_id, dnr=dnr, status=permit_status, decided_on=decided_on,
@@ -578,7 +580,7 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
         entry = _last_entry(session, "permit", row.dnr)
         applied = _apply_rules(session, {"kind": "permit", "unit_id": entry.unit_id, "permit": {
             "dnr": row.dnr, "status": row.status, "insats": row.insats, "target_groups": row.target_groups,
-            "decided_on": row.decided_on}}, actor, rules_dir)
+            "decided_on": row.decided_on}}, actor, ruleset)
     old, new = entry.changes["status"]
     _done(entry, json_output, f"IVO-tillstånd {entry.entity_id} för enhet {entry.unit_id}: "
                               f"{label(old, 'permit_status') if old else '(nytt)'} → {label(new, 'permit_status')}, "
@@ -737,13 +739,19 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
 # --- register-status rules and the proposals worklist (owned by the rules engine) ----------------
 
 
-def _apply_rules(session, event: dict, actor, rules_dir: Path | None = None) -> list:
-    """Run the register_status rules (of `--rules DIR`, else the current rules) for the event
-    just recorded, in the same transaction."""
+def _ruleset(rules_dir: Path | None):
+    """The rules of `--rules DIR`, or None for the current ones."""
     from ..rules import load_ruleset
+
+    return load_ruleset(rules_dir) if rules_dir else None
+
+
+def _apply_rules(session, event: dict, actor, ruleset=None) -> list:
+    """Run the register_status rules (of `ruleset`, else the current rules) for the event just
+    recorded, in the same transaction."""
     from ..rules.register_status import apply_register_event
 
-    return apply_register_event(session, event, actor=actor, ruleset=load_ruleset(rules_dir) if rules_dir else None)
+    return apply_register_event(session, event, actor=actor, ruleset=ruleset)
 
 
 _APPLIED_TEXT = {

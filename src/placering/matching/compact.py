@@ -121,26 +121,9 @@ def outcome_keys(c: Any) -> set[str]:
     return {f"exclude:{x.code}:{x.rule}" for x in c.exclusions} | {f"unevaluable:{x.rule}" for x in c.unevaluable}
 
 
-def pack_sets(sets: dict[str, list[int]], n: int) -> str:
-    """The sets as one code per candidate: the index of its combination of rules (few distinct
-    combinations, so one byte each, compressed: a few KB for thousands of candidates)."""
-    import numpy as np
-
-    keys = sorted(sets)
-    if len(keys) > 64:
-        raise ValueError("at most 64 rules per decision can be stored compact")
-    mask = np.zeros(n, dtype=np.uint64)
-    for k, key in enumerate(keys):
-        mask[np.asarray(sets[key], dtype=np.int64)] |= np.uint64(1 << k)
-    combos, codes = np.unique(mask, return_inverse=True)
-    width = 1 if len(combos) <= 256 else 4
-    raw = codes.astype(np.uint8 if width == 1 else np.uint32).tobytes()
-    doc = {"keys": keys, "combinations": [[k for k in range(len(keys)) if int(c) >> k & 1] for c in combos.tolist()],
-           "width": width, "codes": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
-    return json.dumps(doc, separators=(",", ":"))
-
-
 def unpack_sets(data: str) -> dict[str, list[int]]:
+    """The per-rule sets of a decision stored in the first encoding: one code per candidate, the
+    index of its combination of rules, compressed."""
     doc = json.loads(data)
     raw = zlib.decompress(base64.b64decode(doc["codes"]))
     codes = list(raw) if doc["width"] == 1 else array("I", raw).tolist()
@@ -196,23 +179,20 @@ def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], 
     }
 
 
-_UNITS: dict[int, tuple[list, list[str], Any]] = {}
-
-
 def _units_of(cands: list[dict]) -> tuple[list[str], Any]:
-    """The unit names of an insats' candidates and each candidate's index among them (cached
-    per candidate list: a batch decides many requests on the same snapshot)."""
-    import numpy as np
+    """The unit names of an insats' candidates and each candidate's index among them (kept per
+    candidate list: a batch decides many requests on the same snapshot)."""
+    from ..memory import per_list
 
-    cached = _UNITS.get(id(cands))
-    if cached is None or cached[0] is not cands:
-        if len(_UNITS) > 64:  # a long-lived process (tests, a server) sees many snapshots
-            _UNITS.clear()
+    def build(cs: list[dict]) -> tuple[list[str], Any]:
+        import numpy as np
+
         index: dict[str, int] = {}
-        codes = np.fromiter((index.setdefault(c["unit"]["unit_id"], len(index)) for c in cands), dtype=np.int64,
-                            count=len(cands))
-        cached = _UNITS[id(cands)] = (cands, list(index), codes)
-    return cached[1], cached[2]
+        codes = np.fromiter((index.setdefault(c["unit"]["unit_id"], len(index)) for c in cs), dtype=np.int64,
+                            count=len(cs))
+        return list(index), codes
+
+    return per_list("units", cands, build)
 
 
 def summary(document: dict[str, Any]) -> list[tuple[str, int]]:

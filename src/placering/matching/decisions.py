@@ -109,16 +109,16 @@ def check_new_content(session: Session, requests: list[PlacementRequestIn]) -> N
             )
 
 
-_NOT_LOOKED_UP: Any = object()
+NOT_LOOKED_UP: Any = object()  # store_request looks the request up itself
 
 
 def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
-                  stored: PlacementRequest | None = _NOT_LOOKED_UP) -> tuple[PlacementRequest, bool]:
+                  stored: PlacementRequest | None = NOT_LOOKED_UP) -> tuple[PlacementRequest, bool]:
     """Store a new request, or return the stored one if identical. Returns (row, created).
     `stored`: the stored row (or None), when the caller looked it up already (a batch reads its
     chunk's rows in one query)."""
     payload = request.payload()
-    row = find_request(session, request.request_id) if stored is _NOT_LOOKED_UP else stored
+    row = find_request(session, request.request_id) if stored is NOT_LOOKED_UP else stored
     if row is not None:
         changed = _diff(row.payload, payload)
         if changed:

@@ -723,25 +723,19 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
                              unit_protected=protected.__contains__, width=policy.distance_band_km)
 
 
-_PROTECTED: dict[int, tuple[list, frozenset[str]]] = {}
-
-
 def _protected_units(cands: list[dict]) -> frozenset[str]:
     """The protected units among an insats' candidates: the candidates' own facts say which (a
-    stored snapshot holds only them). Kept per candidate list: a batch decides many requests on
-    one snapshot, and at 20,000 units the scan costs more than the rest of the ranking."""
-    cached = _PROTECTED.get(id(cands))
-    if cached is None or cached[0] is not cands:
-        if len(_PROTECTED) > 64:  # a long-lived process (tests, a server) sees many snapshots
-            _PROTECTED.clear()
-        cached = _PROTECTED[id(cands)] = (
-            cands, frozenset(c["unit"]["unit_id"] for c in cands if c["unit"]["protected_address"]))
-    return cached[1]
+    stored snapshot holds only them). Kept per candidate list (memory.per_list): at 20,000 units
+    the scan costs more than the rest of the ranking."""
+    from ..memory import per_list
+
+    return per_list("protected", cands, lambda cs: frozenset(
+        c["unit"]["unit_id"] for c in cs if c["unit"]["protected_address"]))
 
 
 def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext | None, actor: str | None,
                   limit: int | None = None, on: date | None = None, again: bool = False,
-                  stored: Any = None, looked_up: bool = False) -> tuple[dict[str, Any], bool]:
+                  known: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     """Store the request (or find it, if identical) and its decision; returns (the stored
     decision document, whether it was decided now).
 
@@ -749,11 +743,14 @@ def match_request(session: Any, request: PlacementRequestIn, *, context: MatchCo
     (running a batch file twice adds nothing), unless `again` (`request rematch`), which
     decides it anew leaving out the units that declined it since. A decision that goes to
     direct procurement opens a review. `excluded` is stored compact (matching/compact.py).
-    `looked_up`: the caller read the request's stored row (`stored`, or None) already."""
-    from .decisions import declined_units, latest_decision, record_decision, store_request, stored_document
+    `known`: the stored rows of the caller's requests, by request id, when it read them already
+    (a batch reads a chunk's in one query); a request not in it is not stored."""
+    from .decisions import (NOT_LOOKED_UP, declined_units, latest_decision, record_decision, store_request,
+                            stored_document)
     from .snapshots import store_ruleset
 
-    row, created = store_request(session, request, actor=actor, **({"stored": stored} if looked_up else {}))
+    row, created = store_request(session, request, actor=actor,
+                                 stored=NOT_LOOKED_UP if known is None else known.get(request.request_id))
     if not created and not again:
         previous = latest_decision(session, row)
         if previous is not None and (limit is None or previous.document.get("limit_requested") == limit):

@@ -210,9 +210,9 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
     T, B = SnapshotRow.__table__.c, SnapshotBlob.__table__.c
 
     def rows(insatser: list[str]) -> Any:
-        # The list is the blob of the row's digest (rows stored before 0009 hold it in `data`).
+        # The list is the blob of the row's digest (migration 0009 moved the older rows' lists).
         return session.execute(
-            select(T.insats, T.digest, func.coalesce(B.data, T.data).label("data"))
+            select(T.insats, T.digest, B.data)
             .select_from(SnapshotRow.__table__.outerjoin(SnapshotBlob.__table__, B.digest == T.digest))
             .where(T.revision == revision, T.as_of == on, T.insats.in_(insatser)))
 
@@ -228,7 +228,7 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
             raise SnapshotError(f"the stored register snapshot of revision {revision} ({row.insats}) has lost its "
                                 f"candidate list {row.digest}")
         by_insats[row.insats] = decode_candidates(row.data)
-        digests[row.insats] = row.digest or hashlib.sha256(row.data).hexdigest()
+        digests[row.insats] = row.digest
     snap = RegisterSnapshot(on=on, by_insats=by_insats, digests=digests)
     # Final prices of direct-procurement placements (the reference price) are read from the
     # placements: every change to them is register history, so at this revision they are as
