@@ -211,13 +211,18 @@ def test_plain_sql_is_refused_by_the_database(people, db_url, tmp_path):
     assert sql(db_url, p["adm"], "DELETE FROM history")[0] in ("42501", "P0001")
 
 
-def test_admin_user_on_sqlite_is_refused_clearly(run, db_url):
+def test_admin_user_on_sqlite_makes_an_account_of_the_server(run, db_url):
+    # The embedded SQLite register has accounts too now: the people who sign in to
+    # `placering serve` on it (tests/test_server.py signs in with them).
     if not db_url.startswith("sqlite"):
         return
-    r = run("admin", "user", "add", "anna", "--role", "handler")
-    assert r.exit_code == 2
-    assert r.stderr == ("Fel: användare och roller finns bara på den delade PostgreSQL-servern; det inbyggda "
-                        "SQLite-registret har en användare (varje ändring anger vem som gör den med --by)\n")
+    r = run("admin", "user", "add", "anna", "--role", "handler", "--password-stdin", input="hemligt-lösen-1\n")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "Användare anna: roller Handläggare; lokalt lösenord satt.\n"
+    listed = json.loads(run("admin", "user", "list", "--json").stdout)
+    assert [(u["user"], u["roles"], u["local_password"]) for u in listed] == [("anna", ["handler"], True)]
+    r = run("admin", "user", "add", "bo", "--role", "handler", "--password-stdin", input="kort\n")
+    assert r.exit_code == 2 and r.stderr == "Fel: lösenordet är för kort: använd minst 10 tecken\n"
 
 
 def test_an_admin_upgrades_with_init_and_a_handler_cannot(people, db_url, engine):

@@ -1,9 +1,14 @@
-"""Users of the shared server (`placering admin user add/list/remove`) and the actor of a change.
+"""The people who use placering (`placering admin user add/list/remove`) and the actor of a change.
 
-A user is a PostgreSQL login that is a member of one or more `placering_<role>` group roles,
-with a row in `user_account` (its municipality, for a social worker). PostgreSQL authenticates
-the login (a SCRAM password set here, or LDAP/Kerberos through pg_hba.conf), so on PostgreSQL
-the actor of every change is the authenticated login (`session_user`), never a typed name.
+On the application server (issue 17) a person is an account in `user_account`: their roles
+(access/policy.py) and, for a social worker, their municipality. A local account also holds an
+argon2 hash of its password (for small installations and tests); people who sign in through the
+identity provider (OIDC) or the trusted proxy need no password here. The server alone writes,
+as its one service login, recording the signed-in person as the actor of every change.
+
+On PostgreSQL `admin user add` run by the installation account also creates (or updates) the
+person's own database login, member of the `placering_<role>` group roles, for those who keep
+one (e.g. auditors' own SQL reports); what those roles may do in the database is access/roles.py's.
 """
 
 from __future__ import annotations
@@ -30,6 +35,41 @@ from .roles import Role, login_info, pg_role, roles_of, session_login
 _LOGIN = re.compile(r"^[^\W\d][\w.\-]{0,62}$")
 SQLITE_REFUSAL = ("users and roles exist on the shared PostgreSQL server only; the embedded SQLite "
                   "register is single-user (each change names its actor with --by)")
+# argon2id with the library's defaults (RFC 9106's second recommended option, 64 MiB, t=3).
+_HASHER = None
+
+
+def password_hasher():
+    global _HASHER
+    if _HASHER is None:
+        from argon2 import PasswordHasher
+
+        _HASHER = PasswordHasher()
+    return _HASHER
+
+
+def hash_password(password: str) -> str:
+    return password_hasher().hash(nfc(password))
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Whether `password` is the one `stored` (an argon2 hash) was made from. With no stored hash
+    a dummy verification still runs, so a wrong login name takes as long as a wrong password."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+    hasher = password_hasher()
+    global _DUMMY
+    if stored is None:
+        if _DUMMY is None:
+            _DUMMY = hasher.hash("placering-dummy")
+        stored, password = _DUMMY, password + "\0"
+    try:
+        return hasher.verify(stored, nfc(password)) and stored is not _DUMMY
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY: str | None = None
 
 
 def _ident(name: str) -> str:
@@ -62,6 +102,20 @@ def require_postgresql(engine: Engine) -> None:
 
 
 def require_admin(session: Session) -> str:
+    """The admin who manages users: the signed-in person when one is acting (the server), else
+    the database login (PostgreSQL) or the local user (SQLite, every role). Returns their name."""
+    from .acting import current_principal
+    from .policy import Action, authorize
+
+    principal = current_principal()
+    if principal is not None and principal.via != "cli-local":
+        if not principal.roles & {Role.ADMIN}:
+            held = ", ".join(sorted(r.value for r in principal.roles)) or "no placering role"
+            raise NotPermitted(f"only an admin manages users: '{principal.login}' has roles {held}")
+        authorize(principal, Action.ADMIN_USERS)
+        return principal.login
+    if session.get_bind().dialect.name != "postgresql":
+        return principal.login if principal is not None else "lokal"
     login, superuser, roles = login_info(session.connection())
     if not superuser and Role.ADMIN.value not in roles:
         raise NotPermitted(f"only an admin manages users: login '{login}' has "
@@ -81,9 +135,17 @@ def _roles(roles: list[str]) -> list[Role]:
     return sorted(set(out), key=list(Role).index)
 
 
+def _can_create_logins(session: Session) -> bool:
+    row = session.connection().execute(text(
+        "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")).first()
+    return bool(row and row[0])
+
+
 def add_user(session: Session, name: str, *, roles: list[str], municipality: str | None = None,
-             password: str | None = None) -> dict[str, Any]:
-    """Create the login (or give an existing one these roles) and record it in this register."""
+             password: str | None = None, database_login: bool | None = None) -> dict[str, Any]:
+    """Create the account NAME (or give an existing one these roles), with an argon2 hash of
+    `password` when given (a local account). On PostgreSQL, `database_login` (default: when this
+    session may create logins) also creates the person's own database login with these roles."""
     from ..matching.request import _canonical_municipality
 
     actor = require_admin(session)
@@ -100,32 +162,51 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
         raise ValidationError("--municipality applies to a social worker only")
     if password is not None and not password:
         raise ValidationError("the password is empty")
+    if password is not None and len(password) < 10:
+        raise ValidationError("the password is too short: use at least 10 characters")
     conn = session.connection()
-    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None
-    options = "LOGIN" + (" CREATEROLE" if Role.ADMIN in wanted else "")
-    if password is not None:
-        options += f" PASSWORD '{scram_verifier(password)}'"
-    conn.exec_driver_sql(f"{'ALTER' if exists else 'CREATE'} ROLE {_ident(name)} {options}")
-    for role in wanted:
-        conn.exec_driver_sql(f"GRANT {pg_role(role)} TO {_ident(name)}")
+    exists = False
+    if session.get_bind().dialect.name == "postgresql":
+        if database_login is None:
+            database_login = _can_create_logins(session)
+        if database_login:
+            exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None
+            options = "LOGIN" + (" CREATEROLE" if Role.ADMIN in wanted else "")
+            if password is not None:
+                options += f" PASSWORD '{scram_verifier(password)}'"
+            conn.exec_driver_sql(f"{'ALTER' if exists else 'CREATE'} ROLE {_ident(name)} {options}")
+            for role in wanted:
+                conn.exec_driver_sql(f"GRANT {pg_role(role)} TO {_ident(name)}")
     account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
-    old = {"roles": [], "municipality": None}
     if account is None:
-        account = UserAccount(login=name, municipality=municipality, added_by=actor)
+        account = UserAccount(login=name, municipality=municipality, added_by=actor, roles=[])
     else:
-        old["municipality"] = account.municipality
+        exists = True
         account.municipality = municipality or account.municipality
+    old_roles = list(account.roles or [])
+    now_roles = [r.value for r in Role if r.value in set(old_roles) | {w.value for w in wanted}]
+    account.roles = now_roles
+    if password is not None:
+        from ..clock import now
+
+        account.password_hash = hash_password(password)
+        account.password_changed_at = now()
     session.add(account)
-    now_roles = roles_of(conn, name)
     record(session, actor=actor, entity_kind="user", entity_id=name, action="user_added", effective_on=sweden_today(),
-           changes={"roles": now_roles, "municipality": account.municipality, "login_existed": exists})
+           changes={"roles": now_roles, "municipality": account.municipality, "login_existed": exists,
+                    "password_set": password is not None})
     session.flush()
-    return {"user": name, "roles": now_roles, "municipality": account.municipality, "login_existed": exists}
+    return {"user": name, "roles": now_roles, "municipality": account.municipality, "login_existed": exists,
+            "local_password": account.password_hash is not None}
 
 
 def remove_user(session: Session, name: str) -> dict[str, Any]:
-    """Take every placering role from the login and remove it from this register's users. The
-    login itself stays (it may be used for other databases on the server); history keeps its name."""
+    """Take every role from the account and remove it, revoke its API tokens; on PostgreSQL also
+    revoke the placering group roles from a database login of that name. The login itself stays
+    (it may be used for other databases on the server); history keeps its name."""
+    from ..clock import now
+    from ..storage.models import ApiToken
+
     actor = require_admin(session)
     name = _login(name)
     account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
@@ -133,10 +214,17 @@ def remove_user(session: Session, name: str) -> dict[str, Any]:
         raise NotFound(f"no user '{name}' in this register (see 'placering admin user list')")
     if name == actor:
         raise ValidationError("an admin does not remove themselves (ask another admin)")
-    conn = session.connection()
-    before = roles_of(conn, name)
-    for role in Role:
-        conn.exec_driver_sql(f"REVOKE {pg_role(role)} FROM {_ident(name)}")
+    before = list(account.roles or [])
+    if session.get_bind().dialect.name == "postgresql":
+        conn = session.connection()
+        if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None \
+                and _can_create_logins(session):
+            before = sorted(set(before) | set(roles_of(conn, name)), key=[r.value for r in Role].index)
+            for role in Role:
+                conn.exec_driver_sql(f"REVOKE {pg_role(role)} FROM {_ident(name)}")
+    for token in session.scalars(select(ApiToken).where(ApiToken.account == name, ApiToken.revoked_at.is_(None))):
+        token.revoked_at, token.revoked_by = now(), actor
+        session.add(token)
     session.delete(account)
     record(session, actor=actor, entity_kind="user", entity_id=name, action="user_removed", effective_on=sweden_today(),
            changes={"roles": [before, []], "municipality": account.municipality})
@@ -145,14 +233,19 @@ def remove_user(session: Session, name: str) -> dict[str, Any]:
 
 
 def list_users(session: Session) -> list[dict[str, Any]]:
-    conn = session.connection()
+    require_admin(session)
     out = []
     for account in session.scalars(select(UserAccount).order_by(UserAccount.login)):
-        row = conn.execute(text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :n"), {"n": account.login}).first()
-        out.append({"user": account.login, "roles": roles_of(conn, account.login) if row else [],
-                    "municipality": account.municipality, "can_log_in": bool(row and row[0]),
+        out.append({"user": account.login, "roles": list(account.roles or []),
+                    "municipality": account.municipality, "can_log_in": bool(account.roles),
+                    "local_password": account.password_hash is not None,
                     "added_by": account.added_by, "added_at": account.added_at})
     return out
+
+
+def get_account(session: Session, login: str) -> UserAccount | None:
+    """The account of `login` (exact, after NFC), or None."""
+    return session.scalars(select(UserAccount).where(UserAccount.login == nfc((login or "").strip()))).first()
 
 
 def resolve_actor(engine: Engine, typed: str | None) -> str | None:

@@ -19,7 +19,7 @@ from .common import AppContext, CliError, PlaceringGroup, app, by_option, json_o
 # command name -> (module that defines it, its short help as `--help` lists it). The short help
 # is the first sentence of the command's docstring; tests/test_startup.py keeps them equal.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "admin": ("placering.cli.admin", "Users and roles on the shared PostgreSQL server (run by an admin)."),
+    "admin": ("placering.cli.admin", "Users, roles and API tokens of the application server (run by an admin)."),
     "audit": ("placering.cli.audit", "Audits: paused suppliers, affected placements, yearly figures, the change log."),
     "complaint": ("placering.cli.casework", "Complaints (synpunkter) as cases: routed to INK (framework suppliers) or Spink."),
     "control": ("placering.cli.casework", "Deepened controls (fördjupade kontroller) of suppliers as cases."),
@@ -31,6 +31,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "request": ("placering.cli.matching", "Stored placement requests: show, decline, choose, rematch, replay, schema."),
     "review": ("placering.cli.matching", "The direct-procurement review queue: list, show, approve, reject."),
     "rules": ("placering.cli.rules", "The rule files in rules/: list, show, lint, test, version, parameters."),
+    "serve": ("placering.cli.serve", "Run the application server: the JSON API (/api/v1) and the web pages, with sign-in."),
 }
 
 

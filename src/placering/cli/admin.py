@@ -1,4 +1,5 @@
-"""`placering admin user add/list/remove`: the people who work on the shared PostgreSQL server."""
+"""`placering admin user add/list/remove` and `placering admin token create/list/revoke`: the
+people who sign in to the application server, and the API tokens of machine clients."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ ROLE_HELP = "; ".join(f"{r.value}: {ROLE_DESCRIPTIONS[r]}" for r in Role)
 
 @cli.group(cls=PlaceringGroup)
 def admin() -> None:
-    """Users and roles on the shared PostgreSQL server (run by an admin)."""
+    """Users, roles and API tokens of the application server (run by an admin)."""
 
 
 @admin.group(cls=PlaceringGroup)
@@ -26,9 +27,7 @@ def user() -> None:
 
 
 def _engine():
-    engine = app().engine()
-    lib.require_postgresql(engine)
-    return engine
+    return app().engine()
 
 
 @user.command("add")
@@ -36,13 +35,13 @@ def _engine():
 @click.option("--role", "roles", multiple=True, metavar="ROLE", help=f"A role (repeat for several). {ROLE_HELP}.")
 @click.option("--municipality", help="A social worker's municipality (required for social_worker).")
 @click.option("--password-stdin", is_flag=True,
-              help="Read the login's password from standard input (stored as a SCRAM-SHA-256 verifier). "
-              "Without it the login has no password: PostgreSQL authenticates it through pg_hba.conf "
-              "(LDAP, Kerberos/GSSAPI).")
+              help="Read the account's password from standard input: a local account, signing in with it "
+              "(stored as an argon2 hash; on PostgreSQL also the database login's SCRAM-SHA-256 verifier). "
+              "Without it the person signs in through the identity provider or the proxy.")
 @json_option
 def user_add(name: str, roles: tuple[str, ...], municipality: str | None, password_stdin: bool,
              json_output: bool) -> None:
-    """Create the login NAME (or give an existing login these roles)."""
+    """Create the account NAME (or give an existing account these roles)."""
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -57,7 +56,8 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
 
     where = f", kommun {result['municipality']}" if result["municipality"] else ""
     click.echo(f"Användare {result['user']}: roller {', '.join(labels(result['roles'], 'role'))}{where}"
-               f"{' (inloggningen fanns redan)' if result['login_existed'] else ''}.")
+               f"{' (användaren fanns redan)' if result['login_existed'] else ''}"
+               f"{'; lokalt lösenord satt' if result['local_password'] else ''}.")
 
 
 @user.command("list")
@@ -70,14 +70,15 @@ def user_list(json_output: bool) -> None:
         print_json(rows)
         return
     print_table(rows, [("user", "User"), ("roles", "Roles", "role"), ("municipality", "Municipality"),
-                       ("can_log_in", "Can log in"), ("added_by", "Added by"), ("added_at", "Added at")])
+                       ("can_log_in", "Can log in"), ("local_password", "Local password"), ("added_by", "Added by"),
+                       ("added_at", "Added at")])
 
 
 @user.command("remove")
 @click.argument("name")
 @json_option
 def user_remove(name: str, json_output: bool) -> None:
-    """Take every placering role from NAME; the login stays, history keeps the name."""
+    """Remove NAME's account and roles and revoke their API tokens; history keeps the name."""
     with transaction(_engine()) as session:
         result = lib.remove_user(session, name)
     if wants_json(json_output):
@@ -87,3 +88,71 @@ def user_remove(name: str, json_output: bool) -> None:
 
     taken = ", ".join(labels(result["roles_removed"], "role")) or "inga"
     click.echo(f"Användare {result['user']} borttagen (roller som togs bort: {taken}).")
+
+
+@admin.group(cls=PlaceringGroup)
+def token() -> None:
+    """API tokens for machine clients (case-management systems, audit runs): create, list, revoke."""
+
+
+def _admin_principal():
+    from ..access.acting import current_principal
+    from ..access.policy import local_principal
+
+    return current_principal() or local_principal()
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", help=f"A role (repeat for several). {ROLE_HELP}.")
+@click.option("--municipality", help="A social worker token's municipality (required for social_worker).")
+@click.option("--days", type=click.IntRange(1, 366), default=90, show_default=True, help="Days until it expires.")
+@json_option
+def token_create(name: str, roles: tuple[str, ...], municipality: str | None, days: int, json_output: bool) -> None:
+    """Create an API token for the machine client NAME; its secret is printed once."""
+    from ..access.tokens import create_token
+
+    with transaction(_engine()) as session:
+        result = create_token(session, _admin_principal(), name, roles=list(roles), municipality=municipality,
+                              days=days)
+    if wants_json(json_output):
+        print_json(result)
+        return
+    from ..display import fmt_datetime
+    from ..labels import labels
+
+    click.echo(f"API-nyckel {result['id']} för {result['name']}: roller {', '.join(labels(result['roles'], 'role'))}, "
+               f"gäller till {fmt_datetime(result['expires_at'])}.")
+    click.echo("Nyckeln visas bara nu (registret sparar bara dess sha256):")
+    click.echo(result["secret"])
+
+
+@token.command("list")
+@json_option
+def token_list(json_output: bool) -> None:
+    """Every API token: its client, roles, expiry and whether it is revoked (never the secret)."""
+    from ..access.tokens import list_tokens
+
+    with transaction(_engine()) as session:
+        rows = list_tokens(session, _admin_principal())
+    if wants_json(json_output):
+        print_json(rows)
+        return
+    print_table(rows, [("id", "Id"), ("name", "Name"), ("account", "Account"), ("roles", "Roles", "role"),
+                       ("municipality", "Municipality"), ("expires_at", "Expires"), ("state", "State"),
+                       ("created_by", "Created by")])
+
+
+@token.command("revoke")
+@click.argument("token_id", type=click.IntRange(1))
+@json_option
+def token_revoke(token_id: int, json_output: bool) -> None:
+    """Revoke the API token TOKEN_ID at once (on every server instance)."""
+    from ..access.tokens import revoke_token
+
+    with transaction(_engine()) as session:
+        result = revoke_token(session, _admin_principal(), token_id)
+    if wants_json(json_output):
+        print_json(result)
+        return
+    click.echo(f"API-nyckel {result['id']} för {result['name']} är återkallad.")

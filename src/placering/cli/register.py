@@ -16,7 +16,7 @@ from ..register.schema import num
 from ..register.search import search as search_register
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
-from ..storage.models import Complaint, History, Proposal, Supplier, Unit, UnitRoute, Visit
+from ..storage.models import History, Supplier, Unit, UnitRoute
 from ..text import nfc
 from ..display import fmt_number
 from ..labels import labels
@@ -251,38 +251,10 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
 
 
 def _unit_view(session, unit: Unit, show_protected: bool, checks: list[dict] | None = None) -> dict:
-    """One unit for `register show`; `checks` are its supplier's when the caller already has them."""
-    data = service.unit_document(session, unit)
-    supplier = service.supplier_of(session, unit)
-    if unit.protected_address and not show_protected:
-        data.pop("location", None)
-        data["location_hidden"] = True
-    since = service.status_since(session, unit.unit_id)
-    data["org_nr"] = supplier.org_nr
-    data["supplier_name"] = supplier.name
-    data["status_since"] = since.effective_on.isoformat() if since else None
-    data["status_changed_by"] = since.actor if since else None
-    data["status_rule"] = since.rule_id if since else None
-    data["checks"] = service.supplier_checks(session, supplier) if checks is None else checks
-    data["complaints"] = [
-        {"id": c.id, "received_on": c.received_on.isoformat(), "category": c.category, "outcome": c.outcome,
-         "note": c.note, "recorded_by": c.recorded_by}
-        for c in session.scalars(select(Complaint).where(Complaint.unit_id == unit.id)
-                                 .order_by(Complaint.received_on, Complaint.id))
-    ]
-    data["visits"] = [
-        {"id": v.id, "visited_on": v.visited_on.isoformat(), "note": v.note, "recorded_by": v.recorded_by}
-        for v in session.scalars(select(Visit).where(Visit.unit_id == unit.id)
-                                 .order_by(Visit.visited_on, Visit.id))
-    ]
-    data["proposals"] = [
-        {"id": p.id, "kind": p.kind, "status": p.status, "created_on": p.created_on, "rule_id": p.rule_id,
-         "message": p.message, "decided_by": p.decided_by, "decision_note": p.decision_note}
-        for p in session.scalars(select(Proposal).where(
-            or_(Proposal.unit_id == unit.unit_id,
-                (Proposal.unit_id.is_(None)) & (Proposal.org_nr == supplier.org_nr))).order_by(Proposal.id))
-    ]
-    return data
+    """One unit for `register show` (register/views.py: the API and the web pages show the same)."""
+    from ..register.views import unit_view
+
+    return unit_view(session, unit, show_protected, checks)
 
 
 def _agreement_view(session, agreement_id: str) -> dict:

@@ -302,9 +302,10 @@ class Visit(SQLModel, table=True):
 
 
 class UserAccount(SQLModel, table=True):
-    """A person's database login on the shared PostgreSQL server, added by `placering admin user
-    add` (roles are PostgreSQL group roles; see access/roles.py). A social worker's municipality
-    limits, through row-level security, the requests, decisions and placements they see."""
+    """A person who signs in to the application server, added by `placering admin user add`
+    (access/users.py): their roles (access/policy.py) and, for a social worker, the municipality
+    whose cases they see. `password_hash` (argon2) is set for a local account; a person who signs
+    in through the identity provider or the proxy has none (their roles may come from there)."""
 
     __tablename__ = "user_account"
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -312,6 +313,41 @@ class UserAccount(SQLModel, table=True):
     municipality: Optional[str] = None
     added_by: str
     added_at: datetime = Field(default_factory=utcnow)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=True))
+    password_hash: Optional[str] = None
+    password_changed_at: Optional[datetime] = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for a machine client (a case-management system, an audit run) or for a
+    person's CLI (`placering login`). Only the sha256 of its secret is stored; the secret is shown
+    once. A person's token acts with that person's current roles (never more than it was given);
+    a machine client's token with the roles it was given. Revoked or expired tokens are refused."""
+
+    __tablename__ = "api_token"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True)  # sha256 hex of the secret
+    name: str  # the machine client's name, or the person's login
+    account: Optional[str] = Field(default=None, index=True)  # the person's login, None for a machine
+    roles: list[str] = _json()
+    municipality: Optional[str] = None
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: Optional[datetime] = None
+    revoked_by: Optional[str] = None
+
+
+class SigninFailure(SQLModel, table=True):
+    """One failed sign-in, per account and per address (the server's throttle reads these, so it
+    holds across every instance behind the proxy). Old rows are deleted as new ones are written."""
+
+    __tablename__ = "signin_failure"
+    __table_args__ = (Index("ix_signin_failure_key", "scope", "key", "at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    scope: str  # account | address
+    key: str  # the folded login, or the client address
+    at: datetime = Field(default_factory=utcnow)
 
 
 class RegisterSnapshot(SQLModel, table=True):

@@ -1,0 +1,152 @@
+"""API tokens for machine clients (a case-management system, an audit run) and for a person's
+CLI (`placering login`): `placering admin token create/list/revoke` and /api/v1/tokens.
+
+A token is `plc_` and 43 random URL-safe characters (256 bits). Only its sha256 is stored, so a
+copy of the database does not let anyone act; the secret is shown once, when it is made. A
+token has roles (never more than its maker may give), an expiry, and can be revoked. A person's
+token (`account` set) acts with the roles both the token and the account hold now: taking a role
+from the person, or removing them, takes it from their tokens at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ..clock import now
+from ..errors import NotFound, NotPermitted, ValidationError
+from ..storage.history import record
+from ..storage.models import ApiToken, UserAccount
+from ..text import nfc
+from .policy import Action, Principal, authorize, parse_roles
+from .roles import Role
+
+PREFIX = "plc_"
+MAX_DAYS = 366
+DEFAULT_DAYS = 90
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _days(days: int | None) -> int:
+    days = DEFAULT_DAYS if days is None else days
+    if not 1 <= days <= MAX_DAYS:
+        raise ValidationError(f"--days: a token lives 1–{MAX_DAYS} days, not {days}")
+    return days
+
+
+def _today():
+    from ..display import today
+
+    return today()
+
+
+def create_token(session: Session, maker: Principal, name: str, *, roles: list[str] | None = None,
+                 municipality: str | None = None, days: int | None = None,
+                 account: str | None = None) -> dict[str, Any]:
+    """A new token (its secret in the result, shown once). An admin makes machine tokens with any
+    roles; `account` makes a person's token (roles default to, and may not exceed, the person's)."""
+    name = nfc((name or "").strip())
+    if not name or len(name) > 100:
+        raise ValidationError("the token's name: give 1–100 characters (the machine client it is for)")
+    wanted = parse_roles(roles or [])
+    if account is None:
+        authorize(maker, Action.ADMIN_TOKENS)
+        if not wanted:
+            raise ValidationError(f"--role: give at least one role ({', '.join(r.value for r in Role)})")
+        if Role.SOCIAL_WORKER in wanted and not municipality:
+            raise ValidationError("--municipality: a social worker's token works for one municipality; name it")
+        if municipality and Role.SOCIAL_WORKER not in wanted:
+            raise ValidationError("--municipality applies to a social worker only")
+        if municipality:
+            from ..matching.request import _canonical_municipality
+
+            try:
+                municipality = _canonical_municipality(nfc(municipality.strip()))
+            except ValueError as exc:
+                raise ValidationError(f"--municipality: {exc}") from None
+    else:
+        person = session.scalars(select(UserAccount).where(UserAccount.login == account)).first()
+        if person is None:
+            raise NotFound(f"no user '{account}' in this register (see 'placering admin user list')")
+        if maker.login != account:
+            authorize(maker, Action.ADMIN_TOKENS)
+        held = frozenset(Role(r) for r in person.roles or [])
+        wanted = wanted or held
+        if not wanted <= held:
+            extra = ", ".join(sorted(r.value for r in wanted - held))
+            raise NotPermitted(f"'{account}' does not hold the role(s) {extra} that the token would have")
+        municipality = person.municipality
+    secret = PREFIX + secrets.token_urlsafe(32)
+    expires = now() + timedelta(days=_days(days))
+    token = ApiToken(token_hash=digest(secret), name=name, account=account,
+                     roles=[r.value for r in Role if r in wanted], municipality=municipality,
+                     created_by=maker.login, expires_at=expires)
+    session.add(token)
+    session.flush()
+    record(session, actor=maker.login, entity_kind="token", entity_id=str(token.id), action="token_created",
+           effective_on=_today(), changes={"name": name, "account": account, "roles": token.roles,
+                                           "municipality": municipality, "expires_at": expires.isoformat()})
+    return {**_row(token), "secret": secret}
+
+
+def _row(t: ApiToken) -> dict[str, Any]:
+    state = "revoked" if t.revoked_at else ("expired" if _aware(t.expires_at) <= now() else "active")
+    return {"id": t.id, "name": t.name, "account": t.account, "roles": list(t.roles), "municipality": t.municipality,
+            "created_by": t.created_by, "created_at": t.created_at, "expires_at": t.expires_at,
+            "revoked_at": t.revoked_at, "revoked_by": t.revoked_by, "state": state}
+
+
+def list_tokens(session: Session, viewer: Principal) -> list[dict[str, Any]]:
+    """Every token for an admin; a person's own tokens otherwise. Never a secret."""
+    stmt = select(ApiToken).order_by(ApiToken.id)
+    if Action.ADMIN_TOKENS not in viewer.actions:
+        stmt = stmt.where(ApiToken.account == viewer.login)
+    return [_row(t) for t in session.scalars(stmt)]
+
+
+def revoke_token(session: Session, by: Principal, token_id: int) -> dict[str, Any]:
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.account != by.login and Action.ADMIN_TOKENS not in by.actions):
+        if token is not None:
+            authorize(by, Action.ADMIN_TOKENS)
+        raise NotFound(f"no API token {token_id} (see 'placering admin token list')")
+    if token.revoked_at is None:
+        token.revoked_at, token.revoked_by = now(), by.login
+        session.add(token)
+        record(session, actor=by.login, entity_kind="token", entity_id=str(token.id), action="token_revoked",
+               effective_on=_today(), changes={"name": token.name, "account": token.account})
+        session.flush()
+    return _row(token)
+
+
+def principal_for(session: Session, secret: str) -> Principal | None:
+    """The principal a presented token acts for, or None (unknown, expired, revoked, or its
+    person gone or without any of its roles)."""
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(secret))).first()
+    if token is None or token.revoked_at is not None or _aware(token.expires_at) <= now():
+        return None
+    roles = frozenset(Role(r) for r in token.roles)
+    municipality = token.municipality
+    if token.account is not None:
+        person = session.scalars(select(UserAccount).where(UserAccount.login == token.account)).first()
+        if person is None:
+            return None
+        roles &= frozenset(Role(r) for r in person.roles or [])
+        municipality = person.municipality
+        if not roles:
+            return None
+    return Principal(login=token.account or token.name, roles=roles, municipality=municipality, via="token")

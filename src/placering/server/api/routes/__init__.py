@@ -1,0 +1,1 @@
+"""API resources, one module each (each exports `router`)."""

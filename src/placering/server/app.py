@@ -1,0 +1,142 @@
+"""create_app(settings): the FastAPI application: the JSON API under /api/v1 (OpenAPI document at
+/api/v1/openapi.json), the browser sign-in routes under /auth, and the web pages (placering.web,
+when installed) at /.
+
+Every error is JSON with a stable `code` and a Swedish `message` (cli/messages.py), never a
+traceback; bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from .. import __version__
+from ..errors import PlaceringError
+from .auth.sessions import COOKIE
+from .errors import Throttled, body, status_and_code
+from .settings import ServerSettings
+
+API = "/api/v1"
+log = logging.getLogger("placering.server")
+
+
+def _web_router():
+    """WEB's pages, if that package exists (the API works without it)."""
+    if importlib.util.find_spec("placering.web") is None or importlib.util.find_spec("placering.web.router") is None:
+        return None
+    return importlib.import_module("placering.web.router")
+
+
+def _answer(request: Request, status: int, content: dict, headers: dict | None = None):
+    renderer = getattr(request.app.state, "error_renderer", None)
+    if renderer is not None and not request.url.path.startswith(API + "/"):
+        return renderer(request, status, content)
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+# pydantic's error types → a phrase registry/messages.yaml says in Swedish
+_FIELD_WORDS = {
+    "missing": "is missing", "json_invalid": "is not valid JSON", "string_too_short": "is too short",
+    "string_too_long": "is too long", "too_short": "is too short", "too_long": "is too long",
+    "int_parsing": "is not a whole number", "int_type": "is not a whole number", "int_from_float": "is not a whole number",
+    "float_parsing": "is not a number", "float_type": "is not a number", "decimal_parsing": "is not a number",
+    "greater_than_equal": "is too small", "greater_than": "is too small", "less_than_equal": "is too large",
+    "less_than": "is too large", "string_type": "is not text", "date_parsing": "is not a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "is not a date (YYYY-MM-DD)", "date_type": "is not a date (YYYY-MM-DD)",
+    "enum": "is not one of the allowed values", "literal_error": "is not one of the allowed values",
+    "control_character": "holds a control character",
+    "dict_type": "has the wrong type", "list_type": "has the wrong type", "bool_parsing": "has the wrong type",
+    "bool_type": "has the wrong type", "model_type": "has the wrong type", "model_attributes_type": "has the wrong type",
+}
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict]]:
+    problems = []
+    for e in exc.errors()[:20]:
+        loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path", "header")]
+        where = ".".join(loc) or "the request"
+        problems.append({"field": where, "problem": _FIELD_WORDS.get(e.get("type"), "is not valid")})
+    text = "; ".join(f"field '{p['field']}': {p['problem']}" for p in problems) or "the request is not valid"
+    return f"invalid input: {text}; nothing was written", problems
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PlaceringError)
+    async def placering_error(request: Request, exc: PlaceringError):
+        status, code = status_and_code(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+        if status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return _answer(request, status, body(code, str(exc)), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        message, problems = _validation_message(exc)
+        return _answer(request, 422, body("invalid_input", message, problems=problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        codes = {404: ("not_found", "no such address in the API"), 405: ("method_not_allowed", "method not allowed here")}
+        code, message = codes.get(exc.status_code, ("refused", str(exc.detail)))
+        if exc.status_code == 404 and exc.detail not in (None, "Not Found"):
+            message = str(exc.detail)
+        return _answer(request, exc.status_code, body(code, message), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ..storage.database import busy_error, is_busy, is_retryable
+
+        if isinstance(exc, SQLAlchemyError):
+            if is_busy(exc):
+                return _answer(request, 503, body("database_busy", str(busy_error())))
+            if is_retryable(exc):
+                return _answer(request, 409, body("conflict", "the change collided with concurrent changes; "
+                                                  "nothing was written, try again"))
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
+                return _answer(request, 403, body("not_permitted", "the database refused it; nothing was written"))
+        log.exception("unexpected error in %s %s", request.method, request.scope.get("route") and
+                      request.scope["route"].path)
+        return _answer(request, 500, body("internal_error", "an unexpected error on the server; nothing was "
+                                          "written. The server's log has the details"))
+
+
+def create_app(settings: ServerSettings | None = None, *, engine=None) -> FastAPI:
+    from ..storage import make_engine
+    from . import logging as request_logging
+    from .api import api_router
+    from .auth.oidc import router as oidc_router
+
+    settings = (settings or ServerSettings()).checked()
+    app = FastAPI(title="placering", version=__version__, openapi_url=f"{API}/openapi.json",
+                  docs_url=f"{API}/docs", redoc_url=None,
+                  description="The supplier register and placement matching of municipal social services: "
+                  "the JSON API of the application server (issue 17). Errors are JSON with a stable `code` "
+                  "and a Swedish `message`.")
+    app.state.settings = settings
+    app.state.engine = engine if engine is not None else make_engine(settings.database_url)
+    app.state.error_renderer = None
+    _install_error_handlers(app)
+    app.include_router(api_router, prefix=API)
+    app.include_router(oidc_router)
+    web = _web_router()
+    if web is not None:
+        app.include_router(web.router)
+        if hasattr(web, "render_error"):
+            app.state.error_renderer = web.render_error
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=COOKIE,
+                       max_age=settings.session_minutes * 60, same_site=settings.same_site,
+                       https_only=settings.cookie_secure)
+    if settings.log_requests:
+        request_logging.configure()
+        app.add_middleware(request_logging.RequestLog, secret_key=settings.secret_key)
+    return app
