@@ -3,6 +3,11 @@ accounts, signing in through the API as a client would."""
 
 from __future__ import annotations
 
+import os
+
+# Passwords hashed with argon2's cheapest parameters: the tests sign in hundreds of times on a
+# shared 2-core machine; production uses RFC 9106's profile (access/users.password_hasher).
+os.environ.setdefault("PLACERING_ARGON2_PROFILE", "cheapest")
 from fastapi.testclient import TestClient
 
 from placering.access.acting import acting_as
@@ -17,7 +22,7 @@ SECRET = "s" * 40
 
 
 def settings(db_url: str, **kw) -> ServerSettings:
-    return ServerSettings(database_url=db_url, secret_key=SECRET, log_requests=False, **kw)
+    return ServerSettings(**{"database_url": db_url, "secret_key": SECRET, "log_requests": False, **kw})
 
 
 def add_people(db_url: str, people: dict[str, tuple[list[str], str | None]], password: str = PASSWORD) -> None:

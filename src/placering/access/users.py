@@ -40,11 +40,19 @@ _HASHER = None
 
 
 def password_hasher():
+    """argon2id, RFC 9106's low-memory profile (64 MiB, 3 passes). PLACERING_ARGON2_PROFILE=cheapest
+    (tests and benchmarks only: it protects nothing) makes hashing instant; a hash records its own
+    parameters, so verifying works whatever the profile was when it was made."""
     global _HASHER
     if _HASHER is None:
-        from argon2 import PasswordHasher
+        import os
 
-        _HASHER = PasswordHasher()
+        from argon2 import PasswordHasher, profiles
+
+        if os.environ.get("PLACERING_ARGON2_PROFILE") == "cheapest":
+            _HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+        else:
+            _HASHER = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
     return _HASHER
 
 

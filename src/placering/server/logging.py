@@ -48,6 +48,19 @@ def configure(stream=None) -> None:
     log.propagate = False
 
 
+def route_template(scope) -> str:
+    """The path with every path parameter's value replaced by its name (/api/v1/units/{unit_id}):
+    ids never reach the log. A path that matched no route is not logged at all (it may be anything)."""
+    from urllib.parse import unquote
+
+    if scope.get("route") is None:
+        return "(no route)"
+    params = scope.get("path_params") or {}
+    values = {str(v): k for k, v in params.items()}
+    parts = [("{" + values[unquote(p)] + "}") if unquote(p) in values else p for p in scope.get("path", "").split("/")]
+    return "/".join(parts)
+
+
 class RequestLog:
     """ASGI middleware: times each HTTP request and logs it after the answer is sent."""
 
@@ -71,12 +84,11 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
             principal = (scope.get("state") or {}).get("principal")
             line = {
                 "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "method": scope.get("method"),
-                "route": getattr(route, "path", None) or "(no route)",
+                "route": route_template(scope),
                 "status": status["code"],
                 "ms": round((time.perf_counter() - start) * 1000, 1),
                 "who": log_id(self.secret_key, principal.login) if principal is not None else None,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from . import routes
+from .models import check_inputs
 
-api_router = APIRouter()
+api_router = APIRouter(dependencies=[Depends(check_inputs)])
 # Every module in api/routes/ that defines `router` is part of the API: adding a resource is
 # adding a file (no shared list to edit when several people add routes at once).
 for _info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
