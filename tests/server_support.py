@@ -4,6 +4,8 @@ accounts, signing in through the API as a client would."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 # Passwords hashed with argon2's cheapest parameters: the tests sign in hundreds of times on a
 # shared 2-core machine; production uses RFC 9106's profile (access/users.password_hasher).
@@ -47,3 +49,32 @@ def signed_in(c: TestClient, login: str, password: str = PASSWORD) -> TestClient
     assert r.status_code == 200, r.text
     c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     return c
+
+
+@contextmanager
+def live_server(db_url: str, **kw) -> Iterator[str]:
+    """The application server on a loopback port (uvicorn in a thread, as `placering serve` runs
+    it); yields its base URL, stops it afterwards."""
+    import threading
+    import time
+
+    import uvicorn
+
+    app = create_app(settings(db_url, **kw))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, proxy_headers=False, access_log=False,
+                            log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.engine.dispose()
