@@ -81,12 +81,15 @@ def _shorten(text: str, limit: int) -> str:
     help="Database URL (sqlite:///FILE or postgresql://USER@HOST/DB); or PLACERING_DATABASE_URL. "
     "Default: sqlite:///placering.db in the current directory.",
 )
+@click.option("--server", "server", envvar="PLACERING_SERVER", metavar="URL",
+              help="Run the command on this placering server (see 'placering login'); or PLACERING_SERVER. "
+              "Default: the server you logged in to, unless --db is given.")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON instead of tables.")
 @click.version_option(__version__, prog_name="placering")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, json_output: bool) -> None:
+def cli(ctx: click.Context, db_url: str | None, server: str | None, json_output: bool) -> None:
     """placering: supplier register and placement matching for municipal social services."""
-    ctx.obj = AppContext(db_url=db_url, json_output=json_output)
+    ctx.obj = AppContext(db_url=db_url, json_output=json_output, server=server)
 
 
 @cli.command()
