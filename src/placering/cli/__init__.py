@@ -32,6 +32,9 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("placering.cli.matching", "The direct-procurement review queue: list, show, approve, reject."),
     "rules": ("placering.cli.rules", "The rule files in rules/: list, show, lint, test, version, parameters."),
     "serve": ("placering.cli.serve", "Run the application server: the JSON API (/api/v1) and the web pages, with sign-in."),
+    # issue 17: the CLI as a client of `placering serve`
+    "login": ("placering.cli.client", "Log in to a placering server: later commands run there as you."),
+    "logout": ("placering.cli.client", "Log out: forget the saved login (commands run on a database here again)."),
 }
 
 

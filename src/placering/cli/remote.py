@@ -115,7 +115,9 @@ class Client:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None
         if json_body is not None:
-            data = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+            from ..jsondata import to_jsonable
+
+            data = json.dumps(to_jsonable(json_body), ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
         elif body is not None:
             data = body

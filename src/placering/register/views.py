@@ -101,6 +101,12 @@ def show(engine, ident: str, *, show_protected: bool = False) -> dict:
                             "checks": checks, "units": units})
 
 
+def show_unit(engine, unit_id: str, *, show_protected: bool = False) -> dict:
+    """One unit by its id (`register show UNIT_ID`; GET /api/v1/units/{unit_id})."""
+    with open_session(engine) as session:
+        return to_jsonable(unit_view(session, service.get_unit(session, unit_id), show_protected))
+
+
 def search(engine, text: str, *, insats: str | None = None, route: str | None = None, status: str | None = None,
            municipality: str | None = None, limit: int = 20) -> list[dict]:
     """`register search TEXT`: the best matches, exact ids first."""
