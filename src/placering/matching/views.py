@@ -24,10 +24,8 @@ LARGE_BATCH = 20  # requests: a batch this long preloads unit labels and collect
 def _scope(municipality: str | None, action: str) -> None:
     """Refuse a case outside the signed-in person's municipality scope (nobody signed in: the
     embedded single user, or PostgreSQL's own row-level security on a direct login)."""
-    try:
-        from ..access.acting import current_principal
-    except ImportError:  # before the application server's access modules
-        return
+    from ..access.acting import current_principal
+
     principal = current_principal()
     if principal is not None:
         from ..access.policy import authorize
