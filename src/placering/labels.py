@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Any
 
 from .paths import registry_dir
-from .yamlio import load_yaml, plain
 
 
 @lru_cache(maxsize=1)
@@ -24,6 +23,8 @@ def catalogue() -> dict[str, dict[str, str]]:
 
 
 def _build() -> dict[str, dict[str, str]]:
+    from .yamlio import load_yaml, plain  # parsed only when the per-user cache is cold
+
     doc = plain(load_yaml(registry_dir() / "labels.yaml"))
     cat = {kind: {str(k): str(v) for k, v in (section or {}).items()} for kind, section in doc.items()}
     from .taxonomy import load_taxonomy

@@ -10,7 +10,6 @@ from .errors import Problem, ValidationError
 from .paths import registry_dir
 from .text import fold, nfc
 from .vocabulary import Route, TargetGroup
-from .yamlio import line_of, load_yaml, plain
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,8 @@ class Taxonomy:
 
 
 def _load(directory: Path) -> Taxonomy:
+    from .yamlio import line_of, load_yaml, plain  # parsed only when the per-user cache is cold
+
     path = directory / "taxonomy.yaml"
     doc = load_yaml(path)
     problems: list[Problem] = []

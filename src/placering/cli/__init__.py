@@ -32,6 +32,9 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("placering.cli.matching", "The direct-procurement review queue: list, show, approve, reject."),
     "rules": ("placering.cli.rules", "The rule files in rules/: list, show, lint, test, version, parameters."),
     "serve": ("placering.cli.serve", "Run the application server: the JSON API (/api/v1) and the web pages, with sign-in."),
+    # issue 17: the CLI as a client of `placering serve`
+    "login": ("placering.cli.client", "Log in to a placering server: later commands run there as you."),
+    "logout": ("placering.cli.client", "Log out: forget the saved login (commands run on a database here again)."),
 }
 
 
@@ -81,12 +84,15 @@ def _shorten(text: str, limit: int) -> str:
     help="Database URL (sqlite:///FILE or postgresql://USER@HOST/DB); or PLACERING_DATABASE_URL. "
     "Default: sqlite:///placering.db in the current directory.",
 )
+@click.option("--server", "server", envvar="PLACERING_SERVER", metavar="URL",
+              help="Run the command on this placering server (see 'placering login'); or PLACERING_SERVER. "
+              "Default: the server you logged in to, unless --db is given.")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON instead of tables.")
 @click.version_option(__version__, prog_name="placering")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, json_output: bool) -> None:
+def cli(ctx: click.Context, db_url: str | None, server: str | None, json_output: bool) -> None:
     """placering: supplier register and placement matching for municipal social services."""
-    ctx.obj = AppContext(db_url=db_url, json_output=json_output)
+    ctx.obj = AppContext(db_url=db_url, json_output=json_output, server=server)
 
 
 @cli.command()

@@ -6,21 +6,15 @@ from datetime import date
 
 import click
 
-from .. import audit as lib
 from .. import boundary
-from ..storage import open_session
 from . import cli
 from ..display import fmt_money, fmt_percent, today
-from .common import TABLE_ROWS, Output, PlaceringGroup, Section, app, output_options, parse_date
+from .common import TABLE_ROWS, Output, PlaceringGroup, Section, call, output_options, parse_date
 
 
 @cli.group(cls=PlaceringGroup)
 def audit() -> None:
     """Audits: paused suppliers, affected placements, yearly figures, the change log."""
-
-
-def _session():
-    return open_session(app().engine())
 
 
 def _as_of(value: str | None) -> date:
@@ -58,8 +52,8 @@ def paused_cmd(as_of, insats, route, municipality, status, out: Output) -> None:
     The answer is rebuilt from the history alone, so a past date gives the register as it
     was then, whatever has changed since."""
     day = _as_of(as_of)
-    with _session() as s:
-        report = lib.paused(s, day, insats=insats, route=route, municipality=municipality, status=status)
+    filters = {"insats": insats, "route": route, "municipality": municipality, "status": status}
+    report = call("audit.views:paused", as_of=day, **filters, http=("GET", "/audit/paused", {"as_of": day, **filters}))
     # Most telling first: a narrow terminal leaves out the columns at the end (and says which).
     cols = [("id", "Id"), ("name", "Namn"), ("status_label", "Status"), ("since", "Sedan"),
             ("reason", "Orsak", "removal_reason"), ("actor", "Beslutad av"), ("org_nr", "Org.nr"),
@@ -67,9 +61,9 @@ def paused_cmd(as_of, insats, route, municipality, status, out: Output) -> None:
             ("municipality", "Kommun"), ("kind", "Typ", "entity_kind")]
     csv_cols = _as_codes("kind", "id", "name", "org_nr", "supplier", "status", "since", "reason", "actor",
                          "rule_id", "note", "insatser", "municipality", "units")
-    paused_rows = [r.to_dict() for r in report.paused]
-    watch_rows = [r.to_dict() for r in report.watch]
-    out.emit(report.to_dict(), [
+    paused_rows = report["paused"]
+    watch_rows = report["watch"]
+    out.emit(report, [
         Section("paused", f"Får inte rekommenderas eller beställas från per {day.isoformat()} ({len(paused_rows)})",
                 paused_rows, cols, csv_cols),
         Section("watch", f"Bevakning per {day.isoformat()} ({len(watch_rows)})", watch_rows, cols, csv_cols),
@@ -87,9 +81,9 @@ def affected_cmd(as_of, out: Output) -> None:
     re-placement (omplacering). Children (under 18) first, then the longest-standing cause.
     Statuses and permits on the date come from history alone."""
     day = _as_of(as_of)
-    with _session() as s:
-        report = lib.affected_placements(s, day)
-    rows = [p.to_dict() for p in report.placements]
+    report = call("audit.views:affected_placements", as_of=day,
+                  http=("GET", "/audit/affected-placements", {"as_of": day}))
+    rows = [dict(p) for p in report["placements"]]
     for r in rows:
         r["child_label"] = "barn" if r["child"] else ""
         r["started_label"] = "ja" if r["started"] else "nej, ej inflyttad"
@@ -100,7 +94,7 @@ def affected_cmd(as_of, out: Output) -> None:
     csv_cols = _as_codes("placement_id", "request_id", "child", "person_age", "unit_id", "unit_name", "org_nr",
                          "insats", "route", "agreement_id", "start_on", "started", "status", "since", "cause",
                          "municipality", "requester")
-    out.emit(report.to_dict(), [
+    out.emit(report, [
         Section("placements", f"Placeringar att ompröva per {day.isoformat()} ({len(rows)}, varav "
                               f"{sum(1 for r in rows if r['child'])} barn)", rows, cols, csv_cols)])
 
@@ -114,11 +108,8 @@ def entries_cmd(since, until, period, out: Output) -> None:
     """Entry checks decided per period: units and distinct suppliers approved and rejected
     ('11 av 20 utförare godkändes inte i kontrollerna', Spink's annual report 2024). From history
     (register entry approve / reject)."""
-    from ..audit.entries import entries_report
-
-    with _session() as s:
-        report = entries_report(s, since=parse_date(since, "--since"), until=parse_date(until, "--until"),
-                                period=period)
+    filters = {"since": parse_date(since, "--since"), "until": parse_date(until, "--until"), "period": period}
+    report = call("audit.views:entries", **filters, http=("GET", "/audit/entries", filters))
     cols = [("period", "Period"), ("suppliers_checked", "Leverantörer kontrollerade"),
             ("suppliers_rejected", "Ej godkända"), ("suppliers_approved", "Godkända"),
             ("units_rejected", "Enheter ej godkända"), ("units_approved", "Enheter godkända")]
@@ -136,12 +127,11 @@ def removals_cmd(year, out: Output) -> None:
     Nordost's annual report (105 removals). A unit offering several insatser counts in each
     of their columns but once in the total."""
     year = _year(year)
-    with _session() as s:
-        report = lib.removals(s, year)
-    cols = [("reason_label", "Orsak")] + [(c, c) for c in report.insatser] + [("total", "Antal")]
-    csv_cols = ["reason", *report.insatser, "total"]
-    out.emit(report.to_dict(),
-             [Section("removals", f"Borttagna ur registret {year} ({report.total})", report.rows, cols, csv_cols)])
+    report = call("audit.views:removals", year=year, http=("GET", "/audit/removals", {"year": year}))
+    cols = [("reason_label", "Orsak")] + [(c, c) for c in report["insatser"]] + [("total", "Antal")]
+    csv_cols = ["reason", *report["insatser"], "total"]
+    out.emit(report, [Section("removals", f"Borttagna ur registret {year} ({report['total']})", report["table"], cols,
+                              csv_cols)])
 
 
 @audit.command("requests")
@@ -152,19 +142,18 @@ def requests_cmd(year, out: Output) -> None:
     sub-category, with difference and percentage (the model is the 2024 table of Spink's
     annual report), and per requesting administration."""
     year = _year(year)
-    with _session() as s:
-        report = lib.requests(s, year)
+    report = call("audit.views:requests", year=year, http=("GET", "/audit/requests", {"year": year}))
     pct = lambda r: "" if r["percent"] is None else fmt_percent(r["percent"] / 100, 1 if r["percent"] % 1 else 0)  # noqa: E731
     cats = [{**r, "pct": pct(r), "area_label": r["area_label"] if r["level"] == "insats" else ""}
-            for r in report.categories]
-    reqs = [{**r, "pct": pct(r)} for r in report.requesters]
+            for r in report["categories"]]
+    reqs = [{**r, "pct": pct(r)} for r in report["requesters"]]
     cat_csv = _as_codes("level", "area", "insats", "subcategory", "previous", "current", "difference", "percent")
     req_csv = _as_codes("municipality", "requester", "previous", "current", "difference", "percent")
     cat_cols = [("area_label", "Kategoriområde"), ("label", "Delkategori"), ("previous", str(year - 1)),
                 ("current", str(year)), ("difference", "Diff"), ("pct", "Diff %")]
     req_cols = [("municipality", "Kommun"), ("requester", "Förvaltning"), ("previous", str(year - 1)),
                 ("current", str(year)), ("difference", "Diff"), ("pct", "Diff %")]
-    out.emit(report.to_dict(), [
+    out.emit(report, [
         Section("categories", f"Placeringsförfrågningar per kategori {year} jmf {year - 1}", cats, cat_cols, cat_csv),
         Section("requesters", f"Placeringsförfrågningar per förvaltning {year} jmf {year - 1}", reqs, req_cols,
                 req_csv),
@@ -184,19 +173,20 @@ def checks_due_cmd(as_of, kind, supplier, out: Output) -> None:
     in rules/parameters/. The register does not record completed follow-ups, so a passed due
     date stays listed for the lookback period."""
     day = _as_of(as_of)
-    with _session() as s:
-        report = lib.checks_due(s, day, kind=kind, supplier=supplier)
+    report = call("audit.views:checks_due", as_of=day, kind=kind, supplier=supplier,
+                  http=("GET", "/audit/checks-due", {"as_of": day, "kind": kind, "supplier": supplier}))
     check_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("kind", "Kontroll", "check_kind"),
                   ("state", "Läge", "check_state"), ("last_performed_on", "Senast"),
                   ("last_result", "Resultat", "check_result"), ("valid_until", "Giltig t.o.m."), ("why", "Varför")]
     fu_cols = [("agreement_id", "Ramavtal"), ("supplier", "Leverantör"), ("insatser", "Insatser", "insats"),
                ("valid_from", "Start"), ("followup", "Uppföljning"), ("due_on", "Förfaller"),
                ("state", "Läge", "check_state"), ("agreement_status", "Avtalsstatus", "agreement_status")]
-    out.emit(report.to_dict(), [
-        Section("checks", f"Kontroller att göra per {day.isoformat()} ({len(report.checks)})", report.checks,
+    out.emit(report, [
+        Section("checks", f"Kontroller att göra per {day.isoformat()} ({len(report['checks'])})", report["checks"],
                 check_cols),
         Section("agreement_followups", f"Avtalsuppföljningar (12 och 30 månader) kring {day.isoformat()} "
-                                       f"({len(report.followups)})", report.followups, fu_cols),
+                                       f"({len(report['agreement_followups'])})", report["agreement_followups"],
+                fu_cols),
     ])
 
 
@@ -212,23 +202,22 @@ def direct_cmd(year, out: Output) -> None:
     within the year, start and end day included, as the review queue counts them; a placement
     without an end runs to the year's end) against the dated direct-procurement threshold."""
     year = _year(year)
-    with _session() as s:
-        report = lib.direct_procurement(s, year)
-    per = [{**r, "share": fmt_percent(r["direct_share"])} for r in report.per_insats]
+    report = call("audit.views:direct_procurement", year=year, http=("GET", "/audit/direct-procurement", {"year": year}))
+    per = [{**r, "share": fmt_percent(r["direct_share"])} for r in report["per_insats"]]
     sup = [{**r, "of_threshold": fmt_percent(r["share_of_threshold"]), "over": "ÖVER" if r["over_threshold"] else "",
-            "amount_kr": fmt_money(r["amount"])} for r in report.suppliers]
+            "amount_kr": fmt_money(r["amount"])} for r in report["suppliers"]]
     per_cols = [("label", "Insats"), ("total", "Placeringar"), ("egen_regi", "Egen regi"), ("ramavtal", "Ramavtal"),
                 ("iop", "IOP"), ("direktupphandling", "Direkt"), ("share", "Andel direkt")]
     sig_cols = [("label", "Insats"), ("direct", "Direkt"), ("why", "Varför")]
-    threshold = "ingen gräns angiven" if report.threshold is None else f"gräns {fmt_money(report.threshold)}"
+    threshold = "ingen gräns angiven" if report["threshold"] is None else f"gräns {fmt_money(report['threshold'])}"
     sup_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("insatser", "Insatser", "insats"),
                 ("placements", "Placeringar"), ("days", "Dygn"), ("amount_kr", "Belopp"),
                 ("of_threshold", "Av gränsen"), ("over", ""), ("unpriced_placements", "Utan pris")]
-    out.emit(report.to_dict(), [
+    out.emit(report, [
         Section("per_insats", f"Placeringar {year} per insats och regiform", per, per_cols,
                 _as_codes("insats", "total", "egen_regi", "ramavtal", "iop", "direktupphandling", "direct_share")),
         Section("procurement_signals", f"Återkommande direktupphandling {year} (signal att upphandla)",
-                report.signals, sig_cols, _as_codes("insats", "direct", "direct_share", "why")),
+                report["procurement_signals"], sig_cols, _as_codes("insats", "direct", "direct_share", "why")),
         Section("suppliers", f"Direktköp per leverantör {year} ({threshold})", sup, sup_cols,
                 _as_codes("org_nr", "supplier", "insatser", "placements", "days", "amount", "threshold",
                           "share_of_threshold", "over_threshold", "unpriced_placements")),
@@ -242,22 +231,21 @@ def adherence_cmd(year, out: Output) -> None:
     """Share of placements started in a year that went to a recommended unit (Nordost 2022:
     91 %), per insats, and the recorded reasons for the others."""
     year = _year(year)
-    with _session() as s:
-        report = lib.adherence(s, year)
-    head = [{"insats": "total", "label": "Totalt", "placements": report.placements,
-             "recommended": report.recommended, "share": report.share}]
-    per = [{**r, "pct": fmt_percent(r["share"])} for r in report.per_insats + head]
+    report = call("audit.views:adherence", year=year, http=("GET", "/audit/adherence", {"year": year}))
+    head = [{"insats": "total", "label": "Totalt", "placements": report["placements"],
+             "recommended": report["recommended"], "share": report["share"]}]
+    per = [{**r, "pct": fmt_percent(r["share"])} for r in report["per_insats"] + head]
     per_cols = [("label", "Insats"), ("placements", "Placeringar"), ("recommended", "Rekommenderad"),
                 ("pct", "Andel")]
     reason_cols = [("reason", "Skäl"), ("placements", "Placeringar")]
     other_cols = [("placement_id", "Placering"), ("request_id", "Förfrågan"), ("unit_id", "Enhet"),
                   ("insats", "Insats", "insats"), ("route", "Regiform", "route"), ("start_on", "Start"),
                   ("reason", "Skäl"), ("by", "Av")]
-    out.emit(report.to_dict(), [
-        Section("per_insats", f"Placeringar hos rekommenderad utförare {year}: {fmt_percent(report.share) or '–'}",
+    out.emit(report, [
+        Section("per_insats", f"Placeringar hos rekommenderad utförare {year}: {fmt_percent(report['share']) or '–'}",
                 per, per_cols, _as_codes("insats", "placements", "recommended", "share")),
-        Section("reasons", "Skäl när annan utförare valdes", report.reasons, reason_cols),
-        Section("not_recommended", "Placeringar utanför rekommendationerna", report.others, other_cols),
+        Section("reasons", "Skäl när annan utförare valdes", report["reasons"], reason_cols),
+        Section("not_recommended", "Placeringar utanför rekommendationerna", report["not_recommended"], other_cols),
     ])
 
 
@@ -275,16 +263,15 @@ def visits_cmd(as_of, level, out: Output) -> None:
     `placering register visit`; a unit visited recently moves to level 3 unless it shows
     signals of shortcomings."""
     day = _as_of(as_of)
-    with _session() as s:
-        report = lib.visits(s, day, level=level)
+    report = call("audit.views:visits", as_of=day, level=level, http=("GET", "/audit/visits", {"as_of": day, "level": level}))
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),
             ("municipality", "Kommun"), ("insatser", "Insatser", "insats"), ("placements", "Placeringar"),
             ("last_visited", "Senaste besök"), ("why", "Varför")]
     csv_cols = _as_codes("level", "priority", "unit_id", "name", "org_nr", "municipality", "insatser", "status",
                          "placements", "in_register_since", "last_visited", "why")
-    out.emit(report.to_dict(),
-             [Section("units", f"Besöksprioritering per {day.isoformat()} ({len(report.units)})", report.units, cols,
-                      csv_cols)])
+    out.emit(report,
+             [Section("units", f"Besöksprioritering per {day.isoformat()} ({len(report['units'])})", report["units"],
+                      cols, csv_cols)])
 
 
 @audit.command("log")
@@ -311,31 +298,30 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
     until_d = parse_date(until, "--until")
     if limit is None and not summary and not out.machine and not out.all:
         limit = TABLE_ROWS  # a table is for a person: the latest changes, and the count
-    with _session() as s:
-        report = lib.audit_log(s, actor=actor, unit=unit, supplier=supplier, kind=kind, action=action,
-                               since=since_d, until=until_d, summary=summary, limit=limit,
-                               show_protected=show_protected)
+    filters = {"actor": actor, "unit": unit, "supplier": supplier, "kind": kind, "action": action, "since": since_d,
+               "until": until_d, "summary": summary, "limit": limit, "show_protected": show_protected}
+    report = call("audit.views:log", **filters, http=("GET", "/audit/log", filters))
     if summary:
         cols = [("actor", "Av"), ("kind", "Typ", "entity_kind"), ("action", "Händelse", "history_action"),
                 ("changes", "Ändringar"), ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]
-        out.emit(report.to_dict(), [Section("summary", f"Ändringar: {report.total}", report.summary or [], cols)])
+        out.emit(report, [Section("summary", f"Ändringar: {report['total']}", report.get("summary") or [], cols)])
         return
     if not out.machine:
         from .changes import change_text
 
         # A person reads Swedish field names and labels; --json and --csv keep the codes.
-        report.entries = [{**e, "what": change_text(e["changes"] or {}, e["action"], e["kind"], people=True)}
-                          for e in report.entries]
+        report["entries"] = [{**e, "what": change_text(e["changes"] or {}, e["action"], e["kind"], people=True)}
+                             for e in report["entries"]]
     cols = [("effective_on", "Datum"), ("actor", "Av"), ("kind", "Typ", "entity_kind"), ("entity_id", "Id"),
             ("action", "Händelse", "history_action"), ("what", "Vad ändrades"), ("reason", "Orsak", "removal_reason"),
             ("rule_id", "Regel"), ("note", "Anteckning")]
     csv_cols = _as_codes("id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "what",
                          "reason", "rule_id", "note", "unit_id", "org_nr")
-    shown = len(report.entries)
-    title = f"Ändringar: {report.total}" + (
+    shown = len(report["entries"])
+    title = f"Ändringar: {report['total']}" + (
         f" (visar de senaste {shown}: smalna av med --actor/--unit/--supplier/--kind/--since/--until, "
-        f"--summary, eller --limit N / --all)" if shown < report.total else "")
-    out.emit(report.to_dict(), [Section("entries", title, report.entries, cols, csv_cols)])
+        f"--summary, eller --limit N / --all)" if shown < report["total"] else "")
+    out.emit(report, [Section("entries", title, report["entries"], cols, csv_cols)])
 
 
 # The case-work audits (placement-agreements, controls, surveys, not-executed, direct-purchases)

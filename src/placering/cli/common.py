@@ -28,26 +28,41 @@ if TYPE_CHECKING:
     from rich.console import Console
     from sqlalchemy.engine import Engine
 
+    from .remote import Client
+
 
 class CliError(click.ClickException):
-    def __init__(self, message: str, exit_code: int = 1):
+    def __init__(self, message: str, exit_code: int = 1, *, in_swedish: bool = False):
         super().__init__(message)
         self.exit_code = exit_code
+        self.in_swedish = in_swedish  # the server's refusal: already through the catalogue
 
     def show(self, file=None) -> None:
         from .messages import swedish
 
         # Swedish for people: the library's message through registry/messages.yaml.
-        click.echo(f"Fel: {safe(swedish(self.format_message()))}", err=True)
+        text = self.format_message() if self.in_swedish else swedish(self.format_message())
+        click.echo(f"Fel: {safe(text)}", err=True)
 
 
 @dataclass
 class AppContext:
     db_url: str | None
     json_output: bool = False
+    server: str | None = None  # --server URL (or PLACERING_SERVER): run the command on that server
     _engine: Engine | None = field(default=None, repr=False)
 
     _checked: bool = field(default=False, repr=False)
+    _client: Any = field(default=None, repr=False)
+
+    def client(self) -> "Client | None":
+        """The server the command runs on, or None to run it here on the database.
+
+        --server URL wins; else --db (or PLACERING_DATABASE_URL) runs it here; else a saved
+        login (`placering login`) runs it on that server; else here (the embedded SQLite default)."""
+        if self._client is None:
+            self._client = _client_for(self.server, self.db_url) or False
+        return self._client or None
 
     def engine(self, *, check_schema: bool = True) -> Engine:
         from ..config import setting
@@ -67,6 +82,57 @@ class AppContext:
             require_current(self._engine)
             self._checked = True
         return self._engine
+
+
+def _client_for(server: str | None, db_url: str | None) -> "Client | None":
+    import os
+
+    from .remote import Client, RemoteError, normal_server, read_login
+
+    try:
+        login = read_login() if server or not db_url else None
+        if server:
+            server = normal_server(server)
+        elif db_url or login is None:
+            return None
+        else:
+            server = login["server"]
+    except RemoteError as exc:
+        raise CliError(exc.message, exc.exit_code) from None
+    same = login is not None and login.get("server") == server
+    token = os.environ.get("PLACERING_TOKEN") or (login["token"] if same else None)
+    return Client(server, token, login.get("login") if same else None)
+
+
+def call(local: str, *args: Any, http: tuple, **kwargs: Any) -> Any:
+    """The command's one call to the library: here, `placering.<module>:<function>(engine,
+    *args, **kwargs)`; on the server (`app().client()`), `http` = (method, path, params[, body])
+    where body is JSON data, or bytes (a file sent as it is). Both give the same document."""
+    client = app().client()
+    if client is not None:
+        from .remote import RemoteError
+
+        method, path, *rest = http
+        params = rest[0] if rest else {}
+        body = rest[1] if len(rest) > 1 else None
+        try:
+            if isinstance(body, (bytes, bytearray)):
+                return client.request(method, path, params, body=bytes(body))
+            return client.request(method, path, params, json_body=body if method != "GET" else None)
+        except RemoteError as exc:
+            raise CliError(exc.message, exc.exit_code, in_swedish=True) from None
+    import importlib
+
+    module, name = local.split(":")
+    function = getattr(importlib.import_module(f"placering.{module}"), name)
+    return function(app().engine(), *args, **kwargs)
+
+
+def local_only(option: str, given: Any) -> None:
+    """An option that names something on this machine (a rules directory) cannot go to a server."""
+    if given not in (None, False, (), "") and app().client() is not None:
+        raise CliError(f"{option}: not available when the command runs on the server (it uses the rules "
+                       "deployed there); leave it out, or run the command with --db on a database", 2)
 
 
 def _refuse_missing_sqlite_file(parsed) -> None:
@@ -136,6 +202,8 @@ class PlaceringGroup(click.Group):
         except PlaceringError as exc:
             raise CliError(str(exc), exc.exit_code) from None
         except Exception as exc:
+            if isinstance(exc, click.ClickException) or "sqlalchemy" not in sys.modules:
+                raise  # a refusal already worded, or the client path (no database here)
             from sqlalchemy.exc import SQLAlchemyError
 
             if not isinstance(exc, SQLAlchemyError):
@@ -158,6 +226,8 @@ class PlaceringGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except Exception as exc:
+                if isinstance(exc, click.ClickException) or "sqlalchemy" not in sys.modules:
+                    raise
                 from ..storage.database import collided, is_retryable
 
                 if not is_retryable(exc):
@@ -194,6 +264,16 @@ def csv_option(f: Callable) -> Callable:
 
 
 def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
+    client = app(ctx).client()
+    if client is not None:
+        # On the server a change is recorded under the signed-in person: a typed --by that is
+        # someone else is refused here, as the server would (it never takes an actor from a client).
+        from ..text import nfc
+
+        if value and client.login and nfc(value.strip()) != client.login:
+            raise CliError(f"--by {value}: on the server a change is recorded under your login '{client.login}'; "
+                           "leave out --by (and PLACERING_ACTOR)", 2)
+        return client.login or value
     from ..access.users import resolve_actor
 
     return resolve_actor(app(ctx).engine(check_schema=False), value)
@@ -238,14 +318,7 @@ def wants_json(json_output: bool) -> bool:
     return json_output or app().json_output
 
 
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(v) for v in value]
-    return value
+from ..jsondata import to_jsonable  # noqa: E402,F401  (the one spelling of JSON data; re-exported)
 
 
 def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:

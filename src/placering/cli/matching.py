@@ -15,16 +15,15 @@ from typing import Any
 import click
 
 from .. import boundary
-from ..storage import open_session, transaction
-from ..storage.history import require_actor
 from ..taxonomy import load_taxonomy
 from ..vocabulary import label
 from . import cli
 from ..display import fmt_money, fmt_number
 from .messages import swedish
 from ..labels import header
-from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, echo, echo_wrapped, json_option, output_options,
-                     parse_date,
+from .remote import segment
+from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, echo, echo_wrapped,
+                     json_option, local_only, output_options, parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
 
 ENGINE_OPTION = click.option(
@@ -233,17 +232,6 @@ def _print_explain(ex: dict[str, Any]) -> None:
         echo(head + "ingen kandidat: enheten erbjuder inte insatsen via någon regiform")
 
 
-def _known_unit(unit_id: str | None) -> str | None:
-    """The unit to --explain, as the register spells it; an unknown unit is an error (exit 3,
-    with the closest names suggested) before anything is decided."""
-    if unit_id is None:
-        return None
-    from ..register.service import get_unit
-
-    with open_session(app().engine()) as session:
-        return get_unit(session, unit_id).unit_id
-
-
 class _NoProgress:
     """What `_progress` gives when no bar is shown: importing rich's progress costs a single
     match about 0.1 s."""
@@ -273,7 +261,7 @@ def _progress(total: int):
                     console=console, disable=not console.is_terminal, transient=True)
 
 
-COMMIT_EVERY = 200  # requests per committed chunk of a batch
+COMMIT_EVERY = 200  # requests per committed chunk of a batch (matching/views.py)
 
 
 @cli.command()
@@ -303,135 +291,55 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     finishes it (it commits every --commit-every requests). A request_id stored with different
     content is an error. --explain UNIT_ID says where a unit stands and stores nothing.
     """
-    from ..matching.decisions import check_new_content
-    from ..matching.request import read_requests
-
-    explain_unit = _known_unit(explain_unit)
-    requests = read_requests(request_file)
-    single = len(requests) == 1 and requests[0][1] is None
-    if explain_unit and len(requests) != 1:
-        raise CliError("--explain takes a file with one request", 2)
     as_json = wants_json(json_output)
-    db = app().engine()
-    with open_session(db) as session:
-        check_new_content(session, [r for r, _ in requests])
-    if explain_unit:
-        _explain_request(db, requests[0][0], explain_unit, engine=engine, rules_path=rules_dir, limit=limit,
-                         as_json=as_json)
+    local_only("--rules", rules_dir)
+    try:
+        data = request_file.read_bytes()
+    except OSError as exc:
+        from ..errors import Problem, ValidationError
+
+        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=str(request_file))) from None
+    name = str(request_file)
+    # Whole documents for --json of one request (or --full); as stored for a person (their
+    # excluded units counted, not listed); none for a batch's --json (its summaries).
+    documents_as = "full" if as_json else "stored"
+    if app().client() is not None:
+        answer = call("", http=("POST", "/requests/match",
+                                {"name": name, "limit": limit, "explain": explain_unit, "engine": engine,
+                                 "commit_every": commit_every, "documents": documents_as}, data))
+        _print_match(answer, as_json=as_json, full=full, all_rows=all_rows, actor=actor)
         return
-    results = _decide_all(db, [r for r, _ in requests], engine=engine, rules_path=rules_dir, limit=limit,
-                          actor=actor, commit_every=commit_every)
-    if single or full:
-        _print_full(db, [s["request_id"] for s in results], as_json=as_json, single=single,
-                    stored_earlier=[not s["decided_now"] for s in results], actor=actor)
+    total = sum(1 for line in data.splitlines() if line.lstrip().startswith(b"{"))  # requests, about
+    with _progress(total) as progress:
+        task = progress.add_task("match", total=total)
+        answer = call("matching.views:match", data, name, actor=actor, evaluator=engine, rules_dir=rules_dir,
+                      limit=limit, explain_unit=explain_unit, commit_every=commit_every, documents_as=documents_as,
+                      progress=lambda: progress.advance(task), http=())
+    _print_match(answer, as_json=as_json, full=full, all_rows=all_rows, actor=actor)
+
+
+def _print_match(answer: dict[str, Any], *, as_json: bool, full: bool, all_rows: bool, actor: str | None) -> None:
+    if "explain" in answer:
+        print_json(answer["explain"]) if as_json else _print_explain(answer["explain"])
         return
-    if as_json:
+    results, single = answer["results"], answer["single"]
+    if as_json and not (single or full):
         print_json(results)
         return
-    _print_batch(results, all_rows=all_rows)
-
-
-def _explain_request(db: Any, request: Any, unit_id: str, *, engine: str, rules_path: Path | None,
-                     limit: int | None, as_json: bool) -> None:
-    """Read-only: from the stored decision when the request is decided, else from a decision
-    made now and not stored."""
-    from ..matching.decisions import explain, find_request, latest_decision, stored_document
-    from ..matching.matcher import MatchContext
-
-    with open_session(db) as session:
-        row = find_request(session, request.request_id)
-        decision = latest_decision(session, row) if row is not None else None
-        if decision is not None:
-            ex = explain(stored_document(decision), unit_id, session=session, row=row)
-        else:
-            ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser=[request.insats], store=False)
-            ex = explain(ctx.decide(request, limit=limit), unit_id)
-    print_json(ex) if as_json else _print_explain(ex)
-
-
-def _decide_all(db: Any, requests: list[Any], *, engine: str, rules_path: Path | None, limit: int | None,
-                actor: str | None, commit_every: int, again: bool = False) -> list[dict[str, Any]]:
-    """Decide and store every request, committing every `commit_every`; a summary of each."""
-    from ..matching.decisions import stored_requests
-    from ..matching.matcher import MatchContext, match_request
-    from ..memory import freeze_long_lived
-    from ..storage.database import chunks
-
-    pending = requests if again or limit is not None else _undecided(db, requests)
-    # Nothing to decide (a batch run again): no rules, register or evaluator to load.
-    ctx = MatchContext.load(db, engine=engine, rules_dir=rules_path, insatser={r.insats for r in pending}) \
-        if pending else None
-    if ctx is not None and len(pending) >= PROGRESS_FROM:
-        with open_session(db) as session:
-            ctx.preload_unit_labels(session)
-    # The register snapshot lives until the command ends; a long run collects first.
-    freeze_long_lived(collect=len(pending) >= PROGRESS_FROM)
-    summaries: list[dict[str, Any]] = []
-    with _progress(len(requests)) as progress:
-        task = progress.add_task("match", total=len(requests))
-        for chunk in chunks(requests, commit_every):
-            with transaction(db) as session:
-                rows = stored_requests(session, [r.request_id for r in chunk])  # one query, not one per request
-                for request in chunk:  # request ids are unique in a batch (read_requests refuses repeats)
-                    doc, new = match_request(session, request, context=ctx, actor=actor, limit=limit, again=again,
-                                             known=rows)
-                    summaries.append(_summary(doc, new))
-                    progress.advance(task)
-                session.flush()
-            session.expunge_all()  # committed; let the documents go
-    return summaries
-
-
-def _undecided(db: Any, requests: list[Any]) -> list[Any]:
-    """The requests that have no stored decision yet."""
-    from sqlalchemy import select
-
-    from ..storage.database import chunks
-    from ..storage.models import Decision, PlacementRequest
-
-    decided: set[str] = set()
-    with open_session(db) as session:
-        for batch in chunks(sorted({r.request_id for r in requests})):
-            decided.update(session.scalars(
-                select(PlacementRequest.request_id).join(Decision, Decision.request_id == PlacementRequest.id)
-                .where(PlacementRequest.request_id.in_(batch))))
-    return [r for r in requests if r.request_id not in decided]
-
-
-def _print_full(db: Any, request_ids: list[str], *, as_json: bool, single: bool,
-                stored_earlier: list[bool] | None = None, actor: str | None = None) -> None:
-    """Whole decision documents (CONTRACT.md), read back from storage one at a time."""
-    from ..matching.decisions import full_document, get_request, latest_decision, stored_document
-
-    with open_session(db) as session:
-        def docs():
-            for rid in request_ids:
-                row = get_request(session, rid)
-                doc = stored_document(latest_decision(session, row))
-                yield full_document(session, row, doc) if as_json else doc
-                session.expunge_all()
-
-        if single and as_json:
-            print_json(next(docs()))
-        elif as_json:
-            _print_json_list(docs())
-        else:
-            for i, doc in enumerate(docs()):
-                if i:
-                    echo("")
-                if stored_earlier and stored_earlier[i]:
-                    echo_wrapped(f"(beslutad tidigare och sparad som beslut {doc['seq']}; "
-                                 f"'{_cmd('request', 'rematch', doc['request_id'], *_by(actor))}' beslutar på nytt)")
-                _print_decision(doc, actor)
-
-
-def _summary(d: dict[str, Any], decided_now: bool) -> dict[str, Any]:
-    from ..matching.compact import excluded_count
-
-    return {"request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"], "decided_now": decided_now,
-            "recommendations": [{"unit_id": r["unit_id"], "route": r["route"]} for r in d["recommendations"]],
-            "flags": [{"code": f["code"]} for f in d["flags"]], "review_required": d["review_required"],
-            "excluded": excluded_count(d)}
+    if not (single or full):
+        _print_batch(results, all_rows=all_rows)
+        return
+    docs = answer["documents"]
+    if as_json:
+        print_json(next(iter(docs))) if single else _print_json_list(docs)
+        return
+    for i, (doc, s) in enumerate(zip(docs, results)):
+        if i:
+            echo("")
+        if not s["decided_now"]:
+            echo_wrapped(f"(beslutad tidigare och sparad som beslut {doc['seq']}; "
+                         f"'{_cmd('request', 'rematch', doc['request_id'], *_by(actor))}' beslutar på nytt)")
+        _print_decision(doc, actor)
 
 
 def _print_json_list(documents) -> None:
@@ -489,22 +397,15 @@ def request_schema_cmd() -> None:
 @json_option
 def request_show(request_id: str, show_protected: bool, explain_unit: str | None, json_output: bool) -> None:
     """A stored request with all its decisions, declines, reviews and the placement."""
-    from ..matching.decisions import (explain, get_request, latest_decision, request_overview, shown_document,
-                                      stored_document)
-
+    path = f"/requests/{segment(request_id)}"
     if explain_unit:  # the latest decision only: no need to rebuild every decision's excluded list
-        explain_unit = _known_unit(explain_unit)
-        with open_session(app().engine()) as session:
-            row = get_request(session, request_id)
-            decision = latest_decision(session, row)
-            if decision is None:
-                raise CliError(f"request '{request_id}' has no decision yet: run 'placering match' first", 4)
-            ex = explain(shown_document(session, row, stored_document(decision)), explain_unit, session=session,
-                         row=row)
+        ex = call("matching.views:request_explain", request_id, explain_unit,
+                  http=("GET", f"{path}/explain/{segment(explain_unit)}"))
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
-    with open_session(app().engine()) as session:
-        data = request_overview(session, request_id, show_protected=show_protected, full=wants_json(json_output))
+    full = wants_json(json_output)
+    data = call("matching.views:request_show", request_id, show_protected=show_protected, full=full,
+                http=("GET", path, {"show_protected": show_protected, "compact": not full}))
     if wants_json(json_output):
         print_json(data)
         return
@@ -550,11 +451,8 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
 @json_option
 def request_decline(request_id: str, unit_id: str, reason: str, actor: str | None, json_output: bool) -> None:
     """Record that a unit said no; `request rematch` (or `match` again) leaves it out."""
-    from ..matching.decisions import decline
-
-    with transaction(app().engine()) as session:
-        d = decline(session, request_id, unit_id, reason=reason, actor=actor)
-        out = {"request_id": request_id, "unit_id": d.unit_id, "reason": d.reason, "by": d.by}
+    out = call("matching.views:decline", request_id, unit_id, reason=reason, actor=actor,
+               http=("POST", f"/requests/{segment(request_id)}/decline", {}, {"unit_id": unit_id, "reason": reason}))
     if wants_json(json_output):
         print_json(out)
     else:
@@ -573,22 +471,18 @@ def request_decline(request_id: str, unit_id: str, reason: str, actor: str | Non
 def request_rematch(request_id: str, limit: int | None, explain_unit: str | None, engine: str,
                     rules_dir: Path | None, actor: str | None, json_output: bool) -> None:
     """Decide a stored request again (a new decision), leaving out the units that declined."""
-    from ..matching.decisions import explain, find_request, get_request, latest_decision, request_model, stored_document
-
-    actor = require_actor(actor)
-    explain_unit = _known_unit(explain_unit)
-    db = app().engine()
-    with open_session(db) as session:
-        request = request_model(get_request(session, request_id))
-    _decide_all(db, [request], engine=engine, rules_path=rules_dir, limit=limit, actor=actor, commit_every=1,
-                again=True)
+    local_only("--rules", rules_dir)
+    as_json = wants_json(json_output)
+    doc = call("matching.views:rematch", request_id, actor=actor, evaluator=engine, rules_dir=rules_dir, limit=limit,
+               explain_unit=explain_unit, full=as_json,
+               http=("POST", f"/requests/{segment(request_id)}/rematch",
+                     {"limit": limit, "explain": explain_unit, "engine": engine, "compact": not as_json}, {}))
     if explain_unit:
-        with open_session(db) as session:
-            row = find_request(session, request.request_id)
-            ex = explain(stored_document(latest_decision(session, row)), explain_unit, session=session, row=row)
-        print_json(ex) if wants_json(json_output) else _print_explain(ex)
+        print_json(doc) if as_json else _print_explain(doc)
+    elif as_json:
+        print_json(doc)
     else:
-        _print_full(db, [request.request_id], as_json=wants_json(json_output), single=True, actor=actor)
+        _print_decision(doc, actor)
 
 
 @request.command("choose")
@@ -614,15 +508,11 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
     reasons if it is no longer eligible; the placement takes its places at the unit. A
     direct-procurement placement waits for an approved review (status pending_review).
     """
-    from ..matching.decisions import choose, placement_dict
-    from ..rules import load_ruleset
-
     on_d = parse_date(on, "--on")
-    ruleset = load_ruleset(rules_path)
-    with transaction(app().engine()) as session:
-        p = choose(session, request_id, unit_id, actor=actor, reason=reason, special_reason=special_reason,
-                   on=on_d, ruleset=ruleset)
-        out = dict(placement_dict(p), request_id=request_id)
+    local_only("--rules", rules_path)
+    fields = {"reason": reason, "special_reason": special_reason, "on": on_d}
+    out = call("matching.views:choose", request_id, unit_id, actor=actor, rules_dir=rules_path, **fields,
+               http=("POST", f"/requests/{segment(request_id)}/choose", {}, {"unit_id": unit_id, **fields}))
     if wants_json(json_output):
         print_json(out)
     else:
@@ -648,12 +538,9 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
 @json_option
 def request_end(request_id: str, on: str, reason: str | None, actor: str | None, json_output: bool) -> None:
     """End a placement: after this day it is no longer active (audits read it)."""
-    from ..matching.decisions import end_placement, placement_dict
-
     end_on = parse_date(on, "--on")
-    with transaction(app().engine()) as session:
-        p = end_placement(session, request_id, end_on=end_on, actor=actor, reason=reason)
-        out = dict(placement_dict(p), request_id=request_id)
+    out = call("matching.views:end", request_id, end_on=end_on, actor=actor, reason=reason,
+               http=("POST", f"/requests/{segment(request_id)}/end", {}, {"on": end_on, "reason": reason}))
     if wants_json(json_output):
         print_json(out)
     else:
@@ -685,6 +572,8 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
     from ..matching.replay import candidate_context, replay
     from ..memory import freeze_long_lived
     from ..rules import load_ruleset
+
+    from ..storage import open_session
 
     since_d = parse_date(since, "--since")
     db = app().engine()
@@ -733,10 +622,7 @@ def review() -> None:
 @output_options
 def review_list(status: str | None, out: Output) -> None:
     """Reviews of direct-procurement decisions, oldest first."""
-    from ..matching.review import list_reviews
-
-    with open_session(app().engine()) as session:
-        rows = list_reviews(session, status)
+    rows = call("matching.views:review_list", status=status, http=("GET", "/reviews", {"status": status}))
     out.listing(rows, [("id", "Review"), ("status", "Status", "review_status"), ("request_id", "Request"),
                        ("insats", "Insats", "insats"), ("submitted_on", "Submitted"), ("seq", "Decision"),
                        ("reason", "Why direct"), ("units", "Units"), ("reviewer", "Reviewer"), ("note", "Note")],
@@ -749,11 +635,7 @@ def review_list(status: str | None, out: Output) -> None:
 def review_show(review_id: str, json_output: bool) -> None:
     """One review: the request, the direct-procurement units, why no preferred unit, price
     against the reference, supplier checks and this year's direct purchases vs the threshold."""
-    from ..matching.review import review_detail
-    from ..rules import load_ruleset
-
-    with open_session(app().engine()) as session:
-        data = review_detail(session, review_id, load_ruleset())
+    data = call("matching.views:review_show", review_id, http=("GET", f"/reviews/{segment(review_id)}"))
     if wants_json(json_output):
         print_json(data)
         return
@@ -797,11 +679,9 @@ def review_show(review_id: str, json_output: bool) -> None:
 
 
 def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_output: bool) -> None:
-    from ..matching.review import decide_review
-
-    with transaction(app().engine()) as session:
-        r = decide_review(session, review_id, approve=approve, actor=actor, note=note)
-        out = {"id": r.id, "status": r.status, "reviewer": r.reviewer, "note": r.note}
+    out = call("matching.views:review_decide", review_id, approve=approve, actor=actor, note=note,
+               http=("POST", f"/reviews/{segment(review_id)}/{'approve' if approve else 'reject'}", {},
+                     {"note": note}))
     if wants_json(json_output):
         print_json(out)
     else:

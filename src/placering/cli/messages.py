@@ -13,13 +13,14 @@ from functools import lru_cache
 
 from ..labels import label
 from ..paths import registry_dir
-from ..yamlio import load_yaml, plain
 
 _FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
 
 
 @lru_cache(maxsize=1)
 def _catalogue() -> tuple[list[tuple[re.Pattern, str]], list[tuple[str, str]], dict[str, str]]:
+    from ..yamlio import load_yaml, plain  # read only when a message is shown
+
     doc = plain(load_yaml(registry_dir() / "messages.yaml"))
     messages = [(re.compile(m["en"]), m["sv"]) for m in doc.get("messages") or []]
     phrases = list((doc.get("phrases") or {}).items())

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import or_, select
 
 from .. import boundary
-from ..boundary import load_json
-from ..errors import Problem, ValidationError
-from ..register import csvio, service
-from ..register.schema import num
-from ..register.search import search as search_register
-from ..storage import open_session, transaction
-from ..storage.history import require_actor
-from ..storage.models import History, Supplier, Unit, UnitRoute
-from ..text import nfc
 from ..display import fmt_number
 from ..labels import labels
 from .changes import change_text as _change_text
@@ -35,13 +26,16 @@ from ..vocabulary import (
 )
 from . import cli
 from ..display import safe_json
+from .remote import segment
 from .common import (
     DECIMAL,
     TABLE_ROWS,
     CliError,
     Output,
     Section,
+    call,
     echo,
+    local_only,
     output_options,
     PlaceringGroup,
     app,
@@ -65,22 +59,6 @@ def register() -> None:
 
 
 # --- import / export ------------------------------------------------------------------------
-
-
-def _read_input(path: str) -> tuple[dict, list[str], object]:
-    """(document, notes for stderr, locate) from a JSON or CSV file, by extension or content."""
-    try:
-        data = Path(path).read_bytes() if path != "-" else click.get_binary_stream("stdin").read()
-    except OSError as exc:
-        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=path)) from None
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    is_json = path.lower().endswith(".json") or (not path.lower().endswith(".csv") and head in (b"{", b"["))
-    if not is_json:
-        csv_doc, notes = csvio.read_csv(data, path)
-        return csv_doc.doc, notes, csv_doc
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return load_json(data, file=path), [], None
 
 
 DRY_RUN_ROWS = 500  # a table of every change of a national register helps nobody; --json has them all
@@ -126,27 +104,22 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     checks (those in the register are kept). It must be UTF-8 (a byte-order mark is fine); a
     Latin-1 file is read as such when unambiguous (said on stderr), otherwise rejected.
     """
-    actor = require_actor(actor)
+    local_only("--rules", rules_path)
     effective_on = parse_date(on, "--on", past=True)
-    engine = app().engine()
-    doc, notes, csv_doc = _read_input(file)
+    data = _file_bytes(file)
+    flags = {"dry_run": dry_run, "move_units": move_units, "apply_status": apply_status,
+             "skip_conflicts": skip_conflicts}
+    if app().client() is None:
+        from ..rules import load_ruleset
+
+        ruleset = load_ruleset(rules_path)
+        result = call("register.views:import_file", data, file, actor=actor, effective_on=effective_on,
+                      ruleset=ruleset, http=(), **flags)
+    else:  # the file goes to the server as it is; the server reads it as this machine would
+        result = call("", http=("POST", "/register/import", {"name": file, "on": effective_on, **flags}, data))
+    notes = result.pop("notes", [])
     for note in notes:
         echo(f"Obs: {swedish(note)}", err=True)
-    from ..rules import load_ruleset
-
-    ruleset = load_ruleset(rules_path)
-    # The parsed file lives until the command ends (at national size millions of objects).
-    from ..memory import freeze_long_lived
-
-    freeze_long_lived()
-    with transaction(engine) as session:
-        summary = service.import_document(
-            session, doc, actor=actor, source=file, dry_run=dry_run, effective_on=effective_on,
-            locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
-            move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts, ruleset=ruleset)
-        if dry_run:
-            session.rollback()
-    result = summary.as_dict()
     if wants_json(json_output):
         print_json(result)
         return
@@ -190,16 +163,25 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                     [("unit", "Unit"), ("org_nr", "Org nr"), ("status", "Status", "unit_status"),
                      ("missing", "Inträdeskontroller som inte är godkända")],
                     title="Publicerade med --apply-status utan godkända inträdeskontroller")
-    if dry_run and summary.changes:
-        shown = summary.changes[:DRY_RUN_ROWS]
+    if dry_run and result["changes"]:
+        shown = result["changes"][:DRY_RUN_ROWS]
         print_table(
             [{"entity": f"{label(c['entity_kind'], 'entity_kind')} {c['entity_id']}", "action": c["action"],
               "change": _change_text(c.get("changes") or {}, c["action"], c["entity_kind"], people=True)}
              for c in shown],
             [("entity", "Entity"), ("action", "Action", "history_action"), ("change", "Change")],
             title="Ändringar (inget skrivet: --dry-run)")
-        if len(summary.changes) > len(shown):
-            echo(f"… och {len(summary.changes) - len(shown)} ändringar till (--json listar alla).")
+        if len(result["changes"]) > len(shown):
+            echo(f"… och {len(result['changes']) - len(shown)} ändringar till (--json listar alla).")
+
+
+def _file_bytes(path: str) -> bytes:
+    from ..errors import Problem, ValidationError
+
+    try:
+        return Path(path).read_bytes() if path != "-" else click.get_binary_stream("stdin").read()
+    except OSError as exc:
+        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=path)) from None
 
 
 @register.command()
@@ -220,6 +202,9 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
     spreadsheet would take for a formula (starting with = + - @) get a leading ' (OWASP)."""
     if sum([json_output, csv_output, excel_output]) > 1:
         raise CliError("give one of --json, --csv and --excel", 2)
+    from ..register import csvio, service
+    from ..storage import open_session
+
     engine = app().engine()
     with open_session(engine) as session:
         doc = service.export_document(session)
@@ -250,32 +235,11 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
 # --- show / search ---------------------------------------------------------------------------
 
 
-def _unit_view(session, unit: Unit, show_protected: bool, checks: list[dict] | None = None) -> dict:
-    """One unit for `register show` (register/views.py: the API and the web pages show the same)."""
-    from ..register.views import unit_view
-
-    return unit_view(session, unit, show_protected, checks)
-
-
-def _agreement_view(session, agreement_id: str) -> dict:
-    routes = service.agreement_routes(session, agreement_id)
-    first = routes[0]
-    last = session.scalars(select(History).where(History.entity_kind == "agreement",
-                                                 History.entity_id == first.agreement_id)
-                           .order_by(History.effective_on.desc(), History.id.desc()).limit(1)).first()
-    # The agreement's units with their suppliers in one query, not two lookups per route.
-    unit_of = {u.id: (u, org_nr) for u, org_nr in session.execute(
-        select(Unit, Supplier.org_nr).join(Supplier, Supplier.id == Unit.supplier_id)
-        .join(UnitRoute, UnitRoute.unit_id == Unit.id).where(UnitRoute.agreement_id == first.agreement_id))}
-    units = []
-    for r in routes:
-        unit, org_nr = unit_of[r.unit_id]
-        units.append({"unit_id": unit.unit_id, "name": unit.name, "org_nr": org_nr,
-                      "daily_price": num(r.daily_price), "unit_status": unit.status})
-    return {"agreement_id": first.agreement_id, "route": first.route, "insats": first.insats,
-            "valid_from": first.valid_from, "valid_to": first.valid_to, "buyers": first.buyers,
-            "status": first.status, "status_since": last.effective_on if last else None,
-            "status_changed_by": last.actor if last else None, "units": units}
+def _shown_kind(doc: dict) -> str:
+    """What a `register show` document is about: an agreement, a unit or a supplier."""
+    if "agreement_id" in doc and "buyers" in doc:
+        return "agreement"
+    return "unit" if "unit_id" in doc else "supplier"
 
 
 _CHECK_COLUMNS = [("kind", "Check", "check_kind"), ("result", "Result", "check_result"), ("value", "Value"),
@@ -343,42 +307,29 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
 
     The location of a unit with a protected address is hidden unless --show-protected.
     """
-    engine = app().engine()
-    with open_session(engine) as session:
-        kind, obj = service.resolve_id(session, ident)
-        if kind == "agreement":
-            data = _agreement_view(session, obj)
-            if wants_json(json_output):
-                print_json(data)
-                return
-            echo(f"Avtal {data['agreement_id']}: {label(data['route'], 'route')} för "
-                 f"{label(data['insats'], 'insats')}, {data['valid_from'] or '…'} – {data['valid_to'] or '…'}; "
-                 f"köpare: {', '.join(data['buyers'])}")
-            status = label(data["status"], "agreement_status")
-            if data["status_since"]:
-                status += f" sedan {data['status_since']}, beslutat av {data['status_changed_by']}"
-            echo(f"  Status: {status}")
-            print_table(data["units"], [("unit_id", "Unit"), ("name", "Name"), ("org_nr", "Org nr"),
-                                        ("daily_price", "Daily price"), ("unit_status", "Unit status", "unit_status")],
-                        title="Enheter på avtalet")
-            return
-        if kind == "unit":
-            data = _unit_view(session, obj, show_protected)
-            if wants_json(json_output):
-                print_json(data)
-            else:
-                _print_unit(data)
-            return
-        supplier: Supplier = obj
-        checks = service.supplier_checks(session, supplier)  # once, not again for every unit
-        units = [_unit_view(session, u, show_protected, checks)
-                 for u in session.scalars(select(Unit).where(Unit.supplier_id == supplier.id).order_by(Unit.id))]
-    data = {"org_nr": supplier.org_nr, "name": supplier.name, "legal_form": supplier.legal_form,
-            "checks": checks, "units": units}
+    data = call("register.views:show", ident, show_protected=show_protected,
+                http=("GET", f"/register/{segment(ident)}", {"show_protected": show_protected}))
     if wants_json(json_output):
         print_json(data)
         return
-    echo(f"Leverantör {supplier.org_nr}: {supplier.name} ({label(supplier.legal_form, 'legal_form')})")
+    kind = _shown_kind(data)
+    if kind == "agreement":
+        echo(f"Avtal {data['agreement_id']}: {label(data['route'], 'route')} för "
+             f"{label(data['insats'], 'insats')}, {data['valid_from'] or '…'} – {data['valid_to'] or '…'}; "
+             f"köpare: {', '.join(data['buyers'])}")
+        status = label(data["status"], "agreement_status")
+        if data["status_since"]:
+            status += f" sedan {data['status_since']}, beslutat av {data['status_changed_by']}"
+        echo(f"  Status: {status}")
+        print_table(data["units"], [("unit_id", "Unit"), ("name", "Name"), ("org_nr", "Org nr"),
+                                    ("daily_price", "Daily price"), ("unit_status", "Unit status", "unit_status")],
+                    title="Enheter på avtalet")
+        return
+    if kind == "unit":
+        _print_unit(data)
+        return
+    checks, units = data["checks"], data["units"]
+    echo(f"Leverantör {data['org_nr']}: {data['name']} ({label(data['legal_form'], 'legal_form')})")
     print_table(checks, _CHECK_COLUMNS, title="Kontroller")
     print_table(
         [{**u, "insatser": [o["insats"] for o in u["offers"]],
@@ -405,11 +356,9 @@ def search(text: str, insats, route, status, municipality, limit: int, out: Outp
     """Find units by organisation number or unit_id (exact, first), else by name (fuzzy,
     Swedish-aware: 'ängen' finds 'Ängen' first; 'angen', typed without å ä ö, also finds
     'Ängen' ahead of names that only look alike)."""
-    engine = app().engine()
-    with open_session(engine) as session:
-        hits = search_register(session, text, insats=insats, route=route, status=status,
-                               municipality=municipality, limit=limit)
-    rows = [h.as_dict() for h in hits]
+    filters = {"insats": insats, "route": route, "status": status, "municipality": municipality, "limit": limit}
+    rows = call("register.views:search", text, **filters,
+                http=("GET", "/register/search", {"text": text, **filters}))
     out.listing(rows, [("unit_id", "Unit"), ("unit_name", "Unit name"), ("municipality", "Municipality"),
                        ("status", "Status", "unit_status"), ("org_nr", "Org nr"), ("supplier_name", "Supplier"),
                        ("score", "Score"), ("match", "Match", "search_match")],
@@ -419,18 +368,10 @@ def search(text: str, insats, route, status, municipality, limit: int, out: Outp
 # --- writes ----------------------------------------------------------------------------------
 
 
-def _entry_dict(h: History) -> dict:
-    # The same field names as `audit log --json` (recorded_at, kind): one spelling per field.
-    return {"id": h.id, "effective_on": h.effective_on, "recorded_at": h.at, "actor": h.actor,
-            "kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action, "org_nr": h.org_nr,
-            "unit_id": h.unit_id, "changes": h.changes, "reason": h.reason, "note": h.note,
-            "rule_id": h.rule_id, "rules_version": h.rules_version}
-
-
-def _done(entry: History | None, json_output: bool, message: str, extra: dict | None = None) -> None:
+def _done(entry: dict, json_output: bool, message: str) -> None:
+    """A change's history entry (--json: with what the register-status rules did), or the sentence."""
     if wants_json(json_output):
-        data = _entry_dict(entry) if entry is not None else {}
-        print_json({**data, **(extra or {})})
+        print_json(entry)
     else:
         echo(message)
 
@@ -445,13 +386,13 @@ def _done(entry: History | None, json_output: bool, message: str, extra: dict | 
 @json_option
 def status(unit_id: str, status: str, reason, note, on, actor, json_output: bool) -> None:
     effective_on = parse_date(on, "--on", past=True)
-    engine = app().engine()
-    with transaction(engine) as session:
-        entry = service.change_unit_status(session, unit_id, status, actor=actor, reason=reason, note=note,
-                                           effective_on=effective_on)
-    old, new = entry.changes["status"]
-    _done(entry, json_output, f"Enhet {entry.unit_id}: {label(old, 'unit_status')} → {label(new, 'unit_status')} "
-                              f"från {entry.effective_on} (av {entry.actor}).")
+    fields = {"reason": reason, "note": note}
+    entry = call("register.views:change_status", unit_id, status, actor=actor, effective_on=effective_on, **fields,
+                 http=("POST", f"/register/units/{segment(unit_id)}/status", {},
+                       {"status": status, "on": effective_on, **fields}))
+    old, new = entry["changes"]["status"]
+    _done(entry, json_output, f"Enhet {entry['unit_id']}: {label(old, 'unit_status')} → {label(new, 'unit_status')} "
+                              f"från {entry['effective_on']} (av {entry['actor']}).")
 
 
 status.help = status.__doc__ = (
@@ -476,15 +417,15 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
     participation (--supplier ORG_NR) or, when INK decides so, every supplier's. Only framework
     agreements (ramavtal); terminated is final."""
     effective_on = parse_date(on, "--on", past=True)
-    engine = app().engine()
-    with transaction(engine) as session:
-        entry = service.change_agreement_status(session, agreement_id, status, actor=actor, note=note,
-                                                effective_on=effective_on, org_nr=supplier)
-    old, new = entry.changes["status"]
-    whom = f" för leverantören {entry.org_nr}" if supplier else ""
+    fields = {"note": note, "supplier": supplier}
+    entry = call("register.views:change_agreement", agreement_id, status, actor=actor, effective_on=effective_on,
+                 **fields, http=("POST", f"/register/agreements/{segment(agreement_id)}/status", {},
+                                 {"status": status, "on": effective_on, **fields}))
+    old, new = entry["changes"]["status"]
+    whom = f" för leverantören {entry['org_nr']}" if supplier else ""
     _done(entry, json_output,
-          f"Avtal {entry.entity_id}{whom}: {label(old, 'agreement_status')} → {label(new, 'agreement_status')} "
-          f"från {entry.effective_on} (av {entry.actor}).")
+          f"Avtal {entry['entity_id']}{whom}: {label(old, 'agreement_status')} → {label(new, 'agreement_status')} "
+          f"från {entry['effective_on']} (av {entry['actor']}).")
 
 
 @register.command()
@@ -500,33 +441,23 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
 @json_option
 def check(org_nr: str, kind: str, result: str, value, on, source, rules_dir, actor, json_output: bool) -> None:
     performed_on = parse_date(on, "--on", past=True)
+    local_only("--rules", rules_dir)
     ruleset = _ruleset(rules_dir)  # a broken --rules directory is refused before anything is written
-    engine = app().engine()
-    with transaction(engine) as session:
-        row = service.record_check(session, org_nr, kind, result, performed_on=performed_on, actor=actor,
-                                   value=value, source=source)
-        supplier = session.get(Supplier, row.supplier_id)
-        entry = _last_entry(session, "check", f"{supplier.org_nr}:{row.kind}")
-        applied = _apply_rules(session, {"kind": "check", "org_nr": supplier.org_nr, "check_id": row.id, "check": {
-            "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor,
-            ruleset)
-    _done(entry, json_output, f"Kontroll registrerad för {entry.org_nr}: {label(entry.changes['kind'], 'check_kind')} "
-                              f"{label(entry.changes['result'], 'check_result').lower()} {entry.effective_on} "
-                              f"(av {entry.actor})."
-          + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
+    fields = {"value": value, "source": source}
+    entry = call("register.views:record_check", org_nr, kind, result, performed_on=performed_on, actor=actor,
+                 ruleset=ruleset, **fields,
+                 http=("POST", f"/register/suppliers/{segment(org_nr)}/checks", {},
+                       {"kind": kind, "result": result, "on": performed_on, **fields}))
+    _done(entry, json_output, f"Kontroll registrerad för {entry['org_nr']}: "
+                              f"{label(entry['changes']['kind'], 'check_kind')} "
+                              f"{label(entry['changes']['result'], 'check_result').lower()} {entry['effective_on']} "
+                              f"(av {entry['actor']})." + _applied_text(entry["rules"]))
 
 
 check.help = check.__doc__ = (
     f"Record a check (kontroll) of a supplier. KIND: {_codes(CheckKind)}.\n\n"
     "Checks accumulate; the latest of a kind is current."
 )
-
-
-def _last_entry(session, entity_kind: str, entity_id: str) -> History:
-    """The history entry the command just wrote (in its own transaction)."""
-    return session.scalars(select(History).where(History.entity_kind == entity_kind,
-                                                 History.entity_id == entity_id)
-                           .order_by(History.id.desc()).limit(1)).one()
 
 
 @register.command()
@@ -544,20 +475,17 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
            json_output: bool) -> None:
     """Record an IVO permit decision for a unit: a new permit, or a change (e.g. revoked) of one."""
     decided_on = parse_date(on, "--on", past=True)
+    local_only("--rules", rules_dir)
     ruleset = _ruleset(rules_dir)  # a broken --rules directory is refused before anything is written
-    engine = app().engine()
-    with transaction(engine) as session:
-        row = service.record_permit(session, unit_id, dnr=dnr, status=permit_status, decided_on=decided_on,
-                                    actor=actor, insats=insats, target_groups=list(target_groups) or None)
-        entry = _last_entry(session, "permit", row.dnr)
-        applied = _apply_rules(session, {"kind": "permit", "unit_id": entry.unit_id, "permit": {
-            "dnr": row.dnr, "status": row.status, "insats": row.insats, "target_groups": row.target_groups,
-            "decided_on": row.decided_on}}, actor, ruleset)
-    old, new = entry.changes["status"]
-    _done(entry, json_output, f"IVO-tillstånd {entry.entity_id} för enhet {entry.unit_id}: "
+    fields = {"dnr": dnr, "status": permit_status, "insats": insats, "target_groups": list(target_groups) or None}
+    entry = call("register.views:record_permit", unit_id, decided_on=decided_on, actor=actor, ruleset=ruleset,
+                 **fields, http=("POST", f"/register/units/{segment(unit_id)}/permits", {},
+                                 {"on": decided_on, **fields}))
+    old, new = entry["changes"]["status"]
+    _done(entry, json_output, f"IVO-tillstånd {entry['entity_id']} för enhet {entry['unit_id']}: "
                               f"{label(old, 'permit_status') if old else '(nytt)'} → {label(new, 'permit_status')}, "
-                              f"beslutat {entry.effective_on} (av {entry.actor})."
-          + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
+                              f"beslutat {entry['effective_on']} (av {entry['actor']})."
+          + _applied_text(entry["rules"]))
 
 
 @register.command()
@@ -576,19 +504,16 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, received_by, 
     """Record a complaint (synpunkt) on a unit: a case routed to INK (framework suppliers) or
     Spink; worked on with `placering complaint update`."""
     received_on = parse_date(on, "--on", past=True)
-    engine = app().engine()
-    from ..casework.complaints import receive as record_complaint
-
-    with transaction(engine) as session:
-        row, applied = record_complaint(session, unit_id, received_on=received_on, category=category,
-                                        actor=actor, outcome=outcome, note=note, received_by=received_by,
-                                        rules_dir=rules_dir)
-        entry = _last_entry(session, "complaint", str(row.id))
-    _done(entry, json_output, f"Synpunkt {entry.entity_id} på enhet {entry.unit_id} registrerad: "
-                              f"{label(entry.changes['category'], 'complaint_category')} "
-                              f"({label(entry.changes['outcome'], 'complaint_outcome').lower()}), handläggs av "
-                              f"{label(entry.changes['handler'], 'complaint_handler')} (av {entry.actor})."
-          + _applied_text(applied), {"rules": [a.as_dict() for a in applied]})
+    local_only("--rules", rules_dir)
+    fields = {"category": category, "outcome": outcome, "note": note, "received_by": received_by}
+    entry = call("register.views:record_complaint", unit_id, received_on=received_on, actor=actor,
+                 rules_dir=rules_dir, **fields, http=("POST", f"/register/units/{segment(unit_id)}/complaints", {},
+                                                       {"on": received_on, **fields}))
+    _done(entry, json_output, f"Synpunkt {entry['entity_id']} på enhet {entry['unit_id']} registrerad: "
+                              f"{label(entry['changes']['category'], 'complaint_category')} "
+                              f"({label(entry['changes']['outcome'], 'complaint_outcome').lower()}), handläggs av "
+                              f"{label(entry['changes']['handler'], 'complaint_handler')} (av {entry['actor']})."
+          + _applied_text(entry["rules"]))
 
 
 @register.command()
@@ -600,34 +525,13 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, received_by, 
 def visit(unit_id: str, on, note, actor, json_output: bool) -> None:
     """Record a site visit (verksamhetsbesök) at a unit; `audit visits` reads it."""
     visited_on = parse_date(on, "--on", past=True)
-    engine = app().engine()
-    with transaction(engine) as session:
-        row = service.record_visit(session, unit_id, visited_on=visited_on, actor=actor, note=note)
-        entry = _last_entry(session, "visit", str(row.id))
-    _done(entry, json_output, f"Besök hos enhet {entry.unit_id} {visited_on.isoformat()} registrerat (av {entry.actor}).")
+    entry = call("register.views:record_visit", unit_id, visited_on=visited_on, actor=actor, note=note,
+                 http=("POST", f"/register/units/{segment(unit_id)}/visits", {}, {"on": visited_on, "note": note}))
+    _done(entry, json_output, f"Besök hos enhet {entry['unit_id']} {visited_on.isoformat()} registrerat "
+                              f"(av {entry['actor']}).")
 
 
 # --- history ---------------------------------------------------------------------------------
-
-
-def _hide_location(entry: dict, protected: set[str]) -> None:
-    """A protected unit's coordinates stay out of printed history (--show-protected shows them)."""
-    changes = entry.get("changes") or {}
-    if "location" not in changes:
-        return
-    flagged = changes.get("protected_address")
-    if entry.get("unit_id") in protected or (isinstance(flagged, list) and True in flagged):
-        entry["changes"] = {**changes, "location": [None if v is None else "hidden (protected address)"
-                                                    for v in changes["location"]]}
-
-
-def _about_unit(session, unit: Unit):
-    """Entries about a unit: its own, and those of the agreements its routes are on."""
-    agreements = list(session.scalars(select(UnitRoute.agreement_id).distinct().where(
-        UnitRoute.unit_id == unit.id, UnitRoute.agreement_id.is_not(None))))
-    return or_(History.unit_id == unit.unit_id,
-               (History.entity_kind == "unit") & (History.entity_id == unit.unit_id),
-               (History.entity_kind == "agreement") & History.entity_id.in_(agreements))
 
 
 @register.command()
@@ -650,46 +554,13 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
     by effective date; --limit keeps the latest N.
     """
     since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
-    if limit is not None and limit < 1:
-        raise CliError("--limit must be at least 1", 2)
-    engine = app().engine()
-    with open_session(engine) as session:
-        stmt = select(History)
-        if ident:
-            what, obj = service.resolve_id(session, ident)
-            if what == "supplier":
-                stmt = stmt.where(History.org_nr == obj.org_nr)
-            elif what == "unit":
-                stmt = stmt.where(_about_unit(session, obj))
-            else:
-                stmt = stmt.where(History.entity_kind == "agreement", History.entity_id == obj)
-        if unit_id:
-            stmt = stmt.where(_about_unit(session, service.get_unit(session, unit_id)))
-        if org_nr:
-            stmt = stmt.where(History.org_nr == service.get_supplier(session, org_nr).org_nr)
-        if actor:
-            stmt = stmt.where(History.actor == nfc(actor))
-        if kind:
-            known = set(session.scalars(select(History.entity_kind).distinct())) | set(
-                session.scalars(select(History.action).distinct()))
-            if kind not in known:
-                raise CliError(f"--kind: no history entry is of kind '{kind}' (present: "
-                               f"{', '.join(sorted(known)) or 'none'})", 2)
-            stmt = stmt.where(or_(History.entity_kind == kind, History.action == kind))
-        if since_d:
-            stmt = stmt.where(History.effective_on >= since_d)
-        if until_d:
-            stmt = stmt.where(History.effective_on <= until_d)
-        stmt = stmt.order_by(History.effective_on.desc(), History.id.desc())
-        if limit:
-            stmt = stmt.limit(limit)
-        entries = list(session.scalars(stmt))[::-1]
-        protected = set() if show_protected else set(session.scalars(
-            select(Unit.unit_id).where(Unit.protected_address.is_(True))))
-    entries = [_entry_dict(h) for h in entries]
-    if not show_protected:
-        for e in entries:
-            _hide_location(e, protected)
+    filters = {"unit_id": unit_id, "org_nr": org_nr, "actor": actor, "kind": kind, "since": since_d,
+               "until": until_d, "limit": limit, "show_protected": show_protected}
+    entries = call("register.views:history", ident, **filters,
+                   http=("GET", "/register/history", {"ident": ident, **filters}))
+    if not out.machine:
+        for e in entries:  # a person reads the time as Swedish time (fmt_datetime)
+            e["recorded_at"] = datetime.fromisoformat(e["recorded_at"]) if e.get("recorded_at") else None
     for e in entries:
         e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.machine)
         e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
@@ -718,14 +589,6 @@ def _ruleset(rules_dir: Path | None):
     return load_ruleset(rules_dir) if rules_dir else None
 
 
-def _apply_rules(session, event: dict, actor, ruleset=None) -> list:
-    """Run the register_status rules (of `ruleset`, else the current rules) for the event just
-    recorded, in the same transaction."""
-    from ..rules.register_status import apply_register_event
-
-    return apply_register_event(session, event, actor=actor, ruleset=ruleset)
-
-
 _APPLIED_TEXT = {
     "unit_status": "enhet {unit_id}: {status_from} → {status_to}",
     "agreement_status": "avtal {agreement_id}: {status_from} → {status_to}",
@@ -740,25 +603,18 @@ _APPLIED_KIND = {"unit_status": "unit_status", "agreement_status": "agreement_st
                  "proposal_exists": "proposal_kind"}
 
 
-def _applied_text(applied: list) -> str:
+def _applied_text(applied: list[dict]) -> str:
     """What the rules did, one line each (empty when no rule fired), in Swedish."""
     lines = []
     for a in applied:
-        d = {k: (v if v is not None else "") for k, v in a.as_dict().items()}
-        kind = _APPLIED_KIND.get(a.action) or ("agreement_status" if a.agreement_id else "unit_status")
+        d = {k: (v if v is not None else "") for k, v in a.items()}
+        kind = _APPLIED_KIND.get(a["action"]) or ("agreement_status" if a.get("agreement_id") else "unit_status")
         for key in ("status_from", "status_to"):
             if d[key]:
-                d[key] = label(d[key], kind).lower() if a.action == "unchanged" else label(d[key], kind)
-        what = _APPLIED_TEXT.get(a.action, a.action).format(**d)
-        lines.append(f"\n  regel {a.rule}: {' '.join(what.split())}. {a.message}")
+                d[key] = label(d[key], kind).lower() if a["action"] == "unchanged" else label(d[key], kind)
+        what = _APPLIED_TEXT.get(a["action"], a["action"]).format(**d)
+        lines.append(f"\n  regel {a['rule']}: {' '.join(what.split())}. {a['message']}")
     return "".join(lines)
-
-
-def _proposal_dict(p) -> dict:
-    return {"id": p.id, "kind": p.kind, "status": p.status, "org_nr": p.org_nr, "unit_id": p.unit_id,
-            "rule_id": p.rule_id, "rules_version": p.rules_version, "message": p.message, "details": p.details,
-            "created_on": p.created_on, "decided_by": p.decided_by,
-            "decided_at": p.decided_at.isoformat() if p.decided_at else None, "decision_note": p.decision_note}
 
 
 @register.group(cls=PlaceringGroup, invoke_without_command=True)
@@ -772,11 +628,8 @@ def proposals(ctx: click.Context, proposal_status: str | None, out: Output) -> N
     Without a subcommand: list the proposals. `accept ID` / `dismiss ID` decide one, with a note."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..rules.register_status import list_proposals
-
-    engine = app().engine()
-    with open_session(engine) as session:
-        rows = [_proposal_dict(p) for p in list_proposals(session, status=proposal_status)]
+    rows = call("register.views:proposals", status=proposal_status,
+                http=("GET", "/register/proposals", {"status": proposal_status}))
     out.listing(rows, [("id", "ID"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
                        ("unit_id", "Unit"), ("org_nr", "Org nr"), ("created_on", "Created"), ("message", "Why"),
                        ("rule_id", "Rule"), ("decided_by", "Decided by"), ("decision_note", "Note")],
@@ -786,12 +639,9 @@ def proposals(ctx: click.Context, proposal_status: str | None, out: Output) -> N
 
 
 def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output: bool) -> None:
-    from ..rules.register_status import decide_proposal
-
-    engine = app().engine()
-    with transaction(engine) as session:
-        p = decide_proposal(session, proposal_id, accept=accept, actor=actor, note=note)
-        data = _proposal_dict(p)
+    data = call("register.views:decide_proposal", proposal_id, accept=accept, actor=actor, note=note,
+                http=("POST", f"/register/proposals/{proposal_id}/{'accept' if accept else 'dismiss'}", {},
+                      {"note": note}))
     if wants_json(json_output):
         print_json(data)
         return
@@ -836,13 +686,10 @@ def entry() -> None:
 @json_option
 def entry_list(on, rules_path, json_output: bool) -> None:
     """Units waiting for their entry check, with each required check: passed, or why not."""
-    from ..register.entry import pending_entries
-    from ..rules import load_ruleset
-
     on_d = parse_date(on, "--on")
-    engine = app().engine()
-    with open_session(engine) as session:
-        rows = pending_entries(session, on=on_d, ruleset=load_ruleset(rules_path))
+    local_only("--rules", rules_path)
+    rows = call("register.views:pending_entries", on=on_d, ruleset=_ruleset(rules_path),
+                http=("GET", "/register/entries", {"on": on_d}))
     if wants_json(json_output):
         print_json(rows)
         return
@@ -859,16 +706,13 @@ def entry_list(on, rules_path, json_output: bool) -> None:
 
 
 def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, json_output: bool) -> None:
-    from ..register.entry import approve_entry, reject_entry
-    from ..rules import load_ruleset
-
     on_d = parse_date(on, "--on")
-    ruleset = load_ruleset(rules_path)
-    engine = app().engine()
-    with transaction(engine) as session:
-        fn = approve_entry if approve else reject_entry
-        kw = {"note": text} if approve else {"reason": text}
-        entries = [_entry_dict(e) for e in fn(session, ident, actor=actor, on=on_d, ruleset=ruleset, **kw)]
+    local_only("--rules", rules_path)
+    ruleset = _ruleset(rules_path)
+    entries = call("register.views:decide_entry", ident, approve=approve, text=text, actor=actor, on=on_d,
+                   ruleset=ruleset, http=("POST", f"/register/entries/{segment(ident)}/"
+                                                  f"{'approve' if approve else 'reject'}", {},
+                                          {"note": text, "on": on_d}))
     if wants_json(json_output):
         print_json(entries)
         return

@@ -243,16 +243,24 @@ def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
     """
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(Problem(f"not UTF-8 text ({exc.reason})", file=name)) from None
+        data = path.read_bytes()
     except OSError as exc:
         raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=name)) from None
+    return parse_requests(data, name)
+
+
+def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int | None]]:
+    """`read_requests` of a file's bytes (sent to the server as they are); `name` is the file's
+    name, for its suffix (.jsonl, .ndjson) and the problems."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(Problem(f"not UTF-8 text ({exc.reason})", file=name)) from None
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ValidationError(Problem("the file holds no request", file=name))
     single: Any = None
-    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
+    if Path(name).suffix.lower() not in JSON_LINES_SUFFIXES:
         try:
             single = load_json(text, file=name)
         except ValidationError as exc:

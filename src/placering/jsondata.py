@@ -1,0 +1,20 @@
+"""Data as JSON carries it: dates and times as ISO text, tuples and sets as lists.
+
+The library's documents (what `--json` prints and the API returns) pass through `to_jsonable`,
+so a command formats the same data whether the library ran in its own process or on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    return value

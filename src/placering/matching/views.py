@@ -1,0 +1,285 @@
+"""The handlers' and reviewers' answers and changes as documents: what `placering match`,
+`request …` and `review …` print with --json, and what the API's request and review routes
+return. The CLI (here or through the server) and the server call these same functions.
+
+Each function takes an engine, opens its own session (or transaction) and returns plain JSON
+data (dates as ISO text); the caller only formats it. When a signed-in person is set
+(`access.acting.acting_as`, the server), a case is shown or changed only within the person's
+municipality scope (a social worker: its own municipality's requests).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..errors import InvariantViolation, ValidationError
+from ..jsondata import to_jsonable
+from ..storage import open_session, transaction
+
+COMMIT_EVERY = 200  # requests per committed chunk of a batch
+LARGE_BATCH = 20  # requests: a batch this long preloads unit labels and collects before it runs
+
+
+def _scope(municipality: str | None, action: str) -> None:
+    """Refuse a case outside the signed-in person's municipality scope (nobody signed in: the
+    embedded single user, or PostgreSQL's own row-level security on a direct login)."""
+    from ..access.acting import current_principal
+
+    principal = current_principal()
+    if principal is not None:
+        from ..access.policy import authorize
+
+        authorize(principal, action, municipality=municipality)
+
+
+def _row(session, request_id: str, action: str, *, lock: bool = False):
+    from .decisions import get_request
+
+    row = get_request(session, request_id, lock=lock)
+    _scope((row.payload or {}).get("municipality"), action)
+    return row
+
+
+def known_unit(engine, unit_id: str | None) -> str | None:
+    """The unit to --explain, as the register spells it; an unknown unit is an error (exit 3,
+    with the closest names suggested) before anything is decided."""
+    if unit_id is None:
+        return None
+    from ..register.service import get_unit
+
+    with open_session(engine) as session:
+        return get_unit(session, unit_id).unit_id
+
+
+# --- match -----------------------------------------------------------------------------------------
+
+
+def summary(d: dict[str, Any], decided_now: bool) -> dict[str, Any]:
+    """One request of a batch, as `match --json` lists it."""
+    from .compact import excluded_count
+
+    return {"request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"], "decided_now": decided_now,
+            "recommendations": [{"unit_id": r["unit_id"], "route": r["route"]} for r in d["recommendations"]],
+            "flags": [{"code": f["code"]} for f in d["flags"]], "review_required": d["review_required"],
+            "excluded": excluded_count(d)}
+
+
+def _undecided(engine, requests: list[Any]) -> list[Any]:
+    """The requests that have no stored decision yet."""
+    from sqlalchemy import select
+
+    from ..storage.database import chunks
+    from ..storage.models import Decision, PlacementRequest
+
+    decided: set[str] = set()
+    with open_session(engine) as session:
+        for batch in chunks(sorted({r.request_id for r in requests})):
+            decided.update(session.scalars(
+                select(PlacementRequest.request_id).join(Decision, Decision.request_id == PlacementRequest.id)
+                .where(PlacementRequest.request_id.in_(batch))))
+    return [r for r in requests if r.request_id not in decided]
+
+
+def decide_all(engine, requests: list[Any], *, evaluator: str = "vectorized", rules_dir: Path | None = None,
+               limit: int | None = None, actor: str | None, commit_every: int = COMMIT_EVERY, again: bool = False,
+               progress: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    """Decide and store every request, committing every `commit_every`; a summary of each."""
+    from ..memory import freeze_long_lived
+    from ..storage.database import chunks
+    from .decisions import stored_requests
+    from .matcher import MatchContext, match_request
+
+    pending = requests if again or limit is not None else _undecided(engine, requests)
+    # Nothing to decide (a batch run again): no rules, register or evaluator to load.
+    ctx = MatchContext.load(engine, engine=evaluator, rules_dir=rules_dir, insatser={r.insats for r in pending}) \
+        if pending else None
+    if ctx is not None and len(pending) >= LARGE_BATCH:
+        with open_session(engine) as session:
+            ctx.preload_unit_labels(session)
+    # The register snapshot lives until the call ends; a long run collects first.
+    freeze_long_lived(collect=len(pending) >= LARGE_BATCH)
+    summaries: list[dict[str, Any]] = []
+    for chunk in chunks(requests, commit_every):
+        with transaction(engine) as session:
+            rows = stored_requests(session, [r.request_id for r in chunk])  # one query, not one per request
+            for request in chunk:  # request ids are unique in a batch (read_requests refuses repeats)
+                doc, new = match_request(session, request, context=ctx, actor=actor, limit=limit, again=again,
+                                         known=rows)
+                summaries.append(summary(doc, new))
+                if progress is not None:
+                    progress()
+            session.flush()
+        session.expunge_all()  # committed; let the documents go
+    return summaries
+
+
+def documents(engine, request_ids: Iterable[str], *, full: bool) -> Iterable[dict[str, Any]]:
+    """The latest decision of each request, read back from storage one at a time: whole
+    (CONTRACT.md, every excluded unit with its reasons) or as stored (`full=False`)."""
+    from .decisions import full_document, get_request, latest_decision, stored_document
+
+    with open_session(engine) as session:
+        for rid in request_ids:
+            row = get_request(session, rid)
+            doc = stored_document(latest_decision(session, row))
+            yield to_jsonable(full_document(session, row, doc) if full else doc)
+            session.expunge_all()
+
+
+def explain_new(engine, request: Any, unit_id: str, *, evaluator: str = "vectorized",
+                rules_dir: Path | None = None, limit: int | None = None) -> dict[str, Any]:
+    """`match REQUEST --explain UNIT`, read-only: from the stored decision when the request is
+    decided, else from a decision made now and not stored."""
+    from .decisions import explain, find_request, latest_decision, stored_document
+    from .matcher import MatchContext
+
+    with open_session(engine) as session:
+        row = find_request(session, request.request_id)
+        decision = latest_decision(session, row) if row is not None else None
+        if decision is not None:
+            return to_jsonable(explain(stored_document(decision), unit_id, session=session, row=row))
+    ctx = MatchContext.load(engine, engine=evaluator, rules_dir=rules_dir, insatser=[request.insats], store=False)
+    return to_jsonable(explain(ctx.decide(request, limit=limit), unit_id))
+
+
+def match(engine, data: bytes, name: str, *, actor: str | None, evaluator: str = "vectorized",
+          rules_dir: Path | None = None, limit: int | None = None, explain_unit: str | None = None,
+          commit_every: int = COMMIT_EVERY, documents_as: str | None = "full",
+          progress: Callable[[], None] | None = None) -> dict[str, Any]:
+    """`placering match FILE` on a file's bytes (one request, or JSON lines): validate every
+    request first, decide and store those not yet decided, and answer
+    {"single": one request file, "results": a summary per request, "documents": their latest
+    decisions (`documents_as` "full", "stored", or None for none)}; with `explain_unit`,
+    {"explain": where that unit stands}, and nothing is stored."""
+    from ..storage.history import require_actor
+    from .decisions import check_new_content
+    from .request import parse_requests
+
+    explain_unit = known_unit(engine, explain_unit)
+    requests = parse_requests(data, name)
+    if explain_unit and len(requests) != 1:
+        raise ValidationError("--explain takes a file with one request")
+    for request, _line in requests:
+        _scope(request.municipality, "request.match")
+    with open_session(engine) as session:
+        check_new_content(session, [r for r, _ in requests])
+    if explain_unit:
+        return {"explain": explain_new(engine, requests[0][0], explain_unit, evaluator=evaluator,
+                                       rules_dir=rules_dir, limit=limit)}
+    actor = require_actor(actor)
+    results = decide_all(engine, [r for r, _ in requests], evaluator=evaluator, rules_dir=rules_dir, limit=limit,
+                         actor=actor, commit_every=commit_every, progress=progress)
+    single = len(requests) == 1 and requests[0][1] is None
+    # One document at a time (a year's batch need not fit in memory): the caller iterates.
+    docs = documents(engine, [s["request_id"] for s in results], full=documents_as == "full") \
+        if documents_as else iter(())
+    return {"single": single, "results": results, "documents": docs}
+
+
+def rematch(engine, request_id: str, *, actor: str | None, evaluator: str = "vectorized",
+            rules_dir: Path | None = None, limit: int | None = None, explain_unit: str | None = None,
+            full: bool = True) -> dict[str, Any]:
+    """`request rematch R`: a new decision, leaving out the units that declined. The decision
+    document (whole, or as stored with `full=False`), or with `explain_unit` where it stands."""
+    from ..storage.history import require_actor
+    from .decisions import explain, find_request, latest_decision, request_model, stored_document
+
+    actor = require_actor(actor)
+    explain_unit = known_unit(engine, explain_unit)
+    with open_session(engine) as session:
+        request = request_model(_row(session, request_id, "request.match"))
+    decide_all(engine, [request], evaluator=evaluator, rules_dir=rules_dir, limit=limit, actor=actor,
+               commit_every=1, again=True)
+    if explain_unit:
+        with open_session(engine) as session:
+            row = find_request(session, request.request_id)
+            return to_jsonable(explain(stored_document(latest_decision(session, row)), explain_unit,
+                                       session=session, row=row))
+    return next(iter(documents(engine, [request.request_id], full=full)))
+
+
+# --- requests --------------------------------------------------------------------------------------
+
+
+def request_show(engine, request_id: str, *, show_protected: bool = False, full: bool = True) -> dict[str, Any]:
+    """`request show R`: the request with every decision, decline, review and the placement."""
+    from .decisions import request_overview
+
+    with open_session(engine) as session:
+        _row(session, request_id, "request.read")
+        return to_jsonable(request_overview(session, request_id, show_protected=show_protected, full=full))
+
+
+def request_explain(engine, request_id: str, unit_id: str) -> dict[str, Any]:
+    """`request show R --explain UNIT`: where the unit stood in the latest decision."""
+    from .decisions import explain, latest_decision, shown_document, stored_document
+
+    unit_id = known_unit(engine, unit_id)
+    with open_session(engine) as session:
+        row = _row(session, request_id, "request.read")
+        decision = latest_decision(session, row)
+        if decision is None:
+            raise InvariantViolation(f"request '{request_id}' has no decision yet: run 'placering match' first")
+        return to_jsonable(explain(shown_document(session, row, stored_document(decision)), unit_id,
+                                   session=session, row=row))
+
+
+def decline(engine, request_id: str, unit_id: str, *, reason: str, actor: str | None) -> dict[str, Any]:
+    """`request decline R UNIT`: the decline recorded."""
+    from .decisions import decline as record_decline
+
+    with transaction(engine) as session:
+        _row(session, request_id, "request.decline")
+        d = record_decline(session, request_id, unit_id, reason=reason, actor=actor)
+        return {"request_id": request_id, "unit_id": d.unit_id, "reason": d.reason, "by": d.by}
+
+
+def choose(engine, request_id: str, unit_id: str, *, actor: str | None, reason: str | None = None,
+           special_reason: str | None = None, on=None, rules_dir: Path | None = None) -> dict[str, Any]:
+    """`request choose R UNIT`: the placement created."""
+    from ..rules import load_ruleset
+    from .decisions import choose as create_placement, placement_dict
+
+    ruleset = load_ruleset(rules_dir)
+    with transaction(engine) as session:
+        _row(session, request_id, "request.choose")
+        p = create_placement(session, request_id, unit_id, actor=actor, reason=reason,
+                             special_reason=special_reason, on=on, ruleset=ruleset)
+        return to_jsonable(dict(placement_dict(p), request_id=request_id))
+
+
+def end(engine, request_id: str, *, end_on, actor: str | None, reason: str | None = None) -> dict[str, Any]:
+    """`request end R --on DATE`: the placement ended."""
+    from .decisions import end_placement, placement_dict
+
+    with transaction(engine) as session:
+        _row(session, request_id, "request.end")
+        p = end_placement(session, request_id, end_on=end_on, actor=actor, reason=reason)
+        return to_jsonable(dict(placement_dict(p), request_id=request_id))
+
+
+# --- reviews ---------------------------------------------------------------------------------------
+
+
+def review_list(engine, *, status: str | None = None) -> list[dict[str, Any]]:
+    from .review import list_reviews
+
+    with open_session(engine) as session:
+        return to_jsonable(list_reviews(session, status))
+
+
+def review_show(engine, review_id: str) -> dict[str, Any]:
+    from ..rules import load_ruleset
+    from .review import review_detail
+
+    with open_session(engine) as session:
+        return to_jsonable(review_detail(session, review_id, load_ruleset()))
+
+
+def review_decide(engine, review_id: str, *, approve: bool, actor: str | None, note: str) -> dict[str, Any]:
+    from .review import decide_review
+
+    with transaction(engine) as session:
+        r = decide_review(session, review_id, approve=approve, actor=actor, note=note)
+        return {"id": r.id, "status": r.status, "reviewer": r.reviewer, "note": r.note}
