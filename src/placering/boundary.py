@@ -49,6 +49,16 @@ MAX_LENGTH = {
     "note": 2000,  # notes, reasons, status notes, sources
 }
 
+# Sweden's extent (WGS 84), with a margin: Smygehuk 55.34 N, Treriksröset 69.06 N, Koster 10.96 E,
+# Haparanda 24.17 E. A unit or a home outside it is a mistyped position (issue 21: Sydney
+# coordinates for a Göteborg unit), not a place the register serves.
+SWEDEN_LAT = (55.0, 69.5)
+SWEDEN_LON = (10.5, 24.5)
+
+# Bidirectional controls (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI; LRM, RLM; ALM): they
+# reorder what a person reads ('Trojan Source'), so a name could show another than it is.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
 from .clock import STOCKHOLM, today  # noqa: F401  (the register's days are Swedish days; one clock)
 
 
@@ -62,7 +72,17 @@ def bad_character(value: str) -> str | None:
             return f"a lone surrogate (U+{ord(ch):04X}) is not text"
         if cat == "Cc" and ch not in "\t\n\r":
             return "contains NUL" if ch == "\0" else f"contains a control character (U+{ord(ch):04X})"
+        if ch in BIDI_CONTROLS:
+            return f"contains a bidirectional control character (U+{ord(ch):04X}), which changes how text reads"
     return None
+
+
+def in_sweden(lat: float, lon: float) -> str | None:
+    """Why a position is not in Sweden, or None."""
+    if SWEDEN_LAT[0] <= lat <= SWEDEN_LAT[1] and SWEDEN_LON[0] <= lon <= SWEDEN_LON[1]:
+        return None
+    return (f"position {lat:g}, {lon:g} is outside Sweden (latitude {SWEDEN_LAT[0]:g}–{SWEDEN_LAT[1]:g}, "
+            f"longitude {SWEDEN_LON[0]:g}–{SWEDEN_LON[1]:g})")
 
 
 def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: bool = False) -> str:
@@ -76,6 +96,9 @@ def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: b
     problem = bad_character(value)
     if problem:
         raise ValueError(problem)
+    if kind == "id" and any(ch.isspace() for ch in value):
+        # "U 9001\t" would be stored as "U 9001": what is stored would not be what was sent
+        raise ValueError(f"{_show(value)} holds white space; an id is one word (e.g. U-9001)")
     value = nfc(value)
     if not value and not empty_ok:
         raise ValueError("must not be empty")

@@ -314,7 +314,9 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     as_json = wants_json(json_output)
     db = app().engine()
     with open_session(db) as session:
-        check_new_content(session, [r for r, _ in requests])
+        from ..rules import load_ruleset
+
+        check_new_content(session, [r for r, _ in requests], load_ruleset(rules_dir) if rules_dir else None)
     if explain_unit:
         _explain_request(db, requests[0][0], explain_unit, engine=engine, rules_path=rules_dir, limit=limit,
                          as_json=as_json)
