@@ -760,6 +760,8 @@ _APPLIED_TEXT = {
     "proposal": "förslag {proposal_id} ({status_to}) skapat",
     "proposal_exists": "förslag {proposal_id} är redan öppet",
     "unchanged": "{unit_id} {agreement_id} är redan {status_to}",
+    "made_concurrently": "{unit_id} {agreement_id} fick status {status_from} genom en samtidig ändring",
+    "superseded": "{unit_id} {agreement_id} har status {status_from} efter en samtidig ändring; {status_to} gjordes inte",
     "unevaluable": "kunde inte bedömas",
     "flag": "flaggad",
 }
