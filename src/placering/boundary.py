@@ -435,6 +435,40 @@ def bad_string(value: Any, path: str = "") -> tuple[str, str] | None:
     return None
 
 
+# --- files ---------------------------------------------------------------------------------------
+
+
+def write_private(path: Any, text: str) -> None:
+    """Write a file only its owner can read (0600; issue 21): an export of the register (with
+    --show-protected, protected addresses) is personal data. An existing file is replaced by a new
+    one, so a file others could read is never written into."""
+    import os
+    import tempfile
+
+    import stat
+
+    target = os.fspath(path)
+    try:
+        if not stat.S_ISREG(os.stat(target).st_mode):  # /dev/stdout, a pipe: written as it is
+            with open(target, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            return
+    except FileNotFoundError:
+        pass
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".placering-", dir=directory)  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 # --- click parameter types ----------------------------------------------------------------------
 
 

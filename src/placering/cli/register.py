@@ -235,7 +235,7 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
         text = safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
     if out:
         try:
-            Path(out).write_text(text, encoding="utf-8", newline="")
+            boundary.write_private(out, text)  # 0600: an export can hold protected addresses
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror}", 1) from None
         n = sum(len(s["units"]) for s in doc["suppliers"])
