@@ -65,16 +65,21 @@ from .clock import STOCKHOLM, today  # noqa: F401  (the register's days are Swed
 # --- text ---------------------------------------------------------------------------------------
 
 
+# Control characters (Cc) except tab and line breaks, lone surrogates (Cs) and bidirectional
+# controls: one search finds whether a text has any (most have none), then the first is named.
+_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
 def bad_character(value: str) -> str | None:
-    for ch in value:
-        cat = unicodedata.category(ch)
-        if cat == "Cs":
-            return f"a lone surrogate (U+{ord(ch):04X}) is not text"
-        if cat == "Cc" and ch not in "\t\n\r":
-            return "contains NUL" if ch == "\0" else f"contains a control character (U+{ord(ch):04X})"
-        if ch in BIDI_CONTROLS:
-            return f"contains a bidirectional control character (U+{ord(ch):04X}), which changes how text reads"
-    return None
+    m = _BAD.search(value)
+    if m is None:
+        return None
+    ch = m.group()
+    if unicodedata.category(ch) == "Cs":
+        return f"a lone surrogate (U+{ord(ch):04X}) is not text"
+    if ch in BIDI_CONTROLS:
+        return f"contains a bidirectional control character (U+{ord(ch):04X}), which changes how text reads"
+    return "contains NUL" if ch == "\0" else f"contains a control character (U+{ord(ch):04X})"
 
 
 def in_sweden(lat: float, lon: float) -> str | None:
@@ -96,7 +101,7 @@ def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: b
     problem = bad_character(value)
     if problem:
         raise ValueError(problem)
-    if kind == "id" and any(ch.isspace() for ch in value):
+    if kind == "id" and _SPACE.search(value):
         # "U 9001\t" would be stored as "U 9001": what is stored would not be what was sent
         raise ValueError(f"{_show(value)} holds white space; an id is one word (e.g. U-9001)")
     value = nfc(value)
@@ -125,11 +130,21 @@ _LOOKALIKE = {
 }
 
 
+_ASCII_DIGIT = re.compile("[0-9]")
+# A decimal digit of any script (\\d), or a character whose digit value Unicode gives without it
+# being one (superscripts, subscripts, circled and dingbat digits, Ethiopic, …).
+_ANY_DIGIT = re.compile("[\\d\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089"
+                        "\u2460-\u2468\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e"
+                        "\u2780-\u2788\u278a-\u2792\U00010a40-\U00010a43\U00010e60-\U00010e68"
+                        "\U00011052-\U0001105a\U0001f100-\U0001f10a]")
+_SPACE = re.compile(r"\s")
+
+
 def digits_as_read(text: str) -> str:
     """`text` as a person reads its digits: the normalisation the identity-number check uses."""
     text = unicodedata.normalize("NFKC", text)
     chars: list[str] = []
-    for ch in text:
+    for ch in ("" if text.isascii() else text):
         cat = unicodedata.category(ch)
         if cat == "Cf" or cat in ("Mn", "Me"):
             continue  # invisible, or a mark on the character before it
@@ -137,6 +152,8 @@ def digits_as_read(text: str) -> str:
             chars.append(str(unicodedata.digit(ch)))  # Arabic-Indic, Devanagari, circled, dingbat digits
             continue
         chars.append(ch)
+    if text.isascii():
+        chars = list(text)
     # Look-alike letters count as digits next to a digit, unless a letter of a word stands on their
     # other side ('9OO1O1' is 900101, 'Box 12' and '12 st' stay words); two passes reach 'OO'.
     def ordinary_letter(c: str) -> bool:
@@ -262,8 +279,10 @@ def personnummer_path(value: Any, path: str = "") -> str | None:
 def contains_personnummer(text: str) -> bool:
     """Whether `text` holds a personal identity number, however disguised (digits_as_read), outside
     the numbers the sources write that only look like one (diary, phone, invoice numbers, periods)."""
-    if not any(ch.isnumeric() for ch in text):
+    if text.isascii() and _ASCII_DIGIT.search(text) is None:
         return False  # look-alike letters are read as digits only next to a digit
+    if not text.isascii() and _ANY_DIGIT.search(unicodedata.normalize("NFKC", text)) is None:
+        return False  # (NFKC: '½', '㉑', '⑽' hold digits only once decomposed)
     text = _without(_CONTEXTS, digits_as_read(text))
     if any(is_identity_number(d) for d in _candidates(_without(_NAMED_NUMBERS, text))):
         return True
