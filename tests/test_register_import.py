@@ -283,8 +283,7 @@ BAD_INPUTS = [
     ("negative_places", lambda d: _unit(d).update(places=-1),
      "suppliers[0].units[0], field 'places': Input should be greater than or equal to 0"),
     ("date", lambda d: _unit(d)["routes"][0].update(valid_to="2026-02-30"),
-     "suppliers[0].units[0].routes[0], field 'valid_to': Input should be a valid date or datetime, day value is "
-     "outside expected range"),
+     "suppliers[0].units[0].routes[0], field 'valid_to': '2026-02-30' is not a date in the calendar"),
     ("validity", lambda d: _unit(d)["routes"][1].update(valid_from="2025-01-01", valid_to="2024-01-01"),
      "suppliers[0].units[0].routes[1], field 'valid_from': valid_from 2025-01-01 is after valid_to 2024-01-01"),
     ("daily_price", lambda d: _unit(d)["routes"][1].pop("daily_price"),

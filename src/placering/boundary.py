@@ -49,20 +49,45 @@ MAX_LENGTH = {
     "note": 2000,  # notes, reasons, status notes, sources
 }
 
+# Sweden's extent (WGS 84), with a margin: Smygehuk 55.34 N, Treriksröset 69.06 N, Koster 10.96 E,
+# Haparanda 24.17 E. A unit or a home outside it is a mistyped position (issue 21: Sydney
+# coordinates for a Göteborg unit), not a place the register serves.
+SWEDEN_LAT = (55.0, 69.5)
+SWEDEN_LON = (10.5, 24.5)
+
+# Bidirectional controls (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI; LRM, RLM; ALM): they
+# reorder what a person reads ('Trojan Source'), so a name could show another than it is.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
 from .clock import STOCKHOLM, today  # noqa: F401  (the register's days are Swedish days; one clock)
 
 
 # --- text ---------------------------------------------------------------------------------------
 
 
+# Control characters (Cc) except tab and line breaks, lone surrogates (Cs) and bidirectional
+# controls: one search finds whether a text has any (most have none), then the first is named.
+_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
 def bad_character(value: str) -> str | None:
-    for ch in value:
-        cat = unicodedata.category(ch)
-        if cat == "Cs":
-            return f"a lone surrogate (U+{ord(ch):04X}) is not text"
-        if cat == "Cc" and ch not in "\t\n\r":
-            return "contains NUL" if ch == "\0" else f"contains a control character (U+{ord(ch):04X})"
-    return None
+    m = _BAD.search(value)
+    if m is None:
+        return None
+    ch = m.group()
+    if unicodedata.category(ch) == "Cs":
+        return f"a lone surrogate (U+{ord(ch):04X}) is not text"
+    if ch in BIDI_CONTROLS:
+        return f"contains a bidirectional control character (U+{ord(ch):04X}), which changes how text reads"
+    return "contains NUL" if ch == "\0" else f"contains a control character (U+{ord(ch):04X})"
+
+
+def in_sweden(lat: float, lon: float) -> str | None:
+    """Why a position is not in Sweden, or None."""
+    if SWEDEN_LAT[0] <= lat <= SWEDEN_LAT[1] and SWEDEN_LON[0] <= lon <= SWEDEN_LON[1]:
+        return None
+    return (f"position {lat:g}, {lon:g} is outside Sweden (latitude {SWEDEN_LAT[0]:g}–{SWEDEN_LAT[1]:g}, "
+            f"longitude {SWEDEN_LON[0]:g}–{SWEDEN_LON[1]:g})")
 
 
 def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: bool = False) -> str:
@@ -76,6 +101,9 @@ def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: b
     problem = bad_character(value)
     if problem:
         raise ValueError(problem)
+    if kind == "id" and _SPACE.search(value):
+        # "U 9001\t" would be stored as "U 9001": what is stored would not be what was sent
+        raise ValueError(f"{_show(value)} holds white space; an id is one word (e.g. U-9001)")
     value = nfc(value)
     if not value and not empty_ok:
         raise ValueError("must not be empty")
@@ -83,17 +111,103 @@ def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: b
     if len(value) > limit:
         raise ValueError(f"is {len(value)} characters long; at most {limit}")
     if free and contains_personnummer(value):
-        raise ValueError("looks like a personal identity number (personnummer or samordningsnummer); "
-                         "write no identity numbers in the register or requests")
+        raise ValueError(IDENTITY_NUMBER_MESSAGE)
     return value
 
 
 # --- personal identity numbers ----------------------------------------------------------------
 
-# Digit groups and what may stand between the digits of one number: white space, any dash
-# (hyphen, en/em dash, minus sign, …), dots, slashes, colons and the centenarian '+'.
+# Before looking for one, a text is brought to the form a person would read (issue 21): NFKC
+# (full-width, superscript and circled digits become ASCII), format characters removed (zero-width
+# space and joiner, soft hyphen, BOM, word joiner …), combining marks removed, every Unicode decimal
+# digit mapped to 0–9 (Arabic-Indic, Devanagari, …), and letters that look like digits folded when
+# they stand in a run of digits (O → 0, l/I → 1, …).
+_LOOKALIKE = {
+    "O": "0", "o": "0", "Ο": "0", "ο": "0", "О": "0", "о": "0", "D": "0", "Q": "0",
+    "l": "1", "I": "1", "i": "1", "|": "1", "ı": "1", "і": "1", "Ι": "1", "ӏ": "1", "!": "1",
+    "Z": "2", "z": "2", "E": "3", "A": "4", "S": "5", "s": "5", "G": "6", "b": "6", "T": "7",
+    "B": "8", "g": "9", "q": "9",
+}
+
+
+_ASCII_DIGIT = re.compile("[0-9]")
+# A decimal digit of any script (\\d), or a character whose digit value Unicode gives without it
+# being one (superscripts, subscripts, circled and dingbat digits, Ethiopic, …).
+_ANY_DIGIT = re.compile("[\\d\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089"
+                        "\u2460-\u2468\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e"
+                        "\u2780-\u2788\u278a-\u2792\U00010a40-\U00010a43\U00010e60-\U00010e68"
+                        "\U00011052-\U0001105a\U0001f100-\U0001f10a]")
+_SPACE = re.compile(r"\s")
+
+
+def digits_as_read(text: str) -> str:
+    """`text` as a person reads its digits: the normalisation the identity-number check uses."""
+    text = unicodedata.normalize("NFKC", text)
+    chars: list[str] = []
+    for ch in ("" if text.isascii() else text):
+        cat = unicodedata.category(ch)
+        if cat == "Cf" or cat in ("Mn", "Me"):
+            continue  # invisible, or a mark on the character before it
+        if not "0" <= ch <= "9" and cat in ("Nd", "No") and unicodedata.digit(ch, None) is not None:
+            chars.append(str(unicodedata.digit(ch)))  # Arabic-Indic, Devanagari, circled, dingbat digits
+            continue
+        chars.append(ch)
+    if text.isascii():
+        chars = list(text)
+    # Look-alike letters count as digits next to a digit, unless a letter of a word stands on their
+    # other side ('9OO1O1' is 900101, 'Box 12' and '12 st' stay words); two passes reach 'OO'.
+    def ordinary_letter(c: str) -> bool:
+        return c.isalpha() and c not in _LOOKALIKE
+
+    for _ in range(2):
+        for i, ch in enumerate(chars):
+            if ch in _LOOKALIKE:
+                before = chars[i - 1] if i else ""
+                after = chars[i + 1] if i + 1 < len(chars) else ""
+                if (before.isdigit() and not ordinary_letter(after)) or (after.isdigit() and not ordinary_letter(before)):
+                    chars[i] = _LOOKALIKE[ch]
+    return "".join(chars)
+
+
+# Digit groups and what may stand between the digits of one number: up to three characters of
+# white space, any dash (hyphen, en/em dash, minus sign, …), dots, slashes, colons, underscores,
+# parentheses and the centenarian '+'; or a single comma.
 _GROUP = re.compile(r"\d+")
-_JOINER = re.compile(r"[\s.\-‐‑‒–—―−﹣－+/:]{0,2}")
+_JOINER = re.compile(r"[\s.\-‐‑‒–—―−﹣－+/:_()\[\]'\"‘’“”«»]{0,3}|,")
+
+# Numbers the sources write that are not identity numbers, though their digits may spell one;
+# their text is left out of the search (issue 21: false positives).
+_DASH = r"[-‐‑‒–—―−]"
+_CONTEXTS = [
+    # IVO diary numbers: dnr 8.1-10708/2024, 3.5.1-1234/2019 (section, serial number, year)
+    re.compile(r"(?<![\d.])\d{1,2}(?:\.\d{1,2}){1,3}\s?" + _DASH + r"\s?\d{1,7}/(?:19|20)\d{2}(?!\d)"),
+    # Swedish phone numbers: an area code 0N, 0NN or 0NNN (or +46 N…) then a dash, slash or
+    # parenthesis and the subscriber number in groups: 031-123 45 67, 070-123 45 67, (08) 123 456 78
+    re.compile(r"(?<![\w.,/:'\"-])(?:\((?:08|0[1-9]\d{1,2})\)\s?|(?:08|0[1-9]\d{1,2})\s?[-‐‑–/]\s?|"
+               r"(?:\+46|0046)\s?\(?0?\)?\s?(?:8|[1-9]\d{1,2})[\s-]?)"
+               r"\d{1,4}(?:[\s-]\d{2,4}){0,3}(?!\d)"),
+    # date ranges: 2024-01-01–2024-12-31, 2024-01-01 - 2024-12-31, 2024-01-01 till 2024-12-31
+    re.compile(r"(?<!\d)(?:19|20)\d{2}-[01]\d-[0-3]\d\s*(?:" + _DASH + r"|till|t\.o\.m\.?|tom|to)\s*"
+               r"(?:19|20)\d{2}-[01]\d-[0-3]\d(?!\d)"),
+]
+# Phone, invoice, order and reference numbers after the word that names them (faktura 20240101-0001,
+# ordernr 20231105-17): their number is no identity number unless it is a valid one, check digit
+# and all (a person's number written after 'kundnr' is still a person's number).
+_NAMED_NUMBERS = [
+    # a phone number after a word that says so: tel 0701234567, mobil: 070 123 45 67
+    re.compile(r"(?i)\b(?:tel|telefon|telefonnr|telefonnummer|tfn|mobil|mob|mobilnr|växel|fax|sms)\b[.:]?\s*"
+               r"(?:\+46|0046|0)[\d\s-]{6,14}\d"),
+    re.compile(r"(?i)\b(?:faktura|fakturanr|fakturanummer|fakt|order|ordernr|ordernummer|beställning|"
+               r"beställningsnr|beställningsnummer|best\.?nr|kundnr|kundnummer|ocr|ocr-nr|referens|ref|"
+               r"löpnr|löpnummer|avtalsnr|avtalsnummer|dnr|diarienr|diarienummer|ärendenr|ärendenummer|"
+               r"verifikation|ver\.?nr)\b[.:]?\s*(?:nr\.?|nummer)?[:\s#]*[\dA-Za-z][\w./-]*\d"),
+]
+
+
+def _without(patterns, text: str) -> str:
+    for pattern in patterns:
+        text = pattern.sub(lambda m: " " * len(m.group()), text)
+    return text
 
 
 def _candidates(text: str):
@@ -115,7 +229,7 @@ def _candidates(text: str):
                 break
 
 
-def is_identity_number(digits: str) -> bool:
+def is_identity_number(digits: str, *, checksum_wrong_too: bool = True) -> bool:
     """A personnummer or samordningsnummer (day of birth + 60) in 10 or 12 digits.
 
     python-stdnum checks the structure, the date of birth and the Luhn check digit. A number
@@ -133,14 +247,46 @@ def is_identity_number(digits: str) -> bool:
     try:
         personnummer.validate(digits)
     except InvalidChecksum:
-        return True
+        return checksum_wrong_too
     except StdnumError:
         return False
     return True
 
 
+IDENTITY_NUMBER_MESSAGE = ("looks like a personal identity number (personnummer or samordningsnummer); "
+                           "write no identity numbers in the register or requests")
+
+
+def personnummer_path(value: Any, path: str = "") -> str | None:
+    """The field path of the first string (or key) in `value` that holds an identity number."""
+    stack = [(value, path)]
+    while stack:
+        v, p = stack.pop()
+        if isinstance(v, str):
+            if contains_personnummer(v):
+                return p or "(value)"
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                sub = f"{p}.{k}" if p else str(k)
+                if isinstance(k, str) and contains_personnummer(k):
+                    return sub
+                stack.append((x, sub))
+        elif isinstance(v, (list, tuple)):
+            stack.extend((x, f"{p}[{i}]") for i, x in enumerate(v))
+    return None
+
+
 def contains_personnummer(text: str) -> bool:
-    return any(is_identity_number(d) for d in _candidates(text))
+    """Whether `text` holds a personal identity number, however disguised (digits_as_read), outside
+    the numbers the sources write that only look like one (diary, phone, invoice numbers, periods)."""
+    if text.isascii() and _ASCII_DIGIT.search(text) is None:
+        return False  # look-alike letters are read as digits only next to a digit
+    if not text.isascii() and _ANY_DIGIT.search(unicodedata.normalize("NFKC", text)) is None:
+        return False  # (NFKC: '½', '㉑', '⑽' hold digits only once decomposed)
+    text = _without(_CONTEXTS, digits_as_read(text))
+    if any(is_identity_number(d) for d in _candidates(_without(_NAMED_NUMBERS, text))):
+        return True
+    return any(is_identity_number(d, checksum_wrong_too=False) for d in _candidates(text))
 
 
 # --- numbers and dates --------------------------------------------------------------------------
@@ -306,6 +452,40 @@ def bad_string(value: Any, path: str = "") -> tuple[str, str] | None:
         elif isinstance(v, list):
             stack.extend((x, f"{p}[{i}]") for i, x in enumerate(v))
     return None
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def write_private(path: Any, text: str) -> None:
+    """Write a file only its owner can read (0600; issue 21): an export of the register (with
+    --show-protected, protected addresses) is personal data. An existing file is replaced by a new
+    one, so a file others could read is never written into."""
+    import os
+    import tempfile
+
+    import stat
+
+    target = os.fspath(path)
+    try:
+        if not stat.S_ISREG(os.stat(target).st_mode):  # /dev/stdout, a pipe: written as it is
+            with open(target, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            return
+    except FileNotFoundError:
+        pass
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".placering-", dir=directory)  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 # --- click parameter types ----------------------------------------------------------------------

@@ -38,6 +38,9 @@ def _load(path: Path, mtime: float) -> dict[str, str]:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(Problem(f"not valid TOML: {exc}", file=str(path))) from None
+    except UnicodeDecodeError as exc:  # a binary file: TOML is UTF-8 text
+        raise ValidationError(Problem(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset {exc.start}); "
+                                      "a config file is TOML text", file=str(path))) from None
     except OSError as exc:
         raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=str(path))) from None
     unknown = sorted(set(data) - set(KEYS))

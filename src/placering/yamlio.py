@@ -72,7 +72,7 @@ def load_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=str(path))) from None
     try:
-        return yaml.load(text)
+        doc = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -82,6 +82,30 @@ def load_yaml(path: Path) -> Any:
         raise ValidationError(Problem(msg, file=str(path), line=line)) from None
     except YAMLError as exc:
         raise ValidationError(Problem(str(exc), file=str(path))) from None
+    problems = non_finite(doc, str(path))
+    if problems:
+        raise ValidationError(problems)
+    return doc
+
+
+def non_finite(doc: Any, file: str) -> list[Problem]:
+    """Every .nan, .inf and -.inf in a document, with its line (issue 21): no rule, parameter or
+    test decides anything on a number that is not one."""
+    import math
+
+    problems: list[Problem] = []
+    stack = [(doc, None, None)]
+    while stack:
+        node, parent, key = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            field = str(key) if isinstance(key, str) else None
+            problems.append(Problem(f"{node} is not a finite number", file=file,
+                                    line=line_of(parent, key) if parent is not None else None, field=field))
+        elif isinstance(node, dict):
+            stack.extend((v, node, k) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, node, i) for i, v in enumerate(node))
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def line_of(node: Any, key: Any = None) -> int | None:

@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..boundary import field_text
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import Complaint, Unit
-from ..text import fold, nfc
+from ..text import fold
 from ..vocabulary import ComplaintCategory, ComplaintHandler, ComplaintOutcome, ComplaintStatus, UnitStatus
 
 _NEXT = {"received": {"investigating", "closed"}, "investigating": {"closed"}, "closed": set()}
@@ -99,7 +100,7 @@ def update_complaint(session: Session, complaint_id: int, *, actor: str, status:
                                      f"(--outcome: {', '.join(o.value for o in ComplaintOutcome if o != 'pending')})")
         row.closed_on = on
     unit = session.get(Unit, row.unit_id)
-    note = nfc(note) if note else None
+    note = field_text(note, "--note", optional=True)
     record(session, actor=actor, entity_kind="complaint", entity_id=str(row.id), action="complaint_updated",
            effective_on=on, org_nr=row.org_nr, unit_id=unit.unit_id, changes=changes, note=note)
     if "outcome" in changes and outcome == ComplaintOutcome.RECOMMENDATION_STOP.value \

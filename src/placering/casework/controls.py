@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
+from ..boundary import field_text
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import DeepenedControl, Proposal, Supplier, Unit, UnitRoute
-from ..text import nfc
 from ..vocabulary import ControlCheck, ControlOutcome, RemovalReason, Route, UnitStatus
 
 # The unit status each outcome leads to, and the statuses it applies to.
@@ -80,7 +80,7 @@ def open_control(session: Session, *, actor: str, on: date, org_nr: str | None =
         supplier = service.get_supplier(session, org_nr)
     else:
         raise ValidationError("name the supplier (ORG_NR), a unit (--unit) or a proposal (--proposal)")
-    reason = nfc(reason or "")
+    reason = field_text(reason, "--reason", optional=True) or ""
     if not reason:
         raise ValidationError("--reason: say why the control is opened")
     if on > sweden_today():
@@ -122,7 +122,7 @@ def record_checked(session: Session, control_id: int, what: str, *, finding: str
     """Record what the control looked at and what it found (one item at a time)."""
     actor = require_actor(actor)
     what = service._code(what, ControlCheck, "control check")
-    finding = nfc(finding or "")
+    finding = field_text(finding, "--finding", optional=True) or ""
     if not finding:
         raise ValidationError("--finding: say what the check found")
     row = _still_open(session, control_id, on)
@@ -148,7 +148,7 @@ def decide_control(session: Session, control_id: int, outcome: str, *, note: str
     implies through the register's status path. Returns the control and the changes made."""
     actor = require_actor(actor)
     outcome = service._code(outcome, ControlOutcome, "control outcome")
-    note = nfc(note or "")
+    note = field_text(note, "--note", optional=True) or ""
     if not note:
         raise ValidationError("--note: the decision needs its grounds (the overall assessment)")
     row = _still_open(session, control_id, on)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..boundary import field_text
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..audit.checks import add_months
 from ..audit.params import audit_param
@@ -25,7 +26,6 @@ from ..errors import InvariantViolation, NotFound, ValidationError
 from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import AgreementFollowup, Placement, PlacementRequest, PlacementSurvey
-from ..text import nfc
 from ..vocabulary import CareQuality, Route
 from .placements import ACTIVE, get_placement
 
@@ -42,7 +42,7 @@ def record_followup(session: Session, agreement_id: str, months: int, *, done_on
                     actor: str) -> AgreementFollowup:
     """Record that the 12- or 30-month follow-up of a framework agreement was done."""
     actor = require_actor(actor)
-    findings = nfc(findings or "")
+    findings = field_text(findings, "--findings", optional=True) or ""
     if not findings:
         raise ValidationError("--findings: say what the follow-up found")
     routes = service.agreement_routes(session, agreement_id)

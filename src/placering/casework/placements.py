@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..boundary import field_text, not_future
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
@@ -75,7 +76,8 @@ def set_decision(session: Session, request_id: str, *, actor: str, decision_from
             setattr(p, key, new)
     if agreed_price is not None:
         price = _price(agreed_price, "--price")
-        agreed_by = nfc(agreed_by or "")
+        # who agreed the price is stored and printed back: a role, checked like every free text
+        agreed_by = field_text(agreed_by, "--agreed-by", kind="actor", optional=True) or ""
         if p.route == Route.DIREKTUPPHANDLING.value:
             if not agreed_by:
                 raise ValidationError("--agreed-by: a negotiated direct-procurement price names who agreed it")
@@ -91,7 +93,8 @@ def set_decision(session: Session, request_id: str, *, actor: str, decision_from
     if not changes:
         raise InvariantViolation(f"placement '{req.request_id}' already has this decision period and price")
     session.add(p)
-    _log(session, req, p, "placement_decision", on or sweden_today(), changes, actor, nfc(note) if note else None)
+    _log(session, req, p, "placement_decision", on or sweden_today(), changes, actor,
+         field_text(note, "--note", optional=True))
     session.flush()
     return p
 
@@ -101,6 +104,11 @@ def record_agreement(session: Session, request_id: str, *, actor: str, period_fr
                      signed_on: date | None = None, note: str | None = None) -> PlacementAgreement:
     """Record the placement agreement (placeringsavtal), or change its period or price."""
     actor = require_actor(actor)
+    if signed_on is not None:
+        try:
+            not_future(signed_on, "--signed-on: the signature date")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
     req, p = get_placement(session, request_id)
     if p.status != ACTIVE:
         raise InvariantViolation(f"placement '{req.request_id}' is {p.status}: the placement agreement is made "
@@ -133,7 +141,7 @@ def record_agreement(session: Session, request_id: str, *, actor: str, period_fr
         action = "placement_agreement_changed"
     session.add(row)
     _log(session, req, p, action, row.signed_on if action == "placement_agreement" else sweden_today(),
-         changes, actor, nfc(note) if note else None)
+         changes, actor, field_text(note, "--note", optional=True))
     session.flush()
     return row
 

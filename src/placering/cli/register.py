@@ -220,7 +220,7 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
         text = safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
     if out:
         try:
-            Path(out).write_text(text, encoding="utf-8", newline="")
+            boundary.write_private(out, text)  # 0600: an export can hold protected addresses
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror}", 1) from None
         n = sum(len(s["units"]) for s in doc["suppliers"])
@@ -595,6 +595,8 @@ _APPLIED_TEXT = {
     "proposal": "förslag {proposal_id} ({status_to}) skapat",
     "proposal_exists": "förslag {proposal_id} är redan öppet",
     "unchanged": "{unit_id} {agreement_id} är redan {status_to}",
+    "made_concurrently": "{unit_id} {agreement_id} fick status {status_from} genom en samtidig ändring",
+    "superseded": "{unit_id} {agreement_id} har status {status_from} efter en samtidig ändring; {status_to} gjordes inte",
     "unevaluable": "kunde inte bedömas",
     "flag": "flaggad",
 }

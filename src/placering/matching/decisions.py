@@ -88,10 +88,15 @@ def stored_requests(session: Session, request_ids: Iterable[str]) -> dict[str, P
     return found
 
 
-def check_new_content(session: Session, requests: list[PlacementRequestIn]) -> None:
+def check_new_content(session: Session, requests: list[PlacementRequestIn], ruleset: Any = None) -> None:
     """Before a batch writes anything (it commits in chunks): a request_id stored, or given
-    earlier in the batch, with different content is an error (a request is not edited)."""
+    earlier in the batch, with different content is an error (a request is not edited); a
+    request starting long before it was submitted too (request.check_start, a dated limit in
+    the rules' parameters: those of `ruleset`, else the current rules)."""
     from ..storage.database import chunks
+    from .request import check_start
+
+    check_start(requests, ruleset)
 
     seen: dict[str, dict[str, Any]] = {}
     T = PlacementRequest.__table__.c

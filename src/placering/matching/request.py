@@ -27,7 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import Problem, ValidationError
 from ..taxonomy import load_taxonomy
-from ..boundary import MAX_AMOUNT, clean_text, contains_personnummer, finite, load_json
+from ..boundary import MAX_AMOUNT, clean_text, contains_personnummer, finite, in_sweden, load_json
 from ..vocabulary import Gender, LegalBasis, TargetGroup, Urgency
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -76,6 +76,13 @@ class Location(BaseModel):
     model_config = _STRICT
     lat: Number = Field(ge=-90, le=90)
     lon: Number = Field(ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _in_sweden(self) -> "Location":
+        problem = in_sweden(self.lat, self.lon)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class Person(BaseModel):
@@ -229,6 +236,29 @@ def validate_request(data: Any, *, file: str | None = None, line: int | None = N
     if problems:
         raise ValidationError(problems)
     return request
+
+
+START_LIMIT = "request_start_max_days_before_submission"
+
+
+def check_start(requests: Iterable[PlacementRequestIn], ruleset: Any = None) -> None:
+    """A request asks for a placement that starts about when it is asked for: one starting more
+    than the dated parameter's days before it was submitted cannot be true (issue 21: a start six
+    years back). The parameter valid on the submission date decides; every such request is named."""
+    if ruleset is None:
+        from ..rules import load_ruleset
+
+        ruleset = load_ruleset()
+    problems = []
+    for r in requests:
+        limit = int(ruleset.param(START_LIMIT, r.submitted_on))
+        if (r.submitted_on - r.start_on).days > limit:
+            problems.append(Problem(
+                f"start_on {r.start_on.isoformat()} is {(r.submitted_on - r.start_on).days} days before submitted_on "
+                f"{r.submitted_on.isoformat()}; a request starts at most {limit} days before it is submitted "
+                f"(parameter {START_LIMIT})", record=r.request_id, field="start_on"))
+    if problems:
+        raise ValidationError(problems)
 
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")

@@ -163,7 +163,9 @@ def match(engine, data: bytes, name: str, *, actor: str | None, evaluator: str =
     for request, _line in requests:
         _scope(request.municipality, "request.match")
     with open_session(engine) as session:
-        check_new_content(session, [r for r, _ in requests])
+        from ..rules import load_ruleset
+
+        check_new_content(session, [r for r, _ in requests], load_ruleset(rules_dir) if rules_dir else None)
     if explain_unit:
         return {"explain": explain_new(engine, requests[0][0], explain_unit, evaluator=evaluator,
                                        rules_dir=rules_dir, limit=limit)}

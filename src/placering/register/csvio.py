@@ -26,8 +26,10 @@ and line of the first one.
 from __future__ import annotations
 
 import csv
+import re
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..boundary import bad_character
 from ..errors import Problem, ValidationError
@@ -201,12 +203,28 @@ def sniff_delimiter(text: str, file: str) -> str:
     return best[1]
 
 
-def _number(value: str) -> str:
-    """A number cell as Excel in Swedish writes it (`12,5`, `1 250`) in the document's form."""
+INTEGER_COLUMNS = ("places", "free_places", "age_min", "age_max")
+_INTEGER = re.compile(r"[+-]?\d{1,30}")
+
+
+def _number(value: str, column: str = "") -> Any:
+    """A number cell as Excel in Swedish writes it (`12,5`, `1 250`), as the number the JSON
+    document would hold: whole-number columns take digits only (issue 21: parsed strictly, so
+    '1e3' or '5.0' places is refused as the JSON document refuses it); anything that is not a
+    number stays text and is refused by the document's validation with file, line and column."""
     cleaned = value.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
     if cleaned.count(",") == 1 and "." not in cleaned:
         cleaned = cleaned.replace(",", ".")
-    return cleaned
+    if not cleaned:
+        return cleaned
+    if _INTEGER.fullmatch(cleaned):
+        return int(cleaned)
+    if column in INTEGER_COLUMNS:
+        return cleaned
+    try:
+        return float(cleaned)
+    except ValueError:
+        return cleaned
 
 
 def _unquote_formula(value: str) -> str:
@@ -269,13 +287,13 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                 continue
             raw = {h: _unquote_formula(nfc(c)) for h, c in zip(header, row_cells)}
             for col in NUMBER_COLUMNS:
-                raw[col] = _number(raw[col])
+                raw[col] = _number(raw[col], col)
             for col in BOOLEAN_COLUMNS:
                 folded = raw[col].casefold()
                 if folded in _TRUE:
-                    raw[col] = "true"
+                    raw[col] = True
                 elif folded in _FALSE:
-                    raw[col] = ""
+                    raw[col] = False
             org_raw = raw["org_nr"]
             try:
                 org_key = canonical_org_nr(org_raw)
@@ -309,7 +327,7 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                     "genders": _split(raw["genders"]), "target_groups": _split(raw["target_groups"]),
                     "offers": [], "routes": [], "status": raw["unit_status"],
                 }
-                if raw["lat"] or raw["lon"]:
+                if raw["lat"] != "" or raw["lon"] != "":
                     unit["location"] = {"lat": raw["lat"], "lon": raw["lon"]}
                 for col, key in (("removal_reason", "removal_reason"), ("status_note", "status_note")):
                     if raw[col]:
@@ -344,7 +362,7 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                 route = {"route": raw["route"], "insats": raw["insats"], "buyers": _split(raw["buyers"]),
                          "status": raw["agreement_status"] or "active"}
                 for col in ("agreement_id", "daily_price", "valid_from", "valid_to"):
-                    if raw[col]:
+                    if raw[col] != "":
                         route[col] = raw[col]
                 if raw["reserved_nonprofit"]:
                     route["reserved_nonprofit"] = raw["reserved_nonprofit"]
@@ -352,7 +370,7 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
                 out.lines[f"{urec}.routes[{len(unit['routes']) - 1}]"] = line
             else:
                 for col in ROUTE_COLUMNS:
-                    if raw[col] and col not in ("reserved_nonprofit",):
+                    if raw[col] != "" and col not in ("reserved_nonprofit",):
                         bad(f"'{raw[col]}' is given but the row has no route", line, col)
                         break
     except csv.Error as exc:

@@ -115,6 +115,21 @@ def pending_entries(session: Session, *, on: date | None = None, ruleset: Any = 
     return [entry_state(session, u, on=on, ruleset=ruleset) for u in units]
 
 
+def decided_entry(session: Session, unit_id: str) -> History | None:
+    """The latest entry decision (approved or rejected) made for the unit's current entry check:
+    one made after the unit last became pending_entry, or None."""
+    pending_id = 0
+    for h in session.scalars(select(History).where(
+            History.entity_kind == "unit", History.entity_id == unit_id,
+            History.action.in_(("created", "status"))).order_by(History.id)):
+        st = (h.changes or {}).get("status")
+        if st and st[1] == UnitStatus.PENDING_ENTRY:
+            pending_id = h.id
+    return session.scalars(select(History).where(
+        History.entity_kind == "entry", History.entity_id == unit_id, History.id > pending_id)
+        .order_by(History.id.desc()).limit(1)).first()
+
+
 def _units(session: Session, ident: str) -> list[Unit]:
     """The pending units an ID names: one unit, or every pending unit of a supplier (org nr)."""
     from .service import get_supplier, get_unit
@@ -124,11 +139,12 @@ def _units(session: Session, ident: str) -> list[Unit]:
         supplier = get_supplier(session, ident)
         units = list(session.scalars(select(Unit).where(Unit.supplier_id == supplier.id,
                                                         Unit.status == UnitStatus.PENDING_ENTRY.value)
-                                     .order_by(Unit.unit_id)))
+                                     .order_by(Unit.unit_id).with_for_update()
+                                     .execution_options(populate_existing=True)))
         if not units:
             raise InvariantViolation(f"supplier {supplier.org_nr} has no unit waiting for its entry check")
         return units
-    unit = get_unit(session, ident)
+    unit = get_unit(session, ident, lock=True)  # two maintainers deciding at once: one waits for the other
     if unit.status != UnitStatus.PENDING_ENTRY.value:
         raise InvariantViolation(f"unit {unit.unit_id} is {unit.status}, not waiting for an entry check "
                                  "(pending_entry)")
@@ -152,6 +168,14 @@ def decide_entry(session: Session, ident: str, *, approve: bool, actor: str, tex
     ruleset = _ruleset(ruleset)
     entries = []
     for unit in _units(session, ident):
+        # A decision is recorded once (issue 21): a rejection stands until the checks pass and the
+        # entry is approved; rejecting it again, or approving twice, records nothing.
+        done = decided_entry(session, unit.unit_id)
+        if done is not None and (done.action == "entry_approved" or not approve):
+            what = "approved" if done.action == "entry_approved" else "rejected"
+            raise InvariantViolation(
+                f"the entry of unit {unit.unit_id} was already {what} on {done.effective_on.isoformat()} by "
+                f"{done.actor}; an entry decision is recorded once")
         state = entry_state(session, unit, on=on, ruleset=ruleset)
         failed = [c for c in state["checks"] if not c["passed"]]
         if approve and failed:

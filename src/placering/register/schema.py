@@ -23,9 +23,12 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator
+from typing import Annotated
 
-from ..boundary import INT_MAX, MAX_AMOUNT, clean_text, not_future
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import ValidationError as PydanticError, field_validator, model_validator
+
+from ..boundary import INT_MAX, MAX_AMOUNT, clean_text, in_sweden, not_future
 from ..errors import Problem, ValidationError
 from ..taxonomy import load_taxonomy
 from ..text import canonical_org_nr
@@ -63,7 +66,7 @@ def check_code(value: Any, enum: type[StrEnum], what: str) -> str:
 # Which fields are free text (checked for personal identity numbers) and how long each may be
 # (boundary.MAX_LENGTH); identifiers and codes are checked for characters and length only.
 _TEXT_KINDS = {
-    "unit_id": ("id", False), "agreement_id": ("id", False), "dnr": ("id", False),
+    "unit_id": ("id", True), "agreement_id": ("id", True), "dnr": ("id", True),
     "name": ("name", True), "municipality": ("name", False), "buyer municipality": ("name", False),
     "source": ("note", True), "status_note": ("note", True),
 }
@@ -74,6 +77,31 @@ def _text(value: Any, what: str) -> str:
         raise ValueError(f"{what} must be text")
     kind, free = _TEXT_KINDS[what]
     return clean_text(value, kind=kind, free=free)
+
+
+def _iso_date(value: Any) -> Any:
+    """A date is written YYYY-MM-DD (JSON text, CSV cell); a number is no date (issue 21: strict
+    types; pydantic alone would read 1700000000 as seconds since 1970)."""
+    if isinstance(value, date) or value is None:
+        return value
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a date in the calendar") from None
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def municipality_name(value: Any, what: str = "municipality") -> str:
+    """One of Sweden's 290 municipalities (registry/municipalities.yaml), by its canonical name."""
+    name = _text(value, what)
+    m = load_taxonomy().municipality(name)
+    if m is None:
+        raise ValueError(f"unknown municipality '{name}' (not in registry/municipalities.yaml)")
+    return m.name
 
 
 def _happened(value: date, what: str) -> date:
@@ -102,8 +130,15 @@ class _Doc(BaseModel):
 
 
 class LocationDoc(_Doc):
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: StrictFloat = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: StrictFloat = Field(ge=-180, le=180, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _in_sweden(self) -> "LocationDoc":
+        problem = in_sweden(self.lat, self.lon)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 def check_value_error(kind: str, value: float | None) -> str | None:
@@ -121,8 +156,8 @@ def check_value_error(kind: str, value: float | None) -> str | None:
 class CheckDoc(_Doc):
     kind: str
     result: str
-    value: float | None = None
-    performed_on: date
+    value: StrictFloat | None = None
+    performed_on: IsoDate
     source: str | None = None
 
     _kind = field_validator("kind")(lambda cls, v: check_code(v, CheckKind, "check kind"))
@@ -160,12 +195,12 @@ class RouteDoc(_Doc):
     route: str
     insats: str
     agreement_id: str | None = None
-    daily_price: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
-    valid_from: date | None = None
-    valid_to: date | None = None
+    daily_price: StrictFloat | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
     buyers: list[str] = []
     status: str = AgreementStatus.ACTIVE.value
-    reserved_nonprofit: bool = False
+    reserved_nonprofit: StrictBool = False
 
     _route = field_validator("route")(lambda cls, v: check_code(v, Route, "route"))
     _insats = field_validator("insats")(lambda cls, v: insats_code(v))
@@ -177,7 +212,7 @@ class RouteDoc(_Doc):
     def _buyers(cls, v: list) -> list[str]:
         out: list[str] = []
         for b in v:
-            b = _text(b, "buyer municipality")
+            b = municipality_name(b, "buyer municipality")
             if b in out:
                 raise ValueError(f"buyer '{b}' is listed twice")
             out.append(b)
@@ -189,7 +224,7 @@ class PermitDoc(_Doc):
     insats: str
     status: str
     target_groups: list[str] = []
-    decided_on: date
+    decided_on: IsoDate
 
     _dnr = field_validator("dnr")(lambda cls, v: _text(v, "dnr"))
     _insats = field_validator("insats")(lambda cls, v: insats_code(v))
@@ -203,11 +238,11 @@ class UnitDoc(_Doc):
     name: str
     municipality: str
     location: LocationDoc | None = None
-    protected_address: bool = False
-    places: int = Field(ge=0, le=INT_MAX)
-    free_places: int = Field(ge=0, le=INT_MAX)
-    age_min: int = Field(ge=0, le=120)
-    age_max: int = Field(ge=0, le=120)
+    protected_address: StrictBool = False
+    places: StrictInt = Field(ge=0, le=INT_MAX)
+    free_places: StrictInt = Field(ge=0, le=INT_MAX)
+    age_min: StrictInt = Field(ge=0, le=120)
+    age_max: StrictInt = Field(ge=0, le=120)
     genders: list[str] = Field(min_length=1)
     target_groups: list[str] = []
     offers: list[OfferDoc] = []
@@ -219,7 +254,7 @@ class UnitDoc(_Doc):
 
     _unit_id = field_validator("unit_id")(lambda cls, v: _text(v, "unit_id"))
     _name = field_validator("name")(lambda cls, v: _text(v, "name"))
-    _municipality = field_validator("municipality")(lambda cls, v: _text(v, "municipality"))
+    _municipality = field_validator("municipality")(lambda cls, v: municipality_name(v))
     _genders = field_validator("genders")(lambda cls, v: _codes(v, Gender, "gender"))
     _groups = field_validator("target_groups")(lambda cls, v: _codes(v, TargetGroup, "target group"))
     _status = field_validator("status")(lambda cls, v: check_code(v, UnitStatus, "unit status"))
@@ -398,6 +433,14 @@ def _unit_problems(u: UnitDoc, file: str, rec: str) -> list[Problem]:
                 "daily_price", rrec)
         if r.route == Route.RAMAVTAL and r.agreement_id is None:
             bad("agreement_id is required for a framework agreement (ramavtal)", "agreement_id", rrec)
+        elif r.route == Route.RAMAVTAL and (r.valid_from is None or not r.buyers):
+            # The interchange has no list of agreements: an agreement is defined by the terms its
+            # routes carry (AGREEMENT_FIELDS), the same on every route of it, in the file and in
+            # the register. A route without them names an agreement the file does not define.
+            missing = " and ".join(k for k, v in (("valid_from", r.valid_from), ("buyers", r.buyers)) if not v)
+            bad(f"framework agreement {r.agreement_id} is not defined by this file: its route gives no {missing} "
+                "(every route of an agreement carries its terms: valid_from, valid_to, buyers; an agreement "
+                "already in the register is repeated with the terms it has there)", missing.split(" ")[0], rrec)
         if r.valid_from and r.valid_to and r.valid_from > r.valid_to:
             bad(f"valid_from {r.valid_from} is after valid_to {r.valid_to}", "valid_from", rrec)
         if r.status != AgreementStatus.ACTIVE and r.route != Route.RAMAVTAL:

@@ -476,6 +476,13 @@ def import_document(
     on = _today(effective_on)
     parsed: ParsedDocument = parse_document(doc, source=source, locate=locate)
     revision = doc.get("revision")
+    if revision is not None:
+        newest = current_revision(session)
+        if revision > newest:
+            # An export names the register revision it was taken at; a later one was never exported.
+            raise ValidationError(Problem(
+                f"revision {revision} is beyond the register's ({newest}): the file cannot be an export of "
+                "this register (leave out 'revision' for a file that is not one)", file=source, field="revision"))
     summary = ImportSummary(source=source, dry_run=dry_run, apply_status=apply_status, revision=revision)
     note = f"import {source}" + (" (--apply-status)" if apply_status else "")
 

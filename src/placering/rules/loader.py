@@ -9,6 +9,8 @@ references to missing parameters, missing source or valid_from, unknown outcome 
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from datetime import date
 from pathlib import Path
@@ -613,6 +615,47 @@ def _overlap(a: Any, b: Any) -> bool:
     a_end = a.valid_to or date.max
     b_end = b.valid_to or date.max
     return a.valid_from <= b_end and b.valid_from <= a_end
+
+
+def unreadable_paths(directory: Path) -> list[Problem]:
+    """What in a rules directory cannot be read as a file (issue 21): a symbolic link that loops
+    or points nowhere, where a rule, parameter or test file is expected. os.walk does not follow
+    links into directories, so a directory linking to itself is walked once."""
+    problems: list[Problem] = []
+
+    def onerror(exc: OSError) -> None:
+        problems.append(Problem(f"cannot read: {exc.strerror or exc}", str(exc.filename or directory)))
+
+    for root, dirs, files in os.walk(directory, onerror=onerror):
+        for name in sorted(files + dirs):
+            if not name.endswith((".yaml", ".yml")) and name not in ("parameters", "tests"):
+                continue
+            path = Path(root) / name
+            try:
+                os.stat(path)  # follows the link: ELOOP or ENOENT when it loops or dangles
+            except OSError as exc:
+                what = ("a symbolic link loop" if exc.errno == errno.ELOOP else
+                        "a symbolic link to nothing" if path.is_symlink() else exc.strerror)
+                problems.append(Problem(f"cannot read: {what} ({exc.strerror})", str(path)))
+    return problems
+
+
+def rules_directory(directory: Path) -> Path:
+    """The absolute rules directory, or a ValidationError when it cannot be read (a link loop,
+    a file, nothing there): never a traceback from resolving or walking it."""
+    try:
+        resolved = directory.resolve(strict=True)
+    except RuntimeError:  # pathlib's own symlink-loop error (Python 3.11)
+        raise ValidationError(Problem("not a rules directory: a symbolic link loop", str(directory))) from None
+    except OSError as exc:
+        reason = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror
+        raise ValidationError(Problem(f"not a rules directory: {reason}", str(directory))) from None
+    if not resolved.is_dir():
+        raise ValidationError(Problem("not a rules directory", str(directory)))
+    problems = unreadable_paths(resolved)
+    if problems:
+        raise ValidationError(problems)
+    return resolved
 
 
 def rule_files(directory: Path) -> list[Path]:

@@ -106,6 +106,44 @@ def _plain_value(value: Any) -> Any:
     return value
 
 
+# What a value of a parameter with this unit can be (issue 21): a distance band of 0 km or a
+# validity of -3 days cannot be true, and a protected address would be located to the metre by
+# a band of NaN. (low, high, low is excluded); every number in the value, tables and lists too.
+UNIT_RANGES = {
+    "km": (0, 20_000, True), "days": (0, 36_500, True), "months": (0, 1_200, True), "years": (0, 150, True),
+    "placements": (0, 1_000_000, True), "complaints": (0, 1_000_000, True), "factor": (0, 100, True),
+    "level": (0, 100, True), "rating": (0, 100, False), "share": (0, 1, False), "SEK": (0, 1e9, False),
+}
+
+
+def _numbers(value: Any):
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers(v)
+
+
+def impossible_value(unit: Any, value: Any) -> str | None:
+    """Why `value` cannot be a value of a parameter in `unit`, or None."""
+    import math
+
+    for number in _numbers(value):
+        if not math.isfinite(number):
+            return f"{number} is not a finite number"
+        if unit in UNIT_RANGES:
+            lo, hi, open_low = UNIT_RANGES[unit]
+            if number < lo or (open_low and number == lo) or number > hi:
+                low = f"above {lo:g}" if open_low else f"at least {lo:g}"
+                return f"{number:g} is impossible for a value in {unit} (must be {low} and at most {hi:g})"
+    return None
+
+
 def load_parameter_file(path: Path, doc: Any, problems: list[Problem]) -> list[Parameter]:
     file = str(path)
     if not isinstance(doc, dict) or set(doc) - {"parameters", "description"} or "parameters" not in doc:
@@ -163,6 +201,10 @@ def load_parameter_file(path: Path, doc: Any, problems: list[Problem]) -> list[P
                                         file, line_of(v, "value"), rec, "value"))
                 continue
             types.append(t)
+            impossible = impossible_value(spec.get("unit"), v["value"])
+            if impossible:
+                problems.append(Problem(impossible, file, line_of(v, "value"), rec, "value"))
+                continue
             src = parse_source(v.get("source"), problems, file, vline, rec)
             if vf is not None and src is not None:
                 values.append(ParameterValue(vf, vt, _plain_value(v["value"]), src, vline))

@@ -47,6 +47,7 @@ class Applied:
     """One thing the register-status rules did (or could not do) for an event."""
 
     action: str  # unit_status | agreement_status | proposal | proposal_exists | unchanged | flag | unevaluable
+    # | made_concurrently (a concurrent change made it first) | superseded (one moved the unit on; not made)
     rule: str
     message: str
     org_nr: str | None = None
@@ -373,7 +374,7 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
     """Evaluate the register_status rules for a recorded event and apply what fired, in the
     caller's transaction. Returns what was done, including rules that could not be evaluated.
     An import firing many events passes one `reader` (and one evaluator) for all of them."""
-    from ..register.service import change_agreement_status, change_unit_status, status_since
+    from ..register.service import agreement_routes, change_agreement_status, get_unit
 
     actor = require_actor(actor)
     ruleset = ruleset or load_ruleset()
@@ -383,14 +384,31 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
     for item in planned:
         item.effective_on = on
         if item.action == "unit_status":
-            # History is kept in date order: an event dated before the unit's current status (e.g. a
-            # check performed before the unit was imported) takes effect when that status began.
-            since = status_since(session, item.unit_id)
-            item.effective_on = max(on, since.effective_on) if since is not None else on
-            change_unit_status(session, item.unit_id, item.status_to, actor=actor,
-                               reason=_removal_reason(ruleset, item.rule, on), note=item.message,
-                               effective_on=item.effective_on, rule_id=item.rule, rules_version=item.rules_version)
+            # The facts were read before this transaction held the unit (PostgreSQL): a concurrent
+            # change may have made the change already, or moved the unit on. The event itself (the
+            # check, permit, complaint) is recorded either way; what the rule could not do because
+            # another change got there first is reported as such, never an error (issue 21).
+            current = get_unit(session, item.unit_id, lock=True).status
+            if current != item.status_from:
+                if current == item.status_to:
+                    item.action, item.status_from = "made_concurrently", current
+                    continue
+                item.status_from = current
+                try:
+                    with session.begin_nested():
+                        _change_unit(session, item, on, ruleset, actor)
+                except InvariantViolation as exc:
+                    item.action, item.message = "superseded", f"{item.message} ({exc})"
+                continue
+            _change_unit(session, item, on, ruleset, actor)
         elif item.action == "agreement_status":
+            agreement_routes(session, item.agreement_id, lock=True)
+            current = _participation(session, item.agreement_id, item.org_nr)
+            if current != item.status_from:
+                if current in (item.status_to, "terminated"):  # another change stopped or ended it
+                    item.action, item.status_from = "made_concurrently", current
+                    continue
+                item.status_from = current
             last = session.scalars(select(History).where(History.entity_kind == "agreement",
                                                          History.entity_id == item.agreement_id)
                                    .order_by(History.effective_on.desc(), History.id.desc()).limit(1)).first()
@@ -423,6 +441,28 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
         reader.changed(item.org_nr for item in planned if item.action in ("unit_status", "agreement_status"))
     session.flush()
     return planned
+
+
+def _participation(session: Session, agreement_id: str, org_nr: str | None) -> str | None:
+    """The status of a supplier's participation in an agreement, read under the lock just taken."""
+    from ..storage.models import Supplier, UnitRoute
+
+    row = session.execute(select(UnitRoute.status).join(Unit, Unit.id == UnitRoute.unit_id)
+                          .join(Supplier, Supplier.id == Unit.supplier_id)
+                          .where(UnitRoute.agreement_id == agreement_id, Supplier.org_nr == org_nr).limit(1)).first()
+    return row[0] if row else None
+
+
+def _change_unit(session: Session, item: Applied, on: date, ruleset: RuleSet, actor: str) -> None:
+    from ..register.service import change_unit_status, status_since
+
+    # History is kept in date order: an event dated before the unit's current status (e.g. a
+    # check performed before the unit was imported) takes effect when that status began.
+    since = status_since(session, item.unit_id)
+    item.effective_on = max(on, since.effective_on) if since is not None else on
+    change_unit_status(session, item.unit_id, item.status_to, actor=actor,
+                       reason=_removal_reason(ruleset, item.rule, on), note=item.message,
+                       effective_on=item.effective_on, rule_id=item.rule, rules_version=item.rules_version)
 
 
 def _framework_agreements(session: Session, unit_id: str | None, event: dict) -> list[str]:

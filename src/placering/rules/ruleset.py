@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import NotFound, ValidationError
 from ..paths import rules_dir
 from ..yamlio import plain
-from .loader import load_directory
+from .loader import load_directory, rules_directory
 from .model import Parameter, ParameterValue, RankingPolicy, Rule
 
 VERSION_LENGTH = 16
@@ -104,9 +104,8 @@ def _stamp(directory: Path) -> tuple:
 def load_ruleset(directory: Path | str | None = None) -> RuleSet:
     """Load and validate the rules directory (default: the project's rules/). Raises
     ValidationError listing every problem. Cached until a file changes."""
-    directory = Path(directory) if directory is not None else rules_dir()
-    directory = directory.resolve()
-    key = (str(directory), _stamp(directory) if directory.is_dir() else ())
+    directory = rules_directory(Path(directory) if directory is not None else rules_dir())
+    key = (str(directory), _stamp(directory))
     if key in _CACHE:
         return _CACHE[key]
 

@@ -94,6 +94,23 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
+def _private_sqlite_file(dialect, conn_rec, cargs, cparams) -> None:
+    """Create a new SQLite database file 0600 before sqlite3 opens it (issue 21): it holds
+    requests with a protected person's home, and sqlite3 would create it 0644 (umask 022). SQLite
+    gives its journal, WAL and shared-memory files the database file's permissions, so they are
+    0600 too. An existing file keeps the permissions its owner gave it."""
+    name = cargs[0] if cargs else cparams.get("database")
+    if not name or name == ":memory:" or str(name).startswith("file:"):
+        return
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3 reports what is wrong with the path (a directory, no such folder) itself
+    os.close(fd)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
@@ -121,6 +138,7 @@ def make_engine(url: str | None = None) -> Engine:
         raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)") from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": busy_timeout()})
+        event.listen(engine, "do_connect", _private_sqlite_file)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     elif parsed.get_backend_name() == "postgresql":

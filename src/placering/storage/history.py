@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlmodel import Session
 
-from ..boundary import field_text
-from ..errors import ValidationError
+from ..boundary import IDENTITY_NUMBER_MESSAGE, field_text, personnummer_path
+from ..errors import Problem, ValidationError
 from ..text import nfc
 from .models import History, utcnow
 
@@ -48,14 +48,23 @@ def record(
     rule_id: str | None = None,
     rules_version: str | None = None,
 ) -> History:
-    """Append one history entry in the caller's transaction."""
+    """Append one history entry in the caller's transaction.
+
+    Every register change passes here: whatever text a change stores is in its `changes`, and no
+    identity number is kept in history, whichever library function (or API, or web form) forgot to
+    check its field (issue 21). A rule's own entries are built from register fields and skip it."""
+    changes = _jsonable(changes or {})
+    if rule_id is None:
+        found = personnummer_path(changes)
+        if found is not None:
+            raise ValidationError(Problem(IDENTITY_NUMBER_MESSAGE, field=found.split(".")[0].split("[")[0]))
     entry = History(
         actor=require_actor(actor),
         entity_kind=entity_kind,
         entity_id=entity_id,
         action=action,
         effective_on=effective_on,
-        changes=_jsonable(changes or {}),
+        changes=changes,
         org_nr=org_nr,
         unit_id=unit_id,
         reason=reason,
