@@ -42,3 +42,63 @@ def test_every_parameter_the_demo_history_reads_covers_its_first_day():
                  "complaints_similar_window_months", "permit_required_insatser", "ivo_unexecuted_months",
                  "placement_agreement_price_tolerance_sek", "protected_distance_band_km"):
         assert rs.param(name, first_day) is not None, name
+
+
+# --- shared: a rule test file's register, imported through the CLI ----------------------------
+
+
+def case_register(file: str, request: dict | None = None) -> tuple[dict, dict | None]:
+    """The register of rules/tests/FILE (unit defaults merged) as an interchange document, and
+    the file's request defaults merged with `request`."""
+    from placering.rules.testing import load_cases
+    from placering.paths import rules_dir
+
+    case = next(c for c in load_cases(rules_dir() / "tests") if c.file.endswith(f"/{file}"))
+    doc = {"format": "placering-register/1", "suppliers": []}
+    for s in case.register["suppliers"]:
+        s = dict(s, name=s.get("name") or f"Leverantör {s['org_nr']}")
+        s["units"] = [dict(u, name=u.get("name") or f"Enhet {u['unit_id']}") for u in s["units"]]
+        doc["suppliers"].append(s)
+    req = None
+    if request is not None:
+        base = {"legal_basis": "SoL", "urgency": "planerad", **(case.request or {})}
+        base.update(request)
+        req = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in base.items()}
+    return doc, req
+
+
+def import_register(run, tmp_path, doc, on="2020-01-02"):
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
+    out(run("register", "import", str(path), "--by", "anna", "--on", on, "--apply-status", "--json"))
+
+
+def match(run, tmp_path, request: dict, *args):
+    path = tmp_path / f"{request['request_id']}.json"
+    path.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
+    return out(run("match", str(path), "--by", "handläggare", "--json", *args))
+
+
+def excluded_by(decision: dict) -> dict[str, set[str]]:
+    return {e["unit_id"]: {r["rule"] for r in e["reasons"]} for e in decision["excluded"]}
+
+
+# --- item 1: the IVO permit duty for every permit-bound insats --------------------------------
+
+
+def test_adult_treatment_home_needs_a_permit_and_loses_its_place_with_it(run, tmp_path):
+    """000 l. 10083-10085: 'För samtliga tillståndspliktiga verksamheter inom ovan avtalsområden
+    hämtade ... INK ut tillstånd från IVO' (the areas include 'Heldygnsvård i Behandlingshem',
+    l. 10035); 000 l. 10488: 'En leverantör som blir av med sitt IVO tillstånd tas alltid bort
+    från utförarregistret'. A private adult treatment home without a permit is not recommended,
+    the municipality's notified unit is; IVO revoking the permit removes the unit (reason ivo)."""
+    doc, req = case_register("permits.yaml", {"request_id": "R-BV-CLI"})
+    import_register(run, tmp_path, doc)
+    decision = match(run, tmp_path, req)
+    recommended = {r["unit_id"] for r in decision["recommendations"]}
+    assert recommended == {"U-BV-MED", "U-BV-KOMMUN"}
+    assert excluded_by(decision)["U-BV-UTAN"] == {"ELIG-PERMIT-MISSING"}
+    out(run("register", "permit", "U-BV-MED", "--dnr", "8.1-20/2020", "--status", "revoked",
+            "--on", "2024-06-20", "--by", "ivo-handläggare", "--json"))
+    shown = out(run("register", "show", "U-BV-MED", "--json"))
+    assert (shown["status"], shown.get("removal_reason")) == ("removed", "ivo")
