@@ -102,3 +102,31 @@ def test_adult_treatment_home_needs_a_permit_and_loses_its_place_with_it(run, tm
             "--on", "2024-06-20", "--by", "ivo-handläggare", "--json"))
     shown = out(run("register", "show", "U-BV-MED", "--json"))
     assert (shown["status"], shown.get("removal_reason")) == ("removed", "ivo")
+
+
+# --- item 12: date-effective rules on the placement's start day -------------------------------
+
+
+def test_a_rule_taking_effect_before_the_start_applies_at_match_time(run, tmp_path):
+    """004 l. 425-427: 'den nya lagen om placering av barn i skyddat boende, som trädde i kraft
+    1 april 2024'; skyddat boende had 'ramavtal och tillståndsplikt' lacking before (000 l. 10830).
+    A request decided on 2024-03-20 for a placement starting 2024-04-02 is matched with the rules
+    of the start day: the unit without a permit is not recommended. One starting 2024-03-25 is
+    matched before the law, and choosing checks the unit with the start day's rules too."""
+    doc, _ = case_register("skyddat_boende.yaml")
+    import_register(run, tmp_path, doc)
+    _, late = case_register("skyddat_boende.yaml", {"request_id": "R-SKB-LATE", "submitted_on": "2024-03-20",
+                                                     "start_on": "2024-04-02"})
+    decision = match(run, tmp_path, late)
+    assert {r["unit_id"] for r in decision["recommendations"]} == {"U-SKB-MED"}
+    assert excluded_by(decision)["U-SKB-UTAN"] == {"ELIG-PERMIT-MISSING"}
+    assert (decision["evaluated_on"], decision["decided_on"]) == ("2024-04-02", "2024-03-20")
+    _, early = case_register("skyddat_boende.yaml", {"request_id": "R-SKB-EARLY", "submitted_on": "2024-03-20",
+                                                      "start_on": "2024-03-25"})
+    decision = match(run, tmp_path, early)
+    assert {r["unit_id"] for r in decision["recommendations"]} == {"U-SKB-MED", "U-SKB-UTAN"}
+    chosen = run("request", "choose", "R-SKB-LATE", "U-SKB-MED", "--on", "2024-03-21", "--by", "handläggare")
+    assert chosen.exit_code == 0, chosen.output
+    history = out(run("register", "history", "--json"))
+    matched = [e for e in history if e["action"] == "matched" and e["entity_id"] == "R-SKB-LATE"]
+    assert [e["effective_on"] for e in matched] == ["2024-03-20"]

@@ -251,7 +251,7 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         entity_kind="request",
         entity_id=row.request_id,
         action="matched",
-        effective_on=decision.evaluated_on,
+        effective_on=decided_on(decision),
         changes={
             "seq": seq,
             "recommendations": [r["unit_id"] for r in document["recommendations"]],
@@ -334,6 +334,14 @@ def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Sessio
 _RECHECK: dict[str, Any] = {}  # rules version -> the evaluator that re-checks choices
 
 
+def decided_on(decision: Decision) -> date:
+    """The day a decision was made. Its `evaluated_on` is the day whose rules decided it (the
+    placement's start day when that is later: issue 20 item 12); decisions stored before that
+    change have only `evaluated_on`, which was then the decision day."""
+    value = (decision.document or {}).get("decided_on")
+    return date.fromisoformat(value) if value else decision.evaluated_on
+
+
 def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, agreement_id: str | None, *,
             on: date, ruleset: Any = None) -> list[dict[str, Any]]:
     """Evaluate the chosen unit again against today's register and rules (status, agreement,
@@ -363,7 +371,9 @@ def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, a
     decided = latest_decision(session, row)
     if decided is not None:
         fact["reference_price"] = decided.document.get("reference_price")
-    evaluation = evaluator.evaluate(fact, on=on)
+    # The rules of the later of the day of choosing and the placement's start day (issue 20 item 12).
+    start = date.fromisoformat(str(row.payload["start_on"]))
+    evaluation = evaluator.evaluate(fact, on=max(on, start))
     outcome = next((c for c in evaluation.candidates if c.unit_id == unit_id and c.route == route
                     and c.agreement_id == agreement_id), None)
     if outcome is None:
@@ -442,9 +452,9 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     decision = latest_decision(session, row)
     if decision is None:
         raise InvariantViolation(f"request '{row.request_id}' has no decision yet: run 'placering match' first")
-    if on < decision.evaluated_on:
+    if on < decided_on(decision):
         raise ValidationError(f"--on: {on.isoformat()} is before decision {decision.seq} was made "
-                              f"({decision.evaluated_on.isoformat()})")
+                              f"({decided_on(decision).isoformat()})")
     unit_id = nfc(unit_id).strip()
     if unit_id in declined_units(session, row):
         raise InvariantViolation(f"unit {unit_id} declined request '{row.request_id}'; it cannot be chosen")
@@ -477,7 +487,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     if problems:
         raise InvariantViolation(
             f"unit {unit_id} is no longer eligible for '{row.request_id}' on {on.isoformat()} (decision {decision.seq} "
-            f"was made on {decision.evaluated_on.isoformat()}): "
+            f"was made on {decided_on(decision).isoformat()}): "
             + "; ".join(f"{p['code']}: {p['message']}" for p in problems) + ". Match the request again")
     status = ACTIVE
     review = None
