@@ -130,3 +130,75 @@ def test_a_rule_taking_effect_before_the_start_applies_at_match_time(run, tmp_pa
     history = out(run("register", "history", "--json"))
     matched = [e for e in history if e["action"] == "matched" and e["entity_id"] == "R-SKB-LATE"]
     assert [e["effective_on"] for e in matched] == ["2024-03-20"]
+
+
+# --- item 3: Spink's recommendation stop, per route -------------------------------------------
+
+
+def test_recommendation_stop_leaves_the_framework_route_available(run, tmp_path):
+    """004 l. 1327-1330: 'Rekommendationsstopp innebär att Spink inte längre tillfrågar och
+    rekommenderar utföraren. Spink kan endast besluta om rekommendationsstopp för utförare som
+    rekommenderas genom direktupphandling.' A stopped unit is still recommended through its
+    framework agreement, not through direct procurement; a placement through the framework
+    route is not among the affected placements."""
+    doc, req = case_register("recommendation_stop.yaml", {"request_id": "R-RS-CLI"})
+    import_register(run, tmp_path, doc)
+    out(run("register", "status", "U-PUBL", "recommendation_stop", "--by", "kvalitet", "--on", "2024-05-01",
+            "--note", "Synpunkt inom direktupphandling", "--json"))
+    decision = match(run, tmp_path, req, "--limit", "5")
+    routes = {(r["unit_id"], r["route"]) for r in decision["recommendations"]}
+    assert ("U-STOPP", "ramavtal") in routes and ("U-PUBL", "ramavtal") in routes
+    assert not any(route == "direktupphandling" for _, route in routes)
+    assert "U-AVPUBL" in excluded_by(decision)
+    chosen = run("request", "choose", "R-RS-CLI", "U-STOPP", "--on", "2024-06-02", "--by", "handläggare")
+    assert chosen.exit_code == 0, chosen.output
+    affected = out(run("audit", "affected-placements", "--as-of", "2024-06-15", "--json"))
+    assert affected["placements"] == []
+    paused = out(run("audit", "paused", "--as-of", "2024-06-15", "--route", "ramavtal", "--json"))
+    assert {p["id"] for p in paused["paused"]} == {"U-AVPUBL"}
+
+
+# --- item 2: the entry check includes the permit ----------------------------------------------
+
+
+ENTRY_ON = "2024-10-02"
+
+
+def test_entry_check_needs_the_permit_and_differs_for_companies_and_associations(run, tmp_path):
+    """004 l. 1255-1260: 'För bolag kontrolleras exempelvis kreditvärdighet/ekonomi, att bolaget
+    är registrerat för arbetsgivaravgifter och för F-skatt samt kontroll i rättsdatabas av bolaget
+    och styrelsemedlemmar. För förening/stiftelse kontrolleras exempelvis skatteregistrering och
+    skulder hos Kronofogden samt kontroll i rättsdatabas av styrelsemedlemmar och firmatecknare.
+    För tillståndspliktig verksamhet kontrolleras tillstånd från IVO samt eventuella
+    tillsynsrapporter.' A new adult treatment home of a company needs its IVO permit and the
+    supervision reports; a foundation's skyddat boende before the 2024 law is not permit-bound
+    and is checked as an association."""
+    doc, _ = case_register("permits.yaml")
+    [company] = [s for s in doc["suppliers"] if s["org_nr"] == "556677-8899"]
+    company["units"] = [u for u in company["units"] if u["unit_id"] == "U-BV-UTAN"]
+    skb, _ = case_register("skyddat_boende.yaml")
+    [found] = skb["suppliers"]
+    found["legal_form"] = "stiftelse"
+    found["units"] = [dict(u, routes=[{"route": "direktupphandling", "insats": "skyddat_boende", "daily_price": 1900}])
+                      for u in found["units"] if u["unit_id"] == "U-SKB-UTAN"]
+    doc["suppliers"] = [company, found]
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
+    out(run("register", "import", str(path), "--by", "registervård", "--on", "2024-03-01", "--json"))
+    listed = {e["unit_id"]: e for e in out(run("register", "entry", "list", "--on", "2024-03-02", "--json"))}
+    assert listed["U-BV-UTAN"]["missing"] == ["credit_rating", "employer_registration", "tax_registration",
+                                              "court_records", "ivo_supervision", "ivo_permit:behandling_vuxen"]
+    assert listed["U-SKB-UTAN"]["missing"] == ["tax_registration", "enforcement_debt", "court_records"]
+    for kind in ("credit_rating", "employer_registration", "tax_registration", "court_records", "ivo_supervision"):
+        args = ["--value", "70"] if kind == "credit_rating" else []
+        assert run("register", "check", "556677-8899", kind, "--result", "pass", "--on", "2024-03-02", *args,
+                   "--by", "spink").exit_code == 0
+    refused = run("register", "entry", "approve", "U-BV-UTAN", "--note", "ok", "--on", "2024-03-02", "--by", "spink")
+    assert refused.exit_code == 4 and "behandling_vuxen" not in refused.stderr
+    assert "IVO-tillstånd för behandlingsinsatser vuxna (inget tillstånd registrerat)" in refused.stderr
+    out(run("register", "permit", "U-BV-UTAN", "--dnr", "8.1-99/2024", "--status", "active", "--insats",
+            "behandling_vuxen", "--target-group", "missbruk", "--on", "2024-03-02", "--by", "ivo", "--json"))
+    ok = run("register", "entry", "approve", "U-BV-UTAN", "--note", "Tillstånd och tillsyn utan anmärkning",
+             "--on", "2024-03-02", "--by", "spink")
+    assert ok.exit_code == 0, ok.output
+    assert out(run("register", "show", "U-BV-UTAN", "--json"))["status"] == "published"
