@@ -202,3 +202,39 @@ def test_entry_check_needs_the_permit_and_differs_for_companies_and_associations
              "--on", "2024-03-02", "--by", "spink")
     assert ok.exit_code == 0, ok.output
     assert out(run("register", "show", "U-BV-UTAN", "--json"))["status"] == "published"
+
+
+# --- item 5: the whole life of a decision -----------------------------------------------------
+
+
+def test_decisions_interrupted_ended_and_their_decision_day(run, tmp_path):
+    """000 l. 2901-2908 and 001 l. 740-747: 'Antal beslut som inte verkställts inom tre månader
+    från beslutsdag' and 'Antal beslut där verkställigheten avbrutits och inte återupptagits inom
+    tre månader från avbrottet'; 001 l. 753-755: 'Ett av dessa har avslutats utan verkställighet
+    på begäran av den enskilde'. The decision day is the recorded one; an interruption not
+    resumed in three months is reported; a resumed one and an ended decision are not."""
+    doc, _ = case_register("recommendation_stop.yaml")
+    import_register(run, tmp_path, doc)
+    for rid in ("R-A", "R-B", "R-C", "R-D"):
+        _, req = case_register("recommendation_stop.yaml", {"request_id": rid, "submitted_on": "2024-01-10",
+                                                             "start_on": "2024-01-15"})
+        match(run, tmp_path, req)
+    for rid, unit in (("R-C", "U-PUBL"), ("R-D", "U-STOPP")):
+        assert run("request", "choose", rid, unit, "--on", "2024-01-12", "--by", "anna").exit_code == 0
+    out(run("followup", "decision", "R-A", "decided", "--on", "2024-01-05", "--by", "anna", "--json"))
+    out(run("followup", "decision", "R-B", "ended", "--on", "2024-03-01", "--reason", "person_request",
+            "--note", "Förbättrade personliga förhållanden", "--by", "anna", "--json"))
+    for rid in ("R-C", "R-D"):
+        out(run("followup", "decision", rid, "interrupted", "--on", "2024-02-01", "--by", "anna", "--json"))
+    out(run("followup", "decision", "R-D", "resumed", "--on", "2024-03-01", "--by", "anna", "--json"))
+    listed = {d["request_id"]: d for d in out(run("audit", "not-executed", "--as-of", "2024-04-10", "--json"))["decisions"]}
+    assert set(listed) == {"R-A"} and (listed["R-A"]["decided_on"], listed["R-A"]["deadline"]) == ("2024-01-05", "2024-04-05")
+    listed = {d["request_id"]: d for d in out(run("audit", "not-executed", "--as-of", "2024-05-10", "--json"))["decisions"]}
+    assert set(listed) == {"R-A", "R-C"} and (listed["R-C"]["state"], listed["R-C"]["deadline"]) == ("interrupted", "2024-05-01")
+    refused = run("followup", "decision", "R-B", "ended", "--on", "2024-03-02", "--reason", "needs_changed", "--by", "anna")
+    assert refused.exit_code == 4 and "beslutet bakom 'R-B' avslutades 2024-03-01" in refused.stderr
+    shown = run("audit", "not-executed", "--as-of", "2024-05-10", env={"COLUMNS": "200"})
+    assert "Avbrutet, inte återupptaget inom tre månader" in shown.output
+    history = out(run("register", "history", "--json"))
+    assert {e["action"] for e in history if e["entity_id"] in ("R-A", "R-B", "R-C", "R-D")} >= {
+        "decision_recorded", "decision_ended", "execution_interrupted", "execution_resumed"}
