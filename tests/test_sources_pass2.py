@@ -238,3 +238,34 @@ def test_decisions_interrupted_ended_and_their_decision_day(run, tmp_path):
     history = out(run("register", "history", "--json"))
     assert {e["action"] for e in history if e["entity_id"] in ("R-A", "R-B", "R-C", "R-D")} >= {
         "decision_recorded", "decision_ended", "execution_interrupted", "execution_resumed"}
+
+
+# --- item 4: the price model as a first step --------------------------------------------------
+
+
+def test_a_price_above_the_not_recommended_level_can_be_chosen_with_reason_and_negotiated_price(run, tmp_path):
+    """004 l. 1477-1482: the model says which prices 'inte ska rekommenderas vidare i ett första
+    steg'; 000 l. 656-657: 'Förhandling av priser med leverantörer i de fall placeringar sker via
+    direktupphandling'. A unit above the level is not recommended, but the handler can choose it
+    with a reason and the negotiated price; the placement waits for review."""
+    doc, req = case_register("recommendation_stop.yaml", {"request_id": "R-PRIS"})
+    [sup] = doc["suppliers"]
+    dear = dict(next(u for u in sup["units"] if u["unit_id"] == "U-PUBL"), unit_id="U-DYR", name="Enhet U-DYR",
+                routes=[{"route": "direktupphandling", "insats": "hvb_barn_unga", "daily_price": 7500}],
+                permits=[{"dnr": "8.1-31/2020", "insats": "hvb_barn_unga", "status": "active",
+                          "target_groups": ["missbruk"], "decided_on": "2020-02-01"}])
+    sup["units"].append(dear)
+    import_register(run, tmp_path, doc)
+    decision = match(run, tmp_path, req)
+    assert "U-DYR" not in {r["unit_id"] for r in decision["recommendations"]}
+    assert excluded_by(decision)["U-DYR"] == {"ELIG-PRICE-NOT-RECOMMENDED"}
+    refused = run("request", "choose", "R-PRIS", "U-DYR", "--on", "2024-06-02", "--by", "anna")
+    assert refused.exit_code == 2 and "förhandlats med leverantören" in refused.stderr
+    chosen = out(run("request", "choose", "R-PRIS", "U-DYR", "--on", "2024-06-02", "--by", "anna", "--reason",
+                     "Enda enheten med plats för syskon", "--negotiated-price", "6100", "--json"))
+    assert (chosen["status"], chosen["recommended"], chosen["route"]) == ("pending_review", False, "direktupphandling")
+    shown = out(run("placement", "show", "R-PRIS", "--json"))
+    assert shown["agreed_price"] == 6100
+    reviews = out(run("review", "list", "--json"))
+    rows = reviews if isinstance(reviews, list) else reviews["reviews"]
+    assert [r["units"] for r in rows if r["request_id"] == "R-PRIS"] == [["U-DYR"]]

@@ -599,12 +599,16 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
               "16- or 17-year-old.")
 @click.option("--on", "on", help="The day of choosing (YYYY-MM-DD; default today): the unit is checked again "
               "against the register and rules of that day.")
+@click.option("--negotiated-price", "negotiated_price", type=float,
+              help="The daily price negotiated with the supplier (direct procurement); required with --reason for a "
+              "unit whose price the price model does not recommend.")
 @click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Rules directory (default: the current rules).")
 @by_option
 @json_option
 def request_choose(request_id: str, unit_id: str, reason: str | None, special_reason: str | None, on: str | None,
-                   rules_path: Path | None, actor: str | None, json_output: bool) -> None:
+                   negotiated_price: float | None, rules_path: Path | None, actor: str | None,
+                   json_output: bool) -> None:
     """The handler's choice: create the placement (unit, route, agreement, price, start).
 
     A unit recommended in the latest decision needs no reason; one that was eligible but not
@@ -621,7 +625,7 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
     ruleset = load_ruleset(rules_path)
     with transaction(app().engine()) as session:
         p = choose(session, request_id, unit_id, actor=actor, reason=reason, special_reason=special_reason,
-                   on=on_d, ruleset=ruleset)
+                   on=on_d, ruleset=ruleset, negotiated_price=negotiated_price)
         out = dict(placement_dict(p), request_id=request_id)
     if wants_json(json_output):
         print_json(out)

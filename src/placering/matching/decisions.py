@@ -432,8 +432,28 @@ def _review_for(session: Session, decision: Decision, unit_id: str, where: str) 
     return mine[-1] if mine else None
 
 
+PRICE_NOT_RECOMMENDED = "PRICE_NOT_RECOMMENDED"
+
+
+def _price_step_choice(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The direct-procurement choice of an excluded unit whose only reason on that route is the
+    price model's first step (PRICE_NOT_RECOMMENDED), else None. The price model says which
+    prices 'inte ska rekommenderas vidare i ett första steg' (004 l. 1477-1482): not
+    recommended, but not a ban (issue 20 item 4)."""
+    dp = Route.DIREKTUPPHANDLING.value
+    reasons = [r for r in entry.get("reasons", []) if r.get("route") == dp]
+    if not reasons or any(r["code"] != PRICE_NOT_RECOMMENDED for r in reasons):
+        return None
+    if any(r.get("route") == dp for r in entry.get("unevaluable", [])):
+        return None
+    values = reasons[0].get("values") or {}
+    return {"route": dp, "org_nr": entry["org_nr"], "agreement_id": None,
+            "daily_price": values.get("route.daily_price"), "rank": None}
+
+
 def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reason: str | None = None,
-           special_reason: str | None = None, on: date | None = None, ruleset: Any = None) -> Placement:
+           special_reason: str | None = None, on: date | None = None, ruleset: Any = None,
+           negotiated_price: float | None = None) -> Placement:
     """The handler's choice: create the placement (see the module docstring for what is allowed).
 
     The unit is evaluated again on the day of choosing (`on`, default today) against the register
@@ -465,6 +485,15 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
             f"unit {unit_id} is not a candidate for {row.insats} in decision {decision.seq} of '{row.request_id}' "
             "(it does not offer this insats, or is not in the register)"
         )
+    price_step = _price_step_choice(entry) if where == "excluded" else None
+    if price_step is not None:
+        if not reason or negotiated_price is None:
+            raise ValidationError(
+                f"--reason and --negotiated-price: unit {unit_id} was not recommended in decision {decision.seq}: its "
+                f"daily price {price_step['daily_price']} is above the level the price model does not recommend "
+                "(PRICE_NOT_RECOMMENDED); it can be chosen with the reason and the price negotiated with the "
+                "supplier, and the choice goes to review")
+        where = "price_not_recommended"
     if where == "excluded":
         codes = sorted({r["code"] for r in entry.get("reasons", [])} | {f"unevaluable:{r['rule']}" for r in entry.get("unevaluable", [])})
         raise InvariantViolation(
@@ -482,8 +511,11 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
         raise ValidationError(
             f"--special-reason: request '{row.request_id}' is stödboende for a {row.payload['person']['age']}-year-old; "
             "stödboende for 16–17-year-olds needs the special reasons (särskilda skäl) recorded")
-    choice = entry if where in ("recommended", "below_cut") else entry["eligible"]
+    choice = (price_step if price_step is not None else
+              entry if where in ("recommended", "below_cut") else entry["eligible"])
     problems = recheck(session, row, unit_id, choice["route"], choice.get("agreement_id"), on=on, ruleset=ruleset)
+    if price_step is not None:
+        problems = [p for p in problems if p["code"] != PRICE_NOT_RECOMMENDED]
     if problems:
         raise InvariantViolation(
             f"unit {unit_id} is no longer eligible for '{row.request_id}' on {on.isoformat()} (decision {decision.seq} "
@@ -524,6 +556,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
         by=actor,
         status=status,
         places=request.places,
+        **({"agreed_price": float(negotiated_price), "agreed_by": actor} if negotiated_price is not None else {}),
     )
     session.add(placement)
     try:
@@ -553,6 +586,9 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
             "free_places": [free_before, free_after],
             "checked_on": on,
             **({"special_reason": special_reason} if special_reason else {}),
+            **({"negotiated_price": float(negotiated_price), "price_not_recommended": True}
+               if price_step is not None else
+               {"negotiated_price": float(negotiated_price)} if negotiated_price is not None else {}),
         },
         unit_id=unit_id,
         org_nr=placement.org_nr,
