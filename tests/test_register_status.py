@@ -133,9 +133,10 @@ def test_removed_is_final_until_a_new_entry_check(loaded, engine):
                      "skulder hos Kronofogden (senaste resultat kunde inte göras (2025-04-01))",
                      "arbetsgivarregistrering (aldrig kontrollerad)"):
         assert expected in refused.stderr, refused.stderr
-    # U-1001 has a direct-procurement and a framework route: both lists of entry checks apply.
+    # U-1001 has a direct-procurement and a framework route: both lists of entry checks apply, and
+    # its HVB is permit-bound: the supervision reports too (004 l. 1259-1260).
     for kind in ("credit_rating", "tax_registration", "enforcement_debt", "employer_registration", "court_records",
-                 "warning_list", "annual_report"):
+                 "warning_list", "annual_report", "ivo_supervision"):
         assert loaded("register", "check", ORG_ANGEN, kind, "--result", "pass", "--on", "2025-05-01",
                       "--by", "k").exit_code == 0
     result = loaded("register", "entry", "approve", "U-1001", "--on", "2025-06-01", "--by", "kvalitet",

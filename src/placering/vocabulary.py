@@ -117,6 +117,15 @@ class ComplaintOutcome(StrEnum):
     CONSULTATION = "consultation"  # samråd pågår
 
 
+class DecisionEndReason(StrEnum):
+    """Why a decision ended without execution (Hisingen 2024, sources/001 l. 753-755: 'avslutats
+    utan verkställighet på begäran av den enskilde'; Nordost 2022, 000 l. 2912: 'ny utredning av
+    behovet')."""
+
+    PERSON_REQUEST = "person_request"  # på begäran av den enskilde
+    NEEDS_CHANGED = "needs_changed"  # behovet har ändrats (ny utredning av behovet)
+
+
 class ComplaintCategory(StrEnum):
     DOCUMENTATION = "documentation"
     DELIVERY = "delivery"

@@ -122,6 +122,8 @@ def paused(
                 continue
             if route and not any(r.startswith(route + ":") for r in info.routes):
                 continue
+            if route and route != "direktupphandling" and st.status == "recommendation_stop":
+                continue  # Spink's stop is for direct procurement only (004 l. 1327-1330)
             if mkey and info.municipality_key != mkey:
                 continue
             row = _row("unit", uid, info.name, info.org_nr, info.supplier_name, st, info.insatser,

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from ..storage.models import Placement, PlacementRequest
-from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, label
+from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus, label
 from .checks import PUBLIC_LEGAL_FORMS
 from .common import load_units
 from .params import audit_param, listed_since
@@ -117,7 +117,10 @@ def affected_placements(session: Session, as_of: date) -> AffectedReport:
     for placement, request_id, requester in running:
         causes: list[Cause] = []
         st = units.get(placement.unit_id)
-        if st is not None and st.status in PAUSED_UNIT_STATUSES:
+        # Spink's recommendation stop is for direct procurement only (004 l. 1327-1330): a placement
+        # through the unit's framework agreement is not affected by it.
+        stop_only = st is not None and st.status == UnitStatus.RECOMMENDATION_STOP and placement.route != "direktupphandling"
+        if st is not None and st.status in PAUSED_UNIT_STATUSES and not stop_only:
             causes.append(Cause("unit_status", f"unit {label(st.status).lower()} ({st.status})", st.since,
                                 st.reason, st.actor, st.rule_id, st.note))
         if placement.agreement_id:

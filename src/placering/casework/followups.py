@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ..boundary import field_text
@@ -27,6 +27,7 @@ from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import AgreementFollowup, Placement, PlacementRequest, PlacementSurvey
 from ..vocabulary import CareQuality, Route
+from .decision_life import decision_day
 from .placements import ACTIVE, get_placement
 
 
@@ -211,11 +212,32 @@ def not_executed(session: Session, as_of: date) -> list[dict[str, Any]]:
     rows = session.execute(
         select(PlacementRequest, Placement.start_on)
         .outerjoin(Placement, (Placement.request_id == PlacementRequest.id) & (Placement.status == ACTIVE))
-        .where(PlacementRequest.submitted_on <= add_months(as_of, -months))
+        .where(func.coalesce(PlacementRequest.decided_on, PlacementRequest.submitted_on) <= as_of)
         .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id))
     out = []
     for req, started in rows:
-        deadline = add_months(req.submitted_on, months)
+        decided = decision_day(req)
+        # Ended without execution (at the person's request, or the needs changed): off the list
+        # from that day (001 l. 753-755).
+        if req.decision_ended_on is not None and req.decision_ended_on <= as_of:
+            continue
+        # Interrupted and not resumed within the months from the interruption: reported like a
+        # decision not executed (000 l. 2906-2908; 001 l. 743-747).
+        if req.interrupted_on is not None and req.interrupted_on <= as_of and not (
+                req.resumed_on is not None and req.resumed_on >= req.interrupted_on and req.resumed_on <= as_of):
+            deadline = add_months(req.interrupted_on, months)
+            if deadline <= as_of:
+                out.append({"request_id": req.request_id, "decided_on": decided, "municipality": req.municipality,
+                            "requester": req.requester, "insats": req.insats, "deadline": deadline,
+                            "days_over": as_of.toordinal() - deadline.toordinal(), "state": "interrupted",
+                            "interrupted_on": req.interrupted_on, "placement_start_on": started,
+                            "reported_before": deadline <= prev_quarter_end})
+            continue
+        if req.interrupted_on is not None and req.interrupted_on <= as_of:
+            continue  # executed, interrupted and resumed in time
+        deadline = add_months(decided, months)
+        if deadline > as_of:
+            continue
         if started is not None and started <= deadline and started <= as_of:
             continue
         if started is not None and started <= as_of:
@@ -224,7 +246,7 @@ def not_executed(session: Session, as_of: date) -> list[dict[str, Any]]:
             state = "executed_late"
         else:
             state = "not_executed"
-        out.append({"request_id": req.request_id, "decided_on": req.submitted_on, "municipality": req.municipality,
+        out.append({"request_id": req.request_id, "decided_on": decided, "municipality": req.municipality,
                     "requester": req.requester, "insats": req.insats, "deadline": deadline,
                     "days_over": (min(as_of, started) if started and started <= as_of else as_of).toordinal()
                     - deadline.toordinal(), "state": state, "placement_start_on": started,

@@ -414,6 +414,40 @@ def followup_survey(request_id, on, positive_change, care_quality, child_answere
          SURVEY_COLUMNS)
 
 
+@followup.command("decision")
+@click.argument("request_id")
+@click.argument("what", type=click.Choice(["decided", "ended", "interrupted", "resumed"]))
+@click.option("--on", "on", help="The day (YYYY-MM-DD; default today): the decision day for 'decided'.")
+@click.option("--reason", help="With 'ended': why it ended without execution (person_request, needs_changed).")
+@click.option("--note", help="What happened (kept in history).")
+@by_option
+@output_options
+def followup_decision(request_id, what, on, reason, note, actor, out: Output) -> None:
+    """The life of the decision behind a request: its decision day (decided), ended without
+    execution (ended --reason), execution interrupted and resumed. 'audit not-executed' reads
+    them (sources/000 l. 2901-2908, 001 l. 740-755)."""
+    from ..casework import decision_life as lib
+
+    day = _on(on)
+    with transaction(app().engine()) as session:
+        if what == "decided":
+            entry = lib.record_decision_day(session, request_id, decided_on=day, actor=actor, note=note)
+        elif what == "ended":
+            if not reason:
+                raise CliError("--reason: say why the decision ended without execution (person_request, needs_changed)", 2)
+            entry = lib.end_decision(session, request_id, on=day, reason=reason, actor=actor, note=note)
+        elif what == "interrupted":
+            entry = lib.interrupt(session, request_id, on=day, actor=actor, note=note)
+        else:
+            entry = lib.resume(session, request_id, on=day, actor=actor, note=note)
+        row = {"request_id": entry.entity_id, "action": entry.action, "effective_on": entry.effective_on,
+               "reason": entry.reason}
+    _one(row, out, f"Förfrågan {row['request_id']}: {label(row['action'], 'history_action').lower()} "
+                   f"{row['effective_on'].isoformat()}.",
+         [("request_id", "Förfrågan"), ("action", "Händelse", "history_action"), ("effective_on", "Datum"),
+          ("reason", "Skäl", "decision_end_reason")])
+
+
 @audit.command("surveys")
 @AS_OF
 @click.option("--summary", is_flag=True, help="One row per unit: answered, positive change, good care.")

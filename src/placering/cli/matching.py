@@ -493,12 +493,16 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
               "16- or 17-year-old.")
 @click.option("--on", "on", help="The day of choosing (YYYY-MM-DD; default today): the unit is checked again "
               "against the register and rules of that day.")
+@click.option("--negotiated-price", "negotiated_price", type=float,
+              help="The daily price negotiated with the supplier (direct procurement); required with --reason for a "
+              "unit whose price the price model does not recommend.")
 @click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Rules directory (default: the current rules).")
 @by_option
 @json_option
 def request_choose(request_id: str, unit_id: str, reason: str | None, special_reason: str | None, on: str | None,
-                   rules_path: Path | None, actor: str | None, json_output: bool) -> None:
+                   negotiated_price: float | None, rules_path: Path | None, actor: str | None,
+                   json_output: bool) -> None:
     """The handler's choice: create the placement (unit, route, agreement, price, start).
 
     A unit recommended in the latest decision needs no reason; one that was eligible but not
@@ -510,7 +514,7 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
     """
     on_d = parse_date(on, "--on")
     local_only("--rules", rules_path)
-    fields = {"reason": reason, "special_reason": special_reason, "on": on_d}
+    fields = {"reason": reason, "special_reason": special_reason, "on": on_d, "negotiated_price": negotiated_price}
     out = call("matching.views:choose", request_id, unit_id, actor=actor, rules_dir=rules_path, **fields,
                http=("POST", f"/requests/{segment(request_id)}/choose", {}, {"unit_id": unit_id, **fields}))
     if wants_json(json_output):

@@ -217,6 +217,9 @@ class _Generator:
         self.rng = random.Random(seed)
         self.as_of = as_of
         self.tax: Taxonomy = load_taxonomy()
+        from ..rules import load_ruleset
+
+        self.rules = load_ruleset()
         mat = _material()
         self.p = mat.profiles
         self.names = _Names(self.rng, mat.names)
@@ -611,13 +614,12 @@ class _Generator:
 
     # -- step 6: permits --
     def _permit_rule(self, code: str, subs: list[str]) -> bool:
-        rule = str(self.p["insatser"][code].get("permit", "none"))
-        if rule == "none":
-            return False
-        if rule.startswith("sub:"):
-            return rule[4:] in subs
-        start = self.p["insatser"][code].get("permit_from")
-        return start is None or start <= self.as_of
+        """Whether the insats is permit-bound on the register's date: the rules' one dated
+        parameter permit_required_insatser (RuleSet.permit_required), not a setting of the demo."""
+        return self.rules.permit_required(code, self.as_of)
+
+    def _permit_from(self, code: str) -> date | None:
+        return self.rules.permit_required_from(code)
 
     def make_permits(self, units: list[_Unit]) -> None:
         rng, p = self.rng, self.p
@@ -628,7 +630,7 @@ class _Generator:
             for code, subs, _ in u.offers:
                 if not self._permit_rule(code, subs):
                     continue
-                start = self.p["insatser"][code].get("permit_from")
+                start = self._permit_from(code)
                 if (start is not None and not municipal and u.removal_reason != "ivo"
                         and rng.random() < float(p["skyddat_without_permit"])):
                     continue  # applied, IVO has not decided yet

@@ -256,7 +256,7 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         entity_kind="request",
         entity_id=row.request_id,
         action="matched",
-        effective_on=decision.evaluated_on,
+        effective_on=decided_on(decision),
         changes={
             "seq": seq,
             "recommendations": [r["unit_id"] for r in document["recommendations"]],
@@ -339,6 +339,14 @@ def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Sessio
 _RECHECK: dict[str, Any] = {}  # rules version -> the evaluator that re-checks choices
 
 
+def decided_on(decision: Decision) -> date:
+    """The day a decision was made. Its `evaluated_on` is the day whose rules decided it (the
+    placement's start day when that is later: issue 20 item 12); decisions stored before that
+    change have only `evaluated_on`, which was then the decision day."""
+    value = (decision.document or {}).get("decided_on")
+    return date.fromisoformat(value) if value else decision.evaluated_on
+
+
 def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, agreement_id: str | None, *,
             on: date, ruleset: Any = None) -> list[dict[str, Any]]:
     """Evaluate the chosen unit again against today's register and rules (status, agreement,
@@ -368,7 +376,9 @@ def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, a
     decided = latest_decision(session, row)
     if decided is not None:
         fact["reference_price"] = decided.document.get("reference_price")
-    evaluation = evaluator.evaluate(fact, on=on)
+    # The rules of the later of the day of choosing and the placement's start day (issue 20 item 12).
+    start = date.fromisoformat(str(row.payload["start_on"]))
+    evaluation = evaluator.evaluate(fact, on=max(on, start))
     outcome = next((c for c in evaluation.candidates if c.unit_id == unit_id and c.route == route
                     and c.agreement_id == agreement_id), None)
     if outcome is None:
@@ -427,8 +437,28 @@ def _review_for(session: Session, decision: Decision, unit_id: str, where: str) 
     return mine[-1] if mine else None
 
 
+PRICE_NOT_RECOMMENDED = "PRICE_NOT_RECOMMENDED"
+
+
+def _price_step_choice(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The direct-procurement choice of an excluded unit whose only reason on that route is the
+    price model's first step (PRICE_NOT_RECOMMENDED), else None. The price model says which
+    prices 'inte ska rekommenderas vidare i ett första steg' (004 l. 1477-1482): not
+    recommended, but not a ban (issue 20 item 4)."""
+    dp = Route.DIREKTUPPHANDLING.value
+    reasons = [r for r in entry.get("reasons", []) if r.get("route") == dp]
+    if not reasons or any(r["code"] != PRICE_NOT_RECOMMENDED for r in reasons):
+        return None
+    if any(r.get("route") == dp for r in entry.get("unevaluable", [])):
+        return None
+    values = reasons[0].get("values") or {}
+    return {"route": dp, "org_nr": entry["org_nr"], "agreement_id": None,
+            "daily_price": values.get("route.daily_price"), "rank": None}
+
+
 def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reason: str | None = None,
-           special_reason: str | None = None, on: date | None = None, ruleset: Any = None) -> Placement:
+           special_reason: str | None = None, on: date | None = None, ruleset: Any = None,
+           negotiated_price: float | None = None) -> Placement:
     """The handler's choice: create the placement (see the module docstring for what is allowed).
 
     The unit is evaluated again on the day of choosing (`on`, default today) against the register
@@ -447,9 +477,9 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     decision = latest_decision(session, row)
     if decision is None:
         raise InvariantViolation(f"request '{row.request_id}' has no decision yet: run 'placering match' first")
-    if on < decision.evaluated_on:
+    if on < decided_on(decision):
         raise ValidationError(f"--on: {on.isoformat()} is before decision {decision.seq} was made "
-                              f"({decision.evaluated_on.isoformat()})")
+                              f"({decided_on(decision).isoformat()})")
     unit_id = nfc(unit_id).strip()
     if unit_id in declined_units(session, row):
         raise InvariantViolation(f"unit {unit_id} declined request '{row.request_id}'; it cannot be chosen")
@@ -460,6 +490,15 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
             f"unit {unit_id} is not a candidate for {row.insats} in decision {decision.seq} of '{row.request_id}' "
             "(it does not offer this insats, or is not in the register)"
         )
+    price_step = _price_step_choice(entry) if where == "excluded" else None
+    if price_step is not None:
+        if not reason or negotiated_price is None:
+            raise ValidationError(
+                f"--reason and --negotiated-price: unit {unit_id} was not recommended in decision {decision.seq}: its "
+                f"daily price {price_step['daily_price']} is above the level the price model does not recommend "
+                "(PRICE_NOT_RECOMMENDED); it can be chosen with the reason and the price negotiated with the "
+                "supplier, and the choice goes to review")
+        where = "price_not_recommended"
     if where == "excluded":
         codes = sorted({r["code"] for r in entry.get("reasons", [])} | {f"unevaluable:{r['rule']}" for r in entry.get("unevaluable", [])})
         raise InvariantViolation(
@@ -477,12 +516,15 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
         raise ValidationError(
             f"--special-reason: request '{row.request_id}' is stödboende for a {row.payload['person']['age']}-year-old; "
             "stödboende for 16–17-year-olds needs the special reasons (särskilda skäl) recorded")
-    choice = entry if where in ("recommended", "below_cut") else entry["eligible"]
+    choice = (price_step if price_step is not None else
+              entry if where in ("recommended", "below_cut") else entry["eligible"])
     problems = recheck(session, row, unit_id, choice["route"], choice.get("agreement_id"), on=on, ruleset=ruleset)
+    if price_step is not None:
+        problems = [p for p in problems if p["code"] != PRICE_NOT_RECOMMENDED]
     if problems:
         raise InvariantViolation(
             f"unit {unit_id} is no longer eligible for '{row.request_id}' on {on.isoformat()} (decision {decision.seq} "
-            f"was made on {decision.evaluated_on.isoformat()}): "
+            f"was made on {decided_on(decision).isoformat()}): "
             + "; ".join(f"{p['code']}: {p['message']}" for p in problems) + ". Match the request again")
     status = ACTIVE
     review = None
@@ -519,6 +561,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
         by=actor,
         status=status,
         places=request.places,
+        **({"agreed_price": float(negotiated_price), "agreed_by": actor} if negotiated_price is not None else {}),
     )
     session.add(placement)
     try:
@@ -548,6 +591,9 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
             "free_places": [free_before, free_after],
             "checked_on": on,
             **({"special_reason": special_reason} if special_reason else {}),
+            **({"negotiated_price": float(negotiated_price), "price_not_recommended": True}
+               if price_step is not None else
+               {"negotiated_price": float(negotiated_price)} if negotiated_price is not None else {}),
         },
         unit_id=unit_id,
         org_nr=placement.org_nr,

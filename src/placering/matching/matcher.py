@@ -285,6 +285,7 @@ def decide(
     *,
     rules_version: str,
     on: date | None = None,
+    decided_on: date | None = None,
     limit: int | None = None,
     declined: Sequence[str] = (),
     reference_price: float | None = None,
@@ -416,7 +417,8 @@ def decide(
         "insats": request.insats,
         "subcategory": request.subcategory,
         "rules_version": rules_version,
-        "evaluated_on": (on or request.submitted_on).isoformat(),
+        "evaluated_on": (on or request.rules_day).isoformat(),
+        "decided_on": (decided_on or on or request.submitted_on).isoformat(),  # evaluated_on: the rules' day
         "review_required": dp_reason is not None,
         "limit": limit,
         "limit_requested": limit_requested,  # None: the policy's number (replay follows a changed policy)
@@ -695,7 +697,7 @@ class MatchContext:
                     "as_of": self.as_of}
         return evaluate_and_decide(request, evaluator=self.evaluator, ruleset=self.ruleset, snapshot=self.snapshot,
                                    taxonomy=self.taxonomy, declined=declined, limit=limit, on=on,
-                                   policy=self.policy(on or request.submitted_on), with_excluded=with_excluded,
+                                   policy=self.policy(on or request.rules_day), with_excluded=with_excluded,
                                    compact=spec)
 
 
@@ -707,12 +709,14 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
     from ..rules import request_fact
 
     tax = taxonomy or load_taxonomy()
-    on = on or request.submitted_on
+    decided_on = on or request.submitted_on
+    on = on or request.rules_day
     fact = request_fact(request.payload(), snapshot, tax, declined=declined,
                         final_price_months=ruleset.param("direct_procurement_final_price_months", request.start_on))
     evaluation = evaluator.evaluate(fact, on=on)
     policy = policy or Policy.on(ruleset, on)
-    document = decide(request, evaluation, policy, rules_version=ruleset.version, on=on, limit=limit,
+    document = decide(request, evaluation, policy, rules_version=ruleset.version, on=on, decided_on=decided_on,
+                      limit=limit,
                       declined=declined, reference_price=fact.get("reference_price"), taxonomy=tax,
                       with_excluded=with_excluded, compact=compact)
 

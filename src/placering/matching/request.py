@@ -115,7 +115,7 @@ class PlacementRequestIn(BaseModel):
 
     model_config = _STRICT
     request_id: Annotated[str, BeforeValidator(lambda v: clean_text(v, kind="id", free=False))] = Field(max_length=64, description="The requester's stable id of this request.")
-    submitted_on: IsoDate = Field(description="The decision date: rules and parameters valid on it apply.")
+    submitted_on: IsoDate = Field(description="The decision date; the rules and parameters valid on the later of it and start_on apply.")
     municipality: MunicipalityName = Field(description="The buying municipality (an agreement's buyers must include it).")
     requester: Annotated[str, BeforeValidator(lambda v: clean_text(v, kind="actor", free=False))] = Field(max_length=120, description="The administration within the municipality.")
     insats: Text = Field(description="Insats code (registry/taxonomy.yaml).")
@@ -134,6 +134,14 @@ class PlacementRequestIn(BaseModel):
         default_factory=list, description="Municipalities where the person must not be placed (e.g. protected identity)."
     )
     max_daily_price: Number | None = Field(default=None, gt=0, le=MAX_AMOUNT)
+
+    @property
+    def rules_day(self) -> date:
+        """The day whose rules and parameters decide the request: the placement's start day, or
+        the decision day when the placement started before it. A rule that takes effect between
+        the decision and the start (skyddat boende's permit duty from 2024-04-01) applies to the
+        placement at match time (issue 20 item 12)."""
+        return max(self.submitted_on, self.start_on)
 
     @field_validator("insats")
     @classmethod

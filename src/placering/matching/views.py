@@ -238,7 +238,8 @@ def decline(engine, request_id: str, unit_id: str, *, reason: str, actor: str | 
 
 
 def choose(engine, request_id: str, unit_id: str, *, actor: str | None, reason: str | None = None,
-           special_reason: str | None = None, on=None, rules_dir: Path | None = None) -> dict[str, Any]:
+           special_reason: str | None = None, on=None, rules_dir: Path | None = None,
+           negotiated_price: float | None = None) -> dict[str, Any]:
     """`request choose R UNIT`: the placement created."""
     from ..rules import load_ruleset
     from .decisions import choose as create_placement, placement_dict
@@ -247,7 +248,8 @@ def choose(engine, request_id: str, unit_id: str, *, actor: str | None, reason: 
     with transaction(engine) as session:
         _row(session, request_id, "request.choose")
         p = create_placement(session, request_id, unit_id, actor=actor, reason=reason,
-                             special_reason=special_reason, on=on, ruleset=ruleset)
+                             special_reason=special_reason, on=on, ruleset=ruleset,
+                             negotiated_price=negotiated_price)
         return to_jsonable(dict(placement_dict(p), request_id=request_id))
 
 

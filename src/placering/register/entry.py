@@ -20,7 +20,7 @@ from sqlmodel import Session
 from ..errors import InvariantViolation, ValidationError
 from ..boundary import today
 from ..storage.history import record, require_actor
-from ..storage.models import History, Supplier, SupplierCheck, Unit, UnitRoute
+from ..storage.models import History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
 from ..text import looks_like_org_nr, nfc
 from ..vocabulary import CheckResult, UnitStatus
 
@@ -41,15 +41,33 @@ def needs_entry_check(legal_form: str) -> bool:
     return legal_form not in MUNICIPAL_LEGAL_FORMS
 
 
-def required_checks(ruleset: Any, routes: list[str], on: date) -> list[str]:
-    """The check kinds the entry of a unit with these routes requires on the date (union)."""
+def required_checks(ruleset: Any, routes: list[str], on: date, *, legal_form: str | None = None,
+                    permit_bound: bool = False) -> list[str]:
+    """The check kinds the entry of a unit with these routes requires on the date (union over
+    its routes): per legal form where the parameter distinguishes them (004 l. 1255-1259: 'För
+    bolag …', 'För förening/stiftelse …'), plus the route's `permit_bound` kinds when the unit
+    offers a permit-bound insats (004 l. 1259-1260: 'eventuella tillsynsrapporter')."""
     table = _ruleset(ruleset).param(ENTRY_PARAM, on)
     kinds: list[str] = []
     for route in routes:
-        for kind in table.get(route, []):
+        spec = table.get(route, ())
+        if isinstance(spec, dict):
+            wanted = list(spec.get(legal_form) if legal_form in spec else spec.get("default", ()))
+            if permit_bound:
+                wanted += list(spec.get("permit_bound", ()))
+        else:
+            wanted = list(spec)
+        for kind in wanted:
             if kind not in kinds:
                 kinds.append(kind)
     return kinds
+
+
+def permit_bound_insatser(ruleset: Any, insatser: list[str], legal_form: str | None, on: date) -> list[str]:
+    """The insatser among `insatser` for which a unit of this legal form needs an IVO permit on
+    the date (the one dated parameter permit_required_insatser; municipal units notify)."""
+    rs = _ruleset(ruleset)
+    return [i for i in insatser if rs.permit_duty(i, legal_form, on) == "permit"]
 
 
 def _pending_since(session: Session, unit_id: str) -> tuple[date | None, date | None]:
@@ -73,7 +91,9 @@ def entry_state(session: Session, unit: Unit, *, on: date, ruleset: Any = None) 
     ruleset = _ruleset(ruleset)
     supplier = session.get(Supplier, unit.supplier_id)
     routes = sorted({r for r in session.scalars(select(UnitRoute.route).where(UnitRoute.unit_id == unit.id))})
-    required = required_checks(ruleset, routes, on)
+    offered = sorted(set(session.scalars(select(Offer.insats).where(Offer.unit_id == unit.id))))
+    bound = permit_bound_insatser(ruleset, offered, supplier.legal_form, on)
+    required = required_checks(ruleset, routes, on, legal_form=supplier.legal_form, permit_bound=bool(bound))
     validity = ruleset.param(VALIDITY_PARAM, on)
     pending_on, removed_on = _pending_since(session, unit.unit_id)
     latest: dict[str, SupplierCheck] = {}
@@ -96,6 +116,21 @@ def entry_state(session: Session, unit: Unit, *, on: date, ruleset: Any = None) 
         checks.append({"kind": kind, "result": c.result if c else None,
                        "performed_on": c.performed_on.isoformat() if c else None, "passed": why is None,
                        "why": why})
+    # A permit-bound insats enters only with an active IVO permit for it (004 l. 1259-1260; 000
+    # l. 10016-10018): an active permit among those recorded for it, else the latest decision.
+    for insats in bound:
+        held = list(session.scalars(select(Permit).where(Permit.unit_id == unit.id, Permit.insats == insats)
+                                    .order_by(Permit.decided_on, Permit.id)))
+        active = [p for p in held if p.status == "active"]
+        latest_permit = active[-1] if active else (held[-1] if held else None)
+        why = None
+        if latest_permit is None:
+            why = f"no IVO permit recorded for {insats}"
+        elif latest_permit.status != "active":
+            why = f"IVO permit {latest_permit.dnr} for {insats} is {latest_permit.status}"
+        checks.append({"kind": f"ivo_permit:{insats}", "result": latest_permit.status if latest_permit else None,
+                       "performed_on": latest_permit.decided_on.isoformat() if latest_permit else None,
+                       "passed": why is None, "why": why})
     last = session.scalars(select(History).where(History.entity_kind == "entry", History.entity_id == unit.unit_id)
                            .order_by(History.id.desc()).limit(1)).first()
     return {

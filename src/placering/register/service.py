@@ -470,7 +470,7 @@ def import_document(
     """
     from ..rules import load_ruleset
     from ..rules.register_status import apply_register_event
-    from .entry import needs_entry_check, required_checks
+    from .entry import needs_entry_check, permit_bound_insatser, required_checks
 
     actor = require_actor(actor)
     on = _today(effective_on)
@@ -650,7 +650,9 @@ def import_document(
                     sup_checks = doc_checks.get(org_nr)
                     if sup_checks is None:
                         sup_checks = _check_canonical(checks.get(row.id, [])) if row is not None else []
-                    need = required_checks(ruleset, sorted({r["route"] for r in u["routes"]}), on)
+                    need = required_checks(ruleset, sorted({r["route"] for r in u["routes"]}), on,
+                                           legal_form=s["legal_form"], permit_bound=bool(permit_bound_insatser(
+                                               ruleset, [o["insats"] for o in u["offers"]], s["legal_form"], on)))
                     missing = [k for k in need if k not in _latest_passed(sup_checks)]
                     if missing:
                         summary.published_without_entry_checks.append(
@@ -845,8 +847,10 @@ def import_document(
             if to in READMISSION_STATUSES and old == UnitStatus.PENDING_ENTRY:
                 unit = get_unit(session, uid)
                 sup = supplier_of(session, unit)
+                offered = list(session.scalars(select(Offer.insats).where(Offer.unit_id == unit.id)))
                 need = required_checks(ruleset, sorted({r.route for r in session.scalars(
-                    select(UnitRoute).where(UnitRoute.unit_id == unit.id))}), on)
+                    select(UnitRoute).where(UnitRoute.unit_id == unit.id))}), on, legal_form=sup.legal_form,
+                    permit_bound=bool(permit_bound_insatser(ruleset, offered, sup.legal_form, on)))
                 passed = _latest_passed(_check_canonical(session.scalars(
                     select(SupplierCheck).where(SupplierCheck.supplier_id == sup.id))))
                 missing = [k for k in need if k not in passed]

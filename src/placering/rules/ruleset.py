@@ -92,6 +92,26 @@ class RuleSet:
         """Whether an insats needs an IVO permit on a date (parameter permit_required_insatser)."""
         return insats in self.param("permit_required_insatser", on)
 
+    def permit_duty(self, insats: str, legal_form: str | None, on: date) -> str | None:
+        """What the IVO permit duty asks of a unit offering `insats` on a date, from the one
+        dated parameter permit_required_insatser: 'permit' (a private provider), 'notification'
+        (a municipal or regional unit notifies IVO) or None (the insats is not permit-bound)."""
+        if not self.permit_required(insats, on):
+            return None
+        return "notification" if legal_form in MUNICIPAL_LEGAL_FORMS else "permit"
+
+    def permit_required_from(self, insats: str) -> date | None:
+        """The day the insats became permit-bound when that is later than the parameter's first
+        value (skyddat boende: 2024-04-01); None when it always was, or never is."""
+        values = self.parameters["permit_required_insatser"].values
+        listed = [v for v in values if insats in v.value]
+        if not listed or listed[0] is values[0]:
+            return None
+        return listed[0].valid_from
+
+
+# Legal forms whose units notify IVO instead of holding a permit (SoL 7 kap. 1 §).
+MUNICIPAL_LEGAL_FORMS = ("kommun", "region")
 
 _CACHE: dict[tuple[str, tuple], RuleSet] = {}
 

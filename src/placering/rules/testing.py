@@ -9,7 +9,7 @@ pytest (tests/test_rule_cases.py). Written for people who know the domain, not P
       suppliers: [...]
     cases:
       - name: "Utan tillstånd före den nya lagen: behörig"
-        on: 2024-03-31              # default: the request's submitted_on, or the event's date
+        on: 2024-03-31              # default: the later of the request's submitted_on and start_on, or the event's date
         request: {submitted_on: 2024-03-31, start_on: 2024-03-31}
         expect:
           eligible: [U-1]           # no exclusion and nothing unevaluable
@@ -189,11 +189,13 @@ def _unit_ref(ref: str) -> tuple[str, str | None]:
 
 def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
     taxonomy = load_taxonomy()
-    on = case.on or _date(case.request.get("submitted_on"))
+    submitted = _date(case.request.get("submitted_on"))
+    start = _date(case.request.get("start_on")) or submitted
+    # As the matcher: the rules of the placement's start day, or of the decision day when later.
+    on = case.on or max(d for d in (submitted, start) if d is not None)
     snap = RegisterSnapshot.from_document(case.register, on=on)
     ev = ReferenceEvaluator(ruleset)
     ev.load(snap)
-    start = _date(case.request.get("start_on")) or on
     months = ruleset.param("direct_procurement_final_price_months", start)
     result = ev.evaluate(request_fact(case.request, snap, taxonomy, declined=case.declined,
                                       final_price_months=months), on=on)

@@ -210,6 +210,14 @@ class PlacementRequest(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)
+    # The whole life of the decision (migration 0012, issue 20 item 5): the recorded decision
+    # day (beslutsdag; submitted_on until one is recorded), ended without execution (with its
+    # reason), execution interrupted and resumed (casework/decision_life.py).
+    decided_on: Optional[date] = None
+    decision_ended_on: Optional[date] = None
+    decision_end_reason: Optional[str] = None
+    interrupted_on: Optional[date] = None
+    resumed_on: Optional[date] = None
 
 
 class Decision(SQLModel, table=True):

@@ -35,6 +35,8 @@ class Choice(Change):
     reason: Note = Field(default=None, description="Required when the unit was not recommended")
     special_reason: Note = Field(default=None, description="Särskilda skäl (stödboende for a 16- or 17-year-old)")
     on: date | None = Field(default=None, description="The day of choosing (default today)")
+    negotiated_price: float | None = Field(default=None, ge=0, le=1_000_000_000,
+                                           description="The daily price negotiated with the supplier (price model)")
 
 
 class DeclineIn(Change):
@@ -113,7 +115,8 @@ def choose(request_id: RequestId, body: Choice, engine: Engine = Depends(get_eng
            principal: Principal = Depends(require(Action.REQUEST_CHOOSE))):
     """`placering request choose R UNIT`: the placement created."""
     return answer(principal, views.choose, engine, request_id, body.unit_id, actor=principal.login,
-                  reason=body.reason, special_reason=body.special_reason, on=body.on)
+                  reason=body.reason, special_reason=body.special_reason, on=body.on,
+                  negotiated_price=body.negotiated_price)
 
 
 @router.post("/{request_id}/decline", responses=ERRORS)

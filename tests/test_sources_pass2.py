@@ -1,0 +1,271 @@
+"""Issue 20: a second pass over the source documents (../shared/sources). Each test is written
+from the quoted source lines named in its docstring, through the CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+
+def out(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# --- item 15: the demo at 2024-12-31 ------------------------------------------------------------
+
+
+def test_init_demo_as_of_2024_12_31_has_parameters_for_its_whole_history(run):
+    """`placering init --demo --as-of 2024-12-31` failed: its six years of history start on
+    2018-01-01 and entry_checks_required had no value before 2020-01-01. Values whose source
+    gives no start date (004 l. 1249-1260 entry checks; 000 l. 10431-10448 Creditsafe) now hold
+    from before any history, so the demo loads and audits of its early years answer."""
+    first = out(run("init", "--demo", "--as-of", "2024-12-31", "--json"))
+    assert first["demo"]["units_created"] == 900 and first["demo"]["as_of"] == "2024-12-31"
+    due = out(run("audit", "checks-due", "--as-of", "2018-06-30", "--json"))
+    assert due["checks"] and due["validity_days"]["credit_rating"] == 31
+    paused = out(run("audit", "paused", "--as-of", "2018-06-30", "--json"))
+    assert all(p["since"] <= "2018-06-30" for p in paused["paused"])
+
+
+def test_every_parameter_the_demo_history_reads_covers_its_first_day():
+    from placering.demo.generator import DEMO_AS_OF
+    from placering.demo.history import YEARS
+    from placering.rules import load_ruleset
+
+    first_day = date(DEMO_AS_OF.year - YEARS, 1, 1)
+    rs = load_ruleset()
+    for name in ("entry_checks_required", "check_validity_days", "credit_rating_notification_level",
+                 "credit_rating_unpublish_level", "complaints_deepened_control_count",
+                 "complaints_similar_window_months", "permit_required_insatser", "ivo_unexecuted_months",
+                 "placement_agreement_price_tolerance_sek", "protected_distance_band_km"):
+        assert rs.param(name, first_day) is not None, name
+
+
+# --- shared: a rule test file's register, imported through the CLI ----------------------------
+
+
+def case_register(file: str, request: dict | None = None) -> tuple[dict, dict | None]:
+    """The register of rules/tests/FILE (unit defaults merged) as an interchange document, and
+    the file's request defaults merged with `request`."""
+    from placering.rules.testing import load_cases
+    from placering.paths import rules_dir
+
+    case = next(c for c in load_cases(rules_dir() / "tests") if c.file.endswith(f"/{file}"))
+    doc = {"format": "placering-register/1", "suppliers": []}
+    for s in case.register["suppliers"]:
+        s = dict(s, name=s.get("name") or f"Leverantör {s['org_nr']}")
+        s["units"] = [dict(u, name=u.get("name") or f"Enhet {u['unit_id']}") for u in s["units"]]
+        doc["suppliers"].append(s)
+    req = None
+    if request is not None:
+        base = {"legal_basis": "SoL", "urgency": "planerad", **(case.request or {})}
+        base.update(request)
+        req = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in base.items()}
+    return doc, req
+
+
+def import_register(run, tmp_path, doc, on="2020-01-02"):
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
+    out(run("register", "import", str(path), "--by", "anna", "--on", on, "--apply-status", "--json"))
+
+
+def match(run, tmp_path, request: dict, *args):
+    path = tmp_path / f"{request['request_id']}.json"
+    path.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
+    return out(run("match", str(path), "--by", "handläggare", "--json", *args))
+
+
+def excluded_by(decision: dict) -> dict[str, set[str]]:
+    return {e["unit_id"]: {r["rule"] for r in e["reasons"]} for e in decision["excluded"]}
+
+
+# --- item 1: the IVO permit duty for every permit-bound insats --------------------------------
+
+
+def test_adult_treatment_home_needs_a_permit_and_loses_its_place_with_it(run, tmp_path):
+    """000 l. 10083-10085: 'För samtliga tillståndspliktiga verksamheter inom ovan avtalsområden
+    hämtade ... INK ut tillstånd från IVO' (the areas include 'Heldygnsvård i Behandlingshem',
+    l. 10035); 000 l. 10488: 'En leverantör som blir av med sitt IVO tillstånd tas alltid bort
+    från utförarregistret'. A private adult treatment home without a permit is not recommended,
+    the municipality's notified unit is; IVO revoking the permit removes the unit (reason ivo)."""
+    doc, req = case_register("permits.yaml", {"request_id": "R-BV-CLI"})
+    import_register(run, tmp_path, doc)
+    decision = match(run, tmp_path, req)
+    recommended = {r["unit_id"] for r in decision["recommendations"]}
+    assert recommended == {"U-BV-MED", "U-BV-KOMMUN"}
+    assert excluded_by(decision)["U-BV-UTAN"] == {"ELIG-PERMIT-MISSING"}
+    out(run("register", "permit", "U-BV-MED", "--dnr", "8.1-20/2020", "--status", "revoked",
+            "--on", "2024-06-20", "--by", "ivo-handläggare", "--json"))
+    shown = out(run("register", "show", "U-BV-MED", "--json"))
+    assert (shown["status"], shown.get("removal_reason")) == ("removed", "ivo")
+
+
+# --- item 12: date-effective rules on the placement's start day -------------------------------
+
+
+def test_a_rule_taking_effect_before_the_start_applies_at_match_time(run, tmp_path):
+    """004 l. 425-427: 'den nya lagen om placering av barn i skyddat boende, som trädde i kraft
+    1 april 2024'; skyddat boende had 'ramavtal och tillståndsplikt' lacking before (000 l. 10830).
+    A request decided on 2024-03-20 for a placement starting 2024-04-02 is matched with the rules
+    of the start day: the unit without a permit is not recommended. One starting 2024-03-25 is
+    matched before the law, and choosing checks the unit with the start day's rules too."""
+    doc, _ = case_register("skyddat_boende.yaml")
+    import_register(run, tmp_path, doc)
+    _, late = case_register("skyddat_boende.yaml", {"request_id": "R-SKB-LATE", "submitted_on": "2024-03-20",
+                                                     "start_on": "2024-04-02"})
+    decision = match(run, tmp_path, late)
+    assert {r["unit_id"] for r in decision["recommendations"]} == {"U-SKB-MED"}
+    assert excluded_by(decision)["U-SKB-UTAN"] == {"ELIG-PERMIT-MISSING"}
+    assert (decision["evaluated_on"], decision["decided_on"]) == ("2024-04-02", "2024-03-20")
+    _, early = case_register("skyddat_boende.yaml", {"request_id": "R-SKB-EARLY", "submitted_on": "2024-03-20",
+                                                      "start_on": "2024-03-25"})
+    decision = match(run, tmp_path, early)
+    assert {r["unit_id"] for r in decision["recommendations"]} == {"U-SKB-MED", "U-SKB-UTAN"}
+    chosen = run("request", "choose", "R-SKB-LATE", "U-SKB-MED", "--on", "2024-03-21", "--by", "handläggare")
+    assert chosen.exit_code == 0, chosen.output
+    history = out(run("register", "history", "--json"))
+    matched = [e for e in history if e["action"] == "matched" and e["entity_id"] == "R-SKB-LATE"]
+    assert [e["effective_on"] for e in matched] == ["2024-03-20"]
+
+
+# --- item 3: Spink's recommendation stop, per route -------------------------------------------
+
+
+def test_recommendation_stop_leaves_the_framework_route_available(run, tmp_path):
+    """004 l. 1327-1330: 'Rekommendationsstopp innebär att Spink inte längre tillfrågar och
+    rekommenderar utföraren. Spink kan endast besluta om rekommendationsstopp för utförare som
+    rekommenderas genom direktupphandling.' A stopped unit is still recommended through its
+    framework agreement, not through direct procurement; a placement through the framework
+    route is not among the affected placements."""
+    doc, req = case_register("recommendation_stop.yaml", {"request_id": "R-RS-CLI"})
+    import_register(run, tmp_path, doc)
+    out(run("register", "status", "U-PUBL", "recommendation_stop", "--by", "kvalitet", "--on", "2024-05-01",
+            "--note", "Synpunkt inom direktupphandling", "--json"))
+    decision = match(run, tmp_path, req, "--limit", "5")
+    routes = {(r["unit_id"], r["route"]) for r in decision["recommendations"]}
+    assert ("U-STOPP", "ramavtal") in routes and ("U-PUBL", "ramavtal") in routes
+    assert not any(route == "direktupphandling" for _, route in routes)
+    assert "U-AVPUBL" in excluded_by(decision)
+    chosen = run("request", "choose", "R-RS-CLI", "U-STOPP", "--on", "2024-06-02", "--by", "handläggare")
+    assert chosen.exit_code == 0, chosen.output
+    affected = out(run("audit", "affected-placements", "--as-of", "2024-06-15", "--json"))
+    assert affected["placements"] == []
+    paused = out(run("audit", "paused", "--as-of", "2024-06-15", "--route", "ramavtal", "--json"))
+    assert {p["id"] for p in paused["paused"]} == {"U-AVPUBL"}
+
+
+# --- item 2: the entry check includes the permit ----------------------------------------------
+
+
+ENTRY_ON = "2024-10-02"
+
+
+def test_entry_check_needs_the_permit_and_differs_for_companies_and_associations(run, tmp_path):
+    """004 l. 1255-1260: 'För bolag kontrolleras exempelvis kreditvärdighet/ekonomi, att bolaget
+    är registrerat för arbetsgivaravgifter och för F-skatt samt kontroll i rättsdatabas av bolaget
+    och styrelsemedlemmar. För förening/stiftelse kontrolleras exempelvis skatteregistrering och
+    skulder hos Kronofogden samt kontroll i rättsdatabas av styrelsemedlemmar och firmatecknare.
+    För tillståndspliktig verksamhet kontrolleras tillstånd från IVO samt eventuella
+    tillsynsrapporter.' A new adult treatment home of a company needs its IVO permit and the
+    supervision reports; a foundation's skyddat boende before the 2024 law is not permit-bound
+    and is checked as an association."""
+    doc, _ = case_register("permits.yaml")
+    [company] = [s for s in doc["suppliers"] if s["org_nr"] == "556677-8899"]
+    company["units"] = [u for u in company["units"] if u["unit_id"] == "U-BV-UTAN"]
+    skb, _ = case_register("skyddat_boende.yaml")
+    [found] = skb["suppliers"]
+    found["legal_form"] = "stiftelse"
+    found["units"] = [dict(u, routes=[{"route": "direktupphandling", "insats": "skyddat_boende", "daily_price": 1900}])
+                      for u in found["units"] if u["unit_id"] == "U-SKB-UTAN"]
+    doc["suppliers"] = [company, found]
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
+    out(run("register", "import", str(path), "--by", "registervård", "--on", "2024-03-01", "--json"))
+    listed = {e["unit_id"]: e for e in out(run("register", "entry", "list", "--on", "2024-03-02", "--json"))}
+    assert listed["U-BV-UTAN"]["missing"] == ["credit_rating", "employer_registration", "tax_registration",
+                                              "court_records", "ivo_supervision", "ivo_permit:behandling_vuxen"]
+    assert listed["U-SKB-UTAN"]["missing"] == ["tax_registration", "enforcement_debt", "court_records"]
+    for kind in ("credit_rating", "employer_registration", "tax_registration", "court_records", "ivo_supervision"):
+        args = ["--value", "70"] if kind == "credit_rating" else []
+        assert run("register", "check", "556677-8899", kind, "--result", "pass", "--on", "2024-03-02", *args,
+                   "--by", "spink").exit_code == 0
+    refused = run("register", "entry", "approve", "U-BV-UTAN", "--note", "ok", "--on", "2024-03-02", "--by", "spink")
+    assert refused.exit_code == 4 and "behandling_vuxen" not in refused.stderr
+    assert "IVO-tillstånd för behandlingsinsatser vuxna (inget tillstånd registrerat)" in refused.stderr
+    out(run("register", "permit", "U-BV-UTAN", "--dnr", "8.1-99/2024", "--status", "active", "--insats",
+            "behandling_vuxen", "--target-group", "missbruk", "--on", "2024-03-02", "--by", "ivo", "--json"))
+    ok = run("register", "entry", "approve", "U-BV-UTAN", "--note", "Tillstånd och tillsyn utan anmärkning",
+             "--on", "2024-03-02", "--by", "spink")
+    assert ok.exit_code == 0, ok.output
+    assert out(run("register", "show", "U-BV-UTAN", "--json"))["status"] == "published"
+
+
+# --- item 5: the whole life of a decision -----------------------------------------------------
+
+
+def test_decisions_interrupted_ended_and_their_decision_day(run, tmp_path):
+    """000 l. 2901-2908 and 001 l. 740-747: 'Antal beslut som inte verkställts inom tre månader
+    från beslutsdag' and 'Antal beslut där verkställigheten avbrutits och inte återupptagits inom
+    tre månader från avbrottet'; 001 l. 753-755: 'Ett av dessa har avslutats utan verkställighet
+    på begäran av den enskilde'. The decision day is the recorded one; an interruption not
+    resumed in three months is reported; a resumed one and an ended decision are not."""
+    doc, _ = case_register("recommendation_stop.yaml")
+    import_register(run, tmp_path, doc)
+    for rid in ("R-A", "R-B", "R-C", "R-D"):
+        _, req = case_register("recommendation_stop.yaml", {"request_id": rid, "submitted_on": "2024-01-10",
+                                                             "start_on": "2024-01-15"})
+        match(run, tmp_path, req)
+    for rid, unit in (("R-C", "U-PUBL"), ("R-D", "U-STOPP")):
+        assert run("request", "choose", rid, unit, "--on", "2024-01-12", "--by", "anna").exit_code == 0
+    out(run("followup", "decision", "R-A", "decided", "--on", "2024-01-05", "--by", "anna", "--json"))
+    out(run("followup", "decision", "R-B", "ended", "--on", "2024-03-01", "--reason", "person_request",
+            "--note", "Förbättrade personliga förhållanden", "--by", "anna", "--json"))
+    for rid in ("R-C", "R-D"):
+        out(run("followup", "decision", rid, "interrupted", "--on", "2024-02-01", "--by", "anna", "--json"))
+    out(run("followup", "decision", "R-D", "resumed", "--on", "2024-03-01", "--by", "anna", "--json"))
+    listed = {d["request_id"]: d for d in out(run("audit", "not-executed", "--as-of", "2024-04-10", "--json"))["decisions"]}
+    assert set(listed) == {"R-A"} and (listed["R-A"]["decided_on"], listed["R-A"]["deadline"]) == ("2024-01-05", "2024-04-05")
+    listed = {d["request_id"]: d for d in out(run("audit", "not-executed", "--as-of", "2024-05-10", "--json"))["decisions"]}
+    assert set(listed) == {"R-A", "R-C"} and (listed["R-C"]["state"], listed["R-C"]["deadline"]) == ("interrupted", "2024-05-01")
+    refused = run("followup", "decision", "R-B", "ended", "--on", "2024-03-02", "--reason", "needs_changed", "--by", "anna")
+    assert refused.exit_code == 4 and "beslutet bakom 'R-B' avslutades 2024-03-01" in refused.stderr
+    shown = run("audit", "not-executed", "--as-of", "2024-05-10", env={"COLUMNS": "200"})
+    assert "Avbrutet, inte återupptaget inom tre månader" in shown.output
+    history = out(run("register", "history", "--json"))
+    assert {e["action"] for e in history if e["entity_id"] in ("R-A", "R-B", "R-C", "R-D")} >= {
+        "decision_recorded", "decision_ended", "execution_interrupted", "execution_resumed"}
+
+
+# --- item 4: the price model as a first step --------------------------------------------------
+
+
+def test_a_price_above_the_not_recommended_level_can_be_chosen_with_reason_and_negotiated_price(run, tmp_path):
+    """004 l. 1477-1482: the model says which prices 'inte ska rekommenderas vidare i ett första
+    steg'; 000 l. 656-657: 'Förhandling av priser med leverantörer i de fall placeringar sker via
+    direktupphandling'. A unit above the level is not recommended, but the handler can choose it
+    with a reason and the negotiated price; the placement waits for review."""
+    doc, req = case_register("recommendation_stop.yaml", {"request_id": "R-PRIS"})
+    [sup] = doc["suppliers"]
+    dear = dict(next(u for u in sup["units"] if u["unit_id"] == "U-PUBL"), unit_id="U-DYR", name="Enhet U-DYR",
+                routes=[{"route": "direktupphandling", "insats": "hvb_barn_unga", "daily_price": 7500}],
+                permits=[{"dnr": "8.1-31/2020", "insats": "hvb_barn_unga", "status": "active",
+                          "target_groups": ["missbruk"], "decided_on": "2020-02-01"}])
+    sup["units"].append(dear)
+    import_register(run, tmp_path, doc)
+    decision = match(run, tmp_path, req)
+    assert "U-DYR" not in {r["unit_id"] for r in decision["recommendations"]}
+    assert excluded_by(decision)["U-DYR"] == {"ELIG-PRICE-NOT-RECOMMENDED"}
+    refused = run("request", "choose", "R-PRIS", "U-DYR", "--on", "2024-06-02", "--by", "anna")
+    assert refused.exit_code == 2 and "förhandlats med leverantören" in refused.stderr
+    chosen = out(run("request", "choose", "R-PRIS", "U-DYR", "--on", "2024-06-02", "--by", "anna", "--reason",
+                     "Enda enheten med plats för syskon", "--negotiated-price", "6100", "--json"))
+    assert (chosen["status"], chosen["recommended"], chosen["route"]) == ("pending_review", False, "direktupphandling")
+    shown = out(run("placement", "show", "R-PRIS", "--json"))
+    assert shown["agreed_price"] == 6100
+    reviews = out(run("review", "list", "--json"))
+    rows = reviews if isinstance(reviews, list) else reviews["reviews"]
+    assert [r["units"] for r in rows if r["request_id"] == "R-PRIS"] == [["U-DYR"]]
