@@ -34,9 +34,9 @@ with open(os.environ["OUT"], "w") as f:
 """
 
 
-def loaded_by(tmp_path, *args: str, db_url: str | None = None) -> list[str]:
+def loaded_by(tmp_path, *args: str, db_url: str | None = None, env: dict | None = None) -> list[str]:
     out = tmp_path / "modules.json"
-    env = dict(os.environ, ARGS=json.dumps(list(args)), HEAVY=json.dumps(HEAVY), OUT=str(out))
+    env = dict(os.environ, ARGS=json.dumps(list(args)), HEAVY=json.dumps(HEAVY), OUT=str(out), **(env or {}))
     if db_url:
         env["PLACERING_DATABASE_URL"] = db_url
     subprocess.run([sys.executable, "-c", SCRIPT], env=env, check=True, capture_output=True, timeout=120)
@@ -79,3 +79,25 @@ def test_listed_short_help_is_the_commands_own():
         assert command is not None, name
         first = (command.help or "").split("\n\n")[0].replace("\n", " ").strip()
         assert first == short, name
+
+
+def test_commands_on_a_server_load_no_database_layer(tmp_path, db_url, run):
+    """The CLI as a client (placering login): `request show`, `register show`, `audit paused` and a
+    write load neither SQLAlchemy nor sqlmodel, numpy or the rules engines: the server does that
+    work. What they print is checked in tests/test_client.py."""
+    from client_support import Person, serving
+    from server_support import add_people
+    from test_matching_support import load_register, request, unit, write_request
+
+    load_register(run, tmp_path, unit("U-1", free=3))
+    add_people(db_url, {"anna": (["handler", "auditor"], None)})
+    with serving(db_url) as url:
+        anna = Person(url, "anna", tmp_path / "home")
+        assert anna.run("match", str(write_request(tmp_path, request("R-1")))).exit_code == 0
+        env = {k: v for k, v in anna.env.items() if v is not None}
+        for args in (["request", "show", "R-1"], ["register", "show", "U-1"], ["audit", "paused"],
+                     ["request", "decline", "R-1", "U-1", "--reason", "Ingen plats"]):
+            loaded = loaded_by(tmp_path, *args, env=env)
+            assert not {"sqlalchemy", "sqlmodel", "numpy", "durable", "alembic", "placering.bench"} & set(loaded), args
+    # and it did reach the server: the decline is recorded under anna
+    assert json.loads(run("request", "show", "R-1", "--json").stdout)["declines"][0]["by"] == "anna"

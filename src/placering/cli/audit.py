@@ -10,27 +10,30 @@ from .. import boundary
 from . import cli
 from ..display import fmt_money, fmt_percent, today
 from .common import TABLE_ROWS, Output, PlaceringGroup, Section, call, output_options, parse_date
+from .options import AS_OF, SINCE, UNTIL, YEAR, as_of_day as _as_of, year_or_this as _year
+
+# The case-work audits live with their commands in cli/casework.py: imported when one of them
+# runs (or `audit --help` lists them), so the other audits stay light (and run on a server
+# without the database layer).
+CASEWORK_AUDITS = ("placement-agreements", "controls", "surveys", "not-executed", "direct-purchases")
 
 
-@cli.group(cls=PlaceringGroup)
+class AuditGroup(PlaceringGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(CASEWORK_AUDITS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in CASEWORK_AUDITS and name not in self.commands:
+            from .casework import AUDIT_COMMANDS
+
+            for key, command in AUDIT_COMMANDS.items():
+                self.add_command(command, key)
+        return super().get_command(ctx, name)
+
+
+@cli.group(cls=AuditGroup)
 def audit() -> None:
     """Audits: paused suppliers, affected placements, yearly figures, the change log."""
-
-
-def _as_of(value: str | None) -> date:
-    return parse_date(value, "--as-of") or today()
-
-
-AS_OF = click.option("--as-of", "as_of", metavar="DATE",
-                     help="The date to answer for (YYYY-MM-DD); default today (Europe/Stockholm).")
-YEAR = click.option("--year", "year", type=boundary.WholeParam(), default=None, metavar="YYYY",
-                    help="The calendar (financial) year, e.g. 2024; default the current year.")
-SINCE = click.option("--since", metavar="DATE", help="Changes effective on or after this date (YYYY-MM-DD).")
-UNTIL = click.option("--until", metavar="DATE", help="Changes effective on or before this date (YYYY-MM-DD).")
-
-
-def _year(year: int | None) -> int:
-    return year if year is not None else today().year
 
 
 def _as_codes(*keys: str) -> list[str]:
@@ -323,7 +326,3 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
         f"--summary, eller --limit N / --all)" if shown < report["total"] else "")
     out.emit(report, [Section("entries", title, report["entries"], cols, csv_cols)])
 
-
-# The case-work audits (placement-agreements, controls, surveys, not-executed, direct-purchases)
-# live with their commands in cli/casework.py and attach themselves to this group.
-from . import casework as _casework  # noqa: E402,F401

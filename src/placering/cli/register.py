@@ -605,10 +605,11 @@ _APPLIED_KIND = {"unit_status": "unit_status", "agreement_status": "agreement_st
                  "proposal_exists": "proposal_kind"}
 
 
-def _applied_text(applied: list[dict]) -> str:
+def _applied_text(applied: list) -> str:
     """What the rules did, one line each (empty when no rule fired), in Swedish."""
     lines = []
     for a in applied:
+        a = a.as_dict() if hasattr(a, "as_dict") else a  # the rules' Applied, or its document from a server
         d = {k: (v if v is not None else "") for k, v in a.items()}
         kind = _APPLIED_KIND.get(a["action"]) or ("agreement_status" if a.get("agreement_id") else "unit_status")
         for key in ("status_from", "status_to"):
