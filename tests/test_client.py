@@ -55,6 +55,13 @@ def test_login_keeps_a_token_readable_by_its_owner_only_and_logout_forgets_it(si
     assert r.exit_code == 5 and "placering init" in r.stderr
     wrong = Person(url, "anna", anna.home).log_in("fel-lösenord")
     assert wrong.exit_code == 6 and "fel användarnamn eller lösenord" in wrong.stderr and not path.exists()
+    # a server that does not answer: exit 5 (as a database that does not), said in Swedish
+    gone = Person("http://127.0.0.1:9", "anna", anna.home)._invoke("--server", "http://127.0.0.1:9", "review", "list")
+    assert gone.exit_code == 5 and gone.stderr.startswith("Fel: servern http://127.0.0.1:9 svarar inte")
+    # what names a directory on this machine does not go to a server
+    assert anna.log_in().exit_code == 0
+    r = anna.run("request", "choose", "R-1", "U-D", "--rules", str(path.parent))
+    assert r.exit_code == 2 and "går inte när kommandot körs på servern" in r.stderr
 
 
 def test_reads_on_the_server_print_what_they_print_locally(site, run, tmp_path):

@@ -43,7 +43,7 @@ def login(server_url: str | None, login: str | None, password_stdin: bool, days:
             raise CliError("--server: give the server's address (placering login --server https://HOST)", 2)
         url = normal_server(url)
     except RemoteError as exc:
-        raise CliError(exc.message, exc.exit_code) from None
+        raise CliError(exc.message, exc.exit_code, in_swedish=exc.in_swedish) from None
     if not login:
         login = click.prompt("Användarnamn", err=True)
     if password_stdin:
@@ -56,7 +56,7 @@ def login(server_url: str | None, login: str | None, password_stdin: bool, days:
         issued = Client(url).request("POST", "/auth/token", json_body={
             "login": login, "password": password, "name": f"cli@{socket.gethostname()}"[:100], "days": days})
     except RemoteError as exc:
-        raise CliError(exc.message, exc.exit_code, in_swedish=True) from None
+        raise CliError(exc.message, exc.exit_code, in_swedish=exc.in_swedish) from None
     record = {"server": url, "login": login, "token": issued["token"], "token_id": issued.get("id"),
               "roles": issued.get("roles", []), "municipality": issued.get("municipality"),
               "expires_at": issued.get("expires_at")}
@@ -65,7 +65,9 @@ def login(server_url: str | None, login: str | None, password_stdin: bool, days:
     if wants_json(json_output):
         print_json(shown)
         return
-    roles = ", ".join(record["roles"]) or "inga roller"
+    from ..labels import label
+
+    roles = ", ".join(label(r, "role") for r in record["roles"]) or "inga roller"
     where = f", {record['municipality']}" if record.get("municipality") else ""
     echo(f"Inloggad på {url} som {login} ({roles}{where}). Token sparad i {path}, giltig till "
          f"{str(record['expires_at'] or '–')[:10]}.")

@@ -98,7 +98,7 @@ def _client_for(server: str | None, db_url: str | None) -> "Client | None":
         else:
             server = login["server"]
     except RemoteError as exc:
-        raise CliError(exc.message, exc.exit_code) from None
+        raise CliError(exc.message, exc.exit_code, in_swedish=exc.in_swedish) from None
     same = login is not None and login.get("server") == server
     token = os.environ.get("PLACERING_TOKEN") or (login["token"] if same else None)
     return Client(server, token, login.get("login") if same else None)
@@ -120,7 +120,7 @@ def call(local: str, *args: Any, http: tuple, **kwargs: Any) -> Any:
                 return client.request(method, path, params, body=bytes(body))
             return client.request(method, path, params, json_body=body if method != "GET" else None)
         except RemoteError as exc:
-            raise CliError(exc.message, exc.exit_code, in_swedish=True) from None
+            raise CliError(exc.message, exc.exit_code, in_swedish=exc.in_swedish) from None
     import importlib
 
     module, name = local.split(":")

@@ -29,12 +29,14 @@ EXIT_CODES = {400: 2, 422: 2, 401: 6, 403: 6, 404: 3, 409: 4}
 class RemoteError(Exception):
     """The server refused or could not answer: a message for a person and the CLI's exit code."""
 
-    def __init__(self, message: str, exit_code: int, *, code: str | None = None, problems: list | None = None):
+    def __init__(self, message: str, exit_code: int, *, code: str | None = None, problems: list | None = None,
+                 in_swedish: bool = False):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
         self.code = code
         self.problems = problems or []
+        self.in_swedish = in_swedish  # the server's answer (already through the catalogue), else English
 
 
 def login_path() -> Path:
@@ -152,16 +154,17 @@ def _error(status: int, raw: bytes) -> RemoteError:
         message = doc["message"]
         if status == 401:
             message += " (logga in igen: placering login --server ADRESS)"
-        return RemoteError(message, exit_code, code=doc.get("code"), problems=doc.get("problems"))
+        return RemoteError(message, exit_code, code=doc.get("code"), problems=doc.get("problems"), in_swedish=True)
     if isinstance(doc, dict) and "detail" in doc:  # FastAPI's own refusals (validation, unknown route)
         detail = doc["detail"]
         if isinstance(detail, list):
             detail = "; ".join(f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg')}" for d in detail
                                if isinstance(d, dict))
         if status == 401:
-            return RemoteError(f"inte inloggad på servern ({detail}): placering login --server ADRESS", 6)
-        return RemoteError(f"servern svarade {status}: {detail}", exit_code)
-    return RemoteError(f"servern svarade {status}", exit_code)
+            return RemoteError(f"inte inloggad på servern ({detail}): placering login --server ADRESS", 6,
+                               in_swedish=True)
+        return RemoteError(f"servern svarade {status}: {detail}", exit_code, in_swedish=True)
+    return RemoteError(f"servern svarade {status}", exit_code, in_swedish=True)
 
 
 def exchange(method: str, url: str, headers: dict[str, str], data: bytes | None) -> tuple[int, bytes]:
