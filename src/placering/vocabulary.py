@@ -229,9 +229,3 @@ PAUSED_UNIT_STATUSES = frozenset(
     {UnitStatus.PENDING_ENTRY, UnitStatus.UNPUBLISHED, UnitStatus.RECOMMENDATION_STOP, UnitStatus.REMOVED}
 )
 PAUSED_AGREEMENT_STATUSES = frozenset({AgreementStatus.ORDER_STOP, AgreementStatus.TERMINATED})
-
-def label(code: str, kind: str | None = None) -> str:
-    """The Swedish label of a code, from registry/labels.yaml (see placering.labels)."""
-    from .labels import label as _label
-
-    return _label(code, kind)

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus, label
+from ..labels import label
+from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus
 from .common import (
     check_insats,
     check_municipality,

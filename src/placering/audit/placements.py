@@ -20,7 +20,8 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from ..storage.models import Placement, PlacementRequest
-from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus, label
+from ..labels import label
+from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus
 from .checks import PUBLIC_LEGAL_FORMS
 from .common import load_units
 from .params import audit_param, listed_since

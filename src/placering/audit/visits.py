@@ -32,7 +32,8 @@ from ..errors import ValidationError
 from ..storage.models import (
     Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit, Visit,
 )
-from ..vocabulary import CheckResult, UnitStatus, label
+from ..labels import label
+from ..vocabulary import CheckResult, UnitStatus
 from .checks import add_months
 from .common import load_units
 from .params import audit_param, param_table

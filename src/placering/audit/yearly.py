@@ -15,7 +15,8 @@ from sqlmodel import Session
 from ..matching.review import year_cost
 from ..storage.models import History, Placement, PlacementRequest
 from ..taxonomy import load_taxonomy
-from ..vocabulary import RemovalReason, Route, label
+from ..labels import label
+from ..vocabulary import RemovalReason, Route
 from .common import check_year, load_units
 from .params import audit_param
 

@@ -16,7 +16,7 @@ import click
 
 from .. import boundary
 from ..taxonomy import load_taxonomy
-from ..vocabulary import label
+from ..labels import label
 from . import cli
 from ..display import fmt_money, fmt_number
 from .messages import swedish

@@ -10,7 +10,6 @@ import click
 
 from .. import boundary
 from ..display import fmt_number
-from ..labels import labels
 from .changes import change_text as _change_text
 from .messages import swedish
 from ..vocabulary import (
@@ -22,8 +21,8 @@ from ..vocabulary import (
     RemovalReason,
     Route,
     UnitStatus,
-    label,
 )
+from ..labels import label, labels
 from . import cli
 from ..display import safe_json
 from .remote import segment

@@ -167,7 +167,7 @@ def decided_entry(session: Session, unit_id: str) -> History | None:
 
 def _units(session: Session, ident: str) -> list[Unit]:
     """The pending units an ID names: one unit, or every pending unit of a supplier (org nr)."""
-    from .service import get_supplier, get_unit
+    from .status import get_supplier, get_unit
 
     ident = nfc(ident).strip()
     if looks_like_org_nr(ident):
@@ -192,7 +192,7 @@ def decide_entry(session: Session, ident: str, *, approve: bool, actor: str, tex
     (with the reason; the unit stays pending_entry, never asked or recommended) the entry of a
     pending unit, or of every pending unit of a supplier. History records `entry_approved` /
     `entry_rejected` with the checks; approval also the status change. Returns those entries."""
-    from .service import change_unit_status
+    from .status import change_unit_status
 
     actor = require_actor(actor)
     text = nfc(text or "").strip()

@@ -3,7 +3,7 @@
 `apply_register_event` builds event facts for the affected units (all units of the supplier
 for a check; the unit for a permit decision or complaint), runs the `register_status` rules
 with the reference evaluator's semantics, and applies what fired in the caller's transaction:
-status transitions through `register.service.change_unit_status / change_agreement_status`
+status transitions through `register.status.change_unit_status / change_agreement_status`
 (recorded in history with the rule id and rules version) and proposals on the maintainers'
 worklist (`Proposal` rows, history `proposal_created`). Rules that could not be evaluated are
 returned too: nothing is silent.
@@ -374,7 +374,7 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
     """Evaluate the register_status rules for a recorded event and apply what fired, in the
     caller's transaction. Returns what was done, including rules that could not be evaluated.
     An import firing many events passes one `reader` (and one evaluator) for all of them."""
-    from ..register.service import agreement_routes, change_agreement_status, get_unit
+    from ..register.status import agreement_routes, change_agreement_status, get_unit
 
     actor = require_actor(actor)
     ruleset = ruleset or load_ruleset()
@@ -454,7 +454,7 @@ def _participation(session: Session, agreement_id: str, org_nr: str | None) -> s
 
 
 def _change_unit(session: Session, item: Applied, on: date, ruleset: RuleSet, actor: str) -> None:
-    from ..register.service import change_unit_status, status_since
+    from ..register.status import change_unit_status, status_since
 
     # History is kept in date order: an event dated before the unit's current status (e.g. a
     # check performed before the unit was imported) takes effect when that status began.

@@ -1,0 +1,305 @@
+"""A unit's and an agreement's register status, and the lookups every register module shares
+(get_unit, get_supplier, agreement_routes, status_since).
+
+The floor below the register's other modules: the import (service.py), the entry check
+(entry.py) and the register-status rules (rules/register_status.py) all change statuses through
+`change_unit_status` and `change_agreement_status`, within the authority invariants, and none of
+them is imported from here (each module imports only the floors below it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from ..boundary import field_text, not_future, today
+from ..errors import InvariantViolation, NotFound, Problem, ValidationError
+from ..storage.database import chunks, lock_row, lock_rows
+from ..storage.history import record, require_actor
+from ..storage.models import History, Permit, Supplier, Unit, UnitRoute
+from ..text import canonical_org_nr, nfc
+from ..vocabulary import AgreementStatus, RemovalReason, Route, UnitStatus
+from .schema import check_code
+
+READMISSION_STATUSES = (UnitStatus.PUBLISHED.value, UnitStatus.WATCH.value)
+
+
+def _code(value: Any, enum, what: str) -> str:
+    try:
+        return check_code(value, enum, what)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _today(effective_on: date | None) -> date:
+    """The day a change takes effect: today unless given, and never after today (it happened)."""
+    if effective_on is None:
+        return today()
+    try:
+        return not_future(effective_on, "the change's date")
+    except ValueError as exc:
+        raise ValidationError(Problem(str(exc), field="--on")) from None
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def get_supplier(session: Session, org_nr: str) -> Supplier:
+    try:
+        key = canonical_org_nr(org_nr)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    supplier = session.scalars(select(Supplier).where(Supplier.org_nr == key)).first()
+    if supplier is None:
+        raise NotFound(f"no supplier with organisation number {key} in the register "
+                       "(try 'placering register search')")
+    return supplier
+
+
+def unit_by_id(session: Session, unit_id: str) -> Unit | None:
+    """The unit with this unit_id, as typed: exact, else ignoring case (`u-1083` is U-1083)."""
+    ident = nfc(unit_id)
+    unit = session.scalars(select(Unit).where(Unit.unit_id == ident)).first()
+    if unit is None and ident:
+        unit = session.scalars(select(Unit).where(func.lower(Unit.unit_id) == ident.lower())
+                               .order_by(Unit.id)).first()
+    return unit
+
+
+def suggestions(session: Session, text: str, limit: int = 3) -> list[str]:
+    """Units whose name is like `text`, as 'U-1083 (HVB Rosstigen, Göteborg)', best first."""
+    from .search import search
+
+    try:
+        hits = search(session, text, limit=limit)
+    except ValidationError:
+        return []
+    return [f"{h.unit_id} ({h.unit_name}, {h.municipality})" for h in hits if h.unit_id]
+
+
+def _not_found_unit(session: Session, unit_id: str) -> NotFound:
+    found = suggestions(session, unit_id)
+    hint = f"; did you mean {' or '.join(found)}?" if found else " (try 'placering register search')"
+    return NotFound(f"no unit with unit_id '{nfc(unit_id)}' in the register{hint}")
+
+
+def get_unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
+    """The unit (its id as typed, ignoring case); with `lock`, its row locked until the
+    transaction ends (a change is decided on the current value, and a concurrent change of the
+    same unit waits for this one)."""
+    unit = unit_by_id(session, unit_id)
+    if unit is not None and lock:
+        unit = lock_row(session, select(Unit).where(Unit.id == unit.id))
+    if unit is None:
+        raise _not_found_unit(session, unit_id)
+    return unit
+
+
+def supplier_of(session: Session, unit: Unit) -> Supplier:
+    return session.get(Supplier, unit.supplier_id)
+
+
+def agreement_routes(session: Session, agreement_id: str, *, lock: bool = False) -> list[UnitRoute]:
+    stmt = select(UnitRoute).where(UnitRoute.agreement_id == nfc(agreement_id)).order_by(UnitRoute.id)
+    # with `lock`, a status change of the agreement waits for a concurrent one (see get_unit)
+    routes = lock_rows(session, stmt) if lock else list(session.scalars(stmt))
+    if not routes:
+        raise NotFound(f"no agreement '{nfc(agreement_id)}' in the register")
+    return routes
+
+
+def status_since(session: Session, unit_id: str) -> History | None:
+    """The history entry that gave the unit its current status (a status change or creation)."""
+    entries = session.scalars(
+        select(History)
+        .where(History.entity_kind == "unit", History.entity_id == unit_id,
+               History.action.in_(("status", "created")))
+        .order_by(History.effective_on.desc(), History.id.desc())
+    )
+    for h in entries:
+        if "status" in (h.changes or {}):
+            return h
+    return None
+
+
+def _last_status_dates(session: Session, entity_kind: str, ids: list[str]) -> dict[str, date]:
+    """When the current status of each unit or agreement took effect (its latest status entry)."""
+    actions = ("status", "created") if entity_kind == "unit" else ("agreement_status",)
+    out: dict[str, date] = {}
+    for chunk in chunks(ids):
+        rows = session.execute(
+            select(History.entity_id, func.max(History.effective_on))
+            .where(History.entity_kind == entity_kind, History.entity_id.in_(chunk),
+                   History.action.in_(actions))
+            .group_by(History.entity_id))
+        out.update({entity_id: on for entity_id, on in rows})
+    return out
+
+
+# --- status changes -------------------------------------------------------------------------
+
+
+def _latest_permits(session: Session, unit_pk: int) -> list[Permit]:
+    """The latest permit decision per insats of a unit."""
+    latest: dict[str, Permit] = {}
+    for p in session.scalars(select(Permit).where(Permit.unit_id == unit_pk).order_by(Permit.decided_on, Permit.id)):
+        latest[p.insats] = p
+    return list(latest.values())
+
+
+def change_unit_status(
+    session: Session,
+    unit_id: str,
+    status: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    note: str | None = None,
+    effective_on: date | None = None,
+    rule_id: str | None = None,
+    rules_version: str | None = None,
+    entry_approved: bool = False,
+    source: str | None = None,
+) -> History:
+    """Change a unit's register status, within the authority invariants; returns the history entry.
+
+    `source` names where the change came from (e.g. "import FILE (--apply-status)"): it is added
+    to the history note, not to the unit's status note.
+
+    `entry_approved`: the caller is the entry check (register.entry.approve_entry) or a
+    maintainer's --apply-status import, which alone publish a pending_entry unit."""
+    actor = require_actor(actor)
+    status = _code(status, UnitStatus, "unit status")
+    if reason is not None:
+        reason = _code(reason, RemovalReason, "removal reason")
+    # A rule's note is its message, built from register fields (a permit's diary number such as
+    # 8.1-10708/2024 reads to the identity-number check like a date of birth): only a person's
+    # note is free text to check.
+    note = field_text(note, "--note", optional=True) if rule_id is None else (nfc(note) if note else None)
+    on = _today(effective_on)
+    unit = get_unit(session, unit_id, lock=True)
+    supplier = supplier_of(session, unit)
+    if unit.status == status:
+        raise InvariantViolation(f"unit {unit.unit_id} is already {status}")
+    if reason is not None and status != UnitStatus.REMOVED:
+        raise ValidationError(f"--reason: a removal reason is given only when a unit is removed (not for '{status}')")
+    unit_routes = list(session.scalars(select(UnitRoute).where(UnitRoute.unit_id == unit.id)))
+    if status == UnitStatus.RECOMMENDATION_STOP and not any(
+        r.route == Route.DIREKTUPPHANDLING for r in unit_routes
+    ):
+        routes = ", ".join(sorted({r.route for r in unit_routes})) or "none"
+        raise InvariantViolation(
+            f"recommendation_stop applies only to units used through direct procurement: unit "
+            f"{unit.unit_id} has no direktupphandling route (its routes: {routes})")
+    if status == UnitStatus.REMOVED:
+        missing = [what for what, v in (("a removal reason code (--reason)", reason),
+                                        ("a note with the overall assessment (--note)", note)) if not v]
+        if missing:
+            # A missing option is invalid input (exit 2, as the README says), not a refused change.
+            raise ValidationError(f"removing unit {unit.unit_id} requires {' and '.join(missing)}; "
+                                  f"reason codes: {', '.join(m.value for m in RemovalReason)}")
+    if unit.status == UnitStatus.REMOVED and status != UnitStatus.PENDING_ENTRY:
+        raise InvariantViolation(
+            f"unit {unit.unit_id} is removed; removal is final unless the unit is re-admitted through a new entry "
+            f"check: set it to pending_entry, record the checks, then 'placering register entry approve'")
+    if unit.status == UnitStatus.REMOVED and unit.removal_reason == RemovalReason.IVO:
+        # A lost IVO permit always removes: the unit comes back only with a permit IVO has granted.
+        lost = [p for p in _latest_permits(session, unit.id) if p.status not in ("active", "notified")]
+        if lost:
+            raise InvariantViolation(
+                f"unit {unit.unit_id} was removed because IVO revoked its permit; it cannot re-enter while its "
+                f"latest permit decision is {', '.join(f'{p.dnr} {p.status}' for p in lost)} "
+                "(record IVO's new permit with 'placering register permit' first)")
+    if (unit.status == UnitStatus.PENDING_ENTRY and status in READMISSION_STATUSES and not entry_approved):
+        raise InvariantViolation(
+            f"unit {unit.unit_id} waits for its entry check (pending_entry): it is published by "
+            f"'placering register entry approve {unit.unit_id} --note …' once the required checks have passed")
+    since = status_since(session, unit.unit_id)
+    if since is not None and on < since.effective_on:
+        raise InvariantViolation(
+            f"the change would take effect on {on.isoformat()}, before unit {unit.unit_id} became "
+            f"{unit.status} ({since.effective_on.isoformat()}); history is kept in date order")
+    old = unit.status
+    unit.status = status
+    unit.removal_reason = reason if status == UnitStatus.REMOVED else None
+    unit.status_note = note
+    entry = record(session, actor=actor, entity_kind="unit", entity_id=unit.unit_id, action="status",
+                   effective_on=on, changes={"status": [old, status]}, org_nr=supplier.org_nr,
+                   unit_id=unit.unit_id, reason=reason,
+                   note=(f"{note} ({source})" if note else source) if source else note,
+                   rule_id=rule_id, rules_version=rules_version)
+    session.flush()
+    return entry
+
+
+def change_agreement_status(
+    session: Session,
+    agreement_id: str,
+    status: str,
+    *,
+    actor: str,
+    note: str | None = None,
+    effective_on: date | None = None,
+    rule_id: str | None = None,
+    rules_version: str | None = None,
+    org_nr: str | None = None,
+) -> History:
+    """Change the status of a framework agreement: one supplier's participation (`org_nr`), or
+    every supplier's when INK decides so for the whole agreement (org_nr None). One history entry
+    per participation changed (changes `supplier`, `scope`: supplier | all); returns the first.
+    A terminated participation is final and is left as it is by a change of the whole agreement."""
+    actor = require_actor(actor)
+    status = _code(status, AgreementStatus, "agreement status")
+    on = _today(effective_on)
+    routes = agreement_routes(session, agreement_id, lock=True)
+    aid = routes[0].agreement_id
+    kinds = sorted({r.route for r in routes})
+    if kinds != [Route.RAMAVTAL.value]:
+        raise InvariantViolation(
+            f"agreement {aid} is not a framework agreement (its routes are {', '.join(kinds)}): "
+            "order_stop and terminated apply only to framework agreements (ramavtal)")
+    by_org: dict[str, list[UnitRoute]] = defaultdict(list)
+    for r, org in session.execute(
+            select(UnitRoute, Supplier.org_nr).join(Unit, Unit.id == UnitRoute.unit_id)
+            .join(Supplier, Supplier.id == Unit.supplier_id).where(UnitRoute.agreement_id == aid)
+            .order_by(Supplier.org_nr, UnitRoute.id)):
+        by_org[org].append(r)
+    if org_nr is not None:
+        try:
+            key = canonical_org_nr(org_nr)
+        except ValueError as exc:
+            raise ValidationError(f"--supplier: {exc}") from None
+        if key not in by_org:
+            raise InvariantViolation(f"supplier {key} has no part in agreement {aid} "
+                                     f"(its suppliers: {', '.join(sorted(by_org))})")
+        targets = {key: by_org[key]}
+    else:
+        targets = dict(by_org)
+    who = f"supplier {next(iter(targets))} on agreement {aid}" if org_nr is not None else f"agreement {aid}"
+    olds = {org: rs[0].status for org, rs in targets.items()}
+    if all(o == AgreementStatus.TERMINATED for o in olds.values()):
+        raise InvariantViolation(f"{who} is terminated, which is final; it cannot become '{status}'")
+    changing = {org: rs for org, rs in targets.items()
+                if olds[org] != status and olds[org] != AgreementStatus.TERMINATED}
+    if not changing:
+        raise InvariantViolation(f"{who} is already {status}")
+    since = _last_status_dates(session, "agreement", [aid]).get(aid)
+    if since is not None and on < since:
+        current = sorted({olds[org] for org in changing})
+        raise InvariantViolation(
+            f"the change would take effect on {on.isoformat()}, before {who} became {'/'.join(current)} "
+            f"({since.isoformat()}); history is kept in date order")
+    entries = []
+    for org, rs in changing.items():
+        for r in rs:
+            r.status = status
+        entries.append(record(session, actor=actor, entity_kind="agreement", entity_id=aid, action="agreement_status",
+                              effective_on=on, org_nr=org, note=note, rule_id=rule_id, rules_version=rules_version,
+                              changes={"status": [olds[org], status], "supplier": org,
+                                       "scope": "supplier" if org_nr is not None else "all"}))
+    session.flush()
+    return entries[0]
