@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
-from ..matching.review import year_cost
+from ..casework.economics import year_cost
 from ..storage.models import History, Placement, PlacementRequest
 from ..taxonomy import load_taxonomy
 from ..labels import label

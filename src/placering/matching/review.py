@@ -115,13 +115,10 @@ def latest_checks(session: Session, supplier_id: int) -> list[dict[str, Any]]:
 
 
 def year_cost(daily_price: float | None, start_on: date, end_on: date | None, year: int) -> float:
-    """Daily price × days of the placement that fall in `year` (both ends included)."""
-    if daily_price is None:
-        return 0.0
-    first = max(start_on, date(year, 1, 1))
-    last = min(end_on or date(year, 12, 31), date(year, 12, 31))
-    days = (last - first).days + 1
-    return float(daily_price) * days if days > 0 else 0.0
+    """casework.economics.year_cost (the one place purchases are priced over a year)."""
+    from ..casework.economics import year_cost as cost
+
+    return cost(daily_price, start_on, end_on, year)
 
 
 def direct_purchases(session: Session, org_nr: str, year: int) -> dict[str, Any]:
