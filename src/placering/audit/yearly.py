@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
-from ..casework.economics import year_cost
 from ..storage.models import History, Placement, PlacementRequest
 from ..taxonomy import load_taxonomy
 from ..labels import label
@@ -219,6 +218,8 @@ def direct_procurement(session: Session, year: int) -> DirectProcurementReport:
     """Placements started in the year per insats and route, the share outside framework
     agreements (direct procurement), insatser where that recurs, and each supplier's direct
     purchases in the financial year (daily price × days in the year) against the threshold."""
+    from ..casework.economics import year_cost  # priced as the review queue prices them
+
     check_year(year)
     first, last = _year_bounds(year)
     min_count = int(audit_param("audit_direct_procurement_signal_count", last).value)
