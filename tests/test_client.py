@@ -169,3 +169,31 @@ def test_a_social_worker_of_molndal_never_sees_goteborgs_requests(site, run, tmp
     r = sven.run("match", str(write_request(tmp_path, request("R-X"))))
     assert r.exit_code == 6 and "Göteborg" in r.stderr
     assert json.loads(sven.run("request", "show", "R-MDL", "--json").stdout)["request"]["municipality"] == "Mölndal"
+
+
+def test_case_work_on_the_server_prints_what_it_prints_locally(site, run, tmp_path):
+    """Placements, complaints, controls, follow-ups and their audits through the server."""
+    url, people = site
+    anna, maja, olle = people["anna"], people["maja"], people["olle"]
+    assert anna.run("match", str(write_request(tmp_path, request("R-C")))).exit_code == 0
+    assert anna.run("request", "choose", "R-C", "U-D").exit_code == 0
+    r = anna.run("placement", "decision", "R-C", "--from", "2024-09-02", "--to", "2025-03-01", "--price", "4600",
+                 "--agreed-by", "enhetschef")
+    assert r.exit_code == 0 and "R-C" in r.stdout, r.output
+    r = maja.run("complaint", "add", "U-D", "--category", "documentation", "--on", "2024-10-01", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["recorded_by"] == "maja", r.output
+    r = maja.run("control", "open", "--unit", "U-D", "--reason", "Synpunkter", "--on", "2024-10-02", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["opened_by"] == "maja", r.output
+    for person, args in ((anna, ["placement", "show", "R-C"]), (anna, ["placement", "show", "R-C", "--json"]),
+                         (maja, ["complaint", "list"]), (maja, ["complaint", "queue", "--json"]),
+                         (maja, ["control", "list"]), (maja, ["control", "show", "1", "--json"]),
+                         (maja, ["followup", "list"]),
+                         (olle, ["audit", "controls", "--year", "2024"]),
+                         (olle, ["audit", "surveys", "--as-of", "2025-01-15", "--json"]),
+                         (olle, ["audit", "not-executed", "--as-of", "2025-01-15"]),
+                         (olle, ["audit", "placement-agreements", "--as-of", "2025-01-15", "--every"]),
+                         (olle, ["audit", "direct-purchases", "--year", "2024", "--json"])):
+        same(person.run(*args), run(*args))
+    # a command that does not run on a server yet says so instead of running on a database here
+    r = anna.run("followup", "decision", "R-C", "decided")
+    assert r.exit_code == 2 and "körs inte på servern än" in r.stderr

@@ -97,7 +97,11 @@ def create_token(session: Session, maker: Principal, name: str, *, roles: list[s
     session.flush()
     record(session, actor=maker.login, entity_kind="token", entity_id=str(token.id), action="token_created",
            effective_on=_today(), changes={"name": name, "account": account, "roles": token.roles,
-                                           "municipality": municipality, "expires_at": expires.isoformat()})
+                                           "municipality": municipality,
+                                           # the day only: a timestamp's digit run (20270106131719…) now
+                                           # and then reads as an identity number, and history refuses
+                                           # it (the token's row keeps the exact moment)
+                                           "expires_on": expires.date().isoformat()})
     return {**_row(token), "secret": secret}
 
 

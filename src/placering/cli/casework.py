@@ -14,19 +14,14 @@ from typing import Any
 import click
 
 from .. import boundary
-from ..casework import complaints as lib_complaints
-from ..casework import controls as lib_controls
-from ..casework import economics as lib_economics
-from ..casework import followups as lib_followups
-from ..casework import placements as lib_placements
 from ..display import today
-from ..storage import open_session, transaction
 from ..vocabulary import CareQuality, ComplaintCategory, ComplaintOutcome, ComplaintStatus, ControlCheck, ControlOutcome, RemovalReason
 from . import cli
 from .options import AS_OF, YEAR, as_of_day as _as_of, year_or_this as _year
 from ..labels import label
-from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, echo, output_options, parse_date,
-                     rules_option)
+from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, call, echo, local_only,
+                     output_options, parse_date, rules_option)
+from .remote import segment
 
 # The case-work audits: `placering audit …` finds them here (cli/audit.py, AuditGroup) when one
 # is asked for; this module does not import the audit group (each module imports only below it).
@@ -83,11 +78,10 @@ def placement() -> None:
 @output_options
 def placement_decision(request_id, decision_from, decision_to, price, agreed_by, note, actor, out: Output) -> None:
     """Record or change the decision period and/or the agreed daily price of a placement."""
-    f, t = parse_date(decision_from, "--from"), parse_date(decision_to, "--to")
-    with transaction(app().engine()) as session:
-        lib_placements.set_decision(session, request_id, actor=actor, decision_from=f, decision_to=t,
-                                    agreed_price=price, agreed_by=agreed_by, note=note)
-        row = lib_placements.placement_view(session, request_id)
+    fields = {"decision_from": parse_date(decision_from, "--from"), "decision_to": parse_date(decision_to, "--to"),
+              "agreed_price": price, "agreed_by": agreed_by, "note": note}
+    row = call("casework.views:placement_decision", request_id, actor=actor, **fields,
+               http=("POST", f"/placements/{segment(request_id)}/decision", {}, fields))
     _one(row, out, f"Placering {row['request_id']}: beslut {row['decision_from'] or ''}–{row['decision_to'] or ''}, "
          f"överenskommet pris {row['agreed_price']} kr (av {row['agreed_by'] or '–'}).", PLACEMENT_COLUMNS)
 
@@ -103,11 +97,10 @@ def placement_decision(request_id, decision_from, decision_to, price, agreed_by,
 @output_options
 def placement_agreement(request_id, period_from, period_to, price, signed_on, note, actor, out: Output) -> None:
     """Record the placement agreement (placeringsavtal) of a placement, or change its period or price."""
-    with transaction(app().engine()) as session:
-        lib_placements.record_agreement(session, request_id, actor=actor, period_from=parse_date(period_from, "--from"),
-                                        period_to=parse_date(period_to, "--to"), daily_price=price,
-                                        signed_on=parse_date(signed_on, "--signed-on"), note=note)
-        row = lib_placements.placement_view(session, request_id)
+    fields = {"period_from": parse_date(period_from, "--from"), "period_to": parse_date(period_to, "--to"),
+              "daily_price": price, "signed_on": parse_date(signed_on, "--signed-on"), "note": note}
+    row = call("casework.views:placement_agreement", request_id, actor=actor, **fields,
+               http=("POST", f"/placements/{segment(request_id)}/agreement", {}, fields))
     from ..labels import labels
 
     _one(row, out, f"Placering {row['request_id']}: avtal {row['agreement_from']}–{row['agreement_to'] or ''} "
@@ -121,8 +114,7 @@ def placement_agreement(request_id, period_from, period_to, price, signed_on, no
 @output_options
 def placement_show(request_id, out: Output) -> None:
     """A placement's decision, agreed price and agreement, and whether they match."""
-    with open_session(app().engine()) as session:
-        row = lib_placements.placement_view(session, request_id)
+    row = call("casework.views:placement_show", request_id, http=("GET", f"/placements/{segment(request_id)}"))
     out.listing([row], PLACEMENT_COLUMNS, data=row)
 
 
@@ -135,9 +127,10 @@ def audit_placement_agreements(as_of, all_rows, out: Output) -> None:
     that have no placement agreement ('ett placeringsavtal ska matcha ett verkställt beslut,
     med samma placeringstid och överenskommet pris', Nordost 2022, 7.3)."""
     on = _as_of(as_of)
-    with open_session(app().engine()) as session:
-        rows = lib_placements.agreement_audit(session, on, all_rows=all_rows)
-    out.listing(rows, PLACEMENT_COLUMNS, data={"as_of": on, "placements": rows},
+    data = call("casework.views:placement_agreements", as_of=on, all_rows=all_rows,
+                http=("GET", "/audit/placement-agreements", {"as_of": on, "every": all_rows}))
+    rows = data["placements"]
+    out.listing(rows, PLACEMENT_COLUMNS, data=data,
                 title=f"Placeringsavtal som inte stämmer med beslutet per {on.isoformat()} ({len(rows)})")
 
 
@@ -171,12 +164,11 @@ def complaint_add(unit_id, category, on, received_by, outcome, note, rules_dir, 
     from .register import _applied_text
 
     received_on = parse_date(on, "--on")
-    with transaction(app().engine()) as session:
-        c, applied = lib_complaints.receive(session, unit_id, received_on=received_on, category=category,
-                                           actor=actor, outcome=outcome, note=note, received_by=received_by,
-                                           rules_dir=rules_dir)
-        row = lib_complaints.complaint_row(session, c.id)
-    row["rules"] = [a.as_dict() for a in applied]
+    local_only("--rules", rules_dir)
+    fields = {"category": category, "outcome": outcome, "note": note, "received_by": received_by}
+    row = call("casework.views:complaint_add", unit_id, received_on=received_on, actor=actor, rules_dir=rules_dir,
+               **fields, http=("POST", f"/complaints/units/{segment(unit_id)}", {}, {"on": received_on, **fields}))
+    applied = row["rules"]
     _one(row, out, f"Synpunkt {row['id']} på {row['unit_id']} ({label(row['category'], 'complaint_category')}) "
          f"handläggs av {label(row['handler'], 'complaint_handler')} (mottagen av {row['received_by']})." + _applied_text(applied), COMPLAINT_COLUMNS)
 
@@ -191,10 +183,9 @@ def complaint_add(unit_id, category, on, received_by, outcome, note, rules_dir, 
 @output_options
 def complaint_update(complaint_id, status, outcome, note, on, actor, out: Output) -> None:
     """Move a complaint case on: status and/or outcome."""
-    with transaction(app().engine()) as session:
-        lib_complaints.update_complaint(session, complaint_id, actor=actor, status=status, outcome=outcome, note=note,
-                                        on=_on(on))
-        row = lib_complaints.complaint_row(session, complaint_id)
+    fields = {"status": status, "outcome": outcome, "note": note, "on": parse_date(on, "--on")}
+    row = call("casework.views:complaint_update", complaint_id, actor=actor, **fields,
+               http=("POST", f"/complaints/{complaint_id}", {}, fields))
     _one(row, out, f"Synpunkt {row['id']}: {label(row['status'], 'complaint_status')}, utfall "
          f"{label(row['outcome'], 'complaint_outcome').lower()}.", COMPLAINT_COLUMNS)
 
@@ -209,9 +200,9 @@ def complaint_update(complaint_id, status, outcome, note, on, actor, out: Output
 @output_options
 def complaint_list(handler, status, open_only, org_nr, unit_id, category, out: Output) -> None:
     """Complaint cases, oldest first."""
-    with open_session(app().engine()) as session:
-        rows = lib_complaints.list_complaints(session, handler=handler, status=status, org_nr=org_nr,
-                                              unit_id=unit_id, category=category, open_only=open_only)
+    filters = {"handler": handler, "status": status, "org_nr": org_nr, "unit_id": unit_id, "category": category,
+               "open_only": open_only}
+    rows = call("casework.views:complaint_list", **filters, http=("GET", "/complaints", filters))
     out.listing(rows, COMPLAINT_COLUMNS, title=f"Synpunkter ({len(rows)})")
 
 
@@ -220,8 +211,7 @@ def complaint_list(handler, status, open_only, org_nr, unit_id, category, out: O
 @output_options
 def complaint_queue(handler, out: Output) -> None:
     """Open complaints per handler and receiving organisation (the queues)."""
-    with open_session(app().engine()) as session:
-        rows = lib_complaints.queues(session, handler=handler)
+    rows = call("casework.views:complaint_queue", handler=handler, http=("GET", "/complaints/queues", {"handler": handler}))
     out.listing(rows, [("handler", "Handläggs av", "complaint_handler"), ("received_by", "Mottagen av"),
                        ("open", "Öppna"), ("oldest", "Äldsta"), ("ids", "Synpunkter")], title="Köer")
 
@@ -249,10 +239,8 @@ def control() -> None:
 @output_options
 def control_open(org_nr, unit_id, proposal_id, reason, on, actor, out: Output) -> None:
     """Open a deepened control of a supplier (ORG_NR), a unit, or from a proposal."""
-    with transaction(app().engine()) as session:
-        c = lib_controls.open_control(session, actor=actor, on=_on(on), org_nr=org_nr, unit_id=unit_id,
-                                      proposal_id=proposal_id, reason=reason)
-        row = lib_controls.control_dict(c)
+    fields = {"on": _on(on), "org_nr": org_nr, "unit_id": unit_id, "proposal_id": proposal_id, "reason": reason}
+    row = call("casework.views:control_open", actor=actor, **fields, http=("POST", "/controls", {}, fields))
     _one(row, out, f"Fördjupad kontroll {row['id']} av {row['unit_id'] or row['org_nr']} öppnad "
          f"{row['opened_on']} (av {row['opened_by']}).", CONTROL_COLUMNS)
 
@@ -265,9 +253,9 @@ def control_open(org_nr, unit_id, proposal_id, reason, on, actor, out: Output) -
 @by_option
 @output_options
 def control_check(control_id, what, finding, on, actor, out: Output) -> None:
-    with transaction(app().engine()) as session:
-        c = lib_controls.record_checked(session, control_id, what, finding=finding, actor=actor, on=_on(on))
-        row = lib_controls.control_dict(c)
+    fields = {"finding": finding, "on": _on(on)}
+    row = call("casework.views:control_check", control_id, what, actor=actor, **fields,
+               http=("POST", f"/controls/{control_id}/checks/{segment(what)}", {}, fields))
     _one(row, out, f"Fördjupad kontroll {row['id']}: {label(what, 'control_check')} kontrollerat.", CONTROL_COLUMNS)
 
 
@@ -283,10 +271,10 @@ control_check.help = f"Record what a deepened control checked and found. WHAT: {
 @by_option
 @output_options
 def control_decide(control_id, outcome, note, removal_reason, on, actor, out: Output) -> None:
-    with transaction(app().engine()) as session:
-        c, changes = lib_controls.decide_control(session, control_id, outcome, note=note, actor=actor, on=_on(on),
-                                                 removal_reason=removal_reason)
-        row = {**lib_controls.control_dict(c), "status_changes": changes}
+    fields = {"note": note, "on": _on(on), "removal_reason": removal_reason}
+    row = call("casework.views:control_decide", control_id, outcome, actor=actor, **fields,
+               http=("POST", f"/controls/{control_id}/decision", {}, {"outcome": outcome, **fields}))
+    changes = row["status_changes"]
     done = "; ".join(f"{x['unit_id']}: {label(x['status'][0], 'unit_status')} → {label(x['status'][1], 'unit_status')}"
                      for x in changes)
     _one(row, out, f"Fördjupad kontroll {row['id']} beslutad: {label(row['outcome'], 'control_outcome')} "
@@ -306,8 +294,8 @@ control_decide.help = ("Decide a deepened control. OUTCOME: " + _codes(ControlOu
 @output_options
 def control_list(status, outcome, org_nr, out: Output) -> None:
     """Deepened controls, oldest first."""
-    with open_session(app().engine()) as session:
-        rows = lib_controls.list_controls(session, status=status, outcome=outcome, org_nr=org_nr)
+    filters = {"status": status, "outcome": outcome, "org_nr": org_nr}
+    rows = call("casework.views:control_list", **filters, http=("GET", "/controls", filters))
     out.listing(rows, CONTROL_COLUMNS, title=f"Fördjupade kontroller ({len(rows)})")
 
 
@@ -316,8 +304,7 @@ def control_list(status, outcome, org_nr, out: Output) -> None:
 @output_options
 def control_show(control_id, out: Output) -> None:
     """One deepened control with what was checked and found."""
-    with open_session(app().engine()) as session:
-        row = lib_controls.control_dict(lib_controls.get_control(session, control_id))
+    row = call("casework.views:control_show", control_id, http=("GET", f"/controls/{control_id}"))
     findings = [{"what": k, "finding": v["finding"], "on": v["on"], "by": v["by"]}
                 for k, v in sorted(row["findings"].items())]
     out.emit(row, [Section("control", f"Fördjupad kontroll {row['id']}", [row], CONTROL_COLUMNS),
@@ -334,8 +321,7 @@ def audit_controls(year, out: Output) -> None:
     in the year), ended with pause or removal, per outcome, and what was checked (Spink 2024:
     '24 genomförda kontroller … 15 … pausats eller tagits bort')."""
     y = _year(year)
-    with open_session(app().engine()) as session:
-        data = lib_controls.controls_year(session, y)
+    data = call("casework.views:controls_year", year=y, http=("GET", "/audit/controls", {"year": y}))
     names = {"opened": "Öppnade", "carried_out": "Genomförda", "paused_or_removed": "Pausade eller borttagna",
              "from_proposal": "Från förslag", "with_visit": "Med verksamhetsbesök",
              "open_at_year_end": "Öppna vid årets slut"}
@@ -370,10 +356,9 @@ def followup() -> None:
 @output_options
 def followup_agreement(agreement_id, months, on, findings, actor, out: Output) -> None:
     """Record a framework follow-up as done; it then leaves `audit checks-due`."""
-    with transaction(app().engine()) as session:
-        f = lib_followups.record_followup(session, agreement_id, months, done_on=parse_date(on, "--on"),
-                                          findings=findings, actor=actor)
-        row = lib_followups.followup_dict(f)
+    fields = {"done_on": parse_date(on, "--on"), "findings": findings}
+    row = call("casework.views:followup_agreement", agreement_id, months, actor=actor, **fields,
+               http=("POST", f"/followups/{segment(agreement_id)}", {}, {"months": months, **fields}))
     _one(row, out, f"Avtal {row['agreement_id']}: uppföljningen efter {row['months']} månader genomförd "
          f"{row['done_on']} (av {row['recorded_by']}).", FOLLOWUP_COLUMNS)
 
@@ -383,8 +368,8 @@ def followup_agreement(agreement_id, months, on, findings, actor, out: Output) -
 @output_options
 def followup_list(agreement_id, out: Output) -> None:
     """Framework follow-ups recorded as done."""
-    with open_session(app().engine()) as session:
-        rows = lib_followups.list_followups(session, agreement_id)
+    rows = call("casework.views:followup_list", agreement_id=agreement_id,
+                http=("GET", "/followups", {"agreement_id": agreement_id}))
     out.listing(rows, FOLLOWUP_COLUMNS, title=f"Genomförda avtalsuppföljningar ({len(rows)})")
 
 
@@ -418,10 +403,10 @@ SUMMARY_COLUMNS = [("unit_id", "Enhet"), ("placements", "Placeringar"), ("answer
 def followup_survey(request_id, on, positive_change, care_quality, child_answered, actor, out: Output) -> None:
     """Record the answers of the three-month survey of an HVB placement of a child."""
     pc, ca = _yes_no(positive_change, "--positive-change"), _yes_no(child_answered, "--child-answered")
-    with transaction(app().engine()) as session:
-        lib_followups.record_survey(session, request_id, answered_on=parse_date(on, "--on"), positive_change=pc,
-                                    care_quality=care_quality, child_answered=ca, actor=actor)
-        row = lib_followups.survey_of(session, request_id)
+    fields = {"answered_on": parse_date(on, "--on"), "positive_change": pc, "care_quality": care_quality,
+              "child_answered": ca}
+    row = call("casework.views:followup_survey", request_id, actor=actor, **fields,
+               http=("POST", f"/placements/{segment(request_id)}/survey", {}, fields))
     _one(row, out, f"Enkäten för placering {row['request_id']} registrerad (senast {row['due_on']}).",
          SURVEY_COLUMNS)
 
@@ -439,7 +424,10 @@ def followup_decision(request_id, what, on, reason, note, actor, out: Output) ->
     execution (ended --reason), execution interrupted and resumed. 'audit not-executed' reads
     them (sources/000 l. 2901-2908, 001 l. 740-755)."""
     from ..casework import decision_life as lib
+    from ..storage import transaction
+    from .common import database_only
 
+    database_only("followup decision")
     day = _on(on)
     with transaction(app().engine()) as session:
         if what == "decided":
@@ -468,10 +456,8 @@ def audit_surveys(as_of, summary, out: Output) -> None:
     """Three-month surveys of HVB placements of children ('enkät efter tre månader', Nordost
     2022, 5.4): due dates, answers, and a per-unit summary."""
     on = _as_of(as_of)
-    with open_session(app().engine()) as session:
-        rows = lib_followups.surveys(session, on)
-    per_unit = lib_followups.survey_summary(rows)
-    data = {"as_of": on, "surveys": rows, "per_unit": per_unit}
+    data = call("casework.views:surveys", as_of=on, http=("GET", "/audit/surveys", {"as_of": on}))
+    rows, per_unit = data["surveys"], data["per_unit"]
     if summary:
         out.listing(per_unit, SUMMARY_COLUMNS, data=data, title=f"Enkäter per enhet per {on.isoformat()}")
     else:
@@ -486,14 +472,14 @@ def audit_not_executed(as_of, out: Output) -> None:
     report to IVO ('rapportera till IVO alla beslut som inte verkställts inom tre månader',
     Hisingen 2024; SoL 16 kap. 6 f §)."""
     on = _as_of(as_of)
-    with open_session(app().engine()) as session:
-        rows = lib_followups.not_executed(session, on)
+    data = call("casework.views:not_executed", as_of=on, http=("GET", "/audit/not-executed", {"as_of": on}))
+    rows = data["decisions"]
     out.listing(rows, [("request_id", "Förfrågan"), ("decided_on", "Beslutad"), ("deadline", "Skulle verkställas"),
                        ("days_over", "Dagar över"), ("state", "Läge", "execution_state"),
                        ("reported_before", "Rapporterat tidigare"), ("insats", "Insats", "insats"),
                        ("requester", "Förvaltning"), ("placement_start_on", "Placerad"),
                        ("municipality", "Kommun")],
-                data={"as_of": on, "decisions": rows},
+                data=data,
                 title=f"Beslut som inte verkställts inom tre månader, per {on.isoformat()} ({len(rows)})")
 
 
@@ -509,8 +495,9 @@ def audit_direct_purchases(year, municipality, insats, out: Output) -> None:
     """Direct purchases per buying municipality and insats over the financial year, across
     suppliers, against the dated direct-procurement threshold."""
     y = _year(year)
-    with open_session(app().engine()) as session:
-        data = lib_economics.direct_purchase_sums(session, y, municipality=municipality, insats=insats)
+    filters = {"municipality": municipality, "insats": insats}
+    data = call("casework.views:direct_purchases", year=y, **filters,
+                http=("GET", "/audit/direct-purchases", {"year": y, **filters}))
     out.listing(data["sums"], [("municipality", "Kommun"), ("insats", "Insats", "insats"),
                                ("total", "Summa kr"), ("threshold", "Gräns kr"), ("over_threshold", "Över gränsen"),
                                ("share_of_threshold", "Andel av gränsen"), ("placements", "Placeringar"),

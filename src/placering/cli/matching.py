@@ -578,7 +578,9 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
     from ..rules import load_ruleset
 
     from ..storage import open_session
+    from .common import database_only
 
+    database_only("request replay")
     since_d = parse_date(since, "--since")
     db = app().engine()
     candidate_rules = load_ruleset(rules_path)

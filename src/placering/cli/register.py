@@ -203,7 +203,9 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
         raise CliError("give one of --json, --csv and --excel", 2)
     from ..register import csvio, service
     from ..storage import open_session
+    from .common import database_only
 
+    database_only("register export")
     engine = app().engine()
     with open_session(engine) as session:
         doc = service.export_document(session)
