@@ -183,7 +183,7 @@ def _stored(engine):
 
 
 def test_the_stored_block_holds_nothing_per_candidate_and_a_wrong_digest_is_refused(run, engine, tmp_path):
-    from placering.matching.compact import expand
+    from placering.matching.rebuild import expand
     from placering.matching.decisions import request_model
     from placering.matching.snapshots import SnapshotError
 
@@ -233,7 +233,7 @@ def _first_encoding_sets(sets: dict[str, list[int]], n: int) -> str:
 def test_a_decision_stored_in_the_first_encoding_still_explains_itself(run, engine, tmp_path):
     """Decisions stored before the digest encoding kept the sets and the lists themselves: read
     as they were stored."""
-    from placering.matching.compact import expand, full_document, redecide
+    from placering.matching.rebuild import expand, full_document, redecide
     from placering.matching.decisions import request_model
 
     load_register(run, tmp_path, *UNITS)

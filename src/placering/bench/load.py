@@ -55,7 +55,8 @@ def _worker(args: tuple) -> dict[str, Any]:
     url, proc, ops, seed, tag, setup, requests = args
     from ..errors import InvariantViolation, NotFound, ValidationError
     from ..matching.decisions import choose, decline
-    from ..matching.matcher import MatchContext, match_request
+    from ..matching.decisions import match_request
+    from ..matching.matcher import MatchContext
     from ..matching.request import validate_request
     from ..register.service import change_unit_status, get_unit, record_check
     from ..rules import load_ruleset

@@ -35,7 +35,8 @@ def load_placements(engine, *, as_of: date, seed: int, actor: str) -> dict[str, 
     """Decide, choose and end the demo requests (one transaction); counts of what was written and
     the units unpublished since while people are placed there."""
     from ..matching.decisions import ACTIVE, choose, end_placement
-    from ..matching.matcher import MatchContext, match_request
+    from ..matching.decisions import match_request
+    from ..matching.matcher import MatchContext
     from ..matching.request import validate_request
     from ..register.service import change_unit_status
     from ..storage import transaction

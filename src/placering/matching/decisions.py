@@ -187,7 +187,7 @@ def _stored_form(document: dict[str, Any]) -> dict[str, Any]:
     from .compact import derived
 
     if isinstance(document.get("excluded"), dict):  # compact (matching/compact.py)
-        # The eligible units not recommended are decided again when asked for (compact.redecide):
+        # The eligible units not recommended are decided again when asked for (rebuild.redecide):
         # at 20,000 units they were most of a stored decision (9 KB of 10, up to 29 KB).
         out = dict(document, below_cut=derived(document.get("below_cut") or []))
         out["excluded"] = dict(out["excluded"], held_back=derived(out["excluded"]["held_back"]))
@@ -224,7 +224,7 @@ def stored_document(decision: Decision) -> dict[str, Any]:
 
 def full_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
     """The decision with its full `excluded` list (CONTRACT.md), rebuilt as it was decided."""
-    from .compact import full_document as expand_all
+    from .rebuild import full_document as expand_all
 
     return expand_all(session, document, request_model(row))
 
@@ -266,10 +266,7 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         rules_version=decision.rules_version,
     )
     if decision.review_required:
-        from .review import open_review
-
         session.flush()  # the review names the decision by its id
-
         review = open_review(session, row, decision)
         document["review_id"] = review.id
         decision.document = dict(decision.document, review_id=review.id)
@@ -314,7 +311,8 @@ def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Sessio
     for rec in document.get("recommendations", []):
         if rec["unit_id"] == unit_id:
             return "recommended", rec
-    from .compact import below_cut_of, expand, is_compact, is_derived
+    from .compact import is_compact, is_derived
+    from .rebuild import below_cut_of, expand
 
     below = document.get("below_cut", [])
     if is_derived(below):
@@ -536,8 +534,6 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
                 f"({review.note}); this unit cannot be chosen through direct procurement"
             )
         if review is None:
-            from .review import open_review
-
             review = open_review(session, row, decision, unit_id=None if where == "recommended" else unit_id)
         if review.status != "approved":
             status = PENDING_REVIEW
@@ -723,3 +719,66 @@ def explain(document: dict[str, Any], unit_id: str, *, session: Session | None =
         elif entry.get("unevaluable"):
             out["status"] = "unevaluable" if not entry.get("reasons") else "excluded"
     return out
+
+
+# --- deciding and storing (the matcher decides; this module stores) --------------------------
+
+
+def open_review(session: Session, row: PlacementRequest, decision: Decision, *, unit_id: str | None = None) -> Review:
+    """A pending review of a decision's direct-procurement recommendations, or (unit_id) of one
+    unit chosen outside them (held back as the last resort, or ranked below the cut)."""
+    review = Review(request_id=row.id, decision_id=decision.id, status="pending", unit_id=unit_id)
+    session.add(review)
+    session.flush()
+    return review
+
+
+def match_request(session: Any, request: PlacementRequestIn, *, context: "MatchContext | None", actor: str | None,
+                  limit: int | None = None, on: date | None = None, again: bool = False,
+                  known: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+    """Store the request (or find it, if identical) and its decision; returns (the stored
+    decision document, whether it was decided now).
+
+    A request already decided is not decided again: its latest decision is returned as stored
+    (running a batch file twice adds nothing), unless `again` (`request rematch`), which
+    decides it anew leaving out the units that declined it since. A decision that goes to
+    direct procurement opens a review. `excluded` is stored compact (matching/compact.py).
+    `known`: the stored rows of the caller's requests, by request id, when it read them already
+    (a batch reads a chunk's in one query); a request not in it is not stored."""
+    from .snapshots import store_ruleset
+
+    row, created = store_request(session, request, actor=actor,
+                                 stored=NOT_LOOKED_UP if known is None else known.get(request.request_id))
+    if not created and not again:
+        previous = latest_decision(session, row)
+        if previous is not None and (limit is None or previous.document.get("limit_requested") == limit):
+            return stored_document(previous), False
+    if context is None:
+        raise RuntimeError(f"request '{request.request_id}' needs deciding, and no match context was loaded")
+    store_ruleset(session, context.ruleset)
+    # A request stored just now has no declines and no decision yet: two queries fewer per request.
+    declined = [] if created else declined_units(session, row)
+    document = context.decide(request, declined=declined, limit=limit, on=on, compact=True)
+    _add_unit_labels(session, document, context.unit_labels)
+    _decision, stored = record_decision(session, row, document, actor=actor, first=created)
+    return stored, True
+
+
+def _add_unit_labels(session: Any, document: dict[str, Any], names: dict[str, tuple] | None = None) -> None:
+    """Unit names and municipalities of the recommendations, for people. A protected unit shows
+    its municipality only: no position or address is ever put in a decision. `names` keeps
+    what was read for the next requests of a batch (decided on one register snapshot)."""
+    from sqlalchemy import select
+
+    from ..storage.models import Unit
+
+    names = {} if names is None else names
+    ids = [r["unit_id"] for r in document["recommendations"] if r["unit_id"] not in names]
+    if ids:
+        T = Unit.__table__.c
+        names.update((uid, (name, municipality)) for uid, name, municipality in session.execute(
+            select(T.unit_id, T.name, T.municipality).where(T.unit_id.in_(ids))))
+    for r in document["recommendations"]:
+        name, municipality = names.get(r["unit_id"], (None, None))
+        r["name"] = name
+        r["municipality"] = municipality

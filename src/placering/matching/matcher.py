@@ -570,18 +570,6 @@ def _exclusion_counts(by_unit: dict[str, list[Any]], policy: Policy) -> dict[str
     return out
 
 
-def exclusion_summary(document: dict[str, Any]) -> list[tuple[str, int]]:
-    """Number of excluded units per reason code (a unit counts once per code), most first."""
-    counts: dict[str, int] = {}
-    for e in document["excluded"]:
-        codes = {r["code"] for r in e.get("reasons", [])}
-        if e.get("unevaluable"):
-            codes.add("UNEVALUABLE")
-        for code in codes:
-            counts[code] = counts.get(code, 0) + 1
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
 def flag_codes(document: dict[str, Any]) -> list[str]:
     return sorted({f["code"] for f in document["flags"]})
 
@@ -735,56 +723,3 @@ def _protected_units(cands: list[dict]) -> frozenset[str]:
 
     return per_list("protected", cands, lambda cs: frozenset(
         c["unit"]["unit_id"] for c in cs if c["unit"]["protected_address"]))
-
-
-def match_request(session: Any, request: PlacementRequestIn, *, context: MatchContext | None, actor: str | None,
-                  limit: int | None = None, on: date | None = None, again: bool = False,
-                  known: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-    """Store the request (or find it, if identical) and its decision; returns (the stored
-    decision document, whether it was decided now).
-
-    A request already decided is not decided again: its latest decision is returned as stored
-    (running a batch file twice adds nothing), unless `again` (`request rematch`), which
-    decides it anew leaving out the units that declined it since. A decision that goes to
-    direct procurement opens a review. `excluded` is stored compact (matching/compact.py).
-    `known`: the stored rows of the caller's requests, by request id, when it read them already
-    (a batch reads a chunk's in one query); a request not in it is not stored."""
-    from .decisions import (NOT_LOOKED_UP, declined_units, latest_decision, record_decision, store_request,
-                            stored_document)
-    from .snapshots import store_ruleset
-
-    row, created = store_request(session, request, actor=actor,
-                                 stored=NOT_LOOKED_UP if known is None else known.get(request.request_id))
-    if not created and not again:
-        previous = latest_decision(session, row)
-        if previous is not None and (limit is None or previous.document.get("limit_requested") == limit):
-            return stored_document(previous), False
-    if context is None:
-        raise RuntimeError(f"request '{request.request_id}' needs deciding, and no match context was loaded")
-    store_ruleset(session, context.ruleset)
-    # A request stored just now has no declines and no decision yet: two queries fewer per request.
-    declined = [] if created else declined_units(session, row)
-    document = context.decide(request, declined=declined, limit=limit, on=on, compact=True)
-    _add_unit_labels(session, document, context.unit_labels)
-    _decision, stored = record_decision(session, row, document, actor=actor, first=created)
-    return stored, True
-
-
-def _add_unit_labels(session: Any, document: dict[str, Any], names: dict[str, tuple] | None = None) -> None:
-    """Unit names and municipalities of the recommendations, for people. A protected unit shows
-    its municipality only: no position or address is ever put in a decision. `names` keeps
-    what was read for the next requests of a batch (decided on one register snapshot)."""
-    from sqlalchemy import select
-
-    from ..storage.models import Unit
-
-    names = {} if names is None else names
-    ids = [r["unit_id"] for r in document["recommendations"] if r["unit_id"] not in names]
-    if ids:
-        T = Unit.__table__.c
-        names.update((uid, (name, municipality)) for uid, name, municipality in session.execute(
-            select(T.unit_id, T.name, T.municipality).where(T.unit_id.in_(ids))))
-    for r in document["recommendations"]:
-        name, municipality = names.get(r["unit_id"], (None, None))
-        r["name"] = name
-        r["municipality"] = municipality

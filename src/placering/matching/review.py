@@ -34,15 +34,6 @@ REVIEW_STATUSES = ("pending", "approved", "rejected")
 THRESHOLD_PARAMETER = "direct_procurement_threshold_sek"
 
 
-def open_review(session: Session, row: PlacementRequest, decision: Decision, *, unit_id: str | None = None) -> Review:
-    """A pending review of a decision's direct-procurement recommendations, or (unit_id) of one
-    unit chosen outside them (held back as the last resort, or ranked below the cut)."""
-    review = Review(request_id=row.id, decision_id=decision.id, status="pending", unit_id=unit_id)
-    session.add(review)
-    session.flush()
-    return review
-
-
 def get_review(session: Session, review_id: int | str, *, lock: bool = False) -> Review:
     try:
         rid = whole(int(str(review_id).strip()), lo=1)  # within the id column on every database

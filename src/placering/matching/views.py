@@ -88,7 +88,8 @@ def decide_all(engine, requests: list[Any], *, evaluator: str = "vectorized", ru
     from ..memory import freeze_long_lived
     from ..storage.database import chunks
     from .decisions import stored_requests
-    from .matcher import MatchContext, match_request
+    from .decisions import match_request
+    from .matcher import MatchContext
 
     pending = requests if again or limit is not None else _undecided(engine, requests)
     # Nothing to decide (a batch run again): no rules, register or evaluator to load.
