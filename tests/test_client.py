@@ -165,6 +165,12 @@ def test_a_social_worker_of_molndal_never_sees_goteborgs_requests(site, run, tmp
         assert r.exit_code == 6, (args, r.output)
         assert "arbetar för Mölndal och får inte röra ett ärende i Göteborg" in r.stderr
         assert "U-D" not in r.stdout and r.stdout == ""
+    # nor its review, and the review list holds Mölndal's only
+    review = json.loads(anna.run("request", "show", "R-GBG", "--json").stdout)["decisions"][0]["review_id"]
+    r = sven.run("review", "show", str(review))
+    assert r.exit_code == 6 and "Göteborg" in r.stderr and r.stdout == ""
+    assert "R-GBG" in [x["request_id"] for x in json.loads(anna.run("review", "list", "--json").stdout)]
+    assert "R-GBG" not in [x["request_id"] for x in json.loads(sven.run("review", "list", "--json").stdout)]
     # nor by matching a Göteborg request of its own making
     r = sven.run("match", str(write_request(tmp_path, request("R-X"))))
     assert r.exit_code == 6 and "Göteborg" in r.stderr

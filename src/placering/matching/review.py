@@ -52,7 +52,8 @@ def _dp_flag(doc: dict[str, Any]) -> dict[str, Any] | None:
     return next((f for f in doc["flags"] if f["code"] == "DIRECT_PROCUREMENT"), None)
 
 
-def list_reviews(session: Session, status: str | None = None) -> list[dict[str, Any]]:
+def list_reviews(session: Session, status: str | None = None, *, municipality: str | None = None) -> list[dict[str, Any]]:
+    """Reviews, oldest first (`municipality`: of that municipality's requests only)."""
     if status is not None and status not in REVIEW_STATUSES:
         raise ValidationError(f"--status: unknown status '{status}' (known: {', '.join(REVIEW_STATUSES)})")
     stmt = (
@@ -63,6 +64,8 @@ def list_reviews(session: Session, status: str | None = None) -> list[dict[str, 
     )
     if status:
         stmt = stmt.where(Review.status == status)
+    if municipality is not None:
+        stmt = stmt.where(PlacementRequest.municipality == municipality)
     out = []
     for review, req, decision in session.execute(stmt):
         doc = decision.document

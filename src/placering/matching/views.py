@@ -268,10 +268,15 @@ def end(engine, request_id: str, *, end_on, actor: str | None, reason: str | Non
 
 
 def review_list(engine, *, status: str | None = None) -> list[dict[str, Any]]:
+    """`review list`: a signed-in social worker sees its own municipality's reviews only."""
+    from ..access.acting import current_principal
+    from ..access.policy import municipality_scope
     from .review import list_reviews
 
+    principal = current_principal()
+    scope = municipality_scope(principal, "review.read") if principal is not None else None
     with open_session(engine) as session:
-        return to_jsonable(list_reviews(session, status))
+        return to_jsonable(list_reviews(session, status, municipality=scope))
 
 
 def review_show(engine, review_id: str) -> dict[str, Any]:
@@ -279,7 +284,9 @@ def review_show(engine, review_id: str) -> dict[str, Any]:
     from .review import review_detail
 
     with open_session(engine) as session:
-        return to_jsonable(review_detail(session, review_id, load_ruleset()))
+        data = review_detail(session, review_id, load_ruleset())
+        _scope(data["request"]["municipality"], "review.read")
+        return to_jsonable(data)
 
 
 def review_decide(engine, review_id: str, *, approve: bool, actor: str | None, note: str) -> dict[str, Any]:
