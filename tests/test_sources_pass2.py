@@ -269,3 +269,23 @@ def test_a_price_above_the_not_recommended_level_can_be_chosen_with_reason_and_n
     reviews = out(run("review", "list", "--json"))
     rows = reviews if isinstance(reviews, list) else reviews["reviews"]
     assert [r["units"] for r in rows if r["request_id"] == "R-PRIS"] == [["U-DYR"]]
+
+
+# --- item 6: signals raise proposals ----------------------------------------------------------
+
+
+def test_media_signal_and_ivo_criticism_raise_a_deepened_control_proposal(run, tmp_path):
+    """000 l. 10405-10407: 'Mediabevakning - Retriever. Syfte: Fånga upp nyheter/avvikelser';
+    000 l. 10450-10454: tillsynsrapporter, 'verksamheter där det framkommit allvarlig kritik';
+    004 l. 1294-1296: 'Information som Spink erhåller via basuppföljningen kan resultera i att
+    Spink genomför en fördjupad kontroll av verksamheten'."""
+    doc, _ = case_register("permits.yaml")
+    import_register(run, tmp_path, doc)
+    for kind in ("media", "ivo_supervision"):
+        r = run("register", "check", "556677-8899", kind, "--result", "fail", "--on", "2024-06-01", "--by", "spink")
+        assert r.exit_code == 0, r.output
+    proposals = out(run("register", "proposals", "--json"))
+    rows = proposals if isinstance(proposals, list) else proposals["proposals"]
+    assert [(p["kind"], p["rule_id"]) for p in rows] == [("deepened_control", "STATUS-SIGNAL-DEEPENED")]
+    units = out(run("register", "show", "U-BV-MED", "--json"))
+    assert units["status"] == "published"  # a signal never removes by itself
