@@ -55,8 +55,8 @@ def test_show_gives_versions_source_and_dated_parameters():
     [p] = doc["parameters"]
     assert p["name"] == "permit_required_insatser"
     assert [(x["valid_from"], x["value"]) for x in p["values"]] == [
-        ("2000-01-01", ["hvb_barn_unga", "stodboende"]),
-        ("2024-04-01", ["hvb_barn_unga", "stodboende", "skyddat_boende"])]
+        ("2000-01-01", ["hvb_barn_unga", "stodboende", "behandling_vuxen"]),
+        ("2024-04-01", ["hvb_barn_unga", "stodboende", "behandling_vuxen", "skyddat_boende"])]
     assert {"file": "skyddat_boende.yaml", "line": 38,
             "name": "2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)"} in doc["tested_by"]
     text = rules("show", "STATUS-PERMIT-LOST").output
@@ -134,7 +134,7 @@ def test_version(args):
 def test_params_on_a_date():
     doc = json.loads(rules("params", "--on", "2024-04-01", "--json").output)
     by_name = {p["name"]: p for p in doc["parameters"]}
-    assert by_name["permit_required_insatser"]["value"] == ["hvb_barn_unga", "stodboende", "skyddat_boende"]
+    assert by_name["permit_required_insatser"]["value"] == ["hvb_barn_unga", "stodboende", "behandling_vuxen", "skyddat_boende"]
     assert by_name["credit_rating_notification_level"]["value"] == 40
     assert "LOU" in by_name["direct_procurement_threshold_sek"]["source"]
 

@@ -289,3 +289,30 @@ def test_media_signal_and_ivo_criticism_raise_a_deepened_control_proposal(run, t
     assert [(p["kind"], p["rule_id"]) for p in rows] == [("deepened_control", "STATUS-SIGNAL-DEEPENED")]
     units = out(run("register", "show", "U-BV-MED", "--json"))
     assert units["status"] == "published"  # a signal never removes by itself
+
+
+# --- item 14: citations that hold -------------------------------------------------------------
+
+
+def test_rules_cite_sources_that_hold_and_local_settings_say_so(run):
+    """The stödboende 16–17 flag cited sources/003, which says nothing about age; the insats ages
+    cited the 004 route table, which has no ages (000 l. 3044 has 'HVB och stödboende 16–20 år');
+    the permit target-group rule told a closure story no source has (004 l. 1360-1369: the
+    closures were for the staff's suitability). CONTRACT.md is not a source. Figures no source
+    states are marked as local settings."""
+    shown = out(run("rules", "show", "REVIEW-STODBOENDE-UNDER-18", "--json"))["versions"][0]["source"]
+    assert "l. 3044" in shown and "16–20" in shown
+    for rid in ("ELIG-INSATS-AGE-MIN", "ELIG-INSATS-AGE-MAX"):
+        source = out(run("rules", "show", rid, "--json"))["versions"][0]["source"]
+        assert "l. 3044" in source and "004 regiform" not in source.replace("the earlier citation of the 004 regiform", "")
+    target = out(run("rules", "show", "ELIG-PERMIT-TARGET-GROUP", "--json"))["versions"][0]
+    assert "closed homes" not in target["description"] and "l. 10188-10192" in target["source"]
+    from placering.rules import load_ruleset
+
+    documents = [r.source.document or "" for r in load_ruleset().rules]
+    assert not [d for d in documents if "CONTRACT.md" in d]
+    params = {p["name"]: p["source"] for p in out(run("rules", "params", "--on", "2024-06-01", "--json"))["parameters"]}
+    for name in ("credit_rating_notification_level", "audit_direct_procurement_signal_count",
+                 "audit_direct_procurement_signal_share", "audit_visit_new_unit_months", "audit_visit_recent_months",
+                 "audit_visit_heavy_use_placements", "audit_visit_high_demand_growth"):
+        assert "local setting" in params[name] or "lokal inställning" in params[name], name
