@@ -238,17 +238,17 @@ def test_hvb_survey_and_decisions_not_executed(run, engine, tmp_path):
     ok(run, "request", "choose", "R-1", "U-R", "--by", "anna")
     ok(run, "request", "choose", "R-2", "U-R", "--by", "anna")
     rows = js(run, "audit", "surveys", "--as-of", "2024-12-10")["surveys"]
-    assert [(r["request_id"], r["due_on"], r["state"]) for r in rows] == [("R-1", "2024-12-02", "overdue")]
-    rejected(run, engine, "followup", "survey", "R-2", "--on", "2024-12-05", "--positive-change", "yes",
-             "--care-quality", "bra", "--child-answered", "no", "--by", "anna", code=4, message="får ingen enkät efter tre månader")
+    # Every HVB barn och unga placement gets the survey, the 19-year-old too (000 l. 10869-10871).
+    assert [(r["request_id"], r["due_on"], r["state"]) for r in rows] == [("R-1", "2024-12-02", "overdue"),
+                                                                          ("R-2", "2024-12-02", "overdue")]
     rejected(run, engine, "followup", "survey", "R-1", "--on", "2024-12-05", "--positive-change", "kanske",
              "--care-quality", "bra", "--child-answered", "no", "--by", "anna", code=2, message="--positive-change")
     ok(run, "followup", "survey", "R-1", "--on", "2024-12-05", "--positive-change", "yes", "--care-quality", "bra",
        "--child-answered", "no", "--by", "anna")
     report = js(run, "audit", "surveys", "--as-of", "2024-12-10")
     assert report["surveys"][0]["state"] == "answered" and report["surveys"][0]["care_quality"] == "bra"
-    assert report["per_unit"] == [{"unit_id": "U-R", "org_nr": report["per_unit"][0]["org_nr"], "placements": 1,
-                                   "answered": 1, "overdue": 0, "positive_change_share": 1.0,
+    assert report["per_unit"] == [{"unit_id": "U-R", "org_nr": report["per_unit"][0]["org_nr"], "placements": 2,
+                                   "answered": 1, "overdue": 1, "positive_change_share": 1.0,
                                    "good_care_share": 1.0, "child_answered_share": 0.0}]
     [line] = rows_csv(run, "audit", "surveys", "--as-of", "2024-12-10", "--summary")
     assert line["unit_id"] == "U-R" and line["answered"] == "1"

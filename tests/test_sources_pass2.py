@@ -316,3 +316,24 @@ def test_rules_cite_sources_that_hold_and_local_settings_say_so(run):
                  "audit_direct_procurement_signal_share", "audit_visit_new_unit_months", "audit_visit_recent_months",
                  "audit_visit_heavy_use_placements", "audit_visit_high_demand_growth"):
         assert "local setting" in params[name] or "lokal inställning" in params[name], name
+
+
+# --- item 9: the HVB survey covers every HVB barn och unga placement --------------------------
+
+
+def test_hvb_survey_covers_18_to_20_year_olds(run, tmp_path):
+    """000 l. 10855-10857: 'en enkät för att löpande följa upp alla HVB placeringar inom barn och
+    unga efter tre månader'; l. 10869-10871: 'infördes enkäten fullt ut för alla HVB placeringar
+    barn och unga i Göteborgs stad'. A 19-year-old placed in HVB barn och unga gets the survey."""
+    doc, req = case_register("recommendation_stop.yaml", {"request_id": "R-19", "person": {
+        "age": 19, "gender": "female", "needs": ["missbruk"], "protected_identity": False}})
+    for u in doc["suppliers"][0]["units"]:
+        u["age_max"] = 20
+    import_register(run, tmp_path, doc)
+    match(run, tmp_path, req)
+    assert run("request", "choose", "R-19", "U-PUBL", "--on", "2024-06-02", "--by", "anna").exit_code == 0
+    rows = out(run("audit", "surveys", "--as-of", "2024-09-20", "--json"))["surveys"]
+    assert [(r["request_id"], r["due_on"], r["state"]) for r in rows] == [("R-19", "2024-09-10", "overdue")]
+    r = run("followup", "survey", "R-19", "--on", "2024-09-15", "--positive-change", "yes", "--care-quality", "bra",
+            "--child-answered", "yes", "--by", "anna")
+    assert r.exit_code == 0, r.output

@@ -95,19 +95,19 @@ def list_followups(session: Session, agreement_id: str | None = None) -> list[di
 # --- the three-month HVB survey ---------------------------------------------------------------
 
 
-def _survey_terms(on: date) -> tuple[int, list[str], int]:
-    return (int(audit_param("hvb_survey_months", on).value), list(audit_param("hvb_survey_insatser", on).value),
-            int(audit_param("hvb_survey_child_age_below", on).value))
+def _survey_terms(on: date) -> tuple[int, list[str]]:
+    return int(audit_param("hvb_survey_months", on).value), list(audit_param("hvb_survey_insatser", on).value)
 
 
 def survey_due_on(p: Placement) -> date | None:
-    """The survey date of a placement, or None when it gets no survey (not an HVB placement of a
-    child, or before the survey began)."""
+    """The survey date of a placement, or None when it gets no survey (not an HVB barn och unga
+    placement, or before the survey began). Every HVB placement within barn och unga gets it,
+    the 18–20-year-olds too: 'alla HVB placeringar barn och unga' (000 l. 10869-10871)."""
     terms = audit_param("hvb_survey_months", p.start_on, required=False)
     if terms is None:
         return None
-    months, insatser, below = _survey_terms(p.start_on)
-    if p.insats not in insatser or p.person_age >= below:
+    months, insatser = _survey_terms(p.start_on)
+    if p.insats not in insatser:
         return None
     return add_months(p.start_on, months)
 
@@ -122,7 +122,7 @@ def record_survey(session: Session, request_id: str, *, answered_on: date, posit
         raise InvariantViolation(f"placement '{req.request_id}' is {p.status}: not executed yet")
     if due is None:
         raise InvariantViolation(f"placement '{req.request_id}' ({p.insats}, age {p.person_age}) gets no "
-                                 "three-month survey: only HVB placements of children do")
+                                 "three-month survey: only HVB placements within barn och unga do")
     if answered_on < p.start_on:
         raise ValidationError(f"--on: {answered_on.isoformat()} is before the placement started "
                               f"({p.start_on.isoformat()})")
