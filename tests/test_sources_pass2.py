@@ -337,3 +337,25 @@ def test_hvb_survey_covers_18_to_20_year_olds(run, tmp_path):
     r = run("followup", "survey", "R-19", "--on", "2024-09-15", "--positive-change", "yes", "--care-quality", "bra",
             "--child-answered", "yes", "--by", "anna")
     assert r.exit_code == 0, r.output
+
+
+# --- item 7: the person's network first -------------------------------------------------------
+
+
+def test_the_priority_order_starts_with_the_persons_network(run, tmp_path):
+    """000 l. 432-436: 'där först den enskildes nätverk, sedan interna insatser, följt av
+    upphandlade externa resurser används samt att direktupphandling enbart används när alla andra
+    alternativ är uttömda'. A request records whether the network was considered; the decision
+    shows it as the first step and flags a request whose network was not considered."""
+    doc, req = case_register("recommendation_stop.yaml", {"request_id": "R-NET-NO", "network_considered": False})
+    import_register(run, tmp_path, doc)
+    decision = match(run, tmp_path, req)
+    assert decision["ranking"]["network"] == "not_considered"
+    assert "NETWORK_NOT_CONSIDERED" in {f["code"] for f in decision["flags"]}
+    _, req = case_register("recommendation_stop.yaml", {"request_id": "R-NET-YES", "network_considered": True})
+    path = tmp_path / "yes.json"
+    path.write_text(json.dumps(req), encoding="utf-8")
+    shown = run("match", str(path), "--by", "handläggare", env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "Prioritetsordning: 1. personens eget nätverk (prövat först), 2. egen regi, 3. ramavtal" in shown.output
+    assert "NETWORK_NOT_CONSIDERED" not in shown.output

@@ -168,6 +168,7 @@ class FlagCode(StrEnum):
     WATCH_LISTED = "WATCH_LISTED"
     LAST_RESORT = "LAST_RESORT"
     STODBOENDE_UNDER_18 = "STODBOENDE_UNDER_18"
+    NETWORK_NOT_CONSIDERED = "NETWORK_NOT_CONSIDERED"  # the person's own network not recorded as considered
 
 
 class EventKind(StrEnum):

@@ -114,6 +114,11 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
                       for k in doc["ranking"]["sort_keys"])
     # The ranking said as a sentence above the table: as a table title it wrapped at the table's
     # width (81 of 100 columns) and padded each line with spaces.
+    network = doc["ranking"].get("network")
+    if network:  # the first step of the priority order (sources/000 l. 432-436)
+        steps = [f"personens eget nätverk ({label(network, 'network_step').lower()})"]
+        steps += [label(r, "route").lower() for r in doc["ranking"].get("route_order", [])]
+        echo_wrapped("Prioritetsordning: " + ", ".join(f"{i}. {s}" for i, s in enumerate(steps, start=1)))
     if rows:
         echo_wrapped(f"Rekommenderade enheter, i regiformernas ordning, sedan {order}:")
     print_table(rows, columns, empty="Rekommenderade enheter: ingen enhet kan rekommenderas.")

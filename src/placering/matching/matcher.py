@@ -278,6 +278,13 @@ def _eligible(c: Any) -> bool:
     return not c.exclusions and not c.unevaluable
 
 
+def _network_step(request: PlacementRequestIn) -> str:
+    """The first step of the priority order, before every route: the person's own network
+    ('först den enskildes nätverk', sources/000 l. 432-436), as the request records it."""
+    value = getattr(request, "network_considered", None)
+    return {True: "considered", False: "not_considered"}.get(value, "not_recorded")
+
+
 def decide(
     request: PlacementRequestIn,
     evaluation: Any,
@@ -422,7 +429,7 @@ def decide(
         "review_required": dp_reason is not None,
         "limit": limit,
         "limit_requested": limit_requested,  # None: the policy's number (replay follows a changed policy)
-        "ranking": policy.describe(),
+        "ranking": dict(policy.describe(), network=_network_step(request)),
         "reference_price": _jsonable(reference_price),
         "recommendations": recommendations,
         "flags": flags,

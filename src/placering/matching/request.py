@@ -134,6 +134,9 @@ class PlacementRequestIn(BaseModel):
         default_factory=list, description="Municipalities where the person must not be placed (e.g. protected identity)."
     )
     max_daily_price: Number | None = Field(default=None, gt=0, le=MAX_AMOUNT)
+    network_considered: StrictBool | None = Field(
+        default=None, description="Whether the person's own network was considered first: the first step of the "
+        "priority order ('först den enskildes nätverk', sources/000 l. 432-436). Not given: not recorded.")
 
     @property
     def rules_day(self) -> date:
@@ -182,7 +185,10 @@ class PlacementRequestIn(BaseModel):
 
     def payload(self) -> dict[str, Any]:
         """The request as stored (JSON types, canonical names)."""
-        return self.model_dump(mode="json")
+        out = self.model_dump(mode="json")
+        if out.get("network_considered") is None:
+            out.pop("network_considered", None)  # not recorded: requests stored before it look the same
+        return out
 
 
 class _FieldError(ValueError):

@@ -42,6 +42,7 @@ FIELDS: dict[str, FieldType] = {
     "request.requester": _f(STR, True),
     "request.urgency": _f(STR, True),
     "request.legal_basis": _f(STR, True),
+    "request.network": _f(STR, doc="the first step of the priority order, the person's own network: considered, not_considered or not_recorded"),
     "request.submitted_on": _f(DATE, doc="decision date: rules and parameters valid then apply"),
     "request.start_on": _f(DATE),
     "request.places": _f(INT),
