@@ -359,3 +359,29 @@ def test_the_priority_order_starts_with_the_persons_network(run, tmp_path):
     assert shown.exit_code == 0, shown.output
     assert "Prioritetsordning: 1. personens eget nätverk (prövat först), 2. egen regi, 3. ramavtal" in shown.output
     assert "NETWORK_NOT_CONSIDERED" not in shown.output
+
+
+# --- item 13: direct purchases per contracting authority --------------------------------------
+
+
+def test_direct_purchases_add_up_per_buyer_namnd(run, tmp_path):
+    """LOU counts the direct-procurement threshold per upphandlande myndighet; in Göteborg each
+    nämnd is one (the annual reports are the nämnder's own: 000 'Socialnämnden Nordost',
+    001 'Socialnämnden Hisingen'). Placements bought by Nordost and Hisingen add up apart."""
+    doc, _ = case_register("recommendation_stop.yaml")
+    [sup] = doc["suppliers"]
+    base = next(u for u in sup["units"] if u["unit_id"] == "U-PUBL")
+    sup["units"] = [dict(base, unit_id=uid, name=f"Enhet {uid}", free_places=3, routes=[
+        {"route": "direktupphandling", "insats": "hvb_barn_unga", "daily_price": 4300}]) for uid in ("U-DP1", "U-DP2")]
+    import_register(run, tmp_path, doc)
+    for rid, requester, unit in (("R-NO-1", "Nordost", "U-DP1"), ("R-NO-2", "Nordost", "U-DP2"),
+                                 ("R-HI-1", "Hisingen", "U-DP1")):
+        _, req = case_register("recommendation_stop.yaml", {"request_id": rid, "requester": requester})
+        match(run, tmp_path, req)
+        assert run("request", "choose", rid, unit, "--on", "2024-06-02", "--by", "anna").exit_code == 0
+    sums = out(run("audit", "direct-purchases", "--year", "2024", "--json"))["sums"]
+    days = (date(2024, 12, 31) - date(2024, 6, 10)).days + 1
+    assert [(s["buyer"], s["placements"], s["total"]) for s in sums] == [
+        ("Hisingen", 1, 4300 * days), ("Nordost", 2, 2 * 4300 * days)]
+    only = out(run("audit", "direct-purchases", "--year", "2024", "--buyer", "nordost", "--json"))["sums"]
+    assert [s["buyer"] for s in only] == ["Nordost"]

@@ -163,12 +163,13 @@ def not_executed(engine, *, as_of: date) -> dict[str, Any]:
         return to_jsonable({"as_of": as_of, "decisions": rows_of(session, as_of)})
 
 
-def direct_purchases(engine, *, year: int, municipality: str | None = None, insats: str | None = None) -> dict:
-    """`audit direct-purchases`."""
+def direct_purchases(engine, *, year: int, municipality: str | None = None, insats: str | None = None,
+                     buyer: str | None = None) -> dict:
+    """`audit direct-purchases`: per municipality, buyer nämnd and insats."""
     from .economics import direct_purchase_sums
 
     with open_session(engine) as session:
-        return to_jsonable(direct_purchase_sums(session, year, municipality=municipality, insats=insats))
+        return to_jsonable(direct_purchase_sums(session, year, municipality=municipality, insats=insats, buyer=buyer))
 
 
 def control_open(engine, *, actor: str | None, on: date, org_nr: str | None = None, unit_id: str | None = None,

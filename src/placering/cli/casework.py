@@ -490,18 +490,20 @@ def audit_not_executed(as_of, out: Output) -> None:
 @YEAR
 @click.option("--municipality", help="Only this buying municipality.")
 @click.option("--insats", help="Only this insats.")
+@click.option("--buyer", help="Only this buyer nämnd (the requesting administration, e.g. Nordost).")
 @output_options
-def audit_direct_purchases(year, municipality, insats, out: Output) -> None:
-    """Direct purchases per buying municipality and insats over the financial year, across
-    suppliers, against the dated direct-procurement threshold."""
+def audit_direct_purchases(year, municipality, insats, buyer, out: Output) -> None:
+    """Direct purchases per contracting authority (the buyer nämnd within the buying
+    municipality: LOU counts the threshold per upphandlande myndighet) and insats over the
+    financial year, across suppliers, against the dated direct-procurement threshold."""
     y = _year(year)
-    filters = {"municipality": municipality, "insats": insats}
+    filters = {"municipality": municipality, "insats": insats, "buyer": buyer}
     data = call("casework.views:direct_purchases", year=y, **filters,
                 http=("GET", "/audit/direct-purchases", {"year": y, **filters}))
-    out.listing(data["sums"], [("municipality", "Kommun"), ("insats", "Insats", "insats"),
+    out.listing(data["sums"], [("municipality", "Kommun"), ("buyer", "Nämnd"), ("insats", "Insats", "insats"),
                                ("total", "Summa kr"), ("threshold", "Gräns kr"), ("over_threshold", "Över gränsen"),
                                ("share_of_threshold", "Andel av gränsen"), ("placements", "Placeringar"),
                                ("suppliers", "Leverantörer")],
-                data=data, csv_columns=["municipality", "insats", "placements", "suppliers", "total", "threshold",
+                data=data, csv_columns=["municipality", "buyer", "insats", "placements", "suppliers", "total", "threshold",
                                         "share_of_threshold", "over_threshold"],
-                title=f"Direktupphandlingar {y} per kommun och insats")
+                title=f"Direktupphandlingar {y} per kommun, nämnd och insats")

@@ -174,7 +174,11 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
         # A unit chosen outside the recommendations: its own entry in the decision.
         from .decisions import _find_in_decision, stored_document
 
+        from .decisions import _price_step_choice
+
         where, entry = _find_in_decision(stored_document(decision), review.unit_id, session=session, row=req)
+        if where == "excluded":  # chosen over the price model's first step (issue 20 item 4)
+            entry = dict(entry, **(_price_step_choice(entry) or {}))
         chosen = (entry.get("eligible") if where == "held_back" else entry) or {}
         reviewed = [dict(chosen, unit_id=review.unit_id, rank=chosen.get("rank"), held_back=where == "held_back")]
     for r in reviewed:
@@ -208,7 +212,8 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
     # the threshold (casework/economics.py), with this case's cost in the year added.
     from ..casework.economics import purchases_for
 
-    insats_sum = purchases_for(session, year, payload["municipality"], payload["insats"], leave_out=req.request_id)
+    insats_sum = purchases_for(session, year, payload["municipality"], payload["insats"], leave_out=req.request_id,
+                               buyer=payload.get("requester"))
     this_cases = [r["this_case_in_year"] for r in recs]
     insats_sum["with_this_case"] = round(insats_sum["total"] + (max(this_cases) if this_cases else 0.0), 2)
     limit = threshold.get("value")

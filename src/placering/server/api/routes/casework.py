@@ -252,7 +252,8 @@ def not_executed(as_of: date, engine: Engine = Depends(get_engine), principal: P
 
 
 @router.get("/audit/direct-purchases", responses=ERRORS)
-def direct_purchases(year: Year, municipality: Code = None, insats: Code = None,
+def direct_purchases(year: Year, municipality: Code = None, insats: Code = None, buyer: Code = None,
                      engine: Engine = Depends(get_engine), principal: Principal = Depends(auditor)):
-    """`placering audit direct-purchases --json`."""
-    return answer(principal, views.direct_purchases, engine, year=year, municipality=municipality, insats=insats)
+    """`placering audit direct-purchases --json` (per municipality, buyer nämnd and insats)."""
+    return answer(principal, views.direct_purchases, engine, year=year, municipality=municipality, insats=insats,
+                  buyer=buyer)
