@@ -167,7 +167,8 @@ def test_new_supplier_waits_for_its_entry_check(run, engine, tmp_path):
     # A company's checks for direct procurement (004 l. 1255-1257), and for its permit-bound HVB
     # the supervision reports (l. 1259-1260); its permit is active.
     assert [(e["unit_id"], e["missing"]) for e in listed] == [("U-NEW", [
-        "credit_rating", "employer_registration", "tax_registration", "court_records", "ivo_supervision"])]
+        "credit_rating", "employer_registration", "tax_registration", "court_records", "ivo_supervision",
+        "manager_competence"])]
     # Approval is refused while the checks have not passed; a status change cannot publish it either.
     before = snapshot(engine)
     refused = run("register", "entry", "approve", "U-NEW", "--note", "ok", "--on", ON, "--by", "spink")
@@ -179,7 +180,8 @@ def test_new_supplier_waits_for_its_entry_check(run, engine, tmp_path):
     sup = org_nr(2)
     assert run("register", "entry", "reject", sup, "--reason", "Skatteregistrering saknas", "--on", ON,
                "--by", "spink").exit_code == 0
-    for kind in ("credit_rating", "tax_registration", "employer_registration", "ivo_supervision", "court_records"):
+    for kind in ("credit_rating", "tax_registration", "employer_registration", "ivo_supervision", "court_records",
+                 "manager_competence"):
         args = ["--value", "70"] if kind == "credit_rating" else []
         assert run("register", "check", sup, kind, "--result", "pass", "--on", "2024-10-01", *args,
                    "--by", "spink").exit_code == 0
@@ -206,7 +208,7 @@ def test_apply_status_is_recorded_and_lists_units_published_without_entry_checks
     # företaget och dess företrädare') and, for a permit-bound HVB, the supervision reports.
     assert [(p["unit_id"], p["missing"]) for p in listed] == [("U-1", [
         "tax_registration", "enforcement_debt", "employer_registration", "warning_list", "annual_report",
-        "court_records", "ivo_supervision"])]
+        "court_records", "ivo_supervision", "manager_competence"])]
     [created] = [h for h in json.loads(run("register", "history", "U-1", "--json").stdout)
                  if h["kind"] == "unit" and h["action"] == "created"]
     assert created["changes"]["status"] == [None, "published"] and created["note"].endswith("(--apply-status)")

@@ -136,7 +136,7 @@ def test_removed_is_final_until_a_new_entry_check(loaded, engine):
     # U-1001 has a direct-procurement and a framework route: both lists of entry checks apply, and
     # its HVB is permit-bound: the supervision reports too (004 l. 1259-1260).
     for kind in ("credit_rating", "tax_registration", "enforcement_debt", "employer_registration", "court_records",
-                 "warning_list", "annual_report", "ivo_supervision"):
+                 "warning_list", "annual_report", "ivo_supervision", "manager_competence"):
         assert loaded("register", "check", ORG_ANGEN, kind, "--result", "pass", "--on", "2025-05-01",
                       "--by", "k").exit_code == 0
     result = loaded("register", "entry", "approve", "U-1001", "--on", "2025-06-01", "--by", "kvalitet",
@@ -218,7 +218,7 @@ def test_bad_checks_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit", "--result", "pass", "--on", "2025-01-01",
              "--by", "k", code=2,
              message="unknown check kind 'credit' (known: credit_rating, tax_registration, employer_registration, "
-                     "enforcement_debt, court_records, annual_report, warning_list, ivo_supervision, media)")
+                     "enforcement_debt, court_records, annual_report, warning_list, ivo_supervision, media, manager_competence, people_court_records)")
     rejected(loaded, engine, "register", "check", ORG_ANGEN, "media", "--result", "ok", "--on", "2025-01-01",
              "--by", "k", code=2, message="unknown check result 'ok' (known: pass, fail, unavailable)")
     rejected(loaded, engine, "register", "check", "556677-8898", "media", "--result", "pass", "--on", "2025-01-01",

@@ -187,9 +187,11 @@ def test_entry_check_needs_the_permit_and_differs_for_companies_and_associations
     out(run("register", "import", str(path), "--by", "registervård", "--on", "2024-03-01", "--json"))
     listed = {e["unit_id"]: e for e in out(run("register", "entry", "list", "--on", "2024-03-02", "--json"))}
     assert listed["U-BV-UTAN"]["missing"] == ["credit_rating", "employer_registration", "tax_registration",
-                                              "court_records", "ivo_supervision", "ivo_permit:behandling_vuxen"]
+                                              "court_records", "ivo_supervision", "manager_competence",
+                                              "ivo_permit:behandling_vuxen"]
     assert listed["U-SKB-UTAN"]["missing"] == ["tax_registration", "enforcement_debt", "court_records"]
-    for kind in ("credit_rating", "employer_registration", "tax_registration", "court_records", "ivo_supervision"):
+    for kind in ("credit_rating", "employer_registration", "tax_registration", "court_records", "ivo_supervision",
+                 "manager_competence"):
         args = ["--value", "70"] if kind == "credit_rating" else []
         assert run("register", "check", "556677-8899", kind, "--result", "pass", "--on", "2024-03-02", *args,
                    "--by", "spink").exit_code == 0
@@ -385,3 +387,27 @@ def test_direct_purchases_add_up_per_buyer_namnd(run, tmp_path):
         ("Hisingen", 1, 4300 * days), ("Nordost", 2, 2 * 4300 * days)]
     only = out(run("audit", "direct-purchases", "--year", "2024", "--buyer", "nordost", "--json"))["sums"]
     assert [s["buyer"] for s in only] == ["Nordost"]
+
+
+# --- item 10: checks on people ----------------------------------------------------------------
+
+
+def test_checks_on_people_manager_competence_and_court_records_after_signals(run, tmp_path):
+    """000 l. 10026-10030: 'krav på kompetens kontrolleras … genom begäran till leverantören att
+    inkomma med utbildningsbevis och CV för berörda personer, så som verksamhetsansvarig'; 004 l.
+    1267-1271: not approved when it 'saknar godkänd föreståndare i verksamheten'; 000 l.
+    10006-10010: 'Dessutom kan följande kontroll ske efter varningssignaler. Kontroll om det finns
+    domar avseende andra personer runt företaget'. The entry of a permit-bound unit needs the
+    manager's competence checked; a failed check on people proposes a deepened control; the
+    court records about people are a check kind of their own."""
+    doc, _ = case_register("permits.yaml")
+    import_register(run, tmp_path, doc)
+    r = run("register", "check", "556677-8899", "manager_competence", "--result", "fail", "--on", "2024-06-01",
+            "--by", "spink")
+    assert r.exit_code == 0, r.output
+    proposals = out(run("register", "proposals", "--json"))
+    rows = proposals if isinstance(proposals, list) else proposals["proposals"]
+    assert [(p["kind"], p["rule_id"]) for p in rows] == [("deepened_control", "STATUS-PEOPLE-CHECK-FAILED")]
+    r = run("register", "check", "556677-8899", "people_court_records", "--result", "pass", "--on", "2024-06-02",
+            "--by", "spink")
+    assert r.exit_code == 0, r.output

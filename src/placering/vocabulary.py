@@ -57,6 +57,11 @@ class CheckKind(StrEnum):
     WARNING_LIST = "warning_list"
     IVO_SUPERVISION = "ivo_supervision"
     MEDIA = "media"
+    # Checks on people (issue 20 item 10): the manager's competence (utbildningsbevis och CV,
+    # sources/000 l. 10026-10030; 'saknar godkänd föreståndare', 004 l. 1270-1271), and court
+    # judgments about other people around the company after warning signals (000 l. 10006-10010).
+    MANAGER_COMPETENCE = "manager_competence"
+    PEOPLE_COURT_RECORDS = "people_court_records"
 
 
 class CheckResult(StrEnum):
@@ -202,6 +207,7 @@ class ControlCheck(StrEnum):
     COMPLAINTS = "complaints"
     VISIT = "visit"
     COURT_RECORDS = "court_records"
+    PEOPLE_COURT_RECORDS = "people_court_records"  # after warning signals (000 l. 10006-10010)
 
 
 class ControlOutcome(StrEnum):
