@@ -411,3 +411,30 @@ def test_checks_on_people_manager_competence_and_court_records_after_signals(run
     r = run("register", "check", "556677-8899", "people_court_records", "--result", "pass", "--on", "2024-06-02",
             "--by", "spink")
     assert r.exit_code == 0, r.output
+
+
+# --- item 8 (part): complaints about SiS and the outcome 'Platsbrist SiS' ---------------------
+
+
+def test_a_complaint_about_sis_closes_with_platsbrist_sis(run, tmp_path):
+    """000 l. 10584-10586: 'Spink har därför sedan 1 november 2022 tagit över ansvaret för
+    synpunktshanteringen gällande placeringar på Statens Institutionsstyrelse (SiS)'; l.
+    10614-10616: 'Det har totalt inkommit 4 synpunkter avseende SiS placeringar. Samtliga handlar
+    om platsbrist i SiS verksamheter'; l. 10728: the outcome 'Platsbrist SiS'. A complaint on a
+    SiS home is Spink's and closes with that outcome."""
+    doc, _ = case_register("recommendation_stop.yaml")
+    [sup] = doc["suppliers"]
+    sis = {"org_nr": "202100-4003", "name": "Statens institutionsstyrelse", "legal_form": "stat", "checks": [],
+           "units": [dict(next(u for u in sup["units"] if u["unit_id"] == "U-PUBL"), unit_id="U-SIS",
+                          name="SiS ungdomshem", routes=[{"route": "direktupphandling", "insats": "hvb_barn_unga",
+                                                          "daily_price": 5200}])]}
+    doc["suppliers"].append(sis)
+    import_register(run, tmp_path, doc)
+    added = out(run("complaint", "add", "U-SIS", "--category", "delivery", "--on", "2024-03-01",
+                    "--received-by", "Nordost", "--by", "anna", "--json"))
+    assert added["handler"] == "spink"
+    closed = out(run("complaint", "update", str(added["id"]), "--status", "closed", "--outcome", "platsbrist_sis",
+                     "--by", "spinks-jurist", "--json"))
+    assert (closed["status"], closed["outcome"]) == ("closed", "platsbrist_sis")
+    listed = run("complaint", "list", env={"COLUMNS": "200"})
+    assert "Platsbrist SiS" in listed.output

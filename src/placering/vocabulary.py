@@ -120,6 +120,9 @@ class ComplaintOutcome(StrEnum):
     IMPROVEMENT = "improvement"  # förbättringsåtgärd
     RECOMMENDATION_STOP = "recommendation_stop"
     CONSULTATION = "consultation"  # samråd pågår
+    # 'Platsbrist SiS' (sources/000 l. 10728; all four complaints on SiS placements in 2022 were
+    # about SiS's place shortage, l. 10614-10616; Hisingen 2024, 001 l. 1049-1058).
+    PLATSBRIST_SIS = "platsbrist_sis"
 
 
 class DecisionEndReason(StrEnum):
