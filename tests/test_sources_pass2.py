@@ -438,3 +438,35 @@ def test_a_complaint_about_sis_closes_with_platsbrist_sis(run, tmp_path):
     assert (closed["status"], closed["outcome"]) == ("closed", "platsbrist_sis")
     listed = run("complaint", "list", env={"COLUMNS": "200"})
     assert "Platsbrist SiS" in listed.output
+
+
+# --- item 11: who read a protected case -------------------------------------------------------
+
+
+def test_reading_a_protected_case_is_logged_and_access_is_time_limited(run, tmp_path):
+    """003 l. 349-351: 'Avseende hantering av behörighet till skyddade ärenden får den
+    handläggare som tilldelas ett sådant ärende behörighet under en begränsad tid'; l. 343-347:
+    log reviews that produced 'en lista på 48 sidor' (the log must be a filterable list). Every
+    reading of a protected person's request is logged; once access is granted for a period,
+    others (and the handler after it) are refused."""
+    doc, req = case_register("skyddat_boende.yaml", {"request_id": "R-SKYDD", "submitted_on": "2024-05-01",
+                                                      "start_on": "2024-05-02"})
+    import_register(run, tmp_path, doc)
+    match(run, tmp_path, req)
+    assert run("request", "show", "R-SKYDD", "--by", "anna").exit_code == 0
+    out(run("request", "show", "R-SKYDD", "--by", "bertil", "--json"))
+    reads = out(run("audit", "protected-reads", "--json"))["reads"]
+    assert [(r["request_id"], r["reader"], r["what"]) for r in reads] == [("R-SKYDD", "anna", "show"),
+                                                                          ("R-SKYDD", "bertil", "show")]
+    assert out(run("audit", "protected-reads", "--reader", "anna", "--json"))["reads"][0]["reader"] == "anna"
+    from placering.display import today
+
+    day = today()
+    out(run("request", "grant", "R-SKYDD", "--to", "anna", "--from", day.isoformat(), "--until",
+            day.isoformat(), "--by", "enhetschef", "--json"))
+    assert run("request", "show", "R-SKYDD", "--by", "anna").exit_code == 0
+    refused = run("request", "show", "R-SKYDD", "--by", "bertil")
+    assert refused.exit_code == 4 and "öppet bara för de handläggare som fått behörighet" in refused.stderr
+    assert len(out(run("audit", "protected-reads", "--request", "R-SKYDD", "--json"))["reads"]) == 3
+    history = out(run("register", "history", "--json"))
+    assert any(e["action"] == "access_granted" and e["entity_id"] == "R-SKYDD" for e in history)

@@ -92,10 +92,14 @@ OTHER = {
     "register_snapshot": {r: (I,) for r in WRITERS},
     "snapshot_blob": {r: (I,) for r in WRITERS},
     "rule_set": {r: (I,) for r in WRITERS},
+    # Who read a protected case: every reader logs its own reading (auditors too); grants of
+    # time-limited access are the handlers' (issue 20 item 11)
+    "case_access_log": {r: (I,) for r in ALL},
+    "case_access_grant": {Role.HANDLER: (I,), Role.MAINTAINER: (I,)},
 }
 PRIVILEGES: dict[str, dict[Role, tuple[str, ...]]] = {**REGISTER, **CASES, **OTHER}
 # What a social worker may read: the register (to match), its own cases, history of them.
-SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"history", "user_account", "alembic_version", "register_snapshot",
+SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"case_access_grant"} | {"history", "user_account", "alembic_version", "register_snapshot",
                                                      "snapshot_blob", "rule_set"}
 
 # The social worker's municipality (session_user is the authenticated login, whatever role

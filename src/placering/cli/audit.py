@@ -15,7 +15,8 @@ from .options import AS_OF, SINCE, UNTIL, YEAR, as_of_day as _as_of, year_or_thi
 # The case-work audits live with their commands in cli/casework.py: imported when one of them
 # runs (or `audit --help` lists them), so the other audits stay light (and run on a server
 # without the database layer).
-CASEWORK_AUDITS = ("placement-agreements", "controls", "surveys", "not-executed", "direct-purchases")
+CASEWORK_AUDITS = ("placement-agreements", "controls", "surveys", "not-executed", "direct-purchases",
+                   "protected-reads")
 
 
 class AuditGroup(PlaceringGroup):

@@ -464,6 +464,25 @@ def audit_surveys(as_of, summary, out: Output) -> None:
         out.listing(rows, SURVEY_COLUMNS, data=data, title=f"Enkäter per {on.isoformat()} ({len(rows)})")
 
 
+@_audit_command("protected-reads")
+@click.option("--request", "request_id", help="Only this request.")
+@click.option("--reader", help="Only this reader.")
+@click.option("--since", help="From this day (YYYY-MM-DD).")
+@click.option("--until", help="To this day (YYYY-MM-DD).")
+@output_options
+def audit_protected_reads(request_id, reader, since, until, out: Output) -> None:
+    """Who read a protected person's request, and when: the log review as a filterable list
+    (sources/003 l. 343-351: log reviews, time-limited access to protected cases)."""
+    filters = {"request_id": request_id, "reader": reader, "since": parse_date(since, "--since"),
+               "until": parse_date(until, "--until")}
+    rows = call("access.protected_cases:reads_view", **filters,
+                http=("GET", "/audit/protected-reads", {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                                        for k, v in filters.items()}))
+    out.listing(rows, [("request_id", "Förfrågan"), ("reader", "Läsare"), ("read_at", "Läst"),
+                       ("what", "Vad")],
+                data={"reads": rows}, title=f"Läsningar av skyddade ärenden ({len(rows)})")
+
+
 @_audit_command("not-executed")
 @AS_OF
 @output_options

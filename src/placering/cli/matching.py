@@ -399,17 +399,20 @@ def request_schema_cmd() -> None:
               help="Also print a protected person's home position (hidden by default).")
 @click.option("--explain", "explain_unit", metavar="UNIT_ID",
               help="Say where this unit stood in the latest decision (nothing is decided again).")
+@by_option
 @json_option
-def request_show(request_id: str, show_protected: bool, explain_unit: str | None, json_output: bool) -> None:
-    """A stored request with all its decisions, declines, reviews and the placement."""
+def request_show(request_id: str, show_protected: bool, explain_unit: str | None, actor: str | None,
+                 json_output: bool) -> None:
+    """A stored request with all its decisions, declines, reviews and the placement. Reading a
+    protected person's request is logged under --by (audit protected-reads)."""
     path = f"/requests/{segment(request_id)}"
     if explain_unit:  # the latest decision only: no need to rebuild every decision's excluded list
-        ex = call("matching.views:request_explain", request_id, explain_unit,
+        ex = call("matching.views:request_explain", request_id, explain_unit, reader=actor,
                   http=("GET", f"{path}/explain/{segment(explain_unit)}"))
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
     full = wants_json(json_output)
-    data = call("matching.views:request_show", request_id, show_protected=show_protected, full=full,
+    data = call("matching.views:request_show", request_id, show_protected=show_protected, full=full, reader=actor,
                 http=("GET", path, {"show_protected": show_protected, "compact": not full}))
     if wants_json(json_output):
         print_json(data)
@@ -488,6 +491,34 @@ def request_rematch(request_id: str, limit: int | None, explain_unit: str | None
         print_json(doc)
     else:
         _print_decision(doc, actor)
+
+
+@request.command("grant")
+@click.argument("request_id")
+@click.option("--to", "reader", required=True, help="The handler (login or name) given access to the protected case.")
+@click.option("--from", "valid_from", help="First day of access (YYYY-MM-DD; default today).")
+@click.option("--until", "valid_to", required=True, help="Last day of access (YYYY-MM-DD).")
+@by_option
+@json_option
+def request_grant(request_id: str, reader: str, valid_from: str | None, valid_to: str, actor: str | None,
+                  json_output: bool) -> None:
+    """Time-limited access to a protected case: once a request has a grant, only the handlers
+    granted access may read it, each within its days ('behörighet under en begränsad tid',
+    sources/003 l. 349-351)."""
+    from ..access.protected_cases import grant
+    from ..display import today
+    from ..storage import transaction
+
+    start = parse_date(valid_from, "--from") or today()
+    end = parse_date(valid_to, "--until")
+    with transaction(app().engine()) as session:
+        g = grant(session, request_id, reader=reader, valid_from=start, valid_to=end, actor=actor)
+        out = {"request_id": g.request_id, "reader": g.reader, "valid_from": g.valid_from.isoformat(),
+               "valid_to": g.valid_to.isoformat(), "granted_by": g.granted_by}
+    if wants_json(json_output):
+        print_json(out)
+    else:
+        echo(f"{out['reader']} får läsa det skyddade ärendet {out['request_id']} {out['valid_from']}–{out['valid_to']}.")
 
 
 @request.command("choose")

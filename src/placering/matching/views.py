@@ -205,22 +205,29 @@ def rematch(engine, request_id: str, *, actor: str | None, evaluator: str = "vec
 # --- requests --------------------------------------------------------------------------------------
 
 
-def request_show(engine, request_id: str, *, show_protected: bool = False, full: bool = True) -> dict[str, Any]:
-    """`request show R`: the request with every decision, decline, review and the placement."""
+def request_show(engine, request_id: str, *, show_protected: bool = False, full: bool = True,
+                 reader: str | None = None) -> dict[str, Any]:
+    """`request show R`: the request with every decision, decline, review and the placement.
+    Reading a protected person's request is logged, and refused outside a time-limited grant
+    (access/protected_cases.py)."""
+    from ..access.protected_cases import check_and_log
     from .decisions import request_overview
 
-    with open_session(engine) as session:
-        _row(session, request_id, "request.read")
+    with transaction(engine) as session:
+        row = _row(session, request_id, "request.read")
+        check_and_log(session, row, what="show", actor=reader)
         return to_jsonable(request_overview(session, request_id, show_protected=show_protected, full=full))
 
 
-def request_explain(engine, request_id: str, unit_id: str) -> dict[str, Any]:
+def request_explain(engine, request_id: str, unit_id: str, *, reader: str | None = None) -> dict[str, Any]:
     """`request show R --explain UNIT`: where the unit stood in the latest decision."""
+    from ..access.protected_cases import check_and_log
     from .decisions import explain, latest_decision, shown_document, stored_document
 
     unit_id = known_unit(engine, unit_id)
-    with open_session(engine) as session:
+    with transaction(engine) as session:
         row = _row(session, request_id, "request.read")
+        check_and_log(session, row, what="explain", actor=reader)
         decision = latest_decision(session, row)
         if decision is None:
             raise InvariantViolation(f"request '{request_id}' has no decision yet: run 'placering match' first")

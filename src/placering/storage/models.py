@@ -458,3 +458,29 @@ class PlacementSurvey(SQLModel, table=True):
     child_answered: bool
     recorded_by: str
     recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class CaseAccessLog(SQLModel, table=True):
+    """One reading of a protected person's request (issue 20 item 11, migration 0012): who and
+    when; `audit protected-reads` lists them. Not history: reading changes nothing."""
+
+    __tablename__ = "case_access_log"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True)
+    reader: str = Field(index=True)
+    read_at: datetime = Field(default_factory=utcnow)
+    what: str  # show | explain
+
+
+class CaseAccessGrant(SQLModel, table=True):
+    """Time-limited access to a protected case: once a request has a grant, only readers with a
+    grant valid on the day may read it ('behörighet under en begränsad tid', sources/003 l. 349-351)."""
+
+    __tablename__ = "case_access_grant"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True)
+    reader: str
+    valid_from: date
+    valid_to: date
+    granted_by: str
+    granted_at: datetime = Field(default_factory=utcnow)

@@ -1,6 +1,7 @@
 """issue 20 (second pass over the sources): the whole life of a decision on placement_request
 (decided_on: the recorded decision day; decision_ended_on / decision_end_reason: ended without
-execution; interrupted_on / resumed_on: execution interrupted and resumed)
+execution; interrupted_on / resumed_on: execution interrupted and resumed); case_access_log and case_access_grant: who read a protected
+case, and time-limited access to it
 
 Revision ID: 0012
 Revises: 0010
@@ -34,6 +35,28 @@ def _add(table: str, columns: list) -> None:
 
 def upgrade() -> None:
     _add("placement_request", REQUEST_COLUMNS)
+    tables = set(sa.inspect(op.get_bind()).get_table_names())
+    # Who read a protected case, and who may for how long (issue 20 item 11; sources/003 l. 349-351).
+    if "case_access_log" not in tables:
+        op.create_table(
+            "case_access_log",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("request_id", sa.String(), nullable=False, index=True),
+            sa.Column("reader", sa.String(), nullable=False, index=True),
+            sa.Column("read_at", sa.DateTime(), nullable=False),
+            sa.Column("what", sa.String(), nullable=False),
+        )
+    if "case_access_grant" not in tables:
+        op.create_table(
+            "case_access_grant",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("request_id", sa.String(), nullable=False, index=True),
+            sa.Column("reader", sa.String(), nullable=False),
+            sa.Column("valid_from", sa.Date(), nullable=False),
+            sa.Column("valid_to", sa.Date(), nullable=False),
+            sa.Column("granted_by", sa.String(), nullable=False),
+            sa.Column("granted_at", sa.DateTime(), nullable=False),
+        )
 
 
 def downgrade() -> None:
