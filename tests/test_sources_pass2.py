@@ -470,3 +470,26 @@ def test_reading_a_protected_case_is_logged_and_access_is_time_limited(run, tmp_
     assert len(out(run("audit", "protected-reads", "--request", "R-SKYDD", "--json"))["reads"]) == 3
     history = out(run("register", "history", "--json"))
     assert any(e["action"] == "access_granted" and e["entity_id"] == "R-SKYDD" for e in history)
+
+
+def test_complaints_with_several_categories_followed_by_the_complainant_and_about_one_person(run, tmp_path):
+    """000 l. 10706-10708: '(En synpunkt kan ingå i flera kategorier, då flera brister
+    påtalats.)'; l. 10570-10572: 'möjligt för synpunktslämnaren att följa hanteringen löpande
+    samt vilka åtgärder som vidtas'; l. 10176-10180: 'Ärenden som är föremål för uppföljning på
+    individnivå … förmedlas till ansvarig handläggare på socialtjänsten'."""
+    doc, _ = case_register("recommendation_stop.yaml")
+    import_register(run, tmp_path, doc)
+    first = out(run("complaint", "add", "U-PUBL", "--category", "documentation", "--category", "communication",
+                    "--on", "2024-03-01", "--complainant-ref", "SYN-2024-17", "--by", "anna", "--json"))
+    assert first["categories"] == ["documentation", "communication"] and first["handler"] == "ink"  # framework
+    person = out(run("complaint", "add", "U-PUBL", "--category", "treatment", "--individual", "--on", "2024-03-02",
+                     "--by", "anna", "--json"))
+    assert person["handler"] == "social_worker" and person["individual_level"] is True and person["rules"] == []
+    by_category = out(run("complaint", "list", "--category", "communication", "--json"))
+    rows = by_category if isinstance(by_category, list) else by_category["rows"]
+    assert [r["id"] for r in rows] == [first["id"]]
+    mine = out(run("complaint", "list", "--complainant-ref", "SYN-2024-17", "--json"))
+    rows = mine if isinstance(mine, list) else mine["rows"]
+    assert [(r["id"], r["status"]) for r in rows] == [(first["id"], "received")]
+    shown = run("complaint", "list", env={"COLUMNS": "250"})
+    assert "Ansvarig handläggare på socialtjänsten" in shown.output

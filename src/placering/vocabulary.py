@@ -200,6 +200,9 @@ class ComplaintHandler(StrEnum):
 
     INK = "ink"
     SPINK = "spink"
+    # A matter about one person, not the operation or agreement: handed to the responsible
+    # social worker (ansvarig handläggare), sources/000 l. 10176-10180.
+    SOCIAL_WORKER = "social_worker"
 
 
 class ControlCheck(StrEnum):

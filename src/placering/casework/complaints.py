@@ -38,7 +38,8 @@ def complaint_dict(row: Complaint, unit_id: str) -> dict[str, Any]:
     return {"id": row.id, "unit_id": unit_id, "org_nr": row.org_nr, "category": row.category,
             "received_on": row.received_on, "received_by": row.received_by, "handler": row.handler,
             "status": row.status, "outcome": row.outcome, "closed_on": row.closed_on, "note": row.note,
-            "recorded_by": row.recorded_by}
+            "recorded_by": row.recorded_by, "categories": row.categories or [row.category],
+            "complainant_ref": row.complainant_ref, "individual_level": bool(row.individual_level)}
 
 
 def complaint_row(session: Session, complaint_id: int) -> dict[str, Any]:
@@ -48,7 +49,8 @@ def complaint_row(session: Session, complaint_id: int) -> dict[str, Any]:
 
 def receive(session: Session, unit_id: str, *, received_on: date, category: str, actor: str,
            outcome: str = "pending", note: str | None = None, received_by: str | None = None,
-           rules_dir: str | None = None) -> tuple[Complaint, list]:
+           rules_dir: str | None = None, categories: list[str] | None = None,
+           complainant_ref: str | None = None, individual_level: bool = False) -> tuple[Complaint, list]:
     """Record a complaint (routed by `register.service.record_complaint`) and run the
     register-status rules for it in the same transaction: `register complaint` and
     `complaint add` both come here. Returns the complaint and what the rules did."""
@@ -57,7 +59,13 @@ def receive(session: Session, unit_id: str, *, received_on: date, category: str,
 
     ruleset = load_ruleset(rules_dir)
     row = service.record_complaint(session, unit_id, received_on=received_on, category=category, actor=actor,
-                                   outcome=outcome, note=note, received_by=received_by, ruleset=ruleset)
+                                   outcome=outcome, note=note, received_by=received_by, ruleset=ruleset,
+                                   categories=categories, complainant_ref=complainant_ref,
+                                   individual_level=individual_level)
+    if individual_level:
+        # A matter about one person goes to the responsible social worker; it is not a
+        # follow-up of the operation, so it does not add up to a deepened control (000 l. 10176-10180).
+        return row, []
     unit = session.get(Unit, row.unit_id)
     applied = apply_register_event(session, {"kind": "complaint", "unit_id": unit.unit_id,
                                              "received_on": row.received_on, "category": row.category},
@@ -114,22 +122,25 @@ def update_complaint(session: Session, complaint_id: int, *, actor: str, status:
 
 def list_complaints(session: Session, *, handler: str | None = None, status: str | None = None,
                     org_nr: str | None = None, unit_id: str | None = None, category: str | None = None,
-                    open_only: bool = False) -> list[dict[str, Any]]:
+                    open_only: bool = False, complainant_ref: str | None = None) -> list[dict[str, Any]]:
     stmt = select(Complaint, Unit.unit_id).join(Unit, Unit.id == Complaint.unit_id)
+    if complainant_ref:  # the complainant follows the handling of its own complaints (000 l. 10570-10572)
+        stmt = stmt.where(Complaint.complainant_ref == field_text(complainant_ref, "--complainant-ref"))
     if handler:
         stmt = stmt.where(Complaint.handler == service._code(handler, ComplaintHandler, "complaint handler"))
     if status:
         stmt = stmt.where(Complaint.status == service._code(status, ComplaintStatus, "complaint status"))
     if open_only:
         stmt = stmt.where(Complaint.status != ComplaintStatus.CLOSED.value)
-    if category:
-        stmt = stmt.where(Complaint.category == service._code(category, ComplaintCategory, "complaint category"))
+    category = service._code(category, ComplaintCategory, "complaint category") if category else None
     if org_nr:
         stmt = stmt.where(Complaint.org_nr == service.get_supplier(session, org_nr).org_nr)
     if unit_id:
         stmt = stmt.where(Complaint.unit_id == service.get_unit(session, unit_id).id)
     stmt = stmt.order_by(Complaint.received_on, Complaint.id)
-    return [complaint_dict(c, uid) for c, uid in session.execute(stmt)]
+    rows = [complaint_dict(c, uid) for c, uid in session.execute(stmt)]
+    # A complaint can name several categories (000 l. 10706-10708): it is listed under each.
+    return [r for r in rows if category is None or category in r["categories"]]
 
 
 def queues(session: Session, *, handler: str | None = None) -> list[dict[str, Any]]:

@@ -67,12 +67,15 @@ def placement_agreements(engine, *, as_of: date, all_rows: bool = False) -> dict
 
 def complaint_add(engine, unit_id: str, *, received_on: date, category: str, actor: str | None,
                   outcome: str = "pending", note: str | None = None, received_by: str | None = "Spink",
-                  rules_dir=None) -> dict[str, Any]:
+                  rules_dir=None, categories: list[str] | None = None, complainant_ref: str | None = None,
+                  individual_level: bool = False) -> dict[str, Any]:
     from .complaints import complaint_row, receive
 
     with transaction(engine) as session:
         c, applied = receive(session, unit_id, received_on=received_on, category=category, actor=actor,
-                             outcome=outcome, note=note, received_by=received_by, rules_dir=rules_dir)
+                             outcome=outcome, note=note, received_by=received_by, rules_dir=rules_dir,
+                             categories=categories, complainant_ref=complainant_ref,
+                             individual_level=individual_level)
         return to_jsonable({**complaint_row(session, c.id), "rules": [a.as_dict() for a in applied]})
 
 

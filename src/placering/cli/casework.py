@@ -139,7 +139,8 @@ def audit_placement_agreements(as_of, all_rows, out: Output) -> None:
 COMPLAINT_COLUMNS = [("id", "Id"), ("received_on", "Mottagen"), ("unit_id", "Enhet"),
                      ("category", "Kategori", "complaint_category"), ("handler", "Handläggs av", "complaint_handler"),
                      ("received_by", "Mottagen av"), ("status", "Status", "complaint_status"),
-                     ("outcome", "Utfall", "complaint_outcome"), ("closed_on", "Avslutad"), ("org_nr", "Org.nr")]
+                     ("outcome", "Utfall", "complaint_outcome"), ("closed_on", "Avslutad"), ("org_nr", "Org.nr"),
+                     ("categories", "Alla kategorier", "complaint_category"), ("complainant_ref", "Synpunktslämnarens referens")]
 
 
 @cli.group(cls=PlaceringGroup)
@@ -149,8 +150,13 @@ def complaint() -> None:
 
 @complaint.command("add")
 @click.argument("unit_id")
-@click.option("--category", required=True, help=f"What it is about ({_codes(ComplaintCategory)}).")
+@click.option("--category", "categories", required=True, multiple=True,
+              help=f"What it is about ({_codes(ComplaintCategory)}); repeat it for a complaint about several things.")
 @click.option("--on", "on", required=True, help="Date it was received (YYYY-MM-DD).")
+@click.option("--complainant-ref", help="The complainant's own reference (never a name), to follow the handling "
+              "with 'complaint list --complainant-ref'.")
+@click.option("--individual", is_flag=True, help="A matter about one person, not the operation: handed to the "
+              "responsible social worker (no deepened-control count).")
 @click.option("--received-by", default="Spink", show_default=True,
               help="The organisation that received it (e.g. Spink, Nordost, INK).")
 @click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
@@ -158,19 +164,20 @@ def complaint() -> None:
 @rules_option
 @by_option
 @output_options
-def complaint_add(unit_id, category, on, received_by, outcome, note, rules_dir, actor, out: Output) -> None:
+def complaint_add(unit_id, categories, on, complainant_ref, individual, received_by, outcome, note, rules_dir, actor,
+                  out: Output) -> None:
     """Record a complaint on a unit (the same path as `register complaint`): it is routed, and
     the register-status rules see similar complaints on the supplier."""
     from .register import _applied_text
 
     received_on = parse_date(on, "--on")
     local_only("--rules", rules_dir)
-    fields = {"category": category, "outcome": outcome, "note": note, "received_by": received_by}
+    fields = {"category": categories[0], "outcome": outcome, "note": note, "received_by": received_by,
+              "categories": list(categories[1:]), "complainant_ref": complainant_ref, "individual_level": individual}
     row = call("casework.views:complaint_add", unit_id, received_on=received_on, actor=actor, rules_dir=rules_dir,
                **fields, http=("POST", f"/complaints/units/{segment(unit_id)}", {}, {"on": received_on, **fields}))
-    applied = row["rules"]
     _one(row, out, f"Synpunkt {row['id']} på {row['unit_id']} ({label(row['category'], 'complaint_category')}) "
-         f"handläggs av {label(row['handler'], 'complaint_handler')} (mottagen av {row['received_by']})." + _applied_text(applied), COMPLAINT_COLUMNS)
+         f"handläggs av {label(row['handler'], 'complaint_handler')} (mottagen av {row['received_by']})." + _applied_text(row["rules"]), COMPLAINT_COLUMNS)
 
 
 @complaint.command("update")
@@ -196,12 +203,13 @@ def complaint_update(complaint_id, status, outcome, note, on, actor, out: Output
 @click.option("--open", "open_only", is_flag=True, help="Only complaints not closed.")
 @click.option("--supplier", "org_nr", help="Only complaints about this supplier (organisation number).")
 @click.option("--unit", "unit_id", help="Only complaints about this unit.")
-@click.option("--category", help="Only this category.")
+@click.option("--category", help="Only this category (among the complaint's categories).")
+@click.option("--complainant-ref", help="Only the complaints with this complainant's reference.")
 @output_options
-def complaint_list(handler, status, open_only, org_nr, unit_id, category, out: Output) -> None:
+def complaint_list(handler, status, open_only, org_nr, unit_id, category, complainant_ref, out: Output) -> None:
     """Complaint cases, oldest first."""
     filters = {"handler": handler, "status": status, "org_nr": org_nr, "unit_id": unit_id, "category": category,
-               "open_only": open_only}
+               "open_only": open_only, "complainant_ref": complainant_ref}
     rows = call("casework.views:complaint_list", **filters, http=("GET", "/complaints", filters))
     out.listing(rows, COMPLAINT_COLUMNS, title=f"Synpunkter ({len(rows)})")
 

@@ -38,6 +38,7 @@ from ..vocabulary import (
     CheckKind,
     CheckResult,
     ComplaintCategory,
+    ComplaintHandler,
     ComplaintOutcome,
     PermitStatus,
     RemovalReason,
@@ -931,10 +932,15 @@ def record_complaint(
     note: str | None = None,
     received_by: str | None = None,
     ruleset: Any = None,
+    categories: list[str] | None = None,
+    complainant_ref: str | None = None,
+    individual_level: bool = False,
 ) -> Complaint:
     """Record a complaint (synpunkt) on a unit: a case, routed to INK (framework suppliers) or
     Spink, in the queue of the organisation that received it (default Spink, whose case system
-    takes most complaints)."""
+    takes most complaints). `categories`: further categories (a complaint can name several);
+    `complainant_ref`: the complainant's reference to follow the case; `individual_level`: a
+    matter about one person, handed to the responsible social worker (issue 20 item 8)."""
     actor = require_actor(actor)
     received_on = _today(received_on)
     category = _code(category, ComplaintCategory, "complaint category")
@@ -945,16 +951,25 @@ def record_complaint(
                                       "is received", field="--on"))
     unit = get_unit(session, unit_id)
     supplier = supplier_of(session, unit)
-    handler = complaint_handler(session, supplier, received_on, ruleset)
+    handler = (ComplaintHandler.SOCIAL_WORKER.value if individual_level
+               else complaint_handler(session, supplier, received_on, ruleset))
+    all_categories = [category] + [c for c in (_code(c, ComplaintCategory, "complaint category")
+                                               for c in (categories or [])) if c != category]
+    ref = field_text(complainant_ref, "--complainant-ref", optional=True)
     complaint = Complaint(unit_id=unit.id, received_on=received_on, category=category, outcome=outcome,
                           note=field_text(note, "--note", optional=True), recorded_by=actor, org_nr=supplier.org_nr,
-                          received_by=received_by, handler=handler, status="received")
+                          received_by=received_by, handler=handler, status="received",
+                          categories=all_categories if len(all_categories) > 1 else None,
+                          complainant_ref=ref, individual_level=True if individual_level else None)
     session.add(complaint)
     session.flush()
     record(session, actor=actor, entity_kind="complaint", entity_id=str(complaint.id), action="complaint",
            effective_on=received_on, org_nr=supplier.org_nr, unit_id=unit.unit_id, note=complaint.note,
            changes={"category": category, "outcome": outcome, "received_on": received_on,
-                    "received_by": received_by, "handler": handler, "status": "received"})
+                    "received_by": received_by, "handler": handler, "status": "received",
+                    **({"categories": all_categories} if len(all_categories) > 1 else {}),
+                    **({"complainant_ref": ref} if ref else {}),
+                    **({"individual_level": True} if individual_level else {})})
     session.flush()
     return complaint
 

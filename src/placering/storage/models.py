@@ -145,6 +145,13 @@ class Complaint(SQLModel, table=True):
     handler: Optional[str] = Field(default=None, index=True)  # ink | spink
     status: str = Field(default="received", index=True)  # received | investigating | closed
     closed_on: Optional[date] = None
+    # Migration 0012 (issue 20 item 8): every category the complaint names ('En synpunkt kan
+    # ingå i flera kategorier', sources/000 l. 10706-10708; `category` is the first), the
+    # complainant's own reference to follow the handling (l. 10570-10572; never a name), and a
+    # matter about one person, handed to the responsible social worker (l. 10176-10180).
+    categories: Optional[list[str]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    complainant_ref: Optional[str] = Field(default=None, index=True)
+    individual_level: Optional[bool] = None
 
 
 class History(SQLModel, table=True):

@@ -59,6 +59,9 @@ class ComplaintIn(Change):
     outcome: str = Field(default="pending", max_length=100)
     note: Text = None
     received_by: str = Field(default="Spink", max_length=200)
+    categories: list[str] = Field(default_factory=list, max_length=20)  # further categories (issue 20 item 8)
+    complainant_ref: Text = None
+    individual_level: bool = False
 
 
 class ComplaintChange(Change):
@@ -132,11 +135,12 @@ def followup_survey(request_id: Id, body: SurveyIn, engine: Engine = Depends(get
 
 @router.get("/complaints", responses=ERRORS)
 def complaint_list(handler: Code = None, status: Code = None, org_nr: Code = None, unit_id: Code = None,
-                   category: Code = None, open_only: bool = False, engine: Engine = Depends(get_engine),
+                   category: Code = None, open_only: bool = False, complainant_ref: Code = None,
+                   engine: Engine = Depends(get_engine),
                    principal: Principal = Depends(require(Action.CASEWORK_READ))):
     """`placering complaint list --json`."""
     return answer(principal, views.complaint_list, engine, handler=handler, status=status, org_nr=org_nr,
-                  unit_id=unit_id, category=category, open_only=open_only)
+                  unit_id=unit_id, category=category, open_only=open_only, complainant_ref=complainant_ref)
 
 
 @router.get("/complaints/queues", responses=ERRORS)
@@ -151,7 +155,9 @@ def complaint_add(unit_id: Id, body: ComplaintIn, engine: Engine = Depends(get_e
                   principal: Principal = Depends(require(Action.COMPLAINT_WRITE))):
     """`placering complaint add UNIT`: routed to INK or Spink; the register rules see it."""
     return answer(principal, views.complaint_add, engine, unit_id, received_on=body.on, category=body.category,
-                  actor=principal.login, outcome=body.outcome, note=body.note, received_by=body.received_by)
+                  actor=principal.login, outcome=body.outcome, note=body.note, received_by=body.received_by,
+                  categories=body.categories, complainant_ref=body.complainant_ref,
+                  individual_level=body.individual_level)
 
 
 @router.post("/complaints/{complaint_id}", responses=ERRORS)

@@ -1,7 +1,8 @@
 """issue 20 (second pass over the sources): the whole life of a decision on placement_request
 (decided_on: the recorded decision day; decision_ended_on / decision_end_reason: ended without
 execution; interrupted_on / resumed_on: execution interrupted and resumed); case_access_log and case_access_grant: who read a protected
-case, and time-limited access to it
+case, and time-limited access to it; complaint.categories / complainant_ref / individual_level: several
+categories, the complainant's reference to follow the case, a matter about one person
 
 Revision ID: 0012
 Revises: 0010
@@ -33,8 +34,16 @@ def _add(table: str, columns: list) -> None:
                 batch_op.add_column(sa.Column(name, type_, nullable=True))
 
 
+COMPLAINT_COLUMNS = [
+    ("categories", sa.JSON()),
+    ("complainant_ref", sa.String()),
+    ("individual_level", sa.Boolean()),
+]
+
+
 def upgrade() -> None:
     _add("placement_request", REQUEST_COLUMNS)
+    _add("complaint", COMPLAINT_COLUMNS)
     tables = set(sa.inspect(op.get_bind()).get_table_names())
     # Who read a protected case, and who may for how long (issue 20 item 11; sources/003 l. 349-351).
     if "case_access_log" not in tables:
