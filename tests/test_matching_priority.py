@@ -42,7 +42,8 @@ def test_egen_regi_wins_over_ramavtal_and_direct_is_held_back(run, tmp_path, rul
     held = excluded(d)["U-D1"]
     assert codes(held) == {"LAST_RESORT"}
     assert held["eligible"]["route"] == "direktupphandling"
-    assert d["rules_version"] and d["evaluated_on"] == "2024-09-01"
+    # Decided on the day submitted, with the rules of the placement's start day (issue 20 item 12).
+    assert d["rules_version"] and (d["decided_on"], d["evaluated_on"]) == ("2024-09-01", "2024-09-02")
 
 
 def test_ramavtal_before_iop(run, tmp_path, rules_engine):

@@ -71,7 +71,8 @@ def test_skyddat_boende_permit_requirement_starts_2024_04_01():
     assert before.candidates[0].eligible
     [reason] = after.candidates[0].exclusions
     assert (reason.code, reason.rule) == ("PERMIT", "ELIG-PERMIT-MISSING")
-    assert reason.values["param.permit_required_insatser"] == ("hvb_barn_unga", "stodboende", "skyddat_boende")
+    assert reason.values["param.permit_required_insatser"] == ("hvb_barn_unga", "stodboende", "behandling_vuxen",
+                                                               "skyddat_boende")
     assert "2024" in reason.source and "skyddat boende" in reason.source
 
 
@@ -82,7 +83,7 @@ def test_exclusion_explains_values_and_source():
     assert reason.code == "AGE" and reason.rule == "ELIG-AGE"
     assert reason.message == "Personens ålder 15 ligger utanför 16–17"
     assert reason.values == {"request.person.age": 15, "unit.age_min": 16, "unit.age_max": 17}
-    assert reason.source.startswith("CONTRACT.md; DOMAIN.md")
+    assert reason.source.startswith("Socialnämnden Nordost, Årsrapport 2022 (sources/000), l. 10045-10053")
     assert (c.unit_id, c.org_nr, c.route, c.agreement_id, c.daily_price) == (
         "U-1", "556677-8899", "ramavtal", "RA-1", 4200.0)
 
