@@ -46,10 +46,8 @@ def superuser(db_url: str):
 
 
 def principal(login: str, roles, municipality: str | None = None):
-    try:
-        from placering.access.policy import Principal
-    except ImportError:  # TEMPORARY until SERVER's access/policy.py is merged
-        from types import SimpleNamespace as Principal
+    from placering.access.policy import Principal
+
     return Principal(login=login, roles=frozenset(roles), municipality=municipality, via="local")
 
 

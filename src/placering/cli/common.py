@@ -204,6 +204,8 @@ class PlaceringGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            _warnings_to_stderr()
         try:
             return self._invoke_retrying(ctx)
         except PlaceringError as exc:
@@ -244,6 +246,26 @@ class PlaceringGroup(click.Group):
 
 
 RETRY_ATTEMPTS = 3
+
+
+def _warnings_to_stderr() -> None:
+    """What the library logs as a warning (a stored snapshot that failed its sha256 and was built
+    again, say) a person reads on stderr, in Swedish; the server logs it its own way."""
+    import logging
+
+    logger = logging.getLogger("placering")
+    if any(getattr(h, "placering_cli", False) for h in logger.handlers):
+        return
+
+    class ToStderr(logging.Handler):
+        placering_cli = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            from .messages import swedish
+
+            click.echo(f"Varning: {safe(swedish(record.getMessage()))}", err=True)
+
+    logger.addHandler(ToStderr(logging.WARNING))
 
 
 def _refusal(ctx: click.Context, exc: Exception) -> str:
