@@ -304,3 +304,50 @@ def test_init_revokes_what_the_previous_version_granted(people, db_url):
     code, message = sql(db_url, p["hand"], "UPDATE unit SET free_places = free_places WHERE unit_id = 'U-1'")
     assert (code, message) == ("42501", "permission denied for table unit")
     assert sql(db_url, p["hand"], "SELECT unit_id FROM unit WHERE unit_id = 'U-1'") == [("U-1",)]
+
+
+def test_two_people_choosing_the_last_place_through_the_service_login(people, db_url, tmp_path):
+    """Concurrency keeps its meaning through the one service login: two handlers, each signed
+    in (acting_as) on their own connection, choose U-1's last free place at the same moment:
+    exactly one placement, recorded under its chooser's name; the other a clear refusal."""
+    import threading
+
+    from placering.access.acting import acting_as
+    from placering.errors import InvariantViolation
+    from placering.matching.decisions import choose
+    from placering.rules.ruleset import load_ruleset
+    from placering.storage import make_engine, transaction
+
+    p = people
+    r = as_(db_url, p["svc"], "match", str(write_request(tmp_path, [request("R-a"), request("R-b")])),
+            "--engine", "reference", "--by", "hanna")
+    assert r.exit_code == 0, r.output
+    ruleset = load_ruleset(None)
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def pick(who: str, rid: str) -> None:
+        engine = make_engine(as_login(db_url, p["svc"]))
+        try:
+            with acting_as(principal(who, ["handler"])):
+                barrier.wait()
+                with transaction(engine) as s:
+                    choose(s, rid, "U-1", actor=who, ruleset=ruleset)
+            outcomes[who] = "placed"
+        except InvariantViolation as exc:
+            outcomes[who] = exc
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=pick, args=args) for args in (("hanna", "R-a"), ("henrik", "R-b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    [winner] = [who for who, o in outcomes.items() if o == "placed"]
+    [loser] = [o for o in outcomes.values() if o != "placed"]
+    assert "U-1" in str(loser)
+    log = json.loads(as_(db_url, p["revisor"], "audit", "log", "--kind", "request", "--action", "chosen",
+                         "--json").stdout)
+    assert [e["actor"] for e in log["entries"]] == [winner]
+    assert json.loads(as_(db_url, p["revisor"], "register", "show", "U-1", "--json").stdout)["free_places"] == 0
