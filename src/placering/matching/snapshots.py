@@ -333,6 +333,9 @@ def ruleset_files(ruleset: Any) -> dict[str, str]:
     return {p.relative_to(directory).as_posix(): p.read_text(encoding="utf-8") for p in files}
 
 
+_FILES: dict[tuple[str, str], dict[str, str]] = {}
+
+
 def store_ruleset(session: Any, ruleset: Any) -> None:
     """Store the rule files of this version once (a batch asks for every request: the session
     remembers what it stored or found)."""
@@ -342,7 +345,10 @@ def store_ruleset(session: Any, ruleset: Any) -> None:
     seen.add(ruleset.version)
     from ..storage.models import utcnow
 
-    files = ruleset_files(ruleset)
+    key = (str(ruleset.directory), ruleset.version)
+    files = _FILES.get(key)
+    if files is None:  # read once per process (the server stores the rules of every match)
+        files = _FILES[key] = ruleset_files(ruleset)
     row = session.get(StoredRuleSet, ruleset.version)
     if row is not None and row.files != files:
         # The version is a digest of the files: stored files that differ were changed after
