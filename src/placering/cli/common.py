@@ -263,6 +263,9 @@ def _warnings_to_stderr() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             from .messages import swedish
 
+            command = click.get_current_context(silent=True)
+            if command is None or command.command.name == "serve":
+                return  # outside a command, or the server (which logs JSON lines of its own)
             click.echo(f"Varning: {safe(swedish(record.getMessage()))}", err=True)
 
     logger.addHandler(ToStderr(logging.WARNING))
