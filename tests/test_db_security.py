@@ -112,6 +112,8 @@ def test_the_service_login_cannot_rewrite_history_store_a_false_blob_or_make_fre
                         "(:d, 'x', now())", d=hashlib.sha256(b"y").hexdigest(), acting=hanna)
     assert code == "23514" and "does not match its content" in message
     assert denied(sql(db_url, p["svc"], "UPDATE snapshot_blob SET data = 'x'", acting=hanna))
+    # a unit is never deleted (to come back with other free places)
+    assert denied(sql(db_url, p["svc"], "DELETE FROM unit WHERE unit_id = 'U-3'", acting=hanna))
     # free places change only with placements, for the service and the superuser alike
     for login in (p["svc"], "postgres"):
         code, message = sql(db_url, login, "UPDATE unit SET free_places = 99 WHERE unit_id = 'U-1'", acting=hanna)

@@ -79,6 +79,9 @@ S, I, U, D = "SELECT", "INSERT", "UPDATE", "DELETE"
 SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "history": (S, I),  # append-only: the triggers below refuse UPDATE, DELETE and TRUNCATE too
     "alembic_version": (S,),  # the schema changes by `init` only
+    # units are never deleted (a removed unit is a status): no way round the free-places check
+    # by deleting a unit and inserting it again with other free places
+    "unit": (S, I, U),
     # written once (matching/snapshots.py); a row whose content fails its check is discarded
     # (DELETE) and built again
     "register_snapshot": (S, I, D),
