@@ -48,7 +48,7 @@ def test_explanation_from_storage_equals_the_one_at_decision_time_after_the_unit
     decided = _json(run("match", str(path), "--json", "--by", "h", "--engine", "vectorized"))
     assert {e["unit_id"] for e in decided["excluded"]} == {"U-AGE", "U-FULL", "U-D"}
     # The register changes: the excluded units get other ages and places.
-    load_register(run, tmp_path, *UNITS[:4], unit("U-AGE", age=(18, 25)), unit("U-FULL", free=1, places=3),
+    load_register(run, tmp_path, *UNITS[:4], unit("U-AGE", age=(18, 25)), unit("U-FULL", free=1, places=7),  # one more place, and it is free
                   UNITS[6])
     for u, before in live.items():
         after = _json(run("request", "show", "R-1", "--explain", u, "--json"))

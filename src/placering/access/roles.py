@@ -1,26 +1,41 @@
-"""Roles on the shared PostgreSQL server: what each may do, enforced by PostgreSQL itself.
+"""Roles and database privileges on the shared PostgreSQL server: only the service writes.
 
-Each person connects as their own database login. A role is a PostgreSQL group role
-(`placering_<role>`, NOLOGIN) holding GRANTs on the tables; a person's login is a member of one
-or more of them. Row-level security limits a social worker to the requests, decisions,
-placements, declines and reviews of the municipality recorded for their login in
-`user_account`. A trigger refuses a history entry whose actor is not the login that writes it.
+The application server (`placering serve`) is the only writer. It connects as ONE service login,
+a member of the group role `placering_service`, which holds the write privileges the library
+needs. People sign in to the server (access/policy.py decides what each may do) and every change
+goes through the same library functions, inside `acting_as(principal)`: on PostgreSQL each
+transaction then names the signed-in person (set_config('placering.login' | 'placering.roles' |
+'placering.municipality', …, true); storage/database.py), and the database keys on it:
 
-`apply_security(connection)` sets all of this up. It is idempotent and never drops data: the
-migration that introduced roles runs it, and `upgrade()` runs it again after every upgrade so
-tables added by later migrations get their grants. Group roles are cluster-wide (several
-databases on one server share them); creating one tolerates another session creating it at the
-same moment.
+- row-level security narrows a social worker's work to its municipality's cases, also when the
+  service does it for them (defence in depth behind policy.py);
+- the history trigger accepts a history entry from the service login only under the signed-in
+  person's name; history is append-only for everyone (UPDATE, DELETE and TRUNCATE refused);
+- a snapshot blob whose content does not match its sha256 is refused;
+- a unit's free places change only together with placements that take or free them (a deferred
+  check at commit, below), also for the service login and the installation superuser.
+
+People's own database logins (`placering_<role>` group roles), kept for their own SQL reports,
+read only: SELECT through row-level security; nobody's login reads the accounts, tokens or
+sign-in failures (admin: the accounts' columns that hold no secret). The tables, views and
+functions belong to the NOLOGIN role `placering_owner`; the installation superuser (or a member of
+`placering_owner`) runs `placering init`, which re-applies all of this after every upgrade and
+revokes whatever an earlier version granted (people's INSERT/UPDATE/DELETE, the admins'
+ownership, CREATE on the schema and CREATEROLE). Group roles are cluster-wide (several databases on
+one server share them); creating one tolerates another session creating it at the same moment.
 
 The embedded SQLite register is single-user: none of this applies there.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+
+from ..errors import NotPermitted
 
 
 class Role(StrEnum):
@@ -50,64 +65,51 @@ def pg_role(role: Role | str) -> str:
     return PREFIX + Role(role).value
 
 
+SERVICE = PREFIX + "service"  # the application server's login is a member: the one writer
+OWNER = PREFIX + "owner"  # owns tables, views and functions; the installer runs `init` with it
+
 ALL = tuple(Role)
 STAFF = tuple(r for r in Role if r is not Role.SOCIAL_WORKER)  # see every municipality
+# The roles that wrote through their own logins before the application server (issue 17):
+# `init` revokes what they were granted (every role now reads only).
 WRITERS = (Role.HANDLER, Role.SOCIAL_WORKER, Role.MAINTAINER, Role.PROCUREMENT, Role.REVIEWER, Role.ADMIN)
 
-# Privileges per table and role (admin has every privilege on every table). A table added
-# later and not listed here is readable by staff and writable by admin only, until it is listed.
 S, I, U, D = "SELECT", "INSERT", "UPDATE", "DELETE"
-REGISTER = {
-    "supplier": {Role.MAINTAINER: (I, U)},
-    # choose and end take and free places; a rejected review frees its placement's places
-    "unit": {Role.MAINTAINER: (I, U), Role.HANDLER: ("UPDATE (free_places)",),
-             Role.SOCIAL_WORKER: ("UPDATE (free_places)",), Role.REVIEWER: ("UPDATE (free_places)",)},
-    "offer": {Role.MAINTAINER: (I, U, D)},
-    "unit_route": {Role.MAINTAINER: (I, U, D), Role.PROCUREMENT: ("UPDATE (status)",)},
-    "permit": {Role.MAINTAINER: (I, U, D)},
-    "supplier_check": {Role.MAINTAINER: (I,), Role.PROCUREMENT: (I,)},
-    # complaints about framework suppliers are INK's cases (casework/complaints.py)
-    "complaint": {Role.MAINTAINER: (I, U), Role.PROCUREMENT: (I, U)},
-    "deepened_control": {Role.MAINTAINER: (I, U)},  # decided by the quality and control team
-    "agreement_followup": {Role.PROCUREMENT: (I,)},  # INK follows up framework agreements
-    "visit": {Role.MAINTAINER: (I,)},
-    "proposal": {Role.MAINTAINER: (I, U), Role.PROCUREMENT: (I,)},
+# The service's privileges per table; any other table: SELECT, INSERT, UPDATE, DELETE.
+SERVICE_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "history": (S, I),  # append-only: the triggers below refuse UPDATE, DELETE and TRUNCATE too
+    "alembic_version": (S,),  # the schema changes by `init` only
+    # units are never deleted (a removed unit is a status): no way round the free-places check
+    # by deleting a unit and inserting it again with other free places
+    "unit": (S, I, U),
+    # written once (matching/snapshots.py); a row whose content fails its check is discarded
+    # (DELETE) and built again
+    "register_snapshot": (S, I, D),
+    "snapshot_blob": (S, I, D),
+    "rule_set": (S, I, D),
+    # who read a protected case (issue 20 item 11): a log, appended to and never changed
+    "case_access_log": (S, I),
 }
-CASES = {  # row-level security: a social worker's municipality only
-    "placement_request": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
-    "decision": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
-    "decline": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
-    "placement": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U), Role.REVIEWER: ("UPDATE (status)", D)},
-    "review": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,), Role.REVIEWER: ("UPDATE (status, reviewer, note, decided_at)",)},
-    # the placement agreement and the three-month survey are the placing municipality's
-    "placement_agreement": {Role.HANDLER: (I, U), Role.SOCIAL_WORKER: (I, U)},
-    "placement_survey": {Role.HANDLER: (I,), Role.SOCIAL_WORKER: (I,)},
-}
-OTHER = {
-    "history": {r: (I,) for r in WRITERS},  # append-only: triggers refuse UPDATE and DELETE
-    "user_account": {},
-    "alembic_version": {},
-    # written once by whoever matches (or re-checks a choice) first at a register revision /
-    # rules version (matching/snapshots.py)
-    "register_snapshot": {r: (I,) for r in WRITERS},
-    "snapshot_blob": {r: (I,) for r in WRITERS},
-    "rule_set": {r: (I,) for r in WRITERS},
-    # Who read a protected case: every reader logs its own reading (auditors too); grants of
-    # time-limited access are the handlers' (issue 20 item 11)
-    "case_access_log": {r: (I,) for r in ALL},
-    "case_access_grant": {Role.HANDLER: (I,), Role.MAINTAINER: (I,)},
-}
-PRIVILEGES: dict[str, dict[Role, tuple[str, ...]]] = {**REGISTER, **CASES, **OTHER}
-# What a social worker may read: the register (to match), its own cases, history of them.
-SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"case_access_grant"} | {"history", "user_account", "alembic_version", "register_snapshot",
+REGISTER = ("supplier", "unit", "offer", "unit_route", "permit", "supplier_check", "complaint",
+            "deepened_control", "agreement_followup", "visit", "proposal")
+CASES = ("placement_request", "decision", "decline", "placement", "review", "placement_agreement",
+         "placement_survey")
+# Accounts, tokens and sign-in failures (the application server's): no person's login reads
+# them, except an admin the columns that hold no secret.
+ACCOUNTS = ("user_account", "api_token", "signin_failure")
+# The free-places check's per-transaction bookkeeping (below): nobody's but the owner's.
+LEDGER = "placering_places_change"
+# Column names no person's login reads, in any table (password and token hashes).
+SECRET = re.compile(r"hash|password|secret|token|salt", re.I)
+# What a social worker reads: the register (to match), its own cases and their history.
+SOCIAL_WORKER_READS = set(REGISTER) | set(CASES) | {"history", "alembic_version", "register_snapshot",
                                                      "snapshot_blob", "rule_set"}
 
-# The social worker's municipality (session_user is the authenticated login, whatever role
-# the session has switched to).
-MY_MUNICIPALITY = "(SELECT a.municipality FROM user_account a WHERE a.login = session_user)"
+# Row-level security: whose cases. `{m}` is the municipality (a social worker's login: its
+# user_account row; the service: the signed-in person's).
 CASE_SCOPE = {
-    "placement_request": f"municipality = {MY_MUNICIPALITY}",
-    "placement": f"municipality = {MY_MUNICIPALITY}",
+    "placement_request": "municipality = {m}",
+    "placement": "municipality = {m}",
     "decision": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = decision.request_id)",
     "decline": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = decline.request_id)",
     "review": "EXISTS (SELECT 1 FROM placement_request r WHERE r.id = review.request_id)",
@@ -119,6 +121,8 @@ CASE_SCOPE = {
                 "placement_request r WHERE r.request_id = history.entity_id) WHEN 'review' THEN EXISTS (SELECT 1 FROM review v "
                 "WHERE v.id::text = history.entity_id) ELSE true END"),
 }
+MY_MUNICIPALITY = "(SELECT placering_login_municipality())"
+ACTING_SCOPE = "(SELECT placering_acting_scope())"
 
 _CREATE_ROLE = """
 DO $$
@@ -131,85 +135,278 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN
 END $$;
 """
 
-_ACTOR_TRIGGER = """
+# (name, definition). Functions read by policies and triggers; the SECURITY DEFINER ones run as
+# placering_owner, so a person's login needs no privilege on what they read or write.
+_FUNCTIONS = {
+    # A person's own login: its municipality (user_account), which its login cannot read.
+    "placering_login_municipality": """
+CREATE OR REPLACE FUNCTION placering_login_municipality() RETURNS text LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT a.municipality FROM user_account a WHERE a.login = session_user::text
+$$""",
+    # The person the service works for in this transaction (access.acting), or NULL.
+    "placering_acting_login": """
+CREATE OR REPLACE FUNCTION placering_acting_login() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT NULLIF(current_setting('placering.login', true), '')
+$$""",
+    # Whose cases the service sees in this transaction: NULL for every municipality (no person
+    # signed in: the service's own work; or a person with any role but social worker), else
+    # the social worker's municipality ('' when it has none: no cases at all).
+    "placering_acting_scope": """
+CREATE OR REPLACE FUNCTION placering_acting_scope() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE
+    WHEN NULLIF(current_setting('placering.login', true), '') IS NULL THEN NULL
+    WHEN EXISTS (SELECT 1 FROM unnest(string_to_array(current_setting('placering.roles', true), ',')) r
+                 WHERE r <> 'social_worker' AND r <> '') THEN NULL
+    ELSE COALESCE(current_setting('placering.municipality', true), '')
+  END
+$$""",
+    # Who makes a change: the signed-in person when the service writes, else the login.
+    "placering_actor": """
+CREATE OR REPLACE FUNCTION placering_actor() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN pg_has_role(session_user, '""" + SERVICE + """', 'MEMBER')
+              THEN NULLIF(current_setting('placering.login', true), '') ELSE session_user::text END
+$$""",
+    "placering_history_actor": """
 CREATE OR REPLACE FUNCTION placering_history_actor() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  acting text := NULLIF(current_setting('placering.login', true), '');
 BEGIN
-  -- A person's change is recorded under the login that made it. The installation account
-  -- (a superuser, which could write anything anyway) may name the person, as scripts do.
-  IF NEW.actor IS DISTINCT FROM session_user::text
-     AND NOT COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
-    RAISE EXCEPTION 'history actor %% is not the login %% that writes it', NEW.actor, session_user
+  -- The installation account (a superuser, which could write anything anyway) names the
+  -- person it acts for, as scripts and `init --demo` do.
+  IF COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+    RETURN NEW;
+  END IF;
+  IF NOT pg_has_role(session_user, '""" + SERVICE + """', 'MEMBER') THEN
+    RAISE EXCEPTION 'history is written by the application server only, not by the login %%', session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- The service writes under the signed-in person's name, and only under it.
+  IF acting IS NULL THEN
+    RAISE EXCEPTION 'history actor %% is not the signed-in person: no person is signed in for this transaction', NEW.actor
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF NEW.actor IS DISTINCT FROM acting THEN
+    RAISE EXCEPTION 'history actor %% is not the signed-in person %%', NEW.actor, acting
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NEW;
-END $$;
-"""
+END $$""",
+    "history_append_only": """
+CREATE OR REPLACE FUNCTION history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'history is append-only'; END $$""",
+    # A stored candidate list is its sha256: anything else is refused.
+    "placering_blob_digest": """
+CREATE OR REPLACE FUNCTION placering_blob_digest() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.digest IS DISTINCT FROM encode(sha256(NEW.data), 'hex') THEN
+    RAISE EXCEPTION 'snapshot blob %% does not match its content (sha256 %%)', NEW.digest, encode(sha256(NEW.data), 'hex')
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END $$""",
+    # Free places change only through placements. Each change of a unit's places or free places,
+    # and each placement that starts or stops taking places (active or pending review, not
+    # ended), is written to the transaction's ledger; at commit (a deferred constraint trigger)
+    # every unit's change of occupied places (places − free places) must lie between what its
+    # placements took minus what they freed, and what they took: taking takes exactly; freeing
+    # frees at most the places freed (never above the unit's places: decisions.free_places).
+    # A capacity change (places) moves free places along; `update unit set free_places = 99`
+    # has no placement behind it and is refused.
+    "placering_unit_places": """
+CREATE OR REPLACE FUNCTION placering_unit_places() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  INSERT INTO """ + LEDGER + """ (tx, unit_id, occupied)
+  VALUES (txid_current(), NEW.unit_id, (NEW.places - NEW.free_places) - (OLD.places - OLD.free_places));
+  RETURN NULL;
+END $$""",
+    "placering_placement_places": """
+CREATE OR REPLACE FUNCTION placering_placement_places() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  before int := 0;
+  after int := 0;
+BEGIN
+  IF TG_OP <> 'INSERT' AND OLD.end_on IS NULL AND OLD.status IN ('active', 'pending_review') THEN
+    before := OLD.places;
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.end_on IS NULL AND NEW.status IN ('active', 'pending_review') THEN
+    after := NEW.places;
+  END IF;
+  IF TG_OP = 'UPDATE' AND OLD.unit_id = NEW.unit_id THEN
+    IF after > before THEN
+      INSERT INTO """ + LEDGER + """ (tx, unit_id, taken) VALUES (txid_current(), NEW.unit_id, after - before);
+    ELSIF after < before THEN
+      INSERT INTO """ + LEDGER + """ (tx, unit_id, freed) VALUES (txid_current(), NEW.unit_id, before - after);
+    END IF;
+  ELSE
+    IF before > 0 THEN
+      INSERT INTO """ + LEDGER + """ (tx, unit_id, freed) VALUES (txid_current(), OLD.unit_id, before);
+    END IF;
+    IF after > 0 THEN
+      INSERT INTO """ + LEDGER + """ (tx, unit_id, taken) VALUES (txid_current(), NEW.unit_id, after);
+    END IF;
+  END IF;
+  RETURN NULL;
+END $$""",
+    "placering_places_check": """
+CREATE OR REPLACE FUNCTION placering_places_check() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT unit_id, sum(occupied) AS occupied, sum(taken) AS taken, sum(freed) AS freed
+           FROM """ + LEDGER + """ WHERE tx = txid_current() GROUP BY unit_id ORDER BY unit_id LOOP
+    IF r.occupied > r.taken OR r.occupied < r.taken - r.freed THEN
+      RAISE EXCEPTION 'the free places of unit %% changed by %% without placements taking or freeing them (placements took %%, freed %%): free places change only through placements', r.unit_id, -r.occupied, r.taken, r.freed
+        USING ERRCODE = 'check_violation';
+    END IF;
+  END LOOP;
+  DELETE FROM """ + LEDGER + """ WHERE tx = txid_current();
+  RETURN NULL;
+END $$""",
+}
+
+# (table, trigger name, definition)
+_TRIGGERS = (
+    ("history", "history_actor_is_login", "BEFORE INSERT ON history FOR EACH ROW EXECUTE FUNCTION placering_history_actor()"),
+    ("history", "history_append_only", "BEFORE UPDATE OR DELETE ON history FOR EACH ROW EXECUTE FUNCTION history_append_only()"),
+    ("history", "history_no_truncate", "BEFORE TRUNCATE ON history FOR EACH STATEMENT EXECUTE FUNCTION history_append_only()"),
+    ("snapshot_blob", "snapshot_blob_digest",
+     "BEFORE INSERT OR UPDATE ON snapshot_blob FOR EACH ROW EXECUTE FUNCTION placering_blob_digest()"),
+    ("unit", "unit_places_change",
+     "AFTER UPDATE OF places, free_places ON unit FOR EACH ROW WHEN (OLD.places IS DISTINCT FROM NEW.places "
+     "OR OLD.free_places IS DISTINCT FROM NEW.free_places) EXECUTE FUNCTION placering_unit_places()"),
+    ("placement", "placement_places_change",
+     "AFTER INSERT OR UPDATE OR DELETE ON placement FOR EACH ROW EXECUTE FUNCTION placering_placement_places()"),
+    ("unit", "unit_places_check",
+     "AFTER UPDATE OF places, free_places ON unit DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN "
+     "(OLD.places IS DISTINCT FROM NEW.places OR OLD.free_places IS DISTINCT FROM NEW.free_places) "
+     "EXECUTE FUNCTION placering_places_check()"),
+    ("placement", "placement_places_check",
+     "AFTER INSERT OR UPDATE OR DELETE ON placement DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+     "EXECUTE FUNCTION placering_places_check()"),
+)
 
 
-def _grant(conn: Connection, privilege: str, table: str, role: Role) -> None:
-    conn.exec_driver_sql(f'GRANT {privilege} ON "{table}" TO {pg_role(role)}')
+class InstallerRequired(NotPermitted):
+    """Schema, privileges and policies are changed by the installation account only."""
+
+
+def require_installer(conn: Connection) -> None:
+    """`init` on PostgreSQL: the installation superuser, or a member of placering_owner."""
+    if conn.dialect.name != "postgresql":
+        return
+    login, superuser, owner = conn.execute(text(
+        "SELECT current_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false), "
+        f"EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{OWNER}') AND pg_has_role(current_user, '{OWNER}', 'MEMBER')"
+    )).one()
+    if not (superuser or owner):
+        raise InstallerRequired(
+            f"'placering init' changes the schema, the privileges and the policies: run it as the installation "
+            f"account (a superuser, or a member of {OWNER}), not as the login '{login}'")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _select(conn: Connection, table: str, role: str, columns: list[str] | None) -> None:
+    cols = f" ({', '.join(_ident(c) for c in columns)})" if columns is not None else ""
+    conn.exec_driver_sql(f"GRANT SELECT{cols} ON {_ident(table)} TO {role}")
+
+
+def _policy(conn: Connection, table: str, name: str, sql: str) -> None:
+    conn.exec_driver_sql(f'DROP POLICY IF EXISTS {name} ON {_ident(table)}')
+    conn.exec_driver_sql(f"CREATE POLICY {name} ON {_ident(table)} {sql}")
 
 
 def apply_security(conn: Connection) -> None:
-    """Create the group roles, grants, row-level security policies and the actor trigger."""
+    """Create the group roles, grants, row-level security policies and triggers; revoke what an
+    earlier version granted. Idempotent; never drops data."""
     if conn.dialect.name != "postgresql":
         return
-    for role in Role:
-        conn.exec_driver_sql(_CREATE_ROLE.format(name=pg_role(role)))
+    require_installer(conn)
+    superuser = bool(conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar())
+    for name in (*(pg_role(r) for r in Role), SERVICE, OWNER):
+        conn.exec_driver_sql(_CREATE_ROLE.format(name=name))
+    conn.exec_driver_sql(f"CREATE UNLOGGED TABLE IF NOT EXISTS {LEDGER} (tx bigint NOT NULL, unit_id text NOT NULL, "
+                         "occupied integer NOT NULL DEFAULT 0, taken integer NOT NULL DEFAULT 0, "
+                         "freed integer NOT NULL DEFAULT 0)")
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {LEDGER}_tx ON {LEDGER} (tx)")
     tables = set(inspect(conn).get_table_names())
-    names = ", ".join(pg_role(r) for r in Role)
+    people = [pg_role(r) for r in Role]
+    everyone = ", ".join([*people, SERVICE])
     for table in sorted(tables):
-        # Exactly the grants below, however often this runs (GRANT alone only ever adds).
-        conn.exec_driver_sql(f'REVOKE ALL ON "{table}" FROM PUBLIC, {names}')
-        conn.exec_driver_sql(f'GRANT ALL ON "{table}" TO {pg_role(Role.ADMIN)}')
+        # Exactly the grants below, however often this runs (GRANT alone only ever adds): an
+        # earlier version's INSERT/UPDATE/DELETE for people's roles go here.
+        conn.exec_driver_sql(f"REVOKE ALL ON {_ident(table)} FROM PUBLIC, {everyone}")
+        if table == LEDGER:
+            continue
+        privileges = SERVICE_PRIVILEGES.get(table, (S, I, U, D))
+        conn.exec_driver_sql(f"GRANT {', '.join(privileges)} ON {_ident(table)} TO {SERVICE}")
+        columns = [c["name"] for c in inspect(conn).get_columns(table)]
+        open_columns = [c for c in columns if not SECRET.search(c)]
+        readable = None if open_columns == columns else open_columns
         for role in ALL:
+            if table in ACCOUNTS and role is not Role.ADMIN:
+                continue
             if role is Role.SOCIAL_WORKER and table not in SOCIAL_WORKER_READS:
                 continue
-            _grant(conn, S, table, role)
-        for role, privileges in PRIVILEGES.get(table, {}).items():
-            for privilege in privileges:
-                _grant(conn, privilege, table, role)
-    if conn.exec_driver_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar():
-        # Admins run later upgrades (`init`): migrations create tables and functions in public.
-        conn.exec_driver_sql(f"GRANT CREATE ON SCHEMA public TO {pg_role(Role.ADMIN)}")
-    writers = ", ".join(pg_role(r) for r in WRITERS)
-    conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {writers}")
+            _select(conn, table, pg_role(role), open_columns if table in ACCOUNTS else readable)
+    conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, {', '.join(people)}")
+    conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {SERVICE}")
+    if superuser:
+        # What the previous version gave admins: CREATE on the schema (they ran `init`) and
+        # CREATEROLE (they added people's logins). With CREATEROLE a login could make itself a
+        # member of placering_service, so it goes from every non-superuser admin login.
+        conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA public FROM {pg_role(Role.ADMIN)}")
+        for (login,) in conn.execute(text(
+                "SELECT u.rolname FROM pg_roles u WHERE u.rolcreaterole AND NOT u.rolsuper AND u.rolname <> current_user "
+                "AND pg_has_role(u.oid, :admin, 'MEMBER')"), {"admin": pg_role(Role.ADMIN)}):
+            conn.exec_driver_sql(f"ALTER ROLE {_ident(login)} NOCREATEROLE")
+        conn.exec_driver_sql(f"GRANT CREATE, USAGE ON SCHEMA public TO {OWNER}")
+
+    for fn, sql in _FUNCTIONS.items():
+        conn.exec_driver_sql(sql)
 
     staff = ", ".join(pg_role(r) for r in STAFF)
     for table, scope in CASE_SCOPE.items():
         if table not in tables:
             continue
-        conn.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
-        for name, sql in (
-            ("staff_all_rows", f'CREATE POLICY staff_all_rows ON "{table}" FOR ALL TO {staff} USING (true) WITH CHECK (true)'),
-            ("own_municipality", f'CREATE POLICY own_municipality ON "{table}" FOR ALL TO {pg_role(Role.SOCIAL_WORKER)} '
-                                 f"USING ({scope}) WITH CHECK ({scope})"),
-        ):
-            conn.exec_driver_sql(f'DROP POLICY IF EXISTS {name} ON "{table}"')
-            conn.exec_driver_sql(sql)
+        conn.exec_driver_sql(f"ALTER TABLE {_ident(table)} ENABLE ROW LEVEL SECURITY")
+        # an earlier version's write policies for people's roles
+        conn.exec_driver_sql(f"DROP POLICY IF EXISTS staff_all_rows ON {_ident(table)}")
+        _policy(conn, table, "staff_read", f"FOR SELECT TO {staff} USING (true)")
+        mine = scope.format(m=MY_MUNICIPALITY)
+        _policy(conn, table, "own_municipality", f"FOR SELECT TO {pg_role(Role.SOCIAL_WORKER)} USING ({mine})")
+        acting = f"{ACTING_SCOPE} IS NULL OR ({scope.format(m=ACTING_SCOPE)})"
+        _policy(conn, table, "service_acting", f"FOR ALL TO {SERVICE} USING ({acting}) WITH CHECK ({acting})")
     if "review" in tables:
-        # A reviewer never decides a case they matched or chose themselves (whatever else they are).
-        conn.exec_driver_sql('DROP POLICY IF EXISTS not_own_case ON review')
-        conn.exec_driver_sql(
-            "CREATE POLICY not_own_case ON review AS RESTRICTIVE FOR UPDATE TO PUBLIC USING ("
-            "NOT EXISTS (SELECT 1 FROM decision d WHERE d.request_id = review.request_id AND d.created_by = session_user) "
-            "AND NOT EXISTS (SELECT 1 FROM placement p WHERE p.request_id = review.request_id AND p.by = session_user))")
-    if "history" in tables:
-        conn.exec_driver_sql(_ACTOR_TRIGGER)
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS history_actor_is_login ON history")
-        conn.exec_driver_sql("CREATE TRIGGER history_actor_is_login BEFORE INSERT ON history "
-                             "FOR EACH ROW EXECUTE FUNCTION placering_history_actor()")
+        # A reviewer never decides a case they matched or chose themselves (whatever else they
+        # are): the signed-in person, when the service writes for them.
+        _policy(conn, "review", "not_own_case",
+                "AS RESTRICTIVE FOR UPDATE TO PUBLIC USING ("
+                "NOT EXISTS (SELECT 1 FROM decision d WHERE d.request_id = review.request_id "
+                "AND d.created_by = placering_actor()) "
+                "AND NOT EXISTS (SELECT 1 FROM placement p WHERE p.request_id = review.request_id "
+                "AND p.by = placering_actor()))")
+    for table, name, sql in _TRIGGERS:
+        if table not in tables:
+            continue
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {_ident(table)}")
+        constraint = "CONSTRAINT " if "DEFERRABLE" in sql else ""
+        conn.exec_driver_sql(f"CREATE {constraint}TRIGGER {name} {sql}")
     _shared_views(conn, tables)
-    # Owned by the admin role, so any admin (not only the superuser who ran the first init) can
-    # run `placering init` to upgrade; owners are admins, who see every row anyway.
-    admin = pg_role(Role.ADMIN)
-    for table in sorted(tables):
-        if _owner(conn, table, "table") != admin:
-            conn.exec_driver_sql(f'ALTER TABLE "{table}" OWNER TO {admin}')
-    for fn in ("placering_history_actor", "history_append_only"):
-        owner = _owner(conn, fn, "function")
-        if owner is not None and owner != admin:
-            conn.exec_driver_sql(f"ALTER FUNCTION {fn}() OWNER TO {admin}")
+    # Owned by placering_owner, a role no person's login is a member of: an owner could grant
+    # itself anything, switch row-level security off or drop the history triggers.
+    for table in sorted(tables | {LEDGER}):
+        if _owner(conn, table, "table") != OWNER:
+            conn.exec_driver_sql(f"ALTER TABLE {_ident(table)} OWNER TO {OWNER}")
+    for fn in _FUNCTIONS:
+        if _owner(conn, fn, "function") != OWNER:
+            conn.exec_driver_sql(f"ALTER FUNCTION {fn}() OWNER TO {OWNER}")
 
 
 # What matching needs to see whole, whoever matches: a social worker's view of history and
@@ -217,7 +414,7 @@ def apply_security(conn: Connection) -> None:
 # register snapshots) and the final prices of direct-procurement placements (the reference
 # price) are the same for everyone, and so is which suppliers a register change touched (a
 # snapshot of the next revision re-reads only them). A view runs with its owner's rights
-# (placering_admin, the tables' owner), so row-level security does not narrow these; they show
+# (placering_owner, the tables' owner), so row-level security does not narrow these; they show
 # nothing else.
 REVISION_VIEW = "placering_register_revision"
 CHANGES_VIEW = "placering_register_changes"
@@ -225,8 +422,7 @@ FINAL_PRICES_VIEW = "placering_final_prices"
 
 
 def _shared_views(conn: Connection, tables: set[str]) -> None:
-    admin = pg_role(Role.ADMIN)
-    names = ", ".join(pg_role(r) for r in Role)
+    names = ", ".join([*(pg_role(r) for r in Role), SERVICE])
     views = {}
     if "history" in tables:  # keep in step with storage.history.current_revision
         views[REVISION_VIEW] = ("SELECT COALESCE((SELECT id FROM history WHERE NOT (entity_kind = 'request' "
@@ -241,7 +437,7 @@ def _shared_views(conn: Connection, tables: set[str]) -> None:
                                     "FROM placement WHERE route = 'direktupphandling' AND status = 'active'")
     for view, sql in views.items():
         conn.exec_driver_sql(f"CREATE OR REPLACE VIEW {view} AS {sql}")
-        conn.exec_driver_sql(f"ALTER VIEW {view} OWNER TO {admin}")
+        conn.exec_driver_sql(f"ALTER VIEW {view} OWNER TO {OWNER}")
         conn.exec_driver_sql(f"GRANT SELECT ON {view} TO {names}")
 
 
@@ -273,3 +469,20 @@ def roles_of(conn: Connection, login: str) -> list[str]:
         "AND pg_has_role(:login, g.oid, 'MEMBER') ORDER BY g.rolname"
     ), {"prefix": PREFIX.replace("_", r"\_") + "%", "login": login}).scalars()
     return [r[len(PREFIX):] for r in rows if r[len(PREFIX):] in Role._value2member_map_]
+
+
+def writes_as(conn: Connection) -> tuple[str, str]:
+    """(the session's login, how it may write): 'superuser' (the installation account: names
+    the person with --by), 'service' (a member of placering_service: names the person with --by,
+    recorded under that name), or 'person' (a person's own login: reads only)."""
+    login, superuser, service = conn.execute(text(
+        "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false), "
+        f"EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SERVICE}') AND pg_has_role(session_user, '{SERVICE}', 'MEMBER')"
+    )).one()
+    return login, "superuser" if superuser else "service" if service else "person"
+
+
+def people_read_only(login: str) -> str:
+    """The refusal a person's own database login meets when it tries to write."""
+    return (f"the database login '{login}' reads only: on the shared server every change goes through the "
+            "application server; sign in with 'placering login --server URL' and run the command again")

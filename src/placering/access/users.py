@@ -29,7 +29,7 @@ from ..errors import NotFound, NotPermitted, ValidationError
 from ..storage.history import record
 from ..storage.models import UserAccount
 from ..text import nfc
-from .roles import Role, login_info, pg_role, roles_of, session_login
+from .roles import Role, login_info, people_read_only, pg_role, roles_of, writes_as
 
 # A login name: letters (å, ä, ö too), digits, '.', '_', '-'; quoted as an identifier anyway.
 _LOGIN = re.compile(r"^[^\W\d][\w.\-]{0,62}$")
@@ -179,7 +179,7 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
             database_login = _can_create_logins(session)
         if database_login:
             exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None
-            options = "LOGIN" + (" CREATEROLE" if Role.ADMIN in wanted else "")
+            options = "LOGIN NOCREATEROLE"  # a person's own login reads only (access/roles.py)
             if password is not None:
                 options += f" PASSWORD '{scram_verifier(password)}'"
             conn.exec_driver_sql(f"{'ALTER' if exists else 'CREATE'} ROLE {_ident(name)} {options}")
@@ -257,18 +257,22 @@ def get_account(session: Session, login: str) -> UserAccount | None:
 
 
 def resolve_actor(engine: Engine, typed: str | None) -> str | None:
-    """Who a change is recorded under. SQLite: the typed --by. PostgreSQL: the authenticated
-    login; a typed --by that is another name is refused. The installation account (a superuser,
-    which can write anything anyway) names the person with --by, as scripts and the tests do."""
+    """Who a change is recorded under. SQLite: the typed --by. PostgreSQL: only the service
+    login (the application server's, or an operator's script) and the installation superuser
+    write, and they name the person with --by; a person's own database login reads only and is
+    told to use the application server (access/roles.py)."""
     if engine.dialect.name != "postgresql":
         return typed
     with engine.connect() as conn:
-        login, superuser = session_login(conn)
-    if superuser:
-        return typed  # the installation account names the person it acts for, as on SQLite
-    if typed and nfc(typed.strip()) != login:
-        raise ValidationError(f"--by {typed}: on the shared server a change is recorded under your database login "
-                              f"'{login}'; leave out --by (and PLACERING_ACTOR)")
-    return login
+        login, kind = writes_as(conn)
+    if kind == "person":
+        raise NotPermitted(people_read_only(login))
+    return typed
 
 
+def cli_principal(actor: str):
+    """The person a command run with the service login (or the installation account) acts for:
+    the one --by names, with every role (the operator's command, as on the embedded register)."""
+    from .policy import local_principal
+
+    return local_principal(actor)

@@ -204,6 +204,8 @@ class PlaceringGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            _warnings_to_stderr()
         try:
             return self._invoke_retrying(ctx)
         except PlaceringError as exc:
@@ -246,16 +248,41 @@ class PlaceringGroup(click.Group):
 RETRY_ATTEMPTS = 3
 
 
+def _warnings_to_stderr() -> None:
+    """What the library logs as a warning (a stored snapshot that failed its sha256 and was built
+    again, say) a person reads on stderr, in Swedish; the server logs it its own way."""
+    import logging
+
+    logger = logging.getLogger("placering")
+    if any(getattr(h, "placering_cli", False) for h in logger.handlers):
+        return
+
+    class ToStderr(logging.Handler):
+        placering_cli = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            from .messages import swedish
+
+            command = click.get_current_context(silent=True)
+            if command is None or command.command.name == "serve":
+                return  # outside a command, or the server (which logs JSON lines of its own)
+            click.echo(f"Varning: {safe(swedish(record.getMessage()))}", err=True)
+
+    logger.addHandler(ToStderr(logging.WARNING))
+
+
 def _refusal(ctx: click.Context, exc: Exception) -> str:
     """PostgreSQL refused the statement for this login: say who, with which roles, and what."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..access.roles import login_info
+    from ..access.roles import login_info, people_read_only, writes_as
 
     detail = str(exc.orig).strip().splitlines()[0]
     try:
         with app(ctx).engine(check_schema=False).connect() as conn:
             login, _superuser, roles = login_info(conn)
+            if writes_as(conn)[1] == "person":
+                return people_read_only(login)
         who = f"login '{login}' ({'roles: ' + ', '.join(roles) if roles else 'no placering role'})"
     except SQLAlchemyError:
         who = "your login"
@@ -281,9 +308,23 @@ def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
             raise CliError(f"--by {value}: on the server a change is recorded under your login '{client.login}'; "
                            "leave out --by (and PLACERING_ACTOR)", 2)
         return client.login or value
-    from ..access.users import resolve_actor
+    from ..access.users import cli_principal, resolve_actor
 
-    return resolve_actor(app(ctx).engine(check_schema=False), value)
+    engine = app(ctx).engine(check_schema=False)
+    if ctx.info_name == "init" and engine.dialect.name == "postgresql":
+        from ..access.roles import require_installer
+
+        with engine.connect() as conn:  # init is the installer's: say so before anything else
+            require_installer(conn)
+    actor = resolve_actor(engine, value)
+    if actor and engine.dialect.name == "postgresql":
+        # The service login (or the installation account) writes for the person --by names:
+        # every transaction of this command tells PostgreSQL so (access/acting.py), until the
+        # command's context closes.
+        from ..access.acting import acting_as
+
+        ctx.with_resource(acting_as(cli_principal(actor)))
+    return actor
 
 
 def _from_config(key: str):
@@ -307,7 +348,7 @@ def by_option(f: Callable) -> Callable:
         type=boundary.ACTOR_OR_EMPTY,
         callback=lambda ctx, param, value: _actor(ctx, param, _from_config("actor")(ctx, param, value)),
         help="Who makes this change (recorded in history); or set PLACERING_ACTOR, or 'actor' in the "
-        "config file. On the shared PostgreSQL server the change is recorded under your database login.",
+        "config file. On the shared PostgreSQL server only the service login writes, naming the person with --by.",
     )(f)
 
 

@@ -144,9 +144,10 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                     # and the count (rendering them all took 15 s); --dry-run lists every one.
                     limit=None if dry_run else TABLE_ROWS, hint="--dry-run visar alla, --json ger alla rader")
     if result["kept"]:
-        print_table([{"what": f"{label(k['kind'], 'entity_kind')} {k['id']}",
+        print_table([{"what": f"{label(k['kind'], 'entity_kind')} {k['id']}"
+                              + (" (lediga platser)" if k.get("field") == "free_places" else ""),
                       "register": status_label(k["kind"], k["register"]) if k.get("field") == "status"
-                      else (k["register"] or "(ny)"),
+                      else ("(ny)" if k["register"] is None else k["register"]),
                       "file": status_label(k["kind"], k["file"]) if k.get("field") == "status" else k["file"],
                       "why": swedish(k["why"])} for k in result["kept"]],
                     [("what", "Post"), ("register", "Behållet"), ("file", "Filen säger"), ("why", "Varför")],

@@ -10,12 +10,18 @@
   decision was made with, so it is explained with its own rules after the files changed.
 
 Both are written once and never changed (insert, or nothing when another process was first).
+What is read back is checked: a candidate list whose content does not match its sha256 (the
+key it is stored under) is not used: it is logged, discarded, and the snapshot is built again
+from the register tables; stored rule files that do not load as their version are refused, and
+replaced when this process has the files of that version. (On PostgreSQL only the service
+writes these tables, and a trigger refuses a blob that does not match its digest: access/roles.py.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tempfile
 import zlib
 from datetime import date
@@ -38,6 +44,8 @@ COMPLETE = ""  # the row under this insats lists every insats of the snapshot: i
 
 # Fact fields holding dates (JSON holds them as ISO text). tests/test_compact_decisions.py
 # checks that a snapshot read back equals the one written, field by field.
+log = logging.getLogger(__name__)
+
 _DATE_FIELDS = {"route": ("valid_from", "valid_to"), "permit": ("decided_on",), "supplier": ("credit_rating_on",)}
 
 
@@ -45,6 +53,14 @@ class SnapshotError(PlaceringError):
     """A stored snapshot or rule set is missing or does not reproduce what was decided."""
 
     exit_code = 5
+
+
+class TamperedSnapshot(SnapshotError):
+    """A stored candidate list does not match its sha256: it is not used."""
+
+    def __init__(self, message: str, digests: set[str]):
+        super().__init__(message)
+        self.digests = digests
 
 
 def _iso(v: Any) -> Any:
@@ -118,16 +134,30 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
 
     on = on or sweden_today()
     wanted = None if insatser is None else sorted(set(insatser))
+    discard: set[str] = set()
     with open_session(engine) as session:
         revision = current_revision(session)
-        snap = _read(session, revision, on, wanted)
+        try:
+            snap = _read(session, revision, on, wanted)
+        except TamperedSnapshot as exc:
+            log.warning("%s; building it again from the register", exc)
+            discard |= exc.digests
+            snap = None
         if snap is not None:
             return snap, revision, on
         with gc_paused():  # the whole register as small dicts (memory.py): about half the time at 20,000 units
-            full = _updated(session, revision, on) or RegisterSnapshot.from_session(session, on=on)
+            full = None
+            try:
+                full = _updated(session, revision, on)
+            except TamperedSnapshot as exc:
+                log.warning("%s; building it again from the register", exc)
+                discard |= exc.digests
+            full = full or RegisterSnapshot.from_session(session, on=on)
         unchanged = current_revision(session) == revision
     if unchanged and store:  # nothing committed while reading: the facts are those of `revision`
         with transaction(engine) as session, gc_paused():
+            if discard:
+                _discard(session, revision, on, discard)
             store_snapshot(session, full, revision)
     if wanted is not None:
         full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted},
@@ -216,14 +246,24 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
             .select_from(SnapshotRow.__table__.outerjoin(SnapshotBlob.__table__, B.digest == T.digest))
             .where(T.revision == revision, T.as_of == on, T.insats.in_(insatser)))
 
+    def check(found: list) -> None:
+        bad = {r.digest for r in found if r.data is not None and hashlib.sha256(r.data).hexdigest() != r.digest}
+        if bad:
+            raise TamperedSnapshot(
+                f"the stored register snapshot of revision {revision} as of {on.isoformat()}: candidate list "
+                f"{', '.join(sorted(bad))} does not match its sha256; it is not used", bad)
+
     marker = rows([COMPLETE]).first()
     if marker is None:
         return None
+    check([marker])
     present = json.loads(zlib.decompress(marker.data))
     names = [i for i in (present if wanted is None else wanted) if i in present]
     by_insats: dict[str, list[dict]] = {i: [] for i in (wanted or [])}
     digests: dict[str, str] = {}
-    for row in (rows(names) if names else ()):
+    found = list(rows(names)) if names else []
+    check(found)
+    for row in found:
         if row.data is None:
             raise SnapshotError(f"the stored register snapshot of revision {revision} ({row.insats}) has lost its "
                                 f"candidate list {row.digest}")
@@ -235,6 +275,16 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
     # they were when the snapshot was stored.
     snap.load_final_prices(session)
     return snap
+
+
+def _discard(session: Any, revision: int, on: date, digests: set[str]) -> None:
+    """Remove candidate lists that failed their sha256, and this revision's and date's rows
+    naming them, so that the snapshot built again is stored in their place."""
+    from sqlalchemy import delete
+
+    T, B = SnapshotRow.__table__.c, SnapshotBlob.__table__.c
+    session.execute(delete(SnapshotBlob.__table__).where(B.digest.in_(sorted(digests))))
+    session.execute(delete(SnapshotRow.__table__).where(T.revision == revision, T.as_of == on))
 
 
 def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> None:
@@ -283,6 +333,9 @@ def ruleset_files(ruleset: Any) -> dict[str, str]:
     return {p.relative_to(directory).as_posix(): p.read_text(encoding="utf-8") for p in files}
 
 
+_FILES: dict[tuple[str, str], dict[str, str]] = {}
+
+
 def store_ruleset(session: Any, ruleset: Any) -> None:
     """Store the rule files of this version once (a batch asks for every request: the session
     remembers what it stored or found)."""
@@ -290,11 +343,24 @@ def store_ruleset(session: Any, ruleset: Any) -> None:
     if ruleset.version in seen:
         return
     seen.add(ruleset.version)
-    if session.get(StoredRuleSet, ruleset.version) is None:
-        from ..storage.models import utcnow
+    from ..storage.models import utcnow
 
+    key = (str(ruleset.directory), ruleset.version)
+    files = _FILES.get(key)
+    if files is None:  # read once per process (the server stores the rules of every match)
+        files = _FILES[key] = ruleset_files(ruleset)
+    row = session.get(StoredRuleSet, ruleset.version)
+    if row is not None and row.files != files:
+        # The version is a digest of the files: stored files that differ were changed after
+        # they were stored. This process has the true ones: they replace them.
+        log.warning("the stored rule files of rules version %s are not the files of that version; replaced",
+                    ruleset.version)
+        session.delete(row)
+        session.flush()
+        row = None
+    if row is None:
         _insert_ignore(session, StoredRuleSet.__table__,
-                       [{"version": ruleset.version, "files": ruleset_files(ruleset), "created_at": utcnow()}])
+                       [{"version": ruleset.version, "files": files, "created_at": utcnow()}])
 
 
 _RULESETS: dict[str, Any] = {}

@@ -347,6 +347,10 @@ def import_document(
     document replaces its offers, routes and permits (in document order); a supplier's `checks`
     replace its checks; a key left out (`permits`, `checks`) keeps what the register has.
 
+    Free places are the register's: a unit's free places change only through placements, so an
+    existing unit keeps its taken places (a new capacity moves its free places along) and a
+    file's other number is reported as kept.
+
     Decisions of the register are kept: a unit's status (with its removal reason and note), a
     supplier's order stop or termination on an agreement, and a revoked or banned permit are
     not changed by the file unless `apply_status` (a maintainer's decision to take the file's
@@ -642,6 +646,18 @@ def import_document(
                 # The status fields are the register's here; a change goes through change_unit_status.
                 for k in _STATUS_FIELDS:
                     new[k] = old.get(k)
+                # Free places change only through placements (choose, end, a review's rejection): the
+                # unit keeps the places taken in the register; a change of capacity moves its free
+                # places along. A file's other number is reported as kept (issue 17).
+                occupied = old["places"] - old["free_places"]
+                free = new["places"] - occupied
+                if free < 0:
+                    bad(f"places {new['places']} is fewer than the {occupied} place(s) taken at the unit", rec, "places")
+                elif new["free_places"] != free:
+                    summary.kept.append({"kind": "unit", "id": uid, "field": "free_places", "register": free,
+                                         "file": new["free_places"],
+                                         "why": "free places change only through placements (choose, end, review)"})
+                    new["free_places"] = free
                 keys = [k for k in dict.fromkeys([*new, *old]) if k not in _STATUS_FIELDS and k != "unit_id"]
                 changes = _diff(old, new, keys)
                 if old_org != org_nr:

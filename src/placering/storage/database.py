@@ -130,6 +130,30 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def acting_settings(principal) -> dict[str, str]:
+    """What a transaction tells PostgreSQL about the signed-in person it works for: the login
+    (the history trigger accepts the service login writing under exactly this name), the roles,
+    and the municipality whose cases a social worker sees (row-level security,
+    access/roles.py). Staff (any role but social worker) see every municipality: ''."""
+    roles = sorted(str(getattr(r, "value", r)) for r in principal.roles)
+    staff = any(r != "social_worker" for r in roles)
+    return {"login": principal.login, "roles": ",".join(roles),
+            "municipality": "" if staff else (principal.municipality or "")}
+
+
+def _pg_acting(conn) -> None:
+    # Every transaction opened while a person is signed in (access.acting) names them, for this
+    # transaction only (set_config(..., true)): a pooled connection carries nothing over.
+    from ..access.acting import current_principal
+
+    principal = current_principal()
+    if principal is None:
+        return
+    conn.exec_driver_sql(
+        "SELECT set_config('placering.login', %(login)s, true), set_config('placering.roles', %(roles)s, true), "
+        "set_config('placering.municipality', %(municipality)s, true)", acting_settings(principal))
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     try:
@@ -143,6 +167,7 @@ def make_engine(url: str | None = None) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
     elif parsed.get_backend_name() == "postgresql":
         engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "begin", _pg_acting)
     else:
         raise DatabaseError(f"unsupported database '{parsed.get_backend_name()}': use SQLite or PostgreSQL")
     return engine
@@ -189,12 +214,20 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     from alembic import command
 
     before = current_revision(engine)
+    if engine.dialect.name == "postgresql":
+        from ..access.roles import require_installer
+
+        # Only the installation account changes the schema and the privileges: refused before
+        # any migration runs, not halfway through one.
+        with engine.connect() as conn:
+            require_installer(conn)
     try:
         command.upgrade(_alembic_config(engine), "head")
         if engine.dialect.name == "postgresql":
             from ..access.roles import apply_security
 
-            # Grants for tables that migrations after the roles migration added (idempotent).
+            # Grants, policies and triggers for every table, also those later migrations added; and
+            # the revocation of what an earlier version granted (idempotent).
             with engine.begin() as conn:
                 apply_security(conn)
     except OperationalError as exc:
