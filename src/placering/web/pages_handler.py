@@ -1,0 +1,349 @@
+"""The handler's and the social worker's pages: a new request (the form in Swedish, validated
+field by field), the match page (recommendations in priority order with route, price, distance,
+flags and why; the excluded units grouped by reason), choose and decline, "mina förfrågningar"
+and the placement page."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import RedirectResponse, Response
+
+from ..access.policy import Action, Principal, authorize, municipality_scope
+from ..errors import InvariantViolation, NotFound, ValidationError
+from ..storage import open_session, transaction
+from .forms import Form
+from .render import FormErrors, render
+from .session import engine, run, signed_in
+
+router = APIRouter()
+_LOCK = threading.Lock()
+
+
+# --- library calls (run in a worker thread, acting as the signed-in person) --------------------
+
+def _context(app: Any, db: Any, insats: str) -> Any:
+    """The match context of the register's current revision, kept per insats while the revision
+    stays the same (a new revision is a new snapshot: loaded again)."""
+    from ..matching.matcher import MatchContext
+    from ..storage.history import current_revision
+
+    cache = getattr(app.state, "web_match_contexts", None)
+    if cache is None:
+        cache = app.state.web_match_contexts = {}
+    with open_session(db) as session:
+        revision = current_revision(session)
+    with _LOCK:
+        hit = cache.get(insats)
+        if hit is not None and hit[0] == revision:
+            return hit[1]
+    ctx = MatchContext.load(db, engine="vectorized", insatser=[insats])
+    with _LOCK:
+        cache[insats] = (revision, ctx)
+    return ctx
+
+
+def _match(app: Any, db: Any, request_in: Any, actor: str) -> str:
+    from ..matching.decisions import check_new_content
+    from ..matching.matcher import match_request
+
+    with open_session(db) as session:
+        check_new_content(session, [request_in])
+    ctx = _context(app, db, request_in.insats)
+    with transaction(db) as session:
+        match_request(session, request_in, context=ctx, actor=actor)
+    return request_in.request_id
+
+
+def _case_municipality(db: Any, request_id: str) -> str:
+    from ..matching.decisions import get_request
+
+    with open_session(db) as session:
+        return get_request(session, request_id).municipality
+
+
+def _overview(db: Any, principal: Principal, request_id: str) -> dict[str, Any]:
+    from ..matching.decisions import request_overview
+
+    authorize(principal, Action.REQUEST_READ, municipality=_case_municipality(db, request_id))
+    with open_session(db) as session:
+        data = request_overview(session, request_id, full=True)
+        placement = None
+        if data["placement"]:
+            from ..casework.placements import placement_view
+
+            placement = placement_view(session, request_id)
+    data["placement_view"] = placement
+    return data
+
+
+# --- form choices ------------------------------------------------------------------------------
+
+def choices() -> dict[str, Any]:
+    from ..labels import catalogue
+    from ..taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    cat = catalogue()
+    return {
+        "insatser": sorted(((c, i.label) for c, i in tax.insatser.items()), key=lambda x: x[1]),
+        "subcategories": [(i.label, sorted(i.subcategories.items(), key=lambda x: x[1]))
+                          for c, i in sorted(tax.insatser.items(), key=lambda x: x[1].label) if i.subcategories],
+        "municipalities": sorted(((m.name, m.name) for m in tax.municipalities.values()), key=lambda x: x[1]),
+        "genders": list(cat["gender"].items()),
+        "needs": sorted(tax.target_groups.items(), key=lambda x: x[1]),
+        "urgencies": list(cat["urgency"].items()),
+        "legal_bases": [("SoL", "SoL"), ("LVU", "LVU"), ("LVM", "LVM"), ("LSS", "LSS")],
+    }
+
+
+# library field path → form field
+FIELDS = {"request_id": "request_id", "municipality": "municipality", "requester": "requester", "insats": "insats",
+          "subcategory": "subcategory", "person.age": "age", "person.gender": "gender", "person.needs": "needs",
+          "person.protected_identity": "protected_identity", "legal_basis": "legal_basis", "urgency": "urgency",
+          "start_on": "start_on", "places": "places", "home_municipality": "home_municipality",
+          "max_distance_km": "max_distance_km", "avoid_municipalities": "avoid_municipalities",
+          "max_daily_price": "max_daily_price", "submitted_on": "start_on"}
+
+
+def _field_of(path: str | None) -> str | None:
+    if not path:
+        return None
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        key = ".".join(parts[:n])
+        if key in FIELDS:
+            return FIELDS[key]
+    return None
+
+
+def _form_page(request: Request, principal: Principal, values: dict[str, Any], errors: FormErrors | None,
+               status: int = 200) -> Response:
+    scope = municipality_scope(principal, Action.REQUEST_MATCH)
+    return render(request, "request_form.html", {"title": "Ny förfrågan", "v": values, "errors": errors,
+                                                 "c": choices(), "own_municipality": scope}, status=status)
+
+
+@router.get("/forfragningar/ny")
+async def new_request(request: Request, principal: Principal = Depends(signed_in)) -> Response:
+    authorize(principal, Action.REQUEST_MATCH)
+    from ..clock import today
+
+    values = {"start_on": today().isoformat(), "places": "1", "legal_basis": "SoL", "urgency": "planerad",
+              "municipality": principal.municipality or "", "needs": [], "request_id": ""}
+    return _form_page(request, principal, values, None)
+
+
+@router.post("/forfragningar/ny")
+async def submit_request(request: Request, principal: Principal = Depends(signed_in)) -> Response:
+    authorize(principal, Action.REQUEST_MATCH)
+    from ..clock import today
+    from ..matching.request import validate_request
+
+    f = Form(await request.form())
+    scope = municipality_scope(principal, Action.REQUEST_MATCH)
+    rid = f.text("request_id") or f"W-{today():%Y%m%d}-{secrets.token_hex(3).upper()}"
+    municipality = scope or f.text("municipality", required=True, what="kommun")
+    data: dict[str, Any] = {
+        "request_id": rid, "submitted_on": today().isoformat(), "municipality": municipality,
+        "requester": f.text("requester", required=True, what="förvaltning eller enhet"),
+        "insats": f.text("insats", required=True, what="insats"),
+        "subcategory": f.text("subcategory"),
+        "person": {"age": f.integer("age", required=True, what="ålder", lo=0, hi=120),
+                   "gender": f.text("gender", required=True, what="kön"),
+                   "needs": f.many("needs"), "protected_identity": f.flag("protected_identity")},
+        "legal_basis": f.text("legal_basis", required=True, what="lagrum"),
+        "urgency": f.text("urgency", required=True, what="brådska"),
+        "start_on": f.text("start_on", required=True, what="startdatum"),
+        "places": f.integer("places", what="antal platser", lo=1, hi=20) or 1,
+        "home_municipality": f.text("home_municipality"),
+        "max_distance_km": f.number("max_distance_km", what="största avstånd"),
+        "avoid_municipalities": f.many("avoid_municipalities"),
+        "max_daily_price": f.number("max_daily_price", what="högsta dygnspris"),
+    }
+    values = dict(f.values, request_id=f.values.get("request_id", ""))
+    if data["home_municipality"] is None and data["max_distance_km"] is not None:
+        data["home_municipality"] = municipality  # distance from the municipality's seat
+    errors = f.errors
+    if errors:
+        return _form_page(request, principal, values, errors, status=400)
+    try:
+        request_in = validate_request({k: v for k, v in data.items() if v is not None or k == "subcategory"})
+        authorize(principal, Action.REQUEST_MATCH, municipality=request_in.municipality)
+        await run(principal, _match, request.app, engine(request), request_in, principal.login)
+    except ValidationError as exc:
+        for p in exc.problems:
+            from ..cli.messages import swedish
+
+            errors.add(_field_of(p.field), swedish(p.message))
+        return _form_page(request, principal, values, errors, status=400)
+    except InvariantViolation as exc:
+        from ..cli.messages import swedish
+
+        errors.add("request_id", swedish(str(exc)))
+        return _form_page(request, principal, values, errors, status=409)
+    return RedirectResponse(f"/forfragningar/{request_in.request_id}", status_code=303)
+
+
+@router.get("/forfragningar")
+async def my_requests(request: Request, alla: str | None = None, principal: Principal = Depends(signed_in)) -> Response:
+    authorize(principal, Action.REQUEST_READ)
+    from ..matching.listing import list_requests
+
+    scope = municipality_scope(principal, Action.REQUEST_READ)
+    mine = alla is None
+
+    def work() -> list[dict[str, Any]]:
+        with open_session(engine(request)) as session:
+            return list_requests(session, created_by=principal.login if mine else None, municipality=scope)
+
+    rows = await run(principal, work)
+    return render(request, "requests.html", {"title": "Mina förfrågningar" if mine else "Alla förfrågningar",
+                                             "rows": rows, "mine": mine, "scope": scope})
+
+
+def _grouped_exclusions(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..labels import label
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for unit in doc.get("excluded") or []:
+        for code in dict.fromkeys(r["code"] for r in unit.get("reasons") or []):
+            groups.setdefault(code, []).append(unit)
+    out = [{"code": code, "label": label(code, "exclusion"), "units": units} for code, units in groups.items()]
+    return sorted(out, key=lambda g: (-len(g["units"]), g["label"]))
+
+
+async def _request_page(request: Request, principal: Principal, request_id: str, errors: FormErrors | None = None,
+                        notice: str | None = None, status: int = 200) -> Response:
+    data = await run(principal, _overview, engine(request), principal, request_id)
+    doc = data["decisions"][-1] if data["decisions"] else None
+    return render(request, "request.html", {
+        "title": f"Förfrågan {request_id}", "rid": request_id, "data": data, "req": data["request"], "doc": doc,
+        "groups": _grouped_exclusions(doc) if doc else [], "errors": errors, "notice": notice, "A": Action,
+        "can_choose": data["placement"] is None and doc is not None}, status=status)
+
+
+@router.get("/forfragningar/{request_id}")
+async def request_page(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
+    return await _request_page(request, principal, request_id)
+
+
+@router.post("/forfragningar/{request_id}/valj")
+async def choose(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
+    from ..cli.messages import swedish
+    from ..matching.decisions import choose as choose_unit
+
+    f = Form(await request.form())
+    unit_id = f.text("unit_id", required=True, what="enhet")
+    reason = f.text(f"reason-{unit_id}")
+    special = f.text(f"special-{unit_id}")
+    if f.errors:
+        return await _request_page(request, principal, request_id, f.errors, status=400)
+    authorize(principal, Action.REQUEST_CHOOSE, municipality=await run(principal, _case_municipality, engine(request), request_id))
+
+    def work() -> Any:
+        with transaction(engine(request)) as session:
+            p = choose_unit(session, request_id, unit_id, actor=principal.login, reason=reason, special_reason=special)
+            return p.status
+
+    try:
+        status = await run(principal, work)
+    except (ValidationError, InvariantViolation, NotFound) as exc:
+        errors = FormErrors()
+        for p in getattr(exc, "problems", None) or [exc]:
+            errors.add(f"reason-{unit_id}", swedish(getattr(p, "message", str(p))))
+        return await _request_page(request, principal, request_id, errors, status=409)
+    note = ("Enheten är vald. Placeringen väntar på granskning av direktupphandlingen." if status == "pending_review"
+            else "Enheten är vald och placeringen är registrerad.")
+    return await _request_page(request, principal, request_id, notice=note)
+
+
+@router.post("/forfragningar/{request_id}/tacka-nej")
+async def decline(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
+    from ..cli.messages import swedish
+    from ..matching.decisions import decline as decline_unit
+
+    f = Form(await request.form())
+    unit_id = f.text("unit_id", required=True, what="enhet") or ""
+    reason = f.text(f"decline-{unit_id}", required=True, what="skälet till att enheten tackade nej")
+    if f.errors:
+        errors = FormErrors()
+        for field, msg in f.errors.items:
+            errors.add(f"decline-{unit_id}" if field != "unit_id" else None, msg)
+        return await _request_page(request, principal, request_id, errors, status=400)
+    authorize(principal, Action.REQUEST_DECLINE,
+              municipality=await run(principal, _case_municipality, engine(request), request_id))
+
+    def work() -> None:
+        with transaction(engine(request)) as session:
+            decline_unit(session, request_id, unit_id, reason=reason, actor=principal.login)
+
+    try:
+        await run(principal, work)
+    except (ValidationError, InvariantViolation, NotFound) as exc:
+        errors = FormErrors()
+        errors.add(f"decline-{unit_id}", swedish(str(exc)))
+        return await _request_page(request, principal, request_id, errors, status=409)
+    return await _request_page(request, principal, request_id,
+                               notice=f"Enheten {unit_id} har tackat nej. Matcha igen för nya rekommendationer.")
+
+
+@router.post("/forfragningar/{request_id}/matcha-igen")
+async def rematch(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
+    from ..matching.decisions import get_request, request_model
+    from ..matching.matcher import match_request
+
+    authorize(principal, Action.REQUEST_MATCH,
+              municipality=await run(principal, _case_municipality, engine(request), request_id))
+
+    def work() -> None:
+        db = engine(request)
+        with open_session(db) as session:
+            model = request_model(get_request(session, request_id))
+        ctx = _context(request.app, db, model.insats)
+        with transaction(db) as session:
+            match_request(session, model, context=ctx, actor=principal.login, again=True)
+
+    await run(principal, work)
+    return RedirectResponse(f"/forfragningar/{request_id}", status_code=303)
+
+
+@router.post("/forfragningar/{request_id}/placering")
+async def placement_decision(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
+    from ..casework.placements import record_agreement, set_decision
+    from ..cli.messages import swedish
+
+    authorize(principal, Action.PLACEMENT_WRITE,
+              municipality=await run(principal, _case_municipality, engine(request), request_id))
+    f = Form(await request.form())
+    which = f.text("which") or "decision"
+    if which == "decision":
+        kw = {"decision_from": f.day("decision_from", what="beslutets första dag"),
+              "decision_to": f.day("decision_to", what="beslutets sista dag"),
+              "agreed_price": f.number("agreed_price", what="överenskommet dygnspris")}
+        fn = set_decision
+    else:
+        kw = {"period_from": f.day("period_from", what="avtalets första dag"),
+              "period_to": f.day("period_to", what="avtalets sista dag"),
+              "daily_price": f.number("daily_price", what="dygnspris i avtalet"),
+              "signed_on": f.day("signed_on", what="undertecknat")}
+        fn = record_agreement
+    if f.errors:
+        return await _request_page(request, principal, request_id, f.errors, status=400)
+
+    def work() -> None:
+        with transaction(engine(request)) as session:
+            fn(session, request_id, actor=principal.login, **kw)
+
+    try:
+        await run(principal, work)
+    except (ValidationError, InvariantViolation) as exc:
+        errors = FormErrors()
+        for p in getattr(exc, "problems", None) or [exc]:
+            errors.add(None, swedish(getattr(p, "message", str(p))))
+        return await _request_page(request, principal, request_id, errors, status=409)
+    return await _request_page(request, principal, request_id,
+                               notice="Beslutsperiod och pris sparade." if which == "decision" else "Placeringsavtalet sparat.")
