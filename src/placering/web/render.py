@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
@@ -54,21 +54,25 @@ def _labels(codes: Any, kind: str | None = None) -> str:
 def _money(value: Any) -> str:
     from ..display import fmt_money
 
-    return fmt_money(value)
+    if value is None or isinstance(value, Undefined) or value == "":
+        return "–"
+    return fmt_money(float(value))
 
 
 def _number(value: Any, decimals: int | None = None) -> str:
     from ..display import fmt_number
 
-    if value is None or value == "":
+    if value is None or isinstance(value, Undefined) or value == "":
         return "–"
+    if isinstance(value, str):
+        return value
     return fmt_number(value, decimals)
 
 
 def _date(value: Any) -> str:
     from ..display import fmt_date
 
-    if value is None or value == "":
+    if value is None or isinstance(value, Undefined) or value == "":
         return "–"
     if isinstance(value, (date, datetime)):
         return fmt_date(value)
