@@ -85,12 +85,12 @@ async def search_page(request: Request, q: str | None = None, insats: str | None
 
 def _unit(db: Any, unit_id: str) -> dict[str, Any]:
     from ..audit.log import audit_log
-    from ..cli.register import _unit_view
     from ..register import service
+    from ..register.views import unit_view
 
     with open_session(db) as session:
         unit = service.get_unit(session, unit_id)
-        data = _unit_view(session, unit, show_protected=False)
+        data = unit_view(session, unit, show_protected=False)
         data.pop("location", None)  # never on a page: a protected unit's position, nor any other
         data["timeline"] = list(reversed(audit_log(session, unit=unit.unit_id, limit=200).entries))
     for e in data["timeline"]:
