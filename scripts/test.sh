@@ -62,4 +62,5 @@ HBA
 
 export PLACERING_TEST_PG_URL="postgresql://postgres@127.0.0.1:$PGPORT/postgres"
 export PLACERING_REQUIRE_PG=1
-.venv/bin/python -m pytest -n 2 "$@"
+# loadgroup: tests marked xdist_group share one worker (the web tests: one server per back end)
+.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

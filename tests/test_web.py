@@ -89,7 +89,10 @@ def _database(backend: str, tmp: Path):
     return make_url(base).set(database=name).render_as_string(hide_password=False), drop
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+# One server per back end, and all of its tests on one xdist worker (scripts/test.sh runs
+# --dist loadgroup): the demo register is loaded once per back end, not once per worker.
+@pytest.fixture(scope="module", params=[pytest.param("sqlite", marks=pytest.mark.xdist_group("web-sqlite")),
+                                        pytest.param("postgresql", marks=pytest.mark.xdist_group("web-postgresql"))])
 def site(request, tmp_path_factory):
     import uvicorn
 
@@ -300,6 +303,33 @@ def test_handler_matches_declines_and_chooses(browser, site):
     accessible(page)
     visit(page, "/forfragningar")
     assert url.rsplit("/", 1)[1] in page.locator("table").inner_text()
+    accessible(page)
+
+
+def test_placement_page_records_the_three_month_survey(browser, site):
+    from placering.clock import today
+    from placering.storage import open_session
+    from placering.storage.models import Placement, PlacementRequest, PlacementSurvey
+
+    with open_session(site.engine) as session:
+        request_id = session.execute(
+            select(PlacementRequest.request_id).join(Placement, Placement.request_id == PlacementRequest.id)
+            .outerjoin(PlacementSurvey, PlacementSurvey.placement_id == Placement.id)
+            .where(Placement.insats == "hvb_barn_unga", Placement.person_age < 18, Placement.status == "active",
+                   Placement.end_on.is_(None), Placement.start_on <= today() - timedelta(days=10),
+                   PlacementSurvey.id.is_(None))
+            .order_by(PlacementRequest.request_id).limit(1)).scalar_one()
+    page = as_(browser, site, "hanna")
+    visit(page, f"/forfragningar/{request_id}")
+    assert page.get_by_role("heading", name="Placering").is_visible()
+    page.locator("summary", has_text="Registrera enkäten").click()
+    page.get_by_label("Besvarad").fill(today().isoformat())
+    page.get_by_label("Positiv förändring för barnet").select_option("ja")
+    page.get_by_label("Vårdens kvalitet").select_option("bra")
+    page.get_by_label("Barnet svarade själv").select_option("nej")
+    page.get_by_role("button", name="Spara enkäten").click()
+    assert "Enkäten efter tre månader är sparad" in notice(page)
+    assert "besvarad" in page.locator("main").inner_text()
     accessible(page)
 
 

@@ -66,17 +66,25 @@ def _case_municipality(db: Any, request_id: str) -> str:
 
 
 def _overview(db: Any, principal: Principal, request_id: str) -> dict[str, Any]:
-    from ..matching.decisions import request_overview
+    from ..matching.decisions import get_request, request_overview
 
     authorize(principal, Action.REQUEST_READ, municipality=_case_municipality(db, request_id))
     with open_session(db) as session:
         data = request_overview(session, request_id, full=True)
-        placement = None
+        placement = survey = None
         if data["placement"]:
+            from ..casework.followups import surveys
             from ..casework.placements import placement_view
+            from ..clock import today
+            from datetime import date as _date
 
             placement = placement_view(session, request_id)
+            start = _date.fromisoformat(data["placement"]["start_on"])
+            row = get_request(session, request_id)
+            found = surveys(session, max(start, today()), request_pk=row.id)
+            survey = found[0] if found else None
     data["placement_view"] = placement
+    data["survey"] = survey
     return data
 
 
@@ -347,3 +355,33 @@ async def placement_decision(request: Request, request_id: str, principal: Princ
         return await _request_page(request, principal, request_id, errors, status=409)
     return await _request_page(request, principal, request_id,
                                notice="Beslutsperiod och pris sparade." if which == "decision" else "Placeringsavtalet sparat.")
+
+
+@router.post("/forfragningar/{request_id}/enkat")
+async def survey(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
+    from ..casework.followups import record_survey
+    from ..cli.messages import swedish
+
+    authorize(principal, Action.SURVEY_WRITE,
+              municipality=await run(principal, _case_municipality, engine(request), request_id))
+    f = Form(await request.form())
+    answered_on = f.day("answered_on", required=True, what="datum då enkäten besvarades")
+    positive = f.text("positive_change", required=True, what="om en positiv förändring skett")
+    quality = f.text("care_quality", required=True, what="vårdens kvalitet")
+    child = f.text("child_answered", required=True, what="om barnet svarade själv")
+    if f.errors:
+        return await _request_page(request, principal, request_id, f.errors, status=400)
+
+    def work() -> None:
+        with transaction(engine(request)) as session:
+            record_survey(session, request_id, answered_on=answered_on, positive_change=positive == "ja",
+                          care_quality=quality, child_answered=child == "ja", actor=principal.login)
+
+    try:
+        await run(principal, work)
+    except (ValidationError, InvariantViolation) as exc:
+        errors = FormErrors()
+        for p in getattr(exc, "problems", None) or [exc]:
+            errors.add("answered_on", swedish(getattr(p, "message", str(p))))
+        return await _request_page(request, principal, request_id, errors, status=409)
+    return await _request_page(request, principal, request_id, notice="Enkäten efter tre månader är sparad.")
