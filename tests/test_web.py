@@ -89,47 +89,80 @@ def _database(backend: str, tmp: Path):
     return make_url(base).set(database=name).render_as_string(hide_password=False), drop
 
 
-# One server per back end, and all of its tests on one xdist worker (scripts/test.sh runs
-# --dist loadgroup): the demo register is loaded once per back end, not once per worker.
-@pytest.fixture(scope="module", params=[pytest.param("sqlite", marks=pytest.mark.xdist_group("web-sqlite")),
-                                        pytest.param("postgresql", marks=pytest.mark.xdist_group("web-postgresql"))])
-def site(request, tmp_path_factory):
-    import uvicorn
+class _Sites:
+    """The servers of this test session, one per back end, started when first asked for and
+    stopped at the end of the session (never torn down and set up again between tests)."""
 
-    from placering.access.users import add_user
-    from placering.demo import load_demo
-    from placering.server.app import create_app
-    from placering.server.settings import ServerSettings
-    from placering.storage import transaction
-    from placering.storage.database import make_engine, upgrade
+    def __init__(self, tmp_path_factory) -> None:
+        self.tmp = tmp_path_factory
+        self.sites: dict[str, Site] = {}
+        self.stops: list = []
 
-    url, drop = _database(request.param, tmp_path_factory.mktemp("web"))
-    engine = make_engine(url)
-    upgrade(engine)
-    load_demo(engine, actor="demo")
-    with transaction(engine) as session:
-        for login, roles, municipality in PEOPLE:
-            add_user(session, login, roles=roles, municipality=municipality, password=PASSWORD)
-    app = create_app(ServerSettings(database_url=url, secret_key="w" * 40, cookie_secure=False, log_requests=False),
-                     engine=engine)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    s = Site(request.param, f"http://127.0.0.1:{port}", engine)
-    yield s
-    for page in s.pages.values():
-        page.context.close()
-    server.should_exit = True
-    thread.join(10)
-    engine.dispose()
-    if drop is not None:
-        drop()
-    _report_timings(s)
+    def get(self, backend: str) -> Site:
+        if backend not in self.sites:
+            self.sites[backend] = self._start(backend)
+        return self.sites[backend]
+
+    def _start(self, backend: str) -> Site:
+        import uvicorn
+
+        from placering.access.users import add_user
+        from placering.demo import load_demo
+        from placering.server.app import create_app
+        from placering.server.settings import ServerSettings
+        from placering.storage import transaction
+        from placering.storage.database import make_engine, upgrade
+
+        url, drop = _database(backend, self.tmp.mktemp("web"))
+        engine = make_engine(url)
+        upgrade(engine)
+        load_demo(engine, actor="demo")
+        with transaction(engine) as session:
+            for login, roles, municipality in PEOPLE:
+                add_user(session, login, roles=roles, municipality=municipality, password=PASSWORD)
+        app = create_app(ServerSettings(database_url=url, secret_key="w" * 40, cookie_secure=False,
+                                        log_requests=False), engine=engine)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        site = Site(backend, f"http://127.0.0.1:{port}", engine)
+
+        def stop() -> None:
+            for page in site.pages.values():
+                page.context.close()
+            server.should_exit = True
+            thread.join(10)
+            engine.dispose()
+            if drop is not None:
+                drop()
+            _report_timings(site)
+
+        self.stops.append(stop)
+        return site
+
+    def close(self) -> None:
+        for stop in reversed(self.stops):
+            stop()
+
+
+@pytest.fixture(scope="session")
+def _sites(tmp_path_factory, browser):  # after the browser: its pages close before it does
+    sites = _Sites(tmp_path_factory)
+    yield sites
+    sites.close()
+
+
+# Every test runs on both back ends; all tests of one back end on one xdist worker
+# (scripts/test.sh runs --dist loadgroup), so its demo register is loaded once.
+@pytest.fixture(params=[pytest.param("sqlite", marks=pytest.mark.xdist_group("web-sqlite")),
+                        pytest.param("postgresql", marks=pytest.mark.xdist_group("web-postgresql"))])
+def site(request, _sites) -> Site:
+    return _sites.get(request.param)
 
 
 def _report_timings(s: Site) -> None:
@@ -219,6 +252,7 @@ def shot(page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 900})
         path = Path(target or "/tmp") / f"{name}-{width}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(path), full_page=width == 1280)
     page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -279,9 +313,9 @@ def test_handler_matches_declines_and_chooses(browser, site):
     assert re.search(r"\d+,\d km", first), first
     groups = page.locator("details summary")
     assert groups.count() >= 3 and "enheter)" in groups.first.inner_text()
+    shot(page, "match")
     groups.first.click()
     assert page.locator("details[open] tbody tr").count() >= 1
-    shot(page, "match")
     timed(site, "match page (900 units)", page, url)
 
     unit1 = recs.nth(0).locator("input[name=unit_id]").first.get_attribute("value")

@@ -15,7 +15,7 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], series: Sequence
 
     n = len(labels)
     bars = len(series)
-    label_w, width, bar_h, gap, top = 200, 520, 18, 10, 30
+    label_w, width, bar_h, gap, top = 215, 540, 18, 10, 30
     plot_w = width - label_w - 70
     row_h = bars * bar_h + gap
     height = top + n * row_h + 10
@@ -33,7 +33,7 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], series: Sequence
         x += 34 + 10 * len(name)
     for row, text in enumerate(labels):
         y0 = top + row * row_h
-        short = text if len(text) <= 26 else text[:25] + "…"
+        short = text if len(text) <= 24 else text[:23] + "…"
         parts.append(f'<text class="chart-text" x="{label_w - 8}" y="{y0 + bars * bar_h / 2 + 4:.0f}" '
                      f'text-anchor="end">{escape(short)}</text>')
         for i, (_name, values) in enumerate(series):

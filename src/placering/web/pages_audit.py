@@ -40,7 +40,7 @@ async def index(request: Request, principal: Principal = Depends(signed_in)) -> 
     return render(request, "audit_index.html", {"title": "Revision"})
 
 
-PAUSED_COLUMNS = [Column("id", "Id", link="url"), Column("name", "Namn"), Column("status", "Status", "unit_status"),
+PAUSED_COLUMNS = [Column("id", "Id", link="url"), Column("name", "Namn"), Column("status_label", "Status"),
                   Column("since", "Sedan"), Column("reason", "Orsak", "removal_reason"), Column("actor", "Beslutad av"),
                   Column("rule_id", "Regel"), Column("note", "Anteckning"), Column("org_nr", "Org.nr"),
                   Column("insatser", "Insatser", "insats"), Column("municipality", "Kommun"),
@@ -54,22 +54,10 @@ def _paused_listings(db: Any, day: date) -> list[Listing]:
         report = paused(session, day)
 
     def rows(items: list) -> list[dict[str, Any]]:
-        out = []
-        for r in items:
-            d = r.to_dict()
-            d["status"] = d["status"]
-            d["url"] = f"/register/enheter/{d['id']}" if d["kind"] == "unit" else None
-            out.append(d)
-        return out
+        return [dict(r.to_dict(), url=f"/register/enheter/{r.id}" if r.kind == "unit" else None) for r in items]
 
-    cols = [Column(**{**c.__dict__}) for c in PAUSED_COLUMNS]
-    # an agreement's status has its own labels
-    for r in report.paused + report.watch:
-        pass
+    cols = PAUSED_COLUMNS
     p_rows, w_rows = rows(report.paused), rows(report.watch)
-    for r in p_rows + w_rows:
-        if r["kind"] == "agreement":
-            r["status"] = r["status_label"]
     return [Listing("pausade", f"Får inte rekommenderas eller beställas från per {day.isoformat()} ({len(p_rows)})",
                     cols, p_rows, empty="Inga pausade enheter eller avtal."),
             Listing("bevakning", f"Bevakning per {day.isoformat()} ({len(w_rows)})", cols, w_rows,
