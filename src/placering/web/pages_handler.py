@@ -70,7 +70,9 @@ def _overview(db: Any, principal: Principal, request_id: str) -> dict[str, Any]:
 
     authorize(principal, Action.REQUEST_READ, municipality=_case_municipality(db, request_id))
     with open_session(db) as session:
-        data = request_overview(session, request_id, full=True)
+        # `excluded` stays compact here (counts per reason): the units of one reason are listed
+        # on their own page (at 20,000 units rebuilding and showing all of them took seconds).
+        data = request_overview(session, request_id, full=False)
         placement = survey = None
         if data["placement"]:
             from ..casework.followups import surveys
@@ -215,13 +217,24 @@ async def my_requests(request: Request, alla: str | None = None, principal: Prin
 
 def _grouped_exclusions(doc: dict[str, Any]) -> list[dict[str, Any]]:
     from ..labels import label
+    from ..matching.compact import summary
 
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for unit in doc.get("excluded") or []:
-        for code in dict.fromkeys(r["code"] for r in unit.get("reasons") or []):
-            groups.setdefault(code, []).append(unit)
-    out = [{"code": code, "label": label(code, "exclusion"), "units": units} for code, units in groups.items()]
-    return sorted(out, key=lambda g: (-len(g["units"]), g["label"]))
+    return [{"code": code, "label": label(code, "exclusion"), "count": n} for code, n in summary(doc)]
+
+
+def _excluded_units(db: Any, principal: Principal, request_id: str, code: str) -> dict[str, Any]:
+    """The latest decision's excluded units of one reason, each with all its reasons."""
+    from ..matching.decisions import full_document, get_request, latest_decision, shown_document, stored_document
+
+    authorize(principal, Action.REQUEST_READ, municipality=_case_municipality(db, request_id))
+    with open_session(db) as session:
+        row = get_request(session, request_id)
+        decision = latest_decision(session, row)
+        if decision is None:
+            raise NotFound(f"request '{request_id}' has no decision yet")
+        doc = full_document(session, row, shown_document(session, row, stored_document(decision)))
+    units = [u for u in doc.get("excluded") or [] if any(r["code"] == code for r in u.get("reasons") or [])]
+    return {"seq": doc.get("seq"), "units": units, "total": len(doc.get("excluded") or [])}
 
 
 async def _request_page(request: Request, principal: Principal, request_id: str, errors: FormErrors | None = None,
@@ -237,6 +250,16 @@ async def _request_page(request: Request, principal: Principal, request_id: str,
 @router.get("/forfragningar/{request_id}")
 async def request_page(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
     return await _request_page(request, principal, request_id)
+
+
+@router.get("/forfragningar/{request_id}/uteslutna/{code}")
+async def excluded_page(request: Request, request_id: str, code: str,
+                        principal: Principal = Depends(signed_in)) -> Response:
+    from ..labels import label
+
+    data = await run(principal, _excluded_units, engine(request), principal, request_id, code)
+    return render(request, "excluded.html", {"title": f"Uteslutna: {label(code, 'exclusion')}", "rid": request_id,
+                                             "code": code, "label": label(code, "exclusion"), **data})
 
 
 @router.post("/forfragningar/{request_id}/valj")
