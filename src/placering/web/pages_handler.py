@@ -6,7 +6,6 @@ and the placement page."""
 from __future__ import annotations
 
 import secrets
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,41 +19,19 @@ from .render import FormErrors, render
 from .session import engine, run, signed_in
 
 router = APIRouter()
-_LOCK = threading.Lock()
 
 
 # --- library calls (run in a worker thread, acting as the signed-in person) --------------------
 
-def _context(app: Any, db: Any, insats: str) -> Any:
-    """The match context of the register's current revision, kept per insats while the revision
-    stays the same (a new revision is a new snapshot: loaded again)."""
-    from ..matching.matcher import MatchContext
-    from ..storage.history import current_revision
+def _match(db: Any, request_in: Any, actor: str) -> str:
+    """Decide and store the request through matching.views.match, as `placering match` and the
+    API do (the same checks, rules and history)."""
+    import json
 
-    cache = getattr(app.state, "web_match_contexts", None)
-    if cache is None:
-        cache = app.state.web_match_contexts = {}
-    with open_session(db) as session:
-        revision = current_revision(session)
-    with _LOCK:
-        hit = cache.get(insats)
-        if hit is not None and hit[0] == revision:
-            return hit[1]
-    ctx = MatchContext.load(db, engine="vectorized", insatser=[insats])
-    with _LOCK:
-        cache[insats] = (revision, ctx)
-    return ctx
+    from ..matching.views import match
 
-
-def _match(app: Any, db: Any, request_in: Any, actor: str) -> str:
-    from ..matching.decisions import check_new_content
-    from ..matching.matcher import match_request
-
-    with open_session(db) as session:
-        check_new_content(session, [request_in])
-    ctx = _context(app, db, request_in.insats)
-    with transaction(db) as session:
-        match_request(session, request_in, context=ctx, actor=actor)
+    match(db, json.dumps(request_in.payload(), ensure_ascii=False).encode("utf-8"), "webbformulär", actor=actor,
+          documents_as=None)
     return request_in.request_id
 
 
@@ -183,7 +160,7 @@ async def submit_request(request: Request, principal: Principal = Depends(signed
     try:
         request_in = validate_request({k: v for k, v in data.items() if v is not None or k == "subcategory"})
         authorize(principal, Action.REQUEST_MATCH, municipality=request_in.municipality)
-        await run(principal, _match, request.app, engine(request), request_in, principal.login)
+        await run(principal, _match, engine(request), request_in, principal.login)
     except ValidationError as exc:
         for p in exc.problems:
             from ..cli.messages import swedish
@@ -265,7 +242,7 @@ async def excluded_page(request: Request, request_id: str, code: str,
 @router.post("/forfragningar/{request_id}/valj")
 async def choose(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
     from ..cli.messages import swedish
-    from ..matching.decisions import choose as choose_unit
+    from ..matching.views import choose as choose_unit
 
     f = Form(await request.form())
     unit_id = f.text("unit_id", required=True, what="enhet")
@@ -275,13 +252,9 @@ async def choose(request: Request, request_id: str, principal: Principal = Depen
         return await _request_page(request, principal, request_id, f.errors, status=400)
     authorize(principal, Action.REQUEST_CHOOSE, municipality=await run(principal, _case_municipality, engine(request), request_id))
 
-    def work() -> Any:
-        with transaction(engine(request)) as session:
-            p = choose_unit(session, request_id, unit_id, actor=principal.login, reason=reason, special_reason=special)
-            return p.status
-
     try:
-        status = await run(principal, work)
+        status = (await run(principal, choose_unit, engine(request), request_id, unit_id, actor=principal.login,
+                            reason=reason, special_reason=special))["status"]
     except (ValidationError, InvariantViolation, NotFound) as exc:
         errors = FormErrors()
         for p in getattr(exc, "problems", None) or [exc]:
@@ -295,7 +268,7 @@ async def choose(request: Request, request_id: str, principal: Principal = Depen
 @router.post("/forfragningar/{request_id}/tacka-nej")
 async def decline(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
     from ..cli.messages import swedish
-    from ..matching.decisions import decline as decline_unit
+    from ..matching.views import decline as decline_unit
 
     f = Form(await request.form())
     unit_id = f.text("unit_id", required=True, what="enhet") or ""
@@ -308,12 +281,8 @@ async def decline(request: Request, request_id: str, principal: Principal = Depe
     authorize(principal, Action.REQUEST_DECLINE,
               municipality=await run(principal, _case_municipality, engine(request), request_id))
 
-    def work() -> None:
-        with transaction(engine(request)) as session:
-            decline_unit(session, request_id, unit_id, reason=reason, actor=principal.login)
-
     try:
-        await run(principal, work)
+        await run(principal, decline_unit, engine(request), request_id, unit_id, reason=reason, actor=principal.login)
     except (ValidationError, InvariantViolation, NotFound) as exc:
         errors = FormErrors()
         errors.add(f"decline-{unit_id}", swedish(str(exc)))
@@ -324,21 +293,11 @@ async def decline(request: Request, request_id: str, principal: Principal = Depe
 
 @router.post("/forfragningar/{request_id}/matcha-igen")
 async def rematch(request: Request, request_id: str, principal: Principal = Depends(signed_in)) -> Response:
-    from ..matching.decisions import get_request, request_model
-    from ..matching.matcher import match_request
+    from ..matching.views import rematch as rematch_request
 
     authorize(principal, Action.REQUEST_MATCH,
               municipality=await run(principal, _case_municipality, engine(request), request_id))
-
-    def work() -> None:
-        db = engine(request)
-        with open_session(db) as session:
-            model = request_model(get_request(session, request_id))
-        ctx = _context(request.app, db, model.insats)
-        with transaction(db) as session:
-            match_request(session, model, context=ctx, actor=principal.login, again=True)
-
-    await run(principal, work)
+    await run(principal, rematch_request, engine(request), request_id, actor=principal.login, full=False)
     return RedirectResponse(f"/forfragningar/{request_id}", status_code=303)
 
 

@@ -58,7 +58,7 @@ def _can_edit(p: Principal) -> bool:
 async def search_page(request: Request, q: str | None = None, insats: str | None = None, status: str | None = None,
                       principal: Principal = Depends(signed_in)) -> Response:
     authorize(principal, Action.REGISTER_READ)
-    from ..register.search import search
+    from ..register.views import search
 
     hits = None
     errors = FormErrors()
@@ -69,13 +69,9 @@ async def search_page(request: Request, q: str | None = None, insats: str | None
         if contains_personnummer(q):
             errors.add("q", "Skriv inga personnummer eller samordningsnummer här.")
         else:
-            def work() -> list[dict[str, Any]]:
-                with open_session(engine(request)) as session:
-                    return [h.as_dict() for h in search(session, q, insats=insats or None, status=status or None,
-                                                        limit=30)]
-
             try:
-                hits = await run(principal, work)
+                hits = await run(principal, search, engine(request), q, insats=insats or None, status=status or None,
+                                 limit=30)
             except ValidationError as exc:
                 errors.add_problems(exc, {None: "q"})
     return render(request, "register_search.html", {"title": "Sök i registret", "q": q, "hits": hits,
@@ -113,19 +109,15 @@ async def unit_page(request: Request, unit_id: str, principal: Principal = Depen
     return await _unit_page(request, principal, unit_id)
 
 
-def _apply(session: Any, event: dict, actor: str) -> list:
-    from ..rules.register_status import apply_register_event
-
-    return apply_register_event(session, event, actor=actor)
-
-
 @router.post("/register/enheter/{unit_id}/{what}")
 async def unit_change(request: Request, unit_id: str, what: str, principal: Principal = Depends(signed_in)) -> Response:
+    """The unit page's forms, each through the register's view function the CLI and the API call."""
     from ..cli.messages import swedish
-    from ..register import service
+    from ..register import views
 
     f = Form(await request.form())
     actor = principal.login
+    db = engine(request)
     if what == "status":
         authorize(principal, Action.REGISTER_STATUS)
         status = f.text("status", required=True, what="ny status")
@@ -133,10 +125,9 @@ async def unit_change(request: Request, unit_id: str, what: str, principal: Prin
         note = f.text("status_note")
         on = f.day("status_on", what="datum")
 
-        def work(session: Any) -> str:
-            e = service.change_unit_status(session, unit_id, status, actor=actor, reason=reason, note=note,
-                                           effective_on=on)
-            return f"Status ändrad till {_l(e.changes['status'][1], 'unit_status').lower()}."
+        def work() -> str:
+            e = views.change_status(db, unit_id, status, actor=actor, reason=reason, note=note, effective_on=on)
+            return f"Status ändrad till {_l(e['changes']['status'][1], 'unit_status').lower()}."
     elif what == "kontroll":
         authorize(principal, Action.REGISTER_CHECK)
         kind = f.text("check_kind", required=True, what="kontroll")
@@ -145,14 +136,10 @@ async def unit_change(request: Request, unit_id: str, what: str, principal: Prin
         on = f.day("check_on", required=True, what="datum för kontrollen")
         source = f.text("check_source")
 
-        def work(session: Any) -> str:
-            unit = service.get_unit(session, unit_id)
-            supplier = service.supplier_of(session, unit)
-            row = service.record_check(session, supplier.org_nr, kind, result, performed_on=on, actor=actor,
-                                       value=value, source=source)
-            applied = _apply(session, {"kind": "check", "org_nr": supplier.org_nr, "check_id": row.id, "check": {
-                "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor)
-            return "Kontrollen är registrerad." + _applied(applied)
+        def work() -> str:
+            org_nr = views.show_unit(db, unit_id)["org_nr"]
+            e = views.record_check(db, org_nr, kind, result, performed_on=on, actor=actor, value=value, source=source)
+            return "Kontrollen är registrerad." + _applied(e.get("rules"))
     elif what == "tillstand":
         authorize(principal, Action.REGISTER_PERMIT)
         dnr = f.text("dnr", required=True, what="diarienummer")
@@ -160,13 +147,9 @@ async def unit_change(request: Request, unit_id: str, what: str, principal: Prin
         on = f.day("permit_on", required=True, what="datum för IVO:s beslut")
         insats = f.text("permit_insats")
 
-        def work(session: Any) -> str:
-            row = service.record_permit(session, unit_id, dnr=dnr, status=pstatus, decided_on=on, actor=actor,
-                                        insats=insats)
-            applied = _apply(session, {"kind": "permit", "unit_id": unit_id, "permit": {
-                "dnr": row.dnr, "status": row.status, "insats": row.insats, "target_groups": row.target_groups,
-                "decided_on": row.decided_on}}, actor)
-            return "IVO-beslutet är registrerat." + _applied(applied)
+        def work() -> str:
+            e = views.record_permit(db, unit_id, dnr=dnr, status=pstatus, decided_on=on, actor=actor, insats=insats)
+            return "IVO-beslutet är registrerat." + _applied(e.get("rules"))
     elif what == "synpunkt":
         authorize(principal, Action.COMPLAINT_WRITE)
         category = f.text("complaint_category", required=True, what="kategori")
@@ -174,19 +157,17 @@ async def unit_change(request: Request, unit_id: str, what: str, principal: Prin
         on = f.day("complaint_on", required=True, what="datum då synpunkten kom in")
         note = f.text("complaint_note")
 
-        def work(session: Any) -> str:
-            from ..casework.complaints import receive
-
-            row, applied = receive(session, unit_id, received_on=on, category=category, actor=actor, outcome=outcome,
-                                   note=note, received_by="Spink")
-            return f"Synpunkt {row.id} är registrerad." + _applied(applied)
+        def work() -> str:
+            e = views.record_complaint(db, unit_id, category=category, received_on=on, actor=actor, outcome=outcome,
+                                       note=note)
+            return f"Synpunkt {e['entity_id']} är registrerad." + _applied(e.get("rules"))
     elif what == "besok":
         authorize(principal, Action.REGISTER_VISIT)
         on = f.day("visit_on", required=True, what="datum för besöket")
         note = f.text("visit_note")
 
-        def work(session: Any) -> str:
-            service.record_visit(session, unit_id, visited_on=on, actor=actor, note=note)
+        def work() -> str:
+            views.record_visit(db, unit_id, visited_on=on, actor=actor, note=note)
             return "Besöket är registrerat."
     elif what == "avtal":
         authorize(principal, Action.REGISTER_AGREEMENT)
@@ -196,24 +177,17 @@ async def unit_change(request: Request, unit_id: str, what: str, principal: Prin
         note = f.text("agreement_note")
         on = f.day("agreement_on", what="datum")
 
-        def work(session: Any) -> str:
-            org_nr = None
-            if scope == "supplier":
-                org_nr = service.supplier_of(session, service.get_unit(session, unit_id)).org_nr
-            e = service.change_agreement_status(session, agreement, astatus, actor=actor, note=note, effective_on=on,
-                                                org_nr=org_nr)
-            return f"Avtal {agreement}: {_l(e.changes['status'][1], 'agreement_status').lower()}."
+        def work() -> str:
+            org_nr = views.show_unit(db, unit_id)["org_nr"] if scope == "supplier" else None
+            e = views.change_agreement(db, agreement, astatus, actor=actor, note=note, supplier=org_nr,
+                                       effective_on=on)
+            return f"Avtal {agreement}: {_l(e['changes']['status'][1], 'agreement_status').lower()}."
     else:
         raise NotFound(f"no form '{what}' on a unit page")
     if f.errors:
         return await _unit_page(request, principal, unit_id, f.errors, values=f.values, status=400)
-
-    def write() -> str:
-        with transaction(engine(request)) as session:
-            return work(session)
-
     try:
-        notice = await run(principal, write)
+        notice = await run(principal, work)
     except (ValidationError, InvariantViolation) as exc:
         errors = FormErrors()
         for p in getattr(exc, "problems", None) or [exc]:
@@ -228,29 +202,25 @@ def _l(code: Any, kind: str) -> str:
     return label(code, kind)
 
 
-def _applied(applied: list) -> str:
+def _applied(applied: list | None) -> str:
     if not applied:
         return ""
-    return " Registerreglerna: " + "; ".join(f"{a.rule}: {a.message}" for a in applied) + "."
+    return " Registerreglerna: " + "; ".join(f"{a['rule']}: {a['message']}" for a in applied) + "."
 
 
 @router.get("/register/intrade")
 async def entries(request: Request, principal: Principal = Depends(signed_in)) -> Response:
     authorize(principal, Action.REGISTER_READ)
-    from ..register.entry import pending_entries
+    from ..register.views import pending_entries
 
-    def work() -> list[dict[str, Any]]:
-        with open_session(engine(request)) as session:
-            return pending_entries(session)
-
-    rows = await run(principal, work)
+    rows = await run(principal, pending_entries, engine(request))
     return render(request, "entries.html", {"title": "Inträdesprövning", "rows": rows, "A": Action})
 
 
 @router.post("/register/intrade/{unit_id}")
 async def entry_decide(request: Request, unit_id: str, principal: Principal = Depends(signed_in)) -> Response:
     from ..cli.messages import swedish
-    from ..register.entry import approve_entry, reject_entry
+    from ..register.views import decide_entry
 
     if not allowed(principal, Action.REGISTER_ENTRY):  # maintainers, and procurement for framework entries
         authorize(principal, Action.REGISTER_STATUS)
@@ -259,25 +229,16 @@ async def entry_decide(request: Request, unit_id: str, principal: Principal = De
     text = f.text(f"text-{unit_id}", required=True, what="en anteckning eller ett skäl")
     errors = f.errors
     if not errors:
-        def work() -> None:
-            with transaction(engine(request)) as session:
-                if decision == "approve":
-                    approve_entry(session, unit_id, actor=principal.login, note=text)
-                else:
-                    reject_entry(session, unit_id, actor=principal.login, reason=text)
-
         try:
-            await run(principal, work)
+            await run(principal, decide_entry, engine(request), unit_id, approve=decision == "approve", text=text,
+                      actor=principal.login)
             return RedirectResponse("/register/intrade", status_code=303)
         except (ValidationError, InvariantViolation, NotFound) as exc:
             errors.add(f"text-{unit_id}", swedish(str(exc)))
-    from ..register.entry import pending_entries
+    from ..register.views import pending_entries
 
-    def rows() -> list[dict[str, Any]]:
-        with open_session(engine(request)) as session:
-            return pending_entries(session)
-
-    return render(request, "entries.html", {"title": "Inträdesprövning", "rows": await run(principal, rows),
+    return render(request, "entries.html", {"title": "Inträdesprövning",
+                                            "rows": await run(principal, pending_entries, engine(request)),
                                             "A": Action, "errors": errors}, status=400)
 
 
@@ -285,18 +246,11 @@ async def entry_decide(request: Request, unit_id: str, principal: Principal = De
 async def proposals(request: Request, status: str | None = "open", kind: str | None = None,
                     principal: Principal = Depends(signed_in)) -> Response:
     authorize(principal, Action.REGISTER_READ)
-    from ..rules.register_status import list_proposals
+    from ..register.views import proposals as list_proposals
 
     status = status if status in ("open", "accepted", "dismissed") else None
-
-    def work() -> list[dict[str, Any]]:
-        with open_session(engine(request)) as session:
-            return [{"id": p.id, "kind": p.kind, "status": p.status, "org_nr": p.org_nr, "unit_id": p.unit_id,
-                     "rule_id": p.rule_id, "message": p.message, "created_on": p.created_on,
-                     "decided_by": p.decided_by, "decision_note": p.decision_note}
-                    for p in list_proposals(session, status=status) if not kind or p.kind == kind]
-
-    rows = await run(principal, work)
+    rows = [p for p in await run(principal, list_proposals, engine(request), status=status)
+            if not kind or p["kind"] == kind]
     from ..labels import catalogue
 
     return render(request, "proposals.html", {"title": "Förslag från registerreglerna", "rows": rows, "status": status,
@@ -306,7 +260,7 @@ async def proposals(request: Request, status: str | None = "open", kind: str | N
 
 @router.post("/register/forslag/{proposal_id}")
 async def proposal_decide(request: Request, proposal_id: int, principal: Principal = Depends(signed_in)) -> Response:
-    from ..rules.register_status import decide_proposal
+    from ..register.views import decide_proposal
 
     authorize(principal, Action.REGISTER_PROPOSAL)
     f = Form(await request.form())
@@ -316,37 +270,17 @@ async def proposal_decide(request: Request, proposal_id: int, principal: Princip
         return render(request, "error.html", {"title": "Felaktiga uppgifter", "errors": f.errors,
                                               "message": "Skriv en anteckning om beslutet."}, status=400)
 
-    def work() -> None:
-        with transaction(engine(request)) as session:
-            decide_proposal(session, proposal_id, accept=decision == "accept", actor=principal.login, note=note)
-
-    await run(principal, work)
+    await run(principal, decide_proposal, engine(request), proposal_id, accept=decision == "accept",
+              actor=principal.login, note=note)
     return RedirectResponse("/register/forslag", status_code=303)
 
 
 # --- import by upload ----------------------------------------------------------------------------
 
 def _import(db: Any, name: str, data: bytes, actor: str, *, dry_run: bool, skip_conflicts: bool) -> dict[str, Any]:
-    from ..cli.register import _read_input
-    from ..register import service
-    from ..rules import load_ruleset
+    from ..register.views import import_file
 
-    suffix = ".json" if name.lower().endswith(".json") else ".csv" if name.lower().endswith(".csv") else ""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / ("upload" + suffix)
-        path.write_bytes(data)
-        doc, notes, csv_doc = _read_input(str(path))
-    ruleset = load_ruleset()
-    with transaction(db) as session:
-        summary = service.import_document(
-            session, doc, actor=actor, source=name, dry_run=dry_run,
-            locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
-            skip_conflicts=skip_conflicts, ruleset=ruleset)
-        if dry_run:
-            session.rollback()
-    out = summary.as_dict()
-    out["notes"] = notes
-    return out
+    return import_file(db, data, name, actor=actor, dry_run=dry_run, skip_conflicts=skip_conflicts)
 
 
 @router.get("/register/import")

@@ -23,28 +23,20 @@ router = APIRouter()
 @router.get("/granskningar")
 async def queue(request: Request, status: str | None = "pending", principal: Principal = Depends(signed_in)) -> Response:
     authorize(principal, Action.REVIEW_READ)
-    from ..matching.review import list_reviews
+    from ..matching.views import review_list
 
     status = status if status in ("pending", "approved", "rejected") else None
     scope = municipality_scope(principal, Action.REVIEW_READ)
-
-    def work() -> list[dict[str, Any]]:
-        with open_session(engine(request)) as session:
-            rows = list_reviews(session, status)
-        return rows
-
-    rows = await run(principal, work)
+    rows = await run(principal, review_list, engine(request), status=status)
     if scope is not None:
         rows = [r for r in rows if fold(r.get("municipality") or "") == fold(scope)] if rows and "municipality" in rows[0] else []
     return render(request, "reviews.html", {"title": "Granskningar av direktupphandling", "rows": rows, "status": status})
 
 
 def _detail(db: Any, principal: Principal, review_id: str) -> dict[str, Any]:
-    from ..matching.review import review_detail
-    from ..rules import load_ruleset
+    from ..matching.views import review_show
 
-    with open_session(db) as session:
-        data = review_detail(session, review_id, load_ruleset())
+    data = review_show(db, review_id)
     authorize(principal, Action.REVIEW_READ, municipality=data["request"]["municipality"])
     return data
 
@@ -64,7 +56,7 @@ async def case(request: Request, review_id: str, principal: Principal = Depends(
 @router.post("/granskningar/{review_id}")
 async def decide(request: Request, review_id: str, principal: Principal = Depends(signed_in)) -> Response:
     from ..cli.messages import swedish
-    from ..matching.review import decide_review
+    from ..matching.views import review_decide
 
     authorize(principal, Action.REVIEW_DECIDE)
     f = Form(await request.form())
@@ -75,13 +67,9 @@ async def decide(request: Request, review_id: str, principal: Principal = Depend
     if f.errors:
         return await _page(request, principal, review_id, f.errors, status=400)
 
-    def work() -> str:
-        with transaction(engine(request)) as session:
-            return decide_review(session, review_id, approve=decision == "approve", actor=principal.login,
-                                 note=note).status
-
     try:
-        status = await run(principal, work)
+        status = (await run(principal, review_decide, engine(request), review_id, approve=decision == "approve",
+                            actor=principal.login, note=note))["status"]
     except (ValidationError, InvariantViolation, NotPermitted) as exc:
         errors = FormErrors()
         errors.add("note", swedish(str(exc)))
