@@ -91,7 +91,12 @@ async def start(request: Request, principal: Principal = Depends(signed_in)) -> 
 
 
 def render_error(request: Request, status: int, content: dict) -> Response:
-    """The server's error answer for a web page: sign-in for 401, else a page in Swedish."""
+    """The server's error answer for a web page: sign-in for 401, else a page in Swedish. The
+    server's own browser routes (/auth/…, the identity provider's callback) keep their JSON."""
+    if request.url.path.startswith("/auth/"):
+        from starlette.responses import JSONResponse
+
+        return JSONResponse(content, status_code=status)
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":
