@@ -159,8 +159,12 @@ def _sites(tmp_path_factory, browser):  # after the browser: its pages close bef
 
 # Every test runs on both back ends; all tests of one back end on one xdist worker
 # (scripts/test.sh runs --dist loadgroup), so its demo register is loaded once.
-@pytest.fixture(params=[pytest.param("sqlite", marks=pytest.mark.xdist_group("web-sqlite")),
-                        pytest.param("postgresql", marks=pytest.mark.xdist_group("web-postgresql"))])
+pytestmark = pytest.mark.parametrize("site", [
+    pytest.param("sqlite", marks=pytest.mark.xdist_group("web-sqlite")),
+    pytest.param("postgresql", marks=pytest.mark.xdist_group("web-postgresql"))], indirect=True)
+
+
+@pytest.fixture
 def site(request, _sites) -> Site:
     return _sites.get(request.param)
 
