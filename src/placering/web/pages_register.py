@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..access.policy import Action, Principal, allowed, authorize
 from ..errors import InvariantViolation, NotFound, ValidationError
-from ..storage import open_session, transaction
+from ..storage import open_session
 from .forms import Form
 from .render import FormErrors, render
 from .session import engine, run, signed_in
