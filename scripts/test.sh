@@ -27,6 +27,13 @@ if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 
+# Chromium from the distribution for the web interface's browser tests (Playwright drives it;
+# Playwright's own browser download is not reachable from these machines).
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || echo "warning: could not install chromium; the browser tests will fail" >&2
+fi
+
 PGTMP=$(mktemp -d /tmp/placering-pg.XXXXXX)
 PGPORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 as_pg=()
@@ -55,4 +62,5 @@ HBA
 
 export PLACERING_TEST_PG_URL="postgresql://postgres@127.0.0.1:$PGPORT/postgres"
 export PLACERING_REQUIRE_PG=1
-.venv/bin/python -m pytest -n 2 "$@"
+# loadgroup: tests marked xdist_group share one worker (the web tests: one server per back end)
+.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
