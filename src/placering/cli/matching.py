@@ -508,6 +508,9 @@ def request_grant(request_id: str, reader: str, valid_from: str | None, valid_to
     from ..access.protected_cases import grant
     from ..display import today
     from ..storage import transaction
+    from .common import database_only
+
+    database_only("request grant")
 
     start = parse_date(valid_from, "--from") or today()
     end = parse_date(valid_to, "--until")
