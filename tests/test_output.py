@@ -91,7 +91,7 @@ def test_a_long_list_shows_a_count_and_how_to_get_it_all(loaded):
     lines = ok(loaded("register", "search", "Korttidshem", "--limit", "60", "--jsonl")).stdout.splitlines()
     assert len(lines) == n and json.loads(lines[0])["unit_id"].startswith("U-5")
     both = loaded("register", "search", "x", "--json", "--csv")
-    assert both.exit_code == 2 and "ange en av --json, --jsonl, --csv och --excel" in both.stderr
+    assert both.exit_code == 2 and "ange en av --json, --jsonl, --csv, --excel och --xlsx" in both.stderr
 
 
 # --- 2. Swedish for people, codes for programs ----------------------------------------------

@@ -564,7 +564,7 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
         for e in entries:  # a person reads the time as Swedish time (fmt_datetime)
             e["recorded_at"] = datetime.fromisoformat(e["recorded_at"]) if e.get("recorded_at") else None
     for e in entries:
-        e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.machine)
+        e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.codes)
         e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
     # A table shows the latest entries (and says how many there are); --all, --csv, --json all.
     shown = entries if out.all or out.machine else entries[-TABLE_ROWS:]
@@ -688,26 +688,25 @@ def entry() -> None:
 @click.option("--on", "on", help="Judge the checks as of this date (YYYY-MM-DD; default today).")
 @click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Rules directory (default: the current rules).")
-@json_option
-def entry_list(on, rules_path, json_output: bool) -> None:
+@output_options
+def entry_list(on, rules_path, out: Output) -> None:
     """Units waiting for their entry check, with each required check: passed, or why not."""
     on_d = parse_date(on, "--on")
     local_only("--rules", rules_path)
     rows = call("register.views:pending_entries", on=on_d, ruleset=_ruleset(rules_path),
                 http=("GET", "/register/entries", {"on": on_d}))
-    if wants_json(json_output):
-        print_json(rows)
-        return
-    print_table([{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})",
-                  "routes": ", ".join(label(x, "route") for x in r["routes"]),
-                  "since": r["pending_since"], "ready": "ja" if not r["missing"] else "nej",
-                  "missing": "; ".join(f"{label(c['kind'], 'check_kind')}: {swedish(c['why'])}" for c in r["checks"]
-                                       if not c["passed"]),
-                  "last": (f"{label(r['last_decision']['action'], 'history_action')} {r['last_decision']['on']}: "
-                           f"{r['last_decision']['note']}" if r["last_decision"] else "")} for r in rows],
-                [("unit", "Unit"), ("supplier", "Supplier"), ("routes", "Routes"), ("since", "Pending since"),
-                 ("ready", "Checks passed"), ("missing", "Not passed"), ("last", "Last decision")],
-                empty="Ingen enhet väntar på inträdeskontroll.")
+    table = [{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})",
+              "routes": ", ".join(label(x, "route") for x in r["routes"]),
+              "since": r["pending_since"], "ready": not r["missing"],
+              "missing": "; ".join(f"{label(c['kind'], 'check_kind')}: {swedish(c['why'])}" for c in r["checks"]
+                                   if not c["passed"]),
+              "last": (f"{label(r['last_decision']['action'], 'history_action')} {r['last_decision']['on']}: "
+                       f"{r['last_decision']['note']}" if r["last_decision"] else "")} for r in rows]
+    out.emit(rows, [Section(
+        "entries", None, table,
+        [("unit", "Unit"), ("supplier", "Supplier"), ("routes", "Routes"), ("since", "Pending since"),
+         ("ready", "Checks passed"), ("missing", "Not passed"), ("last", "Last decision")],
+        empty="Ingen enhet väntar på inträdeskontroll.")])
 
 
 def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, json_output: bool) -> None:
