@@ -105,3 +105,97 @@ def test_every_listing_writes_an_excel_workbook_with_swedish_headers(removed, tm
     removal = next(r for r in rows if "Avvecklad" in r)
     assert "Statusändring" in removal and NOTE in removal
     assert any("Publicerad → Borttagen" in str(c) for c in removal)  # labels, not codes
+
+
+# --- 2. Excel round trips ------------------------------------------------------------------------
+
+
+def _free(run, unit_id: str) -> int:
+    return json.loads(ok(run("register", "show", unit_id, "--json")).stdout)["free_places"]
+
+
+@pytest.fixture
+def last_place_taken(run, tmp_path):
+    """A unit with one free place exported to Excel; then a choice takes that place."""
+    from test_matching_support import load_register as load_units, match_json, request, unit as make_unit
+
+    load_units(run, tmp_path, make_unit("U-1", free=1, places=4), make_unit("U-2", price=4100))
+    path = tmp_path / "register.csv"
+    ok(run("register", "export", "--excel", "--out", str(path)))
+    match_json(run, tmp_path, request("R-1"), "reference")
+    ok(run("request", "choose", "R-1", "U-1", "--by", "handläggare", "--on", "2024-09-01"))
+    assert _free(run, "U-1") == 0
+    return run, path
+
+
+def test_free_places_are_never_imported_over_the_placements(last_place_taken, engine):
+    from conftest import snapshot
+
+    run, path = last_place_taken
+    before = snapshot(engine)
+    again = ok(run("register", "import", str(path), "--by", "bo"))
+    assert "Ändrad lediga platser" not in again.stdout and "lediga platser ändras bara genom placeringar" in again.stdout
+    assert _free(run, "U-1") == 0 and snapshot(engine) == before  # nothing to change: the place stays taken
+
+
+def test_excel_round_trip_in_windows_1252_refuses_the_stale_file(last_place_taken, engine, tmp_path):
+    from conftest import snapshot
+
+    run, path = last_place_taken
+    text = path.read_text(encoding="utf-8-sig")
+    header = text.splitlines()[0].split(";")
+    assert header[:4] == ["Organisationsnummer", "Leverantör", "Juridisk form", "Enhets-id"]
+    assert header[-1] == "Registerrevision" and ";Publicerad;" in text and ";Ramavtal;" in text
+    # A colleague changes U-1's places after the export (through the register, as an import).
+    current = json.loads(ok(run("register", "export", "--json")).stdout)
+    unit_1 = next(u for s in current["suppliers"] for u in s["units"] if u["unit_id"] == "U-1")
+    unit_1["places"] = 6
+    ok(run("register", "import", write(tmp_path, current, "colleague.json"), "--by", "kollega"))
+    assert _free(run, "U-1") == 2  # the place taken stays taken
+    # Meanwhile someone edits the old export in Swedish Excel and saves it as Windows-1252.
+    edited = text.replace("Enhet U-1;", "Enhet U-1 – norra;").replace("Enhet U-2;", "Enhet U-2 – södra;")
+    stale = tmp_path / "redigerad.csv"
+    stale.write_bytes(edited.encode("cp1252"))
+    before = snapshot(engine)
+    refused = run("register", "import", str(stale), "--by", "bo")
+    assert refused.exit_code == 2, refused.output
+    assert "läst som Windows-1252" in refused.stderr
+    assert "fält 'Platser': enhet U-1 platser: ändrad i registret efter filens revision" in refused.stderr
+    assert "registret har 6, filen 4" in refused.stderr and "lediga" not in refused.stderr.split("Fel:")[1]
+    assert snapshot(engine) == before
+    kept = json.loads(ok(run("register", "import", str(stale), "--by", "bo", "--skip-conflicts", "--json")).stdout)
+    assert [(c["id"], c["field"]) for c in kept["conflicts"]] == [("U-1", "places")]
+    shown = json.loads(ok(run("register", "show", "U-1", "--json")).stdout)
+    assert shown["name"] == "Enhet U-1 – norra" and shown["places"] == 6 and shown["free_places"] == 2
+
+
+def test_xlsx_export_carries_the_revision_and_imports_back(last_place_taken, engine, tmp_path):
+    from openpyxl import load_workbook
+
+    from conftest import snapshot
+
+    run, _ = last_place_taken
+    path = tmp_path / "register.xlsx"
+    ok(run("register", "export", "--xlsx", str(path)))
+    wb = load_workbook(path)
+    ws = wb.active
+    header = [c.value for c in ws[1]]
+    assert header[3] == "Enhets-id" and header[-1] == "Registerrevision"
+    revision = json.loads(ok(run("register", "export", "--json")).stdout)["revision"]
+    assert {r[-1] for r in ws.iter_rows(min_row=2, values_only=True)} == {revision}
+    before = snapshot(engine)
+    same = json.loads(ok(run("register", "import", str(path), "--by", "bo", "--json")).stdout)
+    assert same["units"]["updated"] == 0 and snapshot(engine) == before
+    ok(run("register", "status", "U-2", "unpublished", "--note", "paus", "--by", "spink"))
+    ws.cell(row=2, column=header.index("Status") + 1, value="Bevakning")  # statuses taken only with --apply-status
+    wb.save(path)
+    stale = run("register", "import", str(path), "--by", "bo", "--apply-status")
+    assert stale.exit_code == 2 and "ändrad i registret efter filens revision" in stale.stderr, stale.output
+
+
+def test_a_csv_neither_utf8_nor_a_single_byte_encoding_is_refused_with_where(run, tmp_path):
+    bad = tmp_path / "trasig.csv"
+    bad.write_bytes(b"org_nr;unit_id\n\x81\x8d\x8f\x90\x9d\n")
+    refused = run("register", "import", str(bad), "--by", "bo")
+    assert refused.exit_code == 2 and "varken UTF-8 (byte 0x81 vid position 15)" in refused.stderr
+    assert "trasig.csv:2" in refused.stderr

@@ -39,7 +39,7 @@ def _build() -> dict[str, dict[str, str]]:
     return cat
 
 
-_NOT_CODES = ("headers", "message_fields", "history_field")
+_NOT_CODES = ("headers", "message_fields", "history_field", "register_column")
 
 # Codes of a known kind that were shown without a label: (kind, code). A person should never
 # read a bare code; tests/test_output.py fails when one reaches a table or a sentence.
@@ -89,3 +89,38 @@ def message_field_kind(path: str) -> str | None:
 
 def has_label(code: str, kind: str) -> bool:
     return code in catalogue().get(kind, {})
+
+
+def _match_key(text: str) -> str:
+    from .text import plain_letters
+
+    return " ".join(plain_letters(str(text)).replace("_", " ").replace("-", " ").split())
+
+
+@lru_cache(maxsize=None)
+def _reverse(kind: str) -> dict[str, str]:
+    """A kind's codes by their match key and by their labels' match keys (codes first: a code
+    is never shadowed by another code's label)."""
+    section = catalogue().get(kind, {})
+    out: dict[str, str] = {}
+    for code, text in section.items():
+        out.setdefault(_match_key(text), code)
+    for code in section:
+        out[_match_key(code)] = code
+    return out
+
+
+def code_for(text: Any, kind: str, known: Any = None) -> str | None:
+    """The code a person means by `text`, given as the code or as its Swedish label, in any
+    case and with or without å, ä, ö (`underkänd`, `Underkand`, `fail` → `fail`); None when
+    nothing of this kind is meant. `known` (codes) limits the answer to those codes; a code
+    outside the catalogue is still accepted when it is among them."""
+    if text is None:
+        return None
+    key = _match_key(text)
+    code = _reverse(kind).get(key)
+    if known is not None:
+        known = [str(k) for k in known]
+        if code not in known:
+            code = next((k for k in known if _match_key(k) == key), None)
+    return code

@@ -99,9 +99,12 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     legal_form, unit_id, unit_name, municipality, lat, lon, protected_address, places,
     free_places, age_min, age_max, genders, target_groups, unit_status, removal_reason,
     status_note, insats, subcategories, route, agreement_id, daily_price, valid_from,
-    valid_to, buyers, agreement_status, reserved_nonprofit. The CSV carries no permits or
-    checks (those in the register are kept). It must be UTF-8 (a byte-order mark is fine); a
-    Latin-1 file is read as such when unambiguous (said on stderr), otherwise rejected.
+    valid_to, buyers, agreement_status, reserved_nonprofit, and from an export revision; or
+    their Swedish headers, with labels or codes in the cells (as --excel and --xlsx export
+    them). The CSV carries no permits or checks (those in the register are kept), and free
+    places are never taken from a file: they follow the placements. The CSV is read as UTF-8
+    (a byte-order mark is fine), else in the encoding detected (Windows-1252, what Swedish
+    Excel saves; said on stderr). An Excel workbook (.xlsx) is read from its first sheet.
     """
     local_only("--rules", rules_path)
     effective_on = parse_date(on, "--on", past=True)
@@ -189,19 +192,25 @@ def _file_bytes(path: str) -> bytes:
 @click.option("--csv", "csv_output", is_flag=True, help="The unit CSV (comma, UTF-8, decimal point).")
 @click.option("--excel", "excel_output", is_flag=True,
               help="The unit CSV for Swedish Excel (semicolon, UTF-8 with BOM, decimal comma).")
+@click.option("--xlsx", "xlsx", metavar="FIL", type=click.Path(dir_okay=False, path_type=Path),
+              help="The unit rows as an Excel workbook (.xlsx) with Swedish headers and labels, written to FIL.")
 @click.option("--show-protected", is_flag=True,
               help="Include the coordinates of units with a protected address (left out otherwise).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file instead of stdout.")
-def export(json_output: bool, csv_output: bool, excel_output: bool, show_protected: bool, out: str | None) -> None:
-    """Export the whole register: the interchange JSON (default) or, with --csv or --excel, the
-    unit CSV (see 'register import --help' for its columns).
+def export(json_output: bool, csv_output: bool, excel_output: bool, xlsx: Path | None, show_protected: bool,
+           out: str | None) -> None:
+    """Export the whole register: the interchange JSON (default) or, with --csv, --excel or
+    --xlsx FIL, the unit rows (see 'register import --help' for the columns): --csv with codes,
+    --excel (semicolon CSV) and --xlsx (workbook) with Swedish headers and labels. Every form
+    carries the register revision: importing it after later changes to the same records is
+    refused with the conflicts.
 
     The coordinates of a unit with a protected address are left out unless --show-protected;
     importing such an export back keeps the coordinates the register has. CSV cells that a
     spreadsheet would take for a formula (starting with = + - @) get a leading ' (OWASP)."""
-    if sum([json_output, csv_output, excel_output]) > 1:
-        raise CliError("give one of --json, --csv and --excel", 2)
+    if sum([json_output, csv_output, excel_output, xlsx is not None]) > 1:
+        raise CliError("give one of --json, --csv, --excel and --xlsx", 2)
     from ..register import csvio, service
     from ..storage import open_session
     from .common import database_only
@@ -216,11 +225,18 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
             for u in s["units"]:
                 if u.get("protected_address") and u.pop("location", None) is not None:
                     hidden += 1
-    if csv_output or excel_output:
+    if xlsx is not None:
+        rows = csvio.export_xlsx(doc, xlsx)
+        echo(f"Skrev {fmt_number(rows)} rader ({len(doc['suppliers'])} leverantörer) till {xlsx}, "
+             f"registrets revision {doc.get('revision')}.", err=True)
+        text = None
+    elif csv_output or excel_output:
         text = csvio.export_csv(doc, "excel" if excel_output else "plain")
     else:
         text = safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
-    if out:
+    if text is None:
+        pass
+    elif out:
         try:
             boundary.write_private(out, text)  # 0600: an export can hold protected addresses
         except OSError as exc:

@@ -79,7 +79,7 @@ def write_workbook(path: Path, sheets: Sequence[tuple[str, list[str], list[list[
         for name, value in properties.items():
             wb.custom_doc_props.append(StringProperty(name=name, value=str(value)))
     try:
-        wb.save(path)
+        _save_private(wb, path)
     except OSError as exc:
         raise ValidationError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -105,3 +105,30 @@ def _section_name(key: str) -> str:
     from ..labels import label
 
     return label(key, "section") if key != "rows" else "Lista"
+
+
+def _save_private(wb, path: Path) -> None:
+    """Save a workbook only its owner can read (0600, as every export: it may hold personal
+    data), replacing an existing file rather than writing into it."""
+    import os
+    import stat
+    import tempfile
+
+    target = os.fspath(path)
+    try:
+        if not stat.S_ISREG(os.stat(target).st_mode):  # /dev/stdout, a pipe
+            wb.save(target)
+            return
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=".placering-", suffix=".xlsx", dir=os.path.dirname(os.path.abspath(target)))
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -588,7 +588,12 @@ def import_document(
                     for key in ("offers", "routes"):
                         if _same_items(old[key], new[key]):
                             new[key] = old[key]
+                # Free places are never a file's (below: they follow the placements), so a file's
+                # older number is no conflict either: only what the file may change is checked
+                # (and after it the register's places, when --skip-conflicts keeps them).
+                file_free, new["free_places"] = new["free_places"], old["free_places"]
                 conflicts("unit", uid, ("unit", uid), old, new, rec)
+                new["free_places"] = file_free
                 # Agreement participations: the register's order stop or termination is kept
                 # unless --apply-status (then it is changed below, with its invariants).
                 new["routes"] = [dict(r) for r in new["routes"]]

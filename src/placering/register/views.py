@@ -280,10 +280,14 @@ def record_visit(engine, unit_id: str, *, visited_on, actor: str | None, note: s
 
 
 def read_register_file(data: bytes, name: str) -> tuple[dict, list[str], Any]:
-    """(document, notes for the person, locate) from a file's bytes: JSON or CSV, by the name's
-    extension or by the content."""
+    """(document, notes for the person, locate) from a file's bytes: JSON, CSV or an Excel
+    workbook (.xlsx), by the name's extension or by the content."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    is_json = name.lower().endswith(".json") or (not name.lower().endswith(".csv") and head in (b"{", b"["))
+    lower = name.lower()
+    if lower.endswith(".xlsx") or (not lower.endswith((".csv", ".json")) and data.startswith(b"PK\x03\x04")):
+        csv_doc, notes = csvio.read_xlsx(data, name)
+        return csv_doc.doc, notes, csv_doc
+    is_json = lower.endswith(".json") or (not lower.endswith(".csv") and head in (b"{", b"["))
     if not is_json:
         csv_doc, notes = csvio.read_csv(data, name)
         return csv_doc.doc, notes, csv_doc
