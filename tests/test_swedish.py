@@ -199,3 +199,86 @@ def test_a_csv_neither_utf8_nor_a_single_byte_encoding_is_refused_with_where(run
     refused = run("register", "import", str(bad), "--by", "bo")
     assert refused.exit_code == 2 and "varken UTF-8 (byte 0x81 vid position 15)" in refused.stderr
     assert "trasig.csv:2" in refused.stderr
+
+
+# --- 3. Swedish accepted wherever it is shown ----------------------------------------------------
+
+
+def test_labels_are_accepted_wherever_codes_are(removed):
+    run = removed
+    check = ok(run("register", "check", "556677-8899", "F-skatt", "--result", "underkänd", "--on", "2024-12-01",
+                   "--by", "kontroll", "--json"))
+    assert json.loads(check.stdout)["changes"]["kind"] == "tax_registration"
+    assert json.loads(check.stdout)["changes"]["result"] == "fail"
+    # Case and diacritics do not matter; the code still works.
+    ok(run("register", "check", "556677-8899", "KREDITUPPLYSNING", "--result", "Godkand", "--value", "12,5",
+           "--on", "2024-12-02", "--by", "kontroll"))
+    ok(run("register", "status", "U-1002", "Avpublicerad", "--note", "paus", "--by", "spink"))
+    assert json.loads(ok(run("register", "show", "U-1002", "--json")).stdout)["status"] == "unpublished"
+    found = json.loads(ok(run("register", "search", "Stödboende", "--status", "avpublicerad", "--json")).stdout)
+    assert [u["unit_id"] for u in found] == ["U-1002"]
+    assert ok(run("register", "search", "Stödboende", "--status", "unpublished", "--json")).stdout == \
+        ok(run("register", "search", "Stödboende", "--status", "avpublicerad", "--json")).stdout
+    listed = json.loads(ok(run("review", "list", "--status", "väntar", "--json")).stdout)
+    assert isinstance(listed, (list, dict))
+    refused = run("register", "check", "556677-8899", "F-skatt", "--result", "dålig", "--on", "2024-12-01",
+                  "--by", "kontroll")
+    assert refused.exit_code == 2
+    assert ("'dålig' är varken en kod eller en benämning för kontrollresultat (koder och benämningar: "
+            "pass (Godkänd), fail (Underkänd)") in refused.stderr
+    assert " is " not in refused.stderr and "neither" not in refused.stderr
+
+
+def test_a_decimal_comma_in_a_price(last_place_taken):
+    run, _ = last_place_taken
+    done = json.loads(ok(run("placement", "agreement", "R-1", "--from", "2024-09-01", "--to", "2024-12-31",
+                             "--price", "4000,5", "--signed-on", "2024-09-01", "--by", "handläggare",
+                             "--json")).stdout)
+    assert done["agreement_price"] == 4000.5
+    bad = run("placement", "agreement", "R-1", "--price", "tvåtusen", "--by", "handläggare")
+    assert bad.exit_code == 2 and "Fel: ogiltigt värde för '--price'" in bad.stderr
+
+
+# --- 4. explanations for people ------------------------------------------------------------------
+
+
+@pytest.fixture
+def decided(run, tmp_path):
+    """One request decided: U-1 recommended, U-2 full, U-3 without IVO permit, U-4 both."""
+    from test_matching_support import load_register as load_units, request, unit as make_unit, write_request
+
+    load_units(run, tmp_path, make_unit("U-1"), make_unit("U-2", free=0), make_unit("U-3", permit=None),
+               make_unit("U-4", free=0, permit=None))
+    path = write_request(tmp_path, request("R-1"))
+    return run, path
+
+
+def test_match_lists_the_excluded_units_by_reason(decided):
+    run, path = decided
+    screen = ok(run("match", str(path), "--by", "handläggare", env={"COLUMNS": "100"})).stdout
+    assert "Uteslutna: 3 enheter, per skäl" in screen
+    rows = [line.split() for line in screen.splitlines() if line.startswith(("Lediga platser", "IVO-tillstånd"))]
+    assert rows == [["Lediga", "platser", "2", "U-2,", "U-4"], ["IVO-tillstånd", "2", "U-3,", "U-4"]], screen
+    shown = ok(run("request", "show", "R-1", env={"COLUMNS": "100"})).stdout
+    assert "Uteslutna: 3 enheter, per skäl" in shown and "U-2, U-4" in shown
+
+
+def test_explanations_say_values_in_words_and_cite_documents(decided):
+    run, path = decided
+    ok(run("match", str(path), "--by", "handläggare"))
+    explained = ok(run("request", "show", "R-1", "--explain", "U-4", env={"COLUMNS": "1000"})).stdout
+    assert "IVO-tillstånd finns: nej" in explained and "lediga platser: 0" in explained
+    for leak in ("=True", "=False", "permit.exists", "['", "sources/", "CONTRACT.md", "DOMAIN.md", "Match decision"):
+        assert leak not in explained, (leak, explained)
+    assert "källa: " in explained and "årsrapport 2022" in explained and "Kodlistor och filformat" in explained
+    recommended = ok(run("request", "show", "R-1", "--explain", "U-1", env={"COLUMNS": "200"})).stdout
+    assert "False" not in recommended and "True" not in recommended
+
+
+def test_request_show_says_the_end_and_declines_in_swedish_time(decided):
+    run, path = decided
+    ok(run("match", str(path), "--by", "handläggare"))
+    ok(run("request", "decline", "R-1", "U-1", "--reason", "Ingen plats", "--by", "handläggare"))
+    shown = ok(run("request", "show", "R-1", env={"COLUMNS": "120"})).stdout
+    declined = next(line for line in shown.splitlines() if line.startswith("U-1"))
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d\s*$", declined) and "+00:00" not in shown and "T" not in declined

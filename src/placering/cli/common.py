@@ -210,6 +210,10 @@ class PlaceringGroup(click.Group):
         try:
             return self._invoke_retrying(ctx)
         except PlaceringError as exc:
+            from .messages import swedish
+
+            for note in getattr(exc, "notes", None) or []:  # what a person should know with the refusal
+                click.echo(f"Obs: {safe(swedish(note))}", err=True)
             raise CliError(str(exc), exc.exit_code) from None
         except Exception as exc:
             if isinstance(exc, click.ClickException) or "sqlalchemy" not in sys.modules:

@@ -13,6 +13,7 @@ from ..display import fmt_number
 from .changes import change_text as _change_text
 from .messages import swedish
 from ..vocabulary import (
+    AgreementStatus,
     CheckKind,
     CheckResult,
     ComplaintCategory,
@@ -26,6 +27,7 @@ from ..labels import label, labels
 from . import cli
 from ..display import safe_json
 from .remote import segment
+from .params import Code
 from .common import (
     DECIMAL,
     TABLE_ROWS,
@@ -364,9 +366,10 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
 
 @register.command()
 @click.argument("text")
-@click.option("--insats", help="Only units offering this insats.")
-@click.option("--route", help=f"Only units with this route ({_codes(Route)}).")
-@click.option("--status", help=f"Only units with this register status ({_codes(UnitStatus)}).")
+@click.option("--insats", type=Code("insats"), help="Only units offering this insats (code or label).")
+@click.option("--route", type=Code("route", Route), help=f"Only units with this route ({_codes(Route)}, or the label).")
+@click.option("--status", type=Code("unit_status", UnitStatus),
+              help=f"Only units with this register status ({_codes(UnitStatus)}, or the label).")
 @click.option("--municipality", help="Only units in this municipality.")
 @click.option("--limit", type=boundary.WholeParam(), default=20, show_default=True, help="Only the best N matches.")
 @output_options
@@ -396,8 +399,9 @@ def _done(entry: dict, json_output: bool, message: str) -> None:
 
 @register.command()
 @click.argument("unit_id")
-@click.argument("status")
-@click.option("--reason", help=f"Removal reason code, required for 'removed' ({_codes(RemovalReason)}).")
+@click.argument("status", type=Code("unit_status", UnitStatus, metavar="STATUS"))
+@click.option("--reason", type=Code("removal_reason", RemovalReason),
+              help=f"Removal reason (code or label), required for 'removed' ({_codes(RemovalReason)}).")
 @click.option("--note", type=boundary.NOTE, help="Why; for 'removed' the overall assessment (samlad bedömning), required.")
 @click.option("--on", "on", help="Date the change takes effect (YYYY-MM-DD; default today).")
 @by_option
@@ -423,7 +427,7 @@ status.help = status.__doc__ = (
 
 @register.command()
 @click.argument("agreement_id")
-@click.argument("status")
+@click.argument("status", type=Code("agreement_status", AgreementStatus, metavar="STATUS"))
 @click.option("--note", type=boundary.NOTE, help="Why (e.g. the investigation behind an order stop).")
 @click.option("--supplier", "supplier", help="Only this supplier's participation (ORG_NR); without it INK's "
               "decision applies to every supplier on the agreement.")
@@ -448,8 +452,9 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
 
 @register.command()
 @click.argument("org_nr")
-@click.argument("kind")
-@click.option("--result", required=True, help=f"Result of the check ({_codes(CheckResult)}); "
+@click.argument("kind", type=Code("check_kind", CheckKind, metavar="KIND"))
+@click.option("--result", required=True, type=Code("check_result", CheckResult),
+              help=f"Result of the check ({_codes(CheckResult)}, or the label: godkänd, underkänd, …); "
               "'unavailable' (source unreachable) never counts as a pass.")
 @click.option("--value", type=DECIMAL, help="A value, e.g. the credit rating (0–100); 12,5 or 12.5.")
 @click.option("--on", "on", required=True, help="Date the check was performed (YYYY-MM-DD).")
@@ -481,9 +486,10 @@ check.help = check.__doc__ = (
 @register.command()
 @click.argument("unit_id")
 @click.option("--dnr", required=True, help="IVO's diary number of the decision.")
-@click.option("--status", "permit_status", required=True, help=f"Permit status ({_codes(PermitStatus)}).")
+@click.option("--status", "permit_status", required=True, type=Code("permit_status", PermitStatus),
+              help=f"Permit status ({_codes(PermitStatus)}, or the label).")
 @click.option("--on", "on", required=True, help="Date of IVO's decision (YYYY-MM-DD).")
-@click.option("--insats", help="The insats the permit covers (required for a new dnr).")
+@click.option("--insats", type=Code("insats"), help="The insats the permit covers, code or label (required for a new dnr).")
 @click.option("--target-group", "target_groups", multiple=True,
               help="A target group the permit covers (repeat for several); replaces the permit's list.")
 @rules_option
@@ -508,9 +514,11 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
 
 @register.command()
 @click.argument("unit_id")
-@click.option("--category", required=True, help=f"What it is about ({_codes(ComplaintCategory)}).")
+@click.option("--category", required=True, type=Code("complaint_category", ComplaintCategory),
+              help=f"What it is about ({_codes(ComplaintCategory)}, or the label).")
 @click.option("--on", "on", required=True, help="Date the complaint was received (YYYY-MM-DD).")
-@click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
+@click.option("--outcome", default="pending", show_default=True, type=Code("complaint_outcome", ComplaintOutcome),
+              help=f"Outcome ({_codes(ComplaintOutcome)}, or the label).")
 @click.option("--note", type=boundary.NOTE, help="A short description (no names or personal identity numbers).")
 @click.option("--received-by", default="Spink", show_default=True,
               help="The organisation that received it (INK keeps a queue per receiving organisation).")
@@ -639,7 +647,7 @@ def _applied_text(applied: list) -> str:
 
 
 @register.group(cls=PlaceringGroup, invoke_without_command=True)
-@click.option("--status", "proposal_status", type=click.Choice(["open", "accepted", "dismissed"]),
+@click.option("--status", "proposal_status", type=Code("proposal_status", ["open", "accepted", "dismissed"]),
               help="Only proposals with this status.")
 @output_options
 @click.pass_context

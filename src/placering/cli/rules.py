@@ -8,6 +8,7 @@ import click
 
 from ..errors import ValidationError
 from . import cli
+from ..sources import cite
 from .common import (CliError, Output, output_options, PlaceringGroup, json_option, parse_date, print_json, print_table, rules_option,
                      wants_json)
 
@@ -117,7 +118,7 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
                    + (f", event {v['event']}" if v.get("event") else ""))
         click.echo(f"  valid:       {v['valid_from']} – {v['valid_to'] or 'open'}")
         click.echo(f"  description: {v['description']}")
-        click.echo(f"  source:      {v['source']}")
+        click.echo(f"  source:      {cite(rs.versions(rule_id)[doc['versions'].index(v)].source)}")
         if v.get("applies_when"):
             click.echo(f"  applies when: {v['applies_when']}")
         if v.get("when"):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from ..boundary import load_json
-from ..errors import Problem, ValidationError
+from ..errors import PlaceringError, Problem, ValidationError
 from ..jsondata import to_jsonable
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
@@ -307,13 +307,17 @@ def import_file(engine, data: bytes, name: str, *, actor: str | None, dry_run: b
     from ..memory import freeze_long_lived
 
     freeze_long_lived()
-    with transaction(engine) as session:
-        summary = service.import_document(
-            session, doc, actor=actor, source=name, dry_run=dry_run, effective_on=effective_on,
-            locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
-            move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts, ruleset=ruleset)
-        if dry_run:
-            session.rollback()
+    try:
+        with transaction(engine) as session:
+            summary = service.import_document(
+                session, doc, actor=actor, source=name, dry_run=dry_run, effective_on=effective_on,
+                locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
+                move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts, ruleset=ruleset)
+            if dry_run:
+                session.rollback()
+    except PlaceringError as exc:
+        exc.notes = notes  # how the file was read (e.g. the encoding detected) goes with a refusal too
+        raise
     return to_jsonable({**summary.as_dict(), "notes": notes})
 
 
