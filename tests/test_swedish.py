@@ -282,3 +282,55 @@ def test_request_show_says_the_end_and_declines_in_swedish_time(decided):
     shown = ok(run("request", "show", "R-1", env={"COLUMNS": "120"})).stdout
     declined = next(line for line in shown.splitlines() if line.startswith("U-1"))
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d\s*$", declined) and "+00:00" not in shown and "T" not in declined
+
+
+# --- 5. the smaller items --------------------------------------------------------------------------
+
+
+def test_no_english_in_suggestions_usage_errors_or_explanations(decided):
+    run, path = decided
+    several = run("register", "show", "Enhet U")
+    assert several.exit_code == 3 and " or " not in several.stderr and " eller " in several.stderr
+    unknown = run("audit", "paused", "--year", "2024")
+    assert unknown.exit_code == 2 and "Fel: ingen sådan option: '--year'." in unknown.stderr
+    assert "No such option" not in unknown.stderr
+    # --explain of a request not stored: said so, never "beslut None"; a unit's name works as in register show.
+    new = ok(run("match", str(path), "--explain", "Enhet U-3", "--by", "handläggare")).stdout
+    assert new.startswith("U-3 i förfrågan R-1 (prövad nu, inget sparat): utesluten") and "None" not in new
+    ok(run("match", str(path), "--by", "handläggare"))
+    stored = ok(run("request", "show", "R-1", "--explain", "enhet u-1", env={"COLUMNS": "300"})).stdout
+    assert stored.startswith("U-1 i förfrågan R-1 (beslut 1): rekommenderad")
+    assert "regiform ramavtal" in stored and "route_priority" not in stored and "route " not in stored
+    for args in (("rules", "list"), ("rules", "params"), ("register", "search", "Enhet")):
+        screen = ok(run(*args, env={"COLUMNS": "250"})).stdout
+        head = screen.splitlines()[1] if args == ("rules", "list") else screen.splitlines()[0]
+        for english in ("Free", "Valid", "Title", "Unit ", "Value"):
+            assert english not in head, (args, head)
+    params = ok(run("rules", "params", env={"COLUMNS": "250"})).stdout
+    assert not re.search(r"\b(months|days|years)\s+\d{4}-\d\d-\d\d–", params)  # the unit column, in Swedish
+    assert re.search(r"\bmånader\s+\d{4}-\d\d-\d\d–", params)
+
+
+def test_replay_takes_until_and_year_and_proposals_take_filters(decided):
+    run, path = decided
+    ok(run("match", str(path), "--by", "handläggare"))
+    from pathlib import Path
+
+    rules = str(Path(__file__).resolve().parent.parent / "rules")
+    year = json.loads(ok(run("request", "replay", "--rules", rules, "--year", "2024", "--json")).stdout)
+    assert (year["since"], year["until"], year["requests"]) == ("2024-01-01", "2024-12-31", 1)
+    before = json.loads(ok(run("request", "replay", "--rules", rules, "--until", "2024-01-01", "--json")).stdout)
+    assert before["requests"] == 0
+    both = run("request", "replay", "--rules", rules, "--year", "2024", "--since", "2024-02-01")
+    assert both.exit_code == 2 and "ange --year eller --since/--until, inte båda" in both.stderr
+    ok(run("register", "check", org_nr_of(run, "U-2"), "F-skatt", "--result", "underkänd", "--on", "2024-09-01",
+           "--by", "kontroll"))
+    every = json.loads(ok(run("register", "proposals", "--json")).stdout)
+    assert every and {p["kind"] for p in every} == {"deepened_control"}
+    assert json.loads(ok(run("register", "proposals", "--kind", "Fördjupad kontroll", "--json")).stdout) == every
+    assert json.loads(ok(run("register", "proposals", "--since", "2024-09-02", "--json")).stdout) == []
+    assert json.loads(ok(run("register", "proposals", "--unit", "U-1", "--json")).stdout) == []
+
+
+def org_nr_of(run, unit_id: str) -> str:
+    return json.loads(ok(run("register", "show", unit_id, "--json")).stdout)["org_nr"]

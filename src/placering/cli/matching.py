@@ -53,11 +53,20 @@ PROGRESS_FROM = 20  # requests; a progress bar on a terminal's stderr for longer
 
 
 def _fmt_num(v: Any) -> str:
+    """A ranking key's value as a person reads it: Swedish numbers (`11,1`), – for none."""
     if v is None:
         return "–"
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
+    if isinstance(v, bool):
+        return "ja" if v else "nej"
+    if isinstance(v, (int, float)):
+        return fmt_number(round(v, 1) if isinstance(v, float) else v)
     return str(v)
+
+
+def _key_text(key: str, value: Any) -> str:
+    if key == "route":
+        return f"regiform {label(value, 'route').lower()}"
+    return f"{header(key).lower()} {_fmt_num(value)}"
 
 
 def _source_text(source: Any) -> str:
@@ -221,10 +230,12 @@ def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
 
 
 def _print_explain(ex: dict[str, Any]) -> None:
-    head = f"{ex['unit_id']} i förfrågan {ex['request_id']} (beslut {ex.get('seq', '–')}): "
+    seq = ex.get("seq")
+    head = (f"{ex['unit_id']} i förfrågan {ex['request_id']} "
+            + (f"(beslut {seq}): " if seq is not None else "(prövad nu, inget sparat): "))
     status = ex["status"]
     if status in ("recommended", "below_cut"):
-        keys = ", ".join(f"{header(k).lower()} {_fmt_num(v)}" for k, v in ex["keys"].items() if k not in ("rank",))
+        keys = ", ".join(_key_text(k, v) for k, v in ex["keys"].items() if k not in ("rank",))
         route = label(ex["route"], "route")
         if status == "recommended":
             echo(head + f"rekommenderad, rang {ex['rank']} via {route}")
@@ -626,9 +637,12 @@ _CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre
               help="The candidate rules directory, compared with the current rules (PLACERING_RULES_DIR or "
               "the project's rules/).")
 @click.option("--since", metavar="DATE", help="Only requests submitted on or after this date (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Only requests submitted on or before this date (YYYY-MM-DD).")
+@click.option("--year", type=boundary.WholeParam(1900), help="Only requests submitted in this year.")
 @ENGINE_OPTION
 @output_options
-def request_replay(rules_path: Path, since: str | None, engine: str, out) -> None:
+def request_replay(rules_path: Path, since: str | None, until: str | None, year: int | None, engine: str,
+                   out) -> None:
     """What a rule change would do: decide every stored request with the current rules and with
     the candidate rules (--rules DIR) on the same register state, and list each difference
     (request, unit, rank before and after, the rules and reasons), with a summary per rule.
@@ -646,14 +660,20 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
     from .common import database_only
 
     database_only("request replay")
-    since_d = parse_date(since, "--since")
+    since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
+    if year is not None:
+        if since_d or until_d:
+            raise CliError("give --year or --since/--until, not both", 2)
+        from datetime import date as _date
+
+        since_d, until_d = _date(year, 1, 1), _date(year, 12, 31)
     db = app().engine()
     candidate_rules = load_ruleset(rules_path)
     current = MatchContext.load(db, engine=engine, store=False)  # replay stores nothing
     candidate = candidate_context(current, candidate_rules, engine)
     with open_session(db) as session:
         freeze_long_lived(collect=True)
-        result = replay(session, current=current, candidate=candidate, since=since_d)
+        result = replay(session, current=current, candidate=candidate, since=since_d, until=until_d)
     rows = [{**d, "change_label": _CHANGE_SV[d["change"]], "rules": ", ".join(d["rules"]),
              "codes": ", ".join(r["code"] or "" for r in d["reasons"]),
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]

@@ -648,17 +648,24 @@ def _applied_text(applied: list) -> str:
 
 @register.group(cls=PlaceringGroup, invoke_without_command=True)
 @click.option("--status", "proposal_status", type=Code("proposal_status", ["open", "accepted", "dismissed"]),
-              help="Only proposals with this status.")
+              help="Only proposals with this status (code or label).")
+@click.option("--kind", "kind", type=Code("proposal_kind"), help="Only proposals of this kind (code or label).")
+@click.option("--unit", "unit_id", help="Only proposals about this unit.")
+@click.option("--supplier", "org_nr", help="Only proposals about this supplier (organisation number).")
+@click.option("--since", help="Only proposals created on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only proposals created on or before this date (YYYY-MM-DD).")
 @output_options
 @click.pass_context
-def proposals(ctx: click.Context, proposal_status: str | None, out: Output) -> None:
+def proposals(ctx: click.Context, proposal_status: str | None, kind: str | None, unit_id: str | None,
+              org_nr: str | None, since: str | None, until: str | None, out: Output) -> None:
     """The maintainers' worklist raised by register-status rules (deepened control, re-publish, …).
 
     Without a subcommand: list the proposals. `accept ID` / `dismiss ID` decide one, with a note."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = call("register.views:proposals", status=proposal_status,
-                http=("GET", "/register/proposals", {"status": proposal_status}))
+    filters = {"status": proposal_status, "kind": kind, "unit_id": unit_id, "org_nr": org_nr,
+               "since": parse_date(since, "--since"), "until": parse_date(until, "--until")}
+    rows = call("register.views:proposals", **filters, http=("GET", "/register/proposals", filters))
     out.listing(rows, [("id", "ID"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
                        ("unit_id", "Unit"), ("org_nr", "Org nr"), ("created_on", "Created"), ("message", "Why"),
                        ("rule_id", "Rule"), ("decided_by", "Decided by"), ("decision_note", "Note")],

@@ -241,9 +241,14 @@ def params(on: str | None, rules_dir: Path | None, json_output: bool) -> None:
     if wants_json(json_output):
         print_json({"rules_version": rs.version, "parameters": rows})
         return
-    for row in rows:
+    from ..labels import fact_value
+
+    for row in rows:  # a person reads words, labels and Swedish numbers; the source by its document
         if isinstance(row["value"], dict):
-            row["value"] = ", ".join(f"{k}={v}" for k, v in row["value"].items())
+            row["value"] = ", ".join(f"{k}: {fact_value(row['name'], v)}" for k, v in row["value"].items())
+        elif isinstance(row["value"], (list, tuple, bool)):
+            row["value"] = fact_value(f"param.{row['name']}", row["value"])
         row["valid"] = f"{row['valid_from']}–{row['valid_to'] or ''}"
-    print_table(rows, [("name", "Parameter"), ("value", "Value"), ("unit", "Unit"), ("valid", "Valid"),
-                       ("source", "Source")])
+        row["source"] = cite(row["source"])
+    print_table(rows, [("name", "Parameter"), ("value", "Value"), ("unit", "Unit", "parameter_unit"),
+                       ("valid", "Valid"), ("source", "Source")])

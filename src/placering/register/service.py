@@ -1044,5 +1044,5 @@ def resolve_id(session: Session, ident: str, *, by_name: bool = True) -> tuple[s
         if len(named) == 1:
             return "unit", named[0]
     found = suggestions(session, ident) if by_name else []
-    hint = f"; did you mean {' or '.join(found)}?" if found else ""
+    hint = f"; did you mean {_one_of(found)}?" if found else ""
     raise NotFound(f"'{ident}' is neither an organisation number, a unit_id nor an agreement_id in the register{hint}")

@@ -339,11 +339,13 @@ def proposal_dict(p) -> dict:
             "decided_at": p.decided_at.isoformat() if p.decided_at else None, "decision_note": p.decision_note}
 
 
-def proposals(engine, *, status: str | None = None) -> list[dict]:
+def proposals(engine, *, status: str | None = None, kind: str | None = None, unit_id: str | None = None,
+              org_nr: str | None = None, since=None, until=None) -> list[dict]:
     from ..rules.register_status import list_proposals
 
     with open_session(engine) as session:
-        return to_jsonable([proposal_dict(p) for p in list_proposals(session, status=status)])
+        return to_jsonable([proposal_dict(p) for p in list_proposals(
+            session, status=status, kind=kind, unit_id=unit_id, org_nr=org_nr, since=since, until=until)])
 
 
 def decide_proposal(engine, proposal_id: int, *, accept: bool, actor: str | None, note: str | None) -> dict:
