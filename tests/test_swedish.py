@@ -334,3 +334,67 @@ def test_replay_takes_until_and_year_and_proposals_take_filters(decided):
 
 def org_nr_of(run, unit_id: str) -> str:
     return json.loads(ok(run("register", "show", unit_id, "--json")).stdout)["org_nr"]
+
+
+# --- 6. one message catalogue with codes --------------------------------------------------------
+
+ENGLISH = re.compile(r"\b(the|is|not|no|with|in|of|and|or|unknown|must|cannot|did|you|mean|try|neither|nor|"
+                     r"found|given|should|valid|value|number|see)\b", re.I)
+
+
+def _english_words(stderr: str) -> list[str]:
+    # Commands, options, ids and values quoted in a message are the user's or the program's own.
+    prose = re.sub(r"'[^']*'", "", stderr)
+    return ENGLISH.findall(prose)
+
+
+def test_error_paths_speak_swedish_by_default_and_english_when_asked(decided):
+    run, path = decided
+    ok(run("match", str(path), "--by", "handläggare"))
+    failing = [
+        ("register", "show", "U-9"), ("register", "show", "Enhet U"), ("register", "history", "U-9"),
+        ("register", "status", "U-9", "published", "--by", "a"), ("register", "agreement", "RA-X", "active", "--by", "a"),
+        ("register", "check", "556677-8899", "F-skatt", "--result", "underkänd", "--on", "2024-01-01", "--by", "a"),
+        ("request", "show", "R-9"), ("request", "show", "R-1", "--explain", "U-9"),
+        ("register", "proposals", "accept", "99", "--note", "x", "--by", "a"), ("review", "show", "99"),
+        ("complaint", "update", "99", "--status", "closed", "--by", "a"), ("control", "show", "99"),
+        ("rules", "show", "NO-SUCH-RULE"), ("register", "history", "--columns", "färg"),
+        ("register", "check", "556600-0021", "skatt", "--result", "fail", "--on", "2024-01-01", "--by", "a"),
+        ("audit", "paused", "--yera", "2024"),
+    ]
+    for args in failing:
+        result = run(*args)
+        assert result.exit_code != 0, args
+        assert result.stderr.startswith(("Fel: ", "Usage: ")) and "Fel: " in result.stderr, (args, result.stderr)
+        fel = result.stderr[result.stderr.index("Fel: "):]
+        assert not _english_words(fel), (args, fel, _english_words(fel))
+    english = run("register", "show", "Enhet U", env={"LANGUAGE": "en"})
+    assert english.stderr.startswith("Error: 'Enhet U' is neither an organisation number") and " or U-" in english.stderr
+    assert run("request", "show", "R-9", env={"LC_MESSAGES": "en_GB.UTF-8"}).stderr == \
+        "Error: no placement request 'R-9'\n"
+    assert run("request", "show", "R-9", env={"LANG": "en_US.UTF-8"}).stderr == "Fel: ingen placeringsförfrågan 'R-9'\n"
+
+
+def test_plurals_come_from_the_catalogue(removed, tmp_path):
+    one = removed("register", "history", "U-1001", "--limit", "1", "--xlsx", str(tmp_path / "a.xlsx"))
+    assert one.stderr == f"Skrev 1 rad till {tmp_path / 'a.xlsx'}.\n"
+    many = removed("register", "history", "U-1001", "--xlsx", str(tmp_path / "b.xlsx"))
+    assert re.fullmatch(r"Skrev [2-9]\d* rader till .*b\.xlsx\.\n", many.stderr)
+    english = removed("register", "history", "U-1001", "--limit", "1", "--xlsx", str(tmp_path / "c.xlsx"),
+                      env={"LANGUAGE": "en"})
+    assert english.stderr.startswith("Wrote 1 row to ")
+
+
+def test_every_message_id_used_has_swedish_and_english():
+    from pathlib import Path
+
+    from placering.i18n import catalogue_ids
+
+    src = Path(__file__).resolve().parent.parent / "src" / "placering"
+    used = {m for f in src.rglob("*.py") for m in re.findall(r"""\b(?:msg|text)\(\s*["']([a-z_]+\.[a-z_.]+)["']""",
+                                                            f.read_text(encoding="utf-8"))}
+    assert len(used) >= 15
+    for lang in ("sv", "en"):
+        missing = used - catalogue_ids(lang)
+        assert not missing, (lang, missing)
+    assert catalogue_ids("sv") == catalogue_ids("en")

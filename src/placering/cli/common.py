@@ -39,11 +39,14 @@ class CliError(click.ClickException):
         self.in_swedish = in_swedish  # the server's refusal: already through the catalogue
 
     def show(self, file=None) -> None:
+        from ..i18n import language, text as said
         from .messages import swedish
 
-        # Swedish for people: the library's message through registry/messages.yaml.
-        text = self.format_message() if self.in_swedish else swedish(self.format_message())
-        click.echo(f"Fel: {safe(text)}", err=True)
+        # Swedish for people: a message with an id from the gettext catalogue (placering.i18n),
+        # the others through registry/messages.yaml; English when the locale asks for it.
+        english = language() == "en"
+        text = self.format_message() if self.in_swedish or english else swedish(self.format_message())
+        click.echo(f"{said('error.prefix')}: {safe(text)}", err=True)
 
 
 @dataclass
@@ -214,6 +217,10 @@ class PlaceringGroup(click.Group):
 
             for note in getattr(exc, "notes", None) or []:  # what a person should know with the refusal
                 click.echo(f"Obs: {safe(swedish(note))}", err=True)
+            # A message with an id is said from the gettext catalogue (placering.i18n); the rest
+            # still from English through registry/messages.yaml.
+            if exc.message is not None:
+                raise CliError(exc.message.render(), exc.exit_code, in_swedish=True) from None
             raise CliError(str(exc), exc.exit_code) from None
         except Exception as exc:
             if isinstance(exc, click.ClickException) or "sqlalchemy" not in sys.modules:
@@ -777,8 +784,10 @@ class Output:
         if self.xlsx is not None:
             from .spreadsheet import write_sections
 
+            from ..i18n import text
+
             count = write_sections(self.xlsx, sections)
-            click.echo(f"Skrev {fmt_number(count)} rader till {safe(str(self.xlsx))}.", err=True)
+            click.echo(text("rows.written", n=count, file=safe(str(self.xlsx))), err=True)
             return
         if self.json:
             print_json(data)

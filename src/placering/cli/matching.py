@@ -176,8 +176,10 @@ def _print_excluded(doc: dict[str, Any]) -> None:
             if len(units) > EXCLUDED_UNITS_SHOWN:
                 shown += f" … och {fmt_number(len(units) - EXCLUDED_UNITS_SHOWN)} till"
         rows.append({"reason": g["code"], "count": g["count"], "units": shown})
-    echo(f"Uteslutna: {fmt_number(excluded_count(doc))} enheter, per skäl (en enhet kan ha flera skäl; "
-         "--explain ENHET säger varför):")
+    from ..i18n import text
+
+    n = excluded_count(doc)
+    echo(text("excluded.heading", n=n, count=fmt_number(n)))
     print_table(rows, [("reason", "Skäl", "exclusion"), ("count", "Enheter"), ("units", "Vilka")])
 
 

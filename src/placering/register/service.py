@@ -1043,6 +1043,8 @@ def resolve_id(session: Session, ident: str, *, by_name: bool = True) -> tuple[s
         named = list(session.scalars(select(Unit).where(Unit.name_key == fold(ident)).limit(2)))
         if len(named) == 1:
             return "unit", named[0]
+    from ..i18n import msg
+    from .status import _hint
+
     found = suggestions(session, ident) if by_name else []
-    hint = f"; did you mean {_one_of(found)}?" if found else ""
-    raise NotFound(f"'{ident}' is neither an organisation number, a unit_id nor an agreement_id in the register{hint}")
+    raise NotFound(msg("ident.unknown", ident=ident, hint=_hint(found, search=False)))

@@ -541,7 +541,9 @@ def decide_proposal(session: Session, proposal_id: int, *, accept: bool, actor: 
         raise ValidationError("a decision on a proposal needs a note (--note) saying why")
     proposal = session.get(Proposal, proposal_id)
     if proposal is None:
-        raise NotFound(f"no proposal {proposal_id}")
+        from ..i18n import msg
+
+        raise NotFound(msg("proposal.not_found", id=proposal_id))
     if proposal.status != "open":
         raise InvariantViolation(f"proposal {proposal_id} is already {proposal.status} "
                                  f"(by {proposal.decided_by}); decisions are not changed")
