@@ -43,14 +43,15 @@ class Code(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value is None or isinstance(value, Enum):
             return value
-        from ..labels import code_for, label
+        from ..labels import code_for
 
         code = code_for(value, self.kind, known=self.codes)
         if code is None:
-            known = ", ".join(f"{c} ({label(c, self.kind)})" if label(c, self.kind) != c else c for c in self.codes)
-            self.fail(f"'{value}' is neither a code nor a label of {self.kind.replace('_', ' ')} "
-                      f"(codes and labels: {known})",
-                      param, ctx)
+            # As the library refuses an unknown code (exit 2, the same words in every path); the
+            # option's help says the labels are taken too.
+            from .common import CliError
+
+            raise CliError(f"unknown {self.kind.replace('_', ' ')} '{value}' (known: {', '.join(self.codes)})", 2)
         return code
 
 

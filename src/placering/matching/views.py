@@ -52,9 +52,13 @@ def known_unit(engine, unit_id: str | None) -> str | None:
     with open_session(engine) as session:
         try:
             return get_unit(session, unit_id).unit_id
-        except NotFound:
-            # A unit's name works here as in `register show` (one unit of that name).
-            what, obj = resolve_id(session, unit_id)
+        except NotFound as not_found:
+            # A unit's name works here as in `register show` (one unit of that name); else the
+            # unit's own refusal, with the closest names.
+            try:
+                what, obj = resolve_id(session, unit_id)
+            except NotFound:
+                raise not_found from None
             if what != "unit":
                 raise
             return obj.unit_id
