@@ -590,7 +590,9 @@ def print_table(
         table = Table(title=Text(safe(title)) if title else None, title_justify="left", show_lines=False,
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         for n, s in enumerate(specs):
-            table.add_column(Text(safe(s["head"])), justify="right" if s["numeric"] else "left",
+            # The header wraps at its words even over a column that never wraps (ids, dates).
+            table.add_column(Text(safe(s["head"]), no_wrap=False, overflow="fold"),
+                             justify="right" if s["numeric"] else "left",
                              no_wrap=s["no_wrap"], min_width=s["min"], width=widths[n] if widths else None,
                              overflow="ellipsis" if s["no_wrap"] else "fold")
         for i in range(len(rows)):
