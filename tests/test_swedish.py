@@ -51,13 +51,13 @@ def test_history_keeps_the_why_columns_at_80_and_100(removed, width):
 
 
 def test_a_table_into_a_file_or_pipe_keeps_every_column_whole(removed):
-    screen = ok(removed("register", "history", "U-1001")).stdout  # CliRunner: not a terminal
+    screen = ok(removed("register", "history", "U-1001", env={"COLUMNS": None})).stdout  # not a terminal
     head = _header_line(screen, "Gäller")
     for column in ("Registrerad", "Av", "Post", "Händelse", "Ändring", "Orsak", "Regel", "Anteckning"):
         assert column in head, column
     assert "får plats" not in screen
     assert any(NOTE in line and "Avvecklad" in line for line in screen.splitlines())  # one row, one line
-    paused = ok(removed("audit", "paused", "--as-of", "2024-06-30")).stdout
+    paused = ok(removed("audit", "paused", "--as-of", "2024-06-30", env={"COLUMNS": None})).stdout
     assert "Orsak" in _header_line(paused, "Id") and "Rekommendationsstopp" in paused
 
 

@@ -582,7 +582,9 @@ def print_table(
         rank = KEEP if not specs else column_rank(key)
         specs.append({"head": head, "cells": cells, "numeric": numeric, "no_wrap": no_wrap,
                       "empty": not present, "rank": rank,
-                      "min": _min_width(cells, head, no_wrap)})
+                      "min": _min_width(cells, head, no_wrap) if not kind else
+                      # a label ("Kunde inte göras") is never split; a list of them wraps between them
+                      max(_min_width(cells, head, no_wrap), *(len(p) for c in cells for p in c.split(", ")))})
     width = out.width
     hidden: list[str] = []
 
@@ -664,7 +666,8 @@ KEEP, DROP_FIRST, DROP_LAST = 0, 1, 2
 ID_KEYS = frozenset({"id", "unit", "entity", "request", "org_nr", "dnr", "seq", "proposal", "user"})
 WHY_KEYS = frozenset({"reason", "reasons", "note", "notes", "change", "changes", "action", "rule", "rule_id",
                       "rules", "missing", "why", "explanation", "message", "flags", "last", "status_reason",
-                      "excluded", "refusal", "outcome", "decision_reason", "detail", "details", "status_label"})
+                      "excluded", "refusal", "outcome", "decision_reason", "detail", "details", "status_label",
+                      "result", "passed"})
 
 
 def column_rank(key: str) -> int:
