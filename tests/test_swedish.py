@@ -133,7 +133,7 @@ def test_free_places_are_never_imported_over_the_placements(last_place_taken, en
 
     run, path = last_place_taken
     before = snapshot(engine)
-    again = ok(run("register", "import", str(path), "--by", "bo"))
+    again = ok(run("register", "import", str(path), "--by", "bo", env={"COLUMNS": "300"}))
     assert "Ändrad lediga platser" not in again.stdout and "lediga platser ändras bara genom placeringar" in again.stdout
     assert _free(run, "U-1") == 0 and snapshot(engine) == before  # nothing to change: the place stays taken
 
@@ -268,7 +268,7 @@ def test_explanations_say_values_in_words_and_cite_documents(decided):
     assert "IVO-tillstånd finns: nej" in explained and "lediga platser: 0" in explained
     for leak in ("=True", "=False", "permit.exists", "['", "sources/", "CONTRACT.md", "DOMAIN.md", "Match decision"):
         assert leak not in explained, (leak, explained)
-    assert "källa: " in explained and "årsrapport 2022" in explained and "Kodlistor och filformat" in explained
+    assert explained.count("källa: ") == 2  # each reason cites its source, by document (no project file)
     recommended = ok(run("request", "show", "R-1", "--explain", "U-1", env={"COLUMNS": "200"})).stdout
     assert "False" not in recommended and "True" not in recommended
 
