@@ -47,7 +47,7 @@ LISTING = [
     ("rules", "list"), ("request", "replay"),
     ("audit", "paused"), ("audit", "affected-placements"), ("audit", "removals"), ("audit", "requests"),
     ("audit", "checks-due"), ("audit", "direct-procurement"), ("audit", "adherence"), ("audit", "visits"),
-    ("audit", "log"),
+    ("audit", "log"), ("register", "entry", "list"),
 ]
 
 

@@ -3,6 +3,8 @@ never silent; protected people: avoided municipalities and hidden addresses; --e
 
 from __future__ import annotations
 
+import re
+
 import json
 
 from test_matching_support import (  # noqa: F401 (rules_engine is a fixture)
@@ -66,13 +68,13 @@ def test_every_exclusion_reason_with_values_and_source(run, tmp_path, rules_engi
             assert reason["values"][field] == value, (code, reason["values"])
     dist = ex["U-DISTANCE"]["reasons"][0]["values"]
     assert dist["distance_km"] > 100 and dist["request.max_distance_km"] == 100
-    # The human output counts exclusions by reason.
+    # The human output counts exclusions by reason and names the units (issue 19).
     human = run("match", str(write_request(tmp_path, dict(req, request_id="R-2"))), "--engine", rules_engine, "--by", "h")
     assert human.exit_code == 0, human.output
     from placering.labels import label
 
-    for code in REASON_UNITS:
-        assert f"{label(code, 'exclusion')} 1" in human.stdout  # people read the Swedish label
+    for code, u in REASON_UNITS.items():  # people read the Swedish label
+        assert re.search(rf"^{re.escape(label(code, 'exclusion'))}\s+1\s+{u['unit_id']}\s*$", human.stdout, re.M), code
 
 
 def test_reasons_of_several_routes_are_merged_per_unit(run, tmp_path, rules_engine):

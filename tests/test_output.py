@@ -91,7 +91,7 @@ def test_a_long_list_shows_a_count_and_how_to_get_it_all(loaded):
     lines = ok(loaded("register", "search", "Korttidshem", "--limit", "60", "--jsonl")).stdout.splitlines()
     assert len(lines) == n and json.loads(lines[0])["unit_id"].startswith("U-5")
     both = loaded("register", "search", "x", "--json", "--csv")
-    assert both.exit_code == 2 and "ange en av --json, --jsonl, --csv och --excel" in both.stderr
+    assert both.exit_code == 2 and "ange en av --json, --jsonl, --csv, --excel och --xlsx" in both.stderr
 
 
 # --- 2. Swedish for people, codes for programs ----------------------------------------------
@@ -186,7 +186,7 @@ def test_excel_dialect_round_trip_with_swedish_letters_and_decimal_commas(loaded
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
     text_ = raw.decode("utf-8-sig")
     header = text_.splitlines()[0]
-    assert header.startswith("org_nr;supplier_name;legal_form;unit_id")
+    assert header.startswith("Organisationsnummer;Leverantör;Juridisk form;Enhets-id")  # for people (issue 19)
     assert "Vårdbolaget Ängen AB" in text_ and "Stödboende Åkervägen" in text_ and ";5150,5;" in text_
     assert ";57,71;11,97;" in text_  # decimal comma in coordinates
     before = snapshot(engine)

@@ -229,8 +229,9 @@ def test_changed_unit_writes_updated_and_status_history(run, tmp_path):
     assert "routes" in by_action["updated"]["changes"]
     assert by_action["status"]["changes"] == {"status": ["published", "watch"]}
     assert "--apply-status" in by_action["status"]["note"] and "import " in by_action["updated"]["note"]
+    # Free places follow the placements, never the file: the 6 places taken stay taken (issue 19).
     assert by_action["updated"]["changes"]["free_places"] == [2, 3]  # one more place, free: free places move along
-    unit["free_places"] = 3
+    unit["free_places"] = 9 - (8 - 2)
     assert exported(run) == doc
 
 

@@ -29,9 +29,21 @@ class Problem:
 
 
 class PlaceringError(Exception):
-    """Base of every error shown to a user as a message rather than a traceback."""
+    """Base of every error shown to a user as a message rather than a traceback.
+
+    Raised with a `placering.i18n.Message` (an id and parameters), a person reads it from the
+    gettext catalogue in their language (`message`); `str()` is the English text."""
 
     exit_code = 1
+    message = None  # the Message, when raised with one
+
+    def __init__(self, *args):
+        from .i18n import Message
+
+        if args and isinstance(args[0], Message):
+            self.message = args[0]
+            args = (str(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class ValidationError(PlaceringError):

@@ -39,7 +39,7 @@ def _build() -> dict[str, dict[str, str]]:
     return cat
 
 
-_NOT_CODES = ("headers", "message_fields", "history_field")
+_NOT_CODES = ("headers", "message_fields", "history_field", "register_column", "fact_field")
 
 # Codes of a known kind that were shown without a label: (kind, code). A person should never
 # read a bare code; tests/test_output.py fails when one reaches a table or a sentence.
@@ -89,3 +89,70 @@ def message_field_kind(path: str) -> str | None:
 
 def has_label(code: str, kind: str) -> bool:
     return code in catalogue().get(kind, {})
+
+
+def _match_key(text: str) -> str:
+    from .text import plain_letters
+
+    return " ".join(plain_letters(str(text)).replace("_", " ").replace("-", " ").split())
+
+
+@lru_cache(maxsize=None)
+def _reverse(kind: str) -> dict[str, str]:
+    """A kind's codes by their match key and by their labels' match keys (codes first: a code
+    is never shadowed by another code's label)."""
+    section = catalogue().get(kind, {})
+    out: dict[str, str] = {}
+    for code, text in section.items():
+        out.setdefault(_match_key(text), code)
+    for code in section:
+        out[_match_key(code)] = code
+    return out
+
+
+def code_for(text: Any, kind: str, known: Any = None) -> str | None:
+    """The code a person means by `text`, given as the code or as its Swedish label, in any
+    case and with or without å, ä, ö (`underkänd`, `Underkand`, `fail` → `fail`); None when
+    nothing of this kind is meant. `known` (codes) limits the answer to those codes; a code
+    outside the catalogue is still accepted when it is among them."""
+    if text is None:
+        return None
+    key = _match_key(text)
+    code = _reverse(kind).get(key)
+    if known is not None:
+        known = [str(k) for k in known]
+        if code not in known:
+            code = next((k for k in known if _match_key(k) == key), None)
+    return code
+
+
+# Which label kind a fact's value is when message_fields does not say (the parameters' lists).
+_FACT_KIND = {"param.permit_required_insatser": "insats", "request.avoid_municipality_keys": "municipality",
+              "unit.municipality_key": "municipality", "supplier.legal_form": "legal_form"}
+
+
+def fact_value(path: str, value: Any) -> str:
+    """A rule's fact as a person reads it: labels for codes, ja/nej, Swedish numbers and dates,
+    `saknas` for nothing (never Python's True, None or ['a', 'b'])."""
+    from .display import fmt_number
+
+    kind = message_field_kind(path) or _FACT_KIND.get(path)
+    if value is None:
+        return "saknas"
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, (int, float)):
+        return fmt_number(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(fact_value(path, v) for v in value) or "inga"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {fact_value(path, v)}" for k, v in value.items())
+    return label(value, kind) if kind else str(value)
+
+
+def fact_text(values: dict[str, Any] | None) -> str:
+    """`behov: Missbruk, Psykisk ohälsa; IVO-tillstånd finns: nej` for a rule's values."""
+    if not values:
+        return ""
+    names = catalogue().get("fact_field", {})
+    return "; ".join(f"{names.get(k, k)}: {fact_value(k, v)}" for k, v in values.items())

@@ -79,7 +79,9 @@ def create_token(session: Session, maker: Principal, name: str, *, roles: list[s
     else:
         person = session.scalars(select(UserAccount).where(UserAccount.login == account)).first()
         if person is None:
-            raise NotFound(f"no user '{account}' in this register (see 'placering admin user list')")
+            from ..i18n import msg
+
+            raise NotFound(msg("user.not_found", name=account))
         if maker.login != account:
             authorize(maker, Action.ADMIN_TOKENS)
         held = frozenset(Role(r) for r in person.roles or [])
@@ -125,7 +127,9 @@ def revoke_token(session: Session, by: Principal, token_id: int) -> dict[str, An
     if token is None or (token.account != by.login and Action.ADMIN_TOKENS not in by.actions):
         if token is not None:
             authorize(by, Action.ADMIN_TOKENS)
-        raise NotFound(f"no API token {token_id} (see 'placering admin token list')")
+        from ..i18n import msg
+
+        raise NotFound(msg("token.not_found", id=token_id))
     if token.revoked_at is None:
         token.revoked_at, token.revoked_by = now(), by.login
         session.add(token)

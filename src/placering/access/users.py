@@ -219,7 +219,9 @@ def remove_user(session: Session, name: str) -> dict[str, Any]:
     name = _login(name)
     account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
     if account is None:
-        raise NotFound(f"no user '{name}' in this register (see 'placering admin user list')")
+        from ..i18n import msg
+
+        raise NotFound(msg("user.not_found", name=name))
     if name == actor:
         raise ValidationError("an admin does not remove themselves (ask another admin)")
     before = list(account.roles or [])

@@ -30,7 +30,9 @@ _NEXT = {"received": {"investigating", "closed"}, "investigating": {"closed"}, "
 def get_complaint(session: Session, complaint_id: int) -> Complaint:
     row = session.get(Complaint, complaint_id)
     if row is None:
-        raise NotFound(f"no complaint {complaint_id} (see 'placering complaint list')")
+        from ..i18n import msg
+
+        raise NotFound(msg("complaint.not_found", id=complaint_id))
     return row
 
 

@@ -40,7 +40,9 @@ _STATUS_OUTCOMES = {
 def get_control(session: Session, control_id: int) -> DeepenedControl:
     row = session.get(DeepenedControl, control_id)
     if row is None:
-        raise NotFound(f"no deepened control {control_id} (see 'placering control list')")
+        from ..i18n import msg
+
+        raise NotFound(msg("control.not_found", id=control_id))
     return row
 
 
@@ -61,7 +63,9 @@ def open_control(session: Session, *, actor: str, on: date, org_nr: str | None =
     if proposal_id is not None:
         proposal = session.get(Proposal, proposal_id)
         if proposal is None:
-            raise NotFound(f"no proposal {proposal_id}")
+            from ..i18n import msg
+
+            raise NotFound(msg("proposal.not_found", id=proposal_id))
         if proposal.kind != "deepened_control":
             raise InvariantViolation(f"proposal {proposal_id} is a {proposal.kind} proposal, not a deepened control")
         if proposal.status == "dismissed":

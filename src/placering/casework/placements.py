@@ -30,7 +30,9 @@ ACTIVE = "active"  # a placement pending review (matching/decisions.py) is not y
 def get_placement(session: Session, request_id: str) -> tuple[PlacementRequest, Placement]:
     req = session.scalars(select(PlacementRequest).where(PlacementRequest.request_id == nfc(request_id))).first()
     if req is None:
-        raise NotFound(f"no request '{nfc(request_id)}' (see 'placering request show')")
+        from ..i18n import msg
+
+        raise NotFound(msg("request.not_found_see_show", id=nfc(request_id)))
     placement = session.scalars(select(Placement).where(Placement.request_id == req.id)).first()
     if placement is None:
         raise InvariantViolation(f"request '{req.request_id}' has no placement yet: choose a unit first "

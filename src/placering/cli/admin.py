@@ -11,6 +11,7 @@ from ..access import users as lib
 from ..access.roles import ROLE_DESCRIPTIONS, Role
 from ..storage import transaction
 from . import cli
+from .params import Code
 from .common import CliError, PlaceringGroup, app, json_option, print_json, print_table, wants_json
 
 ROLE_HELP = "; ".join(f"{r.value}: {ROLE_DESCRIPTIONS[r]}" for r in Role)
@@ -32,7 +33,8 @@ def _engine():
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, metavar="ROLE", help=f"A role (repeat for several). {ROLE_HELP}.")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", type=Code("role", list(ROLE_DESCRIPTIONS)),
+              help=f"A role, code or label (repeat for several). {ROLE_HELP}.")
 @click.option("--municipality", help="A social worker's municipality (required for social_worker).")
 @click.option("--password-stdin", is_flag=True,
               help="Read the account's password from standard input: a local account, signing in with it "
@@ -104,7 +106,8 @@ def _admin_principal():
 
 @token.command("create")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, metavar="ROLE", help=f"A role (repeat for several). {ROLE_HELP}.")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", type=Code("role", list(ROLE_DESCRIPTIONS)),
+              help=f"A role, code or label (repeat for several). {ROLE_HELP}.")
 @click.option("--municipality", help="A social worker token's municipality (required for social_worker).")
 @click.option("--days", type=click.IntRange(1, 366), default=90, show_default=True, help="Days until it expires.")
 @json_option

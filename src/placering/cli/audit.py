@@ -310,7 +310,7 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
                 ("changes", "Ändringar"), ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]
         out.emit(report, [Section("summary", f"Ändringar: {report['total']}", report.get("summary") or [], cols)])
         return
-    if not out.machine:
+    if not out.codes:
         from .changes import change_text
 
         # A person reads Swedish field names and labels; --json and --csv keep the codes.

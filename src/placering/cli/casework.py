@@ -18,6 +18,8 @@ from ..display import today
 from ..vocabulary import CareQuality, ComplaintCategory, ComplaintOutcome, ComplaintStatus, ControlCheck, ControlOutcome, RemovalReason
 from . import cli
 from .options import AS_OF, YEAR, as_of_day as _as_of, year_or_this as _year
+from .params import Code
+from .common import DECIMAL
 from ..labels import label
 from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, call, echo, local_only,
                      output_options, parse_date, rules_option)
@@ -71,7 +73,7 @@ def placement() -> None:
 @click.argument("request_id")
 @click.option("--from", "decision_from", help="First day of the decision (biståndsbeslut) period (YYYY-MM-DD).")
 @click.option("--to", "decision_to", help="Last day of the decision period (YYYY-MM-DD).")
-@click.option("--price", type=float, help="The agreed daily price (kr); for direct procurement the negotiated one.")
+@click.option("--price", type=DECIMAL, help="The agreed daily price (kr); for direct procurement the negotiated one.")
 @click.option("--agreed-by", help="Who agreed the negotiated direct-procurement price (a role, no personal names).")
 @click.option("--note", type=boundary.NOTE, help="Why (recorded in history).")
 @by_option
@@ -90,7 +92,7 @@ def placement_decision(request_id, decision_from, decision_to, price, agreed_by,
 @click.argument("request_id")
 @click.option("--from", "period_from", help="First day of the agreement's period (YYYY-MM-DD).")
 @click.option("--to", "period_to", help="Last day of the agreement's period (YYYY-MM-DD).")
-@click.option("--price", type=float, help="The daily price in the agreement (kr).")
+@click.option("--price", type=DECIMAL, help="The daily price in the agreement (kr).")
 @click.option("--signed-on", help="Date the agreement was signed (YYYY-MM-DD).")
 @click.option("--note", type=boundary.NOTE, help="Why (recorded in history).")
 @by_option
@@ -151,7 +153,9 @@ def complaint() -> None:
 @complaint.command("add")
 @click.argument("unit_id")
 @click.option("--category", "categories", required=True, multiple=True,
-              help=f"What it is about ({_codes(ComplaintCategory)}); repeat it for a complaint about several things.")
+              type=Code("complaint_category", ComplaintCategory),
+              help=f"What it is about ({_codes(ComplaintCategory)}, or the label); repeat it for a complaint about "
+              "several things.")
 @click.option("--on", "on", required=True, help="Date it was received (YYYY-MM-DD).")
 @click.option("--complainant-ref", help="The complainant's own reference (never a name), to follow the handling "
               "with 'complaint list --complainant-ref'.")
@@ -159,7 +163,8 @@ def complaint() -> None:
               "responsible social worker (no deepened-control count).")
 @click.option("--received-by", default="Spink", show_default=True,
               help="The organisation that received it (e.g. Spink, Nordost, INK).")
-@click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
+@click.option("--outcome", default="pending", show_default=True, type=Code("complaint_outcome", ComplaintOutcome),
+              help=f"Outcome ({_codes(ComplaintOutcome)}, or the label).")
 @click.option("--note", type=boundary.NOTE, help="A short description (no names or personal identity numbers).")
 @rules_option
 @by_option
@@ -182,8 +187,10 @@ def complaint_add(unit_id, categories, on, complainant_ref, individual, received
 
 @complaint.command("update")
 @click.argument("complaint_id", type=boundary.WholeParam(1))
-@click.option("--status", help=f"New status ({_codes(ComplaintStatus)}); closing needs an outcome.")
-@click.option("--outcome", help=f"Outcome ({_codes(ComplaintOutcome)}); recommendation_stop stops the unit.")
+@click.option("--status", type=Code("complaint_status", ComplaintStatus),
+              help=f"New status ({_codes(ComplaintStatus)}, or the label); closing needs an outcome.")
+@click.option("--outcome", type=Code("complaint_outcome", ComplaintOutcome),
+              help=f"Outcome ({_codes(ComplaintOutcome)}, or the label); recommendation_stop stops the unit.")
 @click.option("--note", type=boundary.NOTE, help="What was done (recorded in history).")
 @click.option("--on", "on", help="Date of the change (YYYY-MM-DD; default today).")
 @by_option
@@ -198,12 +205,14 @@ def complaint_update(complaint_id, status, outcome, note, on, actor, out: Output
 
 
 @complaint.command("list")
-@click.option("--handler", help="Only complaints handled by ink or spink.")
-@click.option("--status", help=f"Only this status ({_codes(ComplaintStatus)}).")
+@click.option("--handler", type=Code("complaint_handler"), help="Only complaints handled by ink or spink.")
+@click.option("--status", type=Code("complaint_status", ComplaintStatus),
+              help=f"Only this status ({_codes(ComplaintStatus)}, or the label).")
 @click.option("--open", "open_only", is_flag=True, help="Only complaints not closed.")
 @click.option("--supplier", "org_nr", help="Only complaints about this supplier (organisation number).")
 @click.option("--unit", "unit_id", help="Only complaints about this unit.")
-@click.option("--category", help="Only this category (among the complaint's categories).")
+@click.option("--category", type=Code("complaint_category", ComplaintCategory),
+              help="Only this category (among the complaint's categories; code or label).")
 @click.option("--complainant-ref", help="Only the complaints with this complainant's reference.")
 @output_options
 def complaint_list(handler, status, open_only, org_nr, unit_id, category, complainant_ref, out: Output) -> None:
@@ -255,7 +264,7 @@ def control_open(org_nr, unit_id, proposal_id, reason, on, actor, out: Output) -
 
 @control.command("check")
 @click.argument("control_id", type=boundary.WholeParam(1))
-@click.argument("what")
+@click.argument("what", type=Code("control_check", ControlCheck, metavar="WHAT"))
 @click.option("--finding", required=True, type=boundary.NOTE, help="What the check found (no names or personal identity numbers).")
 @click.option("--on", "on", help="Date of the check (YYYY-MM-DD; default today).")
 @by_option
@@ -272,9 +281,10 @@ control_check.help = f"Record what a deepened control checked and found. WHAT: {
 
 @control.command("decide")
 @click.argument("control_id", type=boundary.WholeParam(1))
-@click.argument("outcome")
+@click.argument("outcome", type=Code("control_outcome", ControlOutcome, metavar="OUTCOME"))
 @click.option("--note", required=True, type=boundary.NOTE, help="The grounds of the decision (the overall assessment).")
-@click.option("--reason", "removal_reason", help=f"Removal reason code, for removal ({_codes(RemovalReason)}).")
+@click.option("--reason", "removal_reason", type=Code("removal_reason", RemovalReason),
+              help=f"Removal reason (code or label), for removal ({_codes(RemovalReason)}).")
 @click.option("--on", "on", help="Date of the decision (YYYY-MM-DD; default today).")
 @by_option
 @output_options
@@ -296,8 +306,9 @@ control_decide.help = ("Decide a deepened control. OUTCOME: " + _codes(ControlOu
 
 
 @control.command("list")
-@click.option("--status", help="open or decided.")
-@click.option("--outcome", help="Only this outcome (e.g. order_stop_proposal: INK's list).")
+@click.option("--status", type=Code("control_status"), help="open or decided (or the label).")
+@click.option("--outcome", type=Code("control_outcome", ControlOutcome),
+              help="Only this outcome (e.g. order_stop_proposal: INK's list; or the label).")
 @click.option("--supplier", "org_nr", help="Only this supplier.")
 @output_options
 def control_list(status, outcome, org_nr, out: Output) -> None:
@@ -404,7 +415,8 @@ SUMMARY_COLUMNS = [("unit_id", "Enhet"), ("placements", "Placeringar"), ("answer
 @click.argument("request_id")
 @click.option("--on", "on", required=True, help="Date the survey was answered (YYYY-MM-DD).")
 @click.option("--positive-change", required=True, help="Has there been a positive change (yes/no)?")
-@click.option("--care-quality", required=True, help=f"The quality of care ({_codes(CareQuality)}).")
+@click.option("--care-quality", required=True, type=Code("care_quality", CareQuality),
+              help=f"The quality of care ({_codes(CareQuality)}, or the label).")
 @click.option("--child-answered", required=True, help="Did the child answer too (yes/no)?")
 @by_option
 @output_options

@@ -76,5 +76,6 @@ def change_text(changes: dict, action: str, entity_kind: str | None = None, peop
                 continue
             parts.append(f"{name}: {show(key, old)} → {show(key, new)}")
         else:
-            parts.append(f"{name}={show(key, value)}")
+            # A person reads "insats: HVB barn och unga" (and a terminal may wrap it after the colon).
+            parts.append(f"{name}: {show(key, value)}" if people else f"{name}={show(key, value)}")
     return "; ".join(parts)

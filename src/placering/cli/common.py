@@ -10,6 +10,7 @@ import csv
 import functools
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,11 +39,14 @@ class CliError(click.ClickException):
         self.in_swedish = in_swedish  # the server's refusal: already through the catalogue
 
     def show(self, file=None) -> None:
+        from ..i18n import language, text as said
         from .messages import swedish
 
-        # Swedish for people: the library's message through registry/messages.yaml.
-        text = self.format_message() if self.in_swedish else swedish(self.format_message())
-        click.echo(f"Fel: {safe(text)}", err=True)
+        # Swedish for people: a message with an id from the gettext catalogue (placering.i18n),
+        # the others through registry/messages.yaml; English when the locale asks for it.
+        english = language() == "en"
+        text = self.format_message() if self.in_swedish or english else swedish(self.format_message())
+        click.echo(f"{said('error.prefix')}: {safe(text)}", err=True)
 
 
 @dataclass
@@ -209,6 +213,14 @@ class PlaceringGroup(click.Group):
         try:
             return self._invoke_retrying(ctx)
         except PlaceringError as exc:
+            from .messages import swedish
+
+            for note in getattr(exc, "notes", None) or []:  # what a person should know with the refusal
+                click.echo(f"Obs: {safe(swedish(note))}", err=True)
+            # A message with an id is said from the gettext catalogue (placering.i18n); the rest
+            # still from English through registry/messages.yaml.
+            if exc.message is not None:
+                raise CliError(exc.message.render(), exc.exit_code, in_swedish=True) from None
             raise CliError(str(exc), exc.exit_code) from None
         except Exception as exc:
             if isinstance(exc, click.ClickException) or "sqlalchemy" not in sys.modules:
@@ -445,12 +457,30 @@ TABLE_ROWS = 40  # rows a table shows before it summarises; --all shows every ro
 _NUMERIC = (int, float)
 
 
-def console() -> "Console":
+def to_terminal() -> bool:
+    """Is the output read on a screen of a known width? A file or a pipe is not (unless COLUMNS
+    says how wide its reader is): there a table keeps every column, whole."""
+    import os
+
+    if os.environ.get("COLUMNS"):
+        return True
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+UNLIMITED_WIDTH = 100_000
+
+
+def console(width: int | None = None) -> "Console":
     from rich.console import Console
 
     # Created per call so CliRunner's captured stdout is the one written to. Rich finds the
-    # width itself: the terminal's, else $COLUMNS, else 80.
-    return Console(file=sys.stdout, soft_wrap=False, markup=False, emoji=False, highlight=False)
+    # width itself: the terminal's, else $COLUMNS; a file or pipe gets the width its text needs.
+    if width is None and not to_terminal():
+        width = UNLIMITED_WIDTH
+    return Console(file=sys.stdout, soft_wrap=False, markup=False, emoji=False, highlight=False, width=width)
 
 
 def _cell(value: Any, kind: str | None = None) -> str:
@@ -476,17 +506,22 @@ def _cell(value: Any, kind: str | None = None) -> str:
 def _is_token(text: str) -> bool:
     # An id, a code, a date, an org number, an amount: one word (a no-break space does not
     # count), never worth splitting.
-    return " " not in text and "\n" not in text and len(text) <= 24
+    return " " not in text and "\n" not in text and (len(text) <= 24 or bool(_ID_WORD.fullmatch(text)))
 
 
-def _min_width(cells: list[str], head: str, no_wrap: bool) -> int:
+def _min_width(cells: list[str], head: str, no_wrap: bool, cap: int = 24) -> int:
     words = [len(w) for w in head.split()] or [0]
     if no_wrap:
-        return max([len(head) if " " not in head else max(words)] + [len(c) for c in cells])
-    longest = max([len(w) for c in cells for w in c.split()] or [0])
+        # The header whole when it is short ("Gäller från" over a date), else its longest word.
+        return max([len(head) if " " not in head or len(head) <= 16 else max(words)] + [len(c) for c in cells])
     # Long Swedish compounds (Rekommendationsstopp, Behandlingsinsatser) stay whole; only longer
-    # words (a pasted address, a URL in a note) may fold.
-    return max(max(words), min(longest, 24), 4)
+    # words (a pasted address, a URL in a note) may fold; an id (ELIG-AGREEMENT-NOT-STARTED,
+    # REVIEW-PRICE-ABOVE-REFERENCE) never does.
+    longest = max([len(w) if _ID_WORD.fullmatch(w) else min(len(w), cap) for c in cells for w in c.split()] or [0])
+    return max(max(words), longest, 4)
+
+
+_ID_WORD = re.compile(r"[A-ZÅÄÖ0-9][A-ZÅÄÖ0-9_./:-]*[A-ZÅÄÖ0-9][,;.)]?")
 
 
 def print_table(
@@ -497,6 +532,8 @@ def print_table(
     empty: str = "(inga)",
     limit: int | None = None,
     hint: str = "--all visar alla, --csv eller --json ger alla rader",
+    expanded: bool = False,
+    only: Sequence[str] | None = None,
 ) -> None:
     """A table for people that fits the terminal it is printed in.
 
@@ -504,6 +541,12 @@ def print_table(
     Swedish label. Numbers are right-aligned; ids, dates, org numbers and amounts are never
     split; columns that do not fit are left out and named below the table. With `limit`, a
     longer list shows its first rows and says how many there are and how to get them all.
+
+    Which columns go when the terminal is too narrow: first those that say nothing, then the
+    plain ones from the right, and only then the ones that say why (reason, note, change, rule,
+    what is missing); the first column and ids never go. Into a file or a pipe nothing is left
+    out. `expanded` prints one field per line per record (as psql's \\x); `only` keeps the
+    columns named (by key or header, see `select_columns`).
     """
     from rich import box
     from rich.table import Table
@@ -512,7 +555,12 @@ def print_table(
     from ..labels import header
 
     rows = list(rows)
+    if only:
+        columns = select_columns(columns, only)
     out = console()
+    if expanded and rows:
+        _print_expanded(out, rows, columns, title=title, limit=limit, hint=hint)
+        return
     if not rows:
         if title:
             out.print(Text(safe(title)))
@@ -531,52 +579,157 @@ def print_table(
         numeric = bool(present) and all(isinstance(v, _NUMERIC) and not isinstance(v, bool) for v in present)
         no_wrap = numeric or all(_is_token(c) for c in cells) or all(isinstance(v, (date, datetime))
                                                                      for v in present) and bool(present)
+        rank = KEEP if not specs else column_rank(key)
         specs.append({"head": head, "cells": cells, "numeric": numeric, "no_wrap": no_wrap,
-                      "empty": not present, "min": _min_width(cells, head, no_wrap)})
+                      "empty": not present, "rank": rank,
+                      "min": _min_width(cells, head, no_wrap) if not kind else
+                      # a label ("Kunde inte göras") is never split; a list of them wraps between them
+                      max(_min_width(cells, head, no_wrap), *(len(p) for c in cells for p in c.split(", ")))})
     width = out.width
     hidden: list[str] = []
 
-    def build(specs: list[dict]) -> Table:
+    def build(specs: list[dict], widths: list[int] | None = None) -> Table:
         table = Table(title=Text(safe(title)) if title else None, title_justify="left", show_lines=False,
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-        for s in specs:
-            table.add_column(Text(safe(s["head"])), justify="right" if s["numeric"] else "left",
-                             no_wrap=s["no_wrap"], min_width=s["min"],
+        for n, s in enumerate(specs):
+            # The header wraps at its words even over a column that never wraps (ids, dates).
+            table.add_column(Text(safe(s["head"]), no_wrap=False, overflow="fold"),
+                             justify="right" if s["numeric"] else "left",
+                             no_wrap=s["no_wrap"], min_width=s["min"], width=widths[n] if widths else None,
                              overflow="ellipsis" if s["no_wrap"] else "fold")
         for i in range(len(rows)):
             table.add_row(*[Text(s["cells"][i]) for s in specs])
         return table
 
-    def fits(specs: list[dict]) -> bool:
-        # As rich lays the table out, not an estimate: when the columns' narrowest exceed the
-        # terminal, rich shrinks every column, and then org numbers and ids get cut. Its column
-        # widths are private API; should they go, the estimate (two spaces between columns) decides.
-        estimate = sum(s["min"] for s in specs) + 2 * (len(specs) - 1) <= width
-        if not estimate:
-            return False
+    def layout(specs: list[dict]) -> list[int] | None:
+        """Each column's width, or None when even their narrowest do not fit. Every column gets
+        its narrowest (ids, dates and amounts whole, words unbroken), and the room left is shared
+        in proportion to what each needs for its longest cell: rich's own shrinking would cut ids."""
         table = build(specs)
-        try:
-            # As Table.__rich_console__ does: the column separators come off the width first.
-            room = width - table._extra_width
-            widths = table._calculate_column_widths(out, out.options.update_width(room))
-            pads = [table._get_padding_width(i) for i in range(len(specs))]
-        except Exception:  # noqa: BLE001 - a rich without these: the estimate
-            return estimate
-        # Rich keeps a column at its narrowest even when the sum is then too wide (the line is cut).
-        return sum(widths) <= room and all(w - pad >= s["min"] for s, w, pad in zip(specs, widths, pads))
+        try:  # the separators and padding as rich counts them (private API; else two spaces a gap)
+            overhead = table._extra_width + sum(table._get_padding_width(i) for i in range(len(specs)))
+        except Exception:  # noqa: BLE001
+            overhead = 2 * (len(specs) - 1)
+        room = width - overhead
+        least = [s["min"] for s in specs]
+        if sum(least) > room:
+            return None
+        natural = [max(s["natural"], s["min"]) for s in specs]
+        if sum(natural) <= room:
+            return natural
+        # The widest columns give way first: every column as wide as it needs up to a level,
+        # the highest level at which the columns fit (short columns such as a type stay whole).
+        lo, hi = 0, max(natural)
+        while lo < hi:
+            level = (lo + hi + 1) // 2
+            if sum(max(m, min(n, level)) for m, n in zip(least, natural)) <= room:
+                lo = level
+            else:
+                hi = level - 1
+        widths = [max(m, min(n, lo)) for m, n in zip(least, natural)]
+        spare = room - sum(widths)
+        for i in sorted(range(len(widths)), key=lambda i: natural[i] - widths[i], reverse=True):
+            if spare <= 0:
+                break
+            if natural[i] > widths[i]:
+                widths[i] += 1
+                spare -= 1
+        return widths
 
-    natural = sum(max([len(s["head"])] + [len(c) for c in s["cells"]]) for s in specs) + 2 * (len(specs) - 1)
-    if natural > width:  # first the columns that say nothing, then from the right
+    for s in specs:
+        s["natural"] = max([len(s["head"])] + [len(line) for c in s["cells"] for line in (c.splitlines() or [""])])
+    natural = sum(s["natural"] for s in specs) + 2 * (len(specs) - 1)
+    widths = None
+    if natural > width:  # first the columns that say nothing, then plain ones, then the why
+        order = [s["head"] for s in specs]
         specs = [s for s in specs if not s["empty"]] or specs
-        while len(specs) > 2 and not fits(specs):
-            hidden.append(specs.pop()["head"])
-    table = build(specs)
+        while (widths := layout(specs)) is None:
+            droppable = [i for i, s in enumerate(specs) if s["rank"] in (DROP_FIRST, DROP_LAST)]
+            if not droppable or len(specs) <= 2:
+                break
+            plain = [i for i in droppable if specs[i]["rank"] == DROP_FIRST]
+            hidden.append(specs.pop((plain or droppable)[-1])["head"])
+        hidden.sort(key=order.index)
+    table = build(specs, widths)
     out.print(table)
     if hidden:
-        out.print(Text(f"Kolumner som inte får plats i {width} tecken: {', '.join(hidden[::-1])} "
-                       "(--csv eller --json visar dem, liksom en bredare terminal)."))
+        out.print(Text(f"Kolumner som inte får plats i {width} tecken: {', '.join(hidden)} "
+                       "(-x visar varje rad som en post med alla fält; --csv, --json eller --xlsx FIL ger dem, "
+                       "liksom en bredare terminal)."))
     if total > len(rows):
         out.print(Text(f"Visar {len(rows)} av {fmt_number(total)} rader: {hint}."))
+
+
+# Which column goes first when a table is too wide (see print_table): ids stay (never dropped,
+# never split), the columns that say why go last.
+KEEP, DROP_FIRST, DROP_LAST = 0, 1, 2
+ID_KEYS = frozenset({"id", "unit", "entity", "request", "org_nr", "dnr", "seq", "proposal", "user"})
+WHY_KEYS = frozenset({"reason", "reasons", "note", "notes", "change", "changes", "action", "rule", "rule_id",
+                      "rules", "missing", "why", "explanation", "message", "flags", "last", "status_reason",
+                      "excluded", "refusal", "outcome", "decision_reason", "detail", "details", "status_label",
+                      "result", "passed"})
+
+
+def column_rank(key: str) -> int:
+    if key in WHY_KEYS or key.endswith(("_reason", "_note", "_why")):
+        return DROP_LAST
+    if key in ID_KEYS or (key.endswith("_id") and key != "rule_id") or key.endswith("_org_nr"):
+        return KEEP
+    return DROP_FIRST
+
+
+def select_columns(columns: Sequence[tuple], wanted: Sequence[str]) -> list[tuple]:
+    """The columns named in `wanted` (a key such as `reason` or a header as shown, `Orsak`;
+    case and diacritics do not matter), in the order named; an unknown name is refused with
+    the names there are."""
+    from ..labels import header
+    from ..text import fold
+
+    by_name: dict[str, tuple] = {}
+    for col in columns:
+        by_name.setdefault(fold(col[0]), col)
+        by_name.setdefault(fold(header(col[1])), col)
+        by_name.setdefault(fold(col[1]), col)
+    chosen: list[tuple] = []
+    for name in wanted:
+        col = by_name.get(fold(name.strip()))
+        if col is None:
+            known = ", ".join(f"{header(c[1])} ({c[0]})" for c in columns)
+            raise CliError(f"--columns: no column '{name.strip()}' (known: {known})", 2)
+        if col not in chosen:
+            chosen.append(col)
+    return chosen
+
+
+def _print_expanded(out, rows: list[dict[str, Any]], columns: Sequence[tuple], *, title: str | None,
+                    limit: int | None, hint: str) -> None:
+    """One record per block, one field per line (psql's \\x): nothing is left out, however
+    narrow the terminal; long values wrap under their own field."""
+    import textwrap
+
+    from rich.text import Text
+
+    from ..labels import header
+
+    heads = [safe(header(c[1])) for c in columns]
+    pad = max(len(h) for h in heads)
+    room = max(out.width - pad - 3, 20)
+    total = len(rows)
+    if limit is not None and total > limit:
+        rows = rows[:limit]
+    if title:
+        out.print(Text(safe(title)))
+    for n, row in enumerate(rows, start=1):
+        out.print(Text(f"-[ Post {n} ]" + "-" * max(pad - 8, 4)))
+        for col, head in zip(columns, heads):
+            cell = safe(_cell(row.get(col[0]), col[2] if len(col) > 2 else None))
+            lines = [seg for part in (cell.splitlines() or [""]) for seg in
+                     (textwrap.wrap(part, room, break_long_words=False, break_on_hyphens=False) or [""])]
+            out.print(Text(f"{head.ljust(pad)} | {lines[0]}"))
+            for more in lines[1:]:
+                out.print(Text(f"{' ' * pad} | {more}"))
+    if total > len(rows):
+        out.print(Text(f"Visar {len(rows)} av {fmt_number(total)} poster: {hint}."))
 
 
 # --- the same output options on every command that lists data ------------------------------
@@ -604,9 +757,18 @@ class Output:
     csv: bool = False
     excel: bool = False
     all: bool = False
+    expanded: bool = False
+    columns: tuple[str, ...] = ()
+    xlsx: Path | None = None
 
     @property
     def machine(self) -> bool:
+        return self.json or self.jsonl or self.csv or self.excel or self.xlsx is not None
+
+    @property
+    def codes(self) -> bool:
+        """Output for programs (JSON, CSV), which keeps codes; a table and an Excel workbook are
+        read by people, in Swedish."""
         return self.json or self.jsonl or self.csv or self.excel
 
     @property
@@ -622,6 +784,16 @@ class Output:
         there are several), CSV (every section's rows, with a `section` column when there are
         several), or tables for people (`before` prints what comes above them)."""
         many = len(sections) > 1
+        if self.columns:
+            sections = [_only_columns(sec, self.columns) for sec in sections]
+        if self.xlsx is not None:
+            from .spreadsheet import write_sections
+
+            from ..i18n import text
+
+            count = write_sections(self.xlsx, sections)
+            click.echo(text("rows.written", n=count, file=safe(str(self.xlsx))), err=True)
+            return
         if self.json:
             print_json(data)
             return
@@ -645,7 +817,8 @@ class Output:
         for i, sec in enumerate(sections):
             if i:
                 click.echo("")
-            print_table(sec.rows, sec.columns, title=sec.title, empty=sec.empty, limit=self.table_limit)
+            print_table(sec.rows, sec.columns, title=sec.title, empty=sec.empty, limit=self.table_limit,
+                        expanded=self.expanded)
 
     def listing(self, rows: list[dict[str, Any]], columns: Sequence[tuple], *, title: str | None = None,
                 csv_columns: Sequence[str] | None = None, empty: str = "(inga)", data: Any = None) -> None:
@@ -654,7 +827,13 @@ class Output:
                   [Section("rows", title, rows, columns, csv_columns, empty)])
 
 
-OUTPUT_OPTION_NAMES = ("--json", "--jsonl", "--csv", "--excel", "--all")
+def _only_columns(sec: Section, wanted: Sequence[str]) -> Section:
+    """The section with the columns named by --columns (table and CSV alike)."""
+    chosen = select_columns(sec.columns, wanted)
+    return Section(sec.key, sec.title, sec.rows, chosen, [c[0] for c in chosen], sec.empty)
+
+
+OUTPUT_OPTION_NAMES = ("--json", "--jsonl", "--csv", "--excel", "--all", "--expanded", "--columns", "--xlsx")
 
 
 def output_options(f: Callable) -> Callable:
@@ -663,11 +842,13 @@ def output_options(f: Callable) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args, json_output: bool, jsonl_output: bool, csv_output: bool, excel_output: bool,
-                show_all: bool, **kwargs):
+                show_all: bool, expanded: bool, columns: str | None, xlsx: Path | None, **kwargs):
         json_output = json_output or app().json_output
-        if sum([json_output, jsonl_output, csv_output, excel_output]) > 1:
-            raise CliError("give one of --json, --jsonl, --csv and --excel", 2)
-        out = Output(json=json_output, jsonl=jsonl_output, csv=csv_output, excel=excel_output, all=show_all)
+        if sum([json_output, jsonl_output, csv_output, excel_output, xlsx is not None]) > 1:
+            raise CliError("give one of --json, --jsonl, --csv, --excel and --xlsx", 2)
+        wanted = tuple(c for c in (columns or "").split(",") if c.strip())
+        out = Output(json=json_output, jsonl=jsonl_output, csv=csv_output, excel=excel_output, all=show_all,
+                     expanded=expanded, columns=wanted, xlsx=xlsx)
         return f(*args, out=out, **kwargs)
 
     for decorate in reversed([
@@ -680,6 +861,13 @@ def output_options(f: Callable) -> Callable:
                      help="Print CSV for Swedish Excel (semicolon, UTF-8 with BOM, decimal comma)."),
         click.option("--all", "show_all", is_flag=True,
                      help=f"Show every row in the table (it shows {TABLE_ROWS} and a count otherwise)."),
+        click.option("-x", "--expanded", "expanded", is_flag=True,
+                     help="Show each row as a record, one field per line (as psql's \\x): nothing is left out."),
+        click.option("--columns", "columns", metavar="KOLUMNER",
+                     help="Only these columns, comma-separated, by code or header (e.g. 'unit,reason' or "
+                     "'Enhet,Orsak'); for the table, CSV and Excel."),
+        click.option("--xlsx", "xlsx", metavar="FIL", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write an Excel workbook (.xlsx) with Swedish headers and labels to FIL."),
     ]):
         wrapper = decorate(wrapper)
     wrapper.__placering_output__ = True

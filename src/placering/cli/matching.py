@@ -5,6 +5,8 @@ Only parsing and formatting live here; the work is in `placering.matching`.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import json
 import re
 import shlex
@@ -18,6 +20,8 @@ from .. import boundary
 from ..taxonomy import load_taxonomy
 from ..labels import label
 from . import cli
+from .params import Code
+from .common import DECIMAL
 from ..display import fmt_money, fmt_number
 from .messages import swedish
 from ..labels import header
@@ -49,31 +53,34 @@ PROGRESS_FROM = 20  # requests; a progress bar on a terminal's stderr for longer
 
 
 def _fmt_num(v: Any) -> str:
+    """A ranking key's value as a person reads it: Swedish numbers (`11,1`), – for none."""
     if v is None:
         return "–"
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
+    if isinstance(v, bool):
+        return "ja" if v else "nej"
+    if isinstance(v, (int, float)):
+        return fmt_number(round(v, 1) if isinstance(v, float) else v)
     return str(v)
 
 
+def _key_text(key: str, value: Any) -> str:
+    if key == "route":
+        return f"regiform {label(value, 'route').lower()}"
+    return f"{header(key).lower()} {_fmt_num(value)}"
+
+
 def _source_text(source: Any) -> str:
-    if not source:
-        return ""
-    if isinstance(source, dict):
-        parts = []
-        if source.get("document"):
-            parts.append(source["document"] + (f", {source['section']}" if source.get("section") else ""))
-        if source.get("law"):
-            parts.append(source["law"])
-        text = "; ".join(parts)
-        return f"{text} ({source['note']})" if source.get("note") else text
-    return str(source)
+    """The source by its document's title and section (placering.sources), never a file."""
+    from ..sources import cite
+
+    return cite(source)
 
 
 def _values_text(values: dict[str, Any] | None) -> str:
-    if not values:
-        return ""
-    return ", ".join(f"{k}={v}" for k, v in values.items() if not isinstance(v, dict))
+    """The rule's facts in words (labels.fact_text): never Python's `permit.exists=True`."""
+    from ..labels import fact_text
+
+    return fact_text({k: v for k, v in (values or {}).items() if not isinstance(v, dict)})
 
 
 def _reason_line(r: dict[str, Any]) -> str:
@@ -140,9 +147,7 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
 
     summary = exclusion_summary(doc)
     if summary:
-        echo_wrapped(f"Uteslutna: {excluded_count(doc)} enheter — "
-                     + ", ".join(f"{label(code, 'exclusion')} {n}" for code, n in summary)
-                     + " (--explain ENHET säger varför)")
+        _print_excluded(doc)
     else:
         echo("Uteslutna: inga")
     from ..matching.compact import count_of
@@ -152,6 +157,30 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     if doc.get("declined_units"):
         echo(f"Utelämnade eftersom de tackat nej: {', '.join(doc['declined_units'])}")
     _next_steps_after_decision(doc, actor)
+
+
+EXCLUDED_UNITS_SHOWN = 12  # ids per reason in the table; --json (or --explain) has them all
+
+
+def _print_excluded(doc: dict[str, Any]) -> None:
+    """The excluded units grouped by reason: how many, and which (the first ones)."""
+    from ..matching.compact import excluded_by_reason, excluded_count
+
+    rows = []
+    for g in excluded_by_reason(doc):
+        units = g["units"]
+        if units is None:
+            shown = "(--explain ENHET för en enhet)"
+        else:
+            shown = ", ".join(units[:EXCLUDED_UNITS_SHOWN])
+            if len(units) > EXCLUDED_UNITS_SHOWN:
+                shown += f" … och {fmt_number(len(units) - EXCLUDED_UNITS_SHOWN)} till"
+        rows.append({"reason": g["code"], "count": g["count"], "units": shown})
+    from ..i18n import text
+
+    n = excluded_count(doc)
+    echo(text("excluded.heading", n=n, count=fmt_number(n)))
+    print_table(rows, [("reason", "Skäl", "exclusion"), ("count", "Enheter"), ("units", "Vilka")])
 
 
 _SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+")  # \w takes å, ä, ö: 'handläggare' needs no quotes
@@ -203,10 +232,12 @@ def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
 
 
 def _print_explain(ex: dict[str, Any]) -> None:
-    head = f"{ex['unit_id']} i förfrågan {ex['request_id']} (beslut {ex.get('seq', '–')}): "
+    seq = ex.get("seq")
+    head = (f"{ex['unit_id']} i förfrågan {ex['request_id']} "
+            + (f"(beslut {seq}): " if seq is not None else "(prövad nu, inget sparat): "))
     status = ex["status"]
     if status in ("recommended", "below_cut"):
-        keys = ", ".join(f"{header(k).lower()} {_fmt_num(v)}" for k, v in ex["keys"].items() if k not in ("rank",))
+        keys = ", ".join(_key_text(k, v) for k, v in ex["keys"].items() if k not in ("rank",))
         route = label(ex["route"], "route")
         if status == "recommended":
             echo(head + f"rekommenderad, rang {ex['rank']} via {route}")
@@ -307,14 +338,15 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     name = str(request_file)
     # Whole documents for --json of one request (or --full); as stored for a person (their
     # excluded units counted, not listed); none for a batch's --json (its summaries).
-    documents_as = "full" if as_json else "stored"
+    total = sum(1 for line in data.splitlines() if line.lstrip().startswith(b"{"))  # requests, about
+    # One request read by a person: whole too (its excluded units listed by reason, issue 19).
+    documents_as = "full" if as_json or total == 1 else "stored"
     if app().client() is not None:
         answer = call("", http=("POST", "/requests/match",
                                 {"name": name, "limit": limit, "explain": explain_unit, "engine": engine,
                                  "commit_every": commit_every, "documents": documents_as}, data))
         _print_match(answer, as_json=as_json, full=full, all_rows=all_rows, actor=actor)
         return
-    total = sum(1 for line in data.splitlines() if line.lstrip().startswith(b"{"))  # requests, about
     with _progress(total) as progress:
         task = progress.add_task("match", total=total)
         answer = call("matching.views:match", data, name, actor=actor, evaluator=engine, rules_dir=rules_dir,
@@ -411,7 +443,7 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
                   http=("GET", f"{path}/explain/{segment(explain_unit)}"))
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
-    full = wants_json(json_output)
+    full = True  # a person reads the latest decision's excluded units by reason (issue 19), --json all
     data = call("matching.views:request_show", request_id, show_protected=show_protected, full=full, reader=actor,
                 http=("GET", path, {"show_protected": show_protected, "compact": not full}))
     if wants_json(json_output):
@@ -439,13 +471,23 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     print_table(rows, [("seq", "Decision"), ("evaluated_on", "Evaluated on"), ("rules_version", "Rules"),
                        ("units", "Recommended"), ("flags", "Flags", "flag"), ("review", "Review"), ("by", "By")],
                 title="Beslut", empty="(inget beslut)")
-    print_table(data["declines"], [("unit_id", "Unit"), ("reason", "Reason"), ("by", "By"), ("at", "At")],
+    if data["decisions"]:
+        latest = data["decisions"][-1]
+        if latest.get("excluded"):
+            echo(f"Beslut {latest['seq']}:")
+            _print_excluded(latest)
+    # A decline's time as Swedish time (stored UTC), never the raw timestamp.
+    declines = [dict(d, at=datetime.fromisoformat(d["at"]) if isinstance(d.get("at"), str) else d.get("at"))
+                for d in data["declines"]]
+    print_table(declines, [("unit_id", "Unit"), ("reason", "Reason"), ("by", "By"), ("at", "At")],
                 title="Tackat nej", empty="(inga)")
     p = data["placement"]
     if p:
         echo_wrapped(f"Placering: {p['unit_id']} via {label(p['route'], 'route')}"
                      + (f" ({p['agreement_id']})" if p.get("agreement_id") else "")
-                     + f", dygnspris {fmt_money(p['daily_price'])}, från {p['start_on']}; vald av {p['by']}"
+                     + f", dygnspris {fmt_money(p['daily_price'])}, från {p['start_on']}"
+                     + (f" till {p['end_on']}" if p.get("end_on") else ", pågår")
+                     + f"; vald av {p['by']}"
                      + ("" if p["recommended"] else f"; inte rekommenderad: {p['reason']}"))
     else:
         echo("Placering: ingen ännu")
@@ -532,7 +574,7 @@ def request_grant(request_id: str, reader: str, valid_from: str | None, valid_to
               "16- or 17-year-old.")
 @click.option("--on", "on", help="The day of choosing (YYYY-MM-DD; default today): the unit is checked again "
               "against the register and rules of that day.")
-@click.option("--negotiated-price", "negotiated_price", type=float,
+@click.option("--negotiated-price", "negotiated_price", type=DECIMAL,
               help="The daily price negotiated with the supplier (direct procurement); required with --reason for a "
               "unit whose price the price model does not recommend.")
 @click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -600,9 +642,12 @@ _CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre
               help="The candidate rules directory, compared with the current rules (PLACERING_RULES_DIR or "
               "the project's rules/).")
 @click.option("--since", metavar="DATE", help="Only requests submitted on or after this date (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Only requests submitted on or before this date (YYYY-MM-DD).")
+@click.option("--year", type=boundary.WholeParam(1900), help="Only requests submitted in this year.")
 @ENGINE_OPTION
 @output_options
-def request_replay(rules_path: Path, since: str | None, engine: str, out) -> None:
+def request_replay(rules_path: Path, since: str | None, until: str | None, year: int | None, engine: str,
+                   out) -> None:
     """What a rule change would do: decide every stored request with the current rules and with
     the candidate rules (--rules DIR) on the same register state, and list each difference
     (request, unit, rank before and after, the rules and reasons), with a summary per rule.
@@ -620,14 +665,20 @@ def request_replay(rules_path: Path, since: str | None, engine: str, out) -> Non
     from .common import database_only
 
     database_only("request replay")
-    since_d = parse_date(since, "--since")
+    since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
+    if year is not None:
+        if since_d or until_d:
+            raise CliError("give --year or --since/--until, not both", 2)
+        from datetime import date as _date
+
+        since_d, until_d = _date(year, 1, 1), _date(year, 12, 31)
     db = app().engine()
     candidate_rules = load_ruleset(rules_path)
     current = MatchContext.load(db, engine=engine, store=False)  # replay stores nothing
     candidate = candidate_context(current, candidate_rules, engine)
     with open_session(db) as session:
         freeze_long_lived(collect=True)
-        result = replay(session, current=current, candidate=candidate, since=since_d)
+        result = replay(session, current=current, candidate=candidate, since=since_d, until=until_d)
     rows = [{**d, "change_label": _CHANGE_SV[d["change"]], "rules": ", ".join(d["rules"]),
              "codes": ", ".join(r["code"] or "" for r in d["reasons"]),
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]
@@ -663,7 +714,8 @@ def review() -> None:
 
 
 @review.command("list")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), help="Only reviews with this status.")
+@click.option("--status", type=Code("review_status", ["pending", "approved", "rejected"]),
+              help="Only reviews with this status (code or label).")
 @output_options
 def review_list(status: str | None, out: Output) -> None:
     """Reviews of direct-procurement decisions, oldest first."""

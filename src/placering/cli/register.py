@@ -13,6 +13,7 @@ from ..display import fmt_number
 from .changes import change_text as _change_text
 from .messages import swedish
 from ..vocabulary import (
+    AgreementStatus,
     CheckKind,
     CheckResult,
     ComplaintCategory,
@@ -26,6 +27,7 @@ from ..labels import label, labels
 from . import cli
 from ..display import safe_json
 from .remote import segment
+from .params import Code
 from .common import (
     DECIMAL,
     TABLE_ROWS,
@@ -99,9 +101,12 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     legal_form, unit_id, unit_name, municipality, lat, lon, protected_address, places,
     free_places, age_min, age_max, genders, target_groups, unit_status, removal_reason,
     status_note, insats, subcategories, route, agreement_id, daily_price, valid_from,
-    valid_to, buyers, agreement_status, reserved_nonprofit. The CSV carries no permits or
-    checks (those in the register are kept). It must be UTF-8 (a byte-order mark is fine); a
-    Latin-1 file is read as such when unambiguous (said on stderr), otherwise rejected.
+    valid_to, buyers, agreement_status, reserved_nonprofit, and from an export revision; or
+    their Swedish headers, with labels or codes in the cells (as --excel and --xlsx export
+    them). The CSV carries no permits or checks (those in the register are kept), and free
+    places are never taken from a file: they follow the placements. The CSV is read as UTF-8
+    (a byte-order mark is fine), else in the encoding detected (Windows-1252, what Swedish
+    Excel saves; said on stderr). An Excel workbook (.xlsx) is read from its first sheet.
     """
     local_only("--rules", rules_path)
     effective_on = parse_date(on, "--on", past=True)
@@ -189,19 +194,25 @@ def _file_bytes(path: str) -> bytes:
 @click.option("--csv", "csv_output", is_flag=True, help="The unit CSV (comma, UTF-8, decimal point).")
 @click.option("--excel", "excel_output", is_flag=True,
               help="The unit CSV for Swedish Excel (semicolon, UTF-8 with BOM, decimal comma).")
+@click.option("--xlsx", "xlsx", metavar="FIL", type=click.Path(dir_okay=False, path_type=Path),
+              help="The unit rows as an Excel workbook (.xlsx) with Swedish headers and labels, written to FIL.")
 @click.option("--show-protected", is_flag=True,
               help="Include the coordinates of units with a protected address (left out otherwise).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file instead of stdout.")
-def export(json_output: bool, csv_output: bool, excel_output: bool, show_protected: bool, out: str | None) -> None:
-    """Export the whole register: the interchange JSON (default) or, with --csv or --excel, the
-    unit CSV (see 'register import --help' for its columns).
+def export(json_output: bool, csv_output: bool, excel_output: bool, xlsx: Path | None, show_protected: bool,
+           out: str | None) -> None:
+    """Export the whole register: the interchange JSON (default) or, with --csv, --excel or
+    --xlsx FIL, the unit rows (see 'register import --help' for the columns): --csv with codes,
+    --excel (semicolon CSV) and --xlsx (workbook) with Swedish headers and labels. Every form
+    carries the register revision: importing it after later changes to the same records is
+    refused with the conflicts.
 
     The coordinates of a unit with a protected address are left out unless --show-protected;
     importing such an export back keeps the coordinates the register has. CSV cells that a
     spreadsheet would take for a formula (starting with = + - @) get a leading ' (OWASP)."""
-    if sum([json_output, csv_output, excel_output]) > 1:
-        raise CliError("give one of --json, --csv and --excel", 2)
+    if sum([json_output, csv_output, excel_output, xlsx is not None]) > 1:
+        raise CliError("give one of --json, --csv, --excel and --xlsx", 2)
     from ..register import csvio, service
     from ..storage import open_session
     from .common import database_only
@@ -216,11 +227,18 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, show_protect
             for u in s["units"]:
                 if u.get("protected_address") and u.pop("location", None) is not None:
                     hidden += 1
-    if csv_output or excel_output:
+    if xlsx is not None:
+        rows = csvio.export_xlsx(doc, xlsx)
+        echo(f"Skrev {fmt_number(rows)} rader ({len(doc['suppliers'])} leverantörer) till {xlsx}, "
+             f"registrets revision {doc.get('revision')}.", err=True)
+        text = None
+    elif csv_output or excel_output:
         text = csvio.export_csv(doc, "excel" if excel_output else "plain")
     else:
         text = safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
-    if out:
+    if text is None:
+        pass
+    elif out:
         try:
             boundary.write_private(out, text)  # 0600: an export can hold protected addresses
         except OSError as exc:
@@ -348,9 +366,10 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
 
 @register.command()
 @click.argument("text")
-@click.option("--insats", help="Only units offering this insats.")
-@click.option("--route", help=f"Only units with this route ({_codes(Route)}).")
-@click.option("--status", help=f"Only units with this register status ({_codes(UnitStatus)}).")
+@click.option("--insats", type=Code("insats"), help="Only units offering this insats (code or label).")
+@click.option("--route", type=Code("route", Route), help=f"Only units with this route ({_codes(Route)}, or the label).")
+@click.option("--status", type=Code("unit_status", UnitStatus),
+              help=f"Only units with this register status ({_codes(UnitStatus)}, or the label).")
 @click.option("--municipality", help="Only units in this municipality.")
 @click.option("--limit", type=boundary.WholeParam(), default=20, show_default=True, help="Only the best N matches.")
 @output_options
@@ -380,8 +399,9 @@ def _done(entry: dict, json_output: bool, message: str) -> None:
 
 @register.command()
 @click.argument("unit_id")
-@click.argument("status")
-@click.option("--reason", help=f"Removal reason code, required for 'removed' ({_codes(RemovalReason)}).")
+@click.argument("status", type=Code("unit_status", UnitStatus, metavar="STATUS"))
+@click.option("--reason", type=Code("removal_reason", RemovalReason),
+              help=f"Removal reason (code or label), required for 'removed' ({_codes(RemovalReason)}).")
 @click.option("--note", type=boundary.NOTE, help="Why; for 'removed' the overall assessment (samlad bedömning), required.")
 @click.option("--on", "on", help="Date the change takes effect (YYYY-MM-DD; default today).")
 @by_option
@@ -407,7 +427,7 @@ status.help = status.__doc__ = (
 
 @register.command()
 @click.argument("agreement_id")
-@click.argument("status")
+@click.argument("status", type=Code("agreement_status", AgreementStatus, metavar="STATUS"))
 @click.option("--note", type=boundary.NOTE, help="Why (e.g. the investigation behind an order stop).")
 @click.option("--supplier", "supplier", help="Only this supplier's participation (ORG_NR); without it INK's "
               "decision applies to every supplier on the agreement.")
@@ -432,8 +452,9 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
 
 @register.command()
 @click.argument("org_nr")
-@click.argument("kind")
-@click.option("--result", required=True, help=f"Result of the check ({_codes(CheckResult)}); "
+@click.argument("kind", type=Code("check_kind", CheckKind, metavar="KIND"))
+@click.option("--result", required=True, type=Code("check_result", CheckResult),
+              help=f"Result of the check ({_codes(CheckResult)}, or the label: godkänd, underkänd, …); "
               "'unavailable' (source unreachable) never counts as a pass.")
 @click.option("--value", type=DECIMAL, help="A value, e.g. the credit rating (0–100); 12,5 or 12.5.")
 @click.option("--on", "on", required=True, help="Date the check was performed (YYYY-MM-DD).")
@@ -465,9 +486,10 @@ check.help = check.__doc__ = (
 @register.command()
 @click.argument("unit_id")
 @click.option("--dnr", required=True, help="IVO's diary number of the decision.")
-@click.option("--status", "permit_status", required=True, help=f"Permit status ({_codes(PermitStatus)}).")
+@click.option("--status", "permit_status", required=True, type=Code("permit_status", PermitStatus),
+              help=f"Permit status ({_codes(PermitStatus)}, or the label).")
 @click.option("--on", "on", required=True, help="Date of IVO's decision (YYYY-MM-DD).")
-@click.option("--insats", help="The insats the permit covers (required for a new dnr).")
+@click.option("--insats", type=Code("insats"), help="The insats the permit covers, code or label (required for a new dnr).")
 @click.option("--target-group", "target_groups", multiple=True,
               help="A target group the permit covers (repeat for several); replaces the permit's list.")
 @rules_option
@@ -492,9 +514,11 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
 
 @register.command()
 @click.argument("unit_id")
-@click.option("--category", required=True, help=f"What it is about ({_codes(ComplaintCategory)}).")
+@click.option("--category", required=True, type=Code("complaint_category", ComplaintCategory),
+              help=f"What it is about ({_codes(ComplaintCategory)}, or the label).")
 @click.option("--on", "on", required=True, help="Date the complaint was received (YYYY-MM-DD).")
-@click.option("--outcome", default="pending", show_default=True, help=f"Outcome ({_codes(ComplaintOutcome)}).")
+@click.option("--outcome", default="pending", show_default=True, type=Code("complaint_outcome", ComplaintOutcome),
+              help=f"Outcome ({_codes(ComplaintOutcome)}, or the label).")
 @click.option("--note", type=boundary.NOTE, help="A short description (no names or personal identity numbers).")
 @click.option("--received-by", default="Spink", show_default=True,
               help="The organisation that received it (INK keeps a queue per receiving organisation).")
@@ -564,7 +588,7 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
         for e in entries:  # a person reads the time as Swedish time (fmt_datetime)
             e["recorded_at"] = datetime.fromisoformat(e["recorded_at"]) if e.get("recorded_at") else None
     for e in entries:
-        e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.machine)
+        e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.codes)
         e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
     # A table shows the latest entries (and says how many there are); --all, --csv, --json all.
     shown = entries if out.all or out.machine else entries[-TABLE_ROWS:]
@@ -623,18 +647,25 @@ def _applied_text(applied: list) -> str:
 
 
 @register.group(cls=PlaceringGroup, invoke_without_command=True)
-@click.option("--status", "proposal_status", type=click.Choice(["open", "accepted", "dismissed"]),
-              help="Only proposals with this status.")
+@click.option("--status", "proposal_status", type=Code("proposal_status", ["open", "accepted", "dismissed"]),
+              help="Only proposals with this status (code or label).")
+@click.option("--kind", "kind", type=Code("proposal_kind"), help="Only proposals of this kind (code or label).")
+@click.option("--unit", "unit_id", help="Only proposals about this unit.")
+@click.option("--supplier", "org_nr", help="Only proposals about this supplier (organisation number).")
+@click.option("--since", help="Only proposals created on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only proposals created on or before this date (YYYY-MM-DD).")
 @output_options
 @click.pass_context
-def proposals(ctx: click.Context, proposal_status: str | None, out: Output) -> None:
+def proposals(ctx: click.Context, proposal_status: str | None, kind: str | None, unit_id: str | None,
+              org_nr: str | None, since: str | None, until: str | None, out: Output) -> None:
     """The maintainers' worklist raised by register-status rules (deepened control, re-publish, …).
 
     Without a subcommand: list the proposals. `accept ID` / `dismiss ID` decide one, with a note."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = call("register.views:proposals", status=proposal_status,
-                http=("GET", "/register/proposals", {"status": proposal_status}))
+    filters = {"status": proposal_status, "kind": kind, "unit_id": unit_id, "org_nr": org_nr,
+               "since": parse_date(since, "--since"), "until": parse_date(until, "--until")}
+    rows = call("register.views:proposals", **filters, http=("GET", "/register/proposals", filters))
     out.listing(rows, [("id", "ID"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
                        ("unit_id", "Unit"), ("org_nr", "Org nr"), ("created_on", "Created"), ("message", "Why"),
                        ("rule_id", "Rule"), ("decided_by", "Decided by"), ("decision_note", "Note")],
@@ -688,26 +719,25 @@ def entry() -> None:
 @click.option("--on", "on", help="Judge the checks as of this date (YYYY-MM-DD; default today).")
 @click.option("--rules", "rules_path", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Rules directory (default: the current rules).")
-@json_option
-def entry_list(on, rules_path, json_output: bool) -> None:
+@output_options
+def entry_list(on, rules_path, out: Output) -> None:
     """Units waiting for their entry check, with each required check: passed, or why not."""
     on_d = parse_date(on, "--on")
     local_only("--rules", rules_path)
     rows = call("register.views:pending_entries", on=on_d, ruleset=_ruleset(rules_path),
                 http=("GET", "/register/entries", {"on": on_d}))
-    if wants_json(json_output):
-        print_json(rows)
-        return
-    print_table([{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})",
-                  "routes": ", ".join(label(x, "route") for x in r["routes"]),
-                  "since": r["pending_since"], "ready": "ja" if not r["missing"] else "nej",
-                  "missing": "; ".join(f"{label(c['kind'], 'check_kind')}: {swedish(c['why'])}" for c in r["checks"]
-                                       if not c["passed"]),
-                  "last": (f"{label(r['last_decision']['action'], 'history_action')} {r['last_decision']['on']}: "
-                           f"{r['last_decision']['note']}" if r["last_decision"] else "")} for r in rows],
-                [("unit", "Unit"), ("supplier", "Supplier"), ("routes", "Routes"), ("since", "Pending since"),
-                 ("ready", "Checks passed"), ("missing", "Not passed"), ("last", "Last decision")],
-                empty="Ingen enhet väntar på inträdeskontroll.")
+    table = [{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})",
+              "routes": ", ".join(label(x, "route") for x in r["routes"]),
+              "since": r["pending_since"], "ready": not r["missing"],
+              "missing": "; ".join(f"{label(c['kind'], 'check_kind')}: {swedish(c['why'])}" for c in r["checks"]
+                                   if not c["passed"]),
+              "last": (f"{label(r['last_decision']['action'], 'history_action')} {r['last_decision']['on']}: "
+                       f"{r['last_decision']['note']}" if r["last_decision"] else "")} for r in rows]
+    out.emit(rows, [Section(
+        "entries", None, table,
+        [("unit", "Unit"), ("supplier", "Supplier"), ("routes", "Routes"), ("since", "Pending since"),
+         ("ready", "Checks passed"), ("missing", "Not passed"), ("last", "Last decision")],
+        empty="Ingen enhet väntar på inträdeskontroll.")])
 
 
 def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, json_output: bool) -> None:

@@ -8,6 +8,7 @@ import click
 
 from ..errors import ValidationError
 from . import cli
+from ..sources import cite
 from .common import (CliError, Output, output_options, PlaceringGroup, json_option, parse_date, print_json, print_table, rules_option,
                      wants_json)
 
@@ -117,7 +118,7 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
                    + (f", event {v['event']}" if v.get("event") else ""))
         click.echo(f"  valid:       {v['valid_from']} – {v['valid_to'] or 'open'}")
         click.echo(f"  description: {v['description']}")
-        click.echo(f"  source:      {v['source']}")
+        click.echo(f"  source:      {cite(rs.versions(rule_id)[doc['versions'].index(v)].source)}")
         if v.get("applies_when"):
             click.echo(f"  applies when: {v['applies_when']}")
         if v.get("when"):
@@ -240,9 +241,14 @@ def params(on: str | None, rules_dir: Path | None, json_output: bool) -> None:
     if wants_json(json_output):
         print_json({"rules_version": rs.version, "parameters": rows})
         return
-    for row in rows:
+    from ..labels import fact_value
+
+    for row in rows:  # a person reads words, labels and Swedish numbers; the source by its document
         if isinstance(row["value"], dict):
-            row["value"] = ", ".join(f"{k}={v}" for k, v in row["value"].items())
+            row["value"] = ", ".join(f"{k}: {fact_value(row['name'], v)}" for k, v in row["value"].items())
+        elif isinstance(row["value"], (list, tuple, bool)):
+            row["value"] = fact_value(f"param.{row['name']}", row["value"])
         row["valid"] = f"{row['valid_from']}–{row['valid_to'] or ''}"
-    print_table(rows, [("name", "Parameter"), ("value", "Value"), ("unit", "Unit"), ("valid", "Valid"),
-                       ("source", "Source")])
+        row["source"] = cite(row["source"])
+    print_table(rows, [("name", "Parameter"), ("value", "Value"), ("unit", "Unit", "parameter_unit"),
+                       ("valid", "Valid"), ("source", "Source")])

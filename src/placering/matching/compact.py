@@ -202,6 +202,30 @@ def summary(document: dict[str, Any]) -> list[tuple[str, int]]:
     return exclusion_summary(document)
 
 
+def excluded_by_reason(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The excluded units grouped by reason code, most first: {code, count, units} (a unit
+    with several reasons is under each). A compact document names the units only where it
+    keeps them (those held back); for the others `units` is None: `--explain UNIT` or
+    `full_document` rebuilds them."""
+    if is_compact(document):
+        held: dict[str, list[str]] = {}
+        held_back = document["excluded"].get("held_back")
+        for e in held_back if isinstance(held_back, list) else []:
+            if not isinstance(e, dict):
+                continue
+            for code in {r["code"] for r in e.get("reasons", [])}:
+                held.setdefault(code, []).append(e["unit_id"])
+        return [{"code": code, "count": n, "units": held.get(code) if len(held.get(code) or []) == n else None}
+                for code, n in summary(document)]
+    units: dict[str, list[str]] = {}
+    for e in document.get("excluded") or []:
+        codes = dict.fromkeys([r["code"] for r in e.get("reasons", [])]
+                              + (["UNEVALUABLE"] if e.get("unevaluable") else []))
+        for code in codes:
+            units.setdefault(code, []).append(e["unit_id"])
+    return [{"code": code, "count": n, "units": sorted(units.get(code, []))} for code, n in summary(document)]
+
+
 def excluded_count(document: dict[str, Any]) -> int:
     ex = document.get("excluded")
     return ex["count"] if is_compact(document) else len(ex or [])

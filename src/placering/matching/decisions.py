@@ -56,7 +56,9 @@ def get_request(session: Session, request_id: str, *, lock: bool = False) -> Pla
     else:
         row = find_request(session, request_id)
     if row is None:
-        raise NotFound(f"no placement request '{request_id}'")
+        from ..i18n import msg
+
+        raise NotFound(msg("request.not_found", id=request_id))
     return row
 
 

@@ -29,9 +29,9 @@ CHUNK = 200  # cases read at a time: a year's decisions do not need to be in mem
 RANKING = "(rangordning)"  # a unit moved only because others entered or left: no rule of its own
 
 
-def stored_cases(session: Session, since: date | None = None) -> list[tuple[int, int]]:
+def stored_cases(session: Session, since: date | None = None, until: date | None = None) -> list[tuple[int, int]]:
     """(request pk, latest decision pk) of every stored request submitted on or after `since`
-    that has a decision, in submission order."""
+    (and on or before `until`) that has a decision, in submission order."""
     latest = (select(Decision.request_id, func.max(Decision.seq).label("seq"))
               .group_by(Decision.request_id).subquery())
     stmt = (select(PlacementRequest.id, Decision.id)
@@ -40,6 +40,8 @@ def stored_cases(session: Session, since: date | None = None) -> list[tuple[int,
             .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id))
     if since is not None:
         stmt = stmt.where(PlacementRequest.submitted_on >= since)
+    if until is not None:
+        stmt = stmt.where(PlacementRequest.submitted_on <= until)
     return [(r, d) for r, d in session.execute(stmt)]
 
 
@@ -107,9 +109,9 @@ def differences(request_id: str, old: dict[str, Any], new: dict[str, Any]) -> li
 
 
 def replay(session: Session, *, current: MatchContext, candidate: MatchContext,
-           since: date | None = None) -> dict[str, Any]:
+           since: date | None = None, until: date | None = None) -> dict[str, Any]:
     """Decide every stored request with both rule sets (see the module docstring)."""
-    cases = stored_cases(session, since)
+    cases = stored_cases(session, since, until)
     diffs: list[dict[str, Any]] = []
     changed = 0
     for i in range(0, len(cases), CHUNK):
@@ -137,6 +139,7 @@ def replay(session: Session, *, current: MatchContext, candidate: MatchContext,
         "current": {"rules_version": current.ruleset.version, "rules_dir": str(current.ruleset.directory)},
         "candidate": {"rules_version": candidate.ruleset.version, "rules_dir": str(candidate.ruleset.directory)},
         "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
         "requests": len(cases),
         "changed": changed,
         "unchanged": len(cases) - changed,

@@ -44,7 +44,9 @@ def get_review(session: Session, review_id: int | str, *, lock: bool = False) ->
     else:
         review = session.get(Review, rid)
     if review is None:
-        raise NotFound(f"no review {rid}")
+        from ..i18n import msg
+
+        raise NotFound(msg("review.not_found", id=rid))
     return review
 
 

@@ -46,10 +46,22 @@ def known_unit(engine, unit_id: str | None) -> str | None:
     with the closest names suggested) before anything is decided."""
     if unit_id is None:
         return None
-    from ..register.service import get_unit
+    from ..errors import NotFound
+    from ..register.service import get_unit, resolve_id
 
     with open_session(engine) as session:
-        return get_unit(session, unit_id).unit_id
+        try:
+            return get_unit(session, unit_id).unit_id
+        except NotFound as not_found:
+            # A unit's name works here as in `register show` (one unit of that name); else the
+            # unit's own refusal, with the closest names.
+            try:
+                what, obj = resolve_id(session, unit_id)
+            except NotFound:
+                raise not_found from None
+            if what != "unit":
+                raise
+            return obj.unit_id
 
 
 # --- match -----------------------------------------------------------------------------------------

@@ -588,7 +588,12 @@ def import_document(
                     for key in ("offers", "routes"):
                         if _same_items(old[key], new[key]):
                             new[key] = old[key]
+                # Free places are never a file's (below: they follow the placements), so a file's
+                # older number is no conflict either: only what the file may change is checked
+                # (and after it the register's places, when --skip-conflicts keeps them).
+                file_free, new["free_places"] = new["free_places"], old["free_places"]
                 conflicts("unit", uid, ("unit", uid), old, new, rec)
+                new["free_places"] = file_free
                 # Agreement participations: the register's order stop or termination is kept
                 # unless --apply-status (then it is changed below, with its invariants).
                 new["routes"] = [dict(r) for r in new["routes"]]
@@ -1038,6 +1043,8 @@ def resolve_id(session: Session, ident: str, *, by_name: bool = True) -> tuple[s
         named = list(session.scalars(select(Unit).where(Unit.name_key == fold(ident)).limit(2)))
         if len(named) == 1:
             return "unit", named[0]
+    from ..i18n import msg
+    from .status import _hint
+
     found = suggestions(session, ident) if by_name else []
-    hint = f"; did you mean {' or '.join(found)}?" if found else ""
-    raise NotFound(f"'{ident}' is neither an organisation number, a unit_id nor an agreement_id in the register{hint}")
+    raise NotFound(msg("ident.unknown", ident=ident, hint=_hint(found, search=False)))

@@ -55,8 +55,9 @@ def get_supplier(session: Session, org_nr: str) -> Supplier:
         raise ValidationError(str(exc)) from None
     supplier = session.scalars(select(Supplier).where(Supplier.org_nr == key)).first()
     if supplier is None:
-        raise NotFound(f"no supplier with organisation number {key} in the register "
-                       "(try 'placering register search')")
+        from ..i18n import msg
+
+        raise NotFound(msg("supplier.not_found", org=key, hint=msg("hint.try_search")))
     return supplier
 
 
@@ -81,10 +82,19 @@ def suggestions(session: Session, text: str, limit: int = 3) -> list[str]:
     return [f"{h.unit_id} ({h.unit_name}, {h.municipality})" for h in hits if h.unit_id]
 
 
+def _hint(found: list[str], *, search: bool = True):
+    """'; menar du A, B eller C?' (the suggestions as one list), else where to search."""
+    from ..i18n import msg
+
+    if found:
+        return msg("hint.did_you_mean", units=found)
+    return msg("hint.try_search") if search else ""
+
+
 def _not_found_unit(session: Session, unit_id: str) -> NotFound:
-    found = suggestions(session, unit_id)
-    hint = f"; did you mean {' or '.join(found)}?" if found else " (try 'placering register search')"
-    return NotFound(f"no unit with unit_id '{nfc(unit_id)}' in the register{hint}")
+    from ..i18n import msg
+
+    return NotFound(msg("unit.not_found", id=nfc(unit_id), hint=_hint(suggestions(session, unit_id))))
 
 
 def get_unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
@@ -108,7 +118,9 @@ def agreement_routes(session: Session, agreement_id: str, *, lock: bool = False)
     # with `lock`, a status change of the agreement waits for a concurrent one (see get_unit)
     routes = lock_rows(session, stmt) if lock else list(session.scalars(stmt))
     if not routes:
-        raise NotFound(f"no agreement '{nfc(agreement_id)}' in the register")
+        from ..i18n import msg
+
+        raise NotFound(msg("agreement.not_found", id=nfc(agreement_id)))
     return routes
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from ..boundary import load_json
-from ..errors import Problem, ValidationError
+from ..errors import PlaceringError, Problem, ValidationError
 from ..jsondata import to_jsonable
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
@@ -280,10 +280,14 @@ def record_visit(engine, unit_id: str, *, visited_on, actor: str | None, note: s
 
 
 def read_register_file(data: bytes, name: str) -> tuple[dict, list[str], Any]:
-    """(document, notes for the person, locate) from a file's bytes: JSON or CSV, by the name's
-    extension or by the content."""
+    """(document, notes for the person, locate) from a file's bytes: JSON, CSV or an Excel
+    workbook (.xlsx), by the name's extension or by the content."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    is_json = name.lower().endswith(".json") or (not name.lower().endswith(".csv") and head in (b"{", b"["))
+    lower = name.lower()
+    if lower.endswith(".xlsx") or (not lower.endswith((".csv", ".json")) and data.startswith(b"PK\x03\x04")):
+        csv_doc, notes = csvio.read_xlsx(data, name)
+        return csv_doc.doc, notes, csv_doc
+    is_json = lower.endswith(".json") or (not lower.endswith(".csv") and head in (b"{", b"["))
     if not is_json:
         csv_doc, notes = csvio.read_csv(data, name)
         return csv_doc.doc, notes, csv_doc
@@ -303,13 +307,17 @@ def import_file(engine, data: bytes, name: str, *, actor: str | None, dry_run: b
     from ..memory import freeze_long_lived
 
     freeze_long_lived()
-    with transaction(engine) as session:
-        summary = service.import_document(
-            session, doc, actor=actor, source=name, dry_run=dry_run, effective_on=effective_on,
-            locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
-            move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts, ruleset=ruleset)
-        if dry_run:
-            session.rollback()
+    try:
+        with transaction(engine) as session:
+            summary = service.import_document(
+                session, doc, actor=actor, source=name, dry_run=dry_run, effective_on=effective_on,
+                locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
+                move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts, ruleset=ruleset)
+            if dry_run:
+                session.rollback()
+    except PlaceringError as exc:
+        exc.notes = notes  # how the file was read (e.g. the encoding detected) goes with a refusal too
+        raise
     return to_jsonable({**summary.as_dict(), "notes": notes})
 
 
@@ -331,11 +339,13 @@ def proposal_dict(p) -> dict:
             "decided_at": p.decided_at.isoformat() if p.decided_at else None, "decision_note": p.decision_note}
 
 
-def proposals(engine, *, status: str | None = None) -> list[dict]:
+def proposals(engine, *, status: str | None = None, kind: str | None = None, unit_id: str | None = None,
+              org_nr: str | None = None, since=None, until=None) -> list[dict]:
     from ..rules.register_status import list_proposals
 
     with open_session(engine) as session:
-        return to_jsonable([proposal_dict(p) for p in list_proposals(session, status=status)])
+        return to_jsonable([proposal_dict(p) for p in list_proposals(
+            session, status=status, kind=kind, unit_id=unit_id, org_nr=org_nr, since=since, until=until)])
 
 
 def decide_proposal(engine, proposal_id: int, *, accept: bool, actor: str | None, note: str | None) -> dict:

@@ -504,12 +504,30 @@ def _removal_reason(ruleset: RuleSet, rule_id: str, on: date) -> str | None:
 PROPOSAL_STATUSES = ("open", "accepted", "dismissed")
 
 
-def list_proposals(session: Session, *, status: str | None = None) -> list[Proposal]:
+def list_proposals(session: Session, *, status: str | None = None, kind: str | None = None,
+                   unit_id: str | None = None, org_nr: str | None = None, since: date | None = None,
+                   until: date | None = None) -> list[Proposal]:
+    """The proposals, oldest first: of a status, a kind, a unit or supplier, created on or after
+    `since` and on or before `until` (each filter optional)."""
     if status is not None and status not in PROPOSAL_STATUSES:
         raise ValidationError(f"unknown proposal status '{status}' (known: {', '.join(PROPOSAL_STATUSES)})")
     stmt = select(Proposal).order_by(Proposal.id)
     if status:
         stmt = stmt.where(Proposal.status == status)
+    if kind:
+        stmt = stmt.where(Proposal.kind == kind)
+    if unit_id:
+        from ..register.service import get_unit
+
+        stmt = stmt.where(Proposal.unit_id == get_unit(session, unit_id).unit_id)
+    if org_nr:
+        from ..register.service import get_supplier
+
+        stmt = stmt.where(Proposal.org_nr == get_supplier(session, org_nr).org_nr)
+    if since:
+        stmt = stmt.where(Proposal.created_on >= since)
+    if until:
+        stmt = stmt.where(Proposal.created_on <= until)
     return list(session.scalars(stmt))
 
 
@@ -523,7 +541,9 @@ def decide_proposal(session: Session, proposal_id: int, *, accept: bool, actor: 
         raise ValidationError("a decision on a proposal needs a note (--note) saying why")
     proposal = session.get(Proposal, proposal_id)
     if proposal is None:
-        raise NotFound(f"no proposal {proposal_id}")
+        from ..i18n import msg
+
+        raise NotFound(msg("proposal.not_found", id=proposal_id))
     if proposal.status != "open":
         raise InvariantViolation(f"proposal {proposal_id} is already {proposal.status} "
                                  f"(by {proposal.decided_by}); decisions are not changed")

@@ -55,7 +55,9 @@ class RuleSet:
     def versions(self, rule_id: str) -> list[Rule | RankingPolicy]:
         found = [r for r in (*self.rules, *self.policies) if r.id == rule_id]
         if not found:
-            raise NotFound(f"no rule '{rule_id}' in {self.directory}")
+            from ..i18n import msg
+
+            raise NotFound(msg("rule.not_found", id=rule_id, directory=str(self.directory)))
         return sorted(found, key=lambda r: r.valid_from)
 
     def rule(self, rule_id: str, on: date) -> Rule | RankingPolicy | None:
@@ -69,7 +71,9 @@ class RuleSet:
         try:
             p = self.parameters[name]
         except KeyError:
-            raise NotFound(f"no parameter '{name}' in {self.directory / 'parameters'}") from None
+            from ..i18n import msg
+
+            raise NotFound(msg("parameter.not_found", name=name, directory=str(self.directory / "parameters"))) from None
         v = p.value_on(on)
         if v is None:
             raise ValidationError(f"parameter '{name}' has no value valid on {on} ({p.file}:{p.line})")

@@ -1,0 +1,135 @@
+"""Messages by id, in Swedish (default) or English, from gettext catalogues (issue 19).
+
+The library raises errors carrying a `Message`: an id (`unit.not_found`) and its parameters.
+What a person reads comes from `locale/<lang>/LC_MESSAGES/placering.po` (the source in the
+repository; Babel reads it and compiles it to a .mo once, kept in the user's cache directory
+until the .po changes), with plurals by the catalogue's Plural-Forms. Swedish unless the
+locale asks for English: PLACERING_LANG, else LANGUAGE, else LC_MESSAGES starting with `en`
+(LANG is left alone: a machine set up in English still shows Swedish to its Swedish users).
+
+`str(message)` is the English text (for logs, programs and the library's tests); a message id
+the catalogues do not know shows the id and its parameters, never nothing. Messages not yet
+converted keep the English-text catalogue registry/messages.yaml (cli/messages.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DOMAIN = "placering"
+LANGUAGES = ("sv", "en")
+
+
+def language() -> str:
+    """'sv' or 'en': the language people are answered in."""
+    for var in ("PLACERING_LANG", "LANGUAGE", "LC_MESSAGES"):
+        value = os.environ.get(var, "")
+        if value:
+            first = value.split(":")[0].lower()
+            return "en" if first.startswith("en") else "sv"
+    return "sv"
+
+
+def _po_path(lang: str) -> Path:
+    return Path(__file__).resolve().parent / "locale" / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str):
+    """The language's gettext translations, compiled from the .po (cached as a .mo)."""
+    import gettext
+    import io
+
+    po = _po_path(lang)
+    stat = po.stat()
+    cache = _cache_dir() / f"{DOMAIN}-{lang}-{stat.st_mtime_ns}-{stat.st_size}.mo"
+    try:
+        return gettext.GNUTranslations(io.BytesIO(cache.read_bytes()))
+    except OSError:
+        pass
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=lang, domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    data = buf.getvalue()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only cache: compiled again next time
+    return gettext.GNUTranslations(io.BytesIO(data))
+
+
+def _cache_dir() -> Path:
+    override = os.environ.get("PLACERING_CACHE_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("placering"))
+
+
+def catalogue_ids(lang: str) -> set[str]:
+    from babel.messages.pofile import read_po
+
+    with _po_path(lang).open("rb") as fh:
+        return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message id, its parameters (values may be Messages themselves) and, for a plural, the
+    count `n` (also a parameter)."""
+
+    id: str
+    params: dict[str, Any] = field(default_factory=dict)
+    n: int | None = None
+
+    def render(self, lang: str | None = None) -> str:
+        lang = lang or language()
+        t = translations(lang)
+        if self.n is None:
+            template = t.gettext(self.id)
+        else:
+            template = t.ngettext(self.id, self.id + ".plural", self.n)
+        if template in (self.id, self.id + ".plural"):  # not in the catalogue: the id, never nothing
+            template = self.id + "".join(f" {k}={{{k}}}" for k in self.params)
+        values = {k: _value(v, lang, t) for k, v in self.params.items()}
+        if self.n is not None:
+            values.setdefault("n", self.n)
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return template
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+def _value(v: Any, lang: str, t) -> Any:
+    if isinstance(v, Message):
+        return v.render(lang)
+    if isinstance(v, (list, tuple)):  # 'A', 'A eller B', 'A, B eller C'
+        items = [str(_value(x, lang, t)) for x in v]
+        if len(items) < 2:
+            return "".join(items)
+        return t.gettext("list.or").format(head=", ".join(items[:-1]), last=items[-1])
+    return v
+
+
+def msg(message_id: str, /, n: int | None = None, **params: Any) -> Message:
+    return Message(message_id, params, n)
+
+
+def text(message_id: str, /, n: int | None = None, **params: Any) -> str:
+    """The message in the people's language, now."""
+    return Message(message_id, params, n).render()
