@@ -10,6 +10,11 @@ the register, deciding, storing), measured in one run and printed, never asserte
   the same batch again (it adds nothing: every request is already decided);
 - one `placering match` after a handler chose a unit (a register change: the snapshot of the
   new revision is the stored one with that supplier read again);
+- the first `placering match` of the next day (the clock of that process set a day on: the
+  day's snapshot starts from the day before's);
+- the import of the register (`register import`), `init --demo` (once per database), a write
+  (`request choose`) and the read commands people run most (`register show / search /
+  history`, `request show`, `audit paused`, `rules list`; the slowest of them and each);
 - stored bytes per decision (the decision row's document) and of the register snapshot;
 - peak memory (resident set) of each of those processes.
 
@@ -56,12 +61,19 @@ def _peak():
         os.write(int(os.environ["PLACERING_BENCH_FD"]), str(kb).encode())
 
 atexit.register(_peak)
+if os.environ.get("PLACERING_BENCH_DAYS"):
+    # The first match of a later day: this process's clock runs that many days ahead.
+    from datetime import timedelta
+    import placering.clock as clock
+
+    _now, _shift = clock.now, timedelta(days=int(os.environ["PLACERING_BENCH_DAYS"]))
+    clock.now = lambda: _now() + _shift
 from placering.cli import main
 main()
 """
 
 
-def _run(args: list[str], *, db: str | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
+def _run(args: list[str], *, db: str | None = None, days: int = 0) -> tuple[float, float, subprocess.CompletedProcess]:
     """Run `placering ARGS` as its own process: (seconds, peak resident MB, result); the
     result's `cpu` is the process's CPU seconds (user + system: what it costs on a machine
     shared with other work, where the wall time also counts the waiting)."""
@@ -69,7 +81,8 @@ def _run(args: list[str], *, db: str | None = None) -> tuple[float, float, subpr
     read_fd, write_fd = os.pipe()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(write_fd,),
-                            env=dict(os.environ, PLACERING_BENCH_FD=str(write_fd)))
+                            env=dict(os.environ, PLACERING_BENCH_FD=str(write_fd),
+                                     **({"PLACERING_BENCH_DAYS": str(days)} if days else {})))
     os.close(write_fd)
     out, err = proc.stdout.read(), proc.stderr.read()  # noqa: the pipes are drained before waiting
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -120,7 +133,7 @@ def _stored(url: str) -> dict[str, Any]:
             "snapshots": snap[0], "snapshot_bytes": snap[1]}
 
 
-SINGLES = 3  # single requests: the first match, the next one, one after a choice
+SINGLES = 4  # single requests: the first match, the next one, one after a choice, one the next day
 
 
 def _after_a_choice(tmp: Path, url: str, engine: str, batch_size: int) -> dict[str, Any]:
@@ -133,9 +146,36 @@ def _after_a_choice(tmp: Path, url: str, engine: str, batch_size: int) -> dict[s
                    for r in s["recommendations"][:1]), None)
     if choice is None:
         return {}
-    _run(["request", "choose", *choice, "--by", "bench"], db=url)
+    tw, _mem, rw = _run(["request", "choose", *choice, "--by", "bench"], db=url)
     t, mem, r = _run(["match", str(tmp / "single-2.json"), "--by", "bench", "--engine", engine], db=url)
-    return {"match_after_choice_s": round(t, 2), "match_after_choice_cpu": r.cpu, "match_after_choice_mb": mem}
+    return {"write_s": round(tw, 2), "write_cpu": rw.cpu, "chosen_request": choice[0],
+            "match_after_choice_s": round(t, 2), "match_after_choice_cpu": r.cpu, "match_after_choice_mb": mem}
+
+
+def _reads(url: str, unit_id: str, request_id: str | None) -> dict[str, Any]:
+    """The read commands people run most, each a whole process (median of 3)."""
+    commands = {"register show": ["register", "show", unit_id], "register search": ["register", "search", "vård"],
+                "register history": ["register", "history", unit_id], "audit paused": ["audit", "paused"],
+                "rules list": ["rules", "list"]}
+    if request_id:
+        commands["request show"] = ["request", "show", request_id]
+    each = {}
+    for name, args in commands.items():
+        runs = [_run(args, db=url) for _ in range(3)]
+        each[name] = (round(statistics.median(r[0] for r in runs), 3), statistics.median(r[2].cpu for r in runs))
+    slowest = max(each, key=lambda k: each[k][0])
+    return {"read_s": each[slowest][0], "read_cpu": each[slowest][1], "read_slowest": slowest,
+            "reads": {k: {"s": v[0], "cpu": v[1]} for k, v in each.items()}}
+
+
+def measure_demo(backend: str, *, tmp: Path, pg: str | None) -> dict[str, Any]:
+    """`placering init --demo` on a fresh database (the demo register, 900 units, with history)."""
+    db = _Database(backend, tmp, 0, pg)
+    try:
+        t, mem, r = _run(["init", "--demo"], db=db.url)
+        return {"database": backend, "init_demo_s": round(t, 2), "init_demo_cpu": r.cpu, "init_demo_mb": mem}
+    finally:
+        db.drop()
 
 
 class _Database:
@@ -182,8 +222,9 @@ def measure(size: int, backend: str, *, requests: int, engine: str, tmp: Path, p
         _run(["init"], db=db.url)
         # A register loaded from an earlier system: its statuses are taken (--apply-status), as
         # `bench import` does; otherwise every new unit would wait for its entry check.
-        _run(["register", "import", str(register), "--apply-status", "--by", "bench"], db=db.url)
-        row: dict[str, Any] = {"units": size, "database": backend, "engine": engine}
+        t, mem, r = _run(["register", "import", str(register), "--apply-status", "--by", "bench"], db=db.url)
+        row: dict[str, Any] = {"units": size, "database": backend, "engine": engine,
+                               "import_s": round(t, 1), "import_cpu": r.cpu, "import_mb": mem}
         t, mem, r = _run(["match", str(tmp / "single-0.json"), "--by", "bench", "--engine", engine], db=db.url)
         row.update(match_first_s=round(t, 2), match_first_cpu=r.cpu, match_first_mb=mem)
         t, mem, r = _run(["match", str(tmp / "single-1.json"), "--by", "bench", "--engine", engine], db=db.url)
@@ -197,6 +238,10 @@ def measure(size: int, backend: str, *, requests: int, engine: str, tmp: Path, p
                    batch_again_added=again["decisions"] - stored["decisions"])
         row.update(stored)
         row.update(_after_a_choice(tmp, db.url, engine, requests))
+        t, mem, r = _run(["match", str(tmp / "single-3.json"), "--by", "bench", "--engine", engine], db=db.url, days=1)
+        row.update(match_next_day_s=round(t, 2), match_next_day_cpu=r.cpu, match_next_day_mb=mem)
+        unit_id = json.loads(register.read_text(encoding="utf-8"))["suppliers"][0]["units"][0]["unit_id"]
+        row.update(_reads(db.url, unit_id, row.pop("chosen_request", None)))
         return row
     finally:
         db.drop()
@@ -225,8 +270,10 @@ def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, json
     (help_s, help_cpu), (version_s, version_cpu) = _startup("--help"), _startup("--version")
     result: dict[str, Any] = {"startup": {"help_s": help_s, "help_cpu": help_cpu, "version_s": version_s,
                                           "version_cpu": version_cpu},
-                              "rows": [], "note": "measured in one run; every figure is a whole process"}
+                              "rows": [], "demo": [], "note": "measured in one run; every figure is a whole process"}
     with tempfile.TemporaryDirectory(prefix="placering-bench-") as tmp:
+        for backend in backends:
+            result["demo"].append(measure_demo(backend, tmp=Path(tmp), pg=pg_url))
         for size in size_list:
             for backend in backends:
                 result["rows"].append(measure(size, backend, requests=requests, engine=engine, tmp=Path(tmp),
@@ -237,10 +284,13 @@ def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, json
     s = result["startup"]
     click.echo(f"Start-up (median of 5): placering --help {s['help_s']} s ({s['help_cpu']} s CPU), "
                f"--version {s['version_s']} s ({s['version_cpu']} s CPU)")
+    for d in result["demo"]:
+        click.echo(f"init --demo ({d['database']}): {d['init_demo_s']} s ({d['init_demo_cpu']} s CPU)")
     print_table(result["rows"], [
-        ("units", "Units"), ("database", "DB"),
+        ("units", "Units"), ("database", "DB"), ("import_s", "Import s"),
+        ("read_s", "Read s (slowest)"), ("write_s", "Write s"),
         ("match_first_s", "1st match s"), ("match_s", "Match s"), ("match_cpu", "Match CPU s"), ("match_mb", "Match MB"),
-        ("match_after_choice_s", "After choice s"),
+        ("match_after_choice_s", "After choice s"), ("match_next_day_s", "Next day s"),
         ("requests", "Batch"), ("batch_s", "Batch s"), ("batch_cpu", "Batch CPU s"), ("batch_mb", "Batch MB"),
         ("batch_again_added", "Again adds"), ("bytes_per_decision", "B/decision"),
     ], title=f"Whole processes, engine {engine} (1st match builds the register snapshot; "
