@@ -11,12 +11,16 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 import time
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlmodel import Session, create_engine
+
+# Start-up: SQLModel (and with it the ORM and pydantic) is imported by the commands that open a
+# session, not by every command that reaches the database (tests/test_startup.py).
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 from ..errors import PlaceringError
 
@@ -255,6 +259,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
     finds the database busy for longer than the busy timeout gets `DatabaseBusy`. On PostgreSQL
     writers lock the rows they change (`lock_row`), so concurrent changes queue up.
     """
+    from sqlmodel import Session
+
     with Session(engine, expire_on_commit=False) as session:
         try:
             if engine.dialect.name == "sqlite":
@@ -318,4 +324,6 @@ def lock_row(session: Session, stmt):
 
 def open_session(engine: Engine) -> Session:
     """A read session (callers that write use transaction())."""
+    from sqlmodel import Session
+
     return Session(engine, expire_on_commit=False)
