@@ -342,8 +342,8 @@ def test_the_snapshot_after_register_changes_is_read_again_for_the_changed_suppl
     used: list[str] = []
     real = snapshots._updated
 
-    def spy(session, revision, day):
-        result = real(session, revision, day)
+    def spy(session, revision, day, *wanted):
+        result = real(session, revision, day, *wanted)
         used.append("updated" if result is not None else "whole register")
         return result
 
@@ -384,3 +384,66 @@ def test_the_snapshot_after_register_changes_is_read_again_for_the_changed_suppl
                           "VALUES (CURRENT_TIMESTAMP, :on, 'postgres', 'agreement', 'RA-SHARED', 'updated', '{}')"),
                      {"on": on})
     check(expect="whole register")
+
+
+def test_the_first_snapshot_of_a_day_starts_from_the_day_before_and_equals_a_full_read(
+        run, engine, tmp_path, monkeypatch):
+    """A new day's snapshot is the day before's with only the suppliers re-read whose dated
+    facts changed overnight: a complaint entering the 12 months, one leaving them, a credit
+    rating becoming the latest; an agreement starting and one ending that day are in the
+    register too. Its lists equal reading every table, byte for byte, on each day (also with
+    a register change on the same day), and a list no changed supplier is in is not decoded."""
+    from datetime import timedelta
+
+    from placering.matching import snapshots
+    from placering.matching.snapshots import load_snapshot
+    from placering.rules.facts import year_before
+    from test_matching_support import supplier_of
+
+    from placering.display import today
+
+    d0 = today() - timedelta(days=20)
+    d1 = d0 + timedelta(days=1)
+    doc = load_register(
+        run, tmp_path, *UNITS, unit("U-SB", insats="skyddat_boende", route="egen_regi", price=None),
+        unit("U-START", price=3600, valid=(d1.isoformat(), None)),
+        unit("U-END", price=3700, valid=("2022-01-01", d0.isoformat())))
+    by = ("--by", "spink")
+    for args in (("register", "complaint", "U-1", "--category", "treatment", "--on", d1.isoformat()),  # enters on d1
+                 ("register", "complaint", "U-2", "--category", "treatment", "--on", year_before(d1).isoformat()),
+                 ("register", "check", supplier_of(doc, "U-3"), "credit_rating", "--result", "pass",
+                  "--value", "80", "--on", d1.isoformat())):  # the latest rating from d1
+        r = run(*args, *by)
+        assert r.exit_code == 0, r.output
+    used: list[str] = []
+    real = snapshots._updated
+
+    def spy(*args):
+        result = real(*args)
+        used.append("updated" if result is not None else "whole register")
+        return result
+
+    monkeypatch.setattr(snapshots, "_updated", spy)
+    first, _revision, _on = load_snapshot(engine, on=d0)
+    assert used == ["whole register"] and first.digests == _full(engine, d0)
+    decoded: list[int] = []
+    real_decode = snapshots.decode_candidates
+    monkeypatch.setattr(snapshots, "decode_candidates", lambda data: decoded.append(1) or real_decode(data))
+    used.clear()
+    second, _revision, _on = load_snapshot(engine, on=d1, insatser=["hvb_barn_unga"])
+    assert used == ["updated"] and decoded == [1]  # skyddat_boende: not decoded, no changed supplier in it
+    whole = _full(engine, d1)
+    assert whole["hvb_barn_unga"] != first.digests["hvb_barn_unga"]  # the day did change facts
+    assert second.digests == {"hvb_barn_unga": whole["hvb_barn_unga"]}
+    cands = {c["unit"]["unit_id"]: c for c in second.candidates("hvb_barn_unga")}
+    assert (cands["U-1"]["unit"]["complaints_12m"], cands["U-2"]["unit"]["complaints_12m"]) == (1, 0)
+    assert cands["U-3"]["supplier"]["credit_rating"] == 80
+    used.clear()
+    assert load_snapshot(engine, on=d1)[0].digests == whole and used == []  # stored: every list named
+    # A register change and a new day together.
+    r = run("register", "status", "U-4", "watch", "--note", "uppföljning", "--by", "kvalitet")
+    assert r.exit_code == 0, r.output
+    d2 = d1 + timedelta(days=400)  # U-1's complaint leaves the 12 months too
+    third, _revision, _on = load_snapshot(engine, on=d2)
+    assert used == ["updated"] and third.digests == _full(engine, d2)
+    assert {c["unit"]["unit_id"]: c["unit"]["complaints_12m"] for c in third.candidates("hvb_barn_unga")}["U-1"] == 0

@@ -148,7 +148,7 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
         with gc_paused():  # the whole register as small dicts (memory.py): about half the time at 20,000 units
             full = None
             try:
-                full = _updated(session, revision, on)
+                full = _updated(session, revision, on, wanted)
             except TamperedSnapshot as exc:
                 log.warning("%s; building it again from the register", exc)
                 discard |= exc.digests
@@ -211,28 +211,90 @@ def changed_suppliers(session: Any, since: int, revision: int) -> set[str] | Non
     return orgs
 
 
-def _updated(session: Any, revision: int, on: date) -> RegisterSnapshot | None:
-    """The snapshot of `revision` as the newest stored one of the same day with the changed
-    suppliers read again (RegisterSnapshot.refresh); None when there is none to start from or
-    the changes cannot be tied to suppliers. The lists of the insatser no changed unit is in
-    keep their stored digest (not encoded or stored again). The result equals reading the
-    whole register (tests/test_compact_decisions.py compares them)."""
+def _base(session: Any, revision: int, on: date) -> tuple[int, date] | None:
+    """The stored snapshot to start from: the newest of the same day, else of the latest day
+    before (revision, as_of); None when none is stored."""
     T = SnapshotRow.__table__.c
-    base = session.scalar(select(func.max(T.revision)).where(T.revision < revision, T.as_of == on,
-                                                              T.insats == COMPLETE))
+    row = session.execute(select(T.revision, T.as_of)
+                          .where(T.insats == COMPLETE, T.revision <= revision, T.as_of <= on)
+                          .order_by(T.as_of.desc(), T.revision.desc()).limit(1)).first()
+    return (row.revision, row.as_of) if row is not None else None
+
+
+def _stored_lists(session: Any, revision: int, on: date) -> dict[str, tuple[str, bytes]] | None:
+    """The stored snapshot's candidate lists, still encoded: insats -> (digest, data)."""
+    T, B = SnapshotRow.__table__.c, SnapshotBlob.__table__.c
+    rows = session.execute(
+        select(T.insats, T.digest, B.data)
+        .select_from(SnapshotRow.__table__.outerjoin(SnapshotBlob.__table__, B.digest == T.digest))
+        .where(T.revision == revision, T.as_of == on)).all()
+    lists = {r.insats: (r.digest, bytes(r.data) if r.data is not None else None) for r in rows}
+    # Every list used (decoded, or named again by its digest) is checked against its sha256.
+    bad = {d for d, data in lists.values() if data is not None and hashlib.sha256(data).hexdigest() != d}
+    if bad:
+        raise TamperedSnapshot(
+            f"the stored register snapshot of revision {revision} as of {on.isoformat()}: candidate list "
+            f"{', '.join(sorted(bad))} does not match its sha256; it is not used", bad)
+    marker = lists.pop(COMPLETE, None)
+    if marker is None or marker[1] is None:
+        return None
+    names = json.loads(zlib.decompress(marker[1]))
+    if set(names) != set(lists) or any(data is None for _d, data in lists.values()):
+        raise SnapshotError(f"the stored register snapshot of revision {revision} as of {on.isoformat()} has lost "
+                            "candidate lists")
+    return lists
+
+
+def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = None) -> RegisterSnapshot | None:
+    """The snapshot of `revision` as of `on` built from the newest stored one of the same day,
+    else of the latest day before, with only the suppliers re-read whose facts may differ: those
+    the register history since that snapshot names (a choice, a status change, a check) and,
+    across days, those whose dated facts changed in between (`facts.day_changes`: complaints
+    entering or leaving the 12 months, a credit rating becoming the latest). Only the candidate
+    lists those suppliers are in (before or now) and the `wanted` ones (all when None) are
+    decoded; every other list keeps its stored digest (named again, not decoded, encoded or
+    stored again). None when there is nothing stored to start from or the changes cannot be
+    tied to suppliers. The result equals reading the whole register
+    (tests/test_compact_decisions.py compares them, byte for byte)."""
+    from ..rules.facts import day_changes, suppliers_document
+
+    base = _base(session, revision, on)
     if base is None:
         return None
-    orgs = changed_suppliers(session, base, revision)
-    if orgs is None or len(orgs) > UPDATE_AT_MOST:
+    base_revision, base_on = base
+    orgs = changed_suppliers(session, base_revision, revision) if base_revision < revision else set()
+    if orgs is None:
         return None
-    snap = _read(session, base, on, None)
-    if snap is None:
+    if base_on != on:
+        orgs |= day_changes(session, base_on, on)
+    if len(orgs) > UPDATE_AT_MOST:
         return None
-    stored = dict(snap.digests)
-    _count, touched = snap.refresh_insatser(session, org_nrs=orgs)
+    stored = _stored_lists(session, base_revision, base_on)
+    if stored is None:
+        return None
+    doc = suppliers_document(session, orgs) if orgs else {"suppliers": []}
+    decode = set(stored) if wanted is None else {i for i in wanted if i in stored}
+    # The lists the changed suppliers have candidates in now (their units' offered routes) ...
+    for supplier in doc["suppliers"]:
+        for unit in supplier.get("units") or []:
+            offered = {o["insats"] for o in unit.get("offers") or []}
+            decode |= {r["insats"] for r in unit.get("routes") or [] if r["insats"] in offered and r["insats"] in stored}
+    # ... and those they had candidates in: their org numbers are in the list's text.
+    needles = [json.dumps(o).encode("utf-8") for o in sorted(orgs)]
+    for insats, (_digest, data) in stored.items():
+        if insats not in decode and needles:
+            text = zlib.decompress(data)
+            if any(n in text for n in needles):
+                decode.add(insats)
+    snap = RegisterSnapshot(on=on, by_insats={i: decode_candidates(stored[i][1]) for i in sorted(decode)})
+    snap.load_final_prices(session)
+    touched: set[str] = set()
+    if orgs:
+        _count, touched = snap.refresh_insatser(session, org_nrs=orgs, doc=doc)
     for insats in [i for i, cands in snap.by_insats.items() if not cands]:
         del snap.by_insats[insats]  # as read from the tables: an insats without candidates is not listed
-    snap.digests = {i: d for i, d in stored.items() if i not in touched and i in snap.by_insats}
+    snap.digests = {i: digest for i, (digest, _data) in stored.items()
+                    if i not in touched and (i not in decode or i in snap.by_insats)}
     return snap
 
 
@@ -293,15 +355,17 @@ def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> N
     from ..storage.models import utcnow
 
     now = utcnow()
-    # A list read from storage and unchanged (snapshot.digests) is stored already: name it.
+    # A list read from storage and unchanged (snapshot.digests) is stored already: name it. A
+    # snapshot built from a stored one may name such lists without having decoded them.
     digests = dict(snapshot.digests)
+    names = sorted(set(snapshot.by_insats) | set(digests))
     blobs: dict[str, bytes] = {}
-    for insats, cands in sorted(snapshot.by_insats.items()):
+    for insats in names:
         if insats not in digests:
-            data = encode_candidates(cands)
+            data = encode_candidates(snapshot.by_insats[insats])
             digests[insats] = hashlib.sha256(data).hexdigest()
             blobs[digests[insats]] = data
-    marker = zlib.compress(json.dumps(sorted(snapshot.by_insats)).encode("utf-8"))
+    marker = zlib.compress(json.dumps(names).encode("utf-8"))
     marker_digest = hashlib.sha256(marker).hexdigest()
     blobs[marker_digest] = marker
     B = SnapshotBlob.__table__.c
@@ -311,9 +375,8 @@ def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> N
     _insert_ignore(session, SnapshotRow.__table__,
                    [{"revision": revision, "as_of": snapshot.on, "insats": insats, "digest": digest, "data": None,
                      "created_at": now}
-                    for insats, digest in [*((i, digests[i]) for i in sorted(snapshot.by_insats)),
-                                           (COMPLETE, marker_digest)]])
-    snapshot.digests = {i: digests[i] for i in snapshot.by_insats}
+                    for insats, digest in [*((i, digests[i]) for i in names), (COMPLETE, marker_digest)]])
+    snapshot.digests = {i: digests[i] for i in names}
 
 
 def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> RegisterSnapshot:

@@ -245,15 +245,13 @@ class RegisterSnapshot:
         number of units re-read."""
         return self.refresh_insatser(session, org_nrs=org_nrs)[0]
 
-    def refresh_insatser(self, session: Any, *, org_nrs: Iterable[str]) -> tuple[int, set[str]]:
-        """`refresh`, returning also the insatser whose candidate lists it changed."""
-        from sqlalchemy import select
-
-        from ..storage.models import Supplier
-
+    def refresh_insatser(self, session: Any, *, org_nrs: Iterable[str], doc: dict | None = None
+                         ) -> tuple[int, set[str]]:
+        """`refresh`, returning also the insatser whose candidate lists it changed. `doc`: those
+        suppliers as `suppliers_document` read them, when the caller has read them already."""
         org_nrs = set(org_nrs)
-        ids = list(session.scalars(select(Supplier.id).where(Supplier.org_nr.in_(org_nrs))))
-        doc = register_document(session, supplier_ids=ids)
+        if doc is None:
+            doc = suppliers_document(session, org_nrs)
         gone = {uid for uid, rec in self.units.items() if rec.supplier["org_nr"] in org_nrs}
         gone |= {u["unit_id"] for s in doc["suppliers"] for u in s.get("units") or []}
         # A snapshot read from storage has candidates, not unit records: their supplier says.
@@ -385,6 +383,44 @@ def _months_back(on: date, months: int | None) -> date | None:
     from ..audit.checks import add_months
 
     return add_months(on, -int(months))
+
+
+def suppliers_document(session: Any, org_nrs: Iterable[str]) -> dict:
+    """`register_document` of the suppliers with these organisation numbers."""
+    from sqlalchemy import select
+
+    from ..storage.models import Supplier
+
+    S = Supplier.__table__.c
+    ids = list(session.scalars(select(S.id).where(S.org_nr.in_(sorted(set(org_nrs))))))
+    return register_document(session, supplier_ids=ids)
+
+
+def day_changes(session: Any, since: date, on: date) -> set[str]:
+    """The suppliers (organisation numbers) whose candidate facts as of `on` may differ from
+    those as of `since` with no change to the register but the date: the facts that read the
+    snapshot's date are `unit.complaints_12m` (complaints received in the 12 months up to it:
+    one received in between enters the window, one received a year before leaves it) and the
+    supplier's latest credit rating (a check performed in between becomes the latest). Every
+    other fact (routes with their validity dates, permits, statuses, places) is the same on
+    any date. A new fact that reads the date must be added here:
+    tests/test_compact_decisions.py compares a snapshot built from the day before's with one
+    read from every table, across a day where each kind of dated fact changes."""
+    from sqlalchemy import and_, or_, select
+
+    from ..storage.models import Complaint, Supplier, SupplierCheck, Unit
+
+    lo, hi = sorted((since, on))
+    if lo == hi:
+        return set()
+    S, U, K, C = Supplier.__table__.c, Unit.__table__.c, Complaint.__table__.c, SupplierCheck.__table__.c
+    windows = [(lo, hi), (year_before(lo), year_before(hi))]
+    complained = (select(S.org_nr).join(Unit.__table__, U.supplier_id == S.id)
+                  .join(Complaint.__table__, K.unit_id == U.id)
+                  .where(or_(*(and_(K.received_on > a, K.received_on <= b) for a, b in windows))))
+    rated = (select(S.org_nr).join(SupplierCheck.__table__, C.supplier_id == S.id)
+             .where(C.kind == "credit_rating", C.performed_on > lo, C.performed_on <= hi))
+    return set(session.scalars(complained)) | set(session.scalars(rated))
 
 
 def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None) -> dict:
