@@ -207,3 +207,23 @@ def test_history_table_for_people(changed):
     bad = changed("register", "history", "--since", "2025-02-30")
     assert bad.exit_code == 2
     assert bad.stderr == "Fel: --since: '2025-02-30' är inte ett datum (ÅÅÅÅ-MM-DD)\n"
+
+
+def test_search_refuses_a_missing_or_uninitialised_database_in_swedish_and_creates_nothing(tmp_path):
+    """`register search` reads without SQLAlchemy (storage.reads) but refuses as every command
+    does: no file is created where there was none, and a database without placering's schema
+    is named."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from placering.cli import cli
+
+    missing = tmp_path / "saknas.db"
+    r = CliRunner().invoke(cli, ["--db", f"sqlite:///{missing}", "register", "search", "ängen"])
+    assert r.exit_code == 5 and "Fel:" in r.output and "placering init" in r.output and "Traceback" not in r.output
+    assert not missing.exists()
+    empty = tmp_path / "tom.db"
+    sqlite3.connect(empty).close()
+    r = CliRunner().invoke(cli, ["--db", f"sqlite:///{empty}", "register", "search", "ängen"])
+    assert r.exit_code == 5 and "Fel:" in r.output and "placering init" in r.output and "Traceback" not in r.output

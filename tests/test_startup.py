@@ -18,7 +18,7 @@ import pytest
 
 from placering.cli import LAZY_COMMANDS, cli
 
-HEAVY = ("sqlalchemy", "sqlmodel", "rich", "numpy", "durable", "alembic", "placering.bench", "placering.rules.durable_engine")
+HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "rich", "numpy", "durable", "alembic", "placering.bench", "placering.rules.durable_engine")
 
 SCRIPT = """
 import json, os, sys
@@ -57,9 +57,35 @@ def test_help_lists_every_command():
 
 
 def test_register_commands_do_not_load_the_engines_or_the_benchmarks(tmp_path, db_url):
-    loaded = loaded_by(tmp_path, "register", "search", "x", db_url=db_url)
+    loaded = loaded_by(tmp_path, "register", "show", "x", db_url=db_url)
     assert "sqlalchemy" in loaded  # it did read the database
     assert not {"numpy", "durable", "alembic", "placering.bench"} & set(loaded)
+
+
+@pytest.mark.parametrize("args", [["register", "search", "x"], ["register", "history"],
+                                  ["register", "history", "--since", "2020-01-01", "--limit", "3"]])
+def test_register_search_and_history_read_without_sqlalchemy(tmp_path, db_url, args):
+    """`register search` and `register history` (read commands) read through the database's
+    own driver (storage.reads): no SQLAlchemy, SQLModel or pydantic (about 0.5 s of start-up)."""
+    loaded = loaded_by(tmp_path, *args, db_url=db_url)
+    assert not {"sqlalchemy", "sqlmodel", "pydantic", "numpy", "durable", "alembic", "placering.bench"} & set(loaded)
+
+
+def test_a_write_and_the_other_reads_do_not_build_every_table_validator(tmp_path, db_url):
+    """Commands that open an ORM session load SQLModel, but pydantic builds a table's
+    validator only when one is used (storage.models: defer_build)."""
+    script = SCRIPT + """
+from placering.storage import models
+with open(os.environ["OUT"] + ".built", "w") as f:
+    json.dump(sorted(n for n in dir(models) if getattr(getattr(models, n), "__pydantic_complete__", None) is True
+                     and getattr(getattr(models, n), "__table__", None) is not None), f)
+"""
+    out = tmp_path / "modules.json"
+    env = dict(os.environ, ARGS=json.dumps(["register", "show", "U-0"]), HEAVY=json.dumps(HEAVY), OUT=str(out),
+               PLACERING_DATABASE_URL=db_url)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, timeout=120)
+    assert "sqlmodel" in json.loads(out.read_text())
+    assert json.loads((tmp_path / "modules.json.built").read_text()) == []
 
 
 def test_match_help_does_not_load_an_evaluator(tmp_path):

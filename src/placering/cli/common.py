@@ -88,6 +88,16 @@ class AppContext:
         return self._engine
 
 
+    def reader(self):
+        """A read connection without SQLAlchemy (storage.reads: the read commands' start-up),
+        or None when the URL needs SQLAlchemy (the caller then uses the engine)."""
+        from ..config import setting
+        from ..storage.reads import can_read, open_reader
+
+        url = self.db_url or setting("database")
+        return open_reader(url) if can_read(url) else None
+
+
 def _client_for(server: str | None, db_url: str | None) -> "Client | None":
     import os
 
@@ -129,6 +139,18 @@ def call(local: str, *args: Any, http: tuple, **kwargs: Any) -> Any:
 
     module, name = local.split(":")
     function = getattr(importlib.import_module(f"placering.{module}"), name)
+    orm_view = getattr(function, "orm_view", None)
+    if orm_view:
+        # A read that storage.reads answers without SQLAlchemy (start-up, register/reads.py);
+        # what it does not answer (None) the ORM view does, with its errors and suggestions.
+        reader = app().reader()
+        if reader is not None:
+            with reader:
+                result = function(reader, *args, **kwargs)
+            if result is not None:
+                return result
+        module, name = orm_view.split(":")
+        function = getattr(importlib.import_module(f"placering.{module}"), name)
     return function(app().engine(), *args, **kwargs)
 
 

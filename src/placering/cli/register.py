@@ -378,7 +378,7 @@ def search(text: str, insats, route, status, municipality, limit: int, out: Outp
     Swedish-aware: 'ängen' finds 'Ängen' first; 'angen', typed without å ä ö, also finds
     'Ängen' ahead of names that only look alike)."""
     filters = {"insats": insats, "route": route, "status": status, "municipality": municipality, "limit": limit}
-    rows = call("register.views:search", text, **filters,
+    rows = call("register.reads:search", text, **filters,
                 http=("GET", "/register/search", {"text": text, **filters}))
     out.listing(rows, [("unit_id", "Unit"), ("unit_name", "Unit name"), ("municipality", "Municipality"),
                        ("status", "Status", "unit_status"), ("org_nr", "Org nr"), ("supplier_name", "Supplier"),
@@ -582,7 +582,7 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
     since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
     filters = {"unit_id": unit_id, "org_nr": org_nr, "actor": actor, "kind": kind, "since": since_d,
                "until": until_d, "limit": limit, "show_protected": show_protected}
-    entries = call("register.views:history", ident, **filters,
+    entries = call("register.reads:history", ident, **filters,
                    http=("GET", "/register/history", {"ident": ident, **filters}))
     if not out.machine:
         for e in entries:  # a person reads the time as Swedish time (fmt_datetime)

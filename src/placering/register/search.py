@@ -9,15 +9,13 @@ unit and supplier names) best first, whole-word matches before matches inside a 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
 
 from ..errors import ValidationError
-from ..storage.models import Offer, Supplier, Unit, UnitRoute
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc, plain_letters, sv_sort_key
 from ..vocabulary import Route, UnitStatus
-from .schema import check_code, insats_code
 
 # Below this WRatio score a name is not offered as a match (0–100).
 SCORE_CUTOFF = 70
@@ -38,24 +36,41 @@ class SearchHit:
         return asdict(self)
 
 
-def _filtered_units(session, *, insats, route, status, municipality) -> list[tuple[Unit, Supplier]]:
-    stmt = select(Unit, Supplier).join(Supplier, Unit.supplier_id == Supplier.id)
+def _rows(source: Any, sql: str, params: dict) -> list[Any]:
+    """Rows of `sql` from a `storage.reads.Reader` (the CLI's, without SQLAlchemy) or a session."""
+    if hasattr(source, "rows"):
+        return source.rows(sql, params)
+    from sqlalchemy import text
+
+    return list(source.execute(text(sql), params).all())
+
+
+_UNITS = ("SELECT u.id, u.unit_id, u.name, u.name_key, u.municipality, u.status, "
+          "s.org_nr, s.name AS supplier_name, s.name_key AS supplier_name_key "
+          "FROM unit u JOIN supplier s ON s.id = u.supplier_id")
+
+
+def _filtered_units(source: Any, *, insats, route, status, municipality) -> list[Any]:
+    where, params = [], {}
     if status:
-        stmt = stmt.where(Unit.status == status)
+        where.append("u.status = :status")
+        params["status"] = status
     if municipality:
-        stmt = stmt.where(Unit.municipality_key == fold(municipality))
+        where.append("u.municipality_key = :municipality")
+        params["municipality"] = fold(municipality)
     if insats:
-        stmt = stmt.where(Unit.id.in_(select(Offer.unit_id).where(Offer.insats == insats)))
+        where.append("u.id IN (SELECT o.unit_id FROM offer o WHERE o.insats = :insats)")
+        params["insats"] = insats
     if route:
-        sub = select(UnitRoute.unit_id).where(UnitRoute.route == route)
-        if insats:
-            sub = sub.where(UnitRoute.insats == insats)
-        stmt = stmt.where(Unit.id.in_(sub))
-    return [(u, s) for u, s in session.execute(stmt.order_by(Unit.id))]
+        where.append("u.id IN (SELECT r.unit_id FROM unit_route r WHERE r.route = :route"
+                     + (" AND r.insats = :insats)" if insats else ")"))
+        params["route"] = route
+    sql = _UNITS + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY u.id"
+    return _rows(source, sql, params)
 
 
 def search(
-    session,
+    source: Any,
     text: str,
     *,
     insats: str | None = None,
@@ -64,8 +79,11 @@ def search(
     municipality: str | None = None,
     limit: int = 20,
 ) -> list[SearchHit]:
-    """Units (with their supplier) matching `text`, exact keys first; filters apply to units."""
+    """Units (with their supplier) matching `text`, exact keys first; filters apply to units.
+    `source`: a session, or a `storage.reads.Reader` (what the CLI reads with)."""
     try:
+        if insats or route or status:
+            from .schema import check_code, insats_code  # pydantic: only for a filter
         if insats:
             insats = insats_code(insats)
         if route:
@@ -79,16 +97,16 @@ def search(
     text = nfc(text or "")
     if not text:
         raise ValidationError("give a name, organisation number or unit_id to search for")
-    candidates = _filtered_units(session, insats=insats, route=route, status=status,
+    candidates = _filtered_units(source, insats=insats, route=route, status=status,
                                  municipality=municipality)
     hits: list[SearchHit] = []
     seen: set[int] = set()
 
-    def add(match: str, score: float, unit: Unit, supplier: Supplier) -> None:
+    def add(match: str, score: float, unit: Any) -> None:
         if unit.id in seen:
             return
         seen.add(unit.id)
-        hits.append(SearchHit(match, round(score, 1), supplier.org_nr, supplier.name, unit.unit_id,
+        hits.append(SearchHit(match, round(score, 1), unit.org_nr, unit.supplier_name, unit.unit_id,
                               unit.name, unit.municipality, unit.status))
 
     if looks_like_org_nr(text):
@@ -97,21 +115,21 @@ def search(
         except ValueError:
             org_nr = None
         if org_nr:
-            for unit, supplier in candidates:
-                if supplier.org_nr == org_nr:
-                    add("org_nr", 100.0, unit, supplier)
+            for unit in candidates:
+                if unit.org_nr == org_nr:
+                    add("org_nr", 100.0, unit)
             if not any(h.org_nr == org_nr for h in hits) and not (insats or route or status or municipality):
                 # A supplier without units is still found by its number.
-                supplier = session.scalars(select(Supplier).where(Supplier.org_nr == org_nr)).first()
-                if supplier is not None:
-                    hits.append(SearchHit("org_nr", 100.0, supplier.org_nr, supplier.name, None, None, None, None))
+                found = _rows(source, "SELECT org_nr, name FROM supplier WHERE org_nr = :org_nr", {"org_nr": org_nr})
+                if found:
+                    hits.append(SearchHit("org_nr", 100.0, found[0].org_nr, found[0].name, None, None, None, None))
     key = fold(text)
-    for unit, supplier in candidates:
+    for unit in candidates:
         if fold(unit.unit_id) == key:
-            add("unit_id", 100.0, unit, supplier)
+            add("unit_id", 100.0, unit)
 
-    unit_names = {i: u.name_key for i, (u, _) in enumerate(candidates)}
-    supplier_names = {i: s.name_key for i, (_, s) in enumerate(candidates)}
+    unit_names = {i: u.name_key for i, u in enumerate(candidates)}
+    supplier_names = {i: u.supplier_name_key for i, u in enumerate(candidates)}
     best: dict[int, float] = {}
     for choices in (unit_names, supplier_names):
         for _, score, i in process.extract(key, choices, scorer=fuzz.WRatio, score_cutoff=SCORE_CUTOFF,
@@ -136,12 +154,11 @@ def search(
     # Equal WRatio scores are common (a partial match inside a longer word scores like a whole
     # word): among them a whole-word match ('HVB Ängen' for 'ängen', not 'Aspängen') comes first.
     def words(i: int) -> float:
-        unit, supplier = candidates[i]
-        return max(fuzz.token_set_ratio(key, unit.name_key), fuzz.token_set_ratio(key, supplier.name_key))
+        unit = candidates[i]
+        return max(fuzz.token_set_ratio(key, unit.name_key), fuzz.token_set_ratio(key, unit.supplier_name_key))
 
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1], -words(kv[0]), sv_sort_key(candidates[kv[0]][0].name),
-                                                  candidates[kv[0]][0].unit_id))
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], -words(kv[0]), sv_sort_key(candidates[kv[0]].name),
+                                                  candidates[kv[0]].unit_id))
     for i, score in ranked:
-        unit, supplier = candidates[i]
-        add("name", score, unit, supplier)
+        add("name", score, candidates[i])
     return hits[:limit]

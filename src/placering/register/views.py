@@ -22,6 +22,7 @@ from ..storage.models import Complaint, History, Proposal, Supplier, Unit, UnitR
 from ..text import nfc
 from . import csvio, service
 from .schema import num
+from .reads import hide_location  # noqa: F401  (one place: the reads use it too)
 from .search import search as search_register
 
 # --- show / search ---------------------------------------------------------------------------
@@ -125,17 +126,6 @@ def entry_dict(h: History) -> dict:
             "kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action, "org_nr": h.org_nr,
             "unit_id": h.unit_id, "changes": h.changes, "reason": h.reason, "note": h.note,
             "rule_id": h.rule_id, "rules_version": h.rules_version}
-
-
-def hide_location(entry: dict, protected: set[str]) -> None:
-    """A protected unit's coordinates stay out of printed history (--show-protected shows them)."""
-    changes = entry.get("changes") or {}
-    if "location" not in changes:
-        return
-    flagged = changes.get("protected_address")
-    if entry.get("unit_id") in protected or (isinstance(flagged, list) and True in flagged):
-        entry["changes"] = {**changes, "location": [None if v is None else "hidden (protected address)"
-                                                    for v in changes["location"]]}
 
 
 def _about_unit(session, unit: Unit):

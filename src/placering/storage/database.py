@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 from ..errors import PlaceringError
+from .reads import DEFAULT_URL, MIGRATIONS, DatabaseError, database_url, head_revision  # noqa: F401  (one of each)
 
-DEFAULT_URL = "sqlite:///placering.db"
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 T = TypeVar("T")
 
@@ -40,12 +39,6 @@ def chunks(items: Iterable[T], size: int = 500) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
-
-
-class DatabaseError(PlaceringError):
-    """The database cannot be reached, or its schema is not the one this version needs."""
-
-    exit_code = 5
 
 
 class DatabaseBusy(DatabaseError):
@@ -87,15 +80,6 @@ def busy_error() -> DatabaseBusy:
     return DatabaseBusy(
         f"the database is busy: another writer held it for more than {busy_timeout():g} s; nothing was "
         f"written, try again (the wait is set by {BUSY_TIMEOUT_ENV})")
-
-
-def database_url(url: str | None = None) -> str:
-    url = url or os.environ.get("PLACERING_DATABASE_URL") or DEFAULT_URL
-    # psycopg 3 is the PostgreSQL driver we ship; accept the plain URL forms people write.
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
 
 
 def _private_sqlite_file(dialect, conn_rec, cargs, cparams) -> None:
@@ -185,22 +169,6 @@ def _alembic_config(engine: Engine):
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
-
-
-_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([^'\"\s]+)['\"]?", re.M)
-
-
-def head_revision() -> str:
-    """The newest migration: the one no other migration revises (the chain is linear)."""
-    revisions, parents = set(), set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
-        revisions.add(found["revision"])
-        parents.add(found.get("down_revision"))
-    heads = revisions - parents
-    if len(heads) != 1:
-        raise DatabaseError(f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}); expected one")
-    return heads.pop()
 
 
 def current_revision(engine: Engine) -> str | None:

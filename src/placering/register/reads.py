@@ -1,0 +1,149 @@
+"""Register reads without SQLAlchemy (storage.reads): `register search` and `register history`.
+
+The same documents as `register.views.search` and `.history` (what the server returns), read
+through the database's own driver for start-up. A question this module does not answer exactly
+(an ID not found as typed, a unit's name, an unknown --kind: whatever ends in a suggestion or an
+error) returns None, and the CLI asks the ORM view (`orm_view`), which says what is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from ..jsondata import to_jsonable
+from ..storage.reads import Reader, as_date, as_json
+from ..text import canonical_org_nr, looks_like_org_nr, nfc
+from .search import search as search_register
+
+
+def search(reader: Reader, text: str, *, insats: str | None = None, route: str | None = None,
+           status: str | None = None, municipality: str | None = None, limit: int = 20) -> list[dict]:
+    """`register search TEXT` (register.views.search), read without SQLAlchemy."""
+    hits = search_register(reader, text, insats=insats, route=route, status=status, municipality=municipality,
+                           limit=limit)
+    return to_jsonable([h.as_dict() for h in hits])
+
+
+search.orm_view = "register.views:search"
+
+
+def hide_location(entry: dict, protected: set[str]) -> None:
+    """A protected unit's coordinates stay out of printed history (--show-protected shows them)."""
+    changes = entry.get("changes") or {}
+    if "location" not in changes:
+        return
+    flagged = changes.get("protected_address")
+    if entry.get("unit_id") in protected or (isinstance(flagged, list) and True in flagged):
+        entry["changes"] = {**changes, "location": [None if v is None else "hidden (protected address)"
+                                                    for v in changes["location"]]}
+
+
+def _unit(reader: Reader, ident: str) -> Any:
+    ident = nfc(ident)
+    found = reader.rows("SELECT id, unit_id FROM unit WHERE unit_id = :i", {"i": ident})
+    if not found and ident:
+        found = reader.rows("SELECT id, unit_id FROM unit WHERE lower(unit_id) = :i ORDER BY id", {"i": ident.lower()})
+    return found[0] if found else None
+
+
+def _supplier(reader: Reader, org_nr: str) -> str | None:
+    try:
+        key = canonical_org_nr(org_nr)
+    except ValueError:
+        return None
+    return reader.scalar("SELECT org_nr FROM supplier WHERE org_nr = :o", {"o": key})
+
+
+def _about_unit(reader: Reader, unit: Any, params: dict, n: int) -> str:
+    agreements = [r[0] for r in reader.rows(
+        "SELECT DISTINCT agreement_id FROM unit_route WHERE unit_id = :u AND agreement_id IS NOT NULL", {"u": unit.id})]
+    params[f"u{n}"] = unit.unit_id
+    names = []
+    for k, a in enumerate(agreements):
+        params[f"a{n}_{k}"] = a
+        names.append(f":a{n}_{k}")
+    on_agreements = (f" OR (entity_kind = 'agreement' AND entity_id IN ({', '.join(names)}))" if names else "")
+    return f"(unit_id = :u{n} OR (entity_kind = 'unit' AND entity_id = :u{n}){on_agreements})"
+
+
+def _datetime(value: Any) -> datetime | None:
+    """A recorded time: PostgreSQL gives it with its zone; SQLite holds UTC as text (and
+    SQLAlchemy reads it back as UTC, which this matches)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = None, org_nr: str | None = None,
+            actor: str | None = None, kind: str | None = None, since: date | None = None, until: date | None = None,
+            limit: int | None = None, show_protected: bool = False) -> list[dict] | None:
+    """`register history` (register.views.history), read without SQLAlchemy; None when the ORM
+    view must answer (see the module)."""
+    if limit is not None and limit < 1:
+        return None
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if ident:
+        ident = nfc(ident)
+        if looks_like_org_nr(ident):
+            org = _supplier(reader, ident)
+            if org is None:
+                return None
+            where.append("org_nr = :ident_org")
+            params["ident_org"] = org
+        else:
+            unit = _unit(reader, ident)
+            if unit is not None:
+                where.append(_about_unit(reader, unit, params, 0))
+            else:
+                agreement = reader.scalar("SELECT agreement_id FROM unit_route WHERE agreement_id = :i LIMIT 1",
+                                          {"i": ident}) or reader.scalar(
+                    "SELECT agreement_id FROM unit_route WHERE lower(agreement_id) = :i LIMIT 1", {"i": ident.lower()})
+                if agreement is None:
+                    return None
+                where.append("entity_kind = 'agreement' AND entity_id = :agreement")
+                params["agreement"] = agreement
+    if unit_id:
+        unit = _unit(reader, unit_id)
+        if unit is None:
+            return None
+        where.append(_about_unit(reader, unit, params, 1))
+    if org_nr:
+        org = _supplier(reader, org_nr)
+        if org is None:
+            return None
+        where.append("org_nr = :org")
+        params["org"] = org
+    if actor:
+        where.append("actor = :actor")
+        params["actor"] = nfc(actor)
+    if kind:
+        known = reader.scalar("SELECT 1 FROM history WHERE entity_kind = :k OR action = :k LIMIT 1", {"k": kind})
+        if known is None:
+            return None  # the ORM path names the kinds there are
+        where.append("(entity_kind = :kind OR action = :kind)")
+        params["kind"] = kind
+    if since:
+        where.append("effective_on >= :since")
+        params["since"] = since.isoformat() if reader.dialect == "sqlite" else since
+    if until:
+        where.append("effective_on <= :until")
+        params["until"] = until.isoformat() if reader.dialect == "sqlite" else until
+    sql = ("SELECT id, effective_on, at, actor, entity_kind, entity_id, action, org_nr, unit_id, changes, reason, "
+           "note, rule_id, rules_version FROM history" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY effective_on DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+    entries = [{"id": h.id, "effective_on": as_date(h.effective_on), "recorded_at": _datetime(h.at),
+                "actor": h.actor, "kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action,
+                "org_nr": h.org_nr, "unit_id": h.unit_id, "changes": as_json(h.changes), "reason": h.reason,
+                "note": h.note, "rule_id": h.rule_id, "rules_version": h.rules_version}
+               for h in reversed(reader.rows(sql, params))]
+    if not show_protected:
+        protected = {r[0] for r in reader.rows("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})}
+        for e in entries:
+            hide_location(e, protected)
+    return to_jsonable(entries)
+
+
+history.orm_view = "register.views:history"
