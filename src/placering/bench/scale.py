@@ -274,10 +274,12 @@ def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, json
     with tempfile.TemporaryDirectory(prefix="placering-bench-") as tmp:
         for backend in backends:
             result["demo"].append(measure_demo(backend, tmp=Path(tmp), pg=pg_url))
+            click.echo(json.dumps(result["demo"][-1]), err=True)  # each figure as it is measured (a long run)
         for size in size_list:
             for backend in backends:
                 result["rows"].append(measure(size, backend, requests=requests, engine=engine, tmp=Path(tmp),
                                               pg=pg_url))
+                click.echo(json.dumps(result["rows"][-1], default=str), err=True)
     if wants_json(json_output):
         print_json(result)
         return
