@@ -256,8 +256,10 @@ def measure(size: int, backend: str, *, requests: int, engine: str, tmp: Path, p
 @click.option("--pg", "pg_url", envvar="PLACERING_BENCH_PG_URL",
               help="PostgreSQL server URL (the login creates and drops a database per size); "
               "or PLACERING_BENCH_PG_URL. Without it only SQLite is measured.")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Also time `placering init --demo` on a fresh database of each kind.")
 @json_option
-def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, json_output: bool) -> None:
+def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, demo: bool, json_output: bool) -> None:
     """Whole `placering` processes at register sizes: start-up, one match, a stored batch, bytes, memory."""
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
@@ -272,7 +274,7 @@ def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, json
                                           "version_cpu": version_cpu},
                               "rows": [], "demo": [], "note": "measured in one run; every figure is a whole process"}
     with tempfile.TemporaryDirectory(prefix="placering-bench-") as tmp:
-        for backend in backends:
+        for backend in backends if demo else ():
             result["demo"].append(measure_demo(backend, tmp=Path(tmp), pg=pg_url))
             click.echo(json.dumps(result["demo"][-1]), err=True)  # each figure as it is measured (a long run)
         for size in size_list:
