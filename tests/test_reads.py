@@ -1,6 +1,6 @@
 """Read commands without SQLAlchemy (storage.reads, issue 22): the same answers as the ORM.
 
-`register search` and `register history` read through the database's own driver (sqlite3 or
+`register show UNIT`, `register search` and `register history` read through the database's own driver (sqlite3 or
 psycopg) for start-up; what they print, as a table, CSV or JSON, is what the ORM path prints,
 on both databases, including the refusals the ORM path gives (it answers those).
 """
@@ -22,7 +22,8 @@ def register_with_history(run, tmp_path):
                  ("register", "agreement", "RA-DELAT", "order_stop", "--supplier", supplier_of(doc, "U-1"),
                   "--note", "beställningsstopp", "--by", "ink"),
                  ("register", "check", supplier_of(doc, "U-3"), "credit_rating", "--result", "pass", "--value", "40",
-                  "--on", "2026-01-15", "--by", "kvalitet")):
+                  "--on", "2026-01-15", "--by", "kvalitet"),
+                 ("register", "complaint", "U-1", "--category", "treatment", "--on", "2026-02-01", "--by", "spink")):
         r = run(*args)
         assert r.exit_code == 0, r.output
     return doc
@@ -35,6 +36,9 @@ def test_history_and_search_read_without_sqlalchemy_as_the_orm_does(run, registe
                  ("history", "--since", "2026-01-01", "--limit", "2"), ("history", "--unit", "U-1", "--actor", "ink"),
                  ("history", "--supplier", supplier_of(doc, "U-3")), ("history",),
                  ("history", "--kind", "ingen-sådan"), ("history", "U-404"), ("history", "Enhet U-1"),
+                 ("show", "U-1"), ("show", "u-2"), ("show", "U-3"), ("show", "U-3", "--show-protected"),
+                 ("show", "U-4"), ("show", supplier_of(doc, "U-1")), ("show", "RA-DELAT"), ("show", "Enhet U-2"),
+                 ("show", "U-404"),
                  ("search", "enhet"), ("search", "U-2"), ("search", supplier_of(doc, "U-4")),
                  ("search", "enhet", "--insats", "skyddat_boende"), ("search", "enhet", "--route", "ramavtal",
                                                                       "--status", "watch")]
@@ -48,3 +52,9 @@ def test_history_and_search_read_without_sqlalchemy_as_the_orm_does(run, registe
             orm = run(*args)
             assert (read.exit_code, read.output) == (orm.exit_code, orm.output), args
     assert run("register", "history", "U-1", "--json").output.count('"entity_id"') >= 3  # not empty answers
+
+
+def test_show_of_a_unit_loads_no_sqlalchemy(register_with_history, db_url, tmp_path):
+    from test_startup import loaded_by
+
+    assert not {"sqlalchemy", "sqlmodel", "pydantic"} & set(loaded_by(tmp_path, "register", "show", "U-1", db_url=db_url))

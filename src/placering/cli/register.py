@@ -327,7 +327,7 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
 
     The location of a unit with a protected address is hidden unless --show-protected.
     """
-    data = call("register.views:show", ident, show_protected=show_protected,
+    data = call("register.reads:show", ident, show_protected=show_protected,
                 http=("GET", f"/register/{segment(ident)}", {"show_protected": show_protected}))
     if wants_json(json_output):
         print_json(data)

@@ -147,3 +147,80 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
 
 
 history.orm_view = "register.views:history"
+
+
+# --- show ------------------------------------------------------------------------------------
+
+_UNIT = ("SELECT id, supplier_id, unit_id, name, municipality, lat, lon, protected_address, places, free_places, "
+         "age_min, age_max, genders, target_groups, status, removal_reason, status_note FROM unit")
+
+
+def _unit_view(reader: Reader, u: Any, show_protected: bool) -> dict:
+    """register.views.unit_view of one unit row, read without SQLAlchemy: the same document."""
+    from .canonical import check_dict, offer_dict, permit_dict, route_dict, unit_dict
+
+    key = {"id": u.id}
+    offers = reader.rows("SELECT insats, subcategories FROM offer WHERE unit_id = :id ORDER BY position, id", key)
+    routes = reader.rows("SELECT route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status, "
+                         "reserved_nonprofit FROM unit_route WHERE unit_id = :id ORDER BY position, id", key)
+    permits = reader.rows("SELECT dnr, insats, status, target_groups, decided_on FROM permit WHERE unit_id = :id "
+                          "ORDER BY position, id", key)
+    data = unit_dict(
+        unit_id=u.unit_id, name=u.name, municipality=u.municipality, lat=u.lat, lon=u.lon,
+        protected_address=bool(u.protected_address), places=u.places, free_places=u.free_places,
+        age_min=u.age_min, age_max=u.age_max, genders=as_json(u.genders), target_groups=as_json(u.target_groups),
+        offers=[offer_dict(o.insats, as_json(o.subcategories)) for o in offers],
+        routes=[route_dict(r.route, r.insats, r.agreement_id, r.daily_price, as_date(r.valid_from),
+                           as_date(r.valid_to), as_json(r.buyers), r.status, bool(r.reserved_nonprofit)) for r in routes],
+        permits=[permit_dict(p.dnr, p.insats, p.status, as_json(p.target_groups), as_date(p.decided_on))
+                 for p in permits],
+        status=u.status, removal_reason=u.removal_reason, status_note=u.status_note)
+    supplier = reader.rows("SELECT org_nr, name FROM supplier WHERE id = :s", {"s": u.supplier_id})[0]
+    if u.protected_address and not show_protected:
+        data.pop("location", None)
+        data["location_hidden"] = True
+    since = next((h for h in reader.rows(
+        "SELECT effective_on, actor, rule_id, changes FROM history WHERE entity_kind = 'unit' AND entity_id = :u "
+        "AND action IN ('status', 'created') ORDER BY effective_on DESC, id DESC", {"u": u.unit_id})
+        if "status" in (as_json(h.changes) or {})), None)
+    data["org_nr"] = supplier.org_nr
+    data["supplier_name"] = supplier.name
+    data["status_since"] = as_date(since.effective_on).isoformat() if since else None
+    data["status_changed_by"] = since.actor if since else None
+    data["status_rule"] = since.rule_id if since else None
+    data["checks"] = [check_dict(c.kind, c.result, c.value, as_date(c.performed_on), c.source) for c in reader.rows(
+        "SELECT kind, result, value, performed_on, source FROM supplier_check WHERE supplier_id = :s "
+        "ORDER BY performed_on, id", {"s": u.supplier_id})]
+    data["complaints"] = [
+        {"id": c.id, "received_on": as_date(c.received_on).isoformat(), "category": c.category, "outcome": c.outcome,
+         "note": c.note, "recorded_by": c.recorded_by}
+        for c in reader.rows("SELECT id, received_on, category, outcome, note, recorded_by FROM complaint "
+                             "WHERE unit_id = :id ORDER BY received_on, id", key)]
+    data["visits"] = [
+        {"id": v.id, "visited_on": as_date(v.visited_on).isoformat(), "note": v.note, "recorded_by": v.recorded_by}
+        for v in reader.rows("SELECT id, visited_on, note, recorded_by FROM visit WHERE unit_id = :id "
+                             "ORDER BY visited_on, id", key)]
+    data["proposals"] = [
+        {"id": p.id, "kind": p.kind, "status": p.status, "created_on": as_date(p.created_on), "rule_id": p.rule_id,
+         "message": p.message, "decided_by": p.decided_by, "decision_note": p.decision_note}
+        for p in reader.rows("SELECT id, kind, status, created_on, rule_id, message, decided_by, decision_note "
+                             "FROM proposal WHERE unit_id = :u OR (unit_id IS NULL AND org_nr = :org) ORDER BY id",
+                             {"u": u.unit_id, "org": supplier.org_nr})]
+    return data
+
+
+def show(reader: Reader, ident: str, *, show_protected: bool = False) -> dict | None:
+    """`register show ID` (register.views.show) of a unit named by its unit_id, read without
+    SQLAlchemy; None for a supplier, an agreement, a name or an unknown id (the ORM view)."""
+    ident = nfc(ident)
+    if looks_like_org_nr(ident):
+        return None
+    found = reader.rows(_UNIT + " WHERE unit_id = :i", {"i": ident})
+    if not found and ident:
+        found = reader.rows(_UNIT + " WHERE lower(unit_id) = :i ORDER BY id", {"i": ident.lower()})
+    if not found:
+        return None
+    return to_jsonable(_unit_view(reader, found[0], show_protected))
+
+
+show.orm_view = "register.views:show"
