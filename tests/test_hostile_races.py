@@ -180,15 +180,11 @@ def test_writers_racing_for_the_last_place(run, tmp_path, db_url, writers):
 
 
 def _check_like_the_cli(engine, org: str, who: str) -> list:
-    """What `register check ORG credit_rating --result fail --value 10` does, in one transaction."""
-    from placering.register.service import record_check
-    from placering.rules.register_status import apply_register_event
+    """`register check ORG credit_rating --result fail --value 10`: the view the CLI and the API call."""
+    from placering.register.views import record_check
 
-    with transaction(engine) as s:
-        row = record_check(s, org, "credit_rating", "fail", performed_on=date(2024, 5, 1), actor=who, value=10.0)
-        applied = apply_register_event(s, {"kind": "check", "org_nr": org, "check_id": row.id, "check": {
-            "kind": row.kind, "result": row.result, "value": row.value, "performed_on": row.performed_on}}, actor=who)
-    return [a.action for a in applied]
+    done = record_check(engine, org, "credit_rating", "fail", performed_on=date(2024, 5, 1), actor=who, value=10.0)
+    return [a["action"] for a in done["rules"]]
 
 
 @pytest.mark.parametrize("writers", [2, 4, 8])

@@ -128,3 +128,15 @@ def test_a_requester_in_disguise_is_refused_in_a_request(run, engine, tmp_path):
         result = run("match", str(write_request(tmp_path, request("R-9", requester=text))), "--by", "h")
         assert result.exit_code == 2 and "ser ut som ett personnummer" in result.stderr, (text, result.output)
     assert snapshot(engine) == before
+
+
+def test_a_note_on_a_rules_proposal_is_checked_too(run, engine, tmp_path):
+    """A proposal's decision is recorded with the proposal's rule, but its note is the maintainer's."""
+    doc = load_register(run, tmp_path, unit("U-1"))
+    org = doc["suppliers"][0]["org_nr"]
+    ok(run, "register", "check", org, "tax_registration", "--result", "fail", "--on", "2024-06-01", "--by", "spink")
+    before = snapshot(engine)
+    result = run("register", "proposals", "accept", "1", "--note", "Kontroll av 9OO1O1-2385", "--by", "kvalitet")
+    assert result.exit_code == 2 and "--note" in result.stderr and "ser ut som ett personnummer" in result.stderr
+    assert snapshot(engine) == before
+    ok(run, "register", "proposals", "accept", "1", "--note", "Fördjupad kontroll inledd", "--by", "kvalitet")
