@@ -154,8 +154,8 @@ def digits_as_read(text: str) -> str:
         chars.append(ch)
     if text.isascii():
         chars = list(text)
-    # Look-alike letters count as digits next to a digit, unless a letter of a word stands on their
-    # other side ('9OO1O1' is 900101, 'Box 12' and '12 st' stay words); two passes reach 'OO'.
+    # Look-alike letters count as digits next to a digit ('9OO1O1' is 900101; two passes reach 'OO'),
+    # unless after a digit a word goes on ('12 st', '10st' stay words).
     def ordinary_letter(c: str) -> bool:
         return c.isalpha() and c not in _LOOKALIKE
 
@@ -164,7 +164,8 @@ def digits_as_read(text: str) -> str:
             if ch in _LOOKALIKE:
                 before = chars[i - 1] if i else ""
                 after = chars[i + 1] if i + 1 < len(chars) else ""
-                if (before.isdigit() and not ordinary_letter(after)) or (after.isdigit() and not ordinary_letter(before)):
+                # before a digit always ('Pl9300…' is P193 00…); after one unless a word goes on ('10st')
+                if after.isdigit() or (before.isdigit() and not ordinary_letter(after)):
                     chars[i] = _LOOKALIKE[ch]
     return "".join(chars)
 
