@@ -58,7 +58,7 @@ INNOCENT = [
     "12 platser från 2024-05-01", "Box 123, 412 96 Göteborg", "Kungsgatan 12B", "HVB Ängen 2",
     "kreditbetyg 72 av 100", "pris 4 250 kr per dygn", "20 st platser, 10 lediga", "U-1001 och U-1002",
     "beslut 2024-05-01 kl 10:30", "version 1.2.3", "Öppet 08-17", "S:t Eriksgatan 117", "Åldersgrupp 13-17 år",
-    "Enhet för 6–12 år",
+    "Enhet för 6–12 år", "skapad 2024-01-01T00:22:38.000182+00:00",
 ]
 
 
