@@ -44,9 +44,15 @@ HOSTILE_TEXT = st.sampled_from([
     "850101-1234", "850101–1234", "pnr_8501011234", "P198501011234", "85.01.01-1234",
     "9999-12-31", "2020-02-30", "0000-01-01", "Infinity", "NaN", "-1", "1e400", "=cmd|' /C calc'!A0",
     "Ö" * 300, "e\u0301", "null", "[]", "{}",
+    # issue 21: identity numbers in disguise, bidirectional controls, white space in ids, names
+    # that are no municipality, loose types
+    "900101\u200b-2385", "9OO1O1-2385", "٩٠٠١٠١-٢٣٨٥", "900101_2385", "(900101)2385", "900101\u00ad2385",
+    "Ängen\u202eBA", "\u2066x\u2069", "\u200f", "U 9001\t", " U-1001", "Atlantis", "göteborg", "5", "ja", "yes",
+    "dnr 8.1-10708/2024", "031-123 45 67", "2024-01-01–2024-12-31", "faktura 20240101-0001",
 ])
 HOSTILE_NUMBER = st.one_of(
-    st.sampled_from([2**31 - 1, 2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 10**30, 0, -1, 1.5, -0.0, 1e308, 5e-324]),
+    st.sampled_from([2**31 - 1, 2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 10**30, 0, -1, 1.5, -0.0, 1e308, 5e-324,
+                     10**12, 1e3, -33.87, 151.21]),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
 )
@@ -263,7 +269,8 @@ def test_fuzz_options(db_url, engine, tmp_path):
 RULE_VALUES = st.one_of(
     HOSTILE_TEXT, HOSTILE_NUMBER, st.booleans(), st.none(),
     st.sampled_from(["2020-02-30", "9999-99-99", "(a|a)*b", "unit.nowhere", "request.person.age", "{param: x}",
-                     "*alias", "&anchor x", "!!python/object:os.system", "<<: *a", "[" * 200 + "]" * 200]),
+                     "*alias", "&anchor x", "!!python/object:os.system", "<<: *a", "[" * 200 + "]" * 200,
+                     ".nan", ".inf", "-.inf", ".NaN", "0", "-1", "1e999"]),
 )
 
 
@@ -299,6 +306,179 @@ def test_fuzz_rule_loader(db_url, engine, tmp_path):
             tally.check(engine, ["--db", db_url, "rules", "lint", str(rules)], files={rules / name: text})
         finally:
             (rules / name).write_text(originals[name], encoding="utf-8")
+
+    attempt()
+    tally.report()
+
+
+# --- issue 21: identity numbers in disguise, innocent numbers, hostile files in --rules ---------------
+
+ZERO_OF_SCRIPT = [0x30, 0x660, 0x6F0, 0x966, 0x9E6, 0xFF10, 0x1D7CE, 0x1D7EC]
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u00ad", "\ufeff", "\u2060", "\u2062", "\u0301", "\u0332"]
+SEPARATOR = ["", "-", " ", "–", "—", "−", "+", "_", ",", ".", "/", ":", " - "]
+LOOKALIKE = {"0": ["O", "o", "О", "Ο"], "1": ["l", "I"]}
+
+
+@st.composite
+def identity_number(draw) -> str:
+    """A valid personnummer or samordningsnummer (10 or 12 digits), as digits."""
+    from datetime import date as _date, timedelta
+
+    from placering.text import luhn_check_digit
+
+    born = _date(1930, 1, 1) + timedelta(days=draw(st.integers(0, 365 * 90)))
+    day = born.day + (60 if draw(st.booleans()) else 0)
+    first = f"{born:%y%m}{day:02d}{draw(st.integers(0, 999)):03d}"
+    digits = first + luhn_check_digit(first)
+    return (f"{born.year // 100}" if draw(st.booleans()) else "") + digits
+
+
+@st.composite
+def disguised(draw) -> str:
+    """An identity number written to slip past a plain digit search."""
+    digits = draw(identity_number())
+    cut = len(digits) - 4
+    head, tail = digits[:cut], digits[cut:]
+    sep = draw(st.sampled_from(SEPARATOR))
+    text = head + sep + tail
+    zero = draw(st.sampled_from(ZERO_OF_SCRIPT))
+    out = []
+    for ch in text:
+        if ch.isdigit():
+            if ch in LOOKALIKE and draw(st.integers(0, 4)) == 0:
+                out.append(draw(st.sampled_from(LOOKALIKE[ch])))
+                continue
+            out.append(chr(zero + int(ch)))
+            if draw(st.integers(0, 5)) == 0:
+                out.append(draw(st.sampled_from(INVISIBLE)))
+        else:
+            out.append(ch)
+    return draw(st.sampled_from(["", "Klient ", "pnr ", "P", "(", "personnr: "])) + "".join(out) + \
+        draw(st.sampled_from(["", " Göteborg", ")", ".", " ok"]))
+
+
+def test_fuzz_identity_numbers_in_disguise_are_refused(db_url, engine, tmp_path):
+    """Every generated disguise is refused by the check; a sample also through the CLI, where a
+    refusal changes nothing."""
+    from placering.boundary import contains_personnummer
+
+    _loaded(db_url, tmp_path)
+    tally = Tally("identity numbers in disguise", _backend(db_url))
+    missed: list[str] = []
+    through_cli = iter(range(10**6))
+
+    @fuzz(60)
+    @given(text=disguised())
+    def attempt(text):
+        if not contains_personnummer(text):
+            missed.append(text)
+        if next(through_cli) % 10 == 0:
+            before = tally.rejected
+            tally.check(engine, ["--db", db_url, "register", "visit", "U-1001", "--on", "2024-05-01", "--note", text,
+                                 "--by", "fuzz"])
+            if tally.rejected == before:
+                missed.append(f"CLI accepted {text!r}")
+
+    attempt()
+    tally.report()
+    assert missed == []
+
+
+@st.composite
+def innocent_number(draw) -> tuple[str, bool]:
+    """A number the sources write, and whether it may only be refused as a valid identity number."""
+    kind = draw(st.sampled_from(["dnr", "phone", "mobile", "range", "invoice"]))
+    n = lambda lo, hi: draw(st.integers(lo, hi))  # noqa: E731
+    if kind == "dnr":
+        return f"dnr {n(1, 9)}.{n(1, 9)}-{n(1, 999999)}/{n(2000, 2030)}", False
+    if kind == "phone":
+        area = draw(st.sampled_from(["08", "031", "040", "018", "0520", "0910", "013"]))
+        return f"{area}-{n(100, 999)} {n(10, 99)} {n(10, 99)}", False
+    if kind == "mobile":
+        return f"07{n(0, 9)}-{n(100, 999)} {n(10, 99)} {n(10, 99)}", False
+    if kind == "range":
+        a, b = f"{n(2000, 2030)}-{n(1, 12):02d}-{n(1, 28):02d}", f"{n(2000, 2030)}-{n(1, 12):02d}-{n(1, 28):02d}"
+        return f"{a}{draw(st.sampled_from(['–', ' - ', ' till ']))}{b}", False
+    word = draw(st.sampled_from(["faktura", "fakturanr", "ordernr", "OCR", "ref", "kundnr"]))
+    return f"{word} {n(2015, 2030)}{n(1, 12):02d}{n(1, 28):02d}-{n(0, 9999):04d}", True
+
+
+def test_fuzz_innocent_numbers_are_accepted():
+    """Diary numbers, phone numbers and periods are never taken for an identity number; a named
+    invoice or order number only when its digits are a valid one, check digit and all."""
+    from stdnum.se import personnummer
+
+    from placering.boundary import contains_personnummer
+
+    refused: list[str] = []
+    tried = iter(range(10**6))
+
+    @fuzz(300)
+    @given(case=innocent_number())
+    def attempt(case):
+        next(tried)
+        text, named = case
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if contains_personnummer(text) and not (named and personnummer.is_valid(digits[-12:])):
+            refused.append(text)
+
+    attempt()
+    print(f"\nfuzz innocent numbers: {next(tried)} tried, {len(refused)} refused")
+    assert refused == []
+
+
+@st.composite
+def hostile_rules_file(draw) -> tuple[str, str]:
+    kind = draw(st.sampled_from(["binary", "loop", "dangling", "directory", "empty", "bom", "huge-line", "nan"]))
+    return kind, draw(st.sampled_from(["eligibility.yaml", "ranking.yaml", "parameters/privacy.yaml",
+                                       "parameters/checks.yaml", "tests/x.yaml"]))
+
+
+def test_fuzz_hostile_files_in_a_rules_directory(db_url, engine, tmp_path):
+    """Files, not values: binary bytes, symbolic link loops, dangling links, a directory where a
+    file is expected, an empty file, a BOM, a huge line, a NaN; `rules lint`, `match --rules` and
+    `register check --rules` end in a clear error or success, never a traceback."""
+    from placering.paths import rules_dir
+
+    _loaded(db_url, tmp_path)
+    tally = Tally("hostile rules files", _backend(db_url))
+    source = Path(rules_dir())
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps(sample_request("R-FILES")), encoding="utf-8")
+    counter = iter(range(10**6))
+
+    @fuzz(8)
+    @given(case=hostile_rules_file(), command=st.sampled_from(["lint", "match", "check"]))
+    def attempt(case, command):
+        kind, name = case
+        rules = tmp_path / f"rules-{next(counter)}"
+        shutil.copytree(source, rules)
+        target = rules / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        if kind == "binary":
+            target.write_bytes(bytes(range(256)) * 4)
+        elif kind == "loop":
+            target.symlink_to(target.name)
+        elif kind == "dangling":
+            target.symlink_to(rules / "nowhere.yaml")
+        elif kind == "directory":
+            target.mkdir()
+        elif kind == "empty":
+            target.write_bytes(b"")
+        elif kind == "bom":
+            target.write_bytes(b"\xef\xbb\xbf" + (source / name).read_bytes() if (source / name).exists() else b"\xef\xbb\xbf")
+        elif kind == "huge-line":
+            target.write_text("x: " + "9" * 200_000 + "\n", encoding="utf-8")
+        else:
+            target.write_text("parameters:\n  p:\n    description: d\n    unit: km\n    values:\n"
+                              "      - {valid_from: 2020-01-01, value: .nan, source: {law: x}}\n", encoding="utf-8")
+        args = {"lint": ["rules", "lint", "--rules", str(rules)],
+                "match": ["match", str(req), "--rules", str(rules), "--by", "fuzz"],
+                "check": ["register", "check", "556677-8899", "credit_rating", "--result", "fail", "--value", "10",
+                          "--on", "2024-05-01", "--rules", str(rules), "--by", "fuzz"]}[command]
+        tally.check(engine, ["--db", db_url, *args])
 
     attempt()
     tally.report()

@@ -58,7 +58,7 @@ INNOCENT = [
     "12 platser från 2024-05-01", "Box 123, 412 96 Göteborg", "Kungsgatan 12B", "HVB Ängen 2",
     "kreditbetyg 72 av 100", "pris 4 250 kr per dygn", "20 st platser, 10 lediga", "U-1001 och U-1002",
     "beslut 2024-05-01 kl 10:30", "version 1.2.3", "Öppet 08-17", "S:t Eriksgatan 117", "Åldersgrupp 13-17 år",
-    "Enhet för 6–12 år",
+    "Enhet för 6–12 år", "skapad 2024-01-01T00:22:38.000182+00:00",
 ]
 
 
@@ -128,3 +128,15 @@ def test_a_requester_in_disguise_is_refused_in_a_request(run, engine, tmp_path):
         result = run("match", str(write_request(tmp_path, request("R-9", requester=text))), "--by", "h")
         assert result.exit_code == 2 and "ser ut som ett personnummer" in result.stderr, (text, result.output)
     assert snapshot(engine) == before
+
+
+def test_a_note_on_a_rules_proposal_is_checked_too(run, engine, tmp_path):
+    """A proposal's decision is recorded with the proposal's rule, but its note is the maintainer's."""
+    doc = load_register(run, tmp_path, unit("U-1"))
+    org = doc["suppliers"][0]["org_nr"]
+    ok(run, "register", "check", org, "tax_registration", "--result", "fail", "--on", "2024-06-01", "--by", "spink")
+    before = snapshot(engine)
+    result = run("register", "proposals", "accept", "1", "--note", "Kontroll av 9OO1O1-2385", "--by", "kvalitet")
+    assert result.exit_code == 2 and "--note" in result.stderr and "ser ut som ett personnummer" in result.stderr
+    assert snapshot(engine) == before
+    ok(run, "register", "proposals", "accept", "1", "--note", "Fördjupad kontroll inledd", "--by", "kvalitet")

@@ -140,8 +140,9 @@ _ANY_DIGIT = re.compile("[\\d\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\
 _SPACE = re.compile(r"\s")
 
 
-def digits_as_read(text: str) -> str:
-    """`text` as a person reads its digits: the normalisation the identity-number check uses."""
+def digits_as_read(text: str, *, fold: bool = True) -> str:
+    """`text` as a person reads its digits: the normalisation the identity-number check uses
+    (`fold`: with look-alike letters read as digits)."""
     text = unicodedata.normalize("NFKC", text)
     chars: list[str] = []
     for ch in ("" if text.isascii() else text):
@@ -154,8 +155,15 @@ def digits_as_read(text: str) -> str:
         chars.append(ch)
     if text.isascii():
         chars = list(text)
-    # Look-alike letters count as digits next to a digit, unless a letter of a word stands on their
-    # other side ('9OO1O1' is 900101, 'Box 12' and '12 st' stay words); two passes reach 'OO'.
+    if not fold:
+        return "".join(chars)
+    return fold_lookalikes("".join(chars))
+
+
+def fold_lookalikes(text: str) -> str:
+    chars = list(text)
+    # Look-alike letters count as digits next to a digit ('9OO1O1' is 900101; two passes reach 'OO'),
+    # unless after a digit a word goes on ('12 st', '10st' stay words).
     def ordinary_letter(c: str) -> bool:
         return c.isalpha() and c not in _LOOKALIKE
 
@@ -164,7 +172,8 @@ def digits_as_read(text: str) -> str:
             if ch in _LOOKALIKE:
                 before = chars[i - 1] if i else ""
                 after = chars[i + 1] if i + 1 < len(chars) else ""
-                if (before.isdigit() and not ordinary_letter(after)) or (after.isdigit() and not ordinary_letter(before)):
+                # before a digit always ('Pl9300…' is P193 00…); after one unless a word goes on ('10st')
+                if after.isdigit() or (before.isdigit() and not ordinary_letter(after)):
                     chars[i] = _LOOKALIKE[ch]
     return "".join(chars)
 
@@ -186,6 +195,9 @@ _CONTEXTS = [
     re.compile(r"(?<![\w.,/:'\"-])(?:\((?:08|0[1-9]\d{1,2})\)\s?|(?:08|0[1-9]\d{1,2})\s?[-‐‑–/]\s?|"
                r"(?:\+46|0046)\s?\(?0?\)?\s?(?:8|[1-9]\d{1,2})[\s-]?)"
                r"\d{1,4}(?:[\s-]\d{2,4}){0,3}(?!\d)"),
+    # moments: 2024-05-01T10:30:00, 2024-05-01 10:30:00.123456+00:00 (timestamps in history)
+    re.compile(r"(?<!\d)(?:19|20)\d{2}-[01]\d-[0-3]\d[T ][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?"
+               r"(?:Z|[+-][0-2]\d:?[0-5]\d)?(?!\d)"),
     # date ranges: 2024-01-01–2024-12-31, 2024-01-01 - 2024-12-31, 2024-01-01 till 2024-12-31
     re.compile(r"(?<!\d)(?:19|20)\d{2}-[01]\d-[0-3]\d\s*(?:" + _DASH + r"|till|t\.o\.m\.?|tom|to)\s*"
                r"(?:19|20)\d{2}-[01]\d-[0-3]\d(?!\d)"),
@@ -283,7 +295,9 @@ def contains_personnummer(text: str) -> bool:
         return False  # look-alike letters are read as digits only next to a digit
     if not text.isascii() and _ANY_DIGIT.search(unicodedata.normalize("NFKC", text)) is None:
         return False  # (NFKC: '½', '㉑', '⑽' hold digits only once decomposed)
-    text = _without(_CONTEXTS, digits_as_read(text))
+    # the sources' own numbers are recognised as written (a 'T' in 2024-05-01T10:30 is no 7),
+    # then look-alike letters are read as digits in what is left
+    text = fold_lookalikes(_without(_CONTEXTS, digits_as_read(text, fold=False)))
     if any(is_identity_number(d) for d in _candidates(_without(_NAMED_NUMBERS, text))):
         return True
     return any(is_identity_number(d, checksum_wrong_too=False) for d in _candidates(text))

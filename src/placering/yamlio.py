@@ -82,6 +82,12 @@ def load_yaml(path: Path) -> Any:
         raise ValidationError(Problem(msg, file=str(path), line=line)) from None
     except YAMLError as exc:
         raise ValidationError(Problem(str(exc), file=str(path))) from None
+    except ValueError:  # a number of more digits than Python converts (4300): no number a rule needs
+        import re
+
+        m = re.search(r"\d{4300,}", text)
+        raise ValidationError(Problem("a number too long to be one (thousands of digits)", file=str(path),
+                                      line=text.count("\n", 0, m.start()) + 1 if m else None)) from None
     problems = non_finite(doc, str(path))
     if problems:
         raise ValidationError(problems)

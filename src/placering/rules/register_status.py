@@ -29,6 +29,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ..boundary import field_text
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..storage.history import record, require_actor
@@ -536,7 +537,8 @@ def decide_proposal(session: Session, proposal_id: int, *, accept: bool, actor: 
     """Accept or dismiss an open proposal, with a note; recorded in history. Accepting records the
     maintainer's decision; the change itself (e.g. re-publishing) is made with `register status`."""
     actor = require_actor(actor)
-    note = nfc(note or "")
+    # the maintainer's own words (history records them with the proposal's rule): checked as free text
+    note = field_text(note, "--note", optional=True) or ""
     if not note:
         raise ValidationError("a decision on a proposal needs a note (--note) saying why")
     proposal = session.get(Proposal, proposal_id)
