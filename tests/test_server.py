@@ -4,6 +4,9 @@ API client sees them, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from server_support import PASSWORD, add_people, client, signed_in
@@ -37,7 +40,7 @@ def test_a_signed_in_person_reads_a_unit_as_register_show_shows_it(server, run):
     signed_in(server, "anna")
     r = server.get("/api/v1/units/u-1")
     assert r.status_code == 200, r.text
-    assert r.json() == __import__("json").loads(run("register", "show", "U-1", "--json").stdout)
+    assert r.json() == json.loads(run("register", "show", "U-1", "--json").stdout)
     hidden = server.get("/api/v1/units/U-P").json()
     assert hidden["location_hidden"] is True and "location" not in hidden
     r = server.get("/api/v1/units/U-404")
@@ -103,3 +106,39 @@ def test_removing_a_person_ends_their_session(server, run):
 def test_the_openapi_document_lists_the_api(server):
     doc = server.get("/api/v1/openapi.json").json()
     assert {"/api/v1/health", "/api/v1/units/{unit_id}", "/api/v1/auth/token"} <= set(doc["paths"])
+
+
+def _forged_session(data: dict) -> str:
+    """A session cookie signed with the server's key, as starlette's SessionMiddleware signs one."""
+    import base64
+
+    from itsdangerous import TimestampSigner
+
+    from server_support import SECRET
+
+    return TimestampSigner(SECRET).sign(base64.b64encode(json.dumps(data).encode())).decode()
+
+
+def test_a_session_ends_hours_after_sign_in_and_a_cookie_signed_with_another_key_is_nothing(server, engine):
+    import time
+
+    from sqlalchemy import text
+
+    with engine.begin() as conn:  # the password was set two days ago
+        conn.execute(text("UPDATE user_account SET password_changed_at = :t"),
+                     {"t": datetime.now(timezone.utc) - timedelta(days=2)})
+    me = {"p": {"login": "anna", "roles": ["handler"], "municipality": None, "via": "local"}, "csrf": "x"}
+    server.cookies.clear()
+    server.cookies.set("placering_session", _forged_session({**me, "iat": int(time.time()) - 60}))
+    assert server.get("/api/v1/auth/me").json()["login"] == "anna"
+    server.cookies.set("placering_session", _forged_session({**me, "iat": int(time.time()) - 13 * 3600}))
+    assert server.get("/api/v1/auth/me").status_code == 401  # 12 hours after sign-in at most
+    # a cookie that claims more than the account holds gets the account's roles, not its own
+    server.cookies.set("placering_session", _forged_session(
+        {**me, "p": {**me["p"], "roles": ["admin"]}, "iat": int(time.time())}))
+    assert server.get("/api/v1/auth/me").json()["roles"] == ["handler"]
+    import base64
+
+    unsigned = base64.b64encode(json.dumps({**me, "iat": int(time.time())}).encode()).decode()
+    server.cookies.set("placering_session", unsigned + ".forged.signature")
+    assert server.get("/api/v1/auth/me").status_code == 401

@@ -26,7 +26,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def prepare_demo(db_url: str | None, password: str | None = None) -> dict:
+def prepare_demo(db_url: str | None, password: str | None = None, *, units: int | None = None) -> dict:
     """The demo database (created as `placering init --demo` does when missing) and its one local
     account 'demo' (every role) with a new password. Returns the URL, login and password."""
     from pathlib import Path
@@ -49,7 +49,7 @@ def prepare_demo(db_url: str | None, password: str | None = None) -> dict:
     created = False
     if not parsed.database or not Path(parsed.database).exists():
         upgrade(engine)
-        load_demo(engine, actor="demo")
+        load_demo(engine, actor="demo", **({"units": units} if units else {}))
         created = True
     require_current(engine)
     password = password or secrets.token_urlsafe(12)

@@ -15,17 +15,18 @@ from ...auth.addresses import client_address
 from ...auth.local import authenticate, sign_in
 from ...auth.sessions import csrf_token, end_session
 from ...deps import current_principal, optional_principal
+from ..models import Text
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
 
 
 class Credentials(BaseModel):
-    login: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1000)
+    login: Text = Field(min_length=1, max_length=200)
+    password: Text = Field(min_length=1, max_length=1000)
 
 
 class TokenRequest(Credentials):
-    name: str | None = Field(default=None, max_length=100, description="What the token is for (default: 'cli')")
+    name: Text | None = Field(default=None, max_length=100, description="What the token is for (default: 'cli')")
     days: int | None = Field(default=None, ge=1, le=366)
 
 
