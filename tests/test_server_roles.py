@@ -5,6 +5,7 @@ leaves the database as it was."""
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlsplit
 
 import httpx
@@ -13,7 +14,7 @@ from oidc_provider_mock import User, run_server_in_thread
 
 from conftest import table_counts
 from server_support import PASSWORD, add_people, live_server
-from test_matching_support import load_register, unit
+from test_matching_support import load_register, request, unit
 
 PEOPLE = {
     "ada": (["admin"], None),
@@ -35,8 +36,10 @@ def unchanged(engine):
 
 @pytest.fixture
 def site(db_url, run, tmp_path, engine):
-    load_register(run, tmp_path, unit("U-1", free=2, municipality="Göteborg"))
-    add_people(db_url, PEOPLE)
+    load_register(run, tmp_path, unit("U-1", free=2, municipality="Göteborg"),
+                  unit("U-2", "egen_regi", None, municipality="Mölndal", buyers=("Mölndal",)),
+                  unit("U-D", "direktupphandling", 1900, insats="socialt_boende", age=(18, 65)))
+    add_people(db_url, {**PEOPLE, "hgr": (["handler", "reviewer"], None)})
     users = [User(sub="oidc-hanna", claims={"preferred_username": "hanna.oidc", "roles": ["SPINK-HANDL"]}),
              User(sub="oidc-rut", claims={"preferred_username": "rut.oidc", "roles": ["REVISION"]})]
     with run_server_in_thread(user_claims=users) as idp:
@@ -67,33 +70,91 @@ def oidc(url: str, sub: str) -> httpx.Client:
     return c
 
 
-# (method, path, JSON body, roles allowed). Every other role is refused with 403.
+# (method, path, JSON body or a function of the login giving it, roles allowed). Every other
+# role is refused with 403. An allowed role is never refused (401/403) nor fails (5xx), and at
+# least one allowed role's request succeeds (another may then find it done: 409).
 ALL = set(ROLE_OF.values())
+STAFF = ALL - {"social_worker"}
+TODAY = date.today().isoformat()
+
+
+def _request(login: str) -> dict:
+    place = "Mölndal" if login == "sara" else "Göteborg"
+    return request(f"R-{login}", municipality=place, home_municipality=place)
+
+
 MATRIX = [
     ("GET", "/api/v1/units/U-1", None, ALL),
-    ("GET", "/api/v1/tokens", None, ALL),
+    ("GET", "/api/v1/register/search?text=Enhet", None, ALL),
+    ("GET", "/api/v1/reviews", None, ALL),
+    ("GET", "/api/v1/audit/log", None, STAFF),
+    ("GET", "/api/v1/audit/paused", None, STAFF),
+    ("POST", "/api/v1/requests/match", _request, {"admin", "handler", "social_worker"}),
+    ("POST", "/api/v1/register/units/U-1/status",
+     lambda login: {"status": "watch" if login == "ada" else "published", "note": "prov"}, {"admin", "maintainer"}),
+    ("POST", "/api/v1/register/suppliers/{org}/checks",
+     {"kind": "credit_rating", "result": "pass", "on": TODAY, "value": 70}, {"admin", "maintainer", "procurement"}),
+    ("POST", "/api/v1/register/agreements/RA-U-1/status",
+     lambda login: {"status": "order_stop" if login == "ada" else "active", "note": "prov"}, {"admin", "procurement"}),
+    ("POST", "/api/v1/reviews/{review}/approve", {"note": "rimligt pris"}, {"admin", "reviewer"}),
     ("GET", "/api/v1/admin/users", None, {"admin"}),
     ("POST", "/api/v1/tokens", {"name": "ärendesystem", "roles": ["auditor"], "days": 7}, {"admin"}),
     ("POST", "/api/v1/admin/users", {"login": "ny", "roles": ["auditor"]}, {"admin"}),
 ]
 
 
-def test_each_role_may_do_what_the_table_says_and_nothing_else(site, engine):
+def test_each_role_may_do_what_the_table_says_and_nothing_else(site, engine, tmp_path):
     people = {login: local(site, login) for login in PEOPLE}
+    hanna = people["hanna"]
+    # a direct-procurement case waiting for review, matched by the handler
+    r = hanna.post("/api/v1/requests/match", json=request("R-DP", "socialt_boende", "akutboende", age=30))
+    assert r.status_code == 200, r.text
+    reviews = hanna.get("/api/v1/reviews").json()
+    review = next(v["id"] for v in (reviews if isinstance(reviews, list) else reviews["reviews"]))
+    org = hanna.get("/api/v1/units/U-1").json()["org_nr"]
     for method, path, body, allowed in MATRIX:
+        path = path.format(org=org, review=review)
+        succeeded = False
         for login, c in people.items():
             role = ROLE_OF[login]
             before = unchanged(engine)
-            r = c.request(method, path, json=body)
+            r = c.request(method, path, json=body(login) if callable(body) else body)
             if role in allowed:
-                assert r.status_code < 400, (login, method, path, r.text)
+                assert r.status_code not in (401, 403) and r.status_code < 500, (login, method, path, r.text)
+                succeeded = succeeded or r.status_code < 300
             else:
                 assert r.status_code == 403, (login, method, path, r.text)
                 assert r.json()["code"] == "not_permitted"
                 assert r.json()["message"].startswith(f"'{login}' ({role_label(role)}) får inte "), r.json()
                 assert unchanged(engine) == before, (login, method, path)
+        assert succeeded, (method, path)
+    # a social worker: its own municipality's cases only
+    sara = people["sara"]
+    before = unchanged(engine)
+    r = sara.post("/api/v1/requests/match", json=request("R-sara-G"))  # a Göteborg request
+    assert r.status_code == 403 and unchanged(engine) == before, r.text
+    assert sara.get("/api/v1/requests/R-sara").status_code == 200
+    assert sara.get("/api/v1/requests/R-hanna").status_code in (403, 404)
+    assert hanna.get("/api/v1/requests/R-sara").status_code == 200
     for c in people.values():
         c.close()
+
+
+def test_the_four_eyes_hold_for_the_signed_in_person(site, engine):
+    both = local(site, "hgr")  # handler and reviewer
+    r = both.post("/api/v1/requests/match", json=request("R-DP2", "socialt_boende", "akutboende", age=30))
+    assert r.status_code == 200, r.text
+    review = next(v["id"] for v in both.get("/api/v1/reviews").json() if v["request_id"] == "R-DP2")
+    before = unchanged(engine)
+    r = both.post(f"/api/v1/reviews/{review}/approve", json={"note": "ok"})
+    assert r.status_code == 409, r.text
+    assert "har själv handlagt förfrågan 'R-DP2'" in r.json()["message"]
+    assert unchanged(engine) == before
+    greta = local(site, "greta")
+    r = greta.post(f"/api/v1/reviews/{review}/approve", json={"note": "rimligt pris"})
+    assert r.status_code == 200, r.text
+    shown = local(site, "rut").get(f"/api/v1/reviews/{review}").json()
+    assert (shown["status"], shown["reviewer"]) == ("approved", "greta")
 
 
 def role_label(role: str) -> str:
