@@ -13,3 +13,4 @@ from . import matching as _matching  # noqa: E402,F401
 from . import rules as _rules  # noqa: E402,F401
 from . import scale as _scale  # noqa: E402,F401
 from . import load as _load  # noqa: E402,F401
+from . import web as _web  # noqa: E402,F401
