@@ -62,7 +62,7 @@ def live_server(db_url: str, **kw) -> Iterator[str]:
 
     app = create_app(settings(db_url, **kw))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, proxy_headers=False, access_log=False,
-                            log_level="warning", lifespan="off")
+                            log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

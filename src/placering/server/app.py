@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -97,6 +98,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         from ..storage.database import busy_error, is_busy, is_retryable
 
         if isinstance(exc, SQLAlchemyError):
+            from sqlalchemy.exc import DataError, TimeoutError as PoolTimeout
+
+            if isinstance(exc, PoolTimeout):
+                return _answer(request, 503, body("database_busy", "the server is busy: every database connection "
+                                                  "is in use; nothing was written, try again"))
+            if isinstance(exc, DataError):  # a value the database cannot hold (an id beyond its integers, …)
+                return _answer(request, 422, body("invalid_input", "invalid input: a value is out of range for "
+                                                  "the register; nothing was written"))
             if is_busy(exc):
                 return _answer(request, 503, body("database_busy", str(busy_error())))
             if is_retryable(exc):
@@ -117,7 +126,15 @@ def create_app(settings: ServerSettings | None = None, *, engine=None) -> FastAP
     from .auth.oidc import router as oidc_router
 
     settings = (settings or ServerSettings()).checked()
-    app = FastAPI(title="placering", version=__version__, openapi_url=f"{API}/openapi.json",
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        yield
+
+    app = FastAPI(title="placering", version=__version__, openapi_url=f"{API}/openapi.json", lifespan=lifespan,
                   docs_url=f"{API}/docs", redoc_url=None,
                   description="The supplier register and placement matching of municipal social services: "
                   "the JSON API of the application server (issue 17). Errors are JSON with a stable `code` "

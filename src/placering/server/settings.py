@@ -15,6 +15,7 @@ process but these: several instances with the same settings behind one proxy beh
     PLACERING_SERVER_PROXY_ADDRESSES  addresses/networks of the trusted reverse proxies (comma-separated)
     PLACERING_SERVER_PROXY_USER_HEADER (X-Remote-User) / _ROLES_HEADER (X-Remote-Roles) /
       _MUNICIPALITY_HEADER (X-Remote-Municipality) / PROXY_ROLE_MAP (as OIDC_ROLE_MAP)
+    PLACERING_SERVER_WORKER_THREADS   requests worked on at once per instance (15: the connection pool)
     PLACERING_SERVER_THROTTLE_ACCOUNT (5) / _THROTTLE_ADDRESS (20) / _THROTTLE_MINUTES (15)
 """
 
@@ -65,6 +66,9 @@ class ServerSettings(BaseModel):
     throttle_account: int = Field(default=5, ge=1)
     throttle_address: int = Field(default=20, ge=1)
     throttle_minutes: int = Field(default=15, ge=1)
+    # requests worked on at once per instance (threads), no more than the database connection
+    # pool holds (SQLAlchemy's default: 5 + 10 overflow), so a burst waits instead of failing
+    worker_threads: int = Field(default=15, ge=1, le=200)
     # logging
     log_requests: bool = True
 

@@ -109,7 +109,7 @@ def proposals(status: Annotated[str | None, Query(pattern="^(open|accepted|dismi
 
 
 @router.post("/register/proposals/{proposal_id}/{decision}", responses=ERRORS)
-def decide_proposal(proposal_id: Annotated[int, Path(ge=1, le=2**62)],
+def decide_proposal(proposal_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                     decision: Annotated[str, Path(pattern="^(accept|dismiss)$")], body: Decision,
                     engine: Engine = Depends(get_engine),
                     principal: Principal = Depends(require(Action.REGISTER_PROPOSAL))):

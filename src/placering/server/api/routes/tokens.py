@@ -61,7 +61,7 @@ def create(body: TokenIn, engine: Engine = Depends(get_engine), principal: Princ
 
 
 @router.delete("/{token_id}", response_model=TokenOut, responses={401: {}, 403: {}, 404: {}})
-def revoke(token_id: int = Path(ge=1, le=2**62), engine: Engine = Depends(get_engine),
+def revoke(token_id: int = Path(ge=1, le=2**31 - 1), engine: Engine = Depends(get_engine),
            principal: Principal = Depends(current_principal)):
     with acting_as(principal), transaction(engine) as session:
         return revoke_token(session, principal, token_id)
