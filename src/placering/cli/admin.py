@@ -142,7 +142,7 @@ def token_list(json_output: bool) -> None:
         print_json(rows)
         return
     print_table(rows, [("id", "Id"), ("name", "Name"), ("account", "Account"), ("roles", "Roles", "role"),
-                       ("municipality", "Municipality"), ("expires_at", "Expires"), ("state", "State"),
+                       ("municipality", "Municipality"), ("expires_at", "Expires"), ("state", "State", "token_state"),
                        ("created_by", "Created by")])
 
 
