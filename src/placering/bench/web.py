@@ -266,6 +266,15 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
 
     url = database_url(app().db_url)
     engine = app().engine()
+    with transaction(engine) as s:
+        if not s.scalar(select(func.count()).select_from(Unit)):
+            from ..demo import generate_register
+            from ..register.service import import_document
+
+            # with the register's statuses (as `register import --apply-status`): published units
+            # are recommended, so people choose and decline, and free places change
+            import_document(s, generate_register(units, seed=seed), actor="bench-web", source="bench web",
+                            apply_status=True)
     setup = _setup(engine, units, seed)
     with transaction(engine) as s:
         setup["units"] = list(s.scalars(select(Unit.unit_id).order_by(Unit.unit_id).limit(200)))
