@@ -125,6 +125,7 @@ async def _call(person: Person, client, kind: str, method: str, path: str, stats
     except Exception as exc:  # noqa: BLE001 - a failed connection is an error of the run, counted
         stats["counts"][kind]["error:" + type(exc).__name__] += 1
         stats["counts"][kind]["errors"] += 1
+        stats["error_examples"].setdefault(f"{kind} {type(exc).__name__}", str(exc)[:300] or repr(exc))
         stats["latency"][kind].append(time.perf_counter() - started)
         return None
     stats["latency"][kind].append(time.perf_counter() - started)
