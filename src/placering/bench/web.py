@@ -146,7 +146,9 @@ async def _call(person: Person, client, kind: str, method: str, path: str, stats
 async def _work(person: Person, ops: int, setup: dict, stats: dict) -> None:
     import httpx
 
-    async with httpx.AsyncClient(timeout=120) as client:
+    # a client closes idle connections before the server does (as a proxy must), else a request
+    # can meet a connection the server is closing
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(keepalive_expiry=30)) as client:
         r = await _call(person, client, "signin", "POST", "/api/v1/auth/session", stats,
                         json={"login": person.login, "password": person.password})
         if r is None:

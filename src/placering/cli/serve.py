@@ -102,5 +102,7 @@ def serve(host: str, port: int, demo: bool, log_login: str | None) -> None:
 
     # proxy_headers off: the server decides itself which peers are trusted proxies (settings
     # PROXY_ADDRESSES), for the proxy sign-in header and the client address alike.
+    # keep-alive longer than the proxy's (nginx keeps upstream connections 60 s): a connection the
+    # server closed just as the proxy reused it fails the request ("server disconnected").
     uvicorn.run(application, host=host, port=port, proxy_headers=False, access_log=False, server_header=False,
-                log_level="warning")
+                log_level="warning", timeout_keep_alive=75)
