@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -91,28 +92,30 @@ def _install_error_handlers(app: FastAPI) -> None:
             message = str(exc.detail)
         return _answer(request, exc.status_code, body(code, message), getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):
-        from sqlalchemy.exc import SQLAlchemyError
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError):
+        # Answered here, not in the catch-all below (starlette re-raises what that one answers).
+        from sqlalchemy.exc import DataError, TimeoutError as PoolTimeout
 
         from ..storage.database import busy_error, is_busy, is_retryable
 
-        if isinstance(exc, SQLAlchemyError):
-            from sqlalchemy.exc import DataError, TimeoutError as PoolTimeout
+        if isinstance(exc, PoolTimeout):
+            return _answer(request, 503, body("database_busy", "the server is busy: every database connection "
+                                              "is in use; nothing was written, try again"))
+        if isinstance(exc, DataError):  # a value the database cannot hold (an id beyond its integers, …)
+            return _answer(request, 422, body("invalid_input", "invalid input: a value is out of range for "
+                                              "the register; nothing was written"))
+        if is_busy(exc):
+            return _answer(request, 503, body("database_busy", str(busy_error())))
+        if is_retryable(exc):
+            return _answer(request, 409, body("conflict", "the change collided with concurrent changes; "
+                                              "nothing was written, try again"))
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
+            return _answer(request, 403, body("not_permitted", "the database refused it; nothing was written"))
+        return await unexpected(request, exc)
 
-            if isinstance(exc, PoolTimeout):
-                return _answer(request, 503, body("database_busy", "the server is busy: every database connection "
-                                                  "is in use; nothing was written, try again"))
-            if isinstance(exc, DataError):  # a value the database cannot hold (an id beyond its integers, …)
-                return _answer(request, 422, body("invalid_input", "invalid input: a value is out of range for "
-                                                  "the register; nothing was written"))
-            if is_busy(exc):
-                return _answer(request, 503, body("database_busy", str(busy_error())))
-            if is_retryable(exc):
-                return _answer(request, 409, body("conflict", "the change collided with concurrent changes; "
-                                                  "nothing was written, try again"))
-            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
-                return _answer(request, 403, body("not_permitted", "the database refused it; nothing was written"))
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
         log.exception("unexpected error in %s %s", request.method, request.scope.get("route") and
                       request.scope["route"].path)
         return _answer(request, 500, body("internal_error", "an unexpected error on the server; nothing was "

@@ -20,7 +20,7 @@ from ._domain import ERRORS, answer
 router = APIRouter(tags=["casework"])
 
 Id = Annotated[str, Path(min_length=1, max_length=200)]
-Number = Annotated[int, Path(ge=1, le=2**62)]
+Number = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Code = Annotated[str | None, Query(max_length=200)]
 Text = Annotated[str | None, Field(default=None, max_length=2000)]
 Price = Annotated[float | None, Field(default=None, ge=0, le=1_000_000_000)]
@@ -75,7 +75,7 @@ class ControlOpen(Change):
     on: date
     org_nr: str | None = Field(default=None, max_length=100)
     unit_id: str | None = Field(default=None, max_length=200)
-    proposal_id: int | None = Field(default=None, ge=1, le=2**62)
+    proposal_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     reason: Text = None
 
 
