@@ -97,11 +97,13 @@ def token() -> None:
     """API tokens for machine clients (case-management systems, audit runs): create, list, revoke."""
 
 
-def _admin_principal():
+def _admin_principal(session):
+    """Who manages tokens: the signed-in person, the local user (SQLite), or on PostgreSQL the
+    login, which must be an admin (or the installation account)."""
     from ..access.acting import current_principal
     from ..access.policy import local_principal
 
-    return current_principal() or local_principal()
+    return current_principal() or local_principal(lib.require_admin(session))
 
 
 @token.command("create")
@@ -116,7 +118,7 @@ def token_create(name: str, roles: tuple[str, ...], municipality: str | None, da
     from ..access.tokens import create_token
 
     with transaction(_engine()) as session:
-        result = create_token(session, _admin_principal(), name, roles=list(roles), municipality=municipality,
+        result = create_token(session, _admin_principal(session), name, roles=list(roles), municipality=municipality,
                               days=days)
     if wants_json(json_output):
         print_json(result)
@@ -137,7 +139,7 @@ def token_list(json_output: bool) -> None:
     from ..access.tokens import list_tokens
 
     with transaction(_engine()) as session:
-        rows = list_tokens(session, _admin_principal())
+        rows = list_tokens(session, _admin_principal(session))
     if wants_json(json_output):
         print_json(rows)
         return
@@ -154,7 +156,7 @@ def token_revoke(token_id: int, json_output: bool) -> None:
     from ..access.tokens import revoke_token
 
     with transaction(_engine()) as session:
-        result = revoke_token(session, _admin_principal(), token_id)
+        result = revoke_token(session, _admin_principal(session), token_id)
     if wants_json(json_output):
         print_json(result)
         return

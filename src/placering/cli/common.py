@@ -74,12 +74,13 @@ class AppContext:
 
         if self._engine is None:
             self._engine = make_engine(self.db_url or setting("database"))
-            # A command on the database itself acts as the local principal (access/policy.py):
-            # the embedded SQLite register's one user, or the operator on the server's database.
+            # A command on the embedded SQLite register acts as its one local user, the local
+            # principal (access/policy.py). On PostgreSQL a direct login is nobody signed in:
+            # the database's own privileges and row-level security (session_user) govern it.
             from ..access.acting import current_principal, set_default_principal
             from ..access.policy import local_principal
 
-            if current_principal() is None:
+            if current_principal() is None and self._engine.dialect.name == "sqlite":
                 set_default_principal(local_principal())
         if check_schema and not self._checked:
             _refuse_missing_sqlite_file(self._engine.url)
