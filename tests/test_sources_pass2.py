@@ -493,3 +493,44 @@ def test_complaints_with_several_categories_followed_by_the_complainant_and_abou
     assert [(r["id"], r["status"]) for r in rows] == [(first["id"], "received")]
     shown = run("complaint", "list", env={"COLUMNS": "250"})
     assert "Ansvarig handläggare på socialtjänsten" in shown.output
+
+
+# --- item 8 (rest): every category counts; SiS refusals per period ------------------------------
+
+
+def test_similar_complaints_count_every_category_and_sis_refusals_per_period(run, tmp_path):
+    """000 l. 10706-10708: '(En synpunkt kan ingå i flera kategorier, då flera brister
+    påtalats.)': a complaint whose second category is documentation is a similar complaint
+    about documentation (004 l. 1322-1324: 'om flera liknande synpunkter inkommer avseende samma
+    utförare kan det exempelvis leda till en fördjupad kontroll'). 001 l. 1049-1058: 'Antal
+    tillfällen SIS ej tillhandahållit plats efter ansökan 7 … Synpunkter ska i de fallen lämnas
+    till … (SPINK)'; 000 l. 10614-10616: the complaints on SiS placements 'handlar om platsbrist i
+    SiS verksamheter': the audit counts them per period."""
+    doc, _ = case_register("recommendation_stop.yaml")
+    [sup] = doc["suppliers"]
+    sis = {"org_nr": "202100-4003", "name": "Statens institutionsstyrelse", "legal_form": "stat", "checks": [],
+           "units": [dict(next(u for u in sup["units"] if u["unit_id"] == "U-PUBL"), unit_id="U-SIS",
+                          name="SiS ungdomshem", routes=[{"route": "direktupphandling", "insats": "hvb_barn_unga",
+                                                          "daily_price": 5200}])]}
+    doc["suppliers"].append(sis)
+    import_register(run, tmp_path, doc)
+    add = lambda *a: out(run("complaint", "add", "U-PUBL", *a, "--by", "anna", "--json"))  # noqa: E731
+    add("--category", "documentation", "--on", "2024-02-01")
+    add("--category", "treatment", "--category", "documentation", "--on", "2024-03-01")
+    third = add("--category", "communication", "--category", "documentation", "--on", "2024-04-01")
+    assert [r["rule"] for r in third["rules"]] == ["STATUS-COMPLAINTS-DEEPENED"]
+    assert "3 liknande synpunkter (Dokumentation)" in json.dumps(third["rules"], ensure_ascii=False)
+    other = add("--category", "delivery", "--on", "2024-04-02")  # a category no other complaint names
+    assert other["rules"] == []
+    for on in ("2024-02-10", "2024-05-10", "2024-08-10"):
+        c = out(run("complaint", "add", "U-SIS", "--category", "delivery", "--on", on, "--by", "anna", "--json"))
+        out(run("complaint", "update", str(c["id"]), "--status", "closed", "--outcome", "platsbrist_sis",
+                "--by", "spinks-jurist", "--json"))
+    sis_only = out(run("audit", "complaints", "--outcome", "platsbrist_sis", "--period", "half", "--json"))
+    assert [(p["period"], p["complaints"]) for p in sis_only["periods"]] == [("2024-H1", 2), ("2024-H2", 1)]
+    assert sis_only["total"] == 3 and {c["unit_id"] for c in sis_only["complaints"]} == {"U-SIS"}
+    yearly = out(run("audit", "complaints", "--json"))
+    assert [(p["period"], p["complaints"], p["platsbrist_sis"]) for p in yearly["periods"]] == [("2024", 7, 3)]
+    shown = run("audit", "complaints", "--outcome", "platsbrist_sis", "--period", "half", env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "SiS ej tillhandahållit plats" in shown.output and "Platsbrist SiS" in shown.output
+    assert run("audit", "complaints", "--outcome", "okänt").exit_code != 0

@@ -70,7 +70,8 @@ def receive(session: Session, unit_id: str, *, received_on: date, category: str,
         return row, []
     unit = session.get(Unit, row.unit_id)
     applied = apply_register_event(session, {"kind": "complaint", "unit_id": unit.unit_id,
-                                             "received_on": row.received_on, "category": row.category},
+                                             "received_on": row.received_on, "category": row.category,
+                                             "categories": row.categories or [row.category]},
                                    actor=actor, ruleset=ruleset)
     return row, applied
 
@@ -158,3 +159,48 @@ def queues(session: Session, *, handler: str | None = None) -> list[dict[str, An
         q["oldest"] = min(q["oldest"], r["received_on"])
         q["ids"].append(r["id"])
     return [queues_[k] for k in sorted(queues_)]
+
+
+# --- issue 20 item 8: complaints per period (SiS refusals of a place) --------------------------
+
+
+def complaints_per_period(session: Session, *, since: date | None = None, until: date | None = None,
+                          period: str = "year", outcome: str | None = None,
+                          org_nr: str | None = None) -> dict[str, Any]:
+    """Complaints received per period (month, quarter, half, year), optionally of one outcome or
+    supplier; each period also counts those closed as 'Platsbrist SiS': the times SiS did not
+    provide a place after an application (001 l. 1049-1058 'Antal tillfällen SIS ej
+    tillhandahållit plats efter ansökan 7 … Synpunkter ska i de fallen lämnas till … (SPINK)';
+    000 l. 10584-10616: Spink handles complaints on SiS placements, all about place shortage)."""
+    from ..audit.entries import PERIODS, _period
+
+    if period not in PERIODS:
+        raise ValidationError(f"--period: unknown period '{period}' (known: {', '.join(PERIODS)})")
+    if since and until and since > until:
+        raise ValidationError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    code = service._code(outcome, ComplaintOutcome, "complaint outcome") if outcome else None
+    stmt = select(Complaint, Unit.unit_id).join(Unit, Unit.id == Complaint.unit_id)
+    if since:
+        stmt = stmt.where(Complaint.received_on >= since)
+    if until:
+        stmt = stmt.where(Complaint.received_on <= until)
+    if org_nr:
+        stmt = stmt.where(Complaint.org_nr == service.get_supplier(session, org_nr).org_nr)
+    periods: dict[str, dict[str, Any]] = {}
+    listed: list[dict[str, Any]] = []
+    for c, uid in session.execute(stmt.order_by(Complaint.received_on, Complaint.id)):
+        key = _period(c.received_on, period)
+        row = periods.setdefault(key, {"period": key, "complaints": 0, "platsbrist_sis": 0, "units": set(),
+                                       "suppliers": set()})
+        if c.outcome == ComplaintOutcome.PLATSBRIST_SIS.value:
+            row["platsbrist_sis"] += 1
+        if code is not None and c.outcome != code:
+            continue
+        row["complaints"] += 1
+        row["units"].add(uid)
+        row["suppliers"].add(c.org_nr)
+        listed.append(complaint_dict(c, uid))
+    rows = [{**r, "units": len(r["units"]), "suppliers": len(r["suppliers"])} for _, r in sorted(periods.items())]
+    return {"since": since, "until": until, "period": period, "outcome": code, "periods": rows,
+            "total": sum(r["complaints"] for r in rows),
+            "platsbrist_sis": sum(r["platsbrist_sis"] for r in rows), "complaints": listed}

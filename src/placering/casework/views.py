@@ -95,6 +95,14 @@ def complaint_list(engine, **filters: Any) -> list[dict[str, Any]]:
         return to_jsonable(list_complaints(session, **filters))
 
 
+def complaints_per_period(engine, **filters: Any) -> dict[str, Any]:
+    """`audit complaints`: complaints per period, with the SiS refusals (issue 20 item 8)."""
+    from .complaints import complaints_per_period as build
+
+    with open_session(engine) as session:
+        return to_jsonable(build(session, **filters))
+
+
 def complaint_queue(engine, *, handler: str | None = None) -> list[dict[str, Any]]:
     from .complaints import queues
 

@@ -16,7 +16,7 @@ from .options import AS_OF, SINCE, UNTIL, YEAR, as_of_day as _as_of, year_or_thi
 # runs (or `audit --help` lists them), so the other audits stay light (and run on a server
 # without the database layer).
 CASEWORK_AUDITS = ("placement-agreements", "controls", "surveys", "not-executed", "direct-purchases",
-                   "protected-reads")
+                   "protected-reads", "complaints")
 
 
 class AuditGroup(PlaceringGroup):

@@ -546,3 +546,33 @@ def audit_direct_purchases(year, municipality, insats, buyer, out: Output) -> No
                 data=data, csv_columns=["municipality", "buyer", "insats", "placements", "suppliers", "total", "threshold",
                                         "share_of_threshold", "over_threshold"],
                 title=f"Direktupphandlingar {y} per kommun, nämnd och insats")
+
+
+# --- issue 20 item 8: complaints per period, SiS refusals of a place ---------------------------
+
+
+@_audit_command("complaints")
+@click.option("--since", help="First day (YYYY-MM-DD).")
+@click.option("--until", help="Last day (YYYY-MM-DD).")
+@click.option("--period", type=click.Choice(["month", "quarter", "half", "year"]), default="year",
+              show_default=True, help="month, quarter, half or year.")
+@click.option("--outcome", help="Only complaints with this outcome (e.g. platsbrist_sis: SiS did not provide a place).")
+@click.option("--supplier", help="Only this supplier (organisation number).")
+@output_options
+def audit_complaints(since, until, period, outcome, supplier, out: Output) -> None:
+    """Complaints received per period, and how many closed as 'Platsbrist SiS': the times SiS
+    did not provide a place after an application (sources/001 l. 1049-1058; 000 l. 10584-10616).
+    With --outcome platsbrist_sis, only those."""
+    filters = {"since": parse_date(since, "--since"), "until": parse_date(until, "--until"), "period": period,
+               "outcome": outcome, "org_nr": supplier}
+    data = call("casework.views:complaints_per_period", **filters,
+                http=("GET", "/audit/complaints", {"since": filters["since"], "until": filters["until"],
+                                                   "period": period, "outcome": outcome, "supplier": supplier}))
+    from ..labels import label
+
+    title = ("Synpunkter per period" + (f" med utfall {label(data['outcome'], 'complaint_outcome')}" if data["outcome"]
+                                        else "") + f" ({data['total']})")
+    out.listing(data["periods"], [("period", "Period"), ("complaints", "Synpunkter"),
+                                  ("platsbrist_sis", "SiS ej tillhandahållit plats"), ("units", "Enheter"),
+                                  ("suppliers", "Leverantörer")],
+                data=data, csv_columns=["period", "complaints", "platsbrist_sis", "units", "suppliers"], title=title)

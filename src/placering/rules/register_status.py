@@ -166,16 +166,33 @@ def _months_before(on: date, months: int) -> date:
     return add_months(on, -months)
 
 
-def similar_complaints(dated: list[tuple[str, date, str]], on: date, category: str | None,
+def event_categories(event: dict) -> list[str]:
+    """Every category a complaint event names (000 l. 10706-10708: 'En synpunkt kan ingå i flera
+    kategorier'), the first one first."""
+    cats = [c for c in (event.get("categories") or []) if c]
+    first = event.get("category")
+    return ([first] if first else []) + [c for c in cats if c != first]
+
+
+def similar_complaints(dated: list[tuple[str, date, Any]], on: date, category: Any,
                        ruleset: RuleSet) -> dict[str, Any]:
     """The `complaint` namespace: of the supplier's complaints [(unit_id, received_on,
-    category)], those of the same category received within the window up to `on`."""
-    months = int(ruleset.param("complaints_similar_window_months", on)) if category else None
-    if not category:
+    categories)], those sharing a category with this one, received within the window up to `on`.
+    Every category of a complaint counts, not only its first (000 l. 10706-10708): the event's
+    category with the most similar complaints is reported (the first of equals)."""
+    wanted = [category] if isinstance(category, str) else [c for c in (category or []) if c]
+    if not wanted:
         return {"category": None, "similar_on_supplier": None, "similar_units": None, "window_months": None}
+    months = int(ruleset.param("complaints_similar_window_months", on))
     since = _months_before(on, months)
-    hits = [(u, d) for u, d, c in dated if c == category and since < d <= on]
-    return {"category": category, "similar_on_supplier": len(hits), "similar_units": len({u for u, _ in hits}),
+    best: tuple[str, list] | None = None
+    for cat in wanted:
+        hits = [(u, d) for u, d, cs in dated
+                if cat in ([cs] if isinstance(cs, str) else (cs or [])) and since < d <= on]
+        if best is None or len(hits) > len(best[1]):
+            best = (cat, hits)
+    cat, hits = best
+    return {"category": cat, "similar_on_supplier": len(hits), "similar_units": len({u for u, _ in hits}),
             "window_months": months}
 
 
@@ -253,10 +270,10 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet,
     if kind == "check":
         extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"), reader)
     elif kind == "complaint":
-        dated = [(uid, d, c) for uid, d, c in session.execute(
-            select(Unit.unit_id, Complaint.received_on, Complaint.category).join(Unit, Unit.id == Complaint.unit_id)
-            .where(Unit.supplier_id == supplier.id))]
-        extra["complaint"] = similar_complaints(dated, on, event.get("category"), ruleset)
+        dated = [(uid, d, cs or [c]) for uid, d, c, cs in session.execute(
+            select(Unit.unit_id, Complaint.received_on, Complaint.category, Complaint.categories)
+            .join(Unit, Unit.id == Complaint.unit_id).where(Unit.supplier_id == supplier.id))]
+        extra["complaint"] = similar_complaints(dated, on, event_categories(event), ruleset)
     return _facts_from_snapshot(snap, doc["suppliers"][0], unit_ids, kind, on, extra, base_event), on
 
 
@@ -289,7 +306,8 @@ def document_event_facts(doc: dict, event: dict, ruleset: RuleSet) -> tuple[list
             unit["permits"] = permits + [dict(event["permit"])]
         else:
             unit.setdefault("complaints", []).append({"received_on": event["received_on"],
-                                                      "category": event.get("category")})
+                                                      "category": event.get("category"),
+                                                      "categories": event_categories(event)})
         unit_ids = {unit["unit_id"]}
     snap = RegisterSnapshot.from_document({"suppliers": [supplier]}, on=on)
     base_event, extra = _event_base(kind, event, on, ruleset)
@@ -304,9 +322,9 @@ def document_event_facts(doc: dict, event: dict, ruleset: RuleSet) -> tuple[list
             "previous_result": prev.get("result") if prev else None,
         }
     elif kind == "complaint":
-        dated = [(u["unit_id"], _date(c["received_on"]), c.get("category"))
+        dated = [(u["unit_id"], _date(c["received_on"]), event_categories(c))
                  for u in supplier.get("units") or [] for c in u.get("complaints") or []]
-        extra["complaint"] = similar_complaints(dated, on, event.get("category"), ruleset)
+        extra["complaint"] = similar_complaints(dated, on, event_categories(event), ruleset)
     return _facts_from_snapshot(snap, supplier, unit_ids, kind, on, extra, base_event), on
 
 

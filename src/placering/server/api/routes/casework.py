@@ -263,3 +263,12 @@ def direct_purchases(year: Year, municipality: Code = None, insats: Code = None,
     """`placering audit direct-purchases --json` (per municipality, buyer nämnd and insats)."""
     return answer(principal, views.direct_purchases, engine, year=year, municipality=municipality, insats=insats,
                   buyer=buyer)
+
+
+@router.get("/audit/complaints", responses=ERRORS)
+def complaints_per_period(since: date | None = None, until: date | None = None, period: Code = "year",
+                          outcome: Code = None, supplier: Code = None, engine: Engine = Depends(get_engine),
+                          principal: Principal = Depends(auditor)):
+    """`placering audit complaints --json` (per period; the SiS refusals, issue 20 item 8)."""
+    return answer(principal, views.complaints_per_period, engine, since=since, until=until, period=period or "year",
+                  outcome=outcome, org_nr=supplier)
