@@ -370,7 +370,9 @@ def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, a
         # history makes 75).
         evaluator = _RECHECK[ruleset.version] = ReferenceEvaluator(ruleset)
     evaluator.snapshot = snapshot  # one unit: no need to keep it resident (load() freezes the heap)
-    fact = request_fact(row.payload, snapshot, load_taxonomy(), declined=declined_units(session, row))
+    fact = request_fact(row.payload, snapshot, load_taxonomy(), declined=declined_units(session, row),
+                        price_confirmation_months=ruleset.param(
+                            "price_confirmation_months", date.fromisoformat(str(row.payload["submitted_on"]))))
     # The snapshot holds one unit: the price reference (all framework and final prices of the
     # insats) is the one the decision computed.
     decided = latest_decision(session, row)

@@ -707,7 +707,8 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
     decided_on = on or request.submitted_on
     on = on or request.rules_day
     fact = request_fact(request.payload(), snapshot, tax, declined=declined,
-                        final_price_months=ruleset.param("direct_procurement_final_price_months", request.start_on))
+                        final_price_months=ruleset.param("direct_procurement_final_price_months", request.start_on),
+                        price_confirmation_months=ruleset.param("price_confirmation_months", request.submitted_on))
     evaluation = evaluator.evaluate(fact, on=on)
     policy = policy or Policy.on(ruleset, on)
     document = decide(request, evaluation, policy, rules_version=ruleset.version, on=on, decided_on=decided_on,

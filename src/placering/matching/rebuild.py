@@ -89,7 +89,9 @@ class _Inputs:
                                 f"holds {len(self.cands)} candidates, the decision {block['candidates']}")
         self.ruleset = ruleset_of_version(session, document["rules_version"], ruleset)
         self.fact = request_fact(request.payload(), self.snapshot, load_taxonomy(),
-                                 declined=document.get("declined_units") or ())
+                                 declined=document.get("declined_units") or (),
+                                 price_confirmation_months=self.ruleset.param("price_confirmation_months",
+                                                                              request.submitted_on))
         # The price reference the decision used (framework and final prices then), not today's.
         self.fact["reference_price"] = document.get("reference_price")
         self.on = date.fromisoformat(document["evaluated_on"])

@@ -39,10 +39,11 @@ def offer_dict(insats, subcategories) -> dict:
 
 
 def route_dict(route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status,
-               reserved_nonprofit) -> dict:
+               reserved_nonprofit, price_confirmed_on=None) -> dict:
     out: dict = {"route": route, "insats": insats}
     _put(out, "agreement_id", agreement_id)
     _put(out, "daily_price", num(daily_price))
+    _put(out, "price_confirmed_on", _iso(price_confirmed_on))
     _put(out, "valid_from", _iso(valid_from))
     _put(out, "valid_to", _iso(valid_to))
     out["buyers"] = list(buyers)

@@ -162,7 +162,7 @@ def _unit_view(reader: Reader, u: Any, show_protected: bool) -> dict:
     key = {"id": u.id}
     offers = reader.rows("SELECT insats, subcategories FROM offer WHERE unit_id = :id ORDER BY position, id", key)
     routes = reader.rows("SELECT route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status, "
-                         "reserved_nonprofit FROM unit_route WHERE unit_id = :id ORDER BY position, id", key)
+                         "reserved_nonprofit, price_confirmed_on FROM unit_route WHERE unit_id = :id ORDER BY position, id", key)
     permits = reader.rows("SELECT dnr, insats, status, target_groups, decided_on FROM permit WHERE unit_id = :id "
                           "ORDER BY position, id", key)
     data = unit_dict(
@@ -171,7 +171,8 @@ def _unit_view(reader: Reader, u: Any, show_protected: bool) -> dict:
         age_min=u.age_min, age_max=u.age_max, genders=as_json(u.genders), target_groups=as_json(u.target_groups),
         offers=[offer_dict(o.insats, as_json(o.subcategories)) for o in offers],
         routes=[route_dict(r.route, r.insats, r.agreement_id, r.daily_price, as_date(r.valid_from),
-                           as_date(r.valid_to), as_json(r.buyers), r.status, bool(r.reserved_nonprofit)) for r in routes],
+                           as_date(r.valid_to), as_json(r.buyers), r.status, bool(r.reserved_nonprofit),
+                           as_date(r.price_confirmed_on)) for r in routes],
         permits=[permit_dict(p.dnr, p.insats, p.status, as_json(p.target_groups), as_date(p.decided_on))
                  for p in permits],
         status=u.status, removal_reason=u.removal_reason, status_note=u.status_note)

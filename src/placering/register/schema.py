@@ -196,6 +196,7 @@ class RouteDoc(_Doc):
     insats: str
     agreement_id: str | None = None
     daily_price: StrictFloat | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    price_confirmed_on: IsoDate | None = None  # the day the price was last confirmed as current (004 l. 1203)
     valid_from: IsoDate | None = None
     valid_to: IsoDate | None = None
     buyers: list[str] = []
@@ -306,7 +307,7 @@ def _unit_canonical(u: UnitDoc) -> dict:
         age_min=u.age_min, age_max=u.age_max, genders=u.genders, target_groups=u.target_groups,
         offers=[offer_dict(o.insats, o.subcategories) for o in u.offers],
         routes=[route_dict(r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from, r.valid_to,
-                           r.buyers, r.status, r.reserved_nonprofit) for r in u.routes],
+                           r.buyers, r.status, r.reserved_nonprofit, r.price_confirmed_on) for r in u.routes],
         permits=None if u.permits is None else [
             permit_dict(p.dnr, p.insats, p.status, p.target_groups, p.decided_on) for p in u.permits
         ],

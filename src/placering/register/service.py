@@ -90,7 +90,8 @@ def _unit_canonical(unit: Unit, offers, routes, permits) -> dict:
         genders=unit.genders, target_groups=unit.target_groups,
         offers=[schema.offer_dict(o.insats, o.subcategories) for o in offers],
         routes=[schema.route_dict(r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from,
-                                  r.valid_to, r.buyers, r.status, r.reserved_nonprofit) for r in routes],
+                                  r.valid_to, r.buyers, r.status, r.reserved_nonprofit, r.price_confirmed_on)
+                for r in routes],
         permits=[schema.permit_dict(p.dnr, p.insats, p.status, p.target_groups, p.decided_on)
                  for p in permits],
         status=unit.status, removal_reason=unit.removal_reason, status_note=unit.status_note,
@@ -208,6 +209,7 @@ def _summary(key: str, value: Any) -> Any:
     if key == "routes":
         return [" ".join(str(x) for x in (
             r["route"], r["insats"], r.get("agreement_id"), r.get("daily_price"),
+            f"confirmed {r['price_confirmed_on']}" if r.get("price_confirmed_on") else None,
             f"{r.get('valid_from') or ''}..{r.get('valid_to') or ''}" if r.get("valid_from") or r.get("valid_to")
             else None, ",".join(r["buyers"]) or None, r["status"], "reserved_nonprofit" if r.get("reserved_nonprofit")
             else None) if x is not None) for r in value]
@@ -260,7 +262,8 @@ def _route_rows(unit_pk: int, routes: list[dict]) -> list[dict]:
     return [dict(unit_id=unit_pk, route=r["route"], insats=r["insats"], agreement_id=r.get("agreement_id"),
                       daily_price=r.get("daily_price"), valid_from=_d(r.get("valid_from")),
                       valid_to=_d(r.get("valid_to")), buyers=r["buyers"], status=r["status"],
-                      reserved_nonprofit=r.get("reserved_nonprofit", False), position=i)
+                      reserved_nonprofit=r.get("reserved_nonprofit", False), position=i,
+                      price_confirmed_on=_d(r.get("price_confirmed_on")))
             for i, r in enumerate(routes)]
 
 
@@ -430,7 +433,7 @@ def import_document(
             if owner.unit_id not in doc_unit_ids:
                 terms = schema.agreement_terms(schema.route_dict(
                     r.route, r.insats, r.agreement_id, r.daily_price, r.valid_from, r.valid_to, r.buyers,
-                    r.status, r.reserved_nonprofit))
+                    r.status, r.reserved_nonprofit, r.price_confirmed_on))
                 outside_agreements.setdefault(r.agreement_id, (owner.unit_id, terms))
     for si, ui, org_nr, u in parsed.units():
         for ri, r in enumerate(u["routes"]):

@@ -134,6 +134,7 @@ def route_fact(route: dict, unit_municipality: str | None = None) -> dict:
         "buyers": [fold(b) for b in buyers],
         "status": route.get("status") or "active",
         "reserved_nonprofit": bool(route.get("reserved_nonprofit", False)),
+        "price_confirmed_on": _date(route.get("price_confirmed_on")),
     }
 
 
@@ -313,13 +314,16 @@ class RegisterSnapshot:
 
 
 def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, *,
-                 declined: Iterable[str] = (), final_price_months: int | None = None) -> dict:
+                 declined: Iterable[str] = (), final_price_months: int | None = None,
+                 price_confirmation_months: int | None = None) -> dict:
     """The `request` namespace for a validated placement request (CONTRACT.md format).
 
     The home position is `home_location`, or the seat of `home_municipality`
     (registry/municipalities.yaml); without either, distance rules are unevaluable.
     `final_price_months` (parameter direct_procurement_final_price_months): how far back final
     prices of direct-procurement placements count in the reference price.
+    `price_confirmation_months` (parameter price_confirmation_months): a price last confirmed
+    before `price_confirmed_since` (that many months before the decision day) is flagged.
     """
     person = request.get("person") or {}
     insats = taxonomy.insats(request["insats"])
@@ -368,6 +372,7 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
         "subcategory_age_max": sub_age[1],
         "reference_price": snapshot.reference_price(
             insats.code, start_on, _months_back(start_on, final_price_months)) if start_on else None,
+        "price_confirmed_since": _months_back(submitted_on, price_confirmation_months) if submitted_on else None,
         "home_lat": lat,
         "home_lon": lon,
         "home_x": vec[0],
@@ -463,11 +468,11 @@ def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None
     for o in rows(select(O.unit_id, O.insats, O.subcategories).order_by(O.position, O.id), O.unit_id, unit_keys):
         units[o.unit_id]["offers"].append({"insats": o.insats, "subcategories": o.subcategories})
     for r in rows(select(R.unit_id, R.route, R.insats, R.agreement_id, R.daily_price, R.valid_from, R.valid_to,
-                         R.buyers, R.status, R.reserved_nonprofit).order_by(R.position, R.id), R.unit_id, unit_keys):
+                         R.buyers, R.status, R.reserved_nonprofit, R.price_confirmed_on).order_by(R.position, R.id), R.unit_id, unit_keys):
         units[r.unit_id]["routes"].append({
             "route": r.route, "insats": r.insats, "agreement_id": r.agreement_id, "daily_price": r.daily_price,
             "valid_from": r.valid_from, "valid_to": r.valid_to, "buyers": r.buyers, "status": r.status,
-            "reserved_nonprofit": r.reserved_nonprofit})
+            "reserved_nonprofit": r.reserved_nonprofit, "price_confirmed_on": r.price_confirmed_on})
     for p in rows(select(P.unit_id, P.dnr, P.insats, P.status, P.target_groups, P.decided_on)
                   .order_by(P.decided_on, P.id), P.unit_id, unit_keys):
         units[p.unit_id]["permits"].append({

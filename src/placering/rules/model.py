@@ -59,6 +59,7 @@ FIELDS: dict[str, FieldType] = {
     "request.subcategory_age_min": _f(INT, True, "the sub-category's own age band, where the sources give one"),
     "request.subcategory_age_max": _f(INT, True, "null: no upper age of its own"),
     "request.reference_price": _f(NUMBER, True, "median of the active ramavtal daily prices and recent final direct-procurement prices of the insats"),
+    "request.price_confirmed_since": _f(DATE, True, "decision day minus price_confirmation_months: a price confirmed before it is due for confirmation"),
     "request.home_lat": _f(NUMBER, True),
     "request.home_lon": _f(NUMBER, True),
     # unit.*
@@ -87,6 +88,7 @@ FIELDS: dict[str, FieldType] = {
     "route.buyers": _f(LIST, doc="folded municipality keys"),
     "route.status": _f(STR),
     "route.reserved_nonprofit": _f(BOOL),
+    "route.price_confirmed_on": _f(DATE, True, "the day the price was last confirmed as current; null: never stated"),
     # permit.* (the unit's IVO permit for the candidate's insats; exists=false when none)
     "permit.exists": _f(BOOL),
     "permit.dnr": _f(STR, True),

@@ -198,7 +198,9 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
     ev.load(snap)
     months = ruleset.param("direct_procurement_final_price_months", start)
     result = ev.evaluate(request_fact(case.request, snap, taxonomy, declined=case.declined,
-                                      final_price_months=months), on=on)
+                                      final_price_months=months,
+                                      price_confirmation_months=ruleset.param("price_confirmation_months",
+                                                                              submitted)), on=on)
     res = CaseResult(case, [])
     exp = case.expect
     elig_ids = {r.id for r in ruleset.rules_for("eligibility", on)}

@@ -101,6 +101,8 @@ class UnitRoute(SQLModel, table=True):
     buyers: list[str] = _json()
     status: str = "active"
     reserved_nonprofit: bool = False
+    # The day the price was last confirmed as current (004 l. 1202-1203); None: never stated.
+    price_confirmed_on: Optional[date] = None
     position: int = 0
 
 
