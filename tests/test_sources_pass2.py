@@ -534,3 +534,49 @@ def test_similar_complaints_count_every_category_and_sis_refusals_per_period(run
     shown = run("audit", "complaints", "--outcome", "platsbrist_sis", "--period", "half", env={"COLUMNS": "200"})
     assert shown.exit_code == 0 and "SiS ej tillhandahållit plats" in shown.output and "Platsbrist SiS" in shown.output
     assert run("audit", "complaints", "--outcome", "okänt").exit_code != 0
+
+
+# --- item 4 (rest): each price carries the day it was last confirmed ---------------------------
+
+
+def test_a_price_carries_its_confirmation_day_and_a_stale_one_is_flagged_and_listed(run, tmp_path):
+    """004 l. 1200-1203: complaints 'har bland annat lett till … en ökad noggrannhet med att
+    kontrollera att prisuppgifterna är aktuella'. A route's price carries the day it was last
+    confirmed (interchange, register show, history); a recommended unit whose price was last
+    confirmed more than twelve months (a local setting) before the decision is flagged for the
+    handler, and `audit prices-due` lists the prices to confirm, those never confirmed too."""
+    doc, req = case_register("price_confirmed.yaml", {"request_id": "R-PC"})
+    import_register(run, tmp_path, doc)
+    shown = out(run("register", "show", "U-OLD", "--json"))
+    assert shown["routes"][0]["price_confirmed_on"] == "2023-08-31"
+    assert "price_confirmed_on" not in out(run("register", "show", "U-NONE", "--json"))["routes"][0]
+    text = run("register", "show", "U-OLD", env={"COLUMNS": "250"})
+    assert "Pris bekräftat" in text.output and "2023-08-31" in text.output
+    decision = match(run, tmp_path, req)
+    flags = {r["unit_id"]: {f["code"] if isinstance(f, dict) else f for f in r.get("flags") or []}
+             for r in decision["recommendations"]}
+    assert "PRICE_NOT_CONFIRMED" in flags["U-OLD"]
+    assert "PRICE_NOT_CONFIRMED" not in flags["U-EDGE"] | flags["U-NONE"]
+    due = out(run("audit", "prices-due", "--as-of", "2024-09-01", "--json"))
+    assert [(p["unit_id"], p["state"]) for p in due["prices"]] == [("U-NONE", "never"), ("U-OLD", "expired")]
+    assert due["months"] == 12 and due["confirmed_since"] == "2023-09-01"
+    listed = run("audit", "prices-due", "--as-of", "2024-09-01", env={"COLUMNS": "250"})
+    assert listed.exit_code == 0 and "Aldrig gjord" in listed.output and "Pris bekräftat" in listed.output
+    # The price is confirmed again: a new import with the day; history records the change.
+    old = next(u for s in doc["suppliers"] for u in s["units"] if u["unit_id"] == "U-OLD")
+    old["routes"][0]["price_confirmed_on"] = "2024-09-01"
+    import_register(run, tmp_path, doc, on="2024-09-01")
+    history = out(run("register", "history", "--json"))
+    assert any(e["entity_id"] == "U-OLD" and "confirmed 2024-09-01" in json.dumps(e["changes"]) for e in history)
+    due = out(run("audit", "prices-due", "--as-of", "2024-09-01", "--json"))
+    assert [(p["unit_id"], p["state"]) for p in due["prices"]] == [("U-NONE", "never")]
+    # The interchange carries it both ways: JSON and CSV export, and a CSV import of the export.
+    exported = out(run("register", "export", "--json"))
+    assert {r.get("price_confirmed_on") for s in exported["suppliers"] for u in s["units"] for r in u["routes"]} == {
+        "2024-09-01", "2023-09-01", None}
+    csv_path = tmp_path / "register.csv"
+    assert run("register", "export", "--csv", "--out", str(csv_path)).exit_code == 0
+    header, *rows = csv_path.read_text(encoding="utf-8").splitlines()
+    assert "price_confirmed_on" in header.split(",") and any("2024-09-01" in r for r in rows)
+    again = out(run("register", "import", str(csv_path), "--by", "anna", "--json"))
+    assert again["units"]["updated"] == 0

@@ -61,6 +61,13 @@ def checks_due(engine, *, as_of: date | None = None, kind: str | None = None,
     return _report(engine, lambda s: build(s, as_of or today(), kind=kind, supplier=supplier))
 
 
+def prices_due(engine, *, as_of: date | None = None, supplier: str | None = None) -> dict[str, Any]:
+    """`audit prices-due`: route prices not confirmed as current within the dated period (issue 20 item 4)."""
+    from .prices import prices_due as build
+
+    return _report(engine, lambda s: build(s, as_of or today(), supplier=supplier))
+
+
 def direct_procurement(engine, *, year: int | None = None) -> dict[str, Any]:
     from .yearly import direct_procurement as build
 

@@ -194,6 +194,26 @@ def checks_due_cmd(as_of, kind, supplier, out: Output) -> None:
     ])
 
 
+@audit.command("prices-due")
+@AS_OF
+@click.option("--supplier", help="Only this supplier (organisation number).")
+@output_options
+def prices_due_cmd(as_of, supplier, out: Output) -> None:
+    """Route prices due for confirmation: last confirmed as current more than the dated
+    period (parameter price_confirmation_months, a local setting) before the day, or never
+    confirmed ('kontrollera att prisuppgifterna är aktuella', Spink's annual report 2024, 004
+    l. 1202-1203). Active routes of units not removed."""
+    day = _as_of(as_of)
+    report = call("audit.views:prices_due", as_of=day, supplier=supplier,
+                  http=("GET", "/audit/prices-due", {"as_of": day, "supplier": supplier}))
+    cols = [("org_nr", "Org.nr"), ("unit_id", "Enhet"), ("unit", "Namn"), ("route", "Regiform", "route"),
+            ("insats", "Insats", "insats"), ("agreement_id", "Avtal"), ("daily_price", "Dygnspris"),
+            ("price_confirmed_on", "Pris bekräftat"), ("due_on", "Förfaller"), ("state", "Läge", "check_state")]
+    out.emit(report, [Section("prices", f"Priser att bekräfta per {day.isoformat()} (bekräftade före "
+                                        f"{report['confirmed_since']}, {report['months']} månader): "
+                                        f"{len(report['prices'])}", report["prices"], cols)])
+
+
 @audit.command("direct-procurement")
 @YEAR
 @output_options

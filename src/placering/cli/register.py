@@ -296,7 +296,8 @@ def _print_unit(d: dict) -> None:
                                         if o["subcategories"] else "") for o in d["offers"]
     ) or "(inga)"))
     print_table(d["routes"], [("route", "Route", "route"), ("insats", "Insats", "insats"),
-                              ("agreement_id", "Agreement"), ("daily_price", "Daily price"), ("valid_from", "From"),
+                              ("agreement_id", "Agreement"), ("daily_price", "Daily price"),
+                              ("price_confirmed_on", "Price confirmed"), ("valid_from", "From"),
                               ("valid_to", "To"), ("buyers", "Buyers"), ("status", "Status", "agreement_status")],
                 title="Regiformer")
     print_table(d["permits"], [("dnr", "Dnr"), ("insats", "Insats", "insats"), ("status", "Status", "permit_status"),

@@ -58,6 +58,9 @@ UNIT_COLUMNS = ("unit_name", "municipality", "lat", "lon", "protected_address", 
                 "age_min", "age_max", "genders", "target_groups", "unit_status", "removal_reason",
                 "status_note")
 REVISION_COLUMN = "revision"  # optional, last: the register revision of an export
+# Optional, before the revision: the day a route's price was last confirmed as current (004 l.
+# 1202-1203). An export has it when any route has such a day; a file without it gives none.
+PRICE_CONFIRMED_COLUMN = "price_confirmed_on"
 # Which label kind a column's codes are (a person's file holds labels; import maps them back).
 COLUMN_KIND = {"legal_form": "legal_form", "genders": "gender", "target_groups": "target_group",
                "unit_status": "unit_status", "removal_reason": "removal_reason", "insats": "insats",
@@ -167,11 +170,17 @@ def export_csv(doc: dict, dialect: str = "plain") -> str:
     if people:
         buf.write("\ufeff")
     writer = csv.writer(buf, delimiter=DIALECTS[dialect], lineterminator="\r\n" if people else "\n")
-    columns = [*COLUMNS, REVISION_COLUMN]
+    columns = [*COLUMNS, *_optional_columns(doc), REVISION_COLUMN]
     writer.writerow([column_header(c) for c in columns] if people else columns)
     for row in unit_rows(doc):
         writer.writerow([_cell(_person_value(k, row.get(k)) if people else row.get(k), dialect) for k in columns])
     return buf.getvalue()
+
+
+def _optional_columns(doc: dict) -> list[str]:
+    confirmed = any(r.get("price_confirmed_on") for s in doc.get("suppliers") or [] for u in s.get("units") or []
+                    for r in u.get("routes") or [])
+    return [PRICE_CONFIRMED_COLUMN] if confirmed else []
 
 
 def column_header(column: str) -> str:
@@ -200,7 +209,7 @@ def export_xlsx(doc: dict, path) -> int:
     the number of rows."""
     from ..cli.spreadsheet import write_workbook
 
-    columns = [*COLUMNS, REVISION_COLUMN]
+    columns = [*COLUMNS, *_optional_columns(doc), REVISION_COLUMN]
     rows = []
     for row in unit_rows(doc):
         cells = []
@@ -240,7 +249,8 @@ def unit_rows(doc: dict):
                              "daily_price": r.get("daily_price"), "valid_from": r.get("valid_from"),
                              "valid_to": r.get("valid_to"), "buyers": r["buyers"],
                              "agreement_status": r["status"],
-                             "reserved_nonprofit": r.get("reserved_nonprofit", False)})
+                             "reserved_nonprofit": r.get("reserved_nonprofit", False),
+                             PRICE_CONFIRMED_COLUMN: r.get("price_confirmed_on")})
             routed = {r["insats"] for r in u["routes"]}
             for o in u["offers"]:
                 if o["insats"] not in routed:
@@ -346,7 +356,7 @@ def column_of(cell: str) -> str | None:
     from ..labels import code_for
 
     text = nfc(cell).strip()
-    if text in COLUMNS or text == REVISION_COLUMN:
+    if text in COLUMNS or text in (REVISION_COLUMN, PRICE_CONFIRMED_COLUMN):
         return text
     return code_for(text, "register_column")
 
@@ -443,7 +453,7 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
     problems: list[Problem] = []
     header = [column_of(h) or nfc(h) for h in header_cells]
     missing = [c for c in COLUMNS if c not in header]
-    unknown = [c for c in header if c not in COLUMNS and c != REVISION_COLUMN]
+    unknown = [c for c in header if c not in COLUMNS and c not in (REVISION_COLUMN, PRICE_CONFIRMED_COLUMN)]
     dupes = sorted({c for c in header if header.count(c) > 1})
     if missing:
         problems.append(Problem(f"missing column(s): {', '.join(missing)}", file=file, line=1))
@@ -561,13 +571,15 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
             for col in ("agreement_id", "daily_price", "valid_from", "valid_to"):
                 if raw[col] != "":
                     route[col] = raw[col]
+            if raw.get(PRICE_CONFIRMED_COLUMN, "").strip():
+                route["price_confirmed_on"] = raw[PRICE_CONFIRMED_COLUMN].strip()
             if raw["reserved_nonprofit"]:
                 route["reserved_nonprofit"] = raw["reserved_nonprofit"]
             unit["routes"].append(route)
             out.lines[f"{urec}.routes[{len(unit['routes']) - 1}]"] = line
         else:
-            for col in ROUTE_COLUMNS:
-                if raw[col] != "" and col not in ("reserved_nonprofit",):
+            for col in (*ROUTE_COLUMNS, PRICE_CONFIRMED_COLUMN):
+                if raw.get(col, "") != "" and col not in ("reserved_nonprofit",):
                     bad(f"'{raw[col]}' is given but the row has no route", line, col)
                     break
     if len(revisions) > 1:

@@ -64,6 +64,13 @@ def checks_due(as_of: date | None = None, kind: Code = None, supplier: Code = No
     return answer(principal, views.checks_due, engine, as_of=as_of, kind=kind, supplier=supplier)
 
 
+@router.get("/prices-due", responses=ERRORS)
+def prices_due(as_of: date | None = None, supplier: Code = None,
+               engine: Engine = Depends(get_engine), principal: Principal = Depends(auditor)):
+    """`placering audit prices-due --json` (issue 20 item 4)."""
+    return answer(principal, views.prices_due, engine, as_of=as_of, supplier=supplier)
+
+
 @router.get("/direct-procurement", responses=ERRORS)
 def direct_procurement(year: Year = None, engine: Engine = Depends(get_engine),
                        principal: Principal = Depends(auditor)):
