@@ -396,3 +396,57 @@ def test_every_message_id_used_has_swedish_and_english():
         missing = used - catalogue_ids(lang)
         assert not missing, (lang, missing)
     assert catalogue_ids("sv") == catalogue_ids("en")
+
+
+# --- 7. smaller findings (SWEDISH2) ---------------------------------------------------------------
+
+
+def _rules_copy(tmp_path):
+    import shutil
+
+    from placering.paths import rules_dir
+
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    return d
+
+
+def test_rule_test_eligible_is_an_exact_set(run, tmp_path):
+    """`eligible:` lists exactly the eligible units: one more eligible unit fails the case."""
+    d = _rules_copy(tmp_path)
+    assert ok(run("rules", "test", "--rules", str(d))).stdout.strip().endswith(" 0 failed")
+    p = d / "tests" / "eligibility.yaml"
+    text = p.read_text(encoding="utf-8")
+    before = "      eligible: [U-OK, U-MOLNDAL, U-EGEN-GBG, U-EGEN-SHARED]\n"  # the price-cap case
+    assert text.count(before) == 1
+    p.write_text(text.replace(before, "      eligible: [U-OK, U-MOLNDAL, U-EGEN-GBG]\n"), encoding="utf-8")
+    result = run("rules", "test", "--rules", str(d))
+    assert result.exit_code == 1
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert failed == ["FAIL eligibility: Pristak: dyrare ramavtal utesluts, billigare behörigt"], result.stdout
+    assert "U-EGEN-SHARED" in result.stdout.split(failed[0])[1].split("\nok")[0]
+    assert result.stdout.strip().endswith(" 1 failed")
+
+
+def test_lint_reports_every_kind_of_problem_in_one_run(run, tmp_path):
+    d = _rules_copy(tmp_path)
+    rules_file = d / "eligibility.yaml"
+    rules_file.write_text(rules_file.read_text(encoding="utf-8").replace(
+        "lt: [unit.free_places, request.places]", "lt: [unit.free_places, request.start_on]"), encoding="utf-8")
+    case_file = d / "tests" / "skyddat_boende.yaml"
+    case_file.write_text(case_file.read_text(encoding="utf-8").replace(
+        "U-SKB-UTAN: [ELIG-PERMIT-MISSING]}", "U-SKB-UTAN: [ELIG-PERMIT-MISING]}"), encoding="utf-8")
+    (d / "tests" / "bad.yaml").write_text("cases:\n  - name: x\n    request: {}\n    expect: {eligble: [U-1]}\n",
+                                          encoding="utf-8")
+    result = run("rules", "lint", "--rules", str(d))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Fel: 3 fel i {d}:", result.stderr
+    assert any(line.startswith(f"{rules_file}:") and "regel ELIG-CAPACITY: typerna stämmer inte" in line
+               for line in lines), result.stderr
+    assert any(line.startswith(f"{case_file}:38, ") and "okänt regel-id ELIG-PERMIT-MISING" in line
+               for line in lines), result.stderr
+    assert any(line.startswith(f"{d / 'tests' / 'bad.yaml'}:4, ") and "okänd förväntan 'eligble'" in line
+               for line in lines), result.stderr
+    doc = json.loads(run("rules", "lint", "--rules", str(d), "--json").stdout)
+    assert not doc["ok"] and len(doc["problems"]) == 3 and all(p["file"] and p["line"] for p in doc["problems"])
