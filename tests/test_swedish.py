@@ -396,3 +396,148 @@ def test_every_message_id_used_has_swedish_and_english():
         missing = used - catalogue_ids(lang)
         assert not missing, (lang, missing)
     assert catalogue_ids("sv") == catalogue_ids("en")
+
+
+# --- 7. smaller findings (SWEDISH2) ---------------------------------------------------------------
+
+
+def _rules_copy(tmp_path):
+    import shutil
+
+    from placering.paths import rules_dir
+
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    return d
+
+
+def test_rule_test_eligible_is_an_exact_set(run, tmp_path):
+    """`eligible:` lists exactly the eligible units: one more eligible unit fails the case."""
+    d = _rules_copy(tmp_path)
+    assert ok(run("rules", "test", "--rules", str(d))).stdout.strip().endswith(" 0 failed")
+    p = d / "tests" / "eligibility.yaml"
+    text = p.read_text(encoding="utf-8")
+    before = "      eligible: [U-OK, U-MOLNDAL, U-EGEN-GBG, U-EGEN-SHARED]\n"  # the price-cap case
+    assert text.count(before) == 1
+    p.write_text(text.replace(before, "      eligible: [U-OK, U-MOLNDAL, U-EGEN-GBG]\n"), encoding="utf-8")
+    result = run("rules", "test", "--rules", str(d))
+    assert result.exit_code == 1
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert failed == ["FAIL eligibility: Pristak: dyrare ramavtal utesluts, billigare behörigt"], result.stdout
+    assert "U-EGEN-SHARED" in result.stdout.split(failed[0])[1].split("\nok")[0]
+    assert result.stdout.strip().endswith(" 1 failed")
+
+
+def test_lint_reports_every_kind_of_problem_in_one_run(run, tmp_path):
+    d = _rules_copy(tmp_path)
+    rules_file = d / "eligibility.yaml"
+    rules_file.write_text(rules_file.read_text(encoding="utf-8").replace(
+        "lt: [unit.free_places, request.places]", "lt: [unit.free_places, request.start_on]"), encoding="utf-8")
+    case_file = d / "tests" / "skyddat_boende.yaml"
+    case_file.write_text(case_file.read_text(encoding="utf-8").replace(
+        "U-SKB-UTAN: [ELIG-PERMIT-MISSING]}", "U-SKB-UTAN: [ELIG-PERMIT-MISING]}"), encoding="utf-8")
+    (d / "tests" / "bad.yaml").write_text("cases:\n  - name: x\n    request: {}\n    expect: {eligble: [U-1]}\n",
+                                          encoding="utf-8")
+    result = run("rules", "lint", "--rules", str(d))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Fel: 3 fel i {d}:", result.stderr
+    assert any(line.startswith(f"{rules_file}:") and "regel ELIG-CAPACITY: typerna stämmer inte" in line
+               for line in lines), result.stderr
+    assert any(line.startswith(f"{case_file}:38, ") and "okänt regel-id ELIG-PERMIT-MISING" in line
+               for line in lines), result.stderr
+    assert any(line.startswith(f"{d / 'tests' / 'bad.yaml'}:4, ") and "okänd förväntan 'eligble'" in line
+               for line in lines), result.stderr
+    doc = json.loads(run("rules", "lint", "--rules", str(d), "--json").stdout)
+    assert not doc["ok"] and len(doc["problems"]) == 3 and all(p["file"] and p["line"] for p in doc["problems"])
+
+
+def _users(run) -> dict[str, dict]:
+    return {u["user"]: u for u in json.loads(ok(run("admin", "user", "list", "--json")).stdout)}
+
+
+def test_user_add_never_moves_an_existing_account(run):
+    import secrets
+
+    name = "mona_" + secrets.token_hex(3)  # database logins are the whole PostgreSQL server's
+    ok(run("admin", "user", "add", name, "--role", "social_worker", "--municipality", "Mölndal"))
+    again = ok(run("admin", "user", "add", name, "--role", "socialsekreterare", "--municipality", "mölndal"))
+    assert "(användaren fanns redan)" in again.stdout  # the same account as it is: accepted
+    for args in (("--role", "social_worker", "--municipality", "Göteborg"),
+                 ("--role", "social_worker", "--role", "auditor", "--municipality", "Mölndal"),
+                 ("--role", "auditor")):
+        refused = run("admin", "user", "add", name, *args)
+        assert refused.exit_code == 2, (args, refused.output)
+        assert refused.stderr.startswith(f"Fel: användaren '{name}' finns redan (roller social_worker, kommun Mölndal)")
+        assert f"placering admin user update {name} --role" in refused.stderr
+        assert _users(run)[name]["municipality"] == "Mölndal" and _users(run)[name]["roles"] == ["social_worker"]
+    moved = ok(run("admin", "user", "update", name, "--municipality", "Göteborg"))
+    assert moved.stdout == f"Användare {name}: Socialsekreterare, kommun Mölndal → Socialsekreterare, kommun Göteborg.\n"
+    assert _users(run)[name]["municipality"] == "Göteborg"
+    ok(run("admin", "user", "update", name, "--role", "auditor"))
+    assert _users(run)[name]["roles"] == ["auditor"] and _users(run)[name]["municipality"] is None
+    missing = run("admin", "user", "update", "ingen_" + name, "--role", "auditor")
+    assert missing.exit_code == 3 and "ingen användare" in missing.stderr
+
+
+SOCIAL_WORKER_PATHS = [  # every way a social worker can reach a case
+    ("request", "show", "R-G1"), ("request", "show", "R-G1", "--explain", "U-1"),
+    ("request", "choose", "R-G1", "U-1"),
+    ("request", "decline", "R-G1", "U-1", "--reason", "fullt"),
+    ("request", "end", "R-G1", "--on", "2024-12-31"),
+    ("request", "rematch", "R-G1", "--by", "maria"),
+    ("placement", "show", "R-G1"),
+    ("placement", "decision", "R-G1", "--from", "2024-09-01", "--to", "2024-12-31"),
+    ("placement", "agreement", "R-G1", "--from", "2024-09-01", "--price", "1500"),
+]
+
+
+@pytest.fixture
+def service_url(db_url, run, tmp_path):
+    """The database as the application server reaches it: on PostgreSQL a service login (member
+    of placering_service, row-level security on), dropped afterwards; the embedded register as
+    it is. Holds Göteborg's request R-G1 (matched for göran) and units U-1 (Göteborg), U-2."""
+    import uuid
+
+    from test_matching_support import load_register, request, unit, write_request
+    from test_roles import PASSWORD, as_login, superuser
+
+    load_register(run, tmp_path, unit("U-1", free=1, municipality="Göteborg"),
+                  unit("U-2", "egen_regi", None, municipality="Mölndal", buyers=("Mölndal",)))
+    url, su, svc = db_url, None, None
+    if db_url.startswith("postgresql"):
+        svc = f"svc_{uuid.uuid4().hex[:6]}"
+        su = superuser(db_url)
+        with su.connect() as conn:
+            conn.exec_driver_sql(f"CREATE ROLE \"{svc}\" LOGIN PASSWORD '{PASSWORD}' IN ROLE placering_service")
+        url = as_login(db_url, svc)
+    path = write_request(tmp_path, request("R-G1", municipality="Göteborg", home_municipality="Göteborg"))
+    ok(run("match", str(path), "--engine", "reference", "--by", "göran"))
+    yield url
+    if su is not None:
+        with su.connect() as conn:
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{svc}"')
+        su.dispose()
+
+
+def test_a_social_worker_meets_another_municipalitys_request_as_not_found_in_swedish(service_url, engine):
+    """Acting for a Mölndal social worker (the server's path: the service login, row-level
+    security on PostgreSQL), Göteborg's request is not in her municipality: said in Swedish with
+    exit 3 on every path, never the database's own text, and nothing changes."""
+    from click.testing import CliRunner
+
+    from conftest import snapshot
+    from placering.access.acting import acting_as
+    from placering.access.policy import Principal
+    from placering.access.roles import Role
+    from placering.cli import cli
+
+    maria = Principal(login="maria", roles=frozenset([Role.SOCIAL_WORKER]), municipality="Mölndal", via="local")
+    before = snapshot(engine)
+    for args in SOCIAL_WORKER_PATHS:
+        with acting_as(maria):
+            result = CliRunner().invoke(cli, ["--db", service_url, *args], catch_exceptions=False)
+        assert result.exit_code == 3, (args, result.output)
+        assert result.stderr == ("Fel: ingen förfrågan 'R-G1' i din kommun (en socialsekreterare ser bara sin "
+                                 "egen kommuns förfrågningar)\n"), (args, result.stderr)
+    assert snapshot(engine) == before

@@ -51,7 +51,13 @@ class ValidationError(PlaceringError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[Problem] | Problem | str):
+    def __init__(self, problems: "list[Problem] | Problem | str | Message"):
+        from .i18n import Message
+
+        if isinstance(problems, Message):  # one refusal said from the catalogue (placering.i18n)
+            self.problems = [Problem(str(problems))]
+            super(ValidationError, self).__init__(problems)
+            return
         if isinstance(problems, str):
             problems = [Problem(problems)]
         elif isinstance(problems, Problem):

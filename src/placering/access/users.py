@@ -1,4 +1,4 @@
-"""The people who use placering (`placering admin user add/list/remove`) and the actor of a change.
+"""The people who use placering (`placering admin user add/update/list/remove`) and the actor of a change.
 
 On the application server (issue 17) a person is an account in `user_account`: their roles
 (access/policy.py) and, for a social worker, their municipality. A local account also holds an
@@ -151,27 +151,29 @@ def _can_create_logins(session: Session) -> bool:
 
 def add_user(session: Session, name: str, *, roles: list[str], municipality: str | None = None,
              password: str | None = None, database_login: bool | None = None) -> dict[str, Any]:
-    """Create the account NAME (or give an existing one these roles), with an argon2 hash of
-    `password` when given (a local account). On PostgreSQL, `database_login` (default: when this
-    session may create logins) also creates the person's own database login with these roles."""
-    from ..matching.request import _canonical_municipality
-
+    """Create the account NAME, with an argon2 hash of `password` when given (a local account).
+    An existing account is accepted only with the roles and municipality it has (e.g. to set its
+    password again); changing them is `update_user`'s, refused here. On PostgreSQL,
+    `database_login` (default: when this session may create logins) also creates the person's
+    own database login with these roles."""
     actor = require_admin(session)
     name = _login(name)
     wanted = _roles(roles)
-    if Role.SOCIAL_WORKER in wanted:
-        if not municipality:
-            raise ValidationError("--municipality: a social worker works for one municipality; name it")
-        try:
-            municipality = _canonical_municipality(nfc(municipality.strip()))
-        except ValueError as exc:
-            raise ValidationError(f"--municipality: {exc}") from None
-    elif municipality:
-        raise ValidationError("--municipality applies to a social worker only")
+    municipality = _municipality_for(wanted, municipality)
     if password is not None and not password:
         raise ValidationError("the password is empty")
     if password is not None and len(password) < 10:
         raise ValidationError("the password is too short: use at least 10 characters")
+    account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
+    if account is not None and (set(account.roles or []) != {w.value for w in wanted}
+                                or account.municipality != municipality):
+        # `add` never moves a person to another municipality nor changes their roles unnoticed
+        # (issue 19): that is `admin user update`, which says what it changes.
+        from ..i18n import msg
+
+        raise ValidationError(msg("user.exists_unchanged", name=name,
+                                  roles=", ".join(account.roles or []) or "-",
+                                  municipality=account.municipality or "-"))
     conn = session.connection()
     exists = False
     if session.get_bind().dialect.name == "postgresql":
@@ -185,12 +187,10 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
             conn.exec_driver_sql(f"{'ALTER' if exists else 'CREATE'} ROLE {_ident(name)} {options}")
             for role in wanted:
                 conn.exec_driver_sql(f"GRANT {pg_role(role)} TO {_ident(name)}")
-    account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
     if account is None:
         account = UserAccount(login=name, municipality=municipality, added_by=actor, roles=[])
     else:
         exists = True
-        account.municipality = municipality or account.municipality
     old_roles = list(account.roles or [])
     now_roles = [r.value for r in Role if r.value in set(old_roles) | {w.value for w in wanted}]
     account.roles = now_roles
@@ -206,6 +206,62 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
     session.flush()
     return {"user": name, "roles": now_roles, "municipality": account.municipality, "login_existed": exists,
             "local_password": account.password_hash is not None}
+
+
+def _municipality_for(wanted: list[Role], municipality: str | None) -> str | None:
+    """A social worker's municipality, canonical; None for every other role."""
+    from ..matching.request import _canonical_municipality
+
+    if Role.SOCIAL_WORKER in wanted:
+        if not municipality:
+            raise ValidationError("--municipality: a social worker works for one municipality; name it")
+        try:
+            return _canonical_municipality(nfc(municipality.strip()))
+        except ValueError as exc:
+            raise ValidationError(f"--municipality: {exc}") from None
+    if municipality:
+        raise ValidationError("--municipality applies to a social worker only")
+    return None
+
+
+def update_user(session: Session, name: str, *, roles: list[str] | None = None,
+                municipality: str | None = None) -> dict[str, Any]:
+    """Change an existing account's roles (all of them: the roles given replace the ones held)
+    and/or a social worker's municipality, said in history as before and after. On PostgreSQL a
+    database login of that name gets the same group roles when this session may manage logins."""
+    actor = require_admin(session)
+    name = _login(name)
+    account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
+    if account is None:
+        from ..i18n import msg
+
+        raise NotFound(msg("user.not_found", name=name))
+    if not roles and not municipality:
+        raise ValidationError("give --role (the roles the account is to have) or --municipality, or both")
+    before_roles = list(account.roles or [])
+    wanted = _roles(list(roles)) if roles else [Role(r) for r in before_roles]
+    if municipality is None and Role.SOCIAL_WORKER in wanted:
+        municipality = account.municipality
+    new_municipality = _municipality_for(wanted, municipality)
+    now_roles = [r.value for r in wanted]
+    if now_roles == before_roles and new_municipality == account.municipality:
+        raise ValidationError(f"user '{name}' already has these roles and municipality: nothing to change")
+    if session.get_bind().dialect.name == "postgresql":
+        conn = session.connection()
+        if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None \
+                and _can_create_logins(session):
+            for role in Role:
+                verb = "GRANT" if role in wanted else "REVOKE"
+                conn.exec_driver_sql(f"{verb} {pg_role(role)} {'TO' if verb == 'GRANT' else 'FROM'} {_ident(name)}")
+    before_municipality = account.municipality
+    account.roles, account.municipality = now_roles, new_municipality
+    session.add(account)
+    record(session, actor=actor, entity_kind="user", entity_id=name, action="user_updated",
+           effective_on=sweden_today(),
+           changes={"roles": [before_roles, now_roles], "municipality": [before_municipality, new_municipality]})
+    session.flush()
+    return {"user": name, "roles": now_roles, "municipality": new_municipality,
+            "roles_before": before_roles, "municipality_before": before_municipality}
 
 
 def remove_user(session: Session, name: str) -> dict[str, Any]:

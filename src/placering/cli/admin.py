@@ -1,4 +1,4 @@
-"""`placering admin user add/list/remove` and `placering admin token create/list/revoke`: the
+"""`placering admin user add/update/list/remove` and `placering admin token create/list/revoke`: the
 people who sign in to the application server, and the API tokens of machine clients."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def admin() -> None:
 
 @admin.group(cls=PlaceringGroup)
 def user() -> None:
-    """Add, list and remove the people who use the register, with their roles."""
+    """Add, update, list and remove the people who use the register, with their roles."""
 
 
 def _engine():
@@ -43,7 +43,7 @@ def _engine():
 @json_option
 def user_add(name: str, roles: tuple[str, ...], municipality: str | None, password_stdin: bool,
              json_output: bool) -> None:
-    """Create the account NAME (or give an existing account these roles)."""
+    """Create the account NAME (an existing account only as it is, e.g. to set its password; 'update' changes it)."""
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -60,6 +60,28 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
     click.echo(f"Användare {result['user']}: roller {', '.join(labels(result['roles'], 'role'))}{where}"
                f"{' (användaren fanns redan)' if result['login_existed'] else ''}"
                f"{'; lokalt lösenord satt' if result['local_password'] else ''}.")
+
+
+@user.command("update")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", type=Code("role", list(ROLE_DESCRIPTIONS)),
+              help="The roles the account is to have, code or label (repeat for several; replace the ones held).")
+@click.option("--municipality", help="A social worker's new municipality (moves the person there).")
+@json_option
+def user_update(name: str, roles: tuple[str, ...], municipality: str | None, json_output: bool) -> None:
+    """Change the roles and/or municipality of the existing account NAME (history says before and after)."""
+    with transaction(_engine()) as session:
+        result = lib.update_user(session, name, roles=list(roles) or None, municipality=municipality)
+    if wants_json(json_output):
+        print_json(result)
+        return
+    from ..labels import labels
+
+    def said(roles_: list[str], municipality_: str | None) -> str:
+        return ", ".join(labels(roles_, "role")) + (f", kommun {municipality_}" if municipality_ else "")
+
+    click.echo(f"Användare {result['user']}: {said(result['roles_before'], result['municipality_before'])} "
+               f"→ {said(result['roles'], result['municipality'])}.")
 
 
 @user.command("list")

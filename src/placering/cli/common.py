@@ -356,9 +356,11 @@ def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
         # The service login (or the installation account) writes for the person --by names:
         # every transaction of this command tells PostgreSQL so (access/acting.py), until the
         # command's context closes.
-        from ..access.acting import acting_as
+        from ..access.acting import acting_as, current_principal
 
-        ctx.with_resource(acting_as(cli_principal(actor)))
+        acting = current_principal()
+        if acting is None or acting.via == "cli-local":  # a signed-in person is never replaced by --by
+            ctx.with_resource(acting_as(cli_principal(actor)))
     return actor
 
 

@@ -150,24 +150,11 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
 def lint(rules_dir: Path | None, json_output: bool) -> None:
     """Validate the rule files, parameters and rule tests strictly; list every problem."""
     from ..paths import rules_dir as default_rules_dir
-    from ..rules.ruleset import load_ruleset
-    from ..rules.testing import load_cases, unknown_rule_ids
+    from ..rules.lint import lint_directory
 
     base = rules_dir or default_rules_dir()
-    problems = []
-    rs = None
-    try:
-        rs = load_ruleset(base)
-    except ValidationError as exc:
-        problems.extend(exc.problems)
-    cases = []
-    if (base / "tests").is_dir():
-        try:
-            cases = load_cases(base / "tests")
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-    if rs is not None and cases:
-        problems.extend(unknown_rule_ids(cases, rs))
+    result = lint_directory(base)
+    problems, rs, cases = result.problems, result.ruleset, result.test_cases
     if problems:
         if wants_json(json_output):
             print_json({"ok": False, "problems": [{"message": p.message, "file": p.file, "line": p.line,
@@ -176,7 +163,7 @@ def lint(rules_dir: Path | None, json_output: bool) -> None:
         raise CliError(f"{len(problems)} problem(s) in {base}:\n" + "\n".join(str(p) for p in problems), 2)
     summary = {"ok": True, "directory": str(base), "rules": len(rs.rules), "policies": len(rs.policies),
                "parameters": len(rs.parameters), "files": len({r.file for r in (*rs.rules, *rs.policies)}),
-               "test_cases": len(cases), "rules_version": rs.version}
+               "test_cases": cases, "rules_version": rs.version}
     if wants_json(json_output):
         print_json(summary)
         return

@@ -689,10 +689,20 @@ def _with_rule_ids(path: Path, problems: list[Problem]) -> list[Problem]:
 
 def load_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy], dict[str, Parameter], dict[Path, Any]]:
     """Load and validate everything; raise ValidationError with every problem found."""
-    problems: list[Problem] = []
-    docs: dict[Path, Any] = {}
     if not directory.is_dir():
         raise ValidationError(Problem("not a rules directory", str(directory)))
+    rules, policies, params, docs, problems = collect_directory(directory)
+    if problems:
+        raise ValidationError(problems)
+    return rules, policies, params, docs
+
+
+def collect_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy], dict[str, Parameter],
+                                                dict[Path, Any], list[Problem]]:
+    """Read and validate every file of the directory without stopping: the rules, policies and
+    parameters that are valid, the parsed documents, and every problem found (`rules lint`)."""
+    problems: list[Problem] = []
+    docs: dict[Path, Any] = {}
     params: dict[str, Parameter] = {}
     for path in parameter_files(directory):
         try:
@@ -762,6 +772,13 @@ def load_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy], di
                         f"overlapping validity: {a.valid_from}–{a.valid_to or 'open'} (line {a.line}) and "
                         f"{b.valid_from}–{b.valid_to or 'open'} (line {b.line}) of rule {rid}",
                         b.file, b.line, f"rule {rid}", "valid_from"))
-    if problems:
-        raise ValidationError(problems)
-    return rules, policies, params, docs
+    return rules, policies, params, docs, problems
+
+
+def declared_rule_ids(docs: dict[Path, Any]) -> set[str]:
+    """Every rule id written in the rule files, valid or not (a rule with an error keeps its id)."""
+    ids: set[str] = set()
+    for doc in docs.values():
+        if isinstance(doc, dict) and isinstance(doc.get("rules"), list):
+            ids |= {n["id"] for n in doc["rules"] if isinstance(n, dict) and isinstance(n.get("id"), str)}
+    return ids

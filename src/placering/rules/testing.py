@@ -12,7 +12,7 @@ pytest (tests/test_rule_cases.py). Written for people who know the domain, not P
         on: 2024-03-31              # default: the later of the request's submitted_on and start_on, or the event's date
         request: {submitted_on: 2024-03-31, start_on: 2024-03-31}
         expect:
-          eligible: [U-1]           # no exclusion and nothing unevaluable
+          eligible: [U-1]           # exactly these: no exclusion and nothing unevaluable
           excluded: {U-2: [ELIG-PERMIT-MISSING]}   # exactly these rules exclude the unit
           flagged: {U-1: []}        # exactly these review rules flag it
           unevaluable: {U-3: [ELIG-DISTANCE]}
@@ -103,6 +103,14 @@ def _with_unit_defaults(register: dict, defaults: dict) -> dict:
 
 def load_cases(directory: Path) -> list[RuleCase]:
     """Every case in directory/*.yaml, validated; a ValidationError lists every problem."""
+    cases, problems = collect_cases(directory)
+    if problems:
+        raise ValidationError(problems)
+    return cases
+
+
+def collect_cases(directory: Path) -> tuple[list[RuleCase], list[Problem]]:
+    """The valid cases of directory/*.yaml and every problem found, without stopping (lint)."""
     problems: list[Problem] = []
     cases: list[RuleCase] = []
     for path in sorted(directory.glob("*.yaml")):
@@ -153,9 +161,7 @@ def load_cases(directory: Path) -> list[RuleCase]:
             cases.append(RuleCase(file, line, name, on, _with_unit_defaults(reg, unit_defaults), request,
                                   list(plain(node.get("declined") or [])),
                                   plain(node["event"]) if "event" in node else None, expect))
-    if problems:
-        raise ValidationError(problems)
-    return cases
+    return cases, problems
 
 
 def expected_rule_ids(case: RuleCase) -> set[str]:
@@ -175,9 +181,10 @@ def expected_rule_ids(case: RuleCase) -> set[str]:
     return {i for i in ids if i}
 
 
-def unknown_rule_ids(cases: list[RuleCase], ruleset: RuleSet) -> list[Problem]:
-    """Cases naming a rule the rule set does not have (a typo would only show as a failure)."""
-    known = {r.id for r in ruleset.rules}
+def unknown_rule_ids(cases: list[RuleCase], ruleset: RuleSet | set[str]) -> list[Problem]:
+    """Cases naming a rule the rule set (or the set of rule ids) does not have (a typo would
+    only show as a failure)."""
+    known = ruleset if isinstance(ruleset, set) else {r.id for r in ruleset.rules}
     return [Problem(f"unknown rule id {rid} in the expectations", c.file, c.line, f"case '{c.name}'", "expect")
             for c in cases for rid in sorted(expected_rule_ids(c) - known)]
 
@@ -224,6 +231,12 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
             if bad:
                 res.failures.append(f"{ref}/{c.route}: expected eligible, but {', '.join(bad)}")
         res.negative |= elig_ids
+    if "eligible" in exp:  # the set is exact: a candidate eligible but not listed fails the case
+        listed = {str(ref) for ref in exp.get("eligible") or []}
+        for c in result.candidates:
+            if not c.exclusions and not c.unevaluable and c.unit_id not in listed \
+                    and f"{c.unit_id}/{c.route}" not in listed:
+                res.failures.append(f"{c.unit_id}/{c.route}: eligible, but not in the expected eligible list")
     for ref, rules in (exp.get("excluded") or {}).items():
         found = cands(ref)
         if found:

@@ -77,7 +77,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
         if status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
-        return _answer(request, status, body(code, str(exc)), headers)
+        # a message with an id is said from the gettext catalogue (placering.i18n), the rest through body()
+        said = exc.message.render() if getattr(exc, "message", None) is not None else str(exc)
+        return _answer(request, status, body(code, said), headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
