@@ -389,6 +389,34 @@ def by_option(f: Callable) -> Callable:
     )(f)
 
 
+def _reader(ctx: click.Context, param, value: str | None) -> str | None:
+    """--by on a command that only reads (a protected case's reader is logged): a person's own
+    database login on PostgreSQL reads as itself, where a change would be refused."""
+    if app(ctx).client() is None:
+        engine = app(ctx).engine(check_schema=False)
+        if engine.dialect.name == "postgresql":
+            from ..access.roles import writes_as
+
+            with engine.connect() as conn:
+                login, kind = writes_as(conn)
+            if kind == "person":
+                return login
+    return _actor(ctx, param, value)
+
+
+def reader_option(f: Callable) -> Callable:
+    """`--by` on a read: who reads (logged for a protected case), never a refusal of the read."""
+    return click.option(
+        "--by",
+        "actor",
+        envvar="PLACERING_ACTOR",
+        type=boundary.ACTOR_OR_EMPTY,
+        callback=lambda ctx, param, value: _reader(ctx, param, _from_config("actor")(ctx, param, value)),
+        help="Who reads (a protected person's request: the reading is logged); or PLACERING_ACTOR, or 'actor' "
+        "in the config file. A person's own database login reads as itself.",
+    )(f)
+
+
 def rules_option(f: Callable) -> Callable:
     """`--rules DIR`: the one spelling of the rules directory on every command that reads rules."""
     return click.option(

@@ -26,7 +26,7 @@ from ..display import fmt_money, fmt_number
 from .messages import swedish
 from ..labels import header
 from .remote import segment
-from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, echo, echo_wrapped,
+from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, reader_option, echo, echo_wrapped,
                      json_option, local_only, output_options, parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
 
@@ -431,7 +431,7 @@ def request_schema_cmd() -> None:
               help="Also print a protected person's home position (hidden by default).")
 @click.option("--explain", "explain_unit", metavar="UNIT_ID",
               help="Say where this unit stood in the latest decision (nothing is decided again).")
-@by_option
+@reader_option
 @json_option
 def request_show(request_id: str, show_protected: bool, explain_unit: str | None, actor: str | None,
                  json_output: bool) -> None:
