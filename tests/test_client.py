@@ -101,7 +101,9 @@ def test_a_handlers_and_a_reviewers_work_on_the_server_equals_the_same_work_done
     doc_a = json.loads(anna.run("request", "show", "R-A", "--json").stdout)["decisions"][0]
     doc_b = json.loads(run("request", "show", "R-B", "--json").stdout)["decisions"][0]
     ids = {"R-B": "R-A", f"granskning {doc_b['review_id']}": f"granskning {doc_a['review_id']}",
-           f"review show {doc_b['review_id']}": f"review show {doc_a['review_id']}", str(rb): str(ra)}
+           f"review show {doc_b['review_id']}": f"review show {doc_a['review_id']}", str(rb): str(ra),
+           # the decisions table's review column: its id and state
+           f"{doc_b['review_id']} Väntar": f"{doc_a['review_id']} Väntar"}
 
     def same_but_ids(remote, local):
         text = local.stdout
