@@ -472,27 +472,35 @@ def bad_string(value: Any, path: str = "") -> tuple[str, str] | None:
 
 
 def write_private(path: Any, text: str) -> None:
-    """Write a file only its owner can read (0600; issue 21): an export of the register (with
-    --show-protected, protected addresses) is personal data. An existing file is replaced by a new
-    one, so a file others could read is never written into."""
-    import os
-    import tempfile
+    """Write a text file only its owner can read (0600; issue 21): an export of the register (with
+    --show-protected, protected addresses) is personal data."""
 
+    def save(target: str) -> None:
+        with open(target, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+
+    save_private(path, save)
+
+
+def save_private(path: Any, save: Any, suffix: str = "") -> None:
+    """Let `save(path)` write a file only its owner can read (0600): into a new private file that
+    then replaces `path`, so a file others could read is never written into. A path that is not a
+    regular file (/dev/stdout, a pipe) is written as it is."""
+    import os
     import stat
+    import tempfile
 
     target = os.fspath(path)
     try:
-        if not stat.S_ISREG(os.stat(target).st_mode):  # /dev/stdout, a pipe: written as it is
-            with open(target, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
+        if not stat.S_ISREG(os.stat(target).st_mode):
+            save(target)
             return
     except FileNotFoundError:
         pass
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".placering-", dir=directory)  # created 0600
+    fd, tmp = tempfile.mkstemp(prefix=".placering-", suffix=suffix, dir=os.path.dirname(os.path.abspath(target)))
+    os.close(fd)  # created 0600; `save` writes it by name
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        save(tmp)
         os.replace(tmp, target)
     except BaseException:
         try:

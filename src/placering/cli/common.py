@@ -377,16 +377,16 @@ def _from_config(key: str):
     return callback
 
 
+def _by(callback: Callable, help: str) -> Callable:
+    """The one `--by` option (PLACERING_ACTOR, else 'actor' in the config file)."""
+    return click.option("--by", "actor", envvar="PLACERING_ACTOR", type=boundary.ACTOR_OR_EMPTY, help=help,
+                        callback=lambda ctx, param, value: callback(ctx, param, _from_config("actor")(ctx, param, value)))
+
+
 def by_option(f: Callable) -> Callable:
-    return click.option(
-        "--by",
-        "actor",
-        envvar="PLACERING_ACTOR",
-        type=boundary.ACTOR_OR_EMPTY,
-        callback=lambda ctx, param, value: _actor(ctx, param, _from_config("actor")(ctx, param, value)),
-        help="Who makes this change (recorded in history); or set PLACERING_ACTOR, or 'actor' in the "
-        "config file. On the shared PostgreSQL server only the service login writes, naming the person with --by.",
-    )(f)
+    return _by(_actor, "Who makes this change (recorded in history); or set PLACERING_ACTOR, or 'actor' in the "
+               "config file. On the shared PostgreSQL server only the service login writes, naming the person with "
+               "--by.")(f)
 
 
 def _reader(ctx: click.Context, param, value: str | None) -> str | None:
@@ -406,15 +406,8 @@ def _reader(ctx: click.Context, param, value: str | None) -> str | None:
 
 def reader_option(f: Callable) -> Callable:
     """`--by` on a read: who reads (logged for a protected case), never a refusal of the read."""
-    return click.option(
-        "--by",
-        "actor",
-        envvar="PLACERING_ACTOR",
-        type=boundary.ACTOR_OR_EMPTY,
-        callback=lambda ctx, param, value: _reader(ctx, param, _from_config("actor")(ctx, param, value)),
-        help="Who reads (a protected person's request: the reading is logged); or PLACERING_ACTOR, or 'actor' "
-        "in the config file. A person's own database login reads as itself.",
-    )(f)
+    return _by(_reader, "Who reads (a protected person's request: the reading is logged); or PLACERING_ACTOR, or "
+               "'actor' in the config file. A person's own database login reads as itself.")(f)
 
 
 def rules_option(f: Callable) -> Callable:

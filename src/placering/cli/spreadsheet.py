@@ -110,25 +110,6 @@ def _section_name(key: str) -> str:
 def _save_private(wb, path: Path) -> None:
     """Save a workbook only its owner can read (0600, as every export: it may hold personal
     data), replacing an existing file rather than writing into it."""
-    import os
-    import stat
-    import tempfile
+    from ..boundary import save_private
 
-    target = os.fspath(path)
-    try:
-        if not stat.S_ISREG(os.stat(target).st_mode):  # /dev/stdout, a pipe
-            wb.save(target)
-            return
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(prefix=".placering-", suffix=".xlsx", dir=os.path.dirname(os.path.abspath(target)))
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    save_private(path, wb.save, suffix=".xlsx")
