@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime, timezone
+from .. import clock
 
 LOGGER = "placering.server.requests"
 log = logging.getLogger(LOGGER)
@@ -86,7 +86,7 @@ class RequestLog:
         finally:
             principal = (scope.get("state") or {}).get("principal")
             line = {
-                "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "ts": clock.now().isoformat(timespec="milliseconds"),
                 "method": scope.get("method"),
                 "route": route_template(scope),
                 "status": status["code"],

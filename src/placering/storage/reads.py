@@ -142,7 +142,12 @@ def open_reader(url: str | None, *, check_schema: bool = True) -> Reader:
         if conninfo is None:
             raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)")
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
+        try:
+            conninfo_to_dict(conninfo)  # a malformed host or port: the URL is input too
+        except psycopg.ProgrammingError:
+            raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)") from None
         try:
             conn = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as exc:
