@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import pytest
 
 from placering.storage import transaction
-from placering.storage.models import Placement, PlacementRequest
+from placering.storage.models import Placement, PlacementRequest, Unit
 
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
@@ -127,6 +127,10 @@ def add_placement(engine, request_id, *, submitted_on, insats, unit_id, org_nr, 
         s.add(req)
         s.flush()
         if unit_id is not None:
+            # the placement takes its place at the unit, as choosing does: free places change only
+            # through placements (a constraint trigger on PostgreSQL checks it at commit)
+            unit = s.query(Unit).filter(Unit.unit_id == unit_id).one()
+            unit.free_places -= 1
             s.add(Placement(request_id=req.id, unit_id=unit_id, org_nr=org_nr, insats=insats, route=route,
                             agreement_id=agreement_id, daily_price=daily_price, start_on=start_on,
                             end_on=end_on, person_age=age, municipality=municipality, recommended=recommended,
