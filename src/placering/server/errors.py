@@ -27,29 +27,15 @@ class CsrfRefused(NotPermitted):
 
 
 def status_and_code(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status and stable code of a refusal: the first class in the table that the error
+    is an instance of (subclasses stand before their bases)."""
     from ..storage.database import Conflict, DatabaseBusy, DatabaseError
 
-    if isinstance(exc, NotSignedIn):
-        return 401, "not_signed_in"
-    if isinstance(exc, Throttled):
-        return 429, "throttled"
-    if isinstance(exc, CsrfRefused):
-        return 403, "csrf"
-    if isinstance(exc, NotPermitted):
-        return 403, "not_permitted"
-    if isinstance(exc, ValidationError):
-        return 422, "invalid_input"
-    if isinstance(exc, NotFound):
-        return 404, "not_found"
-    if isinstance(exc, Conflict):
-        return 409, "conflict"
-    if isinstance(exc, InvariantViolation):
-        return 409, "refused_by_rules"
-    if isinstance(exc, DatabaseBusy):
-        return 503, "database_busy"
-    if isinstance(exc, DatabaseError):
-        return 503, "database_unavailable"
-    return 400, "refused"
+    table = ((NotSignedIn, 401, "not_signed_in"), (Throttled, 429, "throttled"), (CsrfRefused, 403, "csrf"),
+             (NotPermitted, 403, "not_permitted"), (ValidationError, 422, "invalid_input"),
+             (NotFound, 404, "not_found"), (Conflict, 409, "conflict"), (InvariantViolation, 409, "refused_by_rules"),
+             (DatabaseBusy, 503, "database_busy"), (DatabaseError, 503, "database_unavailable"))
+    return next(((status, code) for cls, status, code in table if isinstance(exc, cls)), (400, "refused"))
 
 
 def body(code: str, message: str, **extra) -> dict:
