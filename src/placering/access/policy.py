@@ -66,6 +66,8 @@ class Action(StrEnum):
     ADMIN_USERS = "admin.users"
     ADMIN_TOKENS = "admin.tokens"
     ADMIN_INIT = "admin.init"
+    # a person's own sign-in: approve a `placering login` device code (a token with one's own roles)
+    AUTH_DEVICE = "auth.device"
 
 
 A = Action
@@ -88,6 +90,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.AUDITOR: _READ_ALL,
     Role.ADMIN: frozenset(Action),
 }
+
+# Every role may approve its own CLI's sign-in (the token gets that person's roles, no more).
+ROLE_ACTIONS = {role: actions | {A.AUTH_DEVICE} for role, actions in ROLE_ACTIONS.items()}
 
 # The actions a social worker holds only for its own municipality's cases.
 MUNICIPALITY_SCOPED = frozenset(_CASES | {A.HISTORY_READ})

@@ -96,7 +96,7 @@ CASES = ("placement_request", "decision", "decline", "placement", "review", "pla
          "placement_survey")
 # Accounts, tokens and sign-in failures (the application server's): no person's login reads
 # them, except an admin the columns that hold no secret.
-ACCOUNTS = ("user_account", "api_token", "signin_failure")
+ACCOUNTS = ("user_account", "api_token", "signin_failure", "device_authorization")
 # The free-places check's per-transaction bookkeeping (below): nobody's but the owner's.
 LEDGER = "placering_places_change"
 # Column names no person's login reads, in any table (password and token hashes).

@@ -1,6 +1,7 @@
 """`placering login` and `placering logout`: the CLI as a client of a placering server.
 
-After `placering login --server URL` the handler, maintainer, reviewer and audit commands run
+After `placering login --server URL` (a browser sign-in by the device flow, RFC 8628, when the
+server uses the municipality's identity provider; else a local account) the handler, maintainer, reviewer and audit commands run
 on that server (same options, output and exit codes as on a database here), as the signed-in
 person: the server records every change under that login and refuses what its roles may not
 do (exit 6). The login (server address and an API token, never the password) is kept in
@@ -24,37 +25,40 @@ from .remote import Client, RemoteError, login_path, normal_server, read_login, 
 @cli.command()
 @click.option("--server", "server_url", metavar="URL", help="The placering server (https://HOST or http://HOST:PORT); "
               "default: the global --server, or the server you last logged in to.")
-@click.option("--name", "login", metavar="NAME", help="Your user name on the server (asked for when not given).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (one line) instead of asking.")
+@click.option("--device", "use_device", is_flag=True, help="Sign in in a web browser (the device flow): the "
+              "default when the server signs people in through the municipality's identity provider.")
+@click.option("--name", "login", metavar="NAME", help="Your user name on the server (a local account).")
+@click.option("--password-stdin", is_flag=True, help="Read the local account's password from stdin (one line) "
+              "instead of asking.")
 @click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True,
               help="How long the saved token is valid.")
 @json_option
-def login(server_url: str | None, login: str | None, password_stdin: bool, days: int, json_output: bool) -> None:
+def login(server_url: str | None, use_device: bool, login: str | None, password_stdin: bool, days: int,
+          json_output: bool) -> None:
     """Log in to a placering server: later commands run there as you.
 
-    Signs in with a local account (name and password; the password is sent once and never
-    saved) and keeps the server's API token in your config directory (mode 0600). Sign-in
-    with the municipality's identity provider (OpenID Connect) is a browser flow: the
-    server's web pages issue a token to paste with PLACERING_TOKEN."""
+    When the server signs people in through the municipality's identity provider (OpenID
+    Connect), or with --device, it prints an address and a code: open the address in any web
+    browser, sign in there as you usually do, type the code, and approve. The command waits
+    for that (the code is valid for ten minutes) and saves the token it gets, with your roles.
+    With --name (and --password-stdin) it signs in with a local account instead (the password is
+    sent once and never saved). The token is kept in login.json in your config directory
+    (mode 0600); 'placering logout' forgets it."""
     try:
         saved = read_login()
         url = server_url or app().server or (saved or {}).get("server")
         if not url:
             raise CliError("--server: give the server's address (placering login --server https://HOST)", 2)
         url = normal_server(url)
-    except RemoteError as exc:
-        raise CliError(exc.message, exc.exit_code, in_swedish=exc.in_swedish) from None
-    if not login:
-        login = click.prompt("Användarnamn", err=True)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Lösenord", hide_input=True, err=True)
-    if not password:
-        raise CliError("no password given", 2)
-    try:
-        issued = Client(url).request("POST", "/auth/token", json_body={
-            "login": login, "password": password, "name": f"cli@{socket.gethostname()}"[:100], "days": days})
+        if use_device and (login or password_stdin):
+            raise CliError("--device signs in in a web browser: leave out --name and --password-stdin", 2)
+        if not (use_device or login or password_stdin):
+            use_device = bool(Client(url).request("GET", "/auth/methods").get("oidc"))
+        if use_device:
+            issued = _device_flow(url, days)
+            login = issued["login"]
+        else:
+            issued = _password_login(url, login, password_stdin, days)
     except RemoteError as exc:
         raise CliError(exc.message, exc.exit_code, in_swedish=exc.in_swedish) from None
     record = {"server": url, "login": login, "token": issued["token"], "token_id": issued.get("id"),
@@ -73,6 +77,53 @@ def login(server_url: str | None, login: str | None, password_stdin: bool, days:
          f"{str(record['expires_at'] or '–')[:10]}.")
     echo("Kommandona körs nu på servern; --db ADRESS kör ett kommando mot en databas här, 'placering logout' "
          "loggar ut.")
+
+
+def _client_name() -> str:
+    return f"placering CLI på datorn {socket.gethostname()}"[:100]
+
+
+def _password_login(url: str, login: str | None, password_stdin: bool, days: int) -> dict:
+    if not login:
+        login = click.prompt("Användarnamn", err=True)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Lösenord", hide_input=True, err=True)
+    if not password:
+        raise CliError("no password given", 2)
+    return Client(url).request("POST", "/auth/token", json_body={
+        "login": login, "password": password, "name": f"cli@{socket.gethostname()}"[:100], "days": days})
+
+
+def _device_flow(url: str, days: int) -> dict:
+    """RFC 8628: ask for a code, show it, poll until the person approves or denies it on the
+    server's page (or it expires). What the poll answers is the server's (access/device.py)."""
+    import time
+
+    client = Client(url)
+    started = client.request("POST", "/auth/device", json_body={"client_name": _client_name(), "days": days})
+    interval = max(1, int(started.get("interval") or 5))
+    deadline = time.monotonic() + int(started.get("expires_in") or 600)
+    minutes = max(1, int(started.get("expires_in") or 600) // 60)
+    click.echo(f"Öppna {started['verification_uri']} i en webbläsare, logga in och skriv koden\n\n"
+               f"    {started['user_code']}\n\n"
+               f"(eller gå direkt till {started['verification_uri_complete']}). Koden gäller i {minutes} minuter; "
+               "väntar på att du godkänner …", err=True)
+    while True:
+        time.sleep(interval)
+        try:
+            return client.request("POST", "/auth/device/token", json_body={
+                "device_code": started["device_code"], "grant_type": "urn:ietf:params:oauth:grant-type:device_code"})
+        except RemoteError as exc:
+            if exc.code == "authorization_pending" and time.monotonic() < deadline + interval:
+                continue
+            if exc.code == "slow_down":
+                interval += 5
+                continue
+            if exc.code in ("access_denied", "expired_token", "invalid_grant", "authorization_pending"):
+                raise RemoteError(exc.message, 6, code=exc.code, in_swedish=True) from None
+            raise
 
 
 @cli.command()

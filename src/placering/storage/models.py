@@ -375,6 +375,33 @@ class SigninFailure(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+class DeviceAuthorization(SQLModel, table=True):
+    """One `placering login` by the device flow (RFC 8628): the CLI holds the device code and
+    polls, the person enters the user code on the server's page /enhet, signed in, and approves
+    or denies. Both codes are stored as their sha256 only; a code lives a few minutes, is
+    approved or denied once and gives its token once (status pending → approved|denied → used)."""
+
+    __tablename__ = "device_authorization"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    device_hash: str = Field(unique=True, index=True)  # sha256 hex of the device code (the CLI's)
+    user_hash: str = Field(index=True)  # sha256 hex of the user code as typed (normalized)
+    client_name: str  # what is asking: "placering CLI på HOST"
+    status: str = "pending"  # pending | approved | denied | used
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    interval: int = 5  # seconds between polls (slow_down adds 5)
+    last_polled_at: Optional[datetime] = None
+    days: int = 30  # how long the token it gives lives
+    decided_by: Optional[str] = None  # the person who approved or denied
+    decided_at: Optional[datetime] = None
+    # the approving person as signed in (login, roles, municipality, how): the token's
+    login: Optional[str] = None
+    roles: list[str] = _json()
+    municipality: Optional[str] = None
+    via: Optional[str] = None
+    token_id: Optional[int] = None  # the API token it gave
+
+
 class RegisterSnapshot(SQLModel, table=True):
     """The register's candidate facts of one insats at one register revision (newest register
     history id), as of one date (complaints in the last 12 months and credit ratings depend on

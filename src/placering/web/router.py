@@ -109,6 +109,7 @@ def render_error(request: Request, status: int, content: dict) -> Response:
 
 
 from . import pages_admin, pages_audit, pages_handler, pages_register, pages_review  # noqa: E402
+from . import pages_device  # noqa: E402
 
-for _module in (pages_handler, pages_review, pages_register, pages_audit, pages_admin):
+for _module in (pages_handler, pages_review, pages_register, pages_audit, pages_admin, pages_device):
     router.include_router(_module.router)
