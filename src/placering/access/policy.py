@@ -68,6 +68,8 @@ class Action(StrEnum):
     ADMIN_INIT = "admin.init"
     # a person's own sign-in: approve a `placering login` device code (a token with one's own roles)
     AUTH_DEVICE = "auth.device"
+    # time-limited access to a protected case (`request grant`): the handlers of the case
+    REQUEST_GRANT = "request.grant"
 
 
 A = Action
@@ -93,9 +95,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 
 # Every role may approve its own CLI's sign-in (the token gets that person's roles, no more).
 ROLE_ACTIONS = {role: actions | {A.AUTH_DEVICE} for role, actions in ROLE_ACTIONS.items()}
+# Who gives a handler time-limited access to a protected case: the handlers (a social worker for
+# its own municipality's cases) and admins.
+ROLE_ACTIONS[Role.HANDLER] |= {A.REQUEST_GRANT}
+ROLE_ACTIONS[Role.SOCIAL_WORKER] |= {A.REQUEST_GRANT}
 
 # The actions a social worker holds only for its own municipality's cases.
-MUNICIPALITY_SCOPED = frozenset(_CASES | {A.HISTORY_READ})
+MUNICIPALITY_SCOPED = frozenset(_CASES | {A.HISTORY_READ, A.REQUEST_GRANT})
 
 VIA = ("local", "oidc", "proxy", "token", "cli-local")
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from ..clock import STOCKHOLM
 from ..display import today as sweden_today
 from ..errors import InvariantViolation, ValidationError
 from ..storage.history import record, require_actor
@@ -101,10 +102,11 @@ def reads(session: Session, *, request_id: str | None = None, reader: str | None
         stmt = stmt.where(CaseAccessLog.request_id == nfc(request_id))
     if reader:
         stmt = stmt.where(CaseAccessLog.reader == nfc(reader))
+    # Swedish days (read_at is stored in UTC)
     if since:
-        stmt = stmt.where(CaseAccessLog.read_at >= datetime.combine(since, time.min))
+        stmt = stmt.where(CaseAccessLog.read_at >= datetime.combine(since, time.min, tzinfo=STOCKHOLM))
     if until:
-        stmt = stmt.where(CaseAccessLog.read_at <= datetime.combine(until, time.max))
+        stmt = stmt.where(CaseAccessLog.read_at <= datetime.combine(until, time.max, tzinfo=STOCKHOLM))
     return [{"request_id": r.request_id, "reader": r.reader, "read_at": r.read_at, "what": r.what}
             for r in session.scalars(stmt)]
 
@@ -116,3 +118,17 @@ def reads_view(engine, **filters: Any) -> list[dict[str, Any]]:
 
     with open_session(engine) as session:
         return to_jsonable(reads(session, **filters))
+
+
+def grant_view(engine, request_id: str, *, reader: str, valid_from: date, valid_to: date,
+               actor: str | None) -> dict[str, Any]:
+    """`placering request grant`: the grant as JSON data. On the server only a person who may
+    grant access to the case's municipality's cases (request.grant) gives it."""
+    from ..matching.views import _row
+    from ..storage import transaction
+
+    with transaction(engine) as session:
+        _row(session, request_id, "request.grant")
+        g = grant(session, request_id, reader=reader, valid_from=valid_from, valid_to=valid_to, actor=actor)
+        return {"request_id": g.request_id, "reader": g.reader, "valid_from": g.valid_from.isoformat(),
+                "valid_to": g.valid_to.isoformat(), "granted_by": g.granted_by}

@@ -217,3 +217,31 @@ def followup_agreement(engine, agreement_id: str, months: int, *, done_on: date,
     with transaction(engine) as session:
         return to_jsonable(followup_dict(record_followup(session, agreement_id, months, done_on=done_on,
                                                          findings=findings, actor=actor)))
+
+
+# --- the life of the decision behind a request (followup decision) ---------------------------
+
+
+def decision_life(engine, request_id: str, what: str, *, on: date, actor: str | None, reason: str | None = None,
+                  note: str | None = None) -> dict[str, Any]:
+    """`placering followup decision R WHAT`: its decision day (decided), ended without execution
+    (ended, with a reason), execution interrupted or resumed; the history entry it wrote."""
+    from ..errors import ValidationError
+    from . import decision_life as lib
+
+    if what not in ("decided", "ended", "interrupted", "resumed"):
+        raise ValidationError(f"'{what}': give decided, ended, interrupted or resumed")
+    if what == "ended" and not reason:
+        raise ValidationError("--reason: say why the decision ended without execution (person_request, needs_changed)")
+    with transaction(engine) as session:
+        _case(session, request_id, "placement.write")
+        if what == "decided":
+            entry = lib.record_decision_day(session, request_id, decided_on=on, actor=actor, note=note)
+        elif what == "ended":
+            entry = lib.end_decision(session, request_id, on=on, reason=reason, actor=actor, note=note)
+        elif what == "interrupted":
+            entry = lib.interrupt(session, request_id, on=on, actor=actor, note=note)
+        else:
+            entry = lib.resume(session, request_id, on=on, actor=actor, note=note)
+        return to_jsonable({"request_id": entry.entity_id, "action": entry.action, "effective_on": entry.effective_on,
+                            "reason": entry.reason})

@@ -443,27 +443,14 @@ def followup_decision(request_id, what, on, reason, note, actor, out: Output) ->
     """The life of the decision behind a request: its decision day (decided), ended without
     execution (ended --reason), execution interrupted and resumed. 'audit not-executed' reads
     them (sources/000 l. 2901-2908, 001 l. 740-755)."""
-    from ..casework import decision_life as lib
-    from ..storage import transaction
-    from .common import database_only
-
-    database_only("followup decision")
     day = _on(on)
-    with transaction(app().engine()) as session:
-        if what == "decided":
-            entry = lib.record_decision_day(session, request_id, decided_on=day, actor=actor, note=note)
-        elif what == "ended":
-            if not reason:
-                raise CliError("--reason: say why the decision ended without execution (person_request, needs_changed)", 2)
-            entry = lib.end_decision(session, request_id, on=day, reason=reason, actor=actor, note=note)
-        elif what == "interrupted":
-            entry = lib.interrupt(session, request_id, on=day, actor=actor, note=note)
-        else:
-            entry = lib.resume(session, request_id, on=day, actor=actor, note=note)
-        row = {"request_id": entry.entity_id, "action": entry.action, "effective_on": entry.effective_on,
-               "reason": entry.reason}
+    if what == "ended" and not reason:
+        raise CliError("--reason: say why the decision ended without execution (person_request, needs_changed)", 2)
+    fields = {"on": day, "reason": reason, "note": note}
+    row = call("casework.views:decision_life", request_id, what, actor=actor, **fields,
+               http=("POST", f"/requests/{segment(request_id)}/decision-life", {}, {"what": what, **fields}))
     _one(row, out, f"Förfrågan {row['request_id']}: {label(row['action'], 'history_action').lower()} "
-                   f"{row['effective_on'].isoformat()}.",
+                   f"{str(row['effective_on'])[:10]}.",
          [("request_id", "Förfrågan"), ("action", "Händelse", "history_action"), ("effective_on", "Datum"),
           ("reason", "Skäl", "decision_end_reason")])
 

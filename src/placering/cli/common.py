@@ -162,13 +162,6 @@ def local_only(option: str, given: Any) -> None:
                        "deployed there); leave it out, or run the command with --db on a database", 2)
 
 
-def database_only(command: str) -> None:
-    """A command that does not (yet) run on a server: refused when one is configured, rather than
-    run on a database here that the person did not name."""
-    if app().client() is not None:
-        raise CliError(f"'placering {command}' does not run on a server yet: run it on the database with --db URL", 2)
-
-
 def _refuse_missing_sqlite_file(parsed) -> None:
     """Only `placering init` creates a database: a command run in the wrong directory must not
     leave an empty placering.db behind (SQLite creates the file on first connect)."""

@@ -547,19 +547,13 @@ def request_grant(request_id: str, reader: str, valid_from: str | None, valid_to
     """Time-limited access to a protected case: once a request has a grant, only the handlers
     granted access may read it, each within its days ('behörighet under en begränsad tid',
     sources/003 l. 349-351)."""
-    from ..access.protected_cases import grant
     from ..display import today
-    from ..storage import transaction
-    from .common import database_only
-
-    database_only("request grant")
 
     start = parse_date(valid_from, "--from") or today()
     end = parse_date(valid_to, "--until")
-    with transaction(app().engine()) as session:
-        g = grant(session, request_id, reader=reader, valid_from=start, valid_to=end, actor=actor)
-        out = {"request_id": g.request_id, "reader": g.reader, "valid_from": g.valid_from.isoformat(),
-               "valid_to": g.valid_to.isoformat(), "granted_by": g.granted_by}
+    out = call("access.protected_cases:grant_view", request_id, reader=reader, valid_from=start, valid_to=end,
+               actor=actor, http=("POST", f"/requests/{segment(request_id)}/grants", {},
+                                  {"reader": reader, "valid_from": start, "valid_to": end}))
     if wants_json(json_output):
         print_json(out)
     else:
@@ -656,15 +650,6 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
     Each request is decided on its own date, leaving out the units that declined it, with the
     number of recommendations it asked for; register changes since it was decided do not show.
     """
-    from ..matching.matcher import MatchContext
-    from ..matching.replay import candidate_context, replay
-    from ..memory import freeze_long_lived
-    from ..rules import load_ruleset
-
-    from ..storage import open_session
-    from .common import database_only
-
-    database_only("request replay")
     since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
     if year is not None:
         if since_d or until_d:
@@ -672,13 +657,12 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
         from datetime import date as _date
 
         since_d, until_d = _date(year, 1, 1), _date(year, 12, 31)
-    db = app().engine()
-    candidate_rules = load_ruleset(rules_path)
-    current = MatchContext.load(db, engine=engine, store=False)  # replay stores nothing
-    candidate = candidate_context(current, candidate_rules, engine)
-    with open_session(db) as session:
-        freeze_long_lived(collect=True)
-        result = replay(session, current=current, candidate=candidate, since=since_d, until=until_d)
+    http = None
+    if app().client() is not None:  # the candidate rules go to the server as files
+        http = ("POST", "/requests/replay", {}, {"files": _rule_files(rules_path), "rules_dir": str(rules_path),
+                                                 "engine": engine, "since": since_d, "until": until_d})
+    result = call("matching.replay:replay_view", rules_path, engine=engine, since=since_d, until=until_d,
+                  http=http or ())
     rows = [{**d, "change_label": _CHANGE_SV[d["change"]], "rules": ", ".join(d["rules"]),
              "codes": ", ".join(r["code"] or "" for r in d["reasons"]),
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]
@@ -701,6 +685,19 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
                 csv_columns=["request_id", "unit_id", "change", "old_rank", "new_rank", "rules", "codes", "reasons"],
                 empty="Regeländringen ändrar inget beslut."),
     ], before=header)
+
+
+def _rule_files(directory: Path) -> dict[str, str]:
+    """A rules directory's text files (path inside it → text), to send to the server."""
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not any(part.startswith(".") or part == "__pycache__"
+                                      for part in path.relative_to(directory).parts):
+            try:
+                files[path.relative_to(directory).as_posix()] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CliError(f"{path}: cannot be read as text ({exc})", 2) from None
+    return files
 
 
 # --------------------------------------------------------------------------------------------

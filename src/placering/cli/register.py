@@ -213,20 +213,14 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, xlsx: Path |
     spreadsheet would take for a formula (starting with = + - @) get a leading ' (OWASP)."""
     if sum([json_output, csv_output, excel_output, xlsx is not None]) > 1:
         raise CliError("give one of --json, --csv, --excel and --xlsx", 2)
-    from ..register import csvio, service
-    from ..storage import open_session
-    from .common import database_only
+    from ..register import csvio
+    from .common import call
 
-    database_only("register export")
-    engine = app().engine()
-    with open_session(engine) as session:
-        doc = service.export_document(session)
-    hidden = 0
-    if not show_protected:
-        for s in doc["suppliers"]:
-            for u in s["units"]:
-                if u.get("protected_address") and u.pop("location", None) is not None:
-                    hidden += 1
+    doc = call("register.views:export", show_protected=show_protected,
+               http=("GET", "/register/export", {"show_protected": show_protected}))
+    # the coordinates left out (a protected address, without --show-protected)
+    hidden = 0 if show_protected else sum(1 for s in doc["suppliers"] for u in s["units"]
+                                          if u.get("protected_address") and "location" not in u)
     if xlsx is not None:
         rows = csvio.export_xlsx(doc, xlsx)
         echo(f"Skrev {fmt_number(rows)} rader ({len(doc['suppliers'])} leverantörer) till {xlsx}, "

@@ -160,3 +160,26 @@ def summarise(diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = [{"rule": rule, **{k: (len(v) if k == "requests" else v) for k, v in p.items()}} for rule, p in per.items()]
     out.sort(key=lambda r: (-r["requests"], r["rule"]))
     return out
+
+
+def replay_view(db, rules_dir, *, engine: str = "vectorized", since: date | None = None, until: date | None = None,
+                shown_as: str | None = None, freeze: bool = True) -> dict[str, Any]:
+    """`placering request replay --rules DIR --json`: every stored request decided with the
+    current rules and with the candidate rules in `rules_dir`; stores nothing. `shown_as` is the
+    candidate directory as the person named it (on the server the files sit in a temporary one)."""
+    from ..jsondata import to_jsonable
+    from ..rules import load_ruleset
+    from ..storage import open_session
+
+    candidate_rules = load_ruleset(rules_dir)
+    current = MatchContext.load(db, engine=engine, store=False)  # replay stores nothing
+    candidate = candidate_context(current, candidate_rules, engine)
+    with open_session(db) as session:
+        if freeze:  # a command's process: what the load built lives as long as it does
+            from ..memory import freeze_long_lived
+
+            freeze_long_lived(collect=True)
+        result = replay(session, current=current, candidate=candidate, since=since, until=until)
+    if shown_as is not None:
+        result["candidate"]["rules_dir"] = shown_as
+    return to_jsonable(result)

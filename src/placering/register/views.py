@@ -360,3 +360,18 @@ def decide_entry(engine, ident: str, *, approve: bool, text: str, actor: str | N
         fn = approve_entry if approve else reject_entry
         kw = {"note": text} if approve else {"reason": text}
         return to_jsonable([entry_dict(e) for e in fn(session, ident, actor=actor, on=on, ruleset=ruleset, **kw)])
+
+
+def export(engine, *, show_protected: bool = False) -> dict:
+    """`placering register export --json`: the whole register as a placering-register/1 document,
+    the coordinates of units with a protected address left out unless show_protected."""
+    from .service import export_document
+
+    with open_session(engine) as session:
+        doc = export_document(session)
+    if not show_protected:
+        for s in doc["suppliers"]:
+            for u in s["units"]:
+                if u.get("protected_address"):
+                    u.pop("location", None)
+    return doc  # JSON data already (the interchange format)
