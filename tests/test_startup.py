@@ -116,13 +116,20 @@ def test_commands_on_a_server_load_no_database_layer(tmp_path, db_url, run):
     from test_matching_support import load_register, request, unit, write_request
 
     load_register(run, tmp_path, unit("U-1", free=3))
-    add_people(db_url, {"anna": (["handler", "auditor"], None)})
+    add_people(db_url, {"anna": (["handler", "auditor", "admin"], None)})
+    from placering.paths import rules_dir
+
     with serving(db_url) as url:
         anna = Person(url, "anna", tmp_path / "home")
         assert anna.run("match", str(write_request(tmp_path, request("R-1")))).exit_code == 0
         env = {k: v for k, v in anna.env.items() if v is not None}
         for args in (["request", "show", "R-1"], ["register", "show", "U-1"], ["audit", "paused"],
-                     ["request", "decline", "R-1", "U-1", "--reason", "Ingen plats"]):
+                     ["request", "decline", "R-1", "U-1", "--reason", "Ingen plats"],
+                     # the commands that ran on a database only before (tests/test_client_commands.py)
+                     ["register", "export", "--csv"], ["audit", "protected-reads"],
+                     ["request", "grant", "R-1", "--to", "anna", "--until", "2099-01-01"],
+                     ["followup", "decision", "R-1", "decided", "--on", "2024-09-01"],
+                     ["request", "replay", "--rules", str(rules_dir()), "--json"]):
             loaded = loaded_by(tmp_path, *args, env=env)
             assert not {"sqlalchemy", "sqlmodel", "numpy", "durable", "alembic", "placering.bench"} & set(loaded), args
     # and it did reach the server: the decline is recorded under anna
