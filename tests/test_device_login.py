@@ -22,7 +22,7 @@ import pytest
 from oidc_provider_mock import User, run_server_in_thread
 
 from client_support import Person
-from server_support import add_people, client, live_server, signed_in
+from server_support import PASSWORD, add_people, client, live_server, signed_in
 from test_matching_support import load_register, request, unit, write_request
 
 ROLE_MAP = {"Placering-Handläggare": "handler", "Placering-Socialsekreterare": "social_worker"}
@@ -73,20 +73,9 @@ def test_a_person_signed_in_through_the_identity_provider_approves_the_cli_which
         register_db, idp, tmp_path, run):
     with live_server(register_db, oidc_issuer=idp, cookie_secure=False, **OIDC) as url:
         karin = Person(url, "karin.k", tmp_path / "karin")
-        env = {**os.environ, **{k: v for k, v in karin.env.items() if v is not None}}
-        for k, v in karin.env.items():
-            if v is None:
-                env.pop(k, None)
         # the server says it signs in through the identity provider: `login` chooses the device flow
-        cli = subprocess.Popen([str(Path(sys.executable).with_name("placering")), "login", "--server", url], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cli, code, said = _login_process(url, karin.home)
         try:
-            said = ""
-            while "väntar" not in said:
-                line = cli.stderr.readline()
-                assert line, (said, cli.poll())
-                said += line
-            code = re.search(r"\b([B-Z]{4}-[B-Z]{4})\b", said).group(1)
             page = re.search(r"Öppna (\S+) i en webbläsare", said).group(1)
             assert page == url + "/enhet" and f"{url}/enhet?kod={code}" in said
             with httpx.Client(base_url=url) as browser:
@@ -220,3 +209,74 @@ def test_the_page_needs_a_signed_in_person(register_db):
         assert r.status_code == 303 and r.headers["location"] == "/logga-in?nasta=%2Fenhet%3Fkod%3DWDJB-MJHT"
         r = c.post("/enhet", data={"kod": "WDJB-MJHT"}, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/logga-in")
+
+
+def test_a_person_signed_in_by_the_trusted_proxy_approves_and_asking_is_throttled(register_db):
+    """The proxy's person has no account here: the token carries the roles read at approval and
+    lives at most 30 days (MAX_DAYS_WITHOUT_ACCOUNT); it is theirs, and revocable by an admin."""
+    from fastapi.testclient import TestClient
+
+    from placering.access import device
+    from placering.clock import now
+    from placering.server.app import create_app
+    from server_support import settings
+
+    app = create_app(settings(register_db, proxy_addresses=["10.0.0.0/24"], proxy_role_map={"SPINK-HANDL": "handler"}))
+    headers = {"X-Remote-User": "britt", "X-Remote-Roles": "SPINK-HANDL"}
+    with TestClient(app, base_url="https://testserver", client=("10.0.0.5", 40000)) as proxy, \
+            TestClient(app, base_url="https://testserver", client=("192.0.2.8", 40000)) as cli:
+        started = _start(cli, days=90)
+        r = proxy.get("/enhet", params={"kod": started["user_code"]}, headers=headers)
+        assert r.status_code == 200 and "britt" in r.text
+        r = proxy.post("/enhet", data={"kod": started["user_code"], "csrf_token": csrf_of(r.text)}, headers=headers)
+        assert r.status_code == 200, r.text
+        r = proxy.post("/enhet/beslut", data={"kod": started["user_code"], "beslut": "godkann",
+                                              "csrf_token": csrf_of(r.text)}, headers=headers)
+        assert r.status_code == 200 and "godkänd" in r.text
+        token = _poll(cli, started).json()
+        assert (token["login"], token["roles"], token["via"]) == ("britt", ["handler"], "proxy")
+        assert token["expires_in"] <= 30 * 86400
+        me = cli.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+        assert (me["login"], me["roles"]) == ("britt", ["handler"])
+        # anyone may ask for a code: asking is throttled per address
+        for _ in range(device.STARTS - 1):
+            assert cli.post("/api/v1/auth/device", json={}).status_code == 200
+        r = cli.post("/api/v1/auth/device", json={})
+        assert r.status_code == 429 and "Retry-After" in r.headers
+        assert proxy.post("/api/v1/auth/device", json={}).status_code == 200  # another address
+
+
+def _login_process(url: str, home, *extra: str) -> tuple[subprocess.Popen, str, str]:
+    """`placering login --server URL …` in its own process, up to where it waits: (process, code, what it said)."""
+    person = Person(url, "x", home)
+    env = {k: v for k, v in os.environ.items() if k not in person.env}
+    env.update({k: v for k, v in person.env.items() if v is not None})
+    cli = subprocess.Popen([str(Path(sys.executable).with_name("placering")), "login", "--server", url, *extra],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = ""
+    while "väntar" not in said:
+        line = cli.stderr.readline()
+        if not line:
+            cli.kill()
+            raise AssertionError(said)
+        said += line
+    return cli, re.search(r"\b([B-Z]{4}-[B-Z]{4})\b", said).group(1), said
+
+
+def test_login_with_device_on_a_server_of_local_accounts_and_a_denial_exits_6(register_db, tmp_path):
+    add_people(register_db, {"sven": (["social_worker"], "Mölndal")})
+    with live_server(register_db, cookie_secure=False) as url:
+        cli, code, said = _login_process(url, tmp_path / "sven", "--device")
+        try:
+            with httpx.Client(base_url=url) as browser:
+                r = browser.get("/logga-in")
+                r = browser.post("/logga-in", data={"login": "sven", "password": PASSWORD, "nasta": f"/enhet?kod={code}"})
+                r = browser.get(r.headers["location"])
+                r = browser.post("/enhet", data={"kod": code, "csrf_token": csrf_of(r.text)})
+                r = browser.post("/enhet/beslut", data={"kod": code, "beslut": "neka", "csrf_token": csrf_of(r.text)})
+                assert r.status_code == 200 and "nekad" in r.text
+            out, err = cli.communicate(timeout=60)
+        finally:
+            cli.kill() if cli.poll() is None else None
+        assert cli.returncode == 6 and "Fel: inloggningen nekades på webbsidan" in err, err
+        assert not (tmp_path / "sven" / "login.json").exists()

@@ -47,6 +47,7 @@ USER_CODE_LENGTH = 8
 # provider, so it lives a month at most.
 MAX_DAYS_WITHOUT_ACCOUNT = 30
 WRONG_CODES = 10  # wrong user codes a person may type per THROTTLE minutes
+STARTS = 30  # device codes one client address may ask for per THROTTLE minutes
 THROTTLE = timedelta(minutes=15)
 
 
@@ -82,14 +83,26 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def start(session: Session, client_name: str, *, days: int = 30) -> dict[str, Any]:
+def start(session: Session, client_name: str, *, days: int = 30, address: str | None = None) -> dict[str, Any]:
     """A new device authorization: the device code (for the CLI only), the user code (for the
-    person), and how long and how often. Old codes (expired a day ago) are deleted."""
+    person), and how long and how often. Old codes (expired a day ago) are deleted. Anyone may
+    ask, so asking is throttled per client address (STARTS per 15 minutes)."""
     client_name = nfc((client_name or "").strip())[:100] or "placering"
     if not 1 <= days <= 366:
         raise ValidationError(f"days: a token lives 1–366 days, not {days}")
     at = now()
     session.execute(delete(DeviceAuthorization).where(DeviceAuthorization.expires_at < at - timedelta(days=1)))
+    if address:
+        session.execute(delete(SigninFailure).where(SigninFailure.scope == "device_start",
+                                                    SigninFailure.at < at - THROTTLE))
+        asked = session.scalar(select(func.count()).select_from(SigninFailure).where(
+            SigninFailure.scope == "device_start", SigninFailure.key == address[:100]))
+        if asked >= STARTS:
+            from ..server.errors import Throttled
+
+            raise Throttled(msg("device.throttled", minutes=int(THROTTLE.total_seconds() // 60)),
+                            int(THROTTLE.total_seconds()))
+        session.add(SigninFailure(scope="device_start", key=address[:100], at=at))
     device_code = secrets.token_urlsafe(32)
     user = "".join(secrets.choice(ALPHABET) for _ in range(USER_CODE_LENGTH))
     row = DeviceAuthorization(device_hash=_digest(device_code), user_hash=_digest(user), client_name=client_name,

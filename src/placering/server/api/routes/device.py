@@ -74,11 +74,14 @@ def _page(request: Request) -> str:
     return base + "/enhet"
 
 
-@router.post("/device", response_model=DeviceOut, responses={422: {}})
+@router.post("/device", response_model=DeviceOut, responses={422: {}, 429: {}})
 def start(request: Request, body: DeviceIn | None = None):
+    from ...auth.addresses import client_address
+
     body = body or DeviceIn()
+    address = client_address(request, request.app.state.settings)
     with transaction(request.app.state.engine) as session:
-        made = device.start(session, body.client_name or "placering", days=body.days)
+        made = device.start(session, body.client_name or "placering", days=body.days, address=address)
     page = _page(request)
     return DeviceOut(**made, verification_uri=page, verification_uri_complete=f"{page}?kod={made['user_code']}")
 

@@ -114,8 +114,11 @@ def request_replay(body: ReplayIn, engine: Engine = Depends(get_engine),
             if not parts or PurePosixPath(name).is_absolute() or any(p in ("..", ".", "") or "\\" in p for p in parts):
                 raise ValidationError(f"files: '{name[:100]}' is not a path inside the rules directory")
             target = root.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8", errors="surrogatepass")
+            except (OSError, UnicodeError, ValueError):  # a name the file system refuses (too long, a NUL)
+                raise ValidationError(f"files: '{name[:100]}' is not a path inside the rules directory") from None
         try:
             return answer(principal, replay_view, engine, root, engine=body.engine, since=body.since,
                           until=body.until, shown_as=body.rules_dir, freeze=False)
