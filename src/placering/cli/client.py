@@ -53,7 +53,11 @@ def login(server_url: str | None, use_device: bool, login: str | None, password_
         if use_device and (login or password_stdin):
             raise CliError("--device signs in in a web browser: leave out --name and --password-stdin", 2)
         if not (use_device or login or password_stdin):
-            use_device = bool(Client(url).request("GET", "/auth/methods").get("oidc"))
+            try:
+                use_device = bool(Client(url).request("GET", "/auth/methods").get("oidc"))
+            except RemoteError as exc:
+                if exc.exit_code != 3:  # a server without the device flow (404): name and password
+                    raise
         if use_device:
             issued = _device_flow(url, days)
             login = issued["login"]
