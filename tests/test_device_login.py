@@ -236,8 +236,13 @@ def test_a_person_signed_in_by_the_trusted_proxy_approves_and_asking_is_throttle
         token = _poll(cli, started).json()
         assert (token["login"], token["roles"], token["via"]) == ("britt", ["handler"], "proxy")
         assert token["expires_in"] <= 30 * 86400
-        me = cli.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        me = cli.get("/api/v1/auth/me", headers=bearer).json()
         assert (me["login"], me["roles"]) == ("britt", ["handler"])
+        # britt sees her token among her own and revokes it (as with any token of hers)
+        assert [t["id"] for t in cli.get("/api/v1/tokens", headers=bearer).json()] == [token["id"]]
+        assert cli.delete(f"/api/v1/tokens/{token['id']}", headers=bearer).json()["state"] == "revoked"
+        assert cli.get("/api/v1/auth/me", headers=bearer).status_code == 401
         # anyone may ask for a code: asking is throttled per address
         for _ in range(device.STARTS - 1):
             assert cli.post("/api/v1/auth/device", json={}).status_code == 200

@@ -116,15 +116,25 @@ def _row(t: ApiToken) -> dict[str, Any]:
 
 def list_tokens(session: Session, viewer: Principal) -> list[dict[str, Any]]:
     """Every token for an admin; a person's own tokens otherwise. Never a secret."""
+    from sqlalchemy import and_, or_
+
     stmt = select(ApiToken).order_by(ApiToken.id)
     if Action.ADMIN_TOKENS not in viewer.actions:
-        stmt = stmt.where(ApiToken.account == viewer.login)
+        # a person's own: their account's, and those their `placering login` got without an
+        # account here (access/device.py: named by and made by the person)
+        stmt = stmt.where(or_(ApiToken.account == viewer.login,
+                              and_(ApiToken.account.is_(None), ApiToken.name == viewer.login,
+                                   ApiToken.created_by == viewer.login)))
     return [_row(t) for t in session.scalars(stmt)]
+
+
+def _own(token: ApiToken, login: str) -> bool:
+    return token.account == login or (token.account is None and token.name == login == token.created_by)
 
 
 def revoke_token(session: Session, by: Principal, token_id: int) -> dict[str, Any]:
     token = session.get(ApiToken, token_id)
-    if token is None or (token.account != by.login and Action.ADMIN_TOKENS not in by.actions):
+    if token is None or (not _own(token, by.login) and Action.ADMIN_TOKENS not in by.actions):
         if token is not None:
             authorize(by, Action.ADMIN_TOKENS)
         from ..i18n import msg
