@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from ..errors import ValidationError
-from ..storage.models import History, Unit, UnitRoute
 from ..text import canonical_org_nr, nfc
+
+# Start-up: the helpers and the report are shared with audit/reads.py (the log read without
+# SQLAlchemy); the ORM is imported by the functions that use a session.
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 # The entity kinds and actions of docs/ARCHITECTURE.md; anything else already in the log
 # is accepted too, so a module adding a kind does not break filtering on it.
@@ -32,6 +35,10 @@ TABLE_LIMIT = 200  # lines shown to a person by default; --limit or filters for 
 
 
 def _protected_units(session: Session) -> set[str]:
+    from sqlalchemy import select
+
+    from ..storage.models import Unit
+
     return {u for (u,) in session.execute(select(Unit.unit_id).where(Unit.protected_address.is_(True)))}
 
 
@@ -108,6 +115,8 @@ class LogReport:
 
 
 def _check_code(session: Session, value: str | None, column, known: tuple[str, ...], option: str) -> None:
+    from sqlalchemy import select
+
     if value is None or value in known:
         return
     present = {v for (v,) in session.execute(select(column).distinct())}
@@ -134,6 +143,10 @@ def audit_log(
     `unit` takes the unit's own entries and those of the framework agreements its routes are
     on; `supplier` every entry naming the organisation number. The location of a unit with a
     protected address is hidden unless `show_protected`."""
+    from sqlalchemy import and_, or_, select
+
+    from ..storage.models import History, Unit, UnitRoute
+
     if since and until and since > until:
         raise ValidationError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     if limit is not None and limit < 1:

@@ -324,7 +324,7 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
         limit = TABLE_ROWS  # a table is for a person: the latest changes, and the count
     filters = {"actor": actor, "unit": unit, "supplier": supplier, "kind": kind, "action": action, "since": since_d,
                "until": until_d, "summary": summary, "limit": limit, "show_protected": show_protected}
-    report = call("audit.views:log", **filters, http=("GET", "/audit/log", filters))
+    report = call("audit.reads:log", **filters, http=("GET", "/audit/log", filters))
     if summary:
         cols = [("actor", "Av"), ("kind", "Typ", "entity_kind"), ("action", "Händelse", "history_action"),
                 ("changes", "Ändringar"), ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]

@@ -429,7 +429,7 @@ def echo_wrapped(message: str, indent: str = "  ") -> None:
     """Prose (a reason, a summary) wrapped at word boundaries to the terminal's width."""
     import textwrap
 
-    width = console().width
+    width = text_width()
     click.echo("\n".join(textwrap.wrap(safe(message), width=width, subsequent_indent=indent,
                                         break_long_words=False, break_on_hyphens=False)) or "")
 
@@ -510,6 +510,12 @@ def to_terminal() -> bool:
 
 
 UNLIMITED_WIDTH = 100_000
+
+
+def text_width() -> int:
+    """The width prose and next steps are written to: console().width, without loading rich
+    for a file or pipe (start-up: a write prints no table)."""
+    return console().width if to_terminal() else UNLIMITED_WIDTH
 
 
 def console(width: int | None = None) -> "Console":

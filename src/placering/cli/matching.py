@@ -203,9 +203,9 @@ def next_steps(lines: list[str]) -> None:
     """What the user can do now, as commands that run as printed (one per line, never wrapped:
     the comment after a command is left out when the line would not fit the terminal)."""
     if lines:
-        from .common import console
+        from .common import text_width
 
-        width = console().width
+        width = text_width()
         echo("Nästa steg:")
         for line in lines:
             text = f"  {line}"

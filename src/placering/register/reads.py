@@ -14,12 +14,13 @@ from typing import Any
 from ..jsondata import to_jsonable
 from ..storage.reads import Reader, as_date, as_json
 from ..text import canonical_org_nr, looks_like_org_nr, nfc
-from .search import search as search_register
 
 
 def search(reader: Reader, text: str, *, insats: str | None = None, route: str | None = None,
            status: str | None = None, municipality: str | None = None, limit: int = 20) -> list[dict]:
     """`register search TEXT` (register.views.search), read without SQLAlchemy."""
+    from .search import search as search_register
+
     hits = search_register(reader, text, insats=insats, route=route, status=status, municipality=municipality,
                            limit=limit)
     return to_jsonable([h.as_dict() for h in hits])

@@ -20,10 +20,12 @@ from ..storage import open_session, transaction
 from ..storage.history import require_actor
 from ..storage.models import Complaint, History, Proposal, Supplier, Unit, UnitRoute, Visit
 from ..text import nfc
-from . import csvio, service
+from . import service
 from .schema import num
 from .reads import hide_location  # noqa: F401  (one place: the reads use it too)
-from .search import search as search_register
+
+# Start-up: the CSV/workbook reader and the fuzzy search (rapidfuzz) are imported by the views
+# that use them, not by every register command.
 
 # --- show / search ---------------------------------------------------------------------------
 
@@ -112,6 +114,8 @@ def search(engine, text: str, *, insats: str | None = None, route: str | None = 
            municipality: str | None = None, limit: int = 20) -> list[dict]:
     """`register search TEXT`: the best matches, exact ids first."""
     with open_session(engine) as session:
+        from .search import search as search_register
+
         hits = search_register(session, text, insats=insats, route=route, status=status,
                                municipality=municipality, limit=limit)
     return to_jsonable([h.as_dict() for h in hits])
@@ -273,6 +277,8 @@ def read_register_file(data: bytes, name: str) -> tuple[dict, list[str], Any]:
     """(document, notes for the person, locate) from a file's bytes: JSON, CSV or an Excel
     workbook (.xlsx), by the name's extension or by the content."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    from . import csvio
+
     lower = name.lower()
     if lower.endswith(".xlsx") or (not lower.endswith((".csv", ".json")) and data.startswith(b"PK\x03\x04")):
         csv_doc, notes = csvio.read_xlsx(data, name)

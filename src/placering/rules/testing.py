@@ -37,12 +37,13 @@ from pathlib import Path
 
 from ..errors import Problem, ValidationError
 from ..paths import rules_dir
-from ..taxonomy import load_taxonomy
 from ..yamlio import line_of, load_yaml, plain
-from .facts import RegisterSnapshot, _date, request_fact
-from .reference import ReferenceEvaluator
-from .register_status import document_event_facts, plan_register_event
+from .facts import _date
 from .ruleset import RuleSet, load_ruleset
+
+# Start-up: reading the cases (`rules show`, `rules lint`) needs no evaluator; the reference
+# evaluator and the register-status rules (which load the database layer) are imported by the
+# functions that run a case.
 
 FILE_KEYS = ("description", "register", "unit_defaults", "request_defaults", "cases")
 CASE_KEYS = ("name", "description", "on", "request", "declined", "event", "register", "expect")
@@ -195,6 +196,10 @@ def _unit_ref(ref: str) -> tuple[str, str | None]:
 
 
 def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+    from ..taxonomy import load_taxonomy
+    from .facts import RegisterSnapshot, request_fact
+    from .reference import ReferenceEvaluator
+
     taxonomy = load_taxonomy()
     submitted = _date(case.request.get("submitted_on"))
     start = _date(case.request.get("start_on")) or submitted
@@ -271,6 +276,8 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
 
 
 def _run_event_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+    from .register_status import document_event_facts, plan_register_event
+
     facts, event_on = document_event_facts(case.register, case.event, ruleset)
     on = case.on or event_on
     planned = plan_register_event(facts, on, case.event["kind"], ruleset)
