@@ -18,28 +18,37 @@ import pytest
 
 from placering.cli import LAZY_COMMANDS, cli
 
-HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "rich", "numpy", "durable", "alembic", "placering.bench", "placering.rules.durable_engine")
+HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "rich", "numpy", "durable", "alembic", "placering.bench", "placering.rules.durable_engine",
+         "rapidfuzz", "ruamel", "placering.rules.reference", "placering.rules.vectorized", "placering.storage.models")
 
 SCRIPT = """
 import json, os, sys
 from placering.cli import main
 sys.argv = ["placering", *json.loads(os.environ["ARGS"])]
+code = 0
 try:
     main()
-except SystemExit:
-    pass
+except SystemExit as exc:
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+with open(os.environ["OUT"] + ".exit", "w") as f:
+    f.write(str(code))
 heavy = json.loads(os.environ["HEAVY"])
 with open(os.environ["OUT"], "w") as f:
     json.dump(sorted(h for h in heavy if any(m == h or m.startswith(h + ".") for m in sys.modules)), f)
 """
 
 
-def loaded_by(tmp_path, *args: str, db_url: str | None = None, env: dict | None = None) -> list[str]:
+def loaded_by(tmp_path, *args: str, db_url: str | None = None, env: dict | None = None, exit_code: int | None = None) -> list[str]:
+    """The HEAVY modules a whole `placering ARGS` process imported (its output a pipe, as in
+    a script); with `exit_code`, the command must also have ended with it (it did its work)."""
     out = tmp_path / "modules.json"
     env = dict(os.environ, ARGS=json.dumps(list(args)), HEAVY=json.dumps(HEAVY), OUT=str(out), **(env or {}))
+    env.pop("COLUMNS", None)
     if db_url:
         env["PLACERING_DATABASE_URL"] = db_url
-    subprocess.run([sys.executable, "-c", SCRIPT], env=env, check=True, capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, check=True, capture_output=True, timeout=120)
+    if exit_code is not None:
+        assert int((tmp_path / "modules.json.exit").read_text()) == exit_code, (args, done.stderr.decode()[-2000:])
     return json.loads(out.read_text())
 
 
@@ -134,3 +143,93 @@ def test_commands_on_a_server_load_no_database_layer(tmp_path, db_url, run):
             assert not {"sqlalchemy", "sqlmodel", "numpy", "durable", "alembic", "placering.bench"} & set(loaded), args
     # and it did reach the server: the decline is recorded under anna
     assert json.loads(run("request", "show", "R-1", "--json").stdout)["declines"][0]["by"] == "anna"
+
+
+# --- issue 22: what each read and write command imports --------------------------------------
+
+ENGINES_AND_TOOLS = {"numpy", "durable", "alembic", "placering.bench", "placering.rules.durable_engine"}
+ORM = {"sqlalchemy", "sqlmodel", "pydantic", "placering.storage.models"}
+
+
+@pytest.mark.parametrize("args", [["rules", "list"], ["rules", "show", "ELIG-AGE"], ["rules", "params"],
+                                  ["rules", "version"]])
+def test_rules_commands_load_no_database_layer(tmp_path, args):
+    """The rule files are read from disk: no SQLAlchemy, SQLModel or pydantic, and no evaluator
+    (`rules show` reads the rule tests that name the rule without running them)."""
+    loaded = loaded_by(tmp_path, *args, exit_code=0)
+    assert not (ORM | ENGINES_AND_TOOLS | {"placering.rules.reference", "placering.rules.vectorized"}) & set(loaded)
+
+
+@pytest.mark.parametrize("args", [["audit", "log"], ["audit", "log", "--limit", "3", "--kind", "unit"],
+                                  ["audit", "log", "--summary"]])
+def test_audit_log_reads_without_sqlalchemy(tmp_path, db_url, run, args):
+    """`audit log` reads history through the database's own driver (audit/reads.py)."""
+    from test_matching_support import load_register, unit
+
+    load_register(run, tmp_path, unit("U-1", free=3))
+    loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+    assert not (ORM | ENGINES_AND_TOOLS | {"ruamel", "rapidfuzz"}) & set(loaded)
+
+
+def test_audit_log_read_directly_is_the_orm_views_document(tmp_path, db_url, run):
+    """The direct read and the ORM view (what the server returns) give one document, and a
+    question that ends in an error still gets the ORM view's message."""
+    from placering.audit import views
+    from placering.audit.reads import log
+    from placering.storage import make_engine
+    from placering.storage.reads import open_reader
+    from test_matching_support import load_register, unit
+
+    load_register(run, tmp_path, unit("U-1", free=3, protected=True), unit("U-2", agreement="RA-9"))
+    assert run("register", "status", "U-2", "watch", "--note", "bevakas", "--by", "granskare").exit_code == 0
+    engine = make_engine(db_url)
+    for filters in ({}, {"limit": 2}, {"unit": "U-2"}, {"kind": "unit", "actor": "granskare"}, {"summary": True},
+                    {"show_protected": True}, {"action": "status", "since": __import__("datetime").date(2020, 1, 1)}):
+        with open_reader(db_url) as reader:
+            direct = log(reader, **filters)
+        assert direct == views.log(engine, **filters), filters
+    engine.dispose()
+    with open_reader(db_url) as reader:
+        assert log(reader, kind="nonsense") is None
+    bad = run("audit", "log", "--kind", "nonsense")
+    assert bad.exit_code != 0 and "nonsense" in bad.output
+
+
+def test_writes_load_no_evaluator_they_do_not_run(tmp_path, db_url, run):
+    """A write opens an ORM session (one write path: the library's functions, rules, authority
+    checks and history in one transaction) but loads neither numpy nor durable-rules, alembic,
+    the benchmarks, rich (no table printed) or the fuzzy search; a status change or a decline
+    runs no rules, so no evaluator either. A choice of a recommended unit checks it again with
+    the reference evaluator, not the columnar one."""
+    from test_matching_support import load_register, request, supplier_of, unit, write_request
+
+    doc = load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", free=3))
+    assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "handläggare").exit_code == 0
+    assert run("match", str(write_request(tmp_path, request("R-2"))), "--by", "handläggare").exit_code == 0
+    never = ENGINES_AND_TOOLS | {"rich", "rapidfuzz", "placering.rules.vectorized"}
+    writes = [
+        (["request", "decline", "R-1", "U-2", "--reason", "Ingen plats", "--by", "handläggare"], {"placering.rules.reference"}),
+        (["register", "status", "U-2", "watch", "--note", "bevakas", "--by", "registervård"], {"placering.rules.reference"}),
+        (["request", "choose", "R-2", "U-1", "--by", "handläggare"], set()),
+        (["register", "check", supplier_of(doc, "U-1"), "credit_rating", "--result", "pass", "--value", "80",
+          "--on", "2026-01-02", "--by", "registervård"], set()),
+        (["complaint", "add", "U-1", "--category", "documentation", "--on", "2026-01-02", "--by", "registervård"], set()),
+    ]
+    for args, also_never in writes:
+        loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+        assert "sqlmodel" in loaded, args  # it wrote through the library's ORM functions
+        assert not (never | also_never) & set(loaded), args
+    shown = json.loads(run("--json", "request", "show", "R-2").output)
+    assert shown["placement"]["unit_id"] == "U-1"
+    assert json.loads(run("--json", "request", "show", "R-1").output)["declines"][0]["unit_id"] == "U-2"
+
+
+def test_request_show_loads_no_durable_rules_or_alembic(tmp_path, db_url, run):
+    """`request show` rebuilds the latest decision's excluded units (the columnar evaluator on
+    the stored snapshot, matching/rebuild.py): numpy, but neither durable-rules nor alembic."""
+    from test_matching_support import load_register, request, unit, write_request
+
+    load_register(run, tmp_path, unit("U-1", free=3))
+    assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "handläggare").exit_code == 0
+    loaded = loaded_by(tmp_path, "request", "show", "R-1", db_url=db_url, exit_code=0)
+    assert not (ENGINES_AND_TOOLS - {"numpy"}) & set(loaded)
