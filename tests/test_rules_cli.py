@@ -63,6 +63,23 @@ def test_show_gives_versions_source_and_dated_parameters():
     assert "transition" in text and "removal_reason" in text and "event permit" in text
 
 
+def test_show_reads_the_rule_tests_again_when_a_case_file_changes(tmp_path):
+    """`rules show` keeps its index of the rule tests in the per-user cache: a changed or
+    removed case file is read again, and a case file with a problem is still reported."""
+    copy = tmp_path / "rules"
+    shutil.copytree(rules_dir(), copy)
+
+    def files() -> set[str]:
+        return {t["file"] for t in json.loads(rules("show", "ELIG-PERMIT-MISSING", "--rules", str(copy), "--json").output)["tested_by"]}
+
+    assert "skyddat_boende.yaml" in files()
+    (copy / "tests" / "skyddat_boende.yaml").unlink()
+    assert "skyddat_boende.yaml" not in files() and files()
+    (copy / "tests" / "broken.yaml").write_text("cases: [\n", encoding="utf-8")
+    broken = CliRunner().invoke(cli, ["rules", "show", "ELIG-PERMIT-MISSING", "--rules", str(copy)])
+    assert broken.exit_code != 0 and "broken.yaml" in broken.output
+
+
 def test_show_unknown_rule():
     r = rules("show", "ELIG-NOPE")
     assert r.exit_code == 3 and "ingen regel 'ELIG-NOPE'" in r.output

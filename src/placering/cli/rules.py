@@ -101,12 +101,11 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
         params.append({"name": name, "description": p.description, "unit": p.unit,
                        "values": [{"valid_from": v.valid_from, "valid_to": v.valid_to, "value": v.value,
                                    "source": str(v.source)} for v in p.values]})
-    from ..rules.testing import expected_rule_ids, load_cases
+    from ..rules.testing import tested_by_index
 
     tests_dir = rs.directory / "tests"
-    cases = load_cases(tests_dir) if tests_dir.is_dir() else []
-    tested_by = [{"file": Path(c.file).name, "line": c.line, "name": c.name}
-                 for c in cases if rule_id in expected_rule_ids(c)]
+    cases = tested_by_index(tests_dir) if tests_dir.is_dir() else []
+    tested_by = [{"file": c["file"], "line": c["line"], "name": c["name"]} for c in cases if rule_id in c["rules"]]
     doc = {"id": rule_id, "rules_version": rs.version, "versions": [_rule_dict(v) for v in versions],
            "parameters": params, "tested_by": tested_by}
     if wants_json(json_output):

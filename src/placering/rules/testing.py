@@ -165,6 +165,19 @@ def collect_cases(directory: Path) -> tuple[list[RuleCase], list[Problem]]:
     return cases, problems
 
 
+def tested_by_index(directory: Path) -> list[dict]:
+    """Each case of directory/*.yaml as {file, line, name, rules: the rule ids it expects}, for
+    `rules show`; kept in the per-user cache (diskcache.py) until a case file changes, so a
+    read of one rule does not parse every case file again. Problems raise as in load_cases."""
+    from ..diskcache import cached
+
+    def build() -> list[dict]:
+        return [{"file": Path(c.file).name, "line": c.line, "name": c.name, "rules": sorted(expected_rule_ids(c))}
+                for c in load_cases(directory)]
+
+    return cached("rule-tests-index", sorted(directory.glob("*.yaml")), build, extra=str(directory))
+
+
 def expected_rule_ids(case: RuleCase) -> set[str]:
     """Every rule id a case's expectations name."""
     exp = case.expect
