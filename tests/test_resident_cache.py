@@ -15,7 +15,12 @@ from test_matching_support import load_register, request, unit
 @pytest.fixture
 def two_instances(db_url, run, tmp_path):
     load_register(run, tmp_path, unit("U-1", free=2), unit("U-2", price=4500, free=1),
-                  unit("U-3", "direktupphandling", 5200, free=3))
+                  unit("U-3", "direktupphandling", 5200, free=3),
+                  # socialt boende: a framework unit for the reference price only (age 18–20),
+                  # two direct procurements, one above 1.25 × the reference
+                  unit("U-4", insats="socialt_boende", subs=["akutboende"], age=(18, 20)),
+                  unit("U-5", "direktupphandling", 1900, insats="socialt_boende", age=(18, 65)),
+                  unit("U-6", "direktupphandling", 6000, insats="socialt_boende", age=(18, 65)))
     add_people(db_url, {"hanna": (["handler"], None), "majken": (["maintainer"], None)})
     a, b = client(db_url), client(db_url)
     with a, b:
@@ -67,3 +72,18 @@ def test_a_warm_match_answers_as_a_cold_one_and_sees_another_instances_change(tw
     monkeypatch.setenv("PLACERING_RESIDENT", "0")
     cold_after = _match(hanna, "R-4")["documents"][0]
     assert _same(cold_after, "R-3") == _same(after, "R-3")
+
+
+def test_a_unit_below_the_cut_flagged_against_a_whole_reference_price_is_shown(two_instances):
+    """The reference price (4 000 kr, the framework price) is stored as a whole number: the
+    decision read back whole decides it as a price, as at decision time (it was refused as
+    'the rules no longer decide the stored register snapshot' under `bench web`)."""
+    hanna, _ = two_instances
+    r = hanna.post("/api/v1/requests/match?documents=full&limit=1",
+                   json=request("R-CUT", "socialt_boende", "akutboende", age=30))
+    assert r.status_code == 200, r.text
+    doc = r.json()["documents"][0]
+    assert doc["reference_price"] == 4000
+    assert [u["unit_id"] for u in doc["recommendations"]] == ["U-5"]
+    flagged = {b["unit_id"]: [f["code"] for f in b["flags"]] for b in doc["below_cut"]}
+    assert "PRICE_ABOVE_REFERENCE" in flagged["U-6"], flagged
