@@ -254,8 +254,11 @@ def _cpu_seconds(pid: int | None) -> float | None:
 
 
 def _form(req: dict) -> list[tuple[str, str]]:
-    """A request as the web page's form sends it."""
+    """A request as the web page's form sends it (the page dates it today: it starts tomorrow)."""
+    from datetime import timedelta
+
     person = req["person"]
+    req = dict(req, start_on=(today() + timedelta(days=1)).isoformat())
     fields = [("request_id", req["request_id"]), ("municipality", req["municipality"]),
               ("requester", req["requester"]), ("insats", req["insats"]), ("subcategory", req.get("subcategory") or ""),
               ("age", str(person["age"])), ("gender", person["gender"]), ("legal_basis", req["legal_basis"]),
@@ -288,7 +291,11 @@ async def _warm_matches(url: str, login: str, password: str, requests: list[dict
                 cpu_before = _cpu_seconds(pid)
             started = time.perf_counter()
             if web:
-                r = await client.post("/forfragningar/ny", data=_form(req), follow_redirects=False)
+                from urllib.parse import urlencode
+
+                r = await client.post("/forfragningar/ny", content=urlencode(_form(req)).encode("ascii"),
+                                      headers={"content-type": "application/x-www-form-urlencoded"},
+                                      follow_redirects=False)
                 good = r.status_code == 303
             else:
                 r = await client.post("/api/v1/requests/match?documents=none", json=req)
