@@ -320,6 +320,18 @@ def _warm_figures(timings: dict[str, list[float]]) -> dict[str, Any]:
             "server_cpu_ms_per_match": round(1000 * timings["cpu"][0], 1) if timings["cpu"] else None}
 
 
+def _rss_mb(pid: int | None) -> float | None:
+    """Resident memory of a process (Linux /proc), MB."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _load_average() -> str | None:
     try:
         with open("/proc/loadavg", encoding="ascii") as f:
@@ -477,11 +489,13 @@ def _match_scenario(engine, url: str, instances: int, matches: int, seed: int, p
     procs, urls = _start(url, instances)
     try:
         load_before = _load_average()
+        rss_started = _rss_mb(procs[0].pid)
         api = _warm_figures(asyncio.run(_warm_matches(urls[0], login, password, reqs[:matches + 3],
                                                       pid=procs[0].pid)))
         web = _warm_figures(asyncio.run(_warm_matches(urls[0], login, password, reqs[matches + 3:], web=True,
                                                       pid=procs[0].pid)))
         load_after = _load_average()
+        rss = {"started": rss_started, "after": _rss_mb(procs[0].pid)}
     finally:
         for proc in procs:
             proc.terminate()
@@ -491,7 +505,8 @@ def _match_scenario(engine, url: str, instances: int, matches: int, seed: int, p
             except subprocess.TimeoutExpired:
                 proc.kill()
     result = {"database": engine.dialect.name, "units": n_units, "instances": instances, "api": api, "web": web,
-              "cpus": os.cpu_count(), "load_average": {"before": load_before, "after": load_after}}
+              "cpus": os.cpu_count(), "load_average": {"before": load_before, "after": load_after},
+              "server_rss_mb": rss}
     engine.dispose()
     if wants_json(json_output):
         print_json(result)
@@ -500,3 +515,4 @@ def _match_scenario(engine, url: str, instances: int, matches: int, seed: int, p
                    f"({os.cpu_count()} CPUs)")
         _echo_warm("API", n_units, api)
         _echo_warm("web form", n_units, web)
+        click.echo(f"Server process memory (RSS): {rss['started']} MB started, {rss['after']} MB after the matches")
