@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import date
 
+import pytest
 from conftest import snapshot
 from sqlalchemy.engine import make_url
 
