@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import date
 
+import pytest
 from conftest import snapshot
 from sqlalchemy.engine import make_url
 
@@ -290,3 +291,37 @@ def test_a_deadlock_is_run_again_never_lost(run, tmp_path, db_url):
         assert len(retries) == 1
     names = {json.loads(run("register", "show", u, "--json").stdout)["name"] for u in ("U-1", "U-2")}
     assert all(n.count(" a") == 1 and n.count(" b") == 1 for n in names), names
+
+
+def test_a_servers_writers_queue_for_sqlite_instead_of_being_refused_as_busy(db_url, monkeypatch):
+    """Many writer threads of one process (a server's thread pool) at once, each holding the
+    write lock a while: each waits its turn and succeeds, although together they wait far
+    longer than the busy timeout (SQLite's own polling wait refused the unlucky ones)."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    import time
+
+    from sqlalchemy import text as sql
+
+    from placering.storage import make_engine, transaction
+
+    monkeypatch.setenv("PLACERING_BUSY_TIMEOUT", "0.2")
+    engine = make_engine(db_url)
+    outcomes: list[str] = []
+
+    def write(i: int) -> None:
+        try:
+            with transaction(engine) as session:
+                session.execute(sql("UPDATE alembic_version SET version_num = version_num"))
+                time.sleep(0.1)  # holds SQLite's write lock
+            outcomes.append("ok")
+        except Exception as exc:  # noqa: BLE001 - what the writer met is the outcome
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.dispose()
+    assert outcomes == ["ok"] * 8

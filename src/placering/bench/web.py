@@ -232,21 +232,112 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
-async def _warm_matches(url: str, login: str, password: str, requests: list[dict]) -> list[float]:
+def _server_ms(r) -> float | None:
+    """The server's own time for an answer (its Server-Timing header), in seconds."""
+    value = r.headers.get("server-timing", "")
+    if "dur=" not in value:
+        return None
+    try:
+        return float(value.split("dur=", 1)[1].split(";")[0].split(",")[0]) / 1000
+    except ValueError:
+        return None
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+def _form(req: dict) -> list[tuple[str, str]]:
+    """A request as the web page's form sends it (the page dates it today: it starts tomorrow)."""
+    from datetime import timedelta
+
+    person = req["person"]
+    req = dict(req, start_on=(today() + timedelta(days=1)).isoformat())
+    fields = [("request_id", req["request_id"]), ("municipality", req["municipality"]),
+              ("requester", req["requester"]), ("insats", req["insats"]), ("subcategory", req.get("subcategory") or ""),
+              ("age", str(person["age"])), ("gender", person["gender"]), ("legal_basis", req["legal_basis"]),
+              ("urgency", req["urgency"]), ("start_on", req["start_on"]), ("places", str(req.get("places") or 1))]
+    fields += [("needs", n) for n in person.get("needs") or []]
+    if person.get("protected_identity"):
+        fields.append(("protected_identity", "on"))
+    for key in ("home_municipality", "max_distance_km", "max_daily_price"):
+        if req.get(key) is not None:
+            fields.append((key, str(req[key])))
+    fields += [("avoid_municipalities", m) for m in req.get("avoid_municipalities") or []]
+    return fields
+
+
+async def _warm_matches(url: str, login: str, password: str, requests: list[dict], *, web: bool = False,
+                        pid: int | None = None) -> dict[str, list[float]]:
+    """Matches one after another on one instance (`web`: submitted through the web page's form,
+    else POST /api/v1/requests/match): the client's and the server's time of each, and the
+    server process's CPU time per match. The first three warm the instance and are not counted."""
     import httpx
 
-    out = []
+    out: dict[str, list[float]] = {"client": [], "server": [], "cpu": []}
     async with httpx.AsyncClient(timeout=120, base_url=url) as client:
         r = await client.post("/api/v1/auth/session", json={"login": login, "password": password})
         client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        warm = 3
+        cpu_before = None
         for i, req in enumerate(requests):
+            if i == warm:
+                cpu_before = _cpu_seconds(pid)
             started = time.perf_counter()
-            r = await client.post("/api/v1/requests/match?documents=none", json=req)
-            if r.status_code != 200:
+            if web:
+                from urllib.parse import urlencode
+
+                r = await client.post("/forfragningar/ny", content=urlencode(_form(req)).encode("ascii"),
+                                      headers={"content-type": "application/x-www-form-urlencoded"},
+                                      follow_redirects=False)
+                good = r.status_code == 303
+            else:
+                r = await client.post("/api/v1/requests/match?documents=none", json=req)
+                good = r.status_code == 200
+            if not good:
                 raise CliError(f"a warm match failed: {r.status_code} {r.text[:300]}", 1)
-            if i >= 3:  # the first ones warm the instance (the register's facts, the rules)
-                out.append(time.perf_counter() - started)
+            if i >= warm:
+                out["client"].append(time.perf_counter() - started)
+                server = _server_ms(r)
+                if server is not None:
+                    out["server"].append(server)
+        cpu_after = _cpu_seconds(pid)
+        if cpu_before is not None and cpu_after is not None and out["client"]:
+            out["cpu"] = [(cpu_after - cpu_before) / len(out["client"])]
     return out
+
+
+def _warm_figures(timings: dict[str, list[float]]) -> dict[str, Any]:
+    return {"matches": len(timings["client"]), "client_p50_ms": _pct(timings["client"], 0.5),
+            "client_p95_ms": _pct(timings["client"], 0.95), "server_p50_ms": _pct(timings["server"], 0.5),
+            "server_p95_ms": _pct(timings["server"], 0.95),
+            "server_cpu_ms_per_match": round(1000 * timings["cpu"][0], 1) if timings["cpu"] else None}
+
+
+def _rss_mb(pid: int | None) -> float | None:
+    """Resident memory of a process (Linux /proc), MB."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _load_average() -> str | None:
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return None
 
 
 @bench.command("web")
@@ -260,8 +351,12 @@ async def _warm_matches(url: str, login: str, password: str, requests: list[dict
 @click.option("--warm-matches", type=click.IntRange(0, 10_000), default=0, show_default=True,
               help="Afterwards, time this many matches one after another on a warm instance.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed of the work mix.")
+@click.option("--scenario", type=click.Choice(["mixed", "match"]), default="mixed", show_default=True,
+              help="mixed: the people's mixed work (then --warm-matches); match: only --warm-matches "
+                   "(default 50) matches one after another on a warm instance, through the API and "
+                   "through the web page's form, with the server's own time and CPU per match.")
 @json_option
-def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int, seed: int,
+def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int, seed: int, scenario: str,
             json_output: bool) -> None:
     """Run P simulated people against N server instances on --db; figures and consistency."""
     from ..demo import generate_requests
@@ -283,6 +378,8 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
         setup["units"] = list(s.scalars(select(Unit.unit_id).order_by(Unit.unit_id).limit(200)))
         first_id = (s.scalar(select(func.max(History.id))) or 0) + 1
     password = secrets.token_urlsafe(16)
+    if scenario == "match":
+        return _match_scenario(engine, url, instances, warm_matches or 50, seed, password, json_output)
     roster = _people(people)
     _accounts(engine, roster, password)
     tag = uuid.uuid4().hex[:6]
@@ -298,13 +395,22 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
         for i, (login, role) in enumerate(roster):
             mine = [r for r in reqs[i::people] if role != "social_worker" or r["municipality"] == "Göteborg"]
             persons.append(Person(login, role, password, urls, mine, seed * 1000 + i))
+        load_before = _load_average()
         started = time.perf_counter()
         asyncio.run(_run(persons, ops, setup, stats))
         seconds = time.perf_counter() - started
-        warm = []
+        load_after = _load_average()
+        placed: Counter = Counter()
+        for p in persons:
+            placed.update(p.placed)
+        counts = stats["counts"]
+        # before the warm matches below, which add decisions the mixed work did not make
+        checks = _consistency(engine, setup["free"], placed, Counter({k: counts[k]["ok"] for k in WRITES}), first_id)
+        warm = None
         if warm_matches:
             handler = next(login for login, role in roster if role == "handler")
-            warm = asyncio.run(_warm_matches(urls[0], handler, password, reqs[-(warm_matches + 4):]))
+            warm = _warm_figures(asyncio.run(_warm_matches(urls[0], handler, password, reqs[-(warm_matches + 4):],
+                                                           pid=procs[0].pid)))
     finally:
         for proc in procs:
             proc.terminate()
@@ -313,12 +419,7 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    placed: Counter = Counter()
-    for p in persons:
-        placed.update(p.placed)
-    counts, latency = stats["counts"], stats["latency"]
-    ok = Counter({k: counts[k]["ok"] for k in WRITES})
-    checks = _consistency(engine, setup["free"], placed, ok, first_id)
+    latency = stats["latency"]
     rows = []
     for k in KINDS:
         lat = latency.get(k, [])
@@ -335,16 +436,18 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
               "units": n_units, "seconds": round(seconds, 2), "requests_per_second": round(total / seconds, 1),
               "requests": total, "errors": errors, "operations": rows, "consistency": checks,
               "conflict_kinds": dict(stats["conflict_kinds"].most_common()),
-              "error_examples": stats["error_examples"], "cpus": os.cpu_count()}
+              "error_examples": stats["error_examples"], "cpus": os.cpu_count(),
+              "load_average": {"before": load_before, "after": load_after}}
     if warm:
-        result["warm_match"] = {"matches": len(warm), "p50_ms": _pct(warm, 0.5), "p95_ms": _pct(warm, 0.95)}
+        result["warm_match"] = warm
     engine.dispose()
     if wants_json(json_output):
         print_json(result)
     else:
         click.echo(f"{engine.dialect.name}: {people} people × {ops} operations on {instances} server instances "
                    f"({n_units} units): {total} requests in {seconds:.1f} s = {result['requests_per_second']} "
-                   f"requests/s, {errors} errors ({os.cpu_count()} CPUs)")
+                   f"requests/s, {errors} errors ({os.cpu_count()} CPUs, load average {load_before} → "
+                   f"{load_after})")
         print_table(rows, [("operation", "Operation"), ("requests", "Requests"), ("ok", "OK"),
                            ("conflicts", "Conflicts"), ("errors", "Errors"), ("skipped", "Skipped"),
                            ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms")])
@@ -356,8 +459,60 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
         print_table([dict(c, ok="yes" if c["ok"] else "NO") for c in checks],
                     [("check", "Consistency check"), ("ok", "OK"), ("detail", "Detail")])
         if warm:
-            w = result["warm_match"]
-            click.echo(f"Warm match at {n_units} units: {w['matches']} matches one after another, p50 {w['p50_ms']} ms, "
-                       f"p95 {w['p95_ms']} ms")
+            _echo_warm("API", n_units, warm)
     if not all(c["ok"] for c in checks):
         raise CliError("the register is inconsistent after the load test (see above)", 1)
+
+
+def _echo_warm(how: str, n_units: int, w: dict[str, Any]) -> None:
+    click.echo(f"Warm match at {n_units} units ({how}): {w['matches']} matches one after another: client p50 "
+               f"{w['client_p50_ms']} / p95 {w['client_p95_ms']} ms, server p50 {w['server_p50_ms']} / p95 "
+               f"{w['server_p95_ms']} ms, server CPU {w['server_cpu_ms_per_match']} ms per match")
+
+
+def _match_scenario(engine, url: str, instances: int, matches: int, seed: int, password: str,
+                    json_output: bool) -> None:
+    """`--scenario match`: one handler's matches one after another on a warm instance (the
+    others idle), through the API and then through the web page's form."""
+    from ..demo import generate_requests
+    from ..storage.models import Unit
+
+    tag = uuid.uuid4().hex[:6]
+    login = f"bench-match-{tag}"
+    _accounts(engine, [(login, "handler")], password)
+    reqs = [dict(r, request_id=f"WM-{tag}-{i}") for i, r in enumerate(generate_requests(2 * (matches + 3),
+                                                                                       seed=seed))]
+    for r in reqs:
+        r["municipality"] = r.get("municipality") or "Göteborg"
+    with engine.connect() as conn:
+        n_units = conn.execute(select(func.count()).select_from(Unit)).scalar()
+    procs, urls = _start(url, instances)
+    try:
+        load_before = _load_average()
+        rss_started = _rss_mb(procs[0].pid)
+        api = _warm_figures(asyncio.run(_warm_matches(urls[0], login, password, reqs[:matches + 3],
+                                                      pid=procs[0].pid)))
+        web = _warm_figures(asyncio.run(_warm_matches(urls[0], login, password, reqs[matches + 3:], web=True,
+                                                      pid=procs[0].pid)))
+        load_after = _load_average()
+        rss = {"started": rss_started, "after": _rss_mb(procs[0].pid)}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    result = {"database": engine.dialect.name, "units": n_units, "instances": instances, "api": api, "web": web,
+              "cpus": os.cpu_count(), "load_average": {"before": load_before, "after": load_after},
+              "server_rss_mb": rss}
+    engine.dispose()
+    if wants_json(json_output):
+        print_json(result)
+    else:
+        click.echo(f"{result['database']}, {n_units} units, load average {load_before} → {load_after} "
+                   f"({os.cpu_count()} CPUs)")
+        _echo_warm("API", n_units, api)
+        _echo_warm("web form", n_units, web)
+        click.echo(f"Server process memory (RSS): {rss['started']} MB started, {rss['after']} MB after the matches")

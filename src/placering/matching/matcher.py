@@ -658,11 +658,15 @@ class MatchContext:
         from ..rules import load_ruleset
         from .snapshots import load_snapshot
 
+        from .resident import cache_of
+
         bind = source.get_bind() if hasattr(source, "get_bind") else source
         ruleset = ruleset or load_ruleset(rules_dir)
         snapshot, revision, as_of = load_snapshot(bind, insatser=insatser, store=store)
-        return cls(ruleset, load_evaluator(engine, ruleset, snapshot), snapshot, load_taxonomy(),
-                   revision=revision, as_of=as_of)
+        cache = cache_of(bind) if insatser is not None else None
+        evaluator = load_evaluator(engine, ruleset, snapshot) if cache is None else \
+            cache.evaluator(revision, as_of, snapshot, ruleset, engine, lambda: load_evaluator(engine, ruleset, snapshot))
+        return cls(ruleset, evaluator, snapshot, load_taxonomy(), revision=revision, as_of=as_of)
 
     def preload_unit_labels(self, session: Any) -> None:
         """Read every unit's name and municipality at once, for a batch: one query instead of

@@ -93,7 +93,10 @@ class _Inputs:
                                  price_confirmation_months=self.ruleset.param("price_confirmation_months",
                                                                               request.submitted_on))
         # The price reference the decision used (framework and final prices then), not today's.
-        self.fact["reference_price"] = document.get("reference_price")
+        # A float, as decided (facts.reference_price): a stored document may hold a whole
+        # number of kronor as an integer (1280 for 1280.0), and a flag's values would differ.
+        reference = document.get("reference_price")
+        self.fact["reference_price"] = float(reference) if reference is not None else None
         self.on = date.fromisoformat(document["evaluated_on"])
         self.protected = {c["unit"]["unit_id"] for c in self.cands if c["unit"].get("protected_address")}
         return self

@@ -36,6 +36,7 @@ from ..errors import PlaceringError
 from ..memory import gc_paused
 from ..rules.facts import RegisterSnapshot
 from ..storage.history import current_revision
+from .resident import cache_of
 from ..storage.models import RegisterSnapshot as SnapshotRow
 from ..storage.models import SnapshotBlob, StoredRuleSet
 
@@ -143,7 +144,12 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
             # revision whose snapshot was missing ("… is not stored" when it was shown;
             # found by `bench web`: a third of the matches under concurrent checks).
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        revision = current_revision(session)
+        revision = current_revision(session)  # every call: a change by anyone moves it (resident.py)
+        cache = cache_of(engine) if wanted is not None else None
+        if cache is not None:
+            kept = cache.snapshot(revision, on, wanted)
+            if kept is not None:
+                return kept, revision, on
         try:
             snap = _read(session, revision, on, wanted)
         except TamperedSnapshot as exc:
@@ -151,7 +157,7 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
             discard |= exc.digests
             snap = None
         if snap is not None:
-            return snap, revision, on
+            return (cache.put(revision, snap, wanted) if cache is not None else snap), revision, on
         with gc_paused():  # the whole register as small dicts (memory.py): about half the time at 20,000 units
             full = None
             try:
@@ -170,6 +176,8 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
         full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted},
                                 final_prices=full.final_prices,
                                 digests={i: full.digests[i] for i in wanted if i in full.digests})
+        if unchanged and cache is not None:  # the facts of `revision` exactly: kept for the next request
+            full = cache.put(revision, full, wanted)
     return full, revision, on
 
 
@@ -388,10 +396,15 @@ def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> N
 
 def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> RegisterSnapshot:
     """The stored snapshot a decision was made on (one insats); an error when it is missing."""
+    cache = cache_of(session.get_bind())
+    if cache is not None:
+        kept = cache.snapshot(revision, on, [insats])
+        if kept is not None:
+            return kept
     snap = _read(session, revision, on, [insats])
     if snap is None:
         raise SnapshotError(f"the register snapshot of revision {revision} as of {on.isoformat()} is not stored")
-    return snap
+    return cache.put(revision, snap, [insats]) if cache is not None else snap
 
 
 # -- rule sets ---------------------------------------------------------------------------------

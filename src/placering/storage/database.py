@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 import time
@@ -223,26 +224,58 @@ def require_current(engine: Engine) -> None:
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session whose work is committed as one unit, or not at all if anything raises.
 
-    On SQLite it holds the write lock from its first statement (BEGIN IMMEDIATE); a writer that
-    finds the database busy for longer than the busy timeout gets `DatabaseBusy`. On PostgreSQL
+    On SQLite it holds the write lock from its first statement (BEGIN IMMEDIATE), after this
+    process's earlier writers (`_writer_queue`); a writer that finds the database busy for longer
+    than the busy timeout gets `DatabaseBusy`. On PostgreSQL
     writers lock the rows they change (`lock_row`), so concurrent changes queue up.
     """
     from sqlmodel import Session
 
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            if engine.dialect.name == "sqlite":
-                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            yield session
-            session.commit()
-        except OperationalError as exc:
-            session.rollback()
-            if is_busy(exc):
-                raise busy_error() from None
-            raise
-        except BaseException:
-            session.rollback()
-            raise
+    queue = _writer_queue(engine) if engine.dialect.name == "sqlite" else None
+    if queue is not None and not queue.acquire(timeout=QUEUE_WAITS * busy_timeout()):
+        raise busy_error()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                if engine.dialect.name == "sqlite":
+                    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                yield session
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                if is_busy(exc):
+                    raise busy_error() from None
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+    finally:
+        if queue is not None:
+            queue.release()
+
+
+# SQLite's own wait for its write lock polls (sleeping up to 100 ms between tries): with many
+# writers waiting at once, a writer can lose every try for the whole busy timeout while others
+# get in, and was refused as busy ("database busy" under the 50-person `bench web`). So a
+# process's writers first queue among themselves, one at a time per database file, and only the
+# one at the front waits for SQLite's lock (against other processes' fronts). The queue is a
+# re-entrant lock: a transaction opened inside another in the same thread waits for SQLite as
+# before. Waiting in the queue is bounded too: QUEUE_WAITS times the busy timeout.
+QUEUE_WAITS = 10
+_QUEUES: dict[str, threading.RLock] = {}
+_QUEUES_LOCK = threading.Lock()
+
+
+def _writer_queue(engine: Engine) -> threading.RLock | None:
+    name = engine.url.database
+    if not name or name == ":memory:":
+        return None
+    key = os.path.realpath(name) if not name.startswith("file:") else name
+    with _QUEUES_LOCK:
+        queue = _QUEUES.get(key)
+        if queue is None:
+            queue = _QUEUES[key] = threading.RLock()
+        return queue
 
 
 # SQLSTATEs after which re-running the whole transaction is correct: it read nothing that
