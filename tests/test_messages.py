@@ -37,8 +37,8 @@ def test_refusals_are_swedish(loaded, engine):
          "Fel: ingen enhet med id 'U-9999' i registret (sök med 'placering register search')\n"),
         (("register", "status", "U-1001", "published", "--by", "k"), "Fel: enheten U-1001 har redan status publicerad\n"),
         (("register", "status", "U-1001", "paused", "--by", "k"),
-         "Fel: okänd enhetsstatus 'paused' (kända: pending_entry, published, watch, unpublished, "
-         "recommendation_stop, removed)\n"),
+         "Fel: okänd enhetsstatus 'paused' (kända: inträdeskontroll pågår, publicerad, bevakning, avpublicerad, "
+         "rekommendationsstopp eller borttagen)\n"),
         (("register", "status", "U-1001", "watch", "--on", "2999-01-01", "--by", "k"),
          "Fel: --on: datumet 2999-01-01 ligger i framtiden"),
         (("register", "status", "U-1001", "watch", "--on", "1 maj", "--by", "k"),

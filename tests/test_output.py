@@ -296,7 +296,7 @@ def test_config_file_gives_database_actor_and_rules(db_url, tmp_path, monkeypatc
     assert entries and {e["actor"] for e in entries} == {"anna.konfig"}
     config.write_text('databas = "x"\n', encoding="utf-8")
     bad = run.invoke(cli, ["register", "search", "x"], env=env)
-    assert bad.exit_code == 2 and "okända inställningar databas" in bad.stderr
+    assert bad.exit_code == 2 and "okänd inställning databas" in bad.stderr
 
 
 def test_a_read_command_creates_no_database(tmp_path, monkeypatch):

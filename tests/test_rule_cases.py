@@ -14,4 +14,4 @@ CASES = load_cases(rules_dir() / "tests")
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_rule_case(case):
     result = run_case(case, load_ruleset())
-    assert result.passed, f"{case.file}:{case.line}: " + "; ".join(result.failures)
+    assert result.passed, f"{case.file}:{case.line}: " + "; ".join(str(f) for f in result.failures)

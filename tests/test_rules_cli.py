@@ -60,7 +60,7 @@ def test_show_gives_versions_source_and_dated_parameters():
     assert {"file": "skyddat_boende.yaml", "line": 38,
             "name": "2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)"} in doc["tested_by"]
     text = rules("show", "STATUS-PERMIT-LOST").output
-    assert "transition" in text and "removal_reason" in text and "event permit" in text
+    assert "transition" in text and "removal_reason" in text and "händelse permit" in text
 
 
 def test_show_reads_the_rule_tests_again_when_a_case_file_changes(tmp_path):
@@ -105,8 +105,8 @@ def test_lint_lists_every_problem_and_fails(tmp_path):
     assert r.exit_code == 2
     lines = r.output.splitlines()
     assert lines[0] == f"Fel: 2 fel i {d}:"
-    assert any(line.startswith(f"{p}:") and "regel ELIG-CAPACITY: typerna stämmer inte: 'lt' jämför int "
-               "('unit.free_places') med date ('request.start_on')" in line for line in lines)
+    assert any(line.startswith(f"{p}:") and "regel ELIG-CAPACITY: typerna stämmer inte: 'lt' jämför heltal "
+               '("unit.free_places") med datum ("request.start_on")' in line for line in lines)
     assert any("regel ELIG-DECLINED: okänd operator 'inside'" in line for line in lines)
     doc = json.loads(rules("lint", "--rules", str(d), "--json").output)
     assert not doc["ok"] and len(doc["problems"]) == 2 and all(x["line"] for x in doc["problems"])
@@ -125,7 +125,7 @@ def test_test_runs_the_cases():
     r = rules("test")
     assert r.exit_code == 0
     assert "skyddat_boende: 2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)" in r.output
-    assert r.output.strip().endswith("0 failed")
+    assert r.output.strip().endswith("0 underkända")
     doc = json.loads(rules("test", "--json").output)
     assert doc["failed"] == 0 and doc["passed"] == len(doc["cases"])
 
@@ -138,7 +138,7 @@ def test_test_fails_when_a_rule_changes(tmp_path):
                  .replace("valid_to: 2024-03-31", "valid_to: 2024-04-01"), encoding="utf-8")
     r = rules("test", "--rules", str(d))
     assert r.exit_code == 1
-    assert "FAIL skyddat_boende: 2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)" in r.output
+    assert "FEL  skyddat_boende: 2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)" in r.output
     assert "expected eligible" not in r.output or "U-SKB" in r.output
 
 
@@ -180,7 +180,7 @@ def test_show_ranking_policy():
     assert v["last_resort"] == ["direktupphandling"] and v["recommendations"] == 3
     assert v["sort_keys"][0] == {"key": "needs_fit", "order": "desc"}
     text = rules("show", "RANK-PRIORITY-ORDER").output
-    assert "route order: egen_regi, ramavtal, iop, direktupphandling (last resort: direktupphandling)" in text
+    assert "regiformsordning: egen_regi, ramavtal, iop, direktupphandling (sista utväg: direktupphandling)" in text
 
 
 def test_lint_finds_unknown_rule_ids_in_cases(tmp_path):

@@ -93,22 +93,22 @@ def test_field_outside_scope(tmp_path):
 
 def test_date_compared_with_number(tmp_path):
     assert problems(tmp_path, rule("{lt: [request.start_on, 5]}")) == [
-        "r.yaml:8, rule ELIG-X: type mismatch: 'lt' compares date ('request.start_on') with int (5)"]
+        "r.yaml:8, rule ELIG-X: type mismatch: 'lt' compares date (\"request.start_on\") with whole number (5)"]
 
 
 def test_ordering_on_text_is_refused(tmp_path):
     assert problems(tmp_path, rule("{gt: [unit.status, published]}")) == [
-        "r.yaml:8, rule ELIG-X: 'gt' orders numbers and dates only, not str ('unit.status')"]
+        "r.yaml:8, rule ELIG-X: 'gt' orders numbers and dates only, not text (\"unit.status\")"]
 
 
 def test_in_needs_a_list(tmp_path):
     assert problems(tmp_path, rule("{in: [unit.status, published]}")) == [
-        "r.yaml:8, rule ELIG-X: type mismatch: 'in' needs a list as its second operand, got str ('published')"]
+        "r.yaml:8, rule ELIG-X: type mismatch: 'in' needs a list as its second operand, got text (\"published\")"]
 
 
 def test_arithmetic_needs_numbers(tmp_path):
     assert problems(tmp_path, rule("{gt: [route.daily_price, {mul: [unit.status, 2]}]}")) == [
-        "r.yaml:8, rule ELIG-X: type mismatch: 'mul' needs numbers, got str ('unit.status')"]
+        "r.yaml:8, rule ELIG-X: type mismatch: 'mul' needs numbers, got text (\"unit.status\")"]
 
 
 def test_invalid_pattern(tmp_path):
@@ -246,7 +246,7 @@ def test_ranking_policy_is_validated(tmp_path):
         "ramavtal, iop, direktupphandling",
         "r.yaml:9, rule RANK-X, field 'last_resort': last_resort must list routes that are in route_order",
         "r.yaml:10, rule RANK-X, field 'sort_keys': sort key must be {key: one of needs_fit, daily_price, "
-        "distance_km, unit_id, org_nr, free_places, agreement_id, order: asc|desc}, got {'key': 'shoe_size', 'order': 'asc'}",
+        "distance_km, unit_id, org_nr, free_places, agreement_id, order: asc|desc}, got {\"key\": \"shoe_size\", \"order\": \"asc\"}",
         "r.yaml:11, rule RANK-X, field 'recommendations': recommendations must be a positive whole number, got 0",
     ]
 

@@ -224,7 +224,7 @@ def test_labels_are_accepted_wherever_codes_are(removed):
     refused = run("register", "check", "556677-8899", "F-skatt", "--result", "dålig", "--on", "2024-12-01",
                   "--by", "kontroll")
     assert refused.exit_code == 2
-    assert refused.stderr == "Fel: okänt kontrollresultat 'dålig' (kända: pass, fail, unavailable)\n"
+    assert refused.stderr == "Fel: okänt kontrollresultat 'dålig' (kända: godkänd, underkänd eller kunde inte göras)\n"
 
 
 def test_a_decimal_comma_in_a_price(last_place_taken):
@@ -414,7 +414,7 @@ def _rules_copy(tmp_path):
 def test_rule_test_eligible_is_an_exact_set(run, tmp_path):
     """`eligible:` lists exactly the eligible units: one more eligible unit fails the case."""
     d = _rules_copy(tmp_path)
-    assert ok(run("rules", "test", "--rules", str(d))).stdout.strip().endswith(" 0 failed")
+    assert ok(run("rules", "test", "--rules", str(d))).stdout.strip().endswith(" 0 underkända")
     p = d / "tests" / "eligibility.yaml"
     text = p.read_text(encoding="utf-8")
     before = "      eligible: [U-OK, U-MOLNDAL, U-EGEN-GBG, U-EGEN-SHARED]\n"  # the price-cap case
@@ -422,10 +422,10 @@ def test_rule_test_eligible_is_an_exact_set(run, tmp_path):
     p.write_text(text.replace(before, "      eligible: [U-OK, U-MOLNDAL, U-EGEN-GBG]\n"), encoding="utf-8")
     result = run("rules", "test", "--rules", str(d))
     assert result.exit_code == 1
-    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
-    assert failed == ["FAIL eligibility: Pristak: dyrare ramavtal utesluts, billigare behörigt"], result.stdout
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FEL ")]
+    assert failed == ["FEL  eligibility: Pristak: dyrare ramavtal utesluts, billigare behörigt"], result.stdout
     assert "U-EGEN-SHARED" in result.stdout.split(failed[0])[1].split("\nok")[0]
-    assert result.stdout.strip().endswith(" 1 failed")
+    assert result.stdout.strip().endswith(" 1 underkända")
 
 
 def test_lint_reports_every_kind_of_problem_in_one_run(run, tmp_path):

@@ -28,8 +28,9 @@ from typing import Any
 
 import click
 
-from .errors import Problem, ValidationError
+from .errors import Problem, Refused, ValidationError
 from .text import nfc
+from .i18n import msg
 
 # --- limits -----------------------------------------------------------------------------------
 
@@ -70,24 +71,24 @@ from .clock import STOCKHOLM, today  # noqa: F401  (the register's days are Swed
 _BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
-def bad_character(value: str) -> str | None:
+def bad_character(value: str) -> "Message | None":
     m = _BAD.search(value)
     if m is None:
         return None
     ch = m.group()
     if unicodedata.category(ch) == "Cs":
-        return f"a lone surrogate (U+{ord(ch):04X}) is not text"
+        return msg("text.lone_surrogate", char=f"U+{ord(ch):04X}")
     if ch in BIDI_CONTROLS:
-        return f"contains a bidirectional control character (U+{ord(ch):04X}), which changes how text reads"
-    return "contains NUL" if ch == "\0" else f"contains a control character (U+{ord(ch):04X})"
+        return msg("text.bidi_control", char=f"U+{ord(ch):04X}")
+    return msg("text.nul") if ch == "\0" else msg("text.control_character", char=f"U+{ord(ch):04X}")
 
 
 def in_sweden(lat: float, lon: float) -> str | None:
     """Why a position is not in Sweden, or None."""
     if SWEDEN_LAT[0] <= lat <= SWEDEN_LAT[1] and SWEDEN_LON[0] <= lon <= SWEDEN_LON[1]:
         return None
-    return (f"position {lat:g}, {lon:g} is outside Sweden (latitude {SWEDEN_LAT[0]:g}–{SWEDEN_LAT[1]:g}, "
-            f"longitude {SWEDEN_LON[0]:g}–{SWEDEN_LON[1]:g})")
+    return msg("location.outside_sweden", lat=f"{lat:g}", lon=f"{lon:g}", lat_range=f"{SWEDEN_LAT[0]:g}–{SWEDEN_LAT[1]:g}",
+               lon_range=f"{SWEDEN_LON[0]:g}–{SWEDEN_LON[1]:g}")
 
 
 def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: bool = False) -> str:
@@ -97,21 +98,21 @@ def clean_text(value: Any, *, kind: str = "note", free: bool = True, empty_ok: b
     NUL and lone surrogates are refused rather than stripped: what is stored is what was sent.
     """
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not text")
+        raise Refused(msg("value.not_text", value=_show(value)))
     problem = bad_character(value)
     if problem:
-        raise ValueError(problem)
+        raise Refused(problem)
     if kind == "id" and _SPACE.search(value):
         # "U 9001\t" would be stored as "U 9001": what is stored would not be what was sent
-        raise ValueError(f"{_show(value)} holds white space; an id is one word (e.g. U-9001)")
+        raise Refused(msg("value.id_has_space", value=_show(value)))
     value = nfc(value)
     if not value and not empty_ok:
-        raise ValueError("must not be empty")
+        raise Refused(msg("value.empty"))
     limit = MAX_LENGTH[kind]
     if len(value) > limit:
-        raise ValueError(f"is {len(value)} characters long; at most {limit}")
+        raise Refused(msg("value.too_long", length=len(value), limit=limit))
     if free and contains_personnummer(value):
-        raise ValueError(IDENTITY_NUMBER_MESSAGE)
+        raise Refused(msg("value.identity_number"))
     return value
 
 
@@ -312,37 +313,45 @@ def whole(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int:
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)
         else:
-            raise ValueError(f"{_show(value)} is not a whole number")
+            raise Refused(msg("value.not_whole_number", value=_show(value)))
     if not lo <= value <= hi:
-        raise ValueError(f"{_show(value)} is out of range ({lo} to {hi})")
+        raise Refused(msg("value.out_of_range", value=_show(value), lo=lo, hi=hi))
     return value
 
 
 def finite(value: Any, *, lo: float = -MAX_AMOUNT, hi: float = MAX_AMOUNT) -> float:
     """A finite number within [lo, hi]; JSON true/false are not numbers."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{_show(value)} is not a number")
+        raise Refused(msg("value.not_a_number", value=_show(value)))
     if isinstance(value, int) and not lo <= value <= hi:
-        raise ValueError(f"{_show(value)} is out of range ({lo:g} to {hi:g})")
+        raise Refused(msg("value.out_of_range", value=_show(value), lo=f"{lo:g}", hi=f"{hi:g}"))
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{value} is not a finite number")
+        raise Refused(msg("value.not_finite", value=str(value)))
     if not lo <= value <= hi:
-        raise ValueError(f"{value:g} is out of range ({lo:g} to {hi:g})")
+        raise Refused(msg("value.out_of_range", value=f"{value:g}", lo=f"{lo:g}", hi=f"{hi:g}"))
     return value
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A refused value as a person reads it: text in quotes (never a Python repr), numbers as written."""
+    shown = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r") if isinstance(value, str) else ""
+    text = f"'{shown}'" if isinstance(value, str) else ("null" if value is None else str(value).lower()
+                                                        if isinstance(value, bool) else str(value))
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def not_future(day: date, what: str = "the date") -> date:
+_DATE_WORDS = {"the date": "word.the_date", "the change's date": "word.the_change_date",
+               "--signed-on: the signature date": "word.signature_date_option"}
+
+
+def not_future(day: date, what: "str | Message" = "the date") -> date:
     """A date that records what happened is today or earlier."""
     now = today()
     if day > now:
-        raise ValueError(f"{what} {day.isoformat()} is in the future (today is {now.isoformat()}); "
-                         "record what has happened")
+        if isinstance(what, str):
+            what = msg(_DATE_WORDS[what]) if what in _DATE_WORDS else what
+        raise Refused(msg("date.in_future", what=what, day=day.isoformat(), today=now.isoformat()))
     return day
 
 
@@ -352,8 +361,9 @@ def not_future(day: date, what: str = "the date") -> date:
 class _JsonRefused(ValueError):
     """`token` is the text that was refused, `nth` which occurrence of it (to find its line)."""
 
-    def __init__(self, message: str, token: str, nth: int = 1):
+    def __init__(self, message: "Message", token: str, nth: int = 1):
         super().__init__(message)
+        self.message = message
         self.token, self.nth = token, nth
 
     def line_in(self, text: str) -> int | None:
@@ -369,27 +379,27 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for key, value in pairs:
         if key in out:
-            raise _JsonRefused(f"key '{key[:40]}' appears twice in one object (which one is meant?)",
+            raise _JsonRefused(msg("json.duplicate_key", key=key[:40]),
                                json.dumps(key, ensure_ascii=False), nth=2)
         out[key] = value
     return out
 
 
 def _no_constant(name: str) -> Any:
-    raise _JsonRefused(f"{name} is not a number in JSON", name)
+    raise _JsonRefused(msg("json.not_a_number", value=name), name)
 
 
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _JsonRefused(f"{text[:40]} is too large a number", text)
+        raise _JsonRefused(msg("json.too_large", value=text[:40]), text)
     return value
 
 
 def _int(text: str) -> int:
     # Python refuses to convert more than 4300 digits; anything past 19 is out of range anyway.
     if len(text.lstrip("-")) > 19:
-        raise _JsonRefused(f"{text[:20]}… is too large a number", text)
+        raise _JsonRefused(msg("json.too_large", value=text[:20] + "…"), text)
     return int(text)
 
 
@@ -426,18 +436,18 @@ def load_json(text: str | bytes, *, file: str | None = None, line: int | None = 
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValidationError(Problem(
-                f"not UTF-8 text (byte 0x{text[exc.start]:02X} at offset {exc.start}); JSON must be UTF-8",
+                msg("json.not_utf8", byte=f"0x{text[exc.start]:02X}", offset=exc.start),
                 file=file, line=line if line is not None else text.count(b"\n", 0, exc.start) + 1)) from None
     if nesting_depth(text) > MAX_DEPTH:
-        raise ValidationError(Problem(f"nested more than {MAX_DEPTH} levels deep", file=file, line=line))
+        raise ValidationError(Problem(msg("json.too_deep", depth=MAX_DEPTH), file=file, line=line))
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
                          parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as exc:
-        raise ValidationError(Problem(f"not valid JSON: {exc.msg} (column {exc.colno})", file=file,
+        raise ValidationError(Problem(msg("json.invalid", reason=exc.msg, column=exc.colno), file=file,
                                       line=line if line is not None else exc.lineno)) from None
     except _JsonRefused as exc:
-        raise ValidationError(Problem(str(exc), file=file, line=line if line is not None else exc.line_in(text))) from None
+        raise ValidationError(Problem(exc.message, file=file, line=line if line is not None else exc.line_in(text))) from None
     found = bad_string(doc)
     if found:
         path, message = found
@@ -461,7 +471,7 @@ def bad_string(value: Any, path: str = "") -> tuple[str, str] | None:
                 sub = f"{p}.{k}" if p else str(k)
                 problem = bad_character(k)
                 if problem:
-                    return (p or "(document)"), f"a key {problem}"
+                    return (p or "(document)"), msg("json.key_problem", problem=problem)
                 stack.append((x, sub))
         elif isinstance(v, list):
             stack.extend((x, f"{p}[{i}]") for i, x in enumerate(v))
@@ -564,4 +574,4 @@ def field_text(value: Any, field: str, *, kind: str = "note", free: bool = True,
     try:
         return clean_text(value, kind=kind, free=free)
     except ValueError as exc:
-        raise ValidationError(Problem(str(exc), field=field)) from None
+        raise ValidationError(Problem(getattr(exc, "message", None) or str(exc), field=field)) from None

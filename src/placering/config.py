@@ -17,7 +17,8 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import Problem, ValidationError
+from .errors import Problem, ValidationError, os_reason
+from .i18n import msg
 
 KEYS = ("database", "actor", "rules")
 ENV = "PLACERING_CONFIG"
@@ -37,19 +38,19 @@ def _load(path: Path, mtime: float) -> dict[str, str]:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(Problem(f"not valid TOML: {exc}", file=str(path))) from None
+        raise ValidationError(Problem(msg("config.not_toml", detail=str(exc)), file=str(path))) from None
     except UnicodeDecodeError as exc:  # a binary file: TOML is UTF-8 text
-        raise ValidationError(Problem(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset {exc.start}); "
-                                      "a config file is TOML text", file=str(path))) from None
+        raise ValidationError(Problem(msg("config.not_utf8", byte=f"0x{exc.object[exc.start]:02X}", offset=exc.start),
+                                      file=str(path))) from None
     except OSError as exc:
-        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=str(path))) from None
+        raise ValidationError(Problem(msg("file.cannot_read", reason=os_reason(exc)), file=str(path))) from None
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
-        raise ValidationError(Problem(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(KEYS)})",
+        raise ValidationError(Problem(msg("config.unknown_settings", n=len(unknown), settings=", ".join(unknown), known=", ".join(KEYS)),
                                       file=str(path)))
     for key, value in data.items():
         if not isinstance(value, str) or not value.strip():
-            raise ValidationError(Problem("must be a non-empty text in quotes", file=str(path), field=key))
+            raise ValidationError(Problem(msg("config.not_text"), file=str(path), field=key))
     return {k: v.strip() for k, v in data.items()}
 
 
@@ -60,7 +61,7 @@ def config() -> dict[str, str]:
         mtime = path.stat().st_mtime
     except OSError:
         if os.environ.get(ENV):
-            raise ValidationError(Problem("no such config file (named by PLACERING_CONFIG)", file=str(path))) from None
+            raise ValidationError(Problem(msg("config.no_file"), file=str(path))) from None
         return {}
     return _load(path, mtime)
 

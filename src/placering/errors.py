@@ -3,29 +3,78 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .i18n import Message
 
 
 @dataclass
 class Problem:
-    """One thing wrong with an input, and where it is (file, line or record, field)."""
+    """One thing wrong with an input, and where it is (file, line or record, field).
 
-    message: str
+    `message` (and `record`) may be a `placering.i18n.Message`: a person then reads it from the
+    gettext catalogue (`render`); `str()` is the English text, for logs and programs."""
+
+    message: "str | Message"
     file: str | None = None
     line: int | None = None
-    record: str | None = None
+    record: "str | Message | None" = None
     field: str | None = None
 
-    def __str__(self) -> str:
+    def render(self, lang: str | None = None) -> str:
+        """Where and what, in the people's language (words such as 'line' and 'field' too)."""
+        from .i18n import Message, language, text_in
+
+        lang = lang or language()
         where = []
         if self.file:
             where.append(self.file if self.line is None else f"{self.file}:{self.line}")
         elif self.line is not None:
-            where.append(f"line {self.line}")
+            where.append(text_in(lang, "problem.line", line=self.line))
         if self.record:
-            where.append(self.record)
+            where.append(_said(self.record, lang))
         if self.field:
-            where.append(f"field '{self.field}'")
-        return f"{', '.join(where)}: {self.message}" if where else self.message
+            where.append(text_in(lang, "problem.field", field=self.field))
+        what = _said(self.message, lang)
+        return f"{', '.join(where)}: {what}" if where else what
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+    @property
+    def has_id(self) -> bool:
+        from .i18n import Message
+
+        return isinstance(self.message, Message) or isinstance(self.record, Message)
+
+
+def _said(value, lang: str) -> str:
+    """A Message from the catalogue; text not yet converted to a message id through the English-
+    text catalogue registry/messages.yaml (for a person, not for English)."""
+    from .i18n import Message
+
+    if isinstance(value, Message):
+        return value.render(lang)
+    if lang == "en":
+        return str(value)
+    from .cli.messages import swedish  # transitional: goes when messages.yaml is empty
+
+    return swedish(str(value))
+
+
+class Problems:
+    """Several problems said together, one a line: what ValidationError carries as its `message`
+    when any problem has a message id (rendered like a Message)."""
+
+    def __init__(self, problems: "list[Problem]"):
+        self.problems = problems
+
+    def render(self, lang: str | None = None) -> str:
+        return "\n".join(p.render(lang) for p in self.problems)
+
+    def __str__(self) -> str:
+        return self.render("en")
 
 
 class PlaceringError(Exception):
@@ -55,7 +104,7 @@ class ValidationError(PlaceringError):
         from .i18n import Message
 
         if isinstance(problems, Message):  # one refusal said from the catalogue (placering.i18n)
-            self.problems = [Problem(str(problems))]
+            self.problems = [Problem(problems)]
             super(ValidationError, self).__init__(problems)
             return
         if isinstance(problems, str):
@@ -64,6 +113,17 @@ class ValidationError(PlaceringError):
             problems = [problems]
         self.problems: list[Problem] = problems
         super().__init__("\n".join(str(p) for p in problems))
+        if any(p.has_id for p in problems):  # said from the catalogue (placering.i18n)
+            self.message = Problems(problems)
+
+
+class Refused(ValueError):
+    """A value refused, with a catalogue message (`message`; str() is the English text): what
+    validators raise where a ValueError is expected (pydantic, the boundary's checks)."""
+
+    def __init__(self, message: "Message"):
+        super().__init__(message)
+        self.message = message
 
 
 class NotFound(PlaceringError):
@@ -92,3 +152,19 @@ class NotPermitted(PlaceringError):
     """The login's roles do not allow this (on the shared PostgreSQL server)."""
 
     exit_code = 6
+
+
+_OS_REASONS = {"ENOENT": "os.no_such_file", "EACCES": "os.permission_denied", "EPERM": "os.permission_denied",
+               "EISDIR": "os.is_a_directory", "ENOTDIR": "os.not_a_directory", "ENOSPC": "os.disk_full",
+               "EROFS": "os.read_only", "EEXIST": "os.exists", "ELOOP": "os.symlink_loop",
+               "ENAMETOOLONG": "os.name_too_long"}
+
+
+def os_reason(exc: OSError) -> "Message":
+    """Why the operating system refused, in words (never Python's English strerror for people)."""
+    import errno
+
+    from .i18n import msg
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return msg(_OS_REASONS[name]) if name in _OS_REASONS else msg("os.other", reason=exc.strerror or str(exc))

@@ -115,9 +115,38 @@ class Message:
         return self.render("en")
 
 
+@dataclass(frozen=True)
+class Label:
+    """A code inside a message: its Swedish label (registry/labels.yaml, lower-case inside a
+    sentence unless `capital`) for people, the code itself in English (programs, logs)."""
+
+    code: Any
+    kind: str | None = None
+    capital: bool = False
+
+    def render(self, lang: str | None = None) -> str:
+        if (lang or language()) == "en":
+            return str(self.code)
+        from .labels import label
+
+        said = label(self.code, self.kind)
+        if not self.capital and len(said) > 1 and said[1].islower():  # 'Publicerad' → 'publicerad'; 'IVO' stays
+            said = said[0].lower() + said[1:]
+        return said
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+def labels(codes, kind: str | None = None) -> list[Label]:
+    return [Label(c, kind) for c in codes]
+
+
 def _value(v: Any, lang: str, t) -> Any:
-    if isinstance(v, Message):
+    if isinstance(v, (Message, Label)) or (hasattr(v, "render") and not isinstance(v, type)):
         return v.render(lang)
+    if isinstance(v, bool):  # a yes or no in words, never True/False
+        return t.gettext("value.yes" if v else "value.no")
     if isinstance(v, (list, tuple)):  # 'A', 'A eller B', 'A, B eller C'
         items = [str(_value(x, lang, t)) for x in v]
         if len(items) < 2:
@@ -133,3 +162,13 @@ def msg(message_id: str, /, n: int | None = None, **params: Any) -> Message:
 def text(message_id: str, /, n: int | None = None, **params: Any) -> str:
     """The message in the people's language, now."""
     return Message(message_id, params, n).render()
+
+
+def text_in(lang: str | None, message_id: str, /, n: int | None = None, **params: Any) -> str:
+    """The message in the given language (None: the people's)."""
+    return Message(message_id, params, n).render(lang)
+
+
+def said(value: Any, lang: str | None = None) -> str:
+    """A Message (or Label) in the people's language; anything else as text."""
+    return value.render(lang) if isinstance(value, (Message, Label)) else str(value)

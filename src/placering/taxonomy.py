@@ -10,6 +10,7 @@ from .errors import Problem, ValidationError
 from .paths import registry_dir
 from .text import fold, nfc
 from .vocabulary import Route, TargetGroup
+from .i18n import msg
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,7 @@ class Taxonomy:
         try:
             return self.insatser[code]
         except KeyError:
-            raise ValidationError(
-                f"unknown insats '{code}' (known: {', '.join(sorted(self.insatser))})"
-            ) from None
+            raise ValidationError(msg("taxonomy.unknown_insats", code=code, known=", ".join(sorted(self.insatser)))) from None
 
     def municipality(self, name: str) -> Municipality | None:
         return self.municipalities.get(fold(name))
@@ -75,9 +74,9 @@ def _load(directory: Path) -> Taxonomy:
         routes = tuple(spec.get("routes", []))
         for r in routes:
             if r not in Route.__members__.values():
-                problems.append(Problem(f"unknown route '{r}'", str(path), line, code, "routes"))
+                problems.append(Problem(msg("taxonomy.unknown_route", route=r), str(path), line, code, "routes"))
         if spec.get("area") not in areas:
-            problems.append(Problem(f"unknown area '{spec.get('area')}'", str(path), line, code, "area"))
+            problems.append(Problem(msg("taxonomy.unknown_area", area=str(spec.get("area"))), str(path), line, code, "area"))
         age = spec.get("age", [0, None])
         labels: dict[str, str] = {}
         sub_ages: dict[str, tuple[int | None, int | None]] = {}
@@ -88,8 +87,7 @@ def _load(directory: Path) -> Taxonomy:
                 ok = (isinstance(band, list) and len(band) == 2 and isinstance(band[0], int)
                       and (band[1] is None or (isinstance(band[1], int) and band[1] >= band[0])))
                 if not ok or not v.get("source"):
-                    problems.append(Problem("a sub-category with its own age band needs age: [min, max] "
-                                            "(max null or ≥ min) and its source", str(path), line, f"{code}.{sub}", "age"))
+                    problems.append(Problem(msg("taxonomy.age_band"), str(path), line, f"{code}.{sub}", "age"))
                     continue
                 sub_ages[sub] = (band[0], band[1])
             else:
@@ -108,7 +106,7 @@ def _load(directory: Path) -> Taxonomy:
     target_groups = {k: nfc(v) for k, v in plain(doc.get("target_groups", {})).items()}
     for code in TargetGroup:
         if code.value not in target_groups:
-            problems.append(Problem(f"target group '{code.value}' has no label", str(path)))
+            problems.append(Problem(msg("taxonomy.target_group_label", code=code.value), str(path)))
     administrations = {
         nfc(k): tuple(nfc(a) for a in v) for k, v in plain(doc.get("administrations", {})).items()
     }

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .errors import Refused
+from .i18n import msg
+
 _SPACE = re.compile(r"\s+")
 
 
@@ -67,13 +70,13 @@ def luhn_check_digit(first_nine: str) -> str:
 def canonical_org_nr(value: str) -> str:
     """Accept NNNNNN-NNNN or ten digits; return NNNNNN-NNNN. Raises ValueError with the reason."""
     if not isinstance(value, str):
-        raise ValueError("organisation number must be text like 556677-8899")
+        raise Refused(msg("org_nr.not_text"))
     m = _ORG_NR.match(value.strip())
     if not m:
-        raise ValueError(f"'{value}' is not an organisation number (NNNNNN-NNNN or ten digits)")
+        raise Refused(msg("org_nr.invalid", value=value))
     digits = m.group(1) + m.group(2)
     if not luhn_ok(digits):
-        raise ValueError(f"organisation number '{value}' fails the check digit (Luhn)")
+        raise Refused(msg("org_nr.check_digit", value=value))
     return f"{m.group(1)}-{m.group(2)}"
 
 

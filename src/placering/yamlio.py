@@ -23,9 +23,16 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 
 from .boundary import MAX_DEPTH  # one nesting limit for every input (JSON and YAML)
-from .errors import Problem, ValidationError
+from .errors import Problem, ValidationError, os_reason
+from .i18n import msg
 
 MAX_BYTES = 2 * 1024 * 1024  # the largest YAML file the project ships is ~16 kB
+
+
+def _said(exc: Exception, message) -> Exception:
+    """A YAML error of our own with its catalogue message (load_yaml says it to people)."""
+    exc.said = message
+    return exc
 
 
 class _StrictComposer(Composer):
@@ -34,15 +41,19 @@ class _StrictComposer(Composer):
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.parser.peek_event()
         if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise ComposerError(None, None, "YAML anchors (&name) and aliases (*name) are not allowed: "
-                                "write the value out", event.start_mark)
+            raise _said(ComposerError(None, None, "YAML anchors (&name) and aliases (*name) are not allowed: "
+                                      "write the value out", event.start_mark), msg("yaml.anchor"))
         self._strict_depth = getattr(self, "_strict_depth", 0) + 1
         try:
             if self._strict_depth > MAX_DEPTH:
-                raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+                raise _said(ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark),
+                            msg("json.too_deep", depth=MAX_DEPTH))
             return super().compose_node(parent, index)
         finally:
             self._strict_depth -= 1
+
+
+_DATE_REASONS = {"month must be in 1..12": msg("date.month_range"), "day is out of range for month": msg("date.day_range")}
 
 
 class _StrictConstructor(RoundTripConstructor):
@@ -50,7 +61,8 @@ class _StrictConstructor(RoundTripConstructor):
         try:
             return super().construct_yaml_timestamp(node, values)
         except ValueError as exc:
-            raise ConstructorError(None, None, f"invalid date {node.value}: {exc}", node.start_mark) from None
+            raise _said(ConstructorError(None, None, f"invalid date {node.value}: {exc}", node.start_mark),
+                        msg("yaml.invalid_date", value=node.value, reason=_DATE_REASONS.get(str(exc), str(exc)))) from None
 
 
 _StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _StrictConstructor.construct_yaml_timestamp)
@@ -64,29 +76,33 @@ def load_yaml(path: Path) -> Any:
     yaml.allow_duplicate_keys = False
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise ValidationError(Problem(f"larger than {MAX_BYTES // (1024 * 1024)} MiB: not a file to load",
+            raise ValidationError(Problem(msg("file.too_large", mib=MAX_BYTES // (1024 * 1024)),
                                           file=str(path)))
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ValidationError(Problem(f"not UTF-8 text ({exc.reason})", file=str(path))) from None
+        raise ValidationError(Problem(msg("file.not_utf8", byte=f"0x{exc.object[exc.start]:02X}", offset=exc.start), file=str(path))) from None
     except OSError as exc:
-        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=str(path))) from None
+        raise ValidationError(Problem(msg("file.cannot_read", reason=os_reason(exc)), file=str(path))) from None
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        msg = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        if "duplicate key" in msg or "found duplicate key" in str(exc):
-            msg = "duplicate key: " + (exc.problem or msg).split('"')[1] if '"' in (exc.problem or "") else msg
-        raise ValidationError(Problem(msg, file=str(path), line=line)) from None
+        said = getattr(exc, "said", None)
+        if said is None:
+            detail = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+            if ("duplicate key" in detail or "found duplicate key" in str(exc)) and '"' in (exc.problem or ""):
+                said = msg("yaml.duplicate_key", key=exc.problem.split('"')[1])
+            else:
+                said = msg("yaml.syntax", detail=detail)
+        raise ValidationError(Problem(said, file=str(path), line=line)) from None
     except YAMLError as exc:
-        raise ValidationError(Problem(str(exc), file=str(path))) from None
+        raise ValidationError(Problem(msg("yaml.syntax", detail=str(exc)), file=str(path))) from None
     except ValueError:  # a number of more digits than Python converts (4300): no number a rule needs
         import re
 
         m = re.search(r"\d{4300,}", text)
-        raise ValidationError(Problem("a number too long to be one (thousands of digits)", file=str(path),
+        raise ValidationError(Problem(msg("yaml.number_too_long"), file=str(path),
                                       line=text.count("\n", 0, m.start()) + 1 if m else None)) from None
     problems = non_finite(doc, str(path))
     if problems:
@@ -105,7 +121,7 @@ def non_finite(doc: Any, file: str) -> list[Problem]:
         node, parent, key = stack.pop()
         if isinstance(node, float) and not math.isfinite(node):
             field = str(key) if isinstance(key, str) else None
-            problems.append(Problem(f"{node} is not a finite number", file=file,
+            problems.append(Problem(msg("value.not_finite", value=str(node)), file=file,
                                     line=line_of(parent, key) if parent is not None else None, field=field))
         elif isinstance(node, dict):
             stack.extend((v, node, k) for k, v in node.items())

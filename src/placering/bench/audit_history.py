@@ -27,6 +27,7 @@ from ..storage import open_session, transaction
 from ..storage.database import chunks
 from ..storage.models import History, Permit, Unit, UnitRoute, utcnow
 from ..audit.paused import paused
+from ..i18n import msg
 
 ACTOR_QUALITY = ("anna.kvalitet", "bertil.kontroll", "cecilia.kontroll")
 ACTOR_INK = ("ink.upphandlare", "ink.avtalsansvarig")
@@ -203,8 +204,7 @@ def build(engine: Engine, units: int, years: int, *, end: date, seed: int = DEMO
     with open_session(engine) as s:
         present = s.scalar(select(func.count()).select_from(Unit))
     if present:
-        raise ValidationError(f"the database already holds {present} units: the benchmark builds its own "
-                              "register in an empty database (or give --reuse to time the one there)")
+        raise ValidationError(msg("bench.database_not_empty", n=present))
     start = history_start(end, years)
     out: dict[str, Any] = {"history_from": start, "history_to": end}
     progress(f"generating a {units}-unit register")

@@ -27,6 +27,7 @@ from ..cli.common import CliError, app, json_option, print_json, print_table, wa
 from ..storage import transaction
 from ..storage.database import DatabaseBusy, database_url, make_engine, run_transaction
 from .group import bench
+from ..i18n import msg
 
 KINDS = ("match", "choose", "decline", "status", "check")
 MIX = {"match": 30, "choose": 25, "decline": 15, "status": 15, "check": 15}
@@ -270,4 +271,4 @@ def load_cmd(processes: int, ops: int, units: int, seed: int, json_output: bool)
         print_table([dict(c, ok="yes" if c["ok"] else "NO") for c in checks],
                     [("check", "Consistency check"), ("ok", "OK"), ("detail", "Detail")])
     if not all(c["ok"] for c in checks):
-        raise CliError("the register is inconsistent after the load test (see above)", 1)
+        raise CliError(msg("bench.inconsistent"), 1)

@@ -37,6 +37,7 @@ import click
 
 from .group import bench
 from ..cli.common import json_option, print_json, print_table, wants_json
+from ..i18n import msg
 
 SIZES = (1000, 5000, 20000)
 REPLAY_COUNT = 7425
@@ -152,9 +153,9 @@ def bench_match(sizes: str, engines: str, sample: int, budget: float, seed: int,
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
-        raise ValidationError(f"--sizes: '{sizes}' is not a comma-separated list of unit counts") from None
+        raise ValidationError(msg("bench.sizes_not_list", sizes=sizes)) from None
     if not size_list or any(s < 11 for s in size_list):
-        raise ValidationError("--sizes: give unit counts of at least 11")
+        raise ValidationError(msg("bench.sizes_too_small"))
     engine_list = {"both": ["durable", "reference"], "all": ["durable", "reference", "vectorized"]}.get(
         engines, [engines])
     rows: list[dict[str, Any]] = []

@@ -19,6 +19,8 @@ from ..storage import open_session, transaction
 from ..storage.models import Unit
 from .group import bench
 from ..cli.common import CliError, app, json_option, parse_date, print_json, print_table, wants_json
+from ..errors import os_reason
+from ..i18n import msg
 
 
 def _peak_rss_mb() -> float:
@@ -34,7 +36,7 @@ def _write(text: str, out: str) -> None:
     try:
         Path(out).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot write {out}: {exc.strerror}", 1) from None
+        raise CliError(msg("file.cannot_write", file=str(out), reason=os_reason(exc)), 1) from None
 
 
 def _doc_rows(doc: dict) -> dict[str, int]:
@@ -119,9 +121,7 @@ def import_cmd(units: int, seed: int, actor: str, json_output: bool) -> None:
     with open_session(engine) as session:
         existing = session.scalar(select(func.count()).select_from(Unit))
     if existing:
-        raise CliError(
-            f"the register in {engine.url.render_as_string(hide_password=True)} already holds {existing} "
-            "units; 'bench import' needs an empty one (run 'placering --db URL init' on a new database)", 2)
+        raise CliError(msg("bench.import_needs_empty", n=existing, where=engine.url.render_as_string(hide_password=True)), 2)
 
     phases: list[dict] = []
     cpu = [time.process_time()]

@@ -41,6 +41,7 @@ import click
 
 from ..cli.common import CliError, json_option, print_json, print_table, wants_json
 from .group import bench
+from ..i18n import msg
 
 ENGINES = ("vectorized", "durable")
 
@@ -94,7 +95,7 @@ def _run(args: list[str], *, db: str | None = None, days: int = 0) -> tuple[floa
     proc.returncode = code
     result.cpu = round(usage.ru_utime + usage.ru_stime, 2)
     if code != 0:
-        raise CliError(f"'placering {' '.join(args)}' failed ({code}): {result.stderr.strip()[:500]}", 1)
+        raise CliError(msg("bench.command_failed", command=" ".join(args), code=code, stderr=result.stderr.strip()[:500]), 1)
     return seconds, round(int(peak_kb) / 1024, 1), result
 
 
@@ -264,9 +265,9 @@ def bench_scale(sizes: str, requests: int, engine: str, pg_url: str | None, demo
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
-        raise CliError(f"--sizes: '{sizes}' is not a comma-separated list of numbers", 2) from None
+        raise CliError(msg("bench.sizes_not_list", sizes=sizes), 2) from None
     if not size_list or min(size_list) < 11:
-        raise CliError("--sizes: at least one size, each at least 11 units", 2)
+        raise CliError(msg("bench.sizes_too_small"), 2)
     backends = ["sqlite"] + (["postgresql"] if pg_url else [])
     _compile_package()
     (help_s, help_cpu), (version_s, version_cpu) = _startup("--help"), _startup("--version")

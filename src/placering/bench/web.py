@@ -33,6 +33,7 @@ from ..storage import transaction
 from ..storage.database import database_url
 from .group import bench
 from .load import _consistency, _setup
+from ..i18n import msg
 
 KINDS = ("signin", "match", "choose", "decline", "read_request", "status", "check", "search", "review",
          "audit", "read_unit")
@@ -89,14 +90,14 @@ def _start(url: str, count: int) -> tuple[list[subprocess.Popen], list[str]]:
     for proc, base in zip(procs, urls):
         while True:
             if proc.poll() is not None:
-                raise CliError(f"a server instance did not start: {proc.stderr.read().strip()[-500:]}", 1)
+                raise CliError(msg("bench.server_did_not_start", stderr=proc.stderr.read().strip()[-500:]), 1)
             try:
                 if httpx.get(base + "/api/v1/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise CliError("a server instance did not answer within 120 s", 1)
+                raise CliError(msg("bench.server_no_answer", seconds=120), 1)
             time.sleep(0.2)
     return procs, urls
 
@@ -301,7 +302,7 @@ async def _warm_matches(url: str, login: str, password: str, requests: list[dict
                 r = await client.post("/api/v1/requests/match?documents=none", json=req)
                 good = r.status_code == 200
             if not good:
-                raise CliError(f"a warm match failed: {r.status_code} {r.text[:300]}", 1)
+                raise CliError(msg("bench.warm_match_failed", status=r.status_code, body=r.text[:300]), 1)
             if i >= warm:
                 out["client"].append(time.perf_counter() - started)
                 server = _server_ms(r)
@@ -461,7 +462,7 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
         if warm:
             _echo_warm("API", n_units, warm)
     if not all(c["ok"] for c in checks):
-        raise CliError("the register is inconsistent after the load test (see above)", 1)
+        raise CliError(msg("bench.inconsistent"), 1)
 
 
 def _echo_warm(how: str, n_units: int, w: dict[str, Any]) -> None:

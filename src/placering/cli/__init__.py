@@ -15,6 +15,7 @@ import click
 
 from .. import __version__
 from .common import AppContext, CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, wants_json
+from ..i18n import msg
 
 # command name -> (module that defines it, its short help as `--help` lists it). The short help
 # is the first sentence of the command's docstring; tests/test_startup.py keeps them equal.
@@ -116,7 +117,7 @@ def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) ->
 
         day = parse_date(as_of, "--as-of")
         if day is not None and day > today():
-            raise CliError(f"--as-of: {day.isoformat()} is in the future: the demo's history records what happened", 2)
+            raise CliError(msg("cli.demo.as_of_future", day=day.isoformat()), 2)
         result["demo"] = load_demo(engine, actor=require_actor(actor or "demo"), as_of=day)
     if wants_json(json_output):
         print_json(result)

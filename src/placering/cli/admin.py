@@ -13,6 +13,7 @@ from ..storage import transaction
 from . import cli
 from .params import Code
 from .common import CliError, PlaceringGroup, app, json_option, print_json, print_table, wants_json
+from ..i18n import msg
 
 ROLE_HELP = "; ".join(f"{r.value}: {ROLE_DESCRIPTIONS[r]}" for r in Role)
 
@@ -48,7 +49,7 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise CliError("--password-stdin: standard input had no password", 2)
+            raise CliError(msg("cli.password_stdin_empty"), 2)
     with transaction(_engine()) as session:
         result = lib.add_user(session, name, roles=list(roles), municipality=municipality, password=password)
     if wants_json(json_output):

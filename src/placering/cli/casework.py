@@ -24,6 +24,7 @@ from ..labels import label
 from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, call, echo, local_only,
                      output_options, parse_date, rules_option)
 from .remote import segment
+from ..i18n import msg
 
 # The case-work audits: `placering audit …` finds them here (cli/audit.py, AuditGroup) when one
 # is asked for; this module does not import the audit group (each module imports only below it).
@@ -398,7 +399,7 @@ def _yes_no(value: str, option: str) -> bool:
         return True
     if v in ("no", "nej", "false", "0"):
         return False
-    raise CliError(f"{option}: '{value}' is not yes or no (ja/nej)", 2)
+    raise CliError(msg("cli.not_yes_or_no", option=option, value=value), 2)
 
 
 SURVEY_COLUMNS = [("request_id", "Förfrågan"), ("unit_id", "Enhet"), ("state", "Läge", "survey_state"),
@@ -445,7 +446,7 @@ def followup_decision(request_id, what, on, reason, note, actor, out: Output) ->
     them (sources/000 l. 2901-2908, 001 l. 740-755)."""
     day = _on(on)
     if what == "ended" and not reason:
-        raise CliError("--reason: say why the decision ended without execution (person_request, needs_changed)", 2)
+        raise CliError(msg("cli.decision_end_needs_reason"), 2)
     fields = {"on": day, "reason": reason, "note": note}
     row = call("casework.views:decision_life", request_id, what, actor=actor, **fields,
                http=("POST", f"/requests/{segment(request_id)}/decision-life", {}, {"what": what, **fields}))

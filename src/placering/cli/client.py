@@ -20,6 +20,7 @@ import click
 from . import cli
 from .common import CliError, app, echo, json_option, print_json, wants_json
 from .remote import Client, RemoteError, login_path, normal_server, read_login, remove_login, write_login
+from ..i18n import msg
 
 
 @cli.command()
@@ -48,10 +49,10 @@ def login(server_url: str | None, use_device: bool, login: str | None, password_
         saved = read_login()
         url = server_url or app().server or (saved or {}).get("server")
         if not url:
-            raise CliError("--server: give the server's address (placering login --server https://HOST)", 2)
+            raise CliError(msg("cli.server_address_needed"), 2)
         url = normal_server(url)
         if use_device and (login or password_stdin):
-            raise CliError("--device signs in in a web browser: leave out --name and --password-stdin", 2)
+            raise CliError(msg("cli.device_with_name"), 2)
         if not (use_device or login or password_stdin):
             try:
                 use_device = bool(Client(url).request("GET", "/auth/methods").get("oidc"))
@@ -95,7 +96,7 @@ def _password_login(url: str, login: str | None, password_stdin: bool, days: int
     else:
         password = click.prompt("Lösenord", hide_input=True, err=True)
     if not password:
-        raise CliError("no password given", 2)
+        raise CliError(msg("cli.no_password"), 2)
     return Client(url).request("POST", "/auth/token", json_body={
         "login": login, "password": password, "name": f"cli@{socket.gethostname()}"[:100], "days": days})
 

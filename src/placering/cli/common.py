@@ -22,21 +22,25 @@ import click
 from .. import boundary
 from ..display import fmt_datetime, fmt_number, parse_decimal, safe, safe_json
 from ..errors import NotPermitted, PlaceringError
+from ..i18n import msg
 
 # Start-up: `placering --help` must not load the database layer or rich; the commands that
 # use them import them when they run (see cli/__init__.py, LazyGroup).
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from ..i18n import Message
     from sqlalchemy.engine import Engine
 
     from .remote import Client
 
 
 class CliError(click.ClickException):
-    def __init__(self, message: str, exit_code: int = 1, *, in_swedish: bool = False):
-        super().__init__(message)
+    def __init__(self, message: "str | Message", exit_code: int = 1, *, in_swedish: bool = False):
+        super().__init__(str(message))
         self.exit_code = exit_code
         self.in_swedish = in_swedish  # the server's refusal: already through the catalogue
+        self.said = message if hasattr(message, "render") else None  # a message with an id
 
     def show(self, file=None) -> None:
         from ..i18n import language, text as said
@@ -45,7 +49,10 @@ class CliError(click.ClickException):
         # Swedish for people: a message with an id from the gettext catalogue (placering.i18n),
         # the others through registry/messages.yaml; English when the locale asks for it.
         english = language() == "en"
-        text = self.format_message() if self.in_swedish or english else swedish(self.format_message())
+        if self.said is not None:
+            text = self.said.render()
+        else:
+            text = self.format_message() if self.in_swedish or english else swedish(self.format_message())
         click.echo(f"{said('error.prefix')}: {safe(text)}", err=True)
 
 
@@ -158,8 +165,7 @@ def call(local: str, *args: Any, http: tuple, **kwargs: Any) -> Any:
 def local_only(option: str, given: Any) -> None:
     """An option that names something on this machine (a rules directory) cannot go to a server."""
     if given not in (None, False, (), "") and app().client() is not None:
-        raise CliError(f"{option}: not available when the command runs on the server (it uses the rules "
-                       "deployed there); leave it out, or run the command with --db on a database", 2)
+        raise CliError(msg("cli.local_only", option=option), 2)
 
 
 def _refuse_missing_sqlite_file(parsed) -> None:
@@ -171,8 +177,7 @@ def _refuse_missing_sqlite_file(parsed) -> None:
         return
     path = Path(parsed.database)
     if not path.exists():
-        raise DatabaseError(f"no database at {path.resolve()}: run 'placering init' first (it creates one), or "
-                            "name yours with --db, PLACERING_DATABASE_URL or 'database' in the config file")
+        raise DatabaseError(msg("cli.no_database", path=str(path.resolve())))
 
 
 def _show_usage_error(exc: click.UsageError) -> None:
@@ -209,7 +214,9 @@ class PlaceringGroup(click.Group):
             exc.show()
             sys.exit(exc.exit_code)
         except click.exceptions.Abort:
-            click.echo("Avbrutet.", err=True)
+            from ..i18n import text as said
+
+            click.echo(said("cli.aborted"), err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -220,7 +227,7 @@ class PlaceringGroup(click.Group):
             for i, arg in enumerate(args, start=1):
                 problem = boundary.bad_character(arg) if isinstance(arg, str) else None
                 if problem:
-                    raise CliError(f"argument {i}: {problem}", 2)
+                    raise CliError(msg("cli.bad_argument", i=i, problem=problem), 2)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -231,8 +238,10 @@ class PlaceringGroup(click.Group):
         except PlaceringError as exc:
             from .messages import swedish
 
+            from ..i18n import text as said
+
             for note in getattr(exc, "notes", None) or []:  # what a person should know with the refusal
-                click.echo(f"Obs: {safe(swedish(note))}", err=True)
+                click.echo(f"{said('note.prefix')}: {safe(swedish(note))}", err=True)
             # A message with an id is said from the gettext catalogue (placering.i18n); the rest
             # still from English through registry/messages.yaml.
             if exc.message is not None:
@@ -252,7 +261,7 @@ class PlaceringGroup(click.Group):
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
                 raise CliError(_refusal(ctx, exc), NotPermitted.exit_code) from None
             detail = getattr(exc, "orig", None) or exc
-            raise CliError(f"database error: {str(detail).strip().splitlines()[0]}", 5) from None
+            raise CliError(msg("cli.database_error", detail=str(detail).strip().splitlines()[0]), 5) from None
 
 
     def _invoke_retrying(self, ctx: click.Context) -> Any:
@@ -294,7 +303,11 @@ def _warnings_to_stderr() -> None:
             command = click.get_current_context(silent=True)
             if command is None or command.command.name == "serve":
                 return  # outside a command, or the server (which logs JSON lines of its own)
-            click.echo(f"Varning: {safe(swedish(record.getMessage()))}", err=True)
+            from ..i18n import text as said
+
+            # a warning logged with a Message (logger.warning(msg(…))) is said from the catalogue
+            what = record.msg if hasattr(record.msg, "render") and not record.args else record.getMessage()
+            click.echo(f"{said('warning.prefix')}: {safe(swedish(what))}", err=True)
 
     logger.addHandler(ToStderr(logging.WARNING))
 
@@ -333,8 +346,7 @@ def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
         from ..text import nfc
 
         if value and client.login and nfc(value.strip()) != client.login:
-            raise CliError(f"--by {value}: on the server a change is recorded under your login '{client.login}'; "
-                           "leave out --by (and PLACERING_ACTOR)", 2)
+            raise CliError(msg("cli.by_on_server", by=value, login=client.login), 2)
         return client.login or value
     from ..access.users import cli_principal, resolve_actor
 
@@ -740,7 +752,7 @@ def select_columns(columns: Sequence[tuple], wanted: Sequence[str]) -> list[tupl
         col = by_name.get(fold(name.strip()))
         if col is None:
             known = ", ".join(f"{header(c[1])} ({c[0]})" for c in columns)
-            raise CliError(f"--columns: no column '{name.strip()}' (known: {known})", 2)
+            raise CliError(msg("cli.no_such_column", column=name.strip(), known=known), 2)
         if col not in chosen:
             chosen.append(col)
     return chosen
@@ -890,7 +902,7 @@ def output_options(f: Callable) -> Callable:
                 show_all: bool, expanded: bool, columns: str | None, xlsx: Path | None, **kwargs):
         json_output = json_output or app().json_output
         if sum([json_output, jsonl_output, csv_output, excel_output, xlsx is not None]) > 1:
-            raise CliError("give one of --json, --jsonl, --csv, --excel and --xlsx", 2)
+            raise CliError(msg("cli.one_output_format"), 2)
         wanted = tuple(c for c in (columns or "").split(",") if c.strip())
         out = Output(json=json_output, jsonl=jsonl_output, csv=csv_output, excel=excel_output, all=show_all,
                      expanded=expanded, columns=wanted, xlsx=xlsx)
@@ -944,10 +956,10 @@ def parse_date(value: str | None, option: str, *, past: bool = False) -> date | 
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise CliError(f"{option}: '{value}' is not a date (YYYY-MM-DD)", 2) from None
+        raise CliError(msg("cli.not_a_date", option=option, value=value), 2) from None
     if past:
         try:
             boundary.not_future(day)
-        except ValueError as exc:
-            raise CliError(f"{option}: {exc}", 2) from None
+        except ValueError as exc:  # boundary.Refused: a catalogue message
+            raise CliError(msg("cli.option_problem", option=option, problem=getattr(exc, "message", None) or str(exc)), 2) from None
     return day

@@ -29,6 +29,8 @@ from .remote import segment
 from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, reader_option, echo, echo_wrapped,
                      json_option, local_only, output_options, parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
+from ..errors import os_reason
+from ..i18n import msg
 
 ENGINE_OPTION = click.option(
     "--engine",
@@ -332,9 +334,9 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     try:
         data = request_file.read_bytes()
     except OSError as exc:
-        from ..errors import Problem, ValidationError
+        from ..errors import Problem, ValidationError, os_reason
 
-        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=str(request_file))) from None
+        raise ValidationError(Problem(msg("file.cannot_read", reason=os_reason(exc)), file=str(request_file))) from None
     name = str(request_file)
     # Whole documents for --json of one request (or --full); as stored for a person (their
     # excluded units counted, not listed); none for a batch's --json (its summaries).
@@ -653,7 +655,7 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
     since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
     if year is not None:
         if since_d or until_d:
-            raise CliError("give --year or --since/--until, not both", 2)
+            raise CliError(msg("cli.year_or_since_until"), 2)
         from datetime import date as _date
 
         since_d, until_d = _date(year, 1, 1), _date(year, 12, 31)
@@ -696,7 +698,8 @@ def _rule_files(directory: Path) -> dict[str, str]:
             try:
                 files[path.relative_to(directory).as_posix()] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise CliError(f"{path}: cannot be read as text ({exc})", 2) from None
+                reason = os_reason(exc) if isinstance(exc, OSError) else msg("file.not_utf8", byte=f"0x{exc.object[exc.start]:02X}", offset=exc.start)
+                raise CliError(msg("cli.rules_file_unreadable", file=str(path), reason=reason), 2) from None
     return files
 
 

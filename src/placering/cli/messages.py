@@ -52,7 +52,10 @@ def _value(text: str, kind: str | None, nouns: dict[str, str]) -> str:
 
 def swedish(message: str) -> str:
     """The message in Swedish, as far as the catalogue knows it (the message as it is if the
-    catalogue cannot be read: an error is never hidden behind another)."""
+    catalogue cannot be read: an error is never hidden behind another). A message with an id
+    (placering.i18n.Message) is said from the gettext catalogue."""
+    if hasattr(message, "render"):
+        return message.render()
     text = str(message)
     try:
         messages, phrases, nouns = _catalogue()

@@ -51,7 +51,12 @@ class Code(click.ParamType):
             # option's help says the labels are taken too.
             from .common import CliError
 
-            raise CliError(f"unknown {self.kind.replace('_', ' ')} '{value}' (known: {', '.join(self.codes)})", 2)
+            from ..i18n import msg
+
+            from ..i18n import labels
+
+            raise CliError(msg("cli.unknown_code", what=msg("unknown." + self.kind), value=value,
+                               known=labels(self.codes, self.kind)), 2)
         return code
 
 

@@ -48,6 +48,7 @@ from .common import (
     print_table,
     wants_json,
 )
+from ..i18n import msg, text as say
 
 
 def _codes(enum) -> str:
@@ -123,7 +124,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
         result = call("", http=("POST", "/register/import", {"name": file, "on": effective_on, **flags}, data))
     notes = result.pop("notes", [])
     for note in notes:
-        echo(f"Obs: {swedish(note)}", err=True)
+        echo(f"{say('note.prefix')}: {swedish(note)}", err=True)
     if wants_json(json_output):
         print_json(result)
         return
@@ -186,7 +187,9 @@ def _file_bytes(path: str) -> bytes:
     try:
         return Path(path).read_bytes() if path != "-" else click.get_binary_stream("stdin").read()
     except OSError as exc:
-        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=path)) from None
+        from ..errors import os_reason
+
+        raise ValidationError(Problem(msg("file.cannot_read", reason=os_reason(exc)), file=path)) from None
 
 
 @register.command()
@@ -212,7 +215,7 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, xlsx: Path |
     importing such an export back keeps the coordinates the register has. CSV cells that a
     spreadsheet would take for a formula (starting with = + - @) get a leading ' (OWASP)."""
     if sum([json_output, csv_output, excel_output, xlsx is not None]) > 1:
-        raise CliError("give one of --json, --csv, --excel and --xlsx", 2)
+        raise CliError(msg("cli.one_export_format"), 2)
     from ..register import csvio
     from .common import call
 
@@ -223,8 +226,8 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, xlsx: Path |
                                           if u.get("protected_address") and "location" not in u)
     if xlsx is not None:
         rows = csvio.export_xlsx(doc, xlsx)
-        echo(f"Skrev {fmt_number(rows)} rader ({len(doc['suppliers'])} leverantörer) till {xlsx}, "
-             f"registrets revision {doc.get('revision')}.", err=True)
+        echo(say("cli.export.xlsx_written", n=rows, rows=fmt_number(rows), suppliers=len(doc["suppliers"]), file=str(xlsx),
+                  revision=doc.get("revision")), err=True)
         text = None
     elif csv_output or excel_output:
         text = csvio.export_csv(doc, "excel" if excel_output else "plain")
@@ -236,14 +239,15 @@ def export(json_output: bool, csv_output: bool, excel_output: bool, xlsx: Path |
         try:
             boundary.write_private(out, text)  # 0600: an export can hold protected addresses
         except OSError as exc:
-            raise CliError(f"cannot write {out}: {exc.strerror}", 1) from None
+            from ..errors import os_reason
+
+            raise CliError(msg("file.cannot_write", file=out, reason=os_reason(exc)), 1) from None
         n = sum(len(s["units"]) for s in doc["suppliers"])
-        echo(f"Skrev {len(doc['suppliers'])} leverantörer och {n} enheter till {out}.", err=True)
+        echo(say("cli.export.written", n=n, suppliers=len(doc["suppliers"]), file=out), err=True)
     else:
         click.echo(text, nl=False)  # already safe: JSON escaped, CSV cells escaped
     if hidden:
-        echo(f"Obs: koordinaterna för {hidden} enhet(er) med skyddad adress är utelämnade "
-             "(--show-protected tar med dem).", err=True)
+        echo(f"{say('note.prefix')}: {say('cli.export.protected_hidden', n=hidden)}", err=True)
 
 
 # --- show / search ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+from ..errors import os_reason
+from ..i18n import msg, text
 
 API = "/api/v1"
 LOGIN_FILE = "login.json"
@@ -53,10 +55,9 @@ def read_login() -> dict[str, str] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise RemoteError(f"{path}: the saved login cannot be read ({exc}); run 'placering logout' and log in "
-                          "again", 2) from None
+        raise RemoteError(msg("cli.login_unreadable", file=str(path), reason=str(exc)), 2) from None
     if not isinstance(data, dict) or not isinstance(data.get("server"), str) or not isinstance(data.get("token"), str):
-        raise RemoteError(f"{path}: the saved login is not valid; run 'placering logout' and log in again", 2)
+        raise RemoteError(msg("cli.login_invalid", file=str(path)), 2)
     return data
 
 
@@ -91,7 +92,7 @@ def normal_server(url: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise RemoteError(f"--server: '{url}' is not a server address (http://HOST:PORT or https://HOST)", 2)
+        raise RemoteError(msg("cli.not_a_server_address", url=url), 2)
     return url
 
 
@@ -124,7 +125,7 @@ class Client:
         try:
             status, raw = exchange(method, self.url(path, params), headers, data)
         except (OSError, ValueError) as exc:
-            raise RemoteError(f"the server {self.server} does not answer: {exc}", 5) from None
+            raise RemoteError(msg("cli.server_not_answering", server=self.server, reason=os_reason(exc) if isinstance(exc, OSError) else str(exc)), 5) from None
         if status >= 400:
             raise _error(status, raw)
         return json.loads(raw) if raw else None
@@ -153,7 +154,7 @@ def _error(status: int, raw: bytes) -> RemoteError:
     if isinstance(doc, dict) and isinstance(doc.get("message"), str):
         message = doc["message"]
         if status == 401:
-            message += " (logga in igen: placering login --server ADRESS)"
+            message += text("cli.remote.sign_in_again")
         return RemoteError(message, exit_code, code=doc.get("code"), problems=doc.get("problems"), in_swedish=True)
     if isinstance(doc, dict) and "detail" in doc:  # FastAPI's own refusals (validation, unknown route)
         detail = doc["detail"]
@@ -161,10 +162,10 @@ def _error(status: int, raw: bytes) -> RemoteError:
             detail = "; ".join(f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg')}" for d in detail
                                if isinstance(d, dict))
         if status == 401:
-            return RemoteError(f"inte inloggad på servern ({detail}): placering login --server ADRESS", 6,
+            return RemoteError(text("cli.remote.not_signed_in", detail=detail), 6,
                                in_swedish=True)
-        return RemoteError(f"servern svarade {status}: {detail}", exit_code, in_swedish=True)
-    return RemoteError(f"servern svarade {status}", exit_code, in_swedish=True)
+        return RemoteError(text("cli.remote.answered_detail", status=status, detail=detail), exit_code, in_swedish=True)
+    return RemoteError(text("cli.remote.answered", status=status), exit_code, in_swedish=True)
 
 
 def exchange(method: str, url: str, headers: dict[str, str], data: bytes | None) -> tuple[int, bytes]:

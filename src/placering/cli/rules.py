@@ -11,6 +11,7 @@ from . import cli
 from ..sources import cite
 from .common import (CliError, Output, output_options, PlaceringGroup, json_option, parse_date, print_json, print_table, rules_option,
                      wants_json)
+from ..i18n import msg
 
 
 def _ruleset(directory: Path | None):
@@ -111,36 +112,41 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
     if wants_json(json_output):
         print_json(doc)
         return
+    from ..i18n import text as say
+
+    def period(frm, to) -> str:
+        return f"{frm} – {to or say('rules.open_end')}"
+
     for v in doc["versions"]:
         click.echo(f"{v['id']}  {v['title']}")
-        click.echo(f"  stage:       {v['stage']}" + (f" ({v['scope']})" if v.get("scope") else "")
-                   + (f", event {v['event']}" if v.get("event") else ""))
-        click.echo(f"  valid:       {v['valid_from']} – {v['valid_to'] or 'open'}")
-        click.echo(f"  description: {v['description']}")
-        click.echo(f"  source:      {cite(rs.versions(rule_id)[doc['versions'].index(v)].source)}")
+        click.echo(say("rules.show.stage", stage=v["stage"]) + (f" ({v['scope']})" if v.get("scope") else "")
+                   + (say("rules.show.event", event=v["event"]) if v.get("event") else ""))
+        click.echo(say("rules.show.valid", period=period(v["valid_from"], v["valid_to"])))
+        click.echo(say("rules.show.description", description=v["description"]))
+        click.echo(say("rules.show.source", source=cite(rs.versions(rule_id)[doc["versions"].index(v)].source)))
         if v.get("applies_when"):
-            click.echo(f"  applies when: {v['applies_when']}")
+            click.echo(say("rules.show.applies_when", when=v["applies_when"]))
         if v.get("when"):
-            click.echo(f"  when:        {v['when']}")
+            click.echo(say("rules.show.when", when=v["when"]))
             o = v["outcome"]
             kind = next(k for k in o if k != "message")
-            click.echo(f"  outcome:     {kind} {o[kind]}: {o['message']}")
+            click.echo(say("rules.show.outcome", kind=kind, code=o[kind], message=o["message"]))
         if v.get("route_order"):
-            click.echo(f"  route order: {', '.join(v['route_order'])} (last resort: {', '.join(v['last_resort'])})")
-            click.echo("  sort keys:   " + ", ".join(f"{k['key']} {k['order']}" for k in v["sort_keys"]))
-            click.echo(f"  recommendations: {v['recommendations']}")
-        click.echo(f"  file:        {v['file']}:{v['line']}")
+            click.echo(say("rules.show.route_order", routes=", ".join(v["route_order"]), last=", ".join(v["last_resort"])))
+            click.echo(say("rules.show.sort_keys", keys=", ".join(f"{k['key']} {k['order']}" for k in v["sort_keys"])))
+            click.echo(say("rules.show.recommendations", count=v["recommendations"]))
+        click.echo(say("rules.show.file", where=f"{v['file']}:{v['line']}"))
     if tested_by:
-        click.echo("tested by: " + "; ".join(f"{t['file']}:{t['line']} {t['name']}" for t in tested_by))
+        click.echo(say("rules.show.tested_by", cases="; ".join(f"{t['file']}:{t['line']} {t['name']}" for t in tested_by)))
     for p in params:
-        click.echo(f"parameter {p['name']}: {p['description']}")
+        click.echo(say("rules.show.parameter", name=p["name"], description=p["description"]))
         for val in p["values"]:
             value = val["value"]
             if isinstance(value, (list, tuple)):
                 value = ", ".join(str(v) for v in value)
             elif isinstance(value, dict):
                 value = ", ".join(f"{k}={v}" for k, v in value.items())
-            click.echo(f"  {val['valid_from']} – {val['valid_to'] or 'open'}: {value}  ({val['source']})")
+            click.echo(f"  {period(val['valid_from'], val['valid_to'])}: {value}  ({val['source']})")
 
 
 @rules.command("lint")
@@ -156,19 +162,22 @@ def lint(rules_dir: Path | None, json_output: bool) -> None:
     problems, rs, cases = result.problems, result.ruleset, result.test_cases
     if problems:
         if wants_json(json_output):
-            print_json({"ok": False, "problems": [{"message": p.message, "file": p.file, "line": p.line,
-                                                   "record": p.record, "field": p.field} for p in problems]})
+            print_json({"ok": False, "problems": [{"message": str(p.message), "file": p.file, "line": p.line,
+                                                   "record": p.record and str(p.record), "field": p.field} for p in problems]})
             raise SystemExit(2)
-        raise CliError(f"{len(problems)} problem(s) in {base}:\n" + "\n".join(str(p) for p in problems), 2)
+        from ..errors import Problems
+
+        raise CliError(msg("rules.lint.problems", n=len(problems), directory=str(base), problems=Problems(problems)), 2)
     summary = {"ok": True, "directory": str(base), "rules": len(rs.rules), "policies": len(rs.policies),
                "parameters": len(rs.parameters), "files": len({r.file for r in (*rs.rules, *rs.policies)}),
                "test_cases": cases, "rules_version": rs.version}
     if wants_json(json_output):
         print_json(summary)
         return
-    click.echo(f"OK: {summary['rules']} rules and {summary['policies']} ranking policy in {summary['files']} files, "
-               f"{summary['parameters']} parameters, {summary['test_cases']} test cases; "
-               f"rules version {summary['rules_version']}")
+    from ..i18n import text as say
+
+    click.echo(say("rules.lint.ok", rules=summary["rules"], policies=summary["policies"], files=summary["files"],
+                   parameters=summary["parameters"], test_cases=summary["test_cases"], version=summary["rules_version"]))
 
 
 @rules.command("test")
@@ -182,17 +191,19 @@ def test(rules_dir: Path | None, json_output: bool) -> None:
     base = rules_dir or default_rules_dir()
     results = run_rule_tests(base)
     if not results:
-        raise CliError(f"no rule test cases in {base / 'tests'} (*.yaml)", 1)
+        raise CliError(msg("rules.test.no_cases", directory=str(base / "tests")), 1)
     failed = [r for r in results if not r.passed]
     if wants_json(json_output):
         print_json({"passed": len(results) - len(failed), "failed": len(failed),
                     "cases": [r.as_dict() for r in results]})
     else:
         for r in results:
-            click.echo(f"{'ok  ' if r.passed else 'FAIL'} {r.case.id}")
+            from ..i18n import said, text
+
+            click.echo(f"{text('rules.test.ok') if r.passed else text('rules.test.fail')} {r.case.id}")
             for f in r.failures:
-                click.echo(f"       {Path(r.case.file).name}:{r.case.line}: {f}")
-        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+                click.echo(f"       {Path(r.case.file).name}:{r.case.line}: {said(f)}")
+        click.echo(text("rules.test.summary", passed=len(results) - len(failed), failed=len(failed)))
     if failed:
         raise SystemExit(1)
 

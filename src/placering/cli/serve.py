@@ -13,6 +13,7 @@ import click
 
 from . import cli
 from .common import CliError, app
+from ..i18n import msg
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -43,8 +44,7 @@ def prepare_demo(db_url: str | None, password: str | None = None, *, units: int 
     url = database_url(db_url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        raise CliError("--demo serves the embedded SQLite demo register; for PostgreSQL run 'placering serve' "
-                       "with the service login's URL", 2)
+        raise CliError(msg("cli.serve.demo_sqlite_only"), 2)
     engine = make_engine(url)
     created = False
     if not parsed.database or not Path(parsed.database).exists():
@@ -81,7 +81,7 @@ def serve(host: str, port: int, demo: bool, log_login: str | None) -> None:
         return
     if demo:
         if not _loopback(host):
-            raise CliError("--demo listens on this machine only (plain http): leave out --host or use 127.0.0.1", 2)
+            raise CliError(msg("cli.serve.demo_loopback_only"), 2)
         info = prepare_demo(settings.database_url)
         settings.database_url = info["database"]
         settings.cookie_secure = False

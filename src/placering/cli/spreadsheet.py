@@ -81,7 +81,10 @@ def write_workbook(path: Path, sheets: Sequence[tuple[str, list[str], list[list[
     try:
         _save_private(wb, path)
     except OSError as exc:
-        raise ValidationError(f"cannot write {path}: {exc.strerror or exc}") from None
+        from ..errors import os_reason
+        from ..i18n import msg
+
+        raise ValidationError(msg("file.cannot_write", file=str(path), reason=os_reason(exc))) from None
 
 
 def write_sections(path: Path, sections) -> int:

@@ -28,6 +28,7 @@ from ..paths import registry_dir
 from ..taxonomy import Municipality, Taxonomy, load_taxonomy
 from ..text import fold, luhn_check_digit
 from ..yamlio import load_yaml, plain
+from ..i18n import msg
 
 FORMAT = "placering-register/1"
 DEMO_SEED = 2024
@@ -54,15 +55,15 @@ def _material() -> _Material:
     path = str(directory / "demo_profiles.yaml")
     for code, prof in profiles["insatser"].items():
         if code not in tax.insatser:
-            problems.append(Problem(f"unknown insats '{code}'", file=path, record=code))
+            problems.append(Problem(msg("taxonomy.unknown_insats_plain", code=code), file=path, record=code))
             continue
         for route in prof["routes"]:
             if route not in tax.insatser[code].routes:
-                problems.append(Problem(f"route '{route}' is not allowed for {code} in taxonomy.yaml",
+                problems.append(Problem(msg("demo.route_not_allowed", route=route, code=code),
                                         file=path, record=code, field="routes"))
     for code in tax.insatser:
         if code not in profiles["insatser"]:
-            problems.append(Problem(f"insats '{code}' has no demo profile", file=path))
+            problems.append(Problem(msg("demo.no_profile", code=code), file=path))
     if problems:
         raise ValidationError(problems)
     return _Material(names, profiles)
@@ -212,7 +213,7 @@ class _Names:
 class _Generator:
     def __init__(self, units: int, seed: int, as_of: date):
         if units < 11:
-            raise ValidationError(f"the demo register needs at least 11 units (one per insats), got {units}")
+            raise ValidationError(msg("demo.too_few_units", units=units))
         self.n = units
         self.rng = random.Random(seed)
         self.as_of = as_of
@@ -756,7 +757,7 @@ def document_json(doc: dict) -> str:
 def _volume_year(tax: Taxonomy, year: int) -> int:
     years = sorted({y for ins in tax.insatser.values() for y in ins.requests})
     if not years:
-        raise ValidationError("taxonomy.yaml has no request volumes ('requests') to draw a mix from")
+        raise ValidationError(msg("demo.no_request_volumes"))
     earlier = [y for y in years if y <= year]
     return earlier[-1] if earlier else years[0]
 
@@ -776,11 +777,11 @@ def generate_requests(count: int, *, year: int = 2024, seed: int = 7, municipali
     (taxonomy.yaml). No names and no identity numbers: a request carries none.
     """
     if count < 0:
-        raise ValidationError(f"the number of requests must not be negative (got {count})")
+        raise ValidationError(msg("demo.negative_requests", count=count))
     tax = load_taxonomy()
     buyer = tax.municipality(municipality)
     if buyer is None:
-        raise ValidationError(Problem(f"unknown municipality '{municipality}' (not in registry/municipalities.yaml)",
+        raise ValidationError(Problem(msg("demo.unknown_municipality", name=municipality),
                                       field="municipality"))
     profiles = _material().profiles["insatser"]
     rng = random.Random(f"requests:{seed}:{year}:{buyer.name}")

@@ -310,7 +310,7 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
         except ValidationError as exc:
             # Refused for what it holds (duplicate keys, Infinity, depth): say so. Not JSON as
             # a whole: perhaps JSON lines, read below.
-            if not exc.problems[0].message.startswith("not valid JSON"):
+            if not str(exc.problems[0].message).startswith("not valid JSON"):
                 raise
             single = None
     if isinstance(single, dict):

@@ -37,6 +37,7 @@ from .model import (
     Exists, Field, In, Literal, Matches, Missing, Not, Overlaps, Param, Rule, Subset, condition_fields,
     condition_params, get_path,
 )
+from ..i18n import msg
 
 # Namespaces held by the candidate fact; `request` is the request fact.
 CANDIDATE_NS = ("unit", "route", "permit", "supplier")
@@ -57,8 +58,8 @@ class CompileError(ValidationError):
 
 
 def _fail(rule: Rule, message: str) -> CompileError:
-    return CompileError(Problem(f"cannot compile onto durable-rules: {message}", rule.file, rule.line,
-                                f"rule {rule.id}"))
+    return CompileError(Problem(msg("rules.durable.cannot_compile", detail=message), rule.file, rule.line,
+                                msg("rules.record.rule", id=rule.id)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,24 +84,30 @@ def ftype(path: str) -> str:
 def encode_scalar(value: Any, t: str, where: str) -> Any:
     if t == DATE:
         if not isinstance(value, date):
-            raise ValidationError(Problem(f"expected a date, got {value!r}", field=where))
+            raise ValidationError(Problem(msg("rules.durable.expected", type=msg("rules.type.date"), got=_shown(value)), field=where))
         return value.toordinal()
     if t == STR:
         if not isinstance(value, str):
-            raise ValidationError(Problem(f"expected text, got {value!r}", field=where))
+            raise ValidationError(Problem(msg("rules.durable.expected", type=msg("rules.type.str"), got=_shown(value)), field=where))
         s = _nfc_exact(value)
         if s.startswith("\x01"):
-            raise ValidationError(Problem("text may not start with the control character \\x01", field=where))
+            raise ValidationError(Problem(msg("rules.durable.control_x01"), field=where))
         return s
     if t == BOOL:
         if not isinstance(value, bool):
-            raise ValidationError(Problem(f"expected true/false, got {value!r}", field=where))
+            raise ValidationError(Problem(msg("rules.durable.expected", type=msg("rules.type.bool"), got=_shown(value)), field=where))
         return value
     if t in (INT, NUMBER):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError(Problem(f"expected a number, got {value!r}", field=where))
+            raise ValidationError(Problem(msg("rules.durable.expected", type=msg("rules.type.number"), got=_shown(value)), field=where))
         return value
-    raise ValidationError(Problem(f"unsupported type {t}", field=where))
+    raise ValidationError(Problem(msg("rules.durable.unsupported_type", type=t), field=where))
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _nfc_exact(value: str) -> str:
@@ -555,8 +562,7 @@ def compile_rules(rules: list[Rule], on: date, ruleset: Any, capacities: dict[st
     definition["anchor_r"] = {"all": [{"r": {"k": "r"}}, {"x": {"k": "never"}}]}
     definition["init"] = {"all": [{"i": {"k": "init"}}]}
     if len(definition) > MAX_DURABLE_RULES:
-        raise CompileError(f"the rules valid on {on} compile to {len(definition)} durable rules; durable-rules "
-                           f"fails above {MAX_DURABLE_RULES}")
+        raise CompileError(msg("rules.durable.too_many", on=str(on), count=len(definition), max=MAX_DURABLE_RULES))
     for name in definition:
         if name != "init":
             definition[name]["cap"] = 100000  # batch every match of one assert into one action call

@@ -20,6 +20,7 @@ from ..errors import ValidationError
 from ..taxonomy import Taxonomy
 from ..text import fold, nfc
 from . import geo
+from ..i18n import msg
 
 
 def _date(value: Any) -> date | None:
@@ -28,7 +29,7 @@ def _date(value: Any) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValidationError(f"'{value}' is not a date (YYYY-MM-DD)") from None
+        raise ValidationError(msg("value.not_a_date", value=value)) from None
 
 
 def year_before(on: date) -> date:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, ValidationError
+from ..errors import Problem, ValidationError, os_reason
 from .. import vocabulary as vocab
 from ..vocabulary import AgreementStatus, ExclusionCode, FlagCode, RemovalReason, Route, UnitStatus
 from ..yamlio import line_of, load_yaml
@@ -64,6 +64,7 @@ from .model import (
     Transition,
     condition_params,
 )
+from ..i18n import Message, msg
 from .regex import pattern_error
 from .parameters import TABLE, load_parameter_file, parse_date, parse_source, value_type
 
@@ -96,20 +97,17 @@ _RE_ESCAPABLE = set(".-+*?()[]|\\/")
 MAX_PATTERN = 200
 
 
-def check_pattern(pattern: str) -> str | None:
+def check_pattern(pattern: str) -> Message | None:
     """None when the pattern is in the supported subset, else what is wrong."""
     if not pattern:
-        return "empty pattern"
+        return msg("rules.pattern.empty")
     for i, ch in enumerate(pattern):
         if ch == "\\":
-            return (f"backslash escape at position {i + 1} is not supported (durable-rules reads escapes "
-                    "differently): put the character in a class, e.g. [-] or [+]")
+            return msg("rules.pattern.backslash", pos=i + 1)
         if ch == ".":
-            return (f"'.' at position {i + 1} is not supported (durable-rules matches it byte by byte): "
-                    "name the characters in a class, e.g. [a-z0-9]")
+            return msg("rules.pattern.dot", pos=i + 1)
         if not ch.isascii():
-            return (f"'{ch}' at position {i + 1}: durable-rules matches non-ASCII characters byte by byte; "
-                    "compare such values with eq or in")
+            return msg("rules.pattern.non_ascii", char=ch, pos=i + 1)
     depth = 0
     i = 0
     prev_atom = False
@@ -118,54 +116,54 @@ def check_pattern(pattern: str) -> str | None:
         if ch == "\\":
             if i + 1 >= len(pattern) or pattern[i + 1] not in _RE_ESCAPABLE:
                 nxt = pattern[i + 1] if i + 1 < len(pattern) else "end"
-                return f"unsupported escape '\\{nxt}' at position {i + 1} (only punctuation may be escaped)"
+                return msg("rules.pattern.escape", char=nxt, pos=i + 1)
             i += 2
             prev_atom = True
             continue
         if ch == "[":
             end = pattern.find("]", i + 1)
             if end < 0:
-                return f"unclosed '[' at position {i + 1}"
+                return msg("rules.pattern.unclosed_class", pos=i + 1)
             body = pattern[i + 1:end]
             if not body:
-                return f"empty class at position {i + 1}"
+                return msg("rules.pattern.empty_class", pos=i + 1)
             if body.startswith("^"):
-                return f"negated class at position {i + 1} is not supported"
+                return msg("rules.pattern.negated_class", pos=i + 1)
             for c in body:
                 if c in "[\\":
-                    return f"'{c}' inside a class at position {i + 1} is not supported"
+                    return msg("rules.pattern.in_class", char=c, pos=i + 1)
             i = end + 1
             prev_atom = True
             continue
         if ch == "(":
             if pattern.startswith("(?", i):
-                return f"'(?' at position {i + 1} is not supported"
+                return msg("rules.pattern.group_option", pos=i + 1)
             depth += 1
             prev_atom = False
         elif ch == ")":
             depth -= 1
             if depth < 0:
-                return f"unbalanced ')' at position {i + 1}"
+                return msg("rules.pattern.unbalanced_close", pos=i + 1)
             prev_atom = True
         elif ch in "*+?":
             if not prev_atom:
-                return f"'{ch}' at position {i + 1} has nothing to repeat"
+                return msg("rules.pattern.nothing_to_repeat", char=ch, pos=i + 1)
             prev_atom = False
         elif ch == "|":
             prev_atom = False
         elif ch == ".":
             prev_atom = True
         elif ch in "^${}":
-            return f"'{ch}' at position {i + 1} is not supported (patterns always match the whole value)"
+            return msg("rules.pattern.anchor", char=ch, pos=i + 1)
         elif _RE_LITERAL.fullmatch(ch):
             prev_atom = True
         else:
-            return f"character '{ch}' at position {i + 1} must be escaped or is not supported"
+            return msg("rules.pattern.character", char=ch, pos=i + 1)
         i += 1
     if depth:
-        return "unbalanced '(' (missing ')')"
+        return msg("rules.pattern.unbalanced_open")
     if len(pattern) > MAX_PATTERN:
-        return f"longer than {MAX_PATTERN} characters"
+        return msg("rules.pattern.too_long", max=MAX_PATTERN)
     return pattern_error(pattern)  # what RE2, which the evaluators run, accepts
 
 
@@ -199,8 +197,8 @@ def _literal_codes(ctx: "_Ctx", node: Any, *operands: Operand) -> None:
         for value in literals:
             for code in (value if isinstance(value, tuple) else (value,)):
                 if isinstance(code, str) and code not in known:
-                    ctx.error(f"unknown {FIELD_CODES[path].replace('_', ' ')} '{code}' compared with {path} "
-                              f"(known: {', '.join(known)})", node)
+                    ctx.error(msg("rules.unknown_code_compared", what=msg("unknown." + FIELD_CODES[path]), code=code, field=path,
+                                  known=", ".join(known)), node)
                     raise _Bad
 
 
@@ -217,7 +215,24 @@ class _Ctx:
         line = None
         if node is not None:
             line = line_of(node, key) if key is not None else line_of(node)
-        self.problems.append(Problem(message, self.file, line or self.line, self.rule_id and f"rule {self.rule_id}", field))
+        self.problems.append(Problem(message, self.file, line or self.line,
+                                     self.rule_id and msg("rules.record.rule", id=self.rule_id), field))
+
+
+def _v(value: Any) -> str:
+    """A value in a rule file as it is written there (YAML flow style), never a Python repr."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _t(type_name: str | None) -> Message:
+    """A fact type (str, number, list[str] …) in words."""
+    return msg(_TYPE_IDS.get(type_name, "rules.type.none"))
+
+
+_TYPE_IDS = {"str": "rules.type.str", "int": "rules.type.int", "number": "rules.type.number", "bool": "rules.type.bool",
+             "date": "rules.type.date", "list[str]": "rules.type.list", "table": "rules.type.table"}
 
 
 class _Bad(Exception):
@@ -233,55 +248,55 @@ def _operand(node: Any, ctx: _Ctx, parent: Any) -> tuple[Operand, str]:
         if "." in node and head in NAMESPACES:
             if node not in FIELDS:
                 close = [p for p in FIELDS if p.startswith(head + ".")]
-                ctx.error(f"unknown field path '{node}' (fields of {head}: {', '.join(close)})", parent)
+                ctx.error(msg("rules.unknown_field_path", path=node, head=head, fields=", ".join(close)), parent)
                 raise _Bad
             if head not in ctx.namespaces:
-                ctx.error(f"field '{node}' is not available to a {ctx.scope} rule "
-                          f"(namespaces: {', '.join(sorted(ctx.namespaces))})", parent)
+                ctx.error(msg("rules.field_not_in_scope_ns", field=node, scope=ctx.scope,
+                              namespaces=", ".join(sorted(ctx.namespaces))), parent)
                 raise _Bad
             return Field(node), FIELDS[node].type
         return Literal(node), STR
     if isinstance(node, dict):
         if len(node) != 1:
-            ctx.error(f"an operand mapping has one key (param, {', '.join(ARITH_OPS)}), got {list(node)}", node)
+            ctx.error(msg("rules.operand_one_key", ops=", ".join(ARITH_OPS), got=_v(list(node))), node)
             raise _Bad
         (key, val), = node.items()
         if key == "param":
             if not isinstance(val, str) or val not in ctx.params:
-                ctx.error(f"reference to missing parameter '{val}'", node)
+                ctx.error(msg("rules.missing_parameter", name=val), node)
                 raise _Bad
             ptype = ctx.params[val].type
             if ptype == TABLE:
-                ctx.error(f"parameter '{val}' is a table and cannot be used in a condition", node)
+                ctx.error(msg("rules.parameter_is_table", name=val), node)
                 raise _Bad
             return Param(val), ptype
         if key in ARITH_OPS:
             if not isinstance(val, list) or len(val) != 2:
-                ctx.error(f"'{key}' takes a list of two operands", node)
+                ctx.error(msg("rules.two_operands", op=key), node)
                 raise _Bad
             left, lt = _operand(val[0], ctx, node)
             right, rt = _operand(val[1], ctx, node)
             for t, side in ((lt, val[0]), (rt, val[1])):
                 if t not in NUMERIC:
-                    ctx.error(f"type mismatch: '{key}' needs numbers, got {t} ({side!r})", node)
+                    ctx.error(msg("rules.needs_numbers", op=key, type=_t(t), value=_v(side)), node)
                     raise _Bad
             if key == "div" and isinstance(right, Literal) and right.value == 0:
-                ctx.error("division by zero", node)
+                ctx.error(msg("rules.division_by_zero"), node)
                 raise _Bad
             return Arith(key, left, right), "number"
-        ctx.error(f"unknown operator '{key}' in an operand (allowed: param, {', '.join(ARITH_OPS)})", node)
+        ctx.error(msg("rules.unknown_operand_operator", op=key, ops=", ".join(ARITH_OPS)), node)
         raise _Bad
     if node is None:
-        ctx.error("null is not a value: use 'missing: PATH' to test for an absent value", parent)
+        ctx.error(msg("rules.null_literal"), parent)
         raise _Bad
     if isinstance(node, list):
         if not all(isinstance(v, str) for v in node):
-            ctx.error(f"a literal list must hold text codes only, got {list(node)!r}", parent)
+            ctx.error(msg("rules.literal_list_text_only", got=_v(list(node))), parent)
             raise _Bad
         return Literal(tuple(node)), LIST
     t = value_type(node)
     if t is None or t in (TABLE, LIST):
-        ctx.error(f"unsupported literal {node!r}", parent)
+        ctx.error(msg("rules.unsupported_literal", value=_v(node)), parent)
         raise _Bad
     return Literal(node), t
 
@@ -292,16 +307,16 @@ def _compatible(a: str, b: str) -> bool:
 
 def _condition(node: Any, ctx: _Ctx, parent: Any = None) -> Condition:
     if not isinstance(node, dict) or len(node) != 1:
-        ctx.error(f"a condition is a mapping with exactly one operator ({', '.join(CONDITION_KEYS)})",
+        ctx.error(msg("rules.condition_one_operator", ops=", ".join(CONDITION_KEYS)),
                   node if isinstance(node, dict) else parent)
         raise _Bad
     (op, arg), = node.items()
     if op not in CONDITION_KEYS:
-        ctx.error(f"unknown operator '{op}' (known: {', '.join(CONDITION_KEYS)})", node)
+        ctx.error(msg("rules.unknown_operator", op=op, ops=", ".join(CONDITION_KEYS)), node)
         raise _Bad
     if op in ("all", "any"):
         if not isinstance(arg, list) or not arg:
-            ctx.error(f"'{op}' takes a non-empty list of conditions", node)
+            ctx.error(msg("rules.needs_conditions", op=op), node)
             raise _Bad
         items, bad = [], False
         for item in arg:
@@ -316,26 +331,26 @@ def _condition(node: Any, ctx: _Ctx, parent: Any = None) -> Condition:
         return Not(_condition(arg, ctx, node))
     if op in ("exists", "missing"):
         if not isinstance(arg, str) or arg not in FIELDS:
-            ctx.error(f"'{op}' takes a field path; unknown field path '{arg}'", node)
+            ctx.error(msg("rules.needs_field_path", op=op, path=arg), node)
             raise _Bad
         if arg.split(".", 1)[0] not in ctx.namespaces:
-            ctx.error(f"field '{arg}' is not available to a {ctx.scope} rule", node)
+            ctx.error(msg("rules.field_not_in_scope", field=arg, scope=ctx.scope), node)
             raise _Bad
         return (Exists if op == "exists" else Missing)(arg)
     if not isinstance(arg, list) or len(arg) != 2:
-        ctx.error(f"'{op}' takes a list of two operands", node)
+        ctx.error(msg("rules.two_operands", op=op), node)
         raise _Bad
     if op == "matches":
         operand, t = _operand(arg[0], ctx, node)
         if t != STR:
-            ctx.error(f"type mismatch: 'matches' needs a text field, got {t}", node)
+            ctx.error(msg("rules.matches_needs_text", type=_t(t)), node)
             raise _Bad
         if not isinstance(arg[1], str):
-            ctx.error("'matches' takes a pattern (text) as its second element", node)
+            ctx.error(msg("rules.matches_needs_pattern"), node)
             raise _Bad
         problem = check_pattern(arg[1])
         if problem:
-            ctx.error(f"unsupported pattern '{arg[1]}': {problem}", node)
+            ctx.error(msg("rules.unsupported_pattern", pattern=arg[1], problem=problem), node)
             raise _Bad
         return Matches(operand, arg[1])
     left, lt = _operand(arg[0], ctx, node)
@@ -345,43 +360,43 @@ def _condition(node: Any, ctx: _Ctx, parent: Any = None) -> Condition:
             # Normalise `D < distance_km` into `distance_km > D`.
             flip = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
             if op not in flip:
-                ctx.error(f"distance_km supports gt, ge, lt, le, not '{op}'", node)
+                ctx.error(msg("rules.distance_operators", op=op), node)
                 raise _Bad
             op, left, right, lt, rt = flip[op], right, left, rt, lt
         if lt == "distance":
             if op not in ("gt", "ge", "lt", "le"):
-                ctx.error(f"distance_km supports gt, ge, lt, le, not '{op}'", node)
+                ctx.error(msg("rules.distance_operators", op=op), node)
                 raise _Bad
             if rt not in NUMERIC:
-                ctx.error(f"type mismatch: distance_km compared with {rt}", node)
+                ctx.error(msg("rules.distance_type", type=_t(rt)), node)
                 raise _Bad
             if ctx.scope != "candidate":
-                ctx.error("distance_km is only available to candidate rules", node)
+                ctx.error(msg("rules.distance_candidates_only"), node)
                 raise _Bad
             return Compare(op, left, right)
         if not _compatible(lt, rt):
-            ctx.error(f"type mismatch: '{op}' compares {lt} ({arg[0]!r}) with {rt} ({arg[1]!r})", node)
+            ctx.error(msg("rules.type_mismatch", op=op, left_type=_t(lt), left=_v(arg[0]), right_type=_t(rt), right=_v(arg[1])), node)
             raise _Bad
         if lt == LIST:
-            ctx.error(f"'{op}' cannot compare lists: use subset, overlaps or in", node)
+            ctx.error(msg("rules.cannot_compare_lists", op=op), node)
             raise _Bad
         if op not in ("eq", "ne") and not (lt in NUMERIC or lt == DATE):
-            ctx.error(f"'{op}' orders numbers and dates only, not {lt} ({arg[0]!r})", node)
+            ctx.error(msg("rules.orders_numbers_dates", op=op, type=_t(lt), value=_v(arg[0])), node)
             raise _Bad
         _literal_codes(ctx, node, left, right)
         return Compare(op, left, right)
     if op == "in":
         if rt != LIST:
-            ctx.error(f"type mismatch: 'in' needs a list as its second operand, got {rt} ({arg[1]!r})", node)
+            ctx.error(msg("rules.in_needs_list", type=_t(rt), value=_v(arg[1])), node)
             raise _Bad
         if lt != STR:
-            ctx.error(f"type mismatch: 'in' looks for text in a list of text, got {lt} ({arg[0]!r})", node)
+            ctx.error(msg("rules.in_needs_text", type=_t(lt), value=_v(arg[0])), node)
             raise _Bad
         _literal_codes(ctx, node, left, right)
         return In(left, right)
     # subset / overlaps
     if lt != LIST or rt != LIST:
-        ctx.error(f"type mismatch: '{op}' compares two lists, got {lt} and {rt}", node)
+        ctx.error(msg("rules.compares_two_lists", op=op, left_type=_t(lt), right_type=_t(rt)), node)
         raise _Bad
     _literal_codes(ctx, node, left, right)
     return (Subset if op == "subset" else Overlaps)(left, right)
@@ -389,68 +404,68 @@ def _condition(node: Any, ctx: _Ctx, parent: Any = None) -> Condition:
 
 def _outcome(node: Any, stage: str, ctx: _Ctx, rule_node: Any) -> Any:
     if not isinstance(node, dict):
-        ctx.error("missing outcome", rule_node, "outcome" if isinstance(rule_node, dict) and "outcome" in rule_node else None,
+        ctx.error(msg("rules.missing_outcome"), rule_node, "outcome" if isinstance(rule_node, dict) and "outcome" in rule_node else None,
                   "outcome")
         raise _Bad
     for key in node:
         if key not in OUTCOME_KEYS:
-            ctx.error(f"unknown key '{key}' in outcome (allowed: {', '.join(OUTCOME_KEYS)})", node, key, "outcome")
+            ctx.error(msg("rules.unknown_key_in", key=key, where="outcome", allowed=", ".join(OUTCOME_KEYS)), node, key, "outcome")
             raise _Bad
     kinds = [k for k in OUTCOME_KINDS if k in node]
     if len(kinds) != 1:
-        ctx.error(f"an outcome has exactly one of {', '.join(OUTCOME_KINDS)}", node, field="outcome")
+        ctx.error(msg("rules.outcome_one_kind", kinds=", ".join(OUTCOME_KINDS)), node, field="outcome")
         raise _Bad
     kind = kinds[0]
     if kind not in STAGE_OUTCOMES[stage]:
-        ctx.error(f"a {stage} rule cannot have outcome '{kind}' (allowed: {', '.join(STAGE_OUTCOMES[stage])})",
+        ctx.error(msg("rules.outcome_not_in_stage", stage=stage, kind=kind, allowed=", ".join(STAGE_OUTCOMES[stage])),
                   node, kind, "outcome")
         raise _Bad
     message = node.get("message")
     if not isinstance(message, str) or not message.strip():
-        ctx.error("outcome needs a message", node, field="outcome.message")
+        ctx.error(msg("rules.outcome_needs_message"), node, field="outcome.message")
         raise _Bad
     for ph in PLACEHOLDER.findall(message):
         if ph == DISTANCE:
             continue
         if ph.startswith("param."):
             if ph[6:] not in ctx.params:
-                ctx.error(f"message refers to missing parameter '{ph[6:]}'", node, "message", "outcome.message")
+                ctx.error(msg("rules.message_missing_parameter", name=ph[6:]), node, "message", "outcome.message")
                 raise _Bad
             continue
         if ph not in FIELDS or ph.split(".", 1)[0] not in ctx.namespaces:
-            ctx.error(f"message refers to unknown field path '{ph}'", node, "message", "outcome.message")
+            ctx.error(msg("rules.message_unknown_field", path=ph), node, "message", "outcome.message")
             raise _Bad
     value = node[kind]
     if kind in ("exclude", "flag"):
         if not isinstance(value, str) or not CODE.match(value):
-            ctx.error(f"'{kind}' needs a reason code in capitals (e.g. AGE), got {value!r}", node, kind, "outcome")
+            ctx.error(msg("rules.needs_reason_code", kind=kind, got=_v(value)), node, kind, "outcome")
             raise _Bad
         codes = OUTCOME_CODES[kind]
         if value not in codes.__members__.values():
             what = "exclusion reason" if kind == "exclude" else "flag"
-            ctx.error(f"unknown {what} code '{value}' (known: {', '.join(c.value for c in codes)}; a new code "
-                      f"is added to placering/vocabulary.py, {codes.__name__}, with its label)", node, kind, "outcome")
+            ctx.error(msg("rules.unknown_outcome_code", what=msg("unknown." + ("exclusion_reason" if kind == "exclude" else "flag")),
+                          code=value, known=", ".join(c.value for c in codes), cls=codes.__name__), node, kind, "outcome")
             raise _Bad
         return (Exclude if kind == "exclude" else Flag)(value, message)
     if kind == "proposal":
         if value not in PROPOSAL_KINDS:
-            ctx.error(f"unknown proposal '{value}' (known: {', '.join(PROPOSAL_KINDS)})", node, kind, "outcome")
+            ctx.error(msg("rules.unknown_proposal", value=value, known=", ".join(PROPOSAL_KINDS)), node, kind, "outcome")
             raise _Bad
         return Propose(value, message)
     if not isinstance(value, dict) or not value:
-        ctx.error(f"'transition' maps {', '.join(TRANSITION_KEYS)} to statuses", node, kind, "outcome")
+        ctx.error(msg("rules.transition_shape", keys=", ".join(TRANSITION_KEYS)), node, kind, "outcome")
         raise _Bad
     for key in value:
         if key not in TRANSITION_KEYS:
-            ctx.error(f"unknown key '{key}' in transition (allowed: {', '.join(TRANSITION_KEYS)})", value, key, "outcome")
+            ctx.error(msg("rules.unknown_key_in", key=key, where="transition", allowed=", ".join(TRANSITION_KEYS)), value, key, "outcome")
             raise _Bad
     checks = (("unit_status", UnitStatus), ("removal_reason", RemovalReason), ("agreement_status", AgreementStatus))
     for key, enum in checks:
         if key in value and value[key] not in enum.__members__.values():
-            ctx.error(f"unknown {key} '{value[key]}' (known: {', '.join(e.value for e in enum)})", value, key, "outcome")
+            ctx.error(msg("rules.unknown_transition_value", what=msg("unknown." + key), value=value[key], known=", ".join(e.value for e in enum)), value, key, "outcome")
             raise _Bad
     if value.get("unit_status") == "removed" and not value.get("removal_reason"):
-        ctx.error("a transition to 'removed' needs a removal_reason", value, field="outcome")
+        ctx.error(msg("rules.removed_needs_reason"), value, field="outcome")
         raise _Bad
     return Transition(message, value.get("unit_status"), value.get("removal_reason"), value.get("agreement_status"))
 
@@ -459,16 +474,16 @@ def _validity(node: dict, ctx: _Ctx) -> tuple[date | None, date | None, bool]:
     ok = True
     vf = parse_date(node.get("valid_from"))
     if vf is None:
-        ctx.error("missing or invalid valid_from (YYYY-MM-DD)", node, "valid_from" if "valid_from" in node else None, "valid_from")
+        ctx.error(msg("rules.bad_valid_from"), node, "valid_from" if "valid_from" in node else None, "valid_from")
         ok = False
     vt = None
     if node.get("valid_to") is not None:
         vt = parse_date(node["valid_to"])
         if vt is None:
-            ctx.error("invalid valid_to (YYYY-MM-DD or null)", node, "valid_to", "valid_to")
+            ctx.error(msg("rules.bad_valid_to"), node, "valid_to", "valid_to")
             ok = False
     if vf and vt and vt < vf:
-        ctx.error(f"valid_to {vt} is before valid_from {vf}", node, "valid_to", "valid_to")
+        ctx.error(msg("rules.valid_to_before_from", valid_to=str(vt), valid_from=str(vf)), node, "valid_to", "valid_to")
         ok = False
     return vf, vt, ok
 
@@ -476,7 +491,7 @@ def _validity(node: dict, ctx: _Ctx) -> tuple[date | None, date | None, bool]:
 def _text(node: dict, key: str, ctx: _Ctx) -> str | None:
     value = node.get(key)
     if not isinstance(value, str) or not value.strip():
-        ctx.error(f"missing {key}", node, key if key in node else None, key)
+        ctx.error(msg("rules.missing_key", key=key), node, key if key in node else None, key)
         return None
     return value.strip()
 
@@ -486,23 +501,23 @@ def parse_rule(node: Any, stage: str, file: str, line: int | None, params: dict[
     rule_id = node.get("id") if isinstance(node, dict) else None
     ctx = _Ctx(file, rule_id if isinstance(rule_id, str) else None, "candidate", params, problems, line)
     if not isinstance(node, dict):
-        ctx.error("a rule is a mapping (id, title, description, source, valid_from, when, outcome, …)")
+        ctx.error(msg("rules.rule_is_mapping"))
         return None
     ok = True
     for key in node:
         if key not in RULE_KEYS:
-            ctx.error(f"unknown key '{key}' (allowed: {', '.join(RULE_KEYS)})", node, key, str(key))
+            ctx.error(msg("rules.unknown_key", key=key, allowed=", ".join(RULE_KEYS)), node, key, str(key))
             ok = False
     if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
-        ctx.error(f"missing or malformed id {rule_id!r} (capitals and hyphens, e.g. ELIG-AGE)", node, "id" if "id" in node else None, "id")
+        ctx.error(msg("rules.bad_rule_id", id=_v(rule_id)), node, "id" if "id" in node else None, "id")
         ok = False
     if node.get("stage", stage) != stage:
-        ctx.error(f"rule stage '{node.get('stage')}' differs from the file's stage '{stage}'", node, "stage", "stage")
+        ctx.error(msg("rules.stage_differs", rule_stage=node.get("stage"), stage=stage), node, "stage", "stage")
         ok = False
     default_scope = {"eligibility": "candidate", "review": "candidate", "register_status": "event"}[stage]
     scope = node.get("scope", default_scope)
     if scope not in STAGE_SCOPES[stage]:
-        ctx.error(f"scope '{scope}' is not allowed in stage {stage} (allowed: {', '.join(sorted(STAGE_SCOPES[stage]))})",
+        ctx.error(msg("rules.scope_not_in_stage", scope=scope, stage=stage, allowed=", ".join(sorted(STAGE_SCOPES[stage]))),
                   node, "scope", "scope")
         ok = False
         scope = default_scope
@@ -511,13 +526,13 @@ def parse_rule(node: Any, stage: str, file: str, line: int | None, params: dict[
     event = node.get("event")
     if stage == "register_status":
         if event not in EVENT_NAMESPACES:
-            ctx.error(f"a register_status rule names its event: one of {', '.join(EVENT_NAMESPACES)}, got {event!r}",
+            ctx.error(msg("rules.needs_event", events=", ".join(EVENT_NAMESPACES), got=_v(event)),
                       node, "event" if "event" in node else None, "event")
             ok = False
         else:
             ctx.namespaces = EVENT_NAMESPACES[event]
     elif event is not None:
-        ctx.error("only register_status rules name an event", node, "event", "event")
+        ctx.error(msg("rules.event_only_register_status"), node, "event", "event")
         ok = False
     title = _text(node, "title", ctx)
     description = _text(node, "description", ctx)
@@ -531,7 +546,7 @@ def parse_rule(node: Any, stage: str, file: str, line: int | None, params: dict[
     except _Bad:
         ok = False
     if "when" not in node:
-        ctx.error("missing when (the condition)", node, field="when")
+        ctx.error(msg("rules.missing_when"), node, field="when")
         ok = False
     else:
         try:
@@ -543,7 +558,7 @@ def parse_rule(node: Any, stage: str, file: str, line: int | None, params: dict[
     except _Bad:
         ok = False
     if scope == "request" and isinstance(outcome, Exclude):
-        ctx.error("a request rule can only flag", node, "outcome", "outcome")
+        ctx.error(msg("rules.request_rule_flags_only"), node, "outcome", "outcome")
         ok = False
     if not (ok and vok and title and description and source and when is not None and outcome is not None):
         return None
@@ -557,15 +572,15 @@ def parse_policy(node: Any, file: str, line: int | None, problems: list[Problem]
     rule_id = node.get("id") if isinstance(node, dict) else None
     ctx = _Ctx(file, rule_id if isinstance(rule_id, str) else None, "candidate", {}, problems, line)
     if not isinstance(node, dict):
-        ctx.error("a ranking policy is a mapping")
+        ctx.error(msg("rules.policy_is_mapping"))
         return None
     ok = True
     for key in node:
         if key not in POLICY_KEYS:
-            ctx.error(f"unknown key '{key}' (allowed: {', '.join(POLICY_KEYS)})", node, key, str(key))
+            ctx.error(msg("rules.unknown_key", key=key, allowed=", ".join(POLICY_KEYS)), node, key, str(key))
             ok = False
     if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
-        ctx.error(f"missing or malformed id {rule_id!r}", node, field="id")
+        ctx.error(msg("rules.bad_policy_id", id=_v(rule_id)), node, field="id")
         ok = False
     title = _text(node, "title", ctx)
     description = _text(node, "description", ctx)
@@ -576,33 +591,33 @@ def parse_policy(node: Any, file: str, line: int | None, problems: list[Problem]
     route_order = node.get("route_order")
     if not isinstance(route_order, list) or sorted(route_order) != sorted(set(route_order)) or \
             any(r not in routes for r in route_order) or not route_order:
-        ctx.error(f"route_order must list distinct routes from {', '.join(routes)}", node,
+        ctx.error(msg("rules.route_order", routes=", ".join(routes)), node,
                   "route_order" if "route_order" in node else None, "route_order")
         ok = False
         route_order = []
     last_resort = node.get("last_resort", [])
     if not isinstance(last_resort, list) or any(r not in route_order for r in last_resort):
-        ctx.error("last_resort must list routes that are in route_order", node,
+        ctx.error(msg("rules.last_resort"), node,
                   "last_resort" if "last_resort" in node else None, "last_resort")
         ok = False
         last_resort = []
     keys: list[SortKey] = []
     sort_keys = node.get("sort_keys")
     if not isinstance(sort_keys, list) or not sort_keys:
-        ctx.error("sort_keys must be a non-empty list of {key, order}", node, field="sort_keys")
+        ctx.error(msg("rules.sort_keys"), node, field="sort_keys")
         ok = False
     else:
         for i, sk in enumerate(sort_keys):
             if not isinstance(sk, dict) or set(sk) != {"key", "order"} or sk["key"] not in RANKING_SORT_KEYS \
                     or sk["order"] not in ("asc", "desc"):
-                ctx.error(f"sort key must be {{key: one of {', '.join(RANKING_SORT_KEYS)}, order: asc|desc}}, got {sk!r}",
+                ctx.error(msg("rules.sort_key", keys=", ".join(RANKING_SORT_KEYS), got=_v(sk)),
                           sort_keys, i, "sort_keys")
                 ok = False
             else:
                 keys.append(SortKey(sk["key"], sk["order"]))
     rec = node.get("recommendations")
     if not isinstance(rec, int) or isinstance(rec, bool) or rec < 1:
-        ctx.error(f"recommendations must be a positive whole number, got {rec!r}", node,
+        ctx.error(msg("rules.recommendations", got=_v(rec)), node,
                   "recommendations" if "recommendations" in node else None, "recommendations")
         ok = False
     if not (ok and vok and title and description and source):
@@ -624,7 +639,7 @@ def unreadable_paths(directory: Path) -> list[Problem]:
     problems: list[Problem] = []
 
     def onerror(exc: OSError) -> None:
-        problems.append(Problem(f"cannot read: {exc.strerror or exc}", str(exc.filename or directory)))
+        problems.append(Problem(msg("file.cannot_read", reason=os_reason(exc)), str(exc.filename or directory)))
 
     for root, dirs, files in os.walk(directory, onerror=onerror):
         for name in sorted(files + dirs):
@@ -634,9 +649,9 @@ def unreadable_paths(directory: Path) -> list[Problem]:
             try:
                 os.stat(path)  # follows the link: ELOOP or ENOENT when it loops or dangles
             except OSError as exc:
-                what = ("a symbolic link loop" if exc.errno == errno.ELOOP else
-                        "a symbolic link to nothing" if path.is_symlink() else exc.strerror)
-                problems.append(Problem(f"cannot read: {what} ({exc.strerror})", str(path)))
+                what = (msg("os.symlink_loop") if exc.errno == errno.ELOOP else
+                        msg("os.dangling_link") if path.is_symlink() else os_reason(exc))
+                problems.append(Problem(msg("file.cannot_read", reason=what), str(path)))
     return problems
 
 
@@ -646,12 +661,12 @@ def rules_directory(directory: Path) -> Path:
     try:
         resolved = directory.resolve(strict=True)
     except RuntimeError:  # pathlib's own symlink-loop error (Python 3.11)
-        raise ValidationError(Problem("not a rules directory: a symbolic link loop", str(directory))) from None
+        raise ValidationError(Problem(msg("rules.not_a_directory_because", reason=msg("os.symlink_loop")), str(directory))) from None
     except OSError as exc:
-        reason = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror
-        raise ValidationError(Problem(f"not a rules directory: {reason}", str(directory))) from None
+        reason = msg("os.symlink_loop") if exc.errno == errno.ELOOP else os_reason(exc)
+        raise ValidationError(Problem(msg("rules.not_a_directory_because", reason=reason), str(directory))) from None
     if not resolved.is_dir():
-        raise ValidationError(Problem("not a rules directory", str(directory)))
+        raise ValidationError(Problem(msg("rules.not_a_directory"), str(directory)))
     problems = unreadable_paths(resolved)
     if problems:
         raise ValidationError(problems)
@@ -682,7 +697,7 @@ def _with_rule_ids(path: Path, problems: list[Problem]) -> list[Problem]:
         for text in reversed(lines[:p.line]):
             m = _ID_LINE.match(text)
             if m:
-                p.record = f"rule {m.group(1)}"
+                p.record = msg("rules.record.rule", id=m.group(1))
                 break
     return problems
 
@@ -690,7 +705,7 @@ def _with_rule_ids(path: Path, problems: list[Problem]) -> list[Problem]:
 def load_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy], dict[str, Parameter], dict[Path, Any]]:
     """Load and validate everything; raise ValidationError with every problem found."""
     if not directory.is_dir():
-        raise ValidationError(Problem("not a rules directory", str(directory)))
+        raise ValidationError(Problem(msg("rules.not_a_directory"), str(directory)))
     rules, policies, params, docs, problems = collect_directory(directory)
     if problems:
         raise ValidationError(problems)
@@ -714,15 +729,15 @@ def collect_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy],
         for p in load_parameter_file(path, doc, problems):
             if p.name in params:
                 other = params[p.name]
-                problems.append(Problem(f"duplicate parameter '{p.name}' (also {other.file}:{other.line})",
-                                        p.file, p.line, f"parameter {p.name}"))
+                problems.append(Problem(msg("rules.duplicate_parameter", name=p.name, other=f"{other.file}:{other.line}"),
+                                        p.file, p.line, msg("rules.record.parameter", name=p.name)))
             else:
                 params[p.name] = p
     rules: list[Rule] = []
     policies: list[RankingPolicy] = []
     files = rule_files(directory)
     if not files:
-        problems.append(Problem("no rule files (*.yaml) found", str(directory)))
+        problems.append(Problem(msg("rules.no_rule_files"), str(directory)))
     for path in files:
         try:
             doc = load_yaml(path)
@@ -732,20 +747,20 @@ def collect_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy],
         docs[path] = doc
         file = str(path)
         if not isinstance(doc, dict):
-            problems.append(Problem("a rule file is a mapping with 'stage' and 'rules'", file, 1))
+            problems.append(Problem(msg("rules.file_is_mapping"), file, 1))
             continue
         for key in doc:
             if key not in FILE_KEYS:
-                problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(FILE_KEYS)})", file, line_of(doc, key),
+                problems.append(Problem(msg("rules.unknown_key", key=key, allowed=", ".join(FILE_KEYS)), file, line_of(doc, key),
                                         field=str(key)))
         stage = doc.get("stage")
         if stage not in STAGES:
-            problems.append(Problem(f"unknown or missing stage {stage!r} (known: {', '.join(STAGES)})", file,
+            problems.append(Problem(msg("rules.bad_stage", stage=_v(stage), known=", ".join(STAGES)), file,
                                     line_of(doc, "stage") if "stage" in doc else 1, field="stage"))
             continue
         items = doc.get("rules")
         if not isinstance(items, list):
-            problems.append(Problem("'rules' must be a list", file, line_of(doc, "rules") if "rules" in doc else 1, field="rules"))
+            problems.append(Problem(msg("rules.rules_not_list"), file, line_of(doc, "rules") if "rules" in doc else 1, field="rules"))
             continue
         for i, node in enumerate(items):
             line = line_of(items, i)
@@ -765,13 +780,14 @@ def collect_directory(directory: Path) -> tuple[list[Rule], list[RankingPolicy],
         for i, a in enumerate(versions):
             for b in versions[i + 1:]:
                 if a.file != b.file or a.stage != b.stage:
-                    problems.append(Problem(f"duplicate rule id {rid} (also {a.file}:{a.line}); versions of one rule "
-                                            "belong in one file", b.file, b.line, f"rule {rid}", "id"))
+                    problems.append(Problem(msg("rules.duplicate_rule_id", id=rid, other=f"{a.file}:{a.line}"),
+                                            b.file, b.line, msg("rules.record.rule", id=rid), "id"))
                 elif _overlap(a, b):
                     problems.append(Problem(
-                        f"overlapping validity: {a.valid_from}–{a.valid_to or 'open'} (line {a.line}) and "
-                        f"{b.valid_from}–{b.valid_to or 'open'} (line {b.line}) of rule {rid}",
-                        b.file, b.line, f"rule {rid}", "valid_from"))
+                        msg("rules.overlapping_validity", a_from=str(a.valid_from), a_to=a.valid_to and str(a.valid_to) or msg("rules.open_end"),
+                            a_line=a.line, b_from=str(b.valid_from), b_to=b.valid_to and str(b.valid_to) or msg("rules.open_end"),
+                            b_line=b.line, id=rid),
+                        b.file, b.line, msg("rules.record.rule", id=rid), "valid_from"))
     return rules, policies, params, docs, problems
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import Problem
 from ..yamlio import line_of
 from .model import BOOL, DATE, INT, LIST, NUMBER, STR, Parameter, ParameterValue, Source
+from ..i18n import Message, msg
 
 PARAMETER_KEYS = ("description", "unit", "values")
 VALUE_KEYS = ("valid_from", "valid_to", "value", "source")
@@ -47,23 +48,23 @@ def parse_date(value: Any) -> date | None:
 def parse_source(node: Any, problems: list[Problem], file: str, line: int | None, record: str | None,
                  field: str = "source") -> Source | None:
     if node is None:
-        problems.append(Problem("missing source (document and section, or law)", file, line, record, field))
+        problems.append(Problem(msg("rules.source.missing"), file, line, record, field))
         return None
     if not isinstance(node, dict):
-        problems.append(Problem("source must be a mapping {document, section} or {law}", file, line, record, field))
+        problems.append(Problem(msg("rules.source.not_mapping"), file, line, record, field))
         return None
     ok = True
     for key in node:
         if key not in SOURCE_KEYS:
-            problems.append(Problem(f"unknown key '{key}' in source (allowed: {', '.join(SOURCE_KEYS)})",
+            problems.append(Problem(msg("rules.unknown_key_in", key=key, where="source", allowed=", ".join(SOURCE_KEYS)),
                                     file, line_of(node, key) or line, record, field))
             ok = False
     for key in SOURCE_KEYS:
         if key in node and node[key] is not None and not isinstance(node[key], str):
-            problems.append(Problem(f"source {key} must be text", file, line_of(node, key) or line, record, field))
+            problems.append(Problem(msg("rules.source.not_text", key=key), file, line_of(node, key) or line, record, field))
             ok = False
     if not (node.get("document") or node.get("law")):
-        problems.append(Problem("source needs a document (with section) or a law", file, line, record, field))
+        problems.append(Problem(msg("rules.source.needs_document"), file, line, record, field))
         ok = False
     if not ok:
         return None
@@ -139,65 +140,65 @@ def impossible_value(unit: Any, value: Any) -> str | None:
         if unit in UNIT_RANGES:
             lo, hi, open_low = UNIT_RANGES[unit]
             if number < lo or (open_low and number == lo) or number > hi:
-                low = f"above {lo:g}" if open_low else f"at least {lo:g}"
-                return f"{number:g} is impossible for a value in {unit} (must be {low} and at most {hi:g})"
+                return msg("rules.parameter.impossible_above" if open_low else "rules.parameter.impossible_at_least",
+                           value=f"{number:g}", unit=unit, lo=f"{lo:g}", hi=f"{hi:g}")
     return None
 
 
 def load_parameter_file(path: Path, doc: Any, problems: list[Problem]) -> list[Parameter]:
     file = str(path)
     if not isinstance(doc, dict) or set(doc) - {"parameters", "description"} or "parameters" not in doc:
-        problems.append(Problem("a parameter file is a mapping with 'parameters' (and optionally 'description')",
+        problems.append(Problem(msg("rules.parameter.file_is_mapping"),
                                 file, line_of(doc) if doc is not None else None))
         return []
     out: list[Parameter] = []
     params = doc["parameters"]
     if not isinstance(params, dict):
-        problems.append(Problem("'parameters' must map names to parameters", file, line_of(doc, "parameters")))
+        problems.append(Problem(msg("rules.parameter.not_a_mapping"), file, line_of(doc, "parameters")))
         return []
     for name, spec in params.items():
         line = line_of(params, name)
-        rec = f"parameter {name}"
+        rec = msg("rules.record.parameter", name=name)
         if not isinstance(spec, dict):
-            problems.append(Problem("a parameter is a mapping with description and values", file, line, rec))
+            problems.append(Problem(msg("rules.parameter.is_mapping"), file, line, rec))
             continue
         for key in spec:
             if key not in PARAMETER_KEYS:
-                problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(PARAMETER_KEYS)})",
+                problems.append(Problem(msg("rules.unknown_key", key=key, allowed=", ".join(PARAMETER_KEYS)),
                                         file, line_of(spec, key), rec, str(key)))
         if not spec.get("description"):
-            problems.append(Problem("missing description", file, line, rec, "description"))
+            problems.append(Problem(msg("rules.missing_key", key="description"), file, line, rec, "description"))
         values_node = spec.get("values")
         if not isinstance(values_node, list) or not values_node:
-            problems.append(Problem("missing values (a list of dated values)", file, line, rec, "values"))
+            problems.append(Problem(msg("rules.parameter.missing_values"), file, line, rec, "values"))
             continue
         values: list[ParameterValue] = []
         types: list[str] = []
         for i, v in enumerate(values_node):
             vline = line_of(values_node, i)
             if not isinstance(v, dict):
-                problems.append(Problem("a value is a mapping {valid_from, valid_to, value, source}", file, vline, rec))
+                problems.append(Problem(msg("rules.parameter.value_is_mapping"), file, vline, rec))
                 continue
             for key in v:
                 if key not in VALUE_KEYS:
-                    problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(VALUE_KEYS)})",
+                    problems.append(Problem(msg("rules.unknown_key", key=key, allowed=", ".join(VALUE_KEYS)),
                                             file, line_of(v, key), rec, str(key)))
             vf = parse_date(v.get("valid_from"))
             if vf is None:
-                problems.append(Problem("missing or invalid valid_from (YYYY-MM-DD)", file, vline, rec, "valid_from"))
+                problems.append(Problem(msg("rules.bad_valid_from"), file, vline, rec, "valid_from"))
             vt = None
             if v.get("valid_to") is not None:
                 vt = parse_date(v.get("valid_to"))
                 if vt is None:
-                    problems.append(Problem("invalid valid_to (YYYY-MM-DD or null)", file, line_of(v, "valid_to"), rec, "valid_to"))
+                    problems.append(Problem(msg("rules.bad_valid_to"), file, line_of(v, "valid_to"), rec, "valid_to"))
             if vf and vt and vt < vf:
-                problems.append(Problem(f"valid_to {vt} is before valid_from {vf}", file, vline, rec, "valid_to"))
+                problems.append(Problem(msg("rules.valid_to_before_from", valid_to=str(vt), valid_from=str(vf)), file, vline, rec, "valid_to"))
             if "value" not in v or v["value"] is None:
-                problems.append(Problem("missing value", file, vline, rec, "value"))
+                problems.append(Problem(msg("rules.missing_key", key="value"), file, vline, rec, "value"))
                 continue
             t = value_type(v["value"])
             if t is None:
-                problems.append(Problem(f"unsupported value {v['value']!r} (number, text, date, bool, list of text or a table)",
+                problems.append(Problem(msg("rules.parameter.unsupported_value", value=_v(v["value"])),
                                         file, line_of(v, "value"), rec, "value"))
                 continue
             types.append(t)
@@ -210,17 +211,24 @@ def load_parameter_file(path: Path, doc: Any, problems: list[Problem]) -> list[P
                 values.append(ParameterValue(vf, vt, _plain_value(v["value"]), src, vline))
         ptype = _merge_types(types) if types else None
         if types and ptype is None:
-            problems.append(Problem(f"values have different types ({', '.join(sorted(set(types)))})", file, line, rec, "values"))
+            problems.append(Problem(msg("rules.parameter.mixed_types", types=", ".join(sorted(set(types)))), file, line, rec, "values"))
         values.sort(key=lambda pv: pv.valid_from)
         for a, b in zip(values, values[1:]):
             if a.valid_to is None or a.valid_to >= b.valid_from:
                 problems.append(Problem(
-                    f"validity {_period(a)} overlaps {_period(b)} (line {b.line})", file, a.line, rec, "values"))
+                    msg("rules.parameter.overlap", a=_period(a), b=_period(b), line=b.line), file, a.line, rec, "values"))
         if ptype is not None:
             out.append(Parameter(str(name), str(spec.get("description") or ""), ptype, tuple(values), file, line,
                                  spec.get("unit")))
     return out
 
 
-def _period(v: Any) -> str:
-    return f"{v.valid_from}–{v.valid_to or 'open'}"
+def _period(v: Any) -> Message:
+    return msg("rules.period", valid_from=str(v.valid_from), valid_to=str(v.valid_to) if v.valid_to else msg("rules.open_end"))
+
+
+def _v(value: Any) -> str:
+    """A value as written in the file (YAML flow style), never a Python repr."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -39,7 +39,9 @@ def pattern_error(pattern: str) -> str | None:
         detail = exc.args[0] if exc.args else exc
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
-        return f"invalid pattern: {detail}"
+        from ..i18n import msg
+
+        return msg("rules.invalid_pattern", detail=detail)
     return None
 
 

@@ -39,6 +39,7 @@ from .facts import RegisterSnapshot, _date, permit_fact, register_document, supp
 from .model import Flag, Propose, Transition
 from .reference import ReferenceEvaluator, run_rule
 from .ruleset import RuleSet, load_ruleset
+from ..i18n import Label, labels, msg
 
 EVENT_KINDS = ("check", "permit", "complaint")
 
@@ -231,7 +232,7 @@ def _event_base(kind: str, event: dict, on: date, ruleset: RuleSet) -> tuple[dic
 def _check_kind(event: dict) -> str:
     kind = event.get("kind")
     if kind not in EVENT_KINDS:
-        raise ValidationError(f"unknown register event '{kind}' (known: {', '.join(EVENT_KINDS)})")
+        raise ValidationError(msg("rules.status.unknown_event", what=msg("unknown.register_event"), kind=str(kind), known=", ".join(EVENT_KINDS)))
     return kind
 
 
@@ -246,18 +247,18 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet,
         try:
             org_nr = canonical_org_nr(event["org_nr"])
         except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(getattr(exc, "message", None) or str(exc)) from None
         if reader is not None:
             supplier = reader.supplier(org_nr)
         else:
             supplier = session.scalars(select(Supplier).where(Supplier.org_nr == org_nr)).first()
         if supplier is None:
-            raise NotFound(f"no supplier with organisation number {org_nr}")
+            raise NotFound(msg("rules.status.no_supplier", org=org_nr))
         unit_ids = None
     else:
         unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(event["unit_id"]))).first()
         if unit is None:
-            raise NotFound(f"no unit '{event['unit_id']}'")
+            raise NotFound(msg("rules.status.no_unit", id=event["unit_id"]))
         supplier = session.get(Supplier, unit.supplier_id)
         unit_ids = {unit.unit_id}
     if reader is not None:
@@ -290,7 +291,7 @@ def document_event_facts(doc: dict, event: dict, ruleset: RuleSet) -> tuple[list
         org_nr = canonical_org_nr(event["org_nr"])
         supplier = next((s for s in suppliers if canonical_org_nr(s["org_nr"]) == org_nr), None)
         if supplier is None:
-            raise NotFound(f"no supplier with organisation number {org_nr} in the register fragment")
+            raise NotFound(msg("rules.status.no_supplier_in_fragment", org=org_nr))
         previous = [c for c in supplier.get("checks") or [] if c.get("kind") == event["check"]["kind"]
                     and _date(c.get("performed_on")) <= _date(event["check"]["performed_on"])]
         previous.sort(key=lambda c: _date(c["performed_on"]))
@@ -299,7 +300,7 @@ def document_event_facts(doc: dict, event: dict, ruleset: RuleSet) -> tuple[list
     else:
         supplier = next((s for s in suppliers for u in s.get("units") or [] if u["unit_id"] == event["unit_id"]), None)
         if supplier is None:
-            raise NotFound(f"no unit '{event['unit_id']}' in the register fragment")
+            raise NotFound(msg("rules.status.no_unit_in_fragment", id=event["unit_id"]))
         unit = next(u for u in supplier["units"] if u["unit_id"] == event["unit_id"])
         if kind == "permit":
             permits = [p for p in unit.get("permits") or [] if p.get("dnr") != event["permit"]["dnr"]]
@@ -529,7 +530,8 @@ def list_proposals(session: Session, *, status: str | None = None, kind: str | N
     """The proposals, oldest first: of a status, a kind, a unit or supplier, created on or after
     `since` and on or before `until` (each filter optional)."""
     if status is not None and status not in PROPOSAL_STATUSES:
-        raise ValidationError(f"unknown proposal status '{status}' (known: {', '.join(PROPOSAL_STATUSES)})")
+        raise ValidationError(msg("cli.unknown_code", what=msg("unknown.proposal_status"), value=status,
+                                  known=labels(PROPOSAL_STATUSES, "proposal_status")))
     stmt = select(Proposal).order_by(Proposal.id)
     if status:
         stmt = stmt.where(Proposal.status == status)
@@ -558,15 +560,13 @@ def decide_proposal(session: Session, proposal_id: int, *, accept: bool, actor: 
     # the maintainer's own words (history records them with the proposal's rule): checked as free text
     note = field_text(note, "--note", optional=True) or ""
     if not note:
-        raise ValidationError("a decision on a proposal needs a note (--note) saying why")
+        raise ValidationError(msg("rules.status.decision_needs_note"))
     proposal = session.get(Proposal, proposal_id)
     if proposal is None:
-        from ..i18n import msg
-
         raise NotFound(msg("proposal.not_found", id=proposal_id))
     if proposal.status != "open":
-        raise InvariantViolation(f"proposal {proposal_id} is already {proposal.status} "
-                                 f"(by {proposal.decided_by}); decisions are not changed")
+        raise InvariantViolation(msg("rules.status.proposal_decided", id=proposal_id, status=Label(proposal.status, "proposal_status"),
+                                     by=proposal.decided_by))
     new = "accepted" if accept else "dismissed"
     proposal.status = new
     proposal.decided_by = actor

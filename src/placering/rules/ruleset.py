@@ -15,6 +15,7 @@ from ..paths import rules_dir
 from ..yamlio import plain
 from .loader import load_directory, rules_directory
 from .model import Parameter, ParameterValue, RankingPolicy, Rule
+from ..i18n import msg
 
 VERSION_LENGTH = 16
 
@@ -55,8 +56,6 @@ class RuleSet:
     def versions(self, rule_id: str) -> list[Rule | RankingPolicy]:
         found = [r for r in (*self.rules, *self.policies) if r.id == rule_id]
         if not found:
-            from ..i18n import msg
-
             raise NotFound(msg("rule.not_found", id=rule_id, directory=str(self.directory)))
         return sorted(found, key=lambda r: r.valid_from)
 
@@ -71,12 +70,10 @@ class RuleSet:
         try:
             p = self.parameters[name]
         except KeyError:
-            from ..i18n import msg
-
             raise NotFound(msg("parameter.not_found", name=name, directory=str(self.directory / "parameters"))) from None
         v = p.value_on(on)
         if v is None:
-            raise ValidationError(f"parameter '{name}' has no value valid on {on} ({p.file}:{p.line})")
+            raise ValidationError(msg("rules.parameter.no_value_on", name=name, on=str(on), where=f"{p.file}:{p.line}"))
         return v
 
     def param(self, name: str, on: date) -> Any:
@@ -87,9 +84,9 @@ class RuleSet:
         """The ranking policy valid on a date (`policy("ranking", on)`)."""
         found = [p for p in self.policies if p.stage == stage and p.valid_on(on)]
         if not found:
-            raise ValidationError(f"no {stage} policy in {self.directory} is valid on {on}")
+            raise ValidationError(msg("rules.policy.none_valid", stage=stage, directory=str(self.directory), on=str(on)))
         if len(found) > 1:
-            raise ValidationError(f"more than one {stage} policy is valid on {on}: {', '.join(p.id for p in found)}")
+            raise ValidationError(msg("rules.policy.several_valid", stage=stage, on=str(on), ids=", ".join(p.id for p in found)))
         return found[0]
 
     def permit_required(self, insats: str, on: date) -> bool:

@@ -40,6 +40,7 @@ from ..paths import rules_dir
 from ..yamlio import line_of, load_yaml, plain
 from .facts import _date
 from .ruleset import RuleSet, load_ruleset
+from ..i18n import Label, Message, msg
 
 # Start-up: reading the cases (`rules show`, `rules lint`) needs no evaluator; the reference
 # evaluator and the register-status rules (which load the database layer) are imported by the
@@ -71,7 +72,7 @@ class RuleCase:
 @dataclass
 class CaseResult:
     case: RuleCase
-    failures: list[str]
+    failures: list  # Messages (str() English; a person reads them from the catalogue)
     positive: set[str] = field(default_factory=set)  # rule ids the case expects to fire
     negative: set[str] = field(default_factory=set)  # rule ids the case expects not to fire
 
@@ -81,7 +82,7 @@ class CaseResult:
 
     def as_dict(self) -> dict:
         return {"file": self.case.file, "line": self.case.line, "name": self.case.name, "passed": self.passed,
-                "failures": self.failures}
+                "failures": [str(f) for f in self.failures]}
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -122,11 +123,11 @@ def collect_cases(directory: Path) -> tuple[list[RuleCase], list[Problem]]:
             problems.extend(exc.problems)
             continue
         if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
-            problems.append(Problem("a rule test file is a mapping with a list of 'cases'", file, 1))
+            problems.append(Problem(msg("rules.test.file_is_mapping"), file, 1))
             continue
         for key in doc:
             if key not in FILE_KEYS:
-                problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(FILE_KEYS)})", file,
+                problems.append(Problem(msg("rules.unknown_key", key=key, allowed=", ".join(FILE_KEYS)), file,
                                         line_of(doc, key), field=str(key)))
         unit_defaults = plain(doc.get("unit_defaults") or {})
         request_defaults = plain(doc.get("request_defaults") or {})
@@ -134,25 +135,25 @@ def collect_cases(directory: Path) -> tuple[list[RuleCase], list[Problem]]:
         for i, node in enumerate(doc["cases"]):
             line = line_of(doc["cases"], i)
             if not isinstance(node, dict):
-                problems.append(Problem("a case is a mapping", file, line))
+                problems.append(Problem(msg("rules.test.case_is_mapping"), file, line))
                 continue
             name = str(node.get("name") or f"case {i + 1}")
-            rec = f"case '{name}'"
+            rec = msg("rules.record.case", name=name)
             for key in node:
                 if key not in CASE_KEYS:
-                    problems.append(Problem(f"unknown key '{key}' (allowed: {', '.join(CASE_KEYS)})", file,
+                    problems.append(Problem(msg("rules.unknown_key", key=key, allowed=", ".join(CASE_KEYS)), file,
                                             line_of(node, key), rec, str(key)))
             if ("request" in node) == ("event" in node):
-                problems.append(Problem("a case has either a request or an event", file, line, rec))
+                problems.append(Problem(msg("rules.test.request_or_event"), file, line, rec))
                 continue
             expect = plain(node.get("expect") or {})
             allowed = REQUEST_EXPECT if "request" in node else EVENT_EXPECT
             if not isinstance(expect, dict) or not expect and "request" in node:
-                problems.append(Problem("missing expect", file, line, rec, "expect"))
+                problems.append(Problem(msg("rules.missing_key", key="expect"), file, line, rec, "expect"))
                 continue
             for key in expect:
                 if key not in allowed:
-                    problems.append(Problem(f"unknown expectation '{key}' (allowed: {', '.join(allowed)})", file,
+                    problems.append(Problem(msg("rules.test.unknown_expectation", key=key, allowed=", ".join(allowed)), file,
                                             line_of(node["expect"], key), rec, str(key)))
             on = None
             if node.get("on") is not None:
@@ -199,7 +200,7 @@ def unknown_rule_ids(cases: list[RuleCase], ruleset: RuleSet | set[str]) -> list
     """Cases naming a rule the rule set (or the set of rule ids) does not have (a typo would
     only show as a failure)."""
     known = ruleset if isinstance(ruleset, set) else {r.id for r in ruleset.rules}
-    return [Problem(f"unknown rule id {rid} in the expectations", c.file, c.line, f"case '{c.name}'", "expect")
+    return [Problem(msg("rules.test.unknown_rule_id", id=rid), c.file, c.line, msg("rules.record.case", name=c.name), "expect")
             for c in cases for rid in sorted(expected_rule_ids(c) - known)]
 
 
@@ -236,25 +237,26 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
         unit, route = _unit_ref(ref)
         found = [c for c in result.candidates if c.unit_id == unit and (route is None or c.route == route)]
         if not found:
-            res.failures.append(f"{ref}: no candidate of {case.request.get('insats')} with this unit/route")
+            res.failures.append(msg("rules.test.no_candidate", ref=ref, insats=Label(case.request.get("insats"), "insats")))
         return found
 
     def compare(label: str, ref: str, got: set[str], want: set[str]) -> None:
         if got != want:
-            res.failures.append(f"{ref}: {label} by {sorted(got) or 'none'}, expected {sorted(want) or 'none'}")
+            res.failures.append(msg(_COMPARED[label], ref=ref, got=_ids(got), want=_ids(want)))
 
     for ref in exp.get("eligible") or []:
         for c in cands(ref):
-            bad = [f"excluded by {r.rule}" for r in c.exclusions] + [f"unevaluable {r.rule}" for r in c.unevaluable]
+            bad = ([msg("rules.test.excluded_by", rule=r.rule) for r in c.exclusions]
+                   + [msg("rules.test.unevaluable_rule", rule=r.rule) for r in c.unevaluable])
             if bad:
-                res.failures.append(f"{ref}/{c.route}: expected eligible, but {', '.join(bad)}")
+                res.failures.append(msg("rules.test.expected_eligible", ref=f"{ref}/{c.route}", why=_join(bad)))
         res.negative |= elig_ids
     if "eligible" in exp:  # the set is exact: a candidate eligible but not listed fails the case
         listed = {str(ref) for ref in exp.get("eligible") or []}
         for c in result.candidates:
             if not c.exclusions and not c.unevaluable and c.unit_id not in listed \
                     and f"{c.unit_id}/{c.route}" not in listed:
-                res.failures.append(f"{c.unit_id}/{c.route}: eligible, but not in the expected eligible list")
+                res.failures.append(msg("rules.test.eligible_not_listed", ref=f"{c.unit_id}/{c.route}"))
     for ref, rules in (exp.get("excluded") or {}).items():
         found = cands(ref)
         if found:
@@ -276,14 +278,14 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
         want = set(exp["request_flags"] or [])
         got = {r.rule for r in result.request_flags}
         if got != want:
-            res.failures.append(f"request flagged by {sorted(got) or 'none'}, expected {sorted(want) or 'none'}")
+            res.failures.append(msg("rules.test.request_flagged", got=_ids(got), want=_ids(want)))
         res.positive |= want
         res.negative |= req_flag_ids - want
     if "request_unevaluable" in exp:
         want = set(exp["request_unevaluable"] or [])
         got = {r.rule for r in result.unevaluable}
         if got != want:
-            res.failures.append(f"request unevaluable {sorted(got) or 'none'}, expected {sorted(want) or 'none'}")
+            res.failures.append(msg("rules.test.request_unevaluable", got=_ids(got), want=_ids(want)))
         res.positive |= want
     return res
 
@@ -305,19 +307,48 @@ def _run_event_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
         for p in planned if p.action in ("unit_status", "agreement_status"))
     want_t = sorted(norm_t(t) for t in exp.get("transitions") or [])
     if got_t != want_t:
-        res.failures.append(f"transitions {got_t or 'none'}, expected {want_t or 'none'}")
+        res.failures.append(msg("rules.test.transitions", got=_transitions(got_t), want=_transitions(want_t)))
     got_p = sorted((p.status_to, p.rule, p.unit_id) for p in planned if p.action == "proposal")
     want_p = sorted((p["kind"], p["rule"], p.get("unit")) for p in exp.get("proposals") or [])
     if got_p != want_p:
-        res.failures.append(f"proposals {got_p or 'none'}, expected {want_p or 'none'}")
+        res.failures.append(msg("rules.test.proposals", got=_proposals(got_p), want=_proposals(want_p)))
     got_u = sorted({p.rule for p in planned if p.action == "unevaluable"})
     want_u = sorted(set(exp.get("unevaluable") or []))
     if got_u != want_u:
-        res.failures.append(f"unevaluable {got_u or 'none'}, expected {want_u or 'none'}")
+        res.failures.append(msg("rules.test.unevaluable", got=_ids(got_u), want=_ids(want_u)))
     fired = {t[2] for t in want_t} | {p[1] for p in want_p} | set(want_u)
     res.positive |= fired
     res.negative |= {r.id for r in ruleset.rules_for("register_status", on) if r.event == case.event["kind"]} - fired
     return res
+
+
+_COMPARED = {"excluded": "rules.test.compare_excluded", "flagged": "rules.test.compare_flagged",
+             "unevaluable": "rules.test.compare_unevaluable"}
+
+
+def _ids(ids) -> "str | Message":
+    """Rule ids, comma-separated; 'none' in words."""
+    return ", ".join(sorted(ids)) if ids else msg("rules.test.none")
+
+
+def _join(items: list) -> Message:
+    """Messages one after the other, comma-separated."""
+    return msg("rules.test.list", first=items[0], rest=_join(items[1:])) if len(items) > 1 else items[0]
+
+
+def _transitions(items: list) -> "str | Message":
+    """(('unit', 'U-1'), 'watch', 'RULE') … as 'U-1 → bevakning (RULE)'."""
+    if not items:
+        return msg("rules.test.none")
+    return _join([msg("rules.test.transition", target=t[0][1], status=Label(t[1], f"{t[0][0]}_status"), rule=t[2])
+                  for t in items])
+
+
+def _proposals(items: list) -> "str | Message":
+    if not items:
+        return msg("rules.test.none")
+    return _join([msg("rules.test.proposal", kind=Label(k, "proposal_kind"), rule=rule, unit=unit or "–")
+                  for k, rule, unit in items])
 
 
 def run_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
@@ -326,7 +357,7 @@ def run_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
             return _run_request_case(case, ruleset)
         return _run_event_case(case, ruleset)
     except (ValidationError, KeyError, ValueError, TypeError) as exc:
-        return CaseResult(case, [f"cannot run: {exc.__class__.__name__}: {exc}"])
+        return CaseResult(case, [msg("rules.test.cannot_run", reason=getattr(exc, "message", None) or str(exc))])
 
 
 def run_rule_tests(directory: Path | str | None = None, *, ruleset: RuleSet | None = None,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 from ..errors import PlaceringError
 from .reads import DEFAULT_URL, MIGRATIONS, DatabaseError, database_url, head_revision  # noqa: F401  (one of each)
+from ..i18n import msg
 
 
 T = TypeVar("T")
@@ -64,9 +65,9 @@ def busy_timeout() -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise DatabaseError(f"{BUSY_TIMEOUT_ENV}: '{raw}' is not a number of seconds") from None
+        raise DatabaseError(msg("storage.busy_timeout_not_number", env=BUSY_TIMEOUT_ENV, value=raw)) from None
     if not (0 <= value <= 3600):
-        raise DatabaseError(f"{BUSY_TIMEOUT_ENV}: {raw} is outside 0–3600 seconds")
+        raise DatabaseError(msg("storage.busy_timeout_range", env=BUSY_TIMEOUT_ENV, value=raw))
     return value
 
 
@@ -148,7 +149,7 @@ def make_engine(url: str | None = None) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a malformed host or port (the URL is input too)
-        raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)") from None
+        raise DatabaseError(msg("storage.not_a_url", url=url)) from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": busy_timeout()})
         event.listen(engine, "do_connect", _private_sqlite_file)
@@ -158,7 +159,7 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
         event.listen(engine, "begin", _pg_acting)
     else:
-        raise DatabaseError(f"unsupported database '{parsed.get_backend_name()}': use SQLite or PostgreSQL")
+        raise DatabaseError(msg("storage.unsupported_database", name=parsed.get_backend_name()))
     return engine
 
 
@@ -179,7 +180,7 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except OperationalError as exc:
-        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+        raise DatabaseError(msg("storage.cannot_open", reason=str(exc.orig))) from None
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
@@ -204,7 +205,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             with engine.begin() as conn:
                 apply_security(conn)
     except OperationalError as exc:
-        raise DatabaseError(f"cannot upgrade the database: {exc.orig}") from None
+        raise DatabaseError(msg("storage.cannot_upgrade", reason=str(exc.orig))) from None
     return before, head_revision()
 
 
@@ -212,12 +213,9 @@ def require_current(engine: Engine) -> None:
     """Refuse to work on a database that `placering init` has not created or upgraded."""
     rev = current_revision(engine)
     if rev is None:
-        raise DatabaseError(
-            f"the database at {engine.url.render_as_string(hide_password=True)} has no placering "
-            "schema: run 'placering init' first"
-        )
+        raise DatabaseError(msg("storage.no_schema", where=engine.url.render_as_string(hide_password=True)))
     if rev != head_revision():
-        raise DatabaseError(f"the database schema is at revision {rev}; run 'placering init' to upgrade it")
+        raise DatabaseError(msg("storage.old_schema", revision=rev))
 
 
 @contextmanager

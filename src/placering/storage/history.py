@@ -12,13 +12,14 @@ from ..boundary import IDENTITY_NUMBER_MESSAGE, field_text, personnummer_path
 from ..errors import Problem, ValidationError
 from ..text import nfc
 from .models import History, utcnow
+from ..i18n import msg
 
 
 def require_actor(actor: str | None) -> str:
     """Every write names who made it (--by or PLACERING_ACTOR)."""
     actor = nfc(actor or "")
     if not actor:
-        raise ValidationError("every change must say who makes it: give --by ACTOR or set PLACERING_ACTOR")
+        raise ValidationError(msg("storage.actor_needed"))
     return field_text(actor, "--by", kind="actor")
 
 
@@ -57,7 +58,7 @@ def record(
     if rule_id is None:
         found = personnummer_path(changes)
         if found is not None:
-            raise ValidationError(Problem(IDENTITY_NUMBER_MESSAGE, field=found.split(".")[0].split("[")[0]))
+            raise ValidationError(Problem(msg("value.identity_number"), field=found.split(".")[0].split("[")[0]))
     entry = History(
         actor=require_actor(actor),
         entity_kind=entity_kind,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import PlaceringError
+from ..i18n import msg
 
 DEFAULT_URL = "sqlite:///placering.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -55,7 +56,7 @@ def head_revision() -> str:
         parents.add(found.get("down_revision"))
     heads = revisions - parents
     if len(heads) != 1:
-        raise DatabaseError(f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}); expected one")
+        raise DatabaseError(msg("storage.migration_heads", count=len(heads), heads=", ".join(sorted(heads))))
     return heads.pop()
 
 
@@ -96,7 +97,7 @@ class Reader:
         except Exception as exc:  # the driver's own error, with its message
             if isinstance(exc, PlaceringError):
                 raise
-            raise DatabaseError(f"database error: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}") from None
+            raise DatabaseError(msg("cli.database_error", detail=str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)) from None
 
     def scalar(self, sql: str, params: dict | None = None) -> Any:
         found = self.rows(sql, params)
@@ -130,28 +131,27 @@ def open_reader(url: str | None, *, check_schema: bool = True) -> Reader:
         import sqlite3
 
         if not Path(path).exists():
-            raise DatabaseError(f"no database at {Path(path).resolve()}: run 'placering init' first (it creates one), or "
-                            "name yours with --db, PLACERING_DATABASE_URL or 'database' in the config file")
+            raise DatabaseError(msg("cli.no_database", path=str(Path(path).resolve())))
         try:
             conn = sqlite3.connect(path, timeout=_busy_timeout())
         except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot open the database: {exc}") from None
+            raise DatabaseError(msg("storage.cannot_open", reason=str(exc))) from None
         reader = Reader(conn, "sqlite", url)
     else:
         conninfo = _postgres_conninfo(url)
         if conninfo is None:
-            raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)")
+            raise DatabaseError(msg("storage.not_a_url", url=url))
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
 
         try:
             conninfo_to_dict(conninfo)  # a malformed host or port: the URL is input too
         except psycopg.ProgrammingError:
-            raise DatabaseError(f"'{url}' is not a database URL (sqlite:///FILE or postgresql://…)") from None
+            raise DatabaseError(msg("storage.not_a_url", url=url)) from None
         try:
             conn = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as exc:
-            raise DatabaseError(f"cannot open the database: {str(exc).strip().splitlines()[0]}") from None
+            raise DatabaseError(msg("storage.cannot_open", reason=str(exc).strip().splitlines()[0])) from None
         reader = Reader(conn, "postgresql", url)
     if check_schema:
         try:
@@ -178,9 +178,9 @@ def _require_current(reader: Reader) -> None:
     rev = reader.scalar("SELECT version_num FROM alembic_version") if has else None
     shown = re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", reader.where)
     if rev is None:
-        raise DatabaseError(f"the database at {shown} has no placering schema: run 'placering init' first")
+        raise DatabaseError(msg("storage.no_schema", where=shown))
     if rev != head_revision():
-        raise DatabaseError(f"the database schema is at revision {rev}; run 'placering init' to upgrade it")
+        raise DatabaseError(msg("storage.old_schema", revision=rev))
 
 
 def as_date(value: Any) -> date | None:

@@ -16,7 +16,7 @@ from ...errors import Problem, ValidationError
 def _no_control(value: str) -> str:
     problem = bad_character(value)
     if problem:
-        raise PydanticCustomError("control_character", problem)
+        raise PydanticCustomError("control_character", str(problem))
     return value
 
 
