@@ -385,6 +385,32 @@ def test_paused_filters(history, run):
     assert doc["paused"] == [] and [w["id"] for w in doc["watch"]] == ["U-2"]
 
 
+def test_paused_read_directly_is_the_orm_views_document(history, db_url, run):
+    """`audit paused` reads through the database's own driver (audit/reads.py); the document
+    equals the ORM view's (what the server returns) on every date and filter, whole agreements
+    and single suppliers' order stops included, and a filter that ends in an error gets the
+    ORM view's message."""
+    from placering.audit import views
+    from placering.audit.reads import paused
+    from placering.storage.reads import open_reader
+
+    questions = [{"as_of": day} for day in (date(2022, 12, 31), date(2023, 3, 1), date(2023, 7, 1),
+                                            date(2024, 3, 15), date(2024, 6, 1), date(2026, 1, 1))]
+    on = date(2024, 6, 1)
+    questions += [{"as_of": on, "insats": "hvb_barn_unga"}, {"as_of": on, "route": "ramavtal"},
+                  {"as_of": on, "route": "direktupphandling"}, {"as_of": on, "status": "order_stop"},
+                  {"as_of": on, "status": "watch"}, {"as_of": on, "municipality": "mölndal"},
+                  {"as_of": date(2024, 3, 15), "route": "ramavtal", "insats": "hvb_barn_unga"}]
+    with open_reader(db_url) as reader:
+        for q in questions:
+            assert paused(reader, **q) == views.paused(history, **q), q
+        for bad in ({"insats": "nonsense"}, {"route": "nonsense"}, {"status": "nonsense"},
+                    {"municipality": "Atlantis"}):
+            assert paused(reader, as_of=on, **bad) is None, bad
+    result = run("audit", "paused", "--municipality", "Atlantis")
+    assert result.exit_code != 0 and "Atlantis" in result.output
+
+
 def test_paused_table_and_csv(history, run):
     table = run("audit", "paused", "--as-of", "2024-03-15", env=WIDE)
     assert table.exit_code == 0

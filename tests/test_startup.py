@@ -171,6 +171,19 @@ def test_audit_log_reads_without_sqlalchemy(tmp_path, db_url, run, args):
     assert not (ORM | ENGINES_AND_TOOLS | {"ruamel", "rapidfuzz"}) & set(loaded)
 
 
+@pytest.mark.parametrize("args", [["audit", "paused"], ["audit", "paused", "--as-of", "2024-01-01", "--csv"],
+                                  ["audit", "paused", "--route", "ramavtal", "--municipality", "Göteborg", "--json"]])
+def test_audit_paused_reads_without_sqlalchemy(tmp_path, db_url, run, args):
+    """`audit paused` rebuilds the states from history through the database's own driver
+    (audit/reads.py); its document is compared with the ORM view's in test_audit_history.py."""
+    from test_matching_support import load_register, unit
+
+    load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", agreement="RA-9"))
+    assert run("register", "status", "U-2", "watch", "--note", "bevakas", "--by", "granskare").exit_code == 0
+    loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+    assert not (ORM | ENGINES_AND_TOOLS | {"ruamel", "rapidfuzz"}) & set(loaded)
+
+
 def test_audit_log_read_directly_is_the_orm_views_document(tmp_path, db_url, run):
     """The direct read and the ORM view (what the server returns) give one document, and a
     question that ends in an error still gets the ORM view's message."""

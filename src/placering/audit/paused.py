@@ -7,23 +7,20 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..labels import label
 from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus
-from .common import (
-    check_insats,
-    check_municipality,
-    check_route,
-    check_status,
-    load_agreements,
-    load_units,
-)
-from .timeline import StatusState, register_states
+from .common import AgreementInfo, UnitInfo, check_insats, check_route, check_status
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from .timeline import StatusState
 
 WATCH = UnitStatus.WATCH.value
+# The statuses the report reads from history (audit/reads.py reads the same without SQLAlchemy).
+STATUSES = frozenset({s.value for s in (*PAUSED_UNIT_STATUSES, *PAUSED_AGREEMENT_STATUSES)} | {WATCH})
 
 
 @dataclass
@@ -78,13 +75,24 @@ def paused(
     status: str | None = None,
 ) -> PausedReport:
     """Units and agreements that may not be recommended or ordered from on `as_of`, and those on watch."""
+    from .common import check_municipality, load_agreements, load_units
+    from .timeline import register_states
+
     check_insats(insats)
     check_route(route)
     check_status(status)
     mkey = check_municipality(session, municipality)
-    units, agreements = register_states(
-        session, as_of, statuses={s.value for s in (*PAUSED_UNIT_STATUSES, *PAUSED_AGREEMENT_STATUSES)} | {WATCH})
+    units, agreements = register_states(session, as_of, statuses=STATUSES)
+    return report(as_of, units, agreements, lambda ids, routes: load_units(session, ids, routes=routes),
+                  lambda ids: load_agreements(session, ids), insats=insats, route=route, mkey=mkey, status=status)
 
+
+def report(as_of: date, units: dict[str, StatusState], agreements: dict[str, StatusState],
+           load_units: Callable[[set[str], bool], dict[str, UnitInfo]],
+           load_agreements: Callable[[set[str]], dict[str, AgreementInfo]], *,
+           insats: str | None, route: str | None, mkey: str | None, status: str | None) -> PausedReport:
+    """The report from the states on `as_of` (timeline.register_states, filtered to STATUSES)
+    and the register's attributes of the units and agreements in it (the filters checked)."""
     wanted_units = {
         uid: st for uid, st in units.items()
         if st.status in PAUSED_UNIT_STATUSES or st.status == WATCH
@@ -106,8 +114,8 @@ def paused(
     if route and route != "ramavtal":
         wanted_agreements, wanted_parts = {}, []
 
-    unit_info = load_units(session, wanted_units, routes=route is not None) if wanted_units else {}
-    agreement_info = (load_agreements(session, {*wanted_agreements, *(aid for aid, _, _ in wanted_parts)})
+    unit_info = load_units(set(wanted_units), route is not None) if wanted_units else {}
+    agreement_info = (load_agreements({*wanted_agreements, *(aid for aid, _, _ in wanted_parts)})
                       if wanted_agreements or wanted_parts else {})
 
     rows_paused: list[PausedRow] = []

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..jsondata import to_jsonable
 from ..register.reads import _datetime
-from ..storage.reads import Reader, as_date, as_json
+from ..storage.reads import Reader, as_date, as_json, chunks_of
 from ..text import canonical_org_nr, nfc
 from .log import KNOWN_ACTIONS, KNOWN_KINDS, LogReport, hide_location, what_changed
 
@@ -119,3 +119,157 @@ def log(reader: Reader, *, actor: str | None = None, unit: str | None = None, su
 
 
 log.orm_view = "audit.views:log"
+
+
+# --- audit paused ------------------------------------------------------------------------------
+
+_UNIT_STATES = """
+WITH h AS (
+    SELECT id, effective_on, entity_id, {status} AS status FROM history
+    WHERE effective_on <= :as_of AND entity_kind = 'unit' AND action IN ('created', 'updated', 'status')
+), w AS (
+    SELECT id, effective_on, entity_id, status,
+           LAG(status) OVER (PARTITION BY entity_id ORDER BY effective_on, id) AS prev,
+           MIN(effective_on) OVER (PARTITION BY entity_id) AS first_on
+    FROM h WHERE status IS NOT NULL
+), c AS (
+    SELECT id, effective_on, entity_id, status, first_on,
+           ROW_NUMBER() OVER (PARTITION BY entity_id ORDER BY effective_on DESC, id DESC) AS rn
+    FROM w WHERE prev IS NULL OR prev != status
+)
+SELECT c.effective_on, c.entity_id, c.status, c.first_on, x.id, x.reason, x.note, x.actor, x.rule_id,
+       x.rules_version, x.org_nr, x.unit_id
+FROM c JOIN history x ON x.id = c.id
+WHERE c.rn = 1 AND c.status IN ({wanted})
+"""
+
+
+def _in_list(values, params: dict[str, Any], prefix: str) -> str:
+    names = []
+    for k, v in enumerate(values):
+        params[f"{prefix}{k}"] = v
+        names.append(f":{prefix}{k}")
+    return ", ".join(names)
+
+
+def _states(reader: Reader, as_of: date, statuses: frozenset[str]):
+    """timeline.register_states(…, statuses=…) in the database's own SQL: the same window
+    query over the units' status entries, and the agreements' entries folded as there."""
+    from .timeline import StatusState, fold_agreement_entries
+
+    sqlite = reader.dialect == "sqlite"
+    day = as_of.isoformat() if sqlite else as_of
+    new_status = """json_extract(changes, '$."status"[1]')""" if sqlite else "(changes #>> '{status,1}')"
+    params: dict[str, Any] = {"as_of": day}
+    wanted = _in_list(sorted(statuses), params, "s")
+    units: dict[str, Any] = {}
+    for r in reader.rows(_UNIT_STATES.format(status=new_status, wanted=wanted), params):
+        units[r[1]] = StatusState(
+            status=r[2], since=as_date(r[0]), reason=r[5], note=r[6], actor=r[7], rule_id=r[8], rules_version=r[9],
+            history_id=r[4], org_nr=r[10], unit_id=r[11], created_on=as_date(r[3]))
+    entries = reader.rows(
+        "SELECT id, effective_on, entity_id, org_nr, actor, reason, note, rule_id, rules_version, changes "
+        "FROM history WHERE effective_on <= :as_of AND entity_kind = 'agreement' AND action = 'agreement_status' "
+        "ORDER BY effective_on, id", {"as_of": day})
+    agreements = fold_agreement_entries(
+        (r[0], as_date(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], as_json(r[9])) for r in entries)
+    agreements = {aid: st for aid, st in agreements.items()
+                  if st.status in statuses or any(p.status in statuses for p in (st.participants or {}).values())}
+    return units, agreements
+
+
+def _load_units(reader: Reader, unit_ids: set[str], routes: bool):
+    """audit.common.load_units for the given units."""
+    from .common import UnitInfo
+
+    out: dict[str, Any] = {}
+    pk: dict[int, Any] = {}
+    for batch in chunks_of(sorted(unit_ids)):
+        params: dict[str, Any] = {}
+        for r in reader.rows(
+                "SELECT u.id, u.unit_id, u.name, u.municipality, u.municipality_key, s.org_nr, s.name, s.legal_form "
+                "FROM unit u JOIN supplier s ON s.id = u.supplier_id WHERE u.unit_id IN ("
+                + _in_list(batch, params, "u") + ")", params):
+            info = UnitInfo(*r[1:])
+            out[info.unit_id] = info
+            pk[r[0]] = info
+    for batch in chunks_of(sorted(pk)):
+        params = {}
+        names = _in_list(batch, params, "p")
+        for unit_pk, insats in reader.rows(
+                f"SELECT unit_id, insats FROM offer WHERE unit_id IN ({names}) ORDER BY unit_id, position", params):
+            pk[unit_pk].insatser.append(insats)
+        if routes:
+            for unit_pk, route, insats, agreement_id in reader.rows(
+                    f"SELECT unit_id, route, insats, agreement_id FROM unit_route WHERE unit_id IN ({names}) "
+                    "ORDER BY unit_id, position", params):
+                info = pk[unit_pk]
+                info.routes.append(f"{route}:{insats}")
+                if agreement_id and agreement_id not in info.agreements:
+                    info.agreements.append(agreement_id)
+    return out
+
+
+def _load_agreements(reader: Reader, agreement_ids: set[str]):
+    """audit.common.load_agreements for the given agreements."""
+    from .common import AgreementInfo
+
+    out: dict[str, Any] = {}
+    for batch in chunks_of(sorted(agreement_ids)):
+        params: dict[str, Any] = {}
+        for aid, insats, vfrom, vto, route, unit_id, mkey, org_nr, sname in reader.rows(
+                "SELECT r.agreement_id, r.insats, r.valid_from, r.valid_to, r.route, u.unit_id, u.municipality_key, "
+                "s.org_nr, s.name FROM unit_route r JOIN unit u ON u.id = r.unit_id "
+                "JOIN supplier s ON s.id = u.supplier_id WHERE r.agreement_id IN ("
+                + _in_list(batch, params, "a") + ") ORDER BY r.agreement_id, u.unit_id", params):
+            vfrom, vto = as_date(vfrom), as_date(vto)
+            info = out.get(aid)
+            if info is None:
+                info = out[aid] = AgreementInfo(aid, valid_from=vfrom, valid_to=vto, route=route)
+            info.names[org_nr] = sname
+            mine = info.units_by_org.setdefault(org_nr, [])
+            if unit_id not in mine:
+                mine.append(unit_id)
+            for lst, val in ((info.insatser, insats), (info.unit_ids, unit_id), (info.org_nrs, org_nr),
+                             (info.supplier_names, sname), (info.municipality_keys, mkey)):
+                if val not in lst:
+                    lst.append(val)
+            if vfrom and (info.valid_from is None or vfrom < info.valid_from):
+                info.valid_from = vfrom
+            if vto and (info.valid_to is None or vto > info.valid_to):
+                info.valid_to = vto
+    return out
+
+
+def paused(reader: Reader, *, as_of: date | None = None, insats: str | None = None, route: str | None = None,
+           municipality: str | None = None, status: str | None = None) -> dict[str, Any] | None:
+    """`audit paused` (audit.paused.paused through audit.views.paused), read without
+    SQLAlchemy; None when the ORM view must answer (an unknown insats, route, status or
+    municipality: it says which)."""
+    from ..clock import today
+    from ..errors import ValidationError
+    from ..taxonomy import load_taxonomy
+    from ..text import fold
+    from .common import check_insats, check_route, check_status
+    from .paused import STATUSES, report
+
+    try:
+        check_insats(insats)
+        check_route(route)
+        check_status(status)
+    except ValidationError:
+        return None
+    mkey = None
+    if municipality is not None:
+        mkey = fold(municipality)
+        if load_taxonomy().municipality(municipality) is None and reader.scalar(
+                "SELECT 1 FROM unit WHERE municipality_key = :k LIMIT 1", {"k": mkey}) is None:
+            return None
+    day = as_of or today()
+    units, agreements = _states(reader, day, STATUSES)
+    found = report(day, units, agreements, lambda ids, routes: _load_units(reader, ids, routes),
+                   lambda ids: _load_agreements(reader, ids), insats=insats, route=route, mkey=mkey, status=status)
+    return to_jsonable(found.to_dict())
+
+
+paused.orm_view = "audit.views:paused"

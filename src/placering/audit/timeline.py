@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy import func, or_, select
-from sqlmodel import Session
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-from ..storage.models import History
+# SQLAlchemy and the models are imported by the functions that query through them, so that
+# audit/reads.py (`audit paused` without SQLAlchemy) shares StatusState and the agreements' fold.
 
 # Actions whose `changes` may carry a unit's status: creation records the initial status,
 # `status` is a change, and an `updated` entry might carry one too.
@@ -73,6 +74,8 @@ class PermitState:
 
 def _new_status():
     """The new side of `changes.status` ([old, new]) as text, extracted by the database."""
+    from ..storage.models import History
+
     return History.changes[("status", 1)].as_string()
 
 
@@ -91,6 +94,10 @@ def register_states(
     which is the current status and the change that put it there; MIN gives the first entry
     (a unit's creation). Who, why and which rule come from that entry.
     """
+    from sqlalchemy import func, or_, select
+
+    from ..storage.models import History
+
     h = (
         select(History.id, History.effective_on, History.entity_kind, History.entity_id,
                _new_status().label("status"))
@@ -146,6 +153,10 @@ def agreement_states(session: Session, as_of: date) -> dict[str, StatusState]:
     changed); an entry without it (recorded before participations existed) changes the whole
     agreement and every participation. Agreements have few entries, so they are folded here in
     date order rather than in SQL."""
+    from sqlalchemy import select
+
+    from ..storage.models import History
+
     stmt = (
         select(History.id, History.effective_on, History.entity_id, History.org_nr, History.actor, History.reason,
                History.note, History.rule_id, History.rules_version, History.changes)
@@ -153,10 +164,16 @@ def agreement_states(session: Session, as_of: date) -> dict[str, StatusState]:
                History.action.in_(_AGREEMENT_ACTIONS))
         .order_by(History.effective_on, History.id)
     )
+    return fold_agreement_entries(session.execute(stmt))
+
+
+def fold_agreement_entries(entries: Iterable[tuple]) -> dict[str, StatusState]:
+    """`agreement_states` from its entries (id, effective_on, agreement id, org_nr, actor,
+    reason, note, rule_id, rules_version, changes), in (effective_on, id) order."""
     whole: dict[str, StatusState] = {}
     parts: dict[str, dict[str, StatusState]] = {}
     first: dict[str, date] = {}
-    for hid, on, aid, org_nr, actor, reason, note, rule_id, rules_version, changes in session.execute(stmt):
+    for hid, on, aid, org_nr, actor, reason, note, rule_id, rules_version, changes in entries:
         status = ((changes or {}).get("status") or [None, None])[1]
         if not status:
             continue
@@ -200,6 +217,10 @@ def _as_date(value: Any) -> date:
 
 def permit_states(session: Session, as_of: date) -> dict[tuple[str, str], PermitState]:
     """Every permit recorded up to the date, keyed by (unit_id, dnr), with its status then."""
+    from sqlalchemy import select
+
+    from ..storage.models import History
+
     permits: dict[tuple[str, str], PermitState] = {}
     stmt = (
         select(History.id, History.effective_on, History.entity_id, History.unit_id, History.actor, History.note,

@@ -57,7 +57,7 @@ def paused_cmd(as_of, insats, route, municipality, status, out: Output) -> None:
     was then, whatever has changed since."""
     day = _as_of(as_of)
     filters = {"insats": insats, "route": route, "municipality": municipality, "status": status}
-    report = call("audit.views:paused", as_of=day, **filters, http=("GET", "/audit/paused", {"as_of": day, **filters}))
+    report = call("audit.reads:paused", as_of=day, **filters, http=("GET", "/audit/paused", {"as_of": day, **filters}))
     # Most telling first: a narrow terminal leaves out the columns at the end (and says which).
     cols = [("id", "Id"), ("name", "Namn"), ("status_label", "Status"), ("since", "Sedan"),
             ("reason", "Orsak", "removal_reason"), ("actor", "Beslutad av"), ("org_nr", "Org.nr"),
