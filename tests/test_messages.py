@@ -48,7 +48,7 @@ def test_refusals_are_swedish(loaded, engine):
         (("register", "agreement", "RA-NOPE", "order_stop", "--by", "ink"), "Fel: inget avtal 'RA-NOPE' i registret\n"),
         (("request", "show", "R-NOPE"), "Fel: ingen placeringsförfrågan 'R-NOPE'\n"),
         (("register", "check", ORG_ANGEN, "credit_rating", "--on", "2024-01-01", "--by", "k"),
-         "Fel: option saknas: '--result'.\n"),
+         "Fel: flagga saknas: '--result'.\n"),
     ]
     for args, expected in cases:
         said = refused(loaded, *args).split("\n\n")[-1]  # after click's usage line, for its own errors

@@ -34,19 +34,20 @@ def language() -> str:
     return "sv"
 
 
-def _po_path(lang: str) -> Path:
-    return Path(__file__).resolve().parent / "locale" / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+def _po_path(lang: str, domain: str = DOMAIN) -> Path:
+    return Path(__file__).resolve().parent / "locale" / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
 @lru_cache(maxsize=None)
-def translations(lang: str):
-    """The language's gettext translations, compiled from the .po (cached as a .mo)."""
+def translations(lang: str, domain: str = DOMAIN):
+    """The language's gettext translations, compiled from the .po (cached as a .mo). The domain
+    `cli` (cli/helptext.py) holds click's strings and the help texts, by their English text."""
     import gettext
     import io
 
-    po = _po_path(lang)
+    po = _po_path(lang, domain)
     stat = po.stat()
-    cache = _cache_dir() / f"{DOMAIN}-{lang}-{stat.st_mtime_ns}-{stat.st_size}.mo"
+    cache = _cache_dir() / f"{domain}-{lang}-{stat.st_mtime_ns}-{stat.st_size}.mo"
     try:
         return gettext.GNUTranslations(io.BytesIO(cache.read_bytes()))
     except OSError:
@@ -55,7 +56,7 @@ def translations(lang: str):
     from babel.messages.pofile import read_po
 
     with po.open("rb") as fh:
-        catalog = read_po(fh, locale=lang, domain=DOMAIN)
+        catalog = read_po(fh, locale=lang, domain=domain)
     buf = io.BytesIO()
     write_mo(buf, catalog)
     data = buf.getvalue()

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from .helptext import install as _install_click_words, tr
 from .common import AppContext, CliError, PlaceringGroup, app, by_option, json_option, parse_date, print_json, wants_json
 from ..i18n import msg
 
@@ -66,10 +67,10 @@ class LazyGroup(PlaceringGroup):
                     continue
                 text = self.commands[name].get_short_help_str(limit)
             else:
-                text = _shorten(LAZY_COMMANDS[name][1], limit)
+                text = _shorten(tr(LAZY_COMMANDS[name][1]), limit)
             rows.append((name, text))
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(tr("Commands")):
                 formatter.write_dl(rows)
 
 
@@ -133,6 +134,9 @@ def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) ->
                        f"enheter, {fmt_number(d['history_entries'])} historikposter till och med {d['as_of']}.")
         else:
             click.echo("Demoregistret är redan inläst: inget ändrades.")
+
+
+_install_click_words()
 
 
 def main() -> None:

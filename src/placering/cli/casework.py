@@ -21,6 +21,7 @@ from .options import AS_OF, YEAR, as_of_day as _as_of, year_or_this as _year
 from .params import Code
 from .common import DECIMAL
 from ..labels import label
+from .helptext import PlaceringCommand
 from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, call, echo, local_only,
                      output_options, parse_date, rules_option)
 from .remote import segment
@@ -33,7 +34,7 @@ AUDIT_COMMANDS: dict[str, click.Command] = {}
 
 def _audit_command(name: str):
     def attach(f):
-        command = click.command(name)(f)
+        command = click.command(name, cls=PlaceringCommand)(f)
         AUDIT_COMMANDS[name] = command
         return command
     return attach

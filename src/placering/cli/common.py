@@ -23,6 +23,7 @@ from .. import boundary
 from ..display import fmt_datetime, fmt_number, parse_decimal, safe, safe_json
 from ..errors import NotPermitted, PlaceringError
 from ..i18n import msg
+from .helptext import PlaceringCommand, Translated, tr
 
 # Start-up: `placering --help` must not load the database layer or rich; the commands that
 # use them import them when they run (see cli/__init__.py, LazyGroup).
@@ -181,15 +182,19 @@ def _refuse_missing_sqlite_file(parsed) -> None:
 
 
 def _show_usage_error(exc: click.UsageError) -> None:
+    from ..i18n import language, text as said
     from .messages import swedish
 
     ctx = exc.ctx
     if ctx is not None:
         hint = ""
         if ctx.command.get_help_option(ctx) is not None:
-            hint = f"Prova '{ctx.command_path} {ctx.help_option_names[0]}' för hjälp.\n"
+            hint = tr("Try '{command} {option}' for help.").format(
+                command=ctx.command_path, option=ctx.help_option_names[0]) + "\n"
         click.echo(f"{ctx.get_usage()}\n{hint}", err=True)
-    click.echo(f"Fel: {safe(swedish(exc.format_message()))}", err=True)
+    # click's words come from the catalogue (cli/helptext.py); messages.yaml says what is left
+    message = exc.format_message() if language() == "en" else swedish(exc.format_message())
+    click.echo(f"{said('error.prefix')}: {safe(message)}", err=True)
 
 
 def app(ctx: click.Context | None = None) -> AppContext:
@@ -197,8 +202,11 @@ def app(ctx: click.Context | None = None) -> AppContext:
     return ctx.find_object(AppContext)
 
 
-class PlaceringGroup(click.Group):
-    """A group that turns library errors into clear messages with their own exit codes."""
+class PlaceringGroup(Translated, click.Group):
+    """A group that turns library errors into clear messages with their own exit codes; its
+    help, and its commands', in the people's language (cli/helptext.py)."""
+
+    command_class = PlaceringCommand
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra) -> Any:
         # click prints its own usage errors ("Error: Missing option …") in English; a person reads

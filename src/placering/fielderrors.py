@@ -1,0 +1,91 @@
+"""pydantic's refusals as a person reads them (issue 19): each error said by its `type` from the
+gettext catalogue (`pydantic.<type>` in locale/<lang>/LC_MESSAGES/placering.po), never pydantic's
+English ("Input should be a valid number, unable to parse string as a number").
+
+One function for every place a pydantic ValidationError reaches a person: request, entry and
+register files through the CLI (matching/request.py, register/schema.py), the API's 422 bodies
+and the web forms (server/app.py), the server's settings (server/settings.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .i18n import Message, msg
+
+# Every type pydantic-core can raise for the models of this project has a message; a type not
+# listed here (a future pydantic) is said as `pydantic.other` ("is not valid"), never in English.
+TYPES = frozenset({
+    "missing", "extra_forbidden", "string_type", "string_too_short", "string_too_long",
+    "string_pattern_mismatch", "string_unicode", "int_type", "int_parsing", "int_parsing_size",
+    "int_from_float", "float_type", "float_parsing", "finite_number", "bool_type", "bool_parsing",
+    "date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact", "date_past",
+    "date_future", "datetime_type", "datetime_parsing", "datetime_from_date_parsing", "time_type",
+    "time_parsing", "decimal_type", "decimal_parsing", "decimal_max_digits", "decimal_max_places",
+    "decimal_whole_digits", "greater_than", "greater_than_equal", "less_than", "less_than_equal",
+    "multiple_of", "literal_error", "enum", "too_short", "too_long", "list_type", "tuple_type",
+    "set_type", "frozen_set_type", "dict_type", "model_type", "model_attributes_type",
+    "dataclass_type", "json_invalid", "json_type", "none_required", "url_type", "url_parsing",
+    "url_scheme", "uuid_type", "uuid_parsing", "bytes_type", "is_instance_of", "union_tag_invalid",
+    "union_tag_not_found", "value_error", "assertion_error", "iterable_type", "mapping_type",
+    "callable_type", "frozen_field", "frozen_instance", "missing_keyword_only_argument",
+    "unexpected_keyword_argument", "no_such_attribute", "string_not_ascii", "other",
+})
+
+# the types of our own PydanticCustomErrors (server/api/models.py)
+CUSTOM = frozenset({"control_character"})
+
+# the parameters a message may show (ctx of the error), under the names the catalogue uses
+_PARAMS = ("gt", "ge", "lt", "le", "min_length", "max_length", "multiple_of", "max_digits",
+           "decimal_places", "whole_digits", "pattern", "expected", "actual_length")
+
+
+def _expected(text: str) -> list[str]:
+    """pydantic's "'a', 'b' or 'c'" as the list ['a', 'b', 'c'] (said 'a', 'b' eller 'c')."""
+    head, sep, last = text.rpartition(" or ")
+    items = [p.strip() for p in head.split(",")] if sep else []
+    return [p for p in items if p] + [last.strip()] if sep else [text]
+
+
+def message_of(err: dict[str, Any]) -> Message | str:
+    """One pydantic error (an item of `exc.errors()`) as a Message by its type.
+
+    A validator of ours that raised with a Message (a PlaceringError) or an English text (a
+    ValueError not yet converted: registry/messages.yaml says it) keeps its own words."""
+    kind = err.get("type") or "other"
+    ctx = err.get("ctx") or {}
+    if kind in ("value_error", "assertion_error"):
+        error = ctx.get("error")
+        own = getattr(error, "message", None)
+        if isinstance(own, Message):
+            return own
+        text = str(error) if error is not None else str(err.get("msg", ""))
+        return re.sub(r"^(Value|Assertion) error, ", "", text)
+    if kind not in TYPES:
+        if kind in CUSTOM:  # our own PydanticCustomError: its message is ours
+            return str(err.get("msg", ""))
+        kind = "other"
+    params: dict[str, Any] = {}
+    for name in _PARAMS:
+        if name in ctx:
+            value = ctx[name]
+            params[name] = _expected(value) if name == "expected" and isinstance(value, str) else value
+    if kind == "too_short" or kind == "too_long":
+        n = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return msg(f"pydantic.{kind}", n=int(n) if isinstance(n, int) else 1, **params)
+    if kind in ("string_too_short", "string_too_long"):
+        n = ctx.get("min_length") if kind == "string_too_short" else ctx.get("max_length")
+        return msg(f"pydantic.{kind}", n=int(n) if isinstance(n, int) else 1, **params)
+    return msg(f"pydantic.{kind}", **params)
+
+
+def field_path(loc: tuple | list, skip: tuple[str, ...] = ("body", "query", "path", "header")) -> str:
+    """('offers', 2, 'insats') → 'offers[2].insats'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in skip:
+            out += ("." if out else "") + str(part)
+    return out
