@@ -24,8 +24,9 @@ DOMAIN = "cli"
 
 # Strings click asks for while it builds options (at import or while parsing every command):
 # left as they are then, and said when the help that shows them is formatted.
+# (click.Path's name "file" is not shown: the Swedish messages about a path leave it out.)
 _AT_FORMAT_TIME = frozenset({"Show this message and exit.", "Show the version and exit.",
-                             "%(prog)s, version %(version)s"})
+                             "%(prog)s, version %(version)s", "file", "directory", "path"})
 
 
 def _catalogue():
