@@ -48,12 +48,21 @@ def _expected(text: str) -> list[str]:
     return [p for p in items if p] + [last.strip()] if sep else [text]
 
 
-def message_of(err: dict[str, Any]) -> Message | str:
-    """One pydantic error (an item of `exc.errors()`) as a Message by its type.
+def _number(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    return value
+
+
+def message_of(err: dict[str, Any], overrides: dict[str, Message] | None = None) -> Message | str:
+    """One pydantic error (an item of `exc.errors()`) as a Message by its type; `overrides` says
+    some types the caller's way (an unknown field of a request: no names or identity numbers).
 
     A validator of ours that raised with a Message (a PlaceringError) or an English text (a
     ValueError not yet converted: registry/messages.yaml says it) keeps its own words."""
     kind = err.get("type") or "other"
+    if overrides and kind in overrides:
+        return overrides[kind]
     ctx = err.get("ctx") or {}
     if kind in ("value_error", "assertion_error"):
         error = ctx.get("error")
@@ -70,14 +79,41 @@ def message_of(err: dict[str, Any]) -> Message | str:
     for name in _PARAMS:
         if name in ctx:
             value = ctx[name]
-            params[name] = _expected(value) if name == "expected" and isinstance(value, str) else value
-    if kind == "too_short" or kind == "too_long":
-        n = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-        return msg(f"pydantic.{kind}", n=int(n) if isinstance(n, int) else 1, **params)
-    if kind in ("string_too_short", "string_too_long"):
-        n = ctx.get("min_length") if kind == "string_too_short" else ctx.get("max_length")
-        return msg(f"pydantic.{kind}", n=int(n) if isinstance(n, int) else 1, **params)
+            params[name] = _expected(value) if name == "expected" and isinstance(value, str) else _number(value)
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        n = ctx.get("min_length") if kind.endswith("short") else ctx.get("max_length")
+        return msg(f"pydantic.{kind}", n=n if isinstance(n, int) else 1, **params)
     return msg(f"pydantic.{kind}", **params)
+
+
+def problems_of(exc: Any, *, file: str | None = None, line: int | None = None, record: str | None = None,
+                base: str | None = None, overrides: dict[str, Message] | None = None,
+                field_prefix: str = "", upper: bool = False) -> list:
+    """Every error of a pydantic ValidationError as a Problem (errors.Problem), located as the
+    caller's files are: `record` for the whole document, or `base` + the path inside it (a
+    register document: units[3].routes[0], field 'daily_price'); else the field is the path."""
+    from .errors import Problem
+
+    problems = []
+    for err in exc.errors():
+        loc = list(err.get("loc") or ())
+        rec = record
+        if base is not None:
+            field = None
+            if loc and isinstance(loc[-1], str):
+                field = loc.pop()
+            elif len(loc) >= 2 and isinstance(loc[-1], int) and isinstance(loc[-2], str):
+                idx = loc.pop()
+                field = f"{loc.pop()}[{idx}]"
+            rec = base + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        else:
+            field = field_path(loc) or None
+        if field and field_prefix:
+            field = field_prefix + field
+        if field and upper:
+            field = field.upper()
+        problems.append(Problem(message_of(err, overrides), file=file, line=line, record=rec, field=field))
+    return problems
 
 
 def field_path(loc: tuple | list, skip: tuple[str, ...] = ("body", "query", "path", "header")) -> str:

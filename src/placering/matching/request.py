@@ -25,6 +25,9 @@ from typing import Annotated, Any, Iterable
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from ..fielderrors import message_of
+from ..i18n import msg
+
 from ..errors import Problem, ValidationError
 from ..taxonomy import load_taxonomy
 from ..boundary import MAX_AMOUNT, clean_text, contains_personnummer, finite, in_sweden, load_json
@@ -239,12 +242,8 @@ def validate_request(data: Any, *, file: str | None = None, line: int | None = N
             if isinstance(ctx_err, _FieldError):
                 field = ctx_err.field
                 message = str(ctx_err)
-            elif err["type"] == "extra_forbidden":
-                message = "unknown field (requests carry no names or identity numbers; see 'placering request schema')"
-            elif err["type"] == "missing":
-                message = "required field is missing"
-            else:
-                message = err["msg"].removeprefix("Value error, ")
+            else:  # said by the error's type (fielderrors: the one place pydantic's refusals are worded)
+                message = message_of(err, {"extra_forbidden": msg("pydantic.request_extra")})
             problems.append(Problem(message, file=file, line=line, record=record, field=field or None))
         raise ValidationError(problems) from None
     if problems:

@@ -319,27 +319,11 @@ def _unit_canonical(u: UnitDoc) -> dict:
 
 
 def _pydantic_problems(exc: PydanticError, file: str, base: str) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        field = None
-        # The last string of the location is the field; everything before it is the record path.
-        if loc and isinstance(loc[-1], str):
-            field = loc.pop()
-        elif len(loc) >= 2 and isinstance(loc[-1], int) and isinstance(loc[-2], str):
-            # an item of a list field: genders[2]
-            idx = loc.pop()
-            field = f"{loc.pop()}[{idx}]"
-        record = base + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field (not part of placering-register/1)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        problems.append(Problem(msg, file=file, record=record, field=field))
-    return problems
+    # said by each error's type (fielderrors: the one place pydantic's refusals are worded)
+    from ..fielderrors import problems_of
+    from ..i18n import msg
+
+    return problems_of(exc, file=file, base=base, overrides={"extra_forbidden": msg("pydantic.register_extra")})
 
 
 def _unit_problems(u: UnitDoc, file: str, rec: str) -> list[Problem]:

@@ -44,30 +44,20 @@ def _answer(request: Request, status: int, content: dict, headers: dict | None =
     return JSONResponse(content, status_code=status, headers=headers)
 
 
-# pydantic's error types → a phrase registry/messages.yaml says in Swedish
-_FIELD_WORDS = {
-    "missing": "is missing", "json_invalid": "is not valid JSON", "string_too_short": "is too short",
-    "string_too_long": "is too long", "too_short": "is too short", "too_long": "is too long",
-    "int_parsing": "is not a whole number", "int_type": "is not a whole number", "int_from_float": "is not a whole number",
-    "float_parsing": "is not a number", "float_type": "is not a number", "decimal_parsing": "is not a number",
-    "greater_than_equal": "is too small", "greater_than": "is too small", "less_than_equal": "is too large",
-    "less_than": "is too large", "string_type": "is not text", "date_parsing": "is not a date (YYYY-MM-DD)",
-    "date_from_datetime_parsing": "is not a date (YYYY-MM-DD)", "date_type": "is not a date (YYYY-MM-DD)",
-    "enum": "is not one of the allowed values", "literal_error": "is not one of the allowed values",
-    "control_character": "holds a control character",
-    "dict_type": "has the wrong type", "list_type": "has the wrong type", "bool_parsing": "has the wrong type",
-    "bool_type": "has the wrong type", "model_type": "has the wrong type", "model_attributes_type": "has the wrong type",
-}
-
-
 def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict]]:
-    problems = []
+    """A 422's message and problems: each error said by its type (fielderrors, the one place
+    pydantic's refusals are worded), in the people's language; `type` is pydantic's code."""
+    from ..errors import Problem
+    from ..fielderrors import field_path, message_of
+    from ..i18n import text
+
+    problems, said = [], []
     for e in exc.errors()[:20]:
-        loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path", "header")]
-        where = ".".join(loc) or "the request"
-        problems.append({"field": where, "problem": _FIELD_WORDS.get(e.get("type"), "is not valid")})
-    text = "; ".join(f"field '{p['field']}': {p['problem']}" for p in problems) or "the request is not valid"
-    return f"invalid input: {text}; nothing was written", problems
+        where = field_path(e.get("loc", ())) or None
+        problem = Problem(message_of(e), field=where)
+        said.append(problem.render())
+        problems.append({"field": where or "", "problem": Problem(problem.message).render(), "type": e.get("type")})
+    return text("api.invalid_input", problems="; ".join(said) or text("api.request_invalid")), problems
 
 
 def _install_error_handlers(app: FastAPI) -> None:

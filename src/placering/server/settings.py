@@ -152,6 +152,6 @@ def load_settings(**overrides: Any) -> ServerSettings:
     try:
         return ServerSettings(**data)
     except PydanticError as exc:
-        problems = [Problem(e["msg"], field=ENV_PREFIX + ".".join(str(x) for x in e["loc"]).upper())
-                    for e in exc.errors()]
-        raise ValidationError(problems) from None
+        from ..fielderrors import problems_of
+
+        raise ValidationError(problems_of(exc, field_prefix=ENV_PREFIX, upper=True)) from None
