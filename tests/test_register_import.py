@@ -382,7 +382,7 @@ def test_not_json_names_the_line(run, engine, tmp_path):
     before = snapshot(engine)
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
-    assert result.stderr == said(f"{path}:2: not valid JSON: Expecting value (column 16)")
+    assert result.stderr == f"Fel: {path}:2: inte giltig JSON: ett värde väntades (kolumn 16)\n"
     assert snapshot(engine) == before
 
 

@@ -444,7 +444,9 @@ def load_json(text: str | bytes, *, file: str | None = None, line: int | None = 
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
                          parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as exc:
-        raise ValidationError(Problem(msg("json.invalid", reason=exc.msg, column=exc.colno), file=file,
+        from .fielderrors import json_problem
+
+        raise ValidationError(Problem(json_problem(exc), file=file,
                                       line=line if line is not None else exc.lineno)) from None
     except _JsonRefused as exc:
         raise ValidationError(Problem(exc.message, file=file, line=line if line is not None else exc.line_in(text))) from None
@@ -552,7 +554,9 @@ class WholeParam(click.ParamType):
         else:
             text = str(value).strip()
             if not re.fullmatch(r"[+-]?\d{1,30}", text):
-                self.fail(f"{_show(value)} is not a valid integer", param, ctx)
+                from .i18n import text
+
+                self.fail(text("cli.not_a_whole_number", value=_show(value)), param, ctx)
             number = int(text)
         try:
             return whole(number, lo=self.lo, hi=self.hi)

@@ -950,7 +950,9 @@ class DecimalType(click.ParamType):
         try:
             number = parse_decimal(value)
         except ValueError:
-            self.fail(f"'{value}' is not a number (e.g. 12,5 or 12.5)", param, ctx)
+            from ..i18n import text
+
+            self.fail(text("cli.not_a_number", value=value), param, ctx)
         return number  # finite or not is the library's rule (one rule for import and commands)
 
 
