@@ -193,7 +193,14 @@ def _show_usage_error(exc: click.UsageError) -> None:
                 command=ctx.command_path, option=ctx.help_option_names[0]) + "\n"
         click.echo(f"{ctx.get_usage()}\n{hint}", err=True)
     # click's words come from the catalogue (cli/helptext.py); messages.yaml says what is left
-    message = exc.format_message() if language() == "en" else swedish(exc.format_message())
+    if ctx is not None:  # the parameter named in the message with its metavar in Swedish (ENHET)
+        from .helptext import translated
+
+        with translated(ctx, ctx.command):
+            message = exc.format_message()
+    else:
+        message = exc.format_message()
+    message = message if language() == "en" else swedish(message)
     click.echo(f"{said('error.prefix')}: {safe(message)}", err=True)
 
 
