@@ -355,3 +355,16 @@ def test_every_code_a_person_is_shown_has_a_swedish_label():
         missing += [f"{kind}: {code} = {text!r} (English)" for code, text in table.items()
                     if isinstance(text, str) and english_words(text)]
     assert missing == [], missing
+
+
+def test_no_message_id_is_in_a_catalogue_twice():
+    """Engineers append to the same .po files: an id added twice would silently say one of them."""
+    import collections
+
+    locale = Path(__file__).resolve().parent.parent / "src" / "placering" / "locale"
+    files = sorted(locale.glob("*/LC_MESSAGES/*.po"))
+    assert len(files) >= 3
+    for po in files:
+        ids = re.findall(r'^msgid "(.+)"$', po.read_text(encoding="utf-8"), flags=re.M)
+        twice = sorted(k for k, n in collections.Counter(ids).items() if n > 1)
+        assert twice == [], (po.name, twice)
