@@ -140,7 +140,7 @@ def test_csv_header_must_have_the_columns(run, engine, tmp_path):
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith(f"Fel: {path}:1: kolumner saknas: supplier_name, legal_form, ")
-    assert result.stderr.splitlines()[1].startswith(f"{path}:1: okända kolumner: name (kolumnerna är: org_nr, ")
+    assert result.stderr.splitlines()[1].startswith(f"{path}:1: okänd kolumn: name (kolumnerna är: org_nr, ")
 
 
 def test_csv_luhn_failure_names_the_line(run, engine, tmp_path):

@@ -110,8 +110,9 @@ def test_removed_is_final_until_a_new_entry_check(loaded, engine):
     ok = loaded("register", "status", "U-1001", "removed", "--reason", "ekonomiska_brister", "--note",
                 "Samlad bedömning: kreditbetyg under 40 i sex månader", "--on", "2025-03-01", "--by", "kvalitet")
     assert ok.exit_code == 0, ok.output
-    final = ("unit U-1001 is removed; removal is final unless the unit is re-admitted through a new entry check: "
-             "set it to pending_entry, record the checks, then 'placering register entry approve'")
+    final = ("enheten U-1001 är borttagen; det är slutgiltigt om inte enheten tas in igen genom en ny inträdeskontroll: "
+             "sätt den till status inträdeskontroll pågår (pending_entry), registrera kontrollerna och kör sedan "
+             "'placering register entry approve'")
     for status in ("published", "watch", "unpublished"):
         rejected(loaded, engine, "register", "status", "U-1001", status, "--on", "2025-06-01", "--by", "k", code=4,
                  message=final)
@@ -177,21 +178,21 @@ def test_order_stop_only_on_framework_agreements(loaded, engine):
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "paused", "--by", "ink", code=2,
              message="unknown agreement status 'paused' (known: active, order_stop, terminated)")
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--by", "ink", code=4,
-             message="agreement RA-HVB-22-07 is already active")
+             message="avtalet RA-HVB-22-07 har redan status aktivt")
 
 
 def test_terminated_is_final(loaded, engine):
     assert loaded("register", "agreement", "RA-HVB-22-07", "terminated", "--by", "ink").exit_code == 0
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--by", "ink", code=4,
-             message="agreement RA-HVB-22-07 is terminated, which is final; it cannot become 'active'")
+             message="avtalet RA-HVB-22-07 har upphört, vilket är slutgiltigt; det kan inte få status 'aktivt'")
 
 
 def test_agreement_change_cannot_take_effect_before_the_current_status(loaded, engine):
     assert loaded("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "2025-01-01",
                   "--by", "ink").exit_code == 0
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--on", "2024-12-31", "--by", "ink",
-             code=4, message="the change would take effect on 2024-12-31, before agreement RA-HVB-22-07 became "
-                             "order_stop (2025-01-01); history is kept in date order")
+             code=4, message="ändringen skulle gälla från 2024-12-31, innan avtalet RA-HVB-22-07 fick status "
+                             "beställningsstopp (2025-01-01); historiken hålls i datumordning")
 
 
 # --- checks, permits, complaints ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from ..clock import now
 from ..errors import NotFound, NotPermitted, ValidationError
-from ..i18n import label_list as labels, msg
+from ..i18n import label_list as labels, msg, reason
 from ..storage.history import record
 from ..storage.models import ApiToken, UserAccount
 from ..text import nfc
@@ -77,7 +77,7 @@ def create_token(session: Session, maker: Principal, name: str, *, roles: list[s
                 municipality = _canonical_municipality(nfc(municipality.strip()))
             except ValueError as exc:
                 raise ValidationError(msg("option.problem", option="--municipality",
-                                          problem=exc.args[0] if exc.args else str(exc))) from None
+                                          problem=reason(exc))) from None
     else:
         person = session.scalars(select(UserAccount).where(UserAccount.login == account)).first()
         if person is None:

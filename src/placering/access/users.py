@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import NotFound, NotPermitted, ValidationError
-from ..i18n import label_list as labels, msg
+from ..i18n import label_list as labels, msg, reason
 from ..storage.history import record
 from ..storage.models import UserAccount
 from ..text import nfc
@@ -221,7 +221,7 @@ def _municipality_for(wanted: list[Role], municipality: str | None) -> str | Non
         try:
             return _canonical_municipality(nfc(municipality.strip()))
         except ValueError as exc:
-            raise ValidationError(msg("option.problem", option="--municipality", problem=_said(exc))) from None
+            raise ValidationError(msg("option.problem", option="--municipality", problem=reason(exc))) from None
     if municipality:
         raise ValidationError(msg("user.municipality_social_worker_only"))
     return None

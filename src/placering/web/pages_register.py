@@ -212,8 +212,19 @@ async def entries(request: Request, principal: Principal = Depends(signed_in)) -
     authorize(principal, Action.REGISTER_READ)
     from ..register.views import pending_entries
 
-    rows = await run(principal, pending_entries, engine(request))
+    rows = _with_why(await run(principal, pending_entries, engine(request)))
     return render(request, "entries.html", {"title": "Inträdesprövning", "rows": rows, "A": Action})
+
+
+def _with_why(rows: list[dict]) -> list[dict]:
+    """Each check's shortfall in Swedish (`why_said`), from the catalogue."""
+    from ..cli.messages import swedish
+    from ..register.entry import why_message
+
+    for r in rows:
+        for c in r["checks"]:
+            c["why_said"] = swedish(why_message(c) or c["why"]) if c.get("why") else None
+    return rows
 
 
 @router.post("/register/intrade/{unit_id}")
@@ -237,7 +248,7 @@ async def entry_decide(request: Request, unit_id: str, principal: Principal = De
     from ..register.views import pending_entries
 
     return render(request, "entries.html", {"title": "Inträdesprövning",
-                                            "rows": await run(principal, pending_entries, engine(request)),
+                                            "rows": _with_why(await run(principal, pending_entries, engine(request))),
                                             "A": Action, "errors": errors}, status=400)
 
 
