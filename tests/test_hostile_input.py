@@ -109,7 +109,7 @@ def test_a_framework_route_whose_agreement_the_file_does_not_define_is_refused(r
         route.pop(key)
     route["buyers"], route["agreement_id"] = [], "RA-OKÄNT"
     _imported(run, engine, tmp_path, doc, "ramavtalet RA-OKÄNT definieras inte av filen: dess regiform anger inget "
-                                          "valid_from and buyers")
+                                          "valid_from och buyers")
     # an agreement already in the register is repeated with its terms: a route without them differs
     doc = sample_document()
     doc["suppliers"][0]["units"] = doc["suppliers"][0]["units"][:1]
@@ -185,11 +185,11 @@ def test_positions_outside_sweden_are_refused_for_units_and_homes(run, engine, t
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("places", "5", "fält 'places': värdet ska vara a valid integer"),
-    ("places", 1e3, "fält 'places': värdet ska vara a valid integer"),
-    ("protected_address", "yes", "fält 'protected_address': värdet ska vara a valid boolean"),
-    ("protected_address", "ja", "fält 'protected_address': värdet ska vara a valid boolean"),
-    ("protected_address", 1, "fält 'protected_address': värdet ska vara a valid boolean"),
+    ("places", "5", "fält 'places': värdet är inget heltal"),
+    ("places", 1e3, "fält 'places': värdet är inget heltal"),
+    ("protected_address", "yes", "fält 'protected_address': värdet är varken true eller false"),
+    ("protected_address", "ja", "fält 'protected_address': värdet är varken true eller false"),
+    ("protected_address", 1, "fält 'protected_address': värdet är varken true eller false"),
 ])
 def test_loose_types_in_a_json_register_are_refused(run, engine, tmp_path, field, value, message):
     doc = sample_document()
@@ -200,7 +200,7 @@ def test_loose_types_in_a_json_register_are_refused(run, engine, tmp_path, field
 def test_loose_types_in_json_prices_dates_and_requests_are_refused(run, engine, tmp_path):
     doc = sample_document()
     doc["suppliers"][0]["units"][0]["routes"][0]["daily_price"] = "4200"
-    _imported(run, engine, tmp_path, doc, "fält 'daily_price': värdet ska vara a valid number")
+    _imported(run, engine, tmp_path, doc, "fält 'daily_price': värdet är inget tal")
     doc = sample_document()
     doc["suppliers"][0]["units"][0]["permits"][0]["decided_on"] = 1560000000
     refused(run, engine, "register", "import", write_json(tmp_path, doc, "date.json"), "--by", "a",
@@ -219,8 +219,8 @@ def test_csv_stays_textual_but_parses_strictly(run, engine, tmp_path):
 
     load(run, tmp_path)
     rows = list(csv.DictReader(io.StringIO(run("register", "export", "--csv").stdout)))
-    for column, cell, message in [("places", "1e3", "fält 'places': värdet ska vara a valid integer"),
-                                  ("places", "5.0", "fält 'places': värdet ska vara a valid integer"),
+    for column, cell, message in [("places", "1e3", "fält 'places': värdet är inget heltal"),
+                                  ("places", "5.0", "fält 'places': värdet är inget heltal"),
                                   ("protected_address", "yes", "fält 'protected_address'")]:
         changed = [dict(r, **({column: cell} if r["unit_id"] == rows[0]["unit_id"] else {})) for r in rows]
         buf = io.StringIO()

@@ -126,10 +126,10 @@ def test_csv_errors_name_file_line_and_column(run, engine, tmp_path):
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr.removeprefix("Fel: ").splitlines() == [swedish(line) for line in [
-        f"{path}:2, field 'age_max': Input should be a valid integer",
-        f"{path}:6, field 'daily_price': daily_price is required for a ramavtal route (only egen_regi and iop may "
-        "omit it)",
-        f"{path}:6, field 'agreement_id': agreement_id is required for a framework agreement (ramavtal)",
+        f"{path}:2, fält 'age_max': värdet är inget heltal",
+        f"{path}:6, fält 'daily_price': daily_price krävs för regiformen ramavtal (bara egen regi och IOP får "
+        "utelämna det)",
+        f"{path}:6, fält 'agreement_id': agreement_id krävs för ett ramavtal",
     ]]
     assert snapshot(engine) == before
 

@@ -229,7 +229,7 @@ def test_bad_checks_are_rejected(loaded, engine):
                                           "(try 'placering register search')")
     for bad in ("nan", "inf", "-inf"):
         rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
-                 "--on", "2025-01-01", "--by", "k", code=2, message=f"check value '{float(bad)}' is not a number")
+                 "--on", "2025-01-01", "--by", "k", code=2, message=f"kontrollens värde '{float(bad)}' är inget tal")
     for bad in ("-1", "100.5"):
         rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
                  "--on", "2025-01-01", "--by", "k", code=2,
