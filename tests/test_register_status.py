@@ -230,10 +230,10 @@ def test_bad_checks_are_rejected(loaded, engine):
     for bad in ("nan", "inf", "-inf"):
         rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
                  "--on", "2025-01-01", "--by", "k", code=2, message=f"kontrollens värde '{float(bad)}' är inget tal")
-    for bad in ("-1", "100.5"):
+    for bad, said in (("-1", "-1"), ("100.5", "100,5")):  # Swedish decimal comma
         rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
                  "--on", "2025-01-01", "--by", "k", code=2,
-                 message=f"a credit rating is a score from 0 to 100, got {float(bad):g}")
+                 message=f"ett kreditbetyg är ett värde från 0 till 100, inte {said}")
 
 
 def test_permit_decisions(loaded, engine):
