@@ -280,13 +280,13 @@ BAD_INPUTS = [
      "suppliers[0].units[0].routes[1], field 'insats': regiform för insatsen stödboende, som enheten inte "
      "erbjuder (den erbjuder: HVB barn och unga)"),
     ("ages", lambda d: _unit(d).update(age_min=18),
-     "suppliers[0].units[0], field 'age_min': age_min 18 is above age_max 17"),
+     "suppliers[0].units[0], field 'age_min': age_min 18 är högre än age_max 17"),
     ("free_places", lambda d: _unit(d).update(free_places=9),
      "suppliers[0].units[0], field 'free_places': free_places 9 är fler än places 8"),
     ("negative_places", lambda d: _unit(d).update(places=-1),
      "suppliers[0].units[0], field 'places': Input should be greater than or equal to 0"),
     ("date", lambda d: _unit(d)["routes"][0].update(valid_to="2026-02-30"),
-     "suppliers[0].units[0].routes[0], field 'valid_to': '2026-02-30' is not a date in the calendar"),
+     "suppliers[0].units[0].routes[0], field 'valid_to': '2026-02-30' är inget datum i kalendern"),
     ("validity", lambda d: _unit(d)["routes"][1].update(valid_from="2025-01-01", valid_to="2024-01-01"),
      "suppliers[0].units[0].routes[1], field 'valid_from': valid_from 2025-01-01 är efter valid_to 2024-01-01"),
     ("daily_price", lambda d: _unit(d)["routes"][1].pop("daily_price"),
@@ -337,9 +337,9 @@ BAD_INPUTS = [
     ("credit_rating_range", lambda d: d["suppliers"][0]["checks"][0].update(kind="credit_rating", value=140),
      "suppliers[0].checks[0], field 'value': ett kreditbetyg är ett värde från 0 till 100, inte 140"),
     ("unknown_field", lambda d: _unit(d).update(adress="Storgatan 1"),
-     "suppliers[0].units[0], field 'adress': unknown field (not part of placering-register/1)"),
+     "suppliers[0].units[0], field 'adress': okänt fält (ingår inte i placering-register/1)"),
     ("missing_field", lambda d: _unit(d).pop("places"),
-     "suppliers[0].units[0], field 'places': required field is missing"),
+     "suppliers[0].units[0], field 'places': obligatoriskt fält saknas"),
     ("format", lambda d: d.update(format="placering-register/2"),
      "field 'format': format ska vara 'placering-register/1' (filen har 'placering-register/2')"),
 ]
@@ -422,9 +422,9 @@ def test_import_agreement_must_agree_with_register_units_outside_the_file(run, e
     result = run("register", "import", path, "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr == said(
-        f"{path}, suppliers[0].units[0].routes[0], field 'buyers': agreement RA-HVB-22-07 at unit U-1001 "
-        "differs from its route at unit U-1002 in the register in buyers (routes of one agreement must agree; change the "
-        "agreement's status with 'placering register agreement')")
+        f"{path}, suppliers[0].units[0].routes[0], field 'buyers': avtalet RA-HVB-22-07 hos enheten U-1001 "
+        "skiljer sig från regiformen hos enheten U-1002 i registret i köpande kommuner (ett avtals regiformer ska "
+        "stämma överens; ändra avtalets status med 'placering register agreement')")
     assert snapshot(engine) == before
 
 

@@ -728,10 +728,13 @@ def entry_list(on, rules_path, out: Output) -> None:
     from ..register.entry import check_kind_said, why_message
     from .messages import said
 
+    def _capital(text: str) -> str:  # a list item starts with a capital: 'Kreditupplysning: …'
+        return text[:1].upper() + text[1:]
+
     table = [{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})",
               "routes": ", ".join(label(x, "route") for x in r["routes"]),
               "since": r["pending_since"], "ready": not r["missing"],
-              "missing": "; ".join(f"{said(check_kind_said(c['kind']))}: {said(why_message(c) or c['why'])}"
+              "missing": "; ".join(f"{_capital(said(check_kind_said(c['kind'])))}: {said(why_message(c) or c['why'])}"
                                    for c in r["checks"] if not c["passed"]),
               "last": (f"{label(r['last_decision']['action'], 'history_action')} {r['last_decision']['on']}: "
                        f"{r['last_decision']['note']}" if r["last_decision"] else "")} for r in rows]

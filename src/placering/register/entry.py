@@ -88,6 +88,9 @@ def _pending_since(session: Session, unit_id: str) -> tuple[date | None, date | 
 
 
 _WHY_KINDS = {"result": "check_result", "status": "permit_status", "insats": "insats"}
+_WHY_IDS = {"never_checked": "entry.why.never_checked", "latest_result": "entry.why.latest_result",
+            "before_removal": "entry.why.before_removal", "too_old": "entry.why.too_old",
+            "no_permit": "entry.why.no_permit", "permit_status": "entry.why.permit_status"}
 
 
 def _why(why: tuple[str, dict] | None) -> dict[str, Any]:
@@ -105,7 +108,7 @@ def why_message(check: dict[str, Any]):
     if not check.get("why_code"):
         return None
     values = {k: Label(v, _WHY_KINDS[k]) if k in _WHY_KINDS else v for k, v in (check.get("why_values") or {}).items()}
-    return msg("entry.why." + check["why_code"], **values)
+    return msg(_WHY_IDS[check["why_code"]], **values)
 
 
 def check_kind_said(kind: str):

@@ -464,7 +464,7 @@ def import_document(
             diff = [k for k in schema.AGREEMENT_FIELDS if terms.get(k) != r.get(k)]
             if diff:
                 bad(msg("import.agreement_differs_register", agreement=aid, unit=u['unit_id'], other=other_unit,
-                        fields=labels(diff, "history_field")), f"suppliers[{si}].units[{ui}].routes[{ri}]", diff[0])
+                        fields=labels(diff, "register_column")), f"suppliers[{si}].units[{ui}].routes[{ri}]", diff[0])
 
     if not move_units:
         for si, ui, org_nr, u in parsed.units():

@@ -210,8 +210,9 @@ def change_unit_status(
         missing = [what for what, v in (("reason", reason), ("note", note)) if not v]
         if missing:
             # A missing option is invalid input (exit 2, as the README says), not a refused change.
-            raise ValidationError(msg("unit.removal_needs_" + "_and_".join(missing), unit=unit.unit_id,
-                                      codes=", ".join(m.value for m in RemovalReason)))
+            needs = {("reason",): "unit.removal_needs_reason", ("note",): "unit.removal_needs_note",
+                     ("reason", "note"): "unit.removal_needs_reason_and_note"}[tuple(missing)]
+            raise ValidationError(msg(needs, unit=unit.unit_id, codes=", ".join(m.value for m in RemovalReason)))
     if unit.status == UnitStatus.REMOVED and status != UnitStatus.PENDING_ENTRY:
         raise InvariantViolation(msg("unit.removal_final", unit=unit.unit_id))
     if unit.status == UnitStatus.REMOVED and unit.removal_reason == RemovalReason.IVO:
