@@ -57,15 +57,15 @@ def body(code: str, message, request=None, **extra) -> dict:
 
 
 class AnswerInRequestLanguage:
-    """ASGI middleware: what the library says during a request (placering.i18n.text) is in the
-    request's language (Accept-Language; Swedish by default)."""
+    """ASGI middleware: what the library says during an API request (placering.i18n.text) is in
+    the request's language (Accept-Language; Swedish by default); the web pages stay Swedish."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+        if scope["type"] != "http" or not scope.get("path", "").startswith("/api/"):
+            return await self.app(scope, receive, send)  # the web pages are Swedish
         from ..i18n import _REQUEST_LANGUAGE, answering_in, from_accept_language
 
         header = next((v.decode("latin-1") for k, v in scope.get("headers") or [] if k == b"accept-language"), None)
