@@ -39,7 +39,7 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise ValueError(msg("value.not_a_date", value=f"'{value}'" if isinstance(value, str) else str(value)))
+        raise ValueError(msg("date.not_iso", value=f"'{value}'" if isinstance(value, str) else str(value)))
     try:
         return date.fromisoformat(value)
     except ValueError:

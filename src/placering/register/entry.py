@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import InvariantViolation, ValidationError
-from ..i18n import Joined, Label, labels, msg
+from ..i18n import Joined, Label, label_list as labels, msg
 from ..boundary import today
 from ..storage.history import record, require_actor
 from ..storage.models import History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute

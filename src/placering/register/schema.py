@@ -30,7 +30,7 @@ from pydantic import ValidationError as PydanticError, field_validator, model_va
 
 from ..boundary import INT_MAX, MAX_AMOUNT, clean_text, in_sweden, not_future
 from ..errors import Problem, ValidationError
-from ..i18n import Joined, Label, Number, known_id, labels, msg, reason
+from ..i18n import Joined, Label, Number, known_id, label_list as labels, msg, reason
 from ..taxonomy import load_taxonomy
 from ..text import canonical_org_nr
 from ..vocabulary import (
@@ -109,7 +109,7 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, date) or value is None:
         return value
     if not isinstance(value, str) or len(value) != 10:
-        raise ValueError(msg("value.not_a_date", value=_shown(value)))
+        raise ValueError(msg("date.not_iso", value=_shown(value)))
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -375,14 +375,14 @@ def _pydantic_problems(exc: PydanticError, file: str, base: str) -> list[Problem
 
 # pydantic's error types → the message a person reads ('!' + message id, with pydantic's context)
 _PYDANTIC = {
-    "int_type": "!value.not_whole_number", "int_parsing": "!value.not_whole_number",
-    "int_from_float": "!value.not_whole_number", "float_type": "!value.not_number",
-    "float_parsing": "!value.not_number", "finite_number": "!value.not_finite", "string_type": "!value.not_text",
-    "bool_type": "!value.not_yes_no", "bool_parsing": "!value.not_yes_no", "list_type": "!value.not_list",
-    "dict_type": "!value.not_object", "model_type": "!value.not_object", "model_attributes_type": "!value.not_object",
-    "greater_than_equal": "!value.at_least", "less_than_equal": "!value.at_most",
-    "greater_than": "!value.above", "less_than": "!value.below",
-    "string_too_long": "!value.too_long", "string_too_short": "!value.too_short",
+    "int_type": "!pydantic.not_whole_number", "int_parsing": "!pydantic.not_whole_number",
+    "int_from_float": "!pydantic.not_whole_number", "float_type": "!pydantic.not_number",
+    "float_parsing": "!pydantic.not_number", "finite_number": "!pydantic.not_finite", "string_type": "!pydantic.not_text",
+    "bool_type": "!pydantic.not_yes_no", "bool_parsing": "!pydantic.not_yes_no", "list_type": "!pydantic.not_list",
+    "dict_type": "!pydantic.not_object", "model_type": "!pydantic.not_object", "model_attributes_type": "!pydantic.not_object",
+    "greater_than_equal": "!pydantic.at_least", "less_than_equal": "!pydantic.at_most",
+    "greater_than": "!pydantic.above", "less_than": "!pydantic.below",
+    "string_too_long": "!pydantic.too_long", "string_too_short": "!pydantic.too_short",
 }
 
 

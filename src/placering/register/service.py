@@ -29,7 +29,7 @@ from sqlmodel import Session
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text, not_future, today
 from ..errors import InvariantViolation, NotFound, PlaceringError, Problem, ValidationError
-from ..i18n import Joined, Label, Number, labels, msg, reason
+from ..i18n import Joined, Label, Number, label_list as labels, msg, reason
 from ..storage.database import chunks, lock_row, lock_rows
 from ..storage.history import current_revision, entries_since, record, record_many, require_actor
 from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit

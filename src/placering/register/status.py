@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from ..boundary import field_text, not_future, today
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
-from ..i18n import Joined, Label, labels, msg, reason
+from ..i18n import Joined, Label, label_list as labels, msg, reason
 from ..storage.database import chunks, lock_row, lock_rows
 from ..storage.history import record, require_actor
 from ..storage.models import History, Permit, Supplier, Unit, UnitRoute
