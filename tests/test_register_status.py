@@ -73,12 +73,12 @@ def test_removal_needs_reason_and_note(loaded, engine, args, missing):
 
 def test_bad_codes_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "status", "U-1001", "paused", "--by", "k", code=2,
-             message="unknown unit status 'paused' (known: pending_entry, published, watch, unpublished, "
-                     "recommendation_stop, removed)")
+             message="okänd enhetsstatus 'paused' (kända: inträdeskontroll pågår, publicerad, bevakning, avpublicerad, "
+                     "rekommendationsstopp eller borttagen)")
     rejected(loaded, engine, "register", "status", "U-1001", "removed", "--reason", "konkurs", "--note", "x",
              "--by", "k", code=2,
-             message="unknown removal reason 'konkurs' (known: osannolik_anvandning, avvecklad, ekonomiska_brister, "
-                     "ivo, rekommendationsstopp, fortida_upphorande, avradan_annan_myndighet)")
+             message="okänd orsak till borttagning 'konkurs' (kända: osannolik användning, avvecklad, ekonomiska brister, "
+                     "IVO, rekommendationsstopp, förtida upphörande eller avrådan från annan myndighet)")
     rejected(loaded, engine, "register", "status", "U-1001", "watch", "--reason", "ivo", "--by", "k", code=2,
              message="--reason: en orsak till borttagning anges bara när en enhet tas bort (inte för 'bevakning')")
     rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2025-13-01", "--by", "k", code=2,
@@ -174,9 +174,9 @@ def test_order_stop_only_on_framework_agreements(loaded, engine):
              message="avtalet IOP-2023-1 är inget ramavtal (dess regiformer är IOP (idéburet offentligt partnerskap)): "
                      "beställningsstopp och förtida upphörande gäller bara ramavtal")
     rejected(loaded, engine, "register", "agreement", "RA-NOPE", "order_stop", "--by", "ink", code=3,
-             message="no agreement 'RA-NOPE' in the register")
+             message="inget avtal 'RA-NOPE' i registret")
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "paused", "--by", "ink", code=2,
-             message="unknown agreement status 'paused' (known: active, order_stop, terminated)")
+             message="okänd avtalsstatus 'paused' (kända: aktivt, beställningsstopp eller förtida upphörande)")
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--by", "ink", code=4,
              message="avtalet RA-HVB-22-07 har redan status aktivt")
 
@@ -218,10 +218,11 @@ def test_check_is_recorded(loaded, engine):
 def test_bad_checks_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit", "--result", "pass", "--on", "2025-01-01",
              "--by", "k", code=2,
-             message="unknown check kind 'credit' (known: credit_rating, tax_registration, employer_registration, "
-                     "enforcement_debt, court_records, annual_report, warning_list, ivo_supervision, media, manager_competence, people_court_records)")
+             message="okänd kontrolltyp 'credit' (kända: kreditupplysning, F-skatt, arbetsgivarregistrering, skulder hos "
+                     "Kronofogden, domstolsregister, årsredovisning, varningslista, IVO-tillsyn, mediebevakning, "
+                     "föreståndarens kompetens (utbildningsbevis och CV) eller domar om personer runt företaget)")
     rejected(loaded, engine, "register", "check", ORG_ANGEN, "media", "--result", "ok", "--on", "2025-01-01",
-             "--by", "k", code=2, message="unknown check result 'ok' (known: pass, fail, unavailable)")
+             "--by", "k", code=2, message="okänt kontrollresultat 'ok' (kända: godkänd, underkänd eller kunde inte göras)")
     rejected(loaded, engine, "register", "check", "556677-8898", "media", "--result", "pass", "--on", "2025-01-01",
              "--by", "k", code=2, message="organisation number '556677-8898' fails the check digit (Luhn)")
     rejected(loaded, engine, "register", "check", "556036-0793", "media", "--result", "pass", "--on", "2025-01-01",
@@ -242,7 +243,7 @@ def test_permit_decisions(loaded, engine):
              message="enheten U-1001 har inget tillstånd 8.1-1/2025: ett nytt tillstånd behöver sin insats (--insats)")
     rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "gone",
              "--on", "2025-01-01", "--by", "k", code=2,
-             message="unknown permit status 'gone' (known: active, notified, revoked, banned, expired)")
+             message="okänd tillståndsstatus 'gone' (kända: gällande, anmäld, återkallat, förbud eller upphört)")
     rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "active",
              "--on", "2019-06-01", "--by", "k", code=4,
              message="permit 8.1-12345/2019 of unit U-1001 is already active (decided on 2019-06-01)")
@@ -265,9 +266,8 @@ def test_permit_decisions(loaded, engine):
 def test_complaints(loaded, engine):
     rejected(loaded, engine, "register", "complaint", "U-1001", "--category", "rude", "--on", "2025-01-01",
              "--by", "k", code=2,
-             message="unknown complaint category 'rude' (known: documentation, delivery, communication, "
-                     "professionalism, agreement, treatment, price_invoicing, unannounced_placement, "
-                     "condition_of_home, pressure, reception, other)")
+             message="okänd synpunktskategori 'rude' (kända: dokumentation, leverans, kommunikation, professionalitet, avtal, bemötande, pris och "
+                     "fakturering, oanmäld placering, boendets skick, påtryckning om plats, mottagning eller övrigt)")
     result = loaded("register", "complaint", "U-1001", "--category", "treatment", "--on", "2025-01-10",
                     "--note", "Bemötande vid inskrivning", "--by", "spink")
     assert result.exit_code == 0, result.output
