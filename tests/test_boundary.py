@@ -112,7 +112,7 @@ def test_huge_ids_on_the_command_line_are_refused(run, engine, tmp_path):
             message="ligger utanför det tillåtna")
     refused(run, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", "inf",
             "--on", "2024-05-01",
-            "--by", "g", message="check value 'inf' is not a number")
+            "--by", "g", message="kontrollens värde 'inf' är inget tal")
 
 
 # --- dates --------------------------------------------------------------------------------------
@@ -205,8 +205,8 @@ def test_a_unit_under_another_org_nr_is_refused_unless_moving_is_asked_for(run, 
     kommun["units"].append(moved)
     path = write_json(tmp_path, doc, "moved.json")
     refused(run, engine, "register", "import", path, "--by", "a",
-            message=f"unit {moved['unit_id']} belongs to supplier {ORG_ANGEN} in the register, not {ORG_KOMMUN}; "
-                    "to move it to another supplier, import with --move-units")
+            message=f"enheten {moved['unit_id']} hör till leverantören {ORG_ANGEN} i registret, inte {ORG_KOMMUN}; "
+                    "importera med --move-units för att flytta den till en annan leverantör")
     ok = run("register", "import", path, "--move-units", "--by", "a")
     assert ok.exit_code == 0, ok.output
     history = json.loads(run("register", "history", moved["unit_id"], "--json").stdout)

@@ -32,7 +32,7 @@ def test_a_placement_takes_a_place_and_the_last_place_goes_once(run, engine, tmp
     # R-2 was decided when U-1 still had its place: choosing it now is refused, nothing written.
     before = snapshot(engine)
     late = choose(run, "R-2", "U-1")
-    assert late.exit_code == 4 and "är inte längre möjlig" in late.stderr and "CAPACITY" in late.stderr
+    assert late.exit_code == 4 and "är inte längre möjlig" in late.stderr and "lediga platser: " in late.stderr
     assert snapshot(engine) == before
     # A second choice for the same request: a clear message, not a database error.
     again = choose(run, "R-1", "U-1")
@@ -53,7 +53,7 @@ def test_unit_removed_after_the_decision_cannot_be_chosen(run, engine, tmp_path)
     before = snapshot(engine)
     refused = choose(run, "R-1", "U-1")
     assert refused.exit_code == 4, refused.output
-    assert "är inte längre möjlig" in refused.stderr and "STATUS" in refused.stderr and "PERMIT" in refused.stderr
+    assert "är inte längre möjlig" in refused.stderr and "registerstatus: " in refused.stderr and "IVO-tillstånd: " in refused.stderr
     assert snapshot(engine) == before
     assert choose(run, "R-1", "U-2").exit_code == 0
 

@@ -109,7 +109,7 @@ def test_a_framework_route_whose_agreement_the_file_does_not_define_is_refused(r
         route.pop(key)
     route["buyers"], route["agreement_id"] = [], "RA-OKÄNT"
     _imported(run, engine, tmp_path, doc, "ramavtalet RA-OKÄNT definieras inte av filen: dess regiform anger inget "
-                                          "valid_from and buyers")
+                                          "valid_from och buyers")
     # an agreement already in the register is repeated with its terms: a route without them differs
     doc = sample_document()
     doc["suppliers"][0]["units"] = doc["suppliers"][0]["units"][:1]
@@ -204,7 +204,7 @@ def test_loose_types_in_json_prices_dates_and_requests_are_refused(run, engine, 
     doc = sample_document()
     doc["suppliers"][0]["units"][0]["permits"][0]["decided_on"] = 1560000000
     refused(run, engine, "register", "import", write_json(tmp_path, doc, "date.json"), "--by", "a",
-            message="fält 'decided_on': 1560000000 är inget datum (ÅÅÅÅ-MM-DD)")
+            message="fält 'decided_on': 1560000000 är inte ett datum (ÅÅÅÅ-MM-DD)")
     load_register(run, tmp_path, unit("U-1"))
     for change, message in [({"places": "1"}, "fält 'places'"),
                             ({"person": {"age": 15, "gender": "female", "needs": [], "protected_identity": "ja"}},

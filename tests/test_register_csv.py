@@ -126,10 +126,10 @@ def test_csv_errors_name_file_line_and_column(run, engine, tmp_path):
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr.removeprefix("Fel: ").splitlines() == [swedish(line) for line in [
-        f"{path}:2, field 'age_max': Input should be a valid integer",
-        f"{path}:6, field 'daily_price': daily_price is required for a ramavtal route (only egen_regi and iop may "
-        "omit it)",
-        f"{path}:6, field 'agreement_id': agreement_id is required for a framework agreement (ramavtal)",
+        f"{path}:2, fält 'age_max': värdet är inget heltal",
+        f"{path}:6, fält 'daily_price': daily_price krävs för regiformen ramavtal (bara egen regi och IOP får "
+        "utelämna det)",
+        f"{path}:6, fält 'agreement_id': agreement_id krävs för ett ramavtal",
     ]]
     assert snapshot(engine) == before
 
@@ -140,7 +140,7 @@ def test_csv_header_must_have_the_columns(run, engine, tmp_path):
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith(f"Fel: {path}:1: kolumner saknas: supplier_name, legal_form, ")
-    assert result.stderr.splitlines()[1].startswith(f"{path}:1: okända kolumner: name (kolumnerna är: org_nr, ")
+    assert result.stderr.splitlines()[1].startswith(f"{path}:1: okänd kolumn: name (kolumnerna är: org_nr, ")
 
 
 def test_csv_luhn_failure_names_the_line(run, engine, tmp_path):

@@ -268,59 +268,58 @@ BAD_INPUTS = [
      "behandling_vuxen, skyddat_boende, bostad_forst, hvb_barn_unga, stodboende, familjehem, "
      "oppenvard_barn_unga, korttidsvistelse, korttidsboende)"),
     ("subcategory", lambda d: _unit(d)["offers"][0].update(subcategories=["akut", "jourhem"]),
-     "suppliers[0].units[0].offers[0], field 'subcategories': unknown sub-category 'jourhem' of insats "
-     "'hvb_barn_unga' (known: akut, behandling, utredning, med_familj, ensamplacerad)"),
+     "suppliers[0].units[0].offers[0], field 'subcategories': okänd delkategori 'jourhem' av insatsen "
+     "HVB barn och unga (kända: akut, behandling, utredning, med_familj, ensamplacerad)"),
     ("route_code", lambda d: _unit(d)["routes"][1].update(route="direkt"),
      "suppliers[0].units[0].routes[1], field 'route': unknown route 'direkt' (known: egen_regi, ramavtal, iop, "
      "direktupphandling)"),
     ("route_for_insats", lambda d: _unit(d)["routes"][1].update(route="iop"),
-     "suppliers[0].units[0].routes[1], field 'route': route 'iop' is not used for insats 'hvb_barn_unga' "
-     "(the taxonomy allows: egen_regi, ramavtal, direktupphandling)"),
+     "suppliers[0].units[0].routes[1], field 'route': regiformen IOP (idéburet offentligt "
+     "partnerskap) används inte för insatsen HVB barn och unga (taxonomin tillåter: egen regi, ramavtal, direktupphandling)"),
     ("route_not_offered", lambda d: _unit(d)["routes"][1].update(insats="stodboende"),
-     "suppliers[0].units[0].routes[1], field 'insats': route for insats 'stodboende', which the unit does not "
-     "offer (offers: hvb_barn_unga)"),
+     "suppliers[0].units[0].routes[1], field 'insats': regiform för insatsen stödboende, som enheten inte "
+     "erbjuder (den erbjuder: HVB barn och unga)"),
     ("ages", lambda d: _unit(d).update(age_min=18),
-     "suppliers[0].units[0], field 'age_min': age_min 18 is above age_max 17"),
+     "suppliers[0].units[0], field 'age_min': age_min 18 är högre än age_max 17"),
     ("free_places", lambda d: _unit(d).update(free_places=9),
-     "suppliers[0].units[0], field 'free_places': free_places 9 is more than places 8"),
+     "suppliers[0].units[0], field 'free_places': free_places 9 är fler än places 8"),
     ("negative_places", lambda d: _unit(d).update(places=-1),
      "suppliers[0].units[0], field 'places': Input should be greater than or equal to 0"),
     ("date", lambda d: _unit(d)["routes"][0].update(valid_to="2026-02-30"),
-     "suppliers[0].units[0].routes[0], field 'valid_to': '2026-02-30' is not a date in the calendar"),
+     "suppliers[0].units[0].routes[0], field 'valid_to': '2026-02-30' är inget datum i kalendern"),
     ("validity", lambda d: _unit(d)["routes"][1].update(valid_from="2025-01-01", valid_to="2024-01-01"),
-     "suppliers[0].units[0].routes[1], field 'valid_from': valid_from 2025-01-01 is after valid_to 2024-01-01"),
+     "suppliers[0].units[0].routes[1], field 'valid_from': valid_from 2025-01-01 är efter valid_to 2024-01-01"),
     ("daily_price", lambda d: _unit(d)["routes"][1].pop("daily_price"),
-     "suppliers[0].units[0].routes[1], field 'daily_price': daily_price is required for a direktupphandling "
-     "route (only egen_regi and iop may omit it)"),
+     "suppliers[0].units[0].routes[1], field 'daily_price': daily_price krävs för regiformen "
+     "direktupphandling (bara egen regi och IOP får utelämna det)"),
     ("agreement_id", lambda d: [_unit(d)["routes"][0].pop("agreement_id"), _unit(d, 0, 1)["routes"].pop(0)],
-     "suppliers[0].units[0].routes[0], field 'agreement_id': agreement_id is required for a framework "
-     "agreement (ramavtal)"),
+     "suppliers[0].units[0].routes[0], field 'agreement_id': agreement_id krävs för ett ramavtal"),
     ("duplicate_unit", lambda d: _unit(d, 1, 1).update(unit_id="U-1001"),
-     "suppliers[1].units[1], field 'unit_id': unit_id U-1001 already appears in suppliers[0].units[0]"),
+     "suppliers[1].units[1], field 'unit_id': enhets-id U-1001 finns redan i suppliers[0].units[0]"),
     ("agreement_terms", lambda d: _unit(d, 0, 1)["routes"][0].update(valid_to="2027-04-30"),
-     "suppliers[0].units[1].routes[0], field 'valid_to': agreement RA-HVB-22-07 at unit U-1002 differs from its "
-     "route at unit U-1001 (suppliers[0].units[0].routes[0]) in valid_to (routes of one agreement must agree on "
-     "insats, route, valid_from, valid_to, buyers)"),
+     "suppliers[0].units[1].routes[0], field 'valid_to': avtalet RA-HVB-22-07 hos enheten U-1002 skiljer sig "
+     "från regiformen hos enheten U-1001 (suppliers[0].units[0].routes[0]) i valid_to (ett avtals regiformer ska "
+     "stämma överens i insats, route, valid_from, valid_to, buyers)"),
     ("agreement_status_one_supplier", lambda d: _unit(d, 0, 1)["routes"][0].update(status="order_stop"),
-     "suppliers[0].units[1].routes[0], field 'status': agreement RA-HVB-22-07 at unit U-1002 has status order_stop, "
-     "but active at unit U-1001 (suppliers[0].units[0].routes[0]) of the same supplier (a supplier's participation "
-     "has one status)"),
+     "suppliers[0].units[1].routes[0], field 'status': avtalet RA-HVB-22-07 hos enheten U-1002 har status "
+     "beställningsstopp, men aktivt hos enheten U-1001 (suppliers[0].units[0].routes[0]) hos samma leverantör (en "
+     "leverantörs deltagande har en status)"),
     ("removed_without_reason", lambda d: _unit(d, 1, 1).pop("removal_reason"),
-     "suppliers[1].units[1], field 'removal_reason': a removed unit needs a removal_reason code (known: "
+     "suppliers[1].units[1], field 'removal_reason': en borttagen enhet behöver en orsakskod i removal_reason (kända: "
      "osannolik_anvandning, avvecklad, ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, "
      "avradan_annan_myndighet)"),
     ("removed_without_note", lambda d: _unit(d, 1, 1).pop("status_note"),
-     "suppliers[1].units[1], field 'status_note': a removed unit needs a status_note: the overall assessment "
-     "(samlad bedömning)"),
+     "suppliers[1].units[1], field 'status_note': en borttagen enhet behöver en status_note: den "
+     "samlade bedömningen"),
     ("reason_not_removed", lambda d: _unit(d).update(removal_reason="ivo"),
-     "suppliers[0].units[0], field 'removal_reason': removal_reason is only given for a removed unit "
-     "(status is 'published')"),
+     "suppliers[0].units[0], field 'removal_reason': removal_reason anges bara för en borttagen enhet "
+     "(status är publicerad)"),
     ("recommendation_stop", lambda d: _unit(d, 1, 0).update(status="recommendation_stop"),
-     "suppliers[1].units[0], field 'status': recommendation_stop applies only to a unit used through direct "
-     "procurement (it has no direktupphandling route)"),
+     "suppliers[1].units[0], field 'status': rekommendationsstopp gäller bara en enhet som används "
+     "genom direktupphandling (den har ingen direktupphandling)"),
     ("order_stop_not_framework", lambda d: _unit(d)["routes"][1].update(status="order_stop"),
-     "suppliers[0].units[0].routes[1], field 'status': status 'order_stop' applies only to framework "
-     "agreements (ramavtal), not to a direktupphandling route"),
+     "suppliers[0].units[0].routes[1], field 'status': status beställningsstopp gäller bara ramavtal, "
+     "inte regiformen direktupphandling"),
     ("unit_status", lambda d: _unit(d).update(status="paused"),
      "suppliers[0].units[0], field 'status': unknown unit status 'paused' (known: pending_entry, "
      "published, watch, unpublished, recommendation_stop, removed)"),
@@ -336,13 +335,13 @@ BAD_INPUTS = [
     ("check_result", lambda d: d["suppliers"][0]["checks"][0].update(result="ok"),
      "suppliers[0].checks[0], field 'result': unknown check result 'ok' (known: pass, fail, unavailable)"),
     ("credit_rating_range", lambda d: d["suppliers"][0]["checks"][0].update(kind="credit_rating", value=140),
-     "suppliers[0].checks[0], field 'value': a credit rating is a score from 0 to 100, got 140"),
+     "suppliers[0].checks[0], field 'value': ett kreditbetyg är ett värde från 0 till 100, inte 140"),
     ("unknown_field", lambda d: _unit(d).update(adress="Storgatan 1"),
-     "suppliers[0].units[0], field 'adress': unknown field (not part of placering-register/1)"),
+     "suppliers[0].units[0], field 'adress': okänt fält (ingår inte i placering-register/1)"),
     ("missing_field", lambda d: _unit(d).pop("places"),
-     "suppliers[0].units[0], field 'places': required field is missing"),
+     "suppliers[0].units[0], field 'places': obligatoriskt fält saknas"),
     ("format", lambda d: d.update(format="placering-register/2"),
-     "field 'format': format must be 'placering-register/1' (got 'placering-register/2')"),
+     "field 'format': format ska vara 'placering-register/1' (filen har 'placering-register/2')"),
 ]
 
 
@@ -423,9 +422,9 @@ def test_import_agreement_must_agree_with_register_units_outside_the_file(run, e
     result = run("register", "import", path, "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr == said(
-        f"{path}, suppliers[0].units[0].routes[0], field 'buyers': agreement RA-HVB-22-07 at unit U-1001 "
-        "differs from its route at unit U-1002 in the register in buyers (routes of one agreement must agree; change the "
-        "agreement's status with 'placering register agreement')")
+        f"{path}, suppliers[0].units[0].routes[0], field 'buyers': avtalet RA-HVB-22-07 hos enheten U-1001 "
+        "skiljer sig från regiformen hos enheten U-1002 i registret i köpande kommuner (ett avtals regiformer ska "
+        "stämma överens; ändra avtalets status med 'placering register agreement')")
     assert snapshot(engine) == before
 
 

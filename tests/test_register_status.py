@@ -47,8 +47,8 @@ def test_status_change_is_recorded_with_who_when_why(loaded, engine):
 
 def test_recommendation_stop_only_for_direct_procurement(loaded, engine):
     rejected(loaded, engine, "register", "status", "U-2001", "recommendation_stop", "--by", "kvalitet", code=4,
-             message="recommendation_stop applies only to units used through direct procurement: unit U-2001 "
-                     "has no direktupphandling route (its routes: egen_regi)")
+             message="rekommendationsstopp gäller bara enheter som används genom direktupphandling: enheten U-2001 "
+                     "har ingen direktupphandling (dess regiformer: egen regi)")
     result = loaded("register", "status", "U-1001", "recommendation_stop", "--by", "kvalitet", "--note", "Synpunkter")
     assert result.exit_code == 0, result.output
     assert unit_status(loaded, "U-1001") == "recommendation_stop"
@@ -60,31 +60,31 @@ def test_same_status_is_refused(loaded, engine):
 
 
 @pytest.mark.parametrize("args, missing", [
-    ((), "a removal reason code (--reason) and a note with the overall assessment (--note)"),
-    (("--reason", "ivo"), "a note with the overall assessment (--note)"),
-    (("--note", "Samlad bedömning: brister"), "a removal reason code (--reason)"),
+    ((), "en orsakskod (--reason) och en anteckning med den samlade bedömningen (--note)"),
+    (("--reason", "ivo"), "en anteckning med den samlade bedömningen (--note)"),
+    (("--note", "Samlad bedömning: brister"), "en orsakskod (--reason)"),
 ])
 def test_removal_needs_reason_and_note(loaded, engine, args, missing):
     # A missing option is invalid input: exit 2, as the README says (it was 4, "refused").
     rejected(loaded, engine, "register", "status", "U-1001", "removed", "--by", "kvalitet", *args, code=2,
-             message=f"removing unit U-1001 requires {missing}; reason codes: osannolik_anvandning, avvecklad, "
+             message=f"för att ta bort enheten U-1001 krävs {missing}; orsakskoder: osannolik_anvandning, avvecklad, "
                      "ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, avradan_annan_myndighet")
 
 
 def test_bad_codes_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "status", "U-1001", "paused", "--by", "k", code=2,
-             message="unknown unit status 'paused' (known: pending_entry, published, watch, unpublished, "
-                     "recommendation_stop, removed)")
+             message="okänd enhetsstatus 'paused' (kända: inträdeskontroll pågår, publicerad, bevakning, avpublicerad, "
+                     "rekommendationsstopp eller borttagen)")
     rejected(loaded, engine, "register", "status", "U-1001", "removed", "--reason", "konkurs", "--note", "x",
              "--by", "k", code=2,
-             message="unknown removal reason 'konkurs' (known: osannolik_anvandning, avvecklad, ekonomiska_brister, "
-                     "ivo, rekommendationsstopp, fortida_upphorande, avradan_annan_myndighet)")
+             message="okänd orsak till borttagning 'konkurs' (kända: osannolik användning, avvecklad, ekonomiska brister, "
+                     "IVO, rekommendationsstopp, förtida upphörande eller avrådan från annan myndighet)")
     rejected(loaded, engine, "register", "status", "U-1001", "watch", "--reason", "ivo", "--by", "k", code=2,
-             message="--reason: a removal reason is given only when a unit is removed (not for 'watch')")
+             message="--reason: en orsak till borttagning anges bara när en enhet tas bort (inte för 'bevakning')")
     rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2025-13-01", "--by", "k", code=2,
              message="--on: '2025-13-01' is not a date (YYYY-MM-DD)")
     rejected(loaded, engine, "register", "status", "U-9999", "watch", "--by", "k", code=3,
-             message="no unit with unit_id 'U-9999' in the register (try 'placering register search')")
+             message="ingen enhet med id 'U-9999' i registret (sök med 'placering register search')")
 
 
 def test_status_needs_an_actor(loaded, engine):
@@ -102,16 +102,17 @@ def test_status_needs_an_actor(loaded, engine):
 def test_change_cannot_take_effect_before_the_current_status(loaded, engine):
     assert loaded("register", "status", "U-1001", "watch", "--on", "2025-01-01", "--by", "k").exit_code == 0
     rejected(loaded, engine, "register", "status", "U-1001", "unpublished", "--on", "2024-12-31", "--by", "k",
-             code=4, message="the change would take effect on 2024-12-31, before unit U-1001 became watch "
-                             "(2025-01-01); history is kept in date order")
+             code=4, message="ändringen skulle gälla från 2024-12-31, innan enheten U-1001 fick status bevakning "
+                             "(2025-01-01); historiken hålls i datumordning")
 
 
 def test_removed_is_final_until_a_new_entry_check(loaded, engine):
     ok = loaded("register", "status", "U-1001", "removed", "--reason", "ekonomiska_brister", "--note",
                 "Samlad bedömning: kreditbetyg under 40 i sex månader", "--on", "2025-03-01", "--by", "kvalitet")
     assert ok.exit_code == 0, ok.output
-    final = ("unit U-1001 is removed; removal is final unless the unit is re-admitted through a new entry check: "
-             "set it to pending_entry, record the checks, then 'placering register entry approve'")
+    final = ("enheten U-1001 är borttagen; det är slutgiltigt om inte enheten tas in igen genom en ny inträdeskontroll: "
+             "sätt den till status inträdeskontroll pågår (pending_entry), registrera kontrollerna och kör sedan "
+             "'placering register entry approve'")
     for status in ("published", "watch", "unpublished"):
         rejected(loaded, engine, "register", "status", "U-1001", status, "--on", "2025-06-01", "--by", "k", code=4,
                  message=final)
@@ -119,8 +120,8 @@ def test_removed_is_final_until_a_new_entry_check(loaded, engine):
     assert loaded("register", "status", "U-1001", "pending_entry", "--on", "2025-06-01", "--by", "kvalitet",
                   "--note", "Ansökan om återinträde").exit_code == 0
     rejected(loaded, engine, "register", "status", "U-1001", "published", "--on", "2025-06-01", "--by", "k", code=4,
-             message="unit U-1001 waits for its entry check (pending_entry): it is published by 'placering "
-                     "register entry approve U-1001 --note …' once the required checks have passed")
+             message="enheten U-1001 väntar på inträdeskontroll: den publiceras med 'placering "
+                     "register entry approve U-1001 --note …' när de kontroller som krävs är godkända")
     # A check before the removal, a failed one and an unavailable one do not count.
     for kind, result, on in [("credit_rating", "pass", "2025-02-28"), ("tax_registration", "fail", "2025-04-01"),
                              ("enforcement_debt", "unavailable", "2025-04-01")]:
@@ -167,31 +168,31 @@ def test_order_stop_applies_to_every_route_of_the_agreement_with_one_entry(loade
 
 def test_order_stop_only_on_framework_agreements(loaded, engine):
     rejected(loaded, engine, "register", "agreement", "IOP-2023-1", "order_stop", "--by", "ink", code=4,
-             message="agreement IOP-2023-1 is not a framework agreement (its routes are iop): order_stop and "
-                     "terminated apply only to framework agreements (ramavtal)")
+             message="avtalet IOP-2023-1 är inget ramavtal (dess regiformer är IOP (idéburet offentligt partnerskap)): "
+                     "beställningsstopp och förtida upphörande gäller bara ramavtal")
     rejected(loaded, engine, "register", "agreement", "IOP-2023-1", "terminated", "--by", "ink", code=4,
-             message="agreement IOP-2023-1 is not a framework agreement (its routes are iop): order_stop and "
-                     "terminated apply only to framework agreements (ramavtal)")
+             message="avtalet IOP-2023-1 är inget ramavtal (dess regiformer är IOP (idéburet offentligt partnerskap)): "
+                     "beställningsstopp och förtida upphörande gäller bara ramavtal")
     rejected(loaded, engine, "register", "agreement", "RA-NOPE", "order_stop", "--by", "ink", code=3,
-             message="no agreement 'RA-NOPE' in the register")
+             message="inget avtal 'RA-NOPE' i registret")
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "paused", "--by", "ink", code=2,
-             message="unknown agreement status 'paused' (known: active, order_stop, terminated)")
+             message="okänd avtalsstatus 'paused' (kända: aktivt, beställningsstopp eller förtida upphörande)")
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--by", "ink", code=4,
-             message="agreement RA-HVB-22-07 is already active")
+             message="avtalet RA-HVB-22-07 har redan status aktivt")
 
 
 def test_terminated_is_final(loaded, engine):
     assert loaded("register", "agreement", "RA-HVB-22-07", "terminated", "--by", "ink").exit_code == 0
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--by", "ink", code=4,
-             message="agreement RA-HVB-22-07 is terminated, which is final; it cannot become 'active'")
+             message="avtalet RA-HVB-22-07 har upphört, vilket är slutgiltigt; det kan inte få status 'aktivt'")
 
 
 def test_agreement_change_cannot_take_effect_before_the_current_status(loaded, engine):
     assert loaded("register", "agreement", "RA-HVB-22-07", "order_stop", "--on", "2025-01-01",
                   "--by", "ink").exit_code == 0
     rejected(loaded, engine, "register", "agreement", "RA-HVB-22-07", "active", "--on", "2024-12-31", "--by", "ink",
-             code=4, message="the change would take effect on 2024-12-31, before agreement RA-HVB-22-07 became "
-                             "order_stop (2025-01-01); history is kept in date order")
+             code=4, message="ändringen skulle gälla från 2024-12-31, innan avtalet RA-HVB-22-07 fick status "
+                             "beställningsstopp (2025-01-01); historiken hålls i datumordning")
 
 
 # --- checks, permits, complaints ---------------------------------------------------------------
@@ -217,31 +218,32 @@ def test_check_is_recorded(loaded, engine):
 def test_bad_checks_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit", "--result", "pass", "--on", "2025-01-01",
              "--by", "k", code=2,
-             message="unknown check kind 'credit' (known: credit_rating, tax_registration, employer_registration, "
-                     "enforcement_debt, court_records, annual_report, warning_list, ivo_supervision, media, manager_competence, people_court_records)")
+             message="okänd kontrolltyp 'credit' (kända: kreditupplysning, F-skatt, arbetsgivarregistrering, skulder hos "
+                     "Kronofogden, domstolsregister, årsredovisning, varningslista, IVO-tillsyn, mediebevakning, "
+                     "föreståndarens kompetens (utbildningsbevis och CV) eller domar om personer runt företaget)")
     rejected(loaded, engine, "register", "check", ORG_ANGEN, "media", "--result", "ok", "--on", "2025-01-01",
-             "--by", "k", code=2, message="unknown check result 'ok' (known: pass, fail, unavailable)")
+             "--by", "k", code=2, message="okänt kontrollresultat 'ok' (kända: godkänd, underkänd eller kunde inte göras)")
     rejected(loaded, engine, "register", "check", "556677-8898", "media", "--result", "pass", "--on", "2025-01-01",
              "--by", "k", code=2, message="organisation number '556677-8898' fails the check digit (Luhn)")
     rejected(loaded, engine, "register", "check", "556036-0793", "media", "--result", "pass", "--on", "2025-01-01",
-             "--by", "k", code=3, message="no supplier with organisation number 556036-0793 in the register "
-                                          "(try 'placering register search')")
+             "--by", "k", code=3, message="ingen leverantör med organisationsnummer 556036-0793 i registret "
+                                          "(sök med 'placering register search')")
     for bad in ("nan", "inf", "-inf"):
         rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
-                 "--on", "2025-01-01", "--by", "k", code=2, message=f"check value '{float(bad)}' is not a number")
-    for bad in ("-1", "100.5"):
+                 "--on", "2025-01-01", "--by", "k", code=2, message=f"kontrollens värde '{float(bad)}' är inget tal")
+    for bad, said in (("-1", "-1"), ("100.5", "100,5")):  # Swedish decimal comma
         rejected(loaded, engine, "register", "check", ORG_ANGEN, "credit_rating", "--result", "pass", "--value", bad,
                  "--on", "2025-01-01", "--by", "k", code=2,
-                 message=f"a credit rating is a score from 0 to 100, got {float(bad):g}")
+                 message=f"ett kreditbetyg är ett värde från 0 till 100, inte {said}")
 
 
 def test_permit_decisions(loaded, engine):
     rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-1/2025", "--status", "active",
              "--on", "2025-01-01", "--by", "k", code=2,
-             message="unit U-1001 has no permit 8.1-1/2025: a new permit needs its insats (--insats)")
+             message="enheten U-1001 har inget tillstånd 8.1-1/2025: ett nytt tillstånd behöver sin insats (--insats)")
     rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "gone",
              "--on", "2025-01-01", "--by", "k", code=2,
-             message="unknown permit status 'gone' (known: active, notified, revoked, banned, expired)")
+             message="okänd tillståndsstatus 'gone' (kända: gällande, anmäld, återkallat, förbud eller upphört)")
     rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "active",
              "--on", "2019-06-01", "--by", "k", code=4,
              message="permit 8.1-12345/2019 of unit U-1001 is already active (decided on 2019-06-01)")
@@ -264,9 +266,8 @@ def test_permit_decisions(loaded, engine):
 def test_complaints(loaded, engine):
     rejected(loaded, engine, "register", "complaint", "U-1001", "--category", "rude", "--on", "2025-01-01",
              "--by", "k", code=2,
-             message="unknown complaint category 'rude' (known: documentation, delivery, communication, "
-                     "professionalism, agreement, treatment, price_invoicing, unannounced_placement, "
-                     "condition_of_home, pressure, reception, other)")
+             message="okänd synpunktskategori 'rude' (kända: dokumentation, leverans, kommunikation, professionalitet, avtal, bemötande, pris och "
+                     "fakturering, oanmäld placering, boendets skick, påtryckning om plats, mottagning eller övrigt)")
     result = loaded("register", "complaint", "U-1001", "--category", "treatment", "--on", "2025-01-10",
                     "--note", "Bemötande vid inskrivning", "--by", "spink")
     assert result.exit_code == 0, result.output

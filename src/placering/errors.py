@@ -87,8 +87,10 @@ class PlaceringError(Exception):
     message = None  # the Message, when raised with one
 
     def __init__(self, *args):
-        from .i18n import Message
+        from .i18n import English, Message
 
+        if args and isinstance(args[0], English):  # a text not yet converted: said by registry/messages.yaml
+            args = (str(args[0]), *args[1:])
         if args and isinstance(args[0], Message):
             self.message = args[0]
             args = (str(args[0]), *args[1:])
@@ -101,8 +103,10 @@ class ValidationError(PlaceringError):
     exit_code = 2
 
     def __init__(self, problems: "list[Problem] | Problem | str | Message"):
-        from .i18n import Message
+        from .i18n import English, Message
 
+        if isinstance(problems, English):
+            problems = str(problems)
         if isinstance(problems, Message):  # one refusal said from the catalogue (placering.i18n)
             self.problems = [Problem(problems)]
             super(ValidationError, self).__init__(problems)

@@ -66,11 +66,11 @@ def message_of(err: dict[str, Any], overrides: dict[str, Message] | None = None)
     ctx = err.get("ctx") or {}
     if kind in ("value_error", "assertion_error"):
         error = ctx.get("error")
-        own = getattr(error, "message", None)
-        if isinstance(own, Message):
-            return own
-        text = str(error) if error is not None else str(err.get("msg", ""))
-        return re.sub(r"^(Value|Assertion) error, ", "", text)
+        if error is not None:  # its Message, or its English said through registry/messages.yaml
+            from .i18n import reason
+
+            return reason(error)
+        return re.sub(r"^(Value|Assertion) error, ", "", str(err.get("msg", "")))
     if kind not in TYPES:
         if kind in CUSTOM:  # our own PydanticCustomError: its message is ours
             return str(err.get("msg", ""))

@@ -18,20 +18,56 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from contextvars import ContextVar
 from typing import Any
 
 DOMAIN = "placering"
 LANGUAGES = ("sv", "en")
 
 
+_REQUEST_LANGUAGE: ContextVar[str | None] = ContextVar("placering_language", default=None)
+
+
 def language() -> str:
-    """'sv' or 'en': the language people are answered in."""
+    """'sv' or 'en': the language people are answered in (an API request's own language, set
+    with `answering_in`, before the environment's)."""
+    asked = _REQUEST_LANGUAGE.get()
+    if asked:
+        return asked
     for var in ("PLACERING_LANG", "LANGUAGE", "LC_MESSAGES"):
         value = os.environ.get(var, "")
         if value:
             first = value.split(":")[0].lower()
             return "en" if first.startswith("en") else "sv"
     return "sv"
+
+
+def answering_in(lang: str | None):
+    """Answer in `lang` ('sv' or 'en') in this context (an API request); returns the token to
+    reset with `_REQUEST_LANGUAGE.reset`."""
+    return _REQUEST_LANGUAGE.set(lang if lang in LANGUAGES else None)
+
+
+def from_accept_language(header: str | None) -> str:
+    """'en' when an HTTP Accept-Language header prefers English over Swedish, else 'sv'
+    (Swedish by default: no header, '*', or a language placering does not speak)."""
+    best, best_q = "sv", -1.0
+    for part in (header or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        if lang not in LANGUAGES:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > best_q and q > 0:
+            best, best_q = lang, q
+    return best
 
 
 def _po_path(lang: str, domain: str = DOMAIN) -> Path:
@@ -173,3 +209,82 @@ def text_in(lang: str | None, message_id: str, /, n: int | None = None, **params
 def said(value: Any, lang: str | None = None) -> str:
     """A Message (or Label) in the people's language; anything else as text."""
     return value.render(lang) if isinstance(value, (Message, Label)) else str(value)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Values (Labels, Messages, numbers) said one after another, 'A, B, C' (not 'A, B eller C')."""
+
+    items: tuple
+    sep: str = ", "
+
+    def render(self, lang: str | None = None) -> str:
+        lang = lang or language()
+        t = translations(lang)
+        return self.sep.join(str(_value(x, lang, t)) for x in self.items)
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+def label_list(codes, kind: str | None = None, sep: str = ", ") -> Joined:
+    """Codes in words, one after another: 'administratör, socialsekreterare'."""
+    return Joined(tuple(Label(c, kind) for c in codes or ()), sep)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number said in the message's language: '1 234,5' in Swedish, '1234.5' in English."""
+
+    value: Any
+    decimals: int | None = None
+
+    def render(self, lang: str | None = None) -> str:
+        if (lang or language()) != "sv" or not isinstance(self.value, (int, float)):
+            return str(self.value)
+        from .display import fmt_number
+
+        return fmt_number(self.value, self.decimals)
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+@dataclass(frozen=True)
+class English:
+    """A text not yet converted to a message id: said in Swedish through the English-text
+    catalogue registry/messages.yaml (cli/messages.py) until its raiser gives an id."""
+
+    text: str
+
+    def render(self, lang: str | None = None) -> str:
+        if (lang or language()) != "sv":
+            return self.text
+        from .cli.messages import swedish
+
+        return swedish(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@lru_cache(maxsize=None)
+def _ids() -> frozenset:
+    return frozenset(catalogue_ids("sv"))
+
+
+def known_id(message_id: str) -> bool:
+    """Whether the catalogue has the message id."""
+    return message_id in _ids()
+
+
+def reason(exc: BaseException) -> "Message | English | Any":
+    """What an exception says, as a message or message parameter: the Message (or anything said
+    in words) it carries, else its text (said through registry/messages.yaml for now)."""
+    message = getattr(exc, "message", None)
+    if message is not None and hasattr(message, "render"):
+        return message
+    first = exc.args[0] if exc.args else None
+    if first is not None and hasattr(first, "render") and not isinstance(first, str):
+        return first
+    return English(str(exc))

@@ -89,7 +89,7 @@ def start(session: Session, client_name: str, *, days: int = 30, address: str | 
     ask, so asking is throttled per client address (STARTS per 15 minutes)."""
     client_name = nfc((client_name or "").strip())[:100] or "placering"
     if not 1 <= days <= 366:
-        raise ValidationError(f"days: a token lives 1–366 days, not {days}")
+        raise ValidationError(msg("token.days", max=366, days=days))
     at = now()
     session.execute(delete(DeviceAuthorization).where(DeviceAuthorization.expires_at < at - timedelta(days=1)))
     if address:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ..errors import NotPermitted
+from ..i18n import Label, label_list as labels, msg
 from .roles import Role
 
 
@@ -163,14 +164,16 @@ def authorize(principal: Principal | None, action: Action | str, *, municipality
     case's municipality (a social worker may touch its own municipality's cases only)."""
     action = Action(action)
     if principal is None:
-        raise NotPermitted(f"not signed in: '{action.value}' needs a signed-in person")
+        raise NotPermitted(msg("access.not_signed_in", action=Label(action.value, "action")))
     if action not in principal.actions:
-        held = ", ".join(sorted(r.value for r in principal.roles)) or "no role"
-        raise NotPermitted(f"'{principal.login}' ({held}) may not do '{action.value}'")
+        held = sorted(r.value for r in principal.roles)
+        raise NotPermitted(msg("access.may_not", login=principal.login, roles=labels(held, "role"),
+                               action=Label(action.value, "action")) if held else
+                           msg("access.may_not_no_role", login=principal.login, action=Label(action.value, "action")))
     scope = municipality_scope(principal, action)
     if scope is not None and municipality is not None and not (scope and _same_municipality(scope, municipality)):
-        raise NotPermitted(f"'{principal.login}' works for {scope or 'no municipality'} and may not touch "
-                           f"a case of {municipality}")
+        raise NotPermitted(msg("access.other_municipality", login=principal.login, scope=scope, municipality=municipality)
+                           if scope else msg("access.no_municipality", login=principal.login, municipality=municipality))
 
 
 def local_principal(actor: str | None = None) -> Principal:
@@ -188,5 +191,6 @@ def parse_roles(values, *, what: str = "--role") -> frozenset[Role]:
         try:
             out.add(Role(str(value).strip()))
         except ValueError:
-            raise ValidationError(f"{what}: unknown role '{value}' (known: {', '.join(r.value for r in Role)})") from None
+            raise ValidationError(msg("role.unknown", option=what, role=value,
+                                      known=labels([r.value for r in Role], "role"))) from None
     return frozenset(out)

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from ..clock import STOCKHOLM
 from ..display import today as sweden_today
 from ..errors import InvariantViolation, ValidationError
+from ..i18n import msg
 from ..storage.history import record, require_actor
 from ..storage.models import CaseAccessGrant, CaseAccessLog, PlacementRequest, utcnow
 from ..text import nfc
@@ -65,10 +66,9 @@ def check_and_log(session: Session, row: PlacementRequest, *, what: str, actor: 
         mine = [g for g in grants if g.reader == reader]
         if mine:
             last = max(mine, key=lambda g: g.valid_to)
-            raise InvariantViolation(f"access to the protected case '{row.request_id}' for {reader} was limited to "
-                                     f"{last.valid_from.isoformat()}–{last.valid_to.isoformat()}")
-        raise InvariantViolation(f"the protected case '{row.request_id}' is open only to the handlers granted "
-                                 f"access ({reader} has no grant)")
+            raise InvariantViolation(msg("protected.grant_expired", id=row.request_id, reader=reader,
+                                         start=last.valid_from.isoformat(), end=last.valid_to.isoformat()))
+        raise InvariantViolation(msg("protected.no_grant", id=row.request_id, reader=reader))
     # A plain INSERT (no RETURNING): a reader may add to the log without reading it back.
     session.execute(insert(CaseAccessLog.__table__).values(request_id=row.request_id, reader=reader, what=what,
                                                            read_at=utcnow()))
@@ -81,9 +81,10 @@ def grant(session: Session, request_id: str, *, reader: str, valid_from: date, v
     actor = require_actor(actor)
     row = get_request(session, request_id)
     if not is_protected(row):
-        raise InvariantViolation(f"request '{row.request_id}' is not a protected case: its access is not limited")
+        raise InvariantViolation(msg("protected.not_protected", id=row.request_id))
     if valid_to < valid_from:
-        raise ValidationError(f"--until: {valid_to.isoformat()} is before {valid_from.isoformat()}")
+        raise ValidationError(msg("option.before", option="--until", day=valid_to.isoformat(),
+                                  start=valid_from.isoformat()))
     reader = nfc(reader).strip()
     g = CaseAccessGrant(request_id=row.request_id, reader=reader, valid_from=valid_from, valid_to=valid_to,
                         granted_by=actor)

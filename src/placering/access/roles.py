@@ -482,7 +482,8 @@ def writes_as(conn: Connection) -> tuple[str, str]:
     return login, "superuser" if superuser else "service" if service else "person"
 
 
-def people_read_only(login: str) -> str:
+def people_read_only(login: str):
     """The refusal a person's own database login meets when it tries to write."""
-    return (f"the database login '{login}' reads only: on the shared server every change goes through the "
-            "application server; sign in with 'placering login --server URL' and run the command again")
+    from ..i18n import msg
+
+    return msg("login.reads_only", login=login)

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from ..clock import now
 from ..errors import NotFound, NotPermitted, ValidationError
+from ..i18n import label_list as labels, msg, reason
 from ..storage.history import record
 from ..storage.models import ApiToken, UserAccount
 from ..text import nfc
@@ -42,7 +43,7 @@ def _aware(value: datetime) -> datetime:
 def _days(days: int | None) -> int:
     days = DEFAULT_DAYS if days is None else days
     if not 1 <= days <= MAX_DAYS:
-        raise ValidationError(f"--days: a token lives 1–{MAX_DAYS} days, not {days}")
+        raise ValidationError(msg("token.days", max=MAX_DAYS, days=days))
     return days
 
 
@@ -59,36 +60,35 @@ def create_token(session: Session, maker: Principal, name: str, *, roles: list[s
     roles; `account` makes a person's token (roles default to, and may not exceed, the person's)."""
     name = nfc((name or "").strip())
     if not name or len(name) > 100:
-        raise ValidationError("the token's name: give 1–100 characters (the machine client it is for)")
+        raise ValidationError(msg("token.bad_name"))
     wanted = parse_roles(roles or [])
     if account is None:
         authorize(maker, Action.ADMIN_TOKENS)
         if not wanted:
-            raise ValidationError(f"--role: give at least one role ({', '.join(r.value for r in Role)})")
+            raise ValidationError(msg("role.none_given", known=labels([r.value for r in Role], "role")))
         if Role.SOCIAL_WORKER in wanted and not municipality:
-            raise ValidationError("--municipality: a social worker's token works for one municipality; name it")
+            raise ValidationError(msg("token.municipality_needed"))
         if municipality and Role.SOCIAL_WORKER not in wanted:
-            raise ValidationError("--municipality applies to a social worker only")
+            raise ValidationError(msg("user.municipality_social_worker_only"))
         if municipality:
             from ..matching.request import _canonical_municipality
 
             try:
                 municipality = _canonical_municipality(nfc(municipality.strip()))
             except ValueError as exc:
-                raise ValidationError(f"--municipality: {exc}") from None
+                raise ValidationError(msg("option.problem", option="--municipality",
+                                          problem=reason(exc))) from None
     else:
         person = session.scalars(select(UserAccount).where(UserAccount.login == account)).first()
         if person is None:
-            from ..i18n import msg
-
             raise NotFound(msg("user.not_found", name=account))
         if maker.login != account:
             authorize(maker, Action.ADMIN_TOKENS)
         held = frozenset(Role(r) for r in person.roles or [])
         wanted = wanted or held
         if not wanted <= held:
-            extra = ", ".join(sorted(r.value for r in wanted - held))
-            raise NotPermitted(f"'{account}' does not hold the role(s) {extra} that the token would have")
+            raise NotPermitted(msg("token.roles_not_held", account=account,
+                                   roles=labels(sorted(r.value for r in wanted - held), "role")))
         municipality = person.municipality
     secret = PREFIX + secrets.token_urlsafe(32)
     expires = now() + timedelta(days=_days(days))
@@ -137,8 +137,6 @@ def revoke_token(session: Session, by: Principal, token_id: int) -> dict[str, An
     if token is None or (not _own(token, by.login) and Action.ADMIN_TOKENS not in by.actions):
         if token is not None:
             authorize(by, Action.ADMIN_TOKENS)
-        from ..i18n import msg
-
         raise NotFound(msg("token.not_found", id=token_id))
     if token.revoked_at is None:
         token.revoked_at, token.revoked_by = now(), by.login

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import NotFound, NotPermitted, ValidationError
+from ..i18n import label_list as labels, msg, reason
 from ..storage.history import record
 from ..storage.models import UserAccount
 from ..text import nfc
@@ -33,8 +34,6 @@ from .roles import Role, login_info, people_read_only, pg_role, roles_of, writes
 
 # A login name: letters (å, ä, ö too), digits, '.', '_', '-'; quoted as an identifier anyway.
 _LOGIN = re.compile(r"^[^\W\d][\w.\-]{0,62}$")
-SQLITE_REFUSAL = ("users and roles exist on the shared PostgreSQL server only; the embedded SQLite "
-                  "register is single-user (each change names its actor with --by)")
 # argon2id with the library's defaults (RFC 9106's second recommended option, 64 MiB, t=3).
 _HASHER = None
 
@@ -87,8 +86,7 @@ def _ident(name: str) -> str:
 def _login(name: str) -> str:
     name = nfc((name or "").strip())
     if not _LOGIN.match(name):
-        raise ValidationError(f"user name '{name}': use letters, digits, '.', '_' or '-' (at most 63), "
-                              "starting with a letter")
+        raise ValidationError(msg("user.bad_name", name=name))
     return name
 
 
@@ -106,7 +104,7 @@ def scram_verifier(password: str, *, iterations: int = 4096) -> str:
 
 def require_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
-        raise ValidationError(SQLITE_REFUSAL)
+        raise ValidationError(msg("user.sqlite_single_user"))
 
 
 def require_admin(session: Session) -> str:
@@ -118,17 +116,23 @@ def require_admin(session: Session) -> str:
     principal = current_principal()
     if principal is not None and principal.via != "cli-local":
         if not principal.roles & {Role.ADMIN}:
-            held = ", ".join(sorted(r.value for r in principal.roles)) or "no placering role"
-            raise NotPermitted(f"only an admin manages users: '{principal.login}' has roles {held}")
+            held = sorted(r.value for r in principal.roles)
+            raise NotPermitted(msg("user.admin_only", login=principal.login, roles=labels(held, "role"))
+                               if held else msg("user.admin_only_no_role", login=principal.login))
         authorize(principal, Action.ADMIN_USERS)
         return principal.login
     if session.get_bind().dialect.name != "postgresql":
         return principal.login if principal is not None else "lokal"
     login, superuser, roles = login_info(session.connection())
     if not superuser and Role.ADMIN.value not in roles:
-        raise NotPermitted(f"only an admin manages users: login '{login}' has "
-                           f"{'roles ' + ', '.join(roles) if roles else 'no placering role'}")
+        raise NotPermitted(msg("user.admin_only_login", login=login, roles=labels(roles, "role")) if roles
+                           else msg("user.admin_only_login_no_role", login=login))
     return login
+
+
+def _said(exc: Exception):
+    """An exception's text as a message parameter: its Message when it carries one."""
+    return exc.args[0] if exc.args and hasattr(exc.args[0], "render") else str(exc)
 
 
 def _roles(roles: list[str]) -> list[Role]:
@@ -137,9 +141,10 @@ def _roles(roles: list[str]) -> list[Role]:
         try:
             out.append(Role(r))
         except ValueError:
-            raise ValidationError(f"--role: unknown role '{r}' (known: {', '.join(x.value for x in Role)})") from None
+            raise ValidationError(msg("role.unknown", option="--role", role=r,
+                                      known=labels([x.value for x in Role], "role"))) from None
     if not out:
-        raise ValidationError(f"--role: give at least one role ({', '.join(x.value for x in Role)})")
+        raise ValidationError(msg("role.none_given", known=labels([x.value for x in Role], "role")))
     return sorted(set(out), key=list(Role).index)
 
 
@@ -161,16 +166,14 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
     wanted = _roles(roles)
     municipality = _municipality_for(wanted, municipality)
     if password is not None and not password:
-        raise ValidationError("the password is empty")
+        raise ValidationError(msg("user.password_empty"))
     if password is not None and len(password) < 10:
-        raise ValidationError("the password is too short: use at least 10 characters")
+        raise ValidationError(msg("user.password_short", least=10))
     account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
     if account is not None and (set(account.roles or []) != {w.value for w in wanted}
                                 or account.municipality != municipality):
         # `add` never moves a person to another municipality nor changes their roles unnoticed
         # (issue 19): that is `admin user update`, which says what it changes.
-        from ..i18n import msg
-
         raise ValidationError(msg("user.exists_unchanged", name=name,
                                   roles=", ".join(account.roles or []) or "-",
                                   municipality=account.municipality or "-"))
@@ -214,13 +217,13 @@ def _municipality_for(wanted: list[Role], municipality: str | None) -> str | Non
 
     if Role.SOCIAL_WORKER in wanted:
         if not municipality:
-            raise ValidationError("--municipality: a social worker works for one municipality; name it")
+            raise ValidationError(msg("user.municipality_needed"))
         try:
             return _canonical_municipality(nfc(municipality.strip()))
         except ValueError as exc:
-            raise ValidationError(f"--municipality: {exc}") from None
+            raise ValidationError(msg("option.problem", option="--municipality", problem=reason(exc))) from None
     if municipality:
-        raise ValidationError("--municipality applies to a social worker only")
+        raise ValidationError(msg("user.municipality_social_worker_only"))
     return None
 
 
@@ -233,11 +236,9 @@ def update_user(session: Session, name: str, *, roles: list[str] | None = None,
     name = _login(name)
     account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
     if account is None:
-        from ..i18n import msg
-
         raise NotFound(msg("user.not_found", name=name))
     if not roles and not municipality:
-        raise ValidationError("give --role (the roles the account is to have) or --municipality, or both")
+        raise ValidationError(msg("user.nothing_given"))
     before_roles = list(account.roles or [])
     wanted = _roles(list(roles)) if roles else [Role(r) for r in before_roles]
     if municipality is None and Role.SOCIAL_WORKER in wanted:
@@ -245,7 +246,7 @@ def update_user(session: Session, name: str, *, roles: list[str] | None = None,
     new_municipality = _municipality_for(wanted, municipality)
     now_roles = [r.value for r in wanted]
     if now_roles == before_roles and new_municipality == account.municipality:
-        raise ValidationError(f"user '{name}' already has these roles and municipality: nothing to change")
+        raise ValidationError(msg("user.nothing_to_change", name=name))
     if session.get_bind().dialect.name == "postgresql":
         conn = session.connection()
         if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None \
@@ -275,11 +276,9 @@ def remove_user(session: Session, name: str) -> dict[str, Any]:
     name = _login(name)
     account = session.scalars(select(UserAccount).where(UserAccount.login == name)).first()
     if account is None:
-        from ..i18n import msg
-
         raise NotFound(msg("user.not_found", name=name))
     if name == actor:
-        raise ValidationError("an admin does not remove themselves (ask another admin)")
+        raise ValidationError(msg("user.remove_self"))
     before = list(account.roles or [])
     if session.get_bind().dialect.name == "postgresql":
         conn = session.connection()

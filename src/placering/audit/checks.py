@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import ValidationError
+from ..i18n import msg, reason
 from ..storage.models import Supplier, SupplierCheck
 from ..text import canonical_org_nr
 from ..vocabulary import CheckResult, UnitStatus
@@ -54,13 +55,14 @@ def checks_due(session: Session, as_of: date, *, kind: str | None = None, suppli
     and the framework follow-ups around the date. `kind`/`supplier` narrow the check list."""
     validity = {str(k): int(v) for k, v in (param_table(CHECK_VALIDITY_PARAM, as_of) or {}).items()}
     if kind is not None and kind not in validity:
-        raise ValidationError(f"--kind: unknown check kind '{kind}' (known: {', '.join(validity)})")
+        raise ValidationError(msg("option.unknown_code", option="--kind", what=msg("noun.check_kind"), code=kind,
+                                  known=", ".join(validity)))
     org_filter = None
     if supplier is not None:
         try:
             org_filter = canonical_org_nr(supplier)
         except ValueError as exc:
-            raise ValidationError(f"--supplier: {exc}") from None
+            raise ValidationError(msg("option.problem", option="--supplier", problem=reason(exc))) from None
     if kind is not None:
         validity = {kind: validity[kind]}
     units, agreements = register_states(session, as_of)

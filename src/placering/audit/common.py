@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlmodel import Session
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import ValidationError
+from ..i18n import msg
+from ..storage.database import chunks
+from ..storage.models import Offer, Supplier, Unit, UnitRoute
 from ..taxonomy import load_taxonomy
 from ..text import fold
 from ..vocabulary import AgreementStatus, Route, UnitStatus
@@ -16,17 +22,11 @@ from ..vocabulary import AgreementStatus, Route, UnitStatus
 FIRST_YEAR = 2000  # the register's history does not reach further back
 BULK_THRESHOLD = 2000  # above this many ids, read whole tables instead of IN-lists
 
-if TYPE_CHECKING:
-    from sqlmodel import Session
-
-# SQLAlchemy and the models are imported by the loaders that query through them: the checks and
-# the info classes serve audit/reads.py too (reads without SQLAlchemy).
-
 
 def check_year(year: int, option: str = "--year") -> int:
     last = sweden_today().year
     if not FIRST_YEAR <= year <= last:
-        raise ValidationError(f"{option}: {year} is out of range (audits cover {FIRST_YEAR}–{last})")
+        raise ValidationError(msg("audit.year_out_of_range", option=option, year=year, first=FIRST_YEAR, last=last))
     return year
 
 
@@ -35,7 +35,8 @@ def check_insats(code: str | None, option: str = "--insats") -> str | None:
         return None
     tax = load_taxonomy()
     if code not in tax.insatser:
-        raise ValidationError(f"{option}: unknown insats '{code}' (known: {', '.join(sorted(tax.insatser))})")
+        raise ValidationError(msg("option.unknown_code", option=option, what=msg("noun.insats"), code=code,
+                                  known=", ".join(sorted(tax.insatser))))
     return code
 
 
@@ -44,7 +45,8 @@ def check_route(code: str | None, option: str = "--route") -> str | None:
         return None
     known = [r.value for r in Route]
     if code not in known:
-        raise ValidationError(f"{option}: unknown route '{code}' (known: {', '.join(known)})")
+        raise ValidationError(msg("option.unknown_code", option=option, what=msg("noun.route"), code=code,
+                                  known=", ".join(known)))
     return code
 
 
@@ -53,7 +55,8 @@ def check_status(code: str | None, option: str = "--status") -> str | None:
         return None
     known = [s.value for s in UnitStatus] + [s.value for s in AgreementStatus if s.value != "active"]
     if code not in known:
-        raise ValidationError(f"{option}: unknown status '{code}' (known: {', '.join(known)})")
+        raise ValidationError(msg("option.unknown_code", option=option, what=msg("noun.status"), code=code,
+                                  known=", ".join(known)))
     return code
 
 
@@ -63,13 +66,9 @@ def check_municipality(session: Session, name: str | None, option: str = "--muni
         return None
     key = fold(name)
     if load_taxonomy().municipality(name) is None:
-        from sqlalchemy import select
-
-        from ..storage.models import Unit
-
         found = session.execute(select(Unit.id).where(Unit.municipality_key == key).limit(1)).first()
         if found is None:
-            raise ValidationError(f"{option}: unknown municipality '{name}'")
+            raise ValidationError(msg("option.unknown_municipality", option=option, name=name))
     return key
 
 
@@ -93,11 +92,6 @@ class UnitInfo:
 def load_units(session: Session, unit_ids: Iterable[str] | None = None, *, routes: bool = True) -> dict[str, UnitInfo]:
     """Attributes of the given units (all units when None), in a few queries; `routes=False`
     skips routes and agreements when the caller does not need them."""
-    from sqlalchemy import select
-
-    from ..storage.database import chunks
-    from ..storage.models import Offer, Supplier, Unit, UnitRoute
-
     out: dict[str, UnitInfo] = {}
     pk: dict[int, UnitInfo] = {}
     wanted = None if unit_ids is None else set(unit_ids)
@@ -158,11 +152,6 @@ class AgreementInfo:
 
 
 def load_agreements(session: Session, agreement_ids: Iterable[str] | None = None) -> dict[str, AgreementInfo]:
-    from sqlalchemy import select
-
-    from ..storage.database import chunks
-    from ..storage.models import Supplier, Unit, UnitRoute
-
     out: dict[str, AgreementInfo] = {}
     stmt = (
         select(

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import ValidationError
+from ..i18n import msg
 from ..storage.models import History
 
 PERIODS = ("month", "quarter", "half", "year")
@@ -35,9 +36,9 @@ def _period(on: date, period: str) -> str:
 def entries_report(session: Session, *, since: date | None = None, until: date | None = None,
                    period: str = "half") -> dict[str, Any]:
     if period not in PERIODS:
-        raise ValidationError(f"--period: unknown period '{period}' (known: {', '.join(PERIODS)})")
+        raise ValidationError(msg("option.unknown_value", option="--period", value=period, known=", ".join(PERIODS)))
     if since and until and since > until:
-        raise ValidationError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+        raise ValidationError(msg("option.since_after_until", since=since.isoformat(), until=until.isoformat()))
     stmt = select(History).where(History.entity_kind == "entry",
                                  History.action.in_(("entry_approved", "entry_rejected")))
     if since:

@@ -16,6 +16,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from ..errors import ValidationError
+from ..i18n import msg, reason
 from ..text import canonical_org_nr, nfc
 
 # Start-up: the helpers and the report are shared with audit/reads.py (the log read without
@@ -121,7 +122,8 @@ def _check_code(session: Session, value: str | None, column, known: tuple[str, .
         return
     present = {v for (v,) in session.execute(select(column).distinct())}
     if value not in present:
-        raise ValidationError(f"{option}: unknown '{value}' (known: {', '.join(sorted(set(known) | present))})")
+        raise ValidationError(msg("option.unknown_value", option=option, value=value,
+                                  known=", ".join(sorted(set(known) | present))))
 
 
 def audit_log(
@@ -148,15 +150,15 @@ def audit_log(
     from ..storage.models import History, Unit, UnitRoute
 
     if since and until and since > until:
-        raise ValidationError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+        raise ValidationError(msg("option.since_after_until", since=since.isoformat(), until=until.isoformat()))
     if limit is not None and limit < 1:
-        raise ValidationError(f"--limit: {limit} must be at least 1")
+        raise ValidationError(msg("option.limit_at_least_1"))
     org_nr = None
     if supplier is not None:
         try:
             org_nr = canonical_org_nr(supplier)
         except ValueError as exc:
-            raise ValidationError(f"--supplier: {exc}") from None
+            raise ValidationError(msg("option.problem", option="--supplier", problem=reason(exc))) from None
     _check_code(session, kind, History.entity_kind, KNOWN_KINDS, "--kind")
     _check_code(session, action, History.action, KNOWN_ACTIONS, "--action")
     unit = nfc(unit) if unit else unit  # unit ids are stored NFC: an NFD "U-Ö1" must find it

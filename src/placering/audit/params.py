@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, ValidationError
+from ..i18n import msg
 from ..paths import rules_dir
 from ..rules.model import Parameter, ParameterValue
 from ..rules.parameters import load_parameter_file
@@ -31,7 +32,7 @@ def _parameters(directory: Path | None = None) -> dict[str, Parameter]:
     for f in files:
         for p in load_parameter_file(f, load_yaml(f), problems):
             if p.name in found:
-                problems.append(Problem(f"parameter '{p.name}' is also defined in {found[p.name].file}",
+                problems.append(Problem(msg("parameter.defined_twice", name=p.name, file=found[p.name].file),
                                         str(f), p.line, f"parameter {p.name}"))
             found[p.name] = p
     if problems:
@@ -49,8 +50,8 @@ def audit_param(name: str, on: date, *, required: bool = True) -> ParameterValue
     if value is None and required:
         where = rules_dir() / "parameters"
         if p is None:
-            raise ValidationError(f"parameter '{name}' is not defined in {where}: the audit needs it")
-        raise ValidationError(f"parameter '{name}' ({p.file}) has no value valid on {on.isoformat()}")
+            raise ValidationError(msg("audit.parameter_missing", name=name, directory=where))
+        raise ValidationError(msg("parameter.no_value_on", name=name, file=p.file, on=on.isoformat()))
     return value
 
 
@@ -59,7 +60,7 @@ def param_table(name: str, on: date, *, required: bool = True) -> dict[str, Any]
     if v is None:
         return None
     if not isinstance(v.value, dict):
-        raise ValidationError(f"parameter '{name}' must be a table (kind → value), not {v.value!r}")
+        raise ValidationError(msg("audit.parameter_not_table", name=name, value=str(v.value)))
     return dict(v.value)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from ..errors import ValidationError
+from ..i18n import msg
 from ..storage.models import (
     Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit, Visit,
 )
@@ -69,7 +70,7 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
     """Every unit in the register on the date (not removed) with its visit priority level and
     why; only one level when `level` is given."""
     if level is not None and level not in LEVELS:
-        raise ValidationError(f"--level: {level} is not a priority level (1–4)")
+        raise ValidationError(msg("audit.level", level=level))
     new_months = _months("audit_visit_new_unit_months", as_of)
     usage_months = _months("audit_visit_usage_months", as_of)
     heavy = _months("audit_visit_heavy_use_placements", as_of)

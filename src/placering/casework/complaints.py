@@ -18,6 +18,7 @@ from sqlmodel import Session
 from ..boundary import field_text
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import Label, msg
 from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import Complaint, Unit
@@ -30,8 +31,6 @@ _NEXT = {"received": {"investigating", "closed"}, "investigating": {"closed"}, "
 def get_complaint(session: Session, complaint_id: int) -> Complaint:
     row = session.get(Complaint, complaint_id)
     if row is None:
-        from ..i18n import msg
-
         raise NotFound(msg("complaint.not_found", id=complaint_id))
     return row
 
@@ -82,12 +81,11 @@ def update_complaint(session: Session, complaint_id: int, *, actor: str, status:
     actor = require_actor(actor)
     row = get_complaint(session, complaint_id)
     if status is None and outcome is None:
-        raise ValidationError("give --status or --outcome (or both)")
+        raise ValidationError(msg("complaint.nothing_given"))
     on = on or sweden_today()
     changes: dict[str, Any] = {}
     if row.status == ComplaintStatus.CLOSED.value:
-        raise InvariantViolation(f"complaint {row.id} was closed on {row.closed_on.isoformat()}; a closed case "
-                                 "is not changed (record a new complaint)")
+        raise InvariantViolation(msg("complaint.closed", id=row.id, on=row.closed_on.isoformat()))
     if outcome is not None:
         outcome = service._code(outcome, ComplaintOutcome, "complaint outcome")
         if outcome != row.outcome:
@@ -97,18 +95,21 @@ def update_complaint(session: Session, complaint_id: int, *, actor: str, status:
         status = service._code(status, ComplaintStatus, "complaint status")
         if status != row.status:
             if status not in _NEXT[row.status]:
-                raise InvariantViolation(f"complaint {row.id} is {row.status}; it cannot go back to {status}")
+                raise InvariantViolation(msg("complaint.no_going_back", id=row.id,
+                                             status=Label(row.status, "complaint_status"),
+                                             to=Label(status, "complaint_status")))
             changes["status"] = [row.status, status]
             row.status = status
     if not changes:
-        raise InvariantViolation(f"complaint {row.id} already has status {row.status} and outcome {row.outcome}")
+        raise InvariantViolation(msg("complaint.unchanged", id=row.id, status=Label(row.status, "complaint_status"),
+                                     outcome=Label(row.outcome, "complaint_outcome")))
     if on < row.received_on:
-        raise ValidationError(f"--on: {on.isoformat()} is before the complaint was received "
-                              f"({row.received_on.isoformat()})")
+        raise ValidationError(msg("complaint.on_before_received", on=on.isoformat(),
+                                  received=row.received_on.isoformat()))
     if row.status == ComplaintStatus.CLOSED.value:
         if row.outcome == ComplaintOutcome.PENDING.value:
-            raise InvariantViolation(f"complaint {row.id} cannot be closed without an outcome "
-                                     f"(--outcome: {', '.join(o.value for o in ComplaintOutcome if o != 'pending')})")
+            raise InvariantViolation(msg("complaint.close_needs_outcome", id=row.id,
+                                         known=", ".join(o.value for o in ComplaintOutcome if o != "pending")))
         row.closed_on = on
     unit = session.get(Unit, row.unit_id)
     note = field_text(note, "--note", optional=True)
@@ -175,9 +176,9 @@ def complaints_per_period(session: Session, *, since: date | None = None, until:
     from ..audit.entries import PERIODS, _period
 
     if period not in PERIODS:
-        raise ValidationError(f"--period: unknown period '{period}' (known: {', '.join(PERIODS)})")
+        raise ValidationError(msg("option.unknown_value", option="--period", value=period, known=", ".join(PERIODS)))
     if since and until and since > until:
-        raise ValidationError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+        raise ValidationError(msg("option.since_after_until", since=since.isoformat(), until=until.isoformat()))
     code = service._code(outcome, ComplaintOutcome, "complaint outcome") if outcome else None
     stmt = select(Complaint, Unit.unit_id).join(Unit, Unit.id == Complaint.unit_id)
     if since:

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from ..boundary import field_text
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import Label, msg
 from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import DeepenedControl, Proposal, Supplier, Unit, UnitRoute
@@ -40,8 +41,6 @@ _STATUS_OUTCOMES = {
 def get_control(session: Session, control_id: int) -> DeepenedControl:
     row = session.get(DeepenedControl, control_id)
     if row is None:
-        from ..i18n import msg
-
         raise NotFound(msg("control.not_found", id=control_id))
     return row
 
@@ -63,39 +62,40 @@ def open_control(session: Session, *, actor: str, on: date, org_nr: str | None =
     if proposal_id is not None:
         proposal = session.get(Proposal, proposal_id)
         if proposal is None:
-            from ..i18n import msg
-
             raise NotFound(msg("proposal.not_found", id=proposal_id))
         if proposal.kind != "deepened_control":
-            raise InvariantViolation(f"proposal {proposal_id} is a {proposal.kind} proposal, not a deepened control")
+            raise InvariantViolation(msg("control.proposal_other_kind", id=proposal_id,
+                                         kind=Label(proposal.kind, "proposal_kind")))
         if proposal.status == "dismissed":
-            raise InvariantViolation(f"proposal {proposal_id} was dismissed by {proposal.decided_by}")
+            raise InvariantViolation(msg("control.proposal_dismissed", id=proposal_id, by=proposal.decided_by))
         if org_nr is not None and service.get_supplier(session, org_nr).org_nr != proposal.org_nr:
-            raise ValidationError(f"proposal {proposal_id} is about {proposal.org_nr}, not {org_nr}")
+            raise ValidationError(msg("control.proposal_other_supplier", id=proposal_id, org=proposal.org_nr,
+                                      given=org_nr))
         org_nr, unit_id = proposal.org_nr, unit_id or proposal.unit_id
         reason = reason or proposal.message
     if unit_id is not None:
         unit = service.get_unit(session, unit_id)
         supplier = service.supplier_of(session, unit)
         if org_nr is not None and service.get_supplier(session, org_nr).org_nr != supplier.org_nr:
-            raise ValidationError(f"unit {unit.unit_id} belongs to {supplier.org_nr}, not {org_nr}")
+            raise ValidationError(msg("control.unit_other_supplier", unit=unit.unit_id, org=supplier.org_nr,
+                                      given=org_nr))
         unit_id = unit.unit_id
     elif org_nr is not None:
         supplier = service.get_supplier(session, org_nr)
     else:
-        raise ValidationError("name the supplier (ORG_NR), a unit (--unit) or a proposal (--proposal)")
+        raise ValidationError(msg("control.nothing_named"))
     reason = field_text(reason, "--reason", optional=True) or ""
     if not reason:
-        raise ValidationError("--reason: say why the control is opened")
+        raise ValidationError(msg("control.reason_needed"))
     if on > sweden_today():
-        raise ValidationError(f"--on: {on.isoformat()} is in the future")
+        raise ValidationError(msg("option.on_future", on=on.isoformat()))
     # Lock the supplier row (PostgreSQL) so two people cannot open two controls at once.
     session.execute(select(Supplier.id).where(Supplier.id == supplier.id).with_for_update())
     existing = session.scalars(select(DeepenedControl).where(DeepenedControl.org_nr == supplier.org_nr,
                                                              DeepenedControl.status == "open")).first()
     if existing is not None:
-        raise InvariantViolation(f"a deepened control of {supplier.org_nr} is already open (control {existing.id}, "
-                                 f"opened {existing.opened_on.isoformat()} by {existing.opened_by})")
+        raise InvariantViolation(msg("control.already_open", org=supplier.org_nr, id=existing.id,
+                                     on=existing.opened_on.isoformat(), by=existing.opened_by))
     row = DeepenedControl(org_nr=supplier.org_nr, unit_id=unit_id, proposal_id=proposal_id, reason=reason,
                           opened_on=on, opened_by=actor, checked={}, status="open")
     session.add(row)
@@ -114,10 +114,10 @@ def _still_open(session: Session, control_id: int, on: date) -> DeepenedControl:
     """The control, which must not be decided yet, for a change dated `on` (not before it opened)."""
     row = get_control(session, control_id)
     if row.status != "open":
-        raise InvariantViolation(f"deepened control {row.id} was already decided ({row.outcome}, "
-                                 f"{row.decided_on.isoformat()}) by {row.decided_by}; it is not changed")
+        raise InvariantViolation(msg("control.already_decided", id=row.id, outcome=Label(row.outcome, "control_outcome"),
+                                     on=row.decided_on.isoformat(), by=row.decided_by))
     if on < row.opened_on:
-        raise ValidationError(f"--on: {on.isoformat()} is before the control was opened ({row.opened_on.isoformat()})")
+        raise ValidationError(msg("control.on_before_opened", on=on.isoformat(), opened=row.opened_on.isoformat()))
     return row
 
 
@@ -128,7 +128,7 @@ def record_checked(session: Session, control_id: int, what: str, *, finding: str
     what = service._code(what, ControlCheck, "control check")
     finding = field_text(finding, "--finding", optional=True) or ""
     if not finding:
-        raise ValidationError("--finding: say what the check found")
+        raise ValidationError(msg("control.finding_needed"))
     row = _still_open(session, control_id, on)
     old = (row.checked or {}).get(what)
     row.checked = {**(row.checked or {}), what: {"finding": finding, "on": on.isoformat(), "by": actor}}
@@ -154,17 +154,15 @@ def decide_control(session: Session, control_id: int, outcome: str, *, note: str
     outcome = service._code(outcome, ControlOutcome, "control outcome")
     note = field_text(note, "--note", optional=True) or ""
     if not note:
-        raise ValidationError("--note: the decision needs its grounds (the overall assessment)")
+        raise ValidationError(msg("control.grounds_needed"))
     row = _still_open(session, control_id, on)
     if not row.checked:
-        raise InvariantViolation(f"deepened control {row.id} has nothing checked yet: record what was checked "
-                                 "with 'placering control check' first")
+        raise InvariantViolation(msg("control.nothing_checked", id=row.id))
     if removal_reason is not None and outcome != ControlOutcome.REMOVAL.value:
-        raise ValidationError("--reason (a removal reason) is given only with the outcome removal")
+        raise ValidationError(msg("control.reason_only_removal"))
     if outcome == ControlOutcome.REMOVAL.value:
         if removal_reason is None:
-            raise ValidationError(f"--reason: removal needs a removal reason code "
-                                  f"({', '.join(r.value for r in RemovalReason)})")
+            raise ValidationError(msg("control.removal_needs_reason", codes=", ".join(r.value for r in RemovalReason)))
         removal_reason = service._code(removal_reason, RemovalReason, "removal reason")
     changes: list[dict[str, Any]] = []
     if outcome in _STATUS_OUTCOMES:
@@ -176,8 +174,8 @@ def decide_control(session: Session, control_id: int, outcome: str, *, note: str
             if row.unit_id is None:
                 units = [u for u in units if u.id in direct]
         if not units:
-            raise InvariantViolation(f"outcome {outcome}: no unit of control {row.id} can become {target} "
-                                     "(check their statuses and routes with 'placering register show')")
+            raise InvariantViolation(msg("control.no_unit_can_become", outcome=Label(outcome, "control_outcome"), id=row.id,
+                                         status=Label(target, "unit_status")))
         for u in units:
             entry = service.change_unit_status(session, u.unit_id, target, actor=actor,
                                                reason=removal_reason if target == UnitStatus.REMOVED.value else None,
@@ -197,7 +195,7 @@ def list_controls(session: Session, *, status: str | None = None, outcome: str |
     stmt = select(DeepenedControl).order_by(DeepenedControl.opened_on, DeepenedControl.id)
     if status:
         if status not in ("open", "decided"):
-            raise ValidationError(f"--status: unknown control status '{status}' (known: open, decided)")
+            raise ValidationError(msg("option.unknown_value", option="--status", value=status, known="open, decided"))
         stmt = stmt.where(DeepenedControl.status == status)
     if outcome:
         stmt = stmt.where(DeepenedControl.outcome == service._code(outcome, ControlOutcome, "control outcome"))

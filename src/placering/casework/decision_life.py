@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from ..display import today as sweden_today
 from ..errors import InvariantViolation, ValidationError
+from ..i18n import msg
 from ..storage.history import record, require_actor
 from ..storage.models import History
 from ..text import nfc
@@ -46,8 +47,7 @@ def record_decision_day(session: Session, request_id: str, *, decided_on: date, 
     actor = require_actor(actor)
     row = _request(session, request_id)
     if row.decision_ended_on is not None:
-        raise InvariantViolation(f"the decision behind '{row.request_id}' was ended on "
-                                 f"{row.decision_ended_on.isoformat()}")
+        raise InvariantViolation(msg("decision.ended", id=row.request_id, on=row.decision_ended_on.isoformat()))
     old = row.decided_on
     row.decided_on = decided_on
     session.add(row)
@@ -65,20 +65,18 @@ def end_decision(session: Session, request_id: str, *, on: date | None = None, r
     actor = require_actor(actor)
     codes = [r.value for r in DecisionEndReason]
     if reason not in codes:
-        raise ValidationError(f"--reason: unknown reason '{reason}' for ending a decision (known: {', '.join(codes)})")
+        raise ValidationError(msg("decision.end_reason_unknown", reason=reason, known=", ".join(codes)))
     on = on or sweden_today()
     row = _request(session, request_id)
     if row.decision_ended_on is not None:
-        raise InvariantViolation(f"the decision behind '{row.request_id}' was already ended on "
-                                 f"{row.decision_ended_on.isoformat()}")
+        raise InvariantViolation(msg("decision.already_ended", id=row.request_id, on=row.decision_ended_on.isoformat()))
     if on < decision_day(row):
-        raise ValidationError(f"--on: {on.isoformat()} is before the decision day {decision_day(row).isoformat()}")
+        raise ValidationError(msg("decision.on_before_day", on=on.isoformat(), day=decision_day(row).isoformat()))
     placed = session.scalars(select(Placement).where(Placement.request_id == row.id, Placement.status == ACTIVE,
                                                      Placement.start_on <= on)).first()
     if placed is not None and placed.end_on is None:
-        raise InvariantViolation(f"the decision behind '{row.request_id}' is executed (placement at "
-                                 f"{placed.unit_id} since {placed.start_on.isoformat()}): end the placement "
-                                 "with 'placering request end'")
+        raise InvariantViolation(msg("decision.executed", id=row.request_id, unit=placed.unit_id,
+                                     on=placed.start_on.isoformat()))
     row.decision_ended_on, row.decision_end_reason = on, reason
     session.add(row)
     return record(session, actor=actor, entity_kind="request", entity_id=row.request_id,
@@ -92,11 +90,9 @@ def interrupt(session: Session, request_id: str, *, on: date, actor: str, note: 
     actor = require_actor(actor)
     row = _request(session, request_id)
     if row.decision_ended_on is not None:
-        raise InvariantViolation(f"the decision behind '{row.request_id}' was ended on "
-                                 f"{row.decision_ended_on.isoformat()}")
+        raise InvariantViolation(msg("decision.ended", id=row.request_id, on=row.decision_ended_on.isoformat()))
     if row.interrupted_on is not None and (row.resumed_on is None or row.resumed_on < row.interrupted_on):
-        raise InvariantViolation(f"the execution of '{row.request_id}' is already interrupted since "
-                                 f"{row.interrupted_on.isoformat()}")
+        raise InvariantViolation(msg("decision.already_interrupted", id=row.request_id, on=row.interrupted_on.isoformat()))
     old = row.interrupted_on
     row.interrupted_on = on
     session.add(row)
@@ -109,9 +105,9 @@ def resume(session: Session, request_id: str, *, on: date, actor: str, note: str
     actor = require_actor(actor)
     row = _request(session, request_id)
     if row.interrupted_on is None or (row.resumed_on is not None and row.resumed_on >= row.interrupted_on):
-        raise InvariantViolation(f"the execution of '{row.request_id}' is not interrupted")
+        raise InvariantViolation(msg("decision.not_interrupted", id=row.request_id))
     if on < row.interrupted_on:
-        raise ValidationError(f"--on: {on.isoformat()} is before the interruption on {row.interrupted_on.isoformat()}")
+        raise ValidationError(msg("decision.on_before_interruption", on=on.isoformat(), day=row.interrupted_on.isoformat()))
     old = row.resumed_on
     row.resumed_on = on
     session.add(row)

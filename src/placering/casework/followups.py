@@ -23,6 +23,7 @@ from ..display import today as sweden_today  # Europe/Stockholm: a UTC server wo
 from ..audit.checks import add_months
 from ..audit.params import audit_param
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import Label, msg
 from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import AgreementFollowup, Placement, PlacementRequest, PlacementSurvey
@@ -45,24 +46,22 @@ def record_followup(session: Session, agreement_id: str, months: int, *, done_on
     actor = require_actor(actor)
     findings = field_text(findings, "--findings", optional=True) or ""
     if not findings:
-        raise ValidationError("--findings: say what the follow-up found")
+        raise ValidationError(msg("followup.findings_needed"))
     routes = service.agreement_routes(session, agreement_id)
     aid = routes[0].agreement_id
     if routes[0].route != Route.RAMAVTAL.value:
-        raise InvariantViolation(f"agreement {aid} is not a framework agreement (ramavtal): it has no "
-                                 "systematic follow-ups")
+        raise InvariantViolation(msg("followup.not_framework", agreement=aid))
     allowed = followup_months(done_on)
     if months not in allowed:
-        raise ValidationError(f"--at: a framework agreement is followed up after {allowed[0]} and {allowed[1]} "
-                              f"months, not {months}")
+        raise ValidationError(msg("followup.months", first=allowed[0], second=allowed[1], months=months))
     if done_on > sweden_today():
-        raise ValidationError(f"--on: {done_on.isoformat()} is in the future: record a follow-up once it is done")
+        raise ValidationError(msg("followup.future", on=done_on.isoformat()))
     start = routes[0].valid_from
     if start is not None and done_on < start:
-        raise ValidationError(f"--on: {done_on.isoformat()} is before agreement {aid} started ({start.isoformat()})")
+        raise ValidationError(msg("followup.before_start", on=done_on.isoformat(), agreement=aid, start=start.isoformat()))
     if session.scalars(select(AgreementFollowup).where(AgreementFollowup.agreement_id == aid,
                                                        AgreementFollowup.months == months)).first():
-        raise InvariantViolation(f"the {months}-month follow-up of agreement {aid} is already recorded")
+        raise InvariantViolation(msg("followup.already_recorded", months=months, agreement=aid))
     row = AgreementFollowup(agreement_id=aid, months=months, done_on=done_on, findings=findings, recorded_by=actor)
     session.add(row)
     session.flush()
@@ -119,17 +118,15 @@ def record_survey(session: Session, request_id: str, *, answered_on: date, posit
     req, p = get_placement(session, request_id)
     due = survey_due_on(p)
     if p.status != ACTIVE:
-        raise InvariantViolation(f"placement '{req.request_id}' is {p.status}: not executed yet")
+        raise InvariantViolation(msg("survey.not_executed", id=req.request_id, status=p.status))
     if due is None:
-        raise InvariantViolation(f"placement '{req.request_id}' ({p.insats}, age {p.person_age}) gets no "
-                                 "three-month survey: only HVB placements within barn och unga do")
+        raise InvariantViolation(msg("survey.not_due", id=req.request_id, insats=Label(p.insats, "insats"), age=p.person_age))
     if answered_on < p.start_on:
-        raise ValidationError(f"--on: {answered_on.isoformat()} is before the placement started "
-                              f"({p.start_on.isoformat()})")
+        raise ValidationError(msg("survey.before_start", on=answered_on.isoformat(), start=p.start_on.isoformat()))
     if answered_on > sweden_today():
-        raise ValidationError(f"--on: {answered_on.isoformat()} is in the future")
+        raise ValidationError(msg("option.on_future", on=answered_on.isoformat()))
     if session.scalars(select(PlacementSurvey).where(PlacementSurvey.placement_id == p.id)).first():
-        raise InvariantViolation(f"the survey of placement '{req.request_id}' is already recorded")
+        raise InvariantViolation(msg("survey.already_recorded", id=req.request_id))
     row = PlacementSurvey(placement_id=p.id, answered_on=answered_on, positive_change=positive_change,
                           care_quality=care_quality, child_answered=child_answered, recorded_by=actor)
     session.add(row)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from ..boundary import field_text, not_future
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import Label, Number, msg, reason
 from ..storage.history import record, require_actor
 from ..storage.models import Placement, PlacementAgreement, PlacementRequest
 from ..text import nfc
@@ -30,13 +31,10 @@ ACTIVE = "active"  # a placement pending review (matching/decisions.py) is not y
 def get_placement(session: Session, request_id: str) -> tuple[PlacementRequest, Placement]:
     req = session.scalars(select(PlacementRequest).where(PlacementRequest.request_id == nfc(request_id))).first()
     if req is None:
-        from ..i18n import msg
-
         raise NotFound(msg("request.not_found_see_show", id=nfc(request_id)))
     placement = session.scalars(select(Placement).where(Placement.request_id == req.id)).first()
     if placement is None:
-        raise InvariantViolation(f"request '{req.request_id}' has no placement yet: choose a unit first "
-                                 "('placering request choose')")
+        raise InvariantViolation(msg("placement.none_yet", id=req.request_id))
     return req, placement
 
 
@@ -48,12 +46,12 @@ def _log(session: Session, req: PlacementRequest, p: Placement, action: str, on:
 
 def _period(start: date, end: date | None, what: str) -> None:
     if end is not None and end < start:
-        raise ValidationError(f"{what}: the period ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+        raise ValidationError(msg("period.ends_before_start", option=what, end=end.isoformat(), start=start.isoformat()))
 
 
 def _price(value: float, option: str) -> float:
     if not (value == value) or value <= 0 or value in (float("inf"),):
-        raise ValidationError(f"{option}: a daily price is a positive number of kronor, got {value}")
+        raise ValidationError(msg("price.not_positive", option=option, value=Number(value)))
     return round(float(value), 2)
 
 
@@ -64,12 +62,12 @@ def set_decision(session: Session, request_id: str, *, actor: str, decision_from
     actor = require_actor(actor)
     req, p = get_placement(session, request_id)
     if decision_from is None and decision_to is None and agreed_price is None:
-        raise ValidationError("give the decision period (--from, --to) and/or the agreed price (--price)")
+        raise ValidationError(msg("placement.decision_nothing_given"))
     changes: dict[str, Any] = {}
     new_from = decision_from or p.decision_from
     new_to = decision_to if decision_to is not None else p.decision_to
     if new_from is None and new_to is not None:
-        raise ValidationError("--from: the decision period needs its first day")
+        raise ValidationError(msg("placement.decision_needs_start"))
     if new_from is not None:
         _period(new_from, new_to, "--to")
     for key, new in (("decision_from", new_from), ("decision_to", new_to)):
@@ -82,18 +80,17 @@ def set_decision(session: Session, request_id: str, *, actor: str, decision_from
         agreed_by = field_text(agreed_by, "--agreed-by", kind="actor", optional=True) or ""
         if p.route == Route.DIREKTUPPHANDLING.value:
             if not agreed_by:
-                raise ValidationError("--agreed-by: a negotiated direct-procurement price names who agreed it")
+                raise ValidationError(msg("placement.agreed_by_needed"))
         elif p.daily_price is not None and price != p.daily_price:
-            raise InvariantViolation(
-                f"placement '{req.request_id}' is through {p.route}: its price is the listed {p.daily_price:g} kr "
-                "a day; only a direct-procurement price is negotiated")
+            raise InvariantViolation(msg("placement.price_listed", id=req.request_id, route=Label(p.route, "route"),
+                                         price=Number(p.daily_price)))
         agreed_by = agreed_by or actor
         if price != p.agreed_price or agreed_by != p.agreed_by:
             changes["agreed_price"] = [p.agreed_price, price]
             changes["agreed_by"] = [p.agreed_by, agreed_by]
             p.agreed_price, p.agreed_by = price, agreed_by
     if not changes:
-        raise InvariantViolation(f"placement '{req.request_id}' already has this decision period and price")
+        raise InvariantViolation(msg("placement.decision_unchanged", id=req.request_id))
     session.add(p)
     _log(session, req, p, "placement_decision", on or sweden_today(), changes, actor,
          field_text(note, "--note", optional=True))
@@ -110,18 +107,18 @@ def record_agreement(session: Session, request_id: str, *, actor: str, period_fr
         try:
             not_future(signed_on, "--signed-on: the signature date")
         except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(reason(exc)) from None
     req, p = get_placement(session, request_id)
     if p.status != ACTIVE:
-        raise InvariantViolation(f"placement '{req.request_id}' is {p.status}: the placement agreement is made "
-                                 "once the direct-procurement review has approved it")
+        raise InvariantViolation(msg("placement.agreement_waits_review", id=req.request_id,
+                                     status=p.status))
     row = session.scalars(select(PlacementAgreement).where(PlacementAgreement.placement_id == p.id)).first()
     changes: dict[str, Any] = {}
     if row is None:
         missing = [o for o, v in (("--from", period_from), ("--price", daily_price), ("--signed-on", signed_on))
                    if v is None]
         if missing:
-            raise ValidationError(f"a new placement agreement needs {', '.join(missing)}")
+            raise ValidationError(msg("placement.agreement_needs", options=", ".join(missing)))
         _period(period_from, period_to, "--to")
         row = PlacementAgreement(placement_id=p.id, period_from=period_from, period_to=period_to,
                                  daily_price=_price(daily_price, "--price"), signed_on=signed_on, recorded_by=actor)
@@ -139,7 +136,7 @@ def record_agreement(session: Session, request_id: str, *, actor: str, period_fr
                 changes[key] = [getattr(row, key), value]
                 setattr(row, key, value)
         if not changes:
-            raise InvariantViolation(f"the agreement of placement '{req.request_id}' already says this")
+            raise InvariantViolation(msg("placement.agreement_unchanged", id=req.request_id))
         action = "placement_agreement_changed"
     session.add(row)
     _log(session, req, p, action, row.signed_on if action == "placement_agreement" else sweden_today(),

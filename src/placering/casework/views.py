@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ..i18n import msg
 from ..jsondata import to_jsonable
 from ..storage import open_session, transaction
 
@@ -230,9 +231,9 @@ def decision_life(engine, request_id: str, what: str, *, on: date, actor: str | 
     from . import decision_life as lib
 
     if what not in ("decided", "ended", "interrupted", "resumed"):
-        raise ValidationError(f"'{what}': give decided, ended, interrupted or resumed")
+        raise ValidationError(msg("decision.what_unknown", what=what))
     if what == "ended" and not reason:
-        raise ValidationError("--reason: say why the decision ended without execution (person_request, needs_changed)")
+        raise ValidationError(msg("decision.end_reason_needed"))
     with transaction(engine) as session:
         _case(session, request_id, "placement.write")
         if what == "decided":

@@ -251,12 +251,11 @@ class PlaceringGroup(Translated, click.Group):
         try:
             return self._invoke_retrying(ctx)
         except PlaceringError as exc:
-            from .messages import swedish
-
             from ..i18n import text as said
+            from .messages import said as said_in
 
             for note in getattr(exc, "notes", None) or []:  # what a person should know with the refusal
-                click.echo(f"{said('note.prefix')}: {safe(swedish(note))}", err=True)
+                click.echo(f"{said('note.prefix')}: {safe(said_in(note))}", err=True)
             # A message with an id is said from the gettext catalogue (placering.i18n); the rest
             # still from English through registry/messages.yaml.
             if exc.message is not None:
@@ -338,7 +337,9 @@ def _refusal(ctx: click.Context, exc: Exception) -> str:
         with app(ctx).engine(check_schema=False).connect() as conn:
             login, _superuser, roles = login_info(conn)
             if writes_as(conn)[1] == "person":
-                return people_read_only(login)
+                from .messages import said
+
+                return said(people_read_only(login))
         who = f"login '{login}' ({'roles: ' + ', '.join(roles) if roles else 'no placering role'})"
     except SQLAlchemyError:
         who = "your login"

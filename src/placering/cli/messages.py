@@ -50,12 +50,33 @@ def _value(text: str, kind: str | None, nouns: dict[str, str]) -> str:
     return ", ".join(_in_sentence(label(p, kind)) for p in parts)
 
 
+def said(thing, lang: str | None = None) -> str:
+    """What a person reads, in `lang` (default: the people's language): a Message, a value in
+    words or an error from the gettext catalogue (a PlaceringError by its message, a Problem
+    where and what); an English text through this module's catalogue in Swedish, as it is in
+    English."""
+    from ..errors import PlaceringError, Problem
+    from ..i18n import language
+
+    lang = lang or language()
+    if isinstance(thing, Problem):
+        return thing.render(lang)
+    if isinstance(thing, PlaceringError):
+        if thing.message is not None:
+            return thing.message.render(lang)
+        thing = str(thing)
+    elif not isinstance(thing, (str, BaseException)) and hasattr(thing, "render"):
+        return thing.render(lang)
+    text = str(thing)
+    return swedish(text) if lang == "sv" else text
+
+
 def swedish(message: str) -> str:
     """The message in Swedish, as far as the catalogue knows it (the message as it is if the
     catalogue cannot be read: an error is never hidden behind another). A message with an id
     (placering.i18n.Message) is said from the gettext catalogue."""
-    if hasattr(message, "render"):
-        return message.render()
+    if not isinstance(message, str):
+        return said(message, "sv")
     text = str(message)
     try:
         messages, phrases, nouns = _catalogue()

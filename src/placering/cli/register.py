@@ -725,11 +725,17 @@ def entry_list(on, rules_path, out: Output) -> None:
     local_only("--rules", rules_path)
     rows = call("register.views:pending_entries", on=on_d, ruleset=_ruleset(rules_path),
                 http=("GET", "/register/entries", {"on": on_d}))
+    from ..register.entry import check_kind_said, why_message
+    from .messages import said
+
+    def _capital(text: str) -> str:  # a list item starts with a capital: 'Kreditupplysning: …'
+        return text[:1].upper() + text[1:]
+
     table = [{"unit": r["unit_id"], "supplier": f"{r['supplier']} ({r['org_nr']})",
               "routes": ", ".join(label(x, "route") for x in r["routes"]),
               "since": r["pending_since"], "ready": not r["missing"],
-              "missing": "; ".join(f"{label(c['kind'], 'check_kind')}: {swedish(c['why'])}" for c in r["checks"]
-                                   if not c["passed"]),
+              "missing": "; ".join(f"{_capital(said(check_kind_said(c['kind'])))}: {said(why_message(c) or c['why'])}"
+                                   for c in r["checks"] if not c["passed"]),
               "last": (f"{label(r['last_decision']['action'], 'history_action')} {r['last_decision']['on']}: "
                        f"{r['last_decision']['note']}" if r["last_decision"] else "")} for r in rows]
     out.emit(rows, [Section(

@@ -36,6 +36,7 @@ from sqlmodel import Session
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import Joined, Label, Number, msg
 from ..storage.database import lock_row
 from ..storage.history import record, require_actor
 from ..storage.models import Decision, Decline, Placement, PlacementRequest, Review, Supplier, Unit
@@ -56,8 +57,6 @@ def get_request(session: Session, request_id: str, *, lock: bool = False) -> Pla
     else:
         row = find_request(session, request_id)
     if row is None:
-        from ..i18n import msg
-
         raise NotFound(msg("request.not_found", id=request_id))
     return row
 
@@ -110,10 +109,7 @@ def check_new_content(session: Session, requests: list[PlacementRequestIn], rule
         old = seen.setdefault(r.request_id, payload)
         changed = _diff(old, payload)
         if changed:
-            raise ValidationError(
-                f"request '{r.request_id}' was already submitted with different content "
-                f"(differs in: {', '.join(changed)}); a request is not edited: submit a new request_id"
-            )
+            raise ValidationError(msg("request.resubmitted_different", id=r.request_id, fields=", ".join(changed)))
 
 
 NOT_LOOKED_UP: Any = object()  # store_request looks the request up itself
@@ -129,10 +125,7 @@ def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
     if row is not None:
         changed = _diff(row.payload, payload)
         if changed:
-            raise ValidationError(
-                f"request '{request.request_id}' was already submitted with different content "
-                f"(differs in: {', '.join(changed)}); a request is not edited: submit a new request_id"
-            )
+            raise ValidationError(msg("request.resubmitted_different", id=request.request_id, fields=", ".join(changed)))
         return row, False
     row = PlacementRequest(
         request_id=request.request_id,
@@ -280,15 +273,15 @@ def decline(session: Session, request_id: str, unit_id: str, *, reason: str, act
     actor = require_actor(actor)
     reason = field_text(reason or "", "--reason", optional=True) or ""
     if not reason:
-        raise ValidationError("--reason: say why the unit declined (e.g. 'no free place after all')")
+        raise ValidationError(msg("decline.reason_needed"))
     row = get_request(session, request_id, lock=True)
     unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(unit_id))).first()
     if unit is None:
-        raise NotFound(f"no unit '{unit_id}' in the register")
+        raise NotFound(msg("unit.not_in_register", id=unit_id))
     if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
-        raise InvariantViolation(f"request '{row.request_id}' already has a placement; a decline no longer applies")
+        raise InvariantViolation(msg("decline.placed", id=row.request_id))
     if session.scalars(select(Decline).where(Decline.request_id == row.id, Decline.unit_id == unit.unit_id)).first():
-        raise InvariantViolation(f"unit {unit.unit_id} has already declined request '{row.request_id}'")
+        raise InvariantViolation(msg("decline.already", unit=unit.unit_id, request=row.request_id))
     entry = Decline(request_id=row.id, unit_id=unit.unit_id, reason=reason, by=actor)
     session.add(entry)
     org_nr = session.scalar(select(Supplier.org_nr).where(Supplier.id == unit.supplier_id))
@@ -402,9 +395,7 @@ def take_places(session: Session, unit_id: str, places: int) -> tuple[int, int]:
         .values(free_places=table.c.free_places - places))
     if result.rowcount != 1:
         free = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
-        raise InvariantViolation(
-            f"unit {unit_id} has {free if free is not None else 'no'} free place(s); the request needs {places}: "
-            "it cannot be chosen (match again, or decline it)")
+        raise InvariantViolation(msg("choose.no_free_place", n=free or 0, unit=unit_id, places=places))
     after = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
     return after + places, after
 
@@ -474,69 +465,54 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
     on = on or sweden_today()
     row = get_request(session, request_id, lock=True)
     if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
-        raise InvariantViolation(f"request '{row.request_id}' already has a placement "
-                                 "(see 'placering request show'; end it or reject its review before choosing again)")
+        raise InvariantViolation(msg("choose.already_placed", id=row.request_id))
     decision = latest_decision(session, row)
     if decision is None:
-        raise InvariantViolation(f"request '{row.request_id}' has no decision yet: run 'placering match' first")
+        raise InvariantViolation(msg("request.no_decision", id=row.request_id))
     if on < decided_on(decision):
-        raise ValidationError(f"--on: {on.isoformat()} is before decision {decision.seq} was made "
-                              f"({decided_on(decision).isoformat()})")
+        raise ValidationError(msg("choose.on_before_decision", on=on.isoformat(), seq=decision.seq,
+                                  made=decided_on(decision).isoformat()))
     unit_id = nfc(unit_id).strip()
     if unit_id in declined_units(session, row):
-        raise InvariantViolation(f"unit {unit_id} declined request '{row.request_id}'; it cannot be chosen")
+        raise InvariantViolation(msg("choose.declined", unit=unit_id, request=row.request_id))
     doc = stored_document(decision)
     where, entry = _find_in_decision(doc, unit_id, session=session, row=row)
     if where == "not_a_candidate":
-        raise InvariantViolation(
-            f"unit {unit_id} is not a candidate for {row.insats} in decision {decision.seq} of '{row.request_id}' "
-            "(it does not offer this insats, or is not in the register)"
-        )
+        raise InvariantViolation(msg("choose.not_candidate", unit=unit_id, insats=Label(row.insats, "insats"),
+                                     seq=decision.seq, request=row.request_id))
     price_step = _price_step_choice(entry) if where == "excluded" else None
     if price_step is not None:
         if not reason or negotiated_price is None:
-            raise ValidationError(
-                f"--reason and --negotiated-price: unit {unit_id} was not recommended in decision {decision.seq}: its "
-                f"daily price {price_step['daily_price']} is above the level the price model does not recommend "
-                "(PRICE_NOT_RECOMMENDED); it can be chosen with the reason and the price negotiated with the "
-                "supplier, and the choice goes to review")
+            raise ValidationError(msg("choose.price_not_recommended", unit=unit_id, seq=decision.seq,
+                                      price=Number(price_step['daily_price'])))
         where = "price_not_recommended"
     if where == "excluded":
         codes = sorted({r["code"] for r in entry.get("reasons", [])} | {f"unevaluable:{r['rule']}" for r in entry.get("unevaluable", [])})
-        raise InvariantViolation(
-            f"unit {unit_id} was excluded in decision {decision.seq} ({', '.join(codes)}); it cannot be chosen. "
-            f"See 'placering match … --explain {unit_id}'"
-        )
+        raise InvariantViolation(msg("choose.excluded", unit=unit_id, seq=decision.seq, reasons=Joined(tuple(
+            Label(c, "exclusion") if not c.startswith("unevaluable:") else msg("choose.unevaluable", rule=c.split(":", 1)[1])
+            for c in codes))))
     if where != "recommended" and not reason:
-        raise ValidationError(
-            f"--reason: unit {unit_id} was not recommended in decision {decision.seq} "
-            f"({'eligible, ranked below the cut' if where == 'below_cut' else 'eligible only through direct procurement, held back as the last resort while an egen regi or framework unit was eligible; the choice goes to review'}); "
-            "say why it is chosen"
-        )
+        raise ValidationError(msg("choose.reason_below_cut" if where == "below_cut" else "choose.reason_last_resort",
+                                  unit=unit_id, seq=decision.seq))
     flags = {f["code"] for f in doc.get("flags", [])}
     if SPECIAL_REASON_FLAG in flags and not special_reason:
-        raise ValidationError(
-            f"--special-reason: request '{row.request_id}' is stödboende for a {row.payload['person']['age']}-year-old; "
-            "stödboende for 16–17-year-olds needs the special reasons (särskilda skäl) recorded")
+        raise ValidationError(msg("choose.special_reason", id=row.request_id, age=row.payload['person']['age']))
     choice = (price_step if price_step is not None else
               entry if where in ("recommended", "below_cut") else entry["eligible"])
     problems = recheck(session, row, unit_id, choice["route"], choice.get("agreement_id"), on=on, ruleset=ruleset)
     if price_step is not None:
         problems = [p for p in problems if p["code"] != PRICE_NOT_RECOMMENDED]
     if problems:
-        raise InvariantViolation(
-            f"unit {unit_id} is no longer eligible for '{row.request_id}' on {on.isoformat()} (decision {decision.seq} "
-            f"was made on {decided_on(decision).isoformat()}): "
-            + "; ".join(f"{p['code']}: {p['message']}" for p in problems) + ". Match the request again")
+        raise InvariantViolation(msg("choose.no_longer_eligible", unit=unit_id, request=row.request_id, on=on.isoformat(),
+                                     seq=decision.seq, made=decided_on(decision).isoformat(),
+                                     problems=Joined(tuple(msg("choose.problem", code=Label(p["code"], "exclusion"),
+                                                               message=p["message"]) for p in problems), "; ")))
     status = ACTIVE
     review = None
     if choice["route"] == Route.DIREKTUPPHANDLING.value:
         review = _review_for(session, decision, unit_id, where)
         if review is not None and review.status == "rejected":
-            raise InvariantViolation(
-                f"the direct-procurement review {review.id} of decision {decision.seq} was rejected "
-                f"({review.note}); this unit cannot be chosen through direct procurement"
-            )
+            raise InvariantViolation(msg("choose.review_rejected", id=review.id, seq=decision.seq, note=review.note))
         if review is None:
             review = open_review(session, row, decision, unit_id=None if where == "recommended" else unit_id)
         if review.status != "approved":
@@ -568,8 +544,7 @@ def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reaso
         session.flush()
     except IntegrityError:
         # Someone else chose for the same request at the same moment: the unique request_id decides.
-        raise InvariantViolation(f"request '{row.request_id}' already has a placement "
-                                 "(chosen at the same moment by someone else)") from None
+        raise InvariantViolation(msg("choose.raced", id=row.request_id)) from None
     record(
         session,
         actor=actor,
@@ -612,19 +587,14 @@ def end_placement(session: Session, request_id: str, *, end_on: date, actor: str
     row = get_request(session, request_id, lock=True)
     placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
     if placement is None:
-        raise InvariantViolation(f"request '{row.request_id}' has no placement to end: choose a unit first")
+        raise InvariantViolation(msg("end.no_placement", id=row.request_id))
     if placement.status == PENDING_REVIEW:
-        raise InvariantViolation(
-            f"the placement of '{row.request_id}' at {placement.unit_id} waits for its direct-procurement review; "
-            "it is not ended but rejected in the review ('placering review reject')")
+        raise InvariantViolation(msg("end.waits_review", id=row.request_id, unit=placement.unit_id))
     if placement.end_on is not None:
-        raise InvariantViolation(
-            f"the placement of '{row.request_id}' at {placement.unit_id} already ended on {placement.end_on.isoformat()}"
-        )
+        raise InvariantViolation(msg("end.already", id=row.request_id, unit=placement.unit_id,
+                                     on=placement.end_on.isoformat()))
     if end_on < placement.start_on:
-        raise ValidationError(
-            f"--on: {end_on.isoformat()} is before the placement started ({placement.start_on.isoformat()})"
-        )
+        raise ValidationError(msg("survey.before_start", on=end_on.isoformat(), start=placement.start_on.isoformat()))
     placement.end_on = end_on
     session.add(placement)
     freed = free_places(session, placement.unit_id, placement.places)

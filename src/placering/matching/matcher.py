@@ -40,6 +40,7 @@ from datetime import date
 from typing import Any, Iterable, Sequence
 
 from ..errors import ValidationError
+from ..i18n import msg
 from ..rules.model import RANKING_SORT_KEYS, get_path
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..vocabulary import ExclusionCode, FlagCode, Route
@@ -182,10 +183,8 @@ class Policy:
         keys = tuple((k.key, k.order) if hasattr(k, "key") else (k["key"], k["order"]) for k in policy.sort_keys)
         unknown = [k for k, _ in keys if k not in SORTABLE_KEYS]
         if unknown:
-            raise ValidationError(
-                f"ranking policy {policy.id}: unknown sort key(s) {', '.join(unknown)} "
-                f"(matching can rank on: {', '.join(SORTABLE_KEYS)})"
-            )
+            raise ValidationError(msg("ranking.unknown_keys", n=len(unknown), policy=policy.id, keys=", ".join(unknown),
+                                      known=", ".join(SORTABLE_KEYS)))
         return cls(policy.id, policy.source, tuple(policy.route_order), tuple(policy.last_resort), keys,
                    int(policy.recommendations), distance_band_km)
 
@@ -312,7 +311,7 @@ def decide(
     limit_requested = limit
     limit = policy.recommendations if limit is None else limit
     if limit < 1:
-        raise ValidationError("--limit: at least one recommendation")
+        raise ValidationError(msg("match.limit"))
     last_resort_routes = policy.last_resort
     units = _fast_units(evaluation, last_resort_routes) if _has_fast_path(evaluation) else \
         _units(evaluation, last_resort_routes)
@@ -622,7 +621,7 @@ def load_evaluator(kind: str, ruleset: Any, snapshot: Any) -> Any:
     """An evaluator of the rules with the register snapshot resident (`durable`, `reference` or
     `vectorized`, the columnar numpy evaluator for large registers)."""
     if kind not in ENGINES:
-        raise ValidationError(f"--engine: unknown engine '{kind}' (known: {', '.join(ENGINES)})")
+        raise ValidationError(msg("option.unknown_value", option="--engine", value=kind, known=", ".join(ENGINES)))
     from .. import rules
 
     if kind == "vectorized":

@@ -13,6 +13,8 @@ import json
 from datetime import date
 from typing import Any, Iterable
 
+from ..i18n import msg
+
 from .compact import candidate_sets, is_compact, is_derived, list_digest, outcome_keys, sets_digest, unpack_sets
 
 
@@ -85,8 +87,8 @@ class _Inputs:
                                         document["insats"])
         self.cands = self.snapshot.candidates(document["insats"])
         if len(self.cands) != block["candidates"]:
-            raise SnapshotError(f"decision {document.get('seq')} of '{document['request_id']}': the stored snapshot "
-                                f"holds {len(self.cands)} candidates, the decision {block['candidates']}")
+            raise SnapshotError(msg("snapshot.candidates_differ", seq=document.get("seq"), request=document["request_id"],
+                                    held=len(self.cands), decided=block["candidates"]))
         self.ruleset = ruleset_of_version(session, document["rules_version"], ruleset)
         self.fact = request_fact(request.payload(), self.snapshot, load_taxonomy(),
                                  declined=document.get("declined_units") or (),

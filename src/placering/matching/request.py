@@ -26,9 +26,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import ValidationError as PydanticValidationError
 
 from ..fielderrors import message_of
-from ..i18n import msg
 
 from ..errors import Problem, ValidationError
+from ..i18n import Label, msg, reason
 from ..taxonomy import load_taxonomy
 from ..boundary import MAX_AMOUNT, clean_text, contains_personnummer, finite, in_sweden, load_json
 from ..vocabulary import Gender, LegalBasis, TargetGroup, Urgency
@@ -41,11 +41,11 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+        raise ValueError(msg("date.not_iso", value=f"'{value}'" if isinstance(value, str) else str(value)))
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"'{value}' is not a date in the calendar") from None
+        raise ValueError(msg("value.not_in_calendar", value=value)) from None
 
 
 def _text(value: Any) -> Any:
@@ -61,7 +61,7 @@ def _number(value: Any) -> Any:
 def _canonical_municipality(name: str) -> str:
     m = load_taxonomy().municipality(name)
     if m is None:
-        raise ValueError(f"unknown municipality '{name}' (not in registry/municipalities.yaml)")
+        raise ValueError(msg("municipality.unknown", name=name))
     return m.name
 
 
@@ -108,7 +108,7 @@ class Person(BaseModel):
         seen: set[str] = set()
         for n in needs:
             if n in seen:
-                raise ValueError(f"need '{n.value}' is given twice")
+                raise ValueError(msg("request.need_twice", need=Label(n.value, "target_group")))
             seen.add(n)
         return needs
 
@@ -154,7 +154,7 @@ class PlacementRequestIn(BaseModel):
     def _known_insats(cls, code: str) -> str:
         tax = load_taxonomy()
         if code not in tax.insatser:
-            raise ValueError(f"unknown insats '{code}' (known: {', '.join(sorted(tax.insatser))})")
+            raise ValueError(msg("code.unknown", what=msg("noun.insats"), code=code, known=", ".join(sorted(tax.insatser))))
         return code
 
     @field_validator("avoid_municipalities")
@@ -167,12 +167,12 @@ class PlacementRequestIn(BaseModel):
         tax = load_taxonomy()
         insats = tax.insatser[self.insats]
         if self.subcategory is not None and self.subcategory not in insats.subcategories:
-            known = ", ".join(sorted(insats.subcategories)) or "none: this insats has no sub-categories"
-            raise _FieldError("subcategory", f"'{self.subcategory}' is not a sub-category of {self.insats} (known: {known})")
+            known = ", ".join(sorted(insats.subcategories))
+            raise _FieldError("subcategory", msg("request.subcategory_unknown", code=self.subcategory,
+                                                 insats=Label(self.insats, "insats"), known=known) if known else
+                              msg("request.subcategory_none", code=self.subcategory, insats=Label(self.insats, "insats")))
         if self.max_distance_km is not None and self.home_location is None and self.home_municipality is None:
-            raise _FieldError(
-                "max_distance_km", "a maximum distance needs home_location or home_municipality to measure from"
-            )
+            raise _FieldError("max_distance_km", msg("request.distance_needs_home"))
         return self
 
     # Convenience for the matcher and the facts builder.
@@ -197,7 +197,7 @@ class PlacementRequestIn(BaseModel):
 class _FieldError(ValueError):
     """A cross-field problem that belongs to one named field."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message):
         super().__init__(message)
         self.field = field
 
@@ -226,12 +226,11 @@ def validate_request(data: Any, *, file: str | None = None, line: int | None = N
     """Validate one request document; every problem found is reported, with its field path."""
     record = data.get("request_id") if isinstance(data, dict) and isinstance(data.get("request_id"), str) else None
     if not isinstance(data, dict):
-        raise ValidationError(Problem("a request must be a JSON object", file=file, line=line))
+        raise ValidationError(Problem(msg("request.not_object"), file=file, line=line))
     problems: list[Problem] = []
     for path in _personnummer_paths(data):
         problems.append(
-            Problem("looks like a personal identity number (personnummer); requests must not contain one",
-                    file=file, line=line, record=record, field=path)
+            Problem(msg("request.personnummer"), file=file, line=line, record=record, field=path)
         )
     try:
         request = PlacementRequestIn.model_validate(data)
@@ -241,7 +240,7 @@ def validate_request(data: Any, *, file: str | None = None, line: int | None = N
             ctx_err = (err.get("ctx") or {}).get("error")
             if isinstance(ctx_err, _FieldError):
                 field = ctx_err.field
-                message = str(ctx_err)
+                message = reason(ctx_err)
             else:  # said by the error's type (fielderrors: the one place pydantic's refusals are worded)
                 message = message_of(err, {"extra_forbidden": msg("pydantic.request_extra")})
             problems.append(Problem(message, file=file, line=line, record=record, field=field or None))
@@ -266,10 +265,9 @@ def check_start(requests: Iterable[PlacementRequestIn], ruleset: Any = None) -> 
     for r in requests:
         limit = int(ruleset.param(START_LIMIT, r.submitted_on))
         if (r.submitted_on - r.start_on).days > limit:
-            problems.append(Problem(
-                f"start_on {r.start_on.isoformat()} is {(r.submitted_on - r.start_on).days} days before submitted_on "
-                f"{r.submitted_on.isoformat()}; a request starts at most {limit} days before it is submitted "
-                f"(parameter {START_LIMIT})", record=r.request_id, field="start_on"))
+            problems.append(Problem(msg("request.start_too_early", start=r.start_on.isoformat(),
+                                        days=(r.submitted_on - r.start_on).days, submitted=r.submitted_on.isoformat(),
+                                        limit=limit, parameter=START_LIMIT), record=r.request_id, field="start_on"))
     if problems:
         raise ValidationError(problems)
 
@@ -288,7 +286,7 @@ def read_requests(path: Path) -> list[tuple[PlacementRequestIn, int | None]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=name)) from None
+        raise ValidationError(Problem(msg("file.unreadable", error=exc.strerror), file=name)) from None
     return parse_requests(data, name)
 
 
@@ -298,10 +296,11 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValidationError(Problem(f"not UTF-8 text ({exc.reason})", file=name)) from None
+        raise ValidationError(Problem(msg("request.not_utf8", byte=f"0x{exc.object[exc.start]:02X}", offset=exc.start),
+                                      file=name)) from None
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise ValidationError(Problem("the file holds no request", file=name))
+        raise ValidationError(Problem(msg("request.file_empty"), file=name))
     single: Any = None
     if Path(name).suffix.lower() not in JSON_LINES_SUFFIXES:
         try:
@@ -315,10 +314,9 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
     if isinstance(single, dict):
         return [(validate_request(single, file=name), None)]
     if isinstance(single, list):
-        raise ValidationError(Problem("a request file holds one JSON object, or one request per line "
-                                      "(JSON lines); this one holds a JSON array", file=name, line=1))
+        raise ValidationError(Problem(msg("request.file_array"), file=name, line=1))
     if single is not None and "\n" not in text.strip():
-        raise ValidationError(Problem("a request must be a JSON object", file=name, line=1))
+        raise ValidationError(Problem(msg("request.not_object"), file=name, line=1))
 
     problems: list[Problem] = []
     out: list[tuple[PlacementRequestIn, int | None]] = []
@@ -338,7 +336,7 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
             continue
         if req.request_id in seen:
             problems.append(
-                Problem(f"request_id given twice in this file (first on line {seen[req.request_id]})",
+                Problem(msg("request.id_twice", line=seen[req.request_id]),
                         file=name, line=no, record=req.request_id, field="request_id")
             )
             continue

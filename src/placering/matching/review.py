@@ -25,6 +25,7 @@ from sqlmodel import Session
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text, whole
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import Label, msg
 from ..storage.database import lock_row
 from ..storage.history import record, require_actor
 from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit, utcnow
@@ -38,14 +39,12 @@ def get_review(session: Session, review_id: int | str, *, lock: bool = False) ->
     try:
         rid = whole(int(str(review_id).strip()), lo=1)  # within the id column on every database
     except (TypeError, ValueError):
-        raise ValidationError(f"'{review_id}' is not a review id (a number, see 'placering review list')") from None
+        raise ValidationError(msg("review.bad_id", id=review_id)) from None
     if lock:  # approve and reject of one review queue up: the second sees the first's decision
         review = lock_row(session, select(Review).where(Review.id == rid))
     else:
         review = session.get(Review, rid)
     if review is None:
-        from ..i18n import msg
-
         raise NotFound(msg("review.not_found", id=rid))
     return review
 
@@ -57,7 +56,7 @@ def _dp_flag(doc: dict[str, Any]) -> dict[str, Any] | None:
 def list_reviews(session: Session, status: str | None = None, *, municipality: str | None = None) -> list[dict[str, Any]]:
     """Reviews, oldest first (`municipality`: of that municipality's requests only)."""
     if status is not None and status not in REVIEW_STATUSES:
-        raise ValidationError(f"--status: unknown status '{status}' (known: {', '.join(REVIEW_STATUSES)})")
+        raise ValidationError(msg("option.unknown_value", option="--status", value=status, known=", ".join(REVIEW_STATUSES)))
     stmt = (
         select(Review, PlacementRequest, Decision)
         .join(PlacementRequest, PlacementRequest.id == Review.request_id)
@@ -277,7 +276,7 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
     actor = require_actor(actor)
     note = field_text(note or "", "--note", optional=True) or ""
     if not note:
-        raise ValidationError("--note: say why (the note is kept with the review)")
+        raise ValidationError(msg("review.note_needed"))
     review = get_review(session, review_id)
     req = session.get(PlacementRequest, review.request_id)
     # Four eyes: whoever matched or chose the case does not review it (PostgreSQL's row policy
@@ -286,14 +285,12 @@ def decide_review(session: Session, review_id: int | str, *, approve: bool, acto
     matched_by = set(session.scalars(select(Decision.created_by).where(Decision.request_id == req.id)))
     chosen_by = set(session.scalars(select(Placement.by).where(Placement.request_id == req.id)))
     if actor in matched_by | chosen_by:
-        raise InvariantViolation(
-            f"{actor} {'chose a unit for' if actor in chosen_by else 'matched'} request '{req.request_id}'; "
-            f"review {review.id} is decided by another reviewer")
+        raise InvariantViolation(msg("review.own_case_chose" if actor in chosen_by else "review.own_case_matched",
+                                     who=actor, request=req.request_id, id=review.id))
     review = get_review(session, review.id, lock=True)
     if review.status != "pending":
-        raise InvariantViolation(
-            f"review {review.id} was already {review.status} by {review.reviewer}; a decided review is not decided again"
-        )
+        raise InvariantViolation(msg("review.already_decided", id=review.id, status=Label(review.status, "review_status"),
+                                     by=review.reviewer))
     new = "approved" if approve else "rejected"
     decision = session.get(Decision, review.decision_id)
     placement = _reviewed_placement(session, review)

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import PlaceringError
+from ..i18n import msg
 from ..memory import gc_paused
 from ..rules.facts import RegisterSnapshot
 from ..storage.history import current_revision
@@ -104,7 +105,7 @@ def decode_candidates(data: bytes) -> list[dict]:
 def _decode_candidates(data: bytes) -> list[dict]:
     doc = json.loads(zlib.decompress(data))
     if doc.get("format") != FORMAT:
-        raise SnapshotError(f"stored register snapshot has format {doc.get('format')!r}; expected {FORMAT}")
+        raise SnapshotError(msg("snapshot.format", format=str(doc.get("format")), expected=FORMAT))
     units = doc["unit"]
     suppliers = [_dates(s, _DATE_FIELDS["supplier"]) for s in doc["supplier"]]
     permits = [_dates(p, _DATE_FIELDS["permit"]) for p in doc["permit"]]
@@ -255,8 +256,7 @@ def _stored_lists(session: Any, revision: int, on: date) -> dict[str, tuple[str,
         return None
     names = json.loads(zlib.decompress(marker[1]))
     if set(names) != set(lists) or any(data is None for _d, data in lists.values()):
-        raise SnapshotError(f"the stored register snapshot of revision {revision} as of {on.isoformat()} has lost "
-                            "candidate lists")
+        raise SnapshotError(msg("snapshot.lists_lost", revision=revision, on=on.isoformat()))
     return lists
 
 
@@ -342,8 +342,7 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
     check(found)
     for row in found:
         if row.data is None:
-            raise SnapshotError(f"the stored register snapshot of revision {revision} ({row.insats}) has lost its "
-                                f"candidate list {row.digest}")
+            raise SnapshotError(msg("snapshot.list_lost", revision=revision, insats=row.insats, digest=row.digest))
         by_insats[row.insats] = decode_candidates(row.data)
         digests[row.insats] = row.digest
     snap = RegisterSnapshot(on=on, by_insats=by_insats, digests=digests)
@@ -403,7 +402,7 @@ def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> Regis
             return kept
     snap = _read(session, revision, on, [insats])
     if snap is None:
-        raise SnapshotError(f"the register snapshot of revision {revision} as of {on.isoformat()} is not stored")
+        raise SnapshotError(msg("snapshot.missing", revision=revision, on=on.isoformat()))
     return cache.put(revision, snap, [insats]) if cache is not None else snap
 
 
@@ -463,7 +462,7 @@ def ruleset_of_version(session: Any, version: str, current: Any = None) -> Any:
         return default
     row = session.get(StoredRuleSet, version)
     if row is None:
-        raise SnapshotError(f"the rule files of rules version {version} are not stored")
+        raise SnapshotError(msg("snapshot.rules_missing", version=version))
     with tempfile.TemporaryDirectory(prefix="placering-rules-") as tmp:
         for rel, text in row.files.items():
             path = Path(tmp, rel)
@@ -471,6 +470,6 @@ def ruleset_of_version(session: Any, version: str, current: Any = None) -> Any:
             path.write_text(text, encoding="utf-8")
         ruleset = load_ruleset(tmp)
     if ruleset.version != version:
-        raise SnapshotError(f"the stored rule files of version {version} load as version {ruleset.version}")
+        raise SnapshotError(msg("snapshot.rules_other_version", version=version, loaded=ruleset.version))
     _RULESETS[version] = ruleset
     return ruleset

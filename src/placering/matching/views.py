@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import InvariantViolation, ValidationError
+from ..i18n import msg
 from ..jsondata import to_jsonable
 from ..storage import open_session, transaction
 
@@ -46,7 +47,6 @@ def _in_scope(principal, action: str, municipality: str | None) -> bool:
 
 def _not_in_municipality(request_id: str):
     from ..errors import NotFound
-    from ..i18n import msg
     from ..text import nfc
 
     return NotFound(msg("request.not_in_municipality", id=nfc(request_id)))
@@ -210,7 +210,7 @@ def match(engine, data: bytes, name: str, *, actor: str | None, evaluator: str =
     explain_unit = known_unit(engine, explain_unit)
     requests = parse_requests(data, name)
     if explain_unit and len(requests) != 1:
-        raise ValidationError("--explain takes a file with one request")
+        raise ValidationError(msg("match.explain_one"))
     for request, _line in requests:
         _scope(request.municipality, "request.match")
     with open_session(engine) as session:
@@ -280,7 +280,7 @@ def request_explain(engine, request_id: str, unit_id: str, *, reader: str | None
         check_and_log(session, row, what="explain", actor=reader)
         decision = latest_decision(session, row)
         if decision is None:
-            raise InvariantViolation(f"request '{request_id}' has no decision yet: run 'placering match' first")
+            raise InvariantViolation(msg("request.no_decision", id=request_id))
         return to_jsonable(explain(shown_document(session, row, stored_document(decision)), unit_id,
                                    session=session, row=row))
 

@@ -42,6 +42,7 @@ from typing import Any
 
 from ..boundary import bad_character
 from ..errors import Problem, ValidationError
+from ..i18n import msg, reason
 from ..text import canonical_org_nr, nfc
 from .schema import FORMAT
 
@@ -104,9 +105,8 @@ def decode(data: bytes, file: str) -> DecodedText:
     line = data.count(b"\n", 0, first) + 1
     encoding = _detect_single_byte(data)
     if encoding is None:
-        raise ValidationError(Problem(
-            f"the text is neither UTF-8 (byte 0x{data[first]:02X} at offset {first}) nor Windows-1252, Latin-1 or "
-            "Latin-9; save the file as UTF-8", file=file, line=line))
+        raise ValidationError(Problem(msg("csv.encoding_unknown", byte=f"0x{data[first]:02X}", offset=first),
+                                      file=file, line=line))
     name = ENCODING_NAMES[encoding]
     return DecodedText(
         data.decode(encoding), encoding,
@@ -312,10 +312,8 @@ def sniff_delimiter(text: str, file: str) -> str:
             best = (known, delimiter)
     if best is None or best[0] == 0:
         shown = first if len(first) <= 80 else first[:77] + "…"
-        raise ValidationError(Problem(
-            "cannot tell how the columns are separated: the header row is split into known column names "
-            f"neither by ',' (plain CSV) nor by ';' (Excel in Swedish); the header row reads '{shown}' "
-            f"(expected columns: {', '.join(COLUMNS[:4])}, …)", file=file, line=1))
+        raise ValidationError(Problem(msg("csv.separator_unknown", header=shown, columns=", ".join(COLUMNS[:4])),
+                                      file=file, line=1))
     return best[1]
 
 
@@ -386,16 +384,16 @@ def read_csv(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
     try:
         header = next(reader)
     except StopIteration:
-        raise ValidationError(Problem("the file is empty (expected a header row)", file=file, line=1)) from None
+        raise ValidationError(Problem(msg("csv.empty"), file=file, line=1)) from None
     except csv.Error as exc:
-        raise ValidationError(Problem(f"not readable as CSV: {exc}", file=file, line=1)) from None
+        raise ValidationError(Problem(msg("csv.unreadable", error=str(exc)), file=file, line=1)) from None
 
     def rows():
         try:
             for cells in reader:
                 yield reader.line_num, cells
         except csv.Error as exc:
-            raise ValidationError(Problem(f"not readable as CSV: {exc}", file=file, line=reader.line_num)) from None
+            raise ValidationError(Problem(msg("csv.unreadable", error=str(exc)), file=file, line=reader.line_num)) from None
 
     return read_rows(header, rows(), file), decoded.notes
 
@@ -410,13 +408,13 @@ def read_xlsx(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
 
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ValidationError(Problem(f"not readable as an Excel workbook (.xlsx): {exc}", file=file)) from None
+        raise ValidationError(Problem(msg("xlsx.unreadable", error=str(exc)), file=file)) from None
     ws = wb.worksheets[0]
     it = ws.iter_rows(values_only=True)
     try:
         header = [_xlsx_text(v) for v in next(it)]
     except StopIteration:
-        raise ValidationError(Problem("the file is empty (expected a header row)", file=file, line=1)) from None
+        raise ValidationError(Problem(msg("csv.empty"), file=file, line=1)) from None
     while header and header[-1] == "":
         header.pop()
 
@@ -456,12 +454,12 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
     unknown = [c for c in header if c not in COLUMNS and c not in (REVISION_COLUMN, PRICE_CONFIRMED_COLUMN)]
     dupes = sorted({c for c in header if header.count(c) > 1})
     if missing:
-        problems.append(Problem(f"missing column(s): {', '.join(missing)}", file=file, line=1))
+        problems.append(Problem(msg("csv.columns_missing", n=len(missing), columns=", ".join(missing)), file=file, line=1))
     if unknown:
-        problems.append(Problem(f"unknown column(s): {', '.join(unknown)} (columns: {', '.join(COLUMNS)})",
-                                file=file, line=1))
+        problems.append(Problem(msg("csv.columns_unknown", n=len(unknown), columns=", ".join(unknown),
+                                    known=", ".join(COLUMNS)), file=file, line=1))
     if dupes:
-        problems.append(Problem(f"column(s) given twice: {', '.join(dupes)}", file=file, line=1))
+        problems.append(Problem(msg("csv.columns_twice", n=len(dupes), columns=", ".join(dupes)), file=file, line=1))
     if problems:
         raise ValidationError(problems)
 
@@ -472,15 +470,15 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
     supplier_record: dict[str, str] = {}  # org key → "suppliers[i]"
     units: dict[str, tuple[dict, int, dict, str, str]] = {}  # unit_id → (unit, first line, raw, org key, record)
 
-    def bad(msg: str, line: int, column: str | None) -> None:
-        problems.append(Problem(msg, file=file, line=line, field=column))
+    def bad(said, line: int, column: str | None) -> None:
+        problems.append(Problem(said, file=file, line=line, field=column))
 
     revisions: dict[str, int] = {}  # revision → first line
     for line, row_cells in rows:
         if not any(c.strip() for c in row_cells):
             continue
         if len(row_cells) != len(header):
-            bad(f"has {len(row_cells)} cells, the header has {len(header)}", line, None)
+            bad(msg("csv.cells_count", n=len(row_cells), header=len(header)), line, None)
             continue
         unreadable = [(h, bad_character(c)) for h, c in zip(header, row_cells) if bad_character(c)]
         if unreadable:
@@ -507,7 +505,7 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
         except ValueError:
             org_key = org_raw  # reported with the line by the document validation below
         if not raw["unit_id"]:
-            bad("unit_id is empty", line, "unit_id")
+            bad(msg("csv.unit_id_empty"), line, "unit_id")
             continue
         if org_key not in suppliers:
             supplier = {"org_nr": org_raw, "name": raw["supplier_name"], "legal_form": raw["legal_form"],
@@ -521,8 +519,8 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
             first_line, first = supplier_line[org_key]
             for col in SUPPLIER_COLUMNS:
                 if raw[col] != first[col]:
-                    bad(f"'{raw[col]}' differs from '{first[col]}' on line {first_line} for the same "
-                        f"supplier {org_raw}", line, col)
+                    bad(msg("csv.differs_supplier", value=raw[col], first=first[col], line=first_line, org=org_raw),
+                        line, col)
         supplier = suppliers[org_key]
         uid = raw["unit_id"]
         if uid not in units:
@@ -546,13 +544,11 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
         else:
             unit, first_line, first, first_org, urec = units[uid]
             if first_org != org_key:
-                bad(f"unit {uid} is listed under supplier {first['org_nr']} on line {first_line}",
-                    line, "org_nr")
+                bad(msg("csv.unit_other_supplier", unit=uid, org=first['org_nr'], line=first_line), line, "org_nr")
                 continue
             for col in UNIT_COLUMNS:
                 if raw[col] != first[col]:
-                    bad(f"'{raw[col]}' differs from '{first[col]}' on line {first_line} for the same unit "
-                        f"{uid}", line, col)
+                    bad(msg("csv.differs_unit", value=raw[col], first=first[col], line=first_line, unit=uid), line, col)
         if raw["insats"]:
             subcats = _split(raw["subcategories"])
             offer = next((o for o in unit["offers"] if o["insats"] == raw["insats"]), None)
@@ -560,11 +556,10 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
                 unit["offers"].append({"insats": raw["insats"], "subcategories": subcats})
                 out.lines[f"{urec}.offers[{len(unit['offers']) - 1}]"] = line
             elif offer["subcategories"] != subcats:
-                bad(f"sub-categories '{raw['subcategories']}' differ from "
-                    f"'{';'.join(offer['subcategories'])}' on an earlier line for insats {raw['insats']} "
-                    f"of unit {uid}", line, "subcategories")
+                bad(msg("csv.subcategories_differ", value=raw['subcategories'], first=";".join(offer['subcategories']),
+                        insats=raw['insats'], unit=uid), line, "subcategories")
         elif raw["subcategories"]:
-            bad("sub-categories given without an insats", line, "subcategories")
+            bad(msg("csv.subcategories_without_insats"), line, "subcategories")
         if raw["route"]:
             route = {"route": raw["route"], "insats": raw["insats"], "buyers": _split(raw["buyers"]),
                      "status": raw["agreement_status"] or "active"}
@@ -580,18 +575,18 @@ def read_rows(header_cells: list[str], rows, file: str) -> CsvDocument:
         else:
             for col in (*ROUTE_COLUMNS, PRICE_CONFIRMED_COLUMN):
                 if raw.get(col, "") != "" and col not in ("reserved_nonprofit",):
-                    bad(f"'{raw[col]}' is given but the row has no route", line, col)
+                    bad(msg("csv.without_route", value=raw[col]), line, col)
                     break
     if len(revisions) > 1:
         (a, la), (b, lb) = list(revisions.items())[:2]
-        problems.append(Problem(f"the rows come from different exports: revision {a} (line {la}) and {b} (line {lb})",
+        problems.append(Problem(msg("csv.revisions_differ", a=a, line_a=la, b=b, line_b=lb),
                                 file=file, line=lb, field=REVISION_COLUMN))
     elif revisions:
         (value, line), = revisions.items()
         try:
             out.doc["revision"] = int(_number(value, "places"))
         except ValueError:
-            problems.append(Problem(f"'{value}' is not a register revision (a whole number)", file=file, line=line,
+            problems.append(Problem(msg("csv.revision_not_number", value=value), file=file, line=line,
                                     field=REVISION_COLUMN))
     if problems:
         raise ValidationError(problems)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import InvariantViolation, ValidationError
+from ..i18n import Joined, Label, label_list as labels, msg
 from ..boundary import today
 from ..storage.history import record, require_actor
 from ..storage.models import History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
@@ -86,6 +87,37 @@ def _pending_since(session: Session, unit_id: str) -> tuple[date | None, date | 
     return pending_on, removed_on
 
 
+_WHY_KINDS = {"result": "check_result", "status": "permit_status", "insats": "insats"}
+_WHY_IDS = {"never_checked": "entry.why.never_checked", "latest_result": "entry.why.latest_result",
+            "before_removal": "entry.why.before_removal", "too_old": "entry.why.too_old",
+            "no_permit": "entry.why.no_permit", "permit_status": "entry.why.permit_status"}
+
+
+def _why(why: tuple[str, dict] | None) -> dict[str, Any]:
+    """A check's shortfall for programs (`why_code`, `why_values`) and its English text (`why`)."""
+    if why is None:
+        return {"why": None, "why_code": None, "why_values": {}}
+    code, values = why
+    check = {"why_code": code, "why_values": values}
+    return {"why": str(why_message(check)), **check}
+
+
+def why_message(check: dict[str, Any]):
+    """What a person reads about a required check that has not passed (None when it has): the
+    message `entry.why.<why_code>`, codes in words."""
+    if not check.get("why_code"):
+        return None
+    values = {k: Label(v, _WHY_KINDS[k]) if k in _WHY_KINDS else v for k, v in (check.get("why_values") or {}).items()}
+    return msg(_WHY_IDS[check["why_code"]], **values)
+
+
+def check_kind_said(kind: str):
+    """A required check's kind in words ('ivo_permit:hvb_barn' is IVO's permit for an insats)."""
+    if kind.startswith("ivo_permit:"):
+        return msg("entry.ivo_permit_for", insats=Label(kind.split(":", 1)[1], "insats"))
+    return Label(kind, "check_kind")
+
+
 def entry_state(session: Session, unit: Unit, *, on: date, ruleset: Any = None) -> dict[str, Any]:
     """Where a unit's entry check stands on the date: each required check, passed or why not."""
     ruleset = _ruleset(ruleset)
@@ -106,16 +138,16 @@ def entry_state(session: Session, unit: Unit, *, on: date, ruleset: Any = None) 
         c = latest.get(kind)
         why = None
         if c is None:
-            why = "never checked"
+            why = ("never_checked", {})
         elif c.result != CheckResult.PASS.value:
-            why = f"latest result {c.result} ({c.performed_on.isoformat()})"
+            why = ("latest_result", {"result": c.result, "on": c.performed_on.isoformat()})
         elif removed_on is not None and c.performed_on < removed_on:
-            why = f"performed {c.performed_on.isoformat()}, before the removal on {removed_on.isoformat()}"
+            why = ("before_removal", {"on": c.performed_on.isoformat(), "removed_on": removed_on.isoformat()})
         elif kind in validity and c.performed_on + timedelta(days=int(validity[kind])) < on:
-            why = f"performed {c.performed_on.isoformat()}, older than {validity[kind]} days"
+            why = ("too_old", {"on": c.performed_on.isoformat(), "days": int(validity[kind])})
         checks.append({"kind": kind, "result": c.result if c else None,
                        "performed_on": c.performed_on.isoformat() if c else None, "passed": why is None,
-                       "why": why})
+                       **_why(why)})
     # A permit-bound insats enters only with an active IVO permit for it (004 l. 1259-1260; 000
     # l. 10016-10018): an active permit among those recorded for it, else the latest decision.
     for insats in bound:
@@ -125,12 +157,12 @@ def entry_state(session: Session, unit: Unit, *, on: date, ruleset: Any = None) 
         latest_permit = active[-1] if active else (held[-1] if held else None)
         why = None
         if latest_permit is None:
-            why = f"no IVO permit recorded for {insats}"
+            why = ("no_permit", {"insats": insats})
         elif latest_permit.status != "active":
-            why = f"IVO permit {latest_permit.dnr} for {insats} is {latest_permit.status}"
+            why = ("permit_status", {"dnr": latest_permit.dnr, "insats": insats, "status": latest_permit.status})
         checks.append({"kind": f"ivo_permit:{insats}", "result": latest_permit.status if latest_permit else None,
                        "performed_on": latest_permit.decided_on.isoformat() if latest_permit else None,
-                       "passed": why is None, "why": why})
+                       "passed": why is None, **_why(why)})
     last = session.scalars(select(History).where(History.entity_kind == "entry", History.entity_id == unit.unit_id)
                            .order_by(History.id.desc()).limit(1)).first()
     return {
@@ -177,12 +209,11 @@ def _units(session: Session, ident: str) -> list[Unit]:
                                      .order_by(Unit.unit_id).with_for_update()
                                      .execution_options(populate_existing=True)))
         if not units:
-            raise InvariantViolation(f"supplier {supplier.org_nr} has no unit waiting for its entry check")
+            raise InvariantViolation(msg("entry.supplier_none_waiting", org=supplier.org_nr))
         return units
     unit = get_unit(session, ident, lock=True)  # two maintainers deciding at once: one waits for the other
     if unit.status != UnitStatus.PENDING_ENTRY.value:
-        raise InvariantViolation(f"unit {unit.unit_id} is {unit.status}, not waiting for an entry check "
-                                 "(pending_entry)")
+        raise InvariantViolation(msg("entry.not_waiting", unit=unit.unit_id, status=Label(unit.status, "unit_status")))
     return [unit]
 
 
@@ -197,8 +228,7 @@ def decide_entry(session: Session, ident: str, *, approve: bool, actor: str, tex
     actor = require_actor(actor)
     text = nfc(text or "").strip()
     if not text:
-        raise ValidationError("--note: say what the entry check found (it is kept in history)" if approve else
-                              "--reason: say why the entry is rejected (it is kept in history)")
+        raise ValidationError(msg("entry.note_needed") if approve else msg("entry.reason_needed"))
     on = on or today()
     ruleset = _ruleset(ruleset)
     entries = []
@@ -208,17 +238,15 @@ def decide_entry(session: Session, ident: str, *, approve: bool, actor: str, tex
         done = decided_entry(session, unit.unit_id)
         if done is not None and (done.action == "entry_approved" or not approve):
             what = "approved" if done.action == "entry_approved" else "rejected"
-            raise InvariantViolation(
-                f"the entry of unit {unit.unit_id} was already {what} on {done.effective_on.isoformat()} by "
-                f"{done.actor}; an entry decision is recorded once")
+            raise InvariantViolation(msg(f"entry.already_{what}", unit=unit.unit_id, on=done.effective_on.isoformat(),
+                                         by=done.actor))
         state = entry_state(session, unit, on=on, ruleset=ruleset)
         failed = [c for c in state["checks"] if not c["passed"]]
         if approve and failed:
-            raise InvariantViolation(
-                f"unit {unit.unit_id} cannot enter the register on {on.isoformat()}: the entry check for "
-                f"{', '.join(state['routes'])} requires passed "
-                + "; ".join(f"{c['kind']} ({c['why']})" for c in failed)
-                + f" (parameter {ENTRY_PARAM}); record the checks with 'placering register check'")
+            raise InvariantViolation(msg("register.entry.missing_check", unit=unit.unit_id, on=on.isoformat(),
+                                         routes=labels(state["routes"], "route"), parameter=ENTRY_PARAM,
+                                         checks=Joined(tuple(msg("entry.check_failed", kind=check_kind_said(c["kind"]),
+                                                                 why=why_message(c)) for c in failed), "; ")))
         decided = record(
             session, actor=actor, entity_kind="entry", entity_id=unit.unit_id,
             action="entry_approved" if approve else "entry_rejected", effective_on=on, org_nr=state["org_nr"],

@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticError, field_validator, model_va
 
 from ..boundary import INT_MAX, MAX_AMOUNT, clean_text, in_sweden, not_future
 from ..errors import Problem, ValidationError
+from ..i18n import Joined, Label, Number, known_id, label_list as labels, msg, reason
 from ..taxonomy import load_taxonomy
 from ..text import canonical_org_nr
 from ..vocabulary import (
@@ -55,11 +56,29 @@ def _known(enum: type[StrEnum]) -> tuple[frozenset, str]:
     return frozenset(m.value for m in enum), ", ".join(m.value for m in enum)
 
 
+# Nouns that take "okänt", not "okänd" in Swedish ("okänt kön").
+_NEUTER = frozenset({"gender", "genders", "check result", "check_result", "complaint outcome", "complaint_outcome",
+                     "control outcome", "stage"})
+
+
+def noun(what: str):
+    """An English noun of a message ('unit status') in the message's language (noun.* in the
+    catalogue; the word as it is when the catalogue has none)."""
+    key = "noun." + what.strip("-").replace(" ", "_").replace("'", "")
+    return msg(key) if known_id(key) else what
+
+
+def unknown_code(what: str, value: Any, listing: str):
+    """'unknown unit status 'x' (known: …)' as a message."""
+    return msg("code.unknown_neuter" if what in _NEUTER else "code.unknown", what=noun(what), code=value,
+               known=listing)
+
+
 def check_code(value: Any, enum: type[StrEnum], what: str) -> str:
     """A code from the vocabulary, or a ValueError naming the known codes."""
     known, listing = _known(enum)
     if not isinstance(value, str) or value not in known:
-        raise ValueError(f"unknown {what} '{value}' (known: {listing})")
+        raise ValueError(unknown_code(what, value, listing))
     return value
 
 
@@ -74,9 +93,14 @@ _TEXT_KINDS = {
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{what} must be text")
+        raise ValueError(msg("value.must_be_text", what=noun(what)))
     kind, free = _TEXT_KINDS[what]
     return clean_text(value, kind=kind, free=free)
+
+
+def _shown(value: Any) -> str:
+    """A value as a person typed it: text in quotes, a number as it is (no Python repr)."""
+    return f"'{value}'" if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _iso_date(value: Any) -> Any:
@@ -85,11 +109,11 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, date) or value is None:
         return value
     if not isinstance(value, str) or len(value) != 10:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+        raise ValueError(msg("date.not_iso", value=_shown(value)))
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"'{value}' is not a date in the calendar") from None
+        raise ValueError(msg("value.not_in_calendar", value=value)) from None
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
@@ -100,7 +124,7 @@ def municipality_name(value: Any, what: str = "municipality") -> str:
     name = _text(value, what)
     m = load_taxonomy().municipality(name)
     if m is None:
-        raise ValueError(f"unknown municipality '{name}' (not in registry/municipalities.yaml)")
+        raise ValueError(msg("municipality.unknown", name=name))
     return m.name
 
 
@@ -113,7 +137,7 @@ def _codes(values: list, enum: type[StrEnum], what: str) -> list[str]:
     for v in values:
         code = check_code(v, enum, what)
         if code in out:
-            raise ValueError(f"{what} '{code}' is listed twice")
+            raise ValueError(msg("code.listed_twice", what=noun(what), code=code))
         out.append(code)
     return out
 
@@ -121,7 +145,7 @@ def _codes(values: list, enum: type[StrEnum], what: str) -> list[str]:
 def insats_code(value: Any) -> str:
     insatser = load_taxonomy().insatser
     if not isinstance(value, str) or value not in insatser:
-        raise ValueError(f"unknown insats '{value}' (known: {', '.join(insatser)})")
+        raise ValueError(unknown_code("insats", value, ", ".join(insatser)))
     return value
 
 
@@ -141,15 +165,15 @@ class LocationDoc(_Doc):
         return self
 
 
-def check_value_error(kind: str, value: float | None) -> str | None:
+def check_value_error(kind: str, value: float | None):
     """What is wrong with a check's value, or None. One rule for import and `register check`."""
     if value is None:
         return None
     if not math.isfinite(value):
         # NaN and infinity are no measurement, and not valid JSON in the history.
-        return f"check value '{value}' is not a number"
+        return msg("check.value_not_number", value=str(value))
     if kind == CheckKind.CREDIT_RATING.value and not 0 <= value <= 100:
-        return f"a credit rating is a score from 0 to 100, got {value:g}"
+        return msg("check.credit_rating_range", value=Number(value))
     return None
 
 
@@ -186,7 +210,7 @@ class OfferDoc(_Doc):
         seen: list[str] = []
         for s in v:
             if s in seen:
-                raise ValueError(f"sub-category '{s}' is listed twice")
+                raise ValueError(msg("code.listed_twice", what=noun("sub-category"), code=s))
             seen.append(s)
         return seen
 
@@ -215,7 +239,7 @@ class RouteDoc(_Doc):
         for b in v:
             b = municipality_name(b, "buyer municipality")
             if b in out:
-                raise ValueError(f"buyer '{b}' is listed twice")
+                raise ValueError(msg("code.listed_twice", what=noun("buyer"), code=b))
             out.append(b)
         return out
 
@@ -326,81 +350,93 @@ def _pydantic_problems(exc: PydanticError, file: str, base: str) -> list[Problem
     return problems_of(exc, file=file, base=base, overrides={"extra_forbidden": msg("pydantic.register_extra")})
 
 
+# pydantic's error types → the message a person reads ('!' + message id, with pydantic's context)
+_PYDANTIC = {
+    "int_type": "!pydantic.not_whole_number", "int_parsing": "!pydantic.not_whole_number",
+    "int_from_float": "!pydantic.not_whole_number", "float_type": "!pydantic.not_number",
+    "float_parsing": "!pydantic.not_number", "finite_number": "!pydantic.not_finite", "string_type": "!pydantic.not_text",
+    "bool_type": "!pydantic.not_yes_no", "bool_parsing": "!pydantic.not_yes_no", "list_type": "!pydantic.not_list",
+    "dict_type": "!pydantic.not_object", "model_type": "!pydantic.not_object", "model_attributes_type": "!pydantic.not_object",
+    "greater_than_equal": "!pydantic.at_least", "less_than_equal": "!pydantic.at_most",
+    "greater_than": "!pydantic.above", "less_than": "!pydantic.below",
+    "string_too_long": "!pydantic.too_long", "string_too_short": "!pydantic.too_short",
+}
+
+
 def _unit_problems(u: UnitDoc, file: str, rec: str) -> list[Problem]:
     """Checks that span fields of one unit."""
     tax = load_taxonomy()
     out: list[Problem] = []
 
-    def bad(msg: str, field: str | None, record: str = rec) -> None:
-        out.append(Problem(msg, file=file, record=record, field=field))
+    def bad(said, field: str | None, record: str = rec) -> None:
+        out.append(Problem(said, file=file, record=record, field=field))
 
     if u.age_min > u.age_max:
-        bad(f"age_min {u.age_min} is above age_max {u.age_max}", "age_min")
+        bad(msg("unit.age_min_above_max", min=u.age_min, max=u.age_max), "age_min")
     if u.free_places > u.places:
-        bad(f"free_places {u.free_places} is more than places {u.places}", "free_places")
+        bad(msg("unit.free_above_places", free=u.free_places, places=u.places), "free_places")
     offered: list[str] = []
     for i, o in enumerate(u.offers):
         orec = f"{rec}.offers[{i}]"
         if o.insats in offered:
-            bad(f"insats '{o.insats}' is offered twice", "insats", orec)
+            bad(msg("unit.insats_twice", insats=Label(o.insats, "insats")), "insats", orec)
         offered.append(o.insats)
         known = tax.insatser[o.insats].subcategories
         for s in o.subcategories:
             if s not in known:
-                hint = f"known: {', '.join(known)}" if known else "it has no sub-categories"
-                bad(f"unknown sub-category '{s}' of insats '{o.insats}' ({hint})", "subcategories", orec)
+                bad(msg("unit.subcategory_unknown", code=s, insats=Label(o.insats, "insats"), known=", ".join(known))
+                    if known else msg("unit.subcategory_none", code=s, insats=Label(o.insats, "insats")),
+                    "subcategories", orec)
     seen_routes: set[tuple] = set()
     for i, r in enumerate(u.routes):
         rrec = f"{rec}.routes[{i}]"
         if r.insats not in offered:
-            bad(f"route for insats '{r.insats}', which the unit does not offer (offers: "
-                f"{', '.join(offered) or 'none'})", "insats", rrec)
+            bad(msg("unit.route_insats_not_offered", insats=Label(r.insats, "insats"),
+                    offers=labels(offered, "insats") if offered else "–"), "insats", rrec)
         allowed = tax.insatser[r.insats].routes
         if r.route not in allowed:
-            bad(f"route '{r.route}' is not used for insats '{r.insats}' (the taxonomy allows: "
-                f"{', '.join(allowed)})", "route", rrec)
+            bad(msg("unit.route_not_for_insats", route=Label(r.route, "route"), insats=Label(r.insats, "insats"),
+                    allowed=labels(allowed, "route")), "route", rrec)
         if r.daily_price is None and r.route not in PRICELESS_ROUTES:
-            bad(f"daily_price is required for a {r.route} route (only egen_regi and iop may omit it)",
-                "daily_price", rrec)
+            bad(msg("unit.daily_price_required", route=Label(r.route, "route")), "daily_price", rrec)
         if r.route == Route.RAMAVTAL and r.agreement_id is None:
-            bad("agreement_id is required for a framework agreement (ramavtal)", "agreement_id", rrec)
+            bad(msg("unit.agreement_id_required"), "agreement_id", rrec)
         elif r.route == Route.RAMAVTAL and (r.valid_from is None or not r.buyers):
             # The interchange has no list of agreements: an agreement is defined by the terms its
             # routes carry (AGREEMENT_FIELDS), the same on every route of it, in the file and in
             # the register. A route without them names an agreement the file does not define.
-            missing = " and ".join(k for k, v in (("valid_from", r.valid_from), ("buyers", r.buyers)) if not v)
-            bad(f"framework agreement {r.agreement_id} is not defined by this file: its route gives no {missing} "
-                "(every route of an agreement carries its terms: valid_from, valid_to, buyers; an agreement "
-                "already in the register is repeated with the terms it has there)", missing.split(" ")[0], rrec)
+            missing = [k for k, v in (("valid_from", r.valid_from), ("buyers", r.buyers)) if not v]
+            bad(msg("unit.agreement_not_defined", agreement=r.agreement_id,
+                    missing=missing[0] if len(missing) == 1 else msg("words.valid_from_and_buyers")),
+                missing[0], rrec)
         if r.valid_from and r.valid_to and r.valid_from > r.valid_to:
-            bad(f"valid_from {r.valid_from} is after valid_to {r.valid_to}", "valid_from", rrec)
+            bad(msg("unit.valid_from_after_to", start=r.valid_from.isoformat(), end=r.valid_to.isoformat()),
+                "valid_from", rrec)
         if r.status != AgreementStatus.ACTIVE and r.route != Route.RAMAVTAL:
-            bad(f"status '{r.status}' applies only to framework agreements (ramavtal), not to "
-                f"a {r.route} route", "status", rrec)
+            bad(msg("unit.status_framework_only", status=Label(r.status, "agreement_status"),
+                    route=Label(r.route, "route")), "status", rrec)
         key = (r.route, r.insats, r.agreement_id)
         if key in seen_routes:
-            bad(f"the same route ({r.route}, {r.insats}"
-                + (f", {r.agreement_id}" if r.agreement_id else "") + ") is listed twice", "route", rrec)
+            bad(msg("unit.route_twice", route=Joined(tuple(x for x in (Label(r.route, "route"), Label(r.insats, "insats"),
+                                                                       r.agreement_id) if x is not None))),
+                "route", rrec)
         seen_routes.add(key)
     dnrs: set[str] = set()
     for i, p in enumerate(u.permits or []):
         if p.dnr in dnrs:
-            bad(f"permit dnr '{p.dnr}' is listed twice", "dnr", f"{rec}.permits[{i}]")
+            bad(msg("code.listed_twice", what=noun("permit dnr"), code=p.dnr), "dnr", f"{rec}.permits[{i}]")
         dnrs.add(p.dnr)
     if u.status == UnitStatus.REMOVED:
         if u.removal_reason is None:
-            bad("a removed unit needs a removal_reason code (known: "
-                f"{', '.join(m.value for m in RemovalReason)})", "removal_reason")
+            bad(msg("unit.removed_needs_reason", known=", ".join(m.value for m in RemovalReason)), "removal_reason")
         if u.status_note is None:
-            bad("a removed unit needs a status_note: the overall assessment (samlad bedömning)",
-                "status_note")
+            bad(msg("unit.removed_needs_note"), "status_note")
     elif u.removal_reason is not None:
-        bad(f"removal_reason is only given for a removed unit (status is '{u.status}')", "removal_reason")
+        bad(msg("unit.reason_only_removed", status=Label(u.status, "unit_status")), "removal_reason")
     if u.status == UnitStatus.RECOMMENDATION_STOP and not any(
         r.route == Route.DIREKTUPPHANDLING for r in u.routes
     ):
-        bad("recommendation_stop applies only to a unit used through direct procurement "
-            "(it has no direktupphandling route)", "status")
+        bad(msg("unit.recommendation_stop_no_direct"), "status")
     return out
 
 
@@ -436,21 +472,20 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
     """
     problems: list[Problem] = []
     if not isinstance(doc, dict):
-        raise ValidationError(Problem("the document must be a JSON object with 'format' and 'suppliers'",
-                                      file=source))
+        raise ValidationError(Problem(msg("import.not_object"), file=source))
     if doc.get("format") != FORMAT:
-        problems.append(Problem(f"format must be '{FORMAT}' (got {doc.get('format')!r})", file=source,
+        problems.append(Problem(msg("import.format", format=FORMAT, got=_shown(doc.get("format"))), file=source,
                                 field="format"))
     extra = sorted(set(doc) - {"format", "suppliers", "revision"})
     revision = doc.get("revision")
     if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool) or revision < 0):
-        problems.append(Problem(f"revision must be a whole number ≥ 0 (the register revision of an export), "
-                                f"not {revision!r}", file=source, field="revision"))
+        problems.append(Problem(msg("import.revision_not_number", value=_shown(revision)), file=source,
+                                field="revision"))
     for key in extra:
-        problems.append(Problem("unknown field (not part of placering-register/1)", file=source, field=key))
+        problems.append(Problem(msg("import.unknown_field"), file=source, field=key))
     suppliers_in = doc.get("suppliers")
     if not isinstance(suppliers_in, list):
-        problems.append(Problem("required list of suppliers is missing", file=source, field="suppliers"))
+        problems.append(Problem(msg("import.suppliers_missing"), file=source, field="suppliers"))
         raise ValidationError(problems)
 
     suppliers: list[dict] = []
@@ -461,7 +496,7 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
     for si, s in enumerate(suppliers_in):
         srec = f"suppliers[{si}]"
         if not isinstance(s, dict):
-            problems.append(Problem("a supplier must be an object", file=source, record=srec))
+            problems.append(Problem(msg("import.supplier_not_object"), file=source, record=srec))
             continue
         try:
             head = SupplierHead.model_validate(s)
@@ -470,9 +505,8 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
             head = None
         if head is not None:
             if head.org_nr in org_seen:
-                problems.append(Problem(f"organisation number {head.org_nr} already appears in "
-                                        f"suppliers[{org_seen[head.org_nr]}]", file=source, record=srec,
-                                        field="org_nr"))
+                problems.append(Problem(msg("import.org_twice", org=head.org_nr, where=f"suppliers[{org_seen[head.org_nr]}]"),
+                                        file=source, record=srec, field="org_nr"))
             org_seen.setdefault(head.org_nr, si)
         units: list[dict] = []
         raw_units = s.get("units", [])
@@ -487,7 +521,7 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
                 continue
             problems.extend(_unit_problems(unit, source, urec))
             if unit.unit_id in unit_seen:
-                problems.append(Problem(f"unit_id {unit.unit_id} already appears in {unit_seen[unit.unit_id]}",
+                problems.append(Problem(msg("import.unit_twice", unit=unit.unit_id, where=unit_seen[unit.unit_id]),
                                         file=source, record=urec, field="unit_id"))
             unit_seen.setdefault(unit.unit_id, urec)
             canon = _unit_canonical(unit)
@@ -500,19 +534,18 @@ def parse_document(doc: Any, *, source: str = "<input>", locate=None) -> ParsedD
                     first_rec, first_unit, first = agreements[aid]
                     diff = [k for k in AGREEMENT_FIELDS if first.get(k) != r.get(k)]
                     if diff:
-                        problems.append(Problem(
-                            f"agreement {aid} at unit {unit.unit_id} differs from its route at unit {first_unit} "
-                            f"({first_rec}) in {', '.join(diff)} (routes of one agreement must agree on "
-                            f"{', '.join(AGREEMENT_FIELDS)})",
-                            file=source, record=rrec, field=diff[0]))
+                        problems.append(Problem(msg("import.agreement_differs", agreement=aid, unit=unit.unit_id,
+                                                    other=first_unit, where=first_rec, fields=", ".join(diff),
+                                                    terms=", ".join(AGREEMENT_FIELDS)),
+                                                file=source, record=rrec, field=diff[0]))
                 else:
                     agreements[aid] = (rrec, unit.unit_id, agreement_terms(r))
                 seen = participation.setdefault((aid, si), (rrec, unit.unit_id, r["status"]))
                 if seen[2] != r["status"]:
-                    problems.append(Problem(
-                        f"agreement {aid} at unit {unit.unit_id} has status {r['status']}, but {seen[2]} at unit "
-                        f"{seen[1]} ({seen[0]}) of the same supplier (a supplier's participation has one status)",
-                        file=source, record=rrec, field="status"))
+                    problems.append(Problem(msg("import.agreement_status_differs", agreement=aid, unit=unit.unit_id,
+                                                status=Label(r["status"], "agreement_status"),
+                                                other_status=Label(seen[2], "agreement_status"), other=seen[1],
+                                                where=seen[0]), file=source, record=rrec, field="status"))
             units.append(canon)
         if head is not None:
             out: dict = {"org_nr": head.org_nr, "name": head.name, "legal_form": head.legal_form}

@@ -14,6 +14,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from ..errors import ValidationError
+from ..i18n import msg, reason
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc, plain_letters, sv_sort_key
 from ..vocabulary import Route, UnitStatus
 
@@ -91,12 +92,12 @@ def search(
         if status:
             status = check_code(status, UnitStatus, "unit status")
     except ValueError as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(reason(exc)) from None
     if limit < 1:
-        raise ValidationError("--limit must be at least 1")
+        raise ValidationError(msg("option.limit_at_least_1"))
     text = nfc(text or "")
     if not text:
-        raise ValidationError("give a name, organisation number or unit_id to search for")
+        raise ValidationError(msg("search.nothing_given"))
     candidates = _filtered_units(source, insats=insats, route=route, status=status,
                                  municipality=municipality)
     hits: list[SearchHit] = []

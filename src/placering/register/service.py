@@ -29,6 +29,7 @@ from sqlmodel import Session
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text, not_future, today
 from ..errors import InvariantViolation, NotFound, PlaceringError, Problem, ValidationError
+from ..i18n import Joined, Label, Number, label_list as labels, msg, reason
 from ..storage.database import chunks, lock_row, lock_rows
 from ..storage.history import current_revision, entries_since, record, record_many, require_actor
 from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit
@@ -198,6 +199,26 @@ _STATUS_FIELDS = ("status", "removal_reason", "status_note")
 
 def _diff(old: dict, new: dict, keys: Iterable[str]) -> dict:
     return {k: [_summary(k, old.get(k)), _summary(k, new.get(k))] for k in keys if old.get(k) != new.get(k)}
+
+
+_VALUE_KINDS = {"status": "unit_status", "genders": "gender", "target_groups": "target_group",
+                "legal_form": "legal_form", "removal_reason": "removal_reason"}
+
+
+def _said_value(key: str, value: Any):
+    """A field's value in a message, in words: codes by their labels, numbers the Swedish way,
+    lists one after another, nothing as '–' (never a Python repr)."""
+    value = _summary(key, value)
+    kind = _VALUE_KINDS.get(key)
+    if value is None or value == [] or value == "":
+        return "–"
+    if isinstance(value, list):
+        return Joined(tuple(Label(v, kind) if kind else v for v in value))
+    if isinstance(value, bool):
+        return msg("value.yes") if value else msg("value.no")
+    if isinstance(value, (int, float)):
+        return Number(value)
+    return Label(value, kind) if kind else f"'{value}'"
 
 
 def _summary(key: str, value: Any) -> Any:
@@ -389,9 +410,8 @@ def import_document(
         newest = current_revision(session)
         if revision > newest:
             # An export names the register revision it was taken at; a later one was never exported.
-            raise ValidationError(Problem(
-                f"revision {revision} is beyond the register's ({newest}): the file cannot be an export of "
-                "this register (leave out 'revision' for a file that is not one)", file=source, field="revision"))
+            raise ValidationError(Problem(msg("import.revision_beyond", revision=revision, newest=newest),
+                                          file=source, field="revision"))
     summary = ImportSummary(source=source, dry_run=dry_run, apply_status=apply_status, revision=revision)
     note = f"import {source}" + (" (--apply-status)" if apply_status else "")
 
@@ -413,8 +433,8 @@ def import_document(
 
     problems: list[Problem] = []
 
-    def bad(msg: str, record: str, fld: str | None = None) -> None:
-        p = Problem(msg, file=source, record=record, field=fld)
+    def bad(said, record: str, fld: str | None = None) -> None:
+        p = Problem(said, file=source, record=record, field=fld)
         problems.append(locate(p) if locate else p)
 
     # Agreements: the routes of one agreement_id in the register but outside this document must
@@ -443,17 +463,15 @@ def import_document(
             other_unit, terms = outside_agreements[aid]
             diff = [k for k in schema.AGREEMENT_FIELDS if terms.get(k) != r.get(k)]
             if diff:
-                bad(f"agreement {aid} at unit {u['unit_id']} differs from its route at unit {other_unit} in the "
-                    f"register in {', '.join(diff)} (routes of one agreement must agree; change the agreement's "
-                    f"status with 'placering register agreement')", f"suppliers[{si}].units[{ui}].routes[{ri}]",
-                    diff[0])
+                bad(msg("import.agreement_differs_register", agreement=aid, unit=u['unit_id'], other=other_unit,
+                        fields=labels(diff, "register_column")), f"suppliers[{si}].units[{ui}].routes[{ri}]", diff[0])
 
     if not move_units:
         for si, ui, org_nr, u in parsed.units():
             row_u = units.get(u["unit_id"])
             if row_u is not None and supplier_by_pk[row_u.supplier_id].org_nr != org_nr:
-                bad(f"unit {u['unit_id']} belongs to supplier {supplier_by_pk[row_u.supplier_id].org_nr} in the "
-                    f"register, not {org_nr}; to move it to another supplier, import with --move-units",
+                bad(msg("import.unit_other_supplier", unit=u['unit_id'],
+                        supplier=supplier_by_pk[row_u.supplier_id].org_nr, org=org_nr),
                     f"suppliers[{si}].units[{ui}]", "unit_id")
     if problems:
         raise ValidationError(problems)
@@ -494,10 +512,9 @@ def import_document(
             if skip_conflicts:
                 new[fld] = old[fld]
             else:
-                bad(f"{kind} {ident} {fld}: changed in the register after revision {revision} of this file "
-                    f"(history #{h.id}, {h.effective_on.isoformat()}, by {h.actor}): the register has "
-                    f"{_summary(fld, old[fld])!r}, the file {_summary(fld, new[fld])!r}. Export again, or import "
-                    f"with --skip-conflicts to keep the register's value", rec, fld)
+                bad(msg("import.conflict", kind=Label(kind, "entity_kind"), id=ident, field=Label(fld, "history_field"),
+                        revision=revision, history=h.id, on=h.effective_on.isoformat(), by=h.actor,
+                        register=_said_value(fld, old[fld]), file=_said_value(fld, new[fld])), rec, fld)
 
     for si, s in enumerate(parsed.suppliers):
         org_nr = s["org_nr"]
@@ -611,10 +628,10 @@ def import_document(
                             summary.conflicts.append(_conflict("agreement", f"{aid} ({org_nr})", "status", h,
                                                                participation[key], r["status"]))
                             if not skip_conflicts:
-                                bad(f"agreement {aid} of supplier {org_nr} status: changed in the register after "
-                                    f"revision {revision} of this file (history #{h.id}, {h.effective_on.isoformat()}, "
-                                    f"by {h.actor}): the register has {participation[key]!r}, the file "
-                                    f"{r['status']!r}. Export again, or import with --skip-conflicts", rec, "routes")
+                                bad(msg("import.agreement_conflict", agreement=aid, org=org_nr, revision=revision,
+                                        history=h.id, on=h.effective_on.isoformat(), by=h.actor,
+                                        register=Label(participation[key], "agreement_status"),
+                                        file=Label(r["status"], "agreement_status")), rec, "routes")
                             r["status"] = participation[key]
                             break
                     if key not in participation:
@@ -660,7 +677,7 @@ def import_document(
                 occupied = old["places"] - old["free_places"]
                 free = new["places"] - occupied
                 if free < 0:
-                    bad(f"places {new['places']} is fewer than the {occupied} place(s) taken at the unit", rec, "places")
+                    bad(msg("import.places_below_taken", n=occupied, places=new['places']), rec, "places")
                 elif new["free_places"] != free:
                     summary.kept.append({"kind": "unit", "id": uid, "field": "free_places", "register": free,
                                          "file": new["free_places"],
@@ -759,7 +776,7 @@ def import_document(
         try:
             return fn(*args, **kw)
         except PlaceringError as exc:
-            bad(f"{exc} (--apply-status)", rec, "status")
+            bad(msg("import.apply_status_refused", refusal=reason(exc)), rec, "status")
             return None
 
     for uid, new, rec in unit_status_plan:
@@ -850,7 +867,7 @@ def record_check(
     result = _code(result, CheckResult, "check result")
     error = schema.check_value_error(kind, value)
     if error:
-        raise ValidationError(error)
+        raise ValidationError(error)  # a Message (schema.check_value_error)
     supplier = get_supplier(session, org_nr)
     position = session.scalar(select(func.coalesce(func.max(SupplierCheck.position), -1))
                               .where(SupplierCheck.supplier_id == supplier.id)) + 1
@@ -881,12 +898,12 @@ def record_permit(
     status = _code(status, PermitStatus, "permit status")
     dnr = nfc(dnr or "")
     if not dnr:
-        raise ValidationError("a permit decision needs its diary number (dnr)")
+        raise ValidationError(msg("permit.dnr_missing"))
     if insats is not None:
         try:
             insats = schema.insats_code(insats)
         except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(reason(exc)) from None
     if target_groups is not None:
         groups: list[str] = []
         for g in target_groups:
@@ -899,8 +916,7 @@ def record_permit(
     permit = session.scalars(select(Permit).where(Permit.unit_id == unit.id, Permit.dnr == dnr)).first()
     if permit is None:
         if insats is None:
-            raise ValidationError(f"unit {unit.unit_id} has no permit {dnr}: a new permit needs its insats "
-                                  "(--insats)")
+            raise ValidationError(msg("permit.insats_missing", unit=unit.unit_id, dnr=dnr))
         position = session.scalar(select(func.coalesce(func.max(Permit.position), -1))
                                   .where(Permit.unit_id == unit.id)) + 1
         permit = Permit(unit_id=unit.id, dnr=dnr, insats=insats, status=status,
@@ -913,8 +929,8 @@ def record_permit(
                      and (insats is None or insats == permit.insats)
                      and (target_groups is None or target_groups == permit.target_groups))
         if unchanged:
-            raise InvariantViolation(f"permit {dnr} of unit {unit.unit_id} is already {status} "
-                                     f"(decided on {decided_on.isoformat()})")
+            raise InvariantViolation(msg("permit.unchanged", dnr=dnr, unit=unit.unit_id,
+                                         status=Label(status, "permit_status"), on=decided_on.isoformat()))
         permit.status, permit.decided_on = status, decided_on
         if insats is not None:
             permit.insats = insats
@@ -971,8 +987,7 @@ def record_complaint(
     outcome = _code(outcome, ComplaintOutcome, "complaint outcome")
     received_by = nfc(received_by or "Spink")
     if received_on > sweden_today():
-        raise ValidationError(Problem(f"{received_on.isoformat()} is in the future: record a complaint once it "
-                                      "is received", field="--on"))
+        raise ValidationError(Problem(msg("complaint.future", day=received_on.isoformat()), field="--on"))
     unit = get_unit(session, unit_id)
     supplier = supplier_of(session, unit)
     handler = (ComplaintHandler.SOCIAL_WORKER.value if individual_level
@@ -1010,10 +1025,9 @@ def record_visit(
     actor = require_actor(actor)
     unit = get_unit(session, unit_id)
     if unit.status == UnitStatus.REMOVED.value:
-        raise InvariantViolation(f"unit {unit.unit_id} is removed from the register: a visit there is not recorded")
+        raise InvariantViolation(msg("visit.unit_removed", unit=unit.unit_id))
     if visited_on > sweden_today():
-        raise ValidationError(Problem(f"{visited_on.isoformat()} is in the future: record a visit once it is made",
-                                      field="--on"))
+        raise ValidationError(Problem(msg("visit.future", day=visited_on.isoformat()), field="--on"))
     supplier = supplier_of(session, unit)
     visit = Visit(unit_id=unit.id, visited_on=visited_on, note=field_text(note, "--note", optional=True),
                   recorded_by=actor)

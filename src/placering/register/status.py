@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from ..boundary import field_text, not_future, today
 from ..errors import InvariantViolation, NotFound, Problem, ValidationError
+from ..i18n import Joined, Label, label_list as labels, msg, reason
 from ..storage.database import chunks, lock_row, lock_rows
 from ..storage.history import record, require_actor
 from ..storage.models import History, Permit, Supplier, Unit, UnitRoute
@@ -32,7 +33,7 @@ def _code(value: Any, enum, what: str) -> str:
     try:
         return check_code(value, enum, what)
     except ValueError as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(reason(exc)) from None
 
 
 def _today(effective_on: date | None) -> date:
@@ -42,7 +43,7 @@ def _today(effective_on: date | None) -> date:
     try:
         return not_future(effective_on, "the change's date")
     except ValueError as exc:
-        raise ValidationError(Problem(str(exc), field="--on")) from None
+        raise ValidationError(Problem(reason(exc), field="--on")) from None
 
 
 # --- lookups --------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ def get_supplier(session: Session, org_nr: str) -> Supplier:
     try:
         key = canonical_org_nr(org_nr)
     except ValueError as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(reason(exc)) from None
     supplier = session.scalars(select(Supplier).where(Supplier.org_nr == key)).first()
     if supplier is None:
         from ..i18n import msg
@@ -196,45 +197,36 @@ def change_unit_status(
     unit = get_unit(session, unit_id, lock=True)
     supplier = supplier_of(session, unit)
     if unit.status == status:
-        raise InvariantViolation(f"unit {unit.unit_id} is already {status}")
+        raise InvariantViolation(msg("unit.already_status", unit=unit.unit_id, status=Label(status, "unit_status")))
     if reason is not None and status != UnitStatus.REMOVED:
-        raise ValidationError(f"--reason: a removal reason is given only when a unit is removed (not for '{status}')")
+        raise ValidationError(msg("unit.reason_only_when_removed", status=Label(status, "unit_status")))
     unit_routes = list(session.scalars(select(UnitRoute).where(UnitRoute.unit_id == unit.id)))
     if status == UnitStatus.RECOMMENDATION_STOP and not any(
         r.route == Route.DIREKTUPPHANDLING for r in unit_routes
     ):
-        routes = ", ".join(sorted({r.route for r in unit_routes})) or "none"
-        raise InvariantViolation(
-            f"recommendation_stop applies only to units used through direct procurement: unit "
-            f"{unit.unit_id} has no direktupphandling route (its routes: {routes})")
+        raise InvariantViolation(msg("unit.recommendation_stop_direct_only", unit=unit.unit_id,
+                                     routes=labels(sorted({r.route for r in unit_routes}), "route")))
     if status == UnitStatus.REMOVED:
-        missing = [what for what, v in (("a removal reason code (--reason)", reason),
-                                        ("a note with the overall assessment (--note)", note)) if not v]
+        missing = [what for what, v in (("reason", reason), ("note", note)) if not v]
         if missing:
             # A missing option is invalid input (exit 2, as the README says), not a refused change.
-            raise ValidationError(f"removing unit {unit.unit_id} requires {' and '.join(missing)}; "
-                                  f"reason codes: {', '.join(m.value for m in RemovalReason)}")
+            needs = {("reason",): "unit.removal_needs_reason", ("note",): "unit.removal_needs_note",
+                     ("reason", "note"): "unit.removal_needs_reason_and_note"}[tuple(missing)]
+            raise ValidationError(msg(needs, unit=unit.unit_id, codes=", ".join(m.value for m in RemovalReason)))
     if unit.status == UnitStatus.REMOVED and status != UnitStatus.PENDING_ENTRY:
-        raise InvariantViolation(
-            f"unit {unit.unit_id} is removed; removal is final unless the unit is re-admitted through a new entry "
-            f"check: set it to pending_entry, record the checks, then 'placering register entry approve'")
+        raise InvariantViolation(msg("unit.removal_final", unit=unit.unit_id))
     if unit.status == UnitStatus.REMOVED and unit.removal_reason == RemovalReason.IVO:
         # A lost IVO permit always removes: the unit comes back only with a permit IVO has granted.
         lost = [p for p in _latest_permits(session, unit.id) if p.status not in ("active", "notified")]
         if lost:
-            raise InvariantViolation(
-                f"unit {unit.unit_id} was removed because IVO revoked its permit; it cannot re-enter while its "
-                f"latest permit decision is {', '.join(f'{p.dnr} {p.status}' for p in lost)} "
-                "(record IVO's new permit with 'placering register permit' first)")
+            raise InvariantViolation(msg("unit.ivo_revoked", unit=unit.unit_id, permits=Joined(tuple(
+                msg("permit.said", dnr=p.dnr, status=Label(p.status, "permit_status")) for p in lost))))
     if (unit.status == UnitStatus.PENDING_ENTRY and status in READMISSION_STATUSES and not entry_approved):
-        raise InvariantViolation(
-            f"unit {unit.unit_id} waits for its entry check (pending_entry): it is published by "
-            f"'placering register entry approve {unit.unit_id} --note …' once the required checks have passed")
+        raise InvariantViolation(msg("unit.waits_for_entry", unit=unit.unit_id))
     since = status_since(session, unit.unit_id)
     if since is not None and on < since.effective_on:
-        raise InvariantViolation(
-            f"the change would take effect on {on.isoformat()}, before unit {unit.unit_id} became "
-            f"{unit.status} ({since.effective_on.isoformat()}); history is kept in date order")
+        raise InvariantViolation(msg("unit.change_before_status", on=on.isoformat(), unit=unit.unit_id,
+                                     status=Label(unit.status, "unit_status"), since=since.effective_on.isoformat()))
     old = unit.status
     unit.status = status
     unit.removal_reason = reason if status == UnitStatus.REMOVED else None
@@ -271,9 +263,7 @@ def change_agreement_status(
     aid = routes[0].agreement_id
     kinds = sorted({r.route for r in routes})
     if kinds != [Route.RAMAVTAL.value]:
-        raise InvariantViolation(
-            f"agreement {aid} is not a framework agreement (its routes are {', '.join(kinds)}): "
-            "order_stop and terminated apply only to framework agreements (ramavtal)")
+        raise InvariantViolation(msg("agreement.not_framework", agreement=aid, routes=labels(kinds, "route")))
     by_org: dict[str, list[UnitRoute]] = defaultdict(list)
     for r, org in session.execute(
             select(UnitRoute, Supplier.org_nr).join(Unit, Unit.id == UnitRoute.unit_id)
@@ -284,27 +274,27 @@ def change_agreement_status(
         try:
             key = canonical_org_nr(org_nr)
         except ValueError as exc:
-            raise ValidationError(f"--supplier: {exc}") from None
+            raise ValidationError(msg("option.problem", option="--supplier", problem=reason(exc))) from None
         if key not in by_org:
-            raise InvariantViolation(f"supplier {key} has no part in agreement {aid} "
-                                     f"(its suppliers: {', '.join(sorted(by_org))})")
+            raise InvariantViolation(msg("agreement.supplier_not_party", org=key, agreement=aid,
+                                         suppliers=", ".join(sorted(by_org))))
         targets = {key: by_org[key]}
     else:
         targets = dict(by_org)
-    who = f"supplier {next(iter(targets))} on agreement {aid}" if org_nr is not None else f"agreement {aid}"
+    who = (msg("agreement.who_supplier", org=next(iter(targets)), agreement=aid) if org_nr is not None
+           else msg("agreement.who", agreement=aid))
     olds = {org: rs[0].status for org, rs in targets.items()}
     if all(o == AgreementStatus.TERMINATED for o in olds.values()):
-        raise InvariantViolation(f"{who} is terminated, which is final; it cannot become '{status}'")
+        raise InvariantViolation(msg("agreement.terminated_final", who=who, status=Label(status, "agreement_status")))
     changing = {org: rs for org, rs in targets.items()
                 if olds[org] != status and olds[org] != AgreementStatus.TERMINATED}
     if not changing:
-        raise InvariantViolation(f"{who} is already {status}")
+        raise InvariantViolation(msg("agreement.already_status", who=who, status=Label(status, "agreement_status")))
     since = _last_status_dates(session, "agreement", [aid]).get(aid)
     if since is not None and on < since:
         current = sorted({olds[org] for org in changing})
-        raise InvariantViolation(
-            f"the change would take effect on {on.isoformat()}, before {who} became {'/'.join(current)} "
-            f"({since.isoformat()}); history is kept in date order")
+        raise InvariantViolation(msg("agreement.change_before_status", on=on.isoformat(), who=who,
+                                     status=labels(current, "agreement_status", "/"), since=since.isoformat()))
     entries = []
     for org, rs in changing.items():
         for r in rs:

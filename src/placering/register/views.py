@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from ..boundary import load_json
 from ..errors import PlaceringError, Problem, ValidationError
+from ..i18n import Label, label_list as labels, msg
 from ..jsondata import to_jsonable
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
@@ -146,7 +147,7 @@ def history(engine, ident: str | None = None, *, unit_id: str | None = None, org
             show_protected: bool = False) -> list[dict]:
     """`register history`: the entries, oldest first by effective date (`limit`: the latest N)."""
     if limit is not None and limit < 1:
-        raise ValidationError("--limit must be at least 1")
+        raise ValidationError(msg("option.limit_at_least_1"))
     with open_session(engine) as session:
         stmt = select(History)
         if ident:
@@ -167,8 +168,7 @@ def history(engine, ident: str | None = None, *, unit_id: str | None = None, org
             known = set(session.scalars(select(History.entity_kind).distinct())) | set(
                 session.scalars(select(History.action).distinct()))
             if kind not in known:
-                raise ValidationError(f"--kind: no history entry is of kind '{kind}' (present: "
-                                      f"{', '.join(sorted(known)) or 'none'})")
+                raise ValidationError(msg("history.no_kind", kind=kind, present=", ".join(sorted(known)) or "–"))
             stmt = stmt.where(or_(History.entity_kind == kind, History.action == kind))
         if since:
             stmt = stmt.where(History.effective_on >= since)
@@ -322,7 +322,7 @@ def read_file_bytes(path: str, stdin=None) -> bytes:
     try:
         return Path(path).read_bytes() if path != "-" else stdin.read()
     except OSError as exc:
-        raise ValidationError(Problem(f"cannot read: {exc.strerror}", file=path)) from None
+        raise ValidationError(Problem(msg("file.unreadable", error=exc.strerror), file=path)) from None
 
 
 # --- proposals and entry checks -------------------------------------------------------------------

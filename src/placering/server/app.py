@@ -2,7 +2,8 @@
 /api/v1/openapi.json), the browser sign-in routes under /auth, and the web pages (placering.web,
 when installed) at /.
 
-Every error is JSON with a stable `code` and a Swedish `message` (cli/messages.py), never a
+Every error is JSON with a stable `code` and a `message` for people from the gettext catalogue
+(placering.i18n) in the request's language (Accept-Language; Swedish by default), never a
 traceback; bad input is a 4xx, never a 500.
 """
 
@@ -23,7 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from .. import __version__
 from ..errors import PlaceringError
 from .auth.sessions import COOKIE
-from .errors import Throttled, body, status_and_code
+from .errors import AnswerInRequestLanguage, Throttled, status_and_code
 from .settings import ServerSettings
 
 API = "/api/v1"
@@ -44,45 +45,63 @@ def _answer(request: Request, status: int, content: dict, headers: dict | None =
     return JSONResponse(content, status_code=status, headers=headers)
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict]]:
-    """A 422's message and problems: each error said by its type (fielderrors, the one place
-    pydantic's refusals are worded), in the people's language; `type` is pydantic's code."""
+def _language(request: Request) -> str:
+    """The API answers in the request's language (Accept-Language, Swedish by default); the web
+    pages are Swedish."""
+    from .errors import request_language
+
+    return request_language(request) if request.url.path.startswith(API + "/") else "sv"
+
+
+def _said(request: Request, code: str, message, **extra) -> dict:
+    from ..cli.messages import said
+
+    return {"code": code, "message": said(message, _language(request)), **extra}
+
+
+def _validation_message(exc: RequestValidationError, lang: str) -> tuple[str, list[dict]]:
+    """A 422's message in `lang` and its problems for programs: each error said by its type
+    (fielderrors, the one place pydantic's refusals are worded); `type` is pydantic's code and
+    `problem` the English."""
     from ..errors import Problem
     from ..fielderrors import field_path, message_of
-    from ..i18n import text
+    from ..i18n import msg
 
     problems, said = [], []
     for e in exc.errors()[:20]:
         where = field_path(e.get("loc", ())) or None
         problem = Problem(message_of(e), field=where)
-        said.append(problem.render())
-        problems.append({"field": where or "", "problem": Problem(problem.message).render(), "type": e.get("type")})
-    return text("api.invalid_input", problems="; ".join(said) or text("api.request_invalid")), problems
+        said.append(problem.render(lang))
+        problems.append({"field": where or "", "problem": str(Problem(problem.message)), "type": e.get("type")})
+    text = "; ".join(said) or msg("api.request_not_valid").render(lang)
+    return msg("api.invalid_input", problems=text).render(lang), problems
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    from ..i18n import msg
+
     @app.exception_handler(PlaceringError)
     async def placering_error(request: Request, exc: PlaceringError):
         status, code = status_and_code(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
         if status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
-        # a message with an id is said from the gettext catalogue (placering.i18n), the rest through body()
-        said = exc.message.render() if getattr(exc, "message", None) is not None else str(exc)
-        return _answer(request, status, body(code, said), headers)
+        # a message with an id is said from the gettext catalogue (placering.i18n), in the
+        # request's language; an English text not yet converted through registry/messages.yaml
+        return _answer(request, status, _said(request, code, exc), headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        message, problems = _validation_message(exc)
-        return _answer(request, 422, body("invalid_input", message, problems=problems))
+        message, problems = _validation_message(exc, _language(request))
+        return _answer(request, 422, {"code": "invalid_input", "message": message, "problems": problems})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        codes = {404: ("not_found", "no such address in the API"), 405: ("method_not_allowed", "method not allowed here")}
+        codes = {404: ("not_found", msg("api.no_such_address")), 405: ("method_not_allowed", msg("api.method_not_allowed"))}
         code, message = codes.get(exc.status_code, ("refused", str(exc.detail)))
         if exc.status_code == 404 and exc.detail not in (None, "Not Found"):
-            message = str(exc.detail)
-        return _answer(request, exc.status_code, body(code, message), getattr(exc, "headers", None))
+            message = exc.detail
+        return _answer(request, exc.status_code, _said(request, code, message), getattr(exc, "headers", None))
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(request: Request, exc: SQLAlchemyError):
@@ -92,26 +111,22 @@ def _install_error_handlers(app: FastAPI) -> None:
         from ..storage.database import busy_error, is_busy, is_retryable
 
         if isinstance(exc, PoolTimeout):
-            return _answer(request, 503, body("database_busy", "the server is busy: every database connection "
-                                              "is in use; nothing was written, try again"))
+            return _answer(request, 503, _said(request, "database_busy", msg("api.pool_busy")))
         if isinstance(exc, DataError):  # a value the database cannot hold (an id beyond its integers, …)
-            return _answer(request, 422, body("invalid_input", "invalid input: a value is out of range for "
-                                              "the register; nothing was written"))
+            return _answer(request, 422, _said(request, "invalid_input", msg("api.out_of_range")))
         if is_busy(exc):
-            return _answer(request, 503, body("database_busy", str(busy_error())))
+            return _answer(request, 503, _said(request, "database_busy", busy_error()))
         if is_retryable(exc):
-            return _answer(request, 409, body("conflict", "the change collided with concurrent changes; "
-                                              "nothing was written, try again"))
+            return _answer(request, 409, _said(request, "conflict", msg("api.collided")))
         if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
-            return _answer(request, 403, body("not_permitted", "the database refused it; nothing was written"))
+            return _answer(request, 403, _said(request, "not_permitted", msg("api.database_refused")))
         return await unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("unexpected error in %s %s", request.method, request.scope.get("route") and
                       request.scope["route"].path)
-        return _answer(request, 500, body("internal_error", "an unexpected error on the server; nothing was "
-                                          "written. The server's log has the details"))
+        return _answer(request, 500, _said(request, "internal_error", msg("api.internal_error")))
 
 
 def create_app(settings: ServerSettings | None = None, *, engine=None) -> FastAPI:
@@ -151,6 +166,7 @@ def create_app(settings: ServerSettings | None = None, *, engine=None) -> FastAP
     if settings.log_requests:
         request_logging.configure()
         app.add_middleware(request_logging.RequestLog, secret_key=settings.secret_key)
+    app.add_middleware(AnswerInRequestLanguage)
     app.add_middleware(ServerTiming)
     return app
 

@@ -27,6 +27,7 @@ from ..storage import open_session
 from .auth.proxy import proxy_principal
 from .auth.sessions import COOKIE, check_csrf, session_principal
 from .errors import NotSignedIn
+from ..i18n import msg
 from .settings import ServerSettings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -71,10 +72,10 @@ async def optional_principal(request: Request, _bearer=Depends(bearer_scheme),
     if auth is not None:
         scheme, _, secret = auth.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise NotSignedIn("the Authorization header is not 'Bearer <API token>'")
+            raise NotSignedIn(msg("signin.bad_authorization"))
         principal = await run_in_threadpool(_token_principal, engine, secret.strip())
         if principal is None:
-            raise NotSignedIn("the API token is unknown, expired or revoked")
+            raise NotSignedIn(msg("signin.bad_token"))
     else:
         principal = proxy_principal(request, settings)
         if principal is None:
@@ -87,7 +88,7 @@ async def optional_principal(request: Request, _bearer=Depends(bearer_scheme),
 
 async def current_principal(principal: Principal | None = Depends(optional_principal)) -> Principal:
     if principal is None:
-        raise NotSignedIn("not signed in: sign in first (or send an API token)")
+        raise NotSignedIn(msg("signin.needed"))
     return principal
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from ..errors import Problem, ValidationError
+from ..i18n import msg
 from .. import config as user_config
 
 ENV_PREFIX = "PLACERING_SERVER_"
@@ -99,11 +100,10 @@ class ServerSettings(BaseModel):
         demo, which makes a random one for its one process)."""
         if not self.secret_key:
             if not self.demo:
-                raise ValidationError(Problem("set a secret key of at least 32 characters (the same on every "
-                                              "instance) to sign session cookies", field=ENV_PREFIX + "SECRET_KEY"))
+                raise ValidationError(Problem(msg("settings.secret_key_missing"), field=ENV_PREFIX + "SECRET_KEY"))
             self.secret_key = secrets.token_urlsafe(32)
         elif len(self.secret_key) < 32:
-            raise ValidationError(Problem("the secret key is shorter than 32 characters", field=ENV_PREFIX + "SECRET_KEY"))
+            raise ValidationError(Problem(msg("settings.secret_key_short"), field=ENV_PREFIX + "SECRET_KEY"))
         return self
 
 
@@ -131,7 +131,7 @@ def load_settings(**overrides: Any) -> ServerSettings:
             with Path(path).open("rb") as fh:
                 data.update(tomllib.load(fh))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValidationError(Problem(f"cannot read the server settings: {exc}", file=path)) from None
+            raise ValidationError(Problem(msg("settings.unreadable", error=str(exc)), file=path)) from None
     for name in ServerSettings.model_fields:
         raw = os.environ.get(ENV_PREFIX + name.upper())
         if raw is None:

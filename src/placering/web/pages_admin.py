@@ -11,6 +11,7 @@ from starlette.responses import Response
 from ..access.policy import Action, Principal, authorize
 from ..access.roles import Role
 from ..errors import InvariantViolation, NotFound, NotPermitted, ValidationError
+from ..i18n import msg
 from ..storage import open_session, transaction
 from .forms import Form
 from .render import FormErrors, render
@@ -93,7 +94,7 @@ async def change(request: Request, what: str, principal: Principal = Depends(sig
             revoke_token(session, principal, token_id)
             return f"API-nyckel {token_id} är återkallad."
     else:
-        raise NotFound(f"no admin form '{what}'")
+        raise NotFound(msg("web.no_admin_form", form=what))
     if f.errors:
         return await _page(request, principal, f.errors, values=f.values, status=400)
 

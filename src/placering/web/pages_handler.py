@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..access.policy import Action, Principal, authorize, municipality_scope
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import msg
 from ..storage import open_session, transaction
 from .forms import Form
 from .render import FormErrors, render
@@ -170,7 +171,7 @@ async def submit_request(request: Request, principal: Principal = Depends(signed
     except InvariantViolation as exc:
         from ..cli.messages import swedish
 
-        errors.add("request_id", swedish(str(exc)))
+        errors.add("request_id", swedish(exc))
         return _form_page(request, principal, values, errors, status=409)
     return RedirectResponse(f"/forfragningar/{request_in.request_id}", status_code=303)
 
@@ -208,7 +209,7 @@ def _excluded_units(db: Any, principal: Principal, request_id: str, code: str) -
         row = get_request(session, request_id)
         decision = latest_decision(session, row)
         if decision is None:
-            raise NotFound(f"request '{request_id}' has no decision yet")
+            raise NotFound(msg("request.no_decision", id=request_id))
         doc = full_document(session, row, shown_document(session, row, stored_document(decision)))
     units = [u for u in doc.get("excluded") or [] if any(r["code"] == code for r in u.get("reasons") or [])]
     return {"seq": doc.get("seq"), "units": units, "total": len(doc.get("excluded") or [])}
@@ -275,8 +276,8 @@ async def decline(request: Request, request_id: str, principal: Principal = Depe
     reason = f.text(f"decline-{unit_id}", required=True, what="skälet till att enheten tackade nej")
     if f.errors:
         errors = FormErrors()
-        for field, msg in f.errors.items:
-            errors.add(f"decline-{unit_id}" if field != "unit_id" else None, msg)
+        for field, said in f.errors.items:
+            errors.add(f"decline-{unit_id}" if field != "unit_id" else None, said)
         return await _request_page(request, principal, request_id, errors, status=400)
     authorize(principal, Action.REQUEST_DECLINE,
               municipality=await run(principal, _case_municipality, engine(request), request_id))
@@ -285,7 +286,7 @@ async def decline(request: Request, request_id: str, principal: Principal = Depe
         await run(principal, decline_unit, engine(request), request_id, unit_id, reason=reason, actor=principal.login)
     except (ValidationError, InvariantViolation, NotFound) as exc:
         errors = FormErrors()
-        errors.add(f"decline-{unit_id}", swedish(str(exc)))
+        errors.add(f"decline-{unit_id}", swedish(exc))
         return await _request_page(request, principal, request_id, errors, status=409)
     return await _request_page(request, principal, request_id,
                                notice=f"Enheten {unit_id} har tackat nej. Matcha igen för nya rekommendationer.")

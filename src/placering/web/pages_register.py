@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..access.policy import Action, Principal, allowed, authorize
 from ..errors import InvariantViolation, NotFound, ValidationError
+from ..i18n import msg
 from ..storage import open_session
 from .forms import Form
 from .render import FormErrors, render
@@ -182,7 +183,7 @@ async def unit_change(request: Request, unit_id: str, what: str, principal: Prin
                                        effective_on=on)
             return f"Avtal {agreement}: {_l(e['changes']['status'][1], 'agreement_status').lower()}."
     else:
-        raise NotFound(f"no form '{what}' on a unit page")
+        raise NotFound(msg("web.no_unit_form", form=what))
     if f.errors:
         return await _unit_page(request, principal, unit_id, f.errors, values=f.values, status=400)
     try:
@@ -212,8 +213,19 @@ async def entries(request: Request, principal: Principal = Depends(signed_in)) -
     authorize(principal, Action.REGISTER_READ)
     from ..register.views import pending_entries
 
-    rows = await run(principal, pending_entries, engine(request))
+    rows = _with_why(await run(principal, pending_entries, engine(request)))
     return render(request, "entries.html", {"title": "Inträdesprövning", "rows": rows, "A": Action})
+
+
+def _with_why(rows: list[dict]) -> list[dict]:
+    """Each check's shortfall in Swedish (`why_said`), from the catalogue."""
+    from ..cli.messages import swedish
+    from ..register.entry import why_message
+
+    for r in rows:
+        for c in r["checks"]:
+            c["why_said"] = swedish(why_message(c) or c["why"]) if c.get("why") else None
+    return rows
 
 
 @router.post("/register/intrade/{unit_id}")
@@ -233,11 +245,11 @@ async def entry_decide(request: Request, unit_id: str, principal: Principal = De
                       actor=principal.login)
             return RedirectResponse("/register/intrade", status_code=303)
         except (ValidationError, InvariantViolation, NotFound) as exc:
-            errors.add(f"text-{unit_id}", swedish(str(exc)))
+            errors.add(f"text-{unit_id}", swedish(exc))
     from ..register.views import pending_entries
 
     return render(request, "entries.html", {"title": "Inträdesprövning",
-                                            "rows": await run(principal, pending_entries, engine(request)),
+                                            "rows": _with_why(await run(principal, pending_entries, engine(request))),
                                             "A": Action, "errors": errors}, status=400)
 
 
@@ -325,7 +337,7 @@ async def import_upload(request: Request, principal: Principal = Depends(signed_
                            skip_conflicts=skip)
     except (ValidationError, InvariantViolation) as exc:
         for p in (getattr(exc, "problems", None) or [exc])[:50]:
-            errors.add("file", swedish(str(p)))
+            errors.add("file", swedish(p))
         return render(request, "import.html", {"title": "Importera till registret", "preview": None, "errors": errors},
                       status=400)
     return render(request, "import.html", {

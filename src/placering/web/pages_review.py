@@ -68,7 +68,7 @@ async def decide(request: Request, review_id: str, principal: Principal = Depend
                             actor=principal.login, note=note))["status"]
     except (ValidationError, InvariantViolation, NotPermitted) as exc:
         errors = FormErrors()
-        errors.add("note", swedish(str(exc)))
+        errors.add("note", swedish(exc))
         return await _page(request, principal, review_id, errors, status=409)
     from ..labels import label
 

@@ -88,7 +88,7 @@ def _date(value: Any) -> str:
 def _swedish(message: Any) -> str:
     from ..cli.messages import swedish
 
-    return swedish(str(message))
+    return swedish(message)
 
 
 def _percent(value: Any, decimals: int = 0) -> str:

@@ -70,7 +70,7 @@ async def sign_in(request: Request) -> Response:
         except (NotSignedIn, Throttled) as exc:
             from ..cli.messages import swedish
 
-            errors.add("login", swedish(str(exc)))
+            errors.add("login", swedish(exc))
     settings = request.app.state.settings
     return render(request, "sign_in.html", {"title": "Logga in", "next": target, "errors": errors, "login": login,
                                             "oidc": bool(getattr(settings, "oidc_enabled", False)),

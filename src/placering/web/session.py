@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from ..access.acting import acting_as
 from ..access.policy import Action, Principal, allowed, authorize
 from ..server.deps import optional_principal
+from ..i18n import msg
 from ..server.errors import NotSignedIn
 
 # (path, text, any of these actions shows it)
@@ -27,7 +28,7 @@ NAVIGATION = [
 async def signed_in(request: Request, principal: Principal | None = Depends(optional_principal)) -> Principal:
     """A dependency of every page: the signed-in person (else the sign-in page, by render_error)."""
     if principal is None:
-        raise NotSignedIn("not signed in: sign in first")
+        raise NotSignedIn(msg("web.not_signed_in"))
     return principal
 
 

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from ...access.policy import Principal
 from ...access.roles import Role
 from ...errors import NotPermitted
+from ...i18n import msg
 from ...text import nfc
 
 
@@ -37,11 +38,11 @@ def split(value: Any) -> list[str]:
 def principal_from(login: Any, roles: Any, municipality: Any, mapping: dict[str, str], via: str) -> Principal:
     login = nfc(str(login or "").strip())
     if not login or len(login) > 200:
-        raise NotPermitted("the identity provider named no person (no login claim or header)")
+        raise NotPermitted(msg("signin.no_person"))
     held = map_roles(split(roles), mapping)
     if not held:
-        raise NotPermitted(f"'{login}' holds no placering role at the identity provider: ask an admin")
+        raise NotPermitted(msg("signin.no_role", login=login))
     place = nfc(str(municipality).strip()) if municipality else None
     if Role.SOCIAL_WORKER in held and not place:
-        raise NotPermitted(f"'{login}' is a social worker with no municipality at the identity provider: ask an admin")
+        raise NotPermitted(msg("signin.no_municipality", login=login))
     return Principal(login=login, roles=held, municipality=place, via=via)

@@ -12,19 +12,20 @@ from ...access.roles import Role
 from ...access.users import get_account, verify_password
 from ...storage import open_session, transaction
 from ..errors import NotSignedIn
+from ...i18n import msg
 from ..settings import ServerSettings
 from . import throttle
 from .addresses import client_address
 from .sessions import start_session
 
-WRONG = "wrong user name or password"
+WRONG = msg("signin.wrong")
 
 
 def authenticate(engine: Engine, settings: ServerSettings, login: str, password: str, address: str) -> Principal:
     """The account's principal if `password` is its password; else NotSignedIn (the failure is
     counted, per account and per address) or Throttled (too many failures: not even checked)."""
     if not settings.local_accounts:
-        raise NotSignedIn("local accounts are turned off on this server: sign in through the identity provider")
+        raise NotSignedIn(msg("signin.local_off"))
     login = (login or "").strip()
     # No database connection is held while argon2 works (tens of milliseconds, 64 MiB): many
     # people signing in at once must not take every connection of the pool.

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from ...access.policy import Principal
 from ..errors import NotSignedIn
+from ...i18n import msg
 from ..settings import ServerSettings
 from .claims import principal_from
 from .sessions import start_session
@@ -24,7 +25,7 @@ NAME = "idp"
 def _client(request: Request):
     settings: ServerSettings = request.app.state.settings
     if not settings.oidc_enabled:
-        raise NotSignedIn("sign-in through an identity provider is not configured on this server")
+        raise NotSignedIn(msg("signin.oidc_off"))
     oauth = getattr(request.app.state, "oauth", None)
     if oauth is None:
         from authlib.integrations.starlette_client import OAuth
@@ -70,7 +71,7 @@ async def callback(request: Request):
     client = _client(request)
     settings: ServerSettings = request.app.state.settings
     if request.query_params.get("error"):
-        raise NotSignedIn(f"the identity provider refused the sign-in: {request.query_params.get('error')[:100]}")
+        raise NotSignedIn(msg("signin.oidc_refused", error=request.query_params.get('error')[:100]))
     try:
         token = await client.authorize_access_token(request)
         claims = dict(token.get("userinfo") or {})
@@ -79,7 +80,7 @@ async def callback(request: Request):
             extra = await client.userinfo(token=token)
             claims = {**dict(extra), **claims}
     except OAuthError as exc:
-        raise NotSignedIn(f"the sign-in through the identity provider failed: {exc.error}") from None
+        raise NotSignedIn(msg("signin.oidc_failed", error=exc.error)) from None
     principal = claims_principal(claims, settings)
     target = _safe_next(request.session.get("oidc_next"))
     start_session(request, principal)

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from ...access.policy import Principal
 from ...errors import NotPermitted
+from ...i18n import msg
 from ..settings import ServerSettings
 from .addresses import peer, peer_is_trusted_proxy
 from .claims import principal_from
@@ -29,7 +30,7 @@ def proxy_principal(request: HTTPConnection, settings: ServerSettings) -> Princi
     if user is None:
         return None
     if not settings.proxy_addresses or not peer_is_trusted_proxy(request, settings):
-        raise NotPermitted(f"the header {settings.proxy_user_header} is accepted only from the configured proxy "
-                           f"addresses, not from {peer(request) or 'an unknown address'}")
+        raise NotPermitted(msg("signin.proxy_header_refused", header=settings.proxy_user_header, address=peer(request))
+                           if peer(request) else msg("signin.proxy_header_unknown_address", header=settings.proxy_user_header))
     return principal_from(user, _header(request, settings.proxy_roles_header),
                           _header(request, settings.proxy_municipality_header), settings.proxy_role_map, "proxy")

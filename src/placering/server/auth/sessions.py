@@ -20,6 +20,7 @@ from sqlmodel import Session
 from ...access.policy import Principal
 from ...access.roles import Role
 from ..errors import CsrfRefused
+from ...i18n import msg
 
 COOKIE = "placering_session"
 CSRF_HEADER = "x-csrf-token"
@@ -90,4 +91,4 @@ async def check_csrf(request: Request) -> None:
         value = form.get(CSRF_FIELD)
         supplied = value if isinstance(value, str) else None
     if not expected or not supplied or not hmac.compare_digest(str(expected), supplied):
-        raise CsrfRefused("the form or request lacks the session's CSRF token: reload the page and try again")
+        raise CsrfRefused(msg("signin.csrf"))

@@ -14,6 +14,7 @@ from ...clock import now
 from ...storage.models import SigninFailure
 from ...text import fold
 from ..errors import Throttled
+from ...i18n import msg
 from ..settings import ServerSettings
 
 
@@ -37,8 +38,7 @@ def check(session: Session, settings: ServerSettings, login: str, address: str) 
                 oldest = oldest.replace(tzinfo=timezone.utc)
             wait = max(1, int((oldest + timedelta(minutes=settings.throttle_minutes) - now()).total_seconds()))
             minutes = (wait + 59) // 60
-            whom = "this account" if scope == "account" else "this address"
-            raise Throttled(f"too many failed sign-ins for {whom}: try again in {minutes} minutes", wait)
+            raise Throttled(msg(f"signin.throttled_{scope}", n=minutes, minutes=minutes), wait)
 
 
 def failed(session: Session, settings: ServerSettings, login: str, address: str) -> None:

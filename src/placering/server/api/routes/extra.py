@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
 from ....access.policy import Action, Principal
+from ....i18n import msg
 from ...deps import get_engine, require
 from ._domain import ERRORS, answer
 
@@ -106,19 +107,19 @@ def request_replay(body: ReplayIn, engine: Engine = Depends(get_engine),
     from ....rules import ruleset
 
     if sum(len(t.encode("utf-8")) for t in body.files.values()) > MAX_RULES_BYTES:
-        raise ValidationError(f"the candidate rules are larger than {MAX_RULES_BYTES // 1_000_000} MB")
+        raise ValidationError(msg("replay.rules_too_large", mb=MAX_RULES_BYTES // 1_000_000))
     with tempfile.TemporaryDirectory(prefix="placering-replay-") as tmp:
         root = FilePath(tmp)
         for name, text in body.files.items():
             parts = PurePosixPath(name).parts
             if not parts or PurePosixPath(name).is_absolute() or any(p in ("..", ".", "") or "\\" in p for p in parts):
-                raise ValidationError(f"files: '{name[:100]}' is not a path inside the rules directory")
+                raise ValidationError(msg("replay.path_outside", name=name[:100]))
             target = root.joinpath(*parts)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8", errors="surrogatepass")
             except (OSError, UnicodeError, ValueError):  # a name the file system refuses (too long, a NUL)
-                raise ValidationError(f"files: '{name[:100]}' is not a path inside the rules directory") from None
+                raise ValidationError(msg("replay.path_outside", name=name[:100])) from None
         try:
             return answer(principal, replay_view, engine, root, engine=body.engine, since=body.since,
                           until=body.until, shown_as=body.rules_dir, freeze=False)
