@@ -76,7 +76,7 @@ def test_an_import_names_where_and_what_in_swedish_with_values_in_words(loaded, 
     doc = sample_document()
     _unit(doc)["places"] = "fem"
     stderr = refused(loaded, engine, "register", "import", write_json(tmp_path, doc, "bad.json"), "--by", "bo")
-    assert "fält 'places': värdet är inget heltal" in stderr, stderr  # pydantic's own errors in words
+    assert "fält 'places': värdet ska vara ett heltal" in stderr, stderr  # pydantic's own errors in words
     doc = sample_document()
     _unit(doc)["routes"][1]["route"] = "iop"
     stderr = refused(loaded, engine, "register", "import", write_json(tmp_path, doc, "bad2.json"), "--by", "bo")
@@ -121,7 +121,7 @@ def test_api_refusals_keep_their_code_and_speak_the_request_language(api):
     assert (r.status_code, r.json()["message"]) == (401, "wrong user name or password")
     r = api.post("/api/v1/auth/session", json={})
     assert (r.status_code, r.json()["code"]) == (422, "invalid_input")
-    assert r.json()["message"] == "ogiltiga uppgifter: fältet 'login' saknas; fältet 'password' saknas; inget skrevs"
+    assert r.json()["message"] == "ogiltig indata: fält 'login': obligatoriskt fält saknas; fält 'password': obligatoriskt fält saknas; inget skrevs"
     r = api.get("/api/v1/ingenting", headers={"Accept-Language": "sv, en;q=0.8"})
     assert (r.status_code, r.json()["message"]) == (404, "ingen sådan adress i API:et")
 

@@ -126,7 +126,7 @@ def test_csv_errors_name_file_line_and_column(run, engine, tmp_path):
     result = run("register", "import", str(path), "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr.removeprefix("Fel: ").splitlines() == [swedish(line) for line in [
-        f"{path}:2, fält 'age_max': värdet är inget heltal",
+        f"{path}:2, fält 'age_max': värdet ska vara ett heltal",
         f"{path}:6, fält 'daily_price': daily_price krävs för regiformen ramavtal (bara egen regi och IOP får "
         "utelämna det)",
         f"{path}:6, fält 'agreement_id': agreement_id krävs för ett ramavtal",

@@ -350,19 +350,6 @@ def _pydantic_problems(exc: PydanticError, file: str, base: str) -> list[Problem
     return problems_of(exc, file=file, base=base, overrides={"extra_forbidden": msg("pydantic.register_extra")})
 
 
-# pydantic's error types → the message a person reads ('!' + message id, with pydantic's context)
-_PYDANTIC = {
-    "int_type": "!pydantic.not_whole_number", "int_parsing": "!pydantic.not_whole_number",
-    "int_from_float": "!pydantic.not_whole_number", "float_type": "!pydantic.not_number",
-    "float_parsing": "!pydantic.not_number", "finite_number": "!pydantic.not_finite", "string_type": "!pydantic.not_text",
-    "bool_type": "!pydantic.not_yes_no", "bool_parsing": "!pydantic.not_yes_no", "list_type": "!pydantic.not_list",
-    "dict_type": "!pydantic.not_object", "model_type": "!pydantic.not_object", "model_attributes_type": "!pydantic.not_object",
-    "greater_than_equal": "!pydantic.at_least", "less_than_equal": "!pydantic.at_most",
-    "greater_than": "!pydantic.above", "less_than": "!pydantic.below",
-    "string_too_long": "!pydantic.too_long", "string_too_short": "!pydantic.too_short",
-}
-
-
 def _unit_problems(u: UnitDoc, file: str, rec: str) -> list[Problem]:
     """Checks that span fields of one unit."""
     tax = load_taxonomy()

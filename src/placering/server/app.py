@@ -60,9 +60,8 @@ def _said(request: Request, code: str, message, **extra) -> dict:
 
 
 def _validation_message(exc: RequestValidationError, lang: str) -> tuple[str, list[dict]]:
-    """A 422's message in `lang` and its problems for programs: each error said by its type
-    (fielderrors, the one place pydantic's refusals are worded); `type` is pydantic's code and
-    `problem` the English."""
+    """A 422's message in `lang` and its problems: each error said by its type (fielderrors, the one
+    place pydantic's refusals are worded); `field` and `type` (pydantic's code) are for programs."""
     from ..errors import Problem
     from ..fielderrors import field_path, message_of
     from ..i18n import msg
@@ -72,7 +71,7 @@ def _validation_message(exc: RequestValidationError, lang: str) -> tuple[str, li
         where = field_path(e.get("loc", ())) or None
         problem = Problem(message_of(e), field=where)
         said.append(problem.render(lang))
-        problems.append({"field": where or "", "problem": str(Problem(problem.message)), "type": e.get("type")})
+        problems.append({"field": where or "", "problem": Problem(problem.message).render(lang), "type": e.get("type")})
     text = "; ".join(said) or msg("api.request_not_valid").render(lang)
     return msg("api.invalid_input", problems=text).render(lang), problems
 
