@@ -372,7 +372,7 @@ def comparison(result: dict[str, Any]) -> list[dict[str, Any]]:
     for arg in ("--version", "--help"):
         def startup(side: str, backend: str, arg: str = arg) -> tuple[float, float] | None:
             s = startup_of[side]
-            if not s or backend != "sqlite":
+            if not s or backend != (result.get("databases") or ["sqlite"])[0]:  # no database: in the first column
                 return None
             k = arg.removeprefix("--")
             return s[f"{k}_s"], s[f"{k}_cpu"]
@@ -454,7 +454,7 @@ def bench_scale(sizes: str, requests: int, quick: bool, engine: str, pg_url: str
                     parts[side.name]["rows"].append(measure(size, backend, requests=requests, engine=engine,
                                                             tmp=Path(tmp), pg=pg_url, side=side))
                     click.echo(json.dumps(parts[side.name]["rows"][-1], default=str), err=True)
-    result: dict[str, Any] = {**parts["after"], "before": parts.get("before"),
+    result: dict[str, Any] = {**parts["after"], "before": parts.get("before"), "databases": backends,
                               "load": [round(x, 2) for x in os.getloadavg()],
                               "note": "measured in one run; every figure is a whole process"}
     result["comparison"] = comparison(result)
