@@ -220,25 +220,24 @@ def units_by_reason(sets: dict[str, list[int]], cands: list[dict], held_back: It
     the units none of whose candidates is eligible, under every code of each of their
     candidates (UNEVALUABLE for a rule that could not be evaluated), and the held-back units
     under theirs. Only unit ids: no explanation is built."""
-    per: list[set[str] | None] = [None] * len(cands)
+    import numpy as np
+
+    names, unit_code = _units_of(cands)
+    keyed = np.zeros(len(cands), dtype=bool)  # candidates some rule excluded or could not evaluate
+    marked: dict[str, Any] = {}  # code -> the units it marks (through any of their candidates)
     for key, idx in sets.items():
+        positions = np.asarray(idx, dtype=np.int64)
+        keyed[positions] = True
         code = _reason_code(key)
-        for i in idx:
-            found = per[i]
-            if found is None:
-                per[i] = {code}
-            else:
-                found.add(code)
-    eligible = {cands[i]["unit"]["unit_id"] for i, codes in enumerate(per) if codes is None}
-    units: dict[str, set[str]] = {}
-    for i, codes in enumerate(per):
-        if codes is None:
-            continue
-        unit_id = cands[i]["unit"]["unit_id"]
-        if unit_id in eligible:
-            continue
-        for code in codes:
-            units.setdefault(code, set()).add(unit_id)
+        mask = marked.get(code)
+        if mask is None:
+            mask = marked[code] = np.zeros(len(names), dtype=bool)
+        mask[unit_code[positions]] = True
+    excluded = np.ones(len(names), dtype=bool)
+    excluded[unit_code[~keyed]] = False  # a unit with an eligible candidate is not excluded
+    named = np.array(names, dtype=object)
+    units: dict[str, set[str]] = {code: set(named[mask & excluded].tolist()) for code, mask in marked.items()}
+    units = {code: u for code, u in units.items() if u}
     for e in held_back:
         codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
         for code in codes:
