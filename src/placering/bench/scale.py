@@ -110,7 +110,7 @@ class Side:
         probe = subprocess.run([python, "-c", "import placering, sys; print(placering.__file__)"],
                                capture_output=True, text=True)
         if probe.returncode != 0:
-            raise CliError(f"--before: {python} does not import placering: {probe.stderr.strip()[-300:]}", 2)
+            raise CliError(msg("bench.before_not_placering", python=python, stderr=probe.stderr.strip()[-300:]), 2)
         self.package = Path(probe.stdout.strip()).parent
         self.commit = _commit(self.package)
 
@@ -146,15 +146,14 @@ def _side_python(path: str) -> str:
         for candidate in (p / ".venv" / "bin" / "python", p / "venv" / "bin" / "python", p / "bin" / "python"):
             if candidate.exists():
                 return str(candidate)
-        raise CliError(f"--before: {path} has no .venv/bin/python (make one: python3 -m venv .venv && "
-                       ".venv/bin/pip install -e .)", 2)
+        raise CliError(msg("bench.before_no_venv", path=path), 2)
     if not p.exists():
-        raise CliError(f"--before: {path} does not exist", 2)
+        raise CliError(msg("bench.before_missing", path=path), 2)
     if p.name.startswith("python"):
         return str(p)
     beside = p.parent / "python"
     if not beside.exists():
-        raise CliError(f"--before: no python beside {path}", 2)
+        raise CliError(msg("bench.before_no_python", path=path), 2)
     return str(beside)
 
 
@@ -417,8 +416,7 @@ def comparison(result: dict[str, Any]) -> list[dict[str, Any]]:
 @json_option
 def bench_scale(sizes: str, requests: int, quick: bool, engine: str, pg_url: str | None, databases: str,
                 before_path: str | None, demo: bool, json_output: bool) -> None:
-    """Whole `placering` processes at register sizes: start-up, one match, a stored batch, bytes, memory;
-    with --before, the same figures of an earlier commit beside them."""
+    """Whole `placering` processes at register sizes: start-up, one match, a stored batch, bytes, memory."""
     if quick:
         sizes, requests = "900", min(requests, 200)
     try:
@@ -428,7 +426,7 @@ def bench_scale(sizes: str, requests: int, quick: bool, engine: str, pg_url: str
     if not size_list or min(size_list) < 11:
         raise CliError(msg("bench.sizes_too_small"), 2)
     if databases == "postgresql" and not pg_url:
-        raise CliError("--databases postgresql: give --pg URL (or set PLACERING_BENCH_PG_URL)", 2)
+        raise CliError(msg("bench.databases_needs_pg"), 2)
     backends = [b for b in ("sqlite", "postgresql") if databases in ("both", b) and (b == "sqlite" or pg_url)]
     after = Side("after", sys.executable)
     sides = [Side("before", _side_python(before_path)), after] if before_path else [after]
