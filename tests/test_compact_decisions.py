@@ -447,3 +447,39 @@ def test_the_first_snapshot_of_a_day_starts_from_the_day_before_and_equals_a_ful
     third, _revision, _on = load_snapshot(engine, on=d2)
     assert used == ["updated"] and third.digests == _full(engine, d2)
     assert {c["unit"]["unit_id"]: c["unit"]["complaints_12m"] for c in third.candidates("hvb_barn_unga")}["U-1"] == 0
+
+
+def test_the_excluded_units_by_reason_equal_the_full_documents_without_building_its_explanations(
+        run, engine, tmp_path, monkeypatch):
+    """What `match` prints for a person (each reason's excluded units) comes from the per-rule
+    sets of the decision just made, or of the stored one decided again: the same groups as the
+    whole document's `excluded` list, whose explanations it does not build."""
+    from placering.matching import compact, rebuild
+    from placering.matching.decisions import request_model
+
+    load_register(run, tmp_path, *UNITS)
+    screen = run("match", str(write_request(tmp_path, request())), "--by", "h")
+    assert screen.exit_code == 0, screen.output
+    assert "Uteslutna: 3 enheter, per skäl" in screen.output and "U-AGE" in screen.output
+    session, row, doc = _stored(engine)
+    with session:
+        req = request_model(row)
+        full = rebuild.full_document(session, doc, req)
+        expected = compact.excluded_by_reason(full)
+        assert {u for g in expected for u in g["units"]} == {"U-AGE", "U-FULL", "U-D"}  # U-D held back
+        assert compact.decided_here(doc) is not None  # the decision this process made
+
+        def no_explanations(*args, **kwargs):
+            raise AssertionError("explanations built")
+
+        monkeypatch.setattr(rebuild, "expand", no_explanations)
+        monkeypatch.setattr("placering.matching.matcher.excluded_entry", no_explanations)
+        here = rebuild.grouped_document(session, doc, req)
+        assert compact.excluded_by_reason(here) == expected
+        assert compact.excluded_count(here) == compact.excluded_count(full) == 3
+        compact._DECIDED.clear()  # another process: decided again from storage
+        rebuild._REDECIDED.clear()
+        assert compact.decided_here(doc) is None
+        again = rebuild.grouped_document(session, doc, req)
+        assert compact.excluded_by_reason(again) == expected and again["excluded"]["count"] == 3
+        assert {k: v for k, v in again.items() if k != "excluded"} == {k: v for k, v in doc.items() if k != "excluded"}

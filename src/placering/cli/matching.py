@@ -341,8 +341,9 @@ def match(request_file: Path, limit: int | None, explain_unit: str | None, engin
     # Whole documents for --json of one request (or --full); as stored for a person (their
     # excluded units counted, not listed); none for a batch's --json (its summaries).
     total = sum(1 for line in data.splitlines() if line.lstrip().startswith(b"{"))  # requests, about
-    # One request read by a person: whole too (its excluded units listed by reason, issue 19).
-    documents_as = "full" if as_json or total == 1 else "stored"
+    # One request read by a person: its excluded units listed by reason (issue 19), their ids
+    # only (the explanations are --json's and --explain's).
+    documents_as = "full" if as_json else "grouped" if total == 1 else "stored"
     if app().client() is not None:
         answer = call("", http=("POST", "/requests/match",
                                 {"name": name, "limit": limit, "explain": explain_unit, "engine": engine,

@@ -166,6 +166,8 @@ def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], 
             counts[code] = counts.get(code, 0) + 1
     excluded_units = int(excluded_unit.sum())
     summary = sorted(((code, n) for code, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0]))
+    digest = sets_digest(sets)
+    remember_decided(document, revision, as_of, digest, sets, cands, held_back)
     return {
         "encoding": ENCODING,
         "register_revision": revision,
@@ -175,8 +177,73 @@ def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], 
         "summary": [[code, n] for code, n in summary],
         "held_back": held_back,
         "rules": {key: len(idx) for key, idx in sorted(sets.items())},
-        "digest": sets_digest(sets),
+        "digest": digest,
     }
+
+
+# The per-rule sets of the decisions made in this process (the last few): a person's `match`
+# prints the decision it just stored, grouped by reason, without deciding it again.
+_DECIDED: dict[tuple, tuple[dict[str, list[int]], list[dict], list[dict]]] = {}
+_DECIDED_KEPT = 8
+
+
+def _decided_key(document: dict[str, Any], revision: int, as_of: Any, digest: str) -> tuple:
+    return (document["request_id"], document["insats"], document["rules_version"], document["evaluated_on"],
+            revision, str(as_of), digest)
+
+
+def remember_decided(document: dict[str, Any], revision: int, as_of: date, digest: str,
+                     sets: dict[str, list[int]], cands: list[dict], held_back: list[dict]) -> None:
+    if len(_DECIDED) >= _DECIDED_KEPT:
+        _DECIDED.pop(next(iter(_DECIDED)))
+    _DECIDED[_decided_key(document, revision, as_of, digest)] = (sets, cands, held_back)
+
+
+def decided_here(document: dict[str, Any]) -> tuple[dict[str, list[int]], list[dict], list[dict]] | None:
+    """The per-rule sets, candidates and held-back units of a compact decision made in this
+    process (None when it was not: `rebuild.grouped_document` decides it again)."""
+    block = document["excluded"]
+    found = _DECIDED.get(_decided_key(document, block["register_revision"], block["as_of"], block.get("digest")))
+    if found is None or len(found[1]) != block["candidates"]:
+        return None
+    return found
+
+
+def _reason_code(key: str) -> str:
+    kind, rest = key.split(":", 1)
+    return rest.split(":", 1)[0] if kind == "exclude" else "UNEVALUABLE"
+
+
+def units_by_reason(sets: dict[str, list[int]], cands: list[dict], held_back: Iterable[dict]) -> list[dict[str, Any]]:
+    """The excluded units grouped by reason code, most first: {code, count, units (sorted)}, as
+    the full `excluded` list groups them (`excluded_by_reason` of `rebuild.expand`'s entries):
+    the units none of whose candidates is eligible, under every code of each of their
+    candidates (UNEVALUABLE for a rule that could not be evaluated), and the held-back units
+    under theirs. Only unit ids: no explanation is built."""
+    import numpy as np
+
+    names, unit_code = _units_of(cands)
+    keyed = np.zeros(len(cands), dtype=bool)  # candidates some rule excluded or could not evaluate
+    marked: dict[str, Any] = {}  # code -> the units it marks (through any of their candidates)
+    for key, idx in sets.items():
+        positions = np.asarray(idx, dtype=np.int64)
+        keyed[positions] = True
+        code = _reason_code(key)
+        mask = marked.get(code)
+        if mask is None:
+            mask = marked[code] = np.zeros(len(names), dtype=bool)
+        mask[unit_code[positions]] = True
+    excluded = np.ones(len(names), dtype=bool)
+    excluded[unit_code[~keyed]] = False  # a unit with an eligible candidate is not excluded
+    named = np.array(names, dtype=object)
+    units: dict[str, set[str]] = {code: set(named[mask & excluded].tolist()) for code, mask in marked.items()}
+    units = {code: u for code, u in units.items() if u}
+    for e in held_back:
+        codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
+        for code in codes:
+            units.setdefault(code, set()).add(e["unit_id"])
+    return [{"code": code, "count": len(u), "units": sorted(u)}
+            for code, u in sorted(units.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
 
 
 def _units_of(cands: list[dict]) -> tuple[list[str], Any]:
@@ -206,7 +273,9 @@ def excluded_by_reason(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The excluded units grouped by reason code, most first: {code, count, units} (a unit
     with several reasons is under each). A compact document names the units only where it
     keeps them (those held back); for the others `units` is None: `--explain UNIT` or
-    `full_document` rebuilds them."""
+    `full_document` rebuilds them (`rebuild.grouped_document` names them all: `by_reason`)."""
+    if is_compact(document) and "by_reason" in document["excluded"]:
+        return document["excluded"]["by_reason"]
     if is_compact(document):
         held: dict[str, list[str]] = {}
         held_back = document["excluded"].get("held_back")

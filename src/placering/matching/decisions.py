@@ -224,6 +224,14 @@ def full_document(session: Session, row: PlacementRequest, document: dict[str, A
     return expand_all(session, document, request_model(row))
 
 
+def grouped_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
+    """The decision as stored with its excluded units' ids grouped by reason (what `match`
+    prints for a person; rebuild.grouped_document)."""
+    from .rebuild import grouped_document as grouped
+
+    return grouped(session, document, request_model(row))
+
+
 def record_decision(session: Session, row: PlacementRequest, document: dict[str, Any], *,
                     actor: str, first: bool = False) -> tuple[Decision, dict[str, Any]]:
     """Store a decision document under the next seq (1 when the request was stored just now:

@@ -177,6 +177,32 @@ def full_document(session: Any, document: dict[str, Any], request: Any, *, rules
                 below_cut=below_cut_of(session, document, request, ruleset=ruleset))
 
 
+def grouped_document(session: Any, document: dict[str, Any], request: Any, *, ruleset: Any = None) -> dict[str, Any]:
+    """The document as stored, with every excluded unit's id under each of its reason codes
+    (`excluded.by_reason`, as `compact.excluded_by_reason` groups the full document's list):
+    what a person's `match` prints. From the per-rule sets of a decision made in this process,
+    else decided again (`redecide`); no explanation is built (at 20,000 units building them all
+    was most of a match)."""
+    from .compact import decided_here, units_by_reason
+
+    if not is_compact(document):
+        return document
+    block = document["excluded"]
+    here = decided_here(document)
+    if here is not None:
+        sets, cands, held = here
+    elif "sets" in block and not is_derived(block["held_back"]):  # the first encoding: the sets themselves
+        cands = _Inputs.of(session, document, request, ruleset).cands
+        sets, held = unpack_sets(block["sets"]), block["held_back"]
+    else:
+        again = redecide(session, document, request, ruleset=ruleset)
+        cands, sets = again.inputs.cands, again.sets
+        held = block["held_back"] if not is_derived(block["held_back"]) else again.held_back
+    groups = units_by_reason(sets, cands, held)
+    count = len({u for g in groups for u in g["units"]})
+    return dict(document, excluded=dict(block, by_reason=groups, count=count))
+
+
 def is_candidate(session: Any, document: dict[str, Any], unit_id: str) -> bool:
     """Whether the unit had a candidate of the insats in the snapshot the decision was made on."""
     from .snapshots import stored_snapshot

@@ -165,16 +165,20 @@ def decide_all(engine, requests: list[Any], *, evaluator: str = "vectorized", ru
     return summaries
 
 
-def documents(engine, request_ids: Iterable[str], *, full: bool) -> Iterable[dict[str, Any]]:
+def documents(engine, request_ids: Iterable[str], *, full: bool | str) -> Iterable[dict[str, Any]]:
     """The latest decision of each request, read back from storage one at a time: whole
-    (CONTRACT.md, every excluded unit with its reasons) or as stored (`full=False`)."""
-    from .decisions import full_document, get_request, latest_decision, stored_document
+    (CONTRACT.md, every excluded unit with its reasons), as stored (`full=False`), or as stored
+    with the excluded units' ids grouped by reason (`full="grouped"`: what `match` prints)."""
+    from .decisions import full_document, get_request, grouped_document, latest_decision, stored_document
 
     with open_session(engine) as session:
         for rid in request_ids:
             row = get_request(session, rid)
             doc = stored_document(latest_decision(session, row))
-            yield to_jsonable(full_document(session, row, doc) if full else doc)
+            if full == "grouped":  # the ids added are plain already: not walked again
+                yield grouped_document(session, row, to_jsonable(doc))
+            else:
+                yield to_jsonable(full_document(session, row, doc) if full else doc)
             session.expunge_all()
 
 
@@ -201,7 +205,8 @@ def match(engine, data: bytes, name: str, *, actor: str | None, evaluator: str =
     """`placering match FILE` on a file's bytes (one request, or JSON lines): validate every
     request first, decide and store those not yet decided, and answer
     {"single": one request file, "results": a summary per request, "documents": their latest
-    decisions (`documents_as` "full", "stored", or None for none)}; with `explain_unit`,
+    decisions (`documents_as` "full", "stored", "grouped" (as stored, the excluded units' ids by
+    reason), or None for none)}; with `explain_unit`,
     {"explain": where that unit stands}, and nothing is stored."""
     from ..storage.history import require_actor
     from .decisions import check_new_content
@@ -225,7 +230,8 @@ def match(engine, data: bytes, name: str, *, actor: str | None, evaluator: str =
                          actor=actor, commit_every=commit_every, progress=progress)
     single = len(requests) == 1 and requests[0][1] is None
     # One document at a time (a year's batch need not fit in memory): the caller iterates.
-    docs = documents(engine, [s["request_id"] for s in results], full=documents_as == "full") \
+    docs = documents(engine, [s["request_id"] for s in results],
+                     full="grouped" if documents_as == "grouped" else documents_as == "full") \
         if documents_as else iter(())
     return {"single": single, "results": results, "documents": docs}
 

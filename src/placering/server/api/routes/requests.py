@@ -77,13 +77,14 @@ async def match(request: Request,
                 explain: Annotated[str | None, Query(max_length=200)] = None, engine_: Annotated[
                     Evaluator, Query(alias="engine")] = "vectorized",
                 commit_every: Annotated[int, Query(ge=1, le=100_000)] = views.COMMIT_EVERY,
-                documents: Literal["full", "stored", "none"] = "full",
+                documents: Literal["full", "stored", "grouped", "none"] = "full",
                 engine: Engine = Depends(get_engine), principal: Principal = Depends(require(Action.REQUEST_MATCH))):
     """`placering match REQUEST.json|REQUESTS.jsonl`: the body is one placement request (the
     request model, `placering request schema`) or JSON lines of many, validated as the CLI
     validates a file (all or nothing). Answers {"single", "results": a summary per request,
     "documents": each request's latest decision (`documents`: full as --json prints it, stored
-    (compact), or none)}; with `explain`, {"explain": where that unit stands} (nothing stored)."""
+    (compact), grouped (stored, with the excluded units' ids by reason, as the CLI prints one
+    request), or none)}; with `explain`, {"explain": where that unit stands} (nothing stored)."""
     from starlette.concurrency import run_in_threadpool
 
     data = await request.body()
