@@ -296,7 +296,10 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet,
     else:
         session.flush()
         doc = register_document(session, supplier_ids=[supplier.id])
-    snap = RegisterSnapshot.from_document(doc, on=on)
+    sdoc = doc["suppliers"][0]
+    if unit_ids is not None:  # the facts of the event's unit only: its supplier's other units are not read
+        sdoc = dict(sdoc, units=[u for u in sdoc.get("units") or [] if u["unit_id"] in unit_ids])
+    snap = RegisterSnapshot.from_document(dict(doc, suppliers=[sdoc]), on=on)
     base_event, extra = _event_base(kind, event, on, ruleset)
     if kind == "check":
         extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"), reader)
