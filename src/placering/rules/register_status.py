@@ -492,7 +492,8 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             item.proposal_id = proposal.id
     if reader is not None:
         reader.changed(item.org_nr for item in planned if item.action in ("unit_status", "agreement_status"))
-    session.flush()
+    if planned:  # nothing planned wrote nothing (most of an import's thousands of events)
+        session.flush()
     return planned
 
 
