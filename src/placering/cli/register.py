@@ -168,7 +168,10 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                      for p in result["published_without_entry_checks"]],
                     [("unit", "Unit"), ("org_nr", "Org nr"), ("status", "Status", "unit_status"),
                      ("missing", "Inträdeskontroller som inte är godkända")],
-                    title="Publicerade med --apply-status utan godkända inträdeskontroller")
+                    title="Publicerade med --apply-status utan godkända inträdeskontroller",
+                    # A first load lists thousands (14,000 of the demo generator's 20,000 units):
+                    # the first rows and the count, as the status changes above.
+                    limit=None if dry_run else TABLE_ROWS, hint="--dry-run visar alla, --json ger alla rader")
     if dry_run and result["changes"]:
         shown = result["changes"][:DRY_RUN_ROWS]
         print_table(

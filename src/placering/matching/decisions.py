@@ -29,7 +29,7 @@ import zlib
 from datetime import date
 from typing import Any, Iterable
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -38,8 +38,8 @@ from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..i18n import Joined, Label, Number, msg
 from ..storage.database import lock_row
-from ..storage.history import record, require_actor
-from ..storage.models import Decision, Decline, Placement, PlacementRequest, Review, Supplier, Unit
+from ..storage.history import entry_values, record, require_actor
+from ..storage.models import Decision, Decline, History, Placement, PlacementRequest, Review, Supplier, Unit, utcnow
 from ..text import nfc
 from ..vocabulary import Route
 from .request import PlacementRequestIn
@@ -116,10 +116,12 @@ NOT_LOOKED_UP: Any = object()  # store_request looks the request up itself
 
 
 def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
-                  stored: PlacementRequest | None = NOT_LOOKED_UP) -> tuple[PlacementRequest, bool]:
+                  stored: PlacementRequest | None = NOT_LOOKED_UP,
+                  batch: "BatchWriter | None" = None) -> tuple[PlacementRequest, bool]:
     """Store a new request, or return the stored one if identical. Returns (row, created).
     `stored`: the stored row (or None), when the caller looked it up already (a batch reads its
-    chunk's rows in one query)."""
+    chunk's rows in one query). `batch`: the new row is written with the batch's other rows
+    (`BatchWriter.flush`), and the row returned carries its values until then."""
     payload = request.payload()
     row = find_request(session, request.request_id) if stored is NOT_LOOKED_UP else stored
     if row is not None:
@@ -127,7 +129,7 @@ def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
         if changed:
             raise ValidationError(msg("request.resubmitted_different", id=request.request_id, fields=", ".join(changed)))
         return row, False
-    row = PlacementRequest(
+    values = dict(
         request_id=request.request_id,
         submitted_on=request.submitted_on,
         municipality=request.municipality,
@@ -137,8 +139,77 @@ def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
         payload=payload,
         created_by=require_actor(actor),
     )
+    if batch is not None:
+        return batch.add_request(values), True
+    row = PlacementRequest(**values)
     session.add(row)  # written with its decision (record_decision), in the chunk's flush
     return row, True
+
+
+class NewRequest:
+    """A request a batch stores (`BatchWriter`): its values, and its id once written."""
+
+    __slots__ = ("id", "request_id", "payload", "values")
+
+    def __init__(self, values: dict[str, Any]):
+        self.id: int | None = None
+        self.request_id = values["request_id"]
+        self.payload = values["payload"]
+        self.values = values
+
+
+class BatchWriter:
+    """The rows a batch of matches stores (`decide_all`: a committed chunk of requests), written
+    in a few executemany statements instead of an ORM object and a flush per row: the new
+    requests, their decisions, the history entries (`matched`, checked as `record` checks them)
+    and the reviews of the decisions that need one. The same functions decide what is written
+    (`match_request`, `store_request`, `record_decision`); only when it is written differs.
+    `flush` writes what was added, in the caller's transaction; `match_request`'s documents then
+    carry their `review_id`."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.requests: list[NewRequest] = []
+        self.decisions: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []  # (request row, values, document)
+        self.history: list[dict[str, Any]] = []
+
+    def add_request(self, values: dict[str, Any]) -> NewRequest:
+        row = NewRequest(values)
+        self.requests.append(row)
+        return row
+
+    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows (executemany, batched by the driver: insertmanyvalues); their ids in order."""
+        if not rows:
+            return []
+        result = self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        return [r[0] for r in result]
+
+    def flush(self) -> None:
+        if not (self.requests or self.decisions):
+            return
+        self.session.flush()  # anything the session holds comes first, as in one ORM flush
+        now = utcnow()
+        for row, pk in zip(self.requests, self._insert(
+                PlacementRequest.__table__, [dict(r.values, created_at=now) for r in self.requests])):
+            row.id = pk
+        ids = self._insert(Decision.__table__, [dict(values, request_id=row.id, created_at=now)
+                                                for row, values, _ in self.decisions])
+        if self.history:
+            self.session.execute(insert(History.__table__), self.history)
+        reviews = [(pk, row, values, doc) for pk, (row, values, doc) in zip(ids, self.decisions)
+                   if values["review_required"]]
+        review_ids = self._insert(Review.__table__, [
+            {"request_id": row.id, "decision_id": pk, "status": "pending", "unit_id": None, "created_at": now}
+            for pk, row, _, _ in reviews])
+        for review_id, (_pk, _row, _values, doc) in zip(review_ids, reviews):
+            doc["review_id"] = review_id
+        if reviews:
+            T = Decision.__table__
+            self.session.execute(update(T).where(T.c.id == bindparam("b_id")).values(document=bindparam("b_doc")),
+                                 [{"b_id": pk, "b_doc": dict(values["document"], review_id=review_id)}
+                                  for review_id, (pk, _row, values, _doc) in zip(review_ids, reviews)])
+        self.requests, self.decisions, self.history = [], [], []
 
 
 def declined_units(session: Session, row: PlacementRequest) -> list[str]:
@@ -233,18 +304,20 @@ def grouped_document(session: Session, row: PlacementRequest, document: dict[str
 
 
 def record_decision(session: Session, row: PlacementRequest, document: dict[str, Any], *,
-                    actor: str, first: bool = False) -> tuple[Decision, dict[str, Any]]:
+                    actor: str, first: bool = False,
+                    batch: BatchWriter | None = None) -> tuple[Decision | None, dict[str, Any]]:
     """Store a decision document under the next seq (1 when the request was stored just now:
     `first`); open a review when it needs one.
-    Returns the stored row and the document (with its seq, decided_by and review_id)."""
+    Returns the stored row and the document (with its seq, decided_by and review_id). With
+    `batch`, the decision, its history entry and its review are written by `batch.flush()`
+    (the row returned is None; the document gets its review_id then)."""
     actor = require_actor(actor)
     last = 0 if first else session.scalar(select(func.max(Decision.seq)).where(Decision.request_id == row.id)) or 0
     seq = last + 1
     document = dict(document)
     document["seq"] = seq
     document["decided_by"] = actor
-    decision = Decision(
-        request=row,
+    values = dict(
         seq=seq,
         rules_version=document["rules_version"],
         evaluated_on=date.fromisoformat(document["evaluated_on"]),
@@ -252,22 +325,27 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         document=_stored_form(document),
         created_by=actor,
     )
-    session.add(decision)  # flushed with the next write (a batch's next request), or for its review
-    record(
-        session,
+    entry = dict(
         actor=actor,
         entity_kind="request",
         entity_id=row.request_id,
         action="matched",
-        effective_on=decided_on(decision),
+        effective_on=_decided_on(values["document"], values["evaluated_on"]),
         changes={
             "seq": seq,
             "recommendations": [r["unit_id"] for r in document["recommendations"]],
             "flags": sorted({f["code"] for f in document["flags"]}),
-            "review_required": decision.review_required,
+            "review_required": values["review_required"],
         },
-        rules_version=decision.rules_version,
+        rules_version=values["rules_version"],
     )
+    if batch is not None:
+        batch.decisions.append((row, values, document))
+        batch.history.append(entry_values(**entry))
+        return None, document
+    decision = Decision(request=row, **values)
+    session.add(decision)  # flushed with the next write (a batch's next request), or for its review
+    record(session, **entry)
     if decision.review_required:
         session.flush()  # the review names the decision by its id
         review = open_review(session, row, decision)
@@ -344,8 +422,12 @@ def decided_on(decision: Decision) -> date:
     """The day a decision was made. Its `evaluated_on` is the day whose rules decided it (the
     placement's start day when that is later: issue 20 item 12); decisions stored before that
     change have only `evaluated_on`, which was then the decision day."""
-    value = (decision.document or {}).get("decided_on")
-    return date.fromisoformat(value) if value else decision.evaluated_on
+    return _decided_on(decision.document, decision.evaluated_on)
+
+
+def _decided_on(document: dict[str, Any] | None, evaluated_on: date) -> date:
+    value = (document or {}).get("decided_on")
+    return date.fromisoformat(value) if value else evaluated_on
 
 
 def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, agreement_id: str | None, *,
@@ -717,7 +799,8 @@ def open_review(session: Session, row: PlacementRequest, decision: Decision, *, 
 
 def match_request(session: Any, request: PlacementRequestIn, *, context: "MatchContext | None", actor: str | None,
                   limit: int | None = None, on: date | None = None, again: bool = False,
-                  known: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+                  known: dict[str, Any] | None = None,
+                  batch: BatchWriter | None = None) -> tuple[dict[str, Any], bool]:
     """Store the request (or find it, if identical) and its decision; returns (the stored
     decision document, whether it was decided now).
 
@@ -726,11 +809,14 @@ def match_request(session: Any, request: PlacementRequestIn, *, context: "MatchC
     decides it anew leaving out the units that declined it since. A decision that goes to
     direct procurement opens a review. `excluded` is stored compact (matching/compact.py).
     `known`: the stored rows of the caller's requests, by request id, when it read them already
-    (a batch reads a chunk's in one query); a request not in it is not stored."""
+    (a batch reads a chunk's in one query); a request not in it is not stored. `batch`: what
+    is stored is written by `batch.flush()` (a batch's chunk at once), the review_id of the
+    document returned set then."""
     from .snapshots import store_ruleset
 
     row, created = store_request(session, request, actor=actor,
-                                 stored=NOT_LOOKED_UP if known is None else known.get(request.request_id))
+                                 stored=NOT_LOOKED_UP if known is None else known.get(request.request_id),
+                                 batch=batch)
     if not created and not again:
         previous = latest_decision(session, row)
         if previous is not None and (limit is None or previous.document.get("limit_requested") == limit):
@@ -742,7 +828,7 @@ def match_request(session: Any, request: PlacementRequestIn, *, context: "MatchC
     declined = [] if created else declined_units(session, row)
     document = context.decide(request, declined=declined, limit=limit, on=on, compact=True)
     _add_unit_labels(session, document, context.unit_labels)
-    _decision, stored = record_decision(session, row, document, actor=actor, first=created)
+    _decision, stored = record_decision(session, row, document, actor=actor, first=created, batch=batch)
     return stored, True
 
 

@@ -138,7 +138,7 @@ def decide_all(engine, requests: list[Any], *, evaluator: str = "vectorized", ru
     from ..memory import freeze_long_lived
     from ..storage.database import chunks
     from .decisions import stored_requests
-    from .decisions import match_request
+    from .decisions import BatchWriter, match_request
     from .matcher import MatchContext
 
     pending = requests if again or limit is not None else _undecided(engine, requests)
@@ -154,13 +154,17 @@ def decide_all(engine, requests: list[Any], *, evaluator: str = "vectorized", ru
     for chunk in chunks(requests, commit_every):
         with transaction(engine) as session:
             rows = stored_requests(session, [r.request_id for r in chunk])  # one query, not one per request
+            # The chunk's requests, decisions, history and reviews are written together at its end.
+            writer = BatchWriter(session)
+            done = []
             for request in chunk:  # request ids are unique in a batch (read_requests refuses repeats)
-                doc, new = match_request(session, request, context=ctx, actor=actor, limit=limit, again=again,
-                                         known=rows)
-                summaries.append(summary(doc, new))
+                done.append(match_request(session, request, context=ctx, actor=actor, limit=limit, again=again,
+                                          known=rows, batch=writer))
                 if progress is not None:
                     progress()
+            writer.flush()
             session.flush()
+            summaries.extend(summary(doc, new) for doc, new in done)
         session.expunge_all()  # committed; let the documents go
     return summaries
 

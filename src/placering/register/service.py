@@ -816,7 +816,8 @@ def import_document(
     events = permit_events + [{"kind": "check", "org_nr": org_nr, "check": c} for (org_nr, _), c in check_events.items()]
     evaluator = ReferenceEvaluator(ruleset) if events else None
     # The checks' suppliers are read once for all their events (thousands in a first load).
-    reader = EventReader(session, {e["org_nr"] for e in events if e["kind"] == "check"}) if events else None
+    reader = EventReader(session, {e["org_nr"] for e in events if e["kind"] == "check"},
+                         {e["unit_id"] for e in events if e["kind"] == "permit"}) if events else None
     for event in events:
         for item in apply_register_event(session, event, actor=actor, ruleset=ruleset, evaluator=evaluator,
                                          reader=reader):

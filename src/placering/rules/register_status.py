@@ -115,32 +115,50 @@ class EventReader:
     event changed a status (`changed`), and checks are not written while the events are applied
     (the import writes every row first)."""
 
-    def __init__(self, session: Session, org_nrs: Iterable[str]):
+    def __init__(self, session: Session, org_nrs: Iterable[str], unit_ids: Iterable[str] = ()):
         self.session = session
+        session.flush()
         wanted = sorted({canonical_org_nr(o) for o in org_nrs})
-        self._suppliers: dict[str, Supplier] = {}
+        # Plain rows, not ORM objects (an import's events name thousands of suppliers and units).
+        S, U = Supplier.__table__, Unit.__table__
+        self._suppliers: dict[str, Any] = {}
         for chunk in _chunks(wanted):
-            for s in session.scalars(select(Supplier).where(Supplier.org_nr.in_(chunk))):
+            for s in session.execute(select(S.c.id, S.c.org_nr).where(S.c.org_nr.in_(chunk))):
                 self._suppliers[s.org_nr] = s
+        # The units of permit and complaint events, with their suppliers (read lazily otherwise).
+        self._unit_supplier: dict[str, Any] = {}
+        for chunk in _chunks(sorted({nfc(u) for u in unit_ids})):
+            for uid, sid, org_nr in session.execute(select(U.c.unit_id, S.c.id, S.c.org_nr).join(
+                    S, S.c.id == U.c.supplier_id).where(U.c.unit_id.in_(chunk))):
+                row = self._suppliers.get(org_nr)
+                if row is None:
+                    row = self._suppliers.setdefault(org_nr, _SupplierRow(sid, org_nr))
+                self._unit_supplier[uid] = row
         self._docs: dict[str, dict] = {}
-        self._checks: dict[tuple[int, str], list[SupplierCheck]] = {}
-        self._read(list(self._suppliers.values()), checks=True)
+        self._checks: dict[tuple[int, str], list[Any]] = {}
+        self._read([self._suppliers[o] for o in wanted if o in self._suppliers], checks=True)
 
-    def _read(self, suppliers: list[Supplier], *, checks: bool = False) -> None:
+    def _read(self, suppliers: list[Any], *, checks: bool = False) -> None:
         self.session.flush()
+        C = SupplierCheck.__table__
         for chunk in _chunks(suppliers):
             doc = register_document(self.session, supplier_ids=[s.id for s in chunk])
             self._docs.update((d["org_nr"], d) for d in doc["suppliers"])
             if checks:
-                for c in self.session.scalars(select(SupplierCheck).where(
-                        SupplierCheck.supplier_id.in_([s.id for s in chunk]))
-                        .order_by(SupplierCheck.performed_on, SupplierCheck.id)):
+                for c in self.session.execute(select(C.c.id, C.c.supplier_id, C.c.kind, C.c.result, C.c.value,
+                                                     C.c.performed_on).where(C.c.supplier_id.in_([s.id for s in chunk]))
+                                              .order_by(C.c.performed_on, C.c.id)):
                     self._checks.setdefault((c.supplier_id, c.kind), []).append(c)
 
-    def supplier(self, org_nr: str) -> Supplier | None:
+    def supplier(self, org_nr: str) -> Any:
+        """The supplier (its id and org_nr), None when there is none."""
         if org_nr not in self._suppliers:
             return None
         return self._suppliers[org_nr]
+
+    def unit_supplier(self, unit_id: str) -> Any:
+        """The supplier of a unit named by an event given to the reader (None: not read)."""
+        return self._unit_supplier.get(unit_id)
 
     def document(self, supplier: Supplier) -> dict:
         if supplier.org_nr not in self._docs:
@@ -154,6 +172,15 @@ class EventReader:
         """An event changed these suppliers' units or agreements: read them again when next asked."""
         for org_nr in org_nrs:
             self._docs.pop(org_nr, None)
+
+
+class _SupplierRow:
+    """A supplier as the reader keeps it: its id and org_nr."""
+
+    __slots__ = ("id", "org_nr")
+
+    def __init__(self, id: int, org_nr: str):
+        self.id, self.org_nr = id, org_nr
 
 
 def _chunks(items: list, size: int = 500) -> Iterable[list]:
@@ -256,17 +283,23 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet,
             raise NotFound(msg("rules.status.no_supplier", org=org_nr))
         unit_ids = None
     else:
-        unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(event["unit_id"]))).first()
-        if unit is None:
-            raise NotFound(msg("rules.status.no_unit", id=event["unit_id"]))
-        supplier = session.get(Supplier, unit.supplier_id)
-        unit_ids = {unit.unit_id}
+        uid = nfc(event["unit_id"])
+        supplier = reader.unit_supplier(uid) if reader is not None else None
+        if supplier is None:
+            unit = session.scalars(select(Unit).where(Unit.unit_id == uid)).first()
+            if unit is None:
+                raise NotFound(msg("rules.status.no_unit", id=event["unit_id"]))
+            supplier = session.get(Supplier, unit.supplier_id)
+        unit_ids = {uid}
     if reader is not None:
         doc = reader.document(supplier)
     else:
         session.flush()
         doc = register_document(session, supplier_ids=[supplier.id])
-    snap = RegisterSnapshot.from_document(doc, on=on)
+    sdoc = doc["suppliers"][0]
+    if unit_ids is not None:  # the facts of the event's unit only: its supplier's other units are not read
+        sdoc = dict(sdoc, units=[u for u in sdoc.get("units") or [] if u["unit_id"] in unit_ids])
+    snap = RegisterSnapshot.from_document(dict(doc, suppliers=[sdoc]), on=on)
     base_event, extra = _event_base(kind, event, on, ruleset)
     if kind == "check":
         extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"), reader)
@@ -459,7 +492,8 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             item.proposal_id = proposal.id
     if reader is not None:
         reader.changed(item.org_nr for item in planned if item.action in ("unit_status", "agreement_status"))
-    session.flush()
+    if planned:  # nothing planned wrote nothing (most of an import's thousands of events)
+        session.flush()
     return planned
 
 

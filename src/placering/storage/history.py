@@ -33,6 +33,49 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def entry_values(
+    *,
+    actor: str,
+    entity_kind: str,
+    entity_id: str,
+    action: str,
+    effective_on: date,
+    changes: dict[str, Any] | None = None,
+    org_nr: str | None = None,
+    unit_id: str | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+    rule_id: str | None = None,
+    rules_version: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of one history entry, checked as `record` checks them: `record` adds
+    them as one row, a batch (`matching.decisions.BatchWriter`) writes many in one executemany."""
+    changes = _jsonable(changes or {})
+    if rule_id is None:
+        found = personnummer_path(changes)
+        if found is not None:
+            raise ValidationError(Problem(msg("value.identity_number"), field=found.split(".")[0].split("[")[0]))
+    return {
+        "at": at or utcnow(),
+        "actor": require_actor(actor),
+        "entity_kind": entity_kind,
+        "entity_id": entity_id,
+        "action": action,
+        "effective_on": effective_on,
+        "changes": changes,
+        "org_nr": org_nr,
+        "unit_id": unit_id,
+        "reason": reason,
+        # A rule's note is its message, built from register fields (a permit's diary number such as
+        # 8.1-10708/2024 reads to the identity-number check like a date of birth): checked for
+        # length and characters, not as a person's free text.
+        "note": field_text(note, "note", optional=True, free=rule_id is None) if note else None,
+        "rule_id": rule_id,
+        "rules_version": rules_version,
+    }
+
+
 def record(
     session: Session,
     *,
@@ -54,28 +97,10 @@ def record(
     Every register change passes here: whatever text a change stores is in its `changes`, and no
     identity number is kept in history, whichever library function (or API, or web form) forgot to
     check its field (issue 21). A rule's own entries are built from register fields and skip it."""
-    changes = _jsonable(changes or {})
-    if rule_id is None:
-        found = personnummer_path(changes)
-        if found is not None:
-            raise ValidationError(Problem(msg("value.identity_number"), field=found.split(".")[0].split("[")[0]))
-    entry = History(
-        actor=require_actor(actor),
-        entity_kind=entity_kind,
-        entity_id=entity_id,
-        action=action,
-        effective_on=effective_on,
-        changes=changes,
-        org_nr=org_nr,
-        unit_id=unit_id,
-        reason=reason,
-        # A rule's note is its message, built from register fields (a permit's diary number such as
-        # 8.1-10708/2024 reads to the identity-number check like a date of birth): checked for
-        # length and characters, not as a person's free text.
-        note=field_text(note, "note", optional=True, free=rule_id is None) if note else None,
-        rule_id=rule_id,
-        rules_version=rules_version,
-    )
+    entry = History(**entry_values(
+        actor=actor, entity_kind=entity_kind, entity_id=entity_id, action=action, effective_on=effective_on,
+        changes=changes, org_nr=org_nr, unit_id=unit_id, reason=reason, note=note, rule_id=rule_id,
+        rules_version=rules_version))
     session.add(entry)
     return entry
 
