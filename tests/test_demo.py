@@ -333,7 +333,7 @@ def test_bench_import_prints_figures_and_reimport_changes_nothing(run):
     assert result["reimport_history_entries"] == 0 and result["round_trip_exact"] is True
     table = run("bench", "import", "--units", "60")
     assert table.exit_code == 2
-    assert "already holds 60 units" in table.stderr
+    assert "innehåller redan 60 enheter" in table.stderr
 
 
 def test_bench_import_needs_an_initialised_database(tmp_path):

@@ -446,9 +446,12 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
                   http=("GET", f"{path}/explain/{segment(explain_unit)}"))
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return
-    full = True  # a person reads the latest decision's excluded units by reason (issue 19), --json all
+    # --json: every decision whole; a person's table: the latest decision's excluded units by
+    # reason (issue 19), grouped without building each unit's explanation (issue 22)
+    as_json = wants_json(json_output)
+    full = True if as_json else "grouped"
     data = call("matching.views:request_show", request_id, show_protected=show_protected, full=full, reader=actor,
-                http=("GET", path, {"show_protected": show_protected, "compact": not full}))
+                http=("GET", path, {"show_protected": show_protected, "compact": False, "grouped": not as_json}))
     if wants_json(json_output):
         print_json(data)
         return

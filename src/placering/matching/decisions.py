@@ -732,19 +732,24 @@ def shown_payload(payload: dict[str, Any], *, show_protected: bool = False) -> d
 
 
 def request_overview(session: Session, request_id: str, *, show_protected: bool = False,
-                     full: bool = True) -> dict[str, Any]:
+                     full: bool | str = True) -> dict[str, Any]:
     """The request with every decision, decline, review and the placement (`request show`).
     `full=False` leaves each decision's `excluded` in its stored, compact form (counts per
-    code); `full=True` rebuilds every excluded unit's reasons."""
+    code); `full=True` rebuilds every excluded unit's reasons; `full="grouped"` (what a person's
+    table prints) gives the latest decision's excluded units' ids by reason and leaves the
+    earlier ones as stored, so no explanation is built."""
     row = get_request(session, request_id)
     decisions = decisions_of(session, row)
     reviews = {r.decision_id: r for r in session.scalars(select(Review).where(Review.request_id == row.id))}
     declines = session.scalars(select(Decline).where(Decline.request_id == row.id).order_by(Decline.at, Decline.id))
     placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
     out_decisions = []
-    for d in decisions:
+    for i, d in enumerate(decisions):
         doc = shown_document(session, row, stored_document(d))
-        if full:
+        if full == "grouped":
+            if i == len(decisions) - 1:
+                doc = grouped_document(session, row, doc)
+        elif full:
             doc = full_document(session, row, doc)
         review = reviews.get(d.id)
         if review is not None:

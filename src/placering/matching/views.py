@@ -265,7 +265,7 @@ def rematch(engine, request_id: str, *, actor: str | None, evaluator: str = "vec
 # --- requests --------------------------------------------------------------------------------------
 
 
-def request_show(engine, request_id: str, *, show_protected: bool = False, full: bool = True,
+def request_show(engine, request_id: str, *, show_protected: bool = False, full: bool | str = True,
                  reader: str | None = None) -> dict[str, Any]:
     """`request show R`: the request with every decision, decline, review and the placement.
     Reading a protected person's request is logged, and refused outside a time-limited grant

@@ -97,11 +97,13 @@ async def match(request: Request,
 
 
 @router.get("/{request_id}", responses=ERRORS)
-def show(request_id: RequestId, show_protected: bool = False, compact: bool = False,
+def show(request_id: RequestId, show_protected: bool = False, compact: bool = False, grouped: bool = False,
          engine: Engine = Depends(get_engine), principal: Principal = Depends(require(Action.REQUEST_READ))):
     """`placering request show R --json`: the request with every decision (whole; `compact`: as
-    stored), decline, review and the placement."""
-    return answer(principal, views.request_show, engine, request_id, show_protected=show_protected, full=not compact)
+    stored; `grouped`: as stored, the latest with its excluded units' ids by reason, as the
+    table prints it), decline, review and the placement."""
+    full = "grouped" if grouped else not compact
+    return answer(principal, views.request_show, engine, request_id, show_protected=show_protected, full=full)
 
 
 @router.get("/{request_id}/explain/{unit_id}", responses=ERRORS)
