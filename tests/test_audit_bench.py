@@ -27,7 +27,7 @@ def test_bench_audit_builds_history_and_times_paused(run):
     assert sum(g["changes"] for g in summary["summary"]) >= doc["build"]["unit_status"]
     # A second build on the same database is refused; --reuse times the one there.
     again = run("bench", "audit", "--units", "60", "--years", "2")
-    assert again.exit_code != 0 and "already holds" in again.stderr
+    assert again.exit_code != 0 and "innehåller redan" in again.stderr
     reuse = run("bench", "audit", "--reuse", "--years", "2", "--repeat", "1", "--json")
     assert reuse.exit_code == 0 and json.loads(reuse.stdout)["build"] == {}
 

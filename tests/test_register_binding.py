@@ -104,7 +104,7 @@ def test_a_stale_export_is_refused_with_its_conflicts(run, engine, tmp_path):
     assert result.stderr == (
         f"Fel: {path}, suppliers[1].units[0], fält 'status': enhet U-2 status: ändrad i registret efter "
         f"filens revision {export['revision']} (historik #{newest}, {ON}, av spink): registret har "
-        "'unpublished', filen 'published'. Exportera igen, eller importera med --skip-conflicts för att behålla "
+        "avpublicerad, filen publicerad. Exportera igen, eller importera med --skip-conflicts för att behålla "
         "registrets värde\n")
     assert snapshot(engine) == before
     # Without --apply-status the same conflict is refused too: the file is older than the decision.

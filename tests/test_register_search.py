@@ -77,7 +77,7 @@ def test_search_table_and_bad_filters(loaded):
     assert result.stdout == "Ingen leverantör eller enhet matchar 'Zyxwvu'.\n"
     result = loaded("register", "search", "Ängen", "--route", "ram")
     assert result.exit_code == 2
-    assert result.stderr == ("Fel: okänd regiform 'ram' (kända: egen_regi, ramavtal, iop, direktupphandling)\n")
+    assert result.stderr == ("Fel: okänd regiform 'ram' (kända: egen regi, ramavtal, IOP (idéburet offentligt partnerskap) eller direktupphandling)\n")
 
 
 def test_show_hides_a_protected_location_unless_asked(loaded):

@@ -20,7 +20,7 @@ def rules(*args: str):
 def test_every_rules_command_has_help():
     for cmd in ("list", "show", "lint", "test", "version", "params"):
         r = rules(cmd, "--help")
-        assert r.exit_code == 0 and "Usage:" in r.output
+        assert r.exit_code == 0 and "Användning:" in r.output
 
 
 def test_list_json_is_one_document_with_every_rule():

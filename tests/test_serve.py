@@ -104,7 +104,7 @@ def test_health_says_when_the_schema_is_not_current_or_the_database_unreachable(
     with client(db_url) as c:
         r = c.get("/api/v1/health")
         assert r.status_code == 503 and r.json()["code"] == "schema_not_current"
-        assert r.json()["message"] == "databasschemat är på revision 0009; kör 'placering init' för att uppgradera det"
+        assert r.json()["message"] == "databasschemat har revision 0009; kör 'placering init' för att uppgradera det"
     if db_url.startswith("sqlite"):
         with client(f"sqlite:///{tmp_path}/saknas/placering.db") as c:
             r = c.get("/api/v1/health")

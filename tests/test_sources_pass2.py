@@ -234,7 +234,7 @@ def test_decisions_interrupted_ended_and_their_decision_day(run, tmp_path):
     listed = {d["request_id"]: d for d in out(run("audit", "not-executed", "--as-of", "2024-05-10", "--json"))["decisions"]}
     assert set(listed) == {"R-A", "R-C"} and (listed["R-C"]["state"], listed["R-C"]["deadline"]) == ("interrupted", "2024-05-01")
     refused = run("followup", "decision", "R-B", "ended", "--on", "2024-03-02", "--reason", "needs_changed", "--by", "anna")
-    assert refused.exit_code == 4 and "beslutet bakom 'R-B' avslutades 2024-03-01" in refused.stderr
+    assert refused.exit_code == 4 and "beslutet bakom 'R-B' avslutades redan 2024-03-01" in refused.stderr
     shown = run("audit", "not-executed", "--as-of", "2024-05-10", env={"COLUMNS": "200"})
     assert "Avbrutet, inte återupptaget inom tre månader" in shown.output
     history = out(run("register", "history", "--json"))

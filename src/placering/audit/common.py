@@ -5,22 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable
-
-from sqlalchemy import select
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Iterable
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import ValidationError
 from ..i18n import msg
-from ..storage.database import chunks
-from ..storage.models import Offer, Supplier, Unit, UnitRoute
 from ..taxonomy import load_taxonomy
 from ..text import fold
 from ..vocabulary import AgreementStatus, Route, UnitStatus
 
 FIRST_YEAR = 2000  # the register's history does not reach further back
 BULK_THRESHOLD = 2000  # above this many ids, read whole tables instead of IN-lists
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# SQLAlchemy and the models are imported by the loaders that query through them: the checks and
+# the info classes serve audit/reads.py too (reads without SQLAlchemy).
 
 
 def check_year(year: int, option: str = "--year") -> int:
@@ -66,6 +67,10 @@ def check_municipality(session: Session, name: str | None, option: str = "--muni
         return None
     key = fold(name)
     if load_taxonomy().municipality(name) is None:
+        from sqlalchemy import select
+
+        from ..storage.models import Unit
+
         found = session.execute(select(Unit.id).where(Unit.municipality_key == key).limit(1)).first()
         if found is None:
             raise ValidationError(msg("option.unknown_municipality", option=option, name=name))
@@ -92,6 +97,11 @@ class UnitInfo:
 def load_units(session: Session, unit_ids: Iterable[str] | None = None, *, routes: bool = True) -> dict[str, UnitInfo]:
     """Attributes of the given units (all units when None), in a few queries; `routes=False`
     skips routes and agreements when the caller does not need them."""
+    from sqlalchemy import select
+
+    from ..storage.database import chunks
+    from ..storage.models import Offer, Supplier, Unit, UnitRoute
+
     out: dict[str, UnitInfo] = {}
     pk: dict[int, UnitInfo] = {}
     wanted = None if unit_ids is None else set(unit_ids)
@@ -152,6 +162,11 @@ class AgreementInfo:
 
 
 def load_agreements(session: Session, agreement_ids: Iterable[str] | None = None) -> dict[str, AgreementInfo]:
+    from sqlalchemy import select
+
+    from ..storage.database import chunks
+    from ..storage.models import Supplier, Unit, UnitRoute
+
     out: dict[str, AgreementInfo] = {}
     stmt = (
         select(

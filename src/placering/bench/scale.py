@@ -401,7 +401,7 @@ def comparison(result: dict[str, Any]) -> list[dict[str, Any]]:
               "20,000 units need the defaults).")
 @click.option("--engine", type=click.Choice(ENGINES), default="vectorized", show_default=True,
               help="Evaluator the match processes use.")
-@click.option("--pg", "pg_url", envvar="PLACERING_BENCH_PG_URL",
+@click.option("--pg", "pg_url", metavar="URL", envvar="PLACERING_BENCH_PG_URL",
               help="PostgreSQL server URL (the login creates and drops a database per size); "
               "or PLACERING_BENCH_PG_URL. Without it only SQLite is measured.")
 @click.option("--databases", type=click.Choice(["both", "sqlite", "postgresql"]), default="both", show_default=True,

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from ...deps import get_engine
+from ....i18n import msg
 from ...errors import body
 
 router = APIRouter(tags=["health"])
@@ -33,11 +34,10 @@ def _check(engine: Engine) -> tuple[int, dict]:
     except DatabaseError as exc:
         return 503, body("database_unavailable", str(exc), database="unreachable", expected_revision=expected)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database is "unreachable"
-        return 503, body("database_unavailable", f"cannot open the database: {type(exc).__name__}",
+        return 503, body("database_unavailable", msg("storage.cannot_open", reason=type(exc).__name__),
                          database="unreachable", expected_revision=expected)
     if current != expected:
-        return 503, body("schema_not_current", f"the database schema is at revision {current}; run "
-                         "'placering init' to upgrade it", database="reachable", schema_revision=current,
+        return 503, body("schema_not_current", msg("storage.old_schema", revision=current), database="reachable", schema_revision=current,
                          expected_revision=expected)
     return 200, {"status": "ok", "database": "reachable", "schema_revision": current,
                  "expected_revision": expected, "version": __version__}
