@@ -132,9 +132,9 @@ def snapshot(engine) -> dict[str, list]:
 
 
 def said(message: str) -> str:
-    """What stderr holds when a command refuses with the library's `message`: the Swedish a
-    person reads (registry/messages.yaml), after 'Fel: '. tests/test_messages.py pins the Swedish
-    of the messages people meet most."""
+    """What stderr holds when a command refuses with `message` (a Message from the catalogue, or
+    the Swedish written out), after 'Fel: '. tests/test_messages.py pins the Swedish of the
+    messages people meet most."""
     from placering.cli.messages import swedish
 
     return f"Fel: {swedish(message)}\n"

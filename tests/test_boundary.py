@@ -48,8 +48,8 @@ def raw_price(text: str) -> str:
 
 def test_infinite_price_in_json_is_refused(run, engine, tmp_path):
     load(run, tmp_path)
-    for price, message in [("1e400", "1e400 is too large a number"), ("Infinity", "Infinity is not a number in JSON"),
-                           ("-Infinity", "-Infinity is not a number in JSON"), ("NaN", "NaN is not a number in JSON")]:
+    for price, message in [("1e400", "1e400 är ett för stort tal"), ("Infinity", "Infinity är inget tal i JSON"),
+                           ("-Infinity", "-Infinity är inget tal i JSON"), ("NaN", "NaN är inget tal i JSON")]:
         path = write_text(tmp_path, raw_price(price), "inf.json")
         refused(run, engine, "register", "import", path, "--by", "anna", message=f"{path}:1: {message}")
     export = run("register", "export", "--json")
@@ -69,12 +69,12 @@ def test_infinite_price_in_csv_is_refused(run, engine, tmp_path):
         writer.writerows(rows)
         path = write_text(tmp_path, buf.getvalue(), "inf.csv")
         refused(run, engine, "register", "import", path, "--by", "anna",
-                message=f"{path}:{priced + 2}, field 'daily_price': Input should be a finite number")
+                message=f"{path}:{priced + 2}, fält 'daily_price': värdet ska vara ett ändligt tal")
 
 
 def test_infinite_or_huge_max_daily_price_in_a_request_is_refused(run, engine, tmp_path):
     load_register(run, tmp_path, unit("U-1"))
-    for text, message in [("Infinity", "Infinity is not a number in JSON"), ("1e400", "1e400 är ett för stort tal"),
+    for text, message in [("Infinity", "Infinity är inget tal i JSON"), ("1e400", "1e400 är ett för stort tal"),
                           ("1e300", "fält 'max_daily_price': 1e+300 ligger utanför det tillåtna")]:
         body = json.dumps(request(max_daily_price=4242.5)).replace("4242.5", text)
         path = write_text(tmp_path, body, "R-1.json")
@@ -87,7 +87,7 @@ def test_places_beyond_the_integer_column_are_refused_on_both_databases(run, eng
         doc = sample_document()
         doc["suppliers"][0]["units"][0]["places"] = 4242
         path = write_text(tmp_path, json.dumps(doc).replace("4242", places, 1), "places.json")
-        message = ("field 'places': Input should be less than or equal to 2147483647" if len(places) <= 19
+        message = ("fält 'places': värdet ska vara högst 2147483647" if len(places) <= 19
                    else "är ett för stort tal")
         refused(run, engine, "register", "import", path, "--by", "anna", message=message)
 
@@ -142,11 +142,11 @@ def test_deep_nesting_is_refused_in_import_and_match(run, engine, tmp_path):
     load(run, tmp_path)
     deep = "[" * 100_000
     refused(run, engine, "register", "import", write_text(tmp_path, deep, "deep.json"), "--by", "a",
-            message="nested more than 32 levels deep")
+            message="nästlad mer än 32 nivåer")
     refused(run, engine, "match", write_text(tmp_path, '{"a": ' + deep, "deep-request.json"), "--by", "a",
-            message="nested more than 32 levels deep")
+            message="nästlad mer än 32 nivåer")
     refused(run, engine, "match", write_text(tmp_path, deep + "\n" + deep + "\n", "deep.jsonl"), "--by", "a",
-            message="deep.jsonl:2: nested more than 32 levels deep")
+            message="deep.jsonl:2: nästlad mer än 32 nivåer")
 
 
 def test_duplicate_keys_are_refused(run, engine, tmp_path):
@@ -162,14 +162,14 @@ def test_duplicate_keys_are_refused(run, engine, tmp_path):
 
 def test_bad_characters_in_a_name_are_refused_alike_on_both_databases(run, engine, tmp_path):
     load(run, tmp_path)
-    for bad, message in [("\\ud800", "a lone surrogate (U+D800) is not text"), ("\\u0000", "contains NUL"),
-                         ("\\u001b[2J", "contains a control character (U+001B)")]:
+    for bad, message in [("\\ud800", "ett ensamt surrogattecken (U+D800) är ingen text"), ("\\u0000", "innehåller NUL"),
+                         ("\\u001b[2J", "innehåller ett styrtecken (U+001B)")]:
         doc = sample_document()
         doc["suppliers"][0]["units"][0]["name"] = "Ängen XYZ"
         body = json.dumps(doc, ensure_ascii=False).replace("XYZ", bad, 1)
         path = write_text(tmp_path, body, "chars.json")
         refused(run, engine, "register", "import", path, "--by", "a",
-                message=f"{path}, suppliers[0].units[0], field 'name': {message}")
+                message=f"{path}, suppliers[0].units[0], fält 'name': {message}")
 
 
 def test_bad_characters_in_csv_and_arguments_are_refused(run, engine, tmp_path):
@@ -179,9 +179,9 @@ def test_bad_characters_in_csv_and_arguments_are_refused(run, engine, tmp_path):
     lines[1] = lines[1].replace("Ängen", "Äng\x00en", 1)
     path = write_text(tmp_path, "\n".join(lines) + "\n", "nul.csv")
     refused(run, engine, "register", "import", path, "--by", "a", message=f"{path}:2")
-    refused(run, engine, "register", "status", "U-1001", "watch", "--by", "k\x00", message="contains NUL")
+    refused(run, engine, "register", "status", "U-1001", "watch", "--by", "k\x00", message="innehåller NUL")
     refused(run, engine, "register", "status", "U-1001\udcff", "watch", "--by", "k",
-            message="a lone surrogate (U+DCFF) is not text")
+            message="ett ensamt surrogattecken (U+DCFF) är ingen text")
 
 
 def test_too_long_text_is_refused(run, engine, tmp_path):
@@ -189,7 +189,7 @@ def test_too_long_text_is_refused(run, engine, tmp_path):
     doc = sample_document()
     doc["suppliers"][0]["units"][0]["name"] = "Å" * 201
     refused(run, engine, "register", "import", write_json(tmp_path, doc, "long.json"), "--by", "a",
-            message="field 'name': is 201 characters long; at most 200")
+            message="fält 'name': är 201 tecken lång; högst 200")
     refused(run, engine, "register", "status", "U-1001", "watch", "--note", "x" * 2001, "--by", "k",
             message="är 2001 tecken lång; högst 2000")
 

@@ -1,7 +1,7 @@
-"""Swedish for people (issue 11, item 2): what a person reads when a command refuses, and the
-sentences write commands print. The library's messages are English (for programs, logs and the
-library's own tests); the CLI prints them in Swedish through registry/messages.yaml. These are
-the messages people meet most, written out in the Swedish they read."""
+"""Swedish for people (issue 11, item 2; issue 19): what a person reads when a command refuses,
+and the sentences write commands print. The library raises messages by id; the CLI says them
+from the gettext catalogue (str() of one is its English, for programs and logs). These are the
+messages people meet most, written out in the Swedish they read."""
 
 from __future__ import annotations
 
@@ -86,24 +86,20 @@ def test_history_reads_as_swedish_and_csv_keeps_codes(loaded):
     assert "status: published → watch" in csv_text
 
 
-def test_every_message_in_the_catalogue_is_well_formed():
-    """Each pattern compiles, and every {field} of its Swedish names a group of its pattern."""
-    from placering.cli.messages import _catalogue
+def test_text_without_an_id_passes_unchanged_and_messages_are_said_from_the_catalogue():
+    """Nothing is translated by matching English: a text without an id (a person's note) is shown
+    as it is; a Message is said from the gettext catalogue, labels lower-case inside a sentence."""
+    from placering.i18n import Label, msg
 
-    messages, phrases, nouns = _catalogue()
-    assert len(messages) > 80 and phrases
-    for pattern, template in messages:
-        for name, kind in re.findall(r"\{(\w+)(?:\|(\w+))?\}", template):
-            assert name in pattern.groupindex, (pattern.pattern, name)
-            assert kind in ("", "noun", "noun_", "unknown", "free") or kind in _label_kinds(), (pattern.pattern, kind)
-
-
-def _label_kinds() -> set[str]:
-    from placering.labels import catalogue
-
-    return set(catalogue())
+    assert swedish("unit U-1 is already removed") == "unit U-1 is already removed"
+    assert swedish(msg("import.why.created")) == "ny i registret"
+    assert str(msg("import.why.created")) == "created"
+    said = swedish(msg("rules.record.rule", id="ELIG-X"))
+    assert said == "regel ELIG-X"
+    assert label("removed", "unit_status").lower() in swedish(msg("value.not_finite", value=Label("removed", "unit_status")))
 
 
-def test_unknown_messages_pass_unchanged_and_labels_read_inside_a_sentence():
-    assert swedish("something nobody wrote a translation for") == "something nobody wrote a translation for"
-    assert swedish("unit U-1 is already removed") == f"enheten U-1 har redan status {label('removed', 'unit_status').lower()}"
+def test_the_english_text_catalogue_is_gone():
+    from placering.paths import registry_dir
+
+    assert not (registry_dir() / "messages.yaml").exists()

@@ -199,6 +199,9 @@ def test_dry_run_shows_changes_and_writes_nothing(run, engine, tmp_path):
     assert "platser: 8 → 9" in result.stdout
     # Without --apply-status the register's status is kept, and the dry run says so.
     assert "status: Publicerad → Bevakning" not in result.stdout and "Behållet som registret beslutat" in result.stdout
+    # why it was kept, from the catalogue (issue 19: no English in the table)
+    assert "beslutat i registret; --apply-status tar filens" in " ".join(result.stdout.split())
+    assert "decided in the register" not in result.stdout
     applied = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--dry-run", "--apply-status",
                   env={"COLUMNS": "200"})
     assert applied.exit_code == 0, applied.output
@@ -257,91 +260,91 @@ def _unit(doc, s=0, u=0):
 
 BAD_INPUTS = [
     ("luhn", lambda d: d["suppliers"][0].update(org_nr="556677-8898"),
-     "suppliers[0], field 'org_nr': organisation number '556677-8898' fails the check digit (Luhn)"),
+     "suppliers[0], fält 'org_nr': organisationsnumret '556677-8898' har fel kontrollsiffra (Luhn)"),
     ("org_nr_form", lambda d: d["suppliers"][0].update(org_nr="55667-78899"),
-     "suppliers[0], field 'org_nr': '55667-78899' is not an organisation number (NNNNNN-NNNN or ten digits)"),
+     "suppliers[0], fält 'org_nr': '55667-78899' är inget organisationsnummer (NNNNNN-NNNN eller tio siffror)"),
     ("legal_form", lambda d: d["suppliers"][0].update(legal_form="ab"),
-     "suppliers[0], field 'legal_form': unknown legal form 'ab' (known: aktiebolag, ekonomisk_forening, "
+     "suppliers[0], fält 'legal_form': okänd juridisk form 'ab' (kända: aktiebolag, ekonomisk_forening, "
      "ideell_forening, stiftelse, enskild_firma, kommun, region, stat)"),
     ("insats", lambda d: _unit(d)["offers"][0].update(insats="hvb"),
-     "suppliers[0].units[0].offers[0], field 'insats': unknown insats 'hvb' (known: socialt_boende, nodbistand, "
+     "suppliers[0].units[0].offers[0], fält 'insats': okänd insats 'hvb' (kända: socialt_boende, nodbistand, "
      "behandling_vuxen, skyddat_boende, bostad_forst, hvb_barn_unga, stodboende, familjehem, "
      "oppenvard_barn_unga, korttidsvistelse, korttidsboende)"),
     ("subcategory", lambda d: _unit(d)["offers"][0].update(subcategories=["akut", "jourhem"]),
-     "suppliers[0].units[0].offers[0], field 'subcategories': okänd delkategori 'jourhem' av insatsen "
+     "suppliers[0].units[0].offers[0], fält 'subcategories': okänd delkategori 'jourhem' av insatsen "
      "HVB barn och unga (kända: akut, behandling, utredning, med_familj, ensamplacerad)"),
     ("route_code", lambda d: _unit(d)["routes"][1].update(route="direkt"),
-     "suppliers[0].units[0].routes[1], field 'route': unknown route 'direkt' (known: egen_regi, ramavtal, iop, "
+     "suppliers[0].units[0].routes[1], fält 'route': okänd regiform 'direkt' (kända: egen_regi, ramavtal, iop, "
      "direktupphandling)"),
     ("route_for_insats", lambda d: _unit(d)["routes"][1].update(route="iop"),
-     "suppliers[0].units[0].routes[1], field 'route': regiformen IOP (idéburet offentligt "
+     "suppliers[0].units[0].routes[1], fält 'route': regiformen IOP (idéburet offentligt "
      "partnerskap) används inte för insatsen HVB barn och unga (taxonomin tillåter: egen regi, ramavtal, direktupphandling)"),
     ("route_not_offered", lambda d: _unit(d)["routes"][1].update(insats="stodboende"),
-     "suppliers[0].units[0].routes[1], field 'insats': regiform för insatsen stödboende, som enheten inte "
+     "suppliers[0].units[0].routes[1], fält 'insats': regiform för insatsen stödboende, som enheten inte "
      "erbjuder (den erbjuder: HVB barn och unga)"),
     ("ages", lambda d: _unit(d).update(age_min=18),
-     "suppliers[0].units[0], field 'age_min': age_min 18 är högre än age_max 17"),
+     "suppliers[0].units[0], fält 'age_min': age_min 18 är högre än age_max 17"),
     ("free_places", lambda d: _unit(d).update(free_places=9),
-     "suppliers[0].units[0], field 'free_places': free_places 9 är fler än places 8"),
+     "suppliers[0].units[0], fält 'free_places': free_places 9 är fler än places 8"),
     ("negative_places", lambda d: _unit(d).update(places=-1),
-     "suppliers[0].units[0], field 'places': Input should be greater than or equal to 0"),
+     "suppliers[0].units[0], fält 'places': värdet ska vara minst 0"),
     ("date", lambda d: _unit(d)["routes"][0].update(valid_to="2026-02-30"),
-     "suppliers[0].units[0].routes[0], field 'valid_to': '2026-02-30' är inget datum i kalendern"),
+     "suppliers[0].units[0].routes[0], fält 'valid_to': '2026-02-30' är inget datum i kalendern"),
     ("validity", lambda d: _unit(d)["routes"][1].update(valid_from="2025-01-01", valid_to="2024-01-01"),
-     "suppliers[0].units[0].routes[1], field 'valid_from': valid_from 2025-01-01 är efter valid_to 2024-01-01"),
+     "suppliers[0].units[0].routes[1], fält 'valid_from': valid_from 2025-01-01 är efter valid_to 2024-01-01"),
     ("daily_price", lambda d: _unit(d)["routes"][1].pop("daily_price"),
-     "suppliers[0].units[0].routes[1], field 'daily_price': daily_price krävs för regiformen "
+     "suppliers[0].units[0].routes[1], fält 'daily_price': daily_price krävs för regiformen "
      "direktupphandling (bara egen regi och IOP får utelämna det)"),
     ("agreement_id", lambda d: [_unit(d)["routes"][0].pop("agreement_id"), _unit(d, 0, 1)["routes"].pop(0)],
-     "suppliers[0].units[0].routes[0], field 'agreement_id': agreement_id krävs för ett ramavtal"),
+     "suppliers[0].units[0].routes[0], fält 'agreement_id': agreement_id krävs för ett ramavtal"),
     ("duplicate_unit", lambda d: _unit(d, 1, 1).update(unit_id="U-1001"),
-     "suppliers[1].units[1], field 'unit_id': enhets-id U-1001 finns redan i suppliers[0].units[0]"),
+     "suppliers[1].units[1], fält 'unit_id': enhets-id U-1001 finns redan i suppliers[0].units[0]"),
     ("agreement_terms", lambda d: _unit(d, 0, 1)["routes"][0].update(valid_to="2027-04-30"),
-     "suppliers[0].units[1].routes[0], field 'valid_to': avtalet RA-HVB-22-07 hos enheten U-1002 skiljer sig "
+     "suppliers[0].units[1].routes[0], fält 'valid_to': avtalet RA-HVB-22-07 hos enheten U-1002 skiljer sig "
      "från regiformen hos enheten U-1001 (suppliers[0].units[0].routes[0]) i valid_to (ett avtals regiformer ska "
      "stämma överens i insats, route, valid_from, valid_to, buyers)"),
     ("agreement_status_one_supplier", lambda d: _unit(d, 0, 1)["routes"][0].update(status="order_stop"),
-     "suppliers[0].units[1].routes[0], field 'status': avtalet RA-HVB-22-07 hos enheten U-1002 har status "
+     "suppliers[0].units[1].routes[0], fält 'status': avtalet RA-HVB-22-07 hos enheten U-1002 har status "
      "beställningsstopp, men aktivt hos enheten U-1001 (suppliers[0].units[0].routes[0]) hos samma leverantör (en "
      "leverantörs deltagande har en status)"),
     ("removed_without_reason", lambda d: _unit(d, 1, 1).pop("removal_reason"),
-     "suppliers[1].units[1], field 'removal_reason': en borttagen enhet behöver en orsakskod i removal_reason (kända: "
+     "suppliers[1].units[1], fält 'removal_reason': en borttagen enhet behöver en orsakskod i removal_reason (kända: "
      "osannolik_anvandning, avvecklad, ekonomiska_brister, ivo, rekommendationsstopp, fortida_upphorande, "
      "avradan_annan_myndighet)"),
     ("removed_without_note", lambda d: _unit(d, 1, 1).pop("status_note"),
-     "suppliers[1].units[1], field 'status_note': en borttagen enhet behöver en status_note: den "
+     "suppliers[1].units[1], fält 'status_note': en borttagen enhet behöver en status_note: den "
      "samlade bedömningen"),
     ("reason_not_removed", lambda d: _unit(d).update(removal_reason="ivo"),
-     "suppliers[0].units[0], field 'removal_reason': removal_reason anges bara för en borttagen enhet "
+     "suppliers[0].units[0], fält 'removal_reason': removal_reason anges bara för en borttagen enhet "
      "(status är publicerad)"),
     ("recommendation_stop", lambda d: _unit(d, 1, 0).update(status="recommendation_stop"),
-     "suppliers[1].units[0], field 'status': rekommendationsstopp gäller bara en enhet som används "
+     "suppliers[1].units[0], fält 'status': rekommendationsstopp gäller bara en enhet som används "
      "genom direktupphandling (den har ingen direktupphandling)"),
     ("order_stop_not_framework", lambda d: _unit(d)["routes"][1].update(status="order_stop"),
-     "suppliers[0].units[0].routes[1], field 'status': status beställningsstopp gäller bara ramavtal, "
+     "suppliers[0].units[0].routes[1], fält 'status': status beställningsstopp gäller bara ramavtal, "
      "inte regiformen direktupphandling"),
     ("unit_status", lambda d: _unit(d).update(status="paused"),
-     "suppliers[0].units[0], field 'status': unknown unit status 'paused' (known: pending_entry, "
+     "suppliers[0].units[0], fält 'status': okänd enhetsstatus 'paused' (kända: pending_entry, "
      "published, watch, unpublished, recommendation_stop, removed)"),
     ("gender", lambda d: _unit(d).update(genders=["female", "x"]),
-     "suppliers[0].units[0], field 'genders': unknown gender 'x' (known: female, male)"),
+     "suppliers[0].units[0], fält 'genders': okänt kön 'x' (kända: female, male)"),
     ("target_group", lambda d: _unit(d)["permits"][0].update(target_groups=["drogs"]),
-     "suppliers[0].units[0].permits[0], field 'target_groups': unknown target group 'drogs' (known: missbruk, "
+     "suppliers[0].units[0].permits[0], fält 'target_groups': okänd målgrupp 'drogs' (kända: missbruk, "
      "kriminalitet, psykisk_ohalsa, npf, vald, heder, hemloshet, fysisk_funktionsnedsattning, "
      "psykisk_funktionsnedsattning, ensamkommande, foralder_med_barn)"),
     ("permit_status", lambda d: _unit(d)["permits"][0].update(status="withdrawn"),
-     "suppliers[0].units[0].permits[0], field 'status': unknown permit status 'withdrawn' (known: active, "
+     "suppliers[0].units[0].permits[0], fält 'status': okänd tillståndsstatus 'withdrawn' (kända: active, "
      "notified, revoked, banned, expired)"),
     ("check_result", lambda d: d["suppliers"][0]["checks"][0].update(result="ok"),
-     "suppliers[0].checks[0], field 'result': unknown check result 'ok' (known: pass, fail, unavailable)"),
+     "suppliers[0].checks[0], fält 'result': okänt kontrollresultat 'ok' (kända: pass, fail, unavailable)"),
     ("credit_rating_range", lambda d: d["suppliers"][0]["checks"][0].update(kind="credit_rating", value=140),
-     "suppliers[0].checks[0], field 'value': ett kreditbetyg är ett värde från 0 till 100, inte 140"),
+     "suppliers[0].checks[0], fält 'value': ett kreditbetyg är ett värde från 0 till 100, inte 140"),
     ("unknown_field", lambda d: _unit(d).update(adress="Storgatan 1"),
-     "suppliers[0].units[0], field 'adress': okänt fält (ingår inte i placering-register/1)"),
+     "suppliers[0].units[0], fält 'adress': okänt fält (ingår inte i placering-register/1)"),
     ("missing_field", lambda d: _unit(d).pop("places"),
-     "suppliers[0].units[0], field 'places': obligatoriskt fält saknas"),
+     "suppliers[0].units[0], fält 'places': obligatoriskt fält saknas"),
     ("format", lambda d: d.update(format="placering-register/2"),
-     "field 'format': format ska vara 'placering-register/1' (filen har 'placering-register/2')"),
+     "fält 'format': format ska vara 'placering-register/1' (filen har 'placering-register/2')"),
 ]
 
 
@@ -369,7 +372,7 @@ def test_every_problem_is_reported_not_only_the_first(run, engine, tmp_path):
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert lines[0] == f"Fel: {path}, suppliers[0].units[0], fält 'age_min': age_min 18 är högre än age_max 17"
-    assert swedish(f"{path}, suppliers[1], field 'org_nr': organisation number '212000-1356' fails the check digit "
+    assert swedish(f"{path}, suppliers[1], fält 'org_nr': organisationsnumret '212000-1356' har fel kontrollsiffra "
                    "(Luhn)") in lines
     assert f"{path}, suppliers[2].units[0], fält 'genders': okänt kön 'x' (kända: female, male)" in lines
     assert snapshot(engine) == before
@@ -399,7 +402,7 @@ def test_json_with_bom_is_read_and_latin1_json_is_rejected(run, engine, tmp_path
     assert result.exit_code == 2
     offset = data.index("å".encode("latin-1"))
     line = data.count(b"\n", 0, offset) + 1
-    assert result.stderr == said(f"{latin1}:{line}: not UTF-8 text (byte 0xE5 at offset {offset}); JSON must be UTF-8")
+    assert result.stderr == said(f"{latin1}:{line}: inte UTF-8-text (byte 0xE5 vid position {offset}); JSON ska vara UTF-8")
     assert snapshot(engine) == before
 
 
@@ -422,7 +425,7 @@ def test_import_agreement_must_agree_with_register_units_outside_the_file(run, e
     result = run("register", "import", path, "--by", "bo")
     assert result.exit_code == 2
     assert result.stderr == said(
-        f"{path}, suppliers[0].units[0].routes[0], field 'buyers': avtalet RA-HVB-22-07 hos enheten U-1001 "
+        f"{path}, suppliers[0].units[0].routes[0], fält 'buyers': avtalet RA-HVB-22-07 hos enheten U-1001 "
         "skiljer sig från regiformen hos enheten U-1002 i registret i köpande kommuner (ett avtals regiformer ska "
         "stämma överens; ändra avtalets status med 'placering register agreement')")
     assert snapshot(engine) == before

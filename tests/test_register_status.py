@@ -22,7 +22,7 @@ def rejected(run, engine, *args, code: int, message: str) -> None:
     before = snapshot(engine)
     result = run(*args)
     assert result.exit_code == code, result.output
-    assert result.stderr == said(message)  # the library's message, in Swedish (registry/messages.yaml)
+    assert result.stderr == said(message)  # the message as a person reads it
     assert "Traceback" not in result.output
     assert snapshot(engine) == before
 

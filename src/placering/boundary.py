@@ -266,8 +266,7 @@ def is_identity_number(digits: str, *, checksum_wrong_too: bool = True) -> bool:
     return True
 
 
-IDENTITY_NUMBER_MESSAGE = ("looks like a personal identity number (personnummer or samordningsnummer); "
-                           "write no identity numbers in the register or requests")
+IDENTITY_NUMBER_MESSAGE = msg("value.identity_number")
 
 
 def personnummer_path(value: Any, path: str = "") -> str | None:
@@ -537,7 +536,14 @@ class TextParam(click.ParamType):
         try:
             return clean_text(value, kind=self.kind, free=self.free, empty_ok=self.empty_ok)
         except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(_said(exc), param, ctx)
+
+
+def _said(exc: Exception) -> str:
+    """A refusal of ours (a ValueError carrying its Message) in the people's language."""
+    from .i18n import reason, said
+
+    return said(reason(exc))
 
 
 class WholeParam(click.ParamType):
@@ -561,7 +567,7 @@ class WholeParam(click.ParamType):
         try:
             return whole(number, lo=self.lo, hi=self.hi)
         except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(_said(exc), param, ctx)
 
 
 ACTOR_OR_EMPTY = TextParam("actor", empty_ok=True)  # empty: require_actor says what is missing

@@ -50,17 +50,10 @@ class Problem:
 
 
 def _said(value, lang: str) -> str:
-    """A Message from the catalogue; text not yet converted to a message id through the English-
-    text catalogue registry/messages.yaml (for a person, not for English)."""
-    from .i18n import Message
-
-    if isinstance(value, Message):
+    """A Message (or anything said in words) from the catalogue; any other text as it is."""
+    if hasattr(value, "render") and not isinstance(value, (str, type)):
         return value.render(lang)
-    if lang == "en":
-        return str(value)
-    from .cli.messages import swedish  # transitional: goes when messages.yaml is empty
-
-    return swedish(str(value))
+    return str(value)
 
 
 class Problems:
@@ -89,7 +82,7 @@ class PlaceringError(Exception):
     def __init__(self, *args):
         from .i18n import English, Message
 
-        if args and isinstance(args[0], English):  # a text not yet converted: said by registry/messages.yaml
+        if args and isinstance(args[0], English):  # a text without an id (an exception's own words)
             args = (str(args[0]), *args[1:])
         if args and isinstance(args[0], Message):
             self.message = args[0]

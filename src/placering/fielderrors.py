@@ -59,21 +59,22 @@ def message_of(err: dict[str, Any], overrides: dict[str, Message] | None = None)
     some types the caller's way (an unknown field of a request: no names or identity numbers).
 
     A validator of ours that raised with a Message (a PlaceringError) or an English text (a
-    ValueError not yet converted: registry/messages.yaml says it) keeps its own words."""
+    ValueError's own text) keeps its own words."""
     kind = err.get("type") or "other"
     if overrides and kind in overrides:
         return overrides[kind]
     ctx = err.get("ctx") or {}
     if kind in ("value_error", "assertion_error"):
         error = ctx.get("error")
-        if error is not None:  # its Message, or its English said through registry/messages.yaml
+        if error is not None:  # its Message, or its own text
             from .i18n import reason
 
             return reason(error)
         return re.sub(r"^(Value|Assertion) error, ", "", str(err.get("msg", "")))
     if kind not in TYPES:
-        if kind in CUSTOM:  # our own PydanticCustomError: its message is ours
-            return str(err.get("msg", ""))
+        if kind in CUSTOM:  # our own PydanticCustomError: its Message (ctx 'said'), else its text
+            said = ctx.get("said")
+            return said if hasattr(said, "render") else str(err.get("msg", ""))
         kind = "other"
     params: dict[str, Any] = {}
     for name in _PARAMS:

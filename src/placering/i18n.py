@@ -8,8 +8,9 @@ locale asks for English: PLACERING_LANG, else LANGUAGE, else LC_MESSAGES startin
 (LANG is left alone: a machine set up in English still shows Swedish to its Swedish users).
 
 `str(message)` is the English text (for logs, programs and the library's tests); a message id
-the catalogues do not know shows the id and its parameters, never nothing. Messages not yet
-converted keep the English-text catalogue registry/messages.yaml (cli/messages.py).
+the catalogues do not know shows the id and its parameters, never nothing. There is no other
+catalogue: the English-text one (registry/messages.yaml) is gone; a text without an id (an
+exception of another library, a person's note) is shown as it is.
 """
 
 from __future__ import annotations
@@ -252,17 +253,13 @@ class Number:
 
 @dataclass(frozen=True)
 class English:
-    """A text not yet converted to a message id: said in Swedish through the English-text
-    catalogue registry/messages.yaml (cli/messages.py) until its raiser gives an id."""
+    """A text without a message id (what another library's exception says, e.g. the operating
+    system's): shown as it is in every language."""
 
     text: str
 
     def render(self, lang: str | None = None) -> str:
-        if (lang or language()) != "sv":
-            return self.text
-        from .cli.messages import swedish
-
-        return swedish(self.text)
+        return self.text
 
     def __str__(self) -> str:
         return self.text
@@ -280,7 +277,7 @@ def known_id(message_id: str) -> bool:
 
 def reason(exc: BaseException) -> "Message | English | Any":
     """What an exception says, as a message or message parameter: the Message (or anything said
-    in words) it carries, else its text (said through registry/messages.yaml for now)."""
+    in words) it carries, else its text as it is."""
     message = getattr(exc, "message", None)
     if message is not None and hasattr(message, "render"):
         return message

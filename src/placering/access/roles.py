@@ -36,6 +36,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from ..errors import NotPermitted
+from ..i18n import msg
 
 
 class Role(StrEnum):
@@ -303,9 +304,7 @@ def require_installer(conn: Connection) -> None:
         f"EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{OWNER}') AND pg_has_role(current_user, '{OWNER}', 'MEMBER')"
     )).one()
     if not (superuser or owner):
-        raise InstallerRequired(
-            f"'placering init' changes the schema, the privileges and the policies: run it as the installation "
-            f"account (a superuser, or a member of {OWNER}), not as the login '{login}'")
+        raise InstallerRequired(msg("access.init_needs_installer", owner=OWNER, login=login))
 
 
 def _ident(name: str) -> str:

@@ -44,16 +44,11 @@ class CliError(click.ClickException):
         self.said = message if hasattr(message, "render") else None  # a message with an id
 
     def show(self, file=None) -> None:
-        from ..i18n import language, text as said
-        from .messages import swedish
+        from ..i18n import text as said
 
-        # Swedish for people: a message with an id from the gettext catalogue (placering.i18n),
-        # the others through registry/messages.yaml; English when the locale asks for it.
-        english = language() == "en"
-        if self.said is not None:
-            text = self.said.render()
-        else:
-            text = self.format_message() if self.in_swedish or english else swedish(self.format_message())
+        # a message with an id from the gettext catalogue (placering.i18n): Swedish for people,
+        # English when the locale asks for it; a text without an id as it is
+        text = self.said.render() if self.said is not None else self.format_message()
         click.echo(f"{said('error.prefix')}: {safe(text)}", err=True)
 
 
@@ -192,7 +187,7 @@ def _show_usage_error(exc: click.UsageError) -> None:
             hint = tr("Try '{command} {option}' for help.").format(
                 command=ctx.command_path, option=ctx.help_option_names[0]) + "\n"
         click.echo(f"{ctx.get_usage()}\n{hint}", err=True)
-    # click's words come from the catalogue (cli/helptext.py); messages.yaml says what is left
+    # click's words come from the catalogue (cli/helptext.py)
     if ctx is not None:  # the parameter named in the message with its metavar in Swedish (ENHET)
         from .helptext import translated
 
@@ -200,7 +195,6 @@ def _show_usage_error(exc: click.UsageError) -> None:
             message = exc.format_message()
     else:
         message = exc.format_message()
-    message = message if language() == "en" else swedish(message)
     click.echo(f"{said('error.prefix')}: {safe(message)}", err=True)
 
 
@@ -256,8 +250,7 @@ class PlaceringGroup(Translated, click.Group):
 
             for note in getattr(exc, "notes", None) or []:  # what a person should know with the refusal
                 click.echo(f"{said('note.prefix')}: {safe(said_in(note))}", err=True)
-            # A message with an id is said from the gettext catalogue (placering.i18n); the rest
-            # still from English through registry/messages.yaml.
+            # A message with an id is said from the gettext catalogue (placering.i18n).
             if exc.message is not None:
                 raise CliError(exc.message.render(), exc.exit_code, in_swedish=True) from None
             raise CliError(str(exc), exc.exit_code) from None
@@ -271,7 +264,7 @@ class PlaceringGroup(Translated, click.Group):
             from ..storage.database import busy_error, is_busy
 
             if is_busy(exc):
-                raise CliError(str(busy_error()), 5) from None
+                raise CliError(busy_error().message, 5) from None
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42501":
                 raise CliError(_refusal(ctx, exc), NotPermitted.exit_code) from None
             detail = getattr(exc, "orig", None) or exc
@@ -326,7 +319,7 @@ def _warnings_to_stderr() -> None:
     logger.addHandler(ToStderr(logging.WARNING))
 
 
-def _refusal(ctx: click.Context, exc: Exception) -> str:
+def _refusal(ctx: click.Context, exc: Exception):
     """PostgreSQL refused the statement for this login: say who, with which roles, and what."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -337,13 +330,12 @@ def _refusal(ctx: click.Context, exc: Exception) -> str:
         with app(ctx).engine(check_schema=False).connect() as conn:
             login, _superuser, roles = login_info(conn)
             if writes_as(conn)[1] == "person":
-                from .messages import said
-
-                return said(people_read_only(login))
-        who = f"login '{login}' ({'roles: ' + ', '.join(roles) if roles else 'no placering role'})"
+                return people_read_only(login)
+        if roles:
+            return msg("access.database_refused_roles", login=login, roles=", ".join(roles), detail=detail)
+        return msg("access.database_refused_no_role", login=login, detail=detail)
     except SQLAlchemyError:
-        who = "your login"
-    return f"not permitted for {who}: the database refused it ({detail}); nothing was written"
+        return msg("access.database_refused_you", detail=detail)
 
 
 def json_option(f: Callable) -> Callable:

@@ -23,7 +23,8 @@ from . import cli
 from .params import Code
 from .common import DECIMAL
 from ..display import fmt_money, fmt_number
-from .messages import swedish
+from .messages import said, swedish
+from ..register.whys import check_note
 from ..labels import header
 from .remote import segment
 from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, reader_option, echo, echo_wrapped,
@@ -767,7 +768,8 @@ def review_show(review_id: str, json_output: bool) -> None:
         flags = f"; flaggor: {', '.join(label(f, 'flag') for f in r['flags'])}" if r["flags"] else ""
         echo_wrapped(f"  dygnspris {fmt_money(r['daily_price'])}, referenspris {fmt_money(r['reference_price'])}"
                      f"{ratio}{flags}", indent="    ")
-        print_table([dict(c, passed="ja" if c["passed"] else "NEJ") for c in r["checks"]],
+        print_table([dict(c, passed="ja" if c["passed"] else "NEJ", note=said(check_note(c["note"])) if c["note"] else None)
+                     for c in r["checks"]],
                     [("kind", "Check", "check_kind"), ("result", "Result", "check_result"), ("passed", "Godkänd"),
                      ("value", "Value"), ("performed_on", "Utförd"), ("note", "Note")], title="  Senaste kontroller")
         purchases = r["direct_purchases"]

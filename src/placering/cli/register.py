@@ -134,6 +134,9 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
          f"oförändrade; enheter {u['created']} nya, {u['updated']} ändrade, {u['unchanged']} oförändrade; "
          f"{result['agreements_changed']} ändringar av avtalsstatus.")
 
+    from ..register.whys import import_why
+    from .messages import said
+
     def status_label(kind: str, code) -> str:
         return label(code, "agreement_status" if kind == "agreement" else
                      "permit_status" if kind == "permit" else "unit_status") if code else "(ny)"
@@ -143,7 +146,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
         print_table([{"what": f"{label(c['kind'], 'entity_kind')} {c['id']}"
                       + (f" ({c['org_nr']})" if c["kind"] == "agreement" else ""),
                       "change": f"{status_label(c['kind'], c['from'])} → {status_label(c['kind'], c['to'])}",
-                      "why": swedish(c["why"])} for c in changed],
+                      "why": said(import_why(c["why"]))} for c in changed],
                     [("what", "Enhet / avtal"), ("change", "Status"), ("why", "Varför")],
                     title="Statusändringar" + (" (inget skrivet: --dry-run)" if dry_run else ""),
                     # A first load of the national register enters 20,000 units: the first rows
@@ -155,7 +158,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                       "register": status_label(k["kind"], k["register"]) if k.get("field") == "status"
                       else ("(ny)" if k["register"] is None else k["register"]),
                       "file": status_label(k["kind"], k["file"]) if k.get("field") == "status" else k["file"],
-                      "why": swedish(k["why"])} for k in result["kept"]],
+                      "why": said(import_why(k["why"]))} for k in result["kept"]],
                     [("what", "Post"), ("register", "Behållet"), ("file", "Filen säger"), ("why", "Varför")],
                     title="Behållet som registret beslutat", limit=None if dry_run else TABLE_ROWS,
                     hint="--dry-run visar alla, --json ger alla rader")

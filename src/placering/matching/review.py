@@ -87,6 +87,9 @@ def list_reviews(session: Session, status: str | None = None, *, municipality: s
     return out
 
 
+from ..register.whys import NOTE_NEVER_CHECKED, NOTE_UNAVAILABLE  # noqa: E402  (the notes' words)
+
+
 def latest_checks(session: Session, supplier_id: int) -> list[dict[str, Any]]:
     """The latest check of every kind (missing kinds included, as not passed)."""
     rows = session.scalars(
@@ -101,9 +104,9 @@ def latest_checks(session: Session, supplier_id: int) -> list[dict[str, Any]]:
         c = latest.get(kind.value)
         if c is None:
             out.append({"kind": kind.value, "result": None, "passed": False, "value": None, "performed_on": None,
-                        "source": None, "note": "never checked"})
+                        "source": None, "note": NOTE_NEVER_CHECKED})
         else:
-            note = "source could not be reached: not a pass" if c.result == CheckResult.UNAVAILABLE.value else None
+            note = NOTE_UNAVAILABLE if c.result == CheckResult.UNAVAILABLE.value else None
             out.append({"kind": kind.value, "result": c.result, "passed": c.result == CheckResult.PASS.value,
                         "value": c.value, "performed_on": c.performed_on.isoformat(), "source": c.source, "note": note})
     return out

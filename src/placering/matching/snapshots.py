@@ -60,7 +60,7 @@ class SnapshotError(PlaceringError):
 class TamperedSnapshot(SnapshotError):
     """A stored candidate list does not match its sha256: it is not used."""
 
-    def __init__(self, message: str, digests: set[str]):
+    def __init__(self, message, digests: set[str]):
         super().__init__(message)
         self.digests = digests
 
@@ -154,7 +154,7 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
         try:
             snap = _read(session, revision, on, wanted)
         except TamperedSnapshot as exc:
-            log.warning("%s; building it again from the register", exc)
+            log.warning(msg("snapshot.rebuilt", problem=exc.message or str(exc)))
             discard |= exc.digests
             snap = None
         if snap is not None:
@@ -164,7 +164,7 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
             try:
                 full = _updated(session, revision, on, wanted)
             except TamperedSnapshot as exc:
-                log.warning("%s; building it again from the register", exc)
+                log.warning(msg("snapshot.rebuilt", problem=exc.message or str(exc)))
                 discard |= exc.digests
             full = full or RegisterSnapshot.from_session(session, on=on)
         unchanged = current_revision(session) == revision
@@ -248,9 +248,8 @@ def _stored_lists(session: Any, revision: int, on: date) -> dict[str, tuple[str,
     # Every list used (decoded, or named again by its digest) is checked against its sha256.
     bad = {d for d, data in lists.values() if data is not None and hashlib.sha256(data).hexdigest() != d}
     if bad:
-        raise TamperedSnapshot(
-            f"the stored register snapshot of revision {revision} as of {on.isoformat()}: candidate list "
-            f"{', '.join(sorted(bad))} does not match its sha256; it is not used", bad)
+        raise TamperedSnapshot(msg("snapshot.tampered", revision=revision, on=on.isoformat(),
+                                   digests=", ".join(sorted(bad))), bad)
     marker = lists.pop(COMPLETE, None)
     if marker is None or marker[1] is None:
         return None
@@ -326,9 +325,8 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
     def check(found: list) -> None:
         bad = {r.digest for r in found if r.data is not None and hashlib.sha256(r.data).hexdigest() != r.digest}
         if bad:
-            raise TamperedSnapshot(
-                f"the stored register snapshot of revision {revision} as of {on.isoformat()}: candidate list "
-                f"{', '.join(sorted(bad))} does not match its sha256; it is not used", bad)
+            raise TamperedSnapshot(msg("snapshot.tampered", revision=revision, on=on.isoformat(),
+                                       digests=", ".join(sorted(bad))), bad)
 
     marker = rows([COMPLETE]).first()
     if marker is None:
@@ -435,8 +433,7 @@ def store_ruleset(session: Any, ruleset: Any) -> None:
     if row is not None and row.files != files:
         # The version is a digest of the files: stored files that differ were changed after
         # they were stored. This process has the true ones: they replace them.
-        log.warning("the stored rule files of rules version %s are not the files of that version; replaced",
-                    ruleset.version)
+        log.warning(msg("snapshot.rules_replaced", version=ruleset.version))
         session.delete(row)
         session.flush()
         row = None

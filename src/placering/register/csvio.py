@@ -80,7 +80,7 @@ _SUPPLIER_FIELD_COLUMN = {"name": "supplier_name"}
 class DecodedText:
     text: str
     encoding: str
-    notes: list[str] = field(default_factory=list)
+    notes: list = field(default_factory=list)  # Messages: how the file was read
 
 
 # The encodings a spreadsheet in Sweden saves text in, besides UTF-8 (Python's names).
@@ -110,8 +110,7 @@ def decode(data: bytes, file: str) -> DecodedText:
     name = ENCODING_NAMES[encoding]
     return DecodedText(
         data.decode(encoding), encoding,
-        [f"{file}: not UTF-8 (byte 0x{data[first]:02X} at offset {first}, line {line}); read as {name}, "
-         "the encoding detected"])
+        [msg("csv.read_as_detected", file=file, byte=f"0x{data[first]:02X}", offset=first, line=line, encoding=name)])
 
 
 def _detect_single_byte(data: bytes) -> str | None:
@@ -425,7 +424,7 @@ def read_xlsx(data: bytes, file: str) -> tuple[CsvDocument, list[str]]:
 
     doc = read_rows(header, rows(), file)
     wb.close()
-    return doc, [f"{file}: read as an Excel workbook (sheet '{ws.title}')"]
+    return doc, [msg("csv.read_as_xlsx", file=file, sheet=ws.title)]
 
 
 def _xlsx_text(value) -> str:

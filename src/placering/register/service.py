@@ -48,6 +48,8 @@ from ..vocabulary import (
     UnitStatus,
 )
 from . import schema
+from .whys import (WHY_AGREEMENT_DECIDED, WHY_CREATED, WHY_FREE_PLACES, WHY_NEW_UNIT_PENDING,  # noqa: F401
+                   WHY_PERMIT_DECIDED, WHY_STATUS_DECIDED, import_why)
 from .status import (  # noqa: F401  (the status changes and lookups: register.service.get_unit etc. as before)
     READMISSION_STATUSES,
     _code,
@@ -566,12 +568,11 @@ def import_document(
                 u = dict(u)
                 if not apply_status and not municipal and u["status"] != UnitStatus.PENDING_ENTRY:
                     summary.kept.append({"kind": "unit", "id": uid, "field": "status", "register": None,
-                                         "file": u["status"], "why": "new unit of a supplier other than the "
-                                         "municipality: enters as pending_entry (entry check)"})
+                                         "file": u["status"], "why": WHY_NEW_UNIT_PENDING})
                     u.update(status=UnitStatus.PENDING_ENTRY.value, removal_reason=None, status_note=None)
                 new_units.append((u, org_nr))
                 summary.status_changes.append({"kind": "unit", "id": uid, "org_nr": org_nr, "from": None,
-                                               "to": u["status"], "why": "created"})
+                                               "to": u["status"], "why": WHY_CREATED})
                 if apply_status and not municipal and u["status"] in READMISSION_STATUSES:
                     sup_checks = doc_checks.get(org_nr)
                     if sup_checks is None:
@@ -593,7 +594,7 @@ def import_document(
                         participation[(r["agreement_id"], org_nr)] = r["status"]
                         summary.agreements_changed += 1
                         summary.status_changes.append({"kind": "agreement", "id": r["agreement_id"], "org_nr": org_nr,
-                                                       "from": None, "to": r["status"], "why": "created"})
+                                                       "from": None, "to": r["status"], "why": WHY_CREATED})
                         log(entity_kind="agreement", entity_id=r["agreement_id"], action="agreement_status",
                             org_nr=org_nr, changes={"status": [None, r["status"]], "supplier": org_nr,
                                                     "scope": "supplier"})
@@ -638,7 +639,7 @@ def import_document(
                         participation[key] = r["status"]
                         summary.agreements_changed += 1
                         summary.status_changes.append({"kind": "agreement", "id": aid, "org_nr": org_nr,
-                                                       "from": None, "to": r["status"], "why": "created"})
+                                                       "from": None, "to": r["status"], "why": WHY_CREATED})
                         log(entity_kind="agreement", entity_id=aid, action="agreement_status", org_nr=org_nr,
                             changes={"status": [None, r["status"]], "supplier": org_nr, "scope": "supplier"})
                     elif participation[key] != r["status"]:
@@ -647,7 +648,7 @@ def import_document(
                         else:
                             summary.kept.append({"kind": "agreement", "id": aid, "org_nr": org_nr, "field": "status",
                                                  "register": participation[key], "file": r["status"],
-                                                 "why": "decided in the register (INK); --apply-status to take the file's"})
+                                                 "why": WHY_AGREEMENT_DECIDED})
                         r["status"] = participation[key]
                 # A revoked or banned permit is IVO's decision: the file does not undo it.
                 old_by_dnr = {p["dnr"]: p for p in old["permits"]}
@@ -657,7 +658,7 @@ def import_document(
                     if was is not None and was["status"] in LOST_PERMIT_STATUSES and p["status"] != was["status"]:
                         summary.kept.append({"kind": "permit", "id": p["dnr"], "unit_id": uid, "field": "status",
                                              "register": was["status"], "file": p["status"],
-                                             "why": "IVO's decision; a new permit has a new diary number"})
+                                             "why": WHY_PERMIT_DECIDED})
                         p = was
                     kept_permits.append(p)
                 new["permits"] = kept_permits
@@ -666,8 +667,7 @@ def import_document(
                         unit_status_plan.append((uid, {k: new.get(k) for k in _STATUS_FIELDS}, rec))
                     else:
                         summary.kept.append({"kind": "unit", "id": uid, "field": "status", "register": old["status"],
-                                             "file": new["status"], "why": "decided in the register; "
-                                             "--apply-status to take the file's"})
+                                             "file": new["status"], "why": WHY_STATUS_DECIDED})
                 # The status fields are the register's here; a change goes through change_unit_status.
                 for k in _STATUS_FIELDS:
                     new[k] = old.get(k)
@@ -681,7 +681,7 @@ def import_document(
                 elif new["free_places"] != free:
                     summary.kept.append({"kind": "unit", "id": uid, "field": "free_places", "register": free,
                                          "file": new["free_places"],
-                                         "why": "free places change only through placements (choose, end, review)"})
+                                         "why": WHY_FREE_PLACES})
                     new["free_places"] = free
                 keys = [k for k in dict.fromkeys([*new, *old]) if k not in _STATUS_FIELDS and k != "unit_id"]
                 changes = _diff(old, new, keys)
@@ -832,7 +832,7 @@ def import_document(
 
     # Every history entry the import wrote, for --dry-run and --json: data, statuses, proposals.
     for c in summary.status_changes:
-        if c["why"] != "created":
+        if c["why"] != WHY_CREATED:
             summary.changes.append({"entity_kind": c["kind"], "entity_id": c["id"], "action": "status",
                                     "org_nr": c["org_nr"], "changes": {"status": [c["from"], c["to"]]},
                                     "note": c["why"]})

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 
 from ..boundary import load_json
 from ..errors import PlaceringError, Problem, ValidationError
-from ..i18n import Label, label_list as labels, msg
+from ..i18n import Label, label_list as labels, msg, said
 from ..jsondata import to_jsonable
 from ..storage import open_session, transaction
 from ..storage.history import require_actor
@@ -314,7 +314,7 @@ def import_file(engine, data: bytes, name: str, *, actor: str | None, dry_run: b
     except PlaceringError as exc:
         exc.notes = notes  # how the file was read (e.g. the encoding detected) goes with a refusal too
         raise
-    return to_jsonable({**summary.as_dict(), "notes": notes})
+    return to_jsonable({**summary.as_dict(), "notes": [said(n) for n in notes]})
 
 
 def read_file_bytes(path: str, stdin=None) -> bytes:

@@ -537,7 +537,7 @@ def parse_rule(node: Any, stage: str, file: str, line: int | None, params: dict[
     title = _text(node, "title", ctx)
     description = _text(node, "description", ctx)
     source = parse_source(node.get("source"), problems, file, line_of(node, "source") if "source" in node else line,
-                          ctx.rule_id and f"rule {ctx.rule_id}")
+                          ctx.rule_id and msg("rules.record.rule", id=ctx.rule_id))
     vf, vt, vok = _validity(node, ctx)
     applies = when = outcome = None
     try:
@@ -585,7 +585,7 @@ def parse_policy(node: Any, file: str, line: int | None, problems: list[Problem]
     title = _text(node, "title", ctx)
     description = _text(node, "description", ctx)
     source = parse_source(node.get("source"), problems, file, line_of(node, "source") if "source" in node else line,
-                          ctx.rule_id and f"rule {ctx.rule_id}")
+                          ctx.rule_id and msg("rules.record.rule", id=ctx.rule_id))
     vf, vt, vok = _validity(node, ctx)
     routes = [r.value for r in Route]
     route_order = node.get("route_order")

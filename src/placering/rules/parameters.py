@@ -136,7 +136,7 @@ def impossible_value(unit: Any, value: Any) -> str | None:
 
     for number in _numbers(value):
         if not math.isfinite(number):
-            return f"{number} is not a finite number"
+            return msg("value.not_finite", value=number)
         if unit in UNIT_RANGES:
             lo, hi, open_low = UNIT_RANGES[unit]
             if number < lo or (open_low and number == lo) or number > hi:

@@ -86,7 +86,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         # a message with an id is said from the gettext catalogue (placering.i18n), in the
-        # request's language; an English text not yet converted through registry/messages.yaml
+        # request's language
         return _answer(request, status, _said(request, code, exc), headers)
 
     @app.exception_handler(RequestValidationError)

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from ..errors import Problem, ValidationError
-from ..i18n import msg
+from ..i18n import msg, reason
 from .. import config as user_config
 
 ENV_PREFIX = "PLACERING_SERVER_"
@@ -144,7 +144,7 @@ def load_settings(**overrides: Any) -> ServerSettings:
             else:
                 data[name] = raw
         except ValueError as exc:
-            raise ValidationError(Problem(str(exc), field=ENV_PREFIX + name.upper())) from None
+            raise ValidationError(Problem(reason(exc), field=ENV_PREFIX + name.upper())) from None
     data.setdefault("database_url", os.environ.get("PLACERING_DATABASE_URL") or user_config.setting("database"))
     data.update({k: v for k, v in overrides.items() if v is not None})
     from pydantic import ValidationError as PydanticError

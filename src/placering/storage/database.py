@@ -79,9 +79,7 @@ def is_busy(exc: BaseException) -> bool:
 
 
 def busy_error() -> DatabaseBusy:
-    return DatabaseBusy(
-        f"the database is busy: another writer held it for more than {busy_timeout():g} s; nothing was "
-        f"written, try again (the wait is set by {BUSY_TIMEOUT_ENV})")
+    return DatabaseBusy(msg("storage.busy", seconds=f"{busy_timeout():g}", env=BUSY_TIMEOUT_ENV))
 
 
 def _private_sqlite_file(dialect, conn_rec, cargs, cparams) -> None:

@@ -91,6 +91,14 @@ def _swedish(message: Any) -> str:
     return swedish(message)
 
 
+def _import_why(why: Any) -> str:
+    """An import's reason for a status it set or kept, from the catalogue (register/whys.py)."""
+    from ..cli.messages import said
+    from ..register.whys import import_why
+
+    return said(import_why(why))
+
+
 def _percent(value: Any, decimals: int = 0) -> str:
     from ..display import fmt_percent
 
@@ -101,7 +109,7 @@ def _percent(value: Any, decimals: int = 0) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(label=_label, labels=_labels, money=_money, number=_number, day=_date, swedish=_swedish,
+    env.filters.update(label=_label, labels=_labels, money=_money, number=_number, day=_date, swedish=_swedish, import_why=_import_why,
                        percent=_percent)
     return env
 

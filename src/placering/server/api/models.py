@@ -16,7 +16,8 @@ from ...errors import Problem, ValidationError
 def _no_control(value: str) -> str:
     problem = bad_character(value)
     if problem:
-        raise PydanticCustomError("control_character", str(problem))
+        raise PydanticCustomError("control_character", str(problem).replace("{", "{{").replace("}", "}}"),
+                                  {"said": problem})  # the Message, said in the request's language
     return value
 
 

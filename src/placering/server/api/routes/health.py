@@ -32,7 +32,7 @@ def _check(engine: Engine) -> tuple[int, dict]:
     try:
         current = current_revision(engine)
     except DatabaseError as exc:
-        return 503, body("database_unavailable", str(exc), database="unreachable", expected_revision=expected)
+        return 503, body("database_unavailable", exc, database="unreachable", expected_revision=expected)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database is "unreachable"
         return 503, body("database_unavailable", msg("storage.cannot_open", reason=type(exc).__name__),
                          database="unreachable", expected_revision=expected)
