@@ -478,6 +478,12 @@ def test_affected_placements_over_time(history, run):
         ("R-2023-0003", False, "2023-06-01", "unit avpublicerad (unpublished)"),
     ]
     assert doc["counts"] == {"placements": 3, "children": 2, "not_started": 0}
+    # A person reads the causes in Swedish (issue 19): the table's Orsak, from the catalogue.
+    assert [p["cause_said"] for p in doc["placements"]][:2] == [
+        "avtalet RA-STOD-1: beställningsstopp; tillståndet 8.1-300/2021: återkallat; enheten: borttagen",
+        "avtalet RA-HVB-1: beställningsstopp"]
+    table = run("audit", "affected-placements", "--as-of", "2024-04-15", env={"COLUMNS": "250"}).stdout
+    assert "avtalet RA-HVB-1: beställningsstopp" in table and "order_stop" not in table
     # U-2 back on watch: watch does not stop a placement; the egen regi placement never appears.
     assert [r for r, _ in affected(run, "2024-06-15")] == ["R-2023-0002", "R-2023-0001"]
 

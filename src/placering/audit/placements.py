@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from ..storage.models import Placement, PlacementRequest
+from ..i18n import Label, msg, said
 from ..labels import label
 from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus
 from .checks import PUBLIC_LEGAL_FORMS
@@ -39,6 +40,7 @@ class Cause:
     actor: str | None = None
     rule_id: str | None = None
     note: str | None = None
+    message: Any = field(default=None, compare=False)  # `what` as a person reads it (a Message)
 
 
 @dataclass
@@ -63,7 +65,11 @@ class AffectedPlacement:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        for c in d["causes"]:
+            c.pop("message", None)
         d["cause"] = "; ".join(c.what for c in self.causes)
+        # the causes in the people's language (issue 19), from the catalogue
+        d["cause_said"] = "; ".join(said(c.message) if c.message is not None else c.what for c in self.causes)
         return d
 
 
@@ -123,14 +129,17 @@ def affected_placements(session: Session, as_of: date) -> AffectedReport:
         stop_only = st is not None and st.status == UnitStatus.RECOMMENDATION_STOP and placement.route != "direktupphandling"
         if st is not None and st.status in PAUSED_UNIT_STATUSES and not stop_only:
             causes.append(Cause("unit_status", f"unit {label(st.status).lower()} ({st.status})", st.since,
-                                st.reason, st.actor, st.rule_id, st.note))
+                                st.reason, st.actor, st.rule_id, st.note,
+                                msg("audit.cause.unit_status", status=Label(st.status, "unit_status"))))
         if placement.agreement_id:
             ast = agreements.get(placement.agreement_id)
             ast = ast.of_supplier(placement.org_nr) if ast is not None else None
             if ast is not None and ast.status in PAUSED_AGREEMENT_STATUSES:
                 causes.append(Cause("agreement_status",
                                     f"agreement {placement.agreement_id} {ast.status}",
-                                    ast.since, ast.reason, ast.actor, ast.rule_id, ast.note))
+                                    ast.since, ast.reason, ast.actor, ast.rule_id, ast.note,
+                                    msg("audit.cause.agreement_status", agreement=placement.agreement_id,
+                                        status=Label(ast.status, "agreement_status"))))
         recorded = held.get((placement.unit_id, placement.insats), [])
         unit = info.get(placement.unit_id)
         public = unit is not None and unit.legal_form in PUBLIC_LEGAL_FORMS
@@ -139,12 +148,14 @@ def affected_placements(session: Session, as_of: date) -> AffectedReport:
             if lost:
                 last = max(lost, key=lambda p: p.since)
                 causes.append(Cause("permit", f"permit {last.dnr} {last.status}", last.since, last.reason,
-                                    last.actor, None, last.note))
+                                    last.actor, None, last.note,
+                                    msg("audit.cause.permit_lost", dnr=last.dnr, status=Label(last.status, "permit_status"))))
             elif placement.insats in required and not public:
                 required_since = listed_since(PERMIT_REQUIRED_PARAM, as_of, placement.insats) or as_of
                 since = max(placement.start_on, required_since)
                 causes.append(Cause("permit", f"no IVO permit for {placement.insats} (required)", since,
-                                    rule_id=None, note=str(required_param.source)))
+                                    rule_id=None, note=str(required_param.source),
+                                    message=msg("audit.cause.permit_missing", insats=Label(placement.insats, "insats"))))
         if not causes:
             continue
         causes.sort(key=lambda c: c.since)

@@ -94,7 +94,7 @@ def affected_cmd(as_of, out: Output) -> None:
     cols = [("placement_id", "Placering"), ("request_id", "Förfrågan"), ("child_label", "Barn"),
             ("person_age", "Ålder"), ("unit_id", "Enhet"), ("unit_name", "Namn"), ("org_nr", "Org.nr"),
             ("insats", "Insats", "insats"), ("route", "Regiform", "route"), ("start_on", "Start"),
-            ("started_label", "Påbörjad"), ("since", "Sedan"), ("cause", "Orsak"), ("requester", "Förvaltning")]
+            ("started_label", "Påbörjad"), ("since", "Sedan"), ("cause_said", "Orsak"), ("requester", "Förvaltning")]
     csv_cols = _as_codes("placement_id", "request_id", "child", "person_age", "unit_id", "unit_name", "org_nr",
                          "insats", "route", "agreement_id", "start_on", "started", "status", "since", "cause",
                          "municipality", "requester")

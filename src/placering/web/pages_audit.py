@@ -96,7 +96,7 @@ def _affected_listings(db: Any, day: date) -> list[Listing]:
             Column("person_age", "Ålder", numeric=True), Column("unit_id", "Enhet"), Column("unit_name", "Namn"),
             Column("org_nr", "Org.nr"), Column("insats", "Insats", "insats"), Column("route", "Regiform", "route"),
             Column("start_on", "Start"), Column("started_label", "Påbörjad"), Column("since", "Sedan"),
-            Column("cause", "Orsak"), Column("municipality", "Kommun"), Column("requester", "Förvaltning")]
+            Column("cause_said", "Orsak"), Column("municipality", "Kommun"), Column("requester", "Förvaltning")]
     children = sum(1 for r in rows if r["child"])
     return [Listing("placeringar", f"Placeringar att ompröva per {day.isoformat()} ({len(rows)}, varav {children} barn)",
                     cols, rows, empty="Inga placeringar berörs.")]
