@@ -59,6 +59,11 @@ def test_checks_due_as_of_several_dates(history, run):
            if (r["org_nr"], r["kind"]) == (ORG_OST, "credit_rating")][0]
     assert (row["state"], row["last_result"], row["why"]) == ("not_passed", "unavailable",
                                                               "source unavailable: not a pass")
+    # a person reads why in Swedish (issue 19): the table's Varför from the catalogue
+    assert row["why_said"] == "källan gick inte att nå: inte godkänd"
+    table = " ".join(run("audit", "checks-due", "--as-of", "2024-06-01", env={"COLUMNS": "250"}).stdout.split())
+    assert "källan gick inte att nå: inte godkänd" in table and "aldrig gjord" in table
+    assert "not a pass" not in table and "never made" not in table
     states = check_states(as_json(run("audit", "checks-due", "--as-of", "2024-06-15", "--json")))
     assert (ORG_ANGEN, "credit_rating") not in states
     doc = as_json(run("audit", "checks-due", "--as-of", "2024-06-16", "--json"))

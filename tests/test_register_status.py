@@ -56,7 +56,7 @@ def test_recommendation_stop_only_for_direct_procurement(loaded, engine):
 
 def test_same_status_is_refused(loaded, engine):
     rejected(loaded, engine, "register", "status", "U-1001", "published", "--by", "kvalitet", code=4,
-             message="unit U-1001 is already published")
+             message="enheten U-1001 har redan status publicerad")
 
 
 @pytest.mark.parametrize("args, missing", [
@@ -82,7 +82,7 @@ def test_bad_codes_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "status", "U-1001", "watch", "--reason", "ivo", "--by", "k", code=2,
              message="--reason: en orsak till borttagning anges bara när en enhet tas bort (inte för 'bevakning')")
     rejected(loaded, engine, "register", "status", "U-1001", "watch", "--on", "2025-13-01", "--by", "k", code=2,
-             message="--on: '2025-13-01' is not a date (YYYY-MM-DD)")
+             message="--on: '2025-13-01' är inte ett datum (ÅÅÅÅ-MM-DD)")
     rejected(loaded, engine, "register", "status", "U-9999", "watch", "--by", "k", code=3,
              message="ingen enhet med id 'U-9999' i registret (sök med 'placering register search')")
 
@@ -224,7 +224,7 @@ def test_bad_checks_are_rejected(loaded, engine):
     rejected(loaded, engine, "register", "check", ORG_ANGEN, "media", "--result", "ok", "--on", "2025-01-01",
              "--by", "k", code=2, message="okänt kontrollresultat 'ok' (kända: godkänd, underkänd eller kunde inte göras)")
     rejected(loaded, engine, "register", "check", "556677-8898", "media", "--result", "pass", "--on", "2025-01-01",
-             "--by", "k", code=2, message="organisation number '556677-8898' fails the check digit (Luhn)")
+             "--by", "k", code=2, message="organisationsnumret '556677-8898' har fel kontrollsiffra (Luhn)")
     rejected(loaded, engine, "register", "check", "556036-0793", "media", "--result", "pass", "--on", "2025-01-01",
              "--by", "k", code=3, message="ingen leverantör med organisationsnummer 556036-0793 i registret "
                                           "(sök med 'placering register search')")
@@ -246,7 +246,7 @@ def test_permit_decisions(loaded, engine):
              message="okänd tillståndsstatus 'gone' (kända: gällande, anmäld, återkallat, förbud eller upphört)")
     rejected(loaded, engine, "register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "active",
              "--on", "2019-06-01", "--by", "k", code=4,
-             message="permit 8.1-12345/2019 of unit U-1001 is already active (decided on 2019-06-01)")
+             message="tillståndet 8.1-12345/2019 för enheten U-1001 har redan status gällande (beslutat 2019-06-01)")
     result = loaded("register", "permit", "U-1001", "--dnr", "8.1-12345/2019", "--status", "revoked",
                     "--on", "2025-02-01", "--by", "ivo-handläggare", "--json")
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import ValidationError
-from ..i18n import msg, reason
+from ..i18n import msg, reason, said
 from ..storage.models import Supplier, SupplierCheck
 from ..text import canonical_org_nr
 from ..vocabulary import CheckResult, UnitStatus
@@ -92,18 +92,21 @@ def checks_due(session: Session, as_of: date, *, kind: str | None = None, suppli
             row = {"org_nr": org_nr, "supplier": suppliers[org_nr], "kind": kind, "validity_days": days,
                    "last_performed_on": None, "last_result": None, "value": None, "valid_until": None}
             if last is None:
-                row.update(state="never", why="never made")
+                row.update(state="never", why="never made", why_said=said(msg("audit.check.never_made")))
                 rows.append(row)
                 continue
             result, value, performed_on = last
             until = performed_on + timedelta(days=days)
             row.update(last_performed_on=performed_on, last_result=result, value=value, valid_until=until)
             if result != CheckResult.PASS.value:
-                why = ("source unavailable: not a pass" if result == CheckResult.UNAVAILABLE.value
-                       else "latest check failed")
-                row.update(state="not_passed", why=why)
+                unavailable = result == CheckResult.UNAVAILABLE.value
+                why = "source unavailable: not a pass" if unavailable else "latest check failed"
+                row.update(state="not_passed", why=why,
+                           why_said=said(msg("audit.check.unavailable" if unavailable else "audit.check.failed")))
             elif until < as_of:
-                row.update(state="expired", why=f"valid until {until.isoformat()} ({(as_of - until).days} days ago)")
+                ago = (as_of - until).days
+                row.update(state="expired", why=f"valid until {until.isoformat()} ({ago} days ago)",
+                           why_said=said(msg("audit.check.expired", n=ago, until=until.isoformat())))
             else:
                 continue
             rows.append(row)

@@ -18,6 +18,7 @@ from ..labels import label
 from ..vocabulary import RemovalReason, Route
 from .common import check_year, load_units
 from .params import audit_param
+from ..i18n import msg, said
 
 NO_REASON = "(no reason recorded)"
 
@@ -246,14 +247,16 @@ def direct_procurement(session: Session, year: int) -> DirectProcurementReport:
         row = {"insats": code, "label": tax.label(code), "total": c["total"],
                **{r.value: c[r.value] for r in Route}, "direct_share": round(share, 4)}
         per_rows.append(row)
-        why = []
+        why, why_said = [], []
         if c[DIRECT] >= min_count:
             why.append(f"{c[DIRECT]} direct placements (≥ {min_count})")
+            why_said.append(said(msg("audit.signal.direct_count", n=c[DIRECT], min=min_count)))
         if c[DIRECT] and share >= min_share:
             why.append(f"direct share {share:.0%} (≥ {min_share:.0%})")
+            why_said.append(said(msg("audit.signal.direct_share", share=f"{share * 100:.0f}", min=f"{min_share * 100:.0f}")))
         if why:
             signals.append({"insats": code, "label": tax.label(code), "direct": c[DIRECT],
-                            "direct_share": round(share, 4), "why": "; ".join(why)})
+                            "direct_share": round(share, 4), "why": "; ".join(why), "why_said": "; ".join(why_said)})
     if grand["total"]:
         per_rows.append({"insats": "total", "label": "Totalsumma", "total": grand["total"],
                          **{r.value: grand[r.value] for r in Route},

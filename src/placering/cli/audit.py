@@ -181,7 +181,7 @@ def checks_due_cmd(as_of, kind, supplier, out: Output) -> None:
                   http=("GET", "/audit/checks-due", {"as_of": day, "kind": kind, "supplier": supplier}))
     check_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("kind", "Kontroll", "check_kind"),
                   ("state", "Läge", "check_state"), ("last_performed_on", "Senast"),
-                  ("last_result", "Resultat", "check_result"), ("valid_until", "Giltig t.o.m."), ("why", "Varför")]
+                  ("last_result", "Resultat", "check_result"), ("valid_until", "Giltig t.o.m."), ("why_said", "Varför")]
     fu_cols = [("agreement_id", "Ramavtal"), ("supplier", "Leverantör"), ("insatser", "Insatser", "insats"),
                ("valid_from", "Start"), ("followup", "Uppföljning"), ("due_on", "Förfaller"),
                ("state", "Läge", "check_state"), ("agreement_status", "Avtalsstatus", "agreement_status")]
@@ -232,7 +232,7 @@ def direct_cmd(year, out: Output) -> None:
             "amount_kr": fmt_money(r["amount"])} for r in report["suppliers"]]
     per_cols = [("label", "Insats"), ("total", "Placeringar"), ("egen_regi", "Egen regi"), ("ramavtal", "Ramavtal"),
                 ("iop", "IOP"), ("direktupphandling", "Direkt"), ("share", "Andel direkt")]
-    sig_cols = [("label", "Insats"), ("direct", "Direkt"), ("why", "Varför")]
+    sig_cols = [("label", "Insats"), ("direct", "Direkt"), ("why_said", "Varför")]
     threshold = "ingen gräns angiven" if report["threshold"] is None else f"gräns {fmt_money(report['threshold'])}"
     sup_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("insatser", "Insatser", "insats"),
                 ("placements", "Placeringar"), ("days", "Dygn"), ("amount_kr", "Belopp"),
