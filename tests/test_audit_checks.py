@@ -130,6 +130,12 @@ def test_visit_priority_levels(history, run, engine, tmp_path):
     # visited ("nytillkomna eller okända"), so not left at the lowest level.
     assert {k: by_unit[k]["level"] for k in ("U-1", "U-3", "U-5")} == {"U-1": 3, "U-3": 3, "U-5": 3}
     assert "never visited" in by_unit["U-3"]["why"]
+    # what a person reads (issue 19): the same reasons in Swedish, in the table too
+    assert by_unit["U-2"]["why_said"].startswith("signaler: bevakning sedan 2023-03-01")
+    assert "stor efterfrågan eller brist: Korttidsboende förfrågningar 2 → 3" in by_unit["U-4"]["why_said"]
+    assert doc["high_demand_insatser"][0]["why_said"] == "förfrågningar 2 → 3"
+    table = " ".join(run("audit", "visits", "--as-of", "2023-03-15", env={"COLUMNS": "300"}).stdout.split())
+    assert "bevakning sedan 2023-03-01" in table and "on watch" not in table and "never visited" not in table
 
     # A 19-year-old asked for HVB on 2023-03-01 and no unit could take them: a shortage, so the
     # new HVB units move up to the first level.

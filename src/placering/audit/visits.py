@@ -29,7 +29,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from ..errors import ValidationError
-from ..i18n import msg
+from ..i18n import Label, msg, said
 from ..storage.models import (
     Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit, Visit,
 )
@@ -93,9 +93,11 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
     ):
         demand[insats]["current" if submitted_on > period_start else "previous"] += 1
     high_demand: dict[str, str] = {}
+    demand_said: dict[str, list[str]] = defaultdict(list)  # the same in the people's language
     for insats, c in demand.items():
         if c["previous"] and (c["current"] - c["previous"]) / c["previous"] >= growth:
             high_demand[insats] = f"requests {c['previous']} → {c['current']}"
+            demand_said[insats].append(said(msg("visits.demand_growth", before=c["previous"], now=c["current"])))
 
     # Shortage: decisions in the period that found no eligible unit for the insats. Only the
     # flags are read from each stored decision (the documents list every excluded unit).
@@ -110,6 +112,10 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
     for insats, n in shortage.items():
         why = f"{n} decision(s) without an eligible unit (shortage)"
         high_demand[insats] = f"{high_demand[insats]}; {why}" if insats in high_demand else why
+        demand_said[insats].append(said(msg("visits.shortage", n=n)))
+
+    def in_demand(insatser: list[str]) -> str:
+        return "; ".join(f"{said(Label(i, 'insats', capital=True))} {'; '.join(demand_said[i])}" for i in insatser)
 
     used: Counter = Counter()
     for (unit_id,) in session.execute(
@@ -150,70 +156,90 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
         u = info.get(uid)
         if u is None:
             continue
-        signals = []
+        signals, signals_said = [], []
         if st.status == UnitStatus.WATCH.value:
             signals.append(f"on watch since {st.since.isoformat()}")
+            signals_said.append(said(msg("visits.signal.watch", since=st.since.isoformat())))
         elif st.status != UnitStatus.PUBLISHED.value:
             signals.append(f"{label(st.status).lower()} since {st.since.isoformat()}")
+            signals_said.append(said(msg("visits.signal.status", status=Label(st.status, "unit_status"),
+                                         since=st.since.isoformat())))
         if complaints[uid]:
             signals.append(f"{complaints[uid]} complaint(s) in {signal_months} months")
+            signals_said.append(said(msg("visits.signal.complaints", n=complaints[uid], months=signal_months)))
         if failed.get(u.org_nr):
             signals.append("check not passed: " + ", ".join(sorted(failed[u.org_nr])))
+            signals_said.append(said(msg("visits.signal.check_failed", kinds=", ".join(
+                said(Label(k, "check_kind")) for k in sorted(failed[u.org_nr])))))
         for aid in u.agreements:
             ast = agreements.get(aid)
             if ast is not None and ast.status == "order_stop":
                 signals.append(f"agreement {aid} on order stop")
+                signals_said.append(said(msg("visits.signal.order_stop", agreement=aid)))
         new = st.created_on is not None and st.created_on > new_since
         demanded = [i for i in u.insatser if i in high_demand]
         n = used[uid]
-        why = []
+        why, why_said = [], []
         if signals:
             lvl = 1
             why.append("signals: " + "; ".join(signals))
+            why_said.append(said(msg("visits.why.signals", signals="; ".join(signals_said))))
         elif uid in last_visit and last_visit[uid] > recent_since:
             lvl = 3
             why.append(f"recently visited ({last_visit[uid].isoformat()}, within {recent_months} months)")
+            why_said.append(said(msg("visits.why.recent", on=last_visit[uid].isoformat(), months=recent_months)))
         elif new and demanded:
             lvl = 1
             why.append(f"new (in the register since {st.created_on.isoformat()}), "
                        + ("never visited" if uid not in last_visit else f"last visited {last_visit[uid].isoformat()}")
                        + ", high demand or shortage: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
+            visited = (msg("visits.never_visited") if uid not in last_visit
+                       else msg("visits.last_visited", on=last_visit[uid].isoformat()))
+            why_said.append(said(msg("visits.why.new_demanded", since=st.created_on.isoformat(), visited=visited,
+                                     demand=in_demand(demanded))))
         elif n >= heavy:
             lvl = 2
             why.append(f"heavily used: {n} placements in {usage_months} months (≥ {heavy})")
+            why_said.append(said(msg("visits.why.heavy", n=n, months=usage_months, min=heavy)))
         elif n > 0:
             lvl = 3
             why.append(f"rarely used: {n} placement(s) in {usage_months} months (< {heavy})")
+            why_said.append(said(msg("visits.why.rare", n=n, months=usage_months, min=heavy)))
         elif demanded:
             lvl = 3
             why.append("unused, but in demand: " + "; ".join(f"{i} {high_demand[i]}" for i in demanded))
+            why_said.append(said(msg("visits.why.unused_demanded", demand=in_demand(demanded))))
         else:
             lvl = 4
             why.append(f"unused in {usage_months} months; supply sufficient")
+            why_said.append(said(msg("visits.why.unused", months=usage_months)))
         if lvl > 1 and new:
             why.append(f"new since {st.created_on.isoformat()}")
+            why_said.append(said(msg("visits.why.new_since", since=st.created_on.isoformat())))
         # Not left at the lowest level: new or never-visited units ("nytillkomna eller okända")
         # and skyddat boende ("behovet av besök högre") unless visited recently.
         recently = uid in last_visit and last_visit[uid] > recent_since
         if (new or uid not in last_visit) and lvl > raised["new_or_unknown"]:
             lvl = int(raised["new_or_unknown"])
             why.append("new or never visited (nytillkomna eller okända): not at the lowest level")
+            why_said.append(said(msg("visits.why.new_or_unknown")))
         if MORE_VISITS in u.insatser:
             if not recently and lvl > raised["skyddat_boende"]:
                 lvl = int(raised["skyddat_boende"])
             why.append("skyddat boende: visited more often")
+            why_said.append(said(msg("visits.why.skyddat")))
         rows.append({
             "level": lvl, "priority": LEVELS[lvl], "unit_id": uid, "name": u.name, "org_nr": u.org_nr,
             "supplier": u.supplier_name, "municipality": u.municipality, "insatser": u.insatser,
             "status": st.status, "placements": n, "in_register_since": st.created_on, "signals": len(signals),
             "last_visited": last_visit.get(uid),
-            "why": "; ".join(why),
+            "why": "; ".join(why), "why_said": "; ".join(why_said),
         })
     if level is not None:
         rows = [r for r in rows if r["level"] == level]
     rows.sort(key=lambda r: (r["level"], MORE_VISITS not in r["insatser"], -r["signals"], -r["placements"],
                              r["unit_id"]))
-    hd = [{"insats": k, "why": v} for k, v in sorted(high_demand.items())]
+    hd = [{"insats": k, "why": v, "why_said": "; ".join(demand_said[k])} for k, v in sorted(high_demand.items())]
     thresholds = {"new_unit_months": new_months, "usage_months": usage_months, "heavy_use_placements": heavy,
                   "recent_visit_months": recent_months,
                   "signal_months": signal_months, "high_demand_growth": growth}

@@ -290,7 +290,7 @@ def visits_cmd(as_of, level, out: Output) -> None:
     report = call("audit.views:visits", as_of=day, level=level, http=("GET", "/audit/visits", {"as_of": day, "level": level}))
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),
             ("municipality", "Kommun"), ("insatser", "Insatser", "insats"), ("placements", "Placeringar"),
-            ("last_visited", "Senaste besök"), ("why", "Varför")]
+            ("last_visited", "Senaste besök"), ("why_said", "Varför")]
     csv_cols = _as_codes("level", "priority", "unit_id", "name", "org_nr", "municipality", "insatser", "status",
                          "placements", "in_register_since", "last_visited", "why")
     out.emit(report,
