@@ -23,7 +23,7 @@ from . import cli
 from .params import Code
 from .common import DECIMAL
 from ..display import fmt_money, fmt_number
-from .messages import said, swedish
+from .messages import said
 from ..register.whys import check_note
 from ..labels import header
 from .remote import segment
@@ -775,7 +775,7 @@ def review_show(review_id: str, json_output: bool) -> None:
         purchases = r["direct_purchases"]
         same = purchases["by_insats"].get(req["insats"], 0)
         over = (f" mot gränsen {fmt_money(th['value'])} ({'ÖVER' if r['over_threshold'] else 'under'})"
-                if th.get("value") is not None else f" (gränsen okänd: {swedish(str(th.get('note')))})")
+                if th.get("value") is not None else f" (gränsen okänd: {th.get('note_said') or th.get('note')})")
         echo_wrapped(f"  Direktköp från leverantören {purchases['year']}: {len(purchases['placements'])} placeringar, "
                      f"{fmt_money(purchases['total'])} (varav {label(req['insats'], 'insats')}: {fmt_money(same)}); "
                      f"med detta ärende {fmt_money(r['total_with_this_case'])}{over}", indent="    ")

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text, whole
 from ..errors import InvariantViolation, NotFound, ValidationError
-from ..i18n import Label, msg
+from ..i18n import Label, msg, reason, said
 from ..storage.database import lock_row
 from ..storage.history import record, require_actor
 from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit, utcnow
@@ -150,7 +150,7 @@ def _threshold(ruleset: Any, on: date) -> dict[str, Any]:
     try:
         value = ruleset.param_value(THRESHOLD_PARAMETER, on)
     except (NotFound, ValidationError) as exc:
-        return {"parameter": THRESHOLD_PARAMETER, "value": None, "note": str(exc)}
+        return {"parameter": THRESHOLD_PARAMETER, "value": None, "note": str(exc), "note_said": said(reason(exc))}
     return {"parameter": THRESHOLD_PARAMETER, "value": value.value, "valid_from": value.valid_from.isoformat(),
             "valid_to": value.valid_to.isoformat() if value.valid_to else None, "source": source_json(value.source)}
 
