@@ -197,7 +197,7 @@ def test_entry_check_needs_the_permit_and_differs_for_companies_and_associations
                    "--by", "spink").exit_code == 0
     refused = run("register", "entry", "approve", "U-BV-UTAN", "--note", "ok", "--on", "2024-03-02", "--by", "spink")
     assert refused.exit_code == 4 and "behandling_vuxen" not in refused.stderr
-    assert "IVO:s tillstånd för behandlingsinsatser vuxna (inget tillstånd från IVO registrerat för behandlingsinsatser vuxna)" in refused.stderr
+    assert "IVO-tillstånd för behandlingsinsatser vuxna (inget tillstånd registrerat)" in refused.stderr
     out(run("register", "permit", "U-BV-UTAN", "--dnr", "8.1-99/2024", "--status", "active", "--insats",
             "behandling_vuxen", "--target-group", "missbruk", "--on", "2024-03-02", "--by", "ivo", "--json"))
     ok = run("register", "entry", "approve", "U-BV-UTAN", "--note", "Tillstånd och tillsyn utan anmärkning",
