@@ -56,7 +56,8 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
         print_json(result)
         return
     where = text("cli.out.municipality_part", municipality=result["municipality"]) if result["municipality"] else ""
-    click.echo(text("cli.out.user_added", user=result["user"], roles=label_list(result["roles"], "role"), where=where,
+    click.echo(text("cli.out.user_added", user=result["user"], where=where,
+                    roles=label_list(result["roles"], "role", capital=True),
                     existed=text("cli.out.user_existed") if result["login_existed"] else "",
                     password=text("cli.out.user_password_set") if result["local_password"] else ""))
 
@@ -75,8 +76,8 @@ def user_update(name: str, roles: tuple[str, ...], municipality: str | None, jso
         print_json(result)
         return
     def said(roles_: list[str], municipality_: str | None) -> str:
-        return label_list(roles_, "role").render() + (text("cli.out.municipality_part", municipality=municipality_)
-                                                      if municipality_ else "")
+        where = text("cli.out.municipality_part", municipality=municipality_) if municipality_ else ""
+        return label_list(roles_, "role", capital=True).render() + where
 
     click.echo(text("cli.out.user_updated", user=result["user"],
                     before=said(result["roles_before"], result["municipality_before"]),
@@ -107,7 +108,7 @@ def user_remove(name: str, json_output: bool) -> None:
     if wants_json(json_output):
         print_json(result)
         return
-    taken = label_list(result["roles_removed"], "role").render() or text("cli.out.none")
+    taken = label_list(result["roles_removed"], "role", capital=True).render() or text("cli.out.none")
     click.echo(text("cli.out.user_removed", user=result["user"], roles=taken))
 
 
@@ -145,7 +146,7 @@ def token_create(name: str, roles: tuple[str, ...], municipality: str | None, da
     from ..display import fmt_datetime
 
     click.echo(text("cli.out.token_created", id=result["id"], name=result["name"],
-                    roles=label_list(result["roles"], "role"), expires=fmt_datetime(result["expires_at"])))
+                    roles=label_list(result["roles"], "role", capital=True), expires=fmt_datetime(result["expires_at"])))
     click.echo(text("cli.out.token_secret_once"))
     click.echo(result["secret"])
 

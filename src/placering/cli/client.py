@@ -76,7 +76,7 @@ def login(server_url: str | None, use_device: bool, login: str | None, password_
         return
     from ..i18n import label_list
 
-    roles = label_list(record["roles"], "role").render() or text("cli.out.no_roles")
+    roles = label_list(record["roles"], "role", capital=True).render() or text("cli.out.no_roles")
     where = f", {record['municipality']}" if record.get("municipality") else ""
     echo(text("cli.out.logged_in", url=url, login=login, roles=roles, where=where, path=path,
               expires=str(record["expires_at"] or "–")[:10]))

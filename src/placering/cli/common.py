@@ -609,8 +609,11 @@ def column_header(head: str) -> str:
         return swedish
     from ..i18n import translations
 
-    english = translations("en").pgettext("header", swedish)
-    return head if english == swedish and head != swedish else english
+    catalogue = translations("en")
+    english = catalogue.pgettext("header", swedish)
+    if english == swedish and f"header\x04{swedish}" not in getattr(catalogue, "_catalog", {}):
+        return head  # a header the catalogue does not know: as the column gives it
+    return english
 
 
 def print_table(

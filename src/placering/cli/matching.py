@@ -25,12 +25,14 @@ from .common import DECIMAL
 from ..display import fmt_money, fmt_number
 from .messages import swedish
 from ..labels import header
+from .common import column_header
 from .remote import segment
 from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, reader_option, echo, echo_wrapped,
                      json_option, local_only, output_options, parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
 from ..errors import os_reason
-from ..i18n import msg
+from ..i18n import Number, msg, text
+from ..i18n import text as _text  # next_steps has a local `text`
 
 ENGINE_OPTION = click.option(
     "--engine",
@@ -105,8 +107,8 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     tax = load_taxonomy()
     insats = tax.insatser[doc["insats"]]
     sub = f" / {insats.subcategories.get(doc['subcategory'], doc['subcategory'])}" if doc.get("subcategory") else ""
-    echo_wrapped(f"Förfrågan {doc['request_id']}: {insats.label}{sub} — beslut {doc.get('seq', '–')} "
-                 f"(regler {doc['rules_version']}, bedömd per {doc['evaluated_on']})")
+    echo_wrapped(text("cli.out.decision_head", request=doc["request_id"], insats=f"{insats.label}{sub}",
+                      seq=doc.get("seq", "–"), rules=doc["rules_version"], on=doc["evaluated_on"]))
     sort_keys = [k["key"] for k in doc["ranking"]["sort_keys"]]
     columns = [("rank", "Rank"), ("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"),
                ("route", "Route", "route")]
@@ -119,30 +121,32 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
             v = r["keys"].get(k)
             row[f"key_{k}"] = round(v, 1) if k == "distance_km" and isinstance(v, float) else v
         rows.append(row)
-    order = ", ".join(f"{header(k['key']).lower()} {'fallande' if k['order'] == 'desc' else 'stigande'}"
+    order = ", ".join(f"{column_header(k['key']).lower()} "
+                      f"{text('cli.out.descending') if k['order'] == 'desc' else text('cli.out.ascending')}"
                       for k in doc["ranking"]["sort_keys"])
     # The ranking said as a sentence above the table: as a table title it wrapped at the table's
     # width (81 of 100 columns) and padded each line with spaces.
     network = doc["ranking"].get("network")
     if network:  # the first step of the priority order (sources/000 l. 432-436)
-        steps = [f"personens eget nätverk ({label(network, 'network_step').lower()})"]
+        steps = [text("cli.out.own_network", step=label(network, "network_step").lower())]
         steps += [label(r, "route").lower() for r in doc["ranking"].get("route_order", [])]
-        echo_wrapped("Prioritetsordning: " + ", ".join(f"{i}. {s}" for i, s in enumerate(steps, start=1)))
+        echo_wrapped(text("cli.out.priority_order", steps=", ".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))))
     if rows:
-        echo_wrapped(f"Rekommenderade enheter, i regiformernas ordning, sedan {order}:")
-    print_table(rows, columns, empty="Rekommenderade enheter: ingen enhet kan rekommenderas.")
+        echo_wrapped(text("cli.out.recommended_order", order=order))
+    print_table(rows, columns, empty=text("cli.out.recommended_none"))
     if doc["flags"]:
-        echo("Flaggor:")
+        echo(text("cli.out.flags"))
         for f in doc["flags"]:
             unit = f" {f['unit_id']}" if f.get("unit_id") else ""
             reason = f" ({f['reason']})" if f.get("reason") else ""
             src = _source_text(f.get("source"))
             echo_wrapped(f"  {label(f['code'], 'flag')}{unit}{reason}: {f['message']} "
                          f"[{f['rule']}{'; ' + src if src else ''}]", indent="    ")
-    review = f" (granskning {doc['review_id']})" if doc.get("review_id") else ""
-    echo(f"Granskning krävs: {'ja' + review if doc['review_required'] else 'nej'}")
+    review = text("cli.out.review_part", id=doc["review_id"]) if doc.get("review_id") else ""
+    echo(text("cli.out.review_required", answer=text("cli.out.yes") + review if doc["review_required"]
+              else text("cli.out.no")))
     if doc.get("unevaluable"):
-        echo("Regler för förfrågan som inte kunde bedömas:")
+        echo(text("cli.out.request_rules_unevaluable"))
         for r in doc["unevaluable"]:
             echo("  " + _reason_line(r))
     from ..matching.compact import excluded_count, summary as exclusion_summary
@@ -151,13 +155,13 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     if summary:
         _print_excluded(doc)
     else:
-        echo("Uteslutna: inga")
+        echo(text("cli.out.excluded_none"))
     from ..matching.compact import count_of
 
     if count_of(doc["below_cut"]):
-        echo(f"Möjliga under gränsen: {count_of(doc['below_cut'])} (--limit N, eller --explain ENHET)")
+        echo(text("cli.out.below_cut", count=count_of(doc["below_cut"])))
     if doc.get("declined_units"):
-        echo(f"Utelämnade eftersom de tackat nej: {', '.join(doc['declined_units'])}")
+        echo(text("cli.out.declined_left_out", units=", ".join(doc["declined_units"])))
     _next_steps_after_decision(doc, actor)
 
 
@@ -172,14 +176,12 @@ def _print_excluded(doc: dict[str, Any]) -> None:
     for g in excluded_by_reason(doc):
         units = g["units"]
         if units is None:
-            shown = "(--explain ENHET för en enhet)"
+            shown = text("cli.out.explain_one_unit")
         else:
             shown = ", ".join(units[:EXCLUDED_UNITS_SHOWN])
             if len(units) > EXCLUDED_UNITS_SHOWN:
-                shown += f" … och {fmt_number(len(units) - EXCLUDED_UNITS_SHOWN)} till"
+                shown += text("cli.out.and_more", more=Number(len(units) - EXCLUDED_UNITS_SHOWN))
         rows.append({"reason": g["code"], "count": g["count"], "units": shown})
-    from ..i18n import text
-
     n = excluded_count(doc)
     echo(text("excluded.heading", n=n, count=fmt_number(n)))
     print_table(rows, [("reason", "Skäl", "exclusion"), ("count", "Enheter"), ("units", "Vilka")])
@@ -198,7 +200,7 @@ def _cmd(*parts: Any) -> str:
 
 
 def _by(actor: str | None) -> list[str]:
-    return ["--by", actor] if actor else ["--by", "DITT-NAMN"]
+    return ["--by", actor] if actor else ["--by", text("cli.out.placeholder_name")]
 
 
 def next_steps(lines: list[str]) -> None:
@@ -208,7 +210,7 @@ def next_steps(lines: list[str]) -> None:
         from .common import text_width
 
         width = text_width()
-        echo("Nästa steg:")
+        echo(_text("cli.out.next_steps"))
         for line in lines:
             text = f"  {line}"
             if len(text) > width and "   # " in text:
@@ -222,14 +224,15 @@ def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
     lines = []
     if recs:
         first = recs[0]["unit_id"]
-        lines.append(_cmd("request", "choose", rid, first, *_by(actor)) + "   # välj enheten")
-        lines.append(_cmd("request", "decline", rid, first, "--reason", "Ingen plats", *_by(actor))
-                     + "   # enheten tackade nej")
-        lines.append(_cmd("request", "show", rid, "--explain", first) + "   # varför den rekommenderas")
+        lines.append(_cmd("request", "choose", rid, first, *_by(actor)) + "   # " + text("cli.out.next_choose"))
+        lines.append(_cmd("request", "decline", rid, first, "--reason", text("cli.out.no_place"), *_by(actor))
+                     + "   # " + text("cli.out.next_decline"))
+        lines.append(_cmd("request", "show", rid, "--explain", first) + "   # " + text("cli.out.next_why"))
     if doc.get("review_id"):
-        lines.append(_cmd("review", "show", doc["review_id"]) + "   # granskningen")
+        lines.append(_cmd("review", "show", doc["review_id"]) + "   # " + text("cli.out.next_review"))
     if not recs:
-        lines.append(_cmd("request", "show", rid, "--explain", "ENHET") + "   # varför en enhet inte är med")
+        lines.append(_cmd("request", "show", rid, "--explain", text("cli.out.placeholder_unit")) + "   # "
+                     + text("cli.out.next_why_not"))
     next_steps(lines)
 
 
@@ -458,8 +461,8 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     req = data["request"]
     tax = load_taxonomy()
     person = req["person"]
-    echo_wrapped(f"Förfrågan {req['request_id']} inkom {req['submitted_on']} från {req['requester']} "
-                 f"({req['municipality']}), registrerad av {data['submitted_by']}")
+    echo_wrapped(text("cli.out.request_head", request=req["request_id"], on=req["submitted_on"], by=req["requester"],
+                      municipality=req["municipality"], registered_by=data["submitted_by"]))
     insats = tax.insatser[req["insats"]]
     echo_wrapped(f"  {insats.label}"
                  + (f" / {insats.subcategories.get(req['subcategory'], req['subcategory'])}" if req.get("subcategory") else "")
@@ -476,17 +479,17 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     } for d in data["decisions"]]
     print_table(rows, [("seq", "Decision"), ("evaluated_on", "Evaluated on"), ("rules_version", "Rules"),
                        ("units", "Recommended"), ("flags", "Flags", "flag"), ("review", "Review"), ("by", "By")],
-                title="Beslut", empty="(inget beslut)")
+                title=text("cli.out.decisions_title"), empty=text("cli.out.no_decision"))
     if data["decisions"]:
         latest = data["decisions"][-1]
         if latest.get("excluded"):
-            echo(f"Beslut {latest['seq']}:")
+            echo(text("cli.out.decision_seq", seq=latest["seq"]))
             _print_excluded(latest)
     # A decline's time as Swedish time (stored UTC), never the raw timestamp.
     declines = [dict(d, at=datetime.fromisoformat(d["at"]) if isinstance(d.get("at"), str) else d.get("at"))
                 for d in data["declines"]]
     print_table(declines, [("unit_id", "Unit"), ("reason", "Reason"), ("by", "By"), ("at", "At")],
-                title="Tackat nej", empty="(inga)")
+                title=text("cli.out.declines_title"))
     p = data["placement"]
     if p:
         echo_wrapped(f"Placering: {p['unit_id']} via {label(p['route'], 'route')}"
@@ -496,7 +499,7 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
                      + f"; vald av {p['by']}"
                      + ("" if p["recommended"] else f"; inte rekommenderad: {p['reason']}"))
     else:
-        echo("Placering: ingen ännu")
+        echo(text("cli.out.no_placement"))
 
 
 @request.command("decline")
@@ -512,8 +515,8 @@ def request_decline(request_id: str, unit_id: str, reason: str, actor: str | Non
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"{out['unit_id']} tackade nej till förfrågan {request_id}: {out['reason']}.")
-        next_steps([_cmd("request", "rematch", request_id, *_by(out["by"])) + "   # nytt beslut utan enheten"])
+        echo(text("cli.out.declined", unit=out["unit_id"], request=request_id, reason=out["reason"]))
+        next_steps([_cmd("request", "rematch", request_id, *_by(out["by"])) + "   # " + text("cli.out.next_rematch")])
 
 
 @request.command("rematch")
@@ -607,11 +610,11 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
              + ("" if out["recommended"] else " (inte rekommenderad; skälet är sparat)") + "."
              + (" Väntar på granskning av direktupphandlingen (status pending_review)."
                 if out["status"] == "pending_review" else ""))
-        steps = [_cmd("request", "show", request_id) + "   # förfrågan med beslut och placering"]
+        steps = [_cmd("request", "show", request_id) + "   # " + text("cli.out.next_show_request")]
         if out["status"] == "pending_review":
-            steps.insert(0, _cmd("review", "list", "--status", "pending") + "   # granskningen som väntar")
-        steps.append(_cmd("request", "end", request_id, "--on", "ÅÅÅÅ-MM-DD", *_by(actor or out.get("by")))
-                     + "   # när placeringen slutar")
+            steps.insert(0, _cmd("review", "list", "--status", "pending") + "   # " + text("cli.out.next_review_pending"))
+        steps.append(_cmd("request", "end", request_id, "--on", text("cli.out.placeholder_date"),
+                          *_by(actor or out.get("by"))) + "   # " + text("cli.out.next_end"))
         next_steps(steps)
 
 
@@ -787,8 +790,8 @@ def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_ou
         print_json(out)
     else:
         echo(f"Granskning {out['id']}: {label(out['status'], 'review_status')} av {out['reviewer']}: {out['note']}")
-        next_steps([_cmd("review", "show", out["id"]) + "   # granskningen",
-                    _cmd("review", "list", "--status", "pending") + "   # granskningar som väntar"])
+        next_steps([_cmd("review", "show", out["id"]) + "   # " + text("cli.out.next_review"),
+                    _cmd("review", "list", "--status", "pending") + "   # " + text("cli.out.next_reviews_pending")])
 
 
 @review.command("approve")
