@@ -238,39 +238,38 @@ def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
 
 def _print_explain(ex: dict[str, Any]) -> None:
     seq = ex.get("seq")
-    head = (f"{ex['unit_id']} i förfrågan {ex['request_id']} "
-            + (f"(beslut {seq}): " if seq is not None else "(prövad nu, inget sparat): "))
+    head = (text("cli.out.explain_head", unit=ex["unit_id"], request=ex["request_id"]) + " "
+            + (text("cli.out.explain_seq", seq=seq) if seq is not None else text("cli.out.explain_now")) + " ")
     status = ex["status"]
     if status in ("recommended", "below_cut"):
         keys = ", ".join(_key_text(k, v) for k, v in ex["keys"].items() if k not in ("rank",))
         route = label(ex["route"], "route")
         if status == "recommended":
-            echo(head + f"rekommenderad, rang {ex['rank']} via {route}")
+            echo(head + text("cli.out.explain_recommended", rank=ex["rank"], route=route))
         else:
-            echo(head + f"möjlig via {route}, rang {ex['rank']}: under gränsen {ex['cut']}")
-        echo_wrapped(f"  rangordnad efter: {keys}", indent="    ")
+            echo(head + text("cli.out.explain_below_cut", rank=ex["rank"], route=route, cut=ex["cut"]))
+        echo_wrapped("  " + text("cli.out.explain_ranked_by", keys=keys), indent="    ")
         for f in ex.get("flags", []):
-            echo_wrapped("  flagga " + _reason_line(f), indent="    ")
+            echo_wrapped("  " + text("cli.out.explain_flag") + " " + _reason_line(f), indent="    ")
         for o in ex.get("other_routes", []):
-            state = "också möjlig" if o["eligible"] else "inte möjlig"
-            echo(f"  annan regiform {label(o['route'], 'route')}: {state}")
+            state = text("cli.out.also_possible") if o["eligible"] else text("cli.out.not_possible")
+            echo("  " + text("cli.out.other_route", route=label(o["route"], "route"), state=state))
             for r in o.get("reasons", []) + o.get("unevaluable", []):
                 echo_wrapped("    " + _reason_line(r), indent="      ")
     elif status == "held_back":
-        echo(head + f"möjlig bara via {label(ex['eligible']['route'], 'route')}, hålls tillbaka: "
-                    "direktupphandling är sista utvägen")
+        echo(head + text("cli.out.explain_held_back", route=label(ex["eligible"]["route"], "route")))
         for r in ex["reasons"]:
             echo_wrapped("  " + _reason_line(r), indent="    ")
     elif status in ("excluded", "unevaluable"):
-        echo(head + ("utesluten" if status == "excluded" else "inte rekommenderad: dess regler kunde inte bedömas"))
+        echo(head + (text("cli.out.explain_excluded") if status == "excluded" else text("cli.out.explain_unevaluable")))
         for r in ex.get("reasons", []):
             echo_wrapped("  " + _reason_line(r), indent="    ")
         for r in ex.get("unevaluable", []):
             missing = r.get("values", {}).get("missing")
-            echo_wrapped("  kunde inte bedömas: " + _reason_line(r) + (f" saknas: {missing}" if missing else ""),
-                         indent="    ")
+            echo_wrapped("  " + text("cli.out.could_not_evaluate", reason=_reason_line(r))
+                         + (" " + text("cli.out.missing", missing=missing) if missing else ""), indent="    ")
     else:
-        echo(head + "ingen kandidat: enheten erbjuder inte insatsen via någon regiform")
+        echo(head + text("cli.out.explain_no_candidate"))
 
 
 class _NoProgress:
@@ -415,7 +414,7 @@ def _print_batch(documents: list[dict[str, Any]], *, all_rows: bool = False) -> 
                 limit=None if all_rows else TABLE_ROWS, hint="--all visar alla, --json ger alla sammanfattningar")
     review = sum(1 for d in documents if d["review_required"])
     none = sum(1 for d in documents if not d["recommendations"])
-    echo(f"Granskning krävs: {review}; ingen möjlig enhet: {none}.")
+    echo(text("cli.out.batch_totals", review=review, none=none))
 
 
 @cli.group(cls=PlaceringGroup)
@@ -566,7 +565,8 @@ def request_grant(request_id: str, reader: str, valid_from: str | None, valid_to
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"{out['reader']} får läsa det skyddade ärendet {out['request_id']} {out['valid_from']}–{out['valid_to']}.")
+        echo(text("cli.out.protected_granted", reader=out["reader"], request=out["request_id"],
+                  valid_from=out["valid_from"], valid_to=out["valid_to"]))
 
 
 @request.command("choose")
@@ -632,7 +632,7 @@ def request_end(request_id: str, on: str, reason: str | None, actor: str | None,
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"Placeringen för {request_id} hos {out['unit_id']} avslutad {out['end_on']}.")
+        echo(text("cli.out.placement_ended", request=request_id, unit=out["unit_id"], on=out["end_on"]))
 
 
 _CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre", "rank": "ny rangordning",
@@ -677,10 +677,9 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]
 
     def header() -> None:
-        echo(f"Omprövade {result['requests']} förfrågningar på registrets revision "
-                   f"{result['register_revision']}: nuvarande regler {result['current']['rules_version']}, "
-                   f"kandidat {result['candidate']['rules_version']} ({result['candidate']['rules_dir']}): "
-                   f"{result['changed']} ändras, {result['unchanged']} oförändrade.")
+        echo(text("cli.out.replayed", requests=result["requests"], revision=result["register_revision"],
+                  current=result["current"]["rules_version"], candidate=result["candidate"]["rules_version"],
+                  dir=result["candidate"]["rules_dir"], changed=result["changed"], unchanged=result["unchanged"]))
 
     out.emit(result, [
         Section("summary", "Per regel", result["summary"],
