@@ -79,3 +79,13 @@ def test_admin_sentences_and_table_headers_in_english(run, db_url):
     assert re.search(r"Användare\s+Roller\s+Kommun\s+Kan logga in\s+Lokalt lösenord",
                      ok(run("admin", "user", "list", env=SWEDISH)).stdout)
 
+
+
+def test_a_unit_shown_in_english_and_in_swedish_as_before(decided):
+    run, _ = decided
+    en = ok(run("register", "show", "U-1", env=ENGLISH)).stdout
+    assert en.startswith("Unit U-1: Enhet U-1\n  Supplier:      ") and "\n  Places:        " in en, en
+    assert re.search(r"^  Ages:\s+\d+–\d+ years; gender: ", en, re.M) and " free of " in en, en
+    sv = ok(run("register", "show", "U-1", env=SWEDISH)).stdout
+    assert sv.startswith("Enhet U-1: Enhet U-1\n  Leverantör:    ") and "\n  Platser:       " in sv, sv
+    assert re.search(r"^  Åldrar:\s+\d+–\d+ år; kön: ", sv, re.M) and " lediga av " in sv, sv
