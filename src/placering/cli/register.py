@@ -339,23 +339,24 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
         return
     kind = _shown_kind(data)
     if kind == "agreement":
-        echo(f"Avtal {data['agreement_id']}: {label(data['route'], 'route')} för "
-             f"{label(data['insats'], 'insats')}, {data['valid_from'] or '…'} – {data['valid_to'] or '…'}; "
-             f"köpare: {', '.join(data['buyers'])}")
+        echo(say("cli.out.agreement_head", agreement=data["agreement_id"], route=label(data["route"], "route"),
+                 insats=label(data["insats"], "insats"), valid_from=data["valid_from"] or "…",
+                 valid_to=data["valid_to"] or "…", buyers=", ".join(data["buyers"])))
         status = label(data["status"], "agreement_status")
         if data["status_since"]:
-            status += f" sedan {data['status_since']}, beslutat av {data['status_changed_by']}"
-        echo(f"  Status: {status}")
+            status += " " + say("cli.out.unit_status_since", since=data["status_since"], by=data["status_changed_by"])
+        echo(f"  {say('cli.out.unit_field.status')}: {status}")
         print_table(data["units"], [("unit_id", "Unit"), ("name", "Name"), ("org_nr", "Org nr"),
                                     ("daily_price", "Daily price"), ("unit_status", "Unit status", "unit_status")],
-                    title="Enheter på avtalet")
+                    title=say("cli.out.agreement_units"))
         return
     if kind == "unit":
         _print_unit(data)
         return
     checks, units = data["checks"], data["units"]
-    echo(f"Leverantör {data['org_nr']}: {data['name']} ({label(data['legal_form'], 'legal_form')})")
-    print_table(checks, _CHECK_COLUMNS, title="Kontroller")
+    echo(say("cli.out.supplier_head", org_nr=data["org_nr"], name=data["name"],
+             legal_form=label(data["legal_form"], "legal_form")))
+    print_table(checks, _CHECK_COLUMNS, title=say("cli.out.checks_title"))
     print_table(
         [{**u, "insatser": [o["insats"] for o in u["offers"]],
           "routes_text": [label(r["route"], "route") + (f" {r['agreement_id']}" if r.get("agreement_id") else "")
@@ -763,8 +764,8 @@ def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, j
         print_json(entries)
         return
     for e in entries:
-        echo(f"Enhet {e['unit_id']}: inträdet {'godkänt, enheten är publicerad' if approve else 'avslaget'} "
-             f"{e['effective_on']} (av {e['actor']}).")
+        echo(say("cli.out.entry_approved" if approve else "cli.out.entry_rejected", unit=e["unit_id"],
+                 on=e["effective_on"], by=e["actor"]))
 
 
 @entry.command("approve")
