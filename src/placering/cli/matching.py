@@ -604,12 +604,12 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"Placering för {request_id}: {out['unit_id']} via {label(out['route'], 'route')}"
-             + (f" ({out['agreement_id']})" if out.get("agreement_id") else "")
-             + f", dygnspris {fmt_money(out['daily_price'])}, från {out['start_on']}"
-             + ("" if out["recommended"] else " (inte rekommenderad; skälet är sparat)") + "."
-             + (" Väntar på granskning av direktupphandlingen (status pending_review)."
-                if out["status"] == "pending_review" else ""))
+        echo(text("cli.out.placement_chosen", request=request_id, unit=out["unit_id"],
+                  route=label(out["route"], "route")
+                  + (f" ({out['agreement_id']})" if out.get("agreement_id") else ""),
+                  price=fmt_money(out["daily_price"]), start=out["start_on"])
+             + ("" if out["recommended"] else " " + text("cli.out.not_recommended_kept")) + "."
+             + (" " + text("cli.out.awaiting_review") if out["status"] == "pending_review" else ""))
         steps = [_cmd("request", "show", request_id) + "   # " + text("cli.out.next_show_request")]
         if out["status"] == "pending_review":
             steps.insert(0, _cmd("review", "list", "--status", "pending") + "   # " + text("cli.out.next_review_pending"))
@@ -729,7 +729,7 @@ def review_list(status: str | None, out: Output) -> None:
     out.listing(rows, [("id", "Review"), ("status", "Status", "review_status"), ("request_id", "Request"),
                        ("insats", "Insats", "insats"), ("submitted_on", "Submitted"), ("seq", "Decision"),
                        ("reason", "Why direct"), ("units", "Units"), ("reviewer", "Reviewer"), ("note", "Note")],
-                title="Granskningar av direktupphandling", empty="(inga granskningar)")
+                title=text("cli.out.reviews_title"), empty=text("cli.out.no_reviews"))
 
 
 @review.command("show")
@@ -743,23 +743,23 @@ def review_show(review_id: str, json_output: bool) -> None:
         print_json(data)
         return
     req = data["request"]
-    by = f" av {data['reviewer']}: {data['note']}" if data["reviewer"] else ""
-    echo_wrapped(f"Granskning {data['id']} ({label(data['status'], 'review_status')}{by}) av förfrågan "
-                 f"{req['request_id']}, beslut {data['decision']['seq']}")
+    by = " " + text("cli.out.review_by", reviewer=data["reviewer"], note=data["note"]) if data["reviewer"] else ""
+    echo_wrapped(text("cli.out.review_head", id=data["id"], status=label(data["status"], "review_status") + by,
+                      request=req["request_id"], seq=data["decision"]["seq"]))
     sub = f" / {label(req['subcategory'], 'subcategory')}" if req.get("subcategory") else ""
     needs = ", ".join(label(n, "target_group") for n in req["needs"]) or "–"
     echo_wrapped(f"  {label(req['insats'], 'insats')}{sub}, {req['municipality']} ({req['requester']}), "
                  f"start {req['start_on']}, {label(req['urgency'], 'urgency').lower()}, ålder {req['age']}, "
                  f"behov: {needs}", indent="    ")
     dp = data["direct_procurement"]
-    echo_wrapped(f"Varför direktupphandling: {label(dp.get('reason'), 'direct_procurement_reason')} — {dp.get('message')} "
-                 f"[{dp.get('rule')}; {_source_text(dp.get('source'))}]")
+    echo_wrapped(text("cli.out.why_direct", reason=label(dp.get("reason"), "direct_procurement_reason"),
+                      message=dp.get("message"), rule=dp.get("rule"), source=_source_text(dp.get("source"))))
     if data["why_no_preferred_unit"]:
         for route, counts in data["why_no_preferred_unit"].items():
             echo_wrapped(f"  {label(route, 'route')}: " + ", ".join(
                 f"{label(code, 'exclusion')} {n}" for code, n in sorted(counts.items())), indent="    ")
     else:
-        echo("  ingen enhet i egen regi, på ramavtal eller IOP erbjuder insatsen")
+        echo("  " + text("cli.out.no_preferred_unit"))
     th = data["threshold"]
     for r in data["recommendations"]:
         echo("")
