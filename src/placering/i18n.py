@@ -228,9 +228,10 @@ class Joined:
         return self.render("en")
 
 
-def label_list(codes, kind: str | None = None, sep: str = ", ") -> Joined:
-    """Codes in words, one after another: 'administratör, socialsekreterare'."""
-    return Joined(tuple(Label(c, kind) for c in codes or ()), sep)
+def label_list(codes, kind: str | None = None, sep: str = ", ", capital: bool = False) -> Joined:
+    """Codes in words, one after another: 'administratör, socialsekreterare' ('Administratör,
+    Socialsekreterare' with `capital`, as a label stands alone)."""
+    return Joined(tuple(Label(c, kind, capital) for c in codes or ()), sep)
 
 
 @dataclass(frozen=True)

@@ -123,17 +123,18 @@ def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) ->
     if wants_json(json_output):
         print_json(result)
         return
-    from ..display import fmt_number
+    from ..i18n import Number, text
 
-    state = "skapad" if before is None else ("redan aktuell" if before == after else f"uppgraderad från {before}")
-    click.echo(f"Databas {result['database']}: schema {after} ({state}).")
+    state = text("cli.out.schema_created") if before is None else (
+        text("cli.out.schema_current") if before == after else text("cli.out.schema_upgraded", before=before))
+    click.echo(text("cli.out.database_schema", database=result["database"], schema=after, state=state))
     if demo:
         d = result["demo"]
         if d["units_created"]:
-            click.echo(f"Demoregistret är inläst: {fmt_number(d['suppliers'])} leverantörer, {fmt_number(d['units'])} "
-                       f"enheter, {fmt_number(d['history_entries'])} historikposter till och med {d['as_of']}.")
+            click.echo(text("cli.out.demo_loaded", suppliers=Number(d["suppliers"]), units=Number(d["units"]),
+                            entries=Number(d["history_entries"]), as_of=d["as_of"]))
         else:
-            click.echo("Demoregistret är redan inläst: inget ändrades.")
+            click.echo(text("cli.out.demo_already"))
 
 
 _install_click_words()

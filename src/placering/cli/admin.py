@@ -13,7 +13,7 @@ from ..storage import transaction
 from . import cli
 from .params import Code
 from .common import CliError, PlaceringGroup, app, json_option, print_json, print_table, wants_json
-from ..i18n import msg
+from ..i18n import label_list, msg, text
 
 ROLE_HELP = "; ".join(f"{r.value}: {ROLE_DESCRIPTIONS[r]}" for r in Role)
 
@@ -55,12 +55,11 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
     if wants_json(json_output):
         print_json(result)
         return
-    from ..labels import labels
-
-    where = f", kommun {result['municipality']}" if result["municipality"] else ""
-    click.echo(f"Användare {result['user']}: roller {', '.join(labels(result['roles'], 'role'))}{where}"
-               f"{' (användaren fanns redan)' if result['login_existed'] else ''}"
-               f"{'; lokalt lösenord satt' if result['local_password'] else ''}.")
+    where = text("cli.out.municipality_part", municipality=result["municipality"]) if result["municipality"] else ""
+    click.echo(text("cli.out.user_added", user=result["user"], where=where,
+                    roles=label_list(result["roles"], "role", capital=True),
+                    existed=text("cli.out.user_existed") if result["login_existed"] else "",
+                    password=text("cli.out.user_password_set") if result["local_password"] else ""))
 
 
 @user.command("update")
@@ -76,13 +75,13 @@ def user_update(name: str, roles: tuple[str, ...], municipality: str | None, jso
     if wants_json(json_output):
         print_json(result)
         return
-    from ..labels import labels
-
     def said(roles_: list[str], municipality_: str | None) -> str:
-        return ", ".join(labels(roles_, "role")) + (f", kommun {municipality_}" if municipality_ else "")
+        where = text("cli.out.municipality_part", municipality=municipality_) if municipality_ else ""
+        return label_list(roles_, "role", capital=True).render() + where
 
-    click.echo(f"Användare {result['user']}: {said(result['roles_before'], result['municipality_before'])} "
-               f"→ {said(result['roles'], result['municipality'])}.")
+    click.echo(text("cli.out.user_updated", user=result["user"],
+                    before=said(result["roles_before"], result["municipality_before"]),
+                    after=said(result["roles"], result["municipality"])))
 
 
 @user.command("list")
@@ -109,10 +108,8 @@ def user_remove(name: str, json_output: bool) -> None:
     if wants_json(json_output):
         print_json(result)
         return
-    from ..labels import labels
-
-    taken = ", ".join(labels(result["roles_removed"], "role")) or "inga"
-    click.echo(f"Användare {result['user']} borttagen (roller som togs bort: {taken}).")
+    taken = label_list(result["roles_removed"], "role", capital=True).render() or text("cli.out.none")
+    click.echo(text("cli.out.user_removed", user=result["user"], roles=taken))
 
 
 @admin.group(cls=PlaceringGroup)
@@ -147,11 +144,10 @@ def token_create(name: str, roles: tuple[str, ...], municipality: str | None, da
         print_json(result)
         return
     from ..display import fmt_datetime
-    from ..labels import labels
 
-    click.echo(f"API-nyckel {result['id']} för {result['name']}: roller {', '.join(labels(result['roles'], 'role'))}, "
-               f"gäller till {fmt_datetime(result['expires_at'])}.")
-    click.echo("Nyckeln visas bara nu (registret sparar bara dess sha256):")
+    click.echo(text("cli.out.token_created", id=result["id"], name=result["name"],
+                    roles=label_list(result["roles"], "role", capital=True), expires=fmt_datetime(result["expires_at"])))
+    click.echo(text("cli.out.token_secret_once"))
     click.echo(result["secret"])
 
 
@@ -183,4 +179,4 @@ def token_revoke(token_id: int, json_output: bool) -> None:
     if wants_json(json_output):
         print_json(result)
         return
-    click.echo(f"API-nyckel {result['id']} för {result['name']} är återkallad.")
+    click.echo(text("cli.out.token_revoked", id=result["id"], name=result["name"]))

@@ -20,7 +20,7 @@ import click
 from . import cli
 from .common import CliError, app, echo, json_option, print_json, wants_json
 from .remote import Client, RemoteError, login_path, normal_server, read_login, remove_login, write_login
-from ..i18n import msg
+from ..i18n import msg, text
 
 
 @cli.command()
@@ -74,14 +74,13 @@ def login(server_url: str | None, use_device: bool, login: str | None, password_
     if wants_json(json_output):
         print_json(shown)
         return
-    from ..labels import label
+    from ..i18n import label_list
 
-    roles = ", ".join(label(r, "role") for r in record["roles"]) or "inga roller"
+    roles = label_list(record["roles"], "role", capital=True).render() or text("cli.out.no_roles")
     where = f", {record['municipality']}" if record.get("municipality") else ""
-    echo(f"Inloggad på {url} som {login} ({roles}{where}). Token sparad i {path}, giltig till "
-         f"{str(record['expires_at'] or '–')[:10]}.")
-    echo("Kommandona körs nu på servern; --db ADRESS kör ett kommando mot en databas här, 'placering logout' "
-         "loggar ut.")
+    echo(text("cli.out.logged_in", url=url, login=login, roles=roles, where=where, path=path,
+              expires=str(record["expires_at"] or "–")[:10]))
+    echo(text("cli.out.logged_in_next"))
 
 
 def _client_name() -> str:
@@ -90,11 +89,11 @@ def _client_name() -> str:
 
 def _password_login(url: str, login: str | None, password_stdin: bool, days: int) -> dict:
     if not login:
-        login = click.prompt("Användarnamn", err=True)
+        login = click.prompt(text("cli.out.prompt_login"), err=True)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Lösenord", hide_input=True, err=True)
+        password = click.prompt(text("cli.out.prompt_password"), hide_input=True, err=True)
     if not password:
         raise CliError(msg("cli.no_password"), 2)
     return Client(url).request("POST", "/auth/token", json_body={
@@ -111,10 +110,8 @@ def _device_flow(url: str, days: int) -> dict:
     interval = max(1, int(started.get("interval") or 5))
     deadline = time.monotonic() + int(started.get("expires_in") or 600)
     minutes = max(1, int(started.get("expires_in") or 600) // 60)
-    click.echo(f"Öppna {started['verification_uri']} i en webbläsare, logga in och skriv koden\n\n"
-               f"    {started['user_code']}\n\n"
-               f"(eller gå direkt till {started['verification_uri_complete']}). Koden gäller i {minutes} minuter; "
-               "väntar på att du godkänner …", err=True)
+    click.echo(text("cli.out.device_code", uri=started["verification_uri"], code=started["user_code"],
+                    complete=started["verification_uri_complete"], minutes=minutes), err=True)
     while True:
         time.sleep(interval)
         try:
@@ -144,6 +141,6 @@ def logout(json_output: bool) -> None:
         print_json({"logged_out": removed, "server": (saved or {}).get("server"), "file": str(login_path())})
         return
     if removed:
-        echo(f"Utloggad från {(saved or {}).get('server') or 'servern'}: inloggningen i {login_path()} är borttagen.")
+        echo(text("cli.out.logged_out", server=(saved or {}).get("server") or text("cli.out.the_server"), path=login_path()))
     else:
-        echo("Ingen inloggning att ta bort.")
+        echo(text("cli.out.no_login"))

@@ -22,7 +22,7 @@ import click
 from .. import boundary
 from ..display import fmt_datetime, fmt_number, parse_decimal, safe, safe_json
 from ..errors import NotPermitted, PlaceringError
-from ..i18n import msg
+from ..i18n import Number, msg, text
 from .helptext import PlaceringCommand, Translated, tr
 
 # Start-up: `placering --help` must not load the database layer or rich; the commands that
@@ -589,14 +589,33 @@ def _min_width(cells: list[str], head: str, no_wrap: bool, cap: int = 24) -> int
 _ID_WORD = re.compile(r"[A-ZÅÄÖ0-9][A-ZÅÄÖ0-9_./:-]*[A-ZÅÄÖ0-9][,;.)]?")
 
 
+def column_header(head: str) -> str:
+    """A column's header in the people's language: Swedish (labels.yaml's headers name the
+    English ones); in English, the Swedish header's msgctxt "header" entry of the catalogue (read
+    only when English is asked for), else the header the column was given."""
+    from ..i18n import language
+    from ..labels import header
+
+    swedish = header(head)
+    if language() != "en":
+        return swedish
+    from ..i18n import translations
+
+    catalogue = translations("en")
+    english = catalogue.pgettext("header", swedish)
+    if english == swedish and f"header\x04{swedish}" not in getattr(catalogue, "_catalog", {}):
+        return head  # a header the catalogue does not know: as the column gives it
+    return english
+
+
 def print_table(
     rows: Iterable[dict[str, Any]],
     columns: Sequence[tuple],
     *,
     title: str | None = None,
-    empty: str = "(inga)",
+    empty: str | None = None,
     limit: int | None = None,
-    hint: str = "--all visar alla, --csv eller --json ger alla rader",
+    hint: str | None = None,
     expanded: bool = False,
     only: Sequence[str] | None = None,
 ) -> None:
@@ -617,8 +636,7 @@ def print_table(
     from rich.table import Table
     from rich.text import Text
 
-    from ..labels import header
-
+    header = column_header
     rows = list(rows)
     if only:
         columns = select_columns(columns, only)
@@ -629,7 +647,7 @@ def print_table(
     if not rows:
         if title:
             out.print(Text(safe(title)))
-        out.print(Text(safe(empty)))
+        out.print(Text(safe(text("cli.out.table_empty") if empty is None else empty)))
         return
     total = len(rows)
     if limit is not None and total > limit:
@@ -718,11 +736,10 @@ def print_table(
     table = build(specs, widths)
     out.print(table)
     if hidden:
-        out.print(Text(f"Kolumner som inte får plats i {width} tecken: {', '.join(hidden)} "
-                       "(-x visar varje rad som en post med alla fält; --csv, --json eller --xlsx FIL ger dem, "
-                       "liksom en bredare terminal)."))
+        out.print(Text(text("cli.out.table_hidden", width=width, columns=", ".join(hidden))))
     if total > len(rows):
-        out.print(Text(f"Visar {len(rows)} av {fmt_number(total)} rader: {hint}."))
+        out.print(Text(text("cli.out.table_showing", shown=len(rows), total=Number(total),
+                            hint=text("cli.out.table_hint") if hint is None else hint)))
 
 
 # Which column goes first when a table is too wide (see print_table): ids stay (never dropped,
@@ -755,11 +772,12 @@ def select_columns(columns: Sequence[tuple], wanted: Sequence[str]) -> list[tupl
         by_name.setdefault(fold(col[0]), col)
         by_name.setdefault(fold(header(col[1])), col)
         by_name.setdefault(fold(col[1]), col)
+        by_name.setdefault(fold(column_header(col[1])), col)
     chosen: list[tuple] = []
     for name in wanted:
         col = by_name.get(fold(name.strip()))
         if col is None:
-            known = ", ".join(f"{header(c[1])} ({c[0]})" for c in columns)
+            known = ", ".join(f"{column_header(c[1])} ({c[0]})" for c in columns)
             raise CliError(msg("cli.no_such_column", column=name.strip(), known=known), 2)
         if col not in chosen:
             chosen.append(col)
@@ -767,16 +785,14 @@ def select_columns(columns: Sequence[tuple], wanted: Sequence[str]) -> list[tupl
 
 
 def _print_expanded(out, rows: list[dict[str, Any]], columns: Sequence[tuple], *, title: str | None,
-                    limit: int | None, hint: str) -> None:
+                    limit: int | None, hint: str | None) -> None:
     """One record per block, one field per line (psql's \\x): nothing is left out, however
     narrow the terminal; long values wrap under their own field."""
     import textwrap
 
     from rich.text import Text
 
-    from ..labels import header
-
-    heads = [safe(header(c[1])) for c in columns]
+    heads = [safe(column_header(c[1])) for c in columns]
     pad = max(len(h) for h in heads)
     room = max(out.width - pad - 3, 20)
     total = len(rows)
@@ -785,7 +801,7 @@ def _print_expanded(out, rows: list[dict[str, Any]], columns: Sequence[tuple], *
     if title:
         out.print(Text(safe(title)))
     for n, row in enumerate(rows, start=1):
-        out.print(Text(f"-[ Post {n} ]" + "-" * max(pad - 8, 4)))
+        out.print(Text(f"-[ {text('cli.out.record')} {n} ]" + "-" * max(pad - 8, 4)))
         for col, head in zip(columns, heads):
             cell = safe(_cell(row.get(col[0]), col[2] if len(col) > 2 else None))
             lines = [seg for part in (cell.splitlines() or [""]) for seg in
@@ -794,7 +810,8 @@ def _print_expanded(out, rows: list[dict[str, Any]], columns: Sequence[tuple], *
             for more in lines[1:]:
                 out.print(Text(f"{' ' * pad} | {more}"))
     if total > len(rows):
-        out.print(Text(f"Visar {len(rows)} av {fmt_number(total)} poster: {hint}."))
+        out.print(Text(text("cli.out.records_showing", shown=len(rows), total=Number(total),
+                            hint=text("cli.out.table_hint") if hint is None else hint)))
 
 
 # --- the same output options on every command that lists data ------------------------------

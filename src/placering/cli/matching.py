@@ -26,12 +26,14 @@ from ..display import fmt_money, fmt_number
 from .messages import said
 from ..register.whys import check_note
 from ..labels import header
+from .common import column_header
 from .remote import segment
 from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, reader_option, echo, echo_wrapped,
                      json_option, local_only, output_options, parse_date,
                      print_json, print_table, rules_option, to_jsonable, wants_json)
 from ..errors import os_reason
-from ..i18n import msg
+from ..i18n import Number, msg, text
+from ..i18n import text as _text  # next_steps has a local `text`
 
 ENGINE_OPTION = click.option(
     "--engine",
@@ -106,8 +108,8 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     tax = load_taxonomy()
     insats = tax.insatser[doc["insats"]]
     sub = f" / {insats.subcategories.get(doc['subcategory'], doc['subcategory'])}" if doc.get("subcategory") else ""
-    echo_wrapped(f"Förfrågan {doc['request_id']}: {insats.label}{sub} — beslut {doc.get('seq', '–')} "
-                 f"(regler {doc['rules_version']}, bedömd per {doc['evaluated_on']})")
+    echo_wrapped(text("cli.out.decision_head", request=doc["request_id"], insats=f"{insats.label}{sub}",
+                      seq=doc.get("seq", "–"), rules=doc["rules_version"], on=doc["evaluated_on"]))
     sort_keys = [k["key"] for k in doc["ranking"]["sort_keys"]]
     columns = [("rank", "Rank"), ("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"),
                ("route", "Route", "route")]
@@ -120,30 +122,32 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
             v = r["keys"].get(k)
             row[f"key_{k}"] = round(v, 1) if k == "distance_km" and isinstance(v, float) else v
         rows.append(row)
-    order = ", ".join(f"{header(k['key']).lower()} {'fallande' if k['order'] == 'desc' else 'stigande'}"
+    order = ", ".join(f"{column_header(k['key']).lower()} "
+                      f"{text('cli.out.descending') if k['order'] == 'desc' else text('cli.out.ascending')}"
                       for k in doc["ranking"]["sort_keys"])
     # The ranking said as a sentence above the table: as a table title it wrapped at the table's
     # width (81 of 100 columns) and padded each line with spaces.
     network = doc["ranking"].get("network")
     if network:  # the first step of the priority order (sources/000 l. 432-436)
-        steps = [f"personens eget nätverk ({label(network, 'network_step').lower()})"]
+        steps = [text("cli.out.own_network", step=label(network, "network_step").lower())]
         steps += [label(r, "route").lower() for r in doc["ranking"].get("route_order", [])]
-        echo_wrapped("Prioritetsordning: " + ", ".join(f"{i}. {s}" for i, s in enumerate(steps, start=1)))
+        echo_wrapped(text("cli.out.priority_order", steps=", ".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))))
     if rows:
-        echo_wrapped(f"Rekommenderade enheter, i regiformernas ordning, sedan {order}:")
-    print_table(rows, columns, empty="Rekommenderade enheter: ingen enhet kan rekommenderas.")
+        echo_wrapped(text("cli.out.recommended_order", order=order))
+    print_table(rows, columns, empty=text("cli.out.recommended_none"))
     if doc["flags"]:
-        echo("Flaggor:")
+        echo(text("cli.out.flags"))
         for f in doc["flags"]:
             unit = f" {f['unit_id']}" if f.get("unit_id") else ""
             reason = f" ({f['reason']})" if f.get("reason") else ""
             src = _source_text(f.get("source"))
             echo_wrapped(f"  {label(f['code'], 'flag')}{unit}{reason}: {f['message']} "
                          f"[{f['rule']}{'; ' + src if src else ''}]", indent="    ")
-    review = f" (granskning {doc['review_id']})" if doc.get("review_id") else ""
-    echo(f"Granskning krävs: {'ja' + review if doc['review_required'] else 'nej'}")
+    review = text("cli.out.review_part", id=doc["review_id"]) if doc.get("review_id") else ""
+    echo(text("cli.out.review_required", answer=text("cli.out.yes") + review if doc["review_required"]
+              else text("cli.out.no")))
     if doc.get("unevaluable"):
-        echo("Regler för förfrågan som inte kunde bedömas:")
+        echo(text("cli.out.request_rules_unevaluable"))
         for r in doc["unevaluable"]:
             echo("  " + _reason_line(r))
     from ..matching.compact import excluded_count, summary as exclusion_summary
@@ -152,13 +156,13 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
     if summary:
         _print_excluded(doc)
     else:
-        echo("Uteslutna: inga")
+        echo(text("cli.out.excluded_none"))
     from ..matching.compact import count_of
 
     if count_of(doc["below_cut"]):
-        echo(f"Möjliga under gränsen: {count_of(doc['below_cut'])} (--limit N, eller --explain ENHET)")
+        echo(text("cli.out.below_cut", count=count_of(doc["below_cut"])))
     if doc.get("declined_units"):
-        echo(f"Utelämnade eftersom de tackat nej: {', '.join(doc['declined_units'])}")
+        echo(text("cli.out.declined_left_out", units=", ".join(doc["declined_units"])))
     _next_steps_after_decision(doc, actor)
 
 
@@ -173,14 +177,12 @@ def _print_excluded(doc: dict[str, Any]) -> None:
     for g in excluded_by_reason(doc):
         units = g["units"]
         if units is None:
-            shown = "(--explain ENHET för en enhet)"
+            shown = text("cli.out.explain_one_unit")
         else:
             shown = ", ".join(units[:EXCLUDED_UNITS_SHOWN])
             if len(units) > EXCLUDED_UNITS_SHOWN:
-                shown += f" … och {fmt_number(len(units) - EXCLUDED_UNITS_SHOWN)} till"
+                shown += text("cli.out.and_more", more=Number(len(units) - EXCLUDED_UNITS_SHOWN))
         rows.append({"reason": g["code"], "count": g["count"], "units": shown})
-    from ..i18n import text
-
     n = excluded_count(doc)
     echo(text("excluded.heading", n=n, count=fmt_number(n)))
     print_table(rows, [("reason", "Skäl", "exclusion"), ("count", "Enheter"), ("units", "Vilka")])
@@ -199,7 +201,7 @@ def _cmd(*parts: Any) -> str:
 
 
 def _by(actor: str | None) -> list[str]:
-    return ["--by", actor] if actor else ["--by", "DITT-NAMN"]
+    return ["--by", actor] if actor else ["--by", text("cli.out.placeholder_name")]
 
 
 def next_steps(lines: list[str]) -> None:
@@ -209,7 +211,7 @@ def next_steps(lines: list[str]) -> None:
         from .common import text_width
 
         width = text_width()
-        echo("Nästa steg:")
+        echo(_text("cli.out.next_steps"))
         for line in lines:
             text = f"  {line}"
             if len(text) > width and "   # " in text:
@@ -223,52 +225,52 @@ def _next_steps_after_decision(doc: dict[str, Any], actor: str | None) -> None:
     lines = []
     if recs:
         first = recs[0]["unit_id"]
-        lines.append(_cmd("request", "choose", rid, first, *_by(actor)) + "   # välj enheten")
-        lines.append(_cmd("request", "decline", rid, first, "--reason", "Ingen plats", *_by(actor))
-                     + "   # enheten tackade nej")
-        lines.append(_cmd("request", "show", rid, "--explain", first) + "   # varför den rekommenderas")
+        lines.append(_cmd("request", "choose", rid, first, *_by(actor)) + "   # " + text("cli.out.next_choose"))
+        lines.append(_cmd("request", "decline", rid, first, "--reason", text("cli.out.no_place"), *_by(actor))
+                     + "   # " + text("cli.out.next_decline"))
+        lines.append(_cmd("request", "show", rid, "--explain", first) + "   # " + text("cli.out.next_why"))
     if doc.get("review_id"):
-        lines.append(_cmd("review", "show", doc["review_id"]) + "   # granskningen")
+        lines.append(_cmd("review", "show", doc["review_id"]) + "   # " + text("cli.out.next_review"))
     if not recs:
-        lines.append(_cmd("request", "show", rid, "--explain", "ENHET") + "   # varför en enhet inte är med")
+        lines.append(_cmd("request", "show", rid, "--explain", text("cli.out.placeholder_unit")) + "   # "
+                     + text("cli.out.next_why_not"))
     next_steps(lines)
 
 
 def _print_explain(ex: dict[str, Any]) -> None:
     seq = ex.get("seq")
-    head = (f"{ex['unit_id']} i förfrågan {ex['request_id']} "
-            + (f"(beslut {seq}): " if seq is not None else "(prövad nu, inget sparat): "))
+    head = (text("cli.out.explain_head", unit=ex["unit_id"], request=ex["request_id"]) + " "
+            + (text("cli.out.explain_seq", seq=seq) if seq is not None else text("cli.out.explain_now")) + " ")
     status = ex["status"]
     if status in ("recommended", "below_cut"):
         keys = ", ".join(_key_text(k, v) for k, v in ex["keys"].items() if k not in ("rank",))
         route = label(ex["route"], "route")
         if status == "recommended":
-            echo(head + f"rekommenderad, rang {ex['rank']} via {route}")
+            echo(head + text("cli.out.explain_recommended", rank=ex["rank"], route=route))
         else:
-            echo(head + f"möjlig via {route}, rang {ex['rank']}: under gränsen {ex['cut']}")
-        echo_wrapped(f"  rangordnad efter: {keys}", indent="    ")
+            echo(head + text("cli.out.explain_below_cut", rank=ex["rank"], route=route, cut=ex["cut"]))
+        echo_wrapped("  " + text("cli.out.explain_ranked_by", keys=keys), indent="    ")
         for f in ex.get("flags", []):
-            echo_wrapped("  flagga " + _reason_line(f), indent="    ")
+            echo_wrapped("  " + text("cli.out.explain_flag") + " " + _reason_line(f), indent="    ")
         for o in ex.get("other_routes", []):
-            state = "också möjlig" if o["eligible"] else "inte möjlig"
-            echo(f"  annan regiform {label(o['route'], 'route')}: {state}")
+            state = text("cli.out.also_possible") if o["eligible"] else text("cli.out.not_possible")
+            echo("  " + text("cli.out.other_route", route=label(o["route"], "route"), state=state))
             for r in o.get("reasons", []) + o.get("unevaluable", []):
                 echo_wrapped("    " + _reason_line(r), indent="      ")
     elif status == "held_back":
-        echo(head + f"möjlig bara via {label(ex['eligible']['route'], 'route')}, hålls tillbaka: "
-                    "direktupphandling är sista utvägen")
+        echo(head + text("cli.out.explain_held_back", route=label(ex["eligible"]["route"], "route")))
         for r in ex["reasons"]:
             echo_wrapped("  " + _reason_line(r), indent="    ")
     elif status in ("excluded", "unevaluable"):
-        echo(head + ("utesluten" if status == "excluded" else "inte rekommenderad: dess regler kunde inte bedömas"))
+        echo(head + (text("cli.out.explain_excluded") if status == "excluded" else text("cli.out.explain_unevaluable")))
         for r in ex.get("reasons", []):
             echo_wrapped("  " + _reason_line(r), indent="    ")
         for r in ex.get("unevaluable", []):
             missing = r.get("values", {}).get("missing")
-            echo_wrapped("  kunde inte bedömas: " + _reason_line(r) + (f" saknas: {missing}" if missing else ""),
-                         indent="    ")
+            echo_wrapped("  " + text("cli.out.could_not_evaluate", reason=_reason_line(r))
+                         + (" " + text("cli.out.missing", missing=missing) if missing else ""), indent="    ")
     else:
-        echo(head + "ingen kandidat: enheten erbjuder inte insatsen via någon regiform")
+        echo(head + text("cli.out.explain_no_candidate"))
 
 
 class _NoProgress:
@@ -413,7 +415,7 @@ def _print_batch(documents: list[dict[str, Any]], *, all_rows: bool = False) -> 
                 limit=None if all_rows else TABLE_ROWS, hint="--all visar alla, --json ger alla sammanfattningar")
     review = sum(1 for d in documents if d["review_required"])
     none = sum(1 for d in documents if not d["recommendations"])
-    echo(f"Granskning krävs: {review}; ingen möjlig enhet: {none}.")
+    echo(text("cli.out.batch_totals", review=review, none=none))
 
 
 @cli.group(cls=PlaceringGroup)
@@ -459,8 +461,8 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     req = data["request"]
     tax = load_taxonomy()
     person = req["person"]
-    echo_wrapped(f"Förfrågan {req['request_id']} inkom {req['submitted_on']} från {req['requester']} "
-                 f"({req['municipality']}), registrerad av {data['submitted_by']}")
+    echo_wrapped(text("cli.out.request_head", request=req["request_id"], on=req["submitted_on"], by=req["requester"],
+                      municipality=req["municipality"], registered_by=data["submitted_by"]))
     insats = tax.insatser[req["insats"]]
     echo_wrapped(f"  {insats.label}"
                  + (f" / {insats.subcategories.get(req['subcategory'], req['subcategory'])}" if req.get("subcategory") else "")
@@ -477,17 +479,17 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     } for d in data["decisions"]]
     print_table(rows, [("seq", "Decision"), ("evaluated_on", "Evaluated on"), ("rules_version", "Rules"),
                        ("units", "Recommended"), ("flags", "Flags", "flag"), ("review", "Review"), ("by", "By")],
-                title="Beslut", empty="(inget beslut)")
+                title=text("cli.out.decisions_title"), empty=text("cli.out.no_decision"))
     if data["decisions"]:
         latest = data["decisions"][-1]
         if latest.get("excluded"):
-            echo(f"Beslut {latest['seq']}:")
+            echo(text("cli.out.decision_seq", seq=latest["seq"]))
             _print_excluded(latest)
     # A decline's time as Swedish time (stored UTC), never the raw timestamp.
     declines = [dict(d, at=datetime.fromisoformat(d["at"]) if isinstance(d.get("at"), str) else d.get("at"))
                 for d in data["declines"]]
     print_table(declines, [("unit_id", "Unit"), ("reason", "Reason"), ("by", "By"), ("at", "At")],
-                title="Tackat nej", empty="(inga)")
+                title=text("cli.out.declines_title"))
     p = data["placement"]
     if p:
         echo_wrapped(f"Placering: {p['unit_id']} via {label(p['route'], 'route')}"
@@ -497,7 +499,7 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
                      + f"; vald av {p['by']}"
                      + ("" if p["recommended"] else f"; inte rekommenderad: {p['reason']}"))
     else:
-        echo("Placering: ingen ännu")
+        echo(text("cli.out.no_placement"))
 
 
 @request.command("decline")
@@ -513,8 +515,8 @@ def request_decline(request_id: str, unit_id: str, reason: str, actor: str | Non
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"{out['unit_id']} tackade nej till förfrågan {request_id}: {out['reason']}.")
-        next_steps([_cmd("request", "rematch", request_id, *_by(out["by"])) + "   # nytt beslut utan enheten"])
+        echo(text("cli.out.declined", unit=out["unit_id"], request=request_id, reason=out["reason"]))
+        next_steps([_cmd("request", "rematch", request_id, *_by(out["by"])) + "   # " + text("cli.out.next_rematch")])
 
 
 @request.command("rematch")
@@ -564,7 +566,8 @@ def request_grant(request_id: str, reader: str, valid_from: str | None, valid_to
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"{out['reader']} får läsa det skyddade ärendet {out['request_id']} {out['valid_from']}–{out['valid_to']}.")
+        echo(text("cli.out.protected_granted", reader=out["reader"], request=out["request_id"],
+                  valid_from=out["valid_from"], valid_to=out["valid_to"]))
 
 
 @request.command("choose")
@@ -602,17 +605,17 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"Placering för {request_id}: {out['unit_id']} via {label(out['route'], 'route')}"
-             + (f" ({out['agreement_id']})" if out.get("agreement_id") else "")
-             + f", dygnspris {fmt_money(out['daily_price'])}, från {out['start_on']}"
-             + ("" if out["recommended"] else " (inte rekommenderad; skälet är sparat)") + "."
-             + (" Väntar på granskning av direktupphandlingen (status pending_review)."
-                if out["status"] == "pending_review" else ""))
-        steps = [_cmd("request", "show", request_id) + "   # förfrågan med beslut och placering"]
+        echo(text("cli.out.placement_chosen", request=request_id, unit=out["unit_id"],
+                  route=label(out["route"], "route")
+                  + (f" ({out['agreement_id']})" if out.get("agreement_id") else ""),
+                  price=fmt_money(out["daily_price"]), start=out["start_on"])
+             + ("" if out["recommended"] else " " + text("cli.out.not_recommended_kept")) + "."
+             + (" " + text("cli.out.awaiting_review") if out["status"] == "pending_review" else ""))
+        steps = [_cmd("request", "show", request_id) + "   # " + text("cli.out.next_show_request")]
         if out["status"] == "pending_review":
-            steps.insert(0, _cmd("review", "list", "--status", "pending") + "   # granskningen som väntar")
-        steps.append(_cmd("request", "end", request_id, "--on", "ÅÅÅÅ-MM-DD", *_by(actor or out.get("by")))
-                     + "   # när placeringen slutar")
+            steps.insert(0, _cmd("review", "list", "--status", "pending") + "   # " + text("cli.out.next_review_pending"))
+        steps.append(_cmd("request", "end", request_id, "--on", text("cli.out.placeholder_date"),
+                          *_by(actor or out.get("by"))) + "   # " + text("cli.out.next_end"))
         next_steps(steps)
 
 
@@ -630,7 +633,7 @@ def request_end(request_id: str, on: str, reason: str | None, actor: str | None,
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"Placeringen för {request_id} hos {out['unit_id']} avslutad {out['end_on']}.")
+        echo(text("cli.out.placement_ended", request=request_id, unit=out["unit_id"], on=out["end_on"]))
 
 
 _CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre", "rank": "ny rangordning",
@@ -675,10 +678,9 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]
 
     def header() -> None:
-        echo(f"Omprövade {result['requests']} förfrågningar på registrets revision "
-                   f"{result['register_revision']}: nuvarande regler {result['current']['rules_version']}, "
-                   f"kandidat {result['candidate']['rules_version']} ({result['candidate']['rules_dir']}): "
-                   f"{result['changed']} ändras, {result['unchanged']} oförändrade.")
+        echo(text("cli.out.replayed", requests=result["requests"], revision=result["register_revision"],
+                  current=result["current"]["rules_version"], candidate=result["candidate"]["rules_version"],
+                  dir=result["candidate"]["rules_dir"], changed=result["changed"], unchanged=result["unchanged"]))
 
     out.emit(result, [
         Section("summary", "Per regel", result["summary"],
@@ -728,7 +730,7 @@ def review_list(status: str | None, out: Output) -> None:
     out.listing(rows, [("id", "Review"), ("status", "Status", "review_status"), ("request_id", "Request"),
                        ("insats", "Insats", "insats"), ("submitted_on", "Submitted"), ("seq", "Decision"),
                        ("reason", "Why direct"), ("units", "Units"), ("reviewer", "Reviewer"), ("note", "Note")],
-                title="Granskningar av direktupphandling", empty="(inga granskningar)")
+                title=text("cli.out.reviews_title"), empty=text("cli.out.no_reviews"))
 
 
 @review.command("show")
@@ -742,23 +744,23 @@ def review_show(review_id: str, json_output: bool) -> None:
         print_json(data)
         return
     req = data["request"]
-    by = f" av {data['reviewer']}: {data['note']}" if data["reviewer"] else ""
-    echo_wrapped(f"Granskning {data['id']} ({label(data['status'], 'review_status')}{by}) av förfrågan "
-                 f"{req['request_id']}, beslut {data['decision']['seq']}")
+    by = " " + text("cli.out.review_by", reviewer=data["reviewer"], note=data["note"]) if data["reviewer"] else ""
+    echo_wrapped(text("cli.out.review_head", id=data["id"], status=label(data["status"], "review_status") + by,
+                      request=req["request_id"], seq=data["decision"]["seq"]))
     sub = f" / {label(req['subcategory'], 'subcategory')}" if req.get("subcategory") else ""
     needs = ", ".join(label(n, "target_group") for n in req["needs"]) or "–"
     echo_wrapped(f"  {label(req['insats'], 'insats')}{sub}, {req['municipality']} ({req['requester']}), "
                  f"start {req['start_on']}, {label(req['urgency'], 'urgency').lower()}, ålder {req['age']}, "
                  f"behov: {needs}", indent="    ")
     dp = data["direct_procurement"]
-    echo_wrapped(f"Varför direktupphandling: {label(dp.get('reason'), 'direct_procurement_reason')} — {dp.get('message')} "
-                 f"[{dp.get('rule')}; {_source_text(dp.get('source'))}]")
+    echo_wrapped(text("cli.out.why_direct", reason=label(dp.get("reason"), "direct_procurement_reason"),
+                      message=dp.get("message"), rule=dp.get("rule"), source=_source_text(dp.get("source"))))
     if data["why_no_preferred_unit"]:
         for route, counts in data["why_no_preferred_unit"].items():
             echo_wrapped(f"  {label(route, 'route')}: " + ", ".join(
                 f"{label(code, 'exclusion')} {n}" for code, n in sorted(counts.items())), indent="    ")
     else:
-        echo("  ingen enhet i egen regi, på ramavtal eller IOP erbjuder insatsen")
+        echo("  " + text("cli.out.no_preferred_unit"))
     th = data["threshold"]
     for r in data["recommendations"]:
         echo("")
@@ -789,8 +791,8 @@ def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_ou
         print_json(out)
     else:
         echo(f"Granskning {out['id']}: {label(out['status'], 'review_status')} av {out['reviewer']}: {out['note']}")
-        next_steps([_cmd("review", "show", out["id"]) + "   # granskningen",
-                    _cmd("review", "list", "--status", "pending") + "   # granskningar som väntar"])
+        next_steps([_cmd("review", "show", out["id"]) + "   # " + text("cli.out.next_review"),
+                    _cmd("review", "list", "--status", "pending") + "   # " + text("cli.out.next_reviews_pending")])
 
 
 @review.command("approve")

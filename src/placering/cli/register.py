@@ -48,7 +48,7 @@ from .common import (
     print_table,
     wants_json,
 )
-from ..i18n import msg, text as say
+from ..i18n import Number, msg, text as say
 
 
 def _codes(enum) -> str:
@@ -128,11 +128,10 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
     if wants_json(json_output):
         print_json(result)
         return
-    verb = "Skulle importera" if dry_run else "Importerade"
     s, u = result["suppliers"], result["units"]
-    echo(f"{verb} {file}: leverantörer {s['created']} nya, {s['updated']} ändrade, {s['unchanged']} "
-         f"oförändrade; enheter {u['created']} nya, {u['updated']} ändrade, {u['unchanged']} oförändrade; "
-         f"{result['agreements_changed']} ändringar av avtalsstatus.")
+    echo(say("cli.out.import_would" if dry_run else "cli.out.import_done", file=file,
+              s_created=s["created"], s_updated=s["updated"], s_unchanged=s["unchanged"], u_created=u["created"],
+              u_updated=u["updated"], u_unchanged=u["unchanged"], agreements=result["agreements_changed"]))
 
     from ..register.whys import import_why
     from .messages import said
@@ -148,10 +147,10 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                       "change": f"{status_label(c['kind'], c['from'])} → {status_label(c['kind'], c['to'])}",
                       "why": said(import_why(c["why"]))} for c in changed],
                     [("what", "Enhet / avtal"), ("change", "Status"), ("why", "Varför")],
-                    title="Statusändringar" + (" (inget skrivet: --dry-run)" if dry_run else ""),
+                    title=say("cli.out.status_changes") + (" " + say("cli.out.nothing_written") if dry_run else ""),
                     # A first load of the national register enters 20,000 units: the first rows
                     # and the count (rendering them all took 15 s); --dry-run lists every one.
-                    limit=None if dry_run else TABLE_ROWS, hint="--dry-run visar alla, --json ger alla rader")
+                    limit=None if dry_run else TABLE_ROWS, hint=say("cli.out.dry_run_hint"))
     if result["kept"]:
         print_table([{"what": f"{label(k['kind'], 'entity_kind')} {k['id']}"
                               + (" (lediga platser)" if k.get("field") == "free_places" else ""),
@@ -160,11 +159,10 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                       "file": status_label(k["kind"], k["file"]) if k.get("field") == "status" else k["file"],
                       "why": said(import_why(k["why"]))} for k in result["kept"]],
                     [("what", "Post"), ("register", "Behållet"), ("file", "Filen säger"), ("why", "Varför")],
-                    title="Behållet som registret beslutat", limit=None if dry_run else TABLE_ROWS,
-                    hint="--dry-run visar alla, --json ger alla rader")
+                    title=say("cli.out.kept_title"), limit=None if dry_run else TABLE_ROWS,
+                    hint=say("cli.out.dry_run_hint"))
     if result["conflicts"]:
-        echo(f"Behöll registrets värde för {len(result['conflicts'])} fält som ändrats efter filens revision "
-             f"{result['revision']} (--skip-conflicts).")
+        echo(say("cli.out.kept_conflicts", count=len(result["conflicts"]), revision=result["revision"]))
     if result["published_without_entry_checks"]:
         print_table([{"unit": p["unit_id"], "org_nr": p["org_nr"], "status": p["status"],
                       "missing": ", ".join(label(m, "check_kind") for m in p["missing"])}
@@ -174,7 +172,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                     title="Publicerade med --apply-status utan godkända inträdeskontroller",
                     # A first load lists thousands (14,000 of the demo generator's 20,000 units):
                     # the first rows and the count, as the status changes above.
-                    limit=None if dry_run else TABLE_ROWS, hint="--dry-run visar alla, --json ger alla rader")
+                    limit=None if dry_run else TABLE_ROWS, hint=say("cli.out.dry_run_hint"))
     if dry_run and result["changes"]:
         shown = result["changes"][:DRY_RUN_ROWS]
         print_table(
@@ -271,34 +269,39 @@ _CHECK_COLUMNS = [("kind", "Check", "check_kind"), ("result", "Result", "check_r
 
 
 def _print_unit(d: dict) -> None:
-    echo(f"Enhet {d['unit_id']}: {d['name']}")
-    echo(f"  Leverantör:    {d['supplier_name']} ({d['org_nr']})")
+    def field_(name: str) -> str:  # '  Leverantör:    ': the values line up
+        return "  " + f"{say('cli.out.unit_field.' + name)}:".ljust(15)
+
+    echo(say("cli.out.unit_head", unit=d["unit_id"], name=d["name"]))
+    echo(f"{field_('supplier')}{d['supplier_name']} ({d['org_nr']})")
     if d.get("location_hidden"):
-        where = f"{d['municipality']} (skyddad adress: läget visas inte; --show-protected visar det)"
+        where = f"{d['municipality']} {say('cli.out.location_hidden')}"
     elif d.get("location"):
         where = f"{d['municipality']} ({fmt_number(d['location']['lat'])}, {fmt_number(d['location']['lon'])})"
         if d["protected_address"]:
-            where += " SKYDDAD ADRESS"
+            where += " " + say("cli.out.protected_address")
     else:
         where = d["municipality"]
-    echo(f"  Var:           {where}")
+    echo(f"{field_('where')}{where}")
     status = label(d["status"], "unit_status")
     if d.get("status_since"):
-        status += f" sedan {d['status_since']}, beslutat av {d['status_changed_by']}"
+        status += " " + say("cli.out.unit_status_since", since=d["status_since"], by=d["status_changed_by"])
         if d.get("status_rule"):
-            status += f" (regel {d['status_rule']})"
-    echo(f"  Status:        {status}")
+            status += " " + say("cli.out.unit_status_rule", rule=d["status_rule"])
+    echo(f"{field_('status')}{status}")
     if d.get("removal_reason"):
-        echo(f"  Borttagen för: {label(d['removal_reason'], 'removal_reason')}")
+        echo(f"{field_('removed_for')}{label(d['removal_reason'], 'removal_reason')}")
     if d.get("status_note"):
-        echo(f"  Anteckning:    {d['status_note']}")
-    echo(f"  Platser:       {fmt_number(d['free_places'])} lediga av {fmt_number(d['places'])}")
-    echo(f"  Åldrar:        {d['age_min']}–{d['age_max']} år; kön: {', '.join(labels(d['genders'], 'gender'))}")
-    echo(f"  Målgrupper:    {', '.join(labels(d['target_groups'], 'target_group')) or '(inga)'}")
-    echo("  Insatser:      " + ("; ".join(
+        echo(f"{field_('note')}{d['status_note']}")
+    echo(field_("places") + say("cli.out.unit_places", free=Number(d["free_places"]), places=Number(d["places"])))
+    echo(field_("ages") + say("cli.out.unit_ages", min=d["age_min"], max=d["age_max"],
+                              genders=", ".join(labels(d["genders"], "gender"))))
+    echo(field_("target_groups") + (", ".join(labels(d["target_groups"], "target_group"))
+                                    or say("cli.out.table_empty")))
+    echo(field_("services") + ("; ".join(
         label(o["insats"], "insats") + (f" ({', '.join(labels(o['subcategories'], 'subcategory'))})"
                                         if o["subcategories"] else "") for o in d["offers"]
-    ) or "(inga)"))
+    ) or say("cli.out.table_empty")))
     print_table(d["routes"], [("route", "Route", "route"), ("insats", "Insats", "insats"),
                               ("agreement_id", "Agreement"), ("daily_price", "Daily price"),
                               ("price_confirmed_on", "Price confirmed"), ("valid_from", "From"),
@@ -339,23 +342,24 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
         return
     kind = _shown_kind(data)
     if kind == "agreement":
-        echo(f"Avtal {data['agreement_id']}: {label(data['route'], 'route')} för "
-             f"{label(data['insats'], 'insats')}, {data['valid_from'] or '…'} – {data['valid_to'] or '…'}; "
-             f"köpare: {', '.join(data['buyers'])}")
+        echo(say("cli.out.agreement_head", agreement=data["agreement_id"], route=label(data["route"], "route"),
+                 insats=label(data["insats"], "insats"), valid_from=data["valid_from"] or "…",
+                 valid_to=data["valid_to"] or "…", buyers=", ".join(data["buyers"])))
         status = label(data["status"], "agreement_status")
         if data["status_since"]:
-            status += f" sedan {data['status_since']}, beslutat av {data['status_changed_by']}"
-        echo(f"  Status: {status}")
+            status += " " + say("cli.out.unit_status_since", since=data["status_since"], by=data["status_changed_by"])
+        echo(f"  {say('cli.out.unit_field.status')}: {status}")
         print_table(data["units"], [("unit_id", "Unit"), ("name", "Name"), ("org_nr", "Org nr"),
                                     ("daily_price", "Daily price"), ("unit_status", "Unit status", "unit_status")],
-                    title="Enheter på avtalet")
+                    title=say("cli.out.agreement_units"))
         return
     if kind == "unit":
         _print_unit(data)
         return
     checks, units = data["checks"], data["units"]
-    echo(f"Leverantör {data['org_nr']}: {data['name']} ({label(data['legal_form'], 'legal_form')})")
-    print_table(checks, _CHECK_COLUMNS, title="Kontroller")
+    echo(say("cli.out.supplier_head", org_nr=data["org_nr"], name=data["name"],
+             legal_form=label(data["legal_form"], "legal_form")))
+    print_table(checks, _CHECK_COLUMNS, title=say("cli.out.checks_title"))
     print_table(
         [{**u, "insatser": [o["insats"] for o in u["offers"]],
           "routes_text": [label(r["route"], "route") + (f" {r['agreement_id']}" if r.get("agreement_id") else "")
@@ -763,8 +767,8 @@ def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, j
         print_json(entries)
         return
     for e in entries:
-        echo(f"Enhet {e['unit_id']}: inträdet {'godkänt, enheten är publicerad' if approve else 'avslaget'} "
-             f"{e['effective_on']} (av {e['actor']}).")
+        echo(say("cli.out.entry_approved" if approve else "cli.out.entry_rejected", unit=e["unit_id"],
+                 on=e["effective_on"], by=e["actor"]))
 
 
 @entry.command("approve")

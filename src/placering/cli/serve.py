@@ -92,11 +92,13 @@ def serve(host: str, port: int, demo: bool, log_login: str | None) -> None:
     application = create_app(settings)
     require_current(application.state.engine)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"placering serverar på http://{shown}:{port}/ (API: http://{shown}:{port}/api/v1/docs).", err=True)
+    from ..i18n import text
+
+    click.echo(text("cli.out.serving", host=shown, port=port), err=True)
     if demo:
-        where = "skapad" if info["created"] else "fanns redan"
-        click.echo(f"Demoregistret: {info['database']} ({where}). Logga in som '{info['login']}' med lösenordet "
-                   f"{info['password']}", err=True)
+        where = text("cli.out.schema_created") if info["created"] else text("cli.out.demo_existed")
+        click.echo(text("cli.out.serve_demo", database=info["database"], where=where, login=info["login"],
+                        password=info["password"]), err=True)
     sys.stderr.flush()
     import uvicorn
 
