@@ -132,12 +132,12 @@ def field_path(loc: tuple | list, skip: tuple[str, ...] = ("body", "query", "pat
 _JSON_REASONS = {"Expecting value": "value", "Expecting property name enclosed in double quotes": "name",
                  "Expecting ',' delimiter": "comma", "Expecting ':' delimiter": "colon",
                  "Unterminated string starting at": "unterminated", "Invalid control character at": "control",
-                 "Extra data": "extra", "Invalid \\escape": "escape", "Invalid \\uXXXX escape": "escape",
+                 "Extra data": "extra", "Invalid \\escape": "escape",
                  "Illegal trailing comma before end of object": "trailing_comma",
                  "Illegal trailing comma before end of array": "trailing_comma"}
 
 
 def json_problem(exc) -> Message:
     """'not valid JSON: <why> (column N)' for a json.JSONDecodeError, the why in the people's words."""
-    reason = _JSON_REASONS.get(exc.msg)
+    reason = "escape" if exc.msg.startswith("Invalid \\u") else _JSON_REASONS.get(exc.msg)
     return msg("json.invalid", reason=msg(f"json.{reason}") if reason else exc.msg, column=exc.colno)

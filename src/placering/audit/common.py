@@ -181,20 +181,27 @@ def load_agreements(session: Session, agreement_ids: Iterable[str] | None = None
     batches = [None] if agreement_ids is None else list(chunks(sorted(set(agreement_ids))))
     for batch in batches:
         s = stmt if batch is None else stmt.where(UnitRoute.agreement_id.in_(batch))
-        for aid, insats, vfrom, vto, route, unit_id, mkey, org_nr, sname in session.execute(s):
-            info = out.get(aid)
-            if info is None:
-                info = out[aid] = AgreementInfo(aid, valid_from=vfrom, valid_to=vto, route=route)
-            info.names[org_nr] = sname
-            mine = info.units_by_org.setdefault(org_nr, [])
-            if unit_id not in mine:
-                mine.append(unit_id)
-            for lst, val in ((info.insatser, insats), (info.unit_ids, unit_id), (info.org_nrs, org_nr),
-                             (info.supplier_names, sname), (info.municipality_keys, mkey)):
-                if val not in lst:
-                    lst.append(val)
-            if vfrom and (info.valid_from is None or vfrom < info.valid_from):
-                info.valid_from = vfrom
-            if vto and (info.valid_to is None or vto > info.valid_to):
-                info.valid_to = vto
+        for row in session.execute(s):
+            add_agreement_route(out, *row)
     return out
+
+
+def add_agreement_route(out: dict[str, AgreementInfo], aid: str, insats: str, vfrom: date | None,
+                        vto: date | None, route: str, unit_id: str, mkey: str, org_nr: str, sname: str) -> None:
+    """Fold one route of an agreement (one supplier's unit) into its AgreementInfo: the ORM
+    loader above and audit/reads.py (without SQLAlchemy) read the same rows."""
+    info = out.get(aid)
+    if info is None:
+        info = out[aid] = AgreementInfo(aid, valid_from=vfrom, valid_to=vto, route=route)
+    info.names[org_nr] = sname
+    mine = info.units_by_org.setdefault(org_nr, [])
+    if unit_id not in mine:
+        mine.append(unit_id)
+    for lst, val in ((info.insatser, insats), (info.unit_ids, unit_id), (info.org_nrs, org_nr),
+                     (info.supplier_names, sname), (info.municipality_keys, mkey)):
+        if val not in lst:
+            lst.append(val)
+    if vfrom and (info.valid_from is None or vfrom < info.valid_from):
+        info.valid_from = vfrom
+    if vto and (info.valid_to is None or vto > info.valid_to):
+        info.valid_to = vto

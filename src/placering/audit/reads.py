@@ -212,7 +212,7 @@ def _load_units(reader: Reader, unit_ids: set[str], routes: bool):
 
 def _load_agreements(reader: Reader, agreement_ids: set[str]):
     """audit.common.load_agreements for the given agreements."""
-    from .common import AgreementInfo
+    from .common import add_agreement_route
 
     out: dict[str, Any] = {}
     for batch in chunks_of(sorted(agreement_ids)):
@@ -222,22 +222,7 @@ def _load_agreements(reader: Reader, agreement_ids: set[str]):
                 "s.org_nr, s.name FROM unit_route r JOIN unit u ON u.id = r.unit_id "
                 "JOIN supplier s ON s.id = u.supplier_id WHERE r.agreement_id IN ("
                 + _in_list(batch, params, "a") + ") ORDER BY r.agreement_id, u.unit_id", params):
-            vfrom, vto = as_date(vfrom), as_date(vto)
-            info = out.get(aid)
-            if info is None:
-                info = out[aid] = AgreementInfo(aid, valid_from=vfrom, valid_to=vto, route=route)
-            info.names[org_nr] = sname
-            mine = info.units_by_org.setdefault(org_nr, [])
-            if unit_id not in mine:
-                mine.append(unit_id)
-            for lst, val in ((info.insatser, insats), (info.unit_ids, unit_id), (info.org_nrs, org_nr),
-                             (info.supplier_names, sname), (info.municipality_keys, mkey)):
-                if val not in lst:
-                    lst.append(val)
-            if vfrom and (info.valid_from is None or vfrom < info.valid_from):
-                info.valid_from = vfrom
-            if vto and (info.valid_to is None or vto > info.valid_to):
-                info.valid_to = vto
+            add_agreement_route(out, aid, insats, as_date(vfrom), as_date(vto), route, unit_id, mkey, org_nr, sname)
     return out
 
 

@@ -51,6 +51,17 @@ WORK = {
 }
 
 
+
+def _stop(procs: list) -> None:
+    """End the server instances a bench started (a stuck one is killed after 30 s)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -413,13 +424,7 @@ def web_cmd(people: int, ops: int, instances: int, units: int, warm_matches: int
             warm = _warm_figures(asyncio.run(_warm_matches(urls[0], handler, password, reqs[-(warm_matches + 4):],
                                                            pid=procs[0].pid)))
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(procs)
     latency = stats["latency"]
     rows = []
     for k in KINDS:
@@ -498,13 +503,7 @@ def _match_scenario(engine, url: str, instances: int, matches: int, seed: int, p
         load_after = _load_average()
         rss = {"started": rss_started, "after": _rss_mb(procs[0].pid)}
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(procs)
     result = {"database": engine.dialect.name, "units": n_units, "instances": instances, "api": api, "web": web,
               "cpus": os.cpu_count(), "load_average": {"before": load_before, "after": load_after},
               "server_rss_mb": rss}

@@ -76,39 +76,23 @@ def entry_values(
     }
 
 
-def record(
-    session: Session,
-    *,
-    actor: str,
-    entity_kind: str,
-    entity_id: str,
-    action: str,
-    effective_on: date,
-    changes: dict[str, Any] | None = None,
-    org_nr: str | None = None,
-    unit_id: str | None = None,
-    reason: str | None = None,
-    note: str | None = None,
-    rule_id: str | None = None,
-    rules_version: str | None = None,
-) -> History:
+def record(session: Session, **entry: Any) -> History:
     """Append one history entry in the caller's transaction.
 
     Every register change passes here: whatever text a change stores is in its `changes`, and no
     identity number is kept in history, whichever library function (or API, or web form) forgot to
     check its field (issue 21). A rule's own entries are built from register fields and skip it."""
-    entry = History(**entry_values(
-        actor=actor, entity_kind=entity_kind, entity_id=entity_id, action=action, effective_on=effective_on,
-        changes=changes, org_nr=org_nr, unit_id=unit_id, reason=reason, note=note, rule_id=rule_id,
-        rules_version=rules_version))
-    session.add(entry)
-    return entry
+    row = History(**entry_values(**entry))  # entry_values' keywords: actor, entity_kind, … rules_version
+    session.add(row)
+    return row
 
 
 def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) -> int:
     """Append many entries at once (bulk import), as record() would, in one executemany.
 
     Each entry holds record()'s keyword arguments except actor. Returns how many were written.
+    The import's values were checked at the file's boundary (a register file's routes read to
+    the identity-number check of free text like dates of birth), so they are not checked again.
     """
     actor = require_actor(actor)
     at = utcnow()
