@@ -669,6 +669,38 @@ def test_admin_adds_a_person_and_a_token(browser, site):
 
 # --- the rest of the pages -------------------------------------------------------------------------
 
+def test_a_person_approves_a_device_login_on_the_enhet_page(browser, site):
+    """`placering login --device`: the code the terminal shows is typed on /enhet, refused when
+    wrong, and approved after the person has seen what asks."""
+    import httpx
+
+    started = httpx.post(site.base + "/api/v1/auth/device", json={"client_name": "placering CLI på datorn test"})
+    assert started.status_code == 200, started.text
+    code = started.json()["user_code"]
+    hanna = as_(browser, site, "hanna")
+    visit(hanna, "/enhet")
+    accessible(hanna)
+    hanna.get_by_label("Kod").fill("QQQQ-QQQQ")
+    hanna.get_by_role("button", name="Fortsätt").click()
+    hanna.wait_for_load_state()
+    assert "Ingen väntande inloggning" in hanna.locator("main").inner_text()
+    accessible(hanna)
+    visit(hanna, "/enhet")
+    hanna.get_by_label("Kod").fill(code.lower().replace("-", " "))  # as a person may type it
+    hanna.get_by_role("button", name="Fortsätt").click()
+    hanna.wait_for_load_state()
+    assert "placering CLI på datorn test" in hanna.locator("dl.facts").inner_text()
+    accessible(hanna)
+    shot(hanna, "enhet-godkann")
+    hanna.get_by_role("button", name="Godkänn").click()
+    assert "Inloggningen är godkänd" in notice(hanna)
+    accessible(hanna)
+    token = httpx.post(site.base + "/api/v1/auth/device/token",
+                       json={"device_code": started.json()["device_code"],
+                             "grant_type": "urn:ietf:params:oauth:grant-type:device_code"})
+    assert token.status_code == 200 and token.json()["login"] == "hanna", token.text
+
+
 def test_every_other_page_is_accessible(browser, site):
     context = browser.new_context(base_url=site.base, viewport={"width": 1280, "height": 900})
     page = context.new_page()
