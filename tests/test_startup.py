@@ -246,3 +246,42 @@ def test_request_show_loads_no_durable_rules_or_alembic(tmp_path, db_url, run):
     assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "handläggare").exit_code == 0
     loaded = loaded_by(tmp_path, "request", "show", "R-1", db_url=db_url, exit_code=0)
     assert not (ENGINES_AND_TOOLS - {"numpy"}) & set(loaded)
+
+
+def test_by_is_resolved_without_sqlalchemy(tmp_path, db_url):
+    """Who acts (`--by`) is resolved through the database's own driver (access/actor.py): a
+    write whose other options are refused after --by was resolved (a date that is not one) has
+    loaded no SQLAlchemy, SQLModel or pydantic. On PostgreSQL that asked the login (the test's
+    installation superuser, which names the person with --by)."""
+    args = ["request", "choose", "R-1", "U-1", "--by", "handläggare", "--on", "inte-ett-datum"]
+    loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=2)
+    assert not (ORM | ENGINES_AND_TOOLS) & set(loaded)
+
+
+def test_a_persons_own_login_is_refused_a_write_without_sqlalchemy(tmp_path, db_url):
+    """A person's own PostgreSQL login reads only: `--by` on a write is refused with the message
+    the CLI has always given (tests/test_roles.py), before SQLAlchemy is loaded."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a person's own database login exists on PostgreSQL only")
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    login = f"person_{uuid.uuid4().hex[:6]}"
+    su = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with su.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE \"{login}\" LOGIN PASSWORD 'hemligt-lösen-1' IN ROLE placering_handler")
+    try:
+        as_person = make_url(db_url).set(username=login, password="hemligt-lösen-1").render_as_string(hide_password=False)
+        out = tmp_path / "modules.json"
+        env = dict(os.environ, ARGS=json.dumps(["request", "choose", "R-1", "U-1", "--by", "anna"]),
+                   HEAVY=json.dumps(HEAVY), OUT=str(out), PLACERING_DATABASE_URL=as_person)
+        done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, timeout=120)
+        assert int((tmp_path / "modules.json.exit").read_text()) == 6
+        assert f"databasinloggningen '{login}' kan bara läsa" in done.stderr.decode()
+        assert not (ORM | ENGINES_AND_TOOLS) & set(json.loads(out.read_text()))
+    finally:
+        with su.connect() as conn:
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{login}"')
+        su.dispose()

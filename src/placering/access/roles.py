@@ -31,12 +31,17 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from ..errors import NotPermitted
 from ..i18n import msg
+
+# Start-up: the roles, their names and who writes (`writes_as_read`, the `--by` of every command)
+# load no SQLAlchemy; the functions that change the database's privileges import it (below).
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from ..storage.reads import Reader
 
 
 class Role(StrEnum):
@@ -296,6 +301,8 @@ class InstallerRequired(NotPermitted):
 
 
 def require_installer(conn: Connection) -> None:
+    from sqlalchemy import text
+
     """`init` on PostgreSQL: the installation superuser, or a member of placering_owner."""
     if conn.dialect.name != "postgresql":
         return
@@ -324,6 +331,8 @@ def _policy(conn: Connection, table: str, name: str, sql: str) -> None:
 def apply_security(conn: Connection) -> None:
     """Create the group roles, grants, row-level security policies and triggers; revoke what an
     earlier version granted. Idempotent; never drops data."""
+    from sqlalchemy import inspect, text
+
     if conn.dialect.name != "postgresql":
         return
     require_installer(conn)
@@ -421,6 +430,8 @@ FINAL_PRICES_VIEW = "placering_final_prices"
 
 
 def _shared_views(conn: Connection, tables: set[str]) -> None:
+    from sqlalchemy import inspect
+
     names = ", ".join([*(pg_role(r) for r in Role), SERVICE])
     views = {}
     if "history" in tables:  # keep in step with storage.history.current_revision
@@ -441,6 +452,8 @@ def _shared_views(conn: Connection, tables: set[str]) -> None:
 
 
 def _owner(conn: Connection, name: str, kind: str) -> str | None:
+    from sqlalchemy import text
+
     sql = ("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = :n AND relkind = 'r' "
            "AND relnamespace = 'public'::regnamespace" if kind == "table" else
            "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = :n AND pronamespace = 'public'::regnamespace")
@@ -449,6 +462,8 @@ def _owner(conn: Connection, name: str, kind: str) -> str | None:
 
 def session_login(conn: Connection) -> tuple[str, bool]:
     """(the session's authenticated login, whether it is a superuser)."""
+    from sqlalchemy import text
+
     login, superuser = conn.execute(text(
         "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
     )).one()
@@ -463,6 +478,8 @@ def login_info(conn: Connection) -> tuple[str, bool, list[str]]:
 
 def roles_of(conn: Connection, login: str) -> list[str]:
     """The placering roles the login holds (directly or through another role)."""
+    from sqlalchemy import text
+
     rows = conn.execute(text(
         "SELECT g.rolname FROM pg_roles g WHERE g.rolname LIKE :prefix "
         "AND pg_has_role(:login, g.oid, 'MEMBER') ORDER BY g.rolname"
@@ -470,15 +487,28 @@ def roles_of(conn: Connection, login: str) -> list[str]:
     return [r[len(PREFIX):] for r in rows if r[len(PREFIX):] in Role._value2member_map_]
 
 
+# Who the session's login is and how it may write (`writes_as`, `writes_as_read`): one query.
+WRITES_AS = ("SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false), "
+             f"EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SERVICE}') AND pg_has_role(session_user, '{SERVICE}', 'MEMBER')")
+
+
+def _writes_as(login: str, superuser: bool, service: bool) -> tuple[str, str]:
+    return login, "superuser" if superuser else "service" if service else "person"
+
+
 def writes_as(conn: Connection) -> tuple[str, str]:
     """(the session's login, how it may write): 'superuser' (the installation account: names
     the person with --by), 'service' (a member of placering_service: names the person with --by,
     recorded under that name), or 'person' (a person's own login: reads only)."""
-    login, superuser, service = conn.execute(text(
-        "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false), "
-        f"EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SERVICE}') AND pg_has_role(session_user, '{SERVICE}', 'MEMBER')"
-    )).one()
-    return login, "superuser" if superuser else "service" if service else "person"
+    from sqlalchemy import text
+
+    return _writes_as(*conn.execute(text(WRITES_AS)).one())
+
+
+def writes_as_read(reader: Reader) -> tuple[str, str]:
+    """`writes_as` through the database's own driver (storage.reads: the `--by` of a command,
+    resolved without SQLAlchemy)."""
+    return _writes_as(*reader.rows(WRITES_AS)[0])
 
 
 def people_read_only(login: str):

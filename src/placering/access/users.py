@@ -30,7 +30,7 @@ from ..i18n import label_list as labels, msg, reason
 from ..storage.history import record
 from ..storage.models import UserAccount
 from ..text import nfc
-from .roles import Role, login_info, people_read_only, pg_role, roles_of, writes_as
+from .roles import Role, login_info, pg_role, roles_of
 
 # A login name: letters (å, ä, ö too), digits, '.', '_', '-'; quoted as an identifier anyway.
 _LOGIN = re.compile(r"^[^\W\d][\w.\-]{0,62}$")
@@ -311,25 +311,3 @@ def list_users(session: Session) -> list[dict[str, Any]]:
 def get_account(session: Session, login: str) -> UserAccount | None:
     """The account of `login` (exact, after NFC), or None."""
     return session.scalars(select(UserAccount).where(UserAccount.login == nfc((login or "").strip()))).first()
-
-
-def resolve_actor(engine: Engine, typed: str | None) -> str | None:
-    """Who a change is recorded under. SQLite: the typed --by. PostgreSQL: only the service
-    login (the application server's, or an operator's script) and the installation superuser
-    write, and they name the person with --by; a person's own database login reads only and is
-    told to use the application server (access/roles.py)."""
-    if engine.dialect.name != "postgresql":
-        return typed
-    with engine.connect() as conn:
-        login, kind = writes_as(conn)
-    if kind == "person":
-        raise NotPermitted(people_read_only(login))
-    return typed
-
-
-def cli_principal(actor: str):
-    """The person a command run with the service login (or the installation account) acts for:
-    the one --by names, with every role (the operator's command, as on the embedded register)."""
-    from .policy import local_principal
-
-    return local_principal(actor)

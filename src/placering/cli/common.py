@@ -71,20 +71,29 @@ class AppContext:
             self._client = _client_for(self.server, self.db_url) or False
         return self._client or None
 
-    def engine(self, *, check_schema: bool = True) -> Engine:
+    def url(self) -> str | None:
+        """The database URL the command works on (--db, PLACERING_DATABASE_URL, the config file)."""
         from ..config import setting
+
+        return self.db_url or setting("database")
+
+    def act_locally(self) -> None:
+        """A command on the embedded SQLite register acts as its one local user, the local
+        principal (access/policy.py). On PostgreSQL a direct login is nobody signed in: the
+        database's own privileges and row-level security (session_user) govern it."""
+        from ..access.acting import current_principal, set_default_principal
+        from ..access.policy import local_principal
+
+        if current_principal() is None:
+            set_default_principal(local_principal())
+
+    def engine(self, *, check_schema: bool = True) -> Engine:
         from ..storage import make_engine, require_current
 
         if self._engine is None:
-            self._engine = make_engine(self.db_url or setting("database"))
-            # A command on the embedded SQLite register acts as its one local user, the local
-            # principal (access/policy.py). On PostgreSQL a direct login is nobody signed in:
-            # the database's own privileges and row-level security (session_user) govern it.
-            from ..access.acting import current_principal, set_default_principal
-            from ..access.policy import local_principal
-
-            if current_principal() is None and self._engine.dialect.name == "sqlite":
-                set_default_principal(local_principal())
+            self._engine = make_engine(self.url())
+            if self._engine.dialect.name == "sqlite":
+                self.act_locally()
         if check_schema and not self._checked:
             _refuse_missing_sqlite_file(self._engine.url)
             require_current(self._engine)
@@ -346,7 +355,7 @@ def csv_option(f: Callable) -> Callable:
     return click.option("--csv", "csv_output", is_flag=True, help="Print CSV on stdout.")(f)
 
 
-def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
+def _actor(ctx: click.Context, _param, value: str | None, *, reading: bool = False) -> str | None:
     client = app(ctx).client()
     if client is not None:
         # On the server a change is recorded under the signed-in person: a typed --by that is
@@ -356,24 +365,34 @@ def _actor(ctx: click.Context, _param, value: str | None) -> str | None:
         if value and client.login and nfc(value.strip()) != client.login:
             raise CliError(msg("cli.by_on_server", by=value, login=client.login), 2)
         return client.login or value
-    from ..access.users import cli_principal, resolve_actor
+    # Start-up (issue 22): who acts is resolved without SQLAlchemy (access/actor.py): SQLite
+    # takes the typed name, PostgreSQL asks the login through the database's own driver.
+    from ..access.actor import dialect_of, resolve_actor
 
-    engine = app(ctx).engine(check_schema=False)
-    if ctx.info_name == "init" and engine.dialect.name == "postgresql":
+    url = app(ctx).url()
+    dialect, engine = dialect_of(url), None
+    if dialect is None:  # a URL only SQLAlchemy reads (or none placering takes: the engine says so)
+        engine = app(ctx).engine(check_schema=False)
+        dialect = engine.dialect.name
+    if dialect == "sqlite":
+        app(ctx).act_locally()
+    if ctx.info_name == "init" and dialect == "postgresql":
         from ..access.roles import require_installer
 
-        with engine.connect() as conn:  # init is the installer's: say so before anything else
+        with app(ctx).engine(check_schema=False).connect() as conn:  # init is the installer's: say so first
             require_installer(conn)
-    actor = resolve_actor(engine, value)
-    if actor and engine.dialect.name == "postgresql":
+    actor, kind = resolve_actor(url, value, reading=reading, engine=engine)
+    if actor and kind in ("service", "superuser"):
         # The service login (or the installation account) writes for the person --by names:
         # every transaction of this command tells PostgreSQL so (access/acting.py), until the
-        # command's context closes.
+        # command's context closes. A person's own login reads as itself (row-level security
+        # keys on that login).
         from ..access.acting import acting_as, current_principal
+        from ..access.policy import local_principal
 
         acting = current_principal()
         if acting is None or acting.via == "cli-local":  # a signed-in person is never replaced by --by
-            ctx.with_resource(acting_as(cli_principal(actor)))
+            ctx.with_resource(acting_as(local_principal(actor)))
     return actor
 
 
@@ -405,16 +424,7 @@ def by_option(f: Callable) -> Callable:
 def _reader(ctx: click.Context, param, value: str | None) -> str | None:
     """--by on a command that only reads (a protected case's reader is logged): a person's own
     database login on PostgreSQL reads as itself, where a change would be refused."""
-    if app(ctx).client() is None:
-        engine = app(ctx).engine(check_schema=False)
-        if engine.dialect.name == "postgresql":
-            from ..access.roles import writes_as
-
-            with engine.connect() as conn:
-                login, kind = writes_as(conn)
-            if kind == "person":
-                return login
-    return _actor(ctx, param, value)
+    return _actor(ctx, param, value, reading=True)
 
 
 def reader_option(f: Callable) -> Callable:
