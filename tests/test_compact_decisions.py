@@ -386,6 +386,88 @@ def test_the_snapshot_after_register_changes_is_read_again_for_the_changed_suppl
     check(expect="whole register")
 
 
+def test_a_change_to_one_unit_reads_that_unit_again_alone_and_equals_a_full_read(run, engine, tmp_path, monkeypatch):
+    """A choice, a status, a permit, a complaint or an import's new price or free places names
+    one unit: the next snapshot reads that unit again alone, not its supplier's other units,
+    and its lists (the unit in two insatser, the supplier's facts shared with its other units)
+    equal reading the whole register, byte for byte. A check re-reads the whole supplier."""
+    import copy
+
+    from placering.matching import snapshots
+    from placering.matching.snapshots import load_snapshot
+    from placering.rules.facts import RegisterSnapshot
+    from test_matching_support import register_doc
+
+    from placering.display import today
+
+    on = today()
+    both = unit("U-M1", price=3800, extra_routes=[{"route": "ramavtal", "insats": "skyddat_boende", "daily_price": 4100,
+                                                   "agreement_id": "RA-M1-SB", "valid_from": "2022-01-01",
+                                                   "valid_to": "2026-12-31", "buyers": ["Göteborg"],
+                                                   "status": "active"}])
+    both["offers"].append({"insats": "skyddat_boende", "subcategories": ["avhoppare"]})
+    doc = register_doc(*UNITS, unit("U-SB", insats="skyddat_boende", route="egen_regi", price=None))
+    many = {"org_nr": "556677-8899", "name": "Leverantör med flera enheter", "legal_form": "aktiebolag",
+            "checks": [{"kind": "credit_rating", "result": "pass", "value": 60, "performed_on": "2024-01-10"}],
+            "units": [both, unit("U-M2", price=3900), unit("U-M3", insats="skyddat_boende", price=4200)]}
+    doc["suppliers"].append(many)
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    r = run("register", "import", str(path), "--apply-status", "--by", "registervård")
+    assert r.exit_code == 0, r.output
+    read_again: list[tuple[set, set]] = []
+    real = RegisterSnapshot.refresh_insatser
+
+    def spy(self, session, *, org_nrs, doc=None, unit_ids=()):
+        read_again.append((set(org_nrs), set(unit_ids)))
+        return real(self, session, org_nrs=org_nrs, doc=doc, unit_ids=unit_ids)
+
+    monkeypatch.setattr(RegisterSnapshot, "refresh_insatser", spy)
+
+    def check(*args, units=(), orgs=()):
+        if args:
+            r = run(*args)
+            assert r.exit_code == 0, r.output
+        read_again.clear()
+        snap, _revision, _on = load_snapshot(engine, on=on)
+        assert read_again == [(set(orgs), set(units))], args
+        assert snap.digests == _full(engine, on), args
+        again, _r, _o = load_snapshot(engine, on=on)  # and as stored
+        assert again.digests == snap.digests and again.by_insats == snap.by_insats
+
+    load_snapshot(engine, on=on)
+    by = ("--by", "kvalitet")
+    check("register", "status", "U-M1", "watch", "--note", "uppföljning", *by, units={"U-M1"})
+    check("register", "permit", "U-M1", "--dnr", "8.1-U-M1/2020", "--status", "revoked", "--on", on.isoformat(),
+          "--by", "ivo", units={"U-M1"})
+    check("register", "complaint", "U-M2", "--category", "treatment", "--on", on.isoformat(), "--by", "spink",
+          units={"U-M2"})
+    path_r = write_request(tmp_path, request("R-M"))
+    assert run("match", str(path_r), "--by", "h").exit_code == 0
+    check("request", "choose", "R-M", "U-M2", "--reason", "närmast hemmet", "--by", "h", units={"U-M2"})
+    changed = copy.deepcopy(doc)
+    m1, m2, m3 = changed["suppliers"][-1]["units"]
+    m1["routes"][1]["daily_price"] = 4300  # a new price in one of U-M1's two insatser
+    m3["age_max"] = 18
+    path.write_text(json.dumps(changed, ensure_ascii=False), encoding="utf-8")
+    check("register", "import", str(path), "--by", "registervård", units={"U-M1", "U-M3"})
+    check("register", "check", "556677-8899", "credit_rating", "--result", "pass", "--value", "12,5",
+          "--on", on.isoformat(), *by, orgs={"556677-8899"})
+    check("register", "status", "U-M3", "removed", "--reason", "avvecklad", "--note", "samlad bedömning", *by,
+          units={"U-M3"})
+    # A supplier's facts changed under an entry that names only a unit: the unit read again alone
+    # does not agree with its supplier's other candidates, and the whole register is read.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE supplier SET legal_form = 'ekonomisk_forening' WHERE org_nr = '556677-8899'"))
+        conn.execute(text("INSERT INTO history (at, effective_on, actor, entity_kind, entity_id, action, org_nr, "
+                          "unit_id, changes) VALUES (CURRENT_TIMESTAMP, :on, 'postgres', 'unit', 'U-M1', "
+                          "'updated', '556677-8899', 'U-M1', '{}')"), {"on": on})
+    read_again.clear()
+    snap, _revision, _on = load_snapshot(engine, on=on)
+    assert read_again == [(set(), {"U-M1"})]  # tried, and found the supplier changed
+    assert snap.digests == _full(engine, on)
+
+
 def test_the_first_snapshot_of_a_day_starts_from_the_day_before_and_equals_a_full_read(
         run, engine, tmp_path, monkeypatch):
     """A new day's snapshot is the day before's with only the suppliers re-read whose dated

@@ -182,17 +182,27 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
     return full, revision, on
 
 
-# Changes recorded with neither supplier nor unit that change no candidate's facts: users, and
-# review decisions (the places a rejection frees are recorded on the request, with the unit).
-_NO_FACTS = {"user", "review"}
-# Past this many changed suppliers, reading the whole register is about as quick.
+# Changes that change no candidate's facts: users and their sign-in tokens, review decisions (the
+# places a rejection frees are recorded on the request, with the unit), and the register-status
+# rules' proposals (created, accepted or dismissed on the maintainers' worklist: the change itself
+# is made and recorded by `register status`).
+_NO_FACTS = {"user", "token", "review", "proposal"}
+# Changes that name a unit and change only that unit's own rows (the unit, its offers, routes,
+# permits, complaints, free places): the unit alone is read again, not its supplier's every unit.
+# A kind not listed here that names a supplier re-reads the whole supplier (a check or a supplier's
+# update changes the supplier's facts, which all its units share; an agreement changes routes of
+# many units). A unit read again whose supplier's facts differ from those its supplier's other
+# candidates carry means this list is wrong: the whole register is read (`_updated`).
+UNIT_ONLY = {"unit", "permit", "complaint", "request", "placement", "entry", "visit"}
+# Past this many changed suppliers and units, reading the whole register is about as quick.
 UPDATE_AT_MOST = 500
 
 
-def changed_suppliers(session: Any, since: int, revision: int) -> set[str] | None:
-    """The suppliers (org numbers) whose units' facts the register changes after revision
-    `since` up to `revision` may have changed; None when a change cannot be tied to suppliers
-    (an agreement-wide change, say), so the whole register must be read again."""
+def register_changes(session: Any, since: int, revision: int) -> tuple[set[str], set[str]] | None:
+    """What the register changes after revision `since` up to `revision` may have changed in the
+    candidate facts: (suppliers (org numbers) whose every unit is read again, units (unit ids) read
+    again alone); None when a change cannot be tied to suppliers or units (an agreement-wide
+    change, say), so the whole register must be read again."""
     from sqlalchemy import text
 
     from ..storage.models import History, Supplier, Unit
@@ -210,21 +220,26 @@ def changed_suppliers(session: Any, since: int, revision: int) -> set[str] | Non
             H.id > since, H.id <= revision, ~((H.entity_kind == "request") & (H.action == "matched"))))
     orgs: set[str] = set()
     units: set[str] = set()
+    unowned: set[str] = set()  # units named without their supplier
     for kind, org_nr, unit_id in rows:
-        if org_nr:
+        if kind in _NO_FACTS:
+            continue
+        if unit_id and kind in UNIT_ONLY:
+            units.add(unit_id)
+        elif org_nr:
             orgs.add(org_nr)
         elif unit_id:
-            units.add(unit_id)
-        elif kind not in _NO_FACTS:
+            unowned.add(unit_id)
+        else:
             return None
-    if units:
+    if unowned:
         U, S = Unit.__table__.c, Supplier.__table__.c
         found = dict(session.execute(select(U.unit_id, S.org_nr).join(Supplier.__table__, S.id == U.supplier_id)
-                                     .where(U.unit_id.in_(sorted(units)))).all())
-        if set(found) != units:
+                                     .where(U.unit_id.in_(sorted(unowned)))).all())
+        if set(found) != unowned:
             return None
         orgs |= set(found.values())
-    return orgs
+    return orgs, units
 
 
 def _base(session: Any, revision: int, on: date) -> tuple[int, date] | None:
@@ -261,40 +276,43 @@ def _stored_lists(session: Any, revision: int, on: date) -> dict[str, tuple[str,
 
 def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = None) -> RegisterSnapshot | None:
     """The snapshot of `revision` as of `on` built from the newest stored one of the same day,
-    else of the latest day before, with only the suppliers re-read whose facts may differ: those
-    the register history since that snapshot names (a choice, a status change, a check) and,
-    across days, those whose dated facts changed in between (`facts.day_changes`: complaints
-    entering or leaving the 12 months, a credit rating becoming the latest). Only the candidate
-    lists those suppliers are in (before or now) and the `wanted` ones (all when None) are
-    decoded; every other list keeps its stored digest (named again, not decoded, encoded or
-    stored again). None when there is nothing stored to start from or the changes cannot be
-    tied to suppliers. The result equals reading the whole register
-    (tests/test_compact_decisions.py compares them, byte for byte)."""
-    from ..rules.facts import day_changes, suppliers_document
+    else of the latest day before, with only the suppliers and units re-read whose facts may
+    differ: those the register history since that snapshot names (`register_changes`: a choice
+    re-reads its unit, a check its supplier) and, across days, the suppliers whose dated facts
+    changed in between (`facts.day_changes`: complaints entering or leaving the 12 months, a
+    credit rating becoming the latest). Only the candidate lists those are in (before or now)
+    and the `wanted` ones (all when None) are decoded; every other list keeps its stored digest
+    (named again, not decoded, encoded or stored again). None when there is nothing stored to
+    start from or the changes cannot be tied to suppliers or units. The result equals reading
+    the whole register (tests/test_compact_decisions.py compares them, byte for byte)."""
+    from ..rules.facts import SupplierChanged, day_changes, suppliers_document
 
     base = _base(session, revision, on)
     if base is None:
         return None
     base_revision, base_on = base
-    orgs = changed_suppliers(session, base_revision, revision) if base_revision < revision else set()
-    if orgs is None:
+    changes = register_changes(session, base_revision, revision) if base_revision < revision else (set(), set())
+    if changes is None:
         return None
+    orgs, units = changes
     if base_on != on:
         orgs |= day_changes(session, base_on, on)
-    if len(orgs) > UPDATE_AT_MOST:
+    if len(orgs) + len(units) > UPDATE_AT_MOST:
         return None
     stored = _stored_lists(session, base_revision, base_on)
     if stored is None:
         return None
-    doc = suppliers_document(session, orgs) if orgs else {"suppliers": []}
+    doc = suppliers_document(session, orgs, units) if orgs or units else {"suppliers": []}
+    units -= {u["unit_id"] for s in doc["suppliers"] if s["org_nr"] in orgs for u in s.get("units") or []}
     decode = set(stored) if wanted is None else {i for i in wanted if i in stored}
-    # The lists the changed suppliers have candidates in now (their units' offered routes) ...
+    # The lists the changed suppliers and units have candidates in now (the units' offered routes) ...
     for supplier in doc["suppliers"]:
         for unit in supplier.get("units") or []:
             offered = {o["insats"] for o in unit.get("offers") or []}
             decode |= {r["insats"] for r in unit.get("routes") or [] if r["insats"] in offered and r["insats"] in stored}
-    # ... and those they had candidates in: their org numbers are in the list's text.
+    # ... and those they had candidates in: their org numbers or unit ids are in the list's text.
     needles = [json.dumps(o).encode("utf-8") for o in sorted(orgs)]
+    needles += [b'"unit_id":' + json.dumps(u, ensure_ascii=False).encode("utf-8") for u in sorted(units)]
     for insats, (_digest, data) in stored.items():
         if insats not in decode and needles:
             text = zlib.decompress(data)
@@ -303,8 +321,11 @@ def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = N
     snap = RegisterSnapshot(on=on, by_insats={i: decode_candidates(stored[i][1]) for i in sorted(decode)})
     snap.load_final_prices(session)
     touched: set[str] = set()
-    if orgs:
-        _count, touched = snap.refresh_insatser(session, org_nrs=orgs, doc=doc)
+    if orgs or units:
+        try:
+            _count, touched = snap.refresh_insatser(session, org_nrs=orgs, unit_ids=units, doc=doc)
+        except SupplierChanged:  # a change of a supplier's facts recorded as a unit's: read everything
+            return None
     for insats in [i for i, cands in snap.by_insats.items() if not cands]:
         del snap.by_insats[insats]  # as read from the tables: an insats without candidates is not listed
     snap.digests = {i: digest for i, (digest, _data) in stored.items()

@@ -139,6 +139,23 @@ def route_fact(route: dict, unit_municipality: str | None = None) -> dict:
     }
 
 
+class SupplierChanged(Exception):
+    """A unit read again alone carries other supplier facts than its supplier's other candidates."""
+
+
+def _share_suppliers(cands: list[dict]) -> None:
+    """One supplier fact object per supplier in a candidate list, as a whole read builds it (a
+    stored list keeps each supplier's facts once); SupplierChanged when two differ."""
+    first: dict[str, dict] = {}
+    for c in cands:
+        fact = c["supplier"]
+        seen = first.setdefault(fact["org_nr"], fact)
+        if seen is not fact:
+            if seen != fact:
+                raise SupplierChanged(fact["org_nr"])
+            c["supplier"] = seen
+
+
 @dataclass
 class UnitRecord:
     """One unit as the register-status rules see it: its facts, routes and permits by insats."""
@@ -247,14 +264,18 @@ class RegisterSnapshot:
         number of units re-read."""
         return self.refresh_insatser(session, org_nrs=org_nrs)[0]
 
-    def refresh_insatser(self, session: Any, *, org_nrs: Iterable[str], doc: dict | None = None
-                         ) -> tuple[int, set[str]]:
-        """`refresh`, returning also the insatser whose candidate lists it changed. `doc`: those
-        suppliers as `suppliers_document` read them, when the caller has read them already."""
-        org_nrs = set(org_nrs)
+    def refresh_insatser(self, session: Any, *, org_nrs: Iterable[str], doc: dict | None = None,
+                         unit_ids: Iterable[str] = ()) -> tuple[int, set[str]]:
+        """`refresh`, returning also the insatser whose candidate lists it changed. `unit_ids`:
+        units read again alone (their supplier's other units kept as they are). `doc`: those
+        suppliers and units as `suppliers_document` read them, when the caller has read them
+        already. A unit read again alone shares its supplier's facts with the supplier's kept
+        candidates (the same facts, so a list is stored as one read from every table is); when
+        they differ, the supplier changed too and SupplierChanged is raised."""
+        org_nrs, unit_ids = set(org_nrs), set(unit_ids)
         if doc is None:
-            doc = suppliers_document(session, org_nrs)
-        gone = {uid for uid, rec in self.units.items() if rec.supplier["org_nr"] in org_nrs}
+            doc = suppliers_document(session, org_nrs, unit_ids)
+        gone = {uid for uid, rec in self.units.items() if rec.supplier["org_nr"] in org_nrs} | unit_ids
         gone |= {u["unit_id"] for s in doc["suppliers"] for u in s.get("units") or []}
         # A snapshot read from storage has candidates, not unit records: their supplier says.
         gone |= {c["unit"]["unit_id"] for cands in self.by_insats.values() for c in cands
@@ -275,8 +296,10 @@ class RegisterSnapshot:
                 touched |= {r["insats"] for r in unit.get("routes") or []}
                 count += 1
         for insats in touched:
-            self.by_insats.get(insats, []).sort(
-                key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
+            cands = self.by_insats.get(insats, [])
+            if unit_ids:
+                _share_suppliers(cands)
+            cands.sort(key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
         self._reference.clear()
         self._framework_prices.clear()
         return count, touched
@@ -391,15 +414,18 @@ def _months_back(on: date, months: int | None) -> date | None:
     return add_months(on, -int(months))
 
 
-def suppliers_document(session: Any, org_nrs: Iterable[str]) -> dict:
-    """`register_document` of the suppliers with these organisation numbers."""
+def suppliers_document(session: Any, org_nrs: Iterable[str], unit_ids: Iterable[str] = ()) -> dict:
+    """`register_document` of the suppliers with these organisation numbers (every unit of
+    theirs) and of the units with these ids (each under its supplier, without the supplier's
+    other units)."""
     from sqlalchemy import select
 
     from ..storage.models import Supplier
 
     S = Supplier.__table__.c
-    ids = list(session.scalars(select(S.id).where(S.org_nr.in_(sorted(set(org_nrs))))))
-    return register_document(session, supplier_ids=ids)
+    org_nrs, unit_ids = sorted(set(org_nrs)), sorted(set(unit_ids))
+    ids = list(session.scalars(select(S.id).where(S.org_nr.in_(org_nrs)))) if org_nrs else []
+    return register_document(session, supplier_ids=ids, unit_ids=unit_ids or None)
 
 
 def day_changes(session: Any, since: date, on: date) -> set[str]:
@@ -429,17 +455,24 @@ def day_changes(session: Any, since: date, on: date) -> set[str]:
     return set(session.scalars(complained)) | set(session.scalars(rated))
 
 
-def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None) -> dict:
-    """The register (or some suppliers of it) as interchange-shaped dicts, with each unit's
-    complaints, read with one Core query per table (ORM objects would cost seconds at
-    national size)."""
-    from sqlalchemy import select
+def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None,
+                      unit_ids: Iterable[str] | None = None) -> dict:
+    """The register (or some suppliers of it, with every unit of theirs, and some units, each
+    under its supplier) as interchange-shaped dicts, with each unit's complaints, read with one
+    Core query per table (ORM objects would cost seconds at national size)."""
+    from sqlalchemy import or_, select
 
     from ..storage.models import Complaint, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute
 
     only = set(supplier_ids) if supplier_ids is not None else None
     S, C, U = Supplier.__table__.c, SupplierCheck.__table__.c, Unit.__table__.c
     O, R, P, K = Offer.__table__.c, UnitRoute.__table__.c, Permit.__table__.c, Complaint.__table__.c
+    unit_filter = None
+    if unit_ids is not None:
+        named = sorted(set(unit_ids))
+        owners = set(session.scalars(select(U.supplier_id).where(U.unit_id.in_(named)))) if named else set()
+        unit_filter = or_(U.supplier_id.in_(sorted(only or ())), U.unit_id.in_(named))
+        only = (only or set()) | owners
 
     def rows(stmt: Any, column: Any = None, keys: Any = None) -> Any:
         if keys is not None:
@@ -454,9 +487,11 @@ def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None
         suppliers[c.supplier_id]["checks"].append(
             {"kind": c.kind, "result": c.result, "value": c.value, "performed_on": c.performed_on})
     units: dict[int, dict] = {}
-    for u in rows(select(U.id, U.supplier_id, U.unit_id, U.municipality, U.lat, U.lon, U.protected_address,
-                         U.places, U.free_places, U.age_min, U.age_max, U.genders, U.target_groups, U.status)
-                  .order_by(U.unit_id), U.supplier_id, only):
+    unit_rows = select(U.id, U.supplier_id, U.unit_id, U.municipality, U.lat, U.lon, U.protected_address, U.places,
+                       U.free_places, U.age_min, U.age_max, U.genders, U.target_groups, U.status).order_by(U.unit_id)
+    if unit_filter is not None:
+        unit_rows = unit_rows.where(unit_filter)
+    for u in rows(unit_rows, U.supplier_id, only):
         units[u.id] = {
             "unit_id": u.unit_id, "municipality": u.municipality,
             "location": {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None,
