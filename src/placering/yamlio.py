@@ -12,16 +12,12 @@ rejects duplicate keys, which PyYAML would silently resolve to the last value. O
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.composer import Composer, ComposerError
-from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
-
+# ruamel is imported when a file is parsed (`_strict_classes`), not with this module: a command
+# whose rules, taxonomy and labels come from the per-user cache (diskcache.py) parses no YAML.
 from .boundary import MAX_DEPTH  # one nesting limit for every input (JSON and YAML)
 from .errors import Problem, ValidationError, os_reason
 from .i18n import msg
@@ -35,44 +31,53 @@ def _said(exc: Exception, message) -> Exception:
     return exc
 
 
-class _StrictComposer(Composer):
-    """Refuses anchors and aliases, and nesting deeper than MAX_DEPTH."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.parser.peek_event()
-        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise _said(ComposerError(None, None, "YAML anchors (&name) and aliases (*name) are not allowed: "
-                                      "write the value out", event.start_mark), msg("yaml.anchor"))
-        self._strict_depth = getattr(self, "_strict_depth", 0) + 1
-        try:
-            if self._strict_depth > MAX_DEPTH:
-                raise _said(ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark),
-                            msg("json.too_deep", depth=MAX_DEPTH))
-            return super().compose_node(parent, index)
-        finally:
-            self._strict_depth -= 1
-
-
 _DATE_REASONS = {"month must be in 1..12": msg("date.month_range"), "day is out of range for month": msg("date.day_range")}
 
 
-class _StrictConstructor(RoundTripConstructor):
-    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node, values)
-        except ValueError as exc:
-            raise _said(ConstructorError(None, None, f"invalid date {node.value}: {exc}", node.start_mark),
-                        msg("yaml.invalid_date", value=node.value, reason=_DATE_REASONS.get(str(exc), str(exc)))) from None
+@lru_cache(maxsize=1)
+def _strict_classes() -> tuple[type, type]:
+    """The composer and constructor of `load_yaml` (built once, on the first file parsed)."""
+    from ruamel.yaml.composer import Composer, ComposerError
+    from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
+    from ruamel.yaml.events import AliasEvent
 
+    class _StrictComposer(Composer):
+        """Refuses anchors and aliases, and nesting deeper than MAX_DEPTH."""
 
-_StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _StrictConstructor.construct_yaml_timestamp)
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.parser.peek_event()
+            if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise _said(ComposerError(None, None, "YAML anchors (&name) and aliases (*name) are not allowed: "
+                                          "write the value out", event.start_mark), msg("yaml.anchor"))
+            self._strict_depth = getattr(self, "_strict_depth", 0) + 1
+            try:
+                if self._strict_depth > MAX_DEPTH:
+                    raise _said(ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark),
+                                msg("json.too_deep", depth=MAX_DEPTH))
+                return super().compose_node(parent, index)
+            finally:
+                self._strict_depth -= 1
+
+    class _StrictConstructor(RoundTripConstructor):
+        def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+            try:
+                return super().construct_yaml_timestamp(node, values)
+            except ValueError as exc:
+                raise _said(ConstructorError(None, None, f"invalid date {node.value}: {exc}", node.start_mark),
+                            msg("yaml.invalid_date", value=node.value,
+                                reason=_DATE_REASONS.get(str(exc), str(exc)))) from None
+
+    _StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _StrictConstructor.construct_yaml_timestamp)
+    return _StrictComposer, _StrictConstructor
 
 
 def load_yaml(path: Path) -> Any:
     """Load one YAML file; duplicate keys and syntax errors are ValidationErrors naming the line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
-    yaml.Composer = _StrictComposer
-    yaml.Constructor = _StrictConstructor
+    yaml.Composer, yaml.Constructor = _strict_classes()
     yaml.allow_duplicate_keys = False
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -132,6 +137,8 @@ def non_finite(doc: Any, file: str) -> list[Problem]:
 
 def line_of(node: Any, key: Any = None) -> int | None:
     """1-based line of a mapping key (or of the node itself) in the file it was loaded from."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq  # loaded already when there are nodes
+
     try:
         if key is not None and isinstance(node, CommentedMap):
             return node.lc.key(key)[0] + 1
