@@ -514,8 +514,6 @@ class _FastUnits(_Units):
     materialised (eligible units' routes; excluded units' when the `excluded` list is built)."""
 
     def __init__(self, evaluation: Any, last_resort_routes: Sequence[str]):
-        import numpy as np
-
         self.ev = evaluation
         self.names, self.members = evaluation.unit_names, evaluation.unit_members
         self.count = len(self.names)
@@ -526,7 +524,8 @@ class _FastUnits(_Units):
         self._code_of: dict[str, int] = {}
         eligible_idx = evaluation.eligible_indices
         # Every candidate of an eligible unit is shown (ranked, or as one of its other routes).
-        evaluation.materialise([i for k in np.unique(codes[eligible_idx]).tolist() for i in self.members[k]])
+        # (sorted(set()), not np.unique: that imports numpy.ma, 10 ms of a short process.)
+        evaluation.materialise([i for k in sorted(set(codes[eligible_idx].tolist())) for i in self.members[k]])
         for i in eligible_idx.tolist():
             k = int(codes[i])
             uid = self.names[k]
@@ -538,7 +537,7 @@ class _FastUnits(_Units):
             else:
                 e.append(outcome(i))
         declined = evaluation.only_exclusion(DECLINED) & ~evaluation.route_mask(tuple(last_resort_routes))
-        self.declined_eligible = int(np.unique(codes[declined]).size)
+        self.declined_eligible = len(set(codes[declined].tolist()))
 
     def candidates(self, unit_id: str) -> list[Any]:
         """All candidates of an eligible unit (its other routes are shown with it)."""
