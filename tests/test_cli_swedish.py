@@ -358,13 +358,14 @@ def test_every_code_a_person_is_shown_has_a_swedish_label():
 
 
 def test_no_message_id_is_in_a_catalogue_twice():
-    """Engineers append to the same .po files: an id added twice would silently say one of them."""
+    """Engineers append to the same .po files: an id added twice would silently say one of them
+    (an id is its context and msgid: labels.po has `active` as an agreement's and a permit's)."""
     import collections
 
     locale = Path(__file__).resolve().parent.parent / "src" / "placering" / "locale"
     files = sorted(locale.glob("*/LC_MESSAGES/*.po"))
     assert len(files) >= 3
     for po in files:
-        ids = re.findall(r'^msgid "(.+)"$', po.read_text(encoding="utf-8"), flags=re.M)
+        ids = re.findall(r'^(?:msgctxt "(.*)"\n)?msgid "(.+)"$', po.read_text(encoding="utf-8"), flags=re.M)
         twice = sorted(k for k, n in collections.Counter(ids).items() if n > 1)
         assert twice == [], (po.name, twice)

@@ -130,7 +130,7 @@ def test_api_refusals_keep_their_code_and_speak_the_request_language(api):
     assert (r.status_code, r.json()["code"]) == (403, "not_permitted")
     assert r.json()["message"] == "'sven' (socialsekreterare) får inte ändra en enhets status", r.json()
     r = api.post("/api/v1/register/units/U-1/status", json={"status": "watch"}, headers=english)
-    assert r.json()["message"] == "'sven' (social_worker) may not do 'register.status'"
+    assert r.json()["message"] == "'sven' (social worker) may not change a unit's status"
 
     signed_in(api, "anna")
     r = api.post("/api/v1/register/units/U-1/status", json={"status": "published"})

@@ -68,7 +68,7 @@ def test_admin_sentences_and_table_headers_in_english(run, db_url):
         return  # the embedded register's accounts (test_roles covers PostgreSQL's)
     r = ok(run("admin", "user", "add", "anna", "--role", "handler", "--password-stdin", input="hemligt-lösen-1\n",
                env=ENGLISH))
-    assert r.stdout == "User anna: roles handler; local password set.\n"  # a code in English, as refusals say it
+    assert r.stdout == "User anna: roles Handler; local password set.\n"  # the English label, as Swedish says Handläggare
     listed = ok(run("admin", "user", "list", env=ENGLISH)).stdout
     assert re.search(r"User\s+Roles\s+Municipality\s+Can log in\s+Local password\s+Added by\s+Added at", listed)
     assert swedish_words(listed, keep=("Handläggare",)) == [], listed

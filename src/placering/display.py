@@ -41,31 +41,47 @@ def _numbers():
     return numbers
 
 
-def fmt_number(value: int | float, decimals: int | None = None) -> str:
-    """`758 000`, `11,1`, `0,25`: Swedish grouping and decimal comma (an integral float has none)."""
+def _english(lang: str | None) -> bool:
+    if lang is None:
+        from .i18n import language
+
+        lang = language()
+    return lang == "en"
+
+
+def fmt_number(value: int | float, decimals: int | None = None, lang: str | None = None) -> str:
+    """`758 000`, `11,1`, `0,25`: Swedish grouping and decimal comma (an integral float has none);
+    in English (PLACERING_LANG=en, or `lang`) `758,000`, `11.1`."""
+    english = _english(lang)
     if isinstance(value, bool):
-        return "ja" if value else "nej"
+        return ("yes" if value else "no") if english else ("ja" if value else "nej")
+    locale = "en" if english else LOCALE
     if isinstance(value, float) and decimals is None and value.is_integer():
         value = int(value)
     if decimals is not None:
         fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
-        return _numbers().format_decimal(value, format=fmt, locale=LOCALE)
+        return _numbers().format_decimal(value, format=fmt, locale=locale)
     # Up to six decimals (coordinates have four; Babel's default pattern rounds to three).
-    return _numbers().format_decimal(value, format="#,##0.######", locale=LOCALE)
+    return _numbers().format_decimal(value, format="#,##0.######", locale=locale)
 
 
-def fmt_money(value: int | float | None, unit: str = "kr") -> str:
-    """`758 000 kr` (whole kronor)."""
+def fmt_money(value: int | float | None, unit: str = "kr", lang: str | None = None) -> str:
+    """`758 000 kr` (whole kronor); `758,000 SEK` in English."""
     if value is None:
         return "–"
-    return f"{fmt_number(round(value), 0)}\u00a0{unit}"
+    english = _english(lang)
+    if english and unit == "kr":
+        unit = "SEK"
+    return f"{fmt_number(round(value), 0, 'en' if english else 'sv')}\u00a0{unit}"
 
 
-def fmt_percent(share: float | None, decimals: int = 0) -> str:
-    """A share (0.91) as `91 %` (Swedish puts a space before the sign)."""
+def fmt_percent(share: float | None, decimals: int = 0, lang: str | None = None) -> str:
+    """A share (0.91) as `91 %` (Swedish puts a space before the sign; English `91%`)."""
     if share is None:
         return ""
-    return f"{fmt_number(share * 100, decimals)}\u00a0%"
+    if _english(lang):
+        return f"{fmt_number(share * 100, decimals, 'en')}%"
+    return f"{fmt_number(share * 100, decimals, 'sv')}\u00a0%"
 
 
 def parse_decimal(text: str) -> float:

@@ -155,19 +155,17 @@ class Message:
 
 @dataclass(frozen=True)
 class Label:
-    """A code inside a message: its Swedish label (registry/labels.yaml, lower-case inside a
-    sentence unless `capital`) for people, the code itself in English (programs, logs)."""
+    """A code inside a message: its label in the message's language (Swedish: registry/labels.yaml,
+    English: locale/en/LC_MESSAGES/labels.po), lower-case inside a sentence unless `capital`."""
 
     code: Any
     kind: str | None = None
     capital: bool = False
 
     def render(self, lang: str | None = None) -> str:
-        if (lang or language()) == "en":
-            return str(self.code)
         from .labels import label
 
-        said = label(self.code, self.kind)
+        said = label(self.code, self.kind, lang or language())
         if not self.capital and len(said) > 1 and said[1].islower():  # 'Publicerad' → 'publicerad'; 'IVO' stays
             said = said[0].lower() + said[1:]
         return said
@@ -236,17 +234,17 @@ def label_list(codes, kind: str | None = None, sep: str = ", ", capital: bool = 
 
 @dataclass(frozen=True)
 class Number:
-    """A number said in the message's language: '1 234,5' in Swedish, '1234.5' in English."""
+    """A number said in the message's language: '1 234,5' in Swedish, '1,234.5' in English."""
 
     value: Any
     decimals: int | None = None
 
     def render(self, lang: str | None = None) -> str:
-        if (lang or language()) != "sv" or not isinstance(self.value, (int, float)):
+        if not isinstance(self.value, (int, float)):
             return str(self.value)
         from .display import fmt_number
 
-        return fmt_number(self.value, self.decimals)
+        return fmt_number(self.value, self.decimals, lang or language())
 
     def __str__(self) -> str:
         return self.render("en")

@@ -1,5 +1,10 @@
-"""Swedish labels for codes, read from `registry/labels.yaml` (and the taxonomy's insatser,
+"""Labels for codes, read from `registry/labels.yaml` (and the taxonomy's insatser,
 sub-categories and target groups): one lookup for everything a person is shown.
+
+Swedish labels are labels.yaml's; English ones (PLACERING_LANG=en, an API request's
+Accept-Language: en) come from the gettext catalogue `locale/en/LC_MESSAGES/labels.po`, keyed
+by kind (msgctxt) and code (msgid), read only when English is asked for: Swedish output and
+its start-up are as they were.
 
 `label(code, kind)` names the kind when a code means different things (`active` is an
 agreement's "Aktivt" but a permit's "Gällande"); without a kind the first section that has the
@@ -11,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from .i18n import language
 from .paths import registry_dir
 
 
@@ -55,8 +61,9 @@ def forget_unlabelled() -> None:
     _unlabelled.clear()
 
 
-def label(code: Any, kind: str | None = None) -> str:
-    """The Swedish label of a code (of this kind, if given); the code itself when unknown."""
+def label(code: Any, kind: str | None = None, lang: str | None = None) -> str:
+    """The label of a code (of this kind, if given) in `lang` (default: the people's language,
+    placering.i18n.language); the code itself when unknown."""
     if code is None:
         return ""
     text = str(code)
@@ -66,11 +73,39 @@ def label(code: Any, kind: str | None = None) -> str:
         if section is None or text not in section:
             _unlabelled.add((kind, text))
             return text
-        return section[text]
-    for section, labels in cat.items():
-        if section not in _NOT_CODES and text in labels:
-            return labels[text]
-    return text
+        said = section[text]
+    else:
+        for kind, labels in cat.items():
+            if kind not in _NOT_CODES and text in labels:
+                said = labels[text]
+                break
+        else:
+            return text
+    if (lang or language()) == "en":
+        return english(kind, text, said)
+    return said
+
+
+def english(kind: str, code: str, swedish: str | None = None) -> str:
+    """The English label of a code of a kind (locale/en/LC_MESSAGES/labels.po); the Swedish
+    label when the catalogue has none (a municipality's name is its name in every language)."""
+    return _english_labels().get((kind, code), swedish if swedish is not None else code)
+
+
+@lru_cache(maxsize=1)
+def _english_labels() -> dict[tuple[str, str], str]:
+    from .i18n import translations
+
+    found: dict[tuple[str, str], str] = {}
+    for key, value in translations("en", "labels")._catalog.items():
+        if isinstance(key, str) and "\x04" in key:
+            kind, _, code = key.partition("\x04")
+            found[(kind, code)] = value
+    return found
+
+
+def has_english_label(code: str, kind: str) -> bool:
+    return (kind, code) in _english_labels()
 
 
 def labels(codes, kind: str | None = None) -> list[str]:
@@ -110,8 +145,13 @@ def _reverse(kind: str) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=None)
+def _reverse_english(kind: str) -> dict[str, str]:
+    return {_match_key(text): code for (k, code), text in _english_labels().items() if k == kind}
+
+
 def code_for(text: Any, kind: str, known: Any = None) -> str | None:
-    """The code a person means by `text`, given as the code or as its Swedish label, in any
+    """The code a person means by `text`, given as the code or as its Swedish (or English) label, in any
     case and with or without å, ä, ö (`underkänd`, `Underkand`, `fail` → `fail`); None when
     nothing of this kind is meant. `known` (codes) limits the answer to those codes; a code
     outside the catalogue is still accepted when it is among them."""
@@ -119,6 +159,8 @@ def code_for(text: Any, kind: str, known: Any = None) -> str | None:
         return None
     key = _match_key(text)
     code = _reverse(kind).get(key)
+    if code is None:  # an English label, as English output shows it (read only then)
+        code = _reverse_english(kind).get(key)
     if known is not None:
         known = [str(k) for k in known]
         if code not in known:
@@ -131,28 +173,33 @@ _FACT_KIND = {"param.permit_required_insatser": "insats", "request.avoid_municip
               "unit.municipality_key": "municipality", "supplier.legal_form": "legal_form"}
 
 
-def fact_value(path: str, value: Any) -> str:
+def fact_value(path: str, value: Any, lang: str | None = None) -> str:
     """A rule's fact as a person reads it: labels for codes, ja/nej, Swedish numbers and dates,
-    `saknas` for nothing (never Python's True, None or ['a', 'b'])."""
+    `saknas` for nothing (never Python's True, None or ['a', 'b']); in English yes/no, English
+    numbers and labels, `missing`."""
     from .display import fmt_number
 
+    lang = lang or language()
+    english = lang == "en"
     kind = message_field_kind(path) or _FACT_KIND.get(path)
     if value is None:
-        return "saknas"
+        return "missing" if english else "saknas"
     if isinstance(value, bool):
-        return "ja" if value else "nej"
+        return ("yes" if value else "no") if english else ("ja" if value else "nej")
     if isinstance(value, (int, float)):
-        return fmt_number(value)
+        return fmt_number(value, lang=lang)
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(fact_value(path, v) for v in value) or "inga"
+        return ", ".join(fact_value(path, v, lang) for v in value) or ("none" if english else "inga")
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {fact_value(path, v)}" for k, v in value.items())
-    return label(value, kind) if kind else str(value)
+        return ", ".join(f"{k}: {fact_value(path, v, lang)}" for k, v in value.items())
+    return label(value, kind, lang) if kind else str(value)
 
 
-def fact_text(values: dict[str, Any] | None) -> str:
+def fact_text(values: dict[str, Any] | None, lang: str | None = None) -> str:
     """`behov: Missbruk, Psykisk ohälsa; IVO-tillstånd finns: nej` for a rule's values."""
     if not values:
         return ""
+    lang = lang or language()
     names = catalogue().get("fact_field", {})
-    return "; ".join(f"{names.get(k, k)}: {fact_value(k, v)}" for k, v in values.items())
+    return "; ".join(f"{label(k, 'fact_field', lang) if k in names else k}: {fact_value(k, v, lang)}"
+                     for k, v in values.items())

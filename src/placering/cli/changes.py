@@ -42,17 +42,19 @@ HIDDEN = "hidden (protected address)"  # the marker history JSON carries for a p
 
 
 def _people_value(value, kind: str | None) -> str:
+    from ..i18n import text
+
     if value == HIDDEN:
-        return "dold (skyddad adress)"
+        return text("cli.out.hidden_protected")
     if kind is None or value is None or isinstance(value, (dict, bool)):
         if isinstance(value, bool):
-            return "ja" if value else "nej"
+            return text("cli.out.yes") if value else text("cli.out.no")
         if isinstance(value, list) and value and isinstance(value[0], dict):
-            return f"{len(value)} st."
+            return text("cli.out.items", count=len(value))
         return "{…}" if isinstance(value, dict) else _short(value)
     if isinstance(value, list):
         if value and isinstance(value[0], dict):
-            return f"{len(value)} st."
+            return text("cli.out.items", count=len(value))
         return ", ".join(label(v, kind) for v in value) or "–"
     return label(value, kind)
 
@@ -61,6 +63,8 @@ def change_text(changes: dict, action: str, entity_kind: str | None = None, peop
     """What an entry changed, in one line: codes for --csv, labels and Swedish field names for a
     person (people=True)."""
     names = catalogue().get("history_field", {}) if people else {}
+    if names:  # the field names in the people's language
+        names = {key: label(key, "history_field") for key in changes if key in names}
 
     def show(key, value):
         return _people_value(value, _field_kind(key, entity_kind, action)) if people else _short(value)

@@ -837,7 +837,7 @@ class Section:
     rows: list[dict[str, Any]]
     columns: Sequence[tuple]
     csv_columns: Sequence[str] | None = None
-    empty: str = "(inga)"
+    empty: str | None = None  # None: cli.out.table_empty, "(inga)" in the people's language
 
 
 @dataclass
@@ -913,7 +913,7 @@ class Output:
                         expanded=self.expanded)
 
     def listing(self, rows: list[dict[str, Any]], columns: Sequence[tuple], *, title: str | None = None,
-                csv_columns: Sequence[str] | None = None, empty: str = "(inga)", data: Any = None) -> None:
+                csv_columns: Sequence[str] | None = None, empty: str | None = None, data: Any = None) -> None:
         """One list: `data` for --json defaults to the rows."""
         self.emit(rows if data is None else data,
                   [Section("rows", title, rows, columns, csv_columns, empty)])

@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from .. import boundary
-from ..taxonomy import load_taxonomy
 from ..labels import label
 from . import cli
 from .params import Code
@@ -25,7 +24,6 @@ from .common import DECIMAL
 from ..display import fmt_money, fmt_number
 from .messages import said
 from ..register.whys import check_note
-from ..labels import header
 from .common import column_header
 from .remote import segment
 from .common import (TABLE_ROWS, CliError, Output, PlaceringGroup, Section, app, by_option, call, reader_option, echo, echo_wrapped,
@@ -58,11 +56,11 @@ PROGRESS_FROM = 20  # requests; a progress bar on a terminal's stderr for longer
 
 
 def _fmt_num(v: Any) -> str:
-    """A ranking key's value as a person reads it: Swedish numbers (`11,1`), – for none."""
+    """A ranking key's value as a person reads it: the locale's numbers (`11,1`), – for none."""
     if v is None:
         return "–"
     if isinstance(v, bool):
-        return "ja" if v else "nej"
+        return fmt_number(v)
     if isinstance(v, (int, float)):
         return fmt_number(round(v, 1) if isinstance(v, float) else v)
     return str(v)
@@ -70,8 +68,8 @@ def _fmt_num(v: Any) -> str:
 
 def _key_text(key: str, value: Any) -> str:
     if key == "route":
-        return f"regiform {label(value, 'route').lower()}"
-    return f"{header(key).lower()} {_fmt_num(value)}"
+        return f"{label('route', 'history_field')} {label(value, 'route').lower()}"
+    return f"{column_header(key).lower()} {_fmt_num(value)}"
 
 
 def _source_text(source: Any) -> str:
@@ -95,7 +93,7 @@ def _reason_line(r: dict[str, Any]) -> str:
     src = _source_text(r.get("source"))
     code = label(r["code"], "exclusion") if r["code"] in _EXCLUSION_LABELS() else label(r["code"], "flag")
     return (f"{code}{route} {r['rule']}: {r['message']}"
-            + (f" ({values})" if values else "") + (f" — källa: {src}" if src else ""))
+            + (f" ({values})" if values else "") + (" — " + text("cli.out.source_cited", source=src) if src else ""))
 
 
 def _EXCLUSION_LABELS() -> dict[str, str]:
@@ -105,10 +103,8 @@ def _EXCLUSION_LABELS() -> dict[str, str]:
 
 
 def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
-    tax = load_taxonomy()
-    insats = tax.insatser[doc["insats"]]
-    sub = f" / {insats.subcategories.get(doc['subcategory'], doc['subcategory'])}" if doc.get("subcategory") else ""
-    echo_wrapped(text("cli.out.decision_head", request=doc["request_id"], insats=f"{insats.label}{sub}",
+    sub = f" / {label(doc['subcategory'], 'subcategory')}" if doc.get("subcategory") else ""
+    echo_wrapped(text("cli.out.decision_head", request=doc["request_id"], insats=f"{label(doc['insats'], 'insats')}{sub}",
                       seq=doc.get("seq", "–"), rules=doc["rules_version"], on=doc["evaluated_on"]))
     sort_keys = [k["key"] for k in doc["ranking"]["sort_keys"]]
     columns = [("rank", "Rank"), ("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"),
@@ -380,8 +376,8 @@ def _print_match(answer: dict[str, Any], *, as_json: bool, full: bool, all_rows:
         if i:
             echo("")
         if not s["decided_now"]:
-            echo_wrapped(f"(beslutad tidigare och sparad som beslut {doc['seq']}; "
-                         f"'{_cmd('request', 'rematch', doc['request_id'], *_by(actor))}' beslutar på nytt)")
+            echo_wrapped(text("cli.out.decided_before", seq=doc["seq"],
+                              command=_cmd("request", "rematch", doc["request_id"], *_by(actor))))
         _print_decision(doc, actor)
 
 
@@ -404,15 +400,15 @@ def _print_batch(documents: list[dict[str, Any]], *, all_rows: bool = False) -> 
     rows = [{
         "request_id": d["request_id"], "insats": d["insats"], "seq": d["seq"],
         "units": [f"{r['unit_id']} ({label(r['route'], 'route')})" for r in d["recommendations"]],
-        "flags": sorted({f["code"] for f in d["flags"]}), "review": "ja" if d["review_required"] else "",
-        "now": "" if d["decided_now"] else "beslutad tidigare",
+        "flags": sorted({f["code"] for f in d["flags"]}), "review": text("cli.out.yes") if d["review_required"] else "",
+        "now": "" if d["decided_now"] else text("cli.out.decided_earlier"),
     } for d in documents]
     new = sum(1 for d in documents if d["decided_now"])
     print_table(rows, [("request_id", "Request"), ("insats", "Insats", "insats"), ("seq", "Decision"),
                        ("units", "Recommended"), ("flags", "Flags", "flag"), ("review", "Review"), ("now", "")],
-                title=f"{len(documents)} förfrågningar: {new} beslutade och sparade nu, {len(documents) - new} "
-                      "beslutade tidigare",
-                limit=None if all_rows else TABLE_ROWS, hint="--all visar alla, --json ger alla sammanfattningar")
+                title=text("cli.out.batch_title", count=Number(len(documents)), new=Number(new),
+                           earlier=Number(len(documents) - new)),
+                limit=None if all_rows else TABLE_ROWS, hint=text("cli.out.batch_hint"))
     review = sum(1 for d in documents if d["review_required"])
     none = sum(1 for d in documents if not d["recommendations"])
     echo(text("cli.out.batch_totals", review=review, none=none))
@@ -459,17 +455,17 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
         print_json(data)
         return
     req = data["request"]
-    tax = load_taxonomy()
     person = req["person"]
     echo_wrapped(text("cli.out.request_head", request=req["request_id"], on=req["submitted_on"], by=req["requester"],
                       municipality=req["municipality"], registered_by=data["submitted_by"]))
-    insats = tax.insatser[req["insats"]]
-    echo_wrapped(f"  {insats.label}"
-                 + (f" / {insats.subcategories.get(req['subcategory'], req['subcategory'])}" if req.get("subcategory") else "")
-                 + f", start {req['start_on']}, {label(req['urgency'], 'urgency').lower()}, {req['legal_basis']}; "
-                 f"person: {person['age']} år, {label(person['gender'], 'gender')}, behov "
-                 f"{', '.join(label(n, 'target_group') for n in person['needs']) or '–'}"
-                 + (", skyddad identitet" if person.get("protected_identity") else ""), indent="    ")
+    insats = label(req["insats"], "insats") + (f" / {label(req['subcategory'], 'subcategory')}"
+                                               if req.get("subcategory") else "")
+    echo_wrapped("  " + text("cli.out.request_line", insats=insats, start=req["start_on"],
+                             urgency=label(req["urgency"], "urgency").lower(), basis=req["legal_basis"],
+                             age=person["age"], gender=label(person["gender"], "gender"),
+                             needs=", ".join(label(n, "target_group") for n in person["needs"]) or "–",
+                             protected=text("cli.out.protected_identity") if person.get("protected_identity") else ""),
+                 indent="    ")
     rows = [{
         "seq": d["seq"], "evaluated_on": d["evaluated_on"], "rules_version": d["rules_version"],
         "units": [f"{r['unit_id']} ({label(r['route'], 'route')})" for r in d["recommendations"]],
@@ -492,12 +488,13 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
                 title=text("cli.out.declines_title"))
     p = data["placement"]
     if p:
-        echo_wrapped(f"Placering: {p['unit_id']} via {label(p['route'], 'route')}"
-                     + (f" ({p['agreement_id']})" if p.get("agreement_id") else "")
-                     + f", dygnspris {fmt_money(p['daily_price'])}, från {p['start_on']}"
-                     + (f" till {p['end_on']}" if p.get("end_on") else ", pågår")
-                     + f"; vald av {p['by']}"
-                     + ("" if p["recommended"] else f"; inte rekommenderad: {p['reason']}"))
+        echo_wrapped(text("cli.out.placement_line", unit=p["unit_id"], route=label(p["route"], "route"),
+                          agreement=f" ({p['agreement_id']})" if p.get("agreement_id") else "",
+                          price=fmt_money(p["daily_price"]), start=p["start_on"],
+                          end=text("cli.out.placement_until", end=p["end_on"]) if p.get("end_on")
+                          else text("cli.out.placement_ongoing"), by=p["by"],
+                          not_recommended="" if p["recommended"]
+                          else text("cli.out.placement_not_recommended", reason=p["reason"])))
     else:
         echo(text("cli.out.no_placement"))
 
@@ -636,8 +633,8 @@ def request_end(request_id: str, on: str, reason: str | None, actor: str | None,
         echo(text("cli.out.placement_ended", request=request_id, unit=out["unit_id"], on=out["end_on"]))
 
 
-_CHANGE_SV = {"entered": "rekommenderas nu", "left": "rekommenderas inte längre", "rank": "ny rangordning",
-              "flag_added": "ny flagga", "flag_removed": "flagga borta", "review": "granskning"}
+# What a replayed difference is (the message cli.out.change.<change>).
+_CHANGES = frozenset({"entered", "left", "rank", "flag_added", "flag_removed", "review"})
 
 
 @request.command("replay")
@@ -673,7 +670,8 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
                                                  "engine": engine, "since": since_d, "until": until_d})
     result = call("matching.replay:replay_view", rules_path, engine=engine, since=since_d, until=until_d,
                   http=http or ())
-    rows = [{**d, "change_label": _CHANGE_SV[d["change"]], "rules": ", ".join(d["rules"]),
+    rows = [{**d, "change_label": text("cli.out.change." + d["change"]) if d["change"] in _CHANGES else d["change"],
+             "rules": ", ".join(d["rules"]),
              "codes": ", ".join(r["code"] or "" for r in d["reasons"]),
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]
 
@@ -683,16 +681,16 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
                   dir=result["candidate"]["rules_dir"], changed=result["changed"], unchanged=result["unchanged"]))
 
     out.emit(result, [
-        Section("summary", "Per regel", result["summary"],
+        Section("summary", text("cli.out.replay_per_rule"), result["summary"],
                 [("rule", "Regel"), ("requests", "Förfrågningar"), ("entered", "Rekommenderas nu"),
                  ("left", "Inte längre"), ("rank", "Ny rang"), ("flag_added", "Ny flagga"),
-                 ("flag_removed", "Flagga borta"), ("review", "Granskning")], empty="Inga ändringar."),
-        Section("differences", "Skillnader", rows,
+                 ("flag_removed", "Flagga borta"), ("review", "Granskning")], empty=text("cli.out.replay_no_changes")),
+        Section("differences", text("cli.out.replay_differences"), rows,
                 [("request_id", "Förfrågan"), ("unit_id", "Enhet"), ("change_label", "Ändring"),
                  ("old_rank", "Rang nu"), ("new_rank", "Rang med kandidaten"), ("rules", "Regler"),
                  ("reasons", "Skäl")],
                 csv_columns=["request_id", "unit_id", "change", "old_rank", "new_rank", "rules", "codes", "reasons"],
-                empty="Regeländringen ändrar inget beslut."),
+                empty=text("cli.out.replay_no_difference")),
     ], before=header)
 
 
@@ -749,9 +747,10 @@ def review_show(review_id: str, json_output: bool) -> None:
                       request=req["request_id"], seq=data["decision"]["seq"]))
     sub = f" / {label(req['subcategory'], 'subcategory')}" if req.get("subcategory") else ""
     needs = ", ".join(label(n, "target_group") for n in req["needs"]) or "–"
-    echo_wrapped(f"  {label(req['insats'], 'insats')}{sub}, {req['municipality']} ({req['requester']}), "
-                 f"start {req['start_on']}, {label(req['urgency'], 'urgency').lower()}, ålder {req['age']}, "
-                 f"behov: {needs}", indent="    ")
+    echo_wrapped("  " + text("cli.out.review_request_line", insats=label(req["insats"], "insats"), sub=sub,
+                             municipality=req["municipality"], requester=req["requester"], start=req["start_on"],
+                             urgency=label(req["urgency"], "urgency").lower(), age=req["age"], needs=needs),
+                 indent="    ")
     dp = data["direct_procurement"]
     echo_wrapped(text("cli.out.why_direct", reason=label(dp.get("reason"), "direct_procurement_reason"),
                       message=dp.get("message"), rule=dp.get("rule"), source=_source_text(dp.get("source"))))
@@ -764,23 +763,28 @@ def review_show(review_id: str, json_output: bool) -> None:
     th = data["threshold"]
     for r in data["recommendations"]:
         echo("")
-        echo_wrapped(f"#{r['rank']} {r['unit_id']} {r['unit_name'] or ''} ({r['municipality'] or '–'}), "
-                     f"leverantör {r['supplier_name']} {r['org_nr']}")
-        ratio = f" = {fmt_number(r['price_ratio'], 2)} × referenspriset" if r.get("price_ratio") else ""
-        flags = f"; flaggor: {', '.join(label(f, 'flag') for f in r['flags'])}" if r["flags"] else ""
-        echo_wrapped(f"  dygnspris {fmt_money(r['daily_price'])}, referenspris {fmt_money(r['reference_price'])}"
-                     f"{ratio}{flags}", indent="    ")
-        print_table([dict(c, passed="ja" if c["passed"] else "NEJ", note=said(check_note(c["note"])) if c["note"] else None)
+        echo_wrapped(text("cli.out.review_unit_line", rank=r["rank"], unit=r["unit_id"], name=r["unit_name"] or "",
+                          municipality=r["municipality"] or "–", supplier=r["supplier_name"], org_nr=r["org_nr"]))
+        ratio = text("cli.out.review_price_ratio", ratio=fmt_number(r["price_ratio"], 2)) if r.get("price_ratio") else ""
+        flags = text("cli.out.review_flags", flags=", ".join(label(f, "flag") for f in r["flags"])) if r["flags"] else ""
+        echo_wrapped("  " + text("cli.out.review_prices", price=fmt_money(r["daily_price"]),
+                                 reference=fmt_money(r["reference_price"]), ratio=ratio, flags=flags), indent="    ")
+        print_table([dict(c, passed=text("cli.out.yes") if c["passed"] else text("cli.out.no_capital"),
+                          note=said(check_note(c["note"])) if c["note"] else None)
                      for c in r["checks"]],
                     [("kind", "Check", "check_kind"), ("result", "Result", "check_result"), ("passed", "Godkänd"),
-                     ("value", "Value"), ("performed_on", "Utförd"), ("note", "Note")], title="  Senaste kontroller")
+                     ("value", "Value"), ("performed_on", "Utförd"), ("note", "Note")],
+                    title=text("cli.out.review_checks_title"))
         purchases = r["direct_purchases"]
         same = purchases["by_insats"].get(req["insats"], 0)
-        over = (f" mot gränsen {fmt_money(th['value'])} ({'ÖVER' if r['over_threshold'] else 'under'})"
-                if th.get("value") is not None else f" (gränsen okänd: {th.get('note_said') or th.get('note')})")
-        echo_wrapped(f"  Direktköp från leverantören {purchases['year']}: {len(purchases['placements'])} placeringar, "
-                     f"{fmt_money(purchases['total'])} (varav {label(req['insats'], 'insats')}: {fmt_money(same)}); "
-                     f"med detta ärende {fmt_money(r['total_with_this_case'])}{over}", indent="    ")
+        over = (text("cli.out.review_against_limit", limit=fmt_money(th["value"]),
+                     over=text("cli.out.over_limit") if r["over_threshold"] else text("cli.out.under_limit"))
+                if th.get("value") is not None else
+                text("cli.out.review_limit_unknown", note=th.get("note_said") or th.get("note")))
+        echo_wrapped("  " + text("cli.out.review_direct_purchases", year=purchases["year"],
+                                 count=Number(len(purchases["placements"])), total=fmt_money(purchases["total"]),
+                                 insats=label(req["insats"], "insats"), same=fmt_money(same),
+                                 with_this=fmt_money(r["total_with_this_case"]), over=over), indent="    ")
 
 
 def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_output: bool) -> None:
@@ -790,7 +794,8 @@ def _decide(review_id: str, approve: bool, actor: str | None, note: str, json_ou
     if wants_json(json_output):
         print_json(out)
     else:
-        echo(f"Granskning {out['id']}: {label(out['status'], 'review_status')} av {out['reviewer']}: {out['note']}")
+        echo(text("cli.out.review_decided", id=out["id"], status=label(out["status"], "review_status"),
+                  reviewer=out["reviewer"], note=out["note"]))
         next_steps([_cmd("review", "show", out["id"]) + "   # " + text("cli.out.next_review"),
                     _cmd("review", "list", "--status", "pending") + "   # " + text("cli.out.next_reviews_pending")])
 

@@ -138,7 +138,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
 
     def status_label(kind: str, code) -> str:
         return label(code, "agreement_status" if kind == "agreement" else
-                     "permit_status" if kind == "permit" else "unit_status") if code else "(ny)"
+                     "permit_status" if kind == "permit" else "unit_status") if code else say("cli.out.new_marker")
 
     changed = [c for c in result["status_changes"] if c["why"] != "created" or c["to"] == "pending_entry"]
     if changed:
@@ -153,9 +153,9 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                     limit=None if dry_run else TABLE_ROWS, hint=say("cli.out.dry_run_hint"))
     if result["kept"]:
         print_table([{"what": f"{label(k['kind'], 'entity_kind')} {k['id']}"
-                              + (" (lediga platser)" if k.get("field") == "free_places" else ""),
+                              + (" " + say("cli.out.free_places_marker") if k.get("field") == "free_places" else ""),
                       "register": status_label(k["kind"], k["register"]) if k.get("field") == "status"
-                      else ("(ny)" if k["register"] is None else k["register"]),
+                      else (say("cli.out.new_marker") if k["register"] is None else k["register"]),
                       "file": status_label(k["kind"], k["file"]) if k.get("field") == "status" else k["file"],
                       "why": said(import_why(k["why"]))} for k in result["kept"]],
                     [("what", "Post"), ("register", "Behållet"), ("file", "Filen säger"), ("why", "Varför")],
@@ -169,7 +169,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
                      for p in result["published_without_entry_checks"]],
                     [("unit", "Unit"), ("org_nr", "Org nr"), ("status", "Status", "unit_status"),
                      ("missing", "Inträdeskontroller som inte är godkända")],
-                    title="Publicerade med --apply-status utan godkända inträdeskontroller",
+                    title=say("cli.out.published_without_entry_title"),
                     # A first load lists thousands (14,000 of the demo generator's 20,000 units):
                     # the first rows and the count, as the status changes above.
                     limit=None if dry_run else TABLE_ROWS, hint=say("cli.out.dry_run_hint"))
@@ -180,9 +180,9 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
               "change": _change_text(c.get("changes") or {}, c["action"], c["entity_kind"], people=True)}
              for c in shown],
             [("entity", "Entity"), ("action", "Action", "history_action"), ("change", "Change")],
-            title="Ändringar (inget skrivet: --dry-run)")
+            title=say("cli.out.dry_run_changes_title"))
         if len(result["changes"]) > len(shown):
-            echo(f"… och {len(result['changes']) - len(shown)} ändringar till (--json listar alla).")
+            echo(say("cli.out.dry_run_more", more=Number(len(result["changes"]) - len(shown))))
 
 
 def _file_bytes(path: str) -> bytes:
@@ -277,7 +277,7 @@ def _print_unit(d: dict) -> None:
     if d.get("location_hidden"):
         where = f"{d['municipality']} {say('cli.out.location_hidden')}"
     elif d.get("location"):
-        where = f"{d['municipality']} ({fmt_number(d['location']['lat'])}, {fmt_number(d['location']['lon'])})"
+        where = f"{d['municipality']} ({fmt_number(d['location']['lat'])}, {fmt_number(d['location']['lon'])})"  # the locale's numbers
         if d["protected_address"]:
             where += " " + say("cli.out.protected_address")
     else:
@@ -306,18 +306,20 @@ def _print_unit(d: dict) -> None:
                               ("agreement_id", "Agreement"), ("daily_price", "Daily price"),
                               ("price_confirmed_on", "Price confirmed"), ("valid_from", "From"),
                               ("valid_to", "To"), ("buyers", "Buyers"), ("status", "Status", "agreement_status")],
-                title="Regiformer")
+                title=say("cli.out.unit_routes_title"))
     print_table(d["permits"], [("dnr", "Dnr"), ("insats", "Insats", "insats"), ("status", "Status", "permit_status"),
                                ("target_groups", "Target groups", "target_group"), ("decided_on", "Decided")],
-                title="IVO-tillstånd")
-    print_table(d["checks"], _CHECK_COLUMNS, title="Leverantörskontroller")
+                title=say("cli.out.unit_permits_title"))
+    print_table(d["checks"], _CHECK_COLUMNS, title=say("cli.out.unit_checks_title"))
     print_table(d["complaints"], [("id", "Id"), ("received_on", "Received"),
                                   ("category", "Category", "complaint_category"),
-                                  ("outcome", "Outcome", "complaint_outcome"), ("note", "Note")], title="Synpunkter")
-    print_table(d["visits"], [("visited_on", "Visited"), ("recorded_by", "By"), ("note", "Note")], title="Besök")
+                                  ("outcome", "Outcome", "complaint_outcome"), ("note", "Note")],
+                title=say("cli.out.unit_complaints_title"))
+    print_table(d["visits"], [("visited_on", "Visited"), ("recorded_by", "By"), ("note", "Note")],
+                title=say("cli.out.unit_visits_title"))
     print_table(d["proposals"], [("id", "Id"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
                                  ("created_on", "Created"), ("message", "Why"), ("decided_by", "Decided by"),
-                                 ("decision_note", "Note")], title="Förslag från registerreglerna")
+                                 ("decision_note", "Note")], title=say("cli.out.unit_proposals_title"))
 
 
 @register.command()
@@ -366,11 +368,11 @@ def show(ident: str, show_protected: bool, json_output: bool) -> None:
                           + ("" if r["status"] == "active" else f" ({label(r['status'], 'agreement_status')})")
                           for r in u["routes"]],
           "status_text": label(u["status"], "unit_status")
-          + (f" sedan {u['status_since']}" if u.get("status_since") else "")}
+          + (" " + say("cli.out.since", since=u["status_since"]) if u.get("status_since") else "")}
          for u in units],
         [("unit_id", "Unit"), ("name", "Name"), ("municipality", "Municipality"), ("status_text", "Status"),
          ("insatser", "Insatser", "insats"), ("routes_text", "Routes"), ("free_places", "Free")],
-        title="Enheter")
+        title=say("cli.out.supplier_units_title"))
 
 
 @register.command()
@@ -392,7 +394,7 @@ def search(text: str, insats, route, status, municipality, limit: int, out: Outp
     out.listing(rows, [("unit_id", "Unit"), ("unit_name", "Unit name"), ("municipality", "Municipality"),
                        ("status", "Status", "unit_status"), ("org_nr", "Org nr"), ("supplier_name", "Supplier"),
                        ("score", "Score"), ("match", "Match", "search_match")],
-                empty=f"Ingen leverantör eller enhet matchar '{text}'.")
+                empty=say("cli.out.search_none", text=text))
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -422,8 +424,8 @@ def status(unit_id: str, status: str, reason, note, on, actor, json_output: bool
                  http=("POST", f"/register/units/{segment(unit_id)}/status", {},
                        {"status": status, "on": effective_on, **fields}))
     old, new = entry["changes"]["status"]
-    _done(entry, json_output, f"Enhet {entry['unit_id']}: {label(old, 'unit_status')} → {label(new, 'unit_status')} "
-                              f"från {entry['effective_on']} (av {entry['actor']}).")
+    _done(entry, json_output, say("cli.out.unit_status_changed", unit=entry["unit_id"], old=label(old, "unit_status"),
+                                  new=label(new, "unit_status"), on=entry["effective_on"], by=entry["actor"]))
 
 
 status.help = status.__doc__ = (
@@ -453,10 +455,11 @@ def agreement(agreement_id: str, status: str, note, supplier, on, actor, json_ou
                  **fields, http=("POST", f"/register/agreements/{segment(agreement_id)}/status", {},
                                  {"status": status, "on": effective_on, **fields}))
     old, new = entry["changes"]["status"]
-    whom = f" för leverantören {entry['org_nr']}" if supplier else ""
+    whom = say("cli.out.for_supplier", org_nr=entry["org_nr"]) if supplier else ""
     _done(entry, json_output,
-          f"Avtal {entry['entity_id']}{whom}: {label(old, 'agreement_status')} → {label(new, 'agreement_status')} "
-          f"från {entry['effective_on']} (av {entry['actor']}).")
+          say("cli.out.agreement_status_changed", agreement=entry["entity_id"], whom=whom,
+              old=label(old, "agreement_status"), new=label(new, "agreement_status"), on=entry["effective_on"],
+              by=entry["actor"]))
 
 
 @register.command()
@@ -480,10 +483,10 @@ def check(org_nr: str, kind: str, result: str, value, on, source, rules_dir, act
                  ruleset=ruleset, **fields,
                  http=("POST", f"/register/suppliers/{segment(org_nr)}/checks", {},
                        {"kind": kind, "result": result, "on": performed_on, **fields}))
-    _done(entry, json_output, f"Kontroll registrerad för {entry['org_nr']}: "
-                              f"{label(entry['changes']['kind'], 'check_kind')} "
-                              f"{label(entry['changes']['result'], 'check_result').lower()} {entry['effective_on']} "
-                              f"(av {entry['actor']})." + _applied_text(entry["rules"]))
+    _done(entry, json_output, say("cli.out.check_recorded", org_nr=entry["org_nr"],
+                                  kind=label(entry["changes"]["kind"], "check_kind"),
+                                  result=label(entry["changes"]["result"], "check_result").lower(),
+                                  on=entry["effective_on"], by=entry["actor"]) + _applied_text(entry["rules"]))
 
 
 check.help = check.__doc__ = (
@@ -515,9 +518,9 @@ def permit(unit_id: str, dnr: str, permit_status: str, on, insats, target_groups
                  **fields, http=("POST", f"/register/units/{segment(unit_id)}/permits", {},
                                  {"on": decided_on, **fields}))
     old, new = entry["changes"]["status"]
-    _done(entry, json_output, f"IVO-tillstånd {entry['entity_id']} för enhet {entry['unit_id']}: "
-                              f"{label(old, 'permit_status') if old else '(nytt)'} → {label(new, 'permit_status')}, "
-                              f"beslutat {entry['effective_on']} (av {entry['actor']})."
+    _done(entry, json_output, say("cli.out.permit_recorded", permit=entry["entity_id"], unit=entry["unit_id"],
+                                  old=label(old, "permit_status") if old else say("cli.out.new_permit_marker"),
+                                  new=label(new, "permit_status"), on=entry["effective_on"], by=entry["actor"])
           + _applied_text(entry["rules"]))
 
 
@@ -544,10 +547,10 @@ def complaint(unit_id: str, category: str, on, outcome: str, note, received_by, 
     entry = call("register.views:record_complaint", unit_id, received_on=received_on, actor=actor,
                  rules_dir=rules_dir, **fields, http=("POST", f"/register/units/{segment(unit_id)}/complaints", {},
                                                        {"on": received_on, **fields}))
-    _done(entry, json_output, f"Synpunkt {entry['entity_id']} på enhet {entry['unit_id']} registrerad: "
-                              f"{label(entry['changes']['category'], 'complaint_category')} "
-                              f"({label(entry['changes']['outcome'], 'complaint_outcome').lower()}), handläggs av "
-                              f"{label(entry['changes']['handler'], 'complaint_handler')} (av {entry['actor']})."
+    _done(entry, json_output, say("cli.out.complaint_recorded", id=entry["entity_id"], unit=entry["unit_id"],
+                                  category=label(entry["changes"]["category"], "complaint_category"),
+                                  outcome=label(entry["changes"]["outcome"], "complaint_outcome").lower(),
+                                  handler=label(entry["changes"]["handler"], "complaint_handler"), by=entry["actor"])
           + _applied_text(entry["rules"]))
 
 
@@ -562,8 +565,8 @@ def visit(unit_id: str, on, note, actor, json_output: bool) -> None:
     visited_on = parse_date(on, "--on", past=True)
     entry = call("register.views:record_visit", unit_id, visited_on=visited_on, actor=actor, note=note,
                  http=("POST", f"/register/units/{segment(unit_id)}/visits", {}, {"on": visited_on, "note": note}))
-    _done(entry, json_output, f"Besök hos enhet {entry['unit_id']} {visited_on.isoformat()} registrerat "
-                              f"(av {entry['actor']}).")
+    _done(entry, json_output, say("cli.out.visit_recorded", unit=entry["unit_id"], on=visited_on.isoformat(),
+                                  by=entry["actor"]))
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -603,15 +606,14 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
     shown = entries if out.all or out.machine else entries[-TABLE_ROWS:]
     out.emit(entries, [Section(
         "history", None if len(shown) == len(entries) else
-        f"{fmt_number(len(entries))} ändringar; visar de senaste {len(shown)} (--all visar alla, --csv eller "
-        "--json ger alla, --limit N de senaste N)", shown,
+        say("cli.out.history_showing", count=fmt_number(len(entries)), shown=len(shown)), shown,
         [("effective_on", "Effective"), ("recorded_at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
          ("action", "Action", "history_action"), ("change", "Change"), ("reason", "Reason", "removal_reason"),
          ("rule_id", "Rule"),
          ("note", "Note")],
         ["id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "change", "reason",
          "rule_id", "note", "unit_id", "org_nr"],
-        empty="Inga ändringar matchar.")])
+        empty=say("cli.out.history_none"))])
 
 
 # --- register-status rules and the proposals worklist (owned by the rules engine) ----------------
@@ -624,24 +626,16 @@ def _ruleset(rules_dir: Path | None):
     return load_ruleset(rules_dir) if rules_dir else None
 
 
-_APPLIED_TEXT = {
-    "unit_status": "enhet {unit_id}: {status_from} → {status_to}",
-    "agreement_status": "avtal {agreement_id}: {status_from} → {status_to}",
-    "proposal": "förslag {proposal_id} ({status_to}) skapat",
-    "proposal_exists": "förslag {proposal_id} är redan öppet",
-    "unchanged": "{unit_id} {agreement_id} är redan {status_to}",
-    "made_concurrently": "{unit_id} {agreement_id} fick status {status_from} genom en samtidig ändring",
-    "superseded": "{unit_id} {agreement_id} har status {status_from} efter en samtidig ändring; {status_to} gjordes inte",
-    "unevaluable": "kunde inte bedömas",
-    "flag": "flaggad",
-}
+# What an applied rule did, by its action: the message cli.out.applied.<action>.
+_APPLIED_TEXT = frozenset({"unit_status", "agreement_status", "proposal", "proposal_exists", "unchanged",
+                           "made_concurrently", "superseded", "unevaluable", "flag"})
 # The label kind of an applied rule's statuses, by what it did.
 _APPLIED_KIND = {"unit_status": "unit_status", "agreement_status": "agreement_status", "proposal": "proposal_kind",
                  "proposal_exists": "proposal_kind"}
 
 
 def _applied_text(applied: list) -> str:
-    """What the rules did, one line each (empty when no rule fired), in Swedish."""
+    """What the rules did, one line each (empty when no rule fired), in the people's language."""
     lines = []
     for a in applied:
         a = a.as_dict() if hasattr(a, "as_dict") else a  # the rules' Applied, or its document from a server
@@ -650,8 +644,9 @@ def _applied_text(applied: list) -> str:
         for key in ("status_from", "status_to"):
             if d[key]:
                 d[key] = label(d[key], kind).lower() if a["action"] == "unchanged" else label(d[key], kind)
-        what = _APPLIED_TEXT.get(a["action"], a["action"]).format(**d)
-        lines.append(f"\n  regel {a['rule']}: {' '.join(what.split())}. {a['message']}")
+        what = say("cli.out.applied." + a["action"], **d) if a["action"] in _APPLIED_TEXT else a["action"]
+        lines.append("\n  " + say("cli.out.applied_line", rule=a["rule"], what=" ".join(what.split()),
+                                   message=a["message"]))
     return "".join(lines)
 
 
@@ -680,7 +675,7 @@ def proposals(ctx: click.Context, proposal_status: str | None, kind: str | None,
                        ("rule_id", "Rule"), ("decided_by", "Decided by"), ("decision_note", "Note")],
                 csv_columns=["id", "kind", "status", "org_nr", "unit_id", "created_on", "rule_id", "rules_version",
                              "message", "decided_by", "decided_at", "decision_note"],
-                empty="Inga förslag.")
+                empty=say("cli.out.proposals_none"))
 
 
 def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output: bool) -> None:
@@ -690,8 +685,9 @@ def _decide(proposal_id: int, accept: bool, note: str | None, actor, json_output
     if wants_json(json_output):
         print_json(data)
         return
-    echo(f"Förslag {data['id']} ({label(data['kind'], 'proposal_kind')} för {data['unit_id'] or data['org_nr']}): "
-         f"{label(data['status'], 'proposal_status').lower()} av {data['decided_by']}.")
+    echo(say("cli.out.proposal_decided", id=data["id"], kind=label(data["kind"], "proposal_kind"),
+             target=data["unit_id"] or data["org_nr"], status=label(data["status"], "proposal_status").lower(),
+             by=data["decided_by"]))
 
 
 @proposals.command("accept")
@@ -752,7 +748,7 @@ def entry_list(on, rules_path, out: Output) -> None:
         "entries", None, table,
         [("unit", "Unit"), ("supplier", "Supplier"), ("routes", "Routes"), ("since", "Pending since"),
          ("ready", "Checks passed"), ("missing", "Not passed"), ("last", "Last decision")],
-        empty="Ingen enhet väntar på inträdeskontroll.")])
+        empty=say("cli.out.entries_none"))])
 
 
 def _entry_decide(ident: str, approve: bool, text: str, on, rules_path, actor, json_output: bool) -> None:

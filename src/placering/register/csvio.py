@@ -185,7 +185,7 @@ def _optional_columns(doc: dict) -> list[str]:
 def column_header(column: str) -> str:
     from ..labels import label
 
-    return label(column, "register_column")
+    return label(column, "register_column", "sv")  # files for Swedish Excel: Swedish whatever the locale
 
 
 def _person_value(column: str, value):
@@ -198,8 +198,8 @@ def _person_value(column: str, value):
     if kind is None or value is None:
         return value
     if isinstance(value, list):
-        return [label(v, kind) for v in value]
-    return label(value, kind)
+        return [label(v, kind, "sv") for v in value]
+    return label(value, kind, "sv")
 
 
 def export_xlsx(doc: dict, path) -> int:
