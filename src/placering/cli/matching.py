@@ -96,6 +96,14 @@ def _reason_line(r: dict[str, Any]) -> str:
             + (f" ({values})" if values else "") + (" — " + text("cli.out.source_cited", source=src) if src else ""))
 
 
+def _reason_label(reason: str) -> str:
+    """A flag's reason in words (why direct procurement: `no_eligible_framework_unit`), else as given."""
+    from ..labels import has_label
+
+    return label(reason, "direct_procurement_reason").lower() if has_label(reason, "direct_procurement_reason") \
+        else reason
+
+
 def _EXCLUSION_LABELS() -> dict[str, str]:
     from ..labels import catalogue
 
@@ -135,7 +143,7 @@ def _print_decision(doc: dict[str, Any], actor: str | None = None) -> None:
         echo(text("cli.out.flags"))
         for f in doc["flags"]:
             unit = f" {f['unit_id']}" if f.get("unit_id") else ""
-            reason = f" ({f['reason']})" if f.get("reason") else ""
+            reason = f" ({_reason_label(f['reason'])})" if f.get("reason") else ""
             src = _source_text(f.get("source"))
             echo_wrapped(f"  {label(f['code'], 'flag')}{unit}{reason}: {f['message']} "
                          f"[{f['rule']}{'; ' + src if src else ''}]", indent="    ")
@@ -727,7 +735,8 @@ def review_list(status: str | None, out: Output) -> None:
     rows = call("matching.views:review_list", status=status, http=("GET", "/reviews", {"status": status}))
     out.listing(rows, [("id", "Review"), ("status", "Status", "review_status"), ("request_id", "Request"),
                        ("insats", "Insats", "insats"), ("submitted_on", "Submitted"), ("seq", "Decision"),
-                       ("reason", "Why direct"), ("units", "Units"), ("reviewer", "Reviewer"), ("note", "Note")],
+                       ("reason", "Why direct", "direct_procurement_reason"), ("units", "Units"), ("reviewer", "Reviewer"),
+                       ("note", "Note")],
                 title=text("cli.out.reviews_title"), empty=text("cli.out.no_reviews"))
 
 
@@ -781,7 +790,7 @@ def review_show(review_id: str, json_output: bool) -> None:
                      over=text("cli.out.over_limit") if r["over_threshold"] else text("cli.out.under_limit"))
                 if th.get("value") is not None else
                 text("cli.out.review_limit_unknown", note=th.get("note_said") or th.get("note")))
-        echo_wrapped("  " + text("cli.out.review_direct_purchases", year=purchases["year"],
+        echo_wrapped("  " + text("cli.out.review_direct_purchases", n=len(purchases["placements"]), year=purchases["year"],
                                  count=Number(len(purchases["placements"])), total=fmt_money(purchases["total"]),
                                  insats=label(req["insats"], "insats"), same=fmt_money(same),
                                  with_this=fmt_money(r["total_with_this_case"]), over=over), indent="    ")
