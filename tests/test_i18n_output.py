@@ -73,7 +73,7 @@ def test_admin_sentences_and_table_headers_in_english(run, db_url):
     assert re.search(r"User\s+Roles\s+Municipality\s+Can log in\s+Local password\s+Added by\s+Added at", listed)
     assert swedish_words(listed, keep=("Handläggare",)) == [], listed
     r = ok(run("admin", "user", "remove", "anna", env=ENGLISH))
-    assert r.stdout == "User anna removed (roles taken away: handler).\n"
+    assert r.stdout == "User anna removed (roles taken away: Handler).\n"
     sv = ok(run("admin", "user", "add", "bo", "--role", "handler", env=SWEDISH)).stdout
     assert sv == "Användare bo: roller Handläggare.\n"
     assert re.search(r"Användare\s+Roller\s+Kommun\s+Kan logga in\s+Lokalt lösenord",

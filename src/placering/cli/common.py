@@ -564,7 +564,7 @@ def _cell(value: Any, kind: str | None = None) -> str:
     if isinstance(value, (list, tuple, set, frozenset)):
         return ", ".join(_cell(v, kind) for v in value)
     if isinstance(value, bool):
-        return "ja" if value else "nej"
+        return text("cli.out.yes") if value else text("cli.out.no")
     if isinstance(value, _NUMERIC):
         return fmt_number(value)
     if isinstance(value, datetime):

@@ -1,5 +1,5 @@
-"""Excel workbooks (.xlsx) of what a listing shows: one sheet per section, Swedish headers and
-labels, numbers as numbers and dates as dates, so a person can sort and filter them in Excel.
+"""Excel workbooks (.xlsx) of what a listing shows: one sheet per section, headers and labels in
+the people's language (Swedish unless English is asked for), numbers as numbers and dates as dates, so a person can sort and filter them in Excel.
 
 openpyxl is imported here only, when a workbook is written: `placering --help` stays fast.
 """
@@ -26,7 +26,9 @@ def xlsx_value(value: Any, kind: str | None = None) -> Any:
     if value is None:
         return None
     if isinstance(value, bool):
-        return "ja" if value else "nej"
+        from ..i18n import text
+
+        return text("cli.out.yes") if value else text("cli.out.no")
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, datetime):
@@ -89,8 +91,8 @@ def write_workbook(path: Path, sheets: Sequence[tuple[str, list[str], list[list[
 
 def write_sections(path: Path, sections) -> int:
     """A listing's sections as a workbook: each section a sheet, with the table's Swedish
-    headers and labels. Returns the number of rows written."""
-    from ..labels import header
+    headers and labels (English when asked for, as the table). Returns the number of rows written."""
+    from .common import column_header as header
 
     sheets = []
     count = 0

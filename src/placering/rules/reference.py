@@ -398,14 +398,14 @@ def message_value(value: Any) -> str:
     t = type(value)
     if t is str:
         return value
-    if t is int:
-        return str(value) if -1000 < value < 1000 else fmt_number(value)
+    if t is int:  # Swedish whatever the locale: a rule's message is the rule file's Swedish, and is stored
+        return str(value) if -1000 < value < 1000 else fmt_number(value, lang="sv")
     if value is None:
         return "–"
     if isinstance(value, bool):
         return "ja" if value else "nej"
     if isinstance(value, float):
-        return fmt_number(value)
+        return fmt_number(value, lang="sv")
     if isinstance(value, (list, tuple)):
         return ", ".join(message_value(v) for v in value) if value else "(inga)"
     if isinstance(value, date):
@@ -422,8 +422,8 @@ def _message(fact: dict, cr: CompiledRule) -> str:
             get, code_kind = arg
             value = get(fact)
             if code_kind is not None and value is not None:
-                value = label(value, code_kind) if isinstance(value, str) else (
-                    [label(v, code_kind) for v in value] if isinstance(value, (list, tuple)) else value)
+                value = label(value, code_kind, "sv") if isinstance(value, str) else (
+                    [label(v, code_kind, "sv") for v in value] if isinstance(value, (list, tuple)) else value)
             out.append(message_value(value))
         elif kind == "param":
             out.append(message_value(cr.params.get(arg)))
