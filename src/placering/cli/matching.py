@@ -641,8 +641,10 @@ def request_end(request_id: str, on: str, reason: str | None, actor: str | None,
         echo(text("cli.out.placement_ended", request=request_id, unit=out["unit_id"], on=out["end_on"]))
 
 
-# What a replayed difference is (the message cli.out.change.<change>).
-_CHANGES = frozenset({"entered", "left", "rank", "flag_added", "flag_removed", "review"})
+# What a replayed difference is, by its code: the message id.
+_CHANGES = {"entered": "cli.out.change.entered", "left": "cli.out.change.left", "rank": "cli.out.change.rank",
+            "flag_added": "cli.out.change.flag_added", "flag_removed": "cli.out.change.flag_removed",
+            "review": "cli.out.change.review"}
 
 
 @request.command("replay")
@@ -678,7 +680,7 @@ def request_replay(rules_path: Path, since: str | None, until: str | None, year:
                                                  "engine": engine, "since": since_d, "until": until_d})
     result = call("matching.replay:replay_view", rules_path, engine=engine, since=since_d, until=until_d,
                   http=http or ())
-    rows = [{**d, "change_label": text("cli.out.change." + d["change"]) if d["change"] in _CHANGES else d["change"],
+    rows = [{**d, "change_label": text(_CHANGES[d["change"]]) if d["change"] in _CHANGES else d["change"],
              "rules": ", ".join(d["rules"]),
              "codes": ", ".join(r["code"] or "" for r in d["reasons"]),
              "reasons": "; ".join(r["message"] or "" for r in d["reasons"])} for d in result["differences"]]

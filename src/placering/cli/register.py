@@ -626,9 +626,12 @@ def _ruleset(rules_dir: Path | None):
     return load_ruleset(rules_dir) if rules_dir else None
 
 
-# What an applied rule did, by its action: the message cli.out.applied.<action>.
-_APPLIED_TEXT = frozenset({"unit_status", "agreement_status", "proposal", "proposal_exists", "unchanged",
-                           "made_concurrently", "superseded", "unevaluable", "flag"})
+# What an applied rule did, by its action: the message id.
+_APPLIED_TEXT = {"unit_status": "cli.out.applied.unit_status", "agreement_status": "cli.out.applied.agreement_status",
+                 "proposal": "cli.out.applied.proposal", "proposal_exists": "cli.out.applied.proposal_exists",
+                 "unchanged": "cli.out.applied.unchanged", "made_concurrently": "cli.out.applied.made_concurrently",
+                 "superseded": "cli.out.applied.superseded", "unevaluable": "cli.out.applied.unevaluable",
+                 "flag": "cli.out.applied.flag"}
 # The label kind of an applied rule's statuses, by what it did.
 _APPLIED_KIND = {"unit_status": "unit_status", "agreement_status": "agreement_status", "proposal": "proposal_kind",
                  "proposal_exists": "proposal_kind"}
@@ -644,7 +647,7 @@ def _applied_text(applied: list) -> str:
         for key in ("status_from", "status_to"):
             if d[key]:
                 d[key] = label(d[key], kind).lower() if a["action"] == "unchanged" else label(d[key], kind)
-        what = say("cli.out.applied." + a["action"], **d) if a["action"] in _APPLIED_TEXT else a["action"]
+        what = say(_APPLIED_TEXT[a["action"]], **d) if a["action"] in _APPLIED_TEXT else a["action"]
         lines.append("\n  " + say("cli.out.applied_line", rule=a["rule"], what=" ".join(what.split()),
                                    message=a["message"]))
     return "".join(lines)
