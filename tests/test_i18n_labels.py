@@ -40,6 +40,21 @@ def swedish_words(screen: str, names: tuple[str, ...]) -> list[str]:
     return words
 
 
+def swedish_labels(screen: str) -> list[str]:
+    """The Swedish labels of codes (registry/labels.yaml, taxonomy.yaml) in `screen`, but those
+    that are English words too (Region, Spink, IVO) and municipalities' names."""
+    from placering.labels import catalogue, english
+
+    found = set()
+    for kind, section in catalogue().items():
+        if kind in ("headers", "message_fields", "municipality"):
+            continue
+        for code, said in section.items():
+            if len(said) > 3 and said != english(kind, code) and re.search(rf"(?<![\w-]){re.escape(said)}(?![\w-])", screen):
+                found.add(said)
+    return sorted(found)
+
+
 def test_every_code_with_a_swedish_label_has_an_english_one():
     """The mirror of tests/test_output.py's check that every code has a Swedish label: a code
     labelled in Swedish but not in English would show Swedish in English output."""
@@ -130,6 +145,11 @@ def test_register_match_review_and_replay_speak_english_and_swedish_as_before(ru
     assert re.search(r"Direct purchases from the supplier \d{4}: 0 placements, 0\u00a0SEK", shown), shown
     assert en("review", "approve", str(review), "--note", "ok", "--by", "granskare").startswith(
         f"Review {review}: Approved by granskare: ok\n")
+    # audit paused: its statuses and reasons (its sentences are cli/audit.py's)
+    paused = ok(run("audit", "paused", env=ENGLISH)).stdout
+    cells = re.sub(r"(?m)^\S.* per \d{4}-\d\d-\d\d \(\d+\)\s*$", "", paused).replace("Enhet U-2", "·")  # titles, a name
+    assert "U-2" in paused and "Unpublished" in paused and swedish_labels(cells) == [], swedish_labels(cells)
+    assert "Avpublicerad" in ok(run("audit", "paused", env=SWEDISH)).stdout
     # replay: titles, empty notes
     rules = tmp_path / "candidate"
     shutil.copytree(ROOT / "rules", rules)
@@ -140,7 +160,9 @@ def test_register_match_review_and_replay_speak_english_and_swedish_as_before(ru
         screen = re.sub(r"(?s)(Why direct procurement: [^—]*— ).*?\]\n", r"\1·\n", screen)
         screen = re.sub(r"(?m)^(  rule [A-Z0-9-]+: .*?→ \w+\.) .*$", r"\1 ·", screen)
         screen = re.sub(r"(?s)(\n  [^\n(]*\([^)]*\): ).*?\]\n", r"\1·\n", screen)  # a flag's rule message
-        assert swedish_words(screen, names) == [], (args, screen)
+        for name in names:
+            screen = screen.replace(name, "·")
+        assert swedish_words(screen, names) == [] and swedish_labels(screen) == [], (args, screen)
 
     # Swedish as before: Swedish titles, labels, numbers and sentences
     sv = ok(run("register", "show", "U-2", env=SWEDISH)).stdout
