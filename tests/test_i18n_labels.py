@@ -89,6 +89,9 @@ def test_a_label_is_said_in_the_language_asked_for():
     assert text_in("en", "cli.unknown_code", what="x", value="y", known=[Label("pass", "check_result")]).endswith(
         "(known: passed)")
     assert Number(1234567.5).render("sv") == "1\u00a0234\u00a0567,5" and Number(1234567.5).render("en") == "1,234,567.5"
+    from placering.display import parse_decimal
+
+    assert parse_decimal("1,234.5") == parse_decimal("1 234,5") == parse_decimal("1234.5") == 1234.5  # as either says it
     # what a person reads is what a person may type: the code, the Swedish or the English label
     assert {code_for(t, "check_result") for t in ("fail", "Underkänd", "underkand", "Failed", "FAILED")} == {"fail"}
     assert code_for("In-house", "route") == "egen_regi" and code_for("Egen regi", "route") == "egen_regi"

@@ -89,6 +89,9 @@ def parse_decimal(text: str) -> float:
     cleaned = re.sub(r"[\s\u00a0\u202f]", "", str(text))
     if cleaned.count(",") == 1 and "." not in cleaned:
         cleaned = cleaned.replace(",", ".")
+    elif "," in cleaned and "." in cleaned:  # grouped: English `1,234.5` (as English output says it), `1.234,5`
+        cleaned = cleaned.replace(",", "") if cleaned.rfind(".") > cleaned.rfind(",") else \
+            cleaned.replace(".", "").replace(",", ".")
     return float(cleaned)
 
 
