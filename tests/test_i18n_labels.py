@@ -174,6 +174,9 @@ def test_register_match_review_and_replay_speak_english_and_swedish_as_before(ru
     assert ok(run("register", "visit", "U-2", "--on", "2024-06-03", "--by", "k", env=SWEDISH)).stdout == \
         "Besök hos enhet U-2 2024-06-03 registrerat (av k).\n"
     assert "Ingen leverantör eller enhet matchar 'zzz'." in ok(run("register", "search", "zzz", env=SWEDISH)).stdout
+    listed = ok(run("review", "list", env=SWEDISH)).stdout  # why direct in words, never no_eligible_framework_unit
+    assert "Ingen ramavtalsenhet kunde ta emot personen" in listed and "no_eligible" not in listed, listed
     shown = ok(run("review", "show", str(review), env=SWEDISH)).stdout
     assert "dygnspris 4\u00a0500\u00a0kr, referenspris " in shown and "Senaste kontroller" in shown, shown
+    assert re.search(r"Direktköp från leverantören \d{4}: 0 placeringar, 0\u00a0kr", shown), shown
     assert "Per regel\nInga ändringar.\n" in ok(run("request", "replay", "--rules", str(rules), env=SWEDISH)).stdout
