@@ -303,7 +303,7 @@ RETRY_ATTEMPTS = 3
 
 def _warnings_to_stderr() -> None:
     """What the library logs as a warning (a stored snapshot that failed its sha256 and was built
-    again, say) a person reads on stderr, in Swedish; the server logs it its own way."""
+    again, say) a person reads on stderr, in the people's language; the server logs it its own way."""
     import logging
 
     logger = logging.getLogger("placering")
@@ -314,7 +314,7 @@ def _warnings_to_stderr() -> None:
         placering_cli = True
 
         def emit(self, record: logging.LogRecord) -> None:
-            from .messages import swedish
+            from .messages import said as said_in
 
             command = click.get_current_context(silent=True)
             if command is None or command.command.name == "serve":
@@ -323,7 +323,7 @@ def _warnings_to_stderr() -> None:
 
             # a warning logged with a Message (logger.warning(msg(…))) is said from the catalogue
             what = record.msg if hasattr(record.msg, "render") and not record.args else record.getMessage()
-            click.echo(f"{said('warning.prefix')}: {safe(swedish(what))}", err=True)
+            click.echo(f"{said('warning.prefix')}: {safe(said_in(what))}", err=True)
 
     logger.addHandler(ToStderr(logging.WARNING))
 

@@ -11,7 +11,7 @@ import click
 from .. import boundary
 from ..display import fmt_number
 from .changes import change_text as _change_text
-from .messages import swedish
+from .messages import said as _said
 from ..vocabulary import (
     AgreementStatus,
     CheckKind,
@@ -124,7 +124,7 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
         result = call("", http=("POST", "/register/import", {"name": file, "on": effective_on, **flags}, data))
     notes = result.pop("notes", [])
     for note in notes:
-        echo(f"{say('note.prefix')}: {swedish(note)}", err=True)
+        echo(f"{say('note.prefix')}: {_said(note)}", err=True)
     if wants_json(json_output):
         print_json(result)
         return
