@@ -87,23 +87,10 @@ def count_of(value: Any) -> int:
 def candidate_sets(evaluation: Any, cands: list[dict]) -> dict[str, list[int]]:
     """Per rule, the positions (in `cands`, the snapshot's candidates of the insats) of the
     candidates it excluded or could not evaluate."""
+    arrays = _candidate_arrays(evaluation, cands)
+    if arrays is not None:
+        return {k: v.tolist() for k, v in arrays.items()}
     sets: dict[str, list[int]] = {}
-    if hasattr(evaluation, "states") and hasattr(evaluation, "rules"):  # the columnar evaluator
-        import numpy as np
-
-        states = evaluation.states
-        if states.shape[1] != len(cands):
-            raise RuntimeError("columnar evaluation and snapshot differ in their candidates")
-        for r, vr in enumerate(evaluation.rules):
-            cr = vr.cr
-            if cr.is_exclusion:
-                idx = np.flatnonzero(states[r] == 1)
-                if idx.size:
-                    sets.setdefault(f"exclude:{cr.code}:{cr.rule.id}", []).extend(idx.tolist())
-            idx = np.flatnonzero(states[r] > 1)
-            if idx.size:
-                sets.setdefault(f"unevaluable:{cr.rule.id}", []).extend(idx.tolist())
-        return {k: sorted(v) for k, v in sets.items()}
     outcomes = evaluation.candidates
     if len(outcomes) != len(cands):
         raise RuntimeError("evaluation and snapshot differ in their candidates")
@@ -115,6 +102,35 @@ def candidate_sets(evaluation: Any, cands: list[dict]) -> dict[str, list[int]]:
         for x in c.unevaluable:
             sets.setdefault(f"unevaluable:{x.rule}", []).append(i)
     return sets
+
+
+def _candidate_arrays(evaluation: Any, cands: list[dict]) -> dict[str, Any] | None:
+    """`candidate_sets` of the columnar evaluator as sorted numpy arrays (a batch decides
+    thousands of requests: no list of positions is built); None for another evaluator."""
+    if not (hasattr(evaluation, "states") and hasattr(evaluation, "rules")):
+        return None
+    import numpy as np
+
+    states = evaluation.states
+    if states.shape[1] != len(cands):
+        raise RuntimeError("columnar evaluation and snapshot differ in their candidates")
+    parts: dict[str, list[Any]] = {}
+    if len(cands):
+        # Only the rules that marked some candidate (most mark none), found in one pass.
+        fired = set(np.flatnonzero((states == 1).any(axis=1)).tolist())
+        failed = set(np.flatnonzero((states > 1).any(axis=1)).tolist())
+    else:
+        fired = failed = set()
+    rules = evaluation.rules
+    for r in sorted(fired | failed):
+        cr = rules[r].cr
+        if cr.is_exclusion and r in fired:
+            parts.setdefault(f"exclude:{cr.code}:{cr.rule.id}", []).append(np.flatnonzero(states[r] == 1))
+        if r in failed:
+            parts.setdefault(f"unevaluable:{cr.rule.id}", []).append(np.flatnonzero(states[r] > 1))
+    # One rule's positions come sorted; a key of several rules is their sorted concatenation
+    # (repeats kept: the stored `rules` counts them as the lists did).
+    return {k: v[0] if len(v) == 1 else np.sort(np.concatenate(v), kind="stable") for k, v in parts.items()}
 
 
 def outcome_keys(c: Any) -> set[str]:
@@ -147,10 +163,13 @@ def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], 
                   revision: int, as_of: date) -> dict[str, Any]:
     import numpy as np
 
-    sets = candidate_sets(evaluation, cands)
+    sets = _candidate_arrays(evaluation, cands)
+    if sets is None:
+        sets = candidate_sets(evaluation, cands)
     names, unit_code = _units_of(cands)
-    shown = shown_units(document, held_back)
-    excluded_unit = np.array([u not in shown for u in names], dtype=bool)
+    position = _unit_positions(cands)
+    excluded_unit = np.ones(len(names), dtype=bool)
+    excluded_unit[[position[u] for u in shown_units(document, held_back) if u in position]] = False
     marked: dict[str, Any] = {}  # code -> which units it excluded (each unit counts once per code)
     for key, idx in sets.items():
         kind, rest = key.split(":", 1)
@@ -244,6 +263,13 @@ def units_by_reason(sets: dict[str, list[int]], cands: list[dict], held_back: It
             units.setdefault(code, set()).add(e["unit_id"])
     return [{"code": code, "count": len(u), "units": sorted(u)}
             for code, u in sorted(units.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+
+
+def _unit_positions(cands: list[dict]) -> dict[str, int]:
+    """Each unit's index in `_units_of`'s names (kept per candidate list)."""
+    from ..memory import per_list
+
+    return per_list("unit_positions", cands, lambda cs: {u: i for i, u in enumerate(_units_of(cs)[0])})
 
 
 def _units_of(cands: list[dict]) -> tuple[list[str], Any]:
