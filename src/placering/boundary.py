@@ -19,6 +19,7 @@ field (pydantic validators, `ValidationError` problems, click parameter errors).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -293,6 +294,22 @@ def contains_personnummer(text: str) -> bool:
     the numbers the sources write that only look like one (diary, phone, invoice numbers, periods)."""
     if text.isascii() and _ASCII_DIGIT.search(text) is None:
         return False  # look-alike letters are read as digits only next to a digit
+    if len(text) <= _KNOWN_TEXT_LENGTH:
+        # A batch of requests repeats its dates, places and codes thousands of times: each
+        # short text is read once (the answer depends on the text alone).
+        return _contains_personnummer_known(text)
+    return _contains_personnummer(text)
+
+
+_KNOWN_TEXT_LENGTH = 64
+
+
+@functools.lru_cache(maxsize=8192)
+def _contains_personnummer_known(text: str) -> bool:
+    return _contains_personnummer(text)
+
+
+def _contains_personnummer(text: str) -> bool:
     if not text.isascii() and _ANY_DIGIT.search(unicodedata.normalize("NFKC", text)) is None:
         return False  # (NFKC: '½', '㉑', '⑽' hold digits only once decomposed)
     # the sources' own numbers are recognised as written (a 'T' in 2024-05-01T10:30 is no 7),

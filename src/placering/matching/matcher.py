@@ -127,10 +127,12 @@ def reason_json(reason: Any, **extra: Any) -> dict[str, Any]:
     return out
 
 
-def needs_fit(candidate: Any, request: PlacementRequestIn) -> int:
-    """See NEEDS_FIT_DEFINITION (module docstring)."""
+def needs_fit(candidate: Any, request: PlacementRequestIn, needs: Sequence[str] | None = None) -> int:
+    """See NEEDS_FIT_DEFINITION (module docstring). `needs`: the person's needs' codes, when the
+    caller read them once for all candidates."""
     fact = candidate.fact  # every evaluator's fact is a plain dict: read the namespaces directly (runs per eligible unit)
-    needs = [n.value for n in request.person.needs]
+    if needs is None:
+        needs = [n.value for n in request.person.needs]
     permit, unit = fact.get("permit") or {}, fact.get("unit") or {}
     groups = (permit.get("target_groups") if permit.get("exists") else unit.get("target_groups")) or ()
     subcategories = unit.get("subcategories") or ()
@@ -204,7 +206,8 @@ class Policy:
         }
 
 
-def _key_values(candidate: Any, request: PlacementRequestIn, policy: Policy) -> dict[str, Any]:
+def _key_values(candidate: Any, request: PlacementRequestIn, policy: Policy,
+                needs: Sequence[str] | None = None) -> dict[str, Any]:
     distance = candidate.distance_km
     keys: dict[str, Any] = {
         "route": candidate.route,
@@ -213,7 +216,7 @@ def _key_values(candidate: Any, request: PlacementRequestIn, policy: Policy) -> 
     }
     for name, _order in policy.sort_keys:
         if name == "needs_fit":
-            keys[name] = needs_fit(candidate, request)
+            keys[name] = needs_fit(candidate, request, needs)
         elif name == "distance_km":
             keys[name] = None if distance is None else round(float(distance), 1)
             if keys[name] is not None and _protected_pair(candidate, request):
@@ -320,10 +323,11 @@ def decide(
 
     primary: list[Ranked] = []
     last_resort: list[Ranked] = []
+    needs = [n.value for n in request.person.needs]  # read once, not per eligible candidate
     for unit_id, eligible in eligible_units.items():
         ranked = []
         for c in eligible:
-            keys = _key_values(c, request, policy)
+            keys = _key_values(c, request, policy, needs)
             ranked.append(Ranked(c, keys, _sort_tuple(keys, policy)))
         best = ranked[0] if len(ranked) == 1 else min(ranked, key=lambda r: r.sort)
         cands = units.candidates(unit_id)
@@ -395,6 +399,10 @@ def decide(
 
     excluded: list[dict[str, Any]] = []
     others_count = len(primary)
+    # The same for every unit held back (thousands at 20,000 units): built once.
+    last_resort_message = ("Direktupphandling används bara när ingen enhet i "
+                           f"{', '.join(x for x in policy.route_order if x not in policy.last_resort)} kan ta emot")
+    policy_source = source_json(policy.source) if held_back else None
     for r in held_back if with_excluded or compact is not None else ():
         c = r.candidate
         excluded.append({
@@ -404,9 +412,9 @@ def decide(
             "reasons": [{
                 "code": LAST_RESORT,
                 "rule": policy.id,
-                "message": f"Direktupphandling används bara när ingen enhet i {', '.join(x for x in policy.route_order if x not in policy.last_resort)} kan ta emot",
+                "message": last_resort_message,
                 "values": {"route": c.route, "eligible_units_other_routes": others_count},
-                "source": source_json(policy.source),
+                "source": dict(policy_source) if isinstance(policy_source, dict) else policy_source,
                 "route": c.route,
                 "agreement_id": c.agreement_id,
             }] + [_route_tag(x, o) for o in r.others for x in o.exclusions],
