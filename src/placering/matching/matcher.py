@@ -82,6 +82,9 @@ def source_json(source: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if value is None or kind is int or kind is str:  # most prices and ids: nothing to convert
+        return value
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (list, tuple, set, frozenset)):
