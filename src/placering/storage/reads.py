@@ -86,14 +86,18 @@ class Reader:
         self.conn, self.dialect, self.where = conn, dialect, where
 
     def rows(self, sql: str, params: dict | None = None) -> list[Any]:
-        if self.dialect == "postgresql":
-            sql = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
         try:
-            cur = self.conn.cursor()
-            cur.execute(sql, params or {})
-            names = [d[0] for d in cur.description]
+            if self.dialect == "postgresql" and isinstance(self.conn, _Libpq):
+                names, values = self.conn.query(sql, params or {})
+            else:
+                if self.dialect == "postgresql":  # psycopg's own parameters: %(name)s
+                    sql = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+                cur = self.conn.cursor()
+                cur.execute(sql, params or {})
+                names = [d[0] for d in cur.description]
+                values = cur.fetchall()
             row = namedtuple("Row", names, rename=True)
-            return [row(*r) for r in cur.fetchall()]
+            return [row(*r) for r in values]
         except Exception as exc:  # the driver's own error, with its message
             if isinstance(exc, PlaceringError):
                 raise
@@ -141,17 +145,9 @@ def open_reader(url: str | None, *, check_schema: bool = True) -> Reader:
         conninfo = _postgres_conninfo(url)
         if conninfo is None:
             raise DatabaseError(msg("storage.not_a_url", url=url))
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict
-
-        try:
-            conninfo_to_dict(conninfo)  # a malformed host or port: the URL is input too
-        except psycopg.ProgrammingError:
-            raise DatabaseError(msg("storage.not_a_url", url=url)) from None
-        try:
-            conn = psycopg.connect(conninfo, autocommit=True)
-        except psycopg.Error as exc:
-            raise DatabaseError(msg("storage.cannot_open", reason=str(exc).strip().splitlines()[0])) from None
+        conn = _Libpq.connect(conninfo, url)
+        if conn is None:  # no libpq to load: psycopg, as the rest of placering connects
+            conn = _psycopg_connect(conninfo, url)
         reader = Reader(conn, "postgresql", url)
     if check_schema:
         try:
@@ -162,6 +158,244 @@ def open_reader(url: str | None, *, check_schema: bool = True) -> Reader:
     return reader
 
 
+def _psycopg_connect(conninfo: str, url: str) -> Any:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(conninfo)  # a malformed host or port: the URL is input too
+    except psycopg.ProgrammingError:
+        raise DatabaseError(msg("storage.not_a_url", url=url)) from None
+    try:
+        return psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as exc:
+        raise DatabaseError(msg("storage.cannot_open", reason=str(exc).strip().splitlines()[0])) from None
+
+
+# --- PostgreSQL through libpq itself ------------------------------------------------------------
+#
+# Importing psycopg costs a read command about as much CPU as everything else it does (0.1-0.2 s:
+# psycopg's Python layer brings asyncio, ssl, importlib.metadata, logging, ctypes and 60 modules
+# of its own, none of which a read uses). The read connection therefore talks to libpq, the
+# library psycopg wraps, through ctypes: the very libpq psycopg-binary ships (else the system's),
+# so the URL, .pgpass, PG* variables, TLS and authentication behave exactly as psycopg's. It
+# only reads: one statement at a time in libpq's autocommit (no transaction stays open), with
+# `$n` parameters, results as text converted by their type (bool, integers, floats, numeric,
+# text, json, date, timestamp, bytea in hex; any other type is an error, never a guess).
+
+_TEXT_OIDS = frozenset({18, 19, 25, 1042, 1043, 705})  # char, name, text, bpchar, varchar, unknown
+
+
+def _libpq_files() -> list[str]:
+    """psycopg-binary's own libpq (what psycopg loads when psycopg-c is not installed), then the
+    system's, by the names the dynamic loader knows (no ldconfig run)."""
+    import sys
+
+    found: list[str] = []
+    for base in sys.path:
+        for folder in ("psycopg_binary.libs", os.path.join("psycopg_binary", ".dylibs")):
+            try:
+                names = os.listdir(os.path.join(base or ".", folder))
+            except OSError:
+                continue
+            found += [os.path.join(base or ".", folder, n) for n in sorted(names) if n.startswith("libpq")]
+        if found:
+            break
+    return found + ["libpq.so.5", "libpq.5.dylib", "libpq.dylib"]
+
+
+_LIB: Any = None
+
+
+def _load_libpq() -> Any:
+    global _LIB
+    if _LIB is None:
+        import ctypes
+        from ctypes import POINTER, c_char_p, c_int, c_uint, c_void_p
+
+        _LIB = False
+        for name in _libpq_files():
+            try:
+                lib = ctypes.CDLL(name)
+                lib.PQexecParams  # noqa: a library of that name that is not libpq
+            except (OSError, AttributeError):
+                continue
+            for fn, args, res in (
+                    ("PQconnectdbParams", [POINTER(c_char_p), POINTER(c_char_p), c_int], c_void_p),
+                    ("PQconninfoParse", [c_char_p, POINTER(c_void_p)], c_void_p),
+                    ("PQconninfoFree", [c_void_p], None), ("PQfreemem", [c_void_p], None),
+                    ("PQstatus", [c_void_p], c_int), ("PQerrorMessage", [c_void_p], c_char_p),
+                    ("PQparameterStatus", [c_void_p, c_char_p], c_char_p), ("PQfinish", [c_void_p], None),
+                    ("PQexecParams", [c_void_p, c_char_p, c_int, POINTER(c_uint), POINTER(c_char_p), c_void_p,
+                                      c_void_p, c_int], c_void_p),
+                    ("PQresultStatus", [c_void_p], c_int), ("PQresultErrorMessage", [c_void_p], c_char_p),
+                    ("PQresultErrorField", [c_void_p, c_int], c_char_p),
+                    ("PQntuples", [c_void_p], c_int), ("PQnfields", [c_void_p], c_int),
+                    ("PQfname", [c_void_p, c_int], c_char_p), ("PQftype", [c_void_p, c_int], c_uint),
+                    ("PQgetvalue", [c_void_p, c_int, c_int], c_char_p),
+                    ("PQgetisnull", [c_void_p, c_int, c_int], c_int), ("PQclear", [c_void_p], None)):
+                f = getattr(lib, fn)
+                f.argtypes, f.restype = args, res
+            _LIB = lib
+            break
+    return _LIB or None
+
+
+class _QueryError(Exception):
+    def __init__(self, message: str, sqlstate: str | None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def _param(value: Any) -> tuple[int, bytes | None]:
+    """(type oid, text) of a parameter: strings untyped (the server infers, as psycopg sends
+    them), the rest typed."""
+    from datetime import datetime
+
+    if value is None:
+        return 0, None
+    if isinstance(value, str):
+        return 0, value.encode()
+    if isinstance(value, bool):
+        return 16, b"t" if value else b"f"
+    if isinstance(value, int):
+        return (20 if -2**63 <= value < 2**63 else 1700), str(value).encode()
+    if isinstance(value, float):
+        return 701, repr(value).encode()
+    if isinstance(value, datetime):
+        return (1114 if value.tzinfo is None else 1184), value.isoformat().encode()
+    if isinstance(value, date):
+        return 1082, value.isoformat().encode()
+    if type(value).__name__ == "Decimal":
+        return 1700, str(value).encode()
+    raise TypeError(f"cannot send a {type(value).__name__} as a parameter")
+
+
+def _loader(oid: int) -> Any:
+    """The text of a column of type `oid` as a Python value (None: the text itself)."""
+    if oid in _TEXT_OIDS:
+        return None
+    if oid in (20, 21, 23, 26):
+        return int
+    if oid == 16:
+        return lambda v: v == "t"
+    if oid in (700, 701):
+        return float
+    if oid in (114, 3802):
+        return json.loads
+    if oid == 1082:
+        return date.fromisoformat
+    if oid in (1114, 1184):
+        from datetime import datetime
+
+        return datetime.fromisoformat
+    if oid == 1700:
+        from decimal import Decimal
+
+        return Decimal
+    if oid == 17:
+        return _bytea
+    raise _QueryError(f"column type {oid} is not read here", None)
+
+
+def _bytea(value: str) -> bytes:
+    if not value.startswith("\\x"):
+        raise _QueryError("bytea_output is not 'hex'", None)
+    return bytes.fromhex(value[2:])
+
+
+class _Libpq:
+    """One libpq connection (PGconn) for a Reader: `query(sql, params)` → (names, rows)."""
+
+    def __init__(self, lib: Any, pgconn: int):
+        self.lib, self.pgconn = lib, pgconn
+
+    @classmethod
+    def connect(cls, conninfo: str, url: str) -> "_Libpq | None":
+        lib = _load_libpq()
+        if lib is None:
+            return None
+        import ctypes
+
+        error = ctypes.c_void_p()
+        parsed = lib.PQconninfoParse(conninfo.encode(), ctypes.byref(error))
+        if not parsed:  # a malformed host or port: the URL is input too
+            if error.value:
+                lib.PQfreemem(error)
+            raise DatabaseError(msg("storage.not_a_url", url=url))
+        lib.PQconninfoFree(parsed)
+        # The URL's own settings, then what this reader needs to read the text it gets: UTF-8.
+        keys = (ctypes.c_char_p * 3)(b"dbname", b"client_encoding", None)
+        values = (ctypes.c_char_p * 3)(conninfo.encode(), b"UTF8", None)
+        pgconn = lib.PQconnectdbParams(keys, values, 1)
+        if not pgconn:
+            raise DatabaseError(msg("storage.cannot_open", reason="out of memory"))
+        if lib.PQstatus(pgconn) != 0:  # CONNECTION_OK
+            reason = (lib.PQerrorMessage(pgconn) or b"").decode("utf-8", "replace").strip()
+            lib.PQfinish(pgconn)
+            raise DatabaseError(msg("storage.cannot_open", reason=reason.splitlines()[0] if reason else "?"))
+        conn = cls(lib, pgconn)
+        # Dates and byteas as this reader parses them; a server configured otherwise is set
+        # for this session (one more round trip only there).
+        settings = []
+        if not (lib.PQparameterStatus(pgconn, b"DateStyle") or b"").startswith(b"ISO"):
+            settings.append("SET DateStyle TO ISO")
+        for sql in settings:
+            conn.query(sql, {})
+        return conn
+
+    def query(self, sql: str, params: dict) -> tuple[list[str], list[tuple]]:
+        import ctypes
+
+        lib = self.lib
+        order: list[str] = []
+
+        def number(m: "re.Match[str]") -> str:
+            name = m.group(1)
+            if name not in order:
+                order.append(name)
+            return f"${order.index(name) + 1}"
+
+        text = _PARAM.sub(number, sql)
+        typed = [_param(params[name]) for name in order]
+        n = len(typed)
+        types = (ctypes.c_uint * n)(*(t[0] for t in typed)) if n else None
+        values = (ctypes.c_char_p * n)(*(t[1] for t in typed)) if n else None
+        res = lib.PQexecParams(self.pgconn, text.encode(), n, types, values, None, None, 0)
+        if not res:
+            raise _QueryError((lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
+        try:
+            status = lib.PQresultStatus(res)
+            if status not in (1, 2):  # PGRES_COMMAND_OK, PGRES_TUPLES_OK
+                state = lib.PQresultErrorField(res, ord("C"))
+                raise _QueryError((lib.PQresultErrorMessage(res) or b"").decode("utf-8", "replace"),
+                                  state.decode() if state else None)
+            nf, nt = lib.PQnfields(res), lib.PQntuples(res)
+            names = [lib.PQfname(res, c).decode() for c in range(nf)]
+            loaders = [_loader(lib.PQftype(res, c)) for c in range(nf)]
+            get, isnull = lib.PQgetvalue, lib.PQgetisnull
+            rows = []
+            for r in range(nt):
+                row = []
+                for c in range(nf):
+                    raw = get(res, r, c)
+                    if not raw and isnull(res, r, c):
+                        row.append(None)
+                        continue
+                    value = raw.decode()
+                    load = loaders[c]
+                    row.append(value if load is None else load(value))
+                rows.append(tuple(row))
+            return names, rows
+        finally:
+            lib.PQclear(res)
+
+    def close(self) -> None:
+        if self.pgconn:
+            self.lib.PQfinish(self.pgconn)
+            self.pgconn = None
+
+
 def _busy_timeout() -> float:
     try:
         return float(os.environ.get("PLACERING_BUSY_TIMEOUT") or 30.0)
@@ -170,12 +404,23 @@ def _busy_timeout() -> float:
 
 
 def _require_current(reader: Reader) -> None:
-    if reader.dialect == "sqlite":
-        has = reader.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+    if isinstance(reader.conn, _Libpq):
+        # One round trip: the version itself, its table missing (or not readable) being no
+        # schema (information_schema.tables costs the server ~10 ms to plan on every command).
+        try:
+            found = reader.conn.query("SELECT version_num FROM alembic_version", {})[1]
+        except _QueryError as exc:
+            if exc.sqlstate not in ("42P01", "42501"):  # undefined_table, insufficient_privilege
+                raise DatabaseError(msg("cli.database_error", detail=str(exc).strip().splitlines()[0])) from None
+            found = []
+        rev = found[0][0] if found else None
     else:
-        has = reader.scalar("SELECT 1 FROM information_schema.tables WHERE table_name = 'alembic_version' "
-                            "AND table_schema = current_schema()")
-    rev = reader.scalar("SELECT version_num FROM alembic_version") if has else None
+        if reader.dialect == "sqlite":
+            has = reader.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        else:
+            has = reader.scalar("SELECT 1 FROM information_schema.tables WHERE table_name = 'alembic_version' "
+                                "AND table_schema = current_schema()")
+        rev = reader.scalar("SELECT version_num FROM alembic_version") if has else None
     shown = re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", reader.where)
     if rev is None:
         raise DatabaseError(msg("storage.no_schema", where=shown))
