@@ -1,7 +1,7 @@
 """Read commands without SQLAlchemy (storage.reads, issue 22): the same answers as the ORM.
 
 `register show UNIT`, `register search` and `register history` read through the database's own driver (sqlite3 or
-psycopg) for start-up; what they print, as a table, CSV or JSON, is what the ORM path prints,
+libpq) for start-up; what they print, as a table, CSV or JSON, is what the ORM path prints,
 on both databases, including the refusals the ORM path gives (it answers those).
 """
 
@@ -54,7 +54,69 @@ def test_history_and_search_read_without_sqlalchemy_as_the_orm_does(run, registe
     assert run("register", "history", "U-1", "--json").output.count('"entity_id"') >= 3  # not empty answers
 
 
-def test_show_of_a_unit_loads_no_sqlalchemy(register_with_history, db_url, tmp_path):
-    from test_startup import loaded_by
+@pytest.mark.parametrize("args", [("register", "show", "U-1"), ("register", "history", "U-1"), ("audit", "paused")])
+def test_reads_load_neither_sqlalchemy_nor_psycopg(register_with_history, db_url, tmp_path, monkeypatch, args):
+    """A read answers without SQLAlchemy, and on PostgreSQL without psycopg: its read connection
+    talks to libpq itself (storage.reads; psycopg's import was half a read command's CPU)."""
+    import test_startup
 
-    assert not {"sqlalchemy", "sqlmodel", "pydantic"} & set(loaded_by(tmp_path, "register", "show", "U-1", db_url=db_url))
+    monkeypatch.setattr(test_startup, "HEAVY", (*test_startup.HEAVY, "psycopg"))
+    loaded = test_startup.loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+    assert not {"sqlalchemy", "sqlmodel", "pydantic", "psycopg"} & set(loaded), args
+
+
+PG_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+
+@PG_ONLY
+def test_a_postgresql_read_gives_the_values_psycopg_gives(db_url):
+    """Every type the reads use, and parameters of every kind they send, come back through
+    libpq as psycopg gives them (the ORM path's driver)."""
+    from datetime import date, datetime, timezone
+
+    from placering.storage.reads import Reader, _Libpq, _postgres_conninfo, _psycopg_connect, database_url, open_reader
+
+    sql = ("SELECT :s AS s, :s = :s AS same, :i AS i, :b AS b, :f AS f, :d AS d, :t AS t, :none AS nothing, "
+           ":i + 1 AS plus, :small * 1000 AS product, '{\"a\": [1, \"å\"], \"b\": null}'::json AS j, "
+           "CAST('{\"c\": 2}' AS jsonb) AS jb, CAST(NULL AS text) AS n, '' AS empty, 'a%b' AS percent, "
+           "CAST(2.50 AS numeric) AS num, CAST(1.5 AS double precision) AS dbl, CAST('\\x00ff' AS bytea) AS raw, "
+           "CAST('2026-03-01 12:00' AS timestamp) AS naive, COUNT(*) AS c, version_num FROM alembic_version "
+           "GROUP BY version_num")
+    params = {"s": "Åsa's vård: 50 %", "i": 2 ** 40, "small": 7, "b": True, "f": 0.1, "d": date(2024, 2, 29),
+              "t": datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=timezone.utc), "none": None}
+    with open_reader(db_url) as reader:
+        assert isinstance(reader.conn, _Libpq)
+        direct = reader.rows(sql, params)
+    conninfo = _postgres_conninfo(database_url(db_url))
+    with Reader(_psycopg_connect(conninfo, db_url), "postgresql", db_url) as reader:
+        through_psycopg = reader.rows(sql, params)
+    assert direct == through_psycopg
+    assert [type(v) for v in direct[0]] == [type(v) for v in through_psycopg[0]]  # True is not 1 here
+    row = direct[0]
+    assert (row.s, row.same, row.i, row.plus, row.product, row.b, row.d, row.t.isoformat()) == (
+        params["s"], True, 2 ** 40, 2 ** 40 + 1, 7000, True, date(2024, 2, 29), "2026-01-02T03:04:05.600000+00:00")
+    assert (row.j, row.jb, row.n, row.empty) == ({"a": [1, "å"], "b": None}, {"c": 2}, None, "")
+    assert (row.percent, str(row.num), row.dbl, row.raw, row.naive, row.c) == (
+        "a%b", "2.50", 1.5, b"\x00\xff", datetime(2026, 3, 1, 12), 1)
+
+
+@PG_ONLY
+def test_a_postgresql_read_says_what_is_wrong_in_swedish(db_url):
+    """A database that cannot be reached, one without placering's schema and a failing query:
+    the same Swedish errors as before, exit 5, no traceback."""
+    from click.testing import CliRunner
+    from sqlalchemy.engine import make_url
+
+    from placering.cli import cli
+    from placering.storage.reads import DatabaseError, open_reader
+
+    closed = make_url(db_url).set(port=1).render_as_string(hide_password=False)
+    empty = make_url(db_url).set(database="postgres").render_as_string(hide_password=False)
+    for url, said in ((closed, "kan inte öppna databasen: "), (empty, "har inget placering-schema"),
+                      ("postgresql://u@[::1/x", "är ingen databas-URL")):
+        result = CliRunner().invoke(cli, ["--db", url, "register", "search", "vård"])
+        assert result.exit_code == 5 and said in result.stderr and "Traceback" not in result.output, (url, result.output)
+    with open_reader(db_url) as reader:
+        with pytest.raises(DatabaseError, match="no_such_table"):
+            reader.rows("SELECT * FROM no_such_table")
+        assert reader.scalar("SELECT COUNT(*) FROM unit WHERE unit_id = :u", {"u": "U-1"}) == 0  # still usable

@@ -3,8 +3,9 @@
 Importing SQLAlchemy costs about 0.25 s of CPU on the project's machines, and its ORM with
 SQLModel another 0.3 s: most of what a read command (`register search`, say) takes as a whole
 process. A read that needs no ORM object opens a `Reader` instead: sqlite3 (standard library)
-or psycopg (PostgreSQL, where the login's row-level security applies as always), the same database URL, the same schema check (`placering init` first), the same
-Swedish errors. It only reads: every change goes through the library's write functions and
+or, on PostgreSQL, libpq itself (where the login's row-level security applies as always; see
+`_Libpq`: importing psycopg would cost the read as much again), the same database URL, the same
+schema check (`placering init` first), the same Swedish errors. It only reads: every change goes through the library's write functions and
 `storage.transaction` (one write path).
 
 SQL is written once, with `:name` parameters, in the subset both databases read alike;
@@ -248,8 +249,8 @@ class _QueryError(Exception):
 
 
 def _param(value: Any) -> tuple[int, bytes | None]:
-    """(type oid, text) of a parameter: strings untyped (the server infers, as psycopg sends
-    them), the rest typed."""
+    """(type oid, text) of a parameter as psycopg sends it: strings untyped (the server infers),
+    the rest typed."""
     from datetime import datetime
 
     if value is None:
@@ -258,8 +259,9 @@ def _param(value: Any) -> tuple[int, bytes | None]:
         return 0, value.encode()
     if isinstance(value, bool):
         return 16, b"t" if value else b"f"
-    if isinstance(value, int):
-        return (20 if -2**63 <= value < 2**63 else 1700), str(value).encode()
+    if isinstance(value, int):  # the smallest type that holds it, as psycopg chooses
+        oid = 21 if -2**15 <= value < 2**15 else 23 if -2**31 <= value < 2**31 else 20 if -2**63 <= value < 2**63 else 1700
+        return oid, str(value).encode()
     if isinstance(value, float):
         return 701, repr(value).encode()
     if isinstance(value, datetime):
