@@ -87,6 +87,9 @@ def test_a_postgresql_read_gives_the_values_psycopg_gives(db_url):
     with open_reader(db_url) as reader:
         assert isinstance(reader.conn, _Libpq)
         direct = reader.rows(sql, params)
+        # several statements in one round trip (libpq's pipeline): each its own answer
+        assert reader.many([(sql, params), ("SELECT :x AS x WHERE :x > 1", {"x": 1}), ("SELECT 2 AS two", None)]) == [
+            direct, [], [(2,)]]
     conninfo = _postgres_conninfo(database_url(db_url))
     with Reader(_psycopg_connect(conninfo, db_url), "postgresql", db_url) as reader:
         through_psycopg = reader.rows(sql, params)
@@ -119,4 +122,7 @@ def test_a_postgresql_read_says_what_is_wrong_in_swedish(db_url):
     with open_reader(db_url) as reader:
         with pytest.raises(DatabaseError, match="no_such_table"):
             reader.rows("SELECT * FROM no_such_table")
+        with pytest.raises(DatabaseError, match="no_such_table"):
+            reader.many([("SELECT 1 AS one", None), ("SELECT * FROM no_such_table", None), ("SELECT 2 AS two", None)])
         assert reader.scalar("SELECT COUNT(*) FROM unit WHERE unit_id = :u", {"u": "U-1"}) == 0  # still usable
+        assert reader.many([("SELECT 1 AS one", None), ("SELECT 2 AS two", None)]) == [[(1,)], [(2,)]]

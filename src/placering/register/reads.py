@@ -161,11 +161,25 @@ def _unit_view(reader: Reader, u: Any, show_protected: bool) -> dict:
     from .canonical import check_dict, offer_dict, permit_dict, route_dict, unit_dict
 
     key = {"id": u.id}
-    offers = reader.rows("SELECT insats, subcategories FROM offer WHERE unit_id = :id ORDER BY position, id", key)
-    routes = reader.rows("SELECT route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status, "
-                         "reserved_nonprofit, price_confirmed_on FROM unit_route WHERE unit_id = :id ORDER BY position, id", key)
-    permits = reader.rows("SELECT dnr, insats, status, target_groups, decided_on FROM permit WHERE unit_id = :id "
-                          "ORDER BY position, id", key)
+    # One round trip on PostgreSQL (Reader.many): everything below depends only on the unit row.
+    offers, routes, permits, suppliers, statuses, checks, complaints, visits, proposals = reader.many([
+        ("SELECT insats, subcategories FROM offer WHERE unit_id = :id ORDER BY position, id", key),
+        ("SELECT route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status, "
+         "reserved_nonprofit, price_confirmed_on FROM unit_route WHERE unit_id = :id ORDER BY position, id", key),
+        ("SELECT dnr, insats, status, target_groups, decided_on FROM permit WHERE unit_id = :id "
+         "ORDER BY position, id", key),
+        ("SELECT org_nr, name FROM supplier WHERE id = :s", {"s": u.supplier_id}),
+        ("SELECT effective_on, actor, rule_id, changes FROM history WHERE entity_kind = 'unit' AND entity_id = :u "
+         "AND action IN ('status', 'created') ORDER BY effective_on DESC, id DESC", {"u": u.unit_id}),
+        ("SELECT kind, result, value, performed_on, source FROM supplier_check WHERE supplier_id = :s "
+         "ORDER BY performed_on, id", {"s": u.supplier_id}),
+        ("SELECT id, received_on, category, outcome, note, recorded_by FROM complaint "
+         "WHERE unit_id = :id ORDER BY received_on, id", key),
+        ("SELECT id, visited_on, note, recorded_by FROM visit WHERE unit_id = :id ORDER BY visited_on, id", key),
+        ("SELECT id, kind, status, created_on, rule_id, message, decided_by, decision_note FROM proposal "
+         "WHERE unit_id = :u OR (unit_id IS NULL AND org_nr = (SELECT org_nr FROM supplier WHERE id = :s)) "
+         "ORDER BY id", {"u": u.unit_id, "s": u.supplier_id}),
+    ])
     data = unit_dict(
         unit_id=u.unit_id, name=u.name, municipality=u.municipality, lat=u.lat, lon=u.lon,
         protected_address=bool(u.protected_address), places=u.places, free_places=u.free_places,
@@ -177,37 +191,26 @@ def _unit_view(reader: Reader, u: Any, show_protected: bool) -> dict:
         permits=[permit_dict(p.dnr, p.insats, p.status, as_json(p.target_groups), as_date(p.decided_on))
                  for p in permits],
         status=u.status, removal_reason=u.removal_reason, status_note=u.status_note)
-    supplier = reader.rows("SELECT org_nr, name FROM supplier WHERE id = :s", {"s": u.supplier_id})[0]
+    supplier = suppliers[0]
     if u.protected_address and not show_protected:
         data.pop("location", None)
         data["location_hidden"] = True
-    since = next((h for h in reader.rows(
-        "SELECT effective_on, actor, rule_id, changes FROM history WHERE entity_kind = 'unit' AND entity_id = :u "
-        "AND action IN ('status', 'created') ORDER BY effective_on DESC, id DESC", {"u": u.unit_id})
-        if "status" in (as_json(h.changes) or {})), None)
+    since = next((h for h in statuses if "status" in (as_json(h.changes) or {})), None)
     data["org_nr"] = supplier.org_nr
     data["supplier_name"] = supplier.name
     data["status_since"] = as_date(since.effective_on).isoformat() if since else None
     data["status_changed_by"] = since.actor if since else None
     data["status_rule"] = since.rule_id if since else None
-    data["checks"] = [check_dict(c.kind, c.result, c.value, as_date(c.performed_on), c.source) for c in reader.rows(
-        "SELECT kind, result, value, performed_on, source FROM supplier_check WHERE supplier_id = :s "
-        "ORDER BY performed_on, id", {"s": u.supplier_id})]
+    data["checks"] = [check_dict(c.kind, c.result, c.value, as_date(c.performed_on), c.source) for c in checks]
     data["complaints"] = [
         {"id": c.id, "received_on": as_date(c.received_on).isoformat(), "category": c.category, "outcome": c.outcome,
-         "note": c.note, "recorded_by": c.recorded_by}
-        for c in reader.rows("SELECT id, received_on, category, outcome, note, recorded_by FROM complaint "
-                             "WHERE unit_id = :id ORDER BY received_on, id", key)]
+         "note": c.note, "recorded_by": c.recorded_by} for c in complaints]
     data["visits"] = [
         {"id": v.id, "visited_on": as_date(v.visited_on).isoformat(), "note": v.note, "recorded_by": v.recorded_by}
-        for v in reader.rows("SELECT id, visited_on, note, recorded_by FROM visit WHERE unit_id = :id "
-                             "ORDER BY visited_on, id", key)]
+        for v in visits]
     data["proposals"] = [
         {"id": p.id, "kind": p.kind, "status": p.status, "created_on": as_date(p.created_on), "rule_id": p.rule_id,
-         "message": p.message, "decided_by": p.decided_by, "decision_note": p.decision_note}
-        for p in reader.rows("SELECT id, kind, status, created_on, rule_id, message, decided_by, decision_note "
-                             "FROM proposal WHERE unit_id = :u OR (unit_id IS NULL AND org_nr = :org) ORDER BY id",
-                             {"u": u.unit_id, "org": supplier.org_nr})]
+         "message": p.message, "decided_by": p.decided_by, "decision_note": p.decision_note} for p in proposals]
     return data
 
 

@@ -80,6 +80,19 @@ def _postgres_conninfo(url: str) -> str | None:
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
+def _named(names: list[str], values: list) -> list[Any]:
+    row = namedtuple("Row", names, rename=True)
+    return [row(*r) for r in values]
+
+
+def _driver_error(exc: Exception) -> Exception:
+    """The driver's own error, with its message (a PlaceringError as it is)."""
+    if isinstance(exc, PlaceringError):
+        return exc
+    detail = str(exc).strip()
+    return DatabaseError(msg("cli.database_error", detail=detail.splitlines()[0] if detail else type(exc).__name__))
+
+
 class Reader:
     """One read-only connection; `rows(sql, params)` gives named tuples."""
 
@@ -97,12 +110,20 @@ class Reader:
                 cur.execute(sql, params or {})
                 names = [d[0] for d in cur.description]
                 values = cur.fetchall()
-            row = namedtuple("Row", names, rename=True)
-            return [row(*r) for r in values]
-        except Exception as exc:  # the driver's own error, with its message
-            if isinstance(exc, PlaceringError):
-                raise
-            raise DatabaseError(msg("cli.database_error", detail=str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)) from None
+            return _named(names, values)
+        except Exception as exc:
+            raise _driver_error(exc) from None
+
+    def many(self, statements: list[tuple[str, dict | None]]) -> list[list[Any]]:
+        """`rows` of each (sql, params), on PostgreSQL in one round trip (a read of a fresh
+        connection's many small queries waits on the server once instead of once each)."""
+        if not isinstance(self.conn, _Libpq):
+            return [self.rows(sql, params) for sql, params in statements]
+        try:
+            answers = self.conn.batch([(sql, params or {}) for sql, params in statements])
+        except Exception as exc:
+            raise _driver_error(exc) from None
+        return [_named(names, values) for names, values in answers]
 
     def scalar(self, sql: str, params: dict | None = None) -> Any:
         found = self.rows(sql, params)
@@ -221,6 +242,15 @@ def _load_libpq() -> Any:
                 lib.PQexecParams  # noqa: a library of that name that is not libpq
             except (OSError, AttributeError):
                 continue
+            for fn, args, res in (
+                    ("PQenterPipelineMode", [c_void_p], c_int), ("PQexitPipelineMode", [c_void_p], c_int),
+                    ("PQpipelineSync", [c_void_p], c_int), ("PQgetResult", [c_void_p], c_void_p),
+                    ("PQsendQueryParams", [c_void_p, c_char_p, c_int, POINTER(c_uint), POINTER(c_char_p),
+                                           c_void_p, c_void_p, c_int], c_int)):
+                if not hasattr(lib, fn):  # libpq before 14: no pipeline (Reader.many goes one by one)
+                    continue
+                f = getattr(lib, fn)
+                f.argtypes, f.restype = args, res
             for fn, args, res in (
                     ("PQconnectdbParams", [POINTER(c_char_p), POINTER(c_char_p), c_int], c_void_p),
                     ("PQconninfoParse", [c_char_p, POINTER(c_void_p)], c_void_p),
@@ -347,9 +377,60 @@ class _Libpq:
         return conn
 
     def query(self, sql: str, params: dict) -> tuple[list[str], list[tuple]]:
+        text, n, types, values = self._statement(sql, params)
+        res = self.lib.PQexecParams(self.pgconn, text, n, types, values, None, None, 0)
+        if not res:
+            raise _QueryError((self.lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
+        try:
+            return self._result(res)
+        finally:
+            self.lib.PQclear(res)
+
+    def batch(self, statements: list[tuple[str, dict]]) -> list[tuple[list[str], list[tuple]]]:
+        """Several statements in one round trip (libpq's pipeline mode, libpq 14 and later;
+        one at a time on an older libpq). The statements are small, so sending them all before
+        reading a result cannot fill the server's input while it waits on its output."""
+        lib = self.lib
+        if len(statements) < 2 or not hasattr(lib, "PQenterPipelineMode") or not lib.PQenterPipelineMode(self.pgconn):
+            return [self.query(sql, params) for sql, params in statements]
+        results: list[Any] = []
+        error: _QueryError | None = None
+        try:
+            for sql, params in statements:
+                if not lib.PQsendQueryParams(self.pgconn, *self._statement(sql, params), None, None, 0):
+                    raise _QueryError((lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
+            if not lib.PQpipelineSync(self.pgconn):
+                raise _QueryError((lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
+            for want_sync in [False] * len(statements) + [True]:
+                res = lib.PQgetResult(self.pgconn)  # a statement's result (then NULL), or the sync's
+                if not res:  # the connection is gone
+                    raise _QueryError((lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
+                try:
+                    status = lib.PQresultStatus(res)
+                    if want_sync or status == 10:  # PGRES_PIPELINE_SYNC
+                        if not want_sync or status != 10:
+                            raise _QueryError(f"pipeline out of step (result {status})", None)
+                        break
+                    if error is None:
+                        try:
+                            results.append(self._result(res))
+                        except _QueryError as exc:  # the later ones are aborted: said once
+                            error = exc
+                finally:
+                    lib.PQclear(res)
+                extra = lib.PQgetResult(self.pgconn)  # the statement's end: NULL
+                if extra:
+                    lib.PQclear(extra)
+                    raise _QueryError("a statement gave more than one result", None)
+        finally:
+            lib.PQexitPipelineMode(self.pgconn)
+        if error is not None:
+            raise error
+        return results
+
+    def _statement(self, sql: str, params: dict) -> tuple[bytes, int, Any, Any]:
         import ctypes
 
-        lib = self.lib
         order: list[str] = []
 
         def number(m: "re.Match[str]") -> str:
@@ -363,34 +444,32 @@ class _Libpq:
         n = len(typed)
         types = (ctypes.c_uint * n)(*(t[0] for t in typed)) if n else None
         values = (ctypes.c_char_p * n)(*(t[1] for t in typed)) if n else None
-        res = lib.PQexecParams(self.pgconn, text.encode(), n, types, values, None, None, 0)
-        if not res:
-            raise _QueryError((lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
-        try:
-            status = lib.PQresultStatus(res)
-            if status not in (1, 2):  # PGRES_COMMAND_OK, PGRES_TUPLES_OK
-                state = lib.PQresultErrorField(res, ord("C"))
-                raise _QueryError((lib.PQresultErrorMessage(res) or b"").decode("utf-8", "replace"),
-                                  state.decode() if state else None)
-            nf, nt = lib.PQnfields(res), lib.PQntuples(res)
-            names = [lib.PQfname(res, c).decode() for c in range(nf)]
-            loaders = [_loader(lib.PQftype(res, c)) for c in range(nf)]
-            get, isnull = lib.PQgetvalue, lib.PQgetisnull
-            rows = []
-            for r in range(nt):
-                row = []
-                for c in range(nf):
-                    raw = get(res, r, c)
-                    if not raw and isnull(res, r, c):
-                        row.append(None)
-                        continue
-                    value = raw.decode()
-                    load = loaders[c]
-                    row.append(value if load is None else load(value))
-                rows.append(tuple(row))
-            return names, rows
-        finally:
-            lib.PQclear(res)
+        return text.encode(), n, types, values
+
+    def _result(self, res: int) -> tuple[list[str], list[tuple]]:
+        lib = self.lib
+        status = lib.PQresultStatus(res)
+        if status not in (1, 2):  # PGRES_COMMAND_OK, PGRES_TUPLES_OK
+            state = lib.PQresultErrorField(res, ord("C"))
+            raise _QueryError((lib.PQresultErrorMessage(res) or b"").decode("utf-8", "replace"),
+                              state.decode() if state else None)
+        nf, nt = lib.PQnfields(res), lib.PQntuples(res)
+        names = [lib.PQfname(res, c).decode() for c in range(nf)]
+        loaders = [_loader(lib.PQftype(res, c)) for c in range(nf)]
+        get, isnull = lib.PQgetvalue, lib.PQgetisnull
+        rows = []
+        for r in range(nt):
+            row = []
+            for c in range(nf):
+                raw = get(res, r, c)
+                if not raw and isnull(res, r, c):
+                    row.append(None)
+                    continue
+                value = raw.decode()
+                load = loaders[c]
+                row.append(value if load is None else load(value))
+            rows.append(tuple(row))
+        return names, rows
 
     def close(self) -> None:
         if self.pgconn:
