@@ -57,15 +57,11 @@ def _supplier(reader: Reader, org_nr: str) -> str | None:
 
 
 def _about_unit(reader: Reader, unit: Any, params: dict, n: int) -> str:
-    agreements = [r[0] for r in reader.rows(
-        "SELECT DISTINCT agreement_id FROM unit_route WHERE unit_id = :u AND agreement_id IS NOT NULL", {"u": unit.id})]
+    """The unit's entries and its agreements' (a subquery: no round trip of its own)."""
     params[f"u{n}"] = unit.unit_id
-    names = []
-    for k, a in enumerate(agreements):
-        params[f"a{n}_{k}"] = a
-        names.append(f":a{n}_{k}")
-    on_agreements = (f" OR (entity_kind = 'agreement' AND entity_id IN ({', '.join(names)}))" if names else "")
-    return f"(unit_id = :u{n} OR (entity_kind = 'unit' AND entity_id = :u{n}){on_agreements})"
+    params[f"pk{n}"] = unit.id
+    return (f"(unit_id = :u{n} OR (entity_kind = 'unit' AND entity_id = :u{n}) OR (entity_kind = 'agreement' AND "
+            f"entity_id IN (SELECT agreement_id FROM unit_route WHERE unit_id = :pk{n} AND agreement_id IS NOT NULL)))")
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -135,13 +131,15 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
     sql = ("SELECT id, effective_on, at, actor, entity_kind, entity_id, action, org_nr, unit_id, changes, reason, "
            "note, rule_id, rules_version FROM history" + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY effective_on DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+    found, *hidden = reader.many([(sql, params)] + ([] if show_protected else [
+        ("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})]))  # one round trip
     entries = [{"id": h.id, "effective_on": as_date(h.effective_on), "recorded_at": _datetime(h.at),
                 "actor": h.actor, "kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action,
                 "org_nr": h.org_nr, "unit_id": h.unit_id, "changes": as_json(h.changes), "reason": h.reason,
                 "note": h.note, "rule_id": h.rule_id, "rules_version": h.rules_version}
-               for h in reversed(reader.rows(sql, params))]
+               for h in reversed(found)]
     if not show_protected:
-        protected = {r[0] for r in reader.rows("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})}
+        protected = {r[0] for r in hidden[0]}
         for e in entries:
             hide_location(e, protected)
     return to_jsonable(entries)
