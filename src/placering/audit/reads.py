@@ -166,14 +166,15 @@ def _states(reader: Reader, as_of: date, statuses: frozenset[str]):
     # PostgreSQL: the status is taken from each entry's JSON once (MATERIALIZED); inlined, the
     # planner extracts it again in the window steps, about twice the query's time.
     materialized = "" if sqlite else "MATERIALIZED "
-    for r in reader.rows(_UNIT_STATES.format(status=new_status, wanted=wanted, materialized=materialized), params):
+    states, entries = reader.many([  # one round trip on PostgreSQL
+        (_UNIT_STATES.format(status=new_status, wanted=wanted, materialized=materialized), params),
+        ("SELECT id, effective_on, entity_id, org_nr, actor, reason, note, rule_id, rules_version, changes "
+         "FROM history WHERE effective_on <= :as_of AND entity_kind = 'agreement' AND action = 'agreement_status' "
+         "ORDER BY effective_on, id", {"as_of": day})])
+    for r in states:
         units[r[1]] = StatusState(
             status=r[2], since=as_date(r[0]), reason=r[5], note=r[6], actor=r[7], rule_id=r[8], rules_version=r[9],
             history_id=r[4], org_nr=r[10], unit_id=r[11], created_on=as_date(r[3]))
-    entries = reader.rows(
-        "SELECT id, effective_on, entity_id, org_nr, actor, reason, note, rule_id, rules_version, changes "
-        "FROM history WHERE effective_on <= :as_of AND entity_kind = 'agreement' AND action = 'agreement_status' "
-        "ORDER BY effective_on, id", {"as_of": day})
     agreements = fold_agreement_entries(
         (r[0], as_date(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], as_json(r[9])) for r in entries)
     agreements = {aid: st for aid, st in agreements.items()
@@ -199,13 +200,14 @@ def _load_units(reader: Reader, unit_ids: set[str], routes: bool):
     for batch in chunks_of(sorted(pk)):
         params = {}
         names = _in_list(batch, params, "p")
-        for unit_pk, insats in reader.rows(
-                f"SELECT unit_id, insats FROM offer WHERE unit_id IN ({names}) ORDER BY unit_id, position", params):
+        offers, *unit_routes = reader.many(  # one round trip on PostgreSQL
+            [(f"SELECT unit_id, insats FROM offer WHERE unit_id IN ({names}) ORDER BY unit_id, position", params)]
+            + ([(f"SELECT unit_id, route, insats, agreement_id FROM unit_route WHERE unit_id IN ({names}) "
+                 "ORDER BY unit_id, position", params)] if routes else []))
+        for unit_pk, insats in offers:
             pk[unit_pk].insatser.append(insats)
         if routes:
-            for unit_pk, route, insats, agreement_id in reader.rows(
-                    f"SELECT unit_id, route, insats, agreement_id FROM unit_route WHERE unit_id IN ({names}) "
-                    "ORDER BY unit_id, position", params):
+            for unit_pk, route, insats, agreement_id in unit_routes[0]:
                 info = pk[unit_pk]
                 info.routes.append(f"{route}:{insats}")
                 if agreement_id and agreement_id not in info.agreements:
