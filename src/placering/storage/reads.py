@@ -214,15 +214,16 @@ def _libpq_files() -> list[str]:
     import sys
 
     found: list[str] = []
-    for base in sys.path:
+    for base in sys.path:  # where `import psycopg_binary` finds it (the working directory aside)
+        if not base or not os.path.isdir(os.path.join(base, "psycopg_binary")):
+            continue
         for folder in ("psycopg_binary.libs", os.path.join("psycopg_binary", ".dylibs")):
             try:
-                names = os.listdir(os.path.join(base or ".", folder))
+                names = os.listdir(os.path.join(base, folder))
             except OSError:
                 continue
-            found += [os.path.join(base or ".", folder, n) for n in sorted(names) if n.startswith("libpq")]
-        if found:
-            break
+            found += [os.path.join(base, folder, n) for n in sorted(names) if n.startswith("libpq")]
+        break
     return found + ["libpq.so.5", "libpq.5.dylib", "libpq.dylib"]
 
 
