@@ -5,8 +5,9 @@ SQLModel another 0.3 s: most of what a read command (`register search`, say) tak
 process. A read that needs no ORM object opens a `Reader` instead: sqlite3 (standard library)
 or, on PostgreSQL, libpq itself (where the login's row-level security applies as always; see
 `_Libpq`: importing psycopg would cost the read as much again), the same database URL, the same
-schema check (`placering init` first), the same Swedish errors. It only reads: every change goes through the library's write functions and
-`storage.transaction` (one write path).
+schema check (`placering init` first), the same Swedish errors. It only reads: every change
+goes through the library's write functions and `storage.transaction` (one write path).
+`Reader.many` sends a read's independent queries together (one round trip on PostgreSQL).
 
 SQL is written once, with `:name` parameters, in the subset both databases read alike;
 values come back as the driver gives them (SQLite: dates as ISO text, booleans as 0/1, JSON as
