@@ -21,3 +21,12 @@ def now() -> datetime:
 def today() -> date:
     """Today in Sweden: the date of `now()` in Europe/Stockholm."""
     return now().astimezone(STOCKHOLM).date()
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day `months` later (earlier when negative), or the month's last day."""
+    import calendar
+
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))

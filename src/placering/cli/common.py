@@ -101,6 +101,19 @@ class AppContext:
         return self._engine
 
 
+    def database(self):
+        """The database a write that takes one (`takes_database`: storage.writes) runs on through
+        its own driver, without SQLAlchemy; None when the URL needs SQLAlchemy (the engine then)."""
+        from ..storage.writes import Database
+
+        url = self.url()
+        if not Database.takes(url):
+            return None
+        db = Database(url, engine_factory=self.engine)
+        if db.dialect == "sqlite":
+            self.act_locally()
+        return db
+
     def reader(self):
         """A read connection without SQLAlchemy (storage.reads: the read commands' start-up),
         or None when the URL needs SQLAlchemy (the caller then uses the engine)."""
@@ -152,6 +165,11 @@ def call(local: str, *args: Any, http: tuple, **kwargs: Any) -> Any:
 
     module, name = local.split(":")
     function = getattr(importlib.import_module(f"placering.{module}"), name)
+    if getattr(function, "takes_database", False):
+        # A write on the database's own driver (storage/writes.py: start-up without the ORM).
+        database = app().database()
+        if database is not None:
+            return function(database, *args, **kwargs)
     orm_view = getattr(function, "orm_view", None)
     if orm_view:
         # A read that storage.reads answers without SQLAlchemy (start-up, register/reads.py);
@@ -264,13 +282,11 @@ class PlaceringGroup(Translated, click.Group):
                 raise CliError(exc.message.render(), exc.exit_code, in_swedish=True) from None
             raise CliError(str(exc), exc.exit_code) from None
         except Exception as exc:
-            if isinstance(exc, click.ClickException) or "sqlalchemy" not in sys.modules:
-                raise  # a refusal already worded, or the client path (no database here)
-            from sqlalchemy.exc import SQLAlchemyError
-
-            if not isinstance(exc, SQLAlchemyError):
-                raise
-            from ..storage.database import busy_error, is_busy
+            if isinstance(exc, click.ClickException):
+                raise  # a refusal already worded
+            if not _database_error(exc):
+                raise  # not the database's (or the client path: no database here)
+            from ..storage.writes import busy_error, is_busy
 
             if is_busy(exc):
                 raise CliError(busy_error().message, 5) from None
@@ -288,9 +304,9 @@ class PlaceringGroup(Translated, click.Group):
             try:
                 return super().invoke(ctx)
             except Exception as exc:
-                if isinstance(exc, click.ClickException) or "sqlalchemy" not in sys.modules:
+                if isinstance(exc, click.ClickException) or not _database_error(exc):
                     raise
-                from ..storage.database import collided, is_retryable
+                from ..storage.writes import collided, is_retryable
 
                 if not is_retryable(exc):
                     raise
@@ -299,6 +315,19 @@ class PlaceringGroup(Translated, click.Group):
 
 
 RETRY_ATTEMPTS = 3
+
+
+def _database_error(exc: Exception) -> bool:
+    """The database refused or failed a statement: SQLAlchemy's error, or the driver's on a
+    write that runs without SQLAlchemy (storage.writes.DriverError)."""
+    writes = sys.modules.get("placering.storage.writes")
+    if writes is not None and isinstance(exc, writes.DriverError):
+        return True
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, SQLAlchemyError)
 
 
 def _warnings_to_stderr() -> None:

@@ -605,7 +605,7 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
     on_d = parse_date(on, "--on")
     local_only("--rules", rules_path)
     fields = {"reason": reason, "special_reason": special_reason, "on": on_d, "negotiated_price": negotiated_price}
-    out = call("matching.views:choose", request_id, unit_id, actor=actor, rules_dir=rules_path, **fields,
+    out = call("matching.choice:choose", request_id, unit_id, actor=actor, rules_dir=rules_path, **fields,
                http=("POST", f"/requests/{segment(request_id)}/choose", {}, {"unit_id": unit_id, **fields}))
     if wants_json(json_output):
         print_json(out)

@@ -29,19 +29,17 @@ import zlib
 from datetime import date
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, case, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
-from ..i18n import Joined, Label, Number, msg
+from ..i18n import msg
 from ..storage.database import lock_row
 from ..storage.history import entry_values, record, require_actor
 from ..storage.models import Decision, Decline, History, Placement, PlacementRequest, Review, Supplier, Unit, utcnow
 from ..text import nfc
-from ..vocabulary import Route
 from .request import PlacementRequestIn
 
 
@@ -415,258 +413,11 @@ def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Sessio
     return "not_a_candidate", None
 
 
-_RECHECK: dict[str, Any] = {}  # rules version -> the evaluator that re-checks choices
-
-
-def decided_on(decision: Decision) -> date:
-    """The day a decision was made. Its `evaluated_on` is the day whose rules decided it (the
-    placement's start day when that is later: issue 20 item 12); decisions stored before that
-    change have only `evaluated_on`, which was then the decision day."""
-    return _decided_on(decision.document, decision.evaluated_on)
-
-
-def _decided_on(document: dict[str, Any] | None, evaluated_on: date) -> date:
-    value = (document or {}).get("decided_on")
-    return date.fromisoformat(value) if value else evaluated_on
-
-
-def recheck(session: Session, row: PlacementRequest, unit_id: str, route: str, agreement_id: str | None, *,
-            on: date, ruleset: Any = None) -> list[dict[str, Any]]:
-    """Evaluate the chosen unit again against today's register and rules (status, agreement,
-    permit, age, capacity, …) for this request and route. Returns the reasons it is no longer
-    eligible (exclusions and rules that could not be evaluated); empty when it still is."""
-    from ..rules import ReferenceEvaluator, RegisterSnapshot, load_ruleset, request_fact
-    from ..rules.facts import register_document
-    from ..taxonomy import load_taxonomy
-
-    ruleset = ruleset or load_ruleset()
-    unit = session.scalars(select(Unit).where(Unit.unit_id == unit_id)).first()
-    if unit is None:
-        return [{"code": "NOT_IN_REGISTER", "rule": None, "message": f"unit {unit_id} is no longer in the register"}]
-    doc = register_document(session, supplier_ids=[unit.supplier_id])
-    for s in doc["suppliers"]:
-        s["units"] = [u for u in s.get("units") or [] if u["unit_id"] == unit_id]
-    snapshot = RegisterSnapshot.from_document(doc, on=on)
-    evaluator = _RECHECK.get(ruleset.version)
-    if evaluator is None or evaluator.ruleset is not ruleset:
-        # One per rule set: its rules are compiled once, not again for every choice (the demo's
-        # history makes 75).
-        evaluator = _RECHECK[ruleset.version] = ReferenceEvaluator(ruleset)
-    evaluator.snapshot = snapshot  # one unit: no need to keep it resident (load() freezes the heap)
-    fact = request_fact(row.payload, snapshot, load_taxonomy(), declined=declined_units(session, row),
-                        price_confirmation_months=ruleset.param(
-                            "price_confirmation_months", date.fromisoformat(str(row.payload["submitted_on"]))))
-    # The snapshot holds one unit: the price reference (all framework and final prices of the
-    # insats) is the one the decision computed.
-    decided = latest_decision(session, row)
-    if decided is not None:
-        fact["reference_price"] = decided.document.get("reference_price")
-    # The rules of the later of the day of choosing and the placement's start day (issue 20 item 12).
-    start = date.fromisoformat(str(row.payload["start_on"]))
-    evaluation = evaluator.evaluate(fact, on=max(on, start))
-    outcome = next((c for c in evaluation.candidates if c.unit_id == unit_id and c.route == route
-                    and c.agreement_id == agreement_id), None)
-    if outcome is None:
-        return [{"code": "ROUTE", "rule": None,
-                 "message": f"unit {unit_id} no longer offers {row.insats} through {route}"
-                            + (f" ({agreement_id})" if agreement_id else "")}]
-    out = [{"code": r.code, "rule": r.rule, "message": r.message} for r in outcome.exclusions]
-    out += [{"code": "UNEVALUABLE", "rule": r.rule, "message": r.message} for r in outcome.unevaluable]
-    return out
-
-
-def take_places(session: Session, unit_id: str, places: int) -> tuple[int, int]:
-    """Take places at a unit in one conditional UPDATE, so two handlers choosing the last place
-    at once cannot both get it (the database decides: the second update matches no row).
-    Returns (free before, free after); refuses when the unit has too few free places."""
-    table = Unit.__table__
-    result = session.execute(
-        update(table).where(table.c.unit_id == unit_id, table.c.free_places >= places)
-        .values(free_places=table.c.free_places - places))
-    if result.rowcount != 1:
-        free = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
-        raise InvariantViolation(msg("choose.no_free_place", n=free or 0, unit=unit_id, places=places))
-    after = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
-    return after + places, after
-
-
-def free_places(session: Session, unit_id: str, places: int) -> tuple[int, int] | None:
-    """Give places back (a placement ended or was rejected), never above the unit's places.
-    Returns (free before, free after), or None when the unit is no longer in the register."""
-    table = Unit.__table__
-    before = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
-    if before is None:
-        return None
-    session.execute(update(table).where(table.c.unit_id == unit_id).values(free_places=case(
-        (table.c.free_places + places > table.c.places, table.c.places), else_=table.c.free_places + places)))
-    after = session.scalar(select(table.c.free_places).where(table.c.unit_id == unit_id))
-    return before, after
-
-
-SPECIAL_REASON_FLAG = "STODBOENDE_UNDER_18"
-PENDING_REVIEW = "pending_review"
-ACTIVE = "active"
-
-
-def _review_for(session: Session, decision: Decision, unit_id: str, where: str) -> Review | None:
-    """The review that decides this direct-procurement choice: the decision's own review when the
-    unit was recommended, else the review opened for this very unit."""
-    reviews = list(session.scalars(select(Review).where(Review.decision_id == decision.id).order_by(Review.id)))
-    if where == "recommended":
-        own = [r for r in reviews if r.unit_id is None]
-        if own:
-            return own[-1]
-    mine = [r for r in reviews if r.unit_id == unit_id]
-    return mine[-1] if mine else None
-
-
-PRICE_NOT_RECOMMENDED = "PRICE_NOT_RECOMMENDED"
-
-
-def _price_step_choice(entry: dict[str, Any]) -> dict[str, Any] | None:
-    """The direct-procurement choice of an excluded unit whose only reason on that route is the
-    price model's first step (PRICE_NOT_RECOMMENDED), else None. The price model says which
-    prices 'inte ska rekommenderas vidare i ett första steg' (004 l. 1477-1482): not
-    recommended, but not a ban (issue 20 item 4)."""
-    dp = Route.DIREKTUPPHANDLING.value
-    reasons = [r for r in entry.get("reasons", []) if r.get("route") == dp]
-    if not reasons or any(r["code"] != PRICE_NOT_RECOMMENDED for r in reasons):
-        return None
-    if any(r.get("route") == dp for r in entry.get("unevaluable", [])):
-        return None
-    values = reasons[0].get("values") or {}
-    return {"route": dp, "org_nr": entry["org_nr"], "agreement_id": None,
-            "daily_price": values.get("route.daily_price"), "rank": None}
-
-
-def choose(session: Session, request_id: str, unit_id: str, *, actor: str, reason: str | None = None,
-           special_reason: str | None = None, on: date | None = None, ruleset: Any = None,
-           negotiated_price: float | None = None) -> Placement:
-    """The handler's choice: create the placement (see the module docstring for what is allowed).
-
-    The unit is evaluated again on the day of choosing (`on`, default today) against the register
-    and the rules; a unit no longer eligible is refused with the reasons. The placement takes the
-    request's places at the unit at once (refused when there are not enough free places). A
-    direct-procurement choice needs an approved review: without one the placement is
-    `pending_review` (a review is opened if none is open for the choice)."""
-    actor = require_actor(actor)
-    reason = field_text(reason, "--reason", optional=True)
-    special_reason = field_text(special_reason, "--special-reason", optional=True)
-    on = on or sweden_today()
-    row = get_request(session, request_id, lock=True)
-    if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
-        raise InvariantViolation(msg("choose.already_placed", id=row.request_id))
-    decision = latest_decision(session, row)
-    if decision is None:
-        raise InvariantViolation(msg("request.no_decision", id=row.request_id))
-    if on < decided_on(decision):
-        raise ValidationError(msg("choose.on_before_decision", on=on.isoformat(), seq=decision.seq,
-                                  made=decided_on(decision).isoformat()))
-    unit_id = nfc(unit_id).strip()
-    if unit_id in declined_units(session, row):
-        raise InvariantViolation(msg("choose.declined", unit=unit_id, request=row.request_id))
-    doc = stored_document(decision)
-    where, entry = _find_in_decision(doc, unit_id, session=session, row=row)
-    if where == "not_a_candidate":
-        raise InvariantViolation(msg("choose.not_candidate", unit=unit_id, insats=Label(row.insats, "insats"),
-                                     seq=decision.seq, request=row.request_id))
-    price_step = _price_step_choice(entry) if where == "excluded" else None
-    if price_step is not None:
-        if not reason or negotiated_price is None:
-            raise ValidationError(msg("choose.price_not_recommended", unit=unit_id, seq=decision.seq,
-                                      price=Number(price_step['daily_price'])))
-        where = "price_not_recommended"
-    if where == "excluded":
-        codes = sorted({r["code"] for r in entry.get("reasons", [])} | {f"unevaluable:{r['rule']}" for r in entry.get("unevaluable", [])})
-        raise InvariantViolation(msg("choose.excluded", unit=unit_id, seq=decision.seq, reasons=Joined(tuple(
-            Label(c, "exclusion") if not c.startswith("unevaluable:") else msg("choose.unevaluable", rule=c.split(":", 1)[1])
-            for c in codes))))
-    if where != "recommended" and not reason:
-        raise ValidationError(msg("choose.reason_below_cut" if where == "below_cut" else "choose.reason_last_resort",
-                                  unit=unit_id, seq=decision.seq))
-    flags = {f["code"] for f in doc.get("flags", [])}
-    if SPECIAL_REASON_FLAG in flags and not special_reason:
-        raise ValidationError(msg("choose.special_reason", id=row.request_id, age=row.payload['person']['age']))
-    choice = (price_step if price_step is not None else
-              entry if where in ("recommended", "below_cut") else entry["eligible"])
-    problems = recheck(session, row, unit_id, choice["route"], choice.get("agreement_id"), on=on, ruleset=ruleset)
-    if price_step is not None:
-        problems = [p for p in problems if p["code"] != PRICE_NOT_RECOMMENDED]
-    if problems:
-        raise InvariantViolation(msg("choose.no_longer_eligible", unit=unit_id, request=row.request_id, on=on.isoformat(),
-                                     seq=decision.seq, made=decided_on(decision).isoformat(),
-                                     problems=Joined(tuple(msg("choose.problem", code=Label(p["code"], "exclusion"),
-                                                               message=p["message"]) for p in problems), "; ")))
-    status = ACTIVE
-    review = None
-    if choice["route"] == Route.DIREKTUPPHANDLING.value:
-        review = _review_for(session, decision, unit_id, where)
-        if review is not None and review.status == "rejected":
-            raise InvariantViolation(msg("choose.review_rejected", id=review.id, seq=decision.seq, note=review.note))
-        if review is None:
-            review = open_review(session, row, decision, unit_id=None if where == "recommended" else unit_id)
-        if review.status != "approved":
-            status = PENDING_REVIEW
-    request = request_model(row)
-    free_before, free_after = take_places(session, unit_id, request.places)
-    placement = Placement(
-        request_id=row.id,
-        unit_id=unit_id,
-        org_nr=choice["org_nr"],
-        insats=row.insats,
-        route=choice["route"],
-        agreement_id=choice.get("agreement_id"),
-        daily_price=choice.get("daily_price"),
-        start_on=request.start_on,
-        person_age=request.person.age,
-        municipality=row.municipality,
-        recommended=where == "recommended",
-        reason=reason,
-        special_reason=special_reason,
-        chosen_on=on,
-        by=actor,
-        status=status,
-        places=request.places,
-        **({"agreed_price": float(negotiated_price), "agreed_by": actor} if negotiated_price is not None else {}),
-    )
-    session.add(placement)
-    try:
-        session.flush()
-    except IntegrityError:
-        # Someone else chose for the same request at the same moment: the unique request_id decides.
-        raise InvariantViolation(msg("choose.raced", id=row.request_id)) from None
-    record(
-        session,
-        actor=actor,
-        entity_kind="request",
-        entity_id=row.request_id,
-        action="chosen",
-        effective_on=request.start_on,
-        changes={
-            "seq": decision.seq,
-            "unit_id": unit_id,
-            "route": placement.route,
-            "agreement_id": placement.agreement_id,
-            "daily_price": placement.daily_price,
-            "recommended": placement.recommended,
-            "rank": choice.get("rank"),
-            "status": status,
-            "review_id": review.id if review is not None else None,
-            "places": request.places,
-            "free_places": [free_before, free_after],
-            "checked_on": on,
-            **({"special_reason": special_reason} if special_reason else {}),
-            **({"negotiated_price": float(negotiated_price), "price_not_recommended": True}
-               if price_step is not None else
-               {"negotiated_price": float(negotiated_price)} if negotiated_price is not None else {}),
-        },
-        unit_id=unit_id,
-        org_nr=placement.org_nr,
-        note=reason,
-        rules_version=decision.rules_version,
-    )
-    session.flush()
-    return placement
+# The choice (`request choose`): matching/choice.py, written on a write transaction (the
+# database's own driver for the CLI, or this session) without the ORM; the same function here.
+from .choice import (ACTIVE, PENDING_REVIEW, PRICE_NOT_RECOMMENDED, SPECIAL_REASON_FLAG,  # noqa: E402,F401
+                     _decided_on, _price_step_choice, create_placement as choose, decided_on, free_places, recheck,
+                     take_places)
 
 
 def end_placement(session: Session, request_id: str, *, end_on: date, actor: str, reason: str | None = None) -> Placement:

@@ -22,46 +22,8 @@ COMMIT_EVERY = 200  # requests per committed chunk of a batch
 LARGE_BATCH = 20  # requests: a batch this long preloads unit labels and collects before it runs
 
 
-def _scope(municipality: str | None, action: str, request_id: str | None = None) -> None:
-    """Refuse a case outside the signed-in person's municipality scope (nobody signed in: the
-    embedded single user, or PostgreSQL's own row-level security on a direct login). For a
-    stored request (`request_id`) another municipality's case is, to a social worker, not there
-    (NotFound, exit 3): the same answer as when row-level security hides it (issue 19)."""
-    from ..access.acting import current_principal
-
-    principal = current_principal()
-    if principal is not None:
-        from ..access.policy import authorize
-
-        authorize(principal, action)  # the action itself first (NotPermitted), then the scope
-        if request_id is not None and not _in_scope(principal, action, municipality):
-            raise _not_in_municipality(request_id)
-        authorize(principal, action, municipality=municipality)
-
-
-def _in_scope(principal, action: str, municipality: str | None) -> bool:
-    from ..access.policy import allowed
-
-    return municipality is None or allowed(principal, action, municipality=municipality)
-
-
-def _not_in_municipality(request_id: str):
-    from ..errors import NotFound
-    from ..text import nfc
-
-    return NotFound(msg("request.not_in_municipality", id=nfc(request_id)))
-
-
-def social_worker_scope(action: str) -> str | None:
-    """The municipality a signed-in social worker is limited to for `action`, else None."""
-    from ..access.acting import current_principal
-
-    principal = current_principal()
-    if principal is None:
-        return None
-    from ..access.policy import municipality_scope
-
-    return municipality_scope(principal, action)
+# Whose cases a signed-in person may see and change (light: matching/scope.py; a choice's start-up).
+from .scope import _in_scope, _not_in_municipality, _scope, social_worker_scope  # noqa: E402,F401
 
 
 def _row(session, request_id: str, action: str, *, lock: bool = False):
@@ -307,20 +269,9 @@ def decline(engine, request_id: str, unit_id: str, *, reason: str, actor: str | 
         return {"request_id": request_id, "unit_id": d.unit_id, "reason": d.reason, "by": d.by}
 
 
-def choose(engine, request_id: str, unit_id: str, *, actor: str | None, reason: str | None = None,
-           special_reason: str | None = None, on=None, rules_dir: Path | None = None,
-           negotiated_price: float | None = None) -> dict[str, Any]:
-    """`request choose R UNIT`: the placement created."""
-    from ..rules import load_ruleset
-    from .decisions import choose as create_placement, placement_dict
-
-    ruleset = load_ruleset(rules_dir)
-    with transaction(engine) as session:
-        _row(session, request_id, "request.choose")
-        p = create_placement(session, request_id, unit_id, actor=actor, reason=reason,
-                             special_reason=special_reason, on=on, ruleset=ruleset,
-                             negotiated_price=negotiated_price)
-        return to_jsonable(dict(placement_dict(p), request_id=request_id))
+# `request choose R UNIT`: the placement created, on the caller's engine or (the CLI) on the
+# database's own driver (matching/choice.py).
+from .choice import choose  # noqa: E402,F401
 
 
 def end(engine, request_id: str, *, end_on, actor: str | None, reason: str | None = None) -> dict[str, Any]:

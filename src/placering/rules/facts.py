@@ -409,7 +409,7 @@ def request_fact(request: dict, snapshot: RegisterSnapshot, taxonomy: Taxonomy, 
 def _months_back(on: date, months: int | None) -> date | None:
     if months is None:
         return None
-    from ..audit.checks import add_months
+    from ..clock import add_months
 
     return add_months(on, -int(months))
 
@@ -516,4 +516,64 @@ def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None
             "decided_on": p.decided_on})
     for c in rows(select(K.unit_id, K.received_on), K.unit_id, unit_keys):
         units[c.unit_id]["complaints"].append({"received_on": c.received_on})
+    return {"suppliers": list(suppliers.values())}
+
+
+def register_document_of(tx: Any, supplier_ids: Iterable[int]) -> dict:
+    """`register_document` of these suppliers read through a write transaction (storage.writes.Tx:
+    the database's own driver, or a session's connection) in plain SQL, without SQLAlchemy: what a
+    choice re-checks its unit against (matching/choice.py). The same document, value for value
+    (tests/test_writes.py compares the two)."""
+    from ..storage.reads import as_date, as_json
+
+    ids = sorted(set(supplier_ids))
+    if not ids:
+        return {"suppliers": []}
+    keys = {f"s{i}": v for i, v in enumerate(ids)}
+    within = ", ".join(":" + k for k in keys)
+
+    def flag(value: Any) -> Any:
+        return None if value is None else bool(value)
+
+    suppliers: dict[int, dict] = {}
+    for s in tx.rows(f"SELECT id, org_nr, legal_form FROM supplier WHERE id IN ({within}) ORDER BY org_nr", keys):
+        suppliers[s.id] = {"org_nr": s.org_nr, "legal_form": s.legal_form, "checks": [], "units": []}
+    for c in tx.rows("SELECT supplier_id, kind, result, value, performed_on FROM supplier_check "
+                     f"WHERE supplier_id IN ({within}) ORDER BY performed_on, id", keys):
+        suppliers[c.supplier_id]["checks"].append(
+            {"kind": c.kind, "result": c.result, "value": c.value, "performed_on": as_date(c.performed_on)})
+    units: dict[int, dict] = {}
+    for u in tx.rows("SELECT id, supplier_id, unit_id, municipality, lat, lon, protected_address, places, free_places, "
+                     "age_min, age_max, genders, target_groups, status FROM unit "
+                     f"WHERE supplier_id IN ({within}) ORDER BY unit_id", keys):
+        units[u.id] = {
+            "unit_id": u.unit_id, "municipality": u.municipality,
+            "location": {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None,
+            "protected_address": flag(u.protected_address), "places": u.places, "free_places": u.free_places,
+            "age_min": u.age_min, "age_max": u.age_max, "genders": as_json(u.genders),
+            "target_groups": as_json(u.target_groups), "status": u.status,
+            "offers": [], "routes": [], "permits": [], "complaints": [],
+        }
+        suppliers[u.supplier_id]["units"].append(units[u.id])
+    if units:
+        unit_keys = {f"u{i}": v for i, v in enumerate(sorted(units))}
+        of_units = f"unit_id IN ({', '.join(':' + k for k in unit_keys)})"
+        for o in tx.rows(f"SELECT unit_id, insats, subcategories FROM offer WHERE {of_units} ORDER BY position, id",
+                         unit_keys):
+            units[o.unit_id]["offers"].append({"insats": o.insats, "subcategories": as_json(o.subcategories)})
+        for r in tx.rows("SELECT unit_id, route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status, "
+                         f"reserved_nonprofit, price_confirmed_on FROM unit_route WHERE {of_units} ORDER BY position, id",
+                         unit_keys):
+            units[r.unit_id]["routes"].append({
+                "route": r.route, "insats": r.insats, "agreement_id": r.agreement_id, "daily_price": r.daily_price,
+                "valid_from": as_date(r.valid_from), "valid_to": as_date(r.valid_to), "buyers": as_json(r.buyers),
+                "status": r.status, "reserved_nonprofit": flag(r.reserved_nonprofit),
+                "price_confirmed_on": as_date(r.price_confirmed_on)})
+        for p in tx.rows(f"SELECT unit_id, dnr, insats, status, target_groups, decided_on FROM permit WHERE {of_units} "
+                         "ORDER BY decided_on, id", unit_keys):
+            units[p.unit_id]["permits"].append({
+                "dnr": p.dnr, "insats": p.insats, "status": p.status, "target_groups": as_json(p.target_groups),
+                "decided_on": as_date(p.decided_on)})
+        for c in tx.rows(f"SELECT unit_id, received_on FROM complaint WHERE {of_units}", unit_keys):
+            units[c.unit_id]["complaints"].append({"received_on": as_date(c.received_on)})
     return {"suppliers": list(suppliers.values())}

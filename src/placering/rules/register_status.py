@@ -189,7 +189,7 @@ def _chunks(items: list, size: int = 500) -> Iterable[list]:
 
 
 def _months_before(on: date, months: int) -> date:
-    from ..audit.checks import add_months
+    from ..clock import add_months
 
     return add_months(on, -months)
 

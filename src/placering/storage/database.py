@@ -23,8 +23,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-from ..errors import PlaceringError
 from .reads import DEFAULT_URL, MIGRATIONS, DatabaseError, database_url, head_revision  # noqa: F401  (one of each)
+# What a write transaction on the driver (storage.writes) shares with these: one of each.
+from .writes import (BUSY_TIMEOUT_ENV, DEFAULT_BUSY_TIMEOUT, QUEUE_WAITS, RETRYABLE_SQLSTATES, Conflict,  # noqa: F401
+                     DatabaseBusy, acting_settings, busy_error, busy_timeout, collided, is_busy, is_retryable,
+                     writer_queue)
 from ..i18n import msg
 
 
@@ -41,45 +44,6 @@ def chunks(items: Iterable[T], size: int = 500) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
-
-
-class DatabaseBusy(DatabaseError):
-    """Another writer held the database for longer than the busy timeout (SQLite)."""
-
-
-class Conflict(PlaceringError):
-    """A concurrent change won: nothing was written; look again and decide again."""
-
-    exit_code = 4
-
-
-# How long a writer waits for another writer to finish on SQLite before giving up (seconds).
-BUSY_TIMEOUT_ENV = "PLACERING_BUSY_TIMEOUT"
-DEFAULT_BUSY_TIMEOUT = 30.0
-
-
-def busy_timeout() -> float:
-    raw = os.environ.get(BUSY_TIMEOUT_ENV)
-    if not raw:
-        return DEFAULT_BUSY_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DatabaseError(msg("storage.busy_timeout_not_number", env=BUSY_TIMEOUT_ENV, value=raw)) from None
-    if not (0 <= value <= 3600):
-        raise DatabaseError(msg("storage.busy_timeout_range", env=BUSY_TIMEOUT_ENV, value=raw))
-    return value
-
-
-def is_busy(exc: BaseException) -> bool:
-    """SQLite's 'database is locked/busy': a writer waited out its timeout."""
-    orig = getattr(exc, "orig", exc)
-    return type(orig).__name__ == "OperationalError" and any(
-        s in str(orig) for s in ("database is locked", "database is busy"))
-
-
-def busy_error() -> DatabaseBusy:
-    return DatabaseBusy(msg("storage.busy", seconds=f"{busy_timeout():g}", env=BUSY_TIMEOUT_ENV))
 
 
 def _private_sqlite_file(dialect, conn_rec, cargs, cparams) -> None:
@@ -116,17 +80,6 @@ def _sqlite_begin(conn) -> None:
     # to the busy timeout for another writer: what it reads cannot change before it commits.
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def acting_settings(principal) -> dict[str, str]:
-    """What a transaction tells PostgreSQL about the signed-in person it works for: the login
-    (the history trigger accepts the service login writing under exactly this name), the roles,
-    and the municipality whose cases a social worker sees (row-level security,
-    access/roles.py). Staff (any role but social worker) see every municipality: ''."""
-    roles = sorted(str(getattr(r, "value", r)) for r in principal.roles)
-    staff = any(r != "social_worker" for r in roles)
-    return {"login": principal.login, "roles": ",".join(roles),
-            "municipality": "" if staff else (principal.municipality or "")}
 
 
 def _pg_acting(conn) -> None:
@@ -250,41 +203,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
             queue.release()
 
 
-# SQLite's own wait for its write lock polls (sleeping up to 100 ms between tries): with many
-# writers waiting at once, a writer can lose every try for the whole busy timeout while others
-# get in, and was refused as busy ("database busy" under the 50-person `bench web`). So a
-# process's writers first queue among themselves, one at a time per database file, and only the
-# one at the front waits for SQLite's lock (against other processes' fronts). The queue is a
-# re-entrant lock: a transaction opened inside another in the same thread waits for SQLite as
-# before. Waiting in the queue is bounded too: QUEUE_WAITS times the busy timeout.
-QUEUE_WAITS = 10
-_QUEUES: dict[str, threading.RLock] = {}
-_QUEUES_LOCK = threading.Lock()
-
-
 def _writer_queue(engine: Engine) -> threading.RLock | None:
-    name = engine.url.database
-    if not name or name == ":memory:":
-        return None
-    key = os.path.realpath(name) if not name.startswith("file:") else name
-    with _QUEUES_LOCK:
-        queue = _QUEUES.get(key)
-        if queue is None:
-            queue = _QUEUES[key] = threading.RLock()
-        return queue
-
-
-# SQLSTATEs after which re-running the whole transaction is correct: it read nothing that
-# stays valid, and wrote nothing (serialization_failure, deadlock_detected).
-RETRYABLE_SQLSTATES = ("40001", "40P01")
-
-
-def is_retryable(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
-def collided(attempts: int) -> Conflict:
-    return Conflict(f"the change collided with concurrent changes {attempts} times; nothing was written, try again")
+    return writer_queue(engine.url.database)
 
 
 def run_transaction(engine: Engine, work: Callable[[Session], T], *, attempts: int = 5,

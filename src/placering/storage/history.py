@@ -8,72 +8,9 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlmodel import Session
 
-from ..boundary import IDENTITY_NUMBER_MESSAGE, field_text, personnummer_path
-from ..errors import Problem, ValidationError
 from ..text import nfc
+from .entries import _jsonable, entry_values, require_actor  # noqa: F401  (a write on the driver records them too)
 from .models import History, utcnow
-from ..i18n import msg
-
-
-def require_actor(actor: str | None) -> str:
-    """Every write names who made it (--by or PLACERING_ACTOR)."""
-    actor = nfc(actor or "")
-    if not actor:
-        raise ValidationError(msg("storage.actor_needed"))
-    return field_text(actor, "--by", kind="actor")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
-def entry_values(
-    *,
-    actor: str,
-    entity_kind: str,
-    entity_id: str,
-    action: str,
-    effective_on: date,
-    changes: dict[str, Any] | None = None,
-    org_nr: str | None = None,
-    unit_id: str | None = None,
-    reason: str | None = None,
-    note: str | None = None,
-    rule_id: str | None = None,
-    rules_version: str | None = None,
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """The column values of one history entry, checked as `record` checks them: `record` adds
-    them as one row, a batch (`matching.decisions.BatchWriter`) writes many in one executemany."""
-    changes = _jsonable(changes or {})
-    if rule_id is None:
-        found = personnummer_path(changes)
-        if found is not None:
-            raise ValidationError(Problem(msg("value.identity_number"), field=found.split(".")[0].split("[")[0]))
-    return {
-        "at": at or utcnow(),
-        "actor": require_actor(actor),
-        "entity_kind": entity_kind,
-        "entity_id": entity_id,
-        "action": action,
-        "effective_on": effective_on,
-        "changes": changes,
-        "org_nr": org_nr,
-        "unit_id": unit_id,
-        "reason": reason,
-        # A rule's note is its message, built from register fields (a permit's diary number such as
-        # 8.1-10708/2024 reads to the identity-number check like a date of birth): checked for
-        # length and characters, not as a person's free text.
-        "note": field_text(note, "note", optional=True, free=rule_id is None) if note else None,
-        "rule_id": rule_id,
-        "rules_version": rules_version,
-    }
 
 
 def record(session: Session, **entry: Any) -> History:
