@@ -213,8 +213,9 @@ def test_writes_load_no_evaluator_they_do_not_run(tmp_path, db_url, run):
     checks and history in one transaction) but loads neither numpy nor durable-rules, alembic,
     the benchmarks, rich (no table printed) or the fuzzy search; a status change or a decline
     runs no rules, so no evaluator either. A choice of a recommended unit checks it again with
-    the reference evaluator, not the columnar one, and writes on the database's own driver
-    (matching/choice.py, storage/writes.py): no SQLAlchemy, SQLModel or pydantic."""
+    the reference evaluator, not the columnar one. A choice, a decline and a placement's end
+    write on the database's own driver (matching/choice.py, storage/writes.py): no SQLAlchemy,
+    SQLModel or pydantic."""
     from test_matching_support import load_register, request, supplier_of, unit, write_request
 
     doc = load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", free=3))
@@ -222,9 +223,11 @@ def test_writes_load_no_evaluator_they_do_not_run(tmp_path, db_url, run):
     assert run("match", str(write_request(tmp_path, request("R-2"))), "--by", "handläggare").exit_code == 0
     never = ENGINES_AND_TOOLS | {"rich", "rapidfuzz", "placering.rules.vectorized"}
     writes = [
-        (["request", "decline", "R-1", "U-2", "--reason", "Ingen plats", "--by", "handläggare"], {"placering.rules.reference"}),
+        (["request", "decline", "R-1", "U-2", "--reason", "Ingen plats", "--by", "handläggare"],
+         ORM | {"placering.rules.reference"}),
         (["register", "status", "U-2", "watch", "--note", "bevakas", "--by", "registervård"], {"placering.rules.reference"}),
         (["request", "choose", "R-2", "U-1", "--by", "handläggare"], ORM),
+        (["request", "end", "R-2", "--on", "2030-01-01", "--by", "handläggare"], ORM | {"placering.rules.reference"}),
         (["register", "check", supplier_of(doc, "U-1"), "credit_rating", "--result", "pass", "--value", "80",
           "--on", "2026-01-02", "--by", "registervård"], set()),
         (["complaint", "add", "U-1", "--category", "documentation", "--on", "2026-01-02", "--by", "registervård"], set()),
@@ -235,7 +238,7 @@ def test_writes_load_no_evaluator_they_do_not_run(tmp_path, db_url, run):
             assert "sqlmodel" in loaded, args  # it wrote through the library's ORM functions
         assert not (never | also_never) & set(loaded), args
     shown = json.loads(run("--json", "request", "show", "R-2").output)
-    assert shown["placement"]["unit_id"] == "U-1"
+    assert shown["placement"]["unit_id"] == "U-1" and shown["placement"]["end_on"] == "2030-01-01"
     assert json.loads(run("--json", "request", "show", "R-1").output)["declines"][0]["unit_id"] == "U-2"
 
 

@@ -515,7 +515,7 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
 @json_option
 def request_decline(request_id: str, unit_id: str, reason: str, actor: str | None, json_output: bool) -> None:
     """Record that a unit said no; `request rematch` (or `match` again) leaves it out."""
-    out = call("matching.views:decline", request_id, unit_id, reason=reason, actor=actor,
+    out = call("matching.choice:decline", request_id, unit_id, reason=reason, actor=actor,
                http=("POST", f"/requests/{segment(request_id)}/decline", {}, {"unit_id": unit_id, "reason": reason}))
     if wants_json(json_output):
         print_json(out)
@@ -633,7 +633,7 @@ def request_choose(request_id: str, unit_id: str, reason: str | None, special_re
 def request_end(request_id: str, on: str, reason: str | None, actor: str | None, json_output: bool) -> None:
     """End a placement: after this day it is no longer active (audits read it)."""
     end_on = parse_date(on, "--on")
-    out = call("matching.views:end", request_id, end_on=end_on, actor=actor, reason=reason,
+    out = call("matching.choice:end", request_id, end_on=end_on, actor=actor, reason=reason,
                http=("POST", f"/requests/{segment(request_id)}/end", {}, {"on": end_on, "reason": reason}))
     if wants_json(json_output):
         print_json(out)

@@ -1,4 +1,6 @@
-"""The handler's choice (`request choose`, the API's and the web's): the placement created.
+"""The handler's choice (`request choose`, the API's and the web's): the placement created; and
+the other changes of a placement's life that need no ORM: a unit's decline (`request decline`)
+and the placement's end (`request end`).
 
 What is allowed is matching/decisions.py's module docstring: a recommended unit needs no
 reason, one eligible but not recommended needs --reason, an excluded, unevaluable or declined
@@ -20,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -455,3 +457,118 @@ def _request_in_scope(tx: Tx, request_id: str, action: str) -> Row:
         raise
     _scope((row.payload or {}).get("municipality"), action, request_id)
     return row
+
+
+# --- a unit's decline, the placement's end --------------------------------------------------------
+
+def record_decline(tx: Any, request_id: str, unit_id: str, *, reason: str, actor: str) -> Row:
+    """The unit said no to this request; the next match leaves it out. `tx`: a write
+    transaction (storage.writes) or the caller's session. Returns the decline's columns."""
+    from ..boundary import field_text
+    from ..display import today as sweden_today
+
+    tx = as_tx(tx)
+    actor = require_actor(actor)
+    reason = field_text(reason or "", "--reason", optional=True) or ""
+    if not reason:
+        raise ValidationError(msg("decline.reason_needed"))
+    row = request_row(tx, request_id, lock=True)
+    found = tx.rows("SELECT u.unit_id, s.org_nr FROM unit u JOIN supplier s ON s.id = u.supplier_id "
+                    "WHERE u.unit_id = :u", {"u": nfc(unit_id)})
+    if not found:
+        raise NotFound(msg("unit.not_in_register", id=unit_id))
+    unit, org_nr = found[0]
+    if tx.rows("SELECT id FROM placement WHERE request_id = :r", {"r": row.id}):
+        raise InvariantViolation(msg("decline.placed", id=row.request_id))
+    if tx.rows("SELECT id FROM decline WHERE request_id = :r AND unit_id = :u", {"r": row.id, "u": unit}):
+        raise InvariantViolation(msg("decline.already", unit=unit, request=row.request_id))
+    values = {"request_id": row.id, "unit_id": unit, "reason": reason, "by": actor, "at": utcnow()}
+    pk = tx.insert("decline", values)
+    record(tx, actor=actor, entity_kind="request", entity_id=row.request_id, action="declined",
+           effective_on=sweden_today(), changes={"unit_id": unit}, unit_id=unit, org_nr=org_nr, note=reason)
+    return Row(id=pk, **values)
+
+
+_PLACEMENT = ("id, request_id, unit_id, org_nr, insats, route, agreement_id, daily_price, start_on, end_on, "
+              'recommended, status, places, reason, special_reason, "by", at')
+
+
+def placement_row(tx: Tx, row: Row) -> Row | None:
+    found = tx.rows(f"SELECT {_PLACEMENT} FROM placement WHERE request_id = :r", {"r": row.id})
+    if not found:
+        return None
+    p = found[0]._asdict()
+    p.update(start_on=as_date(p["start_on"]), end_on=as_date(p["end_on"]), at=_as_datetime(p["at"]),
+             recommended=bool(p["recommended"]))
+    return Row(**p)
+
+
+def _as_datetime(value: Any) -> Any:
+    """A DateTime column's value (SQLite gives 'YYYY-MM-DD HH:MM:SS.ffffff' text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def end_placement(tx: Any, request_id: str, *, end_on: date, actor: str, reason: str | None = None) -> Row:
+    """The placement ends (utskrivning, omplacering): it no longer counts as active after
+    `end_on`, which audits of affected placements and direct purchases read. Its places at the
+    unit are free again from now. `tx`: a write transaction or the caller's session."""
+    from ..boundary import field_text
+
+    tx = as_tx(tx)
+    actor = require_actor(actor)
+    row = request_row(tx, request_id, lock=True)
+    placement = placement_row(tx, row)
+    if placement is None:
+        raise InvariantViolation(msg("end.no_placement", id=row.request_id))
+    if placement.status == PENDING_REVIEW:
+        raise InvariantViolation(msg("end.waits_review", id=row.request_id, unit=placement.unit_id))
+    if placement.end_on is not None:
+        raise InvariantViolation(msg("end.already", id=row.request_id, unit=placement.unit_id,
+                                     on=placement.end_on.isoformat()))
+    if end_on < placement.start_on:
+        raise ValidationError(msg("survey.before_start", on=end_on.isoformat(), start=placement.start_on.isoformat()))
+    tx.execute("UPDATE placement SET end_on = :e WHERE id = :p", {"e": end_on, "p": placement.id})
+    placement.end_on = end_on
+    freed = free_places(tx, placement.unit_id, placement.places)
+    record(
+        tx,
+        actor=actor,
+        entity_kind="request",
+        entity_id=row.request_id,
+        action="ended",
+        effective_on=end_on,
+        changes={"end_on": [None, end_on.isoformat()], **({"free_places": list(freed)} if freed else {})},
+        unit_id=placement.unit_id,
+        org_nr=placement.org_nr,
+        note=field_text(reason, "--reason", optional=True),
+    )
+    return placement
+
+
+def decline(where: Any, request_id: str, unit_id: str, *, reason: str, actor: str | None) -> dict[str, Any]:
+    """`request decline R UNIT`: the decline recorded (see `choose` for `where`)."""
+
+    def work(tx: Tx) -> dict[str, Any]:
+        _request_in_scope(tx, request_id, "request.decline")
+        d = record_decline(tx, request_id, unit_id, reason=reason, actor=actor)
+        return {"request_id": request_id, "unit_id": d.unit_id, "reason": d.reason, "by": d.by}
+
+    return run_write(where, work)
+
+
+decline.takes_database = True
+
+
+def end(where: Any, request_id: str, *, end_on, actor: str | None, reason: str | None = None) -> dict[str, Any]:
+    """`request end R --on DATE`: the placement ended (see `choose` for `where`)."""
+    from ..jsondata import to_jsonable
+
+    def work(tx: Tx) -> dict[str, Any]:
+        _request_in_scope(tx, request_id, "request.end")
+        p = end_placement(tx, request_id, end_on=end_on, actor=actor, reason=reason)
+        return to_jsonable(dict(placement_dict(p), request_id=request_id))
+
+    return run_write(where, work)
+
+
+end.takes_database = True

@@ -352,39 +352,6 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
     return decision, document
 
 
-def decline(session: Session, request_id: str, unit_id: str, *, reason: str, actor: str) -> Decline:
-    """The unit said no to this request; the next match leaves it out."""
-    actor = require_actor(actor)
-    reason = field_text(reason or "", "--reason", optional=True) or ""
-    if not reason:
-        raise ValidationError(msg("decline.reason_needed"))
-    row = get_request(session, request_id, lock=True)
-    unit = session.scalars(select(Unit).where(Unit.unit_id == nfc(unit_id))).first()
-    if unit is None:
-        raise NotFound(msg("unit.not_in_register", id=unit_id))
-    if session.scalars(select(Placement).where(Placement.request_id == row.id)).first() is not None:
-        raise InvariantViolation(msg("decline.placed", id=row.request_id))
-    if session.scalars(select(Decline).where(Decline.request_id == row.id, Decline.unit_id == unit.unit_id)).first():
-        raise InvariantViolation(msg("decline.already", unit=unit.unit_id, request=row.request_id))
-    entry = Decline(request_id=row.id, unit_id=unit.unit_id, reason=reason, by=actor)
-    session.add(entry)
-    org_nr = session.scalar(select(Supplier.org_nr).where(Supplier.id == unit.supplier_id))
-    record(
-        session,
-        actor=actor,
-        entity_kind="request",
-        entity_id=row.request_id,
-        action="declined",
-        effective_on=sweden_today(),
-        changes={"unit_id": unit.unit_id},
-        unit_id=unit.unit_id,
-        org_nr=org_nr,
-        note=reason,
-    )
-    session.flush()
-    return entry
-
-
 def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Session | None = None,
                       row: PlacementRequest | None = None) -> tuple[str, dict[str, Any] | None]:
     for rec in document.get("recommendations", []):
@@ -413,46 +380,12 @@ def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Sessio
     return "not_a_candidate", None
 
 
-# The choice (`request choose`): matching/choice.py, written on a write transaction (the
-# database's own driver for the CLI, or this session) without the ORM; the same function here.
+# The choice (`request choose`), a unit's decline and a placement's end: matching/choice.py,
+# written on a write transaction (the database's own driver for the CLI, or this session)
+# without the ORM; the same functions here.
 from .choice import (ACTIVE, PENDING_REVIEW, PRICE_NOT_RECOMMENDED, SPECIAL_REASON_FLAG,  # noqa: E402,F401
-                     _decided_on, _price_step_choice, create_placement as choose, decided_on, free_places, recheck,
-                     take_places)
-
-
-def end_placement(session: Session, request_id: str, *, end_on: date, actor: str, reason: str | None = None) -> Placement:
-    """The placement ends (utskrivning, omplacering): it no longer counts as active after
-    `end_on`, which audits of affected placements and direct purchases read. Its places at the
-    unit are free again from now."""
-    actor = require_actor(actor)
-    row = get_request(session, request_id, lock=True)
-    placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
-    if placement is None:
-        raise InvariantViolation(msg("end.no_placement", id=row.request_id))
-    if placement.status == PENDING_REVIEW:
-        raise InvariantViolation(msg("end.waits_review", id=row.request_id, unit=placement.unit_id))
-    if placement.end_on is not None:
-        raise InvariantViolation(msg("end.already", id=row.request_id, unit=placement.unit_id,
-                                     on=placement.end_on.isoformat()))
-    if end_on < placement.start_on:
-        raise ValidationError(msg("survey.before_start", on=end_on.isoformat(), start=placement.start_on.isoformat()))
-    placement.end_on = end_on
-    session.add(placement)
-    freed = free_places(session, placement.unit_id, placement.places)
-    record(
-        session,
-        actor=actor,
-        entity_kind="request",
-        entity_id=row.request_id,
-        action="ended",
-        effective_on=end_on,
-        changes={"end_on": [None, end_on.isoformat()], **({"free_places": list(freed)} if freed else {})},
-        unit_id=placement.unit_id,
-        org_nr=placement.org_nr,
-        note=field_text(reason, "--reason", optional=True),
-    )
-    session.flush()
-    return placement
+                     _decided_on, _price_step_choice, create_placement as choose, decided_on, end_placement,
+                     free_places, recheck, record_decline as decline, take_places)
 
 
 def placement_dict(p: Placement) -> dict[str, Any]:

@@ -259,29 +259,9 @@ def request_explain(engine, request_id: str, unit_id: str, *, reader: str | None
                                    session=session, row=row))
 
 
-def decline(engine, request_id: str, unit_id: str, *, reason: str, actor: str | None) -> dict[str, Any]:
-    """`request decline R UNIT`: the decline recorded."""
-    from .decisions import decline as record_decline
-
-    with transaction(engine) as session:
-        _row(session, request_id, "request.decline")
-        d = record_decline(session, request_id, unit_id, reason=reason, actor=actor)
-        return {"request_id": request_id, "unit_id": d.unit_id, "reason": d.reason, "by": d.by}
-
-
-# `request choose R UNIT`: the placement created, on the caller's engine or (the CLI) on the
-# database's own driver (matching/choice.py).
-from .choice import choose  # noqa: E402,F401
-
-
-def end(engine, request_id: str, *, end_on, actor: str | None, reason: str | None = None) -> dict[str, Any]:
-    """`request end R --on DATE`: the placement ended."""
-    from .decisions import end_placement, placement_dict
-
-    with transaction(engine) as session:
-        _row(session, request_id, "request.end")
-        p = end_placement(session, request_id, end_on=end_on, actor=actor, reason=reason)
-        return to_jsonable(dict(placement_dict(p), request_id=request_id))
+# `request choose R UNIT`, `request decline R UNIT` and `request end R --on DATE`: on the
+# caller's engine or (the CLI) on the database's own driver (matching/choice.py).
+from .choice import choose, decline, end  # noqa: E402,F401
 
 
 # --- reviews ---------------------------------------------------------------------------------------
