@@ -468,7 +468,8 @@ def test_user_add_never_moves_an_existing_account(run):
                  ("--role", "auditor")):
         refused = run("admin", "user", "add", name, *args)
         assert refused.exit_code == 2, (args, refused.output)
-        assert refused.stderr.startswith(f"Fel: användaren '{name}' finns redan (roller social_worker, kommun Mölndal)")
+        # the roles in words, never their codes ('social_worker': issue 19, re-checked)
+        assert refused.stderr.startswith(f"Fel: användaren '{name}' finns redan (roller socialsekreterare, kommun Mölndal)")
         assert f"placering admin user update {name} --role" in refused.stderr
         assert _users(run)[name]["municipality"] == "Mölndal" and _users(run)[name]["roles"] == ["social_worker"]
     moved = ok(run("admin", "user", "update", name, "--municipality", "Göteborg"))

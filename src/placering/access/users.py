@@ -175,7 +175,7 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
         # `add` never moves a person to another municipality nor changes their roles unnoticed
         # (issue 19): that is `admin user update`, which says what it changes.
         raise ValidationError(msg("user.exists_unchanged", name=name,
-                                  roles=", ".join(account.roles or []) or "-",
+                                  roles=labels(account.roles, "role") if account.roles else "-",
                                   municipality=account.municipality or "-"))
     conn = session.connection()
     exists = False

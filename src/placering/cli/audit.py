@@ -132,7 +132,10 @@ def removals_cmd(year, out: Output) -> None:
     of their columns but once in the total."""
     year = _year(year)
     report = call("audit.views:removals", year=year, http=("GET", "/audit/removals", {"year": year}))
-    cols = [("reason_label", "Orsak")] + [(c, c) for c in report["insatser"]] + [("total", "Antal")]
+    from ..labels import label
+
+    # the insatser by their labels (the code stays in --csv / --json)
+    cols = [("reason_label", "Orsak")] + [(c, label(c, "insats")) for c in report["insatser"]] + [("total", "Antal")]
     csv_cols = ["reason", *report["insatser"], "total"]
     out.emit(report, [Section("removals", f"Borttagna ur registret {year} ({report['total']})", report["table"], cols,
                               csv_cols)])
@@ -298,6 +301,19 @@ def visits_cmd(as_of, level, out: Output) -> None:
                       cols, csv_cols)])
 
 
+def _reason_said(code):
+    """A history entry's reason in words: a removal's reason, else a decision's end (issue 19:
+    'person_request' was shown as it is), else the label of any kind that has the code."""
+    from ..labels import has_label, label
+
+    if code is None:
+        return None
+    for kind in ("removal_reason", "decision_end_reason"):
+        if has_label(str(code), kind):
+            return label(code, kind)
+    return label(code)
+
+
 @audit.command("log")
 @click.option("--actor", help="Only changes made by this actor.")
 @click.option("--unit", help="Only changes concerning this unit (unit_id).")
@@ -334,10 +350,11 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
         from .changes import change_text
 
         # A person reads Swedish field names and labels; --json and --csv keep the codes.
-        report["entries"] = [{**e, "what": change_text(e["changes"] or {}, e["action"], e["kind"], people=True)}
+        report["entries"] = [{**e, "what": change_text(e["changes"] or {}, e["action"], e["kind"], people=True),
+                              "reason": _reason_said(e.get("reason"))}
                              for e in report["entries"]]
     cols = [("effective_on", "Datum"), ("actor", "Av"), ("kind", "Typ", "entity_kind"), ("entity_id", "Id"),
-            ("action", "Händelse", "history_action"), ("what", "Vad ändrades"), ("reason", "Orsak", "removal_reason"),
+            ("action", "Händelse", "history_action"), ("what", "Vad ändrades"), ("reason", "Orsak"),
             ("rule_id", "Regel"), ("note", "Anteckning")]
     csv_cols = _as_codes("id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "what",
                          "reason", "rule_id", "note", "unit_id", "org_nr")

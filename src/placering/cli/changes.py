@@ -33,6 +33,8 @@ def _field_kind(key: str, entity_kind: str | None, action: str) -> str | None:
         return _STATUS_KIND.get(entity_kind or "")
     if key == "kind":
         return {"check": "check_kind", "proposal": "proposal_kind"}.get(entity_kind or action)
+    if key == "reason" and entity_kind == "request":  # a decision ended without execution: why
+        return "decision_end_reason"
     if key == "outcome":
         return {"complaint": "complaint_outcome", "control": "control_outcome"}.get(entity_kind or "")
     return _FIELD_KIND.get(key)

@@ -610,7 +610,7 @@ def _cell(value: Any, kind: str | None = None) -> str:
 def _is_token(text: str) -> bool:
     # An id, a code, a date, an org number, an amount: one word (a no-break space does not
     # count), never worth splitting.
-    return " " not in text and "\n" not in text and (len(text) <= 24 or bool(_ID_WORD.fullmatch(text)))
+    return " " not in text and "\n" not in text and (len(text) <= 24 or _is_id(text))
 
 
 def _min_width(cells: list[str], head: str, no_wrap: bool, cap: int = 24) -> int:
@@ -621,11 +621,17 @@ def _min_width(cells: list[str], head: str, no_wrap: bool, cap: int = 24) -> int
     # Long Swedish compounds (Rekommendationsstopp, Behandlingsinsatser) stay whole; only longer
     # words (a pasted address, a URL in a note) may fold; an id (ELIG-AGREEMENT-NOT-STARTED,
     # REVIEW-PRICE-ABOVE-REFERENCE) never does.
-    longest = max([len(w) if _ID_WORD.fullmatch(w) else min(len(w), cap) for c in cells for w in c.split()] or [0])
+    longest = max([len(w) if _is_id(w) else min(len(w), cap) for c in cells for w in c.split()] or [0])
     return max(max(words), longest, 4)
 
 
 _ID_WORD = re.compile(r"[A-ZÅÄÖ0-9][A-ZÅÄÖ0-9_./:-]*[A-ZÅÄÖ0-9][,;.)]?")
+# a name of the rule files (a parameter, audit_agreement_followup_lookahead_days) is an id too
+_NAME_WORD = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+[,;.)]?")
+
+
+def _is_id(word: str) -> bool:
+    return bool(_ID_WORD.fullmatch(word) or _NAME_WORD.fullmatch(word))
 
 
 def column_header(head: str) -> str:

@@ -57,6 +57,31 @@ def rules() -> None:
     """The rule files in rules/: list, show, lint, test, version, parameters."""
 
 
+def _stage_said(stage: str) -> str:
+    """A rule's stage in words (issue 19: 'eligibility', 'register_status' were shown as codes)."""
+    from ..i18n import text
+
+    said = text(f"cli.out.rule_stage.{stage}")
+    return stage if said.startswith("cli.out.") else said
+
+
+def _outcome_said(o: dict) -> str:
+    """What a rule does, in labels: the exclusion, flag or proposal, or the statuses it sets."""
+    from ..labels import label
+
+    if o.get("exclude"):
+        return label(o["exclude"], "exclusion")
+    if o.get("flag"):
+        return label(o["flag"], "flag")
+    if o.get("proposal"):
+        return label(o["proposal"], "proposal_kind")
+    if o.get("transition"):
+        return ", ".join(label(v, k) for k, v in o["transition"].items())
+    from ..i18n import text
+
+    return text("cli.out.rule_stage.ranking")
+
+
 @rules.command("list")
 @click.option("--stage", type=click.Choice(["eligibility", "review", "register_status", "ranking"]),
               help="Only rules of this stage.")
@@ -76,14 +101,19 @@ def list_rules(stage: str | None, on: str | None, rules_dir: Path | None, out: O
     rows = [_rule_dict(r) for r in items]
     for row in rows:
         o = row.get("outcome") or {}
-        row["does"] = (o.get("exclude") or o.get("flag") or o.get("proposal")
-                       or ", ".join(f"{k}={v}" for k, v in (o.get("transition") or {}).items()) or "ranking")
+        if out.codes:  # CSV and JSON keep the codes
+            row["does"] = (o.get("exclude") or o.get("flag") or o.get("proposal")
+                           or ", ".join(f"{k}={v}" for k, v in (o.get("transition") or {}).items()) or "ranking")
+            row["stage_said"] = row["stage"]
+        else:
+            row["does"], row["stage_said"] = _outcome_said(o), _stage_said(row["stage"])
         row["valid"] = f"{row['valid_from']}–{row['valid_to'] or ''}"
-    out.listing(rows, [("id", "Rule"), ("stage", "Stage"), ("does", "Outcome"), ("valid", "Valid"),
+    out.listing(rows, [("id", "Rule"), ("stage_said", "Stage"), ("does", "Outcome"), ("valid", "Valid"),
                        ("title", "Title"), ("source", "Source")],
                 title=f"{len(rows)} regler (version {rs.version})",
                 csv_columns=["id", "stage", "title", "does", "valid_from", "valid_to", "source"],
-                data={"rules_version": rs.version, "rules": [{k: v for k, v in r.items() if k not in ("does", "valid")}
+                data={"rules_version": rs.version, "rules": [{k: v for k, v in r.items()
+                                                             if k not in ("does", "valid", "stage_said")}
                                                              for r in rows]})
 
 
@@ -119,7 +149,7 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
 
     for v in doc["versions"]:
         click.echo(f"{v['id']}  {v['title']}")
-        click.echo(say("rules.show.stage", stage=v["stage"]) + (f" ({v['scope']})" if v.get("scope") else "")
+        click.echo(say("rules.show.stage", stage=_stage_said(v["stage"])) + (f" ({v['scope']})" if v.get("scope") else "")
                    + (say("rules.show.event", event=v["event"]) if v.get("event") else ""))
         click.echo(say("rules.show.valid", period=period(v["valid_from"], v["valid_to"])))
         click.echo(say("rules.show.description", description=v["description"]))
@@ -130,7 +160,8 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
             click.echo(say("rules.show.when", when=v["when"]))
             o = v["outcome"]
             kind = next(k for k in o if k != "message")
-            click.echo(say("rules.show.outcome", kind=kind, code=o[kind], message=o["message"]))
+            click.echo(say("rules.show.outcome", kind=say(f"cli.out.rule_outcome.{kind}"), code=_outcome_said(o),
+                           message=o["message"]))
         if v.get("route_order"):
             click.echo(say("rules.show.route_order", routes=", ".join(v["route_order"]), last=", ".join(v["last_resort"])))
             click.echo(say("rules.show.sort_keys", keys=", ".join(f"{k['key']} {k['order']}" for k in v["sort_keys"])))

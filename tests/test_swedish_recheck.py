@@ -1,0 +1,86 @@
+"""Issue 19's findings re-checked as a new user, through the CLI in Swedish: what still showed a
+code, an English word or a split id (each failed before its fix), on SQLite and PostgreSQL
+where the register is involved."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from test_matching_support import load_register, match_json, request, unit
+
+SV = {"PLACERING_LANG": "sv", "COLUMNS": "250"}
+
+
+def ok(result):
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    return result
+
+
+def test_review_list_says_why_direct_in_words_and_keeps_the_code_for_programs(run, tmp_path):
+    """`review list` printed 'Varför direkt: no_eligible_framework_unit'."""
+    load_register(run, tmp_path, unit("U-R", price=4000, free=0), unit("U-D", "direktupphandling", 4600))
+    assert match_json(run, tmp_path, request("R-0"), "reference")["review_required"]
+    screen = ok(run("review", "list", env=SV)).stdout
+    assert "Varför direkt" in screen and "Ingen ramavtalsenhet kunde ta emot personen" in screen, screen
+    assert "no_eligible_framework_unit" not in screen
+    assert json.loads(ok(run("review", "list", "--json")).stdout)[0]["reason"] == "no_eligible_framework_unit"
+    assert "no_eligible_framework_unit" in ok(run("review", "list", "--csv")).stdout
+
+
+def test_audit_removals_heads_its_columns_with_the_insatser_in_words(run, tmp_path):
+    """The columns of `audit removals` were the insatser's codes (hvb_barn_unga, socialt_boende)."""
+    load_register(run, tmp_path, unit("U-1"), unit("U-2", insats="socialt_boende", subs=["akutboende"], age=(20, 65)))
+    ok(run("register", "status", "U-2", "removed", "--reason", "avvecklad", "--note", "Nedlagd.", "--by", "spink"))
+    screen = ok(run("audit", "removals", env=SV)).stdout
+    assert "Socialt boende" in screen and "socialt_boende" not in screen, screen
+    assert "Avvecklad" in screen
+    head = next(csv.reader(io.StringIO(ok(run("audit", "removals", "--csv")).stdout)))
+    assert "socialt_boende" in head  # the code stays for programs
+
+
+def test_audit_log_says_why_a_decision_ended_in_words(run, tmp_path):
+    """`audit log` showed a decision's end reason as its code ('person_request')."""
+    load_register(run, tmp_path, unit("U-1"))
+    match_json(run, tmp_path, request("R-1"), "reference")
+    ok(run("followup", "decision", "R-1", "decided", "--on", "2024-09-01", "--by", "handläggare"))
+    ok(run("followup", "decision", "R-1", "ended", "--reason", "person_request", "--by", "handläggare"))
+    screen = ok(run("audit", "log", "--kind", "request", env=SV)).stdout
+    assert "På den enskildes begäran" in screen and "person_request" not in screen, screen
+    rows = list(csv.DictReader(io.StringIO(ok(run("audit", "log", "--kind", "request", "--csv")).stdout)))
+    assert "person_request" in [r["reason"] for r in rows]
+
+
+def rules_cli(*args: str, env: dict | None = None):
+    """A `placering rules …` command: the rule files, no register."""
+    from click.testing import CliRunner
+
+    from placering.cli import cli
+
+    return CliRunner().invoke(cli, list(args), env={**SV, **(env or {})}, catch_exceptions=False)
+
+
+def test_rules_list_and_show_say_stages_and_outcomes_in_words():
+    """`rules list` printed stages and outcomes as codes (eligibility, register_status, AGREEMENT,
+    unit_status=removed, removal_reason=ivo); CSV keeps them."""
+    screen = ok(rules_cli("rules", "list")).stdout
+    row = next(line for line in screen.splitlines() if line.startswith("STATUS-PERMIT-LOST "))
+    assert re.match(r"STATUS-PERMIT-LOST\s+Registerstatus\s+Borttagen, IVO\s+2020", row), row
+    agreement = next(line for line in screen.splitlines() if line.startswith("ELIG-AGREEMENT-STATUS "))
+    assert re.match(r"ELIG-AGREEMENT-STATUS\s+Urval\s+Avtal\s", agreement), agreement
+    for code in ("eligibility", "register_status", "unit_status=", " AGREEMENT ", " CAPACITY "):
+        assert code not in screen, code
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(ok(rules_cli("rules", "list", "--csv")).stdout))}
+    assert rows["STATUS-PERMIT-LOST"]["stage"] == "register_status"
+    assert rows["STATUS-PERMIT-LOST"]["does"] == "unit_status=removed, removal_reason=ivo"
+    shown = ok(rules_cli("rules", "show", "STATUS-PERMIT-LOST")).stdout
+    assert "steg:        Registerstatus (event)" in shown and "utfall:      sätter Borttagen, IVO: " in shown, shown
+
+
+def test_rule_parameter_names_are_never_split():
+    """`rules params` at 100 columns split 'audit_agreement_followup_lookback_days' over two lines."""
+    screen = ok(rules_cli("rules", "params", env={"COLUMNS": "100"})).stdout
+    assert re.search(r"^audit_agreement_followup_lookback_days\s+180\s+dagar\b", screen, re.M), screen
+    assert not re.search(r"^ck_days\b", screen, re.M)
