@@ -9,6 +9,7 @@ import click
 from .. import boundary
 from . import cli
 from ..display import fmt_money, fmt_percent, today
+from ..i18n import text
 from .common import TABLE_ROWS, Output, PlaceringGroup, Section, call, output_options, parse_date
 from .options import AS_OF, SINCE, UNTIL, YEAR, as_of_day as _as_of, year_or_this as _year
 
@@ -68,9 +69,10 @@ def paused_cmd(as_of, insats, route, municipality, status, out: Output) -> None:
     paused_rows = report["paused"]
     watch_rows = report["watch"]
     out.emit(report, [
-        Section("paused", f"Får inte rekommenderas eller beställas från per {day.isoformat()} ({len(paused_rows)})",
+        Section("paused", text("cli.out.audit.paused_title", on=day.isoformat(), count=len(paused_rows)),
                 paused_rows, cols, csv_cols),
-        Section("watch", f"Bevakning per {day.isoformat()} ({len(watch_rows)})", watch_rows, cols, csv_cols),
+        Section("watch", text("cli.out.audit.watch_title", on=day.isoformat(), count=len(watch_rows)), watch_rows, cols,
+                csv_cols),
     ])
 
 
@@ -89,8 +91,8 @@ def affected_cmd(as_of, out: Output) -> None:
                   http=("GET", "/audit/affected-placements", {"as_of": day}))
     rows = [dict(p) for p in report["placements"]]
     for r in rows:
-        r["child_label"] = "barn" if r["child"] else ""
-        r["started_label"] = "ja" if r["started"] else "nej, ej inflyttad"
+        r["child_label"] = text("cli.out.audit.child") if r["child"] else ""
+        r["started_label"] = text("cli.out.audit.started") if r["started"] else text("cli.out.audit.not_moved_in")
     cols = [("placement_id", "Placering"), ("request_id", "Förfrågan"), ("child_label", "Barn"),
             ("person_age", "Ålder"), ("unit_id", "Enhet"), ("unit_name", "Namn"), ("org_nr", "Org.nr"),
             ("insats", "Insats", "insats"), ("route", "Regiform", "route"), ("start_on", "Start"),
@@ -99,8 +101,8 @@ def affected_cmd(as_of, out: Output) -> None:
                          "insats", "route", "agreement_id", "start_on", "started", "status", "since", "cause",
                          "municipality", "requester")
     out.emit(report, [
-        Section("placements", f"Placeringar att ompröva per {day.isoformat()} ({len(rows)}, varav "
-                              f"{sum(1 for r in rows if r['child'])} barn)", rows, cols, csv_cols)])
+        Section("placements", text("cli.out.audit.affected_title", on=day.isoformat(), count=len(rows),
+                                   children=sum(1 for r in rows if r["child"])), rows, cols, csv_cols)])
 
 
 @audit.command("entries")
@@ -119,7 +121,7 @@ def entries_cmd(since, until, period, out: Output) -> None:
             ("units_rejected", "Enheter ej godkända"), ("units_approved", "Enheter godkända")]
     csv_cols = _as_codes("period", "suppliers_checked", "suppliers_rejected", "suppliers_approved",
                          "units_rejected", "units_approved", "rejected_share")
-    out.emit(report, [Section("periods", "Inträdeskontroller", report["periods"], cols, csv_cols)])
+    out.emit(report, [Section("periods", text("cli.out.audit.entries_title"), report["periods"], cols, csv_cols)])
 
 
 @audit.command("removals")
@@ -137,7 +139,7 @@ def removals_cmd(year, out: Output) -> None:
     # the insatser by their labels (the code stays in --csv / --json)
     cols = [("reason_label", "Orsak")] + [(c, label(c, "insats")) for c in report["insatser"]] + [("total", "Antal")]
     csv_cols = ["reason", *report["insatser"], "total"]
-    out.emit(report, [Section("removals", f"Borttagna ur registret {year} ({report['total']})", report["table"], cols,
+    out.emit(report, [Section("removals", text("cli.out.audit.removals_title", year=year, count=report["total"]), report["table"], cols,
                               csv_cols)])
 
 
@@ -161,8 +163,9 @@ def requests_cmd(year, out: Output) -> None:
     req_cols = [("municipality", "Kommun"), ("requester", "Förvaltning"), ("previous", str(year - 1)),
                 ("current", str(year)), ("difference", "Diff"), ("pct", "Diff %")]
     out.emit(report, [
-        Section("categories", f"Placeringsförfrågningar per kategori {year} jmf {year - 1}", cats, cat_cols, cat_csv),
-        Section("requesters", f"Placeringsförfrågningar per förvaltning {year} jmf {year - 1}", reqs, req_cols,
+        Section("categories", text("cli.out.audit.requests_per_category", year=year, previous=year - 1), cats, cat_cols,
+                cat_csv),
+        Section("requesters", text("cli.out.audit.requests_per_requester", year=year, previous=year - 1), reqs, req_cols,
                 req_csv),
     ])
 
@@ -189,10 +192,11 @@ def checks_due_cmd(as_of, kind, supplier, out: Output) -> None:
                ("valid_from", "Start"), ("followup", "Uppföljning"), ("due_on", "Förfaller"),
                ("state", "Läge", "check_state"), ("agreement_status", "Avtalsstatus", "agreement_status")]
     out.emit(report, [
-        Section("checks", f"Kontroller att göra per {day.isoformat()} ({len(report['checks'])})", report["checks"],
+        Section("checks", text("cli.out.audit.checks_title", on=day.isoformat(), count=len(report["checks"])),
+                report["checks"],
                 check_cols),
-        Section("agreement_followups", f"Avtalsuppföljningar (12 och 30 månader) kring {day.isoformat()} "
-                                       f"({len(report['agreement_followups'])})", report["agreement_followups"],
+        Section("agreement_followups", text("cli.out.audit.followups_title", on=day.isoformat(),
+                                            count=len(report["agreement_followups"])), report["agreement_followups"],
                 fu_cols),
     ])
 
@@ -212,9 +216,9 @@ def prices_due_cmd(as_of, supplier, out: Output) -> None:
     cols = [("org_nr", "Org.nr"), ("unit_id", "Enhet"), ("unit", "Namn"), ("route", "Regiform", "route"),
             ("insats", "Insats", "insats"), ("agreement_id", "Avtal"), ("daily_price", "Dygnspris"),
             ("price_confirmed_on", "Pris bekräftat"), ("due_on", "Förfaller"), ("state", "Läge", "check_state")]
-    out.emit(report, [Section("prices", f"Priser att bekräfta per {day.isoformat()} (bekräftade före "
-                                        f"{report['confirmed_since']}, {report['months']} månader): "
-                                        f"{len(report['prices'])}", report["prices"], cols)])
+    out.emit(report, [Section("prices", text("cli.out.audit.prices_title", n=report["months"], on=day.isoformat(),
+                                             since=report["confirmed_since"], count=len(report["prices"])),
+                              report["prices"], cols)])
 
 
 @audit.command("direct-procurement")
@@ -231,21 +235,22 @@ def direct_cmd(year, out: Output) -> None:
     year = _year(year)
     report = call("audit.views:direct_procurement", year=year, http=("GET", "/audit/direct-procurement", {"year": year}))
     per = [{**r, "share": fmt_percent(r["direct_share"])} for r in report["per_insats"]]
-    sup = [{**r, "of_threshold": fmt_percent(r["share_of_threshold"]), "over": "ÖVER" if r["over_threshold"] else "",
+    sup = [{**r, "of_threshold": fmt_percent(r["share_of_threshold"]), "over": text("cli.out.audit.over") if r["over_threshold"] else "",
             "amount_kr": fmt_money(r["amount"])} for r in report["suppliers"]]
     per_cols = [("label", "Insats"), ("total", "Placeringar"), ("egen_regi", "Egen regi"), ("ramavtal", "Ramavtal"),
                 ("iop", "IOP"), ("direktupphandling", "Direkt"), ("share", "Andel direkt")]
     sig_cols = [("label", "Insats"), ("direct", "Direkt"), ("why_said", "Varför")]
-    threshold = "ingen gräns angiven" if report["threshold"] is None else f"gräns {fmt_money(report['threshold'])}"
+    threshold = (text("cli.out.audit.no_threshold") if report["threshold"] is None
+                 else text("cli.out.audit.threshold", amount=fmt_money(report["threshold"])))
     sup_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("insatser", "Insatser", "insats"),
                 ("placements", "Placeringar"), ("days", "Dygn"), ("amount_kr", "Belopp"),
                 ("of_threshold", "Av gränsen"), ("over", ""), ("unpriced_placements", "Utan pris")]
     out.emit(report, [
-        Section("per_insats", f"Placeringar {year} per insats och regiform", per, per_cols,
+        Section("per_insats", text("cli.out.audit.direct_per_insats", year=year), per, per_cols,
                 _as_codes("insats", "total", "egen_regi", "ramavtal", "iop", "direktupphandling", "direct_share")),
-        Section("procurement_signals", f"Återkommande direktupphandling {year} (signal att upphandla)",
+        Section("procurement_signals", text("cli.out.audit.direct_signals", year=year),
                 report["procurement_signals"], sig_cols, _as_codes("insats", "direct", "direct_share", "why")),
-        Section("suppliers", f"Direktköp per leverantör {year} ({threshold})", sup, sup_cols,
+        Section("suppliers", text("cli.out.audit.direct_suppliers", year=year, threshold=threshold), sup, sup_cols,
                 _as_codes("org_nr", "supplier", "insatser", "placements", "days", "amount", "threshold",
                           "share_of_threshold", "over_threshold", "unpriced_placements")),
     ])
@@ -259,7 +264,7 @@ def adherence_cmd(year, out: Output) -> None:
     91 %), per insats, and the recorded reasons for the others."""
     year = _year(year)
     report = call("audit.views:adherence", year=year, http=("GET", "/audit/adherence", {"year": year}))
-    head = [{"insats": "total", "label": "Totalt", "placements": report["placements"],
+    head = [{"insats": "total", "label": text("cli.out.audit.total"), "placements": report["placements"],
              "recommended": report["recommended"], "share": report["share"]}]
     per = [{**r, "pct": fmt_percent(r["share"])} for r in report["per_insats"] + head]
     per_cols = [("label", "Insats"), ("placements", "Placeringar"), ("recommended", "Rekommenderad"),
@@ -269,10 +274,10 @@ def adherence_cmd(year, out: Output) -> None:
                   ("insats", "Insats", "insats"), ("route", "Regiform", "route"), ("start_on", "Start"),
                   ("reason", "Skäl"), ("by", "Av")]
     out.emit(report, [
-        Section("per_insats", f"Placeringar hos rekommenderad utförare {year}: {fmt_percent(report['share']) or '–'}",
+        Section("per_insats", text("cli.out.audit.adherence_title", year=year, share=fmt_percent(report["share"]) or "–"),
                 per, per_cols, _as_codes("insats", "placements", "recommended", "share")),
-        Section("reasons", "Skäl när annan utförare valdes", report["reasons"], reason_cols),
-        Section("not_recommended", "Placeringar utanför rekommendationerna", report["not_recommended"], other_cols),
+        Section("reasons", text("cli.out.audit.adherence_reasons"), report["reasons"], reason_cols),
+        Section("not_recommended", text("cli.out.audit.adherence_others"), report["not_recommended"], other_cols),
     ])
 
 
@@ -297,7 +302,8 @@ def visits_cmd(as_of, level, out: Output) -> None:
     csv_cols = _as_codes("level", "priority", "unit_id", "name", "org_nr", "municipality", "insatser", "status",
                          "placements", "in_register_since", "last_visited", "why")
     out.emit(report,
-             [Section("units", f"Besöksprioritering per {day.isoformat()} ({len(report['units'])})", report["units"],
+             [Section("units", text("cli.out.audit.visits_title", on=day.isoformat(), count=len(report["units"])),
+                      report["units"],
                       cols, csv_cols)])
 
 
@@ -344,7 +350,8 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
     if summary:
         cols = [("actor", "Av"), ("kind", "Typ", "entity_kind"), ("action", "Händelse", "history_action"),
                 ("changes", "Ändringar"), ("entities", "Poster"), ("first", "Första"), ("last", "Sista")]
-        out.emit(report, [Section("summary", f"Ändringar: {report['total']}", report.get("summary") or [], cols)])
+        out.emit(report, [Section("summary", text("cli.out.audit.log_title", count=report["total"]),
+                                  report.get("summary") or [], cols)])
         return
     if not out.codes:
         from .changes import change_text
@@ -359,8 +366,7 @@ def log_cmd(actor, unit, supplier, kind, action, since, until, summary, limit, s
     csv_cols = _as_codes("id", "effective_on", "recorded_at", "actor", "kind", "entity_id", "action", "what",
                          "reason", "rule_id", "note", "unit_id", "org_nr")
     shown = len(report["entries"])
-    title = f"Ändringar: {report['total']}" + (
-        f" (visar de senaste {shown}: smalna av med --actor/--unit/--supplier/--kind/--since/--until, "
-        f"--summary, eller --limit N / --all)" if shown < report["total"] else "")
+    title = text("cli.out.audit.log_title", count=report["total"]) + (
+        text("cli.out.audit.log_latest", shown=shown) if shown < report["total"] else "")
     out.emit(report, [Section("entries", title, report["entries"], cols, csv_cols)])
 

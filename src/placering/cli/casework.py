@@ -25,7 +25,8 @@ from .helptext import PlaceringCommand
 from .common import (CliError, Output, PlaceringGroup, Section, app, by_option, call, echo, local_only,
                      output_options, parse_date, rules_option)
 from .remote import segment
-from ..i18n import msg
+from ..display import fmt_money
+from ..i18n import Label, label_list, msg, text
 
 # The case-work audits: `placering audit …` finds them here (cli/audit.py, AuditGroup) when one
 # is asked for; this module does not import the audit group (each module imports only below it).
@@ -86,8 +87,9 @@ def placement_decision(request_id, decision_from, decision_to, price, agreed_by,
               "agreed_price": price, "agreed_by": agreed_by, "note": note}
     row = call("casework.views:placement_decision", request_id, actor=actor, **fields,
                http=("POST", f"/placements/{segment(request_id)}/decision", {}, fields))
-    _one(row, out, f"Placering {row['request_id']}: beslut {row['decision_from'] or ''}–{row['decision_to'] or ''}, "
-         f"överenskommet pris {row['agreed_price']} kr (av {row['agreed_by'] or '–'}).", PLACEMENT_COLUMNS)
+    _one(row, out, text("cli.out.placement_decision", request=row["request_id"], start=row["decision_from"] or "",
+                        end=row["decision_to"] or "", price=fmt_money(row["agreed_price"]), by=row["agreed_by"] or "–"),
+         PLACEMENT_COLUMNS)
 
 
 @placement.command("agreement")
@@ -105,12 +107,12 @@ def placement_agreement(request_id, period_from, period_to, price, signed_on, no
               "daily_price": price, "signed_on": parse_date(signed_on, "--signed-on"), "note": note}
     row = call("casework.views:placement_agreement", request_id, actor=actor, **fields,
                http=("POST", f"/placements/{segment(request_id)}/agreement", {}, fields))
-    from ..labels import labels
-
-    _one(row, out, f"Placering {row['request_id']}: avtal {row['agreement_from']}–{row['agreement_to'] or ''} "
-         f"till {row['agreement_price']} kr"
-         + (f"; stämmer inte med beslutet: {', '.join(labels(row['problems'], 'placement_problem'))}."
-            if row["problems"] else "; stämmer med beslutet."), PLACEMENT_COLUMNS)
+    matches = (text("cli.out.placement_agreement_differs", problems=label_list(row["problems"], "placement_problem",
+                                                                               capital=True))
+               if row["problems"] else text("cli.out.placement_agreement_matches"))
+    _one(row, out, text("cli.out.placement_agreement", request=row["request_id"], start=row["agreement_from"],
+                        end=row["agreement_to"] or "", price=fmt_money(row["agreement_price"]), matches=matches),
+         PLACEMENT_COLUMNS)
 
 
 @placement.command("show")
@@ -135,7 +137,7 @@ def audit_placement_agreements(as_of, all_rows, out: Output) -> None:
                 http=("GET", "/audit/placement-agreements", {"as_of": on, "every": all_rows}))
     rows = data["placements"]
     out.listing(rows, PLACEMENT_COLUMNS, data=data,
-                title=f"Placeringsavtal som inte stämmer med beslutet per {on.isoformat()} ({len(rows)})")
+                title=text("cli.out.placement_agreements_title", on=on.isoformat(), count=len(rows)))
 
 
 # --- complaints ---------------------------------------------------------------------------------
@@ -183,8 +185,10 @@ def complaint_add(unit_id, categories, on, complainant_ref, individual, received
               "categories": list(categories[1:]), "complainant_ref": complainant_ref, "individual_level": individual}
     row = call("casework.views:complaint_add", unit_id, received_on=received_on, actor=actor, rules_dir=rules_dir,
                **fields, http=("POST", f"/complaints/units/{segment(unit_id)}", {}, {"on": received_on, **fields}))
-    _one(row, out, f"Synpunkt {row['id']} på {row['unit_id']} ({label(row['category'], 'complaint_category')}) "
-         f"handläggs av {label(row['handler'], 'complaint_handler')} (mottagen av {row['received_by']})." + _applied_text(row["rules"]), COMPLAINT_COLUMNS)
+    _one(row, out, text("cli.out.complaint_added", id=row["id"], unit=row["unit_id"],
+                        category=Label(row["category"], "complaint_category", capital=True),
+                        handler=Label(row["handler"], "complaint_handler", capital=True), received_by=row["received_by"])
+         + _applied_text(row["rules"]), COMPLAINT_COLUMNS)
 
 
 @complaint.command("update")
@@ -202,8 +206,8 @@ def complaint_update(complaint_id, status, outcome, note, on, actor, out: Output
     fields = {"status": status, "outcome": outcome, "note": note, "on": parse_date(on, "--on")}
     row = call("casework.views:complaint_update", complaint_id, actor=actor, **fields,
                http=("POST", f"/complaints/{complaint_id}", {}, fields))
-    _one(row, out, f"Synpunkt {row['id']}: {label(row['status'], 'complaint_status')}, utfall "
-         f"{label(row['outcome'], 'complaint_outcome').lower()}.", COMPLAINT_COLUMNS)
+    _one(row, out, text("cli.out.complaint_updated", id=row["id"], status=Label(row["status"], "complaint_status", capital=True),
+                        outcome=label(row["outcome"], "complaint_outcome").lower()), COMPLAINT_COLUMNS)
 
 
 @complaint.command("list")
@@ -222,7 +226,7 @@ def complaint_list(handler, status, open_only, org_nr, unit_id, category, compla
     filters = {"handler": handler, "status": status, "org_nr": org_nr, "unit_id": unit_id, "category": category,
                "open_only": open_only, "complainant_ref": complainant_ref}
     rows = call("casework.views:complaint_list", **filters, http=("GET", "/complaints", filters))
-    out.listing(rows, COMPLAINT_COLUMNS, title=f"Synpunkter ({len(rows)})")
+    out.listing(rows, COMPLAINT_COLUMNS, title=text("cli.out.complaints_title", count=len(rows)))
 
 
 @complaint.command("queue")
@@ -232,7 +236,7 @@ def complaint_queue(handler, out: Output) -> None:
     """Open complaints per handler and receiving organisation (the queues)."""
     rows = call("casework.views:complaint_queue", handler=handler, http=("GET", "/complaints/queues", {"handler": handler}))
     out.listing(rows, [("handler", "Handläggs av", "complaint_handler"), ("received_by", "Mottagen av"),
-                       ("open", "Öppna"), ("oldest", "Äldsta"), ("ids", "Synpunkter")], title="Köer")
+                       ("open", "Öppna"), ("oldest", "Äldsta"), ("ids", "Synpunkter")], title=text("cli.out.complaint_queues_title"))
 
 
 # --- deepened controls --------------------------------------------------------------------------
@@ -260,8 +264,8 @@ def control_open(org_nr, unit_id, proposal_id, reason, on, actor, out: Output) -
     """Open a deepened control of a supplier (ORG_NR), a unit, or from a proposal."""
     fields = {"on": _on(on), "org_nr": org_nr, "unit_id": unit_id, "proposal_id": proposal_id, "reason": reason}
     row = call("casework.views:control_open", actor=actor, **fields, http=("POST", "/controls", {}, fields))
-    _one(row, out, f"Fördjupad kontroll {row['id']} av {row['unit_id'] or row['org_nr']} öppnad "
-         f"{row['opened_on']} (av {row['opened_by']}).", CONTROL_COLUMNS)
+    _one(row, out, text("cli.out.control_opened", id=row["id"], what=row["unit_id"] or row["org_nr"], on=row["opened_on"],
+                        by=row["opened_by"]), CONTROL_COLUMNS)
 
 
 @control.command("check")
@@ -275,7 +279,8 @@ def control_check(control_id, what, finding, on, actor, out: Output) -> None:
     fields = {"finding": finding, "on": _on(on)}
     row = call("casework.views:control_check", control_id, what, actor=actor, **fields,
                http=("POST", f"/controls/{control_id}/checks/{segment(what)}", {}, fields))
-    _one(row, out, f"Fördjupad kontroll {row['id']}: {label(what, 'control_check')} kontrollerat.", CONTROL_COLUMNS)
+    _one(row, out, text("cli.out.control_checked", id=row["id"], what=Label(what, "control_check", capital=True)),
+         CONTROL_COLUMNS)
 
 
 control_check.help = f"Record what a deepened control checked and found. WHAT: {_codes(ControlCheck)}."
@@ -297,8 +302,8 @@ def control_decide(control_id, outcome, note, removal_reason, on, actor, out: Ou
     changes = row["status_changes"]
     done = "; ".join(f"{x['unit_id']}: {label(x['status'][0], 'unit_status')} → {label(x['status'][1], 'unit_status')}"
                      for x in changes)
-    _one(row, out, f"Fördjupad kontroll {row['id']} beslutad: {label(row['outcome'], 'control_outcome')} "
-         f"av {row['decided_by']}."
+    _one(row, out, text("cli.out.control_decided", id=row["id"], outcome=Label(row["outcome"], "control_outcome", capital=True),
+                        by=row["decided_by"])
          + (f" {done}." if done else ""), CONTROL_COLUMNS)
 
 
@@ -317,7 +322,7 @@ def control_list(status, outcome, org_nr, out: Output) -> None:
     """Deepened controls, oldest first."""
     filters = {"status": status, "outcome": outcome, "org_nr": org_nr}
     rows = call("casework.views:control_list", **filters, http=("GET", "/controls", filters))
-    out.listing(rows, CONTROL_COLUMNS, title=f"Fördjupade kontroller ({len(rows)})")
+    out.listing(rows, CONTROL_COLUMNS, title=text("cli.out.controls_title", count=len(rows)))
 
 
 @control.command("show")
@@ -328,8 +333,8 @@ def control_show(control_id, out: Output) -> None:
     row = call("casework.views:control_show", control_id, http=("GET", f"/controls/{control_id}"))
     findings = [{"what": k, "finding": v["finding"], "on": v["on"], "by": v["by"]}
                 for k, v in sorted(row["findings"].items())]
-    out.emit(row, [Section("control", f"Fördjupad kontroll {row['id']}", [row], CONTROL_COLUMNS),
-                   Section("findings", "Kontrollerat", findings,
+    out.emit(row, [Section("control", text("cli.out.control_title", id=row["id"]), [row], CONTROL_COLUMNS),
+                   Section("findings", text("cli.out.control_findings_title"), findings,
                            [("what", "Kontroll", "control_check"), ("finding", "Iakttagelse"), ("on", "Datum"),
                             ("by", "Av")])])
 
@@ -343,18 +348,16 @@ def audit_controls(year, out: Output) -> None:
     '24 genomförda kontroller … 15 … pausats eller tagits bort')."""
     y = _year(year)
     data = call("casework.views:controls_year", year=y, http=("GET", "/audit/controls", {"year": y}))
-    names = {"opened": "Öppnade", "carried_out": "Genomförda", "paused_or_removed": "Pausade eller borttagna",
-             "from_proposal": "Från förslag", "with_visit": "Med verksamhetsbesök",
-             "open_at_year_end": "Öppna vid årets slut"}
-    rows = [{"figure": k, "label": v, "value": data[k]} for k, v in names.items()]
-    from ..labels import label
-
-    rows += [{"figure": f"outcome {k}", "label": f"Utfall: {label(k, 'control_outcome')}", "value": v}
+    figures = ("opened", "carried_out", "paused_or_removed", "from_proposal", "with_visit", "open_at_year_end")
+    rows = [{"figure": k, "label": text(f"cli.out.controls_year.{k}"), "value": data[k]} for k in figures]
+    rows += [{"figure": f"outcome {k}",
+              "label": text("cli.out.controls_year.outcome", outcome=Label(k, "control_outcome", capital=True)), "value": v}
              for k, v in data["by_outcome"].items()]
-    rows += [{"figure": f"checked {k}", "label": f"Kontrollerat: {label(k, 'control_check')}", "value": v}
+    rows += [{"figure": f"checked {k}",
+              "label": text("cli.out.controls_year.checked", check=Label(k, "control_check", capital=True)), "value": v}
              for k, v in data["checked"].items()]
     out.listing(rows, [("label", "Uppgift"), ("value", str(y))], data=data, csv_columns=["figure", "value"],
-                title=f"Fördjupade kontroller {y}")
+                title=text("cli.out.controls_year_title", year=y))
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
@@ -380,8 +383,8 @@ def followup_agreement(agreement_id, months, on, findings, actor, out: Output) -
     fields = {"done_on": parse_date(on, "--on"), "findings": findings}
     row = call("casework.views:followup_agreement", agreement_id, months, actor=actor, **fields,
                http=("POST", f"/followups/{segment(agreement_id)}", {}, {"months": months, **fields}))
-    _one(row, out, f"Avtal {row['agreement_id']}: uppföljningen efter {row['months']} månader genomförd "
-         f"{row['done_on']} (av {row['recorded_by']}).", FOLLOWUP_COLUMNS)
+    _one(row, out, text("cli.out.followup_done", n=row["months"], agreement=row["agreement_id"], on=row["done_on"],
+                        by=row["recorded_by"]), FOLLOWUP_COLUMNS)
 
 
 @followup.command("list")
@@ -391,7 +394,7 @@ def followup_list(agreement_id, out: Output) -> None:
     """Framework follow-ups recorded as done."""
     rows = call("casework.views:followup_list", agreement_id=agreement_id,
                 http=("GET", "/followups", {"agreement_id": agreement_id}))
-    out.listing(rows, FOLLOWUP_COLUMNS, title=f"Genomförda avtalsuppföljningar ({len(rows)})")
+    out.listing(rows, FOLLOWUP_COLUMNS, title=text("cli.out.followups_title", count=len(rows)))
 
 
 def _yes_no(value: str, option: str) -> bool:
@@ -429,8 +432,7 @@ def followup_survey(request_id, on, positive_change, care_quality, child_answere
               "child_answered": ca}
     row = call("casework.views:followup_survey", request_id, actor=actor, **fields,
                http=("POST", f"/placements/{segment(request_id)}/survey", {}, fields))
-    _one(row, out, f"Enkäten för placering {row['request_id']} registrerad (senast {row['due_on']}).",
-         SURVEY_COLUMNS)
+    _one(row, out, text("cli.out.survey_recorded", request=row["request_id"], due=row["due_on"]), SURVEY_COLUMNS)
 
 
 @followup.command("decision")
@@ -451,8 +453,8 @@ def followup_decision(request_id, what, on, reason, note, actor, out: Output) ->
     fields = {"on": day, "reason": reason, "note": note}
     row = call("casework.views:decision_life", request_id, what, actor=actor, **fields,
                http=("POST", f"/requests/{segment(request_id)}/decision-life", {}, {"what": what, **fields}))
-    _one(row, out, f"Förfrågan {row['request_id']}: {label(row['action'], 'history_action').lower()} "
-                   f"{str(row['effective_on'])[:10]}.",
+    _one(row, out, text("cli.out.decision_life", request=row["request_id"], action=Label(row["action"], "history_action"),
+                        on=str(row["effective_on"])[:10]),
          [("request_id", "Förfrågan"), ("action", "Händelse", "history_action"), ("effective_on", "Datum"),
           ("reason", "Skäl", "decision_end_reason")])
 
@@ -468,9 +470,9 @@ def audit_surveys(as_of, summary, out: Output) -> None:
     data = call("casework.views:surveys", as_of=on, http=("GET", "/audit/surveys", {"as_of": on}))
     rows, per_unit = data["surveys"], data["per_unit"]
     if summary:
-        out.listing(per_unit, SUMMARY_COLUMNS, data=data, title=f"Enkäter per enhet per {on.isoformat()}")
+        out.listing(per_unit, SUMMARY_COLUMNS, data=data, title=text("cli.out.surveys_per_unit_title", on=on.isoformat()))
     else:
-        out.listing(rows, SURVEY_COLUMNS, data=data, title=f"Enkäter per {on.isoformat()} ({len(rows)})")
+        out.listing(rows, SURVEY_COLUMNS, data=data, title=text("cli.out.surveys_title", on=on.isoformat(), count=len(rows)))
 
 
 @_audit_command("protected-reads")
@@ -489,7 +491,7 @@ def audit_protected_reads(request_id, reader, since, until, out: Output) -> None
                                                         for k, v in filters.items()}))
     out.listing(rows, [("request_id", "Förfrågan"), ("reader", "Läsare"), ("read_at", "Läst"),
                        ("what", "Vad")],
-                data={"reads": rows}, title=f"Läsningar av skyddade ärenden ({len(rows)})")
+                data={"reads": rows}, title=text("cli.out.protected_reads_title", count=len(rows)))
 
 
 @_audit_command("not-executed")
@@ -508,7 +510,7 @@ def audit_not_executed(as_of, out: Output) -> None:
                        ("requester", "Förvaltning"), ("placement_start_on", "Placerad"),
                        ("municipality", "Kommun")],
                 data=data,
-                title=f"Beslut som inte verkställts inom tre månader, per {on.isoformat()} ({len(rows)})")
+                title=text("cli.out.not_executed_title", on=on.isoformat(), count=len(rows)))
 
 
 # --- direct-procurement economics ---------------------------------------------------------------
@@ -534,7 +536,7 @@ def audit_direct_purchases(year, municipality, insats, buyer, out: Output) -> No
                                ("suppliers", "Leverantörer")],
                 data=data, csv_columns=["municipality", "buyer", "insats", "placements", "suppliers", "total", "threshold",
                                         "share_of_threshold", "over_threshold"],
-                title=f"Direktupphandlingar {y} per kommun, nämnd och insats")
+                title=text("cli.out.direct_purchases_title", year=y))
 
 
 # --- issue 20 item 8: complaints per period, SiS refusals of a place ---------------------------
@@ -557,10 +559,8 @@ def audit_complaints(since, until, period, outcome, supplier, out: Output) -> No
     data = call("casework.views:complaints_per_period", **filters,
                 http=("GET", "/audit/complaints", {"since": filters["since"], "until": filters["until"],
                                                    "period": period, "outcome": outcome, "supplier": supplier}))
-    from ..labels import label
-
-    title = ("Synpunkter per period" + (f" med utfall {label(data['outcome'], 'complaint_outcome')}" if data["outcome"]
-                                        else "") + f" ({data['total']})")
+    title = (text("cli.out.complaints_per_period_outcome", outcome=Label(data["outcome"], "complaint_outcome", capital=True),
+                  count=data["total"]) if data["outcome"] else text("cli.out.complaints_per_period", count=data["total"]))
     out.listing(data["periods"], [("period", "Period"), ("complaints", "Synpunkter"),
                                   ("platsbrist_sis", "SiS ej tillhandahållit plats"), ("units", "Enheter"),
                                   ("suppliers", "Leverantörer")],

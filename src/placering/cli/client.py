@@ -84,7 +84,7 @@ def login(server_url: str | None, use_device: bool, login: str | None, password_
 
 
 def _client_name() -> str:
-    return f"placering CLI på datorn {socket.gethostname()}"[:100]
+    return text("cli.out.client_name", host=socket.gethostname())[:100]
 
 
 def _password_login(url: str, login: str | None, password_stdin: bool, days: int) -> dict:

@@ -11,7 +11,7 @@ from . import cli
 from ..sources import cite
 from .common import (CliError, Output, output_options, PlaceringGroup, json_option, parse_date, print_json, print_table, rules_option,
                      wants_json)
-from ..i18n import msg
+from ..i18n import msg, text
 
 
 def _ruleset(directory: Path | None):
@@ -110,7 +110,7 @@ def list_rules(stage: str | None, on: str | None, rules_dir: Path | None, out: O
         row["valid"] = f"{row['valid_from']}–{row['valid_to'] or ''}"
     out.listing(rows, [("id", "Rule"), ("stage_said", "Stage"), ("does", "Outcome"), ("valid", "Valid"),
                        ("title", "Title"), ("source", "Source")],
-                title=f"{len(rows)} regler (version {rs.version})",
+                title=text("cli.out.rules_title", n=len(rows), version=rs.version),
                 csv_columns=["id", "stage", "title", "does", "valid_from", "valid_to", "source"],
                 data={"rules_version": rs.version, "rules": [{k: v for k, v in r.items()
                                                              if k not in ("does", "valid", "stage_said")}

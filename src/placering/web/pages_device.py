@@ -46,9 +46,12 @@ async def ask(request: Request, kod: str | None = None, principal: Principal = D
 
 
 async def _refused(request: Request, code: str, exc: Exception) -> Response:
-    from ..cli.messages import swedish
+    from ..i18n import text
 
-    message = exc.message.render() if getattr(exc, "message", None) is not None else swedish(str(exc))
+    # the library's message by its id; an error without one (none is raised here today) is said
+    # by a message of the page's own, never its English text
+    message = exc.message.render() if getattr(exc, "message", None) is not None else text(
+        "web.device.refused_not_found" if isinstance(exc, NotFound) else "web.device.refused_throttled")
     errors = FormErrors()
     errors.add("kod", message[:1].upper() + message[1:] + ("" if message.endswith(".") else "."))
     return await _ask(request, code, errors, status=404 if isinstance(exc, NotFound) else 429)
