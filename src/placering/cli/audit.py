@@ -296,6 +296,8 @@ def visits_cmd(as_of, level, out: Output) -> None:
     signals of shortcomings."""
     day = _as_of(as_of)
     report = call("audit.views:visits", as_of=day, level=level, http=("GET", "/audit/visits", {"as_of": day, "level": level}))
+    if not out.codes:  # the level's name in the people's language (JSON and CSV keep the library's)
+        report["units"] = [{**u, "priority": text(f"cli.out.audit.visit_level.{u['level']}")} for u in report["units"]]
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),
             ("municipality", "Kommun"), ("insatser", "Insatser", "insats"), ("placements", "Placeringar"),
             ("last_visited", "Senaste besök"), ("why_said", "Varför")]
