@@ -283,6 +283,12 @@ def test_init_demo_loads_the_register_with_its_history(run, engine):
     assert {p["unit_id"] for p in affected["placements"]} >= set(paused_with_placements)
     shown = stdout_json(run("request", "show", "R-2025-0001", "--json"))
     assert shown["request"]["submitted_on"].startswith("2025-")
+    # History's notes are Swedish, as a register keeper writes them (issue 19: the demo's said
+    # 'demo register: entries of 2022-01-01', 'entered as approved (demo data)')
+    for kind, action in (("unit", "created"), ("entry", "entry_approved")):
+        notes = {e["note"] for e in stdout_json(run("audit", "log", "--kind", kind, "--action", action, "--limit", "3",
+                                                    "--json"))["entries"]}
+        assert notes and all("demoregistret: " in n and "demo register" not in n for n in notes), notes
 
     before = snapshot(engine)
     again = stdout_json(run("init", "--demo", "--as-of", DEMO_DAY, "--json"))

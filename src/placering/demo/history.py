@@ -259,12 +259,12 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
         # Each entry is loaded as from an earlier system: its statuses are taken (--apply-status),
         # and its units are entered as approved, which history says in so many words.
         result = service.import_document(session, {"format": doc["format"], "suppliers": suppliers}, actor=actor,
-                                         source=f"demo register: entries of {on.isoformat()}", effective_on=on,
+                                         source=f"demoregistret: inträden {on.isoformat()}", effective_on=on,
                                          apply_status=True)
         created = {c["id"] for c in result.status_changes if c["kind"] == "unit" and c["why"] == "created"}
         entered = [{"entity_kind": "entry", "entity_id": u["unit_id"], "action": "entry_approved", "effective_on": on,
                     "org_nr": s["org_nr"], "unit_id": u["unit_id"], "changes": {"demo": True},
-                    "note": "demo register: entered as approved (demo data)"}
+                    "note": "demoregistret: antagen som godkänd (demodata)"}
                    for s in suppliers if needs_entry_check(s["legal_form"]) for u in s["units"] if u["unit_id"] in created]
         record_many(session, entered, actor=actor)
         counts["units_created"] += result.units_created
