@@ -32,13 +32,12 @@ EN = {"PLACERING_LANG": "en", "COLUMNS": "2000"}  # one line per row: a quote or
 SWEDISH = re.compile(
     r"(?<![\w\-./:=@])(ja|nej|och|eller|inte|inga|ingen|inget|för|från|till|med|av|som|har|är|finns|saknas|okänd|okänt|"
     r"ogiltig|ogiltigt|värde|värdet|flaggan|kända|visar|rader|kolumner|enhet|enheten|enheter|förfrågan|beslut|"
-    r"placering|placeringar|kontroll|kontroller|synpunkt|synpunkter|avtal|utfall|ändringar|regler|fel|användning|"
+    r"placeringar|kontroll|kontroller|synpunkt|synpunkter|avtal|utfall|ändringar|regler|fel|användning|"
     r"prova|hjälp|datum|heltal|fil|katalog|mottagen|handläggs|öppnad|beslutad|genomförd|registrerad|jmf)"
     r"(?![\w\-./:=@])|\w*[åäöÅÄÖ]\w*", re.I)
 
 # The register's data in this module (names, places, notes): a person's own words, in Swedish.
-DATA = ("Göteborg", "Mölndal", "Nordost", "Enhet U-1", "Enhet U-2", "Företag", "Stiftelse", "Förening",
-        "Ingen plats", "Prövad", "Nedlagd.")
+DATA = ("Göteborg", "Mölndal", "Nordost", "Enhet U-1", "Enhet U-2", "Leverantör U-1", "Leverantör U-2")
 
 # Until enlabels' English labels are merged, a code's label is its Swedish one in every language.
 def _labels_are_swedish() -> bool:

@@ -42,6 +42,33 @@ def _as_codes(*keys: str) -> list[str]:
     return list(keys)
 
 
+def _in_words(swedish: str | None, code: str | None, kind: str) -> str | None:
+    """A name the library gives in Swedish (an insats, a sub-category, an area), in the people's
+    language: the library's own in Swedish, the code's label otherwise."""
+    from ..i18n import language
+    from ..labels import label
+
+    if language() == "sv" or code is None:
+        return swedish
+    if code in ("total", "other"):
+        return text("cli.out.audit.total") if code == "total" else label("other", "area")
+    return label(code, kind)
+
+
+def _category_said(r: dict) -> dict:
+    """A row of `audit requests` with its names in the people's language."""
+    from ..i18n import language
+
+    if language() == "sv":
+        return r
+    area = _in_words(r.get("area_label"), r.get("area"), "area")
+    said = {"insats": lambda: _in_words(r["label"], r["insats"], "insats"),
+            "subcategory": lambda: "  " + _in_words(r["label"].strip(), r["subcategory"], "subcategory"),
+            "area": lambda: text("cli.out.audit.area_sum", area=area),
+            "total": lambda: text("cli.out.audit.grand_total")}.get(r["level"], lambda: r["label"])()
+    return {**r, "area_label": area, "label": said}
+
+
 @audit.command("paused")
 @AS_OF
 @click.option("--insats", help="Only units/agreements of this insats (code, e.g. hvb_barn_unga).")
@@ -154,7 +181,7 @@ def requests_cmd(year, out: Output) -> None:
     report = call("audit.views:requests", year=year, http=("GET", "/audit/requests", {"year": year}))
     pct = lambda r: "" if r["percent"] is None else fmt_percent(r["percent"] / 100, 1 if r["percent"] % 1 else 0)  # noqa: E731
     cats = [{**r, "pct": pct(r), "area_label": r["area_label"] if r["level"] == "insats" else ""}
-            for r in report["categories"]]
+            for r in map(_category_said, report["categories"])]
     reqs = [{**r, "pct": pct(r)} for r in report["requesters"]]
     cat_csv = _as_codes("level", "area", "insats", "subcategory", "previous", "current", "difference", "percent")
     req_csv = _as_codes("municipality", "requester", "previous", "current", "difference", "percent")
@@ -234,7 +261,9 @@ def direct_cmd(year, out: Output) -> None:
     without an end runs to the year's end) against the dated direct-procurement threshold."""
     year = _year(year)
     report = call("audit.views:direct_procurement", year=year, http=("GET", "/audit/direct-procurement", {"year": year}))
-    per = [{**r, "share": fmt_percent(r["direct_share"])} for r in report["per_insats"]]
+    per = [{**r, "share": fmt_percent(r["direct_share"]), "label": _in_words(r["label"], r["insats"], "insats")}
+           for r in report["per_insats"]]
+    signals = [{**r, "label": _in_words(r["label"], r["insats"], "insats")} for r in report["procurement_signals"]]
     sup = [{**r, "of_threshold": fmt_percent(r["share_of_threshold"]), "over": text("cli.out.audit.over") if r["over_threshold"] else "",
             "amount_kr": fmt_money(r["amount"])} for r in report["suppliers"]]
     per_cols = [("label", "Insats"), ("total", "Placeringar"), ("egen_regi", "Egen regi"), ("ramavtal", "Ramavtal"),
@@ -249,7 +278,7 @@ def direct_cmd(year, out: Output) -> None:
         Section("per_insats", text("cli.out.audit.direct_per_insats", year=year), per, per_cols,
                 _as_codes("insats", "total", "egen_regi", "ramavtal", "iop", "direktupphandling", "direct_share")),
         Section("procurement_signals", text("cli.out.audit.direct_signals", year=year),
-                report["procurement_signals"], sig_cols, _as_codes("insats", "direct", "direct_share", "why")),
+                signals, sig_cols, _as_codes("insats", "direct", "direct_share", "why")),
         Section("suppliers", text("cli.out.audit.direct_suppliers", year=year, threshold=threshold), sup, sup_cols,
                 _as_codes("org_nr", "supplier", "insatser", "placements", "days", "amount", "threshold",
                           "share_of_threshold", "over_threshold", "unpriced_placements")),
@@ -266,7 +295,8 @@ def adherence_cmd(year, out: Output) -> None:
     report = call("audit.views:adherence", year=year, http=("GET", "/audit/adherence", {"year": year}))
     head = [{"insats": "total", "label": text("cli.out.audit.total"), "placements": report["placements"],
              "recommended": report["recommended"], "share": report["share"]}]
-    per = [{**r, "pct": fmt_percent(r["share"])} for r in report["per_insats"] + head]
+    per = [{**r, "pct": fmt_percent(r["share"]), "label": _in_words(r["label"], r["insats"], "insats")}
+           for r in report["per_insats"] + head]
     per_cols = [("label", "Insats"), ("placements", "Placeringar"), ("recommended", "Rekommenderad"),
                 ("pct", "Andel")]
     reason_cols = [("reason", "Skäl"), ("placements", "Placeringar")]
