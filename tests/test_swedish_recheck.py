@@ -84,3 +84,53 @@ def test_rule_parameter_names_are_never_split():
     screen = ok(rules_cli("rules", "params", env={"COLUMNS": "100"})).stdout
     assert re.search(r"^audit_agreement_followup_lookback_days\s+180\s+dagar\b", screen, re.M), screen
     assert not re.search(r"^ck_days\b", screen, re.M)
+
+
+def test_history_of_a_choice_names_every_field_in_words_with_swedish_numbers(run, tmp_path):
+    """`register history` of a chosen unit showed `seq: 1; unit_id: …; dygnspris: 4600; recommended:
+    ja; rank: 1; status: pending_review; review_id: 1; checked_on: …`, and a decision's `flags: []`."""
+    load_register(run, tmp_path, unit("U-R", price=4000, free=0), unit("U-D", "direktupphandling", 4600))
+    assert match_json(run, tmp_path, request("R-0"), "reference")["review_required"]
+    ok(run("request", "choose", "R-0", "U-D", "--by", "anna"))
+    screen = ok(run("register", "history", "U-D", "-x", env=SV)).stdout.replace("\xa0", " ")
+    assert "beslut: 1; enhet: U-D" in screen and "dygnspris: 4 600" in screen, screen
+    assert "status: Väntar på granskning" in screen and "granskning: 1" in screen, screen
+    for raw in ("seq:", "unit_id", "recommended", "rank:", "pending_review", "review_id", "checked_on"):
+        assert raw not in screen, raw
+    log = " ".join(ok(run("audit", "log", "--kind", "request", "-x", env=SV)).stdout.split())
+    assert "flaggor: Direktupphandling" in log and "granskning krävs: ja" in log, log
+    assert "[]" not in log and "review_required" not in log and "recommendations" not in log
+    # programs keep the codes
+    rows = list(csv.DictReader(io.StringIO(ok(run("register", "history", "U-D", "--csv")).stdout)))
+    assert any("review_id" in str(r) and "pending_review" in str(r) for r in rows), rows
+
+
+def test_every_field_history_records_and_every_rule_parameter_has_a_label():
+    """A history field or a rule's parameter without a label showed its code (`seq`, `review_id`,
+    `param.direct_procurement_price_factor`) to a person, in Swedish and in English."""
+    import ast
+    from pathlib import Path
+
+    from placering.labels import catalogue, has_english_label
+
+    src = Path(__file__).resolve().parent.parent / "src" / "placering"
+    recorded = set()
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            value = None
+            if isinstance(node, ast.keyword) and node.arg == "changes":
+                value = node.value
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "changes" for t in node.targets):
+                value = node.value
+            if isinstance(value, ast.Dict):
+                recorded |= {k.value for k in value.keys if isinstance(k, ast.Constant)}
+    assert len(recorded) >= 50
+    fields = catalogue()["history_field"]
+    assert sorted(k for k in recorded if k not in fields) == []
+    rules = Path(__file__).resolve().parent.parent / "rules"
+    params = {m for f in rules.glob("*.yaml")
+              for m in re.findall(r"param(?:\.|:\s*)([a-z_]+)", f.read_text(encoding="utf-8"))}
+    assert len(params) >= 5
+    facts = catalogue()["fact_field"]
+    assert sorted(p for p in params if f"param.{p}" not in facts) == []
+    assert [p for p in params if not has_english_label(f"param.{p}", "fact_field")] == []

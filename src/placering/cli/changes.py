@@ -22,10 +22,11 @@ def _short(value) -> str:
 # Which label kind a changed field's values are, for a person reading history ('status' by entity).
 _STATUS_KIND = {"unit": "unit_status", "agreement": "agreement_status", "permit": "permit_status",
                 "proposal": "proposal_status", "review": "review_status", "complaint": "complaint_status",
-                "control": "control_status"}
+                "control": "control_status", "request": "request_state"}
 _FIELD_KIND = {"insats": "insats", "route": "route", "reason": "removal_reason", "removal_reason": "removal_reason",
                "result": "check_result", "category": "complaint_category", "handler": "complaint_handler",
-               "genders": "gender", "target_groups": "target_group", "legal_form": "legal_form"}
+               "genders": "gender", "target_groups": "target_group", "legal_form": "legal_form",
+               "scope": "change_scope", "flags": "flag", "roles": "role"}
 
 
 def _field_kind(key: str, entity_kind: str | None, action: str) -> str | None:
@@ -48,6 +49,12 @@ def _people_value(value, kind: str | None) -> str:
 
     if value == HIDDEN:
         return text("cli.out.hidden_protected")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        from ..display import fmt_number
+
+        return fmt_number(value)  # 3 230, never Python's 3230 or 3230.0
+    if isinstance(value, list) and not value:
+        return "–"  # nothing, never Python's []
     if kind is None or value is None or isinstance(value, (dict, bool)):
         if isinstance(value, bool):
             return text("cli.out.yes") if value else text("cli.out.no")
