@@ -457,7 +457,8 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     # reason (issue 19), grouped without building each unit's explanation (issue 22)
     as_json = wants_json(json_output)
     full = True if as_json else "grouped"
-    data = call("matching.views:request_show", request_id, show_protected=show_protected, full=full, reader=actor,
+    # read without SQLAlchemy where it can (matching/reads.py), else the ORM view
+    data = call("matching.reads:request_show", request_id, show_protected=show_protected, full=full, reader=actor,
                 http=("GET", path, {"show_protected": show_protected, "compact": False, "grouped": not as_json}))
     if wants_json(json_output):
         print_json(data)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from array import array
 import base64
 import json
+import re
 import zlib
 from datetime import date
 from typing import Any, Iterable
@@ -336,3 +337,87 @@ def exclusion_summary(document: dict[str, Any]) -> list[tuple[str, int]]:
         for code in codes:
             counts[code] = counts.get(code, 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+# --- the excluded units by reason, stored with the decision (issue 22) ------------------------
+#
+# `request show` lists the latest decision's excluded units under each reason (`by_reason`,
+# issue 19). Deciding the decision again to list them (`rebuild.grouped_document`) loads numpy
+# and the columnar rules engine: most of a `request show`. So the groups are stored with the
+# decision (`decision.excluded_units`, migration 0015) as `units_by_reason` gave them at
+# decision time: the excluded units' ids in order, each with the set of its reason codes, the
+# ids of a run like U-1101, U-1102 kept as the step from the one before, all zlib-compressed
+# (about 0.5 KB at 900 units). A decision stored before has none: it is grouped as before.
+
+GROUPED = "placering-grouped/1"
+_TRAILING_NUMBER = re.compile(r"(.*?)([0-9]+)")
+
+
+def _split_number(unit_id: str) -> tuple[str, str] | None:
+    m = _TRAILING_NUMBER.fullmatch(unit_id)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def encode_grouped(groups: list[dict[str, Any]]) -> bytes:
+    """`units_by_reason`'s groups as stored: {"format", "codes", "units": per excluded unit (in
+    order) its id, or the step from the one before (same prefix, same number of digits), and
+    "reasons": per unit the bit mask of its codes}, JSON, zlib-compressed."""
+    codes = sorted(g["code"] for g in groups)
+    bit = {code: 1 << i for i, code in enumerate(codes)}
+    masks: dict[str, int] = {}
+    for g in groups:
+        for u in g["units"]:
+            masks[u] = masks.get(u, 0) | bit[g["code"]]
+    units: list[Any] = []
+    before: tuple[str, str] | None = None
+    for u in sorted(masks):
+        parts = _split_number(u)
+        if (parts is not None and before is not None and parts[0] == before[0]
+                and len(parts[1]) == len(before[1]) and int(parts[1]) > int(before[1])):
+            units.append(int(parts[1]) - int(before[1]))
+        else:
+            units.append(u)
+        before = parts
+    doc = {"format": GROUPED, "codes": codes, "units": units, "reasons": [masks[u] for u in sorted(masks)]}
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 9)
+
+
+def decode_grouped(data: bytes) -> list[dict[str, Any]]:
+    """The groups `encode_grouped` stored, as `units_by_reason` gave them: {code, count, units
+    (sorted)}, most first."""
+    doc = json.loads(zlib.decompress(bytes(data)))
+    if doc.get("format") != GROUPED:
+        raise ValueError(f"excluded units stored as {doc.get('format')!r}, not {GROUPED!r}")
+    codes = doc["codes"]
+    units: dict[str, list[str]] = {code: [] for code in codes}
+    before: tuple[str, str] | None = None
+    for entry, mask in zip(doc["units"], doc["reasons"]):
+        if isinstance(entry, int):
+            prefix, digits = before
+            unit_id = prefix + str(int(digits) + entry).zfill(len(digits))
+        else:
+            unit_id = entry
+        before = _split_number(unit_id)
+        for i, code in enumerate(codes):
+            if mask >> i & 1:
+                units[code].append(unit_id)
+    return [{"code": code, "count": len(u), "units": u}
+            for code, u in sorted(units.items(), key=lambda kv: (-len(kv[1]), kv[0])) if u]
+
+
+def grouped_of(document: dict[str, Any]) -> bytes | None:
+    """The excluded units by reason of a compact decision made in this process, to store with
+    it (None for another document: it is grouped when shown, as before)."""
+    if not is_compact(document):
+        return None
+    here = decided_here(document)
+    if here is None:
+        return None
+    return encode_grouped(units_by_reason(*here))
+
+
+def with_groups(document: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document as stored with its excluded units' ids under each reason code (what
+    `rebuild.grouped_document` gives)."""
+    count = len({u for g in groups for u in g["units"]})
+    return dict(document, excluded=dict(document["excluded"], by_reason=groups, count=count))

@@ -242,9 +242,9 @@ def _pack(items: list[Any]) -> dict[str, Any]:
 
 
 def _unpack(value: Any) -> Any:
-    if isinstance(value, dict) and value.get("encoding") == PACKED:
-        return json.loads(zlib.decompress(base64.b64decode(value["data"])).decode("utf-8"))
-    return value
+    from .reads import _unpack as unpack
+
+    return unpack(value)
 
 
 def _stored_form(document: dict[str, Any]) -> dict[str, Any]:
@@ -262,28 +262,20 @@ def _stored_form(document: dict[str, Any]) -> dict[str, Any]:
 def shown_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
     """A stored decision for output. Decisions are stored with protected distances in bands
     (privacy.py); one stored before that has its exact protected distances left out here."""
-    import copy
-
-    from .privacy import protect_distances
+    from .reads import shown
 
     person_protected = bool((row.payload.get("person") or {}).get("protected_identity"))
     protected_units = set(session.scalars(select(Unit.unit_id).where(Unit.protected_address.is_(True))))
-    if not person_protected and not protected_units:
-        return dict(document)
-    return protect_distances(copy.deepcopy(document), person_protected=person_protected,
-                             unit_protected=protected_units.__contains__, width=None)
+    return shown(document, person_protected=person_protected, protected_units=protected_units)
 
 
 def stored_document(decision: Decision) -> dict[str, Any]:
     """A stored decision's document as decided, except that `excluded` is in its compact
     stored form (`full_document` rebuilds the list); a decision stored before compact
     decisions has its full list."""
-    doc = dict(decision.document)
-    doc["below_cut"] = _unpack(doc.get("below_cut") or [])  # a derived list stays as stored (compact.py)
-    ex = doc.get("excluded")
-    if isinstance(ex, dict):
-        doc["excluded"] = _unpack(ex) if ex.get("encoding") == PACKED else dict(ex, held_back=_unpack(ex["held_back"]))
-    return doc
+    from .reads import stored_form
+
+    return stored_form(decision.document)
 
 
 def full_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
@@ -293,9 +285,15 @@ def full_document(session: Session, row: PlacementRequest, document: dict[str, A
     return expand_all(session, document, request_model(row))
 
 
-def grouped_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
+def grouped_document(session: Session, row: PlacementRequest, document: dict[str, Any],
+                     stored: bytes | None = None) -> dict[str, Any]:
     """The decision as stored with its excluded units' ids grouped by reason (what `match`
-    prints for a person; rebuild.grouped_document)."""
+    prints for a person): as stored with the decision (`stored`: its `excluded_units`), else
+    rebuild.grouped_document (a decision stored before those were)."""
+    from .compact import decode_grouped, is_compact, with_groups
+
+    if stored is not None and is_compact(document):
+        return with_groups(document, decode_grouped(stored))
     from .rebuild import grouped_document as grouped
 
     return grouped(session, document, request_model(row))
@@ -309,6 +307,8 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
     Returns the stored row and the document (with its seq, decided_by and review_id). With
     `batch`, the decision, its history entry and its review are written by `batch.flush()`
     (the row returned is None; the document gets its review_id then)."""
+    from .compact import grouped_of
+
     actor = require_actor(actor)
     last = 0 if first else session.scalar(select(func.max(Decision.seq)).where(Decision.request_id == row.id)) or 0
     seq = last + 1
@@ -322,6 +322,7 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         review_required=bool(document["review_required"]),
         document=_stored_form(document),
         created_by=actor,
+        excluded_units=grouped_of(document),  # the excluded units by reason, for `request show`
     )
     entry = dict(
         actor=actor,
@@ -389,30 +390,16 @@ from .choice import (ACTIVE, PENDING_REVIEW, PRICE_NOT_RECOMMENDED, SPECIAL_REAS
 
 
 def placement_dict(p: Placement) -> dict[str, Any]:
-    return {
-        "unit_id": p.unit_id,
-        "org_nr": p.org_nr,
-        "insats": p.insats,
-        "route": p.route,
-        "agreement_id": p.agreement_id,
-        "daily_price": p.daily_price,
-        "start_on": p.start_on.isoformat(),
-        "end_on": p.end_on.isoformat() if p.end_on else None,
-        "recommended": p.recommended,
-        "status": p.status,
-        "places": p.places,
-        "reason": p.reason,
-        "special_reason": p.special_reason,
-        "by": p.by,
-        "at": p.at.isoformat(),
-    }
+    from .reads import placement_dict as as_dict
+
+    return as_dict(p)
 
 
 def shown_payload(payload: dict[str, Any], *, show_protected: bool = False) -> dict[str, Any]:
     """The stored request for output: a protected person's home position is hidden unless asked."""
-    if show_protected or not payload.get("person", {}).get("protected_identity") or not payload.get("home_location"):
-        return payload
-    return dict(payload, home_location=None, home_location_hidden=True)
+    from .reads import shown_payload as shown
+
+    return shown(payload, show_protected=show_protected)
 
 
 def request_overview(session: Session, request_id: str, *, show_protected: bool = False,
@@ -420,35 +407,17 @@ def request_overview(session: Session, request_id: str, *, show_protected: bool 
     """The request with every decision, decline, review and the placement (`request show`).
     `full=False` leaves each decision's `excluded` in its stored, compact form (counts per
     code); `full=True` rebuilds every excluded unit's reasons; `full="grouped"` (what a person's
-    table prints) gives the latest decision's excluded units' ids by reason and leaves the
-    earlier ones as stored, so no explanation is built."""
+    table prints) gives the latest decision's excluded units' ids by reason (as stored with it,
+    or for a decision stored before that, decided again) and leaves the earlier ones as
+    stored, so no explanation is built. The same read as the CLI's direct one (reads.overview),
+    on this session's connection and transaction."""
+    from ..storage.reads import connection_reader
+    from .reads import overview
+
     row = get_request(session, request_id)
-    decisions = decisions_of(session, row)
-    reviews = {r.decision_id: r for r in session.scalars(select(Review).where(Review.request_id == row.id))}
-    declines = session.scalars(select(Decline).where(Decline.request_id == row.id).order_by(Decline.at, Decline.id))
-    placement = session.scalars(select(Placement).where(Placement.request_id == row.id)).first()
-    out_decisions = []
-    for i, d in enumerate(decisions):
-        doc = shown_document(session, row, stored_document(d))
-        if full == "grouped":
-            if i == len(decisions) - 1:
-                doc = grouped_document(session, row, doc)
-        elif full:
-            doc = full_document(session, row, doc)
-        review = reviews.get(d.id)
-        if review is not None:
-            doc["review"] = {"id": review.id, "status": review.status, "reviewer": review.reviewer, "note": review.note}
-        doc["created_at"] = d.created_at.isoformat()
-        out_decisions.append(doc)
-    return {
-        "request": shown_payload(row.payload, show_protected=show_protected),
-        "submitted_by": row.created_by,
-        "decisions": out_decisions,
-        "declines": [
-            {"unit_id": d.unit_id, "reason": d.reason, "by": d.by, "at": d.at.isoformat()} for d in declines
-        ],
-        "placement": placement_dict(placement) if placement else None,
-    }
+    return overview(connection_reader(session.connection()), row, show_protected=show_protected, full=full,
+                    grouped=lambda doc: grouped_document(session, row, doc),
+                    expand=lambda doc: full_document(session, row, doc))
 
 
 def explain(document: dict[str, Any], unit_id: str, *, session: Session | None = None,

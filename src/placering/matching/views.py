@@ -142,9 +142,10 @@ def documents(engine, request_ids: Iterable[str], *, full: bool | str) -> Iterab
     with open_session(engine) as session:
         for rid in request_ids:
             row = get_request(session, rid)
-            doc = stored_document(latest_decision(session, row))
+            decision = latest_decision(session, row)
+            doc = stored_document(decision)
             if full == "grouped":  # the ids added are plain already: not walked again
-                yield grouped_document(session, row, to_jsonable(doc))
+                yield grouped_document(session, row, to_jsonable(doc), decision.excluded_units)
             else:
                 yield to_jsonable(full_document(session, row, doc) if full else doc)
             session.expunge_all()

@@ -250,6 +250,10 @@ class Decision(SQLModel, table=True):
     document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)
+    # The excluded units' ids by reason code at decision time (matching/compact.py
+    # encode_grouped; None for a decision stored before issue 22 item 1): `request show` lists
+    # them without deciding again.
+    excluded_units: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     # Set instead of request_id when the request is stored in the same flush (a batch writes a
     # chunk's requests, decisions and history in a few statements, not three per request).
     request: Optional[PlacementRequest] = Relationship(sa_relationship=relationship("PlacementRequest"))

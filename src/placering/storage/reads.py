@@ -526,3 +526,11 @@ def as_json(value: Any) -> Any:
 def chunks_of(items: list, size: int = 500) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def connection_reader(connection: Any) -> Reader:
+    """A `Reader` on an SQLAlchemy connection's own driver connection, inside its transaction:
+    an ORM view that shares a direct read's SQL (matching/reads.py) reads what its session
+    sees, as the signed-in person its transaction names on PostgreSQL. Not to be closed: the
+    connection is the session's."""
+    return Reader(connection.connection.driver_connection, connection.dialect.name, str(connection.engine.url))

@@ -1,0 +1,205 @@
+"""`request show` without SQLAlchemy (storage.reads): a stored request with its decisions,
+declines, reviews and placement, read through the database's own driver (issue 22 item 1).
+
+`overview` is the one read of a request's overview. The CLI's direct read (`request_show`
+here) calls it on its own connection; the ORM view (matching.views.request_show: the server,
+and whatever this module does not answer) calls it through decisions.request_overview on its
+session's connection, inside the transaction that checked the person's scope and logged a
+protected case's reading (on PostgreSQL that transaction names the signed-in person to
+row-level security). So the CLI, here or through the server, and the API give one document.
+
+The latest decision's excluded units by reason (what a person's table prints, issue 19) are
+those stored with the decision at decision time (`decision.excluded_units`,
+compact.encode_grouped): nothing is decided again, and no numpy or rules engine is loaded. A
+decision stored before that has none; it is grouped as before (rebuild.grouped_document,
+deciding it again on its stored snapshot), by the ORM view.
+
+`request_show` returns None, and the CLI asks the ORM view (`orm_view`), for what it does not
+answer: a request not found as typed (the ORM view's error: not found, or not in the social
+worker's municipality), a protected person's request (its reading is logged, and refused
+without a valid grant: a write), a signed-in person (the server's scope checks), every
+decision whole (--json: each excluded unit's reasons are rebuilt), and a latest decision stored
+without its groups.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import zlib
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from ..jsondata import to_jsonable
+from ..storage.reads import Reader, as_date, as_json
+from ..text import nfc
+from .compact import decode_grouped, is_compact, with_groups
+
+# Lists a decision stored zlib-compressed (decisions._pack: `below_cut`, the held-back units,
+# and the whole `excluded` list of a decision stored before compact decisions).
+PACKED = "zlib+base64+json"
+
+
+def _unpack(value: Any) -> Any:
+    if isinstance(value, dict) and value.get("encoding") == PACKED:
+        return json.loads(zlib.decompress(base64.b64decode(value["data"])).decode("utf-8"))
+    return value
+
+
+def stored_form(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored decision's document as decided, except that `excluded` is in its compact stored
+    form (decisions.stored_document)."""
+    doc = dict(document)
+    doc["below_cut"] = _unpack(doc.get("below_cut") or [])  # a derived list stays as stored (compact.py)
+    ex = doc.get("excluded")
+    if isinstance(ex, dict):
+        doc["excluded"] = _unpack(ex) if ex.get("encoding") == PACKED else dict(ex, held_back=_unpack(ex["held_back"]))
+    return doc
+
+
+def shown(document: dict[str, Any], *, person_protected: bool, protected_units: set[str]) -> dict[str, Any]:
+    """A stored decision for output (decisions.shown_document): decisions are stored with
+    protected distances in bands (privacy.py); one stored before that has its exact protected
+    distances left out here."""
+    if not person_protected and not protected_units:
+        return dict(document)
+    import copy
+
+    from .privacy import protect_distances
+
+    return protect_distances(copy.deepcopy(document), person_protected=person_protected,
+                             unit_protected=protected_units.__contains__, width=None)
+
+
+def protected_units(db: Reader) -> set[str]:
+    return {r[0] for r in db.rows("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})}
+
+
+def shown_payload(payload: dict[str, Any], *, show_protected: bool = False) -> dict[str, Any]:
+    """The stored request for output: a protected person's home position is hidden unless asked."""
+    if show_protected or not payload.get("person", {}).get("protected_identity") or not payload.get("home_location"):
+        return payload
+    return dict(payload, home_location=None, home_location_hidden=True)
+
+
+def utc(value: Any) -> datetime | None:
+    """A recorded time in UTC, as the ORM reads it back (SQLite holds UTC as text; PostgreSQL
+    gives it in the session's time zone)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value))
+    return value.replace(tzinfo=timezone.utc) if value.utcoffset() is None else value.astimezone(timezone.utc)
+
+
+def placement_dict(p: Any) -> dict[str, Any]:
+    """A placement (an ORM row, or a row read here) as the documents give it."""
+    end_on = as_date(p.end_on)
+    return {
+        "unit_id": p.unit_id,
+        "org_nr": p.org_nr,
+        "insats": p.insats,
+        "route": p.route,
+        "agreement_id": p.agreement_id,
+        "daily_price": p.daily_price,
+        "start_on": as_date(p.start_on).isoformat(),
+        "end_on": end_on.isoformat() if end_on else None,
+        "recommended": bool(p.recommended),
+        "status": p.status,
+        "places": p.places,
+        "reason": p.reason,
+        "special_reason": p.special_reason,
+        "by": p.by,
+        "at": utc(p.at).isoformat(),
+    }
+
+
+_PLACEMENT = ('SELECT unit_id, org_nr, insats, route, agreement_id, daily_price, start_on, end_on, recommended, '
+              'status, places, reason, special_reason, "by", at FROM placement WHERE request_id = :r ORDER BY id')
+
+
+def overview(db: Reader, request: Any, *, show_protected: bool = False, full: bool | str = True,
+             grouped: Callable[[dict], dict] | None = None,
+             expand: Callable[[dict], dict] | None = None) -> dict[str, Any] | None:
+    """The request (its stored row: id, payload, created_by) with every decision, decline,
+    review and the placement (decisions.request_overview). `full=False` leaves each decision's
+    `excluded` in its stored, compact form; `full=True` gives every excluded unit's reasons
+    (`expand`, rebuilt as decided); `full="grouped"` (what a person's table prints) gives the
+    latest decision's excluded units' ids by reason, as stored with it (`grouped`, deciding it
+    again, for one stored before that) and leaves the earlier ones as stored. None when it
+    needs `expand` or `grouped` and has none (the direct read: the ORM view answers)."""
+    key = {"r": request.id}
+    decisions = db.rows("SELECT id, document, created_at, excluded_units FROM decision WHERE request_id = :r "
+                        "ORDER BY seq", key)
+    reviews = {r.decision_id: r for r in db.rows(
+        "SELECT id, decision_id, status, reviewer, note FROM review WHERE request_id = :r ORDER BY id", key)}
+    payload = request.payload or {}
+    person_protected = bool((payload.get("person") or {}).get("protected_identity"))
+    protected = protected_units(db) if decisions else set()
+    out_decisions = []
+    for i, d in enumerate(decisions):
+        doc = shown(stored_form(as_json(d.document)), person_protected=person_protected, protected_units=protected)
+        if full == "grouped":
+            if i == len(decisions) - 1 and is_compact(doc):
+                if d.excluded_units is not None:
+                    doc = with_groups(doc, decode_grouped(d.excluded_units))
+                elif grouped is None:
+                    return None
+                else:
+                    doc = grouped(doc)
+        elif full and is_compact(doc):
+            if expand is None:
+                return None
+            doc = expand(doc)
+        review = reviews.get(d.id)
+        if review is not None:
+            doc["review"] = {"id": review.id, "status": review.status, "reviewer": review.reviewer, "note": review.note}
+        doc["created_at"] = utc(d.created_at).isoformat()
+        out_decisions.append(doc)
+    declines = db.rows('SELECT unit_id, reason, "by", at FROM decline WHERE request_id = :r ORDER BY at, id', key)
+    placement = db.rows(_PLACEMENT, key)
+    return {
+        "request": shown_payload(payload, show_protected=show_protected),
+        "submitted_by": request.created_by,
+        "decisions": out_decisions,
+        "declines": [{"unit_id": d.unit_id, "reason": d.reason, "by": d.by, "at": utc(d.at).isoformat()}
+                     for d in declines],
+        "placement": placement_dict(placement[0]) if placement else None,
+    }
+
+
+class _Request:
+    __slots__ = ("id", "payload", "created_by")
+
+    def __init__(self, id: int, payload: dict[str, Any], created_by: str):
+        self.id, self.payload, self.created_by = id, payload, created_by
+
+
+def _signed_in() -> bool:
+    """Whether the work is done for a signed-in person (access.acting): nobody is unless that
+    module was loaded (it loads the access policy, and SQLAlchemy with it)."""
+    acting = sys.modules.get("placering.access.acting")
+    return acting is not None and acting.current_principal() is not None
+
+
+def request_show(db: Reader, request_id: str, *, show_protected: bool = False, full: bool | str = True,
+                 reader: str | None = None) -> dict[str, Any] | None:
+    """`request show R` (matching.views.request_show) read without SQLAlchemy; None when the
+    ORM view must answer (see the module). `reader`: who reads (the ORM view logs a protected
+    case's reading under it; no other request's reading is logged)."""
+    if (full is True) or _signed_in():
+        return None
+    found = db.rows("SELECT id, payload, created_by FROM placement_request WHERE request_id = :r",
+                    {"r": nfc(request_id)})
+    if not found:
+        return None
+    row = found[0]
+    payload = as_json(row.payload) or {}
+    if (payload.get("person") or {}).get("protected_identity"):
+        return None
+    data = overview(db, _Request(row.id, payload, row.created_by), show_protected=show_protected, full=full)
+    return None if data is None else to_jsonable(data)
+
+
+request_show.orm_view = "matching.views:request_show"
