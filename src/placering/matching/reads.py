@@ -177,10 +177,13 @@ class _Request:
 
 
 def _signed_in() -> bool:
-    """Whether the work is done for a signed-in person (access.acting): nobody is unless that
-    module was loaded (it loads the access policy, and SQLAlchemy with it)."""
+    """Whether the work is done for a person signed in to the server (access.acting), whose
+    scope the ORM view checks. Nobody is unless that module was loaded (it loads the access
+    policy, and SQLAlchemy with it); the embedded register's local user ('cli-local', every
+    role) is not: the database's own privileges govern its reads, as the ORM view's."""
     acting = sys.modules.get("placering.access.acting")
-    return acting is not None and acting.current_principal() is not None
+    principal = acting.current_principal() if acting is not None else None
+    return principal is not None and getattr(principal, "via", None) != "cli-local"
 
 
 def request_show(db: Reader, request_id: str, *, show_protected: bool = False, full: bool | str = True,

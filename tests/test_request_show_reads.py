@@ -1,0 +1,168 @@
+"""`request show` from what was stored at decision time (issue 22 item 1).
+
+- The latest decision's excluded units by reason (the "Uteslutna: N enheter, per skäl" table)
+  are stored with the decision: `request show` prints the groups `match` printed, also after
+  the register changed (they are the decision's, not today's register's), without deciding
+  again (no numpy, no rules engine: tests/test_startup.py checks what it imports).
+- A decision stored before that (no stored groups) is grouped as before, decided again on its
+  stored snapshot: the same table.
+- The direct read (matching/reads.py, no SQLAlchemy) and the ORM view (what the server returns)
+  give one document; a protected person's request is read by the ORM view, which logs it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from test_matching_support import load_register, request, unit, write_request
+
+UNITS = [unit("U-1", price=3000), unit("U-2", price=3100), unit("U-3", price=3200), unit("U-4", price=3300),
+         unit("U-AGE", age=(16, 20)), unit("U-FULL", free=0), unit("U-D", "direktupphandling", 2000),
+         unit("U-P", protected=True, age=(16, 20)), unit("U-D12", "direktupphandling", 2500, age=(11, 12))]
+
+
+def _excluded_table(output: str) -> list[str]:
+    """The lines of the excluded units by reason: heading and table."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Uteslutna:"))
+    end = next((i for i in range(start + 1, len(lines))
+                if lines[i].startswith(("Möjliga", "Tackat nej", "Nästa steg", "Beslut "))), len(lines))
+    return [line.rstrip() for line in lines[start:end]]
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _forget_this_process():
+    """Another process: nothing this one decided is remembered (compact._DECIDED) or decided
+    again already (rebuild._REDECIDED)."""
+    from placering.matching import compact, rebuild
+
+    compact._DECIDED.clear()
+    rebuild._REDECIDED.clear()
+
+
+def _no_deciding_again(monkeypatch):
+    from placering.matching import rebuild
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decided again")
+
+    monkeypatch.setattr(rebuild, "redecide", refuse)
+    monkeypatch.setattr(rebuild, "expand", refuse)
+
+
+def test_request_show_prints_the_groups_match_printed_also_after_the_register_changed(run, engine, tmp_path,
+                                                                                        monkeypatch):
+    from placering.matching import compact, views
+
+    load_register(run, tmp_path, *UNITS)
+    printed = _ok(run("match", str(write_request(tmp_path, request())), "--by", "h")).output
+    table = _excluded_table(printed)
+    assert table[0].startswith("Uteslutna: 5 enheter, per skäl") and any("U-AGE" in line and "U-P" in line for line in table)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT excluded_units FROM decision")).scalar_one()
+    assert stored is not None and len(bytes(stored)) < 200  # a few ids, compressed
+    _forget_this_process()
+    with monkeypatch.context() as m:
+        _no_deciding_again(m)
+        assert _excluded_table(_ok(run("request", "show", "R-1")).output) == table
+        # The register changes: U-AGE takes 15-year-olds now, and U-FULL has a free place.
+        load_register(run, tmp_path, *UNITS[:4], unit("U-AGE", age=(13, 17)), unit("U-FULL", free=1, places=7), *UNITS[6:])
+        _forget_this_process()
+        assert _excluded_table(_ok(run("request", "show", "R-1")).output) == table  # as decided
+    # Deciding again sees the changed register: U-AGE and U-FULL are no longer excluded; the
+    # groups shown are those of the whole decision (every excluded unit's reasons, --json).
+    _ok(run("request", "rematch", "R-1", "--by", "h"))
+    _forget_this_process()
+    shown = _ok(run("request", "show", "R-1")).output
+    assert "Beslut 2:" in shown and not {"U-AGE", "U-FULL"} & set(" ".join(_excluded_table(shown)).split())
+    whole = json.loads(_ok(run("request", "show", "R-1", "--json")).stdout)["decisions"][-1]
+    grouped = views.request_show(engine, "R-1", full="grouped")["decisions"][-1]
+    assert compact.excluded_by_reason(grouped) == compact.excluded_by_reason(whole)
+    assert compact.excluded_count(grouped) == len(whole["excluded"])
+
+
+def test_a_decision_stored_before_the_groups_is_grouped_as_before(run, engine, db_url, tmp_path):
+    from placering.matching.reads import request_show
+    from placering.storage.reads import open_reader
+
+    load_register(run, tmp_path, *UNITS)
+    printed = _ok(run("match", str(write_request(tmp_path, request())), "--by", "h")).output
+    # The register changes after the decision, and the decision loses its stored groups (as
+    # one stored before migration 0015): it is decided again on its own stored snapshot.
+    load_register(run, tmp_path, *UNITS[:4], unit("U-AGE", age=(13, 17)), *UNITS[5:])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE decision SET excluded_units = NULL"))
+    _forget_this_process()
+    with open_reader(db_url) as db:
+        assert request_show(db, "R-1", full="grouped") is None  # the direct read leaves it to the ORM view
+    shown = _ok(run("request", "show", "R-1")).output
+    assert _excluded_table(shown) == _excluded_table(printed)
+
+
+def test_the_direct_read_is_the_orm_views_document(run, engine, db_url, tmp_path, monkeypatch):
+    """Decisions, a rematch after a decline, a review, a placement and a protected unit: the
+    direct read and the ORM view (the server's) give one document, grouped and as stored; a
+    decision stored before the groups gets the same groups decided again."""
+    from placering.matching import views
+    from placering.matching.reads import request_show
+    from placering.storage.reads import open_reader
+
+    load_register(run, tmp_path, *UNITS)
+    batch = write_request(tmp_path, [request("R-1"), request("R-2", age=16), request("R-3", age=12),
+                                     request("R-4", age=19)])
+    _ok(run("match", str(batch), "--by", "h"))
+    _ok(run("request", "choose", "R-1", "U-1", "--by", "h"))
+    _ok(run("request", "decline", "R-2", "U-1", "--reason", "Ingen plats", "--by", "h"))
+    _ok(run("request", "rematch", "R-2", "--by", "h"))
+    _forget_this_process()
+    ids = ["R-1", "R-2", "R-3", "R-4"]
+    orm = {(r, full): views.request_show(engine, r, full=full) for r in ids for full in ("grouped", False)}
+    assert orm["R-3", "grouped"]["decisions"][0]["review"]["status"] == "pending"  # direct procurement
+    assert orm["R-1", "grouped"]["placement"]["unit_id"] == "U-1"
+    assert len(orm["R-2", "grouped"]["decisions"]) == 2 and orm["R-2", "grouped"]["declines"][0]["unit_id"] == "U-1"
+    with monkeypatch.context() as m:
+        _no_deciding_again(m)
+        with open_reader(db_url) as db:
+            for (r, full), expected in orm.items():
+                got = request_show(db, r, full=full)
+                assert json.dumps(got) == json.dumps(expected), (r, full)  # the same keys in the same order
+                if full == "grouped" and r == "R-1":  # U-P: a protected unit
+                    assert "U-P" in {u for g in got["decisions"][-1]["excluded"]["by_reason"] for u in g["units"]}
+    # As decided again (no stored groups): the same document.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE decision SET excluded_units = NULL"))
+    for r in ids:
+        assert views.request_show(engine, r, full="grouped") == orm[r, "grouped"], r
+
+
+def test_a_protected_persons_request_is_read_by_the_orm_view_and_logged(run, db_url, tmp_path):
+    from placering.matching.reads import request_show
+    from placering.storage.reads import open_reader
+
+    load_register(run, tmp_path, *UNITS)
+    person = dict(request("R-S")["person"], protected_identity=True)
+    _ok(run("match", str(write_request(tmp_path, request("R-S", person=person))), "--by", "h"))
+    with open_reader(db_url) as db:
+        assert request_show(db, "R-S", full="grouped") is None
+    shown = _ok(run("request", "show", "R-S", "--by", "läsaren")).output
+    assert "Uteslutna:" in shown
+    reads = json.loads(_ok(run("audit", "protected-reads", "--json")).stdout)["reads"]
+    assert [(r["request_id"], r["reader"]) for r in reads] == [("R-S", "läsaren")]
+
+
+@pytest.mark.parametrize("ids", [["U-1101", "U-1102", "U-1109", "U-0999", "X", "U-10000", "U-9999", "Å-01", "Å-02"]])
+def test_stored_groups_read_back_as_grouped(ids):
+    from placering.matching.compact import decode_grouped, encode_grouped
+
+    groups = [{"code": "AGE", "units": sorted(ids)}, {"code": "CAPACITY", "units": sorted(ids[::2])},
+              {"code": "AGREEMENT", "units": sorted(ids[1:3])}]
+    groups = [dict(g, count=len(g["units"])) for g in sorted(groups, key=lambda g: (-len(g["units"]), g["code"]))]
+    assert decode_grouped(encode_grouped(groups)) == groups
+    assert decode_grouped(encode_grouped([])) == []
