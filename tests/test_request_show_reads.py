@@ -7,7 +7,8 @@
 - A decision stored before that (no stored groups) is grouped as before, decided again on its
   stored snapshot: the same table.
 - The direct read (matching/reads.py, no SQLAlchemy) and the ORM view (what the server returns)
-  give one document; a protected person's request is read by the ORM view, which logs it.
+  give one document (`request show`, `review list`); a protected person's request is read by
+  the ORM view, which logs it.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def test_the_direct_read_is_the_orm_views_document(run, engine, db_url, tmp_path
     direct read and the ORM view (the server's) give one document, grouped and as stored; a
     decision stored before the groups gets the same groups decided again."""
     from placering.matching import views
-    from placering.matching.reads import request_show
+    from placering.matching.reads import request_show, review_list
     from placering.storage.reads import open_reader
 
     load_register(run, tmp_path, *UNITS)
@@ -135,6 +136,12 @@ def test_the_direct_read_is_the_orm_views_document(run, engine, db_url, tmp_path
                 assert json.dumps(got) == json.dumps(expected), (r, full)  # the same keys in the same order
                 if full == "grouped" and r == "R-1":  # U-P: a protected unit
                     assert "U-P" in {u for g in got["decisions"][-1]["excluded"]["by_reason"] for u in g["units"]}
+        # `review list` too (R-3's review of its direct procurement), every status.
+        with open_reader(db_url) as db:
+            for status in (None, "pending", "approved"):
+                expected = views.review_list(engine, status=status)
+                assert json.dumps(review_list(db, status=status)) == json.dumps(expected), status
+            assert [r["request_id"] for r in review_list(db, status="pending")] == ["R-3"]
     # As decided again (no stored groups): the same document.
     with engine.begin() as conn:
         conn.execute(text("UPDATE decision SET excluded_units = NULL"))

@@ -197,6 +197,17 @@ def test_request_show_loads_no_evaluator(tmp_path, db_url, run):
     assert not (ENGINES_AND_TOOLS | {"placering.rules.reference", "placering.rules.vectorized"}) & set(loaded)
 
 
+def test_review_list_reads_without_sqlalchemy(tmp_path, db_url, run):
+    """`review list` reads the queue through the database's own driver (matching/reads.py)."""
+    from test_matching_support import load_register, request, unit, write_request
+
+    load_register(run, tmp_path, unit("U-D", "direktupphandling", 2000))
+    assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "h").exit_code == 0
+    for args in (["review", "list"], ["review", "list", "--status", "pending", "--json"]):
+        loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+        assert not (ORM | ENGINES_AND_TOOLS) & set(loaded), args
+
+
 def test_audit_log_read_directly_is_the_orm_views_document(tmp_path, db_url, run):
     """The direct read and the ORM view (what the server returns) give one document, and a
     question that ends in an error still gets the ORM view's message."""

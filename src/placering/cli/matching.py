@@ -735,7 +735,7 @@ def review() -> None:
 @output_options
 def review_list(status: str | None, out: Output) -> None:
     """Reviews of direct-procurement decisions, oldest first."""
-    rows = call("matching.views:review_list", status=status, http=("GET", "/reviews", {"status": status}))
+    rows = call("matching.reads:review_list", status=status, http=("GET", "/reviews", {"status": status}))
     out.listing(rows, [("id", "Review"), ("status", "Status", "review_status"), ("request_id", "Request"),
                        ("insats", "Insats", "insats"), ("submitted_on", "Submitted"), ("seq", "Decision"),
                        ("reason", "Why direct", "direct_procurement_reason"), ("units", "Units"), ("reviewer", "Reviewer"),

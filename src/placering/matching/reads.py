@@ -206,3 +206,42 @@ def request_show(db: Reader, request_id: str, *, show_protected: bool = False, f
 
 
 request_show.orm_view = "matching.views:request_show"
+
+
+# --- review list -------------------------------------------------------------------------------
+
+REVIEW_STATUSES = ("pending", "approved", "rejected")  # review.REVIEW_STATUSES
+
+
+def review_list(db: Reader, *, status: str | None = None) -> list[dict[str, Any]] | None:
+    """`review list` (matching.views.review_list: review.list_reviews) read without SQLAlchemy;
+    None when the ORM view must answer: an unknown status (its error), or a signed-in person
+    (a social worker sees its own municipality's reviews only)."""
+    if (status is not None and status not in REVIEW_STATUSES) or _signed_in():
+        return None
+    rows = db.rows(
+        "SELECT v.id, v.status, v.unit_id, v.reviewer, v.note, r.request_id, r.insats, r.submitted_on, d.seq, "
+        "d.document FROM review v JOIN placement_request r ON r.id = v.request_id "
+        "JOIN decision d ON d.id = v.decision_id" + (" WHERE v.status = :status" if status else "") + " ORDER BY v.id",
+        {"status": status} if status else {})
+    out = []
+    for v in rows:
+        doc = as_json(v.document)
+        flag = next((f for f in doc["flags"] if f["code"] == "DIRECT_PROCUREMENT"), None) or {}
+        out.append({
+            "id": v.id,
+            "status": v.status,
+            "request_id": v.request_id,
+            "insats": v.insats,
+            "submitted_on": as_date(v.submitted_on).isoformat(),
+            "seq": v.seq,
+            "reason": flag.get("reason"),
+            "units": [v.unit_id] if v.unit_id else [r["unit_id"] for r in doc["recommendations"]],
+            "flags": sorted({f["code"] for f in doc["flags"]}),
+            "reviewer": v.reviewer,
+            "note": v.note,
+        })
+    return to_jsonable(out)
+
+
+review_list.orm_view = "matching.views:review_list"

@@ -31,7 +31,7 @@ from ..storage.history import record, require_actor
 from ..storage.models import Decision, Placement, PlacementRequest, Review, Supplier, SupplierCheck, Unit, utcnow
 from ..vocabulary import CheckKind, CheckResult, Route
 
-REVIEW_STATUSES = ("pending", "approved", "rejected")
+REVIEW_STATUSES = ("pending", "approved", "rejected")  # also reads.REVIEW_STATUSES (review list's direct read)
 THRESHOLD_PARAMETER = "direct_procurement_threshold_sek"
 
 
