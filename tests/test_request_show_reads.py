@@ -149,7 +149,7 @@ def test_the_direct_read_is_the_orm_views_document(run, engine, db_url, tmp_path
         assert views.request_show(engine, r, full="grouped") == orm[r, "grouped"], r
 
 
-def test_a_protected_persons_request_is_read_by_the_orm_view_and_logged(run, db_url, tmp_path):
+def test_a_protected_persons_request_is_read_by_the_orm_view_and_logged(run, engine, db_url, tmp_path):
     from placering.matching.reads import request_show
     from placering.storage.reads import open_reader
 
@@ -162,6 +162,21 @@ def test_a_protected_persons_request_is_read_by_the_orm_view_and_logged(run, db_
     assert "Uteslutna:" in shown
     reads = json.loads(_ok(run("audit", "protected-reads", "--json")).stdout)["reads"]
     assert [(r["request_id"], r["reader"]) for r in reads] == [("R-S", "läsaren")]
+    # `audit protected-reads` reads the log directly: the ORM view's list, filtered the same way
+    from datetime import timedelta
+
+    from placering.access.protected_cases import reads_view
+    from placering.audit.reads import protected_reads
+    from placering.display import today
+
+    _ok(run("request", "show", "R-S", "--by", "någon"))
+    day = today()
+    with open_reader(db_url) as db:
+        for filters in ({}, {"reader": "läsaren"}, {"request_id": "R-S"}, {"request_id": "R-1"},
+                        {"since": day, "until": day}, {"since": day + timedelta(days=1)},
+                        {"until": day - timedelta(days=1)}):
+            assert protected_reads(db, **filters) == reads_view(engine, **filters), filters
+        assert len(protected_reads(db, since=day, until=day)) == 2
 
 
 @pytest.mark.parametrize("ids", [["U-1101", "U-1102", "U-1109", "U-0999", "X", "U-10000", "U-9999", "Å-01", "Å-02"]])

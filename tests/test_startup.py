@@ -197,13 +197,15 @@ def test_request_show_loads_no_evaluator(tmp_path, db_url, run):
     assert not (ENGINES_AND_TOOLS | {"placering.rules.reference", "placering.rules.vectorized"}) & set(loaded)
 
 
-def test_review_list_reads_without_sqlalchemy(tmp_path, db_url, run):
-    """`review list` reads the queue through the database's own driver (matching/reads.py)."""
+def test_review_list_and_protected_reads_read_without_sqlalchemy(tmp_path, db_url, run):
+    """`review list` and `audit protected-reads` read through the database's own driver
+    (matching/reads.py, audit/reads.py)."""
     from test_matching_support import load_register, request, unit, write_request
 
     load_register(run, tmp_path, unit("U-D", "direktupphandling", 2000))
     assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "h").exit_code == 0
-    for args in (["review", "list"], ["review", "list", "--status", "pending", "--json"]):
+    for args in (["review", "list"], ["review", "list", "--status", "pending", "--json"],
+                 ["audit", "protected-reads"], ["audit", "protected-reads", "--since", "2024-01-01", "--json"]):
         loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
         assert not (ORM | ENGINES_AND_TOOLS) & set(loaded), args
 

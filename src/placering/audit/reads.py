@@ -263,3 +263,40 @@ def paused(reader: Reader, *, as_of: date | None = None, insats: str | None = No
 
 
 paused.orm_view = "audit.views:paused"
+
+
+# --- protected-reads ---------------------------------------------------------------------------
+
+
+def protected_reads(db: Reader, *, request_id: str | None = None, reader: str | None = None,
+                    since: date | None = None, until: date | None = None) -> list[dict] | None:
+    """`audit protected-reads` (access.protected_cases.reads_view), read without SQLAlchemy:
+    who read which protected case, when (Swedish days; read_at is stored in UTC). None for a
+    person signed in to the server (the ORM view, which the server calls)."""
+    from datetime import datetime, time, timezone
+
+    from ..clock import STOCKHOLM
+    from ..matching.reads import _signed_in, utc
+
+    if _signed_in():
+        return None
+    where, params = [], {}
+    if request_id:
+        where.append("request_id = :request_id")
+        params["request_id"] = nfc(request_id)
+    if reader:
+        where.append("reader = :reader")
+        params["reader"] = nfc(reader)
+    for name, day, edge, op in (("since", since, time.min, ">="), ("until", until, time.max, "<=")):
+        if day:
+            at = datetime.combine(day, edge, tzinfo=STOCKHOLM).astimezone(timezone.utc)
+            # SQLite holds UTC as text, as SQLAlchemy writes it (and compares it)
+            params[name] = at.strftime("%Y-%m-%d %H:%M:%S.%f") if db.dialect == "sqlite" else at
+            where.append(f"read_at {op} :{name}")
+    rows = db.rows("SELECT request_id, reader, read_at, what FROM case_access_log"
+                   + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY read_at, id", params)
+    return to_jsonable([{"request_id": r.request_id, "reader": r.reader, "read_at": utc(r.read_at), "what": r.what}
+                        for r in rows])
+
+
+protected_reads.orm_view = "access.protected_cases:reads_view"

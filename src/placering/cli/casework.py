@@ -486,7 +486,7 @@ def audit_protected_reads(request_id, reader, since, until, out: Output) -> None
     (sources/003 l. 343-351: log reviews, time-limited access to protected cases)."""
     filters = {"request_id": request_id, "reader": reader, "since": parse_date(since, "--since"),
                "until": parse_date(until, "--until")}
-    rows = call("access.protected_cases:reads_view", **filters,
+    rows = call("audit.reads:protected_reads", **filters,
                 http=("GET", "/audit/protected-reads", {k: (v.isoformat() if hasattr(v, "isoformat") else v)
                                                         for k, v in filters.items()}))
     out.listing(rows, [("request_id", "Förfrågan"), ("reader", "Läsare"), ("read_at", "Läst"),
