@@ -116,7 +116,7 @@ def read_only(login: str) -> str:
             "applikationsservern; logga in med 'placering login --server URL' och kör kommandot igen\n")
 
 
-def test_people_read_and_the_cli_sends_their_writes_to_the_application_server(people, db_url, engine, tmp_path):
+def test_people_read_and_the_cli_sends_their_writes_to_the_application_server(people, db_url, engine, tmp_path, run):
     p = people
     assert match(db_url, p["svc"], tmp_path, "R-G1", by="anna").exit_code == 0
     before = register(engine)
@@ -139,6 +139,11 @@ def test_people_read_and_the_cli_sends_their_writes_to_the_application_server(pe
     assert as_(db_url, p["swg"], "request", "show", "R-G1", "--json").exit_code == 0
     r = as_(db_url, p["swm"], "request", "show", "R-G1", "--json")
     assert r.exit_code == 3 and "R-G1" in r.stderr  # another municipality's case: not there for them
+    # the table reads directly (matching/reads.py) on the person's own login: the same scope
+    shown = as_(db_url, p["swg"], "request", "show", "R-G1")
+    assert shown.exit_code == 0 and "R-G1" in shown.stdout and shown.stdout == run("request", "show", "R-G1").stdout
+    r = as_(db_url, p["swm"], "request", "show", "R-G1")
+    assert r.exit_code == 3 and "R-G1" in r.stderr
     log = json.loads(as_(db_url, p["revisor"], "audit", "log", "--json").stdout)
     assert ("matched", "anna") in {(e["action"], e["actor"]) for e in log["entries"]}
 

@@ -15,7 +15,8 @@ the register, deciding, storing), measured in one run and printed, never asserte
 - the import of the register (`register import`), `init --demo` (once per database), a write
   (`request choose`) and the read commands people run most (`register show / search /
   history`, `request show`, `audit paused`, `rules list`; the slowest of them and each);
-- stored bytes per decision (the decision row's document) and of the register snapshot;
+- stored bytes per decision (the decision row's document and its excluded units by reason) and
+  of the register snapshot;
 - peak memory (resident set) of each of those processes.
 
 Each size gets a fresh database: an SQLite file in a temporary directory, and on PostgreSQL
@@ -167,8 +168,13 @@ def _stored(url: str) -> dict[str, Any]:
 
     from ..storage import make_engine
 
+    from sqlalchemy import inspect
+
     engine = make_engine(url)
     size = "length(document)" if engine.dialect.name == "sqlite" else "pg_column_size(document)"
+    if "excluded_units" in {c["name"] for c in inspect(engine).get_columns("decision")}:
+        # the excluded units by reason stored with each decision (issue 22 item 1, migration 0015)
+        size = f"({size} + COALESCE({size.replace('document', 'excluded_units')}, 0))"
     data = "length(data)" if engine.dialect.name == "sqlite" else "octet_length(data)"
     with engine.connect() as conn:
         n, total, largest = conn.execute(text(f"SELECT COUNT(*), SUM({size}), MAX({size}) FROM decision")).one()
