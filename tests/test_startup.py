@@ -184,17 +184,18 @@ def test_audit_paused_reads_without_sqlalchemy(tmp_path, db_url, run, args):
     assert not (ORM | ENGINES_AND_TOOLS | {"ruamel", "rapidfuzz"}) & set(loaded)
 
 
-def test_request_show_loads_no_evaluator(tmp_path, db_url, run):
+def test_request_show_reads_without_sqlalchemy_or_an_evaluator(tmp_path, db_url, run):
     """`request show` reads the request and its decisions through the database's own driver
     (matching/reads.py), the latest decision's excluded units by reason as stored with it: it
-    decides nothing again, so neither numpy nor a rules engine is loaded (what it prints is
-    checked in tests/test_request_show_reads.py)."""
+    decides nothing again, so neither SQLAlchemy nor numpy nor a rules engine is loaded (what
+    it prints is checked in tests/test_request_show_reads.py)."""
     from test_matching_support import load_register, request, unit, write_request
 
     load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", age=(16, 20)), unit("U-3", free=0))
     assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "h").exit_code == 0
-    loaded = loaded_by(tmp_path, "request", "show", "R-1", db_url=db_url, exit_code=0)
-    assert not (ENGINES_AND_TOOLS | {"placering.rules.reference", "placering.rules.vectorized"}) & set(loaded)
+    for args in (["request", "show", "R-1"], ["request", "show", "R-1", "--by", "läsaren"]):
+        loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+        assert not (ORM | ENGINES_AND_TOOLS | {"placering.rules.reference", "placering.rules.vectorized"}) & set(loaded)
 
 
 def test_review_list_and_protected_reads_read_without_sqlalchemy(tmp_path, db_url, run):
