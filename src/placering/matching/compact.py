@@ -32,7 +32,6 @@ from __future__ import annotations
 from array import array
 import base64
 import json
-import re
 import zlib
 from datetime import date
 from typing import Any, Iterable
@@ -350,36 +349,45 @@ def exclusion_summary(document: dict[str, Any]) -> list[tuple[str, int]]:
 # (about 0.5 KB at 900 units). A decision stored before has none: it is grouped as before.
 
 GROUPED = "placering-grouped/1"
-_TRAILING_NUMBER = re.compile(r"(.*?)([0-9]+)")
+_DIGITS = "0123456789"
 
 
 def _split_number(unit_id: str) -> tuple[str, str] | None:
-    m = _TRAILING_NUMBER.fullmatch(unit_id)
-    return (m.group(1), m.group(2)) if m else None
+    """(prefix, trailing digits) of an id ending in ASCII digits, else None."""
+    prefix = unit_id.rstrip(_DIGITS)
+    return (prefix, unit_id[len(prefix):]) if len(prefix) < len(unit_id) else None
 
 
 def encode_grouped(groups: list[dict[str, Any]]) -> bytes:
     """`units_by_reason`'s groups as stored: {"format", "codes", "units": per excluded unit (in
     order) its id, or the step from the one before (same prefix, same number of digits), and
-    "reasons": per unit the bit mask of its codes}, JSON, zlib-compressed."""
+    "reasons": per unit the bit mask of its codes}, JSON, zlib-compressed. A few milliseconds
+    at 20,000 units: it runs for every decision stored."""
     codes = sorted(g["code"] for g in groups)
     bit = {code: 1 << i for i, code in enumerate(codes)}
     masks: dict[str, int] = {}
     for g in groups:
+        b = bit[g["code"]]
         for u in g["units"]:
-            masks[u] = masks.get(u, 0) | bit[g["code"]]
+            masks[u] = masks.get(u, 0) | b
+    ordered = sorted(masks)
     units: list[Any] = []
-    before: tuple[str, str] | None = None
-    for u in sorted(masks):
-        parts = _split_number(u)
-        if (parts is not None and before is not None and parts[0] == before[0]
-                and len(parts[1]) == len(before[1]) and int(parts[1]) > int(before[1])):
-            units.append(int(parts[1]) - int(before[1]))
+    prefix, width, number = None, 0, 0
+    for u in ordered:
+        p = u.rstrip(_DIGITS)
+        digits = len(u) - len(p)
+        if digits:
+            n = int(u[len(p):])
+            if p == prefix and digits == width and n > number:
+                units.append(n - number)
+            else:
+                units.append(u)
+            prefix, width, number = p, digits, n
         else:
             units.append(u)
-        before = parts
-    doc = {"format": GROUPED, "codes": codes, "units": units, "reasons": [masks[u] for u in sorted(masks)]}
-    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 9)
+            prefix, width, number = None, 0, 0
+    doc = {"format": GROUPED, "codes": codes, "units": units, "reasons": [masks[u] for u in ordered]}
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
 
 
 def decode_grouped(data: bytes) -> list[dict[str, Any]]:
