@@ -188,3 +188,28 @@ def test_stored_groups_read_back_as_grouped(ids):
     groups = [dict(g, count=len(g["units"])) for g in sorted(groups, key=lambda g: (-len(g["units"]), g["code"]))]
     assert decode_grouped(encode_grouped(groups)) == groups
     assert decode_grouped(encode_grouped([])) == []
+
+
+def test_the_groups_stored_with_a_decision_are_those_of_its_excluded_units(monkeypatch):
+    """What a decision stores (grouped_of, numpy over the units in id order) is byte for byte
+    the grouping of its excluded units by reason (units_by_reason): ids in runs and out of runs,
+    ids without digits, a unit with several candidates, held-back and unevaluable units."""
+    import random
+
+    from placering.matching import compact
+
+    rng = random.Random(7)
+    ids = [f"U-{n}" for n in range(1000, 1400)] + ["X", "Å-01", "Å-02", "U-0999", "U-10000"]
+    cands = [{"unit": {"unit_id": u}} for u in ids] + [{"unit": {"unit_id": u}} for u in ids[:50]]
+    n = len(cands)
+    sets = {"exclude:AGE:r1": sorted(rng.sample(range(n), 200)), "exclude:CAPACITY:r2": sorted(rng.sample(range(n), 120)),
+            "unevaluable:r3": sorted(rng.sample(range(n), 5)), "exclude:AGE:r4": sorted(rng.sample(range(n), 30))}
+    held_back = [{"unit_id": "U-1003", "reasons": [{"code": "PRICE_NOT_RECOMMENDED"}]},
+                 {"unit_id": "X", "reasons": [], "unevaluable": True}]
+    monkeypatch.setattr(compact, "is_compact", lambda document: True)
+    monkeypatch.setattr(compact, "decided_here", lambda document: (sets, cands, held_back))
+    stored = compact.grouped_of({})
+    assert stored == compact.encode_grouped(compact.units_by_reason(sets, cands, held_back))
+    groups = compact.decode_grouped(stored)
+    assert {g["code"] for g in groups} == {"AGE", "CAPACITY", "UNEVALUABLE", "PRICE_NOT_RECOMMENDED"}
+    assert "U-1003" in next(g for g in groups if g["code"] == "PRICE_NOT_RECOMMENDED")["units"]

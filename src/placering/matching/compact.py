@@ -386,8 +386,14 @@ def encode_grouped(groups: list[dict[str, Any]]) -> bytes:
         else:
             units.append(u)
             prefix, width, number = None, 0, 0
-    doc = {"format": GROUPED, "codes": codes, "units": units, "reasons": [masks[u] for u in ordered]}
-    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
+    return _pack_grouped(codes, units, [masks[u] for u in ordered])
+
+
+def _pack_grouped(codes: list[str], units: list[Any], reasons: list[int]) -> bytes:
+    # zlib level 1: a tenth of level 6's time (4 ms at 9,000 excluded units, for every decision
+    # stored) for about a fifth more bytes.
+    doc = {"format": GROUPED, "codes": codes, "units": units, "reasons": reasons}
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 1)
 
 
 def decode_grouped(data: bytes) -> list[dict[str, Any]]:
@@ -413,15 +419,82 @@ def decode_grouped(data: bytes) -> list[dict[str, Any]]:
             for code, u in sorted(units.items(), key=lambda kv: (-len(kv[1]), kv[0])) if u]
 
 
+def _sorted_ids(cands: list[dict]) -> tuple[Any, Any, Any, list[str]]:
+    """Per candidate list (kept: a batch decides many requests on one snapshot): the units in
+    id order (positions into `_units_of`'s names), each one's (prefix, width) group and trailing
+    number (-1 without digits), for `grouped_of`'s step encoding without a loop over units."""
+    from ..memory import per_list
+
+    def build(cs: list[dict]):
+        import numpy as np
+
+        names = _units_of(cs)[0]
+        order = sorted(range(len(names)), key=names.__getitem__)
+        groups: dict[tuple[str, int], int] = {}
+        group = np.empty(len(order), dtype=np.int64)
+        number = np.empty(len(order), dtype=np.int64)
+        for i, pos in enumerate(order):
+            split = _split_number(names[pos])
+            if split is None:
+                group[i], number[i] = -1 - i, -1  # a group of its own: never a step
+            else:
+                group[i] = groups.setdefault((split[0], len(split[1])), len(groups))
+                number[i] = int(split[1])
+        return np.asarray(order, dtype=np.int64), group, number, names
+
+    return per_list("sorted_ids", cands, build)
+
+
 def grouped_of(document: dict[str, Any]) -> bytes | None:
     """The excluded units by reason of a compact decision made in this process, to store with
-    it (None for another document: it is grouped when shown, as before)."""
+    it (None for another document: it is grouped when shown, as before): `encode_grouped`'s
+    bytes for `units_by_reason`'s groups, built with numpy over the units in id order instead
+    of sets of ids (it runs for every decision stored; 9,000 excluded units at 20,000)."""
     if not is_compact(document):
         return None
     here = decided_here(document)
     if here is None:
         return None
-    return encode_grouped(units_by_reason(*here))
+    import numpy as np
+
+    sets, cands, held_back = here
+    names, unit_code = _units_of(cands)
+    keyed = np.zeros(len(cands), dtype=bool)
+    marked: dict[str, Any] = {}
+    for key, idx in sets.items():
+        positions = np.asarray(idx, dtype=np.int64)
+        keyed[positions] = True
+        code = _reason_code(key)
+        mask = marked.get(code)
+        if mask is None:
+            mask = marked[code] = np.zeros(len(names), dtype=bool)
+        mask[unit_code[positions]] = True
+    excluded = np.ones(len(names), dtype=bool)
+    excluded[unit_code[~keyed]] = False
+    marks = {code: mask & excluded for code, mask in marked.items()}
+    if held_back:
+        position = _unit_positions(cands)
+        for e in held_back:
+            codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
+            for code in codes:
+                mask = marks.get(code)
+                if mask is None:
+                    mask = marks[code] = np.zeros(len(names), dtype=bool)
+                mask[position[e["unit_id"]]] = True
+    codes = sorted(code for code, mask in marks.items() if mask.any())
+    bits = np.zeros(len(names), dtype=np.int64)
+    for i, code in enumerate(codes):
+        bits[marks[code]] |= 1 << i
+    order, group, number, _ = _sorted_ids(cands)
+    chosen = np.flatnonzero(bits[order] != 0)  # the units with a reason, in id order
+    positions = order[chosen]
+    g, n = group[chosen], number[chosen]
+    step = np.zeros(len(chosen), dtype=bool)
+    step[1:] = (g[1:] == g[:-1]) & (g[1:] >= 0) & (n[1:] > n[:-1])
+    units: list[Any] = np.diff(n, prepend=0).tolist()
+    for i in np.flatnonzero(~step).tolist():
+        units[i] = names[positions[i]]
+    return _pack_grouped(codes, units, bits[positions].tolist())
 
 
 def with_groups(document: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
@@ -429,3 +502,4 @@ def with_groups(document: dict[str, Any], groups: list[dict[str, Any]]) -> dict[
     `rebuild.grouped_document` gives)."""
     count = len({u for g in groups for u in g["units"]})
     return dict(document, excluded=dict(document["excluded"], by_reason=groups, count=count))
+
