@@ -10,7 +10,12 @@ from datetime import date, datetime
 from typing import Any
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values (an import's summary holds millions)
+        return value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, dict):

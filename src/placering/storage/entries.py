@@ -26,7 +26,12 @@ def require_actor(actor: str | None) -> str:
     return field_text(actor, "--by", kind="actor")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values (a first import's history holds millions)
+        return value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
