@@ -193,6 +193,16 @@ class EventReader:
     def checks(self, supplier_id: int, kind: str) -> list[SupplierCheck]:
         return self._checks.get((supplier_id, kind), [])
 
+    def unit_status_changed(self, org_nr: str | None, unit_id: str, status: str) -> None:
+        """An event changed a unit's status: the supplier's document says so (its only field a
+        status change touches), without reading the supplier again."""
+        doc = self._docs.get(org_nr)
+        unit = next((u for u in (doc or {}).get("units") or [] if u["unit_id"] == unit_id), None)
+        if unit is None:
+            self._docs.pop(org_nr, None)
+        else:
+            unit["status"] = status
+
     def changed(self, org_nrs: Iterable[str | None]) -> None:
         """An event changed these suppliers' units or agreements: read them again when next asked."""
         for org_nr in org_nrs:
@@ -532,7 +542,10 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             if reader is not None:
                 reader.proposed(kind, item.org_nr, item.unit_id, proposal.id)
     if reader is not None:
-        reader.changed(item.org_nr for item in planned if item.action in ("unit_status", "agreement_status"))
+        for item in planned:
+            if item.action == "unit_status":
+                reader.unit_status_changed(item.org_nr, item.unit_id, item.status_to)
+        reader.changed(item.org_nr for item in planned if item.action == "agreement_status")
     if planned:  # nothing planned wrote nothing (most of an import's thousands of events)
         session.flush()
     return planned
