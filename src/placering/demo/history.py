@@ -269,13 +269,24 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
         record_many(session, entered, actor=actor)
         counts["units_created"] += result.units_created
         counts["history_entries"] += result.history_entries + len(entered)
+    run: list[dict] = []  # consecutive unit status changes, made in one many-unit call (same history, same order)
+
+    def change_units() -> None:
+        for made in service.change_unit_statuses(session, run, actor=actor):
+            if isinstance(made, Exception):
+                raise made
+        counts["status_changes"] += len(run)
+        run.clear()
+
     for e in plan.events:
         if e.kind == "unit_status":
             a = e.args
-            service.change_unit_status(session, a["unit_id"], a["status"], actor=actor, reason=a.get("reason"),
-                                       note=a.get("note"), effective_on=e.on)
-            counts["status_changes"] += 1
-        elif e.kind == "agreement_status":
+            run.append(dict(unit_id=a["unit_id"], status=a["status"], reason=a.get("reason"), note=a.get("note"),
+                            effective_on=e.on))
+            counts["history_entries"] += 1
+            continue
+        change_units()
+        if e.kind == "agreement_status":
             service.change_agreement_status(session, e.args["agreement_id"], e.args["status"], actor=actor,
                                             note="Beslut i avtalsuppföljningen", effective_on=e.on)
             counts["agreement_changes"] += 1
@@ -285,6 +296,7 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
                                   actor=actor, insats=a.get("insats"), target_groups=a.get("target_groups"))
             counts["permit_decisions"] += 1
         counts["history_entries"] += 1
+    change_units()
     # Every check, with its own date: one import of the suppliers' check lists.
     current = service.export_document(session)
     for s in current["suppliers"]:

@@ -59,6 +59,7 @@ from .status import (  # noqa: F401  (the status changes and lookups: register.s
     agreement_routes,
     change_agreement_status,
     change_unit_status,
+    change_unit_statuses,
     get_supplier,
     get_unit,
     status_since,
@@ -779,14 +780,19 @@ def import_document(
             bad(msg("import.apply_status_refused", refusal=reason(exc)), rec, "status")
             return None
 
-    for uid, new, rec in unit_status_plan:
-        entry = through(rec, change_unit_status, session, uid, new["status"], actor=actor,
-                        reason=new.get("removal_reason") if new["status"] == UnitStatus.REMOVED else None,
-                        note=new.get("status_note"), source=note, effective_on=on, entry_approved=True)
+    # The file's statuses in one many-unit call (the same invariants and history as one by one).
+    made = change_unit_statuses(session, [dict(
+        unit_id=uid, status=new["status"], reason=new.get("removal_reason") if new["status"] == UnitStatus.REMOVED
+        else None, note=new.get("status_note"), source=note, effective_on=on, entry_approved=True)
+        for uid, new, _ in unit_status_plan], actor=actor)
+    for (uid, new, rec), entry in zip(unit_status_plan, made):
+        if isinstance(entry, PlaceringError):
+            bad(msg("import.apply_status_refused", refusal=reason(entry)), rec, "status")
+            continue
         if entry is not None:
-            old, to = entry.changes["status"]
-            summary.status_changes.append({"kind": "unit", "id": uid, "org_nr": entry.org_nr, "from": old, "to": to,
-                                           "why": note})
+            old, to = entry["changes"]["status"]
+            summary.status_changes.append({"kind": "unit", "id": uid, "org_nr": entry["org_nr"], "from": old,
+                                           "to": to, "why": note})
             if to in READMISSION_STATUSES and old == UnitStatus.PENDING_ENTRY:
                 unit = get_unit(session, uid)
                 sup = supplier_of(session, unit)
@@ -817,7 +823,7 @@ def import_document(
     evaluator = ReferenceEvaluator(ruleset) if events else None
     # The checks' suppliers are read once for all their events (thousands in a first load).
     reader = EventReader(session, {e["org_nr"] for e in events if e["kind"] == "check"},
-                         {e["unit_id"] for e in events if e["kind"] == "permit"}) if events else None
+                         {e["unit_id"] for e in events if e["kind"] == "permit"}, locked=True) if events else None
     for event in events:
         for item in apply_register_event(session, event, actor=actor, ruleset=ruleset, evaluator=evaluator,
                                          reader=reader):

@@ -13,11 +13,11 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from ..boundary import field_text, not_future, today
-from ..errors import InvariantViolation, NotFound, Problem, ValidationError
+from ..errors import InvariantViolation, NotFound, PlaceringError, Problem, ValidationError
 from ..i18n import Joined, Label, label_list as labels, msg, reason
 from ..storage.database import chunks, lock_row, lock_rows
 from ..storage.history import record, require_actor
@@ -102,9 +102,15 @@ def get_unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
     """The unit (its id as typed, ignoring case); with `lock`, its row locked until the
     transaction ends (a change is decided on the current value, and a concurrent change of the
     same unit waits for this one)."""
-    unit = unit_by_id(session, unit_id)
-    if unit is not None and lock:
-        unit = lock_row(session, select(Unit).where(Unit.id == unit.id))
+    if lock:
+        # The exact id locked in one query; as typed in another case, found first and then locked.
+        unit = lock_row(session, select(Unit).where(Unit.unit_id == nfc(unit_id)))
+        if unit is None:
+            unit = unit_by_id(session, unit_id)
+            if unit is not None:
+                unit = lock_row(session, select(Unit).where(Unit.id == unit.id))
+    else:
+        unit = unit_by_id(session, unit_id)
     if unit is None:
         raise _not_found_unit(session, unit_id)
     return unit
@@ -139,6 +145,19 @@ def status_since(session: Session, unit_id: str) -> History | None:
     return None
 
 
+def _status_since_on(session: Session, unit_id: str) -> date | None:
+    """The day the unit's current status took effect (`status_since(...).effective_on`), read
+    as plain rows: every status change asks it."""
+    for on, changes in session.execute(
+            select(History.effective_on, History.changes)
+            .where(History.entity_kind == "unit", History.entity_id == unit_id,
+                   History.action.in_(("status", "created")))
+            .order_by(History.effective_on.desc(), History.id.desc())):
+        if "status" in (changes or {}):
+            return on
+    return None
+
+
 def _last_status_dates(session: Session, entity_kind: str, ids: list[str]) -> dict[str, date]:
     """When the current status of each unit or agreement took effect (its latest status entry)."""
     actions = ("status", "created") if entity_kind == "unit" else ("agreement_status",)
@@ -164,28 +183,9 @@ def _latest_permits(session: Session, unit_pk: int) -> list[Permit]:
     return list(latest.values())
 
 
-def change_unit_status(
-    session: Session,
-    unit_id: str,
-    status: str,
-    *,
-    actor: str,
-    reason: str | None = None,
-    note: str | None = None,
-    effective_on: date | None = None,
-    rule_id: str | None = None,
-    rules_version: str | None = None,
-    entry_approved: bool = False,
-    source: str | None = None,
-) -> History:
-    """Change a unit's register status, within the authority invariants; returns the history entry.
-
-    `source` names where the change came from (e.g. "import FILE (--apply-status)"): it is added
-    to the history note, not to the unit's status note.
-
-    `entry_approved`: the caller is the entry check (register.entry.approve_entry) or a
-    maintainer's --apply-status import, which alone publish a pending_entry unit."""
-    actor = require_actor(actor)
+def _status_arguments(status: str, reason: str | None, note: str | None, effective_on: date | None,
+                      rule_id: str | None) -> tuple[str, str | None, str | None, date]:
+    """A status change's arguments checked and normalised: (status, reason, note, day)."""
     status = _code(status, UnitStatus, "unit status")
     if reason is not None:
         reason = _code(reason, RemovalReason, "removal reason")
@@ -193,19 +193,22 @@ def change_unit_status(
     # 8.1-10708/2024 reads to the identity-number check like a date of birth): only a person's
     # note is free text to check.
     note = field_text(note, "--note", optional=True) if rule_id is None else (nfc(note) if note else None)
-    on = _today(effective_on)
-    unit = get_unit(session, unit_id, lock=True)
-    supplier = supplier_of(session, unit)
+    return status, reason, note, _today(effective_on)
+
+
+def _check_status_change(session: Session, unit: Unit, status: str, reason: str | None, note: str | None,
+                         on: date, since: date | None, *, entry_approved: bool, not_before_status: bool) -> date:
+    """The authority invariants of changing `unit` (its current values) to `status` on `on`, the
+    current status having taken effect on `since`; returns the day the change takes effect."""
     if unit.status == status:
         raise InvariantViolation(msg("unit.already_status", unit=unit.unit_id, status=Label(status, "unit_status")))
     if reason is not None and status != UnitStatus.REMOVED:
         raise ValidationError(msg("unit.reason_only_when_removed", status=Label(status, "unit_status")))
-    unit_routes = list(session.scalars(select(UnitRoute).where(UnitRoute.unit_id == unit.id)))
-    if status == UnitStatus.RECOMMENDATION_STOP and not any(
-        r.route == Route.DIREKTUPPHANDLING for r in unit_routes
-    ):
-        raise InvariantViolation(msg("unit.recommendation_stop_direct_only", unit=unit.unit_id,
-                                     routes=labels(sorted({r.route for r in unit_routes}), "route")))
+    if status == UnitStatus.RECOMMENDATION_STOP:
+        unit_routes = list(session.scalars(select(UnitRoute.route).where(UnitRoute.unit_id == unit.id)))
+        if not any(r == Route.DIREKTUPPHANDLING for r in unit_routes):
+            raise InvariantViolation(msg("unit.recommendation_stop_direct_only", unit=unit.unit_id,
+                                         routes=labels(sorted(set(unit_routes)), "route")))
     if status == UnitStatus.REMOVED:
         missing = [what for what, v in (("reason", reason), ("note", note)) if not v]
         if missing:
@@ -223,21 +226,129 @@ def change_unit_status(
                 msg("permit.said", dnr=p.dnr, status=Label(p.status, "permit_status")) for p in lost))))
     if (unit.status == UnitStatus.PENDING_ENTRY and status in READMISSION_STATUSES and not entry_approved):
         raise InvariantViolation(msg("unit.waits_for_entry", unit=unit.unit_id))
-    since = status_since(session, unit.unit_id)
-    if since is not None and on < since.effective_on:
+    if since is not None and on < since:
+        if not_before_status:
+            return since
         raise InvariantViolation(msg("unit.change_before_status", on=on.isoformat(), unit=unit.unit_id,
-                                     status=Label(unit.status, "unit_status"), since=since.effective_on.isoformat()))
+                                     status=Label(unit.status, "unit_status"), since=since.isoformat()))
+    return on
+
+
+def _apply_status_change(unit: Unit, org_nr: str, status: str, reason: str | None, note: str | None, on: date, *,
+                         actor: str, source: str | None, rule_id: str | None, rules_version: str | None) -> dict:
+    """Set the unit's status fields; the history entry's values (storage.history.entry_values)."""
     old = unit.status
     unit.status = status
     unit.removal_reason = reason if status == UnitStatus.REMOVED else None
     unit.status_note = note
-    entry = record(session, actor=actor, entity_kind="unit", entity_id=unit.unit_id, action="status",
-                   effective_on=on, changes={"status": [old, status]}, org_nr=supplier.org_nr,
-                   unit_id=unit.unit_id, reason=reason,
-                   note=(f"{note} ({source})" if note else source) if source else note,
-                   rule_id=rule_id, rules_version=rules_version)
+    return dict(actor=actor, entity_kind="unit", entity_id=unit.unit_id, action="status",
+                effective_on=on, changes={"status": [old, status]}, org_nr=org_nr,
+                unit_id=unit.unit_id, reason=reason,
+                note=(f"{note} ({source})" if note else source) if source else note,
+                rule_id=rule_id, rules_version=rules_version)
+
+
+def change_unit_status(
+    session: Session,
+    unit_id: str,
+    status: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    note: str | None = None,
+    effective_on: date | None = None,
+    rule_id: str | None = None,
+    rules_version: str | None = None,
+    entry_approved: bool = False,
+    source: str | None = None,
+    not_before_status: bool = False,
+) -> History:
+    """Change a unit's register status, within the authority invariants; returns the history entry.
+
+    `source` names where the change came from (e.g. "import FILE (--apply-status)"): it is added
+    to the history note, not to the unit's status note.
+
+    `entry_approved`: the caller is the entry check (register.entry.approve_entry) or a
+    maintainer's --apply-status import, which alone publish a pending_entry unit.
+
+    `not_before_status`: a change dated before the unit's current status began takes effect
+    when that status began (a rule's change: history is kept in date order) instead of being
+    refused. Many changes at once: `change_unit_statuses`, the same checks and history."""
+    actor = require_actor(actor)
+    status, reason, note, on = _status_arguments(status, reason, note, effective_on, rule_id)
+    unit = get_unit(session, unit_id, lock=True)
+    supplier = supplier_of(session, unit)
+    on = _check_status_change(session, unit, status, reason, note, on, _status_since_on(session, unit.unit_id),
+                              entry_approved=entry_approved, not_before_status=not_before_status)
+    entry = record(session, **_apply_status_change(unit, supplier.org_nr, status, reason, note, on, actor=actor,
+                                                   source=source, rule_id=rule_id, rules_version=rules_version))
     session.flush()
     return entry
+
+
+def change_unit_statuses(session: Session, changes: list[dict], *, actor: str) -> list[dict | PlaceringError]:
+    """Many status changes at once (an import's --apply-status, the demo's past), in order, each
+    exactly as `change_unit_status(session, **change, actor=actor)` would make it: the same
+    authority invariants, the same history entry, in the same order. The units are read and
+    locked in one query and the history written in one statement, not one round trip each.
+
+    Returns, per change, the history entry's values (a dict: entity_id, changes, org_nr, …) or
+    the error that refused it (the other changes are made: the caller decides, as it would
+    catching the single call's error, whether the transaction goes on)."""
+    from ..storage.history import entry_values
+
+    actor = require_actor(actor)
+    out: list[dict | PlaceringError] = []
+    if not changes:
+        return out
+    session.flush()
+    wanted = sorted({nfc(c["unit_id"]) for c in changes})
+    units: dict[str, Unit] = {}
+    for chunk in chunks(wanted):
+        for u in lock_rows(session, select(Unit).where(Unit.unit_id.in_(chunk)).order_by(Unit.id)):
+            units[u.unit_id] = u
+    orgs = {sid: org for sid, org in session.execute(select(Supplier.id, Supplier.org_nr).where(
+        Supplier.id.in_(sorted({u.supplier_id for u in units.values()}))))} if units else {}
+    since: dict[str, date | None] = {}
+    found = sorted(units)
+    for chunk in chunks(found):
+        for uid, on, ch in session.execute(
+                select(History.entity_id, History.effective_on, History.changes)
+                .where(History.entity_kind == "unit", History.entity_id.in_(chunk),
+                       History.action.in_(("status", "created")))
+                .order_by(History.entity_id, History.effective_on.desc(), History.id.desc())):
+            if uid not in since and "status" in (ch or {}):
+                since[uid] = on
+    rows: list[dict] = []
+    for c in changes:
+        c = dict(c)
+        unit_id = c.pop("unit_id")
+        try:
+            status, reason, note, on = _status_arguments(c.pop("status"), c.pop("reason", None), c.pop("note", None),
+                                                         c.pop("effective_on", None), c.get("rule_id"))
+            unit = units.get(nfc(unit_id))
+            if unit is None:
+                unit = get_unit(session, unit_id, lock=True)  # as typed in another case, or NotFound
+                units[unit.unit_id] = unit
+                orgs.setdefault(unit.supplier_id, supplier_of(session, unit).org_nr)
+                if unit.unit_id not in since:
+                    since[unit.unit_id] = _status_since_on(session, unit.unit_id)
+            on = _check_status_change(session, unit, status, reason, note, on, since.get(unit.unit_id),
+                                      entry_approved=c.get("entry_approved", False),
+                                      not_before_status=c.get("not_before_status", False))
+        except PlaceringError as exc:
+            out.append(exc)
+            continue
+        values = entry_values(**_apply_status_change(
+            unit, orgs[unit.supplier_id], status, reason, note, on, actor=actor, source=c.get("source"),
+            rule_id=c.get("rule_id"), rules_version=c.get("rules_version")))
+        since[unit.unit_id] = on
+        rows.append(values)
+        out.append(values)
+    session.flush()
+    if rows:
+        session.execute(insert(History.__table__), rows)
+    return out
 
 
 def change_agreement_status(

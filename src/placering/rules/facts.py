@@ -187,14 +187,15 @@ class RegisterSnapshot:
 
     # -- building -------------------------------------------------------------------------
     @classmethod
-    def from_document(cls, doc: dict, *, on: date | None = None) -> "RegisterSnapshot":
+    def from_document(cls, doc: dict, *, on: date | None = None, candidates: bool = True) -> "RegisterSnapshot":
         """From a register in the interchange format (placering-register/1). Units may also
-        carry `complaints: [{received_on, ...}]` (used for complaints_12m)."""
+        carry `complaints: [{received_on, ...}]` (used for complaints_12m). Without
+        `candidates`, only the unit records (`units`) are built (a register event's facts)."""
         snap = cls(on=on)
         for supplier in doc.get("suppliers") or []:
             sfact = supplier_fact(supplier, on)
             for unit in supplier.get("units") or []:
-                snap._add_unit(unit, sfact)
+                snap._add_unit(unit, sfact, candidates)
         for cands in snap.by_insats.values():
             cands.sort(key=lambda c: (c["unit"]["unit_id"], c["route"]["route"], c["route"]["agreement_id"] or ""))
         for fp in doc.get("final_prices") or []:
@@ -202,7 +203,7 @@ class RegisterSnapshot:
                 snap.final_prices.setdefault(fp["insats"], []).append((_date(fp["start_on"]), float(fp["daily_price"])))
         return snap
 
-    def _add_unit(self, unit: dict, sfact: dict) -> None:
+    def _add_unit(self, unit: dict, sfact: dict, candidates: bool = True) -> None:
         base = unit_fact(unit, sfact["org_nr"], self.on)
         offers = {o["insats"]: list(o.get("subcategories") or []) for o in unit.get("offers") or []}
         permits: dict[str, dict] = {}
@@ -211,6 +212,8 @@ class RegisterSnapshot:
                                                   "decided_on", None))
         routes = [route_fact(r, unit.get("municipality")) for r in unit.get("routes") or []]
         self.units[base["unit_id"]] = UnitRecord(base, sfact, routes, permits, offers)
+        if not candidates:
+            return
         per_insats: dict[str, dict] = {}
         for r in routes:
             if r["insats"] not in offers:

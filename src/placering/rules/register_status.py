@@ -115,8 +115,12 @@ class EventReader:
     event changed a status (`changed`), and checks are not written while the events are applied
     (the import writes every row first)."""
 
-    def __init__(self, session: Session, org_nrs: Iterable[str], unit_ids: Iterable[str] = ()):
+    def __init__(self, session: Session, org_nrs: Iterable[str], unit_ids: Iterable[str] = (), *,
+                 locked: bool = False):
+        """`locked`: the caller holds the lock of every unit (the import, since before it read
+        them): a unit's status is then the one read, or the one this reader's events set."""
         self.session = session
+        self.locked = locked
         session.flush()
         wanted = sorted({canonical_org_nr(o) for o in org_nrs})
         # Plain rows, not ORM objects (an import's events name thousands of suppliers and units).
@@ -136,7 +140,28 @@ class EventReader:
                 self._unit_supplier[uid] = row
         self._docs: dict[str, dict] = {}
         self._checks: dict[tuple[int, str], list[Any]] = {}
+        self.statuses: dict[str, str] = {}  # unit_id → status, of the units the events changed
         self._read([self._suppliers[o] for o in wanted if o in self._suppliers], checks=True)
+        # The open proposals of these suppliers, (kind, org_nr, unit_id) → id: a rule proposes
+        # once (one query here instead of one per proposal).
+        P = Proposal.__table__
+        self._proposals: dict[tuple, int] = {}
+        for chunk in _chunks(sorted(self._suppliers)):
+            for pid, kind, org_nr, unit_id in session.execute(select(P.c.id, P.c.kind, P.c.org_nr, P.c.unit_id).where(
+                    P.c.status == "open", P.c.org_nr.in_(chunk)).order_by(P.c.id)):
+                self._proposals.setdefault((kind, org_nr, unit_id), pid)
+
+    def open_proposal(self, session: Session, kind: str, org_nr: str, unit_id: str | None) -> int | None:
+        """The id of the open proposal of this kind for the supplier (and unit), None if none."""
+        if org_nr not in self._suppliers:
+            found = _open_proposal(session, kind, org_nr, unit_id)
+            return found.id if found is not None else None
+        return self._proposals.get((kind, org_nr, unit_id))
+
+    def proposed(self, kind: str, org_nr: str, unit_id: str | None, proposal_id: int) -> None:
+        """A proposal was just made (it is open)."""
+        if org_nr in self._suppliers:
+            self._proposals.setdefault((kind, org_nr, unit_id), proposal_id)
 
     def _read(self, suppliers: list[Any], *, checks: bool = False) -> None:
         self.session.flush()
@@ -167,6 +192,16 @@ class EventReader:
 
     def checks(self, supplier_id: int, kind: str) -> list[SupplierCheck]:
         return self._checks.get((supplier_id, kind), [])
+
+    def unit_status_changed(self, org_nr: str | None, unit_id: str, status: str) -> None:
+        """An event changed a unit's status: the supplier's document says so (its only field a
+        status change touches), without reading the supplier again."""
+        doc = self._docs.get(org_nr)
+        unit = next((u for u in (doc or {}).get("units") or [] if u["unit_id"] == unit_id), None)
+        if unit is None:
+            self._docs.pop(org_nr, None)
+        else:
+            unit["status"] = status
 
     def changed(self, org_nrs: Iterable[str | None]) -> None:
         """An event changed these suppliers' units or agreements: read them again when next asked."""
@@ -299,7 +334,7 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet,
     sdoc = doc["suppliers"][0]
     if unit_ids is not None:  # the facts of the event's unit only: its supplier's other units are not read
         sdoc = dict(sdoc, units=[u for u in sdoc.get("units") or [] if u["unit_id"] in unit_ids])
-    snap = RegisterSnapshot.from_document(dict(doc, suppliers=[sdoc]), on=on)
+    snap = RegisterSnapshot.from_document(dict(doc, suppliers=[sdoc]), on=on, candidates=False)
     base_event, extra = _event_base(kind, event, on, ruleset)
     if kind == "check":
         extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"), reader)
@@ -441,7 +476,12 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             # change may have made the change already, or moved the unit on. The event itself (the
             # check, permit, complaint) is recorded either way; what the rule could not do because
             # another change got there first is reported as such, never an error (issue 21).
-            current = get_unit(session, item.unit_id, lock=True).status
+            if reader is not None and reader.locked:
+                # An import holds every unit's lock since before its reader read them: the status
+                # is the one read, unless this import's rules changed it since.
+                current = reader.statuses.get(item.unit_id, item.status_from)
+            else:
+                current = get_unit(session, item.unit_id, lock=True).status
             if current != item.status_from:
                 if current == item.status_to:
                     item.action, item.status_from = "made_concurrently", current
@@ -452,8 +492,13 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
                         _change_unit(session, item, on, ruleset, actor)
                 except InvariantViolation as exc:
                     item.action, item.message = "superseded", f"{item.message} ({exc})"
+                    continue
+                if reader is not None:
+                    reader.statuses[item.unit_id] = item.status_to
                 continue
             _change_unit(session, item, on, ruleset, actor)
+            if reader is not None:
+                reader.statuses[item.unit_id] = item.status_to
         elif item.action == "agreement_status":
             agreement_routes(session, item.agreement_id, lock=True)
             current = _participation(session, item.agreement_id, item.org_nr)
@@ -471,9 +516,13 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
                                     rules_version=item.rules_version, org_nr=item.org_nr)
         elif item.action == "proposal":
             kind = item.status_to
-            existing = _open_proposal(session, kind, item.org_nr, item.unit_id)
-            if existing is not None:
-                item.action, item.proposal_id = "proposal_exists", existing.id
+            if reader is not None:
+                existing_id = reader.open_proposal(session, kind, item.org_nr, item.unit_id)
+            else:
+                existing = _open_proposal(session, kind, item.org_nr, item.unit_id)
+                existing_id = existing.id if existing is not None else None
+            if existing_id is not None:
+                item.action, item.proposal_id = "proposal_exists", existing_id
                 continue
             details = {"values": item.values, "source": item.source, "event": event["kind"]}
             if kind == "order_stop":
@@ -490,8 +539,13 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
                    changes={"kind": kind, "status": [None, "open"], "message": item.message},
                    rule_id=item.rule, rules_version=item.rules_version)
             item.proposal_id = proposal.id
+            if reader is not None:
+                reader.proposed(kind, item.org_nr, item.unit_id, proposal.id)
     if reader is not None:
-        reader.changed(item.org_nr for item in planned if item.action in ("unit_status", "agreement_status"))
+        for item in planned:
+            if item.action == "unit_status":
+                reader.unit_status_changed(item.org_nr, item.unit_id, item.status_to)
+        reader.changed(item.org_nr for item in planned if item.action == "agreement_status")
     if planned:  # nothing planned wrote nothing (most of an import's thousands of events)
         session.flush()
     return planned
@@ -508,15 +562,15 @@ def _participation(session: Session, agreement_id: str, org_nr: str | None) -> s
 
 
 def _change_unit(session: Session, item: Applied, on: date, ruleset: RuleSet, actor: str) -> None:
-    from ..register.status import change_unit_status, status_since
+    from ..register.status import change_unit_status
 
     # History is kept in date order: an event dated before the unit's current status (e.g. a
     # check performed before the unit was imported) takes effect when that status began.
-    since = status_since(session, item.unit_id)
-    item.effective_on = max(on, since.effective_on) if since is not None else on
-    change_unit_status(session, item.unit_id, item.status_to, actor=actor,
-                       reason=_removal_reason(ruleset, item.rule, on), note=item.message,
-                       effective_on=item.effective_on, rule_id=item.rule, rules_version=item.rules_version)
+    entry = change_unit_status(session, item.unit_id, item.status_to, actor=actor,
+                               reason=_removal_reason(ruleset, item.rule, on), note=item.message,
+                               effective_on=on, rule_id=item.rule, rules_version=item.rules_version,
+                               not_before_status=True)
+    item.effective_on = entry.effective_on
 
 
 def _framework_agreements(session: Session, unit_id: str | None, event: dict) -> list[str]:

@@ -26,13 +26,18 @@ def require_actor(actor: str | None) -> str:
     return field_text(actor, "--by", kind="actor")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values (a first import's history holds millions)
+        return value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN else _jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: v if type(v) in _PLAIN else _jsonable(v) for k, v in value.items()}
     return value
 
 

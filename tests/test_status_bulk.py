@@ -1,0 +1,73 @@
+"""Many status changes in one call (`change_unit_statuses`, used by the import's --apply-status
+and the demo's past) store exactly what the same changes made one by one through
+`change_unit_status` store: the units' statuses, the history entries in the same order, and the
+same refusals, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from placering.errors import PlaceringError
+from placering.register.service import change_unit_status, change_unit_statuses, import_document
+from placering.storage import transaction
+from placering.storage.models import History, Unit
+from test_register_import import sample_document
+
+# In order: a pause and its end on the same unit, changes refused for every reason the register
+# has (already so, a reason without removal, a removal without note, a recommendation stop
+# without direct procurement, a removed unit's change, a change dated before the current status,
+# an unknown unit, a unit id typed in lower case), and a removal with its reason and note.
+CHANGES = [
+    dict(unit_id="U-1001", status="watch", note="Kreditbetyget sjönk", effective_on=date(2025, 3, 1)),
+    dict(unit_id="U-1001", status="published", note="Åtgärdat", effective_on=date(2025, 4, 1)),
+    dict(unit_id="U-1001", status="published", effective_on=date(2025, 4, 2)),
+    dict(unit_id="U-3001", status="unpublished", reason="ekonomiska_brister", effective_on=date(2025, 4, 2)),
+    dict(unit_id="U-3001", status="removed", reason="ekonomiska_brister", effective_on=date(2025, 4, 2)),
+    dict(unit_id="U-2001", status="recommendation_stop", effective_on=date(2025, 4, 2)),
+    dict(unit_id="U-2002", status="published", effective_on=date(2025, 4, 2)),
+    dict(unit_id="U-1002", status="published", effective_on=date(2000, 1, 1)),
+    dict(unit_id="U-9999", status="watch"),
+    dict(unit_id="u-1002", status="watch", note="Följs upp", effective_on=date(2025, 5, 1), source="import x"),
+    dict(unit_id="U-3001", status="removed", reason="ekonomiska_brister", note="Samlad bedömning",
+         effective_on=date(2025, 6, 1)),
+]
+
+
+def _stored(session) -> tuple[list, list]:
+    units = sorted((u.unit_id, u.status, u.removal_reason, u.status_note) for u in session.scalars(select(Unit)))
+    history = [(h.entity_kind, h.entity_id, h.action, h.effective_on, h.changes, h.org_nr, h.unit_id, h.reason,
+                h.note, h.rule_id, h.actor) for h in session.scalars(select(History).order_by(History.id))]
+    return units, history
+
+
+def test_many_status_changes_store_what_one_by_one_stores(engine):
+    with transaction(engine) as session:
+        import_document(session, sample_document(), actor="test", apply_status=True, effective_on=date(2025, 1, 1))
+
+    one_by_one: list = []
+    with transaction(engine) as session:
+        for change in CHANGES:
+            try:
+                entry = change_unit_status(session, actor="handläggare", **change)
+                one_by_one.append(("made", entry.entity_id, entry.changes, entry.effective_on))
+            except PlaceringError as exc:
+                one_by_one.append(("refused", type(exc).__name__, str(exc)))
+        single = _stored(session)
+        session.rollback()
+
+    with transaction(engine) as session:
+        before = _stored(session)
+        many = [("refused", type(r).__name__, str(r)) if isinstance(r, PlaceringError)
+                else ("made", r["entity_id"], r["changes"], r["effective_on"])
+                for r in change_unit_statuses(session, CHANGES, actor="handläggare")]
+        bulk = _stored(session)
+        session.rollback()
+
+    assert many == one_by_one
+    assert [r[0] for r in many] == ["made", "made", "refused", "refused", "refused", "refused", "refused",
+                                    "refused", "refused", "made", "made"]
+    assert bulk == single
+    assert len(bulk[1]) == len(before[1]) + 4
+    assert dict((u[0], u[1:]) for u in bulk[0])["U-3001"] == ("removed", "ekonomiska_brister", "Samlad bedömning")
