@@ -134,3 +134,69 @@ def test_every_field_history_records_and_every_rule_parameter_has_a_label():
     facts = catalogue()["fact_field"]
     assert sorted(p for p in params if f"param.{p}" not in facts) == []
     assert [p for p in params if not has_english_label(f"param.{p}", "fact_field")] == []
+
+
+# --- issue 19 items 1 and 5: the rule files' own words in Swedish, sources by document and section --
+
+PROJECT_FILE = re.compile(r"sources/|\b\d{3} l\. ?\d|(?<![\w-])l\. ?\d+|\b\w+\.md\b|registry/|/work/")
+
+
+def _rule_file_texts() -> list[tuple[str, str]]:
+    """(where, text) for every description and source text of the rule and parameter files and
+    the rule tests' descriptions, as a person reads them in `rules show` and `rules params`."""
+    from placering.paths import rules_dir
+    from placering.rules import load_ruleset
+    from placering.yamlio import load_yaml, plain
+
+    rs = load_ruleset()
+    texts = []
+
+    def source(where, s):
+        for part in ("document", "section", "note", "law"):
+            if getattr(s, part, None):
+                texts.append((f"{where} source.{part}", str(getattr(s, part))))
+
+    for rule in (*rs.rules, *rs.policies):
+        texts.append((f"{rule.id} description", rule.description or ""))
+        source(rule.id, rule.source)
+    for name, p in rs.parameters.items():
+        texts.append((f"{name} description", p.description or ""))
+        for v in p.values:
+            source(f"{name} {v.valid_from}", v.source)
+    base = rules_dir()
+    for path in sorted([*base.glob("*.yaml"), *(base / "parameters").glob("*.yaml"), *(base / "tests").glob("*.yaml")]):
+        doc = plain(load_yaml(path)) or {}
+        texts.append((f"{path.name} description", str(doc.get("description") or "")))
+        for case in doc.get("cases") or []:  # a case's name is shown in `rules show` and `rules test`
+            if isinstance(case, dict):
+                texts.append((f"{path.name} case name", str(case.get("name") or "")))
+                texts.append((f"{path.name} {case.get('name')} description", str(case.get("description") or "")))
+    return texts
+
+
+def test_rule_and_parameter_texts_are_swedish_and_cite_documents_not_project_files():
+    """`rules show ELIG-PRICE-NOT-RECOMMENDED` and `rules params` printed English descriptions and
+    notes ('the source names the step without a figure; 1.6 is a local setting to be confirmed')
+    and cited project files ('… Spink (sources/004)', '000 l. 656-657', DOMAIN.md)."""
+    from test_cli_swedish import english_words
+
+    english = {where: english_words(t) for where, t in _rule_file_texts() if english_words(t)}
+    assert not english, english
+    files = {where: t for where, t in _rule_file_texts() if PROJECT_FILE.search(t)}
+    assert not files, files
+    shown = ok(rules_cli("rules", "show", "ELIG-PRICE-NOT-RECOMMENDED")).stdout
+    assert "Årsrapporter gemensamma verksamheter 2024" in shown and "Utveckla process för direktupphandling" in shown
+    said = [x for x in shown.splitlines() if x.startswith(("  beskrivning:", "  källa:", "parameter ", "  2020-"))]
+    assert len(said) == 4 and not PROJECT_FILE.search("\n".join(said)), shown
+    assert not english_words("\n".join(said)), english_words("\n".join(said))
+
+
+def test_rules_show_says_a_factor_parameter_in_swedish_numbers():
+    """`rules show ELIG-PRICE-NOT-RECOMMENDED` printed the factor as '1.6' (`rules params` said 0,25)."""
+    shown = ok(rules_cli("rules", "show", "ELIG-PRICE-NOT-RECOMMENDED")).stdout
+    line = next(x for x in shown.splitlines() if x.startswith("  2020-01-01") and "1,6" in x)
+    assert not re.search(r"\b1\.6\b", line), line
+    assert json.loads(ok(rules_cli("rules", "show", "ELIG-PRICE-NOT-RECOMMENDED", "--json")).stdout)[
+        "parameters"][0]["values"][0]["value"] == 1.6  # JSON keeps the number
+    shown = ok(rules_cli("rules", "show", "REVIEW-PRICE-ABOVE-REFERENCE")).stdout
+    assert re.search(r"^  2020-01-01 – .*: 1,25 ", shown, re.M), shown

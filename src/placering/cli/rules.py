@@ -169,15 +169,17 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
         click.echo(say("rules.show.file", where=f"{v['file']}:{v['line']}"))
     if tested_by:
         click.echo(say("rules.show.tested_by", cases="; ".join(f"{t['file']}:{t['line']} {t['name']}" for t in tested_by)))
-    for p in params:
+    from ..labels import fact_value
+
+    for p in params:  # values as `rules params` says them: Swedish numbers, labels; the source by its document
         click.echo(say("rules.show.parameter", name=p["name"], description=p["description"]))
-        for val in p["values"]:
+        for val, raw in zip(p["values"], rs.parameters[p["name"]].values):
             value = val["value"]
-            if isinstance(value, (list, tuple)):
-                value = ", ".join(str(v) for v in value)
-            elif isinstance(value, dict):
-                value = ", ".join(f"{k}={v}" for k, v in value.items())
-            click.echo(f"  {period(val['valid_from'], val['valid_to'])}: {value}  ({val['source']})")
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}: {fact_value(p['name'], v)}" for k, v in value.items())
+            else:
+                value = fact_value(f"param.{p['name']}", value)
+            click.echo(f"  {period(val['valid_from'], val['valid_to'])}: {value}  ({cite(raw.source)})")
 
 
 @rules.command("lint")
