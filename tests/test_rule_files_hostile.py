@@ -139,7 +139,7 @@ def test_nested_yaml_aliases_are_refused_before_they_expand(rules_copy):
 
 
 def test_an_alias_in_a_rule_file_is_refused_too(rules_copy):
-    edit(rules_copy / "review.yaml", "source:\n      document: \"Nordost", "source: &src\n      document: \"Nordost")
+    edit(rules_copy / "review.yaml", "source:\n      document: \"Socialnämnden Nordost", "source: &src\n      document: \"Socialnämnden Nordost")
     r = cli_run("rules", "lint", "--rules", str(rules_copy))
     assert_clean_error(r, "review.yaml", "ankare (&namn) och alias (*namn) är inte tillåtna")
 

@@ -83,7 +83,7 @@ def test_exclusion_explains_values_and_source():
     assert reason.code == "AGE" and reason.rule == "ELIG-AGE"
     assert reason.message == "Personens ålder 15 ligger utanför 16–17"
     assert reason.values == {"request.person.age": 15, "unit.age_min": 16, "unit.age_max": 17}
-    assert reason.source.startswith("Socialnämnden Nordost, Årsrapport 2022 (sources/000), l. 10045-10053")
+    assert reason.source.startswith("Socialnämnden Nordost, Årsrapport 2022, bilaga Uppföljning av externa leverantörer 2022, 3.1 Upphandling")
     assert (c.unit_id, c.org_nr, c.route, c.agreement_id, c.daily_price) == (
         "U-1", "556677-8899", "ramavtal", "RA-1", 4200.0)
 

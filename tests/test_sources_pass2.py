@@ -302,13 +302,14 @@ def test_rules_cite_sources_that_hold_and_local_settings_say_so(run):
     the permit target-group rule told a closure story no source has (004 l. 1360-1369: the
     closures were for the staff's suitability). CONTRACT.md is not a source. Figures no source
     states are marked as local settings."""
+    hvb = "3.4.6 Uppföljning av kvaliteten i hem för vård eller boende (HVB)"  # l. 3044, cited by section
     shown = out(run("rules", "show", "REVIEW-STODBOENDE-UNDER-18", "--json"))["versions"][0]["source"]
-    assert "l. 3044" in shown and "16–20" in shown
+    assert hvb in shown and "16–20" in shown
     for rid in ("ELIG-INSATS-AGE-MIN", "ELIG-INSATS-AGE-MAX"):
         source = out(run("rules", "show", rid, "--json"))["versions"][0]["source"]
-        assert "l. 3044" in source and "004 regiform" not in source.replace("the earlier citation of the 004 regiform", "")
+        assert hvb in source and "regiformstabellen" not in source.replace("hänvisningen till regiformstabellen", "")
     target = out(run("rules", "show", "ELIG-PERMIT-TARGET-GROUP", "--json"))["versions"][0]
-    assert "closed homes" not in target["description"] and "l. 10188-10192" in target["source"]
+    assert "stängde boenden" not in target["description"] and "3.2 Avtalsförvaltning, IVO:s e-tjänst" in target["source"]
     from placering.rules import load_ruleset
 
     documents = [r.source.document or "" for r in load_ruleset().rules]
