@@ -61,7 +61,7 @@ def test_show_gives_versions_source_and_dated_parameters():
             "name": "2024-04-01: skyddat boende utan tillstånd utesluts (PERMIT)"} in doc["tested_by"]
     text = rules("show", "STATUS-PERMIT-LOST").output
     # what the rule does in words: the status and removal reason it sets (issue 19: not 'transition {…removal_reason…}')
-    assert "sätter Borttagen, IVO" in text and "removal_reason" not in text and "händelse permit" in text
+    assert "sätter Borttagen, IVO" in text and "removal_reason" not in text and "händelse tillstånd" in text
 
 
 def test_show_reads_the_rule_tests_again_when_a_case_file_changes(tmp_path):

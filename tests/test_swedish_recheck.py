@@ -76,7 +76,7 @@ def test_rules_list_and_show_say_stages_and_outcomes_in_words():
     assert rows["STATUS-PERMIT-LOST"]["stage"] == "register_status"
     assert rows["STATUS-PERMIT-LOST"]["does"] == "unit_status=removed, removal_reason=ivo"
     shown = ok(rules_cli("rules", "show", "STATUS-PERMIT-LOST")).stdout
-    assert "steg:        Registerstatus (event)" in shown and "utfall:      sätter Borttagen, IVO: " in shown, shown
+    assert "steg:        Registerstatus (per registerhändelse), händelse tillstånd" in shown and "utfall:      sätter Borttagen, IVO: " in shown, shown
 
 
 def test_rule_parameter_names_are_never_split():
@@ -200,3 +200,19 @@ def test_rules_show_says_a_factor_parameter_in_swedish_numbers():
         "parameters"][0]["values"][0]["value"] == 1.6  # JSON keeps the number
     shown = ok(rules_cli("rules", "show", "REVIEW-PRICE-ABOVE-REFERENCE")).stdout
     assert re.search(r"^  2020-01-01 – .*: 1,25 ", shown, re.M), shown
+
+
+def test_rules_show_says_a_conditions_words_scope_and_event_in_swedish():
+    """`rules show` printed `(route.route = "direktupphandling" and … exists)`, `Urval (candidate)`
+    and `händelse check`; --json keeps the rule language's words for programs."""
+    shown = ok(rules_cli("rules", "show", "STATUS-CREDIT-UNPUBLISH")).stdout
+    assert 'gäller när:  (check.kind = "credit_rating" och check.result ≠ "unavailable")' in shown, shown
+    assert "unit.status finns i [published, watch]" in shown
+    assert "steg:        Registerstatus (per registerhändelse), händelse kontroll" in shown
+    for english in (" and ", " in [", "(event)", "händelse check"):
+        assert english not in shown, english
+    shown = ok(rules_cli("rules", "show", "ELIG-PRICE-NOT-RECOMMENDED")).stdout
+    assert "Urval (per enhet och regiform)" in shown and "request.reference_price finns och" in shown, shown
+    doc = json.loads(ok(rules_cli("rules", "show", "STATUS-CREDIT-UNPUBLISH", "--json")).stdout)
+    assert doc["versions"][0]["applies_when"] == '(check.kind = "credit_rating" and check.result ≠ "unavailable")'
+    assert doc["versions"][0]["event"] == "check"

@@ -144,20 +144,27 @@ def show_rule(rule_id: str, rules_dir: Path | None, json_output: bool) -> None:
         return
     from ..i18n import text as say
 
+    from ..labels import label
+    from ..rules.model import CONDITION_WORDS, render_condition
+
     def period(frm, to) -> str:
         return f"{frm} – {to or say('rules.open_end')}"
 
+    words = {w: say(f"cli.out.condition.{w}") for w in CONDITION_WORDS}  # och, eller, inte, finns, saknas …
+
     for v in doc["versions"]:
         click.echo(f"{v['id']}  {v['title']}")
-        click.echo(say("rules.show.stage", stage=_stage_said(v["stage"])) + (f" ({v['scope']})" if v.get("scope") else "")
-                   + (say("rules.show.event", event=v["event"]) if v.get("event") else ""))
+        rule = rs.versions(rule_id)[doc["versions"].index(v)]
+        click.echo(say("rules.show.stage", stage=_stage_said(v["stage"]))
+                   + (f" ({label(v['scope'], 'rule_scope').lower()})" if v.get("scope") else "")
+                   + (say("rules.show.event", event=label(v["event"], "entity_kind").lower()) if v.get("event") else ""))
         click.echo(say("rules.show.valid", period=period(v["valid_from"], v["valid_to"])))
         click.echo(say("rules.show.description", description=v["description"]))
-        click.echo(say("rules.show.source", source=cite(rs.versions(rule_id)[doc["versions"].index(v)].source)))
+        click.echo(say("rules.show.source", source=cite(rule.source)))
         if v.get("applies_when"):
-            click.echo(say("rules.show.applies_when", when=v["applies_when"]))
+            click.echo(say("rules.show.applies_when", when=render_condition(rule.applies_when, words)))
         if v.get("when"):
-            click.echo(say("rules.show.when", when=v["when"]))
+            click.echo(say("rules.show.when", when=render_condition(rule.when, words)))
             o = v["outcome"]
             kind = next(k for k in o if k != "message")
             click.echo(say("rules.show.outcome", kind=say(f"cli.out.rule_outcome.{kind}"), code=_outcome_said(o),

@@ -564,7 +564,7 @@ def get_path(fact: dict, path: str) -> t.Any:
     return node
 
 
-def render_operand(op: Operand) -> str:
+def render_operand(op: Operand, words: dict[str, str] | None = None) -> str:
     if isinstance(op, Field):
         return op.path
     if isinstance(op, Param):
@@ -573,42 +573,50 @@ def render_operand(op: Operand) -> str:
         return "distance_km"
     if isinstance(op, Arith):
         sym = {"add": "+", "sub": "-", "mul": "×", "div": "/"}[op.op]
-        return f"({render_operand(op.left)} {sym} {render_operand(op.right)})"
+        return f"({render_operand(op.left, words)} {sym} {render_operand(op.right, words)})"
     v = op.value
     if isinstance(v, tuple):
         return "[" + ", ".join(v) + "]"
     if isinstance(v, bool):
-        return "true" if v else "false"
+        return (words or CONDITION_WORDS)["true" if v else "false"]
     if isinstance(v, str):
         return f'"{v}"'
     return str(v)
 
 
 _SYMBOLS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
+# The words of a rendered condition: these (the rule language's own) for --json and programs;
+# `rules show` passes the people's (cli/rules.py, from the message catalogue).
+CONDITION_WORDS = {"and": "and", "or": "or", "not": "not", "in": "in", "overlaps": "overlaps", "exists": "exists",
+          "missing": "missing", "matches": "matches", "true": "true", "false": "false"}
 
 
-def render_condition(cond: Condition | None) -> str:
-    """A condition as one line of text for people (`rules show`)."""
+def render_condition(cond: Condition | None, words: dict[str, str] | None = None) -> str:
+    """A condition as one line of text (`rules show`): field paths and parameters as the rule
+    files write them, the connectives in `words` (the rule language's English by default)."""
     if cond is None:
         return ""
+    w = words or CONDITION_WORDS
+    again = lambda c: render_condition(c, words)  # noqa: E731
+    operand = lambda o: render_operand(o, words)  # noqa: E731
     if isinstance(cond, All):
-        return "(" + " and ".join(render_condition(c) for c in cond.items) + ")"
+        return "(" + f" {w['and']} ".join(again(c) for c in cond.items) + ")"
     if isinstance(cond, Any):
-        return "(" + " or ".join(render_condition(c) for c in cond.items) + ")"
+        return "(" + f" {w['or']} ".join(again(c) for c in cond.items) + ")"
     if isinstance(cond, Not):
-        return "not " + render_condition(cond.item)
+        return f"{w['not']} " + again(cond.item)
     if isinstance(cond, Compare):
-        return f"{render_operand(cond.left)} {_SYMBOLS[cond.op]} {render_operand(cond.right)}"
+        return f"{operand(cond.left)} {_SYMBOLS[cond.op]} {operand(cond.right)}"
     if isinstance(cond, In):
-        return f"{render_operand(cond.item)} in {render_operand(cond.collection)}"
+        return f"{operand(cond.item)} {w['in']} {operand(cond.collection)}"
     if isinstance(cond, Subset):
-        return f"{render_operand(cond.left)} ⊆ {render_operand(cond.right)}"
+        return f"{operand(cond.left)} ⊆ {operand(cond.right)}"
     if isinstance(cond, Overlaps):
-        return f"{render_operand(cond.left)} overlaps {render_operand(cond.right)}"
+        return f"{operand(cond.left)} {w['overlaps']} {operand(cond.right)}"
     if isinstance(cond, Exists):
-        return f"{cond.path} exists"
+        return f"{cond.path} {w['exists']}"
     if isinstance(cond, Missing):
-        return f"{cond.path} missing"
+        return f"{cond.path} {w['missing']}"
     if isinstance(cond, Matches):
-        return f'{render_operand(cond.operand)} matches "{cond.pattern}"'
+        return f'{operand(cond.operand)} {w["matches"]} "{cond.pattern}"'
     return repr(cond)
