@@ -5,7 +5,7 @@ run with PLACERING_LANG=en, and fail on Swedish words in what is said.
 
 What is not the program's sentence is left out before looking: the register's own data (unit
 and supplier names, municipalities, a person's notes) and, until the labels have their English
-forms, the Swedish labels of codes (registry/labels.yaml, the taxonomy): `_LABELS_ARE_SWEDISH`
+forms, the Swedish labels of codes (locale/sv/LC_MESSAGES/labels.po, the taxonomy): `_LABELS_ARE_SWEDISH`
 says so, and the register's and matching's outputs are checked, as soon as the English labels
 (labels.label(code, kind, lang), locale/en/LC_MESSAGES/labels.po) are there. In-process (CliRunner) on one small SQLite register for the whole module.
 """

@@ -1,5 +1,5 @@
 """Labels, numbers and sentences in English when the locale asks for it (issue 19, item 1): every
-code with a Swedish label (registry/labels.yaml, taxonomy.yaml) has an English one
+code with a Swedish label (locale/sv/LC_MESSAGES/labels.po, taxonomy.yaml) has an English one
 (locale/en/LC_MESSAGES/labels.po); with PLACERING_LANG=en the register, match, request, review
 and replay commands show English labels, English numbers and English sentences, and Swedish
 output keeps its Swedish labels, numbers and sentences. English labels are taken as input too.
@@ -41,7 +41,7 @@ def swedish_words(screen: str, names: tuple[str, ...]) -> list[str]:
 
 
 def swedish_labels(screen: str) -> list[str]:
-    """The Swedish labels of codes (registry/labels.yaml, taxonomy.yaml) in `screen`, but those
+    """The Swedish labels of codes (locale/sv/LC_MESSAGES/labels.po, taxonomy.yaml) in `screen`, but those
     that are English words too (Region, Spink, IVO) and municipalities' names."""
     from placering.labels import catalogue, english
 

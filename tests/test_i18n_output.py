@@ -44,7 +44,7 @@ def test_match_and_request_show_speak_english_when_asked_and_swedish_as_before(d
     assert re.search(r"^\s*Rank\s+Unit\s+Name\s+Municipality\s+Route\b", screen, re.M), screen
     assert re.search(r"^\s*Reason\s+Units\s+Which\b", screen, re.M) and "Next steps:" in screen, screen
     # labels of codes (the insats, exclusion reasons, routes) are the catalogue's labels: not counted here
-    # the sentences around labels of codes (the insats, routes): those labels are labels.yaml's
+    # the sentences around labels of codes (the insats, routes): those labels are labels.po's
     assert re.match(r"Request R-1: .* — decision 1 \(rules \w+, evaluated on [\d-]+\)\n", screen), screen
     assert re.search(r"^Priority order: 1\. the person's own network \(", screen, re.M), screen
     labelled = re.compile(r"Request R-1:|Priority order:|\s*\d+\s+U-\d|\S.*\s{2,}\d+\s{2,}U-\d")  # table rows

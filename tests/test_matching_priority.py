@@ -181,7 +181,7 @@ def test_no_eligible_unit(run, tmp_path, rules_engine):
     assert codes(excluded(d)["U-R1"]) == {"AGE"}
     human = run("match", str(write_request(tmp_path, request())), "--engine", rules_engine, "--by", "h")
     assert human.exit_code == 0
-    # People read the labels (registry/labels.yaml); --json keeps the codes (above).
+    # People read the labels (locale/sv/LC_MESSAGES/labels.po); --json keeps the codes (above).
     from placering.labels import label
 
     # the excluded units by reason: a table row "Ålder  1  U-R1" (issue 19)

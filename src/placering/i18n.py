@@ -155,7 +155,7 @@ class Message:
 
 @dataclass(frozen=True)
 class Label:
-    """A code inside a message: its label in the message's language (Swedish: registry/labels.yaml,
+    """A code inside a message: its label in the message's language (Swedish: locale/sv/LC_MESSAGES/labels.po,
     English: locale/en/LC_MESSAGES/labels.po), lower-case inside a sentence unless `capital`."""
 
     code: Any

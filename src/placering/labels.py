@@ -1,10 +1,10 @@
-"""Labels for codes, read from `registry/labels.yaml` (and the taxonomy's insatser,
-sub-categories and target groups): one lookup for everything a person is shown.
+"""Labels for codes, from the gettext catalogues `locale/{sv,en}/LC_MESSAGES/labels.po` (keyed
+by kind, msgctxt, and code, msgid) and the taxonomy's insatser, sub-categories and target
+groups: one lookup for everything a person is shown.
 
-Swedish labels are labels.yaml's; English ones (PLACERING_LANG=en, an API request's
-Accept-Language: en) come from the gettext catalogue `locale/en/LC_MESSAGES/labels.po`, keyed
-by kind (msgctxt) and code (msgid), read only when English is asked for: Swedish output and
-its start-up are as they were.
+The Swedish catalogue is read once into the per-user cache (diskcache: a warm start reads no
+.po); the English one (PLACERING_LANG=en, an API request's Accept-Language: en) only when
+English is asked for.
 
 `label(code, kind)` names the kind when a code means different things (`active` is an
 agreement's "Aktivt" but a permit's "Gällande"); without a kind the first section that has the
@@ -24,15 +24,26 @@ from .paths import registry_dir
 def catalogue() -> dict[str, dict[str, str]]:
     from .diskcache import cached
 
+    from .i18n import _po_path
+
     d = registry_dir()
-    return cached("labels", [d / "labels.yaml", d / "taxonomy.yaml", d / "municipalities.yaml"], _build)
+    return cached("labels", [_po_path("sv", "labels"), d / "message_fields.yaml", d / "taxonomy.yaml",
+                             d / "municipalities.yaml"], _build)
 
 
 def _build() -> dict[str, dict[str, str]]:
-    from .yamlio import load_yaml, plain  # parsed only when the per-user cache is cold
+    from babel.messages.pofile import read_po  # parsed only when the per-user cache is cold
 
-    doc = plain(load_yaml(registry_dir() / "labels.yaml"))
-    cat = {kind: {str(k): str(v) for k, v in (section or {}).items()} for kind, section in doc.items()}
+    from .i18n import _po_path
+    from .yamlio import load_yaml, plain
+
+    cat: dict[str, dict[str, str]] = {}
+    with _po_path("sv", "labels").open("rb") as fh:
+        for message in read_po(fh, locale="sv", domain="labels"):
+            if message.id and message.context:
+                cat.setdefault(message.context, {})[str(message.id)] = str(message.string)
+    fields = plain(load_yaml(registry_dir() / "message_fields.yaml"))["message_fields"]
+    cat["message_fields"] = {str(k): str(v) for k, v in fields.items()}
     from .taxonomy import load_taxonomy
 
     tax = load_taxonomy()

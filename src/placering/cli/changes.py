@@ -1,5 +1,5 @@
 """What a history entry changed, in one line: codes for --csv and --json, Swedish for a person
-(field names from `history_field` and values through the label catalogue, registry/labels.yaml).
+(field names from `history_field` and values through the label catalogue, locale/sv/LC_MESSAGES/labels.po).
 `register history`, `register import --dry-run` and `audit log` print it."""
 
 from __future__ import annotations

@@ -635,7 +635,7 @@ def _is_id(word: str) -> bool:
 
 
 def column_header(head: str) -> str:
-    """A column's header in the people's language: Swedish (labels.yaml's headers name the
+    """A column's header in the people's language: Swedish (labels.po's headers name the
     English ones); in English, the Swedish header's msgctxt "header" entry of the catalogue (read
     only when English is asked for), else the header the column was given."""
     from ..i18n import language

@@ -2,7 +2,7 @@
 (`underkänd`, `Underkand`), in any case, with or without å, ä, ö. One type for every such
 option and argument (issue 19): `Code("check_result", CheckResult)`.
 
-The codes come from the enum (or a list), the labels from registry/labels.yaml; a value that
+The codes come from the enum (or a list), the labels from locale/sv/LC_MESSAGES/labels.po; a value that
 is neither is refused naming both, so a person sees what to type.
 """
 

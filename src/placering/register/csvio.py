@@ -23,7 +23,7 @@ conflicts, as for the interchange JSON. A file without the column (made by hand)
 placements, so an existing unit's free places follow its placements (and a change of `places`).
 
 Two forms: for programs (codes as headers and cells, comma, decimal point) and for people
-(`--excel` and `--xlsx`: Swedish headers and labels, registry/labels.yaml `register_column`);
+(`--excel` and `--xlsx`: Swedish headers and labels, locale/sv/LC_MESSAGES/labels.po `register_column`);
 import takes either, and labels or codes in every cell that holds a code.
 
 Encoding: UTF-8, with or without a byte-order mark; otherwise the encoding is detected
