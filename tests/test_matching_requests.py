@@ -70,7 +70,7 @@ def test_jsonl_batch(run, engine, tmp_path):
     assert isinstance(one, list) and one[0]["request_id"] == "R-4"
     human = run("match", str(write_request(tmp_path, reqs, "again.jsonl")), "--engine", "reference", "--by", "h")
     assert human.exit_code == 0
-    assert "3 förfrågningar: 0 beslutade och sparade nu, 3 beslutade tidigare" in human.stdout
+    assert "3 förfrågningar; nya beslut sparade: 0; beslutade tidigare: 3" in human.stdout
     assert "ingen möjlig enhet: 1" in human.stdout
 
 

@@ -414,7 +414,7 @@ def _print_batch(documents: list[dict[str, Any]], *, all_rows: bool = False) -> 
     new = sum(1 for d in documents if d["decided_now"])
     print_table(rows, [("request_id", "Request"), ("insats", "Insats", "insats"), ("seq", "Decision"),
                        ("units", "Recommended"), ("flags", "Flags", "flag"), ("review", "Review"), ("now", "")],
-                title=text("cli.out.batch_title", count=Number(len(documents)), new=Number(new),
+                title=text("cli.out.batch_title", n=len(documents), count=Number(len(documents)), new=Number(new),
                            earlier=Number(len(documents) - new)),
                 limit=None if all_rows else TABLE_ROWS, hint=text("cli.out.batch_hint"))
     review = sum(1 for d in documents if d["review_required"])
