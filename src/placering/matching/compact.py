@@ -241,6 +241,19 @@ def units_by_reason(sets: dict[str, list[int]], cands: list[dict], held_back: It
     under theirs. Only unit ids: no explanation is built."""
     import numpy as np
 
+    names, marks = _reason_marks(sets, cands, held_back)
+    named = np.array(names, dtype=object)
+    units = {code: named[mask].tolist() for code, mask in marks.items()}
+    return [{"code": code, "count": len(u), "units": sorted(u)}
+            for code, u in sorted(units.items(), key=lambda kv: (-len(kv[1]), kv[0])) if u]
+
+
+def _reason_marks(sets: dict[str, list[int]], cands: list[dict], held_back: Iterable[dict]) -> tuple[list[str], dict]:
+    """(the insats' unit names, per reason code the boolean mask of the units it excludes): a
+    unit none of whose candidates is eligible is marked by every code of each of its candidates
+    (UNEVALUABLE for a rule that could not be evaluated); a held-back unit by its own codes."""
+    import numpy as np
+
     names, unit_code = _units_of(cands)
     keyed = np.zeros(len(cands), dtype=bool)  # candidates some rule excluded or could not evaluate
     marked: dict[str, Any] = {}  # code -> the units it marks (through any of their candidates)
@@ -254,15 +267,17 @@ def units_by_reason(sets: dict[str, list[int]], cands: list[dict], held_back: It
         mask[unit_code[positions]] = True
     excluded = np.ones(len(names), dtype=bool)
     excluded[unit_code[~keyed]] = False  # a unit with an eligible candidate is not excluded
-    named = np.array(names, dtype=object)
-    units: dict[str, set[str]] = {code: set(named[mask & excluded].tolist()) for code, mask in marked.items()}
-    units = {code: u for code, u in units.items() if u}
-    for e in held_back:
-        codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
-        for code in codes:
-            units.setdefault(code, set()).add(e["unit_id"])
-    return [{"code": code, "count": len(u), "units": sorted(u)}
-            for code, u in sorted(units.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    marks = {code: mask & excluded for code, mask in marked.items()}
+    if held_back:
+        position = _unit_positions(cands)
+        for e in held_back:
+            codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
+            for code in codes:
+                mask = marks.get(code)
+                if mask is None:
+                    mask = marks[code] = np.zeros(len(names), dtype=bool)
+                mask[position[e["unit_id"]]] = True
+    return names, marks
 
 
 def _unit_positions(cands: list[dict]) -> dict[str, int]:
@@ -458,29 +473,7 @@ def grouped_of(document: dict[str, Any]) -> bytes | None:
     import numpy as np
 
     sets, cands, held_back = here
-    names, unit_code = _units_of(cands)
-    keyed = np.zeros(len(cands), dtype=bool)
-    marked: dict[str, Any] = {}
-    for key, idx in sets.items():
-        positions = np.asarray(idx, dtype=np.int64)
-        keyed[positions] = True
-        code = _reason_code(key)
-        mask = marked.get(code)
-        if mask is None:
-            mask = marked[code] = np.zeros(len(names), dtype=bool)
-        mask[unit_code[positions]] = True
-    excluded = np.ones(len(names), dtype=bool)
-    excluded[unit_code[~keyed]] = False
-    marks = {code: mask & excluded for code, mask in marked.items()}
-    if held_back:
-        position = _unit_positions(cands)
-        for e in held_back:
-            codes = {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set())
-            for code in codes:
-                mask = marks.get(code)
-                if mask is None:
-                    mask = marks[code] = np.zeros(len(names), dtype=bool)
-                mask[position[e["unit_id"]]] = True
+    names, marks = _reason_marks(sets, cands, held_back)
     codes = sorted(code for code, mask in marks.items() if mask.any())
     bits = np.zeros(len(names), dtype=np.int64)
     for i, code in enumerate(codes):
