@@ -33,6 +33,7 @@ from ..storage.reads import as_date, as_json
 from ..storage.writes import Tx, as_tx, run_write
 from ..text import nfc
 from ..vocabulary import Route
+from .reads import placement_dict  # one form of a placement for every document
 
 SPECIAL_REASON_FLAG = "STODBOENDE_UNDER_18"
 PENDING_REVIEW = "pending_review"
@@ -398,26 +399,6 @@ def create_placement(tx: Any, request_id: str, unit_id: str, *, actor: str, reas
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def placement_dict(p: Any) -> dict[str, Any]:
-    return {
-        "unit_id": p.unit_id,
-        "org_nr": p.org_nr,
-        "insats": p.insats,
-        "route": p.route,
-        "agreement_id": p.agreement_id,
-        "daily_price": p.daily_price,
-        "start_on": p.start_on.isoformat(),
-        "end_on": p.end_on.isoformat() if p.end_on else None,
-        "recommended": p.recommended,
-        "status": p.status,
-        "places": p.places,
-        "reason": p.reason,
-        "special_reason": p.special_reason,
-        "by": p.by,
-        "at": p.at.isoformat(),
-    }
 
 
 # --- the document the CLI, the API and the web answer with ---------------------------------------
