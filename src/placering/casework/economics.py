@@ -27,17 +27,9 @@ from ..storage.models import Placement, PlacementRequest
 from ..text import fold
 from ..vocabulary import Route
 
+from .costs import year_cost  # noqa: E402,F401  (the one pricing over a year; importable from here)
+
 THRESHOLD = "direct_procurement_threshold_sek"
-
-
-def year_cost(daily_price: float | None, start_on: date, end_on: date | None, year: int) -> float:
-    """Daily price × days of the placement that fall in `year` (both ends included)."""
-    if daily_price is None:
-        return 0.0
-    first = max(start_on, date(year, 1, 1))
-    last = min(end_on or date(year, 12, 31), date(year, 12, 31))
-    days = (last - first).days + 1
-    return float(daily_price) * days if days > 0 else 0.0
 
 
 def threshold_on(on: date) -> dict[str, Any]:

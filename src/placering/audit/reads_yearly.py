@@ -1,0 +1,101 @@
+"""The yearly audits read without SQLAlchemy (storage.reads, issue 22 item 1): `audit requests`,
+`audit direct-procurement` and `audit adherence`.
+
+Each reads its rows through the database's own driver (sqlite3, or libpq on PostgreSQL, where
+the login's row-level security applies as to the ORM view's session) and hands them to the
+report's one computation in figures.py, which the ORM functions in yearly.py (through
+audit.views: the server, and whatever this module does not answer) call too: one document.
+None, and the CLI asks the ORM view (`orm_view`), for a year out of range (its error) and for
+a person signed in to the server (the server's views answer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..jsondata import to_jsonable
+from ..storage.reads import Reader, as_date
+
+
+def _year(reader: Reader, year: int | None) -> tuple[int, Any, Any] | None:
+    """The year (this one when None) and its first and last day as the database compares
+    them; None when the ORM view must answer (see the module)."""
+    from ..clock import today
+    from ..errors import ValidationError
+    from ..matching.reads import _signed_in
+    from .common import check_year
+    from .figures import year_bounds
+
+    if _signed_in():
+        return None
+    year = year if year is not None else today().year
+    try:
+        check_year(year)
+    except ValidationError:
+        return None
+    first, last = year_bounds(year)
+    if reader.dialect == "sqlite":  # dates as ISO text
+        return year, first.isoformat(), last.isoformat()
+    return year, first, last
+
+
+def requests(reader: Reader, *, year: int | None = None) -> dict[str, Any] | None:
+    """`audit requests` (yearly.requests through audit.views.requests) read without SQLAlchemy."""
+    from .figures import requests_report, year_bounds
+
+    found = _year(reader, year)
+    if found is None:
+        return None
+    year, _, last = found
+    first = year_bounds(year - 1)[0]
+    rows = reader.rows("SELECT submitted_on, insats, subcategory, municipality, requester FROM placement_request "
+                       "WHERE submitted_on >= :first AND submitted_on <= :last",
+                       {"first": first.isoformat() if reader.dialect == "sqlite" else first, "last": last})
+    report = requests_report(year, ((as_date(r[0]), r[1], r[2], r[3], r[4]) for r in rows))
+    return to_jsonable(report.to_dict())
+
+
+requests.orm_view = "audit.views:requests"
+
+
+def direct_procurement(reader: Reader, *, year: int | None = None) -> dict[str, Any] | None:
+    """`audit direct-procurement` (yearly.direct_procurement through audit.views) read without
+    SQLAlchemy."""
+    from .figures import DIRECT, direct_procurement_report
+    from .reads import _load_units
+
+    found = _year(reader, year)
+    if found is None:
+        return None
+    year, first, last = found
+    days = {"first": first, "last": last}
+    started, direct = reader.many([  # one round trip on PostgreSQL
+        ("SELECT insats, route FROM placement WHERE start_on >= :first AND start_on <= :last", days),
+        ("SELECT org_nr, insats, daily_price, start_on, end_on, unit_id FROM placement WHERE route = :direct "
+         "AND start_on <= :last AND (end_on IS NULL OR end_on >= :first)", {**days, "direct": DIRECT})])
+    report = direct_procurement_report(
+        year, started, [(r[0], r[1], r[2], as_date(r[3]), as_date(r[4]), r[5]) for r in direct],
+        lambda ids: _load_units(reader, ids, False))
+    return to_jsonable(report.to_dict())
+
+
+direct_procurement.orm_view = "audit.views:direct_procurement"
+
+
+def adherence(reader: Reader, *, year: int | None = None) -> dict[str, Any] | None:
+    """`audit adherence` (yearly.adherence through audit.views.adherence) read without SQLAlchemy."""
+    from .figures import adherence_report
+
+    found = _year(reader, year)
+    if found is None:
+        return None
+    year, first, last = found
+    rows = reader.rows(
+        'SELECT p.id, r.request_id, p.unit_id, p.insats, p.route, p.start_on, p.recommended, p.reason, p."by" '
+        "FROM placement p JOIN placement_request r ON r.id = p.request_id "
+        "WHERE p.start_on >= :first AND p.start_on <= :last ORDER BY p.start_on, p.id", {"first": first, "last": last})
+    rows = [r._replace(start_on=as_date(r.start_on), recommended=bool(r.recommended)) for r in rows]
+    return to_jsonable(adherence_report(year, rows).to_dict())
+
+
+adherence.orm_view = "audit.views:adherence"

@@ -1,0 +1,60 @@
+"""The yearly audits read without SQLAlchemy (audit/reads_yearly.py, issue 22 item 1): `audit
+requests`, `audit direct-procurement` and `audit adherence` print, as a table, CSV or JSON, what
+the ORM view (audit.views: the server's) prints, on SQLite and PostgreSQL, for every year the
+built history spans, and their refusals are the ORM view's."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from placering.cli import common
+from test_audit_history import audit_history, built_history  # noqa: F401 (fixtures)
+from test_audit_history import WIDE, add_request
+
+YEARLY = ("requests", "direct-procurement", "adherence")
+
+
+@pytest.fixture
+def history(audit_history, engine):
+    # Requests either side of the turn of a year, with and without a sub-category, another
+    # municipality and an insats outside the taxonomy's order of areas.
+    for n, (day, insats, sub, requester, municipality) in enumerate((
+            (date(2023, 12, 31), "socialt_boende", "akutboende", "Nordost", "Göteborg"),
+            (date(2024, 1, 1), "socialt_boende", None, "Hisingen", "Göteborg"),
+            (date(2024, 6, 1), "skyddat_boende", "vinr_heder", "Socialtjänsten", "Mölndal"),
+            (date(2025, 2, 1), "korttidsboende", "psykisk", "Funktionsstöd", "Göteborg"))):
+        add_request(engine, f"R-B-{n}", submitted_on=day, insats=insats, subcategory=sub, requester=requester,
+                    municipality=municipality)
+    return audit_history
+
+
+def test_yearly_audits_read_directly_print_what_the_orm_view_prints(history, run, monkeypatch):
+    real = common.AppContext.reader
+    checked = 0
+    for command in YEARLY:
+        for year in ("2022", "2023", "2024", "2025", "1999", "kalle"):
+            for output in ((), ("--json",), ("--csv",)):
+                args = ("audit", command, "--year", year, *output)
+                monkeypatch.setattr(common.AppContext, "reader", real)
+                read = run(*args, env=WIDE)
+                monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+                orm = run(*args, env=WIDE)
+                assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
+                checked += read.exit_code == 0 and len(read.stdout) > 200
+    assert checked >= 24  # answers, not empty ones (28 here)
+
+
+def test_the_direct_reads_answer_and_give_the_orm_views_documents(history, db_url, engine):
+    from placering.audit import reads_yearly, views
+    from placering.storage.reads import open_reader
+
+    with open_reader(db_url) as reader:
+        for year in (2023, 2024, 2025):
+            for name in ("requests", "direct_procurement", "adherence"):
+                direct = getattr(reads_yearly, name)(reader, year=year)
+                assert direct is not None and direct == getattr(views, name)(engine, year=year), (name, year)
+        assert reads_yearly.adherence(reader, year=2023)["not_recommended"]  # the history has some
+        assert reads_yearly.direct_procurement(reader, year=2023)["suppliers"]
+        assert reads_yearly.requests(reader, year=1999) is None  # the ORM view says what is wrong
