@@ -1,5 +1,5 @@
 """The yearly audits read without SQLAlchemy (audit/reads_yearly.py, issue 22 item 1): `audit
-requests`, `audit direct-procurement` and `audit adherence` print, as a table, CSV or JSON, what
+requests`, `audit direct-procurement`, `audit adherence` and `audit direct-purchases` print, as a table, CSV or JSON, what
 the ORM view (audit.views: the server's) prints, on SQLite and PostgreSQL, for every year the
 built history spans, and their refusals are the ORM view's."""
 
@@ -44,6 +44,17 @@ def test_yearly_audits_read_directly_print_what_the_orm_view_prints(history, run
                 assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
                 checked += read.exit_code == 0 and len(read.stdout) > 200
     assert checked >= 24  # answers, not empty ones (28 here)
+    for options in (("--year", "2023"), ("--year", "2024"), ("--year", "2025"), ("--year", "2023", "--buyer", "nordost"),
+                    ("--year", "2023", "--municipality", "göteborg", "--insats", "socialt_boende"),
+                    ("--year", "2024", "--insats", "hvb_barn_unga"), ("--year", "2023", "--municipality", "Ingenstans"),
+                    ("--year", "2023", "--insats", "ingen")):
+        for output in ((), ("--json",), ("--csv",)):
+            args = ("audit", "direct-purchases", *options, *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args, env=WIDE)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args, env=WIDE)
+            assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
 
 
 def test_the_direct_reads_answer_and_give_the_orm_views_documents(history, db_url, engine):
@@ -58,3 +69,11 @@ def test_the_direct_reads_answer_and_give_the_orm_views_documents(history, db_ur
         assert reads_yearly.adherence(reader, year=2023)["not_recommended"]  # the history has some
         assert reads_yearly.direct_procurement(reader, year=2023)["suppliers"]
         assert reads_yearly.requests(reader, year=1999) is None  # the ORM view says what is wrong
+        from placering.casework import views as casework_views
+
+        for year, options in ((2023, {}), (2024, {}), (2023, {"buyer": "Nordost", "municipality": "Göteborg"}),
+                              (2023, {"insats": "socialt_boende"})):
+            direct = reads_yearly.direct_purchases(reader, year=year, **options)
+            assert direct is not None and direct == casework_views.direct_purchases(engine, year=year, **options)
+        assert reads_yearly.direct_purchases(reader, year=2023)["sums"]
+        assert reads_yearly.direct_purchases(reader, year=2023, municipality="Ingenstans") is None

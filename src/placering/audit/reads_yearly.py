@@ -1,16 +1,18 @@
 """The yearly audits read without SQLAlchemy (storage.reads, issue 22 item 1): `audit requests`,
-`audit direct-procurement` and `audit adherence`.
+`audit direct-procurement`, `audit adherence` and `audit direct-purchases`.
 
 Each reads its rows through the database's own driver (sqlite3, or libpq on PostgreSQL, where
 the login's row-level security applies as to the ORM view's session) and hands them to the
-report's one computation in figures.py, which the ORM functions in yearly.py (through
-audit.views: the server, and whatever this module does not answer) call too: one document.
+report's one computation in figures.py (casework/costs.py for direct purchases), which the ORM
+functions in yearly.py and casework/economics.py (through audit.views and casework.views: the
+server, and whatever this module does not answer) call too: one document.
 None, and the CLI asks the ORM view (`orm_view`), for a year out of range (its error) and for
 a person signed in to the server (the server's views answer).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from ..jsondata import to_jsonable
@@ -99,3 +101,43 @@ def adherence(reader: Reader, *, year: int | None = None) -> dict[str, Any] | No
 
 
 adherence.orm_view = "audit.views:adherence"
+
+
+def direct_purchases(reader: Reader, *, year: int, municipality: str | None = None, insats: str | None = None,
+                     buyer: str | None = None) -> dict[str, Any] | None:
+    """`audit direct-purchases` (economics.direct_purchase_sums through casework.views) read
+    without SQLAlchemy; None also for an unknown --insats or --municipality (the ORM view says
+    which)."""
+    from ..casework.costs import _threshold_for_year, purchase_sums
+    from ..errors import ValidationError
+    from ..matching.reads import _signed_in
+    from ..taxonomy import load_taxonomy
+    from ..text import fold
+    from .common import check_insats
+    from .figures import DIRECT
+
+    if _signed_in():
+        return None
+    try:
+        insats = check_insats(insats)
+    except ValidationError:
+        return None
+    muni_key = None
+    if municipality:
+        muni_key = fold(municipality)
+        if load_taxonomy().municipality(municipality) is None and reader.scalar(
+                "SELECT 1 FROM unit WHERE municipality_key = :k LIMIT 1", {"k": muni_key}) is None:
+            return None
+    limit = _threshold_for_year(year)
+    last = date(year, 12, 31)
+    rows = reader.rows(
+        "SELECT p.municipality, p.insats, p.org_nr, p.unit_id, p.agreed_price, p.daily_price, p.start_on, p.end_on, "
+        "r.request_id, r.requester FROM placement p JOIN placement_request r ON r.id = p.request_id "
+        "WHERE p.route = :direct AND p.start_on <= :last ORDER BY p.start_on, p.id",
+        {"direct": DIRECT, "last": last.isoformat() if reader.dialect == "sqlite" else last})
+    found = purchase_sums(year, ((*r[:6], as_date(r[6]), as_date(r[7]), r[8], r[9]) for r in rows), limit,
+                          insats=insats, muni_key=muni_key, buyer=buyer)
+    return to_jsonable(found)
+
+
+direct_purchases.orm_view = "casework.views:direct_purchases"

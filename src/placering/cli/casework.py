@@ -528,7 +528,7 @@ def audit_direct_purchases(year, municipality, insats, buyer, out: Output) -> No
     financial year, across suppliers, against the dated direct-procurement threshold."""
     y = _year(year)
     filters = {"municipality": municipality, "insats": insats, "buyer": buyer}
-    data = call("casework.views:direct_purchases", year=y, **filters,
+    data = call("audit.reads_yearly:direct_purchases", year=y, **filters,
                 http=("GET", "/audit/direct-purchases", {"year": y, **filters}))
     out.listing(data["sums"], [("municipality", "Kommun"), ("buyer", "Nämnd"), ("insats", "Insats", "insats"),
                                ("total", "Summa kr"), ("threshold", "Gräns kr"), ("over_threshold", "Över gränsen"),
