@@ -77,3 +77,33 @@ def test_the_direct_reads_answer_and_give_the_orm_views_documents(history, db_ur
             assert direct is not None and direct == casework_views.direct_purchases(engine, year=year, **options)
         assert reads_yearly.direct_purchases(reader, year=2023)["sums"]
         assert reads_yearly.direct_purchases(reader, year=2023, municipality="Ingenstans") is None
+
+
+def test_not_executed_read_directly_prints_what_the_orm_view_prints(history, run, db_url, engine, monkeypatch):
+    """`audit not-executed` (casework/unexecuted.py's one computation): decisions not executed,
+    executed late, interrupted and not resumed, resumed, ended; each output, both ways."""
+    from placering.audit import reads_yearly
+    from placering.casework import views as casework_views
+    from placering.storage.reads import open_reader
+
+    for args in (("R-B-0", "ended", "--on", "2024-03-01", "--reason", "person_request", "--note", "Vill inte"),
+                 ("R-B-1", "decided", "--on", "2024-01-20"),
+                 ("R-2023-0001", "interrupted", "--on", "2024-01-10"),
+                 ("R-2023-0002", "interrupted", "--on", "2024-01-10"), ("R-2023-0002", "resumed", "--on", "2024-02-01")):
+        done = run("followup", "decision", *args, "--by", "anna")
+        assert done.exit_code == 0, (args, done.output)
+    real = common.AppContext.reader
+    states = set()
+    for day in ("2023-06-30", "2023-12-31", "2024-04-10", "2024-05-10", "2024-09-30", "2025-03-31", "2026-01-01"):
+        for output in ((), ("--json",), ("--csv",)):
+            args = ("audit", "not-executed", "--as-of", day, *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args, env=WIDE)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args, env=WIDE)
+            assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
+        with open_reader(db_url) as reader:
+            direct = reads_yearly.not_executed(reader, as_of=date.fromisoformat(day))
+        assert direct == casework_views.not_executed(engine, as_of=date.fromisoformat(day)), day
+        states |= {d["state"] for d in direct["decisions"]}
+    assert {"not_executed", "interrupted"} <= states, states

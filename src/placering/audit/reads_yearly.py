@@ -141,3 +141,27 @@ def direct_purchases(reader: Reader, *, year: int, municipality: str | None = No
 
 
 direct_purchases.orm_view = "casework.views:direct_purchases"
+
+
+def not_executed(reader: Reader, *, as_of: date) -> dict[str, Any] | None:
+    """`audit not-executed` (followups.not_executed through casework.views) read without
+    SQLAlchemy; None for a person signed in to the server."""
+    from ..casework.unexecuted import months_allowed, not_executed_rows
+    from ..matching.reads import _signed_in
+
+    if _signed_in():
+        return None
+    months = months_allowed(as_of)
+    rows = reader.rows(
+        "SELECT r.request_id, r.decided_on, r.submitted_on, r.municipality, r.requester, r.insats, "
+        "r.decision_ended_on, r.interrupted_on, r.resumed_on, p.start_on FROM placement_request r "
+        "LEFT OUTER JOIN placement p ON p.request_id = r.id AND p.status = :active "
+        "WHERE COALESCE(r.decided_on, r.submitted_on) <= :as_of ORDER BY r.submitted_on, r.request_id, p.id",
+        {"active": "active", "as_of": as_of.isoformat() if reader.dialect == "sqlite" else as_of})
+    found = [(r._replace(decided_on=as_date(r.decided_on), submitted_on=as_date(r.submitted_on),
+                         decision_ended_on=as_date(r.decision_ended_on), interrupted_on=as_date(r.interrupted_on),
+                         resumed_on=as_date(r.resumed_on)), as_date(r.start_on)) for r in rows]
+    return to_jsonable({"as_of": as_of, "decisions": not_executed_rows(found, as_of, months)})
+
+
+not_executed.orm_view = "casework.views:not_executed"

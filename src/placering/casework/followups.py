@@ -203,49 +203,14 @@ def not_executed(session: Session, as_of: date) -> list[dict[str, Any]]:
     """Decisions (placement requests, dated by their decision date) with no placement started
     within the parameter's months, as of the date: the list for the quarterly report to IVO.
     A decision executed late in the current quarter is listed as `executed_late`;
-    `reported_before`: it was already overdue at the end of the previous quarter."""
-    months = int(audit_param("ivo_unexecuted_months", as_of).value)
-    prev_quarter_end = date(as_of.year, ((as_of.month - 1) // 3) * 3 + 1, 1) - timedelta(days=1)
+    `reported_before`: it was already overdue at the end of the previous quarter (computed in
+    unexecuted.py, which the direct read shares)."""
+    from .unexecuted import months_allowed, not_executed_rows
+
+    months = months_allowed(as_of)
     rows = session.execute(
         select(PlacementRequest, Placement.start_on)
         .outerjoin(Placement, (Placement.request_id == PlacementRequest.id) & (Placement.status == ACTIVE))
         .where(func.coalesce(PlacementRequest.decided_on, PlacementRequest.submitted_on) <= as_of)
-        .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id))
-    out = []
-    for req, started in rows:
-        decided = decision_day(req)
-        # Ended without execution (at the person's request, or the needs changed): off the list
-        # from that day (001 l. 753-755).
-        if req.decision_ended_on is not None and req.decision_ended_on <= as_of:
-            continue
-        # Interrupted and not resumed within the months from the interruption: reported like a
-        # decision not executed (000 l. 2906-2908; 001 l. 743-747).
-        if req.interrupted_on is not None and req.interrupted_on <= as_of and not (
-                req.resumed_on is not None and req.resumed_on >= req.interrupted_on and req.resumed_on <= as_of):
-            deadline = add_months(req.interrupted_on, months)
-            if deadline <= as_of:
-                out.append({"request_id": req.request_id, "decided_on": decided, "municipality": req.municipality,
-                            "requester": req.requester, "insats": req.insats, "deadline": deadline,
-                            "days_over": as_of.toordinal() - deadline.toordinal(), "state": "interrupted",
-                            "interrupted_on": req.interrupted_on, "placement_start_on": started,
-                            "reported_before": deadline <= prev_quarter_end})
-            continue
-        if req.interrupted_on is not None and req.interrupted_on <= as_of:
-            continue  # executed, interrupted and resumed in time
-        deadline = add_months(decided, months)
-        if deadline > as_of:
-            continue
-        if started is not None and started <= deadline and started <= as_of:
-            continue
-        if started is not None and started <= as_of:
-            if started <= prev_quarter_end:
-                continue  # executed (late) in an earlier quarter: reported then
-            state = "executed_late"
-        else:
-            state = "not_executed"
-        out.append({"request_id": req.request_id, "decided_on": decided, "municipality": req.municipality,
-                    "requester": req.requester, "insats": req.insats, "deadline": deadline,
-                    "days_over": (min(as_of, started) if started and started <= as_of else as_of).toordinal()
-                    - deadline.toordinal(), "state": state, "placement_start_on": started,
-                    "reported_before": deadline <= prev_quarter_end and (started is None or started > prev_quarter_end)})
-    return out
+        .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id, Placement.id))
+    return not_executed_rows(rows, as_of, months)

@@ -502,7 +502,7 @@ def audit_not_executed(as_of, out: Output) -> None:
     report to IVO ('rapportera till IVO alla beslut som inte verkställts inom tre månader',
     Hisingen 2024; SoL 16 kap. 6 f §)."""
     on = _as_of(as_of)
-    data = call("casework.views:not_executed", as_of=on, http=("GET", "/audit/not-executed", {"as_of": on}))
+    data = call("audit.reads_yearly:not_executed", as_of=on, http=("GET", "/audit/not-executed", {"as_of": on}))
     rows = data["decisions"]
     out.listing(rows, [("request_id", "Förfrågan"), ("decided_on", "Beslutad"), ("deadline", "Skulle verkställas"),
                        ("days_over", "Dagar över"), ("state", "Läge", "execution_state"),

@@ -34,7 +34,6 @@ from typing import Any, Callable
 from ..jsondata import to_jsonable
 from ..storage.reads import Reader, as_date, as_json
 from ..text import nfc
-from .compact import decode_grouped, is_compact, with_groups
 
 # Lists a decision stored zlib-compressed (decisions._pack: `below_cut`, the held-back units,
 # and the whole `excluded` list of a decision stored before compact decisions).
@@ -129,6 +128,8 @@ def overview(db: Reader, request: Any, *, show_protected: bool = False, full: bo
     latest decision's excluded units' ids by reason, as stored with it (`grouped`, deciding it
     again, for one stored before that) and leaves the earlier ones as stored. None when it
     needs `expand` or `grouped` and has none (the direct read: the ORM view answers)."""
+    from .compact import decode_grouped, is_compact, with_groups
+
     key = {"r": request.id}
     decisions = db.rows("SELECT id, document, created_at, excluded_units FROM decision WHERE request_id = :r "
                         "ORDER BY seq", key)
