@@ -5,6 +5,7 @@ built history spans, and their refusals are the ORM view's."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -107,3 +108,36 @@ def test_not_executed_read_directly_prints_what_the_orm_view_prints(history, run
         assert direct == casework_views.not_executed(engine, as_of=date.fromisoformat(day)), day
         states |= {d["state"] for d in direct["decisions"]}
     assert {"not_executed", "interrupted"} <= states, states
+
+
+def test_controls_read_directly_print_what_the_orm_view_prints(history, run, db_url, engine, monkeypatch):
+    """`audit controls` (audit/figures.py's one computation): controls decided, with checks
+    and outcomes, and one still open; each output, both ways."""
+    from placering.audit import reads_yearly
+    from placering.casework import views as casework_views
+    from placering.clock import today
+    from placering.storage.reads import open_reader
+    from test_audit_history import ORG_OST
+
+    opened = json.loads(run("control", "open", ORG_OST, "--reason", "mediabevakning", "--by", "kvalitet", "--json").stdout)
+    cid = str(opened["id"])
+    for args in (("check", cid, "visit", "--finding", "besök"), ("check", cid, "finances", "--finding", "svag"),
+                 ("decide", cid, "pause", "--note", "brister")):
+        done = run("control", *args, "--by", "kvalitet")
+        assert done.exit_code == 0, (args, done.output)
+    assert run("control", "open", ORG_OST, "--reason", "igen", "--by", "kvalitet").exit_code == 0
+    real = common.AppContext.reader
+    year = today().year
+    for y in (year - 1, year):
+        for output in ((), ("--json",), ("--csv",)):
+            args = ("audit", "controls", "--year", str(y), *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args, env=WIDE)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args, env=WIDE)
+            assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
+        with open_reader(db_url) as reader:
+            direct = reads_yearly.controls(reader, year=y)
+        assert direct == casework_views.controls_year(engine, year=y), y
+    assert (direct["carried_out"], direct["paused_or_removed"], direct["with_visit"], direct["open_at_year_end"]) == (
+        1, 1, 1, 1)

@@ -248,3 +248,27 @@ def adherence_report(year: int, rows: list[Any]) -> AdherenceReport:
                          "recommended": c["recommended"], "share": round(c["recommended"] / c["total"], 4)})
     reason_rows = [{"reason": k, "placements": v} for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
     return AdherenceReport(year, total, rec, round(rec / total, 4) if total else None, per_rows, reason_rows, others)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deepened controls (casework.controls.controls_year)
+# ---------------------------------------------------------------------------------------------
+
+
+def controls_report(year: int, decided: list[tuple[str | None, dict | None, Any]], opened: int,
+                    still_open: int) -> dict[str, Any]:
+    """`audit controls` from the controls decided in the year, (outcome, checked, proposal_id)
+    each, and the counts of those opened in it and still open at its end."""
+    from ..vocabulary import ControlCheck, ControlOutcome
+
+    outcomes = Counter(outcome for outcome, _, _ in decided)
+    checked = Counter(k for _, found, _ in decided for k in (found or {}))
+    return {
+        "year": year, "opened": opened, "carried_out": len(decided),
+        "paused_or_removed": outcomes[ControlOutcome.PAUSE.value] + outcomes[ControlOutcome.REMOVAL.value],
+        "from_proposal": sum(1 for _, _, proposal_id in decided if proposal_id is not None),
+        "with_visit": checked[ControlCheck.VISIT.value],
+        "open_at_year_end": still_open,
+        "by_outcome": {o.value: outcomes[o.value] for o in ControlOutcome},
+        "checked": {k.value: checked[k.value] for k in ControlCheck},
+    }

@@ -165,3 +165,29 @@ def not_executed(reader: Reader, *, as_of: date) -> dict[str, Any] | None:
 
 
 not_executed.orm_view = "casework.views:not_executed"
+
+
+def controls(reader: Reader, *, year: int) -> dict[str, Any] | None:
+    """`audit controls` (controls.controls_year through casework.views.controls_year) read
+    without SQLAlchemy; None for a person signed in to the server."""
+    from ..matching.reads import _signed_in
+    from ..storage.reads import as_json
+    from .figures import controls_report, year_bounds
+
+    if _signed_in():
+        return None
+    first, last = year_bounds(year)
+    if reader.dialect == "sqlite":
+        first, last = first.isoformat(), last.isoformat()
+    days = {"first": first, "last": last}
+    decided, opened, still_open = reader.many([  # one round trip on PostgreSQL
+        ("SELECT outcome, checked, proposal_id FROM deepened_control WHERE decided_on >= :first AND decided_on <= :last",
+         days),
+        ("SELECT COUNT(*) FROM deepened_control WHERE opened_on >= :first AND opened_on <= :last", days),
+        ("SELECT COUNT(*) FROM deepened_control WHERE opened_on <= :last AND (decided_on IS NULL OR decided_on > :last)",
+         {"last": last})])
+    return to_jsonable(controls_report(year, [(r[0], as_json(r[1]), r[2]) for r in decided], opened[0][0],
+                                       still_open[0][0]))
+
+
+controls.orm_view = "casework.views:controls_year"

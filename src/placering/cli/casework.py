@@ -347,7 +347,7 @@ def audit_controls(year, out: Output) -> None:
     in the year), ended with pause or removal, per outcome, and what was checked (Spink 2024:
     '24 genomförda kontroller … 15 … pausats eller tagits bort')."""
     y = _year(year)
-    data = call("casework.views:controls_year", year=y, http=("GET", "/audit/controls", {"year": y}))
+    data = call("audit.reads_yearly:controls", year=y, http=("GET", "/audit/controls", {"year": y}))
     figures = ("opened", "carried_out", "paused_or_removed", "from_proposal", "with_visit", "open_at_year_end")
     rows = [{"figure": k, "label": text(f"cli.out.controls_year.{k}"), "value": data[k]} for k in figures]
     rows += [{"figure": f"outcome {k}",
