@@ -141,3 +141,30 @@ def test_controls_read_directly_print_what_the_orm_view_prints(history, run, db_
         assert direct == casework_views.controls_year(engine, year=y), y
     assert (direct["carried_out"], direct["paused_or_removed"], direct["with_visit"], direct["open_at_year_end"]) == (
         1, 1, 1, 1)
+
+
+def test_surveys_read_directly_print_what_the_orm_view_prints(history, run, db_url, engine, monkeypatch):
+    """`audit surveys` (casework/surveys.py's one computation): answered, overdue and upcoming
+    surveys and the per-unit summary; each output, both ways."""
+    from placering.audit import reads_yearly
+    from placering.casework import views as casework_views
+    from placering.storage.reads import open_reader
+
+    done = run("followup", "survey", "R-2023-0001", "--on", "2024-01-05", "--positive-change", "yes",
+               "--care-quality", "bra", "--child-answered", "no", "--by", "anna")
+    assert done.exit_code == 0, done.output
+    real = common.AppContext.reader
+    states = set()
+    for day in ("2023-09-01", "2023-12-01", "2024-02-01", "2025-01-01"):
+        for output in ((), ("--json",), ("--csv",), ("--summary",), ("--summary", "--csv")):
+            args = ("audit", "surveys", "--as-of", day, *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args, env=WIDE)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args, env=WIDE)
+            assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
+        with open_reader(db_url) as reader:
+            direct = reads_yearly.surveys(reader, as_of=date.fromisoformat(day))
+        assert direct == casework_views.surveys(engine, as_of=date.fromisoformat(day)), day
+        states |= {s["state"] for s in direct["surveys"]}
+    assert {"answered", "overdue", "upcoming"} <= states, states

@@ -191,3 +191,41 @@ def controls(reader: Reader, *, year: int) -> dict[str, Any] | None:
 
 
 controls.orm_view = "casework.views:controls_year"
+
+
+class _Row:
+    """A row's named values as attributes (what the shared computations read)."""
+
+    def __init__(self, **values: Any):
+        self.__dict__.update(values)
+
+
+def surveys(reader: Reader, *, as_of: date) -> dict[str, Any] | None:
+    """`audit surveys` (followups.surveys and survey_summary through casework.views.surveys)
+    read without SQLAlchemy; None for a person signed in to the server."""
+    from ..casework.surveys import survey_rows, survey_summary
+    from ..matching.reads import _signed_in
+
+    if _signed_in():
+        return None
+    rows = reader.rows(
+        "SELECT r.request_id, p.unit_id, p.org_nr, p.insats, p.start_on, p.end_on, s.id AS survey, s.answered_on, "
+        "s.positive_change, s.care_quality, s.child_answered FROM placement_request r "
+        "JOIN placement p ON p.request_id = r.id LEFT OUTER JOIN placement_survey s ON s.placement_id = p.id "
+        "WHERE p.start_on <= :as_of AND p.status = :active ORDER BY p.start_on, r.request_id, p.id",
+        {"active": "active", "as_of": as_of.isoformat() if reader.dialect == "sqlite" else as_of})
+
+    def flag(value: Any) -> bool | None:
+        return None if value is None else bool(value)
+
+    found = [(r.request_id,
+              _Row(unit_id=r.unit_id, org_nr=r.org_nr, insats=r.insats, start_on=as_date(r.start_on),
+                   end_on=as_date(r.end_on)),
+              None if r.survey is None else _Row(answered_on=as_date(r.answered_on), positive_change=flag(
+                  r.positive_change), care_quality=r.care_quality, child_answered=flag(r.child_answered)))
+             for r in rows]
+    found_rows = survey_rows(found, as_of)
+    return to_jsonable({"as_of": as_of, "surveys": found_rows, "per_unit": survey_summary(found_rows)})
+
+
+surveys.orm_view = "casework.views:surveys"

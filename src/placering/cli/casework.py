@@ -467,7 +467,7 @@ def audit_surveys(as_of, summary, out: Output) -> None:
     """Three-month surveys of HVB placements of children ('enkät efter tre månader', Nordost
     2022, 5.4): due dates, answers, and a per-unit summary."""
     on = _as_of(as_of)
-    data = call("casework.views:surveys", as_of=on, http=("GET", "/audit/surveys", {"as_of": on}))
+    data = call("audit.reads_yearly:surveys", as_of=on, http=("GET", "/audit/surveys", {"as_of": on}))
     rows, per_unit = data["surveys"], data["per_unit"]
     if summary:
         out.listing(per_unit, SUMMARY_COLUMNS, data=data, title=text("cli.out.surveys_per_unit_title", on=on.isoformat()))
