@@ -168,3 +168,38 @@ def test_surveys_read_directly_print_what_the_orm_view_prints(history, run, db_u
         assert direct == casework_views.surveys(engine, as_of=date.fromisoformat(day)), day
         states |= {s["state"] for s in direct["surveys"]}
     assert {"answered", "overdue", "upcoming"} <= states, states
+
+
+def test_review_show_read_directly_prints_what_the_orm_view_prints(run, tmp_path, db_url, engine, monkeypatch):
+    """`review show` (matching/reads.py's review_document, one assembly): a pending review whose
+    unit was chosen (a placement waiting for it), a pending one not chosen, an approved one; the
+    supplier's latest checks, its direct purchases and the buyer's against the threshold; the
+    refusals (not a number, not found) are the ORM view's. Each output, both ways."""
+    from placering.matching import views as matching_views
+    from placering.matching.reads import review_show
+    from placering.storage.reads import open_reader
+    from test_matching_support import match_json, request
+    from test_review import _setup
+
+    _doc, d0, d1 = _setup(run, tmp_path, "reference")
+    d2 = match_json(run, tmp_path, request("R-2"), "reference")
+    ok = run("review", "approve", str(d1["review_id"]), "--by", "granskare", "--note", "inget ramavtal hade plats")
+    assert ok.exit_code == 0, ok.output
+    real = common.AppContext.reader
+    ids = [str(d["review_id"]) for d in (d0, d1, d2)]
+    for review_id in (*ids, "999", "abc"):
+        for output in ((), ("--json",)):
+            args = ("review", "show", review_id, *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args, env=WIDE)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args, env=WIDE)
+            assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
+    with open_reader(db_url) as reader:
+        direct = {i: review_show(reader, i) for i in ids}
+    for i in ids:
+        assert direct[i] is not None and direct[i] == matching_views.review_show(engine, i), i
+    assert direct[ids[0]]["placement"]["status"] == "pending_review"
+    assert direct[ids[1]]["status"] == "approved" and direct[ids[1]]["decided_at"]
+    assert direct[ids[0]]["recommendations"][0]["direct_purchases"]["placements"]
+    assert {c["result"] for c in direct[ids[0]]["recommendations"][0]["checks"]} >= {"pass", "unavailable"}

@@ -108,18 +108,28 @@ def direct_purchases(reader: Reader, *, year: int, municipality: str | None = No
     """`audit direct-purchases` (economics.direct_purchase_sums through casework.views) read
     without SQLAlchemy; None also for an unknown --insats or --municipality (the ORM view says
     which)."""
+    from ..matching.reads import _signed_in
+
+    if _signed_in():
+        return None
+    found = purchase_sums_read(reader, year, municipality=municipality, insats=insats, buyer=buyer)
+    return None if found is None else to_jsonable(found)
+
+
+def purchase_sums_read(reader: Reader, year: int, *, municipality: str | None = None, insats: str | None = None,
+                       buyer: str | None = None, leave_out: str | None = None) -> dict[str, Any] | None:
+    """economics.direct_purchase_sums read through `reader` (also for review show's direct read);
+    None for an unknown insats or municipality, or a threshold without a value (the ORM says so)."""
     from ..casework.costs import _threshold_for_year, purchase_sums
     from ..errors import ValidationError
-    from ..matching.reads import _signed_in
     from ..taxonomy import load_taxonomy
     from ..text import fold
     from .common import check_insats
     from .figures import DIRECT
 
-    if _signed_in():
-        return None
     try:
         insats = check_insats(insats)
+        limit = _threshold_for_year(year)
     except ValidationError:
         return None
     muni_key = None
@@ -128,16 +138,14 @@ def direct_purchases(reader: Reader, *, year: int, municipality: str | None = No
         if load_taxonomy().municipality(municipality) is None and reader.scalar(
                 "SELECT 1 FROM unit WHERE municipality_key = :k LIMIT 1", {"k": muni_key}) is None:
             return None
-    limit = _threshold_for_year(year)
     last = date(year, 12, 31)
     rows = reader.rows(
         "SELECT p.municipality, p.insats, p.org_nr, p.unit_id, p.agreed_price, p.daily_price, p.start_on, p.end_on, "
         "r.request_id, r.requester FROM placement p JOIN placement_request r ON r.id = p.request_id "
         "WHERE p.route = :direct AND p.start_on <= :last ORDER BY p.start_on, p.id",
         {"direct": DIRECT, "last": last.isoformat() if reader.dialect == "sqlite" else last})
-    found = purchase_sums(year, ((*r[:6], as_date(r[6]), as_date(r[7]), r[8], r[9]) for r in rows), limit,
-                          insats=insats, muni_key=muni_key, buyer=buyer)
-    return to_jsonable(found)
+    return purchase_sums(year, ((*r[:6], as_date(r[6]), as_date(r[7]), r[8], r[9]) for r in rows), limit,
+                         insats=insats, muni_key=muni_key, buyer=buyer, leave_out=leave_out)
 
 
 direct_purchases.orm_view = "casework.views:direct_purchases"

@@ -76,3 +76,13 @@ def purchase_sums(year: int, rows: Iterable[tuple], limit: dict[str, Any], *, in
                      "share_of_threshold": round(total / float(limit["value"]), 3),
                      "over_threshold": total > float(limit["value"]), "items": g["placements"]})
     return {"year": year, "threshold": limit, "sums": sums}
+
+
+def purchases_summary(data: dict[str, Any], year: int, municipality: str, insats: str,
+                      buyer: str | None) -> dict[str, Any]:
+    """economics.purchases_for from the buyer's sums of the insats (purchase_sums)."""
+    found = data["sums"][0] if data["sums"] else {"municipality": municipality, "insats": insats, "placements": 0,
+                                                  "suppliers": 0, "total": 0.0, "items": []}
+    return {"year": year, "municipality": municipality, "buyer": buyer, "insats": insats,
+            "placements": found["placements"],
+            "suppliers": found["suppliers"], "total": found["total"], "threshold": data["threshold"]}

@@ -24,7 +24,7 @@ from ..storage.models import Placement, PlacementRequest
 from ..vocabulary import Route
 
 from .costs import (  # noqa: E402,F401  (the computation, shared with the direct reads; importable from here)
-    THRESHOLD, _threshold_for_year, purchase_sums, threshold_on, year_cost)
+    THRESHOLD, _threshold_for_year, purchase_sums, purchases_summary, threshold_on, year_cost)
 
 
 def direct_purchase_sums(session: Session, year: int, *, municipality: str | None = None,
@@ -52,8 +52,4 @@ def purchases_for(session: Session, year: int, municipality: str, insats: str,
     without the case under review (the review adds its cost itself)."""
     data = direct_purchase_sums(session, year, municipality=municipality, insats=insats, leave_out=leave_out,
                                 buyer=buyer)
-    found = data["sums"][0] if data["sums"] else {"municipality": municipality, "insats": insats, "placements": 0,
-                                                  "suppliers": 0, "total": 0.0, "items": []}
-    return {"year": year, "municipality": municipality, "buyer": buyer, "insats": insats,
-            "placements": found["placements"],
-            "suppliers": found["suppliers"], "total": found["total"], "threshold": data["threshold"]}
+    return purchases_summary(data, year, municipality, insats, buyer)
