@@ -1,13 +1,15 @@
-"""The yearly audits read without SQLAlchemy (storage.reads, issue 22 item 1): `audit requests`,
-`audit direct-procurement`, `audit adherence` and `audit direct-purchases`.
+"""The yearly and case-work audits read without SQLAlchemy (storage.reads, issue 22 item 1):
+`audit requests`, `direct-procurement`, `adherence`, `direct-purchases`, `not-executed`,
+`controls` and `surveys` (`review show` is in matching/reads.py).
 
 Each reads its rows through the database's own driver (sqlite3, or libpq on PostgreSQL, where
 the login's row-level security applies as to the ORM view's session) and hands them to the
-report's one computation in figures.py (casework/costs.py for direct purchases), which the ORM
-functions in yearly.py and casework/economics.py (through audit.views and casework.views: the
-server, and whatever this module does not answer) call too: one document.
-None, and the CLI asks the ORM view (`orm_view`), for a year out of range (its error) and for
-a person signed in to the server (the server's views answer).
+report's one computation (audit/figures.py, casework/costs.py, casework/unexecuted.py,
+casework/surveys.py), which the ORM functions (yearly.py, casework/economics.py, followups.py,
+controls.py, through audit.views and casework.views: the server, and whatever this module does
+not answer) call too: one document. None, and the CLI asks the ORM view (`orm_view`), for what
+the ORM view refuses (a year out of range, an unknown insats or municipality: its error says
+which) and for a person signed in to the server (the server's views answer).
 """
 
 from __future__ import annotations
