@@ -184,6 +184,23 @@ def test_audit_paused_reads_without_sqlalchemy(tmp_path, db_url, run, args):
     assert not (ORM | ENGINES_AND_TOOLS | {"ruamel", "rapidfuzz"}) & set(loaded)
 
 
+@pytest.mark.parametrize("args", [["audit", "requests", "--year", "2025"], ["audit", "direct-procurement", "--json"],
+                                  ["audit", "adherence", "--csv"], ["audit", "direct-purchases", "--json"],
+                                  ["audit", "not-executed", "--as-of", "2025-01-15"], ["audit", "controls", "--csv"],
+                                  ["audit", "surveys", "--summary"], ["review", "show", "1"], ["review", "show", "1", "--json"]])
+def test_yearly_audits_read_without_sqlalchemy(tmp_path, db_url, run, args):
+    """`audit requests`, `direct-procurement`, `adherence`, `direct-purchases`, `not-executed`,
+    `controls`, `surveys` and `review show` read through the database's own driver
+    (audit/reads_yearly.py, matching/reads.py; their documents are compared with the ORM view's
+    in tests/test_audit_reads_b.py)."""
+    from test_matching_support import load_register, request, unit, write_request
+
+    load_register(run, tmp_path, unit("U-D", "direktupphandling", 2000))
+    assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "h").exit_code == 0
+    loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+    assert not (ORM | ENGINES_AND_TOOLS) & set(loaded), args
+
+
 def test_request_show_reads_without_sqlalchemy_or_an_evaluator(tmp_path, db_url, run):
     """`request show` reads the request and its decisions through the database's own driver
     (matching/reads.py), the latest decision's excluded units by reason as stored with it: it

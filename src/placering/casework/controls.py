@@ -216,14 +216,6 @@ def controls_year(session: Session, year: int) -> dict[str, Any]:
     still_open = session.scalars(select(DeepenedControl.id).where(
         DeepenedControl.opened_on <= last,
         or_(DeepenedControl.decided_on.is_(None), DeepenedControl.decided_on > last))).all()
-    outcomes = Counter(c.outcome for c in decided)
-    checked = Counter(k for c in decided for k in (c.checked or {}))
-    return {
-        "year": year, "opened": len(opened), "carried_out": len(decided),
-        "paused_or_removed": outcomes[ControlOutcome.PAUSE.value] + outcomes[ControlOutcome.REMOVAL.value],
-        "from_proposal": sum(1 for c in decided if c.proposal_id is not None),
-        "with_visit": checked[ControlCheck.VISIT.value],
-        "open_at_year_end": len(still_open),
-        "by_outcome": {o.value: outcomes[o.value] for o in ControlOutcome},
-        "checked": {k.value: checked[k.value] for k in ControlCheck},
-    }
+    from ..audit.figures import controls_report  # one computation, shared with the direct read
+
+    return controls_report(year, [(c.outcome, c.checked, c.proposal_id) for c in decided], len(opened), len(still_open))

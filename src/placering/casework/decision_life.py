@@ -37,9 +37,7 @@ def _request(session: Session, request_id: str):
     return get_request(session, request_id, lock=True)
 
 
-def decision_day(row) -> date:
-    """The decision day (beslutsdag): the recorded one, else the request's submitted_on."""
-    return row.decided_on or row.submitted_on
+from .unexecuted import decision_day  # noqa: E402,F401  (one definition, without SQLAlchemy; importable here)
 
 
 def record_decision_day(session: Session, request_id: str, *, decided_on: date, actor: str,

@@ -13,42 +13,18 @@ listed price when none is recorded) times its days in that year.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..audit.common import check_insats, check_municipality
-from ..audit.params import audit_param
 from ..storage.models import Placement, PlacementRequest
-from ..text import fold
 from ..vocabulary import Route
 
-THRESHOLD = "direct_procurement_threshold_sek"
-
-
-def year_cost(daily_price: float | None, start_on: date, end_on: date | None, year: int) -> float:
-    """Daily price × days of the placement that fall in `year` (both ends included)."""
-    if daily_price is None:
-        return 0.0
-    first = max(start_on, date(year, 1, 1))
-    last = min(end_on or date(year, 12, 31), date(year, 12, 31))
-    days = (last - first).days + 1
-    return float(daily_price) * days if days > 0 else 0.0
-
-
-def threshold_on(on: date) -> dict[str, Any]:
-    v = audit_param(THRESHOLD, on)
-    return {"parameter": THRESHOLD, "value": v.value, "valid_from": v.valid_from, "valid_to": v.valid_to}
-
-
-def _threshold_for_year(year: int) -> dict[str, Any]:
-    """The threshold of the financial year: the value valid at its end (or today, in the year)."""
-    end = min(date(year, 12, 31), max(sweden_today(), date(year, 1, 1)))
-    return threshold_on(end)
+from .costs import (  # noqa: E402,F401  (the computation, shared with the direct reads; importable from here)
+    THRESHOLD, _threshold_for_year, purchase_sums, purchases_summary, threshold_on, year_cost)
 
 
 def direct_purchase_sums(session: Session, year: int, *, municipality: str | None = None,
@@ -61,40 +37,13 @@ def direct_purchase_sums(session: Session, year: int, *, municipality: str | Non
     muni_key = check_municipality(session, municipality) if municipality else None
     limit = _threshold_for_year(year)
     rows = session.execute(
-        select(Placement, PlacementRequest.request_id, PlacementRequest.requester)
+        select(Placement.municipality, Placement.insats, Placement.org_nr, Placement.unit_id, Placement.agreed_price,
+               Placement.daily_price, Placement.start_on, Placement.end_on, PlacementRequest.request_id,
+               PlacementRequest.requester)
         .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
         .where(Placement.route == Route.DIREKTUPPHANDLING.value, Placement.start_on <= date(year, 12, 31))
         .order_by(Placement.start_on, Placement.id))
-    groups: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(
-        lambda: {"placements": [], "suppliers": set(), "total": 0.0})
-    buyer_key = fold(buyer) if buyer else None
-    for p, request_id, requester in rows:
-        if buyer_key and fold(requester or "") != buyer_key:
-            continue
-        if insats and p.insats != insats:
-            continue
-        if muni_key and fold(p.municipality) != muni_key:
-            continue
-        if request_id == leave_out:
-            continue
-        price = p.agreed_price if p.agreed_price is not None else p.daily_price
-        cost = year_cost(price, p.start_on, p.end_on, year)
-        if cost <= 0:
-            continue
-        g = groups[(p.municipality, requester or "", p.insats)]
-        g["placements"].append({"request_id": request_id, "unit_id": p.unit_id, "org_nr": p.org_nr,
-                                "daily_price": price, "start_on": p.start_on, "end_on": p.end_on,
-                                "cost_in_year": round(cost, 2)})
-        g["suppliers"].add(p.org_nr)
-        g["total"] += cost
-    sums = []
-    for (muni, who, ins), g in sorted(groups.items()):
-        total = round(g["total"], 2)
-        sums.append({"municipality": muni, "buyer": who, "insats": ins, "placements": len(g["placements"]),
-                     "suppliers": len(g["suppliers"]), "total": total, "threshold": limit["value"],
-                     "share_of_threshold": round(total / float(limit["value"]), 3),
-                     "over_threshold": total > float(limit["value"]), "items": g["placements"]})
-    return {"year": year, "threshold": limit, "sums": sums}
+    return purchase_sums(year, rows, limit, insats=insats, muni_key=muni_key, leave_out=leave_out, buyer=buyer)
 
 
 def purchases_for(session: Session, year: int, municipality: str, insats: str,
@@ -103,8 +52,4 @@ def purchases_for(session: Session, year: int, municipality: str, insats: str,
     without the case under review (the review adds its cost itself)."""
     data = direct_purchase_sums(session, year, municipality=municipality, insats=insats, leave_out=leave_out,
                                 buyer=buyer)
-    found = data["sums"][0] if data["sums"] else {"municipality": municipality, "insats": insats, "placements": 0,
-                                                  "suppliers": 0, "total": 0.0, "items": []}
-    return {"year": year, "municipality": municipality, "buyer": buyer, "insats": insats,
-            "placements": found["placements"],
-            "suppliers": found["suppliers"], "total": found["total"], "threshold": data["threshold"]}
+    return purchases_summary(data, year, municipality, insats, buyer)

@@ -94,21 +94,7 @@ def list_followups(session: Session, agreement_id: str | None = None) -> list[di
 # --- the three-month HVB survey ---------------------------------------------------------------
 
 
-def _survey_terms(on: date) -> tuple[int, list[str]]:
-    return int(audit_param("hvb_survey_months", on).value), list(audit_param("hvb_survey_insatser", on).value)
-
-
-def survey_due_on(p: Placement) -> date | None:
-    """The survey date of a placement, or None when it gets no survey (not an HVB barn och unga
-    placement, or before the survey began). Every HVB placement within barn och unga gets it,
-    the 18–20-year-olds too: 'alla HVB placeringar barn och unga' (000 l. 10869-10871)."""
-    terms = audit_param("hvb_survey_months", p.start_on, required=False)
-    if terms is None:
-        return None
-    months, insatser = _survey_terms(p.start_on)
-    if p.insats not in insatser:
-        return None
-    return add_months(p.start_on, months)
+from .surveys import _survey_terms, survey_due_on, survey_rows, survey_summary  # noqa: E402,F401  (one definition)
 
 
 def record_survey(session: Session, request_id: str, *, answered_on: date, positive_change: bool,
@@ -151,49 +137,10 @@ def surveys(session: Session, as_of: date, *, request_pk: int | None = None) -> 
             .join(Placement, Placement.request_id == PlacementRequest.id)
             .outerjoin(PlacementSurvey, PlacementSurvey.placement_id == Placement.id)
             .where(Placement.start_on <= as_of, Placement.status == ACTIVE)
-            .order_by(Placement.start_on, PlacementRequest.request_id))
+            .order_by(Placement.start_on, PlacementRequest.request_id, Placement.id))
     if request_pk is not None:
         stmt = stmt.where(PlacementRequest.id == request_pk)
-    rows = session.execute(stmt)
-    out = []
-    for rid, p, s in rows:
-        due = survey_due_on(p)
-        if due is None:
-            continue
-        if s is not None:
-            state = "answered"
-        elif p.end_on is not None and p.end_on < due:
-            state = "ended_before"
-        else:
-            state = "overdue" if due < as_of else "upcoming"
-        out.append({"request_id": rid, "unit_id": p.unit_id, "org_nr": p.org_nr, "start_on": p.start_on,
-                    "due_on": due, "state": state, "answered_on": s.answered_on if s else None,
-                    "positive_change": s.positive_change if s else None,
-                    "care_quality": s.care_quality if s else None,
-                    "child_answered": s.child_answered if s else None})
-    return out
-
-
-def survey_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per unit: surveys answered, share with a positive change, share rating the care good or
-    very good, share the child answered (as Nordost 2022 reports them)."""
-    per: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        per[r["unit_id"]].append(r)
-    out = []
-    for unit_id, rs in sorted(per.items()):
-        answered = [r for r in rs if r["state"] == "answered"]
-        n = len(answered)
-
-        def share(pred) -> float | None:
-            return round(sum(1 for r in answered if pred(r)) / n, 3) if n else None
-
-        out.append({"unit_id": unit_id, "org_nr": rs[0]["org_nr"], "placements": len(rs), "answered": n,
-                    "overdue": sum(1 for r in rs if r["state"] == "overdue"),
-                    "positive_change_share": share(lambda r: r["positive_change"]),
-                    "good_care_share": share(lambda r: r["care_quality"] in ("bra", "mycket_bra")),
-                    "child_answered_share": share(lambda r: r["child_answered"])})
-    return out
+    return survey_rows(session.execute(stmt), as_of)
 
 
 # --- decisions not executed within three months -----------------------------------------------
@@ -203,49 +150,14 @@ def not_executed(session: Session, as_of: date) -> list[dict[str, Any]]:
     """Decisions (placement requests, dated by their decision date) with no placement started
     within the parameter's months, as of the date: the list for the quarterly report to IVO.
     A decision executed late in the current quarter is listed as `executed_late`;
-    `reported_before`: it was already overdue at the end of the previous quarter."""
-    months = int(audit_param("ivo_unexecuted_months", as_of).value)
-    prev_quarter_end = date(as_of.year, ((as_of.month - 1) // 3) * 3 + 1, 1) - timedelta(days=1)
+    `reported_before`: it was already overdue at the end of the previous quarter (computed in
+    unexecuted.py, which the direct read shares)."""
+    from .unexecuted import months_allowed, not_executed_rows
+
+    months = months_allowed(as_of)
     rows = session.execute(
         select(PlacementRequest, Placement.start_on)
         .outerjoin(Placement, (Placement.request_id == PlacementRequest.id) & (Placement.status == ACTIVE))
         .where(func.coalesce(PlacementRequest.decided_on, PlacementRequest.submitted_on) <= as_of)
-        .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id))
-    out = []
-    for req, started in rows:
-        decided = decision_day(req)
-        # Ended without execution (at the person's request, or the needs changed): off the list
-        # from that day (001 l. 753-755).
-        if req.decision_ended_on is not None and req.decision_ended_on <= as_of:
-            continue
-        # Interrupted and not resumed within the months from the interruption: reported like a
-        # decision not executed (000 l. 2906-2908; 001 l. 743-747).
-        if req.interrupted_on is not None and req.interrupted_on <= as_of and not (
-                req.resumed_on is not None and req.resumed_on >= req.interrupted_on and req.resumed_on <= as_of):
-            deadline = add_months(req.interrupted_on, months)
-            if deadline <= as_of:
-                out.append({"request_id": req.request_id, "decided_on": decided, "municipality": req.municipality,
-                            "requester": req.requester, "insats": req.insats, "deadline": deadline,
-                            "days_over": as_of.toordinal() - deadline.toordinal(), "state": "interrupted",
-                            "interrupted_on": req.interrupted_on, "placement_start_on": started,
-                            "reported_before": deadline <= prev_quarter_end})
-            continue
-        if req.interrupted_on is not None and req.interrupted_on <= as_of:
-            continue  # executed, interrupted and resumed in time
-        deadline = add_months(decided, months)
-        if deadline > as_of:
-            continue
-        if started is not None and started <= deadline and started <= as_of:
-            continue
-        if started is not None and started <= as_of:
-            if started <= prev_quarter_end:
-                continue  # executed (late) in an earlier quarter: reported then
-            state = "executed_late"
-        else:
-            state = "not_executed"
-        out.append({"request_id": req.request_id, "decided_on": decided, "municipality": req.municipality,
-                    "requester": req.requester, "insats": req.insats, "deadline": deadline,
-                    "days_over": (min(as_of, started) if started and started <= as_of else as_of).toordinal()
-                    - deadline.toordinal(), "state": state, "placement_start_on": started,
-                    "reported_before": deadline <= prev_quarter_end and (started is None or started > prev_quarter_end)})
-    return out
+        .order_by(PlacementRequest.submitted_on, PlacementRequest.request_id, Placement.id))
+    return not_executed_rows(rows, as_of, months)

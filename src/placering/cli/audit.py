@@ -178,7 +178,7 @@ def requests_cmd(year, out: Output) -> None:
     sub-category, with difference and percentage (the model is the 2024 table of Spink's
     annual report), and per requesting administration."""
     year = _year(year)
-    report = call("audit.views:requests", year=year, http=("GET", "/audit/requests", {"year": year}))
+    report = call("audit.reads_yearly:requests", year=year, http=("GET", "/audit/requests", {"year": year}))
     pct = lambda r: "" if r["percent"] is None else fmt_percent(r["percent"] / 100, 1 if r["percent"] % 1 else 0)  # noqa: E731
     cats = [{**r, "pct": pct(r), "area_label": r["area_label"] if r["level"] == "insats" else ""}
             for r in map(_category_said, report["categories"])]
@@ -260,7 +260,7 @@ def direct_cmd(year, out: Output) -> None:
     within the year, start and end day included, as the review queue counts them; a placement
     without an end runs to the year's end) against the dated direct-procurement threshold."""
     year = _year(year)
-    report = call("audit.views:direct_procurement", year=year, http=("GET", "/audit/direct-procurement", {"year": year}))
+    report = call("audit.reads_yearly:direct_procurement", year=year, http=("GET", "/audit/direct-procurement", {"year": year}))
     per = [{**r, "share": fmt_percent(r["direct_share"]), "label": _in_words(r["label"], r["insats"], "insats")}
            for r in report["per_insats"]]
     signals = [{**r, "label": _in_words(r["label"], r["insats"], "insats")} for r in report["procurement_signals"]]
@@ -292,7 +292,7 @@ def adherence_cmd(year, out: Output) -> None:
     """Share of placements started in a year that went to a recommended unit (Nordost 2022:
     91 %), per insats, and the recorded reasons for the others."""
     year = _year(year)
-    report = call("audit.views:adherence", year=year, http=("GET", "/audit/adherence", {"year": year}))
+    report = call("audit.reads_yearly:adherence", year=year, http=("GET", "/audit/adherence", {"year": year}))
     head = [{"insats": "total", "label": text("cli.out.audit.total"), "placements": report["placements"],
              "recommended": report["recommended"], "share": report["share"]}]
     per = [{**r, "pct": fmt_percent(r["share"]), "label": _in_words(r["label"], r["insats"], "insats")}

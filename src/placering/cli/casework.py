@@ -347,7 +347,7 @@ def audit_controls(year, out: Output) -> None:
     in the year), ended with pause or removal, per outcome, and what was checked (Spink 2024:
     '24 genomförda kontroller … 15 … pausats eller tagits bort')."""
     y = _year(year)
-    data = call("casework.views:controls_year", year=y, http=("GET", "/audit/controls", {"year": y}))
+    data = call("audit.reads_yearly:controls", year=y, http=("GET", "/audit/controls", {"year": y}))
     figures = ("opened", "carried_out", "paused_or_removed", "from_proposal", "with_visit", "open_at_year_end")
     rows = [{"figure": k, "label": text(f"cli.out.controls_year.{k}"), "value": data[k]} for k in figures]
     rows += [{"figure": f"outcome {k}",
@@ -467,7 +467,7 @@ def audit_surveys(as_of, summary, out: Output) -> None:
     """Three-month surveys of HVB placements of children ('enkät efter tre månader', Nordost
     2022, 5.4): due dates, answers, and a per-unit summary."""
     on = _as_of(as_of)
-    data = call("casework.views:surveys", as_of=on, http=("GET", "/audit/surveys", {"as_of": on}))
+    data = call("audit.reads_yearly:surveys", as_of=on, http=("GET", "/audit/surveys", {"as_of": on}))
     rows, per_unit = data["surveys"], data["per_unit"]
     if summary:
         out.listing(per_unit, SUMMARY_COLUMNS, data=data, title=text("cli.out.surveys_per_unit_title", on=on.isoformat()))
@@ -502,7 +502,7 @@ def audit_not_executed(as_of, out: Output) -> None:
     report to IVO ('rapportera till IVO alla beslut som inte verkställts inom tre månader',
     Hisingen 2024; SoL 16 kap. 6 f §)."""
     on = _as_of(as_of)
-    data = call("casework.views:not_executed", as_of=on, http=("GET", "/audit/not-executed", {"as_of": on}))
+    data = call("audit.reads_yearly:not_executed", as_of=on, http=("GET", "/audit/not-executed", {"as_of": on}))
     rows = data["decisions"]
     out.listing(rows, [("request_id", "Förfrågan"), ("decided_on", "Beslutad"), ("deadline", "Skulle verkställas"),
                        ("days_over", "Dagar över"), ("state", "Läge", "execution_state"),
@@ -528,7 +528,7 @@ def audit_direct_purchases(year, municipality, insats, buyer, out: Output) -> No
     financial year, across suppliers, against the dated direct-procurement threshold."""
     y = _year(year)
     filters = {"municipality": municipality, "insats": insats, "buyer": buyer}
-    data = call("casework.views:direct_purchases", year=y, **filters,
+    data = call("audit.reads_yearly:direct_purchases", year=y, **filters,
                 http=("GET", "/audit/direct-purchases", {"year": y, **filters}))
     out.listing(data["sums"], [("municipality", "Kommun"), ("buyer", "Nämnd"), ("insats", "Insats", "insats"),
                                ("total", "Summa kr"), ("threshold", "Gräns kr"), ("over_threshold", "Över gränsen"),

@@ -749,7 +749,7 @@ def review_list(status: str | None, out: Output) -> None:
 def review_show(review_id: str, json_output: bool) -> None:
     """One review: the request, the direct-procurement units, why no preferred unit, price
     against the reference, supplier checks and this year's direct purchases vs the threshold."""
-    data = call("matching.views:review_show", review_id, http=("GET", f"/reviews/{segment(review_id)}"))
+    data = call("matching.reads:review_show", review_id, http=("GET", f"/reviews/{segment(review_id)}"))
     if wants_json(json_output):
         print_json(data)
         return

@@ -71,14 +71,7 @@ _DP_MESSAGES = {
 SORTABLE_KEYS = RANKING_SORT_KEYS  # one list: the loader accepts exactly what the matcher ranks on
 
 
-def source_json(source: Any) -> Any:
-    """A rule's or policy's source as JSON: a mapping of the fields that are set."""
-    if source is None or isinstance(source, (str, dict)):
-        return source
-    fields = ("document", "section", "law", "note")
-    if any(hasattr(source, f) for f in fields):
-        return {f: getattr(source, f) for f in fields if getattr(source, f, None)}
-    return str(source)
+from ..rules.model import source_json  # noqa: E402,F401  (one definition, light: review show's direct read)
 
 
 def _jsonable(value: Any) -> Any:

@@ -34,7 +34,6 @@ from typing import Any, Callable
 from ..jsondata import to_jsonable
 from ..storage.reads import Reader, as_date, as_json
 from ..text import nfc
-from .compact import decode_grouped, is_compact, with_groups
 
 # Lists a decision stored zlib-compressed (decisions._pack: `below_cut`, the held-back units,
 # and the whole `excluded` list of a decision stored before compact decisions).
@@ -129,6 +128,8 @@ def overview(db: Reader, request: Any, *, show_protected: bool = False, full: bo
     latest decision's excluded units' ids by reason, as stored with it (`grouped`, deciding it
     again, for one stored before that) and leaves the earlier ones as stored. None when it
     needs `expand` or `grouped` and has none (the direct read: the ORM view answers)."""
+    from .compact import decode_grouped, is_compact, with_groups
+
     key = {"r": request.id}
     decisions = db.rows("SELECT id, document, created_at, excluded_units FROM decision WHERE request_id = :r "
                         "ORDER BY seq", key)
@@ -245,3 +246,232 @@ def review_list(db: Reader, *, status: str | None = None) -> list[dict[str, Any]
 
 
 review_list.orm_view = "matching.views:review_list"
+
+
+# --- review show -------------------------------------------------------------------------------
+#
+# The review's document is assembled once (`review_document`), from what review.review_detail
+# reads through its session (the server, a chosen unit outside the recommendations) or what
+# `review_show` here reads through its own connection.
+
+
+def latest_of_each_kind(rows: Any) -> list[dict[str, Any]]:
+    """A supplier's latest check of every kind (review.latest_checks) from its checks by day and
+    id (kind, result, value, performed_on, source each); a missing kind is not passed."""
+    from ..register.whys import NOTE_NEVER_CHECKED, NOTE_UNAVAILABLE
+    from ..vocabulary import CheckKind, CheckResult
+
+    latest: dict[str, Any] = {}
+    for c in rows:
+        latest[c.kind] = c  # later rows win
+    out = []
+    for kind in CheckKind:
+        c = latest.get(kind.value)
+        if c is None:
+            out.append({"kind": kind.value, "result": None, "passed": False, "value": None, "performed_on": None,
+                        "source": None, "note": NOTE_NEVER_CHECKED})
+        else:
+            note = NOTE_UNAVAILABLE if c.result == CheckResult.UNAVAILABLE.value else None
+            out.append({"kind": kind.value, "result": c.result, "passed": c.result == CheckResult.PASS.value,
+                        "value": c.value, "performed_on": as_date(c.performed_on).isoformat(), "source": c.source,
+                        "note": note})
+    return out
+
+
+def purchases_in_year(rows: Any, year: int) -> dict[str, Any]:
+    """The supplier's direct-procurement placements' cost in the year (review.direct_purchases)
+    from its placements by start day and id: (placement, request_id) each, the placement with
+    unit_id, insats, daily_price, start_on and end_on."""
+    from ..casework.costs import year_cost
+
+    items = []
+    total = 0.0
+    for p, request_id in rows:
+        start_on, end_on = as_date(p.start_on), as_date(p.end_on)
+        cost = year_cost(p.daily_price, start_on, end_on, year)
+        if cost <= 0:
+            continue
+        total += cost
+        items.append({"request_id": request_id, "unit_id": p.unit_id, "insats": p.insats, "daily_price": p.daily_price,
+                      "start_on": start_on.isoformat(), "end_on": end_on.isoformat() if end_on else None,
+                      "cost_in_year": round(cost, 2)})
+    by_insats: dict[str, float] = {}
+    for item in items:
+        by_insats[item["insats"]] = round(by_insats.get(item["insats"], 0.0) + item["cost_in_year"], 2)
+    return {"year": year, "placements": items, "total": round(total, 2), "by_insats": by_insats}
+
+
+def review_document(review: Any, request_id: str, payload: dict[str, Any], decision: Any, threshold: dict[str, Any],
+                    reviewed: list[dict[str, Any]], *, unit_of: Callable, supplier_of: Callable,
+                    purchases_of: Callable, insats_sum_of: Callable, placement: Callable) -> dict[str, Any]:
+    """`review show`'s document (review.review_detail): `reviewed` the decision's entries under
+    review; `unit_of(unit_id)` a unit's name and municipality (or None), `supplier_of(org_nr)`
+    (name, checks()) or None, `purchases_of(org_nr, year)`, `insats_sum_of(year)` (the buyer's
+    purchases of the insats, economics.purchases_for) and `placement()` what they read."""
+    from datetime import date as _date
+
+    from ..casework.costs import year_cost
+
+    doc = as_json(decision.document)
+    start_on = _date.fromisoformat(payload["start_on"])
+    year = start_on.year
+    flag = next((f for f in doc["flags"] if f["code"] == "DIRECT_PROCUREMENT"), None) or {}
+    reference = doc.get("reference_price")
+    # Why no unit of the preferred routes could take the person: the decision counted the
+    # exclusions of those routes per route and reason when it raised DIRECT_PROCUREMENT.
+    why = (flag.get("values") or {}).get("excluded_by_route", {})
+    recs = []
+    for r in reviewed:
+        supplier = supplier_of(r["org_nr"])
+        unit = unit_of(r["unit_id"])
+        purchases = purchases_of(r["org_nr"], year)
+        this_case = year_cost(r.get("daily_price"), start_on, None, year)
+        total = purchases["total"] + this_case
+        limit = threshold.get("value")
+        price = r.get("daily_price")
+        recs.append({
+            "rank": r["rank"],
+            "unit_id": r["unit_id"],
+            "unit_name": unit.name if unit else None,
+            "municipality": unit.municipality if unit else None,
+            "org_nr": r["org_nr"],
+            "supplier_name": supplier[0] if supplier else None,
+            "route": r["route"],
+            "daily_price": price,
+            "reference_price": reference,
+            "price_ratio": round(price / reference, 3) if price and reference else None,
+            "flags": [f["code"] for f in r.get("flags", [])],
+            "checks": supplier[1]() if supplier else [],
+            "direct_purchases": purchases,
+            "this_case_in_year": round(this_case, 2),
+            "total_with_this_case": round(total, 2),
+            "threshold": limit,
+            "over_threshold": None if limit is None else total > float(limit),
+        })
+    # The municipality's direct purchases of this insats in the year, across suppliers, against
+    # the threshold (casework/economics.py), with this case's cost in the year added.
+    insats_sum = insats_sum_of(year)
+    this_cases = [r["this_case_in_year"] for r in recs]
+    insats_sum["with_this_case"] = round(insats_sum["total"] + (max(this_cases) if this_cases else 0.0), 2)
+    limit = threshold.get("value")
+    insats_sum["over_threshold"] = None if limit is None else insats_sum["with_this_case"] > float(limit)
+    decided_at = utc(review.decided_at)  # recorded in UTC, as the ORM reads it back
+    return {
+        "id": review.id,
+        "status": review.status,
+        "direct_purchases_insats": insats_sum,
+        "reviewer": review.reviewer,
+        "note": review.note,
+        "decided_at": decided_at.isoformat() if decided_at else None,
+        "request": {
+            "request_id": request_id,
+            "submitted_on": payload["submitted_on"],
+            "municipality": payload["municipality"],
+            "requester": payload["requester"],
+            "insats": payload["insats"],
+            "subcategory": payload.get("subcategory"),
+            "age": payload["person"]["age"],
+            "needs": payload["person"]["needs"],
+            "urgency": payload["urgency"],
+            "start_on": payload["start_on"],
+        },
+        "decision": {"seq": decision.seq, "rules_version": decision.rules_version,
+                     "evaluated_on": as_date(decision.evaluated_on).isoformat()},
+        "direct_procurement": {k: flag.get(k) for k in ("reason", "message", "rule", "source")},
+        "chosen_unit": review.unit_id,
+        "placement": placement(),
+        "why_no_preferred_unit": why,
+        "flags": doc["flags"],
+        "recommendations": recs,
+        "threshold": threshold,
+        "year": year,
+    }
+
+
+def review_show(db: Reader, review_id: str) -> dict[str, Any] | None:
+    """`review show ID` (matching.views.review_show: review.review_detail) read without
+    SQLAlchemy; None when the ORM view must answer: an id it refuses or does not find, a unit
+    chosen outside the recommendations (its entry is found in the decision as stored), a
+    threshold, insats or municipality it reports on, or a signed-in person (the server's scope
+    checks)."""
+    from ..audit.params import audit_param
+    from ..audit.reads_yearly import purchase_sums_read
+    from ..boundary import whole
+    from ..casework.costs import purchases_summary
+    from ..errors import PlaceringError
+    from ..rules.model import source_json
+    from ..vocabulary import Route
+
+    if _signed_in():
+        return None
+    try:
+        rid = whole(int(str(review_id).strip()), lo=1)
+    except (TypeError, ValueError, PlaceringError):
+        return None
+    found = db.rows(
+        "SELECT v.id, v.status, v.unit_id, v.reviewer, v.note, v.decided_at, v.request_id AS request_pk, "
+        "r.request_id, r.payload, d.document, d.evaluated_on, d.seq, d.rules_version FROM review v "
+        "JOIN placement_request r ON r.id = v.request_id JOIN decision d ON d.id = v.decision_id WHERE v.id = :id",
+        {"id": rid})
+    if not found or found[0].unit_id is not None:
+        return None
+    review = found[0]
+    payload = as_json(review.payload)
+    doc = as_json(review.document)
+    on = as_date(review.evaluated_on)
+    try:
+        value = audit_param("direct_procurement_threshold_sek", on, required=False)
+    except PlaceringError:
+        return None
+    if value is None:
+        return None
+    threshold = {"parameter": "direct_procurement_threshold_sek", "value": value.value,
+                 "valid_from": value.valid_from.isoformat(),
+                 "valid_to": value.valid_to.isoformat() if value.valid_to else None,
+                 "source": source_json(value.source)}
+    year = as_date(payload["start_on"]).year
+    sums = purchase_sums_read(db, year, municipality=payload["municipality"], insats=payload["insats"],
+                              buyer=payload.get("requester"), leave_out=review.request_id)
+    if sums is None:
+        return None
+    direct = Route.DIREKTUPPHANDLING.value
+
+    def supplier_of(org_nr: str):
+        rows = db.rows("SELECT id, name FROM supplier WHERE org_nr = :o ORDER BY id LIMIT 1", {"o": org_nr})
+        if not rows:
+            return None
+        return rows[0].name, lambda: latest_of_each_kind(db.rows(
+            "SELECT kind, result, value, performed_on, source FROM supplier_check WHERE supplier_id = :s "
+            "ORDER BY performed_on, id", {"s": rows[0].id}))
+
+    def unit_of(unit_id: str):
+        rows = db.rows("SELECT name, municipality FROM unit WHERE unit_id = :u ORDER BY id LIMIT 1", {"u": unit_id})
+        return rows[0] if rows else None
+
+    def purchases_of(org_nr: str, year: int):
+        rows = db.rows("SELECT p.unit_id, p.insats, p.daily_price, p.start_on, p.end_on, r.request_id "
+                       "FROM placement p JOIN placement_request r ON r.id = p.request_id "
+                       "WHERE p.org_nr = :o AND p.route = :direct ORDER BY p.start_on, p.id",
+                       {"o": org_nr, "direct": direct})
+        return purchases_in_year(((r, r.request_id) for r in rows), year)
+
+    def placement():
+        # review._reviewed_placement: the placement waiting for this review, if one was chosen
+        rows = db.rows('SELECT unit_id, status, places, reason, "by" FROM placement WHERE request_id = :r '
+                       "ORDER BY id LIMIT 1", {"r": review.request_pk})
+        if not rows or rows[0].status != "pending_review":
+            return None
+        p = rows[0]
+        if p.unit_id not in {r["unit_id"] for r in doc["recommendations"]}:
+            return None
+        return {"unit_id": p.unit_id, "status": p.status, "places": p.places, "reason": p.reason, "by": p.by}
+
+    data = review_document(review, review.request_id, payload, review, threshold, doc["recommendations"],
+                           unit_of=unit_of, supplier_of=supplier_of, purchases_of=purchases_of,
+                           insats_sum_of=lambda year: purchases_summary(sums, year, payload["municipality"],
+                                                                        payload["insats"], payload.get("requester")),
+                           placement=placement)
+    return to_jsonable(data)
+
+
+review_show.orm_view = "matching.views:review_show"

@@ -96,20 +96,9 @@ def latest_checks(session: Session, supplier_id: int) -> list[dict[str, Any]]:
         select(SupplierCheck).where(SupplierCheck.supplier_id == supplier_id)
         .order_by(SupplierCheck.performed_on, SupplierCheck.id)
     )
-    latest: dict[str, SupplierCheck] = {}
-    for c in rows:
-        latest[c.kind] = c  # later rows win
-    out = []
-    for kind in CheckKind:
-        c = latest.get(kind.value)
-        if c is None:
-            out.append({"kind": kind.value, "result": None, "passed": False, "value": None, "performed_on": None,
-                        "source": None, "note": NOTE_NEVER_CHECKED})
-        else:
-            note = NOTE_UNAVAILABLE if c.result == CheckResult.UNAVAILABLE.value else None
-            out.append({"kind": kind.value, "result": c.result, "passed": c.result == CheckResult.PASS.value,
-                        "value": c.value, "performed_on": c.performed_on.isoformat(), "source": c.source, "note": note})
-    return out
+    from .reads import latest_of_each_kind  # one computation, shared with review show's direct read
+
+    return latest_of_each_kind(rows)
 
 
 def year_cost(daily_price: float | None, start_on: date, end_on: date | None, year: int) -> float:
@@ -127,20 +116,9 @@ def direct_purchases(session: Session, org_nr: str, year: int) -> dict[str, Any]
         .where(Placement.org_nr == org_nr, Placement.route == Route.DIREKTUPPHANDLING.value)
         .order_by(Placement.start_on, Placement.id)
     )
-    items = []
-    total = 0.0
-    for p, request_id in rows:
-        cost = year_cost(p.daily_price, p.start_on, p.end_on, year)
-        if cost <= 0:
-            continue
-        total += cost
-        items.append({"request_id": request_id, "unit_id": p.unit_id, "insats": p.insats, "daily_price": p.daily_price,
-                      "start_on": p.start_on.isoformat(), "end_on": p.end_on.isoformat() if p.end_on else None,
-                      "cost_in_year": round(cost, 2)})
-    by_insats: dict[str, float] = {}
-    for item in items:
-        by_insats[item["insats"]] = round(by_insats.get(item["insats"], 0.0) + item["cost_in_year"], 2)
-    return {"year": year, "placements": items, "total": round(total, 2), "by_insats": by_insats}
+    from .reads import purchases_in_year  # one computation, shared with review show's direct read
+
+    return purchases_in_year(rows, year)
 
 
 def _threshold(ruleset: Any, on: date) -> dict[str, Any]:
@@ -163,16 +141,7 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
     doc = decision.document
     payload = req.payload
     on = decision.evaluated_on
-    year = date.fromisoformat(payload["start_on"]).year
     threshold = _threshold(ruleset, on)
-    flag = _dp_flag(doc) or {}
-    reference = doc.get("reference_price")
-
-    # Why no unit of the preferred routes could take the person: the decision counted the
-    # exclusions of those routes per route and reason when it raised DIRECT_PROCUREMENT.
-    why = (flag.get("values") or {}).get("excluded_by_route", {})
-
-    recs = []
     reviewed = doc["recommendations"]
     if review.unit_id:
         # A unit chosen outside the recommendations: its own entry in the decision.
@@ -185,73 +154,20 @@ def review_detail(session: Session, review_id: int | str, ruleset: Any) -> dict[
             entry = dict(entry, **(_price_step_choice(entry) or {}))
         chosen = (entry.get("eligible") if where == "held_back" else entry) or {}
         reviewed = [dict(chosen, unit_id=review.unit_id, rank=chosen.get("rank"), held_back=where == "held_back")]
-    for r in reviewed:
-        supplier = session.scalars(select(Supplier).where(Supplier.org_nr == r["org_nr"])).first()
-        unit = session.scalars(select(Unit).where(Unit.unit_id == r["unit_id"])).first()
-        purchases = direct_purchases(session, r["org_nr"], year)
-        this_case = year_cost(r.get("daily_price"), date.fromisoformat(payload["start_on"]), None, year)
-        total = purchases["total"] + this_case
-        limit = threshold.get("value")
-        price = r.get("daily_price")
-        recs.append({
-            "rank": r["rank"],
-            "unit_id": r["unit_id"],
-            "unit_name": unit.name if unit else None,
-            "municipality": unit.municipality if unit else None,
-            "org_nr": r["org_nr"],
-            "supplier_name": supplier.name if supplier else None,
-            "route": r["route"],
-            "daily_price": price,
-            "reference_price": reference,
-            "price_ratio": round(price / reference, 3) if price and reference else None,
-            "flags": [f["code"] for f in r.get("flags", [])],
-            "checks": latest_checks(session, supplier.id) if supplier else [],
-            "direct_purchases": purchases,
-            "this_case_in_year": round(this_case, 2),
-            "total_with_this_case": round(total, 2),
-            "threshold": limit,
-            "over_threshold": None if limit is None else total > float(limit),
-        })
-    # The municipality's direct purchases of this insats in the year, across suppliers, against
-    # the threshold (casework/economics.py), with this case's cost in the year added.
     from ..casework.economics import purchases_for
+    from .reads import review_document  # one assembly, shared with review show's direct read
 
-    insats_sum = purchases_for(session, year, payload["municipality"], payload["insats"], leave_out=req.request_id,
-                               buyer=payload.get("requester"))
-    this_cases = [r["this_case_in_year"] for r in recs]
-    insats_sum["with_this_case"] = round(insats_sum["total"] + (max(this_cases) if this_cases else 0.0), 2)
-    limit = threshold.get("value")
-    insats_sum["over_threshold"] = None if limit is None else insats_sum["with_this_case"] > float(limit)
-    return {
-        "id": review.id,
-        "status": review.status,
-        "direct_purchases_insats": insats_sum,
-        "reviewer": review.reviewer,
-        "note": review.note,
-        "decided_at": review.decided_at.isoformat() if review.decided_at else None,
-        "request": {
-            "request_id": req.request_id,
-            "submitted_on": payload["submitted_on"],
-            "municipality": payload["municipality"],
-            "requester": payload["requester"],
-            "insats": payload["insats"],
-            "subcategory": payload.get("subcategory"),
-            "age": payload["person"]["age"],
-            "needs": payload["person"]["needs"],
-            "urgency": payload["urgency"],
-            "start_on": payload["start_on"],
-        },
-        "decision": {"seq": decision.seq, "rules_version": decision.rules_version,
-                     "evaluated_on": decision.evaluated_on.isoformat()},
-        "direct_procurement": {k: flag.get(k) for k in ("reason", "message", "rule", "source")},
-        "chosen_unit": review.unit_id,
-        "placement": _placement_brief(session, review),
-        "why_no_preferred_unit": why,
-        "flags": doc["flags"],
-        "recommendations": recs,
-        "threshold": threshold,
-        "year": year,
-    }
+    def supplier_of(org_nr: str):
+        supplier = session.scalars(select(Supplier).where(Supplier.org_nr == org_nr)).first()
+        return None if supplier is None else (supplier.name, lambda: latest_checks(session, supplier.id))
+
+    return review_document(
+        review, req.request_id, payload, decision, threshold, reviewed,
+        unit_of=lambda unit_id: session.scalars(select(Unit).where(Unit.unit_id == unit_id)).first(),
+        supplier_of=supplier_of, purchases_of=lambda org_nr, year: direct_purchases(session, org_nr, year),
+        insats_sum_of=lambda year: purchases_for(session, year, payload["municipality"], payload["insats"],
+                                                 leave_out=req.request_id, buyer=payload.get("requester")),
+        placement=lambda: _placement_brief(session, review))
 
 
 def _placement_brief(session: Session, review: Review) -> dict[str, Any] | None:

@@ -620,3 +620,14 @@ def render_condition(cond: Condition | None, words: dict[str, str] | None = None
     if isinstance(cond, Matches):
         return f'{operand(cond.operand)} {w["matches"]} "{cond.pattern}"'
     return repr(cond)
+
+
+def source_json(source: t.Any) -> t.Any:
+    """A rule's, policy's or parameter's source as JSON: a mapping of the fields that are set
+    (matching.matcher re-exports it)."""
+    if source is None or isinstance(source, (str, dict)):
+        return source
+    fields = ("document", "section", "law", "note")
+    if any(hasattr(source, f) for f in fields):
+        return {f: getattr(source, f) for f in fields if getattr(source, f, None)}
+    return str(source)
