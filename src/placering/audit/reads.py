@@ -300,3 +300,112 @@ def protected_reads(db: Reader, *, request_id: str | None = None, reader: str | 
 
 
 protected_reads.orm_view = "access.protected_cases:reads_view"
+
+
+# --- audit checks-due (helper audita, issue 22 item 1) ------------------------------------------
+
+# timeline.register_states without `statuses`: every unit's state (the query of `audit paused`
+# without its status filter).
+_ALL_UNIT_STATES = _UNIT_STATES.replace(" AND c.status IN ({wanted})", "")
+assert _ALL_UNIT_STATES != _UNIT_STATES
+
+
+def _register_states(reader: Reader, as_of: date):
+    """timeline.register_states(session, as_of): (unit states, agreement states), every one."""
+    from .timeline import StatusState, fold_agreement_entries
+
+    sqlite = reader.dialect == "sqlite"
+    day = as_of.isoformat() if sqlite else as_of
+    new_status = """json_extract(changes, '$."status"[1]')""" if sqlite else "(changes #>> '{status,1}')"
+    states, entries = reader.many([  # one round trip on PostgreSQL
+        (_ALL_UNIT_STATES.format(status=new_status, materialized="" if sqlite else "MATERIALIZED "), {"as_of": day}),
+        ("SELECT id, effective_on, entity_id, org_nr, actor, reason, note, rule_id, rules_version, changes "
+         "FROM history WHERE effective_on <= :as_of AND entity_kind = 'agreement' AND action = 'agreement_status' "
+         "ORDER BY effective_on, id", {"as_of": day})])
+    units = {r[1]: StatusState(status=r[2], since=as_date(r[0]), reason=r[5], note=r[6], actor=r[7], rule_id=r[8],
+                               rules_version=r[9], history_id=r[4], org_nr=r[10], unit_id=r[11],
+                               created_on=as_date(r[3]))
+             for r in states}
+    agreements = fold_agreement_entries(
+        (r[0], as_date(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], as_json(r[9])) for r in entries)
+    return units, agreements
+
+
+def _all_agreements(reader: Reader):
+    """audit.common.load_agreements(session): every agreement, as its routes describe it."""
+    from .common import add_agreement_route
+
+    out: dict[str, Any] = {}
+    for aid, insats, vfrom, vto, route, unit_id, mkey, org_nr, sname in reader.rows(
+            "SELECT r.agreement_id, r.insats, r.valid_from, r.valid_to, r.route, u.unit_id, u.municipality_key, "
+            "s.org_nr, s.name FROM unit_route r JOIN unit u ON u.id = r.unit_id "
+            "JOIN supplier s ON s.id = u.supplier_id WHERE r.agreement_id IS NOT NULL "
+            "ORDER BY r.agreement_id, u.unit_id"):
+        add_agreement_route(out, aid, insats, as_date(vfrom), as_date(vto), route, unit_id, mkey, org_nr, sname)
+    return out
+
+
+def checks_due(reader: Reader, *, as_of: date | None = None, kind: str | None = None,
+               supplier: str | None = None) -> dict[str, Any] | None:
+    """`audit checks-due` (audit.checks.checks_due through audit.views.checks_due), read
+    without SQLAlchemy; None when the ORM view must answer (an unknown --kind, a malformed
+    --supplier: it says what is wrong)."""
+    from ..clock import today
+    from ..errors import ValidationError
+    from .checks import ChecksDueReport, check_options, check_rows, followup_rows, in_register, suppliers_of
+
+    day = as_of or today()
+    try:
+        validity, org_filter = check_options(day, kind, supplier)
+    except ValidationError:
+        return None
+    units, agreements = _register_states(reader, day)
+    present = in_register(units)
+    suppliers = suppliers_of(_load_units(reader, set(present), True) if present else {}, org_filter)
+    param = day.isoformat() if reader.dialect == "sqlite" else day
+    checks, done = reader.many([
+        ("SELECT s.org_nr, c.kind, c.result, c.value, c.performed_on FROM supplier_check c "
+         "JOIN supplier s ON s.id = c.supplier_id WHERE c.performed_on <= :day ORDER BY c.performed_on, c.id",
+         {"day": param}),
+        ("SELECT agreement_id, months FROM agreement_followup", None)])
+    rows = check_rows(day, suppliers, validity, ((o, k, r, v, as_date(p)) for o, k, r, v, p in checks))
+    followups = followup_rows(day, agreements, _all_agreements(reader), {(a, m) for a, m in done})
+    return to_jsonable(ChecksDueReport(day, rows, followups, len(suppliers), validity).to_dict())
+
+
+checks_due.orm_view = "audit.views:checks_due"
+
+
+# --- audit prices-due --------------------------------------------------------------------------
+
+
+def prices_due(reader: Reader, *, as_of: date | None = None, supplier: str | None = None) -> dict[str, Any] | None:
+    """`audit prices-due` (audit.prices.prices_due through audit.views.prices_due), read
+    without SQLAlchemy; None when the ORM view must answer (a malformed or unknown --supplier:
+    it says which)."""
+    from ..clock import today
+    from ..rules import load_ruleset
+    from ..vocabulary import AgreementStatus, UnitStatus
+    from .prices import price_rows
+
+    day = as_of or today()
+    params: dict[str, Any] = {"active": AgreementStatus.ACTIVE.value, "removed": UnitStatus.REMOVED.value}
+    where = ""
+    if supplier:
+        try:
+            params["org"] = canonical_org_nr(supplier)
+        except ValueError:
+            return None
+        if reader.scalar("SELECT 1 FROM supplier WHERE org_nr = :org", params) is None:
+            return None
+        where = " AND s.org_nr = :org"
+    months = int(load_ruleset().param("price_confirmation_months", day))
+    routes = reader.rows(
+        "SELECT r.route, r.insats, r.agreement_id, r.daily_price, r.price_confirmed_on, u.unit_id, u.name, u.status, "
+        "s.org_nr, s.name FROM unit_route r JOIN unit u ON u.id = r.unit_id JOIN supplier s ON s.id = u.supplier_id "
+        "WHERE r.daily_price IS NOT NULL AND r.status = :active AND u.status != :removed" + where
+        + " ORDER BY s.org_nr, u.unit_id, r.position, r.id", params)
+    return to_jsonable(price_rows(day, months, ((*r[:4], as_date(r[4]), *r[5:]) for r in routes)))
+
+
+prices_due.orm_view = "audit.views:prices_due"

@@ -210,7 +210,7 @@ def checks_due_cmd(as_of, kind, supplier, out: Output) -> None:
     in rules/parameters/. The register does not record completed follow-ups, so a passed due
     date stays listed for the lookback period."""
     day = _as_of(as_of)
-    report = call("audit.views:checks_due", as_of=day, kind=kind, supplier=supplier,
+    report = call("audit.reads:checks_due", as_of=day, kind=kind, supplier=supplier,
                   http=("GET", "/audit/checks-due", {"as_of": day, "kind": kind, "supplier": supplier}))
     check_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("kind", "Kontroll", "check_kind"),
                   ("state", "Läge", "check_state"), ("last_performed_on", "Senast"),
@@ -238,7 +238,7 @@ def prices_due_cmd(as_of, supplier, out: Output) -> None:
     confirmed ('kontrollera att prisuppgifterna är aktuella', Spink's annual report 2024, 004
     l. 1202-1203). Active routes of units not removed."""
     day = _as_of(as_of)
-    report = call("audit.views:prices_due", as_of=day, supplier=supplier,
+    report = call("audit.reads:prices_due", as_of=day, supplier=supplier,
                   http=("GET", "/audit/prices-due", {"as_of": day, "supplier": supplier}))
     cols = [("org_nr", "Org.nr"), ("unit_id", "Enhet"), ("unit", "Namn"), ("route", "Regiform", "route"),
             ("insats", "Insats", "insats"), ("agreement_id", "Avtal"), ("daily_price", "Dygnspris"),
