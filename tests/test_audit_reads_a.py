@@ -1,0 +1,106 @@
+"""Audit reports read without SQLAlchemy (audit/reads.py, issue 22 item 1): `audit checks-due`
+and `audit prices-due` give the ORM view's document (what the server returns) and print what
+the ORM path prints, as a table, CSV or JSON, on both databases; a question that ends in an
+error (an unknown --kind, a malformed or unknown --supplier) gets the ORM view's message.
+What they import is checked in tests/test_startup.py."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from placering.cli import common
+from test_matching_support import load_register, supplier_of, unit
+
+
+def _priced(uid: str, confirmed: str | None, **kw):
+    u = unit(uid, **kw)
+    if confirmed:
+        u["routes"][0]["price_confirmed_on"] = confirmed
+    return u
+
+
+@pytest.fixture
+def register(run, tmp_path):
+    doc = load_register(run, tmp_path, _priced("U-1", "2023-08-31", valid=("2026-02-20", "2029-12-31")),
+                        _priced("U-2", "2024-06-01", agreement="RA-DELAT", valid=("2026-03-01", "2029-01-31")),
+                        _priced("U-3", None, agreement="RA-DELAT", valid=("2026-03-01", "2029-01-31")),
+                        _priced("U-4", None, route="direktupphandling", price=2500),
+                        _priced("U-5", "2022-01-01", route="egen_regi", price=1800),
+                        _priced("U-6", "2020-01-01", route="direktupphandling", price=2000))
+    for args in (("register", "check", supplier_of(doc, "U-1"), "credit_rating", "--result", "pass", "--value", "40",
+                  "--on", "2024-01-15", "--by", "kvalitet"),
+                 ("register", "check", supplier_of(doc, "U-2"), "credit_rating", "--result", "fail", "--value", "5",
+                  "--on", "2025-11-01", "--by", "kvalitet"),
+                 ("register", "check", supplier_of(doc, "U-3"), "tax_registration", "--result", "unavailable",
+                  "--on", "2025-12-01", "--by", "kvalitet"),
+                 ("register", "status", "U-6", "removed", "--reason", "avvecklad", "--note", "slutar",
+                  "--by", "registervård"),
+                 ("followup", "agreement", "RA-DELAT", "--at", "12", "--on", "2026-11-03", "--findings", "inga brister",
+                  "--by", "ink")):
+        r = run(*args)
+        assert r.exit_code == 0, (args, r.output)
+    return doc
+
+
+def _same_as_orm(run, monkeypatch, *args):
+    real = common.AppContext.reader
+    answers = []
+    for output in ((), ("--json",), ("--csv",)):
+        monkeypatch.setattr(common.AppContext, "reader", real)
+        read = run(*args, *output)
+        monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+        orm = run(*args, *output)
+        assert (read.exit_code, read.output) == (orm.exit_code, orm.output), (args, output)
+        answers.append(read)
+    return answers
+
+
+def test_checks_and_prices_due_read_directly_as_the_orm_does(run, register, monkeypatch):
+    doc = register
+    for args in (("checks-due",), ("checks-due", "--as-of", "2027-03-01"), ("checks-due", "--as-of", "2028-08-15"),
+                 ("checks-due", "--as-of", "2024-06-01", "--kind", "credit_rating"),
+                 ("checks-due", "--as-of", "2027-03-01", "--supplier", supplier_of(doc, "U-2")),
+                 ("checks-due", "--kind", "ingen-sådan"), ("checks-due", "--supplier", "12"),
+                 ("prices-due",), ("prices-due", "--as-of", "2024-09-01"),
+                 ("prices-due", "--as-of", "2027-03-01", "--supplier", supplier_of(doc, "U-2")),
+                 ("prices-due", "--supplier", "12"), ("prices-due", "--supplier", "999999-9999")):
+        _same_as_orm(run, monkeypatch, "audit", *args)
+    # not empty answers: every state of the report is in the comparison
+    import json
+
+    due = json.loads(run("audit", "checks-due", "--as-of", "2027-03-01", "--json").output)
+    assert {c["state"] for c in due["checks"]} == {"never", "not_passed", "expired"}
+    # RA-DELAT's 12-month follow-up is recorded as done
+    assert {(f["agreement_id"], f["followup"]) for f in due["agreement_followups"]} == {("RA-U-1", "12 months")}
+    later = json.loads(run("audit", "checks-due", "--as-of", "2028-08-15", "--json").output)
+    assert {(f["agreement_id"], f["followup"]) for f in later["agreement_followups"]} == {
+        ("RA-U-1", "30 months"), ("RA-DELAT", "30 months")}
+    prices = json.loads(run("audit", "prices-due", "--as-of", "2027-03-01", "--json").output)
+    assert {(p["unit_id"], p["state"]) for p in prices["prices"]} == {
+        ("U-1", "expired"), ("U-2", "expired"), ("U-3", "never"), ("U-4", "never"), ("U-5", "expired")}
+
+
+def test_checks_and_prices_due_documents_are_the_orm_views(register, db_url, run):
+    from placering.audit import reads, views
+    from placering.storage import make_engine
+    from placering.storage.reads import open_reader
+
+    engine = make_engine(db_url)
+    for read, view, filters in (
+            (reads.checks_due, views.checks_due, {"as_of": date(2027, 3, 1)}),
+            (reads.checks_due, views.checks_due, {"as_of": date(2027, 3, 1), "kind": "tax_registration"}),
+            (reads.checks_due, views.checks_due, {"as_of": date(2027, 3, 1),
+                                                  "supplier": supplier_of(register, "U-1")}),
+            (reads.prices_due, views.prices_due, {"as_of": date(2027, 3, 1)}),
+            (reads.prices_due, views.prices_due, {"as_of": date(2027, 3, 1), "supplier": supplier_of(register, "U-5")})):
+        with open_reader(db_url) as reader:
+            direct = read(reader, **filters)
+        assert direct is not None and direct == view(engine, **filters), (read.__name__, filters)
+    engine.dispose()
+    with open_reader(db_url) as reader:
+        assert reads.checks_due(reader, kind="nonsense") is None
+        assert reads.prices_due(reader, supplier="999999-9999") is None
+    bad = run("audit", "checks-due", "--kind", "nonsense")
+    assert bad.exit_code != 0 and "nonsense" in bad.output
