@@ -1,5 +1,5 @@
-"""Audit reports read without SQLAlchemy (audit/reads.py, issue 22 item 1): `audit checks-due`
-and `audit prices-due` give the ORM view's document (what the server returns) and print what
+"""Audit reports read without SQLAlchemy (audit/reads.py, issue 22 item 1): `audit checks-due`,
+`audit prices-due` and `audit affected-placements` give the ORM view's document (what the server returns) and print what
 the ORM path prints, as a table, CSV or JSON, on both databases; a question that ends in an
 error (an unknown --kind, a malformed or unknown --supplier) gets the ORM view's message.
 What they import is checked in tests/test_startup.py."""
@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from placering.cli import common
-from test_matching_support import load_register, supplier_of, unit
+from test_matching_support import load_register, request, supplier_of, unit, write_request
 
 
 def _priced(uid: str, confirmed: str | None, **kw):
@@ -94,7 +94,8 @@ def test_checks_and_prices_due_documents_are_the_orm_views(register, db_url, run
             (reads.checks_due, views.checks_due, {"as_of": date(2027, 3, 1),
                                                   "supplier": supplier_of(register, "U-1")}),
             (reads.prices_due, views.prices_due, {"as_of": date(2027, 3, 1)}),
-            (reads.prices_due, views.prices_due, {"as_of": date(2027, 3, 1), "supplier": supplier_of(register, "U-5")})):
+            (reads.prices_due, views.prices_due, {"as_of": date(2027, 3, 1), "supplier": supplier_of(register, "U-5")}),
+):
         with open_reader(db_url) as reader:
             direct = read(reader, **filters)
         assert direct is not None and direct == view(engine, **filters), (read.__name__, filters)
@@ -104,3 +105,43 @@ def test_checks_and_prices_due_documents_are_the_orm_views(register, db_url, run
         assert reads.prices_due(reader, supplier="999999-9999") is None
     bad = run("audit", "checks-due", "--kind", "nonsense")
     assert bad.exit_code != 0 and "nonsense" in bad.output
+
+
+@pytest.fixture
+def placed(run, tmp_path):
+    """Two agreed placements, one at an agreement whose supplier is on order stop, one at a
+    directly procured unit on recommendation stop; and one at a unit still published."""
+    doc = load_register(run, tmp_path, unit("U-1", agreement="RA-DELAT"), unit("U-2", agreement="RA-DELAT"),
+                        unit("U-4", route="direktupphandling", price=2500, age=(16, 20)))
+    for args in (("match", str(write_request(tmp_path, request("R-1"))), "--by", "h"),
+                 ("request", "choose", "R-1", "U-1", "--by", "h"),
+                 ("match", str(write_request(tmp_path, request("R-2", age=18))), "--by", "h"),
+                 ("request", "choose", "R-2", "U-4", "--by", "h"),
+                 ("match", str(write_request(tmp_path, request("R-3"))), "--by", "h"),
+                 ("request", "choose", "R-3", "U-2", "--by", "h"),
+                 ("register", "agreement", "RA-DELAT", "order_stop", "--supplier", supplier_of(doc, "U-1"),
+                  "--note", "beställningsstopp", "--by", "ink"),
+                 ("register", "status", "U-4", "recommendation_stop", "--note", "stopp", "--by", "spink")):
+        r = run(*args)
+        assert r.exit_code == 0, (args, r.output)
+    return doc
+
+
+def test_affected_placements_read_directly_as_the_orm_does(run, placed, db_url, monkeypatch):
+    import json
+
+    from placering.audit import reads, views
+    from placering.storage import make_engine
+    from placering.storage.reads import open_reader
+
+    for args in (("affected-placements",), ("affected-placements", "--as-of", "2024-01-01")):
+        _same_as_orm(run, monkeypatch, "audit", *args)
+    affected = json.loads(run("audit", "affected-placements", "--json").output)
+    assert [(p["request_id"], p["unit_id"], p["child"]) for p in affected["placements"]] == [
+        ("R-1", "U-1", True), ("R-2", "U-4", False)]
+    engine = make_engine(db_url)
+    for filters in ({}, {"as_of": date(2024, 1, 1)}):
+        with open_reader(db_url) as reader:
+            direct = reads.affected_placements(reader, **filters)
+        assert direct == views.affected_placements(engine, **filters), filters
+    engine.dispose()

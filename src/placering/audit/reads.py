@@ -409,3 +409,50 @@ def prices_due(reader: Reader, *, as_of: date | None = None, supplier: str | Non
 
 
 prices_due.orm_view = "audit.views:prices_due"
+
+
+# --- audit affected-placements -----------------------------------------------------------------
+
+
+def _permit_states(reader: Reader, as_of: date):
+    """timeline.permit_states(session, as_of) in the database's own SQL."""
+    from .timeline import fold_permit_entries
+
+    sqlite = reader.dialect == "sqlite"
+    status, insats = ((r"""json_extract(changes, '$."status"[1]')""", r"""json_extract(changes, '$."insats"')""")
+                      if sqlite else ("(changes #>> '{status,1}')", "(changes ->> 'insats')"))
+    rows = reader.rows(
+        f"SELECT id, effective_on, entity_id, unit_id, actor, note, reason, {status} AS status, {insats} AS insats "
+        "FROM history WHERE effective_on <= :as_of AND entity_kind = 'permit' AND action = 'permit' "
+        "ORDER BY effective_on, id", {"as_of": as_of.isoformat() if sqlite else as_of})
+    return fold_permit_entries(r._replace(effective_on=as_date(r.effective_on)) for r in rows)
+
+
+def affected_placements(reader: Reader, *, as_of: date | None = None) -> dict[str, Any] | None:
+    """`audit affected-placements` (audit.placements.affected_placements through
+    audit.views.affected_placements), read without SQLAlchemy."""
+    from types import SimpleNamespace
+
+    from ..clock import today
+    from .placements import PAUSED_STATUSES, AffectedReport, affected
+
+    day = as_of or today()
+    param = day.isoformat() if reader.dialect == "sqlite" else day
+    running = [
+        (SimpleNamespace(id=r.id, unit_id=r.unit_id, org_nr=r.org_nr, insats=r.insats, route=r.route,
+                         agreement_id=r.agreement_id, start_on=as_date(r.start_on), status=r.status,
+                         person_age=r.person_age, municipality=r.municipality), r.request_id, r.requester)
+        for r in reader.rows(
+            "SELECT p.id, p.unit_id, p.org_nr, p.insats, p.route, p.agreement_id, p.start_on, p.status, p.person_age, "
+            "p.municipality, q.request_id, q.requester FROM placement p JOIN placement_request q ON q.id = p.request_id "
+            "WHERE (p.start_on <= :day OR p.chosen_on <= :day) AND (p.end_on IS NULL OR p.end_on > :day) "
+            "ORDER BY p.id", {"day": param})]
+    if not running:
+        return to_jsonable(AffectedReport(day, []).to_dict())
+    units, agreements = _states(reader, day, PAUSED_STATUSES)
+    report = affected(day, running, units, agreements, _permit_states(reader, day),
+                      lambda ids: _load_units(reader, ids, True))
+    return to_jsonable(report.to_dict())
+
+
+affected_placements.orm_view = "audit.views:affected_placements"

@@ -114,7 +114,7 @@ def affected_cmd(as_of, out: Output) -> None:
     re-placement (omplacering). Children (under 18) first, then the longest-standing cause.
     Statuses and permits on the date come from history alone."""
     day = _as_of(as_of)
-    report = call("audit.views:affected_placements", as_of=day,
+    report = call("audit.reads:affected_placements", as_of=day,
                   http=("GET", "/audit/affected-placements", {"as_of": day}))
     rows = [dict(p) for p in report["placements"]]
     for r in rows:
