@@ -1,17 +1,26 @@
 """Audit reports read without SQLAlchemy (audit/reads.py, issue 22 item 1): `audit checks-due`,
-`audit prices-due` and `audit affected-placements` give the ORM view's document (what the server returns) and print what
+`audit prices-due`, `audit affected-placements` and `audit visits` give the ORM view's document (what the server returns) and print what
 the ORM path prints, as a table, CSV or JSON, on both databases; a question that ends in an
 error (an unknown --kind, a malformed or unknown --supplier) gets the ORM view's message.
 What they import is checked in tests/test_startup.py."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, timedelta
 
 import pytest
 
 from placering.cli import common
-from test_matching_support import load_register, request, supplier_of, unit, write_request
+from test_matching_support import load_register, register_doc, request, supplier_of, unit, write_request
+
+
+def _ago(days: int) -> str:
+    return (date.today() - timedelta(days=days)).isoformat()
+
+
+# the placements' requests, a month ago: in the visits' usage period, whatever the day
+RECENT = {"submitted_on": _ago(36), "start_on": _ago(35)}
 
 
 def _priced(uid: str, confirmed: str | None, **kw):
@@ -23,12 +32,17 @@ def _priced(uid: str, confirmed: str | None, **kw):
 
 @pytest.fixture
 def register(run, tmp_path):
-    doc = load_register(run, tmp_path, _priced("U-1", "2023-08-31", valid=("2026-02-20", "2029-12-31")),
-                        _priced("U-2", "2024-06-01", agreement="RA-DELAT", valid=("2026-03-01", "2029-01-31")),
-                        _priced("U-3", None, agreement="RA-DELAT", valid=("2026-03-01", "2029-01-31")),
-                        _priced("U-4", None, route="direktupphandling", price=2500),
-                        _priced("U-5", "2022-01-01", route="egen_regi", price=1800),
-                        _priced("U-6", "2020-01-01", route="direktupphandling", price=2000))
+    # imported as of 2026-01-01: the register's history is dated, and the questions' dates with it
+    doc = register_doc(_priced("U-1", "2023-08-31", valid=("2026-02-20", "2029-12-31")),
+                       _priced("U-2", "2024-06-01", agreement="RA-DELAT", valid=("2026-03-01", "2029-01-31")),
+                       _priced("U-3", None, agreement="RA-DELAT", valid=("2026-03-01", "2029-01-31")),
+                       _priced("U-4", None, route="direktupphandling", price=2500),
+                       _priced("U-5", "2022-01-01", route="egen_regi", price=1800),
+                       _priced("U-6", "2020-01-01", route="direktupphandling", price=2000))
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    r = run("register", "import", str(path), "--apply-status", "--on", "2026-01-01", "--by", "registervård")
+    assert r.exit_code == 0, r.output
     for args in (("register", "check", supplier_of(doc, "U-1"), "credit_rating", "--result", "pass", "--value", "40",
                   "--on", "2024-01-15", "--by", "kvalitet"),
                  ("register", "check", supplier_of(doc, "U-2"), "credit_rating", "--result", "fail", "--value", "5",
@@ -68,8 +82,6 @@ def test_checks_and_prices_due_read_directly_as_the_orm_does(run, register, monk
                  ("prices-due", "--supplier", "12"), ("prices-due", "--supplier", "999999-9999")):
         _same_as_orm(run, monkeypatch, "audit", *args)
     # not empty answers: every state of the report is in the comparison
-    import json
-
     due = json.loads(run("audit", "checks-due", "--as-of", "2027-03-01", "--json").output)
     assert {c["state"] for c in due["checks"]} == {"never", "not_passed", "expired"}
     # RA-DELAT's 12-month follow-up is recorded as done
@@ -113,35 +125,47 @@ def placed(run, tmp_path):
     directly procured unit on recommendation stop; and one at a unit still published."""
     doc = load_register(run, tmp_path, unit("U-1", agreement="RA-DELAT"), unit("U-2", agreement="RA-DELAT"),
                         unit("U-4", route="direktupphandling", price=2500, age=(16, 20)))
-    for args in (("match", str(write_request(tmp_path, request("R-1"))), "--by", "h"),
+    for args in (("match", str(write_request(tmp_path, request("R-1", **RECENT))), "--by", "h"),
                  ("request", "choose", "R-1", "U-1", "--by", "h"),
-                 ("match", str(write_request(tmp_path, request("R-2", age=18))), "--by", "h"),
+                 ("match", str(write_request(tmp_path, request("R-2", age=18, **RECENT))), "--by", "h"),
                  ("request", "choose", "R-2", "U-4", "--by", "h"),
-                 ("match", str(write_request(tmp_path, request("R-3"))), "--by", "h"),
+                 ("match", str(write_request(tmp_path, request("R-3", **RECENT))), "--by", "h"),
                  ("request", "choose", "R-3", "U-2", "--by", "h"),
                  ("register", "agreement", "RA-DELAT", "order_stop", "--supplier", supplier_of(doc, "U-1"),
                   "--note", "beställningsstopp", "--by", "ink"),
-                 ("register", "status", "U-4", "recommendation_stop", "--note", "stopp", "--by", "spink")):
+                 ("register", "status", "U-4", "recommendation_stop", "--note", "stopp", "--by", "spink"),
+                 ("match", str(write_request(tmp_path, request("R-9", age=25, **RECENT))), "--by", "h"),  # no eligible unit
+                 ("register", "complaint", "U-2", "--category", "treatment", "--on", _ago(60), "--by", "spink"),
+                 ("register", "check", supplier_of(doc, "U-2"), "credit_rating", "--result", "fail", "--value", "5",
+                  "--on", _ago(50), "--by", "kvalitet"),
+                 ("register", "visit", "U-1", "--on", _ago(40), "--note", "besök", "--by", "k")):
         r = run(*args)
         assert r.exit_code == 0, (args, r.output)
     return doc
 
 
-def test_affected_placements_read_directly_as_the_orm_does(run, placed, db_url, monkeypatch):
-    import json
-
+def test_affected_placements_and_visits_read_directly_as_the_orm_does(run, placed, db_url, monkeypatch):
     from placering.audit import reads, views
     from placering.storage import make_engine
     from placering.storage.reads import open_reader
 
-    for args in (("affected-placements",), ("affected-placements", "--as-of", "2024-01-01")):
+    for args in (("affected-placements",), ("affected-placements", "--as-of", "2024-01-01"), ("visits",),
+                 ("visits", "--level", "1"), ("visits", "--as-of", "2026-06-01"), ("visits", "--level", "9")):
         _same_as_orm(run, monkeypatch, "audit", *args)
     affected = json.loads(run("audit", "affected-placements", "--json").output)
-    assert [(p["request_id"], p["unit_id"], p["child"]) for p in affected["placements"]] == [
-        ("R-1", "U-1", True), ("R-2", "U-4", False)]
+    # the failed credit check unpublishes U-2 (a rule): its placement is affected too; children first
+    assert [(p["request_id"], p["unit_id"], p["child"]) for p in affected["placements"]][2:] == [("R-2", "U-4", False)]
+    assert {p["request_id"]: p["cause"] for p in affected["placements"]} == {
+        "R-1": "agreement RA-DELAT order_stop", "R-3": "unit avpublicerad (unpublished)",
+        "R-2": "unit rekommendationsstopp (recommendation_stop)"}
+    shown = json.loads(run("audit", "visits", "--json").output)
+    assert shown["high_demand_insatser"] and {u["unit_id"]: u["signals"] for u in shown["units"]}["U-2"] >= 2
+    assert {u["unit_id"]: u["last_visited"] for u in shown["units"]}["U-1"] == _ago(40)
     engine = make_engine(db_url)
-    for filters in ({}, {"as_of": date(2024, 1, 1)}):
+    for read, view, filters in ((reads.affected_placements, views.affected_placements, {}),
+                                (reads.affected_placements, views.affected_placements, {"as_of": date(2024, 1, 1)}),
+                                (reads.visits, views.visits, {}), (reads.visits, views.visits, {"level": 3})):
         with open_reader(db_url) as reader:
-            direct = reads.affected_placements(reader, **filters)
-        assert direct == views.affected_placements(engine, **filters), filters
+            direct = read(reader, **filters)
+        assert direct == view(engine, **filters), (read.__name__, filters)
     engine.dispose()

@@ -456,3 +456,47 @@ def affected_placements(reader: Reader, *, as_of: date | None = None) -> dict[st
 
 
 affected_placements.orm_view = "audit.views:affected_placements"
+
+
+# --- audit visits ------------------------------------------------------------------------------
+
+
+def visits(reader: Reader, *, as_of: date | None = None, level: int | None = None) -> dict[str, Any] | None:
+    """`audit visits` (audit.visits.visits through audit.views.visits), read without
+    SQLAlchemy; None when the ORM view must answer (an unknown --level: it says so)."""
+    from ..clock import today
+    from ..errors import ValidationError
+    from .visits import present_units, visit_rows, visit_windows
+
+    day = as_of or today()
+    try:
+        w = visit_windows(day, level)
+    except ValidationError:
+        return None
+    units, agreements = _register_states(reader, day)
+    present = present_units(units)
+    info = _load_units(reader, set(present), True) if present else {}
+    sqlite = reader.dialect == "sqlite"
+    d = (lambda x: x.isoformat()) if sqlite else (lambda x: x)
+    flags = """json_extract(d.document, '$."flags"')""" if sqlite else "(d.document -> 'flags')"
+    requests, decisions, placed, complaints, checks, visited = reader.many([  # one round trip on PostgreSQL
+        ("SELECT submitted_on, insats FROM placement_request WHERE submitted_on > :lo AND submitted_on <= :day",
+         {"lo": d(w.before_start), "day": d(day)}),
+        (f"SELECT q.insats, {flags} AS flags FROM decision d JOIN placement_request q ON q.id = d.request_id "
+         "WHERE d.evaluated_on > :lo AND d.evaluated_on <= :day", {"lo": d(w.period_start), "day": d(day)}),
+        ("SELECT unit_id FROM placement WHERE start_on <= :day AND (end_on IS NULL OR end_on > :lo)",
+         {"lo": d(w.period_start), "day": d(day)}),
+        ("SELECT u.unit_id FROM unit u JOIN complaint c ON c.unit_id = u.id "
+         "WHERE c.received_on > :lo AND c.received_on <= :day", {"lo": d(w.signal_start), "day": d(day)}),
+        ("SELECT s.org_nr, c.kind, c.result FROM supplier_check c JOIN supplier s ON s.id = c.supplier_id "
+         "WHERE c.performed_on > :lo AND c.performed_on <= :day ORDER BY c.performed_on, c.id",
+         {"lo": d(w.signal_start), "day": d(day)}),
+        ("SELECT u.unit_id, MAX(v.visited_on) FROM unit u JOIN visit v ON v.unit_id = u.id "
+         "WHERE v.visited_on <= :day GROUP BY u.unit_id", {"day": d(day)})])
+    report = visit_rows(w, present, agreements, info, ((as_date(s), i) for s, i in requests),
+                        ((i, as_json(f)) for i, f in decisions), (r[0] for r in placed), (r[0] for r in complaints),
+                        checks, {u: as_date(v) for u, v in visited})
+    return to_jsonable(report.to_dict())
+
+
+visits.orm_view = "audit.views:visits"

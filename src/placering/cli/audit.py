@@ -325,7 +325,7 @@ def visits_cmd(as_of, level, out: Output) -> None:
     `placering register visit`; a unit visited recently moves to level 3 unless it shows
     signals of shortcomings."""
     day = _as_of(as_of)
-    report = call("audit.views:visits", as_of=day, level=level, http=("GET", "/audit/visits", {"as_of": day, "level": level}))
+    report = call("audit.reads:visits", as_of=day, level=level, http=("GET", "/audit/visits", {"as_of": day, "level": level}))
     if not out.codes:  # the level's name in the people's language (JSON and CSV keep the library's)
         report["units"] = [{**u, "priority": text(f"cli.out.audit.visit_level.{u['level']}")} for u in report["units"]]
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),
