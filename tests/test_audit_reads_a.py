@@ -1,5 +1,5 @@
 """Audit reports read without SQLAlchemy (audit/reads.py, issue 22 item 1): `audit checks-due`,
-`audit prices-due`, `audit affected-placements` and `audit visits` give the ORM view's document (what the server returns) and print what
+`audit prices-due`, `audit affected-placements`, `audit visits` and `audit entries` give the ORM view's document (what the server returns) and print what
 the ORM path prints, as a table, CSV or JSON, on both databases; a question that ends in an
 error (an unknown --kind, a malformed or unknown --supplier) gets the ORM view's message.
 What they import is checked in tests/test_startup.py."""
@@ -168,4 +168,34 @@ def test_affected_placements_and_visits_read_directly_as_the_orm_does(run, place
         with open_reader(db_url) as reader:
             direct = read(reader, **filters)
         assert direct == view(engine, **filters), (read.__name__, filters)
+    engine.dispose()
+
+
+def test_entries_read_directly_as_the_orm_does(run, tmp_path, db_url, monkeypatch):
+    from placering.audit import reads, views
+    from placering.storage import make_engine
+    from placering.storage.reads import open_reader
+
+    load_register(run, tmp_path, unit("U-E1", status="pending_entry"), unit("U-E2", status="pending_entry"),
+                  unit("U-E3", status="pending_entry"))
+    for args in (("register", "entry", "reject", "U-E1", "--reason", "kreditupplysning saknas", "--on", "2026-02-02",
+                  "--by", "spink"),
+                 ("register", "entry", "reject", "U-E2", "--reason", "tillstånd saknas", "--on", "2026-08-03",
+                  "--by", "spink"),
+                 ("register", "entry", "reject", "U-E3", "--reason", "ofullständig ansökan", "--on", "2026-08-04",
+                  "--by", "spink")):
+        r = run(*args)
+        assert r.exit_code == 0, (args, r.output)
+    for args in (("entries",), ("entries", "--period", "month"), ("entries", "--since", "2026-03-01"),
+                 ("entries", "--until", "2026-06-30", "--period", "year"), ("entries", "--period", "vecka"),
+                 ("entries", "--since", "2026-05-01", "--until", "2026-01-01")):
+        _same_as_orm(run, monkeypatch, "audit", *args)
+    shown = json.loads(run("audit", "entries", "--json").output)
+    assert [(p["period"], p["units_rejected"], p["units_approved"]) for p in shown["periods"]] == [
+        ("2026-H1", 1, 0), ("2026-H2", 2, 0)]
+    engine = make_engine(db_url)
+    for filters in ({}, {"period": "quarter", "since": date(2026, 8, 1)}):
+        with open_reader(db_url) as reader:
+            direct = reads.entries(reader, **filters)
+        assert direct == views.entries(engine, **filters), filters
     engine.dispose()

@@ -500,3 +500,33 @@ def visits(reader: Reader, *, as_of: date | None = None, level: int | None = Non
 
 
 visits.orm_view = "audit.views:visits"
+
+
+# --- audit entries -----------------------------------------------------------------------------
+
+
+def entries(reader: Reader, *, since: date | None = None, until: date | None = None,
+            period: str = "half") -> dict[str, Any] | None:
+    """`audit entries` (audit.entries.entries_report through audit.views.entries), read
+    without SQLAlchemy; None when the ORM view must answer (an unknown --period, a period
+    backwards: it says what is wrong)."""
+    from ..errors import ValidationError
+    from .entries import check_entries_options, entries_table
+
+    try:
+        check_entries_options(since, until, period)
+    except ValidationError:
+        return None
+    sqlite = reader.dialect == "sqlite"
+    where, params = "", {}
+    for name, day, op in (("since", since, ">="), ("until", until, "<=")):
+        if day:
+            where += f" AND effective_on {op} :{name}"
+            params[name] = day.isoformat() if sqlite else day
+    rows = reader.rows(
+        "SELECT effective_on, action, unit_id, org_nr, actor, note FROM history WHERE entity_kind = 'entry' "
+        "AND action IN ('entry_approved', 'entry_rejected')" + where + " ORDER BY effective_on, id", params)
+    return to_jsonable(entries_table(since, until, period, ((as_date(r[0]), *r[1:]) for r in rows)))
+
+
+entries.orm_view = "audit.views:entries"

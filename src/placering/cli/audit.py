@@ -142,7 +142,7 @@ def entries_cmd(since, until, period, out: Output) -> None:
     ('11 av 20 utförare godkändes inte i kontrollerna', Spink's annual report 2024). From history
     (register entry approve / reject)."""
     filters = {"since": parse_date(since, "--since"), "until": parse_date(until, "--until"), "period": period}
-    report = call("audit.views:entries", **filters, http=("GET", "/audit/entries", filters))
+    report = call("audit.reads:entries", **filters, http=("GET", "/audit/entries", filters))
     cols = [("period", "Period"), ("suppliers_checked", "Leverantörer kontrollerade"),
             ("suppliers_rejected", "Ej godkända"), ("suppliers_approved", "Godkända"),
             ("units_rejected", "Enheter ej godkända"), ("units_approved", "Enheter godkända")]
