@@ -1,5 +1,5 @@
 """Audit reports read without SQLAlchemy (audit/reads.py, issue 22 item 1): `audit checks-due`,
-`audit prices-due`, `audit affected-placements`, `audit visits` and `audit entries` give the ORM view's document (what the server returns) and print what
+`audit prices-due`, `audit affected-placements`, `audit visits`, `audit entries` and `audit removals` give the ORM view's document (what the server returns) and print what
 the ORM path prints, as a table, CSV or JSON, on both databases; a question that ends in an
 error (an unknown --kind, a malformed or unknown --supplier) gets the ORM view's message.
 What they import is checked in tests/test_startup.py."""
@@ -79,9 +79,12 @@ def test_checks_and_prices_due_read_directly_as_the_orm_does(run, register, monk
                  ("checks-due", "--kind", "ingen-sådan"), ("checks-due", "--supplier", "12"),
                  ("prices-due",), ("prices-due", "--as-of", "2024-09-01"),
                  ("prices-due", "--as-of", "2027-03-01", "--supplier", supplier_of(doc, "U-2")),
-                 ("prices-due", "--supplier", "12"), ("prices-due", "--supplier", "999999-9999")):
+                 ("prices-due", "--supplier", "12"), ("prices-due", "--supplier", "999999-9999"),
+                 ("removals",), ("removals", "--year", "2025"), ("removals", "--year", "1990")):
         _same_as_orm(run, monkeypatch, "audit", *args)
     # not empty answers: every state of the report is in the comparison
+    removed = json.loads(run("audit", "removals", "--json").output)
+    assert (removed["total"], [r["unit_id"] for r in removed["removals"]]) == (1, ["U-6"])
     due = json.loads(run("audit", "checks-due", "--as-of", "2027-03-01", "--json").output)
     assert {c["state"] for c in due["checks"]} == {"never", "not_passed", "expired"}
     # RA-DELAT's 12-month follow-up is recorded as done
@@ -107,6 +110,7 @@ def test_checks_and_prices_due_documents_are_the_orm_views(register, db_url, run
                                                   "supplier": supplier_of(register, "U-1")}),
             (reads.prices_due, views.prices_due, {"as_of": date(2027, 3, 1)}),
             (reads.prices_due, views.prices_due, {"as_of": date(2027, 3, 1), "supplier": supplier_of(register, "U-5")}),
+            (reads.removals, views.removals, {}), (reads.removals, views.removals, {"year": 2025}),
 ):
         with open_reader(db_url) as reader:
             direct = read(reader, **filters)

@@ -530,3 +530,34 @@ def entries(reader: Reader, *, since: date | None = None, until: date | None = N
 
 
 entries.orm_view = "audit.views:entries"
+
+
+# --- audit removals ----------------------------------------------------------------------------
+
+
+def removals(reader: Reader, *, year: int | None = None) -> dict[str, Any] | None:
+    """`audit removals` (audit.yearly.removals through audit.views.removals), read without
+    SQLAlchemy; None when the ORM view must answer (a year out of range: it says which)."""
+    from ..clock import today
+    from ..errors import ValidationError
+    from .common import check_year
+    from .removals import is_removal, removal_table
+
+    year = year if year is not None else today().year
+    try:
+        check_year(year)
+    except ValidationError:
+        return None
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    sqlite = reader.dialect == "sqlite"
+    found = [r._replace(effective_on=as_date(r.effective_on)) for r in reader.rows(
+        "SELECT id, effective_on, entity_id, changes, reason, actor, note, rule_id FROM history "
+        "WHERE entity_kind = 'unit' AND action IN ('status', 'updated') AND effective_on >= :first "
+        "AND effective_on <= :last ORDER BY effective_on, id",
+        {"first": first.isoformat() if sqlite else first, "last": last.isoformat() if sqlite else last})
+        if is_removal(as_json(r.changes))]
+    info = _load_units(reader, {r.entity_id for r in found}, True) if found else {}
+    return to_jsonable(removal_table(year, found, info).to_dict())
+
+
+removals.orm_view = "audit.views:removals"

@@ -160,7 +160,7 @@ def removals_cmd(year, out: Output) -> None:
     Nordost's annual report (105 removals). A unit offering several insatser counts in each
     of their columns but once in the total."""
     year = _year(year)
-    report = call("audit.views:removals", year=year, http=("GET", "/audit/removals", {"year": year}))
+    report = call("audit.reads:removals", year=year, http=("GET", "/audit/removals", {"year": year}))
     from ..labels import label
 
     # the insatser by their labels (the code stays in --csv / --json)
