@@ -324,9 +324,9 @@ def test_a_persons_own_login_is_refused_a_write_without_sqlalchemy(tmp_path, db_
                                   ["audit", "visits", "--level", "4"], ["audit", "entries", "--period", "year"],
                                   ["audit", "removals", "--csv"]])
 def test_audit_due_reports_read_without_sqlalchemy(tmp_path, db_url, run, args):
-    """`audit checks-due`, `audit prices-due`, `audit affected-placements`, `audit visits` and
-    `audit entries`, `audit removals` read through the database's own driver (audit/reads.py); their documents
-    are compared with the ORM views' in test_audit_reads_a.py."""
+    """`audit checks-due`, `audit prices-due`, `audit affected-placements`, `audit visits`,
+    `audit entries` and `audit removals` read through the database's own driver
+    (audit/reads.py); their documents are compared with the ORM views' in test_audit_reads_a.py."""
     from test_matching_support import load_register, unit
 
     load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", agreement="RA-9"))
