@@ -1,5 +1,5 @@
 """Audit reports read without SQLAlchemy (audit/reads.py, issue 22 item 1): `audit checks-due`,
-`audit prices-due`, `audit affected-placements`, `audit visits`, `audit entries` and `audit removals` give the ORM view's document (what the server returns) and print what
+`audit prices-due`, `audit affected-placements`, `audit visits`, `audit entries`, `audit removals` and `audit placement-agreements` give the ORM view's document (what the server returns) and print what
 the ORM path prints, as a table, CSV or JSON, on both databases; a question that ends in an
 error (an unknown --kind, a malformed or unknown --supplier) gets the ORM view's message.
 What they import is checked in tests/test_startup.py."""
@@ -148,13 +148,25 @@ def placed(run, tmp_path):
     return doc
 
 
-def test_affected_placements_and_visits_read_directly_as_the_orm_does(run, placed, db_url, monkeypatch):
+def test_affected_placements_visits_and_agreements_read_directly_as_the_orm_does(run, placed, db_url, monkeypatch):
     from placering.audit import reads, views
     from placering.storage import make_engine
     from placering.storage.reads import open_reader
 
+    start = RECENT["start_on"]
+    for args in (("placement", "decision", "R-1", "--from", start, "--to", _ago(-300), "--price", "4000",
+                  "--agreed-by", "Spink placeringsstöd", "--by", "anna"),
+                 ("placement", "agreement", "R-1", "--from", start, "--to", _ago(-300), "--price", "4000",
+                  "--signed-on", start, "--by", "anna"),
+                 ("placement", "decision", "R-3", "--from", start, "--price", "4000", "--agreed-by", "Spink",
+                  "--by", "anna"),
+                 ("placement", "agreement", "R-3", "--from", start, "--price", "4400,5", "--signed-on", start,
+                  "--by", "anna")):
+        assert run(*args).exit_code == 0, args
     for args in (("affected-placements",), ("affected-placements", "--as-of", "2024-01-01"), ("visits",),
-                 ("visits", "--level", "1"), ("visits", "--as-of", "2026-06-01"), ("visits", "--level", "9")):
+                 ("visits", "--level", "1"), ("visits", "--as-of", "2026-06-01"), ("visits", "--level", "9"),
+                 ("placement-agreements",), ("placement-agreements", "--every"),
+                 ("placement-agreements", "--every", "--as-of", "2024-01-01")):
         _same_as_orm(run, monkeypatch, "audit", *args)
     affected = json.loads(run("audit", "affected-placements", "--json").output)
     # the failed credit check unpublishes U-2 (a rule): its placement is affected too; children first
@@ -165,6 +177,9 @@ def test_affected_placements_and_visits_read_directly_as_the_orm_does(run, place
     shown = json.loads(run("audit", "visits", "--json").output)
     assert shown["high_demand_insatser"] and {u["unit_id"]: u["signals"] for u in shown["units"]}["U-2"] >= 2
     assert {u["unit_id"]: u["last_visited"] for u in shown["units"]}["U-1"] == _ago(40)
+    problems = json.loads(run("audit", "placement-agreements", "--every", "--json").output)["placements"]
+    # R-2's direct procurement awaits review: not an executed placement yet
+    assert {p["request_id"]: p["problems"] for p in problems} == {"R-1": [], "R-3": ["price_differs"]}
     engine = make_engine(db_url)
     for read, view, filters in ((reads.affected_placements, views.affected_placements, {}),
                                 (reads.affected_placements, views.affected_placements, {"as_of": date(2024, 1, 1)}),
@@ -172,6 +187,12 @@ def test_affected_placements_and_visits_read_directly_as_the_orm_does(run, place
         with open_reader(db_url) as reader:
             direct = read(reader, **filters)
         assert direct == view(engine, **filters), (read.__name__, filters)
+    from placering.casework import views as casework_views
+
+    for filters in ({"as_of": date.today()}, {"as_of": date.today(), "all_rows": True}):
+        with open_reader(db_url) as reader:
+            direct = reads.placement_agreements(reader, **filters)
+        assert direct == casework_views.placement_agreements(engine, **filters), filters
     engine.dispose()
 
 

@@ -561,3 +561,36 @@ def removals(reader: Reader, *, year: int | None = None) -> dict[str, Any] | Non
 
 
 removals.orm_view = "audit.views:removals"
+
+
+# --- audit placement-agreements ----------------------------------------------------------------
+
+
+def placement_agreements(reader: Reader, *, as_of: date, all_rows: bool = False) -> dict[str, Any] | None:
+    """`audit placement-agreements` (casework.placements.agreement_audit through
+    casework.views.placement_agreements), read without SQLAlchemy."""
+    from types import SimpleNamespace
+
+    from ..casework.agreement_check import ACTIVE, agreement_rows
+
+    found = []
+    for r in reader.rows(
+            "SELECT q.request_id, p.unit_id, p.org_nr, p.insats, p.route, p.municipality, p.start_on, p.end_on, "
+            "p.daily_price, p.agreed_price, p.agreed_by, p.decision_from, p.decision_to, a.id AS agreement, "
+            "a.period_from, a.period_to, a.daily_price AS agreement_price, a.signed_on "
+            "FROM placement_request q JOIN placement p ON p.request_id = q.id "
+            "LEFT JOIN placement_agreement a ON a.placement_id = p.id "
+            "WHERE p.start_on <= :day AND p.status = :active ORDER BY p.start_on, q.request_id",
+            {"day": as_of.isoformat() if reader.dialect == "sqlite" else as_of, "active": ACTIVE}):
+        p = SimpleNamespace(unit_id=r.unit_id, org_nr=r.org_nr, insats=r.insats, route=r.route,
+                            municipality=r.municipality, start_on=as_date(r.start_on), end_on=as_date(r.end_on),
+                            daily_price=r.daily_price, agreed_price=r.agreed_price, agreed_by=r.agreed_by,
+                            decision_from=as_date(r.decision_from), decision_to=as_date(r.decision_to))
+        a = None if r.agreement is None else SimpleNamespace(
+            period_from=as_date(r.period_from), period_to=as_date(r.period_to), daily_price=r.agreement_price,
+            signed_on=as_date(r.signed_on))
+        found.append((r.request_id, p, a))
+    return to_jsonable({"as_of": as_of, "placements": agreement_rows(as_of, found, all_rows=all_rows)})
+
+
+placement_agreements.orm_view = "casework.views:placement_agreements"
