@@ -9,9 +9,7 @@ given a confirmation day is listed as never confirmed."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
-
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .checks import add_months
 
