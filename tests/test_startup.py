@@ -334,3 +334,19 @@ def test_a_persons_own_login_is_refused_a_write_without_sqlalchemy(tmp_path, db_
         with su.connect() as conn:
             conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{login}"')
         su.dispose()
+
+
+@pytest.mark.parametrize("args", [["audit", "checks-due"], ["audit", "checks-due", "--kind", "credit_rating", "--csv"],
+                                  ["audit", "prices-due", "--json"], ["audit", "affected-placements", "--csv"],
+                                  ["audit", "visits", "--level", "4"], ["audit", "entries", "--period", "year"],
+                                  ["audit", "removals", "--csv"], ["audit", "placement-agreements", "--every"]])
+def test_audit_due_reports_read_without_sqlalchemy(tmp_path, db_url, run, args):
+    """`audit checks-due`, `audit prices-due`, `audit affected-placements`, `audit visits`,
+    `audit entries`, `audit removals` and `audit placement-agreements` read through the
+    database's own driver (audit/reads.py); their documents are compared with the ORM views'
+    in test_audit_reads_a.py."""
+    from test_matching_support import load_register, unit
+
+    load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", agreement="RA-9"))
+    loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+    assert not (ORM | ENGINES_AND_TOOLS | {"rapidfuzz"}) & set(loaded)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from typing import Any
-
-from sqlalchemy import select
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import ValidationError
 from ..i18n import msg
-from ..storage.models import History
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# SQLAlchemy and the models are imported by entries_report: check_entries_options and
+# entries_table serve audit/reads.py too (`audit entries` without SQLAlchemy).
 
 PERIODS = ("month", "quarter", "half", "year")
 
@@ -33,28 +35,43 @@ def _period(on: date, period: str) -> str:
     return str(on.year)
 
 
-def entries_report(session: Session, *, since: date | None = None, until: date | None = None,
-                   period: str = "half") -> dict[str, Any]:
+def check_entries_options(since: date | None, until: date | None, period: str) -> None:
     if period not in PERIODS:
         raise ValidationError(msg("option.unknown_value", option="--period", value=period, known=", ".join(PERIODS)))
     if since and until and since > until:
         raise ValidationError(msg("option.since_after_until", since=since.isoformat(), until=until.isoformat()))
-    stmt = select(History).where(History.entity_kind == "entry",
-                                 History.action.in_(("entry_approved", "entry_rejected")))
+
+
+def entries_report(session: Session, *, since: date | None = None, until: date | None = None,
+                   period: str = "half") -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from ..storage.models import History
+
+    check_entries_options(since, until, period)
+    stmt = select(History.effective_on, History.action, History.unit_id, History.org_nr, History.actor,
+                  History.note).where(History.entity_kind == "entry",
+                                      History.action.in_(("entry_approved", "entry_rejected")))
     if since:
         stmt = stmt.where(History.effective_on >= since)
     if until:
         stmt = stmt.where(History.effective_on <= until)
+    return entries_table(since, until, period, session.execute(stmt.order_by(History.effective_on, History.id)))
+
+
+def entries_table(since: date | None, until: date | None, period: str, entries: Iterable[tuple]) -> dict[str, Any]:
+    """The report from the entry decisions (effective_on, action, unit_id, org_nr, actor, note)
+    in (effective_on, id) order."""
     units: dict[str, dict[str, int]] = defaultdict(lambda: {"approved": 0, "rejected": 0})
     suppliers: dict[str, dict[str, set]] = defaultdict(lambda: {"approved": set(), "rejected": set()})
     decisions = []
-    for h in session.scalars(stmt.order_by(History.effective_on, History.id)):
-        key = _period(h.effective_on, period)
-        outcome = "approved" if h.action == "entry_approved" else "rejected"
+    for on, action, unit_id, org_nr, actor, note in entries:
+        key = _period(on, period)
+        outcome = "approved" if action == "entry_approved" else "rejected"
         units[key][outcome] += 1
-        suppliers[key][outcome].add(h.org_nr)
-        decisions.append({"on": h.effective_on, "period": key, "unit_id": h.unit_id, "org_nr": h.org_nr,
-                          "outcome": outcome, "by": h.actor, "note": h.note})
+        suppliers[key][outcome].add(org_nr)
+        decisions.append({"on": on, "period": key, "unit_id": unit_id, "org_nr": org_nr,
+                          "outcome": outcome, "by": actor, "note": note})
     rows = []
     for key in sorted(units):
         rejected = suppliers[key]["rejected"]

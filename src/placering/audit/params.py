@@ -27,16 +27,25 @@ def _parameters(directory: Path | None = None) -> dict[str, Parameter]:
     key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
     if key in _cache:
         return _cache[key]
-    problems: list[Problem] = []
-    found: dict[str, Parameter] = {}
-    for f in files:
-        for p in load_parameter_file(f, load_yaml(f), problems):
-            if p.name in found:
-                problems.append(Problem(msg("parameter.defined_twice", name=p.name, file=found[p.name].file),
-                                        str(f), p.line, f"parameter {p.name}"))
-            found[p.name] = p
-    if problems:
-        raise ValidationError(problems)
+
+    def build() -> dict[str, Parameter]:
+        problems: list[Problem] = []
+        found: dict[str, Parameter] = {}
+        for f in files:
+            for p in load_parameter_file(f, load_yaml(f), problems):
+                if p.name in found:
+                    problems.append(Problem(msg("parameter.defined_twice", name=p.name, file=found[p.name].file),
+                                            str(f), p.line, f"parameter {p.name}"))
+                found[p.name] = p
+        if problems:
+            raise ValidationError(problems)
+        return found
+
+    # Parsed and checked in an earlier process: read back (diskcache.py; ruamel's parse of the
+    # files was most of a short audit's CPU). Only a successful build is kept.
+    from ..diskcache import cached
+
+    found = cached("audit-parameters", files, build, extra=str(directory))
     _cache.clear()
     _cache[key] = found
     return found

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import or_, select
-from sqlmodel import Session
-
-from ..storage.models import Placement, PlacementRequest
 from ..i18n import Label, msg, said
 from ..labels import label
 from ..vocabulary import PAUSED_AGREEMENT_STATUSES, PAUSED_UNIT_STATUSES, UnitStatus
 from .checks import PUBLIC_LEGAL_FORMS
-from .common import load_units
 from .params import audit_param, listed_since
-from .timeline import ACTIVE_PERMIT_STATUSES, permit_states, register_states
+from .timeline import ACTIVE_PERMIT_STATUSES
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# SQLAlchemy and the models are imported by the functions that query through them: `affected`
+# (the report from what was read) serves audit/reads.py too (without SQLAlchemy).
+PAUSED_STATUSES = frozenset(s.value for s in (*PAUSED_UNIT_STATUSES, *PAUSED_AGREEMENT_STATUSES))
 
 PERMIT_REQUIRED_PARAM = "permit_required_insatser"
 
@@ -90,10 +92,14 @@ class AffectedReport:
         }
 
 
-def agreed_placements(session: Session, as_of: date) -> list[tuple[Placement, str, str]]:
+def agreed_placements(session: Session, as_of: date) -> list[tuple[Any, str, str]]:
     """Placements running on the date or agreed to start later (end_on null or end_on > D), with
     their request id and requesting administration. A placement is agreed from the day it is
     chosen (`chosen_on`), so one chosen after the date is not one yet."""
+    from sqlalchemy import or_, select
+
+    from ..storage.models import Placement, PlacementRequest
+
     stmt = (
         select(Placement, PlacementRequest.request_id, PlacementRequest.requester)
         .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
@@ -105,15 +111,25 @@ def agreed_placements(session: Session, as_of: date) -> list[tuple[Placement, st
 
 
 def affected_placements(session: Session, as_of: date) -> AffectedReport:
+    from .common import load_units
+    from .timeline import permit_states, register_states
+
     running = agreed_placements(session, as_of)
     if not running:
         return AffectedReport(as_of, [])
-    units, agreements = register_states(
-        session, as_of, statuses={s.value for s in (*PAUSED_UNIT_STATUSES, *PAUSED_AGREEMENT_STATUSES)})
-    permits = permit_states(session, as_of)
+    units, agreements = register_states(session, as_of, statuses=PAUSED_STATUSES)
+    return affected(as_of, running, units, agreements, permit_states(session, as_of),
+                    lambda ids: load_units(session, ids))
+
+
+def affected(as_of: date, running: list[tuple[Any, str, str]], units: dict, agreements: dict, permits: dict,
+             load_units: Callable[[set[str]], dict]) -> AffectedReport:
+    """The report from the agreed placements (agreed_placements: each with the Placement's
+    attributes), the paused states on the date (timeline.register_states with PAUSED_STATUSES),
+    the permits (timeline.permit_states) and the units' attributes (common.load_units)."""
     required_param = audit_param(PERMIT_REQUIRED_PARAM, as_of, required=False)
     required = set(required_param.value) if required_param is not None else set()
-    info = load_units(session, {p.unit_id for p, _, _ in running})
+    info = load_units({p.unit_id for p, _, _ in running})
     # (unit, insats) -> the permits recorded for it up to the date
     held: dict[tuple[str, str], list] = {}
     for p in permits.values():

@@ -9,34 +9,47 @@ given a confirmation day is listed as never confirmed."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy import select
-from sqlmodel import Session
-
-from ..storage.models import Supplier, Unit, UnitRoute
-from ..vocabulary import AgreementStatus, UnitStatus
 from .checks import add_months
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# SQLAlchemy and the models are imported by prices_due: price_rows serves audit/reads.py too
+# (`audit prices-due` without SQLAlchemy).
 
 
 def prices_due(session: Session, as_of: date, *, ruleset: Any = None, include_never: bool = True,
                supplier: str | None = None) -> dict[str, Any]:
+    from sqlalchemy import select
+
     from ..register import service
     from ..rules import load_ruleset
+    from ..storage.models import Supplier, Unit, UnitRoute
+    from ..vocabulary import AgreementStatus, UnitStatus
 
     ruleset = ruleset or load_ruleset()
     months = int(ruleset.param("price_confirmation_months", as_of))
-    since = add_months(as_of, -months)
-    stmt = (select(UnitRoute, Unit.unit_id, Unit.name, Unit.status, Supplier.org_nr, Supplier.name)
+    stmt = (select(UnitRoute.route, UnitRoute.insats, UnitRoute.agreement_id, UnitRoute.daily_price,
+                   UnitRoute.price_confirmed_on, Unit.unit_id, Unit.name, Unit.status, Supplier.org_nr, Supplier.name)
             .join(Unit, Unit.id == UnitRoute.unit_id).join(Supplier, Supplier.id == Unit.supplier_id)
             .where(UnitRoute.daily_price.is_not(None), UnitRoute.status == AgreementStatus.ACTIVE.value,
                    Unit.status != UnitStatus.REMOVED.value))
     if supplier:
         stmt = stmt.where(Supplier.org_nr == service.get_supplier(session, supplier).org_nr)
+    return price_rows(as_of, months, session.execute(
+        stmt.order_by(Supplier.org_nr, Unit.unit_id, UnitRoute.position, UnitRoute.id)), include_never=include_never)
+
+
+def price_rows(as_of: date, months: int, routes: Iterable[tuple], *, include_never: bool = True) -> dict[str, Any]:
+    """The report from the active priced routes of units not removed, as (route, insats,
+    agreement_id, daily_price, price_confirmed_on, unit_id, unit name, unit status, org_nr,
+    supplier name) in (org_nr, unit_id, position, id) order."""
+    since = add_months(as_of, -months)
     rows = []
-    for r, unit_id, unit_name, unit_status, org_nr, sup_name in session.execute(
-            stmt.order_by(Supplier.org_nr, Unit.unit_id, UnitRoute.position, UnitRoute.id)):
-        confirmed = r.price_confirmed_on
+    for route, insats, agreement_id, daily_price, confirmed, unit_id, unit_name, unit_status, org_nr, sup_name \
+            in routes:
         if confirmed is None:
             if not include_never:
                 continue
@@ -46,7 +59,7 @@ def prices_due(session: Session, as_of: date, *, ruleset: Any = None, include_ne
         else:
             continue
         rows.append({"org_nr": org_nr, "supplier": sup_name, "unit_id": unit_id, "unit": unit_name,
-                     "unit_status": unit_status, "route": r.route, "insats": r.insats,
-                     "agreement_id": r.agreement_id, "daily_price": r.daily_price, "price_confirmed_on": confirmed,
+                     "unit_status": unit_status, "route": route, "insats": insats,
+                     "agreement_id": agreement_id, "daily_price": daily_price, "price_confirmed_on": confirmed,
                      "due_on": add_months(confirmed, months) if confirmed else None, "state": state})
     return {"as_of": as_of, "months": months, "confirmed_since": since, "prices": rows}

@@ -221,7 +221,6 @@ def permit_states(session: Session, as_of: date) -> dict[tuple[str, str], Permit
 
     from ..storage.models import History
 
-    permits: dict[tuple[str, str], PermitState] = {}
     stmt = (
         select(History.id, History.effective_on, History.entity_id, History.unit_id, History.actor, History.note,
                History.reason, _new_status().label("status"), History.changes["insats"].as_string().label("insats"))
@@ -230,7 +229,14 @@ def permit_states(session: Session, as_of: date) -> dict[tuple[str, str], Permit
         .where(History.action.in_(_PERMIT_ACTIONS))
         .order_by(History.effective_on, History.id)
     )
-    for row in session.connection().execute(stmt).all():
+    return fold_permit_entries(session.connection().execute(stmt).all())
+
+
+def fold_permit_entries(entries: Iterable[Any]) -> dict[tuple[str, str], PermitState]:
+    """`permit_states` from its entries (with attributes effective_on, entity_id, unit_id,
+    actor, note, reason, status, insats) in (effective_on, id) order."""
+    permits: dict[tuple[str, str], PermitState] = {}
+    for row in entries:
         new = row.status
         if not new or not row.unit_id:
             continue

@@ -23,22 +23,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import ValidationError
 from ..i18n import Label, msg, said
-from ..storage.models import (
-    Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit, Visit,
-)
 from ..labels import label
 from ..vocabulary import CheckResult, UnitStatus
 from .checks import add_months
-from .common import load_units
 from .params import audit_param, param_table
-from .timeline import register_states
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+# SQLAlchemy and the models are imported by `visits`, which queries through them: the windows
+# (VisitWindows) and the report from what was read (visit_rows) serve audit/reads.py too.
 
 LEVELS = {
     1: "Högt prioriterat",
@@ -66,47 +64,116 @@ def _months(name: str, on: date) -> int:
     return int(audit_param(name, on).value)
 
 
-def visits(session: Session, as_of: date, *, level: int | None = None) -> VisitsReport:
-    """Every unit in the register on the date (not removed) with its visit priority level and
-    why; only one level when `level` is given."""
+@dataclass
+class VisitWindows:
+    """The report's dated parameters on the day and the periods they make."""
+
+    as_of: date
+    level: int | None
+    new_months: int
+    usage_months: int
+    heavy: int
+    signal_months: int
+    growth: float
+    recent_months: int
+    raised: dict
+    period_start: date  # the usage period (placements, decisions, this year's requests) starts after it
+    before_start: date  # the previous period's requests start after it
+    signal_start: date
+    new_since: date
+    recent_since: date
+
+
+def visit_windows(as_of: date, level: int | None) -> VisitWindows:
+    """The parameters and periods of `audit visits` on the day, or the error naming --level."""
     if level is not None and level not in LEVELS:
         raise ValidationError(msg("audit.level", level=level))
     new_months = _months("audit_visit_new_unit_months", as_of)
     usage_months = _months("audit_visit_usage_months", as_of)
-    heavy = _months("audit_visit_heavy_use_placements", as_of)
     signal_months = _months("audit_visit_signal_months", as_of)
-    growth = float(audit_param("audit_visit_high_demand_growth", as_of).value)
     recent_months = _months("audit_visit_recent_months", as_of)
-    raised = param_table("audit_visit_raised_level", as_of)
+    return VisitWindows(
+        as_of, level, new_months, usage_months, _months("audit_visit_heavy_use_placements", as_of), signal_months,
+        float(audit_param("audit_visit_high_demand_growth", as_of).value), recent_months,
+        param_table("audit_visit_raised_level", as_of), add_months(as_of, -usage_months),
+        add_months(as_of, -2 * usage_months), add_months(as_of, -signal_months), add_months(as_of, -new_months),
+        add_months(as_of, -recent_months))
 
+
+def present_units(units: dict) -> dict:
+    """The units in the register on the date (their states), by unit_id."""
+    return {uid: st for uid, st in units.items() if st.status != UnitStatus.REMOVED.value}
+
+
+def visits(session: Session, as_of: date, *, level: int | None = None) -> VisitsReport:
+    """Every unit in the register on the date (not removed) with its visit priority level and
+    why; only one level when `level` is given."""
+    from sqlalchemy import func, or_, select
+
+    from ..storage.models import (
+        Complaint, Decision, Placement, PlacementRequest, Supplier, SupplierCheck, Unit, Visit,
+    )
+    from .common import load_units
+    from .timeline import register_states
+
+    w = visit_windows(as_of, level)
     units, agreements = register_states(session, as_of)
-    present = {uid: st for uid, st in units.items() if st.status != UnitStatus.REMOVED.value}
+    present = present_units(units)
     info = load_units(session, present) if present else {}
-
-    # Demand: requests in the last year against the year before.
-    period_start = add_months(as_of, -usage_months)
-    before_start = add_months(as_of, -2 * usage_months)
-    demand: dict[str, Counter] = defaultdict(Counter)
-    for submitted_on, insats in session.execute(
+    requests = session.execute(
         select(PlacementRequest.submitted_on, PlacementRequest.insats)
-        .where(PlacementRequest.submitted_on > before_start, PlacementRequest.submitted_on <= as_of)
-    ):
+        .where(PlacementRequest.submitted_on > w.before_start, PlacementRequest.submitted_on <= as_of))
+    # Only the flags are read from each stored decision (the documents list every excluded unit).
+    decisions = session.execute(
+        select(PlacementRequest.insats, Decision.document["flags"])
+        .join(PlacementRequest, PlacementRequest.id == Decision.request_id)
+        .where(Decision.evaluated_on > w.period_start, Decision.evaluated_on <= as_of))
+    placed = session.execute(
+        select(Placement.unit_id)
+        .where(Placement.start_on <= as_of)
+        .where(or_(Placement.end_on.is_(None), Placement.end_on > w.period_start)))
+    complaints = session.execute(
+        select(Unit.unit_id).join(Complaint, Complaint.unit_id == Unit.id)
+        .where(Complaint.received_on > w.signal_start, Complaint.received_on <= as_of))
+    checks = session.execute(
+        select(Supplier.org_nr, SupplierCheck.kind, SupplierCheck.result)
+        .join(Supplier, Supplier.id == SupplierCheck.supplier_id)
+        .where(SupplierCheck.performed_on > w.signal_start, SupplierCheck.performed_on <= as_of)
+        .order_by(SupplierCheck.performed_on, SupplierCheck.id))
+    last_visit: dict[str, date] = dict(session.execute(
+        select(Unit.unit_id, func.max(Visit.visited_on)).join(Visit, Visit.unit_id == Unit.id)
+        .where(Visit.visited_on <= as_of).group_by(Unit.unit_id)
+    ).all())
+    return visit_rows(w, present, agreements, info, requests, decisions, (u for u, in placed),
+                      (u for u, in complaints), checks, last_visit)
+
+
+def visit_rows(w: VisitWindows, present: dict, agreements: dict, info: dict, requests: Iterable[tuple],
+               decisions: Iterable[tuple], placed: Iterable[str], complained: Iterable[str],
+               checks: Iterable[tuple], last_visit: dict[str, date]) -> VisitsReport:
+    """The report from what was read for the windows: the units present (present_units) and
+    the agreements' states on the date, the units' attributes (common.load_units), the
+    requests (submitted_on, insats) of both periods, the decisions' (insats, flags) of the
+    usage period, the unit_id of each placement running in it, of each complaint in the signal
+    period, the checks (org_nr, kind, result) in it in (performed_on, id) order, and each
+    unit's last visit."""
+    as_of, level = w.as_of, w.level
+    usage_months, heavy, signal_months, recent_months = w.usage_months, w.heavy, w.signal_months, w.recent_months
+    raised, period_start, new_since, recent_since = w.raised, w.period_start, w.new_since, w.recent_since
+    # Demand: requests in the last year against the year before.
+    demand: dict[str, Counter] = defaultdict(Counter)
+    for submitted_on, insats in requests:
         demand[insats]["current" if submitted_on > period_start else "previous"] += 1
     high_demand: dict[str, str] = {}
     demand_said: dict[str, list[str]] = defaultdict(list)  # the same in the people's language
     for insats, c in demand.items():
-        if c["previous"] and (c["current"] - c["previous"]) / c["previous"] >= growth:
+        if c["previous"] and (c["current"] - c["previous"]) / c["previous"] >= w.growth:
             high_demand[insats] = f"requests {c['previous']} → {c['current']}"
             demand_said[insats].append(said(msg("visits.demand_growth", before=c["previous"], now=c["current"])))
 
-    # Shortage: decisions in the period that found no eligible unit for the insats. Only the
-    # flags are read from each stored decision (the documents list every excluded unit).
+    # Shortage: decisions in the period that found no eligible unit for the insats.
     shortage: Counter = Counter()
-    for insats, flags in session.execute(
-        select(PlacementRequest.insats, Decision.document["flags"])
-        .join(PlacementRequest, PlacementRequest.id == Decision.request_id)
-        .where(Decision.evaluated_on > period_start, Decision.evaluated_on <= as_of)
-    ):
+    for insats, flags in decisions:
         if any(isinstance(f, dict) and f.get("code") == "NO_ELIGIBLE_UNIT" for f in flags or []):
             shortage[insats] += 1
     for insats, n in shortage.items():
@@ -117,39 +184,15 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
     def in_demand(insatser: list[str]) -> str:
         return "; ".join(f"{said(Label(i, 'insats', capital=True))} {'; '.join(demand_said[i])}" for i in insatser)
 
-    used: Counter = Counter()
-    for (unit_id,) in session.execute(
-        select(Placement.unit_id)
-        .where(Placement.start_on <= as_of)
-        .where(or_(Placement.end_on.is_(None), Placement.end_on > period_start))
-    ):
-        used[unit_id] += 1
-
-    signal_start = add_months(as_of, -signal_months)
-    complaints: Counter = Counter()
-    for (unit_id,) in session.execute(
-        select(Unit.unit_id).join(Complaint, Complaint.unit_id == Unit.id)
-        .where(Complaint.received_on > signal_start, Complaint.received_on <= as_of)
-    ):
-        complaints[unit_id] += 1
+    used: Counter = Counter(placed)
+    complaints: Counter = Counter(complained)
     failed: dict[str, set[str]] = defaultdict(set)
-    for org_nr, kind, result in session.execute(
-        select(Supplier.org_nr, SupplierCheck.kind, SupplierCheck.result)
-        .join(Supplier, Supplier.id == SupplierCheck.supplier_id)
-        .where(SupplierCheck.performed_on > signal_start, SupplierCheck.performed_on <= as_of)
-        .order_by(SupplierCheck.performed_on, SupplierCheck.id)
-    ):
+    for org_nr, kind, result in checks:
         # The latest check of a kind in the period decides: a later pass clears an earlier fail.
         if result == CheckResult.PASS.value:
             failed[org_nr].discard(kind)
         else:
             failed[org_nr].add(kind)
-    new_since = add_months(as_of, -new_months)
-    last_visit: dict[str, date] = dict(session.execute(
-        select(Unit.unit_id, func.max(Visit.visited_on)).join(Visit, Visit.unit_id == Unit.id)
-        .where(Visit.visited_on <= as_of).group_by(Unit.unit_id)
-    ).all())
-    recent_since = add_months(as_of, -recent_months)
 
     rows = []
     for uid, st in present.items():
@@ -240,7 +283,7 @@ def visits(session: Session, as_of: date, *, level: int | None = None) -> Visits
     rows.sort(key=lambda r: (r["level"], MORE_VISITS not in r["insatser"], -r["signals"], -r["placements"],
                              r["unit_id"]))
     hd = [{"insats": k, "why": v, "why_said": "; ".join(demand_said[k])} for k, v in sorted(high_demand.items())]
-    thresholds = {"new_unit_months": new_months, "usage_months": usage_months, "heavy_use_placements": heavy,
+    thresholds = {"new_unit_months": w.new_months, "usage_months": usage_months, "heavy_use_placements": heavy,
                   "recent_visit_months": recent_months,
-                  "signal_months": signal_months, "high_demand_growth": growth}
+                  "signal_months": signal_months, "high_demand_growth": w.growth}
     return VisitsReport(as_of, rows, hd, thresholds)

@@ -14,8 +14,7 @@ from sqlmodel import Session
 
 from ..storage.models import History, Placement, PlacementRequest
 from ..taxonomy import load_taxonomy
-from ..labels import label
-from ..vocabulary import RemovalReason, Route
+from ..vocabulary import Route
 from .common import check_year, load_units
 from .params import audit_param
 from ..i18n import msg, said
@@ -34,17 +33,8 @@ def _year_bounds(year: int) -> tuple[date, date]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class RemovalsReport:
-    year: int
-    insatser: list[str]  # columns
-    rows: list[dict[str, Any]]  # one per reason, then the total row
-    total: int
-    removals: list[dict[str, Any]]  # each removal, for the CSV/JSON reader who wants detail
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"year": self.year, "insatser": self.insatser, "total": self.total, "table": self.rows,
-                "removals": self.removals}
+# The report from what was read (shared with audit/reads.py, which reads without SQLAlchemy).
+from .removals import NO_REASON, RemovalsReport, is_removal, removal_table  # noqa: E402,F401
 
 
 def removals(session: Session, year: int) -> RemovalsReport:
@@ -63,47 +53,8 @@ def removals(session: Session, year: int) -> RemovalsReport:
         .where(History.effective_on >= first, History.effective_on <= last)
         .order_by(History.effective_on, History.id)
     )
-    found = []
-    for row in session.execute(stmt):
-        change = (row.changes or {}).get("status")
-        if isinstance(change, list) and len(change) == 2 and change[1] == "removed" and change[0] != "removed":
-            found.append(row)
-    info = load_units(session, {r.entity_id for r in found}) if found else {}
-    tax = load_taxonomy()
-    reasons = [r.value for r in RemovalReason]
-    counts: dict[str, Counter] = defaultdict(Counter)
-    detail = []
-    for row in found:
-        reason = row.reason or NO_REASON
-        if reason not in reasons:
-            reasons.append(reason)
-        unit = info.get(row.entity_id)
-        insatser = unit.insatser if unit else []
-        counts[reason]["total"] += 1
-        for code in insatser:
-            counts[reason][code] += 1
-        detail.append({
-            "unit_id": row.entity_id, "name": unit.name if unit else "", "org_nr": unit.org_nr if unit else "",
-            "effective_on": row.effective_on, "reason": reason, "insatser": insatser, "actor": row.actor,
-            "rule_id": row.rule_id, "note": row.note,
-        })
-    columns = [code for code in tax.insatser if any(counts[r][code] for r in counts)]
-    rows = []
-    total_row: dict[str, Any] = {"reason": "total", "reason_label": "Totalsumma"}
-    for reason in reasons:
-        c = counts.get(reason, Counter())
-        row = {"reason": reason, "reason_label": label(reason)}
-        for code in columns:
-            row[code] = c[code]
-            total_row[code] = total_row.get(code, 0) + c[code]
-        row["total"] = c["total"]
-        rows.append(row)
-    total = sum(c["total"] for c in counts.values())
-    total_row["total"] = total
-    for code in columns:
-        total_row.setdefault(code, 0)
-    rows.append(total_row)
-    return RemovalsReport(year, columns, rows, total, detail)
+    found = [row for row in session.execute(stmt) if is_removal(row.changes)]
+    return removal_table(year, found, load_units(session, {r.entity_id for r in found}) if found else {})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ..storage.models import Placement, PlacementAgreement, PlacementRequest
 from ..text import nfc
 from ..vocabulary import Route
 
-ACTIVE = "active"  # a placement pending review (matching/decisions.py) is not yet executed
+from .agreement_check import ACTIVE  # a placement pending review (matching/decisions.py) is not yet executed
 
 
 def get_placement(session: Session, request_id: str) -> tuple[PlacementRequest, Placement]:
@@ -151,31 +151,8 @@ def placement_view(session: Session, request_id: str) -> dict[str, Any]:
     return _row(req.request_id, p, a, _tolerance(sweden_today()))
 
 
-def _tolerance(on: date) -> float:
-    from ..audit.params import audit_param
-
-    return float(audit_param("placement_agreement_price_tolerance_sek", on).value)
-
-
-def _row(request_id: str, p: Placement, a: PlacementAgreement | None, tolerance: float) -> dict[str, Any]:
-    price = p.agreed_price if p.agreed_price is not None else p.daily_price
-    problems = []
-    if a is None:
-        problems.append("no_agreement")
-    else:
-        if p.decision_from is None:
-            problems.append("no_decision_period")
-        elif (a.period_from, a.period_to) != (p.decision_from, p.decision_to):
-            problems.append("period_differs")
-        if price is None or abs(a.daily_price - price) > tolerance + 0.005:
-            problems.append("price_differs")
-    return {"request_id": request_id, "unit_id": p.unit_id, "org_nr": p.org_nr, "insats": p.insats,
-            "route": p.route, "municipality": p.municipality, "start_on": p.start_on, "end_on": p.end_on,
-            "listed_price": p.daily_price, "agreed_price": price, "agreed_by": p.agreed_by,
-            "decision_from": p.decision_from, "decision_to": p.decision_to,
-            "agreement_from": a.period_from if a else None, "agreement_to": a.period_to if a else None,
-            "agreement_price": a.daily_price if a else None, "signed_on": a.signed_on if a else None,
-            "problems": problems}
+# The check of one placement's agreement, shared with audit/reads.py (without SQLAlchemy).
+from .agreement_check import agreement_row as _row, agreement_rows, tolerance as _tolerance  # noqa: E402
 
 
 def agreement_audit(session: Session, as_of: date, *, all_rows: bool = False) -> list[dict[str, Any]]:
@@ -187,6 +164,4 @@ def agreement_audit(session: Session, as_of: date, *, all_rows: bool = False) ->
         .outerjoin(PlacementAgreement, PlacementAgreement.placement_id == Placement.id)
         .where(Placement.start_on <= as_of, Placement.status == ACTIVE)
         .order_by(Placement.start_on, PlacementRequest.request_id))
-    tolerance = _tolerance(as_of)
-    out = [_row(rid, p, a, tolerance) for rid, p, a in rows]
-    return out if all_rows else [r for r in out if r["problems"]]
+    return agreement_rows(as_of, rows, all_rows=all_rows)

@@ -114,7 +114,7 @@ def affected_cmd(as_of, out: Output) -> None:
     re-placement (omplacering). Children (under 18) first, then the longest-standing cause.
     Statuses and permits on the date come from history alone."""
     day = _as_of(as_of)
-    report = call("audit.views:affected_placements", as_of=day,
+    report = call("audit.reads:affected_placements", as_of=day,
                   http=("GET", "/audit/affected-placements", {"as_of": day}))
     rows = [dict(p) for p in report["placements"]]
     for r in rows:
@@ -142,7 +142,7 @@ def entries_cmd(since, until, period, out: Output) -> None:
     ('11 av 20 utförare godkändes inte i kontrollerna', Spink's annual report 2024). From history
     (register entry approve / reject)."""
     filters = {"since": parse_date(since, "--since"), "until": parse_date(until, "--until"), "period": period}
-    report = call("audit.views:entries", **filters, http=("GET", "/audit/entries", filters))
+    report = call("audit.reads:entries", **filters, http=("GET", "/audit/entries", filters))
     cols = [("period", "Period"), ("suppliers_checked", "Leverantörer kontrollerade"),
             ("suppliers_rejected", "Ej godkända"), ("suppliers_approved", "Godkända"),
             ("units_rejected", "Enheter ej godkända"), ("units_approved", "Enheter godkända")]
@@ -160,7 +160,7 @@ def removals_cmd(year, out: Output) -> None:
     Nordost's annual report (105 removals). A unit offering several insatser counts in each
     of their columns but once in the total."""
     year = _year(year)
-    report = call("audit.views:removals", year=year, http=("GET", "/audit/removals", {"year": year}))
+    report = call("audit.reads:removals", year=year, http=("GET", "/audit/removals", {"year": year}))
     from ..labels import label
 
     # the insatser by their labels (the code stays in --csv / --json)
@@ -210,7 +210,7 @@ def checks_due_cmd(as_of, kind, supplier, out: Output) -> None:
     in rules/parameters/. The register does not record completed follow-ups, so a passed due
     date stays listed for the lookback period."""
     day = _as_of(as_of)
-    report = call("audit.views:checks_due", as_of=day, kind=kind, supplier=supplier,
+    report = call("audit.reads:checks_due", as_of=day, kind=kind, supplier=supplier,
                   http=("GET", "/audit/checks-due", {"as_of": day, "kind": kind, "supplier": supplier}))
     check_cols = [("org_nr", "Org.nr"), ("supplier", "Leverantör"), ("kind", "Kontroll", "check_kind"),
                   ("state", "Läge", "check_state"), ("last_performed_on", "Senast"),
@@ -238,7 +238,7 @@ def prices_due_cmd(as_of, supplier, out: Output) -> None:
     confirmed ('kontrollera att prisuppgifterna är aktuella', Spink's annual report 2024, 004
     l. 1202-1203). Active routes of units not removed."""
     day = _as_of(as_of)
-    report = call("audit.views:prices_due", as_of=day, supplier=supplier,
+    report = call("audit.reads:prices_due", as_of=day, supplier=supplier,
                   http=("GET", "/audit/prices-due", {"as_of": day, "supplier": supplier}))
     cols = [("org_nr", "Org.nr"), ("unit_id", "Enhet"), ("unit", "Namn"), ("route", "Regiform", "route"),
             ("insats", "Insats", "insats"), ("agreement_id", "Avtal"), ("daily_price", "Dygnspris"),
@@ -325,7 +325,7 @@ def visits_cmd(as_of, level, out: Output) -> None:
     `placering register visit`; a unit visited recently moves to level 3 unless it shows
     signals of shortcomings."""
     day = _as_of(as_of)
-    report = call("audit.views:visits", as_of=day, level=level, http=("GET", "/audit/visits", {"as_of": day, "level": level}))
+    report = call("audit.reads:visits", as_of=day, level=level, http=("GET", "/audit/visits", {"as_of": day, "level": level}))
     if not out.codes:  # the level's name in the people's language (JSON and CSV keep the library's)
         report["units"] = [{**u, "priority": text(f"cli.out.audit.visit_level.{u['level']}")} for u in report["units"]]
     cols = [("level", "Nivå"), ("priority", "Prioritet"), ("unit_id", "Enhet"), ("name", "Namn"),

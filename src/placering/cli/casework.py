@@ -133,7 +133,7 @@ def audit_placement_agreements(as_of, all_rows, out: Output) -> None:
     that have no placement agreement ('ett placeringsavtal ska matcha ett verkställt beslut,
     med samma placeringstid och överenskommet pris', Nordost 2022, 7.3)."""
     on = _as_of(as_of)
-    data = call("casework.views:placement_agreements", as_of=on, all_rows=all_rows,
+    data = call("audit.reads:placement_agreements", as_of=on, all_rows=all_rows,
                 http=("GET", "/audit/placement-agreements", {"as_of": on, "every": all_rows}))
     rows = data["placements"]
     out.listing(rows, PLACEMENT_COLUMNS, data=data,
