@@ -14,7 +14,6 @@ from sqlmodel import Session
 
 from ..storage.models import History, Placement, PlacementRequest
 from ..taxonomy import load_taxonomy
-from ..vocabulary import Route
 from .common import check_year, load_units
 from .params import audit_param
 from ..i18n import msg, said
