@@ -48,7 +48,18 @@ COMPLETE = ""  # the row under this insats lists every insats of the snapshot: i
 # checks that a snapshot read back equals the one written, field by field.
 log = logging.getLogger(__name__)
 
-_DATE_FIELDS = {"route": ("valid_from", "valid_to"), "permit": ("decided_on",), "supplier": ("credit_rating_on",)}
+def _date_fields() -> dict[str, tuple[str, ...]]:
+    """The route, permit and supplier facts the rule language types as dates (rules/model.py
+    FIELDS): one list, so a new date field is never read back as text (route.price_confirmed_on
+    was, and a stored snapshot's match then compared text with a date)."""
+    from ..rules.model import DATE, FIELDS
+
+    return {kind: tuple(path.split(".", 1)[1] for path, f in FIELDS.items()
+                        if path.startswith(kind + ".") and f.type == DATE)
+            for kind in ("route", "permit", "supplier")}
+
+
+_DATE_FIELDS = _date_fields()
 
 
 class SnapshotError(PlaceringError):
