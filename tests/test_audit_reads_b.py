@@ -203,3 +203,49 @@ def test_review_show_read_directly_prints_what_the_orm_view_prints(run, tmp_path
     assert direct[ids[1]]["status"] == "approved" and direct[ids[1]]["decided_at"]
     assert direct[ids[0]]["recommendations"][0]["direct_purchases"]["placements"]
     assert {c["result"] for c in direct[ids[0]]["recommendations"][0]["checks"]} >= {"pass", "unavailable"}
+
+
+def test_audit_complaints_reads_directly_and_prints_what_the_orm_view_prints(run, tmp_path, db_url, engine,
+                                                                              monkeypatch):
+    """`audit complaints` per period (issue 20 item 8) through the direct read: the same text,
+    CSV and JSON, and refusals, as the ORM view, for each period and range; an outcome or a
+    supplier named is the ORM view's (it reads the words people type)."""
+    from test_matching_support import load_register, unit
+
+    from placering.casework import views as casework_views
+    from placering.storage.reads import open_reader
+    from placering.audit import reads_yearly
+
+    load_register(run, tmp_path, unit("U-1"), unit("U-2", insats="socialt_boende", subs=["akutboende"], age=(20, 65)))
+    ids = []
+    for unit_id, on, categories in (("U-1", "2024-02-01", ("documentation",)),
+                                    ("U-1", "2024-05-01", ("treatment", "documentation")),
+                                    ("U-2", "2024-08-10", ("delivery",)), ("U-2", "2025-01-15", ("delivery",))):
+        args = [a for c in categories for a in ("--category", c)]
+        done = run("complaint", "add", unit_id, *args, "--on", on, "--by", "anna", "--json")
+        assert done.exit_code == 0, done.output
+        ids.append(json.loads(done.stdout)["id"])
+    closed = run("complaint", "update", str(ids[2]), "--status", "closed", "--outcome", "platsbrist_sis",
+                 "--by", "spinks-jurist")
+    assert closed.exit_code == 0, closed.output
+    real = common.AppContext.reader
+    for options in ((), ("--period", "half"), ("--period", "month", "--since", "2024-03-01"),
+                    ("--until", "2024-12-31", "--period", "quarter"), ("--period", "vecka"),
+                    ("--since", "2025-01-01", "--until", "2024-01-01"), ("--outcome", "platsbrist_sis")):
+        for output in ((), ("--json",), ("--csv",)):
+            args = ("audit", "complaints", *options, *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args, env=WIDE)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args, env=WIDE)
+            assert (read.exit_code, read.stdout, read.stderr) == (orm.exit_code, orm.stdout, orm.stderr), args
+    with open_reader(db_url) as reader:
+        for options in ({}, {"period": "half"}, {"period": "month", "since": date(2024, 3, 1)},
+                        {"until": date(2024, 12, 31), "period": "quarter"}):
+            direct = reads_yearly.complaints_per_period(reader, **options)
+            assert direct is not None and direct == casework_views.complaints_per_period(engine, **options), options
+        whole = reads_yearly.complaints_per_period(reader, period="year")
+        assert [(p["period"], p["complaints"], p["platsbrist_sis"]) for p in whole["periods"]] == [("2024", 3, 1),
+                                                                                                    ("2025", 1, 0)]
+        assert whole["complaints"][1]["categories"] == ["treatment", "documentation"]
+        assert reads_yearly.complaints_per_period(reader, outcome="platsbrist_sis") is None  # the ORM view's

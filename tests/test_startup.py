@@ -187,10 +187,11 @@ def test_audit_paused_reads_without_sqlalchemy(tmp_path, db_url, run, args):
 @pytest.mark.parametrize("args", [["audit", "requests", "--year", "2025"], ["audit", "direct-procurement", "--json"],
                                   ["audit", "adherence", "--csv"], ["audit", "direct-purchases", "--json"],
                                   ["audit", "not-executed", "--as-of", "2025-01-15"], ["audit", "controls", "--csv"],
-                                  ["audit", "surveys", "--summary"], ["review", "show", "1"], ["review", "show", "1", "--json"]])
+                                  ["audit", "surveys", "--summary"], ["audit", "complaints", "--period", "half"],
+                                  ["review", "show", "1"], ["review", "show", "1", "--json"]])
 def test_yearly_audits_read_without_sqlalchemy(tmp_path, db_url, run, args):
     """`audit requests`, `direct-procurement`, `adherence`, `direct-purchases`, `not-executed`,
-    `controls`, `surveys` and `review show` read through the database's own driver
+    `controls`, `surveys`, `complaints` and `review show` read through the database's own driver
     (audit/reads_yearly.py, matching/reads.py; their documents are compared with the ORM view's
     in tests/test_audit_reads_b.py)."""
     from test_matching_support import load_register, request, unit, write_request

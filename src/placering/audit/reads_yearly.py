@@ -239,3 +239,35 @@ def surveys(reader: Reader, *, as_of: date) -> dict[str, Any] | None:
 
 
 surveys.orm_view = "casework.views:surveys"
+
+
+def complaints_per_period(reader: Reader, *, since: date | None = None, until: date | None = None,
+                          period: str = "year", outcome: str | None = None,
+                          org_nr: str | None = None) -> dict[str, Any] | None:
+    """`audit complaints` (casework/complaints.complaints_per_period through casework.views)
+    read without SQLAlchemy; None, and the ORM view answers, for a person signed in to the
+    server and when an outcome or a supplier is named (the ORM view reads the words people type
+    for them and says what it does not know)."""
+    from ..casework.complaint_periods import check_period_options, per_period
+    from ..matching.reads import _signed_in
+    from ..storage.reads import as_json
+
+    if _signed_in() or outcome or org_nr:
+        return None
+    check_period_options(since, until, period)
+    where, params = [], {}
+    for name, day, op in (("since", since, ">="), ("until", until, "<=")):
+        if day is not None:
+            where.append(f"c.received_on {op} :{name}")
+            params[name] = day.isoformat() if reader.dialect == "sqlite" else day
+    rows = reader.rows(
+        "SELECT c.id, c.org_nr, c.category, c.received_on, c.received_by, c.handler, c.status, c.outcome, "
+        "c.closed_on, c.note, c.recorded_by, c.categories, c.complainant_ref, c.individual_level, u.unit_id "
+        "FROM complaint c JOIN unit u ON u.id = c.unit_id"
+        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.received_on, c.id", params)
+    found = [(r._replace(received_on=as_date(r.received_on), closed_on=as_date(r.closed_on),
+                         categories=as_json(r.categories)), r.unit_id) for r in rows]
+    return to_jsonable(per_period(found, since=since, until=until, period=period, code=None))
+
+
+complaints_per_period.orm_view = "casework.views:complaints_per_period"

@@ -24,6 +24,7 @@ from ..storage.history import record, require_actor
 from ..storage.models import Complaint, Unit
 from ..text import fold
 from ..vocabulary import ComplaintCategory, ComplaintHandler, ComplaintOutcome, ComplaintStatus, UnitStatus
+from .complaint_periods import check_period_options, complaint_dict, per_period
 
 _NEXT = {"received": {"investigating", "closed"}, "investigating": {"closed"}, "closed": set()}
 
@@ -33,14 +34,6 @@ def get_complaint(session: Session, complaint_id: int) -> Complaint:
     if row is None:
         raise NotFound(msg("complaint.not_found", id=complaint_id))
     return row
-
-
-def complaint_dict(row: Complaint, unit_id: str) -> dict[str, Any]:
-    return {"id": row.id, "unit_id": unit_id, "org_nr": row.org_nr, "category": row.category,
-            "received_on": row.received_on, "received_by": row.received_by, "handler": row.handler,
-            "status": row.status, "outcome": row.outcome, "closed_on": row.closed_on, "note": row.note,
-            "recorded_by": row.recorded_by, "categories": row.categories or [row.category],
-            "complainant_ref": row.complainant_ref, "individual_level": bool(row.individual_level)}
 
 
 def complaint_row(session: Session, complaint_id: int) -> dict[str, Any]:
@@ -173,12 +166,7 @@ def complaints_per_period(session: Session, *, since: date | None = None, until:
     provide a place after an application (001 l. 1049-1058 'Antal tillfällen SIS ej
     tillhandahållit plats efter ansökan 7 … Synpunkter ska i de fallen lämnas till … (SPINK)';
     000 l. 10584-10616: Spink handles complaints on SiS placements, all about place shortage)."""
-    from ..audit.entries import PERIODS, _period
-
-    if period not in PERIODS:
-        raise ValidationError(msg("option.unknown_value", option="--period", value=period, known=", ".join(PERIODS)))
-    if since and until and since > until:
-        raise ValidationError(msg("option.since_after_until", since=since.isoformat(), until=until.isoformat()))
+    check_period_options(since, until, period)
     code = service._code(outcome, ComplaintOutcome, "complaint outcome") if outcome else None
     stmt = select(Complaint, Unit.unit_id).join(Unit, Unit.id == Complaint.unit_id)
     if since:
@@ -187,21 +175,5 @@ def complaints_per_period(session: Session, *, since: date | None = None, until:
         stmt = stmt.where(Complaint.received_on <= until)
     if org_nr:
         stmt = stmt.where(Complaint.org_nr == service.get_supplier(session, org_nr).org_nr)
-    periods: dict[str, dict[str, Any]] = {}
-    listed: list[dict[str, Any]] = []
-    for c, uid in session.execute(stmt.order_by(Complaint.received_on, Complaint.id)):
-        key = _period(c.received_on, period)
-        row = periods.setdefault(key, {"period": key, "complaints": 0, "platsbrist_sis": 0, "units": set(),
-                                       "suppliers": set()})
-        if c.outcome == ComplaintOutcome.PLATSBRIST_SIS.value:
-            row["platsbrist_sis"] += 1
-        if code is not None and c.outcome != code:
-            continue
-        row["complaints"] += 1
-        row["units"].add(uid)
-        row["suppliers"].add(c.org_nr)
-        listed.append(complaint_dict(c, uid))
-    rows = [{**r, "units": len(r["units"]), "suppliers": len(r["suppliers"])} for _, r in sorted(periods.items())]
-    return {"since": since, "until": until, "period": period, "outcome": code, "periods": rows,
-            "total": sum(r["complaints"] for r in rows),
-            "platsbrist_sis": sum(r["platsbrist_sis"] for r in rows), "complaints": listed}
+    found = session.execute(stmt.order_by(Complaint.received_on, Complaint.id))
+    return per_period(found, since=since, until=until, period=period, code=code)

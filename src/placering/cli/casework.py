@@ -556,7 +556,7 @@ def audit_complaints(since, until, period, outcome, supplier, out: Output) -> No
     With --outcome platsbrist_sis, only those."""
     filters = {"since": parse_date(since, "--since"), "until": parse_date(until, "--until"), "period": period,
                "outcome": outcome, "org_nr": supplier}
-    data = call("casework.views:complaints_per_period", **filters,
+    data = call("audit.reads_yearly:complaints_per_period", **filters,
                 http=("GET", "/audit/complaints", {"since": filters["since"], "until": filters["until"],
                                                    "period": period, "outcome": outcome, "supplier": supplier}))
     title = (text("cli.out.complaints_per_period_outcome", outcome=Label(data["outcome"], "complaint_outcome", capital=True),
