@@ -187,7 +187,10 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
             options = "LOGIN NOCREATEROLE"  # a person's own login reads only (access/roles.py)
             if password is not None:
                 options += f" PASSWORD '{scram_verifier(password)}'"
-            conn.exec_driver_sql(f"{'ALTER' if exists else 'CREATE'} ROLE {_ident(name)} {options}")
+            if exists:
+                conn.exec_driver_sql(f"ALTER ROLE {_ident(name)} {options}")
+            else:
+                _create_login(conn, name, options)
             for role in wanted:
                 conn.exec_driver_sql(f"GRANT {pg_role(role)} TO {_ident(name)}")
     if account is None:
@@ -209,6 +212,22 @@ def add_user(session: Session, name: str, *, roles: list[str], municipality: str
     session.flush()
     return {"user": name, "roles": now_roles, "municipality": account.municipality, "login_existed": exists,
             "local_password": account.password_hash is not None}
+
+
+def _create_login(conn, name: str, options: str) -> None:
+    """CREATE ROLE, or ALTER ROLE when another transaction created the same login in between:
+    logins belong to the whole PostgreSQL cluster, and two installations (or two admins) may add
+    the same person at the same moment; the CREATE runs in a savepoint so that its refusal does
+    not end this transaction."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"CREATE ROLE {_ident(name)} {options}")
+    except (IntegrityError, ProgrammingError) as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) not in ("23505", "42710"):  # unique_violation, duplicate_object
+            raise
+        conn.exec_driver_sql(f"ALTER ROLE {_ident(name)} {options}")
 
 
 def _municipality_for(wanted: list[Role], municipality: str | None) -> str | None:
