@@ -824,17 +824,19 @@ def import_document(
     # The checks' suppliers are read once for all their events (thousands in a first load).
     reader = EventReader(session, {e["org_nr"] for e in events if e["kind"] == "check"},
                          {e["unit_id"] for e in events if e["kind"] == "permit"}, locked=True) if events else None
-    for event in events:
-        for item in apply_register_event(session, event, actor=actor, ruleset=ruleset, evaluator=evaluator,
-                                         reader=reader):
-            d = item.as_dict()
-            summary.rules.append(d)
-            if item.action in ("unit_status", "agreement_status"):
-                summary.status_changes.append({
-                    "kind": "unit" if item.action == "unit_status" else "agreement",
-                    "id": item.unit_id if item.action == "unit_status" else item.agreement_id,
-                    "org_nr": item.org_nr, "from": item.status_from, "to": item.status_to,
-                    "why": f"rule {item.rule}"})
+    applied = [item for event in events for item in apply_register_event(
+        session, event, actor=actor, ruleset=ruleset, evaluator=evaluator, reader=reader)]
+    if reader is not None:
+        reader.write(session)  # the rules' status changes and proposals, in the order made
+    for item in applied:
+        d = item.as_dict()
+        summary.rules.append(d)
+        if item.action in ("unit_status", "agreement_status"):
+            summary.status_changes.append({
+                "kind": "unit" if item.action == "unit_status" else "agreement",
+                "id": item.unit_id if item.action == "unit_status" else item.agreement_id,
+                "org_nr": item.org_nr, "from": item.status_from, "to": item.status_to,
+                "why": f"rule {item.rule}"})
 
     # Every history entry the import wrote, for --dry-run and --json: data, statuses, proposals.
     for c in summary.status_changes:

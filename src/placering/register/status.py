@@ -286,7 +286,8 @@ def change_unit_status(
     return entry
 
 
-def change_unit_statuses(session: Session, changes: list[dict], *, actor: str) -> list[dict | PlaceringError]:
+def change_unit_statuses(session: Session, changes: list[dict], *, actor: str,
+                         write_history: bool = True) -> list[dict | PlaceringError]:
     """Many status changes at once (an import's --apply-status, the demo's past), in order, each
     exactly as `change_unit_status(session, **change, actor=actor)` would make it: the same
     authority invariants, the same history entry, in the same order. The units are read and
@@ -294,7 +295,9 @@ def change_unit_statuses(session: Session, changes: list[dict], *, actor: str) -
 
     Returns, per change, the history entry's values (a dict: entity_id, changes, org_nr, …) or
     the error that refused it (the other changes are made: the caller decides, as it would
-    catching the single call's error, whether the transaction goes on)."""
+    catching the single call's error, whether the transaction goes on). Without `write_history`
+    the caller writes the returned entries, in order among its other entries (the import's
+    register-status rules write their status changes and proposals in one statement)."""
     from ..storage.history import entry_values
 
     actor = require_actor(actor)
@@ -346,7 +349,7 @@ def change_unit_statuses(session: Session, changes: list[dict], *, actor: str) -
         rows.append(values)
         out.append(values)
     session.flush()
-    if rows:
+    if rows and write_history:
         session.execute(insert(History.__table__), rows)
     return out
 

@@ -141,6 +141,10 @@ class EventReader:
         self._docs: dict[str, dict] = {}
         self._checks: dict[tuple[int, str], list[Any]] = {}
         self.statuses: dict[str, str] = {}  # unit_id → status, of the units the events changed
+        # A locked reader's status changes and proposals, in the order the events made them,
+        # written together by `write` (the same rows and history, in the same order, as one by one).
+        self._deferred: list[tuple[str, Applied, Any]] = []
+        self.actor: str | None = None
         self._read([self._suppliers[o] for o in wanted if o in self._suppliers], checks=True)
         # The open proposals of these suppliers, (kind, org_nr, unit_id) → id: a rule proposes
         # once (one query here instead of one per proposal).
@@ -151,17 +155,61 @@ class EventReader:
                     P.c.status == "open", P.c.org_nr.in_(chunk)).order_by(P.c.id)):
                 self._proposals.setdefault((kind, org_nr, unit_id), pid)
 
-    def open_proposal(self, session: Session, kind: str, org_nr: str, unit_id: str | None) -> int | None:
-        """The id of the open proposal of this kind for the supplier (and unit), None if none."""
-        if org_nr not in self._suppliers:
+    def open_proposal(self, session: Session, kind: str, org_nr: str, unit_id: str | None) -> Any:
+        """The id of the open proposal of this kind for the supplier (and unit), None if none
+        (a `_PendingProposal` when this reader's events made it and it is not written yet)."""
+        made = self._proposals.get((kind, org_nr, unit_id))
+        if made is None and org_nr not in self._suppliers:
             found = _open_proposal(session, kind, org_nr, unit_id)
             return found.id if found is not None else None
-        return self._proposals.get((kind, org_nr, unit_id))
+        return made
 
-    def proposed(self, kind: str, org_nr: str, unit_id: str | None, proposal_id: int) -> None:
+    def proposed(self, kind: str, org_nr: str, unit_id: str | None, proposal_id: Any) -> None:
         """A proposal was just made (it is open)."""
-        if org_nr in self._suppliers:
-            self._proposals.setdefault((kind, org_nr, unit_id), proposal_id)
+        self._proposals.setdefault((kind, org_nr, unit_id), proposal_id)
+
+    def defer(self, what: str, item: "Applied", value: Any) -> None:
+        """A status change (`what` "status": change_unit_status's arguments) or a proposal
+        ("proposal": a `_PendingProposal`) to write with the others (`write`)."""
+        self._deferred.append((what, item, value))
+
+    def write(self, session: Session) -> None:
+        """Write the deferred status changes and proposals, with their history entries in the
+        order the events made them: the status changes through `change_unit_statuses` (the same
+        invariants and entries as `change_unit_status` one by one), the proposals and the history
+        in one statement each. A refused status change is raised (as the single call raises it)."""
+        deferred, self._deferred = self._deferred, []
+        if not deferred:
+            return
+        from sqlalchemy import insert
+
+        from ..errors import PlaceringError
+        from ..register.status import change_unit_statuses
+        from ..storage.entries import entry_values
+
+        made = iter(change_unit_statuses(session, [v for w, _, v in deferred if w == "status"], actor=self.actor,
+                                         write_history=False))
+        pending = [v for w, _, v in deferred if w == "proposal"]
+        if pending:
+            P = Proposal.__table__
+            ids = session.execute(insert(P).returning(P.c.id, sort_by_parameter_order=True),
+                                  [p.row for p in pending]).scalars().all()
+            for p, pid in zip(pending, ids):
+                p.id = pid
+                for item in p.items:
+                    item.proposal_id = pid
+        rows = []
+        for what, item, value in deferred:
+            if what == "status":
+                entry = next(made)
+                if isinstance(entry, PlaceringError):
+                    raise entry
+                item.effective_on = entry["effective_on"]
+                rows.append(entry)
+            else:
+                rows.append(entry_values(actor=self.actor, entity_id=str(value.id), **value.history))
+        session.execute(insert(History.__table__), rows)
+
 
     def _read(self, suppliers: list[Any], *, checks: bool = False) -> None:
         self.session.flush()
@@ -169,6 +217,10 @@ class EventReader:
         for chunk in _chunks(suppliers):
             doc = register_document(self.session, supplier_ids=[s.id for s in chunk])
             self._docs.update((d["org_nr"], d) for d in doc["suppliers"])
+            if self.statuses:  # changed by this reader's events, maybe not written yet (write)
+                for d in doc["suppliers"]:
+                    for u in d.get("units") or []:
+                        u["status"] = self.statuses.get(u["unit_id"], u["status"])
             if checks:
                 for c in self.session.execute(select(C.c.id, C.c.supplier_id, C.c.kind, C.c.result, C.c.value,
                                                      C.c.performed_on).where(C.c.supplier_id.in_([s.id for s in chunk]))
@@ -207,6 +259,16 @@ class EventReader:
         """An event changed these suppliers' units or agreements: read them again when next asked."""
         for org_nr in org_nrs:
             self._docs.pop(org_nr, None)
+
+
+class _PendingProposal:
+    """A proposal an import's event made, written with the others (EventReader.write): its row,
+    its history entry's values and the items that name it (their proposal_id, once written)."""
+
+    __slots__ = ("row", "history", "items", "id")
+
+    def __init__(self, row: dict, history: dict, item: "Applied"):
+        self.row, self.history, self.items, self.id = row, history, [item], None
 
 
 class _SupplierRow:
@@ -469,8 +531,23 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
     facts, on = event_facts(session, event, ruleset, reader)
     # An import fires many events: it passes one evaluator, whose compiled rules are reused.
     planned = plan_register_event(facts, on, event["kind"], ruleset, evaluator)
+    # An import (a reader holding every unit's lock) writes its status changes and proposals
+    # together at the end (EventReader.write); anything else is written in order after them.
+    deferring = reader is not None and reader.locked
+    if deferring:
+        reader.actor = actor
     for item in planned:
         item.effective_on = on
+        if deferring and item.action == "unit_status" and \
+                reader.statuses.get(item.unit_id, item.status_from) == item.status_from:
+            reader.defer("status", item, dict(
+                unit_id=item.unit_id, status=item.status_to, reason=_removal_reason(ruleset, item.rule, on),
+                note=item.message, effective_on=on, rule_id=item.rule, rules_version=item.rules_version,
+                not_before_status=True))
+            reader.statuses[item.unit_id] = item.status_to
+            continue
+        if deferring and item.action in ("unit_status", "agreement_status"):
+            reader.write(session)  # written now: what was deferred before it is written first
         if item.action == "unit_status":
             # The facts were read before this transaction held the unit (PostgreSQL): a concurrent
             # change may have made the change already, or moved the unit on. The event itself (the
@@ -521,6 +598,10 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             else:
                 existing = _open_proposal(session, kind, item.org_nr, item.unit_id)
                 existing_id = existing.id if existing is not None else None
+            if isinstance(existing_id, _PendingProposal):
+                item.action = "proposal_exists"
+                existing_id.items.append(item)
+                continue
             if existing_id is not None:
                 item.action, item.proposal_id = "proposal_exists", existing_id
                 continue
@@ -529,6 +610,18 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
                 # For INK: which agreements of this supplier the proposal concerns.
                 details["agreements"] = _framework_agreements(session, item.unit_id, event)
                 details["decide_with"] = "placering register agreement AGREEMENT_ID order_stop --supplier " + item.org_nr
+            if deferring:
+                pending = _PendingProposal(
+                    dict(kind=kind, org_nr=item.org_nr, unit_id=item.unit_id, rule_id=item.rule,
+                         rules_version=item.rules_version, message=item.message, details=details,
+                         status="open", created_at=utcnow(), created_on=on),
+                    dict(entity_kind="proposal", action="proposal_created", effective_on=on, org_nr=item.org_nr,
+                         unit_id=item.unit_id, changes={"kind": kind, "status": [None, "open"],
+                                                        "message": item.message},
+                         rule_id=item.rule, rules_version=item.rules_version), item)
+                reader.defer("proposal", item, pending)
+                reader.proposed(kind, item.org_nr, item.unit_id, pending)
+                continue
             proposal = Proposal(kind=kind, org_nr=item.org_nr, unit_id=item.unit_id, rule_id=item.rule,
                                 rules_version=item.rules_version, message=item.message, details=details,
                                 created_on=on)
@@ -546,7 +639,7 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             if item.action == "unit_status":
                 reader.unit_status_changed(item.org_nr, item.unit_id, item.status_to)
         reader.changed(item.org_nr for item in planned if item.action == "agreement_status")
-    if planned:  # nothing planned wrote nothing (most of an import's thousands of events)
+    if planned and not deferring:  # nothing planned wrote nothing (most of an import's thousands of events)
         session.flush()
     return planned
 
