@@ -14,8 +14,13 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def to_jsonable(value: Any) -> Any:
-    if type(value) in _PLAIN:  # most values (an import's summary holds millions)
+    kind = type(value)
+    if kind in _PLAIN:  # most values (an import's summary holds millions)
         return value
+    if kind is dict:  # the next most (no isinstance chain for them)
+        return {k if type(k) is str else str(k): v if type(v) in _PLAIN else to_jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN else to_jsonable(v) for v in value]
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, dict):

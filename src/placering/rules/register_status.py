@@ -144,6 +144,7 @@ class EventReader:
         # A locked reader's status changes and proposals, in the order the events made them,
         # written together by `write` (the same rows and history, in the same order, as one by one).
         self._deferred: list[tuple[str, Applied, Any]] = []
+        self._records: dict[str, tuple] = {}  # unit_id → (its document, status, UnitRecord) (snapshot)
         self.actor: str | None = None
         self._read([self._suppliers[o] for o in wanted if o in self._suppliers], checks=True)
         # The open proposals of these suppliers, (kind, org_nr, unit_id) → id: a rule proposes
@@ -226,6 +227,27 @@ class EventReader:
                                                      C.c.performed_on).where(C.c.supplier_id.in_([s.id for s in chunk]))
                                               .order_by(C.c.performed_on, C.c.id)):
                     self._checks.setdefault((c.supplier_id, c.kind), []).append(c)
+
+    def snapshot(self, sdoc: dict, on: date) -> RegisterSnapshot:
+        """`RegisterSnapshot.from_document` of one supplier's document (without candidates), its
+        units' records built once for all events: a unit's facts depend on the event's day only
+        through its complaints (a unit with complaints is built for each event, as before), and on
+        nothing else the events change but its status (a record is built again when it changed)."""
+        from .facts import UnitRecord, supplier_fact
+
+        snap = RegisterSnapshot(on=on)
+        sfact = supplier_fact(sdoc, on)
+        for unit in sdoc.get("units") or []:
+            cached = self._records.get(unit["unit_id"])
+            if (cached is None or cached[0] is not unit or cached[1] != unit.get("status")
+                    or unit.get("complaints")):
+                snap._add_unit(unit, sfact, False)
+                r = snap.units[unit["unit_id"]]
+                self._records[unit["unit_id"]] = (unit, unit.get("status"), r)
+            else:
+                r = cached[2]
+                snap.units[unit["unit_id"]] = UnitRecord(r.unit, sfact, r.routes, r.permits, r.offers)
+        return snap
 
     def supplier(self, org_nr: str) -> Any:
         """The supplier (its id and org_nr), None when there is none."""
@@ -396,7 +418,10 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet,
     sdoc = doc["suppliers"][0]
     if unit_ids is not None:  # the facts of the event's unit only: its supplier's other units are not read
         sdoc = dict(sdoc, units=[u for u in sdoc.get("units") or [] if u["unit_id"] in unit_ids])
-    snap = RegisterSnapshot.from_document(dict(doc, suppliers=[sdoc]), on=on, candidates=False)
+    if reader is not None:
+        snap = reader.snapshot(sdoc, on)
+    else:
+        snap = RegisterSnapshot.from_document(dict(doc, suppliers=[sdoc]), on=on, candidates=False)
     base_event, extra = _event_base(kind, event, on, ruleset)
     if kind == "check":
         extra["check"] = _check_fact(session, supplier, event["check"], event.get("check_id"), reader)

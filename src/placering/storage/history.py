@@ -25,15 +25,27 @@ def record(session: Session, **entry: Any) -> History:
     return row
 
 
-def _json_ready(changes: dict[str, Any]) -> dict[str, Any]:
-    """`_jsonable(changes)`, stored the same: changes JSON already takes as they are (an
-    import's thousands: text, numbers, lists) are checked in one pass of the C encoder instead
-    of a Python walk of every value."""
-    try:
-        json.dumps(changes)
-    except (TypeError, ValueError):
-        return _jsonable(changes)
-    return changes
+def _iso(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json_text(changes: dict[str, Any]) -> str:
+    """The JSON text the column stores for `changes` (what SQLAlchemy's JSON type writes for
+    `_jsonable(changes)`: json.dumps; dates as ISO text), made in one pass of the C encoder:
+    an import's tens of thousands of entries are encoded once, not checked and then encoded."""
+    return json.dumps(changes, default=_iso)
+
+
+def _history_insert(session: Session):
+    """INSERT of history rows whose `changes` is given as JSON text (`changes_json`)."""
+    from sqlalchemy import JSON, Text, bindparam, cast
+
+    value = bindparam("changes_json", type_=Text)
+    if session.get_bind().dialect.name == "postgresql":
+        value = cast(value, JSON)
+    return insert(History.__table__).values(changes=value)
 
 
 def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) -> int:
@@ -49,7 +61,7 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) 
         {
             "at": at, "actor": actor, "entity_kind": e["entity_kind"], "entity_id": e["entity_id"],
             "action": e["action"], "effective_on": e["effective_on"],
-            "changes": _json_ready(e.get("changes") or {}), "org_nr": e.get("org_nr"),
+            "changes_json": _json_text(e.get("changes") or {}), "org_nr": e.get("org_nr"),
             "unit_id": e.get("unit_id"), "reason": e.get("reason"),
             "note": nfc(e["note"]) if e.get("note") else None,
             "rule_id": e.get("rule_id"), "rules_version": e.get("rules_version"),
@@ -57,7 +69,7 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) 
         for e in entries
     ]
     if rows:
-        session.execute(insert(History.__table__), rows)
+        session.execute(_history_insert(session), rows)
     return len(rows)
 
 
