@@ -94,6 +94,14 @@ _TEXT_KINDS = {
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(msg("value.must_be_text", what=noun(what)))
+    if type(value) is str and len(value) <= 64:
+        return _short_text(value, what)  # a register repeats its sources, agreements and buyers
+    kind, free = _TEXT_KINDS[what]
+    return clean_text(value, kind=kind, free=free)
+
+
+@lru_cache(maxsize=16384)
+def _short_text(value: str, what: str) -> str:
     kind, free = _TEXT_KINDS[what]
     return clean_text(value, kind=kind, free=free)
 
@@ -121,6 +129,13 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 def municipality_name(value: Any, what: str = "municipality") -> str:
     """One of Sweden's 290 municipalities (registry/municipalities.yaml), by its canonical name."""
+    if type(value) is str:
+        return _municipality_name(value, what)  # a register names a few hundred, thousands of times
+    return _municipality_name.__wrapped__(value, what)
+
+
+@lru_cache(maxsize=4096)
+def _municipality_name(value: Any, what: str) -> str:
     name = _text(value, what)
     m = load_taxonomy().municipality(name)
     if m is None:

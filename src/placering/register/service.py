@@ -581,11 +581,13 @@ def import_document(
                     need = required_checks(ruleset, sorted({r["route"] for r in u["routes"]}), on,
                                            legal_form=s["legal_form"], permit_bound=bool(permit_bound_insatser(
                                                ruleset, [o["insats"] for o in u["offers"]], s["legal_form"], on)))
-                    missing = [k for k in need if k not in _latest_passed(sup_checks)]
+                    passed = _latest_passed(sup_checks) if need else ()
+                    missing = [k for k in need if k not in passed]
                     if missing:
                         summary.published_without_entry_checks.append(
                             {"unit_id": uid, "org_nr": org_nr, "status": u["status"], "missing": missing})
-                changes = {k: [None, _summary(k, v)] for k, v in u.items() if k != "unit_id" and v is not None}
+                changes = {k: [None, _summary(k, v) if type(v) is list and v and type(v[0]) is dict else v]
+                           for k, v in u.items() if k != "unit_id" and v is not None}
                 log(entity_kind="unit", entity_id=uid, action="created", unit_id=uid, org_nr=org_nr,
                     changes=changes, reason=u.get("removal_reason"),
                     note=note + (f": {u['status_note']}" if u.get("status_note") else ""))

@@ -57,13 +57,14 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) 
     """
     actor = require_actor(actor)
     at = utcnow()
+    notes: dict[str, str] = {}  # an import's entries share a few notes ("import FILE")
     rows = [
         {
             "at": at, "actor": actor, "entity_kind": e["entity_kind"], "entity_id": e["entity_id"],
             "action": e["action"], "effective_on": e["effective_on"],
             "changes_json": _json_text(e.get("changes") or {}), "org_nr": e.get("org_nr"),
             "unit_id": e.get("unit_id"), "reason": e.get("reason"),
-            "note": nfc(e["note"]) if e.get("note") else None,
+            "note": (notes.get(e["note"]) or notes.setdefault(e["note"], nfc(e["note"]))) if e.get("note") else None,
             "rule_id": e.get("rule_id"), "rules_version": e.get("rules_version"),
         }
         for e in entries
