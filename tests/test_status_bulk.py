@@ -71,3 +71,53 @@ def test_many_status_changes_store_what_one_by_one_stores(engine):
     assert bulk == single
     assert len(bulk[1]) == len(before[1]) + 4
     assert dict((u[0], u[1:]) for u in bulk[0])["U-3001"] == ("removed", "ekonomiska_brister", "Samlad bedömning")
+
+
+def _rules_rows(session, summary) -> tuple:
+    """Units, proposals, history and the import's summary, proposal ids by their order (a
+    rolled-back transaction does not give PostgreSQL's ids back)."""
+    from placering.storage.models import Proposal
+
+    proposals = list(session.scalars(select(Proposal).order_by(Proposal.id)))
+    rank = {p.id: i for i, p in enumerate(proposals)}
+    units = sorted((u.unit_id, u.status, u.removal_reason, u.status_note) for u in session.scalars(select(Unit)))
+    stored = [(p.kind, p.org_nr, p.unit_id, p.rule_id, p.rules_version, p.message, p.details, p.status, p.created_on)
+              for p in proposals]
+    history = [(h.entity_kind, rank[int(h.entity_id)] if h.entity_kind == "proposal" else h.entity_id, h.action,
+                h.effective_on, h.changes, h.org_nr, h.unit_id, h.reason, h.note, h.rule_id, h.rules_version, h.actor)
+               for h in session.scalars(select(History).order_by(History.id))]
+    said = summary.as_dict()
+    for r in said["rules"]:
+        r["proposal_id"] = rank.get(r["proposal_id"])
+    for c in said["changes"]:
+        if c["entity_kind"] == "proposal":
+            c["entity_id"] = rank[int(c["entity_id"])]
+    return units, stored, history, said
+
+
+def test_import_rules_write_what_one_by_one_writes(engine, monkeypatch):
+    """An import's register-status rules write their status changes and proposals together after
+    the events (EventReader.write); the same import with each change written as its event makes
+    it (a reader that does not hold the units' locks) stores the same units, proposals and
+    history, in the same order, and reports the same."""
+    import placering.rules.register_status as rs
+    from placering.demo import generate_register
+
+    doc = generate_register(units=60)
+    with transaction(engine) as session:
+        together = _rules_rows(session, import_document(session, doc, actor="test", apply_status=True))
+        session.rollback()
+
+    class OneByOne(rs.EventReader):
+        def __init__(self, session, org_nrs, unit_ids=(), *, locked=False):
+            super().__init__(session, org_nrs, unit_ids, locked=False)
+
+    monkeypatch.setattr(rs, "EventReader", OneByOne)
+    with transaction(engine) as session:
+        one_by_one = _rules_rows(session, import_document(session, generate_register(units=60), actor="test",
+                                                          apply_status=True))
+        session.rollback()
+
+    actions = [r["action"] for r in together[3]["rules"]]
+    assert actions.count("unit_status") >= 3 and actions.count("proposal") >= 3
+    assert together == one_by_one
