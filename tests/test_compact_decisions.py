@@ -497,6 +497,11 @@ def test_the_first_snapshot_of_a_day_starts_from_the_day_before_and_equals_a_ful
                   "--value", "80", "--on", d1.isoformat())):  # the latest rating from d1
         r = run(*args, *by)
         assert r.exit_code == 0, r.output
+    # A permit revoked from d1 (the newest decision dated after midnight): a permit's facts are
+    # its newest decision whatever the date, so both days' lists equal a full read with it.
+    r = run("register", "permit", "U-END", "--dnr", "8.1-U-END/2020", "--status", "revoked", "--on", d1.isoformat(),
+            "--by", "ivo")
+    assert r.exit_code == 0, r.output
     used: list[str] = []
     real = snapshots._updated
 
@@ -529,6 +534,58 @@ def test_the_first_snapshot_of_a_day_starts_from_the_day_before_and_equals_a_ful
     third, _revision, _on = load_snapshot(engine, on=d2)
     assert used == ["updated"] and third.digests == _full(engine, d2)
     assert {c["unit"]["unit_id"]: c["unit"]["complaints_12m"] for c in third.candidates("hvb_barn_unga")}["U-1"] == 0
+
+
+def test_every_candidate_fact_that_reads_the_date_is_in_the_day_change_list(run, engine, tmp_path):
+    """A new day's snapshot re-reads only the suppliers `facts.day_changes` names: every
+    supplier whose candidate facts differ between two days must be among them, or the day's
+    lists would be silently stale. Read from every table on each day around each dated fact of
+    a register with all of them (complaints entering and leaving the 12 months, credit ratings
+    and other checks, permits decided, agreements starting and ending, a price confirmed), each
+    pair of consecutive days: a fact that starts reading the date without day_changes knowing
+    fails here."""
+    from datetime import timedelta
+
+    from sqlalchemy.orm import Session
+
+    from placering.display import today
+    from placering.rules import RegisterSnapshot
+    from placering.rules.facts import day_changes, year_before
+    from test_matching_support import supplier_of
+
+    d = today() - timedelta(days=30)
+    later = (d + timedelta(days=3)).isoformat()
+    doc = load_register(
+        run, tmp_path, *UNITS[:4], unit("U-START", price=3600, valid=(later, None)),
+        unit("U-END", price=3700, valid=("2022-01-01", later)),
+        unit("U-CONF", price=3800, extra_routes=[{"route": "direktupphandling", "insats": "hvb_barn_unga",
+                                                  "daily_price": 3900, "price_confirmed_on": later}]))
+    by = ("--by", "spink")
+    for args in (("register", "complaint", "U-1", "--category", "treatment", "--on", later),
+                 ("register", "complaint", "U-2", "--category", "treatment",
+                  "--on", year_before(d + timedelta(days=2)).isoformat()),
+                 ("register", "check", supplier_of(doc, "U-3"), "credit_rating", "--result", "pass", "--value", "70",
+                  "--on", later),
+                 ("register", "check", supplier_of(doc, "U-START"), "tax_registration", "--result", "pass", "--on", later),
+                 ("register", "permit", "U-4", "--dnr", "8.1-U-4/2020", "--status", "revoked", "--on", later)):
+        r = run(*args, *by)
+        assert r.exit_code == 0, r.output
+    days = [d + timedelta(days=i) for i in range(6)]
+    with Session(engine) as session:
+        facts = {}
+        for day in days:
+            snap = RegisterSnapshot.from_session(session, on=day)
+            facts[day] = {(c["unit"]["unit_id"], c["route"]["route"]): c for cands in snap.by_insats.values()
+                          for c in cands}
+        changed_any = set()
+        for before, after in zip(days, days[1:]):
+            differ = {facts[after][k]["supplier"]["org_nr"] for k in facts[after]
+                      if facts[before].get(k) != facts[after][k]}
+            differ |= {facts[before][k]["supplier"]["org_nr"] for k in set(facts[before]) ^ set(facts[after])}
+            assert differ <= day_changes(session, before, after), (before, after)
+            changed_any |= differ
+    # the register's dated facts did change between these days (the check is not empty)
+    assert {supplier_of(doc, "U-1"), supplier_of(doc, "U-2"), supplier_of(doc, "U-3")} <= changed_any
 
 
 def test_the_excluded_units_by_reason_equal_the_full_documents_without_building_its_explanations(
