@@ -622,3 +622,80 @@ def test_the_excluded_units_by_reason_equal_the_full_documents_without_building_
         again = rebuild.grouped_document(session, doc, req)
         assert compact.excluded_by_reason(again) == expected and again["excluded"]["count"] == 3
         assert {k: v for k, v in again.items() if k != "excluded"} == {k: v for k, v in doc.items() if k != "excluded"}
+
+
+def _columns(table) -> dict:
+    """What a columnar table holds, by value (text codes and list bits read back)."""
+    import numpy as np
+
+    from placering.rules.vectorized import _kind
+
+    items = sorted(table.list_bit, key=table.list_bit.get)
+    out = {"unit_ids": table.unit_ids, "routes": table.routes, "members": table.unit_members,
+           "geo": [g.tolist() for g in table.geo]}
+    for path, values in table.values.items():
+        null = table.null[path].tolist()
+        if _kind(path) == "str":
+            col = [None if c < 0 else table.str_vocab[c] for c in values.tolist()]
+        elif _kind(path) == "list":
+            col = [sorted(x for b, x in enumerate(items) if int(row[b // 64]) >> (b % 64) & 1)
+                   for row in values.astype(np.uint64)]
+        else:
+            col = values.tolist()
+        out[path] = (null, [None if n else v for n, v in zip(null, col)])
+    return out
+
+
+def test_a_list_changed_by_a_choice_or_a_new_day_has_its_columns_patched_from_the_stored_lists_table(
+        run, engine, tmp_path, monkeypatch):
+    """The next match after a choice (one unit's free places) and the first of a new day (a
+    complaint leaving the 12 months) patch the stored list's columnar table (its disk cache)
+    with the changed units' rows instead of building the whole table; what it holds equals the
+    table built from the candidates, column by column."""
+    from datetime import timedelta
+
+    from placering.display import today
+    from placering.matching.snapshots import load_snapshot
+    from placering.rules import load_ruleset
+    from placering.rules.facts import year_before
+    from placering.rules.vectorized import Table, VectorizedEvaluator
+    from test_matching_support import supplier_of
+
+    # A disk cache of this test's own: the same lists on another database are cached already.
+    monkeypatch.setenv("PLACERING_CACHE_DIR", str(tmp_path / "cache"))
+    d0 = today()
+    d1 = d0 + timedelta(days=1)
+    doc = load_register(run, tmp_path, *UNITS, unit("U-6", price=3500, groups=("missbruk", "npf")))
+    for args in (("register", "complaint", "U-2", "--category", "treatment", "--on", year_before(d1).isoformat()),
+                 ("register", "check", supplier_of(doc, "U-3"), "credit_rating", "--result", "pass",
+                  "--value", "80", "--on", d0.isoformat())):
+        r = run(*args, "--by", "spink")
+        assert r.exit_code == 0, r.output
+    r = run("match", str(write_request(tmp_path, request("R-P"))), "--by", "h")  # stores d0's list and table
+    assert r.exit_code == 0, r.output
+    r = run("request", "choose", "R-P", "U-1", "--by", "h")
+    assert r.exit_code == 0, r.output
+    patched: list[bool] = []
+    real = Table.patched
+
+    def spy(self, *args):
+        result = real(self, *args)
+        patched.append(result is not None)
+        return result
+
+    monkeypatch.setattr(Table, "patched", spy)
+    ruleset = load_ruleset()
+    seen = []
+    for on in (d0, d1):  # after the choice; the next day
+        snap, _revision, _on = load_snapshot(engine, on=on, insatser=["hvb_barn_unga"])
+        evaluator = VectorizedEvaluator(ruleset)
+        evaluator.load(snap)
+        patched.clear()
+        table = evaluator.table("hvb_barn_unga")
+        assert patched == [True], on
+        cands = snap.candidates("hvb_barn_unga")
+        assert _columns(table) == _columns(Table(cands, evaluator._paths)), on
+        seen.append({c["unit"]["unit_id"]: c for c in cands})
+    assert seen[0]["U-1"]["unit"]["free_places"] == seen[1]["U-1"]["unit"]["free_places"] == 1
+    assert (seen[0]["U-2"]["unit"]["complaints_12m"], seen[1]["U-2"]["unit"]["complaints_12m"]) == (1, 0)
+    assert seen[0]["U-3"]["supplier"]["credit_rating"] == seen[1]["U-3"]["supplier"]["credit_rating"] == 80

@@ -212,6 +212,7 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
             if discard:
                 _discard(session, revision, on, discard)
             store_snapshot(session, full, revision)
+        _remember_derived(full)
     if wanted is not None:
         full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted},
                                 final_prices=full.final_prices,
@@ -360,6 +361,11 @@ def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = N
     snap = RegisterSnapshot(on=on, by_insats={i: decode_candidates(stored[i][1]) for i in sorted(decode)})
     snap.load_final_prices(session)
     touched: set[str] = set()
+    # Every unit whose candidates `refresh_insatser` replaces (as it finds them): a list's other
+    # rows are the stored list's, so its columns are patched, not built (`derived_from`).
+    changed = frozenset(units | {u["unit_id"] for s in doc["suppliers"] for u in s.get("units") or []}
+                        | {c["unit"]["unit_id"] for cands in snap.by_insats.values() for c in cands
+                           if c["supplier"]["org_nr"] in orgs})
     if orgs or units:
         try:
             _count, touched = snap.refresh_insatser(session, org_nrs=orgs, unit_ids=units, doc=doc)
@@ -369,7 +375,28 @@ def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = N
         del snap.by_insats[insats]  # as read from the tables: an insats without candidates is not listed
     snap.digests = {i: digest for i, (digest, _data) in stored.items()
                     if i not in touched and (i not in decode or i in snap.by_insats)}
+    snap.derived = {i: (stored[i][0], changed) for i in touched if i in stored and i in snap.by_insats}
     return snap
+
+
+# A list encoded in this process from a stored one after a change: its digest -> (the stored
+# list's digest, the units whose candidates were read again). The columnar evaluator patches the
+# stored list's table (its disk cache) instead of building the whole table (rules/vectorized.py).
+_DERIVED: dict[str, tuple[str, frozenset[str]]] = {}
+
+
+def derived_from(digest: str) -> tuple[str, frozenset[str]] | None:
+    return _DERIVED.get(digest)
+
+
+def _remember_derived(snapshot: RegisterSnapshot) -> None:
+    derived = getattr(snapshot, "derived", None) or {}
+    if len(_DERIVED) > 256:
+        _DERIVED.clear()
+    for insats, base in derived.items():
+        digest = snapshot.digests.get(insats)
+        if digest is not None and digest != base[0]:
+            _DERIVED[digest] = base
 
 
 def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> RegisterSnapshot | None:
