@@ -335,6 +335,7 @@ def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = N
     if changes is None:
         return None
     orgs, units = changes
+    changed_orgs = set(orgs)  # by the register: their units may have gained or lost routes
     if base_on != on:
         orgs |= day_changes(session, base_on, on)
     if len(orgs) + len(units) > UPDATE_AT_MOST:
@@ -351,7 +352,9 @@ def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = N
             offered = {o["insats"] for o in unit.get("offers") or []}
             decode |= {r["insats"] for r in unit.get("routes") or [] if r["insats"] in offered and r["insats"] in stored}
     # ... and those they had candidates in: their org numbers or unit ids are in the list's text.
-    needles = [json.dumps(o).encode("utf-8") for o in sorted(orgs)]
+    # A supplier only the date changed (no register change since the stored snapshot) has its
+    # candidates in the same lists as then: those are the lists above, no list is searched.
+    needles = [json.dumps(o).encode("utf-8") for o in sorted(changed_orgs)]
     needles += [b'"unit_id":' + json.dumps(u, ensure_ascii=False).encode("utf-8") for u in sorted(units)]
     for insats, (_digest, data) in stored.items():
         if insats not in decode and needles:
