@@ -212,7 +212,6 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
             if discard:
                 _discard(session, revision, on, discard)
             store_snapshot(session, full, revision)
-        _remember_derived(full)
     if wanted is not None:
         full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted},
                                 final_prices=full.final_prices,
@@ -479,6 +478,7 @@ def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> N
                      "created_at": now}
                     for insats, digest in [*((i, digests[i]) for i in names), (COMPLETE, marker_digest)]])
     snapshot.digests = {i: digests[i] for i in names}
+    _remember_derived(snapshot)
 
 
 def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> RegisterSnapshot:

@@ -104,13 +104,9 @@ def decide_all(engine, requests: list[Any], *, evaluator: str = "vectorized", ru
     from .matcher import MatchContext
 
     pending = requests if again or limit is not None else _undecided(engine, requests)
-    # Nothing to decide (a batch run again): no rules, register or evaluator to load. The
-    # collector is off while they load (a decoded list is tens of thousands of small acyclic
-    # objects, which it would scan again after each allocation burst: 0.04 s at 20,000 units)
-    # and what was loaded is frozen below.
-    with gc_paused():
-        ctx = MatchContext.load(engine, engine=evaluator, rules_dir=rules_dir, insatser={r.insats for r in pending}) \
-            if pending else None
+    # Nothing to decide (a batch run again): no rules, register or evaluator to load.
+    ctx = MatchContext.load(engine, engine=evaluator, rules_dir=rules_dir, insatser={r.insats for r in pending}) \
+        if pending else None
     if ctx is not None and len(pending) >= LARGE_BATCH:
         with open_session(engine) as session:
             ctx.preload_unit_labels(session)
