@@ -28,7 +28,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-import orjson
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -122,6 +121,8 @@ def _dumps(doc: dict) -> bytes:
     """Compact UTF-8 JSON, dates as ISO text: orjson's bytes are json.dumps's (ensure_ascii off,
     no spaces) for every fact value, at a tenth of the time (a list of 9,000 candidates: 0.1 s
     -> 0.01 s); json for what orjson refuses (an integer past 64 bits)."""
+    import orjson
+
     try:
         return orjson.dumps(doc)
     except TypeError:  # orjson.JSONEncodeError
@@ -142,6 +143,8 @@ def decode_candidates(data: bytes) -> list[dict]:
 
 
 def _decode_candidates(data: bytes) -> list[dict]:
+    import orjson
+
     doc = orjson.loads(zlib.decompress(data))  # a third of json.loads's time
     if doc.get("format") != FORMAT:
         raise SnapshotError(msg("snapshot.format", format=str(doc.get("format")), expected=FORMAT))
