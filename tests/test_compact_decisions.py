@@ -497,6 +497,11 @@ def test_the_first_snapshot_of_a_day_starts_from_the_day_before_and_equals_a_ful
                   "--value", "80", "--on", d1.isoformat())):  # the latest rating from d1
         r = run(*args, *by)
         assert r.exit_code == 0, r.output
+    # A permit revoked from d1 (the newest decision dated after midnight): a permit's facts are
+    # its newest decision whatever the date, so both days' lists equal a full read with it.
+    r = run("register", "permit", "U-END", "--dnr", "8.1-U-END/2020", "--status", "revoked", "--on", d1.isoformat(),
+            "--by", "ivo")
+    assert r.exit_code == 0, r.output
     used: list[str] = []
     real = snapshots._updated
 
@@ -529,6 +534,58 @@ def test_the_first_snapshot_of_a_day_starts_from_the_day_before_and_equals_a_ful
     third, _revision, _on = load_snapshot(engine, on=d2)
     assert used == ["updated"] and third.digests == _full(engine, d2)
     assert {c["unit"]["unit_id"]: c["unit"]["complaints_12m"] for c in third.candidates("hvb_barn_unga")}["U-1"] == 0
+
+
+def test_every_candidate_fact_that_reads_the_date_is_in_the_day_change_list(run, engine, tmp_path):
+    """A new day's snapshot re-reads only the suppliers `facts.day_changes` names: every
+    supplier whose candidate facts differ between two days must be among them, or the day's
+    lists would be silently stale. Read from every table on each day around each dated fact of
+    a register with all of them (complaints entering and leaving the 12 months, credit ratings
+    and other checks, permits decided, agreements starting and ending, a price confirmed), each
+    pair of consecutive days: a fact that starts reading the date without day_changes knowing
+    fails here."""
+    from datetime import timedelta
+
+    from sqlalchemy.orm import Session
+
+    from placering.display import today
+    from placering.rules import RegisterSnapshot
+    from placering.rules.facts import day_changes, year_before
+    from test_matching_support import supplier_of
+
+    d = today() - timedelta(days=30)
+    later = (d + timedelta(days=3)).isoformat()
+    doc = load_register(
+        run, tmp_path, *UNITS[:4], unit("U-START", price=3600, valid=(later, None)),
+        unit("U-END", price=3700, valid=("2022-01-01", later)),
+        unit("U-CONF", price=3800, extra_routes=[{"route": "direktupphandling", "insats": "hvb_barn_unga",
+                                                  "daily_price": 3900, "price_confirmed_on": later}]))
+    by = ("--by", "spink")
+    for args in (("register", "complaint", "U-1", "--category", "treatment", "--on", later),
+                 ("register", "complaint", "U-2", "--category", "treatment",
+                  "--on", year_before(d + timedelta(days=2)).isoformat()),
+                 ("register", "check", supplier_of(doc, "U-3"), "credit_rating", "--result", "pass", "--value", "70",
+                  "--on", later),
+                 ("register", "check", supplier_of(doc, "U-START"), "tax_registration", "--result", "pass", "--on", later),
+                 ("register", "permit", "U-4", "--dnr", "8.1-U-4/2020", "--status", "revoked", "--on", later)):
+        r = run(*args, *by)
+        assert r.exit_code == 0, r.output
+    days = [d + timedelta(days=i) for i in range(6)]
+    with Session(engine) as session:
+        facts = {}
+        for day in days:
+            snap = RegisterSnapshot.from_session(session, on=day)
+            facts[day] = {(c["unit"]["unit_id"], c["route"]["route"]): c for cands in snap.by_insats.values()
+                          for c in cands}
+        changed_any = set()
+        for before, after in zip(days, days[1:]):
+            differ = {facts[after][k]["supplier"]["org_nr"] for k in facts[after]
+                      if facts[before].get(k) != facts[after][k]}
+            differ |= {facts[before][k]["supplier"]["org_nr"] for k in set(facts[before]) ^ set(facts[after])}
+            assert differ <= day_changes(session, before, after), (before, after)
+            changed_any |= differ
+    # the register's dated facts did change between these days (the check is not empty)
+    assert {supplier_of(doc, "U-1"), supplier_of(doc, "U-2"), supplier_of(doc, "U-3")} <= changed_any
 
 
 def test_the_excluded_units_by_reason_equal_the_full_documents_without_building_its_explanations(
@@ -565,3 +622,80 @@ def test_the_excluded_units_by_reason_equal_the_full_documents_without_building_
         again = rebuild.grouped_document(session, doc, req)
         assert compact.excluded_by_reason(again) == expected and again["excluded"]["count"] == 3
         assert {k: v for k, v in again.items() if k != "excluded"} == {k: v for k, v in doc.items() if k != "excluded"}
+
+
+def _columns(table) -> dict:
+    """What a columnar table holds, by value (text codes and list bits read back)."""
+    import numpy as np
+
+    from placering.rules.vectorized import _kind
+
+    items = sorted(table.list_bit, key=table.list_bit.get)
+    out = {"unit_ids": table.unit_ids, "routes": table.routes, "members": table.unit_members,
+           "geo": [g.tolist() for g in table.geo]}
+    for path, values in table.values.items():
+        null = table.null[path].tolist()
+        if _kind(path) == "str":
+            col = [None if c < 0 else table.str_vocab[c] for c in values.tolist()]
+        elif _kind(path) == "list":
+            col = [sorted(x for b, x in enumerate(items) if int(row[b // 64]) >> (b % 64) & 1)
+                   for row in values.astype(np.uint64)]
+        else:
+            col = values.tolist()
+        out[path] = (null, [None if n else v for n, v in zip(null, col)])
+    return out
+
+
+def test_a_list_changed_by_a_choice_or_a_new_day_has_its_columns_patched_from_the_stored_lists_table(
+        run, engine, tmp_path, monkeypatch):
+    """The next match after a choice (one unit's free places) and the first of a new day (a
+    complaint leaving the 12 months) patch the stored list's columnar table (its disk cache)
+    with the changed units' rows instead of building the whole table; what it holds equals the
+    table built from the candidates, column by column."""
+    from datetime import timedelta
+
+    from placering.display import today
+    from placering.matching.snapshots import load_snapshot
+    from placering.rules import load_ruleset
+    from placering.rules.facts import year_before
+    from placering.rules.vectorized import Table, VectorizedEvaluator
+    from test_matching_support import supplier_of
+
+    # A disk cache of this test's own: the same lists on another database are cached already.
+    monkeypatch.setenv("PLACERING_CACHE_DIR", str(tmp_path / "cache"))
+    d0 = today()
+    d1 = d0 + timedelta(days=1)
+    doc = load_register(run, tmp_path, *UNITS, unit("U-6", price=3500, groups=("missbruk", "npf")))
+    for args in (("register", "complaint", "U-2", "--category", "treatment", "--on", year_before(d1).isoformat()),
+                 ("register", "check", supplier_of(doc, "U-3"), "credit_rating", "--result", "pass",
+                  "--value", "80", "--on", d0.isoformat())):
+        r = run(*args, "--by", "spink")
+        assert r.exit_code == 0, r.output
+    r = run("match", str(write_request(tmp_path, request("R-P"))), "--by", "h")  # stores d0's list and table
+    assert r.exit_code == 0, r.output
+    r = run("request", "choose", "R-P", "U-1", "--by", "h")
+    assert r.exit_code == 0, r.output
+    patched: list[bool] = []
+    real = Table.patched
+
+    def spy(self, *args):
+        result = real(self, *args)
+        patched.append(result is not None)
+        return result
+
+    monkeypatch.setattr(Table, "patched", spy)
+    ruleset = load_ruleset()
+    seen = []
+    for on in (d0, d1):  # after the choice; the next day
+        snap, _revision, _on = load_snapshot(engine, on=on, insatser=["hvb_barn_unga"])
+        evaluator = VectorizedEvaluator(ruleset)
+        evaluator.load(snap)
+        patched.clear()
+        table = evaluator.table("hvb_barn_unga")
+        assert patched == [True], on
+        cands = snap.candidates("hvb_barn_unga")
+        assert _columns(table) == _columns(Table(cands, evaluator._paths)), on
+        seen.append({c["unit"]["unit_id"]: c for c in cands})
+    assert seen[0]["U-1"]["unit"]["free_places"] == seen[1]["U-1"]["unit"]["free_places"] == 1
+    assert (seen[0]["U-2"]["unit"]["complaints_12m"], seen[1]["U-2"]["unit"]["complaints_12m"]) == (1, 0)
+    assert seen[0]["U-3"]["supplier"]["credit_rating"] == seen[1]["U-3"]["supplier"]["credit_rating"] == 80

@@ -119,6 +119,19 @@ def cached_by_content(kind: str, content_digest: str, build: Callable[[], T]) ->
     return _cached(directory, kind, key, build)
 
 
+def peek_by_content(kind: str, content_digest: str) -> Any:
+    """What `cached_by_content` keeps for this input, when an earlier process built it; None
+    when there is none (or none this user may trust). Builds nothing."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    key = hashlib.sha256(kind.encode() + b"\0" + content_digest.encode() + b"\0" + code_fingerprint()).hexdigest()[:32]
+    try:
+        return _read_entry(directory / f"{kind}-{key}{SUFFIX}")
+    except Exception:  # noqa: BLE001 - missing, damaged or foreign: as if there were none
+        return None
+
+
 SUFFIX = ".json"
 
 

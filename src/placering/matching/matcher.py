@@ -41,6 +41,7 @@ from typing import Any, Iterable, Sequence
 
 from ..errors import ValidationError
 from ..i18n import msg
+from ..memory import gc_paused
 from ..rules.model import RANKING_SORT_KEYS, get_path
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..vocabulary import ExclusionCode, FlagCode, Route
@@ -650,6 +651,7 @@ class MatchContext:
     unit_labels: dict[str, tuple] = field(default_factory=dict)  # unit id -> (name, municipality)
 
     @classmethod
+    @gc_paused()  # a decoded candidate list is tens of thousands of small acyclic objects (memory.py)
     def load(cls, source: Any, *, engine: str = "durable", ruleset: Any = None, rules_dir: Any = None,
              insatser: Iterable[str] | None = None, store: bool = True) -> "MatchContext":
         """The rules and the register's facts (only of `insatser`, when given), read from the

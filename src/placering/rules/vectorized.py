@@ -240,6 +240,60 @@ class Table:
         self.cands = list(candidates)
         return self
 
+    def patched(self, candidates: list[dict], units: frozenset[str], paths: list[str]) -> "Table | None":
+        """This table (of the list `candidates` was derived from, read from the disk cache) with
+        the rows of the changed `units` built again from `candidates`: what `Table(candidates,
+        paths)` holds, codes aside (a text new to the table is coded after the others; codes are
+        only compared for equality and looked up). None when the candidates are not row for row
+        the same units (a unit gained or lost a route), or a changed row holds a list item no
+        row had (the bitsets would widen): then the whole table is built."""
+        unit_ids = [c["unit"]["unit_id"] for c in candidates]
+        if len(unit_ids) != self.n or unit_ids != self.unit_ids or list(paths) != list(self.values):
+            return None
+        rows = [i for i, u in enumerate(unit_ids) if u in units]
+        new = object.__new__(Table)
+        new.__dict__.update(self.__dict__)
+        new.cands = list(candidates)
+        new._route_masks, new._regex, new._lookups = {}, {}, {}
+        if not rows:
+            return new
+        sub = Table([candidates[i] for i in rows], paths)
+        if any(x not in self.list_bit for x in sub.list_bit):
+            return None
+        at = np.asarray(rows, dtype=np.int64)
+        new.routes = list(self.routes)
+        for i in rows:
+            new.routes[i] = candidates[i]["route"]["route"]
+        new.str_code, new.str_vocab = dict(self.str_code), list(self.str_vocab)
+        for v in sub.str_vocab:
+            if v not in new.str_code:
+                new.str_code[v] = len(new.str_vocab)
+                new.str_vocab.append(v)
+        if len(new.str_vocab) != len(self.str_vocab):
+            new.str_to_bit = np.array([self.list_bit.get(v, -1) for v in new.str_vocab] + [-1], dtype=np.int64)
+        recode = np.array([new.str_code[v] for v in sub.str_vocab] + [-1], dtype=np.int64)  # sub's -1 -> -1
+        new.values, new.null = dict(self.values), dict(self.null)
+        for path in paths:
+            k = _kind(path)
+            values, null = self.values[path].copy(), self.null[path].copy()
+            null[at] = sub.null[path]
+            if k == "str":
+                values[at] = recode[sub.values[path]]
+            elif k == "list":
+                a, b = path.split(".", 1)
+                values[at] = 0
+                for i in rows:
+                    for x in (candidates[i].get(a) or {}).get(b) or ():
+                        bit = self.list_bit[x]
+                        values[i, bit // 64] |= np.uint64(1) << np.uint64(bit % 64)
+            else:
+                values[at] = sub.values[path]
+            new.values[path], new.null[path] = values, null
+        new.geo = [g.copy() for g in self.geo]
+        for g, s in zip(new.geo, sub.geo):
+            g[at] = s
+        return new
+
     def built_from(self, candidates: list[dict]) -> bool:
         """Whether `candidates` are still the dicts this table was built from (a refreshed
         register replaces a unit's candidate dicts, even in place in the same list)."""
@@ -796,9 +850,22 @@ class VectorizedEvaluator:
         digest = (getattr(self.snapshot, "digests", None) or {}).get(insats)
         if not digest:
             return Table(cands, self._paths)
-        from ..diskcache import cached_by_content
+        from ..diskcache import cached_by_content, peek_by_content
+        from ..matching.snapshots import derived_from
 
-        table = cached_by_content("table", digest + "\0" + "\0".join(self._paths), lambda: Table(cands, self._paths))
+        def build() -> Table:
+            # A list re-encoded after a register change or a new day (snapshots.py `_updated`):
+            # the table of the list it came from, with the changed units' rows built again.
+            derived = derived_from(digest)
+            if derived is not None:
+                base = peek_by_content("table", derived[0] + "\0" + "\0".join(self._paths))
+                if isinstance(base, Table):
+                    patched = base.patched(cands, derived[1], self._paths)
+                    if patched is not None:
+                        return patched
+            return Table(cands, self._paths)
+
+        table = cached_by_content("table", digest + "\0" + "\0".join(self._paths), build)
         try:
             return table.attach(cands)
         except ValueError:  # not what it claims to be: build it
