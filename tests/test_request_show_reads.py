@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 from sqlalchemy import text
@@ -45,6 +46,7 @@ def _forget_this_process():
     from placering.matching import compact, rebuild
 
     compact._DECIDED.clear()
+    compact._INDEXES.clear()
     rebuild._REDECIDED.clear()
 
 
@@ -209,7 +211,15 @@ def test_the_groups_stored_with_a_decision_are_those_of_its_excluded_units(monke
     monkeypatch.setattr(compact, "is_compact", lambda document: True)
     monkeypatch.setattr(compact, "decided_here", lambda document: (sets, cands, held_back))
     stored = compact.grouped_of({})
-    assert stored == compact.encode_grouped(compact.units_by_reason(sets, cands, held_back))
-    groups = compact.decode_grouped(stored)
+    digest, index = compact.grouped_index({})
+    assert compact.grouped_units(stored) == digest
+    blobs = {digest: index}
+    groups = compact.decode_grouped(stored, blobs.get)
+    assert groups == compact.units_by_reason(sets, cands, held_back)
+    # The unit index lost, or not what its sha256 says: not read (the decision is decided again).
+    for lost in ({}, {digest: zlib.compress(b'{"format":"placering-units/1","units":[]}')}):
+        compact._INDEXES.clear()
+        with pytest.raises(compact.GroupsLost):
+            compact.decode_grouped(stored, lost.get)
     assert {g["code"] for g in groups} == {"AGE", "CAPACITY", "UNEVALUABLE", "PRICE_NOT_RECOMMENDED"}
     assert "U-1003" in next(g for g in groups if g["code"] == "PRICE_NOT_RECOMMENDED")["units"]
