@@ -507,7 +507,9 @@ def grouped_of(document: dict[str, Any]) -> bytes | None:
     """The excluded units by reason of a compact decision made in this process, to store with
     it (None for another document: it is grouped when shown, as before): per reason code the
     bit set of its units over the unit index of the decision's candidate list
-    (`grouped_index`, stored beside it)."""
+    (`grouped_index`, stored beside it). The grouping of `units_by_reason` (a unit none of whose
+    candidates is eligible under every code of each of its candidates, a held-back unit under
+    its own codes), in a few numpy operations on one array of codes by units."""
     if not is_compact(document):
         return None
     here = decided_here(document)
@@ -516,14 +518,52 @@ def grouped_of(document: dict[str, Any]) -> bytes | None:
     import numpy as np
 
     sets, cands, held_back = here
-    _names, marks = _reason_marks(sets, cands, held_back)
-    codes = sorted(code for code, mask in marks.items() if mask.any())
-    order = _id_order(cands)
+    cand_rank, unit_rank = _ranks(cands)
+    keys = [k for k, v in sets.items() if len(v)]
+    key_code = [_CODES.get(k) or _CODES.setdefault(k, _reason_code(k)) for k in keys]
+    held = [(e["unit_id"], {r["code"] for r in e.get("reasons", [])} | ({"UNEVALUABLE"} if e.get("unevaluable") else set()))
+            for e in held_back]
+    codes = sorted(set(key_code).union(*(c for _u, c in held)))
+    column = {code: i for i, code in enumerate(codes)}
+    marks = np.zeros((len(codes), len(unit_rank)), dtype=bool)
+    if keys:
+        positions = np.concatenate([np.asarray(sets[k], dtype=np.int64) for k in keys])
+        rows = np.repeat(np.array([column[c] for c in key_code], dtype=np.int64), [len(sets[k]) for k in keys])
+        keyed = np.zeros(len(cands), dtype=bool)
+        keyed[positions] = True
+        excluded = np.ones(len(unit_rank), dtype=bool)
+        excluded[cand_rank[~keyed]] = False  # a unit with an eligible candidate is not excluded
+        marks[rows, cand_rank[positions]] = True
+        marks &= excluded
+    for unit_id, unit_codes in held:
+        for code in unit_codes:
+            marks[column[code], unit_rank[unit_id]] = True
+    present = marks.any(axis=1)
     digest, _data = unit_index(cands)
-    header = json.dumps({"units": digest, "count": len(order), "codes": codes}, separators=(",", ":"))
-    parts = [_MAGIC, header.encode("ascii"), b"\n"]
-    parts += [np.packbits(marks[code][order], bitorder="little").tobytes() for code in codes]
-    return zlib.compress(b"".join(parts), 6)
+    header = json.dumps({"units": digest, "count": len(unit_rank), "codes": [c for c, p in zip(codes, present) if p]},
+                        separators=(",", ":"))
+    bits = np.packbits(marks[present], axis=1, bitorder="little").tobytes()
+    return zlib.compress(_MAGIC + header.encode("ascii") + b"\n" + bits, 6)
+
+
+_CODES: dict[str, str] = {}  # a key of the per-rule sets -> its reason code
+
+
+def _ranks(cands: list[dict]) -> tuple[Any, dict[str, int]]:
+    """Per candidate its unit's position in the unit index (units in id order), and each unit's
+    position by id (kept per candidate list)."""
+    from ..memory import per_list
+
+    def build(cs: list[dict]) -> tuple[Any, dict[str, int]]:
+        import numpy as np
+
+        names, unit_code = _units_of(cs)
+        order = _id_order(cs)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names), dtype=np.int64)
+        return rank[unit_code], {names[p]: r for r, p in enumerate(order.tolist())}
+
+    return per_list("ranks", cands, build)
 
 
 def grouped_units(data: bytes) -> str | None:
