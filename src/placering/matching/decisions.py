@@ -37,7 +37,7 @@ from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..i18n import msg
 from ..storage.database import lock_row
-from ..storage.history import entry_values, record, require_actor
+from ..storage.history import entry_values, require_actor
 from ..storage.models import Decision, Decline, History, Placement, PlacementRequest, Review, Supplier, Unit, utcnow
 from ..text import nfc
 from .request import PlacementRequestIn
@@ -332,9 +332,10 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
                     batch: BatchWriter | None = None) -> tuple[Decision | None, dict[str, Any]]:
     """Store a decision document under the next seq (1 when the request was stored just now:
     `first`); open a review when it needs one.
-    Returns the stored row and the document (with its seq, decided_by and review_id). With
-    `batch`, the decision, its history entry and its review are written by `batch.flush()`
-    (the row returned is None; the document gets its review_id then)."""
+    Returns (None, the document with its seq, decided_by and review_id). The decision, its
+    history entry, its review and the unit index its stored groups name are written by a
+    `BatchWriter`: `batch`'s `flush()` (the document gets its review_id then), else one of its
+    own, now."""
     from .compact import grouped_index, grouped_of
 
     actor = require_actor(actor)
@@ -368,23 +369,15 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         },
         rules_version=values["rules_version"],
     )
-    if batch is not None:
-        if index is not None:
-            batch.blobs.setdefault(*index)
-        batch.decisions.append((row, values, document))
-        batch.history.append(entry_values(**entry))
-        return None, document
+    # One write path: a decision alone is written as a batch of one (the same statements).
+    writer = BatchWriter(session) if batch is None else batch
     if index is not None:
-        store_blobs(session, dict([index]))
-    decision = Decision(request=row, **values)
-    session.add(decision)  # flushed with the next write (a batch's next request), or for its review
-    record(session, **entry)
-    if decision.review_required:
-        session.flush()  # the review names the decision by its id
-        review = open_review(session, row, decision)
-        document["review_id"] = review.id
-        decision.document = dict(decision.document, review_id=review.id)
-    return decision, document
+        writer.blobs.setdefault(*index)
+    writer.decisions.append((row, values, document))
+    writer.history.append(entry_values(**entry))
+    if batch is None:
+        writer.flush()
+    return None, document
 
 
 def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Session | None = None,
