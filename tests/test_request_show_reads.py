@@ -109,6 +109,33 @@ def test_a_decision_stored_before_the_groups_is_grouped_as_before(run, engine, d
     assert _excluded_table(shown) == _excluded_table(printed)
 
 
+def test_groups_whose_unit_index_is_lost_are_grouped_as_before(run, engine, db_url, tmp_path):
+    """The stored groups are bit sets over the unit index of the decision's candidate list,
+    stored once beside them (snapshot_blob, by its sha256). Without it (or with other content)
+    the decision is grouped as one stored before its groups: decided again, the same table."""
+    from placering.matching.compact import grouped_units
+    from placering.matching.reads import request_show
+    from placering.storage.reads import open_reader
+
+    load_register(run, tmp_path, *UNITS)
+    printed = _ok(run("match", str(write_request(tmp_path, [request("R-1"), request("R-2", age=16)])), "--by", "h"))
+    tables = {}
+    for r in ("R-1", "R-2"):
+        _forget_this_process()
+        tables[r] = _excluded_table(_ok(run("request", "show", r)).output)
+    with engine.begin() as conn:
+        digests = {grouped_units(g) for g in conn.execute(text("SELECT excluded_units FROM decision")).scalars()}
+        assert len(digests) == 1 and None not in digests  # one candidate list: one index, named by both
+        conn.execute(text("DELETE FROM snapshot_blob WHERE digest = :d"), {"d": digests.pop()})
+    _forget_this_process()
+    with open_reader(db_url) as db:
+        assert request_show(db, "R-1", full="grouped") is None  # the direct read leaves it to the ORM view
+    for r in ("R-1", "R-2"):
+        _forget_this_process()
+        assert _excluded_table(_ok(run("request", "show", r)).output) == tables[r]
+    assert printed.exit_code == 0
+
+
 def test_the_direct_read_is_the_orm_views_document(run, engine, db_url, tmp_path, monkeypatch):
     """Decisions, a rematch after a decline, a review, a placement and a protected unit: the
     direct read and the ORM view (the server's) give one document, grouped and as stored; a
