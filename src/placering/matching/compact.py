@@ -470,7 +470,14 @@ _MAGIC = GROUPED_BITS.encode("ascii") + b"\n"
 _BITS = tuple(tuple(i for i in range(8) if byte >> i & 1) for byte in range(256))  # bitorder "little"
 
 
-_INDEXES: dict[str, list[str]] = {}  # unit indexes read (by sha256: their content checked)
+_INDEXES: dict[str, list[str]] = {}  # unit indexes read or stored by this process (by sha256: checked)
+
+
+def _remember_index(digest: str, names: list[str]) -> list[str]:
+    if len(_INDEXES) >= 16:
+        _INDEXES.pop(next(iter(_INDEXES)))
+    _INDEXES[digest] = names
+    return names
 
 
 class GroupsLost(Exception):
@@ -489,7 +496,9 @@ def unit_index(cands: list[dict]) -> tuple[str, bytes]:
         names = _units_of(cs)[0]
         doc = {"format": UNIT_INDEX, "units": [names[i] for i in _id_order(cs).tolist()]}
         data = zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
-        return hashlib.sha256(data).hexdigest(), data
+        digest = hashlib.sha256(data).hexdigest()
+        _remember_index(digest, doc["units"])  # this process reads back what it stores without a query
+        return digest, data
 
     return per_list("unit_index", cands, build)
 
@@ -589,9 +598,7 @@ def _decode_bits(raw: bytes, blob: Any) -> list[dict[str, Any]]:
         index = json.loads(zlib.decompress(bytes(data)))
         if index.get("format") != UNIT_INDEX:
             raise GroupsLost(head["units"])
-        if len(_INDEXES) >= 16:
-            _INDEXES.pop(next(iter(_INDEXES)))
-        names = _INDEXES[head["units"]] = index["units"]
+        names = _remember_index(head["units"], index["units"])
     if len(names) != head["count"]:
         raise GroupsLost(head["units"])
     width = (head["count"] + 7) // 8
