@@ -4,7 +4,8 @@
 together (`BatchWriter`); `match_request` without a batch (the demo's history, the mixed-load
 bench) writes each as it is decided. Both go through the same library functions, and what they
 store must be the same: every decision's document (its `review_id` aside, a row id), the review
-opened for a direct procurement, the `matched` history entry and the stored request.
+opened for a direct procurement, the `matched` history entry, the stored request, and the
+excluded units by reason (`request show`'s groups: bit sets over a unit index stored beside them).
 """
 
 from __future__ import annotations
@@ -36,25 +37,35 @@ def _stored(engine, prefix: str) -> list[dict]:
             value = json.loads(value)
         return json.loads(json.dumps(value, default=str).replace(f'"{prefix}-', '"X-'))
 
+    from placering.matching.compact import _INDEXES, decode_grouped, grouped_units
+
     out = []
     with engine.connect() as conn:
+        def blob(digest):
+            return conn.execute(text("SELECT data FROM snapshot_blob WHERE digest = :d"), {"d": digest}).scalar()
+
         for rid, payload, created_by, insats in conn.execute(text(
                 "SELECT request_id, payload, created_by, insats FROM placement_request WHERE request_id LIKE :p "
                 "ORDER BY request_id"), {"p": f"{prefix}-%"}):
             decisions = conn.execute(text(
                 "SELECT d.seq, d.rules_version, d.evaluated_on, d.review_required, d.document, d.created_by, "
-                "r.status, r.unit_id, r.id FROM decision d JOIN placement_request p ON p.id = d.request_id "
+                "r.status, r.unit_id, r.id, d.excluded_units FROM decision d JOIN placement_request p ON p.id = d.request_id "
                 "LEFT JOIN review r ON r.decision_id = d.id WHERE p.request_id = :r ORDER BY d.seq"),
                 {"r": rid}).all()
             history = conn.execute(text(
                 "SELECT actor, entity_kind, action, effective_on, changes, unit_id, org_nr, note, rules_version "
                 "FROM history WHERE entity_id = :r ORDER BY id"), {"r": rid}).all()
             rows = []
-            for seq, version, evaluated_on, review, doc, by, status, review_unit, review_id in decisions:
+            for seq, version, evaluated_on, review, doc, by, status, review_unit, review_id, groups in decisions:
                 doc = plain(doc)
                 assert doc.get("review_id") == review_id  # the document names its review's row
                 doc.pop("review_id", None)
-                rows.append([seq, version, str(evaluated_on), bool(review), doc, by, status, review_unit])
+                # The excluded units by reason: bit sets over the unit index they name, stored beside them.
+                index = grouped_units(groups)
+                assert index is not None and blob(index) is not None
+                _INDEXES.clear()
+                rows.append([seq, version, str(evaluated_on), bool(review), doc, by, status, review_unit,
+                             decode_grouped(groups, blob)])
             out.append({"request": [plain(payload), created_by, insats], "decisions": rows,
                         "history": [[plain(v) for v in h] for h in history]})
     return out

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 from sqlalchemy import text
@@ -45,6 +46,7 @@ def _forget_this_process():
     from placering.matching import compact, rebuild
 
     compact._DECIDED.clear()
+    compact._INDEXES.clear()
     rebuild._REDECIDED.clear()
 
 
@@ -105,6 +107,33 @@ def test_a_decision_stored_before_the_groups_is_grouped_as_before(run, engine, d
         assert request_show(db, "R-1", full="grouped") is None  # the direct read leaves it to the ORM view
     shown = _ok(run("request", "show", "R-1")).output
     assert _excluded_table(shown) == _excluded_table(printed)
+
+
+def test_groups_whose_unit_index_is_lost_are_grouped_as_before(run, engine, db_url, tmp_path):
+    """The stored groups are bit sets over the unit index of the decision's candidate list,
+    stored once beside them (snapshot_blob, by its sha256). Without it (or with other content)
+    the decision is grouped as one stored before its groups: decided again, the same table."""
+    from placering.matching.compact import grouped_units
+    from placering.matching.reads import request_show
+    from placering.storage.reads import open_reader
+
+    load_register(run, tmp_path, *UNITS)
+    printed = _ok(run("match", str(write_request(tmp_path, [request("R-1"), request("R-2", age=16)])), "--by", "h"))
+    tables = {}
+    for r in ("R-1", "R-2"):
+        _forget_this_process()
+        tables[r] = _excluded_table(_ok(run("request", "show", r)).output)
+    with engine.begin() as conn:
+        digests = {grouped_units(g) for g in conn.execute(text("SELECT excluded_units FROM decision")).scalars()}
+        assert len(digests) == 1 and None not in digests  # one candidate list: one index, named by both
+        conn.execute(text("DELETE FROM snapshot_blob WHERE digest = :d"), {"d": digests.pop()})
+    _forget_this_process()
+    with open_reader(db_url) as db:
+        assert request_show(db, "R-1", full="grouped") is None  # the direct read leaves it to the ORM view
+    for r in ("R-1", "R-2"):
+        _forget_this_process()
+        assert _excluded_table(_ok(run("request", "show", r)).output) == tables[r]
+    assert printed.exit_code == 0
 
 
 def test_the_direct_read_is_the_orm_views_document(run, engine, db_url, tmp_path, monkeypatch):
@@ -190,7 +219,8 @@ def test_stored_groups_read_back_as_grouped(ids):
     assert decode_grouped(encode_grouped([])) == []
 
 
-def test_the_groups_stored_with_a_decision_are_those_of_its_excluded_units(monkeypatch):
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_the_groups_stored_with_a_decision_are_those_of_its_excluded_units(monkeypatch, seed):
     """What a decision stores (grouped_of, numpy over the units in id order) is byte for byte
     the grouping of its excluded units by reason (units_by_reason): ids in runs and out of runs,
     ids without digits, a unit with several candidates, held-back and unevaluable units."""
@@ -198,7 +228,7 @@ def test_the_groups_stored_with_a_decision_are_those_of_its_excluded_units(monke
 
     from placering.matching import compact
 
-    rng = random.Random(7)
+    rng = random.Random(seed)
     ids = [f"U-{n}" for n in range(1000, 1400)] + ["X", "Å-01", "Å-02", "U-0999", "U-10000"]
     cands = [{"unit": {"unit_id": u}} for u in ids] + [{"unit": {"unit_id": u}} for u in ids[:50]]
     n = len(cands)
@@ -209,7 +239,15 @@ def test_the_groups_stored_with_a_decision_are_those_of_its_excluded_units(monke
     monkeypatch.setattr(compact, "is_compact", lambda document: True)
     monkeypatch.setattr(compact, "decided_here", lambda document: (sets, cands, held_back))
     stored = compact.grouped_of({})
-    assert stored == compact.encode_grouped(compact.units_by_reason(sets, cands, held_back))
-    groups = compact.decode_grouped(stored)
+    digest, index = compact.grouped_index({})
+    assert compact.grouped_units(stored) == digest
+    blobs = {digest: index}
+    groups = compact.decode_grouped(stored, blobs.get)
+    assert groups == compact.units_by_reason(sets, cands, held_back)
+    # The unit index lost, or not what its sha256 says: not read (the decision is decided again).
+    for lost in ({}, {digest: zlib.compress(b'{"format":"placering-units/1","units":[]}')}):
+        compact._INDEXES.clear()
+        with pytest.raises(compact.GroupsLost):
+            compact.decode_grouped(stored, lost.get)
     assert {g["code"] for g in groups} == {"AGE", "CAPACITY", "UNEVALUABLE", "PRICE_NOT_RECOMMENDED"}
     assert "U-1003" in next(g for g in groups if g["code"] == "PRICE_NOT_RECOMMENDED")["units"]

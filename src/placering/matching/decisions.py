@@ -37,7 +37,7 @@ from ..boundary import field_text
 from ..errors import InvariantViolation, NotFound, ValidationError
 from ..i18n import msg
 from ..storage.database import lock_row
-from ..storage.history import entry_values, record, require_actor
+from ..storage.history import entry_values, require_actor
 from ..storage.models import Decision, Decline, History, Placement, PlacementRequest, Review, Supplier, Unit, utcnow
 from ..text import nfc
 from .request import PlacementRequestIn
@@ -170,6 +170,7 @@ class BatchWriter:
         self.requests: list[NewRequest] = []
         self.decisions: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []  # (request row, values, document)
         self.history: list[dict[str, Any]] = []
+        self.blobs: dict[str, bytes] = {}  # the unit indexes the decisions' groups name
 
     def add_request(self, values: dict[str, Any]) -> NewRequest:
         row = NewRequest(values)
@@ -187,6 +188,7 @@ class BatchWriter:
         if not (self.requests or self.decisions):
             return
         self.session.flush()  # anything the session holds comes first, as in one ORM flush
+        store_blobs(self.session, self.blobs)
         now = utcnow()
         for row, pk in zip(self.requests, self._insert(
                 PlacementRequest.__table__, [dict(r.values, created_at=now) for r in self.requests])):
@@ -207,7 +209,7 @@ class BatchWriter:
             self.session.execute(update(T).where(T.c.id == bindparam("b_id")).values(document=bindparam("b_doc")),
                                  [{"b_id": pk, "b_doc": dict(values["document"], review_id=review_id)}
                                   for review_id, (pk, _row, values, _doc) in zip(review_ids, reviews)])
-        self.requests, self.decisions, self.history = [], [], []
+        self.requests, self.decisions, self.history, self.blobs = [], [], [], {}
 
 
 def declined_units(session: Session, row: PlacementRequest) -> list[str]:
@@ -290,13 +292,39 @@ def grouped_document(session: Session, row: PlacementRequest, document: dict[str
     """The decision as stored with its excluded units' ids grouped by reason (what `match`
     prints for a person): as stored with the decision (`stored`: its `excluded_units`), else
     rebuild.grouped_document (a decision stored before those were)."""
-    from .compact import decode_grouped, is_compact, with_groups
+    from .compact import is_compact, with_groups
+    from .reads import stored_groups
 
-    if stored is not None and is_compact(document):
-        return with_groups(document, decode_grouped(stored))
+    groups = stored_groups(stored, lambda digest: blob_data(session, digest)) if is_compact(document) else None
+    if groups is not None:
+        return with_groups(document, groups)
     from .rebuild import grouped_document as grouped
 
     return grouped(session, document, request_model(row))
+
+
+def blob_data(session: Session, digest: str) -> bytes | None:
+    """The data of a `snapshot_blob` (None when not stored)."""
+    from ..storage.models import SnapshotBlob
+
+    data = session.scalar(select(SnapshotBlob.data).where(SnapshotBlob.digest == digest))
+    return None if data is None else bytes(data)
+
+
+def store_blobs(session: Session, blobs: dict[str, bytes]) -> None:
+    """Store content-addressed blobs (digest -> data) not stored yet: the unit indexes the
+    decisions' stored groups name (compact.grouped_index). A blob another process stored
+    first stays (same content)."""
+    from ..storage.models import SnapshotBlob, utcnow
+    from .snapshots import _insert_ignore
+
+    if not blobs:
+        return
+    B = SnapshotBlob.__table__.c
+    have = set(session.scalars(select(B.digest).where(B.digest.in_(sorted(blobs)))))
+    now = utcnow()
+    _insert_ignore(session, SnapshotBlob.__table__,
+                   [{"digest": d, "data": data, "created_at": now} for d, data in sorted(blobs.items()) if d not in have])
 
 
 def record_decision(session: Session, row: PlacementRequest, document: dict[str, Any], *,
@@ -304,10 +332,11 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
                     batch: BatchWriter | None = None) -> tuple[Decision | None, dict[str, Any]]:
     """Store a decision document under the next seq (1 when the request was stored just now:
     `first`); open a review when it needs one.
-    Returns the stored row and the document (with its seq, decided_by and review_id). With
-    `batch`, the decision, its history entry and its review are written by `batch.flush()`
-    (the row returned is None; the document gets its review_id then)."""
-    from .compact import grouped_of
+    Returns (None, the document with its seq, decided_by and review_id). The decision, its
+    history entry, its review and the unit index its stored groups name are written by a
+    `BatchWriter`: `batch`'s `flush()` (the document gets its review_id then), else one of its
+    own, now."""
+    from .compact import grouped_index, grouped_of
 
     actor = require_actor(actor)
     last = 0 if first else session.scalar(select(func.max(Decision.seq)).where(Decision.request_id == row.id)) or 0
@@ -324,6 +353,8 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         created_by=actor,
         excluded_units=grouped_of(document),  # the excluded units by reason, for `request show`
     )
+    # ... as bit sets over the unit index of the decision's candidate list, stored beside it
+    index = grouped_index(document) if values["excluded_units"] is not None else None
     entry = dict(
         actor=actor,
         entity_kind="request",
@@ -338,19 +369,15 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
         },
         rules_version=values["rules_version"],
     )
-    if batch is not None:
-        batch.decisions.append((row, values, document))
-        batch.history.append(entry_values(**entry))
-        return None, document
-    decision = Decision(request=row, **values)
-    session.add(decision)  # flushed with the next write (a batch's next request), or for its review
-    record(session, **entry)
-    if decision.review_required:
-        session.flush()  # the review names the decision by its id
-        review = open_review(session, row, decision)
-        document["review_id"] = review.id
-        decision.document = dict(decision.document, review_id=review.id)
-    return decision, document
+    # One write path: a decision alone is written as a batch of one (the same statements).
+    writer = BatchWriter(session) if batch is None else batch
+    if index is not None:
+        writer.blobs.setdefault(*index)
+    writer.decisions.append((row, values, document))
+    writer.history.append(entry_values(**entry))
+    if batch is None:
+        writer.flush()
+    return None, document
 
 
 def _find_in_decision(document: dict[str, Any], unit_id: str, *, session: Session | None = None,

@@ -118,6 +118,26 @@ _PLACEMENT = ('SELECT unit_id, org_nr, insats, route, agreement_id, daily_price,
               'status, places, reason, special_reason, "by", at FROM placement WHERE request_id = :r ORDER BY id')
 
 
+def blob_data(db: Reader, digest: str) -> bytes | None:
+    """The data of a `snapshot_blob` (None when not stored)."""
+    found = db.rows("SELECT data FROM snapshot_blob WHERE digest = :d", {"d": digest})
+    return bytes(found[0].data) if found else None
+
+
+def stored_groups(stored: bytes | None, blob: Callable[[str], bytes | None]) -> list[dict[str, Any]] | None:
+    """The excluded units by reason stored with a decision (compact.decode_grouped; `blob`
+    reads the unit index they name); None when none are stored, or their unit index is lost
+    (the decision is grouped as one stored before them: decided again)."""
+    from .compact import GroupsLost, decode_grouped
+
+    if stored is None:
+        return None
+    try:
+        return decode_grouped(stored, blob)
+    except GroupsLost:
+        return None
+
+
 def overview(db: Reader, request: Any, *, show_protected: bool = False, full: bool | str = True,
              grouped: Callable[[dict], dict] | None = None,
              expand: Callable[[dict], dict] | None = None) -> dict[str, Any] | None:
@@ -128,7 +148,7 @@ def overview(db: Reader, request: Any, *, show_protected: bool = False, full: bo
     latest decision's excluded units' ids by reason, as stored with it (`grouped`, deciding it
     again, for one stored before that) and leaves the earlier ones as stored. None when it
     needs `expand` or `grouped` and has none (the direct read: the ORM view answers)."""
-    from .compact import decode_grouped, is_compact, with_groups
+    from .compact import is_compact, with_groups
 
     key = {"r": request.id}
     decisions = db.rows("SELECT id, document, created_at, excluded_units FROM decision WHERE request_id = :r "
@@ -143,8 +163,9 @@ def overview(db: Reader, request: Any, *, show_protected: bool = False, full: bo
         doc = shown(stored_form(as_json(d.document)), person_protected=person_protected, protected_units=protected)
         if full == "grouped":
             if i == len(decisions) - 1 and is_compact(doc):
-                if d.excluded_units is not None:
-                    doc = with_groups(doc, decode_grouped(d.excluded_units))
+                groups = stored_groups(d.excluded_units, lambda digest: blob_data(db, digest))
+                if groups is not None:
+                    doc = with_groups(doc, groups)
                 elif grouped is None:
                     return None
                 else:

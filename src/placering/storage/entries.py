@@ -20,10 +20,19 @@ def utcnow() -> datetime:
 
 def require_actor(actor: str | None) -> str:
     """Every write names who made it (--by or PLACERING_ACTOR)."""
-    actor = nfc(actor or "")
-    if not actor:
+    found = _ACTORS.get(actor) if type(actor) is str else None
+    if found is not None:  # checked already (a batch names its actor three times a request)
+        return found
+    checked = nfc(actor or "")
+    if not checked:
         raise ValidationError(msg("storage.actor_needed"))
-    return field_text(actor, "--by", kind="actor")
+    checked = field_text(checked, "--by", kind="actor")
+    if type(actor) is str and len(_ACTORS) < 64:
+        _ACTORS[actor] = checked
+    return checked
+
+
+_ACTORS: dict[str, str] = {}  # actor as given -> as checked (the check is a function of the text)
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
