@@ -15,6 +15,10 @@ key it is stored under) is not used: it is logged, discarded, and the snapshot i
 from the register tables; stored rule files that do not load as their version are refused, and
 replaced when this process has the files of that version. (On PostgreSQL only the service
 writes these tables, and a trigger refuses a blob that does not match its digest: access/roles.py.)
+
+They are read and written in plain SQL through a transaction (storage.writes.Tx: the database's
+own driver for the CLI's match of a request, no SQLAlchemy; a session's connection for the
+server and a batch) or a reader: the same SQL whichever runs it.
 """
 
 from __future__ import annotations
@@ -28,18 +32,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
 from ..errors import PlaceringError
 from ..i18n import msg
 from ..memory import gc_paused
 from ..rules.facts import RegisterSnapshot
-from ..storage.history import current_revision
 from .resident import cache_of
-from ..storage.models import RegisterSnapshot as SnapshotRow
-from ..storage.models import SnapshotBlob, StoredRuleSet
 
 FORMAT = "placering-facts/1"
 COMPLETE = ""  # the row under this insats lists every insats of the snapshot: it is complete
@@ -156,29 +154,65 @@ def _decode_candidates(data: bytes) -> list[dict]:
             for u, s, p, r in doc["candidates"]]
 
 
-def _insert_ignore(session: Any, table: Any, rows: list[dict]) -> None:
+def _insert_ignore(tx: Any, table: str, rows: list[dict]) -> None:
     """Insert rows; a row another process wrote first stays as it is (same content)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).on_conflict_do_nothing(), rows)
+    for row in rows:
+        names = list(row)
+        tx.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) "
+                   "ON CONFLICT DO NOTHING", row)
 
 
-def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: date | None = None,
+def current_revision(tx: Any) -> int:
+    """storage.history.current_revision in plain SQL (the same query; on PostgreSQL through the
+    view that row-level security does not narrow: the revision is everyone's)."""
+    if tx.dialect == "postgresql":
+        from ..access.roles import REVISION_VIEW
+
+        return tx.scalar(f"SELECT revision FROM {REVISION_VIEW}") or 0
+    # Newest first by primary key: stops at the first such entry (no scan of all history).
+    return tx.scalar("SELECT id FROM history WHERE NOT (entity_kind = 'request' AND action = 'matched') "
+                     "ORDER BY id DESC LIMIT 1") or 0
+
+
+def _tx(where: Any) -> Any:
+    """A session as a storage.writes.SessionTx; a Tx or a reader as it is."""
+    from ..storage.writes import queryable
+
+    return queryable(where)
+
+
+def _cache(tx: Any) -> Any:
+    """The resident cache of the database a session's transaction works on (the server's, a
+    batch's); none on the database's own driver (one process, one match)."""
+    session = getattr(tx, "_session", None)
+    return cache_of(session.get_bind()) if session is not None else None
+
+
+def load_snapshot(source: Any, *, insatser: Iterable[str] | None = None, on: date | None = None,
                   store: bool = True) -> tuple[RegisterSnapshot, int, date]:
     """The register's candidate facts as of `on` (default today) at the current revision:
     only the given insatser (all when None). Read from the stored snapshot of this revision and
     date; built from the register tables and stored (unless `store=False`: read-only commands)
-    when there is none yet. Returns (snapshot, revision, on)."""
-    from ..storage import open_session, transaction
-
+    when there is none yet. Returns (snapshot, revision, on). `source`: an Engine (read in a
+    session of its own, stored in a transaction of its own) or a write transaction
+    (storage.writes.Tx: read and stored in it; on PostgreSQL it reads one view of the database,
+    REPEATABLE READ, as the engine's reading session does)."""
     on = on or sweden_today()
     wanted = None if insatser is None else sorted(set(insatser))
-    discard: set[str] = set()
+    if hasattr(source, "rows"):
+        cache = _cache(source) if wanted is not None else None
+        found = _load(source, on, wanted, cache)
+        if found[2] is not None and found[2][0] and store:
+            with gc_paused():
+                if found[2][1]:
+                    _discard(source, found[1], on, found[2][1])
+                store_snapshot(source, found[0], found[1])
+        return _narrowed(found, on, wanted, cache)
+    from ..storage import open_session, transaction
+    from ..storage.writes import SessionTx
+
+    engine = source
+    cache = cache_of(engine) if wanted is not None else None
     with open_session(engine) as session:
         if engine.dialect.name == "postgresql":
             # One view of the database for the whole read (as SQLite's read transaction has):
@@ -187,39 +221,56 @@ def load_snapshot(engine: Engine, *, insatser: Iterable[str] | None = None, on: 
             # revision whose snapshot was missing ("… is not stored" when it was shown;
             # found by `bench web`: a third of the matches under concurrent checks).
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        revision = current_revision(session)  # every call: a change by anyone moves it (resident.py)
-        cache = cache_of(engine) if wanted is not None else None
-        if cache is not None:
-            kept = cache.snapshot(revision, on, wanted)
-            if kept is not None:
-                return kept, revision, on
+        found = _load(SessionTx(session), on, wanted, cache)
+    if found[2] is not None and found[2][0] and store:  # nothing committed while reading: the facts are those of `revision`
+        with transaction(engine) as session, gc_paused():
+            tx = SessionTx(session)
+            if found[2][1]:
+                _discard(tx, found[1], on, found[2][1])
+            store_snapshot(tx, found[0], found[1])
+    return _narrowed(found, on, wanted, cache)
+
+
+def _load(tx: Any, on: date, wanted: list[str] | None, cache: Any) -> tuple[RegisterSnapshot, int, Any]:
+    """(snapshot, revision, None) when read (stored, or kept by `cache`); else (the whole
+    register's snapshot, revision, (unchanged: nothing committed while reading, the digests to
+    discard)) to store."""
+    discard: set[str] = set()
+    revision = current_revision(tx)  # every call: a change by anyone moves it (resident.py)
+    if cache is not None:
+        kept = cache.snapshot(revision, on, wanted)
+        if kept is not None:
+            return kept, revision, None
+    try:
+        snap = _read(tx, revision, on, wanted)
+    except TamperedSnapshot as exc:
+        log.warning(msg("snapshot.rebuilt", problem=exc.message or str(exc)))
+        discard |= exc.digests
+        snap = None
+    if snap is not None:
+        return (cache.put(revision, snap, wanted) if cache is not None else snap), revision, None
+    with gc_paused():  # the whole register as small dicts (memory.py): about half the time at 20,000 units
+        full = None
         try:
-            snap = _read(session, revision, on, wanted)
+            full = _updated(tx, revision, on, wanted)
         except TamperedSnapshot as exc:
             log.warning(msg("snapshot.rebuilt", problem=exc.message or str(exc)))
             discard |= exc.digests
-            snap = None
-        if snap is not None:
-            return (cache.put(revision, snap, wanted) if cache is not None else snap), revision, on
-        with gc_paused():  # the whole register as small dicts (memory.py): about half the time at 20,000 units
-            full = None
-            try:
-                full = _updated(session, revision, on, wanted)
-            except TamperedSnapshot as exc:
-                log.warning(msg("snapshot.rebuilt", problem=exc.message or str(exc)))
-                discard |= exc.digests
-            full = full or RegisterSnapshot.from_session(session, on=on)
-        unchanged = current_revision(session) == revision
-    if unchanged and store:  # nothing committed while reading: the facts are those of `revision`
-        with transaction(engine) as session, gc_paused():
-            if discard:
-                _discard(session, revision, on, discard)
-            store_snapshot(session, full, revision)
+        full = full or RegisterSnapshot.from_session(tx, on=on)
+    unchanged = current_revision(tx) == revision
+    return full, revision, (unchanged, discard)
+
+
+def _narrowed(found: tuple[RegisterSnapshot, int, Any], on: date, wanted: list[str] | None,
+              cache: Any) -> tuple[RegisterSnapshot, int, date]:
+    full, revision, built = found
+    if built is None:
+        return full, revision, on
     if wanted is not None:
         full = RegisterSnapshot(on=on, by_insats={i: full.candidates(i) for i in wanted},
                                 final_prices=full.final_prices,
                                 digests={i: full.digests[i] for i in wanted if i in full.digests})
-        if unchanged and cache is not None:  # the facts of `revision` exactly: kept for the next request
+        if built[0] and cache is not None:  # the facts of `revision` exactly: kept for the next request
             full = cache.put(revision, full, wanted)
     return full, revision, on
 
@@ -245,21 +296,19 @@ def register_changes(session: Any, since: int, revision: int) -> tuple[set[str],
     candidate facts: (suppliers (org numbers) whose every unit is read again, units (unit ids) read
     again alone); None when a change cannot be tied to suppliers or units (an agreement-wide
     change, say), so the whole register must be read again."""
-    from sqlalchemy import text
+    from ..storage.writes import queryable
 
-    from ..storage.models import History, Supplier, Unit
-
-    if session.get_bind().dialect.name == "postgresql":
+    tx = queryable(session)
+    if tx.dialect == "postgresql":
         # Through a view that row-level security does not narrow (access/roles.py): another
         # municipality's choice changed a unit's free places for everyone.
         from ..access.roles import CHANGES_VIEW
 
-        rows = session.execute(text(f"SELECT entity_kind, org_nr, unit_id FROM {CHANGES_VIEW} "
-                                    "WHERE id > :since AND id <= :revision"), {"since": since, "revision": revision})
+        rows = tx.rows(f"SELECT entity_kind, org_nr, unit_id FROM {CHANGES_VIEW} "
+                       "WHERE id > :since AND id <= :revision", {"since": since, "revision": revision})
     else:
-        H = History.__table__.c
-        rows = session.execute(select(H.entity_kind, H.org_nr, H.unit_id).where(
-            H.id > since, H.id <= revision, ~((H.entity_kind == "request") & (H.action == "matched"))))
+        rows = tx.rows("SELECT entity_kind, org_nr, unit_id FROM history WHERE id > :since AND id <= :revision "
+                       "AND NOT (entity_kind = 'request' AND action = 'matched')", {"since": since, "revision": revision})
     orgs: set[str] = set()
     units: set[str] = set()
     unowned: set[str] = set()  # units named without their supplier
@@ -275,9 +324,10 @@ def register_changes(session: Any, since: int, revision: int) -> tuple[set[str],
         else:
             return None
     if unowned:
-        U, S = Unit.__table__.c, Supplier.__table__.c
-        found = dict(session.execute(select(U.unit_id, S.org_nr).join(Supplier.__table__, S.id == U.supplier_id)
-                                     .where(U.unit_id.in_(sorted(unowned)))).all())
+        keys = {f"u{i}": v for i, v in enumerate(sorted(unowned))}
+        found = dict((r[0], r[1]) for r in tx.rows(
+            "SELECT u.unit_id, s.org_nr FROM unit u JOIN supplier s ON s.id = u.supplier_id "
+            f"WHERE u.unit_id IN ({', '.join(':' + k for k in keys)})", keys))
         if set(found) != unowned:
             return None
         orgs |= set(found.values())
@@ -287,20 +337,21 @@ def register_changes(session: Any, since: int, revision: int) -> tuple[set[str],
 def _base(session: Any, revision: int, on: date) -> tuple[int, date] | None:
     """The stored snapshot to start from: the newest of the same day, else of the latest day
     before (revision, as_of); None when none is stored."""
-    T = SnapshotRow.__table__.c
-    row = session.execute(select(T.revision, T.as_of)
-                          .where(T.insats == COMPLETE, T.revision <= revision, T.as_of <= on)
-                          .order_by(T.as_of.desc(), T.revision.desc()).limit(1)).first()
-    return (row.revision, row.as_of) if row is not None else None
+    session = _tx(session)
+    from ..storage.reads import as_date
+
+    found = session.rows("SELECT revision, as_of FROM register_snapshot WHERE insats = :complete "
+                         "AND revision <= :revision AND as_of <= :on ORDER BY as_of DESC, revision DESC LIMIT 1",
+                         {"complete": COMPLETE, "revision": revision, "on": on})
+    return (found[0].revision, as_date(found[0].as_of)) if found else None
 
 
 def _stored_lists(session: Any, revision: int, on: date) -> dict[str, tuple[str, bytes]] | None:
     """The stored snapshot's candidate lists, still encoded: insats -> (digest, data)."""
-    T, B = SnapshotRow.__table__.c, SnapshotBlob.__table__.c
-    rows = session.execute(
-        select(T.insats, T.digest, B.data)
-        .select_from(SnapshotRow.__table__.outerjoin(SnapshotBlob.__table__, B.digest == T.digest))
-        .where(T.revision == revision, T.as_of == on)).all()
+    session = _tx(session)
+    rows = session.rows("SELECT t.insats, t.digest, b.data FROM register_snapshot t "
+                        "LEFT OUTER JOIN snapshot_blob b ON b.digest = t.digest "
+                        "WHERE t.revision = :revision AND t.as_of = :on", {"revision": revision, "on": on})
     lists = {r.insats: (r.digest, bytes(r.data) if r.data is not None else None) for r in rows}
     # Every list used (decoded, or named again by its digest) is checked against its sha256.
     bad = {d for d, data in lists.values() if data is not None and hashlib.sha256(data).hexdigest() != d}
@@ -327,6 +378,7 @@ def _updated(session: Any, revision: int, on: date, wanted: list[str] | None = N
     (named again, not decoded, encoded or stored again). None when there is nothing stored to
     start from or the changes cannot be tied to suppliers or units. The result equals reading
     the whole register (tests/test_compact_decisions.py compares them, byte for byte)."""
+    session = _tx(session)
     from ..rules.facts import SupplierChanged, day_changes, suppliers_document
 
     base = _base(session, revision, on)
@@ -405,14 +457,17 @@ def _remember_derived(snapshot: RegisterSnapshot) -> None:
 
 
 def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> RegisterSnapshot | None:
-    T, B = SnapshotRow.__table__.c, SnapshotBlob.__table__.c
+    session = _tx(session)
 
     def rows(insatser: list[str]) -> Any:
         # The list is the blob of the row's digest (migration 0009 moved the older rows' lists).
-        return session.execute(
-            select(T.insats, T.digest, B.data)
-            .select_from(SnapshotRow.__table__.outerjoin(SnapshotBlob.__table__, B.digest == T.digest))
-            .where(T.revision == revision, T.as_of == on, T.insats.in_(insatser)))
+        keys = {f"i{n}": v for n, v in enumerate(insatser)}
+        found = session.rows("SELECT t.insats, t.digest, b.data FROM register_snapshot t "
+                             "LEFT OUTER JOIN snapshot_blob b ON b.digest = t.digest "
+                             "WHERE t.revision = :revision AND t.as_of = :on "
+                             f"AND t.insats IN ({', '.join(':' + k for k in keys)})",
+                             dict(keys, revision=revision, on=on))
+        return [r._replace(data=bytes(r.data)) if r.data is not None else r for r in found]
 
     def check(found: list) -> None:
         bad = {r.digest for r in found if r.data is not None and hashlib.sha256(r.data).hexdigest() != r.digest}
@@ -420,9 +475,10 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
             raise TamperedSnapshot(msg("snapshot.tampered", revision=revision, on=on.isoformat(),
                                        digests=", ".join(sorted(bad))), bad)
 
-    marker = rows([COMPLETE]).first()
-    if marker is None:
+    markers = rows([COMPLETE])
+    if not markers:
         return None
+    marker = markers[0]
     check([marker])
     present = json.loads(zlib.decompress(marker.data))
     names = [i for i in (present if wanted is None else wanted) if i in present]
@@ -446,17 +502,18 @@ def _read(session: Any, revision: int, on: date, wanted: list[str] | None) -> Re
 def _discard(session: Any, revision: int, on: date, digests: set[str]) -> None:
     """Remove candidate lists that failed their sha256, and this revision's and date's rows
     naming them, so that the snapshot built again is stored in their place."""
-    from sqlalchemy import delete
-
-    T, B = SnapshotRow.__table__.c, SnapshotBlob.__table__.c
-    session.execute(delete(SnapshotBlob.__table__).where(B.digest.in_(sorted(digests))))
-    session.execute(delete(SnapshotRow.__table__).where(T.revision == revision, T.as_of == on))
+    session = _tx(session)
+    keys = {f"d{i}": v for i, v in enumerate(sorted(digests))}
+    session.execute(f"DELETE FROM snapshot_blob WHERE digest IN ({', '.join(':' + k for k in keys)})", keys)
+    session.execute("DELETE FROM register_snapshot WHERE revision = :revision AND as_of = :on",
+                    {"revision": revision, "on": on})
 
 
 def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> None:
     """Store the snapshot's rows, each naming its candidate list by sha256; a list stored
     already (another day, another revision with the same candidates) is not stored again."""
-    from ..storage.models import utcnow
+    session = _tx(session)
+    from ..storage.entries import utcnow
 
     now = utcnow()
     # A list read from storage and unchanged (snapshot.digests) is stored already: name it. A
@@ -472,11 +529,12 @@ def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> N
     marker = zlib.compress(json.dumps(names).encode("utf-8"))
     marker_digest = hashlib.sha256(marker).hexdigest()
     blobs[marker_digest] = marker
-    B = SnapshotBlob.__table__.c
-    have = set(session.scalars(select(B.digest).where(B.digest.in_(list(blobs)))))
-    _insert_ignore(session, SnapshotBlob.__table__,
+    keys = {f"d{i}": v for i, v in enumerate(blobs)}
+    have = {r[0] for r in session.rows(f"SELECT digest FROM snapshot_blob WHERE digest IN "
+                                       f"({', '.join(':' + k for k in keys)})", keys)}
+    _insert_ignore(session, "snapshot_blob",
                    [{"digest": d, "data": data, "created_at": now} for d, data in blobs.items() if d not in have])
-    _insert_ignore(session, SnapshotRow.__table__,
+    _insert_ignore(session, "register_snapshot",
                    [{"revision": revision, "as_of": snapshot.on, "insats": insats, "digest": digest, "data": None,
                      "created_at": now}
                     for insats, digest in [*((i, digests[i]) for i in names), (COMPLETE, marker_digest)]])
@@ -486,12 +544,15 @@ def store_snapshot(session: Any, snapshot: RegisterSnapshot, revision: int) -> N
 
 def stored_snapshot(session: Any, revision: int, on: date, insats: str) -> RegisterSnapshot:
     """The stored snapshot a decision was made on (one insats); an error when it is missing."""
-    cache = cache_of(session.get_bind())
+    from ..storage.writes import queryable
+
+    tx = queryable(session)
+    cache = _cache(tx)
     if cache is not None:
         kept = cache.snapshot(revision, on, [insats])
         if kept is not None:
             return kept
-    snap = _read(session, revision, on, [insats])
+    snap = _read(tx, revision, on, [insats])
     if snap is None:
         raise SnapshotError(msg("snapshot.missing", revision=revision, on=on.isoformat()))
     return cache.put(revision, snap, [insats]) if cache is not None else snap
@@ -512,27 +573,31 @@ _FILES: dict[tuple[str, str], dict[str, str]] = {}
 def store_ruleset(session: Any, ruleset: Any) -> None:
     """Store the rule files of this version once (a batch asks for every request: the session
     remembers what it stored or found)."""
-    seen = session.info.setdefault("placering_rulesets", set())
-    if ruleset.version in seen:
-        return
-    seen.add(ruleset.version)
-    from ..storage.models import utcnow
+    from ..storage.entries import utcnow
+    from ..storage.reads import as_json
+    from ..storage.writes import queryable
+
+    info = getattr(session, "info", None)  # a session remembers; a write transaction stores once anyway
+    if info is not None:
+        seen = info.setdefault("placering_rulesets", set())
+        if ruleset.version in seen:
+            return
+        seen.add(ruleset.version)
+    tx = queryable(session)
 
     key = (str(ruleset.directory), ruleset.version)
     files = _FILES.get(key)
     if files is None:  # read once per process (the server stores the rules of every match)
         files = _FILES[key] = ruleset_files(ruleset)
-    row = session.get(StoredRuleSet, ruleset.version)
-    if row is not None and row.files != files:
+    found = tx.rows("SELECT files FROM rule_set WHERE version = :v", {"v": ruleset.version})
+    if found and as_json(found[0].files) != files:
         # The version is a digest of the files: stored files that differ were changed after
         # they were stored. This process has the true ones: they replace them.
         log.warning(msg("snapshot.rules_replaced", version=ruleset.version))
-        session.delete(row)
-        session.flush()
-        row = None
-    if row is None:
-        _insert_ignore(session, StoredRuleSet.__table__,
-                       [{"version": ruleset.version, "files": files, "created_at": utcnow()}])
+        tx.execute("DELETE FROM rule_set WHERE version = :v", {"v": ruleset.version})
+        found = []
+    if not found:
+        _insert_ignore(tx, "rule_set", [{"version": ruleset.version, "files": files, "created_at": utcnow()}])
 
 
 _RULESETS: dict[str, Any] = {}
@@ -550,11 +615,14 @@ def ruleset_of_version(session: Any, version: str, current: Any = None) -> Any:
     default = load_ruleset()
     if default.version == version:
         return default
-    row = session.get(StoredRuleSet, version)
-    if row is None:
+    from ..storage.reads import as_json
+    from ..storage.writes import queryable
+
+    found = queryable(session).rows("SELECT files FROM rule_set WHERE version = :v", {"v": version})
+    if not found:
         raise SnapshotError(msg("snapshot.rules_missing", version=version))
     with tempfile.TemporaryDirectory(prefix="placering-rules-") as tmp:
-        for rel, text in row.files.items():
+        for rel, text in as_json(found[0].files).items():
             path = Path(tmp, rel)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")

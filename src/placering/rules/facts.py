@@ -232,34 +232,35 @@ class RegisterSnapshot:
     @classmethod
     def from_session(cls, session: Any, *, on: date | None = None) -> "RegisterSnapshot":
         """Read the whole register from the database (one query per table)."""
-        snap = cls.from_document(register_document(session), on=on or sweden_today())
-        snap.load_final_prices(session)
+        from ..storage.writes import queryable
+
+        tx = queryable(session)  # a session, a write transaction or a reader: plain SQL
+        snap = cls.from_document(register_document_of(tx, None), on=on or sweden_today())
+        snap.load_final_prices(tx)
         return snap
 
     def load_final_prices(self, session: Any) -> None:
-        """The final (agreed) prices of direct-procurement placements, for the reference price."""
-        from sqlalchemy import select
+        """The final (agreed) prices of direct-procurement placements, for the reference price.
+        `session`: an SQLAlchemy session, a write transaction (storage.writes.Tx) or a reader."""
+        from ..storage.reads import as_date
+        from ..storage.writes import queryable
 
-        from ..storage.models import Placement
-
+        tx = queryable(session)
         self.final_prices.clear()
         self._reference.clear()
-        if session.get_bind().dialect.name == "postgresql":
+        if tx.dialect == "postgresql":
             # Through a view that row-level security does not narrow (access/roles.py): a social
             # worker sees its municipality's placements only, but the reference price is everyone's.
-            from sqlalchemy import text
-
             from ..access.roles import FINAL_PRICES_VIEW
 
-            rows = session.execute(text(f"SELECT insats, start_on, price, NULL FROM {FINAL_PRICES_VIEW}"))
+            rows = tx.rows(f"SELECT insats, start_on, price, NULL AS listed FROM {FINAL_PRICES_VIEW}")
         else:
-            rows = session.execute(
-                select(Placement.insats, Placement.start_on, Placement.agreed_price, Placement.daily_price)
-                .where(Placement.route == "direktupphandling", Placement.status == "active"))
+            rows = tx.rows("SELECT insats, start_on, agreed_price, daily_price FROM placement "
+                           "WHERE route = 'direktupphandling' AND status = 'active'")
         for insats, start_on, agreed, listed in rows:
             price = agreed if agreed is not None else listed
             if price is not None:
-                self.final_prices.setdefault(insats, []).append((start_on, float(price)))
+                self.final_prices.setdefault(insats, []).append((as_date(start_on), float(price)))
 
     def refresh(self, session: Any, *, org_nrs: Iterable[str]) -> int:
         """Re-read some suppliers (e.g. after a register event) and replace their units'
@@ -420,15 +421,16 @@ def _months_back(on: date, months: int | None) -> date | None:
 def suppliers_document(session: Any, org_nrs: Iterable[str], unit_ids: Iterable[str] = ()) -> dict:
     """`register_document` of the suppliers with these organisation numbers (every unit of
     theirs) and of the units with these ids (each under its supplier, without the supplier's
-    other units)."""
-    from sqlalchemy import select
+    other units). `session`: an SQLAlchemy session, a write transaction or a reader (plain SQL:
+    register_document_of)."""
+    from ..storage.writes import queryable
 
-    from ..storage.models import Supplier
-
-    S = Supplier.__table__.c
+    tx = queryable(session)
     org_nrs, unit_ids = sorted(set(org_nrs)), sorted(set(unit_ids))
-    ids = list(session.scalars(select(S.id).where(S.org_nr.in_(org_nrs)))) if org_nrs else []
-    return register_document(session, supplier_ids=ids, unit_ids=unit_ids or None)
+    keys = {f"o{i}": v for i, v in enumerate(org_nrs)}
+    ids = [r[0] for r in tx.rows(f"SELECT id FROM supplier WHERE org_nr IN ({', '.join(':' + k for k in keys)})",
+                                 keys)] if org_nrs else []
+    return register_document_of(tx, ids, unit_ids or None)
 
 
 def day_changes(session: Any, since: date, on: date) -> set[str]:
@@ -440,22 +442,26 @@ def day_changes(session: Any, since: date, on: date) -> set[str]:
     other fact (routes with their validity dates, permits, statuses, places) is the same on
     any date. A new fact that reads the date must be added here:
     tests/test_compact_decisions.py compares a snapshot built from the day before's with one
-    read from every table, across a day where each kind of dated fact changes."""
-    from sqlalchemy import and_, or_, select
-
-    from ..storage.models import Complaint, Supplier, SupplierCheck, Unit
+    read from every table, across a day where each kind of dated fact changes. `session`: an
+    SQLAlchemy session, a write transaction or a reader (plain SQL)."""
+    from ..storage.writes import queryable
 
     lo, hi = sorted((since, on))
     if lo == hi:
         return set()
-    S, U, K, C = Supplier.__table__.c, Unit.__table__.c, Complaint.__table__.c, SupplierCheck.__table__.c
+    tx = queryable(session)
     windows = [(lo, hi), (year_before(lo), year_before(hi))]
-    complained = (select(S.org_nr).join(Unit.__table__, U.supplier_id == S.id)
-                  .join(Complaint.__table__, K.unit_id == U.id)
-                  .where(or_(*(and_(K.received_on > a, K.received_on <= b) for a, b in windows))))
-    rated = (select(S.org_nr).join(SupplierCheck.__table__, C.supplier_id == S.id)
-             .where(C.kind == "credit_rating", C.performed_on > lo, C.performed_on <= hi))
-    return set(session.scalars(complained)) | set(session.scalars(rated))
+    params = {"lo": lo, "hi": hi}
+    within = []
+    for i, (a, b) in enumerate(windows):
+        params[f"a{i}"], params[f"b{i}"] = a, b
+        within.append(f"(k.received_on > :a{i} AND k.received_on <= :b{i})")
+    complained = tx.rows("SELECT s.org_nr FROM supplier s JOIN unit u ON u.supplier_id = s.id "
+                         f"JOIN complaint k ON k.unit_id = u.id WHERE {' OR '.join(within)}", params)
+    rated = tx.rows("SELECT s.org_nr FROM supplier s JOIN supplier_check c ON c.supplier_id = s.id "
+                    "WHERE c.kind = 'credit_rating' AND c.performed_on > :lo AND c.performed_on <= :hi",
+                    {"lo": lo, "hi": hi})
+    return {r[0] for r in complained} | {r[0] for r in rated}
 
 
 def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None,
@@ -522,33 +528,56 @@ def register_document(session: Any, *, supplier_ids: Iterable[int] | None = None
     return {"suppliers": list(suppliers.values())}
 
 
-def register_document_of(tx: Any, supplier_ids: Iterable[int]) -> dict:
-    """`register_document` of these suppliers read through a write transaction (storage.writes.Tx:
-    the database's own driver, or a session's connection) in plain SQL, without SQLAlchemy: what a
-    choice re-checks its unit against (matching/choice.py). The same document, value for value
-    (tests/test_writes.py compares the two)."""
+def register_document_of(tx: Any, supplier_ids: Iterable[int] | None,
+                         unit_ids: Iterable[str] | None = None) -> dict:
+    """`register_document` read through a transaction or a reader (storage.writes.Tx: the
+    database's own driver, or a session's connection; storage.reads.Reader) in plain SQL,
+    without SQLAlchemy: what a choice re-checks its unit against (matching/choice.py), and the
+    register a match reads its facts from (matching/snapshots.py). `supplier_ids` None: every
+    supplier; `unit_ids`: those units too, each under its supplier (not the supplier's other
+    units). The same document, value for value (tests/test_writes.py compares the two)."""
     from ..storage.reads import as_date, as_json
 
-    ids = sorted(set(supplier_ids))
-    if not ids:
+    ids = None if supplier_ids is None else sorted(set(supplier_ids))
+    named = sorted(set(unit_ids)) if unit_ids is not None else None
+    unit_where = ""
+    unit_params: dict[str, Any] = {}
+    if named is not None:
+        ids = ids or []
+        names = {f"n{i}": v for i, v in enumerate(named)}
+        unit_params.update(names)
+        if named:
+            owners = [r[0] for r in tx.rows(
+                f"SELECT supplier_id FROM unit WHERE unit_id IN ({', '.join(':' + k for k in names)})", names)]
+        else:
+            owners = []
+        only = {f"o{i}": v for i, v in enumerate(ids)}
+        unit_params.update(only)
+        parts = [f"supplier_id IN ({', '.join(':' + k for k in only)})"] if only else []
+        if named:
+            parts.append(f"unit_id IN ({', '.join(':' + k for k in names)})")
+        unit_where = " AND (" + (" OR ".join(parts) or "1 = 0") + ")"
+        ids = sorted(set(ids) | set(owners))
+    if ids is not None and not ids:
         return {"suppliers": []}
-    keys = {f"s{i}": v for i, v in enumerate(ids)}
-    within = ", ".join(":" + k for k in keys)
+    keys = {} if ids is None else {f"s{i}": v for i, v in enumerate(ids)}
+    within = "1 = 1" if ids is None else f"supplier_id IN ({', '.join(':' + k for k in keys)})"
 
     def flag(value: Any) -> Any:
         return None if value is None else bool(value)
 
     suppliers: dict[int, dict] = {}
-    for s in tx.rows(f"SELECT id, org_nr, legal_form FROM supplier WHERE id IN ({within}) ORDER BY org_nr", keys):
+    for s in tx.rows("SELECT id, org_nr, legal_form FROM supplier WHERE " + within.replace("supplier_id", "id")
+                     + " ORDER BY org_nr", keys):
         suppliers[s.id] = {"org_nr": s.org_nr, "legal_form": s.legal_form, "checks": [], "units": []}
     for c in tx.rows("SELECT supplier_id, kind, result, value, performed_on FROM supplier_check "
-                     f"WHERE supplier_id IN ({within}) ORDER BY performed_on, id", keys):
+                     f"WHERE {within} ORDER BY performed_on, id", keys):
         suppliers[c.supplier_id]["checks"].append(
             {"kind": c.kind, "result": c.result, "value": c.value, "performed_on": as_date(c.performed_on)})
     units: dict[int, dict] = {}
     for u in tx.rows("SELECT id, supplier_id, unit_id, municipality, lat, lon, protected_address, places, free_places, "
                      "age_min, age_max, genders, target_groups, status FROM unit "
-                     f"WHERE supplier_id IN ({within}) ORDER BY unit_id", keys):
+                     f"WHERE {within}{unit_where} ORDER BY unit_id", dict(keys, **unit_params)):
         units[u.id] = {
             "unit_id": u.unit_id, "municipality": u.municipality,
             "location": {"lat": u.lat, "lon": u.lon} if u.lat is not None and u.lon is not None else None,
@@ -559,8 +588,12 @@ def register_document_of(tx: Any, supplier_ids: Iterable[int]) -> dict:
         }
         suppliers[u.supplier_id]["units"].append(units[u.id])
     if units:
-        unit_keys = {f"u{i}": v for i, v in enumerate(sorted(units))}
-        of_units = f"unit_id IN ({', '.join(':' + k for k in unit_keys)})"
+        if ids is None:
+            unit_keys: dict[str, Any] = {}
+            of_units = "1 = 1"
+        else:
+            unit_keys = {f"u{i}": v for i, v in enumerate(sorted(units))}
+            of_units = f"unit_id IN ({', '.join(':' + k for k in unit_keys)})"
         for o in tx.rows(f"SELECT unit_id, insats, subcategories FROM offer WHERE {of_units} ORDER BY position, id",
                          unit_keys):
             units[o.unit_id]["offers"].append({"insats": o.insats, "subcategories": as_json(o.subcategories)})

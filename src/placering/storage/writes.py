@@ -284,8 +284,13 @@ class SessionTx(Tx):
         return self._session.execute(text(sql), values)
 
     def rows(self, sql: str, params: dict | None = None) -> list[Any]:
+        from collections import namedtuple
+
         result = self._run(sql, params)
-        return list(result) if result.returns_rows else []
+        if not result.returns_rows:
+            return []
+        row = namedtuple("Row", list(result.keys()), rename=True)  # as the driver's rows (DriverTx)
+        return [row(*r) for r in result]
 
     def execute(self, sql: str, params: dict | None = None) -> int:
         return self._run(sql, params).rowcount
@@ -297,6 +302,12 @@ class SessionTx(Tx):
 def as_tx(where: Any) -> Tx:
     """A Tx for a caller's SQLAlchemy session (or a Tx as it is)."""
     return where if isinstance(where, Tx) else SessionTx(where)
+
+
+def queryable(where: Any) -> Any:
+    """What plain SQL is read (and written) through: a Tx or a storage.reads.Reader as it is, an
+    SQLAlchemy session as a SessionTx (its connection and transaction)."""
+    return where if hasattr(where, "rows") else SessionTx(where)
 
 
 def run_write(where: Any, work: Callable[[Tx], T]) -> T:
