@@ -64,16 +64,7 @@ def request_model(row: PlacementRequest) -> PlacementRequestIn:
     return PlacementRequestIn.model_validate(row.payload)
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    out: list[str] = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        path = f"{prefix}{key}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            out.extend(_diff(a, b, path + "."))
-        elif a != b:
-            out.append(path)
-    return out
+from .storing import diff as _diff  # noqa: E402  (one definition: matching/storing.py)
 
 
 def stored_requests(session: Session, request_ids: Iterable[str]) -> dict[str, PlacementRequest]:
@@ -90,24 +81,10 @@ def stored_requests(session: Session, request_ids: Iterable[str]) -> dict[str, P
 def check_new_content(session: Session, requests: list[PlacementRequestIn], ruleset: Any = None) -> None:
     """Before a batch writes anything (it commits in chunks): a request_id stored, or given
     earlier in the batch, with different content is an error (a request is not edited); a
-    request starting long before it was submitted too (request.check_start, a dated limit in
-    the rules' parameters: those of `ruleset`, else the current rules)."""
-    from ..storage.database import chunks
-    from .request import check_start
+    request starting long before it was submitted too (matching/storing.py: one definition)."""
+    from .storing import check_new_content as check
 
-    check_start(requests, ruleset)
-
-    seen: dict[str, dict[str, Any]] = {}
-    T = PlacementRequest.__table__.c
-    for batch in chunks(sorted({nfc(r.request_id) for r in requests})):
-        for rid, payload in session.execute(select(T.request_id, T.payload).where(T.request_id.in_(batch))):
-            seen[rid] = payload
-    for r in requests:
-        payload = r.payload()
-        old = seen.setdefault(r.request_id, payload)
-        changed = _diff(old, payload)
-        if changed:
-            raise ValidationError(msg("request.resubmitted_different", id=r.request_id, fields=", ".join(changed)))
+    check(session, requests, ruleset)
 
 
 NOT_LOOKED_UP: Any = object()  # store_request looks the request up itself
@@ -127,16 +104,9 @@ def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
         if changed:
             raise ValidationError(msg("request.resubmitted_different", id=request.request_id, fields=", ".join(changed)))
         return row, False
-    values = dict(
-        request_id=request.request_id,
-        submitted_on=request.submitted_on,
-        municipality=request.municipality,
-        requester=request.requester,
-        insats=request.insats,
-        subcategory=request.subcategory,
-        payload=payload,
-        created_by=require_actor(actor),
-    )
+    from .storing import request_values
+
+    values = request_values(request, actor)
     if batch is not None:
         return batch.add_request(values), True
     row = PlacementRequest(**values)
@@ -238,27 +208,7 @@ LEGACY_PACKED = "zlib+base64+json"
 PACKED = LEGACY_PACKED
 
 
-def _pack(items: list[Any]) -> dict[str, Any]:
-    raw = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return {"encoding": PACKED, "count": len(items), "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
-
-
-def _unpack(value: Any) -> Any:
-    from .reads import _unpack as unpack
-
-    return unpack(value)
-
-
-def _stored_form(document: dict[str, Any]) -> dict[str, Any]:
-    from .compact import derived
-
-    if isinstance(document.get("excluded"), dict):  # compact (matching/compact.py)
-        # The eligible units not recommended are decided again when asked for (rebuild.redecide):
-        # at 20,000 units they were most of a stored decision (9 KB of 10, up to 29 KB).
-        out = dict(document, below_cut=derived(document.get("below_cut") or []))
-        out["excluded"] = dict(out["excluded"], held_back=derived(out["excluded"]["held_back"]))
-        return out
-    return dict(document, below_cut=_pack(document.get("below_cut") or []))
+from .storing import _pack, stored_form as _stored_form  # noqa: E402,F401  (one definition)
 
 
 def shown_document(session: Session, row: PlacementRequest, document: dict[str, Any]) -> dict[str, Any]:
@@ -313,18 +263,10 @@ def blob_data(session: Session, digest: str) -> bytes | None:
 
 def store_blobs(session: Session, blobs: dict[str, bytes]) -> None:
     """Store content-addressed blobs (digest -> data) not stored yet: the unit indexes the
-    decisions' stored groups name (compact.grouped_index). A blob another process stored
-    first stays (same content)."""
-    from ..storage.models import SnapshotBlob, utcnow
-    from .snapshots import _insert_ignore
+    decisions' stored groups name (compact.grouped_index); matching/storing.py (one definition)."""
+    from .storing import store_blobs as store
 
-    if not blobs:
-        return
-    B = SnapshotBlob.__table__.c
-    have = set(session.scalars(select(B.digest).where(B.digest.in_(sorted(blobs)))))
-    now = utcnow()
-    _insert_ignore(session, SnapshotBlob.__table__,
-                   [{"digest": d, "data": data, "created_at": now} for d, data in sorted(blobs.items()) if d not in have])
+    store(session, blobs)
 
 
 def record_decision(session: Session, row: PlacementRequest, document: dict[str, Any], *,
@@ -335,40 +277,16 @@ def record_decision(session: Session, row: PlacementRequest, document: dict[str,
     Returns (None, the document with its seq, decided_by and review_id). The decision, its
     history entry, its review and the unit index its stored groups name are written by a
     `BatchWriter`: `batch`'s `flush()` (the document gets its review_id then), else one of its
-    own, now."""
-    from .compact import grouped_index, grouped_of
+    own, now. What is stored is decided in matching/storing.py (`decision_values`), which a
+    short file's match writes on a transaction."""
+    from .compact import grouped_index
+    from .storing import decision_values
 
     actor = require_actor(actor)
     last = 0 if first else session.scalar(select(func.max(Decision.seq)).where(Decision.request_id == row.id)) or 0
-    seq = last + 1
-    document = dict(document)
-    document["seq"] = seq
-    document["decided_by"] = actor
-    values = dict(
-        seq=seq,
-        rules_version=document["rules_version"],
-        evaluated_on=date.fromisoformat(document["evaluated_on"]),
-        review_required=bool(document["review_required"]),
-        document=_stored_form(document),
-        created_by=actor,
-        excluded_units=grouped_of(document),  # the excluded units by reason, for `request show`
-    )
+    values, entry, document = decision_values(row.request_id, document, actor=actor, seq=last + 1)
     # ... as bit sets over the unit index of the decision's candidate list, stored beside it
     index = grouped_index(document) if values["excluded_units"] is not None else None
-    entry = dict(
-        actor=actor,
-        entity_kind="request",
-        entity_id=row.request_id,
-        action="matched",
-        effective_on=_decided_on(values["document"], values["evaluated_on"]),
-        changes={
-            "seq": seq,
-            "recommendations": [r["unit_id"] for r in document["recommendations"]],
-            "flags": sorted({f["code"] for f in document["flags"]}),
-            "review_required": values["review_required"],
-        },
-        rules_version=values["rules_version"],
-    )
     # One write path: a decision alone is written as a batch of one (the same statements).
     writer = BatchWriter(session) if batch is None else batch
     if index is not None:

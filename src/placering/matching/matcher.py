@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..errors import ValidationError
 from ..i18n import msg
@@ -46,7 +46,9 @@ from ..rules.model import RANKING_SORT_KEYS, get_path
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..vocabulary import ExclusionCode, FlagCode, Route
 from .privacy import band_floor, band_width, protect_distances
-from .request import PlacementRequestIn
+
+if TYPE_CHECKING:  # a request matched is the model's or the fast check's (request.Request): no pydantic here
+    from .request import PlacementRequestIn
 
 NEEDS_FIT_DEFINITION = (
     "number of the person's needs among the target groups of the unit's IVO permit for the insats "
@@ -656,7 +658,8 @@ class MatchContext:
              insatser: Iterable[str] | None = None, store: bool = True) -> "MatchContext":
         """The rules and the register's facts (only of `insatser`, when given), read from the
         stored register snapshot of the current revision (matching/snapshots.py), which is built
-        and stored first when there is none. `source` is an Engine; load it before the session
+        and stored first when there is none. `source` is an Engine, or a write transaction
+        (storage.writes.Tx: read and stored in it); load it before the session
         that stores decisions reads anything (on SQLite a read transaction that saw an older
         commit cannot write afterwards)."""
         from ..rules import load_ruleset
@@ -664,10 +667,15 @@ class MatchContext:
 
         from .resident import cache_of
 
-        bind = source.get_bind() if hasattr(source, "get_bind") else source
+        if hasattr(source, "rows"):  # a write transaction (storage.writes.Tx): read, and stored, in it
+            from .snapshots import _cache
+
+            bind, cache = source, (_cache(source) if insatser is not None else None)
+        else:
+            bind = source.get_bind() if hasattr(source, "get_bind") else source
+            cache = cache_of(bind) if insatser is not None else None
         ruleset = ruleset or load_ruleset(rules_dir)
         snapshot, revision, as_of = load_snapshot(bind, insatser=insatser, store=store)
-        cache = cache_of(bind) if insatser is not None else None
         evaluator = load_evaluator(engine, ruleset, snapshot) if cache is None else \
             cache.evaluator(revision, as_of, snapshot, ruleset, engine, lambda: load_evaluator(engine, ruleset, snapshot))
         return cls(ruleset, evaluator, snapshot, load_taxonomy(), revision=revision, as_of=as_of)

@@ -17,45 +17,32 @@ JSON-lines input), request id and field path (e.g. `person.age`).
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Iterable
-
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
-from pydantic import ValidationError as PydanticValidationError
-
-from ..fielderrors import message_of
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import Problem, ValidationError
-from ..i18n import Label, msg, reason
+from ..i18n import msg, reason
 from ..taxonomy import load_taxonomy
 from ..boundary import MAX_AMOUNT, clean_text, contains_personnummer, finite, in_sweden, load_json
 from ..vocabulary import Gender, LegalBasis, TargetGroup, Urgency
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+if TYPE_CHECKING:
+    from .request_model import PlacementRequestIn
+
+_MODEL_NAMES = ("PlacementRequestIn", "Person", "Location", "_FieldError", "IsoDate", "Text", "Number",
+                "MunicipalityName")
 
 
-def _iso_date(value: Any) -> Any:
-    """Dates are written YYYY-MM-DD; pydantic alone would also take numbers (epoch seconds)."""
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise ValueError(msg("date.not_iso", value=f"'{value}'" if isinstance(value, str) else str(value)))
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(msg("value.not_in_calendar", value=value)) from None
+def __getattr__(name: str) -> Any:
+    """The pydantic model and its parts (matching/request_model.py), imported on first use."""
+    if name in _MODEL_NAMES:
+        from . import request_model
 
-
-def _text(value: Any) -> Any:
-    # Codes and names; personal identity numbers are looked for in every string (below).
-    return clean_text(value, kind="name", free=False)
-
-
-def _number(value: Any) -> Any:
-    # Finite, and within what any amount or distance can be (boundary.MAX_AMOUNT).
-    return finite(value)
+        return getattr(request_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _canonical_municipality(name: str) -> str:
@@ -64,142 +51,6 @@ def _canonical_municipality(name: str) -> str:
         raise ValueError(msg("municipality.unknown", name=name))
     return m.name
 
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-Text = Annotated[str, BeforeValidator(_text)]
-Number = Annotated[float, BeforeValidator(_number)]
-MunicipalityName = Annotated[str, BeforeValidator(_text), AfterValidator(_canonical_municipality)]
-
-_STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class Location(BaseModel):
-    """A position (WGS 84). Only used to measure distance; never printed for a protected person."""
-
-    model_config = _STRICT
-    lat: Number = Field(ge=-90, le=90)
-    lon: Number = Field(ge=-180, le=180)
-
-    @model_validator(mode="after")
-    def _in_sweden(self) -> "Location":
-        problem = in_sweden(self.lat, self.lon)
-        if problem:
-            raise ValueError(problem)
-        return self
-
-
-class Person(BaseModel):
-    """What the match needs to know about the person; nothing that identifies them."""
-
-    model_config = _STRICT
-    age: StrictInt = Field(ge=0, le=120, description="Age in whole years on the start date.")
-    gender: Gender
-    needs: list[TargetGroup] = Field(
-        default_factory=list,
-        description="The person's needs as target-group codes; all must be among a unit's target groups.",
-    )
-    protected_identity: StrictBool = Field(
-        default=False, description="Skyddade personuppgifter: keep addresses hidden, honour avoid_municipalities."
-    )
-
-    @field_validator("needs")
-    @classmethod
-    def _no_repeats(cls, needs: list[TargetGroup]) -> list[TargetGroup]:
-        seen: set[str] = set()
-        for n in needs:
-            if n in seen:
-                raise ValueError(msg("request.need_twice", need=Label(n.value, "target_group")))
-            seen.add(n)
-        return needs
-
-
-class PlacementRequestIn(BaseModel):
-    """A placement request as CONTRACT.md fixes it (JSON). No identity number or name."""
-
-    model_config = _STRICT
-    request_id: Annotated[str, BeforeValidator(lambda v: clean_text(v, kind="id", free=False))] = Field(max_length=64, description="The requester's stable id of this request.")
-    submitted_on: IsoDate = Field(description="The decision date; the rules and parameters valid on the later of it and start_on apply.")
-    municipality: MunicipalityName = Field(description="The buying municipality (an agreement's buyers must include it).")
-    requester: Annotated[str, BeforeValidator(lambda v: clean_text(v, kind="actor", free=False))] = Field(max_length=120, description="The administration within the municipality.")
-    insats: Text = Field(description="Insats code (registry/taxonomy.yaml).")
-    subcategory: Text | None = Field(default=None, description="Sub-category code of that insats.")
-    person: Person
-    legal_basis: LegalBasis
-    urgency: Urgency
-    start_on: IsoDate
-    places: StrictInt = Field(default=1, ge=1, le=20)
-    home_municipality: MunicipalityName | None = Field(
-        default=None, description="Where the person lives; distance is measured from its seat when no home_location."
-    )
-    home_location: Location | None = None
-    max_distance_km: Number | None = Field(default=None, gt=0, le=2000)
-    avoid_municipalities: list[MunicipalityName] = Field(
-        default_factory=list, description="Municipalities where the person must not be placed (e.g. protected identity)."
-    )
-    max_daily_price: Number | None = Field(default=None, gt=0, le=MAX_AMOUNT)
-    network_considered: StrictBool | None = Field(
-        default=None, description="Whether the person's own network was considered first: the first step of the "
-        "priority order ('först den enskildes nätverk', sources/000 l. 432-436). Not given: not recorded.")
-
-    @property
-    def rules_day(self) -> date:
-        """The day whose rules and parameters decide the request: the placement's start day, or
-        the decision day when the placement started before it. A rule that takes effect between
-        the decision and the start (skyddat boende's permit duty from 2024-04-01) applies to the
-        placement at match time (issue 20 item 12)."""
-        return max(self.submitted_on, self.start_on)
-
-    @field_validator("insats")
-    @classmethod
-    def _known_insats(cls, code: str) -> str:
-        tax = load_taxonomy()
-        if code not in tax.insatser:
-            raise ValueError(msg("code.unknown", what=msg("noun.insats"), code=code, known=", ".join(sorted(tax.insatser))))
-        return code
-
-    @field_validator("avoid_municipalities")
-    @classmethod
-    def _distinct(cls, names: list[str]) -> list[str]:
-        return list(dict.fromkeys(names))
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "PlacementRequestIn":
-        tax = load_taxonomy()
-        insats = tax.insatser[self.insats]
-        if self.subcategory is not None and self.subcategory not in insats.subcategories:
-            known = ", ".join(sorted(insats.subcategories))
-            raise _FieldError("subcategory", msg("request.subcategory_unknown", code=self.subcategory,
-                                                 insats=Label(self.insats, "insats"), known=known) if known else
-                              msg("request.subcategory_none", code=self.subcategory, insats=Label(self.insats, "insats")))
-        if self.max_distance_km is not None and self.home_location is None and self.home_municipality is None:
-            raise _FieldError("max_distance_km", msg("request.distance_needs_home"))
-        return self
-
-    # Convenience for the matcher and the facts builder.
-    def home_point(self) -> tuple[float, float] | None:
-        """Where distance is measured from: home_location, else the seat of home_municipality."""
-        if self.home_location is not None:
-            return (self.home_location.lat, self.home_location.lon)
-        if self.home_municipality is not None:
-            m = load_taxonomy().municipality(self.home_municipality)
-            if m is not None:
-                return (m.lat, m.lon)
-        return None
-
-    def payload(self) -> dict[str, Any]:
-        """The request as stored (JSON types, canonical names)."""
-        out = self.model_dump(mode="json")
-        if out.get("network_considered") is None:
-            out.pop("network_considered", None)  # not recorded: requests stored before it look the same
-        return out
-
-
-class _FieldError(ValueError):
-    """A cross-field problem that belongs to one named field."""
-
-    def __init__(self, field: str, message):
-        super().__init__(message)
-        self.field = field
 
 
 def _personnummer_paths(value: Any, path: str = "") -> Iterable[str]:
@@ -232,6 +83,11 @@ def validate_request(data: Any, *, file: str | None = None, line: int | None = N
         problems.append(
             Problem(msg("request.personnummer"), file=file, line=line, record=record, field=path)
         )
+    from pydantic import ValidationError as PydanticValidationError
+
+    from ..fielderrors import message_of
+    from .request_model import PlacementRequestIn, _FieldError
+
     try:
         request = PlacementRequestIn.model_validate(data)
     except PydanticValidationError as exc:
@@ -248,6 +104,205 @@ def validate_request(data: Any, *, file: str | None = None, line: int | None = N
     if problems:
         raise ValidationError(problems)
     return request
+
+
+# --- the fast check: a request matched without pydantic ------------------------------------------
+#
+# `PlacementRequestIn` (request_model.py) is the one validator: what it refuses, and how it says
+# so, is its own. Importing pydantic and building the model cost a single `placering match`
+# about 0.2 s of its start-up (issue 22), so a request is first looked at by `plain_request`,
+# which accepts only what it is sure the model accepts, and gives the same stored form
+# (`payload`); anything else, unusual or wrong, goes to the model, which refuses it with its
+# messages (or accepts it). tests/test_request_fast.py checks on valid and refused requests
+# that whatever the fast check accepts the model accepts with the very same payload.
+
+class _Unsure(Exception):
+    """The fast check is not sure: the model decides."""
+
+
+class _Location:
+    __slots__ = ("lat", "lon")
+
+    def __init__(self, lat: float, lon: float):
+        self.lat, self.lon = lat, lon
+
+
+class _Person:
+    __slots__ = ("age", "gender", "needs", "protected_identity")
+
+    def __init__(self, person: dict[str, Any]):
+        self.age = person["age"]
+        self.gender = Gender(person["gender"])
+        self.needs = [TargetGroup(n) for n in person["needs"]]
+        self.protected_identity = person["protected_identity"]
+
+
+class Request:
+    """A validated request as plain attributes: `PlacementRequestIn`'s, built from the stored
+    form (`payload`) without pydantic. What the matcher and the store read of a request."""
+
+    def __init__(self, payload: dict[str, Any]):
+        self._payload = payload
+        p = payload
+        self.request_id: str = p["request_id"]
+        self.submitted_on = date.fromisoformat(p["submitted_on"])
+        self.municipality: str = p["municipality"]
+        self.requester: str = p["requester"]
+        self.insats: str = p["insats"]
+        self.subcategory: str | None = p.get("subcategory")
+        self.person = _Person(p["person"])
+        self.legal_basis = LegalBasis(p["legal_basis"])
+        self.urgency = Urgency(p["urgency"])
+        self.start_on = date.fromisoformat(p["start_on"])
+        self.places: int = p.get("places", 1)
+        self.home_municipality: str | None = p.get("home_municipality")
+        loc = p.get("home_location")
+        self.home_location = _Location(loc["lat"], loc["lon"]) if loc is not None else None
+        self.max_distance_km: float | None = p.get("max_distance_km")
+        self.avoid_municipalities: list[str] = list(p.get("avoid_municipalities") or [])
+        self.max_daily_price: float | None = p.get("max_daily_price")
+        self.network_considered: bool | None = p.get("network_considered")
+
+    @property
+    def rules_day(self) -> date:
+        """As `PlacementRequestIn.rules_day`: the later of the decision day and the start day."""
+        return max(self.submitted_on, self.start_on)
+
+    def home_point(self) -> tuple[float, float] | None:
+        if self.home_location is not None:
+            return (self.home_location.lat, self.home_location.lon)
+        if self.home_municipality is not None:
+            m = load_taxonomy().municipality(self.home_municipality)
+            if m is not None:
+                return (m.lat, m.lon)
+        return None
+
+    def payload(self) -> dict[str, Any]:
+        """The request as stored (a copy: the caller may change it)."""
+        return copy.deepcopy(self._payload)
+
+
+_FIELDS = ("request_id", "submitted_on", "municipality", "requester", "insats", "subcategory", "person",
+           "legal_basis", "urgency", "start_on", "places", "home_municipality", "home_location", "max_distance_km",
+           "avoid_municipalities", "max_daily_price", "network_considered")
+_REQUIRED = frozenset({"request_id", "submitted_on", "municipality", "requester", "insats", "person", "legal_basis",
+                       "urgency", "start_on"})
+_PERSON_FIELDS = frozenset({"age", "gender", "needs", "protected_identity"})
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_GENDERS = frozenset(g.value for g in Gender)
+_NEEDS = frozenset(t.value for t in TargetGroup)
+_BASES = frozenset(b.value for b in LegalBasis)
+_URGENCIES = frozenset(u.value for u in Urgency)
+
+
+def _sure(condition: bool) -> None:
+    if not condition:
+        raise _Unsure()
+
+
+def _plain_text(value: Any, kind: str, limit: int | None = None) -> str:
+    _sure(type(value) is str)
+    out = clean_text(value, kind=kind, free=False).strip()
+    _sure(bool(out) and (limit is None or len(out) <= limit))
+    return out
+
+
+def _plain_date(value: Any) -> str:
+    _sure(type(value) is str and _ISO.match(value) is not None)
+    return date.fromisoformat(value).isoformat()
+
+
+def _plain_municipality(value: Any) -> str:
+    m = load_taxonomy().municipality(_plain_text(value, "name"))
+    _sure(m is not None)
+    return m.name
+
+
+def _plain_number(value: Any) -> float:
+    _sure(type(value) in (int, float))
+    return finite(value)
+
+
+def _plain_int(value: Any, lo: int, hi: int) -> int:
+    _sure(type(value) is int and lo <= value <= hi)
+    return value
+
+
+def plain_request(data: Any) -> Request | None:
+    """The request when the fast check is sure `PlacementRequestIn` accepts it (its stored form
+    the model's), else None: the model then says what is wrong (`validate_request`)."""
+    try:
+        return Request(_plain_payload(data))
+    except Exception:  # noqa: anything doubtful, wrong or unusual is the model's to word
+        return None
+
+
+def _plain_payload(data: Any) -> dict[str, Any]:
+    _sure(type(data) is dict and _REQUIRED <= data.keys() and data.keys() <= set(_FIELDS))
+    _sure(next(iter(_personnummer_paths(data)), None) is None)
+    tax = load_taxonomy()
+    insats = _plain_text(data["insats"], "name")
+    _sure(insats in tax.insatser)
+    subcategory = data.get("subcategory")
+    if subcategory is not None:
+        subcategory = _plain_text(subcategory, "name")
+        _sure(subcategory in tax.insatser[insats].subcategories)
+    person = data["person"]
+    _sure(type(person) is dict and {"age", "gender"} <= person.keys() and person.keys() <= _PERSON_FIELDS)
+    needs = person.get("needs", [])
+    _sure(type(needs) is list and all(type(n) is str and n in _NEEDS for n in needs) and len(set(needs)) == len(needs))
+    protected = person.get("protected_identity", False)
+    _sure(type(protected) is bool and type(person["gender"]) is str and person["gender"] in _GENDERS)
+    for key, known in (("legal_basis", _BASES), ("urgency", _URGENCIES)):
+        _sure(type(data[key]) is str and data[key] in known)
+    home = data.get("home_municipality")
+    home = None if home is None else _plain_municipality(home)
+    location = data.get("home_location")
+    if location is not None:
+        _sure(type(location) is dict and location.keys() == {"lat", "lon"})
+        lat, lon = _plain_number(location["lat"]), _plain_number(location["lon"])
+        _sure(-90 <= lat <= 90 and -180 <= lon <= 180 and in_sweden(lat, lon) is None)
+        location = {"lat": lat, "lon": lon}
+    distance = data.get("max_distance_km")
+    if distance is not None:
+        distance = _plain_number(distance)
+        _sure(0 < distance <= 2000 and (location is not None or home is not None))
+    price = data.get("max_daily_price")
+    if price is not None:
+        price = _plain_number(price)
+        _sure(0 < price <= MAX_AMOUNT)
+    avoid = data.get("avoid_municipalities", [])
+    _sure(type(avoid) is list)
+    network = data.get("network_considered")
+    _sure(network is None or type(network) is bool)
+    payload = {
+        "request_id": _plain_text(data["request_id"], "id", 64),
+        "submitted_on": _plain_date(data["submitted_on"]),
+        "municipality": _plain_municipality(data["municipality"]),
+        "requester": _plain_text(data["requester"], "actor", 120),
+        "insats": insats,
+        "subcategory": subcategory,
+        "person": {"age": _plain_int(person["age"], 0, 120), "gender": person["gender"], "needs": list(needs),
+                   "protected_identity": protected},
+        "legal_basis": data["legal_basis"],
+        "urgency": data["urgency"],
+        "start_on": _plain_date(data["start_on"]),
+        "places": _plain_int(data.get("places", 1), 1, 20),
+        "home_municipality": home,
+        "home_location": location,
+        "max_distance_km": distance,
+        "avoid_municipalities": list(dict.fromkeys(_plain_municipality(a) for a in avoid)),
+        "max_daily_price": price,
+    }
+    if network is not None:
+        payload["network_considered"] = network
+    return payload
+
+
+def checked_request(data: Any, *, file: str | None = None, line: int | None = None) -> Any:
+    """The request of one document: `plain_request`'s when the fast check is sure, else
+    `validate_request`'s (the model's: its refusals, or its model)."""
+    return plain_request(data) or validate_request(data, file=file, line=line)
 
 
 START_LIMIT = "request_start_max_days_before_submission"
@@ -312,7 +367,7 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
                 raise
             single = None
     if isinstance(single, dict):
-        return [(validate_request(single, file=name), None)]
+        return [(checked_request(single, file=name), None)]
     if isinstance(single, list):
         raise ValidationError(Problem(msg("request.file_array"), file=name, line=1))
     if single is not None and "\n" not in text.strip():
@@ -330,7 +385,7 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
             problems.extend(exc.problems)
             continue
         try:
-            req = validate_request(data, file=name, line=no)
+            req = checked_request(data, file=name, line=no)
         except ValidationError as exc:
             problems.extend(exc.problems)
             continue
@@ -349,6 +404,8 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
 
 def request_schema() -> dict[str, Any]:
     """The JSON Schema of a request, with the code lists filled in from the taxonomy."""
+    from .request_model import PlacementRequestIn
+
     tax = load_taxonomy()
     schema = PlacementRequestIn.model_json_schema()
     schema["title"] = "Placement request (placeringsförfrågan)"

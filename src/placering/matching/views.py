@@ -16,7 +16,19 @@ from typing import Any, Callable, Iterable
 from ..errors import InvariantViolation, ValidationError
 from ..i18n import msg
 from ..jsondata import to_jsonable
-from ..storage import open_session, transaction
+
+
+def open_session(engine):  # noqa: the storage layer (SQLAlchemy) only when a view uses it
+    from ..storage import open_session as opened
+
+    return opened(engine)
+
+
+def transaction(engine):  # noqa: as open_session
+    from ..storage import transaction as begun
+
+    return begun(engine)
+
 
 COMMIT_EVERY = 200  # requests per committed chunk of a batch
 LARGE_BATCH = 20  # requests: a batch this long preloads unit labels and collects before it runs
@@ -167,7 +179,7 @@ def explain_new(engine, request: Any, unit_id: str, *, evaluator: str = "vectori
     return to_jsonable(explain(ctx.decide(request, limit=limit), unit_id))
 
 
-def match(engine, data: bytes, name: str, *, actor: str | None, evaluator: str = "vectorized",
+def match(where, data: bytes, name: str, *, actor: str | None, evaluator: str = "vectorized",
           rules_dir: Path | None = None, limit: int | None = None, explain_unit: str | None = None,
           commit_every: int = COMMIT_EVERY, documents_as: str | None = "full",
           progress: Callable[[], None] | None = None) -> dict[str, Any]:
@@ -176,13 +188,55 @@ def match(engine, data: bytes, name: str, *, actor: str | None, evaluator: str =
     {"single": one request file, "results": a summary per request, "documents": their latest
     decisions (`documents_as` "full", "stored", "grouped" (as stored, the excluded units' ids by
     reason), or None for none)}; with `explain_unit`,
-    {"explain": where that unit stands}, and nothing is stored."""
+    {"explain": where that unit stands}, and nothing is stored.
+
+    `where`: an engine (the server, the web), or a storage.writes.Database (the CLI). A file of
+    fewer than LARGE_BATCH requests is stored on a write transaction (matching/storing.py: on the
+    CLI the database's own driver, no SQLAlchemy); a longer one in committed chunks of a batch
+    (`decide_all`). Both store the same rows (tests/test_match_writes.py)."""
+    from ..storage.writes import Database
+
+    engine = where.engine if isinstance(where, Database) else (lambda: where)
+    if explain_unit is not None:
+        return _match_orm(engine(), data, name, actor=actor, evaluator=evaluator, rules_dir=rules_dir, limit=limit,
+                          explain_unit=explain_unit, commit_every=commit_every, documents_as=documents_as,
+                          progress=progress)
+    from .request import parse_requests
+
+    requests = parse_requests(data, name)
+    if len(requests) >= LARGE_BATCH:
+        return _match_orm(engine(), data, name, actor=actor, evaluator=evaluator, rules_dir=rules_dir, limit=limit,
+                          explain_unit=None, commit_every=commit_every, documents_as=documents_as,
+                          progress=progress, requests=requests)
+    from .reads import stored_form
+    from .storing import match_few
+
+    for request, _line in requests:
+        _scope(request.municipality, "request.match")
+    # Each document is read in the transaction that stored it (the whole one rebuilt there).
+    stored = match_few(where, [r for r, _ in requests], actor=actor, evaluator=evaluator, rules_dir=rules_dir,
+                       limit=limit, commit_every=commit_every, progress=progress, documents_as=documents_as)
+    results = [summary(stored_form(s.document), s.decided_now) for s in stored]
+    single = len(requests) == 1 and requests[0][1] is None
+    return {"single": single, "results": results,
+            "documents": iter([s.shown for s in stored]) if documents_as else iter(())}
+
+
+match.takes_database = True  # the CLI passes a storage.writes.Database: no SQLAlchemy for a short file
+
+
+def _match_orm(engine, data: bytes, name: str, *, actor: str | None, evaluator: str = "vectorized",
+               rules_dir: Path | None = None, limit: int | None = None, explain_unit: str | None = None,
+               commit_every: int = COMMIT_EVERY, documents_as: str | None = "full",
+               progress: Callable[[], None] | None = None, requests: list | None = None) -> dict[str, Any]:
+    """`match` of a long file (a batch), or with --explain: in sessions on an engine."""
     from ..storage.history import require_actor
     from .decisions import check_new_content
     from .request import parse_requests
 
     explain_unit = known_unit(engine, explain_unit)
-    requests = parse_requests(data, name)
+    if requests is None:
+        requests = parse_requests(data, name)
     if explain_unit and len(requests) != 1:
         raise ValidationError(msg("match.explain_one"))
     for request, _line in requests:

@@ -310,32 +310,43 @@ def queryable(where: Any) -> Any:
     return where if hasattr(where, "rows") else SessionTx(where)
 
 
-def run_write(where: Any, work: Callable[[Tx], T]) -> T:
+def run_write(where: Any, work: Callable[[Tx], T], *, repeatable_read: bool = False) -> T:
     """`work(tx)` in one write transaction on `where`: a `Database` (the database's own driver),
     an SQLAlchemy engine (`storage.transaction`) or a caller's session (its transaction). Work
-    that needs the ORM (`NeedsSession`) runs again from the start in a session."""
+    that needs the ORM (`NeedsSession`) runs again from the start in a session.
+    `repeatable_read`: on PostgreSQL the transaction reads one view of the database (a match
+    reads the register's revision and its facts); a serialization failure then runs the work
+    again from the start on an engine (the CLI runs the whole command again: cli.common)."""
     if isinstance(where, Database):
         try:
-            with driver_transaction(where) as tx:
+            with driver_transaction(where, repeatable_read=repeatable_read) as tx:
                 return work(tx)
         except NeedsSession:
             where = where.engine()
     if hasattr(where, "connect"):  # an engine
         from .database import transaction
 
-        with transaction(where) as session:
-            return work(SessionTx(session))
+        for attempt in range(1, 4):
+            try:
+                with transaction(where) as session:
+                    if repeatable_read and where.dialect.name == "postgresql":
+                        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                    return work(SessionTx(session))
+            except Exception as exc:
+                if not (repeatable_read and is_retryable(exc)) or attempt == 3:
+                    raise
     return work(as_tx(where))
 
 
 @contextmanager
-def driver_transaction(db: Database) -> Iterator[DriverTx]:
-    """A write transaction on the database's own driver, committed as one unit or not at all."""
+def driver_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[DriverTx]:
+    """A write transaction on the database's own driver, committed as one unit or not at all
+    (`repeatable_read`: see run_write; SQLite's write transaction reads one view anyway)."""
     if db.dialect == "sqlite":
         with _sqlite_transaction(db) as tx:
             yield tx
     else:
-        with _pg_transaction(db) as tx:
+        with _pg_transaction(db, repeatable_read=repeatable_read) as tx:
             yield tx
 
 
@@ -386,7 +397,7 @@ def _sqlite_transaction(db: Database) -> Iterator[DriverTx]:
 
 
 @contextmanager
-def _pg_transaction(db: Database) -> Iterator[DriverTx]:
+def _pg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[DriverTx]:
     import psycopg
 
     from ..access.acting import current_principal
@@ -396,6 +407,8 @@ def _pg_transaction(db: Database) -> Iterator[DriverTx]:
         conn = psycopg.connect(conninfo)
     except psycopg.Error as exc:
         raise DatabaseError(msg("storage.cannot_open", reason=str(exc).strip().splitlines()[0])) from None
+    if repeatable_read:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         tx = DriverTx(conn, "postgresql")
         try:
