@@ -351,3 +351,30 @@ def test_audit_due_reports_read_without_sqlalchemy(tmp_path, db_url, run, args):
     load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", agreement="RA-9"))
     loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
     assert not (ORM | ENGINES_AND_TOOLS | {"rapidfuzz"}) & set(loaded)
+
+
+def test_a_match_of_one_request_or_a_short_file_loads_no_orm(tmp_path, db_url, run):
+    """`placering match REQUEST.json`, and of a short file, validates the request without
+    pydantic (request.plain_request) and stores it, its decision, history and review on the
+    database's own driver (matching/storing.py): no SQLAlchemy, SQLModel or pydantic, whether
+    it stores the register snapshot (the first match at a revision, one after a change) or
+    reads it (the next match), or shows a request decided before. What it stores is compared
+    with a batch's rows in tests/test_match_writes.py."""
+    from test_matching_support import load_register, request, unit, write_request
+
+    load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", free=3),
+                  unit("U-D", "direktupphandling", 2000, insats="socialt_boende", age=(18, 65), subs=[]))
+    never = ORM | {"durable", "alembic", "placering.bench", "placering.rules.durable_engine"}
+    files = [write_request(tmp_path, request("R-1")), write_request(tmp_path, request("R-2")),
+             write_request(tmp_path, request("R-1")),
+             write_request(tmp_path, [request("R-3"), request("R-4", "socialt_boende", None, age=40, needs=())], "few.jsonl")]
+    for path in files:
+        loaded = loaded_by(tmp_path, "match", str(path), "--by", "handläggare", db_url=db_url, exit_code=0)
+        assert not never & set(loaded), path
+    assert run("request", "choose", "R-1", "U-1", "--by", "handläggare").exit_code == 0
+    loaded = loaded_by(tmp_path, "match", str(write_request(tmp_path, request("R-5"))), "--by", "handläggare",
+                       db_url=db_url, exit_code=0)
+    assert not never & set(loaded)
+    shown = json.loads(run("--json", "request", "show", "R-4").output)
+    assert shown["decisions"][-1]["review_required"] and shown["decisions"][-1]["review_id"]
+    assert json.loads(run("--json", "request", "show", "R-5").output)["decisions"][-1]["seq"] == 1
