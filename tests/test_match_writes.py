@@ -145,3 +145,20 @@ def test_a_request_the_fast_check_doubts_is_refused_by_the_model_with_its_messag
     with pytest.raises(ValidationError) as parsed:
         parse_requests(json.dumps(doc).encode(), "f.json")
     assert [str(p) for p in parsed.value.problems] == [str(p) for p in model.value.problems]
+
+
+def test_match_json_gives_the_whole_document_the_orm_rebuilds(run, tmp_path, engine):
+    """`match --json` of one request rebuilds the whole document (every excluded unit with its
+    reasons) on the write transaction: the document the ORM's read of the stored decision
+    gives (views.documents), when decided now and when decided before."""
+    from placering.matching.views import documents
+
+    load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", age=(16, 20)), unit("U-3", free=0),
+                  unit("U-D", "direktupphandling", 2100))
+    path = write_request(tmp_path, request("R-1"))
+    for _ in range(2):
+        done = run("--json", "match", str(path), "--by", "handläggare")
+        assert done.exit_code == 0, done.output
+        shown = json.loads(done.output)
+        assert shown == next(iter(documents(engine, ["R-1"], full=True)))
+        assert {e["unit_id"] for e in shown["excluded"]} >= {"U-2", "U-3"}

@@ -375,6 +375,9 @@ def test_a_match_of_one_request_or_a_short_file_loads_no_orm(tmp_path, db_url, r
     loaded = loaded_by(tmp_path, "match", str(write_request(tmp_path, request("R-5"))), "--by", "handläggare",
                        db_url=db_url, exit_code=0)
     assert not never & set(loaded)
+    loaded = loaded_by(tmp_path, "--json", "match", str(write_request(tmp_path, request("R-6"))), "--by", "handläggare",
+                       db_url=db_url, exit_code=0)  # the whole document, rebuilt (matching/rebuild.py)
+    assert not never & set(loaded)
     shown = json.loads(run("--json", "request", "show", "R-4").output)
     assert shown["decisions"][-1]["review_required"] and shown["decisions"][-1]["review_id"]
     assert json.loads(run("--json", "request", "show", "R-5").output)["decisions"][-1]["seq"] == 1
