@@ -266,7 +266,8 @@ def _load_libpq() -> Any:
                     ("PQntuples", [c_void_p], c_int), ("PQnfields", [c_void_p], c_int),
                     ("PQfname", [c_void_p, c_int], c_char_p), ("PQftype", [c_void_p, c_int], c_uint),
                     ("PQgetvalue", [c_void_p, c_int, c_int], c_char_p),
-                    ("PQgetisnull", [c_void_p, c_int, c_int], c_int), ("PQclear", [c_void_p], None)):
+                    ("PQgetisnull", [c_void_p, c_int, c_int], c_int), ("PQclear", [c_void_p], None),
+                    ("PQcmdTuples", [c_void_p], c_char_p)):
                 f = getattr(lib, fn)
                 f.argtypes, f.restype = args, res
             _LIB = lib
@@ -302,6 +303,10 @@ def _param(value: Any) -> tuple[int, bytes | None]:
         return 1082, value.isoformat().encode()
     if type(value).__name__ == "Decimal":
         return 1700, str(value).encode()
+    if isinstance(value, (bytes, bytearray, memoryview)):  # a write's blob (storage.writes)
+        return 17, b"\\x" + bytes(value).hex().encode()
+    if isinstance(value, (dict, list)):  # a write's JSON: untyped, the column's type decides
+        return 0, json.dumps(value).encode()
     raise TypeError(f"cannot send a {type(value).__name__} as a parameter")
 
 
@@ -385,6 +390,19 @@ class _Libpq:
             raise _QueryError((self.lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
         try:
             return self._result(res)
+        finally:
+            self.lib.PQclear(res)
+
+    def run(self, sql: str, params: dict) -> tuple[list[str], list[tuple], int]:
+        """`query`, and how many rows the statement changed (a write's: storage.writes)."""
+        text, n, types, values = self._statement(sql, params)
+        res = self.lib.PQexecParams(self.pgconn, text, n, types, values, None, None, 0)
+        if not res:
+            raise _QueryError((self.lib.PQerrorMessage(self.pgconn) or b"").decode("utf-8", "replace"), None)
+        try:
+            names, rows = self._result(res)
+            count = self.lib.PQcmdTuples(res)
+            return names, rows, int(count) if count else -1
         finally:
             self.lib.PQclear(res)
 

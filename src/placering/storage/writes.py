@@ -269,6 +269,66 @@ class DriverTx(Tx):
         raise NeedsSession()
 
 
+class PgError(Exception):
+    """PostgreSQL's refusal of a statement on a write through libpq (`LibpqTx`): its primary
+    message and detail as psycopg words them, and its SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str | None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class IntegrityError(PgError):
+    """A constraint refused the statement (SQLSTATE class 23), named as the drivers name it."""
+
+
+def _pg_error(exc: Any) -> PgError:
+    text = str(exc).strip()
+    for severity in ("ERROR", "FATAL", "PANIC"):
+        if text.startswith(severity + ":  "):
+            text = text[len(severity) + 3:]
+    state = getattr(exc, "sqlstate", None)
+    return (IntegrityError if state and state.startswith("23") else PgError)(text, state)
+
+
+class LibpqTx(Tx):
+    """A write transaction on PostgreSQL through libpq itself (storage.reads._Libpq: importing
+    psycopg cost a write command 0.1-0.3 s of CPU, as much as the rest of a choice): the same
+    SQL, parameters sent as psycopg sends them (a blob as bytea, JSON untyped for its column)."""
+
+    def __init__(self, conn: Any):
+        self.conn, self.dialect = conn, "postgresql"
+        self.wrote = False
+
+    def _run(self, sql: str, params: dict | None) -> tuple[list[str], list[tuple], int]:
+        from .reads import _QueryError
+
+        try:
+            return self.conn.run(sql, params or {})
+        except _QueryError as exc:
+            raise DriverError(_pg_error(exc)) from None
+
+    def rows(self, sql: str, params: dict | None = None) -> list[Any]:
+        from collections import namedtuple
+
+        if not sql.lstrip().upper().startswith("SELECT"):
+            self.wrote = True
+        names, values, _count = self._run(sql, params)
+        if not names:
+            return []
+        row = namedtuple("Row", names, rename=True)
+        return [row(*r) for r in values]
+
+    def execute(self, sql: str, params: dict | None = None) -> int:
+        self.wrote = True
+        return self._run(sql, params)[2]
+
+    def session(self) -> Any:
+        if self.wrote:
+            raise RuntimeError("the ORM is asked for after the driver wrote: the work must ask before it writes")
+        raise NeedsSession()
+
+
 class SessionTx(Tx):
     """A Tx inside an SQLAlchemy session's transaction (its connection, its commit)."""
 
@@ -397,7 +457,41 @@ def _sqlite_transaction(db: Database) -> Iterator[DriverTx]:
 
 
 @contextmanager
-def _pg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[DriverTx]:
+def _pg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[Tx]:
+    from .reads import _Libpq
+
+    conninfo = _postgres_conninfo(db.url)
+    conn = _Libpq.connect(conninfo, db.url)
+    if conn is None:  # no libpq to load: psycopg's
+        with _psycopg_transaction(db, repeatable_read=repeatable_read) as tx:
+            yield tx
+        return
+    from ..access.acting import current_principal
+    from .reads import Reader
+
+    try:
+        tx = LibpqTx(conn)
+        tx._run("BEGIN ISOLATION LEVEL REPEATABLE READ" if repeatable_read else "BEGIN", {})
+        try:
+            _require_current(Reader(conn, "postgresql", db.url))
+            principal = current_principal()
+            if principal is not None:
+                tx.rows("SELECT set_config('placering.login', :login, true), set_config('placering.roles', :roles, true), "
+                        "set_config('placering.municipality', :municipality, true)", acting_settings(principal))
+            yield tx
+            tx._run("COMMIT", {})
+        except BaseException:
+            try:
+                tx._run("ROLLBACK", {})
+            except DriverError:
+                pass  # the connection is gone: nothing was committed
+            raise
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _psycopg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[DriverTx]:
     import psycopg
 
     from ..access.acting import current_principal
