@@ -683,6 +683,14 @@ class MatchContext:
         self.unit_labels.update((uid, (name, municipality)) for uid, name, municipality in
                                 session.execute(select(T.unit_id, T.name, T.municipality)))
 
+    def batch(self) -> Any:
+        """A context for deciding many requests on this context's snapshot, which nothing changes
+        meanwhile (the evaluator checks its columns against the candidates once)."""
+        from contextlib import nullcontext
+
+        unchanged = getattr(self.evaluator, "unchanged", None)
+        return unchanged() if unchanged is not None else nullcontext()
+
     def policy(self, on: date) -> Policy:
         if on not in self._policies:
             self._policies[on] = Policy.on(self.ruleset, on)
