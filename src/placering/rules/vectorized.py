@@ -78,6 +78,7 @@ from .ruleset import RuleSet
 Tamper = Callable[[Rule, Condition], Condition]
 
 FIRED, UNEVALUABLE, DIV_ZERO = 1, 2, 3  # the reference's states
+SHARED_STATE_BYTES = 32 << 20  # per table: rule states kept for the next requests (VectorizedEvaluator._shared_states)
 
 
 class VectorizeError(ValidationError):
@@ -183,6 +184,7 @@ class Table:
                                 dtype=np.float64, count=n) for k in ("geo_x", "geo_y", "geo_z")]
         self._regex: dict[str, np.ndarray] = {}
         self._lookups: dict[tuple, np.ndarray] = {}
+        self.shared: dict[tuple, tuple] = {}  # (rule, request values) -> its states (VectorizedEvaluator)
 
     def route_mask(self, routes: tuple[str, ...]) -> np.ndarray:
         """Candidates whose route is one of `routes` (cached: policies rarely change)."""
@@ -231,7 +233,7 @@ class Table:
 
     def __getstate__(self) -> dict:
         # Cached on disk without the candidate dicts (the snapshot has them) or the lazy caches.
-        state = dict(self.__dict__, cands=None, _regex={}, _lookups={}, _route_masks={})
+        state = dict(self.__dict__, cands=None, _regex={}, _lookups={}, _route_masks={}, shared={})
         return state
 
     def attach(self, candidates: list[dict]) -> "Table":
@@ -239,6 +241,7 @@ class Table:
         if len(candidates) != self.n or [c["unit"]["unit_id"] for c in candidates] != self.unit_ids:
             raise ValueError("cached table and candidates differ")
         self.cands = list(candidates)
+        self.shared = {}
         return self
 
     def patched(self, candidates: list[dict], units: frozenset[str], paths: list[str]) -> "Table | None":
@@ -365,6 +368,7 @@ class _Compiler:
     def __init__(self, rule: Rule, params: dict[str, Any]):
         self.rule, self.params = rule, params
         self.has_div = False
+        self.has_distance = False  # reads the request's home position (not through a field path)
 
     def fail(self, what: str) -> VectorizeError:
         return VectorizeError(f"rule {self.rule.id} ({self.rule.file}): cannot vectorise {what}")
@@ -481,6 +485,8 @@ class _Compiler:
             if ufunc is None:
                 raise self.fail(f"distance_km {op}")
 
+            self.has_distance = True
+
             def distance(ctx, reach):
                 gx, gy, gz = ctx.t.geo
                 r = ctx.req
@@ -595,6 +601,9 @@ class VRule:
     when_null: list[str]
     applies_div: bool
     when_div: bool
+    # The request's fields the rule reads (its state over a table is a function of their values),
+    # or None when it reads more (a distance: the home position) and is evaluated every time.
+    request_paths: tuple[str, ...] | None = None
 
 
 def compile_vrule(cr: CompiledRule, tamper: Tamper | None = None) -> VRule:
@@ -602,18 +611,31 @@ def compile_vrule(cr: CompiledRule, tamper: Tamper | None = None) -> VRule:
     # One compiler per condition: each closure consults its own tree's `has_div` at run time.
     comp = _Compiler(rule, cr.params)
     applies = comp.condition(rule.applies_when) if rule.applies_when is not None else None
-    applies_div = comp.has_div
+    applies_div, distance = comp.has_div, comp.has_distance
     comp = _Compiler(rule, cr.params)
     when = None
     if not cr.missing_params:
         cond = tamper(rule, rule.when) if tamper else rule.when
         when = comp.condition(cond)
-    for p in condition_fields(rule.applies_when) + condition_fields(rule.when) + \
-            condition_presence_fields(rule.applies_when) + condition_presence_fields(rule.when):
+    paths = condition_fields(rule.applies_when) + condition_fields(rule.when) + \
+        condition_presence_fields(rule.applies_when) + condition_presence_fields(rule.when)
+    for p in paths:
         if p not in FIELDS:
             raise comp.fail(f"unknown field {p}")
+    reads = None if distance or comp.has_distance or tamper else tuple(dict.fromkeys(p for p in paths if not _is_column(p)))
     return VRule(cr, applies, when, condition_fields(rule.applies_when), condition_fields(rule.when),
-                 applies_div, comp.has_div)
+                 applies_div, comp.has_div, reads)
+
+
+def _frozen(value: Any) -> Any:
+    """A request value as part of a dictionary key, its type included (1, 1.0 and True are
+    different values to a rule's text); NotImplemented for a value that cannot be one."""
+    if value is None or isinstance(value, (str, int, float, date)):
+        return (type(value), value)
+    if isinstance(value, (list, tuple)):
+        items = tuple(_frozen(v) for v in value)
+        return NotImplemented if NotImplemented in items else (list, items)
+    return NotImplemented
 
 
 # ---------------------------------------------------------------------------------------------
@@ -923,7 +945,7 @@ class VectorizedEvaluator:
         if t.n:
             ctx = _Ctx(t, req, rfact)
             for j, vr in enumerate(rules):
-                st = states[j] = self._states(vr, ctx)
+                st = states[j] = self._shared_states(vr, ctx)
                 unevaluable |= st > FIRED
                 if vr.cr.is_exclusion:
                     excluded += st == FIRED
@@ -931,6 +953,27 @@ class VectorizedEvaluator:
                               request_unevaluable, self.ruleset.version, on)
         ev.exclusion_count, ev.any_unevaluable = excluded, unevaluable
         return ev
+
+    def _shared_states(self, vr: VRule, ctx: _Ctx) -> np.ndarray:
+        """`_states`, shared by the requests that give the rule's request fields the same values
+        (a batch has many requests of one insats with the same age, gender, sub-category ...):
+        computed once per table, rule and values. A rule that reads the request's position is
+        computed for every request."""
+        if vr.request_paths is None:
+            return self._states(vr, ctx)
+        key = tuple(_frozen(get_path(ctx.root, p)) for p in vr.request_paths)
+        if NotImplemented in key:
+            return self._states(vr, ctx)
+        memo = ctx.t.shared
+        slot = memo.get((id(vr), key))
+        if slot is not None and slot[0] is vr:  # the same compiled rule (its program is kept while held here)
+            return slot[1]
+        state = self._states(vr, ctx)
+        state.flags.writeable = False  # shared: copied into each evaluation's matrix, never changed
+        if len(memo) >= max(64, SHARED_STATE_BYTES // max(ctx.t.n, 1)):
+            memo.clear()
+        memo[(id(vr), key)] = (vr, state)
+        return state
 
     @staticmethod
     def _null(paths: list[str], ctx: _Ctx) -> Any:
