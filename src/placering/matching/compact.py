@@ -115,13 +115,24 @@ def _candidate_arrays(evaluation: Any, cands: list[dict]) -> dict[str, Any] | No
     if states.shape[1] != len(cands):
         raise RuntimeError("columnar evaluation and snapshot differ in their candidates")
     parts: dict[str, list[Any]] = {}
+    rules = evaluation.rules
+    positions = getattr(evaluation, "positions", None)
+    if positions is not None and len(cands):
+        # Per rule, the positions it marked: shared by the requests that share its states.
+        for r in range(len(rules)):
+            fired, failed = positions(r)
+            cr = rules[r].cr
+            if cr.is_exclusion and len(fired):
+                parts.setdefault(f"exclude:{cr.code}:{cr.rule.id}", []).append(fired)
+            if len(failed):
+                parts.setdefault(f"unevaluable:{cr.rule.id}", []).append(failed)
+        return {k: v[0] if len(v) == 1 else np.sort(np.concatenate(v), kind="stable") for k, v in parts.items()}
     if len(cands):
         # Only the rules that marked some candidate (most mark none), found in one pass.
         fired = set(np.flatnonzero((states == 1).any(axis=1)).tolist())
         failed = set(np.flatnonzero((states > 1).any(axis=1)).tolist())
     else:
         fired = failed = set()
-    rules = evaluation.rules
     for r in sorted(fired | failed):
         cr = rules[r].cr
         if cr.is_exclusion and r in fired:

@@ -661,6 +661,7 @@ class VectorEvaluation:
         self._all: list[CandidateOutcome] | None = None
         self._excl = np.array([vr.cr.is_exclusion for vr in rules], dtype=bool)
         self._counts: tuple | None = None
+        self.shared: list[dict | None] | None = None  # per rule, what requests sharing its states share (evaluate)
         # Per candidate: how many exclusion rules fired, and whether any rule was unevaluable.
         self.exclusion_count = np.zeros(table.n, dtype=np.int16)
         self.any_unevaluable = np.zeros(table.n, dtype=bool)
@@ -718,6 +719,22 @@ class VectorEvaluation:
     @property
     def eligible_indices(self) -> np.ndarray:
         return np.flatnonzero(self.eligible)
+
+    def positions(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates (sorted indices) where rule r fired, and where it could not be
+        evaluated; computed once for the requests that share the rule's states."""
+        derived = self.shared[r] if self.shared is not None else None
+        if derived is not None:
+            found = derived.get("positions")
+            if found is not None:
+                return found
+        row = self.states[r]
+        found = (np.flatnonzero(row == FIRED), np.flatnonzero(row > FIRED))
+        if derived is not None:
+            for a in found:
+                a.flags.writeable = False
+            derived["positions"] = found
+        return found
 
     def rule_code(self, index: int) -> str:
         return self.rules[index].cr.code
@@ -942,38 +959,42 @@ class VectorizedEvaluator:
         states = np.zeros((len(rules), t.n), dtype=np.int8)
         excluded = np.zeros(t.n, dtype=np.int16)  # exclusion rules fired
         unevaluable = np.zeros(t.n, dtype=bool)
+        shared: list[dict | None] = [None] * len(rules)
         if t.n:
             ctx = _Ctx(t, req, rfact)
             for j, vr in enumerate(rules):
-                st = states[j] = self._shared_states(vr, ctx)
+                st, shared[j] = self._shared_states(vr, ctx)
+                states[j] = st
                 unevaluable |= st > FIRED
                 if vr.cr.is_exclusion:
                     excluded += st == FIRED
         ev = VectorEvaluation(t, req, rules, states, (excluded == 0) & ~unevaluable, request_flags,
                               request_unevaluable, self.ruleset.version, on)
         ev.exclusion_count, ev.any_unevaluable = excluded, unevaluable
+        ev.shared = shared
         return ev
 
-    def _shared_states(self, vr: VRule, ctx: _Ctx) -> np.ndarray:
+    def _shared_states(self, vr: VRule, ctx: _Ctx) -> tuple[np.ndarray, dict | None]:
         """`_states`, shared by the requests that give the rule's request fields the same values
         (a batch has many requests of one insats with the same age, gender, sub-category ...):
-        computed once per table, rule and values. A rule that reads the request's position is
-        computed for every request."""
+        computed once per table, rule and values, with a dict of what is derived from them (None
+        when not shared). A rule that reads the request's position is computed for every request."""
         if vr.request_paths is None:
-            return self._states(vr, ctx)
+            return self._states(vr, ctx), None
         key = tuple(_frozen(get_path(ctx.root, p)) for p in vr.request_paths)
         if NotImplemented in key:
-            return self._states(vr, ctx)
+            return self._states(vr, ctx), None
         memo = ctx.t.shared
         slot = memo.get((id(vr), key))
         if slot is not None and slot[0] is vr:  # the same compiled rule (its program is kept while held here)
-            return slot[1]
+            return slot[1], slot[2]
         state = self._states(vr, ctx)
         state.flags.writeable = False  # shared: copied into each evaluation's matrix, never changed
         if len(memo) >= max(64, SHARED_STATE_BYTES // max(ctx.t.n, 1)):
             memo.clear()
-        memo[(id(vr), key)] = (vr, state)
-        return state
+        derived: dict[str, Any] = {}  # what is computed from the states, shared with them (VectorEvaluation.positions)
+        memo[(id(vr), key)] = (vr, state, derived)
+        return state, derived
 
     @staticmethod
     def _null(paths: list[str], ctx: _Ctx) -> Any:
