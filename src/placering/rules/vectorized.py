@@ -25,7 +25,6 @@ candidates materialised on demand (`outcome(i)`).
 
 from __future__ import annotations
 
-import math
 import operator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,7 +78,6 @@ from .ruleset import RuleSet
 Tamper = Callable[[Rule, Condition], Condition]
 
 FIRED, UNEVALUABLE, DIV_ZERO = 1, 2, 3  # the reference's states
-_UNSET: Any = object()
 SHARED_STATE_BYTES = 32 << 20  # per table: rule states kept for the next requests (VectorizedEvaluator._shared_states)
 
 
@@ -790,7 +788,7 @@ class VectorEvaluation:
         o = self._outcomes[i]
         if o is None:
             col = self.states[:, i].tolist()
-            o = self._build(i, [(r, st) for r, st in enumerate(col) if st], _UNSET)
+            o = self._build(i, [(r, st) for r, st in enumerate(col) if st])
         return o
 
     def materialise(self, indices: Any) -> None:
@@ -805,30 +803,14 @@ class VectorEvaluation:
         hits: list[list[tuple[int, int]]] = [[] for _ in range(len(idx))]
         for p, r, v in zip(pos.tolist(), rules.tolist(), vals):
             hits[p].append((r, v))
-        for i, h, d in zip(idx.tolist(), hits, self._distances(idx)):
-            self._build(i, h, d)
+        for i, h in zip(idx.tolist(), hits):
+            self._build(i, h)
 
-    def _distances(self, idx: np.ndarray) -> list[Any]:
-        """`display_distance` of these candidates, their dot products taken at once (the same
-        float64 operations in the same order, on the table's copy of the units' vectors)."""
-        r = self.request
-        hx = r.get("home_x")
-        cands = self.table.cands
-        if hx is None or any("distance_km" in cands[i] for i in idx.tolist()):
-            return [_UNSET] * len(idx)  # none, or as the facts say (display_distance)
-        gx, gy, gz = (g[idx] for g in self.table.geo)
-        dots = ((gx * hx + gy * r["home_y"]) + gz * r["home_z"]).tolist()
-        acos, radius = math.acos, geo.EARTH_RADIUS_KM
-        return [None if cands[i]["unit"].get("geo_x") is None else round(radius * acos(max(-1.0, min(1.0, d))), 1)
-                for i, d in zip(idx.tolist(), dots)]
-
-    def _build(self, i: int, hits: list[tuple[int, int]], distance: Any = _UNSET) -> CandidateOutcome:
+    def _build(self, i: int, hits: list[tuple[int, int]]) -> CandidateOutcome:
         cand = self.table.cands[i]
         fact = dict(cand)
         fact["request"] = self.request
-        if distance is _UNSET or "distance_km" in cand:
-            distance = display_distance(fact)
-        fact["distance_km"] = distance
+        distance = fact["distance_km"] = display_distance(fact)
         exclusions: list[Reason] = []
         flags: list[Reason] = []
         unevaluable: list[Reason] = []
