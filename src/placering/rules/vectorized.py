@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import operator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterator
 
@@ -315,6 +315,7 @@ class _Ctx:
     req: dict
     root: dict  # {"request": req}
     err: Any = False  # rows where a division by zero was reached
+    frozen: dict = field(default_factory=dict)  # request path -> its value as a key (_shared_states)
 
 
 def _and(a: Any, b: Any) -> Any:
@@ -963,11 +964,10 @@ class VectorizedEvaluator:
         if t.n:
             ctx = _Ctx(t, req, rfact)
             for j, vr in enumerate(rules):
-                st, shared[j] = self._shared_states(vr, ctx)
-                states[j] = st
-                unevaluable |= st > FIRED
-                if vr.cr.is_exclusion:
-                    excluded += st == FIRED
+                states[j], shared[j] = self._shared_states(vr, ctx)
+            unevaluable = (states > FIRED).any(axis=0)
+            exclusion = np.fromiter((vr.cr.is_exclusion for vr in rules), dtype=bool, count=len(rules))
+            excluded = (states[exclusion] == FIRED).sum(axis=0, dtype=np.int16)
         ev = VectorEvaluation(t, req, rules, states, (excluded == 0) & ~unevaluable, request_flags,
                               request_unevaluable, self.ruleset.version, on)
         ev.exclusion_count, ev.any_unevaluable = excluded, unevaluable
@@ -981,7 +981,9 @@ class VectorizedEvaluator:
         when not shared). A rule that reads the request's position is computed for every request."""
         if vr.request_paths is None:
             return self._states(vr, ctx), None
-        key = tuple(_frozen(get_path(ctx.root, p)) for p in vr.request_paths)
+        known = ctx.frozen  # the request's values as keys, read once per request
+        key = tuple(known[p] if p in known else known.setdefault(p, _frozen(get_path(ctx.root, p)))
+                    for p in vr.request_paths)
         if NotImplemented in key:
             return self._states(vr, ctx), None
         memo = ctx.t.shared
