@@ -27,7 +27,9 @@ def _requests(prefix: str) -> list[dict]:
             request(f"{prefix}-4", age=17, gender="male", needs=("kriminalitet", "missbruk")),
             request(f"{prefix}-5", age=15, subcategory="behandling"),
             dict(request(f"{prefix}-6", age=14), person={"age": 14, "gender": "female", "needs": ["missbruk"],
-                                                          "protected_identity": True})]
+                                                          "protected_identity": True}),
+            # As -2 but for one value: a batch shares the other rules' states between them (issue 22).
+            request(f"{prefix}-7", age=16, home_location={"lat": 59.33, "lon": 18.06}), request(f"{prefix}-8", age=16, max_daily_price=3050)]
 
 
 def _stored(engine, prefix: str) -> list[dict]:
@@ -83,12 +85,16 @@ def test_a_batch_stores_what_one_request_at_a_time_stores(run, engine, tmp_path)
     for raw in _requests("A"):
         with transaction(engine) as session:
             match_request(session, validate_request(raw), context=context, actor="h")
-    # The same requests as one batch file (a chunk of 4 and one of 2).
+    # The same requests as one batch file (chunks of 4).
     path = write_request(tmp_path, _requests("B"), name="batch.jsonl")
     result = run("match", str(path), "--by", "h", "--commit-every", "4")
     assert result.exit_code == 0, result.output
 
     one, batch = _stored(engine, "A"), _stored(engine, "B")
-    assert len(one) == 6 and all(r["decisions"] and r["history"] for r in one)
+    assert len(one) == 8 and all(r["decisions"] and r["history"] for r in one)
+    # The requests differing in one value are decided differently: the values are not mixed up.
+    recommended = {r["request"][0]["request_id"]: [x["unit_id"] for x in r["decisions"][0][4]["recommendations"]]
+                   for r in one}
+    assert recommended["X-2"] != recommended["X-7"] and recommended["X-2"] != recommended["X-8"]
     assert any(d[3] and d[6] == "pending" for r in one for d in r["decisions"])  # a direct procurement's review
     assert batch == one

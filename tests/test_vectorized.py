@@ -218,3 +218,37 @@ def test_a_refreshed_register_is_evaluated_afresh():
     a, b = ref.evaluate(rf, on=on), vec.evaluate(rf, on=on)
     assert "STATUS" in [r.code for r in a.candidates[middle].exclusions]
     assert outcome_key(b) == outcome_key(a)
+
+
+def test_rule_states_shared_between_requests_are_those_of_each_request_alone():
+    """A rule's states are shared by the requests that give its request fields the same values
+    (issue 22: a batch's requests of one insats repeat ages, genders, sub-categories ...): one
+    evaluator deciding many requests in a row (and in a batch, `unchanged`) gives each request
+    what a fresh evaluator gives it, also for two requests that differ only in a value one rule
+    reads (the age) or in what only the distance rule reads (the distance, the home)."""
+    from placering.demo import generate_register, generate_requests
+
+    snap = RegisterSnapshot.from_document(generate_register(200, seed=7))
+    raw = generate_requests(60, year=2024, seed=9)
+    base = next(r for r in raw if len(snap.candidates(r["insats"])) > 5)
+    older = dict(base, request_id="older", person=dict(base["person"], age=base["person"]["age"] + 1))
+    farther = dict(base, request_id="farther", max_distance_km=(base.get("max_distance_km") or 100) + 150)
+    moved = dict(base, request_id="moved", home_municipality="Kiruna")
+    requests = raw + [base, older, base, farther, moved]
+    shared = VectorizedEvaluator(RULESET)
+    shared.load(snap)
+    for n, req in enumerate(requests):
+        rf = request_fact(req, snap, TAXONOMY)
+        on = rf["submitted_on"]
+        alone = VectorizedEvaluator(RULESET)
+        alone.load(snap)
+        expected = alone.evaluate(rf, on=on)
+        if n % 2:
+            with shared.unchanged():
+                got = shared.evaluate(rf, on=on)
+        else:
+            got = shared.evaluate(rf, on=on)
+        assert (got.states == expected.states).all(), req["request_id"]
+        assert outcome_key(got) == outcome_key(expected)
+        assert _messages(got) == _messages(expected)
+    assert any(t.shared for t in shared._tables.values())  # states were shared

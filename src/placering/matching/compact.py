@@ -46,18 +46,66 @@ def is_compact(document: dict[str, Any]) -> bool:
 
 
 def sets_digest(sets: dict[str, Any]) -> str:
-    """sha256 of per-rule sets of candidate positions (order and duplicates do not matter)."""
+    """sha256 of per-rule sets of candidate positions (order and duplicates do not matter).
+
+    The positions a batch's requests share (read-only arrays: `VectorEvaluation.positions`) are
+    encoded once, and the hash of the leading shared sets (in key order) is started once for the
+    requests that share all of them."""
     import hashlib
 
+    keys = sorted(k for k, v in sets.items() if len(v))
+    lead = 0  # the leading sets that are shared arrays
+    while lead < len(keys) and _shared(sets[keys[lead]]):
+        lead += 1
+    prefix = tuple((k, id(sets[k])) for k in keys[:lead])
+    kept = _PREFIXES.get(prefix) if lead else None
+    if kept is not None and all(a is sets[k] for a, k in zip(kept[1], keys)):
+        h = kept[0].copy()
+    else:
+        h = hashlib.sha256()
+        for key in keys[:lead]:
+            h.update(key.encode() + b"\0" + _chunk(sets[key]))
+        if lead:
+            if len(_PREFIXES) >= _KEPT_PREFIXES:
+                _PREFIXES.clear()
+            _PREFIXES[prefix] = (h.copy(), tuple(sets[k] for k in keys[:lead]))  # held: their ids stay theirs
+    for key in keys[lead:]:
+        h.update(key.encode() + b"\0" + _chunk(sets[key]))
+    return "sha256:" + h.hexdigest()
+
+
+_PREFIXES: dict[tuple, tuple] = {}  # the leading shared sets (key, id) -> (sha256 after them, the arrays)
+_KEPT_PREFIXES = 256
+_CHUNKS: dict[int, tuple] = {}  # id of a shared array -> (the array, its encoding)
+_CHUNK_BYTES = [0]
+_KEPT_CHUNK_BYTES = 64 << 20
+
+
+def _shared(value: Any) -> bool:
+    flags = getattr(value, "flags", None)
+    return flags is not None and not flags.writeable
+
+
+def _chunk(value: Any) -> bytes:
+    """One set as hashed: its length and positions (sorted, without repeats), little-endian u32."""
     import numpy as np
 
-    h = hashlib.sha256()
-    for key in sorted(k for k, v in sets.items() if len(v)):
-        idx = np.asarray(sets[key], dtype="<u4")
-        if idx.size > 1 and not (idx[1:] > idx[:-1]).all():  # candidate_sets gives them sorted
-            idx = np.unique(idx)
-        h.update(key.encode() + b"\0" + len(idx).to_bytes(4, "little") + idx.tobytes())
-    return "sha256:" + h.hexdigest()
+    shared = _shared(value)
+    if shared:
+        kept = _CHUNKS.get(id(value))
+        if kept is not None and kept[0] is value:
+            return kept[1]
+    idx = np.asarray(value, dtype="<u4")
+    if idx.size > 1 and not (idx[1:] > idx[:-1]).all():  # candidate_sets gives them sorted
+        idx = np.unique(idx)
+    out = len(idx).to_bytes(4, "little") + idx.tobytes()
+    if shared:
+        if _CHUNK_BYTES[0] > _KEPT_CHUNK_BYTES:
+            _CHUNKS.clear()
+            _CHUNK_BYTES[0] = 0
+        _CHUNKS[id(value)] = (value, out)
+        _CHUNK_BYTES[0] += len(out)
+    return out
 
 
 DERIVED = "placering-derived/1"  # a list stored as its count and digest, decided again on demand
@@ -115,13 +163,24 @@ def _candidate_arrays(evaluation: Any, cands: list[dict]) -> dict[str, Any] | No
     if states.shape[1] != len(cands):
         raise RuntimeError("columnar evaluation and snapshot differ in their candidates")
     parts: dict[str, list[Any]] = {}
+    rules = evaluation.rules
+    positions = getattr(evaluation, "positions", None)
+    if positions is not None and len(cands):
+        # Per rule, the positions it marked: shared by the requests that share its states.
+        for r in range(len(rules)):
+            fired, failed = positions(r)
+            cr = rules[r].cr
+            if cr.is_exclusion and len(fired):
+                parts.setdefault(f"exclude:{cr.code}:{cr.rule.id}", []).append(fired)
+            if len(failed):
+                parts.setdefault(f"unevaluable:{cr.rule.id}", []).append(failed)
+        return {k: v[0] if len(v) == 1 else np.sort(np.concatenate(v), kind="stable") for k, v in parts.items()}
     if len(cands):
         # Only the rules that marked some candidate (most mark none), found in one pass.
         fired = set(np.flatnonzero((states == 1).any(axis=1)).tolist())
         failed = set(np.flatnonzero((states > 1).any(axis=1)).tolist())
     else:
         fired = failed = set()
-    rules = evaluation.rules
     for r in sorted(fired | failed):
         cr = rules[r].cr
         if cr.is_exclusion and r in fired:

@@ -10,6 +10,7 @@ municipality scope (a social worker: its own municipality's requests).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -128,7 +129,8 @@ def decide_all(engine, requests: list[Any], *, evaluator: str = "vectorized", ru
     for chunk in chunks(requests, commit_every):
         # A chunk's documents hold no reference cycles: the collector is off while they are made
         # (it would scan them again and again, about a tenth of a batch), and on between chunks.
-        with gc_paused(), transaction(engine) as session:
+        # The snapshot stays as it is while a chunk is decided: the evaluator checks it once (ctx.batch).
+        with gc_paused(), ctx.batch() if ctx is not None else nullcontext(), transaction(engine) as session:
             rows = stored_requests(session, [r.request_id for r in chunk])  # one query, not one per request
             # The chunk's requests, decisions, history and reviews are written together at its end.
             writer = BatchWriter(session)

@@ -26,9 +26,10 @@ candidates materialised on demand (`outcome(i)`).
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -77,6 +78,7 @@ from .ruleset import RuleSet
 Tamper = Callable[[Rule, Condition], Condition]
 
 FIRED, UNEVALUABLE, DIV_ZERO = 1, 2, 3  # the reference's states
+SHARED_STATE_BYTES = 32 << 20  # per table: rule states kept for the next requests (VectorizedEvaluator._shared_states)
 
 
 class VectorizeError(ValidationError):
@@ -182,6 +184,7 @@ class Table:
                                 dtype=np.float64, count=n) for k in ("geo_x", "geo_y", "geo_z")]
         self._regex: dict[str, np.ndarray] = {}
         self._lookups: dict[tuple, np.ndarray] = {}
+        self.shared: dict[tuple, tuple] = {}  # (rule, request values) -> its states (VectorizedEvaluator)
 
     def route_mask(self, routes: tuple[str, ...]) -> np.ndarray:
         """Candidates whose route is one of `routes` (cached: policies rarely change)."""
@@ -230,7 +233,7 @@ class Table:
 
     def __getstate__(self) -> dict:
         # Cached on disk without the candidate dicts (the snapshot has them) or the lazy caches.
-        state = dict(self.__dict__, cands=None, _regex={}, _lookups={}, _route_masks={})
+        state = dict(self.__dict__, cands=None, _regex={}, _lookups={}, _route_masks={}, shared={})
         return state
 
     def attach(self, candidates: list[dict]) -> "Table":
@@ -238,6 +241,7 @@ class Table:
         if len(candidates) != self.n or [c["unit"]["unit_id"] for c in candidates] != self.unit_ids:
             raise ValueError("cached table and candidates differ")
         self.cands = list(candidates)
+        self.shared = {}
         return self
 
     def patched(self, candidates: list[dict], units: frozenset[str], paths: list[str]) -> "Table | None":
@@ -311,6 +315,7 @@ class _Ctx:
     req: dict
     root: dict  # {"request": req}
     err: Any = False  # rows where a division by zero was reached
+    frozen: dict = field(default_factory=dict)  # request path -> its value as a key (_shared_states)
 
 
 def _and(a: Any, b: Any) -> Any:
@@ -364,6 +369,7 @@ class _Compiler:
     def __init__(self, rule: Rule, params: dict[str, Any]):
         self.rule, self.params = rule, params
         self.has_div = False
+        self.has_distance = False  # reads the request's home position (not through a field path)
 
     def fail(self, what: str) -> VectorizeError:
         return VectorizeError(f"rule {self.rule.id} ({self.rule.file}): cannot vectorise {what}")
@@ -480,6 +486,8 @@ class _Compiler:
             if ufunc is None:
                 raise self.fail(f"distance_km {op}")
 
+            self.has_distance = True
+
             def distance(ctx, reach):
                 gx, gy, gz = ctx.t.geo
                 r = ctx.req
@@ -594,6 +602,9 @@ class VRule:
     when_null: list[str]
     applies_div: bool
     when_div: bool
+    # The request's fields the rule reads (its state over a table is a function of their values),
+    # or None when it reads more (a distance: the home position) and is evaluated every time.
+    request_paths: tuple[str, ...] | None = None
 
 
 def compile_vrule(cr: CompiledRule, tamper: Tamper | None = None) -> VRule:
@@ -601,18 +612,31 @@ def compile_vrule(cr: CompiledRule, tamper: Tamper | None = None) -> VRule:
     # One compiler per condition: each closure consults its own tree's `has_div` at run time.
     comp = _Compiler(rule, cr.params)
     applies = comp.condition(rule.applies_when) if rule.applies_when is not None else None
-    applies_div = comp.has_div
+    applies_div, distance = comp.has_div, comp.has_distance
     comp = _Compiler(rule, cr.params)
     when = None
     if not cr.missing_params:
         cond = tamper(rule, rule.when) if tamper else rule.when
         when = comp.condition(cond)
-    for p in condition_fields(rule.applies_when) + condition_fields(rule.when) + \
-            condition_presence_fields(rule.applies_when) + condition_presence_fields(rule.when):
+    paths = condition_fields(rule.applies_when) + condition_fields(rule.when) + \
+        condition_presence_fields(rule.applies_when) + condition_presence_fields(rule.when)
+    for p in paths:
         if p not in FIELDS:
             raise comp.fail(f"unknown field {p}")
+    reads = None if distance or comp.has_distance or tamper else tuple(dict.fromkeys(p for p in paths if not _is_column(p)))
     return VRule(cr, applies, when, condition_fields(rule.applies_when), condition_fields(rule.when),
-                 applies_div, comp.has_div)
+                 applies_div, comp.has_div, reads)
+
+
+def _frozen(value: Any) -> Any:
+    """A request value as part of a dictionary key, its type included (1, 1.0 and True are
+    different values to a rule's text); NotImplemented for a value that cannot be one."""
+    if value is None or isinstance(value, (str, int, float, date)):
+        return (type(value), value)
+    if isinstance(value, (list, tuple)):
+        items = tuple(_frozen(v) for v in value)
+        return NotImplemented if NotImplemented in items else (list, items)
+    return NotImplemented
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,6 +662,7 @@ class VectorEvaluation:
         self._all: list[CandidateOutcome] | None = None
         self._excl = np.array([vr.cr.is_exclusion for vr in rules], dtype=bool)
         self._counts: tuple | None = None
+        self.shared: list[dict | None] | None = None  # per rule, what requests sharing its states share (evaluate)
         # Per candidate: how many exclusion rules fired, and whether any rule was unevaluable.
         self.exclusion_count = np.zeros(table.n, dtype=np.int16)
         self.any_unevaluable = np.zeros(table.n, dtype=bool)
@@ -695,6 +720,22 @@ class VectorEvaluation:
     @property
     def eligible_indices(self) -> np.ndarray:
         return np.flatnonzero(self.eligible)
+
+    def positions(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates (sorted indices) where rule r fired, and where it could not be
+        evaluated; computed once for the requests that share the rule's states."""
+        derived = self.shared[r] if self.shared is not None else None
+        if derived is not None:
+            found = derived.get("positions")
+            if found is not None:
+                return found
+        row = self.states[r]
+        found = (np.flatnonzero(row == FIRED), np.flatnonzero(row > FIRED))
+        if derived is not None:
+            for a in found:
+                a.flags.writeable = False
+            derived["positions"] = found
+        return found
 
     def rule_code(self, index: int) -> str:
         return self.rules[index].cr.code
@@ -820,6 +861,8 @@ class VectorizedEvaluator:
         self._tables: dict[str, Table] = {}
         self._programs: dict[tuple, list[VRule]] = {}
         self._tamper = tamper
+        self._settled = 0  # inside `unchanged()`
+        self._checked: dict[str, list[dict]] = {}  # insats -> the candidate list its table was checked against
         paths: list[str] = []
         for rule in ruleset.rules:
             if rule.scope != "candidate":
@@ -836,12 +879,31 @@ class VectorizedEvaluator:
         self.snapshot = snapshot
         self._ref.snapshot = snapshot
         self._tables.clear()
+        self._checked.clear()
+
+    @contextmanager
+    def unchanged(self) -> Iterator[None]:
+        """While the caller does not change the snapshot's candidates (a batch decided on one
+        stored snapshot, which is never changed), each insats' table is checked against its
+        candidate list once, not at every request (at 20,000 units the check is a tenth of a
+        request's evaluation). Outside it every request checks (`table`)."""
+        self._settled += 1
+        try:
+            yield
+        finally:
+            self._settled -= 1
+            if not self._settled:
+                self._checked.clear()
 
     def table(self, insats: str) -> Table:
         cands = self.snapshot.candidates(insats)
         t = self._tables.get(insats)
+        if t is not None and self._settled and self._checked.get(insats) is cands:
+            return t
         if t is None or not t.built_from(cands):
             t = self._tables[insats] = self._build_table(insats, cands)
+        if self._settled:
+            self._checked[insats] = cands  # held: the same list object, checked
         return t
 
     def _build_table(self, insats: str, cands: list[dict]) -> Table:
@@ -898,17 +960,43 @@ class VectorizedEvaluator:
         states = np.zeros((len(rules), t.n), dtype=np.int8)
         excluded = np.zeros(t.n, dtype=np.int16)  # exclusion rules fired
         unevaluable = np.zeros(t.n, dtype=bool)
+        shared: list[dict | None] = [None] * len(rules)
         if t.n:
             ctx = _Ctx(t, req, rfact)
             for j, vr in enumerate(rules):
-                st = states[j] = self._states(vr, ctx)
-                unevaluable |= st > FIRED
-                if vr.cr.is_exclusion:
-                    excluded += st == FIRED
+                states[j], shared[j] = self._shared_states(vr, ctx)
+            unevaluable = (states > FIRED).any(axis=0)
+            exclusion = np.fromiter((vr.cr.is_exclusion for vr in rules), dtype=bool, count=len(rules))
+            excluded = (states[exclusion] == FIRED).sum(axis=0, dtype=np.int16)
         ev = VectorEvaluation(t, req, rules, states, (excluded == 0) & ~unevaluable, request_flags,
                               request_unevaluable, self.ruleset.version, on)
         ev.exclusion_count, ev.any_unevaluable = excluded, unevaluable
+        ev.shared = shared
         return ev
+
+    def _shared_states(self, vr: VRule, ctx: _Ctx) -> tuple[np.ndarray, dict | None]:
+        """`_states`, shared by the requests that give the rule's request fields the same values
+        (a batch has many requests of one insats with the same age, gender, sub-category ...):
+        computed once per table, rule and values, with a dict of what is derived from them (None
+        when not shared). A rule that reads the request's position is computed for every request."""
+        if vr.request_paths is None:
+            return self._states(vr, ctx), None
+        known = ctx.frozen  # the request's values as keys, read once per request
+        key = tuple(known[p] if p in known else known.setdefault(p, _frozen(get_path(ctx.root, p)))
+                    for p in vr.request_paths)
+        if NotImplemented in key:
+            return self._states(vr, ctx), None
+        memo = ctx.t.shared
+        slot = memo.get((id(vr), key))
+        if slot is not None and slot[0] is vr:  # the same compiled rule (its program is kept while held here)
+            return slot[1], slot[2]
+        state = self._states(vr, ctx)
+        state.flags.writeable = False  # shared: copied into each evaluation's matrix, never changed
+        if len(memo) >= max(64, SHARED_STATE_BYTES // max(ctx.t.n, 1)):
+            memo.clear()
+        derived: dict[str, Any] = {}  # what is computed from the states, shared with them (VectorEvaluation.positions)
+        memo[(id(vr), key)] = (vr, state, derived)
+        return state, derived
 
     @staticmethod
     def _null(paths: list[str], ctx: _Ctx) -> Any:
