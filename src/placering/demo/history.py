@@ -248,6 +248,9 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
     from ..audit.params import param_table
     from ..register import service
 
+    from ..rules import load_ruleset
+
+    ruleset = load_ruleset()  # once, for every import of the demo's past
     validity = {str(k): int(v) for k, v in (param_table("check_validity_days", as_of) or {}).items()}
     plan = plan_history(doc, as_of=as_of, seed=seed, validity=validity)
     counts = {"history_entries": 0, "units_created": 0, "status_changes": 0, "permit_decisions": 0,
@@ -260,7 +263,7 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
         # and its units are entered as approved, which history says in so many words.
         result = service.import_document(session, {"format": doc["format"], "suppliers": suppliers}, actor=actor,
                                          source=f"demoregistret: inträden {on.isoformat()}", effective_on=on,
-                                         apply_status=True)
+                                         apply_status=True, ruleset=ruleset)
         created = {c["id"] for c in result.status_changes if c["kind"] == "unit" and c["why"] == "created"}
         entered = [{"entity_kind": "entry", "entity_id": u["unit_id"], "action": "entry_approved", "effective_on": on,
                     "org_nr": s["org_nr"], "unit_id": u["unit_id"], "changes": {"demo": True},
@@ -303,6 +306,6 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
         s["checks"] = plan.checks.get(s["org_nr"], s["checks"])
         counts["checks"] += len(s["checks"])
     result = service.import_document(session, current, actor=actor, source="demo register: checks",
-                                     effective_on=as_of)
+                                     effective_on=as_of, ruleset=ruleset)
     counts["history_entries"] += result.history_entries
     return counts
