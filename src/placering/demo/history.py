@@ -300,11 +300,21 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
             counts["permit_decisions"] += 1
         counts["history_entries"] += 1
     change_units()
-    # Every check, with its own date: one import of the suppliers' check lists.
-    current = service.export_document(session)
-    for s in current["suppliers"]:
-        s["checks"] = plan.checks.get(s["org_nr"], s["checks"])
-        counts["checks"] += len(s["checks"])
+    # Every check, with its own date: one import of the suppliers' check lists, the suppliers as
+    # the register has them and in its order (as an export lists them). Their units are left out:
+    # they are not changed by it, and a unit not in a file is kept as the register has it.
+    from sqlalchemy import select
+
+    from ..storage.models import Supplier
+
+    current = {"format": doc["format"], "suppliers": []}
+    for org_nr, name, legal_form in session.execute(
+            select(Supplier.org_nr, Supplier.name, Supplier.legal_form).order_by(Supplier.id)):
+        s = {"org_nr": org_nr, "name": name, "legal_form": legal_form, "units": []}
+        if org_nr in plan.checks:  # a key left out keeps the register's
+            s["checks"] = plan.checks[org_nr]
+            counts["checks"] += len(s["checks"])
+        current["suppliers"].append(s)
     result = service.import_document(session, current, actor=actor, source="demo register: checks",
                                      effective_on=as_of, ruleset=ruleset)
     counts["history_entries"] += result.history_entries
