@@ -154,3 +154,40 @@ def test_a_busy_sqlite_database_refuses_a_choice_clearly_and_writes_nothing(run,
     assert result.stderr == ("Fel: databasen är upptagen: en annan skrivare höll den längre än 0.3 s; inget skrevs, "
                              "försök igen (väntetiden sätts med PLACERING_BUSY_TIMEOUT)\n")
     assert snapshot(engine) == before
+
+
+def test_a_choice_in_a_session_rechecks_the_chosen_unit_not_its_neighbours(run, tmp_path, engine):
+    """A session's choice (the server, the demo) re-checks the chosen unit alone under its
+    supplier: another unit of the same supplier removed since the decision does not stop it, the
+    chosen unit removed since is refused as on the CLI, and nothing is written then."""
+    from placering.matching.decisions import choose
+    from placering.storage import transaction
+
+    from test_matching_support import register_doc
+
+    doc = register_doc(unit("U-A", free=2), unit("U-B", free=2))
+    first, second = doc["suppliers"]
+    first["units"].append(second["units"][0])  # one supplier, two units
+    doc["suppliers"] = [first]
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    assert run("register", "import", str(path), "--apply-status", "--by", "registervård").exit_code == 0
+    result = run("match", str(write_request(tmp_path, [request("R-0"), request("R-1"), request("R-2")])),
+                 "--engine", "reference", "--by", "handläggare")
+    assert result.exit_code == 0, result.output
+    # IVO revokes U-B's permit after the decisions: the rule removes U-B.
+    r = run("register", "permit", "U-B", "--dnr", "8.1-U-B/2020", "--status", "revoked", "--on", "2024-09-01",
+            "--by", "ivo")
+    assert r.exit_code == 0, r.output
+    with transaction(engine) as session:
+        placed = choose(session, "R-0", "U-A", actor="anna", reason="närmast")
+    assert placed.unit_id == "U-A" and placed.status == "active"
+    before = snapshot(engine)
+    with pytest.raises(InvariantViolation) as refused, transaction(engine) as session:
+        choose(session, "R-1", "U-B", actor="anna", reason="närmast")
+    said = str(refused.value)
+    assert "U-B is no longer eligible" in said and "registerstatus är Borttagen" in said and "8.1-U-B/2020" in said
+    assert snapshot(engine) == before
+    cli = run("request", "choose", "R-2", "U-B", "--reason", "närmast", "--by", "anna")
+    assert cli.exit_code == 4 and "är inte längre möjlig" in cli.stderr and "registerstatus: " in cli.stderr
+    assert snapshot(engine) == before

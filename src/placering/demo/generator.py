@@ -47,7 +47,16 @@ class _Material:
 
 @lru_cache(maxsize=2)
 def _material() -> _Material:
+    """The names and profiles, checked against the taxonomy; parsed once per user while the
+    files (and placering) are unchanged (diskcache.py), like the taxonomy and the rules."""
+    from ..diskcache import cached
+
     directory = registry_dir()
+    files = [directory / f for f in ("demo_names.yaml", "demo_profiles.yaml", "taxonomy.yaml", "municipalities.yaml")]
+    return cached("demo_material", files, lambda: _build_material(directory), extra=str(directory))
+
+
+def _build_material(directory) -> _Material:
     names = plain(load_yaml(directory / "demo_names.yaml"))
     profiles = plain(load_yaml(directory / "demo_profiles.yaml"))
     tax = load_taxonomy()

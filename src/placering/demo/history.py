@@ -248,6 +248,9 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
     from ..audit.params import param_table
     from ..register import service
 
+    from ..rules import load_ruleset
+
+    ruleset = load_ruleset()  # once, for every import of the demo's past
     validity = {str(k): int(v) for k, v in (param_table("check_validity_days", as_of) or {}).items()}
     plan = plan_history(doc, as_of=as_of, seed=seed, validity=validity)
     counts = {"history_entries": 0, "units_created": 0, "status_changes": 0, "permit_decisions": 0,
@@ -260,7 +263,7 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
         # and its units are entered as approved, which history says in so many words.
         result = service.import_document(session, {"format": doc["format"], "suppliers": suppliers}, actor=actor,
                                          source=f"demoregistret: inträden {on.isoformat()}", effective_on=on,
-                                         apply_status=True)
+                                         apply_status=True, ruleset=ruleset)
         created = {c["id"] for c in result.status_changes if c["kind"] == "unit" and c["why"] == "created"}
         entered = [{"entity_kind": "entry", "entity_id": u["unit_id"], "action": "entry_approved", "effective_on": on,
                     "org_nr": s["org_nr"], "unit_id": u["unit_id"], "changes": {"demo": True},
@@ -297,12 +300,22 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
             counts["permit_decisions"] += 1
         counts["history_entries"] += 1
     change_units()
-    # Every check, with its own date: one import of the suppliers' check lists.
-    current = service.export_document(session)
-    for s in current["suppliers"]:
-        s["checks"] = plan.checks.get(s["org_nr"], s["checks"])
-        counts["checks"] += len(s["checks"])
+    # Every check, with its own date: one import of the suppliers' check lists, the suppliers as
+    # the register has them and in its order (as an export lists them). Their units are left out:
+    # they are not changed by it, and a unit not in a file is kept as the register has it.
+    from sqlalchemy import select
+
+    from ..storage.models import Supplier
+
+    current = {"format": doc["format"], "suppliers": []}
+    for org_nr, name, legal_form in session.execute(
+            select(Supplier.org_nr, Supplier.name, Supplier.legal_form).order_by(Supplier.id)):
+        s = {"org_nr": org_nr, "name": name, "legal_form": legal_form, "units": []}
+        if org_nr in plan.checks:  # a key left out keeps the register's
+            s["checks"] = plan.checks[org_nr]
+            counts["checks"] += len(s["checks"])
+        current["suppliers"].append(s)
     result = service.import_document(session, current, actor=actor, source="demo register: checks",
-                                     effective_on=as_of)
+                                     effective_on=as_of, ruleset=ruleset)
     counts["history_entries"] += result.history_entries
     return counts

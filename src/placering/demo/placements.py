@@ -58,7 +58,7 @@ def load_placements(engine, *, as_of: date, seed: int, actor: str) -> dict[str, 
             try:
                 placement = choose(session, request.request_id, first, actor=HANDLER,
                                    special_reason="Särskilda skäl enligt utredningen",
-                                   on=date.fromisoformat(payload["submitted_on"]))
+                                   on=date.fromisoformat(payload["submitted_on"]), ruleset=context.ruleset)
             except (InvariantViolation, ValidationError):
                 continue
             counts["placements"] += 1

@@ -74,16 +74,20 @@ from .schema import FORMAT, ParsedDocument, check_code, num, parse_document
 
 def _children(session: Session, unit_pks: Iterable[int] | None = None):
     """Offers, routes and permits by unit primary key, in document order."""
-    def rows(model):
-        stmt = select(model.__table__)
-        if unit_pks is not None:
-            stmt = stmt.where(model.unit_id.in_(list(unit_pks)))
-        grouped: dict[int, list] = defaultdict(list)
-        # Plain rows, not ORM objects: a national register has ~100,000 of them.
-        for r in session.execute(stmt.order_by(model.unit_id, model.position, model.id)):
+    return _child_rows(session, Offer, unit_pks), _child_rows(session, UnitRoute, unit_pks), \
+        _child_rows(session, Permit, unit_pks)
+
+
+def _child_rows(session: Session, model, unit_pks: Iterable[int] | None = None) -> dict[int, list]:
+    """One kind of a unit's children (offers, routes, permits) by unit primary key, in document
+    order: of every unit, or of the units `unit_pks` (read in chunks)."""
+    grouped: dict[int, list] = defaultdict(list)
+    stmt = select(model.__table__).order_by(model.unit_id, model.position, model.id)
+    # Plain rows, not ORM objects: a national register has ~100,000 of them.
+    for chunk in [None] if unit_pks is None else chunks(sorted(unit_pks)):
+        for r in session.execute(stmt if chunk is None else stmt.where(model.unit_id.in_(chunk))):
             grouped[r.unit_id].append(r)
-        return grouped
-    return rows(Offer), rows(UnitRoute), rows(Permit)
+    return grouped
 
 
 def _unit_canonical(unit: Unit, offers, routes, permits) -> dict:
@@ -423,8 +427,22 @@ def import_document(
     supplier_by_pk = {s.id: s for s in suppliers.values()}
     # Locked (PostgreSQL) so a concurrent status change of a unit waits for the import, and the
     # import is not decided on a status someone changes meanwhile (SQLite's writer lock does both).
-    units = {u.unit_id: u for u in lock_rows(session, select(Unit).order_by(Unit.id))}
-    offers, routes, permits = _children(session)
+    # Every unit is locked; only the document's units are loaded whole (with their offers and
+    # permits): the others' key and supplier say whose routes are the register's agreements, so a
+    # small file (a round of new suppliers, one supplier's units) does not read the whole register.
+    doc_unit_ids = {u["unit_id"] for _, _, _, u in parsed.units()}
+    U = Unit.__table__.c
+    unit_by_pk = {r.id: r for r in session.execute(
+        select(U.id, U.unit_id, U.supplier_id).order_by(U.id).with_for_update())}
+    named = [pk for pk, r in unit_by_pk.items() if r.unit_id in doc_unit_ids]
+    whole = len(named) == len(unit_by_pk)
+    units = {}
+    for chunk in [None] if whole else chunks(named):
+        stmt = select(Unit).order_by(Unit.id)
+        units.update((u.unit_id, u) for u in lock_rows(session, stmt if chunk is None else stmt.where(Unit.id.in_(chunk))))
+    routes = _child_rows(session, UnitRoute)
+    offers = _child_rows(session, Offer, None if whole else named)
+    permits = _child_rows(session, Permit, None if whole else named)
     checks = _checks_by_supplier(session)
     # An export leaves out protected units' coordinates unless --show-protected: importing it
     # back keeps the coordinates the register has rather than erasing them.
@@ -442,10 +460,8 @@ def import_document(
 
     # Agreements: the routes of one agreement_id in the register but outside this document must
     # agree with the document's terms. Each supplier's participation has its own status.
-    doc_unit_ids = {u["unit_id"] for _, _, _, u in parsed.units()}
     outside_agreements: dict[str, tuple[str, dict]] = {}
     participation: dict[tuple[str, str], str] = {}  # (agreement_id, org_nr) → status in the register
-    unit_by_pk = {u.id: u for u in units.values()}
     for unit_pk, rs in routes.items():
         owner = unit_by_pk[unit_pk]
         owner_org = supplier_by_pk[owner.supplier_id].org_nr
