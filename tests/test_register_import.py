@@ -176,6 +176,31 @@ def test_import_summary_and_created_history(run, tmp_path):
     assert created[0]["reason"] == "avvecklad"
 
 
+def test_import_summary_lists_the_history_it_wrote(run, tmp_path):
+    """--json lists every history entry the import wrote, as stored (first load and an update)."""
+    def entries(result) -> list[str]:
+        return sorted(json.dumps([c["entity_kind"], c["entity_id"], c["action"], c.get("changes")], sort_keys=True)
+                      for c in json.loads(result.stdout)["changes"])
+
+    def stored(since: int) -> list[str]:
+        return sorted(json.dumps([e["kind"], e["entity_id"], e["action"], e["changes"] if e["kind"] != "proposal"
+                                  else {"kind": e["changes"]["kind"]}], sort_keys=True)  # the summary: its kind
+                      for e in json.loads(run("register", "history", "--show-protected", "--json").stdout)
+                      if e["id"] > since)
+
+    first = load(run, tmp_path, None, "--json")
+    assert entries(first) == stored(0) and len(entries(first)) == json.loads(first.stdout)["history_entries"]
+    newest = max(e["id"] for e in json.loads(run("register", "history", "--json").stdout))
+    doc = sample_document()
+    unit = doc["suppliers"][0]["units"][0]
+    unit["places"], unit["status"], unit["routes"][1]["daily_price"] = 9, "watch", 5300
+    unit["permits"][0]["status"] = "revoked"
+    doc["suppliers"][0]["checks"][0]["performed_on"] = "2025-01-10"
+    result = run("register", "import", write_json(tmp_path, doc), "--by", "bo", "--apply-status", "--json")
+    assert result.exit_code == 0, result.output
+    assert entries(result) == stored(newest) and entries(result)
+
+
 def test_reimport_changes_nothing_and_writes_no_history(run, engine, tmp_path):
     load(run, tmp_path)
     before = snapshot(engine)

@@ -298,23 +298,29 @@ def import_file(engine, data: bytes, name: str, *, actor: str | None, dry_run: b
     """`register import FILE`: the import's summary (ImportSummary.as_dict) with `notes`, what a
     person should know about how the file was read (e.g. read as Latin-1)."""
     actor = require_actor(actor)
-    doc, notes, csv_doc = read_register_file(data, name)
-    # The parsed file lives until the call ends (at national size millions of objects).
-    from ..memory import freeze_long_lived
+    from ..memory import freeze_long_lived, gc_paused
 
-    freeze_long_lived()
-    try:
-        with transaction(engine) as session:
-            summary = service.import_document(
-                session, doc, actor=actor, source=name, dry_run=dry_run, effective_on=effective_on,
-                locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
-                move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts, ruleset=ruleset)
-            if dry_run:
-                session.rollback()
-    except PlaceringError as exc:
-        exc.notes = notes  # how the file was read (e.g. the encoding detected) goes with a refusal too
-        raise
-    return to_jsonable({**summary.as_dict(), "notes": [said(n) for n in notes]})
+    # An import makes millions of small dicts, lists and rows that hold no reference cycles (the
+    # parsed file, the rules' unit records, history rows, the summary): the cyclic collector
+    # would run over the growing heap again and again and find nothing (about 4 of 20 CPU
+    # seconds at 20,000 units; the same peak memory without it). Reference counting frees as usual.
+    with gc_paused():
+        doc, notes, csv_doc = read_register_file(data, name)
+        # The parsed file lives until the call ends (at national size millions of objects).
+        freeze_long_lived()
+        try:
+            with transaction(engine) as session:
+                summary = service.import_document(
+                    session, doc, actor=actor, source=name, dry_run=dry_run, effective_on=effective_on,
+                    locate=csv_doc.locate if csv_doc is not None else None, keep_order=csv_doc is not None,
+                    move_units=move_units, apply_status=apply_status, skip_conflicts=skip_conflicts,
+                    ruleset=ruleset)
+                if dry_run:
+                    session.rollback()
+        except PlaceringError as exc:
+            exc.notes = notes  # how the file was read (e.g. the encoding detected) goes with a refusal too
+            raise
+        return to_jsonable({**summary.as_dict(), "notes": [said(n) for n in notes]})
 
 
 def read_file_bytes(path: str, stdin=None) -> bytes:
