@@ -38,7 +38,8 @@ def test_history_and_search_read_without_sqlalchemy_as_the_orm_does(run, registe
                  ("history", "--kind", "ingen-sådan"), ("history", "U-404"), ("history", "Enhet U-1"),
                  ("show", "U-1"), ("show", "u-2"), ("show", "U-3"), ("show", "U-3", "--show-protected"),
                  ("show", "U-4"), ("show", supplier_of(doc, "U-1")), ("show", "RA-DELAT"), ("show", "Enhet U-2"),
-                 ("show", "U-404"),
+                 ("show", "U-404"), ("show", "ra-delat"), ("show", supplier_of(doc, "U-3"), "--show-protected"),
+                 ("show", supplier_of(doc, "U-3").replace("-", "")), ("show", "999999-9999"), ("show", "enhet u-1"),
                  ("search", "enhet"), ("search", "U-2"), ("search", supplier_of(doc, "U-4")),
                  ("search", "enhet", "--insats", "skyddat_boende"), ("search", "enhet", "--route", "ramavtal",
                                                                       "--status", "watch")]
@@ -63,6 +64,17 @@ def test_reads_load_neither_sqlalchemy_nor_psycopg(register_with_history, db_url
     monkeypatch.setattr(test_startup, "HEAVY", (*test_startup.HEAVY, "psycopg"))
     loaded = test_startup.loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
     assert not {"sqlalchemy", "sqlmodel", "pydantic", "psycopg"} & set(loaded), args
+
+
+def test_register_show_of_a_supplier_an_agreement_or_a_name_reads_without_sqlalchemy(register_with_history, db_url,
+                                                                                     tmp_path):
+    """`register show` of a supplier (org nr), an agreement or a unit's exact name reads through
+    the database's own driver too (register/reads.py; what it prints is compared above)."""
+    import test_startup
+
+    for ident in (supplier_of(register_with_history, "U-1"), "RA-DELAT", "ra-delat", "Enhet U-2"):
+        loaded = test_startup.loaded_by(tmp_path, "register", "show", ident, db_url=db_url, exit_code=0)
+        assert not {"sqlalchemy", "sqlmodel", "pydantic"} & set(loaded), ident
 
 
 PG_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

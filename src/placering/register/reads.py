@@ -213,17 +213,82 @@ def _unit_view(reader: Reader, u: Any, show_protected: bool) -> dict:
 
 
 def show(reader: Reader, ident: str, *, show_protected: bool = False) -> dict | None:
-    """`register show ID` (register.views.show) of a unit named by its unit_id, read without
-    SQLAlchemy; None for a supplier, an agreement, a name or an unknown id (the ORM view)."""
+    """`register show ID` (register.views.show: service.resolve_id) read without SQLAlchemy: a
+    supplier by its organisation number with its units, a unit by its unit_id, an agreement by
+    its agreement_id (ids ignoring case), or the one unit with that exact name. None for what
+    it does not find (an org nr in a wrong form, an unknown id or name: the ORM view's error
+    with its suggestions)."""
     ident = nfc(ident)
     if looks_like_org_nr(ident):
-        return None
+        return _supplier_view(reader, ident, show_protected)
     found = reader.rows(_UNIT + " WHERE unit_id = :i", {"i": ident})
     if not found and ident:
         found = reader.rows(_UNIT + " WHERE lower(unit_id) = :i ORDER BY id", {"i": ident.lower()})
+    if found:
+        return to_jsonable(_unit_view(reader, found[0], show_protected))
+    agreement = reader.scalar("SELECT agreement_id FROM unit_route WHERE agreement_id = :i ORDER BY id LIMIT 1",
+                              {"i": ident})
+    if agreement is None:
+        agreement = reader.scalar("SELECT agreement_id FROM unit_route WHERE lower(agreement_id) = :i "
+                                  "ORDER BY id LIMIT 1", {"i": ident.lower()})
+    if agreement is not None:
+        return to_jsonable(_agreement_view(reader, agreement))
+    if ident:
+        from ..text import fold
+
+        named = reader.rows(_UNIT + " WHERE name_key = :k ORDER BY id LIMIT 2", {"k": fold(ident)})
+        if len(named) == 1:
+            return to_jsonable(_unit_view(reader, named[0], show_protected))
+    return None
+
+
+def _supplier_view(reader: Reader, org_nr: str, show_protected: bool) -> dict | None:
+    """register.views.show of a supplier: its checks and every unit as `register show UNIT`."""
+    try:
+        key = canonical_org_nr(org_nr)
+    except ValueError:
+        return None
+    found = reader.rows("SELECT id, org_nr, name, legal_form FROM supplier WHERE org_nr = :o", {"o": key})
     if not found:
         return None
-    return to_jsonable(_unit_view(reader, found[0], show_protected))
+    supplier = found[0]
+    units = [_unit_view(reader, u, show_protected)
+             for u in reader.rows(_UNIT + " WHERE supplier_id = :s ORDER BY id", {"s": supplier.id})]
+    if units:
+        checks = units[0]["checks"]
+    else:
+        from .canonical import check_dict
+
+        checks = [check_dict(c.kind, c.result, c.value, as_date(c.performed_on), c.source) for c in reader.rows(
+            "SELECT kind, result, value, performed_on, source FROM supplier_check WHERE supplier_id = :s "
+            "ORDER BY performed_on, id", {"s": supplier.id})]
+    return to_jsonable({"org_nr": supplier.org_nr, "name": supplier.name, "legal_form": supplier.legal_form,
+                        "checks": checks, "units": units})
+
+
+def _agreement_view(reader: Reader, agreement_id: str) -> dict:
+    """register.views.agreement_view read without SQLAlchemy: the agreement's first route, its
+    latest history entry and its units with their suppliers."""
+    from .canonical import num
+
+    routes, last, units = reader.many([
+        ("SELECT route, insats, agreement_id, valid_from, valid_to, buyers, status FROM unit_route "
+         "WHERE agreement_id = :a ORDER BY id", {"a": agreement_id}),
+        ("SELECT effective_on, actor FROM history WHERE entity_kind = 'agreement' AND entity_id = :a "
+         "ORDER BY effective_on DESC, id DESC LIMIT 1", {"a": agreement_id}),
+        ("SELECT u.unit_id, u.name, s.org_nr, r.daily_price, u.status FROM unit_route r "
+         "JOIN unit u ON u.id = r.unit_id JOIN supplier s ON s.id = u.supplier_id "
+         "WHERE r.agreement_id = :a ORDER BY r.id", {"a": agreement_id}),
+    ])
+    first = routes[0]
+    last = last[0] if last else None
+    return {"agreement_id": first.agreement_id, "route": first.route, "insats": first.insats,
+            "valid_from": as_date(first.valid_from), "valid_to": as_date(first.valid_to),
+            "buyers": as_json(first.buyers), "status": first.status,
+            "status_since": as_date(last.effective_on) if last else None,
+            "status_changed_by": last.actor if last else None,
+            "units": [{"unit_id": u.unit_id, "name": u.name, "org_nr": u.org_nr, "daily_price": num(u.daily_price),
+                       "unit_status": u.status} for u in units]}
 
 
 show.orm_view = "register.views:show"
