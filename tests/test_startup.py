@@ -153,7 +153,7 @@ ORM = {"sqlalchemy", "sqlmodel", "pydantic", "placering.storage.models"}
 
 
 @pytest.mark.parametrize("args", [["rules", "list"], ["rules", "show", "ELIG-AGE"], ["rules", "params"],
-                                  ["rules", "version"]])
+                                  ["rules", "version"], ["rules", "lint"], ["rules", "lint", "--json"]])
 def test_rules_commands_load_no_database_layer(tmp_path, args):
     """The rule files are read from disk: no SQLAlchemy, SQLModel or pydantic, and no evaluator
     (`rules show` reads the rule tests that name the rule without running them)."""

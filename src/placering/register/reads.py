@@ -133,7 +133,9 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
            + " ORDER BY effective_on DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
     found, *hidden = reader.many([(sql, params)] + ([] if show_protected else [
         ("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})]))  # one round trip
-    entries = [{"id": h.id, "effective_on": as_date(h.effective_on), "recorded_at": _datetime(h.at),
+    # JSON data as built (to_jsonable's walk of 16,000 entries' changes was a third of the read):
+    # the dates as ISO text, `changes` as the database's JSON gave it (text, numbers, lists).
+    entries = [{"id": h.id, "effective_on": _iso(as_date(h.effective_on)), "recorded_at": _iso(_datetime(h.at)),
                 "actor": h.actor, "kind": h.entity_kind, "entity_id": h.entity_id, "action": h.action,
                 "org_nr": h.org_nr, "unit_id": h.unit_id, "changes": as_json(h.changes), "reason": h.reason,
                 "note": h.note, "rule_id": h.rule_id, "rules_version": h.rules_version}
@@ -142,7 +144,11 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
         protected = {r[0] for r in hidden[0]}
         for e in entries:
             hide_location(e, protected)
-    return to_jsonable(entries)
+    return entries
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 history.orm_view = "register.views:history"
