@@ -672,7 +672,8 @@ def proposals(ctx: click.Context, proposal_status: str | None, kind: str | None,
         return
     filters = {"status": proposal_status, "kind": kind, "unit_id": unit_id, "org_nr": org_nr,
                "since": parse_date(since, "--since"), "until": parse_date(until, "--until")}
-    rows = call("register.views:proposals", **filters, http=("GET", "/register/proposals", filters))
+    # read without SQLAlchemy where it can (register/reads.py), else the ORM view
+    rows = call("register.reads:proposals", **filters, http=("GET", "/register/proposals", filters))
     out.listing(rows, [("id", "ID"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
                        ("unit_id", "Unit"), ("org_nr", "Org nr"), ("created_on", "Created"), ("message", "Why"),
                        ("rule_id", "Rule"), ("decided_by", "Decided by"), ("decision_note", "Note")],

@@ -298,3 +298,61 @@ def _agreement_view(reader: Reader, agreement_id: str) -> dict:
 
 
 show.orm_view = "register.views:show"
+
+
+# --- proposals -------------------------------------------------------------------------------
+
+PROPOSAL_STATUSES = ("open", "accepted", "dismissed")  # rules.register_status.PROPOSAL_STATUSES
+
+
+def proposals(reader: Reader, *, status: str | None = None, kind: str | None = None, unit_id: str | None = None,
+              org_nr: str | None = None, since: date | None = None, until: date | None = None) -> list[dict] | None:
+    """`register proposals` (register.views.proposals: rules.register_status.list_proposals)
+    read without SQLAlchemy: the proposals, oldest first, filtered the same way; None when the
+    ORM view must answer (an unknown status, unit or organisation number: its error)."""
+    if status is not None and status not in PROPOSAL_STATUSES:
+        return None
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if status:
+        where.append("status = :status")
+        params["status"] = status
+    if kind:
+        where.append("kind = :kind")
+        params["kind"] = kind
+    if unit_id:
+        unit = _unit(reader, unit_id)
+        if unit is None:
+            return None
+        where.append("unit_id = :unit")
+        params["unit"] = unit.unit_id
+    if org_nr:
+        org = _supplier(reader, org_nr)
+        if org is None:
+            return None
+        where.append("org_nr = :org")
+        params["org"] = org
+    for name, day, op in (("since", since, ">="), ("until", until, "<=")):
+        if day:
+            where.append(f"created_on {op} :{name}")
+            params[name] = day.isoformat() if reader.dialect == "sqlite" else day
+    rows = reader.rows("SELECT id, kind, status, org_nr, unit_id, rule_id, rules_version, message, details, created_on, "
+                       "decided_by, decided_at, decision_note FROM proposal"
+                       + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id", params)
+    return [{"id": p.id, "kind": p.kind, "status": p.status, "org_nr": p.org_nr, "unit_id": p.unit_id,
+             "rule_id": p.rule_id, "rules_version": p.rules_version, "message": p.message,
+             "details": to_jsonable(as_json(p.details)), "created_on": _iso(as_date(p.created_on)),
+             "decided_by": p.decided_by, "decided_at": _iso(_utc(p.decided_at)), "decision_note": p.decision_note}
+            for p in rows]
+
+
+proposals.orm_view = "register.views:proposals"
+
+
+def _utc(value: Any) -> datetime | None:
+    """A recorded time in UTC, as the ORM reads it back (matching.reads.utc)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value))
+    return value.replace(tzinfo=timezone.utc) if value.utcoffset() is None else value.astimezone(timezone.utc)
