@@ -61,8 +61,8 @@ def test_bad_org_nr_is_rejected_with_reason(raw, message):
 
 
 def test_nfc_and_plain_letters_are_the_definitions_they_speed_up():
-    """text.nfc (str.split instead of a regular expression) and text.plain_letters (a translate
-    table for Latin letters) give what their definitions give, for every character up to U+3100
+    """text.nfc (str.split instead of a regular expression) and text.plain_letters (a regular
+    expression for Latin letters' marks) give what their definitions give, for every character up to U+3100
     alone and between words, and for names with marks, white space and ligatures."""
     import re
     import unicodedata

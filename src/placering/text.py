@@ -40,12 +40,12 @@ def plain_letters(text: str) -> str:
         return folded
     decomposed = unicodedata.normalize("NFD", folded)
     if max(decomposed) < "\u0370":  # Latin letters: their combining marks are U+0300–U+036F
-        return unicodedata.normalize("NFC", decomposed.translate(_COMBINING_LATIN))
+        return unicodedata.normalize("NFC", _COMBINING_LATIN.sub("", decomposed))
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
 # The combining characters below U+0370 (U+034F, the grapheme joiner, is not one).
-_COMBINING_LATIN = {c: None for c in range(0x300, 0x370) if unicodedata.combining(chr(c))}
+_COMBINING_LATIN = re.compile("[" + "".join(chr(c) for c in range(0x300, 0x370) if unicodedata.combining(chr(c))) + "]")
 
 
 # Swedish collation order for sorting names in listings (å, ä, ö after z).
