@@ -66,24 +66,11 @@ def test_reads_load_neither_sqlalchemy_nor_psycopg(register_with_history, db_url
     assert not {"sqlalchemy", "sqlmodel", "pydantic", "psycopg"} & set(loaded), args
 
 
-def test_register_show_of_a_supplier_an_agreement_or_a_name_reads_without_sqlalchemy(register_with_history, db_url,
-                                                                                     tmp_path):
-    """`register show` of a supplier (org nr), an agreement or a unit's exact name reads through
-    the database's own driver too (register/reads.py; what it prints is compared above)."""
-    import test_startup
-
-    for ident in (supplier_of(register_with_history, "U-1"), "RA-DELAT", "ra-delat", "Enhet U-2"):
-        loaded = test_startup.loaded_by(tmp_path, "register", "show", ident, db_url=db_url, exit_code=0)
-        assert not {"sqlalchemy", "sqlmodel", "pydantic"} & set(loaded), ident
-
-
-def test_register_proposals_read_without_sqlalchemy_as_the_orm_does(run, register_with_history, db_url, tmp_path,
-                                                                     monkeypatch):
+def test_register_proposals_read_without_sqlalchemy_as_the_orm_does(run, register_with_history, monkeypatch):
     """`register proposals` reads through the database's own driver (register/reads.py): the
-    same table, CSV and JSON as the ORM view for every filter, and its refusals."""
+    same table, CSV and JSON as the ORM view for every filter, and its refusals (what it
+    imports: tests/test_startup.py)."""
     import json
-
-    import test_startup
 
     doc = register_with_history
     for day in ("2026-02-02", "2026-02-03", "2026-02-04"):
@@ -106,8 +93,6 @@ def test_register_proposals_read_without_sqlalchemy_as_the_orm_does(run, registe
             assert (read.exit_code, read.output) == (orm.exit_code, orm.output), args
     monkeypatch.setattr(common.AppContext, "reader", real)
     assert json.loads(run("register", "proposals", "--json").output)[0]["decided_at"]
-    loaded = test_startup.loaded_by(tmp_path, "register", "proposals", db_url=db_url, exit_code=0)
-    assert not {"sqlalchemy", "sqlmodel", "pydantic"} & set(loaded)
 
 
 PG_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -258,8 +258,7 @@ def test_explain_reads_the_stored_decision_where_it_answers_and_says_what_the_or
     """`request show R --explain UNIT`: a recommended unit (or one in a list stored in full) is
     explained from the stored decision without SQLAlchemy or a rules engine (matching/reads.py);
     an excluded unit by the ORM view, which explains that unit again. Every answer, refusal and
-    exit code is the ORM view's, as text and JSON."""
-    import test_startup
+    exit code is the ORM view's, as text and JSON (what it imports: tests/test_startup.py)."""
     from placering.cli import common
     from placering.matching.reads import request_explain
     from placering.storage.reads import open_reader
@@ -287,7 +286,3 @@ def test_explain_reads_the_stored_decision_where_it_answers_and_says_what_the_or
             monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
             orm = run(*args)
             assert (read.exit_code, read.output) == (orm.exit_code, orm.output), args
-    monkeypatch.setattr(common.AppContext, "reader", real)
-    loaded = test_startup.loaded_by(tmp_path, "request", "show", "R-1", "--explain", recommended, db_url=db_url,
-                                    exit_code=0)
-    assert not (test_startup.ORM | test_startup.ENGINES_AND_TOOLS | {"placering.rules.reference"}) & set(loaded)
