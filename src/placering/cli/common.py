@@ -270,6 +270,11 @@ class PlaceringGroup(Translated, click.Group):
         if ctx.parent is None:
             _warnings_to_stderr()
         try:
+            if ctx.parent is None:  # one language for the whole command (i18n.in_one_language)
+                from ..i18n import in_one_language
+
+                with in_one_language():
+                    return self._invoke_retrying(ctx)
             return self._invoke_retrying(ctx)
         except PlaceringError as exc:
             from ..i18n import text as said
