@@ -434,3 +434,62 @@ def test_a_table_wider_than_the_terminal_leaves_columns_out_rather_than_cut_org_
     assert "Rekommendationsstopp" in out  # a long compound word is not folded
     if not shown:
         assert "Org.nr" in out.split("Kolumner som inte får plats")[1]  # left out, and said so
+
+
+_WORDS = ["Ängen", "HVB", "barn", "och", "unga", "U-1001", "RA-2023-7", "ELIG-AGREEMENT-NOT-STARTED", "kravnivån;",
+          "x", "556206-1696", "a_b_c", "(147)", "–", "Rekommendationsstopp", "https://example.se/a/b/c/d/e/f/g/h/i/j",
+          "dubbel  mellanrum", "日本", "e\u0301", "a\u00a0b", "slut. ", "3\u00a0000\u00a0kr"]
+
+
+@pytest.mark.parametrize("columns", [None, "80", "250"])
+def test_a_table_that_fits_prints_as_rich_prints_it(columns, monkeypatch, capsys):
+    """A table that fits, into a file or a pipe, is written without rich's layout engine
+    (cli/common.py `_plain_table`: most of a read command's time at 40 rows); it must be what
+    rich prints, character for character: titles, numbers right-aligned, empty cells, lists,
+    dates, least widths, and tables that do not fit or hold wide or combining characters
+    (which rich lays out)."""
+    import contextlib
+    import random
+    from datetime import date
+
+    from placering.cli import common
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    real = common._plain_table
+    fast = []
+    monkeypatch.setattr(common, "_plain_table", lambda *a: fast.append(real(*a)) or fast[-1])
+
+    def value(r: random.Random, numeric: bool, words: list[str]):
+        k = r.random()
+        if numeric and k < 0.9:
+            return r.choice([r.randint(-5, 100000), r.random() * 1000])
+        if k < 0.15:
+            return None
+        if k < 0.25:
+            return date(2020, 1, r.randint(1, 28))
+        if k < 0.3:
+            return [r.choice(words) for _ in range(r.randint(0, 3))]
+        return " ".join(r.choice(words) for _ in range(r.randint(1, r.choice([1, 2, 3, 12]))))
+
+    for seed in range(150):
+        r = random.Random(seed)
+        keys = [f"{r.choice(['id', 'name', 'note', 'price', 'status'])}{i}" for i in range(r.randint(1, 8))]
+        numeric = {k: r.random() < 0.2 for k in keys}
+        cols = [(k, r.choice(["Id", "Namn", "Pris", "Gäller från", "Anteckning om saken", "X"])) for k in keys]
+        words = _WORDS if seed % 3 == 0 else _WORDS[:16]  # wide, combining and spaced text in a third
+        rows = [{k: value(r, numeric[k], words) for k in keys} for _ in range(r.randint(1, 9))]
+        title = r.choice([None, "Titel", "x" * r.randint(1, 40), "Får inte rekommenderas per 2026-12-07 (147)"])
+        limit = r.choice([None, 5])
+        printed = []
+        for plain in (True, False):
+            if not plain:
+                monkeypatch.setattr(common, "_plain_table", lambda *a: None)
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                common.print_table(rows, cols, title=title, limit=limit)
+            printed.append(out.getvalue())
+        monkeypatch.setattr(common, "_plain_table", lambda *a: fast.append(real(*a)) or fast[-1])
+        assert printed[0] == printed[1], (seed, printed)
+    assert sum(p is not None for p in fast) >= 20  # the plain way was taken, and agreed

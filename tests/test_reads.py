@@ -38,7 +38,8 @@ def test_history_and_search_read_without_sqlalchemy_as_the_orm_does(run, registe
                  ("history", "--kind", "ingen-sådan"), ("history", "U-404"), ("history", "Enhet U-1"),
                  ("show", "U-1"), ("show", "u-2"), ("show", "U-3"), ("show", "U-3", "--show-protected"),
                  ("show", "U-4"), ("show", supplier_of(doc, "U-1")), ("show", "RA-DELAT"), ("show", "Enhet U-2"),
-                 ("show", "U-404"),
+                 ("show", "U-404"), ("show", "ra-delat"), ("show", supplier_of(doc, "U-3"), "--show-protected"),
+                 ("show", supplier_of(doc, "U-3").replace("-", "")), ("show", "999999-9999"), ("show", "enhet u-1"),
                  ("search", "enhet"), ("search", "U-2"), ("search", supplier_of(doc, "U-4")),
                  ("search", "enhet", "--insats", "skyddat_boende"), ("search", "enhet", "--route", "ramavtal",
                                                                       "--status", "watch")]
@@ -63,6 +64,35 @@ def test_reads_load_neither_sqlalchemy_nor_psycopg(register_with_history, db_url
     monkeypatch.setattr(test_startup, "HEAVY", (*test_startup.HEAVY, "psycopg"))
     loaded = test_startup.loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
     assert not {"sqlalchemy", "sqlmodel", "pydantic", "psycopg"} & set(loaded), args
+
+
+def test_register_proposals_read_without_sqlalchemy_as_the_orm_does(run, register_with_history, monkeypatch):
+    """`register proposals` reads through the database's own driver (register/reads.py): the
+    same table, CSV and JSON as the ORM view for every filter, and its refusals (what it
+    imports: tests/test_startup.py)."""
+    import json
+
+    doc = register_with_history
+    for day in ("2026-02-02", "2026-02-03", "2026-02-04"):
+        assert run("complaint", "add", "U-2", "--category", "documentation", "--on", day, "--by", "spink").exit_code == 0
+    found = json.loads(run("register", "proposals", "--json").output)
+    assert found, "the complaints raise a proposal"
+    assert run("register", "proposals", "accept", str(found[0]["id"]), "--note", "granskas", "--by", "kvalitet").exit_code == 0
+    questions = [(), ("--status", "accepted"), ("--status", "open"), ("--status", "nonsense"),
+                 ("--kind", "deepened_control"), ("--supplier", supplier_of(doc, "U-2")), ("--supplier", "999999-9999"),
+                 ("--unit", "u-2"), ("--unit", "U-404"), ("--since", "2020-01-01", "--until", "2099-12-31"),
+                 ("--until", "2020-01-01")]
+    real = common.AppContext.reader
+    for question in questions:
+        for output in ((), ("--json",), ("--csv",)):
+            args = ("register", "proposals", *question, *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args)
+            assert (read.exit_code, read.output) == (orm.exit_code, orm.output), args
+    monkeypatch.setattr(common.AppContext, "reader", real)
+    assert json.loads(run("register", "proposals", "--json").output)[0]["decided_at"]
 
 
 PG_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -251,3 +251,38 @@ def test_the_groups_stored_with_a_decision_are_those_of_its_excluded_units(monke
             compact.decode_grouped(stored, lost.get)
     assert {g["code"] for g in groups} == {"AGE", "CAPACITY", "UNEVALUABLE", "PRICE_NOT_RECOMMENDED"}
     assert "U-1003" in next(g for g in groups if g["code"] == "PRICE_NOT_RECOMMENDED")["units"]
+
+
+def test_explain_reads_the_stored_decision_where_it_answers_and_says_what_the_orm_view_says(run, db_url, tmp_path,
+                                                                                           monkeypatch):
+    """`request show R --explain UNIT`: a recommended unit (or one in a list stored in full) is
+    explained from the stored decision without SQLAlchemy or a rules engine (matching/reads.py);
+    an excluded unit by the ORM view, which explains that unit again. Every answer, refusal and
+    exit code is the ORM view's, as text and JSON (what it imports: tests/test_startup.py)."""
+    from placering.cli import common
+    from placering.matching.reads import request_explain
+    from placering.storage.reads import open_reader
+
+    load_register(run, tmp_path, *UNITS)
+    person = dict(request("R-S")["person"], protected_identity=True)
+    _ok(run("match", str(write_request(tmp_path, [request("R-1"), request("R-S", person=person)])), "--by", "h"))
+    shown = json.loads(_ok(run("request", "show", "R-1", "--json")).stdout)["decisions"][-1]
+    recommended = shown["recommendations"][0]["unit_id"]
+    _forget_this_process()
+    with open_reader(db_url) as db:
+        assert request_explain(db, "R-1", recommended)["status"] == "recommended"
+        assert request_explain(db, "R-1", recommended.lower())["unit_id"] == recommended
+        assert request_explain(db, "R-1", "U-AGE") is None  # excluded: the rules engine says why
+        assert request_explain(db, "R-S", recommended) is None  # a protected person's: read and logged
+    real = common.AppContext.reader
+    questions = [("R-1", u["unit_id"]) for u in UNITS] + [("R-1", recommended.lower()), ("R-1", "U-404"),
+                                                          ("R-1", "Enhet U-2"), ("R-404", recommended),
+                                                          ("R-S", recommended)]
+    for request_id, unit_id in questions:
+        for output in ((), ("--json",)):
+            args = ("request", "show", request_id, "--explain", unit_id, "--by", "läsaren", *output)
+            monkeypatch.setattr(common.AppContext, "reader", real)
+            read = run(*args)
+            monkeypatch.setattr(common.AppContext, "reader", lambda self: None)
+            orm = run(*args)
+            assert (read.exit_code, read.output) == (orm.exit_code, orm.output), args

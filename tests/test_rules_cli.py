@@ -122,6 +122,28 @@ def test_lint_checks_the_test_cases_too(tmp_path):
     assert r.exit_code == 2 and "bad.yaml:4, fall 'x', fält 'eligble': okänd förväntan 'eligble'" in r.output
 
 
+def test_a_clean_lint_kept_in_the_cache_never_hides_a_later_problem(tmp_path, monkeypatch):
+    """A clean lint is kept in the per-user cache (rules/lint.py): linting the same files again
+    says the same, and any change afterwards (a case file broken, a file added) is linted again."""
+    monkeypatch.setenv("PLACERING_CACHE_DIR", str(tmp_path / "cache"))
+    d = tmp_path / "rules"
+    shutil.copytree(rules_dir(), d)
+    first = rules("lint", "--rules", str(d), "--json").output
+    assert json.loads(first)["ok"] and any((tmp_path / "cache").glob("lint-*"))
+    again = rules("lint", "--rules", str(d))
+    assert again.exit_code == 0 and again.output == rules("lint", "--rules", str(d)).output
+    assert rules("lint", "--rules", str(d), "--json").output == first
+    case_file = d / "tests" / "permits.yaml"
+    case_file.write_text(case_file.read_text(encoding="utf-8").replace("expect:", "expekt:", 1), encoding="utf-8")
+    r = rules("lint", "--rules", str(d))
+    assert r.exit_code == 2 and f"{case_file}:" in r.output
+    case_file.unlink()
+    (d / "tests" / "extra.yaml").write_text("cases:\n  - name: x\n    request: {}\n    expect: {eligble: [U-1]}\n",
+                                            encoding="utf-8")
+    r = rules("lint", "--rules", str(d))
+    assert r.exit_code == 2 and "okänd förväntan 'eligble'" in r.output
+
+
 def test_test_runs_the_cases():
     r = rules("test")
     assert r.exit_code == 0

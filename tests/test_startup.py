@@ -153,7 +153,7 @@ ORM = {"sqlalchemy", "sqlmodel", "pydantic", "placering.storage.models"}
 
 
 @pytest.mark.parametrize("args", [["rules", "list"], ["rules", "show", "ELIG-AGE"], ["rules", "params"],
-                                  ["rules", "version"]])
+                                  ["rules", "version"], ["rules", "lint"], ["rules", "lint", "--json"]])
 def test_rules_commands_load_no_database_layer(tmp_path, args):
     """The rule files are read from disk: no SQLAlchemy, SQLModel or pydantic, and no evaluator
     (`rules show` reads the rule tests that name the rule without running them)."""
@@ -215,6 +215,24 @@ def test_request_show_reads_without_sqlalchemy_or_an_evaluator(tmp_path, db_url,
     for args in (["request", "show", "R-1"], ["request", "show", "R-1", "--by", "läsaren"]):
         loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
         assert not (ORM | ENGINES_AND_TOOLS | {"placering.rules.reference", "placering.rules.vectorized"}) & set(loaded)
+
+
+def test_register_show_proposals_and_explain_read_without_sqlalchemy(tmp_path, db_url, run):
+    """`register show` of a supplier, an agreement or a unit's name, `register proposals` and
+    `request show R --explain UNIT` of a recommended unit read through the database's own
+    driver (register/reads.py, matching/reads.py): no SQLAlchemy, and no rules engine (what
+    they print is compared with the ORM view's in tests/test_reads.py and
+    tests/test_request_show_reads.py)."""
+    from test_matching_support import load_register, request, supplier_of, unit, write_request
+
+    doc = load_register(run, tmp_path, unit("U-1", free=3, agreement="RA-9"), unit("U-2", free=3))
+    assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "h").exit_code == 0
+    recommended = json.loads(run("request", "show", "R-1", "--json").stdout)["decisions"][-1]["recommendations"]
+    for args in (["register", "show", supplier_of(doc, "U-1")], ["register", "show", "ra-9"],
+                 ["register", "show", "Enhet U-2"], ["register", "proposals"], ["register", "proposals", "--json"],
+                 ["request", "show", "R-1", "--explain", recommended[0]["unit_id"]]):
+        loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+        assert not (ORM | ENGINES_AND_TOOLS | {"placering.rules.reference", "placering.rules.vectorized"}) & set(loaded), args
 
 
 def test_review_list_and_protected_reads_read_without_sqlalchemy(tmp_path, db_url, run):

@@ -19,8 +19,9 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Iterator
 
 DOMAIN = "placering"
 LANGUAGES = ("sv", "en")
@@ -41,6 +42,18 @@ def language() -> str:
             first = value.split(":")[0].lower()
             return "en" if first.startswith("en") else "sv"
     return "sv"
+
+
+@contextmanager
+def in_one_language() -> Iterator[None]:
+    """Within: the people's language as the environment says it now, decided once (a command
+    runs in one language; `language()` then reads no environment variable for each of the
+    90,000 labels and messages of an audit at 20,000 units)."""
+    token = _REQUEST_LANGUAGE.set(language())
+    try:
+        yield
+    finally:
+        _REQUEST_LANGUAGE.reset(token)
 
 
 def answering_in(lang: str | None):

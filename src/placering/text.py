@@ -17,7 +17,10 @@ _SPACE = re.compile(r"\s+")
 
 def nfc(text: str) -> str:
     """NFC-normalise and trim; inner runs of white space become one space."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    # str.split() splits at exactly the characters \s matches and drops them at both ends: the
+    # same as _SPACE.sub(" ", …).strip(), at half the cost (a search folds every name: 40,000
+    # at 20,000 units).
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def fold(text: str) -> str:
@@ -32,8 +35,17 @@ def fold(text: str) -> str:
 def plain_letters(text: str) -> str:
     """fold() without diacritics ('Ängen' → 'angen'): what someone types on a keyboard without
     å, ä, ö. Only for finding names, never for deciding that two names are the same."""
-    decomposed = unicodedata.normalize("NFD", fold(text))
+    folded = fold(text)
+    if folded.isascii():  # nothing to decompose
+        return folded
+    decomposed = unicodedata.normalize("NFD", folded)
+    if max(decomposed) < "\u0370":  # Latin letters: their combining marks are U+0300–U+036F
+        return unicodedata.normalize("NFC", _COMBINING_LATIN.sub("", decomposed))
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
+# The combining characters below U+0370 (U+034F, the grapheme joiner, is not one).
+_COMBINING_LATIN = re.compile("[" + "".join(chr(c) for c in range(0x300, 0x370) if unicodedata.combining(chr(c))) + "]")
 
 
 # Swedish collation order for sorting names in listings (å, ä, ö after z).

@@ -270,6 +270,11 @@ class PlaceringGroup(Translated, click.Group):
         if ctx.parent is None:
             _warnings_to_stderr()
         try:
+            if ctx.parent is None:  # one language for the whole command (i18n.in_one_language)
+                from ..i18n import in_one_language
+
+                with in_one_language():
+                    return self._invoke_retrying(ctx)
             return self._invoke_retrying(ctx)
         except PlaceringError as exc:
             from ..i18n import text as said
@@ -677,8 +682,6 @@ def print_table(
     out. `expanded` prints one field per line per record (as psql's \\x); `only` keeps the
     columns named (by key or header, see `select_columns`).
     """
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     header = column_header
@@ -716,7 +719,10 @@ def print_table(
     width = out.width
     hidden: list[str] = []
 
-    def build(specs: list[dict], widths: list[int] | None = None) -> Table:
+    def build(specs: list[dict], widths: list[int] | None = None) -> "Table":
+        from rich import box
+        from rich.table import Table
+
         table = Table(title=Text(safe(title)) if title else None, title_justify="left", show_lines=False,
                       box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         for n, s in enumerate(specs):
@@ -767,6 +773,54 @@ def print_table(
     for s in specs:
         s["natural"] = max([len(s["head"])] + [len(line) for c in s["cells"] for line in (c.splitlines() or [""])])
     natural = sum(s["natural"] for s in specs) + 2 * (len(specs) - 1)
+    plain = _plain_table(out, title, specs) if natural <= width else None
+    if plain is not None:  # what rich prints for a table that fits, without its layout engine
+        out.file.write(plain)
+        out.file.flush()
+    else:
+        _rich_table(out, specs, rows, title, width, natural, build, layout)
+    if total > len(rows):
+        out.print(Text(text("cli.out.table_showing", shown=len(rows), total=Number(total),
+                            hint=text("cli.out.table_hint") if hint is None else hint)))
+
+
+def _plain_table(out: "Console", title: str | None, specs: list[dict]) -> str | None:
+    """The table as rich prints it (box SIMPLE_HEAD without edges, columns two spaces apart,
+    each as wide as its widest cell or its least width, numbers right-aligned, the title on a
+    line of the table's width) when that is all there is to it: no colours (a file, a pipe),
+    every column at its natural width within the console's, one line per cell, every character
+    one column wide, no tab, and a title no wider than the table. None otherwise (rich then
+    lays it out). Rich's layout costs a read command more than its read at 40 rows by 13
+    columns; tests/test_output.py compares the two."""
+    if out.color_system is not None:
+        return None
+    from rich.cells import cell_len
+
+    widths = [max(s["natural"], s["min"]) for s in specs]
+    total = sum(widths) + 2 * (len(widths) - 1)
+    if total > out.width:
+        return None
+    texts = [s["head"] for s in specs] + [c for s in specs for c in s["cells"]] + ([title] if title else [])
+    for t in texts:
+        if "\n" in t or "\t" in t or "\r" in t or cell_len(t) != len(t) or (t and (t[0].isspace() or t[-1].isspace())):
+            return None
+    if title is not None and len(title) > total:
+        return None
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if s["numeric"] else c.ljust(w) for c, w, s in zip(cells, widths, specs))
+
+    lines = [title.ljust(total)] if title else []
+    lines.append(line([s["head"] for s in specs]))
+    lines.append("─" * total)
+    lines.extend(line([s["cells"][i] for s in specs]) for i in range(len(specs[0]["cells"])))
+    return "\n".join(lines) + "\n"
+
+
+def _rich_table(out, specs, rows, title, width, natural, build, layout) -> None:
+    from rich.text import Text
+
+    hidden: list[str] = []
     widths = None
     if natural > width:  # first the columns that say nothing, then plain ones, then the why
         order = [s["head"] for s in specs]
@@ -782,9 +836,6 @@ def print_table(
     out.print(table)
     if hidden:
         out.print(Text(text("cli.out.table_hidden", width=width, columns=", ".join(hidden))))
-    if total > len(rows):
-        out.print(Text(text("cli.out.table_showing", shown=len(rows), total=Number(total),
-                            hint=text("cli.out.table_hint") if hint is None else hint)))
 
 
 # Which column goes first when a table is too wide (see print_table): ids stay (never dropped,

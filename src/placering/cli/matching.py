@@ -449,7 +449,8 @@ def request_show(request_id: str, show_protected: bool, explain_unit: str | None
     protected person's request is logged under --by (audit protected-reads)."""
     path = f"/requests/{segment(request_id)}"
     if explain_unit:  # the latest decision only: no need to rebuild every decision's excluded list
-        ex = call("matching.views:request_explain", request_id, explain_unit, reader=actor,
+        # from the stored decision where it answers (matching/reads.py), else the ORM view
+        ex = call("matching.reads:request_explain", request_id, explain_unit, reader=actor,
                   http=("GET", f"{path}/explain/{segment(explain_unit)}"))
         print_json(ex) if wants_json(json_output) else _print_explain(ex)
         return

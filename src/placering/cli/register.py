@@ -596,14 +596,14 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
                "until": until_d, "limit": limit, "show_protected": show_protected}
     entries = call("register.reads:history", ident, **filters,
                    http=("GET", "/register/history", {"ident": ident, **filters}))
-    if not out.machine:
-        for e in entries:  # a person reads the time as Swedish time (fmt_datetime)
-            e["recorded_at"] = datetime.fromisoformat(e["recorded_at"]) if e.get("recorded_at") else None
-    for e in entries:
-        e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.codes)
-        e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
     # A table shows the latest entries (and says how many there are); --all, --csv, --json all.
     shown = entries if out.all or out.machine else entries[-TABLE_ROWS:]
+    if not out.machine:
+        for e in shown:  # a person reads the time as Swedish time (fmt_datetime)
+            e["recorded_at"] = datetime.fromisoformat(e["recorded_at"]) if e.get("recorded_at") else None
+    for e in shown:  # only the rows printed (the demo register's whole history is 16,000 entries)
+        e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.codes)
+        e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
     out.emit(entries, [Section(
         "history", None if len(shown) == len(entries) else
         say("cli.out.history_showing", count=fmt_number(len(entries)), shown=len(shown)), shown,
@@ -672,7 +672,8 @@ def proposals(ctx: click.Context, proposal_status: str | None, kind: str | None,
         return
     filters = {"status": proposal_status, "kind": kind, "unit_id": unit_id, "org_nr": org_nr,
                "since": parse_date(since, "--since"), "until": parse_date(until, "--until")}
-    rows = call("register.views:proposals", **filters, http=("GET", "/register/proposals", filters))
+    # read without SQLAlchemy where it can (register/reads.py), else the ORM view
+    rows = call("register.reads:proposals", **filters, http=("GET", "/register/proposals", filters))
     out.listing(rows, [("id", "ID"), ("kind", "Kind", "proposal_kind"), ("status", "Status", "proposal_status"),
                        ("unit_id", "Unit"), ("org_nr", "Org nr"), ("created_on", "Created"), ("message", "Why"),
                        ("rule_id", "Rule"), ("decided_by", "Decided by"), ("decision_note", "Note")],

@@ -370,22 +370,11 @@ def explain(document: dict[str, Any], unit_id: str, *, session: Session | None =
     """Where a unit stands in a decision: recommended, below the cut, held back, excluded, or
     absent. A stored (compact) decision needs its session and request row: the excluded
     unit's reasons are rebuilt from the register snapshot it was decided on."""
+    from .reads import explanation
+
     unit_id = nfc(unit_id.strip())  # as typed on a command line, like `choose`
     where, entry = _find_in_decision(document, unit_id, session=session, row=row)
-    out: dict[str, Any] = {"unit_id": unit_id, "request_id": document["request_id"], "seq": document.get("seq"),
-                           "status": where}
-    if where in ("recommended", "below_cut"):
-        out.update({"rank": entry["rank"], "route": entry["route"], "keys": entry["keys"], "flags": entry.get("flags", []),
-                    "other_routes": entry.get("other_routes", [])})
-        if where == "below_cut":
-            out["cut"] = len(document["recommendations"])
-    elif where in ("held_back", "excluded"):
-        out.update({"reasons": entry.get("reasons", []), "unevaluable": entry.get("unevaluable", [])})
-        if where == "held_back":
-            out["eligible"] = entry["eligible"]
-        elif entry.get("unevaluable"):
-            out["status"] = "unevaluable" if not entry.get("reasons") else "excluded"
-    return out
+    return explanation(document, unit_id, where, entry)  # one answer: the direct read's too (reads.py)
 
 
 # --- deciding and storing (the matcher decides; this module stores) --------------------------

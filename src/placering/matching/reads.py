@@ -230,6 +230,91 @@ def request_show(db: Reader, request_id: str, *, show_protected: bool = False, f
 request_show.orm_view = "matching.views:request_show"
 
 
+# --- request show --explain UNIT ----------------------------------------------------------------
+
+
+def explanation(document: dict[str, Any], unit_id: str, where: str, entry: dict[str, Any] | None) -> dict[str, Any]:
+    """Where a unit stands in a decision (decisions.explain), from where it was found and its
+    entry there: one answer for the direct read and the ORM view."""
+    out: dict[str, Any] = {"unit_id": unit_id, "request_id": document["request_id"], "seq": document.get("seq"),
+                           "status": where}
+    if where in ("recommended", "below_cut"):
+        out.update({"rank": entry["rank"], "route": entry["route"], "keys": entry["keys"], "flags": entry.get("flags", []),
+                    "other_routes": entry.get("other_routes", [])})
+        if where == "below_cut":
+            out["cut"] = len(document["recommendations"])
+    elif where in ("held_back", "excluded"):
+        out.update({"reasons": entry.get("reasons", []), "unevaluable": entry.get("unevaluable", [])})
+        if where == "held_back":
+            out["eligible"] = entry["eligible"]
+        elif entry.get("unevaluable"):
+            out["status"] = "unevaluable" if not entry.get("reasons") else "excluded"
+    return out
+
+
+def found_as_stored(document: dict[str, Any], unit_id: str) -> tuple[str, dict[str, Any] | None] | None:
+    """(where, entry) of the unit in the decision as stored (decisions._find_in_decision), or
+    None when only the rules engine can say: a unit of a compact decision that is neither
+    recommended nor in a list stored in full (below the cut, held back) is excluded, or below
+    a cut stored as its digest, or no candidate; its reasons are explained again from the
+    stored register snapshot (rebuild.expand)."""
+    from .compact import is_compact, is_derived
+
+    for rec in document.get("recommendations", []):
+        if rec["unit_id"] == unit_id:
+            return "recommended", rec
+    below = document.get("below_cut", [])
+    if is_derived(below):
+        return None
+    for rec in below:
+        if rec["unit_id"] == unit_id:
+            return "below_cut", rec
+    if is_compact(document):
+        held = document["excluded"].get("held_back")
+        if not isinstance(held, list):
+            return None
+        for e in held:  # a held-back unit is eligible: the rules engine adds no entry of its own
+            if e["unit_id"] == unit_id:
+                return ("held_back" if e.get("eligible") else "excluded"), e
+        return None
+    for ex in document.get("excluded") or []:
+        if ex["unit_id"] == unit_id:
+            return ("held_back" if ex.get("eligible") else "excluded"), ex
+    return "not_a_candidate", None
+
+
+def request_explain(db: Reader, request_id: str, unit_id: str, *, reader: str | None = None) -> dict[str, Any] | None:
+    """`request show R --explain UNIT` (matching.views.request_explain) read without SQLAlchemy
+    where the stored decision answers (`found_as_stored`: a recommended unit, one in a list
+    stored in full); None for the ORM view, which explains an excluded unit again with the
+    rules engine (that unit only) and answers what `request_show` leaves to it: a unit or
+    request not found as typed, a protected person's request (logged), a signed-in person, a
+    request without a decision."""
+    if _signed_in():
+        return None
+    ident = nfc(unit_id)
+    units = db.rows("SELECT unit_id FROM unit WHERE unit_id = :i", {"i": ident})
+    if not units and ident:
+        units = db.rows("SELECT unit_id FROM unit WHERE lower(unit_id) = :i ORDER BY id", {"i": ident.lower()})
+    found = db.rows("SELECT id, payload FROM placement_request WHERE request_id = :r", {"r": nfc(request_id)})
+    if not units or not found:
+        return None
+    payload = as_json(found[0].payload) or {}
+    if (payload.get("person") or {}).get("protected_identity"):
+        return None
+    latest = db.rows("SELECT document FROM decision WHERE request_id = :r ORDER BY seq DESC LIMIT 1",
+                     {"r": found[0].id})
+    if not latest:
+        return None
+    document = shown(stored_form(as_json(latest[0].document)), person_protected=False, protected_units=protected_units(db))
+    unit_id = nfc(units[0].unit_id.strip())
+    where = found_as_stored(document, unit_id)
+    return None if where is None else to_jsonable(explanation(document, unit_id, *where))
+
+
+request_explain.orm_view = "matching.views:request_explain"
+
+
 # --- review list -------------------------------------------------------------------------------
 
 REVIEW_STATUSES = ("pending", "approved", "rejected")  # review.REVIEW_STATUSES

@@ -27,11 +27,46 @@ class LintResult:
         return not self.problems
 
 
+class _NotClean(Exception):
+    """A lint with problems: reported, never kept in the cache (diskcache: a successful build only)."""
+
+    def __init__(self, result: LintResult):
+        self.result = result
+
+
 def lint_directory(directory: Path) -> LintResult:
     """Check the rules directory, its parameters and its rule tests; never stops at the first
-    problem. A directory that cannot be read at all raises ValidationError."""
+    problem. A directory that cannot be read at all raises ValidationError.
+
+    A clean lint is kept in the per-user cache (diskcache.py) under the bytes of every file it
+    read (rule files, parameters, rule tests, the taxonomy they are checked against) and
+    placering's code, so linting unchanged files again parses no YAML (ruamel's parse of the
+    test cases was most of a `rules lint`); a lint with problems is done again every time and
+    reports them with file and line."""
     base = rules_directory(Path(directory))
-    result = LintResult(Path(directory))
+    from ..diskcache import cached
+    from ..paths import registry_dir
+    from .loader import parameter_files, rule_files
+
+    tests = sorted((base / "tests").glob("*.yaml")) if (base / "tests").is_dir() else []
+    files = [*parameter_files(base), *rule_files(base), *tests,
+             registry_dir() / "taxonomy.yaml", registry_dir() / "municipalities.yaml"]
+    try:
+        clean = cached("lint", files, lambda: _clean(_lint(base, Path(directory))),
+                       extra="\0".join([str(base), str((base / "tests").is_dir()), *map(str, files)]))
+    except _NotClean as not_clean:
+        return not_clean.result
+    return LintResult(Path(directory), [], load_ruleset(base), clean["test_cases"])
+
+
+def _clean(result: LintResult) -> dict:
+    if result.problems:
+        raise _NotClean(result)
+    return {"test_cases": result.test_cases}
+
+
+def _lint(base: Path, directory: Path) -> LintResult:
+    result = LintResult(directory)
     rules, policies, _params, docs, problems = collect_directory(base)
     result.problems.extend(problems)
     known = declared_rule_ids(docs) | {r.id for r in (*rules, *policies)}
