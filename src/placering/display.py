@@ -58,6 +58,10 @@ def fmt_number(value: int | float, decimals: int | None = None, lang: str | None
     locale = "en" if english else LOCALE
     if isinstance(value, float) and decimals is None and value.is_integer():
         value = int(value)
+    if type(value) is int and not decimals:
+        # A whole number: CLDR's grouping of three with the locale's separator, as Babel gives it
+        # (tests/test_display_numbers.py compares), without loading Babel's locale data (~0.14 s).
+        return f"{value:,}" if english else f"{value:,}".replace(",", "\u00a0")
     if decimals is not None:
         fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
         return _numbers().format_decimal(value, format=fmt, locale=locale)
