@@ -25,3 +25,15 @@ def test_other_numbers_still_use_babel():
     assert fmt_number(1234.25, 1, lang="sv") == "1\u00a0234,2"  # half to even, as Babel rounds
     assert fmt_number(2.0, 0, lang="en") == "2"
     assert fmt_number(True, lang="sv") == "ja"
+
+
+def test_decimal_numbers_match_babel():
+    import random
+
+    rnd = random.Random(22)
+    values = [0.5, -0.5, 1.0000005, 1.0000015, 2.5e-6, -2.5e-6, 1e-6, 999999.9999995, 0.1 + 0.2, -98765.4321]
+    values += [rnd.choice((1, -1)) * 10 ** rnd.uniform(-7, 15) for _ in range(300)]
+    for v in values:
+        for lang, locale in (("sv", "sv_SE"), ("en", "en")):
+            expected = numbers.format_decimal(int(v) if v.is_integer() else v, format="#,##0.######", locale=locale)
+            assert fmt_number(v, lang=lang) == expected, (v, lang)
