@@ -310,7 +310,7 @@ def match_few(where: Any, requests: list[Any], *, actor: str, evaluator: str, ru
     session): each chunk of `commit_every` requests in one write transaction, in which each
     stored decision's document is read too (`document_of`: `documents_as`)."""
     from ..memory import freeze_long_lived, gc_paused
-    from ..storage.writes import run_write
+    from ..storage.writes import Database, run_write
     from .matcher import MatchContext
 
     ruleset = None
@@ -319,6 +319,7 @@ def match_few(where: Any, requests: list[Any], *, actor: str, evaluator: str, ru
 
         ruleset = load_ruleset(rules_dir)
     out: list[Stored] = []
+    one_process = isinstance(where, Database)
     for i in range(0, len(requests), commit_every):
         chunk = requests[i:i + commit_every]
 
@@ -327,10 +328,14 @@ def match_few(where: Any, requests: list[Any], *, actor: str, evaluator: str, ru
                 check_new_content(tx, requests, ruleset)
 
             def context() -> Any:
-                # The decoded candidate lists and their tables (tens of thousands of acyclic
-                # objects) live until the call ends: moved out of the collector's generations
-                # before it is on again, as decide_all does (else its first collection scans them
-                # all: ~0.1 s of a match at 20,000 units).
+                # One command's process (the CLI: a Database): the decoded candidate lists and
+                # their tables (tens of thousands of acyclic objects) live until it ends, so they
+                # are moved out of the collector's generations before it is on again, as
+                # decide_all does (else its collections scan them all: ~0.4 s CPU of a match at
+                # 20,000 units). Not in a server, whose later garbage cycles would stay.
+                if not one_process:
+                    return MatchContext.load(tx, engine=evaluator, ruleset=ruleset, rules_dir=rules_dir,
+                                             insatser={r.insats for r in chunk})
                 with gc_paused():
                     ctx = MatchContext.load(tx, engine=evaluator, ruleset=ruleset, rules_dir=rules_dir,
                                             insatser={r.insats for r in chunk})
