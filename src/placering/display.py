@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 from .clock import STOCKHOLM, today  # noqa: F401  (today: the one clock's Swedish day, re-exported)
 
 LOCALE = "sv_SE"
+_SIX = Decimal("0.000001")
 
 
 def local_time(value: datetime) -> datetime:
@@ -58,6 +60,20 @@ def fmt_number(value: int | float, decimals: int | None = None, lang: str | None
     locale = "en" if english else LOCALE
     if isinstance(value, float) and decimals is None and value.is_integer():
         value = int(value)
+    if type(value) is int and not decimals:
+        # A whole number: CLDR's grouping of three with the locale's separator, as Babel gives it
+        # (tests/test_display_numbers.py compares), without loading Babel's locale data (~0.14 s).
+        return f"{value:,}" if english else f"{value:,}".replace(",", "\u00a0")
+    if type(value) is float and decimals is None and 1e-6 <= abs(value) < 1e15:
+        # Babel's "#,##0.######" the same way: the float's shortest text as a decimal, rounded
+        # half to even at six decimals, trailing zeros dropped.
+        whole, _, frac = format(Decimal(repr(value)).quantize(_SIX, rounding=ROUND_HALF_EVEN), "f").partition(".")
+        sign = "-" if whole.startswith("-") else ""
+        grouped = f"{int(whole.lstrip('-')):,}"
+        frac = frac.rstrip("0")
+        if english:
+            return sign + grouped + ("." + frac if frac else "")
+        return sign + grouped.replace(",", "\u00a0") + ("," + frac if frac else "")
     if decimals is not None:
         fmt = "#,##0" + ("." + "0" * decimals if decimals else "")
         return _numbers().format_decimal(value, format=fmt, locale=locale)
