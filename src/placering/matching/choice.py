@@ -30,7 +30,7 @@ from ..errors import InvariantViolation, NotFound, ValidationError
 from ..i18n import Joined, Label, Number, msg
 from ..storage.entries import record, require_actor, utcnow
 from ..storage.reads import as_date, as_json
-from ..storage.writes import SessionTx, Tx, as_tx, run_write
+from ..storage.writes import Tx, as_tx, run_write
 from ..text import nfc
 from ..vocabulary import Route
 from .reads import placement_dict  # one form of a placement for every document
@@ -152,7 +152,7 @@ def recheck(tx: Any, row: Any, unit_id: str, route: str, agreement_id: str | Non
     permit, age, capacity, …) for this request and route. Returns the reasons it is no longer
     eligible (exclusions and rules that could not be evaluated); empty when it still is.
     `tx`: a write transaction (storage.writes) or a session."""
-    from ..rules.facts import RegisterSnapshot, register_document, register_document_of, request_fact
+    from ..rules.facts import RegisterSnapshot, register_document_of, request_fact
     from ..rules.reference import ReferenceEvaluator
     from ..rules.ruleset import load_ruleset
     from ..taxonomy import load_taxonomy
@@ -162,12 +162,9 @@ def recheck(tx: Any, row: Any, unit_id: str, route: str, agreement_id: str | Non
     supplier = tx.scalar("SELECT supplier_id FROM unit WHERE unit_id = :u", {"u": unit_id})
     if supplier is None:
         return [{"code": "NOT_IN_REGISTER", "rule": None, "message": f"unit {unit_id} is no longer in the register"}]
-    if isinstance(tx, SessionTx):
-        # On a session (the server, the web, the demo's choices) the chosen unit is read alone
-        # under its supplier: a municipality's own supplier has hundreds of units.
-        doc = register_document(tx.session(), supplier_ids=[], unit_ids=[unit_id])
-    else:
-        doc = register_document_of(tx, [supplier])
+    # The chosen unit alone under its supplier (a municipality's own supplier has hundreds of
+    # units), whoever chooses: the CLI's transaction, or a session (the server, the web, the demo).
+    doc = register_document_of(tx, [], [unit_id])
     for s in doc["suppliers"]:
         s["units"] = [u for u in s.get("units") or [] if u["unit_id"] == unit_id]
     snapshot = RegisterSnapshot.from_document(doc, on=on)

@@ -147,14 +147,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         with engine.connect() as conn:
             require_installer(conn)
     try:
+        # On PostgreSQL it ends with access.roles.apply_security (migrations/env.py), also when
+        # no migration is due.
         command.upgrade(_alembic_config(engine), "head")
-        if engine.dialect.name == "postgresql":
-            from ..access.roles import apply_security
-
-            # Grants, policies and triggers for every table, also those later migrations added; and
-            # the revocation of what an earlier version granted (idempotent).
-            with engine.begin() as conn:
-                apply_security(conn)
     except OperationalError as exc:
         raise DatabaseError(msg("storage.cannot_upgrade", reason=str(exc.orig))) from None
     return before, head_revision()

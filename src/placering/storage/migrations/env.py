@@ -15,3 +15,10 @@ with engine.begin() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if connection.dialect.name == "postgresql":
+        from placering.access.roles import apply_security
+
+        # Grants, policies and triggers for every table, also those later migrations added; and the
+        # revocation of what an earlier version granted (idempotent): in the migrations'
+        # transaction, so no table is ever committed without them.
+        apply_security(connection)

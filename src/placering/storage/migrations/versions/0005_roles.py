@@ -8,7 +8,6 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-from placering.access.roles import apply_security
 
 
 revision = "0005"
@@ -29,7 +28,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_account_login"), ["login"], unique=True)
-    apply_security(op.get_bind())  # PostgreSQL only; idempotent
+    # The group roles, grants, policies and triggers (PostgreSQL): applied once, after the last
+    # migration and in its transaction (migrations/env.py), for every table: the final run replaces
+    # whatever a run here made (REVOKE ALL and GRANT, DROP and CREATE), so it ran twice for nothing.
 
 
 def downgrade() -> None:
