@@ -282,6 +282,18 @@ def notice(page) -> str:
     return box.inner_text()
 
 
+def wait_for_case(page) -> None:
+    """After "Matcha": the new case's page. When it does not come, the failure says what the
+    page shows instead (a refusal on the form, an error page) rather than only a timeout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_url(re.compile(r".*/forfragningar/W-"), timeout=MATCH_WAIT_MS)
+    except PlaywrightTimeout:
+        shown = page.locator("body").inner_text(timeout=5_000)
+        pytest.fail(f"no case page after Matcha; at {page.url}, the page says:\n{shown[:3000]}")
+
+
 def _start_on() -> str:
     from placering.clock import today
 
@@ -311,7 +323,7 @@ def test_handler_matches_declines_and_chooses(browser, site):
     accessible(page)
     fill_request(page)
     page.get_by_role("button", name="Matcha").click()
-    page.wait_for_url(re.compile(r".*/forfragningar/W-"), timeout=MATCH_WAIT_MS)
+    wait_for_case(page)
     url = page.url
     accessible(page)
     recs = page.locator("ol.recs > li")
@@ -409,7 +421,7 @@ def test_social_worker_never_sees_another_municipality(browser, site):
     assert sara.get_by_label("Kommun", exact=True).count() == 0  # her own municipality, no choice
     fill_request(sara, municipality=None, requester="Centrum")
     sara.get_by_role("button", name="Matcha").click()
-    sara.wait_for_url(re.compile(r".*/forfragningar/W-"), timeout=MATCH_WAIT_MS)
+    wait_for_case(sara)
     path = "/forfragningar/" + sara.url.rsplit("/", 1)[1]
     assert "Göteborg" in sara.locator("dl.facts").first.inner_text()
 
