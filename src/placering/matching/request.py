@@ -169,13 +169,7 @@ class Request:
         return max(self.submitted_on, self.start_on)
 
     def home_point(self) -> tuple[float, float] | None:
-        if self.home_location is not None:
-            return (self.home_location.lat, self.home_location.lon)
-        if self.home_municipality is not None:
-            m = load_taxonomy().municipality(self.home_municipality)
-            if m is not None:
-                return (m.lat, m.lon)
-        return None
+        return home_point_of(self.home_location, self.home_municipality)
 
     def payload(self) -> dict[str, Any]:
         """The request as stored (a copy: the caller may change it)."""
@@ -426,3 +420,15 @@ def request_schema() -> dict[str, Any]:
     for key in ("submitted_on", "start_on"):
         props[key]["format"] = "date"
     return schema
+
+
+def home_point_of(location: Any, municipality: str | None) -> tuple[float, float] | None:
+    """Where distance is measured from: the home location, else the seat of the home
+    municipality (both request forms: the plain one and the pydantic model)."""
+    if location is not None:
+        return (location.lat, location.lon)
+    if municipality is not None:
+        m = load_taxonomy().municipality(municipality)
+        if m is not None:
+            return (m.lat, m.lon)
+    return None

@@ -15,7 +15,7 @@ from ..boundary import MAX_AMOUNT, clean_text, finite, in_sweden
 from ..i18n import Label, msg
 from ..taxonomy import load_taxonomy
 from ..vocabulary import Gender, LegalBasis, TargetGroup, Urgency
-from .request import _canonical_municipality
+from .request import _canonical_municipality, home_point_of
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -155,13 +155,7 @@ class PlacementRequestIn(BaseModel):
     # Convenience for the matcher and the facts builder.
     def home_point(self) -> tuple[float, float] | None:
         """Where distance is measured from: home_location, else the seat of home_municipality."""
-        if self.home_location is not None:
-            return (self.home_location.lat, self.home_location.lon)
-        if self.home_municipality is not None:
-            m = load_taxonomy().municipality(self.home_municipality)
-            if m is not None:
-                return (m.lat, m.lon)
-        return None
+        return home_point_of(self.home_location, self.home_municipality)
 
     def payload(self) -> dict[str, Any]:
         """The request as stored (JSON types, canonical names)."""

@@ -466,7 +466,6 @@ def _pg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[
         with _psycopg_transaction(db, repeatable_read=repeatable_read) as tx:
             yield tx
         return
-    from ..access.acting import current_principal
     from .reads import Reader
 
     try:
@@ -474,10 +473,7 @@ def _pg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[
         tx._run("BEGIN ISOLATION LEVEL REPEATABLE READ" if repeatable_read else "BEGIN", {})
         try:
             _require_current(Reader(conn, "postgresql", db.url))
-            principal = current_principal()
-            if principal is not None:
-                tx.rows("SELECT set_config('placering.login', :login, true), set_config('placering.roles', :roles, true), "
-                        "set_config('placering.municipality', :municipality, true)", acting_settings(principal))
+            _act_for_signed_in(tx)
             yield tx
             tx._run("COMMIT", {})
         except BaseException:
@@ -490,11 +486,20 @@ def _pg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[
         conn.close()
 
 
+def _act_for_signed_in(tx: Tx) -> None:
+    """Tell PostgreSQL whom this transaction works for (the signed-in person, if any):
+    the history trigger and row-level security read it (acting_settings)."""
+    from ..access.acting import current_principal
+
+    principal = current_principal()
+    if principal is not None:
+        tx.rows("SELECT set_config('placering.login', :login, true), set_config('placering.roles', :roles, true), "
+                "set_config('placering.municipality', :municipality, true)", acting_settings(principal))
+
+
 @contextmanager
 def _psycopg_transaction(db: Database, *, repeatable_read: bool = False) -> Iterator[DriverTx]:
     import psycopg
-
-    from ..access.acting import current_principal
 
     conninfo = _postgres_conninfo(db.url)
     try:
@@ -509,10 +514,7 @@ def _psycopg_transaction(db: Database, *, repeatable_read: bool = False) -> Iter
             from .reads import Reader
 
             _require_current(Reader(conn, "postgresql", db.url))
-            principal = current_principal()
-            if principal is not None:
-                tx.rows("SELECT set_config('placering.login', :login, true), set_config('placering.roles', :roles, true), "
-                        "set_config('placering.municipality', :municipality, true)", acting_settings(principal))
+            _act_for_signed_in(tx)
             yield tx
             conn.commit()
         except BaseException:
