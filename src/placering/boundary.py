@@ -422,7 +422,7 @@ def _int(text: str) -> int:
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-_ESCAPED_CONTROL = re.compile(r"\\[ubf]")  # \uXXXX, \b and \f can make a character bad_character refuses
+_ESCAPED_CONTROL = re.compile(r"\\[ubf]")  # a \u escape (four hex digits), \b or \f can make a character bad_character refuses
 
 
 def nesting_depth(text: str) -> int:

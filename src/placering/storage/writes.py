@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -193,8 +194,9 @@ def to_db(value: Any, dialect: str) -> Any:
 
 # --- transactions -----------------------------------------------------------------------------
 
-class Tx:
-    """One write transaction: `rows`, `scalar`, `execute` (rowcount) and `insert` (the new id)."""
+class Tx(ABC):
+    """One write transaction: `rows`, `scalar`, `execute` (rowcount) and `insert` (the new id).
+    Each database's way in (DriverTx, LibpqTx, SessionTx) gives the first three."""
 
     dialect: str
 
@@ -204,14 +206,17 @@ class Tx:
         lock the transaction holds already)."""
         return " FOR UPDATE" if self.dialect == "postgresql" else ""
 
+    @abstractmethod
     def rows(self, sql: str, params: dict | None = None) -> list[Any]:
-        raise NotImplementedError
+        """The rows a statement returns (named tuples)."""
 
+    @abstractmethod
     def execute(self, sql: str, params: dict | None = None) -> int:
-        raise NotImplementedError
+        """Run a statement; the rows it changed."""
 
+    @abstractmethod
     def session(self) -> Any:
-        raise NotImplementedError
+        """An ORM session on this transaction's connection (for work that needs the ORM)."""
 
     def scalar(self, sql: str, params: dict | None = None) -> Any:
         found = self.rows(sql, params)
