@@ -46,7 +46,7 @@ def load_placements(engine, *, as_of: date, seed: int, actor: str) -> dict[str, 
     counts: dict = {"requests": len(requests), "placements": 0, "placements_ended": 0, "pending_review": 0,
                     "paused_with_placements": []}
     active: list[tuple[str, date]] = []  # (unit, start) of placements still going on
-    context = MatchContext.load(engine, engine="reference")  # before the writing session reads anything
+    context = MatchContext.load(engine, engine="vectorized")  # before the writing session reads anything
     with transaction(engine) as session:
         for payload in requests:
             request = validate_request(payload, file="demo requests")

@@ -21,6 +21,7 @@ import os
 import re
 from collections import namedtuple
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -81,8 +82,15 @@ def _postgres_conninfo(url: str) -> str | None:
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
+@lru_cache(maxsize=1024)
+def row_type(names: tuple[str, ...]) -> type:
+    """The row class of a result with these columns, made once per column list: making a
+    namedtuple costs more than reading a small result (a choice or a match reads dozens)."""
+    return namedtuple("Row", names, rename=True)
+
+
 def _named(names: list[str], values: list) -> list[Any]:
-    row = namedtuple("Row", names, rename=True)
+    row = row_type(tuple(names))
     return [row(*r) for r in values]
 
 

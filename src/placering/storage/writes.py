@@ -251,14 +251,14 @@ class DriverTx(Tx):
         return cur
 
     def rows(self, sql: str, params: dict | None = None) -> list[Any]:
-        from collections import namedtuple
+        from .reads import row_type
 
         if not sql.lstrip().upper().startswith("SELECT"):
             self.wrote = True
         cur = self._run(sql, params)
         if cur.description is None:
             return []
-        row = namedtuple("Row", [d[0] for d in cur.description], rename=True)
+        row = row_type(tuple(d[0] for d in cur.description))
         try:
             return [row(*r) for r in cur.fetchall()]
         except Exception as exc:
@@ -314,14 +314,14 @@ class LibpqTx(Tx):
             raise DriverError(_pg_error(exc)) from None
 
     def rows(self, sql: str, params: dict | None = None) -> list[Any]:
-        from collections import namedtuple
+        from .reads import row_type
 
         if not sql.lstrip().upper().startswith("SELECT"):
             self.wrote = True
         names, values, _count = self._run(sql, params)
         if not names:
             return []
-        row = namedtuple("Row", names, rename=True)
+        row = row_type(tuple(names))
         return [row(*r) for r in values]
 
     def execute(self, sql: str, params: dict | None = None) -> int:
@@ -346,15 +346,19 @@ class SessionTx(Tx):
 
         self._session.flush()  # what the caller added comes first, as in one ORM flush
         values = {k: to_db(v, self.dialect) for k, v in (params or {}).items()}
+        if self.dialect == "sqlite":
+            # sqlite3 reads the :name parameters itself (as DriverTx sends them): no statement
+            # compiled and no cache key per query (a choice re-reads its unit in seven).
+            return self._session.connection().exec_driver_sql(sql, values)
         return self._session.execute(text(sql), values)
 
     def rows(self, sql: str, params: dict | None = None) -> list[Any]:
-        from collections import namedtuple
+        from .reads import row_type
 
         result = self._run(sql, params)
         if not result.returns_rows:
             return []
-        row = namedtuple("Row", list(result.keys()), rename=True)  # as the driver's rows (DriverTx)
+        row = row_type(tuple(result.keys()))  # as the driver's rows (DriverTx)
         return [row(*r) for r in result]
 
     def execute(self, sql: str, params: dict | None = None) -> int:
