@@ -38,6 +38,15 @@ def freeze_long_lived(*, collect: bool = False) -> None:
     gc.freeze()
 
 
+def age_all() -> None:
+    """Move everything that exists now to the oldest generation without scanning it (frozen and
+    let go again): after a paused block (`gc_paused`) every object it made is young, and the
+    first collection once the collector is back would scan all of them. A full collection,
+    much later if ever, still frees what became garbage in a cycle."""
+    gc.freeze()
+    gc.unfreeze()
+
+
 _PER_LIST: dict[tuple[str, int], tuple[list, Any]] = {}
 
 

@@ -106,20 +106,28 @@ def cli(ctx: click.Context, db_url: str | None, server: str | None, json_output:
 @json_option
 def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) -> None:
     """Create the database, or upgrade it to this version's schema. Never drops data."""
+    from contextlib import nullcontext
+
+    from ..memory import age_all, gc_paused
     from ..storage.database import upgrade
     from ..storage.history import require_actor
 
-    engine = app().engine(check_schema=False)
-    before, after = upgrade(engine)
-    result: dict[str, Any] = {"database": engine.url.render_as_string(hide_password=True), "from": before, "to": after}
-    if demo:
-        from ..demo import load_demo
-        from ..display import today
+    # With --demo the collector stays off from the start, as it does while the demo loads
+    # (demo/load.py): the modules, the migrations and the demo make objects with few cycles.
+    with gc_paused() if demo else nullcontext():
+        engine = app().engine(check_schema=False)
+        before, after = upgrade(engine)
+        result: dict[str, Any] = {"database": engine.url.render_as_string(hide_password=True), "from": before,
+                                  "to": after}
+        if demo:
+            from ..demo import load_demo
+            from ..display import today
 
-        day = parse_date(as_of, "--as-of")
-        if day is not None and day > today():
-            raise CliError(msg("cli.demo.as_of_future", day=day.isoformat()), 2)
-        result["demo"] = load_demo(engine, actor=require_actor(actor or "demo"), as_of=day)
+            day = parse_date(as_of, "--as-of")
+            if day is not None and day > today():
+                raise CliError(msg("cli.demo.as_of_future", day=day.isoformat()), 2)
+            result["demo"] = load_demo(engine, actor=require_actor(actor or "demo"), as_of=day)
+            age_all()  # the collector back on scans none of it (memory.py)
     if wants_json(json_output):
         print_json(result)
         return
