@@ -48,6 +48,9 @@ def load_placements(engine, *, as_of: date, seed: int, actor: str) -> dict[str, 
     active: list[tuple[str, date]] = []  # (unit, start) of placements still going on
     context = MatchContext.load(engine, engine="vectorized")  # before the writing session reads anything
     with transaction(engine) as session:
+        # Every unit's name and municipality read once, as a batch does (the demo changes none
+        # of them), instead of once per decision.
+        context.preload_unit_labels(session)
         for payload in requests:
             request = validate_request(payload, file="demo requests")
             doc, _ = match_request(session, request, context=context, actor=HANDLER)
