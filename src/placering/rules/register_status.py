@@ -147,13 +147,6 @@ class EventReader:
         self._records: dict[str, tuple] = {}  # unit_id → (its document, status, UnitRecord) (snapshot)
         self.actor: str | None = None
         self._read([self._suppliers[o] for o in wanted if o in self._suppliers], checks=True)
-        # The suppliers of the permit and complaint events' units too, together, instead of one
-        # supplier at a time as their events come (the demo's rounds of new suppliers: a hundred
-        # permit decisions, seven queries each).
-        named = set(wanted)
-        others = {r.org_nr: r for r in self._unit_supplier.values() if r.org_nr not in named}
-        if others:
-            self._read([others[o] for o in sorted(others)])
         # The open proposals of these suppliers, (kind, org_nr, unit_id) → id: a rule proposes
         # once (one query here instead of one per proposal).
         P = Proposal.__table__
