@@ -42,7 +42,9 @@ def age_all() -> None:
     """Move everything that exists now to the oldest generation without scanning it (frozen and
     let go again): after a paused block (`gc_paused`) every object it made is young, and the
     first collection once the collector is back would scan all of them. A full collection,
-    much later if ever, still frees what became garbage in a cycle."""
+    much later if ever, still frees what became garbage in a cycle. For the end of a short
+    command (`init --demo`): what an earlier `freeze_long_lived` kept out of the collector's
+    sight is back in its oldest generation too."""
     gc.freeze()
     gc.unfreeze()
 
