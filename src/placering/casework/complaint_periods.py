@@ -21,6 +21,22 @@ def complaint_dict(row: Any, unit_id: str) -> dict[str, Any]:
             "complainant_ref": row.complainant_ref, "individual_level": bool(row.individual_level)}
 
 
+def queue_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The queues of the open complaints `rows` (complaint_dict's, oldest first): one per handler
+    (INK, Spink) and receiving organisation, however its name is typed (Nordost = NORDOST)."""
+    from ..text import fold
+
+    queues: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        key = (r["handler"] or "spink", fold(r["received_by"] or ""))
+        q = queues.setdefault(key, {"handler": key[0], "received_by": r["received_by"], "open": 0,
+                                    "oldest": r["received_on"], "ids": []})
+        q["open"] += 1
+        q["oldest"] = min(q["oldest"], r["received_on"])
+        q["ids"].append(r["id"])
+    return [queues[k] for k in sorted(queues)]
+
+
 def check_period_options(since: date | None, until: date | None, period: str) -> None:
     from ..audit.entries import PERIODS
 

@@ -22,9 +22,8 @@ from ..i18n import Label, msg
 from ..register import service
 from ..storage.history import record, require_actor
 from ..storage.models import Complaint, Unit
-from ..text import fold
 from ..vocabulary import ComplaintCategory, ComplaintHandler, ComplaintOutcome, ComplaintStatus, UnitStatus
-from .complaint_periods import check_period_options, complaint_dict, per_period
+from .complaint_periods import check_period_options, complaint_dict, per_period, queue_rows
 
 _NEXT = {"received": {"investigating", "closed"}, "investigating": {"closed"}, "closed": set()}
 
@@ -142,17 +141,7 @@ def list_complaints(session: Session, *, handler: str | None = None, status: str
 
 def queues(session: Session, *, handler: str | None = None) -> list[dict[str, Any]]:
     """Open complaint cases per handler (INK, Spink) and receiving organisation: the queues."""
-    rows = list_complaints(session, handler=handler, open_only=True)
-    queues_: dict[tuple, dict[str, Any]] = {}
-    for r in rows:
-        # One queue per receiving organisation, however its name is typed (Nordost = NORDOST).
-        key = (r["handler"] or "spink", fold(r["received_by"] or ""))
-        q = queues_.setdefault(key, {"handler": key[0], "received_by": r["received_by"], "open": 0,
-                                     "oldest": r["received_on"], "ids": []})
-        q["open"] += 1
-        q["oldest"] = min(q["oldest"], r["received_on"])
-        q["ids"].append(r["id"])
-    return [queues_[k] for k in sorted(queues_)]
+    return queue_rows(list_complaints(session, handler=handler, open_only=True))
 
 
 # --- issue 20 item 8: complaints per period (SiS refusals of a place) --------------------------

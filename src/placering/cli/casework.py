@@ -225,7 +225,7 @@ def complaint_list(handler, status, open_only, org_nr, unit_id, category, compla
     """Complaint cases, oldest first."""
     filters = {"handler": handler, "status": status, "org_nr": org_nr, "unit_id": unit_id, "category": category,
                "open_only": open_only, "complainant_ref": complainant_ref}
-    rows = call("casework.views:complaint_list", **filters, http=("GET", "/complaints", filters))
+    rows = call("casework.reads:complaint_list", **filters, http=("GET", "/complaints", filters))
     out.listing(rows, COMPLAINT_COLUMNS, title=text("cli.out.complaints_title", count=len(rows)))
 
 
@@ -234,7 +234,7 @@ def complaint_list(handler, status, open_only, org_nr, unit_id, category, compla
 @output_options
 def complaint_queue(handler, out: Output) -> None:
     """Open complaints per handler and receiving organisation (the queues)."""
-    rows = call("casework.views:complaint_queue", handler=handler, http=("GET", "/complaints/queues", {"handler": handler}))
+    rows = call("casework.reads:complaint_queue", handler=handler, http=("GET", "/complaints/queues", {"handler": handler}))
     out.listing(rows, [("handler", "Handläggs av", "complaint_handler"), ("received_by", "Mottagen av"),
                        ("open", "Öppna"), ("oldest", "Äldsta"), ("ids", "Synpunkter")], title=text("cli.out.complaint_queues_title"))
 
@@ -321,7 +321,7 @@ control_decide.help = ("Decide a deepened control. OUTCOME: " + _codes(ControlOu
 def control_list(status, outcome, org_nr, out: Output) -> None:
     """Deepened controls, oldest first."""
     filters = {"status": status, "outcome": outcome, "org_nr": org_nr}
-    rows = call("casework.views:control_list", **filters, http=("GET", "/controls", filters))
+    rows = call("casework.reads:control_list", **filters, http=("GET", "/controls", filters))
     out.listing(rows, CONTROL_COLUMNS, title=text("cli.out.controls_title", count=len(rows)))
 
 
@@ -330,7 +330,7 @@ def control_list(status, outcome, org_nr, out: Output) -> None:
 @output_options
 def control_show(control_id, out: Output) -> None:
     """One deepened control with what was checked and found."""
-    row = call("casework.views:control_show", control_id, http=("GET", f"/controls/{control_id}"))
+    row = call("casework.reads:control_show", control_id, http=("GET", f"/controls/{control_id}"))
     findings = [{"what": k, "finding": v["finding"], "on": v["on"], "by": v["by"]}
                 for k, v in sorted(row["findings"].items())]
     out.emit(row, [Section("control", text("cli.out.control_title", id=row["id"]), [row], CONTROL_COLUMNS),
@@ -392,7 +392,7 @@ def followup_agreement(agreement_id, months, on, findings, actor, out: Output) -
 @output_options
 def followup_list(agreement_id, out: Output) -> None:
     """Framework follow-ups recorded as done."""
-    rows = call("casework.views:followup_list", agreement_id=agreement_id,
+    rows = call("casework.reads:followup_list", agreement_id=agreement_id,
                 http=("GET", "/followups", {"agreement_id": agreement_id}))
     out.listing(rows, FOLLOWUP_COLUMNS, title=text("cli.out.followups_title", count=len(rows)))
 
