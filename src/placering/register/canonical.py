@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+FORMAT = "placering-register/1"  # the interchange document's format (register.schema re-exports it)
+
 
 def num(value: float | int | None) -> float | int | None:
     """4200.0 → 4200: prices and values stored as floats come back as the document wrote them."""

@@ -44,7 +44,7 @@ from ..boundary import bad_character
 from ..errors import Problem, ValidationError
 from ..i18n import msg, reason
 from ..text import canonical_org_nr, nfc
-from .schema import FORMAT
+from .canonical import FORMAT
 
 COLUMNS = [
     "org_nr", "supplier_name", "legal_form",

@@ -356,3 +356,77 @@ def _utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         value = datetime.fromisoformat(str(value))
     return value.replace(tzinfo=timezone.utc) if value.utcoffset() is None else value.astimezone(timezone.utc)
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _revision(reader: Reader) -> int:
+    """storage.history.current_revision read without SQLAlchemy: the newest history entry that
+    may have changed the register (on PostgreSQL through the view row-level security does not
+    narrow: the revision is everyone's)."""
+    if reader.dialect == "postgresql":
+        from ..access.roles import REVISION_VIEW
+
+        return reader.scalar(f"SELECT revision FROM {REVISION_VIEW}") or 0
+    return reader.scalar("SELECT id FROM history WHERE NOT (entity_kind = 'request' AND action = 'matched') "
+                         "ORDER BY id DESC LIMIT 1") or 0
+
+
+def export(reader: Reader, *, show_protected: bool = False) -> dict | None:
+    """`register export` (register.views.export: service.export_document) read without
+    SQLAlchemy: the same placering-register/1 document; None for a person signed in to the
+    server (the ORM view answers)."""
+    from collections import defaultdict
+
+    from ..matching.reads import _signed_in
+    from .canonical import FORMAT, check_dict, offer_dict, permit_dict, route_dict, unit_dict
+
+    if _signed_in():
+        return None
+    # The revision first: a change made while the rows are read leaves it older than the rows, never
+    # newer (an import of the file then meets a conflict rather than missing one).
+    revision = _revision(reader)
+    suppliers, units, offers, routes, permits, checks = reader.many([  # one round trip on PostgreSQL
+        ("SELECT id, org_nr, name, legal_form FROM supplier ORDER BY id", None),
+        ("SELECT id, supplier_id, unit_id, name, municipality, lat, lon, protected_address, places, free_places, "
+         "age_min, age_max, genders, target_groups, status, removal_reason, status_note FROM unit ORDER BY id", None),
+        ("SELECT unit_id, insats, subcategories FROM offer ORDER BY unit_id, position, id", None),
+        ("SELECT unit_id, route, insats, agreement_id, daily_price, valid_from, valid_to, buyers, status, "
+         "reserved_nonprofit, price_confirmed_on FROM unit_route ORDER BY unit_id, position, id", None),
+        ("SELECT unit_id, dnr, insats, status, target_groups, decided_on FROM permit ORDER BY unit_id, position, id",
+         None),
+        ("SELECT supplier_id, kind, result, value, performed_on, source FROM supplier_check "
+         "ORDER BY supplier_id, position, id", None)])
+    offers_of: dict[int, list] = defaultdict(list)
+    for o in offers:
+        offers_of[o.unit_id].append(offer_dict(o.insats, as_json(o.subcategories)))
+    routes_of: dict[int, list] = defaultdict(list)
+    for r in routes:
+        routes_of[r.unit_id].append(route_dict(r.route, r.insats, r.agreement_id, r.daily_price, as_date(r.valid_from),
+                                               as_date(r.valid_to), as_json(r.buyers), r.status,
+                                               bool(r.reserved_nonprofit), as_date(r.price_confirmed_on)))
+    permits_of: dict[int, list] = defaultdict(list)
+    for p in permits:
+        permits_of[p.unit_id].append(permit_dict(p.dnr, p.insats, p.status, as_json(p.target_groups),
+                                                 as_date(p.decided_on)))
+    checks_of: dict[int, list] = defaultdict(list)
+    for c in checks:
+        checks_of[c.supplier_id].append(check_dict(c.kind, c.result, c.value, as_date(c.performed_on), c.source))
+    units_of: dict[int, list] = defaultdict(list)
+    for u in units:
+        data = unit_dict(unit_id=u.unit_id, name=u.name, municipality=u.municipality, lat=u.lat, lon=u.lon,
+                         protected_address=bool(u.protected_address), places=u.places, free_places=u.free_places,
+                         age_min=u.age_min, age_max=u.age_max, genders=as_json(u.genders),
+                         target_groups=as_json(u.target_groups), offers=offers_of.get(u.id, []),
+                         routes=routes_of.get(u.id, []), permits=permits_of.get(u.id, []), status=u.status,
+                         removal_reason=u.removal_reason, status_note=u.status_note)
+        if u.protected_address and not show_protected:
+            data.pop("location", None)
+        units_of[u.supplier_id].append(data)
+    return {"format": FORMAT, "revision": revision,
+            "suppliers": [{"org_nr": s.org_nr, "name": s.name, "legal_form": s.legal_form,
+                           "checks": checks_of.get(s.id, []), "units": units_of.get(s.id, [])} for s in suppliers]}
+
+
+export.orm_view = "register.views:export"

@@ -46,7 +46,8 @@ from ..vocabulary import (
     UnitStatus,
 )
 
-FORMAT = "placering-register/1"
+from .canonical import FORMAT  # noqa: E402,F401  (defined without pydantic: csvio, register/reads.py)
+
 # Routes that need no daily price in the document (CONTRACT.md).
 PRICELESS_ROUTES = frozenset({Route.EGEN_REGI.value, Route.IOP.value})
 
