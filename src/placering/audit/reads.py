@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from ..jsondata import to_jsonable
-from ..register.reads import _datetime
+from ..register.reads import _datetime, _iso_day, _iso_utc, _json_texts
 from ..storage.reads import Reader, as_date, as_json, chunks_of
 from ..text import canonical_org_nr, nfc
 from .log import KNOWN_ACTIONS, KNOWN_KINDS, LogReport, hide_location, what_changed
@@ -105,12 +105,19 @@ def log(reader: Reader, *, actor: str | None = None, unit: str | None = None, su
         found.reverse()
     protected = set() if show_protected else {r[0] for r in reader.rows(
         "SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})}
+    if reader.dialect == "sqlite":  # dates and times as text, `changes` as JSON text: one parse of them all
+        changes_of = _json_texts([r.changes for r in found])
+        effective = [_iso_day(r.effective_on) for r in found]
+        recorded = [_iso_utc(r.at) for r in found]
+    else:
+        changes_of = [as_json(r.changes) for r in found]
+        effective = [as_date(r.effective_on) for r in found]
+        recorded = [_datetime(r.at) for r in found]
     entries: list[dict[str, Any]] = []
-    for r in found:
-        changes = as_json(r.changes)
+    for r, changes, effective_on, recorded_at in zip(found, changes_of, effective, recorded):
         changes = changes if show_protected else hide_location(changes, r.unit_id, protected)
         entries.append({
-            "id": r.id, "effective_on": as_date(r.effective_on), "recorded_at": _datetime(r.at), "actor": r.actor,
+            "id": r.id, "effective_on": effective_on, "recorded_at": recorded_at, "actor": r.actor,
             "kind": r.entity_kind, "entity_id": r.entity_id, "action": r.action,
             "what": what_changed(r.action, changes), "reason": r.reason, "rule_id": r.rule_id,
             "note": r.note, "unit_id": r.unit_id, "org_nr": r.org_nr, "changes": changes,
