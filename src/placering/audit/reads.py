@@ -98,8 +98,9 @@ def log(reader: Reader, *, actor: str | None = None, unit: str | None = None, su
     total = reader.scalar("SELECT COUNT(*) FROM history" + condition, params) or 0
     # --limit keeps the latest N (as the ORM path does), still listed oldest first.
     found = reader.rows(
-        "SELECT id, at, effective_on, actor, entity_kind, entity_id, action, changes, reason, note, rule_id, "
-        "unit_id, org_nr FROM history" + condition
+        "SELECT id, at, effective_on, actor, entity_kind, entity_id, action, "
+        + ("changes" if sqlite else "changes::text AS changes")  # JSON text: one parse of them all below
+        + ", reason, note, rule_id, unit_id, org_nr FROM history" + condition
         + (f" ORDER BY effective_on DESC, id DESC LIMIT {int(limit)}" if limit else " ORDER BY effective_on, id"), params)
     if limit:
         found.reverse()
@@ -110,7 +111,7 @@ def log(reader: Reader, *, actor: str | None = None, unit: str | None = None, su
         effective = [_iso_day(r.effective_on) for r in found]
         recorded = [_iso_utc(r.at) for r in found]
     else:
-        changes_of = [as_json(r.changes) for r in found]
+        changes_of = _json_texts([r.changes for r in found])
         effective = [as_date(r.effective_on) for r in found]
         recorded = [_datetime(r.at) for r in found]
     entries: list[dict[str, Any]] = []

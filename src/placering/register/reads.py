@@ -128,8 +128,10 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
     if until:
         where.append("effective_on <= :until")
         params["until"] = until.isoformat() if reader.dialect == "sqlite" else until
-    sql = ("SELECT id, effective_on, at, actor, entity_kind, entity_id, action, org_nr, unit_id, changes, reason, "
-           "note, rule_id, rules_version FROM history" + (" WHERE " + " AND ".join(where) if where else "")
+    # `changes` as JSON text on PostgreSQL too (not parsed value by value on the way): one parse below.
+    changes_column = "changes" if reader.dialect == "sqlite" else "changes::text AS changes"
+    sql = (f"SELECT id, effective_on, at, actor, entity_kind, entity_id, action, org_nr, unit_id, {changes_column}, "
+           "reason, note, rule_id, rules_version FROM history" + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY effective_on DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
     found, *hidden = reader.many([(sql, params)] + ([] if show_protected else [
         ("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})]))  # one round trip
@@ -141,7 +143,7 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
         effective = [_iso_day(h.effective_on) for h in found]
         recorded = [_iso_utc(h.at) for h in found]
     else:
-        changes = [as_json(h.changes) for h in found]
+        changes = _json_texts([h.changes for h in found])
         effective = [_iso(as_date(h.effective_on)) for h in found]
         recorded = [_iso(_datetime(h.at)) for h in found]
     entries = [{"id": h.id, "effective_on": e, "recorded_at": r, "actor": h.actor, "kind": h.entity_kind,
