@@ -285,6 +285,59 @@ def _candidate_summary(c: Any, keys: dict[str, Any] | None = None) -> dict[str, 
     return out
 
 
+# The JSON of a held-back unit's entry but for its reasons (`_held_back_json`), per candidate and
+# ranking policy: what differs between requests (the distance, needs_fit) filled in per request.
+_HELD_BACK_TEXT: dict[tuple, tuple] = {}
+_DISTANCE, _NEEDS_FIT = "\x00distance_km\x00", "\x00needs_fit\x00"  # placeholders: no value is either
+_FILL_DISTANCE, _FILL_NEEDS_FIT = object(), object()  # where they were, among the text's pieces
+
+
+def _scalar_json(value: Any, entry_json: Any) -> str:
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and value - value == 0:  # finite: written as repr, as json writes it
+        return float.__repr__(value)
+    return entry_json(value)
+
+
+def _held_back_json(c: Any, keys: dict[str, Any], policy: Policy, entry_json: Any) -> tuple[str, str]:
+    """(the JSON of a held-back unit's entry up to its reasons' list, after it), as `entry_json`
+    writes the whole entry (keys sorted): built once per candidate and policy with placeholders
+    for the request's values (its distance, needs_fit), which are filled in. `c`: a _Light,
+    whose distance is not in bands (neither it nor the person is protected)."""
+    static = tuple((k, v) for k, v in keys.items() if k != "distance_km" and k != "needs_fit")
+    cache_key = (id(c.fact), policy.route_order, policy.sort_keys)
+    kept = _HELD_BACK_TEXT.get(cache_key)
+    if kept is None or kept[0] is not c.fact or kept[1] != static:
+        shape = dict(keys)
+        for name, placeholder in (("distance_km", _DISTANCE), ("needs_fit", _NEEDS_FIT)):
+            if name in shape:
+                shape[name] = placeholder
+        summary = _candidate_summary(c, shape)
+        summary["distance_km"] = _DISTANCE
+        text = "".join(('{"eligible":', entry_json(summary), ',"org_nr":', entry_json(c.org_nr), ',"reasons":[\x01',
+                        '],"unevaluable":[],"unit_id":', entry_json(c.unit_id), "}"))
+        pieces: list[Any] = []
+        for i, part in enumerate(text.split(entry_json(_DISTANCE))):
+            if i:
+                pieces.append(_FILL_DISTANCE)
+            for j, bit in enumerate(part.split(entry_json(_NEEDS_FIT))):
+                if j:
+                    pieces.append(_FILL_NEEDS_FIT)
+                pieces.append(bit)
+        if len(_HELD_BACK_TEXT) > 100_000:
+            _HELD_BACK_TEXT.clear()
+        kept = _HELD_BACK_TEXT[cache_key] = (c.fact, static, pieces)
+    distance = _scalar_json(None if c.distance_km is None else round(float(c.distance_km), 1), entry_json)
+    needs = _scalar_json(keys.get("needs_fit"), entry_json)
+    text = "".join(distance if p is _FILL_DISTANCE else needs if p is _FILL_NEEDS_FIT else p for p in kept[2])
+    head, tail = text.split("\x01")
+    return head, tail
+
+
 def _eligible(c: Any) -> bool:
     return not c.exclusions and not c.unevaluable
 
@@ -441,9 +494,8 @@ def decide(
                     "code": LAST_RESORT, "rule": policy.id, "message": last_resort_message,
                     "values": {"route": c.route, "eligible_units_other_routes": others_count},
                     "source": policy_source, "route": c.route, "agreement_id": c.agreement_id})
-            texts.append((c.unit_id, "".join((
-                '{"eligible":', entry_json(_candidate_summary(c, r.keys)), ',"org_nr":', entry_json(c.org_nr),
-                ',"reasons":[', reason, '],"unevaluable":[],"unit_id":', entry_json(c.unit_id), "}"))))
+            head, tail = _held_back_json(c, r.keys, policy, entry_json)
+            texts.append((c.unit_id, head + reason + tail))
             excluded.append({"unit_id": c.unit_id, "reasons": [{"code": LAST_RESORT}], "unevaluable": []})
             continue
         excluded.append({
@@ -580,9 +632,7 @@ class _Light:
     flags: tuple = ()
     unevaluable: tuple = ()
 
-    def __init__(self, cand: dict[str, Any], request: dict[str, Any]):
-        from ..rules.reference import display_distance
-
+    def __init__(self, cand: dict[str, Any], request: dict[str, Any], display_distance: Any):
         u, rt = cand["unit"], cand["route"]
         self.unit_id, self.org_nr, self.route = u["unit_id"], u["org_nr"], rt["route"]
         self.agreement_id, self.daily_price = rt["agreement_id"], rt["daily_price"]
@@ -620,10 +670,12 @@ class _FastUnits(_Units):
         evaluation.materialise([i for k in sorted(set(codes[eligible_idx].tolist())) for i in members[k]
                                 if i not in light])
         cands, request = (evaluation.table.cands, evaluation.request) if light else (None, None)
+        if light:
+            from ..rules.reference import display_distance
         for i in eligible_idx.tolist():
             k = int(codes[i])
             uid = self.names[k]
-            o = _Light(cands[i], request) if i in light else outcome(i)
+            o = _Light(cands[i], request, display_distance) if i in light else outcome(i)
             e = self.eligible.get(uid)
             if e is None:
                 self.eligible[uid] = [o]
