@@ -699,3 +699,37 @@ def test_a_list_changed_by_a_choice_or_a_new_day_has_its_columns_patched_from_th
     assert seen[0]["U-1"]["unit"]["free_places"] == seen[1]["U-1"]["unit"]["free_places"] == 1
     assert (seen[0]["U-2"]["unit"]["complaints_12m"], seen[1]["U-2"]["unit"]["complaints_12m"]) == (1, 0)
     assert seen[0]["U-3"]["supplier"]["credit_rating"] == seen[1]["U-3"]["supplier"]["credit_rating"] == 80
+
+
+def test_a_decision_to_store_digests_its_held_back_units_as_the_whole_list_would(run, engine, tmp_path):
+    """A batch's decision keeps its held-back units only as their count and digest, taken of
+    each entry's JSON without building the list (matcher.decide's `protected`): the stored
+    form is byte for byte the one of the whole document (protected pairs in bands, a unit with
+    another route, one a rule excluded on that route), for a person protected or not."""
+    from placering.matching.matcher import MatchContext, evaluate_and_decide
+    from placering.matching.request import PlacementRequestIn
+    from placering.matching.storing import stored_form
+
+    load_register(run, tmp_path, *UNITS[:4], unit("U-D2", "direktupphandling", 2100),
+                  unit("U-D3", "direktupphandling", 1900, protected=True, loc=(57.72, 11.95)),
+                  unit("U-D4", "direktupphandling", 2500, loc=None),
+                  unit("U-D5", "direktupphandling", 2200, agreement="DU-5", extra_routes=[
+                      {"route": "ramavtal", "insats": "hvb_barn_unga", "daily_price": 2600, "agreement_id": "RA-X",
+                       "valid_from": "2022-01-01", "valid_to": "2026-12-31", "buyers": ["Stockholm"],
+                       "status": "active"}]),
+                  UNITS[6])
+    requests = [PlacementRequestIn.model_validate(request("R-1")),
+                PlacementRequestIn.model_validate(request("R-2", person={
+                    "age": 15, "gender": "female", "needs": ["missbruk"], "protected_identity": True}))]
+    ctx = MatchContext.load(engine, engine="vectorized", insatser={"hvb_barn_unga"})
+    for req in requests:
+        lean = ctx.decide(req, compact=True)
+        spec = {"candidates": ctx.snapshot.candidates(req.insats), "revision": ctx.revision, "as_of": ctx.as_of}
+        whole = evaluate_and_decide(req, evaluator=ctx.evaluator, ruleset=ctx.ruleset, snapshot=ctx.snapshot,
+                                    taxonomy=ctx.taxonomy, policy=ctx.policy(req.rules_day), compact=spec)
+        held = whole["excluded"]["held_back"]
+        assert {e["unit_id"] for e in held} == {"U-D", "U-D2", "U-D3", "U-D5"}  # U-D4: no position
+        assert len(next(e for e in held if e["unit_id"] == "U-D5")["reasons"]) == 2  # and its ramavtal's reason
+        assert json.dumps(stored_form(lean), ensure_ascii=False) == json.dumps(stored_form(whole), ensure_ascii=False)
+    # The protected person's distances are bands in what was digested (else the digests above would differ).
+    assert any("–" in str(e["eligible"]["distance_km"]) for e in held if e["eligible"]["distance_km"] is not None)

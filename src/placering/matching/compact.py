@@ -119,7 +119,29 @@ def list_digest(items: list[Any]) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def derived(items: list[Any]) -> dict[str, Any]:
+def entry_json(value: Any) -> str:
+    """One entry (or value) of a list as `list_digest` writes it: the list's JSON is "[", its
+    entries' joined by ",", "]" (`derived_of_texts`)."""
+    return _ENTRY_ENCODER.encode(value)
+
+
+# json.dumps with these options makes an encoder per call: one, for the entries of every decision.
+_ENTRY_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def derived_of_texts(texts: list[str]) -> dict[str, Any]:
+    """`derived` of a list given as its entries' JSON (`entry_json`, in the list's order): the
+    same count and digest, without the entries (a batch at 20,000 units holds back dozens of
+    units per decision, each entry the same reason but for a few values)."""
+    import hashlib
+
+    text = "[" + ",".join(texts) + "]"
+    return {"encoding": DERIVED, "count": len(texts), "digest": "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+def derived(items: list[Any] | dict[str, Any]) -> dict[str, Any]:
+    if is_derived(items):  # derived already (matcher.decide of a decision to store)
+        return dict(items)
     return {"encoding": DERIVED, "count": len(items), "digest": list_digest(items)}
 
 
@@ -219,7 +241,9 @@ def shown_units(document: dict[str, Any], held_back: Iterable[dict]) -> set[str]
 
 
 def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], held_back: list[dict], *,
-                  revision: int, as_of: date) -> dict[str, Any]:
+                  revision: int, as_of: date, held_derived: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The compact `excluded` block. `held_derived`: the held-back units as stored (`derived`),
+    when `held_back` gives only each unit's id and reason codes (matcher.decide)."""
     import numpy as np
 
     sets = _candidate_arrays(evaluation, cands)
@@ -253,7 +277,7 @@ def compact_block(document: dict[str, Any], evaluation: Any, cands: list[dict], 
         "candidates": len(cands),
         "count": excluded_units + len(held_back),
         "summary": [[code, n] for code, n in summary],
-        "held_back": held_back,
+        "held_back": held_back if held_derived is None else held_derived,
         "rules": {key: len(idx) for key, idx in sorted(sets.items())},
         "digest": digest,
     }

@@ -285,6 +285,59 @@ def _candidate_summary(c: Any, keys: dict[str, Any] | None = None) -> dict[str, 
     return out
 
 
+# The JSON of a held-back unit's entry but for its reasons (`_held_back_json`), per candidate and
+# ranking policy: what differs between requests (the distance, needs_fit) filled in per request.
+_HELD_BACK_TEXT: dict[tuple, tuple] = {}
+_DISTANCE, _NEEDS_FIT = "\x00distance_km\x00", "\x00needs_fit\x00"  # placeholders: no value is either
+_FILL_DISTANCE, _FILL_NEEDS_FIT = object(), object()  # where they were, among the text's pieces
+
+
+def _scalar_json(value: Any, entry_json: Any) -> str:
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and value - value == 0:  # finite: written as repr, as json writes it
+        return float.__repr__(value)
+    return entry_json(value)
+
+
+def _held_back_json(c: Any, keys: dict[str, Any], policy: Policy, entry_json: Any) -> tuple[str, str]:
+    """(the JSON of a held-back unit's entry up to its reasons' list, after it), as `entry_json`
+    writes the whole entry (keys sorted): built once per candidate and policy with placeholders
+    for the request's values (its distance, needs_fit), which are filled in. `c`: a _Light,
+    whose distance is not in bands (neither it nor the person is protected)."""
+    static = tuple((k, v) for k, v in keys.items() if k != "distance_km" and k != "needs_fit")
+    cache_key = (id(c.fact), policy.route_order, policy.sort_keys)
+    kept = _HELD_BACK_TEXT.get(cache_key)
+    if kept is None or kept[0] is not c.fact or kept[1] != static:
+        shape = dict(keys)
+        for name, placeholder in (("distance_km", _DISTANCE), ("needs_fit", _NEEDS_FIT)):
+            if name in shape:
+                shape[name] = placeholder
+        summary = _candidate_summary(c, shape)
+        summary["distance_km"] = _DISTANCE
+        text = "".join(('{"eligible":', entry_json(summary), ',"org_nr":', entry_json(c.org_nr), ',"reasons":[\x01',
+                        '],"unevaluable":[],"unit_id":', entry_json(c.unit_id), "}"))
+        pieces: list[Any] = []
+        for i, part in enumerate(text.split(entry_json(_DISTANCE))):
+            if i:
+                pieces.append(_FILL_DISTANCE)
+            for j, bit in enumerate(part.split(entry_json(_NEEDS_FIT))):
+                if j:
+                    pieces.append(_FILL_NEEDS_FIT)
+                pieces.append(bit)
+        if len(_HELD_BACK_TEXT) > 100_000:
+            _HELD_BACK_TEXT.clear()
+        kept = _HELD_BACK_TEXT[cache_key] = (c.fact, static, pieces)
+    distance = _scalar_json(None if c.distance_km is None else round(float(c.distance_km), 1), entry_json)
+    needs = _scalar_json(keys.get("needs_fit"), entry_json)
+    text = "".join(distance if p is _FILL_DISTANCE else needs if p is _FILL_NEEDS_FIT else p for p in kept[2])
+    head, tail = text.split("\x01")
+    return head, tail
+
+
 def _eligible(c: Any) -> bool:
     return not c.exclusions and not c.unevaluable
 
@@ -310,6 +363,7 @@ def decide(
     taxonomy: Taxonomy | None = None,
     with_excluded: bool = True,
     compact: dict[str, Any] | None = None,
+    protected: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """The decision document (CONTRACT.md, "Match decision") for one evaluated request.
 
@@ -318,6 +372,15 @@ def decide(
     `compact={"candidates": …, "revision": …, "as_of": …}` (the snapshot's candidates of the
     insats and where they are stored) gives `excluded` in its compact stored form
     (matching/compact.py) without building the excluded units' reasons.
+
+    `protected` (the protected units among the insats' candidates, with `compact`): the
+    document is to be stored, and its held-back units are kept only as their count and digest
+    (`excluded.held_back` derived, as `storing.stored_form` stores it): their digest is taken
+    of each entry's JSON as the whole list's would be (compact.entries_digest), protected
+    pairs' distances in bands as `protect_distances` gives them, and the columnar
+    evaluator's eligible candidates that no rule flagged, of a unit with no other route, are
+    ranked and listed without building their outcomes (`_Light`). The stored bytes are the
+    same as without it (tests/test_compact_decisions.py).
     """
     tax = taxonomy or load_taxonomy()
     limit_requested = limit
@@ -325,7 +388,10 @@ def decide(
     if limit < 1:
         raise ValidationError(msg("match.limit"))
     last_resort_routes = policy.last_resort
-    units = _fast_units(evaluation, last_resort_routes) if _has_fast_path(evaluation) else \
+    lean = compact is not None and protected is not None
+    if lean:
+        from .compact import entry_json
+    units = _fast_units(evaluation, last_resort_routes, lean=lean) if _has_fast_path(evaluation) else \
         _units(evaluation, last_resort_routes)
     eligible_units = units.eligible
     declined_eligible = units.declined_eligible
@@ -413,8 +479,25 @@ def decide(
     last_resort_message = ("Direktupphandling används bara när ingen enhet i "
                            f"{', '.join(x for x in policy.route_order if x not in policy.last_resort)} kan ta emot")
     policy_source = source_json(policy.source) if held_back else None
+    texts: list[tuple[str, str]] | None = [] if lean else None  # (unit id, the entry's JSON as digested)
+    last_resort_texts: dict[tuple, str] = {}
+    person_protected = bool(request.person.protected_identity)
     for r in held_back if with_excluded or compact is not None else ():
         c = r.candidate
+        if texts is not None and type(c) is _Light and not person_protected and c.unit_id not in protected:
+            # Its entry's JSON (keys sorted, as compact.list_digest writes it), the reason the
+            # same for every unit of its route and agreement: only the unit's codes are kept.
+            key = (c.route, c.agreement_id)
+            reason = last_resort_texts.get(key)
+            if reason is None:
+                reason = last_resort_texts[key] = entry_json({
+                    "code": LAST_RESORT, "rule": policy.id, "message": last_resort_message,
+                    "values": {"route": c.route, "eligible_units_other_routes": others_count},
+                    "source": policy_source, "route": c.route, "agreement_id": c.agreement_id})
+            head, tail = _held_back_json(c, r.keys, policy, entry_json)
+            texts.append((c.unit_id, head + reason + tail))
+            excluded.append({"unit_id": c.unit_id, "reasons": [{"code": LAST_RESORT}], "unevaluable": []})
+            continue
         excluded.append({
             "unit_id": c.unit_id,
             "org_nr": c.org_nr,
@@ -430,6 +513,12 @@ def decide(
             }] + [_route_tag(x, o) for o in r.others for x in o.exclusions],
             "unevaluable": [_route_tag(x, o) for o in r.others for x in o.unevaluable],
         })
+        if texts is not None:
+            entry = excluded[-1]
+            if person_protected or c.unit_id in protected:  # as protect_distances bands them in the document
+                protect_distances(entry, person_protected=person_protected, unit_protected=protected.__contains__,
+                                  width=policy.distance_band_km)
+            texts.append((c.unit_id, entry_json(entry)))
     if compact is not None:
         with_excluded = False
     for unit_id, cands in units.excluded() if with_excluded else ():
@@ -463,10 +552,15 @@ def decide(
         },
     }
     if compact is not None:
-        from .compact import compact_block
+        from .compact import compact_block, derived_of_texts
 
+        held_derived = None
+        if texts is not None:
+            texts.sort(key=lambda t: t[0])  # as `excluded` is sorted
+            held_derived = derived_of_texts([t for _u, t in texts])
         document["excluded"] = compact_block(document, evaluation, compact["candidates"], excluded,
-                                             revision=compact["revision"], as_of=compact["as_of"])
+                                             revision=compact["revision"], as_of=compact["as_of"],
+                                             held_derived=held_derived)
     return document
 
 
@@ -527,11 +621,34 @@ def _has_fast_path(evaluation: Any) -> bool:
     return hasattr(evaluation, "eligible_indices") and hasattr(evaluation, "outcome")
 
 
+class _Light:
+    """An eligible candidate that no rule flagged, of a unit with no other candidate, as ranking
+    and a decision's entries read it: the fields of its outcome (rules.reference.CandidateOutcome)
+    without the outcome (a copy of its facts with the request's), no reasons, no flags. `fact`
+    is the snapshot's candidate itself (ranking reads the unit's and the permit's facts)."""
+
+    __slots__ = ("unit_id", "org_nr", "route", "agreement_id", "daily_price", "distance_km", "fact")
+    exclusions: tuple = ()
+    flags: tuple = ()
+    unevaluable: tuple = ()
+
+    def __init__(self, cand: dict[str, Any], request: dict[str, Any], display_distance: Any):
+        u, rt = cand["unit"], cand["route"]
+        self.unit_id, self.org_nr, self.route = u["unit_id"], u["org_nr"], rt["route"]
+        self.agreement_id, self.daily_price = rt["agreement_id"], rt["daily_price"]
+        # As the outcome's (VectorEvaluation._build: display_distance of the candidate with the request).
+        self.distance_km = cand["distance_km"] if "distance_km" in cand else \
+            display_distance({"unit": u, "request": request})
+        self.fact = cand
+
+
 class _FastUnits(_Units):
     """Like _Units, from the columnar evaluation: only the candidates a decision shows are
-    materialised (eligible units' routes; excluded units' when the `excluded` list is built)."""
+    materialised (eligible units' routes; excluded units' when the `excluded` list is built).
+    `lean`: an eligible unit with one candidate that no rule flagged is not materialised
+    either (`_Light`: its entry has no reasons to show)."""
 
-    def __init__(self, evaluation: Any, last_resort_routes: Sequence[str]):
+    def __init__(self, evaluation: Any, last_resort_routes: Sequence[str], lean: bool = False):
         self.ev = evaluation
         self.names, self.members = evaluation.unit_names, evaluation.unit_members
         self.count = len(self.names)
@@ -541,25 +658,40 @@ class _FastUnits(_Units):
         self._eligible_codes: set[int] = set()
         self._code_of: dict[str, int] = {}
         eligible_idx = evaluation.eligible_indices
+        members = self.members
+        light: set[int] = set()  # candidates given as _Light
+        if lean and len(eligible_idx):
+            # An eligible candidate has no exclusion and nothing unevaluable: any state left is a flag.
+            states = evaluation.states
+            flagged = states[:, eligible_idx].any(axis=0).tolist() if states.shape[0] else [False] * len(eligible_idx)
+            light = {i for i, f in zip(eligible_idx.tolist(), flagged) if not f and len(members[codes[i]]) == 1}
         # Every candidate of an eligible unit is shown (ranked, or as one of its other routes).
         # (sorted(set()), not np.unique: that imports numpy.ma, 10 ms of a short process.)
-        evaluation.materialise([i for k in sorted(set(codes[eligible_idx].tolist())) for i in self.members[k]])
+        evaluation.materialise([i for k in sorted(set(codes[eligible_idx].tolist())) for i in members[k]
+                                if i not in light])
+        cands, request = (evaluation.table.cands, evaluation.request) if light else (None, None)
+        if light:
+            from ..rules.reference import display_distance
         for i in eligible_idx.tolist():
             k = int(codes[i])
             uid = self.names[k]
+            o = _Light(cands[i], request, display_distance) if i in light else outcome(i)
             e = self.eligible.get(uid)
             if e is None:
-                self.eligible[uid] = [outcome(i)]
+                self.eligible[uid] = [o]
                 self._eligible_codes.add(k)
                 self._code_of[uid] = k
             else:
-                e.append(outcome(i))
+                e.append(o)
         declined = evaluation.only_exclusion(DECLINED) & ~evaluation.route_mask(tuple(last_resort_routes))
         self.declined_eligible = len(set(codes[declined].tolist()))
 
     def candidates(self, unit_id: str) -> list[Any]:
         """All candidates of an eligible unit (its other routes are shown with it)."""
-        return [self.ev.outcome(i) for i in self.members[self._code_of[unit_id]]]
+        members = self.members[self._code_of[unit_id]]
+        if len(members) == 1:
+            return self.eligible[unit_id]
+        return [self.ev.outcome(i) for i in members]
 
     def excluded(self) -> Iterable[tuple[str, list[Any]]]:
         outcome = self.ev.outcome
@@ -574,8 +706,8 @@ class _FastUnits(_Units):
         return ev.reason_counts(mask, "UNEVALUABLE")
 
 
-def _fast_units(evaluation: Any, last_resort_routes: Sequence[str]) -> _Units:
-    return _FastUnits(evaluation, last_resort_routes)
+def _fast_units(evaluation: Any, last_resort_routes: Sequence[str], lean: bool = False) -> _Units:
+    return _FastUnits(evaluation, last_resort_routes, lean)
 
 
 def _exclusion_counts(by_unit: dict[str, list[Any]], policy: Policy) -> dict[str, dict[str, int]]:
@@ -718,7 +850,8 @@ class MatchContext:
     def decide(self, request: PlacementRequestIn, *, declined: Sequence[str] = (), limit: int | None = None,
                on: date | None = None, with_excluded: bool = True, compact: bool = False) -> dict[str, Any]:
         """The decision document; `compact=True` gives `excluded` in its stored form (the
-        context must come from `load`, so the snapshot it was decided on is stored)."""
+        context must come from `load`, so the snapshot it was decided on is stored), its
+        held-back units as stored (count and digest: `decide`'s `protected`)."""
         spec = None
         if compact:
             if self.revision is None:
@@ -728,14 +861,17 @@ class MatchContext:
         return evaluate_and_decide(request, evaluator=self.evaluator, ruleset=self.ruleset, snapshot=self.snapshot,
                                    taxonomy=self.taxonomy, declined=declined, limit=limit, on=on,
                                    policy=self.policy(on or request.rules_day), with_excluded=with_excluded,
-                                   compact=spec)
+                                   compact=spec, digest_lists=compact)
 
 
 def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset: Any, snapshot: Any,
                         taxonomy: Taxonomy | None = None, declined: Sequence[str] = (), limit: int | None = None,
                         on: date | None = None, policy: Policy | None = None,
-                        with_excluded: bool = True, compact: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Evaluate the rules for one request and rank the outcome (nothing is stored)."""
+                        with_excluded: bool = True, compact: dict[str, Any] | None = None,
+                        digest_lists: bool = False) -> dict[str, Any]:
+    """Evaluate the rules for one request and rank the outcome (nothing is stored).
+    `digest_lists` (with `compact`): the held-back units only as what is stored of them
+    (`decide`'s `protected`)."""
     from ..rules import request_fact
 
     tax = taxonomy or load_taxonomy()
@@ -746,12 +882,13 @@ def evaluate_and_decide(request: PlacementRequestIn, *, evaluator: Any, ruleset:
                         price_confirmation_months=ruleset.param("price_confirmation_months", request.submitted_on))
     evaluation = evaluator.evaluate(fact, on=on)
     policy = policy or Policy.on(ruleset, on)
+    protected = _protected_units(snapshot.candidates(request.insats))
     document = decide(request, evaluation, policy, rules_version=ruleset.version, on=on, decided_on=decided_on,
                       limit=limit,
                       declined=declined, reference_price=fact.get("reference_price"), taxonomy=tax,
-                      with_excluded=with_excluded, compact=compact)
+                      with_excluded=with_excluded, compact=compact,
+                      protected=protected if compact is not None and digest_lists else None)
 
-    protected = _protected_units(snapshot.candidates(request.insats))
     if not protected and not request.person.protected_identity:
         return document  # no protected pair among these candidates: nothing to band
     return protect_distances(document, person_protected=request.person.protected_identity,
