@@ -71,6 +71,49 @@ def expand(session: Any, document: dict[str, Any], request: Any, *, unit_ids: It
     return entries
 
 
+def excluded_as_stored(session: Any, document: dict[str, Any], request: Any, unit_id: str,
+                       groups: list[dict[str, Any]], *, ruleset: Any = None) -> dict[str, Any] | None:
+    """The `excluded` entry of one unit of a compact decision, from the excluded units by
+    reason stored with it (`decision.excluded_units`, compact.decode_grouped) instead of
+    deciding it again: what `expand(..., unit_ids=[unit_id])` gives, or None when this cannot
+    say (the caller then asks `expand`, which decides again and checks every digest).
+
+    `expand` explains a unit none of whose candidates is eligible by evaluating that unit's
+    candidates, and only them, with the reference evaluator on the stored snapshot, rules,
+    request facts and date; a candidate's outcome depends on its own facts and the request's
+    only. This does the same evaluation. What `expand` learns from deciding again (that the
+    unit is excluded, not eligible: below the cut or held back) the stored groups say: the
+    unit is under its reason codes there, and under none of a held-back unit (LAST_RESORT).
+    The evaluation must agree: no candidate of the unit eligible, and the same reason codes
+    as stored at decision time; else None."""
+    from ..rules.facts import RegisterSnapshot
+    from ..rules.reference import ReferenceEvaluator
+    from .matcher import LAST_RESORT, excluded_entry
+    from .privacy import band_width, protect_distances
+
+    codes = {g["code"] for g in groups if unit_id in g["units"]}
+    if not codes or LAST_RESORT in codes:
+        return None
+    inputs = _Inputs.of(session, document, request, ruleset)
+    insats = document["insats"]
+    selected = [c for c in inputs.cands if c["unit"]["unit_id"] == unit_id]
+    if not selected:
+        return None
+    evaluator = ReferenceEvaluator(inputs.ruleset)
+    evaluator.snapshot = RegisterSnapshot(on=inputs.snapshot.on, by_insats={insats: selected})
+    outcomes = evaluator.evaluate(inputs.fact, on=inputs.on).candidates
+    if any(not c.exclusions and not c.unevaluable for c in outcomes):
+        return None  # eligible now: not as stored (expand says what it is)
+    entry = excluded_entry(unit_id, outcomes)
+    said = {r["code"] for r in entry["reasons"]} | ({"UNEVALUABLE"} if entry["unevaluable"] else set())
+    if said != codes:
+        return None
+    # As at decision time: a protected pair's distances in bands (privacy.py), as `expand` does.
+    protect_distances([entry], person_protected=request.person.protected_identity,
+                      unit_protected=inputs.protected.__contains__, width=band_width(inputs.ruleset, inputs.on))
+    return entry
+
+
 class _Inputs:
     """What a stored decision was decided on: the stored snapshot's candidates of the insats,
     the rules of its version, the request's facts with the declines and price reference then."""
