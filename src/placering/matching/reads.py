@@ -233,10 +233,10 @@ def _expand_on(db: Reader, payload: dict[str, Any]) -> Callable[[dict], dict]:
     view rebuilds them (rebuild.full_document, the same function on the same stored snapshot,
     rules and request), the request read as stored without pydantic (request.Request)."""
     def expand(document: dict[str, Any]) -> dict[str, Any]:
-        from .rebuild import full_document
+        from .rebuild import full_document_by_reference
         from .request import Request
 
-        return full_document(db, document, Request(payload))
+        return full_document_by_reference(db, document, Request(payload))
 
     return expand
 
