@@ -257,8 +257,9 @@ def test_explain_reads_the_stored_decision_where_it_answers_and_says_what_the_or
                                                                                            monkeypatch):
     """`request show R --explain UNIT`: a recommended unit (or one in a list stored in full) is
     explained from the stored decision without SQLAlchemy or a rules engine (matching/reads.py);
-    an excluded unit by the ORM view, which explains that unit again. Every answer, refusal and
-    exit code is the ORM view's, as text and JSON (what it imports: tests/test_startup.py)."""
+    an excluded unit by evaluating that unit again (the reference evaluator, no SQLAlchemy).
+    Every answer, refusal and exit code is the ORM view's, as text and JSON (what it imports:
+    tests/test_startup.py)."""
     from placering.cli import common
     from placering.matching.reads import request_explain
     from placering.storage.reads import open_reader
@@ -272,7 +273,9 @@ def test_explain_reads_the_stored_decision_where_it_answers_and_says_what_the_or
     with open_reader(db_url) as db:
         assert request_explain(db, "R-1", recommended)["status"] == "recommended"
         assert request_explain(db, "R-1", recommended.lower())["unit_id"] == recommended
-        assert request_explain(db, "R-1", "U-AGE") is None  # excluded: the rules engine says why
+        # excluded: that unit evaluated again by the rules engine on the stored snapshot, checked
+        # against the reason codes stored with the decision (tests/test_request_reads_more.py)
+        assert request_explain(db, "R-1", "U-AGE")["status"] == "excluded"
         assert request_explain(db, "R-S", recommended) is None  # a protected person's: read and logged
     real = common.AppContext.reader
     questions = [("R-1", u["unit_id"]) for u in UNITS] + [("R-1", recommended.lower()), ("R-1", "U-404"),

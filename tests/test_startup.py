@@ -402,3 +402,28 @@ def test_a_match_of_one_request_or_a_short_file_loads_no_orm(tmp_path, db_url, r
     shown = json.loads(run("--json", "request", "show", "R-4").output)
     assert shown["decisions"][-1]["review_required"] and shown["decisions"][-1]["review_id"]
     assert json.loads(run("--json", "request", "show", "R-5").output)["decisions"][-1]["seq"] == 1
+
+
+def test_request_show_json_explain_and_placement_show_read_without_sqlalchemy_or_numpy(tmp_path, db_url, run):
+    """`request show R --json` (every decision decided again by the reference evaluator on its
+    stored snapshot), `--explain` of an excluded unit (that unit evaluated again) and
+    `placement show` read through the database's own driver: no SQLAlchemy, pydantic, numpy or
+    columnar engine (what they print: tests/test_request_reads_more.py)."""
+    from test_matching_support import load_register, request, unit, write_request
+
+    load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", age=(16, 20)), unit("U-3", free=0))
+    assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "h").exit_code == 0
+    assert run("request", "choose", "R-1", "U-1", "--by", "h").exit_code == 0
+    for args in (["request", "show", "R-1", "--json"], ["--json", "request", "show", "R-1"],
+                 ["request", "show", "R-1", "--explain", "U-2"], ["request", "show", "R-1", "--explain", "U-3", "--json"],
+                 ["placement", "show", "R-1"], ["placement", "show", "R-1", "--json"]):
+        loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+        assert not (ORM | ENGINES_AND_TOOLS | {"placering.rules.vectorized"}) & set(loaded), args
+
+
+def test_request_schema_and_a_clean_rules_test_run_again_load_no_pydantic_or_orm(tmp_path):
+    """What `request schema` and a clean `rules test` give is kept in the per-user cache under
+    every file they read and the code: run again, they load neither pydantic nor the ORM."""
+    for args in (["request", "schema"], ["rules", "test"]):
+        loaded_by(tmp_path, *args, exit_code=0)  # the first run may build it
+        assert not (ORM | ENGINES_AND_TOOLS) & set(loaded_by(tmp_path, *args, exit_code=0)), args

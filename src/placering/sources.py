@@ -15,13 +15,28 @@ _PATH = re.compile(r"\s*\((?:/work|/srv|\.\.?)/[^)]*\)")
 
 
 @lru_cache(maxsize=1)
-def documents() -> dict[str, str]:
-    from .yamlio import load_yaml, plain
-
+def _registry() -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """(documents by reference, section headings English -> Swedish) of registry/sources.yaml,
+    kept in the per-user cache (diskcache.py) under the file's bytes and the code: a command
+    that cites a source (`rules show`, `--explain`) parses no YAML while the file is unchanged."""
     path = registry_dir() / "sources.yaml"
     if not path.exists():
-        return {}
-    return {str(k): str(v) for k, v in (plain(load_yaml(path)).get("documents") or {}).items()}
+        return {}, []
+
+    def build() -> tuple[dict[str, str], list[tuple[str, str]]]:
+        from .yamlio import load_yaml, plain
+
+        doc = plain(load_yaml(path))
+        return ({str(k): str(v) for k, v in (doc.get("documents") or {}).items()},
+                [(str(k), str(v)) for k, v in (doc.get("sections") or {}).items()])
+
+    from .diskcache import cached
+
+    return cached("sources", [path], build, extra=str(path))
+
+
+def documents() -> dict[str, str]:
+    return _registry()[0]
 
 
 def _title(match: re.Match) -> str:
@@ -60,14 +75,8 @@ def cite_text(text: str | None) -> str:
     return "; ".join(parts)
 
 
-@lru_cache(maxsize=1)
 def _sections() -> list[tuple[str, str]]:
-    from .yamlio import load_yaml, plain
-
-    path = registry_dir() / "sources.yaml"
-    if not path.exists():
-        return []
-    return [(str(k), str(v)) for k, v in (plain(load_yaml(path)).get("sections") or {}).items()]
+    return _registry()[1]
 
 
 _DECISION_CODE = re.compile(r"(Matchningsbeslut): ([A-Z_]+)\b")

@@ -120,7 +120,7 @@ def placement_agreement(request_id, period_from, period_to, price, signed_on, no
 @output_options
 def placement_show(request_id, out: Output) -> None:
     """A placement's decision, agreed price and agreement, and whether they match."""
-    row = call("casework.views:placement_show", request_id, http=("GET", f"/placements/{segment(request_id)}"))
+    row = call("casework.placement_read:placement_show", request_id, http=("GET", f"/placements/{segment(request_id)}"))
     out.listing([row], PLACEMENT_COLUMNS, data=row)
 
 

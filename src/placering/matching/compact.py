@@ -88,6 +88,11 @@ def _shared(value: Any) -> bool:
 
 def _chunk(value: Any) -> bytes:
     """One set as hashed: its length and positions (sorted, without repeats), little-endian u32."""
+    if type(value) is list:  # a set of the reference evaluator (candidate_sets): the same bytes, without numpy
+        import struct
+
+        idx = value if all(a < b for a, b in zip(value, value[1:])) else sorted(set(value))
+        return len(idx).to_bytes(4, "little") + struct.pack(f"<{len(idx)}I", *idx)
     import numpy as np
 
     shared = _shared(value)

@@ -213,7 +213,7 @@ def request_show(db: Reader, request_id: str, *, show_protected: bool = False, f
     """`request show R` (matching.views.request_show) read without SQLAlchemy; None when the
     ORM view must answer (see the module). `reader`: who reads (the ORM view logs a protected
     case's reading under it; no other request's reading is logged)."""
-    if (full is True) or _signed_in():
+    if _signed_in():
         return None
     found = db.rows("SELECT id, payload, created_by FROM placement_request WHERE request_id = :r",
                     {"r": nfc(request_id)})
@@ -223,8 +223,22 @@ def request_show(db: Reader, request_id: str, *, show_protected: bool = False, f
     payload = as_json(row.payload) or {}
     if (payload.get("person") or {}).get("protected_identity"):
         return None
-    data = overview(db, _Request(row.id, payload, row.created_by), show_protected=show_protected, full=full)
+    data = overview(db, _Request(row.id, payload, row.created_by), show_protected=show_protected, full=full,
+                    expand=_expand_on(db, payload) if full is True else None)
     return None if data is None else to_jsonable(data)
+
+
+def _expand_on(db: Reader, payload: dict[str, Any]) -> Callable[[dict], dict]:
+    """`full=True` on the reader: every compact decision's excluded units rebuilt as the ORM
+    view rebuilds them (rebuild.full_document, the same function on the same stored snapshot,
+    rules and request), the request read as stored without pydantic (request.Request)."""
+    def expand(document: dict[str, Any]) -> dict[str, Any]:
+        from .rebuild import full_document_by_reference
+        from .request import Request
+
+        return full_document_by_reference(db, document, Request(payload))
+
+    return expand
 
 
 request_show.orm_view = "matching.views:request_show"
@@ -302,14 +316,35 @@ def request_explain(db: Reader, request_id: str, unit_id: str, *, reader: str | 
     payload = as_json(found[0].payload) or {}
     if (payload.get("person") or {}).get("protected_identity"):
         return None
-    latest = db.rows("SELECT document FROM decision WHERE request_id = :r ORDER BY seq DESC LIMIT 1",
+    latest = db.rows("SELECT document, excluded_units FROM decision WHERE request_id = :r ORDER BY seq DESC LIMIT 1",
                      {"r": found[0].id})
     if not latest:
         return None
     document = shown(stored_form(as_json(latest[0].document)), person_protected=False, protected_units=protected_units(db))
     unit_id = nfc(units[0].unit_id.strip())
     where = found_as_stored(document, unit_id)
+    if where is None:
+        where = excluded_as_stored(db, document, payload, unit_id, latest[0].excluded_units)
     return None if where is None else to_jsonable(explanation(document, unit_id, *where))
+
+
+def excluded_as_stored(db: Reader, document: dict[str, Any], payload: dict[str, Any], unit_id: str,
+                       stored: bytes | None) -> tuple[str, dict[str, Any]] | None:
+    """("excluded", its entry) for a unit the decision's stored groups list as excluded,
+    explained by the reference evaluator on the stored snapshot (rebuild.excluded_as_stored:
+    the rules engine's text, as the ORM view's `expand` gives it); None otherwise."""
+    from .compact import is_compact
+
+    if not is_compact(document):
+        return None
+    groups = stored_groups(stored, lambda digest: blob_data(db, digest))
+    if groups is None:
+        return None
+    from .rebuild import excluded_as_stored as rebuilt
+    from .request import Request
+
+    entry = rebuilt(db, document, Request(payload), unit_id, groups)
+    return None if entry is None else ("excluded", entry)
 
 
 request_explain.orm_view = "matching.views:request_explain"

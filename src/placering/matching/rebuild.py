@@ -71,6 +71,49 @@ def expand(session: Any, document: dict[str, Any], request: Any, *, unit_ids: It
     return entries
 
 
+def excluded_as_stored(session: Any, document: dict[str, Any], request: Any, unit_id: str,
+                       groups: list[dict[str, Any]], *, ruleset: Any = None) -> dict[str, Any] | None:
+    """The `excluded` entry of one unit of a compact decision, from the excluded units by
+    reason stored with it (`decision.excluded_units`, compact.decode_grouped) instead of
+    deciding it again: what `expand(..., unit_ids=[unit_id])` gives, or None when this cannot
+    say (the caller then asks `expand`, which decides again and checks every digest).
+
+    `expand` explains a unit none of whose candidates is eligible by evaluating that unit's
+    candidates, and only them, with the reference evaluator on the stored snapshot, rules,
+    request facts and date; a candidate's outcome depends on its own facts and the request's
+    only. This does the same evaluation. What `expand` learns from deciding again (that the
+    unit is excluded, not eligible: below the cut or held back) the stored groups say: the
+    unit is under its reason codes there, and under none of a held-back unit (LAST_RESORT).
+    The evaluation must agree: no candidate of the unit eligible, and the same reason codes
+    as stored at decision time; else None."""
+    from ..rules.facts import RegisterSnapshot
+    from ..rules.reference import ReferenceEvaluator
+    from .matcher import LAST_RESORT, excluded_entry
+    from .privacy import band_width, protect_distances
+
+    codes = {g["code"] for g in groups if unit_id in g["units"]}
+    if not codes or LAST_RESORT in codes:
+        return None
+    inputs = _Inputs.of(session, document, request, ruleset)
+    insats = document["insats"]
+    selected = [c for c in inputs.cands if c["unit"]["unit_id"] == unit_id]
+    if not selected:
+        return None
+    evaluator = ReferenceEvaluator(inputs.ruleset)
+    evaluator.snapshot = RegisterSnapshot(on=inputs.snapshot.on, by_insats={insats: selected})
+    outcomes = evaluator.evaluate(inputs.fact, on=inputs.on).candidates
+    if any(not c.exclusions and not c.unevaluable for c in outcomes):
+        return None  # eligible now: not as stored (expand says what it is)
+    entry = excluded_entry(unit_id, outcomes)
+    said = {r["code"] for r in entry["reasons"]} | ({"UNEVALUABLE"} if entry["unevaluable"] else set())
+    if said != codes:
+        return None
+    # As at decision time: a protected pair's distances in bands (privacy.py), as `expand` does.
+    protect_distances([entry], person_protected=request.person.protected_identity,
+                      unit_protected=inputs.protected.__contains__, width=band_width(inputs.ruleset, inputs.on))
+    return entry
+
+
 class _Inputs:
     """What a stored decision was decided on: the stored snapshot's candidates of the insats,
     the rules of its version, the request's facts with the declines and price reference then."""
@@ -175,6 +218,57 @@ def full_document(session: Any, document: dict[str, Any], request: Any, *, rules
         return document
     return dict(document, excluded=expand(session, document, request, ruleset=ruleset),
                 below_cut=below_cut_of(session, document, request, ruleset=ruleset))
+
+
+def full_document_by_reference(session: Any, document: dict[str, Any], request: Any, *,
+                                ruleset: Any = None) -> dict[str, Any]:
+    """`full_document`, without numpy: the stored decision decided again by the reference
+    evaluator instead of the columnar one (`redecide`), in one evaluation of every candidate
+    that both decides it again and explains its excluded units (what `expand` does with the
+    reference evaluator after the columnar one). Read commands on the database's own driver
+    (`request show --json`, matching/reads.py) start without loading numpy and the columnar
+    engine.
+
+    The same checks: the per-rule sets, the units below the cut and the held-back units must
+    have the digests stored with the decision. The excluded units' entries are the reference
+    evaluator's, each candidate evaluated on its own facts and the request's (as `expand`
+    does, a few at a time), protected as at decision time. When a digest differs, or the
+    decision is of the first compact encoding, it is `full_document` that answers (deciding
+    again with the columnar evaluator: its answer, or its refusal)."""
+    from ..rules.facts import RegisterSnapshot
+    from ..rules.reference import ReferenceEvaluator
+    from ..taxonomy import load_taxonomy
+    from .matcher import Policy, decide
+    from .privacy import protect_distances
+
+    if not is_compact(document):
+        return document
+    block = document["excluded"]
+    if "sets" in block and not is_derived(block["held_back"]):
+        return full_document(session, document, request, ruleset=ruleset)
+    inputs = _Inputs.of(session, document, request, ruleset)
+    evaluator = ReferenceEvaluator(inputs.ruleset)
+    evaluator.snapshot = RegisterSnapshot(on=inputs.snapshot.on, by_insats={document["insats"]: inputs.cands})
+    evaluation = evaluator.evaluate(inputs.fact, on=inputs.on)
+    sets = candidate_sets(evaluation, inputs.cands)
+    policy = Policy.on(inputs.ruleset, inputs.on)
+    again = decide(request, evaluation, policy, rules_version=inputs.ruleset.version, on=inputs.on,
+                   limit=document.get("limit_requested"), declined=document.get("declined_units") or (),
+                   reference_price=document.get("reference_price"), taxonomy=load_taxonomy(), with_excluded=True)
+    protect_distances(again, person_protected=request.person.protected_identity,
+                      unit_protected=inputs.protected.__contains__, width=policy.distance_band_km)
+    excluded = again["excluded"]
+    held_back = [e for e in excluded if "eligible" in e]  # the units held back as the last resort
+    below = document.get("below_cut")
+    checks = [("digest" not in block or sets_digest(sets) == block["digest"]),
+              (not is_derived(below) or list_digest(again["below_cut"]) == below["digest"]),
+              (not is_derived(block.get("held_back")) or list_digest(held_back) == block["held_back"]["digest"])]
+    if not all(checks):
+        return full_document(session, document, request, ruleset=ruleset)
+    if not is_derived(block["held_back"]):  # a list stored in full is given as stored (as `expand` does)
+        stored = {e["unit_id"]: e for e in block["held_back"]}
+        excluded = [stored.get(e["unit_id"], e) if "eligible" in e else e for e in excluded]
+    return dict(document, excluded=excluded, below_cut=again["below_cut"] if is_derived(below) else (below or []))
 
 
 def grouped_document(session: Any, document: dict[str, Any], request: Any, *, ruleset: Any = None) -> dict[str, Any]:

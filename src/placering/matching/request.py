@@ -397,7 +397,20 @@ def parse_requests(data: bytes, name: str) -> list[tuple[PlacementRequestIn, int
 
 
 def request_schema() -> dict[str, Any]:
-    """The JSON Schema of a request, with the code lists filled in from the taxonomy."""
+    """The JSON Schema of a request, with the code lists filled in from the taxonomy. Kept in
+    the per-user cache (diskcache.py) under the taxonomy's files and placering's code: it is a
+    function of both, and building it (pydantic's schema of the model) was most of a
+    `request schema`."""
+    from ..diskcache import cached
+    from ..i18n import language
+    from ..paths import registry_dir
+
+    directory = registry_dir()
+    return cached("request-schema", [directory / "taxonomy.yaml", directory / "municipalities.yaml"], _schema,
+                  extra=f"{directory}\0{language()}")
+
+
+def _schema() -> dict[str, Any]:
     from .request_model import PlacementRequestIn
 
     tax = load_taxonomy()

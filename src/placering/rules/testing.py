@@ -34,6 +34,7 @@ import copy
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ..errors import Problem, ValidationError
 from ..paths import rules_dir
@@ -104,11 +105,21 @@ def _with_unit_defaults(register: dict, defaults: dict) -> dict:
 
 
 def load_cases(directory: Path) -> list[RuleCase]:
-    """Every case in directory/*.yaml, validated; a ValidationError lists every problem."""
-    cases, problems = collect_cases(directory)
-    if problems:
-        raise ValidationError(problems)
-    return cases
+    """Every case in directory/*.yaml, validated; a ValidationError lists every problem.
+
+    Kept in the per-user cache (diskcache.py) under the bytes of every case file and
+    placering's code, so running the cases again parses no YAML (ruamel's parse of the case
+    files was a third of a `rules test`); files with problems are read again every time and
+    report them with file and line (only a successful build is kept)."""
+    from ..diskcache import cached
+
+    def build() -> list[RuleCase]:
+        cases, problems = collect_cases(directory)
+        if problems:
+            raise ValidationError(problems)
+        return cases
+
+    return cached("rule-cases", sorted(directory.glob("*.yaml")), build, extra=str(directory))
 
 
 def collect_cases(directory: Path) -> tuple[list[RuleCase], list[Problem]]:
@@ -209,7 +220,7 @@ def _unit_ref(ref: str) -> tuple[str, str | None]:
     return unit, route or None
 
 
-def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+def _run_request_case(case: RuleCase, ruleset: RuleSet, evaluator: Any = None) -> CaseResult:
     from ..taxonomy import load_taxonomy
     from .facts import RegisterSnapshot, request_fact
     from .reference import ReferenceEvaluator
@@ -220,8 +231,10 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
     # As the matcher: the rules of the placement's start day, or of the decision day when later.
     on = case.on or max(d for d in (submitted, start) if d is not None)
     snap = RegisterSnapshot.from_document(case.register, on=on)
-    ev = ReferenceEvaluator(ruleset)
-    ev.load(snap)
+    # One evaluator for every case of a run (`run_rule_tests`): its compiled rules are those of
+    # the rule set and the date, whatever the register; each case evaluates its own fragment.
+    ev = evaluator if evaluator is not None else ReferenceEvaluator(ruleset)
+    ev.snapshot = snap  # not load(): that freezes the heap for a resident register
     months = ruleset.param("direct_procurement_final_price_months", start)
     result = ev.evaluate(request_fact(case.request, snap, taxonomy, declined=case.declined,
                                       final_price_months=months,
@@ -290,12 +303,12 @@ def _run_request_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
     return res
 
 
-def _run_event_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+def _run_event_case(case: RuleCase, ruleset: RuleSet, evaluator: Any = None) -> CaseResult:
     from .register_status import document_event_facts, plan_register_event
 
     facts, event_on = document_event_facts(case.register, case.event, ruleset)
     on = case.on or event_on
-    planned = plan_register_event(facts, on, case.event["kind"], ruleset)
+    planned = plan_register_event(facts, on, case.event["kind"], ruleset, evaluator)
     res = CaseResult(case, [])
     exp = case.expect
 
@@ -351,19 +364,66 @@ def _proposals(items: list) -> "str | Message":
                   for k, rule, unit in items])
 
 
-def run_case(case: RuleCase, ruleset: RuleSet) -> CaseResult:
+def run_case(case: RuleCase, ruleset: RuleSet, evaluator: Any = None) -> CaseResult:
+    """Run one case; `evaluator`: a ReferenceEvaluator of `ruleset` shared by the cases of a run."""
     try:
         if case.request is not None:
-            return _run_request_case(case, ruleset)
-        return _run_event_case(case, ruleset)
+            return _run_request_case(case, ruleset, evaluator)
+        return _run_event_case(case, ruleset, evaluator)
     except (ValidationError, KeyError, ValueError, TypeError) as exc:
         return CaseResult(case, [msg("rules.test.cannot_run", reason=getattr(exc, "message", None) or str(exc))])
 
 
 def run_rule_tests(directory: Path | str | None = None, *, ruleset: RuleSet | None = None,
                    cases: list[RuleCase] | None = None) -> list[CaseResult]:
-    """Run every case of DIR/tests (DIR defaults to the project's rules/) against DIR's rules."""
+    """Run every case of DIR/tests (DIR defaults to the project's rules/) against DIR's rules.
+
+    Run on DIR's own files (no `ruleset` or `cases` given: `placering rules test`), a run in
+    which every case passed is kept in the per-user cache (diskcache.py), as a clean `rules
+    lint` is: under the bytes of every file the run reads (rule files, parameters, case files,
+    the taxonomy, municipalities and message fields, the labels) and placering's code, and the
+    day. Any change to any of them runs the cases again; a run with a failing case is never
+    kept (it is run, and reported, every time)."""
     directory = Path(directory) if directory is not None else rules_dir()
+    if ruleset is None and cases is None:
+        return _run_kept(directory)
     ruleset = ruleset or load_ruleset(directory)
     cases = cases if cases is not None else load_cases(directory / "tests")
-    return [run_case(c, ruleset) for c in cases]
+    from .reference import ReferenceEvaluator
+
+    evaluator = ReferenceEvaluator(ruleset)
+    return [run_case(c, ruleset, evaluator) for c in cases]
+
+
+class _Failed(Exception):
+    """A run with a failing case: reported, never kept in the cache."""
+
+    def __init__(self, results: list[CaseResult]):
+        self.results = results
+
+
+def _run_kept(directory: Path) -> list[CaseResult]:
+    from ..diskcache import cached
+    from ..display import today
+    from ..i18n import _po_path
+    from ..paths import registry_dir
+    from .loader import parameter_files, rule_files, rules_directory
+
+    base = rules_directory(directory)
+    tests = base / "tests"
+    registry = registry_dir()
+    files = [*parameter_files(base), *rule_files(base), *(sorted(tests.glob("*.yaml")) if tests.is_dir() else []),
+             registry / "taxonomy.yaml", registry / "municipalities.yaml", registry / "message_fields.yaml",
+             _po_path("sv", "labels"), _po_path("en", "labels")]
+
+    def build() -> list[CaseResult]:
+        results = run_rule_tests(directory, ruleset=load_ruleset(directory), cases=load_cases(directory / "tests"))
+        if not results or not all(r.passed for r in results):
+            raise _Failed(results)
+        return results
+
+    try:
+        return cached("rule-test-results", files, build,
+                      extra="\0".join([str(base), today().isoformat(), *map(str, files)]))
+    except _Failed as failed:
+        return failed.results
