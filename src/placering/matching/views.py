@@ -207,9 +207,8 @@ def match(where, data: bytes, name: str, *, actor: str | None, evaluator: str = 
 
     requests = parse_requests(data, name)
     if len(requests) >= LARGE_BATCH:
-        return _match_orm(engine(), data, name, actor=actor, evaluator=evaluator, rules_dir=rules_dir, limit=limit,
-                          explain_unit=None, commit_every=commit_every, documents_as=documents_as,
-                          progress=progress, requests=requests)
+        return _match_batch(where, engine, requests, actor=actor, evaluator=evaluator, rules_dir=rules_dir,
+                            limit=limit, commit_every=commit_every, documents_as=documents_as, progress=progress)
     from .reads import stored_form
     from .storing import match_few
 
@@ -225,6 +224,28 @@ def match(where, data: bytes, name: str, *, actor: str | None, evaluator: str = 
 
 
 match.takes_database = True  # the CLI passes a storage.writes.Database: no SQLAlchemy for a short file
+
+
+def _match_batch(where, engine: Callable[[], Any], requests: list, *, actor: str | None, evaluator: str,
+                 rules_dir: Path | None, limit: int | None, commit_every: int, documents_as: str | None,
+                 progress: Callable[[], None] | None) -> dict[str, Any]:
+    """`match` of a long file (a batch): on write transactions (matching/storing.match_batch: on
+    the CLI the database's own driver, no SQLAlchemy), in committed chunks; the documents are
+    read afterwards only when asked for (one at a time: a year's batch need not fit in memory)."""
+    from ..storage.entries import require_actor
+    from .storing import match_batch
+
+    for request, _line in requests:
+        _scope(request.municipality, "request.match")
+    actor = require_actor(actor)
+    results = match_batch(where, [r for r, _ in requests], actor=actor, evaluator=evaluator, rules_dir=rules_dir,
+                          limit=limit, commit_every=commit_every, progress=progress, large=LARGE_BATCH)
+
+    def docs() -> Iterable[dict[str, Any]]:
+        yield from documents(engine(), [s["request_id"] for s in results],
+                             full="grouped" if documents_as == "grouped" else documents_as == "full")
+
+    return {"single": False, "results": results, "documents": docs() if documents_as else iter(())}
 
 
 def _match_orm(engine, data: bytes, name: str, *, actor: str | None, evaluator: str = "vectorized",
