@@ -405,46 +405,43 @@ def _undecided(tx: Any, requests: list[Any]) -> list[Any]:
     return [r for r in requests if r.request_id not in decided]
 
 
-class ChunkWriter:
-    """The rows a chunk of a batch stores, written at its end in a few multi-row statements (in
-    the order an ORM flush wrote them: the unit indexes, the new requests, their decisions, the
-    history entries `matched`, the reviews, and the decisions' documents with their review_id).
-    What is written is decided by `request_values` and `decision_values`, as for one request."""
+class NewRequest:
+    """A request a batch stores: its values, and its id once written (`write_chunk`)."""
 
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []  # new requests' values
-        self.decisions: list[tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
-        self.blobs: dict[str, bytes] = {}
+    __slots__ = ("id", "request_id", "payload", "values")
 
-    def add_request(self, values: dict[str, Any]) -> Row:
-        row = Row(id=None, request_id=values["request_id"], payload=values["payload"])
-        self.requests.append(values)
-        return row
+    def __init__(self, values: dict[str, Any]):
+        self.id: int | None = None
+        self.request_id = values["request_id"]
+        self.payload = values["payload"]
+        self.values = values
 
-    def add_decision(self, row: Any, values: dict[str, Any], entry: dict[str, Any], document: dict[str, Any]) -> None:
-        self.decisions.append((row, values, entry, document))
 
-    def flush(self, tx: Any) -> None:
-        if not (self.requests or self.decisions):
-            return
-        store_blobs(tx, self.blobs)
-        now = utcnow()
-        ids = insert_rows(tx, "placement_request", [dict(v, created_at=now) for v in self.requests])
-        by_request = dict(zip((v["request_id"] for v in self.requests), ids))
-        rows = [(by_request[row.request_id] if row.id is None else row.id) for row, _v, _e, _d in self.decisions]
-        pks = insert_rows(tx, "decision", [dict(values, request_id=pk, created_at=now)
-                                           for pk, (_row, values, _e, _d) in zip(rows, self.decisions)])
-        insert_rows(tx, "history", [entry_values(**entry) for _row, _v, entry, _d in self.decisions], returning=False)
-        reviews = [(pk, request_pk, values, document) for pk, request_pk, (_row, values, _e, document)
-                   in zip(pks, rows, self.decisions) if values["review_required"]]
-        review_ids = insert_rows(tx, "review", [
-            {"request_id": request_pk, "decision_id": pk, "status": "pending", "unit_id": None, "created_at": now}
-            for pk, request_pk, _v, _d in reviews])
-        for review_id, (pk, _r, values, document) in zip(review_ids, reviews):
-            document["review_id"] = review_id
-            tx.execute("UPDATE decision SET document = :doc WHERE id = :id",
-                       {"id": pk, "doc": dict(values["document"], review_id=review_id)})
-        self.requests, self.decisions, self.blobs = [], [], {}
+def write_chunk(tx: Any, requests: list[NewRequest], decisions: list[tuple[Any, dict[str, Any], dict[str, Any]]],
+                history: list[dict[str, Any]], blobs: dict[str, bytes]) -> None:
+    """Write what a chunk of a batch stores, in a few multi-row statements and in this order:
+    the unit indexes its decisions' groups name (`blobs`), the new requests (their ids set),
+    the decisions (request row, `decision_values`' columns, document), the history entries
+    (`entry_values`), the reviews of the decisions that need one, and those decisions'
+    documents with their review_id (set in the document too). The one way a batch writes
+    (`match_batch` on a write transaction, decisions.BatchWriter on a session)."""
+    store_blobs(tx, blobs)
+    now = utcnow()
+    for row, pk in zip(requests, insert_rows(tx, "placement_request",
+                                             [dict(r.values, created_at=now) for r in requests])):
+        row.id = pk
+    pks = insert_rows(tx, "decision", [dict(values, request_id=row.id, created_at=now)
+                                       for row, values, _doc in decisions])
+    insert_rows(tx, "history", history, returning=False)
+    reviews = [(pk, row, values, document) for pk, (row, values, document) in zip(pks, decisions)
+               if values["review_required"]]
+    review_ids = insert_rows(tx, "review", [
+        {"request_id": row.id, "decision_id": pk, "status": "pending", "unit_id": None, "created_at": now}
+        for pk, row, _v, _d in reviews])
+    for review_id, (pk, _row, values, document) in zip(review_ids, reviews):
+        document["review_id"] = review_id
+        tx.execute("UPDATE decision SET document = :doc WHERE id = :id",
+                   {"id": pk, "doc": dict(values["document"], review_id=review_id)})
 
 
 def match_batch(where: Any, requests: list[Any], *, actor: str, evaluator: str, rules_dir: Path | None,
@@ -455,7 +452,7 @@ def match_batch(where: Any, requests: list[Any], *, actor: str, evaluator: str, 
     then each chunk of `commit_every` requests decided and stored in one write transaction,
     committed (a batch stopped half-way is finished by running it again); a summary of each
     request (views.summary). The same rows as `views.decide_all` and `match_requests` store
-    (tests/test_match_writes.py), written at each chunk's end in a few statements (`ChunkWriter`)."""
+    (tests/test_match_writes.py), written at each chunk's end in a few statements (`write_chunk`)."""
     from contextlib import nullcontext
 
     from ..memory import freeze_long_lived, gc_paused
@@ -492,7 +489,10 @@ def match_batch(where: Any, requests: list[Any], *, actor: str, evaluator: str, 
                 freeze_long_lived(collect=len(pending) >= large)
             ctx = state["ctx"]
             known = stored_requests(tx, [r.request_id for r in chunk])
-            writer = ChunkWriter()
+            new: list[NewRequest] = []
+            decisions: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
+            history: list[dict[str, Any]] = []
+            blobs: dict[str, bytes] = {}
             done: list[tuple[dict[str, Any], bool]] = []  # (document, decided now)
             ruleset_stored = False
             # A chunk's documents hold no reference cycles: the collector is off while they are
@@ -524,7 +524,8 @@ def match_batch(where: Any, requests: list[Any], *, actor: str, evaluator: str, 
                     document = ctx.decide(request, declined=declined, limit=limit, compact=True)
                     unit_labels(tx, document, ctx.unit_labels)
                     if row is None:
-                        row = writer.add_request(request_values(request, actor))
+                        row = NewRequest(request_values(request, actor))
+                        new.append(row)
                         seq = 1
                     else:
                         seq = (tx.scalar("SELECT MAX(seq) FROM decision WHERE request_id = :r", {"r": row.id})
@@ -533,12 +534,14 @@ def match_batch(where: Any, requests: list[Any], *, actor: str, evaluator: str, 
                     # ... its groups as bit sets over the unit index of its candidate list, stored beside it
                     index = grouped_index(document) if values["excluded_units"] is not None else None
                     if index is not None:
-                        writer.blobs.setdefault(*index)
-                    writer.add_decision(row, values, entry, document)
+                        blobs.setdefault(*index)
+                    decisions.append((row, values, document))
+                    history.append(entry_values(**entry))
                     done.append((document, True))
                     if progress is not None:
                         progress()
-                writer.flush(tx)
+                if decisions:
+                    write_chunk(tx, new, decisions, history, blobs)
             # The documents decided now carry their review_id (flush): summarised as decide_all does.
             return [summary(d, new) for d, new in done]
 
