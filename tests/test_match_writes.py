@@ -74,6 +74,52 @@ def test_a_short_file_stores_the_rows_a_batch_stores(run, tmp_path, engine, db_u
     assert _rows(engine, "S") == session
 
 
+def _long(prefix: str) -> list[dict]:
+    """A file long enough to be a batch (views.LARGE_BATCH): the three kinds, with other ages."""
+    kinds = _requests(prefix)
+    out = []
+    for i in range(21):
+        doc = json.loads(json.dumps(kinds[i % 3]))
+        doc["request_id"] = f"{prefix}-{i + 1:02d}"
+        doc["person"]["age"] += i // 3
+        out.append(doc)
+    return out
+
+
+def test_a_batch_stores_in_committed_chunks_the_rows_one_request_at_a_time_stores(run, tmp_path, engine):
+    """A batch file (matching/storing.match_batch: the CLI's on the driver, the server's in
+    sessions) writes each chunk's rows together, and stores what a session's batch
+    (views.decide_all) stores; a batch stopped after some chunks is finished by running it again."""
+    from placering.matching.request import validate_request
+    from placering.matching.views import LARGE_BATCH, decide_all, match
+
+    load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", "egen_regi", None, age=(13, 19)),
+                  unit("U-S", "ramavtal", 1800, insats="skyddat_boende", age=(18, 65), subs=["vinr_heder"]),
+                  unit("U-D", "direktupphandling", 2100, insats="socialt_boende", age=(18, 65), subs=[]))
+    assert len(_long("T")) >= LARGE_BATCH
+    # The first seven as a file of their own (as if the batch had stopped after them) ...
+    first = run("match", str(write_request(tmp_path, _long("T")[:7], "t7.jsonl")), "--by", "handläggare")
+    assert first.exit_code == 0, first.output
+    # ... then the whole file, in chunks of five: the seven are not decided again.
+    done = run("--json", "match", str(write_request(tmp_path, _long("T"), "t.jsonl")), "--by", "handläggare",
+               "--commit-every", "5")
+    assert done.exit_code == 0, done.output
+    assert [r["decided_now"] for r in json.loads(done.output)] == [False] * 7 + [True] * 14
+    data = write_request(tmp_path, _long("S"), "s.jsonl").read_bytes()
+    answer = match(engine, data, "s.jsonl", actor="handläggare", documents_as="stored", commit_every=4)
+    assert [r["decided_now"] for r in answer["results"]] == [True] * 21
+    decide_all(engine, [validate_request(r) for r in _long("B")], actor="handläggare", commit_every=6)
+    driver, session, batch = _rows(engine, "T"), _rows(engine, "S"), _rows(engine, "B")
+    assert [len(driver[t]) for t in TABLES] == [21, 21, 21, 7]  # the direct procurements' reviews
+    assert driver == batch
+    assert session == batch
+    with engine.connect() as conn:  # each request's rows written together, in the file's order
+        ids = conn.execute(text("SELECT r.request_id, d.id FROM decision d JOIN placement_request r "
+                                "ON r.id = d.request_id WHERE r.request_id LIKE 'S-%' ORDER BY r.id")).all()
+    assert [r for r, _ in ids] == [f"S-{i:02d}" for i in range(1, 22)]
+    assert [d for _, d in ids] == sorted(d for _, d in ids)
+
+
 def test_a_request_stored_with_other_content_is_refused_and_nothing_is_stored(run, tmp_path, engine):
     load_register(run, tmp_path, unit("U-1", free=3))
     assert run("match", str(write_request(tmp_path, request("R-1"))), "--by", "h").exit_code == 0

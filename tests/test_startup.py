@@ -427,3 +427,28 @@ def test_request_schema_and_a_clean_rules_test_run_again_load_no_pydantic_or_orm
     for args in (["request", "schema"], ["rules", "test"]):
         loaded_by(tmp_path, *args, exit_code=0)  # the first run may build it
         assert not (ORM | ENGINES_AND_TOOLS) & set(loaded_by(tmp_path, *args, exit_code=0)), args
+
+
+def test_a_batch_file_loads_no_orm(tmp_path, db_url, run):
+    """`placering match REQUESTS.jsonl` of a batch (views.LARGE_BATCH requests or more) decides
+    and stores each chunk on a write transaction on the database's own driver
+    (matching/storing.match_batch): no SQLAlchemy, SQLModel or pydantic, neither the first time
+    nor run again (every request decided before); what it stores is compared with a session's
+    batch in tests/test_match_writes.py."""
+    from test_matching_support import load_register, request, unit, write_request
+
+    from placering.matching.views import LARGE_BATCH
+
+    load_register(run, tmp_path, unit("U-1", free=3), unit("U-2", free=3),
+                  unit("U-D", "direktupphandling", 2000, insats="socialt_boende", age=(18, 65), subs=[]))
+    never = ORM | {"durable", "alembic", "placering.bench", "placering.rules.durable_engine", "psycopg"}
+    path = write_request(tmp_path, [request(f"B-{i}", age=13 + i % 5) if i % 2 else
+                                    request(f"B-{i}", "socialt_boende", None, age=30 + i, needs=())
+                                    for i in range(LARGE_BATCH + 2)], "batch.jsonl")
+    for _ in range(2):
+        loaded = loaded_by(tmp_path, "match", str(path), "--by", "handläggare", "--commit-every", "7",
+                           db_url=db_url, exit_code=0)
+        assert not never & set(loaded)
+    shown = json.loads(run("--json", "request", "show", "B-0").output)
+    assert shown["decisions"][-1]["review_required"] and shown["decisions"][-1]["review_id"]
+    assert len(shown["decisions"]) == 1

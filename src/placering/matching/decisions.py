@@ -29,7 +29,7 @@ import zlib
 from datetime import date
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ..display import today as sweden_today  # Europe/Stockholm: a UTC server would date early changes a day back
@@ -38,7 +38,7 @@ from ..errors import InvariantViolation, NotFound, ValidationError
 from ..i18n import msg
 from ..storage.database import lock_row
 from ..storage.history import entry_values, require_actor
-from ..storage.models import Decision, Decline, History, Placement, PlacementRequest, Review, Supplier, Unit, utcnow
+from ..storage.models import Decision, Decline, Placement, PlacementRequest, Review, Supplier, Unit
 from ..text import nfc
 from .request import PlacementRequestIn
 
@@ -114,26 +114,18 @@ def store_request(session: Session, request: PlacementRequestIn, *, actor: str,
     return row, True
 
 
-class NewRequest:
-    """A request a batch stores (`BatchWriter`): its values, and its id once written."""
-
-    __slots__ = ("id", "request_id", "payload", "values")
-
-    def __init__(self, values: dict[str, Any]):
-        self.id: int | None = None
-        self.request_id = values["request_id"]
-        self.payload = values["payload"]
-        self.values = values
+from .storing import NewRequest  # noqa: E402  (a request a batch stores)
 
 
 class BatchWriter:
-    """The rows a batch of matches stores (`decide_all`: a committed chunk of requests), written
-    in a few executemany statements instead of an ORM object and a flush per row: the new
-    requests, their decisions, the history entries (`matched`, checked as `record` checks them)
-    and the reviews of the decisions that need one. The same functions decide what is written
-    (`match_request`, `store_request`, `record_decision`); only when it is written differs.
-    `flush` writes what was added, in the caller's transaction; `match_request`'s documents then
-    carry their `review_id`."""
+    """The rows a batch of matches stores on a session (`decide_all`: a committed chunk of
+    requests; a decision alone: a batch of one), written in a few multi-row statements instead
+    of an ORM object and a flush per row: the new requests, their decisions, the history entries
+    (`matched`, checked as `record` checks them) and the reviews of the decisions that need one.
+    The same functions decide what is written (`match_request`, `store_request`,
+    `record_decision`), and the same one writes it (storing.write_chunk, as a batch on a write
+    transaction); only when it is written differs. `flush` writes what was added, in the
+    caller's transaction; `match_request`'s documents then carry their `review_id`."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -147,38 +139,14 @@ class BatchWriter:
         self.requests.append(row)
         return row
 
-    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert rows (executemany, batched by the driver: insertmanyvalues); their ids in order."""
-        if not rows:
-            return []
-        result = self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        return [r[0] for r in result]
-
     def flush(self) -> None:
         if not (self.requests or self.decisions):
             return
+        from ..storage.writes import SessionTx
+        from .storing import write_chunk
+
         self.session.flush()  # anything the session holds comes first, as in one ORM flush
-        store_blobs(self.session, self.blobs)
-        now = utcnow()
-        for row, pk in zip(self.requests, self._insert(
-                PlacementRequest.__table__, [dict(r.values, created_at=now) for r in self.requests])):
-            row.id = pk
-        ids = self._insert(Decision.__table__, [dict(values, request_id=row.id, created_at=now)
-                                                for row, values, _ in self.decisions])
-        if self.history:
-            self.session.execute(insert(History.__table__), self.history)
-        reviews = [(pk, row, values, doc) for pk, (row, values, doc) in zip(ids, self.decisions)
-                   if values["review_required"]]
-        review_ids = self._insert(Review.__table__, [
-            {"request_id": row.id, "decision_id": pk, "status": "pending", "unit_id": None, "created_at": now}
-            for pk, row, _, _ in reviews])
-        for review_id, (_pk, _row, _values, doc) in zip(review_ids, reviews):
-            doc["review_id"] = review_id
-        if reviews:
-            T = Decision.__table__
-            self.session.execute(update(T).where(T.c.id == bindparam("b_id")).values(document=bindparam("b_doc")),
-                                 [{"b_id": pk, "b_doc": dict(values["document"], review_id=review_id)}
-                                  for review_id, (pk, _row, values, _doc) in zip(review_ids, reviews)])
+        write_chunk(SessionTx(self.session), self.requests, self.decisions, self.history, self.blobs)
         self.requests, self.decisions, self.history, self.blobs = [], [], [], {}
 
 

@@ -352,3 +352,204 @@ def match_few(where: Any, requests: list[Any], *, actor: str, evaluator: str, ru
             if progress is not None:
                 progress()
     return out
+
+
+# --- a batch: committed chunks on write transactions, their rows in a few statements ------------
+
+ROWS_PER_INSERT = 100  # rows of one multi-row INSERT (SQLite: at most 32,766 parameters a statement)
+
+
+def insert_rows(tx: Any, table: str, rows: list[dict[str, Any]], *, returning: bool = True) -> list[int]:
+    """INSERT rows (each with the same columns) in multi-row statements, in the order given;
+    their ids in that order (`returning`). One statement per ROWS_PER_INSERT rows instead of
+    one per row; the values are converted as `Tx.insert` converts them (storage.writes.to_db).
+    Both databases give a statement's rows their ids in the order of its VALUES, so the ids
+    returned, sorted, are the rows' in order."""
+    ids: list[int] = []
+    if not rows:
+        return ids
+    names = list(rows[0])
+    columns = ", ".join(f'"{n}"' if n in ("by",) else n for n in names)
+    for i in range(0, len(rows), ROWS_PER_INSERT):
+        part = rows[i:i + ROWS_PER_INSERT]
+        params: dict[str, Any] = {}
+        groups = []
+        for j, row in enumerate(part):
+            keys = []
+            for n in names:
+                key = f"{n}_{j}"
+                params[key] = row[n]
+                keys.append(":" + key)
+            groups.append(f"({', '.join(keys)})")
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(groups)}"
+        if returning:
+            found = sorted(r[0] for r in tx.rows(sql + " RETURNING id", params))
+            if len(found) != len(part):
+                raise RuntimeError(f"{table}: {len(part)} rows inserted, {len(found)} ids returned")
+            ids.extend(found)
+        else:
+            tx.execute(sql, params)
+    return ids
+
+
+def _undecided(tx: Any, requests: list[Any]) -> list[Any]:
+    """The requests that have no stored decision yet (views._undecided in plain SQL)."""
+    decided: set[str] = set()
+    ids = sorted({r.request_id for r in requests})
+    for i in range(0, len(ids), 500):
+        keys = {f"r{n}": v for n, v in enumerate(ids[i:i + 500])}
+        decided.update(r[0] for r in tx.rows(
+            "SELECT placement_request.request_id FROM placement_request JOIN decision "
+            "ON decision.request_id = placement_request.id WHERE placement_request.request_id IN "
+            f"({', '.join(':' + k for k in keys)})", keys))
+    return [r for r in requests if r.request_id not in decided]
+
+
+class NewRequest:
+    """A request a batch stores: its values, and its id once written (`write_chunk`)."""
+
+    __slots__ = ("id", "request_id", "payload", "values")
+
+    def __init__(self, values: dict[str, Any]):
+        self.id: int | None = None
+        self.request_id = values["request_id"]
+        self.payload = values["payload"]
+        self.values = values
+
+
+def write_chunk(tx: Any, requests: list[NewRequest], decisions: list[tuple[Any, dict[str, Any], dict[str, Any]]],
+                history: list[dict[str, Any]], blobs: dict[str, bytes]) -> None:
+    """Write what a chunk of a batch stores, in a few multi-row statements and in this order:
+    the unit indexes its decisions' groups name (`blobs`), the new requests (their ids set),
+    the decisions (request row, `decision_values`' columns, document), the history entries
+    (`entry_values`), the reviews of the decisions that need one, and those decisions'
+    documents with their review_id (set in the document too). The one way a batch writes
+    (`match_batch` on a write transaction, decisions.BatchWriter on a session)."""
+    store_blobs(tx, blobs)
+    now = utcnow()
+    for row, pk in zip(requests, insert_rows(tx, "placement_request",
+                                             [dict(r.values, created_at=now) for r in requests])):
+        row.id = pk
+    pks = insert_rows(tx, "decision", [dict(values, request_id=row.id, created_at=now)
+                                       for row, values, _doc in decisions])
+    insert_rows(tx, "history", history, returning=False)
+    reviews = [(pk, row, values, document) for pk, (row, values, document) in zip(pks, decisions)
+               if values["review_required"]]
+    review_ids = insert_rows(tx, "review", [
+        {"request_id": row.id, "decision_id": pk, "status": "pending", "unit_id": None, "created_at": now}
+        for pk, row, _v, _d in reviews])
+    for review_id, (pk, _row, values, document) in zip(review_ids, reviews):
+        document["review_id"] = review_id
+        tx.execute("UPDATE decision SET document = :doc WHERE id = :id",
+                   {"id": pk, "doc": dict(values["document"], review_id=review_id)})
+
+
+def match_batch(where: Any, requests: list[Any], *, actor: str, evaluator: str, rules_dir: Path | None,
+                limit: int | None, commit_every: int, progress: Callable[[], None] | None = None,
+                large: int = 20) -> list[dict[str, Any]]:
+    """`views.match` of a long file (a batch) on `where` (a storage.writes.Database: the
+    database's own driver, no SQLAlchemy; an engine; a session): every request checked first,
+    then each chunk of `commit_every` requests decided and stored in one write transaction,
+    committed (a batch stopped half-way is finished by running it again); a summary of each
+    request (views.summary). The same rows as `views.decide_all` and `match_requests` store
+    (tests/test_match_writes.py), written at each chunk's end in a few statements (`write_chunk`)."""
+    from contextlib import nullcontext
+
+    from ..memory import freeze_long_lived, gc_paused
+    from ..storage.writes import run_write
+    from .compact import grouped_index
+    from .matcher import MatchContext
+    from .snapshots import store_ruleset
+    from .views import summary
+
+    actor = require_actor(actor)
+    ruleset = None
+    if rules_dir:
+        from ..rules import load_ruleset
+
+        ruleset = load_ruleset(rules_dir)
+    state: dict[str, Any] = {"ctx": None}
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(requests), commit_every):
+        chunk = requests[i:i + commit_every]
+
+        def work(tx: Tx, chunk: list[Any] = chunk, first: bool = i == 0) -> list[dict[str, Any]]:
+            if first:  # every request checked before anything is stored
+                check_new_content(tx, requests, ruleset)
+                pending = requests if limit is not None else _undecided(tx, requests)
+                state["ctx"] = None
+                if pending:  # nothing to decide (a batch run again): no rules, register or evaluator
+                    ctx = MatchContext.load(tx, engine=evaluator, ruleset=ruleset, rules_dir=rules_dir,
+                                            insatser={r.insats for r in pending})
+                    if len(pending) >= large:  # every unit's label at once, not one query per request
+                        ctx.unit_labels.update((r.unit_id, (r.name, r.municipality)) for r in tx.rows(
+                            "SELECT unit_id, name, municipality FROM unit"))
+                    state["ctx"] = ctx
+                # The register snapshot lives until the call ends; a long run collects first.
+                freeze_long_lived(collect=len(pending) >= large)
+            ctx = state["ctx"]
+            known = stored_requests(tx, [r.request_id for r in chunk])
+            new: list[NewRequest] = []
+            decisions: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
+            history: list[dict[str, Any]] = []
+            blobs: dict[str, bytes] = {}
+            done: list[tuple[dict[str, Any], bool]] = []  # (document, decided now)
+            ruleset_stored = False
+            # A chunk's documents hold no reference cycles: the collector is off while they are
+            # made, and the evaluator checks the snapshot's columns once (ctx.batch), as decide_all.
+            with gc_paused(), ctx.batch() if ctx is not None else nullcontext():
+                for request in chunk:
+                    row = known.get(request.request_id)
+                    if row is not None:
+                        changed = diff(row.payload, request.payload())
+                        if changed:
+                            raise ValidationError(msg("request.resubmitted_different", id=request.request_id,
+                                                      fields=", ".join(changed)))
+                        previous = _latest(tx, row.id)
+                        if previous is not None:
+                            doc = as_json(previous.document)
+                            if limit is None or doc.get("limit_requested") == limit:
+                                done.append((_stored_form(doc), False))
+                                if progress is not None:
+                                    progress()
+                                continue
+                    if ctx is None:
+                        raise RuntimeError(f"request '{request.request_id}' needs deciding, and no match "
+                                           "context was loaded")
+                    if not ruleset_stored:
+                        store_ruleset(tx, ctx.ruleset)
+                        ruleset_stored = True
+                    declined = [] if row is None else sorted(r[0] for r in tx.rows(
+                        "SELECT unit_id FROM decline WHERE request_id = :r", {"r": row.id}))
+                    document = ctx.decide(request, declined=declined, limit=limit, compact=True)
+                    unit_labels(tx, document, ctx.unit_labels)
+                    if row is None:
+                        row = NewRequest(request_values(request, actor))
+                        new.append(row)
+                        seq = 1
+                    else:
+                        seq = (tx.scalar("SELECT MAX(seq) FROM decision WHERE request_id = :r", {"r": row.id})
+                               or 0) + 1
+                    values, entry, document = decision_values(row.request_id, document, actor=actor, seq=seq)
+                    # ... its groups as bit sets over the unit index of its candidate list, stored beside it
+                    index = grouped_index(document) if values["excluded_units"] is not None else None
+                    if index is not None:
+                        blobs.setdefault(*index)
+                    decisions.append((row, values, document))
+                    history.append(entry_values(**entry))
+                    done.append((document, True))
+                    if progress is not None:
+                        progress()
+                if decisions:
+                    write_chunk(tx, new, decisions, history, blobs)
+            # The documents decided now carry their review_id (flush): summarised as decide_all does.
+            return [summary(d, new) for d, new in done]
+
+        out.extend(run_write(where, work, repeatable_read=True))
+    return out
+
+
+def _stored_form(document: dict[str, Any]) -> dict[str, Any]:
+    from .reads import stored_form as as_stored
+
+    return as_stored(document)

@@ -194,8 +194,9 @@ def match(where, data: bytes, name: str, *, actor: str | None, evaluator: str = 
 
     `where`: an engine (the server, the web), or a storage.writes.Database (the CLI). A file of
     fewer than LARGE_BATCH requests is stored on a write transaction (matching/storing.py: on the
-    CLI the database's own driver, no SQLAlchemy); a longer one in committed chunks of a batch
-    (`decide_all`). Both store the same rows (tests/test_match_writes.py)."""
+    CLI the database's own driver, no SQLAlchemy); a longer one in committed chunks of a batch,
+    each on a write transaction too (storing.match_batch). Both store the rows `decide_all`
+    stores (tests/test_match_writes.py)."""
     from ..storage.writes import Database
 
     engine = where.engine if isinstance(where, Database) else (lambda: where)
@@ -207,9 +208,8 @@ def match(where, data: bytes, name: str, *, actor: str | None, evaluator: str = 
 
     requests = parse_requests(data, name)
     if len(requests) >= LARGE_BATCH:
-        return _match_orm(engine(), data, name, actor=actor, evaluator=evaluator, rules_dir=rules_dir, limit=limit,
-                          explain_unit=None, commit_every=commit_every, documents_as=documents_as,
-                          progress=progress, requests=requests)
+        return _match_batch(where, engine, requests, actor=actor, evaluator=evaluator, rules_dir=rules_dir,
+                            limit=limit, commit_every=commit_every, documents_as=documents_as, progress=progress)
     from .reads import stored_form
     from .storing import match_few
 
@@ -227,19 +227,39 @@ def match(where, data: bytes, name: str, *, actor: str | None, evaluator: str = 
 match.takes_database = True  # the CLI passes a storage.writes.Database: no SQLAlchemy for a short file
 
 
+def _match_batch(where, engine: Callable[[], Any], requests: list, *, actor: str | None, evaluator: str,
+                 rules_dir: Path | None, limit: int | None, commit_every: int, documents_as: str | None,
+                 progress: Callable[[], None] | None) -> dict[str, Any]:
+    """`match` of a long file (a batch): on write transactions (matching/storing.match_batch: on
+    the CLI the database's own driver, no SQLAlchemy), in committed chunks; the documents are
+    read afterwards only when asked for (one at a time: a year's batch need not fit in memory)."""
+    from ..storage.entries import require_actor
+    from .storing import match_batch
+
+    for request, _line in requests:
+        _scope(request.municipality, "request.match")
+    actor = require_actor(actor)
+    results = match_batch(where, [r for r, _ in requests], actor=actor, evaluator=evaluator, rules_dir=rules_dir,
+                          limit=limit, commit_every=commit_every, progress=progress, large=LARGE_BATCH)
+
+    def docs() -> Iterable[dict[str, Any]]:
+        yield from documents(engine(), [s["request_id"] for s in results],
+                             full="grouped" if documents_as == "grouped" else documents_as == "full")
+
+    return {"single": False, "results": results, "documents": docs() if documents_as else iter(())}
+
+
 def _match_orm(engine, data: bytes, name: str, *, actor: str | None, evaluator: str = "vectorized",
                rules_dir: Path | None = None, limit: int | None = None, explain_unit: str | None = None,
                commit_every: int = COMMIT_EVERY, documents_as: str | None = "full",
-               progress: Callable[[], None] | None = None, requests: list | None = None) -> dict[str, Any]:
-    """`match` of a long file (a batch), or with --explain: in sessions on an engine."""
-    from ..storage.history import require_actor
+               progress: Callable[[], None] | None = None) -> dict[str, Any]:
+    """`match` with --explain: in sessions on an engine; nothing is stored."""
     from .decisions import check_new_content
     from .request import parse_requests
 
     explain_unit = known_unit(engine, explain_unit)
-    if requests is None:
-        requests = parse_requests(data, name)
-    if explain_unit and len(requests) != 1:
+    requests = parse_requests(data, name)
+    if len(requests) != 1:
         raise ValidationError(msg("match.explain_one"))
     for request, _line in requests:
         _scope(request.municipality, "request.match")
@@ -247,18 +267,8 @@ def _match_orm(engine, data: bytes, name: str, *, actor: str | None, evaluator: 
         from ..rules import load_ruleset
 
         check_new_content(session, [r for r, _ in requests], load_ruleset(rules_dir) if rules_dir else None)
-    if explain_unit:
-        return {"explain": explain_new(engine, requests[0][0], explain_unit, evaluator=evaluator,
-                                       rules_dir=rules_dir, limit=limit)}
-    actor = require_actor(actor)
-    results = decide_all(engine, [r for r, _ in requests], evaluator=evaluator, rules_dir=rules_dir, limit=limit,
-                         actor=actor, commit_every=commit_every, progress=progress)
-    single = len(requests) == 1 and requests[0][1] is None
-    # One document at a time (a year's batch need not fit in memory): the caller iterates.
-    docs = documents(engine, [s["request_id"] for s in results],
-                     full="grouped" if documents_as == "grouped" else documents_as == "full") \
-        if documents_as else iter(())
-    return {"single": single, "results": results, "documents": docs}
+    return {"explain": explain_new(engine, requests[0][0], explain_unit, evaluator=evaluator,
+                                   rules_dir=rules_dir, limit=limit)}
 
 
 def rematch(engine, request_id: str, *, actor: str | None, evaluator: str = "vectorized",

@@ -67,7 +67,7 @@ def entry_values(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """The column values of one history entry, checked as `record` checks them: `record` adds
-    them as one row, a batch (`matching.decisions.BatchWriter`) writes many in one executemany."""
+    them as one row, a batch (`matching.storing.write_chunk`) writes many in multi-row INSERTs."""
     changes = _jsonable(changes or {})
     if rule_id is None:
         found = personnummer_path(changes)

@@ -459,13 +459,14 @@ class _Libpq:
     def _statement(self, sql: str, params: dict) -> tuple[bytes, int, Any, Any]:
         import ctypes
 
-        order: list[str] = []
+        order: dict[str, int] = {}  # name -> its $n (a batch's multi-row INSERT has thousands)
 
         def number(m: "re.Match[str]") -> str:
             name = m.group(1)
-            if name not in order:
-                order.append(name)
-            return f"${order.index(name) + 1}"
+            n = order.get(name)
+            if n is None:
+                n = order[name] = len(order) + 1
+            return f"${n}"
 
         text = _PARAM.sub(number, sql)
         typed = [_param(params[name]) for name in order]
