@@ -359,6 +359,59 @@ def _latest_passed(checks: Iterable[dict]) -> set[str]:
     return {k for k, c in latest.items() if c["result"] == CheckResult.PASS}
 
 
+def _written_documents(new_suppliers: list, unit_rows: list[dict], written: dict[int, tuple[list, list, list]],
+                       check_rows: list[dict], supplier_pk: dict[str, int], unit_pk: dict[str, int],
+                       agreement_plan: dict) -> dict[str, tuple[int, dict, list]]:
+    """What `rules.facts.register_document` and the register-status rules' reader would read back
+    of the suppliers this import created, built from the rows it just wrote: org_nr → (supplier
+    id, its register document, its check rows in (performed_on, id) order). Only a supplier whose
+    every unit is new is here (a unit moved to it, or a status the import changed afterwards,
+    is read from the database as before); the values are the ones the database gives back
+    (float columns as floats), in its orders: units by unit_id (the reader sorts them again),
+    offers and routes by position, permits by decision date then id, checks by date then id."""
+    from ..rules.register_status import WrittenCheck
+
+    planned = {org for _, org in agreement_plan}  # (an agreement's participation changed after the rows)
+    out: dict[str, tuple[int, dict, list]] = {}
+    for s, _ in new_suppliers:
+        org = s["org_nr"]
+        if org not in planned and all(u["unit_id"] in unit_pk for u in s["units"]):
+            out[org] = (supplier_pk[org], {"org_nr": org, "legal_form": s["legal_form"], "checks": [], "units": []},
+                        [])
+    if not out:
+        return out
+
+    def fl(v):
+        return float(v) if v is not None else None
+
+    by_supplier = {supplier_pk[org]: org for org in out}
+    for c in sorted((c for c in check_rows if c["supplier_id"] in by_supplier), key=lambda c: c["performed_on"]):
+        org = by_supplier[c["supplier_id"]]
+        row = WrittenCheck(None, c["supplier_id"], c["kind"], c["result"], fl(c["value"]), c["performed_on"])
+        out[org][2].append(row)
+        out[org][1]["checks"].append({"kind": row.kind, "result": row.result, "value": row.value,
+                                      "performed_on": row.performed_on})
+    for u in sorted((u for u in unit_rows if u["supplier_id"] in by_supplier), key=lambda u: u["unit_id"]):
+        offers, routes, permits = written[unit_pk[u["unit_id"]]]
+        lat, lon = fl(u["lat"]), fl(u["lon"])
+        out[by_supplier[u["supplier_id"]]][1]["units"].append({
+            "unit_id": u["unit_id"], "municipality": u["municipality"],
+            "location": {"lat": lat, "lon": lon} if lat is not None and lon is not None else None,
+            "protected_address": u["protected_address"], "places": u["places"], "free_places": u["free_places"],
+            "age_min": u["age_min"], "age_max": u["age_max"], "genders": u["genders"],
+            "target_groups": u["target_groups"], "status": u["status"],
+            "offers": [{"insats": o["insats"], "subcategories": o["subcategories"]} for o in offers],
+            "routes": [{"route": r["route"], "insats": r["insats"], "agreement_id": r["agreement_id"],
+                        "daily_price": fl(r["daily_price"]), "valid_from": r["valid_from"], "valid_to": r["valid_to"],
+                        "buyers": r["buyers"], "status": r["status"], "reserved_nonprofit": r["reserved_nonprofit"],
+                        "price_confirmed_on": r["price_confirmed_on"]} for r in routes],
+            "permits": [{"dnr": p["dnr"], "insats": p["insats"], "status": p["status"],
+                         "target_groups": p["target_groups"], "decided_on": p["decided_on"]}
+                        for p in sorted(permits, key=lambda p: p["decided_on"])],
+            "complaints": []})
+    return out
+
+
 def import_document(
     session: Session,
     doc: dict,
@@ -743,9 +796,10 @@ def import_document(
         row.name, row.name_key, row.legal_form = s["name"], fold(s["name"]), s["legal_form"]
 
     unit_pk: dict[str, int] = {}
+    new_unit_rows = [{"supplier_id": supplier_pk[org_nr], "created_at": now, **_unit_row_values(u)}
+                     for u, org_nr in new_units]
     if new_units:
-        session.execute(Unit.__table__.insert(), [
-            {"supplier_id": supplier_pk[org_nr], "created_at": now, **_unit_row_values(u)} for u, org_nr in new_units])
+        session.execute(Unit.__table__.insert(), new_unit_rows)
         unit_pk.update(_keys(session, Unit.__table__.c.unit_id, [u["unit_id"] for u, _ in new_units]))
     for new, row_u, org_nr, _ in changed_units:
         for k, v in _unit_row_values(new).items():
@@ -769,11 +823,14 @@ def import_document(
     offer_rows: list[dict] = []
     route_rows: list[dict] = []
     permit_rows: list[dict] = []
+    written: dict[int, tuple[list, list, list]] = {}  # a new unit's pk → its rows (offers, routes, permits)
     for u, _ in new_units:
         pk = unit_pk[u["unit_id"]]
-        offer_rows += _offer_rows(pk, u["offers"])
-        route_rows += _route_rows(pk, u["routes"])
-        permit_rows += _permit_rows(pk, u.get("permits") or [])
+        written[pk] = rows = (_offer_rows(pk, u["offers"]), _route_rows(pk, u["routes"]),
+                              _permit_rows(pk, u.get("permits") or []))
+        offer_rows += rows[0]
+        route_rows += rows[1]
+        permit_rows += rows[2]
     for pk, new, offers_changed, routes_changed, permits_changed in replace:
         if offers_changed:
             offer_rows += _offer_rows(pk, new["offers"])
@@ -843,8 +900,12 @@ def import_document(
     events = permit_events + [{"kind": "check", "org_nr": org_nr, "check": c} for (org_nr, _), c in check_events.items()]
     evaluator = ReferenceEvaluator(ruleset) if events else None
     # The checks' suppliers are read once for all their events (thousands in a first load).
+    # The suppliers this import created with every unit of theirs (all of a first load) are read
+    # from the rows just written, not back from the database (_written_documents).
     reader = EventReader(session, {e["org_nr"] for e in events if e["kind"] == "check"},
-                         {e["unit_id"] for e in events if e["kind"] == "permit"}, locked=True) if events else None
+                         {e["unit_id"] for e in events if e["kind"] == "permit"}, locked=True,
+                         documents=_written_documents(new_suppliers, new_unit_rows, written, check_rows,
+                                                      supplier_pk, unit_pk, agreement_plan)) if events else None
     applied = [item for event in events for item in apply_register_event(
         session, event, actor=actor, ruleset=ruleset, evaluator=evaluator, reader=reader)]
     if reader is not None:

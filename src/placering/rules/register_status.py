@@ -116,37 +116,52 @@ class EventReader:
     (the import writes every row first)."""
 
     def __init__(self, session: Session, org_nrs: Iterable[str], unit_ids: Iterable[str] = (), *,
-                 locked: bool = False):
+                 locked: bool = False, documents: dict[str, tuple[int, dict, list]] | None = None):
         """`locked`: the caller holds the lock of every unit (the import, since before it read
-        them): a unit's status is then the one read, or the one this reader's events set."""
+        them): a unit's status is then the one read, or the one this reader's events set.
+        `documents`: what reading some suppliers back would give, org_nr → (supplier id, its
+        `register_document` entry, its check rows by performed_on and id), from the rows the
+        caller just wrote in this transaction (the import's new suppliers): not read again."""
         self.session = session
         self.locked = locked
         session.flush()
+        known = documents or {}
         wanted = sorted({canonical_org_nr(o) for o in org_nrs})
         # Plain rows, not ORM objects (an import's events name thousands of suppliers and units).
         S, U = Supplier.__table__, Unit.__table__
         self._suppliers: dict[str, Any] = {}
-        for chunk in _chunks(wanted):
+        self._docs: dict[str, dict] = {}
+        self._checks: dict[tuple[int, str], list[Any]] = {}
+        for org_nr, (sid, sdoc, checks) in known.items():
+            self._suppliers[org_nr] = _SupplierRow(sid, org_nr)
+            self._docs[org_nr] = sdoc
+            for c in checks:
+                self._checks.setdefault((sid, c.kind), []).append(c)
+        for chunk in _chunks([o for o in wanted if o not in known]):
             for s in session.execute(select(S.c.id, S.c.org_nr).where(S.c.org_nr.in_(chunk))):
                 self._suppliers[s.org_nr] = s
         # The units of permit and complaint events, with their suppliers (read lazily otherwise).
         self._unit_supplier: dict[str, Any] = {}
-        for chunk in _chunks(sorted({nfc(u) for u in unit_ids})):
+        unit_ids = {nfc(u) for u in unit_ids}
+        for org_nr, (_, sdoc, _) in known.items():
+            for u in sdoc["units"]:
+                if u["unit_id"] in unit_ids:
+                    self._unit_supplier[u["unit_id"]] = self._suppliers[org_nr]
+                    unit_ids.discard(u["unit_id"])
+        for chunk in _chunks(sorted(unit_ids)):
             for uid, sid, org_nr in session.execute(select(U.c.unit_id, S.c.id, S.c.org_nr).join(
                     S, S.c.id == U.c.supplier_id).where(U.c.unit_id.in_(chunk))):
                 row = self._suppliers.get(org_nr)
                 if row is None:
                     row = self._suppliers.setdefault(org_nr, _SupplierRow(sid, org_nr))
                 self._unit_supplier[uid] = row
-        self._docs: dict[str, dict] = {}
-        self._checks: dict[tuple[int, str], list[Any]] = {}
         self.statuses: dict[str, str] = {}  # unit_id → status, of the units the events changed
         # A locked reader's status changes and proposals, in the order the events made them,
         # written together by `write` (the same rows and history, in the same order, as one by one).
         self._deferred: list[tuple[str, Applied, Any]] = []
         self._records: dict[str, tuple] = {}  # unit_id → (its document, status, UnitRecord) (snapshot)
         self.actor: str | None = None
-        self._read([self._suppliers[o] for o in wanted if o in self._suppliers], checks=True)
+        self._read([self._suppliers[o] for o in wanted if o in self._suppliers and o not in known], checks=True)
         # The open proposals of these suppliers, (kind, org_nr, unit_id) → id: a rule proposes
         # once (one query here instead of one per proposal).
         P = Proposal.__table__
@@ -281,6 +296,17 @@ class EventReader:
         """An event changed these suppliers' units or agreements: read them again when next asked."""
         for org_nr in org_nrs:
             self._docs.pop(org_nr, None)
+
+
+class WrittenCheck:
+    """A check row as the reader keeps it (EventReader `documents`: written in this transaction)."""
+
+    __slots__ = ("id", "supplier_id", "kind", "result", "value", "performed_on")
+
+    def __init__(self, id: int | None, supplier_id: int, kind: str, result: str, value: float | None,
+                 performed_on: date):
+        self.id, self.supplier_id, self.kind, self.result = id, supplier_id, kind, result
+        self.value, self.performed_on = value, performed_on
 
 
 class _PendingProposal:
