@@ -140,3 +140,24 @@ def test_a_note_on_a_rules_proposal_is_checked_too(run, engine, tmp_path):
     assert result.exit_code == 2 and "--note" in result.stderr and "ser ut som ett personnummer" in result.stderr
     assert snapshot(engine) == before
     ok(run, "register", "proposals", "accept", "1", "--note", "Fördjupad kontroll inledd", "--by", "kvalitet")
+
+
+def test_texts_with_fewer_than_ten_digit_like_characters_are_answered_as_the_whole_scan_does():
+    """The short cut of contains_personnummer (an ASCII text with fewer than ten digits and
+    look-alike letters holds no number: a register's unit and agreement ids) gives the answer
+    of the whole scan, for texts of digits, look-alike letters, joiners and other letters."""
+    import random
+
+    from placering.boundary import _contains_personnummer
+
+    rng = random.Random(22)
+    alphabet = "0123456789" * 3 + "OolIiSsZzEAGbTBgqDQ|!" + " -./:+_()" + "xkRUCHnm"
+    seen_true = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(6, 16)))
+        whole = _contains_personnummer(text)
+        assert contains_personnummer(text) == whole, text
+        seen_true += whole
+    for text in ("9OO1O1-2385", "900101-2385", "U-10234", "RA-SOC-24-0117", "8.1-10708/2024"):
+        assert contains_personnummer(text) == _contains_personnummer(text), text
+    assert seen_true > 0  # the texts reach numbers the whole scan refuses

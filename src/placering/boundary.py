@@ -292,8 +292,14 @@ def personnummer_path(value: Any, path: str = "") -> str | None:
 def contains_personnummer(text: str) -> bool:
     """Whether `text` holds a personal identity number, however disguised (digits_as_read), outside
     the numbers the sources write that only look like one (diary, phone, invoice numbers, periods)."""
-    if text.isascii() and _ASCII_DIGIT.search(text) is None:
-        return False  # look-alike letters are read as digits only next to a digit
+    if text.isascii():
+        if _ASCII_DIGIT.search(text) is None:
+            return False  # look-alike letters are read as digits only next to a digit
+        if len(text) - len(text.translate(_NOT_DIGITS)) < 10:
+            # Fewer than ten characters that could be read as digits (digits and look-alike
+            # letters): no 10-digit number in it, however read (unit ids such as U-10234,
+            # agreement ids: most of a register's texts)
+            return False
     if len(text) <= _KNOWN_TEXT_LENGTH:
         # A batch of requests repeats its dates, places and codes thousands of times: each
         # short text is read once (the answer depends on the text alone).
@@ -302,6 +308,8 @@ def contains_personnummer(text: str) -> bool:
 
 
 _KNOWN_TEXT_LENGTH = 64
+# ASCII digits and the ASCII letters read as digits (_LOOKALIKE): what str.translate removes
+_NOT_DIGITS = str.maketrans("", "", "0123456789" + "".join(c for c in _LOOKALIKE if c.isascii()))
 
 
 @functools.lru_cache(maxsize=8192)
