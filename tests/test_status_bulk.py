@@ -109,15 +109,24 @@ def test_import_rules_write_what_one_by_one_writes(engine, monkeypatch):
         session.rollback()
 
     class OneByOne(rs.EventReader):
-        def __init__(self, session, org_nrs, unit_ids=(), *, locked=False):
+        # and reading the suppliers back from the database, not from the rows the import wrote
+        def __init__(self, session, org_nrs, unit_ids=(), *, locked=False, documents=None):
+            assert documents  # (the import's new suppliers)
             super().__init__(session, org_nrs, unit_ids, locked=False)
 
-    monkeypatch.setattr(rs, "EventReader", OneByOne)
-    with transaction(engine) as session:
-        one_by_one = _rules_rows(session, import_document(session, generate_register(units=60), actor="test",
-                                                          apply_status=True))
-        session.rollback()
+    class ReadBack(rs.EventReader):
+        def __init__(self, session, org_nrs, unit_ids=(), *, locked=False, documents=None):
+            super().__init__(session, org_nrs, unit_ids, locked=locked)
+
+    others = []
+    for reader in (OneByOne, ReadBack):
+        monkeypatch.setattr(rs, "EventReader", reader)
+        with transaction(engine) as session:
+            others.append(_rules_rows(session, import_document(session, generate_register(units=60), actor="test",
+                                                               apply_status=True)))
+            session.rollback()
 
     actions = [r["action"] for r in together[3]["rules"]]
     assert actions.count("unit_status") >= 3 and actions.count("proposal") >= 3
-    assert together == one_by_one
+    assert together == others[0]
+    assert together == others[1]

@@ -156,6 +156,7 @@ class EventReader:
                     row = self._suppliers.setdefault(org_nr, _SupplierRow(sid, org_nr))
                 self._unit_supplier[uid] = row
         self.statuses: dict[str, str] = {}  # unit_id → status, of the units the events changed
+        self._canonical: dict[str, str] = {}
         # A locked reader's status changes and proposals, in the order the events made them,
         # written together by `write` (the same rows and history, in the same order, as one by one).
         self._deferred: list[tuple[str, Applied, Any]] = []
@@ -269,6 +270,21 @@ class EventReader:
         if org_nr not in self._suppliers:
             return None
         return self._suppliers[org_nr]
+
+    def canonical(self, org_nr: str) -> str:
+        """text.canonical_org_nr, once per organisation number (an import's check events name each
+        supplier for every kind of check); a ValueError as it raises it."""
+        found = self._canonical.get(org_nr)
+        if found is None:
+            found = self._canonical[org_nr] = canonical_org_nr(org_nr)
+        return found
+
+    def unit_routes(self, unit_id: str) -> list[dict] | None:
+        """A unit's routes in the supplier document the reader holds (None: it holds none)."""
+        supplier = self._unit_supplier.get(unit_id)
+        doc = self._docs.get(supplier.org_nr) if supplier is not None else None
+        unit = next((u for u in (doc or {}).get("units") or [] if u["unit_id"] == unit_id), None)
+        return unit["routes"] if unit is not None else None
 
     def unit_supplier(self, unit_id: str) -> Any:
         """The supplier of a unit named by an event given to the reader (None: not read)."""
@@ -417,7 +433,7 @@ def event_facts(session: Session, event: dict, ruleset: RuleSet,
     on = _event_date(event)
     if kind == "check":
         try:
-            org_nr = canonical_org_nr(event["org_nr"])
+            org_nr = reader.canonical(event["org_nr"]) if reader is not None else canonical_org_nr(event["org_nr"])
         except ValueError as exc:
             raise ValidationError(getattr(exc, "message", None) or str(exc)) from None
         if reader is not None:
@@ -520,7 +536,13 @@ def plan_register_event(facts: list[dict], on: date, kind: str, ruleset: RuleSet
     planned: list[Applied] = []
     done_proposals: set[tuple] = set()
     done_agreements: set[str] = set()
-    rules = [cr for cr in evaluator.compiled("register_status", on) if cr.rule.event == kind]  # once per event
+    # once per event kind and day (an import fires tens of thousands of events on a few thousand days)
+    cache = evaluator.__dict__.setdefault("_register_event_rules", {})
+    rules = cache.get((on, kind))
+    if rules is None:
+        if len(cache) > 4096:
+            cache.clear()
+        rules = cache[(on, kind)] = [cr for cr in evaluator.compiled("register_status", on) if cr.rule.event == kind]
     for fact in facts:
         unit = fact.get("unit") or {}
         org_nr = fact["supplier"]["org_nr"]
@@ -659,7 +681,7 @@ def apply_register_event(session: Session, event: dict, *, actor: str, ruleset: 
             details = {"values": item.values, "source": item.source, "event": event["kind"]}
             if kind == "order_stop":
                 # For INK: which agreements of this supplier the proposal concerns.
-                details["agreements"] = _framework_agreements(session, item.unit_id, event)
+                details["agreements"] = _framework_agreements(session, item.unit_id, event, reader)
                 details["decide_with"] = "placering register agreement AGREEMENT_ID order_stop --supplier " + item.org_nr
             if deferring:
                 pending = _PendingProposal(
@@ -717,10 +739,15 @@ def _change_unit(session: Session, item: Applied, on: date, ruleset: RuleSet, ac
     item.effective_on = entry.effective_on
 
 
-def _framework_agreements(session: Session, unit_id: str | None, event: dict) -> list[str]:
+def _framework_agreements(session: Session, unit_id: str | None, event: dict,
+                          reader: EventReader | None = None) -> list[str]:
     from ..storage.models import UnitRoute
 
     insats = (event.get("permit") or {}).get("insats")
+    routes = reader.unit_routes(unit_id) if reader is not None and unit_id else None
+    if routes is not None:  # the unit's routes as the reader has them (the same rows: a rule changes no route)
+        return sorted({r["agreement_id"] for r in routes if r["route"] == "ramavtal" and r["agreement_id"] is not None
+                       and (insats is None or r["insats"] == insats)})
     unit = session.scalars(select(Unit).where(Unit.unit_id == unit_id)).first() if unit_id else None
     if unit is None:
         return []
