@@ -222,3 +222,32 @@ def test_environment_values_are_input_too(run, engine, tmp_path):
             message="--by")
     refused(run, engine, "register", "status", "U-1001", "watch", env={"PLACERING_ACTOR": "P198501011234"},
             message="ser ut som ett personnummer")
+
+
+def test_json_is_read_as_the_strict_parser_reads_it(monkeypatch):
+    """load_json reads most text with orjson: the same document, value and type for value and
+    type, and the strict parser's refusal (message, line) whenever orjson's answer could differ:
+    duplicate keys (also beside an escaped colon), numbers past 19 digits or 64 bits, deep nesting,
+    NaN, lone surrogates, control characters."""
+    import placering.boundary as boundary
+    from placering.errors import ValidationError
+
+    def said(text):
+        try:
+            return "doc", repr(boundary.load_json(text, file="f.json"))
+        except ValidationError as exc:
+            return "refused", str(exc)
+
+    texts = [json.dumps(sample_document(), ensure_ascii=False), '{"a": 1, "b": {"x": 1, "x": 2}}',
+             '{"a\\u003a": 1, "a": 2}', '{"a\\u003a": 1, "b": 2}', '{"x": 1, "y": {"x": 2}}',
+             '{"k": "a:b", "k": "c"}', "[9999999999999999999, -9999999999999999999]", "[10000000000000000000]",
+             "[18446744073709551615]", "[-9223372036854775809]", "[1e17, -1e17, 0.1, 2.5e-300, -0.0]",
+             "[1e19]", "[1e400]", "[NaN]", "[-Infinity]", "5", "12345678901234567890", '"\\ud800"',
+             '"\\u0000"', '["\\u001b[2J"]', '"tab\\there"', "[" * 32 + "]" * 32, "[" * 33 + "]" * 33,
+             '{"a": [' + "{}," * 5 + "{}]}", "[1,]", '{"a": 1', "", "   ", '{"å": "Ängen", "é": "e\\u0301"}',
+             "[true, false, null, 0, -1, 1.5]"]
+    fast = [said(text) for text in texts]
+    monkeypatch.setattr(boundary, "_load_json_fast", lambda text: boundary._UNSURE)  # the strict parser alone
+    strict = [said(text) for text in texts]
+    assert fast == strict
+    assert [kind for kind, _ in strict].count("refused") >= 12  # (the texts reach the refusals)
