@@ -686,8 +686,11 @@ def print_table(
     """
     from rich.text import Text
 
+    from collections.abc import Sequence as _Sequence
+
     header = column_header
-    rows = list(rows)
+    # A sequence is sliced, not listed: a lazy one (cli/register.py) makes only the rows shown
+    rows = rows if isinstance(rows, _Sequence) else list(rows)
     if only:
         columns = select_columns(columns, only)
     out = console()
@@ -702,6 +705,7 @@ def print_table(
     total = len(rows)
     if limit is not None and total > limit:
         rows = rows[:limit]
+    rows = list(rows)
     specs = []
     for col in columns:
         key, head = col[0], header(col[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -141,31 +142,31 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
 
     changed = [c for c in result["status_changes"] if c["why"] != "created" or c["to"] == "pending_entry"]
     if changed:
-        print_table([{"what": f"{label(c['kind'], 'entity_kind')} {c['id']}"
+        print_table(_Rows(changed, lambda c: {"what": f"{label(c['kind'], 'entity_kind')} {c['id']}"
                       + (f" ({c['org_nr']})" if c["kind"] == "agreement" else ""),
                       "change": f"{status_label(c['kind'], c['from'])} → {status_label(c['kind'], c['to'])}",
-                      "why": said(import_why(c["why"]))} for c in changed],
+                      "why": said(import_why(c["why"]))}),
                     [("what", "Enhet / avtal"), ("change", "Status"), ("why", "Varför")],
                     title=say("cli.out.status_changes") + (" " + say("cli.out.nothing_written") if dry_run else ""),
                     # A first load of the national register enters 20,000 units: the first rows
                     # and the count (rendering them all took 15 s); --dry-run lists every one.
                     limit=None if dry_run else TABLE_ROWS, hint=say("cli.out.dry_run_hint"))
     if result["kept"]:
-        print_table([{"what": f"{label(k['kind'], 'entity_kind')} {k['id']}"
+        print_table(_Rows(result["kept"], lambda k: {"what": f"{label(k['kind'], 'entity_kind')} {k['id']}"
                               + (" " + say("cli.out.free_places_marker") if k.get("field") == "free_places" else ""),
                       "register": status_label(k["kind"], k["register"]) if k.get("field") == "status"
                       else (say("cli.out.new_marker") if k["register"] is None else k["register"]),
                       "file": status_label(k["kind"], k["file"]) if k.get("field") == "status" else k["file"],
-                      "why": said(import_why(k["why"]))} for k in result["kept"]],
+                      "why": said(import_why(k["why"]))}),
                     [("what", "Post"), ("register", "Behållet"), ("file", "Filen säger"), ("why", "Varför")],
                     title=say("cli.out.kept_title"), limit=None if dry_run else TABLE_ROWS,
                     hint=say("cli.out.dry_run_hint"))
     if result["conflicts"]:
         echo(say("cli.out.kept_conflicts", count=len(result["conflicts"]), revision=result["revision"]))
     if result["published_without_entry_checks"]:
-        print_table([{"unit": p["unit_id"], "org_nr": p["org_nr"], "status": p["status"],
-                      "missing": ", ".join(label(m, "check_kind") for m in p["missing"])}
-                     for p in result["published_without_entry_checks"]],
+        print_table(_Rows(result["published_without_entry_checks"],
+                          lambda p: {"unit": p["unit_id"], "org_nr": p["org_nr"], "status": p["status"],
+                                     "missing": ", ".join(label(m, "check_kind") for m in p["missing"])}),
                     [("unit", "Unit"), ("org_nr", "Org nr"), ("status", "Status", "unit_status"),
                      ("missing", "Inträdeskontroller som inte är godkända")],
                     title=say("cli.out.published_without_entry_title"),
@@ -182,6 +183,20 @@ def import_(file: str, dry_run: bool, on: str | None, move_units: bool, apply_st
             title=say("cli.out.dry_run_changes_title"))
         if len(result["changes"]) > len(shown):
             echo(say("cli.out.dry_run_more", more=Number(len(result["changes"]) - len(shown))))
+
+
+class _Rows(Sequence):
+    """A table's rows made when shown (print_table slices a sequence): a first load's tables
+    list tens of thousands of units and show the first TABLE_ROWS."""
+
+    def __init__(self, items: list, row):
+        self.items, self.row = items, row
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return [self.row(x) for x in self.items[i]] if isinstance(i, slice) else self.row(self.items[i])
 
 
 def _file_bytes(path: str) -> bytes:
