@@ -36,7 +36,9 @@ PACKED = LEGACY_PACKED
 # --- the values stored (shared with decisions.py's session and batch path) -----------------------
 
 def _pack(items: list[Any]) -> dict[str, Any]:
-    raw = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    from .compact import json_bytes
+
+    raw = json_bytes(items)
     return {"encoding": PACKED, "count": len(items), "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
 
 
