@@ -119,7 +119,8 @@ DERIVED = "placering-derived/1"  # a list stored as its count and digest, decide
 def json_bytes(value: Any, *, sort_keys: bool = False, default_str: bool = False) -> bytes:
     """`json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys,
     default=str if default_str else None).encode("utf-8")`, the same bytes, made by orjson when
-    it gives them (a fifth of the time): orjson writes a float below 1e-4 otherwise (`0.0000999`
+    it gives them (a fifth of json's time for a list of ten entries or more; slower for one
+    small entry, so `entry_json` keeps json): orjson writes a float below 1e-4 otherwise (`0.0000999`
     for json's `9.99e-05`, `1e-7` for `1e-07`), so output holding `e-` or `0.0000` anywhere is
     made by json again, and so is output holding `null` when the value may hold a NaN or an
     infinity (orjson's `null`, json's `NaN`, `Infinity`: `_maybe_not_finite`); what orjson refuses or would write its own way (a date or time, a
@@ -188,8 +189,13 @@ def list_digest(items: list[Any]) -> str:
 
 def entry_json(value: Any) -> str:
     """One entry (or value) of a list as `list_digest` writes it: the list's JSON is "[", its
-    entries' joined by ",", "]" (`derived_of_texts`)."""
-    return json_bytes(value, sort_keys=True, default_str=True).decode("utf-8")
+    entries' joined by ",", "]" (`derived_of_texts`). json's own encoder: one entry is small,
+    where orjson and json_bytes's checks cost more than they save."""
+    return _ENTRY_ENCODER.encode(value)
+
+
+# json.dumps with these options makes an encoder per call: one, for the entries of every decision.
+_ENTRY_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def derived_of_texts(texts: list[str]) -> dict[str, Any]:
