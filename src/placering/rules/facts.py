@@ -325,15 +325,18 @@ class RegisterSnapshot:
         key = (insats, on, final_since)
         if key not in self._reference:
             if insats not in self._framework_prices:
-                self._framework_prices[insats] = [
-                    (r["valid_from"], r["valid_to"], r["daily_price"])
-                    for r in (c["route"] for c in self.candidates(insats))
-                    if r["route"] == "ramavtal" and r["status"] == "active" and r["daily_price"] is not None
-                ]
-            prices = [
-                price for valid_from, valid_to, price in self._framework_prices[insats]
-                if (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to)
-            ]
+                # The prices grouped by their validity (a register has few distinct periods):
+                # a date's prices are those of the periods holding it, the same values (the
+                # median does not depend on their order).
+                periods: dict[tuple, list] = {}
+                for r in (c["route"] for c in self.candidates(insats)):
+                    if r["route"] == "ramavtal" and r["status"] == "active" and r["daily_price"] is not None:
+                        periods.setdefault((r["valid_from"], r["valid_to"]), []).append(r["daily_price"])
+                self._framework_prices[insats] = list(periods.items())
+            prices = []
+            for (valid_from, valid_to), period_prices in self._framework_prices[insats]:
+                if (valid_from is None or valid_from <= on) and (valid_to is None or on <= valid_to):
+                    prices += period_prices
             if final_since is not None:
                 prices += [price for start_on, price in self.final_prices.get(insats, [])
                            if final_since <= start_on <= on]
