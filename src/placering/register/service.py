@@ -995,7 +995,7 @@ def record_permits(session: Session, decisions: list[dict], *, actor: str) -> li
     suppliers and their permits are read in one query each, the history written in one statement.
     The first decision refused raises its error (the earlier ones are made in the session, as by
     consecutive calls: the caller's transaction decides)."""
-    from .status import write_history_rows
+    from sqlalchemy import insert
 
     actor = require_actor(actor)
     if not decisions:
@@ -1019,7 +1019,7 @@ def record_permits(session: Session, decisions: list[dict], *, actor: str) -> li
     finally:  # the decisions made before a refused one keep their history
         session.flush()
         if rows:
-            write_history_rows(session, rows)
+            session.execute(insert(History.__table__), rows)
     return out
 
 

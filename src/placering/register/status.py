@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from ..boundary import field_text, not_future, today
@@ -350,17 +350,8 @@ def change_unit_statuses(session: Session, changes: list[dict], *, actor: str,
         out.append(values)
     session.flush()
     if rows and write_history:
-        write_history_rows(session, rows)
+        session.execute(insert(History.__table__), rows)
     return out
-
-
-def write_history_rows(session: Session, rows: list[dict]) -> None:
-    """History entries' values (storage.history.entry_values) written in the session's transaction, in
-    order, in multi-row INSERTs (a batch's writer: one statement per hundred entries, not one each)."""
-    from ..matching.storing import insert_rows
-    from ..storage.writes import SessionTx
-
-    insert_rows(SessionTx(session), "history", rows, returning=False)
 
 
 def change_agreement_status(
