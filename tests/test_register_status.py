@@ -285,3 +285,58 @@ def test_org_nr_in_either_form_names_the_same_supplier(loaded):
     a = json.loads(loaded("register", "show", "2120001355", "--json").stdout)
     b = json.loads(loaded("register", "show", ORG_KOMMUN, "--json").stdout)
     assert a == b and a["org_nr"] == ORG_KOMMUN
+
+
+def test_many_permit_decisions_at_once_store_what_one_at_a_time_stores(loaded, engine):
+    """record_permits (the demo's past) makes each decision as record_permit alone does: the same
+    permit rows and history entries, in the same order; a refused decision in it raises its error."""
+    from datetime import date
+
+    from sqlalchemy import select, text
+
+    from placering.errors import InvariantViolation, NotFound
+    from placering.register import service
+    from placering.storage.database import transaction
+    from placering.storage.models import History
+
+    decisions = [
+        dict(unit_id="U-1001", dnr="8.1-12345/2019", status="revoked", decided_on=date.fromisoformat("2025-02-01")),
+        dict(unit_id="u-2001", dnr="8.1-7/2025", status="active", decided_on=date.fromisoformat("2025-02-03"), insats="hvb_barn_unga",
+             target_groups=["npf", "npf", "missbruk"]),
+        dict(unit_id="U-1001", dnr="8.1-2/2025", status="active", decided_on=date.fromisoformat("2025-03-01"), insats="hvb_barn_unga"),
+        dict(unit_id="U-1001", dnr="8.1-2/2025", status="revoked", decided_on=date.fromisoformat("2025-04-01"), target_groups=["npf"]),
+        dict(unit_id="U-2001", dnr="8.1-7/2025", status="expired", decided_on=date.fromisoformat("2025-05-01")),
+    ]
+
+    def made(write) -> tuple[list, list]:
+        """The permit rows and the new history entries `write` makes (ids and times left out), rolled back."""
+        with engine.connect() as conn:
+            last = conn.execute(text("SELECT max(id) FROM history")).scalar()
+        with transaction(engine) as session:
+            write(session)
+            session.flush()
+            permits = [tuple(str(v) for v in row[1:]) for row in session.execute(
+                text("SELECT * FROM permit ORDER BY unit_id, position"))]
+            history = [(h.actor, h.entity_kind, h.entity_id, h.action, str(h.effective_on), h.changes, h.org_nr,
+                        h.unit_id, h.note) for h in session.scalars(
+                select(History).where(History.id > last).order_by(History.id))]
+            session.rollback()
+        return permits, history
+
+    def one_at_a_time(session) -> None:
+        for d in decisions:
+            service.record_permit(session, **d, actor="ivo")
+
+    alone = made(one_at_a_time)
+    together = made(lambda session: service.record_permits(session, decisions, actor="ivo"))
+    assert together == alone
+    assert [h[5]["status"] for h in alone[1]] == [["active", "revoked"], [None, "active"], [None, "active"],
+                                                  ["active", "revoked"], ["active", "expired"]]
+    assert alone[1][1][5]["target_groups"] == ["npf", "missbruk"] and alone[1][1][7] == "U-2001"
+    before = snapshot(engine)
+    for bad, error in ((dict(decisions[0], unit_id="U-9999"), NotFound),
+                       (dict(decisions[0], status="active", decided_on=date.fromisoformat("2019-06-01")), InvariantViolation)):
+        with pytest.raises(error):
+            with transaction(engine) as session:
+                service.record_permits(session, [decisions[2], bad], actor="ivo")
+    assert snapshot(engine) == before

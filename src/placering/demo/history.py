@@ -273,6 +273,7 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
         counts["units_created"] += result.units_created
         counts["history_entries"] += result.history_entries + len(entered)
     run: list[dict] = []  # consecutive unit status changes, made in one many-unit call (same history, same order)
+    permits: list[dict] = []  # consecutive permit decisions, recorded in one call (same rows, same history)
 
     def change_units() -> None:
         for made in service.change_unit_statuses(session, run, actor=actor):
@@ -281,8 +282,15 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
         counts["status_changes"] += len(run)
         run.clear()
 
+    def record_permits() -> None:
+        if permits:
+            service.record_permits(session, permits, actor=actor)
+            counts["permit_decisions"] += len(permits)
+            permits.clear()
+
     for e in plan.events:
         if e.kind == "unit_status":
+            record_permits()
             a = e.args
             run.append(dict(unit_id=a["unit_id"], status=a["status"], reason=a.get("reason"), note=a.get("note"),
                             effective_on=e.on))
@@ -290,15 +298,16 @@ def load_history(session, doc: dict, *, as_of: date, seed: int, actor: str) -> d
             continue
         change_units()
         if e.kind == "agreement_status":
+            record_permits()
             service.change_agreement_status(session, e.args["agreement_id"], e.args["status"], actor=actor,
                                             note="Beslut i avtalsuppföljningen", effective_on=e.on)
             counts["agreement_changes"] += 1
         else:
             a = e.args
-            service.record_permit(session, a["unit_id"], dnr=a["dnr"], status=a["status"], decided_on=a["decided_on"],
-                                  actor=actor, insats=a.get("insats"), target_groups=a.get("target_groups"))
-            counts["permit_decisions"] += 1
+            permits.append(dict(unit_id=a["unit_id"], dnr=a["dnr"], status=a["status"], decided_on=a["decided_on"],
+                                insats=a.get("insats"), target_groups=a.get("target_groups")))
         counts["history_entries"] += 1
+    record_permits()
     change_units()
     # Every check, with its own date: one import of the suppliers' check lists, the suppliers as
     # the register has them and in its order (as an export lists them). Their units are left out:

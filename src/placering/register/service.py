@@ -983,18 +983,63 @@ def record_permit(
     insats: str | None = None,
     target_groups: list[str] | None = None,
 ) -> Permit:
-    """Record an IVO permit decision: a new permit (needs insats) or a change of one, by (unit, dnr)."""
+    """Record an IVO permit decision: a new permit (needs insats) or a change of one, by (unit, dnr).
+    One decision of `record_permits`, which makes it."""
+    return record_permits(session, [dict(unit_id=unit_id, dnr=dnr, status=status, decided_on=decided_on,
+                                          insats=insats, target_groups=target_groups)], actor=actor)[0]
+
+
+def record_permits(session: Session, decisions: list[dict], *, actor: str) -> list[Permit]:
+    """Record IVO permit decisions in order, each as `record_permit(session, **decision, actor=actor)`
+    makes it alone (the same checks, rows and history entry, in the same order): the units, their
+    suppliers and their permits are read in one query each, the history written in one statement.
+    The first decision refused raises its error (the earlier ones are made in the session, as by
+    consecutive calls: the caller's transaction decides)."""
+    from sqlalchemy import insert
+
     actor = require_actor(actor)
-    decided_on = _today(decided_on)
-    status = _code(status, PermitStatus, "permit status")
-    dnr = nfc(dnr or "")
+    if not decisions:
+        return []
+    session.flush()
+    units: dict[str, Unit] = {}
+    orgs: dict[int, str] = {}
+    for chunk in chunks(sorted({nfc(d["unit_id"]) for d in decisions})):
+        for u, org in session.execute(select(Unit, Supplier.org_nr).join(Supplier, Supplier.id == Unit.supplier_id)
+                                      .where(Unit.unit_id.in_(chunk))):
+            units[u.unit_id], orgs[u.supplier_id] = u, org
+    permits: dict[int, list[Permit]] = defaultdict(list)  # a unit's permits, by id
+    for chunk in chunks(sorted(u.id for u in units.values())):
+        for p in session.scalars(select(Permit).where(Permit.unit_id.in_(chunk)).order_by(Permit.id)):
+            permits[p.unit_id].append(p)
+    out: list[Permit] = []
+    rows: list[dict] = []
+    try:
+        for d in decisions:
+            _one_permit(session, d, units, orgs, permits, rows, out, actor)
+    finally:  # the decisions made before a refused one keep their history
+        session.flush()
+        if rows:
+            session.execute(insert(History.__table__), rows)
+    return out
+
+
+def _one_permit(session: Session, d: dict, units: dict, orgs: dict, permits: dict, rows: list, out: list,
+                actor: str) -> None:
+    """One decision of `record_permits`: its permit made or changed, its history entry's values in `rows`."""
+    from ..storage.history import entry_values
+
+    decided_on = _today(d["decided_on"])
+    status = _code(d["status"], PermitStatus, "permit status")
+    dnr = nfc(d.get("dnr") or "")
     if not dnr:
         raise ValidationError(msg("permit.dnr_missing"))
+    insats = d.get("insats")
     if insats is not None:
         try:
             insats = schema.insats_code(insats)
         except ValueError as exc:
             raise ValidationError(reason(exc)) from None
+    target_groups = d.get("target_groups")
     if target_groups is not None:
         groups: list[str] = []
         for g in target_groups:
@@ -1002,17 +1047,23 @@ def record_permit(
             if g not in groups:
                 groups.append(g)
         target_groups = groups
-    unit = get_unit(session, unit_id)
-    supplier = supplier_of(session, unit)
-    permit = session.scalars(select(Permit).where(Permit.unit_id == unit.id, Permit.dnr == dnr)).first()
+    unit = units.get(nfc(d["unit_id"]))
+    if unit is None:  # as typed in another case, or NotFound
+        unit = get_unit(session, d["unit_id"])
+        if unit.id not in permits:
+            permits[unit.id] = list(session.scalars(select(Permit).where(Permit.unit_id == unit.id)
+                                                    .order_by(Permit.id)))
+        orgs.setdefault(unit.supplier_id, supplier_of(session, unit).org_nr)
+    known = permits[unit.id]
+    permit = next((p for p in known if p.dnr == dnr), None)
     if permit is None:
         if insats is None:
             raise ValidationError(msg("permit.insats_missing", unit=unit.unit_id, dnr=dnr))
-        position = session.scalar(select(func.coalesce(func.max(Permit.position), -1))
-                                  .where(Permit.unit_id == unit.id)) + 1
+        position = max([p.position for p in known], default=-1) + 1
         permit = Permit(unit_id=unit.id, dnr=dnr, insats=insats, status=status,
                         target_groups=target_groups or [], decided_on=decided_on, position=position)
         session.add(permit)
+        known.append(permit)
         old_status = None
     else:
         old_status = permit.status
@@ -1031,10 +1082,10 @@ def record_permit(
                                "decided_on": decided_on}
     if target_groups is not None:
         changes["target_groups"] = target_groups
-    record(session, actor=actor, entity_kind="permit", entity_id=dnr, action="permit", effective_on=decided_on,
-           org_nr=supplier.org_nr, unit_id=unit.unit_id, changes=changes)
-    session.flush()
-    return permit
+    rows.append(entry_values(actor=actor, entity_kind="permit", entity_id=dnr, action="permit",
+                             effective_on=decided_on, org_nr=orgs[unit.supplier_id], unit_id=unit.unit_id,
+                             changes=changes))
+    out.append(permit)
 
 
 def complaint_handler(session: Session, supplier: Supplier, on: date, ruleset: Any = None) -> str:
