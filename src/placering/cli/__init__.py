@@ -106,15 +106,13 @@ def cli(ctx: click.Context, db_url: str | None, server: str | None, json_output:
 @json_option
 def init(demo: bool, as_of: str | None, actor: str | None, json_output: bool) -> None:
     """Create the database, or upgrade it to this version's schema. Never drops data."""
-    from contextlib import nullcontext
-
     from ..memory import age_all, gc_paused
     from ..storage.database import upgrade
-    from ..storage.history import require_actor
+    from ..storage.entries import require_actor  # (storage.history's: that module loads the models)
 
-    # With --demo the collector stays off from the start, as it does while the demo loads
-    # (demo/load.py): the modules, the migrations and the demo make objects with few cycles.
-    with gc_paused() if demo else nullcontext():
+    # The collector stays off from the start, as it does while the demo loads (demo/load.py): the
+    # modules, the migrations and the demo make objects with few cycles.
+    with gc_paused():
         engine = app().engine(check_schema=False)
         before, after = upgrade(engine)
         result: dict[str, Any] = {"database": engine.url.render_as_string(hide_password=True), "from": before,

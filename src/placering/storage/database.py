@@ -164,6 +164,7 @@ def _alembic_config(engine: Engine):
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
+    cfg.attributes["migrations_only"] = True  # migrations/env.py: no models' metadata to load
     return cfg
 
 
