@@ -144,14 +144,17 @@ def _where_in_decision(tx: Tx, document: dict[str, Any], unit_id: str, row: Row)
 # --- the unit checked again, its places ----------------------------------------------------------
 
 _RECHECK: dict[str, Any] = {}  # rules version -> the evaluator that re-checks choices
+_UNREAD: Any = object()
 
 
 def recheck(tx: Any, row: Any, unit_id: str, route: str, agreement_id: str | None, *,
-            on: date, ruleset: Any = None) -> list[dict[str, Any]]:
+            on: date, ruleset: Any = None, declined: list[str] | None = None,
+            decision: Any = _UNREAD) -> list[dict[str, Any]]:
     """Evaluate the chosen unit again against today's register and rules (status, agreement,
     permit, age, capacity, …) for this request and route. Returns the reasons it is no longer
     eligible (exclusions and rules that could not be evaluated); empty when it still is.
-    `tx`: a write transaction (storage.writes) or a session."""
+    `tx`: a write transaction (storage.writes) or a session. `declined` (declined_unit_ids) and
+    `decision` (latest_decision_row): as the caller read them in this transaction, else read here."""
     from ..rules.facts import RegisterSnapshot, register_document_of, request_fact
     from ..rules.reference import ReferenceEvaluator
     from ..rules.ruleset import load_ruleset
@@ -159,12 +162,13 @@ def recheck(tx: Any, row: Any, unit_id: str, route: str, agreement_id: str | Non
 
     tx = as_tx(tx)
     ruleset = ruleset or load_ruleset()
-    supplier = tx.scalar("SELECT supplier_id FROM unit WHERE unit_id = :u", {"u": unit_id})
-    if supplier is None:
-        return [{"code": "NOT_IN_REGISTER", "rule": None, "message": f"unit {unit_id} is no longer in the register"}]
     # The chosen unit alone under its supplier (a municipality's own supplier has hundreds of
     # units), whoever chooses: the CLI's transaction, or a session (the server, the web, the demo).
+    # No supplier in it: the unit is no longer in the register (the document reads the unit's
+    # supplier first and stops there when there is none).
     doc = register_document_of(tx, [], [unit_id])
+    if not doc["suppliers"]:
+        return [{"code": "NOT_IN_REGISTER", "rule": None, "message": f"unit {unit_id} is no longer in the register"}]
     for s in doc["suppliers"]:
         s["units"] = [u for u in s.get("units") or [] if u["unit_id"] == unit_id]
     snapshot = RegisterSnapshot.from_document(doc, on=on)
@@ -175,12 +179,13 @@ def recheck(tx: Any, row: Any, unit_id: str, route: str, agreement_id: str | Non
         evaluator = _RECHECK[ruleset.version] = ReferenceEvaluator(ruleset)
     evaluator.snapshot = snapshot  # one unit: no need to keep it resident (load() freezes the heap)
     payload = row.payload
-    fact = request_fact(payload, snapshot, load_taxonomy(), declined=declined_unit_ids(tx, row),
+    fact = request_fact(payload, snapshot, load_taxonomy(),
+                        declined=declined_unit_ids(tx, row) if declined is None else declined,
                         price_confirmation_months=ruleset.param(
                             "price_confirmation_months", date.fromisoformat(str(payload["submitted_on"]))))
     # The snapshot holds one unit: the price reference (all framework and final prices of the
     # insats) is the one the decision computed.
-    decided = latest_decision_row(tx, row)
+    decided = latest_decision_row(tx, row) if decision is _UNREAD else decision
     if decided is not None:
         fact["reference_price"] = decided.document.get("reference_price")
     # The rules of the later of the day of choosing and the placement's start day (issue 20 item 12).
@@ -202,12 +207,13 @@ def take_places(tx: Any, unit_id: str, places: int) -> tuple[int, int]:
     at once cannot both get it (the database decides: the second update matches no row).
     Returns (free before, free after); refuses when the unit has too few free places."""
     tx = as_tx(tx)
-    taken = tx.execute("UPDATE unit SET free_places = free_places - :n WHERE unit_id = :u AND free_places >= :n",
-                       {"u": unit_id, "n": places})
-    if taken != 1:
+    # The free places after it come back with the UPDATE (SQLite >= 3.35 and PostgreSQL).
+    taken = tx.rows("UPDATE unit SET free_places = free_places - :n WHERE unit_id = :u AND free_places >= :n "
+                    "RETURNING free_places", {"u": unit_id, "n": places})
+    if len(taken) != 1:
         free = tx.scalar("SELECT free_places FROM unit WHERE unit_id = :u", {"u": unit_id})
         raise InvariantViolation(msg("choose.no_free_place", n=free or 0, unit=unit_id, places=places))
-    after = tx.scalar("SELECT free_places FROM unit WHERE unit_id = :u", {"u": unit_id})
+    after = taken[0][0]
     return after + places, after
 
 
@@ -285,7 +291,8 @@ def create_placement(tx: Any, request_id: str, unit_id: str, *, actor: str, reas
         raise ValidationError(msg("choose.on_before_decision", on=on.isoformat(), seq=decision.seq,
                                   made=decided_on(decision).isoformat()))
     unit_id = nfc(unit_id).strip()
-    if unit_id in declined_unit_ids(tx, row):
+    declined = declined_unit_ids(tx, row)
+    if unit_id in declined:
         raise InvariantViolation(msg("choose.declined", unit=unit_id, request=row.request_id))
     doc = stored_document(decision)
     where, entry = _where_in_decision(tx, doc, unit_id, row)
@@ -311,7 +318,8 @@ def create_placement(tx: Any, request_id: str, unit_id: str, *, actor: str, reas
         raise ValidationError(msg("choose.special_reason", id=row.request_id, age=row.payload['person']['age']))
     choice = (price_step if price_step is not None else
               entry if where in ("recommended", "below_cut") else entry["eligible"])
-    problems = recheck(tx, row, unit_id, choice["route"], choice.get("agreement_id"), on=on, ruleset=ruleset)
+    problems = recheck(tx, row, unit_id, choice["route"], choice.get("agreement_id"), on=on, ruleset=ruleset,
+                       declined=declined, decision=decision)
     if price_step is not None:
         problems = [p for p in problems if p["code"] != PRICE_NOT_RECOMMENDED]
     if problems:
