@@ -70,7 +70,9 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) 
         for e in entries
     ]
     if rows:
-        session.execute(_history_insert(session), rows)
+        from .bulk import insert_many
+
+        insert_many(session, _history_insert(session), rows)
     return len(rows)
 
 
