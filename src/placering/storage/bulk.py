@@ -7,7 +7,8 @@ checks and history): one function for every caller, whichever database.
   executemany makes the same call but spends ~1 s of CPU per 200,000 rows building each row's
   parameters (20,000 units: ~0.9 s at the import). The statement is SQLAlchemy's own, compiled
   for the rows' keys, and each value goes through the bind processor SQLAlchemy would use for
-  it (the compiled statement's), so the rows stored are the same bytes. A statement that needs
+  it (the compiled statement's), so the rows stored are the same bytes; a column whose rows all
+  hold the same object (the import's time in every history row) is processed once. A statement that needs
   anything more (a column default filled in per row, a row without one of the first row's
   keys) goes through `session.execute` as before, with nothing written yet.
 """
@@ -47,7 +48,11 @@ def insert_many(session: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
     for i, n in enumerate(names):
         proc = procs.get(n)
         if proc is not None:
-            columns[i] = [proc(v) for v in columns[i]]
+            values = columns[i]
+            if len({id(v) for v in values}) == 1:  # one value for every row (the import's time)
+                columns[i] = [proc(values[0])] * len(values)
+            else:
+                columns[i] = [proc(v) for v in values]
     params = list(zip(*columns))
     sql = compiled.string
     cursor = conn.connection.cursor()
