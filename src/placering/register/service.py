@@ -32,6 +32,7 @@ from ..errors import InvariantViolation, NotFound, PlaceringError, Problem, Vali
 from ..i18n import Joined, Label, Number, label_list as labels, msg, reason
 from ..jsondata import JsonList
 from ..storage.database import chunks, lock_row, lock_rows
+from ..storage.bulk import insert_many
 from ..storage.history import current_revision, entries_since, record, record_many, require_actor
 from ..storage.models import utcnow, Complaint, History, Offer, Permit, Supplier, SupplierCheck, Unit, UnitRoute, Visit
 from ..text import canonical_org_nr, fold, looks_like_org_nr, nfc
@@ -788,7 +789,7 @@ def import_document(
     now = utcnow()
     supplier_pk: dict[str, int] = {org: row.id for org, row in suppliers.items()}
     if new_suppliers:
-        session.execute(Supplier.__table__.insert(), [
+        insert_many(session, Supplier.__table__.insert(), [
             {"org_nr": s["org_nr"], "name": s["name"], "name_key": fold(s["name"]), "legal_form": s["legal_form"],
              "created_at": now} for s, _ in new_suppliers])
         supplier_pk.update(_keys(session, Supplier.__table__.c.org_nr, [s["org_nr"] for s, _ in new_suppliers]))
@@ -799,7 +800,7 @@ def import_document(
     new_unit_rows = [{"supplier_id": supplier_pk[org_nr], "created_at": now, **_unit_row_values(u)}
                      for u, org_nr in new_units]
     if new_units:
-        session.execute(Unit.__table__.insert(), new_unit_rows)
+        insert_many(session, Unit.__table__.insert(), new_unit_rows)
         unit_pk.update(_keys(session, Unit.__table__.c.unit_id, [u["unit_id"] for u, _ in new_units]))
     for new, row_u, org_nr, _ in changed_units:
         for k, v in _unit_row_values(new).items():
@@ -841,8 +842,7 @@ def import_document(
     check_rows = [c for s, pk in replaced_checks for c in _check_rows(pk, s["checks"])]
     for model, rows in ((Offer, offer_rows), (UnitRoute, route_rows), (Permit, permit_rows),
                         (SupplierCheck, check_rows)):
-        if rows:
-            session.execute(model.__table__.insert(), rows)
+        insert_many(session, model.__table__.insert(), rows)
 
     for h in history:
         h["effective_on"] = h.get("effective_on") or on

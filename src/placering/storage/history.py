@@ -35,7 +35,12 @@ def _json_text(changes: dict[str, Any]) -> str:
     """The JSON text the column stores for `changes` (what SQLAlchemy's JSON type writes for
     `_jsonable(changes)`: json.dumps; dates as ISO text), made in one pass of the C encoder:
     an import's tens of thousands of entries are encoded once, not checked and then encoded."""
-    return json.dumps(changes, default=_iso)
+    return _ENCODE(changes)
+
+
+# json.dumps(changes, default=_iso) builds a new encoder on every call (any keyword does): one
+# encoder with the same settings writes the same text.
+_ENCODE = json.JSONEncoder(default=_iso).encode
 
 
 def _history_insert(session: Session):
@@ -70,7 +75,9 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, actor: str) 
         for e in entries
     ]
     if rows:
-        session.execute(_history_insert(session), rows)
+        from .bulk import insert_many
+
+        insert_many(session, _history_insert(session), rows)
     return len(rows)
 
 
