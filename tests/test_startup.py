@@ -452,3 +452,9 @@ def test_a_batch_file_loads_no_orm(tmp_path, db_url, run):
     shown = json.loads(run("--json", "request", "show", "B-0").output)
     assert shown["decisions"][-1]["review_required"] and shown["decisions"][-1]["review_id"]
     assert len(shown["decisions"]) == 1
+@pytest.mark.parametrize("args", [["admin", "user", "list"], ["admin", "token", "list", "--json"]])
+def test_admin_lists_read_without_sqlalchemy(tmp_path, db_url, args):
+    """`admin user list` and `admin token list` decide the admin (roles.admin_login) and read the
+    accounts and tokens through the database's own driver (access/reads.py)."""
+    loaded = loaded_by(tmp_path, *args, db_url=db_url, exit_code=0)
+    assert not (ORM | ENGINES_AND_TOOLS) & set(loaded), args

@@ -490,9 +490,7 @@ def session_login(conn: Connection) -> tuple[str, bool]:
     """(the session's authenticated login, whether it is a superuser)."""
     from sqlalchemy import text
 
-    login, superuser = conn.execute(text(
-        "SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
-    )).one()
+    login, superuser = conn.execute(text(_SESSION_LOGIN)).one()
     return login, bool(superuser)
 
 
@@ -502,15 +500,59 @@ def login_info(conn: Connection) -> tuple[str, bool, list[str]]:
     return login, superuser, roles_of(conn, login)
 
 
+def login_read(reader: Reader) -> tuple[str, bool, list[str], str]:
+    """(login, is superuser, placering roles, how it may write: `writes_as`'s kind) of the
+    session's authenticated login, through the database's own driver (storage.reads), in one
+    round trip: `login_info` and `writes_as` without SQLAlchemy."""
+    (who,), roles = reader.many([(WRITES_AS, None), (_ROLES_OF.replace(":login", "session_user::text"),
+                                                     {"prefix": _ROLES_PREFIX})])
+    login, kind = _writes_as(*who)
+    return login, bool(who[1]), _placering_roles(r[0] for r in roles), kind
+
+
+def admin_login(principal, postgresql: bool, info) -> str:
+    """The one decision who may manage users and tokens (`users.require_admin`, and the admin
+    lists read without SQLAlchemy, access/reads.py): the signed-in person when one is acting
+    (the server), else the database login on PostgreSQL (`info()`: its login, superuser flag
+    and placering roles, as `login_info` or `login_info_read` read them), else the local user
+    (SQLite, every role). Returns their name; refuses anyone else."""
+    from ..i18n import label_list as labels
+
+    if principal is not None and principal.via != "cli-local":
+        from .policy import Action, authorize
+
+        if not principal.roles & {Role.ADMIN}:
+            held = sorted(r.value for r in principal.roles)
+            raise NotPermitted(msg("user.admin_only", login=principal.login, roles=labels(held, "role"))
+                               if held else msg("user.admin_only_no_role", login=principal.login))
+        authorize(principal, Action.ADMIN_USERS)
+        return principal.login
+    if not postgresql:
+        return principal.login if principal is not None else "lokal"
+    login, superuser, roles = info()
+    if not superuser and Role.ADMIN.value not in roles:
+        raise NotPermitted(msg("user.admin_only_login", login=login, roles=labels(roles, "role")) if roles
+                           else msg("user.admin_only_login_no_role", login=login))
+    return login
+
+
+_SESSION_LOGIN = ("SELECT session_user::text, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), "
+                  "false)")
+_ROLES_OF = ("SELECT g.rolname FROM pg_roles g WHERE g.rolname LIKE :prefix "
+             "AND pg_has_role(:login, g.oid, 'MEMBER') ORDER BY g.rolname")
+_ROLES_PREFIX = PREFIX.replace("_", r"\_") + "%"
+
+
+def _placering_roles(names) -> list[str]:
+    return [r[len(PREFIX):] for r in names if r[len(PREFIX):] in Role._value2member_map_]
+
+
 def roles_of(conn: Connection, login: str) -> list[str]:
     """The placering roles the login holds (directly or through another role)."""
     from sqlalchemy import text
 
-    rows = conn.execute(text(
-        "SELECT g.rolname FROM pg_roles g WHERE g.rolname LIKE :prefix "
-        "AND pg_has_role(:login, g.oid, 'MEMBER') ORDER BY g.rolname"
-    ), {"prefix": PREFIX.replace("_", r"\_") + "%", "login": login}).scalars()
-    return [r[len(PREFIX):] for r in rows if r[len(PREFIX):] in Role._value2member_map_]
+    rows = conn.execute(text(_ROLES_OF), {"prefix": _ROLES_PREFIX, "login": login}).scalars()
+    return _placering_roles(rows)
 
 
 # Who the session's login is and how it may write (`writes_as`, `writes_as_read`): one query.

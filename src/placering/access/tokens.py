@@ -108,10 +108,9 @@ def create_token(session: Session, maker: Principal, name: str, *, roles: list[s
 
 
 def _row(t: ApiToken) -> dict[str, Any]:
-    state = "revoked" if t.revoked_at else ("expired" if _aware(t.expires_at) <= now() else "active")
-    return {"id": t.id, "name": t.name, "account": t.account, "roles": list(t.roles), "municipality": t.municipality,
-            "created_by": t.created_by, "created_at": t.created_at, "expires_at": t.expires_at,
-            "revoked_at": t.revoked_at, "revoked_by": t.revoked_by, "state": state}
+    from .reads import token_row  # the direct read's rows too (admin token list)
+
+    return token_row(t)
 
 
 def list_tokens(session: Session, viewer: Principal) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from ..i18n import label_list as labels, msg, reason
 from ..storage.history import record
 from ..storage.models import UserAccount
 from ..text import nfc
-from .roles import Role, login_info, pg_role, roles_of
+from .roles import Role, admin_login, login_info, pg_role, roles_of
 
 # A login name: letters (å, ä, ö too), digits, '.', '_', '-'; quoted as an identifier anyway.
 _LOGIN = re.compile(r"^[^\W\d][\w.\-]{0,62}$")
@@ -109,25 +109,12 @@ def require_postgresql(engine: Engine) -> None:
 
 def require_admin(session: Session) -> str:
     """The admin who manages users: the signed-in person when one is acting (the server), else
-    the database login (PostgreSQL) or the local user (SQLite, every role). Returns their name."""
+    the database login (PostgreSQL) or the local user (SQLite, every role). Returns their name.
+    The decision is roles.admin_login's (the direct reads of access/reads.py make it too)."""
     from .acting import current_principal
-    from .policy import Action, authorize
 
-    principal = current_principal()
-    if principal is not None and principal.via != "cli-local":
-        if not principal.roles & {Role.ADMIN}:
-            held = sorted(r.value for r in principal.roles)
-            raise NotPermitted(msg("user.admin_only", login=principal.login, roles=labels(held, "role"))
-                               if held else msg("user.admin_only_no_role", login=principal.login))
-        authorize(principal, Action.ADMIN_USERS)
-        return principal.login
-    if session.get_bind().dialect.name != "postgresql":
-        return principal.login if principal is not None else "lokal"
-    login, superuser, roles = login_info(session.connection())
-    if not superuser and Role.ADMIN.value not in roles:
-        raise NotPermitted(msg("user.admin_only_login", login=login, roles=labels(roles, "role")) if roles
-                           else msg("user.admin_only_login_no_role", login=login))
-    return login
+    return admin_login(current_principal(), session.get_bind().dialect.name == "postgresql",
+                       lambda: login_info(session.connection()))
 
 
 def _said(exc: Exception):
@@ -318,13 +305,9 @@ def remove_user(session: Session, name: str) -> dict[str, Any]:
 
 def list_users(session: Session) -> list[dict[str, Any]]:
     require_admin(session)
-    out = []
-    for account in session.scalars(select(UserAccount).order_by(UserAccount.login)):
-        out.append({"user": account.login, "roles": list(account.roles or []),
-                    "municipality": account.municipality, "can_log_in": bool(account.roles),
-                    "local_password": account.password_hash is not None,
-                    "added_by": account.added_by, "added_at": account.added_at})
-    return out
+    from .reads import user_row
+
+    return [user_row(account) for account in session.scalars(select(UserAccount).order_by(UserAccount.login))]
 
 
 def get_account(session: Session, login: str) -> UserAccount | None:

@@ -7,9 +7,7 @@ import sys
 
 import click
 
-from ..access import users as lib
 from ..access.roles import ROLE_DESCRIPTIONS, Role
-from ..storage import transaction
 from . import cli
 from .params import Code
 from .common import CliError, PlaceringGroup, app, json_option, print_json, print_table, wants_json
@@ -32,6 +30,33 @@ def _engine():
     return app().engine()
 
 
+# Start-up: the lists read without SQLAlchemy (`_direct`); the library's ORM functions and the
+# transaction are imported by the commands that use them.
+def _users():
+    from ..access import users
+
+    return users
+
+
+def transaction(engine):
+    from ..storage import transaction as in_transaction
+
+    return in_transaction(engine)
+
+
+def _direct(name: str):
+    """The list read without SQLAlchemy (access/reads.py, the same rows and refusals), or None:
+    the ORM view answers (a URL only SQLAlchemy reads, a person signed in)."""
+    from ..access import reads
+
+    opened = reads.open_admin_reader(app().url())
+    if opened is None:
+        return None
+    reader, login = opened
+    with reader:
+        return getattr(reads, name)(reader, login)
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, metavar="ROLE", type=Code("role", list(ROLE_DESCRIPTIONS)),
@@ -51,7 +76,7 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
         if not password:
             raise CliError(msg("cli.password_stdin_empty"), 2)
     with transaction(_engine()) as session:
-        result = lib.add_user(session, name, roles=list(roles), municipality=municipality, password=password)
+        result = _users().add_user(session, name, roles=list(roles), municipality=municipality, password=password)
     if wants_json(json_output):
         print_json(result)
         return
@@ -71,7 +96,7 @@ def user_add(name: str, roles: tuple[str, ...], municipality: str | None, passwo
 def user_update(name: str, roles: tuple[str, ...], municipality: str | None, json_output: bool) -> None:
     """Change the roles and/or municipality of the existing account NAME (history says before and after)."""
     with transaction(_engine()) as session:
-        result = lib.update_user(session, name, roles=list(roles) or None, municipality=municipality)
+        result = _users().update_user(session, name, roles=list(roles) or None, municipality=municipality)
     if wants_json(json_output):
         print_json(result)
         return
@@ -88,8 +113,10 @@ def user_update(name: str, roles: tuple[str, ...], municipality: str | None, jso
 @json_option
 def user_list(json_output: bool) -> None:
     """The users of this register with their roles and municipality."""
-    with transaction(_engine()) as session:
-        rows = lib.list_users(session)
+    rows = _direct("users")
+    if rows is None:
+        with transaction(_engine()) as session:
+            rows = _users().list_users(session)
     if wants_json(json_output):
         print_json(rows)
         return
@@ -104,7 +131,7 @@ def user_list(json_output: bool) -> None:
 def user_remove(name: str, json_output: bool) -> None:
     """Remove NAME's account and roles and revoke their API tokens; history keeps the name."""
     with transaction(_engine()) as session:
-        result = lib.remove_user(session, name)
+        result = _users().remove_user(session, name)
     if wants_json(json_output):
         print_json(result)
         return
@@ -123,7 +150,7 @@ def _admin_principal(session):
     from ..access.acting import current_principal
     from ..access.policy import local_principal
 
-    return current_principal() or local_principal(lib.require_admin(session))
+    return current_principal() or local_principal(_users().require_admin(session))
 
 
 @token.command("create")
@@ -155,10 +182,12 @@ def token_create(name: str, roles: tuple[str, ...], municipality: str | None, da
 @json_option
 def token_list(json_output: bool) -> None:
     """Every API token: its client, roles, expiry and whether it is revoked (never the secret)."""
-    from ..access.tokens import list_tokens
+    rows = _direct("tokens")
+    if rows is None:
+        from ..access.tokens import list_tokens
 
-    with transaction(_engine()) as session:
-        rows = list_tokens(session, _admin_principal(session))
+        with transaction(_engine()) as session:
+            rows = list_tokens(session, _admin_principal(session))
     if wants_json(json_output):
         print_json(rows)
         return
