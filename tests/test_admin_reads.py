@@ -112,3 +112,19 @@ def test_the_admin_lists_refuse_whom_the_orm_view_refuses(db_url, engine, run):
         with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
             for login in (svc, svcadm, person):
                 conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{login}"')
+
+
+def test_register_history_table_page_is_the_orm_views(tmp_path, db_url, engine, run):
+    """`register history` as a table reads only the rows shown and counts in SQL
+    (register.reads.history_tail): the same page as the ORM view's whole list cut."""
+    from placering.register import views
+    from placering.register.reads import history_tail
+    from placering.storage.reads import open_reader
+    from test_matching_support import load_register, unit
+
+    load_register(run, tmp_path, unit("U-1", free=3, protected=True), unit("U-2", agreement="RA-9"))
+    for filters in ({}, {"limit": 2}, {"limit": 500}, {"unit_id": "U-2"}, {"show_protected": True}):
+        with open_reader(db_url) as reader:
+            page = history_tail(reader, rows=3, **filters)
+        assert page == views.history_tail(engine, rows=3, **filters), filters
+        assert 0 < len(page["entries"]) <= 3 and page["total"] >= len(page["entries"])

@@ -95,17 +95,20 @@ def log(reader: Reader, *, actor: str | None = None, unit: str | None = None, su
             rows.append(g)
         return to_jsonable(LogReport([], rows, filters, total).to_dict())
 
-    total = reader.scalar("SELECT COUNT(*) FROM history" + condition, params) or 0
-    # --limit keeps the latest N (as the ORM path does), still listed oldest first.
-    found = reader.rows(
-        "SELECT id, at, effective_on, actor, entity_kind, entity_id, action, "
-        + ("changes" if sqlite else "changes::text AS changes")  # JSON text: one parse of them all below
-        + ", reason, note, rule_id, unit_id, org_nr FROM history" + condition
-        + (f" ORDER BY effective_on DESC, id DESC LIMIT {int(limit)}" if limit else " ORDER BY effective_on, id"), params)
+    # --limit keeps the latest N (as the ORM path does), still listed oldest first. The count,
+    # the entries and the protected units in one round trip (Reader.many).
+    counted, found, *hidden = reader.many([
+        ("SELECT COUNT(*) FROM history" + condition, params),
+        ("SELECT id, at, effective_on, actor, entity_kind, entity_id, action, "
+         + ("changes" if sqlite else "changes::text AS changes")  # JSON text: one parse of them all below
+         + ", reason, note, rule_id, unit_id, org_nr FROM history" + condition
+         + (f" ORDER BY effective_on DESC, id DESC LIMIT {int(limit)}" if limit else " ORDER BY effective_on, id"),
+         params)] + ([] if show_protected else [
+             ("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})]))
+    total = (counted[0][0] if counted else None) or 0
     if limit:
         found.reverse()
-    protected = set() if show_protected else {r[0] for r in reader.rows(
-        "SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})}
+    protected = set() if show_protected else {r[0] for r in hidden[0]}
     if reader.dialect == "sqlite":  # dates and times as text, `changes` as JSON text: one parse of them all
         changes_of = _json_texts([r.changes for r in found])
         effective = [_iso_day(r.effective_on) for r in found]

@@ -610,10 +610,15 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
     since_d, until_d = parse_date(since, "--since"), parse_date(until, "--until")
     filters = {"unit_id": unit_id, "org_nr": org_nr, "actor": actor, "kind": kind, "since": since_d,
                "until": until_d, "limit": limit, "show_protected": show_protected}
-    entries = call("register.reads:history", ident, **filters,
-                   http=("GET", "/register/history", {"ident": ident, **filters}))
+    http = ("GET", "/register/history", {"ident": ident, **filters})
     # A table shows the latest entries (and says how many there are); --all, --csv, --json all.
-    shown = entries if out.all or out.machine else entries[-TABLE_ROWS:]
+    if out.all or out.machine or app().client() is not None:
+        entries = call("register.reads:history", ident, **filters, http=http)
+        total, shown = len(entries), entries if out.all or out.machine else entries[-TABLE_ROWS:]
+    else:  # counted by the database, only the rows shown read
+        page = call("register.reads:history_tail", ident, rows=TABLE_ROWS, **filters, http=http)
+        total, shown = page["total"], page["entries"]
+        entries = shown  # (a table prints the section's rows; the document is --json's)
     if not out.machine:
         for e in shown:  # a person reads the time as Swedish time (fmt_datetime)
             e["recorded_at"] = datetime.fromisoformat(e["recorded_at"]) if e.get("recorded_at") else None
@@ -621,8 +626,8 @@ def history(ident, unit_id, org_nr, actor, kind, since, until, limit, show_prote
         e["change"] = _change_text(e["changes"] or {}, e["action"], e["kind"], people=not out.codes)
         e["entity"] = f"{label(e['kind'], 'entity_kind')} {e['entity_id']}"
     out.emit(entries, [Section(
-        "history", None if len(shown) == len(entries) else
-        say("cli.out.history_showing", count=fmt_number(len(entries)), shown=len(shown)), shown,
+        "history", None if len(shown) == total else
+        say("cli.out.history_showing", count=fmt_number(total), shown=len(shown)), shown,
         [("effective_on", "Effective"), ("recorded_at", "Recorded"), ("actor", "Actor"), ("entity", "Entity"),
          ("action", "Action", "history_action"), ("change", "Change"), ("reason", "Reason", "removal_reason"),
          ("rule_id", "Rule"),

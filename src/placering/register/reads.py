@@ -75,10 +75,10 @@ def _datetime(value: Any) -> datetime | None:
 
 def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = None, org_nr: str | None = None,
             actor: str | None = None, kind: str | None = None, since: date | None = None, until: date | None = None,
-            limit: int | None = None, show_protected: bool = False) -> list[dict] | None:
+            limit: int | None = None, show_protected: bool = False, tail: int | None = None) -> list[dict] | None:
     """`register history` (register.views.history), read without SQLAlchemy; None when the ORM
-    view must answer (see the module)."""
-    if limit is not None and limit < 1:
+    view must answer (see the module). `tail`: `history_tail`'s page."""
+    if limit is not None and limit < 1 or tail is not None and tail < 1:
         return None
     where: list[str] = []
     params: dict[str, Any] = {}
@@ -130,11 +130,17 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
         params["until"] = until.isoformat() if reader.dialect == "sqlite" else until
     # `changes` as JSON text on PostgreSQL too (not parsed value by value on the way): one parse below.
     changes_column = "changes" if reader.dialect == "sqlite" else "changes::text AS changes"
+    matching = " WHERE " + " AND ".join(where) if where else ""
+    read = limit if tail is None else tail if limit is None else min(limit, tail)
     sql = (f"SELECT id, effective_on, at, actor, entity_kind, entity_id, action, org_nr, unit_id, {changes_column}, "
-           "reason, note, rule_id, rules_version FROM history" + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY effective_on DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else ""))
-    found, *hidden = reader.many([(sql, params)] + ([] if show_protected else [
-        ("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})]))  # one round trip
+           "reason, note, rule_id, rules_version FROM history" + matching
+           + " ORDER BY effective_on DESC, id DESC" + (f" LIMIT {int(read)}" if read else ""))
+    # one round trip: the entries, how many match (a page's total), the protected units
+    counted = [] if tail is None else [(f"SELECT count(*) FROM history{matching}", params)]
+    found, *more = reader.many([(sql, params)] + counted + ([] if show_protected else [
+        ("SELECT unit_id FROM unit WHERE protected_address = :yes", {"yes": True})]))
+    total = None if tail is None else more.pop(0)[0][0]
+    hidden = more
     # JSON data as built (to_jsonable's walk of 16,000 entries' changes was a third of the read):
     # the dates as ISO text, `changes` as the database's JSON gave it (text, numbers, lists).
     found.reverse()
@@ -154,7 +160,21 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
         protected = {r[0] for r in hidden[0]}
         for e in entries:
             hide_location(e, protected)
-    return JsonList(entries)  # JSON data already: print_json does not walk 16,000 entries again
+    entries = JsonList(entries)  # JSON data already: print_json does not walk 16,000 entries again
+    if tail is None:
+        return entries
+    return {"total": total if limit is None else min(total, limit), "entries": entries}
+
+
+def history_tail(reader: Reader, ident: str | None = None, *, rows: int, **filters: Any) -> dict | None:
+    """`register history` as a table shows it: {"total": how many entries `history` gives,
+    "entries": the latest `rows` of them, oldest first}, counted in SQL and reading only the
+    rows shown (the demo register's whole history is 16,000 entries); None when the ORM view
+    must answer (register.views.history_tail)."""
+    return history(reader, ident, tail=rows, **filters)
+
+
+history_tail.orm_view = "register.views:history_tail"
 
 
 def _iso(value: date | datetime | None) -> str | None:

@@ -187,6 +187,13 @@ def history(engine, ident: str | None = None, *, unit_id: str | None = None, org
     return to_jsonable(entries)
 
 
+def history_tail(engine, ident: str | None = None, *, rows: int, **filters) -> dict:
+    """`register history` as a table shows it (register.reads.history_tail): how many entries
+    `history` gives and the latest `rows` of them."""
+    entries = history(engine, ident, **filters)
+    return {"total": len(entries), "entries": entries[-rows:]}
+
+
 # --- changes ---------------------------------------------------------------------------------
 
 
