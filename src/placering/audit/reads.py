@@ -109,12 +109,11 @@ def log(reader: Reader, *, actor: str | None = None, unit: str | None = None, su
     if limit:
         found.reverse()
     protected = set() if show_protected else {r[0] for r in hidden[0]}
-    if reader.dialect == "sqlite":  # dates and times as text, `changes` as JSON text: one parse of them all
-        changes_of = _json_texts([r.changes for r in found])
+    changes_of = _json_texts([r.changes for r in found])  # `changes` as JSON text: one parse of them all
+    if reader.dialect == "sqlite":  # dates and times as text
         effective = [_iso_day(r.effective_on) for r in found]
         recorded = [_iso_utc(r.at) for r in found]
     else:
-        changes_of = _json_texts([r.changes for r in found])
         effective = [as_date(r.effective_on) for r in found]
         recorded = [_datetime(r.at) for r in found]
     entries: list[dict[str, Any]] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..jsondata import to_jsonable
-from ..storage.reads import Reader, as_date, as_json
+from ..storage.reads import Reader, Where, as_date, as_json
 from ..text import nfc
 
 _COMPLAINT = ("SELECT c.id, c.org_nr, c.category, c.received_on, c.received_by, c.handler, c.status, c.outcome, "
@@ -47,40 +47,30 @@ def _complaints(reader: Reader, *, handler: str | None = None, status: str | Non
     if not (_is_code(handler, ComplaintHandler) and _is_code(status, ComplaintStatus)
             and _is_code(category, ComplaintCategory)):
         return None  # a label, or a word that is none: the ORM view reads it or says so
-    where: list[str] = []
-    params: dict[str, Any] = {}
+    where = Where()
     if complainant_ref:
         from ..boundary import field_text
         from ..errors import ValidationError
 
         try:
-            ref = field_text(complainant_ref, "--complainant-ref")
+            where.equal("c.complainant_ref", field_text(complainant_ref, "--complainant-ref"))
         except ValidationError:
             return None  # the ORM view says what is wrong with it
-        where.append("c.complainant_ref = :ref")
-        params["ref"] = ref
-    if handler:
-        where.append("c.handler = :handler")
-        params["handler"] = handler
-    if status:
-        where.append("c.status = :status")
-        params["status"] = status
+    where.equal("c.handler", handler)
+    where.equal("c.status", status)
     if open_only:
-        where.append("c.status != 'closed'")
+        where.add("c.status != 'closed'")
     if org_nr:
         key = _supplier(reader, org_nr)
         if key is None:
             return None
-        where.append("c.org_nr = :org")
-        params["org"] = key
+        where.equal("c.org_nr", key)
     if unit_id:
         unit = _unit(reader, unit_id)
         if unit is None:
             return None
-        where.append("c.unit_id = :unit")
-        params["unit"] = unit.id
-    rows = reader.rows(_COMPLAINT + (" WHERE " + " AND ".join(where) if where else "")
-                       + " ORDER BY c.received_on, c.id", params)
+        where.equal("c.unit_id", unit.id)
+    rows = reader.rows(_COMPLAINT + where.sql + " ORDER BY c.received_on, c.id", where.params)
     found = [complaint_dict(r._replace(received_on=as_date(r.received_on), closed_on=as_date(r.closed_on),
                                        categories=as_json(r.categories)), r.unit_id) for r in rows]
     # A complaint can name several categories: it is listed under each (complaints.list_complaints).
@@ -128,22 +118,15 @@ def control_list(reader: Reader, *, status: str | None = None, outcome: str | No
 
     if _signed_in() or status not in (None, "", "open", "decided") or not _is_code(outcome or None, ControlOutcome):
         return None
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if status:
-        where.append("status = :status")
-        params["status"] = status
-    if outcome:
-        where.append("outcome = :outcome")
-        params["outcome"] = outcome
+    where = Where()
+    where.equal("status", status)
+    where.equal("outcome", outcome)
     if org_nr:
         key = _supplier(reader, org_nr)
         if key is None:
             return None
-        where.append("org_nr = :org")
-        params["org"] = key
-    rows = reader.rows(_CONTROL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY opened_on, id",
-                       params)
+        where.equal("org_nr", key)
+    rows = reader.rows(_CONTROL + where.sql + " ORDER BY opened_on, id", where.params)
     return to_jsonable([_control(r) for r in rows])
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from ..jsondata import JsonList, to_jsonable
-from ..storage.reads import Reader, as_date, as_json
+from ..storage.reads import Reader, Where, as_date, as_json
 from ..text import canonical_org_nr, looks_like_org_nr, nfc
 
 
@@ -144,12 +144,11 @@ def history(reader: Reader, ident: str | None = None, *, unit_id: str | None = N
     # JSON data as built (to_jsonable's walk of 16,000 entries' changes was a third of the read):
     # the dates as ISO text, `changes` as the database's JSON gave it (text, numbers, lists).
     found.reverse()
-    if reader.dialect == "sqlite":  # dates and times as text, `changes` as JSON text: one parse of them all
-        changes = _json_texts([h.changes for h in found])
+    changes = _json_texts([h.changes for h in found])  # `changes` as JSON text: one parse of them all
+    if reader.dialect == "sqlite":  # dates and times as text
         effective = [_iso_day(h.effective_on) for h in found]
         recorded = [_iso_utc(h.at) for h in found]
     else:
-        changes = _json_texts([h.changes for h in found])
         effective = [_iso(as_date(h.effective_on)) for h in found]
         recorded = [_iso(_datetime(h.at)) for h in found]
     entries = [{"id": h.id, "effective_on": e, "recorded_at": r, "actor": h.actor, "kind": h.entity_kind,
@@ -372,33 +371,24 @@ def proposals(reader: Reader, *, status: str | None = None, kind: str | None = N
     ORM view must answer (an unknown status, unit or organisation number: its error)."""
     if status is not None and status not in PROPOSAL_STATUSES:
         return None
-    where: list[str] = []
-    params: dict[str, Any] = {}
-    if status:
-        where.append("status = :status")
-        params["status"] = status
-    if kind:
-        where.append("kind = :kind")
-        params["kind"] = kind
+    where = Where()
+    where.equal("status", status)
+    where.equal("kind", kind)
     if unit_id:
         unit = _unit(reader, unit_id)
         if unit is None:
             return None
-        where.append("unit_id = :unit")
-        params["unit"] = unit.unit_id
+        where.equal("unit_id", unit.unit_id)
     if org_nr:
         org = _supplier(reader, org_nr)
         if org is None:
             return None
-        where.append("org_nr = :org")
-        params["org"] = org
+        where.equal("org_nr", org)
     for name, day, op in (("since", since, ">="), ("until", until, "<=")):
         if day:
-            where.append(f"created_on {op} :{name}")
-            params[name] = day.isoformat() if reader.dialect == "sqlite" else day
+            where.add(f"created_on {op} :{name}", **{name: day.isoformat() if reader.dialect == "sqlite" else day})
     rows = reader.rows("SELECT id, kind, status, org_nr, unit_id, rule_id, rules_version, message, details, created_on, "
-                       "decided_by, decided_at, decision_note FROM proposal"
-                       + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id", params)
+                       "decided_by, decided_at, decision_note FROM proposal" + where.sql + " ORDER BY id", where.params)
     return [{"id": p.id, "kind": p.kind, "status": p.status, "org_nr": p.org_nr, "unit_id": p.unit_id,
              "rule_id": p.rule_id, "rules_version": p.rules_version, "message": p.message,
              "details": to_jsonable(as_json(p.details)), "created_on": _iso(as_date(p.created_on)),

@@ -550,6 +550,29 @@ def as_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
+class Where:
+    """The WHERE clause of the filters a person gave, with named parameters: a filter not given
+    (None or empty) adds no condition."""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def equal(self, column: str, value: Any) -> None:
+        if value:
+            name = f"w{len(self.params)}"
+            self.conditions.append(f"{column} = :{name}")
+            self.params[name] = value
+
+    def add(self, condition: str, **params: Any) -> None:
+        self.conditions.append(condition)
+        self.params.update(params)
+
+    @property
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.conditions) if self.conditions else ""
+
+
 def chunks_of(items: list, size: int = 500) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
